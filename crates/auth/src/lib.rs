@@ -1,0 +1,2 @@
+//! certmail-auth.
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! certmail-bench: load generator.
+#![forbid(unsafe_code)]
+fn main() {}

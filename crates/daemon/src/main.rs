@@ -1,0 +1,3 @@
+//! The certmail daemon.
+#![forbid(unsafe_code)]
+fn main() {}

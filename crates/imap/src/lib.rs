@@ -1,0 +1,2 @@
+//! certmail-imap.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! certmail-pki.
+#![forbid(unsafe_code)]

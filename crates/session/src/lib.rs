@@ -1,0 +1,2 @@
+//! certmail-session.
+#![forbid(unsafe_code)]

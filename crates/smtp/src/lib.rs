@@ -1,0 +1,2 @@
+//! certmail-smtp.
+#![forbid(unsafe_code)]

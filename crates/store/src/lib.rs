@@ -1,0 +1,2 @@
+//! certmail-store.
+#![forbid(unsafe_code)]

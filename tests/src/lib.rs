@@ -1,0 +1,2 @@
+//! Black-box tests of the certmail daemon.
+#![forbid(unsafe_code)]
