@@ -205,6 +205,12 @@ async fn replace_ends_every_old_connection_at_once_and_the_newcomer_survives() {
     assert_eq!(list[0].session_id, newcomer.session_id());
     assert_eq!(list[0].device, mobile);
     assert_eq!(list[0].connections, 1);
+
+    drop(newcomer);
+    assert!(
+        registry.list().await.is_empty(),
+        "nothing left once all guards are gone"
+    );
 }
 
 /// A connection blocked reading mid-DATA hears the kick through `select!` and writes the
