@@ -1,6 +1,6 @@
 //! Binding certificates to accounts, and explaining certificates to a helpdesk.
 
-use certmail_pki::{Pki, Refusal, RefusalReason};
+use certmail_pki::{Pki, Refusal};
 use certmail_store::{CertBinding, Store};
 use serde::Serialize;
 
@@ -57,12 +57,9 @@ pub async fn bind_certificate(
     let Some(account) = store.account(account_id).await? else {
         return Ok(Err(BindRefusal::NoAccount(account_id.to_string())));
     };
+    // Only a certificate that could sign in is bound; a missing CRL must be installed first.
     let identity = match pki.check(Some(der), now) {
         Ok(id) => id,
-        Err(r) if r.reason == RefusalReason::RevocationUnknown => match pki.identity_unchecked(der) {
-            Ok(id) => id,
-            Err(_) => return Ok(Err(BindRefusal::Refused(r))),
-        },
         Err(r) => return Ok(Err(BindRefusal::Refused(r))),
     };
     if let Some(other) = store.binding_by_spki(&identity.spki_sha256).await? {
@@ -91,11 +88,10 @@ pub async fn bind_certificate(
     Ok(Ok(binding))
 }
 
-/// A certificate binding for `account_id` from a PEM file, without any check: for the dev
-/// mode's own demo certificate.
-pub fn binding_from_pem(account_id: &str, pem: &[u8], now: i64) -> Result<CertBinding, AuthError> {
-    let der = certmail_pki::cert_der_from_file_bytes(pem).map_err(|e| AuthError::Certificate(e.to_string()))?;
-    let id = certmail_pki::Pki::identity_of(&der).map_err(|e| AuthError::Certificate(e.to_string()))?;
+/// The binding of an accepted certificate to `account_id`, without store checks: for the
+/// dev mode's own demo certificate.
+pub fn binding_for(pki: &Pki, account_id: &str, der: &[u8], now: i64) -> Result<CertBinding, Refusal> {
+    let id = pki.check(Some(der), now)?;
     Ok(CertBinding {
         account: account_id.to_string(),
         spki_sha256: id.spki_sha256,
@@ -105,6 +101,23 @@ pub fn binding_from_pem(account_id: &str, pem: &[u8], now: i64) -> Result<CertBi
         not_after: id.not_after,
         bound_at: now,
     })
+}
+
+/// The DER certificate in a file's bytes: PEM (the first CERTIFICATE block) or DER.
+pub fn cert_der_from_file_bytes(bytes: &[u8]) -> Result<Vec<u8>, AuthError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    if bytes.starts_with(b"-----") || bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        let cert = CertificateDer::pem_slice_iter(bytes)
+            .next()
+            .ok_or_else(|| AuthError::Certificate("no CERTIFICATE block in the PEM file".into()))?
+            .map_err(|e| AuthError::Certificate(format!("bad PEM: {e:?}")))?;
+        return Ok(cert.as_ref().to_vec());
+    }
+    if bytes.first() == Some(&0x30) {
+        return Ok(bytes.to_vec());
+    }
+    Err(AuthError::Certificate("neither a PEM nor a DER certificate".into()))
 }
 
 /// What `certmail cert inspect` reports.
@@ -140,15 +153,20 @@ pub async fn inspect(
     account_id: Option<&str>,
     now: i64,
 ) -> Result<Inspection, AuthError> {
-    let identity = certmail_pki::Pki::identity_of(der).ok();
-    let identity_json = identity.as_ref().map(|id| {
-        serde_json::json!({
+    let identity = pki.check(Some(der), now).ok();
+    let identity_json = match (&identity, certmail_pki::cert_summary(der)) {
+        (Some(id), _) => Some(serde_json::json!({
             "subject": id.subject_dn, "issuer": id.issuer_dn, "serial": id.serial_hex,
             "spki_sha256": hex::encode(id.spki_sha256), "name": id.name,
-            "pki": format!("{:?}", id.pki), "policy": id.policy_oid, "not_after": id.not_after,
+            "pki": id.pki.as_str(), "policy": id.policy_oid, "not_after": id.not_after,
             "crl_distribution_points": id.cdp_uris,
-        })
-    });
+        })),
+        (None, Some(sum)) => Some(serde_json::json!({
+            "subject": sum.subject_dn, "issuer": sum.issuer_dn, "serial": sum.serial_hex,
+            "sha256": sum.sha256_hex,
+        })),
+        (None, None) => None,
+    };
     let mut result = pki.check(Some(der), now).map(|_| ());
     if let (Ok(()), Some(account)) = (&result, account_id) {
         let policy = SignInPolicy { require_password: false };
@@ -158,7 +176,7 @@ pub async fn inspect(
     }
     Ok(match result {
         Ok(()) => {
-            let who = identity.as_ref().map(|i| format!("{} ({:?}, policy {})", i.name, i.pki, i.policy_oid)).unwrap_or_default();
+            let who = identity.as_ref().map(|i| format!("{} ({}, policy {})", i.name, i.pki.as_str(), i.policy_oid)).unwrap_or_default();
             let scope = if account_id.is_some() { "can sign in to this account (password still required)" } else { "is acceptable (binding and name not checked: pass --account)" };
             Inspection { summary: format!("ACCEPT: certificate of {who} {scope}"), refusal: None, identity: identity_json }
         }

@@ -41,8 +41,9 @@ pub fn cert(config_path: &Path, cmd: CertCommand) -> anyhow::Result<u8> {
         CertCommand::Unbind { account, cert, out } => {
             let spki_sha256 = if Path::new(&cert).is_file() {
                 let bytes = std::fs::read(&cert)?;
-                let der = certmail_pki::cert_der_from_file_bytes(&bytes)?;
-                hex::encode(certmail_pki::spki_sha256_of(&der)?)
+                let der = certmail_auth::cert_der_from_file_bytes(&bytes)?;
+                let spki = certmail_pki::spki_sha256_of(&der).ok_or_else(|| anyhow::anyhow!("{cert} is not a readable certificate"))?;
+                hex::encode(spki)
             } else {
                 cert
             };

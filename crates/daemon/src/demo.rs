@@ -36,8 +36,11 @@ pub fn create_demo_account(
             locked_until: None,
         };
         store.create_account(account).await.context("creating the demo account")?;
-        let pem = std::fs::read(cert_pem)?;
-        let binding = certmail_auth::binding_from_pem(id, &pem, now)?;
+        let der = certmail_auth::cert_der_from_file_bytes(&std::fs::read(cert_pem)?)?;
+        let pki_config = config.pki.clone();
+        let pki = tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
+        let binding = certmail_auth::binding_for(&pki, id, &der, now)
+            .map_err(|r| anyhow::anyhow!("the generated demo certificate is refused: {r}"))?;
         store.bind_cert(binding).await.context("binding the demo certificate")?;
         Ok(password)
     })

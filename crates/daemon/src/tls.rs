@@ -50,7 +50,7 @@ async fn build(config: &Config) -> anyhow::Result<TlsConfigs> {
     let config = config.clone();
     tokio::task::spawn_blocking(move || {
         let pki = Arc::new(certmail_pki::Pki::load(&config.pki).context("loading CA certificates and CRLs ([pki])")?);
-        let verifier = Arc::new(certmail_pki::GpkiClientVerifier::new(Arc::clone(&pki)));
+        let verifier: Arc<dyn rustls::server::danger::ClientCertVerifier> = pki.client_verifier();
         let client_auth = certmail_pki::server_config(&config.tls.cert, &config.tls.key, Some(verifier))
             .context("loading the server certificate ([tls])")?;
         let no_client_auth = certmail_pki::server_config(&config.tls.cert, &config.tls.key, None)

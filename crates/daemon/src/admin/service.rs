@@ -82,10 +82,12 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
             let Some(spki) = parse_spki(&spki_sha256) else {
                 return Ok(Response::fail("bad_request", "the SPKI SHA-256 must be 64 hex digits, as `certmail cert list` prints it"));
             };
-            if store.unbind_cert(&account, &spki).await? {
-                Response::ok(format!("certificate unbound from {account}"), serde_json::Value::Null)
-            } else {
-                Response::fail("not_found", format!("{account} has no certificate with that SPKI SHA-256"))
+            match store.unbind_cert(&account, &spki).await {
+                Ok(()) => Response::ok(format!("certificate unbound from {account}"), serde_json::Value::Null),
+                Err(certmail_store::StoreError::BindingNotFound) => {
+                    Response::fail("not_found", format!("{account} has no certificate with that SPKI SHA-256"))
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Request::CertList { account } => {
@@ -153,7 +155,7 @@ fn binding_json(b: &certmail_store::CertBinding) -> serde_json::Value {
 
 fn decode_cert(b64: &str) -> anyhow::Result<Vec<u8>> {
     let raw = base64::engine::general_purpose::STANDARD.decode(b64)?;
-    Ok(certmail_pki::cert_der_from_file_bytes(&raw)?)
+    Ok(certmail_auth::cert_der_from_file_bytes(&raw)?)
 }
 
 fn parse_spki(s: &str) -> Option<[u8; 32]> {

@@ -81,8 +81,14 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
     if !problems.is_empty() {
         return Err(problems);
     }
+    if !table.contains_key("pki") {
+        return Err(vec![Problem {
+            key: "[pki]".into(),
+            message: "missing: add a [pki] section with certs_dir (CA certificates) and crl_dir (CRLs)".into(),
+        }]);
+    }
     let config: Config = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
-        vec![Problem { key: "(file)".into(), message: e.message().to_string() }]
+        vec![Problem { key: "[pki]".into(), message: e.message().to_string() }]
     })?;
     validate(&config, &mut problems);
     if problems.is_empty() { Ok(config) } else { Err(problems) }
@@ -94,6 +100,10 @@ fn keys<T: DeserializeOwned>(section: &str, table: &toml::Table, problems: &mut 
         let mut one = toml::Table::new();
         one.insert(key.clone(), value.clone());
         if let Err(e) = toml::Value::Table(one).try_into::<T>() {
+            // Required keys of the section are reported once, when the whole file is read.
+            if e.message().starts_with("missing field") {
+                continue;
+            }
             problems.push(Problem { key: format!("[{section}] {key}"), message: e.message().to_string() });
         }
     }
@@ -121,8 +131,14 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
             bad(key, format!("{} does not exist or is not a file; point it at a PEM file", path.display()));
         }
     }
-    for (key, problem) in c.pki.problems() {
-        bad(&format!("[pki] {key}"), problem);
+    for problem in c.pki.validate() {
+        let (key, text) = problem.split_once(": ").unwrap_or(("pki", problem.as_str()));
+        bad(&format!("[pki] {}", key.trim_start_matches("pki.")), text.to_string());
+    }
+    for (key, dir) in [("[pki] certs_dir", &c.pki.certs_dir), ("[pki] crl_dir", &c.pki.crl_dir)] {
+        if !dir.is_dir() {
+            bad(key, format!("{} is not a directory; create it and put the GPKI/EPKI CA certificates (certs_dir) or CRLs (crl_dir) there", dir.display()));
+        }
     }
     if c.limits.max_connections == 0 {
         bad("[limits] max_connections", "must be at least 1".into());

@@ -11,28 +11,34 @@ pub use check::{ConfigError, check, load};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-/// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+/// The whole configuration file. Only `[pki]` is required (it names the CA and CRL
+/// directories); every other section has defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// `[server]`: identity, data and process-wide settings.
+    #[serde(default)]
     pub server: ServerSection,
     /// `[tls]`: the server certificate presented on every TLS listener.
+    #[serde(default)]
     pub tls: TlsSection,
     /// `[pki]`: GPKI/EPKI trust, policy and revocation for client certificates.
     pub pki: certmail_pki::PkiConfig,
     /// `[limits]`: connection limits shared by every listener.
+    #[serde(default)]
     pub limits: LimitsSection,
     /// `[imap]`: IMAP listeners and limits.
+    #[serde(default)]
     pub imap: ImapSection,
     /// `[smtp]`: SMTP listeners and limits.
+    #[serde(default)]
     pub smtp: SmtpSection,
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSection {
     /// The host name used in greetings, Received headers and Message-IDs.
@@ -84,7 +90,7 @@ impl ServerSection {
 }
 
 /// `[tls]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsSection {
     /// PEM file with the server certificate chain (leaf first).
@@ -103,7 +109,7 @@ impl Default for TlsSection {
 }
 
 /// `[limits]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSection {
     /// Connections open at once across all listeners; more wait in the kernel backlog.
@@ -128,7 +134,7 @@ impl Default for LimitsSection {
 }
 
 /// `[imap]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImapSection {
     /// Implicit-TLS listeners (port 993).
@@ -167,7 +173,7 @@ impl Default for ImapSection {
 }
 
 /// `[smtp]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpSection {
     /// Implicit-TLS submission listeners (port 465, RFC 8314).
