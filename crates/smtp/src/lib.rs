@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod inbound;
 pub mod message;
 pub mod proto;
 

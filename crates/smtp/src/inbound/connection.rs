@@ -331,7 +331,7 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
     let now = certmail_auth::now();
     if let Some(account) = &state.account {
         if ctx.settings.enforce_from_header {
-            let from = crate::message::header_from_addresses(&body);
+            let from = super::headers::header_from_addresses(&body);
             let foreign: Vec<_> = from.iter().filter(|a| !account.addresses.iter().any(|x| x.eq_ignore_ascii_case(a))).collect();
             if from.is_empty() || !foreign.is_empty() {
                 return Reply::new(
@@ -343,7 +343,7 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
         }
     }
     let by_account = state.account.as_ref().map(|a| a.id.as_str());
-    let body = crate::message::prepare_for_delivery(&body, &ctx.settings.hostname, state.peer, by_account, state.cert.is_some(), now);
+    let body = super::headers::prepare(&body, &ctx.settings.hostname, state.peer, by_account, state.cert.is_some(), now);
     let mut local: Vec<(String, String, Vec<String>)> = Vec::new();
     let mut remote = Vec::new();
     for (t, rcpt) in state.targets.iter().zip(&envelope.rcpts) {
