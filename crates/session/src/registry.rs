@@ -8,6 +8,31 @@
 //! replaces the session, ending all its connections at once, or is refused, as the
 //! [`SessionPolicy`] says. Sign-ins of one account are serialised, so racing sign-ins end with
 //! exactly one session alive.
+//!
+//! A connection's read loop selects on the kick beside every read:
+//!
+//! ```
+//! use certmail_session::{
+//!     DeviceKey, KickReason, LocalRegistry, Protocol, SessionPolicy, SessionRegistry,
+//! };
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), certmail_session::SignInError> {
+//! let registry = LocalRegistry::default();
+//! let laptop = DeviceKey::new([7; 32], "203.0.113.5".parse().expect("literal address"));
+//! let guard = registry
+//!     .sign_in("홍길동", laptop, Protocol::Imap, SessionPolicy::Replace)
+//!     .await?;
+//! registry.kick("홍길동", KickReason::AdminKick).await; // e.g. from the admin socket
+//!
+//! let next_command = std::future::pending::<()>(); // stands for reading the socket
+//! let bye = tokio::select! {
+//!     () = next_command => unreachable!(),
+//!     reason = guard.kicked() => format!("* BYE [UNAVAILABLE] {}\r\n", reason.imap_bye()),
+//! };
+//! assert_eq!(bye, "* BYE [UNAVAILABLE] Session ended by an administrator\r\n");
+//! # Ok(())
+//! # }
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;
@@ -137,7 +162,8 @@ pub trait SessionRegistry: Send + Sync {
     ///   [`SignInError::Rejected`].
     ///
     /// Sign-ins of one account are serialised: of any number of racing sign-ins, each sees
-    /// the outcome of the ones before it.
+    /// the outcome of the ones before it. `account` must be the canonical account id (as
+    /// the auth layer resolved it), so that two spellings cannot hold two sessions.
     async fn sign_in(
         &self,
         account: &str,
