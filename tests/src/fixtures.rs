@@ -83,14 +83,33 @@ listen_mx = ["127.0.0.1:0"]
     }
 
     /// Creates an approved account with `password` and binds `cert` to it, via the CLI.
-    pub fn add_user(&self, id: &str, name: &str, password: &str, cert: &Path) -> anyhow::Result<()> {
+    pub fn add_user(
+        &self,
+        id: &str,
+        name: &str,
+        password: &str,
+        cert: &Path,
+    ) -> anyhow::Result<()> {
         let addr = format!("{id}@test.go.kr");
         let mut cmd = std::process::Command::new(crate::certmail_bin());
-        cmd.args(["account", "add", id, "--name", name, "--organisation", "행정안전부", "--address", &addr, "--approve", "--password-stdin", "--config"])
-            .arg(&self.config_path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+        cmd.args([
+            "account",
+            "add",
+            id,
+            "--name",
+            name,
+            "--organisation",
+            "행정안전부",
+            "--address",
+            &addr,
+            "--approve",
+            "--password-stdin",
+            "--config",
+        ])
+        .arg(&self.config_path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn()?;
         {
             use std::io::Write as _;
@@ -98,7 +117,11 @@ listen_mx = ["127.0.0.1:0"]
             writeln!(stdin, "{password}")?;
         }
         let out = child.wait_with_output()?;
-        anyhow::ensure!(out.status.success(), "account add failed: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::ensure!(
+            out.status.success(),
+            "account add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let (code, _, err) = self.certmail(&["cert", "bind", id, cert.to_str().expect("utf-8")])?;
         anyhow::ensure!(code == 0, "cert bind failed: {err}");
         Ok(())

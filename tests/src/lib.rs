@@ -22,7 +22,9 @@ pub fn certmail_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     // tests/ is a workspace member: its manifest dir is <root>/tests.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace root");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root");
     root.join("target/debug/certmail")
 }
 
@@ -41,12 +43,20 @@ impl DaemonProcess {
     /// reported. Stderr is inherited so failures show the daemon's log.
     pub fn start(args: &[&str], envs: &[(&str, &str)], expect: &[&str]) -> anyhow::Result<Self> {
         let mut cmd = Command::new(certmail_bin());
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).stdin(Stdio::null());
+        cmd.args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .stdin(Stdio::null());
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        cmd.env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
-        let mut child = cmd.spawn().map_err(|e| anyhow::anyhow!("cannot start {}: {e}", certmail_bin().display()))?;
+        cmd.env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        );
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", certmail_bin().display()))?;
         let out = child.stdout.take().expect("stdout is piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -56,7 +66,12 @@ impl DaemonProcess {
                 }
             }
         });
-        let mut me = Self { child, listeners: HashMap::new(), stdout: Vec::new(), lines: rx };
+        let mut me = Self {
+            child,
+            listeners: HashMap::new(),
+            stdout: Vec::new(),
+            lines: rx,
+        };
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while !expect.iter().all(|n| me.listeners.contains_key(*n)) {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -98,7 +113,10 @@ impl DaemonProcess {
 
     /// Sends a signal by name (`HUP`, `TERM`, …) with kill(1).
     pub fn signal(&self, sig: &str) -> anyhow::Result<()> {
-        let st = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status()?;
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()?;
         anyhow::ensure!(st.success(), "kill -{sig} failed");
         Ok(())
     }
@@ -110,7 +128,10 @@ impl DaemonProcess {
             if let Some(st) = self.child.try_wait()? {
                 return Ok(st.code());
             }
-            anyhow::ensure!(std::time::Instant::now() < deadline, "daemon did not exit within {timeout:?}");
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "daemon did not exit within {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -123,7 +144,10 @@ impl DaemonProcess {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let line = self.lines.recv_timeout(left).map_err(|_| anyhow::anyhow!("no stdout line with {needle:?}"))?;
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .map_err(|_| anyhow::anyhow!("no stdout line with {needle:?}"))?;
             self.take(line.clone());
             if line.contains(needle) {
                 return Ok(line);

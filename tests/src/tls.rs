@@ -19,7 +19,11 @@ use tokio_rustls::client::TlsStream;
 struct Fixed(Arc<CertifiedKey>);
 
 impl ResolvesClientCert for Fixed {
-    fn resolve(&self, _hints: &[&[u8]], _schemes: &[rustls::SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+    fn resolve(
+        &self,
+        _hints: &[&[u8]],
+        _schemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
         Some(Arc::clone(&self.0))
     }
     fn has_certs(&self) -> bool {
@@ -45,18 +49,26 @@ pub fn client_config(
     let config = match client {
         None => builder.with_no_client_auth(),
         Some((cert, key)) => {
-            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)?.collect::<Result<_, _>>()?;
+            let chain: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_file_iter(cert)?.collect::<Result<_, _>>()?;
             let key = PrivateKeyDer::from_pem_file(key)?;
             let signing = provider.key_provider.load_private_key(key)?;
-            builder.with_client_cert_resolver(Arc::new(Fixed(Arc::new(CertifiedKey::new(chain, signing)))))
+            builder.with_client_cert_resolver(Arc::new(Fixed(Arc::new(CertifiedKey::new(
+                chain, signing,
+            )))))
         }
     };
     Ok(Arc::new(config))
 }
 
 /// Connects to `addr` and completes a TLS handshake as `localhost`.
-pub async fn connect(addr: std::net::SocketAddr, config: Arc<ClientConfig>) -> anyhow::Result<TlsStream<TcpStream>> {
+pub async fn connect(
+    addr: std::net::SocketAddr,
+    config: Arc<ClientConfig>,
+) -> anyhow::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
     let name = ServerName::try_from("localhost")?;
-    Ok(tokio_rustls::TlsConnector::from(config).connect(name, tcp).await?)
+    Ok(tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await?)
 }

@@ -31,7 +31,10 @@ autologout_minutes = 5
 enabled = true
 "#,
     )?;
-    let (code, stdout, stderr) = run_certmail(&["check-config", "--config", path.to_str().expect("utf-8")], &[])?;
+    let (code, stdout, stderr) = run_certmail(
+        &["check-config", "--config", path.to_str().expect("utf-8")],
+        &[],
+    )?;
     assert_eq!(code, 1, "a bad file must fail; stdout: {stdout}");
     // Type and unknown-key errors come first (serde), then range and file checks.
     for needle in ["[server] colour", "[smtp] max_message_size", "[spam]"] {
@@ -44,7 +47,10 @@ enabled = true
         .replace("max_message_size = \"big\"\n", "")
         .replace("[spam]\nenabled = true\n", "");
     std::fs::write(&path, text)?;
-    let (code, _, stderr) = run_certmail(&["check-config", "--config", path.to_str().expect("utf-8")], &[])?;
+    let (code, _, stderr) = run_certmail(
+        &["check-config", "--config", path.to_str().expect("utf-8")],
+        &[],
+    )?;
     assert_eq!(code, 1);
     for needle in [
         "[server] hostname",
@@ -63,8 +69,14 @@ enabled = true
 
 #[test]
 fn a_missing_file_says_how_to_point_at_one() -> anyhow::Result<()> {
-    let (code, _, stderr) = run_certmail(&["check-config", "--config", "/nonexistent/certmail.toml"], &[])?;
+    let (code, _, stderr) = run_certmail(
+        &["check-config", "--config", "/nonexistent/certmail.toml"],
+        &[],
+    )?;
     assert_eq!(code, 1);
-    assert!(stderr.contains("--config") && stderr.contains("CERTMAIL_CONFIG"), "{stderr}");
+    assert!(
+        stderr.contains("--config") && stderr.contains("CERTMAIL_CONFIG"),
+        "{stderr}"
+    );
     Ok(())
 }

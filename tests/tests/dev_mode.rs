@@ -13,34 +13,64 @@ async fn dev_mode_creates_everything_and_accepts_the_demo_certificate() -> anyho
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("dev");
     let data_s = data.to_str().expect("utf-8 temp path");
-    let daemon = DaemonProcess::start(&["dev", "--data", data_s, "--ephemeral-ports"], &[], &LISTENERS)?;
+    let daemon = DaemonProcess::start(
+        &["dev", "--data", data_s, "--ephemeral-ports"],
+        &[],
+        &LISTENERS,
+    )?;
 
     // What the first run created.
-    for f in ["certmail.toml", "demo-password.txt", "pki/server-ca.crt", "pki/users/hong.crt", "pki/users/hong.key", "pki/users/hong.p12"] {
+    for f in [
+        "certmail.toml",
+        "demo-password.txt",
+        "pki/server-ca.crt",
+        "pki/users/hong.crt",
+        "pki/users/hong.key",
+        "pki/users/hong.p12",
+    ] {
         assert!(data.join(f).is_file(), "{f} was not created");
     }
     let out = daemon.stdout.join("\n");
-    assert!(out.contains("hong") && out.contains("홍길동"), "dev mode should print the demo account:\n{out}");
+    assert!(
+        out.contains("hong") && out.contains("홍길동"),
+        "dev mode should print the demo account:\n{out}"
+    );
     let password = std::fs::read_to_string(data.join("demo-password.txt"))?;
-    assert!(out.contains(password.trim()), "dev mode should print the demo password");
+    assert!(
+        out.contains(password.trim()),
+        "dev mode should print the demo password"
+    );
 
     // A real TLS client with the demo certificate, over TLS 1.2 and 1.3, on both implicit-TLS ports.
     let pki = data.join("pki");
-    for versions in [&[&rustls::version::TLS13][..], &[&rustls::version::TLS12][..]] {
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
         let cfg = tls::client_config(
             &pki.join("server-ca.crt"),
             Some((&pki.join("users/hong.crt"), &pki.join("users/hong.key"))),
             versions,
         )?;
         for name in ["imaps", "submissions"] {
-            let mut s = tokio::time::timeout(Duration::from_secs(10), tls::connect(daemon.addr(name), cfg.clone())).await??;
+            let mut s = tokio::time::timeout(
+                Duration::from_secs(10),
+                tls::connect(daemon.addr(name), cfg.clone()),
+            )
+            .await??;
             let mut buf = [0u8; 512];
             let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await??;
             let greeting = String::from_utf8_lossy(&buf[..n]);
             let expected = if name == "imaps" { "* OK" } else { "220 " };
-            assert!(greeting.starts_with(expected), "{name} greeting over {versions:?}: {greeting:?}");
+            assert!(
+                greeting.starts_with(expected),
+                "{name} greeting over {versions:?}: {greeting:?}"
+            );
             let (_, conn) = s.get_ref();
-            assert!(conn.peer_certificates().is_some(), "server presented its certificate");
+            assert!(
+                conn.peer_certificates().is_some(),
+                "server presented its certificate"
+            );
         }
     }
     drop(daemon);
@@ -48,7 +78,11 @@ async fn dev_mode_creates_everything_and_accepts_the_demo_certificate() -> anyho
     // A second run reuses the data: same password, no new PKI.
     let before = std::fs::read(pki.join("users/hong.crt"))?;
     let again = DaemonProcess::start(&["dev", "--data", data_s], &[], &LISTENERS)?;
-    assert_eq!(std::fs::read(pki.join("users/hong.crt"))?, before, "the PKI must be reused");
+    assert_eq!(
+        std::fs::read(pki.join("users/hong.crt"))?,
+        before,
+        "the PKI must be reused"
+    );
     assert!(again.stdout.join("\n").contains(password.trim()));
     Ok(())
 }

@@ -29,7 +29,11 @@ async fn notify_reload_and_drain() -> anyhow::Result<()> {
     assert!(recv(&sock)?.contains("READY=1"));
 
     // An SMTP connection opened before the reload must survive it.
-    let cfg = tls::client_config(&fx.server_ca, Some((&fx.user_cert, &fx.user_key)), &[&rustls::version::TLS13])?;
+    let cfg = tls::client_config(
+        &fx.server_ca,
+        Some((&fx.user_cert, &fx.user_key)),
+        &[&rustls::version::TLS13],
+    )?;
     let stream = tls::connect(daemon.addr("submissions"), cfg).await?;
     let mut stream = BufReader::new(stream);
     let mut line = String::new();
@@ -42,7 +46,10 @@ async fn notify_reload_and_drain() -> anyhow::Result<()> {
 
     // A broken config on reload: logged, old one stays, still serving.
     let good = std::fs::read_to_string(&fx.config_path)?;
-    std::fs::write(&fx.config_path, good.replace("[smtp]", "[smtp]\nmax_line_length = 1"))?;
+    std::fs::write(
+        &fx.config_path,
+        good.replace("[smtp]", "[smtp]\nmax_line_length = 1"),
+    )?;
     daemon.signal("HUP")?;
     assert!(recv(&sock)?.contains("RELOADING=1"));
     assert!(recv(&sock)?.contains("READY=1"));
@@ -51,14 +58,20 @@ async fn notify_reload_and_drain() -> anyhow::Result<()> {
     stream.get_mut().write_all(b"NOOP\r\n").await?;
     line.clear();
     tokio::time::timeout(Duration::from_secs(10), stream.read_line(&mut line)).await??;
-    assert!(line.starts_with("250"), "the connection opened before the reloads still works: {line:?}");
+    assert!(
+        line.starts_with("250"),
+        "the connection opened before the reloads still works: {line:?}"
+    );
 
     // SIGTERM: STOPPING=1, the open connection is told, exit 0.
     daemon.signal("TERM")?;
     assert!(recv(&sock)?.contains("STOPPING=1"));
     line.clear();
     tokio::time::timeout(Duration::from_secs(40), stream.read_line(&mut line)).await??;
-    assert!(line.is_empty() || line.starts_with("421"), "a draining server closes or says 421: {line:?}");
+    assert!(
+        line.is_empty() || line.starts_with("421"),
+        "a draining server closes or says 421: {line:?}"
+    );
     assert_eq!(daemon.wait_exit(Duration::from_secs(60))?, Some(0));
     Ok(())
 }

@@ -57,13 +57,18 @@ impl AccountRefusal {
 
 fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
 fn valid_address(a: &str) -> bool {
     match a.rsplit_once('@') {
         Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !a.contains(char::is_whitespace) && !a.contains(['<', '>', ','])
+            !local.is_empty()
+                && domain.contains('.')
+                && !a.contains(char::is_whitespace)
+                && !a.contains(['<', '>', ','])
         }
         None => false,
     }
@@ -108,7 +113,11 @@ pub async fn create(
         name,
         addresses,
         organisation: new.organisation.trim().to_string(),
-        state: if new.approve { AccountState::Active } else { AccountState::Pending },
+        state: if new.approve {
+            AccountState::Active
+        } else {
+            AccountState::Pending
+        },
         password_hash: Some(hash),
         password_set_at: Some(now),
         password_temporary: temporary,

@@ -20,10 +20,14 @@ pub enum BindRefusal {
     #[error("this certificate is already bound to account {0}; unbind it there first")]
     BoundElsewhere(String),
     /// The person already holds another account (one person, one personal account).
-    #[error("the holder of this certificate ({0}) already has account {1}; one person holds one personal account")]
+    #[error(
+        "the holder of this certificate ({0}) already has account {1}; one person holds one personal account"
+    )]
     PersonHasAccount(String, String),
     /// The name on the certificate is not the account's.
-    #[error("the name on the certificate ({cert}) differs from the account's name ({account}); correct the account's name first")]
+    #[error(
+        "the name on the certificate ({cert}) differs from the account's name ({account}); correct the account's name first"
+    )]
     NameMismatch {
         /// The name on the certificate.
         cert: String,
@@ -62,18 +66,29 @@ pub async fn bind_certificate(
         Ok(id) => id,
         Err(r) => return Ok(Err(BindRefusal::Refused(r))),
     };
-    if let Some(other) = store.binding_by_spki(&identity.spki_sha256).await? {
-        if other.account != account.id {
-            return Ok(Err(BindRefusal::BoundElsewhere(other.account)));
-        }
+    if let Some(other) = store
+        .binding_by_spki(&identity.spki_sha256)
+        .await?
+        .filter(|b| b.account != account.id)
+    {
+        return Ok(Err(BindRefusal::BoundElsewhere(other.account)));
     }
-    for other in store.bindings_by_dn(&identity.issuer_dn, &identity.subject_dn).await? {
+    for other in store
+        .bindings_by_dn(&identity.issuer_dn, &identity.subject_dn)
+        .await?
+    {
         if other.account != account.id {
-            return Ok(Err(BindRefusal::PersonHasAccount(identity.subject_dn.clone(), other.account)));
+            return Ok(Err(BindRefusal::PersonHasAccount(
+                identity.subject_dn.clone(),
+                other.account,
+            )));
         }
     }
     if !certmail_pki::names_match(&identity.name, &account.name) {
-        return Ok(Err(BindRefusal::NameMismatch { cert: identity.name.clone(), account: account.name.clone() }));
+        return Ok(Err(BindRefusal::NameMismatch {
+            cert: identity.name.clone(),
+            account: account.name.clone(),
+        }));
     }
     let binding = CertBinding {
         account: account.id.clone(),
@@ -90,7 +105,12 @@ pub async fn bind_certificate(
 
 /// The binding of an accepted certificate to `account_id`, without store checks: for the
 /// dev mode's own demo certificate.
-pub fn binding_for(pki: &Pki, account_id: &str, der: &[u8], now: i64) -> Result<CertBinding, Refusal> {
+pub fn binding_for(
+    pki: &Pki,
+    account_id: &str,
+    der: &[u8],
+    now: i64,
+) -> Result<CertBinding, Refusal> {
     let id = pki.check(Some(der), now)?;
     Ok(CertBinding {
         account: account_id.to_string(),
@@ -117,7 +137,9 @@ pub fn cert_der_from_file_bytes(bytes: &[u8]) -> Result<Vec<u8>, AuthError> {
     if bytes.first() == Some(&0x30) {
         return Ok(bytes.to_vec());
     }
-    Err(AuthError::Certificate("neither a PEM nor a DER certificate".into()))
+    Err(AuthError::Certificate(
+        "neither a PEM nor a DER certificate".into(),
+    ))
 }
 
 /// What `certmail cert inspect` reports.
@@ -169,16 +191,32 @@ pub async fn inspect(
     };
     let mut result = pki.check(Some(der), now).map(|_| ());
     if let (Ok(()), Some(account)) = (&result, account_id) {
-        let policy = SignInPolicy { require_password: false };
+        let policy = SignInPolicy {
+            require_password: false,
+        };
         let identity = pki.check(Some(der), now).expect("checked just above");
-        let creds = Credentials::External { authzid: Some(account.to_string()) };
-        result = crate::signin::decide_for_inspection(store, &policy, &identity, &creds, now).await?;
+        let creds = Credentials::External {
+            authzid: Some(account.to_string()),
+        };
+        result =
+            crate::signin::decide_for_inspection(store, &policy, &identity, &creds, now).await?;
     }
     Ok(match result {
         Ok(()) => {
-            let who = identity.as_ref().map(|i| format!("{} ({}, policy {})", i.name, i.pki.as_str(), i.policy_oid)).unwrap_or_default();
-            let scope = if account_id.is_some() { "can sign in to this account (password still required)" } else { "is acceptable (binding and name not checked: pass --account)" };
-            Inspection { summary: format!("ACCEPT: certificate of {who} {scope}"), refusal: None, identity: identity_json }
+            let who = identity
+                .as_ref()
+                .map(|i| format!("{} ({}, policy {})", i.name, i.pki.as_str(), i.policy_oid))
+                .unwrap_or_default();
+            let scope = if account_id.is_some() {
+                "can sign in to this account (password still required)"
+            } else {
+                "is acceptable (binding and name not checked: pass --account)"
+            };
+            Inspection {
+                summary: format!("ACCEPT: certificate of {who} {scope}"),
+                refusal: None,
+                identity: identity_json,
+            }
         }
         Err(r) => {
             let (code, enh) = r.reason.smtp_reply();

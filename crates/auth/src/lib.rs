@@ -15,7 +15,10 @@ pub mod password;
 mod secret;
 pub mod signin;
 
-pub use binding::{BindRefusal, Inspection, RefusalReport, bind_certificate, binding_for, cert_der_from_file_bytes, inspect};
+pub use binding::{
+    BindRefusal, Inspection, RefusalReport, bind_certificate, binding_for,
+    cert_der_from_file_bytes, inspect,
+};
 pub use error::AuthError;
 pub use secret::Secret;
 

@@ -42,7 +42,10 @@ pub fn verify(password: &str, phc: &str) -> Result<bool, AuthError> {
 
 /// [`verify`] on the blocking pool, at most [`MAX_CONCURRENT`] at once.
 pub async fn verify_async(password: Secret<String>, phc: String) -> Result<bool, AuthError> {
-    let _permit = gate().acquire().await.map_err(|_| AuthError::PasswordHash("verifier closed".into()))?;
+    let _permit = gate()
+        .acquire()
+        .await
+        .map_err(|_| AuthError::PasswordHash("verifier closed".into()))?;
     tokio::task::spawn_blocking(move || verify(password.expose(), &phc))
         .await
         .map_err(|e| AuthError::PasswordHash(e.to_string()))?
@@ -50,7 +53,10 @@ pub async fn verify_async(password: Secret<String>, phc: String) -> Result<bool,
 
 /// [`hash`] on the blocking pool, at most [`MAX_CONCURRENT`] at once.
 pub async fn hash_async(password: Secret<String>) -> Result<String, AuthError> {
-    let _permit = gate().acquire().await.map_err(|_| AuthError::PasswordHash("hasher closed".into()))?;
+    let _permit = gate()
+        .acquire()
+        .await
+        .map_err(|_| AuthError::PasswordHash("hasher closed".into()))?;
     tokio::task::spawn_blocking(move || hash(password.expose()))
         .await
         .map_err(|e| AuthError::PasswordHash(e.to_string()))?
@@ -104,8 +110,18 @@ mod tests {
 
     #[tokio::test]
     async fn async_forms_agree() {
-        let h = hash_async(Secret::new("pw-홍길동".into())).await.expect("hash");
-        assert!(verify_async(Secret::new("pw-홍길동".into()), h.clone()).await.expect("verify"));
-        assert!(!verify_async(Secret::new("nope".into()), h).await.expect("verify"));
+        let h = hash_async(Secret::new("pw-홍길동".into()))
+            .await
+            .expect("hash");
+        assert!(
+            verify_async(Secret::new("pw-홍길동".into()), h.clone())
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify_async(Secret::new("nope".into()), h)
+                .await
+                .expect("verify")
+        );
     }
 }

@@ -43,7 +43,9 @@ pub struct SignInPolicy {
 
 impl Default for SignInPolicy {
     fn default() -> Self {
-        Self { require_password: true }
+        Self {
+            require_password: true,
+        }
     }
 }
 
@@ -74,24 +76,45 @@ pub struct SignedIn {
     pub identity: Identity,
 }
 
+/// One sign-in attempt as a connection saw it.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    /// The TLS client certificate (DER), if the client sent one.
+    pub cert_der: Option<&'a [u8]>,
+    /// What the client sent.
+    pub credentials: Credentials,
+    /// The client's address.
+    pub ip: IpAddr,
+    /// IMAP or SMTP.
+    pub protocol: Protocol,
+    /// Unix seconds.
+    pub now: i64,
+}
+
 /// Decides a sign-in. `Ok(Err(refusal))` is a refusal the client hears; `Err` is our failure.
 pub async fn sign_in(
     store: &dyn Store,
     pki: &Pki,
     policy: &SignInPolicy,
-    cert_der: Option<&[u8]>,
-    credentials: Credentials,
-    ip: IpAddr,
-    protocol: Protocol,
-    now: i64,
+    attempt: Attempt<'_>,
 ) -> Result<Result<SignedIn, Refusal>, AuthError> {
+    let Attempt {
+        cert_der,
+        credentials,
+        ip,
+        protocol,
+        now,
+    } = attempt;
     let checked = pki.check(cert_der, now);
     let outcome = match &checked {
         Err(refusal) => Err(refusal.clone()),
         Ok(identity) => decide(store, policy, identity, &credentials, now).await?,
     };
     audit(store, &checked, &outcome, &credentials, ip, protocol, now).await?;
-    Ok(outcome.map(|account| SignedIn { account, identity: checked.expect("an accepted sign-in has an identity") }))
+    Ok(outcome.map(|account| SignedIn {
+        account,
+        identity: checked.expect("an accepted sign-in has an identity"),
+    }))
 }
 
 async fn decide(
@@ -112,19 +135,22 @@ async fn decide(
         )));
     };
     let Some(mut account) = store.account(&binding.account).await? else {
-        return Ok(Err(Refusal::new(RefusalReason::CertificateNotBound, "Your certificate is registered to an account that no longer exists. Ask your mail administrator.")));
+        return Ok(Err(Refusal::new(
+            RefusalReason::CertificateNotBound,
+            "Your certificate is registered to an account that no longer exists. Ask your mail administrator.",
+        )));
     };
     let named = match credentials {
         Credentials::External { authzid } => authzid.as_deref().filter(|a| !a.is_empty()),
         Credentials::Password { user, .. } => Some(user.as_str()),
     };
-    if let Some(name) = named {
-        if !names_account(&account, name) {
-            return Ok(Err(Refusal::new(
-                RefusalReason::BoundToOtherAccount,
-                format!("Your certificate belongs to another account than {name}. Sign in with your own account's name, or use your own certificate."),
-            )));
-        }
+    if let Some(name) = named.filter(|n| !names_account(&account, n)) {
+        return Ok(Err(Refusal::new(
+            RefusalReason::BoundToOtherAccount,
+            format!(
+                "Your certificate belongs to another account than {name}. Sign in with your own account's name, or use your own certificate."
+            ),
+        )));
     }
     // 10. The name on the certificate must be the account's, exactly (after NFC).
     if !certmail_pki::names_match(&identity.name, &account.name) {
@@ -139,13 +165,22 @@ async fn decide(
     // 11, 12. Account state.
     match account.state {
         AccountState::Pending => {
-            return Ok(Err(Refusal::new(RefusalReason::AccountPending, "Your account is waiting for approval by your organisation's mail administrator.")));
+            return Ok(Err(Refusal::new(
+                RefusalReason::AccountPending,
+                "Your account is waiting for approval by your organisation's mail administrator.",
+            )));
         }
         AccountState::Disabled => {
-            return Ok(Err(Refusal::new(RefusalReason::AccountDisabled, "Your account is disabled. Contact your mail administrator.")));
+            return Ok(Err(Refusal::new(
+                RefusalReason::AccountDisabled,
+                "Your account is disabled. Contact your mail administrator.",
+            )));
         }
         AccountState::Locked => {
-            return Ok(Err(Refusal::new(RefusalReason::AccountLocked, "Your account is locked after repeated failed sign-ins. Contact your mail administrator to unlock it.")));
+            return Ok(Err(Refusal::new(
+                RefusalReason::AccountLocked,
+                "Your account is locked after repeated failed sign-ins. Contact your mail administrator to unlock it.",
+            )));
         }
         AccountState::Active => {}
     }
@@ -166,7 +201,10 @@ async fn decide(
             if !ok {
                 account.failed_logins = account.failed_logins.saturating_add(1);
                 store.update_account(account).await?;
-                return Ok(Err(Refusal::new(RefusalReason::BadPassword, "The password is wrong. Check it and try again.")));
+                return Ok(Err(Refusal::new(
+                    RefusalReason::BadPassword,
+                    "The password is wrong. Check it and try again.",
+                )));
             }
         }
     }
@@ -187,13 +225,15 @@ pub(crate) async fn decide_for_inspection(
     credentials: &Credentials,
     now: i64,
 ) -> Result<Result<(), Refusal>, AuthError> {
-    Ok(decide(store, policy, identity, credentials, now).await?.map(|_| ()))
+    Ok(decide(store, policy, identity, credentials, now)
+        .await?
+        .map(|_| ()))
 }
 
 /// Whether `name` (an account id or address, any case) names `account`.
 pub fn names_account(account: &Account, name: &str) -> bool {
     let n = name.trim().to_lowercase();
-    account.id == n || account.addresses.iter().any(|a| *a == n)
+    account.id == n || account.addresses.contains(&n)
 }
 
 async fn audit(
@@ -234,7 +274,13 @@ async fn audit(
     };
     tracing::info!(event = kind, %ip, account = account.as_deref().unwrap_or("-"), ?fields, "sign-in");
     store
-        .append_audit(AuditEvent { time: now * 1000, account, kind: kind.to_string(), ip: Some(ip.to_string()), fields })
+        .append_audit(AuditEvent {
+            time: now * 1000,
+            account,
+            kind: kind.to_string(),
+            ip: Some(ip.to_string()),
+            fields,
+        })
         .await?;
     Ok(())
 }

@@ -18,14 +18,44 @@ pub const EXIT_REFUSED: u8 = 1;
 /// Runs an account subcommand; returns the process exit code.
 pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
     let (req, json) = match cmd {
-        AccountCommand::Add { id, name, organisation, addresses, approve, password_stdin, out } => {
-            let password = if password_stdin { Some(read_password()?) } else { None };
-            (Request::AccountAdd { id, name, organisation, addresses, approve, password }, out.json)
+        AccountCommand::Add {
+            id,
+            name,
+            organisation,
+            addresses,
+            approve,
+            password_stdin,
+            out,
+        } => {
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            (
+                Request::AccountAdd {
+                    id,
+                    name,
+                    organisation,
+                    addresses,
+                    approve,
+                    password,
+                },
+                out.json,
+            )
         }
         AccountCommand::Approve { id, out } => (Request::AccountApprove { id }, out.json),
         AccountCommand::Disable { id, out } => (Request::AccountDisable { id }, out.json),
-        AccountCommand::Passwd { id, password_stdin, out } => {
-            let password = if password_stdin { Some(read_password()?) } else { None };
+        AccountCommand::Passwd {
+            id,
+            password_stdin,
+            out,
+        } => {
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
             (Request::AccountPasswd { id, password }, out.json)
         }
         AccountCommand::Show { id, out } => (Request::AccountShow { id }, out.json),
@@ -37,22 +67,39 @@ pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
 /// Runs a cert subcommand; returns the process exit code.
 pub fn cert(config_path: &Path, cmd: CertCommand) -> anyhow::Result<u8> {
     let (req, json) = match cmd {
-        CertCommand::Bind { account, file, out } => (Request::CertBind { account, cert_b64: read_b64(&file)? }, out.json),
+        CertCommand::Bind { account, file, out } => (
+            Request::CertBind {
+                account,
+                cert_b64: read_b64(&file)?,
+            },
+            out.json,
+        ),
         CertCommand::Unbind { account, cert, out } => {
             let spki_sha256 = if Path::new(&cert).is_file() {
                 let bytes = std::fs::read(&cert)?;
                 let der = certmail_auth::cert_der_from_file_bytes(&bytes)?;
-                let spki = certmail_pki::spki_sha256_of(&der).ok_or_else(|| anyhow::anyhow!("{cert} is not a readable certificate"))?;
+                let spki = certmail_pki::spki_sha256_of(&der)
+                    .ok_or_else(|| anyhow::anyhow!("{cert} is not a readable certificate"))?;
                 hex::encode(spki)
             } else {
                 cert
             };
-            (Request::CertUnbind { account, spki_sha256 }, out.json)
+            (
+                Request::CertUnbind {
+                    account,
+                    spki_sha256,
+                },
+                out.json,
+            )
         }
         CertCommand::List { account, out } => (Request::CertList { account }, out.json),
-        CertCommand::Inspect { file, account, out } => {
-            (Request::CertInspect { cert_b64: read_b64(&file)?, account }, out.json)
-        }
+        CertCommand::Inspect { file, account, out } => (
+            Request::CertInspect {
+                cert_b64: read_b64(&file)?,
+                account,
+            },
+            out.json,
+        ),
     };
     finish(config_path, req, json)
 }
@@ -69,7 +116,9 @@ pub fn dispatch(config_path: &Path, req: Request) -> anyhow::Result<Response> {
     if let Some(resp) = client::send(&config.server.admin_socket(), &req)? {
         return Ok(resp);
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let store = crate::serve::open_store(&config).await.context(
             "the daemon is not running (no admin socket) and the store could not be opened directly",

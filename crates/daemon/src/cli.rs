@@ -9,7 +9,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "certmail", version, about, long_about = None)]
 pub struct Cli {
     /// The configuration file.
-    #[arg(long, global = true, env = "CERTMAIL_CONFIG", default_value = "/etc/certmail/certmail.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "CERTMAIL_CONFIG",
+        default_value = "/etc/certmail/certmail.toml"
+    )]
     pub config: PathBuf,
     /// What to do.
     #[command(subcommand)]

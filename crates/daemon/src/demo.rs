@@ -14,7 +14,9 @@ pub fn create_demo_account(
     name: &str,
     domain: &str,
 ) -> anyhow::Result<String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let store = crate::serve::open_store(config).await?;
         let password = certmail_auth::password::generate();
@@ -35,13 +37,20 @@ pub fn create_demo_account(
             failed_logins: 0,
             locked_until: None,
         };
-        store.create_account(account).await.context("creating the demo account")?;
+        store
+            .create_account(account)
+            .await
+            .context("creating the demo account")?;
         let der = certmail_auth::cert_der_from_file_bytes(&std::fs::read(cert_pem)?)?;
         let pki_config = config.pki.clone();
-        let pki = tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
+        let pki =
+            tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
         let binding = certmail_auth::binding_for(&pki, id, &der, now)
             .map_err(|r| anyhow::anyhow!("the generated demo certificate is refused: {r}"))?;
-        store.bind_cert(binding).await.context("binding the demo certificate")?;
+        store
+            .bind_cert(binding)
+            .await
+            .context("binding the demo certificate")?;
         Ok(password)
     })
 }

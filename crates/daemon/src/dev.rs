@@ -28,7 +28,8 @@ const DEV_PORTS: [u16; 5] = [1993, 1143, 1465, 1587, 1025];
 pub fn run(data: &Path, ephemeral_ports: bool) -> anyhow::Result<()> {
     let config_path = data.join("certmail.toml");
     if !config_path.exists() {
-        create(data, ephemeral_ports).with_context(|| format!("creating the dev data directory {}", data.display()))?;
+        create(data, ephemeral_ports)
+            .with_context(|| format!("creating the dev data directory {}", data.display()))?;
     }
     let config = config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     print_howto(data, &config);
@@ -78,8 +79,15 @@ listen_mx = ["127.0.0.1:{p4}"]
         p3 = ports[3],
         p4 = ports[4],
     );
-    let config: Config = config::check(&toml).map_err(|p| anyhow::anyhow!("generated config is invalid: {p:?}"))?;
-    let password = crate::demo::create_demo_account(&config, &pki.user_cert_pem, DEMO_ACCOUNT, DEMO_NAME, DEV_DOMAIN)?;
+    let config: Config =
+        config::check(&toml).map_err(|p| anyhow::anyhow!("generated config is invalid: {p:?}"))?;
+    let password = crate::demo::create_demo_account(
+        &config,
+        &pki.user_cert_pem,
+        DEMO_ACCOUNT,
+        DEMO_NAME,
+        DEV_DOMAIN,
+    )?;
     write_private(&data.join("demo-password.txt"), &format!("{password}\n"))?;
     std::fs::write(data.join("certmail.toml"), toml)?;
     Ok(())
@@ -89,7 +97,12 @@ listen_mx = ["127.0.0.1:{p4}"]
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(text.as_bytes())?;
     Ok(())
 }
@@ -104,16 +117,46 @@ fn print_howto(data: &Path, config: &Config) {
     let p12_pass = std::fs::read_to_string(pki.join("users/hong.p12.password")).unwrap_or_default();
     let mut s = String::new();
     let _ = writeln!(s, "certmail dev: data in {}", data.display());
-    let _ = writeln!(s, "  account   {DEMO_ACCOUNT} ({DEMO_NAME}) <{DEMO_ACCOUNT}@{DEV_DOMAIN}>, password {}", password.trim());
-    let _ = writeln!(s, "  client certificate  {} (PKCS#12, password {})", user_p12.display(), p12_pass.trim());
-    let _ = writeln!(s, "                      {} + {}", pki.join("users/hong.crt").display(), pki.join("users/hong.key").display());
-    let _ = writeln!(s, "  server CA (trust it in your client)  {}", pki.join("server-ca.crt").display());
+    let _ = writeln!(
+        s,
+        "  account   {DEMO_ACCOUNT} ({DEMO_NAME}) <{DEMO_ACCOUNT}@{DEV_DOMAIN}>, password {}",
+        password.trim()
+    );
+    let _ = writeln!(
+        s,
+        "  client certificate  {} (PKCS#12, password {})",
+        user_p12.display(),
+        p12_pass.trim()
+    );
+    let _ = writeln!(
+        s,
+        "                      {} + {}",
+        pki.join("users/hong.crt").display(),
+        pki.join("users/hong.key").display()
+    );
+    let _ = writeln!(
+        s,
+        "  server CA (trust it in your client)  {}",
+        pki.join("server-ca.crt").display()
+    );
     if imaps == 0 {
-        let _ = writeln!(s, "  ports: chosen by the OS, see the `listening` lines below");
+        let _ = writeln!(
+            s,
+            "  ports: chosen by the OS, see the `listening` lines below"
+        );
     } else {
-        let _ = writeln!(s, "Thunderbird: import the PKCS#12 under Settings > Privacy & Security > Certificates,");
-        let _ = writeln!(s, "  trust the server CA, then add the account: IMAP localhost:{imaps} SSL/TLS and");
-        let _ = writeln!(s, "  SMTP localhost:{subs} SSL/TLS, authentication \"Normal password\", user {DEMO_ACCOUNT}.");
+        let _ = writeln!(
+            s,
+            "Thunderbird: import the PKCS#12 under Settings > Privacy & Security > Certificates,"
+        );
+        let _ = writeln!(
+            s,
+            "  trust the server CA, then add the account: IMAP localhost:{imaps} SSL/TLS and"
+        );
+        let _ = writeln!(
+            s,
+            "  SMTP localhost:{subs} SSL/TLS, authentication \"Normal password\", user {DEMO_ACCOUNT}."
+        );
         let _ = writeln!(
             s,
             "curl:  curl --cacert {ca} --cert {crt} --key {key} -u {DEMO_ACCOUNT}:{pw} imaps://localhost:{imaps}/INBOX",

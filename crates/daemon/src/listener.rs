@@ -72,7 +72,11 @@ impl Drop for ConnectionSlot {
 impl ConnectionLimits {
     /// Limits of `total` connections, `per_ip` of them from one address.
     pub fn new(total: usize, per_ip: usize) -> Arc<Self> {
-        Arc::new(Self { total: Arc::new(Semaphore::new(total)), per_ip_max: per_ip, per_ip: Mutex::default() })
+        Arc::new(Self {
+            total: Arc::new(Semaphore::new(total)),
+            per_ip_max: per_ip,
+            per_ip: Mutex::default(),
+        })
     }
 
     /// Takes a slot for `ip`, or `None` when that address already has its maximum.
@@ -83,12 +87,20 @@ impl ConnectionLimits {
             return None;
         }
         *n += 1;
-        Some(ConnectionSlot { _permit: permit, limits: Arc::clone(self), ip })
+        Some(ConnectionSlot {
+            _permit: permit,
+            limits: Arc::clone(self),
+            ip,
+        })
     }
 
     /// Connections open now.
     pub fn open(&self) -> usize {
-        self.per_ip.lock().unwrap_or_else(|p| p.into_inner()).values().sum()
+        self.per_ip
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .sum()
     }
 }
 
@@ -106,11 +118,17 @@ pub struct Accepted {
 }
 
 /// Binds every address of a listener and prints `listening NAME ADDR:PORT` for each.
-pub async fn bind(kind: ListenerKind, addrs: &[SocketAddr]) -> std::io::Result<Vec<(ListenerKind, TcpListener)>> {
+pub async fn bind(
+    kind: ListenerKind,
+    addrs: &[SocketAddr],
+) -> std::io::Result<Vec<(ListenerKind, TcpListener)>> {
     let mut out = Vec::new();
     for addr in addrs {
         let l = TcpListener::bind(addr).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot listen on {addr} for {}: {e}", kind.name()))
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {addr} for {}: {e}", kind.name()),
+            )
         })?;
         println!("listening {} {}", kind.name(), l.local_addr()?);
         out.push((kind, l));
@@ -159,7 +177,15 @@ pub async fn serve<H, HF, R, RF>(
         let local = tcp.local_addr().unwrap_or(peer);
         match limits.slot(permit, peer.ip()) {
             Some(slot) => {
-                tracker.spawn(handle(kind, Accepted { tcp, peer, local, slot }));
+                tracker.spawn(handle(
+                    kind,
+                    Accepted {
+                        tcp,
+                        peer,
+                        local,
+                        slot,
+                    },
+                ));
             }
             None => {
                 tracing::info!(listener = kind.name(), %peer, "refused: too many connections from this address");

@@ -7,7 +7,9 @@ use tracing_subscriber::EnvFilter;
 pub fn init(level: &str, format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let under_journal = std::env::var_os("JOURNAL_STREAM").is_some();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = match (format, under_journal) {
         ("json", _) => builder.json().try_init(),
         (_, true) => builder.without_time().with_ansi(false).try_init(),

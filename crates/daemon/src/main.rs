@@ -44,7 +44,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         },
-        Command::Dev { data, ephemeral_ports } => dev::run(&data, ephemeral_ports),
+        Command::Dev {
+            data,
+            ephemeral_ports,
+        } => dev::run(&data, ephemeral_ports),
         Command::Keygen { out } => keygen(&cli.config, out),
         Command::Account(cmd) => return exit(admin_cmd::account(&cli.config, cmd)),
         Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
@@ -78,6 +81,9 @@ fn keygen(config_path: &std::path::Path, out: Option<std::path::PathBuf>) -> any
         None => load(config_path)?.server.key_file(),
     };
     certmail_store::KeyFile::generate(&path)?;
-    println!("wrote a new store key to {} (mode 0600); keep a copy with your backups", path.display());
+    println!(
+        "wrote a new store key to {} (mode 0600); keep a copy with your backups",
+        path.display()
+    );
     Ok(())
 }

@@ -28,7 +28,9 @@ pub async fn handle(daemon: Arc<Daemon>, kind: ListenerKind, acc: Accepted) {
 /// Tells a client over its per-IP limit why it is refused, where the protocol allows text.
 pub async fn refuse_busy(_daemon: Arc<Daemon>, kind: ListenerKind, mut tcp: TcpStream) {
     let text: &[u8] = match kind {
-        ListenerKind::ImapStartTls => b"* BYE [UNAVAILABLE] Too many connections from your address; close some and retry\r\n",
+        ListenerKind::ImapStartTls => {
+            b"* BYE [UNAVAILABLE] Too many connections from your address; close some and retry\r\n"
+        }
         ListenerKind::SubmissionStartTls | ListenerKind::Mx => {
             b"421 4.7.0 Too many connections from your address; close some and retry\r\n"
         }
@@ -48,7 +50,12 @@ pub fn smtp_context(
     let s = &config.smtp;
     let settings = certmail_smtp::inbound::SmtpSettings {
         hostname: config.server.hostname.clone(),
-        local_domains: config.server.local_domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+        local_domains: config
+            .server
+            .local_domains
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect(),
         max_message_size: s.max_message_size as usize,
         max_recipients: s.max_recipients,
         max_line_length: s.max_line_length,
@@ -62,14 +69,27 @@ pub fn smtp_context(
         session_policy: certmail_session::SessionPolicy::Replace,
         quota_bytes: s.quota_bytes,
     };
-    certmail_smtp::inbound::SmtpContext { store, registry, hub, settings }
+    certmail_smtp::inbound::SmtpContext {
+        store,
+        registry,
+        hub,
+        settings,
+    }
 }
 
 async fn smtp(daemon: &Daemon, kind: ListenerKind, acc: Accepted) {
     let tls = daemon.tls.current();
     let (proto_kind, tls_config) = match kind {
-        ListenerKind::SubmissionTls => (certmail_smtp::proto::ListenerKind::Submission { implicit_tls: true }, &tls.client_auth),
-        ListenerKind::SubmissionStartTls => (certmail_smtp::proto::ListenerKind::Submission { implicit_tls: false }, &tls.client_auth),
+        ListenerKind::SubmissionTls => (
+            certmail_smtp::proto::ListenerKind::Submission { implicit_tls: true },
+            &tls.client_auth,
+        ),
+        ListenerKind::SubmissionStartTls => (
+            certmail_smtp::proto::ListenerKind::Submission {
+                implicit_tls: false,
+            },
+            &tls.client_auth,
+        ),
         _ => (certmail_smtp::proto::ListenerKind::Mx, &tls.no_client_auth),
     };
     let ctx = Arc::clone(&daemon.smtp.read().unwrap_or_else(|p| p.into_inner()));

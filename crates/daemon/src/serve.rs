@@ -43,7 +43,10 @@ impl Daemon {
 
     /// What admin requests may touch.
     pub fn admin_context(&self) -> crate::admin::service::AdminContext {
-        crate::admin::service::AdminContext { store: Arc::clone(&self.store), pki: Arc::clone(&self.tls.current().pki) }
+        crate::admin::service::AdminContext {
+            store: Arc::clone(&self.store),
+            pki: Arc::clone(&self.tls.current().pki),
+        }
     }
 
     /// Re-reads the configuration file, TLS certificates, CA certificates and CRLs.
@@ -55,12 +58,13 @@ impl Daemon {
             .context("reload task failed")?
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         self.tls.reload(&config).await?;
-        *self.smtp.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(crate::protocols::smtp_context(
-            &config,
-            Arc::clone(&self.store),
-            Arc::clone(&self.registry) as _,
-            self.hub.clone(),
-        ));
+        *self.smtp.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(crate::protocols::smtp_context(
+                &config,
+                Arc::clone(&self.store),
+                Arc::clone(&self.registry) as _,
+                self.hub.clone(),
+            ));
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
         Ok(())
     }
@@ -69,7 +73,9 @@ impl Daemon {
 /// Runs the daemon until a shutdown signal, on a fresh multi-threaded runtime.
 pub fn run_blocking(config_path: &Path, config: Config) -> anyhow::Result<()> {
     crate::logging::init(&config.server.log_level, &config.server.log_format);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run(config_path.to_path_buf(), config))
 }
 
@@ -78,14 +84,20 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let tls = TlsState::load(&config).await?;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let limits = ConnectionLimits::new(config.limits.max_connections, config.limits.max_connections_per_ip);
+    let limits = ConnectionLimits::new(
+        config.limits.max_connections,
+        config.limits.max_connections_per_ip,
+    );
 
     let mut bound = Vec::new();
     for (kind, addrs) in [
         (ListenerKind::ImapTls, &config.imap.listen_tls),
         (ListenerKind::ImapStartTls, &config.imap.listen_starttls),
         (ListenerKind::SubmissionTls, &config.smtp.listen_submissions),
-        (ListenerKind::SubmissionStartTls, &config.smtp.listen_submission),
+        (
+            ListenerKind::SubmissionStartTls,
+            &config.smtp.listen_submission,
+        ),
         (ListenerKind::Mx, &config.smtp.listen_mx),
     ] {
         bound.extend(listener::bind(kind, addrs).await?);
@@ -94,9 +106,16 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let admin = crate::admin::server::bind(&admin_path)
         .with_context(|| format!("admin socket {}", admin_path.display()))?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let registry = Arc::new(certmail_session::LocalRegistry::new(certmail_session::RegistryConfig::default()));
+    let registry = Arc::new(certmail_session::LocalRegistry::new(
+        certmail_session::RegistryConfig::default(),
+    ));
     let hub = certmail_session::ChangeHub::new(1024);
-    let smtp = crate::protocols::smtp_context(&config, Arc::clone(&store), Arc::clone(&registry) as _, hub.clone());
+    let smtp = crate::protocols::smtp_context(
+        &config,
+        Arc::clone(&store),
+        Arc::clone(&registry) as _,
+        hub.clone(),
+    );
     let daemon = Arc::new(Daemon {
         config: RwLock::new(Arc::new(config)),
         config_path,
@@ -122,7 +141,11 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
             move |kind, tcp| crate::protocols::refuse_busy(Arc::clone(&d2), kind, tcp),
         ));
     }
-    accept_loops.spawn(crate::admin::server::serve(admin, Arc::clone(&daemon), shutdown.clone()));
+    accept_loops.spawn(crate::admin::server::serve(
+        admin,
+        Arc::clone(&daemon),
+        shutdown.clone(),
+    ));
     accept_loops.close();
     tracing::info!("certmail ready");
     notify("READY=1\nSTATUS=serving");
@@ -152,7 +175,10 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     accept_loops.wait().await;
     tracker.close();
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-        tracing::warn!(open = limits.open(), "grace period over; closing remaining connections");
+        tracing::warn!(
+            open = limits.open(),
+            "grace period over; closing remaining connections"
+        );
     }
     let _ = std::fs::remove_file(&admin_path);
     tracing::info!("stopped");
@@ -163,7 +189,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn certmail_stor
     let dir = config.server.data_dir.clone();
     let key_path = config.server.key_file();
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         let key = certmail_store::KeyFile::load_or_create(&key_path)
             .with_context(|| format!("store key file {}", key_path.display()))?;
         certmail_store::SledStore::open(&dir.join("store"), key)

@@ -5,9 +5,19 @@ use serde_json::Value;
 /// Prints the well-known parts of a response's data as aligned tables or key/value lines.
 pub fn print(data: &Value) {
     if let Some(list) = data.get("accounts").and_then(Value::as_array) {
-        rows(&["ID", "NAME", "STATE", "ADDRESSES", "ORGANISATION"], list, |a| {
-            vec![s(a, "id"), s(a, "name"), s(a, "state"), join(a, "addresses"), s(a, "organisation")]
-        });
+        rows(
+            &["ID", "NAME", "STATE", "ADDRESSES", "ORGANISATION"],
+            list,
+            |a| {
+                vec![
+                    s(a, "id"),
+                    s(a, "name"),
+                    s(a, "state"),
+                    join(a, "addresses"),
+                    s(a, "organisation"),
+                ]
+            },
+        );
     }
     if let Some(a) = data.get("account") {
         for key in ["id", "name", "organisation", "state"] {
@@ -16,13 +26,31 @@ pub fn print(data: &Value) {
         println!("  {:<14} {}", "addresses", join(a, "addresses"));
     }
     if let Some(list) = data.get("certificates").and_then(Value::as_array) {
-        rows(&["ACCOUNT", "SUBJECT", "SPKI SHA-256", "NOT AFTER"], list, |b| {
-            vec![s(b, "account"), s(b, "subject"), s(b, "spki_sha256"), date(b.get("not_after"))]
-        });
+        rows(
+            &["ACCOUNT", "SUBJECT", "SPKI SHA-256", "NOT AFTER"],
+            list,
+            |b| {
+                vec![
+                    s(b, "account"),
+                    s(b, "subject"),
+                    s(b, "spki_sha256"),
+                    date(b.get("not_after")),
+                ]
+            },
+        );
     }
     if let Some(checks) = data.get("checks").and_then(Value::as_array) {
         for c in checks {
-            println!("  {:<4} {:<22} {}", if c.get("ok").and_then(Value::as_bool) == Some(true) { "ok" } else { "FAIL" }, s(c, "check"), s(c, "detail"));
+            println!(
+                "  {:<4} {:<22} {}",
+                if c.get("ok").and_then(Value::as_bool) == Some(true) {
+                    "ok"
+                } else {
+                    "FAIL"
+                },
+                s(c, "check"),
+                s(c, "detail")
+            );
         }
     }
 }
@@ -36,7 +64,11 @@ fn rows(head: &[&str], list: &[Value], f: impl Fn(&Value) -> Vec<String>) {
         }
     }
     let line = |cells: Vec<String>| {
-        let parts: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c}{}", " ".repeat(width[i] - c.chars().count()))).collect();
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c}{}", " ".repeat(width[i] - c.chars().count())))
+            .collect();
         println!("{}", parts.join("  ").trim_end());
     };
     line(head.iter().map(|h| h.to_string()).collect());
@@ -56,13 +88,20 @@ fn s(v: &Value, key: &str) -> String {
 fn join(v: &Value, key: &str) -> String {
     v.get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .unwrap_or_default()
 }
 
 /// A Unix time as a UTC date (YYYY-MM-DD), without a date crate.
 fn date(v: Option<&Value>) -> String {
-    let Some(t) = v.and_then(Value::as_i64) else { return "-".into() };
+    let Some(t) = v.and_then(Value::as_i64) else {
+        return "-".into();
+    };
     let days = t.div_euclid(86_400);
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -82,6 +121,9 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(super::date(Some(&serde_json::json!(0))), "1970-01-01");
-        assert_eq!(super::date(Some(&serde_json::json!(1_795_305_600))), "2026-11-22");
+        assert_eq!(
+            super::date(Some(&serde_json::json!(1_795_305_600))),
+            "2026-11-22"
+        );
     }
 }

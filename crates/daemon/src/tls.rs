@@ -30,7 +30,9 @@ pub struct TlsState {
 impl TlsState {
     /// Loads certificates, CAs and CRLs named by the configuration (on the blocking pool).
     pub async fn load(config: &Config) -> anyhow::Result<Self> {
-        Ok(Self { current: RwLock::new(Arc::new(build(config).await?)) })
+        Ok(Self {
+            current: RwLock::new(Arc::new(build(config).await?)),
+        })
     }
 
     /// Builds everything anew from `config`; on error the current configs stay in force.
@@ -49,13 +51,21 @@ impl TlsState {
 async fn build(config: &Config) -> anyhow::Result<TlsConfigs> {
     let config = config.clone();
     tokio::task::spawn_blocking(move || {
-        let pki = Arc::new(certmail_pki::Pki::load(&config.pki).context("loading CA certificates and CRLs ([pki])")?);
+        let pki = Arc::new(
+            certmail_pki::Pki::load(&config.pki)
+                .context("loading CA certificates and CRLs ([pki])")?,
+        );
         let verifier: Arc<dyn rustls::server::danger::ClientCertVerifier> = pki.client_verifier();
-        let client_auth = certmail_pki::server_config(&config.tls.cert, &config.tls.key, Some(verifier))
-            .context("loading the server certificate ([tls])")?;
+        let client_auth =
+            certmail_pki::server_config(&config.tls.cert, &config.tls.key, Some(verifier))
+                .context("loading the server certificate ([tls])")?;
         let no_client_auth = certmail_pki::server_config(&config.tls.cert, &config.tls.key, None)
             .context("loading the server certificate ([tls])")?;
-        Ok(TlsConfigs { client_auth: Arc::new(client_auth), no_client_auth: Arc::new(no_client_auth), pki })
+        Ok(TlsConfigs {
+            client_auth: Arc::new(client_auth),
+            no_client_auth: Arc::new(no_client_auth),
+            pki,
+        })
     })
     .await?
 }

@@ -11,7 +11,12 @@ use super::{Request, Response};
 pub fn send(socket: &Path, request: &Request) -> anyhow::Result<Option<Response>> {
     let mut stream = match UnixStream::connect(socket) {
         Ok(s) => s,
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
             return Ok(None);
         }
         Err(e) => anyhow::bail!("cannot reach the daemon at {}: {e}", socket.display()),
@@ -22,6 +27,9 @@ pub fn send(socket: &Path, request: &Request) -> anyhow::Result<Option<Response>
     stream.write_all(&line)?;
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer)?;
-    anyhow::ensure!(!answer.is_empty(), "the daemon closed the admin connection without answering");
+    anyhow::ensure!(
+        !answer.is_empty(),
+        "the daemon closed the admin connection without answering"
+    );
     Ok(Some(serde_json::from_str(answer.trim_end())?))
 }

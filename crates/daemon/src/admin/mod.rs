@@ -100,10 +100,20 @@ pub struct Response {
 impl Response {
     /// A success with a message and data.
     pub fn ok(message: impl Into<String>, data: serde_json::Value) -> Self {
-        Self { ok: true, code: None, message: message.into(), data }
+        Self {
+            ok: true,
+            code: None,
+            message: message.into(),
+            data,
+        }
     }
     /// A failure with its code and a sentence.
     pub fn fail(code: &str, message: impl Into<String>) -> Self {
-        Self { ok: false, code: Some(code.into()), message: message.into(), data: serde_json::Value::Null }
+        Self {
+            ok: false,
+            code: Some(code.into()),
+            message: message.into(),
+            data: serde_json::Value::Null,
+        }
     }
 }

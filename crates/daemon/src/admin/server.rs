@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +19,10 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     if path.exists() {
         // A live daemon would answer; a dead one leaves its socket behind.
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            anyhow::bail!("another certmail daemon is already running (admin socket {} answers)", path.display());
+            anyhow::bail!(
+                "another certmail daemon is already running (admin socket {} answers)",
+                path.display()
+            );
         }
         std::fs::remove_file(path)?;
     }
@@ -52,12 +55,21 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>, shutdown: Cancel
 
 async fn connection(stream: UnixStream, daemon: Arc<Daemon>) -> anyhow::Result<()> {
     let (r, mut w) = stream.into_split();
-    let mut lines = BufReader::new(r.take(u64::MAX));
+    let mut reader = BufReader::new(r);
     let mut line = String::new();
     loop {
         line.clear();
-        let n = (&mut lines).take(MAX_LINE as u64).read_line(&mut line).await?;
+        let n = (&mut reader)
+            .take(MAX_LINE as u64)
+            .read_line(&mut line)
+            .await?;
         if n == 0 {
+            return Ok(());
+        }
+        if !line.ends_with('\n') {
+            let r = Response::fail("bad_request", "request line too long");
+            w.write_all(format!("{}\n", serde_json::to_string(&r)?).as_bytes())
+                .await?;
             return Ok(());
         }
         let response = match serde_json::from_str::<Request>(line.trim_end()) {

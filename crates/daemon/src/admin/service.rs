@@ -29,21 +29,45 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
     let store = &ctx.store;
     let now = certmail_auth::now();
     Ok(match req {
-        Request::AccountAdd { id, name, organisation, addresses, approve, password } => {
-            let new = certmail_auth::accounts::NewAccount { id, name, organisation, addresses, approve };
+        Request::AccountAdd {
+            id,
+            name,
+            organisation,
+            addresses,
+            approve,
+            password,
+        } => {
+            let new = certmail_auth::accounts::NewAccount {
+                id,
+                name,
+                organisation,
+                addresses,
+                approve,
+            };
             match certmail_auth::accounts::create(store.as_ref(), new, password, now).await? {
                 Ok((account, generated)) => {
-                    let mut msg = format!("account {} created ({})", account.id, state_word(&account.state));
+                    let mut msg = format!(
+                        "account {} created ({})",
+                        account.id,
+                        state_word(&account.state)
+                    );
                     if let Some(pw) = &generated {
                         msg.push_str(&format!("; temporary password: {pw}"));
                     }
-                    Response::ok(msg, json!({ "account": account_json(&account), "temporary_password": generated }))
+                    Response::ok(
+                        msg,
+                        json!({ "account": account_json(&account), "temporary_password": generated }),
+                    )
                 }
                 Err(e) => Response::fail(e.code(), e.to_string()),
             }
         }
-        Request::AccountApprove { id } => set_state(ctx, &id, certmail_store::AccountState::Active).await?,
-        Request::AccountDisable { id } => set_state(ctx, &id, certmail_store::AccountState::Disabled).await?,
+        Request::AccountApprove { id } => {
+            set_state(ctx, &id, certmail_store::AccountState::Active).await?
+        }
+        Request::AccountDisable { id } => {
+            set_state(ctx, &id, certmail_store::AccountState::Disabled).await?
+        }
         Request::AccountPasswd { id, password } => {
             match certmail_auth::accounts::set_password(store.as_ref(), &id, password, now).await? {
                 Ok(generated) => {
@@ -60,33 +84,59 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
             Some(a) => {
                 let bindings = store.bindings_of(&id).await?;
                 let b: Vec<_> = bindings.iter().map(binding_json).collect();
-                Response::ok(format!("account {id}"), json!({ "account": account_json(&a), "certificates": b }))
+                Response::ok(
+                    format!("account {id}"),
+                    json!({ "account": account_json(&a), "certificates": b }),
+                )
             }
-            None => Response::fail("not_found", format!("no account {id}; `certmail account list` shows them")),
+            None => Response::fail(
+                "not_found",
+                format!("no account {id}; `certmail account list` shows them"),
+            ),
         },
         Request::AccountList => {
-            let list: Vec<_> = store.list_accounts().await?.iter().map(account_json).collect();
-            Response::ok(format!("{} accounts", list.len()), json!({ "accounts": list }))
+            let list: Vec<_> = store
+                .list_accounts()
+                .await?
+                .iter()
+                .map(account_json)
+                .collect();
+            Response::ok(
+                format!("{} accounts", list.len()),
+                json!({ "accounts": list }),
+            )
         }
         Request::CertBind { account, cert_b64 } => {
             let der = decode_cert(&cert_b64)?;
-            match certmail_auth::bind_certificate(store.as_ref(), &ctx.pki, &account, &der, now).await? {
+            match certmail_auth::bind_certificate(store.as_ref(), &ctx.pki, &account, &der, now)
+                .await?
+            {
                 Ok(b) => Response::ok(
                     format!("certificate {} bound to {account}", b.subject_dn),
                     json!({ "binding": binding_json(&b) }),
                 ),
-                Err(e) => Response::fail(e.code(), e.to_string()),
+                Err(e) => Response::fail(&e.code(), e.to_string()),
             }
         }
-        Request::CertUnbind { account, spki_sha256 } => {
+        Request::CertUnbind {
+            account,
+            spki_sha256,
+        } => {
             let Some(spki) = parse_spki(&spki_sha256) else {
-                return Ok(Response::fail("bad_request", "the SPKI SHA-256 must be 64 hex digits, as `certmail cert list` prints it"));
+                return Ok(Response::fail(
+                    "bad_request",
+                    "the SPKI SHA-256 must be 64 hex digits, as `certmail cert list` prints it",
+                ));
             };
             match store.unbind_cert(&account, &spki).await {
-                Ok(()) => Response::ok(format!("certificate unbound from {account}"), serde_json::Value::Null),
-                Err(certmail_store::StoreError::BindingNotFound) => {
-                    Response::fail("not_found", format!("{account} has no certificate with that SPKI SHA-256"))
-                }
+                Ok(()) => Response::ok(
+                    format!("certificate unbound from {account}"),
+                    serde_json::Value::Null,
+                ),
+                Err(certmail_store::StoreError::BindingNotFound) => Response::fail(
+                    "not_found",
+                    format!("{account} has no certificate with that SPKI SHA-256"),
+                ),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -102,29 +152,49 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
                 }
             };
             let list: Vec<_> = bindings.iter().map(binding_json).collect();
-            Response::ok(format!("{} certificates", list.len()), json!({ "certificates": list }))
+            Response::ok(
+                format!("{} certificates", list.len()),
+                json!({ "certificates": list }),
+            )
         }
         Request::CertInspect { cert_b64, account } => {
             let der = decode_cert(&cert_b64)?;
-            let report = certmail_auth::inspect(store.as_ref(), &ctx.pki, &der, account.as_deref(), now).await?;
+            let report =
+                certmail_auth::inspect(store.as_ref(), &ctx.pki, &der, account.as_deref(), now)
+                    .await?;
             let data = serde_json::to_value(&report)?;
             match &report.refusal {
                 None => Response::ok(report.summary.clone(), data),
-                Some(r) => Response { ok: false, code: Some(r.code.clone()), message: report.summary.clone(), data },
+                Some(r) => Response {
+                    ok: false,
+                    code: Some(r.code.clone()),
+                    message: report.summary.clone(),
+                    data,
+                },
             }
         }
     })
 }
 
-async fn set_state(ctx: &AdminContext, id: &str, state: certmail_store::AccountState) -> anyhow::Result<Response> {
+async fn set_state(
+    ctx: &AdminContext,
+    id: &str,
+    state: certmail_store::AccountState,
+) -> anyhow::Result<Response> {
     let Some(mut a) = ctx.store.account(id).await? else {
-        return Ok(Response::fail("not_found", format!("no account {id}; `certmail account list` shows them")));
+        return Ok(Response::fail(
+            "not_found",
+            format!("no account {id}; `certmail account list` shows them"),
+        ));
     };
     a.state = state;
     a.failed_logins = 0;
     a.locked_until = None;
     ctx.store.update_account(a.clone()).await?;
-    Ok(Response::ok(format!("account {id} is now {}", state_word(&a.state)), json!({ "account": account_json(&a) })))
+    Ok(Response::ok(
+        format!("account {id} is now {}", state_word(&a.state)),
+        json!({ "account": account_json(&a) }),
+    ))
 }
 
 fn state_word(s: &certmail_store::AccountState) -> &'static str {

@@ -81,11 +81,15 @@ impl Default for ServerSection {
 impl ServerSection {
     /// The store key file, defaulting to `<data_dir>/store.key`.
     pub fn key_file(&self) -> PathBuf {
-        self.key_file.clone().unwrap_or_else(|| self.data_dir.join("store.key"))
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("store.key"))
     }
     /// The admin socket path, defaulting to `<data_dir>/admin.sock`.
     pub fn admin_socket(&self) -> PathBuf {
-        self.admin_socket.clone().unwrap_or_else(|| self.data_dir.join("admin.sock"))
+        self.admin_socket
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("admin.sock"))
     }
 }
 

@@ -13,8 +13,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::recipients::{self, Target, Unknown};
 use super::SmtpContext;
+use super::recipients::{self, Target, Unknown};
 use crate::proto::{Action, AuthRequest, Envelope, ListenerKind, Reply, Session, SessionConfig};
 
 /// An accepted connection and what it needs from the daemon.
@@ -108,7 +108,11 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
 }
 
 fn peer_cert(tls: &tokio_rustls::server::TlsStream<TcpStream>) -> Option<Vec<u8>> {
-    tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec())
+    tls.get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.as_ref().to_vec())
 }
 
 /// The read loop: perform actions, flush, read, feed. Returns at STARTTLS or the end.
@@ -172,7 +176,11 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             out.clear();
         }
         let s = &state.ctx.settings;
-        let timeout = Duration::from_secs(if state.in_message { s.data_timeout_secs } else { s.command_timeout_secs });
+        let timeout = Duration::from_secs(if state.in_message {
+            s.data_timeout_secs
+        } else {
+            s.command_timeout_secs
+        });
         let kicked = async {
             match &state.guard {
                 Some(g) => g.kicked().await,
@@ -198,7 +206,8 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         match read {
             Err(_) => {
                 // RFC 5321 §4.5.3.2: the server may close after its timeout, with 421.
-                io.write_all(b"421 4.4.2 Idle for too long; closing the connection\r\n").await?;
+                io.write_all(b"421 4.4.2 Idle for too long; closing the connection\r\n")
+                    .await?;
                 let _ = io.shutdown().await;
                 return Ok(LoopEnd::Closed);
             }
@@ -219,33 +228,48 @@ async fn authenticate(state: &mut State, req: AuthRequest) -> Result<(), Reply> 
     let ctx = Arc::clone(&state.ctx);
     let credentials = match req {
         AuthRequest::External { authzid } => Credentials::External { authzid },
-        AuthRequest::Plain { authzid, username, password } => {
+        AuthRequest::Plain {
+            authzid,
+            username,
+            password,
+        } => {
             if let Some(z) = authzid.filter(|z| !z.eq_ignore_ascii_case(&username)) {
                 let _ = z;
-                return Err(Reply::new(535, (5, 7, 8), "Signing in on behalf of another user is not supported"));
+                return Err(Reply::new(
+                    535,
+                    (5, 7, 8),
+                    "Signing in on behalf of another user is not supported",
+                ));
             }
-            Credentials::Password { user: username, password: certmail_auth::Secret::new(password.expose().to_string()) }
+            Credentials::Password {
+                user: username,
+                password: certmail_auth::Secret::new(password.expose().to_string()),
+            }
         }
-        AuthRequest::Login { username, password } => {
-            Credentials::Password { user: username, password: certmail_auth::Secret::new(password.expose().to_string()) }
-        }
+        AuthRequest::Login { username, password } => Credentials::Password {
+            user: username,
+            password: certmail_auth::Secret::new(password.expose().to_string()),
+        },
     };
-    let policy = SignInPolicy { require_password: ctx.settings.require_password };
-    let result = signin::sign_in(
-        ctx.store.as_ref(),
-        &state.pki,
-        &policy,
-        state.cert.as_deref(),
+    let policy = SignInPolicy {
+        require_password: ctx.settings.require_password,
+    };
+    let attempt = signin::Attempt {
+        cert_der: state.cert.as_deref(),
         credentials,
-        state.peer.ip(),
-        AuthProtocol::Smtp,
-        certmail_auth::now(),
-    )
-    .await;
+        ip: state.peer.ip(),
+        protocol: AuthProtocol::Smtp,
+        now: certmail_auth::now(),
+    };
+    let result = signin::sign_in(ctx.store.as_ref(), &state.pki, &policy, attempt).await;
     let signed = match result {
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed on our side");
-            return Err(Reply::new(454, (4, 7, 0), "Temporary problem signing in; try again shortly"));
+            return Err(Reply::new(
+                454,
+                (4, 7, 0),
+                "Temporary problem signing in; try again shortly",
+            ));
         }
         Ok(Err(refusal)) => {
             let (code, enh) = refusal.reason.smtp_reply();
@@ -254,7 +278,16 @@ async fn authenticate(state: &mut State, req: AuthRequest) -> Result<(), Reply> 
         Ok(Ok(s)) => s,
     };
     let device = DeviceKey::new(signed.identity.spki_sha256, state.peer.ip());
-    match ctx.registry.sign_in(&signed.account.id, device, Protocol::Smtp, ctx.settings.session_policy).await {
+    match ctx
+        .registry
+        .sign_in(
+            &signed.account.id,
+            device,
+            Protocol::Smtp,
+            ctx.settings.session_policy,
+        )
+        .await
+    {
         Ok(guard) => {
             state.guard = Some(guard);
             state.account = Some(signed.account);
@@ -265,7 +298,11 @@ async fn authenticate(state: &mut State, req: AuthRequest) -> Result<(), Reply> 
             (5, 7, 8),
             format!("Your account is signed in on another device ({ip}); sign out there first"),
         )),
-        Err(e @ SignInError::ConnectionCapReached { .. }) => Err(Reply::new(454, (4, 7, 0), format!("{e}; close some and retry"))),
+        Err(e @ SignInError::ConnectionCapReached { .. }) => Err(Reply::new(
+            454,
+            (4, 7, 0),
+            format!("{e}; close some and retry"),
+        )),
     }
 }
 
@@ -275,13 +312,16 @@ fn check_sender(state: &State, address: &str) -> Result<(), Reply> {
         return Ok(());
     };
     let a = address.to_lowercase();
-    if account.addresses.iter().any(|x| *x == a) {
+    if account.addresses.contains(&a) {
         Ok(())
     } else {
         Err(Reply::new(
             550,
             (5, 7, 1),
-            format!("You may send only as your own address ({}), not as <{address}>", account.addresses.join(", ")),
+            format!(
+                "You may send only as your own address ({}), not as <{address}>",
+                account.addresses.join(", ")
+            ),
         ))
     }
 }
@@ -289,34 +329,68 @@ fn check_sender(state: &State, address: &str) -> Result<(), Reply> {
 async fn check_recipient(state: &mut State, address: &str) -> Result<(), Reply> {
     let ctx = Arc::clone(&state.ctx);
     let may_relay = state.account.is_some();
-    let resolved = recipients::resolve(ctx.store.as_ref(), &ctx.settings.local_domains, address, may_relay).await;
+    let resolved = recipients::resolve(
+        ctx.store.as_ref(),
+        &ctx.settings.local_domains,
+        address,
+        may_relay,
+    )
+    .await;
     let target = match resolved {
         Err(e) => {
             tracing::error!(error = %e, "recipient lookup failed");
-            return Err(Reply::new(451, (4, 3, 0), "Temporary problem looking up the recipient; try again later"));
+            return Err(Reply::new(
+                451,
+                (4, 3, 0),
+                "Temporary problem looking up the recipient; try again later",
+            ));
         }
         Ok(Err(Unknown::NoSuchUser)) => {
-            return Err(Reply::new(550, (5, 1, 1), format!("No mailbox here by the name <{address}>")));
+            return Err(Reply::new(
+                550,
+                (5, 1, 1),
+                format!("No mailbox here by the name <{address}>"),
+            ));
         }
         Ok(Err(Unknown::BadAddress)) => {
-            return Err(Reply::new(501, (5, 1, 3), format!("<{address}> is not a valid mail address")));
+            return Err(Reply::new(
+                501,
+                (5, 1, 3),
+                format!("<{address}> is not a valid mail address"),
+            ));
         }
         Ok(Err(Unknown::Relay)) => {
-            return Err(Reply::new(554, (5, 7, 1), format!("Relaying denied: this server accepts mail only for its own domains, not <{address}>")));
+            return Err(Reply::new(
+                554,
+                (5, 7, 1),
+                format!(
+                    "Relaying denied: this server accepts mail only for its own domains, not <{address}>"
+                ),
+            ));
         }
         Ok(Ok(t)) => t,
     };
-    if let Target::Local(accounts) = &target {
-        if ctx.settings.quota_bytes > 0 {
+    if let (Target::Local(accounts), true) = (&target, ctx.settings.quota_bytes > 0) {
+        {
             for a in accounts {
                 match ctx.store.account_usage(a).await {
                     Ok(used) if used >= ctx.settings.quota_bytes => {
-                        return Err(Reply::new(552, (5, 2, 2), format!("The mailbox of <{address}> is full; the recipient must delete some mail")));
+                        return Err(Reply::new(
+                            552,
+                            (5, 2, 2),
+                            format!(
+                                "The mailbox of <{address}> is full; the recipient must delete some mail"
+                            ),
+                        ));
                     }
                     Ok(_) => {}
                     Err(e) => {
                         tracing::error!(error = %e, "quota lookup failed");
-                        return Err(Reply::new(451, (4, 3, 0), "Temporary problem looking up the recipient; try again later"));
+                        return Err(Reply::new(
+                            451,
+                            (4, 3, 0),
+                            "Temporary problem looking up the recipient; try again later",
+                        ));
                     }
                 }
             }
@@ -329,21 +403,34 @@ async fn check_recipient(state: &mut State, address: &str) -> Result<(), Reply> 
 async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply {
     let ctx = Arc::clone(&state.ctx);
     let now = certmail_auth::now();
-    if let Some(account) = &state.account {
-        if ctx.settings.enforce_from_header {
+    if let (Some(account), true) = (&state.account, ctx.settings.enforce_from_header) {
+        {
             let from = super::headers::header_from_addresses(&body);
-            let foreign: Vec<_> = from.iter().filter(|a| !account.addresses.iter().any(|x| x.eq_ignore_ascii_case(a))).collect();
+            let foreign: Vec<_> = from
+                .iter()
+                .filter(|a| !account.addresses.iter().any(|x| x.eq_ignore_ascii_case(a)))
+                .collect();
             if from.is_empty() || !foreign.is_empty() {
                 return Reply::new(
                     550,
                     (5, 7, 1),
-                    format!("The From: header must be your own address ({}); the message was not sent", account.addresses.join(", ")),
+                    format!(
+                        "The From: header must be your own address ({}); the message was not sent",
+                        account.addresses.join(", ")
+                    ),
                 );
             }
         }
     }
     let by_account = state.account.as_ref().map(|a| a.id.as_str());
-    let body = super::headers::prepare(&body, &ctx.settings.hostname, state.peer, by_account, state.cert.is_some(), now);
+    let body = super::headers::prepare(
+        &body,
+        &ctx.settings.hostname,
+        state.peer,
+        by_account,
+        state.cert.is_some(),
+        now,
+    );
     let mut local: Vec<(String, String, Vec<String>)> = Vec::new();
     let mut remote = Vec::new();
     for (t, rcpt) in state.targets.iter().zip(&envelope.rcpts) {
@@ -383,18 +470,34 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
             envelope_meta: meta,
         });
     }
-    let delivery = Delivery { body, internal_date: now, recipients: local, queue };
+    let delivery = Delivery {
+        body,
+        internal_date: now,
+        recipients: local,
+        queue,
+    };
     match ctx.store.deliver(delivery).await {
         Ok(receipt) => {
             for copy in &receipt.stored {
-                ctx.hub.publish(&copy.account, None, Change::Exists { mailbox: copy.mailbox.clone(), uid: copy.uid });
+                ctx.hub.publish(
+                    &copy.account,
+                    None,
+                    Change::Exists {
+                        mailbox: copy.mailbox.clone(),
+                        uid: copy.uid,
+                    },
+                );
             }
             tracing::info!(from = %envelope.mail_from, local = receipt.stored.len(), queued = receipt.queued.len(), "message accepted");
             Reply::new(250, (2, 0, 0), "Message accepted for delivery")
         }
         Err(e) => {
             tracing::error!(error = %e, "storing a message failed");
-            Reply::new(451, (4, 3, 0), "Temporary problem storing the message; try again later")
+            Reply::new(
+                451,
+                (4, 3, 0),
+                "Temporary problem storing the message; try again later",
+            )
         }
     }
 }

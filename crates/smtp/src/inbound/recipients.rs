@@ -24,7 +24,10 @@ pub enum Unknown {
 
 /// Lowercase domain part of an address.
 pub fn domain_of(address: &str) -> Option<String> {
-    address.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).filter(|d| !d.is_empty())
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
 }
 
 /// Resolves `address`. Aliases may name accounts or addresses (one level of nesting is
@@ -38,8 +41,12 @@ pub async fn resolve(
     let Some(domain) = domain_of(address) else {
         return Ok(Err(Unknown::BadAddress));
     };
-    if !local_domains.iter().any(|d| *d == domain) {
-        return Ok(if may_relay { Ok(Target::Remote(address.to_string())) } else { Err(Unknown::Relay) });
+    if !local_domains.contains(&domain) {
+        return Ok(if may_relay {
+            Ok(Target::Remote(address.to_string()))
+        } else {
+            Err(Unknown::Relay)
+        });
     }
     let addr = address.to_lowercase();
     if let Some(a) = store.account_by_address(&addr).await? {
@@ -61,22 +68,33 @@ pub async fn resolve(
     Ok(Err(Unknown::NoSuchUser))
 }
 
-async fn expand_member(store: &dyn Store, member: &str, depth: u8) -> Result<Vec<String>, StoreError> {
+async fn expand_member(
+    store: &dyn Store,
+    member: &str,
+    depth: u8,
+) -> Result<Vec<String>, StoreError> {
     let m = member.to_lowercase();
     if !m.contains('@') {
-        return Ok(store.account(&m).await?.map(|a: Account| vec![a.id]).unwrap_or_default());
+        return Ok(store
+            .account(&m)
+            .await?
+            .map(|a: Account| vec![a.id])
+            .unwrap_or_default());
     }
     if let Some(a) = store.account_by_address(&m).await? {
         return Ok(vec![a.id]);
     }
-    if depth > 0 {
-        if let Some(alias) = store.alias(&m).await? {
-            let mut out = Vec::new();
-            for inner in &alias.members {
-                out.extend(Box::pin(expand_member(store, inner, depth - 1)).await?);
-            }
-            return Ok(out);
+    let alias = if depth > 0 {
+        store.alias(&m).await?
+    } else {
+        None
+    };
+    if let Some(alias) = alias {
+        let mut out = Vec::new();
+        for inner in &alias.members {
+            out.extend(Box::pin(expand_member(store, inner, depth - 1)).await?);
         }
+        return Ok(out);
     }
     Ok(Vec::new())
 }
