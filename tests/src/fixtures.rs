@@ -58,7 +58,7 @@ listen_submission = ["127.0.0.1:0"]
 listen_mx = ["127.0.0.1:0"]
 "#,
                 data = q(&dir.path().join("data")),
-                cert = q(&pki.server_cert),
+                cert = q(&pki.server_chain),
                 key = q(&pki.server_key),
                 certs = q(&pki.certs_dir),
                 crls = q(&pki.crl_dir),
@@ -66,8 +66,8 @@ listen_mx = ["127.0.0.1:0"]
         )?;
         Ok(Self {
             server_ca: pki.server_ca.clone(),
-            user_cert: pki.user_cert_pem.clone(),
-            user_key: pki.user_key_pem.clone(),
+            user_cert: pki.user_cert.clone(),
+            user_key: pki.user_key.clone(),
             config_path,
             dir,
             pki,

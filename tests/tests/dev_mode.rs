@@ -23,10 +23,10 @@ async fn dev_mode_creates_everything_and_accepts_the_demo_certificate() -> anyho
     for f in [
         "certmail.toml",
         "demo-password.txt",
-        "pki/server-ca.crt",
-        "pki/users/hong.crt",
-        "pki/users/hong.key",
-        "pki/users/hong.p12",
+        "pki/server/ca.pem",
+        "pki/user/cert.pem",
+        "pki/user/key.pem",
+        "pki/user/user.p12",
     ] {
         assert!(data.join(f).is_file(), "{f} was not created");
     }
@@ -48,8 +48,8 @@ async fn dev_mode_creates_everything_and_accepts_the_demo_certificate() -> anyho
         &[&rustls::version::TLS12][..],
     ] {
         let cfg = tls::client_config(
-            &pki.join("server-ca.crt"),
-            Some((&pki.join("users/hong.crt"), &pki.join("users/hong.key"))),
+            &pki.join("server/ca.pem"),
+            Some((&pki.join("user/cert.pem"), &pki.join("user/key.pem"))),
             versions,
         )?;
         for name in ["imaps", "submissions"] {
@@ -76,10 +76,10 @@ async fn dev_mode_creates_everything_and_accepts_the_demo_certificate() -> anyho
     drop(daemon);
 
     // A second run reuses the data: same password, no new PKI.
-    let before = std::fs::read(pki.join("users/hong.crt"))?;
+    let before = std::fs::read(pki.join("user/cert.pem"))?;
     let again = DaemonProcess::start(&["dev", "--data", data_s], &[], &LISTENERS)?;
     assert_eq!(
-        std::fs::read(pki.join("users/hong.crt"))?,
+        std::fs::read(pki.join("user/cert.pem"))?,
         before,
         "the PKI must be reused"
     );

@@ -69,7 +69,7 @@ listen_submission = ["127.0.0.1:{p3}"]
 listen_mx = ["127.0.0.1:{p4}"]
 "#,
         data_dir = q(&data.join("data")),
-        cert = q(&pki.server_cert),
+        cert = q(&pki.server_chain),
         key = q(&pki.server_key),
         certs = q(&pki.certs_dir),
         crls = q(&pki.crl_dir),
@@ -113,8 +113,8 @@ fn print_howto(data: &Path, config: &Config) {
     let port = |addrs: &[std::net::SocketAddr]| addrs.first().map(|a| a.port()).unwrap_or(0);
     let imaps = port(&config.imap.listen_tls);
     let subs = port(&config.smtp.listen_submissions);
-    let user_p12 = pki.join("users/hong.p12");
-    let p12_pass = std::fs::read_to_string(pki.join("users/hong.p12.password")).unwrap_or_default();
+    let user_p12 = pki.join("user/user.p12");
+    let p12_pass = std::fs::read_to_string(pki.join("user/p12-password.txt")).unwrap_or_default();
     let mut s = String::new();
     let _ = writeln!(s, "certmail dev: data in {}", data.display());
     let _ = writeln!(
@@ -131,13 +131,13 @@ fn print_howto(data: &Path, config: &Config) {
     let _ = writeln!(
         s,
         "                      {} + {}",
-        pki.join("users/hong.crt").display(),
-        pki.join("users/hong.key").display()
+        pki.join("user/cert.pem").display(),
+        pki.join("user/key.pem").display()
     );
     let _ = writeln!(
         s,
         "  server CA (trust it in your client)  {}",
-        pki.join("server-ca.crt").display()
+        pki.join("server/ca.pem").display()
     );
     if imaps == 0 {
         let _ = writeln!(
@@ -160,17 +160,17 @@ fn print_howto(data: &Path, config: &Config) {
         let _ = writeln!(
             s,
             "curl:  curl --cacert {ca} --cert {crt} --key {key} -u {DEMO_ACCOUNT}:{pw} imaps://localhost:{imaps}/INBOX",
-            ca = pki.join("server-ca.crt").display(),
-            crt = pki.join("users/hong.crt").display(),
-            key = pki.join("users/hong.key").display(),
+            ca = pki.join("server/ca.pem").display(),
+            crt = pki.join("user/cert.pem").display(),
+            key = pki.join("user/key.pem").display(),
             pw = password.trim(),
         );
         let _ = writeln!(
             s,
             "openssl: openssl s_client -connect localhost:{imaps} -CAfile {ca} -cert {crt} -key {key}",
-            ca = pki.join("server-ca.crt").display(),
-            crt = pki.join("users/hong.crt").display(),
-            key = pki.join("users/hong.key").display(),
+            ca = pki.join("server/ca.pem").display(),
+            crt = pki.join("user/cert.pem").display(),
+            key = pki.join("user/key.pem").display(),
         );
     }
     print!("{s}");
