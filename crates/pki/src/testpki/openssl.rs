@@ -82,21 +82,35 @@ pub fn rsa_key(work_dir: &Path, bits: u32) -> Result<RsaKey> {
 /// A SHA-1 signature of `data` with the PEM private key `key_pem` (`openssl dgst -sha1 -sign`);
 /// for an EC key this is a DER ECDSA-with-SHA1 signature.
 pub fn sign_sha1(work_dir: &Path, key_pem: &str, data: &[u8]) -> Result<Vec<u8>> {
+    sign(work_dir, key_pem, "sha1", &[], data)
+}
+
+/// A signature of `data` with `openssl dgst -<digest> -sign key [-sigopt opt]...`; e.g.
+/// `sign(dir, key, "sha256", &["rsa_padding_mode:pss", "rsa_pss_saltlen:digest"], msg)` is
+/// TLS's `rsa_pss_rsae_sha256` for keys ring refuses to load (RSA-1024).
+pub fn sign(
+    work_dir: &Path,
+    key_pem: &str,
+    digest: &str,
+    sigopts: &[&str],
+    data: &[u8],
+) -> Result<Vec<u8>> {
     let key_path = unique_path(work_dir, "signer", "pem");
     let data_path = unique_path(work_dir, "tbs", "der");
     std::fs::write(&key_path, key_pem).map_err(|e| fail("dgst", e))?;
     std::fs::write(&data_path, data).map_err(|e| fail("dgst", e))?;
-    let sig = run(
-        &[
-            "dgst",
-            "-sha1",
-            "-sign",
-            &key_path.to_string_lossy(),
-            &data_path.to_string_lossy(),
-        ],
-        "dgst -sha1",
-    );
+    let key_arg = key_path.to_string_lossy().into_owned();
+    let digest_arg = format!("-{digest}");
+    let mut args = vec!["dgst", digest_arg.as_str(), "-sign", key_arg.as_str()];
+    for opt in sigopts {
+        args.push("-sigopt");
+        args.push(opt);
+    }
+    let data_arg = data_path.to_string_lossy().into_owned();
+    args.push(&data_arg);
+    let sig = run(&args, "dgst -sign");
     let _ = std::fs::remove_file(&key_path);
+    let _ = std::fs::remove_file(&data_path);
     sig
 }
 
