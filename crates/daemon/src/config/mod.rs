@@ -6,7 +6,7 @@
 
 mod check;
 
-pub use check::{ConfigError, check, load};
+pub use check::{check, load};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
