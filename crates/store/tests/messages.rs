@@ -374,3 +374,53 @@ async fn identical_bodies_are_stored_once() {
     assert_eq!(db.open_tree("blobs").unwrap().len(), 0);
     assert_eq!(db.open_tree("blob_refs").unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn summaries_are_cached_per_body_and_freed_with_it() {
+    let ts = with_hong().await;
+    let s = &ts.store;
+    s.create_account(kim()).await.unwrap();
+    s.append("hong", "INBOX", message(1)).await.unwrap();
+    let blob = s.messages("hong", "INBOX", 1..=1).await.unwrap()[0].blob;
+    assert_eq!(s.message_summary("hong", &blob).await.unwrap(), None);
+    let summary = "(\"회의 안내 1\" NIL)".as_bytes().to_vec();
+    s.set_message_summary("hong", &blob, summary.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.message_summary("hong", &blob).await.unwrap(),
+        Some(summary.clone())
+    );
+    // Another account cannot read or plant summaries of bodies it does not hold.
+    assert!(matches!(
+        s.message_summary("kim", &blob).await,
+        Err(StoreError::MessageNotFound)
+    ));
+    assert!(matches!(
+        s.set_message_summary("kim", &blob, vec![1]).await,
+        Err(StoreError::MessageNotFound)
+    ));
+    s.set_flags(
+        "hong",
+        "INBOX",
+        &[1],
+        FlagOp::Add,
+        &flags(&["\\Deleted"]),
+        None,
+    )
+    .await
+    .unwrap();
+    s.expunge("hong", "INBOX", None).await.unwrap();
+    assert!(matches!(
+        s.message_summary("hong", &blob).await,
+        Err(StoreError::MessageNotFound)
+    ));
+    let path = ts.db_path();
+    common::close(ts.store);
+    let db = sled::open(&path).unwrap();
+    assert_eq!(
+        db.open_tree("blobs").unwrap().len(),
+        0,
+        "summary freed with the body"
+    );
+}
