@@ -62,9 +62,16 @@ async fn step(s: &dyn Store, rng: &mut Rng, model: &mut [ModelBox; 2], next_msg:
             let flag = FLAGS[rng.below(3) as usize].to_string();
             let add = rng.below(2) == 0;
             let op = if add { FlagOp::Add } else { FlagOp::Remove };
-            s.set_flags("hong", BOXES[b], &uids, op, &[flag.clone()], None)
-                .await
-                .unwrap();
+            s.set_flags(
+                "hong",
+                BOXES[b],
+                &uids,
+                op,
+                std::slice::from_ref(&flag),
+                None,
+            )
+            .await
+            .unwrap();
             for uid in &uids {
                 let flags = &mut model[b].messages.get_mut(uid).unwrap().1;
                 flags.retain(|f| *f != flag);
