@@ -73,7 +73,7 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         special_use: Option<SpecialUse>,
     ) -> Result<Mailbox, StoreError>;
-    /// The mailbox with this name.
+    /// The mailbox with this name (`None` also for a name that could not exist).
     async fn mailbox(&self, account: &str, name: &str) -> Result<Option<Mailbox>, StoreError>;
     /// All mailboxes of an account, ordered by name.
     async fn list_mailboxes(&self, account: &str) -> Result<Vec<Mailbox>, StoreError>;
