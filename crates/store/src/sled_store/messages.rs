@@ -192,6 +192,9 @@ impl Inner {
         uids: RangeInclusive<u32>,
     ) -> Result<Vec<MessageMeta>> {
         let mbox = self.existing_mailbox(account, mailbox)?;
+        if uids.is_empty() {
+            return Ok(Vec::new()); // e.g. 5..=3: nothing to scan
+        }
         let range = message_key(mbox.id, *uids.start())..=message_key(mbox.id, *uids.end());
         let mut out = Vec::new();
         for entry in self.t.messages.range(range) {
