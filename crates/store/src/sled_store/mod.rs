@@ -38,6 +38,10 @@ use crate::error::{Result, StoreError};
 use commit::GroupCommit;
 
 /// The on-disk format version this build reads and writes.
+///
+/// Migration path: when a change needs a new version, bump this and teach
+/// `check_format_version` to upgrade the previous version in place (one step per version,
+/// each in a transaction) before the store opens; until then other versions are refused.
 pub const FORMAT_VERSION: u32 = 1;
 
 const FORMAT_KEY: &[u8] = b"format_version";
