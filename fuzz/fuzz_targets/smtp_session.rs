@@ -1,7 +1,15 @@
 //! A whole SMTP session fed from arbitrary bytes. The first bytes pick the listener, the
 //! limits, where the input is split into reads and how the driver decides; the rest is the
 //! client's input. Checks: no panic, every write is whole CRLF-terminated reply lines, no
-//! action after Close, decisions are only asked one at a time.
+//! action after Close, a completed message always has a recipient.
+//!
+//! Run: `cargo +nightly fuzz run smtp_session` from the repository root. Without
+//! cargo-fuzz, from fuzz/: `RUSTFLAGS="-Cpasses=sancov-module
+//! -Cllvm-args=-sanitizer-coverage-level=4 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters
+//! -Cllvm-args=-sanitizer-coverage-pc-table -Cllvm-args=-sanitizer-coverage-trace-compares
+//! --cfg fuzzing -Cdebug-assertions -Coverflow-checks" cargo +nightly build --release
+//! --target x86_64-unknown-linux-gnu --bin smtp_session`, then run
+//! `target/x86_64-unknown-linux-gnu/release/smtp_session -max_total_time=60 corpus/smtp_session`.
 #![no_main]
 
 use certmail_smtp::proto::{Action, ListenerKind, Reply, Session, SessionConfig};

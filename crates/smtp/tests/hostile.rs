@@ -241,3 +241,47 @@ fn close_with_sends_the_reply_then_closes() {
     );
     assert!(harness.closed);
 }
+
+#[test]
+fn expecting_follows_the_session_for_timeouts() {
+    use certmail_smtp::proto::Expecting;
+    let mut session = Session::new(submission_465());
+    let drain = |session: &mut Session| while session.next_action().is_some() {};
+    drain(&mut session);
+    assert_eq!(session.expecting(), Expecting::Command);
+    session.feed(b"EHLO a\r\nAUTH PLAIN\r\n");
+    drain(&mut session);
+    assert_eq!(session.expecting(), Expecting::AuthResponse);
+    session.feed(plain_response().as_bytes());
+    session.feed(b"\r\n");
+    assert!(matches!(
+        session.next_action(),
+        Some(Action::Authenticate(_))
+    ));
+    assert_eq!(session.expecting(), Expecting::Decision);
+    let debug = format!("{session:?}");
+    assert!(
+        !debug.contains(PASSWORD) && !debug.contains(&plain_response()),
+        "{debug}"
+    );
+    session.auth_result(Ok(())).expect("asked");
+    session.feed(b"MAIL FROM:<hong@example.kr>\r\n");
+    assert!(matches!(session.next_action(), Some(Action::Write(_))));
+    assert!(matches!(
+        session.next_action(),
+        Some(Action::CheckSender { .. })
+    ));
+    session.mail_result(Ok(())).expect("asked");
+    session.feed(b"RCPT TO:<kim@example.kr>\r\n");
+    assert!(matches!(session.next_action(), Some(Action::Write(_))));
+    assert!(matches!(
+        session.next_action(),
+        Some(Action::CheckRecipient(_))
+    ));
+    session.rcpt_result(Ok(())).expect("asked");
+    session.feed(b"BDAT 10\r\nabc");
+    drain(&mut session);
+    assert_eq!(session.expecting(), Expecting::MessageBody);
+    session.close_with(Reply::new(421, (4, 4, 2), "Timeout"));
+    assert_eq!(session.expecting(), Expecting::Nothing);
+}
