@@ -222,6 +222,10 @@ impl Session {
     /// Gives the session bytes read from the client. Call [`Session::next_action`] until
     /// it returns `None` afterwards. Bytes fed while STARTTLS is pending, or after the
     /// session closed, are discarded.
+    ///
+    /// Feed one read at a time and read only when `next_action` has returned `None` and no
+    /// decision is outstanding: the session buffers what it cannot process yet, so that
+    /// rhythm is what bounds its memory (one read plus one partial line).
     pub fn feed(&mut self, bytes: &[u8]) {
         if matches!(self.phase, Phase::AwaitingTls | Phase::Closed) {
             return;
