@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use certmail_tests::{DaemonProcess, fixtures};
 
-const PASSWORD: &str = "Gpki-인증-2026!";
+// ASCII: Python's smtplib encodes AUTH PLAIN as ASCII.
+const PASSWORD: &str = "Gpki-Pass-2026!";
 
 fn subjects(bodies: &[Vec<u8>]) -> Vec<String> {
     let mut s: Vec<String> = bodies
@@ -16,6 +17,12 @@ fn subjects(bodies: &[Vec<u8>]) -> Vec<String> {
         .collect();
     s.sort();
     s
+}
+
+fn cert_der(pem_file: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    Ok(CertificateDer::from_pem_file(pem_file)?.as_ref().to_vec())
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<String> {
@@ -73,7 +80,9 @@ with smtplib.SMTP_SSL("localhost", {port}, context=ctx, timeout=20) as s:
         use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
         let tls = TlsParameters::builder("localhost".into())
             .add_root_certificate(Certificate::from_pem(&std::fs::read(&fx.server_ca)?)?)
-            .identify_with(Identity::from_pem(&std::fs::read(&fx.user_cert)?, &std::fs::read(&fx.user_key)?)?)
+            // lettre 0.11's rustls path stores the "PEM" argument as a CertificateDer as it
+            // is, so the certificate must be handed over in DER (the key stays PEM).
+            .identify_with(Identity::from_pem(&cert_der(&fx.user_cert)?, &std::fs::read(&fx.user_key)?)?)
             .build_rustls()?;
         let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("localhost")
             .port(daemon.addr("submissions").port())

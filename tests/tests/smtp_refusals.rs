@@ -6,7 +6,8 @@ use certmail_tests::lines::LineClient;
 use certmail_tests::{DaemonProcess, fixtures, tls};
 use tokio::net::TcpStream;
 
-const PASSWORD: &str = "Gpki-인증-2026!";
+// ASCII: Python's smtplib encodes AUTH PLAIN as ASCII.
+const PASSWORD: &str = "Gpki-Pass-2026!";
 
 fn plain(user: &str, pw: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{pw}"))
