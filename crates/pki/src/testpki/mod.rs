@@ -449,6 +449,16 @@ impl TestPki {
         TestCa::new(ca_params(gov(&cn), &[], true)?, ec_key()?, None)
     }
 
+    /// A GPKI-style issuing CA `CN=<cn>,OU=GPKI,O=Government of Korea,C=KR` signed by
+    /// `signer` (critical policyConstraints, GPKI personal policy).
+    pub fn sub_ca(&self, signer: &TestCa, cn: &str) -> Result<TestCa> {
+        TestCa::new(
+            ca_params(gov(cn), &[OID_GPKI_CIVIL_SERVANT], true)?,
+            ec_key()?,
+            Some(signer),
+        )
+    }
+
     /// An unrelated CA, neither GPKI/EPKI nor NPKI: `CN=Example Issuing CA,O=Example Corp,C=US`.
     pub fn foreign_ca(&self) -> Result<TestCa> {
         let subject = dn(&[
