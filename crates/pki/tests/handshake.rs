@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use certmail_pki::testpki::{UserCert, openssl};
-use certmail_pki::{Identity, Pki, RefusalReason as R, server_config_from_pem, tls::provider};
+use certmail_pki::{Identity, RefusalReason as R, server_config_from_pem, tls::provider};
 use common::{Layout, material};
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
@@ -30,12 +30,13 @@ const VERSIONS: [&SupportedProtocolVersion; 2] = [&rustls::version::TLS12, &rust
 #[derive(Debug)]
 struct Presenter {
     key: Arc<CertifiedKey>,
-    hints: Mutex<Vec<Vec<u8>>>,
+    /// `None` until the server asks for a certificate.
+    hints: Mutex<Option<Vec<Vec<u8>>>>,
 }
 
 impl ResolvesClientCert for Presenter {
     fn resolve(&self, hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
-        *self.hints.lock().expect("lock") = hints.iter().map(|h| h.to_vec()).collect();
+        *self.hints.lock().expect("lock") = Some(hints.iter().map(|h| h.to_vec()).collect());
         Some(self.key.clone())
     }
     fn has_certs(&self) -> bool {
@@ -103,24 +104,20 @@ struct Outcome {
     server: Result<Option<Vec<u8>>, String>,
     /// Whether the client got the server's reply.
     client_ok: bool,
-    /// CA hints the client was sent.
-    hints: Vec<Vec<u8>>,
+    /// CA hints the client was sent (`None`: no certificate was requested).
+    hints: Option<Vec<Vec<u8>>>,
 }
 
 async fn connect(
-    pki: &Pki,
+    verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
     version: &'static SupportedProtocolVersion,
     client_cert: Option<(Vec<u8>, Arc<dyn SigningKey>)>,
 ) -> Outcome {
     let m = material();
     let chain = format!("{}{}", m.server.cert_pem(), m.pki.server_ca.cert_pem());
-    let verifier: Arc<dyn rustls::server::danger::ClientCertVerifier> = pki.client_verifier();
-    let server_cfg = server_config_from_pem(
-        chain.as_bytes(),
-        m.server.key_pem().as_bytes(),
-        Some(verifier),
-    )
-    .expect("server config");
+    let server_cfg =
+        server_config_from_pem(chain.as_bytes(), m.server.key_pem().as_bytes(), verifier)
+            .expect("server config");
     let acceptor = TlsAcceptor::from(Arc::new(server_cfg));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -164,7 +161,7 @@ async fn connect(
     let presenter = client_cert.map(|(cert, key)| {
         Arc::new(Presenter {
             key: Arc::new(CertifiedKey::new(vec![CertificateDer::from(cert)], key)),
-            hints: Mutex::new(Vec::new()),
+            hints: Mutex::new(None),
         })
     });
     let client_cfg = match &presenter {
@@ -210,14 +207,20 @@ async fn sign_in(
     let pki = layout.load();
     let mut results = Vec::new();
     for version in VERSIONS {
-        let out = connect(&pki, version, Some((user.cert_der.clone(), key.clone()))).await;
+        let out = connect(
+            Some(pki.client_verifier() as _),
+            version,
+            Some((user.cert_der.clone(), key.clone())),
+        )
+        .await;
         let peer = out
             .server
             .unwrap_or_else(|e| panic!("{:?}: handshake failed: {e}", version.version));
         assert!(out.client_ok, "{:?}: client got no reply", version.version);
         let hints: Vec<&[u8]> = pki.root_hints().iter().map(|h| h.as_ref()).collect();
+        let sent = out.hints.expect("the server asked for a certificate");
         assert_eq!(
-            out.hints.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+            sent.iter().map(Vec::as_slice).collect::<Vec<_>>(),
             hints,
             "CA hints"
         );
@@ -232,7 +235,12 @@ async fn refused_at_handshake(user: &UserCert, key: Arc<dyn SigningKey>) {
     let layout = Layout::new();
     let pki = layout.load();
     for version in VERSIONS {
-        let out = connect(&pki, version, Some((user.cert_der.clone(), key.clone()))).await;
+        let out = connect(
+            Some(pki.client_verifier() as _),
+            version,
+            Some((user.cert_der.clone(), key.clone())),
+        )
+        .await;
         let err = out.server.expect_err("handshake must fail");
         assert!(!out.client_ok, "{:?}", version.version);
         assert!(
@@ -289,7 +297,7 @@ async fn no_client_certificate_completes_the_handshake() {
     let layout = Layout::new();
     let pki = layout.load();
     for version in VERSIONS {
-        let out = connect(&pki, version, None).await;
+        let out = connect(Some(pki.client_verifier() as _), version, None).await;
         let peer = out.server.expect("handshake without a certificate");
         assert!(out.client_ok);
         assert_eq!(peer, None);
@@ -329,4 +337,24 @@ async fn openssl_signer_works_with_a_2048_bit_key() {
 async fn a_key_that_is_not_the_certificates_fails() {
     let m = material();
     refused_at_handshake(&m.gpki_ecdsa, ring_key(&m.epki_ecdsa)).await;
+}
+
+#[tokio::test]
+async fn port_25_config_asks_for_no_certificate() {
+    let m = material();
+    for version in VERSIONS {
+        let out = connect(
+            None,
+            version,
+            Some((m.gpki_ecdsa.cert_der.clone(), ring_key(&m.gpki_ecdsa))),
+        )
+        .await;
+        assert_eq!(
+            out.server.expect("handshake"),
+            None,
+            "no certificate was sent"
+        );
+        assert!(out.client_ok);
+        assert_eq!(out.hints, None, "the server sent no CertificateRequest");
+    }
 }

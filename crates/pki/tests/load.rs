@@ -102,3 +102,51 @@ fn real_name_without_digits_is_used_and_normalised() {
     assert!(certmail_pki::names_match(&id.name, &decomposed));
     assert!(!certmail_pki::names_match(&id.name, "한 석봉"));
 }
+
+#[test]
+fn a_renewed_ca_with_the_same_name_and_a_new_key_works_beside_the_old_one() {
+    let m = material();
+    let layout = Layout::new();
+    let renewed = m
+        .pki
+        .sub_ca(&m.pki.gpki_root, "CA131100001")
+        .expect("renewed CA");
+    std::fs::write(
+        layout.config.certs_dir.join("CA131100001-2026.pem"),
+        renewed.cert_pem(),
+    )
+    .expect("write");
+    let work = tempfile::tempdir().expect("tmp");
+    let spec = certmail_pki::testpki::UserSpec {
+        cdp_uris: vec![certmail_pki::testpki::gpki_cdp(200)],
+        ..certmail_pki::testpki::UserSpec::gpki("신사임당", m.now)
+    };
+    let new_user = m.pki.issue(&renewed, &spec, work.path()).expect("issue");
+    // Its partition's CRL is signed by the renewed key.
+    let crl = m
+        .pki
+        .crl(
+            &renewed,
+            Some(&certmail_pki::testpki::gpki_cdp(200)),
+            &[],
+            m.now - 60,
+            m.now + common::DAY,
+        )
+        .expect("crl");
+    common::write_crl(layout.crl_dir(), "crl1p1dp200.crl", &crl, None);
+    let pki = Pki::load(&layout.config).expect("loads");
+    assert!(
+        pki.crl_report()
+            .rejected
+            .iter()
+            .all(|(p, _)| !p.ends_with("crl1p1dp200.crl"))
+    );
+    assert_eq!(
+        pki.check(Some(&new_user.cert_der), m.now)
+            .expect("new key")
+            .name,
+        "신사임당"
+    );
+    pki.check(Some(&m.gpki_ecdsa.cert_der), m.now)
+        .expect("old key still accepted");
+}
