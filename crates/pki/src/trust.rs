@@ -296,3 +296,14 @@ pub(crate) fn verify_by(der: &[u8], cert: &Certificate, issuer: &IssuingCa) -> R
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pki_and_verifier_can_be_shared_across_tasks() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<super::Pki>();
+        shareable::<crate::GpkiClientVerifier>();
+        shareable::<crate::Refusal>();
+    }
+}
