@@ -107,15 +107,22 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
         placeholder.insert("crl_dir".into(), toml::Value::String(String::new()));
         table.insert("pki".into(), toml::Value::Table(placeholder));
     }
-    let config: Config = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
-        vec![Problem { key: "[pki]".into(), message: e.message().to_string() }]
-    })?;
+    let config: Config = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            vec![Problem {
+                key: "[pki]".into(),
+                message: e.message().to_string(),
+            }]
+        })?;
     validate(&config, &mut problems);
     if pki_missing {
         problems.retain(|p| !p.key.starts_with("[pki]"));
         problems.push(Problem {
             key: "[pki]".into(),
-            message: "missing: add a [pki] section with certs_dir (CA certificates) and crl_dir (CRLs)".into(),
+            message:
+                "missing: add a [pki] section with certs_dir (CA certificates) and crl_dir (CRLs)"
+                    .into(),
         });
     }
     if problems.is_empty() {
