@@ -5,8 +5,11 @@
 //! kills it when dropped. Every wait is bounded.
 #![forbid(unsafe_code)]
 
+pub mod cert_kinds;
+pub mod client_keys;
 pub mod fixtures;
 pub mod lines;
+pub mod matrix_setup;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -93,10 +96,10 @@ impl DaemonProcess {
     fn take(&mut self, line: String) {
         if let Some(rest) = line.strip_prefix("listening ") {
             let mut it = rest.split_whitespace();
-            if let (Some(name), Some(addr)) = (it.next(), it.next()) {
-                if let Ok(a) = addr.parse() {
-                    self.listeners.insert(name.to_string(), a);
-                }
+            if let (Some(name), Some(addr)) = (it.next(), it.next())
+                && let Ok(a) = addr.parse()
+            {
+                self.listeners.insert(name.to_string(), a);
             }
         }
         self.stdout.push(line);
