@@ -141,6 +141,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
             move |kind, tcp| crate::protocols::refuse_busy(Arc::clone(&d2), kind, tcp),
         ));
     }
+    accept_loops.spawn(watch_crls(Arc::clone(&daemon), shutdown.clone()));
     accept_loops.spawn(crate::admin::server::serve(
         admin,
         Arc::clone(&daemon),
@@ -183,6 +184,30 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&admin_path);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Loads new or changed CRL files every `[server] crl_check_interval_secs`.
+async fn watch_crls(daemon: Arc<Daemon>, shutdown: CancellationToken) {
+    loop {
+        let secs = daemon.config().server.crl_check_interval_secs;
+        let wait = Duration::from_secs(if secs == 0 { 3600 } else { secs });
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if secs == 0 {
+            continue;
+        }
+        let pki = Arc::clone(&daemon.tls.current().pki);
+        match tokio::task::spawn_blocking(move || pki.reload_crls_if_changed()).await {
+            Ok(Ok(Some(report))) => tracing::info!(?report, "CRL files changed: reloaded"),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "reloading CRLs failed; the last good ones stay in force")
+            }
+            Err(e) => tracing::error!(error = %e, "CRL reload task failed"),
+        }
+    }
 }
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::Store>> {

@@ -91,7 +91,8 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
             LoopEnd::Closed => return Ok(()),
             LoopEnd::StartTls => {}
         }
-        let mut tls = tokio::time::timeout(handshake, acceptor.accept(tcp)).await??;
+        let mut tls =
+            handshake_or_audit(&state, acceptor.accept(tcp), handshake, "submission").await?;
         state.cert = peer_cert(&tls);
         // RFC 3207 §4.2: the session starts over; bytes sent before the handshake are gone.
         if session.tls_established().is_err() {
@@ -100,11 +101,40 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
         drive(&mut state, &mut session, &mut tls, &conn.shutdown).await?;
         return Ok(());
     }
-    let mut tls = tokio::time::timeout(handshake, acceptor.accept(tcp)).await??;
+    let mut tls =
+        handshake_or_audit(&state, acceptor.accept(tcp), handshake, "submissions").await?;
     state.cert = peer_cert(&tls);
     let mut session = Session::new(config);
     drive(&mut state, &mut session, &mut tls, &conn.shutdown).await?;
     Ok(())
+}
+
+/// Runs a TLS handshake with a timeout; a failure is written to the audit log with the
+/// reason rustls gives (e.g. a key that cannot prove possession).
+async fn handshake_or_audit(
+    state: &State,
+    accept: tokio_rustls::Accept<TcpStream>,
+    timeout: Duration,
+    listener: &str,
+) -> std::io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    let error = match tokio::time::timeout(timeout, accept).await {
+        Ok(Ok(tls)) => return Ok(tls),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "the client did not finish the TLS handshake in time".to_string(),
+    };
+    let now_ms = certmail_auth::now() * 1000;
+    if let Err(e) = signin::record_tls_failure(
+        state.ctx.store.as_ref(),
+        listener,
+        state.peer.ip(),
+        &error,
+        now_ms,
+    )
+    .await
+    {
+        tracing::error!(error = %e, "could not write the audit log");
+    }
+    Err(std::io::Error::other(error))
 }
 
 fn peer_cert(tls: &tokio_rustls::server::TlsStream<TcpStream>) -> Option<Vec<u8>> {
