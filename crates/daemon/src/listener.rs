@@ -174,15 +174,7 @@ pub async fn serve<H, HF, R, RF>(
         let _ = tcp.set_nodelay(true);
         match limits.slot(permit, peer.ip()) {
             Some(slot) => {
-                tracker.spawn(handle(
-                    kind,
-                    Accepted {
-                        tcp,
-                        peer,
-                        local,
-                        slot,
-                    },
-                ));
+                tracker.spawn(handle(kind, Accepted { tcp, peer, slot }));
             }
             None => {
                 tracing::info!(listener = kind.name(), %peer, "refused: too many connections from this address");
