@@ -481,6 +481,19 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
             }),
         }
     }
+    // RFC 3461 NOTIFY=SUCCESS for local recipients: report once they are stored.
+    let success: Vec<super::dsn::Delivered> = state
+        .targets
+        .iter()
+        .zip(&envelope.rcpts)
+        .filter(|(t, r)| matches!(t, Target::Local(_)) && r.notify.success)
+        .map(|(_, r)| super::dsn::Delivered {
+            recipient: r.address.clone(),
+            original_recipient: r.orcpt.clone(),
+        })
+        .collect();
+    let report_headers = (!success.is_empty() && !envelope.mail_from.is_empty())
+        .then(|| super::dsn::header_section(&body).to_vec());
     let mut queue = Vec::new();
     if !remote.is_empty() {
         let mut meta = std::collections::BTreeMap::new();
@@ -499,6 +512,10 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
             next_attempt: now,
             envelope_meta: meta,
         });
+    }
+    // A session replaced while the body arrived stores nothing (the read loop then says why).
+    if let Some(reason) = state.guard.as_ref().and_then(|g| g.kick_reason()) {
+        return Reply::new(421, (4, 7, 0), reason.smtp_reply());
     }
     let delivery = Delivery {
         body,
@@ -519,6 +536,9 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
                 );
             }
             tracing::info!(from = %envelope.mail_from, local = receipt.stored.len(), queued = receipt.queued.len(), "message accepted");
+            if let Some(headers) = report_headers {
+                send_success_report(&ctx, &envelope, &success, &headers, now).await;
+            }
             Reply::new(250, (2, 0, 0), "Message accepted for delivery")
         }
         Err(e) => {
@@ -529,6 +549,90 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
                 "Temporary problem storing the message; try again later",
             )
         }
+    }
+}
+
+/// Delivers a success DSN to the envelope sender: to their INBOX when they are local, else
+/// through the outbound queue with the null sender. Best effort: the message itself is
+/// already stored, so a failure here is logged, not reported to the client.
+async fn send_success_report(
+    ctx: &SmtpContext,
+    envelope: &Envelope,
+    success: &[super::dsn::Delivered],
+    headers: &[u8],
+    now: i64,
+) {
+    let s = &ctx.settings;
+    let report = match super::dsn::success_report(
+        &s.hostname,
+        &envelope.mail_from,
+        envelope.params.envid.as_deref(),
+        success,
+        headers,
+        now,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "building a delivery report failed");
+            return;
+        }
+    };
+    let sender = envelope.mail_from.to_lowercase();
+    let local = match recipients::resolve(ctx.store.as_ref(), &s.local_domains, &sender, true).await
+    {
+        Ok(Ok(Target::Local(accounts))) => accounts,
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            tracing::error!(error = %e, "looking up the report's recipient failed");
+            return;
+        }
+    };
+    let queue = if local.is_empty() {
+        vec![QueueEntry {
+            id: 0,
+            from: String::new(),
+            recipients: vec![QueueRecipient {
+                address: sender.clone(),
+                status: RecipientStatus::Pending,
+                attempts: 0,
+                last_error: None,
+                notify: 0,
+            }],
+            blob: certmail_store::BlobId([0; 32]),
+            created_at: now,
+            next_attempt: now,
+            envelope_meta: Default::default(),
+        }]
+    } else {
+        Vec::new()
+    };
+    let recipients = local
+        .into_iter()
+        .map(|a| (a, "INBOX".to_string(), Vec::new()))
+        .collect();
+    match ctx
+        .store
+        .deliver(Delivery {
+            body: report,
+            internal_date: now,
+            recipients,
+            queue,
+        })
+        .await
+    {
+        Ok(receipt) => {
+            for copy in &receipt.stored {
+                ctx.hub.publish(
+                    &copy.account,
+                    None,
+                    Change::Exists {
+                        mailbox: copy.mailbox.clone(),
+                        uid: copy.uid,
+                    },
+                );
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "storing a delivery report failed"),
     }
 }
 
