@@ -52,6 +52,10 @@ struct State {
     targets: Vec<Target>,
     spool: Vec<u8>,
     in_message: bool,
+    /// The EHLO/HELO name, for the trace header.
+    client_name: String,
+    /// Whether the connection is encrypted now.
+    tls: bool,
 }
 
 /// Serves one SMTP connection to the end. Errors are logged, never sent to the client.
@@ -81,6 +85,8 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
         targets: Vec::new(),
         spool: Vec::new(),
         in_message: false,
+        client_name: String::new(),
+        tls: false,
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(conn.tls);
     let implicit = matches!(conn.kind, ListenerKind::Submission { implicit_tls: true });
@@ -194,6 +200,8 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 Action::MessageComplete(envelope) => {
                     state.in_message = false;
                     let body = std::mem::take(&mut state.spool);
+                    state.client_name = session.client_name().unwrap_or("unknown").to_string();
+                    state.tls = session.is_tls_active();
                     let reply = deliver(state, envelope, body).await;
                     state.targets.clear();
                     let _ = session.message_result(reply);
@@ -435,7 +443,7 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
     let now = certmail_auth::now();
     if let (Some(account), true) = (&state.account, ctx.settings.enforce_from_header) {
         {
-            let from = super::headers::header_from_addresses(&body);
+            let from = crate::message::header_from_addresses(&body);
             let foreign: Vec<_> = from
                 .iter()
                 .filter(|a| !account.addresses.iter().any(|x| x.eq_ignore_ascii_case(a)))
@@ -453,14 +461,14 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
         }
     }
     let by_account = state.account.as_ref().map(|a| a.id.as_str());
-    let body = super::headers::prepare(
-        &body,
-        &ctx.settings.hostname,
-        state.peer,
-        by_account,
-        state.cert.is_some(),
-        now,
-    );
+    let origin = super::headers::Origin {
+        peer: state.peer,
+        client_name: &state.client_name,
+        account: by_account,
+        tls: state.tls,
+        smtputf8: envelope.params.smtputf8,
+    };
+    let body = super::headers::prepare(&body, &ctx.settings.hostname, &origin, now);
     let mut local: Vec<(String, String, Vec<String>)> = Vec::new();
     let mut remote = Vec::new();
     for (t, rcpt) in state.targets.iter().zip(&envelope.rcpts) {

@@ -40,7 +40,7 @@ pub fn success_report(
     }
     status.push_str(&format!(
         "Arrival-Date: {}\r\n",
-        super::headers::rfc5322_date(now)
+        mail_parser::DateTime::from_timestamp(now).to_rfc822()
     ));
     for d in delivered {
         status.push_str("\r\n");
