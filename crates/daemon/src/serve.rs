@@ -89,6 +89,10 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         config.limits.max_connections_per_ip,
     );
 
+    // The admin socket first: once a `listening` line is printed, the CLI must work.
+    let admin_path = config.server.admin_socket();
+    let admin = crate::admin::server::bind(&admin_path)
+        .with_context(|| format!("admin socket {}", admin_path.display()))?;
     let mut bound = Vec::new();
     for (kind, addrs) in [
         (ListenerKind::ImapTls, &config.imap.listen_tls),
@@ -102,9 +106,6 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     ] {
         bound.extend(listener::bind(kind, addrs).await?);
     }
-    let admin_path = config.server.admin_socket();
-    let admin = crate::admin::server::bind(&admin_path)
-        .with_context(|| format!("admin socket {}", admin_path.display()))?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let registry = Arc::new(certmail_session::LocalRegistry::new(
         certmail_session::RegistryConfig::default(),
