@@ -19,14 +19,20 @@ use imap_codec::{
 
 fn fetch_line(item: MessageDataItem<'static>) -> Vec<u8> {
     let data = Data::fetch(1, vec![item]).expect("one item is a valid FETCH");
-    ResponseCodec::default().encode(&Response::Data(data)).dump()
+    ResponseCodec::default()
+        .encode(&Response::Data(data))
+        .dump()
 }
 
 fn render(raw: &[u8]) -> Vec<u8> {
     let view = MessageView::parse(raw);
     let mut out = fetch_line(MessageDataItem::Envelope(view.envelope()));
-    out.extend(fetch_line(MessageDataItem::BodyStructure(view.body_structure(Extensions::With))));
-    out.extend(fetch_line(MessageDataItem::Body(view.body_structure(Extensions::Without))));
+    out.extend(fetch_line(MessageDataItem::BodyStructure(
+        view.body_structure(Extensions::With),
+    )));
+    out.extend(fetch_line(MessageDataItem::Body(
+        view.body_structure(Extensions::Without),
+    )));
     out
 }
 
@@ -45,7 +51,11 @@ fn corpus_matches_golden_files() {
     for eml in entries {
         let raw = fs::read(&eml).expect("readable corpus file");
         let actual = render(&raw);
-        let stem = eml.file_stem().expect("file has a name").to_string_lossy().into_owned();
+        let stem = eml
+            .file_stem()
+            .expect("file has a name")
+            .to_string_lossy()
+            .into_owned();
         let golden = root.join("golden").join(format!("{stem}.golden"));
         if update {
             fs::write(&golden, &actual).expect("writable golden file");
@@ -60,5 +70,9 @@ fn corpus_matches_golden_files() {
             ));
         }
     }
-    assert!(mismatches.is_empty(), "golden mismatches:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "golden mismatches:\n{}",
+        mismatches.join("\n")
+    );
 }
