@@ -1,2 +1,31 @@
-//! certmail-auth.
+//! certmail-auth: accounts and sign-in policy.
+//!
+//! Modules: [`password`] (argon2id), [`secret`] ([`Secret`], which never prints itself).
+//! The sign-in decision combines the certificate identity from `certmail-pki` with the
+//! account in the store; every refusal is a `certmail_pki::Refusal` with its reason.
+//!
+//! Rule: CPU-heavy work (password hashing) runs on the blocking pool with bounded
+//! concurrency, never on the async runtime.
 #![forbid(unsafe_code)]
+
+pub mod accounts;
+mod binding;
+mod error;
+pub mod password;
+mod secret;
+pub mod signin;
+
+pub use binding::{
+    BindRefusal, Inspection, RefusalReport, bind_certificate, binding_for,
+    cert_der_from_file_bytes, inspect,
+};
+pub use error::AuthError;
+pub use secret::Secret;
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

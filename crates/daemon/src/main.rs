@@ -1,3 +1,89 @@
-//! The certmail daemon.
+//! The `certmail` binary: configuration, listeners, signals, systemd integration, the admin
+//! socket and the command-line interface.
+//!
+//! Modules: [`cli`] (arguments), [`config`] (TOML, checked key by key), [`serve`] (the
+//! daemon's main loop: listeners, reload, drain), [`listener`] (connection limits),
+//! [`tls`] (reloadable rustls configs), [`dev`] (the self-contained development mode),
+//! [`notify`] (sd_notify), [`logging`].
+//!
+//! Rules: no blocking call on the async runtime (store opening and file reads at reload run
+//! on the blocking pool); secrets never reach logs; every refusal says why.
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod admin;
+mod admin_cmd;
+mod cli;
+mod config;
+mod demo;
+mod dev;
+mod listener;
+mod logging;
+mod notify;
+mod protocols;
+mod serve;
+mod table;
+mod tls;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve => load(&cli.config).and_then(|c| serve::run_blocking(&cli.config, c)),
+        Command::CheckConfig => match config::load(&cli.config) {
+            Ok(_) => {
+                println!("{}: OK", cli.config.display());
+                Ok(())
+            }
+            Err(e) => {
+                eprint!("{e}");
+                return ExitCode::from(1);
+            }
+        },
+        Command::Dev {
+            data,
+            ephemeral_ports,
+        } => dev::run(&data, ephemeral_ports),
+        Command::Keygen { out } => keygen(&cli.config, out),
+        Command::Account(cmd) => return exit(admin_cmd::account(&cli.config, cmd)),
+        Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("certmail: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn exit(result: anyhow::Result<u8>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("certmail: {e:#}");
+            ExitCode::from(admin_cmd::EXIT_REFUSED)
+        }
+    }
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<config::Config> {
+    config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn keygen(config_path: &std::path::Path, out: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let path = match out {
+        Some(p) => p,
+        None => load(config_path)?.server.key_file(),
+    };
+    certmail_store::KeyFile::generate(&path)?;
+    println!(
+        "wrote a new store key to {} (mode 0600); keep a copy with your backups",
+        path.display()
+    );
+    Ok(())
+}

@@ -1,2 +1,29 @@
-//! certmail-store.
+//! certmail-store: the mail store behind one async trait.
+//!
+//! - [`model`]: the records (accounts, certificate bindings, mailboxes, messages, queue
+//!   entries, audit events).
+//! - [`Store`] (in `store.rs`): the async trait the servers use, as `Arc<dyn Store>`.
+//! - [`SledStore`]: the sled 0.34 implementation, with message bodies stored once
+//!   (content-addressed, reference-counted) and encrypted with AES-256-GCM ([`KeyFile`]).
+//!
+//! Rules:
+//! - every mutating call returns only after its change is on disk; concurrent writers share
+//!   one flush (group commit, `sled_store/commit.rs`);
+//! - no blocking call on the async runtime: sled work runs on the blocking pool, and no lock
+//!   or transaction is held across an `.await`;
+//! - secrets never appear in `Debug` output; message bodies and account records are
+//!   encrypted at rest with the record key as associated data;
+//! - the on-disk format carries a version checked at open ([`FORMAT_VERSION`]).
 #![forbid(unsafe_code)]
+
+pub mod crypto;
+pub mod error;
+pub mod model;
+mod sled_store;
+mod store;
+
+pub use crypto::KeyFile;
+pub use error::StoreError;
+pub use model::*;
+pub use sled_store::{FORMAT_VERSION, SledStore};
+pub use store::Store;

@@ -1,0 +1,119 @@
+//! Administration of a running daemon: a Unix socket (mode 0600) speaking JSON lines.
+//!
+//! sled holds an exclusive lock on the store, so while the daemon runs every `certmail
+//! account|cert|…` subcommand sends a [`Request`] over the socket and prints the
+//! [`Response`]. With the daemon stopped, the same [`Request`] is executed directly on the
+//! store by the same [`service`] code, so both paths behave alike.
+
+pub mod client;
+pub mod server;
+pub mod service;
+
+use serde::{Deserialize, Serialize};
+
+/// One administrative request. One JSON object per line on the socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    /// Creates an account (pending approval unless `approve`).
+    AccountAdd {
+        /// The login id.
+        id: String,
+        /// The person's name exactly as on their certificate.
+        name: String,
+        /// The organisation (agency, school).
+        organisation: String,
+        /// Mail addresses; the first is the primary one.
+        addresses: Vec<String>,
+        /// Approve at once.
+        approve: bool,
+        /// The password; `None` generates a temporary one that is returned once.
+        password: Option<String>,
+    },
+    /// Approves a pending account (or re-activates a disabled or locked one).
+    AccountApprove {
+        /// The login id.
+        id: String,
+    },
+    /// Disables an account: it can no longer sign in and its sessions end.
+    AccountDisable {
+        /// The login id.
+        id: String,
+    },
+    /// Sets a new password (`None` generates a temporary one, returned once).
+    AccountPasswd {
+        /// The login id.
+        id: String,
+        /// The new password.
+        password: Option<String>,
+    },
+    /// Shows one account with its certificates.
+    AccountShow {
+        /// The login id.
+        id: String,
+    },
+    /// Lists every account.
+    AccountList,
+    /// Binds a certificate (PEM or DER, base64 of the file) to an account.
+    CertBind {
+        /// The login id.
+        account: String,
+        /// The certificate file's bytes, base64.
+        cert_b64: String,
+    },
+    /// Unbinds a certificate, by SPKI SHA-256 (hex) or by the certificate itself.
+    CertUnbind {
+        /// The login id.
+        account: String,
+        /// SPKI SHA-256 in hex, as `cert list` prints it.
+        spki_sha256: String,
+    },
+    /// Lists bindings, of one account or all.
+    CertList {
+        /// Only this account.
+        account: Option<String>,
+    },
+    /// What the server would decide about a certificate, and why.
+    CertInspect {
+        /// The certificate file's bytes, base64.
+        cert_b64: String,
+        /// Also check binding and name against this account.
+        account: Option<String>,
+    },
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Response {
+    /// Whether the request succeeded (for `cert inspect`: whether the certificate is accepted).
+    pub ok: bool,
+    /// A short machine-readable code for failures (e.g. `not_found`, or a refusal reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// A sentence for a person.
+    pub message: String,
+    /// Structured data (accounts, bindings, inspection details).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
+}
+
+impl Response {
+    /// A success with a message and data.
+    pub fn ok(message: impl Into<String>, data: serde_json::Value) -> Self {
+        Self {
+            ok: true,
+            code: None,
+            message: message.into(),
+            data,
+        }
+    }
+    /// A failure with its code and a sentence.
+    pub fn fail(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            code: Some(code.into()),
+            message: message.into(),
+            data: serde_json::Value::Null,
+        }
+    }
+}

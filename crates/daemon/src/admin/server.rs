@@ -1,0 +1,83 @@
+//! The admin socket's server side, inside the daemon.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+
+use super::{Request, Response, service};
+use crate::serve::Daemon;
+
+/// Longest request line (a certificate in base64 is a few KB).
+const MAX_LINE: usize = 1024 * 1024;
+
+/// Binds the socket with mode 0600, replacing a stale one left by a crashed daemon.
+pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if path.exists() {
+        // A live daemon would answer; a dead one leaves its socket behind.
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!(
+                "another certmail daemon is already running (admin socket {} answers)",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)?;
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let l = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(l)
+}
+
+/// Serves admin connections until shutdown.
+pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>, shutdown: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(e) => { tracing::warn!(error = %e, "admin accept failed"); continue; }
+            },
+        };
+        let d = Arc::clone(&daemon);
+        tokio::spawn(async move {
+            if let Err(e) = connection(stream, d).await {
+                tracing::debug!(error = %e, "admin connection ended");
+            }
+        });
+    }
+}
+
+async fn connection(stream: UnixStream, daemon: Arc<Daemon>) -> anyhow::Result<()> {
+    let (r, mut w) = stream.into_split();
+    let mut reader = BufReader::new(r);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_LINE as u64)
+            .read_line(&mut line)
+            .await?;
+        if n == 0 {
+            return Ok(());
+        }
+        if !line.ends_with('\n') {
+            let r = Response::fail("bad_request", "request line too long");
+            w.write_all(format!("{}\n", serde_json::to_string(&r)?).as_bytes())
+                .await?;
+            return Ok(());
+        }
+        let response = match serde_json::from_str::<Request>(line.trim_end()) {
+            Ok(req) => service::execute(&daemon.admin_context(), req).await,
+            Err(e) => Response::fail("bad_request", format!("cannot parse the request: {e}")),
+        };
+        let mut out = serde_json::to_vec(&response)?;
+        out.push(b'\n');
+        w.write_all(&out).await?;
+    }
+}

@@ -1,0 +1,234 @@
+//! Executes admin [`Request`]s against the store and PKI. Shared by the socket server
+//! (daemon running) and the direct path (daemon stopped).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde_json::json;
+
+use super::{Request, Response};
+
+/// What a request may touch.
+#[derive(Clone)]
+pub struct AdminContext {
+    /// The mail store.
+    pub store: Arc<dyn certmail_store::Store>,
+    /// The PKI in force (CA certificates, CRLs, policy).
+    pub pki: Arc<certmail_pki::Pki>,
+}
+
+/// Executes one request. Never panics on bad input; every failure is a [`Response`].
+pub async fn execute(ctx: &AdminContext, req: Request) -> Response {
+    match run(ctx, req).await {
+        Ok(r) => r,
+        Err(e) => Response::fail("internal", format!("{e:#}")),
+    }
+}
+
+async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
+    let store = &ctx.store;
+    let now = certmail_auth::now();
+    Ok(match req {
+        Request::AccountAdd {
+            id,
+            name,
+            organisation,
+            addresses,
+            approve,
+            password,
+        } => {
+            let new = certmail_auth::accounts::NewAccount {
+                id,
+                name,
+                organisation,
+                addresses,
+                approve,
+            };
+            match certmail_auth::accounts::create(store.as_ref(), new, password, now).await? {
+                Ok((account, generated)) => {
+                    let mut msg = format!(
+                        "account {} created ({})",
+                        account.id,
+                        state_word(&account.state)
+                    );
+                    if let Some(pw) = &generated {
+                        msg.push_str(&format!("; temporary password: {pw}"));
+                    }
+                    Response::ok(
+                        msg,
+                        json!({ "account": account_json(&account), "temporary_password": generated }),
+                    )
+                }
+                Err(e) => Response::fail(e.code(), e.to_string()),
+            }
+        }
+        Request::AccountApprove { id } => {
+            set_state(ctx, &id, certmail_store::AccountState::Active).await?
+        }
+        Request::AccountDisable { id } => {
+            set_state(ctx, &id, certmail_store::AccountState::Disabled).await?
+        }
+        Request::AccountPasswd { id, password } => {
+            match certmail_auth::accounts::set_password(store.as_ref(), &id, password, now).await? {
+                Ok(generated) => {
+                    let msg = match &generated {
+                        Some(pw) => format!("password of {id} replaced; temporary password: {pw}"),
+                        None => format!("password of {id} replaced"),
+                    };
+                    Response::ok(msg, json!({ "temporary_password": generated }))
+                }
+                Err(e) => Response::fail(e.code(), e.to_string()),
+            }
+        }
+        Request::AccountShow { id } => match store.account(&id).await? {
+            Some(a) => {
+                let bindings = store.bindings_of(&id).await?;
+                let b: Vec<_> = bindings.iter().map(binding_json).collect();
+                Response::ok(
+                    format!("account {id}"),
+                    json!({ "account": account_json(&a), "certificates": b }),
+                )
+            }
+            None => Response::fail(
+                "not_found",
+                format!("no account {id}; `certmail account list` shows them"),
+            ),
+        },
+        Request::AccountList => {
+            let list: Vec<_> = store
+                .list_accounts()
+                .await?
+                .iter()
+                .map(account_json)
+                .collect();
+            Response::ok(
+                format!("{} accounts", list.len()),
+                json!({ "accounts": list }),
+            )
+        }
+        Request::CertBind { account, cert_b64 } => {
+            let der = decode_cert(&cert_b64)?;
+            match certmail_auth::bind_certificate(store.as_ref(), &ctx.pki, &account, &der, now)
+                .await?
+            {
+                Ok(b) => Response::ok(
+                    format!("certificate {} bound to {account}", b.subject_dn),
+                    json!({ "binding": binding_json(&b) }),
+                ),
+                Err(e) => Response::fail(&e.code(), e.to_string()),
+            }
+        }
+        Request::CertUnbind {
+            account,
+            spki_sha256,
+        } => {
+            let Some(spki) = parse_spki(&spki_sha256) else {
+                return Ok(Response::fail(
+                    "bad_request",
+                    "the SPKI SHA-256 must be 64 hex digits, as `certmail cert list` prints it",
+                ));
+            };
+            match store.unbind_cert(&account, &spki).await {
+                Ok(()) => Response::ok(
+                    format!("certificate unbound from {account}"),
+                    serde_json::Value::Null,
+                ),
+                Err(certmail_store::StoreError::BindingNotFound) => Response::fail(
+                    "not_found",
+                    format!("{account} has no certificate with that SPKI SHA-256"),
+                ),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Request::CertList { account } => {
+            let bindings = match &account {
+                Some(a) => store.bindings_of(a).await?,
+                None => {
+                    let mut all = Vec::new();
+                    for a in store.list_accounts().await? {
+                        all.extend(store.bindings_of(&a.id).await?);
+                    }
+                    all
+                }
+            };
+            let list: Vec<_> = bindings.iter().map(binding_json).collect();
+            Response::ok(
+                format!("{} certificates", list.len()),
+                json!({ "certificates": list }),
+            )
+        }
+        Request::CertInspect { cert_b64, account } => {
+            let der = decode_cert(&cert_b64)?;
+            let report =
+                certmail_auth::inspect(store.as_ref(), &ctx.pki, &der, account.as_deref(), now)
+                    .await?;
+            let data = serde_json::to_value(&report)?;
+            match &report.refusal {
+                None => Response::ok(report.summary.clone(), data),
+                Some(r) => Response {
+                    ok: false,
+                    code: Some(r.code.clone()),
+                    message: report.summary.clone(),
+                    data,
+                },
+            }
+        }
+    })
+}
+
+async fn set_state(
+    ctx: &AdminContext,
+    id: &str,
+    state: certmail_store::AccountState,
+) -> anyhow::Result<Response> {
+    let Some(mut a) = ctx.store.account(id).await? else {
+        return Ok(Response::fail(
+            "not_found",
+            format!("no account {id}; `certmail account list` shows them"),
+        ));
+    };
+    a.state = state;
+    a.failed_logins = 0;
+    a.locked_until = None;
+    ctx.store.update_account(a.clone()).await?;
+    Ok(Response::ok(
+        format!("account {id} is now {}", state_word(&a.state)),
+        json!({ "account": account_json(&a) }),
+    ))
+}
+
+fn state_word(s: &certmail_store::AccountState) -> &'static str {
+    use certmail_store::AccountState::*;
+    match s {
+        Pending => "pending approval",
+        Active => "active",
+        Locked => "locked",
+        Disabled => "disabled",
+    }
+}
+
+fn account_json(a: &certmail_store::Account) -> serde_json::Value {
+    json!({
+        "id": a.id, "name": a.name, "organisation": a.organisation, "addresses": a.addresses,
+        "state": state_word(&a.state), "password_set_at": a.password_set_at,
+        "password_temporary": a.password_temporary, "totp": a.totp_secret.is_some(),
+        "created_at": a.created_at, "failed_logins": a.failed_logins,
+    })
+}
+
+fn binding_json(b: &certmail_store::CertBinding) -> serde_json::Value {
+    json!({
+        "account": b.account, "subject": b.subject_dn, "issuer": b.issuer_dn, "serial": b.serial_hex,
+        "spki_sha256": hex::encode(b.spki_sha256), "not_after": b.not_after, "bound_at": b.bound_at,
+    })
+}
+
+fn decode_cert(b64: &str) -> anyhow::Result<Vec<u8>> {
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64)?;
+    Ok(certmail_auth::cert_der_from_file_bytes(&raw)?)
+}
+
+fn parse_spki(s: &str) -> Option<[u8; 32]> {
+    let v = hex::decode(s.trim()).ok()?;
+    v.try_into().ok()
+}

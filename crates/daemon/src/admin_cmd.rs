@@ -1,0 +1,160 @@
+//! Runs `certmail account|cert …`: builds the request, sends it to the running daemon or
+//! executes it on the store directly, prints the answer.
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+
+use crate::admin::service::AdminContext;
+use crate::admin::{Request, Response, client, service};
+use crate::cli::{AccountCommand, CertCommand};
+
+/// Exit code for a refused or failed request (clap uses 2 for usage errors).
+pub const EXIT_REFUSED: u8 = 1;
+
+/// Runs an account subcommand; returns the process exit code.
+pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
+    let (req, json) = match cmd {
+        AccountCommand::Add {
+            id,
+            name,
+            organisation,
+            addresses,
+            approve,
+            password_stdin,
+            out,
+        } => {
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            (
+                Request::AccountAdd {
+                    id,
+                    name,
+                    organisation,
+                    addresses,
+                    approve,
+                    password,
+                },
+                out.json,
+            )
+        }
+        AccountCommand::Approve { id, out } => (Request::AccountApprove { id }, out.json),
+        AccountCommand::Disable { id, out } => (Request::AccountDisable { id }, out.json),
+        AccountCommand::Passwd {
+            id,
+            password_stdin,
+            out,
+        } => {
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            (Request::AccountPasswd { id, password }, out.json)
+        }
+        AccountCommand::Show { id, out } => (Request::AccountShow { id }, out.json),
+        AccountCommand::List { out } => (Request::AccountList, out.json),
+    };
+    finish(config_path, req, json)
+}
+
+/// Runs a cert subcommand; returns the process exit code.
+pub fn cert(config_path: &Path, cmd: CertCommand) -> anyhow::Result<u8> {
+    let (req, json) = match cmd {
+        CertCommand::Bind { account, file, out } => (
+            Request::CertBind {
+                account,
+                cert_b64: read_b64(&file)?,
+            },
+            out.json,
+        ),
+        CertCommand::Unbind { account, cert, out } => {
+            let spki_sha256 = if Path::new(&cert).is_file() {
+                let bytes = std::fs::read(&cert)?;
+                let der = certmail_auth::cert_der_from_file_bytes(&bytes)?;
+                let spki = certmail_pki::spki_sha256_of(&der)
+                    .ok_or_else(|| anyhow::anyhow!("{cert} is not a readable certificate"))?;
+                hex::encode(spki)
+            } else {
+                cert
+            };
+            (
+                Request::CertUnbind {
+                    account,
+                    spki_sha256,
+                },
+                out.json,
+            )
+        }
+        CertCommand::List { account, out } => (Request::CertList { account }, out.json),
+        CertCommand::Inspect { file, account, out } => (
+            Request::CertInspect {
+                cert_b64: read_b64(&file)?,
+                account,
+            },
+            out.json,
+        ),
+    };
+    finish(config_path, req, json)
+}
+
+fn finish(config_path: &Path, req: Request, json: bool) -> anyhow::Result<u8> {
+    let resp = dispatch(config_path, req)?;
+    print(&resp, json);
+    Ok(if resp.ok { 0 } else { EXIT_REFUSED })
+}
+
+/// Sends to the running daemon, or executes on the store when none runs.
+pub fn dispatch(config_path: &Path, req: Request) -> anyhow::Result<Response> {
+    let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(resp) = client::send(&config.server.admin_socket(), &req)? {
+        return Ok(resp);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let store = crate::serve::open_store(&config).await.context(
+            "the daemon is not running (no admin socket) and the store could not be opened directly",
+        )?;
+        let pki_config = config.pki.clone();
+        let pki = tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
+        let ctx = AdminContext { store, pki: Arc::new(pki) };
+        Ok(service::execute(&ctx, req).await)
+    })
+}
+
+fn print(resp: &Response, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(resp).unwrap_or_default());
+        return;
+    }
+    if resp.ok {
+        println!("{}", resp.message);
+    } else {
+        match &resp.code {
+            Some(code) => eprintln!("refused ({code}): {}", resp.message),
+            None => eprintln!("failed: {}", resp.message),
+        }
+    }
+    crate::table::print(&resp.data);
+}
+
+fn read_b64(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(!pw.is_empty(), "no password on standard input");
+    Ok(pw)
+}

@@ -1,0 +1,170 @@
+//! The command line: `certmail serve|dev|check-config|keygen|…`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// certmail: a mail server (SMTP + IMAP) where every sign-in is a GPKI/EPKI certificate.
+#[derive(Debug, Parser)]
+#[command(name = "certmail", version, about, long_about = None)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "CERTMAIL_CONFIG",
+        default_value = "/etc/certmail/certmail.toml"
+    )]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon with the configuration file.
+    Serve,
+    /// Check the configuration file and list every problem in it.
+    CheckConfig,
+    /// Run a self-contained development server: test PKI, demo account and data in DIR.
+    ///
+    /// The first run creates DIR/certmail.toml and everything it names; later runs are
+    /// exactly `certmail serve --config DIR/certmail.toml`.
+    Dev {
+        /// The data directory.
+        #[arg(long, default_value = "certmail-dev")]
+        data: PathBuf,
+        /// When creating DIR, let the OS choose every port (for tests and for running
+        /// several dev servers at once); the `listening` lines say which.
+        #[arg(long)]
+        ephemeral_ports: bool,
+    },
+    /// Manage accounts (on the running daemon, or on the store when it is stopped).
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage certificate bindings, and inspect certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Create the store's encryption key file (32 random bytes, mode 0600).
+    Keygen {
+        /// Where to write it. Default: the key file the configuration names.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Options shared by the admin subcommands.
+#[derive(Debug, clap::Args)]
+pub struct Output {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `certmail account …`
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account. It is pending until approved (or pass --approve).
+    Add {
+        /// The login id (lowercase letters, digits, . _ -).
+        id: String,
+        /// The person's name exactly as on their certificate, e.g. 홍길동.
+        #[arg(long)]
+        name: String,
+        /// The organisation (agency, school).
+        #[arg(long, default_value = "")]
+        organisation: String,
+        /// A mail address; repeat for several (the first is the primary one).
+        #[arg(long = "address", required = true)]
+        addresses: Vec<String>,
+        /// Approve the account at once.
+        #[arg(long)]
+        approve: bool,
+        /// Read the password from standard input (one line) instead of generating a
+        /// temporary one.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Approve a pending account, or re-activate a disabled one.
+    Approve {
+        /// The login id.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Disable an account: it can no longer sign in.
+    Disable {
+        /// The login id.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Replace an account's password (generated and temporary unless --password-stdin).
+    Passwd {
+        /// The login id.
+        id: String,
+        /// Read the new password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Show an account and its certificates.
+    Show {
+        /// The login id.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List accounts.
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `certmail cert …`
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Bind a user's certificate (PEM or DER file) to their account.
+    Bind {
+        /// The login id.
+        account: String,
+        /// The certificate file.
+        file: PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Unbind a certificate, named by the certificate file or its SPKI SHA-256.
+    Unbind {
+        /// The login id.
+        account: String,
+        /// The certificate file, or its SPKI SHA-256 in hex as `cert list` prints it.
+        cert: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List bound certificates.
+    List {
+        /// Only this account's.
+        #[arg(long)]
+        account: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Explain what the server would decide about a certificate, and why (exit 0 accept,
+    /// 1 refuse). With --account, also the binding and the name match.
+    Inspect {
+        /// The certificate file (PEM or DER).
+        file: PathBuf,
+        /// Check binding and name against this account.
+        #[arg(long)]
+        account: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+}

@@ -1,0 +1,288 @@
+//! Loading and checking the configuration, reporting every problem at once.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use super::Config;
+
+/// One problem in a configuration file: the key it concerns and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The key, as `[section] key` (or `[section]` for a whole section).
+    pub key: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    /// The file that was read.
+    pub path: String,
+    /// The problems, in file order where known.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(
+            f,
+            "{}: {n} problem{}:",
+            self.path,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  {}: {}", p.key, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads and checks a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let err = |message: String| ConfigError {
+        path: path.display().to_string(),
+        problems: vec![Problem {
+            key: "(file)".into(),
+            message,
+        }],
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        err(format!(
+            "cannot read the file: {e}; pass --config FILE or set CERTMAIL_CONFIG"
+        ))
+    })?;
+    check(&text).map_err(|problems| ConfigError {
+        path: path.display().to_string(),
+        problems,
+    })
+}
+
+/// Parses and checks configuration text, collecting every problem.
+pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        vec![Problem {
+            key: "(syntax)".into(),
+            message: e.to_string().trim().replace('\n', " "),
+        }]
+    })?;
+    let mut problems = Vec::new();
+    for (name, value) in &table {
+        let Some(sub) = value.as_table() else {
+            problems.push(Problem {
+                key: name.clone(),
+                message: format!("expected a section `[{name}]`, found a plain value"),
+            });
+            continue;
+        };
+        match name.as_str() {
+            "server" => keys::<super::ServerSection>(name, sub, &mut problems),
+            "tls" => keys::<super::TlsSection>(name, sub, &mut problems),
+            "pki" => keys::<certmail_pki::PkiConfig>(name, sub, &mut problems),
+            "limits" => keys::<super::LimitsSection>(name, sub, &mut problems),
+            "imap" => keys::<super::ImapSection>(name, sub, &mut problems),
+            "smtp" => keys::<super::SmtpSection>(name, sub, &mut problems),
+            other => problems.push(Problem {
+                key: format!("[{other}]"),
+                message: "unknown section; known sections are server, tls, pki, limits, imap, smtp"
+                    .into(),
+            }),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    if !table.contains_key("pki") {
+        return Err(vec![Problem {
+            key: "[pki]".into(),
+            message:
+                "missing: add a [pki] section with certs_dir (CA certificates) and crl_dir (CRLs)"
+                    .into(),
+        }]);
+    }
+    let config: Config = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            vec![Problem {
+                key: "[pki]".into(),
+                message: e.message().to_string(),
+            }]
+        })?;
+    validate(&config, &mut problems);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Deserialises each key of a section on its own, so that every bad key is reported.
+fn keys<T: DeserializeOwned>(section: &str, table: &toml::Table, problems: &mut Vec<Problem>) {
+    for (key, value) in table {
+        let mut one = toml::Table::new();
+        one.insert(key.clone(), value.clone());
+        if let Err(e) = toml::Value::Table(one).try_into::<T>() {
+            // Required keys of the section are reported once, when the whole file is read.
+            if e.message().starts_with("missing field") {
+                continue;
+            }
+            problems.push(Problem {
+                key: format!("[{section}] {key}"),
+                message: e.message().to_string(),
+            });
+        }
+    }
+}
+
+/// Checks what types cannot: ranges, files, clashes.
+fn validate(c: &Config, problems: &mut Vec<Problem>) {
+    let mut bad = |key: &str, message: String| {
+        problems.push(Problem {
+            key: key.into(),
+            message,
+        })
+    };
+    if c.server.hostname.trim().is_empty() {
+        bad(
+            "[server] hostname",
+            "must not be empty; set the name clients connect to".into(),
+        );
+    }
+    if !["error", "warn", "info", "debug", "trace"].contains(&c.server.log_level.as_str()) {
+        bad(
+            "[server] log_level",
+            format!(
+                "`{}` is not a level; use error, warn, info, debug or trace",
+                c.server.log_level
+            ),
+        );
+    }
+    if !["text", "json"].contains(&c.server.log_format.as_str()) {
+        bad(
+            "[server] log_format",
+            format!(
+                "`{}` is not a format; use text or json",
+                c.server.log_format
+            ),
+        );
+    }
+    for d in &c.server.local_domains {
+        if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) {
+            bad(
+                "[server] local_domains",
+                format!("`{d}` is not a domain name"),
+            );
+        }
+    }
+    for (key, path) in [("[tls] cert", &c.tls.cert), ("[tls] key", &c.tls.key)] {
+        if !path.is_file() {
+            bad(
+                key,
+                format!(
+                    "{} does not exist or is not a file; point it at a PEM file",
+                    path.display()
+                ),
+            );
+        }
+    }
+    for problem in c.pki.validate() {
+        let (key, text) = problem
+            .split_once(": ")
+            .unwrap_or(("pki", problem.as_str()));
+        bad(
+            &format!("[pki] {}", key.trim_start_matches("pki.")),
+            text.to_string(),
+        );
+    }
+    for (key, dir) in [
+        ("[pki] certs_dir", &c.pki.certs_dir),
+        ("[pki] crl_dir", &c.pki.crl_dir),
+    ] {
+        if !dir.is_dir() {
+            bad(
+                key,
+                format!(
+                    "{} is not a directory; create it and put the GPKI/EPKI CA certificates (certs_dir) or CRLs (crl_dir) there",
+                    dir.display()
+                ),
+            );
+        }
+    }
+    if c.limits.max_connections == 0 {
+        bad("[limits] max_connections", "must be at least 1".into());
+    }
+    if c.limits.max_connections_per_ip == 0 {
+        bad(
+            "[limits] max_connections_per_ip",
+            "must be at least 1".into(),
+        );
+    }
+    if c.smtp.max_line_length < 512 {
+        bad(
+            "[smtp] max_line_length",
+            format!(
+                "{} is below 512, the minimum RFC 5321 §4.5.3.1.4 requires; raise it",
+                c.smtp.max_line_length
+            ),
+        );
+    }
+    if c.smtp.max_recipients < 100 {
+        bad(
+            "[smtp] max_recipients",
+            format!(
+                "{} is below 100, the minimum RFC 5321 §4.5.3.1.8 requires; raise it",
+                c.smtp.max_recipients
+            ),
+        );
+    }
+    if c.smtp.max_message_size < 64 * 1024 {
+        bad(
+            "[smtp] max_message_size",
+            "must be at least 65536 bytes (RFC 5321 §4.5.3.1.7)".into(),
+        );
+    }
+    if c.smtp.command_timeout_secs < 300 {
+        bad(
+            "[smtp] command_timeout_secs",
+            "must be at least 300 (RFC 5321 §4.5.3.2.7)".into(),
+        );
+    }
+    if c.imap.autologout_minutes < 30 {
+        bad(
+            "[imap] autologout_minutes",
+            format!(
+                "{} is below 30, the minimum RFC 9051 §5.4 allows; raise it",
+                c.imap.autologout_minutes
+            ),
+        );
+    }
+    if c.imap.max_command_line < 1024 {
+        bad(
+            "[imap] max_command_line",
+            "must be at least 1024 bytes".into(),
+        );
+    }
+    let mut seen = HashSet::new();
+    for (key, addrs) in [
+        ("[imap] listen_tls", &c.imap.listen_tls),
+        ("[imap] listen_starttls", &c.imap.listen_starttls),
+        ("[smtp] listen_submissions", &c.smtp.listen_submissions),
+        ("[smtp] listen_submission", &c.smtp.listen_submission),
+        ("[smtp] listen_mx", &c.smtp.listen_mx),
+    ] {
+        for a in addrs {
+            if a.port() != 0 && !seen.insert(*a) {
+                bad(
+                    key,
+                    format!("{a} is already used by another listener; give each its own port"),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The daemon's TOML configuration: typed sections, defaults with reasons, and a checker
+//! that reports every problem at once, naming each key (serde alone stops at the first).
+//!
+//! Every field has a default, so a section deserialises from any subset of its keys. That
+//! is what lets [`check`] try each key on its own and report all bad keys in one pass.
+
+mod check;
+
+pub use check::{ConfigError, check, load};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The whole configuration file. Only `[pki]` is required (it names the CA and CRL
+/// directories); every other section has defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: identity, data and process-wide settings.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// `[tls]`: the server certificate presented on every TLS listener.
+    #[serde(default)]
+    pub tls: TlsSection,
+    /// `[pki]`: GPKI/EPKI trust, policy and revocation for client certificates.
+    pub pki: certmail_pki::PkiConfig,
+    /// `[limits]`: connection limits shared by every listener.
+    #[serde(default)]
+    pub limits: LimitsSection,
+    /// `[imap]`: IMAP listeners and limits.
+    #[serde(default)]
+    pub imap: ImapSection,
+    /// `[smtp]`: SMTP listeners and limits.
+    #[serde(default)]
+    pub smtp: SmtpSection,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// The host name used in greetings, Received headers and Message-IDs.
+    pub hostname: String,
+    /// Domains whose mail is delivered locally. Port 25 accepts mail only for these.
+    pub local_domains: Vec<String>,
+    /// Directory of the mail store (sled files). Must be writable by the daemon.
+    pub data_dir: PathBuf,
+    /// The store's AES-256-GCM key file (32 bytes, mode 0600). Created at first start
+    /// if missing. Default: `<data_dir>/store.key`.
+    pub key_file: Option<PathBuf>,
+    /// Unix socket for `certmail` subcommands on a running daemon (mode 0600).
+    /// Default: `<data_dir>/admin.sock`.
+    pub admin_socket: Option<PathBuf>,
+    /// Log filter when `RUST_LOG` is unset: error, warn, info, debug or trace.
+    pub log_level: String,
+    /// Log format: "text" (journal-friendly, no timestamps under systemd) or "json".
+    pub log_format: String,
+    /// Seconds to wait for connections to finish on shutdown before closing them.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            hostname: "localhost".into(),
+            local_domains: Vec::new(),
+            data_dir: PathBuf::from("/var/lib/certmail"),
+            key_file: None,
+            admin_socket: None,
+            log_level: "info".into(),
+            log_format: "text".into(),
+            // Long enough for an SMTP DATA in flight to finish; short enough for systemd's
+            // default 90 s stop timeout.
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl ServerSection {
+    /// The store key file, defaulting to `<data_dir>/store.key`.
+    pub fn key_file(&self) -> PathBuf {
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("store.key"))
+    }
+    /// The admin socket path, defaulting to `<data_dir>/admin.sock`.
+    pub fn admin_socket(&self) -> PathBuf {
+        self.admin_socket
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("admin.sock"))
+    }
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// PEM file with the server certificate chain (leaf first).
+    pub cert: PathBuf,
+    /// PEM file with the server's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        Self {
+            cert: PathBuf::from("/etc/certmail/tls/server.crt"),
+            key: PathBuf::from("/etc/certmail/tls/server.key"),
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Connections open at once across all listeners; more wait in the kernel backlog.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address; more are refused with a reason.
+    pub max_connections_per_ip: usize,
+    /// Seconds a client may take to finish the TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        Self {
+            // 10,000 idle IMAP connections is a design goal; LimitNOFILE in the unit is
+            // sized above this.
+            max_connections: 20_000,
+            // Thunderbird keeps ~5 IMAP + 1 SMTP per device; offices share NAT addresses.
+            max_connections_per_ip: 200,
+            tls_handshake_timeout_secs: 30,
+        }
+    }
+}
+
+/// `[imap]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapSection {
+    /// Implicit-TLS listeners (port 993).
+    pub listen_tls: Vec<SocketAddr>,
+    /// STARTTLS listeners (port 143).
+    pub listen_starttls: Vec<SocketAddr>,
+    /// Largest APPEND literal in bytes (APPENDLIMIT). Default: the SMTP size limit, so a
+    /// large sent message can be saved to Sent.
+    pub append_limit: Option<u64>,
+    /// Longest command line in bytes, literals excluded.
+    pub max_command_line: usize,
+    /// Bytes of APPEND literals held in memory across all connections at once.
+    pub max_literal_memory: u64,
+    /// Bad commands before the connection is closed.
+    pub max_bad_commands: u32,
+    /// Minutes of inactivity before a signed-in connection is logged out (RFC 9051 §5.4:
+    /// at least 30).
+    pub autologout_minutes: u64,
+    /// Seconds of inactivity allowed before sign-in.
+    pub preauth_timeout_secs: u64,
+}
+
+impl Default for ImapSection {
+    fn default() -> Self {
+        Self {
+            listen_tls: vec!["0.0.0.0:993".parse().expect("literal address")],
+            listen_starttls: vec!["0.0.0.0:143".parse().expect("literal address")],
+            append_limit: None,
+            max_command_line: 64 * 1024,
+            max_literal_memory: 512 * 1024 * 1024,
+            max_bad_commands: 20,
+            autologout_minutes: 30,
+            preauth_timeout_secs: 60,
+        }
+    }
+}
+
+/// `[smtp]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSection {
+    /// Implicit-TLS submission listeners (port 465, RFC 8314).
+    pub listen_submissions: Vec<SocketAddr>,
+    /// STARTTLS submission listeners (port 587).
+    pub listen_submission: Vec<SocketAddr>,
+    /// Listeners for other mail servers (port 25); no client certificate is asked for.
+    pub listen_mx: Vec<SocketAddr>,
+    /// Largest message in bytes (SIZE). 50 MB by default, as large attachments are common.
+    pub max_message_size: u64,
+    /// Recipients per message (RFC 5321 §4.5.3.1.8 requires at least 100).
+    pub max_recipients: usize,
+    /// Longest command line in bytes (RFC 5321 §4.5.3.1.4: at least 512).
+    pub max_line_length: usize,
+    /// Errors before the connection is closed with 421.
+    pub max_errors: u32,
+    /// Commands allowed before sign-in on submission ports.
+    pub max_commands_before_auth: u32,
+    /// Seconds to wait for a command (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+    pub command_timeout_secs: u64,
+    /// Seconds to wait for each chunk of DATA (RFC 5321 §4.5.3.2.5: at least 3 minutes).
+    pub data_timeout_secs: u64,
+    /// Refuse a submitted message whose From: header is not an address of the account.
+    pub enforce_from_header: bool,
+    /// Storage quota per account in bytes; 0 means none. A full mailbox refuses new mail
+    /// with 552 5.2.2.
+    pub quota_bytes: u64,
+}
+
+impl Default for SmtpSection {
+    fn default() -> Self {
+        Self {
+            listen_submissions: vec!["0.0.0.0:465".parse().expect("literal address")],
+            listen_submission: vec!["0.0.0.0:587".parse().expect("literal address")],
+            listen_mx: vec!["0.0.0.0:25".parse().expect("literal address")],
+            max_message_size: 50 * 1000 * 1000,
+            max_recipients: 1000,
+            max_line_length: 4096,
+            max_errors: 20,
+            max_commands_before_auth: 50,
+            command_timeout_secs: 300,
+            data_timeout_secs: 180,
+            enforce_from_header: true,
+            quota_bytes: 0,
+        }
+    }
+}
+
+impl Config {
+    /// The effective IMAP APPENDLIMIT: configured, or the SMTP size limit.
+    pub fn append_limit(&self) -> u64 {
+        self.imap.append_limit.unwrap_or(self.smtp.max_message_size)
+    }
+}

@@ -1,0 +1,182 @@
+//! `certmail dev`: a self-contained development server.
+//!
+//! The first run creates, in the data directory: a test PKI (a GPKI-like root and issuing
+//! CA, a server certificate for localhost from a CA of its own), the demo account 홍길동
+//! with its client certificate (PEM and PKCS#12), a store key and `certmail.toml`. Every
+//! run then is exactly `certmail serve --config DIR/certmail.toml`, after printing how to
+//! connect.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::config::{self, Config};
+
+/// The demo person: the name on the demo certificate and account.
+const DEMO_NAME: &str = "홍길동";
+/// The demo account id.
+const DEMO_ACCOUNT: &str = "hong";
+/// The dev mail domain (RFC 6761 reserves .localhost).
+const DEV_DOMAIN: &str = "certmail.localhost";
+
+/// Unprivileged default ports: IMAP TLS, IMAP STARTTLS, submission TLS, submission, MX.
+const DEV_PORTS: [u16; 5] = [1993, 1143, 1465, 1587, 1025];
+
+/// Runs the dev server in `data`, creating it on first use. With `ephemeral_ports` a newly
+/// created configuration listens on port 0 (the OS picks; see the `listening` lines).
+pub fn run(data: &Path, ephemeral_ports: bool) -> anyhow::Result<()> {
+    let config_path = data.join("certmail.toml");
+    if !config_path.exists() {
+        create(data, ephemeral_ports)
+            .with_context(|| format!("creating the dev data directory {}", data.display()))?;
+    }
+    let config = config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    print_howto(data, &config);
+    crate::serve::run_blocking(&config_path, config)
+}
+
+fn create(data: &Path, ephemeral_ports: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data)?;
+    let data = data.canonicalize()?;
+    let pki = certmail_pki::testpki::DevPki::generate(&data.join("pki"), DEMO_NAME)?;
+    let ports = if ephemeral_ports { [0; 5] } else { DEV_PORTS };
+    let toml = format!(
+        r#"# certmail dev configuration, written by `certmail dev` on first run.
+# Every key is documented in conf/certmail.toml of the source tree.
+
+[server]
+hostname = "localhost"
+local_domains = ["{DEV_DOMAIN}"]
+data_dir = {data_dir}
+log_level = "info"
+
+[tls]
+cert = {cert}
+key = {key}
+
+[pki]
+certs_dir = {certs}
+crl_dir = {crls}
+
+[imap]
+listen_tls = ["127.0.0.1:{p0}"]
+listen_starttls = ["127.0.0.1:{p1}"]
+
+[smtp]
+listen_submissions = ["127.0.0.1:{p2}"]
+listen_submission = ["127.0.0.1:{p3}"]
+listen_mx = ["127.0.0.1:{p4}"]
+"#,
+        data_dir = q(&data.join("data")),
+        cert = q(&pki.server_chain),
+        key = q(&pki.server_key),
+        certs = q(&pki.certs_dir),
+        crls = q(&pki.crl_dir),
+        p0 = ports[0],
+        p1 = ports[1],
+        p2 = ports[2],
+        p3 = ports[3],
+        p4 = ports[4],
+    );
+    let config: Config =
+        config::check(&toml).map_err(|p| anyhow::anyhow!("generated config is invalid: {p:?}"))?;
+    let password = crate::demo::create_demo_account(
+        &config,
+        &pki.user_cert_pem,
+        DEMO_ACCOUNT,
+        DEMO_NAME,
+        DEV_DOMAIN,
+    )?;
+    write_private(&data.join("demo-password.txt"), &format!("{password}\n"))?;
+    std::fs::write(data.join("certmail.toml"), toml)?;
+    Ok(())
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn print_howto(data: &Path, config: &Config) {
+    let pki = data.join("pki");
+    let password = std::fs::read_to_string(data.join("demo-password.txt")).unwrap_or_default();
+    let port = |addrs: &[std::net::SocketAddr]| addrs.first().map(|a| a.port()).unwrap_or(0);
+    let imaps = port(&config.imap.listen_tls);
+    let subs = port(&config.smtp.listen_submissions);
+    let user_p12 = pki.join("user/user.p12");
+    let p12_pass = std::fs::read_to_string(pki.join("user/p12-password.txt")).unwrap_or_default();
+    let mut s = String::new();
+    let _ = writeln!(s, "certmail dev: data in {}", data.display());
+    let _ = writeln!(
+        s,
+        "  account   {DEMO_ACCOUNT} ({DEMO_NAME}) <{DEMO_ACCOUNT}@{DEV_DOMAIN}>, password {}",
+        password.trim()
+    );
+    let _ = writeln!(
+        s,
+        "  client certificate  {} (PKCS#12, password {})",
+        user_p12.display(),
+        p12_pass.trim()
+    );
+    let _ = writeln!(
+        s,
+        "                      {} + {}",
+        pki.join("user/cert.pem").display(),
+        pki.join("user/key.pem").display()
+    );
+    let _ = writeln!(
+        s,
+        "  server CA (trust it in your client)  {}",
+        pki.join("server/ca.pem").display()
+    );
+    if imaps == 0 {
+        let _ = writeln!(
+            s,
+            "  ports: chosen by the OS, see the `listening` lines below"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "Thunderbird: import the PKCS#12 under Settings > Privacy & Security > Certificates,"
+        );
+        let _ = writeln!(
+            s,
+            "  trust the server CA, then add the account: IMAP localhost:{imaps} SSL/TLS and"
+        );
+        let _ = writeln!(
+            s,
+            "  SMTP localhost:{subs} SSL/TLS, authentication \"Normal password\", user {DEMO_ACCOUNT}."
+        );
+        let _ = writeln!(
+            s,
+            "curl:  curl --cacert {ca} --cert {crt} --key {key} -u {DEMO_ACCOUNT}:{pw} imaps://localhost:{imaps}/INBOX",
+            ca = pki.join("server/ca.pem").display(),
+            crt = pki.join("user/cert.pem").display(),
+            key = pki.join("user/key.pem").display(),
+            pw = password.trim(),
+        );
+        let _ = writeln!(
+            s,
+            "openssl: openssl s_client -connect localhost:{imaps} -CAfile {ca} -cert {crt} -key {key}",
+            ca = pki.join("server/ca.pem").display(),
+            crt = pki.join("user/cert.pem").display(),
+            key = pki.join("user/key.pem").display(),
+        );
+    }
+    print!("{s}");
+}
+
+/// A path as a TOML string.
+fn q(p: &Path) -> String {
+    toml::Value::String(p.display().to_string()).to_string()
+}

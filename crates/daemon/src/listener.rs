@@ -1,0 +1,196 @@
+//! TCP listeners: connection limits (total and per IP), graceful shutdown and drain.
+//!
+//! Modelled on mini-redis's server: a semaphore bounds open connections, each connection is
+//! a task tracked by a [`TaskTracker`], and a [`CancellationToken`] tells every task to
+//! finish. Listeners print `listening NAME ADDR:PORT` once bound, so tests never guess ports.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// IMAP over implicit TLS (993).
+    ImapTls,
+    /// IMAP with STARTTLS (143).
+    ImapStartTls,
+    /// SMTP submission over implicit TLS (465).
+    SubmissionTls,
+    /// SMTP submission with STARTTLS (587).
+    SubmissionStartTls,
+    /// SMTP for other mail servers (25).
+    Mx,
+}
+
+impl ListenerKind {
+    /// The name printed in `listening NAME ADDR:PORT` and used in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ImapTls => "imaps",
+            Self::ImapStartTls => "imap",
+            Self::SubmissionTls => "submissions",
+            Self::SubmissionStartTls => "submission",
+            Self::Mx => "smtp",
+        }
+    }
+}
+
+/// Limits on connections, shared by every listener of the daemon.
+#[derive(Debug)]
+pub struct ConnectionLimits {
+    total: Arc<Semaphore>,
+    per_ip_max: usize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// Held for the life of a connection; releases its slots when dropped.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    _permit: OwnedSemaphorePermit,
+    limits: Arc<ConnectionLimits>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut map = self.limits.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// Limits of `total` connections, `per_ip` of them from one address.
+    pub fn new(total: usize, per_ip: usize) -> Arc<Self> {
+        Arc::new(Self {
+            total: Arc::new(Semaphore::new(total)),
+            per_ip_max: per_ip,
+            per_ip: Mutex::default(),
+        })
+    }
+
+    /// Takes a slot for `ip`, or `None` when that address already has its maximum.
+    fn slot(self: &Arc<Self>, permit: OwnedSemaphorePermit, ip: IpAddr) -> Option<ConnectionSlot> {
+        let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.per_ip_max {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot {
+            _permit: permit,
+            limits: Arc::clone(self),
+            ip,
+        })
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.per_ip
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .sum()
+    }
+}
+
+/// An accepted connection, ready for its protocol handler.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The socket.
+    pub tcp: TcpStream,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The listener's own address.
+    pub local: SocketAddr,
+    /// Released when the connection ends.
+    pub slot: ConnectionSlot,
+}
+
+/// Binds every address of a listener and prints `listening NAME ADDR:PORT` for each.
+pub async fn bind(
+    kind: ListenerKind,
+    addrs: &[SocketAddr],
+) -> std::io::Result<Vec<(ListenerKind, TcpListener)>> {
+    let mut out = Vec::new();
+    for addr in addrs {
+        let l = TcpListener::bind(addr).await.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {addr} for {}: {e}", kind.name()),
+            )
+        })?;
+        println!("listening {} {}", kind.name(), l.local_addr()?);
+        out.push((kind, l));
+    }
+    Ok(out)
+}
+
+/// Accepts connections until `shutdown` fires, handing each to `handle` as a tracked task.
+/// A connection over the per-IP limit goes to `refuse` instead (which may say why on
+/// plaintext protocols) and is then closed.
+pub async fn serve<H, HF, R, RF>(
+    kind: ListenerKind,
+    listener: TcpListener,
+    limits: Arc<ConnectionLimits>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    handle: H,
+    refuse: R,
+) where
+    H: Fn(ListenerKind, Accepted) -> HF,
+    HF: std::future::Future<Output = ()> + Send + 'static,
+    R: Fn(ListenerKind, TcpStream) -> RF,
+    RF: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            p = Arc::clone(&limits.total).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return, // the semaphore is never closed; treat as shutdown
+            },
+        };
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!(listener = kind.name(), error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let local = tcp.local_addr().unwrap_or(peer);
+        match limits.slot(permit, peer.ip()) {
+            Some(slot) => {
+                tracker.spawn(handle(
+                    kind,
+                    Accepted {
+                        tcp,
+                        peer,
+                        local,
+                        slot,
+                    },
+                ));
+            }
+            None => {
+                tracing::info!(listener = kind.name(), %peer, "refused: too many connections from this address");
+                tracker.spawn(refuse(kind, tcp));
+            }
+        }
+    }
+}

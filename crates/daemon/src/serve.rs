@@ -1,0 +1,201 @@
+//! The daemon's main loop: open the store, bind listeners, tell systemd, reload on SIGHUP,
+//! drain on SIGTERM/SIGINT.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::listener::{self, ConnectionLimits, ListenerKind};
+use crate::notify::notify;
+use crate::tls::TlsState;
+
+/// Everything a connection handler needs, shared by all connections.
+pub struct Daemon {
+    /// The configuration in force (replaced on reload).
+    pub config: RwLock<Arc<Config>>,
+    /// Where the configuration was read from, for reloads.
+    pub config_path: PathBuf,
+    /// TLS server configs and the PKI (replaced on reload).
+    pub tls: TlsState,
+    /// The mail store.
+    pub store: Arc<dyn certmail_store::Store>,
+    /// Fires when the daemon is shutting down.
+    pub shutdown: CancellationToken,
+    /// The single-active-session registry.
+    pub registry: Arc<certmail_session::LocalRegistry>,
+    /// Mailbox changes between connections.
+    pub hub: certmail_session::ChangeHub,
+    /// The SMTP server's shared state (rebuilt on reload).
+    pub smtp: RwLock<Arc<certmail_smtp::inbound::SmtpContext>>,
+}
+
+impl Daemon {
+    /// The configuration in force now.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// What admin requests may touch.
+    pub fn admin_context(&self) -> crate::admin::service::AdminContext {
+        crate::admin::service::AdminContext {
+            store: Arc::clone(&self.store),
+            pki: Arc::clone(&self.tls.current().pki),
+        }
+    }
+
+    /// Re-reads the configuration file, TLS certificates, CA certificates and CRLs.
+    /// On any error the old configuration stays in force.
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let path = self.config_path.clone();
+        let config = tokio::task::spawn_blocking(move || crate::config::load(&path))
+            .await
+            .context("reload task failed")?
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.tls.reload(&config).await?;
+        *self.smtp.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(crate::protocols::smtp_context(
+                &config,
+                Arc::clone(&self.store),
+                Arc::clone(&self.registry) as _,
+                self.hub.clone(),
+            ));
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        Ok(())
+    }
+}
+
+/// Runs the daemon until a shutdown signal, on a fresh multi-threaded runtime.
+pub fn run_blocking(config_path: &Path, config: Config) -> anyhow::Result<()> {
+    crate::logging::init(&config.server.log_level, &config.server.log_format);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(config_path.to_path_buf(), config))
+}
+
+async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let tls = TlsState::load(&config).await?;
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let limits = ConnectionLimits::new(
+        config.limits.max_connections,
+        config.limits.max_connections_per_ip,
+    );
+
+    let mut bound = Vec::new();
+    for (kind, addrs) in [
+        (ListenerKind::ImapTls, &config.imap.listen_tls),
+        (ListenerKind::ImapStartTls, &config.imap.listen_starttls),
+        (ListenerKind::SubmissionTls, &config.smtp.listen_submissions),
+        (
+            ListenerKind::SubmissionStartTls,
+            &config.smtp.listen_submission,
+        ),
+        (ListenerKind::Mx, &config.smtp.listen_mx),
+    ] {
+        bound.extend(listener::bind(kind, addrs).await?);
+    }
+    let admin_path = config.server.admin_socket();
+    let admin = crate::admin::server::bind(&admin_path)
+        .with_context(|| format!("admin socket {}", admin_path.display()))?;
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let registry = Arc::new(certmail_session::LocalRegistry::new(
+        certmail_session::RegistryConfig::default(),
+    ));
+    let hub = certmail_session::ChangeHub::new(1024);
+    let smtp = crate::protocols::smtp_context(
+        &config,
+        Arc::clone(&store),
+        Arc::clone(&registry) as _,
+        hub.clone(),
+    );
+    let daemon = Arc::new(Daemon {
+        config: RwLock::new(Arc::new(config)),
+        config_path,
+        tls,
+        store,
+        shutdown: shutdown.clone(),
+        registry,
+        hub,
+        smtp: RwLock::new(Arc::new(smtp)),
+    });
+
+    let accept_loops = TaskTracker::new();
+    for (kind, l) in bound {
+        let d = Arc::clone(&daemon);
+        let d2 = Arc::clone(&daemon);
+        accept_loops.spawn(listener::serve(
+            kind,
+            l,
+            Arc::clone(&limits),
+            shutdown.clone(),
+            tracker.clone(),
+            move |kind, acc| crate::protocols::handle(Arc::clone(&d), kind, acc),
+            move |kind, tcp| crate::protocols::refuse_busy(Arc::clone(&d2), kind, tcp),
+        ));
+    }
+    accept_loops.spawn(crate::admin::server::serve(
+        admin,
+        Arc::clone(&daemon),
+        shutdown.clone(),
+    ));
+    accept_loops.close();
+    tracing::info!("certmail ready");
+    notify("READY=1\nSTATUS=serving");
+
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                // systemd 252 has no Type=notify-reload, so MONOTONIC_USEC is not needed.
+                notify("RELOADING=1");
+                match daemon.reload().await {
+                    Ok(()) => tracing::info!("configuration, certificates and CRLs reloaded"),
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "reload failed; the old configuration stays in force"),
+                }
+                notify("READY=1\nSTATUS=serving");
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+
+    tracing::info!(open = limits.open(), "shutting down: draining connections");
+    notify("STOPPING=1\nSTATUS=draining connections");
+    shutdown.cancel();
+    accept_loops.wait().await;
+    tracker.close();
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            open = limits.open(),
+            "grace period over; closing remaining connections"
+        );
+    }
+    let _ = std::fs::remove_file(&admin_path);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::Store>> {
+    let dir = config.server.data_dir.clone();
+    let key_path = config.server.key_file();
+    let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        let key = certmail_store::KeyFile::load_or_create(&key_path)
+            .with_context(|| format!("store key file {}", key_path.display()))?;
+        certmail_store::SledStore::open(&dir.join("store"), key)
+            .with_context(|| format!("cannot open the mail store in {}", dir.display()))
+    })
+    .await??;
+    Ok(Arc::new(store))
+}

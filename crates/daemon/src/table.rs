@@ -1,0 +1,129 @@
+//! Human-readable tables for admin answers (`--json` prints the data as it is).
+
+use serde_json::Value;
+
+/// Prints the well-known parts of a response's data as aligned tables or key/value lines.
+pub fn print(data: &Value) {
+    if let Some(list) = data.get("accounts").and_then(Value::as_array) {
+        rows(
+            &["ID", "NAME", "STATE", "ADDRESSES", "ORGANISATION"],
+            list,
+            |a| {
+                vec![
+                    s(a, "id"),
+                    s(a, "name"),
+                    s(a, "state"),
+                    join(a, "addresses"),
+                    s(a, "organisation"),
+                ]
+            },
+        );
+    }
+    if let Some(a) = data.get("account") {
+        for key in ["id", "name", "organisation", "state"] {
+            println!("  {key:<14} {}", s(a, key));
+        }
+        println!("  {:<14} {}", "addresses", join(a, "addresses"));
+    }
+    if let Some(list) = data.get("certificates").and_then(Value::as_array) {
+        rows(
+            &["ACCOUNT", "SUBJECT", "SPKI SHA-256", "NOT AFTER"],
+            list,
+            |b| {
+                vec![
+                    s(b, "account"),
+                    s(b, "subject"),
+                    s(b, "spki_sha256"),
+                    date(b.get("not_after")),
+                ]
+            },
+        );
+    }
+    if let Some(checks) = data.get("checks").and_then(Value::as_array) {
+        for c in checks {
+            println!(
+                "  {:<4} {:<22} {}",
+                if c.get("ok").and_then(Value::as_bool) == Some(true) {
+                    "ok"
+                } else {
+                    "FAIL"
+                },
+                s(c, "check"),
+                s(c, "detail")
+            );
+        }
+    }
+}
+
+fn rows(head: &[&str], list: &[Value], f: impl Fn(&Value) -> Vec<String>) {
+    let body: Vec<Vec<String>> = list.iter().map(f).collect();
+    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for r in &body {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c}{}", " ".repeat(width[i] - c.chars().count())))
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(head.iter().map(|h| h.to_string()).collect());
+    for r in body {
+        line(r);
+    }
+}
+
+fn s(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(x)) => x.clone(),
+        Some(Value::Null) | None => "-".into(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn join(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
+/// A Unix time as a UTC date (YYYY-MM-DD), without a date crate.
+fn date(v: Option<&Value>) -> String {
+    let Some(t) = v.and_then(Value::as_i64) else {
+        return "-".into();
+    };
+    let days = t.div_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::date(Some(&serde_json::json!(0))), "1970-01-01");
+        assert_eq!(
+            super::date(Some(&serde_json::json!(1_795_305_600))),
+            "2026-11-22"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! A test and development PKI shaped like GPKI/EPKI/NPKI (feature `testpki`).

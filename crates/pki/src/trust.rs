@@ -1,0 +1,297 @@
+//! [`Pki`]: the configured issuing CAs and the CRL store, loaded from [`PkiConfig`].
+//!
+//! Share it as `Arc<Pki>`; to reload the CA certificates build a new one with
+//! [`Pki::load`] and swap the `Arc`. CRLs reload in place ([`Pki::reload_crls`]), so
+//! live connections keep working while a fetch job replaces CRL files.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use der::{Decode, Encode};
+use rustls::DistinguishedName;
+use rustls::pki_types::CertificateDer;
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::BasicConstraints;
+
+use crate::crl::{self, CrlLoadReport, CrlStore, DirFingerprint, LoadedCrl};
+use crate::error::{Error, Result};
+use crate::verifier::GpkiClientVerifier;
+use crate::{PkiConfig, x509};
+
+/// A configured CA certificate, reduced to what verification needs.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuingCa {
+    /// The file it came from.
+    pub(crate) path: PathBuf,
+    /// Subject DN, DER.
+    pub(crate) subject_der: Vec<u8>,
+    /// Subject DN, RFC 4514.
+    pub(crate) subject_dn: String,
+    /// Contents of the SPKI AlgorithmIdentifier.
+    pub(crate) spki_alg: Vec<u8>,
+    /// The raw public key (SPKI BIT STRING contents).
+    pub(crate) spki_key: Vec<u8>,
+    /// Validity, Unix seconds.
+    pub(crate) not_before: i64,
+    /// Validity end, Unix seconds.
+    pub(crate) not_after: i64,
+    /// Validity end, readable.
+    pub(crate) not_after_text: String,
+    /// Whether it issues EPKI certificates (by CN, from the configuration).
+    pub(crate) is_epki: bool,
+}
+
+/// The loaded trust configuration: issuing CAs, CRLs, policy lists.
+#[derive(Debug)]
+pub struct Pki {
+    pub(crate) config: PkiConfig,
+    pub(crate) issuers: Vec<IssuingCa>,
+    root_hints: Vec<DistinguishedName>,
+    crls: RwLock<Arc<CrlStore>>,
+    crl_state: Mutex<(DirFingerprint, CrlLoadReport)>,
+}
+
+impl Pki {
+    /// Load the CA certificates and CRLs named by `config`. Fails on an invalid
+    /// configuration, an unreadable directory, a CA file that is not a CA certificate, or
+    /// an issuing CA whose signature does not verify with a configured root. A bad CRL file
+    /// does not fail the load: it is left out ([`Pki::crl_report`]) and sign-ins whose CRL
+    /// is missing are refused with `revocation_unknown`.
+    pub fn load(config: &PkiConfig) -> Result<Pki> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(Error::Config(problems));
+        }
+        let (roots, issuers) = load_cas(config)?;
+        let now = now_unix();
+        for ca in roots.iter().chain(&issuers) {
+            if ca.not_after < now {
+                tracing::warn!(ca = %ca.subject_dn, path = %ca.path.display(), "CA certificate has expired");
+            }
+        }
+        let root_hints = issuers
+            .iter()
+            .map(|ca| DistinguishedName::from(ca.subject_der.clone()))
+            .collect();
+        let fingerprint =
+            crl::dir_fingerprint(&config.crl_dir).map_err(|e| Error::io(&config.crl_dir, e))?;
+        let (store, report) = CrlStore::load(&config.crl_dir, &issuers, None, now)
+            .map_err(|e| Error::io(&config.crl_dir, e))?;
+        Ok(Pki {
+            config: config.clone(),
+            issuers,
+            root_hints,
+            crls: RwLock::new(Arc::new(store)),
+            crl_state: Mutex::new((fingerprint, report)),
+        })
+    }
+
+    /// The configuration this was loaded from.
+    pub fn config(&self) -> &PkiConfig {
+        &self.config
+    }
+
+    /// RFC 4514 subjects of the issuing CAs, in file order.
+    pub fn issuing_ca_subjects(&self) -> Vec<String> {
+        self.issuers
+            .iter()
+            .map(|ca| ca.subject_dn.clone())
+            .collect()
+    }
+
+    /// DER subjects of the issuing CAs, sent as CertificateRequest hints so a client's
+    /// certificate picker offers only GPKI/EPKI certificates.
+    pub fn root_hints(&self) -> &[DistinguishedName] {
+        &self.root_hints
+    }
+
+    /// The rustls client-certificate verifier for user listeners.
+    pub fn client_verifier(&self) -> Arc<GpkiClientVerifier> {
+        Arc::new(GpkiClientVerifier::new(self.root_hints.clone()))
+    }
+
+    /// The CRL store in force (cheap: an `Arc` clone).
+    pub fn crl_store(&self) -> Arc<CrlStore> {
+        self.crls
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Every loaded CRL (for status output and nextUpdate warnings).
+    pub fn crls(&self) -> Vec<Arc<LoadedCrl>> {
+        self.crl_store().crls()
+    }
+
+    /// The report of the last CRL (re)load.
+    pub fn crl_report(&self) -> CrlLoadReport {
+        self.lock_state().1.clone()
+    }
+
+    /// Re-read the CRL directory and swap the store in. A file that fails keeps its last
+    /// good version. Call on SIGHUP / `certmail reload`.
+    pub fn reload_crls(&self) -> Result<CrlLoadReport> {
+        let dir = &self.config.crl_dir;
+        let fingerprint = crl::dir_fingerprint(dir).map_err(|e| Error::io(dir, e))?;
+        let previous = self.crl_store();
+        let (store, report) = CrlStore::load(dir, &self.issuers, Some(&previous), now_unix())
+            .map_err(|e| Error::io(dir, e))?;
+        match self.crls.write() {
+            Ok(mut g) => *g = Arc::new(store),
+            Err(p) => *p.into_inner() = Arc::new(store),
+        }
+        *self.lock_state() = (fingerprint, report.clone());
+        Ok(report)
+    }
+
+    /// Whether the CRL directory changed (names, sizes, mtimes) since the last load.
+    pub fn crl_dir_changed(&self) -> Result<bool> {
+        let dir = &self.config.crl_dir;
+        let now = crl::dir_fingerprint(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(now != self.lock_state().0)
+    }
+
+    /// Reload the CRLs if the directory changed; the report when it did. The daemon calls
+    /// this on a timer (polling mtimes).
+    pub fn reload_crls_if_changed(&self) -> Result<Option<CrlLoadReport>> {
+        if self.crl_dir_changed()? {
+            self.reload_crls().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, (DirFingerprint, CrlLoadReport)> {
+        self.crl_state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The current time in Unix seconds.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Read every CA certificate; split roots (self-issued) from issuing CAs and verify each
+/// issuing CA against its root when that root is configured.
+fn load_cas(config: &PkiConfig) -> Result<(Vec<IssuingCa>, Vec<IssuingCa>)> {
+    let dir = &config.certs_dir;
+    let mut roots = Vec::new();
+    let mut issuers = Vec::new();
+    let mut certs = Vec::new();
+    for path in x509::dir_files(dir).map_err(|e| Error::io(dir, e))? {
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let ders = x509::pem_or_der::<CertificateDer<'static>>(&bytes).map_err(|reason| {
+            Error::CaCertificate {
+                path: path.clone(),
+                reason,
+            }
+        })?;
+        for der in ders {
+            let cert = Certificate::from_der(&der).map_err(|e| Error::CaCertificate {
+                path: path.clone(),
+                reason: format!("not an X.509 certificate: {e}"),
+            })?;
+            let ca = issuing_ca(&path, &cert, config)?;
+            let self_issued = cert.tbs_certificate().issuer() == cert.tbs_certificate().subject();
+            if self_issued {
+                roots.push(ca);
+            } else {
+                issuers.push(ca);
+            }
+            certs.push((path.clone(), der, cert, self_issued));
+        }
+    }
+    for (path, der, cert, self_issued) in &certs {
+        if *self_issued {
+            continue;
+        }
+        let issuer_der =
+            cert.tbs_certificate()
+                .issuer()
+                .to_der()
+                .map_err(|e| Error::CaCertificate {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+        if let Some(root) = roots.iter().find(|r| r.subject_der == issuer_der) {
+            verify_by(der, cert, root).map_err(|reason| Error::CaCertificate {
+                path: path.clone(),
+                reason,
+            })?;
+        }
+    }
+    if issuers.is_empty() {
+        return Err(Error::NoIssuingCa(dir.clone()));
+    }
+    Ok((roots, issuers))
+}
+
+/// Reduce a CA certificate to an [`IssuingCa`]; refuse one that is not a CA.
+fn issuing_ca(path: &Path, cert: &Certificate, config: &PkiConfig) -> Result<IssuingCa> {
+    let bad = |reason: String| Error::CaCertificate {
+        path: path.to_owned(),
+        reason,
+    };
+    let tbs = cert.tbs_certificate();
+    let is_ca = matches!(
+        tbs.get_extension::<BasicConstraints>(),
+        Ok(Some((_, BasicConstraints { ca: true, .. })))
+    );
+    if !is_ca {
+        return Err(bad(
+            "not a CA certificate (basicConstraints cA is not set)".into()
+        ));
+    }
+    let spki = tbs.subject_public_key_info();
+    let cn = tbs
+        .subject()
+        .common_name()
+        .ok()
+        .flatten()
+        .map(|d| d.value().into_owned());
+    let is_epki = cn
+        .as_deref()
+        .is_some_and(|cn| config.epki_issuer_cns.iter().any(|e| e == cn));
+    Ok(IssuingCa {
+        path: path.to_owned(),
+        subject_der: tbs.subject().to_der().map_err(|e| bad(e.to_string()))?,
+        subject_dn: tbs.subject().to_string(),
+        spki_alg: x509::alg_contents(&spki.algorithm)
+            .ok_or_else(|| bad("bad key algorithm".into()))?,
+        spki_key: spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| bad("bad public key".into()))?
+            .to_vec(),
+        not_before: x509::unix(&tbs.validity().not_before),
+        not_after: x509::unix(&tbs.validity().not_after),
+        not_after_text: x509::utc(&tbs.validity().not_after),
+        is_epki,
+    })
+}
+
+/// Verify the signature on `cert` (DER `der`) with the key of `issuer`.
+pub(crate) fn verify_by(der: &[u8], cert: &Certificate, issuer: &IssuingCa) -> Result<(), String> {
+    if cert.tbs_certificate().signature() != cert.signature_algorithm() {
+        return Err("inner and outer signature algorithms differ".into());
+    }
+    let alg = x509::find_alg(cert.signature_algorithm(), &issuer.spki_alg).ok_or_else(|| {
+        format!(
+            "signature algorithm {} is unsupported or does not match the key of {}",
+            cert.signature_algorithm().oid,
+            issuer.subject_dn
+        )
+    })?;
+    let tbs = x509::raw_tbs(der).ok_or("malformed certificate")?;
+    let sig = cert.signature().as_bytes().ok_or("malformed signature")?;
+    alg.verify_signature(&issuer.spki_key, tbs, sig)
+        .map_err(|_| {
+            format!(
+                "signature does not verify with the key of {}",
+                issuer.subject_dn
+            )
+        })
+}

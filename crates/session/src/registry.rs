@@ -1,0 +1,505 @@
+//! The session registry: one signed-in device per account (DESIGN.md "One active session
+//! per account").
+//!
+//! A connection that has authenticated calls [`SessionRegistry::sign_in`] and keeps the
+//! [`ConnectionGuard`] until it closes. Connections of one account that share a
+//! [`DeviceKey`] form one session (Thunderbird's five IMAP connections and its SMTP
+//! connection), up to a per-session connection cap. A sign-in from another device either
+//! replaces the session, ending all its connections at once, or is refused, as the
+//! [`SessionPolicy`] says. Sign-ins of one account are serialised, so racing sign-ins end with
+//! exactly one session alive.
+//!
+//! A connection's read loop selects on the kick beside every read:
+//!
+//! ```
+//! use certmail_session::{
+//!     DeviceKey, KickReason, LocalRegistry, Protocol, SessionPolicy, SessionRegistry,
+//! };
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), certmail_session::SignInError> {
+//! let registry = LocalRegistry::default();
+//! let laptop = DeviceKey::new([7; 32], "203.0.113.5".parse().expect("literal address"));
+//! let guard = registry
+//!     .sign_in("홍길동", laptop, Protocol::Imap, SessionPolicy::Replace)
+//!     .await?;
+//! registry.kick("홍길동", KickReason::AdminKick).await; // e.g. from the admin socket
+//!
+//! let next_command = std::future::pending::<()>(); // stands for reading the socket
+//! let bye = tokio::select! {
+//!     () = next_command => unreachable!(),
+//!     reason = guard.kicked() => format!("* BYE [UNAVAILABLE] {}\r\n", reason.imap_bye()),
+//! };
+//! assert_eq!(bye, "* BYE [UNAVAILABLE] Session ended by an administrator\r\n");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use crate::device::DeviceKey;
+use crate::error::SignInError;
+use crate::kick::KickReason;
+
+/// Which protocol a connection speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    /// IMAP4rev2 / IMAP4rev1.
+    Imap,
+    /// SMTP submission.
+    Smtp,
+}
+
+impl Protocol {
+    /// Lowercase name for tables, logs and `--json` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Imap => "imap",
+            Self::Smtp => "smtp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a sign-in from another device does to the live session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SessionPolicy {
+    /// The newcomer wins: every connection of the old session ends at once (the default,
+    /// the behaviour users of the reference system expect).
+    #[default]
+    Replace,
+    /// The live session wins: the newcomer is refused with [`SignInError::Rejected`].
+    Reject,
+}
+
+/// Tuning of the in-process registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryConfig {
+    /// Most connections one session (one device) may hold, IMAP and SMTP together. Default
+    /// 10: Thunderbird opens up to 5 IMAP connections plus 1 SMTP, with room to spare for a
+    /// reconnect that overlaps a dying connection. 0 is read as 1.
+    pub max_connections_per_session: usize,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            max_connections_per_session: 10,
+        }
+    }
+}
+
+/// Identifies one session (one sign-in of one device) for as long as the registry runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s{}", self.0)
+    }
+}
+
+/// Identifies one connection for the life of the process; the change hub uses it to let a
+/// connection skip the changes it published itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub u64);
+
+impl ConnectionId {
+    /// A connection id no other connection of this process has had.
+    pub fn new_unique() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+/// One live session, as `certmail session list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The account signed in.
+    pub account: String,
+    /// The session's id.
+    pub session_id: SessionId,
+    /// The device that holds the session (certificate SPKI hash and IP address).
+    pub device: DeviceKey,
+    /// The protocols with at least one open connection, in order (IMAP before SMTP).
+    pub protocols: Vec<Protocol>,
+    /// Open connections, all protocols together.
+    pub connections: usize,
+    /// When the session's first connection signed in, in seconds since the Unix epoch.
+    pub since: u64,
+}
+
+/// The single-active-session rule, behind a trait so that a shared implementation (e.g. on
+/// Redis or PostgreSQL) can later enforce it across several nodes.
+#[async_trait]
+pub trait SessionRegistry: Send + Sync {
+    /// Registers a connection of `account` that authenticated from `device`.
+    ///
+    /// - No live session: a new session starts with this connection.
+    /// - A live session of the same device: the connection joins it, unless the session
+    ///   already holds the connection cap ([`SignInError::ConnectionCapReached`]).
+    /// - A live session of another device: under [`SessionPolicy::Replace`] every connection
+    ///   of that session is kicked with [`KickReason::AnotherDevice`] and a new session
+    ///   starts; under [`SessionPolicy::Reject`] the sign-in fails with
+    ///   [`SignInError::Rejected`].
+    ///
+    /// Sign-ins of one account are serialised: of any number of racing sign-ins, each sees
+    /// the outcome of the ones before it. `account` must be the canonical account id (as
+    /// the auth layer resolved it), so that two spellings cannot hold two sessions.
+    async fn sign_in(
+        &self,
+        account: &str,
+        device: DeviceKey,
+        protocol: Protocol,
+        policy: SessionPolicy,
+    ) -> Result<ConnectionGuard, SignInError>;
+
+    /// Ends the live session of `account`, if any, telling each connection `reason`.
+    /// Returns how many connections were ended (0 when the account had no session).
+    async fn kick(&self, account: &str, reason: KickReason) -> usize;
+
+    /// Ends every live session (e.g. [`KickReason::Shutdown`]). Returns how many connections
+    /// were ended.
+    async fn kick_all(&self, reason: KickReason) -> usize;
+
+    /// Every live session, sorted by account.
+    async fn list(&self) -> Vec<SessionInfo>;
+}
+
+/// Held by a connection for its whole life after sign-in. Dropping it deregisters the
+/// connection, and the session with its last connection.
+///
+/// Select on [`kicked`](Self::kicked) at every await point of the connection (reading a
+/// command, IDLE, DATA, BDAT, writing a response) so a kick ends it wherever it is.
+pub struct ConnectionGuard {
+    account: String,
+    session_id: SessionId,
+    connection_id: ConnectionId,
+    protocol: Protocol,
+    device: DeviceKey,
+    kick: watch::Receiver<Option<KickReason>>,
+    on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl ConnectionGuard {
+    /// A guard for a registry implementation to hand out. The implementation keeps the
+    /// sender side of `kick` and sends `Some(reason)` to end the connection; `on_drop` runs
+    /// once when the guard is dropped and must deregister the connection.
+    pub fn new(
+        account: String,
+        session_id: SessionId,
+        protocol: Protocol,
+        device: DeviceKey,
+        kick: watch::Receiver<Option<KickReason>>,
+        on_drop: Box<dyn FnOnce() + Send + Sync>,
+    ) -> Self {
+        Self {
+            account,
+            session_id,
+            connection_id: ConnectionId::new_unique(),
+            protocol,
+            device,
+            kick,
+            on_drop: Some(on_drop),
+        }
+    }
+
+    /// Resolves when the session is ended, with the reason; at once if it already was.
+    ///
+    /// The future does not borrow the guard and is cancel-safe: dropping it (a
+    /// `tokio::select!` branch that lost) loses nothing, and a new call sees a kick that
+    /// happened meanwhile. If the registry goes away without a kick it never resolves.
+    pub fn kicked(&self) -> impl Future<Output = KickReason> + Send + 'static {
+        let mut kick = self.kick.clone();
+        async move {
+            let reason = kick
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|reason| reason.clone());
+            match reason {
+                Some(reason) => reason,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// The kick reason if the session has been ended, without waiting. Check it right
+    /// before committing work (e.g. storing a message after DATA), so a kicked connection
+    /// stores nothing.
+    pub fn kick_reason(&self) -> Option<KickReason> {
+        self.kick.borrow().clone()
+    }
+
+    /// The account signed in.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The session this connection belongs to.
+    pub fn session_id(&self) -> SessionId {
+        self.session_id
+    }
+
+    /// This connection's id (for the change hub's own-change skipping, and logs).
+    pub fn connection_id(&self) -> ConnectionId {
+        self.connection_id
+    }
+
+    /// The protocol this connection signed in with.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The device key fixed at sign-in.
+    pub fn device(&self) -> DeviceKey {
+        self.device
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        if let Some(on_drop) = self.on_drop.take() {
+            on_drop();
+        }
+    }
+}
+
+impl fmt::Debug for ConnectionGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionGuard")
+            .field("account", &self.account)
+            .field("session_id", &self.session_id)
+            .field("connection_id", &self.connection_id)
+            .field("protocol", &self.protocol)
+            .field("device", &self.device)
+            .field("kicked", &self.kick_reason())
+            .finish()
+    }
+}
+
+/// The in-process registry: one mutex-guarded map from account to its live session. The
+/// mutex serialises sign-ins (it is never held across an `.await`). Cloning shares the map.
+#[derive(Clone, Default)]
+pub struct LocalRegistry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    config: RegistryConfig,
+    sessions: Mutex<HashMap<String, LiveSession>>,
+    next_session_id: AtomicU64,
+}
+
+/// A session as the registry holds it.
+struct LiveSession {
+    id: SessionId,
+    device: DeviceKey,
+    since: u64,
+    imap: usize,
+    smtp: usize,
+    kick: watch::Sender<Option<KickReason>>,
+}
+
+impl LiveSession {
+    fn connections(&self) -> usize {
+        self.imap + self.smtp
+    }
+
+    fn count_mut(&mut self, protocol: Protocol) -> &mut usize {
+        match protocol {
+            Protocol::Imap => &mut self.imap,
+            Protocol::Smtp => &mut self.smtp,
+        }
+    }
+
+    fn info(&self, account: &str) -> SessionInfo {
+        let protocols = [(Protocol::Imap, self.imap), (Protocol::Smtp, self.smtp)]
+            .into_iter()
+            .filter(|&(_, count)| count > 0)
+            .map(|(protocol, _)| protocol)
+            .collect();
+        SessionInfo {
+            account: account.to_owned(),
+            session_id: self.id,
+            device: self.device,
+            protocols,
+            connections: self.connections(),
+            since: self.since,
+        }
+    }
+
+    /// Tells every connection why the session ended; returns how many there were.
+    fn end(self, account: &str, reason: KickReason) -> usize {
+        let connections = self.connections();
+        tracing::info!(
+            account,
+            session = %self.id,
+            device = %self.device,
+            reason = reason.code(),
+            connections,
+            "session ended"
+        );
+        // send_replace stores the reason even if every receiver is gone already.
+        self.kick.send_replace(Some(reason));
+        connections
+    }
+}
+
+impl LocalRegistry {
+    /// An empty registry with `config`.
+    pub fn new(config: RegistryConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                ..Inner::default()
+            }),
+        }
+    }
+
+    fn sign_in_now(
+        &self,
+        account: &str,
+        device: DeviceKey,
+        protocol: Protocol,
+        policy: SessionPolicy,
+    ) -> Result<ConnectionGuard, SignInError> {
+        let cap = self.inner.config.max_connections_per_session.max(1);
+        let mut sessions = self.inner.lock();
+        if let Some(live) = sessions.get_mut(account) {
+            if live.device == device {
+                if live.connections() >= cap {
+                    return Err(SignInError::ConnectionCapReached { cap });
+                }
+                *live.count_mut(protocol) += 1;
+                return Ok(self.guard(account, live, protocol));
+            }
+            if policy == SessionPolicy::Reject {
+                return Err(SignInError::Rejected { ip: live.device.ip });
+            }
+            if let Some(old) = sessions.remove(account) {
+                old.end(account, KickReason::AnotherDevice { ip: device.ip });
+            }
+        }
+        let id = SessionId(self.inner.next_session_id.fetch_add(1, Ordering::Relaxed));
+        let mut live = LiveSession {
+            id,
+            device,
+            since: unix_now(),
+            imap: 0,
+            smtp: 0,
+            kick: watch::Sender::new(None),
+        };
+        *live.count_mut(protocol) += 1;
+        tracing::info!(account, session = %id, %device, %protocol, "session started");
+        let guard = self.guard(account, &live, protocol);
+        sessions.insert(account.to_owned(), live);
+        Ok(guard)
+    }
+
+    fn guard(&self, account: &str, live: &LiveSession, protocol: Protocol) -> ConnectionGuard {
+        let registry = Arc::downgrade(&self.inner);
+        let owner = account.to_owned();
+        let session_id = live.id;
+        ConnectionGuard::new(
+            account.to_owned(),
+            session_id,
+            protocol,
+            live.device,
+            live.kick.subscribe(),
+            Box::new(move || leave(&registry, &owner, session_id, protocol)),
+        )
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, LiveSession>> {
+        // Nothing panics while holding the lock; if something ever did, the map is still
+        // consistent (every update is a single insert, remove or counter change).
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Deregisters one connection: the session ends quietly with its last connection. A
+/// connection of a session already kicked or replaced finds another id (or none) and does
+/// nothing.
+fn leave(registry: &Weak<Inner>, account: &str, session_id: SessionId, protocol: Protocol) {
+    let Some(inner) = registry.upgrade() else {
+        return;
+    };
+    let mut sessions = inner.lock();
+    let Some(live) = sessions.get_mut(account) else {
+        return;
+    };
+    if live.id != session_id {
+        return;
+    }
+    let count = live.count_mut(protocol);
+    *count = count.saturating_sub(1);
+    if live.connections() == 0 {
+        sessions.remove(account);
+        tracing::debug!(account, session = %session_id, "session closed by its last connection");
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+#[async_trait]
+impl SessionRegistry for LocalRegistry {
+    async fn sign_in(
+        &self,
+        account: &str,
+        device: DeviceKey,
+        protocol: Protocol,
+        policy: SessionPolicy,
+    ) -> Result<ConnectionGuard, SignInError> {
+        self.sign_in_now(account, device, protocol, policy)
+    }
+
+    async fn kick(&self, account: &str, reason: KickReason) -> usize {
+        let ended = self.inner.lock().remove(account);
+        ended.map_or(0, |live| live.end(account, reason))
+    }
+
+    async fn kick_all(&self, reason: KickReason) -> usize {
+        let ended: Vec<_> = self.inner.lock().drain().collect();
+        ended
+            .into_iter()
+            .map(|(account, live)| live.end(&account, reason.clone()))
+            .sum()
+    }
+
+    async fn list(&self) -> Vec<SessionInfo> {
+        let mut infos: Vec<_> = self
+            .inner
+            .lock()
+            .iter()
+            .map(|(account, live)| live.info(account))
+            .collect();
+        infos.sort_by(|a, b| a.account.cmp(&b.account));
+        infos
+    }
+}

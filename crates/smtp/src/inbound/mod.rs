@@ -1,0 +1,85 @@
+//! The SMTP server's I/O side: sockets, TLS, sign-in, recipients and delivery around the
+//! sans-IO [`crate::proto::Session`].
+//!
+//! One task per connection reads bytes, feeds the session, and carries out its actions:
+//! writing replies, the STARTTLS handshake, sign-in decisions, recipient checks, spooling
+//! the body and storing it. The `250` after DATA/BDAT LAST is written only after the store
+//! has flushed the delivery (group commit). A kicked session (another device signed in)
+//! hears `421 4.7.0` at once, even mid-DATA, and nothing partial is stored.
+
+mod connection;
+mod headers;
+mod recipients;
+
+pub use connection::{Connection, serve};
+
+use std::sync::Arc;
+
+use certmail_session::{ChangeHub, SessionPolicy, SessionRegistry};
+use certmail_store::Store;
+
+/// Settings of the SMTP server (from the daemon's `[smtp]` and `[server]` sections).
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    /// Our host name (greeting, Received, Message-ID).
+    pub hostname: String,
+    /// Domains delivered locally, lowercase.
+    pub local_domains: Vec<String>,
+    /// Largest message in bytes.
+    pub max_message_size: usize,
+    /// Recipients per message.
+    pub max_recipients: usize,
+    /// Longest command line.
+    pub max_line_length: usize,
+    /// Errors before 421.
+    pub max_errors: usize,
+    /// Commands before sign-in.
+    pub max_commands_before_auth: usize,
+    /// Seconds to wait for a command.
+    pub command_timeout_secs: u64,
+    /// Seconds to wait for each piece of DATA.
+    pub data_timeout_secs: u64,
+    /// Refuse submitted messages whose From: is not the account's.
+    pub enforce_from_header: bool,
+    /// Seconds for a TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// The second factor is required.
+    pub require_password: bool,
+    /// What a sign-in from another device does to the live session.
+    pub session_policy: SessionPolicy,
+    /// Per-account storage quota in bytes (0 = none).
+    pub quota_bytes: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            hostname: "localhost".into(),
+            local_domains: Vec::new(),
+            max_message_size: 50_000_000,
+            max_recipients: 1000,
+            max_line_length: 4096,
+            max_errors: 20,
+            max_commands_before_auth: 50,
+            command_timeout_secs: 300,
+            data_timeout_secs: 180,
+            enforce_from_header: true,
+            tls_handshake_timeout_secs: 30,
+            require_password: true,
+            session_policy: SessionPolicy::Replace,
+            quota_bytes: 0,
+        }
+    }
+}
+
+/// What every SMTP connection shares.
+pub struct SmtpContext {
+    /// The mail store.
+    pub store: Arc<dyn Store>,
+    /// The single-active-session registry.
+    pub registry: Arc<dyn SessionRegistry>,
+    /// Where deliveries are announced (IDLE wakes on them).
+    pub hub: ChangeHub,
+    /// Settings (replaced on reload by building a new context).
+    pub settings: SmtpSettings,
+}

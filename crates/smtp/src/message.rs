@@ -1,0 +1,1 @@
+//! Header helpers (to be written).

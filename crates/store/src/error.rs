@@ -1,0 +1,138 @@
+//! The store's one error type.
+
+use std::path::PathBuf;
+
+/// Everything a store operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database engine failed (I/O, corruption detected by sled).
+    #[error("database error: {0}")]
+    Db(#[from] ::sled::Error),
+    /// A file other than the database could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The store on disk was written by a different format version.
+    #[error(
+        "store format version {found} on disk, this build reads version {expected}; \
+         migrate the store or run the matching certmail version"
+    )]
+    FormatVersion {
+        /// The version found on disk.
+        found: u32,
+        /// The version this build reads and writes.
+        expected: u32,
+    },
+    /// The key file is malformed.
+    #[error("key file {path}: {reason}")]
+    KeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `keygen` refuses to overwrite an existing key file.
+    #[error("key file {0} already exists; refusing to overwrite it")]
+    KeyFileExists(PathBuf),
+    /// The key file does not hold the key this store was encrypted with.
+    #[error("the key file does not match this store (key id {key_id}): wrong key")]
+    WrongKey {
+        /// The key id whose check value failed.
+        key_id: u8,
+    },
+    /// A record needs a key id the key file does not have.
+    #[error("no key with id {0} in the key file")]
+    UnknownKeyId(u8),
+    /// An encrypted record failed authentication: it is corrupted or was moved.
+    #[error("record {record} failed decryption: corrupted or tampered with")]
+    Decrypt {
+        /// Which record (tree and key, printable).
+        record: String,
+    },
+    /// A record could not be decoded or is inconsistent.
+    #[error("corrupt record {record}: {reason}")]
+    Corrupt {
+        /// Which record.
+        record: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A flush to disk failed; the store no longer acknowledges writes.
+    #[error("flush to disk failed: {0}")]
+    Flush(String),
+    /// A background task panicked or the runtime shut down.
+    #[error("store task failed: {0}")]
+    Task(String),
+    /// `create_account` with an id that already exists.
+    #[error("account {0} already exists")]
+    AccountExists(String),
+    /// No account with this id.
+    #[error("no account {0}")]
+    AccountNotFound(String),
+    /// An address is already used by an account or alias.
+    #[error("address {0} is already taken")]
+    AddressTaken(String),
+    /// The certificate key is bound to another account.
+    #[error("this certificate key is already bound to account {account}")]
+    CertBoundElsewhere {
+        /// The account holding the binding.
+        account: String,
+    },
+    /// No such certificate binding.
+    #[error("no such certificate binding")]
+    BindingNotFound,
+    /// No such alias.
+    #[error("no alias {0}")]
+    AliasNotFound(String),
+    /// No such mailbox.
+    #[error("no mailbox {0}")]
+    MailboxNotFound(String),
+    /// A mailbox with this name already exists.
+    #[error("mailbox {0} already exists")]
+    MailboxExists(String),
+    /// The mailbox name is not allowed, or the operation is not allowed on it.
+    #[error("mailbox name {name:?}: {reason}")]
+    InvalidMailbox {
+        /// The name given.
+        name: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The account does not own this message body.
+    #[error("no such message")]
+    MessageNotFound,
+    /// The mailbox has used every UID; it must be recreated (new UIDVALIDITY).
+    #[error("mailbox {0} has no UIDs left")]
+    UidsExhausted(String),
+    /// No queue entry with this id.
+    #[error("no queue entry {0}")]
+    QueueEntryNotFound(u64),
+}
+
+impl StoreError {
+    /// True for errors caused by the caller's request (not found, exists, invalid), false for
+    /// failures of the store itself (disk, corruption, key).
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            StoreError::AccountExists(_)
+                | StoreError::AccountNotFound(_)
+                | StoreError::AddressTaken(_)
+                | StoreError::CertBoundElsewhere { .. }
+                | StoreError::BindingNotFound
+                | StoreError::AliasNotFound(_)
+                | StoreError::MailboxNotFound(_)
+                | StoreError::MailboxExists(_)
+                | StoreError::InvalidMailbox { .. }
+                | StoreError::MessageNotFound
+                | StoreError::QueueEntryNotFound(_)
+        )
+    }
+}
+
+/// Shorthand for results of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,416 @@
+//! The records the store keeps: accounts, certificate bindings, aliases, mailboxes, messages,
+//! outbound queue entries and audit events.
+//!
+//! Every type here is plain data (serde, `Clone`); the [`crate::Store`] trait moves them in and
+//! out. Secrets (`password_hash`, `totp_secret`) are redacted from `Debug`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An account's login id: lowercase, unique, never reused for another person.
+pub type AccountId = String;
+
+/// Whether an account may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AccountState {
+    /// Created (e.g. by certificate self-registration) and waiting for an administrator.
+    Pending,
+    /// May sign in and receive mail.
+    Active,
+    /// Temporarily locked (too many failures, or by an administrator); receives mail.
+    Locked,
+    /// Switched off by an administrator: no sign-in, no delivery.
+    Disabled,
+}
+
+/// One person's account.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Login id, lowercase.
+    pub id: AccountId,
+    /// The person's name exactly as on the certificate, Unicode NFC (e.g. "홍길동").
+    pub name: String,
+    /// Mail addresses delivered to this account, lowercase; the first is the primary one.
+    pub addresses: Vec<String>,
+    /// Organisation (ministry, school, agency) as shown to administrators.
+    pub organisation: String,
+    /// Whether the account may sign in.
+    pub state: AccountState,
+    /// Argon2id password hash as a PHC string; `None` until a password is set.
+    pub password_hash: Option<String>,
+    /// When the password was set, unix seconds.
+    pub password_set_at: Option<i64>,
+    /// The password was set by an administrator and must be changed at next sign-in.
+    pub password_temporary: bool,
+    /// RFC 6238 TOTP shared secret (raw bytes), if enrolled.
+    pub totp_secret: Option<Vec<u8>>,
+    /// Free-form per-account settings (e.g. "lang" = "ko").
+    pub settings: BTreeMap<String, String>,
+    /// When the account was created, unix seconds.
+    pub created_at: i64,
+    /// Consecutive failed sign-ins since the last success.
+    pub failed_logins: u32,
+    /// While set and in the future, sign-ins are refused; unix seconds.
+    pub locked_until: Option<i64>,
+}
+
+impl Account {
+    /// A fresh active account with no password, no TOTP and no settings.
+    pub fn new(id: &str, name: &str, addresses: Vec<String>, created_at: i64) -> Account {
+        Account {
+            id: id.to_lowercase(),
+            name: name.to_owned(),
+            addresses: addresses.into_iter().map(|a| a.to_lowercase()).collect(),
+            organisation: String::new(),
+            state: AccountState::Active,
+            password_hash: None,
+            password_set_at: None,
+            password_temporary: false,
+            totp_secret: None,
+            settings: BTreeMap::new(),
+            created_at,
+            failed_logins: 0,
+            locked_until: None,
+        }
+    }
+}
+
+impl fmt::Debug for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |present: bool| if present { "<redacted>" } else { "None" };
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("addresses", &self.addresses)
+            .field("organisation", &self.organisation)
+            .field("state", &self.state)
+            .field("password_hash", &redact(self.password_hash.is_some()))
+            .field("password_set_at", &self.password_set_at)
+            .field("password_temporary", &self.password_temporary)
+            .field("totp_secret", &redact(self.totp_secret.is_some()))
+            .field("settings", &self.settings)
+            .field("created_at", &self.created_at)
+            .field("failed_logins", &self.failed_logins)
+            .field("locked_until", &self.locked_until)
+            .finish()
+    }
+}
+
+/// A client certificate key bound to an account. The SPKI hash is the binding; the DNs,
+/// serial and expiry are kept for display and for lookups after certificate renewal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertBinding {
+    /// The account this certificate signs in to.
+    pub account: AccountId,
+    /// SHA-256 of the certificate's DER SubjectPublicKeyInfo.
+    pub spki_sha256: [u8; 32],
+    /// Issuer distinguished name, RFC 4514 string form.
+    pub issuer_dn: String,
+    /// Subject distinguished name, RFC 4514 string form.
+    pub subject_dn: String,
+    /// Certificate serial number, lowercase hex.
+    pub serial_hex: String,
+    /// Certificate notAfter, unix seconds.
+    pub not_after: i64,
+    /// When the binding was made, unix seconds.
+    pub bound_at: i64,
+}
+
+/// RFC 6154 special-use attribute of a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SpecialUse {
+    /// `\Sent`
+    Sent,
+    /// `\Drafts`
+    Drafts,
+    /// `\Trash`
+    Trash,
+    /// `\Junk`
+    Junk,
+    /// `\Archive`
+    Archive,
+    /// `\All`
+    All,
+    /// `\Flagged`
+    Flagged,
+}
+
+impl SpecialUse {
+    /// The IMAP attribute, e.g. `"\\Sent"`.
+    pub fn as_attr(self) -> &'static str {
+        match self {
+            SpecialUse::Sent => "\\Sent",
+            SpecialUse::Drafts => "\\Drafts",
+            SpecialUse::Trash => "\\Trash",
+            SpecialUse::Junk => "\\Junk",
+            SpecialUse::Archive => "\\Archive",
+            SpecialUse::All => "\\All",
+            SpecialUse::Flagged => "\\Flagged",
+        }
+    }
+
+    /// Parses an IMAP attribute (case-insensitive), e.g. `"\\sent"`.
+    pub fn from_attr(attr: &str) -> Option<SpecialUse> {
+        const ALL: [SpecialUse; 7] = [
+            SpecialUse::Sent,
+            SpecialUse::Drafts,
+            SpecialUse::Trash,
+            SpecialUse::Junk,
+            SpecialUse::Archive,
+            SpecialUse::All,
+            SpecialUse::Flagged,
+        ];
+        ALL.into_iter()
+            .find(|s| s.as_attr().eq_ignore_ascii_case(attr))
+    }
+}
+
+/// The name of the inbox, always spelled this way in the store (RFC 3501 §5.1: case-insensitive).
+pub const INBOX: &str = "INBOX";
+
+/// The hierarchy delimiter of mailbox names.
+pub const MAILBOX_DELIMITER: char = '/';
+
+/// One mailbox of one account, with its IMAP counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mailbox {
+    /// Store-internal id; messages are keyed by it, so a rename does not move them.
+    pub id: u64,
+    /// Full name, `/`-delimited; the inbox is always `INBOX`.
+    pub name: String,
+    /// RFC 3501 UIDVALIDITY; never reused by any mailbox of this store.
+    pub uid_validity: u32,
+    /// The UID the next message will get.
+    pub uid_next: u32,
+    /// RFC 7162 HIGHESTMODSEQ.
+    pub highest_modseq: u64,
+    /// RFC 6154 special use.
+    pub special_use: Option<SpecialUse>,
+    /// Whether the mailbox is subscribed (LSUB / LIST (SUBSCRIBED)).
+    pub subscribed: bool,
+    /// Number of messages.
+    pub exists: u32,
+    /// Sum of the message sizes, bytes.
+    pub size: u64,
+}
+
+/// SHA-256 of a message's plaintext: the id of its stored body.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BlobId(pub [u8; 32]);
+
+impl BlobId {
+    /// The id of this body (SHA-256).
+    pub fn of(body: &[u8]) -> BlobId {
+        let digest = ring::digest::digest(&ring::digest::SHA256, body);
+        let mut id = [0u8; 32];
+        id.copy_from_slice(digest.as_ref());
+        BlobId(id)
+    }
+
+    /// Lowercase hex form.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlobId({})", &self.to_hex()[..16])
+    }
+}
+
+/// A message's per-mailbox metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    /// IMAP UID in its mailbox.
+    pub uid: u32,
+    /// RFC 7162 MODSEQ of the last change.
+    pub modseq: u64,
+    /// System flags (`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`) and keywords;
+    /// sorted, without duplicates (compared case-insensitively); never `\Recent`.
+    pub flags: Vec<String>,
+    /// IMAP INTERNALDATE, unix seconds.
+    pub internal_date: i64,
+    /// RFC822.SIZE, bytes.
+    pub size: u64,
+    /// The body's id; read it with [`crate::Store::message_body`].
+    pub blob: BlobId,
+}
+
+impl MessageMeta {
+    /// Whether the message has this flag (case-insensitive).
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+    }
+}
+
+/// A message to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The whole RFC 5322 message.
+    pub body: Vec<u8>,
+    /// Initial flags.
+    pub flags: Vec<String>,
+    /// IMAP INTERNALDATE, unix seconds.
+    pub internal_date: i64,
+}
+
+/// How [`crate::Store::set_flags`] combines the given flags with the current ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    /// `+FLAGS`
+    Add,
+    /// `-FLAGS`
+    Remove,
+    /// `FLAGS`
+    Replace,
+}
+
+/// A message's flags after [`crate::Store::set_flags`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagUpdate {
+    /// The message's UID.
+    pub uid: u32,
+    /// Its MODSEQ after the operation (unchanged if its flags did not change).
+    pub modseq: u64,
+    /// Its flags after the operation.
+    pub flags: Vec<String>,
+}
+
+/// The outcome of [`crate::Store::set_flags`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreResult {
+    /// Every existing message that passed the UNCHANGEDSINCE test, with its new state.
+    pub updated: Vec<FlagUpdate>,
+    /// RFC 7162 §3.2: UIDs whose MODSEQ was above UNCHANGEDSINCE, left untouched.
+    pub failed_modified: Vec<u32>,
+}
+
+/// Delivery of one message: local copies and remote queue entries in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The whole message, stored once.
+    pub body: Vec<u8>,
+    /// INTERNALDATE of the local copies, unix seconds.
+    pub internal_date: i64,
+    /// Local copies: (account, mailbox name, flags). A missing mailbox falls back to INBOX.
+    pub recipients: Vec<(AccountId, String, Vec<String>)>,
+    /// Remote recipients to send to. `id` and `blob` are assigned by the store.
+    pub queue: Vec<QueueEntry>,
+}
+
+/// One stored local copy, from [`crate::Store::deliver`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredCopy {
+    /// The recipient account.
+    pub account: AccountId,
+    /// The mailbox the copy went to (INBOX if the requested one did not exist).
+    pub mailbox: String,
+    /// Its UIDVALIDITY.
+    pub uid_validity: u32,
+    /// Its UID.
+    pub uid: u32,
+}
+
+/// The outcome of [`crate::Store::deliver`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeliveryReceipt {
+    /// Local copies, in the order of [`Delivery::recipients`].
+    pub stored: Vec<DeliveredCopy>,
+    /// Ids of the queue entries, in the order of [`Delivery::queue`].
+    pub queued: Vec<u64>,
+    /// The body's id.
+    pub blob: BlobId,
+}
+
+/// Delivery status of one remote recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecipientStatus {
+    /// Not yet delivered; retry at the entry's `next_attempt`.
+    Pending,
+    /// Accepted by the remote server.
+    Delivered,
+    /// Permanently failed (5xx or expired).
+    Failed,
+}
+
+/// RFC 3461 NOTIFY bits of a [`QueueRecipient`].
+pub mod notify {
+    /// NOTIFY=SUCCESS
+    pub const SUCCESS: u8 = 1;
+    /// NOTIFY=FAILURE
+    pub const FAILURE: u8 = 2;
+    /// NOTIFY=DELAY
+    pub const DELAY: u8 = 4;
+    /// NOTIFY=NEVER (no other bit may be set)
+    pub const NEVER: u8 = 8;
+}
+
+/// One remote recipient of a queue entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRecipient {
+    /// The recipient address.
+    pub address: String,
+    /// Its delivery status.
+    pub status: RecipientStatus,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// The last error (remote reply or local reason), if any.
+    pub last_error: Option<String>,
+    /// RFC 3461 NOTIFY bits, see [`notify`].
+    pub notify: u8,
+}
+
+/// One outbound message waiting for delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    /// Queue id, assigned by the store on delivery.
+    pub id: u64,
+    /// Envelope sender (MAIL FROM), empty for the null sender.
+    pub from: String,
+    /// Remote recipients.
+    pub recipients: Vec<QueueRecipient>,
+    /// The message body's id, assigned by the store on delivery.
+    pub blob: BlobId,
+    /// When it was queued, unix seconds.
+    pub created_at: i64,
+    /// When to try next, unix seconds.
+    pub next_attempt: i64,
+    /// Other envelope data (e.g. "envid", "ret", "auth") for DSNs and logs.
+    pub envelope_meta: BTreeMap<String, String>,
+}
+
+/// One audit log record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// When it happened, unix milliseconds.
+    pub time: i64,
+    /// The account concerned, if any.
+    pub account: Option<AccountId>,
+    /// What happened, e.g. "login.ok", "cert.bind".
+    pub kind: String,
+    /// The client IP, if any.
+    pub ip: Option<String>,
+    /// Details; never secrets.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// A local alias address expanding to accounts or other addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alias {
+    /// The alias address, lowercase.
+    pub address: String,
+    /// Account ids or addresses it expands to.
+    pub members: Vec<String>,
+}
+
+/// Counters of the group commit, for tests, benchmarks and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreStats {
+    /// Acknowledged write operations.
+    pub writes: u64,
+    /// Flushes to disk performed for them.
+    pub flushes: u64,
+}

@@ -1,0 +1,269 @@
+//! `impl Store for SledStore`: each call runs its sync operation on the blocking pool;
+//! writes then wait for the group commit.
+
+use std::ops::RangeInclusive;
+
+use super::SledStore;
+use crate::error::StoreError;
+use crate::model::{
+    Account, Alias, AuditEvent, BlobId, CertBinding, Delivery, DeliveryReceipt, FlagOp, Mailbox,
+    MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
+};
+use crate::store::Store;
+
+type R<T> = Result<T, StoreError>;
+
+#[async_trait::async_trait]
+impl Store for SledStore {
+    async fn create_account(&self, account: Account) -> R<()> {
+        self.write(move |i| i.create_account(account)).await
+    }
+
+    async fn account(&self, id: &str) -> R<Option<Account>> {
+        let id = id.to_owned();
+        self.read(move |i| i.account(&id)).await
+    }
+
+    async fn account_by_address(&self, address: &str) -> R<Option<Account>> {
+        let address = address.to_owned();
+        self.read(move |i| i.account_by_address(&address)).await
+    }
+
+    async fn update_account(&self, account: Account) -> R<()> {
+        self.write(move |i| i.update_account(account)).await
+    }
+
+    async fn list_accounts(&self) -> R<Vec<Account>> {
+        self.read(|i| i.list_accounts()).await
+    }
+
+    async fn delete_account(&self, id: &str) -> R<()> {
+        let id = id.to_owned();
+        self.write(move |i| i.delete_account(&id)).await
+    }
+
+    async fn bind_cert(&self, binding: CertBinding) -> R<()> {
+        self.write(move |i| i.bind_cert(binding)).await
+    }
+
+    async fn unbind_cert(&self, account: &str, spki_sha256: &[u8; 32]) -> R<()> {
+        let (account, spki) = (account.to_owned(), *spki_sha256);
+        self.write(move |i| i.unbind_cert(&account, &spki)).await
+    }
+
+    async fn bindings_of(&self, account: &str) -> R<Vec<CertBinding>> {
+        let account = account.to_owned();
+        self.read(move |i| i.bindings_of(&account)).await
+    }
+
+    async fn binding_by_spki(&self, spki_sha256: &[u8; 32]) -> R<Option<CertBinding>> {
+        let spki = *spki_sha256;
+        self.read(move |i| i.binding_by_spki(&spki)).await
+    }
+
+    async fn bindings_by_dn(&self, issuer_dn: &str, subject_dn: &str) -> R<Vec<CertBinding>> {
+        let (issuer, subject) = (issuer_dn.to_owned(), subject_dn.to_owned());
+        self.read(move |i| i.bindings_by_dn(&issuer, &subject))
+            .await
+    }
+
+    async fn set_alias(&self, alias: Alias) -> R<()> {
+        self.write(move |i| i.set_alias(alias)).await
+    }
+
+    async fn alias(&self, address: &str) -> R<Option<Alias>> {
+        let address = address.to_owned();
+        self.read(move |i| i.alias(&address)).await
+    }
+
+    async fn remove_alias(&self, address: &str) -> R<()> {
+        let address = address.to_owned();
+        self.write(move |i| i.remove_alias(&address)).await
+    }
+
+    async fn list_aliases(&self) -> R<Vec<Alias>> {
+        self.read(|i| i.list_aliases()).await
+    }
+
+    async fn create_mailbox(
+        &self,
+        account: &str,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> R<Mailbox> {
+        let (account, name) = (account.to_lowercase(), name.to_owned());
+        self.write(move |i| i.create_mailbox(&account, &name, special_use))
+            .await
+    }
+
+    async fn mailbox(&self, account: &str, name: &str) -> R<Option<Mailbox>> {
+        let (account, name) = (account.to_lowercase(), name.to_owned());
+        self.read(move |i| i.mailbox(&account, &name)).await
+    }
+
+    async fn list_mailboxes(&self, account: &str) -> R<Vec<Mailbox>> {
+        let account = account.to_lowercase();
+        self.read(move |i| i.list_mailboxes(&account)).await
+    }
+
+    async fn rename_mailbox(&self, account: &str, from: &str, to: &str) -> R<()> {
+        let (account, from, to) = (account.to_lowercase(), from.to_owned(), to.to_owned());
+        self.write(move |i| i.rename_mailbox(&account, &from, &to))
+            .await
+    }
+
+    async fn delete_mailbox(&self, account: &str, name: &str) -> R<()> {
+        let (account, name) = (account.to_lowercase(), name.to_owned());
+        self.write(move |i| i.delete_mailbox(&account, &name)).await
+    }
+
+    async fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> R<()> {
+        let (account, name) = (account.to_lowercase(), name.to_owned());
+        self.write(move |i| i.set_subscribed(&account, &name, subscribed))
+            .await
+    }
+
+    async fn append(
+        &self,
+        account: &str,
+        mailbox: &str,
+        message: NewMessage,
+    ) -> R<(u32, u32, u64)> {
+        let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
+        self.write(move |i| i.append(&account, &mailbox, message))
+            .await
+    }
+
+    async fn messages(
+        &self,
+        account: &str,
+        mailbox: &str,
+        uids: RangeInclusive<u32>,
+    ) -> R<Vec<MessageMeta>> {
+        let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
+        self.read(move |i| i.messages(&account, &mailbox, uids))
+            .await
+    }
+
+    async fn message_body(&self, account: &str, blob: &BlobId) -> R<Vec<u8>> {
+        let (account, blob) = (account.to_lowercase(), *blob);
+        self.read(move |i| i.message_body(&account, &blob)).await
+    }
+
+    async fn set_flags(
+        &self,
+        account: &str,
+        mailbox: &str,
+        uids: &[u32],
+        op: FlagOp,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> R<StoreResult> {
+        let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
+        let (uids, flags) = (uids.to_vec(), flags.to_vec());
+        self.write(move |i| i.set_flags(&account, &mailbox, &uids, op, &flags, unchanged_since))
+            .await
+    }
+
+    async fn copy(
+        &self,
+        account: &str,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> R<(u32, Vec<(u32, u32)>)> {
+        let (account, from, to) = (account.to_lowercase(), from.to_owned(), to.to_owned());
+        let uids = uids.to_vec();
+        self.write(move |i| i.copy(&account, &from, &uids, &to, false))
+            .await
+    }
+
+    async fn move_messages(
+        &self,
+        account: &str,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> R<(u32, Vec<(u32, u32)>)> {
+        let (account, from, to) = (account.to_lowercase(), from.to_owned(), to.to_owned());
+        let uids = uids.to_vec();
+        self.write(move |i| i.copy(&account, &from, &uids, &to, true))
+            .await
+    }
+
+    async fn expunge(&self, account: &str, mailbox: &str, uids: Option<&[u32]>) -> R<Vec<u32>> {
+        let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
+        let uids = uids.map(<[u32]>::to_vec);
+        self.write(move |i| i.expunge(&account, &mailbox, uids.as_deref()))
+            .await
+    }
+
+    async fn expunged_since(&self, account: &str, mailbox: &str, modseq: u64) -> R<Vec<u32>> {
+        let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
+        self.read(move |i| i.expunged_since(&account, &mailbox, modseq))
+            .await
+    }
+
+    async fn changed_since(
+        &self,
+        account: &str,
+        mailbox: &str,
+        modseq: u64,
+    ) -> R<Vec<MessageMeta>> {
+        let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
+        self.read(move |i| i.changed_since(&account, &mailbox, modseq))
+            .await
+    }
+
+    async fn account_usage(&self, account: &str) -> R<u64> {
+        let account = account.to_lowercase();
+        self.read(move |i| i.account_usage(&account)).await
+    }
+
+    async fn deliver(&self, delivery: Delivery) -> R<DeliveryReceipt> {
+        self.write(move |i| i.deliver(delivery)).await
+    }
+
+    async fn queue_list(&self) -> R<Vec<QueueEntry>> {
+        self.read(|i| i.queue_list()).await
+    }
+
+    async fn queue_get(&self, id: u64) -> R<Option<QueueEntry>> {
+        self.read(move |i| i.queue_get(id)).await
+    }
+
+    async fn queue_body(&self, id: u64) -> R<Vec<u8>> {
+        self.read(move |i| i.queue_body(id)).await
+    }
+
+    async fn queue_update(&self, entry: QueueEntry) -> R<()> {
+        self.write(move |i| i.queue_update(entry)).await
+    }
+
+    async fn queue_remove(&self, id: u64) -> R<()> {
+        self.write(move |i| i.queue_remove(id)).await
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> R<()> {
+        self.write(move |i| i.append_audit(event)).await
+    }
+
+    async fn audit_range(&self, from_ms: i64, to_ms: i64, limit: usize) -> R<Vec<AuditEvent>> {
+        self.read(move |i| i.audit_range(from_ms, to_ms, limit))
+            .await
+    }
+
+    async fn audit_by_account(&self, account: &str, limit: usize) -> R<Vec<AuditEvent>> {
+        let account = account.to_lowercase();
+        self.read(move |i| i.audit_by_account(&account, limit))
+            .await
+    }
+
+    async fn audit_prune(&self, before_ms: i64) -> R<u64> {
+        self.write(move |i| i.audit_prune(before_ms)).await
+    }
+
+    fn stats(&self) -> StoreStats {
+        self.inner.commit.stats()
+    }
+}

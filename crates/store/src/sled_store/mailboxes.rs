@@ -1,0 +1,389 @@
+//! Mailboxes: create (with parents), rename (with children; INBOX special case), delete,
+//! subscribe, and the shared removal of a mailbox's contents.
+
+use ::sled::Transactional;
+use ::sled::transaction::TransactionalTree;
+
+use super::Inner;
+use super::keys::{
+    account_blob_key, account_prefix, decode, mailbox_key, mailbox_name_of, message_key, uid_of,
+};
+use super::tx::{TxResult, abort, add_count, finish, get, next_counter, put};
+use crate::error::{Result, StoreError};
+use crate::model::{BlobId, INBOX, MAILBOX_DELIMITER, Mailbox, MessageMeta, SpecialUse};
+
+/// Longest mailbox name accepted, bytes.
+const MAX_NAME_LEN: usize = 1000;
+/// How often a removal is retried when messages arrive between its scan and transaction.
+const REMOVE_RETRIES: usize = 16;
+
+/// Validates a mailbox name and spells the INBOX part canonically.
+pub(crate) fn normalize_name(name: &str) -> Result<String> {
+    let invalid = |reason| {
+        Err(StoreError::InvalidMailbox {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return invalid("empty name");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return invalid("name too long");
+    }
+    if name.starts_with(MAILBOX_DELIMITER) || name.ends_with(MAILBOX_DELIMITER) {
+        return invalid("name starts or ends with the hierarchy delimiter");
+    }
+    if name.contains("//") {
+        return invalid("empty hierarchy level");
+    }
+    if name.chars().any(|c| c.is_control() || c == '*' || c == '%') {
+        return invalid("control or wildcard character in name");
+    }
+    // RFC 3501 §5.1: INBOX is case-insensitive; its children follow the same spelling.
+    let (first, rest) = match name.split_once(MAILBOX_DELIMITER) {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (name, None),
+    };
+    if first.eq_ignore_ascii_case(INBOX) {
+        return Ok(match rest {
+            Some(rest) => format!("{INBOX}{MAILBOX_DELIMITER}{rest}"),
+            None => INBOX.to_owned(),
+        });
+    }
+    Ok(name.to_owned())
+}
+
+/// Every proper ancestor of a name, outermost first ("a/b/c" → "a", "a/b").
+fn ancestors(name: &str) -> Vec<&str> {
+    name.match_indices(MAILBOX_DELIMITER)
+        .map(|(i, _)| &name[..i])
+        .collect()
+}
+
+/// Seed of the UIDVALIDITY counter: the clock, so a recreated store does not reuse values.
+pub(crate) fn uid_validity_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1)
+}
+
+/// Creates one mailbox record inside a transaction (the caller checked it is absent).
+pub(crate) fn new_mailbox_tx(
+    meta: &TransactionalTree,
+    mailboxes: &TransactionalTree,
+    account: &str,
+    name: &str,
+    special_use: Option<SpecialUse>,
+    seed: u64,
+) -> TxResult<Mailbox> {
+    let id = next_counter(meta, b"next_mailbox_id", 1)?;
+    let validity = next_counter(meta, b"next_uid_validity", seed)?;
+    let mailbox = Mailbox {
+        id,
+        name: name.to_owned(),
+        // Never 0 (RFC 3501 §2.3.1.1: nz-number); wraps only after 4e9 creations.
+        uid_validity: (validity % u64::from(u32::MAX)).max(1) as u32,
+        uid_next: 1,
+        highest_modseq: 1,
+        special_use,
+        subscribed: name == INBOX,
+        exists: 0,
+        size: 0,
+    };
+    put(mailboxes, &mailbox_key(account, name), &mailbox)?;
+    Ok(mailbox)
+}
+
+/// Creates the missing ancestors of `name` inside a transaction.
+fn create_parents_tx(
+    meta: &TransactionalTree,
+    mailboxes: &TransactionalTree,
+    account: &str,
+    name: &str,
+    seed: u64,
+) -> TxResult<()> {
+    for parent in ancestors(name) {
+        if mailboxes.get(mailbox_key(account, parent))?.is_none() {
+            new_mailbox_tx(meta, mailboxes, account, parent, None, seed)?;
+        }
+    }
+    Ok(())
+}
+
+/// The trees a removal of messages touches, inside one transaction.
+pub(crate) struct MessageTrees<'a> {
+    pub(crate) mailboxes: &'a TransactionalTree,
+    pub(crate) messages: &'a TransactionalTree,
+    pub(crate) expunged: &'a TransactionalTree,
+    pub(crate) blobs: &'a TransactionalTree,
+    pub(crate) blob_refs: &'a TransactionalTree,
+    pub(crate) account_blobs: &'a TransactionalTree,
+}
+
+impl MessageTrees<'_> {
+    /// Adds a reference to a body held by `account` (the body itself must be stored).
+    pub(crate) fn ref_blob(&self, account: &str, blob: &BlobId) -> TxResult<()> {
+        add_count(self.blob_refs, &blob.0, 1)?;
+        add_count(self.account_blobs, &account_blob_key(account, blob), 1)?;
+        Ok(())
+    }
+
+    /// Drops a reference of `account` to a body, freeing the body with its last reference.
+    pub(crate) fn unref_blob(&self, account: &str, blob: &BlobId) -> TxResult<()> {
+        add_count(self.account_blobs, &account_blob_key(account, blob), -1)?;
+        if add_count(self.blob_refs, &blob.0, -1)? == 0 {
+            self.blobs.remove(&blob.0)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a mailbox held when scanned, for a removal transaction to check and delete.
+pub(crate) struct MailboxSnapshot {
+    pub(crate) name: String,
+    pub(crate) mailbox: Mailbox,
+    pub(crate) messages: Vec<(u32, BlobId)>,
+    pub(crate) expunged: Vec<u32>,
+}
+
+impl Inner {
+    /// Scans a mailbox's messages and expunge records.
+    pub(crate) fn snapshot_mailbox(
+        &self,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<MailboxSnapshot>> {
+        let Some(mailbox) = self.mailbox_record(account, name)? else {
+            return Ok(None);
+        };
+        let prefix = mailbox.id.to_be_bytes();
+        let mut messages = Vec::new();
+        for entry in self.t.messages.scan_prefix(prefix) {
+            let (k, v) = entry?;
+            let meta: MessageMeta = decode(&k, &v)?;
+            messages.push((meta.uid, meta.blob));
+        }
+        let mut expunged = Vec::new();
+        for entry in self.t.expunged.scan_prefix(prefix) {
+            expunged.push(uid_of(&entry?.0)?);
+        }
+        Ok(Some(MailboxSnapshot {
+            name: name.to_owned(),
+            mailbox,
+            messages,
+            expunged,
+        }))
+    }
+
+    /// Reads a mailbox record by normalised name.
+    pub(crate) fn mailbox_record(&self, account: &str, name: &str) -> Result<Option<Mailbox>> {
+        let key = mailbox_key(account, name);
+        match self.t.mailboxes.get(&key)? {
+            Some(v) => Ok(Some(decode(&key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn create_mailbox(
+        &self,
+        account: &str,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> Result<Mailbox> {
+        let name = normalize_name(name)?;
+        let _hierarchy = self.lock_hierarchy();
+        if !self.t.accounts.contains_key(account.as_bytes())? {
+            return Err(StoreError::AccountNotFound(account.to_owned()));
+        }
+        let seed = uid_validity_seed();
+        let t = &self.t;
+        finish((&t.meta, &t.mailboxes).transaction(|(meta, mailboxes)| {
+            if mailboxes.get(mailbox_key(account, &name))?.is_some() {
+                return abort(StoreError::MailboxExists(name.clone()));
+            }
+            create_parents_tx(meta, mailboxes, account, &name, seed)?;
+            new_mailbox_tx(meta, mailboxes, account, &name, special_use, seed)
+        }))
+    }
+
+    pub(crate) fn mailbox(&self, account: &str, name: &str) -> Result<Option<Mailbox>> {
+        match normalize_name(name) {
+            Ok(name) => self.mailbox_record(account, &name),
+            Err(_) => Ok(None),
+        }
+    }
+
+    pub(crate) fn list_mailboxes(&self, account: &str) -> Result<Vec<Mailbox>> {
+        let mut out = Vec::new();
+        for entry in self.t.mailboxes.scan_prefix(account_prefix(account)) {
+            let (k, v) = entry?;
+            out.push(decode::<Mailbox>(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn rename_mailbox(&self, account: &str, from: &str, to: &str) -> Result<()> {
+        let from = normalize_name(from)?;
+        let to = normalize_name(to)?;
+        if to == INBOX || from == to {
+            return Err(StoreError::MailboxExists(to));
+        }
+        let inside = format!("{from}{MAILBOX_DELIMITER}");
+        if to.starts_with(&inside) {
+            return Err(StoreError::InvalidMailbox {
+                name: to,
+                reason: "cannot rename a mailbox into itself",
+            });
+        }
+        let _hierarchy = self.lock_hierarchy();
+        if from == INBOX {
+            return self.rename_inbox(account, &to);
+        }
+        // Children, scanned under the hierarchy lock: no other rename/create runs meanwhile.
+        let children: Vec<String> = self
+            .t
+            .mailboxes
+            .scan_prefix(mailbox_key(account, &inside))
+            .keys()
+            .map(|k| k.map(|k| mailbox_name_of(&k, account)))
+            .collect::<std::result::Result<_, _>>()?;
+        let seed = uid_validity_seed();
+        let t = &self.t;
+        finish((&t.meta, &t.mailboxes).transaction(|(meta, mailboxes)| {
+            let mut moves = vec![(from.clone(), to.clone())];
+            for child in &children {
+                let suffix = &child[from.len()..];
+                moves.push((child.clone(), format!("{to}{suffix}")));
+            }
+            if mailboxes.get(mailbox_key(account, &from))?.is_none() {
+                return abort(StoreError::MailboxNotFound(from.clone()));
+            }
+            for (_, new) in &moves {
+                if mailboxes.get(mailbox_key(account, new))?.is_some() {
+                    return abort(StoreError::MailboxExists(new.clone()));
+                }
+            }
+            for (old, new) in &moves {
+                let old_key = mailbox_key(account, old);
+                let Some(mut mailbox) = get::<Mailbox>(mailboxes, &old_key)? else {
+                    continue;
+                };
+                mailboxes.remove(old_key)?;
+                mailbox.name = new.clone();
+                put(mailboxes, &mailbox_key(account, new), &mailbox)?;
+            }
+            create_parents_tx(meta, mailboxes, account, &to, seed)
+        }))
+    }
+
+    /// RFC 3501 §6.3.5: renaming INBOX moves its messages to the new name and leaves an
+    /// empty INBOX; INBOX's children stay where they are.
+    fn rename_inbox(&self, account: &str, to: &str) -> Result<()> {
+        let seed = uid_validity_seed();
+        let t = &self.t;
+        finish((&t.meta, &t.mailboxes).transaction(|(meta, mailboxes)| {
+            let inbox_key = mailbox_key(account, INBOX);
+            let Some(mut inbox) = get::<Mailbox>(mailboxes, &inbox_key)? else {
+                return abort(StoreError::MailboxNotFound(INBOX.into()));
+            };
+            if mailboxes.get(mailbox_key(account, to))?.is_some() {
+                return abort(StoreError::MailboxExists(to.to_owned()));
+            }
+            create_parents_tx(meta, mailboxes, account, to, seed)?;
+            inbox.name = to.to_owned();
+            inbox.subscribed = false;
+            put(mailboxes, &mailbox_key(account, to), &inbox)?;
+            new_mailbox_tx(meta, mailboxes, account, INBOX, None, seed)?;
+            Ok(())
+        }))
+    }
+
+    pub(crate) fn delete_mailbox(&self, account: &str, name: &str) -> Result<()> {
+        let name = normalize_name(name)?;
+        if name == INBOX {
+            return Err(StoreError::InvalidMailbox {
+                name,
+                reason: "INBOX cannot be deleted",
+            });
+        }
+        let _hierarchy = self.lock_hierarchy();
+        for _ in 0..REMOVE_RETRIES {
+            let Some(snapshot) = self.snapshot_mailbox(account, &name)? else {
+                return Err(StoreError::MailboxNotFound(name));
+            };
+            if self.remove_mailboxes(account, &[snapshot])? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Task(format!(
+            "mailbox {name} kept changing during delete"
+        )))
+    }
+
+    /// Removes scanned mailboxes with their messages in one transaction. Returns false
+    /// (and changes nothing) if one of them changed since its scan.
+    pub(crate) fn remove_mailboxes(
+        &self,
+        account: &str,
+        snapshots: &[MailboxSnapshot],
+    ) -> Result<bool> {
+        let t = &self.t;
+        let trees = (
+            &t.mailboxes,
+            &t.messages,
+            &t.expunged,
+            &t.blobs,
+            &t.blob_refs,
+            &t.account_blobs,
+        );
+        finish(trees.transaction(
+            |(mailboxes, messages, expunged, blobs, blob_refs, account_blobs)| {
+                let mt = MessageTrees {
+                    mailboxes,
+                    messages,
+                    expunged,
+                    blobs,
+                    blob_refs,
+                    account_blobs,
+                };
+                for snap in snapshots {
+                    let key = mailbox_key(account, &snap.name);
+                    let current = get::<Mailbox>(mt.mailboxes, &key)?;
+                    let unchanged = current.as_ref().is_some_and(|m| {
+                        m.id == snap.mailbox.id
+                            && m.uid_next == snap.mailbox.uid_next
+                            && m.highest_modseq == snap.mailbox.highest_modseq
+                    });
+                    if !unchanged {
+                        return Ok(false);
+                    }
+                }
+                for snap in snapshots {
+                    mt.mailboxes.remove(mailbox_key(account, &snap.name))?;
+                    for (uid, blob) in &snap.messages {
+                        mt.messages.remove(&message_key(snap.mailbox.id, *uid))?;
+                        mt.unref_blob(account, blob)?;
+                    }
+                    for uid in &snap.expunged {
+                        mt.expunged.remove(&message_key(snap.mailbox.id, *uid))?;
+                    }
+                }
+                Ok(true)
+            },
+        ))
+    }
+
+    pub(crate) fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> Result<()> {
+        let name = normalize_name(name)?;
+        let key = mailbox_key(account, &name);
+        finish(self.t.mailboxes.transaction(|mailboxes| {
+            let Some(mut mailbox) = get::<Mailbox>(mailboxes, &key)? else {
+                return abort(StoreError::MailboxNotFound(name.clone()));
+            };
+            mailbox.subscribed = subscribed;
+            put(mailboxes, &key, &mailbox)
+        }))
+    }
+}

@@ -1,0 +1,425 @@
+//! Messages: append, read by UID range, flags with MODSEQ, copy, move, expunge.
+//!
+//! Bodies are sealed outside the transaction (AAD `blobs/<sha256>`) and stored only if no
+//! record holds them yet; every message adds one reference.
+
+use std::ops::RangeInclusive;
+
+use ::sled::IVec;
+use ::sled::Transactional;
+use ::sled::transaction::TransactionalTree;
+
+use super::Inner;
+use super::keys::{account_blob_key, account_prefix, decode, decode_u64, mailbox_key, message_key};
+use super::mailboxes::{MessageTrees, normalize_name};
+use super::tx::{TxResult, abort, add_count, finish, get, put};
+use crate::error::{Result, StoreError};
+use crate::model::{BlobId, FlagOp, FlagUpdate, Mailbox, MessageMeta, NewMessage, StoreResult};
+
+/// RFC 3501 §2.3.2 system flags, canonical spelling (`\Recent` is session state, not stored).
+const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Deleted", "\\Draft", "\\Flagged", "\\Seen"];
+
+/// Canonical flag list: system flags spelled canonically, sorted, no duplicates (compared
+/// case-insensitively, RFC 3501 §2.3.2), no `\Recent`.
+pub(crate) fn normalize_flags<S: AsRef<str>>(flags: &[S]) -> Vec<String> {
+    let mut out: Vec<String> = flags
+        .iter()
+        .map(|f| f.as_ref())
+        .filter(|f| !f.is_empty() && !f.eq_ignore_ascii_case("\\Recent"))
+        .map(|f| {
+            SYSTEM_FLAGS
+                .iter()
+                .find(|s| s.eq_ignore_ascii_case(f))
+                .map_or_else(|| f.to_owned(), |s| (*s).to_owned())
+        })
+        .collect();
+    out.sort_by_key(|f| f.to_ascii_lowercase());
+    out.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    out
+}
+
+fn apply_flags(current: &[String], op: FlagOp, flags: &[String]) -> Vec<String> {
+    match op {
+        FlagOp::Replace => normalize_flags(flags),
+        FlagOp::Add => normalize_flags(&[current, flags].concat()),
+        FlagOp::Remove => current
+            .iter()
+            .filter(|c| !flags.iter().any(|f| f.eq_ignore_ascii_case(c)))
+            .cloned()
+            .collect(),
+    }
+}
+
+pub(crate) fn blob_aad(blob: &BlobId) -> Vec<u8> {
+    [&b"blobs/"[..], &blob.0].concat()
+}
+
+/// Reads a mailbox inside a transaction, or aborts with `MailboxNotFound`.
+pub(crate) fn mailbox_tx(
+    mailboxes: &TransactionalTree,
+    account: &str,
+    name: &str,
+) -> TxResult<Mailbox> {
+    match get::<Mailbox>(mailboxes, &mailbox_key(account, name))? {
+        Some(m) => Ok(m),
+        None => abort(StoreError::MailboxNotFound(name.to_owned())),
+    }
+}
+
+/// Allocates the next UID of a mailbox (strictly increasing, never reused).
+pub(crate) fn take_uid(mailbox: &mut Mailbox) -> TxResult<u32> {
+    let uid = mailbox.uid_next;
+    if uid == u32::MAX {
+        return abort(StoreError::UidsExhausted(mailbox.name.clone()));
+    }
+    mailbox.uid_next += 1;
+    Ok(uid)
+}
+
+/// Stores the body if no record holds it yet and adds one reference (no account's).
+pub(crate) fn store_unowned_blob(
+    blobs: &TransactionalTree,
+    blob_refs: &TransactionalTree,
+    blob: &BlobId,
+    sealed: &IVec,
+) -> TxResult<()> {
+    if blob_refs.get(blob.0)?.is_none() {
+        blobs.insert(&blob.0, sealed.clone())?;
+    }
+    add_count(blob_refs, &blob.0, 1)?;
+    Ok(())
+}
+
+impl MessageTrees<'_> {
+    /// Stores the body if no record holds it yet and adds a reference for `account`.
+    pub(crate) fn store_blob(&self, account: &str, blob: &BlobId, sealed: &IVec) -> TxResult<()> {
+        store_unowned_blob(self.blobs, self.blob_refs, blob, sealed)?;
+        add_count(self.account_blobs, &account_blob_key(account, blob), 1)?;
+        Ok(())
+    }
+
+    /// Adds one message to a mailbox record and the messages tree.
+    pub(crate) fn add_message(
+        &self,
+        mailbox: &mut Mailbox,
+        mut meta: MessageMeta,
+    ) -> TxResult<u32> {
+        meta.uid = take_uid(mailbox)?;
+        mailbox.exists += 1;
+        mailbox.size += meta.size;
+        put(self.messages, &message_key(mailbox.id, meta.uid), &meta)?;
+        Ok(meta.uid)
+    }
+}
+
+impl Inner {
+    /// Seals a body for storage; returns its id and the sealed value. Sealing happens even
+    /// if the body is already stored, since the last reference may go before the transaction.
+    pub(crate) fn seal_body(&self, body: &[u8]) -> Result<(BlobId, IVec)> {
+        let blob = BlobId::of(body);
+        let sealed = self.sealer.seal(&blob_aad(&blob), body)?;
+        Ok((blob, IVec::from(sealed)))
+    }
+
+    pub(crate) fn append(
+        &self,
+        account: &str,
+        mailbox: &str,
+        message: NewMessage,
+    ) -> Result<(u32, u32, u64)> {
+        let name = normalize_name(mailbox)?;
+        let (blob, sealed) = self.seal_body(&message.body)?;
+        let meta = MessageMeta {
+            uid: 0,
+            modseq: 0,
+            flags: normalize_flags(&message.flags),
+            internal_date: message.internal_date,
+            size: message.body.len() as u64,
+            blob,
+        };
+        self.with_message_trees(|mt| {
+            let mut mbox = mailbox_tx(mt.mailboxes, account, &name)?;
+            mt.store_blob(account, &blob, &sealed)?;
+            mbox.highest_modseq += 1;
+            let message = MessageMeta {
+                modseq: mbox.highest_modseq,
+                ..meta.clone()
+            };
+            let uid = mt.add_message(&mut mbox, message)?;
+            put(mt.mailboxes, &mailbox_key(account, &name), &mbox)?;
+            Ok((mbox.uid_validity, uid, mbox.highest_modseq))
+        })
+    }
+
+    /// Runs a transaction over the six trees messages live in.
+    pub(crate) fn with_message_trees<T>(
+        &self,
+        op: impl Fn(&MessageTrees<'_>) -> TxResult<T>,
+    ) -> Result<T> {
+        let t = &self.t;
+        let trees = (
+            &t.mailboxes,
+            &t.messages,
+            &t.expunged,
+            &t.blobs,
+            &t.blob_refs,
+            &t.account_blobs,
+        );
+        finish(trees.transaction(
+            |(mailboxes, messages, expunged, blobs, blob_refs, account_blobs)| {
+                op(&MessageTrees {
+                    mailboxes,
+                    messages,
+                    expunged,
+                    blobs,
+                    blob_refs,
+                    account_blobs,
+                })
+            },
+        ))
+    }
+
+    fn existing_mailbox(&self, account: &str, name: &str) -> Result<Mailbox> {
+        let name = normalize_name(name)?;
+        self.mailbox_record(account, &name)?
+            .ok_or(StoreError::MailboxNotFound(name))
+    }
+
+    pub(crate) fn messages(
+        &self,
+        account: &str,
+        mailbox: &str,
+        uids: RangeInclusive<u32>,
+    ) -> Result<Vec<MessageMeta>> {
+        let mbox = self.existing_mailbox(account, mailbox)?;
+        let range = message_key(mbox.id, *uids.start())..=message_key(mbox.id, *uids.end());
+        let mut out = Vec::new();
+        for entry in self.t.messages.range(range) {
+            let (k, v) = entry?;
+            out.push(decode(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn message_body(&self, account: &str, blob: &BlobId) -> Result<Vec<u8>> {
+        if !self
+            .t
+            .account_blobs
+            .contains_key(account_blob_key(account, blob))?
+        {
+            return Err(StoreError::MessageNotFound);
+        }
+        self.blob_body(blob)
+    }
+
+    /// Reads and decrypts a body, checking it hashes to its id.
+    pub(crate) fn blob_body(&self, blob: &BlobId) -> Result<Vec<u8>> {
+        let sealed = self
+            .t
+            .blobs
+            .get(blob.0)?
+            .ok_or(StoreError::MessageNotFound)?;
+        let aad = blob_aad(blob);
+        let body = self.sealer.open(&aad, &sealed)?;
+        if BlobId::of(&body) != *blob {
+            return Err(StoreError::Decrypt {
+                record: crate::crypto::printable(&aad),
+            });
+        }
+        Ok(body)
+    }
+
+    pub(crate) fn set_flags(
+        &self,
+        account: &str,
+        mailbox: &str,
+        uids: &[u32],
+        op: FlagOp,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<StoreResult> {
+        let name = normalize_name(mailbox)?;
+        let flags = normalize_flags(flags);
+        let mut uids = uids.to_vec();
+        uids.sort_unstable();
+        uids.dedup();
+        let t = &self.t;
+        finish(
+            (&t.mailboxes, &t.messages).transaction(|(mailboxes, messages)| {
+                let mut mbox = mailbox_tx(mailboxes, account, &name)?;
+                let new_modseq = mbox.highest_modseq + 1;
+                let mut result = StoreResult::default();
+                for &uid in &uids {
+                    let key = message_key(mbox.id, uid);
+                    let Some(mut meta) = get::<MessageMeta>(messages, &key)? else {
+                        continue;
+                    };
+                    // RFC 7162 §3.2: fail messages modified after UNCHANGEDSINCE.
+                    if unchanged_since.is_some_and(|since| meta.modseq > since) {
+                        result.failed_modified.push(uid);
+                        continue;
+                    }
+                    let updated = apply_flags(&meta.flags, op, &flags);
+                    if updated != meta.flags {
+                        meta.flags = updated;
+                        meta.modseq = new_modseq;
+                        put(messages, &key, &meta)?;
+                    }
+                    result.updated.push(FlagUpdate {
+                        uid,
+                        modseq: meta.modseq,
+                        flags: meta.flags,
+                    });
+                }
+                if result.updated.iter().any(|u| u.modseq == new_modseq) {
+                    mbox.highest_modseq = new_modseq;
+                    put(mailboxes, &mailbox_key(account, &name), &mbox)?;
+                }
+                Ok(result)
+            }),
+        )
+    }
+
+    /// COPY and MOVE: one transaction adding to `to` and, for a move, expunging from `from`.
+    pub(crate) fn copy(
+        &self,
+        account: &str,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+        remove_source: bool,
+    ) -> Result<(u32, Vec<(u32, u32)>)> {
+        let from = normalize_name(from)?;
+        let to = normalize_name(to)?;
+        if remove_source && from == to {
+            return Err(StoreError::InvalidMailbox {
+                name: to,
+                reason: "cannot move a message to its own mailbox",
+            });
+        }
+        let mut uids = uids.to_vec();
+        uids.sort_unstable();
+        uids.dedup();
+        self.with_message_trees(|mt| {
+            let mut source = mailbox_tx(mt.mailboxes, account, &from)?;
+            let mut target = mailbox_tx(mt.mailboxes, account, &to)?;
+            target.highest_modseq += 1;
+            source.highest_modseq += 1;
+            let mut pairs = Vec::new();
+            for &uid in &uids {
+                let key = message_key(source.id, uid);
+                let Some(meta) = get::<MessageMeta>(mt.messages, &key)? else {
+                    continue;
+                };
+                let copy = MessageMeta {
+                    modseq: target.highest_modseq,
+                    ..meta.clone()
+                };
+                let new_uid = mt.add_message(&mut target, copy)?;
+                if remove_source {
+                    mt.messages.remove(&key)?;
+                    mt.expunged
+                        .insert(&key, &source.highest_modseq.to_be_bytes())?;
+                    source.exists -= 1;
+                    source.size -= meta.size;
+                } else {
+                    mt.ref_blob(account, &meta.blob)?;
+                }
+                pairs.push((uid, new_uid));
+            }
+            if !pairs.is_empty() {
+                put(mt.mailboxes, &mailbox_key(account, &to), &target)?;
+                if remove_source {
+                    put(mt.mailboxes, &mailbox_key(account, &from), &source)?;
+                }
+            }
+            Ok((target.uid_validity, pairs))
+        })
+    }
+
+    pub(crate) fn expunge(
+        &self,
+        account: &str,
+        mailbox: &str,
+        uids: Option<&[u32]>,
+    ) -> Result<Vec<u32>> {
+        let mbox = self.existing_mailbox(account, mailbox)?;
+        let name = mbox.name.clone();
+        let candidates: Vec<u32> = match uids {
+            Some(uids) => {
+                let mut uids = uids.to_vec();
+                uids.sort_unstable();
+                uids.dedup();
+                uids
+            }
+            None => self
+                .messages(account, &name, 1..=u32::MAX)?
+                .into_iter()
+                .filter(|m| m.has_flag("\\Deleted"))
+                .map(|m| m.uid)
+                .collect(),
+        };
+        self.with_message_trees(|mt| {
+            let mut mbox = mailbox_tx(mt.mailboxes, account, &name)?;
+            let modseq = mbox.highest_modseq + 1;
+            let mut gone = Vec::new();
+            for &uid in &candidates {
+                let key = message_key(mbox.id, uid);
+                let Some(meta) = get::<MessageMeta>(mt.messages, &key)? else {
+                    continue;
+                };
+                if !meta.has_flag("\\Deleted") {
+                    continue;
+                }
+                mt.messages.remove(&key)?;
+                mt.expunged.insert(&key, &modseq.to_be_bytes())?;
+                mt.unref_blob(account, &meta.blob)?;
+                mbox.exists -= 1;
+                mbox.size -= meta.size;
+                gone.push(uid);
+            }
+            if !gone.is_empty() {
+                mbox.highest_modseq = modseq;
+                put(mt.mailboxes, &mailbox_key(account, &name), &mbox)?;
+            }
+            Ok(gone)
+        })
+    }
+
+    pub(crate) fn expunged_since(
+        &self,
+        account: &str,
+        mailbox: &str,
+        modseq: u64,
+    ) -> Result<Vec<u32>> {
+        let mbox = self.existing_mailbox(account, mailbox)?;
+        let mut out = Vec::new();
+        for entry in self.t.expunged.scan_prefix(mbox.id.to_be_bytes()) {
+            let (k, v) = entry?;
+            if decode_u64(&k, &v)? > modseq {
+                out.push(super::keys::uid_of(&k)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn changed_since(
+        &self,
+        account: &str,
+        mailbox: &str,
+        modseq: u64,
+    ) -> Result<Vec<MessageMeta>> {
+        let mut all = self.messages(account, mailbox, 1..=u32::MAX)?;
+        all.retain(|m| m.modseq > modseq);
+        Ok(all)
+    }
+
+    pub(crate) fn account_usage(&self, account: &str) -> Result<u64> {
+        let mut total = 0u64;
+        for entry in self.t.mailboxes.scan_prefix(account_prefix(account)) {
+            let (k, v) = entry?;
+            total += decode::<Mailbox>(&k, &v)?.size;
+        }
+        Ok(total)
+    }
+}

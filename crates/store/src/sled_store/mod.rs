@@ -1,0 +1,222 @@
+//! The sled 0.34 implementation of [`crate::Store`].
+//!
+//! Trees (all values postcard unless noted):
+//! - `meta`: `format_version` (u32 BE), key check values, id counters;
+//! - `accounts`: id → sealed `Account`; `addresses`: address → account id;
+//! - `aliases`: address → `Alias`;
+//! - `certs`: SPKI hash → `CertBinding`; `cert_idx`: by-account and by-DN index keys;
+//! - `mailboxes`: (account, name) → `Mailbox`;
+//! - `messages`: (mailbox id, UID) → `MessageMeta`; `expunged`: (mailbox id, UID) → MODSEQ;
+//! - `blobs`: blob id → sealed body; `blob_refs`: blob id → u64 reference count;
+//!   `account_blobs`: (account, blob id) → u64 count (who may read a body);
+//! - `queue`: id → `QueueEntry`; `audit`: (time, seq) → `AuditEvent`; `audit_idx`.
+//!
+//! The sync functions live on [`Inner`] in one file per area; `api.rs` wraps them in the
+//! async trait, running each on the blocking pool and, for writes, awaiting the group
+//! commit.
+
+mod accounts;
+mod api;
+mod audit;
+mod commit;
+mod delivery;
+mod directory;
+mod keys;
+mod mailboxes;
+mod messages;
+mod queue;
+mod tx;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use ::sled::Tree;
+
+use crate::crypto::{KeyFile, Sealer};
+use crate::error::{Result, StoreError};
+use commit::GroupCommit;
+
+/// The on-disk format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+const FORMAT_KEY: &[u8] = b"format_version";
+const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";
+
+/// The named trees of the database.
+pub(crate) struct Trees {
+    pub(crate) meta: Tree,
+    pub(crate) accounts: Tree,
+    pub(crate) addresses: Tree,
+    pub(crate) aliases: Tree,
+    pub(crate) certs: Tree,
+    pub(crate) cert_idx: Tree,
+    pub(crate) mailboxes: Tree,
+    pub(crate) messages: Tree,
+    pub(crate) expunged: Tree,
+    pub(crate) blobs: Tree,
+    pub(crate) blob_refs: Tree,
+    pub(crate) account_blobs: Tree,
+    pub(crate) queue: Tree,
+    pub(crate) audit: Tree,
+    pub(crate) audit_idx: Tree,
+}
+
+impl Trees {
+    fn open(db: &::sled::Db) -> Result<Trees> {
+        Ok(Trees {
+            meta: db.open_tree("meta")?,
+            accounts: db.open_tree("accounts")?,
+            addresses: db.open_tree("addresses")?,
+            aliases: db.open_tree("aliases")?,
+            certs: db.open_tree("certs")?,
+            cert_idx: db.open_tree("cert_idx")?,
+            mailboxes: db.open_tree("mailboxes")?,
+            messages: db.open_tree("messages")?,
+            expunged: db.open_tree("expunged")?,
+            blobs: db.open_tree("blobs")?,
+            blob_refs: db.open_tree("blob_refs")?,
+            account_blobs: db.open_tree("account_blobs")?,
+            queue: db.open_tree("queue")?,
+            audit: db.open_tree("audit")?,
+            audit_idx: db.open_tree("audit_idx")?,
+        })
+    }
+}
+
+/// Everything the sync operations need.
+pub(crate) struct Inner {
+    pub(crate) db: ::sled::Db,
+    pub(crate) t: Trees,
+    pub(crate) sealer: Sealer,
+    /// Serialises mailbox-hierarchy changes (create, rename, delete), which scan before
+    /// their transaction.
+    pub(crate) hierarchy: Mutex<()>,
+    commit: GroupCommit,
+}
+
+/// The sled-backed mail store. Use it as `Arc<dyn Store>`.
+pub struct SledStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in directory `path`.
+    ///
+    /// Blocking (sled recovery reads the log): call it before the runtime starts or inside
+    /// `spawn_blocking`, or use [`SledStore::open_async`]. Fails with `FormatVersion` if the
+    /// store was written by another format version and with `WrongKey` if `key` is not the
+    /// key the store was created with.
+    pub fn open(path: &Path, key: KeyFile) -> Result<SledStore> {
+        let db = ::sled::Config::new()
+            .path(path)
+            .mode(::sled::Mode::HighThroughput)
+            .open()?;
+        let t = Trees::open(&db)?;
+        check_format_version(&t.meta)?;
+        let sealer = Sealer::new(&key);
+        check_keys(&t.meta, &sealer)?;
+        db.flush()?;
+        let commit = GroupCommit::start(db.clone())?;
+        tracing::info!(path = %path.display(), recovered = db.was_recovered(), "store open");
+        Ok(SledStore {
+            inner: Arc::new(Inner {
+                db,
+                t,
+                sealer,
+                hierarchy: Mutex::new(()),
+                commit,
+            }),
+        })
+    }
+
+    /// [`SledStore::open`] on the blocking pool.
+    pub async fn open_async(path: &Path, key: KeyFile) -> Result<SledStore> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || SledStore::open(&path, key))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Runs a read on the blocking pool.
+    async fn read<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || op(&inner))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Runs a write on the blocking pool, then waits until it is on disk.
+    async fn write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        let value = self.read(op).await?;
+        self.inner.commit.durable().await?;
+        Ok(value)
+    }
+}
+
+impl Inner {
+    /// Takes the hierarchy lock (never held across an `.await`: only in sync code).
+    pub(crate) fn lock_hierarchy(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.hierarchy.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Writes the format version into an empty store, or checks the one found.
+fn check_format_version(meta: &Tree) -> Result<()> {
+    match meta.get(FORMAT_KEY)? {
+        None => {
+            meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+            Ok(())
+        }
+        Some(v) => {
+            let found: [u8; 4] = v
+                .as_ref()
+                .try_into()
+                .map_err(|_| keys::corrupt(FORMAT_KEY, "format_version is not 4 bytes"))?;
+            let found = u32::from_be_bytes(found);
+            if found == FORMAT_VERSION {
+                Ok(())
+            } else {
+                Err(StoreError::FormatVersion {
+                    found,
+                    expected: FORMAT_VERSION,
+                })
+            }
+        }
+    }
+}
+
+/// Each key id has a check value sealed with it: a key file whose key differs from the one
+/// that wrote the store fails here, at open, instead of on the first message read.
+fn check_keys(meta: &Tree, sealer: &Sealer) -> Result<()> {
+    let prefix = b"key_check/";
+    for entry in meta.scan_prefix(prefix) {
+        let (k, v) = entry?;
+        let id = *k.last().ok_or_else(|| keys::corrupt(&k, "empty key"))?;
+        match sealer.open(&k, &v) {
+            Ok(_) => {}
+            Err(StoreError::Decrypt { .. }) => return Err(StoreError::WrongKey { key_id: id }),
+            Err(e) => return Err(e),
+        }
+    }
+    for id in sealer.key_ids().collect::<Vec<_>>() {
+        let k = [&prefix[..], &[id]].concat();
+        if meta.get(&k)?.is_none() {
+            meta.insert(k.as_slice(), sealer.seal_with(id, &k, KEY_CHECK_PLAINTEXT)?)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! The [`Store`] trait: everything the servers ask of the mail store.
+
+use std::ops::RangeInclusive;
+
+use crate::error::StoreError;
+use crate::model::{
+    Account, Alias, AuditEvent, BlobId, CertBinding, Delivery, DeliveryReceipt, FlagOp, Mailbox,
+    MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
+};
+
+/// The mail store, used as `Arc<dyn Store>`.
+///
+/// Every mutating call returns only after its change is durable on disk. Mailbox names are
+/// `/`-delimited; `INBOX` is matched case-insensitively and always returned as `INBOX`.
+/// Addresses and account ids are matched in lowercase.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ----- accounts -----
+
+    /// Creates an account and its INBOX. Fails with `AccountExists` if the id exists and
+    /// `AddressTaken` if one of its addresses belongs to another account or an alias.
+    async fn create_account(&self, account: Account) -> Result<(), StoreError>;
+    /// The account with this id.
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    /// The account owning this address (case-insensitive).
+    async fn account_by_address(&self, address: &str) -> Result<Option<Account>, StoreError>;
+    /// Replaces an existing account record (matched by id); the address index follows.
+    async fn update_account(&self, account: Account) -> Result<(), StoreError>;
+    /// All accounts, ordered by id.
+    async fn list_accounts(&self) -> Result<Vec<Account>, StoreError>;
+    /// Deletes an account with its addresses, certificate bindings, mailboxes and messages.
+    async fn delete_account(&self, id: &str) -> Result<(), StoreError>;
+
+    // ----- certificate bindings -----
+
+    /// Binds a certificate key to `binding.account`. Rebinding the same key to the same
+    /// account updates the record; `CertBoundElsewhere` if another account holds it.
+    async fn bind_cert(&self, binding: CertBinding) -> Result<(), StoreError>;
+    /// Removes a binding of this account; `BindingNotFound` if it has no such binding.
+    async fn unbind_cert(&self, account: &str, spki_sha256: &[u8; 32]) -> Result<(), StoreError>;
+    /// All bindings of an account.
+    async fn bindings_of(&self, account: &str) -> Result<Vec<CertBinding>, StoreError>;
+    /// The binding of this certificate key.
+    async fn binding_by_spki(
+        &self,
+        spki_sha256: &[u8; 32],
+    ) -> Result<Option<CertBinding>, StoreError>;
+    /// Bindings of certificates with this issuer and subject DN (e.g. after renewal).
+    async fn bindings_by_dn(
+        &self,
+        issuer_dn: &str,
+        subject_dn: &str,
+    ) -> Result<Vec<CertBinding>, StoreError>;
+
+    // ----- aliases -----
+
+    /// Creates or replaces an alias; `AddressTaken` if an account owns the address.
+    async fn set_alias(&self, alias: Alias) -> Result<(), StoreError>;
+    /// The alias with this address.
+    async fn alias(&self, address: &str) -> Result<Option<Alias>, StoreError>;
+    /// Removes an alias; `AliasNotFound` if there is none.
+    async fn remove_alias(&self, address: &str) -> Result<(), StoreError>;
+    /// All aliases, ordered by address.
+    async fn list_aliases(&self) -> Result<Vec<Alias>, StoreError>;
+
+    // ----- mailboxes -----
+
+    /// Creates a mailbox with a fresh UIDVALIDITY, and any missing parents (RFC 3501 §6.3.3).
+    async fn create_mailbox(
+        &self,
+        account: &str,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> Result<Mailbox, StoreError>;
+    /// The mailbox with this name.
+    async fn mailbox(&self, account: &str, name: &str) -> Result<Option<Mailbox>, StoreError>;
+    /// All mailboxes of an account, ordered by name.
+    async fn list_mailboxes(&self, account: &str) -> Result<Vec<Mailbox>, StoreError>;
+    /// Renames a mailbox and its children. Renaming INBOX moves its messages to the new
+    /// mailbox and leaves an empty INBOX; INBOX's children stay (RFC 3501 §6.3.5).
+    async fn rename_mailbox(&self, account: &str, from: &str, to: &str) -> Result<(), StoreError>;
+    /// Deletes a mailbox and its messages (not its children); INBOX cannot be deleted.
+    async fn delete_mailbox(&self, account: &str, name: &str) -> Result<(), StoreError>;
+    /// Sets the subscription flag.
+    async fn set_subscribed(
+        &self,
+        account: &str,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<(), StoreError>;
+
+    // ----- messages -----
+
+    /// Appends a message; returns (UIDVALIDITY, UID, MODSEQ).
+    async fn append(
+        &self,
+        account: &str,
+        mailbox: &str,
+        message: NewMessage,
+    ) -> Result<(u32, u32, u64), StoreError>;
+    /// Messages with UIDs in the range, in UID order.
+    async fn messages(
+        &self,
+        account: &str,
+        mailbox: &str,
+        uids: RangeInclusive<u32>,
+    ) -> Result<Vec<MessageMeta>, StoreError>;
+    /// The plaintext of a body this account holds; `MessageNotFound` otherwise.
+    async fn message_body(&self, account: &str, blob: &BlobId) -> Result<Vec<u8>, StoreError>;
+    /// Changes flags of the given UIDs (missing UIDs are skipped). With `unchanged_since`
+    /// (RFC 7162 §3.2), messages whose MODSEQ is higher are left alone and reported.
+    /// All messages changed by one call share one new MODSEQ.
+    async fn set_flags(
+        &self,
+        account: &str,
+        mailbox: &str,
+        uids: &[u32],
+        op: FlagOp,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<StoreResult, StoreError>;
+    /// Copies messages (flags and internal date kept); returns the target's UIDVALIDITY and
+    /// (source UID, new UID) pairs in source UID order (RFC 4315 COPYUID).
+    async fn copy(
+        &self,
+        account: &str,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<(u32, Vec<(u32, u32)>), StoreError>;
+    /// Like `copy`, and removes the messages from the source in the same transaction
+    /// (RFC 6851), recording them as expunged there.
+    async fn move_messages(
+        &self,
+        account: &str,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<(u32, Vec<(u32, u32)>), StoreError>;
+    /// Removes messages flagged `\Deleted`: all of them (`None`), or those among `uids`
+    /// (UID EXPUNGE). Returns the expunged UIDs, ascending.
+    async fn expunge(
+        &self,
+        account: &str,
+        mailbox: &str,
+        uids: Option<&[u32]>,
+    ) -> Result<Vec<u32>, StoreError>;
+    /// UIDs expunged with a MODSEQ above `modseq` (RFC 7162 QRESYNC VANISHED), ascending.
+    async fn expunged_since(
+        &self,
+        account: &str,
+        mailbox: &str,
+        modseq: u64,
+    ) -> Result<Vec<u32>, StoreError>;
+    /// Messages whose MODSEQ is above `modseq`, in UID order.
+    async fn changed_since(
+        &self,
+        account: &str,
+        mailbox: &str,
+        modseq: u64,
+    ) -> Result<Vec<MessageMeta>, StoreError>;
+    /// Total size of the account's messages, bytes (a message in two mailboxes counts twice).
+    async fn account_usage(&self, account: &str) -> Result<u64, StoreError>;
+
+    // ----- delivery and queue -----
+
+    /// Stores one message for local recipients and queues it for remote ones, in one
+    /// transaction: the body once, one entry per recipient mailbox, the queue entries.
+    async fn deliver(&self, delivery: Delivery) -> Result<DeliveryReceipt, StoreError>;
+    /// All queue entries, ordered by id.
+    async fn queue_list(&self) -> Result<Vec<QueueEntry>, StoreError>;
+    /// One queue entry.
+    async fn queue_get(&self, id: u64) -> Result<Option<QueueEntry>, StoreError>;
+    /// The body of a queue entry.
+    async fn queue_body(&self, id: u64) -> Result<Vec<u8>, StoreError>;
+    /// Replaces a queue entry (status, attempts, next attempt); its `blob` must not change.
+    async fn queue_update(&self, entry: QueueEntry) -> Result<(), StoreError>;
+    /// Removes a queue entry, freeing its body if nothing else holds it.
+    async fn queue_remove(&self, id: u64) -> Result<(), StoreError>;
+
+    // ----- audit -----
+
+    /// Appends an audit event.
+    async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError>;
+    /// Events with `from_ms <= time < to_ms`, oldest first, at most `limit`.
+    async fn audit_range(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// The newest `limit` events of an account, newest first.
+    async fn audit_by_account(
+        &self,
+        account: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Deletes events older than `before_ms`; returns how many.
+    async fn audit_prune(&self, before_ms: i64) -> Result<u64, StoreError>;
+
+    // ----- operations -----
+
+    /// Group-commit counters.
+    fn stats(&self) -> StoreStats;
+}

@@ -1,0 +1,129 @@
+//! A throw-away installation: test PKI, a config listening on port 0, accounts created
+//! through the real CLI.
+
+use std::path::{Path, PathBuf};
+
+use crate::run_certmail;
+
+/// The listener names of a full configuration.
+pub const LISTENERS: [&str; 5] = ["imaps", "imap", "submissions", "submission", "smtp"];
+
+/// A temporary installation (removed when dropped).
+pub struct Installation {
+    /// The temporary directory holding everything.
+    pub dir: tempfile::TempDir,
+    /// The configuration file.
+    pub config_path: PathBuf,
+    /// The CA that issued the server certificate (clients trust it).
+    pub server_ca: PathBuf,
+    /// The demo user's certificate (PEM), 홍길동.
+    pub user_cert: PathBuf,
+    /// The demo user's key (PEM).
+    pub user_key: PathBuf,
+    /// The test PKI, for making more certificates.
+    pub pki: certmail_pki::testpki::DevPki,
+}
+
+impl Installation {
+    /// Generates the PKI and writes a config with every listener on 127.0.0.1:0.
+    pub fn new() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let pki = certmail_pki::testpki::DevPki::generate(&dir.path().join("pki"), "홍길동")?;
+        let config_path = dir.path().join("certmail.toml");
+        let q = |p: &Path| format!("{:?}", p.display().to_string());
+        std::fs::write(
+            &config_path,
+            format!(
+                r#"[server]
+hostname = "mail.test.go.kr"
+local_domains = ["test.go.kr"]
+data_dir = {data}
+shutdown_grace_secs = 5
+
+[tls]
+cert = {cert}
+key = {key}
+
+[pki]
+certs_dir = {certs}
+crl_dir = {crls}
+
+[imap]
+listen_tls = ["127.0.0.1:0"]
+listen_starttls = ["127.0.0.1:0"]
+
+[smtp]
+listen_submissions = ["127.0.0.1:0"]
+listen_submission = ["127.0.0.1:0"]
+listen_mx = ["127.0.0.1:0"]
+"#,
+                data = q(&dir.path().join("data")),
+                cert = q(&pki.server_chain),
+                key = q(&pki.server_key),
+                certs = q(&pki.certs_dir),
+                crls = q(&pki.crl_dir),
+            ),
+        )?;
+        Ok(Self {
+            server_ca: pki.server_ca.clone(),
+            user_cert: pki.user_cert.clone(),
+            user_key: pki.user_key.clone(),
+            config_path,
+            dir,
+            pki,
+        })
+    }
+
+    /// Runs `certmail ARGS --config <this config>`; returns (exit code, stdout, stderr).
+    pub fn certmail(&self, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+        let mut all: Vec<&str> = args.to_vec();
+        let config = self.config_path.to_str().expect("utf-8 temp path");
+        all.extend(["--config", config]);
+        run_certmail(&all, &[])
+    }
+
+    /// Creates an approved account with `password` and binds `cert` to it, via the CLI.
+    pub fn add_user(
+        &self,
+        id: &str,
+        name: &str,
+        password: &str,
+        cert: &Path,
+    ) -> anyhow::Result<()> {
+        let addr = format!("{id}@test.go.kr");
+        let mut cmd = std::process::Command::new(crate::certmail_bin());
+        cmd.args([
+            "account",
+            "add",
+            id,
+            "--name",
+            name,
+            "--organisation",
+            "행정안전부",
+            "--address",
+            &addr,
+            "--approve",
+            "--password-stdin",
+            "--config",
+        ])
+        .arg(&self.config_path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn()?;
+        {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take().expect("piped");
+            writeln!(stdin, "{password}")?;
+        }
+        let out = child.wait_with_output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "account add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (code, _, err) = self.certmail(&["cert", "bind", id, cert.to_str().expect("utf-8")])?;
+        anyhow::ensure!(code == 0, "cert bind failed: {err}");
+        Ok(())
+    }
+}

@@ -1,0 +1,82 @@
+//! `certmail check-config` lists every problem of a bad file at once, naming each key.
+
+use certmail_tests::run_certmail;
+
+#[test]
+fn every_error_is_listed_with_its_key() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"
+[server]
+hostname = ""
+log_level = "loud"
+colour = "blue"
+
+[tls]
+cert = "/nonexistent/server.crt"
+key = "/nonexistent/server.key"
+
+[smtp]
+max_line_length = 100
+max_message_size = "big"
+listen_mx = ["127.0.0.1:2525"]
+listen_submission = ["127.0.0.1:2525"]
+
+[imap]
+autologout_minutes = 5
+
+[spam]
+enabled = true
+"#,
+    )?;
+    let (code, stdout, stderr) = run_certmail(
+        &["check-config", "--config", path.to_str().expect("utf-8")],
+        &[],
+    )?;
+    assert_eq!(code, 1, "a bad file must fail; stdout: {stdout}");
+    // Type and unknown-key errors come first (serde), then range and file checks.
+    for needle in ["[server] colour", "[smtp] max_message_size", "[spam]"] {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+
+    // Fix the type errors: now every value problem is listed together.
+    let text = std::fs::read_to_string(&path)?
+        .replace("colour = \"blue\"\n", "")
+        .replace("max_message_size = \"big\"\n", "")
+        .replace("[spam]\nenabled = true\n", "");
+    std::fs::write(&path, text)?;
+    let (code, _, stderr) = run_certmail(
+        &["check-config", "--config", path.to_str().expect("utf-8")],
+        &[],
+    )?;
+    assert_eq!(code, 1);
+    for needle in [
+        "[server] hostname",
+        "[server] log_level",
+        "[tls] cert",
+        "[tls] key",
+        "[smtp] max_line_length",
+        "[imap] autologout_minutes",
+        "127.0.0.1:2525 is already used",
+    ] {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+    assert!(stderr.contains("problems:"), "{stderr}");
+    Ok(())
+}
+
+#[test]
+fn a_missing_file_says_how_to_point_at_one() -> anyhow::Result<()> {
+    let (code, _, stderr) = run_certmail(
+        &["check-config", "--config", "/nonexistent/certmail.toml"],
+        &[],
+    )?;
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("--config") && stderr.contains("CERTMAIL_CONFIG"),
+        "{stderr}"
+    );
+    Ok(())
+}

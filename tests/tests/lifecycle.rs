@@ -1,0 +1,77 @@
+//! The daemon's life under systemd: READY/RELOADING/STOPPING on NOTIFY_SOCKET, reload on
+//! SIGHUP without dropping connections, a broken config on reload keeps the old one, and
+//! SIGTERM drains and exits 0.
+
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+use certmail_tests::{DaemonProcess, fixtures, tls};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+
+fn recv(sock: &UnixDatagram) -> anyhow::Result<String> {
+    let mut buf = [0u8; 1024];
+    let n = sock.recv(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notify_reload_and_drain() -> anyhow::Result<()> {
+    let fx = fixtures::Installation::new()?;
+    let notify_path = fx.dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&notify_path)?;
+    sock.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let config = fx.config_path.to_str().expect("utf-8");
+    let mut daemon = DaemonProcess::start(
+        &["serve", "--config", config],
+        &[("NOTIFY_SOCKET", notify_path.to_str().expect("utf-8"))],
+        &fixtures::LISTENERS,
+    )?;
+    assert!(recv(&sock)?.contains("READY=1"));
+
+    // An SMTP connection opened before the reload must survive it.
+    let cfg = tls::client_config(
+        &fx.server_ca,
+        Some((&fx.user_cert, &fx.user_key)),
+        &[&rustls::version::TLS13],
+    )?;
+    let stream = tls::connect(daemon.addr("submissions"), cfg).await?;
+    let mut stream = BufReader::new(stream);
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_line(&mut line)).await??;
+    assert!(line.starts_with("220 "), "{line}");
+
+    daemon.signal("HUP")?;
+    assert!(recv(&sock)?.contains("RELOADING=1"));
+    assert!(recv(&sock)?.contains("READY=1"));
+
+    // A broken config on reload: logged, old one stays, still serving.
+    let good = std::fs::read_to_string(&fx.config_path)?;
+    std::fs::write(
+        &fx.config_path,
+        good.replace("[smtp]", "[smtp]\nmax_line_length = 1"),
+    )?;
+    daemon.signal("HUP")?;
+    assert!(recv(&sock)?.contains("RELOADING=1"));
+    assert!(recv(&sock)?.contains("READY=1"));
+    std::fs::write(&fx.config_path, good)?;
+
+    stream.get_mut().write_all(b"NOOP\r\n").await?;
+    line.clear();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_line(&mut line)).await??;
+    assert!(
+        line.starts_with("250"),
+        "the connection opened before the reloads still works: {line:?}"
+    );
+
+    // SIGTERM: STOPPING=1, the open connection is told, exit 0.
+    daemon.signal("TERM")?;
+    assert!(recv(&sock)?.contains("STOPPING=1"));
+    line.clear();
+    tokio::time::timeout(Duration::from_secs(40), stream.read_line(&mut line)).await??;
+    assert!(
+        line.is_empty() || line.starts_with("421"),
+        "a draining server closes or says 421: {line:?}"
+    );
+    assert_eq!(daemon.wait_exit(Duration::from_secs(60))?, Some(0));
+    Ok(())
+}
