@@ -1,1 +1,12 @@
-//! Sans-IO protocol pieces.
+//! Sans-IO protocol pieces that need no store:
+//! - [`capability`]: the CAPABILITY list per connection phase;
+//! - [`plaintext`]: port 143 before STARTTLS, by hand;
+//! - [`driver`]: an imap-next `Server` driven without I/O, with the post-STARTTLS greeting
+//!   dropped and literal memory accounted across connections;
+//! - [`seqmap`]: sequence numbers ↔ UIDs for one session;
+//! - [`mailbox_name`], [`flags`]: mailbox names and flag helpers;
+//! - [`response`]: building and encoding responses.
+
+pub mod capability;
+pub mod plaintext;
+pub mod response;
