@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fixtures;
+pub mod lines;
 pub mod tls;
 
 use std::collections::HashMap;

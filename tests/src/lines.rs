@@ -1,0 +1,65 @@
+//! A minimal line client for protocol tests: send a line, read a (multi-line) reply, with
+//! a timeout on every step.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+
+/// A line-oriented client over any stream.
+pub struct LineClient<S> {
+    io: BufReader<S>,
+}
+
+const STEP: Duration = Duration::from_secs(15);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> LineClient<S> {
+    /// Wraps a connected stream.
+    pub fn new(stream: S) -> Self {
+        Self { io: BufReader::new(stream) }
+    }
+
+    /// One line (with its CRLF removed); empty at end of stream.
+    pub async fn line(&mut self) -> anyhow::Result<String> {
+        let mut l = String::new();
+        tokio::time::timeout(STEP, self.io.read_line(&mut l)).await??;
+        Ok(l.trim_end_matches(['\r', '\n']).to_string())
+    }
+
+    /// A whole SMTP reply: lines up to the one whose 4th character is a space, joined by
+    /// newlines. Empty at end of stream.
+    pub async fn smtp_reply(&mut self) -> anyhow::Result<String> {
+        let mut all = Vec::new();
+        loop {
+            let l = self.line().await?;
+            if l.is_empty() {
+                return Ok(all.join("\n"));
+            }
+            let last = l.as_bytes().get(3) != Some(&b'-');
+            all.push(l);
+            if last {
+                return Ok(all.join("\n"));
+            }
+        }
+    }
+
+    /// Writes raw bytes.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        tokio::time::timeout(STEP, async {
+            self.io.get_mut().write_all(bytes).await?;
+            self.io.get_mut().flush().await
+        })
+        .await??;
+        Ok(())
+    }
+
+    /// Sends `line` + CRLF and reads the SMTP reply.
+    pub async fn smtp(&mut self, line: &str) -> anyhow::Result<String> {
+        self.send_raw(format!("{line}\r\n").as_bytes()).await?;
+        self.smtp_reply().await
+    }
+
+    /// The stream, e.g. to upgrade it to TLS.
+    pub fn into_inner(self) -> S {
+        self.io.into_inner()
+    }
+}

@@ -1,0 +1,112 @@
+//! Real SMTP clients nobody here wrote — swaks, Python's smtplib and the lettre crate —
+//! submit with a GPKI-like client certificate and the password; each message lands exactly
+//! once in the recipient's INBOX.
+
+use std::process::Command;
+use std::time::Duration;
+
+use certmail_tests::{DaemonProcess, fixtures};
+
+const PASSWORD: &str = "Gpki-인증-2026!";
+
+fn subjects(bodies: &[Vec<u8>]) -> Vec<String> {
+    let mut s: Vec<String> = bodies
+        .iter()
+        .filter_map(|b| mail_parser::MessageParser::default().parse(b).and_then(|m| m.subject().map(str::to_string)))
+        .collect();
+    s.sort();
+    s
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd.output()?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(out.status.success(), "{cmd:?} failed:\n{text}");
+    Ok(text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn swaks_smtplib_and_lettre_deliver_exactly_once() -> anyhow::Result<()> {
+    let fx = fixtures::Installation::new()?;
+    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    fx.add_account("kim", "김철수", "another-Password-1")?;
+    let daemon = DaemonProcess::start(&["serve", "--config", fx.config_path.to_str().expect("utf-8")], &[], &fixtures::LISTENERS)?;
+    let (cert, key, ca) = (fx.user_cert.to_str().expect("utf-8"), fx.user_key.to_str().expect("utf-8"), fx.server_ca.to_str().expect("utf-8"));
+
+    // swaks over implicit TLS (465) and over STARTTLS (587).
+    for (flag, listener, subject) in [("--tls-on-connect", "submissions", "swaks 465"), ("--tls", "submission", "swaks 587")] {
+        let port = daemon.addr(listener).port().to_string();
+        run(Command::new("swaks").args([
+            "--server", "127.0.0.1", "--port", &port, flag, "--tls-cert", cert, "--tls-key", key,
+            "--auth", "PLAIN", "--auth-user", "hong", "--auth-password", PASSWORD,
+            "--from", "hong@test.go.kr", "--to", "kim@test.go.kr",
+            "--h-From", "홍길동 <hong@test.go.kr>", "--h-Subject", subject, "--body", "안녕하세요, 김철수 님.",
+            "--timeout", "20",
+        ]))?;
+    }
+
+    // Python's smtplib with an SSLContext holding the client certificate.
+    let script = format!(
+        r#"
+import smtplib, ssl
+from email.message import EmailMessage
+ctx = ssl.create_default_context(cafile={ca:?})
+ctx.load_cert_chain({cert:?}, {key:?})
+m = EmailMessage()
+m["From"] = "홍길동 <hong@test.go.kr>"
+m["To"] = "kim@test.go.kr"
+m["Subject"] = "smtplib"
+m.set_content("결재 문서를 보냅니다.")
+with smtplib.SMTP_SSL("localhost", {port}, context=ctx, timeout=20) as s:
+    s.login("hong", {pw:?})
+    s.send_message(m)
+"#,
+        port = daemon.addr("submissions").port(),
+        pw = PASSWORD,
+    );
+    run(Command::new("python3").arg("-c").arg(script))?;
+
+    // lettre (rustls) with the client certificate as its TLS identity.
+    {
+        use lettre::transport::smtp::authentication::Credentials;
+        use lettre::transport::smtp::client::{Certificate, Identity, Tls, TlsParameters};
+        use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+        let tls = TlsParameters::builder("localhost".into())
+            .add_root_certificate(Certificate::from_pem(&std::fs::read(&fx.server_ca)?)?)
+            .identify_with(Identity::from_pem(&std::fs::read(&fx.user_cert)?, &std::fs::read(&fx.user_key)?)?)
+            .build_rustls()?;
+        let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("localhost")
+            .port(daemon.addr("submissions").port())
+            .tls(Tls::Wrapper(tls))
+            .credentials(Credentials::new("hong".into(), PASSWORD.into()))
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        let msg = Message::builder()
+            .from("홍길동 <hong@test.go.kr>".parse()?)
+            .to("kim@test.go.kr".parse()?)
+            .subject("lettre")
+            .body("회의는 3시입니다.".to_string())?;
+        mailer.send(msg).await?;
+    }
+
+    // Mail from another server on port 25 to a local address lands too.
+    let port = daemon.addr("smtp").port().to_string();
+    run(Command::new("swaks").args([
+        "--server", "127.0.0.1", "--port", &port, "--from", "sender@other.example", "--to", "kim@test.go.kr",
+        "--h-Subject", "from another server", "--body", "hello", "--timeout", "20",
+    ]))?;
+
+    drop(daemon);
+    let bodies = fx.mailbox_bodies("kim", "INBOX").await?;
+    assert_eq!(
+        subjects(&bodies),
+        vec!["from another server", "lettre", "smtplib", "swaks 465", "swaks 587"],
+        "each message exactly once in kim's INBOX"
+    );
+    for b in &bodies {
+        let text = String::from_utf8_lossy(b);
+        assert!(text.starts_with("Received: from [127.0.0.1]"), "trace header first: {text}");
+        assert!(text.contains("Message-ID:") && text.contains("Date:"), "{text}");
+    }
+    Ok(())
+}
