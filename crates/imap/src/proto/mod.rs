@@ -8,5 +8,7 @@
 //! - [`response`]: building and encoding responses.
 
 pub mod capability;
+pub mod driver;
+pub mod literal;
 pub mod plaintext;
 pub mod response;
