@@ -1,1 +1,62 @@
-//! One file per IMAP command.
+//! One file per IMAP command (those that need no store this round), and the dispatch from a
+//! received command to its file.
+//!
+//! RFC 3501 §3 states: a command valid only in another state gets BAD; sign-in commands
+//! after sign-in get BAD; commands that need the store are returned to the caller.
+
+pub mod authenticate;
+pub mod capability;
+pub mod enable;
+pub mod id;
+pub mod login;
+pub mod logout;
+pub mod noop;
+pub mod sign_in;
+
+use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_next::server::{Event, Server};
+
+use crate::{
+    proto::response::bad,
+    session::{Flow, Session, SessionState},
+};
+use sign_in::Authenticator;
+
+/// Runs `command` if it is one of ours; otherwise returns it as [`Flow::Unhandled`] (signed
+/// in) or refuses it (not signed in).
+pub(crate) async fn dispatch<A: Authenticator>(
+    session: &mut Session<A>,
+    server: &mut Server,
+    command: Command<'static>,
+) -> Flow {
+    let signed_in = matches!(
+        session.state,
+        SessionState::Authenticated { .. } | SessionState::Selected { .. }
+    );
+    match command.body {
+        CommandBody::Capability => capability::run(session, server, command.tag),
+        CommandBody::Noop if !signed_in => noop::run(server, command.tag),
+        CommandBody::Logout => logout::run(session, server, command.tag),
+        CommandBody::Id { parameters } => id::run(session, server, command.tag, parameters),
+        CommandBody::Enable { capabilities } => {
+            enable::run(session, server, command.tag, capabilities)
+        }
+        CommandBody::Login { username, password } => {
+            login::run(session, server, command.tag, username, password).await
+        }
+        CommandBody::StartTLS => {
+            session.reply_bad(server, bad(Some(command.tag), "TLS is already active"))
+        }
+        // NOOP when signed in reports mailbox changes: the caller's job (it has the hub).
+        body if signed_in => Flow::Unhandled(Event::CommandReceived {
+            command: Command {
+                tag: command.tag,
+                body,
+            },
+        }),
+        _ => session.reply_bad(
+            server,
+            bad(Some(command.tag), "Sign in first (AUTHENTICATE or LOGIN)"),
+        ),
+    }
+}
