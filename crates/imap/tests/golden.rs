@@ -10,7 +10,6 @@ use std::{fs, path::Path};
 use certmail_imap::message::{Extensions, MessageView};
 use imap_codec::{
     ResponseCodec,
-    decode::Decoder,
     encode::Encoder,
     imap_types::{
         fetch::MessageDataItem,
