@@ -2,6 +2,7 @@
 //!
 //! Main modules:
 //! - [`message`]: FETCH views of a raw message (ENVELOPE, BODYSTRUCTURE, BODY[section]);
+//! - [`fetch`]: FETCH data items for one message (macros, UID, MODSEQ, \Seen rule);
 //! - [`search`]: SEARCH evaluation of one message against imap-codec's `SearchKey`;
 //! - [`proto`]: sans-IO protocol pieces: capabilities, the plaintext STARTTLS phase, the
 //!   imap-next driver with literal accounting, sequence-set mapping, mailbox names, flags;
@@ -14,6 +15,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod fetch;
 pub mod message;
 pub mod proto;
 pub mod search;
