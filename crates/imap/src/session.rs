@@ -188,6 +188,11 @@ impl<A: Authenticator> Session<A> {
             Event::AuthenticateDataReceived { authenticate_data } => {
                 commands::authenticate::data(self, server, authenticate_data).await
             }
+            Event::IdleCommandReceived { tag } if self.account().is_none() => {
+                // RFC 2177 §3: IDLE is valid only when signed in.
+                let _ = server.idle_reject(bad(Some(tag), "Sign in first (AUTHENTICATE or LOGIN)"));
+                self.count_bad(server)
+            }
             Event::GreetingSent { .. } | Event::ResponseSent { .. } => Flow::Continue,
             other => Flow::Unhandled(other),
         }

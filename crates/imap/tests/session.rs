@@ -287,6 +287,19 @@ async fn state_rules() {
 }
 
 #[tokio::test]
+async fn idle_needs_sign_in_and_is_left_to_the_caller_after() {
+    transcript(
+        "a1 IDLE\r\na2 LOGIN hong secret\r\na3 IDLE\r\n",
+        &format!(
+            "a1 BAD Sign in first (AUTHENTICATE or LOGIN)\r\na2 OK [CAPABILITY {CAPS_AUTH}] Signed in\r\n\
+             [unhandled IdleCommandReceived {{ tag: Tag(\"a3\") }}]"
+        ),
+        "authenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn bad_commands_are_counted_and_end_the_connection() {
     transcript(
         "a1 FOO\r\nb1\r\nc1 NOOP\n* x\r\na5 FROB\r\na6 NOOP\r\n",
