@@ -3,7 +3,8 @@
 //! Main modules:
 //! - [`message`]: FETCH views of a raw message (ENVELOPE, BODYSTRUCTURE, `BODY[section]`);
 //! - [`fetch`]: FETCH data items for one message (macros, UID, MODSEQ, \Seen rule);
-//! - [`search`]: SEARCH evaluation of one message against imap-codec's `SearchKey`;
+//! - [`search`]: SEARCH evaluation of one message against imap-codec's `SearchKey`, and
+//!   [`search_charset`]: SEARCH CHARSET conversion to UTF-8;
 //! - [`proto`]: sans-IO protocol pieces: capabilities, the plaintext STARTTLS phase, the
 //!   imap-next driver with literal accounting, sequence-set mapping, mailbox names, flags;
 //! - [`session`] and [`commands`]: the connection state and one file per command.
@@ -32,6 +33,7 @@ pub mod fetch;
 pub mod message;
 pub mod proto;
 pub mod search;
+pub mod search_charset;
 pub mod session;
 
 pub use error::ImapError;
