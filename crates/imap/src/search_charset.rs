@@ -22,20 +22,24 @@ pub fn to_utf8(
     charset: Option<&Charset<'_>>,
 ) -> Result<SearchKey<'static>, UnsupportedCharset> {
     let name = charset.map(|c| c.as_ref().to_string());
-    let decode: Box<dyn Fn(&[u8]) -> String> = match name.as_deref() {
-        None => Box::new(|b: &[u8]| String::from_utf8_lossy(b).into_owned()),
+    let decode: fn(&[u8]) -> String = match name.as_deref() {
+        None => utf8_lossy,
         Some(n) if n.eq_ignore_ascii_case("UTF-8") || n.eq_ignore_ascii_case("US-ASCII") => {
-            Box::new(|b: &[u8]| String::from_utf8_lossy(b).into_owned())
+            utf8_lossy
         }
         Some(n) => match charset_decoder(n.as_bytes()) {
-            Some(decoder) => Box::new(decoder),
+            Some(decoder) => decoder,
             None => return Err(UnsupportedCharset(n.to_string())),
         },
     };
-    Ok(convert(key, decode.as_ref()))
+    Ok(convert(key, decode))
 }
 
-fn convert(key: &SearchKey<'_>, decode: &dyn Fn(&[u8]) -> String) -> SearchKey<'static> {
+fn utf8_lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn convert(key: &SearchKey<'_>, decode: fn(&[u8]) -> String) -> SearchKey<'static> {
     let text = |s: &AString<'_>| -> AString<'static> {
         let utf8: String = decode(s.as_ref())
             .chars()
