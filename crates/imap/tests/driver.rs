@@ -178,7 +178,9 @@ fn overlong_command_line_is_refused_without_buffering_it() {
         match driver.next() {
             Ok(Event::CommandReceived { command }) => {
                 out.push_str(&format!("[{}]", command.body.name()));
-                driver.server().enqueue_status(ok(command.tag, None, "done"));
+                driver
+                    .server()
+                    .enqueue_status(ok(command.tag, None, "done"));
             }
             Ok(_) => {}
             Err(Interrupt::Io(Io::Output(bytes))) => out.push_str(&String::from_utf8_lossy(&bytes)),
@@ -190,5 +192,8 @@ fn overlong_command_line_is_refused_without_buffering_it() {
         }
     }
     assert_eq!(out, "[error Command is too long][NOOP]a2 OK done\r\n");
-    assert!(most_pending < 64 * 1024 + 2 * 4096, "buffered {most_pending} octets");
+    assert!(
+        most_pending < 64 * 1024 + 2 * 4096,
+        "buffered {most_pending} octets"
+    );
 }

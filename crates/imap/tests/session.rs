@@ -320,3 +320,23 @@ fn session_future_is_send() {
     let future = session.handle_event(driver.server(), event);
     assert_send(&future);
 }
+
+#[tokio::test]
+async fn port_143_from_greeting_through_starttls_to_sign_in() {
+    use certmail_imap::proto::plaintext::{PlaintextLimits, PlaintextOutcome, PlaintextPhase};
+    // Plaintext: an injected LOGIN rides in the same packet as STARTTLS.
+    let mut plaintext = PlaintextPhase::new(PlaintextLimits::default());
+    let step = plaintext.feed(b"a1 STARTTLS\r\na2 LOGIN hong secret\r\n");
+    assert_eq!(step.output, b"a1 OK Begin TLS negotiation now\r\n");
+    assert_eq!(step.outcome, PlaintextOutcome::StartTls);
+    drop(plaintext);
+    // After the handshake: no greeting, the injected LOGIN never ran, capabilities change.
+    let (out, state) = run(&[b"b1 CAPABILITY\r\n", b"b2 LOGIN hong secret\r\n"]).await;
+    assert_eq!(
+        out,
+        format!(
+            "* CAPABILITY {CAPS_TLS}\r\nb1 OK CAPABILITY completed\r\nb2 OK [CAPABILITY {CAPS_AUTH}] Signed in\r\n"
+        )
+    );
+    assert_eq!(state, "authenticated");
+}

@@ -11,6 +11,7 @@ pub mod id;
 pub mod login;
 pub mod logout;
 pub mod noop;
+pub mod select;
 pub mod sign_in;
 
 use imap_codec::imap_types::command::{Command, CommandBody};
