@@ -1,6 +1,6 @@
 //! The crate's error type, and the one place errors become IMAP responses
 //! (STYLE.md rule 5: say whose fault it is: BAD for the client's syntax, NO for a request
-//! we refuse, NO [SERVERBUG] for ours).
+//! we refuse, `NO [SERVERBUG]` for ours).
 
 use imap_codec::imap_types::{
     core::{Charset, Tag},
