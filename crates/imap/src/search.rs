@@ -192,8 +192,20 @@ fn header_contains(m: &SearchMessage<'_>, name: &str, s: &[u8]) -> bool {
                 .raw_message()
                 .get(h.offset_start() as usize..h.offset_end() as usize)
                 .unwrap_or_default();
-            contains(&value_text(h.value()), &n) || contains(&String::from_utf8_lossy(raw), &n)
+            contains(&value_text(h.value()), &n)
+                || contains(&String::from_utf8_lossy(raw), &n)
+                || contains(&decode_unstructured(raw), &n)
         })
+}
+
+/// A raw header value with RFC 2047 encoded-words decoded (for fields mail-parser keeps raw).
+fn decode_unstructured(raw: &[u8]) -> String {
+    let mut value = raw.to_vec();
+    value.extend_from_slice(b"\r\n");
+    match mail_parser::parsers::MessageStream::new(&value).parse_unstructured() {
+        HeaderValue::Text(text) => text.into_owned(),
+        _ => String::new(),
+    }
 }
 
 fn any_header_contains(m: &SearchMessage<'_>, n: &str) -> bool {

@@ -159,3 +159,41 @@ fn dropping_the_driver_returns_reservations() {
     }
     assert_eq!(pool.in_use(), 0);
 }
+
+#[test]
+fn overlong_command_line_is_refused_without_buffering_it() {
+    let pool = LiteralPool::new(1000);
+    let mut driver = Driver::new(limits(), pool.clone(), "x", true);
+    let long = format!("a1 APPEND INBOX {} {{11+}}\r\n", "x".repeat(200_000));
+    let mut input = long.into_bytes();
+    // The non-sync literal announced at the end of the dropped line is dropped too: its
+    // bytes look like a command and must not run.
+    input.extend_from_slice(b"b1 LOGOUT\r\n\r\na2 NOOP\r\n");
+    let chunks: Vec<&[u8]> = input.chunks(4096).collect();
+    let mut most_pending = 0;
+    let mut out = String::new();
+    let mut chunks = chunks.into_iter();
+    loop {
+        most_pending = most_pending.max(driver.pending_input());
+        match driver.next() {
+            Ok(Event::CommandReceived { command }) => {
+                out.push_str(&format!("[{}]", command.body.name()));
+                driver
+                    .server()
+                    .enqueue_status(ok(command.tag, None, "done"));
+            }
+            Ok(_) => {}
+            Err(Interrupt::Io(Io::Output(bytes))) => out.push_str(&String::from_utf8_lossy(&bytes)),
+            Err(Interrupt::Io(Io::NeedMoreInput)) => match chunks.next() {
+                Some(chunk) => driver.enqueue_input(chunk),
+                None => break,
+            },
+            Err(Interrupt::Error(e)) => out.push_str(&format!("[error {e}]")),
+        }
+    }
+    assert_eq!(out, "[error Command is too long][NOOP]a2 OK done\r\n");
+    assert!(
+        most_pending < 64 * 1024 + 2 * 4096,
+        "buffered {most_pending} octets"
+    );
+}

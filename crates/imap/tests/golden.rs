@@ -76,3 +76,30 @@ fn corpus_matches_golden_files() {
         mismatches.join("\n")
     );
 }
+
+/// Every truncation of every corpus message still gives a structure, an envelope and every
+/// section without panicking, and what we encode still parses.
+#[test]
+fn truncated_messages_never_panic() {
+    use certmail_imap::message::section::resolve;
+    use imap_codec::imap_types::fetch::Part;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    for entry in fs::read_dir(root).expect("corpus directory exists") {
+        let raw = fs::read(entry.expect("entry").path()).expect("readable");
+        for end in 0..=raw.len() {
+            let cut = &raw[..end];
+            let _ = render(cut);
+            let view = MessageView::parse(cut);
+            for path in [vec![1], vec![1, 1], vec![2, 1, 1], vec![3]] {
+                let part = Part(
+                    path.iter()
+                        .map(|&n| std::num::NonZeroU32::new(n).expect("nonzero"))
+                        .collect::<Vec<_>>()
+                        .try_into()
+                        .expect("non-empty"),
+                );
+                let _ = resolve(view.root(), &part);
+            }
+        }
+    }
+}

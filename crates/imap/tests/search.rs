@@ -231,6 +231,14 @@ fn header_criterion() {
         AString::try_from("안내".to_string()).expect("literal"),
     );
     assert!(euckr.hit_key(&subject));
+    // A field mail-parser keeps raw still matches decoded: X-Korean: =?UTF-8?B?7ZmN6ri464+Z?=
+    let custom =
+        Fixture::new(b"X-Korean: =?UTF-8?B?7ZmN6ri464+Z?=\r\nSubject: x\r\n\r\nbody\r\n".to_vec());
+    let key = SearchKey::Header(
+        AString::try_from("X-Korean").expect("atom"),
+        AString::try_from("홍길동".to_string()).expect("literal"),
+    );
+    assert!(custom.hit_key(&key));
 }
 
 #[test]

@@ -4,8 +4,8 @@ use certmail_store::StoreError;
 use imap_codec::imap_types::{command::CommandBody, core::Tag, response::Response};
 
 use super::{
-    append, basic, close, copy, create, delete, expunge, fetch, list, rename, search, select,
-    status, store, subscribe,
+    append, basic, close, copy, create, delete, expunge, fetch, list, open, rename, search, status,
+    store, subscribe,
 };
 use crate::server::{Out, SignedIn};
 
@@ -71,11 +71,11 @@ async fn authenticated(
         CommandBody::Select {
             mailbox,
             parameters,
-        } => select::select(s, out, tag, &mailbox, false, &parameters).await,
+        } => open::select(s, out, tag, &mailbox, false, &parameters).await,
         CommandBody::Examine {
             mailbox,
             parameters,
-        } => select::select(s, out, tag, &mailbox, true, &parameters).await,
+        } => open::select(s, out, tag, &mailbox, true, &parameters).await,
         CommandBody::Create { mailbox } => create::create(s, out, tag, &mailbox).await,
         CommandBody::Delete { mailbox } => delete::delete(s, out, tag, &mailbox).await,
         CommandBody::Rename { from, to } => rename::rename(s, out, tag, &from, &to).await,

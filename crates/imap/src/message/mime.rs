@@ -1,4 +1,4 @@
-//! The MIME tree of a raw message, as byte ranges: what BODYSTRUCTURE, BODY[section] and
+//! The MIME tree of a raw message, as byte ranges: what BODYSTRUCTURE, `BODY[section]` and
 //! RFC822.SIZE are computed from.
 //!
 //! We walk the raw bytes ourselves rather than using mail-parser's part offsets: IMAP needs

@@ -1,5 +1,5 @@
 //! The views of a stored message that FETCH needs, computed from its raw RFC 5322 bytes:
-//! ENVELOPE, BODY / BODYSTRUCTURE, BODY[section]<partial> and RFC822.SIZE, produced as
+//! ENVELOPE, BODY / BODYSTRUCTURE, `BODY[section]<partial>` and RFC822.SIZE, produced as
 //! imap-codec types so the encoder writes the wire format.
 //!
 //! - `header`: raw header blocks and MIME parameter values;
@@ -63,7 +63,7 @@ impl<'a> MessageView<'a> {
         structure::body_structure(self.raw, &self.root, ext)
     }
 
-    /// FETCH BODY[section]: `None` for `BODY[]` gives the whole message; returns `None`
+    /// FETCH `BODY[section]`: `None` for `BODY[]` gives the whole message; returns `None`
     /// when the section does not exist (the caller then sends an empty string or NIL).
     pub fn section(&self, section: Option<&Section<'_>>) -> Option<Vec<u8>> {
         section::extract(self.raw, &self.root, section)

@@ -1,4 +1,4 @@
-//! FETCH BODY[section]<partial> (RFC 3501 §6.4.5): the octets a section names.
+//! FETCH `BODY[section]<partial>` (RFC 3501 §6.4.5): the octets a section names.
 
 use imap_codec::imap_types::fetch::{Part, Section};
 

@@ -20,6 +20,7 @@ use std::{collections::VecDeque, sync::Arc};
 use imap_codec::imap_types::{
     core::{Tag, Vec1},
     response::{Code, Greeting},
+    secret::Secret,
 };
 use imap_next::{
     Interrupt, Io, State,
@@ -39,15 +40,19 @@ pub struct DriverLimits {
     pub max_literal: u32,
     /// Largest command including its literals, octets; must exceed `max_literal`.
     pub max_command: u32,
+    /// Longest first line of a command, octets (longer ones get BAD and are dropped
+    /// without being buffered).
+    pub max_line: u32,
 }
 
 impl DriverLimits {
     /// Limits for an APPENDLIMIT of `max_literal` octets, with 64 KiB for the rest of the
-    /// command (Dovecot's figure, per imap-next).
+    /// command and for a command line (Dovecot's figure, per imap-next).
     pub fn for_append_limit(max_literal: u32) -> DriverLimits {
         DriverLimits {
             max_literal,
             max_command: max_literal.saturating_add(64 * 1024),
+            max_line: 64 * 1024,
         }
     }
 }
@@ -65,6 +70,16 @@ enum Scan {
     DiscardLine,
 }
 
+/// What one feeding step did.
+enum Feed {
+    /// Bytes went to the server.
+    Fed,
+    /// Nothing complete to hand over: read more.
+    NeedInput,
+    /// A command line exceeded `max_line`; its first octets.
+    LineTooLong(Vec<u8>),
+}
+
 /// The imap-next server plus STARTTLS and literal accounting.
 pub struct Driver {
     server: Server,
@@ -77,6 +92,8 @@ pub struct Driver {
     reserved: u64,
     /// Octets reserved for the command the caller is handling now (freed on the next call).
     held: u64,
+    /// The last octets of a line being dropped (to see a literal announced at its end).
+    discard_tail: Vec<u8>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -125,6 +142,7 @@ impl Driver {
             },
             reserved: 0,
             held: 0,
+            discard_tail: Vec::new(),
         }
     }
 
@@ -157,11 +175,15 @@ impl Driver {
                 Err(Interrupt::Io(Io::Output(_))) if self.drop_greeting => {
                     // RFC 3501 §6.2.1: the greeting was sent before STARTTLS, not again.
                 }
-                Err(Interrupt::Io(Io::NeedMoreInput)) => {
-                    if !self.feed_one() {
-                        return Err(Interrupt::Io(Io::NeedMoreInput));
+                Err(Interrupt::Io(Io::NeedMoreInput)) => match self.feed_one() {
+                    Feed::Fed => {}
+                    Feed::NeedInput => return Err(Interrupt::Io(Io::NeedMoreInput)),
+                    Feed::LineTooLong(start) => {
+                        // Like imap-next's own limit: the caller answers BAD and counts it.
+                        let discarded_bytes = Secret::new(start.into_boxed_slice());
+                        return Err(Interrupt::Error(Error::CommandTooLong { discarded_bytes }));
                     }
-                }
+                },
                 Err(Interrupt::Error(error)) => {
                     // The command is gone (imap-next discarded it): free its literal octets.
                     self.pool.release(std::mem::take(&mut self.reserved));
@@ -176,11 +198,11 @@ impl Driver {
         self.pool.release(std::mem::take(&mut self.held));
     }
 
-    /// Hands the server the next line or literal chunk; false if none is ready.
-    fn feed_one(&mut self) -> bool {
+    /// Hands the server the next line or literal chunk.
+    fn feed_one(&mut self) -> Feed {
         loop {
             if self.pending.is_empty() {
-                return false;
+                return Feed::NeedInput;
             }
             match self.scan {
                 Scan::Literal(left) | Scan::Discard(left) => {
@@ -200,56 +222,91 @@ impl Driver {
                     };
                     if literal {
                         self.server.enqueue_input(&chunk);
-                        return true;
+                        return Feed::Fed;
                     }
                 }
                 Scan::Line { message_start } => {
+                    if message_start && self.first_line_too_long() {
+                        // STYLE.md rule 4: bound the command line. Keep its start (for the
+                        // tag), drop the rest up to its line break without buffering it.
+                        let start: Vec<u8> = self.pending.iter().take(64).copied().collect();
+                        self.scan = Scan::DiscardLine;
+                        self.discard_tail.clear();
+                        return Feed::LineTooLong(start);
+                    }
                     let Some(line) = self.take_line() else {
-                        return false;
+                        return Feed::NeedInput;
                     };
-                    self.scan = match announcement(&line) {
-                        Some(a) if a.length <= self.limits.max_literal => {
-                            let length = u64::from(a.length);
-                            if self.pool.try_reserve(length) {
-                                self.reserved += length;
-                            } else if message_start
-                                && let Some(tag) =
-                                    line_tag(&line).and_then(|t| Tag::try_from(t.to_vec()).ok())
-                            {
-                                self.refuse_busy(tag, a.non_sync, length);
-                                continue;
-                            }
-                            // Otherwise (a later literal of a command already under way) it
-                            // goes through unaccounted, bounded by max_command.
-                            Scan::Literal(length)
-                        }
-                        // imap-next refuses an over-long sync literal and drops the command
-                        // (the client never sends it); an over-long non-sync literal is
-                        // still read, then dropped.
-                        Some(a) if a.non_sync => Scan::Literal(u64::from(a.length)),
-                        Some(_) => Scan::Line {
-                            message_start: true,
-                        },
-                        None => Scan::Line {
-                            message_start: true,
-                        },
-                    };
+                    match self.scan_line(&line, message_start) {
+                        Some(next) => self.scan = next,
+                        None => continue,
+                    }
                     self.server.enqueue_input(&line);
-                    return true;
+                    return Feed::Fed;
                 }
                 Scan::DiscardLine => {
-                    let Some(line) = self.take_line() else {
-                        return false;
-                    };
-                    self.scan = match announcement(&line) {
-                        Some(a) => Scan::Discard(u64::from(a.length)),
-                        None => Scan::Line {
-                            message_start: true,
-                        },
-                    };
+                    if !self.discard_line() {
+                        return Feed::NeedInput;
+                    }
                 }
             }
         }
+    }
+
+    /// True when the pending first line of a command has no line break within `max_line`.
+    fn first_line_too_long(&self) -> bool {
+        let max_line = self.limits.max_line as usize;
+        self.pending.len() > max_line
+            && !self.pending.iter().take(max_line + 1).any(|&b| b == b'\n')
+    }
+
+    /// The state after `line`, with its literal reserved; `None` when the command was
+    /// refused for lack of literal memory (the line is then dropped).
+    fn scan_line(&mut self, line: &[u8], message_start: bool) -> Option<Scan> {
+        Some(match announcement(line) {
+            Some(a) if a.length <= self.limits.max_literal => {
+                let length = u64::from(a.length);
+                if self.pool.try_reserve(length) {
+                    self.reserved += length;
+                } else if message_start
+                    && let Some(tag) = line_tag(line).and_then(|t| Tag::try_from(t.to_vec()).ok())
+                {
+                    self.refuse_busy(tag, a.non_sync, length);
+                    return None;
+                }
+                // Otherwise (a later literal of a command already under way) it goes
+                // through unaccounted, bounded by max_command.
+                Scan::Literal(length)
+            }
+            // imap-next refuses an over-long sync literal and drops the command (the client
+            // never sends it); an over-long non-sync literal is still read, then dropped.
+            Some(a) if a.non_sync => Scan::Literal(u64::from(a.length)),
+            _ => Scan::Line {
+                message_start: true,
+            },
+        })
+    }
+
+    /// Drops input up to and including the next line break, remembering only the line's
+    /// last octets: a non-sync literal announced there is dropped too. False if the line
+    /// has not ended yet.
+    fn discard_line(&mut self) -> bool {
+        const TAIL: usize = 24;
+        let Some(lf) = self.pending.iter().position(|&b| b == b'\n') else {
+            self.discard_tail.extend(self.pending.drain(..));
+            let excess = self.discard_tail.len().saturating_sub(TAIL);
+            self.discard_tail.drain(..excess);
+            return false;
+        };
+        self.discard_tail.extend(self.pending.drain(..=lf));
+        self.scan = match announcement(&self.discard_tail) {
+            Some(a) if a.non_sync => Scan::Discard(u64::from(a.length)),
+            _ => Scan::Line {
+                message_start: true,
+            },
+        };
+        self.discard_tail.clear();
+        true
     }
 
     /// Takes one complete line from the pending input. A line longer than the command limit

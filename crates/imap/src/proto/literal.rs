@@ -76,9 +76,12 @@ pub fn announcement(line: &[u8]) -> Option<Announcement> {
     Some(Announcement { length, non_sync })
 }
 
-/// The tag at the start of a command line (RFC 3501 §9 `tag`), if it looks like one.
+/// The tag at the start of a command line (RFC 3501 §9 `tag`), if it looks like one: the
+/// first word, ended by a space or the line break.
 pub fn line_tag(line: &[u8]) -> Option<&[u8]> {
-    let end = line.iter().position(|&b| b == b' ')?;
+    let end = line
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r' || b == b'\n')?;
     let tag = &line[..end];
     let valid = !tag.is_empty()
         && tag
@@ -117,7 +120,8 @@ mod tests {
     fn tags() {
         assert_eq!(line_tag(b"A001 APPEND"), Some(&b"A001"[..]));
         assert_eq!(line_tag(b"+ x"), None);
-        assert_eq!(line_tag(b"nospace"), None);
+        assert_eq!(line_tag(b"b1\r\n"), Some(&b"b1"[..]));
+        assert_eq!(line_tag(b"unterminated"), None);
     }
 
     #[test]

@@ -9,6 +9,9 @@
 
 pub mod capability;
 pub mod driver;
+pub mod flags;
 pub mod literal;
+pub mod mailbox_name;
 pub mod plaintext;
 pub mod response;
+pub mod seqmap;

@@ -76,6 +76,7 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
     let limits = DriverLimits {
         max_literal: s.append_limit,
         max_command: s.append_limit.saturating_add(s.max_command_line),
+        max_line: s.max_command_line,
     };
     let driver = Driver::new(
         limits,
@@ -535,7 +536,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
             body => {
                 let name = body.name();
-                match crate::commands::dispatch(
+                match crate::commands::dispatch::dispatch(
                     self.signed_in.as_mut(),
                     self.ctx.settings.append_limit,
                     &mut out,
