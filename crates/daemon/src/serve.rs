@@ -33,6 +33,9 @@ pub struct Daemon {
     pub hub: certmail_session::ChangeHub,
     /// The SMTP server's shared state (rebuilt on reload).
     pub smtp: RwLock<Arc<certmail_smtp::inbound::SmtpContext>>,
+    /// The IMAP server's shared state. Kept across reloads: it holds the literal-memory
+    /// budget and \Recent bookkeeping of live connections; limits apply from a restart.
+    pub imap: Arc<certmail_imap::server::ImapContext>,
 }
 
 impl Daemon {
@@ -111,6 +114,12 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         certmail_session::RegistryConfig::default(),
     ));
     let hub = certmail_session::ChangeHub::new(1024);
+    let imap = crate::protocols::imap_context(
+        &config,
+        Arc::clone(&store),
+        Arc::clone(&registry) as _,
+        hub.clone(),
+    );
     let smtp = crate::protocols::smtp_context(
         &config,
         Arc::clone(&store),
@@ -126,6 +135,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         registry,
         hub,
         smtp: RwLock::new(Arc::new(smtp)),
+        imap,
     });
 
     let accept_loops = TaskTracker::new();

@@ -233,7 +233,6 @@ impl Default for SmtpSection {
 
 impl Config {
     /// The effective IMAP APPENDLIMIT: configured, or the SMTP size limit.
-    #[allow(dead_code)] // read by the IMAP listener, being wired
     pub fn append_limit(&self) -> u64 {
         self.imap.append_limit.unwrap_or(self.smtp.max_message_size)
     }
