@@ -96,9 +96,7 @@ impl DaemonProcess {
     fn take(&mut self, line: String) {
         if let Some(rest) = line.strip_prefix("listening ") {
             let mut it = rest.split_whitespace();
-            if let (Some(name), Some(addr)) = (it.next(), it.next())
-                && let Ok(a) = addr.parse()
-            {
+            if let (Some(name), Some(Ok(a))) = (it.next(), it.next().map(str::parse)) {
                 self.listeners.insert(name.to_string(), a);
             }
         }
