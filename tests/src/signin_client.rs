@@ -86,7 +86,11 @@ pub async fn sign_in(
             let greeting = c.smtp_reply().await?;
             anyhow::ensure!(greeting.starts_with("220 "), "greeting {greeting:?}");
             let ehlo = c.smtp("EHLO client.test.go.kr").await?;
-            anyhow::ensure!(ehlo.contains("AUTH EXTERNAL PLAIN"), "EHLO {ehlo:?}");
+            let offers_plain = ehlo.lines().any(|l| {
+                l.get(4..)
+                    .is_some_and(|t| t.starts_with("AUTH ") && t.contains(" PLAIN"))
+            });
+            anyhow::ensure!(offers_plain, "EHLO offers no AUTH PLAIN: {ehlo:?}");
             let reply = c.smtp(&format!("AUTH {}", auth.command_tail())).await?;
             let _ = c.smtp("QUIT").await;
             Ok(reply)
