@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Command::Account(cmd) => return exit(admin_cmd::account(&cli.config, cmd)),
         Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
         Command::Alias(cmd) => return exit(admin_cmd::alias(&cli.config, cmd)),
+        Command::Session(cmd) => return exit(admin_cmd::session(&cli.config, cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -49,6 +49,7 @@ impl Daemon {
         crate::admin::service::AdminContext {
             store: Arc::clone(&self.store),
             pki: Arc::clone(&self.tls.current().pki),
+            sessions: Some(Arc::clone(&self.registry) as _),
         }
     }
 
