@@ -20,6 +20,7 @@ mod listener;
 mod logging;
 mod notify;
 mod protocols;
+mod revocation;
 mod serve;
 mod table;
 mod tls;

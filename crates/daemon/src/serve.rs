@@ -172,7 +172,10 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
                 // systemd 252 has no Type=notify-reload, so MONOTONIC_USEC is not needed.
                 notify("RELOADING=1");
                 match daemon.reload().await {
-                    Ok(()) => tracing::info!("configuration, certificates and CRLs reloaded"),
+                    Ok(()) => {
+                        tracing::info!("configuration, certificates and CRLs reloaded");
+                        crate::revocation::end_revoked_sessions(&daemon).await;
+                    }
                     Err(e) => tracing::error!(error = %format!("{e:#}"), "reload failed; the old configuration stays in force"),
                 }
                 notify("READY=1\nSTATUS=serving");
@@ -212,7 +215,10 @@ async fn watch_crls(daemon: Arc<Daemon>, shutdown: CancellationToken) {
         }
         let pki = Arc::clone(&daemon.tls.current().pki);
         match tokio::task::spawn_blocking(move || pki.reload_crls_if_changed()).await {
-            Ok(Ok(Some(report))) => tracing::info!(?report, "CRL files changed: reloaded"),
+            Ok(Ok(Some(report))) => {
+                tracing::info!(?report, "CRL files changed: reloaded");
+                crate::revocation::end_revoked_sessions(&daemon).await;
+            }
             Ok(Ok(None)) => {}
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "reloading CRLs failed; the last good ones stay in force")

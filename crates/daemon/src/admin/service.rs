@@ -42,10 +42,53 @@ fn ended(n: usize) -> String {
 
 /// Executes one request. Never panics on bad input; every failure is a [`Response`].
 pub async fn execute(ctx: &AdminContext, req: Request) -> Response {
-    match run(ctx, req).await {
+    let op = serde_json::to_value(&req)
+        .ok()
+        .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_string));
+    let mutating = !matches!(
+        req,
+        Request::AccountShow { .. }
+            | Request::AccountList
+            | Request::CertList { .. }
+            | Request::CertInspect { .. }
+            | Request::SessionList
+            | Request::AliasList
+    );
+    let subject = match &req {
+        Request::AccountAdd { id, .. }
+        | Request::AccountApprove { id }
+        | Request::AccountDisable { id }
+        | Request::AccountPasswd { id, .. } => Some(id.clone()),
+        Request::CertBind { account, .. }
+        | Request::CertUnbind { account, .. }
+        | Request::SessionKick { account } => Some(account.clone()),
+        _ => None,
+    };
+    let response = match run(ctx, req).await {
         Ok(r) => r,
         Err(e) => Response::fail("internal", format!("{e:#}")),
+    };
+    if mutating {
+        // Admin actions are audited, never with secrets (the message holds no password
+        // unless one was generated, so only the outcome code is kept).
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("op".to_string(), op.unwrap_or_default());
+        fields.insert("ok".to_string(), response.ok.to_string());
+        if let Some(code) = &response.code {
+            fields.insert("code".to_string(), code.clone());
+        }
+        let event = certmail_store::AuditEvent {
+            time: certmail_auth::now() * 1000,
+            account: subject,
+            kind: "admin".to_string(),
+            ip: None,
+            fields,
+        };
+        if let Err(e) = ctx.store.append_audit(event).await {
+            tracing::error!(error = %e, "could not write the audit log");
+        }
     }
+    response
 }
 
 async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
