@@ -18,6 +18,7 @@ mod demo;
 mod dev;
 mod listener;
 mod logging;
+mod notices;
 mod notify;
 mod protocols;
 mod revocation;

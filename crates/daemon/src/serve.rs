@@ -97,19 +97,6 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let admin_path = config.server.admin_socket();
     let admin = crate::admin::server::bind(&admin_path)
         .with_context(|| format!("admin socket {}", admin_path.display()))?;
-    let mut bound = Vec::new();
-    for (kind, addrs) in [
-        (ListenerKind::ImapTls, &config.imap.listen_tls),
-        (ListenerKind::ImapStartTls, &config.imap.listen_starttls),
-        (ListenerKind::SubmissionTls, &config.smtp.listen_submissions),
-        (
-            ListenerKind::SubmissionStartTls,
-            &config.smtp.listen_submission,
-        ),
-        (ListenerKind::Mx, &config.smtp.listen_mx),
-    ] {
-        bound.extend(listener::bind(kind, addrs).await?);
-    }
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let registry = Arc::new(certmail_session::LocalRegistry::new(
         certmail_session::RegistryConfig::default(),
@@ -139,6 +126,26 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         imap,
     });
 
+    // The first daily pass (expiry notices, audit retention) completes before the daemon
+    // says it listens; later passes run every 24 hours.
+    crate::notices::run_once(&daemon).await;
+    let config_now = daemon.config();
+    let mut bound = Vec::new();
+    for (kind, addrs) in [
+        (ListenerKind::ImapTls, &config_now.imap.listen_tls),
+        (ListenerKind::ImapStartTls, &config_now.imap.listen_starttls),
+        (
+            ListenerKind::SubmissionTls,
+            &config_now.smtp.listen_submissions,
+        ),
+        (
+            ListenerKind::SubmissionStartTls,
+            &config_now.smtp.listen_submission,
+        ),
+        (ListenerKind::Mx, &config_now.smtp.listen_mx),
+    ] {
+        bound.extend(listener::bind(kind, addrs).await?);
+    }
     let accept_loops = TaskTracker::new();
     for (kind, l) in bound {
         let d = Arc::clone(&daemon);
@@ -154,6 +161,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         ));
     }
     accept_loops.spawn(watch_crls(Arc::clone(&daemon), shutdown.clone()));
+    accept_loops.spawn(crate::notices::daily(Arc::clone(&daemon), shutdown.clone()));
     accept_loops.spawn(crate::admin::server::serve(
         admin,
         Arc::clone(&daemon),
