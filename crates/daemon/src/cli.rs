@@ -41,6 +41,10 @@ pub enum Command {
         #[arg(long)]
         ephemeral_ports: bool,
     },
+    /// Ask the running daemon to re-read its configuration, certificates and CRLs without
+    /// dropping connections; fails (and the old configuration stays) if the new one is
+    /// broken. This is the systemd unit's ExecReload.
+    Reload,
     /// Manage accounts (on the running daemon, or on the store when it is stopped).
     #[command(subcommand)]
     Account(AccountCommand),

@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
         Command::Alias(cmd) => return exit(admin_cmd::alias(&cli.config, cmd)),
         Command::Session(cmd) => return exit(admin_cmd::session(&cli.config, cmd)),
+        Command::Reload => return exit(admin_cmd::reload(&cli.config)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

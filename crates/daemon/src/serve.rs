@@ -45,12 +45,32 @@ impl Daemon {
     }
 
     /// What admin requests may touch.
-    pub fn admin_context(&self) -> crate::admin::service::AdminContext {
+    pub fn admin_context(self: &Arc<Self>) -> crate::admin::service::AdminContext {
         crate::admin::service::AdminContext {
             store: Arc::clone(&self.store),
             pki: Arc::clone(&self.tls.current().pki),
             sessions: Some(Arc::clone(&self.registry) as _),
+            daemon: Some(Arc::clone(self)),
         }
+    }
+
+    /// A reload as systemd and `certmail reload` see it: tells the service manager, reloads,
+    /// then ends the sessions of certificates the new CRLs revoke.
+    pub async fn reload_and_apply(&self) -> anyhow::Result<()> {
+        // systemd 252 has no Type=notify-reload, so MONOTONIC_USEC is not needed.
+        notify("RELOADING=1");
+        let result = self.reload().await;
+        notify("READY=1\nSTATUS=serving");
+        match &result {
+            Ok(()) => {
+                tracing::info!("configuration, certificates and CRLs reloaded");
+                crate::revocation::end_revoked_sessions(self).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "reload failed; the old configuration stays in force")
+            }
+        }
+        result
     }
 
     /// Re-reads the configuration file, TLS certificates, CA certificates and CRLs.
@@ -177,16 +197,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                // systemd 252 has no Type=notify-reload, so MONOTONIC_USEC is not needed.
-                notify("RELOADING=1");
-                match daemon.reload().await {
-                    Ok(()) => {
-                        tracing::info!("configuration, certificates and CRLs reloaded");
-                        crate::revocation::end_revoked_sessions(&daemon).await;
-                    }
-                    Err(e) => tracing::error!(error = %format!("{e:#}"), "reload failed; the old configuration stays in force"),
-                }
-                notify("READY=1\nSTATUS=serving");
+                let _ = daemon.reload_and_apply().await;
             }
             _ = term.recv() => break,
             _ = int.recv() => break,

@@ -87,6 +87,9 @@ pub enum Request {
     },
     /// Lists aliases.
     AliasList,
+    /// Re-reads the configuration, TLS certificates, CA certificates and CRLs (daemon
+    /// running only); fails with the error when the new configuration is broken.
+    Reload,
     /// Lists live sessions (daemon running only).
     SessionList,
     /// Ends an account's session: every connection hears why and is closed.

@@ -19,6 +19,8 @@ pub struct AdminContext {
     /// Live sessions: present when the daemon runs (requests then end the sessions they
     /// affect), absent when the CLI works on a stopped daemon's store.
     pub sessions: Option<Arc<dyn certmail_session::SessionRegistry>>,
+    /// The running daemon, for reload (absent on a stopped daemon).
+    pub daemon: Option<Arc<crate::serve::Daemon>>,
 }
 
 impl AdminContext {
@@ -280,6 +282,24 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
                     Response::fail("not_found", format!("no alias {address}"))
                 }
                 Err(e) => return Err(e.into()),
+            }
+        }
+        Request::Reload => {
+            let Some(daemon) = &ctx.daemon else {
+                return Ok(Response::fail(
+                    "not_running",
+                    "the daemon is not running; start it to load the configuration",
+                ));
+            };
+            match daemon.reload_and_apply().await {
+                Ok(()) => Response::ok(
+                    "configuration, certificates and CRLs reloaded",
+                    serde_json::Value::Null,
+                ),
+                Err(e) => Response::fail(
+                    "reload_failed",
+                    format!("{e:#}; the old configuration stays in force"),
+                ),
             }
         }
         Request::SessionList => {
