@@ -225,8 +225,10 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 None => std::future::pending().await,
             }
         };
+        // A kick wins over input that arrived at the same moment: a replaced session
+        // answers nothing more.
         let read = tokio::select! {
-            r = tokio::time::timeout(timeout, io.read(&mut buf)) => r,
+            biased;
             reason = kicked => {
                 // Another device signed in (or an admin kick): say why, drop any partial message.
                 state.spool = Vec::new();
@@ -235,6 +237,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 let _ = io.shutdown().await;
                 return Ok(LoopEnd::Closed);
             }
+            r = tokio::time::timeout(timeout, io.read(&mut buf)) => r,
             _ = shutdown.cancelled(), if !state.in_message => {
                 io.write_all(b"421 4.3.2 The server is shutting down; try again shortly\r\n").await?;
                 let _ = io.shutdown().await;
