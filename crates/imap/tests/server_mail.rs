@@ -107,10 +107,10 @@ async fn mailboxes_create_rename_delete_with_korean_names() {
     let server = TestServer::start(true).await;
     let mut c = server.signed_in().await;
     // "결재" in modified UTF-7.
-    let name = certmail_imap::mailbox::name::encode_utf7("결재/2026년");
+    let name = certmail_imap::proto::mailbox_name::encode_utf7("결재/2026년");
     ok(c.command(&format!("CREATE \"{name}\"")).await);
     let list = ok(c.command("LIST \"\" \"%\"").await);
-    let parent = certmail_imap::mailbox::name::encode_utf7("결재");
+    let parent = certmail_imap::proto::mailbox_name::encode_utf7("결재");
     let line = list
         .iter()
         .find(|l| l.ends_with(&parent))
@@ -121,7 +121,7 @@ async fn mailboxes_create_rename_delete_with_korean_names() {
     ok(c.command(&format!("RENAME \"{parent}\" Approvals")).await);
     let list = ok(c.command("LIST \"\" \"Approvals/*\"").await);
     assert_eq!(list.len(), 1, "{list:#?}");
-    let child = certmail_imap::mailbox::name::encode_utf7("Approvals/2026년");
+    let child = certmail_imap::proto::mailbox_name::encode_utf7("Approvals/2026년");
     ok(c.command(&format!("DELETE \"{child}\"")).await);
     let reply = c.command("DELETE INBOX").await;
     assert!(tagged(&reply).contains("NO [CANNOT]"), "{reply:?}");

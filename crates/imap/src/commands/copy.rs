@@ -6,7 +6,7 @@ use certmail_session::Change;
 use imap_codec::imap_types::{core::Tag, mailbox::Mailbox, response::Code, sequence::SequenceSet};
 
 use super::{Outcome, sets, store_error};
-use crate::mailbox::name;
+use crate::proto::mailbox_name as name;
 use crate::server::{Out, SignedIn};
 
 /// COPY (`is_move` false) or MOVE the messages of `set` to `target`.
@@ -38,7 +38,7 @@ pub async fn copy(
         .iter()
         .map(|(_, e)| e.uid)
         .collect();
-    let Some(target) = name::from_wire(target) else {
+    let Some(target) = name::decode_mailbox(target).ok() else {
         out.no(tag, Some(Code::TryCreate), "No such mailbox");
         return Outcome::Done;
     };

@@ -1,24 +1,25 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2; MODSEQ and CHANGEDSINCE from RFC 7162
-//! §3.1.4). Body parts come from [`crate::message`]; a body fetch without PEEK sets \Seen
+//! §3.1.4). The data items come from [`crate::fetch`]; a body fetch without PEEK sets \Seen
 //! (in the store first, so the FLAGS the client hears are the stored ones).
 
 use std::collections::HashMap;
-use std::num::{NonZeroU32, NonZeroU64};
+use std::num::NonZeroU32;
 
 use certmail_session::Change;
 use certmail_store::{FlagOp, MessageMeta};
 use imap_codec::imap_types::{
     command::FetchModifier,
     core::{Tag, Vec1},
-    datetime::DateTime,
     fetch::{MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName},
     response::Data,
     sequence::SequenceSet,
 };
 
 use super::{Outcome, search::internal_date, store_error};
-use crate::mailbox::flags::fetch_list;
-use crate::message::{Extensions, MessageView, envelope::nstring, section::partial};
+use crate::fetch::{FetchFacts, fetch_items, item_names, needs_content};
+use crate::mailbox::flags_of;
+use crate::message::MessageView;
+use crate::proto::flags::fetch_flags;
 use crate::server::{Out, SignedIn};
 
 /// FETCH (`uid` false) or UID FETCH.
@@ -31,28 +32,26 @@ pub async fn fetch(
     uid: bool,
     modifiers: &[FetchModifier],
 ) -> Outcome {
-    let mut items: Vec<MessageDataItemName<'static>> = match names {
-        MacroOrMessageDataItemNames::Macro(m) => m
-            .expand()
-            .into_iter()
-            .map(imap_codec::imap_types::IntoStatic::into_static)
-            .collect(),
-        MacroOrMessageDataItemNames::MessageDataItemNames(items) => items,
-    };
-    // RFC 3501 §6.4.8: UID FETCH always includes UID.
-    if uid && !items.contains(&MessageDataItemName::Uid) {
-        items.insert(0, MessageDataItemName::Uid);
-    }
     let changed_since = modifiers.iter().find_map(|m| match m {
         FetchModifier::ChangedSince(n) => Some(n.get()),
         FetchModifier::Vanished => None,
     });
-    // RFC 7162 §3.1.4: CHANGEDSINCE implies MODSEQ; both enable CONDSTORE.
-    if changed_since.is_some() && !items.contains(&MessageDataItemName::ModSeq) {
-        items.push(MessageDataItemName::ModSeq);
-    }
-    if items.contains(&MessageDataItemName::ModSeq) {
+    let asks_modseq = matches!(&names, MacroOrMessageDataItemNames::MessageDataItemNames(list)
+        if list.contains(&MessageDataItemName::ModSeq));
+    // RFC 7162 §3.1.4: MODSEQ and CHANGEDSINCE enable CONDSTORE; once enabled, every FETCH
+    // response carries MODSEQ (§3.2).
+    if changed_since.is_some() || asks_modseq {
         s.condstore = true;
+    }
+    let items = item_names(&names, uid, s.condstore);
+    if items.iter().any(|i| {
+        matches!(
+            i,
+            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
+        )
+    }) {
+        out.bad(tag, "BINARY is not supported");
+        return Outcome::Bad;
     }
     let Some(selected) = &s.selected else {
         out.bad(tag, "No mailbox selected");
@@ -124,7 +123,7 @@ pub async fn fetch(
             });
         }
     }
-    let needs_body = items.iter().any(reads_body);
+    let needs_body = needs_content(&items);
     for (seq, uid) in targets {
         let Some(meta) = metas.get(&uid) else {
             continue; // expunged by another connection; RFC 3501 §7.4.1 lets us skip it
@@ -143,11 +142,29 @@ pub async fn fetch(
         } else {
             Vec::new()
         };
-        let recent = s.selected.as_ref().is_some_and(|sel| sel.is_recent(uid));
-        let mut data = build_items(&items, meta, &raw, recent);
+        let view = needs_body.then(|| MessageView::parse(&raw));
+        let message_flags = flags_of(&meta.flags);
+        let facts = FetchFacts {
+            uid,
+            flags: &message_flags,
+            recent: s.selected.as_ref().is_some_and(|sel| sel.is_recent(uid)),
+            internal_date: internal_date(meta.internal_date),
+            size: u32::try_from(meta.size).unwrap_or(u32::MAX),
+            modseq: meta.modseq,
+        };
+        let mut data = match fetch_items(&items, &facts, view.as_ref()) {
+            Ok(result) => result.items,
+            Err(e) => {
+                out.internal(tag, "FETCH", &e);
+                return Outcome::Done;
+            }
+        };
         // RFC 3501 §6.4.5: when \Seen was set implicitly, FLAGS go with the response.
         if flags_changed.contains(&uid) && !items.contains(&MessageDataItemName::Flags) {
-            data.push(MessageDataItem::Flags(fetch_list(&meta.flags, recent)));
+            data.push(MessageDataItem::Flags(fetch_flags(
+                &message_flags,
+                facts.recent,
+            )));
         }
         if let (Some(seq), Ok(items)) = (NonZeroU32::new(seq), Vec1::try_from(data)) {
             out.data(Data::Fetch { seq, items });
@@ -166,83 +183,4 @@ fn sets_seen_flag(item: &MessageDataItemName<'_>) -> bool {
             | MessageDataItemName::Rfc822
             | MessageDataItemName::Rfc822Text
     )
-}
-
-fn reads_body(item: &MessageDataItemName<'_>) -> bool {
-    !matches!(
-        item,
-        MessageDataItemName::Flags
-            | MessageDataItemName::InternalDate
-            | MessageDataItemName::Rfc822Size
-            | MessageDataItemName::Uid
-            | MessageDataItemName::ModSeq
-    )
-}
-
-fn build_items(
-    items: &[MessageDataItemName<'static>],
-    meta: &MessageMeta,
-    raw: &[u8],
-    recent: bool,
-) -> Vec<MessageDataItem<'static>> {
-    let view = MessageView::parse(raw);
-    let mut data = Vec::with_capacity(items.len());
-    for item in items {
-        let value = match item {
-            MessageDataItemName::Uid => match NonZeroU32::new(meta.uid) {
-                Some(uid) => MessageDataItem::Uid(uid),
-                None => continue,
-            },
-            MessageDataItemName::Flags => MessageDataItem::Flags(fetch_list(&meta.flags, recent)),
-            MessageDataItemName::InternalDate => MessageDataItem::InternalDate(
-                DateTime::unvalidated(internal_date(meta.internal_date)),
-            ),
-            MessageDataItemName::Rfc822Size => {
-                MessageDataItem::Rfc822Size(u32::try_from(meta.size).unwrap_or(u32::MAX))
-            }
-            MessageDataItemName::ModSeq => match NonZeroU64::new(meta.modseq) {
-                Some(m) => MessageDataItem::ModSeq(m),
-                None => MessageDataItem::ModSeq(NonZeroU64::MIN),
-            },
-            MessageDataItemName::Envelope => MessageDataItem::Envelope(view.envelope()),
-            MessageDataItemName::Body => {
-                MessageDataItem::Body(view.body_structure(Extensions::Without))
-            }
-            MessageDataItemName::BodyStructure => {
-                MessageDataItem::BodyStructure(view.body_structure(Extensions::With))
-            }
-            MessageDataItemName::Rfc822 => MessageDataItem::Rfc822(nstring(Some(raw))),
-            MessageDataItemName::Rfc822Header => {
-                MessageDataItem::Rfc822Header(nstring(Some(view.header_bytes())))
-            }
-            MessageDataItemName::Rfc822Text => {
-                MessageDataItem::Rfc822Text(nstring(Some(view.text_bytes())))
-            }
-            MessageDataItemName::BodyExt {
-                section,
-                partial: range,
-                ..
-            } => {
-                let bytes = view.section(section.as_ref()).unwrap_or_default();
-                let (origin, bytes) = match range {
-                    Some((origin, count)) => (
-                        Some(*origin),
-                        partial(&bytes, *origin, count.get()).to_vec(),
-                    ),
-                    None => (None, bytes),
-                };
-                MessageDataItem::BodyExt {
-                    section: section.clone(),
-                    origin,
-                    data: nstring(Some(&bytes)),
-                }
-            }
-            // BINARY is not advertised; a client that asks anyway gets nothing for it.
-            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. } => {
-                continue;
-            }
-        };
-        data.push(value);
-    }
-    data
 }

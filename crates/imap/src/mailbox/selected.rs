@@ -16,8 +16,9 @@ use imap_codec::imap_types::{
     core::Vec1, fetch::MessageDataItem, response::Data, sequence::SequenceSet,
 };
 
-use super::flags::fetch_list;
+use super::flags_of;
 use super::recent::RecentTracker;
+use crate::proto::flags::fetch_flags;
 use crate::search::set_contains;
 
 /// One message of the view.
@@ -325,8 +326,8 @@ impl Selected {
         if let Some(uid) = NonZeroU32::new(meta.uid) {
             items.push(MessageDataItem::Uid(uid));
         }
-        items.push(MessageDataItem::Flags(fetch_list(
-            &meta.flags,
+        items.push(MessageDataItem::Flags(fetch_flags(
+            &flags_of(&meta.flags),
             self.is_recent(meta.uid),
         )));
         if condstore && let Some(modseq) = NonZeroU64::new(meta.modseq) {
