@@ -169,3 +169,29 @@ async fn shutdown_says_bye_at_the_command_boundary() {
     let bye = c.line().await;
     assert_eq!(bye, "* BYE [UNAVAILABLE] server shutting down");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_says_bye_then_ok_and_closes() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    let reply = c.command("LOGOUT").await;
+    assert_eq!(reply.len(), 2, "{reply:?}");
+    assert!(reply[0].starts_with("* BYE"), "{reply:?}");
+    assert!(reply[1].starts_with("a2 OK"), "{reply:?}");
+    assert!(c.closed().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_bad_commands_end_the_connection() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    let limit = server.ctx.settings.max_bad_commands;
+    let mut last = Vec::new();
+    for _ in 0..limit {
+        c.send("x1 FROBNICATE\r\n").await;
+        last.push(c.line().await);
+    }
+    assert!(last.iter().all(|l| l.starts_with("x1 BAD")), "{last:?}");
+    assert!(c.line().await.starts_with("* BYE"), "BYE after the limit");
+    assert!(c.closed().await);
+}

@@ -243,10 +243,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     /// Writes everything imap-next has queued.
     async fn flush_driver(&mut self) -> std::io::Result<()> {
-        while let Err(Interrupt::Io(Io::Output(bytes))) = self.driver.next() {
-            self.write(&bytes).await?;
+        loop {
+            match self.driver.next() {
+                Err(Interrupt::Io(Io::Output(bytes))) => self.write(&bytes).await?,
+                // Each response sent is reported; keep going until all are out.
+                Ok(Event::ResponseSent { .. } | Event::GreetingSent { .. }) => {}
+                _ => return Ok(()),
+            }
         }
-        Ok(())
     }
 
     /// Says BYE (after anything already queued) and closes.
