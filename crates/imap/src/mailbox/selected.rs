@@ -162,9 +162,14 @@ impl Selected {
         })
     }
 
-    /// Records a change another connection made (from the hub).
+    /// Records a change another connection made (from the hub). Changes of other
+    /// mailboxes are ignored.
     pub fn note(&mut self, change: &Change) {
         match change {
+            Change::Exists { mailbox, .. }
+            | Change::Expunged { mailbox, .. }
+            | Change::Flags { mailbox, .. }
+                if *mailbox != self.name => {}
             Change::Exists { .. } => self.new_mail = true,
             Change::Expunged { uids, .. } => {
                 for &uid in uids {

@@ -184,8 +184,18 @@ struct Session<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     async fn run(&mut self) -> std::io::Result<()> {
+        // The driver can queue a response while feeding input (a refusal for lack of
+        // literal memory) and still report NeedMoreInput: ask once more before waiting.
+        let mut asked_again = false;
         loop {
-            let flow = match self.driver.next() {
+            let next = self.driver.next();
+            let need_input = matches!(next, Err(Interrupt::Io(Io::NeedMoreInput)));
+            if need_input && !asked_again {
+                asked_again = true;
+                continue;
+            }
+            asked_again = false;
+            let flow = match next {
                 Ok(event) => {
                     let kicked = self.kicked();
                     let outcome = tokio::select! {

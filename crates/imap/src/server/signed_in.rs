@@ -75,11 +75,17 @@ impl SignedIn {
     }
 
     /// Selects `selected` (or none), narrowing the hub subscription to it.
+    ///
+    /// Leaving a mailbox drops the changes heard so far. Entering one keeps those queued
+    /// since: the subscription filters them by mailbox as they are read, and a change made
+    /// between reading the mailbox from the store and this call must still be told (one
+    /// the view already holds is told at most as a no-op).
     pub fn set_selected(&mut self, selected: Option<Selected>) {
         self.changes
             .set_mailbox(selected.as_ref().map(|s| s.name.as_str()));
-        // Changes heard for the previous mailbox are of no use any more.
-        while self.changes.try_recv().is_some() {}
+        if selected.is_none() {
+            while self.changes.try_recv().is_some() {}
+        }
         self.selected = selected;
     }
 }
