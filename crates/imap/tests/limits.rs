@@ -88,3 +88,23 @@ async fn list_with_an_empty_pattern_gives_the_delimiter() {
     let ns = ok(c.command("NAMESPACE").await);
     assert_eq!(ns, ["* NAMESPACE ((\"\" \"/\")) NIL NIL"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_and_copy_over_quota_are_refused() {
+    let mail = message("할당량", &"x".repeat(200));
+    // Room for two copies (RFC822.SIZE counts the CRLF APPEND adds).
+    let size = mail.len() as u64 + 2;
+    let server = TestServer::start_with(true, |s| s.quota_bytes = 2 * size + 10).await;
+    let mut c = server.signed_in().await;
+    let reply = append(&mut c, "INBOX", "", &mail).await;
+    assert!(reply.contains("OK [APPENDUID"), "{reply}");
+    ok(c.command("SELECT INBOX").await);
+    let reply = c.command("COPY 1 Archive").await;
+    assert!(tagged(&reply).contains("OK [COPYUID"), "{reply:?}");
+    let reply = c.command("COPY 1 Archive").await;
+    assert!(tagged(&reply).contains("NO [OVERQUOTA]"), "{reply:?}");
+    let reply = append(&mut c, "INBOX", "", &mail).await;
+    assert!(reply.contains("NO [OVERQUOTA]"), "{reply}");
+    // MOVE adds nothing: still allowed.
+    ok(c.command("MOVE 1 Trash").await);
+}

@@ -266,3 +266,28 @@ async fn examine_is_read_only() {
         "EXAMINE must not set \\Seen: {body:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renames_are_followed_by_connections_that_have_the_mailbox_selected() {
+    let server = TestServer::start(true).await;
+    let mut a = server.signed_in().await;
+    let mut b = server.signed_in().await;
+    ok(a.command("CREATE Projects").await);
+    append(&mut a, "Projects", "", &message("계획", "초안")).await;
+    ok(b.command("SELECT Projects").await);
+    ok(a.command("RENAME Projects Plans").await);
+    // b follows the rename: a new message in Plans reaches it.
+    append(&mut a, "Plans", "", &message("계획 2", "수정안")).await;
+    let noop = ok(b.command("NOOP").await);
+    assert!(noop.contains(&"* 2 EXISTS".to_owned()), "{noop:#?}");
+
+    // Renaming INBOX moves its messages out (RFC 3501 §6.3.5): a client with INBOX
+    // selected hears them expunged.
+    append(&mut a, "INBOX", "", &message("받은 편지", "본문")).await;
+    ok(b.command("SELECT INBOX").await);
+    ok(a.command("RENAME INBOX Old").await);
+    let noop = ok(b.command("NOOP").await);
+    assert_eq!(noop, ["* 1 EXPUNGE"]);
+    let status = ok(a.command("STATUS Old (MESSAGES)").await);
+    assert_eq!(status, ["* STATUS Old (MESSAGES 1)"]);
+}

@@ -59,6 +59,21 @@ pub async fn append(
             return Outcome::Done;
         }
     }
+    match s.ctx.within_quota(s.account_id(), body.len() as u64).await {
+        Ok(true) => {}
+        Ok(false) => {
+            out.no(
+                tag,
+                Some(Code::OverQuota),
+                "Your mailbox is full; delete some mail first",
+            );
+            return Outcome::Done;
+        }
+        Err(e) => {
+            store_error(out, tag, "APPEND", &e);
+            return Outcome::Done;
+        }
+    }
     let internal_date = date.map_or_else(certmail_auth::now, |d| d.as_ref().timestamp());
     let new = NewMessage {
         body,

@@ -31,10 +31,14 @@ pub async fn rename(
         Ok(()) => {
             if let Some(sel) = &mut s.selected
                 && sel.name == from
-                && from != certmail_store::INBOX
             {
-                sel.name = to.clone();
-                s.changes.set_mailbox(Some(&to));
+                if from == certmail_store::INBOX {
+                    // RFC 3501 §6.3.5: INBOX's messages moved out; tell the client.
+                    sel.note(&Change::Resync);
+                } else {
+                    sel.name = to.clone();
+                    s.changes.set_mailbox(Some(&to));
+                }
             }
             s.publish(Change::MailboxRenamed { from, to });
             out.ok(tag, None, "RENAME completed");

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::num::{NonZeroU32, NonZeroU64};
 
 use certmail_session::Change;
-use certmail_store::{MessageMeta, Store, StoreError};
+use certmail_store::{INBOX, MessageMeta, Store, StoreError};
 use imap_codec::imap_types::{
     core::Vec1, fetch::MessageDataItem, response::Data, sequence::SequenceSet,
 };
@@ -180,6 +180,10 @@ impl Selected {
             }
             Change::Flags { uid, .. } => {
                 self.flag_changes.insert(*uid);
+            }
+            // RFC 3501 §6.3.5: renaming INBOX moves its messages out and leaves it empty.
+            Change::MailboxRenamed { from, .. } if *from == self.name && from == INBOX => {
+                self.resync = true;
             }
             Change::MailboxRenamed { from, to } if *from == self.name => self.name = to.clone(),
             Change::Resync => self.resync = true,

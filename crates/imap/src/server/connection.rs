@@ -343,9 +343,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// because IDLE is a command in progress, RFC 3501 §7.4.1).
     async fn idle_change(&mut self, change: Change) {
         let Some(s) = &mut self.signed_in else { return };
-        if let Some(selected) = &mut s.selected {
-            selected.note(&change);
-        }
+        s.note(&change);
         let mut out = Out::default();
         if let Err(e) = s.sync(&mut out, true).await {
             tracing::error!(error = %e, "imap IDLE update failed");

@@ -46,8 +46,17 @@ impl SignedIn {
     /// Takes every change waiting on the hub into the selected view.
     pub fn drain_changes(&mut self) {
         while let Some(change) = self.changes.try_recv() {
-            if let Some(selected) = &mut self.selected {
-                selected.note(&change);
+            self.note(&change);
+        }
+    }
+
+    /// Records one change in the selected view; a rename of the selected mailbox moves
+    /// the subscription along with it.
+    pub fn note(&mut self, change: &Change) {
+        if let Some(selected) = &mut self.selected {
+            selected.note(change);
+            if self.changes.mailbox() != Some(selected.name.as_str()) {
+                self.changes.set_mailbox(Some(&selected.name));
             }
         }
     }
