@@ -108,3 +108,16 @@ async fn append_and_copy_over_quota_are_refused() {
     // MOVE adds nothing: still allowed.
     ok(c.command("MOVE 1 Trash").await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequence_numbers_beyond_exists_are_bad_but_star_ranges_pass() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    ok(c.command("SELECT Drafts").await);
+    let fetch = ok(c.command("FETCH 1:* (FLAGS)").await);
+    assert!(fetch.is_empty(), "{fetch:?}");
+    let reply = c.command("FETCH 1 (FLAGS)").await;
+    assert!(tagged(&reply).contains("BAD"), "{reply:?}");
+    let uid = ok(c.command("UID FETCH 1:* (FLAGS)").await);
+    assert!(uid.is_empty(), "{uid:?}");
+}

@@ -152,12 +152,16 @@ impl Selected {
     }
 
     /// Whether a sequence-number set names a message beyond the view (RFC 3501 §9: a
-    /// sequence number above EXISTS is invalid and earns BAD).
+    /// sequence number above EXISTS is invalid and earns BAD). A range ending in `*` is
+    /// let through (`1:*` on an empty mailbox names nothing; clients send it).
     pub fn seq_set_out_of_range(&self, set: &SequenceSet) -> bool {
         use imap_codec::imap_types::sequence::{SeqOrUid, Sequence};
         let too_big = |s: &SeqOrUid| matches!(s, SeqOrUid::Value(n) if n.get() > self.len());
         set.0.as_ref().iter().any(|seq| match seq {
             Sequence::Single(s) => too_big(s),
+            Sequence::Range(SeqOrUid::Asterisk, _) | Sequence::Range(_, SeqOrUid::Asterisk) => {
+                false
+            }
             Sequence::Range(a, b) => too_big(a) || too_big(b),
         })
     }
