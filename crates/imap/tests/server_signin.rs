@@ -195,3 +195,19 @@ async fn too_many_bad_commands_end_the_connection() {
     assert!(c.line().await.starts_with("* BYE"), "BYE after the limit");
     assert!(c.closed().await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_connection_cap_is_answered_unavailable() {
+    let registry = certmail_session::RegistryConfig {
+        max_connections_per_session: 1,
+    };
+    let server = TestServer::start_with_registry(true, |_| {}, registry).await;
+    let _first = server.signed_in().await;
+    let mut second = server.connect().await;
+    let reply = second.command(&format!("LOGIN hong \"{PASSWORD}\"")).await;
+    let line = tagged(&reply);
+    assert!(
+        line.starts_with("a1 NO [UNAVAILABLE] Too many connections"),
+        "{line}"
+    );
+}

@@ -55,6 +55,15 @@ impl TestServer {
         require_password: bool,
         adjust: impl FnOnce(&mut ImapSettings),
     ) -> TestServer {
+        TestServer::start_with_registry(require_password, adjust, RegistryConfig::default()).await
+    }
+
+    /// Like [`TestServer::start_with`], with a registry configured by `registry`.
+    pub async fn start_with_registry(
+        require_password: bool,
+        adjust: impl FnOnce(&mut ImapSettings),
+        registry: RegistryConfig,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let pki_files = DevPki::generate(&dir.path().join("pki"), "홍길동").expect("test PKI");
         let pki = Arc::new(
@@ -80,7 +89,7 @@ impl TestServer {
         adjust(&mut settings);
         let ctx = ImapContext::new(
             store,
-            Arc::new(LocalRegistry::new(RegistryConfig::default())),
+            Arc::new(LocalRegistry::new(registry)),
             ChangeHub::default(),
             settings,
         );
