@@ -90,6 +90,14 @@ listen_mx = ["127.0.0.1:0"]
         password: &str,
         cert: &Path,
     ) -> anyhow::Result<()> {
+        self.add_account(id, name, password)?;
+        let (code, _, err) = self.certmail(&["cert", "bind", id, cert.to_str().expect("utf-8")])?;
+        anyhow::ensure!(code == 0, "cert bind failed: {err}");
+        Ok(())
+    }
+
+    /// Creates an approved account `id@test.go.kr` with `password`, via the CLI.
+    pub fn add_account(&self, id: &str, name: &str, password: &str) -> anyhow::Result<()> {
         let addr = format!("{id}@test.go.kr");
         let mut cmd = std::process::Command::new(crate::certmail_bin());
         cmd.args([
@@ -102,10 +110,8 @@ listen_mx = ["127.0.0.1:0"]
             "행정안전부",
             "--address",
             &addr,
-            "--approve",
-            "--password-stdin",
-            "--config",
         ])
+        .args(["--approve", "--password-stdin", "--config"])
         .arg(&self.config_path)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -122,8 +128,32 @@ listen_mx = ["127.0.0.1:0"]
             "account add failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let (code, _, err) = self.certmail(&["cert", "bind", id, cert.to_str().expect("utf-8")])?;
-        anyhow::ensure!(code == 0, "cert bind failed: {err}");
         Ok(())
+    }
+
+    /// Opens the store of a stopped daemon (sled locks it while the daemon runs).
+    pub async fn open_store(&self) -> anyhow::Result<certmail_store::SledStore> {
+        let data = self.dir.path().join("data");
+        let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let key = certmail_store::KeyFile::load_or_create(&data.join("store.key"))?;
+            Ok(certmail_store::SledStore::open(&data.join("store"), key)?)
+        })
+        .await??;
+        Ok(store)
+    }
+
+    /// The messages in `account`'s `mailbox`, with their bodies, from a stopped daemon's store.
+    pub async fn mailbox_bodies(
+        &self,
+        account: &str,
+        mailbox: &str,
+    ) -> anyhow::Result<Vec<Vec<u8>>> {
+        use certmail_store::Store as _;
+        let store = self.open_store().await?;
+        let mut out = Vec::new();
+        for m in store.messages(account, mailbox, 1..=u32::MAX).await? {
+            out.push(store.message_body(account, &m.blob).await?);
+        }
+        Ok(out)
     }
 }

@@ -93,10 +93,8 @@ impl DaemonProcess {
     fn take(&mut self, line: String) {
         if let Some(rest) = line.strip_prefix("listening ") {
             let mut it = rest.split_whitespace();
-            if let (Some(name), Some(addr)) = (it.next(), it.next()) {
-                if let Ok(a) = addr.parse() {
-                    self.listeners.insert(name.to_string(), a);
-                }
+            if let (Some(name), Some(Ok(a))) = (it.next(), it.next().map(str::parse)) {
+                self.listeners.insert(name.to_string(), a);
             }
         }
         self.stdout.push(line);
@@ -105,6 +103,13 @@ impl DaemonProcess {
     /// The address of listener `name`.
     pub fn addr(&self, name: &str) -> SocketAddr {
         self.listeners[name]
+    }
+
+    /// Kills the daemon with SIGKILL (a crash) and reaps it.
+    pub fn kill9(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
     }
 
     /// The daemon's process id.

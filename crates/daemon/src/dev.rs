@@ -83,12 +83,16 @@ listen_mx = ["127.0.0.1:{p4}"]
         config::check(&toml).map_err(|p| anyhow::anyhow!("generated config is invalid: {p:?}"))?;
     let password = crate::demo::create_demo_account(
         &config,
-        &pki.user_cert_pem,
+        &pki.user_cert,
         DEMO_ACCOUNT,
         DEMO_NAME,
         DEV_DOMAIN,
     )?;
     write_private(&data.join("demo-password.txt"), &format!("{password}\n"))?;
+    write_private(
+        &data.join("pki/user/p12-password.txt"),
+        &format!("{}\n", pki.p12_password),
+    )?;
     std::fs::write(data.join("certmail.toml"), toml)?;
     Ok(())
 }

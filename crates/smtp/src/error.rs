@@ -11,7 +11,4 @@ pub enum Error {
         /// The method that was called.
         call: &'static str,
     },
-    /// The message has no header section that can be parsed.
-    #[error("the message has no parsable header section")]
-    UnparsableMessage,
 }

@@ -50,27 +50,40 @@ impl KeyFile {
     }
 
     /// Creates a new key file with one random key, mode 0600; refuses to overwrite.
+    ///
+    /// The key is written and synced to a temporary file first, then hard-linked to `path`
+    /// (which fails if `path` exists), so a crash never leaves a half-written key file.
     pub fn generate(path: &Path) -> Result<KeyFile> {
+        if path.exists() {
+            return Err(StoreError::KeyFileExists(path.to_owned()));
+        }
         let mut key = [0u8; KEY_LEN];
         SystemRandom::new()
             .fill(&mut key)
             .map_err(|_| key_err(path, "the system random generator failed"))?;
-        let io = |source| StoreError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| match e.kind() {
+        let temp = path.with_extension(format!("tmp{}", std::process::id()));
+        let written = write_private(&temp, format!("1 {}\n", hex::encode(key)).as_bytes());
+        let linked = written.and_then(|()| {
+            std::fs::hard_link(&temp, path).map_err(|e| match e.kind() {
                 std::io::ErrorKind::AlreadyExists => StoreError::KeyFileExists(path.to_owned()),
-                _ => io(e),
-            })?;
-        let line = format!("1 {}\n", hex::encode(key));
-        file.write_all(line.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
+                _ => StoreError::Io {
+                    path: path.to_owned(),
+                    source: e,
+                },
+            })
+        });
+        // The temporary name goes whatever happened; a leftover would only hold a copy.
+        let _ = std::fs::remove_file(&temp);
+        linked?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the new directory entry durable too.
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|source| StoreError::Io {
+                    path: dir.to_owned(),
+                    source,
+                })?;
+        }
         Ok(KeyFile {
             path: path.to_owned(),
             keys: BTreeMap::from([(1, key)]),
@@ -126,6 +139,22 @@ impl KeyFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Writes a new owner-only (0600) file and syncs it.
+fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    let io = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(contents).map_err(io)?;
+    file.sync_all().map_err(io)
 }
 
 fn key_err(path: &Path, reason: &str) -> StoreError {

@@ -70,6 +70,14 @@ pub enum StoreError {
     /// `create_account` with an id that already exists.
     #[error("account {0} already exists")]
     AccountExists(String),
+    /// The account id or one of its addresses is not acceptable.
+    #[error("account {id:?}: {reason}")]
+    InvalidAccount {
+        /// The account id given.
+        id: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// No account with this id.
     #[error("no account {0}")]
     AccountNotFound(String),
@@ -120,6 +128,7 @@ impl StoreError {
         matches!(
             self,
             StoreError::AccountExists(_)
+                | StoreError::InvalidAccount { .. }
                 | StoreError::AccountNotFound(_)
                 | StoreError::AddressTaken(_)
                 | StoreError::CertBoundElsewhere { .. }

@@ -5,6 +5,19 @@
 //! - [`Store`] (in `store.rs`): the async trait the servers use, as `Arc<dyn Store>`.
 //! - [`SledStore`]: the sled 0.34 implementation, with message bodies stored once
 //!   (content-addressed, reference-counted) and encrypted with AES-256-GCM ([`KeyFile`]).
+//! - [`error`]: [`StoreError`]; `is_user_error()` separates "no such mailbox" from disk or
+//!   key failures.
+//!
+//! Wiring it in:
+//!
+//! ```no_run
+//! # async fn start() -> Result<(), certmail_store::StoreError> {
+//! use std::sync::Arc;
+//! use certmail_store::{KeyFile, SledStore, Store};
+//! let key = KeyFile::load_or_create("/var/lib/certmail/store.key".as_ref())?;
+//! let store: Arc<dyn Store> = Arc::new(SledStore::open_async("/var/lib/certmail/db".as_ref(), key).await?);
+//! # Ok(()) }
+//! ```
 //!
 //! Rules:
 //! - every mutating call returns only after its change is on disk; concurrent writers share

@@ -10,7 +10,8 @@ use crate::model::{
 
 /// The mail store, used as `Arc<dyn Store>`.
 ///
-/// Every mutating call returns only after its change is durable on disk. Mailbox names are
+/// Every mutating call (except the `set_message_summary` cache) returns only after its
+/// change is durable on disk. Mailbox names are
 /// `/`-delimited; `INBOX` is matched case-insensitively and always returned as `INBOX`.
 /// Addresses and account ids are matched in lowercase.
 #[async_trait::async_trait]
@@ -72,7 +73,7 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         special_use: Option<SpecialUse>,
     ) -> Result<Mailbox, StoreError>;
-    /// The mailbox with this name.
+    /// The mailbox with this name (`None` also for a name that could not exist).
     async fn mailbox(&self, account: &str, name: &str) -> Result<Option<Mailbox>, StoreError>;
     /// All mailboxes of an account, ordered by name.
     async fn list_mailboxes(&self, account: &str) -> Result<Vec<Mailbox>, StoreError>;
@@ -107,6 +108,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<MessageMeta>, StoreError>;
     /// The plaintext of a body this account holds; `MessageNotFound` otherwise.
     async fn message_body(&self, account: &str, blob: &BlobId) -> Result<Vec<u8>, StoreError>;
+    /// The cached summary of a body this account holds (see `set_message_summary`), or
+    /// `None` if none was stored yet; `MessageNotFound` if the account holds no such body.
+    async fn message_summary(
+        &self,
+        account: &str,
+        blob: &BlobId,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Caches an opaque summary of a body (e.g. the IMAP layer's encoded ENVELOPE and
+    /// BODYSTRUCTURE) so FETCH need not re-parse it; shared by every copy, encrypted, freed
+    /// with the body. A cache: unlike other writes it does not wait for a flush.
+    async fn set_message_summary(
+        &self,
+        account: &str,
+        blob: &BlobId,
+        summary: Vec<u8>,
+    ) -> Result<(), StoreError>;
     /// Changes flags of the given UIDs (missing UIDs are skipped). With `unchanged_since`
     /// (RFC 7162 §3.2), messages whose MODSEQ is higher are left alone and reported.
     /// All messages changed by one call share one new MODSEQ.

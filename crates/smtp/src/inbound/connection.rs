@@ -4,18 +4,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certmail_auth::signin::{self, Credentials, Protocol as AuthProtocol, SignInPolicy};
+use certmail_auth::signin;
 use certmail_pki::Pki;
-use certmail_session::{Change, ConnectionGuard, DeviceKey, Protocol, SignInError};
-use certmail_store::{Delivery, QueueEntry, QueueRecipient, RecipientStatus};
+use certmail_session::ConnectionGuard;
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::SmtpContext;
-use super::recipients::{self, Target, Unknown};
-use crate::proto::{Action, AuthRequest, Envelope, ListenerKind, Reply, Session, SessionConfig};
+use super::recipients::Target;
+use crate::proto::{Action, ListenerKind, Session, SessionConfig};
 
 /// An accepted connection and what it needs from the daemon.
 pub struct Connection {
@@ -42,16 +41,20 @@ enum LoopEnd {
 }
 
 /// Per-connection state beside the protocol session.
-struct State {
-    ctx: Arc<SmtpContext>,
-    pki: Arc<Pki>,
-    peer: SocketAddr,
-    cert: Option<Vec<u8>>,
-    guard: Option<ConnectionGuard>,
-    account: Option<certmail_store::Account>,
-    targets: Vec<Target>,
-    spool: Vec<u8>,
-    in_message: bool,
+pub(super) struct State {
+    pub(super) ctx: Arc<SmtpContext>,
+    pub(super) pki: Arc<Pki>,
+    pub(super) peer: SocketAddr,
+    pub(super) cert: Option<Vec<u8>>,
+    pub(super) guard: Option<ConnectionGuard>,
+    pub(super) account: Option<certmail_store::Account>,
+    pub(super) targets: Vec<Target>,
+    pub(super) spool: Vec<u8>,
+    pub(super) in_message: bool,
+    /// The EHLO/HELO name, for the trace header.
+    pub(super) client_name: String,
+    /// Whether the connection is encrypted now.
+    pub(super) tls: bool,
 }
 
 /// Serves one SMTP connection to the end. Errors are logged, never sent to the client.
@@ -70,6 +73,7 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
     config.max_line_length = s.max_line_length;
     config.max_errors = s.max_errors;
     config.max_commands_before_auth = s.max_commands_before_auth;
+    config.offer_external = !s.require_password;
     let handshake = Duration::from_secs(s.tls_handshake_timeout_secs);
     let mut state = State {
         ctx: Arc::clone(&ctx),
@@ -81,6 +85,8 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
         targets: Vec::new(),
         spool: Vec::new(),
         in_message: false,
+        client_name: String::new(),
+        tls: false,
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(conn.tls);
     let implicit = matches!(conn.kind, ListenerKind::Submission { implicit_tls: true });
@@ -91,7 +97,8 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
             LoopEnd::Closed => return Ok(()),
             LoopEnd::StartTls => {}
         }
-        let mut tls = tokio::time::timeout(handshake, acceptor.accept(tcp)).await??;
+        let mut tls =
+            handshake_or_audit(&state, acceptor.accept(tcp), handshake, "submission").await?;
         state.cert = peer_cert(&tls);
         // RFC 3207 §4.2: the session starts over; bytes sent before the handshake are gone.
         if session.tls_established().is_err() {
@@ -100,11 +107,40 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
         drive(&mut state, &mut session, &mut tls, &conn.shutdown).await?;
         return Ok(());
     }
-    let mut tls = tokio::time::timeout(handshake, acceptor.accept(tcp)).await??;
+    let mut tls =
+        handshake_or_audit(&state, acceptor.accept(tcp), handshake, "submissions").await?;
     state.cert = peer_cert(&tls);
     let mut session = Session::new(config);
     drive(&mut state, &mut session, &mut tls, &conn.shutdown).await?;
     Ok(())
+}
+
+/// Runs a TLS handshake with a timeout; a failure is written to the audit log with the
+/// reason rustls gives (e.g. a key that cannot prove possession).
+async fn handshake_or_audit(
+    state: &State,
+    accept: tokio_rustls::Accept<TcpStream>,
+    timeout: Duration,
+    listener: &str,
+) -> std::io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    let error = match tokio::time::timeout(timeout, accept).await {
+        Ok(Ok(tls)) => return Ok(tls),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "the client did not finish the TLS handshake in time".to_string(),
+    };
+    let now_ms = certmail_auth::now() * 1000;
+    if let Err(e) = signin::record_tls_failure(
+        state.ctx.store.as_ref(),
+        listener,
+        state.peer.ip(),
+        &error,
+        now_ms,
+    )
+    .await
+    {
+        tracing::error!(error = %e, "could not write the audit log");
+    }
+    Err(std::io::Error::other(error))
 }
 
 fn peer_cert(tls: &tokio_rustls::server::TlsStream<TcpStream>) -> Option<Vec<u8>> {
@@ -140,16 +176,16 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     return Ok(LoopEnd::Closed);
                 }
                 Action::Authenticate(req) => {
-                    let decision = authenticate(state, req).await;
+                    let decision = super::decide::authenticate(state, req).await;
                     let _ = session.auth_result(decision);
                 }
                 Action::CheckSender { address, .. } => {
                     state.targets.clear();
-                    let decision = check_sender(state, &address);
+                    let decision = super::decide::check_sender(state, &address);
                     let _ = session.mail_result(decision);
                 }
                 Action::CheckRecipient(rcpt) => {
-                    let decision = check_recipient(state, &rcpt.address).await;
+                    let decision = super::decide::check_recipient(state, &rcpt.address).await;
                     let _ = session.rcpt_result(decision);
                 }
                 Action::MessageStart => {
@@ -164,7 +200,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 Action::MessageComplete(envelope) => {
                     state.in_message = false;
                     let body = std::mem::take(&mut state.spool);
-                    let reply = deliver(state, envelope, body).await;
+                    state.client_name = session.client_name().unwrap_or("unknown").to_string();
+                    state.tls = session.is_tls_active();
+                    let reply = super::deliver::deliver(state, envelope, body).await;
                     state.targets.clear();
                     let _ = session.message_result(reply);
                 }
@@ -216,306 +254,4 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Err(e)) => return Err(e),
         }
     }
-}
-
-fn enhanced(s: &str) -> (u8, u16, u16) {
-    let mut it = s.split('.').map(|p| p.parse::<u16>().unwrap_or(0));
-    let class = it.next().unwrap_or(5) as u8;
-    (class, it.next().unwrap_or(0), it.next().unwrap_or(0))
-}
-
-async fn authenticate(state: &mut State, req: AuthRequest) -> Result<(), Reply> {
-    let ctx = Arc::clone(&state.ctx);
-    let credentials = match req {
-        AuthRequest::External { authzid } => Credentials::External { authzid },
-        AuthRequest::Plain {
-            authzid,
-            username,
-            password,
-        } => {
-            if let Some(z) = authzid.filter(|z| !z.eq_ignore_ascii_case(&username)) {
-                let _ = z;
-                return Err(Reply::new(
-                    535,
-                    (5, 7, 8),
-                    "Signing in on behalf of another user is not supported",
-                ));
-            }
-            Credentials::Password {
-                user: username,
-                password: certmail_auth::Secret::new(password.expose().to_string()),
-            }
-        }
-        AuthRequest::Login { username, password } => Credentials::Password {
-            user: username,
-            password: certmail_auth::Secret::new(password.expose().to_string()),
-        },
-    };
-    let policy = SignInPolicy {
-        require_password: ctx.settings.require_password,
-    };
-    let attempt = signin::Attempt {
-        cert_der: state.cert.as_deref(),
-        credentials,
-        ip: state.peer.ip(),
-        protocol: AuthProtocol::Smtp,
-        now: certmail_auth::now(),
-    };
-    let result = signin::sign_in(ctx.store.as_ref(), &state.pki, &policy, attempt).await;
-    let signed = match result {
-        Err(e) => {
-            tracing::error!(error = %e, "sign-in failed on our side");
-            return Err(Reply::new(
-                454,
-                (4, 7, 0),
-                "Temporary problem signing in; try again shortly",
-            ));
-        }
-        Ok(Err(refusal)) => {
-            let (code, enh) = refusal.reason.smtp_reply();
-            return Err(Reply::new(code, enhanced(enh), refusal.message));
-        }
-        Ok(Ok(s)) => s,
-    };
-    let device = DeviceKey::new(signed.identity.spki_sha256, state.peer.ip());
-    match ctx
-        .registry
-        .sign_in(
-            &signed.account.id,
-            device,
-            Protocol::Smtp,
-            ctx.settings.session_policy,
-        )
-        .await
-    {
-        Ok(guard) => {
-            state.guard = Some(guard);
-            state.account = Some(signed.account);
-            Ok(())
-        }
-        Err(SignInError::Rejected { ip }) => Err(Reply::new(
-            535,
-            (5, 7, 8),
-            format!("Your account is signed in on another device ({ip}); sign out there first"),
-        )),
-        Err(e @ SignInError::ConnectionCapReached { .. }) => Err(Reply::new(
-            454,
-            (4, 7, 0),
-            format!("{e}; close some and retry"),
-        )),
-    }
-}
-
-fn check_sender(state: &State, address: &str) -> Result<(), Reply> {
-    let Some(account) = &state.account else {
-        // MX: any sender (SPF/DMARC are checked by the relay issue's authentication).
-        return Ok(());
-    };
-    let a = address.to_lowercase();
-    if account.addresses.contains(&a) {
-        Ok(())
-    } else {
-        Err(Reply::new(
-            550,
-            (5, 7, 1),
-            format!(
-                "You may send only as your own address ({}), not as <{address}>",
-                account.addresses.join(", ")
-            ),
-        ))
-    }
-}
-
-async fn check_recipient(state: &mut State, address: &str) -> Result<(), Reply> {
-    let ctx = Arc::clone(&state.ctx);
-    let may_relay = state.account.is_some();
-    let resolved = recipients::resolve(
-        ctx.store.as_ref(),
-        &ctx.settings.local_domains,
-        address,
-        may_relay,
-    )
-    .await;
-    let target = match resolved {
-        Err(e) => {
-            tracing::error!(error = %e, "recipient lookup failed");
-            return Err(Reply::new(
-                451,
-                (4, 3, 0),
-                "Temporary problem looking up the recipient; try again later",
-            ));
-        }
-        Ok(Err(Unknown::NoSuchUser)) => {
-            return Err(Reply::new(
-                550,
-                (5, 1, 1),
-                format!("No mailbox here by the name <{address}>"),
-            ));
-        }
-        Ok(Err(Unknown::BadAddress)) => {
-            return Err(Reply::new(
-                501,
-                (5, 1, 3),
-                format!("<{address}> is not a valid mail address"),
-            ));
-        }
-        Ok(Err(Unknown::Relay)) => {
-            return Err(Reply::new(
-                554,
-                (5, 7, 1),
-                format!(
-                    "Relaying denied: this server accepts mail only for its own domains, not <{address}>"
-                ),
-            ));
-        }
-        Ok(Ok(t)) => t,
-    };
-    if let (Target::Local(accounts), true) = (&target, ctx.settings.quota_bytes > 0) {
-        {
-            for a in accounts {
-                match ctx.store.account_usage(a).await {
-                    Ok(used) if used >= ctx.settings.quota_bytes => {
-                        return Err(Reply::new(
-                            552,
-                            (5, 2, 2),
-                            format!(
-                                "The mailbox of <{address}> is full; the recipient must delete some mail"
-                            ),
-                        ));
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "quota lookup failed");
-                        return Err(Reply::new(
-                            451,
-                            (4, 3, 0),
-                            "Temporary problem looking up the recipient; try again later",
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    state.targets.push(target);
-    Ok(())
-}
-
-async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply {
-    let ctx = Arc::clone(&state.ctx);
-    let now = certmail_auth::now();
-    if let (Some(account), true) = (&state.account, ctx.settings.enforce_from_header) {
-        {
-            let from = super::headers::header_from_addresses(&body);
-            let foreign: Vec<_> = from
-                .iter()
-                .filter(|a| !account.addresses.iter().any(|x| x.eq_ignore_ascii_case(a)))
-                .collect();
-            if from.is_empty() || !foreign.is_empty() {
-                return Reply::new(
-                    550,
-                    (5, 7, 1),
-                    format!(
-                        "The From: header must be your own address ({}); the message was not sent",
-                        account.addresses.join(", ")
-                    ),
-                );
-            }
-        }
-    }
-    let by_account = state.account.as_ref().map(|a| a.id.as_str());
-    let body = super::headers::prepare(
-        &body,
-        &ctx.settings.hostname,
-        state.peer,
-        by_account,
-        state.cert.is_some(),
-        now,
-    );
-    let mut local: Vec<(String, String, Vec<String>)> = Vec::new();
-    let mut remote = Vec::new();
-    for (t, rcpt) in state.targets.iter().zip(&envelope.rcpts) {
-        match t {
-            Target::Local(accounts) => {
-                for a in accounts {
-                    if !local.iter().any(|(x, _, _)| x == a) {
-                        local.push((a.clone(), "INBOX".to_string(), Vec::new()));
-                    }
-                }
-            }
-            Target::Remote(addr) => remote.push(QueueRecipient {
-                address: addr.clone(),
-                status: RecipientStatus::Pending,
-                attempts: 0,
-                last_error: None,
-                notify: notify_bits(&rcpt.notify),
-            }),
-        }
-    }
-    let mut queue = Vec::new();
-    if !remote.is_empty() {
-        let mut meta = std::collections::BTreeMap::new();
-        if let Some(envid) = &envelope.params.envid {
-            meta.insert("envid".to_string(), envid.clone());
-        }
-        if let Some(a) = by_account {
-            meta.insert("auth".to_string(), a.to_string());
-        }
-        queue.push(QueueEntry {
-            id: 0,
-            from: envelope.mail_from.clone(),
-            recipients: remote,
-            blob: certmail_store::BlobId([0; 32]),
-            created_at: now,
-            next_attempt: now,
-            envelope_meta: meta,
-        });
-    }
-    let delivery = Delivery {
-        body,
-        internal_date: now,
-        recipients: local,
-        queue,
-    };
-    match ctx.store.deliver(delivery).await {
-        Ok(receipt) => {
-            for copy in &receipt.stored {
-                ctx.hub.publish(
-                    &copy.account,
-                    None,
-                    Change::Exists {
-                        mailbox: copy.mailbox.clone(),
-                        uid: copy.uid,
-                    },
-                );
-            }
-            tracing::info!(from = %envelope.mail_from, local = receipt.stored.len(), queued = receipt.queued.len(), "message accepted");
-            Reply::new(250, (2, 0, 0), "Message accepted for delivery")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "storing a message failed");
-            Reply::new(
-                451,
-                (4, 3, 0),
-                "Temporary problem storing the message; try again later",
-            )
-        }
-    }
-}
-
-fn notify_bits(n: &crate::proto::Notify) -> u8 {
-    use certmail_store::notify::*;
-    let mut b = 0;
-    if n.success {
-        b |= SUCCESS;
-    }
-    if n.failure {
-        b |= FAILURE;
-    }
-    if n.delay {
-        b |= DELAY;
-    }
-    if n.never {
-        b |= NEVER;
-    }
-    b
 }

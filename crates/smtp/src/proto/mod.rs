@@ -16,4 +16,4 @@ pub use config::{ListenerKind, SessionConfig};
 pub use envelope::{BodyType, DsnReturn, Envelope, MailParams, Notify, Rcpt};
 pub use reply::{Capabilities, EnhancedCode, Reply, ehlo_reply};
 pub use sasl::{AuthRequest, Secret};
-pub use session::{Action, Session};
+pub use session::{Action, Expecting, Session};

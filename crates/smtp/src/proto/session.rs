@@ -61,6 +61,24 @@ pub enum Action {
     Close,
 }
 
+/// What the session waits for, so the driver can pick the right timeout
+/// (RFC 5321 §4.5.3.2: 5 minutes for commands, 3 minutes per DATA block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expecting {
+    /// A command line from the client.
+    Command,
+    /// A SASL response line from the client (AUTH in progress).
+    AuthResponse,
+    /// Message body octets from the client (DATA or a BDAT chunk).
+    MessageBody,
+    /// A `*_result` answer from the driver; nothing from the client.
+    Decision,
+    /// The driver's TLS handshake and [`Session::tls_established`].
+    TlsHandshake,
+    /// Nothing: the session is closed.
+    Nothing,
+}
+
 /// The client's EHLO or HELO.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Greeting {
@@ -142,6 +160,8 @@ enum LineRead {
 }
 
 /// One SMTP server session. See the module docs for the driving loop.
+///
+/// Its Debug output shows the state and counters only, never input or AUTH payloads.
 pub struct Session {
     config: SessionConfig,
     phase: Phase,
@@ -158,6 +178,19 @@ pub struct Session {
     commands_before_auth: usize,
     seen_first_line: bool,
     discarding_long_line: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("listener", &self.config.listener)
+            .field("expecting", &self.expecting())
+            .field("tls_active", &self.tls_active)
+            .field("authenticated", &self.authenticated)
+            .field("in_transaction", &self.transaction.is_some())
+            .field("errors", &self.errors)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -189,6 +222,10 @@ impl Session {
     /// Gives the session bytes read from the client. Call [`Session::next_action`] until
     /// it returns `None` afterwards. Bytes fed while STARTTLS is pending, or after the
     /// session closed, are discarded.
+    ///
+    /// Feed one read at a time and read only when `next_action` has returned `None` and no
+    /// decision is outstanding: the session buffers what it cannot process yet, so that
+    /// rhythm is what bounds its memory (one read plus one partial line).
     pub fn feed(&mut self, bytes: &[u8]) {
         if matches!(self.phase, Phase::AwaitingTls | Phase::Closed) {
             return;
@@ -324,6 +361,18 @@ impl Session {
     /// True while a decision (`*_result` call) is outstanding.
     pub fn is_waiting_for_decision(&self) -> bool {
         matches!(self.phase, Phase::Waiting(_))
+    }
+
+    /// What the session waits for next (to choose a timeout).
+    pub fn expecting(&self) -> Expecting {
+        match self.phase {
+            Phase::Command => Expecting::Command,
+            Phase::Sasl(_) => Expecting::AuthResponse,
+            Phase::Data(_) | Phase::Bdat(_) => Expecting::MessageBody,
+            Phase::Waiting(_) => Expecting::Decision,
+            Phase::AwaitingTls => Expecting::TlsHandshake,
+            Phase::Closed => Expecting::Nothing,
+        }
     }
 
     /// The name the client gave in EHLO or HELO, for the Received header.

@@ -30,6 +30,31 @@ fn normalize(mut account: Account) -> Account {
     account
 }
 
+/// Longest account id or address accepted, bytes (RFC 5321 §4.5.3.1.3 caps a path at 256).
+const MAX_NAME_LEN: usize = 255;
+
+/// Refuses ids and addresses that are empty, too long, or hold spaces or control characters.
+fn validate(account: &Account) -> Result<()> {
+    let invalid = |reason| {
+        Err(StoreError::InvalidAccount {
+            id: account.id.clone(),
+            reason,
+        })
+    };
+    let bad = |s: &str| {
+        s.is_empty()
+            || s.len() > MAX_NAME_LEN
+            || s.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if bad(&account.id) {
+        return invalid("the id must be 1 to 255 bytes without spaces or control characters");
+    }
+    if account.addresses.iter().any(|a| bad(a) || !a.contains('@')) {
+        return invalid("each address must be 1 to 255 bytes with an @ and no spaces");
+    }
+    Ok(())
+}
+
 impl Inner {
     fn seal_account(&self, account: &Account) -> Result<Vec<u8>> {
         self.sealer
@@ -43,6 +68,7 @@ impl Inner {
 
     pub(crate) fn create_account(&self, account: Account) -> Result<()> {
         let account = normalize(account);
+        validate(&account)?;
         let sealed = self.seal_account(&account)?;
         let seed = uid_validity_seed();
         let id = account.id.as_str();
@@ -85,6 +111,7 @@ impl Inner {
 
     pub(crate) fn update_account(&self, account: Account) -> Result<()> {
         let account = normalize(account);
+        validate(&account)?;
         let sealed = self.seal_account(&account)?;
         let id = account.id.as_str();
         let t = &self.t;

@@ -150,6 +150,17 @@ impl Store for SledStore {
         self.read(move |i| i.message_body(&account, &blob)).await
     }
 
+    async fn message_summary(&self, account: &str, blob: &BlobId) -> R<Option<Vec<u8>>> {
+        let (account, blob) = (account.to_lowercase(), *blob);
+        self.read(move |i| i.message_summary(&account, &blob)).await
+    }
+
+    async fn set_message_summary(&self, account: &str, blob: &BlobId, summary: Vec<u8>) -> R<()> {
+        let (account, blob) = (account.to_lowercase(), *blob);
+        self.read(move |i| i.set_message_summary(&account, &blob, &summary))
+            .await
+    }
+
     async fn set_flags(
         &self,
         account: &str,

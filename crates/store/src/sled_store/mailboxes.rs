@@ -61,7 +61,8 @@ fn ancestors(name: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Seed of the UIDVALIDITY counter: the clock, so a recreated store does not reuse values.
+/// Floor of the UIDVALIDITY counter: the clock, so values grow with time and a store
+/// recreated from scratch does not hand out values an old one used recently.
 pub(crate) fn uid_validity_seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -112,6 +113,20 @@ fn create_parents_tx(
     Ok(())
 }
 
+/// Removes a body and its cached summary (its last reference is gone).
+pub(crate) fn free_blob(blobs: &TransactionalTree, blob: &BlobId) -> TxResult<()> {
+    blobs.remove(&blob.0)?;
+    blobs.remove(&summary_key(blob)[..])?;
+    Ok(())
+}
+
+/// `blobs` key of a body's cached summary: the blob id, then `s`.
+pub(crate) fn summary_key(blob: &BlobId) -> [u8; 33] {
+    let mut k = [b's'; 33];
+    k[..32].copy_from_slice(&blob.0);
+    k
+}
+
 /// The trees a removal of messages touches, inside one transaction.
 pub(crate) struct MessageTrees<'a> {
     pub(crate) mailboxes: &'a TransactionalTree,
@@ -134,7 +149,7 @@ impl MessageTrees<'_> {
     pub(crate) fn unref_blob(&self, account: &str, blob: &BlobId) -> TxResult<()> {
         add_count(self.account_blobs, &account_blob_key(account, blob), -1)?;
         if add_count(self.blob_refs, &blob.0, -1)? == 0 {
-            self.blobs.remove(&blob.0)?;
+            free_blob(self.blobs, blob)?;
         }
         Ok(())
     }

@@ -192,6 +192,9 @@ impl Inner {
         uids: RangeInclusive<u32>,
     ) -> Result<Vec<MessageMeta>> {
         let mbox = self.existing_mailbox(account, mailbox)?;
+        if uids.is_empty() {
+            return Ok(Vec::new()); // e.g. 5..=3: nothing to scan
+        }
         let range = message_key(mbox.id, *uids.start())..=message_key(mbox.id, *uids.end());
         let mut out = Vec::new();
         for entry in self.t.messages.range(range) {
@@ -320,8 +323,8 @@ impl Inner {
                     mt.messages.remove(&key)?;
                     mt.expunged
                         .insert(&key, &source.highest_modseq.to_be_bytes())?;
-                    source.exists -= 1;
-                    source.size -= meta.size;
+                    source.exists = source.exists.saturating_sub(1);
+                    source.size = source.size.saturating_sub(meta.size);
                 } else {
                     mt.ref_blob(account, &meta.blob)?;
                 }
@@ -374,8 +377,8 @@ impl Inner {
                 mt.messages.remove(&key)?;
                 mt.expunged.insert(&key, &modseq.to_be_bytes())?;
                 mt.unref_blob(account, &meta.blob)?;
-                mbox.exists -= 1;
-                mbox.size -= meta.size;
+                mbox.exists = mbox.exists.saturating_sub(1);
+                mbox.size = mbox.size.saturating_sub(meta.size);
                 gone.push(uid);
             }
             if !gone.is_empty() {

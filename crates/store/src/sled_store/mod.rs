@@ -7,7 +7,7 @@
 //! - `certs`: SPKI hash → `CertBinding`; `cert_idx`: by-account and by-DN index keys;
 //! - `mailboxes`: (account, name) → `Mailbox`;
 //! - `messages`: (mailbox id, UID) → `MessageMeta`; `expunged`: (mailbox id, UID) → MODSEQ;
-//! - `blobs`: blob id → sealed body; `blob_refs`: blob id → u64 reference count;
+//! - `blobs`: blob id → sealed body, blob id || `s` → sealed summary; `blob_refs`: blob id → u64 reference count;
 //!   `account_blobs`: (account, blob id) → u64 count (who may read a body);
 //! - `queue`: id → `QueueEntry`; `audit`: (time, seq) → `AuditEvent`; `audit_idx`.
 //!
@@ -25,6 +25,7 @@ mod keys;
 mod mailboxes;
 mod messages;
 mod queue;
+mod summaries;
 mod tx;
 
 use std::path::Path;
@@ -37,6 +38,10 @@ use crate::error::{Result, StoreError};
 use commit::GroupCommit;
 
 /// The on-disk format version this build reads and writes.
+///
+/// Migration path: when a change needs a new version, bump this and teach
+/// `check_format_version` to upgrade the previous version in place (one step per version,
+/// each in a transaction) before the store opens; until then other versions are refused.
 pub const FORMAT_VERSION: u32 = 1;
 
 const FORMAT_KEY: &[u8] = b"format_version";

@@ -4,6 +4,7 @@ use ::sled::Transactional;
 
 use super::Inner;
 use super::keys::decode;
+use super::mailboxes::free_blob;
 use super::tx::{abort, add_count, finish, get, put};
 use crate::error::{Result, StoreError};
 use crate::model::QueueEntry;
@@ -61,7 +62,7 @@ impl Inner {
                 };
                 queue.remove(&key)?;
                 if add_count(blob_refs, &old.blob.0, -1)? == 0 {
-                    blobs.remove(&old.blob.0)?;
+                    free_blob(blobs, &old.blob)?;
                 }
                 Ok(())
             }),

@@ -67,12 +67,13 @@ pub(crate) fn add_count(tree: &TransactionalTree, key: &[u8], delta: i64) -> TxR
     Ok(new)
 }
 
-/// Takes the next value of a u64 counter in `meta` (starting at `first`).
-pub(crate) fn next_counter(meta: &TransactionalTree, key: &[u8], first: u64) -> TxResult<u64> {
-    let value = match meta.get(key)? {
+/// Takes the next value of a u64 counter in `meta`: the stored value, raised to `floor`.
+pub(crate) fn next_counter(meta: &TransactionalTree, key: &[u8], floor: u64) -> TxResult<u64> {
+    let stored = match meta.get(key)? {
         Some(v) => lift(decode_u64(key, &v))?,
-        None => first,
+        None => 0,
     };
+    let value = stored.max(floor);
     meta.insert(key, &(value + 1).to_be_bytes())?;
     Ok(value)
 }

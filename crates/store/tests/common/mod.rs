@@ -1,0 +1,94 @@
+//! Helpers shared by the store tests: a store in a temporary directory and test people.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use certmail_store::{Account, KeyFile, NewMessage, SledStore, Store};
+
+/// A store in its own temporary directory, with the key file beside the database.
+pub struct TestStore {
+    pub dir: tempfile::TempDir,
+    pub store: Arc<dyn Store>,
+}
+
+impl TestStore {
+    pub async fn new() -> TestStore {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open(dir.path()).await;
+        TestStore { dir, store }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("db")
+    }
+
+    /// Drops the store (waiting for its flusher) and opens it again.
+    pub async fn reopen(self) -> TestStore {
+        let TestStore { dir, store } = self;
+        close(store);
+        let store = open(dir.path()).await;
+        TestStore { dir, store }
+    }
+}
+
+/// Drops the last handle of a store; panics if another handle is still alive.
+pub fn close(store: Arc<dyn Store>) {
+    assert_eq!(Arc::strong_count(&store), 1, "store still shared");
+    drop(store);
+}
+
+pub fn key_path(dir: &Path) -> PathBuf {
+    dir.join("store.key")
+}
+
+pub async fn open(dir: &Path) -> Arc<dyn Store> {
+    let key = KeyFile::load_or_create(&key_path(dir)).expect("key file");
+    let store = SledStore::open_async(&dir.join("db"), key)
+        .await
+        .expect("open store");
+    Arc::new(store)
+}
+
+/// 홍길동's account: id "hong", two addresses.
+pub fn hong() -> Account {
+    let mut a = Account::new(
+        "Hong",
+        "홍길동",
+        vec!["Hong@Example.kr".into(), "gildong@example.kr".into()],
+        1_700_000_000,
+    );
+    a.organisation = "행정안전부".into();
+    a
+}
+
+/// 김철수's account: id "kim".
+pub fn kim() -> Account {
+    Account::new(
+        "kim",
+        "김철수",
+        vec!["kim@example.kr".into()],
+        1_700_000_100,
+    )
+}
+
+/// A small RFC 5322 message with a Korean subject.
+pub fn message(n: u32) -> NewMessage {
+    NewMessage {
+        body: body(n),
+        flags: vec![],
+        internal_date: 1_700_000_000 + i64::from(n),
+    }
+}
+
+pub fn body(n: u32) -> Vec<u8> {
+    format!(
+        "From: 김철수 <kim@example.kr>\r\nTo: 홍길동 <hong@example.kr>\r\n\
+         Subject: 회의 안내 {n}\r\n\r\n안녕하세요, 회의는 {n}시입니다.\r\n"
+    )
+    .into_bytes()
+}
+
+pub fn flags(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}

@@ -1,0 +1,191 @@
+//! Mailboxes: create, rename (children, INBOX), delete, subscribe, names.
+
+mod common;
+
+use certmail_store::{INBOX, SpecialUse, StoreError};
+use common::{TestStore, hong, message};
+
+async fn names(ts: &TestStore) -> Vec<String> {
+    let list = ts.store.list_mailboxes("hong").await.unwrap();
+    list.into_iter().map(|m| m.name).collect()
+}
+
+async fn with_hong() -> TestStore {
+    let ts = TestStore::new().await;
+    ts.store.create_account(hong()).await.unwrap();
+    ts
+}
+
+#[tokio::test]
+async fn create_with_parents_and_special_use() {
+    let ts = with_hong().await;
+    let s = &ts.store;
+    let sent = s
+        .create_mailbox("hong", "보낸 편지함", Some(SpecialUse::Sent))
+        .await
+        .unwrap();
+    assert_eq!(sent.special_use.map(SpecialUse::as_attr), Some("\\Sent"));
+    assert_eq!((sent.uid_next, sent.exists, sent.size), (1, 0, 0));
+    assert!(sent.uid_validity > 0);
+    let deep = s
+        .create_mailbox("hong", "업무/2024/예산", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&ts).await,
+        [
+            "INBOX",
+            "보낸 편지함",
+            "업무",
+            "업무/2024",
+            "업무/2024/예산"
+        ]
+    );
+    let inbox = s
+        .mailbox("hong", "inbox")
+        .await
+        .unwrap()
+        .expect("INBOX is case-insensitive");
+    assert_eq!(inbox.name, INBOX);
+    let validities = [inbox.uid_validity, sent.uid_validity, deep.uid_validity];
+    assert!(
+        validities.windows(2).all(|w| w[0] != w[1]),
+        "{validities:?}"
+    );
+
+    let dup = s
+        .create_mailbox("hong", "보낸 편지함", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(dup, StoreError::MailboxExists(_)), "{dup}");
+    assert!(matches!(
+        s.create_mailbox("hong", "Inbox", None).await,
+        Err(StoreError::MailboxExists(_))
+    ));
+    assert!(matches!(
+        s.create_mailbox("nobody", "x", None).await,
+        Err(StoreError::AccountNotFound(_))
+    ));
+    for bad in ["", "/a", "a/", "a//b", "a*", "a%b", "a\nb"] {
+        let err = s.create_mailbox("hong", bad, None).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidMailbox { .. }),
+            "{bad:?}: {err}"
+        );
+    }
+    assert_eq!(SpecialUse::from_attr("\\junk"), Some(SpecialUse::Junk));
+}
+
+#[tokio::test]
+async fn rename_moves_children_and_keeps_messages() {
+    let ts = with_hong().await;
+    let s = &ts.store;
+    s.create_mailbox("hong", "업무/2024", None).await.unwrap();
+    s.create_mailbox("hong", "업무기록", None).await.unwrap();
+    let (validity, uid, _) = s.append("hong", "업무/2024", message(1)).await.unwrap();
+    s.rename_mailbox("hong", "업무", "보관/업무").await.unwrap();
+    assert_eq!(
+        names(&ts).await,
+        ["INBOX", "보관", "보관/업무", "보관/업무/2024", "업무기록"]
+    );
+    let moved = s.mailbox("hong", "보관/업무/2024").await.unwrap().unwrap();
+    assert_eq!(moved.uid_validity, validity);
+    let msgs = s
+        .messages("hong", "보관/업무/2024", 1..=u32::MAX)
+        .await
+        .unwrap();
+    assert_eq!(msgs.iter().map(|m| m.uid).collect::<Vec<_>>(), [uid]);
+
+    let exists = s
+        .rename_mailbox("hong", "업무기록", "보관")
+        .await
+        .unwrap_err();
+    assert!(matches!(exists, StoreError::MailboxExists(_)), "{exists}");
+    assert!(matches!(
+        s.rename_mailbox("hong", "없음", "새것").await,
+        Err(StoreError::MailboxNotFound(_))
+    ));
+    assert!(matches!(
+        s.rename_mailbox("hong", "보관", "보관/안쪽").await,
+        Err(StoreError::InvalidMailbox { .. })
+    ));
+    assert!(matches!(
+        s.rename_mailbox("hong", "보관", "inbox").await,
+        Err(StoreError::MailboxExists(_))
+    ));
+}
+
+#[tokio::test]
+async fn renaming_inbox_leaves_an_empty_inbox() {
+    let ts = with_hong().await;
+    let s = &ts.store;
+    s.create_mailbox("hong", "INBOX/child", None).await.unwrap();
+    let old = s.mailbox("hong", INBOX).await.unwrap().unwrap();
+    s.append("hong", INBOX, message(1)).await.unwrap();
+    s.append("hong", INBOX, message(2)).await.unwrap();
+    s.rename_mailbox("hong", "INBOX", "옛 받은편지함")
+        .await
+        .unwrap();
+    let moved = s.mailbox("hong", "옛 받은편지함").await.unwrap().unwrap();
+    assert_eq!((moved.exists, moved.uid_validity), (2, old.uid_validity));
+    let inbox = s.mailbox("hong", INBOX).await.unwrap().unwrap();
+    assert_eq!(inbox.exists, 0);
+    assert_ne!(
+        inbox.uid_validity, old.uid_validity,
+        "a new INBOX gets a new UIDVALIDITY"
+    );
+    assert!(
+        s.messages("hong", INBOX, 1..=u32::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // RFC 3501 §6.3.5: INBOX's children are not moved.
+    assert!(s.mailbox("hong", "INBOX/child").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn delete_removes_messages_but_not_children() {
+    let ts = with_hong().await;
+    let s = &ts.store;
+    s.create_mailbox("hong", "a/b", None).await.unwrap();
+    s.append("hong", "a", message(1)).await.unwrap();
+    let (_, _, _) = s.append("hong", "a/b", message(2)).await.unwrap();
+    let usage_before = s.account_usage("hong").await.unwrap();
+    s.delete_mailbox("hong", "a").await.unwrap();
+    assert_eq!(names(&ts).await, ["INBOX", "a/b"]);
+    assert!(s.account_usage("hong").await.unwrap() < usage_before);
+    assert!(matches!(
+        s.delete_mailbox("hong", "a").await,
+        Err(StoreError::MailboxNotFound(_))
+    ));
+    assert!(matches!(
+        s.delete_mailbox("hong", "inbox").await,
+        Err(StoreError::InvalidMailbox { .. })
+    ));
+    // A mailbox created again under the same name starts afresh.
+    let again = s.create_mailbox("hong", "a", None).await.unwrap();
+    assert_eq!((again.exists, again.uid_next), (0, 1));
+    assert!(
+        s.messages("hong", "a", 1..=u32::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn subscriptions() {
+    let ts = with_hong().await;
+    let s = &ts.store;
+    s.create_mailbox("hong", "뉴스", None).await.unwrap();
+    assert!(!s.mailbox("hong", "뉴스").await.unwrap().unwrap().subscribed);
+    s.set_subscribed("hong", "뉴스", true).await.unwrap();
+    assert!(s.mailbox("hong", "뉴스").await.unwrap().unwrap().subscribed);
+    s.set_subscribed("hong", "뉴스", false).await.unwrap();
+    assert!(!s.mailbox("hong", "뉴스").await.unwrap().unwrap().subscribed);
+    assert!(matches!(
+        s.set_subscribed("hong", "없음", true).await,
+        Err(StoreError::MailboxNotFound(_))
+    ));
+}
