@@ -168,6 +168,9 @@ pub(super) enum Flow {
 
 type KickFuture = Pin<Box<dyn Future<Output = KickReason> + Send>>;
 
+/// How long the last words (BYE, a LOGOUT's OK) may take to write before we just close.
+const CLOSING_WRITE: Duration = Duration::from_secs(5);
+
 /// The connection after TLS: the protocol session (`crate::session`, which answers the
 /// store-free commands and sign-in) and, once signed in, the store-backed state.
 struct Session<S> {
@@ -208,8 +211,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     }
                 }
                 Err(Interrupt::Io(Io::Output(bytes))) => {
-                    self.write(&bytes).await?;
-                    Flow::Continue
+                    // A client that stops reading must not keep a kicked session alive.
+                    let kicked = self.kicked();
+                    let written = tokio::select! {
+                        r = self.write(&bytes) => Ok(r),
+                        reason = kicked => Err(reason),
+                    };
+                    match written {
+                        Ok(r) => r.map(|()| Flow::Continue)?,
+                        Err(reason) => {
+                            // Mid-response and the client is not reading: a BYE could
+                            // neither be framed nor delivered. Drop the connection.
+                            tracing::info!(reason = reason.code(), "kicked while writing");
+                            return Ok(());
+                        }
+                    }
                 }
                 Err(Interrupt::Io(Io::NeedMoreInput)) => self.wait_input().await?,
                 Err(Interrupt::Error(error)) => {
@@ -236,7 +252,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         // A client that stops reading is dropped after the autologout time.
-        let limit = self.ctx.settings.autologout();
+        self.write_within(bytes, self.ctx.settings.autologout())
+            .await
+    }
+
+    async fn write_within(&mut self, bytes: &[u8], limit: Duration) -> std::io::Result<()> {
         match tokio::time::timeout(limit, async {
             self.io.write_all(bytes).await?;
             self.io.flush().await
@@ -251,11 +271,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         }
     }
 
-    /// Writes everything imap-next has queued.
+    /// Writes everything imap-next has queued (on the way out: a client that does not
+    /// read gets a few seconds, not the autologout time).
     async fn flush_driver(&mut self) -> std::io::Result<()> {
         loop {
             match self.driver.next() {
-                Err(Interrupt::Io(Io::Output(bytes))) => self.write(&bytes).await?,
+                Err(Interrupt::Io(Io::Output(bytes))) => {
+                    self.write_within(&bytes, CLOSING_WRITE).await?
+                }
                 // Each response sent is reported; keep going until all are out.
                 Ok(Event::ResponseSent { .. } | Event::GreetingSent { .. }) => {}
                 _ => return Ok(()),
@@ -266,7 +289,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// Says BYE (after anything already queued) and closes.
     async fn close_with(&mut self, status: Status<'static>) -> std::io::Result<()> {
         self.flush_driver().await?;
-        self.write(&encode_status(status)).await?;
+        self.write_within(&encode_status(status), CLOSING_WRITE)
+            .await?;
         let _ = self.io.shutdown().await;
         Ok(())
     }
