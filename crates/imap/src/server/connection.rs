@@ -452,6 +452,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             self.enqueue(out);
             return Flow::Continue;
         };
+        // The name only: arguments may hold what the user is searching for.
+        tracing::debug!(account = %signed_in.account.id, command = command.body.name(), "imap command");
         signed_in.condstore |= self.imap.condstore_enabled();
         let mut out = Out::default();
         let outcome = dispatch(signed_in, &mut out, command.tag, command.body).await;

@@ -4,14 +4,21 @@
 //! One task per connection ([`serve`]). Port 993 does the TLS handshake, then greets; port
 //! 143 runs [`crate::proto::plaintext`] until STARTTLS, then carries on without a second
 //! greeting. After TLS, an imap-next server ([`crate::proto::driver::Driver`]) frames
-//! commands; each command runs to completion before the next is read (one command at a
-//! time per connection), and mutating commands answer OK only after the store returned (its
-//! writes are durable then) and the change was published to the hub.
+//! commands and [`crate::session::Session`] answers the store-free ones and sign-in (its
+//! `Authenticator` here is the certificate check of `certmail_auth` plus the session
+//! registry). What it passes on runs in [`crate::commands::dispatch`] against the store.
+//! Each command runs to completion before the next is read (one command at a time per
+//! connection), and mutating commands answer OK only after the store returned (its writes
+//! are durable then) and the change was published to the hub.
 //!
-//! Every wait (reading, IDLE, a store call) also watches the session's kick, the daemon's
-//! shutdown and the autologout timer: a kicked connection hears
-//! `* BYE [UNAVAILABLE] <reason>` at once, even mid-IDLE; a shutdown says BYE at the next
-//! command boundary.
+//! Every wait (reading, IDLE, a store call, writing) also watches the session's kick, the
+//! daemon's shutdown and the autologout timer: a kicked connection hears
+//! `* BYE [UNAVAILABLE] <reason>` at once, even mid-IDLE (a client that stopped reading is
+//! simply dropped); a shutdown says BYE at the next command boundary.
+//!
+//! Wiring (the daemon): build one [`ImapContext`] with [`ImapContext::new`] (and
+//! [`ImapContext::reloaded`] on reload), then for each accepted socket
+//! `tokio::spawn(serve(ctx.clone(), Connection { .. }))`.
 
 mod connection;
 mod signed_in;
