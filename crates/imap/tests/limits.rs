@@ -121,3 +121,46 @@ async fn sequence_numbers_beyond_exists_are_bad_but_star_ranges_pass() {
     let uid = ok(c.command("UID FETCH 1:* (FLAGS)").await);
     assert!(uid.is_empty(), "{uid:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_larger_than_a_batch_arrives_whole_and_in_order() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    ok(c.command("SELECT INBOX").await);
+    // Three messages of about 2.5 MB: the server writes them in more than one batch.
+    let line = "0123456789abcdefghijklmnopqrstuvwxyz한글본문\r\n";
+    for n in 1..=3 {
+        let body = format!("{n}\r\n{}", line.repeat(2_500_000 / line.len()));
+        let reply = append(
+            &mut c,
+            "INBOX",
+            "",
+            &message(&format!("큰 메일 {n}"), &body),
+        )
+        .await;
+        assert!(reply.contains("OK"), "{reply}");
+    }
+    let lines = c.command("FETCH 1:3 (UID BODY[TEXT])").await;
+    let fetches: Vec<&String> = lines.iter().filter(|l| l.starts_with("* ")).collect();
+    assert_eq!(fetches.len(), 3, "{}", lines.len());
+    for (i, fetch) in fetches.iter().enumerate() {
+        let n = i + 1;
+        assert!(
+            fetch.starts_with(&format!("* {n} FETCH (UID {n} ")),
+            "{}",
+            &fetch[..40]
+        );
+        assert!(
+            fetch.contains(&format!("}}\r\n{n}\r\n0123")),
+            "message {n}'s own body"
+        );
+        assert!(fetch.contains("\\Seen"), "implicit \\Seen reported");
+    }
+    assert!(
+        tagged(&lines).contains("OK FETCH completed"),
+        "{}",
+        tagged(&lines)
+    );
+    let flags = ok(c.command("SEARCH UNSEEN").await);
+    assert_eq!(flags, ["* SEARCH"]);
+}

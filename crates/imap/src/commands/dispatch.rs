@@ -173,7 +173,7 @@ async fn selected_state(
 }
 
 /// Puts the selected mailbox's pending updates before the command's tagged response.
-async fn announce_updates(s: &mut SignedIn, out: &mut Out, allow_expunge: bool) {
+pub(crate) async fn announce_updates(s: &mut SignedIn, out: &mut Out, allow_expunge: bool) {
     let tagged = match out.responses.last() {
         Some(Response::Status(status)) if status.tag().is_some() => out.responses.pop(),
         _ => None,

@@ -22,7 +22,7 @@ use crate::message::MessageView;
 use crate::proto::flags::fetch_flags;
 use crate::server::{Out, SignedIn};
 
-/// FETCH (`uid` false) or UID FETCH.
+/// FETCH (`uid` false) or UID FETCH, answered in full into `out`.
 pub async fn fetch(
     s: &mut SignedIn,
     out: &mut Out,
@@ -32,117 +32,195 @@ pub async fn fetch(
     uid: bool,
     modifiers: &[FetchModifier],
 ) -> Outcome {
-    let changed_since = modifiers.iter().find_map(|m| match m {
-        FetchModifier::ChangedSince(n) => Some(n.get()),
-        FetchModifier::Vanished => None,
-    });
-    let asks_modseq = matches!(&names, MacroOrMessageDataItemNames::MessageDataItemNames(list)
-        if list.contains(&MessageDataItemName::ModSeq));
-    // RFC 7162 §3.1.4: MODSEQ and CHANGEDSINCE enable CONDSTORE; once enabled, every FETCH
-    // response carries MODSEQ (§3.2).
-    if changed_since.is_some() || asks_modseq {
-        s.condstore = true;
-    }
-    let items = item_names(&names, uid, s.condstore);
-    if items.iter().any(|i| {
-        matches!(
-            i,
-            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
-        )
-    }) {
-        out.bad(tag, "BINARY is not supported");
-        return Outcome::Bad;
-    }
-    let Some(selected) = &s.selected else {
-        out.bad(tag, "No mailbox selected");
-        return Outcome::Bad;
+    let mut job = match FetchJob::start(s, out, tag, set, names, uid, modifiers).await {
+        Ok(job) => job,
+        Err(outcome) => return outcome,
     };
-    if !uid && selected.seq_set_out_of_range(set) {
-        out.bad(tag, "No such message sequence number");
-        return Outcome::Bad;
-    }
-    let targets: Vec<(u32, u32)> = selected
-        .resolve(set, uid)
-        .iter()
-        .map(|(seq, e)| (*seq, e.uid))
-        .collect();
-    let (Some(&(_, first)), Some(&(_, last))) = (targets.first(), targets.last()) else {
-        out.ok(tag, None, "FETCH completed");
-        return Outcome::Done;
-    };
-    let name = selected.name.clone();
-    let read_only = selected.read_only;
-    let store = s.ctx.store.as_ref();
-    let mut metas: HashMap<u32, MessageMeta> =
-        match store.messages(s.account_id(), &name, first..=last).await {
-            Ok(metas) => metas.into_iter().map(|m| (m.uid, m)).collect(),
-            Err(e) => {
-                store_error(out, tag, "FETCH", &e);
-                return Outcome::Done;
-            }
+    while job.next_batch(s, out, usize::MAX).await == Batch::More {}
+    Outcome::Done
+}
+
+/// Where a [`FetchJob`] stands after a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// Messages are left: write what the batch produced, then call again.
+    More,
+    /// Finished; the tagged response is in the output.
+    Done,
+}
+
+/// A FETCH under way, answered a batch at a time so that a large FETCH (mbsync's first
+/// sync asks for every body) never holds more than a batch of responses in memory.
+#[derive(Debug)]
+pub struct FetchJob {
+    tag: Tag<'static>,
+    items: Vec<MessageDataItemName<'static>>,
+    /// (sequence number, UID) still to answer, in order.
+    targets: std::collections::VecDeque<(u32, u32)>,
+    metas: HashMap<u32, MessageMeta>,
+    changed_since: Option<u64>,
+    /// UIDs whose \Seen this FETCH set: their FLAGS go with the response.
+    flags_changed: Vec<u32>,
+    needs_body: bool,
+}
+
+impl FetchJob {
+    /// Checks the command, reads the messages' metadata and sets \Seen where the items ask
+    /// for it. `Err` when the command is already answered (BAD, NO, or nothing to fetch).
+    pub async fn start(
+        s: &mut SignedIn,
+        out: &mut Out,
+        tag: Tag<'static>,
+        set: &SequenceSet,
+        names: MacroOrMessageDataItemNames<'static>,
+        uid: bool,
+        modifiers: &[FetchModifier],
+    ) -> Result<FetchJob, Outcome> {
+        let changed_since = modifiers.iter().find_map(|m| match m {
+            FetchModifier::ChangedSince(n) => Some(n.get()),
+            FetchModifier::Vanished => None,
+        });
+        let asks_modseq = matches!(&names, MacroOrMessageDataItemNames::MessageDataItemNames(list)
+            if list.contains(&MessageDataItemName::ModSeq));
+        // RFC 7162 §3.1.4: MODSEQ and CHANGEDSINCE enable CONDSTORE; once enabled, every
+        // FETCH response carries MODSEQ (§3.2).
+        if changed_since.is_some() || asks_modseq {
+            s.condstore = true;
+        }
+        let items = item_names(&names, uid, s.condstore);
+        if items.iter().any(|i| {
+            matches!(
+                i,
+                MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
+            )
+        }) {
+            out.bad(tag, "BINARY is not supported");
+            return Err(Outcome::Bad);
+        }
+        let Some(selected) = &s.selected else {
+            out.bad(tag, "No mailbox selected");
+            return Err(Outcome::Bad);
         };
-    let sets_seen = !read_only && items.iter().any(sets_seen_flag);
-    let mut flags_changed = Vec::new();
-    if sets_seen {
-        let unseen: Vec<u32> = targets
+        if !uid && selected.seq_set_out_of_range(set) {
+            out.bad(tag, "No such message sequence number");
+            return Err(Outcome::Bad);
+        }
+        let targets: std::collections::VecDeque<(u32, u32)> = selected
+            .resolve(set, uid)
             .iter()
-            .filter(|(_, u)| metas.get(u).is_some_and(|m| !m.has_flag("\\Seen")))
+            .map(|(seq, e)| (*seq, e.uid))
+            .collect();
+        let (Some(&(_, first)), Some(&(_, last))) = (targets.front(), targets.back()) else {
+            out.ok(tag, None, "FETCH completed");
+            return Err(Outcome::Done);
+        };
+        let name = selected.name.clone();
+        let read_only = selected.read_only;
+        let store = s.ctx.store.as_ref();
+        let metas: HashMap<u32, MessageMeta> =
+            match store.messages(s.account_id(), &name, first..=last).await {
+                Ok(metas) => metas.into_iter().map(|m| (m.uid, m)).collect(),
+                Err(e) => {
+                    store_error(out, tag, "FETCH", &e);
+                    return Err(Outcome::Done);
+                }
+            };
+        let mut job = FetchJob {
+            tag,
+            needs_body: needs_content(&items),
+            items,
+            targets,
+            metas,
+            changed_since,
+            flags_changed: Vec::new(),
+        };
+        if !read_only
+            && job.items.iter().any(sets_seen_flag)
+            && let Err(e) = job.mark_seen(s, &name).await
+        {
+            store_error(out, job.tag, "FETCH", &e);
+            return Err(Outcome::Done);
+        }
+        Ok(job)
+    }
+
+    /// RFC 3501 §6.4.5: a body fetch without PEEK sets \Seen, in the store first.
+    async fn mark_seen(
+        &mut self,
+        s: &mut SignedIn,
+        name: &str,
+    ) -> Result<(), certmail_store::StoreError> {
+        let unseen: Vec<u32> = self
+            .targets
+            .iter()
+            .filter(|(_, u)| self.metas.get(u).is_some_and(|m| !m.has_flag("\\Seen")))
             .map(|&(_, u)| u)
             .collect();
-        if !unseen.is_empty() {
-            let seen = ["\\Seen".to_owned()];
-            match store
-                .set_flags(s.account_id(), &name, &unseen, FlagOp::Add, &seen, None)
-                .await
-            {
-                Ok(result) => {
-                    for update in result.updated {
-                        if let Some(meta) = metas.get_mut(&update.uid) {
-                            meta.flags = update.flags;
-                            meta.modseq = update.modseq;
-                            flags_changed.push(update.uid);
-                        }
-                    }
+        if unseen.is_empty() {
+            return Ok(());
+        }
+        let seen = ["\\Seen".to_owned()];
+        let result = s
+            .ctx
+            .store
+            .set_flags(s.account_id(), name, &unseen, FlagOp::Add, &seen, None)
+            .await?;
+        for update in result.updated {
+            if let Some(meta) = self.metas.get_mut(&update.uid) {
+                meta.flags = update.flags;
+                meta.modseq = update.modseq;
+                self.flags_changed.push(update.uid);
+                if let Some(sel) = &mut s.selected {
+                    sel.set_entry_flags(update.uid, meta.flags.clone(), meta.modseq);
                 }
-                Err(e) => {
-                    store_error(out, tag, "FETCH", &e);
-                    return Outcome::Done;
-                }
+                s.publish(Change::Flags {
+                    mailbox: name.to_owned(),
+                    uid: update.uid,
+                    modseq: meta.modseq,
+                });
             }
         }
+        Ok(())
     }
-    for &uid in &flags_changed {
-        if let Some(meta) = metas.get(&uid) {
-            if let Some(sel) = &mut s.selected {
-                sel.set_entry_flags(uid, meta.flags.clone(), meta.modseq);
+
+    /// Answers messages until about `budget` octets of message content were read (at least
+    /// one message), or all of them.
+    pub async fn next_batch(&mut self, s: &SignedIn, out: &mut Out, budget: usize) -> Batch {
+        let mut spent = 0usize;
+        while let Some((seq, uid)) = self.targets.pop_front() {
+            match self.answer(s, out, seq, uid).await {
+                Ok(size) => spent = spent.saturating_add(size),
+                Err(()) => return Batch::Done,
             }
-            s.publish(Change::Flags {
-                mailbox: name.clone(),
-                uid,
-                modseq: meta.modseq,
-            });
+            if spent >= budget && !self.targets.is_empty() {
+                return Batch::More;
+            }
         }
+        out.ok(self.tag.clone(), None, "FETCH completed");
+        Batch::Done
     }
-    let needs_body = needs_content(&items);
-    for (seq, uid) in targets {
-        let Some(meta) = metas.get(&uid) else {
-            continue; // expunged by another connection; RFC 3501 §7.4.1 lets us skip it
+
+    /// One message's FETCH response; returns the octets of content read. `Err` when the
+    /// command failed (its tagged NO is in `out`).
+    async fn answer(&self, s: &SignedIn, out: &mut Out, seq: u32, uid: u32) -> Result<usize, ()> {
+        let Some(meta) = self.metas.get(&uid) else {
+            return Ok(0); // expunged by another connection; RFC 3501 §7.4.1 lets us skip it
         };
-        if changed_since.is_some_and(|since| meta.modseq <= since) {
-            continue;
+        if self.changed_since.is_some_and(|since| meta.modseq <= since) {
+            return Ok(0);
         }
-        let raw = if needs_body {
-            match store.message_body(s.account_id(), &meta.blob).await {
+        let raw = if self.needs_body {
+            match s.ctx.store.message_body(s.account_id(), &meta.blob).await {
                 Ok(raw) => raw,
                 Err(e) => {
-                    store_error(out, tag, "FETCH", &e);
-                    return Outcome::Done;
+                    store_error(out, self.tag.clone(), "FETCH", &e);
+                    return Err(());
                 }
             }
         } else {
             Vec::new()
         };
-        let view = needs_body.then(|| MessageView::parse(&raw));
+        let view = self.needs_body.then(|| MessageView::parse(&raw));
         let message_flags = flags_of(&meta.flags);
         let facts = FetchFacts {
             uid,
@@ -152,15 +230,15 @@ pub async fn fetch(
             size: u32::try_from(meta.size).unwrap_or(u32::MAX),
             modseq: meta.modseq,
         };
-        let mut data = match fetch_items(&items, &facts, view.as_ref()) {
+        let mut data = match fetch_items(&self.items, &facts, view.as_ref()) {
             Ok(result) => result.items,
             Err(e) => {
-                out.internal(tag, "FETCH", &e);
-                return Outcome::Done;
+                out.internal(self.tag.clone(), "FETCH", &e);
+                return Err(());
             }
         };
         // RFC 3501 §6.4.5: when \Seen was set implicitly, FLAGS go with the response.
-        if flags_changed.contains(&uid) && !items.contains(&MessageDataItemName::Flags) {
+        if self.flags_changed.contains(&uid) && !self.items.contains(&MessageDataItemName::Flags) {
             data.push(MessageDataItem::Flags(fetch_flags(
                 &message_flags,
                 facts.recent,
@@ -169,9 +247,8 @@ pub async fn fetch(
         if let (Some(seq), Ok(items)) = (NonZeroU32::new(seq), Vec1::try_from(data)) {
             out.data(Data::Fetch { seq, items });
         }
+        Ok(raw.len().max(1))
     }
-    out.ok(tag, None, "FETCH completed");
-    Outcome::Done
 }
 
 /// Whether fetching `item` marks the message \Seen (BODY[...] without PEEK, RFC822,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use certmail_pki::Pki;
 use certmail_session::{Change, KickReason};
 use imap_codec::imap_types::{
-    command::Command,
+    command::{Command, CommandBody},
     core::Tag,
     response::{CommandContinuationRequest, Response, Status},
 };
@@ -22,10 +22,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::signin::CertAuthenticator;
 use super::{ImapContext, Out, SignedIn};
-use crate::commands::dispatch::{Outcome, dispatch};
+use crate::commands::dispatch::{Outcome, announce_updates, dispatch};
+use crate::commands::fetch::{Batch, FetchJob};
 use crate::proto::driver::{Driver, DriverLimits};
 use crate::proto::plaintext::{PlaintextLimits, PlaintextOutcome, PlaintextPhase};
-use crate::proto::response::{bad, bye, code, encode_status};
+use crate::proto::response::{bad, bye, code, encode, encode_status};
 use crate::proto::seqmap::SeqMap;
 use crate::session::{Flow as SessionFlow, SelectedMailbox, SessionConfig, SessionState};
 
@@ -167,6 +168,9 @@ pub(super) enum Flow {
 }
 
 type KickFuture = Pin<Box<dyn Future<Output = KickReason> + Send>>;
+
+/// Message content read per FETCH batch before the batch is written out.
+const FETCH_BATCH_OCTETS: usize = 4 * 1024 * 1024;
 
 /// How long the last words (BYE, a LOGOUT's OK) may take to write before we just close.
 const CLOSING_WRITE: Duration = Duration::from_secs(5);
@@ -401,14 +405,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         Ok(match flow {
             SessionFlow::Continue => Flow::Continue,
             SessionFlow::Close => Flow::Close,
-            SessionFlow::Unhandled(event) => self.on_unhandled(event).await,
+            SessionFlow::Unhandled(event) => self.on_unhandled(event).await?,
         })
     }
 
     /// What the protocol session leaves to us: store-backed commands and IDLE.
-    async fn on_unhandled(&mut self, event: Event) -> Flow {
-        match event {
-            Event::CommandReceived { command } => self.on_command(command).await,
+    async fn on_unhandled(&mut self, event: Event) -> std::io::Result<Flow> {
+        Ok(match event {
+            Event::CommandReceived { command } => self.on_command(command).await?,
             Event::IdleCommandReceived { tag } => {
                 self.on_idle(tag).await;
                 Flow::Continue
@@ -422,7 +426,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 Flow::Continue
             }
             _ => Flow::Continue,
-        }
+        })
     }
 
     async fn on_idle(&mut self, tag: Tag<'static>) {
@@ -444,30 +448,85 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         self.enqueue(out);
     }
 
-    async fn on_command(&mut self, command: Command<'static>) -> Flow {
+    async fn on_command(&mut self, command: Command<'static>) -> std::io::Result<Flow> {
         let Some(signed_in) = &mut self.signed_in else {
             // The protocol session passes on commands only once signed in.
             let mut out = Out::default();
             out.bad(command.tag, "Sign in first (AUTHENTICATE or LOGIN)");
             self.enqueue(out);
-            return Flow::Continue;
+            return Ok(Flow::Continue);
         };
         // The name only: arguments may hold what the user is searching for.
         tracing::debug!(account = %signed_in.account.id, command = command.body.name(), "imap command");
         signed_in.condstore |= self.imap.condstore_enabled();
         let mut out = Out::default();
-        let outcome = dispatch(signed_in, &mut out, command.tag, command.body).await;
-        if signed_in.condstore {
+        let outcome = match command.body {
+            CommandBody::Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+                modifiers,
+            } => {
+                let job = FetchJob::start(
+                    signed_in,
+                    &mut out,
+                    command.tag,
+                    &sequence_set,
+                    macro_or_item_names,
+                    uid,
+                    &modifiers,
+                )
+                .await;
+                self.fetch_in_batches(job, &mut out, uid).await?
+            }
+            body => dispatch(signed_in, &mut out, command.tag, body).await,
+        };
+        if let Some(signed_in) = &self.signed_in
+            && signed_in.condstore
+        {
             self.imap.enable_condstore();
         }
         self.enqueue(out);
         self.mirror_selection();
-        match outcome {
+        Ok(match outcome {
             Outcome::Done => Flow::Continue,
             Outcome::Bad => match self.imap.count_bad(self.driver.server()) {
                 SessionFlow::Close => Flow::Close,
                 _ => Flow::Continue,
             },
+        })
+    }
+
+    /// Answers a FETCH a batch at a time, writing each batch before reading the next
+    /// bodies, so memory stays bounded whatever the client asks for. imap-next's queue is
+    /// empty while a command runs, so writing directly keeps the responses in order.
+    async fn fetch_in_batches(
+        &mut self,
+        job: Result<FetchJob, Outcome>,
+        out: &mut Out,
+        uid: bool,
+    ) -> std::io::Result<Outcome> {
+        let mut job = match job {
+            Ok(job) => job,
+            Err(Outcome::Bad) => return Ok(Outcome::Bad),
+            Err(Outcome::Done) => {
+                if let Some(signed_in) = &mut self.signed_in {
+                    announce_updates(signed_in, out, uid).await;
+                }
+                return Ok(Outcome::Done);
+            }
+        };
+        loop {
+            let Some(signed_in) = &mut self.signed_in else {
+                return Ok(Outcome::Done);
+            };
+            if job.next_batch(signed_in, out, FETCH_BATCH_OCTETS).await == Batch::Done {
+                // RFC 3501 §7.4.1: a UID FETCH may carry EXPUNGEs, a FETCH may not.
+                announce_updates(signed_in, out, uid).await;
+                return Ok(Outcome::Done);
+            }
+            let bytes: Vec<u8> = out.responses.drain(..).flat_map(|r| encode(&r)).collect();
+            self.write(&bytes).await?;
         }
     }
 
