@@ -241,7 +241,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             };
             if flow == Flow::Close {
                 self.flush_driver().await?;
-                let _ = self.io.shutdown().await;
+                let _ = tokio::time::timeout(CLOSING_WRITE, self.io.shutdown()).await;
                 return Ok(());
             }
         }
@@ -295,7 +295,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         self.flush_driver().await?;
         self.write_within(&encode_status(status), CLOSING_WRITE)
             .await?;
-        let _ = self.io.shutdown().await;
+        let _ = tokio::time::timeout(CLOSING_WRITE, self.io.shutdown()).await;
         Ok(())
     }
 
