@@ -1,4 +1,8 @@
-//! Which command runs in which state (RFC 3501 §3), and the mailbox updates told after it.
+//! The store-backed commands of a signed-in connection: which runs in the authenticated
+//! and which only in the selected state (RFC 3501 §3), the mailbox updates told after each
+//! (RFC 3501 §7.4.1), and how store errors reach the client. (`crate::session` decides the
+//! store-free commands and sign-in; the server streams FETCH itself, see
+//! `fetch::FetchJob`, and comes here for everything else.)
 
 use certmail_store::StoreError;
 use imap_codec::imap_types::{command::CommandBody, core::Tag, response::Response};
