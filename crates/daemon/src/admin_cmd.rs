@@ -10,7 +10,7 @@ use base64::Engine as _;
 
 use crate::admin::service::AdminContext;
 use crate::admin::{Request, Response, client, service};
-use crate::cli::{AccountCommand, AliasCommand, CertCommand};
+use crate::cli::{AccountCommand, AliasCommand, CertCommand, SessionCommand};
 
 /// Exit code for a refused or failed request (clap uses 2 for usage errors).
 pub const EXIT_REFUSED: u8 = 1;
@@ -118,6 +118,15 @@ pub fn alias(config_path: &Path, cmd: AliasCommand) -> anyhow::Result<u8> {
     finish(config_path, req, json)
 }
 
+/// Runs a session subcommand; returns the process exit code.
+pub fn session(config_path: &Path, cmd: SessionCommand) -> anyhow::Result<u8> {
+    let (req, json) = match cmd {
+        SessionCommand::List { out } => (Request::SessionList, out.json),
+        SessionCommand::Kick { account, out } => (Request::SessionKick { account }, out.json),
+    };
+    finish(config_path, req, json)
+}
+
 fn finish(config_path: &Path, req: Request, json: bool) -> anyhow::Result<u8> {
     let resp = dispatch(config_path, req)?;
     print(&resp, json);
@@ -139,7 +148,7 @@ pub fn dispatch(config_path: &Path, req: Request) -> anyhow::Result<Response> {
         )?;
         let pki_config = config.pki.clone();
         let pki = tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
-        let ctx = AdminContext { store, pki: Arc::new(pki) };
+        let ctx = AdminContext { store, pki: Arc::new(pki), sessions: None };
         Ok(service::execute(&ctx, req).await)
     })
 }

@@ -47,6 +47,9 @@ pub enum Command {
     /// Manage certificate bindings, and inspect certificates.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Live sessions: list them, or end one (the account's every connection hears why).
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// Manage aliases and distribution lists (one address for many accounts).
     #[command(subcommand)]
     Alias(AliasCommand),
@@ -194,6 +197,23 @@ pub enum AliasCommand {
     },
     /// List aliases.
     List {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `certmail session …`
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List live sessions: account, device, IP, protocols, connections, since.
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// End an account's session now.
+    Kick {
+        /// The login id.
+        account: String,
         #[command(flatten)]
         out: Output,
     },

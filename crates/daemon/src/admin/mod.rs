@@ -87,6 +87,13 @@ pub enum Request {
     },
     /// Lists aliases.
     AliasList,
+    /// Lists live sessions (daemon running only).
+    SessionList,
+    /// Ends an account's session: every connection hears why and is closed.
+    SessionKick {
+        /// The login id.
+        account: String,
+    },
     /// What the server would decide about a certificate, and why.
     CertInspect {
         /// The certificate file's bytes, base64.

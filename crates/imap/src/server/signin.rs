@@ -120,7 +120,7 @@ async fn decide(
         Ok(Err(refused)) => {
             return Err(refusal(
                 refusal_code(refused.reason.imap_code()),
-                &refused.message,
+                refused.text_7bit(),
             ));
         }
         Ok(Ok(signed)) => signed,
