@@ -91,6 +91,8 @@ pub fn imap_context(
         tls_handshake_timeout_secs: config.limits.tls_handshake_timeout_secs,
         require_password: true,
         session_policy: certmail_session::SessionPolicy::Replace,
+        // One quota per account, whichever protocol stores the mail.
+        quota_bytes: config.smtp.quota_bytes,
     };
     certmail_imap::server::ImapContext::new(store, registry, hub, settings)
 }

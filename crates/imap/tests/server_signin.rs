@@ -169,3 +169,93 @@ async fn shutdown_says_bye_at_the_command_boundary() {
     let bye = c.line().await;
     assert_eq!(bye, "* BYE [UNAVAILABLE] server shutting down");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_says_bye_then_ok_and_closes() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    let reply = c.command("LOGOUT").await;
+    assert_eq!(reply.len(), 2, "{reply:?}");
+    assert!(reply[0].starts_with("* BYE"), "{reply:?}");
+    assert!(reply[1].starts_with("a2 OK"), "{reply:?}");
+    assert!(c.closed().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_bad_commands_end_the_connection() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    let limit = server.ctx.settings.max_bad_commands;
+    let mut last = Vec::new();
+    for _ in 0..limit {
+        c.send("x1 FROBNICATE\r\n").await;
+        last.push(c.line().await);
+    }
+    assert!(last.iter().all(|l| l.starts_with("x1 BAD")), "{last:?}");
+    assert!(c.line().await.starts_with("* BYE"), "BYE after the limit");
+    assert!(c.closed().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_connection_cap_is_answered_unavailable() {
+    let registry = certmail_session::RegistryConfig {
+        max_connections_per_session: 1,
+    };
+    let server = TestServer::start_with_registry(true, |_| {}, registry).await;
+    let _first = server.signed_in().await;
+    let mut second = server.connect().await;
+    let reply = second.command(&format!("LOGIN hong \"{PASSWORD}\"")).await;
+    let line = tagged(&reply);
+    assert!(
+        line.starts_with("a1 NO [UNAVAILABLE] Too many connections"),
+        "{line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kick_ends_a_connection_whose_client_stopped_reading() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    // 8 MB of body, fetched three times: far more than the socket buffers hold.
+    let big = message(
+        "대용량",
+        &"가나다라마바사아자차카타파하\r\n".repeat(190_000),
+    );
+    let reply = append(&mut c, "INBOX", "", &big).await;
+    assert!(reply.contains("OK"), "{reply}");
+    ok(c.command("SELECT INBOX").await);
+    for _ in 0..2 {
+        ok(c.command("COPY 1 INBOX").await);
+    }
+    c.send("f1 FETCH 1:3 (BODY.PEEK[])\r\n").await;
+    // Read only the start of the answer (the server is writing now), then stop reading
+    // and end the session while the server is blocked on the full socket.
+    use tokio::io::AsyncBufReadExt as _;
+    let mut first = Vec::new();
+    tokio::time::timeout(STEP, c.reader().read_until(b'\n', &mut first))
+        .await
+        .expect("the FETCH starts in time")
+        .expect("read");
+    assert!(
+        first.starts_with(b"* "),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+    let kicked = server
+        .ctx
+        .registry
+        .kick(ACCOUNT, certmail_session::KickReason::AdminKick)
+        .await;
+    assert_eq!(kicked, 1);
+    // The server drops the connection at once instead of finishing the 24 MB answer.
+    use tokio::io::AsyncReadExt as _;
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(STEP, c.reader().read_to_end(&mut rest))
+        .await
+        .expect("the connection ends in time");
+    assert!(
+        !rest.windows(5).any(|w| w == b"f1 OK"),
+        "the FETCH was abandoned, not completed ({} bytes read)",
+        rest.len()
+    );
+}

@@ -10,7 +10,8 @@ use imap_codec::imap_types::{
 };
 
 use super::{Outcome, store_error};
-use crate::mailbox::{flags, name};
+use crate::mailbox::strings_of;
+use crate::proto::{flags::client_flags, mailbox_name as name};
 use crate::server::{Out, SignedIn};
 
 /// APPEND one message. OK only after the store returned (the message is on disk).
@@ -36,7 +37,7 @@ pub async fn append(
         );
         return Outcome::Done;
     }
-    let Some(name) = name::from_wire(mailbox) else {
+    let Some(name) = name::decode_mailbox(mailbox).ok() else {
         out.no(tag, Some(Code::TryCreate), "No such mailbox");
         return Outcome::Done;
     };
@@ -58,10 +59,25 @@ pub async fn append(
             return Outcome::Done;
         }
     }
+    match s.ctx.within_quota(s.account_id(), body.len() as u64).await {
+        Ok(true) => {}
+        Ok(false) => {
+            out.no(
+                tag,
+                Some(Code::OverQuota),
+                "Your mailbox is full; delete some mail first",
+            );
+            return Outcome::Done;
+        }
+        Err(e) => {
+            store_error(out, tag, "APPEND", &e);
+            return Outcome::Done;
+        }
+    }
     let internal_date = date.map_or_else(certmail_auth::now, |d| d.as_ref().timestamp());
     let new = NewMessage {
         body,
-        flags: message_flags.iter().map(flags::to_store).collect(),
+        flags: strings_of(&client_flags(&message_flags)),
         internal_date,
     };
     match store.append(s.account_id(), &name, new).await {

@@ -6,7 +6,7 @@ use certmail_session::Change;
 use imap_codec::imap_types::{core::Tag, mailbox::Mailbox, response::Code, sequence::SequenceSet};
 
 use super::{Outcome, sets, store_error};
-use crate::mailbox::name;
+use crate::proto::mailbox_name as name;
 use crate::server::{Out, SignedIn};
 
 /// COPY (`is_move` false) or MOVE the messages of `set` to `target`.
@@ -38,7 +38,7 @@ pub async fn copy(
         .iter()
         .map(|(_, e)| e.uid)
         .collect();
-    let Some(target) = name::from_wire(target) else {
+    let Some(target) = name::decode_mailbox(target).ok() else {
         out.no(tag, Some(Code::TryCreate), "No such mailbox");
         return Outcome::Done;
     };
@@ -63,6 +63,30 @@ pub async fn copy(
         out.ok(tag, None, &format!("{command} completed (no messages)"));
         return Outcome::Done;
     }
+    if !is_move {
+        match copied_size(s, &source, &uids).await {
+            Ok(size) => match s.ctx.within_quota(s.account_id(), size).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    out.no(
+                        tag,
+                        Some(Code::OverQuota),
+                        "Your mailbox is full; delete some mail first",
+                    );
+                    return Outcome::Done;
+                }
+                Err(e) => {
+                    store_error(out, tag, command, &e);
+                    return Outcome::Done;
+                }
+            },
+            Err(e) => {
+                store_error(out, tag, command, &e);
+                return Outcome::Done;
+            }
+        }
+    }
+    let store = s.ctx.store.as_ref();
     let result = if is_move {
         store
             .move_messages(s.account_id(), &source, &uids, &target)
@@ -117,4 +141,28 @@ fn copy_uid(uid_validity: u32, pairs: &[(u32, u32)]) -> Option<Code<'static>> {
         source: sets::uid_set(&from)?,
         destination: sets::uid_set(&to)?,
     })
+}
+
+/// The bytes a COPY of `uids` adds to the account (MOVE adds none).
+async fn copied_size(
+    s: &SignedIn,
+    mailbox: &str,
+    uids: &[u32],
+) -> Result<u64, certmail_store::StoreError> {
+    if s.ctx.settings.quota_bytes == 0 {
+        return Ok(0);
+    }
+    let (Some(&first), Some(&last)) = (uids.first(), uids.last()) else {
+        return Ok(0);
+    };
+    let metas = s
+        .ctx
+        .store
+        .messages(s.account_id(), mailbox, first..=last)
+        .await?;
+    Ok(metas
+        .iter()
+        .filter(|m| uids.binary_search(&m.uid).is_ok())
+        .map(|m| m.size)
+        .sum())
 }

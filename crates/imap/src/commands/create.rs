@@ -4,7 +4,7 @@ use certmail_session::Change;
 use imap_codec::imap_types::{core::Tag, mailbox::Mailbox};
 
 use super::{Outcome, store_error};
-use crate::mailbox::name;
+use crate::proto::mailbox_name as name;
 use crate::server::{Out, SignedIn};
 
 /// CREATE: the mailbox and any missing parents.
@@ -14,7 +14,16 @@ pub async fn create(
     tag: Tag<'static>,
     mailbox: &Mailbox<'static>,
 ) -> Outcome {
-    let Some(name) = name::from_wire(mailbox).map(trim_delimiter) else {
+    // RFC 3501 §6.3.3: a trailing delimiter declares the intent to create children; the
+    // name itself is created without it.
+    let wire = match mailbox {
+        Mailbox::Inbox => Ok("INBOX".to_owned()),
+        Mailbox::Other(other) => name::decode_utf7(other.as_ref()),
+    };
+    let valid = wire
+        .ok()
+        .map(|n| n.trim_end_matches(name::DELIMITER).to_owned());
+    let Some(name) = valid.filter(|n| name::check_name(n).is_ok()) else {
         out.no_code(tag, "CANNOT", "That is not a valid mailbox name");
         return Outcome::Done;
     };
@@ -31,11 +40,4 @@ pub async fn create(
         Err(e) => store_error(out, tag, "CREATE", &e),
     }
     Outcome::Done
-}
-
-/// RFC 3501 §6.3.3: a trailing delimiter declares the intent to create children; the
-/// name itself is created without it.
-fn trim_delimiter(name: String) -> String {
-    name.trim_end_matches(certmail_store::MAILBOX_DELIMITER)
-        .to_owned()
 }

@@ -1,11 +1,15 @@
-//! Which command runs in which state (RFC 3501 §3), and the mailbox updates told after it.
+//! The store-backed commands of a signed-in connection: which runs in the authenticated
+//! and which only in the selected state (RFC 3501 §3), the mailbox updates told after each
+//! (RFC 3501 §7.4.1), and how store errors reach the client. (`crate::session` decides the
+//! store-free commands and sign-in; the server streams FETCH itself, see
+//! `fetch::FetchJob`, and comes here for everything else.)
 
 use certmail_store::StoreError;
 use imap_codec::imap_types::{command::CommandBody, core::Tag, response::Response};
 
 use super::{
-    append, basic, close, copy, create, delete, expunge, fetch, list, open, rename, search, status,
-    store, subscribe,
+    append, close, copy, create, delete, expunge, fetch, list, namespace, open, rename, search,
+    status, store, subscribe,
 };
 use crate::server::{Out, SignedIn};
 
@@ -14,36 +18,19 @@ use crate::server::{Out, SignedIn};
 pub enum Outcome {
     /// Answered; read the next command.
     Done,
-    /// LOGOUT: BYE and OK are queued; close after writing them.
-    Logout,
     /// Answered BAD (counts toward the bad-command limit).
     Bad,
 }
 
-/// Runs one command (LOGIN, AUTHENTICATE and IDLE are handled by the connection).
-/// `append_limit` is the APPENDLIMIT the connection advertises.
+/// Runs one command of a signed-in connection that `crate::session` passed on (those that
+/// need the store, and NOOP, CHECK and NAMESPACE), then tells the client the selected
+/// mailbox's pending updates before the tagged response.
 pub async fn dispatch(
-    signed_in: Option<&mut SignedIn>,
-    append_limit: u32,
+    s: &mut SignedIn,
     out: &mut Out,
     tag: Tag<'static>,
     body: CommandBody<'static>,
 ) -> Outcome {
-    let mut signed_in = signed_in;
-    if let Some(outcome) =
-        basic::any_state(signed_in.is_some(), append_limit, out, tag.clone(), &body)
-    {
-        if let Some(s) = signed_in.as_deref_mut()
-            && outcome == Outcome::Done
-        {
-            announce_updates(s, out, true).await;
-        }
-        return outcome;
-    }
-    let Some(s) = signed_in else {
-        out.bad(tag, "Sign in first (LOGIN or AUTHENTICATE)");
-        return Outcome::Bad;
-    };
     // RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH; the UID forms
     // may have them (the client addresses messages by UID there).
     let allow_expunge = !matches!(
@@ -66,8 +53,12 @@ async fn authenticated(
     body: CommandBody<'static>,
 ) -> Outcome {
     match body {
-        CommandBody::Enable { capabilities } => basic::enable(s, out, tag, &capabilities),
-        CommandBody::Namespace => basic::namespace(out, tag),
+        // RFC 3501 §6.1.2: NOOP's point is the updates told after it.
+        CommandBody::Noop => {
+            out.ok(tag, None, "NOOP completed");
+            Outcome::Done
+        }
+        CommandBody::Namespace => namespace::namespace(out, tag),
         CommandBody::Select {
             mailbox,
             parameters,
@@ -186,7 +177,7 @@ async fn selected_state(
 }
 
 /// Puts the selected mailbox's pending updates before the command's tagged response.
-async fn announce_updates(s: &mut SignedIn, out: &mut Out, allow_expunge: bool) {
+pub(crate) async fn announce_updates(s: &mut SignedIn, out: &mut Out, allow_expunge: bool) {
     let tagged = match out.responses.last() {
         Some(Response::Status(status)) if status.tag().is_some() => out.responses.pop(),
         _ => None,

@@ -1,27 +1,28 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2; MODSEQ and CHANGEDSINCE from RFC 7162
-//! §3.1.4). Body parts come from [`crate::message`]; a body fetch without PEEK sets \Seen
+//! §3.1.4). The data items come from [`crate::fetch`]; a body fetch without PEEK sets \Seen
 //! (in the store first, so the FLAGS the client hears are the stored ones).
 
 use std::collections::HashMap;
-use std::num::{NonZeroU32, NonZeroU64};
+use std::num::NonZeroU32;
 
 use certmail_session::Change;
 use certmail_store::{FlagOp, MessageMeta};
 use imap_codec::imap_types::{
     command::FetchModifier,
     core::{Tag, Vec1},
-    datetime::DateTime,
     fetch::{MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName},
     response::Data,
     sequence::SequenceSet,
 };
 
 use super::{Outcome, search::internal_date, store_error};
-use crate::mailbox::flags::fetch_list;
-use crate::message::{Extensions, MessageView, envelope::nstring, section::partial};
+use crate::fetch::{FetchFacts, fetch_items, item_names, needs_content};
+use crate::mailbox::flags_of;
+use crate::message::MessageView;
+use crate::proto::flags::fetch_flags;
 use crate::server::{Out, SignedIn};
 
-/// FETCH (`uid` false) or UID FETCH.
+/// FETCH (`uid` false) or UID FETCH, answered in full into `out`.
 pub async fn fetch(
     s: &mut SignedIn,
     out: &mut Out,
@@ -31,130 +32,223 @@ pub async fn fetch(
     uid: bool,
     modifiers: &[FetchModifier],
 ) -> Outcome {
-    let mut items: Vec<MessageDataItemName<'static>> = match names {
-        MacroOrMessageDataItemNames::Macro(m) => m
-            .expand()
-            .into_iter()
-            .map(imap_codec::imap_types::IntoStatic::into_static)
-            .collect(),
-        MacroOrMessageDataItemNames::MessageDataItemNames(items) => items,
+    let mut job = match FetchJob::start(s, out, tag, set, names, uid, modifiers).await {
+        Ok(job) => job,
+        Err(outcome) => return outcome,
     };
-    // RFC 3501 §6.4.8: UID FETCH always includes UID.
-    if uid && !items.contains(&MessageDataItemName::Uid) {
-        items.insert(0, MessageDataItemName::Uid);
-    }
-    let changed_since = modifiers.iter().find_map(|m| match m {
-        FetchModifier::ChangedSince(n) => Some(n.get()),
-        FetchModifier::Vanished => None,
-    });
-    // RFC 7162 §3.1.4: CHANGEDSINCE implies MODSEQ; both enable CONDSTORE.
-    if changed_since.is_some() && !items.contains(&MessageDataItemName::ModSeq) {
-        items.push(MessageDataItemName::ModSeq);
-    }
-    if items.contains(&MessageDataItemName::ModSeq) {
-        s.condstore = true;
-    }
-    let Some(selected) = &s.selected else {
-        out.bad(tag, "No mailbox selected");
-        return Outcome::Bad;
-    };
-    if !uid && selected.seq_set_out_of_range(set) {
-        out.bad(tag, "No such message sequence number");
-        return Outcome::Bad;
-    }
-    let targets: Vec<(u32, u32)> = selected
-        .resolve(set, uid)
-        .iter()
-        .map(|(seq, e)| (*seq, e.uid))
-        .collect();
-    let (Some(&(_, first)), Some(&(_, last))) = (targets.first(), targets.last()) else {
-        out.ok(tag, None, "FETCH completed");
-        return Outcome::Done;
-    };
-    let name = selected.name.clone();
-    let read_only = selected.read_only;
-    let store = s.ctx.store.as_ref();
-    let mut metas: HashMap<u32, MessageMeta> =
-        match store.messages(s.account_id(), &name, first..=last).await {
-            Ok(metas) => metas.into_iter().map(|m| (m.uid, m)).collect(),
-            Err(e) => {
-                store_error(out, tag, "FETCH", &e);
-                return Outcome::Done;
-            }
+    while job.next_batch(s, out, usize::MAX).await == Batch::More {}
+    Outcome::Done
+}
+
+/// Where a [`FetchJob`] stands after a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// Messages are left: write what the batch produced, then call again.
+    More,
+    /// Finished; the tagged response is in the output.
+    Done,
+}
+
+/// A FETCH under way, answered a batch at a time so that a large FETCH (mbsync's first
+/// sync asks for every body) never holds more than a batch of responses in memory.
+#[derive(Debug)]
+pub struct FetchJob {
+    tag: Tag<'static>,
+    items: Vec<MessageDataItemName<'static>>,
+    /// (sequence number, UID) still to answer, in order.
+    targets: std::collections::VecDeque<(u32, u32)>,
+    metas: HashMap<u32, MessageMeta>,
+    changed_since: Option<u64>,
+    /// UIDs whose \Seen this FETCH set: their FLAGS go with the response.
+    flags_changed: Vec<u32>,
+    needs_body: bool,
+}
+
+impl FetchJob {
+    /// Checks the command, reads the messages' metadata and sets \Seen where the items ask
+    /// for it. `Err` when the command is already answered (BAD, NO, or nothing to fetch).
+    pub async fn start(
+        s: &mut SignedIn,
+        out: &mut Out,
+        tag: Tag<'static>,
+        set: &SequenceSet,
+        names: MacroOrMessageDataItemNames<'static>,
+        uid: bool,
+        modifiers: &[FetchModifier],
+    ) -> Result<FetchJob, Outcome> {
+        let changed_since = modifiers.iter().find_map(|m| match m {
+            FetchModifier::ChangedSince(n) => Some(n.get()),
+            FetchModifier::Vanished => None,
+        });
+        let asks_modseq = matches!(&names, MacroOrMessageDataItemNames::MessageDataItemNames(list)
+            if list.contains(&MessageDataItemName::ModSeq));
+        // RFC 7162 §3.1.4: MODSEQ and CHANGEDSINCE enable CONDSTORE; once enabled, every
+        // FETCH response carries MODSEQ (§3.2).
+        if changed_since.is_some() || asks_modseq {
+            s.condstore = true;
+        }
+        let items = item_names(&names, uid, s.condstore);
+        if items.iter().any(|i| {
+            matches!(
+                i,
+                MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
+            )
+        }) {
+            out.bad(tag, "BINARY is not supported");
+            return Err(Outcome::Bad);
+        }
+        let Some(selected) = &s.selected else {
+            out.bad(tag, "No mailbox selected");
+            return Err(Outcome::Bad);
         };
-    let sets_seen = !read_only && items.iter().any(sets_seen_flag);
-    let mut flags_changed = Vec::new();
-    if sets_seen {
-        let unseen: Vec<u32> = targets
+        if !uid && selected.seq_set_out_of_range(set) {
+            out.bad(tag, "No such message sequence number");
+            return Err(Outcome::Bad);
+        }
+        let targets: std::collections::VecDeque<(u32, u32)> = selected
+            .resolve(set, uid)
             .iter()
-            .filter(|(_, u)| metas.get(u).is_some_and(|m| !m.has_flag("\\Seen")))
+            .map(|(seq, e)| (*seq, e.uid))
+            .collect();
+        let (Some(&(_, first)), Some(&(_, last))) = (targets.front(), targets.back()) else {
+            out.ok(tag, None, "FETCH completed");
+            return Err(Outcome::Done);
+        };
+        let name = selected.name.clone();
+        let read_only = selected.read_only;
+        let store = s.ctx.store.as_ref();
+        let metas: HashMap<u32, MessageMeta> =
+            match store.messages(s.account_id(), &name, first..=last).await {
+                Ok(metas) => metas.into_iter().map(|m| (m.uid, m)).collect(),
+                Err(e) => {
+                    store_error(out, tag, "FETCH", &e);
+                    return Err(Outcome::Done);
+                }
+            };
+        let mut job = FetchJob {
+            tag,
+            needs_body: needs_content(&items),
+            items,
+            targets,
+            metas,
+            changed_since,
+            flags_changed: Vec::new(),
+        };
+        if !read_only
+            && job.items.iter().any(sets_seen_flag)
+            && let Err(e) = job.mark_seen(s, &name).await
+        {
+            store_error(out, job.tag, "FETCH", &e);
+            return Err(Outcome::Done);
+        }
+        Ok(job)
+    }
+
+    /// RFC 3501 §6.4.5: a body fetch without PEEK sets \Seen, in the store first.
+    async fn mark_seen(
+        &mut self,
+        s: &mut SignedIn,
+        name: &str,
+    ) -> Result<(), certmail_store::StoreError> {
+        let unseen: Vec<u32> = self
+            .targets
+            .iter()
+            .filter(|(_, u)| self.metas.get(u).is_some_and(|m| !m.has_flag("\\Seen")))
             .map(|&(_, u)| u)
             .collect();
-        if !unseen.is_empty() {
-            let seen = ["\\Seen".to_owned()];
-            match store
-                .set_flags(s.account_id(), &name, &unseen, FlagOp::Add, &seen, None)
-                .await
-            {
-                Ok(result) => {
-                    for update in result.updated {
-                        if let Some(meta) = metas.get_mut(&update.uid) {
-                            meta.flags = update.flags;
-                            meta.modseq = update.modseq;
-                            flags_changed.push(update.uid);
-                        }
-                    }
+        if unseen.is_empty() {
+            return Ok(());
+        }
+        let seen = ["\\Seen".to_owned()];
+        let result = s
+            .ctx
+            .store
+            .set_flags(s.account_id(), name, &unseen, FlagOp::Add, &seen, None)
+            .await?;
+        for update in result.updated {
+            if let Some(meta) = self.metas.get_mut(&update.uid) {
+                meta.flags = update.flags;
+                meta.modseq = update.modseq;
+                self.flags_changed.push(update.uid);
+                if let Some(sel) = &mut s.selected {
+                    sel.set_entry_flags(update.uid, meta.flags.clone(), meta.modseq);
                 }
-                Err(e) => {
-                    store_error(out, tag, "FETCH", &e);
-                    return Outcome::Done;
-                }
+                s.publish(Change::Flags {
+                    mailbox: name.to_owned(),
+                    uid: update.uid,
+                    modseq: meta.modseq,
+                });
             }
         }
+        Ok(())
     }
-    for &uid in &flags_changed {
-        if let Some(meta) = metas.get(&uid) {
-            if let Some(sel) = &mut s.selected {
-                sel.set_entry_flags(uid, meta.flags.clone(), meta.modseq);
+
+    /// Answers messages until about `budget` octets of message content were read (at least
+    /// one message), or all of them.
+    pub async fn next_batch(&mut self, s: &SignedIn, out: &mut Out, budget: usize) -> Batch {
+        let mut spent = 0usize;
+        while let Some((seq, uid)) = self.targets.pop_front() {
+            match self.answer(s, out, seq, uid).await {
+                Ok(size) => spent = spent.saturating_add(size),
+                Err(()) => return Batch::Done,
             }
-            s.publish(Change::Flags {
-                mailbox: name.clone(),
-                uid,
-                modseq: meta.modseq,
-            });
+            if spent >= budget && !self.targets.is_empty() {
+                return Batch::More;
+            }
         }
+        out.ok(self.tag.clone(), None, "FETCH completed");
+        Batch::Done
     }
-    let needs_body = items.iter().any(reads_body);
-    for (seq, uid) in targets {
-        let Some(meta) = metas.get(&uid) else {
-            continue; // expunged by another connection; RFC 3501 §7.4.1 lets us skip it
+
+    /// One message's FETCH response; returns the octets of content read. `Err` when the
+    /// command failed (its tagged NO is in `out`).
+    async fn answer(&self, s: &SignedIn, out: &mut Out, seq: u32, uid: u32) -> Result<usize, ()> {
+        let Some(meta) = self.metas.get(&uid) else {
+            return Ok(0); // expunged by another connection; RFC 3501 §7.4.1 lets us skip it
         };
-        if changed_since.is_some_and(|since| meta.modseq <= since) {
-            continue;
+        if self.changed_since.is_some_and(|since| meta.modseq <= since) {
+            return Ok(0);
         }
-        let raw = if needs_body {
-            match store.message_body(s.account_id(), &meta.blob).await {
+        let raw = if self.needs_body {
+            match s.ctx.store.message_body(s.account_id(), &meta.blob).await {
                 Ok(raw) => raw,
                 Err(e) => {
-                    store_error(out, tag, "FETCH", &e);
-                    return Outcome::Done;
+                    store_error(out, self.tag.clone(), "FETCH", &e);
+                    return Err(());
                 }
             }
         } else {
             Vec::new()
         };
-        let recent = s.selected.as_ref().is_some_and(|sel| sel.is_recent(uid));
-        let mut data = build_items(&items, meta, &raw, recent);
+        let view = self.needs_body.then(|| MessageView::parse(&raw));
+        let message_flags = flags_of(&meta.flags);
+        let facts = FetchFacts {
+            uid,
+            flags: &message_flags,
+            recent: s.selected.as_ref().is_some_and(|sel| sel.is_recent(uid)),
+            internal_date: internal_date(meta.internal_date),
+            size: u32::try_from(meta.size).unwrap_or(u32::MAX),
+            modseq: meta.modseq,
+        };
+        let mut data = match fetch_items(&self.items, &facts, view.as_ref()) {
+            Ok(result) => result.items,
+            Err(e) => {
+                out.internal(self.tag.clone(), "FETCH", &e);
+                return Err(());
+            }
+        };
         // RFC 3501 §6.4.5: when \Seen was set implicitly, FLAGS go with the response.
-        if flags_changed.contains(&uid) && !items.contains(&MessageDataItemName::Flags) {
-            data.push(MessageDataItem::Flags(fetch_list(&meta.flags, recent)));
+        if self.flags_changed.contains(&uid) && !self.items.contains(&MessageDataItemName::Flags) {
+            data.push(MessageDataItem::Flags(fetch_flags(
+                &message_flags,
+                facts.recent,
+            )));
         }
         if let (Some(seq), Ok(items)) = (NonZeroU32::new(seq), Vec1::try_from(data)) {
             out.data(Data::Fetch { seq, items });
         }
+        Ok(raw.len().max(1))
     }
-    out.ok(tag, None, "FETCH completed");
-    Outcome::Done
 }
 
 /// Whether fetching `item` marks the message \Seen (BODY[...] without PEEK, RFC822,
@@ -166,83 +260,4 @@ fn sets_seen_flag(item: &MessageDataItemName<'_>) -> bool {
             | MessageDataItemName::Rfc822
             | MessageDataItemName::Rfc822Text
     )
-}
-
-fn reads_body(item: &MessageDataItemName<'_>) -> bool {
-    !matches!(
-        item,
-        MessageDataItemName::Flags
-            | MessageDataItemName::InternalDate
-            | MessageDataItemName::Rfc822Size
-            | MessageDataItemName::Uid
-            | MessageDataItemName::ModSeq
-    )
-}
-
-fn build_items(
-    items: &[MessageDataItemName<'static>],
-    meta: &MessageMeta,
-    raw: &[u8],
-    recent: bool,
-) -> Vec<MessageDataItem<'static>> {
-    let view = MessageView::parse(raw);
-    let mut data = Vec::with_capacity(items.len());
-    for item in items {
-        let value = match item {
-            MessageDataItemName::Uid => match NonZeroU32::new(meta.uid) {
-                Some(uid) => MessageDataItem::Uid(uid),
-                None => continue,
-            },
-            MessageDataItemName::Flags => MessageDataItem::Flags(fetch_list(&meta.flags, recent)),
-            MessageDataItemName::InternalDate => MessageDataItem::InternalDate(
-                DateTime::unvalidated(internal_date(meta.internal_date)),
-            ),
-            MessageDataItemName::Rfc822Size => {
-                MessageDataItem::Rfc822Size(u32::try_from(meta.size).unwrap_or(u32::MAX))
-            }
-            MessageDataItemName::ModSeq => match NonZeroU64::new(meta.modseq) {
-                Some(m) => MessageDataItem::ModSeq(m),
-                None => MessageDataItem::ModSeq(NonZeroU64::MIN),
-            },
-            MessageDataItemName::Envelope => MessageDataItem::Envelope(view.envelope()),
-            MessageDataItemName::Body => {
-                MessageDataItem::Body(view.body_structure(Extensions::Without))
-            }
-            MessageDataItemName::BodyStructure => {
-                MessageDataItem::BodyStructure(view.body_structure(Extensions::With))
-            }
-            MessageDataItemName::Rfc822 => MessageDataItem::Rfc822(nstring(Some(raw))),
-            MessageDataItemName::Rfc822Header => {
-                MessageDataItem::Rfc822Header(nstring(Some(view.header_bytes())))
-            }
-            MessageDataItemName::Rfc822Text => {
-                MessageDataItem::Rfc822Text(nstring(Some(view.text_bytes())))
-            }
-            MessageDataItemName::BodyExt {
-                section,
-                partial: range,
-                ..
-            } => {
-                let bytes = view.section(section.as_ref()).unwrap_or_default();
-                let (origin, bytes) = match range {
-                    Some((origin, count)) => (
-                        Some(*origin),
-                        partial(&bytes, *origin, count.get()).to_vec(),
-                    ),
-                    None => (None, bytes),
-                };
-                MessageDataItem::BodyExt {
-                    section: section.clone(),
-                    origin,
-                    data: nstring(Some(&bytes)),
-                }
-            }
-            // BINARY is not advertised; a client that asks anyway gets nothing for it.
-            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. } => {
-                continue;
-            }
-        };
-        data.push(value);
-    }
-    data
 }

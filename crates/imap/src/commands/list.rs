@@ -10,7 +10,7 @@ use imap_codec::imap_types::{
 };
 
 use super::{Outcome, store_error};
-use crate::mailbox::name;
+use crate::proto::mailbox_name as name;
 use crate::server::{Out, SignedIn};
 
 /// LIST (`lsub` false) or LSUB.
@@ -30,7 +30,7 @@ pub async fn list(
         Mailbox::Inbox => certmail_store::INBOX.to_owned(),
         Mailbox::Other(other) => name::decode_utf7(other.as_ref()).unwrap_or_default(),
     };
-    let Some(pattern) = name::decode_utf7(pattern_bytes) else {
+    let Ok(pattern) = name::decode_utf7(pattern_bytes) else {
         out.ok(tag, None, "LIST completed");
         return Outcome::Done;
     };
@@ -45,7 +45,7 @@ pub async fn list(
         out.ok(tag, None, "LIST completed");
         return Outcome::Done;
     }
-    let full_pattern = format!("{reference}{pattern}");
+    let full_pattern = name::list_pattern(&reference, &pattern);
     let mailboxes = match s.ctx.store.list_mailboxes(s.account_id()).await {
         Ok(list) => list,
         Err(e) => {
@@ -57,7 +57,7 @@ pub async fn list(
         if lsub && !mailbox.subscribed {
             continue;
         }
-        if !name::matches(&full_pattern, &mailbox.name) {
+        if !name::list_matches(&full_pattern, &mailbox.name) {
             continue;
         }
         let items = if lsub {
@@ -66,7 +66,7 @@ pub async fn list(
             attributes(mailbox, &mailboxes)
         };
         let delimiter = Some(QuotedChar::unvalidated(MAILBOX_DELIMITER));
-        let wire = name::to_wire(&mailbox.name);
+        let wire = name::encode_mailbox(&mailbox.name);
         out.data(if lsub {
             Data::Lsub {
                 items,

@@ -7,9 +7,8 @@
 // Store-backed commands, run by the tokio server (`crate::server`) through
 // `dispatch::dispatch`: SELECT/EXAMINE (`open`), CREATE, DELETE, RENAME,
 // SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB, STATUS, APPEND, CLOSE/UNSELECT, EXPUNGE/UID EXPUNGE,
-// SEARCH, FETCH, STORE, COPY/MOVE; `basic` has the store-free ones the server answers.
+// SEARCH, FETCH, STORE, COPY/MOVE, NAMESPACE, and NOOP/CHECK with their updates.
 pub mod append;
-pub mod basic;
 pub mod close;
 pub mod copy;
 pub mod create;
@@ -18,6 +17,7 @@ pub mod dispatch;
 pub mod expunge;
 pub mod fetch;
 pub mod list;
+pub mod namespace;
 pub mod open;
 pub mod rename;
 pub mod search;

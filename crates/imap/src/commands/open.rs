@@ -1,16 +1,14 @@
-//! SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2; RFC 7162 §3.1.2 HIGHESTMODSEQ).
+//! SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2; RFC 7162 §3.1.2 HIGHESTMODSEQ): opens the
+//! mailbox in the store; the responses come from `commands::select`.
 
 use std::num::{NonZeroU32, NonZeroU64};
 
-use imap_codec::imap_types::{
-    command::SelectParameter,
-    core::Tag,
-    mailbox::Mailbox,
-    response::{Code, Data},
-};
+use imap_codec::imap_types::{command::SelectParameter, core::Tag, mailbox::Mailbox};
 
 use super::{Outcome, store_error};
-use crate::mailbox::{Selected, flags, name};
+use crate::commands::select::SelectInfo;
+use crate::mailbox::{Selected, flags_of};
+use crate::proto::mailbox_name as name;
 use crate::server::{Out, SignedIn};
 
 /// SELECT (`read_only` false) or EXAMINE.
@@ -31,7 +29,7 @@ pub async fn select(
         // RFC 7162 §3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
         s.condstore = true;
     }
-    let Some(name) = name::from_wire(mailbox) else {
+    let Some(name) = name::decode_mailbox(mailbox).ok() else {
         out.no_code(tag, "NONEXISTENT", "No such mailbox");
         return Outcome::Done;
     };
@@ -55,36 +53,29 @@ pub async fn select(
                 return Outcome::Done;
             }
         };
-    out.data(Data::Flags(flags::system()));
-    out.data(Data::Exists(selected.len()));
-    out.data(Data::Recent(selected.recent_count()));
-    if let Some(unseen) = selected.first_unseen().and_then(NonZeroU32::new) {
-        out.untagged_ok(Some(Code::Unseen(unseen)), "First unseen message");
+    // Keywords in use go into FLAGS (RFC 3501 §7.2.6).
+    let mut keywords: Vec<String> = Vec::new();
+    for e in selected.entries() {
+        for f in e.flags.iter().filter(|f| !f.starts_with('\\')) {
+            if !keywords.iter().any(|k| k.eq_ignore_ascii_case(f)) {
+                keywords.push(f.clone());
+            }
+        }
     }
-    let permanent = if read_only {
-        Vec::new()
-    } else {
-        flags::permanent()
+    let info = SelectInfo {
+        exists: selected.len(),
+        recent: selected.recent_count(),
+        first_unseen: selected.first_unseen(),
+        uid_validity: NonZeroU32::new(record.uid_validity).unwrap_or(NonZeroU32::MIN),
+        uid_next: NonZeroU32::new(record.uid_next).unwrap_or(NonZeroU32::MIN),
+        // RFC 7162 §3.1.2.1: every SELECT/EXAMINE of a server with CONDSTORE says it.
+        highest_modseq: NonZeroU64::new(record.highest_modseq.max(1)),
+        keywords: flags_of(&keywords),
     };
-    out.untagged_ok(
-        Some(Code::PermanentFlags(permanent)),
-        "Flags the client may set",
-    );
-    if let Some(v) = NonZeroU32::new(record.uid_validity) {
-        out.untagged_ok(Some(Code::UidValidity(v)), "UIDs valid");
-    }
-    if let Some(next) = NonZeroU32::new(record.uid_next) {
-        out.untagged_ok(Some(Code::UidNext(next)), "Predicted next UID");
-    }
-    // RFC 7162 §3.1.2.1: every SELECT/EXAMINE of a server with CONDSTORE says it.
-    let highest = NonZeroU64::new(record.highest_modseq.max(1)).unwrap_or(NonZeroU64::MIN);
-    out.untagged_ok(Some(Code::HighestModSeq(highest)), "Highest");
+    let command = if read_only { "EXAMINE" } else { "SELECT" };
+    out.responses.extend(crate::commands::select::responses(
+        &info, tag, read_only, command,
+    ));
     s.set_selected(Some(selected));
-    let (code, text) = if read_only {
-        (Code::ReadOnly, "EXAMINE completed")
-    } else {
-        (Code::ReadWrite, "SELECT completed")
-    };
-    out.ok(tag, Some(code), text);
     Outcome::Done
 }

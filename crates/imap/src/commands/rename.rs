@@ -4,7 +4,7 @@ use certmail_session::Change;
 use imap_codec::imap_types::{core::Tag, mailbox::Mailbox};
 
 use super::{Outcome, store_error};
-use crate::mailbox::name;
+use crate::proto::mailbox_name as name;
 use crate::server::{Out, SignedIn};
 
 /// RENAME: the mailbox and its children; renaming INBOX moves its messages.
@@ -15,7 +15,10 @@ pub async fn rename(
     from: &Mailbox<'static>,
     to: &Mailbox<'static>,
 ) -> Outcome {
-    let (Some(from), Some(to)) = (name::from_wire(from), name::from_wire(to)) else {
+    let (Some(from), Some(to)) = (
+        name::decode_mailbox(from).ok(),
+        name::decode_mailbox(to).ok(),
+    ) else {
         out.no_code(tag, "CANNOT", "That is not a valid mailbox name");
         return Outcome::Done;
     };
@@ -28,10 +31,14 @@ pub async fn rename(
         Ok(()) => {
             if let Some(sel) = &mut s.selected
                 && sel.name == from
-                && from != certmail_store::INBOX
             {
-                sel.name = to.clone();
-                s.changes.set_mailbox(Some(&to));
+                if from == certmail_store::INBOX {
+                    // RFC 3501 §6.3.5: INBOX's messages moved out; tell the client.
+                    sel.note(&Change::Resync);
+                } else {
+                    sel.name = to.clone();
+                    s.changes.set_mailbox(Some(&to));
+                }
             }
             s.publish(Change::MailboxRenamed { from, to });
             out.ok(tag, None, "RENAME completed");

@@ -13,8 +13,9 @@ use imap_codec::imap_types::{
 };
 
 use super::{Outcome, store_error};
-use crate::mailbox::flags;
+use crate::mailbox::flags_of;
 use crate::search::{SearchMessage, SearchScope, matches};
+use crate::search_charset::{LISTED_CHARSETS, to_utf8};
 use crate::server::{Out, SignedIn};
 
 /// SEARCH (`uid` false: answers sequence numbers) or UID SEARCH.
@@ -26,25 +27,21 @@ pub async fn search(
     criteria: &Vec1<SearchKey<'static>>,
     uid: bool,
 ) -> Outcome {
-    if let Some(charset) = charset {
-        let name = charset.as_ref().to_ascii_uppercase();
-        if name != "UTF-8" && name != "US-ASCII" {
-            // RFC 3501 §6.4.4: an unsupported charset is NO [BADCHARSET].
-            let allowed = vec![
-                Charset::try_from("UTF-8").expect("valid charset"),
-                Charset::try_from("US-ASCII").expect("valid charset"),
-            ];
-            out.no(
-                tag,
-                Some(Code::BadCharset { allowed }),
-                "Unsupported charset",
-            );
-            return Outcome::Done;
-        }
-    }
     let key = match criteria.as_ref() {
         [single] => single.clone(),
         _ => SearchKey::And(criteria.clone()),
+    };
+    // RFC 3501 §6.4.4: strings in the client's charset; one we cannot read is BADCHARSET.
+    let key = match to_utf8(&key, charset) {
+        Ok(key) => key,
+        Err(e) => {
+            let allowed = LISTED_CHARSETS
+                .iter()
+                .filter_map(|c| Charset::try_from(*c).ok())
+                .collect();
+            out.no(tag, Some(Code::BadCharset { allowed }), &e.to_string());
+            return Outcome::Done;
+        }
     };
     let uses_modseq = mentions_modseq(&key);
     if uses_modseq {
@@ -91,11 +88,7 @@ pub async fn search(
         let parsed = body_needed
             .then(|| mail_parser::MessageParser::default().parse(&raw[..]))
             .flatten();
-        let message_flags: Vec<Flag<'static>> = meta
-            .flags
-            .iter()
-            .filter_map(|f| flags::from_store(f))
-            .collect();
+        let message_flags: Vec<Flag<'static>> = flags_of(&meta.flags);
         let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let message = SearchMessage {
             seq,

@@ -11,7 +11,7 @@ use imap_codec::imap_types::{
 };
 
 use super::{Outcome, store_error};
-use crate::mailbox::name;
+use crate::proto::mailbox_name as name;
 use crate::server::{Out, SignedIn};
 
 /// STATUS of a mailbox (the selected one too; RFC 3501 allows it).
@@ -22,7 +22,7 @@ pub async fn status(
     mailbox: &Mailbox<'static>,
     items: &[StatusDataItemName],
 ) -> Outcome {
-    let Some(name) = name::from_wire(mailbox) else {
+    let Some(name) = name::decode_mailbox(mailbox).ok() else {
         out.no_code(tag, "NONEXISTENT", "No such mailbox");
         return Outcome::Done;
     };
@@ -83,7 +83,7 @@ pub async fn status(
         values.push(value);
     }
     out.data(Data::Status {
-        mailbox: name::to_wire(&name),
+        mailbox: name::encode_mailbox(&name),
         items: Cow::Owned(values),
     });
     out.ok(tag, None, "STATUS completed");

@@ -14,7 +14,8 @@ use imap_codec::imap_types::{
 };
 
 use super::{Outcome, sets, store_error};
-use crate::mailbox::flags::{fetch_list, to_store};
+use crate::mailbox::{flags_of, strings_of};
+use crate::proto::flags::{client_flags, fetch_flags};
 use crate::server::{Out, SignedIn};
 
 /// The arguments of one STORE.
@@ -73,7 +74,7 @@ pub async fn store(
         StoreType::Remove => FlagOp::Remove,
         StoreType::Replace => FlagOp::Replace,
     };
-    let flags: Vec<String> = request.flags.iter().map(to_store).collect();
+    let flags = strings_of(&client_flags(request.flags));
     let store = s.ctx.store.as_ref();
     let result = match store
         .set_flags(s.account_id(), &name, &uids, op, &flags, unchanged_since)
@@ -122,7 +123,10 @@ pub async fn store(
             items.push(MessageDataItem::Uid(uid));
         }
         if !request.silent {
-            items.push(MessageDataItem::Flags(fetch_list(&update.flags, recent)));
+            items.push(MessageDataItem::Flags(fetch_flags(
+                &flags_of(&update.flags),
+                recent,
+            )));
         }
         if report_modseq && let Some(modseq) = NonZeroU64::new(update.modseq) {
             items.push(MessageDataItem::ModSeq(modseq));

@@ -3,7 +3,7 @@
 use imap_codec::imap_types::{core::Tag, mailbox::Mailbox};
 
 use super::{Outcome, store_error};
-use crate::mailbox::name;
+use crate::proto::mailbox_name as name;
 use crate::server::{Out, SignedIn};
 
 /// SUBSCRIBE (`subscribed` true) or UNSUBSCRIBE.
@@ -14,7 +14,7 @@ pub async fn subscribe(
     mailbox: &Mailbox<'static>,
     subscribed: bool,
 ) -> Outcome {
-    let Some(name) = name::from_wire(mailbox) else {
+    let Some(name) = name::decode_mailbox(mailbox).ok() else {
         out.no_code(tag, "NONEXISTENT", "No such mailbox");
         return Outcome::Done;
     };

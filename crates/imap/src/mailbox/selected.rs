@@ -11,13 +11,14 @@ use std::collections::{BTreeSet, HashSet};
 use std::num::{NonZeroU32, NonZeroU64};
 
 use certmail_session::Change;
-use certmail_store::{MessageMeta, Store, StoreError};
+use certmail_store::{INBOX, MessageMeta, Store, StoreError};
 use imap_codec::imap_types::{
     core::Vec1, fetch::MessageDataItem, response::Data, sequence::SequenceSet,
 };
 
-use super::flags::fetch_list;
+use super::flags_of;
 use super::recent::RecentTracker;
+use crate::proto::flags::fetch_flags;
 use crate::search::set_contains;
 
 /// One message of the view.
@@ -151,19 +152,28 @@ impl Selected {
     }
 
     /// Whether a sequence-number set names a message beyond the view (RFC 3501 §9: a
-    /// sequence number above EXISTS is invalid and earns BAD).
+    /// sequence number above EXISTS is invalid and earns BAD). A range ending in `*` is
+    /// let through (`1:*` on an empty mailbox names nothing; clients send it).
     pub fn seq_set_out_of_range(&self, set: &SequenceSet) -> bool {
         use imap_codec::imap_types::sequence::{SeqOrUid, Sequence};
         let too_big = |s: &SeqOrUid| matches!(s, SeqOrUid::Value(n) if n.get() > self.len());
         set.0.as_ref().iter().any(|seq| match seq {
             Sequence::Single(s) => too_big(s),
+            Sequence::Range(SeqOrUid::Asterisk, _) | Sequence::Range(_, SeqOrUid::Asterisk) => {
+                false
+            }
             Sequence::Range(a, b) => too_big(a) || too_big(b),
         })
     }
 
-    /// Records a change another connection made (from the hub).
+    /// Records a change another connection made (from the hub). Changes of other
+    /// mailboxes are ignored.
     pub fn note(&mut self, change: &Change) {
         match change {
+            Change::Exists { mailbox, .. }
+            | Change::Expunged { mailbox, .. }
+            | Change::Flags { mailbox, .. }
+                if *mailbox != self.name => {}
             Change::Exists { .. } => self.new_mail = true,
             Change::Expunged { uids, .. } => {
                 for &uid in uids {
@@ -174,6 +184,10 @@ impl Selected {
             }
             Change::Flags { uid, .. } => {
                 self.flag_changes.insert(*uid);
+            }
+            // RFC 3501 §6.3.5: renaming INBOX moves its messages out and leaves it empty.
+            Change::MailboxRenamed { from, .. } if *from == self.name && from == INBOX => {
+                self.resync = true;
             }
             Change::MailboxRenamed { from, to } if *from == self.name => self.name = to.clone(),
             Change::Resync => self.resync = true,
@@ -325,8 +339,8 @@ impl Selected {
         if let Some(uid) = NonZeroU32::new(meta.uid) {
             items.push(MessageDataItem::Uid(uid));
         }
-        items.push(MessageDataItem::Flags(fetch_list(
-            &meta.flags,
+        items.push(MessageDataItem::Flags(fetch_flags(
+            &flags_of(&meta.flags),
             self.is_recent(meta.uid),
         )));
         if condstore && let Some(modseq) = NonZeroU64::new(meta.modseq) {

@@ -10,26 +10,25 @@ use std::time::Duration;
 use certmail_pki::Pki;
 use certmail_session::{Change, KickReason};
 use imap_codec::imap_types::{
-    auth::AuthenticateData,
     command::{Command, CommandBody},
     core::Tag,
     response::{CommandContinuationRequest, Response, Status},
 };
-use imap_next::{
-    Interrupt, Io, State as _,
-    server::{Error as NextError, Event},
-};
+use imap_next::{Interrupt, Io, State as _, server::Event};
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::signin::{self, Mechanism};
+use super::signin::CertAuthenticator;
 use super::{ImapContext, Out, SignedIn};
+use crate::commands::dispatch::{Outcome, announce_updates, dispatch};
+use crate::commands::fetch::{Batch, FetchJob};
 use crate::proto::driver::{Driver, DriverLimits};
-use crate::proto::literal::line_tag;
 use crate::proto::plaintext::{PlaintextLimits, PlaintextOutcome, PlaintextPhase};
-use crate::proto::response::{bad, bye, code, encode_status, no};
+use crate::proto::response::{bad, bye, code, encode, encode_status};
+use crate::proto::seqmap::SeqMap;
+use crate::session::{Flow as SessionFlow, SelectedMailbox, SessionConfig, SessionState};
 
 /// An accepted connection and what it needs from the daemon.
 pub struct Connection {
@@ -107,18 +106,26 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
         &greeting,
         !conn.implicit_tls,
     );
+    let config = SessionConfig {
+        append_limit: s.append_limit,
+        max_bad_commands: s.max_bad_commands,
+        ..SessionConfig::default()
+    };
+    let authenticator = CertAuthenticator {
+        ctx: Arc::clone(&ctx),
+        pki: conn.pki,
+        cert,
+        ip: conn.peer.ip(),
+        signed_in: None,
+    };
     let mut session = Session {
         ctx,
         io: tls,
         driver,
-        peer: conn.peer,
-        pki: conn.pki,
-        cert,
+        imap: crate::session::Session::new(config, authenticator),
         shutdown: conn.shutdown,
         signed_in: None,
-        sasl: None,
         idle: None,
-        bad_commands: 0,
         buf: vec![0; 16 * 1024],
     };
     session.run().await
@@ -185,28 +192,40 @@ pub(super) enum Flow {
 
 type KickFuture = Pin<Box<dyn Future<Output = KickReason> + Send>>;
 
-/// The connection after TLS.
+/// Message content read per FETCH batch before the batch is written out.
+const FETCH_BATCH_OCTETS: usize = 4 * 1024 * 1024;
+
+/// How long the last words (BYE, a LOGOUT's OK) may take to write before we just close.
+const CLOSING_WRITE: Duration = Duration::from_secs(5);
+
+/// The connection after TLS: the protocol session (`crate::session`, which answers the
+/// store-free commands and sign-in) and, once signed in, the store-backed state.
 struct Session<S> {
     ctx: Arc<ImapContext>,
     io: S,
     driver: Driver,
-    peer: SocketAddr,
-    pki: Arc<Pki>,
-    cert: Option<Vec<u8>>,
+    imap: crate::session::Session<CertAuthenticator>,
     shutdown: CancellationToken,
     signed_in: Option<SignedIn>,
-    /// AUTHENTICATE waiting for the client's response.
-    sasl: Option<(Tag<'static>, Mechanism)>,
     /// The tag of an IDLE in progress.
     idle: Option<Tag<'static>>,
-    bad_commands: u32,
     buf: Vec<u8>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     async fn run(&mut self) -> std::io::Result<()> {
+        // The driver can queue a response while feeding input (a refusal for lack of
+        // literal memory) and still report NeedMoreInput: ask once more before waiting.
+        let mut asked_again = false;
         loop {
-            let flow = match self.driver.next() {
+            let next = self.driver.next();
+            let need_input = matches!(next, Err(Interrupt::Io(Io::NeedMoreInput)));
+            if need_input && !asked_again {
+                asked_again = true;
+                continue;
+            }
+            asked_again = false;
+            let flow = match next {
                 Ok(event) => {
                     let kicked = self.kicked();
                     let outcome = tokio::select! {
@@ -219,15 +238,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     }
                 }
                 Err(Interrupt::Io(Io::Output(bytes))) => {
-                    self.write(&bytes).await?;
-                    Flow::Continue
+                    // A client that stops reading must not keep a kicked session alive.
+                    let kicked = self.kicked();
+                    let written = tokio::select! {
+                        r = self.write(&bytes) => Ok(r),
+                        reason = kicked => Err(reason),
+                    };
+                    match written {
+                        Ok(r) => r.map(|()| Flow::Continue)?,
+                        Err(reason) => {
+                            // Mid-response and the client is not reading: a BYE could
+                            // neither be framed nor delivered. Drop the connection.
+                            tracing::info!(reason = reason.code(), "kicked while writing");
+                            return Ok(());
+                        }
+                    }
                 }
                 Err(Interrupt::Io(Io::NeedMoreInput)) => self.wait_input().await?,
-                Err(Interrupt::Error(error)) => self.on_protocol_error(error),
+                Err(Interrupt::Error(error)) => {
+                    match self.imap.handle_error(self.driver.server(), &error) {
+                        SessionFlow::Close => Flow::Close,
+                        _ => Flow::Continue,
+                    }
+                }
             };
             if flow == Flow::Close {
                 self.flush_driver().await?;
-                let _ = self.io.shutdown().await;
+                let _ = tokio::time::timeout(CLOSING_WRITE, self.io.shutdown()).await;
                 return Ok(());
             }
         }
@@ -242,7 +279,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         // A client that stops reading is dropped after the autologout time.
-        let limit = self.ctx.settings.autologout();
+        self.write_within(bytes, self.ctx.settings.autologout())
+            .await
+    }
+
+    async fn write_within(&mut self, bytes: &[u8], limit: Duration) -> std::io::Result<()> {
         match tokio::time::timeout(limit, async {
             self.io.write_all(bytes).await?;
             self.io.flush().await
@@ -257,19 +298,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         }
     }
 
-    /// Writes everything imap-next has queued.
+    /// Writes everything imap-next has queued (on the way out: a client that does not
+    /// read gets a few seconds, not the autologout time).
     async fn flush_driver(&mut self) -> std::io::Result<()> {
-        while let Err(Interrupt::Io(Io::Output(bytes))) = self.driver.next() {
-            self.write(&bytes).await?;
+        loop {
+            match self.driver.next() {
+                Err(Interrupt::Io(Io::Output(bytes))) => {
+                    self.write_within(&bytes, CLOSING_WRITE).await?
+                }
+                // Each response sent is reported; keep going until all are out.
+                Ok(Event::ResponseSent { .. } | Event::GreetingSent { .. }) => {}
+                _ => return Ok(()),
+            }
         }
-        Ok(())
     }
 
     /// Says BYE (after anything already queued) and closes.
     async fn close_with(&mut self, status: Status<'static>) -> std::io::Result<()> {
         self.flush_driver().await?;
-        self.write(&encode_status(status)).await?;
-        let _ = self.io.shutdown().await;
+        self.write_within(&encode_status(status), CLOSING_WRITE)
+            .await?;
+        let _ = tokio::time::timeout(CLOSING_WRITE, self.io.shutdown()).await;
         Ok(())
     }
 
@@ -345,9 +394,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// because IDLE is a command in progress, RFC 3501 §7.4.1).
     async fn idle_change(&mut self, change: Change) {
         let Some(s) = &mut self.signed_in else { return };
-        if let Some(selected) = &mut s.selected {
-            selected.note(&change);
-        }
+        s.note(&change);
         let mut out = Out::default();
         if let Err(e) = s.sync(&mut out, true).await {
             tracing::error!(error = %e, "imap IDLE update failed");
@@ -372,58 +419,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         }
     }
 
-    fn on_protocol_error(&mut self, error: NextError) -> Flow {
-        let text = match &error {
-            // imap-next already answered `<tag> BAD` for an over-long synchronizing literal.
-            NextError::LiteralTooLong { .. } => None,
-            NextError::CommandTooLong { discarded_bytes } => {
-                Some((discarded_bytes, "Command too long"))
-            }
-            NextError::ExpectedCrlfGotLf { discarded_bytes } => {
-                Some((discarded_bytes, "Lines must end with CRLF"))
-            }
-            NextError::MalformedMessage { discarded_bytes } => {
-                Some((discarded_bytes, "Syntax error in command"))
-            }
-        };
-        if let Some((bytes, text)) = text {
-            let tag = line_tag(bytes.declassify())
-                .and_then(|t| Tag::try_from(t.to_vec()).ok())
-                .map(|t| t.into_static_tag());
-            self.driver.server().enqueue_status(bad(tag, text));
-        }
-        self.count_bad()
-    }
-
-    fn count_bad(&mut self) -> Flow {
-        self.bad_commands += 1;
-        if self.bad_commands >= self.ctx.settings.max_bad_commands {
-            self.driver
-                .server()
-                .enqueue_status(bye(None, "Too many bad commands"));
-            return Flow::Close;
-        }
-        Flow::Continue
-    }
-
     async fn on_event(&mut self, event: Event) -> std::io::Result<Flow> {
-        match event {
-            Event::GreetingSent { .. } | Event::ResponseSent { .. } => Ok(Flow::Continue),
-            Event::CommandReceived { command } => Ok(self.on_command(command).await),
-            Event::CommandAuthenticateReceived {
-                command_authenticate: c,
-            } => {
-                self.on_authenticate(c.tag, c.mechanism.as_ref(), c.initial_response)
-                    .await;
-                Ok(Flow::Continue)
-            }
-            Event::AuthenticateDataReceived { authenticate_data } => {
-                self.on_authenticate_data(authenticate_data).await;
-                Ok(Flow::Continue)
-            }
+        let flow = self.imap.handle_event(self.driver.server(), event).await;
+        if self.signed_in.is_none() {
+            // A sign-in that succeeded left its state with the authenticator.
+            self.signed_in = self.imap.authenticator.signed_in.take();
+        }
+        Ok(match flow {
+            SessionFlow::Continue => Flow::Continue,
+            SessionFlow::Close => Flow::Close,
+            SessionFlow::Unhandled(event) => self.on_unhandled(event).await?,
+        })
+    }
+
+    /// What the protocol session leaves to us: store-backed commands and IDLE.
+    async fn on_unhandled(&mut self, event: Event) -> std::io::Result<Flow> {
+        Ok(match event {
+            Event::CommandReceived { command } => self.on_command(command).await?,
             Event::IdleCommandReceived { tag } => {
                 self.on_idle(tag).await;
-                Ok(Flow::Continue)
+                Flow::Continue
             }
             Event::IdleDoneReceived => {
                 if let Some(tag) = self.idle.take() {
@@ -431,9 +446,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     out.ok(tag, None, "IDLE terminated");
                     self.enqueue(out);
                 }
-                Ok(Flow::Continue)
+                Flow::Continue
             }
-        }
+            _ => Flow::Continue,
+        })
     }
 
     async fn on_idle(&mut self, tag: Tag<'static>) {
@@ -455,140 +471,123 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         self.enqueue(out);
     }
 
-    async fn on_authenticate(
-        &mut self,
-        tag: Tag<'static>,
-        mechanism: &str,
-        initial: Option<imap_codec::imap_types::secret::Secret<std::borrow::Cow<'static, [u8]>>>,
-    ) {
-        if self.signed_in.is_some() {
-            let _ = self
-                .driver
-                .server()
-                .authenticate_finish(bad(Some(tag), "Already signed in"));
-            return;
-        }
-        let Some(mechanism) = Mechanism::from_name(mechanism) else {
-            let text = "Unsupported mechanism; use PLAIN or EXTERNAL";
-            let _ = self
-                .driver
-                .server()
-                .authenticate_finish(no(tag, None, text));
-            return;
+    async fn on_command(&mut self, command: Command<'static>) -> std::io::Result<Flow> {
+        let Some(signed_in) = &mut self.signed_in else {
+            // The protocol session passes on commands only once signed in.
+            let mut out = Out::default();
+            out.bad(command.tag, "Sign in first (AUTHENTICATE or LOGIN)");
+            self.enqueue(out);
+            return Ok(Flow::Continue);
         };
-        match initial {
-            // RFC 4959 SASL-IR.
-            Some(data) => self.finish_sasl(tag, mechanism, data.declassify()).await,
-            None => {
-                self.sasl = Some((tag, mechanism));
-                let _ = self
-                    .driver
-                    .server()
-                    .authenticate_continue(CommandContinuationRequest::base64(b""));
-            }
-        }
-    }
-
-    async fn on_authenticate_data(&mut self, data: AuthenticateData<'static>) {
-        let Some((tag, mechanism)) = self.sasl.take() else {
-            return;
-        };
-        match data {
-            AuthenticateData::Continue(data) => {
-                self.finish_sasl(tag, mechanism, data.declassify()).await
-            }
-            AuthenticateData::Cancel => {
-                // RFC 3501 §6.2.2: a cancelled exchange is answered BAD.
-                let status = bad(Some(tag), "Authentication cancelled");
-                let _ = self.driver.server().authenticate_finish(status);
-            }
-        }
-    }
-
-    async fn finish_sasl(&mut self, tag: Tag<'static>, mechanism: Mechanism, data: &[u8]) {
-        let status = match mechanism.credentials(data) {
-            Err(text) => no(tag, Some(code("AUTHENTICATIONFAILED")), text),
-            Ok(credentials) => self.sign_in(tag, credentials).await,
-        };
-        let _ = self.driver.server().authenticate_finish(status);
-    }
-
-    async fn sign_in(
-        &mut self,
-        tag: Tag<'static>,
-        credentials: certmail_auth::signin::Credentials,
-    ) -> Status<'static> {
-        let result = signin::decide(
-            &self.ctx,
-            &self.pki,
-            self.cert.as_deref(),
-            self.peer.ip(),
-            tag,
-            credentials,
-        )
-        .await;
-        match result {
-            Ok((state, status)) => {
-                self.signed_in = Some(state);
-                status
-            }
-            Err(status) => status,
-        }
-    }
-
-    async fn on_command(&mut self, command: Command<'static>) -> Flow {
-        let tag = command.tag;
+        // The name only: arguments may hold what the user is searching for.
+        tracing::debug!(account = %signed_in.account.id, command = command.body.name(), "imap command");
+        signed_in.condstore |= self.imap.condstore_enabled();
         let mut out = Out::default();
-        let flow = match command.body {
-            CommandBody::Login { username, password } => {
-                if self.signed_in.is_some() {
-                    out.bad(tag, "Already signed in");
-                } else {
-                    match signin::login_credentials(
-                        username.as_ref(),
-                        password.declassify().as_ref(),
-                    ) {
-                        Ok(credentials) => {
-                            let status = self.sign_in(tag, credentials).await;
-                            out.status(status);
-                        }
-                        Err(text) => out.no_code(tag, "AUTHENTICATIONFAILED", text),
-                    }
-                }
-                Flow::Continue
-            }
-            body => {
-                let name = body.name();
-                match crate::commands::dispatch::dispatch(
-                    self.signed_in.as_mut(),
-                    self.ctx.settings.append_limit,
+        let outcome = match command.body {
+            CommandBody::Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+                modifiers,
+            } => {
+                let job = FetchJob::start(
+                    signed_in,
                     &mut out,
-                    tag,
-                    body,
+                    command.tag,
+                    &sequence_set,
+                    macro_or_item_names,
+                    uid,
+                    &modifiers,
                 )
-                .await
-                {
-                    crate::commands::Outcome::Done => Flow::Continue,
-                    crate::commands::Outcome::Logout => Flow::Close,
-                    crate::commands::Outcome::Bad => {
-                        tracing::debug!(command = name, "imap command refused as BAD");
-                        self.count_bad()
-                    }
+                .await;
+                self.fetch_in_batches(job, &mut out, uid).await?
+            }
+            body => dispatch(signed_in, &mut out, command.tag, body).await,
+        };
+        if let Some(signed_in) = &self.signed_in
+            && signed_in.condstore
+        {
+            self.imap.enable_condstore();
+        }
+        self.enqueue(out);
+        self.mirror_selection();
+        Ok(match outcome {
+            Outcome::Done => Flow::Continue,
+            Outcome::Bad => match self.imap.count_bad(self.driver.server()) {
+                SessionFlow::Close => Flow::Close,
+                _ => Flow::Continue,
+            },
+        })
+    }
+
+    /// Answers a FETCH a batch at a time, writing each batch before reading the next
+    /// bodies, so memory stays bounded whatever the client asks for. imap-next's queue is
+    /// empty while a command runs, so writing directly keeps the responses in order.
+    async fn fetch_in_batches(
+        &mut self,
+        job: Result<FetchJob, Outcome>,
+        out: &mut Out,
+        uid: bool,
+    ) -> std::io::Result<Outcome> {
+        let mut job = match job {
+            Ok(job) => job,
+            Err(Outcome::Bad) => return Ok(Outcome::Bad),
+            Err(Outcome::Done) => {
+                if let Some(signed_in) = &mut self.signed_in {
+                    announce_updates(signed_in, out, uid).await;
                 }
+                return Ok(Outcome::Done);
             }
         };
-        self.enqueue(out);
-        flow
+        loop {
+            let Some(signed_in) = &mut self.signed_in else {
+                return Ok(Outcome::Done);
+            };
+            if job.next_batch(signed_in, out, FETCH_BATCH_OCTETS).await == Batch::Done {
+                // RFC 3501 §7.4.1: a UID FETCH may carry EXPUNGEs, a FETCH may not.
+                announce_updates(signed_in, out, uid).await;
+                return Ok(Outcome::Done);
+            }
+            let bytes: Vec<u8> = out.responses.drain(..).flat_map(|r| encode(&r)).collect();
+            self.write(&bytes).await?;
+        }
     }
-}
 
-/// `Tag::into_static` without importing the trait at every use.
-trait IntoStaticTag {
-    fn into_static_tag(self) -> Tag<'static>;
-}
-
-impl IntoStaticTag for Tag<'_> {
-    fn into_static_tag(self) -> Tag<'static> {
-        imap_codec::imap_types::IntoStatic::into_static(self)
+    /// Keeps the protocol session's state (it decides which commands are valid, e.g.
+    /// ENABLE only before SELECT) in step with the selected mailbox.
+    fn mirror_selection(&mut self) {
+        let Some(signed_in) = &self.signed_in else {
+            return;
+        };
+        let account = signed_in.account.id.clone();
+        let current = match self.imap.state() {
+            SessionState::Selected { mailbox, .. } => Some(mailbox.name.clone()),
+            _ => None,
+        };
+        match &signed_in.selected {
+            Some(sel) if current.as_deref() != Some(sel.name.as_str()) => {
+                // A snapshot at SELECT; the live view is `mailbox::Selected`.
+                let uids = sel.entries().iter().map(|e| e.uid).collect();
+                let recent = sel
+                    .entries()
+                    .iter()
+                    .map(|e| e.uid)
+                    .filter(|&u| sel.is_recent(u))
+                    .collect();
+                self.imap.set_state(SessionState::Selected {
+                    account,
+                    mailbox: SelectedMailbox {
+                        name: sel.name.clone(),
+                        read_only: sel.read_only,
+                        seqmap: SeqMap::new(uids),
+                        recent,
+                    },
+                });
+            }
+            None if current.is_some() => {
+                self.imap.set_state(SessionState::Authenticated { account });
+            }
+            _ => {}
+        }
     }
 }

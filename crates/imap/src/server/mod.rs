@@ -4,14 +4,21 @@
 //! One task per connection ([`serve`]). Port 993 does the TLS handshake, then greets; port
 //! 143 runs [`crate::proto::plaintext`] until STARTTLS, then carries on without a second
 //! greeting. After TLS, an imap-next server ([`crate::proto::driver::Driver`]) frames
-//! commands; each command runs to completion before the next is read (one command at a
-//! time per connection), and mutating commands answer OK only after the store returned (its
-//! writes are durable then) and the change was published to the hub.
+//! commands and [`crate::session::Session`] answers the store-free ones and sign-in (its
+//! `Authenticator` here is the certificate check of `certmail_auth` plus the session
+//! registry). What it passes on runs in [`crate::commands::dispatch`] against the store.
+//! Each command runs to completion before the next is read (one command at a time per
+//! connection), and mutating commands answer OK only after the store returned (its writes
+//! are durable then) and the change was published to the hub.
 //!
-//! Every wait (reading, IDLE, a store call) also watches the session's kick, the daemon's
-//! shutdown and the autologout timer: a kicked connection hears
-//! `* BYE [UNAVAILABLE] <reason>` at once, even mid-IDLE; a shutdown says BYE at the next
-//! command boundary.
+//! Every wait (reading, IDLE, a store call, writing) also watches the session's kick, the
+//! daemon's shutdown and the autologout timer: a kicked connection hears
+//! `* BYE [UNAVAILABLE] <reason>` at once, even mid-IDLE (a client that stopped reading is
+//! simply dropped); a shutdown says BYE at the next command boundary.
+//!
+//! Wiring (the daemon): build one [`ImapContext`] with [`ImapContext::new`] (and
+//! [`ImapContext::reloaded`] on reload), then for each accepted socket
+//! `tokio::spawn(serve(ctx.clone(), Connection { .. }))`.
 
 mod connection;
 mod signed_in;
@@ -52,6 +59,9 @@ pub struct ImapSettings {
     pub require_password: bool,
     /// What a sign-in from another device does to the live session.
     pub session_policy: SessionPolicy,
+    /// Per-account storage quota in bytes, as for SMTP delivery (0 = none); APPEND and
+    /// COPY over it get `NO [OVERQUOTA]` (RFC 9208 §4.3 / RFC 5530).
+    pub quota_bytes: u64,
 }
 
 impl Default for ImapSettings {
@@ -67,6 +77,7 @@ impl Default for ImapSettings {
             tls_handshake_timeout_secs: 30,
             require_password: true,
             session_policy: SessionPolicy::Replace,
+            quota_bytes: 0,
         }
     }
 }
@@ -91,7 +102,7 @@ pub struct ImapContext {
     /// The literal budget across all connections (`max_literal_memory`).
     pub(crate) literals: Arc<LiteralPool>,
     /// \Recent bookkeeping across connections.
-    pub(crate) recent: RecentTracker,
+    pub(crate) recent: Arc<RecentTracker>,
 }
 
 impl ImapContext {
@@ -104,12 +115,39 @@ impl ImapContext {
     ) -> Arc<ImapContext> {
         Arc::new(ImapContext {
             literals: LiteralPool::new(settings.max_literal_memory),
-            recent: RecentTracker::new(),
+            recent: Arc::new(RecentTracker::new()),
             store,
             registry,
             hub,
             settings,
         })
+    }
+
+    /// The context after a configuration reload: new settings, with the state connections
+    /// share kept (the literal budget, whose size stays as first configured, and \Recent).
+    pub fn reloaded(&self, settings: ImapSettings) -> Arc<ImapContext> {
+        Arc::new(ImapContext {
+            store: Arc::clone(&self.store),
+            registry: Arc::clone(&self.registry),
+            hub: self.hub.clone(),
+            settings,
+            literals: Arc::clone(&self.literals),
+            recent: Arc::clone(&self.recent),
+        })
+    }
+
+    /// Whether storing `adding` more bytes for `account` stays within the quota.
+    pub(crate) async fn within_quota(
+        &self,
+        account: &str,
+        adding: u64,
+    ) -> Result<bool, certmail_store::StoreError> {
+        let quota = self.settings.quota_bytes;
+        if quota == 0 {
+            return Ok(true);
+        }
+        let used = self.store.account_usage(account).await?;
+        Ok(used.saturating_add(adding) <= quota)
     }
 
     /// Literal octets held right now by all connections (for metrics and tests).

@@ -46,8 +46,17 @@ impl SignedIn {
     /// Takes every change waiting on the hub into the selected view.
     pub fn drain_changes(&mut self) {
         while let Some(change) = self.changes.try_recv() {
-            if let Some(selected) = &mut self.selected {
-                selected.note(&change);
+            self.note(&change);
+        }
+    }
+
+    /// Records one change in the selected view; a rename of the selected mailbox moves
+    /// the subscription along with it.
+    pub fn note(&mut self, change: &Change) {
+        if let Some(selected) = &mut self.selected {
+            selected.note(change);
+            if self.changes.mailbox() != Some(selected.name.as_str()) {
+                self.changes.set_mailbox(Some(&selected.name));
             }
         }
     }
@@ -75,11 +84,17 @@ impl SignedIn {
     }
 
     /// Selects `selected` (or none), narrowing the hub subscription to it.
+    ///
+    /// Leaving a mailbox drops the changes heard so far. Entering one keeps those queued
+    /// since: the subscription filters them by mailbox as they are read, and a change made
+    /// between reading the mailbox from the store and this call must still be told (one
+    /// the view already holds is told at most as a no-op).
     pub fn set_selected(&mut self, selected: Option<Selected>) {
         self.changes
             .set_mailbox(selected.as_ref().map(|s| s.name.as_str()));
-        // Changes heard for the previous mailbox are of no use any more.
-        while self.changes.try_recv().is_some() {}
+        if selected.is_none() {
+            while self.changes.try_recv().is_some() {}
+        }
         self.selected = selected;
     }
 }

@@ -1,4 +1,5 @@
-//! Sign-in: LOGIN, AUTHENTICATE PLAIN and EXTERNAL (with SASL-IR), decided by
+//! Sign-in: the [`Authenticator`] behind `commands::login` and `commands::authenticate`
+//! (LOGIN, AUTHENTICATE PLAIN and EXTERNAL with SASL-IR), decided by
 //! `certmail_auth::signin` (certificate identity, binding, account state, password) and the
 //! session registry (one active session per account). DESIGN.md "Identity" gives the
 //! response codes; a refusal always carries a sentence the user can act on.
@@ -11,85 +12,94 @@ use certmail_auth::signin::{self, Attempt, Credentials, Protocol as AuthProtocol
 use certmail_pki::Pki;
 use certmail_session::{DeviceKey, Protocol, SignInError};
 use certmail_store::{INBOX, SpecialUse, Store};
-use imap_codec::imap_types::{core::Tag, response::Status};
 
 use super::{ImapContext, SignedIn};
-use crate::proto::capability::CapabilityPhase;
-use crate::proto::driver::capability_code;
-use crate::proto::response::{code, no, ok};
+use crate::commands::sign_in::{
+    Authenticator, RefusalCode, SignInMechanism, SignInRefusal, SignInRequest,
+};
 
-/// The SASL mechanism of an AUTHENTICATE in progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mechanism {
-    /// RFC 4616 PLAIN: `authzid NUL user NUL password`.
-    Plain,
-    /// RFC 4422 Appendix A EXTERNAL: the certificate, with an optional authzid.
-    External,
+/// The daemon's identity check for one connection, behind [`Authenticator`]: the
+/// certificate the client presented, its address, and the store, registry and hub. A
+/// successful sign-in leaves the new [`SignedIn`] state here for the connection to take.
+pub(crate) struct CertAuthenticator {
+    pub(crate) ctx: Arc<ImapContext>,
+    pub(crate) pki: Arc<Pki>,
+    pub(crate) cert: Option<Vec<u8>>,
+    pub(crate) ip: IpAddr,
+    /// Set by a successful sign-in; taken by the connection.
+    pub(crate) signed_in: Option<SignedIn>,
 }
 
-impl Mechanism {
-    /// The mechanism named by the client, if we offer it.
-    pub(super) fn from_name(name: &str) -> Option<Mechanism> {
-        match name.to_ascii_uppercase().as_str() {
-            "PLAIN" => Some(Mechanism::Plain),
-            "EXTERNAL" => Some(Mechanism::External),
-            _ => None,
-        }
-    }
+impl Authenticator for CertAuthenticator {
+    type Account = String;
 
-    /// The credentials in the client's SASL response, or why it is malformed.
-    pub(super) fn credentials(self, data: &[u8]) -> Result<Credentials, &'static str> {
-        match self {
-            Mechanism::External => {
-                let authzid = std::str::from_utf8(data).map_err(|_| "authzid is not UTF-8")?;
-                Ok(Credentials::External {
-                    authzid: (!authzid.is_empty()).then(|| authzid.to_owned()),
-                })
-            }
-            Mechanism::Plain => {
-                let mut parts = data.split(|&b| b == 0);
-                let (Some(authzid), Some(user), Some(password), None) =
-                    (parts.next(), parts.next(), parts.next(), parts.next())
-                else {
-                    return Err("PLAIN needs authzid, user and password separated by NUL");
-                };
-                let text = |b: &[u8]| std::str::from_utf8(b).map(str::to_owned);
-                let (authzid, user, password) = match (text(authzid), text(user), text(password)) {
-                    (Ok(a), Ok(u), Ok(p)) => (a, u, p),
-                    _ => return Err("PLAIN credentials are not UTF-8"),
-                };
-                if !authzid.is_empty() && !authzid.eq_ignore_ascii_case(&user) {
-                    return Err("Signing in on behalf of another user is not supported");
-                }
-                Ok(Credentials::Password {
-                    user,
-                    password: Secret::new(password),
-                })
-            }
-        }
+    async fn sign_in(&mut self, request: SignInRequest) -> Result<String, SignInRefusal> {
+        let credentials = credentials(request)?;
+        let state = decide(
+            &self.ctx,
+            &self.pki,
+            self.cert.as_deref(),
+            self.ip,
+            credentials,
+        )
+        .await?;
+        let id = state.account.id.clone();
+        self.signed_in = Some(state);
+        Ok(id)
     }
 }
 
-/// Credentials of `LOGIN user password`.
-pub(super) fn login_credentials(user: &[u8], password: &[u8]) -> Result<Credentials, &'static str> {
-    let user = std::str::from_utf8(user).map_err(|_| "user name is not UTF-8")?;
-    let password = std::str::from_utf8(password).map_err(|_| "password is not UTF-8")?;
-    Ok(Credentials::Password {
-        user: user.to_owned(),
-        password: Secret::new(password.to_owned()),
-    })
+/// What `certmail_auth` needs from a sign-in request.
+fn credentials(request: SignInRequest) -> Result<Credentials, SignInRefusal> {
+    match request.mechanism {
+        SignInMechanism::External => Ok(Credentials::External {
+            authzid: request.authzid,
+        }),
+        SignInMechanism::Plain | SignInMechanism::Login => {
+            let user = request.username.unwrap_or_default();
+            if let Some(authzid) = request.authzid
+                && !authzid.eq_ignore_ascii_case(&user)
+            {
+                return Err(refusal(
+                    RefusalCode::AuthenticationFailed,
+                    "Signing in on behalf of another user is not supported",
+                ));
+            }
+            let password = request.password.map(|p| p.expose().to_owned());
+            Ok(Credentials::Password {
+                user,
+                password: Secret::new(password.unwrap_or_default()),
+            })
+        }
+    }
 }
 
-/// Decides a sign-in. `Ok` carries the new signed-in state and the tagged OK to send;
-/// `Err` the tagged NO.
-pub(super) async fn decide(
+fn refusal(code: RefusalCode, text: &str) -> SignInRefusal {
+    SignInRefusal {
+        code,
+        text: text.to_owned(),
+    }
+}
+
+/// The IMAP column of DESIGN.md's table as the sign-in boundary's code.
+fn refusal_code(imap_code: &str) -> RefusalCode {
+    match imap_code {
+        "EXPIRED" => RefusalCode::Expired,
+        "UNAVAILABLE" => RefusalCode::Unavailable,
+        "CONTACTADMIN" => RefusalCode::ContactAdmin,
+        _ => RefusalCode::AuthenticationFailed,
+    }
+}
+
+/// Decides a sign-in: the identity check and second factor (`certmail_auth`), then the
+/// session registry (one active session per account).
+async fn decide(
     ctx: &Arc<ImapContext>,
     pki: &Pki,
     cert: Option<&[u8]>,
     ip: IpAddr,
-    tag: Tag<'static>,
     credentials: Credentials,
-) -> Result<(SignedIn, Status<'static>), Status<'static>> {
+) -> Result<SignedIn, SignInRefusal> {
     let policy = SignInPolicy {
         require_password: ctx.settings.require_password,
     };
@@ -104,14 +114,13 @@ pub(super) async fn decide(
         Err(e) => {
             tracing::error!(error = %e, "imap sign-in failed on our side");
             let text = "Temporary problem signing in; try again shortly";
-            return Err(no(tag, Some(code("UNAVAILABLE")), text));
+            return Err(refusal(RefusalCode::Unavailable, text));
         }
         // DESIGN.md "Identity" table: each reason has its code and a sentence.
-        Ok(Err(refusal)) => {
-            return Err(no(
-                tag,
-                Some(code(refusal.reason.imap_code())),
-                refusal.text_7bit(),
+        Ok(Err(refused)) => {
+            return Err(refusal(
+                refusal_code(refused.reason.imap_code()),
+                refused.text_7bit(),
             ));
         }
         Ok(Ok(signed)) => signed,
@@ -129,9 +138,8 @@ pub(super) async fn decide(
     {
         Ok(guard) => guard,
         Err(e @ (SignInError::Rejected { .. } | SignInError::ConnectionCapReached { .. })) => {
-            return Err(no(
-                tag,
-                Some(code("UNAVAILABLE")),
+            return Err(refusal(
+                RefusalCode::Unavailable,
                 &capitalised(&e.to_string()),
             ));
         }
@@ -143,17 +151,14 @@ pub(super) async fn decide(
         .hub
         .subscribe(&signed.account.id, Some(guard.connection_id()), None);
     tracing::info!(account = %signed.account.id, %ip, "imap sign-in");
-    let state = SignedIn {
+    Ok(SignedIn {
         ctx: Arc::clone(ctx),
         account: signed.account,
         guard,
         changes,
         selected: None,
         condstore: false,
-    };
-    // RFC 3501 §6.2.3: the OK may carry the capabilities, which change after sign-in.
-    let caps = capability_code(CapabilityPhase::Authenticated, ctx.settings.append_limit);
-    Ok((state, ok(tag, Some(caps), "Signed in")))
+    })
 }
 
 fn capitalised(text: &str) -> String {
@@ -199,20 +204,21 @@ pub(crate) async fn create_default_mailboxes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::sign_in::{parse_external, parse_plain};
 
     #[test]
-    fn plain_and_external_responses_are_decoded() {
-        let plain = Mechanism::Plain
-            .credentials(b"\0hong\0\xeb\xb9\x84\xeb\xb0\x80")
-            .expect("valid PLAIN");
+    fn sasl_requests_become_credentials() {
+        let plain = parse_plain(b"\0hong\0pw-1").expect("valid PLAIN");
+        let creds = credentials(plain).expect("own account");
         assert!(
-            matches!(plain, Credentials::Password { user, password } if user == "hong" && password.expose() == "비밀")
+            matches!(creds, Credentials::Password { user, password } if user == "hong" && password.expose() == "pw-1")
         );
-        assert!(Mechanism::Plain.credentials(b"kim\0hong\0pw").is_err());
-        assert!(Mechanism::Plain.credentials(b"hong\0pw").is_err());
-        let external = Mechanism::External.credentials(b"hong").expect("authzid");
-        assert!(matches!(external, Credentials::External { authzid: Some(a) } if a == "hong"));
-        let bare = Mechanism::External.credentials(b"").expect("empty authzid");
-        assert!(matches!(bare, Credentials::External { authzid: None }));
+        let other = parse_plain(b"kim\0hong\0pw").expect("valid PLAIN");
+        let refused = credentials(other).expect_err("authzid of someone else");
+        assert_eq!(refused.code, RefusalCode::AuthenticationFailed);
+        let external = parse_external(b"hong").expect("authzid");
+        let creds = credentials(external).expect("external");
+        assert!(matches!(creds, Credentials::External { authzid: Some(a) } if a == "hong"));
+        assert_eq!(refusal_code("CONTACTADMIN"), RefusalCode::ContactAdmin);
     }
 }

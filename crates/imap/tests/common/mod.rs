@@ -47,6 +47,23 @@ impl TestServer {
     /// Starts a server with `require_password` policy and one account, 홍길동 (`hong`),
     /// with its certificate bound.
     pub async fn start(require_password: bool) -> TestServer {
+        TestServer::start_with(require_password, |_| {}).await
+    }
+
+    /// Like [`TestServer::start`], with settings changed by `adjust`.
+    pub async fn start_with(
+        require_password: bool,
+        adjust: impl FnOnce(&mut ImapSettings),
+    ) -> TestServer {
+        TestServer::start_with_registry(require_password, adjust, RegistryConfig::default()).await
+    }
+
+    /// Like [`TestServer::start_with`], with a registry configured by `registry`.
+    pub async fn start_with_registry(
+        require_password: bool,
+        adjust: impl FnOnce(&mut ImapSettings),
+        registry: RegistryConfig,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let pki_files = DevPki::generate(&dir.path().join("pki"), "홍길동").expect("test PKI");
         let pki = Arc::new(
@@ -64,14 +81,15 @@ impl TestServer {
         let store: Arc<dyn Store> =
             Arc::new(SledStore::open(&dir.path().join("store"), key).expect("store"));
         create_account(store.as_ref(), &pki, &pki_files.user_cert).await;
-        let settings = ImapSettings {
+        let mut settings = ImapSettings {
             hostname: "mail.test.go.kr".into(),
             require_password,
             ..ImapSettings::default()
         };
+        adjust(&mut settings);
         let ctx = ImapContext::new(
             store,
-            Arc::new(LocalRegistry::new(RegistryConfig::default())),
+            Arc::new(LocalRegistry::new(registry)),
             ChangeHub::default(),
             settings,
         );
