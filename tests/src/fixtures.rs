@@ -83,7 +83,13 @@ listen_mx = ["127.0.0.1:0"]
     }
 
     /// Creates an approved account with `password` and binds `cert` to it, via the CLI.
-    pub fn add_user(&self, id: &str, name: &str, password: &str, cert: &Path) -> anyhow::Result<()> {
+    pub fn add_user(
+        &self,
+        id: &str,
+        name: &str,
+        password: &str,
+        cert: &Path,
+    ) -> anyhow::Result<()> {
         self.add_account(id, name, password)?;
         let (code, _, err) = self.certmail(&["cert", "bind", id, cert.to_str().expect("utf-8")])?;
         anyhow::ensure!(code == 0, "cert bind failed: {err}");
@@ -94,12 +100,22 @@ listen_mx = ["127.0.0.1:0"]
     pub fn add_account(&self, id: &str, name: &str, password: &str) -> anyhow::Result<()> {
         let addr = format!("{id}@test.go.kr");
         let mut cmd = std::process::Command::new(crate::certmail_bin());
-        cmd.args(["account", "add", id, "--name", name, "--organisation", "행정안전부", "--address", &addr])
-            .args(["--approve", "--password-stdin", "--config"])
-            .arg(&self.config_path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+        cmd.args([
+            "account",
+            "add",
+            id,
+            "--name",
+            name,
+            "--organisation",
+            "행정안전부",
+            "--address",
+            &addr,
+        ])
+        .args(["--approve", "--password-stdin", "--config"])
+        .arg(&self.config_path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn()?;
         {
             use std::io::Write as _;
@@ -107,7 +123,11 @@ listen_mx = ["127.0.0.1:0"]
             writeln!(stdin, "{password}")?;
         }
         let out = child.wait_with_output()?;
-        anyhow::ensure!(out.status.success(), "account add failed: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::ensure!(
+            out.status.success(),
+            "account add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Ok(())
     }
 
@@ -123,7 +143,11 @@ listen_mx = ["127.0.0.1:0"]
     }
 
     /// The messages in `account`'s `mailbox`, with their bodies, from a stopped daemon's store.
-    pub async fn mailbox_bodies(&self, account: &str, mailbox: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+    pub async fn mailbox_bodies(
+        &self,
+        account: &str,
+        mailbox: &str,
+    ) -> anyhow::Result<Vec<Vec<u8>>> {
         use certmail_store::Store as _;
         let store = self.open_store().await?;
         let mut out = Vec::new();

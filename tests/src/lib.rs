@@ -93,10 +93,8 @@ impl DaemonProcess {
     fn take(&mut self, line: String) {
         if let Some(rest) = line.strip_prefix("listening ") {
             let mut it = rest.split_whitespace();
-            if let (Some(name), Some(addr)) = (it.next(), it.next()) {
-                if let Ok(a) = addr.parse() {
-                    self.listeners.insert(name.to_string(), a);
-                }
+            if let (Some(name), Some(Ok(a))) = (it.next(), it.next().map(str::parse)) {
+                self.listeners.insert(name.to_string(), a);
             }
         }
         self.stdout.push(line);

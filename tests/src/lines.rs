@@ -15,7 +15,9 @@ const STEP: Duration = Duration::from_secs(15);
 impl<S: AsyncRead + AsyncWrite + Unpin> LineClient<S> {
     /// Wraps a connected stream.
     pub fn new(stream: S) -> Self {
-        Self { io: BufReader::new(stream) }
+        Self {
+            io: BufReader::new(stream),
+        }
     }
 
     /// One line (with its CRLF removed); empty at end of stream.

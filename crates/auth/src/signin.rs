@@ -284,3 +284,29 @@ async fn audit(
         .await?;
     Ok(())
 }
+
+/// Records a failed TLS handshake on a user listener in the audit log (and the log): a
+/// certificate whose key cannot prove possession (KCDSA, RSA-1024) never reaches sign-in,
+/// so this is where a helpdesk finds out why.
+pub async fn record_tls_failure(
+    store: &dyn Store,
+    listener: &str,
+    ip: IpAddr,
+    error: &str,
+    now_ms: i64,
+) -> Result<(), AuthError> {
+    let mut fields = BTreeMap::new();
+    fields.insert("listener".to_string(), listener.to_string());
+    fields.insert("error".to_string(), error.to_string());
+    tracing::info!(event = "tls_handshake_failed", %ip, listener, error, "TLS handshake failed");
+    store
+        .append_audit(AuditEvent {
+            time: now_ms,
+            account: None,
+            kind: "tls_handshake_failed".to_string(),
+            ip: Some(ip.to_string()),
+            fields,
+        })
+        .await?;
+    Ok(())
+}

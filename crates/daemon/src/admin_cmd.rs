@@ -10,7 +10,7 @@ use base64::Engine as _;
 
 use crate::admin::service::AdminContext;
 use crate::admin::{Request, Response, client, service};
-use crate::cli::{AccountCommand, CertCommand};
+use crate::cli::{AccountCommand, AliasCommand, CertCommand};
 
 /// Exit code for a refused or failed request (clap uses 2 for usage errors).
 pub const EXIT_REFUSED: u8 = 1;
@@ -100,6 +100,20 @@ pub fn cert(config_path: &Path, cmd: CertCommand) -> anyhow::Result<u8> {
             },
             out.json,
         ),
+    };
+    finish(config_path, req, json)
+}
+
+/// Runs an alias subcommand; returns the process exit code.
+pub fn alias(config_path: &Path, cmd: AliasCommand) -> anyhow::Result<u8> {
+    let (req, json) = match cmd {
+        AliasCommand::Set {
+            address,
+            members,
+            out,
+        } => (Request::AliasSet { address, members }, out.json),
+        AliasCommand::Remove { address, out } => (Request::AliasRemove { address }, out.json),
+        AliasCommand::List { out } => (Request::AliasList, out.json),
     };
     finish(config_path, req, json)
 }

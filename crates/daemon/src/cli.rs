@@ -47,6 +47,9 @@ pub enum Command {
     /// Manage certificate bindings, and inspect certificates.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Manage aliases and distribution lists (one address for many accounts).
+    #[command(subcommand)]
+    Alias(AliasCommand),
     /// Create the store's encryption key file (32 random bytes, mode 0600).
     Keygen {
         /// Where to write it. Default: the key file the configuration names.
@@ -164,6 +167,33 @@ pub enum CertCommand {
         /// Check binding and name against this account.
         #[arg(long)]
         account: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `certmail alias …`
+#[derive(Debug, Subcommand)]
+pub enum AliasCommand {
+    /// Create or replace an alias: mail to ADDRESS goes to every member, stored once.
+    Set {
+        /// The alias address, e.g. all-staff@example.go.kr.
+        address: String,
+        /// Account ids or addresses (at least one).
+        #[arg(required = true)]
+        members: Vec<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Remove an alias.
+    Remove {
+        /// The alias address.
+        address: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List aliases.
+    List {
         #[command(flatten)]
         out: Output,
     },

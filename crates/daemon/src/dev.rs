@@ -89,7 +89,10 @@ listen_mx = ["127.0.0.1:{p4}"]
         DEV_DOMAIN,
     )?;
     write_private(&data.join("demo-password.txt"), &format!("{password}\n"))?;
-    write_private(&data.join("pki/user/p12-password.txt"), &format!("{}\n", pki.p12_password))?;
+    write_private(
+        &data.join("pki/user/p12-password.txt"),
+        &format!("{}\n", pki.p12_password),
+    )?;
     std::fs::write(data.join("certmail.toml"), toml)?;
     Ok(())
 }

@@ -111,8 +111,6 @@ pub struct Accepted {
     pub tcp: TcpStream,
     /// The client's address.
     pub peer: SocketAddr,
-    /// The listener's own address.
-    pub local: SocketAddr,
     /// Released when the connection ends.
     pub slot: ConnectionSlot,
 }
@@ -174,18 +172,9 @@ pub async fn serve<H, HF, R, RF>(
             },
         };
         let _ = tcp.set_nodelay(true);
-        let local = tcp.local_addr().unwrap_or(peer);
         match limits.slot(permit, peer.ip()) {
             Some(slot) => {
-                tracker.spawn(handle(
-                    kind,
-                    Accepted {
-                        tcp,
-                        peer,
-                        local,
-                        slot,
-                    },
-                ));
+                tracker.spawn(handle(kind, Accepted { tcp, peer, slot }));
             }
             None => {
                 tracing::info!(listener = kind.name(), %peer, "refused: too many connections from this address");

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         Command::Keygen { out } => keygen(&cli.config, out),
         Command::Account(cmd) => return exit(admin_cmd::account(&cli.config, cmd)),
         Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
+        Command::Alias(cmd) => return exit(admin_cmd::alias(&cli.config, cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,19 +9,14 @@ use tokio::net::TcpStream;
 use crate::listener::{Accepted, ListenerKind};
 use crate::serve::Daemon;
 
-/// Serves one accepted connection according to its listener.
+/// Serves one accepted connection according to its listener (each protocol server logs
+/// its own errors).
 pub async fn handle(daemon: Arc<Daemon>, kind: ListenerKind, acc: Accepted) {
-    let peer = acc.peer;
-    let result = match kind {
+    match kind {
         ListenerKind::SubmissionTls | ListenerKind::SubmissionStartTls | ListenerKind::Mx => {
-            smtp(&daemon, kind, acc).await;
-            Ok(())
+            smtp(&daemon, kind, acc).await
         }
-        ListenerKind::ImapTls => implicit_tls(&daemon, kind, acc).await,
-        ListenerKind::ImapStartTls => plaintext(&daemon, kind, acc).await,
-    };
-    if let Err(e) = result {
-        tracing::debug!(listener = kind.name(), %peer, error = %e, "connection ended with an error");
+        ListenerKind::ImapTls | ListenerKind::ImapStartTls => imap(&daemon, kind, acc).await,
     }
 }
 
@@ -77,6 +72,43 @@ pub fn smtp_context(
     }
 }
 
+/// The IMAP server's settings and shared state from the configuration.
+pub fn imap_context(
+    config: &crate::config::Config,
+    store: Arc<dyn certmail_store::Store>,
+    registry: Arc<dyn certmail_session::SessionRegistry>,
+    hub: certmail_session::ChangeHub,
+) -> Arc<certmail_imap::server::ImapContext> {
+    let i = &config.imap;
+    let settings = certmail_imap::server::ImapSettings {
+        hostname: config.server.hostname.clone(),
+        append_limit: u32::try_from(config.append_limit()).unwrap_or(u32::MAX),
+        max_command_line: u32::try_from(i.max_command_line).unwrap_or(u32::MAX),
+        max_literal_memory: i.max_literal_memory,
+        max_bad_commands: i.max_bad_commands,
+        autologout_minutes: i.autologout_minutes,
+        preauth_timeout_secs: i.preauth_timeout_secs,
+        tls_handshake_timeout_secs: config.limits.tls_handshake_timeout_secs,
+        require_password: true,
+        session_policy: certmail_session::SessionPolicy::Replace,
+    };
+    certmail_imap::server::ImapContext::new(store, registry, hub, settings)
+}
+
+async fn imap(daemon: &Daemon, kind: ListenerKind, acc: Accepted) {
+    let tls = daemon.tls.current();
+    let conn = certmail_imap::server::Connection {
+        tcp: acc.tcp,
+        peer: acc.peer,
+        implicit_tls: kind == ListenerKind::ImapTls,
+        tls: Arc::clone(&tls.client_auth),
+        pki: Arc::clone(&tls.pki),
+        shutdown: daemon.shutdown.clone(),
+    };
+    certmail_imap::server::serve(Arc::clone(&daemon.imap), conn).await;
+    drop(acc.slot);
+}
+
 async fn smtp(daemon: &Daemon, kind: ListenerKind, acc: Accepted) {
     let tls = daemon.tls.current();
     let (proto_kind, tls_config) = match kind {
@@ -103,27 +135,4 @@ async fn smtp(daemon: &Daemon, kind: ListenerKind, acc: Accepted) {
     };
     certmail_smtp::inbound::serve(ctx, conn).await;
     drop(acc.slot);
-}
-
-async fn implicit_tls(daemon: &Daemon, kind: ListenerKind, acc: Accepted) -> anyhow::Result<()> {
-    let tls = daemon.tls.current();
-    let timeout = Duration::from_secs(daemon.config().limits.tls_handshake_timeout_secs);
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.client_auth));
-    let mut stream = tokio::time::timeout(timeout, acceptor.accept(acc.tcp)).await??;
-    let greeting: &[u8] = match kind {
-        ListenerKind::ImapTls => b"* BYE [UNAVAILABLE] certmail: IMAP is not served yet\r\n",
-        _ => b"554 5.3.2 certmail: SMTP submission is not served yet\r\n",
-    };
-    stream.write_all(greeting).await?;
-    stream.shutdown().await?;
-    Ok(())
-}
-
-async fn plaintext(_daemon: &Daemon, kind: ListenerKind, mut acc: Accepted) -> anyhow::Result<()> {
-    let greeting: &[u8] = match kind {
-        ListenerKind::ImapStartTls => b"* BYE [UNAVAILABLE] certmail: IMAP is not served yet\r\n",
-        _ => b"554 5.3.2 certmail: SMTP is not served yet\r\n",
-    };
-    acc.tcp.write_all(greeting).await?;
-    Ok(())
 }

@@ -33,6 +33,9 @@ pub struct Daemon {
     pub hub: certmail_session::ChangeHub,
     /// The SMTP server's shared state (rebuilt on reload).
     pub smtp: RwLock<Arc<certmail_smtp::inbound::SmtpContext>>,
+    /// The IMAP server's shared state. Kept across reloads: it holds the literal-memory
+    /// budget and \Recent bookkeeping of live connections; limits apply from a restart.
+    pub imap: Arc<certmail_imap::server::ImapContext>,
 }
 
 impl Daemon {
@@ -89,6 +92,10 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         config.limits.max_connections_per_ip,
     );
 
+    // The admin socket first: once a `listening` line is printed, the CLI must work.
+    let admin_path = config.server.admin_socket();
+    let admin = crate::admin::server::bind(&admin_path)
+        .with_context(|| format!("admin socket {}", admin_path.display()))?;
     let mut bound = Vec::new();
     for (kind, addrs) in [
         (ListenerKind::ImapTls, &config.imap.listen_tls),
@@ -102,14 +109,17 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     ] {
         bound.extend(listener::bind(kind, addrs).await?);
     }
-    let admin_path = config.server.admin_socket();
-    let admin = crate::admin::server::bind(&admin_path)
-        .with_context(|| format!("admin socket {}", admin_path.display()))?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let registry = Arc::new(certmail_session::LocalRegistry::new(
         certmail_session::RegistryConfig::default(),
     ));
     let hub = certmail_session::ChangeHub::new(1024);
+    let imap = crate::protocols::imap_context(
+        &config,
+        Arc::clone(&store),
+        Arc::clone(&registry) as _,
+        hub.clone(),
+    );
     let smtp = crate::protocols::smtp_context(
         &config,
         Arc::clone(&store),
@@ -125,6 +135,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         registry,
         hub,
         smtp: RwLock::new(Arc::new(smtp)),
+        imap,
     });
 
     let accept_loops = TaskTracker::new();
@@ -141,6 +152,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
             move |kind, tcp| crate::protocols::refuse_busy(Arc::clone(&d2), kind, tcp),
         ));
     }
+    accept_loops.spawn(watch_crls(Arc::clone(&daemon), shutdown.clone()));
     accept_loops.spawn(crate::admin::server::serve(
         admin,
         Arc::clone(&daemon),
@@ -183,6 +195,30 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&admin_path);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Loads new or changed CRL files every `[server] crl_check_interval_secs`.
+async fn watch_crls(daemon: Arc<Daemon>, shutdown: CancellationToken) {
+    loop {
+        let secs = daemon.config().server.crl_check_interval_secs;
+        let wait = Duration::from_secs(if secs == 0 { 3600 } else { secs });
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if secs == 0 {
+            continue;
+        }
+        let pki = Arc::clone(&daemon.tls.current().pki);
+        match tokio::task::spawn_blocking(move || pki.reload_crls_if_changed()).await {
+            Ok(Ok(Some(report))) => tracing::info!(?report, "CRL files changed: reloaded"),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "reloading CRLs failed; the last good ones stay in force")
+            }
+            Err(e) => tracing::error!(error = %e, "CRL reload task failed"),
+        }
+    }
 }
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::Store>> {

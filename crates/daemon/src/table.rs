@@ -39,6 +39,11 @@ pub fn print(data: &Value) {
             },
         );
     }
+    if let Some(list) = data.get("aliases").and_then(Value::as_array) {
+        rows(&["ALIAS", "MEMBERS"], list, |a| {
+            vec![s(a, "address"), join(a, "members")]
+        });
+    }
     if let Some(checks) = data.get("checks").and_then(Value::as_array) {
         for c in checks {
             println!(

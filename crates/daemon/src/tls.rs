@@ -55,6 +55,13 @@ async fn build(config: &Config) -> anyhow::Result<TlsConfigs> {
             certmail_pki::Pki::load(&config.pki)
                 .context("loading CA certificates and CRLs ([pki])")?,
         );
+        let report = pki.crl_report();
+        for (file, why) in &report.rejected {
+            tracing::warn!(file = %file.display(), reason = %why, "CRL file refused; certificates it covers are refused as revocation_unknown");
+        }
+        for file in &report.stale {
+            tracing::warn!(file = %file.display(), "CRL is past its nextUpdate; fetch a new one");
+        }
         let verifier: Arc<dyn rustls::server::danger::ClientCertVerifier> = pki.client_verifier();
         let client_auth =
             certmail_pki::server_config(&config.tls.cert, &config.tls.key, Some(verifier))

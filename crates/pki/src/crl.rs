@@ -213,24 +213,32 @@ pub(crate) fn verify_crl(
     let crl = CertificateList::from_der(der).map_err(|e| format!("not a CRL: {e}"))?;
     let tbs = &crl.tbs_cert_list;
     let issuer_der = der::Encode::to_der(&tbs.issuer).map_err(|e| e.to_string())?;
-    let ca = cas
-        .iter()
-        .find(|ca| ca.subject_der == issuer_der)
-        .ok_or_else(|| format!("issuer {} is not a configured issuing CA", tbs.issuer))?;
     if tbs.signature != crl.signature_algorithm {
         return Err("inner and outer signature algorithms differ".into());
     }
-    let alg = x509::find_alg(&crl.signature_algorithm, &ca.spki_alg)
-        .ok_or("signature algorithm unsupported or does not match the CA key")?;
     let tbs_raw = x509::raw_tbs(der).ok_or("malformed CRL")?;
     let sig = crl.signature.as_bytes().ok_or("malformed signature")?;
-    alg.verify_signature(&ca.spki_key, tbs_raw, sig)
-        .map_err(|_| {
-            format!(
-                "signature does not verify with the key of {}",
-                ca.subject_dn
-            )
-        })?;
+    // Several configured CAs may share the name (a renewed CA with a new key): try each.
+    let candidates: Vec<&IssuingCa> = cas
+        .iter()
+        .filter(|ca| ca.subject_der == issuer_der)
+        .collect();
+    if candidates.is_empty() {
+        return Err(format!(
+            "issuer {} is not a configured issuing CA",
+            tbs.issuer
+        ));
+    }
+    let verifies = |ca: &IssuingCa| {
+        x509::find_alg(&crl.signature_algorithm, &ca.spki_alg)
+            .is_some_and(|alg| alg.verify_signature(&ca.spki_key, tbs_raw, sig).is_ok())
+    };
+    if !candidates.iter().any(|ca| verifies(ca)) {
+        return Err(format!(
+            "signature does not verify with the key of {} (or its algorithm is unsupported)",
+            tbs.issuer
+        ));
+    }
     let next_update = tbs.next_update.as_ref().ok_or("no nextUpdate")?;
     let idp_uris = check_crl_extensions(&crl)?;
     let uris = match (idp_uris, sidecar) {

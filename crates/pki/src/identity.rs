@@ -137,13 +137,7 @@ impl Pki {
         })?;
         check_supported(&cert)?;
         let policies = policy_oids(&cert)?;
-        let ca = self.find_issuer(&cert, &policies, now)?;
-        verify_by(der, &cert, ca).map_err(|why| {
-            Refusal::new(
-                R::BadSignature,
-                format!("The certificate's signature is not valid ({why}); it may have been altered. Use the certificate issued to you."),
-            )
-        })?;
+        let ca = self.find_issuer(der, &cert, &policies, now)?;
         self.check_validity(&cert, now)?;
         let (pki, policy_oid) = self.check_policy(ca, &policies)?;
         let cdp_uris = cdp_uris(&cert);
@@ -167,41 +161,41 @@ impl Pki {
         })
     }
 
-    /// Row 3: the issuing CA among the configured ones (NPKI named), and its own validity.
+    /// Rows 3 and 4: the configured issuing CA whose key verifies the certificate (NPKI
+    /// named when none has its issuer name), and that CA's own validity. Several CAs may
+    /// share a subject (a renewed CA certificate with a new key): each is tried.
     fn find_issuer(
         &self,
+        der: &[u8],
         cert: &Certificate,
         policies: &[String],
         now: i64,
     ) -> Result<&IssuingCa, Refusal> {
         let tbs = cert.tbs_certificate();
         let issuer_der = tbs.issuer().to_der().map_err(|_| unreadable())?;
-        let issuer_dn = tbs.issuer().to_string();
-        let Some(ca) = self.issuers.iter().find(|ca| ca.subject_der == issuer_der) else {
-            let lower = issuer_dn.to_lowercase();
-            let npki_issuer = self
-                .config
-                .npki_issuer_markers
-                .iter()
-                .any(|m| lower.contains(&m.to_lowercase()));
-            let npki_policy = policies.iter().any(|p| {
-                self.config
-                    .npki_policy_arcs
-                    .iter()
-                    .any(|arc| oid_under(p, arc))
-            });
-            if npki_issuer || npki_policy {
-                return Err(Refusal::new(
-                    R::NpkiCertificate,
-                    format!(
-                        "Bank/NPKI certificates (issuer {issuer_dn}) are not accepted; use your GPKI or EPKI certificate."
-                    ),
-                ));
-            }
+        let candidates: Vec<&IssuingCa> = self
+            .issuers
+            .iter()
+            .filter(|ca| ca.subject_der == issuer_der)
+            .collect();
+        if candidates.is_empty() {
+            return Err(self.unknown_issuer(&tbs.issuer().to_string(), policies));
+        }
+        let mut why = String::new();
+        let Some(ca) = candidates
+            .into_iter()
+            .find(|ca| match verify_by(der, cert, ca) {
+                Ok(()) => true,
+                Err(e) => {
+                    why = e;
+                    false
+                }
+            })
+        else {
             return Err(Refusal::new(
-                R::UnknownIssuer,
+                R::BadSignature,
                 format!(
-                    "The certificate's issuer {issuer_dn} is not a GPKI or EPKI certificate authority this server trusts; use your GPKI or EPKI certificate."
+                    "The certificate's signature is not valid ({why}); it may have been altered. Use the certificate issued to you."
                 ),
             ));
         };
@@ -216,6 +210,34 @@ impl Pki {
             ));
         }
         Ok(ca)
+    }
+
+    /// Row 3 when no configured CA has the issuer's name: NPKI by issuer or policy arc,
+    /// else unknown.
+    fn unknown_issuer(&self, issuer_dn: &str, policies: &[String]) -> Refusal {
+        let lower = issuer_dn.to_lowercase();
+        let cfg = &self.config;
+        let npki_issuer = cfg
+            .npki_issuer_markers
+            .iter()
+            .any(|m| lower.contains(&m.to_lowercase()));
+        let npki_policy = policies
+            .iter()
+            .any(|p| cfg.npki_policy_arcs.iter().any(|arc| oid_under(p, arc)));
+        if npki_issuer || npki_policy {
+            return Refusal::new(
+                R::NpkiCertificate,
+                format!(
+                    "Bank/NPKI certificates (issuer {issuer_dn}) are not accepted; use your GPKI or EPKI certificate."
+                ),
+            );
+        }
+        Refusal::new(
+            R::UnknownIssuer,
+            format!(
+                "The certificate's issuer {issuer_dn} is not a GPKI or EPKI certificate authority this server trusts; use your GPKI or EPKI certificate."
+            ),
+        )
     }
 
     /// Row 5: the certificate's validity period, with the configured clock skew.
@@ -368,6 +390,7 @@ fn check_supported(cert: &Certificate) -> Result<(), Refusal> {
     if tbs.version() != Version::V3 {
         return refuse("This is an old-format (X.509 v1/v2) certificate, which cannot be used; use your current GPKI or EPKI certificate.".into());
     }
+    // RFC 5280 §4.2: a certificate with an unrecognised critical extension MUST be rejected.
     for ext in tbs.extensions().map(|v| v.as_slice()).unwrap_or(&[]) {
         let oid = ext.extn_id.to_string();
         if ext.critical && !ALLOWED_CRITICAL.contains(&oid.as_str()) {

@@ -26,17 +26,15 @@ pub fn server_config(
 ) -> Result<ServerConfig> {
     let chain = std::fs::read(chain_pem).map_err(|e| Error::io(chain_pem, e))?;
     let key = std::fs::read(key_pem).map_err(|e| Error::io(key_pem, e))?;
-    server_config_from_pem(&chain, &key, client_verifier).map_err(|e| match e {
-        Error::Pem { reason, .. } if reason.contains("key") => Error::Pem {
-            path: key_pem.to_owned(),
-            reason,
-        },
-        Error::Pem { reason, .. } => Error::Pem {
-            path: chain_pem.to_owned(),
-            reason,
-        },
-        other => other,
-    })
+    let pem_err = |path: &Path| {
+        let path = path.to_owned();
+        move |reason: String| Error::Pem { path, reason }
+    };
+    build(
+        parse_chain(&chain).map_err(pem_err(chain_pem))?,
+        parse_key(&key).map_err(pem_err(key_pem))?,
+        client_verifier,
+    )
 }
 
 /// [`server_config`] from PEM bytes already in memory.
@@ -46,17 +44,37 @@ pub fn server_config_from_pem(
     client_verifier: Option<Arc<dyn ClientCertVerifier>>,
 ) -> Result<ServerConfig> {
     let pem_err = |reason: String| Error::Pem {
-        path: Default::default(),
+        path: "<memory>".into(),
         reason,
     };
-    let chain = CertificateDer::pem_slice_iter(chain_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem_err(format!("certificate chain: {e}")))?;
+    build(
+        parse_chain(chain_pem).map_err(pem_err)?,
+        parse_key(key_pem).map_err(pem_err)?,
+        client_verifier,
+    )
+}
+
+fn parse_chain(pem: &[u8]) -> std::result::Result<Vec<CertificateDer<'static>>, String> {
+    let chain = CertificateDer::pem_slice_iter(pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| format!("certificate chain: {e}"))?;
     if chain.is_empty() {
-        return Err(pem_err("certificate chain: no CERTIFICATE block".into()));
+        return Err("certificate chain: no CERTIFICATE block".into());
     }
-    let key =
-        PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| pem_err(format!("private key: {e}")))?;
+    Ok(chain)
+}
+
+fn parse_key(pem: &[u8]) -> std::result::Result<PrivateKeyDer<'static>, String> {
+    // The error names no key material: PemObject errors describe the structure only.
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| format!("private key: {e}"))
+}
+
+/// TLS 1.3 and 1.2 only, ring only, with or without client-certificate requests.
+fn build(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+) -> Result<ServerConfig> {
     let builder = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
     let builder = match client_verifier {

@@ -275,6 +275,7 @@ fn issuing_ca(path: &Path, cert: &Certificate, config: &PkiConfig) -> Result<Iss
 
 /// Verify the signature on `cert` (DER `der`) with the key of `issuer`.
 pub(crate) fn verify_by(der: &[u8], cert: &Certificate, issuer: &IssuingCa) -> Result<(), String> {
+    // RFC 5280 §4.1.1.2: signatureAlgorithm MUST equal the TBS signature field.
     if cert.tbs_certificate().signature() != cert.signature_algorithm() {
         return Err("inner and outer signature algorithms differ".into());
     }
@@ -294,4 +295,15 @@ pub(crate) fn verify_by(der: &[u8], cert: &Certificate, issuer: &IssuingCa) -> R
                 issuer.subject_dn
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pki_and_verifier_can_be_shared_across_tasks() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<super::Pki>();
+        shareable::<crate::GpkiClientVerifier>();
+        shareable::<crate::Refusal>();
+    }
 }

@@ -73,6 +73,20 @@ pub enum Request {
         /// Only this account.
         account: Option<String>,
     },
+    /// Creates or replaces an alias or distribution list: one address for many accounts.
+    AliasSet {
+        /// The alias address (in a local domain).
+        address: String,
+        /// Account ids or addresses it delivers to.
+        members: Vec<String>,
+    },
+    /// Removes an alias.
+    AliasRemove {
+        /// The alias address.
+        address: String,
+    },
+    /// Lists aliases.
+    AliasList,
     /// What the server would decide about a certificate, and why.
     CertInspect {
         /// The certificate file's bytes, base64.

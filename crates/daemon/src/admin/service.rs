@@ -157,6 +157,70 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
                 json!({ "certificates": list }),
             )
         }
+        Request::AliasSet { address, members } => {
+            let address = address.trim().to_lowercase();
+            if !address.contains('@') || members.is_empty() {
+                return Ok(Response::fail(
+                    "invalid",
+                    "give the alias address and at least one member (account id or address)",
+                ));
+            }
+            if store.account_by_address(&address).await?.is_some() {
+                return Ok(Response::fail(
+                    "exists",
+                    format!("{address} is already an account's address"),
+                ));
+            }
+            let mut resolved = Vec::new();
+            for m in &members {
+                let m = m.trim().to_lowercase();
+                let known = if m.contains('@') {
+                    store.account_by_address(&m).await?.is_some()
+                        || store.alias(&m).await?.is_some()
+                } else {
+                    store.account(&m).await?.is_some()
+                };
+                if !known {
+                    return Ok(Response::fail(
+                        "not_found",
+                        format!("{m} is neither an account nor a known address"),
+                    ));
+                }
+                resolved.push(m);
+            }
+            let n = resolved.len();
+            store
+                .set_alias(certmail_store::Alias {
+                    address: address.clone(),
+                    members: resolved,
+                })
+                .await?;
+            Response::ok(
+                format!("alias {address} delivers to {n} members"),
+                serde_json::Value::Null,
+            )
+        }
+        Request::AliasRemove { address } => {
+            match store.remove_alias(&address.trim().to_lowercase()).await {
+                Ok(()) => Response::ok(format!("alias {address} removed"), serde_json::Value::Null),
+                Err(certmail_store::StoreError::AliasNotFound(_)) => {
+                    Response::fail("not_found", format!("no alias {address}"))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Request::AliasList => {
+            let list: Vec<_> = store
+                .list_aliases()
+                .await?
+                .into_iter()
+                .map(|a| json!({ "address": a.address, "members": a.members }))
+                .collect();
+            Response::ok(
+                format!("{} aliases", list.len()),
+                json!({ "aliases": list }),
+            )
+        }
         Request::CertInspect { cert_b64, account } => {
             let der = decode_cert(&cert_b64)?;
             let report =

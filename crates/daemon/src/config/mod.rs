@@ -59,6 +59,9 @@ pub struct ServerSection {
     pub log_format: String,
     /// Seconds to wait for connections to finish on shutdown before closing them.
     pub shutdown_grace_secs: u64,
+    /// Seconds between checks of `[pki] crl_dir` for new or changed CRL files, which are
+    /// then loaded without a reload; 0 turns the check off (SIGHUP still reloads).
+    pub crl_check_interval_secs: u64,
 }
 
 impl Default for ServerSection {
@@ -74,6 +77,8 @@ impl Default for ServerSection {
             // Long enough for an SMTP DATA in flight to finish; short enough for systemd's
             // default 90 s stop timeout.
             shutdown_grace_secs: 30,
+            // A CRL fetch job replaces files every hour or so; a minute is prompt enough.
+            crl_check_interval_secs: 60,
         }
     }
 }

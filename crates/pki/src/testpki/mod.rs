@@ -14,29 +14,23 @@
 mod dev;
 pub mod openssl;
 mod patch;
+mod profile;
 
 pub use dev::{DevPki, pkcs12};
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use der::Encode;
-use der::asn1::{Any, ObjectIdentifier, Utf8StringRef};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
-    CrlIssuingDistributionPoint, CustomExtension, DistinguishedName, DnType, DnValue,
-    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    RevokedCertParams, SanType, SerialNumber, SigningKey,
+    CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
+    CrlIssuingDistributionPoint, DnType, ExtendedKeyUsagePurpose, Issuer, KeyIdMethod, KeyPair,
+    KeyUsagePurpose, RevokedCertParams, SanType, SerialNumber, SigningKey,
 };
 use time::OffsetDateTime;
-use x509_cert::ext::pkix::certpolicy::PolicyInformation;
-use x509_cert::ext::pkix::name::{GeneralName, OtherName};
-use x509_cert::ext::pkix::{CertificatePolicies, SubjectAltName};
 
 use crate::config::{OID_EPKI_PERSONAL, OID_GPKI_CIVIL_SERVANT};
 use crate::error::{Error, Result};
-use crate::name::OID_KISA_IDENTIFY_DATA;
+use profile::{ca_params, dn, ec_key, gov, user_params};
 
 /// GPKI server/computer policy (never accepted for users).
 pub const OID_GPKI_SERVER: &str = "1.2.410.100001.2.1.2";
@@ -249,105 +243,6 @@ pub struct TestPki {
     next_serial: AtomicU64,
 }
 
-fn dn(parts: &[(DnType, &str)]) -> DistinguishedName {
-    let mut d = DistinguishedName::new();
-    for (ty, value) in parts {
-        let v = if *ty == DnType::CountryName {
-            match rcgen::string::PrintableString::try_from(*value) {
-                Ok(p) => DnValue::PrintableString(p),
-                Err(_) => DnValue::Utf8String((*value).to_owned()),
-            }
-        } else {
-            DnValue::Utf8String((*value).to_owned())
-        };
-        d.push(ty.clone(), v);
-    }
-    d
-}
-
-/// A second OU attribute: rcgen keeps one value per type, so the inner `OU=people` is
-/// pushed as a custom type with the same OID (2.5.4.11).
-fn ou2() -> DnType {
-    DnType::CustomDnType(vec![2, 5, 4, 11])
-}
-
-fn ext_der(oid: &[u64], critical: bool, content: Vec<u8>) -> CustomExtension {
-    let mut e = CustomExtension::from_oid_content(oid, content);
-    e.set_criticality(critical);
-    e
-}
-
-fn policies_der(oids: &[String]) -> Result<Vec<u8>> {
-    let infos = oids
-        .iter()
-        .map(|o| {
-            Ok(PolicyInformation {
-                policy_identifier: ObjectIdentifier::new(o).map_err(err)?,
-                policy_qualifiers: None,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    CertificatePolicies(infos).to_der().map_err(err)
-}
-
-/// The KISA identifyData SAN: otherName 1.2.410.200004.10.1.1 = SEQUENCE { realName }.
-fn identify_data_san(real_name: &str) -> Result<Vec<u8>> {
-    let name = Any::encode_from(&Utf8StringRef::new(real_name).map_err(err)?).map_err(err)?;
-    let value = Any::encode_from(&vec![name]).map_err(err)?;
-    SubjectAltName(vec![GeneralName::OtherName(OtherName {
-        type_id: OID_KISA_IDENTIFY_DATA,
-        value,
-    })])
-    .to_der()
-    .map_err(err)
-}
-
-fn ca_params(
-    subject: DistinguishedName,
-    policies: &[&str],
-    policy_constraints: bool,
-) -> Result<CertificateParams> {
-    let mut p = CertificateParams::default();
-    p.distinguished_name = subject;
-    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(if policies.is_empty() {
-        1
-    } else {
-        0
-    }));
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    p.not_before = time_of(crate::now_unix() - 365 * 86_400)?;
-    p.not_after = time_of(crate::now_unix() + 10 * 365 * 86_400)?;
-    p.use_authority_key_identifier_extension = true;
-    if !policies.is_empty() {
-        let owned: Vec<String> = policies.iter().map(|s| (*s).to_owned()).collect();
-        p.custom_extensions
-            .push(ext_der(&[2, 5, 29, 32], false, policies_der(&owned)?));
-    }
-    if policy_constraints {
-        // PolicyConstraints ::= SEQUENCE { requireExplicitPolicy [0] IMPLICIT 0 }, critical
-        // as on the real GPKI/EPKI issuing CAs.
-        p.custom_extensions.push(ext_der(
-            &[2, 5, 29, 36],
-            true,
-            vec![0x30, 0x03, 0x80, 0x01, 0x00],
-        ));
-    }
-    Ok(p)
-}
-
-fn gov(cn: &str) -> DistinguishedName {
-    dn(&[
-        (DnType::CountryName, "KR"),
-        (DnType::OrganizationName, "Government of Korea"),
-        (DnType::OrganizationalUnitName, "GPKI"),
-        (DnType::CommonName, cn),
-    ])
-}
-
-fn ec_key() -> Result<KeyPair> {
-    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)
-}
-
 impl TestPki {
     /// Generate every CA (ECDSA P-256 keys; no openssl needed).
     pub fn new() -> Result<TestPki> {
@@ -447,6 +342,16 @@ impl TestPki {
             .map(|d| d.value().into_owned())
             .unwrap_or_default();
         TestCa::new(ca_params(gov(&cn), &[], true)?, ec_key()?, None)
+    }
+
+    /// A GPKI-style issuing CA `CN=<cn>,OU=GPKI,O=Government of Korea,C=KR` signed by
+    /// `signer` (critical policyConstraints, GPKI personal policy).
+    pub fn sub_ca(&self, signer: &TestCa, cn: &str) -> Result<TestCa> {
+        TestCa::new(
+            ca_params(gov(cn), &[OID_GPKI_CIVIL_SERVANT], true)?,
+            ec_key()?,
+            Some(signer),
+        )
     }
 
     /// An unrelated CA, neither GPKI/EPKI nor NPKI: `CN=Example Issuing CA,O=Example Corp,C=US`.
@@ -576,48 +481,4 @@ impl TestPki {
             serial,
         })
     }
-}
-
-/// rcgen parameters for a user certificate.
-fn user_params(spec: &UserSpec, serial: u64) -> Result<CertificateParams> {
-    let mut p = CertificateParams::default();
-    p.distinguished_name = dn(&[
-        (DnType::CountryName, "KR"),
-        (DnType::OrganizationName, &spec.organization),
-        (DnType::OrganizationalUnitName, &spec.agency),
-        (ou2(), "people"),
-        (DnType::CommonName, &spec.cn),
-    ]);
-    p.serial_number = Some(SerialNumber::from(serial));
-    p.not_before = time_of(spec.not_before)?;
-    p.not_after = time_of(spec.not_after)?;
-    p.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::ContentCommitment,
-    ];
-    p.use_authority_key_identifier_extension = true;
-    if !spec.cdp_uris.is_empty() {
-        p.crl_distribution_points = vec![CrlDistributionPoint {
-            uris: spec.cdp_uris.clone(),
-        }];
-    }
-    if !spec.policies.is_empty() {
-        p.custom_extensions.push(ext_der(
-            &[2, 5, 29, 32],
-            spec.critical_policies,
-            policies_der(&spec.policies)?,
-        ));
-    }
-    if let Some(real_name) = &spec.real_name {
-        p.custom_extensions.push(ext_der(
-            &[2, 5, 29, 17],
-            false,
-            identify_data_san(real_name)?,
-        ));
-    }
-    if spec.unknown_critical_extension {
-        p.custom_extensions
-            .push(ext_der(&[1, 2, 3, 4, 5, 6, 7], true, vec![0x05, 0x00]));
-    }
-    Ok(p)
 }

@@ -67,7 +67,14 @@ pub fn rsa_key(work_dir: &Path, bits: u32) -> Result<RsaKey> {
         "genpkey",
     )?;
     let pkcs8_pem = std::fs::read_to_string(&key_path).map_err(|e| fail("genpkey", e))?;
-    let pkcs8_der = run(&["pkey", "-in", &key_arg, "-outform", "DER"], "pkey")?;
+    // `openssl pkey -outform DER` writes PKCS#1; take the PKCS#8 from the PEM instead.
+    let pkcs8_der = {
+        use rustls::pki_types::{PrivatePkcs8KeyDer, pem::PemObject};
+        PrivatePkcs8KeyDer::from_pem_slice(pkcs8_pem.as_bytes())
+            .map_err(|e| fail("genpkey", e))?
+            .secret_pkcs8_der()
+            .to_vec()
+    };
     let spki_der = run(
         &["pkey", "-in", &key_arg, "-pubout", "-outform", "DER"],
         "pkey -pubout",

@@ -14,6 +14,9 @@ use certmail_pki::{Pki, PkiConfig};
 /// One day in seconds.
 pub const DAY: i64 = 86_400;
 
+/// A CRL file: name, contents, optional sidecar text.
+pub type CrlFile = (String, Vec<u8>, Option<String>);
+
 /// Every certificate kind, issued once.
 pub struct Material {
     pub pki: TestPki,
@@ -44,7 +47,7 @@ pub struct Material {
     pub no_cdp: UserCert,
     pub server: UserCert,
     /// CRL files: (file name, DER, optional sidecar text).
-    pub crls: Vec<(String, Vec<u8>, Option<String>)>,
+    pub crls: Vec<CrlFile>,
 }
 
 /// The material for this test binary.
@@ -149,7 +152,7 @@ fn make() -> certmail_pki::Result<Material> {
 /// - orphan: no IDP and no sidecar, from the same CA: must be ignored;
 /// - forged: IDP dp150, signed by an impostor of CA131100001: must be refused;
 /// - EPKI dp16306: IDP, revokes nobody.
-fn make_crls(m: &Material) -> certmail_pki::Result<Vec<(String, Vec<u8>, Option<String>)>> {
+fn make_crls(m: &Material) -> certmail_pki::Result<Vec<CrlFile>> {
     let p = &m.pki;
     let now = m.now;
     let fresh = (now - 3600, now + 7 * DAY);

@@ -52,6 +52,10 @@ struct State {
     targets: Vec<Target>,
     spool: Vec<u8>,
     in_message: bool,
+    /// The EHLO/HELO name, for the trace header.
+    client_name: String,
+    /// Whether the connection is encrypted now.
+    tls: bool,
 }
 
 /// Serves one SMTP connection to the end. Errors are logged, never sent to the client.
@@ -81,6 +85,8 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
         targets: Vec::new(),
         spool: Vec::new(),
         in_message: false,
+        client_name: String::new(),
+        tls: false,
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(conn.tls);
     let implicit = matches!(conn.kind, ListenerKind::Submission { implicit_tls: true });
@@ -91,7 +97,8 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
             LoopEnd::Closed => return Ok(()),
             LoopEnd::StartTls => {}
         }
-        let mut tls = tokio::time::timeout(handshake, acceptor.accept(tcp)).await??;
+        let mut tls =
+            handshake_or_audit(&state, acceptor.accept(tcp), handshake, "submission").await?;
         state.cert = peer_cert(&tls);
         // RFC 3207 §4.2: the session starts over; bytes sent before the handshake are gone.
         if session.tls_established().is_err() {
@@ -100,11 +107,40 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
         drive(&mut state, &mut session, &mut tls, &conn.shutdown).await?;
         return Ok(());
     }
-    let mut tls = tokio::time::timeout(handshake, acceptor.accept(tcp)).await??;
+    let mut tls =
+        handshake_or_audit(&state, acceptor.accept(tcp), handshake, "submissions").await?;
     state.cert = peer_cert(&tls);
     let mut session = Session::new(config);
     drive(&mut state, &mut session, &mut tls, &conn.shutdown).await?;
     Ok(())
+}
+
+/// Runs a TLS handshake with a timeout; a failure is written to the audit log with the
+/// reason rustls gives (e.g. a key that cannot prove possession).
+async fn handshake_or_audit(
+    state: &State,
+    accept: tokio_rustls::Accept<TcpStream>,
+    timeout: Duration,
+    listener: &str,
+) -> std::io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    let error = match tokio::time::timeout(timeout, accept).await {
+        Ok(Ok(tls)) => return Ok(tls),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "the client did not finish the TLS handshake in time".to_string(),
+    };
+    let now_ms = certmail_auth::now() * 1000;
+    if let Err(e) = signin::record_tls_failure(
+        state.ctx.store.as_ref(),
+        listener,
+        state.peer.ip(),
+        &error,
+        now_ms,
+    )
+    .await
+    {
+        tracing::error!(error = %e, "could not write the audit log");
+    }
+    Err(std::io::Error::other(error))
 }
 
 fn peer_cert(tls: &tokio_rustls::server::TlsStream<TcpStream>) -> Option<Vec<u8>> {
@@ -164,6 +200,8 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 Action::MessageComplete(envelope) => {
                     state.in_message = false;
                     let body = std::mem::take(&mut state.spool);
+                    state.client_name = session.client_name().unwrap_or("unknown").to_string();
+                    state.tls = session.is_tls_active();
                     let reply = deliver(state, envelope, body).await;
                     state.targets.clear();
                     let _ = session.message_result(reply);
@@ -405,7 +443,7 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
     let now = certmail_auth::now();
     if let (Some(account), true) = (&state.account, ctx.settings.enforce_from_header) {
         {
-            let from = super::headers::header_from_addresses(&body);
+            let from = crate::message::header_from_addresses(&body);
             let foreign: Vec<_> = from
                 .iter()
                 .filter(|a| !account.addresses.iter().any(|x| x.eq_ignore_ascii_case(a)))
@@ -423,14 +461,14 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
         }
     }
     let by_account = state.account.as_ref().map(|a| a.id.as_str());
-    let body = super::headers::prepare(
-        &body,
-        &ctx.settings.hostname,
-        state.peer,
-        by_account,
-        state.cert.is_some(),
-        now,
-    );
+    let origin = super::headers::Origin {
+        peer: state.peer,
+        client_name: &state.client_name,
+        account: by_account,
+        tls: state.tls,
+        smtputf8: envelope.params.smtputf8,
+    };
+    let body = super::headers::prepare(&body, &ctx.settings.hostname, &origin, now);
     let mut local: Vec<(String, String, Vec<String>)> = Vec::new();
     let mut remote = Vec::new();
     for (t, rcpt) in state.targets.iter().zip(&envelope.rcpts) {
@@ -451,6 +489,19 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
             }),
         }
     }
+    // RFC 3461 NOTIFY=SUCCESS for local recipients: report once they are stored.
+    let success: Vec<super::dsn::Delivered> = state
+        .targets
+        .iter()
+        .zip(&envelope.rcpts)
+        .filter(|(t, r)| matches!(t, Target::Local(_)) && r.notify.success)
+        .map(|(_, r)| super::dsn::Delivered {
+            recipient: r.address.clone(),
+            original_recipient: r.orcpt.clone(),
+        })
+        .collect();
+    let report_headers = (!success.is_empty() && !envelope.mail_from.is_empty())
+        .then(|| super::dsn::header_section(&body).to_vec());
     let mut queue = Vec::new();
     if !remote.is_empty() {
         let mut meta = std::collections::BTreeMap::new();
@@ -469,6 +520,10 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
             next_attempt: now,
             envelope_meta: meta,
         });
+    }
+    // A session replaced while the body arrived stores nothing (the read loop then says why).
+    if let Some(reason) = state.guard.as_ref().and_then(|g| g.kick_reason()) {
+        return Reply::new(421, (4, 7, 0), reason.smtp_reply());
     }
     let delivery = Delivery {
         body,
@@ -489,6 +544,9 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
                 );
             }
             tracing::info!(from = %envelope.mail_from, local = receipt.stored.len(), queued = receipt.queued.len(), "message accepted");
+            if let Some(headers) = report_headers {
+                send_success_report(&ctx, &envelope, &success, &headers, now).await;
+            }
             Reply::new(250, (2, 0, 0), "Message accepted for delivery")
         }
         Err(e) => {
@@ -499,6 +557,90 @@ async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply 
                 "Temporary problem storing the message; try again later",
             )
         }
+    }
+}
+
+/// Delivers a success DSN to the envelope sender: to their INBOX when they are local, else
+/// through the outbound queue with the null sender. Best effort: the message itself is
+/// already stored, so a failure here is logged, not reported to the client.
+async fn send_success_report(
+    ctx: &SmtpContext,
+    envelope: &Envelope,
+    success: &[super::dsn::Delivered],
+    headers: &[u8],
+    now: i64,
+) {
+    let s = &ctx.settings;
+    let report = match super::dsn::success_report(
+        &s.hostname,
+        &envelope.mail_from,
+        envelope.params.envid.as_deref(),
+        success,
+        headers,
+        now,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "building a delivery report failed");
+            return;
+        }
+    };
+    let sender = envelope.mail_from.to_lowercase();
+    let local = match recipients::resolve(ctx.store.as_ref(), &s.local_domains, &sender, true).await
+    {
+        Ok(Ok(Target::Local(accounts))) => accounts,
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            tracing::error!(error = %e, "looking up the report's recipient failed");
+            return;
+        }
+    };
+    let queue = if local.is_empty() {
+        vec![QueueEntry {
+            id: 0,
+            from: String::new(),
+            recipients: vec![QueueRecipient {
+                address: sender.clone(),
+                status: RecipientStatus::Pending,
+                attempts: 0,
+                last_error: None,
+                notify: 0,
+            }],
+            blob: certmail_store::BlobId([0; 32]),
+            created_at: now,
+            next_attempt: now,
+            envelope_meta: Default::default(),
+        }]
+    } else {
+        Vec::new()
+    };
+    let recipients = local
+        .into_iter()
+        .map(|a| (a, "INBOX".to_string(), Vec::new()))
+        .collect();
+    match ctx
+        .store
+        .deliver(Delivery {
+            body: report,
+            internal_date: now,
+            recipients,
+            queue,
+        })
+        .await
+    {
+        Ok(receipt) => {
+            for copy in &receipt.stored {
+                ctx.hub.publish(
+                    &copy.account,
+                    None,
+                    Change::Exists {
+                        mailbox: copy.mailbox.clone(),
+                        uid: copy.uid,
+                    },
+                );
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "storing a delivery report failed"),
     }
 }
 

@@ -1,0 +1,88 @@
+//! APPEND (RFC 3501 §6.3.11) with APPENDUID (RFC 4315 §3) and APPENDLIMIT (RFC 7889).
+
+use std::num::NonZeroU32;
+
+use certmail_session::Change;
+use certmail_store::NewMessage;
+use imap_codec::imap_types::{
+    core::Tag, datetime::DateTime, extensions::binary::LiteralOrLiteral8, flag::Flag,
+    mailbox::Mailbox, response::Code,
+};
+
+use super::{Outcome, store_error};
+use crate::mailbox::{flags, name};
+use crate::server::{Out, SignedIn};
+
+/// APPEND one message. OK only after the store returned (the message is on disk).
+pub async fn append(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    mailbox: &Mailbox<'static>,
+    message_flags: Vec<Flag<'static>>,
+    date: Option<DateTime>,
+    message: LiteralOrLiteral8<'static>,
+) -> Outcome {
+    let body = match message {
+        LiteralOrLiteral8::Literal(literal) => literal.into_inner().into_owned(),
+        LiteralOrLiteral8::Literal8(literal) => literal.data.into_owned(),
+    };
+    if body.len() as u64 > u64::from(s.ctx.settings.append_limit) {
+        // RFC 7889 §4: over APPENDLIMIT.
+        out.no(
+            tag,
+            Some(Code::TooBig),
+            "The message is larger than APPENDLIMIT",
+        );
+        return Outcome::Done;
+    }
+    let Some(name) = name::from_wire(mailbox) else {
+        out.no(tag, Some(Code::TryCreate), "No such mailbox");
+        return Outcome::Done;
+    };
+    let store = s.ctx.store.as_ref();
+    match store.mailbox(s.account_id(), &name).await {
+        Ok(Some(_)) => {}
+        // RFC 3501 §6.3.11: a missing mailbox is not created; TRYCREATE tells the client
+        // it may CREATE and retry.
+        Ok(None) => {
+            out.no(
+                tag,
+                Some(Code::TryCreate),
+                "No such mailbox; create it first",
+            );
+            return Outcome::Done;
+        }
+        Err(e) => {
+            store_error(out, tag, "APPEND", &e);
+            return Outcome::Done;
+        }
+    }
+    let internal_date = date.map_or_else(certmail_auth::now, |d| d.as_ref().timestamp());
+    let new = NewMessage {
+        body,
+        flags: message_flags.iter().map(flags::to_store).collect(),
+        internal_date,
+    };
+    match store.append(s.account_id(), &name, new).await {
+        Ok((uid_validity, uid, _modseq)) => {
+            s.publish(Change::Exists {
+                mailbox: name.clone(),
+                uid,
+            });
+            if let Some(selected) = &mut s.selected
+                && selected.name == name
+            {
+                // RFC 3501 §6.3.11: the client hears EXISTS for its selected mailbox.
+                selected.note_own_append();
+            }
+            let code = match (NonZeroU32::new(uid_validity), NonZeroU32::new(uid)) {
+                (Some(uid_validity), Some(uid)) => Some(Code::AppendUid { uid_validity, uid }),
+                _ => None,
+            };
+            out.ok(tag, code, "APPEND completed");
+        }
+        Err(e) => store_error(out, tag, "APPEND", &e),
+    }
+    Outcome::Done
+}

@@ -1,0 +1,37 @@
+//! CLOSE (RFC 3501 §6.4.2) and UNSELECT (RFC 3691).
+
+use imap_codec::imap_types::core::Tag;
+
+use super::{Outcome, store_error};
+use crate::server::{Out, SignedIn};
+
+/// CLOSE (`expunge` true: removes \Deleted messages silently unless read-only) or UNSELECT.
+pub async fn close(s: &mut SignedIn, out: &mut Out, tag: Tag<'static>, expunge: bool) -> Outcome {
+    let Some(selected) = s.selected.take() else {
+        out.bad(tag, "No mailbox selected");
+        return Outcome::Bad;
+    };
+    s.set_selected(None);
+    if expunge && !selected.read_only {
+        // RFC 3501 §6.4.2: no untagged EXPUNGE responses are sent.
+        let store = s.ctx.store.as_ref();
+        match store.expunge(s.account_id(), &selected.name, None).await {
+            Ok(uids) if !uids.is_empty() => s.publish(certmail_session::Change::Expunged {
+                mailbox: selected.name.clone(),
+                uids,
+            }),
+            Ok(_) => {}
+            Err(e) => {
+                store_error(out, tag, "CLOSE", &e);
+                return Outcome::Done;
+            }
+        }
+    }
+    let text = if expunge {
+        "CLOSE completed"
+    } else {
+        "UNSELECT completed"
+    };
+    out.ok(tag, None, text);
+    Outcome::Done
+}

@@ -1,0 +1,120 @@
+//! COPY (RFC 3501 §6.4.7) and MOVE (RFC 6851), with COPYUID (RFC 4315 §3).
+
+use std::num::NonZeroU32;
+
+use certmail_session::Change;
+use imap_codec::imap_types::{core::Tag, mailbox::Mailbox, response::Code, sequence::SequenceSet};
+
+use super::{Outcome, sets, store_error};
+use crate::mailbox::name;
+use crate::server::{Out, SignedIn};
+
+/// COPY (`is_move` false) or MOVE the messages of `set` to `target`.
+pub async fn copy(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    set: &SequenceSet,
+    target: &Mailbox<'static>,
+    uid: bool,
+    is_move: bool,
+) -> Outcome {
+    let command = if is_move { "MOVE" } else { "COPY" };
+    let Some(selected) = &s.selected else {
+        out.bad(tag, "No mailbox selected");
+        return Outcome::Bad;
+    };
+    if !uid && selected.seq_set_out_of_range(set) {
+        out.bad(tag, "No such message sequence number");
+        return Outcome::Bad;
+    }
+    if is_move && selected.read_only {
+        out.no_code(tag, "READ-ONLY", "The mailbox is read-only (EXAMINE)");
+        return Outcome::Done;
+    }
+    let source = selected.name.clone();
+    let uids: Vec<u32> = selected
+        .resolve(set, uid)
+        .iter()
+        .map(|(_, e)| e.uid)
+        .collect();
+    let Some(target) = name::from_wire(target) else {
+        out.no(tag, Some(Code::TryCreate), "No such mailbox");
+        return Outcome::Done;
+    };
+    let store = s.ctx.store.as_ref();
+    match store.mailbox(s.account_id(), &target).await {
+        Ok(Some(_)) => {}
+        // RFC 3501 §6.4.7: TRYCREATE when the target does not exist.
+        Ok(None) => {
+            out.no(
+                tag,
+                Some(Code::TryCreate),
+                "No such mailbox; create it first",
+            );
+            return Outcome::Done;
+        }
+        Err(e) => {
+            store_error(out, tag, command, &e);
+            return Outcome::Done;
+        }
+    }
+    if uids.is_empty() {
+        out.ok(tag, None, &format!("{command} completed (no messages)"));
+        return Outcome::Done;
+    }
+    let result = if is_move {
+        store
+            .move_messages(s.account_id(), &source, &uids, &target)
+            .await
+    } else {
+        store.copy(s.account_id(), &source, &uids, &target).await
+    };
+    let (uid_validity, pairs) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            store_error(out, tag, command, &e);
+            return Outcome::Done;
+        }
+    };
+    for &(_, new_uid) in &pairs {
+        s.publish(Change::Exists {
+            mailbox: target.clone(),
+            uid: new_uid,
+        });
+    }
+    if let Some(selected) = &mut s.selected
+        && selected.name == target
+    {
+        selected.note_own_append();
+    }
+    let code = copy_uid(uid_validity, &pairs);
+    if !is_move {
+        out.ok(tag, code, "COPY completed");
+        return Outcome::Done;
+    }
+    // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs.
+    out.untagged_ok(code, "Moved");
+    let moved: Vec<u32> = pairs.iter().map(|&(from, _)| from).collect();
+    if let Some(selected) = &mut s.selected {
+        for data in selected.remove(&moved) {
+            out.data(data);
+        }
+    }
+    s.publish(Change::Expunged {
+        mailbox: source,
+        uids: moved,
+    });
+    out.ok(tag, None, "MOVE completed");
+    Outcome::Done
+}
+
+fn copy_uid(uid_validity: u32, pairs: &[(u32, u32)]) -> Option<Code<'static>> {
+    let from: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+    let to: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+    Some(Code::CopyUid {
+        uid_validity: NonZeroU32::new(uid_validity)?,
+        source: sets::uid_set(&from)?,
+        destination: sets::uid_set(&to)?,
+    })
+}

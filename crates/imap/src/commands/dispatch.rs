@@ -1,0 +1,217 @@
+//! Which command runs in which state (RFC 3501 §3), and the mailbox updates told after it.
+
+use certmail_store::StoreError;
+use imap_codec::imap_types::{command::CommandBody, core::Tag, response::Response};
+
+use super::{
+    append, basic, close, copy, create, delete, expunge, fetch, list, open, rename, search, status,
+    store, subscribe,
+};
+use crate::server::{Out, SignedIn};
+
+/// What the connection does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered; read the next command.
+    Done,
+    /// LOGOUT: BYE and OK are queued; close after writing them.
+    Logout,
+    /// Answered BAD (counts toward the bad-command limit).
+    Bad,
+}
+
+/// Runs one command (LOGIN, AUTHENTICATE and IDLE are handled by the connection).
+/// `append_limit` is the APPENDLIMIT the connection advertises.
+pub async fn dispatch(
+    signed_in: Option<&mut SignedIn>,
+    append_limit: u32,
+    out: &mut Out,
+    tag: Tag<'static>,
+    body: CommandBody<'static>,
+) -> Outcome {
+    let mut signed_in = signed_in;
+    if let Some(outcome) =
+        basic::any_state(signed_in.is_some(), append_limit, out, tag.clone(), &body)
+    {
+        if let Some(s) = signed_in.as_deref_mut()
+            && outcome == Outcome::Done
+        {
+            announce_updates(s, out, true).await;
+        }
+        return outcome;
+    }
+    let Some(s) = signed_in else {
+        out.bad(tag, "Sign in first (LOGIN or AUTHENTICATE)");
+        return Outcome::Bad;
+    };
+    // RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH; the UID forms
+    // may have them (the client addresses messages by UID there).
+    let allow_expunge = !matches!(
+        body,
+        CommandBody::Fetch { uid: false, .. }
+            | CommandBody::Store { uid: false, .. }
+            | CommandBody::Search { uid: false, .. }
+    );
+    let outcome = authenticated(s, out, tag, body).await;
+    if outcome == Outcome::Done {
+        announce_updates(s, out, allow_expunge).await;
+    }
+    outcome
+}
+
+async fn authenticated(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    body: CommandBody<'static>,
+) -> Outcome {
+    match body {
+        CommandBody::Enable { capabilities } => basic::enable(s, out, tag, &capabilities),
+        CommandBody::Namespace => basic::namespace(out, tag),
+        CommandBody::Select {
+            mailbox,
+            parameters,
+        } => open::select(s, out, tag, &mailbox, false, &parameters).await,
+        CommandBody::Examine {
+            mailbox,
+            parameters,
+        } => open::select(s, out, tag, &mailbox, true, &parameters).await,
+        CommandBody::Create { mailbox } => create::create(s, out, tag, &mailbox).await,
+        CommandBody::Delete { mailbox } => delete::delete(s, out, tag, &mailbox).await,
+        CommandBody::Rename { from, to } => rename::rename(s, out, tag, &from, &to).await,
+        CommandBody::Subscribe { mailbox } => {
+            subscribe::subscribe(s, out, tag, &mailbox, true).await
+        }
+        CommandBody::Unsubscribe { mailbox } => {
+            subscribe::subscribe(s, out, tag, &mailbox, false).await
+        }
+        CommandBody::List {
+            reference,
+            mailbox_wildcard,
+        } => list::list(s, out, tag, &reference, &mailbox_wildcard, false).await,
+        CommandBody::Lsub {
+            reference,
+            mailbox_wildcard,
+        } => list::list(s, out, tag, &reference, &mailbox_wildcard, true).await,
+        CommandBody::Status {
+            mailbox,
+            item_names,
+        } => status::status(s, out, tag, &mailbox, &item_names).await,
+        CommandBody::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        } => append::append(s, out, tag, &mailbox, flags, date, message).await,
+        body => selected_state(s, out, tag, body).await,
+    }
+}
+
+async fn selected_state(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    body: CommandBody<'static>,
+) -> Outcome {
+    if s.selected.is_none() {
+        out.bad(tag, "Select a mailbox first");
+        return Outcome::Bad;
+    }
+    match body {
+        CommandBody::Check => {
+            out.ok(tag, None, "CHECK completed");
+            Outcome::Done
+        }
+        CommandBody::Close => close::close(s, out, tag, true).await,
+        CommandBody::Unselect => close::close(s, out, tag, false).await,
+        CommandBody::Expunge => expunge::expunge(s, out, tag, None).await,
+        CommandBody::ExpungeUid { sequence_set } => {
+            expunge::expunge(s, out, tag, Some(&sequence_set)).await
+        }
+        CommandBody::Search {
+            charset,
+            criteria,
+            uid,
+        } => search::search(s, out, tag, charset.as_ref(), &criteria, uid).await,
+        CommandBody::Fetch {
+            sequence_set,
+            macro_or_item_names,
+            uid,
+            modifiers,
+        } => {
+            fetch::fetch(
+                s,
+                out,
+                tag,
+                &sequence_set,
+                macro_or_item_names,
+                uid,
+                &modifiers,
+            )
+            .await
+        }
+        CommandBody::Store {
+            sequence_set,
+            kind,
+            response,
+            flags,
+            uid,
+            modifiers,
+        } => {
+            let request = store::StoreRequest {
+                set: &sequence_set,
+                kind,
+                silent: response == imap_codec::imap_types::flag::StoreResponse::Silent,
+                flags: &flags,
+                uid,
+                modifiers: &modifiers,
+            };
+            store::store(s, out, tag, request).await
+        }
+        CommandBody::Copy {
+            sequence_set,
+            mailbox,
+            uid,
+        } => copy::copy(s, out, tag, &sequence_set, &mailbox, uid, false).await,
+        CommandBody::Move {
+            sequence_set,
+            mailbox,
+            uid,
+        } => copy::copy(s, out, tag, &sequence_set, &mailbox, uid, true).await,
+        other => {
+            out.bad(tag, &format!("{} is not supported", other.name()));
+            Outcome::Bad
+        }
+    }
+}
+
+/// Puts the selected mailbox's pending updates before the command's tagged response.
+async fn announce_updates(s: &mut SignedIn, out: &mut Out, allow_expunge: bool) {
+    let tagged = match out.responses.last() {
+        Some(Response::Status(status)) if status.tag().is_some() => out.responses.pop(),
+        _ => None,
+    };
+    if let Err(e) = s.sync(out, allow_expunge).await {
+        tracing::error!(error = %e, "imap mailbox update failed");
+    }
+    if let Some(tagged) = tagged {
+        out.responses.push(tagged);
+    }
+}
+
+/// Answers a failed store call: the client's mistakes with their RFC 5530 code, our own
+/// failures with a generic text (details only in the log).
+pub fn store_error(out: &mut Out, tag: Tag<'static>, what: &str, error: &StoreError) {
+    match error {
+        StoreError::MailboxNotFound(_) => out.no_code(tag, "NONEXISTENT", "No such mailbox"),
+        StoreError::MailboxExists(_) => {
+            out.no_code(tag, "ALREADYEXISTS", "A mailbox with that name exists")
+        }
+        StoreError::InvalidMailbox { reason, .. } => out.no_code(tag, "CANNOT", reason),
+        StoreError::MessageNotFound => out.no_code(tag, "NONEXISTENT", "No such message"),
+        StoreError::UidsExhausted(_) => {
+            out.no_code(tag, "LIMIT", "The mailbox is full; create a new one")
+        }
+        other => out.internal(tag, what, other),
+    }
+}

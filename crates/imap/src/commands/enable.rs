@@ -1,0 +1,46 @@
+//! ENABLE (RFC 5161): only CONDSTORE (RFC 7162 §3.1) is enabled; unknown extensions are
+//! ignored. Valid only when signed in with no mailbox selected (RFC 5161 §3.1).
+
+use imap_codec::imap_types::{
+    core::{Tag, Vec1},
+    extensions::enable::CapabilityEnable,
+    response::Data,
+};
+use imap_next::server::Server;
+
+use super::sign_in::Authenticator;
+use crate::{
+    proto::response::{bad, ok},
+    session::{Flow, Session, SessionState},
+};
+
+/// Runs ENABLE.
+pub fn run<A: Authenticator>(
+    session: &mut Session<A>,
+    server: &mut Server,
+    tag: Tag<'static>,
+    capabilities: Vec1<CapabilityEnable<'static>>,
+) -> Flow {
+    if !matches!(session.state(), SessionState::Authenticated { .. }) {
+        return session.reply_bad(
+            server,
+            bad(
+                Some(tag),
+                "ENABLE is valid only after sign-in and before SELECT",
+            ),
+        );
+    }
+    let mut enabled = Vec::new();
+    for capability in capabilities.as_ref() {
+        if matches!(capability, CapabilityEnable::CondStore) && !session.condstore_enabled() {
+            session.enable_condstore();
+            enabled.push(CapabilityEnable::CondStore);
+        }
+    }
+    // RFC 5161 §3.2: the ENABLED response lists what this command newly enabled.
+    server.enqueue_data(Data::Enabled {
+        capabilities: enabled,
+    });
+    server.enqueue_status(ok(tag, None, "ENABLE completed"));
+    Flow::Continue
+}

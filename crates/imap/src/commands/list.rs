@@ -1,0 +1,105 @@
+//! LIST and LSUB (RFC 3501 §6.3.8, §6.3.9) with the CHILDREN (RFC 3348) and SPECIAL-USE
+//! (RFC 6154) attributes.
+
+use certmail_store::{MAILBOX_DELIMITER, Mailbox as StoredMailbox};
+use imap_codec::imap_types::{
+    core::{Atom, QuotedChar, Tag},
+    flag::FlagNameAttribute,
+    mailbox::{ListMailbox, Mailbox},
+    response::Data,
+};
+
+use super::{Outcome, store_error};
+use crate::mailbox::name;
+use crate::server::{Out, SignedIn};
+
+/// LIST (`lsub` false) or LSUB.
+pub async fn list(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    reference: &Mailbox<'static>,
+    pattern: &ListMailbox<'static>,
+    lsub: bool,
+) -> Outcome {
+    let pattern_bytes: &[u8] = match pattern {
+        ListMailbox::Token(token) => token.as_ref(),
+        ListMailbox::String(string) => string.as_ref(),
+    };
+    let reference = match reference {
+        Mailbox::Inbox => certmail_store::INBOX.to_owned(),
+        Mailbox::Other(other) => name::decode_utf7(other.as_ref()).unwrap_or_default(),
+    };
+    let Some(pattern) = name::decode_utf7(pattern_bytes) else {
+        out.ok(tag, None, "LIST completed");
+        return Outcome::Done;
+    };
+    let command = if lsub { "LSUB" } else { "LIST" };
+    if pattern.is_empty() && !lsub {
+        // RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
+        out.data(Data::List {
+            items: vec![FlagNameAttribute::Noselect],
+            delimiter: Some(QuotedChar::unvalidated(MAILBOX_DELIMITER)),
+            mailbox: Mailbox::try_from("").unwrap_or(Mailbox::Inbox),
+        });
+        out.ok(tag, None, "LIST completed");
+        return Outcome::Done;
+    }
+    let full_pattern = format!("{reference}{pattern}");
+    let mailboxes = match s.ctx.store.list_mailboxes(s.account_id()).await {
+        Ok(list) => list,
+        Err(e) => {
+            store_error(out, tag, command, &e);
+            return Outcome::Done;
+        }
+    };
+    for mailbox in &mailboxes {
+        if lsub && !mailbox.subscribed {
+            continue;
+        }
+        if !name::matches(&full_pattern, &mailbox.name) {
+            continue;
+        }
+        let items = if lsub {
+            Vec::new()
+        } else {
+            attributes(mailbox, &mailboxes)
+        };
+        let delimiter = Some(QuotedChar::unvalidated(MAILBOX_DELIMITER));
+        let wire = name::to_wire(&mailbox.name);
+        out.data(if lsub {
+            Data::Lsub {
+                items,
+                delimiter,
+                mailbox: wire,
+            }
+        } else {
+            Data::List {
+                items,
+                delimiter,
+                mailbox: wire,
+            }
+        });
+    }
+    out.ok(tag, None, &format!("{command} completed"));
+    Outcome::Done
+}
+
+/// \HasChildren or \HasNoChildren, and the special-use attribute.
+fn attributes(mailbox: &StoredMailbox, all: &[StoredMailbox]) -> Vec<FlagNameAttribute<'static>> {
+    let prefix = format!("{}{MAILBOX_DELIMITER}", mailbox.name);
+    let has_children = all.iter().any(|m| m.name.starts_with(&prefix));
+    let mut items = vec![extension(if has_children {
+        "HasChildren"
+    } else {
+        "HasNoChildren"
+    })];
+    if let Some(special) = mailbox.special_use {
+        items.push(extension(special.as_attr().trim_start_matches('\\')));
+    }
+    items
+}
+
+fn extension(name: &str) -> FlagNameAttribute<'static> {
+    FlagNameAttribute::from(Atom::try_from(name.to_owned()).expect("attribute names are atoms"))
+}

@@ -1,0 +1,87 @@
+//! One file per IMAP command (those that need no store this round), and the dispatch from a
+//! received command to its file.
+//!
+//! RFC 3501 §3 states: a command valid only in another state gets BAD; sign-in commands
+//! after sign-in get BAD; commands that need the store are returned to the caller.
+
+// Store-backed commands, run by the tokio server (`crate::server`) through
+// `dispatch::dispatch`: SELECT/EXAMINE (`open`), CREATE, DELETE, RENAME,
+// SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB, STATUS, APPEND, CLOSE/UNSELECT, EXPUNGE/UID EXPUNGE,
+// SEARCH, FETCH, STORE, COPY/MOVE; `basic` has the store-free ones the server answers.
+pub mod append;
+pub mod basic;
+pub mod close;
+pub mod copy;
+pub mod create;
+pub mod delete;
+pub mod dispatch;
+pub mod expunge;
+pub mod fetch;
+pub mod list;
+pub mod open;
+pub mod rename;
+pub mod search;
+pub mod sets;
+pub mod status;
+pub mod store;
+pub mod subscribe;
+
+pub use dispatch::{Outcome, store_error};
+
+pub mod authenticate;
+pub mod capability;
+pub mod enable;
+pub mod id;
+pub mod login;
+pub mod logout;
+pub mod noop;
+pub mod select;
+pub mod sign_in;
+
+use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_next::server::{Event, Server};
+
+use crate::{
+    proto::response::bad,
+    session::{Flow, Session, SessionState},
+};
+use sign_in::Authenticator;
+
+/// Runs `command` if it is one of ours; otherwise returns it as [`Flow::Unhandled`] (signed
+/// in) or refuses it (not signed in).
+pub(crate) async fn dispatch<A: Authenticator>(
+    session: &mut Session<A>,
+    server: &mut Server,
+    command: Command<'static>,
+) -> Flow {
+    let signed_in = matches!(
+        session.state,
+        SessionState::Authenticated { .. } | SessionState::Selected { .. }
+    );
+    match command.body {
+        CommandBody::Capability => capability::run(session, server, command.tag),
+        CommandBody::Noop if !signed_in => noop::run(server, command.tag),
+        CommandBody::Logout => logout::run(session, server, command.tag),
+        CommandBody::Id { parameters } => id::run(session, server, command.tag, parameters),
+        CommandBody::Enable { capabilities } => {
+            enable::run(session, server, command.tag, capabilities)
+        }
+        CommandBody::Login { username, password } => {
+            login::run(session, server, command.tag, username, password).await
+        }
+        CommandBody::StartTLS => {
+            session.reply_bad(server, bad(Some(command.tag), "TLS is already active"))
+        }
+        // NOOP when signed in reports mailbox changes: the caller's job (it has the hub).
+        body if signed_in => Flow::Unhandled(Event::CommandReceived {
+            command: Command {
+                tag: command.tag,
+                body,
+            },
+        }),
+        _ => session.reply_bad(
+            server,
+            bad(Some(command.tag), "Sign in first (AUTHENTICATE or LOGIN)"),
+        ),
+    }
+}

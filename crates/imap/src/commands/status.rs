@@ -1,0 +1,91 @@
+//! STATUS (RFC 3501 §6.3.10; HIGHESTMODSEQ from RFC 7162 §3.1.6).
+
+use std::borrow::Cow;
+use std::num::NonZeroU32;
+
+use imap_codec::imap_types::{
+    core::Tag,
+    mailbox::Mailbox,
+    response::Data,
+    status::{StatusDataItem, StatusDataItemName},
+};
+
+use super::{Outcome, store_error};
+use crate::mailbox::name;
+use crate::server::{Out, SignedIn};
+
+/// STATUS of a mailbox (the selected one too; RFC 3501 allows it).
+pub async fn status(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    mailbox: &Mailbox<'static>,
+    items: &[StatusDataItemName],
+) -> Outcome {
+    let Some(name) = name::from_wire(mailbox) else {
+        out.no_code(tag, "NONEXISTENT", "No such mailbox");
+        return Outcome::Done;
+    };
+    let store = s.ctx.store.as_ref();
+    let record = match store.mailbox(s.account_id(), &name).await {
+        Ok(Some(record)) => record,
+        Ok(None) => {
+            out.no_code(tag, "NONEXISTENT", "No such mailbox");
+            return Outcome::Done;
+        }
+        Err(e) => {
+            store_error(out, tag, "STATUS", &e);
+            return Outcome::Done;
+        }
+    };
+    let needs_messages = items.iter().any(|i| {
+        matches!(
+            i,
+            StatusDataItemName::Unseen | StatusDataItemName::Recent | StatusDataItemName::Deleted
+        )
+    });
+    let metas = if needs_messages {
+        match store.messages(s.account_id(), &name, 1..=u32::MAX).await {
+            Ok(metas) => metas,
+            Err(e) => {
+                store_error(out, tag, "STATUS", &e);
+                return Outcome::Done;
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let count = |pred: &dyn Fn(&certmail_store::MessageMeta) -> bool| {
+        u32::try_from(metas.iter().filter(|m| pred(m)).count()).unwrap_or(u32::MAX)
+    };
+    let claimed = s.ctx.recent.peek(s.account_id(), record.uid_validity);
+    let mut values = Vec::new();
+    for item in items {
+        let value = match item {
+            StatusDataItemName::Messages => StatusDataItem::Messages(record.exists),
+            StatusDataItemName::UidNext => {
+                StatusDataItem::UidNext(NonZeroU32::new(record.uid_next).unwrap_or(NonZeroU32::MIN))
+            }
+            StatusDataItemName::UidValidity => StatusDataItem::UidValidity(
+                NonZeroU32::new(record.uid_validity).unwrap_or(NonZeroU32::MIN),
+            ),
+            StatusDataItemName::Unseen => StatusDataItem::Unseen(count(&|m| !m.has_flag("\\Seen"))),
+            StatusDataItemName::Recent => StatusDataItem::Recent(count(&|m| m.uid > claimed)),
+            StatusDataItemName::Deleted => {
+                StatusDataItem::Deleted(count(&|m| m.has_flag("\\Deleted")))
+            }
+            StatusDataItemName::HighestModSeq => {
+                s.condstore = true;
+                StatusDataItem::HighestModSeq(record.highest_modseq)
+            }
+            StatusDataItemName::DeletedStorage => StatusDataItem::DeletedStorage(0),
+        };
+        values.push(value);
+    }
+    out.data(Data::Status {
+        mailbox: name::to_wire(&name),
+        items: Cow::Owned(values),
+    });
+    out.ok(tag, None, "STATUS completed");
+    Outcome::Done
+}

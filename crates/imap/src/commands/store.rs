@@ -1,0 +1,155 @@
+//! STORE and UID STORE (RFC 3501 §6.4.6; UNCHANGEDSINCE and MODIFIED from RFC 7162 §3.1.3).
+
+use std::num::{NonZeroU32, NonZeroU64};
+
+use certmail_session::Change;
+use certmail_store::FlagOp;
+use imap_codec::imap_types::{
+    command::StoreModifier,
+    core::{Tag, Vec1},
+    fetch::MessageDataItem,
+    flag::{Flag, StoreType},
+    response::{Code, Data},
+    sequence::SequenceSet,
+};
+
+use super::{Outcome, sets, store_error};
+use crate::mailbox::flags::{fetch_list, to_store};
+use crate::server::{Out, SignedIn};
+
+/// The arguments of one STORE.
+#[derive(Debug)]
+pub struct StoreRequest<'a> {
+    /// The messages.
+    pub set: &'a SequenceSet,
+    /// FLAGS, +FLAGS or -FLAGS.
+    pub kind: StoreType,
+    /// `.SILENT`.
+    pub silent: bool,
+    /// The flags.
+    pub flags: &'a [Flag<'static>],
+    /// UID STORE.
+    pub uid: bool,
+    /// UNCHANGEDSINCE.
+    pub modifiers: &'a [StoreModifier],
+}
+
+/// STORE: changes flags in the store, then tells the client (unless .SILENT).
+pub async fn store(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    request: StoreRequest<'_>,
+) -> Outcome {
+    let unchanged_since = request.modifiers.iter().map(|m| match m {
+        StoreModifier::UnchangedSince(n) => *n,
+    });
+    let unchanged_since = unchanged_since.min();
+    if unchanged_since.is_some() {
+        // RFC 7162 §3.1.3: UNCHANGEDSINCE enables CONDSTORE.
+        s.condstore = true;
+    }
+    let Some(selected) = &s.selected else {
+        out.bad(tag, "No mailbox selected");
+        return Outcome::Bad;
+    };
+    if !request.uid && selected.seq_set_out_of_range(request.set) {
+        out.bad(tag, "No such message sequence number");
+        return Outcome::Bad;
+    }
+    if selected.read_only {
+        out.no_code(tag, "READ-ONLY", "The mailbox is read-only (EXAMINE)");
+        return Outcome::Done;
+    }
+    let name = selected.name.clone();
+    let targets: Vec<(u32, u32)> = selected
+        .resolve(request.set, request.uid)
+        .iter()
+        .map(|(seq, e)| (*seq, e.uid))
+        .collect();
+    let uids: Vec<u32> = targets.iter().map(|&(_, u)| u).collect();
+    let op = match request.kind {
+        StoreType::Add => FlagOp::Add,
+        StoreType::Remove => FlagOp::Remove,
+        StoreType::Replace => FlagOp::Replace,
+    };
+    let flags: Vec<String> = request.flags.iter().map(to_store).collect();
+    let store = s.ctx.store.as_ref();
+    let result = match store
+        .set_flags(s.account_id(), &name, &uids, op, &flags, unchanged_since)
+        .await
+    {
+        Ok(result) => result,
+        Err(e) => {
+            store_error(out, tag, "STORE", &e);
+            return Outcome::Done;
+        }
+    };
+    let condstore = s.condstore;
+    for update in result.updated {
+        let Some(&(seq, _)) = targets.iter().find(|(_, u)| *u == update.uid) else {
+            continue;
+        };
+        let before = s
+            .selected
+            .as_ref()
+            .and_then(|sel| sel.entries().get(seq as usize - 1))
+            .map(|e| e.modseq);
+        let changed = before != Some(update.modseq);
+        if changed {
+            s.publish(Change::Flags {
+                mailbox: name.clone(),
+                uid: update.uid,
+                modseq: update.modseq,
+            });
+        }
+        let recent = s
+            .selected
+            .as_ref()
+            .is_some_and(|sel| sel.is_recent(update.uid));
+        if let Some(sel) = &mut s.selected {
+            sel.set_entry_flags(update.uid, update.flags.clone(), update.modseq);
+        }
+        // RFC 7162 §3.1.3: with UNCHANGEDSINCE, .SILENT still reports the new MODSEQ.
+        let report_modseq = condstore && (!request.silent || unchanged_since.is_some());
+        if request.silent && !report_modseq {
+            continue;
+        }
+        let mut items = Vec::new();
+        if request.uid
+            && let Some(uid) = NonZeroU32::new(update.uid)
+        {
+            items.push(MessageDataItem::Uid(uid));
+        }
+        if !request.silent {
+            items.push(MessageDataItem::Flags(fetch_list(&update.flags, recent)));
+        }
+        if report_modseq && let Some(modseq) = NonZeroU64::new(update.modseq) {
+            items.push(MessageDataItem::ModSeq(modseq));
+        }
+        if let (Some(seq), Ok(items)) = (NonZeroU32::new(seq), Vec1::try_from(items)) {
+            out.data(Data::Fetch { seq, items });
+        }
+    }
+    // RFC 7162 §3.1.3: messages changed since UNCHANGEDSINCE are named in MODIFIED
+    // (UIDs for UID STORE, sequence numbers otherwise).
+    let failed: Vec<u32> = result
+        .failed_modified
+        .iter()
+        .filter_map(|u| {
+            if request.uid {
+                Some(*u)
+            } else {
+                targets.iter().find(|(_, x)| x == u).map(|&(seq, _)| seq)
+            }
+        })
+        .collect();
+    let code = sets::sequence_set(&failed).map(Code::Modified);
+    let text = if code.is_some() {
+        "Some messages were changed by someone else; they were not stored"
+    } else {
+        "STORE completed"
+    };
+    out.ok(tag, code, text);
+    Outcome::Done
+}

@@ -1,0 +1,182 @@
+//! FETCH data items (RFC 3501 §6.4.5, §7.4.2; MODSEQ from RFC 7162 §3.1.4) for one message,
+//! from what the store knows about it plus, when an item needs the content, its
+//! [`MessageView`].
+
+use std::num::{NonZeroU32, NonZeroU64};
+
+use chrono::{DateTime, FixedOffset, Timelike, Utc};
+use imap_codec::imap_types::{
+    core::NString,
+    datetime::DateTime as ImapDateTime,
+    fetch::{MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName},
+    flag::Flag,
+};
+
+use crate::{
+    message::{Extensions, MessageView, envelope::istring, section::partial},
+    proto::flags::fetch_flags,
+};
+
+/// What the store knows about a message, without its content.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchFacts<'a> {
+    /// The message's UID.
+    pub uid: u32,
+    /// Its flags (\Recent is `recent`).
+    pub flags: &'a [Flag<'static>],
+    /// \Recent for this session.
+    pub recent: bool,
+    /// INTERNALDATE.
+    pub internal_date: DateTime<FixedOffset>,
+    /// RFC822.SIZE (the stored size, so FAST needs no content).
+    pub size: u32,
+    /// MODSEQ (RFC 7162).
+    pub modseq: u64,
+}
+
+/// Why a FETCH item cannot be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// BINARY / BINARY.SIZE: we do not advertise BINARY (RFC 3516).
+    #[error("BINARY is not supported")]
+    BinaryNotSupported,
+    /// An item needs the message content but no view was given (a caller bug).
+    #[error("message content needed but not loaded")]
+    ContentNotLoaded,
+}
+
+/// The items of a FETCH response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchResult {
+    /// The data items, in the order asked.
+    pub items: Vec<MessageDataItem<'static>>,
+    /// True when a non-PEEK body item was fetched: the caller sets \Seen unless the mailbox
+    /// is read-only, and adds FLAGS to the response if that changed them (RFC 3501 §6.4.5).
+    pub sets_seen: bool,
+}
+
+/// The item names of a FETCH, macros expanded (RFC 3501 §6.4.5). `uid_fetch` adds UID
+/// (RFC 3501 §6.4.8); `modseq` adds MODSEQ once CONDSTORE is enabled (RFC 7162 §3.2).
+pub fn item_names(
+    names: &MacroOrMessageDataItemNames<'static>,
+    uid_fetch: bool,
+    modseq: bool,
+) -> Vec<MessageDataItemName<'static>> {
+    let mut list = match names {
+        MacroOrMessageDataItemNames::Macro(m) => {
+            m.expand().into_iter().map(|n| to_static(&n)).collect()
+        }
+        MacroOrMessageDataItemNames::MessageDataItemNames(list) => list.clone(),
+    };
+    if uid_fetch && !list.contains(&MessageDataItemName::Uid) {
+        list.insert(0, MessageDataItemName::Uid);
+    }
+    if modseq && !list.contains(&MessageDataItemName::ModSeq) {
+        list.push(MessageDataItemName::ModSeq);
+    }
+    list
+}
+
+fn to_static(name: &MessageDataItemName<'_>) -> MessageDataItemName<'static> {
+    imap_codec::imap_types::ToStatic::to_static(name)
+}
+
+/// True when any item needs the message content (so the caller loads the blob only then).
+pub fn needs_content(names: &[MessageDataItemName<'_>]) -> bool {
+    names.iter().any(|n| {
+        !matches!(
+            n,
+            MessageDataItemName::Flags
+                | MessageDataItemName::InternalDate
+                | MessageDataItemName::Rfc822Size
+                | MessageDataItemName::Uid
+                | MessageDataItemName::ModSeq
+        )
+    })
+}
+
+/// Builds the data items for `names`.
+pub fn fetch_items(
+    names: &[MessageDataItemName<'static>],
+    facts: &FetchFacts<'_>,
+    view: Option<&MessageView<'_>>,
+) -> Result<FetchResult, FetchError> {
+    let mut items = Vec::with_capacity(names.len());
+    let mut sets_seen = false;
+    let content = || view.ok_or(FetchError::ContentNotLoaded);
+    for name in names {
+        let item = match name {
+            MessageDataItemName::Flags => {
+                MessageDataItem::Flags(fetch_flags(facts.flags, facts.recent))
+            }
+            MessageDataItemName::InternalDate => {
+                MessageDataItem::InternalDate(imap_date_time(facts.internal_date))
+            }
+            MessageDataItemName::Rfc822Size => MessageDataItem::Rfc822Size(facts.size),
+            MessageDataItemName::Uid => {
+                MessageDataItem::Uid(NonZeroU32::new(facts.uid).unwrap_or(NonZeroU32::MIN))
+            }
+            MessageDataItemName::ModSeq => {
+                MessageDataItem::ModSeq(NonZeroU64::new(facts.modseq).unwrap_or(NonZeroU64::MIN))
+            }
+            MessageDataItemName::Envelope => MessageDataItem::Envelope(content()?.envelope()),
+            MessageDataItemName::Body => {
+                MessageDataItem::Body(content()?.body_structure(Extensions::Without))
+            }
+            MessageDataItemName::BodyStructure => {
+                MessageDataItem::BodyStructure(content()?.body_structure(Extensions::With))
+            }
+            MessageDataItemName::Rfc822 => {
+                sets_seen = true;
+                MessageDataItem::Rfc822(nstring(content()?.raw()))
+            }
+            MessageDataItemName::Rfc822Header => {
+                MessageDataItem::Rfc822Header(nstring(content()?.header_bytes()))
+            }
+            MessageDataItemName::Rfc822Text => {
+                sets_seen = true;
+                MessageDataItem::Rfc822Text(nstring(content()?.text_bytes()))
+            }
+            MessageDataItemName::BodyExt {
+                section,
+                partial: range,
+                peek,
+            } => {
+                sets_seen |= !peek;
+                let bytes = content()?.section(section.as_ref());
+                // A section the message does not have is NIL; an origin past the end
+                // gives the empty string (RFC 3501 §6.4.5).
+                let data = match (&bytes, range) {
+                    (None, _) => NString::NIL,
+                    (Some(b), Some((origin, count))) => nstring(partial(b, *origin, count.get())),
+                    (Some(b), None) => nstring(b),
+                };
+                MessageDataItem::BodyExt {
+                    section: section.clone(),
+                    origin: range.map(|(o, _)| o),
+                    data,
+                }
+            }
+            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. } => {
+                return Err(FetchError::BinaryNotSupported);
+            }
+        };
+        items.push(item);
+    }
+    Ok(FetchResult { items, sets_seen })
+}
+
+/// An INTERNALDATE IMAP can carry (RFC 3501 §9 date-time): whole seconds, a whole-minute
+/// offset (else UTC), years 0–9999 (else the epoch).
+pub fn imap_date_time(value: DateTime<FixedOffset>) -> ImapDateTime {
+    let value = value.with_nanosecond(0).unwrap_or(value);
+    ImapDateTime::try_from(value)
+        .or_else(|_| ImapDateTime::try_from(value.with_timezone(&Utc).fixed_offset()))
+        .unwrap_or_else(|_| ImapDateTime::unvalidated(DateTime::UNIX_EPOCH.fixed_offset()))
+}
+
+/// Message octets as an IMAP string (a literal unless it can be quoted). IMAP4rev1 strings
+/// cannot carry NUL; it is dropped (BINARY would be needed).
+fn nstring(bytes: &[u8]) -> NString<'static> {
+    NString(Some(istring(bytes)))
+}

@@ -1,0 +1,348 @@
+//! The selected mailbox as this connection's client knows it.
+//!
+//! The view holds the UID of each sequence number, with flags and MODSEQ, and the changes
+//! other connections made (heard from the change hub) that the client has not been told
+//! yet. [`Selected::sync`] tells them: new messages (EXISTS, RECENT) and flag changes
+//! (FETCH FLAGS) after any command, expunges (EXPUNGE) only when the caller says RFC 3501
+//! §7.4.1 allows it: never while answering FETCH, STORE or SEARCH, since the client's
+//! sequence numbers would shift under it.
+
+use std::collections::{BTreeSet, HashSet};
+use std::num::{NonZeroU32, NonZeroU64};
+
+use certmail_session::Change;
+use certmail_store::{MessageMeta, Store, StoreError};
+use imap_codec::imap_types::{
+    core::Vec1, fetch::MessageDataItem, response::Data, sequence::SequenceSet,
+};
+
+use super::flags::fetch_list;
+use super::recent::RecentTracker;
+use crate::search::set_contains;
+
+/// One message of the view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its UID.
+    pub uid: u32,
+    /// Its flags as the client was last told (store spelling).
+    pub flags: Vec<String>,
+    /// Its MODSEQ as the client was last told.
+    pub modseq: u64,
+}
+
+/// The selected mailbox (SELECT or EXAMINE).
+#[derive(Debug)]
+pub struct Selected {
+    /// The store name.
+    pub name: String,
+    /// EXAMINE, or SELECT of a mailbox we may not change.
+    pub read_only: bool,
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// Messages in sequence order (sequence number = index + 1).
+    entries: Vec<Entry>,
+    /// UIDs this session sees as \Recent.
+    recent: HashSet<u32>,
+    /// Expunged by another connection, not yet announced (still in `entries`).
+    expunged: BTreeSet<u32>,
+    /// Flags changed by another connection, not yet announced.
+    flag_changes: BTreeSet<u32>,
+    /// Messages may have arrived above the view's highest UID.
+    new_mail: bool,
+    /// The hub lost changes: compare the whole mailbox with the store.
+    resync: bool,
+}
+
+impl Selected {
+    /// Reads the mailbox from the store. `claim_recent` is true for SELECT (this session
+    /// takes \Recent), false for EXAMINE (RFC 3501 §6.3.2: EXAMINE must not clear it).
+    pub async fn load(
+        store: &dyn Store,
+        account: &str,
+        mailbox: &certmail_store::Mailbox,
+        read_only: bool,
+        recent: &RecentTracker,
+    ) -> Result<Selected, StoreError> {
+        let metas = store.messages(account, &mailbox.name, 1..=u32::MAX).await?;
+        let max_uid = metas.last().map_or(0, |m| m.uid);
+        let before = if read_only {
+            recent.peek(account, mailbox.uid_validity)
+        } else {
+            recent.claim(account, mailbox.uid_validity, max_uid)
+        };
+        Ok(Selected {
+            name: mailbox.name.clone(),
+            read_only,
+            uid_validity: mailbox.uid_validity,
+            recent: metas
+                .iter()
+                .map(|m| m.uid)
+                .filter(|&u| u > before)
+                .collect(),
+            entries: metas.into_iter().map(entry_of).collect(),
+            expunged: BTreeSet::new(),
+            flag_changes: BTreeSet::new(),
+            new_mail: false,
+            resync: false,
+        })
+    }
+
+    /// Number of messages the client knows (EXISTS).
+    pub fn len(&self) -> u32 {
+        u32::try_from(self.entries.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Whether the view is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Messages this session sees as \Recent.
+    pub fn recent_count(&self) -> u32 {
+        u32::try_from(self.recent.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Whether this session sees `uid` as \Recent.
+    pub fn is_recent(&self, uid: u32) -> bool {
+        self.recent.contains(&uid)
+    }
+
+    /// The highest UID in the view (0 when empty).
+    pub fn max_uid(&self) -> u32 {
+        self.entries.last().map_or(0, |e| e.uid)
+    }
+
+    /// The entries, in sequence order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The sequence number of `uid`.
+    pub fn seq_of(&self, uid: u32) -> Option<u32> {
+        self.entries
+            .binary_search_by_key(&uid, |e| e.uid)
+            .ok()
+            .and_then(|i| u32::try_from(i + 1).ok())
+    }
+
+    /// The first unseen message's sequence number (SELECT's `[UNSEEN n]`).
+    pub fn first_unseen(&self) -> Option<u32> {
+        self.entries
+            .iter()
+            .position(|e| !e.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")))
+            .and_then(|i| u32::try_from(i + 1).ok())
+    }
+
+    /// (sequence number, entry) of the messages `set` names, by sequence number or UID
+    /// (RFC 3501 §6.4.8: in a UID set, `*` is the highest UID and UIDs that do not exist are
+    /// ignored). Messages expunged elsewhere but not yet announced are still included.
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<(u32, &Entry)> {
+        let max = if uid { self.max_uid() } else { self.len() };
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let seq = u32::try_from(i + 1).ok()?;
+                let value = if uid { e.uid } else { seq };
+                set_contains(set, value, max).then_some((seq, e))
+            })
+            .collect()
+    }
+
+    /// Whether a sequence-number set names a message beyond the view (RFC 3501 §9: a
+    /// sequence number above EXISTS is invalid and earns BAD).
+    pub fn seq_set_out_of_range(&self, set: &SequenceSet) -> bool {
+        use imap_codec::imap_types::sequence::{SeqOrUid, Sequence};
+        let too_big = |s: &SeqOrUid| matches!(s, SeqOrUid::Value(n) if n.get() > self.len());
+        set.0.as_ref().iter().any(|seq| match seq {
+            Sequence::Single(s) => too_big(s),
+            Sequence::Range(a, b) => too_big(a) || too_big(b),
+        })
+    }
+
+    /// Records a change another connection made (from the hub).
+    pub fn note(&mut self, change: &Change) {
+        match change {
+            Change::Exists { .. } => self.new_mail = true,
+            Change::Expunged { uids, .. } => {
+                for &uid in uids {
+                    if self.seq_of(uid).is_some() {
+                        self.expunged.insert(uid);
+                    }
+                }
+            }
+            Change::Flags { uid, .. } => {
+                self.flag_changes.insert(*uid);
+            }
+            Change::MailboxRenamed { from, to } if *from == self.name => self.name = to.clone(),
+            Change::Resync => self.resync = true,
+            _ => {}
+        }
+    }
+
+    /// Marks that this connection itself added messages (APPEND, COPY or MOVE into the
+    /// selected mailbox): the next sync announces them.
+    pub fn note_own_append(&mut self) {
+        self.new_mail = true;
+    }
+
+    /// Updates one message after this connection changed its flags.
+    pub fn set_entry_flags(&mut self, uid: u32, flags: Vec<String>, modseq: u64) {
+        if let Ok(i) = self.entries.binary_search_by_key(&uid, |e| e.uid) {
+            self.entries[i].flags = flags;
+            self.entries[i].modseq = modseq;
+        }
+        self.flag_changes.remove(&uid);
+    }
+
+    /// Removes messages this connection expunged and returns `* n EXPUNGE` for each, in
+    /// the order they must be sent (each number counts the removals before it).
+    pub fn remove(&mut self, uids: &[u32]) -> Vec<Data<'static>> {
+        let mut out = Vec::new();
+        for &uid in uids {
+            if let Ok(i) = self.entries.binary_search_by_key(&uid, |e| e.uid) {
+                self.entries.remove(i);
+                self.recent.remove(&uid);
+                self.expunged.remove(&uid);
+                self.flag_changes.remove(&uid);
+                if let Some(seq) = u32::try_from(i + 1).ok().and_then(NonZeroU32::new) {
+                    out.push(Data::Expunge(seq));
+                }
+            }
+        }
+        out
+    }
+
+    /// Tells the client what changed since it last heard. `allow_expunge` is false while
+    /// answering FETCH, STORE and SEARCH (RFC 3501 §7.4.1); `condstore` adds MODSEQ to the
+    /// FETCH responses (RFC 7162 §3.2). New messages get \Recent for this session unless the
+    /// mailbox is read-only.
+    pub async fn sync(
+        &mut self,
+        store: &dyn Store,
+        account: &str,
+        recent: &RecentTracker,
+        allow_expunge: bool,
+        condstore: bool,
+    ) -> Result<Vec<Data<'static>>, StoreError> {
+        let mut out = Vec::new();
+        if std::mem::take(&mut self.resync) {
+            self.compare_with_store(store, account).await?;
+        }
+        if allow_expunge && !self.expunged.is_empty() {
+            let uids: Vec<u32> = std::mem::take(&mut self.expunged).into_iter().collect();
+            out.extend(self.remove(&uids));
+        }
+        for uid in std::mem::take(&mut self.flag_changes) {
+            if self.expunged.contains(&uid) {
+                continue;
+            }
+            let Some(meta) = store
+                .messages(account, &self.name, uid..=uid)
+                .await?
+                .into_iter()
+                .next()
+            else {
+                continue;
+            };
+            let Some(seq) = self.seq_of(uid) else {
+                continue;
+            };
+            let changed = self
+                .entries
+                .get(seq as usize - 1)
+                .is_some_and(|e| e.flags != meta.flags || e.modseq != meta.modseq);
+            if changed {
+                self.set_entry_flags(uid, meta.flags.clone(), meta.modseq);
+                out.push(self.flags_response(seq, &meta, condstore));
+            }
+        }
+        if std::mem::take(&mut self.new_mail) {
+            self.add_new(store, account, recent, &mut out).await?;
+        }
+        Ok(out)
+    }
+
+    async fn add_new(
+        &mut self,
+        store: &dyn Store,
+        account: &str,
+        recent: &RecentTracker,
+        out: &mut Vec<Data<'static>>,
+    ) -> Result<(), StoreError> {
+        let from = self.max_uid().saturating_add(1);
+        let metas = store.messages(account, &self.name, from..=u32::MAX).await?;
+        let Some(last) = metas.last().map(|m| m.uid) else {
+            return Ok(());
+        };
+        let before = if self.read_only {
+            recent.peek(account, self.uid_validity)
+        } else {
+            recent.claim(account, self.uid_validity, last)
+        };
+        for meta in metas {
+            if meta.uid > before {
+                self.recent.insert(meta.uid);
+            }
+            self.entries.push(entry_of(meta));
+        }
+        // RFC 3501 §7.3.1/§7.3.2: EXISTS and RECENT give the new totals.
+        out.push(Data::Exists(self.len()));
+        out.push(Data::Recent(self.recent_count()));
+        Ok(())
+    }
+
+    /// After the hub lost changes: finds what differs from the store.
+    async fn compare_with_store(
+        &mut self,
+        store: &dyn Store,
+        account: &str,
+    ) -> Result<(), StoreError> {
+        let metas = store.messages(account, &self.name, 1..=u32::MAX).await?;
+        let present: HashSet<u32> = metas.iter().map(|m| m.uid).collect();
+        for e in &self.entries {
+            if !present.contains(&e.uid) {
+                self.expunged.insert(e.uid);
+            }
+        }
+        for meta in &metas {
+            if let Some(seq) = self.seq_of(meta.uid) {
+                let e = &self.entries[seq as usize - 1];
+                if e.flags != meta.flags || e.modseq != meta.modseq {
+                    self.flag_changes.insert(meta.uid);
+                }
+            } else if meta.uid > self.max_uid() {
+                self.new_mail = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// `* seq FETCH (UID u FLAGS (...) [MODSEQ (m)])` for an unsolicited flag change.
+    pub fn flags_response(&self, seq: u32, meta: &MessageMeta, condstore: bool) -> Data<'static> {
+        let mut items = Vec::new();
+        if let Some(uid) = NonZeroU32::new(meta.uid) {
+            items.push(MessageDataItem::Uid(uid));
+        }
+        items.push(MessageDataItem::Flags(fetch_list(
+            &meta.flags,
+            self.is_recent(meta.uid),
+        )));
+        if condstore && let Some(modseq) = NonZeroU64::new(meta.modseq) {
+            items.push(MessageDataItem::ModSeq(modseq));
+        }
+        Data::Fetch {
+            seq: NonZeroU32::new(seq).unwrap_or(NonZeroU32::MIN),
+            items: Vec1::try_from(items).expect("FLAGS is always there"),
+        }
+    }
+}
+
+fn entry_of(meta: MessageMeta) -> Entry {
+    Entry {
+        uid: meta.uid,
+        flags: meta.flags,
+        modseq: meta.modseq,
+    }
+}

@@ -1,0 +1,96 @@
+//! The CAPABILITY list (RFC 3501 §7.2.1): what we advertise depends on whether the
+//! connection is still plaintext (port 143 before STARTTLS) and whether it is signed in.
+//! Advertise nothing that isn't implemented.
+
+use imap_codec::imap_types::{
+    auth::AuthMechanism,
+    core::{Atom, Vec1},
+    response::Capability,
+};
+
+/// Where the connection is, as far as capabilities are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapabilityPhase {
+    /// Port 143 before STARTTLS: only STARTTLS and LOGINDISABLED (RFC 3501 §6.2.3,
+    /// RFC 8314 §3: no sign-in in cleartext).
+    Plaintext,
+    /// TLS up, not signed in: everything, with the SASL mechanisms.
+    TlsNotAuthenticated,
+    /// Signed in: everything except the sign-in mechanisms.
+    Authenticated,
+}
+
+/// The capability list for `phase`. `append_limit` is the largest APPEND literal we accept
+/// in octets (RFC 7889 APPENDLIMIT=n).
+pub fn capabilities(phase: CapabilityPhase, append_limit: u32) -> Vec1<Capability<'static>> {
+    let mut list = vec![Capability::Imap4Rev1];
+    match phase {
+        CapabilityPhase::Plaintext => {
+            list.push(Capability::StartTls);
+            list.push(Capability::LoginDisabled);
+        }
+        CapabilityPhase::TlsNotAuthenticated | CapabilityPhase::Authenticated => {
+            list.extend([
+                Capability::LiteralPlus,
+                Capability::Id,
+                Capability::Enable,
+                Capability::Idle,
+                Capability::Namespace,
+                Capability::UidPlus,
+                Capability::Move,
+                Capability::Unselect,
+                other("CHILDREN"),
+                other("SPECIAL-USE"),
+                Capability::CondStore,
+                other(&format!("APPENDLIMIT={append_limit}")),
+            ]);
+            if phase == CapabilityPhase::TlsNotAuthenticated {
+                list.push(Capability::SaslIr);
+                list.push(Capability::Auth(
+                    AuthMechanism::try_from("EXTERNAL").expect("EXTERNAL is an atom"),
+                ));
+                list.push(Capability::Auth(AuthMechanism::Plain));
+            }
+        }
+    }
+    Vec1::try_from(list).expect("the list starts with IMAP4rev1")
+}
+
+fn other(name: &str) -> Capability<'static> {
+    Capability::from(Atom::try_from(name.to_string()).expect("capability names are atoms"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(phase: CapabilityPhase) -> Vec<String> {
+        capabilities(phase, 52_428_800)
+            .as_ref()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn plaintext_offers_only_starttls() {
+        assert_eq!(
+            names(CapabilityPhase::Plaintext),
+            ["IMAP4REV1", "STARTTLS", "LOGINDISABLED"]
+        );
+    }
+
+    #[test]
+    fn tls_offers_extensions_and_mechanisms() {
+        let caps = names(CapabilityPhase::TlsNotAuthenticated).join(" ");
+        assert_eq!(
+            caps,
+            "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
+             CONDSTORE APPENDLIMIT=52428800 SASL-IR AUTH=EXTERNAL AUTH=PLAIN"
+        );
+        let after = names(CapabilityPhase::Authenticated).join(" ");
+        assert!(
+            !after.contains("AUTH=") && !after.contains("STARTTLS") && after.contains("CONDSTORE")
+        );
+    }
+}

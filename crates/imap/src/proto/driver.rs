@@ -1,0 +1,369 @@
+//! An imap-next [`Server`] driven without I/O, for the TLS part of a connection.
+//!
+//! What it adds to imap-next:
+//! - after STARTTLS the greeting imap-next always emits is dropped (RFC 3501 §6.2.1: no
+//!   greeting after the TLS handshake);
+//! - client input reaches the server one line (or literal chunk) at a time, so every literal
+//!   announcement is seen *before* imap-next buffers it: the octets are reserved from the
+//!   daemon-wide [`LiteralPool`], and a command whose literal does not fit gets
+//!   `NO [LIMIT]` without its literal ever being held;
+//! - `max_literal_size` (APPENDLIMIT) and `max_command_size` from [`DriverLimits`].
+//!
+//! Use: it is an imap-next [`State`]: call `next()` in a loop; write `Io::Output`, read on
+//! `Io::NeedMoreInput` and pass the bytes to `enqueue_input()` (or let
+//! `imap_next::stream::Stream::next(&mut driver)` do both); answer events through
+//! [`Driver::server`]. Never log events with `{:?}`: imap-types' `Secret` prints LOGIN
+//! passwords in debug builds.
+
+use std::{collections::VecDeque, sync::Arc};
+
+use imap_codec::imap_types::{
+    core::{Tag, Vec1},
+    response::{Code, Greeting},
+    secret::Secret,
+};
+use imap_next::{
+    Interrupt, Io, State,
+    server::{Error, Event, Options, Server},
+};
+
+use super::{
+    capability::{CapabilityPhase, capabilities},
+    literal::{LiteralPool, announcement, line_tag},
+    response::{code, no, safe_text},
+};
+
+/// Size limits of one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverLimits {
+    /// Largest literal (APPENDLIMIT), octets.
+    pub max_literal: u32,
+    /// Largest command including its literals, octets; must exceed `max_literal`.
+    pub max_command: u32,
+    /// Longest first line of a command, octets (longer ones get BAD and are dropped
+    /// without being buffered).
+    pub max_line: u32,
+}
+
+impl DriverLimits {
+    /// Limits for an APPENDLIMIT of `max_literal` octets, with 64 KiB for the rest of the
+    /// command and for a command line (Dovecot's figure, per imap-next).
+    pub fn for_append_limit(max_literal: u32) -> DriverLimits {
+        DriverLimits {
+            max_literal,
+            max_command: max_literal.saturating_add(64 * 1024),
+            max_line: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// At the start of (or inside) a line; `message_start` is true when this line begins
+    /// a new command.
+    Line { message_start: bool },
+    /// Inside a literal the server will receive; octets left.
+    Literal(u64),
+    /// Inside a literal we refused and swallow; octets left.
+    Discard(u64),
+    /// Swallowing the rest of a refused command, from the start of a line.
+    DiscardLine,
+}
+
+/// What one feeding step did.
+enum Feed {
+    /// Bytes went to the server.
+    Fed,
+    /// Nothing complete to hand over: read more.
+    NeedInput,
+    /// A command line exceeded `max_line`; its first octets.
+    LineTooLong(Vec<u8>),
+}
+
+/// The imap-next server plus STARTTLS and literal accounting.
+pub struct Driver {
+    server: Server,
+    limits: DriverLimits,
+    pool: Arc<LiteralPool>,
+    drop_greeting: bool,
+    pending: VecDeque<u8>,
+    scan: Scan,
+    /// Octets reserved for the command being received.
+    reserved: u64,
+    /// Octets reserved for the command the caller is handling now (freed on the next call).
+    held: u64,
+    /// The last octets of a line being dropped (to see a literal announced at its end).
+    discard_tail: Vec<u8>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print buffered input: it may hold a password or AUTHENTICATE data.
+        f.debug_struct("Driver")
+            .field("limits", &self.limits)
+            .field("reserved", &self.reserved)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    /// A driver for a connection whose TLS is up. With `after_starttls`, the greeting is
+    /// not sent (the plaintext phase already greeted); otherwise (port 993) it is
+    /// `* OK [CAPABILITY ...] greeting_text`.
+    pub fn new(
+        limits: DriverLimits,
+        pool: Arc<LiteralPool>,
+        greeting_text: &str,
+        after_starttls: bool,
+    ) -> Driver {
+        let mut options = Options::default();
+        options.max_literal_size = limits.max_literal;
+        options.max_command_size = limits.max_command.max(limits.max_literal.saturating_add(1));
+        options.crlf_relaxed = false;
+        // Static texts without CR/LF: imap-next accepts them.
+        let _ = options.set_literal_accept_text("Ready for literal data".to_string());
+        let _ = options.set_literal_reject_text("Literal is larger than APPENDLIMIT".to_string());
+        let caps = Code::Capability(capabilities(
+            CapabilityPhase::TlsNotAuthenticated,
+            limits.max_literal,
+        ));
+        let text = safe_text(greeting_text);
+        let greeting = Greeting::ok(Some(caps), text.inner())
+            .map(|g| imap_codec::imap_types::ToStatic::to_static(&g))
+            .unwrap_or_else(|_| Greeting::ok(None, "ready").expect("static greeting is valid"));
+        Driver {
+            server: Server::new(options, greeting),
+            limits,
+            pool,
+            drop_greeting: after_starttls,
+            pending: VecDeque::new(),
+            scan: Scan::Line {
+                message_start: true,
+            },
+            reserved: 0,
+            held: 0,
+            discard_tail: Vec::new(),
+        }
+    }
+
+    /// The imap-next server, to enqueue responses and answer AUTHENTICATE / IDLE.
+    pub fn server(&mut self) -> &mut Server {
+        &mut self.server
+    }
+
+    /// Octets of input not yet handed to the server.
+    pub fn pending_input(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn progress(&mut self) -> Result<Event, Interrupt<Error>> {
+        self.release_held();
+        loop {
+            match self.server.next() {
+                Ok(Event::GreetingSent { .. }) if self.drop_greeting => self.drop_greeting = false,
+                Ok(event) => {
+                    if matches!(
+                        event,
+                        Event::CommandReceived { .. }
+                            | Event::CommandAuthenticateReceived { .. }
+                            | Event::IdleCommandReceived { .. }
+                    ) {
+                        self.held += std::mem::take(&mut self.reserved);
+                    }
+                    return Ok(event);
+                }
+                Err(Interrupt::Io(Io::Output(_))) if self.drop_greeting => {
+                    // RFC 3501 §6.2.1: the greeting was sent before STARTTLS, not again.
+                }
+                Err(Interrupt::Io(Io::NeedMoreInput)) => match self.feed_one() {
+                    Feed::Fed => {}
+                    Feed::NeedInput => return Err(Interrupt::Io(Io::NeedMoreInput)),
+                    Feed::LineTooLong(start) => {
+                        // Like imap-next's own limit: the caller answers BAD and counts it.
+                        let discarded_bytes = Secret::new(start.into_boxed_slice());
+                        return Err(Interrupt::Error(Error::CommandTooLong { discarded_bytes }));
+                    }
+                },
+                Err(Interrupt::Error(error)) => {
+                    // The command is gone (imap-next discarded it): free its literal octets.
+                    self.pool.release(std::mem::take(&mut self.reserved));
+                    return Err(Interrupt::Error(error));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+
+    fn release_held(&mut self) {
+        self.pool.release(std::mem::take(&mut self.held));
+    }
+
+    /// Hands the server the next line or literal chunk.
+    fn feed_one(&mut self) -> Feed {
+        loop {
+            if self.pending.is_empty() {
+                return Feed::NeedInput;
+            }
+            match self.scan {
+                Scan::Literal(left) | Scan::Discard(left) => {
+                    let n = usize::try_from(left)
+                        .unwrap_or(usize::MAX)
+                        .min(self.pending.len());
+                    let chunk: Vec<u8> = self.pending.drain(..n).collect();
+                    let left = left - n as u64;
+                    let literal = matches!(self.scan, Scan::Literal(_));
+                    self.scan = match (literal, left) {
+                        (true, 0) => Scan::Line {
+                            message_start: false,
+                        },
+                        (true, _) => Scan::Literal(left),
+                        (false, 0) => Scan::DiscardLine,
+                        (false, _) => Scan::Discard(left),
+                    };
+                    if literal {
+                        self.server.enqueue_input(&chunk);
+                        return Feed::Fed;
+                    }
+                }
+                Scan::Line { message_start } => {
+                    if message_start && self.first_line_too_long() {
+                        // STYLE.md rule 4: bound the command line. Keep its start (for the
+                        // tag), drop the rest up to its line break without buffering it.
+                        let start: Vec<u8> = self.pending.iter().take(64).copied().collect();
+                        self.scan = Scan::DiscardLine;
+                        self.discard_tail.clear();
+                        return Feed::LineTooLong(start);
+                    }
+                    let Some(line) = self.take_line() else {
+                        return Feed::NeedInput;
+                    };
+                    match self.scan_line(&line, message_start) {
+                        Some(next) => self.scan = next,
+                        None => continue,
+                    }
+                    self.server.enqueue_input(&line);
+                    return Feed::Fed;
+                }
+                Scan::DiscardLine => {
+                    if !self.discard_line() {
+                        return Feed::NeedInput;
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when the pending first line of a command has no line break within `max_line`.
+    fn first_line_too_long(&self) -> bool {
+        let max_line = self.limits.max_line as usize;
+        self.pending.len() > max_line
+            && !self.pending.iter().take(max_line + 1).any(|&b| b == b'\n')
+    }
+
+    /// The state after `line`, with its literal reserved; `None` when the command was
+    /// refused for lack of literal memory (the line is then dropped).
+    fn scan_line(&mut self, line: &[u8], message_start: bool) -> Option<Scan> {
+        Some(match announcement(line) {
+            Some(a) if a.length <= self.limits.max_literal => {
+                let length = u64::from(a.length);
+                if self.pool.try_reserve(length) {
+                    self.reserved += length;
+                } else if message_start
+                    && let Some(tag) = line_tag(line).and_then(|t| Tag::try_from(t.to_vec()).ok())
+                {
+                    self.refuse_busy(tag, a.non_sync, length);
+                    return None;
+                }
+                // Otherwise (a later literal of a command already under way) it goes
+                // through unaccounted, bounded by max_command.
+                Scan::Literal(length)
+            }
+            // imap-next refuses an over-long sync literal and drops the command (the client
+            // never sends it); an over-long non-sync literal is still read, then dropped.
+            Some(a) if a.non_sync => Scan::Literal(u64::from(a.length)),
+            _ => Scan::Line {
+                message_start: true,
+            },
+        })
+    }
+
+    /// Drops input up to and including the next line break, remembering only the line's
+    /// last octets: a non-sync literal announced there is dropped too. False if the line
+    /// has not ended yet.
+    fn discard_line(&mut self) -> bool {
+        const TAIL: usize = 24;
+        let Some(lf) = self.pending.iter().position(|&b| b == b'\n') else {
+            self.discard_tail.extend(self.pending.drain(..));
+            let excess = self.discard_tail.len().saturating_sub(TAIL);
+            self.discard_tail.drain(..excess);
+            return false;
+        };
+        self.discard_tail.extend(self.pending.drain(..=lf));
+        self.scan = match announcement(&self.discard_tail) {
+            Some(a) if a.non_sync => Scan::Discard(u64::from(a.length)),
+            _ => Scan::Line {
+                message_start: true,
+            },
+        };
+        self.discard_tail.clear();
+        true
+    }
+
+    /// Takes one complete line from the pending input. A line longer than the command limit
+    /// is handed over unfinished so imap-next's own limit handles it.
+    fn take_line(&mut self) -> Option<Vec<u8>> {
+        let end = match self.pending.iter().position(|&b| b == b'\n') {
+            Some(lf) => lf + 1,
+            None if self.pending.len() as u64 > u64::from(self.limits.max_command) => {
+                self.pending.len()
+            }
+            None => return None,
+        };
+        Some(self.pending.drain(..end).collect())
+    }
+
+    /// The literal pool is exhausted: refuse the command without reading its literal.
+    fn refuse_busy(&mut self, tag: Tag<'static>, non_sync: bool, length: u64) {
+        // RFC 5530 §3 LIMIT. A sync literal is never sent (no "+"); a non-sync one is
+        // already on its way and is swallowed with the rest of the command.
+        let text = "Server is busy with other uploads, try again shortly";
+        self.server
+            .enqueue_status(no(tag, Some(code("LIMIT")), text));
+        self.scan = if non_sync {
+            Scan::Discard(length)
+        } else {
+            Scan::Line {
+                message_start: true,
+            }
+        };
+    }
+}
+
+/// The driver is itself an imap-next `State`, so it can run under imap-next's `Stream`
+/// (tokio) or any other I/O loop.
+impl State for Driver {
+    type Event = Event;
+    type Error = Error;
+
+    /// Adds bytes read from the socket.
+    fn enqueue_input(&mut self, bytes: &[u8]) {
+        self.pending.extend(bytes);
+    }
+
+    /// Progresses until the next event, output or need for input.
+    fn next(&mut self) -> Result<Event, Interrupt<Error>> {
+        self.progress()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.pool.release(self.reserved + self.held);
+    }
+}
+
+/// The capability list as a response code, for `OK [CAPABILITY ...]` after sign-in.
+pub fn capability_code(phase: CapabilityPhase, append_limit: u32) -> Code<'static> {
+    let caps: Vec1<_> = capabilities(phase, append_limit);
+    Code::Capability(caps)
+}

@@ -1,0 +1,139 @@
+//! Literal memory accounting across connections, and the small scanner that finds literal
+//! announcements (`{n}` / `{n+}` at the end of a line, RFC 3501 §4.3, RFC 7888) in the bytes
+//! a client sends, before imap-next buffers them.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+/// A budget of literal octets shared by every connection of the daemon: imap-next buffers
+/// each literal whole, so this caps the memory clients can make us hold at once.
+#[derive(Debug)]
+pub struct LiteralPool {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl LiteralPool {
+    /// A pool of `limit` octets.
+    pub fn new(limit: u64) -> Arc<LiteralPool> {
+        Arc::new(LiteralPool {
+            limit,
+            used: AtomicU64::new(0),
+        })
+    }
+
+    /// Octets reserved right now.
+    pub fn in_use(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+
+    /// Reserves `octets`; false if that would exceed the limit.
+    pub fn try_reserve(&self, octets: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(octets)
+                    .filter(|&total| total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    /// Returns `octets` reserved earlier.
+    pub fn release(&self, octets: u64) {
+        // Saturating: a release never exceeds what was reserved, but never wrap if it did.
+        let _ = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                Some(used.saturating_sub(octets))
+            });
+    }
+}
+
+/// A literal announced at the end of a command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Announcement {
+    /// Announced length in octets.
+    pub length: u32,
+    /// True for `{n+}` (LITERAL+, RFC 7888): the client sends it without waiting.
+    pub non_sync: bool,
+}
+
+/// The literal announced at the end of `line` (which ends with LF), if any.
+pub fn announcement(line: &[u8]) -> Option<Announcement> {
+    let line = line.strip_suffix(b"\n")?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let inner = line.strip_suffix(b"}")?;
+    let open = inner.iter().rposition(|&b| b == b'{')?;
+    let (digits, non_sync) = match inner[open + 1..].strip_suffix(b"+") {
+        Some(d) => (d, true),
+        None => (&inner[open + 1..], false),
+    };
+    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let length = std::str::from_utf8(digits).ok()?.parse::<u32>().ok()?;
+    Some(Announcement { length, non_sync })
+}
+
+/// The tag at the start of a command line (RFC 3501 §9 `tag`), if it looks like one: the
+/// first word, ended by a space or the line break.
+pub fn line_tag(line: &[u8]) -> Option<&[u8]> {
+    let end = line
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r' || b == b'\n')?;
+    let tag = &line[..end];
+    let valid = !tag.is_empty()
+        && tag
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && !b"(){%*\"\\+".contains(&b));
+    valid.then_some(tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements() {
+        assert_eq!(
+            announcement(b"a APPEND INBOX {310}\r\n"),
+            Some(Announcement {
+                length: 310,
+                non_sync: false
+            })
+        );
+        assert_eq!(
+            announcement(b"a APPEND INBOX {5+}\n"),
+            Some(Announcement {
+                length: 5,
+                non_sync: true
+            })
+        );
+        assert_eq!(announcement(b"a NOOP\r\n"), None);
+        assert_eq!(announcement(b"a X {}\r\n"), None);
+        assert_eq!(announcement(b"a X {99999999999}\r\n"), None);
+        assert_eq!(announcement(b"a X {12}"), None, "no line end yet");
+    }
+
+    #[test]
+    fn tags() {
+        assert_eq!(line_tag(b"A001 APPEND"), Some(&b"A001"[..]));
+        assert_eq!(line_tag(b"+ x"), None);
+        assert_eq!(line_tag(b"b1\r\n"), Some(&b"b1"[..]));
+        assert_eq!(line_tag(b"unterminated"), None);
+    }
+
+    #[test]
+    fn pool_reserves_up_to_its_limit() {
+        let pool = LiteralPool::new(100);
+        assert!(pool.try_reserve(60));
+        assert!(!pool.try_reserve(41));
+        assert!(pool.try_reserve(40));
+        assert_eq!(pool.in_use(), 100);
+        pool.release(60);
+        assert_eq!(pool.in_use(), 40);
+        pool.release(1000);
+        assert_eq!(pool.in_use(), 0);
+    }
+}

@@ -1,0 +1,250 @@
+//! SEARCH evaluation (RFC 3501 §6.4.4, MODSEQ from RFC 7162 §3.1.5) of one message against
+//! imap-codec's [`SearchKey`].
+//!
+//! String criteria are case-insensitive substring matches over *decoded* text: header values
+//! with RFC 2047 encoded-words decoded and MIME text parts with their transfer encoding and
+//! charset (EUC-KR included) decoded, both by mail-parser. Dates ignore time and timezone.
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use imap_codec::imap_types::{
+    flag::Flag,
+    search::SearchKey,
+    sequence::{SeqOrUid, Sequence, SequenceSet},
+};
+use mail_parser::{Address, HeaderValue, Message, MessagePart, PartType};
+
+/// What SEARCH knows about one message of the selected mailbox.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchMessage<'a> {
+    /// Message sequence number.
+    pub seq: u32,
+    /// UID.
+    pub uid: u32,
+    /// The message's flags (system flags and keywords; \Recent is `recent`).
+    pub flags: &'a [Flag<'static>],
+    /// Whether this session sees the message as \Recent.
+    pub recent: bool,
+    /// INTERNALDATE.
+    pub internal_date: DateTime<FixedOffset>,
+    /// RFC822.SIZE.
+    pub size: u32,
+    /// The message's MODSEQ (RFC 7162).
+    pub modseq: u64,
+    /// The raw message.
+    pub raw: &'a [u8],
+    /// The message parsed by mail-parser (`None` if it could not be parsed: strings are then
+    /// matched against the raw bytes).
+    pub parsed: Option<&'a Message<'a>>,
+}
+
+/// The mailbox-wide values `*` stands for (RFC 3501 §9 seq-number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchScope {
+    /// The number of messages (the largest sequence number).
+    pub max_seq: u32,
+    /// The largest UID in use.
+    pub max_uid: u32,
+}
+
+/// True when `message` matches `key`.
+pub fn matches(key: &SearchKey<'_>, message: &SearchMessage<'_>, scope: SearchScope) -> bool {
+    let m = message;
+    match key {
+        SearchKey::And(keys) => keys.as_ref().iter().all(|k| matches(k, m, scope)),
+        SearchKey::Or(a, b) => matches(a, m, scope) || matches(b, m, scope),
+        SearchKey::Not(k) => !matches(k, m, scope),
+        SearchKey::All => true,
+        SearchKey::SequenceSet(set) => set_contains(set, m.seq, scope.max_seq),
+        SearchKey::Uid(set) => set_contains(set, m.uid, scope.max_uid),
+        SearchKey::Answered => has_flag(m, &Flag::Answered),
+        SearchKey::Deleted => has_flag(m, &Flag::Deleted),
+        SearchKey::Draft => has_flag(m, &Flag::Draft),
+        SearchKey::Flagged => has_flag(m, &Flag::Flagged),
+        SearchKey::Seen => has_flag(m, &Flag::Seen),
+        SearchKey::Unanswered => !has_flag(m, &Flag::Answered),
+        SearchKey::Undeleted => !has_flag(m, &Flag::Deleted),
+        SearchKey::Undraft => !has_flag(m, &Flag::Draft),
+        SearchKey::Unflagged => !has_flag(m, &Flag::Flagged),
+        SearchKey::Unseen => !has_flag(m, &Flag::Seen),
+        SearchKey::Keyword(k) => has_keyword(m, k.as_ref()),
+        SearchKey::Unkeyword(k) => !has_keyword(m, k.as_ref()),
+        SearchKey::Recent => m.recent,
+        // RFC 3501: NEW is "RECENT UNSEEN", OLD is "NOT RECENT".
+        SearchKey::New => m.recent && !has_flag(m, &Flag::Seen),
+        SearchKey::Old => !m.recent,
+        SearchKey::Larger(n) => m.size > *n,
+        SearchKey::Smaller(n) => m.size < *n,
+        SearchKey::Before(d) => m.internal_date.date_naive() < *d.as_ref(),
+        SearchKey::On(d) => m.internal_date.date_naive() == *d.as_ref(),
+        SearchKey::Since(d) => m.internal_date.date_naive() >= *d.as_ref(),
+        SearchKey::SentBefore(d) => sent_date(m).is_some_and(|s| s < *d.as_ref()),
+        SearchKey::SentOn(d) => sent_date(m).is_some_and(|s| s == *d.as_ref()),
+        SearchKey::SentSince(d) => sent_date(m).is_some_and(|s| s >= *d.as_ref()),
+        SearchKey::From(s) => header_contains(m, "From", s.as_ref()),
+        SearchKey::To(s) => header_contains(m, "To", s.as_ref()),
+        SearchKey::Cc(s) => header_contains(m, "Cc", s.as_ref()),
+        SearchKey::Bcc(s) => header_contains(m, "Bcc", s.as_ref()),
+        SearchKey::Subject(s) => header_contains(m, "Subject", s.as_ref()),
+        SearchKey::Header(name, s) => {
+            header_contains(m, &String::from_utf8_lossy(name.as_ref()), s.as_ref())
+        }
+        SearchKey::Body(s) => body_contains(m, &needle(s.as_ref())),
+        SearchKey::Text(s) => {
+            let n = needle(s.as_ref());
+            any_header_contains(m, &n) || body_contains(m, &n)
+        }
+        // RFC 7162 §3.1.5: messages whose modseq is at least the given value. We keep one
+        // modseq per message, so the optional entry name/type does not narrow the match.
+        SearchKey::ModSequence { modseq, .. } => m.modseq >= *modseq,
+    }
+}
+
+/// Whether `value` is in `set`, with `*` meaning `max` (RFC 3501 §9: a range is unordered,
+/// and `n:*` includes `max` even when `n > max`).
+pub fn set_contains(set: &SequenceSet, value: u32, max: u32) -> bool {
+    let resolve = |s: &SeqOrUid| match s {
+        SeqOrUid::Value(n) => n.get(),
+        SeqOrUid::Asterisk => max,
+    };
+    set.0.as_ref().iter().any(|seq| match seq {
+        Sequence::Single(s) => resolve(s) == value,
+        Sequence::Range(a, b) => {
+            let (a, b) = (resolve(a), resolve(b));
+            (a.min(b)..=a.max(b)).contains(&value)
+        }
+    })
+}
+
+fn has_flag(m: &SearchMessage<'_>, flag: &Flag<'_>) -> bool {
+    m.flags.iter().any(|f| f == flag)
+}
+
+fn has_keyword(m: &SearchMessage<'_>, keyword: &str) -> bool {
+    m.flags
+        .iter()
+        .any(|f| matches!(f, Flag::Keyword(k) if k.as_ref().eq_ignore_ascii_case(keyword)))
+}
+
+/// The Date header's calendar date as written (time and timezone disregarded).
+fn sent_date(m: &SearchMessage<'_>) -> Option<NaiveDate> {
+    let date = m.parsed?.date()?;
+    NaiveDate::from_ymd_opt(
+        i32::from(date.year),
+        u32::from(date.month),
+        u32::from(date.day),
+    )
+}
+
+/// The lowercased search string.
+fn needle(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_lowercase()
+}
+
+fn contains(haystack: &str, needle: &str) -> bool {
+    needle.is_empty() || haystack.to_lowercase().contains(needle)
+}
+
+/// The searchable text of a header value: decoded text, or "name <address>" per mailbox.
+fn value_text(value: &HeaderValue<'_>) -> String {
+    let addr_text = |a: &mail_parser::Addr<'_>| {
+        format!(
+            "{} <{}>",
+            a.name.as_deref().unwrap_or(""),
+            a.address.as_deref().unwrap_or("")
+        )
+    };
+    match value {
+        HeaderValue::Text(t) => t.to_string(),
+        HeaderValue::TextList(list) => list.join(" "),
+        HeaderValue::Address(Address::List(list)) => {
+            list.iter().map(addr_text).collect::<Vec<_>>().join(", ")
+        }
+        HeaderValue::Address(Address::Group(groups)) => groups
+            .iter()
+            .map(|g| {
+                let members: Vec<String> = g.addresses.iter().map(addr_text).collect();
+                format!(
+                    "{}: {}",
+                    g.name.as_deref().unwrap_or(""),
+                    members.join(", ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+/// RFC 3501 §6.4.4: header criteria match the field's value; an empty string matches
+/// every message that has the field (HEADER). Both the decoded and the raw value count.
+fn header_contains(m: &SearchMessage<'_>, name: &str, s: &[u8]) -> bool {
+    let n = needle(s);
+    let Some(parsed) = m.parsed else {
+        return raw_contains(m.raw, &n);
+    };
+    parsed
+        .root_part()
+        .headers()
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case(name))
+        .any(|h| {
+            let raw = parsed
+                .raw_message()
+                .get(h.offset_start() as usize..h.offset_end() as usize)
+                .unwrap_or_default();
+            contains(&value_text(h.value()), &n)
+                || contains(&String::from_utf8_lossy(raw), &n)
+                || contains(&decode_unstructured(raw), &n)
+        })
+}
+
+/// A raw header value with RFC 2047 encoded-words decoded (for fields mail-parser keeps raw).
+fn decode_unstructured(raw: &[u8]) -> String {
+    let mut value = raw.to_vec();
+    value.extend_from_slice(b"\r\n");
+    match mail_parser::parsers::MessageStream::new(&value).parse_unstructured() {
+        HeaderValue::Text(text) => text.into_owned(),
+        _ => String::new(),
+    }
+}
+
+fn any_header_contains(m: &SearchMessage<'_>, n: &str) -> bool {
+    let Some(parsed) = m.parsed else {
+        return raw_contains(m.raw, n);
+    };
+    // The raw header block (field names included) or any decoded value.
+    let root = parsed.root_part();
+    let block = parsed
+        .raw_message()
+        .get(root.raw_header_offset() as usize..root.raw_body_offset() as usize);
+    raw_contains(block.unwrap_or_default(), n)
+        || root
+            .headers()
+            .iter()
+            .any(|h| contains(&value_text(h.value()), n))
+}
+
+fn raw_contains(raw: &[u8], n: &str) -> bool {
+    contains(&String::from_utf8_lossy(raw), n)
+}
+
+/// BODY: the decoded text parts (encapsulated messages included).
+fn body_contains(m: &SearchMessage<'_>, n: &str) -> bool {
+    match m.parsed {
+        Some(parsed) => message_text_contains(parsed, n, 0),
+        None => raw_contains(m.raw, n),
+    }
+}
+
+fn message_text_contains(message: &Message<'_>, n: &str, depth: usize) -> bool {
+    // The root part of a single-part message is the body itself; part 0's headers are the
+    // message header, which BODY must not match.
+    message
+        .parts
+        .iter()
+        .any(|part: &MessagePart<'_>| match &part.body {
+            PartType::Text(t) | PartType::Html(t) => contains(t, n),
+            PartType::Message(inner) if depth < 8 => message_text_contains(inner, n, depth + 1),
+            _ => false,
+        })
+}

@@ -1,0 +1,119 @@
+//! The IMAP server's I/O side: sockets, TLS, sign-in, the store and the change hub around
+//! the sans-IO protocol pieces of [`crate::proto`].
+//!
+//! One task per connection ([`serve`]). Port 993 does the TLS handshake, then greets; port
+//! 143 runs [`crate::proto::plaintext`] until STARTTLS, then carries on without a second
+//! greeting. After TLS, an imap-next server ([`crate::proto::driver::Driver`]) frames
+//! commands; each command runs to completion before the next is read (one command at a
+//! time per connection), and mutating commands answer OK only after the store returned (its
+//! writes are durable then) and the change was published to the hub.
+//!
+//! Every wait (reading, IDLE, a store call) also watches the session's kick, the daemon's
+//! shutdown and the autologout timer: a kicked connection hears
+//! `* BYE [UNAVAILABLE] <reason>` at once, even mid-IDLE; a shutdown says BYE at the next
+//! command boundary.
+
+mod connection;
+mod signed_in;
+mod signin;
+
+pub use connection::{Connection, serve};
+pub use signed_in::{Out, SignedIn};
+
+use std::sync::Arc;
+
+use certmail_session::{ChangeHub, SessionPolicy, SessionRegistry};
+use certmail_store::Store;
+
+use crate::mailbox::RecentTracker;
+use crate::proto::literal::LiteralPool;
+
+/// Settings of the IMAP server (the daemon's `[imap]` section).
+#[derive(Debug, Clone)]
+pub struct ImapSettings {
+    /// Our host name (greeting).
+    pub hostname: String,
+    /// Largest APPEND literal in octets (RFC 7889 APPENDLIMIT); default the SMTP size limit.
+    pub append_limit: u32,
+    /// Largest command apart from its literal, octets.
+    pub max_command_line: u32,
+    /// Literal octets all connections together may hold in memory at once.
+    pub max_literal_memory: u64,
+    /// Bad commands before the connection is closed.
+    pub max_bad_commands: u32,
+    /// Minutes of silence before a signed-in connection is logged out (at least 30, RFC
+    /// 9051 §5.4; values below are raised to 30).
+    pub autologout_minutes: u64,
+    /// Seconds of silence before a connection that has not signed in is closed.
+    pub preauth_timeout_secs: u64,
+    /// Seconds for a TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// The password is required as well as the certificate (EXTERNAL alone is refused).
+    pub require_password: bool,
+    /// What a sign-in from another device does to the live session.
+    pub session_policy: SessionPolicy,
+}
+
+impl Default for ImapSettings {
+    fn default() -> Self {
+        Self {
+            hostname: "localhost".into(),
+            append_limit: 50_000_000,
+            max_command_line: 64 * 1024,
+            max_literal_memory: 512 * 1024 * 1024,
+            max_bad_commands: 20,
+            autologout_minutes: 30,
+            preauth_timeout_secs: 60,
+            tls_handshake_timeout_secs: 30,
+            require_password: true,
+            session_policy: SessionPolicy::Replace,
+        }
+    }
+}
+
+impl ImapSettings {
+    /// The signed-in autologout, never below RFC 9051's 30 minutes.
+    pub fn autologout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.autologout_minutes.max(30) * 60)
+    }
+}
+
+/// What every IMAP connection shares.
+pub struct ImapContext {
+    /// The mail store.
+    pub store: Arc<dyn Store>,
+    /// The single-active-session registry.
+    pub registry: Arc<dyn SessionRegistry>,
+    /// Changes between connections (and from SMTP delivery).
+    pub hub: ChangeHub,
+    /// Settings (replaced on reload by building a new context).
+    pub settings: ImapSettings,
+    /// The literal budget across all connections (`max_literal_memory`).
+    pub(crate) literals: Arc<LiteralPool>,
+    /// \Recent bookkeeping across connections.
+    pub(crate) recent: RecentTracker,
+}
+
+impl ImapContext {
+    /// A context; the literal budget is sized from `settings.max_literal_memory`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Arc<dyn SessionRegistry>,
+        hub: ChangeHub,
+        settings: ImapSettings,
+    ) -> Arc<ImapContext> {
+        Arc::new(ImapContext {
+            literals: LiteralPool::new(settings.max_literal_memory),
+            recent: RecentTracker::new(),
+            store,
+            registry,
+            hub,
+            settings,
+        })
+    }
+
+    /// Literal octets held right now by all connections (for metrics and tests).
+    pub fn literal_memory_in_use(&self) -> u64 {
+        self.literals.in_use()
+    }
+}

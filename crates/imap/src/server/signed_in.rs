@@ -1,0 +1,145 @@
+//! The state of a signed-in connection, and the responses a command collects.
+
+use std::sync::Arc;
+
+use certmail_session::{Change, ConnectionGuard, Subscription};
+use certmail_store::{Account, StoreError};
+use imap_codec::imap_types::{
+    core::Tag,
+    response::{Code, Data, Response, Status},
+};
+
+use super::ImapContext;
+use crate::mailbox::Selected;
+use crate::proto::response::{bad, code, no, ok, status};
+
+/// A signed-in connection (RFC 3501 authenticated and selected states).
+pub struct SignedIn {
+    /// What all connections share.
+    pub ctx: Arc<ImapContext>,
+    /// The account, as read at sign-in.
+    pub account: Account,
+    /// The registry's guard: dropping it ends this connection's part of the session.
+    pub guard: ConnectionGuard,
+    /// Changes of the account from other connections, narrowed to the selected mailbox.
+    pub changes: Subscription,
+    /// The selected mailbox, if any.
+    pub selected: Option<Selected>,
+    /// RFC 7162 CONDSTORE is on (ENABLE, SELECT (CONDSTORE), or a MODSEQ-using command).
+    pub condstore: bool,
+}
+
+impl SignedIn {
+    /// The account id.
+    pub fn account_id(&self) -> &str {
+        &self.account.id
+    }
+
+    /// Tells other connections of the account about a change this one made (after the
+    /// store returned).
+    pub fn publish(&self, change: Change) {
+        self.ctx
+            .hub
+            .publish(&self.account.id, Some(self.guard.connection_id()), change);
+    }
+
+    /// Takes every change waiting on the hub into the selected view.
+    pub fn drain_changes(&mut self) {
+        while let Some(change) = self.changes.try_recv() {
+            if let Some(selected) = &mut self.selected {
+                selected.note(&change);
+            }
+        }
+    }
+
+    /// Announces pending changes of the selected mailbox into `out` (see
+    /// [`Selected::sync`]).
+    pub async fn sync(&mut self, out: &mut Out, allow_expunge: bool) -> Result<(), StoreError> {
+        self.drain_changes();
+        let Some(selected) = &mut self.selected else {
+            return Ok(());
+        };
+        let data = selected
+            .sync(
+                self.ctx.store.as_ref(),
+                &self.account.id,
+                &self.ctx.recent,
+                allow_expunge,
+                self.condstore,
+            )
+            .await?;
+        for d in data {
+            out.data(d);
+        }
+        Ok(())
+    }
+
+    /// Selects `selected` (or none), narrowing the hub subscription to it.
+    pub fn set_selected(&mut self, selected: Option<Selected>) {
+        self.changes
+            .set_mailbox(selected.as_ref().map(|s| s.name.as_str()));
+        // Changes heard for the previous mailbox are of no use any more.
+        while self.changes.try_recv().is_some() {}
+        self.selected = selected;
+    }
+}
+
+/// The responses of one command, in order; the connection hands them to imap-next.
+#[derive(Debug, Default)]
+pub struct Out {
+    /// Untagged data and status responses, then the tagged completion.
+    pub responses: Vec<Response<'static>>,
+}
+
+impl Out {
+    /// Adds an untagged data response.
+    pub fn data(&mut self, data: Data<'static>) {
+        self.responses.push(Response::Data(data));
+    }
+
+    /// Adds a status response.
+    pub fn status(&mut self, status: Status<'static>) {
+        self.responses.push(Response::Status(status));
+    }
+
+    /// `tag OK [code] text`.
+    pub fn ok(&mut self, tag: Tag<'static>, code: Option<Code<'static>>, text: &str) {
+        self.status(ok(tag, code, text));
+    }
+
+    /// `tag NO [code] text` (the user's request cannot be done).
+    pub fn no(&mut self, tag: Tag<'static>, code: Option<Code<'static>>, text: &str) {
+        self.status(no(tag, code, text));
+    }
+
+    /// `tag NO [CODE] text` with an RFC 5530 code imap-codec has no variant for.
+    pub fn no_code(&mut self, tag: Tag<'static>, name: &'static str, text: &str) {
+        self.status(no(tag, Some(code(name)), text));
+    }
+
+    /// `tag BAD text` (the client sent something invalid).
+    pub fn bad(&mut self, tag: Tag<'static>, text: &str) {
+        self.status(bad(Some(tag), text));
+    }
+
+    /// `* OK [code] text`.
+    pub fn untagged_ok(&mut self, code: Option<Code<'static>>, text: &str) {
+        self.status(status(
+            imap_codec::imap_types::response::StatusKind::Ok,
+            None,
+            code,
+            text,
+        ));
+    }
+
+    /// `tag NO [SERVERBUG]`-style answer for a failure on our side: the details go to the
+    /// log, never to the client.
+    pub fn internal(&mut self, tag: Tag<'static>, what: &str, error: &dyn std::fmt::Display) {
+        tracing::error!(error = %error, "imap {what} failed");
+        self.no_code(
+            tag,
+            "SERVERBUG",
+            "Internal server error; the administrator can find details in the log",
+        );
+    }
+}

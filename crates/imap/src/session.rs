@@ -1,0 +1,246 @@
+//! One IMAP connection's state after TLS (RFC 3501 §3) and the dispatch of imap-next events
+//! to the command files under `commands/`.
+//!
+//! This round implements the commands that need no store (CAPABILITY, NOOP, LOGOUT, ID,
+//! ENABLE, LOGIN, AUTHENTICATE, and STARTTLS refused); every other event comes back as
+//! [`Flow::Unhandled`] for the caller that owns the store. One command runs at a time.
+
+use imap_codec::imap_types::{core::Tag, response::Status};
+use imap_next::server::{Error, Event, Server};
+
+use crate::{
+    commands::{self, sign_in::Authenticator},
+    proto::{
+        literal::line_tag,
+        response::{bad, bye},
+        seqmap::SeqMap,
+    },
+};
+
+/// Connection state (RFC 3501 §3), each carrying its data.
+#[derive(Debug, Clone)]
+pub enum SessionState<Account> {
+    /// TLS is up, nobody signed in yet.
+    NotAuthenticated,
+    /// Signed in, no mailbox selected.
+    Authenticated {
+        /// Who signed in.
+        account: Account,
+    },
+    /// Signed in with a mailbox selected.
+    Selected {
+        /// Who signed in.
+        account: Account,
+        /// The selected mailbox.
+        mailbox: SelectedMailbox,
+    },
+    /// LOGOUT was received; the connection closes.
+    Logout,
+}
+
+/// What a session knows about its selected mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedMailbox {
+    /// The mailbox's UTF-8 name.
+    pub name: String,
+    /// EXAMINE (or a mailbox we may not change).
+    pub read_only: bool,
+    /// Sequence numbers ↔ UIDs as this client knows them.
+    pub seqmap: SeqMap,
+    /// UIDs that are \Recent for this session (RFC 3501 §2.3.2).
+    pub recent: Vec<u32>,
+}
+
+/// Per-connection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// APPENDLIMIT in octets (advertised in CAPABILITY).
+    pub append_limit: u32,
+    /// Bad commands (BAD responses) before `* BYE` and close.
+    pub max_bad_commands: u32,
+    /// Refused sign-ins on this connection before `* BYE` and close.
+    pub max_failed_sign_ins: u32,
+    /// Our ID response fields (RFC 2971), e.g. ("name", "certmail").
+    pub server_id: Vec<(String, String)>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            append_limit: 50 * 1024 * 1024,
+            max_bad_commands: 20,
+            max_failed_sign_ins: 3,
+            server_id: vec![
+                ("name".to_string(), "certmail".to_string()),
+                ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            ],
+        }
+    }
+}
+
+/// What the connection does after an event.
+#[derive(Debug)]
+pub enum Flow {
+    /// Keep reading.
+    Continue,
+    /// Write what is queued, then close.
+    Close,
+    /// Not handled here (a command that needs the store, IDLE): the caller handles it.
+    Unhandled(Event),
+}
+
+/// An AUTHENTICATE waiting for the client's SASL data.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingAuthenticate {
+    pub(crate) tag: Tag<'static>,
+    pub(crate) mechanism: commands::sign_in::SignInMechanism,
+}
+
+/// One connection's session.
+pub struct Session<A: Authenticator> {
+    pub(crate) state: SessionState<A::Account>,
+    pub(crate) config: SessionConfig,
+    pub(crate) authenticator: A,
+    pub(crate) pending_authenticate: Option<PendingAuthenticate>,
+    pub(crate) failed_sign_ins: u32,
+    pub(crate) bad_commands: u32,
+    pub(crate) condstore: bool,
+    pub(crate) client_id: Vec<(String, Option<String>)>,
+}
+
+impl<A: Authenticator> std::fmt::Debug for Session<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("state", &self.state)
+            .field("condstore", &self.condstore)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Authenticator> Session<A> {
+    /// A session for a connection whose TLS is up.
+    pub fn new(config: SessionConfig, authenticator: A) -> Session<A> {
+        Session {
+            state: SessionState::NotAuthenticated,
+            config,
+            authenticator,
+            pending_authenticate: None,
+            failed_sign_ins: 0,
+            bad_commands: 0,
+            condstore: false,
+            client_id: Vec::new(),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &SessionState<A::Account> {
+        &self.state
+    }
+
+    /// Changes the state (SELECT, CLOSE, ... are the caller's this round).
+    pub fn set_state(&mut self, state: SessionState<A::Account>) {
+        self.state = state;
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// True once the client has enabled CONDSTORE (RFC 7162 §3.1). A CONDSTORE-enabling
+    /// command (SELECT (CONDSTORE), FETCH MODSEQ, ...) should call
+    /// [`Session::enable_condstore`].
+    pub fn condstore_enabled(&self) -> bool {
+        self.condstore
+    }
+
+    /// Marks CONDSTORE as enabled.
+    pub fn enable_condstore(&mut self) {
+        self.condstore = true;
+    }
+
+    /// What the client said about itself in ID (RFC 2971), for logs.
+    pub fn client_id(&self) -> &[(String, Option<String>)] {
+        &self.client_id
+    }
+
+    /// The signed-in account, if any.
+    pub fn account(&self) -> Option<&A::Account> {
+        match &self.state {
+            SessionState::Authenticated { account } | SessionState::Selected { account, .. } => {
+                Some(account)
+            }
+            _ => None,
+        }
+    }
+
+    /// Handles one event from the driver.
+    pub async fn handle_event(&mut self, server: &mut Server, event: Event) -> Flow {
+        if matches!(self.state, SessionState::Logout) {
+            // Input that arrived behind LOGOUT (or a BYE) is never run.
+            return Flow::Close;
+        }
+        match event {
+            Event::CommandReceived { command } => commands::dispatch(self, server, command).await,
+            Event::CommandAuthenticateReceived {
+                command_authenticate,
+            } => commands::authenticate::start(self, server, command_authenticate).await,
+            Event::AuthenticateDataReceived { authenticate_data } => {
+                commands::authenticate::data(self, server, authenticate_data).await
+            }
+            Event::IdleCommandReceived { tag } if self.account().is_none() => {
+                // RFC 2177 §3: IDLE is valid only when signed in.
+                let _ = server.idle_reject(bad(Some(tag), "Sign in first (AUTHENTICATE or LOGIN)"));
+                self.count_bad(server)
+            }
+            Event::GreetingSent { .. } | Event::ResponseSent { .. } => Flow::Continue,
+            other => Flow::Unhandled(other),
+        }
+    }
+
+    /// Handles a driver error: answers BAD where imap-next did not, and closes after too
+    /// many bad commands (STYLE.md: bound bad commands).
+    pub fn handle_error(&mut self, server: &mut Server, error: &Error) -> Flow {
+        let tag = match error {
+            Error::MalformedMessage { discarded_bytes }
+            | Error::ExpectedCrlfGotLf { discarded_bytes }
+            | Error::CommandTooLong { discarded_bytes } => {
+                line_tag(discarded_bytes.declassify()).and_then(|t| Tag::try_from(t.to_vec()).ok())
+            }
+            // imap-next already answered `<tag> BAD` for an over-long literal.
+            Error::LiteralTooLong { .. } => return self.count_bad(server),
+        };
+        if let Some(pending) = self.pending_authenticate.take() {
+            // Undecodable SASL data (not base64): end the exchange (RFC 3501 §6.2.2).
+            let _ = server.authenticate_finish(bad(
+                Some(pending.tag),
+                "Invalid base64 in AUTHENTICATE data",
+            ));
+            return self.count_bad(server);
+        }
+        let text = match error {
+            Error::ExpectedCrlfGotLf { .. } => "Lines must end with CRLF",
+            Error::CommandTooLong { .. } => "Command too long",
+            _ => "Syntax error",
+        };
+        server.enqueue_status(bad(tag, text));
+        self.count_bad(server)
+    }
+
+    /// Counts one bad command; says BYE when there were too many.
+    pub(crate) fn count_bad(&mut self, server: &mut Server) -> Flow {
+        self.bad_commands += 1;
+        if self.bad_commands >= self.config.max_bad_commands {
+            server.enqueue_status(bye(None, "Too many bad commands"));
+            self.state = SessionState::Logout;
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+
+    /// Enqueues a BAD answer and counts it.
+    pub(crate) fn reply_bad(&mut self, server: &mut Server, status: Status<'static>) -> Flow {
+        server.enqueue_status(status);
+        self.count_bad(server)
+    }
+}

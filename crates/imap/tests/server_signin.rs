@@ -1,0 +1,171 @@
+//! Sign-in over a real TLS connection: LOGIN, AUTHENTICATE PLAIN (SASL-IR and with a
+//! continuation), EXTERNAL with an authzid, refusals with their codes, STARTTLS on the
+//! plaintext port, default mailboxes at first sign-in, kicks and shutdown.
+
+mod common;
+
+use base64::Engine as _;
+use common::*;
+use tokio::net::TcpStream;
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_with_certificate_and_password_creates_the_default_mailboxes() {
+    let server = TestServer::start(true).await;
+    let mut c = server.connect().await;
+    let reply = c.command(&format!("LOGIN hong \"{PASSWORD}\"")).await;
+    assert!(
+        tagged(&reply).starts_with("a1 OK [CAPABILITY IMAP4REV1"),
+        "{reply:?}"
+    );
+    assert!(
+        !tagged(&reply).contains("AUTH="),
+        "no mechanisms after sign-in"
+    );
+    let list = ok(c.command("LIST \"\" \"*\"").await);
+    for (name, attr) in [
+        ("INBOX", None),
+        ("Sent", Some("\\Sent")),
+        ("Drafts", Some("\\Drafts")),
+        ("Trash", Some("\\Trash")),
+        ("Junk", Some("\\Junk")),
+        ("Archive", Some("\\Archive")),
+    ] {
+        let line = list
+            .iter()
+            .find(|l| l.ends_with(&format!("\"/\" {name}")))
+            .unwrap_or_else(|| panic!("{name} missing from {list:#?}"));
+        assert!(line.contains("\\HasNoChildren"), "{line}");
+        if let Some(attr) = attr {
+            assert!(line.contains(attr), "{line}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authenticate_plain_with_and_without_initial_response() {
+    let server = TestServer::start(true).await;
+    let mut c = server.connect().await;
+    let creds = b64(format!("\0hong\0{PASSWORD}").as_bytes());
+    let reply = c.command(&format!("AUTHENTICATE PLAIN {creds}")).await;
+    assert!(tagged(&reply).starts_with("a1 OK"), "{reply:?}");
+
+    let mut c = server.connect().await;
+    c.send("p1 AUTHENTICATE PLAIN\r\n").await;
+    assert_eq!(c.line().await, "+ ");
+    c.send(&format!("{creds}\r\n")).await;
+    let reply = c.until_tagged("p1").await;
+    assert!(tagged(&reply).starts_with("p1 OK"), "{reply:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_refused_with_authenticationfailed() {
+    let server = TestServer::start(true).await;
+    let mut c = server.connect().await;
+    let reply = c.command("LOGIN hong \"wrong\"").await;
+    assert!(
+        tagged(&reply).starts_with("a1 NO [AUTHENTICATIONFAILED]"),
+        "{reply:?}"
+    );
+    let reply = c.command("SELECT INBOX").await;
+    assert!(
+        tagged(&reply).starts_with("a2 BAD"),
+        "not signed in: {reply:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_with_authzid_signs_in_when_policy_allows() {
+    let server = TestServer::start(false).await;
+    let mut c = server.connect().await;
+    let reply = c
+        .command(&format!("AUTHENTICATE EXTERNAL {}", b64(b"hong")))
+        .await;
+    assert!(tagged(&reply).starts_with("a1 OK"), "{reply:?}");
+
+    // With the password required, EXTERNAL alone is refused with a sentence.
+    let strict = TestServer::start(true).await;
+    let mut c = strict.connect().await;
+    let reply = c.command("AUTHENTICATE EXTERNAL =").await;
+    let line = tagged(&reply);
+    assert!(line.starts_with("a1 NO [AUTHENTICATIONFAILED]"), "{line}");
+    assert!(line.contains("password"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_certificate_is_refused_at_sign_in_not_at_the_greeting() {
+    let server = TestServer::start(true).await;
+    let config = client_config(&server.pki_files.server_ca, None);
+    let tcp = TcpStream::connect(server.tls_addr).await.expect("connect");
+    let mut c = Client::new(tls_connect(tcp, config).await);
+    assert!(c.line().await.starts_with("* OK"));
+    let reply = c.command(&format!("LOGIN hong \"{PASSWORD}\"")).await;
+    assert!(
+        tagged(&reply).starts_with("a1 NO [AUTHENTICATIONFAILED]"),
+        "{reply:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_on_the_plaintext_port_then_sign_in_without_a_second_greeting() {
+    let server = TestServer::start(true).await;
+    let mut tcp = TcpStream::connect(server.plain_addr)
+        .await
+        .expect("connect");
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut reader = BufReader::new(&mut tcp);
+    let mut line = String::new();
+    reader.read_line(&mut line).await.expect("greeting");
+    assert!(
+        line.contains("STARTTLS") && line.contains("LOGINDISABLED"),
+        "{line}"
+    );
+    drop(reader);
+    tcp.write_all(b"s1 LOGIN hong pw\r\n").await.expect("write");
+    let mut reader = BufReader::new(&mut tcp);
+    line.clear();
+    reader.read_line(&mut line).await.expect("reply");
+    assert!(line.starts_with("s1 NO [PRIVACYREQUIRED]"), "{line}");
+    drop(reader);
+    tcp.write_all(b"s2 STARTTLS\r\n").await.expect("write");
+    let mut reader = BufReader::new(&mut tcp);
+    line.clear();
+    reader.read_line(&mut line).await.expect("reply");
+    assert!(line.starts_with("s2 OK"), "{line}");
+    drop(reader);
+    let mut c = Client::new(tls_connect(tcp, server.client_config()).await);
+    // No greeting after the handshake: the first line is the answer to our command.
+    let reply = c.command(&format!("LOGIN hong \"{PASSWORD}\"")).await;
+    assert_eq!(reply.len(), 1, "{reply:?}");
+    assert!(tagged(&reply).starts_with("a1 OK"), "{reply:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kicked_session_hears_bye_even_while_idling() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    ok(c.command("SELECT INBOX").await);
+    c.send("i1 IDLE\r\n").await;
+    assert!(c.line().await.starts_with('+'));
+    let kicked = server
+        .ctx
+        .registry
+        .kick(ACCOUNT, certmail_session::KickReason::AdminKick)
+        .await;
+    assert_eq!(kicked, 1);
+    let bye = c.line().await;
+    assert_eq!(bye, "* BYE [UNAVAILABLE] Session ended by an administrator");
+    assert!(c.closed().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_says_bye_at_the_command_boundary() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    server.shutdown.cancel();
+    let bye = c.line().await;
+    assert_eq!(bye, "* BYE [UNAVAILABLE] server shutting down");
+}
