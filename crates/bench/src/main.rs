@@ -14,6 +14,7 @@
 //! - [`message`]: realistic Korean MIME messages of an exact size.
 //! - [`load`]: the C concurrent sessions sharing N messages.
 //! - [`procstat`]: peak RSS and CPU time from /proc.
+//! - [`run`]: one whole run (install, start, load, measure, stop).
 //! - [`report`]: percentiles and the figures table.
 //!
 //! Rules: every wait is bounded; the daemon never outlives the benchmark (Drop guard,
@@ -28,13 +29,12 @@ mod load;
 mod message;
 mod procstat;
 mod report;
+mod run;
 mod tls;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 /// Load generator and benchmark table for certmail.
@@ -79,6 +79,14 @@ struct SmtpArgs {
     /// Seconds to wait for any one reply before failing the run.
     #[arg(long, default_value_t = 60)]
     reply_timeout_secs: u64,
+    /// Where to create the installation (its store is what gets fsynced). Default: the
+    /// system temporary directory.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Run twice: with the store in --dir, then on /dev/shm (tmpfs, where fsync costs
+    /// nothing), and print the ratio: what durable acknowledgement costs.
+    #[arg(long)]
+    compare_fsync: bool,
 }
 
 #[tokio::main]
@@ -109,104 +117,50 @@ async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
             ""
         }
     );
-    let tmp = tempfile::Builder::new()
-        .prefix("certmail-bench-")
-        .tempdir()?;
-    // Dropped (removing the directory) after the daemon, which is declared later.
-    let (_tmp_guard, dir) = if args.keep_dir {
-        (None, tmp.keep())
-    } else {
-        let path = tmp.path().to_owned();
-        (Some(tmp), path)
-    };
-
-    let t = Instant::now();
-    let (c, a) = (args.concurrency as usize, args.accounts as usize);
-    let log_level = args.log_level.clone();
-    let dir2 = dir.clone();
-    let inst = tokio::task::spawn_blocking(move || install::write_files(&dir2, c, a, &log_level))
-        .await
-        .context("PKI generation panicked")??;
-    inst.create_accounts(&certmail).await?;
-    eprintln!(
-        "setup: {} senders with certificates, {} recipients in {:.1} s ({})",
-        inst.senders.len(),
-        inst.recipients.len(),
-        t.elapsed().as_secs_f64(),
-        inst.dir.display()
-    );
-
-    let daemon = daemon::DaemonProcess::start(
-        &certmail,
-        &inst.config,
-        &inst.log,
-        "submissions",
-        Duration::from_secs(60),
-    )
-    .await?;
-    let addr = daemon
-        .listener("submissions")
-        .context("no submissions listener")?;
-    eprintln!(
-        "daemon pid {} listening on {addr} (submissions)",
-        daemon.pid()
-    );
-
-    let plan = load::LoadPlan {
+    let opts = run::RunOptions {
         messages: args.messages as usize,
         size: args.size as usize,
-        addr,
-        server_ca: inst.server_ca.clone(),
-        senders: inst.senders.clone(),
-        recipients: Arc::new(inst.recipients.clone()),
+        concurrency: args.concurrency as usize,
+        accounts: args.accounts as usize,
+        certmail,
+        keep_dir: args.keep_dir,
+        log_level: args.log_level.clone(),
         reply_timeout: Duration::from_secs(args.reply_timeout_secs),
     };
-    let mut before = None;
-    let outcome = load::run(plan, || {
-        before = Some((daemon.stat(), procstat::read(None)))
-    })
-    .await
-    .map_err(|e| e.context(format!("daemon log tail:\n{}", daemon::log_tail(&inst.log))))?;
-    let (server_before, client_before) = before.context("the load never started")?;
-    let (server_before, client_before) = (server_before?, client_before?);
-    let server_after = daemon.stat()?;
-    let client_after = procstat::read(None)?;
-    let finished = outcome
-        .clients
-        .iter()
-        .filter_map(|c| c.finished)
-        .max()
-        .unwrap_or(outcome.started);
-    let refusals: Vec<&client::Reply> = outcome.clients.iter().flat_map(|c| &c.refusals).collect();
-    let run = report::SmtpRun {
-        accepted: outcome.clients.iter().map(|c| c.latencies.len()).sum(),
-        refused: refusals.len(),
-        size: args.size as usize,
-        concurrency: args.concurrency as usize,
-        pipelining: outcome.pipelining,
-        elapsed: finished - outcome.started,
-        latencies: outcome
-            .clients
-            .iter()
-            .flat_map(|c| c.latencies.iter().copied())
-            .collect(),
-        sign_ins: outcome.sign_ins.clone(),
-        server_peak_rss: server_after.peak_rss,
-        server_cpu: server_after.cpu.saturating_sub(server_before.cpu),
-        client_cpu: client_after.cpu.saturating_sub(client_before.cpu),
-    };
-    daemon.stop(Duration::from_secs(10)).await;
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let mut runs = vec![("store on disk", run::smtp_once(&opts, &parent).await?)];
+    if args.compare_fsync {
+        let shm = std::path::Path::new("/dev/shm");
+        let is_tmpfs = procstat::filesystem_of(shm).is_some_and(|(fs, _)| fs == "tmpfs");
+        anyhow::ensure!(is_tmpfs, "--compare-fsync needs /dev/shm to be a tmpfs");
+        runs.push((
+            "store on tmpfs (fsync is free)",
+            run::smtp_once(&opts, shm).await?,
+        ));
+    }
 
     println!("{}", machine_line());
     println!(
         "command: {}",
         std::env::args().collect::<Vec<_>>().join(" ")
     );
-    println!();
-    print!("{}", run.table());
-    if args.keep_dir {
-        eprintln!("kept: {}", inst.dir.display());
+    for (label, (figures, _)) in &runs {
+        println!();
+        println!("{label}:");
+        println!();
+        print!("{}", figures.table());
     }
+    if let [(_, (disk, _)), (_, (tmpfs, _))] = runs.as_slice() {
+        println!();
+        println!(
+            "fsync: {:.0} msg/s with the store on disk, {:.0} msg/s on tmpfs: disk runs at {:.0}% \
+             of the fsync-free rate",
+            disk.messages_per_second(),
+            tmpfs.messages_per_second(),
+            100.0 * disk.messages_per_second() / tmpfs.messages_per_second().max(1e-9)
+        );
+    }
+    let refusals: Vec<&client::Reply> = runs.iter().flat_map(|(_, (_, r))| r).collect();
     if let Some(first) = refusals.first() {
         anyhow::bail!(
             "{} messages were refused; the first: {first}",

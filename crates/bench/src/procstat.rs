@@ -1,4 +1,5 @@
-//! What Linux says about a process: peak resident memory and CPU time (from /proc).
+//! What Linux's /proc says: a process's peak resident memory, CPU time and disk writes,
+//! and the file system a path lives on.
 
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ pub struct ProcStat {
     pub rss: u64,
     /// User plus system CPU time so far.
     pub cpu: Duration,
+    /// Bytes the process caused to be sent to storage (`write_bytes` of /proc/<pid>/io),
+    /// when the kernel lets us read it.
+    pub disk_writes: Option<u64>,
 }
 
 /// Reads `/proc/<pid>/status` and `/proc/<pid>/stat`; `pid` None means this process.
@@ -33,7 +37,42 @@ pub fn read(pid: Option<u32>) -> anyhow::Result<ProcStat> {
         rss: status_kb(&status, "VmRSS:").with_context(|| format!("no VmRSS in {dir}/status"))?
             * 1024,
         cpu: ticks_to_duration(ticks, clock_ticks_per_second()),
+        disk_writes: std::fs::read_to_string(format!("{dir}/io"))
+            .ok()
+            .and_then(|io| io_field(&io, "write_bytes:")),
     })
+}
+
+/// A `key: value` line of /proc/<pid>/io.
+fn io_field(io: &str, key: &str) -> Option<u64> {
+    io.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The file system type and source (device) holding `path`, from /proc/self/mountinfo:
+/// the mount whose mount point is the longest prefix of the canonical path.
+pub fn filesystem_of(path: &std::path::Path) -> Option<(String, String)> {
+    let path = std::fs::canonicalize(path).ok()?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mount_of(&info, &path)
+}
+
+fn mount_of(mountinfo: &str, path: &std::path::Path) -> Option<(String, String)> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            // proc(5): id parent major:minor root mount-point options [tags] - fstype source …
+            let fields: Vec<&str> = line.split(' ').collect();
+            let mount_point = fields.get(4)?;
+            let dash = fields.iter().position(|f| *f == "-")?;
+            let fstype = fields.get(dash + 1)?;
+            let source = fields.get(dash + 2)?;
+            path.starts_with(mount_point)
+                .then(|| (mount_point.len(), fstype.to_string(), source.to_string()))
+        })
+        .max_by_key(|(len, _, _)| *len)
+        .map(|(_, fstype, source)| (fstype, source))
 }
 
 /// A `Key:   1234 kB` value of /proc/<pid>/status, in kB.
@@ -94,6 +133,21 @@ mod tests {
         let stat = "4242 (cert mail) (x)) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 9 0 100 1000000 500";
         assert_eq!(cpu_ticks(stat), Some(325));
         assert_eq!(cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn parses_io_and_mountinfo() {
+        let io = "rchar: 100\nwchar: 200\nsyscw: 3\nread_bytes: 0\nwrite_bytes: 40960\n";
+        assert_eq!(io_field(io, "write_bytes:"), Some(40960));
+        let mountinfo = "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n\
+                         30 22 0:26 / /dev/shm rw,nosuid shared:2 - tmpfs tmpfs rw\n";
+        let on = |p: &str| mount_of(mountinfo, std::path::Path::new(p));
+        assert_eq!(on("/dev/shm/x"), Some(("tmpfs".into(), "tmpfs".into())));
+        assert_eq!(
+            on("/tmp/certmail"),
+            Some(("ext4".into(), "/dev/vda".into()))
+        );
+        assert_eq!(on("/dev/shmem"), Some(("ext4".into(), "/dev/vda".into())));
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct SmtpRun {
     pub server_cpu: Duration,
     /// This benchmark process's CPU time during the load (it shares the machine).
     pub client_cpu: Duration,
+    /// Bytes the daemon sent to storage during the load, if the kernel told us.
+    pub server_disk_writes: Option<u64>,
+    /// The file system holding the store, e.g. `ext4 on /dev/vda`.
+    pub store_fs: String,
 }
 
 impl SmtpRun {
@@ -109,6 +113,17 @@ impl SmtpRun {
                 1e3 * self.server_cpu.as_secs_f64() / self.accepted.max(1) as f64
             ),
         );
+        if let Some(w) = self.server_disk_writes {
+            row(
+                "server disk writes",
+                format!(
+                    "{:.1} MB = {:.1} KB/msg",
+                    w as f64 / 1e6,
+                    w as f64 / 1e3 / self.accepted.max(1) as f64
+                ),
+            );
+        }
+        row("store file system", self.store_fs.clone());
         row(
             "bench client CPU (user+sys)",
             format!(
@@ -158,6 +173,8 @@ mod tests {
             server_peak_rss: 64 * 1024 * 1024,
             server_cpu: Duration::from_secs(1),
             client_cpu: Duration::from_millis(500),
+            server_disk_writes: Some(40_960_000),
+            store_fs: "ext4 on /dev/vda".into(),
         };
         assert_eq!(run.messages_per_second(), 500.0);
         let t = run.table();
@@ -176,5 +193,9 @@ mod tests {
         );
         assert!(t.contains("| server peak RSS (VmHWM) | 64.0 MiB |"), "{t}");
         assert!(t.contains("50% of one core, 1.00 ms/msg"), "{t}");
+        assert!(
+            t.contains("| server disk writes | 41.0 MB = 41.0 KB/msg |"),
+            "{t}"
+        );
     }
 }
