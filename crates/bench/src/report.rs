@@ -31,6 +31,8 @@ pub struct SmtpRun {
     pub latencies: Vec<Duration>,
     /// Per session, TCP connect to the 235 after AUTH PLAIN.
     pub sign_ins: Vec<Duration>,
+    /// The daemon's resident memory once every session had signed in (VmRSS), bytes.
+    pub server_rss_signed_in: u64,
     /// The daemon's peak resident memory (VmHWM), bytes.
     pub server_peak_rss: u64,
     /// The daemon's CPU time (user + system) during the load.
@@ -101,6 +103,10 @@ impl SmtpRun {
         }
         row("sign-in p50 (connect → 235)", ms(percentile(&sign, 50.0)));
         row(
+            "server RSS once all signed in",
+            format!("{:.1} MiB", self.server_rss_signed_in as f64 / 1048576.0),
+        );
+        row(
             "server peak RSS (VmHWM)",
             format!("{:.1} MiB", self.server_peak_rss as f64 / 1048576.0),
         );
@@ -170,6 +176,7 @@ mod tests {
             elapsed: Duration::from_secs(2),
             latencies: (1..=1000).map(|i| Duration::from_micros(i * 10)).collect(),
             sign_ins: vec![d(30); 8],
+            server_rss_signed_in: 32 * 1024 * 1024,
             server_peak_rss: 64 * 1024 * 1024,
             server_cpu: Duration::from_secs(1),
             client_cpu: Duration::from_millis(500),
@@ -192,6 +199,10 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("| server peak RSS (VmHWM) | 64.0 MiB |"), "{t}");
+        assert!(
+            t.contains("| server RSS once all signed in | 32.0 MiB |"),
+            "{t}"
+        );
         assert!(t.contains("50% of one core, 1.00 ms/msg"), "{t}");
         assert!(
             t.contains("| server disk writes | 41.0 MB = 41.0 KB/msg |"),

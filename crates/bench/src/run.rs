@@ -124,6 +124,7 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
             .flat_map(|c| c.latencies.iter().copied())
             .collect(),
         sign_ins: outcome.sign_ins,
+        server_rss_signed_in: server_before.rss,
         server_peak_rss: server_after.peak_rss,
         server_cpu: server_after.cpu.saturating_sub(server_before.cpu),
         client_cpu: client_after.cpu.saturating_sub(client_before.cpu),
