@@ -343,3 +343,21 @@ fn ehlo_without_a_domain() {
         "501 5.5.4 Syntax: EHLO domain\r\n"
     );
 }
+
+/// With the password required (the default), EHLO offers only mechanisms that can succeed.
+#[test]
+fn external_is_not_offered_when_the_password_is_required() {
+    let mut s = certmail_smtp::proto::Session::new(certmail_smtp::proto::SessionConfig::new(
+        "mail.example.kr",
+        certmail_smtp::proto::ListenerKind::Submission { implicit_tls: true },
+    ));
+    s.feed(b"EHLO client\r\n");
+    let mut out = Vec::new();
+    while let Some(a) = s.next_action() {
+        if let certmail_smtp::proto::Action::Write(b) = a {
+            out.extend(b);
+        }
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("250 AUTH PLAIN LOGIN\r\n"), "{text}");
+}

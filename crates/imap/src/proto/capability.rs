@@ -45,10 +45,10 @@ pub fn capabilities(phase: CapabilityPhase, append_limit: u32) -> Vec1<Capabilit
                 other(&format!("APPENDLIMIT={append_limit}")),
             ]);
             if phase == CapabilityPhase::TlsNotAuthenticated {
+                // RFC 3501 §6.2.2: offer only mechanisms that can succeed. The password is
+                // required as the second factor, so EXTERNAL alone cannot: it is still
+                // understood (and refused with a sentence), but not advertised.
                 list.push(Capability::SaslIr);
-                list.push(Capability::Auth(
-                    AuthMechanism::try_from("EXTERNAL").expect("EXTERNAL is an atom"),
-                ));
                 list.push(Capability::Auth(AuthMechanism::Plain));
             }
         }
@@ -86,7 +86,7 @@ mod tests {
         assert_eq!(
             caps,
             "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
-             CONDSTORE APPENDLIMIT=52428800 SASL-IR AUTH=EXTERNAL AUTH=PLAIN"
+             CONDSTORE APPENDLIMIT=52428800 SASL-IR AUTH=PLAIN"
         );
         let after = names(CapabilityPhase::Authenticated).join(" ");
         assert!(

@@ -46,6 +46,9 @@ pub struct SessionConfig {
     /// True when MAIL needs a signed-in client (`530 5.7.0` otherwise). Default true on
     /// submission listeners, false on MX.
     pub auth_required_for_mail: bool,
+    /// Offer AUTH EXTERNAL in EHLO: only where the certificate alone may sign in (the
+    /// password policy is off). EXTERNAL is still understood when not offered.
+    pub offer_external: bool,
 }
 
 impl SessionConfig {
@@ -63,6 +66,7 @@ impl SessionConfig {
             tls_active: implicit_tls,
             starttls_available: !implicit_tls,
             auth_required_for_mail: matches!(listener, ListenerKind::Submission { .. }),
+            offer_external: false,
         }
     }
 

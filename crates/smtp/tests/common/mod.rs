@@ -16,19 +16,24 @@ pub const LOCAL_USERS: [&str; 2] = ["hong", "kim"];
 /// Our host name in every test.
 pub const HOST: &str = "mail.example.kr";
 
-/// Submission on port 587 (STARTTLS).
+/// Submission on port 587 (STARTTLS), with certificate-only sign-in allowed so that the
+/// transcripts exercise EXTERNAL too.
 pub fn submission_587() -> SessionConfig {
-    SessionConfig::new(
+    let mut c = SessionConfig::new(
         HOST,
         ListenerKind::Submission {
             implicit_tls: false,
         },
-    )
+    );
+    c.offer_external = true;
+    c
 }
 
-/// Submission on port 465 (implicit TLS).
+/// Submission on port 465 (implicit TLS), EXTERNAL offered as in [`submission_587`].
 pub fn submission_465() -> SessionConfig {
-    SessionConfig::new(HOST, ListenerKind::Submission { implicit_tls: true })
+    let mut c = SessionConfig::new(HOST, ListenerKind::Submission { implicit_tls: true });
+    c.offer_external = true;
+    c
 }
 
 /// MX on port 25.

@@ -151,7 +151,13 @@ impl Session {
             max_message_size: self.config.max_message_size,
             starttls: !self.tls_active && self.config.starttls_available,
             auth_mechanisms: if submission && self.tls_active && !self.authenticated {
-                vec!["EXTERNAL", "PLAIN", "LOGIN"]
+                // RFC 4954 §3: offer only what can succeed; EXTERNAL alone signs in only
+                // where policy does not require the password as well.
+                let mut m = vec!["PLAIN", "LOGIN"];
+                if self.config.offer_external {
+                    m.insert(0, "EXTERNAL");
+                }
+                m
             } else {
                 Vec::new()
             },
