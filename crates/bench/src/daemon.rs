@@ -64,7 +64,12 @@ impl DaemonProcess {
         ready_timeout: Duration,
     ) -> anyhow::Result<Self> {
         let mut command = tokio::process::Command::new(binary);
-        command.arg("serve").arg("--config").arg(config);
+        // The log is a file: no terminal colour codes in it.
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .env("NO_COLOR", "1");
         Self::start_command(command, log, need, ready_timeout)
             .await
             .with_context(|| format!("running {}", binary.display()))
@@ -172,6 +177,15 @@ fn parse_listening(line: &str) -> Option<(String, SocketAddr)> {
     let name = parts.next()?.to_owned();
     let addr = parts.next()?.parse().ok()?;
     parts.next().is_none().then_some((name, addr))
+}
+
+/// `error`, followed by the daemon's last log lines (the error stays first: it is what
+/// the reader needs, the log is why).
+pub fn with_log_tail(error: anyhow::Error, log: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{error:#}\n--- the daemon's log ends with:\n{}",
+        log_tail(log)
+    )
 }
 
 /// The last lines of the daemon's log, for error messages.

@@ -35,13 +35,21 @@ pub struct Sender {
     pub key: PathBuf,
 }
 
-/// A receiving account.
+/// A receiving account (with a certificate too, so the run can count its INBOX over IMAP).
 #[derive(Debug, Clone)]
 pub struct Recipient {
+    /// Login id.
+    pub id: String,
     /// The person's name.
     pub name: String,
     /// The account's address.
     pub address: String,
+    /// The second factor.
+    pub password: String,
+    /// The certificate, PEM.
+    pub cert: PathBuf,
+    /// The certificate's key, PKCS#8 PEM.
+    pub key: PathBuf,
 }
 
 /// The files of the installation and the accounts in it.
@@ -103,17 +111,22 @@ pub fn write_files(
     std::fs::write(&server_key, server.key_pem())?;
     std::fs::write(&server_ca, pki.server_ca.cert_pem())?;
 
-    let mut sender_list = Vec::with_capacity(senders);
-    for i in 0..senders {
-        let id = format!("sender{:03}", i + 1);
-        let name = korean_name(i);
-        let mut spec = UserSpec::gpki(&name, now);
-        spec.real_name = Some(name.clone());
+    // Writes a certificate and key for `name`; returns their paths.
+    let issue = |id: &str, name: &str| -> anyhow::Result<(PathBuf, PathBuf)> {
+        let mut spec = UserSpec::gpki(name, now);
+        spec.real_name = Some(name.to_owned());
         let user = pki.issue(&pki.gpki_ca, &spec, &users_dir)?;
         let cert = users_dir.join(format!("{id}.pem"));
         let key = users_dir.join(format!("{id}-key.pem"));
         std::fs::write(&cert, user.cert_pem())?;
         std::fs::write(&key, user.key_pem())?;
+        Ok((cert, key))
+    };
+    let mut sender_list = Vec::with_capacity(senders);
+    for i in 0..senders {
+        let id = format!("sender{:03}", i + 1);
+        let name = korean_name(i);
+        let (cert, key) = issue(&id, &name)?;
         sender_list.push(Sender {
             address: format!("{id}@{DOMAIN}"),
             password: password_of(&id),
@@ -123,12 +136,20 @@ pub fn write_files(
             key,
         });
     }
-    let recipient_list = (0..recipients)
-        .map(|i| Recipient {
-            name: korean_name(1000 + i),
-            address: format!("user{:04}@{DOMAIN}", i + 1),
-        })
-        .collect();
+    let mut recipient_list = Vec::with_capacity(recipients);
+    for i in 0..recipients {
+        let id = format!("user{:04}", i + 1);
+        let name = korean_name(1000 + i);
+        let (cert, key) = issue(&id, &name)?;
+        recipient_list.push(Recipient {
+            address: format!("{id}@{DOMAIN}"),
+            password: password_of(&id),
+            id,
+            name,
+            cert,
+            key,
+        });
+    }
 
     let config = dir.join("certmail.toml");
     std::fs::write(
@@ -203,22 +224,21 @@ quota_bytes = 0
 
 impl Installation {
     /// Creates every account with the `certmail` CLI (the daemon must be stopped) and binds
-    /// each sender's certificate.
+    /// its certificate.
     pub async fn create_accounts(&self, certmail: &Path) -> anyhow::Result<()> {
-        for s in &self.senders {
-            self.account_add(certmail, &s.id, &s.name, &s.address)
+        let senders = self
+            .senders
+            .iter()
+            .map(|s| (&s.id, &s.name, &s.address, &s.cert));
+        let recipients = self
+            .recipients
+            .iter()
+            .map(|r| (&r.id, &r.name, &r.address, &r.cert));
+        for (id, name, address, cert) in senders.chain(recipients) {
+            self.account_add(certmail, id, name, address).await?;
+            let cert = cert.to_str().context("certificate path is not UTF-8")?;
+            self.cli(certmail, &["cert", "bind", id, cert], None)
                 .await?;
-            let cert = s.cert.to_str().context("certificate path is not UTF-8")?;
-            self.cli(certmail, &["cert", "bind", &s.id, cert], None)
-                .await?;
-        }
-        for r in &self.recipients {
-            let id = r
-                .address
-                .split('@')
-                .next()
-                .expect("split yields at least one part");
-            self.account_add(certmail, id, &r.name, &r.address).await?;
         }
         Ok(())
     }
@@ -309,6 +329,8 @@ mod tests {
             .map(|s| std::fs::read(&s.cert).expect("cert written"))
             .collect();
         assert_eq!(certs.len(), 3, "each sender has its own certificate");
+        assert_eq!(inst.recipients[4].address, "user0005@bench.go.kr");
+        assert!(inst.recipients[4].cert.exists() && inst.recipients[4].key.exists());
         assert!(inst.senders[0].address.ends_with("@bench.go.kr"));
         assert!(
             std::fs::read_to_string(&inst.server_ca)

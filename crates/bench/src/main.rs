@@ -13,6 +13,7 @@
 //! - [`tls`]: the rustls client presenting a GPKI-shaped certificate.
 //! - [`message`]: realistic Korean MIME messages of an exact size.
 //! - [`load`]: the C concurrent sessions sharing N messages.
+//! - [`verify`]: counts what reached the INBOXes, over IMAP.
 //! - [`procstat`]: peak RSS and CPU time from /proc.
 //! - [`run`]: one whole run (install, start, load, measure, stop).
 //! - [`report`]: percentiles and the figures table.
@@ -31,6 +32,7 @@ mod procstat;
 mod report;
 mod run;
 mod tls;
+mod verify;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -87,6 +89,9 @@ struct SmtpArgs {
     /// nothing), and print the ratio: what durable acknowledgement costs.
     #[arg(long)]
     compare_fsync: bool,
+    /// Skip counting the recipients' INBOXes over IMAP after the load.
+    #[arg(long)]
+    no_verify: bool,
 }
 
 #[tokio::main]
@@ -126,6 +131,7 @@ async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
         keep_dir: args.keep_dir,
         log_level: args.log_level.clone(),
         reply_timeout: Duration::from_secs(args.reply_timeout_secs),
+        verify: !args.no_verify,
     };
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let mut runs = vec![("store on disk", run::smtp_once(&opts, &parent).await?)];
@@ -159,6 +165,15 @@ async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
             tmpfs.messages_per_second(),
             100.0 * disk.messages_per_second() / tmpfs.messages_per_second().max(1e-9)
         );
+    }
+    for (label, (figures, _)) in &runs {
+        if let Some(found) = figures.delivered {
+            anyhow::ensure!(
+                found == figures.accepted as u64,
+                "{label}: the server accepted {} messages but the INBOXes hold {found}",
+                figures.accepted
+            );
+        }
     }
     let refusals: Vec<&client::Reply> = runs.iter().flat_map(|(_, (_, r))| r).collect();
     if let Some(first) = refusals.first() {

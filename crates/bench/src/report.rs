@@ -43,6 +43,8 @@ pub struct SmtpRun {
     pub server_disk_writes: Option<u64>,
     /// The file system holding the store, e.g. `ext4 on /dev/vda`.
     pub store_fs: String,
+    /// Messages found in the recipients' INBOXes afterwards (IMAP STATUS), if counted.
+    pub delivered: Option<u64>,
 }
 
 impl SmtpRun {
@@ -69,6 +71,9 @@ impl SmtpRun {
             "messages accepted",
             format!("{} of {}", self.accepted, self.accepted + self.refused),
         );
+        if let Some(found) = self.delivered {
+            row("found in INBOXes (IMAP STATUS)", found.to_string());
+        }
         row("message size", format!("{} bytes", self.size));
         row(
             "concurrent TLS sessions",
@@ -182,10 +187,15 @@ mod tests {
             client_cpu: Duration::from_millis(500),
             server_disk_writes: Some(40_960_000),
             store_fs: "ext4 on /dev/vda".into(),
+            delivered: Some(1000),
         };
         assert_eq!(run.messages_per_second(), 500.0);
         let t = run.table();
         assert!(t.contains("| throughput | 500 msg/s |"), "{t}");
+        assert!(
+            t.contains("| found in INBOXes (IMAP STATUS) | 1000 |"),
+            "{t}"
+        );
         assert!(
             t.contains("| concurrent TLS sessions | 8, PIPELINING |"),
             "{t}"

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 
 use crate::client::Reply;
 use crate::report::SmtpRun;
-use crate::{daemon, install, load, procstat};
+use crate::{daemon, install, load, procstat, verify};
 
 /// What one run does.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub log_level: String,
     /// The longest wait for one reply.
     pub reply_timeout: Duration,
+    /// Count the recipients' INBOXes over IMAP afterwards.
+    pub verify: bool,
 }
 
 /// Runs the benchmark with the installation in a new directory under `parent`; returns
@@ -95,11 +97,19 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
         before = Some((daemon.stat(), procstat::read(None)))
     })
     .await
-    .map_err(|e| e.context(format!("daemon log tail:\n{}", daemon::log_tail(&inst.log))))?;
+    .map_err(|e| daemon::with_log_tail(e, &inst.log))?;
     let (server_before, client_before) = before.context("the load never started")?;
     let (server_before, client_before) = (server_before?, client_before?);
     let server_after = daemon.stat()?;
     let client_after = procstat::read(None)?;
+    let delivered = match daemon.listener("imaps") {
+        Some(imaps) if opts.verify => Some(
+            verify::count_delivered(imaps, &inst.server_ca, &inst.recipients, opts.reply_timeout)
+                .await
+                .map_err(|e| daemon::with_log_tail(e, &inst.log))?,
+        ),
+        _ => None,
+    };
     daemon.stop(Duration::from_secs(10)).await;
     if opts.keep_dir {
         eprintln!("kept: {}", inst.dir.display());
@@ -133,6 +143,7 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
             .zip(server_before.disk_writes)
             .map(|(after, before)| after.saturating_sub(before)),
         store_fs,
+        delivered,
     };
     Ok((run, refusals))
 }
