@@ -97,15 +97,32 @@ struct SmtpArgs {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // On SIGINT or SIGTERM the run is dropped, and with it the daemon guard (which kills
+    // the daemon) and the temporary directory.
     let outcome = tokio::select! {
         r = match cli.command { Command::Smtp(args) => smtp(args) } => r,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        e = interrupted() => Err(e),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("certmail-bench: {e:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+async fn interrupted() -> anyhow::Error {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => anyhow::anyhow!("interrupted (SIGINT)"),
+            _ = term.recv() => anyhow::anyhow!("terminated (SIGTERM)"),
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            anyhow::anyhow!("interrupted (SIGINT)")
         }
     }
 }
