@@ -74,6 +74,29 @@ listen_mx = ["127.0.0.1:0"]
         })
     }
 
+    /// An installation trusting `pki`'s GPKI root and GPKI/EPKI issuing CAs, with `crls` as
+    /// its CRL directory, so certificates issued from `pki` are judged by the daemon. The
+    /// server certificate is the generated one ([`Installation::server_ca`] still applies);
+    /// [`Installation::user_cert`] is then from another PKI and unknown to this one.
+    pub fn with_pki(
+        pki: &certmail_pki::testpki::TestPki,
+        crls: &[(String, Vec<u8>, Option<String>)],
+    ) -> anyhow::Result<Self> {
+        let fx = Self::new()?;
+        for dir in [&fx.pki.certs_dir, &fx.pki.crl_dir] {
+            std::fs::remove_dir_all(dir)?;
+            std::fs::create_dir_all(dir)?;
+        }
+        pki.write_certs_dir(&fx.pki.certs_dir)?;
+        for (name, der, sidecar) in crls {
+            std::fs::write(fx.pki.crl_dir.join(name), der)?;
+            if let Some(text) = sidecar {
+                std::fs::write(fx.pki.crl_dir.join(format!("{name}.uri")), text)?;
+            }
+        }
+        Ok(fx)
+    }
+
     /// Runs `certmail ARGS --config <this config>`; returns (exit code, stdout, stderr).
     pub fn certmail(&self, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
         let mut all: Vec<&str> = args.to_vec();
@@ -98,6 +121,18 @@ listen_mx = ["127.0.0.1:0"]
 
     /// Creates an approved account `id@test.go.kr` with `password`, via the CLI.
     pub fn add_account(&self, id: &str, name: &str, password: &str) -> anyhow::Result<()> {
+        self.add_account_with(id, name, password, true)
+    }
+
+    /// Creates an account `id@test.go.kr` with `password`, approved or left pending, via
+    /// the CLI.
+    pub fn add_account_with(
+        &self,
+        id: &str,
+        name: &str,
+        password: &str,
+        approve: bool,
+    ) -> anyhow::Result<()> {
         let addr = format!("{id}@test.go.kr");
         let mut cmd = std::process::Command::new(crate::certmail_bin());
         cmd.args([
@@ -111,7 +146,8 @@ listen_mx = ["127.0.0.1:0"]
             "--address",
             &addr,
         ])
-        .args(["--approve", "--password-stdin", "--config"])
+        .args(approve.then_some("--approve"))
+        .args(["--password-stdin", "--config"])
         .arg(&self.config_path)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

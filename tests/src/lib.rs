@@ -5,8 +5,12 @@
 //! kills it when dropped. Every wait is bounded.
 #![forbid(unsafe_code)]
 
+pub mod cert_kinds;
+pub mod client_keys;
 pub mod fixtures;
 pub mod lines;
+pub mod matrix_setup;
+pub mod signin_client;
 pub mod tls;
 
 use std::collections::HashMap;

@@ -61,6 +61,22 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
+/// Connects to `addr` from the local address `from` (e.g. 127.0.0.2, another "device" on
+/// loopback) and completes a TLS handshake as `localhost`.
+pub async fn connect_from(
+    from: std::net::IpAddr,
+    addr: std::net::SocketAddr,
+    config: Arc<ClientConfig>,
+) -> anyhow::Result<TlsStream<TcpStream>> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::new(from, 0))?;
+    let tcp = socket.connect(addr).await?;
+    let name = ServerName::try_from("localhost")?;
+    Ok(tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await?)
+}
+
 /// Connects to `addr` and completes a TLS handshake as `localhost`.
 pub async fn connect(
     addr: std::net::SocketAddr,

@@ -110,7 +110,17 @@ pub async fn sign_in(
         Err(refusal) => Err(refusal.clone()),
         Ok(identity) => decide(store, policy, identity, &credentials, now).await?,
     };
-    audit(store, &checked, &outcome, &credentials, ip, protocol, now).await?;
+    audit(
+        store,
+        cert_der,
+        &checked,
+        &outcome,
+        &credentials,
+        ip,
+        protocol,
+        now,
+    )
+    .await?;
     Ok(outcome.map(|account| SignedIn {
         account,
         identity: checked.expect("an accepted sign-in has an identity"),
@@ -236,8 +246,10 @@ pub fn names_account(account: &Account, name: &str) -> bool {
     account.id == n || account.addresses.contains(&n)
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; the fields are what the audit records
 async fn audit(
     store: &dyn Store,
+    cert_der: Option<&[u8]>,
     checked: &Result<Identity, Refusal>,
     outcome: &Result<Account, Refusal>,
     credentials: &Credentials,
@@ -258,11 +270,26 @@ async fn audit(
     if let Credentials::Password { user, .. } = credentials {
         fields.insert("user".to_string(), user.clone());
     }
-    if let Ok(id) = checked {
-        fields.insert("subject".to_string(), id.subject_dn.clone());
-        fields.insert("issuer".to_string(), id.issuer_dn.clone());
-        fields.insert("serial".to_string(), id.serial_hex.clone());
-        fields.insert("spki_sha256".to_string(), hex::encode(id.spki_sha256));
+    // DESIGN.md: every decision records the certificate, refused ones too.
+    match checked {
+        Ok(id) => {
+            fields.insert("subject".to_string(), id.subject_dn.clone());
+            fields.insert("issuer".to_string(), id.issuer_dn.clone());
+            fields.insert("serial".to_string(), id.serial_hex.clone());
+            fields.insert("spki_sha256".to_string(), hex::encode(id.spki_sha256));
+            fields.insert("cert_sha256".to_string(), hex::encode(id.cert_sha256));
+        }
+        Err(_) => {
+            if let Some(sum) = cert_der.and_then(certmail_pki::cert_summary) {
+                fields.insert("subject".to_string(), sum.subject_dn);
+                fields.insert("issuer".to_string(), sum.issuer_dn);
+                fields.insert("serial".to_string(), sum.serial_hex);
+                fields.insert("cert_sha256".to_string(), sum.sha256_hex);
+            }
+            if let Some(spki) = cert_der.and_then(certmail_pki::spki_sha256_of) {
+                fields.insert("spki_sha256".to_string(), hex::encode(spki));
+            }
+        }
     }
     let (kind, account) = match outcome {
         Ok(a) => ("sign_in_ok", Some(a.id.clone())),

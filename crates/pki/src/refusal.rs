@@ -249,6 +249,17 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// The sentence for protocols whose reply text is 7-bit (IMAP4rev1 resp-text, RFC 3501
+    /// §9 TEXT-CHAR): the specific sentence when it is printable ASCII, else the reason's
+    /// generic sentence (a sentence naming Korean names or DNs cannot be sent as is).
+    pub fn text_7bit(&self) -> &str {
+        if self.message.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            &self.message
+        } else {
+            self.reason.generic_message()
+        }
+    }
+
     /// A refusal with a specific sentence. Line breaks are replaced by spaces so the
     /// sentence fits one IMAP or SMTP reply line.
     pub fn new(reason: RefusalReason, message: impl Into<String>) -> Self {
@@ -316,5 +327,25 @@ mod tests {
     fn message_is_one_line() {
         let r = Refusal::new(RefusalReason::NameMismatch, "a\r\nb");
         assert_eq!(r.to_string(), "a  b");
+    }
+}
+
+#[cfg(test)]
+mod text_7bit_tests {
+    use super::{Refusal, RefusalReason};
+
+    #[test]
+    fn ascii_sentences_stay_and_others_fall_back_to_the_reason() {
+        let r = Refusal::new(
+            RefusalReason::CertificateExpired,
+            "Your certificate expired on 2026-01-01.",
+        );
+        assert_eq!(r.text_7bit(), "Your certificate expired on 2026-01-01.");
+        let r = Refusal::new(
+            RefusalReason::NameMismatch,
+            "The name on your certificate (김철수) differs.",
+        );
+        assert_eq!(r.text_7bit(), RefusalReason::NameMismatch.generic_message());
+        assert!(r.text_7bit().is_ascii());
     }
 }

@@ -111,7 +111,7 @@ pub(super) async fn decide(
             return Err(no(
                 tag,
                 Some(code(refusal.reason.imap_code())),
-                &refusal.message,
+                refusal.text_7bit(),
             ));
         }
         Ok(Ok(signed)) => signed,

@@ -8,6 +8,8 @@
 //! hears `421 4.7.0` at once, even mid-DATA, and nothing partial is stored.
 
 mod connection;
+mod decide;
+mod deliver;
 mod dsn;
 mod headers;
 mod recipients;

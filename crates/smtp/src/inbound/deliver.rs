@@ -1,0 +1,241 @@
+//! Storing an accepted message: headers, local copies and queue entries in one
+//! transaction, the change hub, and success DSNs.
+
+use std::sync::Arc;
+
+use certmail_session::Change;
+use certmail_store::{Account, Delivery, QueueEntry, QueueRecipient, RecipientStatus};
+
+use super::SmtpContext;
+use super::connection::State;
+use super::recipients::{self, Target};
+use crate::proto::{Envelope, Reply};
+
+pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply {
+    let ctx = Arc::clone(&state.ctx);
+    let now = certmail_auth::now();
+    let from_check = match &state.account {
+        Some(account) if ctx.settings.enforce_from_header => check_from_header(account, &body),
+        _ => Ok(()),
+    };
+    if let Err(reply) = from_check {
+        return reply;
+    }
+    let by_account = state.account.as_ref().map(|a| a.id.as_str());
+    let origin = super::headers::Origin {
+        peer: state.peer,
+        client_name: &state.client_name,
+        account: by_account,
+        tls: state.tls,
+        smtputf8: envelope.params.smtputf8,
+    };
+    let body = super::headers::prepare(&body, &ctx.settings.hostname, &origin, now);
+    let mut local: Vec<(String, String, Vec<String>)> = Vec::new();
+    let mut remote = Vec::new();
+    for (t, rcpt) in state.targets.iter().zip(&envelope.rcpts) {
+        match t {
+            Target::Local(accounts) => {
+                for a in accounts {
+                    if !local.iter().any(|(x, _, _)| x == a) {
+                        local.push((a.clone(), "INBOX".to_string(), Vec::new()));
+                    }
+                }
+            }
+            Target::Remote(addr) => remote.push(QueueRecipient {
+                address: addr.clone(),
+                status: RecipientStatus::Pending,
+                attempts: 0,
+                last_error: None,
+                notify: notify_bits(&rcpt.notify),
+            }),
+        }
+    }
+    // RFC 3461 NOTIFY=SUCCESS for local recipients: report once they are stored.
+    let success: Vec<super::dsn::Delivered> = state
+        .targets
+        .iter()
+        .zip(&envelope.rcpts)
+        .filter(|(t, r)| matches!(t, Target::Local(_)) && r.notify.success)
+        .map(|(_, r)| super::dsn::Delivered {
+            recipient: r.address.clone(),
+            original_recipient: r.orcpt.clone(),
+        })
+        .collect();
+    let report_headers = (!success.is_empty() && !envelope.mail_from.is_empty())
+        .then(|| super::dsn::header_section(&body).to_vec());
+    let mut queue = Vec::new();
+    if !remote.is_empty() {
+        let mut meta = std::collections::BTreeMap::new();
+        if let Some(envid) = &envelope.params.envid {
+            meta.insert("envid".to_string(), envid.clone());
+        }
+        if let Some(a) = by_account {
+            meta.insert("auth".to_string(), a.to_string());
+        }
+        queue.push(QueueEntry {
+            id: 0,
+            from: envelope.mail_from.clone(),
+            recipients: remote,
+            blob: certmail_store::BlobId([0; 32]),
+            created_at: now,
+            next_attempt: now,
+            envelope_meta: meta,
+        });
+    }
+    // A session replaced while the body arrived stores nothing (the read loop then says why).
+    if let Some(reason) = state.guard.as_ref().and_then(|g| g.kick_reason()) {
+        return Reply::new(421, (4, 7, 0), reason.smtp_reply());
+    }
+    let delivery = Delivery {
+        body,
+        internal_date: now,
+        recipients: local,
+        queue,
+    };
+    match ctx.store.deliver(delivery).await {
+        Ok(receipt) => {
+            for copy in &receipt.stored {
+                ctx.hub.publish(
+                    &copy.account,
+                    None,
+                    Change::Exists {
+                        mailbox: copy.mailbox.clone(),
+                        uid: copy.uid,
+                    },
+                );
+            }
+            tracing::info!(from = %envelope.mail_from, local = receipt.stored.len(), queued = receipt.queued.len(), "message accepted");
+            if let Some(headers) = report_headers {
+                send_success_report(&ctx, &envelope, &success, &headers, now).await;
+            }
+            Reply::new(250, (2, 0, 0), "Message accepted for delivery")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storing a message failed");
+            Reply::new(
+                451,
+                (4, 3, 0),
+                "Temporary problem storing the message; try again later",
+            )
+        }
+    }
+}
+
+/// Delivers a success DSN to the envelope sender: to their INBOX when they are local, else
+/// through the outbound queue with the null sender. Best effort: the message itself is
+/// already stored, so a failure here is logged, not reported to the client.
+async fn send_success_report(
+    ctx: &SmtpContext,
+    envelope: &Envelope,
+    success: &[super::dsn::Delivered],
+    headers: &[u8],
+    now: i64,
+) {
+    let s = &ctx.settings;
+    let report = match super::dsn::success_report(
+        &s.hostname,
+        &envelope.mail_from,
+        envelope.params.envid.as_deref(),
+        success,
+        headers,
+        now,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "building a delivery report failed");
+            return;
+        }
+    };
+    let sender = envelope.mail_from.to_lowercase();
+    let local = match recipients::resolve(ctx.store.as_ref(), &s.local_domains, &sender, true).await
+    {
+        Ok(Ok(Target::Local(accounts))) => accounts,
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            tracing::error!(error = %e, "looking up the report's recipient failed");
+            return;
+        }
+    };
+    let queue = if local.is_empty() {
+        vec![QueueEntry {
+            id: 0,
+            from: String::new(),
+            recipients: vec![QueueRecipient {
+                address: sender.clone(),
+                status: RecipientStatus::Pending,
+                attempts: 0,
+                last_error: None,
+                notify: 0,
+            }],
+            blob: certmail_store::BlobId([0; 32]),
+            created_at: now,
+            next_attempt: now,
+            envelope_meta: Default::default(),
+        }]
+    } else {
+        Vec::new()
+    };
+    let recipients = local
+        .into_iter()
+        .map(|a| (a, "INBOX".to_string(), Vec::new()))
+        .collect();
+    match ctx
+        .store
+        .deliver(Delivery {
+            body: report,
+            internal_date: now,
+            recipients,
+            queue,
+        })
+        .await
+    {
+        Ok(receipt) => {
+            for copy in &receipt.stored {
+                ctx.hub.publish(
+                    &copy.account,
+                    None,
+                    Change::Exists {
+                        mailbox: copy.mailbox.clone(),
+                        uid: copy.uid,
+                    },
+                );
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "storing a delivery report failed"),
+    }
+}
+
+fn notify_bits(n: &crate::proto::Notify) -> u8 {
+    use certmail_store::notify::*;
+    let mut b = 0;
+    if n.success {
+        b |= SUCCESS;
+    }
+    if n.failure {
+        b |= FAILURE;
+    }
+    if n.delay {
+        b |= DELAY;
+    }
+    if n.never {
+        b |= NEVER;
+    }
+    b
+}
+
+/// The From: header of a submission must name only the account's own addresses.
+fn check_from_header(account: &Account, body: &[u8]) -> Result<(), Reply> {
+    let from = crate::message::header_from_addresses(body);
+    let own = |a: &String| account.addresses.iter().any(|x| x.eq_ignore_ascii_case(a));
+    if !from.is_empty() && from.iter().all(own) {
+        return Ok(());
+    }
+    Err(Reply::new(
+        550,
+        (5, 7, 1),
+        format!(
+            "The From: header must be your own address ({}); the message was not sent",
+            account.addresses.join(", ")
+        ),
+    ))
+}
