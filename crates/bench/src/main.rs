@@ -89,6 +89,11 @@ struct SmtpArgs {
     /// nothing), and print the ratio: what durable acknowledgement costs.
     #[arg(long)]
     compare_fsync: bool,
+    /// Repeat the run R times, each on a fresh installation; print every run's summary
+    /// and the median run's full table (the faster middle
+    /// one for an even R).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    repeat: u64,
     /// Skip counting the recipients' INBOXes over IMAP after the load.
     #[arg(long)]
     no_verify: bool,
@@ -151,15 +156,29 @@ async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
         verify: !args.no_verify,
     };
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let mut runs = vec![("store on disk", run::smtp_once(&opts, &parent).await?)];
+    let mut variants = vec![("store on disk", parent)];
     if args.compare_fsync {
-        let shm = std::path::Path::new("/dev/shm");
-        let is_tmpfs = procstat::filesystem_of(shm).is_some_and(|(fs, _)| fs == "tmpfs");
+        let shm = PathBuf::from("/dev/shm");
+        let is_tmpfs = procstat::filesystem_of(&shm).is_some_and(|(fs, _)| fs == "tmpfs");
         anyhow::ensure!(is_tmpfs, "--compare-fsync needs /dev/shm to be a tmpfs");
-        runs.push((
-            "store on tmpfs (fsync is free)",
-            run::smtp_once(&opts, shm).await?,
-        ));
+        variants.push(("store on tmpfs (fsync is free)", shm));
+    }
+    // Variants alternate within each repetition, so both see the same background load.
+    let mut runs: Vec<Vec<report::SmtpRun>> = vec![Vec::new(); variants.len()];
+    let mut refusals = Vec::new();
+    for _ in 0..args.repeat {
+        for (i, (_, dir)) in variants.iter().enumerate() {
+            let (figures, refused) = run::smtp_once(&opts, dir).await?;
+            if let Some(found) = figures.delivered {
+                anyhow::ensure!(
+                    found == figures.accepted as u64,
+                    "the server accepted {} messages but the INBOXes hold {found}",
+                    figures.accepted
+                );
+            }
+            refusals.extend(refused);
+            runs[i].push(figures);
+        }
     }
 
     println!("{}", machine_line());
@@ -167,13 +186,28 @@ async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
         "command: {}",
         std::env::args().collect::<Vec<_>>().join(" ")
     );
-    for (label, (figures, _)) in &runs {
+    let mut medians = Vec::new();
+    for ((label, _), mut list) in variants.iter().zip(runs) {
+        list.sort_by(|a, b| a.messages_per_second().total_cmp(&b.messages_per_second()));
         println!();
-        println!("{label}:");
+        if list.len() > 1 {
+            println!("{label}, {} runs (slowest first):", list.len());
+            println!();
+            print!("{}", report::SmtpRun::summary_header());
+            for r in &list {
+                print!("{}", r.summary_row());
+            }
+            println!();
+            println!("{label}, the median run:");
+        } else {
+            println!("{label}:");
+        }
         println!();
-        print!("{}", figures.table());
+        let median = list.swap_remove(list.len() / 2);
+        print!("{}", median.table());
+        medians.push(median);
     }
-    if let [(_, (disk, _)), (_, (tmpfs, _))] = runs.as_slice() {
+    if let [disk, tmpfs] = medians.as_slice() {
         println!();
         println!(
             "fsync: {:.0} msg/s with the store on disk, {:.0} msg/s on tmpfs: disk runs at {:.0}% \
@@ -183,16 +217,6 @@ async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
             100.0 * disk.messages_per_second() / tmpfs.messages_per_second().max(1e-9)
         );
     }
-    for (label, (figures, _)) in &runs {
-        if let Some(found) = figures.delivered {
-            anyhow::ensure!(
-                found == figures.accepted as u64,
-                "{label}: the server accepted {} messages but the INBOXes hold {found}",
-                figures.accepted
-            );
-        }
-    }
-    let refusals: Vec<&client::Reply> = runs.iter().flat_map(|(_, (_, r))| r).collect();
     if let Some(first) = refusals.first() {
         anyhow::bail!(
             "{} messages were refused; the first: {first}",

@@ -43,6 +43,16 @@ pub fn read(pid: Option<u32>) -> anyhow::Result<ProcStat> {
     })
 }
 
+/// The machine's 1-minute load average (/proc/loadavg).
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// A `key: value` line of /proc/<pid>/io.
 fn io_field(io: &str, key: &str) -> Option<u64> {
     io.lines()

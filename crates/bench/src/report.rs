@@ -45,12 +45,38 @@ pub struct SmtpRun {
     pub store_fs: String,
     /// Messages found in the recipients' INBOXes afterwards (IMAP STATUS), if counted.
     pub delivered: Option<u64>,
+    /// The machine's 1-minute load average when the load ended (others share it).
+    pub load_average: Option<f64>,
 }
 
 impl SmtpRun {
     /// Accepted messages per second.
     pub fn messages_per_second(&self) -> f64 {
         self.accepted as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The header of [`SmtpRun::summary_row`]'s table.
+    pub fn summary_header() -> &'static str {
+        "| msg/s | p50 | p99 | server CPU/msg | server CPU share | peak RSS | load avg |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n"
+    }
+
+    /// One Markdown row with the figures that matter when comparing runs.
+    pub fn summary_row(&self) -> String {
+        let mut lat = self.latencies.clone();
+        lat.sort_unstable();
+        let cpu = self.server_cpu.as_secs_f64();
+        format!(
+            "| {:.0} | {} | {} | {:.2} ms | {:.0}% | {:.1} MiB | {} |\n",
+            self.messages_per_second(),
+            ms(percentile(&lat, 50.0)),
+            ms(percentile(&lat, 99.0)),
+            1e3 * cpu / self.accepted.max(1) as f64,
+            100.0 * cpu / self.elapsed.as_secs_f64().max(1e-9),
+            self.server_peak_rss as f64 / 1048576.0,
+            self.load_average
+                .map_or_else(|| "?".into(), |l| format!("{l:.1}")),
+        )
     }
 
     /// The figures as a Markdown table (what BENCHMARKS.md records).
@@ -135,6 +161,9 @@ impl SmtpRun {
             );
         }
         row("store file system", self.store_fs.clone());
+        if let Some(l) = self.load_average {
+            row("machine load average (1 min)", format!("{l:.1}"));
+        }
         row(
             "bench client CPU (user+sys)",
             format!(
@@ -188,6 +217,7 @@ mod tests {
             server_disk_writes: Some(40_960_000),
             store_fs: "ext4 on /dev/vda".into(),
             delivered: Some(1000),
+            load_average: Some(1.5),
         };
         assert_eq!(run.messages_per_second(), 500.0);
         let t = run.table();

@@ -102,6 +102,7 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
     let (server_before, client_before) = (server_before?, client_before?);
     let server_after = daemon.stat()?;
     let client_after = procstat::read(None)?;
+    let load_average = procstat::load_average();
     let delivered = match daemon.listener("imaps") {
         Some(imaps) if opts.verify => Some(
             verify::count_delivered(imaps, &inst.server_ca, &inst.recipients, opts.reply_timeout)
@@ -144,6 +145,7 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
             .map(|(after, before)| after.saturating_sub(before)),
         store_fs,
         delivered,
+        load_average,
     };
     Ok((run, refusals))
 }
