@@ -19,7 +19,7 @@ const CLI_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A sending account: one per client, each with its own certificate (one device each, so
 /// no session replaces another).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Sender {
     /// Login id.
     pub id: String,
@@ -36,7 +36,7 @@ pub struct Sender {
 }
 
 /// A receiving account (with a certificate too, so the run can count its INBOX over IMAP).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Recipient {
     /// Login id.
     pub id: String,
@@ -50,6 +50,26 @@ pub struct Recipient {
     pub cert: PathBuf,
     /// The certificate's key, PKCS#8 PEM.
     pub key: PathBuf,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("id", &self.id)
+            .field("address", &self.address)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recipient")
+            .field("id", &self.id)
+            .field("address", &self.address)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// The files of the installation and the accounts in it.
@@ -331,6 +351,15 @@ mod tests {
         assert_eq!(certs.len(), 3, "each sender has its own certificate");
         assert_eq!(inst.recipients[4].address, "user0005@bench.go.kr");
         assert!(inst.recipients[4].cert.exists() && inst.recipients[4].key.exists());
+        let shown = format!("{inst:?}");
+        assert!(
+            !shown.contains(&inst.senders[0].password),
+            "passwords are redacted"
+        );
+        assert!(
+            !shown.contains(&inst.recipients[0].password),
+            "passwords are redacted"
+        );
         assert!(inst.senders[0].address.ends_with("@bench.go.kr"));
         assert!(
             std::fs::read_to_string(&inst.server_ca)
