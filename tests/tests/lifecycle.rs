@@ -75,3 +75,48 @@ async fn notify_reload_and_drain() -> anyhow::Result<()> {
     assert_eq!(daemon.wait_exit(Duration::from_secs(60))?, Some(0));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn certmail_reload_waits_and_fails_on_a_broken_config() -> anyhow::Result<()> {
+    let fx = fixtures::Installation::new()?;
+    let daemon = DaemonProcess::start(
+        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
+        &[],
+        &fixtures::LISTENERS,
+    )?;
+    let (code, out, err) = fx.certmail(&["reload"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("reloaded"), "{out}");
+
+    let good = std::fs::read_to_string(&fx.config_path)?;
+    std::fs::write(
+        &fx.config_path,
+        good.replace("[smtp]", "[smtp]\nmax_recipients = 5"),
+    )?;
+    let (code, _, err) = fx.certmail(&["reload"])?;
+    assert_eq!(code, 1, "a broken config fails the reload");
+    assert!(
+        err.contains("[smtp] max_recipients") && err.contains("not reloaded"),
+        "{err}"
+    );
+
+    // A certificate file that disappeared is caught by the daemon itself.
+    std::fs::write(&fx.config_path, &good)?;
+    let key = std::fs::read(&fx.pki.server_key)?;
+    std::fs::write(&fx.pki.server_key, b"not a key")?;
+    let (code, _, err) = fx.certmail(&["reload"])?;
+    assert_eq!(code, 1, "a broken server key fails the reload");
+    assert!(
+        err.contains("reload_failed") && err.contains("old configuration stays"),
+        "{err}"
+    );
+    std::fs::write(&fx.pki.server_key, key)?;
+
+    // Still serving with the old configuration.
+    let cfg = tls::client_config(&fx.server_ca, None, &[&rustls::version::TLS13])?;
+    let mut s = BufReader::new(tls::connect(daemon.addr("submissions"), cfg).await?);
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_line(&mut line)).await??;
+    assert!(line.starts_with("220 "), "{line}");
+    Ok(())
+}

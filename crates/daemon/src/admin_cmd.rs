@@ -10,7 +10,7 @@ use base64::Engine as _;
 
 use crate::admin::service::AdminContext;
 use crate::admin::{Request, Response, client, service};
-use crate::cli::{AccountCommand, AliasCommand, CertCommand};
+use crate::cli::{AccountCommand, AliasCommand, CertCommand, SessionCommand};
 
 /// Exit code for a refused or failed request (clap uses 2 for usage errors).
 pub const EXIT_REFUSED: u8 = 1;
@@ -118,6 +118,35 @@ pub fn alias(config_path: &Path, cmd: AliasCommand) -> anyhow::Result<u8> {
     finish(config_path, req, json)
 }
 
+/// `certmail reload`: asks the running daemon to reload and waits for its answer. The
+/// configuration file is checked here first, so a broken one fails with every problem.
+pub fn reload(config_path: &Path) -> anyhow::Result<u8> {
+    if let Err(e) = crate::config::load(config_path) {
+        eprint!("{e}");
+        eprintln!("not reloaded: the daemon keeps its current configuration");
+        return Ok(EXIT_REFUSED);
+    }
+    let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(resp) = client::send(&config.server.admin_socket(), &Request::Reload)? else {
+        eprintln!(
+            "the daemon is not running (no admin socket at {})",
+            config.server.admin_socket().display()
+        );
+        return Ok(EXIT_REFUSED);
+    };
+    print(&resp, false);
+    Ok(if resp.ok { 0 } else { EXIT_REFUSED })
+}
+
+/// Runs a session subcommand; returns the process exit code.
+pub fn session(config_path: &Path, cmd: SessionCommand) -> anyhow::Result<u8> {
+    let (req, json) = match cmd {
+        SessionCommand::List { out } => (Request::SessionList, out.json),
+        SessionCommand::Kick { account, out } => (Request::SessionKick { account }, out.json),
+    };
+    finish(config_path, req, json)
+}
+
 fn finish(config_path: &Path, req: Request, json: bool) -> anyhow::Result<u8> {
     let resp = dispatch(config_path, req)?;
     print(&resp, json);
@@ -139,7 +168,7 @@ pub fn dispatch(config_path: &Path, req: Request) -> anyhow::Result<Response> {
         )?;
         let pki_config = config.pki.clone();
         let pki = tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
-        let ctx = AdminContext { store, pki: Arc::new(pki) };
+        let ctx = AdminContext { store, pki: Arc::new(pki), sessions: None, daemon: None };
         Ok(service::execute(&ctx, req).await)
     })
 }

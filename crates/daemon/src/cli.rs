@@ -41,12 +41,19 @@ pub enum Command {
         #[arg(long)]
         ephemeral_ports: bool,
     },
+    /// Ask the running daemon to re-read its configuration, certificates and CRLs without
+    /// dropping connections; fails (and the old configuration stays) if the new one is
+    /// broken. This is the systemd unit's ExecReload.
+    Reload,
     /// Manage accounts (on the running daemon, or on the store when it is stopped).
     #[command(subcommand)]
     Account(AccountCommand),
     /// Manage certificate bindings, and inspect certificates.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Live sessions: list them, or end one (the account's every connection hears why).
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// Manage aliases and distribution lists (one address for many accounts).
     #[command(subcommand)]
     Alias(AliasCommand),
@@ -194,6 +201,23 @@ pub enum AliasCommand {
     },
     /// List aliases.
     List {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `certmail session …`
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List live sessions: account, device, IP, protocols, connections, since.
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// End an account's session now.
+    Kick {
+        /// The login id.
+        account: String,
         #[command(flatten)]
         out: Output,
     },

@@ -18,8 +18,10 @@ mod demo;
 mod dev;
 mod listener;
 mod logging;
+mod notices;
 mod notify;
 mod protocols;
+mod revocation;
 mod serve;
 mod table;
 mod tls;
@@ -52,6 +54,8 @@ fn main() -> ExitCode {
         Command::Account(cmd) => return exit(admin_cmd::account(&cli.config, cmd)),
         Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
         Command::Alias(cmd) => return exit(admin_cmd::alias(&cli.config, cmd)),
+        Command::Session(cmd) => return exit(admin_cmd::session(&cli.config, cmd)),
+        Command::Reload => return exit(admin_cmd::reload(&cli.config)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

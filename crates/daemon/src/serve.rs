@@ -45,11 +45,32 @@ impl Daemon {
     }
 
     /// What admin requests may touch.
-    pub fn admin_context(&self) -> crate::admin::service::AdminContext {
+    pub fn admin_context(self: &Arc<Self>) -> crate::admin::service::AdminContext {
         crate::admin::service::AdminContext {
             store: Arc::clone(&self.store),
             pki: Arc::clone(&self.tls.current().pki),
+            sessions: Some(Arc::clone(&self.registry) as _),
+            daemon: Some(Arc::clone(self)),
         }
+    }
+
+    /// A reload as systemd and `certmail reload` see it: tells the service manager, reloads,
+    /// then ends the sessions of certificates the new CRLs revoke.
+    pub async fn reload_and_apply(&self) -> anyhow::Result<()> {
+        // systemd 252 has no Type=notify-reload, so MONOTONIC_USEC is not needed.
+        notify("RELOADING=1");
+        let result = self.reload().await;
+        notify("READY=1\nSTATUS=serving");
+        match &result {
+            Ok(()) => {
+                tracing::info!("configuration, certificates and CRLs reloaded");
+                crate::revocation::end_revoked_sessions(self).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "reload failed; the old configuration stays in force")
+            }
+        }
+        result
     }
 
     /// Re-reads the configuration file, TLS certificates, CA certificates and CRLs.
@@ -96,19 +117,6 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let admin_path = config.server.admin_socket();
     let admin = crate::admin::server::bind(&admin_path)
         .with_context(|| format!("admin socket {}", admin_path.display()))?;
-    let mut bound = Vec::new();
-    for (kind, addrs) in [
-        (ListenerKind::ImapTls, &config.imap.listen_tls),
-        (ListenerKind::ImapStartTls, &config.imap.listen_starttls),
-        (ListenerKind::SubmissionTls, &config.smtp.listen_submissions),
-        (
-            ListenerKind::SubmissionStartTls,
-            &config.smtp.listen_submission,
-        ),
-        (ListenerKind::Mx, &config.smtp.listen_mx),
-    ] {
-        bound.extend(listener::bind(kind, addrs).await?);
-    }
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let registry = Arc::new(certmail_session::LocalRegistry::new(
         certmail_session::RegistryConfig::default(),
@@ -138,6 +146,26 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         imap,
     });
 
+    // The first daily pass (expiry notices, audit retention) completes before the daemon
+    // says it listens; later passes run every 24 hours.
+    crate::notices::run_once(&daemon).await;
+    let config_now = daemon.config();
+    let mut bound = Vec::new();
+    for (kind, addrs) in [
+        (ListenerKind::ImapTls, &config_now.imap.listen_tls),
+        (ListenerKind::ImapStartTls, &config_now.imap.listen_starttls),
+        (
+            ListenerKind::SubmissionTls,
+            &config_now.smtp.listen_submissions,
+        ),
+        (
+            ListenerKind::SubmissionStartTls,
+            &config_now.smtp.listen_submission,
+        ),
+        (ListenerKind::Mx, &config_now.smtp.listen_mx),
+    ] {
+        bound.extend(listener::bind(kind, addrs).await?);
+    }
     let accept_loops = TaskTracker::new();
     for (kind, l) in bound {
         let d = Arc::clone(&daemon);
@@ -153,6 +181,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         ));
     }
     accept_loops.spawn(watch_crls(Arc::clone(&daemon), shutdown.clone()));
+    accept_loops.spawn(crate::notices::daily(Arc::clone(&daemon), shutdown.clone()));
     accept_loops.spawn(crate::admin::server::serve(
         admin,
         Arc::clone(&daemon),
@@ -168,13 +197,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                // systemd 252 has no Type=notify-reload, so MONOTONIC_USEC is not needed.
-                notify("RELOADING=1");
-                match daemon.reload().await {
-                    Ok(()) => tracing::info!("configuration, certificates and CRLs reloaded"),
-                    Err(e) => tracing::error!(error = %format!("{e:#}"), "reload failed; the old configuration stays in force"),
-                }
-                notify("READY=1\nSTATUS=serving");
+                let _ = daemon.reload_and_apply().await;
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -211,7 +234,10 @@ async fn watch_crls(daemon: Arc<Daemon>, shutdown: CancellationToken) {
         }
         let pki = Arc::clone(&daemon.tls.current().pki);
         match tokio::task::spawn_blocking(move || pki.reload_crls_if_changed()).await {
-            Ok(Ok(Some(report))) => tracing::info!(?report, "CRL files changed: reloaded"),
+            Ok(Ok(Some(report))) => {
+                tracing::info!(?report, "CRL files changed: reloaded");
+                crate::revocation::end_revoked_sessions(&daemon).await;
+            }
             Ok(Ok(None)) => {}
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "reloading CRLs failed; the last good ones stay in force")

@@ -39,6 +39,21 @@ pub fn print(data: &Value) {
             },
         );
     }
+    if let Some(list) = data.get("sessions").and_then(Value::as_array) {
+        rows(
+            &["ACCOUNT", "DEVICE", "PROTOCOLS", "CONNECTIONS", "SINCE"],
+            list,
+            |x| {
+                vec![
+                    s(x, "account"),
+                    s(x, "device"),
+                    join(x, "protocols"),
+                    s(x, "connections"),
+                    date(x.get("since")),
+                ]
+            },
+        );
+    }
     if let Some(list) = data.get("aliases").and_then(Value::as_array) {
         rows(&["ALIAS", "MEMBERS"], list, |a| {
             vec![s(a, "address"), join(a, "members")]

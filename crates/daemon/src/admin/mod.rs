@@ -87,6 +87,16 @@ pub enum Request {
     },
     /// Lists aliases.
     AliasList,
+    /// Re-reads the configuration, TLS certificates, CA certificates and CRLs (daemon
+    /// running only); fails with the error when the new configuration is broken.
+    Reload,
+    /// Lists live sessions (daemon running only).
+    SessionList,
+    /// Ends an account's session: every connection hears why and is closed.
+    SessionKick {
+        /// The login id.
+        account: String,
+    },
     /// What the server would decide about a certificate, and why.
     CertInspect {
         /// The certificate file's bytes, base64.

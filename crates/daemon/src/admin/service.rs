@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
+use certmail_session::KickReason;
 use serde_json::json;
 
 use super::{Request, Response};
@@ -15,14 +16,81 @@ pub struct AdminContext {
     pub store: Arc<dyn certmail_store::Store>,
     /// The PKI in force (CA certificates, CRLs, policy).
     pub pki: Arc<certmail_pki::Pki>,
+    /// Live sessions: present when the daemon runs (requests then end the sessions they
+    /// affect), absent when the CLI works on a stopped daemon's store.
+    pub sessions: Option<Arc<dyn certmail_session::SessionRegistry>>,
+    /// The running daemon, for reload (absent on a stopped daemon).
+    pub daemon: Option<Arc<crate::serve::Daemon>>,
+}
+
+impl AdminContext {
+    /// Ends `account`'s live session, if the daemon runs; returns the connections ended.
+    async fn kick(&self, account: &str, reason: KickReason) -> usize {
+        match &self.sessions {
+            Some(r) => r.kick(account, reason).await,
+            None => 0,
+        }
+    }
+}
+
+/// " (N connections ended)" when a request ended live connections.
+fn ended(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => " (1 connection ended)".to_string(),
+        n => format!(" ({n} connections ended)"),
+    }
 }
 
 /// Executes one request. Never panics on bad input; every failure is a [`Response`].
 pub async fn execute(ctx: &AdminContext, req: Request) -> Response {
-    match run(ctx, req).await {
+    let op = serde_json::to_value(&req)
+        .ok()
+        .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_string));
+    let mutating = !matches!(
+        req,
+        Request::AccountShow { .. }
+            | Request::AccountList
+            | Request::CertList { .. }
+            | Request::CertInspect { .. }
+            | Request::SessionList
+            | Request::AliasList
+    );
+    let subject = match &req {
+        Request::AccountAdd { id, .. }
+        | Request::AccountApprove { id }
+        | Request::AccountDisable { id }
+        | Request::AccountPasswd { id, .. } => Some(id.clone()),
+        Request::CertBind { account, .. }
+        | Request::CertUnbind { account, .. }
+        | Request::SessionKick { account } => Some(account.clone()),
+        _ => None,
+    };
+    let response = match run(ctx, req).await {
         Ok(r) => r,
         Err(e) => Response::fail("internal", format!("{e:#}")),
+    };
+    if mutating {
+        // Admin actions are audited, never with secrets (the message holds no password
+        // unless one was generated, so only the outcome code is kept).
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("op".to_string(), op.unwrap_or_default());
+        fields.insert("ok".to_string(), response.ok.to_string());
+        if let Some(code) = &response.code {
+            fields.insert("code".to_string(), code.clone());
+        }
+        let event = certmail_store::AuditEvent {
+            time: certmail_auth::now() * 1000,
+            account: subject,
+            kind: "admin".to_string(),
+            ip: None,
+            fields,
+        };
+        if let Err(e) = ctx.store.append_audit(event).await {
+            tracing::error!(error = %e, "could not write the audit log");
+        }
     }
+    response
 }
 
 async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
@@ -71,9 +139,13 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
         Request::AccountPasswd { id, password } => {
             match certmail_auth::accounts::set_password(store.as_ref(), &id, password, now).await? {
                 Ok(generated) => {
+                    let n = ctx.kick(&id, KickReason::PasswordChanged).await;
                     let msg = match &generated {
-                        Some(pw) => format!("password of {id} replaced; temporary password: {pw}"),
-                        None => format!("password of {id} replaced"),
+                        Some(pw) => format!(
+                            "password of {id} replaced{}; temporary password: {pw}",
+                            ended(n)
+                        ),
+                        None => format!("password of {id} replaced{}", ended(n)),
                     };
                     Response::ok(msg, json!({ "temporary_password": generated }))
                 }
@@ -129,10 +201,13 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
                 ));
             };
             match store.unbind_cert(&account, &spki).await {
-                Ok(()) => Response::ok(
-                    format!("certificate unbound from {account}"),
-                    serde_json::Value::Null,
-                ),
+                Ok(()) => {
+                    let n = ctx.kick(&account, KickReason::CertificateUnbound).await;
+                    Response::ok(
+                        format!("certificate unbound from {account}{}", ended(n)),
+                        serde_json::Value::Null,
+                    )
+                }
                 Err(certmail_store::StoreError::BindingNotFound) => Response::fail(
                     "not_found",
                     format!("{account} has no certificate with that SPKI SHA-256"),
@@ -209,6 +284,66 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
                 Err(e) => return Err(e.into()),
             }
         }
+        Request::Reload => {
+            let Some(daemon) = &ctx.daemon else {
+                return Ok(Response::fail(
+                    "not_running",
+                    "the daemon is not running; start it to load the configuration",
+                ));
+            };
+            match daemon.reload_and_apply().await {
+                Ok(()) => Response::ok(
+                    "configuration, certificates and CRLs reloaded",
+                    serde_json::Value::Null,
+                ),
+                Err(e) => Response::fail(
+                    "reload_failed",
+                    format!("{e:#}; the old configuration stays in force"),
+                ),
+            }
+        }
+        Request::SessionList => {
+            let Some(registry) = &ctx.sessions else {
+                return Ok(Response::fail(
+                    "not_running",
+                    "the daemon is not running, so there are no live sessions",
+                ));
+            };
+            let list: Vec<_> = registry
+                .list()
+                .await
+                .iter()
+                .map(|s| {
+                    json!({
+                        "account": s.account,
+                        "device": s.device.to_string(),
+                        "ip": s.device.ip.to_string(),
+                        "protocols": s.protocols.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                        "connections": s.connections,
+                        "since": s.since,
+                    })
+                })
+                .collect();
+            Response::ok(
+                format!("{} live sessions", list.len()),
+                json!({ "sessions": list }),
+            )
+        }
+        Request::SessionKick { account } => {
+            if ctx.sessions.is_none() {
+                return Ok(Response::fail(
+                    "not_running",
+                    "the daemon is not running, so there is no session to end",
+                ));
+            }
+            match ctx.kick(&account, KickReason::AdminKick).await {
+                0 => Response::fail("not_found", format!("{account} has no live session")),
+                n => Response::ok(
+                    format!("session of {account} ended{}", ended(n)),
+                    json!({ "connections": n }),
+                ),
+            }
+        }
         Request::AliasList => {
             let list: Vec<_> = store
                 .list_aliases()
@@ -255,8 +390,14 @@ async fn set_state(
     a.failed_logins = 0;
     a.locked_until = None;
     ctx.store.update_account(a.clone()).await?;
+    // A disabled or locked account loses its live session at once.
+    let n = match state {
+        certmail_store::AccountState::Disabled => ctx.kick(id, KickReason::AccountDisabled).await,
+        certmail_store::AccountState::Locked => ctx.kick(id, KickReason::AccountLocked).await,
+        _ => 0,
+    };
     Ok(Response::ok(
-        format!("account {id} is now {}", state_word(&a.state)),
+        format!("account {id} is now {}{}", state_word(&a.state), ended(n)),
         json!({ "account": account_json(&a) }),
     ))
 }

@@ -62,6 +62,9 @@ pub struct ServerSection {
     /// Seconds between checks of `[pki] crl_dir` for new or changed CRL files, which are
     /// then loaded without a reload; 0 turns the check off (SIGHUP still reloads).
     pub crl_check_interval_secs: u64,
+    /// Days the audit log keeps its records (sign-ins, kicks, admin actions); 0 keeps them
+    /// forever.
+    pub audit_retention_days: u64,
 }
 
 impl Default for ServerSection {
@@ -79,6 +82,8 @@ impl Default for ServerSection {
             shutdown_grace_secs: 30,
             // A CRL fetch job replaces files every hour or so; a minute is prompt enough.
             crl_check_interval_secs: 60,
+            // A year of sign-in records covers the usual public-sector inspection cycle.
+            audit_retention_days: 365,
         }
     }
 }

@@ -1,0 +1,138 @@
+//! Daily housekeeping: certificate-expiry notices to users' INBOX (30, 7 and 1 days before
+//! a bound certificate ends, once each) and pruning the audit log past its retention.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use certmail_session::Change;
+use certmail_store::{Account, CertBinding, Delivery};
+use tokio_util::sync::CancellationToken;
+
+use crate::serve::Daemon;
+
+/// Days before expiry at which a user is told, largest first.
+const THRESHOLDS: [i64; 3] = [30, 7, 1];
+
+/// Runs the daily checks every 24 hours until shutdown (the first pass is [`run_once`]
+/// at start).
+pub async fn daily(daemon: Arc<Daemon>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(24 * 3600)) => {}
+        }
+        run_once(&daemon).await;
+    }
+}
+
+/// One pass of the daily checks. Failures are logged; they never stop the daemon.
+pub async fn run_once(daemon: &Daemon) {
+    let now = certmail_auth::now();
+    if let Err(e) = expiry_notices(daemon, now).await {
+        tracing::error!(error = %format!("{e:#}"), "certificate expiry check failed");
+    }
+    let days = daemon.config().server.audit_retention_days;
+    if days > 0 {
+        match daemon
+            .store
+            .audit_prune((now - days as i64 * 86_400) * 1000)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "audit log pruned past its retention"),
+            Err(e) => tracing::error!(error = %e, "pruning the audit log failed"),
+        }
+    }
+}
+
+/// Delivers a notice for each bound certificate that crossed a threshold not yet told.
+async fn expiry_notices(daemon: &Daemon, now: i64) -> anyhow::Result<()> {
+    for mut account in daemon.store.list_accounts().await? {
+        let mut changed = false;
+        for b in daemon.store.bindings_of(&account.id).await? {
+            let days_left = (b.not_after - now).div_euclid(86_400);
+            let Some(threshold) = THRESHOLDS
+                .iter()
+                .copied()
+                .filter(|t| days_left < *t && b.not_after > now)
+                .min()
+            else {
+                continue;
+            };
+            let key = format!("cert_notice.{}", hex::encode(b.spki_sha256));
+            let told = account
+                .settings
+                .get(&key)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(i64::MAX);
+            if told <= threshold {
+                continue;
+            }
+            deliver_notice(daemon, &account, &b, days_left, now).await?;
+            account.settings.insert(key, threshold.to_string());
+            changed = true;
+        }
+        if changed {
+            daemon.store.update_account(account).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn deliver_notice(
+    daemon: &Daemon,
+    account: &Account,
+    b: &CertBinding,
+    days_left: i64,
+    now: i64,
+) -> anyhow::Result<()> {
+    let hostname = daemon.config().server.hostname.clone();
+    let to = account
+        .addresses
+        .first()
+        .cloned()
+        .unwrap_or_else(|| account.id.clone());
+    let when = mail_parser::DateTime::from_timestamp(b.not_after).to_rfc3339();
+    let body = format!(
+        "{name} 님,\r\n\r\n메일 로그인에 쓰는 인증서가 {days}일 후({when}) 만료됩니다.\r\n\
+         GPKI/EPKI에서 인증서를 갱신한 뒤, 만료 전에 새 인증서로 로그인해 주십시오.\r\n\r\n\
+         The certificate you sign in with ({subject}) expires in {days} day(s), on {when}.\r\n\
+         Renew it with GPKI or EPKI and sign in with the new certificate before then.\r\n",
+        name = account.name,
+        days = days_left.max(0),
+        subject = b.subject_dn,
+    );
+    let message = mail_builder::MessageBuilder::new()
+        .from(("certmail".to_string(), format!("postmaster@{hostname}")))
+        .to(to)
+        .subject(format!(
+            "인증서 만료 예정 / Your certificate expires in {} day(s)",
+            days_left.max(0)
+        ))
+        .header(
+            "Auto-Submitted",
+            mail_builder::headers::raw::Raw::new("auto-generated"),
+        )
+        .date(now)
+        .text_body(body)
+        .write_to_vec()?;
+    let delivery = Delivery {
+        body: message,
+        internal_date: now,
+        recipients: vec![(account.id.clone(), "INBOX".to_string(), Vec::new())],
+        queue: Vec::new(),
+    };
+    let receipt = daemon.store.deliver(delivery).await?;
+    for copy in &receipt.stored {
+        daemon.hub.publish(
+            &copy.account,
+            None,
+            Change::Exists {
+                mailbox: copy.mailbox.clone(),
+                uid: copy.uid,
+            },
+        );
+    }
+    tracing::info!(account = %account.id, days_left, "certificate expiry notice delivered");
+    Ok(())
+}

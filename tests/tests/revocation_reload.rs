@@ -1,0 +1,80 @@
+//! Revocation reaches live sessions: a CRL that newly lists a signed-in user's certificate
+//! ends their session at reload (SIGHUP), and the certificate can no longer sign in.
+
+use certmail_pki::testpki::{TestPki, UserSpec, gpki_cdp};
+use certmail_tests::cert_kinds::write_pem;
+use certmail_tests::lines::LineClient;
+use certmail_tests::{DaemonProcess, fixtures, tls};
+
+const PASSWORD: &str = "Gpki-Pass-2026!";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reloaded_crl_ends_the_revoked_users_session() -> anyhow::Result<()> {
+    let pki = TestPki::new()?;
+    let now = certmail_pki::now_unix();
+    let work = tempfile::tempdir()?;
+    let user = pki.issue(&pki.gpki_ca, &UserSpec::gpki("홍길동", now), work.path())?;
+    let empty = pki.crl(
+        &pki.gpki_ca,
+        Some(&gpki_cdp(146)),
+        &[],
+        now - 3600,
+        now + 86_400,
+    )?;
+    let fx = fixtures::Installation::with_pki(&pki, &[("dp146.crl".to_string(), empty, None)])?;
+    let (cert, key) = write_pem(work.path(), "hong", &user)?;
+    fx.add_user("hong", "홍길동", PASSWORD, &cert)?;
+    let daemon = DaemonProcess::start(
+        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
+        &[],
+        &fixtures::LISTENERS,
+    )?;
+
+    let cfg = tls::client_config(
+        &fx.server_ca,
+        Some((&cert, &key)),
+        &[&rustls::version::TLS13],
+    )?;
+    let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg.clone()).await?);
+    assert!(c.line().await?.starts_with("* OK"));
+    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
+        .await?;
+    assert!(c.line().await?.starts_with("a1 OK"));
+
+    // The CA revokes the certificate; the fetch job drops the new CRL in place; reload.
+    let revoked = pki.crl(
+        &pki.gpki_ca,
+        Some(&gpki_cdp(146)),
+        &[&user],
+        now - 60,
+        now + 86_400,
+    )?;
+    std::fs::write(fx.pki.crl_dir.join("dp146.crl"), revoked)?;
+    daemon.signal("HUP")?;
+    let bye = c.line().await?;
+    assert!(
+        bye.starts_with("* BYE [UNAVAILABLE]") && bye.to_lowercase().contains("revoked"),
+        "{bye}"
+    );
+
+    let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg).await?);
+    assert!(c.line().await?.starts_with("* OK"));
+    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
+        .await?;
+    let refused = c.line().await?;
+    assert!(
+        refused.starts_with("a1 NO [AUTHENTICATIONFAILED]") && refused.contains("revoked"),
+        "{refused}"
+    );
+    drop(daemon);
+
+    use certmail_store::Store as _;
+    let store = fx.open_store().await?;
+    let events = store.audit_range(0, i64::MAX, 1000).await?;
+    assert!(
+        events.iter().any(|e| e.kind == "session_kicked"
+            && e.fields.get("cause").map(String::as_str) == Some("certificate_revoked")),
+        "the kick is audited with its cause"
+    );
+    Ok(())
+}
