@@ -10,8 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use rand::SeedableRng as _;
-use rand::seq::IndexedRandom as _;
 use tokio::sync::watch;
 
 use crate::client::{Reply, SmtpClient};
@@ -135,14 +133,14 @@ async fn client(
         .context("the run was abandoned")?;
     go.wait_for(|g| *g).await.context("the run was abandoned")?;
 
-    let mut rng = rand::rngs::StdRng::seed_from_u64(index as u64);
+    let mut rng = message::Rng::seeded(index as u64);
     let mut result = ClientResult::default();
     loop {
         let seq = next.fetch_add(1, Ordering::Relaxed);
         if seq >= plan.messages {
             break;
         }
-        let to = plan.recipients.choose(&mut rng).expect("checked non-empty");
+        let to = rng.choose(&plan.recipients).expect("checked non-empty");
         let env = Envelope {
             from_addr: &sender.address,
             from_name: &sender.name,

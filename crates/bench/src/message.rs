@@ -4,8 +4,35 @@
 //! paragraphs), because the store keeps one copy of identical bodies and identical
 //! messages would flatter it.
 
-use rand::Rng;
-use rand::seq::IndexedRandom as _;
+/// SplitMix64: a small, seedable generator, plenty for choosing sentences and recipients
+/// (nothing here needs cryptographic randomness).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator whose sequence is fixed by `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// One element of `items`, or None when it is empty.
+    pub fn choose<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        if items.is_empty() {
+            return None;
+        }
+        // The modulo bias is below 2^-50 for the lengths used here.
+        items.get((self.next_u64() % items.len() as u64) as usize)
+    }
+}
 
 /// Sentences of an ordinary government office memo, picked at random to fill a body.
 const SENTENCES: &[&str] = &[
@@ -87,7 +114,7 @@ fn encoded_word(text: &str) -> String {
 /// Builds a message of exactly `size` bytes (CRLF line endings, no line over 998 bytes,
 /// no line starting with a dot), or of its minimal size when `size` is smaller than the
 /// headers plus one line of text.
-pub fn build(env: &Envelope<'_>, size: usize, rng: &mut impl Rng) -> Vec<u8> {
+pub fn build(env: &Envelope<'_>, size: usize, rng: &mut Rng) -> Vec<u8> {
     let subject = format!("[업무협조] 정보화 사업 추진 현황 점검 요청 ({}번)", env.seq);
     let mut out = format!(
         "From: {} <{}>\r\nTo: {} <{}>\r\nSubject: {}\r\nDate: Sun, 22 Nov 2026 09:00:00 +0900\r\n\
@@ -100,7 +127,7 @@ pub fn build(env: &Envelope<'_>, size: usize, rng: &mut impl Rng) -> Vec<u8> {
         env.to_addr,
         encoded_word(&subject),
         env.seq,
-        rng.random::<u64>(),
+        rng.next_u64(),
         env.domain,
     )
     .into_bytes();
@@ -111,7 +138,7 @@ pub fn build(env: &Envelope<'_>, size: usize, rng: &mut impl Rng) -> Vec<u8> {
     out.extend_from_slice(opening.as_bytes());
     let closing = format!("\r\n{} 드림\r\n", env.from_name);
     while out.len() + closing.len() < size {
-        let sentence = SENTENCES.choose(rng).expect("SENTENCES is not empty");
+        let sentence = rng.choose(SENTENCES).expect("SENTENCES is not empty");
         let room = size - closing.len() - out.len();
         if sentence.len() + 2 <= room {
             out.extend_from_slice(sentence.as_bytes());
@@ -150,7 +177,6 @@ pub fn data_payload(message: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng as _;
 
     fn envelope() -> Envelope<'static> {
         Envelope {
@@ -165,7 +191,7 @@ mod tests {
 
     #[test]
     fn message_has_the_requested_size_and_sane_lines() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut rng = Rng::seeded(1);
         for size in [1500, 4096, 10_240, 100_000] {
             let m = build(&envelope(), size, &mut rng);
             assert_eq!(m.len(), size, "size {size}");
@@ -181,7 +207,7 @@ mod tests {
 
     #[test]
     fn message_headers_name_sender_and_recipient() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let mut rng = Rng::seeded(2);
         let m = String::from_utf8(build(&envelope(), 10_240, &mut rng)).expect("UTF-8");
         let (head, body) = m.split_once("\r\n\r\n").expect("header/body separator");
         assert!(head.starts_with("From: =?UTF-8?B?"));
@@ -197,7 +223,7 @@ mod tests {
 
     #[test]
     fn two_messages_differ() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut rng = Rng::seeded(3);
         let a = build(&envelope(), 10_240, &mut rng);
         let b = build(&envelope(), 10_240, &mut rng);
         assert_ne!(a, b);
@@ -205,7 +231,7 @@ mod tests {
 
     #[test]
     fn tiny_size_gives_the_minimal_message() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let mut rng = Rng::seeded(4);
         let m = build(&envelope(), 10, &mut rng);
         assert!(m.len() > 10);
         assert!(m.ends_with("홍길동 드림\r\n".as_bytes()));
@@ -220,6 +246,20 @@ mod tests {
         assert_eq!(data_payload(b".x"), b"..x\r\n.\r\n");
         assert_eq!(data_payload(b"no newline"), b"no newline\r\n.\r\n");
         assert_eq!(data_payload(b""), b".\r\n");
+    }
+
+    #[test]
+    fn rng_is_deterministic_and_covers_every_choice() {
+        let (mut a, mut b) = (Rng::seeded(9), Rng::seeded(9));
+        assert_eq!(a.next_u64(), b.next_u64());
+        assert_ne!(Rng::seeded(1).next_u64(), Rng::seeded(2).next_u64());
+        let items = [0usize, 1, 2, 3, 4];
+        let mut seen = [0u32; 5];
+        for _ in 0..5000 {
+            seen[*a.choose(&items).expect("not empty")] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 800), "roughly uniform: {seen:?}");
+        assert_eq!(a.choose::<u8>(&[]), None);
     }
 
     #[test]
