@@ -1,3 +1,247 @@
-//! certmail-bench: load generator.
+//! certmail-bench: the load generator behind BENCHMARKS.md.
+//!
+//! `certmail-bench smtp` builds a throw-away installation (test PKI, config, accounts),
+//! starts `certmail serve` as a separate process, submits N messages of S bytes over C
+//! concurrent TLS sessions with client certificates, and prints throughput, latency
+//! percentiles and the daemon's peak memory and CPU time. Speed is measured here, never
+//! asserted in a test: compare figures within one run and on one machine.
+//!
+//! Modules:
+//! - [`install`]: the temporary PKI, config and accounts (via the `certmail` CLI).
+//! - [`daemon`]: the daemon process, killed when its guard is dropped.
+//! - [`client`]: a small SMTP client (PIPELINING, AUTH PLAIN, DATA) with reply timeouts.
+//! - [`tls`]: the rustls client presenting a GPKI-shaped certificate.
+//! - [`message`]: realistic Korean MIME messages of an exact size.
+//! - [`load`]: the C concurrent sessions sharing N messages.
+//! - [`verify`]: counts what reached the INBOXes, over IMAP.
+//! - [`procstat`]: peak RSS and CPU time from /proc.
+//! - [`run`]: one whole run (install, start, load, measure, stop).
+//! - [`report`]: percentiles and the figures table.
+//!
+//! Rules: every wait is bounded; the daemon never outlives the benchmark (Drop guard,
+//! Ctrl-C handled); one sender account and certificate per client, so no sign-in replaces
+//! another's session.
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod client;
+mod daemon;
+mod install;
+mod load;
+mod message;
+mod procstat;
+mod report;
+mod run;
+mod tls;
+mod verify;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Load generator and benchmark table for certmail.
+#[derive(Debug, Parser)]
+#[command(name = "certmail-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Submit N messages of S bytes over C concurrent TLS sessions (port 465, client
+    /// certificate + AUTH PLAIN) to random local recipients.
+    Smtp(SmtpArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SmtpArgs {
+    /// Messages in all.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    messages: u64,
+    /// Bytes per message (headers included).
+    #[arg(long, default_value_t = 10_240, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
+    size: u64,
+    /// Concurrent TLS sessions, each signed in as its own account with its own certificate.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=4000))]
+    concurrency: u64,
+    /// Recipient accounts (each message goes to one, chosen at random).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=9999))]
+    accounts: u64,
+    /// The certmail binary. Default: $CERTMAIL_BIN, then target/release/certmail, then
+    /// target/debug/certmail.
+    #[arg(long)]
+    certmail: Option<PathBuf>,
+    /// Keep the temporary installation (config, PKI, store, daemon log) and print its path.
+    #[arg(long)]
+    keep_dir: bool,
+    /// The daemon's log level ([server] log_level).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// Seconds to wait for any one reply before failing the run.
+    #[arg(long, default_value_t = 60)]
+    reply_timeout_secs: u64,
+    /// Where to create the installation (its store is what gets fsynced). Default: the
+    /// system temporary directory.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Run twice: with the store in --dir, then on /dev/shm (tmpfs, where fsync costs
+    /// nothing), and print the ratio: what durable acknowledgement costs.
+    #[arg(long)]
+    compare_fsync: bool,
+    /// Repeat the run R times, each on a fresh installation; print every run's summary
+    /// and the median run's full table (the faster middle
+    /// one for an even R).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    repeat: u64,
+    /// Skip counting the recipients' INBOXes over IMAP after the load.
+    #[arg(long)]
+    no_verify: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // On SIGINT or SIGTERM the run is dropped, and with it the daemon guard (which kills
+    // the daemon) and the temporary directory.
+    let outcome = tokio::select! {
+        r = match cli.command { Command::Smtp(args) => smtp(args) } => r,
+        e = interrupted() => Err(e),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("certmail-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+async fn interrupted() -> anyhow::Error {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => anyhow::anyhow!("interrupted (SIGINT)"),
+            _ = term.recv() => anyhow::anyhow!("terminated (SIGTERM)"),
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            anyhow::anyhow!("interrupted (SIGINT)")
+        }
+    }
+}
+
+async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
+    let certmail = daemon::find_binary(args.certmail.as_deref())?;
+    let debug_build = certmail.components().any(|c| c.as_os_str() == "debug");
+    eprintln!(
+        "daemon: {}{}",
+        certmail.display(),
+        if debug_build {
+            " (a DEBUG build: figures are not representative)"
+        } else {
+            ""
+        }
+    );
+    let opts = run::RunOptions {
+        messages: args.messages as usize,
+        size: args.size as usize,
+        concurrency: args.concurrency as usize,
+        accounts: args.accounts as usize,
+        certmail,
+        keep_dir: args.keep_dir,
+        log_level: args.log_level.clone(),
+        reply_timeout: Duration::from_secs(args.reply_timeout_secs),
+        verify: !args.no_verify,
+    };
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let mut variants = vec![("store on disk", parent)];
+    if args.compare_fsync {
+        let shm = PathBuf::from("/dev/shm");
+        let is_tmpfs = procstat::filesystem_of(&shm).is_some_and(|(fs, _)| fs == "tmpfs");
+        anyhow::ensure!(is_tmpfs, "--compare-fsync needs /dev/shm to be a tmpfs");
+        variants.push(("store on tmpfs (fsync is free)", shm));
+    }
+    // Variants alternate within each repetition, so both see the same background load.
+    let mut runs: Vec<Vec<report::SmtpRun>> = vec![Vec::new(); variants.len()];
+    let mut refusals = Vec::new();
+    for _ in 0..args.repeat {
+        for (i, (_, dir)) in variants.iter().enumerate() {
+            let (figures, refused) = run::smtp_once(&opts, dir).await?;
+            if let Some(found) = figures.delivered {
+                anyhow::ensure!(
+                    found == figures.accepted as u64,
+                    "the server accepted {} messages but the INBOXes hold {found}",
+                    figures.accepted
+                );
+            }
+            refusals.extend(refused);
+            runs[i].push(figures);
+        }
+    }
+
+    println!("{}", machine_line());
+    println!(
+        "command: {}",
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    let mut medians = Vec::new();
+    for ((label, _), mut list) in variants.iter().zip(runs) {
+        list.sort_by(|a, b| a.messages_per_second().total_cmp(&b.messages_per_second()));
+        println!();
+        if list.len() > 1 {
+            println!("{label}, {} runs (slowest first):", list.len());
+            println!();
+            print!("{}", report::SmtpRun::summary_header());
+            for r in &list {
+                print!("{}", r.summary_row());
+            }
+            println!();
+            println!("{label}, the median run:");
+        } else {
+            println!("{label}:");
+        }
+        println!();
+        let median = list.swap_remove(list.len() / 2);
+        print!("{}", median.table());
+        medians.push(median);
+    }
+    if let [disk, tmpfs] = medians.as_slice() {
+        println!();
+        println!(
+            "fsync: {:.0} msg/s with the store on disk, {:.0} msg/s on tmpfs: disk runs at {:.0}% \
+             of the fsync-free rate",
+            disk.messages_per_second(),
+            tmpfs.messages_per_second(),
+            100.0 * disk.messages_per_second() / tmpfs.messages_per_second().max(1e-9)
+        );
+    }
+    if let Some(first) = refusals.first() {
+        anyhow::bail!(
+            "{} messages were refused; the first: {first}",
+            refusals.len()
+        );
+    }
+    Ok(())
+}
+
+/// One line describing the machine: cores, memory, kernel.
+fn machine_line() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0);
+    format!(
+        "machine: {cores} cores, {:.1} GiB RAM, Linux {}",
+        mem_kb as f64 / 1048576.0,
+        kernel.trim()
+    )
+}

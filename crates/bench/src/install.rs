@@ -1,0 +1,372 @@
+//! A throw-away certmail installation for one run: a test PKI shaped like GPKI, a config
+//! whose listeners are on 127.0.0.1 port 0 with the connection limits lifted, and accounts
+//! created through the real `certmail` CLI (with the daemon stopped, so it opens the store
+//! directly).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, ensure};
+use certmail_pki::testpki::{TestPki, UserSpec, gpki_cdp, pem};
+use tokio::io::AsyncWriteExt as _;
+
+use crate::message::korean_name;
+
+/// The mail domain of every account.
+pub const DOMAIN: &str = "bench.go.kr";
+/// How long one `certmail account …` or `cert …` command may take.
+const CLI_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A sending account: one per client, each with its own certificate (one device each, so
+/// no session replaces another).
+#[derive(Clone)]
+pub struct Sender {
+    /// Login id.
+    pub id: String,
+    /// The person's name, as on the certificate.
+    pub name: String,
+    /// The account's address (MAIL FROM and From:).
+    pub address: String,
+    /// The second factor.
+    pub password: String,
+    /// The certificate, PEM.
+    pub cert: PathBuf,
+    /// The certificate's key, PKCS#8 PEM.
+    pub key: PathBuf,
+}
+
+/// A receiving account (with a certificate too, so the run can count its INBOX over IMAP).
+#[derive(Clone)]
+pub struct Recipient {
+    /// Login id.
+    pub id: String,
+    /// The person's name.
+    pub name: String,
+    /// The account's address.
+    pub address: String,
+    /// The second factor.
+    pub password: String,
+    /// The certificate, PEM.
+    pub cert: PathBuf,
+    /// The certificate's key, PKCS#8 PEM.
+    pub key: PathBuf,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("id", &self.id)
+            .field("address", &self.address)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recipient")
+            .field("id", &self.id)
+            .field("address", &self.address)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The files of the installation and the accounts in it.
+#[derive(Debug)]
+pub struct Installation {
+    /// The directory holding everything.
+    pub dir: PathBuf,
+    /// The configuration file.
+    pub config: PathBuf,
+    /// The CA that issued the server certificate (clients trust it).
+    pub server_ca: PathBuf,
+    /// The daemon's log (its stderr).
+    pub log: PathBuf,
+    /// One sender per client.
+    pub senders: Vec<Sender>,
+    /// The recipients.
+    pub recipients: Vec<Recipient>,
+}
+
+/// The password every benchmark account gets (Korean, to exercise UTF-8 in AUTH PLAIN).
+fn password_of(id: &str) -> String {
+    format!("벤치-{id}-암호")
+}
+
+/// Writes the PKI and the config into `dir` (which must exist and be empty).
+pub fn write_files(
+    dir: &Path,
+    senders: usize,
+    recipients: usize,
+    log_level: &str,
+) -> anyhow::Result<Installation> {
+    let pki = TestPki::new().context("generating the test PKI")?;
+    let now = certmail_pki::now_unix();
+    let certs_dir = dir.join("pki/certs");
+    let crl_dir = dir.join("pki/crl");
+    let users_dir = dir.join("pki/users");
+    for d in [&crl_dir, &users_dir] {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    pki.write_certs_dir(&certs_dir)?;
+    // Users of UserSpec::gpki are in CRL partition 146: publish an empty CRL for it.
+    let crl = pki.crl(
+        &pki.gpki_ca,
+        Some(&gpki_cdp(146)),
+        &[],
+        now - 3600,
+        now + 86_400,
+    )?;
+    std::fs::write(crl_dir.join("crl1p1dp146.crl"), pem("X509 CRL", &crl))?;
+
+    let server = pki.server_cert()?;
+    let server_chain = dir.join("pki/server-chain.pem");
+    let server_key = dir.join("pki/server-key.pem");
+    let server_ca = dir.join("pki/server-ca.pem");
+    std::fs::write(
+        &server_chain,
+        format!("{}{}", server.cert_pem(), pki.server_ca.cert_pem()),
+    )?;
+    std::fs::write(&server_key, server.key_pem())?;
+    std::fs::write(&server_ca, pki.server_ca.cert_pem())?;
+
+    // Writes a certificate and key for `name`; returns their paths.
+    let issue = |id: &str, name: &str| -> anyhow::Result<(PathBuf, PathBuf)> {
+        let mut spec = UserSpec::gpki(name, now);
+        spec.real_name = Some(name.to_owned());
+        let user = pki.issue(&pki.gpki_ca, &spec, &users_dir)?;
+        let cert = users_dir.join(format!("{id}.pem"));
+        let key = users_dir.join(format!("{id}-key.pem"));
+        std::fs::write(&cert, user.cert_pem())?;
+        std::fs::write(&key, user.key_pem())?;
+        Ok((cert, key))
+    };
+    let mut sender_list = Vec::with_capacity(senders);
+    for i in 0..senders {
+        let id = format!("sender{:03}", i + 1);
+        let name = korean_name(i);
+        let (cert, key) = issue(&id, &name)?;
+        sender_list.push(Sender {
+            address: format!("{id}@{DOMAIN}"),
+            password: password_of(&id),
+            id,
+            name,
+            cert,
+            key,
+        });
+    }
+    let mut recipient_list = Vec::with_capacity(recipients);
+    for i in 0..recipients {
+        let id = format!("user{:04}", i + 1);
+        let name = korean_name(1000 + i);
+        let (cert, key) = issue(&id, &name)?;
+        recipient_list.push(Recipient {
+            address: format!("{id}@{DOMAIN}"),
+            password: password_of(&id),
+            id,
+            name,
+            cert,
+            key,
+        });
+    }
+
+    let config = dir.join("certmail.toml");
+    std::fs::write(
+        &config,
+        config_text(
+            dir,
+            &server_chain,
+            &server_key,
+            &certs_dir,
+            &crl_dir,
+            log_level,
+        ),
+    )?;
+    Ok(Installation {
+        dir: dir.to_owned(),
+        config,
+        server_ca,
+        log: dir.join("daemon.log"),
+        senders: sender_list,
+        recipients: recipient_list,
+    })
+}
+
+/// The configuration: every listener on 127.0.0.1:0, connection limits lifted, no quota.
+fn config_text(
+    dir: &Path,
+    chain: &Path,
+    key: &Path,
+    certs: &Path,
+    crls: &Path,
+    log_level: &str,
+) -> String {
+    let q = |p: &Path| format!("{:?}", p.display().to_string());
+    format!(
+        r#"# Written by certmail-bench for one run.
+[server]
+hostname = "mail.{DOMAIN}"
+local_domains = ["{DOMAIN}"]
+data_dir = {data}
+log_level = {log_level:?}
+shutdown_grace_secs = 5
+
+[tls]
+cert = {cert}
+key = {key}
+
+[pki]
+certs_dir = {certs}
+crl_dir = {crls}
+
+[limits]
+max_connections = 100000
+max_connections_per_ip = 100000
+
+[imap]
+listen_tls = ["127.0.0.1:0"]
+listen_starttls = ["127.0.0.1:0"]
+
+[smtp]
+listen_submissions = ["127.0.0.1:0"]
+listen_submission = ["127.0.0.1:0"]
+listen_mx = ["127.0.0.1:0"]
+quota_bytes = 0
+"#,
+        data = q(&dir.join("data")),
+        cert = q(chain),
+        key = q(key),
+        certs = q(certs),
+        crls = q(crls),
+    )
+}
+
+impl Installation {
+    /// Creates every account with the `certmail` CLI (the daemon must be stopped) and binds
+    /// its certificate.
+    pub async fn create_accounts(&self, certmail: &Path) -> anyhow::Result<()> {
+        let senders = self
+            .senders
+            .iter()
+            .map(|s| (&s.id, &s.name, &s.address, &s.cert));
+        let recipients = self
+            .recipients
+            .iter()
+            .map(|r| (&r.id, &r.name, &r.address, &r.cert));
+        for (id, name, address, cert) in senders.chain(recipients) {
+            self.account_add(certmail, id, name, address).await?;
+            let cert = cert.to_str().context("certificate path is not UTF-8")?;
+            self.cli(certmail, &["cert", "bind", id, cert], None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn account_add(
+        &self,
+        certmail: &Path,
+        id: &str,
+        name: &str,
+        address: &str,
+    ) -> anyhow::Result<()> {
+        let args = [
+            "account",
+            "add",
+            id,
+            "--name",
+            name,
+            "--organisation",
+            "행정안전부",
+            "--address",
+            address,
+            "--approve",
+            "--password-stdin",
+        ];
+        self.cli(certmail, &args, Some(&password_of(id))).await
+    }
+
+    /// Runs `certmail ARGS --config <config>`, feeding `stdin_line` if given.
+    async fn cli(
+        &self,
+        certmail: &Path,
+        args: &[&str],
+        stdin_line: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let what = format!("certmail {}", args[..args.len().min(3)].join(" "));
+        let mut child = tokio::process::Command::new(certmail)
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", certmail.display()))?;
+        let mut stdin = child.stdin.take().context("stdin was piped")?;
+        if let Some(line) = stdin_line {
+            stdin.write_all(format!("{line}\n").as_bytes()).await?;
+        }
+        drop(stdin);
+        let out = tokio::time::timeout(CLI_TIMEOUT, child.wait_with_output())
+            .await
+            .with_context(|| format!("{what} took longer than {CLI_TIMEOUT:?}"))??;
+        ensure!(
+            out.status.success(),
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_lifts_limits_and_uses_port_zero() {
+        let p = Path::new("/tmp/x");
+        let text = config_text(p, p, p, p, p, "warn");
+        assert!(text.contains("max_connections_per_ip = 100000"));
+        assert!(text.contains("listen_submissions = [\"127.0.0.1:0\"]"));
+        assert!(!text.contains(":465"));
+        assert!(text.contains("log_level = \"warn\""));
+        assert!(text.contains(&format!("local_domains = [\"{DOMAIN}\"]")));
+    }
+
+    #[test]
+    fn writes_pki_and_distinct_senders() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let inst = write_files(dir.path(), 3, 5, "info").expect("installation files");
+        assert_eq!(inst.senders.len(), 3);
+        assert_eq!(inst.recipients.len(), 5);
+        let certs: std::collections::HashSet<Vec<u8>> = inst
+            .senders
+            .iter()
+            .map(|s| std::fs::read(&s.cert).expect("cert written"))
+            .collect();
+        assert_eq!(certs.len(), 3, "each sender has its own certificate");
+        assert_eq!(inst.recipients[4].address, "user0005@bench.go.kr");
+        assert!(inst.recipients[4].cert.exists() && inst.recipients[4].key.exists());
+        let shown = format!("{inst:?}");
+        assert!(
+            !shown.contains(&inst.senders[0].password),
+            "passwords are redacted"
+        );
+        assert!(
+            !shown.contains(&inst.recipients[0].password),
+            "passwords are redacted"
+        );
+        assert!(inst.senders[0].address.ends_with("@bench.go.kr"));
+        assert!(
+            std::fs::read_to_string(&inst.server_ca)
+                .expect("CA")
+                .contains("BEGIN CERTIFICATE")
+        );
+        assert!(dir.path().join("pki/crl/crl1p1dp146.crl").exists());
+        assert!(inst.config.exists());
+    }
+}
