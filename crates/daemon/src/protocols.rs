@@ -79,8 +79,13 @@ pub fn imap_context(
     registry: Arc<dyn certmail_session::SessionRegistry>,
     hub: certmail_session::ChangeHub,
 ) -> Arc<certmail_imap::server::ImapContext> {
+    certmail_imap::server::ImapContext::new(store, registry, hub, imap_settings(config))
+}
+
+/// The IMAP server's settings from the configuration.
+pub fn imap_settings(config: &crate::config::Config) -> certmail_imap::server::ImapSettings {
     let i = &config.imap;
-    let settings = certmail_imap::server::ImapSettings {
+    certmail_imap::server::ImapSettings {
         hostname: config.server.hostname.clone(),
         append_limit: u32::try_from(config.append_limit()).unwrap_or(u32::MAX),
         max_command_line: u32::try_from(i.max_command_line).unwrap_or(u32::MAX),
@@ -93,8 +98,7 @@ pub fn imap_context(
         session_policy: certmail_session::SessionPolicy::Replace,
         // One quota per account, whichever protocol stores the mail.
         quota_bytes: config.smtp.quota_bytes,
-    };
-    certmail_imap::server::ImapContext::new(store, registry, hub, settings)
+    }
 }
 
 async fn imap(daemon: &Daemon, kind: ListenerKind, acc: Accepted) {
@@ -107,7 +111,8 @@ async fn imap(daemon: &Daemon, kind: ListenerKind, acc: Accepted) {
         pki: Arc::clone(&tls.pki),
         shutdown: daemon.shutdown.clone(),
     };
-    certmail_imap::server::serve(Arc::clone(&daemon.imap), conn).await;
+    let ctx = Arc::clone(&daemon.imap.read().unwrap_or_else(|p| p.into_inner()));
+    certmail_imap::server::serve(ctx, conn).await;
     drop(acc.slot);
 }
 

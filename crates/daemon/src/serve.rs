@@ -33,9 +33,9 @@ pub struct Daemon {
     pub hub: certmail_session::ChangeHub,
     /// The SMTP server's shared state (rebuilt on reload).
     pub smtp: RwLock<Arc<certmail_smtp::inbound::SmtpContext>>,
-    /// The IMAP server's shared state. Kept across reloads: it holds the literal-memory
-    /// budget and \Recent bookkeeping of live connections; limits apply from a restart.
-    pub imap: Arc<certmail_imap::server::ImapContext>,
+    /// The IMAP server's shared state (its settings are replaced on reload; the literal
+    /// budget and \Recent bookkeeping carry over).
+    pub imap: RwLock<Arc<certmail_imap::server::ImapContext>>,
 }
 
 impl Daemon {
@@ -89,6 +89,12 @@ impl Daemon {
                 Arc::clone(&self.registry) as _,
                 self.hub.clone(),
             ));
+        let imap = {
+            let current = self.imap.read().unwrap_or_else(|p| p.into_inner());
+            // Keeps the literal budget in use and the \Recent bookkeeping of live connections.
+            current.reloaded(crate::protocols::imap_settings(&config))
+        };
+        *self.imap.write().unwrap_or_else(|p| p.into_inner()) = imap;
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
         Ok(())
     }
@@ -143,7 +149,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         registry,
         hub,
         smtp: RwLock::new(Arc::new(smtp)),
-        imap,
+        imap: RwLock::new(imap),
     });
 
     // The first daily pass (expiry notices, audit retention) completes before the daemon

@@ -227,10 +227,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             asked_again = false;
             let flow = match next {
                 Ok(event) => {
+                    // A kick wins over a command that arrived at the same moment: a replaced
+                    // session answers nothing more.
                     let kicked = self.kicked();
                     let outcome = tokio::select! {
-                        flow = self.on_event(event) => Ok(flow),
+                        biased;
                         reason = kicked => Err(reason),
+                        flow = self.on_event(event) => Ok(flow),
                     };
                     match outcome {
                         Ok(flow) => flow?,
@@ -355,8 +358,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
         };
         let wake = tokio::select! {
-            r = tokio::time::timeout(limit, io.read(buf)) => Wake::Read(r),
+            biased;
             reason = kicked => Wake::Kicked(reason),
+            r = tokio::time::timeout(limit, io.read(buf)) => Wake::Read(r),
             _ = shutdown.cancelled() => Wake::Shutdown,
             change = hub => Wake::Change(change),
         };
