@@ -6,9 +6,12 @@
 
 use std::sync::OnceLock;
 
-use argon2::Argon2;
+use std::sync::Mutex;
+
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use ring::rand::{SecureRandom, SystemRandom};
+use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
 use crate::Secret;
@@ -40,13 +43,60 @@ pub fn verify(password: &str, phc: &str) -> Result<bool, AuthError> {
     }
 }
 
-/// [`verify`] on the blocking pool, at most [`MAX_CONCURRENT`] at once.
+/// Argon2 working memory kept between sign-ins: at most [`MAX_CONCURRENT`] buffers of
+/// 19 MiB. Allocating and freeing one per sign-in made the allocator keep the freed blocks,
+/// so the daemon's memory grew with every concurrent sign-in (measured: ~12 MiB each).
+fn buffers() -> &'static Mutex<Vec<Vec<Block>>> {
+    static POOL: OnceLock<Mutex<Vec<Vec<Block>>>> = OnceLock::new();
+    POOL.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// [`verify`] with working memory from [`buffers`].
+fn verify_pooled(password: &str, phc: &str) -> Result<bool, AuthError> {
+    let bad = |e: &dyn std::fmt::Display| AuthError::PasswordHash(e.to_string());
+    let hash = PasswordHash::new(phc).map_err(|e| bad(&e))?;
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return Err(AuthError::PasswordHash(
+            "stored hash has no salt or output".into(),
+        ));
+    };
+    let params = Params::try_from(&hash).map_err(|e| bad(&e))?;
+    let algorithm = Algorithm::try_from(hash.algorithm.as_str()).map_err(|e| bad(&e))?;
+    let version = match hash.version {
+        Some(v) => Version::try_from(v).map_err(|e| bad(&e))?,
+        None => Version::default(),
+    };
+    let mut blocks = buffers()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default();
+    blocks.resize(params.block_count(), Block::default());
+    let mut out = vec![0u8; expected.as_ref().len()];
+    let result = Argon2::new(algorithm, version, params.clone())
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt.as_ref(),
+            &mut out,
+            &mut blocks[..params.block_count()],
+        )
+        .map_err(|e| bad(&e));
+    buffers()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(blocks);
+    result?;
+    Ok(bool::from(out.ct_eq(expected.as_ref())))
+}
+
+/// [`verify`] on the blocking pool, at most [`MAX_CONCURRENT`] at once, reusing working
+/// memory between calls.
 pub async fn verify_async(password: Secret<String>, phc: String) -> Result<bool, AuthError> {
     let _permit = gate()
         .acquire()
         .await
         .map_err(|_| AuthError::PasswordHash("verifier closed".into()))?;
-    tokio::task::spawn_blocking(move || verify(password.expose(), &phc))
+    tokio::task::spawn_blocking(move || verify_pooled(password.expose(), &phc))
         .await
         .map_err(|e| AuthError::PasswordHash(e.to_string()))?
 }
@@ -106,6 +156,17 @@ mod tests {
         assert_eq!(a.len(), 16);
         assert_ne!(a, b);
         assert!(!a.contains(['0', 'O', '1', 'l', 'I']));
+    }
+
+    #[test]
+    fn pooled_verification_agrees_with_the_crate() {
+        let h = hash("풀 비밀번호 42").expect("hash");
+        for _ in 0..3 {
+            assert!(verify_pooled("풀 비밀번호 42", &h).expect("verify"));
+            assert!(!verify_pooled("풀 비밀번호 43", &h).expect("verify"));
+        }
+        assert!(buffers().lock().expect("not poisoned").len() <= MAX_CONCURRENT);
+        assert!(verify_pooled("x", "$argon2id$v=19$garbage").is_err());
     }
 
     #[tokio::test]
