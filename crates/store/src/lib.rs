@@ -38,5 +38,5 @@ mod store;
 pub use crypto::KeyFile;
 pub use error::StoreError;
 pub use model::*;
-pub use sled_store::{FORMAT_VERSION, SledStore};
+pub use sled_store::{FORMAT_VERSION, SLED_SEGMENT_SIZE, SledStore};
 pub use store::Store;

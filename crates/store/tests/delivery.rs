@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use certmail_store::{
     AuditEvent, BlobId, Delivery, QueueEntry, QueueRecipient, RecipientStatus, StoreError, notify,
 };
-use common::{TestStore, body, flags, hong, kim};
+use common::{TestStore, body, flags, hong, kim, raw_sled};
 
 fn remote(address: &str) -> QueueRecipient {
     QueueRecipient {
@@ -89,7 +89,7 @@ async fn one_delivery_many_recipients_one_body() {
 
     let path = ts.db_path();
     common::close(ts.store);
-    let db = sled::open(&path).unwrap();
+    let db = raw_sled(&path);
     assert_eq!(
         db.open_tree("blobs").unwrap().len(),
         1,
@@ -181,7 +181,7 @@ async fn queue_update_and_remove() {
 
     let path = ts.db_path();
     common::close(ts.store);
-    let db = sled::open(&path).unwrap();
+    let db = raw_sled(&path);
     assert_eq!(
         db.open_tree("blobs").unwrap().len(),
         0,

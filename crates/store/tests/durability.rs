@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 use certmail_store::{FORMAT_VERSION, FlagOp, KeyFile, SledStore, Store, StoreError};
-use common::{TestStore, body, flags, hong, key_path, message};
+use common::{TestStore, body, flags, hong, key_path, message, raw_sled};
 
 #[tokio::test]
 async fn data_survives_close_and_reopen() {
@@ -69,7 +69,7 @@ async fn wrong_key_is_refused_at_open() {
 
 /// Rewrites one record of the closed store's raw database.
 fn tamper(db_path: &std::path::Path, tree: &str, edit: impl FnOnce(&sled::Tree)) {
-    let db = sled::open(db_path).unwrap();
+    let db = raw_sled(db_path);
     edit(&db.open_tree(tree).unwrap());
     db.flush().unwrap();
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use certmail_store::{FlagOp, NewMessage, StoreError};
-use common::{TestStore, body, flags, hong, kim, message};
+use common::{TestStore, body, flags, hong, kim, message, raw_sled};
 
 async fn with_hong() -> TestStore {
     let ts = TestStore::new().await;
@@ -370,7 +370,7 @@ async fn identical_bodies_are_stored_once() {
     // On disk: no body left once the last reference is gone.
     let path = ts.db_path();
     common::close(ts.store);
-    let db = sled::open(&path).unwrap();
+    let db = raw_sled(&path);
     assert_eq!(db.open_tree("blobs").unwrap().len(), 0);
     assert_eq!(db.open_tree("blob_refs").unwrap().len(), 0);
 }
@@ -417,7 +417,7 @@ async fn summaries_are_cached_per_body_and_freed_with_it() {
     ));
     let path = ts.db_path();
     common::close(ts.store);
-    let db = sled::open(&path).unwrap();
+    let db = raw_sled(&path);
     assert_eq!(
         db.open_tree("blobs").unwrap().len(),
         0,

@@ -115,7 +115,7 @@ fn create_parents_tx(
 
 /// Removes a body and its cached summary (its last reference is gone).
 pub(crate) fn free_blob(blobs: &TransactionalTree, blob: &BlobId) -> TxResult<()> {
-    blobs.remove(&blob.0)?;
+    super::chunks::remove(blobs, blob)?;
     blobs.remove(&summary_key(blob)[..])?;
     Ok(())
 }

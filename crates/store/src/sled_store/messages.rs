@@ -84,7 +84,7 @@ pub(crate) fn store_unowned_blob(
     sealed: &IVec,
 ) -> TxResult<()> {
     if blob_refs.get(blob.0)?.is_none() {
-        blobs.insert(&blob.0, sealed.clone())?;
+        super::chunks::write(blobs, blob, sealed)?;
     }
     add_count(blob_refs, &blob.0, 1)?;
     Ok(())
@@ -217,11 +217,8 @@ impl Inner {
 
     /// Reads and decrypts a body, checking it hashes to its id.
     pub(crate) fn blob_body(&self, blob: &BlobId) -> Result<Vec<u8>> {
-        let sealed = self
-            .t
-            .blobs
-            .get(blob.0)?
-            .ok_or(StoreError::MessageNotFound)?;
+        let sealed =
+            super::chunks::read(&self.t.blobs, blob)?.ok_or(StoreError::MessageNotFound)?;
         let aad = blob_aad(blob);
         let body = self.sealer.open(&aad, &sealed)?;
         if BlobId::of(&body) != *blob {

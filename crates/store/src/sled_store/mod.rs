@@ -18,6 +18,7 @@
 mod accounts;
 mod api;
 mod audit;
+mod chunks;
 mod commit;
 mod delivery;
 mod directory;
@@ -36,6 +37,10 @@ use ::sled::Tree;
 use crate::crypto::{KeyFile, Sealer};
 use crate::error::{Result, StoreError};
 use commit::GroupCommit;
+
+/// sled's log segment size (its maximum is 16 MiB); see [`SledStore::open`]. Tools that
+/// open the sled files themselves must use the same value.
+pub const SLED_SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 
 /// The on-disk format version this build reads and writes.
 ///
@@ -121,13 +126,18 @@ impl SledStore {
         let db = ::sled::Config::new()
             .path(path)
             .mode(::sled::Mode::HighThroughput)
+            // sled writes a page larger than a quarter of a segment to a file of its own
+            // that it never fsyncs; leaves split only past 16 items, so with 8 MiB segments
+            // a leaf of 64 KiB chunks (see chunks.rs) stays in the log, which the group
+            // commit syncs.
+            .segment_size(SLED_SEGMENT_SIZE)
             .open()?;
         let t = Trees::open(&db)?;
         check_format_version(&t.meta)?;
         let sealer = Sealer::new(&key);
         check_keys(&t.meta, &sealer)?;
         db.flush()?;
-        let commit = GroupCommit::start(db.clone())?;
+        let commit = GroupCommit::start(db.clone(), &path.join("db"))?;
         tracing::info!(path = %path.display(), recovered = db.was_recovered(), "store open");
         Ok(SledStore {
             inner: Arc::new(Inner {

@@ -92,3 +92,13 @@ pub fn body(n: u32) -> Vec<u8> {
 pub fn flags(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
+
+/// Opens a closed store's sled files directly (to inspect or tamper), with the store's
+/// segment size.
+pub fn raw_sled(path: &Path) -> sled::Db {
+    sled::Config::new()
+        .path(path)
+        .segment_size(certmail_store::SLED_SEGMENT_SIZE)
+        .open()
+        .expect("sled opens")
+}
