@@ -28,9 +28,13 @@ async fn imap_login(
 }
 
 async fn still_open(c: &mut Client) -> anyhow::Result<bool> {
-    c.send_raw(b"n1 NOOP\r\n").await?;
+    if c.send_raw(b"n1 NOOP\r\n").await.is_err() {
+        return Ok(false);
+    }
     loop {
-        let l = c.line().await?;
+        let Ok(l) = c.line().await else {
+            return Ok(false);
+        };
         if l.is_empty() || l.starts_with("* BYE") {
             return Ok(false);
         }
@@ -107,7 +111,8 @@ async fn one_device_many_connections_and_a_race_of_twenty() -> anyhow::Result<()
             anyhow::ensure!(c.line().await?.starts_with("* OK"));
             c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
                 .await?;
-            let answer = c.line().await?;
+            // A sign-in replaced by a racing one may be closed before its answer arrives.
+            let answer = c.line().await.unwrap_or_default();
             Ok::<_, anyhow::Error>((c, answer))
         }));
     }
