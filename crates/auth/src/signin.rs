@@ -299,6 +299,10 @@ async fn audit(
             ("sign_in_refused", None)
         }
     };
+    count(
+        if outcome.is_ok() { "ok" } else { "refused" },
+        fields.get("reason").map(String::as_str).unwrap_or(""),
+    );
     tracing::info!(event = kind, %ip, account = account.as_deref().unwrap_or("-"), ?fields, "sign-in");
     store
         .append_audit(AuditEvent {
@@ -325,6 +329,7 @@ pub async fn record_tls_failure(
     let mut fields = BTreeMap::new();
     fields.insert("listener".to_string(), listener.to_string());
     fields.insert("error".to_string(), error.to_string());
+    count("tls_handshake_failed", listener);
     tracing::info!(event = "tls_handshake_failed", %ip, listener, error, "TLS handshake failed");
     store
         .append_audit(AuditEvent {
@@ -336,4 +341,28 @@ pub async fn record_tls_failure(
         })
         .await?;
     Ok(())
+}
+
+/// Sign-in outcomes counted since start, by (outcome, reason), for the metrics endpoint.
+pub fn outcome_counts() -> Vec<((String, String), u64)> {
+    counts()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
+}
+
+fn counts() -> &'static std::sync::Mutex<BTreeMap<(String, String), u64>> {
+    static COUNTS: std::sync::OnceLock<std::sync::Mutex<BTreeMap<(String, String), u64>>> =
+        std::sync::OnceLock::new();
+    COUNTS.get_or_init(Default::default)
+}
+
+fn count(outcome: &str, reason: &str) {
+    *counts()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry((outcome.to_string(), reason.to_string()))
+        .or_insert(0) += 1;
 }

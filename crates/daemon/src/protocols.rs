@@ -12,6 +12,7 @@ use crate::serve::Daemon;
 /// Serves one accepted connection according to its listener (each protocol server logs
 /// its own errors).
 pub async fn handle(daemon: Arc<Daemon>, kind: ListenerKind, acc: Accepted) {
+    let _open = crate::metrics::OpenConnection::new(kind);
     match kind {
         ListenerKind::SubmissionTls | ListenerKind::SubmissionStartTls | ListenerKind::Mx => {
             smtp(&daemon, kind, acc).await

@@ -173,6 +173,31 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         bound.extend(listener::bind(kind, addrs).await?);
     }
     let accept_loops = TaskTracker::new();
+    for (routes, name, addrs) in [
+        (
+            crate::http::Routes::Metrics,
+            "metrics",
+            &config_now.http.metrics_listen,
+        ),
+        (
+            crate::http::Routes::Autoconfig,
+            "autoconfig",
+            &config_now.http.autoconfig_listen,
+        ),
+    ] {
+        for addr in addrs {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for {name}"))?;
+            println!("listening {name} {}", l.local_addr()?);
+            accept_loops.spawn(crate::http::serve(
+                l,
+                Arc::clone(&daemon),
+                routes,
+                shutdown.clone(),
+            ));
+        }
+    }
     for (kind, l) in bound {
         let d = Arc::clone(&daemon);
         let d2 = Arc::clone(&daemon);

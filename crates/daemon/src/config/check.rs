@@ -88,10 +88,12 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
             "limits" => keys::<super::LimitsSection>(name, sub, &mut problems),
             "imap" => keys::<super::ImapSection>(name, sub, &mut problems),
             "smtp" => keys::<super::SmtpSection>(name, sub, &mut problems),
+            "http" => keys::<super::HttpSection>(name, sub, &mut problems),
             other => problems.push(Problem {
                 key: format!("[{other}]"),
-                message: "unknown section; known sections are server, tls, pki, limits, imap, smtp"
-                    .into(),
+                message:
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, http"
+                        .into(),
             }),
         }
     }
@@ -285,6 +287,8 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
         ("[smtp] listen_submissions", &c.smtp.listen_submissions),
         ("[smtp] listen_submission", &c.smtp.listen_submission),
         ("[smtp] listen_mx", &c.smtp.listen_mx),
+        ("[http] metrics_listen", &c.http.metrics_listen),
+        ("[http] autoconfig_listen", &c.http.autoconfig_listen),
     ] {
         for a in addrs {
             if a.port() != 0 && !seen.insert(*a) {

@@ -35,6 +35,22 @@ pub struct Config {
     /// `[smtp]`: SMTP listeners and limits.
     #[serde(default)]
     pub smtp: SmtpSection,
+    /// `[http]`: metrics and autoconfig listeners.
+    #[serde(default)]
+    pub http: HttpSection,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Prometheus metrics (`GET /metrics`) listeners. Keep them on localhost: the figures
+    /// name accounts' activity. Empty (the default): no metrics listener.
+    pub metrics_listen: Vec<SocketAddr>,
+    /// Thunderbird autoconfig listeners (`/.well-known/autoconfig/mail/config-v1.1.xml`
+    /// and `/mail/config-v1.1.xml`), for the local domains. Empty (the default): none; put
+    /// one behind the organisation's web server or on port 80 of `autoconfig.<domain>`.
+    pub autoconfig_listen: Vec<SocketAddr>,
 }
 
 /// `[server]`.

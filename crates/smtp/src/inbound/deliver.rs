@@ -2,6 +2,7 @@
 //! transaction, the change hub, and success DSNs.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use certmail_session::Change;
 use certmail_store::{Account, Delivery, QueueEntry, QueueRecipient, RecipientStatus};
@@ -105,6 +106,9 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
                 );
             }
             tracing::info!(from = %envelope.mail_from, local = receipt.stored.len(), queued = receipt.queued.len(), "message accepted");
+            ACCEPTED.fetch_add(1, Ordering::Relaxed);
+            LOCAL_COPIES.fetch_add(receipt.stored.len() as u64, Ordering::Relaxed);
+            QUEUED.fetch_add(receipt.queued.len() as u64, Ordering::Relaxed);
             if let Some(headers) = report_headers {
                 send_success_report(&ctx, &envelope, &success, &headers, now).await;
             }
@@ -238,4 +242,17 @@ fn check_from_header(account: &Account, body: &[u8]) -> Result<(), Reply> {
             account.addresses.join(", ")
         ),
     ))
+}
+
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
+static LOCAL_COPIES: AtomicU64 = AtomicU64::new(0);
+static QUEUED: AtomicU64 = AtomicU64::new(0);
+
+/// Messages accepted, local copies stored and queue entries made since start.
+pub fn message_counts() -> (u64, u64, u64) {
+    (
+        ACCEPTED.load(Ordering::Relaxed),
+        LOCAL_COPIES.load(Ordering::Relaxed),
+        QUEUED.load(Ordering::Relaxed),
+    )
 }

@@ -15,6 +15,7 @@ mod headers;
 mod recipients;
 
 pub use connection::{Connection, serve};
+pub use deliver::message_counts;
 
 use std::sync::Arc;
 

@@ -1,0 +1,125 @@
+//! `/metrics` in Prometheus text format counts what happened, and Thunderbird's autoconfig
+//! file is served for the local domains only. The client is curl.
+
+use std::process::Command;
+
+use base64::Engine as _;
+use certmail_tests::lines::LineClient;
+use certmail_tests::{DaemonProcess, fixtures, tls};
+use tokio::net::TcpStream;
+
+fn curl(url: &str) -> anyhow::Result<(String, String)> {
+    let out = Command::new("curl")
+        .args([
+            "--silent",
+            "--max-time",
+            "10",
+            "--write-out",
+            "\n%{http_code}",
+            url,
+        ])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
+    Ok((body.to_string(), code.to_string()))
+}
+
+/// The value of the sample named exactly `series` (name and labels).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (s, v) = l.rsplit_once(' ')?;
+        (s == series).then(|| v.parse().ok()).flatten()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_and_autoconfig() -> anyhow::Result<()> {
+    let fx = fixtures::Installation::new()?;
+    let text = std::fs::read_to_string(&fx.config_path)?;
+    std::fs::write(
+        &fx.config_path,
+        format!(
+            "{text}\n[http]\nmetrics_listen = [\"127.0.0.1:0\"]\nautoconfig_listen = [\"127.0.0.1:0\"]\n"
+        ),
+    )?;
+    fx.add_account("kim", "김철수", "another-Password-1")?;
+    let mut expect = fixtures::LISTENERS.to_vec();
+    expect.extend(["metrics", "autoconfig"]);
+    let daemon = DaemonProcess::start(
+        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
+        &[],
+        &expect,
+    )?;
+
+    // One message from another server, one sign-in without a certificate.
+    let mut c = LineClient::new(TcpStream::connect(daemon.addr("smtp")).await?);
+    c.smtp_reply().await?;
+    c.smtp("EHLO other.example").await?;
+    c.smtp("MAIL FROM:<a@other.example>").await?;
+    c.smtp("RCPT TO:<kim@test.go.kr>").await?;
+    c.smtp("DATA").await?;
+    assert!(c.smtp("Subject: x\r\n\r\ny\r\n.").await?.starts_with("250"));
+    let cfg = tls::client_config(&fx.server_ca, None, &[&rustls::version::TLS13])?;
+    let mut s = LineClient::new(tls::connect(daemon.addr("submissions"), cfg).await?);
+    s.smtp_reply().await?;
+    s.smtp("EHLO x").await?;
+    let auth = base64::engine::general_purpose::STANDARD.encode("\0kim\0another-Password-1");
+    assert!(
+        s.smtp(&format!("AUTH PLAIN {auth}"))
+            .await?
+            .starts_with("530")
+    );
+
+    let (body, code) = curl(&format!("http://{}/metrics", daemon.addr("metrics")))?;
+    assert_eq!(code, "200");
+    for l in body
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (_, v) = l.rsplit_once(' ').expect("name value");
+        assert!(v.parse::<f64>().is_ok(), "not a sample line: {l}");
+    }
+    assert!(
+        sample(&body, "certmail_connections_total{listener=\"smtp\"}").unwrap_or(0.0) >= 1.0,
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "certmail_messages_received_total"),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(
+            &body,
+            "certmail_signins_total{outcome=\"refused\",reason=\"no_certificate\"}"
+        ),
+        Some(1.0),
+        "{body}"
+    );
+    let writes = sample(&body, "certmail_store_writes_total").expect("store writes");
+    let flushes = sample(&body, "certmail_store_flushes_total").expect("store flushes");
+    assert!(writes >= 1.0 && flushes <= writes, "{body}");
+
+    let (xml, code) = curl(&format!(
+        "http://{}/mail/config-v1.1.xml?emailaddress=kim%40test.go.kr",
+        daemon.addr("autoconfig")
+    ))?;
+    assert_eq!(code, "200");
+    assert!(
+        xml.contains("<incomingServer type=\"imap\">")
+            && xml.contains("<hostname>mail.test.go.kr</hostname>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<authentication>password-cleartext</authentication>"),
+        "{xml}"
+    );
+    let (_, code) = curl(&format!(
+        "http://{}/mail/config-v1.1.xml?emailaddress=a%40other.example",
+        daemon.addr("autoconfig")
+    ))?;
+    assert_eq!(code, "404", "not one of our domains");
+    let (_, code) = curl(&format!("http://{}/metrics", daemon.addr("autoconfig")))?;
+    assert_eq!(code, "404", "metrics only on the metrics listener");
+    Ok(())
+}
