@@ -66,10 +66,11 @@ async fn answer(tcp: TcpStream, daemon: &Daemon, routes: Routes) -> std::io::Res
             head = line.trim_end().to_string();
         } else if line.trim_end().is_empty() {
             break;
-        } else if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("host") {
-                host = value.trim().to_string();
-            }
+        } else if let Some((_, value)) = line
+            .split_once(':')
+            .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
+        {
+            host = value.trim().to_string();
         }
     }
     let mut parts = head.split_whitespace();
