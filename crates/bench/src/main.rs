@@ -26,6 +26,7 @@
 mod client;
 mod daemon;
 mod install;
+mod kick;
 mod load;
 mod message;
 mod procstat;
@@ -52,6 +53,8 @@ enum Command {
     /// Submit N messages of S bytes over C concurrent TLS sessions (port 465, client
     /// certificate + AUTH PLAIN) to random local recipients.
     Smtp(SmtpArgs),
+    /// How long a sign-in from another device takes to end the old device's connections.
+    Kick(KickArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,13 +102,35 @@ struct SmtpArgs {
     no_verify: bool,
 }
 
+/// `certmail-bench kick`.
+#[derive(Debug, clap::Args)]
+struct KickArgs {
+    /// Rounds (each: old device signs in K connections, new device signs in).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    rounds: u64,
+    /// IMAP connections of the old device, each in IDLE.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=9))]
+    connections: u64,
+    /// The certmail binary (default: $CERTMAIL_BIN, target/release/certmail, target/debug/certmail).
+    #[arg(long)]
+    certmail: Option<PathBuf>,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // On SIGINT or SIGTERM the run is dropped, and with it the daemon guard (which kills
     // the daemon) and the temporary directory.
     let outcome = tokio::select! {
-        r = match cli.command { Command::Smtp(args) => smtp(args) } => r,
+        r = async {
+            match cli.command {
+                Command::Smtp(args) => smtp(args).await,
+                Command::Kick(args) => {
+                    let certmail = daemon::find_binary(args.certmail.as_deref())?;
+                    kick::run(certmail, args.rounds as usize, args.connections as usize).await
+                }
+            }
+        } => r,
         e = interrupted() => Err(e),
     };
     match outcome {
