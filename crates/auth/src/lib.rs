@@ -1,6 +1,8 @@
 //! certmail-auth: accounts and sign-in policy.
 //!
-//! Modules: [`password`] (argon2id), [`secret`] ([`Secret`], which never prints itself).
+//! Modules: [`password`] (argon2id), [`secret`] ([`Secret`], which never prints itself),
+//! [`policy`] (lockout, per-IP throttle, password rules, network allowlists), [`signin`]
+//! (the decision, in DESIGN.md's table order).
 //! The sign-in decision combines the certificate identity from `certmail-pki` with the
 //! account in the store; every refusal is a `certmail_pki::Refusal` with its reason.
 //!
@@ -12,6 +14,7 @@ pub mod accounts;
 mod binding;
 mod error;
 pub mod password;
+pub mod policy;
 mod secret;
 pub mod signin;
 

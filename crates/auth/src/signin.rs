@@ -34,20 +34,7 @@ pub enum Credentials {
     },
 }
 
-/// Policy for sign-in.
-#[derive(Debug, Clone)]
-pub struct SignInPolicy {
-    /// The password is required as a second factor (EXTERNAL alone is refused).
-    pub require_password: bool,
-}
-
-impl Default for SignInPolicy {
-    fn default() -> Self {
-        Self {
-            require_password: true,
-        }
-    }
-}
+pub use crate::policy::SignInPolicy;
 
 /// Which protocol a sign-in came from (for the audit log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +95,17 @@ pub async fn sign_in(
     let checked = pki.check(cert_der, now);
     let outcome = match &checked {
         Err(refusal) => Err(refusal.clone()),
-        Ok(identity) => decide(store, policy, identity, &credentials, now).await?,
+        Ok(identity) => decide(store, policy, identity, &credentials, Some(ip), now).await?,
     };
+    if let Err(refusal) = &outcome {
+        // The throttle counts every refusal but its own and our missing CRL.
+        if !matches!(
+            refusal.reason,
+            RefusalReason::TooManyFailures | RefusalReason::RevocationUnknown
+        ) {
+            policy.throttle.record_failure(ip, now);
+        }
+    }
     audit(
         store,
         cert_der,
@@ -132,6 +128,7 @@ async fn decide(
     policy: &SignInPolicy,
     identity: &Identity,
     credentials: &Credentials,
+    ip: Option<IpAddr>,
     now: i64,
 ) -> Result<Result<Account, Refusal>, AuthError> {
     // 9. Binding: the certificate must be bound, and to the account the client names.
@@ -139,15 +136,18 @@ async fn decide(
         return Ok(Err(Refusal::new(
             RefusalReason::CertificateNotBound,
             format!(
-                "Your certificate ({}) is not registered for any mail account. Ask your mail administrator to register it.",
-                identity.subject_dn
+                "Your certificate ({}) is not registered for any mail account. Ask {} to register it.",
+                identity.subject_dn, policy.contact
             ),
         )));
     };
     let Some(mut account) = store.account(&binding.account).await? else {
         return Ok(Err(Refusal::new(
             RefusalReason::CertificateNotBound,
-            "Your certificate is registered to an account that no longer exists. Ask your mail administrator.",
+            format!(
+                "Your certificate is registered to an account that no longer exists. Ask {}.",
+                policy.contact
+            ),
         )));
     };
     let named = match credentials {
@@ -167,32 +167,33 @@ async fn decide(
         return Ok(Err(Refusal::new(
             RefusalReason::NameMismatch,
             format!(
-                "The name on your certificate ({}) differs from the name on your account ({}). Ask your mail administrator to correct it.",
-                identity.name, account.name
+                "The name on your certificate ({}) differs from the name on your account ({}). Ask {} to correct it.",
+                identity.name, account.name, policy.contact
             ),
         )));
     }
-    // 11, 12. Account state.
-    match account.state {
-        AccountState::Pending => {
-            return Ok(Err(Refusal::new(
-                RefusalReason::AccountPending,
-                "Your account is waiting for approval by your organisation's mail administrator.",
-            )));
-        }
-        AccountState::Disabled => {
-            return Ok(Err(Refusal::new(
-                RefusalReason::AccountDisabled,
-                "Your account is disabled. Contact your mail administrator.",
-            )));
-        }
-        AccountState::Locked => {
-            return Ok(Err(Refusal::new(
-                RefusalReason::AccountLocked,
-                "Your account is locked after repeated failed sign-ins. Contact your mail administrator to unlock it.",
-            )));
-        }
-        AccountState::Active => {}
+    // 11, 12. Account state (a timed lock that has run out is lifted here).
+    if let Some(refusal) = check_state(store, policy, &mut account, ip, now).await? {
+        return Ok(Err(refusal));
+    }
+    let Some(ip) = ip else {
+        // `certmail cert inspect`: no connection, so no network, throttle or password.
+        return Ok(Ok(account));
+    };
+    // 13. The networks the account may sign in from.
+    if let Some(refusal) = check_network(policy, &account, ip) {
+        return Ok(Err(refusal));
+    }
+    // 16 is checked before the second factor, so a throttled address cannot keep
+    // guessing passwords; it wins over 14 and 15, which it would hide anyway.
+    if policy.throttle.is_blocked(ip, now) {
+        let wait = minutes(policy.throttle.retry_after(ip, now));
+        return Ok(Err(Refusal::new(
+            RefusalReason::TooManyFailures,
+            format!(
+                "Too many failed sign-ins from your address ({ip}); try again in {wait} minutes."
+            ),
+        )));
     }
     // 14. The second factor.
     match credentials {
@@ -209,21 +210,187 @@ async fn decide(
                 None => false,
             };
             if !ok {
-                account.failed_logins = account.failed_logins.saturating_add(1);
-                store.update_account(account).await?;
-                return Ok(Err(Refusal::new(
-                    RefusalReason::BadPassword,
-                    "The password is wrong. Check it and try again.",
-                )));
+                // The certificate is bound to this account (checked above): only such
+                // failures count toward its lockout (DESIGN.md "Identity").
+                return Ok(Err(count_failure(store, policy, account, ip, now).await?));
+            }
+            if account.failed_logins != 0 {
+                account.failed_logins = 0;
+                store.update_account(account.clone()).await?;
+            }
+            // 15. The password is right but may have run out.
+            if let Some(refusal) = check_password_age(policy, &account, now) {
+                return Ok(Err(refusal));
             }
         }
     }
-    if account.failed_logins != 0 {
-        account.failed_logins = 0;
-        store.update_account(account.clone()).await?;
-    }
-    let _ = now;
     Ok(Ok(account))
+}
+
+/// Rows 11 and 12: pending, disabled, locked. Lifts a timed lock that has run out
+/// (only for a real sign-in: `ip` is `None` for `cert inspect`, which changes nothing).
+async fn check_state(
+    store: &dyn Store,
+    policy: &SignInPolicy,
+    account: &mut Account,
+    ip: Option<IpAddr>,
+    now: i64,
+) -> Result<Option<Refusal>, AuthError> {
+    let contact = &policy.contact;
+    Ok(match account.state {
+        AccountState::Pending => Some(Refusal::new(
+            RefusalReason::AccountPending,
+            format!("Your account is waiting for approval by {contact}."),
+        )),
+        AccountState::Disabled => Some(Refusal::new(
+            RefusalReason::AccountDisabled,
+            format!("Your account is disabled. Ask {contact}."),
+        )),
+        AccountState::Locked => match account.locked_until {
+            Some(until) if until <= now => {
+                if ip.is_some() {
+                    account.state = AccountState::Active;
+                    account.locked_until = None;
+                    account.failed_logins = 0;
+                    store.update_account(account.clone()).await?;
+                    audit_account_event(store, &account.id, "account_unlocked", "timed", now)
+                        .await?;
+                }
+                None
+            }
+            Some(until) => Some(Refusal::new(
+                RefusalReason::AccountLocked,
+                format!(
+                    "Your account is locked after repeated failed sign-ins, for another {} minutes. Ask {contact} to unlock it sooner.",
+                    minutes(until - now)
+                ),
+            )),
+            None => Some(Refusal::new(
+                RefusalReason::AccountLocked,
+                format!("Your account is locked. Ask {contact} to unlock it."),
+            )),
+        },
+        AccountState::Active => None,
+    })
+}
+
+/// Whole minutes, rounded up, in `secs` (at least 1).
+fn minutes(secs: i64) -> i64 {
+    ((secs + 59) / 60).max(1)
+}
+
+/// Row 13: the account's own networks, else its organisation's; none listed: anywhere.
+fn check_network(policy: &SignInPolicy, account: &Account, ip: IpAddr) -> Option<Refusal> {
+    let own = account
+        .settings
+        .get(crate::policy::NETWORKS_SETTING)
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| crate::policy::parse_cidrs(s.split_whitespace()).unwrap_or_default());
+    let allowed = match own {
+        Some(list) => list,
+        None => policy
+            .networks
+            .get(&account.organisation)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    if allowed.is_empty() || allowed.iter().any(|n| n.contains(ip)) {
+        return None;
+    }
+    Some(Refusal::new(
+        RefusalReason::NetworkNotAllowed,
+        format!(
+            "Your account may not sign in from your address ({ip}). Use your office network, or ask {} to allow this one.",
+            policy.contact
+        ),
+    ))
+}
+
+/// Counts a wrong second factor; locks the account at the threshold.
+async fn count_failure(
+    store: &dyn Store,
+    policy: &SignInPolicy,
+    mut account: Account,
+    ip: IpAddr,
+    now: i64,
+) -> Result<Refusal, AuthError> {
+    account.failed_logins = account.failed_logins.saturating_add(1);
+    let threshold = policy.lockout_threshold;
+    let locks = threshold != 0 && account.failed_logins >= threshold;
+    if locks {
+        account.state = AccountState::Locked;
+        account.locked_until = (policy.lockout_secs > 0).then(|| now + policy.lockout_secs);
+    }
+    let id = account.id.clone();
+    let failures = account.failed_logins;
+    store.update_account(account).await?;
+    let mut text = "The password is wrong. Check it and try again.".to_string();
+    if locks {
+        tracing::warn!(account = %id, %ip, failures, "account locked after failed sign-ins");
+        audit_account_event(store, &id, "account_locked", "failed_sign_ins", now).await?;
+        text = format!(
+            "The password is wrong. Your account is now locked after {failures} failed sign-ins; ask {} to unlock it.",
+            policy.contact
+        );
+    } else if threshold != 0 && threshold - failures <= 2 {
+        text = format!(
+            "The password is wrong. {} more failed sign-ins will lock your account.",
+            threshold - failures
+        );
+    }
+    Ok(Refusal::new(RefusalReason::BadPassword, text))
+}
+
+/// Row 15: a password past its maximum age, or a temporary one past its hours.
+fn check_password_age(policy: &SignInPolicy, account: &Account, now: i64) -> Option<Refusal> {
+    let set_at = account.password_set_at?;
+    let age = now - set_at;
+    let contact = &policy.contact;
+    if account.password_temporary {
+        let limit = policy.temporary_password_secs;
+        return (limit > 0 && age >= limit).then(|| {
+            Refusal::new(
+                RefusalReason::TemporaryPasswordExpired,
+                format!(
+                    "The temporary password you were given has expired (it was valid for {} hours). Ask {contact} for a new one (certmail account passwd).",
+                    limit / 3600
+                ),
+            )
+        });
+    }
+    let limit = policy.password_max_age_secs;
+    (limit > 0 && age >= limit).then(|| {
+        Refusal::new(
+            RefusalReason::PasswordExpired,
+            format!(
+                "Your password has expired (passwords are valid for {} days). Ask {contact} for a new one (certmail account passwd).",
+                limit / 86_400
+            ),
+        )
+    })
+}
+
+/// Writes an account event (lock, unlock) to the audit log.
+pub(crate) async fn audit_account_event(
+    store: &dyn Store,
+    account: &str,
+    kind: &str,
+    cause: &str,
+    now: i64,
+) -> Result<(), AuthError> {
+    let mut fields = BTreeMap::new();
+    fields.insert("cause".to_string(), cause.to_string());
+    tracing::info!(event = kind, account, cause, "account event");
+    store
+        .append_audit(AuditEvent {
+            time: now * 1000,
+            account: Some(account.to_string()),
+            kind: kind.to_string(),
+            ip: None,
+            fields,
+        })
+        .await?;
+    Ok(())
 }
 
 /// The binding, name and state checks of [`sign_in`] without the second factor, for
@@ -235,7 +402,7 @@ pub(crate) async fn decide_for_inspection(
     credentials: &Credentials,
     now: i64,
 ) -> Result<Result<(), Refusal>, AuthError> {
-    Ok(decide(store, policy, identity, credentials, now)
+    Ok(decide(store, policy, identity, credentials, None, now)
         .await?
         .map(|_| ()))
 }
@@ -337,3 +504,7 @@ pub async fn record_tls_failure(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "signin_tests.rs"]
+mod tests;

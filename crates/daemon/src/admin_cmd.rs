@@ -148,7 +148,12 @@ pub fn dispatch(config_path: &Path, req: Request) -> anyhow::Result<Response> {
         )?;
         let pki_config = config.pki.clone();
         let pki = tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
-        let ctx = AdminContext { store, pki: Arc::new(pki), sessions: None };
+        let ctx = AdminContext {
+            store,
+            pki: Arc::new(pki),
+            sessions: None,
+            password_rules: config.password_rules(),
+        };
         Ok(service::execute(&ctx, req).await)
     })
 }

@@ -33,6 +33,9 @@ pub struct Daemon {
     pub hub: certmail_session::ChangeHub,
     /// The SMTP server's shared state (rebuilt on reload).
     pub smtp: RwLock<Arc<certmail_smtp::inbound::SmtpContext>>,
+    /// The per-IP throttle on failed sign-ins, shared by IMAP and SMTP and kept across
+    /// reloads (its limits apply from a restart).
+    pub throttle: Arc<certmail_auth::policy::IpThrottle>,
     /// The IMAP server's shared state. Kept across reloads: it holds the literal-memory
     /// budget and \Recent bookkeeping of live connections; limits apply from a restart.
     pub imap: Arc<certmail_imap::server::ImapContext>,
@@ -50,6 +53,7 @@ impl Daemon {
             store: Arc::clone(&self.store),
             pki: Arc::clone(&self.tls.current().pki),
             sessions: Some(Arc::clone(&self.registry) as _),
+            password_rules: self.config().password_rules(),
         }
     }
 
@@ -65,6 +69,10 @@ impl Daemon {
         *self.smtp.write().unwrap_or_else(|p| p.into_inner()) =
             Arc::new(crate::protocols::smtp_context(
                 &config,
+                certmail_auth::signin::SignInPolicy {
+                    throttle: Arc::clone(&self.throttle),
+                    ..config.sign_in_policy()
+                },
                 Arc::clone(&self.store),
                 Arc::clone(&self.registry) as _,
                 self.hub.clone(),
@@ -112,17 +120,23 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     }
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let registry = Arc::new(certmail_session::LocalRegistry::new(
-        certmail_session::RegistryConfig::default(),
+        certmail_session::RegistryConfig {
+            max_connections_per_session: config.auth.max_connections_per_session,
+        },
     ));
+    let sign_in = config.sign_in_policy();
+    let throttle = Arc::clone(&sign_in.throttle);
     let hub = certmail_session::ChangeHub::new(1024);
     let imap = crate::protocols::imap_context(
         &config,
+        sign_in.clone(),
         Arc::clone(&store),
         Arc::clone(&registry) as _,
         hub.clone(),
     );
     let smtp = crate::protocols::smtp_context(
         &config,
+        sign_in,
         Arc::clone(&store),
         Arc::clone(&registry) as _,
         hub.clone(),
@@ -136,6 +150,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         registry,
         hub,
         smtp: RwLock::new(Arc::new(smtp)),
+        throttle,
         imap,
     });
 

@@ -19,6 +19,8 @@ pub struct AdminContext {
     /// Live sessions: present when the daemon runs (requests then end the sessions they
     /// affect), absent when the CLI works on a stopped daemon's store.
     pub sessions: Option<Arc<dyn certmail_session::SessionRegistry>>,
+    /// `[auth]` rules for passwords an administrator chooses.
+    pub password_rules: certmail_auth::policy::PasswordRules,
 }
 
 impl AdminContext {
@@ -60,6 +62,12 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
             approve,
             password,
         } => {
+            if let Some(pw) = &password
+                && let Err(e) =
+                    certmail_auth::accounts::check_new_password(&ctx.password_rules, &id, pw)
+            {
+                return Ok(Response::fail(e.code(), e.to_string()));
+            }
             let new = certmail_auth::accounts::NewAccount {
                 id,
                 name,
@@ -92,6 +100,12 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
             set_state(ctx, &id, certmail_store::AccountState::Disabled).await?
         }
         Request::AccountPasswd { id, password } => {
+            if let Some(pw) = &password
+                && let Err(e) =
+                    certmail_auth::accounts::check_new_password(&ctx.password_rules, &id, pw)
+            {
+                return Ok(Response::fail(e.code(), e.to_string()));
+            }
             match certmail_auth::accounts::set_password(store.as_ref(), &id, password, now).await? {
                 Ok(generated) => {
                     let n = ctx.kick(&id, KickReason::PasswordChanged).await;

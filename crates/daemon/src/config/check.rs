@@ -88,10 +88,12 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
             "limits" => keys::<super::LimitsSection>(name, sub, &mut problems),
             "imap" => keys::<super::ImapSection>(name, sub, &mut problems),
             "smtp" => keys::<super::SmtpSection>(name, sub, &mut problems),
+            "auth" => keys::<super::AuthSection>(name, sub, &mut problems),
             other => problems.push(Problem {
                 key: format!("[{other}]"),
-                message: "unknown section; known sections are server, tls, pki, limits, imap, smtp"
-                    .into(),
+                message:
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth"
+                        .into(),
             }),
         }
     }
@@ -278,6 +280,7 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
             "must be at least 1024 bytes".into(),
         );
     }
+    validate_auth(&c.auth, &mut bad);
     let mut seen = HashSet::new();
     for (key, addrs) in [
         ("[imap] listen_tls", &c.imap.listen_tls),
@@ -293,6 +296,47 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
                     format!("{a} is already used by another listener; give each its own port"),
                 );
             }
+        }
+    }
+}
+
+/// Checks `[auth]`: ranges and network lists.
+fn validate_auth(a: &super::AuthSection, bad: &mut impl FnMut(&str, String)) {
+    if a.max_connections_per_session == 0 {
+        bad(
+            "[auth] max_connections_per_session",
+            "must be at least 1; Thunderbird needs about 6".into(),
+        );
+    }
+    if a.password_classes > 4 {
+        bad(
+            "[auth] password_classes",
+            format!(
+                "{} is more than the 4 kinds there are; use 0-4",
+                a.password_classes
+            ),
+        );
+    }
+    if a.ip_failure_window_secs == 0 {
+        bad(
+            "[auth] ip_failure_window_secs",
+            "must be at least 1 (set ip_failure_limit = 0 to turn the throttle off)".into(),
+        );
+    }
+    if a.contact.trim().is_empty() {
+        bad(
+            "[auth] contact",
+            "must not be empty: refusals tell users whom to ask".into(),
+        );
+    }
+    for (org, list) in &a.networks {
+        if let Err(bad_cidr) = certmail_auth::policy::parse_cidrs(list.iter().map(String::as_str)) {
+            bad(
+                "[auth] networks",
+                format!(
+                    "`{bad_cidr}` (organisation {org}) is not a network; write e.g. 10.1.0.0/16"
+                ),
+            );
         }
     }
 }

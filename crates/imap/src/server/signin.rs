@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use certmail_auth::Secret;
-use certmail_auth::signin::{self, Attempt, Credentials, Protocol as AuthProtocol, SignInPolicy};
+use certmail_auth::signin::{self, Attempt, Credentials, Protocol as AuthProtocol};
 use certmail_pki::Pki;
 use certmail_session::{DeviceKey, Protocol, SignInError};
 use certmail_store::{INBOX, SpecialUse, Store};
@@ -90,9 +90,6 @@ pub(super) async fn decide(
     tag: Tag<'static>,
     credentials: Credentials,
 ) -> Result<(SignedIn, Status<'static>), Status<'static>> {
-    let policy = SignInPolicy {
-        require_password: ctx.settings.require_password,
-    };
     let attempt = Attempt {
         cert_der: cert,
         credentials,
@@ -100,22 +97,23 @@ pub(super) async fn decide(
         protocol: AuthProtocol::Imap,
         now: certmail_auth::now(),
     };
-    let signed = match signin::sign_in(ctx.store.as_ref(), pki, &policy, attempt).await {
-        Err(e) => {
-            tracing::error!(error = %e, "imap sign-in failed on our side");
-            let text = "Temporary problem signing in; try again shortly";
-            return Err(no(tag, Some(code("UNAVAILABLE")), text));
-        }
-        // DESIGN.md "Identity" table: each reason has its code and a sentence.
-        Ok(Err(refusal)) => {
-            return Err(no(
-                tag,
-                Some(code(refusal.reason.imap_code())),
-                refusal.text_7bit(),
-            ));
-        }
-        Ok(Ok(signed)) => signed,
-    };
+    let signed =
+        match signin::sign_in(ctx.store.as_ref(), pki, &ctx.settings.sign_in, attempt).await {
+            Err(e) => {
+                tracing::error!(error = %e, "imap sign-in failed on our side");
+                let text = "Temporary problem signing in; try again shortly";
+                return Err(no(tag, Some(code("UNAVAILABLE")), text));
+            }
+            // DESIGN.md "Identity" table: each reason has its code and a sentence.
+            Ok(Err(refusal)) => {
+                return Err(no(
+                    tag,
+                    Some(code(refusal.reason.imap_code())),
+                    refusal.text_7bit(),
+                ));
+            }
+            Ok(Ok(signed)) => signed,
+        };
     let device = DeviceKey::new(signed.identity.spki_sha256, ip);
     let guard = match ctx
         .registry
