@@ -46,6 +46,11 @@ pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
         }
         AccountCommand::Approve { id, out } => (Request::AccountApprove { id }, out.json),
         AccountCommand::Disable { id, out } => (Request::AccountDisable { id }, out.json),
+        AccountCommand::Lock { id, out } => (Request::AccountLock { id }, out.json),
+        AccountCommand::Unlock { id, out } => (Request::AccountUnlock { id }, out.json),
+        AccountCommand::Networks { id, cidrs, out } => {
+            (Request::AccountNetworks { id, cidrs }, out.json)
+        }
         AccountCommand::Passwd {
             id,
             password_stdin,

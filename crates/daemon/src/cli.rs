@@ -109,6 +109,30 @@ pub enum AccountCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Lock an account: it can no longer sign in and its live session ends.
+    Lock {
+        /// The login id.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Unlock a locked account and reset its count of failed sign-ins.
+    Unlock {
+        /// The login id.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Set the networks (CIDR) an account may sign in from, replacing its organisation's
+    /// ([auth] networks); with none, the organisation's apply again.
+    Networks {
+        /// The login id.
+        id: String,
+        /// Networks, e.g. 10.1.0.0/16 or 192.0.2.7.
+        cidrs: Vec<String>,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Replace an account's password (generated and temporary unless --password-stdin).
     Passwd {
         /// The login id.

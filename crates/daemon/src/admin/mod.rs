@@ -40,6 +40,23 @@ pub enum Request {
         /// The login id.
         id: String,
     },
+    /// Locks an account: it can no longer sign in and its sessions end.
+    AccountLock {
+        /// The login id.
+        id: String,
+    },
+    /// Unlocks a locked account and resets its failed sign-in count.
+    AccountUnlock {
+        /// The login id.
+        id: String,
+    },
+    /// Sets the networks an account may sign in from (empty: its organisation's).
+    AccountNetworks {
+        /// The login id.
+        id: String,
+        /// CIDR networks or single addresses.
+        cidrs: Vec<String>,
+    },
     /// Sets a new password (`None` generates a temporary one, returned once).
     AccountPasswd {
         /// The login id.
