@@ -2,7 +2,7 @@
 //!
 //! Modules: [`password`] (argon2id), [`secret`] ([`Secret`], which never prints itself),
 //! [`policy`] (lockout, per-IP throttle, password rules, network allowlists), [`signin`]
-//! (the decision, in DESIGN.md's table order).
+//! (the decision, in DESIGN.md's table order), [`totp`] (RFC 6238).
 //! The sign-in decision combines the certificate identity from `certmail-pki` with the
 //! account in the store; every refusal is a `certmail_pki::Refusal` with its reason.
 //!
@@ -17,6 +17,7 @@ pub mod password;
 pub mod policy;
 mod secret;
 pub mod signin;
+pub mod totp;
 
 pub use binding::{
     BindRefusal, Inspection, RefusalReport, bind_certificate, binding_for,
