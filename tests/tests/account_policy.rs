@@ -380,3 +380,81 @@ async fn passwords_an_administrator_sets_follow_the_rules() -> anyhow::Result<()
     assert!(ok, "Hangul, digits and symbols make three kinds: {err}");
     Ok(())
 }
+
+/// RFC 4648 base32 (unpadded, as in otpauth URIs) to bytes.
+fn base32_decode(s: &str) -> Vec<u8> {
+    let (mut out, mut buf, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => panic!("not base32: {s}"),
+        };
+        buf = (buf << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn totp_on_a_new_device_with_replays_refused_and_devices_listed() -> anyhow::Result<()> {
+    let fx = installation("totp_remember_days = 30")?;
+    let (code, out, err) = fx.certmail(&["account", "totp", "enable", "hong", "--json"])?;
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    let uri = v["data"]["otpauth_uri"].as_str().expect("uri").to_string();
+    assert!(
+        uri.starts_with("otpauth://totp/mail.test.go.kr:hong?secret="),
+        "{uri}"
+    );
+    let secret_b32 = uri
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("secret="))
+        .expect("secret");
+    let secret = base32_decode(secret_b32);
+    let step = certmail_auth::totp::step_of(certmail_auth::now());
+    let code_for = |s: i64| format!("{:06}", certmail_auth::totp::code_at(&secret, s, 6));
+
+    let daemon = start(&fx)?;
+    // A device that never gave a code: the password alone is not enough.
+    let r = imap_login(&daemon, &fx, PASSWORD).await?;
+    starts(&r, "a1 NO [AUTHENTICATIONFAILED]");
+    assert!(r.contains("6-digit code"), "{r}");
+    // Password + code: accepted, and the device is remembered.
+    let with_code = format!("{PASSWORD}{}", code_for(step));
+    starts(&smtp_auth(&daemon, &fx, &with_code).await?, "235 ");
+    starts(&imap_login(&daemon, &fx, PASSWORD).await?, "a1 OK");
+    let (code, out, err) = fx.certmail(&["device", "list", "hong", "--json"])?;
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    let devices = v["data"]["devices"].as_array().expect("devices").clone();
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    assert_eq!(devices[0]["network"], "127.0.0.0/24");
+    assert!(devices[0]["first_seen"].as_i64() <= devices[0]["last_seen"].as_i64());
+    let device_id = devices[0]["id"].as_str().expect("id").to_string();
+
+    // Forgotten, the device must give a code again, and the used one is a replay.
+    let (code, out, err) = fx.certmail(&["device", "forget", "hong", &device_id])?;
+    assert_eq!(code, 0, "{out}{err}");
+    let r = imap_login(&daemon, &fx, &with_code).await?;
+    starts(&r, "a1 NO [AUTHENTICATIONFAILED]");
+    assert!(r.contains("already used"), "{r}");
+    // The next step's code is fresh (±1 step).
+    starts(
+        &imap_login(&daemon, &fx, &format!("{PASSWORD}{}", code_for(step + 1))).await?,
+        "a1 OK",
+    );
+    let (code, _, _) = fx.certmail(&["device", "forget", "hong", "0000@nowhere"])?;
+    assert_eq!(code, 1);
+
+    let events = stop_and_read_audit(&fx, daemon).await?;
+    assert_eq!(
+        refusals(&events),
+        vec![pair("imap", "totp_required"), pair("imap", "totp_invalid")]
+    );
+    Ok(())
+}

@@ -13,6 +13,7 @@
 pub mod accounts;
 mod binding;
 mod error;
+mod factor;
 pub mod password;
 pub mod policy;
 mod secret;
@@ -24,6 +25,7 @@ pub use binding::{
     cert_der_from_file_bytes, inspect,
 };
 pub use error::AuthError;
+pub use factor::device_network;
 pub use secret::Secret;
 
 /// Seconds since the Unix epoch.

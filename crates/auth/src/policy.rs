@@ -30,6 +30,10 @@ pub struct SignInPolicy {
     pub networks: BTreeMap<String, Vec<Cidr>>,
     /// The per-IP throttle on failed sign-ins, shared by every protocol.
     pub throttle: Arc<IpThrottle>,
+    /// Seconds a device that gave a TOTP code stays trusted after it was last seen.
+    pub totp_remember_secs: i64,
+    /// Devices remembered per account; a new one beyond pushes out the least recent.
+    pub max_devices: usize,
 }
 
 impl Default for SignInPolicy {
@@ -42,7 +46,9 @@ impl Default for SignInPolicy {
             temporary_password_secs: 72 * 3600,
             contact: "your mail administrator".into(),
             networks: BTreeMap::new(),
-            throttle: Arc::new(IpThrottle::new(20, 600)),
+            throttle: Arc::new(IpThrottle::new(30, 300)),
+            totp_remember_secs: 30 * 86_400,
+            max_devices: 20,
         }
     }
 }

@@ -14,7 +14,7 @@ use certmail_store::{Account, AccountState, AuditEvent, Store};
 
 use crate::Secret;
 use crate::error::AuthError;
-use crate::password;
+use crate::factor::{self, Factor};
 
 /// How the client signed in (after SASL decoding).
 #[derive(Debug, Clone)]
@@ -203,28 +203,81 @@ async fn decide(
                 "This server needs your password as well as your certificate: choose normal password authentication in your mail program.",
             )));
         }
-        Credentials::External { .. } => {}
+        Credentials::External { .. } => {
+            let device =
+                factor::known_device(store, &account.id, &identity.spki_sha256, ip).await?;
+            if account.totp_secret.is_some() && !factor::trusted(device.as_ref(), policy, now) {
+                return Ok(Err(totp_required()));
+            }
+        }
         Credentials::Password { password: pw, .. } => {
-            let ok = match &account.password_hash {
-                Some(h) => password::verify_async(pw.clone(), h.clone()).await?,
-                None => false,
-            };
-            if !ok {
+            let device =
+                factor::known_device(store, &account.id, &identity.spki_sha256, ip).await?;
+            let trusted = factor::trusted(device.as_ref(), policy, now);
+            let totp_step = match factor::check(&account, pw, trusted, now).await? {
                 // The certificate is bound to this account (checked above): only such
                 // failures count toward its lockout (DESIGN.md "Identity").
-                return Ok(Err(count_failure(store, policy, account, ip, now).await?));
+                Factor::WrongPassword => {
+                    return Ok(Err(
+                        count_failure(store, policy, account, ip, now, false).await?
+                    ));
+                }
+                Factor::TotpInvalid => {
+                    return Ok(Err(
+                        count_failure(store, policy, account, ip, now, true).await?
+                    ));
+                }
+                Factor::TotpRequired => return Ok(Err(totp_required())),
+                Factor::Accepted { totp_step } => totp_step,
+            };
+            let mut changed = account.failed_logins != 0;
+            account.failed_logins = 0;
+            if let Some(step) = totp_step {
+                // RFC 6238 §5.2: each code is accepted once.
+                account
+                    .settings
+                    .insert(crate::totp::LAST_STEP_SETTING.to_string(), step.to_string());
+                changed = true;
             }
-            if account.failed_logins != 0 {
-                account.failed_logins = 0;
+            if changed {
                 store.update_account(account.clone()).await?;
             }
             // 15. The password is right but may have run out.
             if let Some(refusal) = check_password_age(policy, &account, now) {
                 return Ok(Err(refusal));
             }
+            let spki = identity.spki_sha256;
+            factor::record_device(
+                store,
+                policy,
+                &account.id,
+                spki,
+                ip,
+                totp_step.is_some(),
+                now,
+            )
+            .await?;
+            return Ok(Ok(account));
         }
     }
+    factor::record_device(
+        store,
+        policy,
+        &account.id,
+        identity.spki_sha256,
+        ip,
+        false,
+        now,
+    )
+    .await?;
     Ok(Ok(account))
+}
+
+fn totp_required() -> Refusal {
+    Refusal::new(
+        RefusalReason::TotpRequired,
+        "This device is new to your account: type the 6-digit code from your authenticator app right after your password.",
+    )
 }
 
 /// Rows 11 and 12: pending, disabled, locked. Lifts a timed lock that has run out
@@ -313,6 +366,7 @@ async fn count_failure(
     mut account: Account,
     ip: IpAddr,
     now: i64,
+    bad_code: bool,
 ) -> Result<Refusal, AuthError> {
     account.failed_logins = account.failed_logins.saturating_add(1);
     let threshold = policy.lockout_threshold;
@@ -324,21 +378,29 @@ async fn count_failure(
     let id = account.id.clone();
     let failures = account.failed_logins;
     store.update_account(account).await?;
-    let mut text = "The password is wrong. Check it and try again.".to_string();
+    let (reason, wrong) = if bad_code {
+        (
+            RefusalReason::TotpInvalid,
+            "The 6-digit code after your password is wrong or already used; wait for the next code.",
+        )
+    } else {
+        (RefusalReason::BadPassword, "The password is wrong.")
+    };
+    let mut text = format!("{wrong} Check it and try again.");
     if locks {
         tracing::warn!(account = %id, %ip, failures, "account locked after failed sign-ins");
         audit_account_event(store, &id, "account_locked", "failed_sign_ins", now).await?;
         text = format!(
-            "The password is wrong. Your account is now locked after {failures} failed sign-ins; ask {} to unlock it.",
+            "{wrong} Your account is now locked after {failures} failed sign-ins; ask {} to unlock it.",
             policy.contact
         );
     } else if threshold != 0 && threshold - failures <= 2 {
         text = format!(
-            "The password is wrong. {} more failed sign-ins will lock your account.",
+            "{wrong} {} more failed sign-ins will lock your account.",
             threshold - failures
         );
     }
-    Ok(Refusal::new(RefusalReason::BadPassword, text))
+    Ok(Refusal::new(reason, text))
 }
 
 /// Row 15: a password past its maximum age, or a temporary one past its hours.

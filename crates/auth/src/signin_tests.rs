@@ -270,3 +270,92 @@ async fn a_throttled_address_is_refused_before_the_password() {
         .await
         .expect("after the window");
 }
+
+const SEED: &[u8] = b"12345678901234567890";
+
+fn code(now: i64) -> String {
+    format!(
+        "{:06}",
+        crate::totp::code_at(SEED, crate::totp::step_of(now), 6)
+    )
+}
+
+#[tokio::test]
+async fn totp_is_asked_on_a_new_device_once_and_codes_are_not_replayed() {
+    let f = fixture(|a| a.totp_secret = Some(SEED.to_vec())).await;
+    let policy = SignInPolicy::default();
+    let r = try_sign_in(&f, &policy, 1, PASSWORD, "10.0.0.1", NOW).await;
+    assert_eq!(r.unwrap_err(), RefusalReason::TotpRequired);
+    let with_code = format!("{PASSWORD}{}", code(NOW));
+    try_sign_in(&f, &policy, 1, &with_code, "10.0.0.1", NOW)
+        .await
+        .expect("password and code");
+    let devices = f.store.devices_of("hong").await.expect("devices");
+    assert_eq!(devices.len(), 1);
+    assert_eq!(
+        (devices[0].network.as_str(), devices[0].totp_at),
+        ("10.0.0.0/24", Some(NOW))
+    );
+    // The same code from a new network: a replay.
+    let r = try_sign_in(&f, &policy, 1, &with_code, "10.0.9.1", NOW + 5).await;
+    assert_eq!(r.unwrap_err(), RefusalReason::TotpInvalid);
+    // The remembered device needs no code, and a stale saved code does no harm.
+    try_sign_in(&f, &policy, 1, PASSWORD, "10.0.0.77", NOW + 86_400)
+        .await
+        .expect("remembered device");
+    try_sign_in(&f, &policy, 1, &with_code, "10.0.0.77", NOW + 86_400)
+        .await
+        .expect("stale code on a remembered device");
+    // Not seen for longer than totp_remember_days: the code again.
+    let later = NOW + 86_400 + 31 * 86_400;
+    let r = try_sign_in(&f, &policy, 1, PASSWORD, "10.0.0.1", later).await;
+    assert_eq!(r.unwrap_err(), RefusalReason::TotpRequired);
+}
+
+#[tokio::test]
+async fn wrong_codes_count_toward_the_lockout() {
+    let f = fixture(|a| a.totp_secret = Some(SEED.to_vec())).await;
+    let policy = SignInPolicy {
+        lockout_threshold: 2,
+        ..SignInPolicy::default()
+    };
+    let wrong = format!("{PASSWORD}000000");
+    let wrong = if code(NOW) == "000000" {
+        format!("{PASSWORD}111111")
+    } else {
+        wrong
+    };
+    let r = try_sign_in(&f, &policy, 1, &wrong, "10.0.0.1", NOW).await;
+    assert_eq!(r.unwrap_err(), RefusalReason::TotpInvalid);
+    let _ = try_sign_in(&f, &policy, 1, &wrong, "10.0.0.1", NOW).await;
+    let a = f
+        .store
+        .account("hong")
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(a.state, AccountState::Locked);
+}
+
+#[tokio::test]
+async fn the_device_cap_pushes_out_the_least_recent() {
+    let f = fixture(|_| {}).await;
+    let policy = SignInPolicy {
+        max_devices: 2,
+        ..SignInPolicy::default()
+    };
+    for (i, net) in ["10.0.1.1", "10.0.2.1", "10.0.3.1"].iter().enumerate() {
+        try_sign_in(&f, &policy, 1, PASSWORD, net, NOW + i as i64)
+            .await
+            .expect("sign in");
+    }
+    let nets: Vec<_> = f
+        .store
+        .devices_of("hong")
+        .await
+        .expect("devices")
+        .into_iter()
+        .map(|d| d.network)
+        .collect();
+    assert_eq!(nets, ["10.0.2.0/24", "10.0.3.0/24"]);
+}

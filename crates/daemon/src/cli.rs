@@ -50,6 +50,9 @@ pub enum Command {
     /// Live sessions: list them, or end one (the account's every connection hears why).
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Devices accounts signed in from (certificate + network): list or forget them.
+    #[command(subcommand)]
+    Device(DeviceCommand),
     /// Manage aliases and distribution lists (one address for many accounts).
     #[command(subcommand)]
     Alias(AliasCommand),
@@ -130,6 +133,17 @@ pub enum AccountCommand {
         id: String,
         /// Networks, e.g. 10.1.0.0/16 or 192.0.2.7.
         cidrs: Vec<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// TOTP (authenticator app) codes for an account: enable (prints the otpauth:// URI to
+    /// scan), show the URI again, or disable.
+    Totp {
+        /// enable, show or disable.
+        #[arg(value_parser = ["enable", "show", "disable"])]
+        action: String,
+        /// The login id.
+        id: String,
         #[command(flatten)]
         out: Output,
     },
@@ -221,6 +235,28 @@ pub enum AliasCommand {
     },
     /// List aliases.
     List {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `certmail device …`
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// List an account's devices with first and last seen.
+    List {
+        /// The login id.
+        account: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Forget one device (its id as `device list` prints it), or all of the account's;
+    /// a forgotten device needs a TOTP code again.
+    Forget {
+        /// The login id.
+        account: String,
+        /// The device id; none forgets every device of the account.
+        device: Option<String>,
         #[command(flatten)]
         out: Output,
     },

@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
         Command::Alias(cmd) => return exit(admin_cmd::alias(&cli.config, cmd)),
         Command::Session(cmd) => return exit(admin_cmd::session(&cli.config, cmd)),
+        Command::Device(cmd) => return exit(admin_cmd::device(&cli.config, cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -54,6 +54,7 @@ impl Daemon {
             pki: Arc::clone(&self.tls.current().pki),
             sessions: Some(Arc::clone(&self.registry) as _),
             password_rules: self.config().password_rules(),
+            issuer: self.config().server.hostname.clone(),
         }
     }
 

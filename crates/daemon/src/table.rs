@@ -54,6 +54,16 @@ pub fn print(data: &Value) {
             },
         );
     }
+    if let Some(list) = data.get("devices").and_then(Value::as_array) {
+        rows(&["DEVICE", "FIRST SEEN", "LAST SEEN", "TOTP"], list, |d| {
+            vec![
+                s(d, "id"),
+                date(d.get("first_seen")),
+                date(d.get("last_seen")),
+                date(d.get("totp_at")),
+            ]
+        });
+    }
     if let Some(list) = data.get("aliases").and_then(Value::as_array) {
         rows(&["ALIAS", "MEMBERS"], list, |a| {
             vec![s(a, "address"), join(a, "members")]

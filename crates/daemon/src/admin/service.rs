@@ -21,6 +21,8 @@ pub struct AdminContext {
     pub sessions: Option<Arc<dyn certmail_session::SessionRegistry>>,
     /// `[auth]` rules for passwords an administrator chooses.
     pub password_rules: certmail_auth::policy::PasswordRules,
+    /// The issuer named in TOTP URIs (the server's host name).
+    pub issuer: String,
 }
 
 impl AdminContext {
@@ -104,6 +106,11 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
         }
         Request::AccountUnlock { id } => unlock(ctx, &id).await?,
         Request::AccountNetworks { id, cidrs } => set_networks(ctx, &id, cidrs).await?,
+        Request::AccountTotp { id, action } => super::devices::totp(ctx, &id, &action).await?,
+        Request::DeviceList { account } => super::devices::list(ctx, &account).await?,
+        Request::DeviceForget { account, device } => {
+            super::devices::forget(ctx, &account, device.as_deref()).await?
+        }
         Request::AccountPasswd { id, password } => {
             if let Some(pw) = &password
                 && let Err(e) =
@@ -412,7 +419,7 @@ async fn set_networks(
     Ok(Response::ok(msg, json!({ "networks": list })))
 }
 
-fn not_found(id: &str) -> Response {
+pub(super) fn not_found(id: &str) -> Response {
     Response::fail(
         "not_found",
         format!("no account {id}; `certmail account list` shows them"),

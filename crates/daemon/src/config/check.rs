@@ -308,6 +308,12 @@ fn validate_auth(a: &super::AuthSection, bad: &mut impl FnMut(&str, String)) {
             "must be at least 1; Thunderbird needs about 6".into(),
         );
     }
+    if a.max_devices_per_account == 0 {
+        bad(
+            "[auth] max_devices_per_account",
+            "must be at least 1".into(),
+        );
+    }
     if a.password_classes > 4 {
         bad(
             "[auth] password_classes",

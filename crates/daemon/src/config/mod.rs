@@ -278,8 +278,12 @@ pub struct AuthSection {
     pub temporary_password_hours: u64,
     /// Whom users should ask, quoted in refusal sentences.
     pub contact: String,
-    /// Days a device (certificate + network) stays trusted after a TOTP sign-in.
+    /// Days a device (certificate + network) that gave a TOTP code stays trusted after it
+    /// was last seen.
     pub totp_remember_days: u64,
+    /// Devices (certificate + /24 or /64 network) remembered per account; a new one beyond
+    /// this pushes out the one least recently seen.
+    pub max_devices_per_account: usize,
     /// Networks each organisation may sign in from, `organisation = ["CIDR", ...]`; an
     /// organisation not listed may sign in from anywhere. `certmail account networks`
     /// gives one account its own list, which replaces its organisation's.
@@ -309,6 +313,8 @@ impl Default for AuthSection {
             temporary_password_hours: 72,
             contact: "your mail administrator".into(),
             totp_remember_days: 30,
+            // A desktop, a laptop and a phone on a few networks each.
+            max_devices_per_account: 20,
             networks: BTreeMap::new(),
         }
     }
@@ -341,6 +347,8 @@ impl Config {
                 a.ip_failure_limit,
                 a.ip_failure_window_secs,
             )),
+            totp_remember_secs: secs(a.totp_remember_days, 86_400),
+            max_devices: a.max_devices_per_account,
         }
     }
 
