@@ -127,6 +127,11 @@ async fn edit_account(
 async fn five_wrong_passwords_lock_the_account_until_an_admin_unlocks_it() -> anyhow::Result<()> {
     let fx = installation("lockout_threshold = 5")?;
     let daemon = start(&fx)?;
+    // A live session of the account, which the lock must end.
+    let mut live = imap_connect(&daemon, &fx).await?;
+    live.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
+        .await?;
+    starts(&live.line().await?, "a1 OK");
     for _ in 0..4 {
         starts(
             &imap_login(&daemon, &fx, "Wrong-Pass-1").await?,
@@ -136,6 +141,9 @@ async fn five_wrong_passwords_lock_the_account_until_an_admin_unlocks_it() -> an
     let fifth = smtp_auth(&daemon, &fx, "Wrong-Pass-1").await?;
     starts(&fifth, "535 5.7.8");
     assert!(fifth.contains("locked"), "{fifth}");
+    let bye = live.line().await?;
+    starts(&bye, "* BYE [UNAVAILABLE]");
+    assert!(bye.contains("locked"), "{bye}");
     // The right password no longer opens it, over either protocol.
     let r = imap_login(&daemon, &fx, PASSWORD).await?;
     starts(&r, "a1 NO [CONTACTADMIN]");

@@ -34,6 +34,19 @@ pub struct SignInPolicy {
     pub totp_remember_secs: i64,
     /// Devices remembered per account; a new one beyond pushes out the least recent.
     pub max_devices: usize,
+    /// Called with the account id when failed sign-ins lock an account, so the daemon can
+    /// end its live session (DESIGN.md: an account lock ends the account's sessions).
+    pub on_lock: Option<LockHook>,
+}
+
+/// What to do when failed sign-ins lock an account (the daemon ends its live session).
+#[derive(Clone)]
+pub struct LockHook(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for LockHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LockHook")
+    }
 }
 
 impl Default for SignInPolicy {
@@ -49,6 +62,7 @@ impl Default for SignInPolicy {
             throttle: Arc::new(IpThrottle::new(30, 300)),
             totp_remember_secs: 30 * 86_400,
             max_devices: 20,
+            on_lock: None,
         }
     }
 }

@@ -390,6 +390,9 @@ async fn count_failure(
     if locks {
         tracing::warn!(account = %id, %ip, failures, "account locked after failed sign-ins");
         audit_account_event(store, &id, "account_locked", "failed_sign_ins", now).await?;
+        if let Some(hook) = &policy.on_lock {
+            (hook.0)(&id);
+        }
         text = format!(
             "{wrong} Your account is now locked after {failures} failed sign-ins; ask {} to unlock it.",
             policy.contact

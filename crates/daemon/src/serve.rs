@@ -72,6 +72,7 @@ impl Daemon {
                 &config,
                 certmail_auth::signin::SignInPolicy {
                     throttle: Arc::clone(&self.throttle),
+                    on_lock: Some(kick_on_lock(&self.registry)),
                     ..config.sign_in_policy()
                 },
                 Arc::clone(&self.store),
@@ -81,6 +82,22 @@ impl Daemon {
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
         Ok(())
     }
+}
+
+/// Ends an account's live session when failed sign-ins lock it.
+fn kick_on_lock(
+    registry: &Arc<certmail_session::LocalRegistry>,
+) -> certmail_auth::policy::LockHook {
+    let registry = Arc::clone(registry);
+    certmail_auth::policy::LockHook(Arc::new(move |account: &str| {
+        let (registry, account) = (Arc::clone(&registry), account.to_string());
+        tokio::spawn(async move {
+            use certmail_session::SessionRegistry as _;
+            registry
+                .kick(&account, certmail_session::KickReason::AccountLocked)
+                .await;
+        });
+    }))
 }
 
 /// Runs the daemon until a shutdown signal, on a fresh multi-threaded runtime.
@@ -125,7 +142,10 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
             max_connections_per_session: config.auth.max_connections_per_session,
         },
     ));
-    let sign_in = config.sign_in_policy();
+    let sign_in = certmail_auth::signin::SignInPolicy {
+        on_lock: Some(kick_on_lock(&registry)),
+        ..config.sign_in_policy()
+    };
     let throttle = Arc::clone(&sign_in.throttle);
     let hub = certmail_session::ChangeHub::new(1024);
     let imap = crate::protocols::imap_context(

@@ -29,7 +29,8 @@ pub trait Store: Send + Sync + 'static {
     async fn update_account(&self, account: Account) -> Result<(), StoreError>;
     /// All accounts, ordered by id.
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError>;
-    /// Deletes an account with its addresses, certificate bindings, mailboxes and messages.
+    /// Deletes an account with its addresses, certificate bindings, devices, mailboxes and
+    /// messages.
     async fn delete_account(&self, id: &str) -> Result<(), StoreError>;
 
     // ----- certificate bindings -----

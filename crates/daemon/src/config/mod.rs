@@ -245,7 +245,8 @@ pub enum SessionPolicyName {
     Reject,
 }
 
-/// `[auth]`.
+/// `[auth]`. SMTP applies changes at `certmail reload`; IMAP, like the rest of `[imap]`,
+/// from a restart (its context keeps live connections' state across reloads).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSection {
@@ -349,6 +350,7 @@ impl Config {
             )),
             totp_remember_secs: secs(a.totp_remember_days, 86_400),
             max_devices: a.max_devices_per_account,
+            on_lock: None,
         }
     }
 

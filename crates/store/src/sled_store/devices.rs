@@ -103,5 +103,12 @@ mod tests {
         );
         assert_eq!(store.devices_of("hong").await.expect("list").len(), 1);
         assert_eq!(store.devices_of("kim").await.expect("list").len(), 1);
+        let kim = crate::model::Account::new("kim", "김철수", vec!["kim@test.go.kr".into()], 1);
+        store.create_account(kim).await.expect("account");
+        store.delete_account("kim").await.expect("delete");
+        assert!(
+            store.devices_of("kim").await.expect("list").is_empty(),
+            "deleted with the account"
+        );
     }
 }
