@@ -181,6 +181,13 @@ async fn five_wrong_passwords_lock_the_account_until_an_admin_unlocks_it() -> an
     assert!(
         events
             .iter()
+            .filter(|e| e.kind == "sign_in_refused")
+            .all(|e| e.account.as_deref() == Some("hong")),
+        "refusals after the certificate and name checks are filed under the account"
+    );
+    assert!(
+        events
+            .iter()
             .any(|e| e.kind == "account_locked" && e.account.as_deref() == Some("hong")),
         "the lock itself is audited"
     );

@@ -106,11 +106,12 @@ pub async fn sign_in(
             policy.throttle.record_failure(ip, now);
         }
     }
+    let account = refused_account(store, &checked, &outcome).await?;
     audit(
         store,
         cert_der,
         &checked,
-        &outcome,
+        (&outcome, account),
         &credentials,
         ip,
         protocol,
@@ -121,6 +122,26 @@ pub async fn sign_in(
         account,
         identity: checked.expect("an accepted sign-in has an identity"),
     }))
+}
+
+/// The account a refusal concerns, for the audit log: known once the certificate is bound
+/// to the account the client named (row 10 on), so a helpdesk finds its lockouts,
+/// expired passwords and TOTP failures under the account.
+async fn refused_account(
+    store: &dyn Store,
+    checked: &Result<Identity, Refusal>,
+    outcome: &Result<Account, Refusal>,
+) -> Result<Option<String>, AuthError> {
+    let (Ok(identity), Err(refusal)) = (checked, outcome) else {
+        return Ok(None);
+    };
+    if refusal.reason.rank() < RefusalReason::NameMismatch.rank() {
+        return Ok(None);
+    }
+    Ok(store
+        .binding_by_spki(&identity.spki_sha256)
+        .await?
+        .map(|b| b.account))
 }
 
 async fn decide(
@@ -483,7 +504,7 @@ async fn audit(
     store: &dyn Store,
     cert_der: Option<&[u8]>,
     checked: &Result<Identity, Refusal>,
-    outcome: &Result<Account, Refusal>,
+    (outcome, refused_account): (&Result<Account, Refusal>, Option<String>),
     credentials: &Credentials,
     ip: IpAddr,
     protocol: Protocol,
@@ -528,7 +549,7 @@ async fn audit(
         Err(r) => {
             fields.insert("reason".to_string(), r.reason.code().to_string());
             fields.insert("detail".to_string(), r.message.clone());
-            ("sign_in_refused", None)
+            ("sign_in_refused", refused_account)
         }
     };
     tracing::info!(event = kind, %ip, account = account.as_deref().unwrap_or("-"), ?fields, "sign-in");
