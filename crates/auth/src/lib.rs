@@ -16,6 +16,7 @@ mod error;
 mod factor;
 pub mod password;
 pub mod policy;
+mod rules;
 mod secret;
 pub mod signin;
 pub mod totp;

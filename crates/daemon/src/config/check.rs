@@ -394,6 +394,33 @@ mod tests {
     }
 
     #[test]
+    fn auth_mistakes_are_each_reported_by_key() {
+        let text = "[pki]\ncerts_dir = \"/nonexistent\"\ncrl_dir = \"/nonexistent\"\n\
+                    [auth]\nsession_policy = \"newest\"\nlockout_threshold = -1\n";
+        let problems = check(text).expect_err("two bad keys");
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["[auth] lockout_threshold", "[auth] session_policy"]);
+        assert!(problems[1].message.contains("replace"), "{:?}", problems[1]);
+
+        let text = "[pki]\ncerts_dir = \"/nonexistent\"\ncrl_dir = \"/nonexistent\"\n\
+                    [auth]\npassword_classes = 5\ncontact = \" \"\n\
+                    networks = { \"교육부\" = [\"10.0.0.0/8\", \"10.1/16\"] }\n";
+        let problems = check(text).expect_err("bad values");
+        let auth: Vec<_> = problems
+            .iter()
+            .filter(|p| p.key.starts_with("[auth]"))
+            .map(|p| (p.key.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(auth.len(), 3, "{auth:?}");
+        assert!(
+            auth.iter()
+                .any(|(k, m)| *k == "[auth] networks" && m.contains("10.1/16"))
+        );
+        assert!(auth.iter().any(|(k, _)| *k == "[auth] password_classes"));
+        assert!(auth.iter().any(|(k, _)| *k == "[auth] contact"));
+    }
+
+    #[test]
     fn a_minimal_file_needs_only_pki() {
         let problems = check("[server]\nhostname = \"mx.example\"\n").expect_err("no [pki]");
         assert!(
