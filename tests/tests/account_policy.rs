@@ -473,3 +473,41 @@ async fn totp_on_a_new_device_with_replays_refused_and_devices_listed() -> anyho
     );
     Ok(())
 }
+
+/// IMAP LOGIN as hong from `from` with the bound certificate; the connection and reply.
+async fn imap_login_from(
+    daemon: &DaemonProcess,
+    fx: &fixtures::Installation,
+    from: &str,
+) -> anyhow::Result<(Tls, String)> {
+    let cfg = tls::client_config(
+        &fx.server_ca,
+        Some((&fx.user_cert, &fx.user_key)),
+        &[&rustls::version::TLS13],
+    )?;
+    let mut c = LineClient::new(tls::connect_from(from.parse()?, daemon.addr("imaps"), cfg).await?);
+    anyhow::ensure!(c.line().await?.starts_with("* OK"));
+    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
+        .await?;
+    let reply = c.line().await?;
+    Ok((c, reply))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_policy_reject_and_the_connection_cap_come_from_the_config() -> anyhow::Result<()> {
+    let fx = installation("session_policy = \"reject\"\nmax_connections_per_session = 2")?;
+    let daemon = start(&fx)?;
+    let (mut first, r) = imap_login_from(&daemon, &fx, "127.0.0.1").await?;
+    starts(&r, "a1 OK");
+    let (_second, r) = imap_login_from(&daemon, &fx, "127.0.0.1").await?;
+    starts(&r, "a1 OK");
+    // The same device's third connection is over the cap.
+    let (_, r) = imap_login_from(&daemon, &fx, "127.0.0.1").await?;
+    starts(&r, "a1 NO [UNAVAILABLE]");
+    // Another device (address) is refused while the first session lives; the first goes on.
+    let (_, r) = imap_login_from(&daemon, &fx, "127.0.0.2").await?;
+    starts(&r, "a1 NO [UNAVAILABLE]");
+    first.send_raw(b"a2 NOOP\r\n").await?;
+    starts(&first.line().await?, "a2 OK");
+    Ok(())
+}
