@@ -97,6 +97,16 @@ listen_mx = ["127.0.0.1:0"]
         Ok(fx)
     }
 
+    /// Appends `text` (whole sections, e.g. `[auth]` with its keys) to the configuration.
+    pub fn append_config(&self, text: &str) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.config_path)?;
+        writeln!(f, "\n{text}")?;
+        Ok(())
+    }
+
     /// Runs `certmail ARGS --config <this config>`; returns (exit code, stdout, stderr).
     pub fn certmail(&self, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
         let mut all: Vec<&str> = args.to_vec();

@@ -42,6 +42,9 @@ pub enum AccountRefusal {
     /// No such account.
     #[error("no account `{0}`; `certmail account list` shows them")]
     NotFound(String),
+    /// The password breaks the password rules (the sentence says which).
+    #[error("password refused: {0}")]
+    WeakPassword(String),
 }
 
 impl AccountRefusal {
@@ -51,6 +54,7 @@ impl AccountRefusal {
             Self::BadId(_) | Self::BadAddress(_) | Self::NoName => "invalid",
             Self::Exists(_) | Self::AddressTaken(..) => "exists",
             Self::NotFound(_) => "not_found",
+            Self::WeakPassword(_) => "weak_password",
         }
     }
 }
@@ -71,6 +75,20 @@ fn valid_address(a: &str) -> bool {
                 && !a.contains(['<', '>', ','])
         }
         None => false,
+    }
+}
+
+/// Checks an administrator-chosen password against `rules` before [`create`] or
+/// [`set_password`] (generated temporary passwords are not checked: they are 16 random
+/// letters and digits).
+pub fn check_new_password(
+    rules: &crate::policy::PasswordRules,
+    id: &str,
+    password: &str,
+) -> Result<(), AccountRefusal> {
+    match rules.check(id.trim(), password) {
+        Some(why) => Err(AccountRefusal::WeakPassword(why)),
+        None => Ok(()),
     }
 }
 

@@ -193,6 +193,7 @@ pub async fn inspect(
     if let (Ok(()), Some(account)) = (&result, account_id) {
         let policy = SignInPolicy {
             require_password: false,
+            ..SignInPolicy::default()
         };
         let identity = pki.check(Some(der), now).expect("checked just above");
         let creds = Credentials::External {

@@ -1,6 +1,8 @@
 //! certmail-auth: accounts and sign-in policy.
 //!
-//! Modules: [`password`] (argon2id), [`secret`] ([`Secret`], which never prints itself).
+//! Modules: [`password`] (argon2id), [`secret`] ([`Secret`], which never prints itself),
+//! [`policy`] (lockout, per-IP throttle, password rules, network allowlists), [`signin`]
+//! (the decision, in DESIGN.md's table order), [`totp`] (RFC 6238).
 //! The sign-in decision combines the certificate identity from `certmail-pki` with the
 //! account in the store; every refusal is a `certmail_pki::Refusal` with its reason.
 //!
@@ -11,15 +13,20 @@
 pub mod accounts;
 mod binding;
 mod error;
+mod factor;
 pub mod password;
+pub mod policy;
+mod rules;
 mod secret;
 pub mod signin;
+pub mod totp;
 
 pub use binding::{
     BindRefusal, Inspection, RefusalReport, bind_certificate, binding_for,
     cert_der_from_file_bytes, inspect,
 };
 pub use error::AuthError;
+pub use factor::device_network;
 pub use secret::Secret;
 
 /// Seconds since the Unix epoch.

@@ -2,19 +2,24 @@
 //!
 //! DESIGN.md "Identity" fixes the order; the first failing check gives the one reason the
 //! client hears. Steps 1-8 (certificate) are `certmail_pki::Pki::check`; this module adds
-//! binding (9), name (10), account state (11, 12) and the password (14). Every decision
-//! is written to the audit log with the certificate's subject, serial, issuer and
-//! fingerprint.
+//! binding (9) and name (10), then the account rules of `rules` (state and lock 11-12,
+//! networks 13, password age 15), the per-IP throttle (16, checked before the password so
+//! a throttled address cannot keep guessing), and the second factor of `factor` (password
+//! and TOTP, 14). Only failed second factors reach the lockout count, and they come after
+//! the binding check: a failure counts only with a certificate bound to the account.
+//! Every decision is written to the audit log with the certificate's subject, serial,
+//! issuer and fingerprint.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use certmail_pki::{Identity, Pki, Refusal, RefusalReason};
-use certmail_store::{Account, AccountState, AuditEvent, Store};
+use certmail_store::{Account, AuditEvent, Store};
 
 use crate::Secret;
 use crate::error::AuthError;
-use crate::password;
+use crate::factor::{self, Factor};
+use crate::rules::{check_network, check_password_age, check_state, count_failure, minutes};
 
 /// How the client signed in (after SASL decoding).
 #[derive(Debug, Clone)]
@@ -34,20 +39,7 @@ pub enum Credentials {
     },
 }
 
-/// Policy for sign-in.
-#[derive(Debug, Clone)]
-pub struct SignInPolicy {
-    /// The password is required as a second factor (EXTERNAL alone is refused).
-    pub require_password: bool,
-}
-
-impl Default for SignInPolicy {
-    fn default() -> Self {
-        Self {
-            require_password: true,
-        }
-    }
-}
+pub use crate::policy::SignInPolicy;
 
 /// Which protocol a sign-in came from (for the audit log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,13 +100,23 @@ pub async fn sign_in(
     let checked = pki.check(cert_der, now);
     let outcome = match &checked {
         Err(refusal) => Err(refusal.clone()),
-        Ok(identity) => decide(store, policy, identity, &credentials, now).await?,
+        Ok(identity) => decide(store, policy, identity, &credentials, Some(ip), now).await?,
     };
+    if let Err(refusal) = &outcome {
+        // The throttle counts every refusal but its own and our missing CRL.
+        if !matches!(
+            refusal.reason,
+            RefusalReason::TooManyFailures | RefusalReason::RevocationUnknown
+        ) {
+            policy.throttle.record_failure(ip, now);
+        }
+    }
+    let account = refused_account(store, &checked, &outcome).await?;
     audit(
         store,
         cert_der,
         &checked,
-        &outcome,
+        (&outcome, account),
         &credentials,
         ip,
         protocol,
@@ -127,11 +129,32 @@ pub async fn sign_in(
     }))
 }
 
+/// The account a refusal concerns, for the audit log: known once the certificate is bound
+/// to the account the client named (row 10 on), so a helpdesk finds its lockouts,
+/// expired passwords and TOTP failures under the account.
+async fn refused_account(
+    store: &dyn Store,
+    checked: &Result<Identity, Refusal>,
+    outcome: &Result<Account, Refusal>,
+) -> Result<Option<String>, AuthError> {
+    let (Ok(identity), Err(refusal)) = (checked, outcome) else {
+        return Ok(None);
+    };
+    if refusal.reason.rank() < RefusalReason::NameMismatch.rank() {
+        return Ok(None);
+    }
+    Ok(store
+        .binding_by_spki(&identity.spki_sha256)
+        .await?
+        .map(|b| b.account))
+}
+
 async fn decide(
     store: &dyn Store,
     policy: &SignInPolicy,
     identity: &Identity,
     credentials: &Credentials,
+    ip: Option<IpAddr>,
     now: i64,
 ) -> Result<Result<Account, Refusal>, AuthError> {
     // 9. Binding: the certificate must be bound, and to the account the client names.
@@ -139,15 +162,18 @@ async fn decide(
         return Ok(Err(Refusal::new(
             RefusalReason::CertificateNotBound,
             format!(
-                "Your certificate ({}) is not registered for any mail account. Ask your mail administrator to register it.",
-                identity.subject_dn
+                "Your certificate ({}) is not registered for any mail account. Ask {} to register it.",
+                identity.subject_dn, policy.contact
             ),
         )));
     };
     let Some(mut account) = store.account(&binding.account).await? else {
         return Ok(Err(Refusal::new(
             RefusalReason::CertificateNotBound,
-            "Your certificate is registered to an account that no longer exists. Ask your mail administrator.",
+            format!(
+                "Your certificate is registered to an account that no longer exists. Ask {}.",
+                policy.contact
+            ),
         )));
     };
     let named = match credentials {
@@ -167,32 +193,33 @@ async fn decide(
         return Ok(Err(Refusal::new(
             RefusalReason::NameMismatch,
             format!(
-                "The name on your certificate ({}) differs from the name on your account ({}). Ask your mail administrator to correct it.",
-                identity.name, account.name
+                "The name on your certificate ({}) differs from the name on your account ({}). Ask {} to correct it.",
+                identity.name, account.name, policy.contact
             ),
         )));
     }
-    // 11, 12. Account state.
-    match account.state {
-        AccountState::Pending => {
-            return Ok(Err(Refusal::new(
-                RefusalReason::AccountPending,
-                "Your account is waiting for approval by your organisation's mail administrator.",
-            )));
-        }
-        AccountState::Disabled => {
-            return Ok(Err(Refusal::new(
-                RefusalReason::AccountDisabled,
-                "Your account is disabled. Contact your mail administrator.",
-            )));
-        }
-        AccountState::Locked => {
-            return Ok(Err(Refusal::new(
-                RefusalReason::AccountLocked,
-                "Your account is locked after repeated failed sign-ins. Contact your mail administrator to unlock it.",
-            )));
-        }
-        AccountState::Active => {}
+    // 11, 12. Account state (a timed lock that has run out is lifted here).
+    if let Some(refusal) = check_state(store, policy, &mut account, ip, now).await? {
+        return Ok(Err(refusal));
+    }
+    let Some(ip) = ip else {
+        // `certmail cert inspect`: no connection, so no network, throttle or password.
+        return Ok(Ok(account));
+    };
+    // 13. The networks the account may sign in from.
+    if let Some(refusal) = check_network(policy, &account, ip) {
+        return Ok(Err(refusal));
+    }
+    // 16 is checked before the second factor, so a throttled address cannot keep
+    // guessing passwords; it wins over 14 and 15, which it would hide anyway.
+    if policy.throttle.is_blocked(ip, now) {
+        let wait = minutes(policy.throttle.retry_after(ip, now));
+        return Ok(Err(Refusal::new(
+            RefusalReason::TooManyFailures,
+            format!(
+                "Too many failed sign-ins from your address ({ip}); try again in {wait} minutes."
+            ),
+        )));
     }
     // 14. The second factor.
     match credentials {
@@ -202,28 +229,81 @@ async fn decide(
                 "This server needs your password as well as your certificate: choose normal password authentication in your mail program.",
             )));
         }
-        Credentials::External { .. } => {}
-        Credentials::Password { password: pw, .. } => {
-            let ok = match &account.password_hash {
-                Some(h) => password::verify_async(pw.clone(), h.clone()).await?,
-                None => false,
-            };
-            if !ok {
-                account.failed_logins = account.failed_logins.saturating_add(1);
-                store.update_account(account).await?;
-                return Ok(Err(Refusal::new(
-                    RefusalReason::BadPassword,
-                    "The password is wrong. Check it and try again.",
-                )));
+        Credentials::External { .. } => {
+            let device =
+                factor::known_device(store, &account.id, &identity.spki_sha256, ip).await?;
+            if account.totp_secret.is_some() && !factor::trusted(device.as_ref(), policy, now) {
+                return Ok(Err(totp_required()));
             }
         }
+        Credentials::Password { password: pw, .. } => {
+            let device =
+                factor::known_device(store, &account.id, &identity.spki_sha256, ip).await?;
+            let trusted = factor::trusted(device.as_ref(), policy, now);
+            let totp_step = match factor::check(&account, pw, trusted, now).await? {
+                // The certificate is bound to this account (checked above): only such
+                // failures count toward its lockout (DESIGN.md "Identity").
+                Factor::WrongPassword => {
+                    return Ok(Err(
+                        count_failure(store, policy, account, ip, now, false).await?
+                    ));
+                }
+                Factor::TotpInvalid => {
+                    return Ok(Err(
+                        count_failure(store, policy, account, ip, now, true).await?
+                    ));
+                }
+                Factor::TotpRequired => return Ok(Err(totp_required())),
+                Factor::Accepted { totp_step } => totp_step,
+            };
+            let mut changed = account.failed_logins != 0;
+            account.failed_logins = 0;
+            if let Some(step) = totp_step {
+                // RFC 6238 §5.2: each code is accepted once.
+                account
+                    .settings
+                    .insert(crate::totp::LAST_STEP_SETTING.to_string(), step.to_string());
+                changed = true;
+            }
+            if changed {
+                store.update_account(account.clone()).await?;
+            }
+            // 15. The password is right but may have run out.
+            if let Some(refusal) = check_password_age(policy, &account, now) {
+                return Ok(Err(refusal));
+            }
+            let spki = identity.spki_sha256;
+            factor::record_device(
+                store,
+                policy,
+                &account.id,
+                spki,
+                ip,
+                totp_step.is_some(),
+                now,
+            )
+            .await?;
+            return Ok(Ok(account));
+        }
     }
-    if account.failed_logins != 0 {
-        account.failed_logins = 0;
-        store.update_account(account.clone()).await?;
-    }
-    let _ = now;
+    factor::record_device(
+        store,
+        policy,
+        &account.id,
+        identity.spki_sha256,
+        ip,
+        false,
+        now,
+    )
+    .await?;
     Ok(Ok(account))
+}
+
+fn totp_required() -> Refusal {
+    Refusal::new(
+        RefusalReason::TotpRequired,
+        "This device is new to your account: type the 6-digit code from your authenticator app right after your password.",
+    )
 }
 
 /// The binding, name and state checks of [`sign_in`] without the second factor, for
@@ -235,7 +315,7 @@ pub(crate) async fn decide_for_inspection(
     credentials: &Credentials,
     now: i64,
 ) -> Result<Result<(), Refusal>, AuthError> {
-    Ok(decide(store, policy, identity, credentials, now)
+    Ok(decide(store, policy, identity, credentials, None, now)
         .await?
         .map(|_| ()))
 }
@@ -251,7 +331,7 @@ async fn audit(
     store: &dyn Store,
     cert_der: Option<&[u8]>,
     checked: &Result<Identity, Refusal>,
-    outcome: &Result<Account, Refusal>,
+    (outcome, refused_account): (&Result<Account, Refusal>, Option<String>),
     credentials: &Credentials,
     ip: IpAddr,
     protocol: Protocol,
@@ -296,7 +376,7 @@ async fn audit(
         Err(r) => {
             fields.insert("reason".to_string(), r.reason.code().to_string());
             fields.insert("detail".to_string(), r.message.clone());
-            ("sign_in_refused", None)
+            ("sign_in_refused", refused_account)
         }
     };
     count(
@@ -366,3 +446,6 @@ fn count(outcome: &str, reason: &str) {
         .entry((outcome.to_string(), reason.to_string()))
         .or_insert(0) += 1;
 }
+#[cfg(test)]
+#[path = "signin_tests.rs"]
+mod tests;

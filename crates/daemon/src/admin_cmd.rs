@@ -10,7 +10,7 @@ use base64::Engine as _;
 
 use crate::admin::service::AdminContext;
 use crate::admin::{Request, Response, client, service};
-use crate::cli::{AccountCommand, AliasCommand, CertCommand, SessionCommand};
+use crate::cli::{AccountCommand, AliasCommand, CertCommand, DeviceCommand, SessionCommand};
 
 /// Exit code for a refused or failed request (clap uses 2 for usage errors).
 pub const EXIT_REFUSED: u8 = 1;
@@ -46,6 +46,12 @@ pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
         }
         AccountCommand::Approve { id, out } => (Request::AccountApprove { id }, out.json),
         AccountCommand::Disable { id, out } => (Request::AccountDisable { id }, out.json),
+        AccountCommand::Totp { action, id, out } => (Request::AccountTotp { id, action }, out.json),
+        AccountCommand::Lock { id, out } => (Request::AccountLock { id }, out.json),
+        AccountCommand::Unlock { id, out } => (Request::AccountUnlock { id }, out.json),
+        AccountCommand::Networks { id, cidrs, out } => {
+            (Request::AccountNetworks { id, cidrs }, out.json)
+        }
         AccountCommand::Passwd {
             id,
             password_stdin,
@@ -147,6 +153,19 @@ pub fn session(config_path: &Path, cmd: SessionCommand) -> anyhow::Result<u8> {
     finish(config_path, req, json)
 }
 
+/// Runs a device subcommand; returns the process exit code.
+pub fn device(config_path: &Path, cmd: DeviceCommand) -> anyhow::Result<u8> {
+    let (req, json) = match cmd {
+        DeviceCommand::List { account, out } => (Request::DeviceList { account }, out.json),
+        DeviceCommand::Forget {
+            account,
+            device,
+            out,
+        } => (Request::DeviceForget { account, device }, out.json),
+    };
+    finish(config_path, req, json)
+}
+
 fn finish(config_path: &Path, req: Request, json: bool) -> anyhow::Result<u8> {
     let resp = dispatch(config_path, req)?;
     print(&resp, json);
@@ -168,7 +187,14 @@ pub fn dispatch(config_path: &Path, req: Request) -> anyhow::Result<Response> {
         )?;
         let pki_config = config.pki.clone();
         let pki = tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
-        let ctx = AdminContext { store, pki: Arc::new(pki), sessions: None, daemon: None };
+        let ctx = AdminContext {
+            store,
+            pki: Arc::new(pki),
+            sessions: None,
+            password_rules: config.password_rules(),
+            issuer: config.server.hostname.clone(),
+            daemon: None,
+        };
         Ok(service::execute(&ctx, req).await)
     })
 }

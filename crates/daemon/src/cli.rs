@@ -54,6 +54,9 @@ pub enum Command {
     /// Live sessions: list them, or end one (the account's every connection hears why).
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Devices accounts signed in from (certificate + network): list or forget them.
+    #[command(subcommand)]
+    Device(DeviceCommand),
     /// Manage aliases and distribution lists (one address for many accounts).
     #[command(subcommand)]
     Alias(AliasCommand),
@@ -108,6 +111,41 @@ pub enum AccountCommand {
     },
     /// Disable an account: it can no longer sign in.
     Disable {
+        /// The login id.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Lock an account: it can no longer sign in and its live session ends.
+    Lock {
+        /// The login id.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Unlock a locked account and reset its count of failed sign-ins.
+    Unlock {
+        /// The login id.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Set the networks (CIDR) an account may sign in from, replacing its organisation's
+    /// ([auth] networks); with none, the organisation's apply again.
+    Networks {
+        /// The login id.
+        id: String,
+        /// Networks, e.g. 10.1.0.0/16 or 192.0.2.7.
+        cidrs: Vec<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// TOTP (authenticator app) codes for an account: enable (prints the otpauth:// URI to
+    /// scan), show the URI again, or disable.
+    Totp {
+        /// enable, show or disable.
+        #[arg(value_parser = ["enable", "show", "disable"])]
+        action: String,
         /// The login id.
         id: String,
         #[command(flatten)]
@@ -201,6 +239,28 @@ pub enum AliasCommand {
     },
     /// List aliases.
     List {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `certmail device …`
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// List an account's devices with first and last seen.
+    List {
+        /// The login id.
+        account: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Forget one device (its id as `device list` prints it), or all of the account's;
+    /// a forgotten device needs a TOTP code again.
+    Forget {
+        /// The login id.
+        account: String,
+        /// The device id; none forgets every device of the account.
+        device: Option<String>,
         #[command(flatten)]
         out: Output,
     },

@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         Command::Alias(cmd) => return exit(admin_cmd::alias(&cli.config, cmd)),
         Command::Session(cmd) => return exit(admin_cmd::session(&cli.config, cmd)),
         Command::Reload => return exit(admin_cmd::reload(&cli.config)),
+        Command::Device(cmd) => return exit(admin_cmd::device(&cli.config, cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -36,9 +36,11 @@ pub async fn refuse_busy(_daemon: Arc<Daemon>, kind: ListenerKind, mut tcp: TcpS
     let _ = tokio::time::timeout(Duration::from_secs(5), tcp.write_all(text)).await;
 }
 
-/// The SMTP server's settings and shared state from the configuration.
+/// The SMTP server's settings and shared state from the configuration. `sign_in` is the
+/// daemon's one sign-in policy (its per-IP throttle is shared with IMAP).
 pub fn smtp_context(
     config: &crate::config::Config,
+    sign_in: certmail_auth::signin::SignInPolicy,
     store: Arc<dyn certmail_store::Store>,
     registry: Arc<dyn certmail_session::SessionRegistry>,
     hub: certmail_session::ChangeHub,
@@ -61,8 +63,8 @@ pub fn smtp_context(
         data_timeout_secs: s.data_timeout_secs,
         enforce_from_header: s.enforce_from_header,
         tls_handshake_timeout_secs: config.limits.tls_handshake_timeout_secs,
-        require_password: true,
-        session_policy: certmail_session::SessionPolicy::Replace,
+        sign_in,
+        session_policy: config.session_policy(),
         quota_bytes: s.quota_bytes,
     };
     certmail_smtp::inbound::SmtpContext {
@@ -73,18 +75,23 @@ pub fn smtp_context(
     }
 }
 
-/// The IMAP server's settings and shared state from the configuration.
+/// The IMAP server's settings and shared state from the configuration. `sign_in` is the
+/// daemon's one sign-in policy (its per-IP throttle is shared with SMTP).
 pub fn imap_context(
     config: &crate::config::Config,
+    sign_in: certmail_auth::signin::SignInPolicy,
     store: Arc<dyn certmail_store::Store>,
     registry: Arc<dyn certmail_session::SessionRegistry>,
     hub: certmail_session::ChangeHub,
 ) -> Arc<certmail_imap::server::ImapContext> {
-    certmail_imap::server::ImapContext::new(store, registry, hub, imap_settings(config))
+    certmail_imap::server::ImapContext::new(store, registry, hub, imap_settings(config, sign_in))
 }
 
 /// The IMAP server's settings from the configuration.
-pub fn imap_settings(config: &crate::config::Config) -> certmail_imap::server::ImapSettings {
+pub fn imap_settings(
+    config: &crate::config::Config,
+    sign_in: certmail_auth::signin::SignInPolicy,
+) -> certmail_imap::server::ImapSettings {
     let i = &config.imap;
     certmail_imap::server::ImapSettings {
         hostname: config.server.hostname.clone(),
@@ -95,8 +102,8 @@ pub fn imap_settings(config: &crate::config::Config) -> certmail_imap::server::I
         autologout_minutes: i.autologout_minutes,
         preauth_timeout_secs: i.preauth_timeout_secs,
         tls_handshake_timeout_secs: config.limits.tls_handshake_timeout_secs,
-        require_password: true,
-        session_policy: certmail_session::SessionPolicy::Replace,
+        sign_in,
+        session_policy: config.session_policy(),
         // One quota per account, whichever protocol stores the mail.
         quota_bytes: config.smtp.quota_bytes,
     }

@@ -33,6 +33,9 @@ pub struct Daemon {
     pub hub: certmail_session::ChangeHub,
     /// The SMTP server's shared state (rebuilt on reload).
     pub smtp: RwLock<Arc<certmail_smtp::inbound::SmtpContext>>,
+    /// The per-IP throttle on failed sign-ins, shared by IMAP and SMTP and kept across
+    /// reloads (its limits apply from a restart).
+    pub throttle: Arc<certmail_auth::policy::IpThrottle>,
     /// The IMAP server's shared state (its settings are replaced on reload; the literal
     /// budget and \Recent bookkeeping carry over).
     pub imap: RwLock<Arc<certmail_imap::server::ImapContext>>,
@@ -51,6 +54,8 @@ impl Daemon {
             pki: Arc::clone(&self.tls.current().pki),
             sessions: Some(Arc::clone(&self.registry) as _),
             daemon: Some(Arc::clone(self)),
+            password_rules: self.config().password_rules(),
+            issuer: self.config().server.hostname.clone(),
         }
     }
 
@@ -85,6 +90,11 @@ impl Daemon {
         *self.smtp.write().unwrap_or_else(|p| p.into_inner()) =
             Arc::new(crate::protocols::smtp_context(
                 &config,
+                certmail_auth::signin::SignInPolicy {
+                    throttle: Arc::clone(&self.throttle),
+                    on_lock: Some(kick_on_lock(&self.registry)),
+                    ..config.sign_in_policy()
+                },
                 Arc::clone(&self.store),
                 Arc::clone(&self.registry) as _,
                 self.hub.clone(),
@@ -92,12 +102,35 @@ impl Daemon {
         let imap = {
             let current = self.imap.read().unwrap_or_else(|p| p.into_inner());
             // Keeps the literal budget in use and the \Recent bookkeeping of live connections.
-            current.reloaded(crate::protocols::imap_settings(&config))
+            current.reloaded(crate::protocols::imap_settings(
+                &config,
+                certmail_auth::signin::SignInPolicy {
+                    throttle: Arc::clone(&self.throttle),
+                    on_lock: Some(kick_on_lock(&self.registry)),
+                    ..config.sign_in_policy()
+                },
+            ))
         };
         *self.imap.write().unwrap_or_else(|p| p.into_inner()) = imap;
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
         Ok(())
     }
+}
+
+/// Ends an account's live session when failed sign-ins lock it.
+fn kick_on_lock(
+    registry: &Arc<certmail_session::LocalRegistry>,
+) -> certmail_auth::policy::LockHook {
+    let registry = Arc::clone(registry);
+    certmail_auth::policy::LockHook(Arc::new(move |account: &str| {
+        let (registry, account) = (Arc::clone(&registry), account.to_string());
+        tokio::spawn(async move {
+            use certmail_session::SessionRegistry as _;
+            registry
+                .kick(&account, certmail_session::KickReason::AccountLocked)
+                .await;
+        });
+    }))
 }
 
 /// Runs the daemon until a shutdown signal, on a fresh multi-threaded runtime.
@@ -125,17 +158,26 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("admin socket {}", admin_path.display()))?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let registry = Arc::new(certmail_session::LocalRegistry::new(
-        certmail_session::RegistryConfig::default(),
+        certmail_session::RegistryConfig {
+            max_connections_per_session: config.auth.max_connections_per_session,
+        },
     ));
+    let sign_in = certmail_auth::signin::SignInPolicy {
+        on_lock: Some(kick_on_lock(&registry)),
+        ..config.sign_in_policy()
+    };
+    let throttle = Arc::clone(&sign_in.throttle);
     let hub = certmail_session::ChangeHub::new(1024);
     let imap = crate::protocols::imap_context(
         &config,
+        sign_in.clone(),
         Arc::clone(&store),
         Arc::clone(&registry) as _,
         hub.clone(),
     );
     let smtp = crate::protocols::smtp_context(
         &config,
+        sign_in,
         Arc::clone(&store),
         Arc::clone(&registry) as _,
         hub.clone(),
@@ -149,6 +191,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         registry,
         hub,
         smtp: RwLock::new(Arc::new(smtp)),
+        throttle,
         imap: RwLock::new(imap),
     });
 

@@ -24,6 +24,12 @@ pub fn print(data: &Value) {
             println!("  {key:<14} {}", s(a, key));
         }
         println!("  {:<14} {}", "addresses", join(a, "addresses"));
+        if a.get("failed_logins").is_some() {
+            println!("  {:<14} {}", "failed logins", s(a, "failed_logins"));
+            println!("  {:<14} {}", "locked until", date(a.get("locked_until")));
+            println!("  {:<14} {}", "totp", s(a, "totp"));
+            println!("  {:<14} {}", "networks", s(a, "networks"));
+        }
     }
     if let Some(list) = data.get("certificates").and_then(Value::as_array) {
         rows(
@@ -53,6 +59,16 @@ pub fn print(data: &Value) {
                 ]
             },
         );
+    }
+    if let Some(list) = data.get("devices").and_then(Value::as_array) {
+        rows(&["DEVICE", "FIRST SEEN", "LAST SEEN", "TOTP"], list, |d| {
+            vec![
+                s(d, "id"),
+                date(d.get("first_seen")),
+                date(d.get("last_seen")),
+                date(d.get("totp_at")),
+            ]
+        });
     }
     if let Some(list) = data.get("aliases").and_then(Value::as_array) {
         rows(&["ALIAS", "MEMBERS"], list, |a| {

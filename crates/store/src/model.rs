@@ -382,6 +382,36 @@ pub struct QueueEntry {
     pub envelope_meta: BTreeMap<String, String>,
 }
 
+/// A device an account signed in from: DESIGN.md's device-registry key (certificate SPKI
+/// hash, network prefix: /24 for IPv4, /64 for IPv6), with when it was first and last seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// The account.
+    pub account: AccountId,
+    /// SHA-256 of the certificate's SubjectPublicKeyInfo.
+    pub spki_sha256: [u8; 32],
+    /// The network prefix, e.g. `192.0.2.0/24` or `2001:db8:1:2::/64`.
+    pub network: String,
+    /// First successful sign-in, unix seconds.
+    pub first_seen: i64,
+    /// Latest successful sign-in, unix seconds.
+    pub last_seen: i64,
+    /// Latest sign-in with a TOTP code from this device, unix seconds.
+    pub totp_at: Option<i64>,
+}
+
+impl Device {
+    /// A short stable id for the CLI: the first 8 hex digits of the SPKI hash and the
+    /// network, e.g. `3fa81c02@192.0.2.0/24`.
+    pub fn id(&self) -> String {
+        let spki: String = self.spki_sha256[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{spki}@{}", self.network)
+    }
+}
+
 /// One audit log record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {

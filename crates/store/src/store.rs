@@ -4,8 +4,8 @@ use std::ops::RangeInclusive;
 
 use crate::error::StoreError;
 use crate::model::{
-    Account, Alias, AuditEvent, BlobId, CertBinding, Delivery, DeliveryReceipt, FlagOp, Mailbox,
-    MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
+    Account, Alias, AuditEvent, BlobId, CertBinding, Delivery, DeliveryReceipt, Device, FlagOp,
+    Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
 };
 
 /// The mail store, used as `Arc<dyn Store>`.
@@ -29,7 +29,8 @@ pub trait Store: Send + Sync + 'static {
     async fn update_account(&self, account: Account) -> Result<(), StoreError>;
     /// All accounts, ordered by id.
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError>;
-    /// Deletes an account with its addresses, certificate bindings, mailboxes and messages.
+    /// Deletes an account with its addresses, certificate bindings, devices, mailboxes and
+    /// messages.
     async fn delete_account(&self, id: &str) -> Result<(), StoreError>;
 
     // ----- certificate bindings -----
@@ -194,6 +195,20 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_update(&self, entry: QueueEntry) -> Result<(), StoreError>;
     /// Removes a queue entry, freeing its body if nothing else holds it.
     async fn queue_remove(&self, id: u64) -> Result<(), StoreError>;
+
+    // ----- devices -----
+
+    /// Creates or replaces a device record (keyed by account, SPKI hash and network).
+    async fn put_device(&self, device: Device) -> Result<(), StoreError>;
+    /// The devices of an account, in key order.
+    async fn devices_of(&self, account: &str) -> Result<Vec<Device>, StoreError>;
+    /// Removes a device record; returns whether it existed.
+    async fn forget_device(
+        &self,
+        account: &str,
+        spki_sha256: &[u8; 32],
+        network: &str,
+    ) -> Result<bool, StoreError>;
 
     // ----- audit -----
 

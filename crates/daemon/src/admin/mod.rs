@@ -6,6 +6,7 @@
 //! store by the same [`service`] code, so both paths behave alike.
 
 pub mod client;
+mod devices;
 pub mod server;
 pub mod service;
 
@@ -39,6 +40,42 @@ pub enum Request {
     AccountDisable {
         /// The login id.
         id: String,
+    },
+    /// Locks an account: it can no longer sign in and its sessions end.
+    AccountLock {
+        /// The login id.
+        id: String,
+    },
+    /// Unlocks a locked account and resets its failed sign-in count.
+    AccountUnlock {
+        /// The login id.
+        id: String,
+    },
+    /// Sets the networks an account may sign in from (empty: its organisation's).
+    AccountNetworks {
+        /// The login id.
+        id: String,
+        /// CIDR networks or single addresses.
+        cidrs: Vec<String>,
+    },
+    /// TOTP for an account: `enable` (new secret), `show` or `disable`.
+    AccountTotp {
+        /// The login id.
+        id: String,
+        /// enable, show or disable.
+        action: String,
+    },
+    /// Lists an account's devices.
+    DeviceList {
+        /// The login id.
+        account: String,
+    },
+    /// Forgets one device of an account (by its id), or all of them.
+    DeviceForget {
+        /// The login id.
+        account: String,
+        /// The device id as `device list` prints it; `None` for all.
+        device: Option<String>,
     },
     /// Sets a new password (`None` generates a temporary one, returned once).
     AccountPasswd {

@@ -21,6 +21,10 @@ pub struct AdminContext {
     pub sessions: Option<Arc<dyn certmail_session::SessionRegistry>>,
     /// The running daemon, for reload (absent on a stopped daemon).
     pub daemon: Option<Arc<crate::serve::Daemon>>,
+    /// `[auth]` rules for passwords an administrator chooses.
+    pub password_rules: certmail_auth::policy::PasswordRules,
+    /// The issuer named in TOTP URIs (the server's host name).
+    pub issuer: String,
 }
 
 impl AdminContext {
@@ -105,6 +109,12 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
             approve,
             password,
         } => {
+            if let Some(pw) = &password
+                && let Err(e) =
+                    certmail_auth::accounts::check_new_password(&ctx.password_rules, &id, pw)
+            {
+                return Ok(Response::fail(e.code(), e.to_string()));
+            }
             let new = certmail_auth::accounts::NewAccount {
                 id,
                 name,
@@ -136,7 +146,23 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
         Request::AccountDisable { id } => {
             set_state(ctx, &id, certmail_store::AccountState::Disabled).await?
         }
+        Request::AccountLock { id } => {
+            set_state(ctx, &id, certmail_store::AccountState::Locked).await?
+        }
+        Request::AccountUnlock { id } => unlock(ctx, &id).await?,
+        Request::AccountNetworks { id, cidrs } => set_networks(ctx, &id, cidrs).await?,
+        Request::AccountTotp { id, action } => super::devices::totp(ctx, &id, &action).await?,
+        Request::DeviceList { account } => super::devices::list(ctx, &account).await?,
+        Request::DeviceForget { account, device } => {
+            super::devices::forget(ctx, &account, device.as_deref()).await?
+        }
         Request::AccountPasswd { id, password } => {
+            if let Some(pw) = &password
+                && let Err(e) =
+                    certmail_auth::accounts::check_new_password(&ctx.password_rules, &id, pw)
+            {
+                return Ok(Response::fail(e.code(), e.to_string()));
+            }
             match certmail_auth::accounts::set_password(store.as_ref(), &id, password, now).await? {
                 Ok(generated) => {
                     let n = ctx.kick(&id, KickReason::PasswordChanged).await;
@@ -402,6 +428,67 @@ async fn set_state(
     ))
 }
 
+/// Lifts a lock (admin or automatic) and resets the failure count; other states stay.
+async fn unlock(ctx: &AdminContext, id: &str) -> anyhow::Result<Response> {
+    let Some(mut a) = ctx.store.account(id).await? else {
+        return Ok(not_found(id));
+    };
+    let was_locked = a.state == certmail_store::AccountState::Locked;
+    if was_locked {
+        a.state = certmail_store::AccountState::Active;
+    }
+    a.failed_logins = 0;
+    a.locked_until = None;
+    ctx.store.update_account(a.clone()).await?;
+    let msg = if was_locked {
+        format!("account {id} is unlocked")
+    } else {
+        format!(
+            "account {id} was not locked ({}); its failed sign-ins are reset",
+            state_word(&a.state)
+        )
+    };
+    Ok(Response::ok(msg, json!({ "account": account_json(&a) })))
+}
+
+/// Stores an account's own allowed networks (checked CIDRs), or removes them.
+async fn set_networks(
+    ctx: &AdminContext,
+    id: &str,
+    cidrs: Vec<String>,
+) -> anyhow::Result<Response> {
+    let parsed = match certmail_auth::policy::parse_cidrs(cidrs.iter().map(String::as_str)) {
+        Ok(p) => p,
+        Err(bad) => {
+            return Ok(Response::fail(
+                "invalid",
+                format!("`{bad}` is not a network; write e.g. 10.1.0.0/16 or 192.0.2.7"),
+            ));
+        }
+    };
+    let Some(mut a) = ctx.store.account(id).await? else {
+        return Ok(not_found(id));
+    };
+    let key = certmail_auth::policy::NETWORKS_SETTING;
+    let list: Vec<String> = parsed.iter().map(ToString::to_string).collect();
+    let msg = if list.is_empty() {
+        a.settings.remove(key);
+        format!("account {id} signs in from its organisation's networks")
+    } else {
+        a.settings.insert(key.to_string(), list.join(" "));
+        format!("account {id} may sign in only from {}", list.join(", "))
+    };
+    ctx.store.update_account(a).await?;
+    Ok(Response::ok(msg, json!({ "networks": list })))
+}
+
+pub(super) fn not_found(id: &str) -> Response {
+    Response::fail(
+        "not_found",
+        format!("no account {id}; `certmail account list` shows them"),
+    )
+}
+
 fn state_word(s: &certmail_store::AccountState) -> &'static str {
     use certmail_store::AccountState::*;
     match s {
@@ -418,6 +505,8 @@ fn account_json(a: &certmail_store::Account) -> serde_json::Value {
         "state": state_word(&a.state), "password_set_at": a.password_set_at,
         "password_temporary": a.password_temporary, "totp": a.totp_secret.is_some(),
         "created_at": a.created_at, "failed_logins": a.failed_logins,
+        "locked_until": a.locked_until,
+        "networks": a.settings.get(certmail_auth::policy::NETWORKS_SETTING),
     })
 }
 

@@ -89,10 +89,11 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
             "imap" => keys::<super::ImapSection>(name, sub, &mut problems),
             "smtp" => keys::<super::SmtpSection>(name, sub, &mut problems),
             "http" => keys::<super::HttpSection>(name, sub, &mut problems),
+            "auth" => keys::<super::AuthSection>(name, sub, &mut problems),
             other => problems.push(Problem {
                 key: format!("[{other}]"),
                 message:
-                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, http"
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http"
                         .into(),
             }),
         }
@@ -280,6 +281,7 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
             "must be at least 1024 bytes".into(),
         );
     }
+    validate_auth(&c.auth, &mut bad);
     let mut seen = HashSet::new();
     for (key, addrs) in [
         ("[imap] listen_tls", &c.imap.listen_tls),
@@ -297,6 +299,53 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
                     format!("{a} is already used by another listener; give each its own port"),
                 );
             }
+        }
+    }
+}
+
+/// Checks `[auth]`: ranges and network lists.
+fn validate_auth(a: &super::AuthSection, bad: &mut impl FnMut(&str, String)) {
+    if a.max_connections_per_session == 0 {
+        bad(
+            "[auth] max_connections_per_session",
+            "must be at least 1; Thunderbird needs about 6".into(),
+        );
+    }
+    if a.max_devices_per_account == 0 {
+        bad(
+            "[auth] max_devices_per_account",
+            "must be at least 1".into(),
+        );
+    }
+    if a.password_classes > 4 {
+        bad(
+            "[auth] password_classes",
+            format!(
+                "{} is more than the 4 kinds there are; use 0-4",
+                a.password_classes
+            ),
+        );
+    }
+    if a.ip_failure_window_secs == 0 {
+        bad(
+            "[auth] ip_failure_window_secs",
+            "must be at least 1 (set ip_failure_limit = 0 to turn the throttle off)".into(),
+        );
+    }
+    if a.contact.trim().is_empty() {
+        bad(
+            "[auth] contact",
+            "must not be empty: refusals tell users whom to ask".into(),
+        );
+    }
+    for (org, list) in &a.networks {
+        if let Err(bad_cidr) = certmail_auth::policy::parse_cidrs(list.iter().map(String::as_str)) {
+            bad(
+                "[auth] networks",
+                format!(
+                    "`{bad_cidr}` (organisation {org}) is not a network; write e.g. 10.1.0.0/16"
+                ),
+            );
         }
     }
 }
@@ -345,6 +394,33 @@ mod tests {
                 ]
             );
         }
+    }
+
+    #[test]
+    fn auth_mistakes_are_each_reported_by_key() {
+        let text = "[pki]\ncerts_dir = \"/nonexistent\"\ncrl_dir = \"/nonexistent\"\n\
+                    [auth]\nsession_policy = \"newest\"\nlockout_threshold = -1\n";
+        let problems = check(text).expect_err("two bad keys");
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["[auth] lockout_threshold", "[auth] session_policy"]);
+        assert!(problems[1].message.contains("replace"), "{:?}", problems[1]);
+
+        let text = "[pki]\ncerts_dir = \"/nonexistent\"\ncrl_dir = \"/nonexistent\"\n\
+                    [auth]\npassword_classes = 5\ncontact = \" \"\n\
+                    networks = { \"교육부\" = [\"10.0.0.0/8\", \"10.1/16\"] }\n";
+        let problems = check(text).expect_err("bad values");
+        let auth: Vec<_> = problems
+            .iter()
+            .filter(|p| p.key.starts_with("[auth]"))
+            .map(|p| (p.key.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(auth.len(), 3, "{auth:?}");
+        assert!(
+            auth.iter()
+                .any(|(k, m)| *k == "[auth] networks" && m.contains("10.1/16"))
+        );
+        assert!(auth.iter().any(|(k, _)| *k == "[auth] password_classes"));
+        assert!(auth.iter().any(|(k, _)| *k == "[auth] contact"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod check;
 
 pub use check::{check, load};
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -35,6 +36,9 @@ pub struct Config {
     /// `[smtp]`: SMTP listeners and limits.
     #[serde(default)]
     pub smtp: SmtpSection,
+    /// `[auth]`: sign-in and account security policy, shared by IMAP and SMTP.
+    #[serde(default)]
+    pub auth: AuthSection,
     /// `[http]`: metrics and autoconfig listeners.
     #[serde(default)]
     pub http: HttpSection,
@@ -252,7 +256,141 @@ impl Default for SmtpSection {
     }
 }
 
+/// What a sign-in from a second device does to the account's live session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionPolicyName {
+    /// The newcomer wins: every connection of the old session ends (the default).
+    Replace,
+    /// The newcomer is refused while the old session lives.
+    Reject,
+}
+
+/// `[auth]`. SMTP applies changes at `certmail reload`; IMAP, like the rest of `[imap]`,
+/// from a restart (its context keeps live connections' state across reloads).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// Require the account password as well as the certificate (SASL EXTERNAL alone is
+    /// then refused and not offered).
+    pub require_password: bool,
+    /// "replace" (a new device's sign-in ends the old device's session) or "reject" (the
+    /// new device is refused while the old session lives).
+    pub session_policy: SessionPolicyName,
+    /// Connections one signed-in device may hold, IMAP and SMTP together.
+    pub max_connections_per_session: usize,
+    /// Consecutive failed passwords (made with the account's own certificate) that lock the
+    /// account; 0 never locks.
+    pub lockout_threshold: u32,
+    /// Minutes an automatic lock lasts; 0 keeps it until `certmail account unlock`.
+    pub lockout_minutes: u64,
+    /// Failed sign-ins from one address (IPv6: one /64) within the window after which
+    /// that address is refused with `too_many_failures`; 0 turns the throttle off.
+    pub ip_failure_limit: u32,
+    /// Seconds of the per-address failure window.
+    pub ip_failure_window_secs: u64,
+    /// Fewest characters in a password an administrator sets.
+    pub password_min_length: usize,
+    /// Fewest kinds of character among lowercase (or Hangul) letters, uppercase letters,
+    /// digits and symbols, 0-4.
+    pub password_classes: usize,
+    /// Days a password stays valid; 0 = never expires.
+    pub password_max_age_days: u64,
+    /// Hours a generated temporary password stays valid; 0 = until replaced.
+    pub temporary_password_hours: u64,
+    /// Whom users should ask, quoted in refusal sentences.
+    pub contact: String,
+    /// Days a device (certificate + network) that gave a TOTP code stays trusted after it
+    /// was last seen.
+    pub totp_remember_days: u64,
+    /// Devices (certificate + /24 or /64 network) remembered per account; a new one beyond
+    /// this pushes out the one least recently seen.
+    pub max_devices_per_account: usize,
+    /// Networks each organisation may sign in from, `organisation = ["CIDR", ...]`; an
+    /// organisation not listed may sign in from anywhere. `certmail account networks`
+    /// gives one account its own list, which replaces its organisation's.
+    pub networks: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            require_password: true,
+            session_policy: SessionPolicyName::Replace,
+            // Thunderbird: up to 5 IMAP + 1 SMTP, with room for overlapping reconnects.
+            max_connections_per_session: 10,
+            lockout_threshold: 5,
+            // Until an administrator unlocks: a locked account usually means a stolen
+            // certificate, which someone should look at.
+            lockout_minutes: 0,
+            // Offices share NAT addresses: generous enough for typos of many people,
+            // low enough to stop password guessing.
+            ip_failure_limit: 30,
+            ip_failure_window_secs: 300,
+            password_min_length: 10,
+            password_classes: 3,
+            // The government's usual rotation (quarterly).
+            password_max_age_days: 90,
+            // Three days covers a weekend between issuing and first use.
+            temporary_password_hours: 72,
+            contact: "your mail administrator".into(),
+            totp_remember_days: 30,
+            // A desktop, a laptop and a phone on a few networks each.
+            max_devices_per_account: 20,
+            networks: BTreeMap::new(),
+        }
+    }
+}
+
 impl Config {
+    /// The sign-in policy from `[auth]`, with a fresh per-IP throttle. Build it once per
+    /// daemon and share it between IMAP and SMTP, so their failures count together.
+    pub fn sign_in_policy(&self) -> certmail_auth::signin::SignInPolicy {
+        let a = &self.auth;
+        let networks = a
+            .networks
+            .iter()
+            .map(|(org, list)| {
+                let cidrs = certmail_auth::policy::parse_cidrs(list.iter().map(String::as_str))
+                    .unwrap_or_default();
+                (org.clone(), cidrs)
+            })
+            .collect();
+        let secs = |n: u64, unit: u64| i64::try_from(n.saturating_mul(unit)).unwrap_or(i64::MAX);
+        certmail_auth::signin::SignInPolicy {
+            require_password: a.require_password,
+            lockout_threshold: a.lockout_threshold,
+            lockout_secs: secs(a.lockout_minutes, 60),
+            password_max_age_secs: secs(a.password_max_age_days, 86_400),
+            temporary_password_secs: secs(a.temporary_password_hours, 3600),
+            contact: a.contact.clone(),
+            networks,
+            throttle: std::sync::Arc::new(certmail_auth::policy::IpThrottle::new(
+                a.ip_failure_limit,
+                a.ip_failure_window_secs,
+            )),
+            totp_remember_secs: secs(a.totp_remember_days, 86_400),
+            max_devices: a.max_devices_per_account,
+            on_lock: None,
+        }
+    }
+
+    /// The password rules from `[auth]`.
+    pub fn password_rules(&self) -> certmail_auth::policy::PasswordRules {
+        certmail_auth::policy::PasswordRules {
+            min_length: self.auth.password_min_length,
+            classes: self.auth.password_classes,
+        }
+    }
+
+    /// The session policy from `[auth]`.
+    pub fn session_policy(&self) -> certmail_session::SessionPolicy {
+        match self.auth.session_policy {
+            SessionPolicyName::Replace => certmail_session::SessionPolicy::Replace,
+            SessionPolicyName::Reject => certmail_session::SessionPolicy::Reject,
+        }
+    }
+
     /// The effective IMAP APPENDLIMIT: configured, or the SMTP size limit.
     pub fn append_limit(&self) -> u64 {
         self.imap.append_limit.unwrap_or(self.smtp.max_message_size)

@@ -55,8 +55,9 @@ pub struct ImapSettings {
     pub preauth_timeout_secs: u64,
     /// Seconds for a TLS handshake.
     pub tls_handshake_timeout_secs: u64,
-    /// The password is required as well as the certificate (EXTERNAL alone is refused).
-    pub require_password: bool,
+    /// Sign-in policy (`[auth]`): the password requirement (EXTERNAL alone is refused),
+    /// lockout, password age, networks and the per-IP throttle shared with SMTP.
+    pub sign_in: certmail_auth::signin::SignInPolicy,
     /// What a sign-in from another device does to the live session.
     pub session_policy: SessionPolicy,
     /// Per-account storage quota in bytes, as for SMTP delivery (0 = none); APPEND and
@@ -75,7 +76,7 @@ impl Default for ImapSettings {
             autologout_minutes: 30,
             preauth_timeout_secs: 60,
             tls_handshake_timeout_secs: 30,
-            require_password: true,
+            sign_in: certmail_auth::signin::SignInPolicy::default(),
             session_policy: SessionPolicy::Replace,
             quota_bytes: 0,
         }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use certmail_auth::Secret;
-use certmail_auth::signin::{self, Attempt, Credentials, Protocol as AuthProtocol, SignInPolicy};
+use certmail_auth::signin::{self, Attempt, Credentials, Protocol as AuthProtocol};
 use certmail_pki::Pki;
 use certmail_session::{DeviceKey, Protocol, SignInError};
 use certmail_store::{INBOX, SpecialUse, Store};
@@ -100,9 +100,6 @@ async fn decide(
     ip: IpAddr,
     credentials: Credentials,
 ) -> Result<SignedIn, SignInRefusal> {
-    let policy = SignInPolicy {
-        require_password: ctx.settings.require_password,
-    };
     let attempt = Attempt {
         cert_der: cert,
         credentials,
@@ -110,21 +107,22 @@ async fn decide(
         protocol: AuthProtocol::Imap,
         now: certmail_auth::now(),
     };
-    let signed = match signin::sign_in(ctx.store.as_ref(), pki, &policy, attempt).await {
-        Err(e) => {
-            tracing::error!(error = %e, "imap sign-in failed on our side");
-            let text = "Temporary problem signing in; try again shortly";
-            return Err(refusal(RefusalCode::Unavailable, text));
-        }
-        // DESIGN.md "Identity" table: each reason has its code and a sentence.
-        Ok(Err(refused)) => {
-            return Err(refusal(
-                refusal_code(refused.reason.imap_code()),
-                refused.text_7bit(),
-            ));
-        }
-        Ok(Ok(signed)) => signed,
-    };
+    let signed =
+        match signin::sign_in(ctx.store.as_ref(), pki, &ctx.settings.sign_in, attempt).await {
+            Err(e) => {
+                tracing::error!(error = %e, "imap sign-in failed on our side");
+                let text = "Temporary problem signing in; try again shortly";
+                return Err(refusal(RefusalCode::Unavailable, text));
+            }
+            // DESIGN.md "Identity" table: each reason has its code and a sentence.
+            Ok(Err(refused)) => {
+                return Err(refusal(
+                    refusal_code(refused.reason.imap_code()),
+                    refused.text_7bit(),
+                ));
+            }
+            Ok(Ok(signed)) => signed,
+        };
     let device = DeviceKey::new(signed.identity.spki_sha256, ip);
     let guard = match ctx
         .registry

@@ -83,7 +83,10 @@ impl TestServer {
         create_account(store.as_ref(), &pki, &pki_files.user_cert).await;
         let mut settings = ImapSettings {
             hostname: "mail.test.go.kr".into(),
-            require_password,
+            sign_in: certmail_auth::signin::SignInPolicy {
+                require_password,
+                ..Default::default()
+            },
             ..ImapSettings::default()
         };
         adjust(&mut settings);

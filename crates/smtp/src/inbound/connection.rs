@@ -73,7 +73,7 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
     config.max_line_length = s.max_line_length;
     config.max_errors = s.max_errors;
     config.max_commands_before_auth = s.max_commands_before_auth;
-    config.offer_external = !s.require_password;
+    config.offer_external = !s.sign_in.require_password;
     let handshake = Duration::from_secs(s.tls_handshake_timeout_secs);
     let mut state = State {
         ctx: Arc::clone(&ctx),

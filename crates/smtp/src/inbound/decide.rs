@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use certmail_auth::signin::{self, Credentials, Protocol as AuthProtocol, SignInPolicy};
+use certmail_auth::signin::{self, Credentials, Protocol as AuthProtocol};
 use certmail_session::{DeviceKey, Protocol, SignInError};
 
 use super::connection::State;
@@ -42,9 +42,6 @@ pub(super) async fn authenticate(state: &mut State, req: AuthRequest) -> Result<
             password: certmail_auth::Secret::new(password.expose().to_string()),
         },
     };
-    let policy = SignInPolicy {
-        require_password: ctx.settings.require_password,
-    };
     let attempt = signin::Attempt {
         cert_der: state.cert.as_deref(),
         credentials,
@@ -52,7 +49,13 @@ pub(super) async fn authenticate(state: &mut State, req: AuthRequest) -> Result<
         protocol: AuthProtocol::Smtp,
         now: certmail_auth::now(),
     };
-    let result = signin::sign_in(ctx.store.as_ref(), &state.pki, &policy, attempt).await;
+    let result = signin::sign_in(
+        ctx.store.as_ref(),
+        &state.pki,
+        &ctx.settings.sign_in,
+        attempt,
+    )
+    .await;
     let signed = match result {
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed on our side");

@@ -47,8 +47,9 @@ pub struct SmtpSettings {
     pub enforce_from_header: bool,
     /// Seconds for a TLS handshake.
     pub tls_handshake_timeout_secs: u64,
-    /// The second factor is required.
-    pub require_password: bool,
+    /// Sign-in policy (`[auth]`): the password requirement, lockout, password age,
+    /// networks and the per-IP throttle shared with IMAP.
+    pub sign_in: certmail_auth::signin::SignInPolicy,
     /// What a sign-in from another device does to the live session.
     pub session_policy: SessionPolicy,
     /// Per-account storage quota in bytes (0 = none).
@@ -69,7 +70,7 @@ impl Default for SmtpSettings {
             data_timeout_secs: 180,
             enforce_from_header: true,
             tls_handshake_timeout_secs: 30,
-            require_password: true,
+            sign_in: certmail_auth::signin::SignInPolicy::default(),
             session_policy: SessionPolicy::Replace,
             quota_bytes: 0,
         }

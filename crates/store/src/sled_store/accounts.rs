@@ -162,6 +162,9 @@ impl Inner {
         for binding in self.bindings_of(&id)? {
             self.unbind_cert(&id, &binding.spki_sha256)?;
         }
+        for device in self.devices_of(&id)? {
+            self.forget_device(&id, &device.spki_sha256, &device.network)?;
+        }
         let _hierarchy = self.lock_hierarchy();
         for _ in 0..DELETE_RETRIES {
             let mut snapshots = Vec::new();

@@ -6,8 +6,8 @@ use std::ops::RangeInclusive;
 use super::SledStore;
 use crate::error::StoreError;
 use crate::model::{
-    Account, Alias, AuditEvent, BlobId, CertBinding, Delivery, DeliveryReceipt, FlagOp, Mailbox,
-    MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
+    Account, Alias, AuditEvent, BlobId, CertBinding, Delivery, DeliveryReceipt, Device, FlagOp,
+    Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
 };
 use crate::store::Store;
 
@@ -40,6 +40,21 @@ impl Store for SledStore {
     async fn delete_account(&self, id: &str) -> R<()> {
         let id = id.to_owned();
         self.write(move |i| i.delete_account(&id)).await
+    }
+
+    async fn put_device(&self, device: Device) -> R<()> {
+        self.write(move |i| i.put_device(device)).await
+    }
+
+    async fn devices_of(&self, account: &str) -> R<Vec<Device>> {
+        let account = account.to_owned();
+        self.read(move |i| i.devices_of(&account)).await
+    }
+
+    async fn forget_device(&self, account: &str, spki_sha256: &[u8; 32], network: &str) -> R<bool> {
+        let (account, spki, network) = (account.to_owned(), *spki_sha256, network.to_owned());
+        self.write(move |i| i.forget_device(&account, &spki, &network))
+            .await
     }
 
     async fn bind_cert(&self, binding: CertBinding) -> R<()> {

@@ -9,7 +9,8 @@
 //! - `messages`: (mailbox id, UID) → `MessageMeta`; `expunged`: (mailbox id, UID) → MODSEQ;
 //! - `blobs`: blob id → sealed body, blob id || `s` → sealed summary; `blob_refs`: blob id → u64 reference count;
 //!   `account_blobs`: (account, blob id) → u64 count (who may read a body);
-//! - `queue`: id → `QueueEntry`; `audit`: (time, seq) → `AuditEvent`; `audit_idx`.
+//! - `queue`: id → `QueueEntry`; `audit`: (time, seq) → `AuditEvent`; `audit_idx`;
+//! - `devices`: (account, SPKI hash, network) → `Device`.
 //!
 //! The sync functions live on [`Inner`] in one file per area; `api.rs` wraps them in the
 //! async trait, running each on the blocking pool and, for writes, awaiting the group
@@ -21,6 +22,7 @@ mod audit;
 mod chunks;
 mod commit;
 mod delivery;
+mod devices;
 mod directory;
 mod keys;
 mod mailboxes;
@@ -69,6 +71,7 @@ pub(crate) struct Trees {
     pub(crate) queue: Tree,
     pub(crate) audit: Tree,
     pub(crate) audit_idx: Tree,
+    pub(crate) devices: Tree,
 }
 
 impl Trees {
@@ -89,6 +92,7 @@ impl Trees {
             queue: db.open_tree("queue")?,
             audit: db.open_tree("audit")?,
             audit_idx: db.open_tree("audit_idx")?,
+            devices: db.open_tree("devices")?,
         })
     }
 }
