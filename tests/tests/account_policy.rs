@@ -511,3 +511,49 @@ async fn session_policy_reject_and_the_connection_cap_come_from_the_config() -> 
     starts(&first.line().await?, "a2 OK");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_puts_a_new_auth_policy_in_force_for_imap_and_smtp() -> anyhow::Result<()> {
+    let fx = installation("")?;
+    let notify_path = fx.dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&notify_path)?;
+    sock.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let recv = || -> anyhow::Result<String> {
+        let mut buf = [0u8; 512];
+        let n = sock.recv(&mut buf)?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    let daemon = DaemonProcess::start(
+        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
+        &[("NOTIFY_SOCKET", notify_path.to_str().expect("utf-8"))],
+        &fixtures::LISTENERS,
+    )?;
+    assert!(recv()?.contains("READY=1"));
+    starts(&imap_login(&daemon, &fx, PASSWORD).await?, "a1 OK");
+
+    let text = std::fs::read_to_string(&fx.config_path)?;
+    std::fs::write(
+        &fx.config_path,
+        text.replace(
+            "[auth]\n",
+            "[auth]\nnetworks = { \"행정안전부\" = [\"10.0.0.0/8\"] }\n",
+        ),
+    )?;
+    daemon.signal("HUP")?;
+    assert!(recv()?.contains("RELOADING=1"));
+    assert!(recv()?.contains("READY=1"));
+    starts(
+        &imap_login(&daemon, &fx, PASSWORD).await?,
+        "a1 NO [AUTHENTICATIONFAILED]",
+    );
+    starts(&smtp_auth(&daemon, &fx, PASSWORD).await?, "535 5.7.8");
+    let events = stop_and_read_audit(&fx, daemon).await?;
+    assert_eq!(
+        refusals(&events),
+        vec![
+            pair("imap", "network_not_allowed"),
+            pair("smtp", "network_not_allowed")
+        ]
+    );
+    Ok(())
+}

@@ -34,7 +34,7 @@ pub struct Daemon {
     /// The SMTP server's shared state (rebuilt on reload).
     pub smtp: RwLock<Arc<certmail_smtp::inbound::SmtpContext>>,
     /// The per-IP throttle on failed sign-ins, shared by IMAP and SMTP and kept across
-    /// reloads (its limits apply from a restart).
+    /// reloads (its counts survive; its limits apply from a restart).
     pub throttle: Arc<certmail_auth::policy::IpThrottle>,
     /// The IMAP server's shared state (its settings are replaced on reload; the literal
     /// budget and \Recent bookkeeping carry over).

@@ -266,8 +266,9 @@ pub enum SessionPolicyName {
     Reject,
 }
 
-/// `[auth]`. SMTP applies changes at `certmail reload`; IMAP, like the rest of `[imap]`,
-/// from a restart (its context keeps live connections' state across reloads).
+/// `[auth]`. `certmail reload` applies changes to sign-ins after it, over IMAP and SMTP,
+/// except `max_connections_per_session` and the `ip_failure_*` limits, which apply from a
+/// restart.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSection {
