@@ -256,6 +256,14 @@ async fn decide(
                 Factor::TotpRequired => return Ok(Err(totp_required())),
                 Factor::Accepted { totp_step } => totp_step,
             };
+            let spki = identity.spki_sha256;
+            let with_code = totp_step.is_some();
+            if with_code {
+                // The device is trusted before its code is spent: a mail program that opens
+                // several connections with the same saved password + code finds the device
+                // trusted on the next one instead of a replayed code.
+                factor::record_device(store, policy, &account.id, spki, ip, true, now).await?;
+            }
             let mut changed = account.failed_logins != 0;
             account.failed_logins = 0;
             if let Some(step) = totp_step {
@@ -272,17 +280,9 @@ async fn decide(
             if let Some(refusal) = check_password_age(policy, &account, now) {
                 return Ok(Err(refusal));
             }
-            let spki = identity.spki_sha256;
-            factor::record_device(
-                store,
-                policy,
-                &account.id,
-                spki,
-                ip,
-                totp_step.is_some(),
-                now,
-            )
-            .await?;
+            if !with_code {
+                factor::record_device(store, policy, &account.id, spki, ip, false, now).await?;
+            }
             return Ok(Ok(account));
         }
     }

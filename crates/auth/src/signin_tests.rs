@@ -359,3 +359,18 @@ async fn the_device_cap_pushes_out_the_least_recent() {
         .collect();
     assert_eq!(nets, ["10.0.2.0/24", "10.0.3.0/24"]);
 }
+
+#[tokio::test]
+async fn a_second_connection_with_the_same_saved_code_is_not_a_replay() {
+    let f = fixture(|a| a.totp_secret = Some(SEED.to_vec())).await;
+    let policy = SignInPolicy::default();
+    let with_code = format!("{PASSWORD}{}", code(NOW));
+    for n in 0..3 {
+        try_sign_in(&f, &policy, 1, &with_code, "10.0.0.1", NOW + n)
+            .await
+            .expect("the device gave this code: its other connections may send it again");
+    }
+    // Another device (network) sending that code is a replay.
+    let r = try_sign_in(&f, &policy, 1, &with_code, "10.9.0.1", NOW + 3).await;
+    assert_eq!(r.unwrap_err(), RefusalReason::TotpInvalid);
+}
