@@ -135,6 +135,10 @@ pub(crate) async fn record_device(
             d
         }
         None => {
+            // The very first device is how the account starts; later new ones are news.
+            if let (false, Some(hook)) = (all.is_empty(), &policy.on_new_device) {
+                (hook.0)(account, &network, ip);
+            }
             let cap = policy.max_devices.max(1);
             all.sort_by_key(|d| d.last_seen);
             let excess = (all.len() + 1).saturating_sub(cap);

@@ -37,6 +37,22 @@ pub struct SignInPolicy {
     /// Called with the account id when failed sign-ins lock an account, so the daemon can
     /// end its live session (DESIGN.md: an account lock ends the account's sessions).
     pub on_lock: Option<LockHook>,
+    /// Called with (account id, device network, address) when an account that already had
+    /// devices signs in from one it has not seen, so the daemon can tell the user.
+    pub on_new_device: Option<NewDeviceHook>,
+}
+
+/// What to do when an account signs in from a new device (the daemon delivers a notice).
+#[derive(Clone)]
+pub struct NewDeviceHook(pub Arc<NewDeviceFn>);
+
+/// The callback of a [`NewDeviceHook`]: (account id, device network, address).
+pub type NewDeviceFn = dyn Fn(&str, &str, std::net::IpAddr) + Send + Sync;
+
+impl std::fmt::Debug for NewDeviceHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewDeviceHook")
+    }
 }
 
 /// What to do when failed sign-ins lock an account (the daemon ends its live session).
@@ -63,6 +79,7 @@ impl Default for SignInPolicy {
             totp_remember_secs: 30 * 86_400,
             max_devices: 20,
             on_lock: None,
+            on_new_device: None,
         }
     }
 }

@@ -136,3 +136,62 @@ async fn deliver_notice(
     tracing::info!(account = %account.id, days_left, "certificate expiry notice delivered");
     Ok(())
 }
+
+/// Tells a user in their INBOX that their account was signed in from a device (certificate
+/// and network) it had not seen before, so that a sign-in they did not make stands out.
+pub async fn new_device_notice(
+    store: &dyn certmail_store::Store,
+    hub: &certmail_session::ChangeHub,
+    hostname: &str,
+    account_id: &str,
+    network: &str,
+    ip: std::net::IpAddr,
+    now: i64,
+) -> anyhow::Result<()> {
+    let Some(account) = store.account(account_id).await? else {
+        return Ok(());
+    };
+    let to = account
+        .addresses
+        .first()
+        .cloned()
+        .unwrap_or_else(|| account.id.clone());
+    let when = mail_parser::DateTime::from_timestamp(now).to_rfc3339();
+    let body = format!(
+        "{name} 님,\r\n\r\n{when}에 새 기기(주소 {ip}, 네트워크 {network})에서 메일 계정에 로그인했습니다.\r\n\
+         본인이 아니라면 즉시 메일 관리자에게 알리십시오.\r\n\r\n\
+         Your mail account was signed in from a new device (address {ip}, network {network}) at {when}.\r\n\
+         If this was not you, tell your mail administrator at once.\r\n",
+        name = account.name,
+    );
+    let message = mail_builder::MessageBuilder::new()
+        .from(("certmail".to_string(), format!("postmaster@{hostname}")))
+        .to(to)
+        .subject("새 기기에서 로그인 / New sign-in from another device")
+        .header(
+            "Auto-Submitted",
+            mail_builder::headers::raw::Raw::new("auto-generated"),
+        )
+        .date(now)
+        .text_body(body)
+        .write_to_vec()?;
+    let delivery = Delivery {
+        body: message,
+        internal_date: now,
+        recipients: vec![(account.id.clone(), "INBOX".to_string(), Vec::new())],
+        queue: Vec::new(),
+    };
+    let receipt = store.deliver(delivery).await?;
+    for copy in &receipt.stored {
+        hub.publish(
+            &copy.account,
+            None,
+            Change::Exists {
+                mailbox: copy.mailbox.clone(),
+                uid: copy.uid,
+            },
+        );
+    }
+    tracing::info!(account = %account.id, %ip, network, "new-device notice delivered");
+    Ok(())
+}

@@ -93,6 +93,11 @@ impl Daemon {
                 certmail_auth::signin::SignInPolicy {
                     throttle: Arc::clone(&self.throttle),
                     on_lock: Some(kick_on_lock(&self.registry)),
+                    on_new_device: Some(notice_on_new_device(
+                        &self.store,
+                        &self.hub,
+                        &config.server.hostname,
+                    )),
                     ..config.sign_in_policy()
                 },
                 Arc::clone(&self.store),
@@ -107,6 +112,11 @@ impl Daemon {
                 certmail_auth::signin::SignInPolicy {
                     throttle: Arc::clone(&self.throttle),
                     on_lock: Some(kick_on_lock(&self.registry)),
+                    on_new_device: Some(notice_on_new_device(
+                        &self.store,
+                        &self.hub,
+                        &config.server.hostname,
+                    )),
                     ..config.sign_in_policy()
                 },
             ))
@@ -118,6 +128,38 @@ impl Daemon {
 }
 
 /// Ends an account's live session when failed sign-ins lock it.
+/// Delivers a new-device notice to the account's INBOX (in the background: the sign-in
+/// does not wait for it).
+fn notice_on_new_device(
+    store: &Arc<dyn certmail_store::Store>,
+    hub: &certmail_session::ChangeHub,
+    hostname: &str,
+) -> certmail_auth::policy::NewDeviceHook {
+    let (store, hub, hostname) = (Arc::clone(store), hub.clone(), hostname.to_string());
+    certmail_auth::policy::NewDeviceHook(Arc::new(
+        move |account: &str, network: &str, ip: std::net::IpAddr| {
+            let (store, hub, hostname) = (Arc::clone(&store), hub.clone(), hostname.clone());
+            let (account, network) = (account.to_string(), network.to_string());
+            tokio::spawn(async move {
+                let now = certmail_auth::now();
+                if let Err(e) = crate::notices::new_device_notice(
+                    store.as_ref(),
+                    &hub,
+                    &hostname,
+                    &account,
+                    &network,
+                    ip,
+                    now,
+                )
+                .await
+                {
+                    tracing::error!(error = %format!("{e:#}"), %account, "new-device notice failed");
+                }
+            });
+        },
+    ))
+}
+
 fn kick_on_lock(
     registry: &Arc<certmail_session::LocalRegistry>,
 ) -> certmail_auth::policy::LockHook {
@@ -162,12 +204,13 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
             max_connections_per_session: config.auth.max_connections_per_session,
         },
     ));
+    let hub = certmail_session::ChangeHub::new(1024);
     let sign_in = certmail_auth::signin::SignInPolicy {
         on_lock: Some(kick_on_lock(&registry)),
+        on_new_device: Some(notice_on_new_device(&store, &hub, &config.server.hostname)),
         ..config.sign_in_policy()
     };
     let throttle = Arc::clone(&sign_in.throttle);
-    let hub = certmail_session::ChangeHub::new(1024);
     let imap = crate::protocols::imap_context(
         &config,
         sign_in.clone(),

@@ -373,6 +373,7 @@ impl Config {
             totp_remember_secs: secs(a.totp_remember_days, 86_400),
             max_devices: a.max_devices_per_account,
             on_lock: None,
+            on_new_device: None,
         }
     }
 
