@@ -191,6 +191,14 @@ async fn five_wrong_passwords_lock_the_account_until_an_admin_unlocks_it() -> an
             .any(|e| e.kind == "account_locked" && e.account.as_deref() == Some("hong")),
         "the lock itself is audited"
     );
+    for op in ["account-unlock", "account-lock"] {
+        assert!(
+            events.iter().any(|e| e.kind == "admin"
+                && e.fields.get("op").map(String::as_str) == Some(op)
+                && e.account.as_deref() == Some("hong")),
+            "the admin's {op} is audited under the account"
+        );
+    }
     Ok(())
 }
 

@@ -59,12 +59,18 @@ pub async fn execute(ctx: &AdminContext, req: Request) -> Response {
             | Request::CertInspect { .. }
             | Request::SessionList
             | Request::AliasList
+            | Request::DeviceList { .. }
     );
     let subject = match &req {
         Request::AccountAdd { id, .. }
         | Request::AccountApprove { id }
         | Request::AccountDisable { id }
-        | Request::AccountPasswd { id, .. } => Some(id.clone()),
+        | Request::AccountPasswd { id, .. }
+        | Request::AccountLock { id }
+        | Request::AccountUnlock { id }
+        | Request::AccountNetworks { id, .. }
+        | Request::AccountTotp { id, .. } => Some(id.clone()),
+        Request::DeviceForget { account, .. } => Some(account.clone()),
         Request::CertBind { account, .. }
         | Request::CertUnbind { account, .. }
         | Request::SessionKick { account } => Some(account.clone()),
