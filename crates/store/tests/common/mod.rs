@@ -42,12 +42,22 @@ pub fn key_path(dir: &Path) -> PathBuf {
     dir.join("store.key")
 }
 
+/// Opens the store in `dir`. Right after a close, sled's background threads may still hold
+/// the file lock for a moment (longer on a busy machine): wait for it, at most 5 s.
 pub async fn open(dir: &Path) -> Arc<dyn Store> {
-    let key = KeyFile::load_or_create(&key_path(dir)).expect("key file");
-    let store = SledStore::open_async(&dir.join("db"), key)
-        .await
-        .expect("open store");
-    Arc::new(store)
+    let mut last = None;
+    for _ in 0..250 {
+        let key = KeyFile::load_or_create(&key_path(dir)).expect("key file");
+        match SledStore::open_async(&dir.join("db"), key).await {
+            Ok(store) => return Arc::new(store),
+            Err(e) if e.to_string().contains("lock") => {
+                last = Some(e);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("open store: {e}"),
+        }
+    }
+    panic!("open store: the lock was not released: {last:?}")
 }
 
 /// 홍길동's account: id "hong", two addresses.
