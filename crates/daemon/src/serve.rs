@@ -370,10 +370,28 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn certmail_stor
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-        let key = certmail_store::KeyFile::load_or_create(&key_path)
-            .with_context(|| format!("store key file {}", key_path.display()))?;
-        certmail_store::SledStore::open(&dir.join("store"), key)
-            .with_context(|| format!("cannot open the mail store in {}", dir.display()))
+        // The same process may have closed the store a moment ago (`certmail dev` makes
+        // its demo account first): sled's background threads can hold the file lock for a
+        // little while after. Another daemon holding it still fails, after 5 s.
+        let mut attempt = 0;
+        loop {
+            let key = certmail_store::KeyFile::load_or_create(&key_path)
+                .with_context(|| format!("store key file {}", key_path.display()))?;
+            match certmail_store::SledStore::open(&dir.join("store"), key) {
+                Err(e) if attempt < 100 && e.to_string().contains("could not acquire lock") => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => {
+                    return other.with_context(|| {
+                        format!(
+                            "cannot open the mail store in {} (is another certmail running?)",
+                            dir.display()
+                        )
+                    });
+                }
+            }
+        }
     })
     .await??;
     Ok(Arc::new(store))
