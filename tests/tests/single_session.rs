@@ -121,5 +121,24 @@ async fn another_device_ends_the_old_session_everywhere() -> anyhow::Result<()> 
         fx.mailbox_bodies("kim", "INBOX").await?.is_empty(),
         "the half-sent message was not stored"
     );
+    // Each ended connection is in the audit log with its cause.
+    use certmail_store::Store as _;
+    let store = fx.open_store().await?;
+    let kicks: Vec<_> = store
+        .audit_range(0, i64::MAX, 10_000)
+        .await?
+        .into_iter()
+        .filter(|e| {
+            e.kind == "session_kicked"
+                && e.fields.get("cause").map(String::as_str) == Some("another-device")
+        })
+        .collect();
+    let by = |p: &str| {
+        kicks
+            .iter()
+            .filter(|e| e.fields.get("protocol").map(String::as_str) == Some(p))
+            .count()
+    };
+    assert_eq!((by("imap"), by("smtp")), (2, 1), "{kicks:?}");
     Ok(())
 }

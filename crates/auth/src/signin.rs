@@ -449,3 +449,35 @@ fn count(outcome: &str, reason: &str) {
 #[cfg(test)]
 #[path = "signin_tests.rs"]
 mod tests;
+
+/// Records in the audit log that a live connection was ended (another device signed in,
+/// an admin kick, a lock…), with its cause. Each kicked connection writes one record.
+pub async fn record_kick(
+    store: &dyn Store,
+    account: &str,
+    protocol: Protocol,
+    ip: Option<IpAddr>,
+    cause: &str,
+    now_ms: i64,
+) -> Result<(), AuthError> {
+    let mut fields = BTreeMap::new();
+    fields.insert("cause".to_string(), cause.to_string());
+    fields.insert("protocol".to_string(), protocol.as_str().to_string());
+    tracing::info!(
+        event = "session_kicked",
+        account,
+        cause,
+        protocol = protocol.as_str(),
+        "connection ended"
+    );
+    store
+        .append_audit(AuditEvent {
+            time: now_ms,
+            account: Some(account.to_string()),
+            kind: "session_kicked".to_string(),
+            ip: ip.map(|i| i.to_string()),
+            fields,
+        })
+        .await?;
+    Ok(())
+}

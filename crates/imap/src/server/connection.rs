@@ -328,6 +328,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     async fn close_kicked(&mut self, reason: KickReason) -> std::io::Result<()> {
         // DESIGN.md: a replaced session hears why, whatever it was doing.
         let status = bye(Some(code("UNAVAILABLE")), &reason.imap_bye());
+        if let Some(signed_in) = &self.signed_in {
+            let now_ms = certmail_auth::now() * 1000;
+            let (store, account) = (self.ctx.store.as_ref(), &signed_in.account.id);
+            let protocol = certmail_auth::signin::Protocol::Imap;
+            if let Err(e) = certmail_auth::signin::record_kick(
+                store,
+                account,
+                protocol,
+                None,
+                reason.code(),
+                now_ms,
+            )
+            .await
+            {
+                tracing::error!(error = %e, "could not write the audit log");
+            }
+        }
         self.close_with(status).await
     }
 

@@ -232,6 +232,13 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             reason = kicked => {
                 // Another device signed in (or an admin kick): say why, drop any partial message.
                 state.spool = Vec::new();
+                if let Some(account) = &state.account {
+                    let now_ms = certmail_auth::now() * 1000;
+                    let (store, ip) = (state.ctx.store.as_ref(), Some(state.peer.ip()));
+                    if let Err(e) = signin::record_kick(store, &account.id, signin::Protocol::Smtp, ip, reason.code(), now_ms).await {
+                        tracing::error!(error = %e, "could not write the audit log");
+                    }
+                }
                 let line = format!("421 4.7.0 {}\r\n", reason.smtp_reply());
                 io.write_all(line.as_bytes()).await?;
                 let _ = io.shutdown().await;
