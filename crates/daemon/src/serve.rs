@@ -185,6 +185,11 @@ pub fn run_blocking(config_path: &Path, config: Config) -> anyhow::Result<()> {
 }
 
 async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
+    // Handlers first: a SIGTERM that arrives as soon as the listeners are announced must
+    // drain, not kill.
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let store = open_store(&config).await?;
     let tls = TlsState::load(&config).await?;
     let shutdown = CancellationToken::new();
@@ -308,9 +313,6 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     tracing::info!("certmail ready");
     notify("READY=1\nSTATUS=serving");
 
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
     loop {
         tokio::select! {
             _ = hup.recv() => {
