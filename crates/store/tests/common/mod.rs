@@ -106,9 +106,21 @@ pub fn flags(list: &[&str]) -> Vec<String> {
 /// Opens a closed store's sled files directly (to inspect or tamper), with the store's
 /// segment size.
 pub fn raw_sled(path: &Path) -> sled::Db {
-    sled::Config::new()
-        .path(path)
-        .segment_size(certmail_store::SLED_SEGMENT_SIZE)
-        .open()
-        .expect("sled opens")
+    // Like `open`: a handle closed a moment ago may still hold the lock (at most 5 s).
+    let mut last = None;
+    for _ in 0..250 {
+        match sled::Config::new()
+            .path(path)
+            .segment_size(certmail_store::SLED_SEGMENT_SIZE)
+            .open()
+        {
+            Ok(db) => return db,
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                last = Some(e);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("sled opens: {e}"),
+        }
+    }
+    panic!("sled opens: the lock was not released: {last:?}")
 }
