@@ -78,3 +78,61 @@ async fn a_reloaded_crl_ends_the_revoked_users_session() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_crl_file_is_picked_up_without_a_reload() -> anyhow::Result<()> {
+    let pki = TestPki::new()?;
+    let now = certmail_pki::now_unix();
+    let work = tempfile::tempdir()?;
+    let user = pki.issue(&pki.gpki_ca, &UserSpec::gpki("홍길동", now), work.path())?;
+    let empty = pki.crl(
+        &pki.gpki_ca,
+        Some(&gpki_cdp(146)),
+        &[],
+        now - 3600,
+        now + 86_400,
+    )?;
+    let fx = fixtures::Installation::with_pki(&pki, &[("dp146.crl".to_string(), empty, None)])?;
+    let text = std::fs::read_to_string(&fx.config_path)?;
+    std::fs::write(
+        &fx.config_path,
+        text.replace("[server]\n", "[server]\ncrl_check_interval_secs = 1\n"),
+    )?;
+    let (cert, key) = write_pem(work.path(), "hong", &user)?;
+    fx.add_user("hong", "홍길동", PASSWORD, &cert)?;
+    let daemon = DaemonProcess::start(
+        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
+        &[],
+        &fixtures::LISTENERS,
+    )?;
+    let cfg = tls::client_config(
+        &fx.server_ca,
+        Some((&cert, &key)),
+        &[&rustls::version::TLS13],
+    )?;
+    let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg).await?);
+    assert!(c.line().await?.starts_with("* OK"));
+    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
+        .await?;
+    assert!(c.line().await?.starts_with("a1 OK"));
+    c.send_raw(b"a2 IDLE\r\n").await?;
+    assert!(c.line().await?.starts_with('+'));
+
+    // No signal: the daemon notices the new file by itself (within the line client's 15 s).
+    let revoked = pki.crl(
+        &pki.gpki_ca,
+        Some(&gpki_cdp(146)),
+        &[&user],
+        now - 60,
+        now + 86_400,
+    )?;
+    let tmp = fx.pki.crl_dir.join("dp146.crl.tmp");
+    std::fs::write(&tmp, revoked)?;
+    std::fs::rename(&tmp, fx.pki.crl_dir.join("dp146.crl"))?;
+    let bye = c.line().await?;
+    assert!(
+        bye.starts_with("* BYE [UNAVAILABLE]") && bye.to_lowercase().contains("revoked"),
+        "{bye}"
+    );
+    Ok(())
+}
