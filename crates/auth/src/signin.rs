@@ -167,6 +167,10 @@ async fn decide(
             ),
         )));
     };
+    // Sign-ins of one account are decided one at a time, so that the failure counter and
+    // the last TOTP step are read and written without a race (two parallel attempts could
+    // otherwise both accept one code). An async mutex, held only for this decision.
+    let _one_at_a_time = account_gate(&binding.account).lock_owned().await;
     let Some(mut account) = store.account(&binding.account).await? else {
         return Ok(Err(Refusal::new(
             RefusalReason::CertificateNotBound,
@@ -318,6 +322,18 @@ pub(crate) async fn decide_for_inspection(
     Ok(decide(store, policy, identity, credentials, None, now)
         .await?
         .map(|_| ()))
+}
+
+/// The per-account gate of [`decide`]. One small entry per account that ever signed in.
+fn account_gate(account: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static GATES: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::OnceLock::new();
+    let mut map = GATES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    std::sync::Arc::clone(map.entry(account.to_string()).or_default())
 }
 
 /// Whether `name` (an account id or address, any case) names `account`.

@@ -374,3 +374,28 @@ async fn a_second_connection_with_the_same_saved_code_is_not_a_replay() {
     let r = try_sign_in(&f, &policy, 1, &with_code, "10.9.0.1", NOW + 3).await;
     assert_eq!(r.unwrap_err(), RefusalReason::TotpInvalid);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_code_used_in_parallel_from_two_new_devices_signs_in_once() {
+    let f = Arc::new(fixture(|a| a.totp_secret = Some(SEED.to_vec())).await);
+    let policy = Arc::new(SignInPolicy::default());
+    let with_code = format!("{PASSWORD}{}", code(NOW));
+    let tasks: Vec<_> = ["10.1.0.1", "10.2.0.1"]
+        .into_iter()
+        .map(|from| {
+            let (f, policy, with_code) = (Arc::clone(&f), Arc::clone(&policy), with_code.clone());
+            tokio::spawn(async move { try_sign_in(&f, &policy, 1, &with_code, from, NOW).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => ok += 1,
+            Err(reason) => assert_eq!(reason, RefusalReason::TotpInvalid),
+        }
+    }
+    assert_eq!(
+        ok, 1,
+        "a code is accepted once, even by two sign-ins at the same moment"
+    );
+}
