@@ -11,7 +11,7 @@ use imap_codec::imap_types::{
 
 use super::{Outcome, store_error};
 use crate::mailbox::strings_of;
-use crate::proto::{flags::client_flags, mailbox_name as name};
+use crate::proto::flags::client_flags;
 use crate::server::{Out, SignedIn};
 
 /// APPEND one message. OK only after the store returned (the message is on disk).
@@ -37,28 +37,10 @@ pub async fn append(
         );
         return Outcome::Done;
     }
-    let Some(name) = name::decode_mailbox(mailbox).ok() else {
-        out.no(tag, Some(Code::TryCreate), "No such mailbox");
+    let Some(name) = super::existing_target(s, out, &tag, "APPEND", mailbox).await else {
         return Outcome::Done;
     };
     let store = s.ctx.store.as_ref();
-    match store.mailbox(s.account_id(), &name).await {
-        Ok(Some(_)) => {}
-        // RFC 3501 §6.3.11: a missing mailbox is not created; TRYCREATE tells the client
-        // it may CREATE and retry.
-        Ok(None) => {
-            out.no(
-                tag,
-                Some(Code::TryCreate),
-                "No such mailbox; create it first",
-            );
-            return Outcome::Done;
-        }
-        Err(e) => {
-            store_error(out, tag, "APPEND", &e);
-            return Outcome::Done;
-        }
-    }
     match s.ctx.within_quota(s.account_id(), body.len() as u64).await {
         Ok(true) => {}
         Ok(false) => {

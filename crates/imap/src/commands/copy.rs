@@ -6,7 +6,6 @@ use certmail_session::Change;
 use imap_codec::imap_types::{core::Tag, mailbox::Mailbox, response::Code, sequence::SequenceSet};
 
 use super::{Outcome, sets, store_error};
-use crate::proto::mailbox_name as name;
 use crate::server::{Out, SignedIn};
 
 /// COPY (`is_move` false) or MOVE the messages of `set` to `target`.
@@ -38,27 +37,9 @@ pub async fn copy(
         .iter()
         .map(|(_, e)| e.uid)
         .collect();
-    let Some(target) = name::decode_mailbox(target).ok() else {
-        out.no(tag, Some(Code::TryCreate), "No such mailbox");
+    let Some(target) = super::existing_target(s, out, &tag, command, target).await else {
         return Outcome::Done;
     };
-    let store = s.ctx.store.as_ref();
-    match store.mailbox(s.account_id(), &target).await {
-        Ok(Some(_)) => {}
-        // RFC 3501 §6.4.7: TRYCREATE when the target does not exist.
-        Ok(None) => {
-            out.no(
-                tag,
-                Some(Code::TryCreate),
-                "No such mailbox; create it first",
-            );
-            return Outcome::Done;
-        }
-        Err(e) => {
-            store_error(out, tag, command, &e);
-            return Outcome::Done;
-        }
-    }
     if uids.is_empty() {
         out.ok(tag, None, &format!("{command} completed (no messages)"));
         return Outcome::Done;

@@ -206,3 +206,35 @@ pub fn store_error(out: &mut Out, tag: Tag<'static>, what: &str, error: &StoreEr
         other => out.internal(tag, what, other),
     }
 }
+
+/// The existing mailbox an APPEND, COPY or MOVE adds to, as a store name. A missing one is
+/// not created: the client is answered `NO [TRYCREATE]` (RFC 3501 §6.3.11, §6.4.7), so it
+/// may CREATE and retry, and `None` is returned.
+pub async fn existing_target(
+    s: &crate::server::SignedIn,
+    out: &mut crate::server::Out,
+    tag: &Tag<'static>,
+    command: &str,
+    mailbox: &imap_codec::imap_types::mailbox::Mailbox<'static>,
+) -> Option<String> {
+    use imap_codec::imap_types::response::Code;
+    let Ok(name) = crate::proto::mailbox_name::decode_mailbox(mailbox) else {
+        out.no(tag.clone(), Some(Code::TryCreate), "No such mailbox");
+        return None;
+    };
+    match s.ctx.store.mailbox(s.account_id(), &name).await {
+        Ok(Some(_)) => Some(name),
+        Ok(None) => {
+            out.no(
+                tag.clone(),
+                Some(Code::TryCreate),
+                "No such mailbox; create it first",
+            );
+            None
+        }
+        Err(e) => {
+            store_error(out, tag.clone(), command, &e);
+            None
+        }
+    }
+}

@@ -26,7 +26,7 @@ pub mod status;
 pub mod store;
 pub mod subscribe;
 
-pub use dispatch::{Outcome, store_error};
+pub use dispatch::{Outcome, existing_target, store_error};
 
 pub mod authenticate;
 pub mod capability;
