@@ -107,6 +107,21 @@ listen_mx = ["127.0.0.1:0"]
         Ok(())
     }
 
+    /// Starts `certmail serve` on this installation and waits for every user listener.
+    pub fn start(&self) -> anyhow::Result<crate::DaemonProcess> {
+        let config = self.config_path.to_str().expect("utf-8 temp path");
+        crate::DaemonProcess::start(&["serve", "--config", config], &[], &LISTENERS)
+    }
+
+    /// A TLS 1.3 client config presenting the demo user's certificate.
+    pub fn user_tls(&self) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
+        crate::tls::client_config(
+            &self.server_ca,
+            Some((&self.user_cert, &self.user_key)),
+            &[&rustls::version::TLS13],
+        )
+    }
+
     /// Runs `certmail ARGS --config <this config>`; returns (exit code, stdout, stderr).
     pub fn certmail(&self, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
         let mut all: Vec<&str> = args.to_vec();

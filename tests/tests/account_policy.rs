@@ -17,11 +17,7 @@ const PASSWORD: &str = "Gpki-Pass-2026!";
 type Tls = LineClient<TlsStream<TcpStream>>;
 
 fn start(fx: &fixtures::Installation) -> anyhow::Result<DaemonProcess> {
-    DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )
+    fx.start()
 }
 
 /// An installation with 홍길동 (`hong`) and their bound certificate, plus `auth` as its
@@ -34,11 +30,7 @@ fn installation(auth: &str) -> anyhow::Result<fixtures::Installation> {
 }
 
 async fn imap_connect(daemon: &DaemonProcess, fx: &fixtures::Installation) -> anyhow::Result<Tls> {
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let cfg = fx.user_tls()?;
     let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg).await?);
     anyhow::ensure!(c.line().await?.starts_with("* OK"));
     Ok(c)
@@ -62,11 +54,7 @@ async fn smtp_auth(
     fx: &fixtures::Installation,
     password: &str,
 ) -> anyhow::Result<String> {
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let cfg = fx.user_tls()?;
     let mut c = LineClient::new(tls::connect(daemon.addr("submissions"), cfg).await?);
     anyhow::ensure!(c.smtp_reply().await?.starts_with("220 "));
     c.smtp("EHLO client.test").await?;
@@ -209,11 +197,7 @@ async fn wrong_passwords_with_another_certificate_do_not_lock() -> anyhow::Resul
     // bound_to_other_account and must never count against kim.
     fx.add_account("kim", "김철수", "another-Password-1")?;
     let daemon = start(&fx)?;
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let cfg = fx.user_tls()?;
     for _ in 0..3 {
         let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg.clone()).await?);
         c.line().await?;
@@ -488,11 +472,7 @@ async fn imap_login_from(
     fx: &fixtures::Installation,
     from: &str,
 ) -> anyhow::Result<(Tls, String)> {
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let cfg = fx.user_tls()?;
     let mut c = LineClient::new(tls::connect_from(from.parse()?, daemon.addr("imaps"), cfg).await?);
     anyhow::ensure!(c.line().await?.starts_with("* OK"));
     c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())

@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use certmail_tests::{DaemonProcess, fixtures};
+use certmail_tests::fixtures;
 
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
@@ -64,11 +64,7 @@ fn accounts_and_certificates_offline_and_live() -> anyhow::Result<()> {
     let spki = certs[0]["spki_sha256"].as_str().expect("hex").to_string();
 
     // Daemon running: the store is locked, so success proves the admin socket is used.
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
+    let daemon = fx.start()?;
     let socket = fx.dir.path().join("data/admin.sock");
     assert_eq!(
         std::fs::metadata(&socket)?.permissions().mode() & 0o777,

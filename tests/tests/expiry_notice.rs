@@ -3,7 +3,7 @@
 
 use certmail_pki::testpki::{TestPki, UserSpec, gpki_cdp};
 use certmail_tests::cert_kinds::write_pem;
-use certmail_tests::{DaemonProcess, fixtures};
+use certmail_tests::fixtures;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expiring_certificate_notice_once() -> anyhow::Result<()> {
@@ -25,11 +25,7 @@ async fn expiring_certificate_notice_once() -> anyhow::Result<()> {
     fx.add_user("hong", "홍길동", "Gpki-Pass-2026!", &cert)?;
 
     for _ in 0..2 {
-        let mut daemon = DaemonProcess::start(
-            &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-            &[],
-            &fixtures::LISTENERS,
-        )?;
+        let mut daemon = fx.start()?;
         // The first daily pass completes before the daemon announces its listeners.
         daemon.signal("TERM")?;
         assert_eq!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
 use certmail_tests::lines::LineClient;
-use certmail_tests::{DaemonProcess, fixtures, tls};
+use certmail_tests::{fixtures, tls};
 use futures::TryStreamExt as _;
 use tokio::net::TcpStream;
 
@@ -17,16 +17,8 @@ const STEP: Duration = Duration::from_secs(15);
 async fn async_imap_against_the_daemon() -> anyhow::Result<()> {
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let daemon = fx.start()?;
+    let cfg = fx.user_tls()?;
 
     let mut client = async_imap::Client::new(tls::connect(daemon.addr("imaps"), cfg).await?);
     anyhow::ensure!(

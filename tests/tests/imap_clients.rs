@@ -55,11 +55,7 @@ fn send_mail(
 fn imaplib_day_curl_and_mbsync() -> anyhow::Result<()> {
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
+    let daemon = fx.start()?;
     send_mail(&daemon, &fx, "first")?;
     send_mail(&daemon, &fx, "second")?;
     let (ca, cert, key) = (

@@ -29,11 +29,7 @@ async fn notify_reload_and_drain() -> anyhow::Result<()> {
     assert!(recv(&sock)?.contains("READY=1"));
 
     // An SMTP connection opened before the reload must survive it.
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let cfg = fx.user_tls()?;
     let stream = tls::connect(daemon.addr("submissions"), cfg).await?;
     let mut stream = BufReader::new(stream);
     let mut line = String::new();
@@ -79,11 +75,7 @@ async fn notify_reload_and_drain() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn certmail_reload_waits_and_fails_on_a_broken_config() -> anyhow::Result<()> {
     let fx = fixtures::Installation::new()?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
+    let daemon = fx.start()?;
     let (code, out, err) = fx.certmail(&["reload"])?;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("reloaded"), "{out}");

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 
 use certmail_tests::lines::LineClient;
-use certmail_tests::{DaemonProcess, fixtures, run_certmail};
+use certmail_tests::{fixtures, run_certmail};
 use tokio::net::TcpStream;
 
 #[test]
@@ -32,11 +32,7 @@ async fn the_per_ip_limit_refuses_with_a_reason() -> anyhow::Result<()> {
         &fx.config_path,
         format!("{text}\n[limits]\nmax_connections_per_ip = 2\n"),
     )?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
+    let daemon = fx.start()?;
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut c = LineClient::new(TcpStream::connect(daemon.addr("smtp")).await?);

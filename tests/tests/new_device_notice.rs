@@ -13,11 +13,7 @@ async fn inbox_subjects(
     fx: &fixtures::Installation,
     from: IpAddr,
 ) -> anyhow::Result<Vec<String>> {
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let cfg = fx.user_tls()?;
     let mut c = LineClient::new(tls::connect_from(from, daemon.addr("imaps"), cfg).await?);
     anyhow::ensure!(c.line().await?.starts_with("* OK"));
     c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
@@ -54,11 +50,7 @@ async fn inbox_subjects(
 async fn a_new_device_is_told_to_the_user() -> anyhow::Result<()> {
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
+    let daemon = fx.start()?;
     assert!(
         inbox_subjects(&daemon, &fx, "127.0.0.1".parse()?)
             .await?

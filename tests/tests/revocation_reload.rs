@@ -4,7 +4,7 @@
 use certmail_pki::testpki::{TestPki, UserSpec, gpki_cdp};
 use certmail_tests::cert_kinds::write_pem;
 use certmail_tests::lines::LineClient;
-use certmail_tests::{DaemonProcess, fixtures, tls};
+use certmail_tests::{fixtures, tls};
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
 
@@ -24,11 +24,7 @@ async fn a_reloaded_crl_ends_the_revoked_users_session() -> anyhow::Result<()> {
     let fx = fixtures::Installation::with_pki(&pki, &[("dp146.crl".to_string(), empty, None)])?;
     let (cert, key) = write_pem(work.path(), "hong", &user)?;
     fx.add_user("hong", "홍길동", PASSWORD, &cert)?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
+    let daemon = fx.start()?;
 
     let cfg = tls::client_config(
         &fx.server_ca,
@@ -100,11 +96,7 @@ async fn a_changed_crl_file_is_picked_up_without_a_reload() -> anyhow::Result<()
     )?;
     let (cert, key) = write_pem(work.path(), "hong", &user)?;
     fx.add_user("hong", "홍길동", PASSWORD, &cert)?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
+    let daemon = fx.start()?;
     let cfg = tls::client_config(
         &fx.server_ca,
         Some((&cert, &key)),

@@ -11,11 +11,7 @@ async fn imap_signed_in(
     fx: &fixtures::Installation,
     password: &str,
 ) -> anyhow::Result<LineClient<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>> {
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let cfg = fx.user_tls()?;
     let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg).await?);
     anyhow::ensure!(c.line().await?.starts_with("* OK"));
     c.send_raw(format!("a1 LOGIN hong \"{password}\"\r\n").as_bytes())
@@ -29,11 +25,7 @@ async fn imap_signed_in(
 async fn list_kick_disable_and_password_change_end_sessions() -> anyhow::Result<()> {
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
+    let daemon = fx.start()?;
 
     let (code, out, _) = fx.certmail(&["session", "list"])?;
     assert_eq!(code, 0);

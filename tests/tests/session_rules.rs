@@ -48,16 +48,8 @@ async fn still_open(c: &mut Client) -> anyhow::Result<bool> {
 async fn one_device_many_connections_and_a_race_of_twenty() -> anyhow::Result<()> {
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let daemon = fx.start()?;
+    let cfg = fx.user_tls()?;
     let desktop: IpAddr = "127.0.0.1".parse()?;
 
     // Thunderbird: five IMAP connections and one SMTP connection, all one session.

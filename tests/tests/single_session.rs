@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use certmail_tests::lines::LineClient;
-use certmail_tests::{DaemonProcess, fixtures, tls};
+use certmail_tests::{fixtures, tls};
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
 
@@ -15,16 +15,8 @@ async fn another_device_ends_the_old_session_everywhere() -> anyhow::Result<()> 
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let daemon = fx.start()?;
+    let cfg = fx.user_tls()?;
     let a: std::net::IpAddr = "127.0.0.1".parse()?;
     let b: std::net::IpAddr = "127.0.0.2".parse()?;
 

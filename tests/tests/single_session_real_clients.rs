@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use certmail_tests::{DaemonProcess, fixtures};
+use certmail_tests::fixtures;
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
 
@@ -14,11 +14,7 @@ fn imaplib_and_smtplib_on_the_old_device_hear_why() -> anyhow::Result<()> {
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
+    let daemon = fx.start()?;
     let script = format!(
         r#"
 import imaplib, smtplib, ssl, socket, sys

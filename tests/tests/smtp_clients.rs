@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use certmail_tests::{DaemonProcess, fixtures};
+use certmail_tests::fixtures;
 
 // ASCII: Python's smtplib encodes AUTH PLAIN as ASCII.
 const PASSWORD: &str = "Gpki-Pass-2026!";
@@ -45,11 +45,7 @@ async fn swaks_smtplib_and_lettre_deliver_exactly_once() -> anyhow::Result<()> {
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
+    let daemon = fx.start()?;
     let (cert, key, ca) = (
         fx.user_cert.to_str().expect("utf-8"),
         fx.user_key.to_str().expect("utf-8"),

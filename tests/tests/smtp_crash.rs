@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use certmail_tests::lines::LineClient;
-use certmail_tests::{DaemonProcess, fixtures, tls};
+use certmail_tests::{fixtures, tls};
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
 
@@ -16,16 +16,8 @@ async fn kill_9_mid_flight_keeps_every_acknowledged_message() -> anyhow::Result<
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
-    let mut daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let mut daemon = fx.start()?;
+    let cfg = fx.user_tls()?;
     let acked = Arc::new(Mutex::new(BTreeSet::new()));
     let addr = daemon.addr("submissions");
 

@@ -17,11 +17,7 @@ async fn signed_in(
     daemon: &DaemonProcess,
     fx: &fixtures::Installation,
 ) -> anyhow::Result<LineClient<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>> {
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let cfg = fx.user_tls()?;
     let mut c = LineClient::new(tls::connect(daemon.addr("submissions"), cfg).await?);
     starts(&c.smtp_reply().await?, "220 ");
     c.smtp("EHLO client.test").await?;
@@ -48,11 +44,7 @@ async fn list_fan_out_dsn_and_quota() -> anyhow::Result<()> {
         "lee@test.go.kr",
     ])?;
     assert_eq!(code, 0, "{err}");
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
+    let daemon = fx.start()?;
 
     let mut c = signed_in(&daemon, &fx).await?;
     // Pipelined envelope: one notice to the list, with a delivery confirmation.

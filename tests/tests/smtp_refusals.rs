@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use certmail_tests::lines::LineClient;
-use certmail_tests::{DaemonProcess, fixtures, tls};
+use certmail_tests::{fixtures, tls};
 use tokio::net::TcpStream;
 
 // ASCII: Python's smtplib encodes AUTH PLAIN as ASCII.
@@ -22,16 +22,8 @@ async fn refusals_have_exact_codes() -> anyhow::Result<()> {
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &fixtures::LISTENERS,
-    )?;
-    let with_cert = tls::client_config(
-        &fx.server_ca,
-        Some((&fx.user_cert, &fx.user_key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let daemon = fx.start()?;
+    let with_cert = fx.user_tls()?;
     let no_cert = tls::client_config(&fx.server_ca, None, &[&rustls::version::TLS13])?;
 
     // 587 before STARTTLS: AUTH and MAIL need TLS first.
