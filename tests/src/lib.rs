@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod lines;
 pub mod matrix_setup;
 pub mod signin_client;
+pub mod slapd;
 pub mod tls;
 
 use std::collections::HashMap;

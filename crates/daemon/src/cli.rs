@@ -60,6 +60,9 @@ pub enum Command {
     /// Manage aliases and distribution lists (one address for many accounts).
     #[command(subcommand)]
     Alias(AliasCommand),
+    /// Certificate revocation lists: fetch them from the LDAP distribution points.
+    #[command(subcommand)]
+    Crl(crate::crl_fetch::CrlCommand),
     /// Create the store's encryption key file (32 random bytes, mode 0600).
     Keygen {
         /// Where to write it. Default: the key file the configuration names.

@@ -14,6 +14,7 @@ mod admin;
 mod admin_cmd;
 mod cli;
 mod config;
+mod crl_fetch;
 mod demo;
 mod dev;
 mod http;
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
         Command::Session(cmd) => return exit(admin_cmd::session(&cli.config, cmd)),
         Command::Reload => return exit(admin_cmd::reload(&cli.config)),
         Command::Device(cmd) => return exit(admin_cmd::device(&cli.config, cmd)),
+        Command::Crl(cmd) => return exit(crl_fetch::command(&cli.config, cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -84,6 +84,12 @@ pub fn cert_summary(cert_der: &[u8]) -> Option<CertSummary> {
     })
 }
 
+/// The CRL distribution point URIs of a certificate (what `certmail crl fetch --cert`
+/// fetches); `None` when it does not parse.
+pub fn cdp_uris_of(cert_der: &[u8]) -> Option<Vec<String>> {
+    Certificate::from_der(cert_der).ok().map(|c| cdp_uris(&c))
+}
+
 /// SHA-256 of the DER SubjectPublicKeyInfo of a certificate; `None` when it does not parse.
 pub fn spki_sha256_of(cert_der: &[u8]) -> Option<[u8; 32]> {
     let cert = Certificate::from_der(cert_der).ok()?;

@@ -33,7 +33,7 @@ pub mod testpki;
 
 pub use config::PkiConfig;
 pub use error::{Error, Result};
-pub use identity::{CertSummary, Identity, PkiKind, cert_summary, spki_sha256_of};
+pub use identity::{CertSummary, Identity, PkiKind, cdp_uris_of, cert_summary, spki_sha256_of};
 pub use name::{extract_name, names_match};
 pub use refusal::{Refusal, RefusalReason};
 pub use tls::{server_config, server_config_from_pem};

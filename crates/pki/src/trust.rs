@@ -144,6 +144,28 @@ impl Pki {
         Ok(report)
     }
 
+    /// Verify a CRL fetched from the distribution point `uri` before it is written to
+    /// `dest` in the CRL directory, exactly as a load would judge it there with a sidecar
+    /// naming `uri`: issuer a configured issuing CA, signature by its key, supported
+    /// extensions, and an IssuingDistributionPoint (if any) that names `uri`. Also refuses
+    /// a CRL whose nextUpdate has passed at `now`, which must not replace a good file.
+    pub fn verify_fetched_crl(
+        &self,
+        der: &[u8],
+        uri: &str,
+        dest: &Path,
+        now: i64,
+    ) -> std::result::Result<LoadedCrl, String> {
+        let crl = crl::verify_crl(der, dest, &self.issuers, Some(&[uri.to_owned()]))?;
+        if crl.next_update < now {
+            return Err(format!(
+                "its nextUpdate ({}) has passed: the distribution point serves a stale CRL",
+                crl.next_update_text
+            ));
+        }
+        Ok(crl)
+    }
+
     /// Whether the CRL directory changed (names, sizes, mtimes) since the last load.
     pub fn crl_dir_changed(&self) -> Result<bool> {
         let dir = &self.config.crl_dir;

@@ -90,10 +90,11 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
             "smtp" => keys::<super::SmtpSection>(name, sub, &mut problems),
             "http" => keys::<super::HttpSection>(name, sub, &mut problems),
             "auth" => keys::<super::AuthSection>(name, sub, &mut problems),
+            "crl_fetch" => keys::<crate::crl_fetch::CrlFetchSection>(name, sub, &mut problems),
             other => problems.push(Problem {
                 key: format!("[{other}]"),
                 message:
-                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http"
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch"
                         .into(),
             }),
         }

@@ -42,6 +42,9 @@ pub struct Config {
     /// `[http]`: metrics and autoconfig listeners.
     #[serde(default)]
     pub http: HttpSection,
+    /// `[crl_fetch]`: the `certmail crl fetch` job.
+    #[serde(default)]
+    pub crl_fetch: crate::crl_fetch::CrlFetchSection,
 }
 
 /// `[http]`.

@@ -1,0 +1,203 @@
+//! `certmail crl fetch` against a real OpenLDAP directory (slapd on 127.0.0.1) holding the
+//! CRL as `certificateRevocationList;binary`, like the GPKI directory: the CRL file
+//! appears; a CRL the CA later publishes reaches the daemon's live sessions (the revoked
+//! user's IMAP connection is ended); a CRL from the wrong issuer (or stale, or for another
+//! partition) keeps the last good file and the command exits non-zero. slapd refuses a
+//! value that is not a CRL at all, so that case is left to the pki crate's tests.
+
+use std::path::PathBuf;
+
+use certmail_pki::testpki::{TestPki, UserSpec};
+use certmail_tests::cert_kinds::write_pem;
+use certmail_tests::fixtures::Installation;
+use certmail_tests::lines::LineClient;
+use certmail_tests::slapd::Slapd;
+use certmail_tests::tls;
+
+const PASSWORD: &str = "Gpki-Pass-2026!";
+/// The partition entry, shaped like GPKI's (`cn=crl1p1dp146,cn=CA131100001,…`).
+const CRL_DN: &str = "cn=crl1p1dp146,cn=CA131100001,ou=GPKI,o=Government of Korea,c=KR";
+
+fn cdp(port: u16) -> String {
+    format!("ldap://127.0.0.1:{port}/{CRL_DN}?certificateRevocationList;binary")
+}
+
+/// The `.crl` files in the CRL directory (the fetch also writes `.uri` sidecars).
+fn crl_files(fx: &Installation) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&fx.pki.crl_dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.retain(|p| p.extension().is_some_and(|e| e == "crl"));
+    Ok(files)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revocation_reaches_live_sessions_from_the_ldap_directory() -> anyhow::Result<()> {
+    let pki = TestPki::new()?;
+    let now = certmail_pki::now_unix();
+    let work = tempfile::tempdir()?;
+    // The directory must run before the certificate is made: its URL is in the CDP.
+    let placeholder = pki.crl(&pki.gpki_ca, None, &[], now - 3600, now + 86_400)?;
+    let slapd = Slapd::start(&work.path().join("ldap"), CRL_DN, &placeholder)?;
+    let uri = cdp(slapd.port);
+    let mut spec = UserSpec::gpki("홍길동", now);
+    spec.cdp_uris = vec![uri.clone()];
+    let user = pki.issue(&pki.gpki_ca, &spec, work.path())?;
+    let empty = pki.crl(&pki.gpki_ca, Some(&uri), &[], now - 3600, now + 86_400)?;
+    slapd.replace_crl(CRL_DN, &empty)?;
+
+    // A fresh installation has no CRL: fetch the new user's partition before binding.
+    let fx = Installation::with_pki(&pki, &[])?;
+    fx.append_config("[crl_fetch]\ntimeout_secs = 10")?;
+    let text = std::fs::read_to_string(&fx.config_path)?;
+    std::fs::write(
+        &fx.config_path,
+        text.replace("[server]\n", "[server]\ncrl_check_interval_secs = 1\n"),
+    )?;
+    let (cert, key) = write_pem(work.path(), "hong", &user)?;
+    let cert_arg = cert.to_str().expect("utf-8 temp path");
+    let (code, out, err) = fx.certmail(&["crl", "fetch", "--cert", cert_arg])?;
+    assert_eq!(code, 0, "first fetch: {out}{err}");
+    let files = crl_files(&fx)?;
+    assert_eq!(files.len(), 1, "one partition, one file: {files:?}");
+    assert_eq!(
+        std::fs::read(&files[0])?,
+        empty,
+        "the directory's CRL, byte for byte"
+    );
+    assert!(out.contains("updated"), "{out}");
+
+    fx.add_user("hong", "홍길동", PASSWORD, &cert)?;
+    let daemon = fx.start()?;
+    let cfg = tls::client_config(
+        &fx.server_ca,
+        Some((&cert, &key)),
+        &[&rustls::version::TLS13],
+    )?;
+    let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg.clone()).await?);
+    assert!(c.line().await?.starts_with("* OK"));
+    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
+        .await?;
+    assert!(c.line().await?.starts_with("a1 OK"));
+    c.send_raw(b"a2 IDLE\r\n").await?;
+    assert!(c.line().await?.starts_with('+'));
+
+    // Nothing new in the directory: the timer's run changes nothing.
+    let (code, out, err) = fx.certmail(&["crl", "fetch"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("unchanged"), "{out}");
+
+    // The CA revokes the certificate and publishes to the directory; the timer's run
+    // (no arguments: the partitions the CRL directory serves) brings it in.
+    let revoked = pki.crl(&pki.gpki_ca, Some(&uri), &[&user], now - 60, now + 86_400)?;
+    slapd.replace_crl(CRL_DN, &revoked)?;
+    let (code, out, err) = fx.certmail(&["crl", "fetch", "--json"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(out.trim())?;
+    assert_eq!(report["crls"][0]["outcome"], "updated", "{report}");
+    assert_eq!(report["crls"][0]["revoked"], 1, "{report}");
+    assert_eq!(std::fs::read(&files[0])?, revoked);
+
+    // The daemon notices the file and ends the live session (within the client's 15 s).
+    let bye = c.line().await?;
+    assert!(
+        bye.starts_with("* BYE [UNAVAILABLE]") && bye.to_lowercase().contains("revoked"),
+        "{bye}"
+    );
+    let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg).await?);
+    assert!(c.line().await?.starts_with("* OK"));
+    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
+        .await?;
+    let refused = c.line().await?;
+    assert!(
+        refused.starts_with("a1 NO [AUTHENTICATIONFAILED]") && refused.contains("revoked"),
+        "{refused}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_crl_in_the_directory_keeps_the_last_good_file() -> anyhow::Result<()> {
+    let pki = TestPki::new()?;
+    let now = certmail_pki::now_unix();
+    let work = tempfile::tempdir()?;
+    let placeholder = pki.crl(&pki.gpki_ca, None, &[], now - 3600, now + 86_400)?;
+    let slapd = Slapd::start(&work.path().join("ldap"), CRL_DN, &placeholder)?;
+    let uri = cdp(slapd.port);
+    let good = pki.crl(&pki.gpki_ca, Some(&uri), &[], now - 3600, now + 86_400)?;
+    slapd.replace_crl(CRL_DN, &good)?;
+    let fx = Installation::with_pki(&pki, &[])?;
+    fx.append_config(&format!(
+        "[crl_fetch]\ndistribution_points = [{uri:?}]\ntimeout_secs = 10"
+    ))?;
+    let (code, out, err) = fx.certmail(&["crl", "fetch"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    let files = crl_files(&fx)?;
+    assert_eq!(files.len(), 1, "{files:?}");
+
+    let cases = [
+        (
+            "a CA that is not configured",
+            pki.crl(&pki.foreign_ca()?, Some(&uri), &[], now - 60, now + 86_400)?,
+            "not a configured issuing CA",
+        ),
+        (
+            "an impostor CA with the right name",
+            pki.crl(
+                &pki.impostor_of(&pki.gpki_ca)?,
+                Some(&uri),
+                &[],
+                now - 60,
+                now + 86_400,
+            )?,
+            "signature does not verify",
+        ),
+        (
+            "another partition's CRL",
+            pki.crl(
+                &pki.gpki_ca,
+                Some(&format!("{uri}x")),
+                &[],
+                now - 60,
+                now + 86_400,
+            )?,
+            "not in the CRL's IssuingDistributionPoint",
+        ),
+        (
+            "a CRL past its nextUpdate",
+            pki.crl(&pki.gpki_ca, Some(&uri), &[], now - 7200, now - 3600)?,
+            "nextUpdate",
+        ),
+        (
+            "another configured CA's CRL for this partition",
+            pki.crl(&pki.epki_ca, Some(&uri), &[], now - 60, now + 86_400)?,
+            "but the CRL in force for it by",
+        ),
+    ];
+    for (what, bad, why) in cases {
+        slapd.replace_crl(CRL_DN, &bad)?;
+        let (code, out, err) = fx.certmail(&["crl", "fetch"])?;
+        assert_eq!(code, 1, "{what}: exit 1, got {code}: {out}{err}");
+        assert!(
+            err.contains(why),
+            "{what}: the error says why ({why}): {err}"
+        );
+        assert_eq!(
+            std::fs::read(&files[0])?,
+            good,
+            "{what}: the last good CRL stays"
+        );
+    }
+
+    // A CRL close to its nextUpdate is installed, with a warning and exit 2.
+    let closing = pki.crl(&pki.gpki_ca, Some(&uri), &[], now - 60, now + 3600)?;
+    slapd.replace_crl(CRL_DN, &closing)?;
+    let (code, out, err) = fx.certmail(&["crl", "fetch"])?;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("warning") && err.contains("nextUpdate"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&files[0])?, closing);
+    Ok(())
+}
