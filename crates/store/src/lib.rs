@@ -5,6 +5,7 @@
 //! - [`Store`] (in `store.rs`): the async trait the servers use, as `Arc<dyn Store>`.
 //! - [`SledStore`]: the sled 0.34 implementation, with message bodies stored once
 //!   (content-addressed, reference-counted) and encrypted with AES-256-GCM ([`KeyFile`]).
+//! - [`flush_latency`]: [`FlushLatency`], the histogram of group-commit flush times.
 //! - [`error`]: [`StoreError`]; `is_user_error()` separates "no such mailbox" from disk or
 //!   key failures.
 //!
@@ -31,12 +32,14 @@
 
 pub mod crypto;
 pub mod error;
+pub mod flush_latency;
 pub mod model;
 mod sled_store;
 mod store;
 
 pub use crypto::KeyFile;
 pub use error::StoreError;
+pub use flush_latency::{FLUSH_LATENCY_BOUNDS_SECS, FlushLatency};
 pub use model::*;
 pub use sled_store::{FORMAT_VERSION, SLED_SEGMENT_SIZE, SledStore};
 pub use store::Store;

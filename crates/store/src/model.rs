@@ -443,4 +443,6 @@ pub struct StoreStats {
     pub writes: u64,
     /// Flushes to disk performed for them.
     pub flushes: u64,
+    /// How long those flushes took.
+    pub flush_latency: crate::FlushLatency,
 }

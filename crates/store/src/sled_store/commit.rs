@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use tokio::sync::watch;
 
 use crate::error::{Result, StoreError};
+use crate::flush_latency::FlushLatencyRecorder;
 use crate::model::StoreStats;
 
 /// Tickets taken and whether to stop, under one mutex.
@@ -36,6 +37,7 @@ struct Shared {
     progress: watch::Sender<Progress>,
     writes: AtomicU64,
     flushes: AtomicU64,
+    latency: FlushLatencyRecorder,
 }
 
 impl Shared {
@@ -74,6 +76,7 @@ impl GroupCommit {
             progress,
             writes: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
+            latency: FlushLatencyRecorder::default(),
         });
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()
@@ -112,6 +115,7 @@ impl GroupCommit {
         StoreStats {
             writes: self.shared.writes.load(Ordering::Relaxed),
             flushes: self.shared.flushes.load(Ordering::Relaxed),
+            flush_latency: self.shared.latency.snapshot(),
         }
     }
 
@@ -148,6 +152,7 @@ fn flusher(shared: &Shared, db: &::sled::Db, log: &std::fs::File) {
             }
             t.written
         };
+        let started = std::time::Instant::now();
         let flushed_to_disk = db.flush().map_err(|e| e.to_string()).and_then(|_| {
             log.sync_data()
                 .map_err(|e| format!("fdatasync of the store log: {e}"))
@@ -155,6 +160,7 @@ fn flusher(shared: &Shared, db: &::sled::Db, log: &std::fs::File) {
         match flushed_to_disk {
             Ok(()) => {
                 flushed = target;
+                shared.latency.record(started.elapsed());
                 shared.flushes.fetch_add(1, Ordering::Relaxed);
                 shared.progress.send_modify(|p| p.flushed = target);
             }
