@@ -123,3 +123,130 @@ async fn metrics_and_autoconfig() -> anyhow::Result<()> {
     assert_eq!(code, "404", "metrics only on the metrics listener");
     Ok(())
 }
+
+/// Every sample line is `name{labels} value` with a numeric value, under a `# TYPE` of its
+/// family (histogram samples under their base name).
+fn assert_parses(text: &str) {
+    let mut typed = std::collections::HashSet::new();
+    for l in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(rest) = l.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("# TYPE name kind");
+            assert!(
+                ["counter", "gauge", "histogram"].contains(&kind),
+                "type of {name}: {kind}"
+            );
+            typed.insert(name.to_string());
+            continue;
+        }
+        if l.starts_with('#') {
+            continue;
+        }
+        let (series, value) = l.rsplit_once(' ').expect("name value");
+        assert!(value.parse::<f64>().is_ok(), "not a number: {l}");
+        let name = series.split('{').next().unwrap_or_default();
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad name: {l}"
+        );
+        if let Some(labels) = series.strip_prefix(name) {
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+                "bad labels: {l}"
+            );
+        }
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|b| typed.contains(*b)))
+            .unwrap_or(name);
+        assert!(typed.contains(base), "sample before its # TYPE: {l}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_connection_states_kicks_and_store_flushes() -> anyhow::Result<()> {
+    const PASSWORD: &str = "Gpki-Pass-2026!";
+    let fx = fixtures::Installation::new()?;
+    fx.append_config("[http]\nmetrics_listen = [\"127.0.0.1:0\"]")?;
+    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let mut expect = fixtures::LISTENERS.to_vec();
+    expect.push("metrics");
+    let daemon = DaemonProcess::start(
+        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
+        &[],
+        &expect,
+    )?;
+    let metrics = || curl(&format!("http://{}/metrics", daemon.addr("metrics")));
+
+    // One IMAP connection signed in and idling, one that has not signed in.
+    let mut idler = LineClient::new(tls::connect(daemon.addr("imaps"), fx.user_tls()?).await?);
+    assert!(idler.line().await?.starts_with("* OK"));
+    idler
+        .send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
+        .await?;
+    assert!(idler.line().await?.starts_with("a1 OK"));
+    idler.send_raw(b"a2 IDLE\r\n").await?;
+    assert!(idler.line().await?.starts_with('+'));
+    let mut waiting = LineClient::new(tls::connect(daemon.addr("imaps"), fx.user_tls()?).await?);
+    assert!(waiting.line().await?.starts_with("* OK"));
+
+    let (body, code) = metrics()?;
+    assert_eq!(code, "200");
+    assert_parses(&body);
+    let state = |body: &str, p: &str, s: &str| {
+        sample(
+            body,
+            &format!("certmail_connections{{protocol=\"{p}\",state=\"{s}\"}}"),
+        )
+    };
+    assert_eq!(state(&body, "imap", "idle"), Some(1.0), "{body}");
+    assert_eq!(state(&body, "imap", "pre_auth"), Some(1.0), "{body}");
+    assert_eq!(state(&body, "imap", "authenticated"), Some(0.0), "{body}");
+    assert_eq!(state(&body, "smtp", "pre_auth"), Some(0.0), "{body}");
+
+    // An administrator ends the session: the idler hears BYE, the kick is counted.
+    let (code, _, err) = fx.certmail(&["session", "kick", "hong"])?;
+    assert_eq!(code, 0, "{err}");
+    assert!(idler.line().await?.starts_with("* BYE"));
+    let (body, _) = metrics()?;
+    assert_parses(&body);
+    assert_eq!(
+        sample(&body, "certmail_kicks_total{cause=\"admin-kick\"}"),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(
+            &body,
+            "certmail_kicked_connections_total{cause=\"admin-kick\"}"
+        ),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "certmail_kicks_total{cause=\"another-device\"}"),
+        Some(0.0),
+        "{body}"
+    );
+
+    // The sign-in and the kick were written to the store: flushes are in the histogram.
+    let count = sample(&body, "certmail_store_flush_seconds_count").expect("count");
+    let inf = sample(&body, "certmail_store_flush_seconds_bucket{le=\"+Inf\"}").expect("+Inf");
+    let flushes = sample(&body, "certmail_store_flushes_total").expect("flushes");
+    // flushes_total is read first and each flush is timed before it is counted.
+    assert!(count >= 1.0 && inf == count && count >= flushes, "{body}");
+    let buckets: Vec<f64> = body
+        .lines()
+        .filter(|l| l.starts_with("certmail_store_flush_seconds_bucket"))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+        .collect();
+    assert!(
+        buckets.windows(2).all(|w| w[0] <= w[1]),
+        "cumulative buckets: {buckets:?}"
+    );
+    assert!(
+        sample(&body, "certmail_store_size_bytes").unwrap_or(0.0) > 0.0,
+        "{body}"
+    );
+    drop(waiting);
+    Ok(())
+}

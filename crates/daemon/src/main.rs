@@ -26,6 +26,7 @@ mod notify;
 mod protocols;
 mod revocation;
 mod serve;
+mod state_metrics;
 mod table;
 mod tls;
 

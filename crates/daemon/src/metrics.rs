@@ -167,7 +167,16 @@ pub async fn render(daemon: &Daemon) -> String {
         "Store flushes to disk (group commit: fewer than writes).",
     );
     let _ = writeln!(out, "certmail_store_flushes_total {}", stats.flushes);
+    crate::state_metrics::render(daemon, &mut out).await;
     out
+}
+
+/// Connections open now on listeners of the given kinds.
+pub fn open_connections(kinds: &[ListenerKind]) -> i64 {
+    kinds
+        .iter()
+        .map(|k| OPEN[index(*k)].load(Ordering::Relaxed))
+        .sum()
 }
 
 /// Thunderbird's autoconfig file for the domain of `emailaddress` (query) or of the Host

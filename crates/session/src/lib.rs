@@ -9,6 +9,8 @@
 //! - [`hub`]: the per-account [`ChangeHub`] that carries mailbox changes between connections
 //!   (SMTP delivery and IMAP writes publish; IDLE and NOOP read).
 //! - [`error`]: [`SignInError`], why a sign-in was refused.
+//! - [`stats`]: gauges and counters for metrics (signed-in and idling connections, kicks
+//!   by cause).
 //!
 //! Rules: no store and no protocol code here, only tokio. No lock is held across an
 //! `.await`; every lock is a short std mutex around a map. Kicks are delivered at once
@@ -20,6 +22,7 @@ pub mod error;
 pub mod hub;
 pub mod kick;
 pub mod registry;
+pub mod stats;
 
 pub use device::{DeviceKey, DeviceRegistryKey, NetworkPrefix};
 pub use error::SignInError;

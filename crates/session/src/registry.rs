@@ -197,6 +197,7 @@ pub struct ConnectionGuard {
     device: DeviceKey,
     kick: watch::Receiver<Option<KickReason>>,
     on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
+    _signed_in: crate::stats::SignedInGauge,
 }
 
 impl ConnectionGuard {
@@ -219,6 +220,7 @@ impl ConnectionGuard {
             device,
             kick,
             on_drop: Some(on_drop),
+            _signed_in: crate::stats::SignedInGauge::new(protocol),
         }
     }
 
@@ -359,6 +361,7 @@ impl LiveSession {
             connections,
             "session ended"
         );
+        crate::stats::count_kick(&reason, connections);
         // send_replace stores the reason even if every receiver is gone already.
         self.kick.send_replace(Some(reason));
         connections

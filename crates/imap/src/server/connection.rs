@@ -207,8 +207,8 @@ struct Session<S> {
     imap: crate::session::Session<CertAuthenticator>,
     shutdown: CancellationToken,
     signed_in: Option<SignedIn>,
-    /// The tag of an IDLE in progress.
-    idle: Option<Tag<'static>>,
+    /// The tag of an IDLE in progress, and the metrics gauge counting it.
+    idle: Option<(Tag<'static>, certmail_session::stats::IdleGauge)>,
     buf: Vec<u8>,
 }
 
@@ -462,7 +462,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 Flow::Continue
             }
             Event::IdleDoneReceived => {
-                if let Some(tag) = self.idle.take() {
+                if let Some((tag, _)) = self.idle.take() {
                     let mut out = Out::default();
                     out.ok(tag, None, "IDLE terminated");
                     self.enqueue(out);
@@ -488,7 +488,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         if let Err(e) = sync {
             tracing::error!(error = %e, "imap IDLE sync failed");
         }
-        self.idle = Some(tag);
+        self.idle = Some((tag, certmail_session::stats::IdleGauge::new()));
         self.enqueue(out);
     }
 

@@ -1,0 +1,146 @@
+//! The operational part of `/metrics`: connections by protocol and state, kicks by cause,
+//! the store's size on disk and its flush-latency histogram. Appended to
+//! [`crate::metrics::render`]'s text.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use certmail_session::Protocol;
+use certmail_session::stats;
+
+use crate::listener::ListenerKind;
+use crate::serve::Daemon;
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Appends the families of this module to `out`.
+pub async fn render(daemon: &Daemon, out: &mut String) {
+    connections_by_state(out);
+    kicks(out);
+    let data_dir = daemon.config().server.data_dir.clone();
+    if let Ok(size) = tokio::task::spawn_blocking(move || dir_size(&data_dir)).await {
+        family(
+            out,
+            "certmail_store_size_bytes",
+            "gauge",
+            "Bytes on disk under [server] data_dir (the store, its log and key).",
+        );
+        let _ = writeln!(out, "certmail_store_size_bytes {size}");
+    }
+    flush_latency(out, &daemon.store.stats().flush_latency);
+}
+
+/// `certmail_connections{protocol, state}`: open connections that have not signed in
+/// (`pre_auth`; every MX connection stays there), signed in (`authenticated`), and IMAP
+/// connections in IDLE (`idle`, not counted in `authenticated`).
+fn connections_by_state(out: &mut String) {
+    family(
+        out,
+        "certmail_connections",
+        "gauge",
+        "Open connections by protocol and state (pre_auth, authenticated, idle).",
+    );
+    let imap_open =
+        crate::metrics::open_connections(&[ListenerKind::ImapTls, ListenerKind::ImapStartTls]);
+    let smtp_open = crate::metrics::open_connections(&[
+        ListenerKind::SubmissionTls,
+        ListenerKind::SubmissionStartTls,
+        ListenerKind::Mx,
+    ]);
+    let idle = stats::idle_connections().max(0);
+    for (protocol, open) in [(Protocol::Imap, imap_open), (Protocol::Smtp, smtp_open)] {
+        let signed_in = stats::signed_in_connections(protocol).max(0);
+        let idle = if protocol == Protocol::Imap { idle } else { 0 };
+        let name = protocol.as_str().to_ascii_lowercase();
+        for (state, n) in [
+            ("pre_auth", (open - signed_in).max(0)),
+            ("authenticated", (signed_in - idle).max(0)),
+            ("idle", idle),
+        ] {
+            if protocol == Protocol::Smtp && state == "idle" {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "certmail_connections{{protocol=\"{name}\",state=\"{state}\"}} {n}"
+            );
+        }
+    }
+}
+
+/// `certmail_kicks_total{cause}` (sessions ended) and the connections they had.
+fn kicks(out: &mut String) {
+    let all = stats::kicks();
+    family(
+        out,
+        "certmail_kicks_total",
+        "counter",
+        "Sessions ended by the server, by cause (another device, admin, revocation, ...).",
+    );
+    for (cause, sessions, _) in &all {
+        let _ = writeln!(out, "certmail_kicks_total{{cause=\"{cause}\"}} {sessions}");
+    }
+    family(
+        out,
+        "certmail_kicked_connections_total",
+        "counter",
+        "Connections closed by those kicks, by cause.",
+    );
+    for (cause, _, connections) in &all {
+        let _ = writeln!(
+            out,
+            "certmail_kicked_connections_total{{cause=\"{cause}\"}} {connections}"
+        );
+    }
+}
+
+/// `certmail_store_flush_seconds`: a Prometheus histogram of group-commit flushes.
+fn flush_latency(out: &mut String, h: &certmail_store::FlushLatency) {
+    family(
+        out,
+        "certmail_store_flush_seconds",
+        "histogram",
+        "Time of each group-commit flush to disk (sled flush + fdatasync).",
+    );
+    for (bound, count) in certmail_store::FLUSH_LATENCY_BOUNDS_SECS
+        .iter()
+        .zip(h.buckets.iter())
+    {
+        let _ = writeln!(
+            out,
+            "certmail_store_flush_seconds_bucket{{le=\"{bound}\"}} {count}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "certmail_store_flush_seconds_bucket{{le=\"+Inf\"}} {}",
+        h.count
+    );
+    let _ = writeln!(
+        out,
+        "certmail_store_flush_seconds_sum {}",
+        h.sum_micros as f64 / 1e6
+    );
+    let _ = writeln!(out, "certmail_store_flush_seconds_count {}", h.count);
+}
+
+/// Bytes of the regular files under `dir` (symbolic links are not followed).
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut pending = vec![dir.to_owned()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => pending.push(entry.path()),
+                Ok(t) if t.is_file() => total += entry.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
+}
