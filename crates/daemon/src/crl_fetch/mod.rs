@@ -112,34 +112,7 @@ pub fn run(config_path: &Path, options: &FetchOptions) -> anyhow::Result<u8> {
     }
     // What is in force now, for the nextUpdate warning (re-read: files just changed).
     let in_force = certmail_pki::Pki::load(&config.pki)?.crls();
-    let now = certmail_pki::now_unix();
-    let warn_at = now + i64::try_from(settings.warn_before_hours * 3600).unwrap_or(i64::MAX);
-    let mut rows = Vec::new();
-    let (mut failed, mut near) = (false, false);
-    for (dest, uris, outcome) in &results {
-        let crl = in_force.iter().find(|c| &c.path == dest);
-        let next_update = crl.map(|c| c.next_update);
-        let warning = match next_update {
-            Some(t) if t <= warn_at => Some(format!(
-                "its nextUpdate {} is within {} h: the directory has not published a newer CRL",
-                crl.map(|c| c.next_update_text.as_str()).unwrap_or_default(),
-                settings.warn_before_hours
-            )),
-            None => Some("no CRL is in force for it: its users cannot sign in".to_string()),
-            _ => None,
-        };
-        failed |= matches!(outcome, Outcome::Failed(_));
-        near |= warning.is_some();
-        rows.push(serde_json::json!({
-            "file": dest.display().to_string(),
-            "uris": uris,
-            "outcome": match outcome { Outcome::Updated => "updated", Outcome::Unchanged => "unchanged", Outcome::Failed(_) => "failed" },
-            "error": match outcome { Outcome::Failed(e) => Some(e.clone()), _ => None },
-            "next_update": crl.map(|c| c.next_update_text.clone()),
-            "revoked": crl.map(|c| c.revoked_count()),
-            "warning": warning,
-        }));
-    }
+    let (rows, failed, near) = report(&results, &in_force, settings.warn_before_hours);
     print_report(&rows, options.json);
     Ok(if failed {
         EXIT_FAILED
@@ -148,6 +121,47 @@ pub fn run(config_path: &Path, options: &FetchOptions) -> anyhow::Result<u8> {
     } else {
         EXIT_OK
     })
+}
+
+/// One row per destination file, and whether any failed or is near its nextUpdate.
+fn report(
+    results: &[(PathBuf, Vec<String>, Outcome)],
+    in_force: &[std::sync::Arc<certmail_pki::crl::LoadedCrl>],
+    warn_before_hours: u64,
+) -> (Vec<serde_json::Value>, bool, bool) {
+    let warn_secs = i64::try_from(warn_before_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
+    let warn_at = certmail_pki::now_unix().saturating_add(warn_secs);
+    let mut rows = Vec::new();
+    let (mut failed, mut near) = (false, false);
+    for (dest, uris, outcome) in results {
+        let crl = in_force.iter().find(|c| &c.path == dest);
+        let warning = match crl {
+            Some(c) if c.next_update <= warn_at => Some(format!(
+                "its nextUpdate {} is within {warn_before_hours} h: the directory has not \
+                 published a newer CRL",
+                c.next_update_text
+            )),
+            None => Some("no CRL is in force for it: its users cannot sign in".to_string()),
+            _ => None,
+        };
+        failed |= matches!(outcome, Outcome::Failed(_));
+        near |= warning.is_some();
+        let (label, error) = match outcome {
+            Outcome::Updated => ("updated", None),
+            Outcome::Unchanged => ("unchanged", None),
+            Outcome::Failed(e) => ("failed", Some(e.clone())),
+        };
+        rows.push(serde_json::json!({
+            "file": dest.display().to_string(),
+            "uris": uris,
+            "outcome": label,
+            "error": error,
+            "next_update": crl.map(|c| c.next_update_text.clone()),
+            "revoked": crl.map(|c| c.revoked_count()),
+            "warning": warning,
+        }));
+    }
+    (rows, failed, near)
 }
 
 /// Every distribution point, grouped by the file its CRL lives in.

@@ -46,10 +46,9 @@ impl Source {
     pub fn parse(uri: &str) -> Result<Source, String> {
         let uri = uri.trim();
         let lower = uri.to_ascii_lowercase();
-        if let Some(rest) = lower
-            .strip_prefix("ldap://")
-            .map(|_| &uri["ldap://".len()..])
-        {
+        // The scheme is ASCII, so byte offsets in `lower` are offsets in `uri`.
+        if lower.starts_with("ldap://") {
+            let rest = &uri["ldap://".len()..];
             let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
             // RFC 4516 §2: dn ["?" attributes ["?" scope ["?" filter ["?" extensions]]]].
             let mut parts = path.split('?');
