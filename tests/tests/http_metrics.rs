@@ -247,6 +247,17 @@ async fn metrics_count_connection_states_kicks_and_store_flushes() -> anyhow::Re
         sample(&body, "certmail_store_size_bytes").unwrap_or(0.0) > 0.0,
         "{body}"
     );
+    // The installation's one CRL, with a nextUpdate still ahead.
+    let next_updates: Vec<f64> = body
+        .lines()
+        .filter(|l| l.starts_with("certmail_crl_next_update_timestamp_seconds{file=\""))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+        .collect();
+    let now = certmail_pki::now_unix() as f64;
+    assert!(
+        next_updates.len() == 1 && next_updates[0] > now,
+        "{next_updates:?} {body}"
+    );
     drop(waiting);
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The operational part of `/metrics`: connections by protocol and state, kicks by cause,
-//! the store's size on disk and its flush-latency histogram. Appended to
+//! the store's size on disk, its flush-latency histogram, and each CRL's nextUpdate. Appended to
 //! [`crate::metrics::render`]'s text.
 
 use std::fmt::Write as _;
@@ -30,6 +30,35 @@ pub async fn render(daemon: &Daemon, out: &mut String) {
         let _ = writeln!(out, "certmail_store_size_bytes {size}");
     }
     flush_latency(out, &daemon.store.stats().flush_latency);
+    crl_next_update(daemon, out);
+}
+
+/// `certmail_crl_next_update_timestamp_seconds{file}`: when each CRL in force expires, so
+/// an alert can fire before sign-ins fail with `revocation_unknown`.
+fn crl_next_update(daemon: &Daemon, out: &mut String) {
+    family(
+        out,
+        "certmail_crl_next_update_timestamp_seconds",
+        "gauge",
+        "nextUpdate of each CRL in force (Unix time), by file name in [pki] crl_dir.",
+    );
+    for crl in daemon.tls.current().pki.crls() {
+        let file = crl
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Prometheus label values escape backslash, double quote and newline.
+        let file = file
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        let _ = writeln!(
+            out,
+            "certmail_crl_next_update_timestamp_seconds{{file=\"{file}\"}} {}",
+            crl.next_update
+        );
+    }
 }
 
 /// `certmail_connections{protocol, state}`: open connections that have not signed in
