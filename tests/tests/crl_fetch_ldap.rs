@@ -201,3 +201,35 @@ async fn a_bad_crl_in_the_directory_keeps_the_last_good_file() -> anyhow::Result
     assert_eq!(std::fs::read(&files[0])?, closing);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crl_without_idp_is_refreshed_through_its_sidecar() -> anyhow::Result<()> {
+    let pki = TestPki::new()?;
+    let now = certmail_pki::now_unix();
+    let work = tempfile::tempdir()?;
+    // GPKI partitions may lack an IssuingDistributionPoint: the operator's file and its
+    // sidecar name the partition, and the fetch keeps the operator's file name.
+    let newer = pki.crl(&pki.gpki_ca, None, &[], now - 60, now + 86_400)?;
+    let slapd = Slapd::start(&work.path().join("ldap"), CRL_DN, &newer)?;
+    let uri = cdp(slapd.port);
+    let older = pki.crl(&pki.gpki_ca, None, &[], now - 7200, now + 86_400)?;
+    let fx = Installation::with_pki(
+        &pki,
+        &[("dp146.crl".to_string(), older, Some(format!("{uri}\n")))],
+    )?;
+    let (code, out, err) = fx.certmail(&["crl", "fetch"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(crl_files(&fx)?, [fx.pki.crl_dir.join("dp146.crl")]);
+    assert_eq!(std::fs::read(fx.pki.crl_dir.join("dp146.crl"))?, newer);
+    let sidecar = std::fs::read_to_string(fx.pki.crl_dir.join("dp146.crl.uri"))?;
+    assert!(sidecar.lines().any(|l| l == uri), "{sidecar}");
+
+    // The directory going back to an older CRL (a stale replica) does not win.
+    let oldest = pki.crl(&pki.gpki_ca, None, &[], now - 10_000, now + 86_400)?;
+    slapd.replace_crl(CRL_DN, &oldest)?;
+    let (code, out, err) = fx.certmail(&["crl", "fetch"])?;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("older"), "{err}");
+    assert_eq!(std::fs::read(fx.pki.crl_dir.join("dp146.crl"))?, newer);
+    Ok(())
+}
