@@ -283,6 +283,7 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
         );
     }
     validate_auth(&c.auth, &mut bad);
+    c.crl_fetch.validate(&mut bad);
     let mut seen = HashSet::new();
     for (key, addrs) in [
         ("[imap] listen_tls", &c.imap.listen_tls),

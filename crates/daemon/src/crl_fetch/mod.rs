@@ -68,6 +68,23 @@ impl Default for CrlFetchSection {
     }
 }
 
+impl CrlFetchSection {
+    /// Reports distribution points that cannot be fetched, and a zero timeout, by key.
+    pub fn validate(&self, bad: &mut impl FnMut(&str, String)) {
+        for uri in &self.distribution_points {
+            if let Err(e) = Source::parse(uri) {
+                bad("[crl_fetch] distribution_points", format!("`{uri}`: {e}"));
+            }
+        }
+        if self.timeout_secs == 0 {
+            bad(
+                "[crl_fetch] timeout_secs",
+                "must be at least 1 (seconds for one distribution point)".into(),
+            );
+        }
+    }
+}
+
 /// What happened to one distribution point (one destination file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -104,7 +121,7 @@ pub fn run(config_path: &Path, options: &FetchOptions) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let timeout = Duration::from_secs(settings.timeout_secs.max(1));
+    let timeout = Duration::from_secs(settings.timeout_secs);
     let mut results = Vec::new();
     for (dest, uris) in &groups {
         let outcome = runtime.block_on(refresh(&pki, dest, uris, timeout));
@@ -356,5 +373,29 @@ pub fn command(config_path: &Path, cmd: CrlCommand) -> anyhow::Result<u8> {
         CrlCommand::Fetch { certs, uris, json } => {
             run(config_path, &FetchOptions { certs, uris, json })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_config_names_a_distribution_point_that_cannot_be_fetched() {
+        let section = CrlFetchSection {
+            distribution_points: vec![
+                "ldap://cen.dir.go.kr:389/cn=crl1p1dp146,cn=CA131100001,ou=GPKI,o=Government of Korea,c=KR".into(),
+                "ldaps://ldap.epki.go.kr/cn=crl1p1dp16306".into(),
+            ],
+            timeout_secs: 0,
+            ..CrlFetchSection::default()
+        };
+        let mut problems = Vec::new();
+        section
+            .validate(&mut |key: &str, message: String| problems.push((key.to_owned(), message)));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].0, "[crl_fetch] distribution_points");
+        assert!(problems[0].1.contains("ldaps://"), "{problems:?}");
+        assert_eq!(problems[1].0, "[crl_fetch] timeout_secs");
     }
 }
