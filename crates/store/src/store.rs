@@ -232,6 +232,11 @@ pub trait Store: Send + Sync + 'static {
 
     // ----- operations -----
 
+    /// Writes a consistent snapshot of the whole store into `dir` (created; must be new or
+    /// empty) while the store stays in use: writers wait for the copy, readers do not.
+    /// Restore it with [`crate::SledStore::restore`] into a stopped installation.
+    async fn backup(&self, dir: &std::path::Path) -> Result<crate::BackupManifest, StoreError>;
+
     /// Group-commit counters.
     fn stats(&self) -> StoreStats;
 }

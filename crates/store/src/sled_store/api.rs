@@ -289,6 +289,14 @@ impl Store for SledStore {
         self.write(move |i| i.audit_prune(before_ms)).await
     }
 
+    async fn backup(&self, dir: &std::path::Path) -> Result<crate::BackupManifest, StoreError> {
+        let dir = dir.to_owned();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.read(move |i| i.backup(&dir, now)).await
+    }
+
     fn stats(&self) -> StoreStats {
         self.inner.commit.stats()
     }
