@@ -254,7 +254,7 @@ fn check_keys(meta: &Tree, sealer: &Sealer) -> Result<()> {
         }
     }
     for id in sealer.key_ids().collect::<Vec<_>>() {
-        let k = [&prefix[..], &[id]].concat();
+        let k = [prefix, &[id]].concat();
         if meta.get(&k)?.is_none() {
             meta.insert(k.as_slice(), sealer.seal_with(id, &k, KEY_CHECK_PLAINTEXT)?)?;
         }
