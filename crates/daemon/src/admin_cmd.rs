@@ -14,6 +14,18 @@ use crate::cli::{AccountCommand, AliasCommand, CertCommand, DeviceCommand, Sessi
 
 /// Exit code for a refused or failed request (clap uses 2 for usage errors).
 pub const EXIT_REFUSED: u8 = 1;
+/// Exit code for a request that needs the running daemon when none answers on the admin
+/// socket (or, for `restore`, one that needs it stopped while it runs).
+pub const EXIT_NOT_RUNNING: u8 = 3;
+
+/// The exit code for an answer: 0 ok, 3 when the daemon's state was wrong for it, else 1.
+pub fn exit_code(resp: &Response) -> u8 {
+    match resp.code.as_deref() {
+        _ if resp.ok => 0,
+        Some("not_running" | "daemon_running") => EXIT_NOT_RUNNING,
+        _ => EXIT_REFUSED,
+    }
+}
 
 /// Runs an account subcommand; returns the process exit code.
 pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
@@ -46,7 +58,10 @@ pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
         }
         AccountCommand::Approve { id, out } => (Request::AccountApprove { id }, out.json),
         AccountCommand::Disable { id, out } => (Request::AccountDisable { id }, out.json),
-        AccountCommand::Totp { action, id, out } => (Request::AccountTotp { id, action }, out.json),
+        AccountCommand::Totp { action, id, out } => {
+            let resp = dispatch(config_path, Request::AccountTotp { id, action })?;
+            return Ok(crate::qr::print_totp(&resp, out.json));
+        }
         AccountCommand::Lock { id, out } => (Request::AccountLock { id }, out.json),
         AccountCommand::Unlock { id, out } => (Request::AccountUnlock { id }, out.json),
         AccountCommand::Networks { id, cidrs, out } => {
@@ -138,7 +153,7 @@ pub fn reload(config_path: &Path) -> anyhow::Result<u8> {
             "the daemon is not running (no admin socket at {})",
             config.server.admin_socket().display()
         );
-        return Ok(EXIT_REFUSED);
+        return Ok(EXIT_NOT_RUNNING);
     };
     print(&resp, false);
     Ok(if resp.ok { 0 } else { EXIT_REFUSED })
@@ -169,7 +184,7 @@ pub fn device(config_path: &Path, cmd: DeviceCommand) -> anyhow::Result<u8> {
 fn finish(config_path: &Path, req: Request, json: bool) -> anyhow::Result<u8> {
     let resp = dispatch(config_path, req)?;
     print(&resp, json);
-    Ok(if resp.ok { 0 } else { EXIT_REFUSED })
+    Ok(exit_code(&resp))
 }
 
 /// Sends to the running daemon, or executes on the store when none runs.
@@ -199,7 +214,8 @@ pub fn dispatch(config_path: &Path, req: Request) -> anyhow::Result<Response> {
     })
 }
 
-fn print(resp: &Response, json: bool) {
+/// Prints an answer: JSON, or its message and tables.
+pub fn print(resp: &Response, json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(resp).unwrap_or_default());
         return;

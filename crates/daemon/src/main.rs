@@ -17,12 +17,15 @@ mod config;
 mod demo;
 mod dev;
 mod http;
+mod import_maildir;
 mod listener;
 mod logging;
 mod metrics;
 mod notices;
 mod notify;
+mod ops_cmd;
 mod protocols;
+mod qr;
 mod revocation;
 mod serve;
 mod table;
@@ -59,6 +62,13 @@ fn main() -> ExitCode {
         Command::Session(cmd) => return exit(admin_cmd::session(&cli.config, cmd)),
         Command::Reload => return exit(admin_cmd::reload(&cli.config)),
         Command::Device(cmd) => return exit(admin_cmd::device(&cli.config, cmd)),
+        Command::Backup { dir, out } => return exit(ops_cmd::backup(&cli.config, &dir, out)),
+        Command::Restore { dir, force, out } => {
+            return exit(ops_cmd::restore(&cli.config, &dir, force, out));
+        }
+        Command::ImportMaildir(args) => return exit(import_maildir::run(&cli.config, args)),
+        Command::Audit(cmd) => return exit(ops_cmd::audit(&cli.config, cmd)),
+        Command::Stats { out } => return exit(ops_cmd::stats(&cli.config, out)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -221,6 +221,13 @@ pub trait Store: Send + Sync + 'static {
         to_ms: i64,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Events with `from_ms <= time < to_ms`, newest first, at most `limit` (`audit tail`).
+    async fn audit_newest(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
     /// The newest `limit` events of an account, newest first.
     async fn audit_by_account(
         &self,
