@@ -13,6 +13,9 @@ const STEP: Duration = Duration::from_secs(30);
 /// 보낸편지함 ("sent mail box") in modified UTF-7, as Dovecot names the directory.
 const KOREAN: &str = "&vPSwuNO4ycDVaA-";
 
+/// A message as IMAP must report it: body, flags (sorted, async-imap's names), INTERNALDATE.
+type Expected<'a> = (&'a [u8], &'a [&'a str], i64);
+
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
@@ -138,7 +141,7 @@ async fn a_dovecot_maildir_arrives_with_folders_flags_and_dates() -> anyhow::Res
         "no Maildir++ dots leak into names: {names:?}"
     );
 
-    let expect: [(&str, Vec<(&[u8], &[&str], i64)>); 5] = [
+    let expect: [(&str, Vec<Expected>); 5] = [
         (
             "INBOX",
             vec![
