@@ -141,7 +141,7 @@ async fn a_dovecot_maildir_arrives_with_folders_flags_and_dates() -> anyhow::Res
         "no Maildir++ dots leak into names: {names:?}"
     );
 
-    let expect: [(&str, Vec<Expected>); 5] = [
+    let expect: [(&str, Vec<Expected<'_>>); 5] = [
         (
             "INBOX",
             vec![
