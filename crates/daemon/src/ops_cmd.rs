@@ -227,10 +227,12 @@ fn tail(config_path: &Path, lines: usize, follow: bool, json: bool) -> anyhow::R
         return Ok(finish(&resp, json));
     }
     // Follow: print what is there one event per line, then poll for newer events. Events
-    // of the last printed millisecond are remembered so none prints twice.
+    // of the last printed millisecond are remembered so none prints twice. (An event stored
+    // in that same millisecond between the first two queries is taken as already seen.)
     let mut last: (i64, Vec<Value>) = (i64::MIN, Vec::new());
     let mut stdout = std::io::stdout().lock();
     let mut resp = resp;
+    let mut first = true;
     loop {
         for e in events(&resp.data) {
             let t = e["time_ms"].as_i64().unwrap_or(0);
@@ -252,6 +254,20 @@ fn tail(config_path: &Path, lines: usize, follow: bool, json: bool) -> anyhow::R
             {
                 return Ok(0); // the reader went away (e.g. `| head`)
             }
+        }
+        if first {
+            // Events of the newest printed millisecond that `-n` left out are older than
+            // the ones printed (they sort before them): mark them seen, not new.
+            first = false;
+            resp = link.call(query(Some(last.0.max(0))))?;
+            let boundary = last.0;
+            last.1.extend(
+                events(&resp.data)
+                    .iter()
+                    .filter(|e| e["time_ms"].as_i64() == Some(boundary))
+                    .cloned(),
+            );
+            continue;
         }
         std::thread::sleep(Duration::from_millis(500));
         resp = link.call(query(Some(last.0.max(0))))?;
