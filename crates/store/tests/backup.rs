@@ -4,7 +4,7 @@
 
 mod common;
 
-use certmail_store::{FlagOp, KeyFile, NewMessage, SledStore, StoreError};
+use certmail_store::{FlagOp, KeyFile, NewMessage, SledStore, Store as _, StoreError};
 use common::*;
 
 fn message(subject: &str, size: usize) -> NewMessage {
@@ -126,4 +126,59 @@ async fn restore_refuses_a_wrong_key_and_a_damaged_dump_before_writing() {
     let err = SledStore::restore(&backup, &target, key).unwrap_err();
     assert!(err.to_string().contains("damaged"), "{err}");
     assert!(!target.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_during_writes_is_a_consistent_store() {
+    let ts = TestStore::new().await;
+    ts.store.create_account(hong()).await.unwrap();
+    ts.store.create_mailbox("hong", "결재", None).await.unwrap();
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let store = ts.store.clone();
+        writers.push(tokio::spawn(async move {
+            let mailbox = if w % 2 == 0 { "INBOX" } else { "결재" };
+            for i in 0..40 {
+                let m = message(&format!("writer {w} message {i}"), 100 + 3000 * (i % 30));
+                store.append("hong", mailbox, m).await.unwrap();
+            }
+        }));
+    }
+    // Let the writers get going, then back up while they run.
+    while ts
+        .store
+        .messages("hong", "INBOX", 1..=u32::MAX)
+        .await
+        .unwrap()
+        .len()
+        < 5
+    {
+        tokio::task::yield_now().await;
+    }
+    let backup = ts.dir.path().join("backup");
+    let manifest = ts.store.backup(&backup).await.unwrap();
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert!(manifest.counts.messages >= 5 && manifest.counts.messages < 160);
+
+    let target = ts.dir.path().join("restored");
+    let key = KeyFile::load(&key_path(ts.dir.path())).unwrap();
+    SledStore::restore(&backup, &target, key).unwrap();
+    let key = KeyFile::load(&key_path(ts.dir.path())).unwrap();
+    let store = SledStore::open_async(&target, key).await.unwrap();
+    let mut total = 0;
+    for name in ["INBOX", "결재"] {
+        let mailbox = store.mailbox("hong", name).await.unwrap().unwrap();
+        let list = store.messages("hong", name, 1..=u32::MAX).await.unwrap();
+        // The mailbox record and its messages come from the same moment.
+        assert_eq!(mailbox.exists as usize, list.len(), "{name}");
+        assert!(list.iter().all(|m| m.uid < mailbox.uid_next), "{name}");
+        for m in &list {
+            let body = store.message_body("hong", &m.blob).await.unwrap();
+            assert_eq!(body.len() as u64, m.size);
+        }
+        total += list.len() as u64;
+    }
+    assert_eq!(total, manifest.counts.messages);
 }
