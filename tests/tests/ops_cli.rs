@@ -23,9 +23,14 @@ async fn stats_audit_and_totp_on_a_live_daemon() -> anyhow::Result<()> {
     fx.add_account("kim", "김철수", PASSWORD)?;
 
     // Stopped daemon: commands that need it exit 3; the others open the store.
-    for args in [&["session", "list", "--json"][..], &["audit", "tail", "-f"]] {
+    for args in [
+        &["session", "list", "--json"][..],
+        &["reload", "--json"],
+        &["audit", "tail", "-f", "--json"],
+    ] {
         let (code, out, err) = fx.certmail(args)?;
         assert_eq!(code, 3, "{args:?}: {out}{err}");
+        assert_eq!(json(&out)["code"], "not_running", "{args:?}");
     }
     let (code, out, err) = fx.certmail(&["stats", "--json"])?;
     assert_eq!(code, 0, "{err}");

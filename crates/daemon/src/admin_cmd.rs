@@ -141,22 +141,31 @@ pub fn alias(config_path: &Path, cmd: AliasCommand) -> anyhow::Result<u8> {
 
 /// `certmail reload`: asks the running daemon to reload and waits for its answer. The
 /// configuration file is checked here first, so a broken one fails with every problem.
-pub fn reload(config_path: &Path) -> anyhow::Result<u8> {
-    if let Err(e) = crate::config::load(config_path) {
-        eprint!("{e}");
-        eprintln!("not reloaded: the daemon keeps its current configuration");
-        return Ok(EXIT_REFUSED);
-    }
-    let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+pub fn reload(config_path: &Path, json: bool) -> anyhow::Result<u8> {
+    let config = match crate::config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            let resp = Response::fail(
+                "invalid_config",
+                format!("{e}not reloaded: the daemon keeps its current configuration"),
+            );
+            print(&resp, json);
+            return Ok(EXIT_REFUSED);
+        }
+    };
     let Some(resp) = client::send(&config.server.admin_socket(), &Request::Reload)? else {
-        eprintln!(
-            "the daemon is not running (no admin socket at {})",
-            config.server.admin_socket().display()
+        let resp = Response::fail(
+            "not_running",
+            format!(
+                "the daemon is not running (no admin socket at {})",
+                config.server.admin_socket().display()
+            ),
         );
+        print(&resp, json);
         return Ok(EXIT_NOT_RUNNING);
     };
-    print(&resp, false);
-    Ok(if resp.ok { 0 } else { EXIT_REFUSED })
+    print(&resp, json);
+    Ok(exit_code(&resp))
 }
 
 /// Runs a session subcommand; returns the process exit code.

@@ -60,7 +60,10 @@ pub enum Command {
     /// Ask the running daemon to re-read its configuration, certificates and CRLs without
     /// dropping connections; fails (and the old configuration stays) if the new one is
     /// broken. This is the systemd unit's ExecReload.
-    Reload,
+    Reload {
+        #[command(flatten)]
+        out: Output,
+    },
     /// Manage accounts (on the running daemon, or on the store when it is stopped).
     #[command(subcommand)]
     Account(AccountCommand),
@@ -77,7 +80,8 @@ pub enum Command {
     #[command(subcommand)]
     Alias(AliasCommand),
     /// Write a consistent snapshot of the store into the new directory DIR while the daemon
-    /// runs (its user writes DIR; writers pause while the store is copied). Bodies stay
+    /// runs (its user writes DIR, so under systemd pick a ReadWritePaths directory such as
+    /// /var/lib/certmail/backups; writers pause while the store is copied). Bodies stay
     /// encrypted: keep the store key file safe separately, restore needs it.
     Backup {
         /// The backup directory (created; must be new or empty).

@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
         Command::Alias(cmd) => return exit(admin_cmd::alias(&cli.config, cmd)),
         Command::Session(cmd) => return exit(admin_cmd::session(&cli.config, cmd)),
-        Command::Reload => return exit(admin_cmd::reload(&cli.config)),
+        Command::Reload { out } => return exit(admin_cmd::reload(&cli.config, out.json)),
         Command::Device(cmd) => return exit(admin_cmd::device(&cli.config, cmd)),
         Command::Backup { dir, out } => return exit(ops_cmd::backup(&cli.config, &dir, out)),
         Command::Restore { dir, force, out } => {
