@@ -221,6 +221,14 @@ async fn backup_of_a_live_daemon_restores_every_message() -> anyhow::Result<()> 
     let (code, out, _) = certmail_with(&config2, &["restore", b, "--json"])?;
     assert_eq!(code, 1);
     assert_eq!(json(&out)["code"], "not_empty");
+    // --force moves the store aside (never deletes it) and restores again.
+    let (code, out, err) = certmail_with(&config2, &["restore", b, "--force", "--json"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    let aside = json(&out)["data"]["previous_store"]
+        .as_str()
+        .expect("where the old store went")
+        .to_string();
+    assert!(Path::new(&aside).join("db").is_file(), "{aside}");
 
     let daemon2 = DaemonProcess::start(
         &["serve", "--config", config2.to_str().expect("utf-8")],
