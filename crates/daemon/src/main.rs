@@ -4,7 +4,8 @@
 //! Modules: [`cli`] (arguments), [`config`] (TOML, checked key by key), [`serve`] (the
 //! daemon's main loop: listeners, reload, drain), [`listener`] (connection limits),
 //! [`tls`] (reloadable rustls configs), [`dev`] (the self-contained development mode),
-//! [`notify`] (sd_notify), [`logging`].
+//! [`notify`] (sd_notify), [`logging`], [`ops_cmd`] (backup, restore, audit, stats),
+//! [`import_maildir`] (Dovecot Maildir import), [`qr`] (terminal QR codes for TOTP).
 //!
 //! Rules: no blocking call on the async runtime (store opening and file reads at reload run
 //! on the blocking pool); secrets never reach logs; every refusal says why.
