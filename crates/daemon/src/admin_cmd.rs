@@ -14,6 +14,18 @@ use crate::cli::{AccountCommand, AliasCommand, CertCommand, DeviceCommand, Sessi
 
 /// Exit code for a refused or failed request (clap uses 2 for usage errors).
 pub const EXIT_REFUSED: u8 = 1;
+/// Exit code for a request that needs the running daemon when none answers on the admin
+/// socket (or, for `restore`, one that needs it stopped while it runs).
+pub const EXIT_NOT_RUNNING: u8 = 3;
+
+/// The exit code for an answer: 0 ok, 3 when the daemon's state was wrong for it, else 1.
+pub fn exit_code(resp: &Response) -> u8 {
+    match resp.code.as_deref() {
+        _ if resp.ok => 0,
+        Some("not_running" | "daemon_running") => EXIT_NOT_RUNNING,
+        _ => EXIT_REFUSED,
+    }
+}
 
 /// Runs an account subcommand; returns the process exit code.
 pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
@@ -46,7 +58,10 @@ pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
         }
         AccountCommand::Approve { id, out } => (Request::AccountApprove { id }, out.json),
         AccountCommand::Disable { id, out } => (Request::AccountDisable { id }, out.json),
-        AccountCommand::Totp { action, id, out } => (Request::AccountTotp { id, action }, out.json),
+        AccountCommand::Totp { action, id, out } => {
+            let resp = dispatch(config_path, Request::AccountTotp { id, action })?;
+            return Ok(crate::qr::print_totp(&resp, out.json));
+        }
         AccountCommand::Lock { id, out } => (Request::AccountLock { id }, out.json),
         AccountCommand::Unlock { id, out } => (Request::AccountUnlock { id }, out.json),
         AccountCommand::Networks { id, cidrs, out } => {
@@ -126,22 +141,31 @@ pub fn alias(config_path: &Path, cmd: AliasCommand) -> anyhow::Result<u8> {
 
 /// `certmail reload`: asks the running daemon to reload and waits for its answer. The
 /// configuration file is checked here first, so a broken one fails with every problem.
-pub fn reload(config_path: &Path) -> anyhow::Result<u8> {
-    if let Err(e) = crate::config::load(config_path) {
-        eprint!("{e}");
-        eprintln!("not reloaded: the daemon keeps its current configuration");
-        return Ok(EXIT_REFUSED);
-    }
-    let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let Some(resp) = client::send(&config.server.admin_socket(), &Request::Reload)? else {
-        eprintln!(
-            "the daemon is not running (no admin socket at {})",
-            config.server.admin_socket().display()
-        );
-        return Ok(EXIT_REFUSED);
+pub fn reload(config_path: &Path, json: bool) -> anyhow::Result<u8> {
+    let config = match crate::config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            let resp = Response::fail(
+                "invalid_config",
+                format!("{e}not reloaded: the daemon keeps its current configuration"),
+            );
+            print(&resp, json);
+            return Ok(EXIT_REFUSED);
+        }
     };
-    print(&resp, false);
-    Ok(if resp.ok { 0 } else { EXIT_REFUSED })
+    let Some(resp) = client::send(&config.server.admin_socket(), &Request::Reload)? else {
+        let resp = Response::fail(
+            "not_running",
+            format!(
+                "the daemon is not running (no admin socket at {})",
+                config.server.admin_socket().display()
+            ),
+        );
+        print(&resp, json);
+        return Ok(EXIT_NOT_RUNNING);
+    };
+    print(&resp, json);
+    Ok(exit_code(&resp))
 }
 
 /// Runs a session subcommand; returns the process exit code.
@@ -169,7 +193,7 @@ pub fn device(config_path: &Path, cmd: DeviceCommand) -> anyhow::Result<u8> {
 fn finish(config_path: &Path, req: Request, json: bool) -> anyhow::Result<u8> {
     let resp = dispatch(config_path, req)?;
     print(&resp, json);
-    Ok(if resp.ok { 0 } else { EXIT_REFUSED })
+    Ok(exit_code(&resp))
 }
 
 /// Sends to the running daemon, or executes on the store when none runs.
@@ -199,7 +223,8 @@ pub fn dispatch(config_path: &Path, req: Request) -> anyhow::Result<Response> {
     })
 }
 
-fn print(resp: &Response, json: bool) {
+/// Prints an answer: JSON, or its message and tables.
+pub fn print(resp: &Response, json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(resp).unwrap_or_default());
         return;

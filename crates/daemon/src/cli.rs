@@ -4,9 +4,25 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// What `certmail --help` says about exit codes and --json.
+const EXIT_CODES: &str = "\
+Administrative commands talk to the running daemon over its admin socket; with the daemon
+stopped, most of them open the store directly.
+
+--json (on every administrative command) prints one JSON object:
+  {\"ok\": bool, \"code\": \"machine_code\" (failures only), \"message\": \"...\", \"data\": {...}}
+(`audit tail -f --json` prints one JSON object per event and line.)
+
+Exit codes:
+  0  success
+  1  failure or refusal (the message and the JSON \"code\" say why)
+  2  usage error (bad arguments)
+  3  the daemon is not running but the command needs it (reload, session, audit tail -f),
+     or it is running and the command needs it stopped (restore)";
+
 /// certmail: a mail server (SMTP + IMAP) where every sign-in is a GPKI/EPKI certificate.
 #[derive(Debug, Parser)]
-#[command(name = "certmail", version, about, long_about = None)]
+#[command(name = "certmail", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     /// The configuration file.
     #[arg(
@@ -44,7 +60,10 @@ pub enum Command {
     /// Ask the running daemon to re-read its configuration, certificates and CRLs without
     /// dropping connections; fails (and the old configuration stays) if the new one is
     /// broken. This is the systemd unit's ExecReload.
-    Reload,
+    Reload {
+        #[command(flatten)]
+        out: Output,
+    },
     /// Manage accounts (on the running daemon, or on the store when it is stopped).
     #[command(subcommand)]
     Account(AccountCommand),
@@ -63,6 +82,40 @@ pub enum Command {
     /// Certificate revocation lists: fetch them from the LDAP distribution points.
     #[command(subcommand)]
     Crl(crate::crl_fetch::CrlCommand),
+    /// Write a consistent snapshot of the store into the new directory DIR while the daemon
+    /// runs (its user writes DIR, so under systemd pick a ReadWritePaths directory such as
+    /// /var/lib/certmail/backups; writers pause while the store is copied). Bodies stay
+    /// encrypted: keep the store key file safe separately, restore needs it.
+    Backup {
+        /// The backup directory (created; must be new or empty).
+        dir: PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Restore a backup into this installation's store. The daemon must be stopped and the
+    /// store empty (or --force, which moves the old store aside); the key file must be the
+    /// one of the installation the backup came from. Then start the daemon.
+    Restore {
+        /// The backup directory (with manifest.json).
+        dir: PathBuf,
+        /// Replace a store that holds mail (it is moved to store.before-restore-TIME).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Import a Dovecot Maildir (Maildir++ folders, flags, keywords) into an account, on the
+    /// running daemon (or the stopped store). Sent/Drafts/Trash/Junk go to the account's
+    /// special-use mailboxes. Running it twice imports the messages twice.
+    ImportMaildir(crate::import_maildir::ImportArgs),
+    /// Read the audit log: sign-ins, refusals, admin actions.
+    #[command(subcommand)]
+    Audit(crate::ops_cmd::AuditCommand),
+    /// Counts: accounts, mailboxes, messages, store size, live sessions, queue depth.
+    Stats {
+        #[command(flatten)]
+        out: Output,
+    },
     /// Create the store's encryption key file (32 random bytes, mode 0600).
     Keygen {
         /// Where to write it. Default: the key file the configuration names.

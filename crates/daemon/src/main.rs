@@ -6,7 +6,8 @@
 //! [`tls`] (reloadable rustls configs), [`dev`] (the self-contained development mode),
 //! [`notify`] (sd_notify), [`logging`], [`crl_fetch`] (`certmail crl fetch`: CRLs from the
 //! LDAP distribution points into `[pki] crl_dir`), [`metrics`] and [`state_metrics`]
-//! (`/metrics`).
+//! (`/metrics`), [`ops_cmd`] (backup, restore, audit, stats),
+//! [`import_maildir`] (Dovecot Maildir import), [`qr`] (terminal QR codes for TOTP).
 //!
 //! Rules: no blocking call on the async runtime (store opening and file reads at reload run
 //! on the blocking pool); secrets never reach logs; every refusal says why.
@@ -20,12 +21,15 @@ mod crl_fetch;
 mod demo;
 mod dev;
 mod http;
+mod import_maildir;
 mod listener;
 mod logging;
 mod metrics;
 mod notices;
 mod notify;
+mod ops_cmd;
 mod protocols;
+mod qr;
 mod revocation;
 mod serve;
 mod state_metrics;
@@ -61,9 +65,16 @@ fn main() -> ExitCode {
         Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
         Command::Alias(cmd) => return exit(admin_cmd::alias(&cli.config, cmd)),
         Command::Session(cmd) => return exit(admin_cmd::session(&cli.config, cmd)),
-        Command::Reload => return exit(admin_cmd::reload(&cli.config)),
+        Command::Reload { out } => return exit(admin_cmd::reload(&cli.config, out.json)),
         Command::Device(cmd) => return exit(admin_cmd::device(&cli.config, cmd)),
         Command::Crl(cmd) => return exit(crl_fetch::command(&cli.config, cmd)),
+        Command::Backup { dir, out } => return exit(ops_cmd::backup(&cli.config, &dir, out)),
+        Command::Restore { dir, force, out } => {
+            return exit(ops_cmd::restore(&cli.config, &dir, force, out));
+        }
+        Command::ImportMaildir(args) => return exit(import_maildir::run(&cli.config, args)),
+        Command::Audit(cmd) => return exit(ops_cmd::audit(&cli.config, cmd)),
+        Command::Stats { out } => return exit(ops_cmd::stats(&cli.config, out)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -64,6 +64,9 @@ pub enum StoreError {
     /// A flush to disk failed; the store no longer acknowledges writes.
     #[error("flush to disk failed: {0}")]
     Flush(String),
+    /// A backup could not be written, or a backup directory is incomplete or damaged.
+    #[error("backup: {0}")]
+    Backup(String),
     /// A background task panicked or the runtime shut down.
     #[error("store task failed: {0}")]
     Task(String),

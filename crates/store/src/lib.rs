@@ -6,6 +6,8 @@
 //! - [`SledStore`]: the sled 0.34 implementation, with message bodies stored once
 //!   (content-addressed, reference-counted) and encrypted with AES-256-GCM ([`KeyFile`]).
 //! - [`flush_latency`]: [`FlushLatency`], the histogram of group-commit flush times.
+//! - backups: [`Store::backup`] writes a consistent snapshot of a live store,
+//!   [`SledStore::restore`] brings it back into a stopped installation ([`BackupManifest`]).
 //! - [`error`]: [`StoreError`]; `is_user_error()` separates "no such mailbox" from disk or
 //!   key failures.
 //!
@@ -41,5 +43,8 @@ pub use crypto::KeyFile;
 pub use error::StoreError;
 pub use flush_latency::{FLUSH_LATENCY_BOUNDS_SECS, FlushLatency};
 pub use model::*;
-pub use sled_store::{FORMAT_VERSION, SLED_SEGMENT_SIZE, SledStore};
+pub use sled_store::{
+    BACKUP_VERSION, BackupCounts, BackupManifest, DUMP_FILE, FORMAT_VERSION, MANIFEST_FILE,
+    SLED_SEGMENT_SIZE, SledStore, read_manifest,
+};
 pub use store::Store;

@@ -221,6 +221,13 @@ pub trait Store: Send + Sync + 'static {
         to_ms: i64,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Events with `from_ms <= time < to_ms`, newest first, at most `limit` (`audit tail`).
+    async fn audit_newest(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
     /// The newest `limit` events of an account, newest first.
     async fn audit_by_account(
         &self,
@@ -231,6 +238,11 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_prune(&self, before_ms: i64) -> Result<u64, StoreError>;
 
     // ----- operations -----
+
+    /// Writes a consistent snapshot of the whole store into `dir` (created; must be new or
+    /// empty) while the store stays in use: writers wait for the copy, readers do not.
+    /// Restore it with [`crate::SledStore::restore`] into a stopped installation.
+    async fn backup(&self, dir: &std::path::Path) -> Result<crate::BackupManifest, StoreError>;
 
     /// Group-commit counters.
     fn stats(&self) -> StoreStats;

@@ -7,6 +7,8 @@
 
 pub mod client;
 mod devices;
+pub mod link;
+pub mod ops;
 pub mod server;
 pub mod service;
 
@@ -127,6 +129,42 @@ pub enum Request {
     /// Re-reads the configuration, TLS certificates, CA certificates and CRLs (daemon
     /// running only); fails with the error when the new configuration is broken.
     Reload,
+    /// Writes a consistent snapshot of the store into a new directory (absolute path,
+    /// written by the daemon's user); see `admin/ops.rs`.
+    Backup {
+        /// The backup directory (created; must be new or empty).
+        dir: String,
+    },
+    /// Stores one imported message (`import-maildir`), creating its mailbox if needed.
+    ImportMessage {
+        /// The login id.
+        account: String,
+        /// The mailbox name (`/`-delimited).
+        mailbox: String,
+        /// RFC 6154 special use (`\Sent`…): the account's mailbox with it wins over `mailbox`.
+        special_use: Option<String>,
+        /// IMAP flags.
+        flags: Vec<String>,
+        /// INTERNALDATE, Unix seconds.
+        internal_date: i64,
+        /// The RFC 5322 message, base64.
+        body_b64: String,
+    },
+    /// Audit events (oldest first), the newest `limit` that match every filter given.
+    AuditQuery {
+        /// Only this account's.
+        account: Option<String>,
+        /// Only from this client IP.
+        ip: Option<String>,
+        /// Only at or after this time, Unix milliseconds.
+        since_ms: Option<i64>,
+        /// Only before this time, Unix milliseconds.
+        until_ms: Option<i64>,
+        /// At most this many.
+        limit: usize,
+    },
+    /// Counts: accounts, mailboxes, messages, queue, live sessions, store writes.
+    Stats,
     /// Lists live sessions (daemon running only).
     SessionList,
     /// Ends an account's session: every connection hears why and is closed.

@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 use super::{Request, Response, service};
 use crate::serve::Daemon;
 
-/// Longest request line (a certificate in base64 is a few KB).
-const MAX_LINE: usize = 1024 * 1024;
+/// Longest request line: an imported message in base64 (`import-maildir`), up to the
+/// 50 MB SMTP SIZE default, is the largest request. The socket is owner-only.
+const MAX_LINE: usize = 72 * 1024 * 1024;
 
 /// Binds the socket with mode 0600, replacing a stale one left by a crashed daemon.
 pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {

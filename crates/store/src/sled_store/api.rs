@@ -289,6 +289,24 @@ impl Store for SledStore {
         self.write(move |i| i.audit_prune(before_ms)).await
     }
 
+    async fn audit_newest(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.read(move |i| i.audit_newest(from_ms, to_ms, limit))
+            .await
+    }
+
+    async fn backup(&self, dir: &std::path::Path) -> Result<crate::BackupManifest, StoreError> {
+        let dir = dir.to_owned();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.read(move |i| i.backup(&dir, now)).await
+    }
+
     fn stats(&self) -> StoreStats {
         self.inner.commit.stats()
     }

@@ -60,6 +60,29 @@ impl Inner {
         Ok(out)
     }
 
+    pub(crate) fn audit_newest(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let mut out = Vec::new();
+        if from_ms >= to_ms {
+            return Ok(out);
+        }
+        for entry in self
+            .t
+            .audit
+            .range(event_key(from_ms, 0)..event_key(to_ms, 0))
+            .rev()
+            .take(limit)
+        {
+            let (k, v) = entry?;
+            out.push(decode(&k, &v)?);
+        }
+        Ok(out)
+    }
+
     pub(crate) fn audit_by_account(&self, account: &str, limit: usize) -> Result<Vec<AuditEvent>> {
         let prefix = account_prefix(account);
         let mut out = Vec::new();

@@ -12,6 +12,8 @@
 //! - `queue`: id → `QueueEntry`; `audit`: (time, seq) → `AuditEvent`; `audit_idx`;
 //! - `devices`: (account, SPKI hash, network) → `Device`.
 //!
+//! `backup.rs` writes and restores consistent snapshots of all trees.
+//!
 //! The sync functions live on [`Inner`] in one file per area; `api.rs` wraps them in the
 //! async trait, running each on the blocking pool and, for writes, awaiting the group
 //! commit.
@@ -19,6 +21,7 @@
 mod accounts;
 mod api;
 mod audit;
+mod backup;
 mod chunks;
 mod commit;
 mod delivery;
@@ -32,7 +35,11 @@ mod summaries;
 mod tx;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub use backup::{
+    BACKUP_VERSION, BackupCounts, BackupManifest, DUMP_FILE, MANIFEST_FILE, read_manifest,
+};
 
 use ::sled::Tree;
 
@@ -53,6 +60,8 @@ pub const FORMAT_VERSION: u32 = 1;
 
 const FORMAT_KEY: &[u8] = b"format_version";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";
+/// `meta` keys of the key check values: this prefix, then the key id.
+const KEY_CHECK_PREFIX: &[u8] = b"key_check/";
 
 /// The named trees of the database.
 pub(crate) struct Trees {
@@ -105,6 +114,9 @@ pub(crate) struct Inner {
     /// Serialises mailbox-hierarchy changes (create, rename, delete), which scan before
     /// their transaction.
     pub(crate) hierarchy: Mutex<()>,
+    /// Held shared by every write operation while it runs, and exclusively by a backup
+    /// while it copies the trees (see `backup.rs`); never held across an `.await`.
+    pub(crate) write_gate: RwLock<()>,
     commit: GroupCommit,
 }
 
@@ -127,15 +139,7 @@ impl SledStore {
     /// store was written by another format version and with `WrongKey` if `key` is not the
     /// key the store was created with.
     pub fn open(path: &Path, key: KeyFile) -> Result<SledStore> {
-        let db = ::sled::Config::new()
-            .path(path)
-            .mode(::sled::Mode::HighThroughput)
-            // sled writes a page larger than a quarter of a segment to a file of its own
-            // that it never fsyncs; leaves split only past 16 items, so with 8 MiB segments
-            // a leaf of 64 KiB chunks (see chunks.rs) stays in the log, which the group
-            // commit syncs.
-            .segment_size(SLED_SEGMENT_SIZE)
-            .open()?;
+        let db = sled_config(path).open()?;
         let t = Trees::open(&db)?;
         check_format_version(&t.meta)?;
         let sealer = Sealer::new(&key);
@@ -149,6 +153,7 @@ impl SledStore {
                 t,
                 sealer,
                 hierarchy: Mutex::new(()),
+                write_gate: RwLock::new(()),
                 commit,
             }),
         })
@@ -180,7 +185,12 @@ impl SledStore {
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T> + Send + 'static,
     {
-        let value = self.read(op).await?;
+        let value = self
+            .read(move |i| {
+                let _gate = i.write_gate.read().unwrap_or_else(|e| e.into_inner());
+                op(i)
+            })
+            .await?;
         self.inner.commit.durable().await?;
         Ok(value)
     }
@@ -191,6 +201,18 @@ impl Inner {
     pub(crate) fn lock_hierarchy(&self) -> std::sync::MutexGuard<'_, ()> {
         self.hierarchy.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// How every store directory is opened (the daemon's store, a restore's target).
+fn sled_config(path: &Path) -> ::sled::Config {
+    ::sled::Config::new()
+        .path(path)
+        .mode(::sled::Mode::HighThroughput)
+        // sled writes a page larger than a quarter of a segment to a file of its own
+        // that it never fsyncs; leaves split only past 16 items, so with 8 MiB segments
+        // a leaf of 64 KiB chunks (see chunks.rs) stays in the log, which the group
+        // commit syncs.
+        .segment_size(SLED_SEGMENT_SIZE)
 }
 
 /// Writes the format version into an empty store, or checks the one found.
@@ -221,7 +243,7 @@ fn check_format_version(meta: &Tree) -> Result<()> {
 /// Each key id has a check value sealed with it: a key file whose key differs from the one
 /// that wrote the store fails here, at open, instead of on the first message read.
 fn check_keys(meta: &Tree, sealer: &Sealer) -> Result<()> {
-    let prefix = b"key_check/";
+    let prefix = KEY_CHECK_PREFIX;
     for entry in meta.scan_prefix(prefix) {
         let (k, v) = entry?;
         let id = *k.last().ok_or_else(|| keys::corrupt(&k, "empty key"))?;
@@ -232,7 +254,7 @@ fn check_keys(meta: &Tree, sealer: &Sealer) -> Result<()> {
         }
     }
     for id in sealer.key_ids().collect::<Vec<_>>() {
-        let k = [&prefix[..], &[id]].concat();
+        let k = [prefix, &[id]].concat();
         if meta.get(&k)?.is_none() {
             meta.insert(k.as_slice(), sealer.seal_with(id, &k, KEY_CHECK_PLAINTEXT)?)?;
         }

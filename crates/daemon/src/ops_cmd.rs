@@ -1,0 +1,475 @@
+//! `certmail backup|restore|audit|stats`: the operator's data commands.
+//!
+//! - `backup DIR` asks the running daemon to write a consistent snapshot (the store pauses
+//!   its writers while it copies; see certmail-store's `backup.rs`), or writes it from the
+//!   store itself when the daemon is stopped. The daemon's user writes DIR.
+//! - `restore DIR` runs only with the daemon stopped, into an empty store (`--force` moves
+//!   a non-empty one aside), with the installation's key file, which must be the one the
+//!   backup was written with.
+//! - `audit tail [-f] [-n N]`, `audit search …`, `stats`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::admin::link::{AdminLink, daemon_answers};
+use crate::admin::{Request, Response};
+use crate::admin_cmd::EXIT_NOT_RUNNING;
+use crate::cli::Output;
+
+/// `certmail audit …`
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Print the newest audit events (sign-ins, refusals, admin actions), oldest first.
+    Tail {
+        /// How many events.
+        #[arg(short = 'n', long = "lines", default_value_t = 20)]
+        lines: usize,
+        /// Keep printing new events as they happen (needs the running daemon; with
+        /// --json, one JSON object per line). Stop with Ctrl-C.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Find audit events by account, client IP and time; every filter given must match.
+    Search {
+        /// Only this account's events.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only events from this client IP address.
+        #[arg(long)]
+        ip: Option<String>,
+        /// From this time on: 2026-11-22, 2026-11-22T09:00:00Z, Unix seconds, or an age
+        /// such as 30m, 12h, 7d.
+        #[arg(long)]
+        since: Option<String>,
+        /// Before this time (same forms as --since).
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many (the newest that match).
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `certmail backup DIR`.
+pub fn backup(config_path: &Path, dir: &Path, out: Output) -> anyhow::Result<u8> {
+    let dir = absolute(dir)?;
+    let resp = crate::admin_cmd::dispatch(
+        config_path,
+        Request::Backup {
+            dir: dir.display().to_string(),
+        },
+    )?;
+    Ok(finish(&resp, out.json))
+}
+
+/// `certmail restore DIR [--force]`: into the stopped installation of `config_path`.
+pub fn restore(config_path: &Path, dir: &Path, force: bool, out: Output) -> anyhow::Result<u8> {
+    let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let socket = config.server.admin_socket();
+    if daemon_answers(&socket)? {
+        let resp = Response::fail(
+            "daemon_running",
+            "the daemon is running: stop it first (systemctl stop certmail), restore, start it",
+        );
+        finish(&resp, out.json);
+        return Ok(EXIT_NOT_RUNNING);
+    }
+    let resp = restore_stopped(&config, dir, force)?;
+    Ok(finish(&resp, out.json))
+}
+
+fn restore_stopped(
+    config: &crate::config::Config,
+    dir: &Path,
+    force: bool,
+) -> anyhow::Result<Response> {
+    use certmail_store::{SledStore, StoreError};
+    let key_path = config.server.key_file();
+    if !key_path.exists() {
+        return Ok(Response::fail(
+            "no_key",
+            format!(
+                "no store key file at {}: copy the key file of the installation the backup \
+                 came from there (mode 0600) and run restore again",
+                key_path.display()
+            ),
+        ));
+    }
+    let key = certmail_store::KeyFile::load(&key_path)?;
+    std::fs::create_dir_all(&config.server.data_dir)?;
+    let target = config.server.data_dir.join("store");
+    let mut moved = None;
+    if !SledStore::is_empty_store(&target)? {
+        if !force {
+            return Ok(Response::fail(
+                "not_empty",
+                format!(
+                    "{} already holds mail; restore refuses to replace it (--force moves it aside)",
+                    target.display()
+                ),
+            ));
+        }
+        let aside = config
+            .server
+            .data_dir
+            .join(format!("store.before-restore-{}", certmail_auth::now()));
+        std::fs::rename(&target, &aside)?;
+        moved = Some(aside);
+    }
+    match SledStore::restore(dir, &target, key) {
+        Ok(m) => {
+            let mut msg = format!(
+                "restored {} accounts, {} mailboxes, {} messages, {} queued, {} audit events \
+                 from the backup of {}",
+                m.counts.accounts,
+                m.counts.mailboxes,
+                m.counts.messages,
+                m.counts.queue,
+                m.counts.audit_events,
+                iso_time(m.created_at * 1000)
+            );
+            if let Some(aside) = &moved {
+                msg.push_str(&format!("; the previous store is in {}", aside.display()));
+            }
+            Ok(Response::ok(
+                msg,
+                json!({ "manifest": m, "previous_store": moved }),
+            ))
+        }
+        Err(StoreError::WrongKey { key_id } | StoreError::UnknownKeyId(key_id)) => {
+            Ok(Response::fail(
+                "wrong_key",
+                format!(
+                    "the key file {} does not open this backup (key id {key_id}): the backup's \
+                     mail is encrypted with the store key of the installation it came from; put \
+                     that key file there and run restore again. Nothing was written.",
+                    key_path.display()
+                ),
+            ))
+        }
+        Err(e @ (StoreError::Backup(_) | StoreError::FormatVersion { .. })) => {
+            Ok(Response::fail("bad_backup", e.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `certmail audit …`
+pub fn audit(config_path: &Path, cmd: AuditCommand) -> anyhow::Result<u8> {
+    match cmd {
+        AuditCommand::Tail { lines, follow, out } => tail(config_path, lines, follow, out.json),
+        AuditCommand::Search {
+            account,
+            ip,
+            since,
+            until,
+            limit,
+            out,
+        } => {
+            let now_ms = certmail_auth::now() * 1000;
+            let parse = |t: Option<String>| -> Result<Option<i64>, String> {
+                t.map(|t| parse_time(&t, now_ms)).transpose()
+            };
+            let (since_ms, until_ms) = match (parse(since), parse(until)) {
+                (Ok(s), Ok(u)) => (s, u),
+                (Err(bad), _) | (_, Err(bad)) => {
+                    let resp = Response::fail(
+                        "invalid",
+                        format!(
+                            "`{bad}` is not a time: write 2026-11-22, 2026-11-22T09:00:00Z, \
+                             Unix seconds, or an age like 12h"
+                        ),
+                    );
+                    finish(&resp, out.json);
+                    return Ok(2);
+                }
+            };
+            let req = Request::AuditQuery {
+                account,
+                ip,
+                since_ms,
+                until_ms,
+                limit,
+            };
+            let resp = crate::admin_cmd::dispatch(config_path, req)?;
+            Ok(finish(&resp, out.json))
+        }
+    }
+}
+
+fn tail(config_path: &Path, lines: usize, follow: bool, json: bool) -> anyhow::Result<u8> {
+    let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut link = AdminLink::open(&config)?;
+    if follow && !link.daemon_running() {
+        let resp = Response::fail(
+            "not_running",
+            "audit tail -f follows the running daemon's log; it is not running",
+        );
+        finish(&resp, json);
+        return Ok(EXIT_NOT_RUNNING);
+    }
+    let query = |since_ms| Request::AuditQuery {
+        account: None,
+        ip: None,
+        since_ms,
+        until_ms: None,
+        limit: if since_ms.is_some() { 10_000 } else { lines },
+    };
+    let resp = link.call(query(None))?;
+    if !follow || !resp.ok {
+        return Ok(finish(&resp, json));
+    }
+    // Follow: print what is there one event per line, then poll for newer events. Events
+    // of the last printed millisecond are remembered so none prints twice. (An event stored
+    // in that same millisecond between the first two queries is taken as already seen.)
+    let mut last: (i64, Vec<Value>) = (i64::MIN, Vec::new());
+    let mut stdout = std::io::stdout().lock();
+    let mut resp = resp;
+    let mut first = true;
+    loop {
+        for e in events(&resp.data) {
+            let t = e["time_ms"].as_i64().unwrap_or(0);
+            if t < last.0 || (t == last.0 && last.1.contains(e)) {
+                continue;
+            }
+            if t > last.0 {
+                last = (t, Vec::new());
+            }
+            last.1.push(e.clone());
+            let line = if json {
+                serde_json::to_string(e)?
+            } else {
+                event_line(e)
+            };
+            if writeln!(stdout, "{line}")
+                .and_then(|_| stdout.flush())
+                .is_err()
+            {
+                return Ok(0); // the reader went away (e.g. `| head`)
+            }
+        }
+        if first {
+            // Events of the newest printed millisecond that `-n` left out are older than
+            // the ones printed (they sort before them): mark them seen, not new.
+            first = false;
+            resp = link.call(query(Some(last.0.max(0))))?;
+            let boundary = last.0;
+            last.1.extend(
+                events(&resp.data)
+                    .iter()
+                    .filter(|e| e["time_ms"].as_i64() == Some(boundary))
+                    .cloned(),
+            );
+            continue;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        resp = link.call(query(Some(last.0.max(0))))?;
+        if !resp.ok {
+            return Ok(finish(&resp, json));
+        }
+    }
+}
+
+/// `certmail stats`.
+pub fn stats(config_path: &Path, out: Output) -> anyhow::Result<u8> {
+    let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut resp = crate::admin_cmd::dispatch(config_path, Request::Stats)?;
+    if let Some(stats) = resp.data.get_mut("stats").and_then(Value::as_object_mut) {
+        let store_dir = config.server.data_dir.join("store");
+        stats.insert("store_bytes".into(), json!(dir_size(&store_dir)));
+    }
+    Ok(finish(&resp, out.json))
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Prints the answer (JSON, or the message and the tables of this module's data) and
+/// returns the exit code.
+fn finish(resp: &Response, json: bool) -> u8 {
+    if json {
+        println!("{}", serde_json::to_string_pretty(resp).unwrap_or_default());
+    } else if resp.ok {
+        println!("{}", resp.message);
+        for e in events(&resp.data) {
+            println!("{}", event_line(e));
+        }
+        if let Some(stats) = resp.data.get("stats").and_then(Value::as_object) {
+            for (k, v) in stats {
+                println!("  {k:<24} {}", compact(v));
+            }
+        }
+    } else {
+        match &resp.code {
+            Some(code) => eprintln!("refused ({code}): {}", resp.message),
+            None => eprintln!("failed: {}", resp.message),
+        }
+    }
+    crate::admin_cmd::exit_code(resp)
+}
+
+fn events(data: &Value) -> &[Value] {
+    data.get("events")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// `2026-11-22T09:00:01.250Z  login.ok  hong  192.0.2.7  key=value …`
+fn event_line(e: &Value) -> String {
+    let text = |k: &str| e[k].as_str().unwrap_or("-").to_string();
+    let fields = e["fields"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", compact(v)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    format!(
+        "{}  {:<18} {:<12} {:<15} {fields}",
+        iso_time(e["time_ms"].as_i64().unwrap_or(0)),
+        text("kind"),
+        text("account"),
+        text("ip"),
+    )
+}
+
+fn compact(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    })
+}
+
+/// Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn iso_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+/// A time for `--since`/`--until` as Unix milliseconds: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]Z`
+/// (UTC), Unix seconds, or an age before `now_ms` (`30m`, `12h`, `7d`, `90s`).
+pub fn parse_time(text: &str, now_ms: i64) -> Result<i64, String> {
+    let t = text.trim();
+    let bad = || text.to_string();
+    if let Ok(secs) = t.parse::<i64>() {
+        return Ok(secs * 1000);
+    }
+    if let Some(unit) = t.chars().last().filter(|c| "smhd".contains(*c)) {
+        let n: i64 = t[..t.len() - 1].parse().map_err(|_| bad())?;
+        let per = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => 86_400,
+        };
+        return Ok(now_ms - n * per * 1000);
+    }
+    let (date, time) = t.split_once('T').unwrap_or((t, ""));
+    let mut ymd = date.split('-').map(|p| p.parse::<i64>());
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d)), None) =
+        (ymd.next(), ymd.next(), ymd.next(), ymd.next())
+    else {
+        return Err(bad());
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    let mut secs = days_from_civil(y, m, d) * 86_400;
+    if !time.is_empty() {
+        let hms = time.strip_suffix('Z').ok_or_else(bad)?;
+        let parts: Vec<i64> = hms
+            .split(':')
+            .map(|p| p.parse::<i64>().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        let (h, mi, s) = match parts.as_slice() {
+            [h, mi] => (*h, *mi, 0),
+            [h, mi, s] => (*h, *mi, *s),
+            _ => return Err(bad()),
+        };
+        secs += h * 3600 + mi * 60 + s;
+    }
+    Ok(secs * 1000)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_and_print() {
+        let day = 1_795_305_600_000; // 2026-11-22T00:00:00Z
+        assert_eq!(parse_time("2026-11-22", 0), Ok(day));
+        assert_eq!(parse_time("2026-11-22T09:30Z", 0), Ok(day + 34_200_000));
+        assert_eq!(parse_time("2026-11-22T09:30:15Z", 0), Ok(day + 34_215_000));
+        assert_eq!(parse_time("1795305600", 0), Ok(day));
+        assert_eq!(parse_time("2h", day), Ok(day - 7_200_000));
+        assert!(parse_time("2026-13-01", 0).is_err());
+        assert!(parse_time("yesterday", 0).is_err());
+        assert!(
+            parse_time("2026-11-22T09:30", 0).is_err(),
+            "UTC only, said with Z"
+        );
+        assert_eq!(iso_time(day + 34_215_250), "2026-11-22T09:30:15.250Z");
+        assert_eq!(iso_time(0), "1970-01-01T00:00:00.000Z");
+    }
+}
