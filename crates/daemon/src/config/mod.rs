@@ -5,8 +5,10 @@
 //! is what lets [`check`] try each key on its own and report all bad keys in one pass.
 
 mod check;
+mod mailauth;
 
 pub use check::{check, load};
+pub use mailauth::{DkimKeySection, DmarcPolicyName, MailAuthSection};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,6 +44,9 @@ pub struct Config {
     /// `[http]`: metrics and autoconfig listeners.
     #[serde(default)]
     pub http: HttpSection,
+    /// `[mailauth]`: SPF/DKIM/DMARC checks on port 25 and DKIM signing keys.
+    #[serde(default)]
+    pub mailauth: MailAuthSection,
 }
 
 /// `[http]`.

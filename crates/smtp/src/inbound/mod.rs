@@ -7,6 +7,7 @@
 //! has flushed the delivery (group commit). A kicked session (another device signed in)
 //! hears `421 4.7.0` at once, even mid-DATA, and nothing partial is stored.
 
+mod authenticate;
 mod connection;
 mod decide;
 mod deliver;
@@ -87,4 +88,6 @@ pub struct SmtpContext {
     pub hub: ChangeHub,
     /// Settings (replaced on reload by building a new context).
     pub settings: SmtpSettings,
+    /// SPF/DKIM/DMARC checks of mail on port 25; `None` delivers it unchecked.
+    pub mail_auth: Option<Arc<dyn crate::mailauth::InboundVerifier>>,
 }
