@@ -8,7 +8,7 @@ mod check;
 mod mailauth;
 
 pub use check::{check, load};
-pub use mailauth::{DkimKeySection, DmarcPolicyName, MailAuthSection};
+pub use mailauth::MailAuthSection;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
