@@ -60,6 +60,9 @@ pub enum Command {
     /// Manage aliases and distribution lists (one address for many accounts).
     #[command(subcommand)]
     Alias(AliasCommand),
+    /// DKIM signing keys for outbound mail.
+    #[command(subcommand)]
+    Dkim(crate::dkim_cmd::DkimCommand),
     /// Create the store's encryption key file (32 random bytes, mode 0600).
     Keygen {
         /// Where to write it. Default: the key file the configuration names.

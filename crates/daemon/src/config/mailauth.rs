@@ -168,3 +168,75 @@ impl MailAuthSection {
 fn is_domain(d: &str) -> bool {
     !d.is_empty() && !d.contains('@') && !d.contains(char::is_whitespace) && !d.starts_with('.')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::check;
+
+    const PKI: &str = "[pki]\ncerts_dir = \"/nonexistent\"\ncrl_dir = \"/nonexistent\"\n";
+
+    fn mailauth_problems(section: &str) -> Vec<(String, String)> {
+        let problems = check(&format!("{PKI}[mailauth]\n{section}")).expect_err("bad keys");
+        problems
+            .into_iter()
+            .filter(|p| p.key.starts_with("[mailauth]"))
+            .map(|p| (p.key, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn each_bad_mailauth_key_is_reported_by_name() {
+        let p = mailauth_problems(
+            "check_inbound = \"yes\"\ndns_servers = [\"127.0.0.1\"]\n\
+             dmarc_policy_override = { \"partner.kr\" = \"bounce\" }\n",
+        );
+        let keys: Vec<_> = p.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "[mailauth] check_inbound",
+                "[mailauth] dmarc_policy_override",
+                "[mailauth] dns_servers"
+            ],
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_dkim_key_file_names_the_domain() {
+        let p = mailauth_problems(
+            "dns_timeout_secs = 0\n[mailauth.dkim.\"test.go.kr\"]\nselector = \"s2026\"\n\
+             key_file = \"/nonexistent/dkim.pem\"\n",
+        );
+        assert!(
+            p.iter()
+                .any(|(k, m)| k == "[mailauth] dkim" && m.contains("test.go.kr")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|(k, _)| k == "[mailauth] dns_timeout_secs"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_good_section_turns_the_verifier_on() {
+        let config = check(&format!(
+            "{PKI}[mailauth]\ncheck_inbound = true\ndns_servers = [\"127.0.0.1:53\"]\n\
+             dmarc_policy_override = {{ \"partner.kr\" = \"none\" }}\n"
+        ));
+        // Only the PKI directories are missing on a test machine.
+        let problems = config.expect_err("no PKI directories here");
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.key.starts_with("[pki]") || p.key.starts_with("[tls]")),
+            "{problems:?}"
+        );
+        let section: super::MailAuthSection =
+            toml::from_str("check_inbound = true\ndns_servers = [\"127.0.0.1:53\"]\n")
+                .expect("valid section");
+        let server = super::super::ServerSection::default();
+        assert!(section.verifier(&server).expect("a resolver").is_some());
+    }
+}

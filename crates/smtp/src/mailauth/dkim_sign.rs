@@ -107,6 +107,26 @@ impl DkimSigner {
     }
 }
 
+/// A new Ed25519 signing key (RFC 8463) as a PKCS#8 PEM document, for
+/// `certmail dkim keygen`. RSA keys are made with the openssl CLI (ring cannot make them).
+pub fn generate_ed25519_pem() -> Result<String, Error> {
+    let der = Ed25519Key::generate_pkcs8().map_err(|e| Error::DkimKey {
+        domain: String::new(),
+        path: String::new(),
+        reason: e.to_string(),
+    })?;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    Ok(format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    ))
+}
+
 fn key_error(k: &DkimKeyConfig, reason: String) -> Error {
     Error::DkimKey {
         domain: k.domain.clone(),

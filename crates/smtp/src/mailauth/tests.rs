@@ -3,8 +3,6 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use base64::Engine as _;
-
 use super::testdns::TestDns;
 use super::*;
 
@@ -52,19 +50,9 @@ async fn check(v: &DnsVerifier, client: &str, mail_from: &str, body: &[u8]) -> V
 }
 
 fn ed25519_pem(dir: &std::path::Path) -> std::path::PathBuf {
-    let der = mail_auth::common::crypto::Ed25519Key::generate_pkcs8().expect("ring makes a key");
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
-        .collect();
-    let pem = format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        lines.join("\n")
-    );
     let path = dir.join("ed25519.pem");
-    std::fs::write(&path, pem).expect("temp dir is writable");
+    std::fs::write(&path, generate_ed25519_pem().expect("ring makes a key"))
+        .expect("temp dir is writable");
     path
 }
 
