@@ -125,12 +125,16 @@ async fn port_25_mail_is_checked_against_spf_dkim_and_dmarc() -> anyhow::Result<
     let data_file = fx.dir.path().join("signed.eml");
     std::fs::write(&data_file, &signed)?;
     let port = mx.port().to_string();
-    let out = Command::new("swaks")
-        .args(["--server", "127.0.0.1", "--port", &port])
-        .args(["--helo", "mx.partner.kr", "--from", "kim@partner.kr"])
-        .args(["--to", "hong@test.go.kr", "--data"])
-        .arg(&data_file)
-        .output()?;
+    // swaks blocks; the test DNS server must keep answering the daemon meanwhile.
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("swaks")
+            .args(["--server", "127.0.0.1", "--port", &port])
+            .args(["--helo", "mx.partner.kr", "--from", "kim@partner.kr"])
+            .args(["--to", "hong@test.go.kr", "--timeout", "30", "--data"])
+            .arg(&data_file)
+            .output()
+    })
+    .await??;
     let transcript = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "swaks failed:\n{transcript}");
     assert!(transcript.contains("<-  250 2.0.0"), "{transcript}");

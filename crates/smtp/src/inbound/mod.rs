@@ -6,6 +6,10 @@
 //! the body and storing it. The `250` after DATA/BDAT LAST is written only after the store
 //! has flushed the delivery (group commit). A kicked session (another device signed in)
 //! hears `421 4.7.0` at once, even mid-DATA, and nothing partial is stored.
+//!
+//! On port 25, when the context has a [`crate::mailauth::InboundVerifier`], each message is
+//! checked (SPF, DKIM, DMARC) after DATA and before it is stored: refused, delivered to
+//! Junk, or delivered with an `Authentication-Results:` header on top.
 
 mod authenticate;
 mod connection;
