@@ -66,7 +66,8 @@ pub fn run(cmd: DkimCommand) -> anyhow::Result<()> {
     println!("and add to the configuration:");
     println!("[mailauth.dkim.\"{domain}\"]");
     println!("selector = \"{selector}\"");
-    println!("key_file = {:?}", path.display().to_string());
+    let absolute = std::fs::canonicalize(&path).unwrap_or(path);
+    println!("key_file = {:?}", absolute.display().to_string());
     Ok(())
 }
 

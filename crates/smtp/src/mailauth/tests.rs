@@ -272,3 +272,60 @@ async fn mail_claiming_our_own_domain_from_outside_is_refused_unless_spf_passes(
         relayed.header
     );
 }
+
+#[tokio::test]
+async fn a_dns_outage_delivers_with_temperror_but_defers_mail_for_our_own_domain() {
+    // A name server that is not there: the port was free a moment ago.
+    let dead = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+        socket.local_addr().expect("bound")
+    };
+    let v = DnsVerifier::new(VerifierSettings {
+        hostname: HOST.into(),
+        local_domains: vec!["test.go.kr".into()],
+        dns_servers: vec![dead],
+        dns_timeout_secs: 1,
+        dmarc_policy_override: Default::default(),
+    })
+    .expect("a resolver on explicit servers");
+
+    let partner = check(&v, LOOPBACK, "kim@partner.kr", &message("kim@partner.kr")).await;
+    assert_eq!(
+        partner.disposition,
+        Disposition::Deliver,
+        "{}",
+        partner.header
+    );
+    assert_eq!(
+        spf_field(&partner.header),
+        ["temperror", "temperror"],
+        "{}",
+        partner.header
+    );
+
+    let ours = check(&v, LOOPBACK, "hong@test.go.kr", &message("hong@test.go.kr")).await;
+    let Disposition::Reject(reply) = &ours.disposition else {
+        panic!("expected a deferral, got {ours:?}");
+    };
+    assert_eq!(
+        (reply.code, reply.enhanced),
+        (451, Some((4, 4, 3))),
+        "{reply:?}"
+    );
+}
+
+#[test]
+fn signer_debug_output_names_domains_but_no_key_material() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = ed25519_pem(dir.path());
+    let pem = std::fs::read_to_string(&path).expect("key file");
+    let key = signer("partner.kr", "s2026", path);
+    let debug = format!("{key:?}");
+    assert!(debug.contains("partner.kr"), "{debug}");
+    let secret = pem.lines().nth(1).expect("a base64 line");
+    assert!(!debug.contains(&secret[..16]), "{debug}");
+    assert!(
+        key.sign("elsewhere.kr", b"From: a@elsewhere.kr\r\n\r\nx")
+            .is_none()
+    );
+}
