@@ -107,6 +107,12 @@ impl DnsVerifier {
         })
     }
 
+    /// The resolver this verifier asks (cheap to clone), so outbound MX lookups can share
+    /// its configuration and cache (issue 8: "using the same resolver").
+    pub fn resolver(&self) -> &mail_auth::hickory_resolver::TokioResolver {
+        self.authenticator.resolver()
+    }
+
     /// Runs SPF, DKIM and DMARC on a parsed message.
     async fn check(&self, m: &InboundMessage<'_>, parsed: &AuthenticatedMessage<'_>) -> Verdict {
         let auth = &self.authenticator;
