@@ -116,6 +116,9 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// DKIM signing keys for outbound mail.
+    #[command(subcommand)]
+    Dkim(crate::dkim_cmd::DkimCommand),
     /// Create the store's encryption key file (32 random bytes, mode 0600).
     Keygen {
         /// Where to write it. Default: the key file the configuration names.

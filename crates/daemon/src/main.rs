@@ -20,6 +20,7 @@ mod config;
 mod crl_fetch;
 mod demo;
 mod dev;
+mod dkim_cmd;
 mod http;
 mod import_maildir;
 mod listener;
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
             ephemeral_ports,
         } => dev::run(&data, ephemeral_ports),
         Command::Keygen { out } => keygen(&cli.config, out),
+        Command::Dkim(cmd) => dkim_cmd::run(cmd),
         Command::Account(cmd) => return exit(admin_cmd::account(&cli.config, cmd)),
         Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
         Command::Alias(cmd) => return exit(admin_cmd::alias(&cli.config, cmd)),

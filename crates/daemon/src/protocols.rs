@@ -67,11 +67,20 @@ pub fn smtp_context(
         session_policy: config.session_policy(),
         quota_bytes: s.quota_bytes,
     };
+    let mail_auth = config
+        .mailauth
+        .verifier(&config.server)
+        .unwrap_or_else(|e| {
+            // check-config cannot see a broken resolv.conf; say it loudly and go on unchecked.
+            tracing::error!(error = %e, "[mailauth] check_inbound is on but no resolver could be built; port 25 mail is NOT checked");
+            None
+        });
     certmail_smtp::inbound::SmtpContext {
         store,
         registry,
         hub,
         settings,
+        mail_auth,
     }
 }
 

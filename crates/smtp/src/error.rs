@@ -11,4 +11,19 @@ pub enum Error {
         /// The method that was called.
         call: &'static str,
     },
+    /// A DKIM signing key from the configuration could not be used (unreadable file, not
+    /// PEM, or neither an RSA nor an Ed25519 PKCS#8/PKCS#1 key). Our configuration's fault.
+    #[error("DKIM key for {domain} ({path}): {reason}")]
+    DkimKey {
+        /// The signing domain the key is configured for.
+        domain: String,
+        /// The key file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The DNS resolver for SPF/DKIM/DMARC could not be built (e.g. an unreadable
+    /// /etc/resolv.conf when no servers are configured).
+    #[error("DNS resolver for mail authentication: {0}")]
+    Resolver(String),
 }

@@ -5,6 +5,8 @@
 //!
 //! - [`proto`]: the protocol layer. [`proto::Session`] is the server state machine, fed
 //!   bytes and returning [`proto::Action`]s; [`proto::Reply`] formats replies.
+//! - [`mailauth`]: SPF, DKIM and DMARC checks of mail from other servers (port 25) and
+//!   DKIM signing of outbound mail.
 //! - [`message`]: pure header helpers (Received, Message-ID, Date, From: addresses).
 //! - [`error`]: the crate's error enum.
 //!
@@ -86,6 +88,7 @@
 
 pub mod error;
 pub mod inbound;
+pub mod mailauth;
 pub mod message;
 pub mod proto;
 

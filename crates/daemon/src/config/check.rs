@@ -91,10 +91,11 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
             "http" => keys::<super::HttpSection>(name, sub, &mut problems),
             "auth" => keys::<super::AuthSection>(name, sub, &mut problems),
             "crl_fetch" => keys::<crate::crl_fetch::CrlFetchSection>(name, sub, &mut problems),
+            "mailauth" => keys::<super::MailAuthSection>(name, sub, &mut problems),
             other => problems.push(Problem {
                 key: format!("[{other}]"),
                 message:
-                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch"
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth"
                         .into(),
             }),
         }
@@ -284,6 +285,7 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
     }
     validate_auth(&c.auth, &mut bad);
     c.crl_fetch.validate(&mut bad);
+    c.mailauth.validate(&mut bad);
     let mut seen = HashSet::new();
     for (key, addrs) in [
         ("[imap] listen_tls", &c.imap.listen_tls),

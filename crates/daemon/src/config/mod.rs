@@ -5,8 +5,10 @@
 //! is what lets [`check`] try each key on its own and report all bad keys in one pass.
 
 mod check;
+mod mailauth;
 
 pub use check::{check, load};
+pub use mailauth::MailAuthSection;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -45,6 +47,9 @@ pub struct Config {
     /// `[crl_fetch]`: the `certmail crl fetch` job.
     #[serde(default)]
     pub crl_fetch: crate::crl_fetch::CrlFetchSection,
+    /// `[mailauth]`: SPF/DKIM/DMARC checks on port 25 and DKIM signing keys.
+    #[serde(default)]
+    pub mailauth: MailAuthSection,
 }
 
 /// `[http]`.

@@ -102,7 +102,7 @@ pub(super) async fn authenticate(state: &mut State, req: AuthRequest) -> Result<
 
 pub(super) fn check_sender(state: &State, address: &str) -> Result<(), Reply> {
     let Some(account) = &state.account else {
-        // MX: any sender (SPF/DMARC are checked by the relay issue's authentication).
+        // MX: any sender here; SPF/DKIM/DMARC run after DATA (inbound/authenticate.rs).
         return Ok(());
     };
     let a = address.to_lowercase();

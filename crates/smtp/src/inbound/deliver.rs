@@ -22,6 +22,10 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
     if let Err(reply) = from_check {
         return reply;
     }
+    let verdict = match super::authenticate::verify(state, &envelope.mail_from, &body).await {
+        Ok(v) => v,
+        Err(reply) => return reply,
+    };
     let by_account = state.account.as_ref().map(|a| a.id.as_str());
     let origin = super::headers::Origin {
         peer: state.peer,
@@ -31,6 +35,10 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
         smtputf8: envelope.params.smtputf8,
     };
     let body = super::headers::prepare(&body, &ctx.settings.hostname, &origin, now);
+    let body = match &verdict {
+        Some(v) => super::authenticate::with_results(v, &ctx.settings.hostname, &body),
+        None => body,
+    };
     let mut local: Vec<(String, String, Vec<String>)> = Vec::new();
     let mut remote = Vec::new();
     for (t, rcpt) in state.targets.iter().zip(&envelope.rcpts) {
@@ -50,6 +58,15 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
                 notify: notify_bits(&rcpt.notify),
             }),
         }
+    }
+    let junk = verdict.is_some_and(|v| v.disposition == crate::mailauth::Disposition::Junk);
+    if junk && let Err(e) = super::authenticate::to_junk(ctx.store.as_ref(), &mut local).await {
+        tracing::error!(error = %e, "finding the Junk mailbox failed");
+        return Reply::new(
+            451,
+            (4, 3, 0),
+            "Temporary problem storing the message; try again later",
+        );
     }
     // RFC 3461 NOTIFY=SUCCESS for local recipients: report once they are stored.
     let success: Vec<super::dsn::Delivered> = state
