@@ -11,7 +11,7 @@ use imap_codec::imap_types::{
     command::FetchModifier,
     core::{Tag, Vec1},
     fetch::{MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName},
-    response::Data,
+    response::{Data, Response},
     sequence::SequenceSet,
 };
 
@@ -96,6 +96,28 @@ impl FetchJob {
         }) {
             out.bad(tag, "BINARY is not supported");
             return Err(Outcome::Bad);
+        }
+        if s.selected.is_none() {
+            out.bad(tag, "No mailbox selected");
+            return Err(Outcome::Bad);
+        }
+        if modifiers.contains(&FetchModifier::Vanished) {
+            // RFC 7162 §3.2.6: VANISHED only in UID FETCH, with CHANGEDSINCE, and only once
+            // QRESYNC is enabled.
+            let Some(since) = changed_since.filter(|_| uid && s.qresync) else {
+                out.bad(
+                    tag,
+                    "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
+                );
+                return Err(Outcome::Bad);
+            };
+            match super::qresync::fetch_vanished(s, set, since).await {
+                Ok(data) => out.responses.extend(data.map(Response::Data)),
+                Err(e) => {
+                    store_error(out, tag, "FETCH", &e);
+                    return Err(Outcome::Done);
+                }
+            }
         }
         let Some(selected) = &s.selected else {
             out.bad(tag, "No mailbox selected");

@@ -19,6 +19,7 @@ pub mod fetch;
 pub mod list;
 pub mod namespace;
 pub mod open;
+pub mod qresync;
 pub mod rename;
 pub mod search;
 pub mod sets;

@@ -503,6 +503,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         // The name only: arguments may hold what the user is searching for.
         tracing::debug!(account = %signed_in.account.id, command = command.body.name(), "imap command");
         signed_in.condstore |= self.imap.condstore_enabled();
+        signed_in.qresync |= self.imap.qresync_enabled();
         let mut out = Out::default();
         let outcome = match command.body {
             CommandBody::Fetch {
