@@ -124,9 +124,9 @@ async fn transcript(client: &str, server: &str, state: &str) {
 }
 
 const CAPS_TLS: &str = "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
-                        CONDSTORE QRESYNC APPENDLIMIT=1000 SASL-IR AUTH=PLAIN";
+                        CONDSTORE QRESYNC BINARY APPENDLIMIT=1000 SASL-IR AUTH=PLAIN";
 const CAPS_AUTH: &str = "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
-                         CONDSTORE QRESYNC APPENDLIMIT=1000";
+                         CONDSTORE QRESYNC BINARY APPENDLIMIT=1000";
 
 #[tokio::test]
 async fn rfc3501_capability_noop_logout() {

@@ -88,15 +88,6 @@ impl FetchJob {
             s.condstore = true;
         }
         let items = item_names(&names, uid, s.condstore);
-        if items.iter().any(|i| {
-            matches!(
-                i,
-                MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
-            )
-        }) {
-            out.bad(tag, "BINARY is not supported");
-            return Err(Outcome::Bad);
-        }
         if s.selected.is_none() {
             out.bad(tag, "No mailbox selected");
             return Err(Outcome::Bad);
@@ -254,6 +245,15 @@ impl FetchJob {
         };
         let mut data = match fetch_items(&self.items, &facts, view.as_ref()) {
             Ok(result) => result.items,
+            Err(crate::fetch::FetchError::UnknownCte) => {
+                // RFC 3516 §4.3.
+                out.no(
+                    self.tag.clone(),
+                    Some(imap_codec::imap_types::response::Code::UnknownCte),
+                    "A part has a transfer encoding the server cannot decode",
+                );
+                return Err(());
+            }
             Err(e) => {
                 out.internal(self.tag.clone(), "FETCH", &e);
                 return Err(());
@@ -273,12 +273,13 @@ impl FetchJob {
     }
 }
 
-/// Whether fetching `item` marks the message \Seen (BODY[...] without PEEK, RFC822,
-/// RFC822.TEXT).
+/// Whether fetching `item` marks the message \Seen (BODY[...] and BINARY[...] without
+/// PEEK, RFC822, RFC822.TEXT).
 fn sets_seen_flag(item: &MessageDataItemName<'_>) -> bool {
     matches!(
         item,
         MessageDataItemName::BodyExt { peek: false, .. }
+            | MessageDataItemName::Binary { peek: false, .. }
             | MessageDataItemName::Rfc822
             | MessageDataItemName::Rfc822Text
     )
