@@ -8,8 +8,8 @@ use certmail_store::StoreError;
 use imap_codec::imap_types::{command::CommandBody, core::Tag, response::Response};
 
 use super::{
-    append, close, copy, create, delete, expunge, fetch, list, namespace, open, rename, search,
-    status, store, subscribe,
+    append, close, copy, create, delete, expunge, fetch, list, namespace, open, quota, rename,
+    search, status, store, subscribe,
 };
 use crate::server::{Out, SignedIn};
 
@@ -94,6 +94,9 @@ async fn authenticated(
             date,
             message,
         } => append::append(s, out, tag, &mailbox, flags, date, message).await,
+        CommandBody::GetQuota { root } => quota::get_quota(s, out, tag, &root).await,
+        CommandBody::GetQuotaRoot { mailbox } => quota::get_quota_root(s, out, tag, &mailbox).await,
+        CommandBody::SetQuota { quotas, .. } => quota::set_quota(out, tag, &quotas),
         body => selected_state(s, out, tag, body).await,
     }
 }

@@ -20,6 +20,7 @@ pub mod list;
 pub mod namespace;
 pub mod open;
 pub mod qresync;
+pub mod quota;
 pub mod rename;
 pub mod search;
 pub mod sets;
