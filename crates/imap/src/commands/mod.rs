@@ -24,9 +24,11 @@ pub mod quota;
 pub mod rename;
 pub mod search;
 pub mod sets;
+pub mod sort;
 pub mod status;
 pub mod store;
 pub mod subscribe;
+pub mod thread;
 
 pub use dispatch::{Outcome, existing_target, store_error};
 

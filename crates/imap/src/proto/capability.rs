@@ -60,10 +60,18 @@ pub fn capabilities(phase: CapabilityPhase, append_limit: u32) -> Vec1<Capabilit
 /// RFC 7162 QRESYNC, RFC 3516 BINARY, RFC 9208 QUOTA, RFC 5256 SORT/THREAD, RFC 4978
 /// COMPRESS: each added here once implemented and tested.
 fn newer_extensions() -> Vec<Capability<'static>> {
-    ["QRESYNC", "BINARY", "QUOTA", "QUOTA=RES-STORAGE"]
-        .into_iter()
-        .map(other)
-        .collect()
+    [
+        "QRESYNC",
+        "BINARY",
+        "QUOTA",
+        "QUOTA=RES-STORAGE",
+        "SORT",
+        "THREAD=ORDEREDSUBJECT",
+        "THREAD=REFERENCES",
+    ]
+    .into_iter()
+    .map(other)
+    .collect()
 }
 
 fn other(name: &str) -> Capability<'static> {
@@ -96,7 +104,7 @@ mod tests {
         assert_eq!(
             caps,
             "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
-             CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE APPENDLIMIT=52428800 SASL-IR AUTH=PLAIN"
+             CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES APPENDLIMIT=52428800 SASL-IR AUTH=PLAIN"
         );
         let after = names(CapabilityPhase::Authenticated).join(" ");
         assert!(
