@@ -68,6 +68,7 @@ fn newer_extensions() -> Vec<Capability<'static>> {
         "SORT",
         "THREAD=ORDEREDSUBJECT",
         "THREAD=REFERENCES",
+        "COMPRESS=DEFLATE",
     ]
     .into_iter()
     .map(other)
@@ -104,7 +105,7 @@ mod tests {
         assert_eq!(
             caps,
             "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
-             CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES APPENDLIMIT=52428800 SASL-IR AUTH=PLAIN"
+             CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE APPENDLIMIT=52428800 SASL-IR AUTH=PLAIN"
         );
         let after = names(CapabilityPhase::Authenticated).join(" ");
         assert!(
