@@ -138,6 +138,8 @@ async fn known_uids_limit_the_resync_and_a_new_uidvalidity_gives_none() {
         ))
         .await);
     assert!(resync_lines(&select).is_empty(), "{select:#?}");
+    // RFC 7162 §3.2.11: that SELECT closed the EXAMINEd mailbox first, and said so.
+    assert_eq!(select[0], "* OK [CLOSED] Previous mailbox closed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

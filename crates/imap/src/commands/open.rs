@@ -23,6 +23,13 @@ pub async fn select(
     parameters: &[SelectParameter],
 ) -> Outcome {
     // RFC 3501 §6.3.1: a SELECT (even a failed one) first leaves the selected mailbox.
+    if s.qresync && s.selected.is_some() {
+        // RFC 7162 §3.2.11: with QRESYNC, leaving it is told as OK [CLOSED].
+        out.untagged_ok(
+            Some(imap_codec::imap_types::response::Code::Closed),
+            "Previous mailbox closed",
+        );
+    }
     s.set_selected(None);
     if parameters
         .iter()

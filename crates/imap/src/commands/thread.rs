@@ -335,3 +335,68 @@ impl Forest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message `seq` at hour `date`, with its Message-ID, references and base subject.
+    fn mail(seq: u32, date: i64, id: &str, refs: &[&str], subject: &str, reply: bool) -> Candidate {
+        Candidate {
+            seq,
+            uid: seq,
+            date,
+            message_id: Some(id.to_string()),
+            references: refs.iter().map(|r| r.to_string()).collect(),
+            subject: subject.to_string(),
+            reply,
+            ..Candidate::default()
+        }
+    }
+
+    fn threads(forest: &Forest, found: &[Candidate]) -> String {
+        let id = |m: usize| NonZeroU32::new(found[m].seq);
+        forest
+            .roots
+            .iter()
+            .filter_map(|&r| forest.encode(r, &id))
+            .map(|t| t.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn references_keep_a_missing_parent_as_a_dummy_root() {
+        // 2 and 3 answer a message that is not in the mailbox; 1 stands alone.
+        let found = [
+            mail(1, 1, "a", &[], "출장", false),
+            mail(2, 2, "b", &["gone"], "예산", true),
+            mail(3, 3, "c", &["gone"], "예산", true),
+        ];
+        let forest = Forest::references(&found);
+        assert_eq!(threads(&forest, &found), "(1)((2)(3))");
+    }
+
+    #[test]
+    fn references_ignore_loops_and_duplicate_ids() {
+        // 1 claims to answer 2 and 2 to answer 1; 3 reuses 1's Message-ID.
+        let found = [
+            mail(1, 1, "a", &["b"], "x", false),
+            mail(2, 2, "b", &["a"], "y", false),
+            mail(3, 3, "a", &[], "z", false),
+        ];
+        let forest = Forest::references(&found);
+        assert_eq!(threads(&forest, &found), "(2 1)(3)");
+    }
+
+    #[test]
+    fn ordered_subject_groups_by_base_subject() {
+        let found = [
+            mail(1, 5, "a", &[], "회의", false),
+            mail(2, 1, "b", &[], "예산", false),
+            mail(3, 3, "c", &[], "회의", true),
+            mail(4, 4, "d", &[], "예산", true),
+        ];
+        let forest = Forest::ordered_subject(&found);
+        assert_eq!(threads(&forest, &found), "(2 4)(3 1)");
+    }
+}
