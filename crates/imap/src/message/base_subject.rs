@@ -1,5 +1,5 @@
 //! The base subject of RFC 5256 §2.1, which SORT SUBJECT and THREAD compare: the decoded
-//! subject without "Re:", "Fwd:", "[list]" prefixes and "(fwd)" trailers.
+//! subject without "Re:", "Fwd:", `[list]` prefixes and "(fwd)" trailers.
 
 /// The base subject of a decoded (RFC 2047) subject, and whether anything marking a reply
 /// or forward was removed (RFC 5256 §2.1 steps 2–5; THREAD uses the latter).

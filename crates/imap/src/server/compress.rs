@@ -19,7 +19,7 @@ use super::Out;
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Answers COMPRESS: OK (the caller then sends it and calls [`MaybeDeflate::start`]), or NO
-/// [COMPRESSIONACTIVE] when compression is already on (RFC 4978 §3). True when the caller
+/// `[COMPRESSIONACTIVE]` when compression is already on (RFC 4978 §3). True when the caller
 /// should start compressing.
 pub fn answer(
     active: bool,
