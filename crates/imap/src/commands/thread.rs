@@ -37,20 +37,25 @@ pub async fn thread(
         Ok(found) => found,
         Err(outcome) => return outcome,
     };
+    out.data(Data::Thread(threads(&found, references, uid)));
+    out.ok(tag, None, "THREAD completed");
+    Outcome::Done
+}
+
+/// The threads of `found` (in sequence order) by REFERENCES (`references`) or
+/// ORDEREDSUBJECT, naming messages by UID (`uid`) or sequence number. Pure: no store.
+pub fn threads(found: &[Candidate], references: bool, uid: bool) -> Vec<Thread> {
     let forest = if references {
-        Forest::references(&found)
+        Forest::references(found)
     } else {
-        Forest::ordered_subject(&found)
+        Forest::ordered_subject(found)
     };
     let id = |m: usize| NonZeroU32::new(if uid { found[m].uid } else { found[m].seq });
-    let threads = forest
+    forest
         .roots
         .iter()
         .filter_map(|&r| forest.encode(r, &id))
-        .collect();
-    out.data(Data::Thread(threads));
-    out.ok(tag, None, "THREAD completed");
-    Outcome::Done
+        .collect()
 }
 
 /// A node of the thread tree: a message, or a dummy standing for a referenced message
@@ -386,6 +391,54 @@ mod tests {
         ];
         let forest = Forest::references(&found);
         assert_eq!(threads(&forest, &found), "(2 1)(3)");
+    }
+
+    #[test]
+    fn every_message_is_in_exactly_one_place_whatever_the_references() {
+        // A small linear congruential generator: many tangled mailboxes, reproducibly.
+        let mut state = 0x2026_1122_u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % n
+        };
+        let subjects = ["회의", "예산", "", "출장"];
+        for round in 0..300 {
+            let count = 1 + next(12) as u32;
+            let found: Vec<Candidate> = (1..=count)
+                .map(|seq| {
+                    let refs: Vec<String> =
+                        (0..next(4)).map(|_| format!("m{}", next(16))).collect();
+                    let mut c = mail(
+                        seq,
+                        next(5) as i64,
+                        &format!("m{}", next(16)),
+                        &[],
+                        subjects[next(4) as usize],
+                        next(2) == 0,
+                    );
+                    c.references = refs;
+                    if next(5) == 0 {
+                        c.message_id = None;
+                    }
+                    c
+                })
+                .collect();
+            for references in [true, false] {
+                let text: String = super::threads(&found, references, false)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                let mut seen: Vec<u32> = text
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter_map(|n| n.parse().ok())
+                    .collect();
+                seen.sort_unstable();
+                let all: Vec<u32> = (1..=count).collect();
+                assert_eq!(seen, all, "round {round}, references {references}: {text}");
+            }
+        }
     }
 
     #[test]
