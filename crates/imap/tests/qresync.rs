@@ -164,3 +164,31 @@ async fn qresync_forms_without_enable_are_bad() {
     ok(c.command("UID STORE 4 +FLAGS.SILENT (\\Deleted)").await);
     assert_eq!(ok(c.command("EXPUNGE").await), ["* 4 EXPUNGE"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idling_qresync_client_hears_vanished_with_modseq_flags() {
+    let server = TestServer::start(true).await;
+    four_messages(&server).await;
+    let mut idler = server.signed_in().await;
+    ok(idler.command("ENABLE QRESYNC").await);
+    ok(idler.command("SELECT INBOX").await);
+    idler.send("i1 IDLE\r\n").await;
+    assert!(idler.line().await.starts_with('+'));
+
+    let mut other = server.signed_in().await;
+    ok(other.command("SELECT INBOX").await);
+    // RFC 7162 §3.2.4: QRESYNC implies CONDSTORE, so flag changes carry MODSEQ.
+    ok(other.command("UID STORE 3 +FLAGS.SILENT (\\Deleted)").await);
+    let fetch = idler.line().await;
+    assert!(
+        fetch.starts_with("* 3 FETCH (UID 3 FLAGS (\\Deleted) MODSEQ ("),
+        "{fetch}"
+    );
+    // RFC 7162 §3.2.10: the expunge another connection made is told as VANISHED.
+    ok(other.command("EXPUNGE").await);
+    assert_eq!(idler.line().await, "* VANISHED 3");
+    idler.send("DONE\r\n").await;
+    assert_eq!(idler.line().await, "i1 OK IDLE terminated");
+    let fetch = ok(idler.command("FETCH 1:* (UID)").await);
+    assert_eq!(fetch.len(), 3, "{fetch:#?}");
+}
