@@ -54,9 +54,11 @@ impl ImapError {
                 Some(code("CANNOT")),
                 &format!("Mailbox name not allowed: {why}"),
             ),
-            ImapError::Fetch(FetchError::BinaryNotSupported) => {
-                bad(Some(tag), "BINARY is not supported")
-            }
+            ImapError::Fetch(FetchError::UnknownCte) => no(
+                tag,
+                Some(Code::UnknownCte),
+                "A part has a transfer encoding the server cannot decode",
+            ),
             ImapError::Fetch(FetchError::ContentNotLoaded) => no(
                 tag,
                 Some(code("SERVERBUG")),

@@ -1,4 +1,5 @@
-//! FETCH data items (RFC 3501 §6.4.5, §7.4.2; MODSEQ from RFC 7162 §3.1.4) for one message,
+//! FETCH data items (RFC 3501 §6.4.5, §7.4.2; MODSEQ from RFC 7162 §3.1.4; BINARY from
+//! RFC 3516) for one message,
 //! from what the store knows about it plus, when an item needs the content, its
 //! [`MessageView`].
 
@@ -13,7 +14,7 @@ use imap_codec::imap_types::{
 };
 
 use crate::{
-    message::{Extensions, MessageView, envelope::istring, section::partial},
+    message::{Extensions, MessageView, binary, envelope::istring, section::partial},
     proto::flags::fetch_flags,
 };
 
@@ -37,9 +38,10 @@ pub struct FetchFacts<'a> {
 /// Why a FETCH item cannot be answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
-    /// BINARY / BINARY.SIZE: we do not advertise BINARY (RFC 3516).
-    #[error("BINARY is not supported")]
-    BinaryNotSupported,
+    /// BINARY / BINARY.SIZE of a part whose transfer encoding we cannot undo (RFC 3516
+    /// §4.3: `NO [UNKNOWN-CTE]`).
+    #[error("unknown content-transfer-encoding")]
+    UnknownCte,
     /// An item needs the message content but no view was given (a caller bug).
     #[error("message content needed but not loaded")]
     ContentNotLoaded,
@@ -157,8 +159,33 @@ pub fn fetch_items(
                     data,
                 }
             }
-            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. } => {
-                return Err(FetchError::BinaryNotSupported);
+            // RFC 3516 §4.2: BINARY sets \Seen unless BINARY.PEEK, like BODY.
+            MessageDataItemName::Binary {
+                section,
+                partial: range,
+                peek,
+            } => {
+                sets_seen |= !peek;
+                let data =
+                    binary::decoded(content()?, section).map_err(|_| FetchError::UnknownCte)?;
+                let data = match (data, range) {
+                    (Some(b), Some((origin, count))) => {
+                        Some(partial(&b, *origin, count.get()).to_vec())
+                    }
+                    (data, _) => data,
+                };
+                MessageDataItem::Binary {
+                    section: section.clone(),
+                    value: binary::value(data),
+                }
+            }
+            MessageDataItemName::BinarySize { section } => {
+                let data =
+                    binary::decoded(content()?, section).map_err(|_| FetchError::UnknownCte)?;
+                MessageDataItem::BinarySize {
+                    section: section.clone(),
+                    size: data.map_or(0, |d| u32::try_from(d.len()).unwrap_or(u32::MAX)),
+                }
             }
         };
         items.push(item);

@@ -12,6 +12,7 @@
 //! - [`server`]: the tokio server that carries everything out with the store and the change
 //!   hub: TLS, sign-in, the read loop, IDLE, kicks and shutdown ([`server::serve`] with an
 //!   [`server::ImapContext`] and a [`server::Connection`]); the daemon wires only that.
+//!   COMPRESS=DEFLATE wraps the TLS stream there ([`server::compress`]).
 //!
 //! Wiring a connection (the daemon's job):
 //! 1. Port 143: write [`proto::plaintext::PlaintextPhase::greeting`], then feed socket bytes

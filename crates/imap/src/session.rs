@@ -105,6 +105,7 @@ pub struct Session<A: Authenticator> {
     pub(crate) failed_sign_ins: u32,
     pub(crate) bad_commands: u32,
     pub(crate) condstore: bool,
+    pub(crate) qresync: bool,
     pub(crate) client_id: Vec<(String, Option<String>)>,
 }
 
@@ -128,6 +129,7 @@ impl<A: Authenticator> Session<A> {
             failed_sign_ins: 0,
             bad_commands: 0,
             condstore: false,
+            qresync: false,
             client_id: Vec::new(),
         }
     }
@@ -157,6 +159,11 @@ impl<A: Authenticator> Session<A> {
     /// Marks CONDSTORE as enabled.
     pub fn enable_condstore(&mut self) {
         self.condstore = true;
+    }
+
+    /// True once the client has enabled QRESYNC (RFC 7162 §3.2.3; it implies CONDSTORE).
+    pub fn qresync_enabled(&self) -> bool {
+        self.qresync
     }
 
     /// What the client said about itself in ID (RFC 2971), for logs.

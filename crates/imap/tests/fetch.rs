@@ -119,7 +119,7 @@ fn missing_section_is_nil_and_origin_past_end_is_empty() {
 }
 
 #[test]
-fn binary_is_refused_and_content_must_be_loaded() {
+fn binary_needs_content_and_content_must_be_loaded() {
     let facts = FetchFacts {
         uid: 1,
         flags: &[],
@@ -135,7 +135,7 @@ fn binary_is_refused_and_content_must_be_loaded() {
     };
     assert_eq!(
         fetch_items(&[binary], &facts, None),
-        Err(FetchError::BinaryNotSupported)
+        Err(FetchError::ContentNotLoaded)
     );
     let envelope = imap_codec::imap_types::fetch::MessageDataItemName::Envelope;
     assert_eq!(

@@ -8,8 +8,8 @@ use certmail_store::StoreError;
 use imap_codec::imap_types::{command::CommandBody, core::Tag, response::Response};
 
 use super::{
-    append, close, copy, create, delete, expunge, fetch, list, namespace, open, rename, search,
-    status, store, subscribe,
+    append, close, copy, create, delete, expunge, fetch, list, namespace, open, quota, rename,
+    search, sort, status, store, subscribe, thread,
 };
 use crate::server::{Out, SignedIn};
 
@@ -38,6 +38,8 @@ pub async fn dispatch(
         CommandBody::Fetch { uid: false, .. }
             | CommandBody::Store { uid: false, .. }
             | CommandBody::Search { uid: false, .. }
+            | CommandBody::Sort { uid: false, .. }
+            | CommandBody::Thread { uid: false, .. }
     );
     let outcome = authenticated(s, out, tag, body).await;
     if outcome == Outcome::Done {
@@ -94,6 +96,9 @@ async fn authenticated(
             date,
             message,
         } => append::append(s, out, tag, &mailbox, flags, date, message).await,
+        CommandBody::GetQuota { root } => quota::get_quota(s, out, tag, &root).await,
+        CommandBody::GetQuotaRoot { mailbox } => quota::get_quota_root(s, out, tag, &mailbox).await,
+        CommandBody::SetQuota { quotas, .. } => quota::set_quota(out, tag, &quotas),
         body => selected_state(s, out, tag, body).await,
     }
 }
@@ -169,6 +174,18 @@ async fn selected_state(
             mailbox,
             uid,
         } => copy::copy(s, out, tag, &sequence_set, &mailbox, uid, true).await,
+        CommandBody::Sort {
+            sort_criteria,
+            charset,
+            search_criteria,
+            uid,
+        } => sort::sort(s, out, tag, &sort_criteria, &charset, &search_criteria, uid).await,
+        CommandBody::Thread {
+            algorithm,
+            charset,
+            search_criteria,
+            uid,
+        } => thread::thread(s, out, tag, &algorithm, &charset, &search_criteria, uid).await,
         other => {
             out.bad(tag, &format!("{} is not supported", other.name()));
             Outcome::Bad

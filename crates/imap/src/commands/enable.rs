@@ -1,5 +1,5 @@
-//! ENABLE (RFC 5161): only CONDSTORE (RFC 7162 §3.1) is enabled; unknown extensions are
-//! ignored. Valid only when signed in with no mailbox selected (RFC 5161 §3.1).
+//! ENABLE (RFC 5161): CONDSTORE (RFC 7162 §3.1) and QRESYNC (RFC 7162 §3.2.3) are
+//! enabled; unknown extensions are ignored. Valid only when signed in with no mailbox selected (RFC 5161 §3.1).
 
 use imap_codec::imap_types::{
     core::{Tag, Vec1},
@@ -35,6 +35,12 @@ pub fn run<A: Authenticator>(
         if matches!(capability, CapabilityEnable::CondStore) && !session.condstore_enabled() {
             session.enable_condstore();
             enabled.push(CapabilityEnable::CondStore);
+        }
+        if super::qresync::is_qresync(capability) && !session.qresync {
+            // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+            session.qresync = true;
+            session.enable_condstore();
+            enabled.push(capability.clone());
         }
     }
     // RFC 5161 §3.2: the ENABLED response lists what this command newly enabled.

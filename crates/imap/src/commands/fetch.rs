@@ -11,7 +11,7 @@ use imap_codec::imap_types::{
     command::FetchModifier,
     core::{Tag, Vec1},
     fetch::{MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName},
-    response::Data,
+    response::{Data, Response},
     sequence::SequenceSet,
 };
 
@@ -88,14 +88,27 @@ impl FetchJob {
             s.condstore = true;
         }
         let items = item_names(&names, uid, s.condstore);
-        if items.iter().any(|i| {
-            matches!(
-                i,
-                MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
-            )
-        }) {
-            out.bad(tag, "BINARY is not supported");
+        if s.selected.is_none() {
+            out.bad(tag, "No mailbox selected");
             return Err(Outcome::Bad);
+        }
+        if modifiers.contains(&FetchModifier::Vanished) {
+            // RFC 7162 §3.2.6: VANISHED only in UID FETCH, with CHANGEDSINCE, and only once
+            // QRESYNC is enabled.
+            let Some(since) = changed_since.filter(|_| uid && s.qresync) else {
+                out.bad(
+                    tag,
+                    "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
+                );
+                return Err(Outcome::Bad);
+            };
+            match super::qresync::fetch_vanished(s, set, since).await {
+                Ok(data) => out.responses.extend(data.map(Response::Data)),
+                Err(e) => {
+                    store_error(out, tag, "FETCH", &e);
+                    return Err(Outcome::Done);
+                }
+            }
         }
         let Some(selected) = &s.selected else {
             out.bad(tag, "No mailbox selected");
@@ -232,6 +245,15 @@ impl FetchJob {
         };
         let mut data = match fetch_items(&self.items, &facts, view.as_ref()) {
             Ok(result) => result.items,
+            Err(crate::fetch::FetchError::UnknownCte) => {
+                // RFC 3516 §4.3.
+                out.no(
+                    self.tag.clone(),
+                    Some(imap_codec::imap_types::response::Code::UnknownCte),
+                    "A part has a transfer encoding the server cannot decode",
+                );
+                return Err(());
+            }
             Err(e) => {
                 out.internal(self.tag.clone(), "FETCH", &e);
                 return Err(());
@@ -251,12 +273,13 @@ impl FetchJob {
     }
 }
 
-/// Whether fetching `item` marks the message \Seen (BODY[...] without PEEK, RFC822,
-/// RFC822.TEXT).
+/// Whether fetching `item` marks the message \Seen (BODY[...] and BINARY[...] without
+/// PEEK, RFC822, RFC822.TEXT).
 fn sets_seen_flag(item: &MessageDataItemName<'_>) -> bool {
     matches!(
         item,
         MessageDataItemName::BodyExt { peek: false, .. }
+            | MessageDataItemName::Binary { peek: false, .. }
             | MessageDataItemName::Rfc822
             | MessageDataItemName::Rfc822Text
     )

@@ -7,7 +7,9 @@
 // Store-backed commands, run by the tokio server (`crate::server`) through
 // `dispatch::dispatch`: SELECT/EXAMINE (`open`), CREATE, DELETE, RENAME,
 // SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB, STATUS, APPEND, CLOSE/UNSELECT, EXPUNGE/UID EXPUNGE,
-// SEARCH, FETCH, STORE, COPY/MOVE, NAMESPACE, and NOOP/CHECK with their updates.
+// SEARCH, FETCH, STORE, COPY/MOVE, NAMESPACE, and NOOP/CHECK with their updates; SORT and
+// THREAD (RFC 5256), GETQUOTA/GETQUOTAROOT/SETQUOTA (RFC 9208), and the QRESYNC resync of
+// SELECT and UID FETCH (RFC 7162, `qresync`). COMPRESS (RFC 4978) is `server::compress`.
 pub mod append;
 pub mod close;
 pub mod copy;
@@ -19,12 +21,16 @@ pub mod fetch;
 pub mod list;
 pub mod namespace;
 pub mod open;
+pub mod qresync;
+pub mod quota;
 pub mod rename;
 pub mod search;
 pub mod sets;
+pub mod sort;
 pub mod status;
 pub mod store;
 pub mod subscribe;
+pub mod thread;
 
 pub use dispatch::{Outcome, existing_target, store_error};
 

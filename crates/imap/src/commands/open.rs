@@ -3,7 +3,9 @@
 
 use std::num::{NonZeroU32, NonZeroU64};
 
-use imap_codec::imap_types::{command::SelectParameter, core::Tag, mailbox::Mailbox};
+use imap_codec::imap_types::{
+    command::SelectParameter, core::Tag, mailbox::Mailbox, response::Response,
+};
 
 use super::{Outcome, store_error};
 use crate::commands::select::SelectInfo;
@@ -21,6 +23,13 @@ pub async fn select(
     parameters: &[SelectParameter],
 ) -> Outcome {
     // RFC 3501 §6.3.1: a SELECT (even a failed one) first leaves the selected mailbox.
+    if s.qresync && s.selected.is_some() {
+        // RFC 7162 §3.2.11: with QRESYNC, leaving it is told as OK [CLOSED].
+        out.untagged_ok(
+            Some(imap_codec::imap_types::response::Code::Closed),
+            "Previous mailbox closed",
+        );
+    }
     s.set_selected(None);
     if parameters
         .iter()
@@ -28,6 +37,12 @@ pub async fn select(
     {
         // RFC 7162 §3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
         s.condstore = true;
+    }
+    let resync = super::qresync::ResyncRequest::from_parameters(parameters);
+    if resync.is_some() && !s.qresync {
+        // RFC 7162 §3.2.5: QRESYNC parameters without ENABLE QRESYNC are a BAD command.
+        out.bad(tag, "ENABLE QRESYNC first");
+        return Outcome::Bad;
     }
     let Some(name) = name::decode_mailbox(mailbox).ok() else {
         out.no_code(tag, "NONEXISTENT", "No such mailbox");
@@ -45,7 +60,7 @@ pub async fn select(
             return Outcome::Done;
         }
     };
-    let selected =
+    let mut selected =
         match Selected::load(store, s.account_id(), &record, read_only, &s.ctx.recent).await {
             Ok(selected) => selected,
             Err(e) => {
@@ -73,9 +88,22 @@ pub async fn select(
         keywords: flags_of(&keywords),
     };
     let command = if read_only { "EXAMINE" } else { "SELECT" };
-    out.responses.extend(crate::commands::select::responses(
-        &info, tag, read_only, command,
-    ));
+    let mut responses = crate::commands::select::responses(&info, tag.clone(), read_only, command);
+    selected.qresync = s.qresync;
+    if let Some(request) = &resync {
+        // RFC 7162 §3.2.5.1: VANISHED (EARLIER) and the changed FETCHes come before the
+        // tagged OK.
+        let tagged = responses.pop();
+        match super::qresync::select_resync(s, &selected, request).await {
+            Ok(data) => responses.extend(data.into_iter().map(Response::Data)),
+            Err(e) => {
+                store_error(out, tag, command, &e);
+                return Outcome::Done;
+            }
+        }
+        responses.extend(tagged);
+    }
+    out.responses.extend(responses);
     s.set_selected(Some(selected));
     Outcome::Done
 }

@@ -53,6 +53,9 @@ pub struct Selected {
     new_mail: bool,
     /// The hub lost changes: compare the whole mailbox with the store.
     resync: bool,
+    /// RFC 7162 §3.2.10: QRESYNC is enabled, so removals are told as `VANISHED uids`
+    /// rather than `n EXPUNGE`.
+    pub qresync: bool,
 }
 
 impl Selected {
@@ -86,6 +89,7 @@ impl Selected {
             flag_changes: BTreeSet::new(),
             new_mail: false,
             resync: false,
+            qresync: false,
         })
     }
 
@@ -211,11 +215,14 @@ impl Selected {
     }
 
     /// Removes messages this connection expunged and returns `* n EXPUNGE` for each, in
-    /// the order they must be sent (each number counts the removals before it).
+    /// the order they must be sent (each number counts the removals before it), or one
+    /// `* VANISHED uids` once QRESYNC is enabled (RFC 7162 §3.2.10).
     pub fn remove(&mut self, uids: &[u32]) -> Vec<Data<'static>> {
         let mut out = Vec::new();
+        let mut gone = Vec::new();
         for &uid in uids {
             if let Ok(i) = self.entries.binary_search_by_key(&uid, |e| e.uid) {
+                gone.push(uid);
                 self.entries.remove(i);
                 self.recent.remove(&uid);
                 self.expunged.remove(&uid);
@@ -224,6 +231,11 @@ impl Selected {
                     out.push(Data::Expunge(seq));
                 }
             }
+        }
+        if self.qresync {
+            return crate::commands::qresync::vanished(&gone, false)
+                .into_iter()
+                .collect();
         }
         out
     }

@@ -5,12 +5,16 @@
 //! - `header`: raw header blocks and MIME parameter values;
 //! - `address`: RFC 5322 address lists with groups;
 //! - `mime`: the MIME tree as byte ranges;
-//! - `envelope`, `structure`, `section`: the three FETCH views.
+//! - `envelope`, `structure`, `section`: the three FETCH views;
+//! - `base_subject`: RFC 5256 base subjects for SORT and THREAD;
+//! - `binary`: `BINARY[section]` with the transfer encoding undone (RFC 3516).
 //!
 //! Strings go out as the message has them (RFC 3501 §7.4.2: no RFC 2047 / RFC 2231
 //! decoding); decoding for SEARCH is mail-parser's job (see `search`).
 
 pub mod address;
+pub mod base_subject;
+pub mod binary;
 pub mod envelope;
 pub mod header;
 pub mod mime;

@@ -42,8 +42,9 @@ pub fn capabilities(phase: CapabilityPhase, append_limit: u32) -> Vec1<Capabilit
                 other("CHILDREN"),
                 other("SPECIAL-USE"),
                 Capability::CondStore,
-                other(&format!("APPENDLIMIT={append_limit}")),
             ]);
+            list.extend(newer_extensions());
+            list.push(other(&format!("APPENDLIMIT={append_limit}")));
             if phase == CapabilityPhase::TlsNotAuthenticated {
                 // RFC 3501 §6.2.2: offer only mechanisms that can succeed. The password is
                 // required as the second factor, so EXTERNAL alone cannot: it is still
@@ -54,6 +55,24 @@ pub fn capabilities(phase: CapabilityPhase, append_limit: u32) -> Vec1<Capabilit
         }
     }
     Vec1::try_from(list).expect("the list starts with IMAP4rev1")
+}
+
+/// RFC 7162 QRESYNC, RFC 3516 BINARY, RFC 9208 QUOTA, RFC 5256 SORT/THREAD, RFC 4978
+/// COMPRESS: each added here once implemented and tested.
+fn newer_extensions() -> Vec<Capability<'static>> {
+    [
+        "QRESYNC",
+        "BINARY",
+        "QUOTA",
+        "QUOTA=RES-STORAGE",
+        "SORT",
+        "THREAD=ORDEREDSUBJECT",
+        "THREAD=REFERENCES",
+        "COMPRESS=DEFLATE",
+    ]
+    .into_iter()
+    .map(other)
+    .collect()
 }
 
 fn other(name: &str) -> Capability<'static> {
@@ -86,7 +105,7 @@ mod tests {
         assert_eq!(
             caps,
             "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
-             CONDSTORE APPENDLIMIT=52428800 SASL-IR AUTH=PLAIN"
+             CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE APPENDLIMIT=52428800 SASL-IR AUTH=PLAIN"
         );
         let after = names(CapabilityPhase::Authenticated).join(" ");
         assert!(

@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use super::compress::MaybeDeflate;
 use super::signin::CertAuthenticator;
 use super::{ImapContext, Out, SignedIn};
 use crate::commands::dispatch::{Outcome, announce_updates, dispatch};
@@ -120,7 +121,7 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
     };
     let mut session = Session {
         ctx,
-        io: tls,
+        io: MaybeDeflate::new(tls),
         driver,
         imap: crate::session::Session::new(config, authenticator),
         shutdown: conn.shutdown,
@@ -202,7 +203,8 @@ const CLOSING_WRITE: Duration = Duration::from_secs(5);
 /// store-free commands and sign-in) and, once signed in, the store-backed state.
 struct Session<S> {
     ctx: Arc<ImapContext>,
-    io: S,
+    /// The TLS stream, DEFLATE-compressed after COMPRESS (RFC 4978).
+    io: MaybeDeflate<S>,
     driver: Driver,
     imap: crate::session::Session<CertAuthenticator>,
     shutdown: CancellationToken,
@@ -503,6 +505,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         // The name only: arguments may hold what the user is searching for.
         tracing::debug!(account = %signed_in.account.id, command = command.body.name(), "imap command");
         signed_in.condstore |= self.imap.condstore_enabled();
+        signed_in.qresync |= self.imap.qresync_enabled();
         let mut out = Out::default();
         let outcome = match command.body {
             CommandBody::Fetch {
@@ -522,6 +525,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 )
                 .await;
                 self.fetch_in_batches(job, &mut out, uid).await?
+            }
+            CommandBody::Compress { algorithm } => {
+                if super::compress::answer(self.io.is_active(), &mut out, command.tag, &algorithm) {
+                    // RFC 4978 §3: the OK goes out uncompressed, then both directions deflate.
+                    self.enqueue(out);
+                    self.flush_driver().await?;
+                    self.io.start();
+                    return Ok(Flow::Continue);
+                }
+                Outcome::Done
             }
             body => dispatch(signed_in, &mut out, command.tag, body).await,
         };

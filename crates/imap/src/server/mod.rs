@@ -20,6 +20,7 @@
 //! [`ImapContext::reloaded`] on reload), then for each accepted socket
 //! `tokio::spawn(serve(ctx.clone(), Connection { .. }))`.
 
+pub mod compress;
 mod connection;
 mod signed_in;
 mod signin;

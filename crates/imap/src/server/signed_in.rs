@@ -27,6 +27,8 @@ pub struct SignedIn {
     pub selected: Option<Selected>,
     /// RFC 7162 CONDSTORE is on (ENABLE, SELECT (CONDSTORE), or a MODSEQ-using command).
     pub condstore: bool,
+    /// RFC 7162 QRESYNC is on (ENABLE QRESYNC): VANISHED instead of EXPUNGE.
+    pub qresync: bool,
 }
 
 impl SignedIn {

@@ -156,6 +156,7 @@ async fn decide(
         changes,
         selected: None,
         condstore: false,
+        qresync: false,
     })
 }
 

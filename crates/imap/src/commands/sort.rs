@@ -1,0 +1,231 @@
+//! SORT and UID SORT (RFC 5256 §3): the messages SEARCH would find, in the order of the
+//! sort criteria (ARRIVAL, CC, DATE, FROM, SIZE, SUBJECT, TO, each optionally REVERSE),
+//! ties broken by sequence number. Also the per-message facts THREAD works from
+//! ([`Candidate`], [`candidates`]).
+
+use std::cmp::Ordering;
+use std::num::NonZeroU32;
+
+use imap_codec::imap_types::{
+    core::{Charset, Tag, Vec1},
+    extensions::sort::{SortCriterion, SortKey},
+    flag::Flag,
+    response::{Code, Data},
+    search::SearchKey,
+};
+use mail_parser::{Address, Message};
+
+use super::{Outcome, search::internal_date, store_error};
+use crate::mailbox::flags_of;
+use crate::message::base_subject::base_subject;
+use crate::search::{SearchMessage, SearchScope, matches};
+use crate::search_charset::{LISTED_CHARSETS, to_utf8};
+use crate::server::{Out, SignedIn};
+
+/// What SORT and THREAD compare of one message that matched the search criteria.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Candidate {
+    /// Sequence number.
+    pub seq: u32,
+    /// UID.
+    pub uid: u32,
+    /// INTERNALDATE, unix seconds.
+    pub arrival: i64,
+    /// The Date header in UTC, unix seconds; INTERNALDATE when missing (RFC 5256 §3 DATE).
+    pub date: i64,
+    /// RFC822.SIZE.
+    pub size: u64,
+    /// Base subject (RFC 5256 §2.1), decoded, ASCII letters lower-cased (i;ascii-casemap).
+    pub subject: String,
+    /// Whether the subject marked a reply or forward (THREAD REFERENCES step 5).
+    pub reply: bool,
+    /// Mailbox (local part) of the first address of From, To and Cc, lower-cased.
+    pub from: String,
+    /// See `from`.
+    pub to: String,
+    /// See `from`.
+    pub cc: String,
+    /// Message-ID without angle brackets.
+    pub message_id: Option<String>,
+    /// References, or else In-Reply-To, without angle brackets (THREAD REFERENCES).
+    pub references: Vec<String>,
+}
+
+impl Candidate {
+    /// The facts of a parsed message (`None`: unparsable, only store facts are used).
+    pub fn of(seq: u32, uid: u32, arrival: i64, size: u64, parsed: Option<&Message<'_>>) -> Self {
+        let mut c = Candidate {
+            seq,
+            uid,
+            arrival,
+            date: arrival,
+            size,
+            ..Candidate::default()
+        };
+        let Some(m) = parsed else { return c };
+        if let Some(date) = m.date() {
+            c.date = date.to_timestamp();
+        }
+        let (subject, reply) = base_subject(m.subject().unwrap_or(""));
+        c.subject = subject.to_ascii_lowercase();
+        c.reply = reply;
+        c.from = first_mailbox(m.from());
+        c.to = first_mailbox(m.to());
+        c.cc = first_mailbox(m.cc());
+        c.message_id = m.message_id().map(str::to_string);
+        let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
+            v.as_text_list()
+                .map(|l| l.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default()
+        };
+        c.references = ids(m.references());
+        if c.references.is_empty() {
+            c.references = ids(m.in_reply_to()).into_iter().take(1).collect();
+        }
+        c
+    }
+}
+
+/// RFC 5256 §3: the addr-mailbox of the first address.
+fn first_mailbox(address: Option<&Address<'_>>) -> String {
+    address
+        .and_then(Address::first)
+        .and_then(|a| a.address())
+        .map(|a| a.split('@').next().unwrap_or("").to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The selected mailbox's messages matching `criteria` (strings in `charset`), in sequence
+/// order. `Err` when the command is already answered (BADCHARSET, a store failure).
+pub async fn candidates(
+    s: &SignedIn,
+    out: &mut Out,
+    tag: &Tag<'static>,
+    charset: &Charset<'static>,
+    criteria: &Vec1<SearchKey<'static>>,
+    command: &str,
+) -> Result<Vec<Candidate>, Outcome> {
+    let key = match criteria.as_ref() {
+        [single] => single.clone(),
+        _ => SearchKey::And(criteria.clone()),
+    };
+    // RFC 5256 §3: the charset is required; one we cannot read is BADCHARSET.
+    let key = to_utf8(&key, Some(charset)).map_err(|e| {
+        let allowed = LISTED_CHARSETS
+            .iter()
+            .filter_map(|c| Charset::try_from(*c).ok())
+            .collect();
+        out.no(
+            tag.clone(),
+            Some(Code::BadCharset { allowed }),
+            &e.to_string(),
+        );
+        Outcome::Done
+    })?;
+    let Some(selected) = &s.selected else {
+        out.bad(tag.clone(), "No mailbox selected");
+        return Err(Outcome::Bad);
+    };
+    let store = s.ctx.store.as_ref();
+    let account = s.account_id();
+    let failed = |out: &mut Out, e: certmail_store::StoreError| {
+        store_error(out, tag.clone(), command, &e);
+        Outcome::Done
+    };
+    let metas = match store.messages(account, &selected.name, 1..=u32::MAX).await {
+        Ok(metas) => metas,
+        Err(e) => return Err(failed(out, e)),
+    };
+    let scope = SearchScope {
+        max_seq: selected.len(),
+        max_uid: selected.max_uid(),
+    };
+    let mut found = Vec::new();
+    for meta in metas {
+        let Some(seq) = selected.seq_of(meta.uid) else {
+            continue; // arrived since the client last heard: not in its view yet
+        };
+        let raw = match store.message_body(account, &meta.blob).await {
+            Ok(raw) => raw,
+            Err(e) => return Err(failed(out, e)),
+        };
+        let parsed = mail_parser::MessageParser::default().parse(&raw[..]);
+        let message_flags: Vec<Flag<'static>> = flags_of(&meta.flags);
+        let message = SearchMessage {
+            seq,
+            uid: meta.uid,
+            flags: &message_flags,
+            recent: selected.is_recent(meta.uid),
+            internal_date: internal_date(meta.internal_date),
+            size: u32::try_from(meta.size).unwrap_or(u32::MAX),
+            modseq: meta.modseq,
+            raw: &raw,
+            parsed: parsed.as_ref(),
+        };
+        if matches(&key, &message, scope) {
+            let (arrival, size) = (meta.internal_date, meta.size);
+            found.push(Candidate::of(seq, meta.uid, arrival, size, parsed.as_ref()));
+        }
+    }
+    Ok(found)
+}
+
+/// SORT (`uid` false: answers sequence numbers) or UID SORT.
+pub async fn sort(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    criteria: &Vec1<SortCriterion>,
+    charset: &Charset<'static>,
+    search: &Vec1<SearchKey<'static>>,
+    uid: bool,
+) -> Outcome {
+    if criteria
+        .as_ref()
+        .iter()
+        .any(|c| matches!(c.key, SortKey::DisplayFrom | SortKey::DisplayTo))
+    {
+        // RFC 5957 SORT=DISPLAY is not advertised.
+        out.bad(tag, "DISPLAYFROM and DISPLAYTO are not supported");
+        return Outcome::Bad;
+    }
+    let mut found = match candidates(s, out, &tag, charset, search, "SORT").await {
+        Ok(found) => found,
+        Err(outcome) => return outcome,
+    };
+    sort_candidates(&mut found, criteria.as_ref());
+    let ids = found
+        .iter()
+        .filter_map(|c| NonZeroU32::new(if uid { c.uid } else { c.seq }))
+        .collect();
+    out.data(Data::Sort(ids, None));
+    out.ok(tag, None, "SORT completed");
+    Outcome::Done
+}
+
+/// Orders `found` by `criteria`, then by sequence number (RFC 5256 §3).
+pub fn sort_candidates(found: &mut [Candidate], criteria: &[SortCriterion]) {
+    found.sort_by(|a, b| {
+        criteria
+            .iter()
+            .map(|c| {
+                let order = compare(a, b, &c.key);
+                if c.reverse { order.reverse() } else { order }
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| a.seq.cmp(&b.seq))
+    });
+}
+
+fn compare(a: &Candidate, b: &Candidate, key: &SortKey) -> Ordering {
+    match key {
+        SortKey::Arrival => a.arrival.cmp(&b.arrival),
+        SortKey::Date => a.date.cmp(&b.date),
+        SortKey::Size => a.size.cmp(&b.size),
+        SortKey::Subject => a.subject.cmp(&b.subject),
+        SortKey::From => a.from.cmp(&b.from),
+        SortKey::To => a.to.cmp(&b.to),
+        SortKey::Cc => a.cc.cmp(&b.cc),
+        SortKey::DisplayFrom | SortKey::DisplayTo => Ordering::Equal,
+    }
+}

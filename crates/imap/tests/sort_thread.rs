@@ -1,0 +1,158 @@
+//! SORT and THREAD (RFC 5256) against the in-process server: a small discussion among
+//! colleagues, sorted by each key and threaded by ORDEREDSUBJECT and REFERENCES.
+
+mod common;
+
+use common::*;
+
+/// (subject, sender, hour of the Date header, Message-ID, References, body)
+const MAIL: [(&str, &str, u32, &str, &str, &str); 6] = [
+    ("회의 안내", "kim", 10, "a@test.go.kr", "", "내일 10시"),
+    (
+        "Re: 회의 안내",
+        "lee",
+        12,
+        "b@test.go.kr",
+        "<a@test.go.kr>",
+        "참석합니다. 감사합니다.",
+    ),
+    (
+        "예산안",
+        "park",
+        9,
+        "c@test.go.kr",
+        "",
+        "2027년 예산안을 첨부합니다, 검토 부탁드립니다.",
+    ),
+    (
+        "Re: Re: 회의 안내",
+        "choi",
+        13,
+        "d@test.go.kr",
+        "<a@test.go.kr> <b@test.go.kr>",
+        "저도 참석",
+    ),
+    (
+        "[총무과] 예산안 (fwd)",
+        "ahn",
+        11,
+        "e@test.go.kr",
+        "",
+        "전달합니다",
+    ),
+    (
+        "Re: 회의 안내",
+        "jung",
+        14,
+        "f@test.go.kr",
+        "<a@test.go.kr>",
+        "불참합니다. 죄송합니다, 다음에 뵙겠습니다.",
+    ),
+];
+
+fn mail(i: usize) -> String {
+    let (subject, from, hour, id, refs, body) = MAIL[i];
+    let refs = if refs.is_empty() {
+        String::new()
+    } else {
+        format!("References: {refs}\r\n")
+    };
+    format!(
+        "From: {from}@test.go.kr\r\nTo: hong@test.go.kr\r\nSubject: {subject}\r\n\
+Date: Mon, 23 Nov 2026 {hour:02}:00:00 +0900\r\nMessage-ID: <{id}>\r\n{refs}\
+Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+async fn discussion(server: &TestServer) -> Client {
+    let mut c = server.signed_in().await;
+    for i in 0..MAIL.len() {
+        assert!(append(&mut c, "INBOX", "", &mail(i)).await.contains("OK"));
+    }
+    ok(c.command("SELECT INBOX").await);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_orders_by_each_key() {
+    let server = TestServer::start(true).await;
+    let mut c = discussion(&server).await;
+    let caps = ok(c.command("CAPABILITY").await);
+    assert!(
+        caps[0].contains(" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"),
+        "{caps:?}"
+    );
+    let sort = |lines: Vec<String>| ok(lines).join("\n");
+    // Base subjects: 예산안 (3, 5) before 회의 안내 (1, 2, 4, 6); ties by sequence number.
+    assert_eq!(
+        sort(c.command("SORT (SUBJECT) UTF-8 ALL").await),
+        "* SORT 3 5 1 2 4 6"
+    );
+    assert_eq!(
+        sort(c.command("SORT (DATE) UTF-8 ALL").await),
+        "* SORT 3 1 5 2 4 6"
+    );
+    assert_eq!(
+        sort(c.command("SORT (REVERSE DATE) UTF-8 ALL").await),
+        "* SORT 6 4 2 5 1 3"
+    );
+    assert_eq!(
+        sort(c.command("SORT (FROM) UTF-8 ALL").await),
+        "* SORT 5 4 6 1 2 3"
+    );
+    assert_eq!(
+        sort(c.command("SORT (TO SUBJECT REVERSE DATE) UTF-8 ALL").await),
+        "* SORT 5 3 6 4 2 1"
+    );
+    let mut by_size: Vec<(usize, usize)> =
+        (0..MAIL.len()).map(|i| (mail(i).len(), i + 1)).collect();
+    by_size.sort();
+    let expected: Vec<String> = by_size.iter().map(|(_, n)| n.to_string()).collect();
+    assert_eq!(
+        sort(c.command("SORT (SIZE) UTF-8 ALL").await),
+        format!("* SORT {}", expected.join(" "))
+    );
+    // Search criteria narrow the set; UID SORT answers UIDs.
+    ok(c.command("UID STORE 1 +FLAGS.SILENT (\\Deleted)").await);
+    ok(c.command("EXPUNGE").await);
+    assert_eq!(
+        sort(
+            c.command("UID SORT (SUBJECT) UTF-8 SUBJECT {6+}\r\n안내")
+                .await
+        ),
+        "* SORT 2 4 6"
+    );
+    assert_eq!(
+        sort(c.command("SORT (ARRIVAL) UTF-8 SUBJECT {6+}\r\n안내").await),
+        "* SORT 1 3 5"
+    );
+    let bad = c.command("SORT (DATE) X-UNKNOWN ALL").await;
+    assert!(
+        tagged(&bad).contains("NO [BADCHARSET (UTF-8 US-ASCII EUC-KR)]"),
+        "{bad:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thread_by_subject_and_by_references() {
+    let server = TestServer::start(true).await;
+    let mut c = discussion(&server).await;
+    // RFC 5256 §3 ORDEREDSUBJECT: one thread per base subject, the first message the
+    // parent of the rest; threads by the date of their first message.
+    assert_eq!(
+        ok(c.command("THREAD ORDEREDSUBJECT UTF-8 ALL").await),
+        ["* THREAD (3 5)(1 (2)(4)(6))"]
+    );
+    // REFERENCES: 4 answers 2 which answers 1; 6 answers 1; 5 has no references but its
+    // base subject is 3's and its subject marks a forward, so it joins 3's thread.
+    assert_eq!(
+        ok(c.command("THREAD REFERENCES UTF-8 ALL").await),
+        ["* THREAD (3 5)(1 (2 4)(6))"]
+    );
+    assert_eq!(
+        ok(c.command("UID THREAD REFERENCES UTF-8 FROM choi").await),
+        ["* THREAD (4)"]
+    );
+    let unknown = c.command("THREAD X-FANCY UTF-8 ALL").await;
+    assert!(tagged(&unknown).contains(" BAD "), "{unknown:?}");
+}
