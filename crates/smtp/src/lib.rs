@@ -5,6 +5,7 @@
 //!
 //! - [`proto`]: the protocol layer. [`proto::Session`] is the server state machine, fed
 //!   bytes and returning [`proto::Action`]s; [`proto::Reply`] formats replies.
+//! - [`outbound`]: the outbound relay (queue runner, SMTP client, MX routing, DSNs).
 //! - [`message`]: pure header helpers (Received, Message-ID, Date, From: addresses).
 //! - [`error`]: the crate's error enum.
 //!
@@ -87,6 +88,7 @@
 pub mod error;
 pub mod inbound;
 pub mod message;
+pub mod outbound;
 pub mod proto;
 
 pub use error::Error;

@@ -10,9 +10,9 @@
 mod connection;
 mod decide;
 mod deliver;
-mod dsn;
+pub(crate) mod dsn;
 mod headers;
-mod recipients;
+pub(crate) mod recipients;
 
 pub use connection::{Connection, serve};
 pub use deliver::message_counts;
