@@ -73,6 +73,7 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
         if let Some(a) = by_account {
             meta.insert("auth".to_string(), a.to_string());
         }
+        crate::outbound::meta::record_envelope(&mut meta, &envelope);
         queue.push(QueueEntry {
             id: 0,
             from: envelope.mail_from.clone(),

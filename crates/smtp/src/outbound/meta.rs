@@ -70,3 +70,21 @@ pub fn set_flag(entry: &mut QueueEntry, key: &str, on: bool) {
         entry.envelope_meta.remove(key);
     }
 }
+
+/// Records the envelope's RET, SMTPUTF8 and per-recipient ORCPT for the relay.
+pub fn record_envelope(meta: &mut BTreeMap<String, String>, envelope: &crate::proto::Envelope) {
+    use crate::proto::DsnReturn;
+    match envelope.params.ret {
+        Some(DsnReturn::Full) => meta.insert(RET.to_string(), "full".to_string()),
+        Some(DsnReturn::Headers) => meta.insert(RET.to_string(), "hdrs".to_string()),
+        None => None,
+    };
+    if envelope.params.smtputf8 {
+        meta.insert(SMTPUTF8.to_string(), "1".to_string());
+    }
+    for r in &envelope.rcpts {
+        if let Some(o) = &r.orcpt {
+            meta.insert(format!("{ORCPT_PREFIX}{}", r.address), o.clone());
+        }
+    }
+}
