@@ -643,7 +643,9 @@ async fn a_crash_mid_delivery_keeps_the_recipient_and_a_250_is_never_resent() {
         .expect("signal");
     // The crash: every task of that runtime stops where it is, while the remote holds the
     // whole message unanswered.
-    doomed.shutdown_background();
+    tokio::task::spawn_blocking(move || doomed.shutdown_timeout(STEP))
+        .await
+        .expect("the crashed runtime is gone");
     env = env.reopen().await;
 
     let entry = env
