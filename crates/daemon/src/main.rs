@@ -23,6 +23,7 @@ mod metrics;
 mod notices;
 mod notify;
 mod protocols;
+mod relay;
 mod revocation;
 mod serve;
 mod table;

@@ -90,10 +90,11 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
             "smtp" => keys::<super::SmtpSection>(name, sub, &mut problems),
             "http" => keys::<super::HttpSection>(name, sub, &mut problems),
             "auth" => keys::<super::AuthSection>(name, sub, &mut problems),
+            "relay" => keys::<super::RelaySection>(name, sub, &mut problems),
             other => problems.push(Problem {
                 key: format!("[{other}]"),
                 message:
-                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http"
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, relay"
                         .into(),
             }),
         }
@@ -282,6 +283,7 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
         );
     }
     validate_auth(&c.auth, &mut bad);
+    super::relay::validate(&c.relay, &mut bad);
     let mut seen = HashSet::new();
     for (key, addrs) in [
         ("[imap] listen_tls", &c.imap.listen_tls),

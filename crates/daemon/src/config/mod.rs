@@ -5,8 +5,10 @@
 //! is what lets [`check`] try each key on its own and report all bad keys in one pass.
 
 mod check;
+mod relay;
 
 pub use check::{check, load};
+pub use relay::{RelaySection, SmarthostTlsName, parse_host_port};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,6 +44,9 @@ pub struct Config {
     /// `[http]`: metrics and autoconfig listeners.
     #[serde(default)]
     pub http: HttpSection,
+    /// `[relay]`: outbound delivery to remote domains.
+    #[serde(default)]
+    pub relay: RelaySection,
 }
 
 /// `[http]`.

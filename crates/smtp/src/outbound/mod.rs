@@ -42,6 +42,15 @@ pub use transport::{
     Connection, Route, Smarthost, SmarthostTls, SmtpTransport, TlsPolicy, Transport,
 };
 
+/// Wakes every queue runner of the process at once: new mail was queued, or an
+/// administrator asked for a retry. (Runners also look at the queue every poll interval,
+/// so a wake that finds no runner waiting is not lost for long.)
+pub fn queue_changed() {
+    QUEUE_CHANGED.notify_waiters();
+}
+
+pub(crate) static QUEUE_CHANGED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 /// DKIM (or any other) signing of outbound mail, implemented by the mail-auth side.
 pub trait MessageSigner: Send + Sync {
     /// Header bytes (ending in CRLF) to prepend to `message`, whose From: domain is

@@ -141,6 +141,7 @@ impl QueueRunner {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
+                _ = super::QUEUE_CHANGED.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }
