@@ -60,6 +60,9 @@ pub enum Command {
     /// Manage aliases and distribution lists (one address for many accounts).
     #[command(subcommand)]
     Alias(AliasCommand),
+    /// The outbound queue: list, show, retry, hold, release or delete queued messages.
+    #[command(subcommand)]
+    Queue(crate::admin::queue::QueueCommand),
     /// Create the store's encryption key file (32 random bytes, mode 0600).
     Keygen {
         /// Where to write it. Default: the key file the configuration names.

@@ -60,6 +60,7 @@ fn main() -> ExitCode {
         Command::Session(cmd) => return exit(admin_cmd::session(&cli.config, cmd)),
         Command::Reload => return exit(admin_cmd::reload(&cli.config)),
         Command::Device(cmd) => return exit(admin_cmd::device(&cli.config, cmd)),
+        Command::Queue(cmd) => return exit(admin::queue::command(&cli.config, cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -334,6 +334,7 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
                 ),
             }
         }
+        Request::Queue { action, id } => super::queue::run(ctx, action, id).await?,
         Request::SessionList => {
             let Some(registry) = &ctx.sessions else {
                 return Ok(Response::fail(
