@@ -84,7 +84,11 @@ pub fn record_envelope(meta: &mut BTreeMap<String, String>, envelope: &crate::pr
     }
     for r in &envelope.rcpts {
         if let Some(o) = &r.orcpt {
-            meta.insert(format!("{ORCPT_PREFIX}{}", r.address), o.clone());
+            // smtp-proto accepts only rfc822 ORCPTs and hands out the decoded address.
+            meta.insert(
+                format!("{ORCPT_PREFIX}{}", r.address),
+                format!("rfc822;{o}"),
+            );
         }
     }
 }
