@@ -79,6 +79,9 @@ pub fn record_envelope(meta: &mut BTreeMap<String, String>, envelope: &crate::pr
         Some(DsnReturn::Headers) => meta.insert(RET.to_string(), "hdrs".to_string()),
         None => None,
     };
+    if envelope.params.requiretls {
+        meta.insert(REQUIRETLS.to_string(), "1".to_string());
+    }
     if envelope.params.smtputf8 {
         meta.insert(SMTPUTF8.to_string(), "1".to_string());
     }
