@@ -15,15 +15,19 @@
 //!    between the remote's `250` and this write sends the message again on the next try:
 //!    SMTP's at-least-once, and the only window for a duplicate.
 //!
+//! Reports (failure, delay, relay) are built and stored by the `notices` submodule.
+//!
 //! Writes to queue entries go through one lock, so two tasks working on one entry (two
 //! destinations) never overwrite each other's changes.
+
+mod notices;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use certmail_session::{Change, ChangeHub};
-use certmail_store::{Delivery, QueueEntry, QueueRecipient, RecipientStatus, Store, notify};
+use certmail_session::ChangeHub;
+use certmail_store::{QueueEntry, RecipientStatus, Store, notify};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -31,10 +35,11 @@ use tokio_util::task::TaskTracker;
 use super::client::{OutRecipient, Outgoing, Sent};
 use super::meta;
 use super::reply::RemoteReply;
-use super::report::{self, Report, ReportKind, ReportRecipient};
+use super::report::{ReportKind, ReportRecipient};
 use super::transport::{Connection, Transport};
 use super::{Clock, MessageSigner, RelaySettings};
-use crate::inbound::recipients::{Target, domain_of, resolve};
+use crate::inbound::recipients::domain_of;
+use notices::{report_line, wants_delay_notice, wants_failure_notice};
 
 /// The delivery task of the outbound queue.
 pub struct QueueRunner {
@@ -515,158 +520,6 @@ impl QueueRunner {
             self.store.queue_remove(entry.id).await
         }
     }
-
-    fn delay_due(&self, entry: &QueueEntry, now: i64) -> bool {
-        let Some(after) = self.settings.delay_notice_after else {
-            return false;
-        };
-        !entry.from.is_empty()
-            && !entry.envelope_meta.contains_key(meta::DELAY_NOTIFIED)
-            && now >= entry.created_at + after as i64
-            && entry
-                .recipients
-                .iter()
-                .any(|r| r.status == RecipientStatus::Pending && wants_delay_notice(r.notify))
-    }
-
-    /// Builds and stores one report to the entry's sender (none to the null sender).
-    async fn notify(
-        &self,
-        entry: &QueueEntry,
-        kind: ReportKind,
-        recipients: &[ReportRecipient],
-        body: &[u8],
-        now: i64,
-    ) {
-        // RFC 5321 §6.1 / RFC 3461 §6.2: never report on a report.
-        if recipients.is_empty() || entry.from.is_empty() {
-            return;
-        }
-        let headers_only = kind != ReportKind::Failed
-            || meta::requires_tls(entry)
-            || meta::ret(entry) == Some(super::client::Ret::Headers);
-        let report = Report {
-            kind,
-            hostname: &self.settings.hostname,
-            sender: &entry.from,
-            envid: entry.envelope_meta.get(meta::ENVID).map(String::as_str),
-            arrival: entry.created_at,
-            now,
-            recipients,
-            message: body,
-            headers_only,
-            expires: (kind == ReportKind::Delayed)
-                .then(|| entry.created_at + self.settings.expire_after as i64),
-        };
-        let bytes = match report::build(&report) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(error = %e, "building a delivery report failed");
-                return;
-            }
-        };
-        if let Err(e) = self.deliver_report(&entry.from, bytes, now).await {
-            tracing::error!(error = %e, sender = %entry.from, "storing a delivery report failed");
-        }
-    }
-
-    /// Into the sender's INBOX when local, else queued to them from the null sender.
-    async fn deliver_report(
-        &self,
-        sender: &str,
-        report: Vec<u8>,
-        now: i64,
-    ) -> Result<(), certmail_store::StoreError> {
-        let sender = sender.to_lowercase();
-        let target = resolve(
-            self.store.as_ref(),
-            &self.settings.local_domains,
-            &sender,
-            true,
-        )
-        .await?;
-        let (recipients, queue) = match target {
-            Ok(Target::Local(accounts)) => (
-                accounts
-                    .into_iter()
-                    .map(|a| (a, "INBOX".to_string(), Vec::new()))
-                    .collect(),
-                Vec::new(),
-            ),
-            Ok(Target::Remote(address)) => (
-                Vec::new(),
-                vec![QueueEntry {
-                    id: 0,
-                    from: String::new(),
-                    recipients: vec![QueueRecipient {
-                        address,
-                        status: RecipientStatus::Pending,
-                        attempts: 0,
-                        last_error: None,
-                        notify: 0,
-                    }],
-                    blob: certmail_store::BlobId([0; 32]),
-                    created_at: now,
-                    next_attempt: now,
-                    envelope_meta: Default::default(),
-                }],
-            ),
-            Err(_) => {
-                tracing::warn!(%sender, "delivery report dropped: the sender address has no mailbox");
-                return Ok(());
-            }
-        };
-        let receipt = self
-            .store
-            .deliver(Delivery {
-                body: report,
-                internal_date: now,
-                recipients,
-                queue,
-            })
-            .await?;
-        if let Some(hub) = &self.hub {
-            for copy in &receipt.stored {
-                hub.publish(
-                    &copy.account,
-                    None,
-                    Change::Exists {
-                        mailbox: copy.mailbox.clone(),
-                        uid: copy.uid,
-                    },
-                );
-            }
-        }
-        if !receipt.queued.is_empty() {
-            self.wake();
-        }
-        Ok(())
-    }
-}
-
-fn report_line(
-    r: &QueueRecipient,
-    entry: &QueueEntry,
-    reply: &RemoteReply,
-    remote: &Option<String>,
-) -> ReportRecipient {
-    ReportRecipient {
-        address: r.address.clone(),
-        original: meta::orcpt(entry, &r.address),
-        status: reply.status(),
-        remote_mta: remote.clone(),
-        diagnostic: Some(reply.to_string()),
-    }
-}
-
-/// RFC 3461 §4.1: without NOTIFY, failures are reported; NEVER reports nothing.
-fn wants_failure_notice(bits: u8) -> bool {
-    bits & notify::NEVER == 0 && (bits == 0 || bits & notify::FAILURE != 0)
-}
-
-/// Delay notices: asked for with DELAY, or at our discretion without NOTIFY (§4.1).
-fn wants_delay_notice(bits: u8) -> bool {
-    bits & notify::NEVER == 0 && (bits == 0 || bits & notify::DELAY != 0)
 }
 
 /// Seconds to wait after attempt number `attempts` (1-based): the schedule's entry, its
@@ -701,14 +554,5 @@ mod tests {
     fn received_headers_are_counted_in_the_header_section_only() {
         let m = b"Received: a\r\nreceived: b\r\nSubject: x\r\n\r\nReceived: not a header\r\n";
         assert_eq!(received_count(m), 2);
-    }
-
-    #[test]
-    fn notify_bits_decide_reports() {
-        assert!(wants_failure_notice(0) && wants_delay_notice(0));
-        assert!(!wants_failure_notice(notify::NEVER));
-        assert!(!wants_failure_notice(notify::SUCCESS));
-        assert!(wants_delay_notice(notify::DELAY | notify::FAILURE));
-        assert!(!wants_delay_notice(notify::FAILURE));
     }
 }
