@@ -680,3 +680,49 @@ async fn a_crash_mid_delivery_keeps_the_recipient_and_a_250_is_never_resent() {
     assert_eq!(good.received().len(), 1);
     assert_eq!(good.connection_count(), 1);
 }
+
+#[tokio::test]
+async fn a_domain_requiring_tls_is_not_sent_in_cleartext() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour::default()).await; // offers no STARTTLS
+    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    let resolver = StaticResolver::default()
+        .with_mx("remote.kr", &[(10, "mx.remote.kr")])
+        .with_host("mx.remote.kr", &lo);
+    let policies = [(
+        "remote.kr".to_string(),
+        certmail_smtp::outbound::TlsPolicy::Encrypt,
+    )]
+    .into_iter()
+    .collect();
+    let transport = SmtpTransport::new(
+        Route::Mx {
+            resolver: Arc::new(resolver),
+            port: sink.addr.port(),
+        },
+        env.client_tls(false),
+        "mail.test.go.kr",
+        short_timeouts(),
+    )
+    .with_tls_policy(certmail_smtp::outbound::TlsPolicy::May, policies);
+    let runner = Arc::new(QueueRunner::new(
+        Arc::clone(&env.store),
+        Arc::new(transport),
+        Arc::new(FixedClock(NOW)),
+        env.settings(),
+    ));
+    let id = env
+        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+        .await;
+    run(&runner).await;
+    assert!(sink.received().is_empty());
+    assert!(!sink.command_lines().iter().any(|l| l.starts_with("MAIL")));
+    let entry = env
+        .store
+        .queue_get(id)
+        .await
+        .expect("get")
+        .expect("deferred");
+    let err = entry.recipients[0].last_error.clone().expect("error");
+    assert!(err.starts_with("421 4.7.10"), "{err}");
+}
