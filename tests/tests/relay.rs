@@ -15,21 +15,25 @@ use tokio::sync::mpsc;
 const PASSWORD: &str = "Gpki-Pass-2026!";
 const STEP: Duration = Duration::from_secs(30);
 
-/// A plain sink: `bad…` recipients get 550, `temp…` get 451, others 250. Reports each
-/// accepted message (its RCPT lines and body) on the channel.
-async fn sink() -> anyhow::Result<(
-    u16,
-    mpsc::UnboundedReceiver<(Vec<String>, String)>,
-    Arc<Mutex<usize>>,
-)> {
+/// What the sink reports: each accepted message (RCPT lines, body), and each QUIT (the
+/// relay says QUIT only after it has recorded the results of the connection).
+struct SinkEvents {
+    accepted: mpsc::UnboundedReceiver<(Vec<String>, String)>,
+    quits: mpsc::UnboundedReceiver<()>,
+}
+
+/// A plain sink: `bad…` recipients get 550, `temp…` get 451, others 250.
+async fn sink() -> anyhow::Result<(u16, SinkEvents, Arc<Mutex<usize>>)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, accepted) = mpsc::unbounded_channel();
+    let (quit_tx, quits) = mpsc::unbounded_channel();
     let transactions = Arc::new(Mutex::new(0usize));
     let count = Arc::clone(&transactions);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let tx = tx.clone();
+            let quit_tx = quit_tx.clone();
             let count = Arc::clone(&count);
             tokio::spawn(async move {
                 let (r, mut w) = stream.into_split();
@@ -69,6 +73,7 @@ async fn sink() -> anyhow::Result<(
                         "250 2.0.0 Queued".into()
                     } else if upper == "QUIT" {
                         let _ = w.write_all(b"221 Bye\r\n").await;
+                        let _ = quit_tx.send(());
                         return;
                     } else {
                         "250 OK".into()
@@ -83,7 +88,7 @@ async fn sink() -> anyhow::Result<(
             });
         }
     });
-    Ok((port, rx, transactions))
+    Ok((port, SinkEvents { accepted, quits }, transactions))
 }
 
 fn submit(
@@ -125,7 +130,7 @@ with smtplib.SMTP_SSL("localhost", {port}, context=ctx, timeout=20) as s:
 #[tokio::test(flavor = "multi_thread")]
 async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
 -> anyhow::Result<()> {
-    let (port, mut accepted, transactions) = sink().await?;
+    let (port, mut events, transactions) = sink().await?;
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
     fx.append_config(&format!(
@@ -140,7 +145,7 @@ async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
         "협조 요청",
     )?;
 
-    let (rcpts, body) = tokio::time::timeout(STEP, accepted.recv())
+    let (rcpts, body) = tokio::time::timeout(STEP, events.accepted.recv())
         .await?
         .expect("the sink got the message");
     assert_eq!(rcpts, vec!["RCPT TO:<kim@remote.go.kr>"]);
@@ -152,6 +157,10 @@ async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
         body.contains("Received: "),
         "the submission server's trace header"
     );
+
+    tokio::time::timeout(STEP, events.quits.recv())
+        .await?
+        .expect("the relay closed the connection");
 
     // The 451 recipient stays queued: the CLI shows it, and holds it.
     let (code, out, err) = fx.certmail(&["queue", "list", "--json"])?;
@@ -186,7 +195,16 @@ async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
     daemon.signal("TERM")?;
     assert_eq!(daemon.wait_exit(STEP)?, Some(0));
     let inbox = fx.mailbox_bodies("hong", "INBOX").await?;
-    assert_eq!(inbox.len(), 1, "one report");
+    let subjects: Vec<String> = inbox
+        .iter()
+        .map(|m| {
+            mail_parser::MessageParser::default()
+                .parse(m)
+                .and_then(|p| p.subject().map(str::to_string))
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(inbox.len(), 1, "one report: {subjects:?}");
     let report = mail_parser::MessageParser::default()
         .parse(&inbox[0])
         .expect("parses");
@@ -210,7 +228,7 @@ async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_mid_queue_delivers_exactly_once() -> anyhow::Result<()> {
-    let (port, mut accepted, transactions) = sink().await?;
+    let (port, mut events, transactions) = sink().await?;
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
     // Relay off: the message waits in the queue across the restart.
@@ -238,7 +256,7 @@ async fn a_restart_mid_queue_delivers_exactly_once() -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&fx.config_path)?.replace("enabled = false\n", "");
     std::fs::write(&fx.config_path, text)?;
     let mut daemon = fx.start()?;
-    tokio::time::timeout(STEP, accepted.recv())
+    tokio::time::timeout(STEP, events.accepted.recv())
         .await?
         .expect("delivered after the restart");
     daemon.signal("TERM")?;
