@@ -726,3 +726,32 @@ async fn a_domain_requiring_tls_is_not_sent_in_cleartext() {
     let err = entry.recipients[0].last_error.clone().expect("error");
     assert!(err.starts_with("421 4.7.10"), "{err}");
 }
+
+#[tokio::test]
+async fn a_failed_opportunistic_handshake_falls_back_to_cleartext() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour {
+        broken_tls: true,
+        ..Default::default()
+    })
+    .await;
+    let id = env
+        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+        .await;
+    run(&env.mx_runner(&sink, NOW)).await;
+    let got = sink.received();
+    assert_eq!(
+        got.len(),
+        1,
+        "delivered on the second, cleartext connection"
+    );
+    assert!(!got[0].tls);
+    assert_eq!(got[0].connection, 1);
+    let starttls = sink
+        .command_lines()
+        .iter()
+        .filter(|l| *l == "STARTTLS")
+        .count();
+    assert_eq!(starttls, 1, "no STARTTLS on the fallback connection");
+    assert_eq!(env.store.queue_get(id).await.expect("get"), None);
+}

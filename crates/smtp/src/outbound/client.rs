@@ -254,7 +254,9 @@ impl SmtpClient {
         };
         // RFC 3207 §4.2 / CVE-2011-0411: nothing read before the handshake may be kept.
         if self.parser.has_pending() {
-            return Err(network("the server sent data before the TLS handshake"));
+            return Err(ClientError::TlsHandshake(
+                "the server sent data before the TLS handshake".into(),
+            ));
         }
         let config: Arc<ClientConfig> = if verify {
             tls.verified()

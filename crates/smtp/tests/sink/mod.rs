@@ -22,6 +22,8 @@ pub struct SinkBehaviour {
     pub tls: Option<Arc<ServerConfig>>,
     /// Refuse MAIL before STARTTLS.
     pub require_tls: bool,
+    /// Offer STARTTLS, answer 220, then send garbage instead of a TLS handshake.
+    pub broken_tls: bool,
     /// Advertise DSN.
     pub dsn: bool,
     /// Advertise REQUIRETLS.
@@ -198,7 +200,7 @@ impl Shared {
             let upper = line.to_ascii_uppercase();
             let reply: String = if upper.starts_with("EHLO") {
                 let mut r = vec!["250-sink.remote.kr".to_string(), "250-SIZE 10000000".into()];
-                if b.tls.is_some() && !conn.tls {
+                if (b.tls.is_some() || b.broken_tls) && !conn.tls {
                     r.push("250-STARTTLS".into());
                 }
                 if b.dsn {
@@ -211,6 +213,13 @@ impl Shared {
                 r.join("\r\n")
             } else if upper == "STARTTLS" {
                 let _ = io.get_mut().write_all(b"220 2.0.0 go ahead\r\n").await;
+                if b.broken_tls {
+                    // Take the ClientHello, answer nonsense.
+                    let mut hello = [0u8; 512];
+                    let _ = tokio::io::AsyncReadExt::read(io, &mut hello).await;
+                    let _ = io.get_mut().write_all(b"this is not TLS\r\n").await;
+                    return Step::Done;
+                }
                 return Step::StartTls;
             } else if upper.starts_with("MAIL FROM:") {
                 if b.require_tls && !conn.tls {
