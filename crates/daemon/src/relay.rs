@@ -52,13 +52,25 @@ fn build(config: &Config, daemon: &Daemon) -> anyhow::Result<QueueRunner> {
             .map(|(d, p)| (d.to_ascii_lowercase(), p.policy()))
             .collect::<HashMap<_, _>>(),
     );
-    Ok(QueueRunner::new(
+    let runner = QueueRunner::new(
         Arc::clone(&daemon.store),
         Arc::new(transport),
         Arc::new(SystemClock),
         settings(config),
     )
-    .with_hub(daemon.hub.clone()))
+    .with_hub(daemon.hub.clone());
+    Ok(match signer(config)? {
+        Some(s) => runner.with_signer(s),
+        None => runner,
+    })
+}
+
+/// The DKIM signer of outbound mail. None yet: the mail-auth side implements
+/// [`certmail_smtp::outbound::MessageSigner`] (a key per domain) and is plugged in here.
+fn signer(
+    _config: &Config,
+) -> anyhow::Result<Option<Arc<dyn certmail_smtp::outbound::MessageSigner>>> {
+    Ok(None)
 }
 
 /// The runner's settings from `[relay]` and `[server]`.
