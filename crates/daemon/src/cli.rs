@@ -119,6 +119,9 @@ pub enum Command {
     /// DKIM signing keys for outbound mail.
     #[command(subcommand)]
     Dkim(crate::dkim_cmd::DkimCommand),
+    /// The outbound queue: list, show, retry, hold, release or delete queued messages.
+    #[command(subcommand)]
+    Queue(crate::admin::queue::QueueCommand),
     /// Create the store's encryption key file (32 random bytes, mode 0600).
     Keygen {
         /// Where to write it. Default: the key file the configuration names.

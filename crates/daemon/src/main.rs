@@ -31,6 +31,7 @@ mod notify;
 mod ops_cmd;
 mod protocols;
 mod qr;
+mod relay;
 mod revocation;
 mod serve;
 mod state_metrics;
@@ -77,6 +78,7 @@ fn main() -> ExitCode {
         Command::ImportMaildir(args) => return exit(import_maildir::run(&cli.config, args)),
         Command::Audit(cmd) => return exit(ops_cmd::audit(&cli.config, cmd)),
         Command::Stats { out } => return exit(ops_cmd::stats(&cli.config, out)),
+        Command::Queue(cmd) => return exit(admin::queue::command(&cli.config, cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -304,6 +304,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     }
     accept_loops.spawn(watch_crls(Arc::clone(&daemon), shutdown.clone()));
     accept_loops.spawn(crate::notices::daily(Arc::clone(&daemon), shutdown.clone()));
+    accept_loops.spawn(crate::relay::run(Arc::clone(&daemon), shutdown.clone()));
     accept_loops.spawn(crate::admin::server::serve(
         admin,
         Arc::clone(&daemon),

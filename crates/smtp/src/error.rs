@@ -26,4 +26,11 @@ pub enum Error {
     /// /etc/resolv.conf when no servers are configured).
     #[error("DNS resolver for mail authentication: {0}")]
     Resolver(String),
+    /// The outbound relay's TLS settings are unusable (CA file, client certificate or key).
+    /// The text names the file's part, never key material.
+    #[error("relay TLS: {0}")]
+    Tls(String),
+    /// The outbound relay's DNS resolver could not be set up.
+    #[error("relay DNS: {0}")]
+    Dns(String),
 }

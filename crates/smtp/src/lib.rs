@@ -7,6 +7,7 @@
 //!   bytes and returning [`proto::Action`]s; [`proto::Reply`] formats replies.
 //! - [`mailauth`]: SPF, DKIM and DMARC checks of mail from other servers (port 25) and
 //!   DKIM signing of outbound mail.
+//! - [`outbound`]: the outbound relay (queue runner, SMTP client, MX routing, DSNs).
 //! - [`message`]: pure header helpers (Received, Message-ID, Date, From: addresses).
 //! - [`error`]: the crate's error enum.
 //!
@@ -90,6 +91,7 @@ pub mod error;
 pub mod inbound;
 pub mod mailauth;
 pub mod message;
+pub mod outbound;
 pub mod proto;
 
 pub use error::Error;

@@ -182,9 +182,17 @@ fn mail_with_a_declared_size_over_the_limit() {
 }
 
 #[test]
+fn requiretls_over_cleartext_is_refused() {
+    // RFC 8689 §4.1: offered (and accepted) over TLS only; the mx() session has no TLS.
+    assert_eq!(
+        reply_to(mx(), "EHLO c\r\n", "MAIL FROM:<a@b.kr> REQUIRETLS\r\n"),
+        "530 5.7.10 REQUIRETLS needs a TLS connection\r\n"
+    );
+}
+
+#[test]
 fn mail_parameters_we_do_not_offer() {
     for line in [
-        "MAIL FROM:<a@b.kr> REQUIRETLS\r\n",
         "MAIL FROM:<a@b.kr> BODY=BINARYMIME\r\n",
         "MAIL FROM:<a@b.kr> X-UNKNOWN=1\r\n",
         "MAIL FROM:<a@b.kr> MT-PRIORITY=3\r\n",

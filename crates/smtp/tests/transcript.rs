@@ -78,7 +78,8 @@ fn submission_465_auth_external_with_equals() {
          S: 250-SIZE 52428800
          S: 250-ENHANCEDSTATUSCODES
          S: 250-CHUNKING
-         S: 250 DSN
+         S: 250-DSN
+         S: 250 REQUIRETLS
          C: QUIT
          S: 221 2.0.0 Bye"
     );
@@ -307,4 +308,23 @@ fn transcript_after_greeting(config: certmail_smtp::proto::SessionConfig, script
         config,
         &format!("S: 220 mail.example.kr ESMTP certmail\n{script}"),
     )
+}
+
+#[test]
+fn requiretls_is_offered_over_tls_and_reaches_the_envelope() {
+    let script = format!(
+        "S: 220 mail.example.kr ESMTP certmail
+         C: EHLO client
+         {EHLO_AFTER_TLS}
+         C: AUTH EXTERNAL =
+         S: 235 2.7.0 Authentication successful
+         C: MAIL FROM:<hong@example.kr> REQUIRETLS
+         S: 250 2.1.0 Sender OK
+         C: RCPT TO:<kim@example.kr>
+         S: 250 2.1.5 Recipient OK
+         C: BDAT 0 LAST
+         S: 250 2.0.0 Message accepted"
+    );
+    let harness = transcript(submission_465(), &script);
+    assert!(harness.stored[0].envelope.params.requiretls);
 }

@@ -9,6 +9,7 @@ pub mod client;
 mod devices;
 pub mod link;
 pub mod ops;
+pub mod queue;
 pub mod server;
 pub mod service;
 
@@ -171,6 +172,13 @@ pub enum Request {
     SessionKick {
         /// The login id.
         account: String,
+    },
+    /// The outbound queue: list, show, retry, hold, release or delete.
+    Queue {
+        /// What to do.
+        action: queue::QueueAction,
+        /// The entry (every action but list).
+        id: Option<u64>,
     },
     /// What the server would decide about a certificate, and why.
     CertInspect {

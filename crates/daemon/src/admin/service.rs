@@ -342,6 +342,7 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
                 ),
             }
         }
+        Request::Queue { action, id } => super::queue::run(ctx, action, id).await?,
         Request::SessionList => {
             let Some(registry) = &ctx.sessions else {
                 return Ok(Response::fail(

@@ -92,10 +92,11 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
             "auth" => keys::<super::AuthSection>(name, sub, &mut problems),
             "crl_fetch" => keys::<crate::crl_fetch::CrlFetchSection>(name, sub, &mut problems),
             "mailauth" => keys::<super::MailAuthSection>(name, sub, &mut problems),
+            "relay" => keys::<super::RelaySection>(name, sub, &mut problems),
             other => problems.push(Problem {
                 key: format!("[{other}]"),
                 message:
-                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth"
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay"
                         .into(),
             }),
         }
@@ -286,6 +287,7 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
     validate_auth(&c.auth, &mut bad);
     c.crl_fetch.validate(&mut bad);
     c.mailauth.validate(&mut bad);
+    super::relay::validate(&c.relay, &mut bad);
     let mut seen = HashSet::new();
     for (key, addrs) in [
         ("[imap] listen_tls", &c.imap.listen_tls),

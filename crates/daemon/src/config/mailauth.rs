@@ -102,10 +102,6 @@ impl MailAuthSection {
     }
 
     /// The outbound DKIM signer, when keys are configured.
-    #[allow(
-        dead_code,
-        reason = "the outbound relay (crates/smtp/src/outbound) takes it"
-    )]
     pub fn dkim_signer(&self) -> Result<Option<Arc<DkimSigner>>, certmail_smtp::Error> {
         if self.dkim.is_empty() {
             return Ok(None);

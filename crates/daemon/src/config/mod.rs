@@ -6,9 +6,11 @@
 
 mod check;
 mod mailauth;
+mod relay;
 
 pub use check::{check, load};
 pub use mailauth::MailAuthSection;
+pub use relay::{RelaySection, SmarthostTlsName, parse_host_port};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -50,6 +52,9 @@ pub struct Config {
     /// `[mailauth]`: SPF/DKIM/DMARC checks on port 25 and DKIM signing keys.
     #[serde(default)]
     pub mailauth: MailAuthSection,
+    /// `[relay]`: outbound delivery to remote domains.
+    #[serde(default)]
+    pub relay: RelaySection,
 }
 
 /// `[http]`.

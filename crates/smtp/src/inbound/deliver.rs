@@ -90,6 +90,7 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
         if let Some(a) = by_account {
             meta.insert("auth".to_string(), a.to_string());
         }
+        crate::outbound::meta::record_envelope(&mut meta, &envelope);
         queue.push(QueueEntry {
             id: 0,
             from: envelope.mail_from.clone(),
@@ -126,6 +127,9 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
             ACCEPTED.fetch_add(1, Ordering::Relaxed);
             LOCAL_COPIES.fetch_add(receipt.stored.len() as u64, Ordering::Relaxed);
             QUEUED.fetch_add(receipt.queued.len() as u64, Ordering::Relaxed);
+            if !receipt.queued.is_empty() {
+                crate::outbound::queue_changed();
+            }
             if let Some(headers) = report_headers {
                 send_success_report(&ctx, &envelope, &success, &headers, now).await;
             }

@@ -15,9 +15,9 @@ mod authenticate;
 mod connection;
 mod decide;
 mod deliver;
-mod dsn;
+pub(crate) mod dsn;
 mod headers;
-mod recipients;
+pub(crate) mod recipients;
 
 pub use connection::{Connection, serve};
 pub use deliver::message_counts;

@@ -191,3 +191,10 @@ fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
     out.extend_from_slice(value);
     out
 }
+
+/// The outbound relay signs through this: the same key per From: domain.
+impl crate::outbound::MessageSigner for DkimSigner {
+    fn sign(&self, from_domain: &str, message: &[u8]) -> Option<Vec<u8>> {
+        DkimSigner::sign(self, from_domain, message)
+    }
+}

@@ -37,6 +37,8 @@ pub struct MailParams {
     pub ret: Option<DsnReturn>,
     /// `ENVID=` (RFC 3461), as given.
     pub envid: Option<String>,
+    /// `REQUIRETLS` (RFC 8689): relay only over verified TLS.
+    pub requiretls: bool,
 }
 
 impl MailParams {
@@ -61,6 +63,7 @@ impl MailParams {
             smtputf8: from.flags & MAIL_SMTPUTF8 != 0,
             ret,
             envid: from.env_id.clone(),
+            requiretls: from.flags & smtp_proto::MAIL_REQUIRETLS != 0,
         }
     }
 }

@@ -137,6 +137,8 @@ pub struct Capabilities {
     /// SASL mechanisms to offer with AUTH (RFC 4954), e.g. `["EXTERNAL", "PLAIN", "LOGIN"]`.
     /// Empty means no AUTH line.
     pub auth_mechanisms: Vec<&'static str>,
+    /// Offer REQUIRETLS (RFC 8689 §4.1): only over TLS.
+    pub requiretls: bool,
 }
 
 /// The EHLO reply: our hostname on the first line, then one capability per line
@@ -152,6 +154,9 @@ pub fn ehlo_reply(hostname: &str, capabilities: &Capabilities) -> Reply {
     reply.lines.push("ENHANCEDSTATUSCODES".into()); // RFC 2034
     reply.lines.push("CHUNKING".into()); // RFC 3030
     reply.lines.push("DSN".into()); // RFC 3461
+    if capabilities.requiretls {
+        reply.lines.push("REQUIRETLS".into()); // RFC 8689 §4.1
+    }
     if capabilities.starttls {
         reply.lines.push("STARTTLS".into()); // RFC 3207
     }
@@ -225,6 +230,7 @@ mod tests {
             max_message_size: 52_428_800,
             starttls: true,
             auth_mechanisms: Vec::new(),
+            requiretls: false,
         };
         assert_eq!(
             wire(&ehlo_reply("mail.example.kr", &capabilities)),
@@ -240,10 +246,11 @@ mod tests {
             max_message_size: 1000,
             starttls: false,
             auth_mechanisms: vec!["EXTERNAL", "PLAIN", "LOGIN"],
+            requiretls: true,
         };
         let text = wire(&ehlo_reply("mx", &capabilities));
         assert!(
-            text.ends_with("250-DSN\r\n250 AUTH EXTERNAL PLAIN LOGIN\r\n"),
+            text.ends_with("250-DSN\r\n250-REQUIRETLS\r\n250 AUTH EXTERNAL PLAIN LOGIN\r\n"),
             "{text}"
         );
         assert!(!text.contains("STARTTLS"));

@@ -8,10 +8,9 @@ use crate::proto::envelope::{MailParams, Rcpt};
 use crate::proto::reply::{Capabilities, Reply, ehlo_reply};
 use crate::proto::sasl::{self, Mechanism, SaslOutcome};
 
-/// MAIL parameters smtp-proto parses but we do not offer: REQUIRETLS, BINARYMIME,
-/// CONPERM, DELIVERBY (RFC 5321 §4.1.1.11: an unoffered parameter gets 555).
-const UNOFFERED_MAIL_FLAGS: u64 = smtp_proto::MAIL_REQUIRETLS
-    | smtp_proto::MAIL_BODY_BINARYMIME
+/// MAIL parameters smtp-proto parses but we do not offer: BINARYMIME, CONPERM, DELIVERBY
+/// (RFC 5321 §4.1.1.11: an unoffered parameter gets 555).
+const UNOFFERED_MAIL_FLAGS: u64 = smtp_proto::MAIL_BODY_BINARYMIME
     | smtp_proto::MAIL_CONPERM
     | smtp_proto::MAIL_BY_NOTIFY
     | smtp_proto::MAIL_BY_RETURN
@@ -150,6 +149,7 @@ impl Session {
         let capabilities = Capabilities {
             max_message_size: self.config.max_message_size,
             starttls: !self.tls_active && self.config.starttls_available,
+            requiretls: self.tls_active,
             auth_mechanisms: if submission && self.tls_active && !self.authenticated {
                 // RFC 4954 §3: offer only what can succeed; EXTERNAL alone signs in only
                 // where policy does not require the password as well.
@@ -258,6 +258,14 @@ impl Session {
         }
         if from.flags & UNOFFERED_MAIL_FLAGS != 0 || has_unoffered_mail_values(&from) {
             return self.client_error(unsupported_parameter());
+        }
+        if from.flags & smtp_proto::MAIL_REQUIRETLS != 0 && !self.tls_active {
+            // RFC 8689 §4.1: REQUIRETLS is offered, and accepted, over TLS only.
+            return self.client_error(Reply::new(
+                530,
+                (5, 7, 10),
+                "REQUIRETLS needs a TLS connection",
+            ));
         }
         let params = MailParams::from_parsed(&from);
         if params

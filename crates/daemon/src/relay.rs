@@ -1,0 +1,150 @@
+//! The outbound relay in the daemon: builds the queue runner from `[relay]` and runs it
+//! until shutdown (it then lets deliveries in progress finish their message).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use certmail_smtp::outbound::{
+    ClientIdentity, ClientTls, HickoryResolver, QueueRunner, RelaySettings, Route, Smarthost,
+    SmarthostTls, SmtpTransport, SystemClock, Timeouts,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, RelaySection, SmarthostTlsName, parse_host_port};
+use crate::serve::Daemon;
+
+/// Runs the queue runner until `shutdown`; logs and returns if `[relay]` cannot be set up.
+pub async fn run(daemon: Arc<Daemon>, shutdown: CancellationToken) {
+    let config = daemon.config();
+    if !config.relay.enabled {
+        tracing::info!("outbound relay disabled ([relay] enabled = false)");
+        return;
+    }
+    let runner = match build(&config, &daemon) {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "outbound relay not started");
+            return;
+        }
+    };
+    tracing::info!(smarthost = %config.relay.smarthost, "outbound relay running");
+    runner.run(shutdown).await;
+}
+
+fn build(config: &Config, daemon: &Daemon) -> anyhow::Result<QueueRunner> {
+    let r = &config.relay;
+    let transport = SmtpTransport::new(
+        route(r)?,
+        client_tls(r)?,
+        &helo_name(config),
+        Timeouts {
+            connect: Duration::from_secs(r.connect_timeout_secs),
+            command: Duration::from_secs(r.command_timeout_secs),
+            data: Duration::from_secs(r.data_timeout_secs),
+        },
+    )
+    .with_tls_policy(
+        r.tls_policy.policy(),
+        r.domain_tls_policy
+            .iter()
+            .map(|(d, p)| (d.to_ascii_lowercase(), p.policy()))
+            .collect::<HashMap<_, _>>(),
+    );
+    let runner = QueueRunner::new(
+        Arc::clone(&daemon.store),
+        Arc::new(transport),
+        Arc::new(SystemClock),
+        settings(config),
+    )
+    .with_hub(daemon.hub.clone());
+    Ok(match signer(config)? {
+        Some(s) => runner.with_signer(s),
+        None => runner,
+    })
+}
+
+/// The DKIM signer of outbound mail: the `[mailauth.dkim]` keys, one per From: domain.
+fn signer(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<dyn certmail_smtp::outbound::MessageSigner>>> {
+    Ok(config
+        .mailauth
+        .dkim_signer()?
+        .map(|s| s as Arc<dyn certmail_smtp::outbound::MessageSigner>))
+}
+
+/// The runner's settings from `[relay]` and `[server]`.
+pub fn settings(config: &Config) -> RelaySettings {
+    let r = &config.relay;
+    RelaySettings {
+        hostname: config.server.hostname.clone(),
+        local_domains: config
+            .server
+            .local_domains
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect(),
+        retry_schedule: r.retry_schedule_secs.clone(),
+        expire_after: r.expire_hours.saturating_mul(3600),
+        delay_notice_after: (r.delay_notice_hours > 0)
+            .then(|| r.delay_notice_hours.saturating_mul(3600)),
+        max_connections: r.max_connections,
+        max_connections_per_destination: r.max_connections_per_destination,
+        max_messages_per_connection: r.max_messages_per_connection,
+        max_received_headers: r.max_received_headers,
+        poll_interval: Duration::from_secs(r.poll_interval_secs),
+        drain_timeout: Duration::from_secs(config.server.shutdown_grace_secs),
+    }
+}
+
+fn helo_name(config: &Config) -> String {
+    if config.relay.helo_name.is_empty() {
+        config.server.hostname.clone()
+    } else {
+        config.relay.helo_name.clone()
+    }
+}
+
+fn route(r: &RelaySection) -> anyhow::Result<Route> {
+    if r.smarthost.is_empty() {
+        let resolver = HickoryResolver::new(&r.dns_servers).context("[relay] dns_servers")?;
+        return Ok(Route::Mx {
+            resolver: Arc::new(resolver),
+            port: r.mx_port,
+        });
+    }
+    let (host, port) =
+        parse_host_port(&r.smarthost).context("[relay] smarthost is not host:port")?;
+    Ok(Route::Smarthost(Smarthost {
+        host,
+        port,
+        tls: match r.smarthost_tls {
+            SmarthostTlsName::Starttls => SmarthostTls::StartTls,
+            SmarthostTlsName::Implicit => SmarthostTls::Implicit,
+            SmarthostTlsName::Opportunistic => SmarthostTls::Opportunistic,
+        },
+        verify: r.smarthost_verify,
+    }))
+}
+
+fn client_tls(r: &RelaySection) -> anyhow::Result<ClientTls> {
+    let read = |p: &std::path::Path| -> anyhow::Result<Option<Vec<u8>>> {
+        if p.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+        ))
+    };
+    let ca = read(&r.ca_file)?;
+    let identity = match (
+        read(&r.smarthost_client_cert)?,
+        read(&r.smarthost_client_key)?,
+    ) {
+        (Some(chain_pem), Some(key_pem)) => Some(ClientIdentity { chain_pem, key_pem }),
+        _ => None,
+    };
+    Ok(ClientTls::new(true, ca.as_deref(), identity.as_ref())?)
+}

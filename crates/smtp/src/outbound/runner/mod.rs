@@ -1,0 +1,558 @@
+//! The queue runner: a tokio task that delivers due queue entries.
+//!
+//! Each round lists the queue, takes the due entries that are neither held nor already in
+//! flight, splits each entry's pending recipients by destination ([`Transport::destination`])
+//! and starts up to `max_connections_per_destination` tasks per destination, bounded in total
+//! by `max_connections`. A task opens one connection and sends its messages one after the
+//! other on it (connection reuse), up to `max_messages_per_connection`.
+//!
+//! Crash safety, per message:
+//! 1. Before anything is sent, the attempt is written to the store: attempt counts go up and
+//!    `next_attempt` moves to the next retry time. A crash from here on leaves the
+//!    recipients queued, to be retried on schedule, never lost.
+//! 2. After the remote answered, DSNs are stored first, then the queue entry is rewritten
+//!    without the recipients that are done (accepted, or permanently failed). A crash
+//!    between the remote's `250` and this write sends the message again on the next try:
+//!    SMTP's at-least-once, and the only window for a duplicate.
+//!
+//! Reports (failure, delay, relay) are built and stored by the `notices` submodule.
+//!
+//! Writes to queue entries go through one lock, so two tasks working on one entry (two
+//! destinations) never overwrite each other's changes.
+
+mod notices;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use certmail_session::ChangeHub;
+use certmail_store::{QueueEntry, RecipientStatus, Store, notify};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::client::{OutRecipient, Outgoing, Sent};
+use super::meta;
+use super::reply::RemoteReply;
+use super::report::{ReportKind, ReportRecipient};
+use super::transport::{Connection, Transport};
+use super::{Clock, MessageSigner, RelaySettings};
+use crate::inbound::recipients::domain_of;
+use notices::{report_line, wants_delay_notice, wants_failure_notice};
+
+/// The delivery task of the outbound queue.
+pub struct QueueRunner {
+    store: Arc<dyn Store>,
+    transport: Arc<dyn Transport>,
+    clock: Arc<dyn Clock>,
+    settings: RelaySettings,
+    signer: Option<Arc<dyn MessageSigner>>,
+    hub: Option<ChangeHub>,
+    write_lock: tokio::sync::Mutex<()>,
+    in_flight: Mutex<HashMap<u64, usize>>,
+    total: Arc<Semaphore>,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for QueueRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueRunner")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The recipients of one entry that go to one destination.
+#[derive(Debug, Clone)]
+struct Job {
+    entry: u64,
+    recipients: Vec<String>,
+}
+
+/// A job ready to send: the message and who it goes to.
+struct Prepared {
+    entry: QueueEntry,
+    body: Vec<u8>,
+    recipients: Vec<OutRecipient>,
+}
+
+/// How a job's send ended.
+enum Outcome {
+    /// The remote answered the transaction: the reply for each recipient address, the
+    /// remote host, and whether it took our DSN parameters.
+    Sent(HashMap<String, RemoteReply>, String, bool),
+    /// The whole transaction failed with this reply (connection, MAIL, DATA, local policy).
+    Failed(RemoteReply, Option<String>),
+}
+
+impl QueueRunner {
+    /// A runner over `store`, delivering through `transport`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+        settings: RelaySettings,
+    ) -> Self {
+        let total = Arc::new(Semaphore::new(settings.max_connections.max(1)));
+        Self {
+            store,
+            transport,
+            clock,
+            settings,
+            signer: None,
+            hub: None,
+            write_lock: tokio::sync::Mutex::new(()),
+            in_flight: Mutex::new(HashMap::new()),
+            total,
+            wake: Notify::new(),
+        }
+    }
+
+    /// Signs each message before sending (DKIM); the signer returns header bytes to prepend.
+    pub fn with_signer(mut self, signer: Arc<dyn MessageSigner>) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// Announces DSNs stored in local mailboxes (IDLE wakes on them).
+    pub fn with_hub(mut self, hub: ChangeHub) -> Self {
+        self.hub = Some(hub);
+        self
+    }
+
+    /// Asks the runner to look at the queue now (new mail, an admin retry).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs until `shutdown`, then lets the connections in progress finish their current
+    /// message (at most `drain_timeout`) and returns.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let tracker = TaskTracker::new();
+        loop {
+            let next_due = match self.dispatch_due(&tracker, &shutdown).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the outbound queue failed");
+                    None
+                }
+            };
+            let mut wait = self.settings.poll_interval;
+            if let Some(due) = next_due {
+                let secs = u64::try_from(due - self.clock.now()).unwrap_or(0);
+                wait = wait.min(Duration::from_secs(secs));
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = super::QUEUE_CHANGED.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracker.close();
+        if tokio::time::timeout(self.settings.drain_timeout, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "outbound deliveries still running at shutdown; they are retried after restart"
+            );
+        }
+    }
+
+    /// Delivers every due entry once and waits for the attempts to end (tests, and an
+    /// operator's "flush").
+    pub async fn run_once(self: &Arc<Self>) -> Result<(), certmail_store::StoreError> {
+        let tracker = TaskTracker::new();
+        self.dispatch_due(&tracker, &CancellationToken::new())
+            .await?;
+        tracker.close();
+        tracker.wait().await;
+        Ok(())
+    }
+
+    /// Starts tasks for the due entries; returns when the next not-yet-due entry is due.
+    async fn dispatch_due(
+        self: &Arc<Self>,
+        tracker: &TaskTracker,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<i64>, certmail_store::StoreError> {
+        let now = self.clock.now();
+        let mut next_due: Option<i64> = None;
+        let mut by_destination: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+        for entry in self.store.queue_list().await? {
+            if meta::is_held(&entry) || self.is_in_flight(entry.id) {
+                continue;
+            }
+            if entry.next_attempt > now {
+                next_due = Some(next_due.map_or(entry.next_attempt, |n| n.min(entry.next_attempt)));
+                continue;
+            }
+            let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for r in entry
+                .recipients
+                .iter()
+                .filter(|r| r.status == RecipientStatus::Pending)
+            {
+                let domain = domain_of(&r.address).unwrap_or_default();
+                let dest = self.transport.destination(&domain);
+                groups.entry(dest).or_default().push(r.address.clone());
+            }
+            if groups.is_empty() {
+                // Nothing left to do (e.g. written by an older version): free it.
+                self.store.queue_remove(entry.id).await?;
+                continue;
+            }
+            self.in_flight_add(entry.id, groups.len());
+            for (dest, recipients) in groups {
+                by_destination.entry(dest).or_default().push(Job {
+                    entry: entry.id,
+                    recipients,
+                });
+            }
+        }
+        for (dest, jobs) in by_destination {
+            let lanes = self
+                .settings
+                .max_connections_per_destination
+                .clamp(1, jobs.len());
+            let mut split: Vec<Vec<Job>> = vec![Vec::new(); lanes];
+            for (i, job) in jobs.into_iter().enumerate() {
+                split[i % lanes].push(job);
+            }
+            for jobs in split {
+                let runner = Arc::clone(self);
+                let dest = dest.clone();
+                let shutdown = shutdown.clone();
+                tracker.spawn(async move { runner.run_destination(dest, jobs, shutdown).await });
+            }
+        }
+        Ok(next_due)
+    }
+
+    fn is_in_flight(&self, id: u64) -> bool {
+        self.in_flight
+            .lock()
+            .expect("in-flight map lock is never held across a panic")
+            .contains_key(&id)
+    }
+
+    fn in_flight_add(&self, id: u64, jobs: usize) {
+        self.in_flight
+            .lock()
+            .expect("in-flight map lock is never held across a panic")
+            .insert(id, jobs);
+    }
+
+    fn in_flight_done(&self, id: u64) {
+        let mut map = self
+            .in_flight
+            .lock()
+            .expect("in-flight map lock is never held across a panic");
+        if let Some(n) = map.get_mut(&id) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&id);
+            }
+        }
+    }
+
+    /// One connection's worth of jobs to one destination.
+    async fn run_destination(&self, dest: String, jobs: Vec<Job>, shutdown: CancellationToken) {
+        let Ok(_permit) = Arc::clone(&self.total).acquire_owned().await else {
+            return;
+        };
+        let mut conn: Option<Box<dyn Connection>> = None;
+        let mut connect_failure: Option<RemoteReply> = None;
+        let mut sent_here = 0usize;
+        for job in jobs {
+            if shutdown.is_cancelled() {
+                self.in_flight_done(job.entry);
+                continue;
+            }
+            if let Err(e) = self
+                .run_job(&dest, &job, &mut conn, &mut connect_failure, &mut sent_here)
+                .await
+            {
+                tracing::error!(entry = job.entry, error = %e, "outbound delivery bookkeeping failed");
+            }
+            self.in_flight_done(job.entry);
+        }
+        if let Some(c) = conn {
+            c.close().await;
+        }
+    }
+
+    async fn run_job(
+        &self,
+        dest: &str,
+        job: &Job,
+        conn: &mut Option<Box<dyn Connection>>,
+        connect_failure: &mut Option<RemoteReply>,
+        sent_here: &mut usize,
+    ) -> Result<(), certmail_store::StoreError> {
+        let Some(prepared) = self.prepare(job).await? else {
+            return Ok(());
+        };
+        if let Some(refusal) = self.local_refusal(&prepared) {
+            return self.apply(job, Outcome::Failed(refusal, None)).await;
+        }
+        let worn_out = |c: &dyn Connection| -> bool {
+            !c.reusable() || *sent_here >= self.settings.max_messages_per_connection
+        };
+        if conn.as_deref().is_some_and(worn_out)
+            && let Some(old) = conn.take()
+        {
+            old.close().await;
+        }
+        if conn.is_none() {
+            if let Some(reply) = connect_failure.clone() {
+                return self.apply(job, Outcome::Failed(reply, None)).await;
+            }
+            match self.transport.connect(dest).await {
+                Ok(c) => {
+                    *conn = Some(c);
+                    *sent_here = 0;
+                }
+                Err(reply) => {
+                    tracing::info!(destination = dest, error = %reply, "cannot connect");
+                    *connect_failure = Some(reply.clone());
+                    return self.apply(job, Outcome::Failed(reply, None)).await;
+                }
+            }
+        }
+        let c = conn.as_mut().expect("a connection was just opened or kept");
+        let body = self.signed(&prepared);
+        let message = Outgoing {
+            from: &prepared.entry.from,
+            recipients: &prepared.recipients,
+            body: &body,
+            ret: meta::ret(&prepared.entry),
+            envid: prepared
+                .entry
+                .envelope_meta
+                .get(meta::ENVID)
+                .map(String::as_str),
+            smtputf8: meta::needs_smtputf8(&prepared.entry),
+            requiretls: meta::requires_tls(&prepared.entry),
+        };
+        *sent_here += 1;
+        let remote = c.remote();
+        let outcome = match c.send(&message).await {
+            Ok(Sent {
+                replies,
+                dsn_passed_on,
+            }) => {
+                let by_address = prepared
+                    .recipients
+                    .iter()
+                    .map(|r| r.address.clone())
+                    .zip(replies)
+                    .collect();
+                Outcome::Sent(by_address, remote, dsn_passed_on)
+            }
+            Err(reply) => Outcome::Failed(reply, Some(remote)),
+        };
+        self.apply(job, outcome).await
+    }
+
+    /// Loads the entry and body and records the attempt before anything is sent.
+    async fn prepare(&self, job: &Job) -> Result<Option<Prepared>, certmail_store::StoreError> {
+        let now = self.clock.now();
+        let _guard = self.write_lock.lock().await;
+        let Some(mut entry) = self.store.queue_get(job.entry).await? else {
+            return Ok(None);
+        };
+        if meta::is_held(&entry) {
+            return Ok(None);
+        }
+        let mut max_attempts = 0;
+        let mut recipients = Vec::new();
+        for r in entry.recipients.iter_mut() {
+            if r.status == RecipientStatus::Pending && job.recipients.contains(&r.address) {
+                r.attempts += 1;
+                max_attempts = max_attempts.max(r.attempts);
+                recipients.push(r.address.clone());
+            }
+        }
+        if recipients.is_empty() {
+            return Ok(None);
+        }
+        entry.next_attempt = now + retry_delay(&self.settings.retry_schedule, max_attempts) as i64;
+        self.store.queue_update(entry.clone()).await?;
+        drop(_guard);
+        let body = self.store.queue_body(job.entry).await?;
+        let recipients = recipients
+            .into_iter()
+            .map(|address| OutRecipient {
+                orcpt: meta::orcpt(&entry, &address),
+                notify: entry
+                    .recipients
+                    .iter()
+                    .find(|r| r.address == address)
+                    .map_or(0, |r| r.notify),
+                address,
+            })
+            .collect();
+        Ok(Some(Prepared {
+            entry,
+            body,
+            recipients,
+        }))
+    }
+
+    /// Failures known without asking anyone: a mail loop (RFC 5321 §6.3).
+    fn local_refusal(&self, p: &Prepared) -> Option<RemoteReply> {
+        let hops = received_count(&p.body);
+        (hops > self.settings.max_received_headers).then(|| {
+            RemoteReply::local(
+                554,
+                "5.4.6",
+                format!("mail loop: the message has passed {hops} servers"),
+            )
+        })
+    }
+
+    fn signed(&self, p: &Prepared) -> Vec<u8> {
+        let Some(signer) = &self.signer else {
+            return p.body.clone();
+        };
+        let from_domain = crate::message::header_from_addresses(&p.body)
+            .first()
+            .and_then(|a| domain_of(a))
+            .or_else(|| domain_of(&p.entry.from))
+            .unwrap_or_default();
+        match signer.sign(&from_domain, &p.body) {
+            Some(mut header) => {
+                header.extend_from_slice(&p.body);
+                header
+            }
+            None => p.body.clone(),
+        }
+    }
+
+    /// Records what happened to a job's recipients, sending DSNs first.
+    async fn apply(&self, job: &Job, outcome: Outcome) -> Result<(), certmail_store::StoreError> {
+        let now = self.clock.now();
+        let _guard = self.write_lock.lock().await;
+        let Some(mut entry) = self.store.queue_get(job.entry).await? else {
+            return Ok(());
+        };
+        let expired = now >= entry.created_at + self.settings.expire_after as i64;
+        let mut failed = Vec::new();
+        let mut relayed = Vec::new();
+        let mut keep = Vec::new();
+        let (remote, dsn_passed_on) = match &outcome {
+            Outcome::Sent(_, remote, dsn) => (Some(remote.clone()), *dsn),
+            Outcome::Failed(_, remote) => (remote.clone(), false),
+        };
+        for mut r in std::mem::take(&mut entry.recipients) {
+            let in_job =
+                r.status == RecipientStatus::Pending && job.recipients.contains(&r.address);
+            if !in_job {
+                keep.push(r);
+                continue;
+            }
+            let reply = match &outcome {
+                Outcome::Sent(replies, _, _) => {
+                    replies.get(&r.address).cloned().unwrap_or_else(|| {
+                        RemoteReply::local(451, "4.3.0", "no reply for this recipient")
+                    })
+                }
+                Outcome::Failed(reply, _) => reply.clone(),
+            };
+            let line = report_line(&r, &entry, &reply, &remote);
+            if reply.is_positive() {
+                tracing::info!(entry = entry.id, rcpt = %r.address, remote = ?remote, "delivered");
+                if r.notify & notify::SUCCESS != 0 && !dsn_passed_on {
+                    relayed.push(line);
+                }
+            } else if reply.is_permanent() || expired {
+                tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, expired, "failed");
+                if wants_failure_notice(r.notify) {
+                    let mut line = line;
+                    if !reply.is_permanent() {
+                        line.status = "4.4.7".into(); // RFC 3463: delivery time expired
+                    }
+                    failed.push(line);
+                }
+            } else {
+                tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, "deferred");
+                r.last_error = Some(reply.to_string());
+                keep.push(r);
+            }
+        }
+        entry.recipients = keep;
+        let body = if failed.is_empty() && relayed.is_empty() && !self.delay_due(&entry, now) {
+            Vec::new()
+        } else {
+            self.store.queue_body(entry.id).await?
+        };
+        self.notify(&entry, ReportKind::Failed, &failed, &body, now)
+            .await;
+        self.notify(&entry, ReportKind::Relayed, &relayed, &body, now)
+            .await;
+        if self.delay_due(&entry, now) {
+            let delayed: Vec<ReportRecipient> = entry
+                .recipients
+                .iter()
+                .filter(|r| r.status == RecipientStatus::Pending && wants_delay_notice(r.notify))
+                .map(|r| ReportRecipient {
+                    address: r.address.clone(),
+                    original: meta::orcpt(&entry, &r.address),
+                    status: "4.4.7".into(),
+                    remote_mta: None,
+                    diagnostic: r.last_error.clone(),
+                })
+                .collect();
+            self.notify(&entry, ReportKind::Delayed, &delayed, &body, now)
+                .await;
+            meta::set_flag(&mut entry, meta::DELAY_NOTIFIED, true);
+        }
+        if entry
+            .recipients
+            .iter()
+            .any(|r| r.status == RecipientStatus::Pending)
+        {
+            self.store.queue_update(entry).await
+        } else {
+            self.store.queue_remove(entry.id).await
+        }
+    }
+}
+
+/// Seconds to wait after attempt number `attempts` (1-based): the schedule's entry, its
+/// last one once it runs out.
+pub fn retry_delay(schedule: &[u64], attempts: u32) -> u64 {
+    let i = usize::try_from(attempts.saturating_sub(1)).unwrap_or(usize::MAX);
+    schedule.get(i).or(schedule.last()).copied().unwrap_or(3600)
+}
+
+/// How many `Received:` headers the message's header section has.
+pub fn received_count(message: &[u8]) -> usize {
+    crate::inbound::dsn::header_section(message)
+        .split(|&b| b == b'\n')
+        .filter(|line| line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"received:"))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_follows_the_schedule_then_repeats_the_last() {
+        let s = [60, 300, 3600];
+        assert_eq!(
+            (1..=5).map(|n| retry_delay(&s, n)).collect::<Vec<_>>(),
+            vec![60, 300, 3600, 3600, 3600]
+        );
+    }
+
+    #[test]
+    fn received_headers_are_counted_in_the_header_section_only() {
+        let m = b"Received: a\r\nreceived: b\r\nSubject: x\r\n\r\nReceived: not a header\r\n";
+        assert_eq!(received_count(m), 2);
+    }
+}

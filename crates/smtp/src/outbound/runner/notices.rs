@@ -1,0 +1,179 @@
+//! Reports of the queue runner: which recipients get which notice, and storing the
+//! report in the sender's INBOX (local sender) or queueing it to them from the null sender.
+
+use certmail_session::Change;
+use certmail_store::{Delivery, QueueEntry, QueueRecipient, RecipientStatus, notify};
+
+use super::QueueRunner;
+use crate::inbound::recipients::{Target, resolve};
+use crate::outbound::meta;
+use crate::outbound::reply::RemoteReply;
+use crate::outbound::report::{self, Report, ReportKind, ReportRecipient};
+
+impl QueueRunner {
+    pub(super) fn delay_due(&self, entry: &QueueEntry, now: i64) -> bool {
+        let Some(after) = self.settings.delay_notice_after else {
+            return false;
+        };
+        !entry.from.is_empty()
+            && !entry.envelope_meta.contains_key(meta::DELAY_NOTIFIED)
+            && now >= entry.created_at + after as i64
+            && entry
+                .recipients
+                .iter()
+                .any(|r| r.status == RecipientStatus::Pending && wants_delay_notice(r.notify))
+    }
+
+    /// Builds and stores one report to the entry's sender (none to the null sender).
+    pub(super) async fn notify(
+        &self,
+        entry: &QueueEntry,
+        kind: ReportKind,
+        recipients: &[ReportRecipient],
+        body: &[u8],
+        now: i64,
+    ) {
+        // RFC 5321 §6.1 / RFC 3461 §6.2: never report on a report.
+        if recipients.is_empty() || entry.from.is_empty() {
+            return;
+        }
+        let headers_only = kind != ReportKind::Failed
+            || meta::requires_tls(entry)
+            || meta::ret(entry) == Some(crate::outbound::client::Ret::Headers);
+        let report = Report {
+            kind,
+            hostname: &self.settings.hostname,
+            sender: &entry.from,
+            envid: entry.envelope_meta.get(meta::ENVID).map(String::as_str),
+            arrival: entry.created_at,
+            now,
+            recipients,
+            message: body,
+            headers_only,
+            expires: (kind == ReportKind::Delayed)
+                .then(|| entry.created_at + self.settings.expire_after as i64),
+        };
+        let bytes = match report::build(&report) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "building a delivery report failed");
+                return;
+            }
+        };
+        if let Err(e) = self.deliver_report(&entry.from, bytes, now).await {
+            tracing::error!(error = %e, sender = %entry.from, "storing a delivery report failed");
+        }
+    }
+
+    /// Into the sender's INBOX when local, else queued to them from the null sender.
+    async fn deliver_report(
+        &self,
+        sender: &str,
+        report: Vec<u8>,
+        now: i64,
+    ) -> Result<(), certmail_store::StoreError> {
+        let sender = sender.to_lowercase();
+        let target = resolve(
+            self.store.as_ref(),
+            &self.settings.local_domains,
+            &sender,
+            true,
+        )
+        .await?;
+        let (recipients, queue) = match target {
+            Ok(Target::Local(accounts)) => (
+                accounts
+                    .into_iter()
+                    .map(|a| (a, "INBOX".to_string(), Vec::new()))
+                    .collect(),
+                Vec::new(),
+            ),
+            Ok(Target::Remote(address)) => (
+                Vec::new(),
+                vec![QueueEntry {
+                    id: 0,
+                    from: String::new(),
+                    recipients: vec![QueueRecipient {
+                        address,
+                        status: RecipientStatus::Pending,
+                        attempts: 0,
+                        last_error: None,
+                        notify: 0,
+                    }],
+                    blob: certmail_store::BlobId([0; 32]),
+                    created_at: now,
+                    next_attempt: now,
+                    envelope_meta: Default::default(),
+                }],
+            ),
+            Err(_) => {
+                tracing::warn!(%sender, "delivery report dropped: the sender address has no mailbox");
+                return Ok(());
+            }
+        };
+        let receipt = self
+            .store
+            .deliver(Delivery {
+                body: report,
+                internal_date: now,
+                recipients,
+                queue,
+            })
+            .await?;
+        if let Some(hub) = &self.hub {
+            for copy in &receipt.stored {
+                hub.publish(
+                    &copy.account,
+                    None,
+                    Change::Exists {
+                        mailbox: copy.mailbox.clone(),
+                        uid: copy.uid,
+                    },
+                );
+            }
+        }
+        if !receipt.queued.is_empty() {
+            self.wake();
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn report_line(
+    r: &QueueRecipient,
+    entry: &QueueEntry,
+    reply: &RemoteReply,
+    remote: &Option<String>,
+) -> ReportRecipient {
+    ReportRecipient {
+        address: r.address.clone(),
+        original: meta::orcpt(entry, &r.address),
+        status: reply.status(),
+        remote_mta: remote.clone(),
+        diagnostic: Some(reply.to_string()),
+    }
+}
+
+/// RFC 3461 §4.1: without NOTIFY, failures are reported; NEVER reports nothing.
+pub(super) fn wants_failure_notice(bits: u8) -> bool {
+    bits & notify::NEVER == 0 && (bits == 0 || bits & notify::FAILURE != 0)
+}
+
+/// Delay notices: asked for with DELAY, or at our discretion without NOTIFY (§4.1).
+pub(super) fn wants_delay_notice(bits: u8) -> bool {
+    bits & notify::NEVER == 0 && (bits == 0 || bits & notify::DELAY != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_bits_decide_reports() {
+        assert!(wants_failure_notice(0) && wants_delay_notice(0));
+        assert!(!wants_failure_notice(notify::NEVER));
+        assert!(!wants_failure_notice(notify::SUCCESS));
+        assert!(wants_delay_notice(notify::DELAY | notify::FAILURE));
+        assert!(!wants_delay_notice(notify::FAILURE));
+    }
+}

@@ -1,0 +1,276 @@
+//! From a destination to an open connection: the [`Transport`] the queue runner uses, and
+//! [`SmtpTransport`], which routes by MX or to a smarthost and opens [`SmtpClient`]s.
+//!
+//! The runner only sees the traits, so its tests can script a remote end without sockets.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::client::{
+    ClientError, ConnectOptions, Outgoing, Sent, SmtpClient, Timeouts, TlsRequirement,
+};
+use super::reply::RemoteReply;
+use super::route::{Resolver, mx_hosts};
+use super::tls::ClientTls;
+
+/// Where mail is delivered, as the runner sees it.
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// The destination mail for `domain` goes to: recipients with the same destination
+    /// share a transaction, and destinations are the unit of connection reuse and limits.
+    fn destination(&self, domain: &str) -> String;
+    /// Opens a connection to a destination, or says why not (a local reply: permanent for
+    /// null MX or a missing domain, temporary otherwise).
+    async fn connect(&self, destination: &str) -> Result<Box<dyn Connection>, RemoteReply>;
+}
+
+/// An open connection to a destination.
+#[async_trait::async_trait]
+pub trait Connection: Send {
+    /// Runs one transaction; `Err` applies to every recipient of the message.
+    async fn send(&mut self, message: &Outgoing<'_>) -> Result<Sent, RemoteReply>;
+    /// The remote host, for DSNs (`Remote-MTA`).
+    fn remote(&self) -> String;
+    /// Whether another message may follow on this connection.
+    fn reusable(&self) -> bool;
+    /// Ends the connection politely.
+    async fn close(self: Box<Self>);
+}
+
+#[async_trait::async_trait]
+impl Connection for SmtpClient {
+    async fn send(&mut self, message: &Outgoing<'_>) -> Result<Sent, RemoteReply> {
+        SmtpClient::send(self, message).await.map_err(|e| e.reply())
+    }
+    fn remote(&self) -> String {
+        self.host().to_string()
+    }
+    fn reusable(&self) -> bool {
+        self.is_reusable()
+    }
+    async fn close(self: Box<Self>) {
+        self.quit().await;
+    }
+}
+
+/// A per-domain TLS policy for MX delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsPolicy {
+    /// STARTTLS if offered, any certificate; cleartext otherwise (the default; Postfix `may`).
+    May,
+    /// STARTTLS required, any certificate (Postfix `encrypt`).
+    Encrypt,
+    /// STARTTLS required with a certificate that verifies for the MX host (Postfix `secure`).
+    Verify,
+}
+
+impl TlsPolicy {
+    fn requirement(self) -> TlsRequirement {
+        match self {
+            TlsPolicy::May => TlsRequirement::Opportunistic,
+            TlsPolicy::Encrypt => TlsRequirement::Encrypt,
+            TlsPolicy::Verify => TlsRequirement::Verify,
+        }
+    }
+}
+
+/// How the smarthost connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmarthostTls {
+    /// STARTTLS, required.
+    StartTls,
+    /// TLS from the first byte (usually port 465).
+    Implicit,
+    /// STARTTLS if offered (any certificate), else cleartext.
+    Opportunistic,
+}
+
+/// A relay all outbound mail goes through.
+#[derive(Debug, Clone)]
+pub struct Smarthost {
+    /// Host name (or IP address) to connect to; also the certificate name checked.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// TLS mode.
+    pub tls: SmarthostTls,
+    /// With TLS, whether the certificate must verify for `host` (on by default).
+    pub verify: bool,
+}
+
+/// The route of all outbound mail.
+#[derive(Clone)]
+pub enum Route {
+    /// MX lookup per domain, port `port` (25 except in tests).
+    Mx {
+        /// The DNS resolver.
+        resolver: Arc<dyn Resolver>,
+        /// The port of every MX host.
+        port: u16,
+    },
+    /// Everything through one relay.
+    Smarthost(Smarthost),
+}
+
+/// The real transport: SMTP over TCP with TLS.
+pub struct SmtpTransport {
+    route: Route,
+    tls: ClientTls,
+    helo: String,
+    timeouts: Timeouts,
+    default_policy: TlsPolicy,
+    domain_policies: HashMap<String, TlsPolicy>,
+}
+
+impl std::fmt::Debug for SmtpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpTransport")
+            .field("helo", &self.helo)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The destination key every recipient gets with a smarthost.
+pub const SMARTHOST_DESTINATION: &str = "[smarthost]";
+/// Most MX hosts tried per connection attempt.
+const MAX_MX_HOSTS: usize = 5;
+/// Most addresses tried per connection attempt.
+const MAX_ADDRESSES: usize = 10;
+
+impl SmtpTransport {
+    /// A transport that says EHLO `helo`.
+    pub fn new(route: Route, tls: ClientTls, helo: &str, timeouts: Timeouts) -> Self {
+        Self {
+            route,
+            tls,
+            helo: helo.to_string(),
+            timeouts,
+            default_policy: TlsPolicy::May,
+            domain_policies: HashMap::new(),
+        }
+    }
+
+    /// The TLS policy of MX delivery: `default` for every domain not in `per_domain`
+    /// (lowercase domain names).
+    pub fn with_tls_policy(
+        mut self,
+        default: TlsPolicy,
+        per_domain: HashMap<String, TlsPolicy>,
+    ) -> Self {
+        self.default_policy = default;
+        self.domain_policies = per_domain;
+        self
+    }
+
+    async fn connect_host(
+        &self,
+        host: &str,
+        addrs: &[SocketAddr],
+        implicit_tls: bool,
+        requirement: TlsRequirement,
+    ) -> Result<SmtpClient, RemoteReply> {
+        let mut last = RemoteReply::local(451, "4.4.4", format!("{host} has no address"));
+        for addr in addrs.iter().take(MAX_ADDRESSES) {
+            let mut options = ConnectOptions {
+                addr: *addr,
+                host: host.to_string(),
+                helo: self.helo.clone(),
+                implicit_tls,
+                requirement,
+                timeouts: self.timeouts,
+            };
+            match SmtpClient::connect(&options, &self.tls).await {
+                Ok(c) => return Ok(c),
+                // Postfix `may`: a failed handshake is retried in cleartext.
+                Err(ClientError::TlsHandshake(e))
+                    if requirement == TlsRequirement::Opportunistic && !implicit_tls =>
+                {
+                    tracing::info!(host, %addr, error = %e, "TLS handshake failed; trying without TLS");
+                    options.requirement = TlsRequirement::None;
+                    match SmtpClient::connect(&options, &self.tls).await {
+                        Ok(c) => return Ok(c),
+                        Err(e) => last = e.reply(),
+                    }
+                }
+                Err(e) => last = e.reply(),
+            }
+            tracing::info!(host, %addr, error = %last, "connection attempt failed");
+        }
+        Err(last)
+    }
+
+    async fn connect_mx(
+        &self,
+        resolver: &dyn Resolver,
+        port: u16,
+        domain: &str,
+    ) -> Result<SmtpClient, RemoteReply> {
+        let hosts = mx_hosts(resolver, domain).await?;
+        let policy = *self
+            .domain_policies
+            .get(domain)
+            .unwrap_or(&self.default_policy);
+        let mut last = RemoteReply::local(451, "4.4.4", format!("no mail host for {domain}"));
+        for host in hosts.iter().take(MAX_MX_HOSTS) {
+            let ips = match resolver.ip(host).await {
+                Ok(ips) => ips,
+                Err(e) => {
+                    last =
+                        RemoteReply::local(451, "4.4.3", format!("DNS lookup of {host}: {}", e.0));
+                    continue;
+                }
+            };
+            let addrs: Vec<SocketAddr> = ips
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect();
+            match self
+                .connect_host(host, &addrs, false, policy.requirement())
+                .await
+            {
+                Ok(c) => return Ok(c),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    async fn connect_smarthost(&self, relay: &Smarthost) -> Result<SmtpClient, RemoteReply> {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((relay.host.as_str(), relay.port))
+            .await
+            .map_err(|e| {
+                RemoteReply::local(451, "4.4.3", format!("looking up {}: {e}", relay.host))
+            })?
+            .collect();
+        let requirement = match (relay.tls, relay.verify) {
+            (SmarthostTls::Opportunistic, _) => TlsRequirement::Opportunistic,
+            (_, true) => TlsRequirement::Verify,
+            (_, false) => TlsRequirement::Encrypt,
+        };
+        let implicit = relay.tls == SmarthostTls::Implicit;
+        self.connect_host(&relay.host, &addrs, implicit, requirement)
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for SmtpTransport {
+    fn destination(&self, domain: &str) -> String {
+        match &self.route {
+            Route::Mx { .. } => domain.to_ascii_lowercase(),
+            Route::Smarthost(_) => SMARTHOST_DESTINATION.to_string(),
+        }
+    }
+
+    async fn connect(&self, destination: &str) -> Result<Box<dyn Connection>, RemoteReply> {
+        let client = match &self.route {
+            Route::Mx { resolver, port } => {
+                self.connect_mx(resolver.as_ref(), *port, destination)
+                    .await?
+            }
+            Route::Smarthost(relay) => self.connect_smarthost(relay).await?,
+        };
+        Ok(Box::new(client))
+    }
+}

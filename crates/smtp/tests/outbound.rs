@@ -1,0 +1,757 @@
+//! The outbound relay against a sink SMTP server on loopback: routing, TLS, per-recipient
+//! results, DSNs in the sender's INBOX, smarthost with a client certificate, REQUIRETLS,
+//! loops, connection reuse and crash safety.
+
+mod sink;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use certmail_pki::testpki::DevPki;
+use certmail_pki::{Pki, PkiConfig};
+use certmail_smtp::outbound::client::Timeouts;
+use certmail_smtp::outbound::meta;
+use certmail_smtp::outbound::{
+    ClientIdentity, ClientTls, Clock, MessageSigner, QueueRunner, RelaySettings, Route, Smarthost,
+    SmarthostTls, SmtpTransport, StaticResolver,
+};
+use certmail_store::{
+    Account, Delivery, KeyFile, QueueEntry, QueueRecipient, RecipientStatus, SledStore, Store,
+    notify,
+};
+use mail_parser::MimeHeaders as _;
+use sink::{Sink, SinkBehaviour};
+use tokio::time::timeout;
+
+const STEP: Duration = Duration::from_secs(20);
+const NOW: i64 = 1_795_305_600;
+const SENDER: &str = "hong@test.go.kr";
+
+struct FixedClock(i64);
+impl Clock for FixedClock {
+    fn now(&self) -> i64 {
+        self.0
+    }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    pki: DevPki,
+    store: Arc<dyn Store>,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = DevPki::generate(&dir.path().join("pki"), "홍길동").expect("test PKI");
+        let store = open_store(dir.path()).await;
+        store
+            .create_account(Account::new("hong", "홍길동", vec![SENDER.into()], NOW))
+            .await
+            .expect("account");
+        Env { dir, pki, store }
+    }
+
+    /// Closes the store (as a crash would) and opens it again.
+    async fn reopen(self) -> Env {
+        let Env { dir, pki, store } = self;
+        drop(store);
+        let store = open_store(dir.path()).await;
+        Env { dir, pki, store }
+    }
+
+    fn settings(&self) -> RelaySettings {
+        RelaySettings {
+            hostname: "mail.test.go.kr".into(),
+            local_domains: vec!["test.go.kr".into()],
+            retry_schedule: vec![60, 300],
+            expire_after: 3600,
+            delay_notice_after: None,
+            ..RelaySettings::default()
+        }
+    }
+
+    /// The sink's server TLS config, optionally asking for a client certificate.
+    fn sink_tls(&self, client_auth: bool) -> Arc<rustls::ServerConfig> {
+        let verifier = client_auth.then(|| {
+            let pki =
+                Pki::load(&PkiConfig::new(&self.pki.certs_dir, &self.pki.crl_dir)).expect("PKI");
+            pki.client_verifier() as Arc<dyn rustls::server::danger::ClientCertVerifier>
+        });
+        Arc::new(
+            certmail_pki::server_config(&self.pki.server_chain, &self.pki.server_key, verifier)
+                .expect("sink TLS"),
+        )
+    }
+
+    /// TLS trusting the test server CA only, optionally with the user's certificate.
+    fn client_tls(&self, identity: bool) -> ClientTls {
+        let ca = std::fs::read(&self.pki.server_ca).expect("server CA");
+        let id = identity.then(|| ClientIdentity {
+            chain_pem: std::fs::read(&self.pki.user_cert).expect("cert"),
+            key_pem: std::fs::read(&self.pki.user_key).expect("key"),
+        });
+        ClientTls::new(false, Some(&ca), id.as_ref()).expect("client TLS")
+    }
+
+    /// MX routing: remote.kr → mx.remote.kr (and localhost.kr → localhost) at the sink.
+    fn mx_runner(&self, sink: &Sink, now: i64) -> Arc<QueueRunner> {
+        let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
+        let resolver = StaticResolver::default()
+            .with_mx("remote.kr", &[(10, "mx.remote.kr")])
+            .with_mx("null.kr", &[(0, ".")])
+            .with_host("mx.remote.kr", &lo);
+        let route = Route::Mx {
+            resolver: Arc::new(resolver),
+            port: sink.addr.port(),
+        };
+        self.runner(route, self.client_tls(false), now)
+    }
+
+    fn runner(&self, route: Route, tls: ClientTls, now: i64) -> Arc<QueueRunner> {
+        let transport = SmtpTransport::new(route, tls, "mail.test.go.kr", short_timeouts());
+        Arc::new(QueueRunner::new(
+            Arc::clone(&self.store),
+            Arc::new(transport),
+            Arc::new(FixedClock(now)),
+            self.settings(),
+        ))
+    }
+
+    async fn queue(
+        &self,
+        from: &str,
+        rcpts: &[(&str, u8)],
+        body: &[u8],
+        meta: &[(&str, &str)],
+    ) -> u64 {
+        let entry = QueueEntry {
+            id: 0,
+            from: from.into(),
+            recipients: rcpts
+                .iter()
+                .map(|(a, n)| QueueRecipient {
+                    address: a.to_string(),
+                    status: RecipientStatus::Pending,
+                    attempts: 0,
+                    last_error: None,
+                    notify: *n,
+                })
+                .collect(),
+            blob: certmail_store::BlobId([0; 32]),
+            created_at: NOW,
+            next_attempt: NOW,
+            envelope_meta: meta
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let receipt = self
+            .store
+            .deliver(Delivery {
+                body: body.to_vec(),
+                internal_date: NOW,
+                recipients: Vec::new(),
+                queue: vec![entry],
+            })
+            .await
+            .expect("queued");
+        receipt.queued[0]
+    }
+
+    /// The messages in hong's INBOX, raw.
+    async fn inbox(&self) -> Vec<Vec<u8>> {
+        let metas = self
+            .store
+            .messages("hong", "INBOX", 1..=u32::MAX)
+            .await
+            .expect("messages");
+        let mut out = Vec::new();
+        for m in metas {
+            out.push(
+                self.store
+                    .message_body("hong", &m.blob)
+                    .await
+                    .expect("body"),
+            );
+        }
+        out
+    }
+}
+
+async fn open_store(dir: &std::path::Path) -> Arc<dyn Store> {
+    let key = KeyFile::load_or_create(&dir.join("store.key")).expect("key");
+    Arc::new(
+        SledStore::open_async(&dir.join("store"), key)
+            .await
+            .expect("store"),
+    )
+}
+
+fn short_timeouts() -> Timeouts {
+    Timeouts {
+        connect: Duration::from_secs(5),
+        command: Duration::from_secs(5),
+        data: Duration::from_secs(5),
+    }
+}
+
+const MESSAGE: &[u8] = "From: 홍길동 <hong@test.go.kr>\r\nTo: kim@remote.kr\r\nSubject: 회의 안내\r\n\r\n.내일 회의는 10시입니다.\r\n".as_bytes();
+
+async fn run(runner: &Arc<QueueRunner>) {
+    timeout(STEP, runner.run_once())
+        .await
+        .expect("run in time")
+        .expect("store");
+}
+
+#[tokio::test]
+async fn mx_delivery_over_starttls_reaches_the_sink_and_leaves_the_queue() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour {
+        tls: Some(env.sink_tls(false)),
+        ..Default::default()
+    })
+    .await;
+    let id = env
+        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+        .await;
+    run(&env.mx_runner(&sink, NOW)).await;
+    let got = sink.received();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].tls, "opportunistic STARTTLS was used");
+    assert_eq!(
+        got[0].mail,
+        format!(
+            "MAIL FROM:<hong@test.go.kr> SIZE={} BODY=8BITMIME",
+            MESSAGE.len()
+        )
+    );
+    assert_eq!(got[0].rcpts, vec!["RCPT TO:<kim@remote.kr>"]);
+    assert_eq!(got[0].body, MESSAGE, "dot-stuffing undone by the sink");
+    assert_eq!(env.store.queue_get(id).await.expect("get"), None);
+    assert!(
+        env.inbox().await.is_empty(),
+        "no report for a plain success"
+    );
+}
+
+#[tokio::test]
+async fn per_recipient_results_5xx_gives_a_dsn_4xx_stays_queued() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour::default()).await;
+    let rcpts = [
+        ("kim@remote.kr", 0),
+        ("bad@remote.kr", 0),
+        ("temp@remote.kr", 0),
+    ];
+    let id = env
+        .queue(SENDER, &rcpts, MESSAGE, &[("envid", "env-홍-1")])
+        .await;
+    run(&env.mx_runner(&sink, NOW)).await;
+
+    let got = sink.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpts, vec!["RCPT TO:<kim@remote.kr>"]);
+    assert!(
+        !got[0].tls,
+        "the sink offers no STARTTLS: cleartext under `may`"
+    );
+
+    let entry = env
+        .store
+        .queue_get(id)
+        .await
+        .expect("get")
+        .expect("still queued");
+    assert_eq!(entry.recipients.len(), 1);
+    let temp = &entry.recipients[0];
+    assert_eq!(temp.address, "temp@remote.kr");
+    assert_eq!(temp.attempts, 1);
+    assert_eq!(
+        temp.last_error.as_deref(),
+        Some("451 4.3.0 Try again later")
+    );
+    assert_eq!(entry.next_attempt, NOW + 60, "first step of the schedule");
+
+    let inbox = env.inbox().await;
+    assert_eq!(inbox.len(), 1, "one failure report");
+    let m = mail_parser::MessageParser::default()
+        .parse(&inbox[0])
+        .expect("parses");
+    assert_eq!(
+        m.subject(),
+        Some("Undelivered Mail Returned to Sender: bad@remote.kr")
+    );
+    let ct = m.root_part().content_type().expect("content type");
+    assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("report")));
+    let status = String::from_utf8_lossy(m.part(2).expect("status").contents());
+    assert!(
+        status.contains("Final-Recipient: rfc822; bad@remote.kr"),
+        "{status}"
+    );
+    assert!(status.contains("Action: failed") && status.contains("Status: 5.1.1"));
+    assert!(status.contains("Remote-MTA: dns; mx.remote.kr"));
+    assert!(status.contains("Diagnostic-Code: smtp; 550 5.1.1 No such user here"));
+    assert!(status.contains("Original-Envelope-Id: env-홍-1"));
+    assert!(!status.contains("kim@remote.kr") && !status.contains("temp@remote.kr"));
+    let returned = m
+        .part(3)
+        .and_then(|p| p.message())
+        .expect("returned message");
+    assert_eq!(returned.subject(), Some("회의 안내"));
+}
+
+#[tokio::test]
+async fn expiry_fails_the_4xx_recipient_with_4_4_7() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour::default()).await;
+    let id = env
+        .queue(SENDER, &[("temp@remote.kr", 0)], MESSAGE, &[])
+        .await;
+    run(&env.mx_runner(&sink, NOW + 3600)).await;
+    assert_eq!(env.store.queue_get(id).await.expect("get"), None);
+    let inbox = env.inbox().await;
+    assert_eq!(inbox.len(), 1);
+    let text = String::from_utf8_lossy(&inbox[0]);
+    assert!(
+        text.contains("Status: 4.4.7") && text.contains("451 4.3.0 Try again later"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn null_sender_gets_no_report_and_null_mx_fails_permanently() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour::default()).await;
+    let a = env.queue("", &[("bad@remote.kr", 0)], MESSAGE, &[]).await;
+    let b = env.queue(SENDER, &[("kim@null.kr", 0)], MESSAGE, &[]).await;
+    run(&env.mx_runner(&sink, NOW)).await;
+    assert_eq!(env.store.queue_get(a).await.expect("get"), None);
+    assert_eq!(env.store.queue_get(b).await.expect("get"), None);
+    let inbox = env.inbox().await;
+    assert_eq!(inbox.len(), 1, "only the null-MX failure is reported");
+    let text = String::from_utf8_lossy(&inbox[0]);
+    assert!(
+        text.contains("Status: 5.1.10") && text.contains("kim@null.kr"),
+        "{text}"
+    );
+    assert!(
+        env.store.queue_list().await.expect("list").is_empty(),
+        "no bounce queued to <>"
+    );
+}
+
+#[tokio::test]
+async fn smarthost_with_client_certificate_and_verified_starttls() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour {
+        tls: Some(env.sink_tls(true)),
+        require_tls: true,
+        ..Default::default()
+    })
+    .await;
+    let route = Route::Smarthost(Smarthost {
+        host: "localhost".into(),
+        port: sink.addr.port(),
+        tls: SmarthostTls::StartTls,
+        verify: true,
+    });
+    env.queue(
+        SENDER,
+        &[("kim@remote.kr", 0), ("lee@other.kr", 0)],
+        MESSAGE,
+        &[],
+    )
+    .await;
+    run(&env.runner(route, env.client_tls(true), NOW)).await;
+    let got = sink.received();
+    assert_eq!(
+        got.len(),
+        1,
+        "both domains in one transaction through the smarthost"
+    );
+    assert_eq!(got[0].rcpts.len(), 2);
+    assert!(got[0].tls);
+    let presented = got[0]
+        .client_cert
+        .clone()
+        .expect("client certificate presented");
+    let expected =
+        certmail_auth::cert_der_from_file_bytes(&std::fs::read(&env.pki.user_cert).expect("cert"))
+            .expect("PEM");
+    assert_eq!(presented, expected);
+    assert!(env.store.queue_list().await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn smarthost_with_an_untrusted_certificate_defers_instead_of_sending() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour {
+        tls: Some(env.sink_tls(false)),
+        ..Default::default()
+    })
+    .await;
+    let route = Route::Smarthost(Smarthost {
+        host: "localhost".into(),
+        port: sink.addr.port(),
+        tls: SmarthostTls::StartTls,
+        verify: true,
+    });
+    // Trusts only the public roots: the test server CA is unknown.
+    let tls = ClientTls::new(true, None, None).expect("tls");
+    let id = env
+        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+        .await;
+    run(&env.runner(route, tls, NOW)).await;
+    assert!(sink.received().is_empty());
+    let entry = env.store.queue_get(id).await.expect("get").expect("queued");
+    let err = entry.recipients[0].last_error.clone().expect("error");
+    assert!(err.starts_with("421 4.7.5 TLS handshake failed"), "{err}");
+}
+
+#[tokio::test]
+async fn requiretls_is_never_sent_without_verified_tls_and_requiretls_support() {
+    let env = Env::new().await;
+    // Opportunistic TLS to mx.remote.kr: the certificate names localhost, so unverified.
+    let sink = Sink::start(SinkBehaviour {
+        tls: Some(env.sink_tls(false)),
+        requiretls: true,
+        ..Default::default()
+    })
+    .await;
+    let id = env
+        .queue(
+            SENDER,
+            &[("kim@remote.kr", 0)],
+            MESSAGE,
+            &[(meta::REQUIRETLS, "1")],
+        )
+        .await;
+    run(&env.mx_runner(&sink, NOW)).await;
+    assert!(sink.received().is_empty());
+    assert!(!sink.command_lines().iter().any(|l| l.starts_with("MAIL")));
+    assert_eq!(env.store.queue_get(id).await.expect("get"), None);
+    let text = String::from_utf8_lossy(&env.inbox().await[0]).into_owned();
+    assert!(text.contains("Status: 5.7.30"), "{text}");
+    assert!(
+        text.contains("text/rfc822-headers"),
+        "REQUIRETLS mail is not returned whole"
+    );
+
+    // Verified (smarthost localhost with the right CA) and advertised: sent, with the flag.
+    let route = Route::Smarthost(Smarthost {
+        host: "localhost".into(),
+        port: sink.addr.port(),
+        tls: SmarthostTls::StartTls,
+        verify: true,
+    });
+    env.queue(
+        SENDER,
+        &[("kim@remote.kr", 0)],
+        MESSAGE,
+        &[(meta::REQUIRETLS, "1")],
+    )
+    .await;
+    run(&env.runner(route, env.client_tls(false), NOW)).await;
+    let got = sink.received();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].mail.ends_with(" REQUIRETLS"), "{}", got[0].mail);
+}
+
+#[tokio::test]
+async fn dsn_parameters_pass_on_and_success_is_reported_only_without_remote_dsn() {
+    let env = Env::new().await;
+    let dsn_sink = Sink::start(SinkBehaviour {
+        dsn: true,
+        ..Default::default()
+    })
+    .await;
+    let meta = [("envid", "id+1"), (meta::RET, "hdrs")];
+    env.queue(
+        SENDER,
+        &[("kim@remote.kr", notify::SUCCESS | notify::FAILURE)],
+        MESSAGE,
+        &meta,
+    )
+    .await;
+    run(&env.mx_runner(&dsn_sink, NOW)).await;
+    let got = dsn_sink.received();
+    assert!(
+        got[0].mail.contains(" RET=HDRS ENVID=id+2B1"),
+        "{}",
+        got[0].mail
+    );
+    assert_eq!(
+        got[0].rcpts,
+        vec!["RCPT TO:<kim@remote.kr> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;kim@remote.kr"]
+    );
+    assert!(
+        env.inbox().await.is_empty(),
+        "the remote reports success itself"
+    );
+
+    let plain_sink = Sink::start(SinkBehaviour::default()).await;
+    env.queue(SENDER, &[("kim@remote.kr", notify::SUCCESS)], MESSAGE, &[])
+        .await;
+    run(&env.mx_runner(&plain_sink, NOW)).await;
+    let inbox = env.inbox().await;
+    assert_eq!(inbox.len(), 1);
+    let text = String::from_utf8_lossy(&inbox[0]);
+    assert!(
+        text.contains("Action: relayed") && text.contains("Status: 2.0.0"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_mail_loop_fails_without_connecting() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour::default()).await;
+    let mut looped = b"Received: from a by b\r\n".repeat(51);
+    looped.extend_from_slice(MESSAGE);
+    env.queue(SENDER, &[("kim@remote.kr", 0)], &looped, &[])
+        .await;
+    run(&env.mx_runner(&sink, NOW)).await;
+    assert_eq!(sink.connection_count(), 0);
+    let text = String::from_utf8_lossy(&env.inbox().await[0]).into_owned();
+    assert!(text.contains("Status: 5.4.6"), "{text}");
+}
+
+#[tokio::test]
+async fn several_messages_to_one_destination_share_a_connection() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour::default()).await;
+    for _ in 0..3 {
+        env.queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+            .await;
+    }
+    let mut settings = env.settings();
+    settings.max_connections_per_destination = 1;
+    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    let resolver = StaticResolver::default()
+        .with_mx("remote.kr", &[(10, "mx.remote.kr")])
+        .with_host("mx.remote.kr", &lo);
+    let transport = SmtpTransport::new(
+        Route::Mx {
+            resolver: Arc::new(resolver),
+            port: sink.addr.port(),
+        },
+        env.client_tls(false),
+        "mail.test.go.kr",
+        short_timeouts(),
+    );
+    let runner = Arc::new(QueueRunner::new(
+        Arc::clone(&env.store),
+        Arc::new(transport),
+        Arc::new(FixedClock(NOW)),
+        settings,
+    ));
+    run(&runner).await;
+    assert_eq!(sink.received().len(), 3);
+    assert_eq!(sink.connection_count(), 1);
+    assert!(sink.command_lines().iter().filter(|l| *l == "RSET").count() == 0);
+}
+
+struct TestSigner;
+impl MessageSigner for TestSigner {
+    fn sign(&self, from_domain: &str, _message: &[u8]) -> Option<Vec<u8>> {
+        Some(format!("DKIM-Signature: v=1; d={from_domain}; b=test\r\n").into_bytes())
+    }
+}
+
+#[tokio::test]
+async fn the_signer_header_is_prepended() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour::default()).await;
+    env.queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+        .await;
+    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    let resolver = StaticResolver::default()
+        .with_mx("remote.kr", &[(10, "mx.remote.kr")])
+        .with_host("mx.remote.kr", &lo);
+    let transport = SmtpTransport::new(
+        Route::Mx {
+            resolver: Arc::new(resolver),
+            port: sink.addr.port(),
+        },
+        env.client_tls(false),
+        "mail.test.go.kr",
+        short_timeouts(),
+    );
+    let runner = Arc::new(
+        QueueRunner::new(
+            Arc::clone(&env.store),
+            Arc::new(transport),
+            Arc::new(FixedClock(NOW)),
+            env.settings(),
+        )
+        .with_signer(Arc::new(TestSigner)),
+    );
+    run(&runner).await;
+    let body = sink.received()[0].body.clone();
+    assert!(body.starts_with(b"DKIM-Signature: v=1; d=test.go.kr; b=test\r\nFrom: "));
+}
+
+#[tokio::test]
+async fn a_connection_dropped_mid_data_keeps_the_recipient_queued() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour {
+        drop_mid_data: true,
+        ..Default::default()
+    })
+    .await;
+    let id = env
+        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+        .await;
+    run(&env.mx_runner(&sink, NOW)).await;
+    let entry = env.store.queue_get(id).await.expect("get").expect("queued");
+    assert_eq!(entry.recipients[0].attempts, 1);
+    assert!(
+        entry.recipients[0]
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("421 4.4.2")
+    );
+    assert!(env.inbox().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_crash_mid_delivery_keeps_the_recipient_and_a_250_is_never_resent() {
+    let mut env = Env::new().await;
+    let mut hanging = Sink::start(SinkBehaviour {
+        hang_after_data: true,
+        ..Default::default()
+    })
+    .await;
+    let id = env
+        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+        .await;
+    // The runner lives in its own runtime: the "process" that crashes.
+    let runner = env.mx_runner(&hanging, NOW);
+    let doomed = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    doomed.spawn(async move { runner.run_once().await });
+    timeout(STEP, hanging.hung.recv())
+        .await
+        .expect("the message reached the sink")
+        .expect("signal");
+    // The crash: every task of that runtime stops where it is, while the remote holds the
+    // whole message unanswered.
+    tokio::task::spawn_blocking(move || doomed.shutdown_timeout(STEP))
+        .await
+        .expect("the crashed runtime is gone");
+    env = env.reopen().await;
+
+    let entry = env
+        .store
+        .queue_get(id)
+        .await
+        .expect("get")
+        .expect("still queued after the crash");
+    assert_eq!(entry.recipients[0].status, RecipientStatus::Pending);
+    assert_eq!(
+        entry.recipients[0].attempts, 1,
+        "the attempt was recorded before sending"
+    );
+    assert_eq!(entry.next_attempt, NOW + 60);
+
+    // Not due yet: nothing is sent before the retry time.
+    let mut good = Sink::start(SinkBehaviour::default()).await;
+    run(&env.mx_runner(&good, NOW + 59)).await;
+    assert_eq!(good.connection_count(), 0);
+    // At the retry time it is delivered, once.
+    run(&env.mx_runner(&good, NOW + 60)).await;
+    timeout(STEP, good.accepted.recv())
+        .await
+        .expect("in time")
+        .expect("accepted");
+    assert_eq!(good.received().len(), 1);
+    assert_eq!(env.store.queue_get(id).await.expect("get"), None);
+
+    // After the 250 and a restart, nothing is sent again.
+    env = env.reopen().await;
+    run(&env.mx_runner(&good, NOW + 100_000)).await;
+    assert_eq!(good.received().len(), 1);
+    assert_eq!(good.connection_count(), 1);
+}
+
+#[tokio::test]
+async fn a_domain_requiring_tls_is_not_sent_in_cleartext() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour::default()).await; // offers no STARTTLS
+    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    let resolver = StaticResolver::default()
+        .with_mx("remote.kr", &[(10, "mx.remote.kr")])
+        .with_host("mx.remote.kr", &lo);
+    let policies = [(
+        "remote.kr".to_string(),
+        certmail_smtp::outbound::TlsPolicy::Encrypt,
+    )]
+    .into_iter()
+    .collect();
+    let transport = SmtpTransport::new(
+        Route::Mx {
+            resolver: Arc::new(resolver),
+            port: sink.addr.port(),
+        },
+        env.client_tls(false),
+        "mail.test.go.kr",
+        short_timeouts(),
+    )
+    .with_tls_policy(certmail_smtp::outbound::TlsPolicy::May, policies);
+    let runner = Arc::new(QueueRunner::new(
+        Arc::clone(&env.store),
+        Arc::new(transport),
+        Arc::new(FixedClock(NOW)),
+        env.settings(),
+    ));
+    let id = env
+        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+        .await;
+    run(&runner).await;
+    assert!(sink.received().is_empty());
+    assert!(!sink.command_lines().iter().any(|l| l.starts_with("MAIL")));
+    let entry = env
+        .store
+        .queue_get(id)
+        .await
+        .expect("get")
+        .expect("deferred");
+    let err = entry.recipients[0].last_error.clone().expect("error");
+    assert!(err.starts_with("421 4.7.10"), "{err}");
+}
+
+#[tokio::test]
+async fn a_failed_opportunistic_handshake_falls_back_to_cleartext() {
+    let env = Env::new().await;
+    let sink = Sink::start(SinkBehaviour {
+        broken_tls: true,
+        ..Default::default()
+    })
+    .await;
+    let id = env
+        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+        .await;
+    run(&env.mx_runner(&sink, NOW)).await;
+    let got = sink.received();
+    assert_eq!(
+        got.len(),
+        1,
+        "delivered on the second, cleartext connection"
+    );
+    assert!(!got[0].tls);
+    assert_eq!(got[0].connection, 1);
+    let starttls = sink
+        .command_lines()
+        .iter()
+        .filter(|l| *l == "STARTTLS")
+        .count();
+    assert_eq!(starttls, 1, "no STARTTLS on the fallback connection");
+    assert_eq!(env.store.queue_get(id).await.expect("get"), None);
+}

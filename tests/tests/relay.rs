@@ -1,0 +1,275 @@
+//! The outbound relay end to end: smtplib submits to remote addresses; the daemon's queue
+//! runner delivers through a smarthost (a sink SMTP server in this test, on loopback); a
+//! 5xx comes back as a failure report in the sender's INBOX; `certmail queue` shows and
+//! holds what is still queued.
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use certmail_tests::fixtures;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+const PASSWORD: &str = "Gpki-Pass-2026!";
+const STEP: Duration = Duration::from_secs(30);
+
+/// What the sink reports: each accepted message (RCPT lines, body), and each QUIT (the
+/// relay says QUIT only after it has recorded the results of the connection).
+struct SinkEvents {
+    accepted: mpsc::UnboundedReceiver<(Vec<String>, String)>,
+    quits: mpsc::UnboundedReceiver<()>,
+}
+
+/// A plain sink: `bad…` recipients get 550, `temp…` get 451, others 250.
+async fn sink() -> anyhow::Result<(u16, SinkEvents, Arc<Mutex<usize>>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let (tx, accepted) = mpsc::unbounded_channel();
+    let (quit_tx, quits) = mpsc::unbounded_channel();
+    let transactions = Arc::new(Mutex::new(0usize));
+    let count = Arc::clone(&transactions);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            let quit_tx = quit_tx.clone();
+            let count = Arc::clone(&count);
+            tokio::spawn(async move {
+                let (r, mut w) = stream.into_split();
+                let mut r = BufReader::new(r);
+                let _ = w.write_all(b"220 sink ESMTP\r\n").await;
+                let mut rcpts = Vec::new();
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let upper = line.trim_end().to_ascii_uppercase();
+                    let reply = if upper.starts_with("EHLO") {
+                        "250-sink\r\n250 8BITMIME".to_string()
+                    } else if upper.starts_with("RCPT TO:<BAD") {
+                        "550 5.1.1 No such user".into()
+                    } else if upper.starts_with("RCPT TO:<TEMP") {
+                        "451 4.3.0 Try later".into()
+                    } else if upper.starts_with("RCPT") {
+                        rcpts.push(line.trim_end().to_string());
+                        "250 OK".into()
+                    } else if upper == "DATA" {
+                        let _ = w.write_all(b"354 go\r\n").await;
+                        let mut body = String::new();
+                        loop {
+                            let mut l = String::new();
+                            if r.read_line(&mut l).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if l == ".\r\n" {
+                                break;
+                            }
+                            body.push_str(&l);
+                        }
+                        *count.lock().expect("lock") += 1;
+                        let _ = tx.send((std::mem::take(&mut rcpts), body));
+                        "250 2.0.0 Queued".into()
+                    } else if upper == "QUIT" {
+                        let _ = w.write_all(b"221 Bye\r\n").await;
+                        let _ = quit_tx.send(());
+                        return;
+                    } else {
+                        "250 OK".into()
+                    };
+                    if w.write_all(format!("{reply}\r\n").as_bytes())
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok((port, SinkEvents { accepted, quits }, transactions))
+}
+
+fn submit(
+    fx: &fixtures::Installation,
+    port: u16,
+    to: &[&str],
+    subject: &str,
+) -> anyhow::Result<()> {
+    let script = format!(
+        r#"
+import smtplib, ssl
+from email.message import EmailMessage
+ctx = ssl.create_default_context(cafile={ca:?})
+ctx.load_cert_chain({cert:?}, {key:?})
+m = EmailMessage()
+m["From"] = "홍길동 <hong@test.go.kr>"
+m["To"] = {to:?}
+m["Subject"] = {subject:?}
+m.set_content("외부 기관으로 보내는 공문입니다.")
+with smtplib.SMTP_SSL("localhost", {port}, context=ctx, timeout=20) as s:
+    s.login("hong", {pw:?})
+    s.send_message(m)
+"#,
+        ca = fx.server_ca.to_str().expect("utf-8"),
+        cert = fx.user_cert.to_str().expect("utf-8"),
+        key = fx.user_key.to_str().expect("utf-8"),
+        to = to.join(", "),
+        pw = PASSWORD,
+    );
+    let out = Command::new("python3").arg("-c").arg(script).output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "smtplib failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
+-> anyhow::Result<()> {
+    let (port, mut events, transactions) = sink().await?;
+    let fx = fixtures::Installation::new()?;
+    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    fx.append_config(&format!(
+        "[relay]\nsmarthost = \"127.0.0.1:{port}\"\nsmarthost_tls = \"opportunistic\"\n\
+         retry_schedule_secs = [3600]\npoll_interval_secs = 1\n"
+    ))?;
+    let mut daemon = fx.start()?;
+    submit(
+        &fx,
+        daemon.addr("submissions").port(),
+        &["kim@remote.go.kr", "bad@remote.go.kr", "temp@remote.go.kr"],
+        "협조 요청",
+    )?;
+
+    let (rcpts, body) = tokio::time::timeout(STEP, events.accepted.recv())
+        .await?
+        .expect("the sink got the message");
+    assert_eq!(rcpts, vec!["RCPT TO:<kim@remote.go.kr>"]);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(body.as_bytes())
+        .expect("parses");
+    assert_eq!(parsed.subject(), Some("협조 요청"));
+    assert!(
+        body.contains("Received: "),
+        "the submission server's trace header"
+    );
+
+    tokio::time::timeout(STEP, events.quits.recv())
+        .await?
+        .expect("the relay closed the connection");
+
+    // The 451 recipient stays queued: the CLI shows it, and holds it.
+    let (code, out, err) = fx.certmail(&["queue", "list", "--json"])?;
+    assert_eq!(code, 0, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out)?;
+    let queue = list["data"]["queue"].as_array().expect("queue").clone();
+    assert_eq!(queue.len(), 1, "{out}");
+    let id = queue[0]["id"].as_u64().expect("id").to_string();
+    let rcpts = queue[0]["recipients"].as_array().expect("recipients");
+    assert_eq!(rcpts.len(), 1);
+    assert_eq!(rcpts[0]["address"], "temp@remote.go.kr");
+    assert_eq!(rcpts[0]["last_error"], "451 4.3.0 Try later");
+    let (code, _, err) = fx.certmail(&["queue", "hold", &id])?;
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = fx.certmail(&["queue", "show", &id, "--json"])?;
+    let shown: serde_json::Value = serde_json::from_str(&out)?;
+    assert_eq!(shown["data"]["queue"][0]["held"], true, "{out}");
+
+    // A retry of a held message releases it and tries at once (451 again).
+    let before = *transactions.lock().expect("lock");
+    let (code, _, err) = fx.certmail(&["queue", "retry", &id])?;
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = fx.certmail(&["queue", "delete", &id])?;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        *transactions.lock().expect("lock"),
+        before,
+        "451 is no transaction"
+    );
+
+    // Stop (the runner drains), then read the sender's INBOX: one failure report.
+    daemon.signal("TERM")?;
+    assert_eq!(daemon.wait_exit(STEP)?, Some(0));
+    let inbox = fx.mailbox_bodies("hong", "INBOX").await?;
+    let subjects: Vec<String> = inbox
+        .iter()
+        .map(|m| {
+            mail_parser::MessageParser::default()
+                .parse(m)
+                .and_then(|p| p.subject().map(str::to_string))
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(inbox.len(), 1, "one report: {subjects:?}");
+    let report = mail_parser::MessageParser::default()
+        .parse(&inbox[0])
+        .expect("parses");
+    assert_eq!(
+        report.subject(),
+        Some("Undelivered Mail Returned to Sender: bad@remote.go.kr")
+    );
+    let text = String::from_utf8_lossy(&inbox[0]);
+    assert!(
+        text.contains("Final-Recipient: rfc822; bad@remote.go.kr"),
+        "{text}"
+    );
+    assert!(text.contains("Action: failed") && text.contains("Status: 5.1.1"));
+    assert!(text.contains("Diagnostic-Code: smtp; 550 5.1.1 No such user"));
+    assert!(
+        !text.contains("kim@remote.go.kr\r\nAction"),
+        "only the failed recipient"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_mid_queue_delivers_exactly_once() -> anyhow::Result<()> {
+    let (port, mut events, transactions) = sink().await?;
+    let fx = fixtures::Installation::new()?;
+    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    // Relay off: the message waits in the queue across the restart.
+    fx.append_config(&format!(
+        "[relay]\nenabled = false\nsmarthost = \"127.0.0.1:{port}\"\nsmarthost_tls = \"opportunistic\"\npoll_interval_secs = 1\n"
+    ))?;
+    let mut daemon = fx.start()?;
+    submit(
+        &fx,
+        daemon.addr("submissions").port(),
+        &["kim@remote.go.kr"],
+        "재시작",
+    )?;
+    daemon.kill9()?;
+    drop(daemon);
+    let (code, out, err) = fx.certmail(&["queue", "list", "--json"])?;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out)?["data"]["queue"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    let text = std::fs::read_to_string(&fx.config_path)?.replace("enabled = false\n", "");
+    std::fs::write(&fx.config_path, text)?;
+    let mut daemon = fx.start()?;
+    tokio::time::timeout(STEP, events.accepted.recv())
+        .await?
+        .expect("delivered after the restart");
+    daemon.signal("TERM")?;
+    assert_eq!(daemon.wait_exit(STEP)?, Some(0));
+    drop(daemon);
+    // Started again: nothing is sent a second time.
+    let mut daemon = fx.start()?;
+    let (code, out, _) = fx.certmail(&["queue", "list", "--json"])?;
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    assert_eq!(v["data"]["queue"].as_array().map(Vec::len), Some(0));
+    daemon.signal("TERM")?;
+    assert_eq!(daemon.wait_exit(STEP)?, Some(0));
+    assert_eq!(*transactions.lock().expect("lock"), 1);
+    Ok(())
+}
