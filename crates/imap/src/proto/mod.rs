@@ -9,6 +9,7 @@
 
 pub mod capability;
 pub mod driver;
+pub mod ext;
 pub mod flags;
 pub mod literal;
 pub mod mailbox_name;
