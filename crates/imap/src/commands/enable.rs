@@ -1,5 +1,5 @@
-//! ENABLE (RFC 5161): only CONDSTORE (RFC 7162 §3.1) is enabled; unknown extensions are
-//! ignored. Valid only when signed in with no mailbox selected (RFC 5161 §3.1).
+//! ENABLE (RFC 5161): CONDSTORE (RFC 7162 §3.1) and IMAP4rev2 (RFC 9051 §6.3.1) are
+//! enabled; unknown extensions are ignored. Valid only when signed in with no mailbox selected (RFC 5161 §3.1).
 
 use imap_codec::imap_types::{
     core::{Tag, Vec1},
@@ -35,6 +35,15 @@ pub fn run<A: Authenticator>(
         if matches!(capability, CapabilityEnable::CondStore) && !session.condstore_enabled() {
             session.enable_condstore();
             enabled.push(CapabilityEnable::CondStore);
+        }
+        // RFC 9051 §6.3.1: a server advertising IMAP4rev1 and IMAP4rev2 answers as
+        // IMAP4rev1 until the client enables IMAP4rev2.
+        if matches!(capability, CapabilityEnable::Other(_))
+            && capability.to_string().eq_ignore_ascii_case("IMAP4rev2")
+            && !session.imap4rev2
+        {
+            session.imap4rev2 = true;
+            enabled.push(capability.clone());
         }
     }
     // RFC 5161 §3.2: the ENABLED response lists what this command newly enabled.

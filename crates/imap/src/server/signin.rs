@@ -156,6 +156,8 @@ async fn decide(
         changes,
         selected: None,
         condstore: false,
+        imap4rev2: false,
+        search_result: Vec::new(),
     })
 }
 

@@ -11,8 +11,10 @@
 //! SIZE and DELETED need no parser of ours: imap-codec's `ext_status_size` parses them.
 
 mod create;
+pub mod encode;
 mod lexer;
 mod list;
+pub mod rev2;
 mod search;
 
 use imap_codec::imap_types::{
@@ -141,6 +143,28 @@ pub struct CreateRequest {
     pub mailbox: Vec<u8>,
     /// The special-use attributes asked for (RFC 6154 §5.2), e.g. `\Drafts`.
     pub special_use: Vec<String>,
+}
+
+/// The UTF-8 name of a mailbox (or pattern) as our parser read it: modified UTF-7 when it
+/// is ASCII (RFC 3501 §5.1.3), UTF-8 as it stands otherwise (RFC 9051 §5.1 allows UTF-8
+/// names); `INBOX` in any case is `INBOX`.
+pub fn mailbox_name(wire: &[u8]) -> Result<String, crate::proto::mailbox_name::MailboxNameError> {
+    use crate::proto::mailbox_name::{MailboxNameError, decode_utf7};
+    let name = if wire.is_ascii() {
+        decode_utf7(wire)?
+    } else {
+        let text = std::str::from_utf8(wire).map_err(|_| MailboxNameError::BadUtf7)?;
+        text.to_owned()
+    };
+    Ok(match name.get(..5) {
+        Some(head)
+            if head.eq_ignore_ascii_case("INBOX")
+                && (name.len() == 5 || name[5..].starts_with('/')) =>
+        {
+            format!("INBOX{}", &name[5..])
+        }
+        _ => name,
+    })
 }
 
 /// A command our parser could not read (answered `BAD`).

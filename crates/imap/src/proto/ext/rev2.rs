@@ -1,0 +1,58 @@
+//! What changes on the wire once a client has sent `ENABLE IMAP4rev2`, applied to the
+//! responses a command produced (so no command file needs to know):
+//! RFC 9051 Appendix E item 6 (the \Recent flag and the RECENT response are gone).
+
+use imap_codec::imap_types::{
+    core::Vec1,
+    fetch::MessageDataItem,
+    flag::FlagFetch,
+    response::{Data, Response},
+};
+
+/// The response as an IMAP4rev2 client gets it: `None` for an untagged RECENT, and FETCH
+/// FLAGS without `\Recent`.
+pub fn for_imap4rev2(response: Response<'static>) -> Option<Response<'static>> {
+    match response {
+        // RFC 9051 §7.4 lists no RECENT response.
+        Response::Data(Data::Recent(_)) => None,
+        Response::Data(Data::Fetch { seq, items }) => {
+            let items = items.into_inner().into_iter().map(|item| match item {
+                MessageDataItem::Flags(flags) => MessageDataItem::Flags(
+                    flags
+                        .into_iter()
+                        .filter(|f| !matches!(f, FlagFetch::Recent))
+                        .collect(),
+                ),
+                other => other,
+            });
+            // The same number of items as before: never empty.
+            let items = Vec1::unvalidated(items.collect());
+            Some(Response::Data(Data::Fetch { seq, items }))
+        }
+        other => Some(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+
+    use imap_codec::imap_types::flag::Flag;
+
+    use super::*;
+    use crate::proto::response::encode;
+
+    #[test]
+    fn recent_disappears() {
+        assert_eq!(for_imap4rev2(Response::Data(Data::Recent(3))), None);
+        let fetch = Response::Data(Data::Fetch {
+            seq: NonZeroU32::MIN,
+            items: Vec1::from(MessageDataItem::Flags(vec![
+                FlagFetch::Flag(Flag::Seen),
+                FlagFetch::Recent,
+            ])),
+        });
+        let out = for_imap4rev2(fetch).expect("FETCH stays");
+        assert_eq!(encode(&out), b"* 1 FETCH (FLAGS (\\Seen))\r\n");
+    }
+}
