@@ -91,6 +91,13 @@ async fn run(chunks: &[&[u8]]) -> (String, &'static str) {
                     ));
                 }
                 Flow::Unhandled(other) => out.push_str(&format!("[unhandled {other:?}]")),
+                Flow::Extended(command) => {
+                    let code = certmail_imap::proto::response::code("UNHANDLED-IN-TEST");
+                    let name = command.body.name();
+                    driver
+                        .server()
+                        .enqueue_status(no(command.tag, Some(code), name));
+                }
             },
             Err(Interrupt::Io(Io::Output(bytes))) => out.push_str(&String::from_utf8_lossy(&bytes)),
             Err(Interrupt::Io(Io::NeedMoreInput)) => match chunks.next() {
@@ -123,10 +130,12 @@ async fn transcript(client: &str, server: &str, state: &str) {
     assert_eq!(split, whole, "split input differs");
 }
 
-const CAPS_TLS: &str = "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
-                        CONDSTORE APPENDLIMIT=1000 SASL-IR AUTH=PLAIN";
-const CAPS_AUTH: &str = "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
-                         CONDSTORE APPENDLIMIT=1000";
+const CAPS_TLS: &str = "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT \
+                        CHILDREN SPECIAL-USE CONDSTORE APPENDLIMIT=1000 ESEARCH LIST-EXTENDED \
+                        LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE SASL-IR AUTH=PLAIN";
+const CAPS_AUTH: &str = "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT \
+                         CHILDREN SPECIAL-USE CONDSTORE APPENDLIMIT=1000 ESEARCH LIST-EXTENDED \
+                         LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE";
 
 #[tokio::test]
 async fn rfc3501_capability_noop_logout() {
