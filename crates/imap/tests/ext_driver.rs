@@ -116,3 +116,87 @@ fn an_oversized_literal_in_our_commands_is_refused_unread() {
     let (out, _) = run(&input, 4096);
     assert_eq!(out, "[error Command is too long][NOOP]c2 OK done\r\n");
 }
+
+/// xorshift64: reproducible pseudo-random commands without a dependency.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+/// The same property as fuzz/fuzz_targets/imap_ext_parse.rs, over generated commands: a
+/// command the parser reads whole is exactly what the driver hands over, however split;
+/// one it refuses (with no line break inside) is never handed over.
+#[test]
+fn the_driver_frames_what_the_parser_reads() {
+    use certmail_imap::proto::ext;
+    const HEADS: [&str; 4] = [
+        "a1 LIST ",
+        "a1 CREATE ",
+        "a1 SEARCH RETURN ",
+        "a1 UID SEARCH RETURN (",
+    ];
+    const TOKENS: [&str; 22] = [
+        "(",
+        ")",
+        " ",
+        " ",
+        "\"\"",
+        "\"*\"",
+        "%",
+        "INBOX",
+        "SUBSCRIBED",
+        "RECURSIVEMATCH",
+        "RETURN",
+        "STATUS",
+        "(MESSAGES SIZE)",
+        "\\Drafts",
+        "USE",
+        "{3}\r\nabc",
+        "{6+}\r\n보관",
+        "MIN",
+        "ALL",
+        "SUBJECT",
+        "\"a\\\"b\"",
+        "{0}\r\n",
+    ];
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+    let (mut parsed_count, mut refused_count) = (0, 0);
+    for _ in 0..3000 {
+        let mut command = rng.pick(&HEADS).to_owned();
+        for _ in 0..(rng.next() % 8) {
+            command.push_str(rng.pick(&TOKENS));
+        }
+        command.push_str("\r\n");
+        let bytes = command.as_bytes();
+        let direct = ext::parse(bytes);
+        let cut = (rng.next() % bytes.len() as u64) as usize + 1;
+        let (_, framed) = run(bytes, cut);
+        match direct {
+            Ok(parsed) => {
+                parsed_count += 1;
+                assert_eq!(framed, vec![parsed], "{command:?}");
+            }
+            Err(_) => {
+                refused_count += 1;
+                if !command.trim_end().contains('\n') {
+                    assert!(framed.is_empty(), "{command:?}");
+                }
+            }
+        }
+    }
+    // The generator reaches both sides of the property.
+    assert!(
+        parsed_count > 100 && refused_count > 100,
+        "{parsed_count} / {refused_count}"
+    );
+}

@@ -258,3 +258,52 @@ async fn imap4rev1_is_unchanged_without_enable() {
     let fetch = ok(c.command("FETCH 1 (FLAGS)").await);
     assert_eq!(fetch, ["* 1 FETCH (FLAGS (\\Recent))"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5182_searchres() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    fill_inbox(&mut c).await;
+    ok(c.command("SELECT INBOX").await);
+    // RFC 5182 §3 example (A282/A283), fitted: our FLAGGED messages are 2, 3 and 5.
+    let saved = ok(c
+        .command("SEARCH RETURN (SAVE) FLAGGED NOT FROM \"Smith\"")
+        .await);
+    assert!(saved.is_empty(), "SAVE alone answers no ESEARCH: {saved:?}");
+    let fetch = ok(c.command("FETCH $ (UID)").await);
+    assert_eq!(
+        fetch,
+        [
+            "* 2 FETCH (UID 2)",
+            "* 3 FETCH (UID 3)",
+            "* 5 FETCH (UID 5)"
+        ]
+    );
+    // `$` as a search key, inside parentheses and beside other keys.
+    let lines = run(&mut c, "SEARCH RETURN (COUNT) ($ SEEN)").await;
+    assert_eq!(lines, ["* ESEARCH (TAG \"t\") COUNT 1"]);
+    assert_eq!(
+        run(&mut c, "UID SEARCH OR $ SEEN").await,
+        ["* SEARCH 2 3 4 5"]
+    );
+    ok(c.command("UID STORE $ +FLAGS.SILENT (\\Answered)").await);
+    assert_eq!(run(&mut c, "SEARCH ANSWERED").await, ["* SEARCH 2 3 5"]);
+    // RFC 5182 §2.4: SAVE with MIN only keeps the lowest match.
+    ok(c.command("SEARCH RETURN (SAVE MIN) UNSEEN").await);
+    assert_eq!(
+        ok(c.command("UID FETCH $ (UID)").await),
+        ["* 1 FETCH (UID 1)"]
+    );
+    // An empty result: `$` is the empty set.
+    ok(c.command("UID SEARCH RETURN (SAVE) SUBJECT NoSuchSubject")
+        .await);
+    assert!(ok(c.command("FETCH $ (FLAGS)").await).is_empty());
+    assert_eq!(run(&mut c, "SEARCH $").await, ["* SEARCH"]);
+    // SELECT empties the saved result (RFC 5182 §2.1).
+    ok(c.command("SEARCH RETURN (SAVE) ALL").await);
+    ok(c.command("SELECT INBOX").await);
+    assert!(ok(c.command("FETCH $ (UID)").await).is_empty());
+    // A command that cannot parse with `$` in it is BAD.
+    let bad = c.command("FETCH $ (NOSUCHITEM)").await;
+    assert!(tagged(&bad).contains(" BAD "), "{bad:?}");
+}

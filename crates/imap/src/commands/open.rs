@@ -3,7 +3,12 @@
 
 use std::num::{NonZeroU32, NonZeroU64};
 
-use imap_codec::imap_types::{command::SelectParameter, core::Tag, mailbox::Mailbox};
+use imap_codec::imap_types::{
+    command::SelectParameter,
+    core::{QuotedChar, Tag},
+    mailbox::Mailbox,
+    response::{Code, Data},
+};
 
 use super::{Outcome, store_error};
 use crate::commands::select::SelectInfo;
@@ -21,7 +26,15 @@ pub async fn select(
     parameters: &[SelectParameter],
 ) -> Outcome {
     // RFC 3501 §6.3.1: a SELECT (even a failed one) first leaves the selected mailbox.
+    let was_selected = s.selected.is_some();
     s.set_selected(None);
+    // RFC 5182 §2.1: selecting a mailbox empties the saved search result.
+    s.search_result.clear();
+    if was_selected {
+        // RFC 7162 §3.2.11 (we advertise CONDSTORE) and RFC 9051 §6.3.2: CLOSED marks
+        // where the old mailbox's responses end.
+        out.untagged_ok(Some(Code::Closed), "Previous mailbox closed");
+    }
     if parameters
         .iter()
         .any(|p| matches!(p, SelectParameter::CondStore))
@@ -76,6 +89,17 @@ pub async fn select(
     out.responses.extend(crate::commands::select::responses(
         &info, tag, read_only, command,
     ));
+    if s.imap4rev2 {
+        // RFC 9051 §6.3.2: SELECT answers a LIST response with the mailbox's name.
+        let list = Data::List {
+            items: Vec::new(),
+            delimiter: Some(QuotedChar::unvalidated(certmail_store::MAILBOX_DELIMITER)),
+            mailbox: name::encode_mailbox(&name),
+        };
+        let at = out.responses.len().saturating_sub(1);
+        out.responses
+            .insert(at, imap_codec::imap_types::response::Response::Data(list));
+    }
     s.set_selected(Some(selected));
     Outcome::Done
 }

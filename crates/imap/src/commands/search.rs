@@ -84,7 +84,19 @@ pub async fn esearch(
     };
     let o = request.options;
     if o.save {
-        s.search_result = found.uids.clone();
+        s.search_result = if (o.min || o.max) && !(o.all || o.count) {
+            // RFC 5182 §2.4: with only MIN and/or MAX, just those messages are kept.
+            let (first, last) = (found.uids.first(), found.uids.last());
+            let mut kept: Vec<u32> = [first.filter(|_| o.min), last.filter(|_| o.max)]
+                .into_iter()
+                .flatten()
+                .copied()
+                .collect();
+            kept.dedup();
+            kept
+        } else {
+            found.uids.clone()
+        };
     }
     // RFC 5182 §2.1: SAVE alone returns no ESEARCH response.
     if o.min || o.max || o.all || o.count {

@@ -50,6 +50,7 @@ pub fn capabilities(phase: CapabilityPhase, append_limit: u32) -> Vec1<Capabilit
             list.extend(
                 [
                     "ESEARCH",
+                    "SEARCHRES",
                     "LIST-EXTENDED",
                     "LIST-STATUS",
                     "CREATE-SPECIAL-USE",
@@ -99,7 +100,7 @@ mod tests {
         assert_eq!(
             caps,
             "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN \
-             SPECIAL-USE CONDSTORE APPENDLIMIT=52428800 ESEARCH LIST-EXTENDED LIST-STATUS \
+             SPECIAL-USE CONDSTORE APPENDLIMIT=52428800 ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS \
              CREATE-SPECIAL-USE STATUS=SIZE SASL-IR AUTH=PLAIN"
         );
         let after = names(CapabilityPhase::Authenticated).join(" ");

@@ -3,7 +3,8 @@
 //! - `[UID] SEARCH RETURN (...)` (RFC 4731 ESEARCH, RFC 5182 SAVE, RFC 9051 §6.4.4);
 //! - `LIST` with selection options, several patterns and return options (RFC 5258,
 //!   RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE, RFC 9051 §6.3.9);
-//! - `CREATE name (USE (...))` (RFC 6154 §5.2).
+//! - `CREATE name (USE (...))` (RFC 6154 §5.2);
+//! - commands using `$`, the saved search result (RFC 5182 SEARCHRES, [`searchres`]).
 //!
 //! The driver ([`super::driver::Driver`]) looks at each command's first line with
 //! [`claims`]; a claimed command is collected whole (line and literals) and handed to
@@ -16,6 +17,7 @@ mod lexer;
 mod list;
 pub mod rev2;
 mod search;
+pub mod searchres;
 
 use imap_codec::imap_types::{
     core::{Charset, Tag, Vec1},
@@ -43,6 +45,20 @@ pub enum ExtBody {
     List(ListRequest),
     /// `CREATE name [(USE (...))]`.
     Create(CreateRequest),
+    /// A command with `$` (RFC 5182), run once the saved result is written in.
+    SavedResult(SavedResultCommand),
+}
+
+/// A command that uses `$`; it parses once `$` is replaced (checked when it was read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedResultCommand {
+    /// The whole command as received (line, literals, CRLF).
+    pub raw: Vec<u8>,
+    /// `$` stands for a sequence set (FETCH, STORE, COPY, MOVE, UID EXPUNGE) rather than a
+    /// search key.
+    pub as_set: bool,
+    /// A UID command (the set is UIDs).
+    pub uid: bool,
 }
 
 impl ExtBody {
@@ -52,6 +68,7 @@ impl ExtBody {
             ExtBody::Search(_) => "SEARCH",
             ExtBody::List(_) => "LIST",
             ExtBody::Create(_) => "CREATE",
+            ExtBody::SavedResult(_) => "($ command)",
         }
     }
 }
@@ -183,7 +200,7 @@ pub fn claims(line: &[u8]) -> bool {
             .get(i)
             .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()))
     };
-    if is(0, "LIST") || is(0, "CREATE") {
+    if is(0, "LIST") || is(0, "CREATE") || searchres::uses_saved_result(line) {
         return true;
     }
     (is(0, "SEARCH") && is(1, "RETURN")) || (is(0, "UID") && is(1, "SEARCH") && is(2, "RETURN"))
@@ -191,6 +208,9 @@ pub fn claims(line: &[u8]) -> bool {
 
 /// Parses one complete command (line, literals, final CRLF) that [`claims`] accepted.
 pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
+    if searchres::uses_saved_result(input) {
+        return searchres::parse(input);
+    }
     let mut c = Cursor::new(input);
     let tag = c.atom()?;
     // RFC 9051 §9: tag = 1*<any ASTRING-CHAR except "+">.
