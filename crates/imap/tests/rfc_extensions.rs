@@ -225,6 +225,14 @@ async fn rfc9051_enable_imap4rev2() {
         "{select:#?}"
     );
     assert!(select.contains(&"* 5 EXISTS".to_owned()), "{select:#?}");
+    assert!(
+        !select.iter().any(|l| l.contains("[UNSEEN ")),
+        "{select:#?}"
+    );
+    assert!(
+        select.contains(&"* LIST () \"/\" INBOX".to_owned()),
+        "{select:#?}"
+    );
     let fetch = ok(c.command("FETCH 1 (FLAGS)").await);
     assert_eq!(fetch, ["* 1 FETCH (FLAGS ())"]);
     // RFC 9051 §6.4.4: SEARCH answers ESEARCH.

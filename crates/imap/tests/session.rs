@@ -282,6 +282,23 @@ async fn enable_condstore_only_when_signed_in() {
 }
 
 #[tokio::test]
+async fn enable_imap4rev2_and_our_own_commands_after_sign_in() {
+    // RFC 9051 §6.3.1: ENABLE IMAP4rev2 is answered ENABLED once; the commands our own
+    // parser reads need sign-in (BAD before) and are then the caller's.
+    transcript(
+        "t0 LIST (SUBSCRIBED) \"\" *\r\nt1 LOGIN hong secret\r\nt2 ENABLE imap4rev2 CONDSTORE\r\n\
+         t3 ENABLE IMAP4rev2\r\nt4 LIST \"\" (INBOX %) RETURN (SPECIAL-USE)\r\n",
+        &format!(
+            "t0 BAD Sign in first (AUTHENTICATE or LOGIN)\r\nt1 OK [CAPABILITY {CAPS_AUTH}] Signed in\r\n\
+             * ENABLED imap4rev2 CONDSTORE\r\nt2 OK ENABLE completed\r\n* ENABLED\r\nt3 OK ENABLE completed\r\n\
+             t4 NO [UNHANDLED-IN-TEST] LIST\r\n"
+        ),
+        "authenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn state_rules() {
     transcript(
         "a1 SELECT INBOX\r\na2 STARTTLS\r\na3 LOGIN hong secret\r\na4 SELECT INBOX\r\na5 NOOP\r\n",

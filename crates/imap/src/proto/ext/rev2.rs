@@ -1,12 +1,13 @@
 //! What changes on the wire once a client has sent `ENABLE IMAP4rev2`, applied to the
 //! responses a command produced (so no command file needs to know):
-//! RFC 9051 Appendix E item 6 (the \Recent flag and the RECENT response are gone).
+//! RFC 9051 Appendix E (the \Recent flag, the RECENT response and the UNSEEN response code
+//! are gone).
 
 use imap_codec::imap_types::{
     core::Vec1,
     fetch::MessageDataItem,
     flag::FlagFetch,
-    response::{Data, Response},
+    response::{Code, Data, Response},
 };
 
 /// The response as an IMAP4rev2 client gets it: `None` for an untagged RECENT, and FETCH
@@ -15,6 +16,12 @@ pub fn for_imap4rev2(response: Response<'static>) -> Option<Response<'static>> {
     match response {
         // RFC 9051 §7.4 lists no RECENT response.
         Response::Data(Data::Recent(_)) => None,
+        // RFC 9051 §7.1 has no UNSEEN response code (SELECT no longer sends it).
+        Response::Status(status)
+            if status.tag().is_none() && matches!(status.code(), Some(Code::Unseen(_))) =>
+        {
+            None
+        }
         Response::Data(Data::Fetch { seq, items }) => {
             let items = items.into_inner().into_iter().map(|item| match item {
                 MessageDataItem::Flags(flags) => MessageDataItem::Flags(
