@@ -253,6 +253,13 @@ async fn rfc9051_enable_imap4rev2() {
         list.contains(&"* LIST (\\NonExistent \\HasChildren) \"/\" &vYDBHA-".to_owned()),
         "{list:#?}"
     );
+    // RFC 9051 §6.3.9: \Subscribed only when asked for (INBOX is subscribed).
+    assert!(
+        list.contains(&"* LIST (\\HasNoChildren) \"/\" INBOX".to_owned()),
+        "{list:#?}"
+    );
+    let asked = ok(c.command("LIST \"\" INBOX RETURN (SUBSCRIBED)").await);
+    assert_eq!(asked, ["* LIST (\\HasNoChildren \\Subscribed) \"/\" INBOX"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
