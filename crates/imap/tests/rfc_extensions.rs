@@ -250,7 +250,7 @@ async fn rfc9051_enable_imap4rev2() {
     ok(c.command("DELETE &vYDBHA-").await);
     let list = ok(c.command("LIST \"\" \"%\"").await);
     assert!(
-        list.contains(&"* LIST (\\NonExistent \\HasChildren) \"/\" &vYDBHA-".to_owned()),
+        list.contains(&"* LIST (\\NonExistent \\HasChildren) \"/\" {6}\r\n부서".to_owned()),
         "{list:#?}"
     );
     // RFC 9051 §6.3.9: \Subscribed only when asked for (INBOX is subscribed).
@@ -260,6 +260,15 @@ async fn rfc9051_enable_imap4rev2() {
     );
     let asked = ok(c.command("LIST \"\" INBOX RETURN (SUBSCRIBED)").await);
     assert_eq!(asked, ["* LIST (\\HasNoChildren \\Subscribed) \"/\" INBOX"]);
+    // RFC 9051 §5.1: names are UTF-8 both ways (in literals: quoted strings stay ASCII).
+    let status = ok(c.command("STATUS {13+}\r\n부서/인사 (MESSAGES)").await);
+    assert_eq!(status, ["* STATUS {13}\r\n부서/인사 (MESSAGES 0)"]);
+    ok(c.command("CREATE \"임시 보관\" (USE (\\Junk))").await);
+    let list = ok(c.command("LIST (SPECIAL-USE) \"\" \"*\"").await);
+    assert!(
+        list.contains(&"* LIST (\\HasNoChildren \\Junk) \"/\" {13}\r\n임시 보관".to_owned()),
+        "{list:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,7 @@ pub async fn create(
 ) -> Outcome {
     let wire = match mailbox {
         Mailbox::Inbox => Ok("INBOX".to_owned()),
-        Mailbox::Other(other) => name::decode_utf7(other.as_ref()),
+        Mailbox::Other(other) => name::decode_wire(other.as_ref()),
     };
     create_named(s, out, tag, wire.ok(), None).await
 }

@@ -106,7 +106,12 @@ pub async fn list(
                 child_info.push("SPECIAL-USE");
             }
         }
-        let wire = name::encode_utf7(mailbox);
+        // RFC 9051 §5.1: UTF-8 names for an IMAP4rev2 client.
+        let wire = if s.imap4rev2 {
+            mailbox.clone()
+        } else {
+            name::encode_utf7(mailbox)
+        };
         if child_info.is_empty() {
             out.data(Data::List {
                 items: attributes.iter().map(|a| attribute(a)).collect(),

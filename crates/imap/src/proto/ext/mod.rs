@@ -166,13 +166,7 @@ pub struct CreateRequest {
 /// is ASCII (RFC 3501 §5.1.3), UTF-8 as it stands otherwise (RFC 9051 §5.1 allows UTF-8
 /// names); `INBOX` in any case is `INBOX`.
 pub fn mailbox_name(wire: &[u8]) -> Result<String, crate::proto::mailbox_name::MailboxNameError> {
-    use crate::proto::mailbox_name::{MailboxNameError, decode_utf7};
-    let name = if wire.is_ascii() {
-        decode_utf7(wire)?
-    } else {
-        let text = std::str::from_utf8(wire).map_err(|_| MailboxNameError::BadUtf7)?;
-        text.to_owned()
-    };
+    let name = crate::proto::mailbox_name::decode_wire(wire)?;
     Ok(match name.get(..5) {
         Some(head)
             if head.eq_ignore_ascii_case("INBOX")

@@ -1,12 +1,13 @@
 //! What changes on the wire once a client has sent `ENABLE IMAP4rev2`, applied to the
 //! responses a command produced (so no command file needs to know):
 //! RFC 9051 Appendix E (the \Recent flag, the RECENT response and the UNSEEN response code
-//! are gone).
+//! are gone; mailbox names are UTF-8, RFC 9051 §5.1).
 
 use imap_codec::imap_types::{
     core::Vec1,
     fetch::MessageDataItem,
     flag::FlagFetch,
+    mailbox::Mailbox,
     response::{Code, Data, Response},
 };
 
@@ -36,7 +37,42 @@ pub fn for_imap4rev2(response: Response<'static>) -> Option<Response<'static>> {
             let items = Vec1::unvalidated(items.collect());
             Some(Response::Data(Data::Fetch { seq, items }))
         }
+        Response::Data(Data::List {
+            items,
+            delimiter,
+            mailbox,
+        }) => Some(Response::Data(Data::List {
+            items,
+            delimiter,
+            mailbox: utf8_name(mailbox),
+        })),
+        Response::Data(Data::Lsub {
+            items,
+            delimiter,
+            mailbox,
+        }) => Some(Response::Data(Data::Lsub {
+            items,
+            delimiter,
+            mailbox: utf8_name(mailbox),
+        })),
+        Response::Data(Data::Status { mailbox, items }) => Some(Response::Data(Data::Status {
+            mailbox: utf8_name(mailbox),
+            items,
+        })),
         other => Some(other),
+    }
+}
+
+/// A mailbox name in modified UTF-7 as UTF-8.
+fn utf8_name(mailbox: Mailbox<'static>) -> Mailbox<'static> {
+    match &mailbox {
+        Mailbox::Other(other) if other.as_ref().contains(&b'&') => {
+            match crate::proto::mailbox_name::decode_utf7(other.as_ref()) {
+                Ok(name) => crate::proto::mailbox_name::encode_mailbox_utf8(&name),
+                Err(_) => mailbox,
+            }
+        }
+        _ => mailbox,
     }
 }
 
