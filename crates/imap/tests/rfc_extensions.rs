@@ -77,6 +77,12 @@ async fn rfc4731_esearch() {
     assert_eq!(lines, ["* ESEARCH (TAG \"t\") UID COUNT 1"]);
     let bad = c.command("SEARCH RETURN (PARTIAL 1:5) ALL").await;
     assert!(tagged(&bad).contains(" BAD "), "{bad:?}");
+    // RFC 7162 §3.1.5: with a MODSEQ criterion, ESEARCH carries the highest MODSEQ.
+    let lines = run(&mut c, "SEARCH RETURN (MAX) MODSEQ 1").await;
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("* ESEARCH (TAG \"t\") MAX 5 MODSEQ "),
+        "{lines:?}"
+    );
     // Without RETURN, IMAP4rev1 SEARCH is unchanged.
     assert_eq!(run(&mut c, "SEARCH FLAGGED").await, ["* SEARCH 2 3 5"]);
 }
