@@ -75,7 +75,9 @@ pub fn uses_saved_result(line: &[u8]) -> bool {
     };
     match command.as_deref() {
         Some("SEARCH") => !dollar_tokens(line).is_empty(),
-        Some(c) if SET_COMMANDS.contains(&c) => set.is_some_and(|s| *s == b"$"),
+        Some(c) if SET_COMMANDS.contains(&c) => {
+            set.is_some_and(|s| *s == b"$") && !dollar_tokens(line).is_empty()
+        }
         _ => false,
     }
 }
@@ -91,6 +93,10 @@ pub(super) fn parse(command: &[u8]) -> Result<super::ExtCommand, super::SyntaxEr
         .is_some_and(|n| n.eq_ignore_ascii_case(b"UID"));
     let name = names.get(usize::from(uid)).copied().unwrap_or_default();
     let as_set = !name.eq_ignore_ascii_case(b"SEARCH");
+    if dollar_tokens(command).is_empty() {
+        // Never parse a command that would still read as one with `$` (no recursion).
+        return Err(super::SyntaxError("bad command around $"));
+    }
     let sample = substitute(command, if as_set { "1" } else { "ALL" });
     let readable = if super::claims(&sample) {
         super::parse(&sample).is_ok()
@@ -142,6 +148,11 @@ mod tests {
         assert!(!uses_saved_result(b"a FETCH 1:$ FLAGS\r\n"));
         assert!(!uses_saved_result(b"a SEARCH KEYWORD $Forwarded\r\n"));
         assert!(!uses_saved_result(b"a LIST \"\" $\r\n"));
+        // `$` not ended by a space, ")" or CRLF is no token (found by fuzzing: this once
+        // recursed without end).
+        assert!(!uses_saved_result(b"P STORE $\n"));
+        assert!(super::super::parse(b"P STORE $\n").is_err());
+        assert!(super::parse(b"P STORE $\n").is_err());
     }
 
     #[test]
