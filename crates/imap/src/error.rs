@@ -10,6 +10,7 @@ use imap_codec::imap_types::{
 use crate::{
     fetch::FetchError,
     proto::{
+        ext::SyntaxError,
         mailbox_name::MailboxNameError,
         response::{bad, code, no},
         seqmap::SeqMapError,
@@ -32,6 +33,9 @@ pub enum ImapError {
     /// SEARCH CHARSET names a charset we cannot convert (client).
     #[error(transparent)]
     Charset(#[from] UnsupportedCharset),
+    /// A command our own parser (`proto::ext`) cannot read (client).
+    #[error(transparent)]
+    Syntax(#[from] SyntaxError),
 }
 
 impl ImapError {
@@ -64,6 +68,7 @@ impl ImapError {
                 Some(code("SERVERBUG")),
                 "Internal error, please try again",
             ),
+            ImapError::Syntax(SyntaxError(why)) => bad(Some(tag), &format!("Syntax error: {why}")),
             // RFC 3501 §6.4.4: NO [BADCHARSET (...)] lists what we support.
             ImapError::Charset(_) => {
                 let allowed = LISTED_CHARSETS
@@ -103,6 +108,10 @@ mod tests {
         assert_eq!(
             wire(MailboxNameError::NotAllowed("empty name").into()),
             "a1 NO [CANNOT] Mailbox name not allowed: empty name\r\n"
+        );
+        assert_eq!(
+            wire(SyntaxError("expected RETURN").into()),
+            "a1 BAD Syntax error: expected RETURN\r\n"
         );
     }
 }

@@ -6,7 +6,8 @@
 //! - [`search`]: SEARCH evaluation of one message against imap-codec's `SearchKey`, and
 //!   [`search_charset`]: SEARCH CHARSET conversion to UTF-8;
 //! - [`proto`]: sans-IO protocol pieces: capabilities, the plaintext STARTTLS phase, the
-//!   imap-next driver with literal accounting, sequence-set mapping, mailbox names, flags;
+//!   imap-next driver with literal accounting, our own parser for the forms imap-codec does
+//!   not read (`proto::ext`), sequence-set mapping, mailbox names, flags;
 //! - [`session`] and [`commands`]: the connection state and one file per command;
 //! - [`mailbox`]: the selected mailbox's view, \Recent, mailbox names (modified UTF-7);
 //! - [`server`]: the tokio server that carries everything out with the store and the change
@@ -24,7 +25,8 @@
 //!    `State`: loop on `next()`, write `Io::Output`, read on `Io::NeedMoreInput`, pass
 //!    events to `Session::handle_event` and errors to `Session::handle_error`. `Flow::Close`
 //!    means flush and close; `Flow::Unhandled` carries the commands that need the store
-//!    (SELECT, FETCH via [`fetch`], SEARCH via [`search`], ...) and IDLE.
+//!    (SELECT, FETCH via [`fetch`], SEARCH via [`search`], ...) and IDLE; `Flow::Extended`
+//!    the commands our own parser read ([`proto::ext`]: SEARCH RETURN, LIST, CREATE, `$`).
 //!
 //! Rules: the protocol layer does no I/O and reads no clock (time is passed in); nothing
 //! from the network is unwrapped; secrets (passwords, AUTHENTICATE payloads) never reach

@@ -11,6 +11,8 @@ use imap_next::server::{Error, Event, Server};
 use crate::{
     commands::{self, sign_in::Authenticator},
     proto::{
+        driver::DriverEvent,
+        ext::ExtCommand,
         literal::line_tag,
         response::{bad, bye},
         seqmap::SeqMap,
@@ -87,6 +89,9 @@ pub enum Flow {
     Close,
     /// Not handled here (a command that needs the store, IDLE): the caller handles it.
     Unhandled(Event),
+    /// A command our own parser read (all need the store), from a signed-in client: the
+    /// caller handles it.
+    Extended(ExtCommand),
 }
 
 /// An AUTHENTICATE waiting for the client's SASL data.
@@ -106,6 +111,7 @@ pub struct Session<A: Authenticator> {
     pub(crate) bad_commands: u32,
     pub(crate) condstore: bool,
     pub(crate) qresync: bool,
+    pub(crate) imap4rev2: bool,
     pub(crate) client_id: Vec<(String, Option<String>)>,
 }
 
@@ -130,6 +136,7 @@ impl<A: Authenticator> Session<A> {
             bad_commands: 0,
             condstore: false,
             qresync: false,
+            imap4rev2: false,
             client_id: Vec::new(),
         }
     }
@@ -166,6 +173,12 @@ impl<A: Authenticator> Session<A> {
         self.qresync
     }
 
+    /// True once the client has sent `ENABLE IMAP4rev2` (RFC 9051 §6.3.1): the session
+    /// then answers as IMAP4rev2 (ESEARCH, no \Recent, RFC 9051 LIST).
+    pub fn imap4rev2_enabled(&self) -> bool {
+        self.imap4rev2
+    }
+
     /// What the client said about itself in ID (RFC 2971), for logs.
     pub fn client_id(&self) -> &[(String, Option<String>)] {
         &self.client_id
@@ -182,11 +195,23 @@ impl<A: Authenticator> Session<A> {
     }
 
     /// Handles one event from the driver.
-    pub async fn handle_event(&mut self, server: &mut Server, event: Event) -> Flow {
+    pub async fn handle_event(
+        &mut self,
+        server: &mut Server,
+        event: impl Into<DriverEvent>,
+    ) -> Flow {
         if matches!(self.state, SessionState::Logout) {
             // Input that arrived behind LOGOUT (or a BYE) is never run.
             return Flow::Close;
         }
+        let event = match event.into() {
+            DriverEvent::Imap(event) => event,
+            DriverEvent::Extended(command) if self.account().is_none() => {
+                let text = "Sign in first (AUTHENTICATE or LOGIN)";
+                return self.reply_bad(server, bad(Some(command.tag), text));
+            }
+            DriverEvent::Extended(command) => return Flow::Extended(command),
+        };
         match event {
             Event::CommandReceived { command } => commands::dispatch(self, server, command).await,
             Event::CommandAuthenticateReceived {

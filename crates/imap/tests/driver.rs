@@ -2,7 +2,7 @@
 //! the shared pool, APPENDLIMIT, and split input.
 
 use certmail_imap::proto::{
-    driver::{Driver, DriverLimits},
+    driver::{Driver, DriverEvent, DriverLimits},
     literal::LiteralPool,
     response::ok,
 };
@@ -15,7 +15,7 @@ fn run(driver: &mut Driver, chunks: &[&[u8]], pool: &LiteralPool) -> String {
     let mut chunks = chunks.iter();
     loop {
         match driver.next() {
-            Ok(Event::CommandReceived { command }) => {
+            Ok(DriverEvent::Imap(Event::CommandReceived { command })) => {
                 let name = command.body.name();
                 out.push_str(&format!("[{name} pool={}]", pool.in_use()));
                 driver
@@ -43,11 +43,11 @@ fn implicit_tls_greets_with_capabilities() {
     let mut driver = Driver::new(limits(), pool.clone(), "certmail ready", false);
     let out = run(&mut driver, &[b"a1 NOOP\r\n"], &pool);
     assert!(
-        out.starts_with("* OK [CAPABILITY IMAP4REV1 LITERAL+ ID "),
+        out.starts_with("* OK [CAPABILITY IMAP4REV1 IMAP4rev2 LITERAL+ ID "),
         "{out}"
     );
     assert!(
-        out.contains("APPENDLIMIT=100 SASL-IR AUTH=PLAIN] certmail ready\r\n"),
+        out.contains("APPENDLIMIT=100 ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE SASL-IR AUTH=PLAIN] certmail ready\r\n"),
         "{out}"
     );
     assert!(out.ends_with("[NOOP pool=0]a1 OK NOOP done\r\n"), "{out}");
@@ -176,7 +176,7 @@ fn overlong_command_line_is_refused_without_buffering_it() {
     loop {
         most_pending = most_pending.max(driver.pending_input());
         match driver.next() {
-            Ok(Event::CommandReceived { command }) => {
+            Ok(DriverEvent::Imap(Event::CommandReceived { command })) => {
                 out.push_str(&format!("[{}]", command.body.name()));
                 driver
                     .server()

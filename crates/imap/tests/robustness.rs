@@ -98,6 +98,16 @@ const TOKENS: &[&str] = &[
     "\0",
     "\\Seen",
     " ",
+    // The forms our own parser reads (proto::ext).
+    "LIST ",
+    "(SUBSCRIBED RECURSIVEMATCH) ",
+    " RETURN (CHILDREN STATUS (MESSAGES SIZE))",
+    "CREATE ",
+    " (USE (\\Drafts))",
+    "SEARCH RETURN (MIN SAVE) ",
+    "UID ",
+    "FETCH $ ",
+    "ENABLE IMAP4rev2",
 ];
 
 fn random_input(rng: &mut XorShift) -> Vec<u8> {

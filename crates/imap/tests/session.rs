@@ -91,6 +91,13 @@ async fn run(chunks: &[&[u8]]) -> (String, &'static str) {
                     ));
                 }
                 Flow::Unhandled(other) => out.push_str(&format!("[unhandled {other:?}]")),
+                Flow::Extended(command) => {
+                    let code = certmail_imap::proto::response::code("UNHANDLED-IN-TEST");
+                    let name = command.body.name();
+                    driver
+                        .server()
+                        .enqueue_status(no(command.tag, Some(code), name));
+                }
             },
             Err(Interrupt::Io(Io::Output(bytes))) => out.push_str(&String::from_utf8_lossy(&bytes)),
             Err(Interrupt::Io(Io::NeedMoreInput)) => match chunks.next() {
@@ -123,10 +130,14 @@ async fn transcript(client: &str, server: &str, state: &str) {
     assert_eq!(split, whole, "split input differs");
 }
 
-const CAPS_TLS: &str = "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
-                        CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE APPENDLIMIT=1000 SASL-IR AUTH=PLAIN";
-const CAPS_AUTH: &str = "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
-                         CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE APPENDLIMIT=1000";
+const CAPS_TLS: &str = "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT \
+                        CHILDREN SPECIAL-USE CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT \
+                        THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE APPENDLIMIT=1000 ESEARCH \
+                        SEARCHRES LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE SASL-IR AUTH=PLAIN";
+const CAPS_AUTH: &str = "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT \
+                         CHILDREN SPECIAL-USE CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT \
+                         THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE APPENDLIMIT=1000 ESEARCH \
+                         SEARCHRES LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE";
 
 #[tokio::test]
 async fn rfc3501_capability_noop_logout() {
@@ -266,6 +277,23 @@ async fn enable_condstore_only_when_signed_in() {
         &format!(
             "t0 OK [CAPABILITY {CAPS_AUTH}] Signed in\r\n* ENABLED CONDSTORE\r\nt1 OK ENABLE completed\r\n\
              * ENABLED\r\nt2 OK ENABLE completed\r\n"
+        ),
+        "authenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn enable_imap4rev2_and_our_own_commands_after_sign_in() {
+    // RFC 9051 §6.3.1: ENABLE IMAP4rev2 is answered ENABLED once; the commands our own
+    // parser reads need sign-in (BAD before) and are then the caller's.
+    transcript(
+        "t0 LIST (SUBSCRIBED) \"\" *\r\nt1 LOGIN hong secret\r\nt2 ENABLE imap4rev2 CONDSTORE\r\n\
+         t3 ENABLE IMAP4rev2\r\nt4 LIST \"\" (INBOX %) RETURN (SPECIAL-USE)\r\n",
+        &format!(
+            "t0 BAD Sign in first (AUTHENTICATE or LOGIN)\r\nt1 OK [CAPABILITY {CAPS_AUTH}] Signed in\r\n\
+             * ENABLED imap4rev2 CONDSTORE\r\nt2 OK ENABLE completed\r\n* ENABLED\r\nt3 OK ENABLE completed\r\n\
+             t4 NO [UNHANDLED-IN-TEST] LIST\r\n"
         ),
         "authenticated",
     )

@@ -1,4 +1,5 @@
-//! ENABLE (RFC 5161): CONDSTORE (RFC 7162 §3.1) and QRESYNC (RFC 7162 §3.2.3) are
+//! ENABLE (RFC 5161): CONDSTORE (RFC 7162 §3.1), QRESYNC (RFC 7162 §3.2.3) and IMAP4rev2
+//! (RFC 9051 §6.3.1) are
 //! enabled; unknown extensions are ignored. Valid only when signed in with no mailbox selected (RFC 5161 §3.1).
 
 use imap_codec::imap_types::{
@@ -40,6 +41,15 @@ pub fn run<A: Authenticator>(
             // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
             session.qresync = true;
             session.enable_condstore();
+            enabled.push(capability.clone());
+        }
+        // RFC 9051 §6.3.1: a server advertising IMAP4rev1 and IMAP4rev2 answers as
+        // IMAP4rev1 until the client enables IMAP4rev2.
+        if matches!(capability, CapabilityEnable::Other(_))
+            && capability.to_string().eq_ignore_ascii_case("IMAP4rev2")
+            && !session.imap4rev2
+        {
+            session.imap4rev2 = true;
             enabled.push(capability.clone());
         }
     }

@@ -4,7 +4,10 @@
 use std::num::{NonZeroU32, NonZeroU64};
 
 use imap_codec::imap_types::{
-    command::SelectParameter, core::Tag, mailbox::Mailbox, response::Response,
+    command::SelectParameter,
+    core::{QuotedChar, Tag},
+    mailbox::Mailbox,
+    response::{Code, Data, Response},
 };
 
 use super::{Outcome, store_error};
@@ -23,14 +26,15 @@ pub async fn select(
     parameters: &[SelectParameter],
 ) -> Outcome {
     // RFC 3501 §6.3.1: a SELECT (even a failed one) first leaves the selected mailbox.
-    if s.qresync && s.selected.is_some() {
-        // RFC 7162 §3.2.11: with QRESYNC, leaving it is told as OK [CLOSED].
-        out.untagged_ok(
-            Some(imap_codec::imap_types::response::Code::Closed),
-            "Previous mailbox closed",
-        );
-    }
+    let was_selected = s.selected.is_some();
     s.set_selected(None);
+    // RFC 5182 §2.1: selecting a mailbox empties the saved search result.
+    s.search_result.clear();
+    if was_selected {
+        // RFC 7162 §3.2.11 (we advertise CONDSTORE) and RFC 9051 §6.3.2: CLOSED marks
+        // where the old mailbox's responses end.
+        out.untagged_ok(Some(Code::Closed), "Previous mailbox closed");
+    }
     if parameters
         .iter()
         .any(|p| matches!(p, SelectParameter::CondStore))
@@ -90,10 +94,11 @@ pub async fn select(
     let command = if read_only { "EXAMINE" } else { "SELECT" };
     let mut responses = crate::commands::select::responses(&info, tag.clone(), read_only, command);
     selected.qresync = s.qresync;
+    // The tagged OK goes last, after what follows.
+    let tagged = responses.pop();
     if let Some(request) = &resync {
         // RFC 7162 §3.2.5.1: VANISHED (EARLIER) and the changed FETCHes come before the
         // tagged OK.
-        let tagged = responses.pop();
         match super::qresync::select_resync(s, &selected, request).await {
             Ok(data) => responses.extend(data.into_iter().map(Response::Data)),
             Err(e) => {
@@ -101,8 +106,16 @@ pub async fn select(
                 return Outcome::Done;
             }
         }
-        responses.extend(tagged);
     }
+    if s.imap4rev2 {
+        // RFC 9051 §6.3.2: SELECT answers a LIST response with the mailbox's name.
+        responses.push(Response::Data(Data::List {
+            items: Vec::new(),
+            delimiter: Some(QuotedChar::unvalidated(certmail_store::MAILBOX_DELIMITER)),
+            mailbox: name::encode_mailbox(&name),
+        }));
+    }
+    responses.extend(tagged);
     out.responses.extend(responses);
     s.set_selected(Some(selected));
     Outcome::Done

@@ -1,5 +1,6 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4; MODSEQ from RFC 7162 §3.1.5), evaluated per
-//! message by [`crate::search`].
+//! message by [`crate::search`], answered with SEARCH, or with ESEARCH for `RETURN (...)`
+//! (RFC 4731) and for every SEARCH once IMAP4rev2 is enabled (RFC 9051 §6.4.4).
 
 use std::collections::HashMap;
 use std::num::{NonZeroU32, NonZeroU64};
@@ -14,6 +15,10 @@ use imap_codec::imap_types::{
 
 use super::{Outcome, store_error};
 use crate::mailbox::flags_of;
+use crate::proto::ext::{
+    SearchRequest, SearchReturn,
+    encode::{EsearchData, esearch as esearch_line},
+};
 use crate::search::{SearchMessage, SearchScope, matches};
 use crate::search_charset::{LISTED_CHARSETS, to_utf8};
 use crate::server::{Out, SignedIn};
@@ -27,6 +32,113 @@ pub async fn search(
     criteria: &Vec1<SearchKey<'static>>,
     uid: bool,
 ) -> Outcome {
+    if s.imap4rev2 {
+        // RFC 9051 §6.4.4: without RETURN, IMAP4rev2 answers ESEARCH with ALL.
+        let request = SearchRequest {
+            uid,
+            options: SearchReturn::default().all_if_empty(),
+            charset: charset.cloned(),
+            criteria: criteria.clone(),
+        };
+        return esearch(s, out, tag, &request).await;
+    }
+    let Some(found) = matching(s, out, &tag, charset, criteria, uid).await else {
+        return Outcome::Done;
+    };
+    let ids: Vec<NonZeroU32> = found.ids.into_iter().filter_map(NonZeroU32::new).collect();
+    // RFC 7162 §3.1.5: with MODSEQ in the criteria, the highest MODSEQ of the matches.
+    let modseq = if found.uses_modseq && !ids.is_empty() {
+        NonZeroU64::new(found.highest_modseq)
+    } else {
+        None
+    };
+    out.data(Data::Search(ids, modseq));
+    out.ok(tag, None, "SEARCH completed");
+    Outcome::Done
+}
+
+/// `[UID] SEARCH RETURN (...)` (RFC 4731 §3.1): one ESEARCH response with what was asked;
+/// SAVE keeps the result (RFC 5182 §2.1; as UIDs, so it survives expunges).
+pub async fn esearch(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    request: &SearchRequest,
+) -> Outcome {
+    let uid = request.uid;
+    let found = matching(
+        s,
+        out,
+        &tag,
+        request.charset.as_ref(),
+        &request.criteria,
+        uid,
+    )
+    .await;
+    let Some(found) = found else {
+        // RFC 5182 §2.1: a SEARCH that fails leaves an empty saved result.
+        if request.options.save {
+            s.search_result.clear();
+        }
+        return Outcome::Done;
+    };
+    let o = request.options;
+    if o.save {
+        s.search_result = if (o.min || o.max) && !(o.all || o.count) {
+            // RFC 5182 §2.4: with only MIN and/or MAX, just those messages are kept.
+            let (first, last) = (found.uids.first(), found.uids.last());
+            let mut kept: Vec<u32> = [first.filter(|_| o.min), last.filter(|_| o.max)]
+                .into_iter()
+                .flatten()
+                .copied()
+                .collect();
+            kept.dedup();
+            kept
+        } else {
+            found.uids.clone()
+        };
+    }
+    // RFC 5182 §2.1: SAVE alone returns no ESEARCH response.
+    if o.min || o.max || o.all || o.count {
+        let ids = &found.ids;
+        let data = EsearchData {
+            tag: tag.as_ref().to_owned(),
+            uid,
+            min: ids.iter().copied().min().filter(|_| o.min),
+            max: ids.iter().copied().max().filter(|_| o.max),
+            all: o.all.then(|| ids.clone()),
+            count: o
+                .count
+                .then(|| u32::try_from(ids.len()).unwrap_or(u32::MAX)),
+            // RFC 7162 §3.1.5 (as the MODSEQ search-return-data of ESEARCH).
+            modseq: (found.uses_modseq && !ids.is_empty()).then_some(found.highest_modseq),
+        };
+        out.raw_line(esearch_line(&data));
+    }
+    out.ok(tag, None, "SEARCH completed");
+    Outcome::Done
+}
+
+/// What a search found: the numbers to report (UIDs or sequence numbers), the UIDs, and
+/// the MODSEQ bookkeeping of RFC 7162 §3.1.5.
+struct Found {
+    ids: Vec<u32>,
+    uids: Vec<u32>,
+    uses_modseq: bool,
+    highest_modseq: u64,
+}
+
+/// Evaluates the criteria over the selected mailbox; `None` when the command was already
+/// answered (a charset we cannot read, no mailbox, a store failure).
+async fn matching(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: &Tag<'static>,
+    charset: Option<&Charset<'static>>,
+    criteria: &Vec1<SearchKey<'static>>,
+    uid: bool,
+) -> Option<Found> {
+    let tag = tag.clone();
     let key = match criteria.as_ref() {
         [single] => single.clone(),
         _ => SearchKey::And(criteria.clone()),
@@ -40,7 +152,7 @@ pub async fn search(
                 .filter_map(|c| Charset::try_from(*c).ok())
                 .collect();
             out.no(tag, Some(Code::BadCharset { allowed }), &e.to_string());
-            return Outcome::Done;
+            return None;
         }
     };
     let uses_modseq = mentions_modseq(&key);
@@ -50,7 +162,7 @@ pub async fn search(
     }
     let Some(selected) = &s.selected else {
         out.bad(tag, "No mailbox selected");
-        return Outcome::Bad;
+        return None;
     };
     let store = s.ctx.store.as_ref();
     let account = s.account_id();
@@ -58,7 +170,7 @@ pub async fn search(
         Ok(metas) => metas,
         Err(e) => {
             store_error(out, tag, "SEARCH", &e);
-            return Outcome::Done;
+            return None;
         }
     };
     let metas: HashMap<u32, certmail_store::MessageMeta> =
@@ -69,6 +181,7 @@ pub async fn search(
     };
     let body_needed = needs_body(&key);
     let mut found = Vec::new();
+    let mut uids = Vec::new();
     let mut highest = 0u64;
     for (i, entry) in selected.entries().iter().enumerate() {
         let Some(meta) = metas.get(&entry.uid) else {
@@ -79,7 +192,7 @@ pub async fn search(
                 Ok(raw) => raw,
                 Err(e) => {
                     store_error(out, tag, "SEARCH", &e);
-                    return Outcome::Done;
+                    return None;
                 }
             }
         } else {
@@ -103,19 +216,16 @@ pub async fn search(
         };
         if matches(&key, &message, scope) {
             found.push(if uid { entry.uid } else { seq });
+            uids.push(entry.uid);
             highest = highest.max(meta.modseq);
         }
     }
-    let ids: Vec<NonZeroU32> = found.into_iter().filter_map(NonZeroU32::new).collect();
-    // RFC 7162 §3.1.5: with MODSEQ in the criteria, the highest MODSEQ of the matches.
-    let modseq = if uses_modseq && !ids.is_empty() {
-        NonZeroU64::new(highest)
-    } else {
-        None
-    };
-    out.data(Data::Search(ids, modseq));
-    out.ok(tag, None, "SEARCH completed");
-    Outcome::Done
+    Some(Found {
+        ids: found,
+        uids,
+        uses_modseq,
+        highest_modseq: highest,
+    })
 }
 
 /// INTERNALDATE as a UTC date-time.

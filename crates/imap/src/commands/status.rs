@@ -1,8 +1,10 @@
-//! STATUS (RFC 3501 §6.3.10; HIGHESTMODSEQ from RFC 7162 §3.1.6).
+//! STATUS (RFC 3501 §6.3.10, RFC 9051 §6.3.11 with DELETED; HIGHESTMODSEQ from RFC 7162
+//! §3.1.6; SIZE from RFC 8438). [`status_values`] also answers LIST-STATUS (RFC 5819).
 
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 
+use certmail_store::{Mailbox as StoredMailbox, StoreError};
 use imap_codec::imap_types::{
     core::Tag,
     mailbox::Mailbox,
@@ -38,6 +40,25 @@ pub async fn status(
             return Outcome::Done;
         }
     };
+    match status_values(s, &record, items).await {
+        Ok(values) => {
+            out.data(Data::Status {
+                mailbox: name::encode_mailbox(&name),
+                items: Cow::Owned(values),
+            });
+            out.ok(tag, None, "STATUS completed");
+        }
+        Err(e) => store_error(out, tag, "STATUS", &e),
+    }
+    Outcome::Done
+}
+
+/// The values of `items` for one mailbox.
+pub async fn status_values(
+    s: &mut SignedIn,
+    record: &StoredMailbox,
+    items: &[StatusDataItemName],
+) -> Result<Vec<StatusDataItem>, StoreError> {
     let needs_messages = items.iter().any(|i| {
         matches!(
             i,
@@ -45,13 +66,10 @@ pub async fn status(
         )
     });
     let metas = if needs_messages {
-        match store.messages(s.account_id(), &name, 1..=u32::MAX).await {
-            Ok(metas) => metas,
-            Err(e) => {
-                store_error(out, tag, "STATUS", &e);
-                return Outcome::Done;
-            }
-        }
+        let store = s.ctx.store.as_ref();
+        store
+            .messages(s.account_id(), &record.name, 1..=u32::MAX)
+            .await?
     } else {
         Vec::new()
     };
@@ -71,6 +89,7 @@ pub async fn status(
             ),
             StatusDataItemName::Unseen => StatusDataItem::Unseen(count(&|m| !m.has_flag("\\Seen"))),
             StatusDataItemName::Recent => StatusDataItem::Recent(count(&|m| m.uid > claimed)),
+            // RFC 9051 §6.3.11: messages with \Deleted.
             StatusDataItemName::Deleted => {
                 StatusDataItem::Deleted(count(&|m| m.has_flag("\\Deleted")))
             }
@@ -78,14 +97,11 @@ pub async fn status(
                 s.condstore = true;
                 StatusDataItem::HighestModSeq(record.highest_modseq)
             }
+            // RFC 8438 §3: the total octets of the mailbox's messages (RFC822.SIZE each).
+            StatusDataItemName::Size => StatusDataItem::Size(record.size),
             StatusDataItemName::DeletedStorage => StatusDataItem::DeletedStorage(0),
         };
         values.push(value);
     }
-    out.data(Data::Status {
-        mailbox: name::encode_mailbox(&name),
-        items: Cow::Owned(values),
-    });
-    out.ok(tag, None, "STATUS completed");
-    Outcome::Done
+    Ok(values)
 }

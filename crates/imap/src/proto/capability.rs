@@ -30,6 +30,8 @@ pub fn capabilities(phase: CapabilityPhase, append_limit: u32) -> Vec1<Capabilit
             list.push(Capability::LoginDisabled);
         }
         CapabilityPhase::TlsNotAuthenticated | CapabilityPhase::Authenticated => {
+            // RFC 9051 §6.3.1: IMAP4rev2 beside IMAP4rev1; a client opts in with ENABLE.
+            list.push(other("IMAP4rev2"));
             list.extend([
                 Capability::LiteralPlus,
                 Capability::Id,
@@ -45,6 +47,18 @@ pub fn capabilities(phase: CapabilityPhase, append_limit: u32) -> Vec1<Capabilit
             ]);
             list.extend(newer_extensions());
             list.push(other(&format!("APPENDLIMIT={append_limit}")));
+            // Parsed by our own parser (proto::ext) or imap-codec's ext_status_size.
+            list.extend(
+                [
+                    "ESEARCH",
+                    "SEARCHRES",
+                    "LIST-EXTENDED",
+                    "LIST-STATUS",
+                    "CREATE-SPECIAL-USE",
+                    "STATUS=SIZE",
+                ]
+                .map(other),
+            );
             if phase == CapabilityPhase::TlsNotAuthenticated {
                 // RFC 3501 §6.2.2: offer only mechanisms that can succeed. The password is
                 // required as the second factor, so EXTERNAL alone cannot: it is still
@@ -104,8 +118,10 @@ mod tests {
         let caps = names(CapabilityPhase::TlsNotAuthenticated).join(" ");
         assert_eq!(
             caps,
-            "IMAP4REV1 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE \
-             CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE APPENDLIMIT=52428800 SASL-IR AUTH=PLAIN"
+            "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN \
+             SPECIAL-USE CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT THREAD=ORDEREDSUBJECT \
+             THREAD=REFERENCES COMPRESS=DEFLATE APPENDLIMIT=52428800 ESEARCH SEARCHRES LIST-EXTENDED \
+             LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE SASL-IR AUTH=PLAIN"
         );
         let after = names(CapabilityPhase::Authenticated).join(" ");
         assert!(

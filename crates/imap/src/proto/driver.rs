@@ -7,7 +7,11 @@
 //!   announcement is seen *before* imap-next buffers it: the octets are reserved from the
 //!   daemon-wide [`LiteralPool`], and a command whose literal does not fit gets
 //!   `NO [LIMIT]` without its literal ever being held;
-//! - `max_literal_size` (APPENDLIMIT) and `max_command_size` from [`DriverLimits`].
+//! - `max_literal_size` (APPENDLIMIT) and `max_command_size` from [`DriverLimits`];
+//! - the commands imap-codec cannot parse (see [`super::ext::claims`]) never reach
+//!   imap-next: the driver collects them whole (line and literals, at most `max_line`
+//!   octets, sending `+` for a synchronizing literal itself), parses them with
+//!   [`super::ext::parse`] and reports them as [`DriverEvent::Extended`].
 //!
 //! Use: it is an imap-next [`State`]: call `next()` in a loop; write `Io::Output`, read on
 //! `Io::NeedMoreInput` and pass the bytes to `enqueue_input()` (or let
@@ -19,7 +23,7 @@ use std::{collections::VecDeque, sync::Arc};
 
 use imap_codec::imap_types::{
     core::{Tag, Vec1},
-    response::{Code, Greeting},
+    response::{Code, CommandContinuationRequest, Greeting},
     secret::Secret,
 };
 use imap_next::{
@@ -29,6 +33,7 @@ use imap_next::{
 
 use super::{
     capability::{CapabilityPhase, capabilities},
+    ext::{self, ExtCommand},
     literal::{LiteralPool, announcement, line_tag},
     response::{code, no, safe_text},
 };
@@ -68,6 +73,25 @@ enum Scan {
     Discard(u64),
     /// Swallowing the rest of a refused command, from the start of a line.
     DiscardLine,
+    /// Inside a literal of a command we parse ourselves; octets left.
+    OwnLiteral(u64),
+    /// At the start of a further line of a command we parse ourselves.
+    OwnLine,
+}
+
+/// What the driver reports: an imap-next event, or a command our own parser read.
+#[derive(Debug)]
+pub enum DriverEvent {
+    /// An event of imap-next (commands it parsed, AUTHENTICATE data, IDLE, output sent).
+    Imap(Event),
+    /// A command in a form imap-codec does not parse (ESEARCH, extended LIST, CREATE USE).
+    Extended(ExtCommand),
+}
+
+impl From<Event> for DriverEvent {
+    fn from(event: Event) -> DriverEvent {
+        DriverEvent::Imap(event)
+    }
 }
 
 /// What one feeding step did.
@@ -78,6 +102,8 @@ enum Feed {
     NeedInput,
     /// A command line exceeded `max_line`; its first octets.
     LineTooLong(Vec<u8>),
+    /// A whole command for our own parser.
+    Own(Vec<u8>),
 }
 
 /// The imap-next server plus STARTTLS and literal accounting.
@@ -94,6 +120,8 @@ pub struct Driver {
     held: u64,
     /// The last octets of a line being dropped (to see a literal announced at its end).
     discard_tail: Vec<u8>,
+    /// The command being collected for our own parser.
+    own: Vec<u8>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -143,6 +171,7 @@ impl Driver {
             reserved: 0,
             held: 0,
             discard_tail: Vec::new(),
+            own: Vec::new(),
         }
     }
 
@@ -156,7 +185,7 @@ impl Driver {
         self.pending.len()
     }
 
-    fn progress(&mut self) -> Result<Event, Interrupt<Error>> {
+    fn progress(&mut self) -> Result<DriverEvent, Interrupt<Error>> {
         self.release_held();
         loop {
             match self.server.next() {
@@ -170,7 +199,7 @@ impl Driver {
                     ) {
                         self.held += std::mem::take(&mut self.reserved);
                     }
-                    return Ok(event);
+                    return Ok(DriverEvent::Imap(event));
                 }
                 Err(Interrupt::Io(Io::Output(_))) if self.drop_greeting => {
                     // RFC 3501 §6.2.1: the greeting was sent before STARTTLS, not again.
@@ -183,6 +212,7 @@ impl Driver {
                         let discarded_bytes = Secret::new(start.into_boxed_slice());
                         return Err(Interrupt::Error(Error::CommandTooLong { discarded_bytes }));
                     }
+                    Feed::Own(command) => return parse_own(command),
                 },
                 Err(Interrupt::Error(error)) => {
                     // The command is gone (imap-next discarded it): free its literal octets.
@@ -225,6 +255,28 @@ impl Driver {
                         return Feed::Fed;
                     }
                 }
+                Scan::OwnLiteral(left) => {
+                    let n = usize::try_from(left)
+                        .unwrap_or(usize::MAX)
+                        .min(self.pending.len());
+                    self.own.extend(self.pending.drain(..n));
+                    let left = left - n as u64;
+                    self.scan = match left {
+                        0 => Scan::OwnLine,
+                        _ => Scan::OwnLiteral(left),
+                    };
+                }
+                Scan::OwnLine => {
+                    if self.first_line_too_long() {
+                        return self.own_too_long();
+                    }
+                    let Some(line) = self.take_line() else {
+                        return Feed::NeedInput;
+                    };
+                    if let Some(feed) = self.own_line(line) {
+                        return feed;
+                    }
+                }
                 Scan::Line { message_start } => {
                     if message_start && self.first_line_too_long() {
                         // STYLE.md rule 4: bound the command line. Keep its start (for the
@@ -237,6 +289,13 @@ impl Driver {
                     let Some(line) = self.take_line() else {
                         return Feed::NeedInput;
                     };
+                    if message_start && ext::claims(&line) {
+                        self.own.clear();
+                        if let Some(feed) = self.own_line(line) {
+                            return feed;
+                        }
+                        continue;
+                    }
                     match self.scan_line(&line, message_start) {
                         Some(next) => self.scan = next,
                         None => continue,
@@ -251,6 +310,58 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Adds a line to the command we collect for our own parser: the whole command when it
+    /// announces no literal, `+` for a synchronizing literal, or a refusal past `max_line`.
+    /// `None` means: keep feeding.
+    fn own_line(&mut self, line: Vec<u8>) -> Option<Feed> {
+        self.own.extend_from_slice(&line);
+        let max = u64::from(self.limits.max_line);
+        match announcement(&line) {
+            None => {
+                self.scan = Scan::Line {
+                    message_start: true,
+                };
+                Some(Feed::Own(std::mem::take(&mut self.own)))
+            }
+            Some(a) if self.own.len() as u64 + u64::from(a.length) > max => {
+                // STYLE.md rule 4: these commands carry names and search strings, never
+                // messages. A sync literal is never sent (no "+"); a non-sync one is
+                // swallowed with the rest of the command.
+                let start: Vec<u8> = self.own.iter().take(64).copied().collect();
+                self.own.clear();
+                self.scan = if a.non_sync {
+                    Scan::Discard(u64::from(a.length))
+                } else {
+                    Scan::Line {
+                        message_start: true,
+                    }
+                };
+                Some(Feed::LineTooLong(start))
+            }
+            Some(a) => {
+                if !a.non_sync {
+                    // RFC 9051 §7.5: the client waits for "+" before a sync literal.
+                    let text = "Ready for literal data";
+                    let go = CommandContinuationRequest::basic(None, text)
+                        .expect("a static text is a valid continuation");
+                    self.server.enqueue_continuation_request(go);
+                }
+                self.scan = Scan::OwnLiteral(u64::from(a.length));
+                // Let the server write the "+" before more input is read.
+                (!a.non_sync).then_some(Feed::Fed)
+            }
+        }
+    }
+
+    /// A further line of our own command has no line break within `max_line`.
+    fn own_too_long(&mut self) -> Feed {
+        let start: Vec<u8> = self.own.iter().take(64).copied().collect();
+        self.own.clear();
+        self.scan = Scan::DiscardLine;
+        self.discard_tail.clear();
+        Feed::LineTooLong(start)
     }
 
     /// True when the pending first line of a command has no line break within `max_line`.
@@ -342,7 +453,7 @@ impl Driver {
 /// The driver is itself an imap-next `State`, so it can run under imap-next's `Stream`
 /// (tokio) or any other I/O loop.
 impl State for Driver {
-    type Event = Event;
+    type Event = DriverEvent;
     type Error = Error;
 
     /// Adds bytes read from the socket.
@@ -351,7 +462,7 @@ impl State for Driver {
     }
 
     /// Progresses until the next event, output or need for input.
-    fn next(&mut self) -> Result<Event, Interrupt<Error>> {
+    fn next(&mut self) -> Result<DriverEvent, Interrupt<Error>> {
         self.progress()
     }
 }
@@ -359,6 +470,20 @@ impl State for Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         self.pool.release(self.reserved + self.held);
+    }
+}
+
+/// Our own parser's verdict on a collected command; a command it cannot read is
+/// reported like one imap-next cannot read (the session answers BAD and counts it).
+fn parse_own(command: Vec<u8>) -> Result<DriverEvent, Interrupt<Error>> {
+    match ext::parse(&command) {
+        Ok(parsed) => Ok(DriverEvent::Extended(parsed)),
+        Err(_) => {
+            let discarded_bytes = Secret::new(command.into_boxed_slice());
+            Err(Interrupt::Error(Error::MalformedMessage {
+                discarded_bytes,
+            }))
+        }
     }
 }
 

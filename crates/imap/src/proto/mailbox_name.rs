@@ -125,12 +125,24 @@ fn decode_run(run: &[u8]) -> Result<String, MailboxNameError> {
     Ok(text)
 }
 
+/// A name from the wire: modified UTF-7 when it is ASCII (RFC 3501 §5.1.3), UTF-8 as it
+/// stands otherwise (RFC 9051 §5.1: IMAP4rev2 names are UTF-8, sent here in literals).
+pub fn decode_wire(wire: &[u8]) -> Result<String, MailboxNameError> {
+    if wire.is_ascii() {
+        decode_utf7(wire)
+    } else {
+        std::str::from_utf8(wire)
+            .map(str::to_owned)
+            .map_err(|_| MailboxNameError::BadUtf7)
+    }
+}
+
 /// The UTF-8 name of a mailbox from the wire (`INBOX` in any case is `INBOX`).
 pub fn decode_mailbox(mailbox: &Mailbox<'_>) -> Result<String, MailboxNameError> {
     match mailbox {
         Mailbox::Inbox => Ok("INBOX".to_string()),
         Mailbox::Other(other) => {
-            let name = decode_utf7(other.as_ref())?;
+            let name = decode_wire(other.as_ref())?;
             check_name(&name)?;
             Ok(name)
         }
@@ -147,6 +159,18 @@ pub fn encode_mailbox(name: &str) -> Mailbox<'static> {
         Ok(other) => Mailbox::Other(other),
         // Only NUL/CR/LF are refused, and stored names never contain them.
         Err(_) => Mailbox::Other(MailboxOther::try_from("_").expect("'_' is a valid mailbox")),
+    }
+}
+
+/// The wire form of a stored name for a client that enabled IMAP4rev2: UTF-8 (RFC 9051
+/// §5.1), which imap-codec writes as a literal when it is not ASCII.
+pub fn encode_mailbox_utf8(name: &str) -> Mailbox<'static> {
+    if name.is_ascii() && !name.contains('&') {
+        return encode_mailbox(name);
+    }
+    match MailboxOther::try_from(name.to_owned()) {
+        Ok(other) => Mailbox::Other(other),
+        Err(_) => encode_mailbox(name),
     }
 }
 

@@ -3,12 +3,16 @@
 //! - [`plaintext`]: port 143 before STARTTLS, by hand;
 //! - [`driver`]: an imap-next `Server` driven without I/O, with the post-STARTTLS greeting
 //!   dropped and literal memory accounted across connections;
+//! - [`ext`]: our own parser for the forms imap-codec does not read (SEARCH RETURN,
+//!   extended LIST, CREATE (USE), `$`), the responses it cannot write (ESEARCH, CHILDINFO)
+//!   and the IMAP4rev2 rewrite of responses;
 //! - [`seqmap`]: sequence numbers ↔ UIDs for one session;
 //! - [`mailbox_name`], [`flags`]: mailbox names and flag helpers;
 //! - [`response`]: building and encoding responses.
 
 pub mod capability;
 pub mod driver;
+pub mod ext;
 pub mod flags;
 pub mod literal;
 pub mod mailbox_name;

@@ -25,7 +25,8 @@ use super::signin::CertAuthenticator;
 use super::{ImapContext, Out, SignedIn};
 use crate::commands::dispatch::{Outcome, announce_updates, dispatch};
 use crate::commands::fetch::{Batch, FetchJob};
-use crate::proto::driver::{Driver, DriverLimits};
+use crate::proto::driver::{Driver, DriverEvent, DriverLimits};
+use crate::proto::ext::ExtCommand;
 use crate::proto::plaintext::{PlaintextLimits, PlaintextOutcome, PlaintextPhase};
 use crate::proto::response::{bad, bye, code, encode, encode_status};
 use crate::proto::seqmap::SeqMap;
@@ -312,7 +313,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     self.write_within(&bytes, CLOSING_WRITE).await?
                 }
                 // Each response sent is reported; keep going until all are out.
-                Ok(Event::ResponseSent { .. } | Event::GreetingSent { .. }) => {}
+                Ok(DriverEvent::Imap(Event::ResponseSent { .. } | Event::GreetingSent { .. })) => {}
                 _ => return Ok(()),
             }
         }
@@ -425,7 +426,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         self.enqueue(out);
     }
 
-    fn enqueue(&mut self, out: Out) {
+    fn enqueue(&mut self, mut out: Out) {
+        if self.signed_in.as_ref().is_some_and(|s| s.imap4rev2) {
+            out.apply_imap4rev2();
+        }
         let server = self.driver.server();
         for response in out.responses {
             match response {
@@ -442,7 +446,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         }
     }
 
-    async fn on_event(&mut self, event: Event) -> std::io::Result<Flow> {
+    /// Hands `out` to imap-next, writing first (directly, in order) any lines imap-codec
+    /// cannot express and what precedes them: imap-next's queue is empty while a command
+    /// runs, as for FETCH batches.
+    async fn send(&mut self, mut out: Out) -> std::io::Result<()> {
+        if self.signed_in.as_ref().is_some_and(|s| s.imap4rev2) {
+            out.apply_imap4rev2();
+        }
+        let prefix = out.take_raw_prefix();
+        if !prefix.is_empty() {
+            self.write(&prefix).await?;
+        }
+        self.enqueue(out);
+        Ok(())
+    }
+
+    async fn on_event(&mut self, event: DriverEvent) -> std::io::Result<Flow> {
         let flow = self.imap.handle_event(self.driver.server(), event).await;
         if self.signed_in.is_none() {
             // A sign-in that succeeded left its state with the authenticator.
@@ -452,6 +471,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             SessionFlow::Continue => Flow::Continue,
             SessionFlow::Close => Flow::Close,
             SessionFlow::Unhandled(event) => self.on_unhandled(event).await?,
+            SessionFlow::Extended(command) => self.on_extended(command).await?,
         })
     }
 
@@ -506,6 +526,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         tracing::debug!(account = %signed_in.account.id, command = command.body.name(), "imap command");
         signed_in.condstore |= self.imap.condstore_enabled();
         signed_in.qresync |= self.imap.qresync_enabled();
+        signed_in.imap4rev2 |= self.imap.imap4rev2_enabled();
         let mut out = Out::default();
         let outcome = match command.body {
             CommandBody::Fetch {
@@ -538,12 +559,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
             body => dispatch(signed_in, &mut out, command.tag, body).await,
         };
+        self.finish(out, outcome).await
+    }
+
+    /// A command our own parser read (crate::proto::ext): the same course as the others.
+    async fn on_extended(&mut self, command: ExtCommand) -> std::io::Result<Flow> {
+        let Some(signed_in) = &mut self.signed_in else {
+            let mut out = Out::default();
+            out.bad(command.tag, "Sign in first (AUTHENTICATE or LOGIN)");
+            self.enqueue(out);
+            return Ok(Flow::Continue);
+        };
+        tracing::debug!(account = %signed_in.account.id, command = command.body.name(), "imap command");
+        signed_in.condstore |= self.imap.condstore_enabled();
+        signed_in.imap4rev2 |= self.imap.imap4rev2_enabled();
+        let mut out = Out::default();
+        let outcome = crate::commands::extended::run(signed_in, &mut out, command).await;
+        self.finish(out, outcome).await
+    }
+
+    /// Sends a command's responses and decides whether to go on.
+    async fn finish(&mut self, out: Out, outcome: Outcome) -> std::io::Result<Flow> {
         if let Some(signed_in) = &self.signed_in
             && signed_in.condstore
         {
             self.imap.enable_condstore();
         }
-        self.enqueue(out);
+        self.send(out).await?;
         self.mirror_selection();
         Ok(match outcome {
             Outcome::Done => Flow::Continue,
@@ -581,6 +623,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 // RFC 3501 §7.4.1: a UID FETCH may carry EXPUNGEs, a FETCH may not.
                 announce_updates(signed_in, out, uid).await;
                 return Ok(Outcome::Done);
+            }
+            if signed_in.imap4rev2 {
+                out.apply_imap4rev2();
             }
             let bytes: Vec<u8> = out.responses.drain(..).flat_map(|r| encode(&r)).collect();
             self.write(&bytes).await?;

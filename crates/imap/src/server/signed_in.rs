@@ -29,6 +29,10 @@ pub struct SignedIn {
     pub condstore: bool,
     /// RFC 7162 QRESYNC is on (ENABLE QRESYNC): VANISHED instead of EXPUNGE.
     pub qresync: bool,
+    /// `ENABLE IMAP4rev2` was sent (RFC 9051): ESEARCH answers, no \Recent.
+    pub imap4rev2: bool,
+    /// The UIDs kept by `SEARCH RETURN (SAVE)` (RFC 5182), for the selected mailbox.
+    pub search_result: Vec<u32>,
 }
 
 impl SignedIn {
@@ -106,9 +110,56 @@ impl SignedIn {
 pub struct Out {
     /// Untagged data and status responses, then the tagged completion.
     pub responses: Vec<Response<'static>>,
+    /// Whole response lines imap-codec cannot express (ESEARCH, extended LIST), each to be
+    /// written just before `responses[index]`.
+    pub raw: Vec<(usize, Vec<u8>)>,
 }
 
 impl Out {
+    /// Rewrites the responses for a client that enabled IMAP4rev2 (no RECENT, no
+    /// \Recent; see `proto::ext::rev2`), keeping raw lines where they were.
+    pub fn apply_imap4rev2(&mut self) {
+        let mut kept = Vec::with_capacity(self.responses.len());
+        let mut new_index = Vec::with_capacity(self.responses.len() + 1);
+        for response in self.responses.drain(..) {
+            new_index.push(kept.len());
+            if let Some(r) = crate::proto::ext::rev2::for_imap4rev2(response) {
+                kept.push(r);
+            }
+        }
+        new_index.push(kept.len());
+        for (at, _) in &mut self.raw {
+            *at = new_index.get(*at).copied().unwrap_or(kept.len());
+        }
+        self.responses = kept;
+    }
+
+    /// Adds a response line written by hand (with its CRLF).
+    pub fn raw_line(&mut self, line: Vec<u8>) {
+        self.raw.push((self.responses.len(), line));
+    }
+
+    /// The wire bytes of everything up to and including the last raw line, in order; the
+    /// responses after it stay in `responses`. Empty when there is no raw line.
+    pub fn take_raw_prefix(&mut self) -> Vec<u8> {
+        let Some(&(last, _)) = self.raw.last() else {
+            return Vec::new();
+        };
+        let last = last.min(self.responses.len());
+        let mut bytes = Vec::new();
+        let mut raw = std::mem::take(&mut self.raw).into_iter().peekable();
+        for (i, response) in self.responses.drain(..last).enumerate() {
+            while let Some((_, line)) = raw.next_if(|(at, _)| *at <= i) {
+                bytes.extend(line);
+            }
+            bytes.extend(crate::proto::response::encode(&response));
+        }
+        for (_, line) in raw {
+            bytes.extend(line);
+        }
+        bytes
+    }
+
     /// Adds an untagged data response.
     pub fn data(&mut self, data: Data<'static>) {
         self.responses.push(Response::Data(data));

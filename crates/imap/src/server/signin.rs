@@ -157,6 +157,8 @@ async fn decide(
         selected: None,
         condstore: false,
         qresync: false,
+        imap4rev2: false,
+        search_result: Vec::new(),
     })
 }
 

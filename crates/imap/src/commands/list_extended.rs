@@ -1,0 +1,200 @@
+//! LIST as our own parser reads it (`proto::ext`): the basic form (RFC 3501 §6.3.8) and
+//! LIST-EXTENDED (RFC 5258): selection options SUBSCRIBED, REMOTE, RECURSIVEMATCH and
+//! SPECIAL-USE (RFC 6154 §5.1), several patterns, return options SUBSCRIBED, CHILDREN,
+//! SPECIAL-USE and STATUS (RFC 5819); IMAP4rev2 (RFC 9051 §6.3.9) marks a missing parent
+//! `\NonExistent`.
+//!
+//! We always return `\HasChildren`/`\HasNoChildren` (RFC 5258 §4 allows it unasked, and
+//! CHILDREN is advertised) and special-use attributes (RFC 6154 §2).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use certmail_store::{MAILBOX_DELIMITER, Mailbox as StoredMailbox};
+use imap_codec::imap_types::{
+    core::{Atom, QuotedChar, Tag},
+    flag::FlagNameAttribute,
+    mailbox::Mailbox,
+    response::Data,
+};
+
+use super::{Outcome, status::status_values, store_error};
+use crate::proto::ext::{ListRequest, encode::list_line, mailbox_name};
+use crate::proto::mailbox_name as name;
+use crate::server::{Out, SignedIn};
+
+/// One name a LIST can return: a mailbox, or a parent level that does not exist.
+struct Node<'a> {
+    record: Option<&'a StoredMailbox>,
+}
+
+impl Node<'_> {
+    fn subscribed(&self) -> bool {
+        self.record.is_some_and(|r| r.subscribed)
+    }
+}
+
+/// Runs LIST.
+pub async fn list(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    req: &ListRequest,
+) -> Outcome {
+    let reference = mailbox_name(&req.reference).unwrap_or_default();
+    let patterns: Vec<String> = req
+        .patterns
+        .iter()
+        .filter_map(|p| mailbox_name(p).ok())
+        .map(|p| (p.is_empty(), p))
+        .filter_map(|(empty, p)| (!empty || !req.extended).then_some(p))
+        .collect();
+    if !req.extended && patterns.iter().all(String::is_empty) && !patterns.is_empty() {
+        // RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
+        out.data(Data::List {
+            items: vec![FlagNameAttribute::Noselect],
+            delimiter: Some(QuotedChar::unvalidated(MAILBOX_DELIMITER)),
+            mailbox: Mailbox::try_from("").unwrap_or(Mailbox::Inbox),
+        });
+        out.ok(tag, None, "LIST completed");
+        return Outcome::Done;
+    }
+    let full: Vec<String> = patterns
+        .iter()
+        .map(|p| name::list_pattern(&reference, p))
+        .collect();
+    let mailboxes = match s.ctx.store.list_mailboxes(s.account_id()).await {
+        Ok(list) => list,
+        Err(e) => {
+            store_error(out, tag, "LIST", &e);
+            return Outcome::Done;
+        }
+    };
+    let nodes = with_parents(&mailboxes);
+    let sel = req.selection;
+    let filtered = sel.subscribed || sel.special_use;
+    // RFC 5258 §3: the criteria of the selection options (none: every existing name).
+    let meets = |node: &Node<'_>| match node.record {
+        Some(r) => {
+            (!sel.subscribed || r.subscribed) && (!sel.special_use || r.special_use.is_some())
+        }
+        None => !filtered,
+    };
+    for (mailbox, node) in &nodes {
+        if !full.iter().any(|p| name::list_matches(p, mailbox)) {
+            continue;
+        }
+        let prefix = format!("{mailbox}{MAILBOX_DELIMITER}");
+        let children: Vec<&Node<'_>> = nodes
+            .range(prefix.clone()..)
+            .take_while(|(n, _)| n.starts_with(&prefix))
+            .map(|(_, n)| n)
+            .collect();
+        // RFC 5258 §3.5 note 2: CHILDINFO whether or not the child matches the pattern.
+        let child_meets =
+            sel.recursive_match && children.iter().any(|c| c.record.is_some() && meets(c));
+        if !meets(node) && !child_meets {
+            continue;
+        }
+        let attributes = attributes(s.imap4rev2 || req.extended, node, !children.is_empty(), req);
+        let mut child_info = Vec::new();
+        if child_meets {
+            if sel.subscribed {
+                child_info.push("SUBSCRIBED");
+            }
+            if sel.special_use {
+                child_info.push("SPECIAL-USE");
+            }
+        }
+        // RFC 9051 §5.1: UTF-8 names for an IMAP4rev2 client.
+        let wire = if s.imap4rev2 {
+            mailbox.clone()
+        } else {
+            name::encode_utf7(mailbox)
+        };
+        if child_info.is_empty() {
+            out.data(Data::List {
+                items: attributes.iter().map(|a| attribute(a)).collect(),
+                delimiter: Some(QuotedChar::unvalidated(MAILBOX_DELIMITER)),
+                mailbox: name::encode_mailbox(mailbox),
+            });
+        } else {
+            let attrs: Vec<&str> = attributes.iter().map(String::as_str).collect();
+            out.raw_line(list_line(&attrs, MAILBOX_DELIMITER, &wire, &child_info));
+        }
+        // RFC 5819 §2: STATUS for each listed mailbox that can be selected.
+        if let (Some(items), Some(record)) = (&req.returns.status, node.record) {
+            match status_values(s, record, items).await {
+                Ok(values) => out.data(Data::Status {
+                    mailbox: name::encode_mailbox(mailbox),
+                    items: Cow::Owned(values),
+                }),
+                Err(e) => tracing::warn!(error = %e, "LIST-STATUS of one mailbox failed"),
+            }
+        }
+    }
+    out.ok(tag, None, "LIST completed");
+    Outcome::Done
+}
+
+/// Every mailbox by name, with the parent levels that do not exist themselves.
+fn with_parents(mailboxes: &[StoredMailbox]) -> BTreeMap<String, Node<'_>> {
+    let mut nodes = BTreeMap::new();
+    for m in mailboxes {
+        let mut end = 0;
+        while let Some(i) = m.name[end..].find(MAILBOX_DELIMITER) {
+            end += i;
+            nodes
+                .entry(m.name[..end].to_owned())
+                .or_insert(Node { record: None });
+            end += MAILBOX_DELIMITER.len_utf8();
+        }
+        nodes.insert(m.name.clone(), Node { record: Some(m) });
+    }
+    nodes
+}
+
+/// The attributes of one listed name.
+fn attributes(modern: bool, node: &Node<'_>, has_children: bool, req: &ListRequest) -> Vec<String> {
+    let mut attrs = Vec::new();
+    let Some(record) = node.record else {
+        // RFC 5258 §3.4 / RFC 9051 §7.3.1: \NonExistent (which implies \Noselect);
+        // RFC 3501 §6.3.8: \Noselect for a level that only holds others.
+        attrs.push(
+            if modern {
+                "\\NonExistent"
+            } else {
+                "\\Noselect"
+            }
+            .to_owned(),
+        );
+        attrs.push("\\HasChildren".to_owned());
+        return attrs;
+    };
+    attrs.push(
+        if has_children {
+            "\\HasChildren"
+        } else {
+            "\\HasNoChildren"
+        }
+        .to_owned(),
+    );
+    if let Some(special) = record.special_use {
+        attrs.push(special.as_attr().to_owned());
+    }
+    // RFC 5258 §3.1: the SUBSCRIBED selection option implies the return option.
+    if node.subscribed() && (req.returns.subscribed || req.selection.subscribed) {
+        attrs.push("\\Subscribed".to_owned());
+    }
+    attrs
+}
+
+fn attribute(attr: &str) -> FlagNameAttribute<'static> {
+    let bare = attr.trim_start_matches('\\');
+    match bare.to_ascii_lowercase().as_str() {
+        "noselect" => FlagNameAttribute::Noselect,
+        _ => FlagNameAttribute::from(
+            Atom::try_from(bare.to_owned()).expect("attribute names are atoms"),
+        ),
+    }
+}

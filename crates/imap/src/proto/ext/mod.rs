@@ -1,0 +1,232 @@
+//! Our own parser for the command forms imap-codec 2.0.0-alpha.10 does not parse, written
+//! from the RFC ABNF:
+//! - `[UID] SEARCH RETURN (...)` (RFC 4731 ESEARCH, RFC 5182 SAVE, RFC 9051 §6.4.4);
+//! - `LIST` with selection options, several patterns and return options (RFC 5258,
+//!   RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE, RFC 9051 §6.3.9);
+//! - `CREATE name (USE (...))` (RFC 6154 §5.2);
+//! - commands using `$`, the saved search result (RFC 5182 SEARCHRES, [`searchres`]).
+//!
+//! The driver ([`super::driver::Driver`]) looks at each command's first line with
+//! [`claims`]; a claimed command is collected whole (line and literals) and handed to
+//! [`parse`] instead of imap-next, and reaches the session as an [`ExtCommand`]. STATUS
+//! SIZE and DELETED need no parser of ours: imap-codec's `ext_status_size` parses them.
+
+mod create;
+pub mod encode;
+mod lexer;
+mod list;
+pub mod rev2;
+mod search;
+pub mod searchres;
+
+use imap_codec::imap_types::{
+    core::{Charset, Tag, Vec1},
+    search::SearchKey,
+    status::StatusDataItemName,
+};
+
+use lexer::{Cursor, command_head};
+
+/// A command our parser turned into values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtCommand {
+    /// The command's tag.
+    pub tag: Tag<'static>,
+    /// What it asks.
+    pub body: ExtBody,
+}
+
+/// The commands [`parse`] understands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExtBody {
+    /// `[UID] SEARCH RETURN (...) ...`.
+    Search(SearchRequest),
+    /// `LIST` in any form (basic or extended).
+    List(ListRequest),
+    /// `CREATE name [(USE (...))]`.
+    Create(CreateRequest),
+    /// A command with `$` (RFC 5182), run once the saved result is written in.
+    SavedResult(SavedResultCommand),
+}
+
+/// A command that uses `$`; it parses once `$` is replaced (checked when it was read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedResultCommand {
+    /// The whole command as received (line, literals, CRLF).
+    pub raw: Vec<u8>,
+    /// `$` stands for a sequence set (FETCH, STORE, COPY, MOVE, UID EXPUNGE) rather than a
+    /// search key.
+    pub as_set: bool,
+    /// A UID command (the set is UIDs).
+    pub uid: bool,
+}
+
+impl ExtBody {
+    /// The command's name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ExtBody::Search(_) => "SEARCH",
+            ExtBody::List(_) => "LIST",
+            ExtBody::Create(_) => "CREATE",
+            ExtBody::SavedResult(_) => "($ command)",
+        }
+    }
+}
+
+/// RFC 4731 §3.1 result options (RFC 5182 §2 SAVE).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchReturn {
+    /// `MIN`: the lowest matching number.
+    pub min: bool,
+    /// `MAX`: the highest matching number.
+    pub max: bool,
+    /// `ALL`: every match, as a sequence set.
+    pub all: bool,
+    /// `COUNT`: how many matched.
+    pub count: bool,
+    /// `SAVE` (RFC 5182): keep the result for `$`.
+    pub save: bool,
+}
+
+impl SearchReturn {
+    /// RFC 4731 §3.1: `RETURN ()` means `RETURN (ALL)`.
+    pub fn all_if_empty(mut self) -> SearchReturn {
+        if !(self.min || self.max || self.all || self.count || self.save) {
+            self.all = true;
+        }
+        self
+    }
+}
+
+/// `[UID] SEARCH RETURN (options) [CHARSET x] criteria`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    /// UID SEARCH.
+    pub uid: bool,
+    /// What to return.
+    pub options: SearchReturn,
+    /// The CHARSET argument, if given.
+    pub charset: Option<Charset<'static>>,
+    /// The criteria (ANDed).
+    pub criteria: Vec1<SearchKey<'static>>,
+}
+
+/// RFC 5258 §3 selection options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListSelection {
+    /// `SUBSCRIBED`: subscribed mailboxes only (and subscribed names that do not exist).
+    pub subscribed: bool,
+    /// `REMOTE`: also remote mailboxes (we have none).
+    pub remote: bool,
+    /// `RECURSIVEMATCH`: also parents of matching mailboxes, with CHILDINFO.
+    pub recursive_match: bool,
+    /// `SPECIAL-USE` (RFC 6154 §5.1): mailboxes with a special use only.
+    pub special_use: bool,
+}
+
+/// RFC 5258 §3 return options (RFC 5819 STATUS, RFC 6154 SPECIAL-USE).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListReturn {
+    /// `SUBSCRIBED`: add `\Subscribed`.
+    pub subscribed: bool,
+    /// `CHILDREN`: add `\HasChildren` / `\HasNoChildren`.
+    pub children: bool,
+    /// `SPECIAL-USE`: add the special-use attribute.
+    pub special_use: bool,
+    /// `STATUS (...)`: a STATUS response per listed mailbox.
+    pub status: Option<Vec<StatusDataItemName>>,
+}
+
+/// `LIST [(selection)] reference (pattern | (patterns)) [RETURN (options)]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRequest {
+    /// Selection options (all off for the basic form).
+    pub selection: ListSelection,
+    /// The reference name, as sent (modified UTF-7 or UTF-8).
+    pub reference: Vec<u8>,
+    /// The patterns, as sent; at least one.
+    pub patterns: Vec<Vec<u8>>,
+    /// Return options.
+    pub returns: ListReturn,
+    /// True when any RFC 5258 syntax was used (selection options, several patterns or
+    /// RETURN); the basic LIST keeps RFC 3501 behaviour.
+    pub extended: bool,
+}
+
+/// `CREATE mailbox [(USE (attributes))]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateRequest {
+    /// The mailbox name, as sent.
+    pub mailbox: Vec<u8>,
+    /// The special-use attributes asked for (RFC 6154 §5.2), e.g. `\Drafts`.
+    pub special_use: Vec<String>,
+}
+
+/// The UTF-8 name of a mailbox (or pattern) as our parser read it: modified UTF-7 when it
+/// is ASCII (RFC 3501 §5.1.3), UTF-8 as it stands otherwise (RFC 9051 §5.1 allows UTF-8
+/// names); `INBOX` in any case is `INBOX`.
+pub fn mailbox_name(wire: &[u8]) -> Result<String, crate::proto::mailbox_name::MailboxNameError> {
+    let name = crate::proto::mailbox_name::decode_wire(wire)?;
+    Ok(match name.get(..5) {
+        Some(head)
+            if head.eq_ignore_ascii_case("INBOX")
+                && (name.len() == 5 || name[5..].starts_with('/')) =>
+        {
+            format!("INBOX{}", &name[5..])
+        }
+        _ => name,
+    })
+}
+
+/// A command our parser could not read (answered `BAD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("syntax error: {0}")]
+pub struct SyntaxError(pub &'static str);
+
+/// Whether the command starting with `line` (its first line) is parsed by us rather than
+/// imap-next: every LIST and CREATE, and SEARCH / UID SEARCH with RETURN.
+pub fn claims(line: &[u8]) -> bool {
+    let Some((_, names)) = command_head(line) else {
+        return false;
+    };
+    let is = |i: usize, word: &str| {
+        names
+            .get(i)
+            .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    };
+    if is(0, "LIST") || is(0, "CREATE") || searchres::uses_saved_result(line) {
+        return true;
+    }
+    (is(0, "SEARCH") && is(1, "RETURN")) || (is(0, "UID") && is(1, "SEARCH") && is(2, "RETURN"))
+}
+
+/// Parses one complete command (line, literals, final CRLF) that [`claims`] accepted.
+pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
+    if searchres::uses_saved_result(input) {
+        return searchres::parse(input);
+    }
+    let mut c = Cursor::new(input);
+    let tag = c.atom()?;
+    // RFC 9051 §9: tag = 1*<any ASTRING-CHAR except "+">.
+    let tag = Tag::try_from(tag.to_vec()).map_err(|_| SyntaxError("bad tag"))?;
+    c.sp()?;
+    let uid = c.keyword("UID");
+    if uid {
+        c.sp()?;
+    }
+    let body = if c.keyword("SEARCH") {
+        ExtBody::Search(search::parse(&mut c, &tag, uid)?)
+    } else if uid {
+        return Err(SyntaxError("unexpected UID command"));
+    } else if c.keyword("LIST") {
+        ExtBody::List(list::parse(&mut c)?)
+    } else if c.keyword("CREATE") {
+        ExtBody::Create(create::parse(&mut c)?)
+    } else {
+        return Err(SyntaxError("not a command this parser reads"));
+    };
+    Ok(ExtCommand { tag, body })
+}
+
+#[cfg(test)]
+mod tests;

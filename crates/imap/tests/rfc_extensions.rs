@@ -1,0 +1,339 @@
+//! Transcripts from RFC 4731 (ESEARCH), RFC 5258 §6 (LIST-EXTENDED), RFC 5819
+//! (LIST-STATUS), RFC 6154 (CREATE-SPECIAL-USE), RFC 8438 (STATUS=SIZE) and RFC 9051
+//! (ENABLE IMAP4rev2), fitted to our mailboxes, against the in-process server.
+
+mod common;
+
+use common::*;
+
+/// Runs a command that must succeed; its untagged lines, with an ESEARCH response's
+/// correlator checked against the command's tag and then written as `(TAG "t")`.
+async fn run(c: &mut Client, command: &str) -> Vec<String> {
+    let lines = c.command(command).await;
+    let tag = tagged(&lines)
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    ok(lines)
+        .into_iter()
+        .map(|l| l.replace(&format!("(TAG \"{tag}\")"), "(TAG \"t\")"))
+        .collect()
+}
+
+/// The lines about the RFC 5258 §6 tree (our accounts also hold INBOX, Sent, ...).
+fn tree(lines: Vec<String>) -> Vec<String> {
+    lines
+        .into_iter()
+        .filter(|l| ["Fruit", "Tofu", "Vegetable"].iter().any(|n| l.contains(n)))
+        .collect()
+}
+
+async fn fill_inbox(c: &mut Client) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    for (subject, flags) in [
+        ("회의 안내", ""),
+        ("Report", "\\Flagged"),
+        ("출장 보고", "\\Flagged \\Seen"),
+        ("점심", "\\Seen"),
+        ("예산", "\\Flagged"),
+    ] {
+        let m = message(subject, "본문입니다.");
+        sizes.push(m.len());
+        let reply = append(c, "INBOX", flags, &m).await;
+        assert!(reply.contains("OK"), "{reply}");
+    }
+    sizes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc4731_esearch() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    fill_inbox(&mut c).await;
+    ok(c.command("SELECT INBOX").await);
+    // RFC 4731 §3.1 examples (our FLAGGED messages are 2, 3 and 5).
+    let lines = run(&mut c, "SEARCH RETURN (MIN COUNT) FLAGGED").await;
+    assert_eq!(lines, ["* ESEARCH (TAG \"t\") MIN 2 COUNT 3"]);
+    let lines = run(&mut c, "SEARCH RETURN () FLAGGED").await;
+    assert_eq!(lines, ["* ESEARCH (TAG \"t\") ALL 2:3,5"]);
+    let lines = run(&mut c, "UID SEARCH RETURN (MIN MAX ALL COUNT) UNSEEN").await;
+    assert_eq!(
+        lines,
+        ["* ESEARCH (TAG \"t\") UID MIN 1 MAX 5 ALL 1:2,5 COUNT 3"]
+    );
+    // Nothing matched: only COUNT 0 (RFC 4731 §3.1).
+    let lines = run(&mut c, "SEARCH RETURN (MIN COUNT) SUBJECT NoSuchSubject").await;
+    assert_eq!(lines, ["* ESEARCH (TAG \"t\") COUNT 0"]);
+    // RFC 5182 §2.1: SAVE alone answers no ESEARCH.
+    let lines = run(&mut c, "UID SEARCH RETURN (SAVE) SEEN").await;
+    assert!(lines.is_empty(), "{lines:?}");
+    // Literals inside the criteria, CHARSET, and an unknown option (BAD).
+    let lines = run(
+        &mut c,
+        "UID SEARCH RETURN (COUNT) CHARSET UTF-8 SUBJECT {6+}\r\n출장",
+    )
+    .await;
+    assert_eq!(lines, ["* ESEARCH (TAG \"t\") UID COUNT 1"]);
+    let bad = c.command("SEARCH RETURN (PARTIAL 1:5) ALL").await;
+    assert!(tagged(&bad).contains(" BAD "), "{bad:?}");
+    // RFC 7162 §3.1.5: with a MODSEQ criterion, ESEARCH carries the highest MODSEQ.
+    let lines = run(&mut c, "SEARCH RETURN (MAX) MODSEQ 1").await;
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("* ESEARCH (TAG \"t\") MAX 5 MODSEQ "),
+        "{lines:?}"
+    );
+    // Without RETURN, IMAP4rev1 SEARCH is unchanged.
+    assert_eq!(run(&mut c, "SEARCH FLAGGED").await, ["* SEARCH 2 3 5"]);
+}
+
+async fn rfc5258_mailboxes(c: &mut Client) {
+    // RFC 5258 §6's tree, with Korean children.
+    for name in [
+        "Fruit/Apple",
+        "Fruit/Banana",
+        "Tofu",
+        "Vegetable/Broccoli",
+        "Vegetable/당근",
+    ] {
+        ok(c.command(&format!("CREATE \"{name}\"")).await);
+    }
+    for name in ["Fruit/Banana", "Vegetable", "Vegetable/Broccoli"] {
+        ok(c.command(&format!("SUBSCRIBE \"{name}\"")).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5258_list_extended() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    rfc5258_mailboxes(&mut c).await;
+    // §6 example 3: the subscribed mailboxes, with \Subscribed.
+    let lines = tree(ok(c.command("LIST (SUBSCRIBED) \"\" \"*\"").await));
+    assert_eq!(
+        lines,
+        [
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" Fruit/Banana",
+            "* LIST (\\HasChildren \\Subscribed) \"/\" Vegetable",
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" Vegetable/Broccoli",
+        ]
+    );
+    // §6 example 5 (A04): RECURSIVEMATCH lists the parents of subscribed children.
+    let lines = tree(ok(c
+        .command("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\" RETURN (CHILDREN)")
+        .await));
+    assert_eq!(
+        lines,
+        [
+            "* LIST (\\HasChildren) \"/\" \"Fruit\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+            "* LIST (\\HasChildren \\Subscribed) \"/\" \"Vegetable\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+        ]
+    );
+    // §6 example 7 (A07): several patterns.
+    let lines = ok(c
+        .command("LIST \"\" (\"INBOX\" \"Vegetable/%\") RETURN (SUBSCRIBED)")
+        .await);
+    assert_eq!(
+        lines,
+        [
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" INBOX",
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" Vegetable/Broccoli",
+            "* LIST (\\HasNoChildren) \"/\" Vegetable/&svmt,A-",
+        ]
+    );
+    // §6 example 8: empty selection options are the basic LIST.
+    let basic = ok(c.command("LIST \"\" \"%\"").await);
+    assert_eq!(ok(c.command("LIST () \"\" \"%\"").await), basic);
+    // REMOTE: we have no remote mailboxes, so the same list.
+    assert_eq!(ok(c.command("LIST (REMOTE) \"\" \"%\"").await), basic);
+    // RECURSIVEMATCH alone is BAD (RFC 5258 §3).
+    let bad = c.command("LIST (RECURSIVEMATCH) \"\" \"%\"").await;
+    assert!(tagged(&bad).contains(" BAD "), "{bad:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5819_list_status_and_rfc8438_status_size() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    let sizes = fill_inbox(&mut c).await;
+    ok(c.command("CREATE \"보관함\"").await);
+    let total: usize = sizes.iter().sum();
+    let lines = ok(c
+        .command("LIST \"\" \"%\" RETURN (STATUS (MESSAGES UNSEEN SIZE))")
+        .await);
+    eprintln!("{lines:#?}");
+    let inbox = lines
+        .iter()
+        .position(|l| l.ends_with("\"/\" INBOX"))
+        .expect("INBOX listed");
+    assert_eq!(
+        lines[inbox + 1],
+        format!("* STATUS INBOX (MESSAGES 5 UNSEEN 3 SIZE {total})")
+    );
+    let archive = lines
+        .iter()
+        .position(|l| l.contains("&vPStANVo-"))
+        .expect("보관함 listed");
+    assert_eq!(
+        lines[archive + 1],
+        "* STATUS &vPStANVo- (MESSAGES 0 UNSEEN 0 SIZE 0)"
+    );
+    // RFC 8438 §4 and RFC 9051 §6.3.11 DELETED.
+    ok(c.command("SELECT INBOX").await);
+    ok(c.command("STORE 1 +FLAGS (\\Deleted)").await);
+    let status = ok(c.command("STATUS INBOX (MESSAGES SIZE DELETED)").await);
+    assert_eq!(
+        status,
+        [format!(
+            "* STATUS INBOX (MESSAGES 5 SIZE {total} DELETED 1)"
+        )]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc6154_create_special_use() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    // RFC 6154 §5.3 example 2 (we keep one special use per mailbox).
+    let two = c.command("CREATE MySpecial (USE (\\Drafts \\Sent))").await;
+    assert!(tagged(&two).contains("NO [USEATTR]"), "{two:?}");
+    let unknown = c.command("CREATE MySpecial (USE (\\Important))").await;
+    assert!(tagged(&unknown).contains("NO [USEATTR]"), "{unknown:?}");
+    ok(c.command("CREATE \"임시 보관함\" (USE (\\Drafts))").await);
+    ok(c.command("CREATE \"일반\"").await);
+    let lines = ok(c.command("LIST (SPECIAL-USE) \"\" \"*\"").await);
+    assert!(
+        lines.contains(
+            &"* LIST (\\HasNoChildren \\Drafts) \"/\" \"&x4TC3A- &vPStANVo-\"".to_owned()
+        ),
+        "{lines:#?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("&x3y8GA-")), "{lines:#?}");
+    let lines = ok(c.command("LIST \"\" \"%\" RETURN (SPECIAL-USE)").await);
+    assert!(lines.iter().any(|l| l.contains("&x3y8GA-")), "{lines:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc9051_enable_imap4rev2() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    fill_inbox(&mut c).await;
+    let caps = ok(c.command("CAPABILITY").await);
+    assert!(caps[0].contains(" IMAP4rev2 "), "{caps:?}");
+    let enabled = ok(c.command("ENABLE IMAP4rev2").await);
+    assert_eq!(enabled, ["* ENABLED IMAP4rev2"]);
+    // RFC 9051 Appendix E: no RECENT response, no \Recent flag.
+    let select = ok(c.command("SELECT INBOX").await);
+    assert!(
+        !select
+            .iter()
+            .any(|l| l.contains("RECENT") || l.contains("\\Recent")),
+        "{select:#?}"
+    );
+    assert!(select.contains(&"* 5 EXISTS".to_owned()), "{select:#?}");
+    assert!(
+        !select.iter().any(|l| l.contains("[UNSEEN ")),
+        "{select:#?}"
+    );
+    assert!(
+        select.contains(&"* LIST () \"/\" INBOX".to_owned()),
+        "{select:#?}"
+    );
+    let fetch = ok(c.command("FETCH 1 (FLAGS)").await);
+    assert_eq!(fetch, ["* 1 FETCH (FLAGS ())"]);
+    // RFC 9051 §6.4.4: SEARCH answers ESEARCH.
+    let search = run(&mut c, "SEARCH FLAGGED").await;
+    assert_eq!(search, ["* ESEARCH (TAG \"t\") ALL 2:3,5"]);
+    let search = run(&mut c, "UID SEARCH SUBJECT NoSuchSubject").await;
+    assert_eq!(search, ["* ESEARCH (TAG \"t\") UID"]);
+    // A new message told to this session: EXISTS, but no RECENT.
+    let mut other = server.signed_in().await;
+    append(&mut other, "INBOX", "", &message("새 메일", "안녕하세요")).await;
+    let noop = ok(c.command("NOOP").await);
+    assert_eq!(noop, ["* 6 EXISTS"]);
+    // A missing parent is \NonExistent (RFC 9051 §7.3.1).
+    ok(c.command("CREATE \"부서/인사\"").await);
+    ok(c.command("DELETE &vYDBHA-").await);
+    let list = ok(c.command("LIST \"\" \"%\"").await);
+    assert!(
+        list.contains(&"* LIST (\\NonExistent \\HasChildren) \"/\" {6}\r\n부서".to_owned()),
+        "{list:#?}"
+    );
+    // RFC 9051 §6.3.9: \Subscribed only when asked for (INBOX is subscribed).
+    assert!(
+        list.contains(&"* LIST (\\HasNoChildren) \"/\" INBOX".to_owned()),
+        "{list:#?}"
+    );
+    let asked = ok(c.command("LIST \"\" INBOX RETURN (SUBSCRIBED)").await);
+    assert_eq!(asked, ["* LIST (\\HasNoChildren \\Subscribed) \"/\" INBOX"]);
+    // RFC 9051 §5.1: names are UTF-8 both ways (in literals: quoted strings stay ASCII).
+    let status = ok(c.command("STATUS {13+}\r\n부서/인사 (MESSAGES)").await);
+    assert_eq!(status, ["* STATUS {13}\r\n부서/인사 (MESSAGES 0)"]);
+    ok(c.command("CREATE \"임시 보관\" (USE (\\Junk))").await);
+    let list = ok(c.command("LIST (SPECIAL-USE) \"\" \"*\"").await);
+    assert!(
+        list.contains(&"* LIST (\\HasNoChildren \\Junk) \"/\" {13}\r\n임시 보관".to_owned()),
+        "{list:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap4rev1_is_unchanged_without_enable() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    fill_inbox(&mut c).await;
+    let select = ok(c.command("SELECT INBOX").await);
+    assert!(select.contains(&"* 5 RECENT".to_owned()), "{select:#?}");
+    assert_eq!(run(&mut c, "SEARCH FLAGGED").await, ["* SEARCH 2 3 5"]);
+    let fetch = ok(c.command("FETCH 1 (FLAGS)").await);
+    assert_eq!(fetch, ["* 1 FETCH (FLAGS (\\Recent))"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5182_searchres() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    fill_inbox(&mut c).await;
+    ok(c.command("SELECT INBOX").await);
+    // RFC 5182 §3 example (A282/A283), fitted: our FLAGGED messages are 2, 3 and 5.
+    let saved = ok(c
+        .command("SEARCH RETURN (SAVE) FLAGGED NOT FROM \"Smith\"")
+        .await);
+    assert!(saved.is_empty(), "SAVE alone answers no ESEARCH: {saved:?}");
+    let fetch = ok(c.command("FETCH $ (UID)").await);
+    assert_eq!(
+        fetch,
+        [
+            "* 2 FETCH (UID 2)",
+            "* 3 FETCH (UID 3)",
+            "* 5 FETCH (UID 5)"
+        ]
+    );
+    // `$` as a search key, inside parentheses and beside other keys.
+    let lines = run(&mut c, "SEARCH RETURN (COUNT) ($ SEEN)").await;
+    assert_eq!(lines, ["* ESEARCH (TAG \"t\") COUNT 1"]);
+    assert_eq!(
+        run(&mut c, "UID SEARCH OR $ SEEN").await,
+        ["* SEARCH 2 3 4 5"]
+    );
+    ok(c.command("UID STORE $ +FLAGS.SILENT (\\Answered)").await);
+    assert_eq!(run(&mut c, "SEARCH ANSWERED").await, ["* SEARCH 2 3 5"]);
+    // RFC 5182 §2.4: SAVE with MIN only keeps the lowest match.
+    ok(c.command("SEARCH RETURN (SAVE MIN) UNSEEN").await);
+    assert_eq!(
+        ok(c.command("UID FETCH $ (UID)").await),
+        ["* 1 FETCH (UID 1)"]
+    );
+    // An empty result: `$` is the empty set.
+    ok(c.command("UID SEARCH RETURN (SAVE) SUBJECT NoSuchSubject")
+        .await);
+    assert!(ok(c.command("FETCH $ (FLAGS)").await).is_empty());
+    assert_eq!(run(&mut c, "SEARCH $").await, ["* SEARCH"]);
+    // SELECT empties the saved result (RFC 5182 §2.1).
+    ok(c.command("SEARCH RETURN (SAVE) ALL").await);
+    ok(c.command("SELECT INBOX").await);
+    assert!(ok(c.command("FETCH $ (UID)").await).is_empty());
+    // A command that cannot parse with `$` in it is BAD.
+    let bad = c.command("FETCH $ (NOSUCHITEM)").await;
+    assert!(tagged(&bad).contains(" BAD "), "{bad:?}");
+}
