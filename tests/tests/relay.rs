@@ -273,3 +273,98 @@ async fn a_restart_mid_queue_delivers_exactly_once() -> anyhow::Result<()> {
     assert_eq!(*transactions.lock().expect("lock"), 1);
     Ok(())
 }
+
+/// `/metrics` as text, from the daemon's metrics listener (curl).
+fn metrics_text(daemon: &certmail_tests::DaemonProcess) -> anyhow::Result<String> {
+    let out = Command::new("curl")
+        .args(["--silent", "--fail", "--max-time", "10"])
+        .arg(format!("http://{}/metrics", daemon.addr("metrics")))
+        .output()?;
+    anyhow::ensure!(out.status.success(), "curl failed: {:?}", out.status);
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// The value of the sample named exactly `series`, checking that every sample line parses.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    let mut found = None;
+    for l in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (name, value) = l.rsplit_once(' ').expect("a sample is `name value`");
+        let value: f64 = value.parse().expect("a sample's value is a number");
+        if name == series {
+            found = Some(value);
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_moves_the_relay_to_a_new_smarthost_and_metrics_count_deliveries()
+-> anyhow::Result<()> {
+    let (old_port, mut old_sink, _) = sink().await?;
+    let (new_port, mut new_sink, _) = sink().await?;
+    let fx = fixtures::Installation::new()?;
+    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    fx.append_config(&format!(
+        "[relay]\nsmarthost = \"127.0.0.1:{old_port}\"\nsmarthost_tls = \"opportunistic\"\n\
+         poll_interval_secs = 1\n\n[http]\nmetrics_listen = [\"127.0.0.1:0\"]\n"
+    ))?;
+    let mut expect = fixtures::LISTENERS.to_vec();
+    expect.push("metrics");
+    let config = fx.config_path.to_str().expect("utf-8 temp path");
+    let mut daemon =
+        certmail_tests::DaemonProcess::start(&["serve", "--config", config], &[], &expect)?;
+    let submissions = daemon.addr("submissions").port();
+
+    submit(&fx, submissions, &["kim@remote.go.kr"], "첫 번째")?;
+    tokio::time::timeout(STEP, old_sink.accepted.recv())
+        .await?
+        .expect("the first smarthost got the message");
+    tokio::time::timeout(STEP, old_sink.quits.recv())
+        .await?
+        .expect("the relay recorded the delivery");
+    let text = metrics_text(&daemon)?;
+    assert_eq!(sample(&text, "certmail_relay_delivered_total"), Some(1.0));
+    assert_eq!(sample(&text, "certmail_relay_deferred_total"), Some(0.0));
+    assert_eq!(sample(&text, "certmail_relay_bounced_total"), Some(0.0));
+    assert_eq!(sample(&text, "certmail_queue_depth"), Some(0.0));
+
+    // A broken smarthost fails the reload; the daemon keeps the old one.
+    let good = std::fs::read_to_string(&fx.config_path)?;
+    std::fs::write(
+        &fx.config_path,
+        good.replace(&format!("127.0.0.1:{old_port}"), "no-port-here"),
+    )?;
+    let (code, _, err) = fx.certmail(&["reload"])?;
+    assert_ne!(code, 0, "a broken [relay] fails the reload");
+    assert!(err.contains("[relay] smarthost"), "{err}");
+
+    // The new smarthost, reloaded without a restart: the next message goes there.
+    std::fs::write(
+        &fx.config_path,
+        good.replace(&format!(":{old_port}\""), &format!(":{new_port}\"")),
+    )?;
+    let (code, _, err) = fx.certmail(&["reload"])?;
+    assert_eq!(code, 0, "{err}");
+    submit(&fx, submissions, &["lee@remote.go.kr"], "두 번째")?;
+    let (rcpts, body) = tokio::time::timeout(STEP, new_sink.accepted.recv())
+        .await?
+        .expect("the new smarthost got the message");
+    assert_eq!(rcpts, vec!["RCPT TO:<lee@remote.go.kr>"]);
+    assert!(body.contains("Subject: =?utf-8?"), "{body}");
+    assert!(
+        old_sink.accepted.try_recv().is_err(),
+        "nothing more went to the old smarthost"
+    );
+    tokio::time::timeout(STEP, new_sink.quits.recv())
+        .await?
+        .expect("the relay recorded the delivery");
+    let text = metrics_text(&daemon)?;
+    assert_eq!(sample(&text, "certmail_relay_delivered_total"), Some(2.0));
+
+    daemon.signal("TERM")?;
+    assert_eq!(daemon.wait_exit(STEP)?, Some(0));
+    Ok(())
+}
