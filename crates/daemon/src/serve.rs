@@ -362,17 +362,8 @@ async fn watch_crls(daemon: Arc<Daemon>, shutdown: CancellationToken) {
         if secs == 0 {
             continue;
         }
-        let pki = Arc::clone(&daemon.tls.current().pki);
-        match tokio::task::spawn_blocking(move || pki.reload_crls_if_changed()).await {
-            Ok(Ok(Some(report))) => {
-                tracing::info!(?report, "CRL files changed: reloaded");
-                crate::revocation::end_revoked_sessions(&daemon).await;
-            }
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "reloading CRLs failed; the last good ones stay in force")
-            }
-            Err(e) => tracing::error!(error = %e, "CRL reload task failed"),
+        if let Err(e) = crate::revocation::reload_crls(&daemon, false).await {
+            tracing::error!(error = %format!("{e:#}"), "reloading CRLs failed; the last good ones stay in force")
         }
     }
 }
