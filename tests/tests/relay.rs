@@ -368,3 +368,119 @@ async fn a_reload_moves_the_relay_to_a_new_smarthost_and_metrics_count_deliverie
     assert_eq!(daemon.wait_exit(STEP)?, Some(0));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn relayed_mail_carries_a_dkim_signature_that_verifies_against_the_published_key()
+-> anyhow::Result<()> {
+    use certmail_smtp::mailauth::testdns::TestDns;
+    use certmail_smtp::mailauth::{
+        Disposition, DnsVerifier, InboundMessage, InboundVerifier as _, VerifierSettings,
+    };
+
+    let (port, mut events, _) = sink().await?;
+    let fx = fixtures::Installation::new()?;
+    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+
+    // The operator's steps: `certmail dkim keygen`, publish the TXT record it prints, add
+    // the config lines.
+    let key = fx.dir.path().join("test.go.kr.s2026.pem");
+    let (code, out, err) = certmail_tests::run_certmail(
+        &[
+            "dkim",
+            "keygen",
+            "--domain",
+            "test.go.kr",
+            "--selector",
+            "s2026",
+            "--out",
+            key.to_str().expect("utf-8 temp path"),
+        ],
+        &[],
+    )?;
+    assert_eq!(code, 0, "{err}");
+    let record = out
+        .lines()
+        .find_map(|l| l.strip_prefix("s2026._domainkey.test.go.kr. IN TXT "))
+        .map(|r| r.trim_matches('"').to_string())
+        .ok_or_else(|| anyhow::anyhow!("no TXT record printed: {out}"))?;
+    assert!(record.starts_with("v=DKIM1;"), "{record}");
+    let dns = TestDns::start().await?;
+    dns.txt("s2026._domainkey.test.go.kr", &record);
+    dns.txt("_dmarc.test.go.kr", "v=DMARC1; p=reject");
+    fx.append_config(&format!(
+        "[relay]\nsmarthost = \"127.0.0.1:{port}\"\nsmarthost_tls = \"opportunistic\"\n\
+         poll_interval_secs = 1\n\n[mailauth]\ncheck_inbound = false\n\n\
+         [mailauth.dkim.\"test.go.kr\"]\nselector = \"s2026\"\nkey_file = {:?}\n",
+        key.display().to_string()
+    ))?;
+    let mut daemon = fx.start()?;
+    submit(
+        &fx,
+        daemon.addr("submissions").port(),
+        &["kim@partner.kr"],
+        "서명된 공문",
+    )?;
+    let (_, body) = tokio::time::timeout(STEP, events.accepted.recv())
+        .await?
+        .expect("the sink got the message");
+    daemon.signal("TERM")?;
+    assert_eq!(daemon.wait_exit(STEP)?, Some(0));
+
+    let signature = body
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .replace("\r\n\t", " ")
+        .replace("\r\n ", " ");
+    let signature = signature
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("dkim-signature:"))
+        .ok_or_else(|| anyhow::anyhow!("no DKIM-Signature: {body}"))?
+        .to_string();
+    let tags: Vec<String> = signature
+        .split(';')
+        .map(|t| t.split_whitespace().collect::<String>())
+        .collect();
+    assert!(tags.iter().any(|t| t == "d=test.go.kr"), "{signature}");
+    assert!(tags.iter().any(|t| t == "s=s2026"), "{signature}");
+
+    // The receiving side: mail-auth verifies it against the published key.
+    let verifier = DnsVerifier::new(VerifierSettings {
+        hostname: "mx.partner.kr".into(),
+        dns_servers: vec![dns.addr()],
+        dns_timeout_secs: 2,
+        ..VerifierSettings::default()
+    })?;
+    let verdict = tokio::time::timeout(
+        STEP,
+        verifier.verify(InboundMessage {
+            client_ip: "192.0.2.7".parse()?,
+            helo: "mail.test.go.kr",
+            mail_from: "hong@test.go.kr",
+            message: body.as_bytes(),
+        }),
+    )
+    .await?;
+    assert!(
+        verdict
+            .header
+            .contains("dkim=pass header.d=test.go.kr header.s=s2026"),
+        "{}",
+        verdict.header
+    );
+    assert!(verdict.header.contains("dmarc=pass"), "{}", verdict.header);
+    assert_eq!(verdict.disposition, Disposition::Deliver);
+
+    // A changed body no longer verifies: the check above is a real one.
+    let tampered = body.replacen("\r\n\r\n", "\r\n\r\n변조된 내용\r\n", 1);
+    let verdict = verifier
+        .verify(InboundMessage {
+            client_ip: "192.0.2.7".parse()?,
+            helo: "mail.test.go.kr",
+            mail_from: "hong@test.go.kr",
+            message: tampered.as_bytes(),
+        })
+        .await;
+    assert!(!verdict.header.contains("dkim=pass"), "{}", verdict.header);
+    Ok(())
+}
