@@ -340,6 +340,24 @@ async fn a_reload_moves_the_relay_to_a_new_smarthost_and_metrics_count_deliverie
     let (code, _, err) = fx.certmail(&["reload"])?;
     assert_ne!(code, 0, "a broken [relay] fails the reload");
     assert!(err.contains("[relay] smarthost"), "{err}");
+    // So does one that passes the config check but cannot be built: a client key that is
+    // not a key.
+    let not_a_key = fx.dir.path().join("not-a-key.pem");
+    std::fs::write(&not_a_key, "홍길동의 키가 아닙니다\n")?;
+    let not_a_key = format!("{:?}", not_a_key.display().to_string());
+    std::fs::write(
+        &fx.config_path,
+        good.replace(
+            "smarthost_tls = \"opportunistic\"\n",
+            &format!(
+                "smarthost_tls = \"opportunistic\"\nsmarthost_client_cert = {not_a_key}\n\
+                 smarthost_client_key = {not_a_key}\n"
+            ),
+        ),
+    )?;
+    let (code, _, err) = fx.certmail(&["reload"])?;
+    assert_ne!(code, 0, "an unusable client key fails the reload");
+    assert!(err.contains("[relay]"), "{err}");
 
     // The new smarthost, reloaded without a restart: the next message goes there.
     std::fs::write(
