@@ -24,6 +24,10 @@ pub struct Installation {
     pub pki: certmail_pki::testpki::DevPki,
 }
 
+/// The fixture's `[mailauth]`: no SPF/DKIM/DMARC lookups, since a test machine has no DNS
+/// (a test that wants them appends its own `[mailauth]` with a test DNS server).
+const MAILAUTH_OFF: &str = "[mailauth]\ncheck_inbound = false\n";
+
 impl Installation {
     /// Generates the PKI and writes a config with every listener on 127.0.0.1:0.
     pub fn new() -> anyhow::Result<Self> {
@@ -56,7 +60,8 @@ listen_starttls = ["127.0.0.1:0"]
 listen_submissions = ["127.0.0.1:0"]
 listen_submission = ["127.0.0.1:0"]
 listen_mx = ["127.0.0.1:0"]
-"#,
+
+{MAILAUTH_OFF}"#,
                 data = q(&dir.path().join("data")),
                 cert = q(&pki.server_chain),
                 key = q(&pki.server_key),
@@ -98,8 +103,14 @@ listen_mx = ["127.0.0.1:0"]
     }
 
     /// Appends `text` (whole sections, e.g. `[auth]` with its keys) to the configuration.
+    /// A `[mailauth]` section in `text` replaces the fixture's (which turns the port-25
+    /// checks off, as a test machine has no DNS).
     pub fn append_config(&self, text: &str) -> anyhow::Result<()> {
         use std::io::Write as _;
+        if text.lines().any(|l| l.trim() == "[mailauth]") {
+            let config = std::fs::read_to_string(&self.config_path)?;
+            std::fs::write(&self.config_path, config.replacen(MAILAUTH_OFF, "", 1))?;
+        }
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(&self.config_path)?;

@@ -233,6 +233,9 @@ listen_submissions = ["127.0.0.1:0"]
 listen_submission = ["127.0.0.1:0"]
 listen_mx = ["127.0.0.1:0"]
 quota_bytes = 0
+
+[mailauth]
+check_inbound = false
 "#,
         data = q(&dir.join("data")),
         cert = q(chain),

@@ -42,6 +42,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon with the configuration file.
     Serve,
+    /// Print the manual page (roff, section 8) made from this help; packaged as certmail.8.
+    #[command(hide = true)]
+    Man,
     /// Check the configuration file and list every problem in it.
     CheckConfig,
     /// Run a self-contained development server: test PKI, demo account and data in DIR.

@@ -7,7 +7,8 @@
 //! [`notify`] (sd_notify), [`logging`], [`crl_fetch`] (`certmail crl fetch`: CRLs from the
 //! LDAP distribution points into `[pki] crl_dir`), [`metrics`] and [`state_metrics`]
 //! (`/metrics`), [`ops_cmd`] (backup, restore, audit, stats),
-//! [`import_maildir`] (Dovecot Maildir import), [`qr`] (terminal QR codes for TOTP).
+//! [`import_maildir`] (Dovecot Maildir import), [`qr`] (terminal QR codes for TOTP),
+//! [`relay`] (the outbound queue runner, reloadable), [`man`] (the manual page).
 //!
 //! Rules: no blocking call on the async runtime (store opening and file reads at reload run
 //! on the blocking pool); secrets never reach logs; every refusal says why.
@@ -25,6 +26,7 @@ mod http;
 mod import_maildir;
 mod listener;
 mod logging;
+mod man;
 mod metrics;
 mod notices;
 mod notify;
@@ -64,6 +66,10 @@ fn main() -> ExitCode {
         } => dev::run(&data, ephemeral_ports),
         Command::Keygen { out } => keygen(&cli.config, out),
         Command::Dkim(cmd) => dkim_cmd::run(cmd),
+        Command::Man => man::page().map_err(Into::into).and_then(|page| {
+            use std::io::Write as _;
+            std::io::stdout().write_all(&page).map_err(Into::into)
+        }),
         Command::Account(cmd) => return exit(admin_cmd::account(&cli.config, cmd)),
         Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
         Command::Alias(cmd) => return exit(admin_cmd::alias(&cli.config, cmd)),

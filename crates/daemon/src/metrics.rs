@@ -134,6 +134,7 @@ pub async fn render(daemon: &Daemon) -> String {
         "Outbound queue entries created.",
     );
     let _ = writeln!(out, "certmail_messages_queued_total {queued}");
+    relay_counters(&mut out);
     if let Ok(queue) = daemon.store.queue_list().await {
         let now = certmail_auth::now();
         let oldest = queue.iter().map(|e| now - e.created_at).max().unwrap_or(0);
@@ -169,6 +170,36 @@ pub async fn render(daemon: &Daemon) -> String {
     let _ = writeln!(out, "certmail_store_flushes_total {}", stats.flushes);
     crate::state_metrics::render(daemon, &mut out).await;
     out
+}
+
+/// The outbound relay's counters (queue depth and age are gauges read from the store).
+fn relay_counters(out: &mut String) {
+    let c = certmail_smtp::outbound::relay_counts();
+    for (name, help, n) in [
+        (
+            "certmail_relay_delivered_total",
+            "Outbound recipients the remote server accepted.",
+            c.delivered,
+        ),
+        (
+            "certmail_relay_deferred_total",
+            "Outbound recipient attempts that failed temporarily (4xx, timeout, no connection).",
+            c.deferred,
+        ),
+        (
+            "certmail_relay_failed_total",
+            "Outbound recipients that failed for good (5xx or expired).",
+            c.failed,
+        ),
+        (
+            "certmail_relay_bounced_total",
+            "Failure reports (bounces) stored for senders.",
+            c.bounced,
+        ),
+    ] {
+        family(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {n}");
+    }
 }
 
 /// Connections open now on listeners of the given kinds.

@@ -1,39 +1,142 @@
 //! The outbound relay in the daemon: builds the queue runner from `[relay]` and runs it
 //! until shutdown (it then lets deliveries in progress finish their message).
+//!
+//! Reload: [`RelayParts::build`] makes the new transport, settings and DKIM signer (an error
+//! fails the reload, the old ones stay), then [`RelayHandle::apply`] swaps them into the
+//! running runner, starts the runner (`enabled` turned on) or stops it after its deliveries
+//! in progress (`enabled` turned off). No connection is dropped.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use certmail_smtp::outbound::{
-    ClientIdentity, ClientTls, HickoryResolver, QueueRunner, RelaySettings, Route, Smarthost,
-    SmarthostTls, SmtpTransport, SystemClock, Timeouts,
+    ClientIdentity, ClientTls, HickoryResolver, MessageSigner, QueueRunner, RelaySettings, Route,
+    Smarthost, SmarthostTls, SmtpTransport, SystemClock, Timeouts, Transport,
 };
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, RelaySection, SmarthostTlsName, parse_host_port};
 use crate::serve::Daemon;
 
-/// Runs the queue runner until `shutdown`; logs and returns if `[relay]` cannot be set up.
+/// The running queue runner, if any, as reloads see it.
+#[derive(Default)]
+pub struct RelayHandle {
+    /// The runner in force and the token that stops it alone.
+    running: Mutex<Option<(Arc<QueueRunner>, CancellationToken)>>,
+    /// Wakes [`run`] when a reload turned the relay on.
+    changed: Notify,
+}
+
+impl std::fmt::Debug for RelayHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayHandle").finish_non_exhaustive()
+    }
+}
+
+/// What `[relay]` and `[mailauth.dkim]` make of the runner: checked before a reload commits.
+pub struct RelayParts {
+    transport: Arc<dyn Transport>,
+    settings: RelaySettings,
+    signer: Option<Arc<dyn MessageSigner>>,
+}
+
+impl RelayParts {
+    /// Builds the parts; `None` when `[relay] enabled = false`.
+    pub fn build(config: &Config) -> anyhow::Result<Option<Self>> {
+        if !config.relay.enabled {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            transport: Arc::new(transport(config)?),
+            settings: settings(config),
+            signer: signer(config)?,
+        }))
+    }
+}
+
+impl RelayHandle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Arc<QueueRunner>, CancellationToken)>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies a reloaded configuration's parts (the daemon's config is already the new one).
+    pub fn apply(&self, parts: Option<RelayParts>) {
+        let running = self.lock();
+        match (running.as_ref(), parts) {
+            (Some((runner, _)), Some(p)) => {
+                runner.reconfigure(p.transport, p.settings, p.signer);
+                tracing::info!("outbound relay reconfigured");
+            }
+            // Stops after its deliveries in progress; `run` then waits for a reload.
+            (Some((_, stop)), None) => stop.cancel(),
+            (None, Some(_)) => self.changed.notify_one(),
+            (None, None) => {}
+        }
+    }
+}
+
+/// Runs the queue runner until `shutdown` while `[relay] enabled` (reloads may turn it on and
+/// off); logs and waits for a reload if `[relay]` cannot be set up.
 pub async fn run(daemon: Arc<Daemon>, shutdown: CancellationToken) {
+    loop {
+        if let Some((runner, stop)) = start(&daemon, &shutdown) {
+            runner.run(stop).await;
+            *daemon.relay.lock() = None;
+            if shutdown.is_cancelled() {
+                return;
+            }
+            tracing::info!("outbound relay stopped ([relay] enabled = false)");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = daemon.relay.changed.notified() => {}
+        }
+    }
+}
+
+/// Builds and records the runner from the configuration in force (under the handle's lock,
+/// so a reload either sees it or is seen by it).
+fn start(
+    daemon: &Arc<Daemon>,
+    shutdown: &CancellationToken,
+) -> Option<(Arc<QueueRunner>, CancellationToken)> {
+    let mut running = daemon.relay.lock();
     let config = daemon.config();
     if !config.relay.enabled {
         tracing::info!("outbound relay disabled ([relay] enabled = false)");
-        return;
+        return None;
     }
-    let runner = match build(&config, &daemon) {
+    let runner = match build(&config, daemon) {
         Ok(r) => Arc::new(r),
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "outbound relay not started");
-            return;
+            return None;
         }
     };
     tracing::info!(smarthost = %config.relay.smarthost, "outbound relay running");
-    runner.run(shutdown).await;
+    let stop = shutdown.child_token();
+    *running = Some((Arc::clone(&runner), stop.clone()));
+    Some((runner, stop))
 }
 
 fn build(config: &Config, daemon: &Daemon) -> anyhow::Result<QueueRunner> {
+    let runner = QueueRunner::new(
+        Arc::clone(&daemon.store),
+        Arc::new(transport(config)?),
+        Arc::new(SystemClock),
+        settings(config),
+    )
+    .with_hub(daemon.hub.clone());
+    Ok(match signer(config)? {
+        Some(s) => runner.with_signer(s),
+        None => runner,
+    })
+}
+
+fn transport(config: &Config) -> anyhow::Result<SmtpTransport> {
     let r = &config.relay;
     let transport = SmtpTransport::new(
         route(r)?,
@@ -52,27 +155,15 @@ fn build(config: &Config, daemon: &Daemon) -> anyhow::Result<QueueRunner> {
             .map(|(d, p)| (d.to_ascii_lowercase(), p.policy()))
             .collect::<HashMap<_, _>>(),
     );
-    let runner = QueueRunner::new(
-        Arc::clone(&daemon.store),
-        Arc::new(transport),
-        Arc::new(SystemClock),
-        settings(config),
-    )
-    .with_hub(daemon.hub.clone());
-    Ok(match signer(config)? {
-        Some(s) => runner.with_signer(s),
-        None => runner,
-    })
+    Ok(transport)
 }
 
 /// The DKIM signer of outbound mail: the `[mailauth.dkim]` keys, one per From: domain.
-fn signer(
-    config: &Config,
-) -> anyhow::Result<Option<Arc<dyn certmail_smtp::outbound::MessageSigner>>> {
+fn signer(config: &Config) -> anyhow::Result<Option<Arc<dyn MessageSigner>>> {
     Ok(config
         .mailauth
         .dkim_signer()?
-        .map(|s| s as Arc<dyn certmail_smtp::outbound::MessageSigner>))
+        .map(|s| s as Arc<dyn MessageSigner>))
 }
 
 /// The runner's settings from `[relay]` and `[server]`.

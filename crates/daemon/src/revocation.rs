@@ -12,6 +12,27 @@ use certmail_store::AuditEvent;
 
 use crate::serve::Daemon;
 
+/// Re-reads the CRL directory (every file when `force`, else only if it changed since the
+/// last load) and ends the sessions the new CRLs revoke; whether anything was re-read.
+/// A CRL file that fails to load keeps its last good version.
+pub async fn reload_crls(daemon: &Daemon, force: bool) -> anyhow::Result<bool> {
+    let pki = std::sync::Arc::clone(&daemon.tls.current().pki);
+    let report = tokio::task::spawn_blocking(move || {
+        if force {
+            pki.reload_crls().map(Some)
+        } else {
+            pki.reload_crls_if_changed()
+        }
+    })
+    .await??;
+    let Some(report) = report else {
+        return Ok(false);
+    };
+    tracing::info!(?report, "CRLs reloaded");
+    end_revoked_sessions(daemon).await;
+    Ok(true)
+}
+
 /// Ends the sessions of revoked certificates; returns how many connections were ended.
 pub async fn end_revoked_sessions(daemon: &Daemon) -> usize {
     let crls = daemon.tls.current().pki.crls();

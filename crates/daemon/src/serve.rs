@@ -39,6 +39,8 @@ pub struct Daemon {
     /// The IMAP server's shared state (its settings are replaced on reload; the literal
     /// budget and \Recent bookkeeping carry over).
     pub imap: RwLock<Arc<certmail_imap::server::ImapContext>>,
+    /// The outbound relay's runner (reconfigured, started or stopped on reload).
+    pub relay: crate::relay::RelayHandle,
 }
 
 impl Daemon {
@@ -86,6 +88,12 @@ impl Daemon {
             .await
             .context("reload task failed")?
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Everything that can fail is built before anything is replaced.
+        let relay = crate::relay::RelayParts::build(&config).context("[relay]")?;
+        config
+            .mailauth
+            .verifier(&config.server)
+            .context("[mailauth] cannot check port 25 mail")?;
         self.tls.reload(&config).await?;
         *self.smtp.write().unwrap_or_else(|p| p.into_inner()) =
             Arc::new(crate::protocols::smtp_context(
@@ -123,6 +131,7 @@ impl Daemon {
         };
         *self.imap.write().unwrap_or_else(|p| p.into_inner()) = imap;
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        self.relay.apply(relay);
         Ok(())
     }
 }
@@ -241,6 +250,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         smtp: RwLock::new(Arc::new(smtp)),
         throttle,
         imap: RwLock::new(imap),
+        relay: crate::relay::RelayHandle::default(),
     });
 
     // The first daily pass (expiry notices, audit retention) completes before the daemon
@@ -352,17 +362,8 @@ async fn watch_crls(daemon: Arc<Daemon>, shutdown: CancellationToken) {
         if secs == 0 {
             continue;
         }
-        let pki = Arc::clone(&daemon.tls.current().pki);
-        match tokio::task::spawn_blocking(move || pki.reload_crls_if_changed()).await {
-            Ok(Ok(Some(report))) => {
-                tracing::info!(?report, "CRL files changed: reloaded");
-                crate::revocation::end_revoked_sessions(&daemon).await;
-            }
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "reloading CRLs failed; the last good ones stay in force")
-            }
-            Err(e) => tracing::error!(error = %e, "CRL reload task failed"),
+        if let Err(e) = crate::revocation::reload_crls(&daemon, false).await {
+            tracing::error!(error = %format!("{e:#}"), "reloading CRLs failed; the last good ones stay in force")
         }
     }
 }

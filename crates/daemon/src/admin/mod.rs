@@ -130,6 +130,9 @@ pub enum Request {
     /// Re-reads the configuration, TLS certificates, CA certificates and CRLs (daemon
     /// running only); fails with the error when the new configuration is broken.
     Reload,
+    /// Re-reads the CRL directory at once and ends the sessions it revokes (daemon running
+    /// only): `certmail crl fetch` asks this after writing a new CRL.
+    ReloadCrls,
     /// Writes a consistent snapshot of the store into a new directory (absolute path,
     /// written by the daemon's user); see `admin/ops.rs`.
     Backup {

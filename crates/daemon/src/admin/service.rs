@@ -342,6 +342,21 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
                 ),
             }
         }
+        Request::ReloadCrls => {
+            let Some(daemon) = &ctx.daemon else {
+                return Ok(Response::fail(
+                    "not_running",
+                    "the daemon is not running; it reads the CRLs when it starts",
+                ));
+            };
+            match crate::revocation::reload_crls(daemon, true).await {
+                Ok(_) => Response::ok("CRLs re-read", serde_json::Value::Null),
+                Err(e) => Response::fail(
+                    "reload_failed",
+                    format!("{e:#}; the last good CRLs stay in force"),
+                ),
+            }
+        }
         Request::Queue { action, id } => super::queue::run(ctx, action, id).await?,
         Request::SessionList => {
             let Some(registry) = &ctx.sessions else {

@@ -16,9 +16,9 @@ use certmail_smtp::mailauth::{
 #[serde(deny_unknown_fields, default)]
 pub struct MailAuthSection {
     /// Check SPF, DKIM and DMARC of mail other servers send to port 25, write an
-    /// Authentication-Results header, and apply DMARC policies. Off by default: it needs a
-    /// working DNS resolver, which an isolated test or intranet machine may lack; turn it
-    /// on for a server that receives mail from the internet.
+    /// Authentication-Results header, and apply DMARC policies. On by default: an
+    /// internet-facing MX must check them. It needs a working DNS resolver; a machine
+    /// without DNS (an isolated test, `certmail dev`) turns it off.
     pub check_inbound: bool,
     /// Name servers to ask, as "address:port" (UDP, then TCP). Empty (the default): the
     /// system's, from /etc/resolv.conf.
@@ -35,7 +35,8 @@ pub struct MailAuthSection {
 impl Default for MailAuthSection {
     fn default() -> Self {
         Self {
-            check_inbound: false,
+            // A serious MX checks what it receives; machines without DNS say so explicitly.
+            check_inbound: true,
             dns_servers: Vec::new(),
             // hickory's default; a resolver slower than this is broken.
             dns_timeout_secs: 5,

@@ -131,6 +131,12 @@ pub fn run(config_path: &Path, options: &FetchOptions) -> anyhow::Result<u8> {
     let in_force = certmail_pki::Pki::load(&config.pki)?.crls();
     let (rows, failed, near) = report(&results, &in_force, settings.warn_before_hours);
     print_report(&rows, options.json);
+    if results
+        .iter()
+        .any(|(_, _, o)| matches!(o, Outcome::Updated))
+    {
+        tell_daemon(&config.server.admin_socket());
+    }
     Ok(if failed {
         EXIT_FAILED
     } else if near {
@@ -138,6 +144,20 @@ pub fn run(config_path: &Path, options: &FetchOptions) -> anyhow::Result<u8> {
     } else {
         EXIT_OK
     })
+}
+
+/// Asks a running daemon to re-read its CRLs now, so a revocation ends sessions at once
+/// instead of at the next directory poll. Without a daemon there is nothing to tell (it
+/// reads the files when it starts); a daemon that cannot be told is warned about on stderr
+/// (its poll still picks the files up).
+fn tell_daemon(socket: &Path) {
+    use crate::admin::{Request, client};
+    match client::send(socket, &Request::ReloadCrls) {
+        Ok(None) => {}
+        Ok(Some(resp)) if resp.ok => eprintln!("the running daemon re-read its CRLs"),
+        Ok(Some(resp)) => eprintln!("warning: the running daemon: {}", resp.message),
+        Err(e) => eprintln!("warning: cannot tell the running daemon to re-read CRLs: {e:#}"),
+    }
 }
 
 /// One row per destination file, and whether any failed or is near its nextUpdate.

@@ -19,11 +19,15 @@
 //!
 //! Writes to queue entries go through one lock, so two tasks working on one entry (two
 //! destinations) never overwrite each other's changes.
+//!
+//! A reload replaces the transport, settings and signer at once ([`QueueRunner::reconfigure`]):
+//! each round and each connection works with the set that was in force when it started, so
+//! deliveries in progress finish as they began and the next round uses the new set.
 
 mod notices;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use certmail_session::ChangeHub;
@@ -44,21 +48,43 @@ use notices::{report_line, wants_delay_notice, wants_failure_notice};
 /// The delivery task of the outbound queue.
 pub struct QueueRunner {
     store: Arc<dyn Store>,
-    transport: Arc<dyn Transport>,
     clock: Arc<dyn Clock>,
-    settings: RelaySettings,
-    signer: Option<Arc<dyn MessageSigner>>,
+    live: RwLock<Arc<Live>>,
     hub: Option<ChangeHub>,
     write_lock: tokio::sync::Mutex<()>,
     in_flight: Mutex<HashMap<u64, usize>>,
-    total: Arc<Semaphore>,
     wake: Notify,
+}
+
+/// What a reload replaces, taken as one snapshot by each round.
+struct Live {
+    transport: Arc<dyn Transport>,
+    settings: RelaySettings,
+    signer: Option<Arc<dyn MessageSigner>>,
+    /// The `max_connections` bound (a new one on reconfigure: connections of the old set
+    /// finish under the old bound).
+    total: Arc<Semaphore>,
+}
+
+impl Live {
+    fn new(
+        transport: Arc<dyn Transport>,
+        settings: RelaySettings,
+        signer: Option<Arc<dyn MessageSigner>>,
+    ) -> Self {
+        Self {
+            transport,
+            total: Arc::new(Semaphore::new(settings.max_connections.max(1))),
+            settings,
+            signer,
+        }
+    }
 }
 
 impl std::fmt::Debug for QueueRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueueRunner")
-            .field("settings", &self.settings)
+            .field("settings", &self.live().settings)
             .finish_non_exhaustive()
     }
 }
@@ -94,25 +120,43 @@ impl QueueRunner {
         clock: Arc<dyn Clock>,
         settings: RelaySettings,
     ) -> Self {
-        let total = Arc::new(Semaphore::new(settings.max_connections.max(1)));
         Self {
             store,
-            transport,
             clock,
-            settings,
-            signer: None,
+            live: RwLock::new(Arc::new(Live::new(transport, settings, None))),
             hub: None,
             write_lock: tokio::sync::Mutex::new(()),
             in_flight: Mutex::new(HashMap::new()),
-            total,
             wake: Notify::new(),
         }
     }
 
     /// Signs each message before sending (DKIM); the signer returns header bytes to prepend.
-    pub fn with_signer(mut self, signer: Arc<dyn MessageSigner>) -> Self {
-        self.signer = Some(signer);
+    pub fn with_signer(self, signer: Arc<dyn MessageSigner>) -> Self {
+        let live = self.live();
+        self.reconfigure(
+            Arc::clone(&live.transport),
+            live.settings.clone(),
+            Some(signer),
+        );
         self
+    }
+
+    /// Replaces the transport, settings and signer (a reload). Deliveries in progress
+    /// finish with the old ones; the next look at the queue, started at once, uses the new.
+    pub fn reconfigure(
+        &self,
+        transport: Arc<dyn Transport>,
+        settings: RelaySettings,
+        signer: Option<Arc<dyn MessageSigner>>,
+    ) {
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(Live::new(transport, settings, signer));
+        self.wake();
+    }
+
+    fn live(&self) -> Arc<Live> {
+        Arc::clone(&self.live.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Announces DSNs stored in local mailboxes (IDLE wakes on them).
@@ -138,7 +182,7 @@ impl QueueRunner {
                     None
                 }
             };
-            let mut wait = self.settings.poll_interval;
+            let mut wait = self.live().settings.poll_interval;
             if let Some(due) = next_due {
                 let secs = u64::try_from(due - self.clock.now()).unwrap_or(0);
                 wait = wait.min(Duration::from_secs(secs));
@@ -151,7 +195,7 @@ impl QueueRunner {
             }
         }
         tracker.close();
-        if tokio::time::timeout(self.settings.drain_timeout, tracker.wait())
+        if tokio::time::timeout(self.live().settings.drain_timeout, tracker.wait())
             .await
             .is_err()
         {
@@ -179,6 +223,7 @@ impl QueueRunner {
         shutdown: &CancellationToken,
     ) -> Result<Option<i64>, certmail_store::StoreError> {
         let now = self.clock.now();
+        let live = self.live();
         let mut next_due: Option<i64> = None;
         let mut by_destination: BTreeMap<String, Vec<Job>> = BTreeMap::new();
         for entry in self.store.queue_list().await? {
@@ -196,7 +241,7 @@ impl QueueRunner {
                 .filter(|r| r.status == RecipientStatus::Pending)
             {
                 let domain = domain_of(&r.address).unwrap_or_default();
-                let dest = self.transport.destination(&domain);
+                let dest = live.transport.destination(&domain);
                 groups.entry(dest).or_default().push(r.address.clone());
             }
             if groups.is_empty() {
@@ -213,7 +258,7 @@ impl QueueRunner {
             }
         }
         for (dest, jobs) in by_destination {
-            let lanes = self
+            let lanes = live
                 .settings
                 .max_connections_per_destination
                 .clamp(1, jobs.len());
@@ -223,9 +268,11 @@ impl QueueRunner {
             }
             for jobs in split {
                 let runner = Arc::clone(self);
-                let dest = dest.clone();
+                let (live, dest) = (Arc::clone(&live), dest.clone());
                 let shutdown = shutdown.clone();
-                tracker.spawn(async move { runner.run_destination(dest, jobs, shutdown).await });
+                tracker.spawn(
+                    async move { runner.run_destination(&live, dest, jobs, shutdown).await },
+                );
             }
         }
         Ok(next_due)
@@ -259,8 +306,14 @@ impl QueueRunner {
     }
 
     /// One connection's worth of jobs to one destination.
-    async fn run_destination(&self, dest: String, jobs: Vec<Job>, shutdown: CancellationToken) {
-        let Ok(_permit) = Arc::clone(&self.total).acquire_owned().await else {
+    async fn run_destination(
+        &self,
+        live: &Live,
+        dest: String,
+        jobs: Vec<Job>,
+        shutdown: CancellationToken,
+    ) {
+        let Ok(_permit) = Arc::clone(&live.total).acquire_owned().await else {
             return;
         };
         let mut conn: Option<Box<dyn Connection>> = None;
@@ -272,7 +325,14 @@ impl QueueRunner {
                 continue;
             }
             if let Err(e) = self
-                .run_job(&dest, &job, &mut conn, &mut connect_failure, &mut sent_here)
+                .run_job(
+                    live,
+                    &dest,
+                    &job,
+                    &mut conn,
+                    &mut connect_failure,
+                    &mut sent_here,
+                )
                 .await
             {
                 tracing::error!(entry = job.entry, error = %e, "outbound delivery bookkeeping failed");
@@ -286,6 +346,7 @@ impl QueueRunner {
 
     async fn run_job(
         &self,
+        live: &Live,
         dest: &str,
         job: &Job,
         conn: &mut Option<Box<dyn Connection>>,
@@ -299,7 +360,7 @@ impl QueueRunner {
             return self.apply(job, Outcome::Failed(refusal, None)).await;
         }
         let worn_out = |c: &dyn Connection| -> bool {
-            !c.reusable() || *sent_here >= self.settings.max_messages_per_connection
+            !c.reusable() || *sent_here >= live.settings.max_messages_per_connection
         };
         if conn.as_deref().is_some_and(worn_out)
             && let Some(old) = conn.take()
@@ -310,7 +371,7 @@ impl QueueRunner {
             if let Some(reply) = connect_failure.clone() {
                 return self.apply(job, Outcome::Failed(reply, None)).await;
             }
-            match self.transport.connect(dest).await {
+            match live.transport.connect(dest).await {
                 Ok(c) => {
                     *conn = Some(c);
                     *sent_here = 0;
@@ -323,7 +384,7 @@ impl QueueRunner {
             }
         }
         let c = conn.as_mut().expect("a connection was just opened or kept");
-        let body = self.signed(&prepared);
+        let body = signed(live.signer.as_deref(), &prepared);
         let message = Outgoing {
             from: &prepared.entry.from,
             recipients: &prepared.recipients,
@@ -379,7 +440,8 @@ impl QueueRunner {
         if recipients.is_empty() {
             return Ok(None);
         }
-        entry.next_attempt = now + retry_delay(&self.settings.retry_schedule, max_attempts) as i64;
+        let schedule = self.live().settings.retry_schedule.clone();
+        entry.next_attempt = now + retry_delay(&schedule, max_attempts) as i64;
         self.store.queue_update(entry.clone()).await?;
         drop(_guard);
         let body = self.store.queue_body(job.entry).await?;
@@ -405,31 +467,13 @@ impl QueueRunner {
     /// Failures known without asking anyone: a mail loop (RFC 5321 §6.3).
     fn local_refusal(&self, p: &Prepared) -> Option<RemoteReply> {
         let hops = received_count(&p.body);
-        (hops > self.settings.max_received_headers).then(|| {
+        (hops > self.live().settings.max_received_headers).then(|| {
             RemoteReply::local(
                 554,
                 "5.4.6",
                 format!("mail loop: the message has passed {hops} servers"),
             )
         })
-    }
-
-    fn signed(&self, p: &Prepared) -> Vec<u8> {
-        let Some(signer) = &self.signer else {
-            return p.body.clone();
-        };
-        let from_domain = crate::message::header_from_addresses(&p.body)
-            .first()
-            .and_then(|a| domain_of(a))
-            .or_else(|| domain_of(&p.entry.from))
-            .unwrap_or_default();
-        match signer.sign(&from_domain, &p.body) {
-            Some(mut header) => {
-                header.extend_from_slice(&p.body);
-                header
-            }
-            None => p.body.clone(),
-        }
     }
 
     /// Records what happened to a job's recipients, sending DSNs first.
@@ -439,7 +483,7 @@ impl QueueRunner {
         let Some(mut entry) = self.store.queue_get(job.entry).await? else {
             return Ok(());
         };
-        let expired = now >= entry.created_at + self.settings.expire_after as i64;
+        let expired = now >= entry.created_at + self.live().settings.expire_after as i64;
         let mut failed = Vec::new();
         let mut relayed = Vec::new();
         let mut keep = Vec::new();
@@ -464,11 +508,13 @@ impl QueueRunner {
             };
             let line = report_line(&r, &entry, &reply, &remote);
             if reply.is_positive() {
+                super::stats::count(super::stats::Event::Delivered);
                 tracing::info!(entry = entry.id, rcpt = %r.address, remote = ?remote, "delivered");
                 if r.notify & notify::SUCCESS != 0 && !dsn_passed_on {
                     relayed.push(line);
                 }
             } else if reply.is_permanent() || expired {
+                super::stats::count(super::stats::Event::Failed);
                 tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, expired, "failed");
                 if wants_failure_notice(r.notify) {
                     let mut line = line;
@@ -478,6 +524,7 @@ impl QueueRunner {
                     failed.push(line);
                 }
             } else {
+                super::stats::count(super::stats::Event::Deferred);
                 tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, "deferred");
                 r.last_error = Some(reply.to_string());
                 keep.push(r);
@@ -519,6 +566,25 @@ impl QueueRunner {
         } else {
             self.store.queue_remove(entry.id).await
         }
+    }
+}
+
+/// The message with the signer's header prepended (unchanged without a signer or key).
+fn signed(signer: Option<&dyn MessageSigner>, p: &Prepared) -> Vec<u8> {
+    let Some(signer) = signer else {
+        return p.body.clone();
+    };
+    let from_domain = crate::message::header_from_addresses(&p.body)
+        .first()
+        .and_then(|a| domain_of(a))
+        .or_else(|| domain_of(&p.entry.from))
+        .unwrap_or_default();
+    match signer.sign(&from_domain, &p.body) {
+        Some(mut header) => {
+            header.extend_from_slice(&p.body);
+            header
+        }
+        None => p.body.clone(),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::outbound::report::{self, Report, ReportKind, ReportRecipient};
 
 impl QueueRunner {
     pub(super) fn delay_due(&self, entry: &QueueEntry, now: i64) -> bool {
-        let Some(after) = self.settings.delay_notice_after else {
+        let Some(after) = self.live().settings.delay_notice_after else {
             return false;
         };
         !entry.from.is_empty()
@@ -37,12 +37,13 @@ impl QueueRunner {
         if recipients.is_empty() || entry.from.is_empty() {
             return;
         }
+        let live = self.live();
         let headers_only = kind != ReportKind::Failed
             || meta::requires_tls(entry)
             || meta::ret(entry) == Some(crate::outbound::client::Ret::Headers);
         let report = Report {
             kind,
-            hostname: &self.settings.hostname,
+            hostname: &live.settings.hostname,
             sender: &entry.from,
             envid: entry.envelope_meta.get(meta::ENVID).map(String::as_str),
             arrival: entry.created_at,
@@ -51,7 +52,7 @@ impl QueueRunner {
             message: body,
             headers_only,
             expires: (kind == ReportKind::Delayed)
-                .then(|| entry.created_at + self.settings.expire_after as i64),
+                .then(|| entry.created_at + live.settings.expire_after as i64),
         };
         let bytes = match report::build(&report) {
             Ok(b) => b,
@@ -60,8 +61,14 @@ impl QueueRunner {
                 return;
             }
         };
-        if let Err(e) = self.deliver_report(&entry.from, bytes, now).await {
-            tracing::error!(error = %e, sender = %entry.from, "storing a delivery report failed");
+        match self.deliver_report(&entry.from, bytes, now).await {
+            Ok(()) if kind == ReportKind::Failed => {
+                crate::outbound::stats::count(crate::outbound::stats::Event::Bounced)
+            }
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(error = %e, sender = %entry.from, "storing a delivery report failed")
+            }
         }
     }
 
@@ -75,7 +82,7 @@ impl QueueRunner {
         let sender = sender.to_lowercase();
         let target = resolve(
             self.store.as_ref(),
-            &self.settings.local_domains,
+            &self.live().settings.local_domains,
             &sender,
             true,
         )
