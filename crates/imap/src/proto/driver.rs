@@ -122,6 +122,11 @@ pub struct Driver {
     discard_tail: Vec<u8>,
     /// The command being collected for our own parser.
     own: Vec<u8>,
+    /// IMAP4rev2 is enabled: quoted strings may carry UTF-8 (RFC 9051 §4.3).
+    utf8_quoted: bool,
+    /// The command collected for our own parser has 8-bit in a quoted string while
+    /// IMAP4rev2 is off: it is refused like imap-codec refuses one (RFC 3501 §9).
+    own_8bit: bool,
 }
 
 impl std::fmt::Debug for Driver {
@@ -172,7 +177,15 @@ impl Driver {
             held: 0,
             discard_tail: Vec::new(),
             own: Vec::new(),
+            utf8_quoted: false,
+            own_8bit: false,
         }
+    }
+
+    /// Once IMAP4rev2 is enabled, quoted strings with UTF-8 reach imap-codec as literals
+    /// (see [`super::utf8_quoted`]); before, they stay a BAD as in IMAP4rev1.
+    pub fn set_utf8_quoted(&mut self, on: bool) {
+        self.utf8_quoted = on;
     }
 
     /// The imap-next server, to enqueue responses and answer AUTHENTICATE / IDLE.
@@ -211,6 +224,12 @@ impl Driver {
                         // Like imap-next's own limit: the caller answers BAD and counts it.
                         let discarded_bytes = Secret::new(start.into_boxed_slice());
                         return Err(Interrupt::Error(Error::CommandTooLong { discarded_bytes }));
+                    }
+                    Feed::Own(command) if std::mem::take(&mut self.own_8bit) => {
+                        let discarded_bytes = Secret::new(command.into_boxed_slice());
+                        return Err(Interrupt::Error(Error::MalformedMessage {
+                            discarded_bytes,
+                        }));
                     }
                     Feed::Own(command) => return parse_own(command),
                 },
@@ -291,8 +310,18 @@ impl Driver {
                     };
                     if message_start && ext::claims(&line) {
                         self.own.clear();
+                        self.own_8bit = false;
                         if let Some(feed) = self.own_line(line) {
                             return feed;
+                        }
+                        continue;
+                    }
+                    if self.utf8_quoted
+                        && let Some(rewritten) = super::utf8_quoted::quoted_to_literals(&line)
+                    {
+                        // Scanned again: the literals are announced and accounted as usual.
+                        for &b in rewritten.iter().rev() {
+                            self.pending.push_front(b);
                         }
                         continue;
                     }
@@ -316,6 +345,9 @@ impl Driver {
     /// announces no literal, `+` for a synchronizing literal, or a refusal past `max_line`.
     /// `None` means: keep feeding.
     fn own_line(&mut self, line: Vec<u8>) -> Option<Feed> {
+        if !self.utf8_quoted && super::utf8_quoted::quoted_to_literals(&line).is_some() {
+            self.own_8bit = true;
+        }
         self.own.extend_from_slice(&line);
         let max = u64::from(self.limits.max_line);
         match announcement(&line) {

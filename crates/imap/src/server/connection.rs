@@ -463,6 +463,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     async fn on_event(&mut self, event: DriverEvent) -> std::io::Result<Flow> {
         let flow = self.imap.handle_event(self.driver.server(), event).await;
+        self.driver.set_utf8_quoted(self.imap.imap4rev2_enabled());
         if self.signed_in.is_none() {
             // A sign-in that succeeded left its state with the authenticator.
             self.signed_in = self.imap.authenticator.signed_in.take();
