@@ -226,12 +226,17 @@ impl Driver {
                         return Err(Interrupt::Error(Error::CommandTooLong { discarded_bytes }));
                     }
                     Feed::Own(command) if std::mem::take(&mut self.own_8bit) => {
+                        self.pool.release(std::mem::take(&mut self.reserved));
                         let discarded_bytes = Secret::new(command.into_boxed_slice());
                         return Err(Interrupt::Error(Error::MalformedMessage {
                             discarded_bytes,
                         }));
                     }
-                    Feed::Own(command) => return parse_own(command),
+                    Feed::Own(command) => {
+                        // Held while the caller runs the command, like imap-next's commands.
+                        self.held += std::mem::take(&mut self.reserved);
+                        return parse_own(command);
+                    }
                 },
                 Err(Interrupt::Error(error)) => {
                     // The command is gone (imap-next discarded it): free its literal octets.
@@ -358,6 +363,7 @@ impl Driver {
                 Some(Feed::Own(std::mem::take(&mut self.own)))
             }
             Some(a) if self.own.len() as u64 + u64::from(a.length) > max => {
+                self.pool.release(std::mem::take(&mut self.reserved));
                 // STYLE.md rule 4: these commands carry names and search strings, never
                 // messages. A sync literal is never sent (no "+"); a non-sync one is
                 // swallowed with the rest of the command.
@@ -373,6 +379,21 @@ impl Driver {
                 Some(Feed::LineTooLong(start))
             }
             Some(a) => {
+                let length = u64::from(a.length);
+                if self.pool.try_reserve(length) {
+                    self.reserved += length;
+                } else {
+                    // Counted like every other literal: refused with NO [LIMIT] when the
+                    // daemon-wide budget is spent.
+                    self.pool.release(std::mem::take(&mut self.reserved));
+                    let tag = line_tag(&self.own).and_then(|t| Tag::try_from(t.to_vec()).ok());
+                    self.own.clear();
+                    match tag {
+                        Some(tag) => self.refuse_busy(tag, a.non_sync, length),
+                        None => return Some(self.own_too_long()),
+                    }
+                    return Some(Feed::Fed);
+                }
                 if !a.non_sync {
                     // RFC 9051 §7.5: the client waits for "+" before a sync literal.
                     let text = "Ready for literal data";
@@ -389,6 +410,7 @@ impl Driver {
 
     /// A further line of our own command has no line break within `max_line`.
     fn own_too_long(&mut self) -> Feed {
+        self.pool.release(std::mem::take(&mut self.reserved));
         let start: Vec<u8> = self.own.iter().take(64).copied().collect();
         self.own.clear();
         self.scan = Scan::DiscardLine;
