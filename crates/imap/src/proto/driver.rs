@@ -127,6 +127,9 @@ pub struct Driver {
     /// The command collected for our own parser has 8-bit in a quoted string while
     /// IMAP4rev2 is off: it is refused like imap-codec refuses one (RFC 3501 §9).
     own_8bit: bool,
+    /// IDLE was accepted and DONE not yet seen: every line goes to imap-next, which
+    /// expects DONE (RFC 2177), none to our own parser.
+    idling: bool,
 }
 
 impl std::fmt::Debug for Driver {
@@ -179,7 +182,15 @@ impl Driver {
             own: Vec::new(),
             utf8_quoted: false,
             own_8bit: false,
+            idling: false,
         }
+    }
+
+    /// Says whether IDLE is under way (accepted, DONE not yet received): while it is, a
+    /// command our own parser would read is left to imap-next, which refuses it as it
+    /// refuses every line but DONE.
+    pub fn set_idling(&mut self, on: bool) {
+        self.idling = on;
     }
 
     /// Once IMAP4rev2 is enabled, quoted strings with UTF-8 reach imap-codec as literals
@@ -313,7 +324,7 @@ impl Driver {
                     let Some(line) = self.take_line() else {
                         return Feed::NeedInput;
                     };
-                    if message_start && ext::claims(&line) {
+                    if message_start && !self.idling && ext::claims(&line) {
                         self.own.clear();
                         self.own_8bit = false;
                         if let Some(feed) = self.own_line(line) {
@@ -322,6 +333,7 @@ impl Driver {
                         continue;
                     }
                     if self.utf8_quoted
+                        && !self.idling
                         && let Some(rewritten) = super::utf8_quoted::quoted_to_literals(&line)
                     {
                         // Scanned again: the literals are announced and accounted as usual.

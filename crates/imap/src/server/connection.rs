@@ -485,6 +485,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 Flow::Continue
             }
             Event::IdleDoneReceived => {
+                self.driver.set_idling(false);
                 if let Some((tag, _)) = self.idle.take() {
                     let mut out = Out::default();
                     out.ok(tag, None, "IDLE terminated");
@@ -507,7 +508,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let sync = s.sync(&mut out, true).await;
         let cont = CommandContinuationRequest::basic(None, "idling")
             .expect("a static text is a valid continuation");
-        let _ = self.driver.server().idle_accept(cont);
+        if self.driver.server().idle_accept(cont).is_ok() {
+            self.driver.set_idling(true);
+        }
         if let Err(e) = sync {
             tracing::error!(error = %e, "imap IDLE sync failed");
         }
