@@ -22,6 +22,13 @@ fn run(driver: &mut Driver, chunks: &[&[u8]], pool: &LiteralPool) -> String {
                     .server()
                     .enqueue_status(ok(command.tag, None, &format!("{name} done")));
             }
+            Ok(DriverEvent::Extended(command)) => {
+                let name = command.body.name();
+                out.push_str(&format!("[ext {name} pool={}]", pool.in_use()));
+                driver
+                    .server()
+                    .enqueue_status(ok(command.tag, None, &format!("{name} done")));
+            }
             Ok(_) => {}
             Err(Interrupt::Io(Io::Output(bytes))) => out.push_str(&String::from_utf8_lossy(&bytes)),
             Err(Interrupt::Io(Io::NeedMoreInput)) => match chunks.next() {
@@ -196,4 +203,30 @@ fn overlong_command_line_is_refused_without_buffering_it() {
         most_pending < 64 * 1024 + 2 * 4096,
         "buffered {most_pending} octets"
     );
+}
+
+#[test]
+fn literals_of_our_own_commands_count_against_the_pool() {
+    let pool = LiteralPool::new(10);
+    let mut driver = Driver::new(limits(), pool.clone(), "x", true);
+    let out = run(
+        &mut driver,
+        &[
+            // Our own parser reads CREATE: its literal is reserved like APPEND's.
+            b"a1 CREATE {20}\r\n",
+            b"a2 CREATE {12+}\r\nb1 LOGOUT\r\n (USE (\\Drafts))\r\n",
+            "a3 CREATE {6}\r\n".as_bytes(),
+            "당근\r\n".as_bytes(),
+            b"a4 NOOP\r\n",
+        ],
+        &pool,
+    );
+    assert_eq!(
+        out,
+        "a1 NO [LIMIT] Server is busy with other uploads, try again shortly\r\n\
+         a2 NO [LIMIT] Server is busy with other uploads, try again shortly\r\n\
+         + Ready for literal data\r\n[ext CREATE pool=6]a3 OK CREATE done\r\n\
+         [NOOP pool=0]a4 OK NOOP done\r\n"
+    );
+    assert_eq!(pool.in_use(), 0);
 }

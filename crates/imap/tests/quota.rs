@@ -59,3 +59,39 @@ async fn without_a_quota_there_is_no_quota_root() {
     let quota = c.command("GETQUOTA \"\"").await;
     assert!(tagged(&quota).contains(" NO "), "{quota:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_deleted_storage_counts_the_octets_expunge_would_free() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    let kept = message("회의록", "김철수 대리님, 회의록입니다.");
+    let doomed = message("광고", &"홍길동 상회 특가 안내 ".repeat(20));
+    let third = message("메모", "짧은 메모");
+    for m in [&kept, &doomed, &third] {
+        assert!(append(&mut c, "INBOX", "", m).await.contains("OK"));
+    }
+    let none = ok(c.command("STATUS INBOX (DELETED DELETED-STORAGE)").await);
+    assert_eq!(none, ["* STATUS INBOX (DELETED 0 DELETED-STORAGE 0)"]);
+
+    ok(c.command("SELECT INBOX").await);
+    ok(c.command("STORE 2:3 +FLAGS.SILENT (\\Deleted)").await);
+    // RFC 9208 §4.2: the sum of the RFC822.SIZEs of the messages with \Deleted.
+    let freed = doomed.len() + third.len();
+    let status = ok(c
+        .command("STATUS INBOX (MESSAGES DELETED DELETED-STORAGE)")
+        .await);
+    assert_eq!(
+        status,
+        [format!(
+            "* STATUS INBOX (MESSAGES 3 DELETED 2 DELETED-STORAGE {freed})"
+        )]
+    );
+    ok(c.command("EXPUNGE").await);
+    let after = ok(c
+        .command("STATUS INBOX (MESSAGES DELETED DELETED-STORAGE)")
+        .await);
+    assert_eq!(
+        after,
+        ["* STATUS INBOX (MESSAGES 1 DELETED 0 DELETED-STORAGE 0)"]
+    );
+}

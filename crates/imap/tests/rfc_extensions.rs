@@ -94,7 +94,8 @@ async fn rfc5258_mailboxes(c: &mut Client) {
         "Fruit/Banana",
         "Tofu",
         "Vegetable/Broccoli",
-        "Vegetable/당근",
+        // 당근 in modified UTF-7: an IMAP4rev1 session has no UTF-8 quoted strings.
+        "Vegetable/&svmt,A-",
     ] {
         ok(c.command(&format!("CREATE \"{name}\"")).await);
     }
@@ -156,7 +157,8 @@ async fn rfc5819_list_status_and_rfc8438_status_size() {
     let server = TestServer::start(true).await;
     let mut c = server.signed_in().await;
     let sizes = fill_inbox(&mut c).await;
-    ok(c.command("CREATE \"보관함\"").await);
+    // 보관함, in modified UTF-7 (RFC 3501 §5.1.3).
+    ok(c.command("CREATE &vPStANVo-").await);
     let total: usize = sizes.iter().sum();
     let lines = ok(c
         .command("LIST \"\" \"%\" RETURN (STATUS (MESSAGES UNSEEN SIZE))")
@@ -199,8 +201,10 @@ async fn rfc6154_create_special_use() {
     assert!(tagged(&two).contains("NO [USEATTR]"), "{two:?}");
     let unknown = c.command("CREATE MySpecial (USE (\\Important))").await;
     assert!(tagged(&unknown).contains("NO [USEATTR]"), "{unknown:?}");
-    ok(c.command("CREATE \"임시 보관함\" (USE (\\Drafts))").await);
-    ok(c.command("CREATE \"일반\"").await);
+    // 임시 보관함 and 일반 in modified UTF-7 (RFC 3501 §5.1.3).
+    ok(c.command("CREATE \"&x4TC3A- &vPStANVo-\" (USE (\\Drafts))")
+        .await);
+    ok(c.command("CREATE &x3y8GA-").await);
     let lines = ok(c.command("LIST (SPECIAL-USE) \"\" \"*\"").await);
     assert!(
         lines.contains(

@@ -247,7 +247,7 @@ fn mentions_modseq(key: &SearchKey<'_>) -> bool {
 }
 
 /// Whether evaluating `key` reads the message itself (headers, text, sent date).
-fn needs_body(key: &SearchKey<'_>) -> bool {
+pub(crate) fn needs_body(key: &SearchKey<'_>) -> bool {
     use SearchKey as K;
     match key {
         K::And(keys) => keys.as_ref().iter().any(needs_body),

@@ -96,7 +96,11 @@ fn first_mailbox(address: Option<&Address<'_>>) -> String {
 }
 
 /// The selected mailbox's messages matching `criteria` (strings in `charset`), in sequence
-/// order. `Err` when the command is already answered (BADCHARSET, a store failure).
+/// order. A message's content is read only when `headers` asks for the header facts of
+/// [`Candidate`] or the criteria look inside messages; otherwise only the store's metadata
+/// (arrival, size) is filled in. `Err` when the command is already answered (BADCHARSET,
+/// a store failure).
+#[allow(clippy::too_many_arguments)]
 pub async fn candidates(
     s: &SignedIn,
     out: &mut Out,
@@ -104,6 +108,7 @@ pub async fn candidates(
     charset: &Charset<'static>,
     criteria: &Vec1<SearchKey<'static>>,
     command: &str,
+    headers: bool,
 ) -> Result<Vec<Candidate>, Outcome> {
     let key = match criteria.as_ref() {
         [single] => single.clone(),
@@ -140,16 +145,25 @@ pub async fn candidates(
         max_seq: selected.len(),
         max_uid: selected.max_uid(),
     };
+    // ARRIVAL and SIZE are store metadata: a SORT by them over flags, dates and sizes
+    // reads no message (as SEARCH does for such keys).
+    let read_content = headers || super::search::needs_body(&key);
     let mut found = Vec::new();
     for meta in metas {
         let Some(seq) = selected.seq_of(meta.uid) else {
             continue; // arrived since the client last heard: not in its view yet
         };
-        let raw = match store.message_body(account, &meta.blob).await {
-            Ok(raw) => raw,
-            Err(e) => return Err(failed(out, e)),
+        let raw = if read_content {
+            match store.message_body(account, &meta.blob).await {
+                Ok(raw) => raw,
+                Err(e) => return Err(failed(out, e)),
+            }
+        } else {
+            Vec::new()
         };
-        let parsed = mail_parser::MessageParser::default().parse(&raw[..]);
+        let parsed = read_content
+            .then(|| mail_parser::MessageParser::default().parse(&raw[..]))
+            .flatten();
         let message_flags: Vec<Flag<'static>> = flags_of(&meta.flags);
         let message = SearchMessage {
             seq,
@@ -189,7 +203,17 @@ pub async fn sort(
         out.bad(tag, "DISPLAYFROM and DISPLAYTO are not supported");
         return Outcome::Bad;
     }
-    let mut found = match candidates(s, out, &tag, charset, search, "SORT").await {
+    let mut found = match candidates(
+        s,
+        out,
+        &tag,
+        charset,
+        search,
+        "SORT",
+        sort_reads_headers(criteria.as_ref()),
+    )
+    .await
+    {
         Ok(found) => found,
         Err(outcome) => return outcome,
     };
@@ -201,6 +225,14 @@ pub async fn sort(
     out.data(Data::Sort(ids, None));
     out.ok(tag, None, "SORT completed");
     Outcome::Done
+}
+
+/// Whether SORT by `criteria` compares anything from the message's headers (all keys but
+/// ARRIVAL and SIZE, RFC 5256 §3).
+pub fn sort_reads_headers(criteria: &[SortCriterion]) -> bool {
+    criteria
+        .iter()
+        .any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size))
 }
 
 /// Orders `found` by `criteria`, then by sequence number (RFC 5256 §3).
@@ -227,5 +259,26 @@ fn compare(a: &Candidate, b: &Candidate, key: &SortKey) -> Ordering {
         SortKey::To => a.to.cmp(&b.to),
         SortKey::Cc => a.cc.cmp(&b.cc),
         SortKey::DisplayFrom | SortKey::DisplayTo => Ordering::Equal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(key: SortKey, reverse: bool) -> SortCriterion {
+        SortCriterion { reverse, key }
+    }
+
+    #[test]
+    fn only_header_keys_read_messages() {
+        let metadata = [key(SortKey::Arrival, false), key(SortKey::Size, true)];
+        assert!(!sort_reads_headers(&metadata));
+        for header in [SortKey::Date, SortKey::Subject, SortKey::From, SortKey::Cc] {
+            assert!(sort_reads_headers(&[
+                key(SortKey::Size, false),
+                key(header, true)
+            ]));
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! STATUS (RFC 3501 §6.3.10, RFC 9051 §6.3.11 with DELETED; HIGHESTMODSEQ from RFC 7162
-//! §3.1.6; SIZE from RFC 8438). [`status_values`] also answers LIST-STATUS (RFC 5819).
+//! §3.1.6; SIZE from RFC 8438; DELETED-STORAGE from RFC 9208 §4.2). [`status_values`] also answers LIST-STATUS (RFC 5819).
 
 use std::borrow::Cow;
 use std::num::NonZeroU32;
@@ -62,7 +62,10 @@ pub async fn status_values(
     let needs_messages = items.iter().any(|i| {
         matches!(
             i,
-            StatusDataItemName::Unseen | StatusDataItemName::Recent | StatusDataItemName::Deleted
+            StatusDataItemName::Unseen
+                | StatusDataItemName::Recent
+                | StatusDataItemName::Deleted
+                | StatusDataItemName::DeletedStorage
         )
     });
     let metas = if needs_messages {
@@ -99,7 +102,15 @@ pub async fn status_values(
             }
             // RFC 8438 §3: the total octets of the mailbox's messages (RFC822.SIZE each).
             StatusDataItemName::Size => StatusDataItem::Size(record.size),
-            StatusDataItemName::DeletedStorage => StatusDataItem::DeletedStorage(0),
+            // RFC 9208 §4.2: the storage EXPUNGE would reclaim; we answer the sum of the
+            // RFC822.SIZEs of the messages with \Deleted, which §4.2 allows.
+            StatusDataItemName::DeletedStorage => StatusDataItem::DeletedStorage(
+                metas
+                    .iter()
+                    .filter(|m| m.has_flag("\\Deleted"))
+                    .map(|m| m.size)
+                    .sum(),
+            ),
         };
         values.push(value);
     }

@@ -33,7 +33,7 @@ pub async fn thread(
             return Outcome::Bad;
         }
     };
-    let found = match candidates(s, out, &tag, charset, search, "THREAD").await {
+    let found = match candidates(s, out, &tag, charset, search, "THREAD", true).await {
         Ok(found) => found,
         Err(outcome) => return outcome,
     };

@@ -122,6 +122,14 @@ pub struct Driver {
     discard_tail: Vec<u8>,
     /// The command being collected for our own parser.
     own: Vec<u8>,
+    /// IMAP4rev2 is enabled: quoted strings may carry UTF-8 (RFC 9051 §4.3).
+    utf8_quoted: bool,
+    /// The command collected for our own parser has 8-bit in a quoted string while
+    /// IMAP4rev2 is off: it is refused like imap-codec refuses one (RFC 3501 §9).
+    own_8bit: bool,
+    /// IDLE was accepted and DONE not yet seen: every line goes to imap-next, which
+    /// expects DONE (RFC 2177), none to our own parser.
+    idling: bool,
 }
 
 impl std::fmt::Debug for Driver {
@@ -172,7 +180,23 @@ impl Driver {
             held: 0,
             discard_tail: Vec::new(),
             own: Vec::new(),
+            utf8_quoted: false,
+            own_8bit: false,
+            idling: false,
         }
+    }
+
+    /// Says whether IDLE is under way (accepted, DONE not yet received): while it is, a
+    /// command our own parser would read is left to imap-next, which refuses it as it
+    /// refuses every line but DONE.
+    pub fn set_idling(&mut self, on: bool) {
+        self.idling = on;
+    }
+
+    /// Once IMAP4rev2 is enabled, quoted strings with UTF-8 reach imap-codec as literals
+    /// (see [`super::utf8_quoted`]); before, they stay a BAD as in IMAP4rev1.
+    pub fn set_utf8_quoted(&mut self, on: bool) {
+        self.utf8_quoted = on;
     }
 
     /// The imap-next server, to enqueue responses and answer AUTHENTICATE / IDLE.
@@ -212,7 +236,18 @@ impl Driver {
                         let discarded_bytes = Secret::new(start.into_boxed_slice());
                         return Err(Interrupt::Error(Error::CommandTooLong { discarded_bytes }));
                     }
-                    Feed::Own(command) => return parse_own(command),
+                    Feed::Own(command) if std::mem::take(&mut self.own_8bit) => {
+                        self.pool.release(std::mem::take(&mut self.reserved));
+                        let discarded_bytes = Secret::new(command.into_boxed_slice());
+                        return Err(Interrupt::Error(Error::MalformedMessage {
+                            discarded_bytes,
+                        }));
+                    }
+                    Feed::Own(command) => {
+                        // Held while the caller runs the command, like imap-next's commands.
+                        self.held += std::mem::take(&mut self.reserved);
+                        return parse_own(command);
+                    }
                 },
                 Err(Interrupt::Error(error)) => {
                     // The command is gone (imap-next discarded it): free its literal octets.
@@ -289,10 +324,21 @@ impl Driver {
                     let Some(line) = self.take_line() else {
                         return Feed::NeedInput;
                     };
-                    if message_start && ext::claims(&line) {
+                    if message_start && !self.idling && ext::claims(&line) {
                         self.own.clear();
+                        self.own_8bit = false;
                         if let Some(feed) = self.own_line(line) {
                             return feed;
+                        }
+                        continue;
+                    }
+                    if self.utf8_quoted
+                        && !self.idling
+                        && let Some(rewritten) = super::utf8_quoted::quoted_to_literals(&line)
+                    {
+                        // Scanned again: the literals are announced and accounted as usual.
+                        for &b in rewritten.iter().rev() {
+                            self.pending.push_front(b);
                         }
                         continue;
                     }
@@ -316,6 +362,9 @@ impl Driver {
     /// announces no literal, `+` for a synchronizing literal, or a refusal past `max_line`.
     /// `None` means: keep feeding.
     fn own_line(&mut self, line: Vec<u8>) -> Option<Feed> {
+        if !self.utf8_quoted && super::utf8_quoted::quoted_to_literals(&line).is_some() {
+            self.own_8bit = true;
+        }
         self.own.extend_from_slice(&line);
         let max = u64::from(self.limits.max_line);
         match announcement(&line) {
@@ -326,6 +375,7 @@ impl Driver {
                 Some(Feed::Own(std::mem::take(&mut self.own)))
             }
             Some(a) if self.own.len() as u64 + u64::from(a.length) > max => {
+                self.pool.release(std::mem::take(&mut self.reserved));
                 // STYLE.md rule 4: these commands carry names and search strings, never
                 // messages. A sync literal is never sent (no "+"); a non-sync one is
                 // swallowed with the rest of the command.
@@ -341,6 +391,21 @@ impl Driver {
                 Some(Feed::LineTooLong(start))
             }
             Some(a) => {
+                let length = u64::from(a.length);
+                if self.pool.try_reserve(length) {
+                    self.reserved += length;
+                } else {
+                    // Counted like every other literal: refused with NO [LIMIT] when the
+                    // daemon-wide budget is spent.
+                    self.pool.release(std::mem::take(&mut self.reserved));
+                    let tag = line_tag(&self.own).and_then(|t| Tag::try_from(t.to_vec()).ok());
+                    self.own.clear();
+                    match tag {
+                        Some(tag) => self.refuse_busy(tag, a.non_sync, length),
+                        None => return Some(self.own_too_long()),
+                    }
+                    return Some(Feed::Fed);
+                }
                 if !a.non_sync {
                     // RFC 9051 §7.5: the client waits for "+" before a sync literal.
                     let text = "Ready for literal data";
@@ -357,6 +422,7 @@ impl Driver {
 
     /// A further line of our own command has no line break within `max_line`.
     fn own_too_long(&mut self) -> Feed {
+        self.pool.release(std::mem::take(&mut self.reserved));
         let start: Vec<u8> = self.own.iter().take(64).copied().collect();
         self.own.clear();
         self.scan = Scan::DiscardLine;

@@ -8,7 +8,8 @@
 //!   and the IMAP4rev2 rewrite of responses;
 //! - [`seqmap`]: sequence numbers ↔ UIDs for one session;
 //! - [`mailbox_name`], [`flags`]: mailbox names and flag helpers;
-//! - [`response`]: building and encoding responses.
+//! - [`response`]: building and encoding responses;
+//! - [`utf8_quoted`]: IMAP4rev2 UTF-8 quoted strings rewritten as literals for imap-codec.
 
 pub mod capability;
 pub mod driver;
@@ -19,3 +20,4 @@ pub mod mailbox_name;
 pub mod plaintext;
 pub mod response;
 pub mod seqmap;
+pub mod utf8_quoted;
