@@ -101,6 +101,18 @@ pub fn write_files(
     recipients: usize,
     log_level: &str,
 ) -> anyhow::Result<Installation> {
+    write_files_with(dir, senders, recipients, log_level, "")
+}
+
+/// [`write_files`], with `extra_config` (whole TOML sections, e.g. `[auth]`) appended to
+/// the config.
+pub fn write_files_with(
+    dir: &Path,
+    senders: usize,
+    recipients: usize,
+    log_level: &str,
+    extra_config: &str,
+) -> anyhow::Result<Installation> {
     let pki = TestPki::new().context("generating the test PKI")?;
     let now = certmail_pki::now_unix();
     let certs_dir = dir.join("pki/certs");
@@ -172,17 +184,15 @@ pub fn write_files(
     }
 
     let config = dir.join("certmail.toml");
-    std::fs::write(
-        &config,
-        config_text(
-            dir,
-            &server_chain,
-            &server_key,
-            &certs_dir,
-            &crl_dir,
-            log_level,
-        ),
-    )?;
+    let text = config_text(
+        dir,
+        &server_chain,
+        &server_key,
+        &certs_dir,
+        &crl_dir,
+        log_level,
+    );
+    std::fs::write(&config, format!("{text}{extra_config}"))?;
     Ok(Installation {
         dir: dir.to_owned(),
         config,

@@ -17,6 +17,11 @@
 //! - [`procstat`]: peak RSS and CPU time from /proc.
 //! - [`run`]: one whole run (install, start, load, measure, stop).
 //! - [`report`]: percentiles and the figures table.
+//! - [`kick`]: `certmail-bench kick`, how fast a new device's sign-in ends the old one's.
+//! - [`imap_run`]: `certmail-bench imap`: the IMAP load mix and memory per idle connection.
+//! - [`imap_mix`]: the mix of FETCH, SEARCH, STORE and IDLE, and delivery-to-IDLE latency.
+//! - [`imap_idle`]: the second process holding thousands of idle IMAP connections.
+//! - [`imap_client`]: a small IMAP client (TLS, client certificate, literals counted).
 //!
 //! Rules: every wait is bounded; the daemon never outlives the benchmark (Drop guard,
 //! Ctrl-C handled); one sender account and certificate per client, so no sign-in replaces
@@ -25,6 +30,10 @@
 
 mod client;
 mod daemon;
+mod imap_client;
+mod imap_idle;
+mod imap_mix;
+mod imap_run;
 mod install;
 mod kick;
 mod load;
@@ -55,6 +64,69 @@ enum Command {
     Smtp(SmtpArgs),
     /// How long a sign-in from another device takes to end the old device's connections.
     Kick(KickArgs),
+    /// IMAP: a mix of FETCH, SEARCH, STORE and IDLE over C signed-in clients, the latency
+    /// from an SMTP delivery to the IDLE notice, and the daemon's memory per idle
+    /// signed-in connection (connections held by a second process).
+    Imap(ImapArgs),
+    /// Internal: the second process of `imap` that holds the idle connections.
+    #[command(hide = true)]
+    ImapIdleClients {
+        /// The plan file written by `imap`.
+        #[arg(long)]
+        plan: PathBuf,
+    },
+}
+
+/// `certmail-bench imap`.
+#[derive(Debug, clap::Args)]
+struct ImapArgs {
+    /// Concurrent IMAP clients in the mix, each signed in as its own account.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    clients: u64,
+    /// Messages delivered (over SMTP) to each client's INBOX before the mix.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    messages: u64,
+    /// Bytes per message.
+    #[arg(long, default_value_t = 10_240, value_parser = clap::value_parser!(u64).range(1024..=10_000_000))]
+    size: u64,
+    /// Seconds the mix runs once every client has signed in.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    seconds: u64,
+    /// Deliveries timed one at a time on a quiet server (delivery → `* n EXISTS`).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    deliveries: u64,
+    /// Idle connection counts at which the daemon's memory is read, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    memory_steps: Vec<usize>,
+    /// Accounts the idle connections are spread over (each from its own 127.1.x.y).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=9999))]
+    memory_accounts: u64,
+    /// Messages in each of those accounts' INBOX (selected before IDLE).
+    #[arg(long, default_value_t = 20)]
+    memory_messages: u64,
+    /// Idle connections sign in with the password too (AUTHENTICATE PLAIN, one argon2id
+    /// each, slow); by default the bench's config sets `require_password = false` and they
+    /// use AUTHENTICATE EXTERNAL (the certificate alone).
+    #[arg(long)]
+    memory_with_password: bool,
+    /// Only the load mix.
+    #[arg(long, conflicts_with = "memory_only")]
+    load_only: bool,
+    /// Only the memory part.
+    #[arg(long)]
+    memory_only: bool,
+    /// The certmail binary (default: $CERTMAIL_BIN, target/release/certmail, target/debug/certmail).
+    #[arg(long)]
+    certmail: Option<PathBuf>,
+    /// Keep the temporary installations and print their paths.
+    #[arg(long)]
+    keep_dir: bool,
+    /// The daemon's log level.
+    #[arg(long, default_value = "warn")]
+    log_level: String,
+    /// Seconds to wait for any one response.
+    #[arg(long, default_value_t = 60)]
+    reply_timeout_secs: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,6 +197,8 @@ async fn main() -> std::process::ExitCode {
         r = async {
             match cli.command {
                 Command::Smtp(args) => smtp(args).await,
+                Command::Imap(args) => imap(args).await,
+                Command::ImapIdleClients { plan } => imap_idle::holder_main(&plan).await,
                 Command::Kick(args) => {
                     let certmail = daemon::find_binary(args.certmail.as_deref())?;
                     kick::run(certmail, args.rounds as usize, args.connections as usize).await
@@ -247,6 +321,52 @@ async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
             "{} messages were refused; the first: {first}",
             refusals.len()
         );
+    }
+    Ok(())
+}
+
+async fn imap(args: ImapArgs) -> anyhow::Result<()> {
+    let certmail = daemon::find_binary(args.certmail.as_deref())?;
+    if certmail.components().any(|c| c.as_os_str() == "debug") {
+        eprintln!(
+            "daemon: {} (a DEBUG build: figures are not representative)",
+            certmail.display()
+        );
+    }
+    let mut steps = args.memory_steps.clone();
+    steps.sort_unstable();
+    steps.dedup();
+    anyhow::ensure!(
+        steps.iter().all(|&n| n > 0),
+        "--memory-steps: counts must be positive"
+    );
+    let opts = imap_run::ImapOptions {
+        certmail,
+        clients: args.clients as usize,
+        messages: args.messages as usize,
+        size: args.size as usize,
+        duration: Duration::from_secs(args.seconds),
+        deliveries: args.deliveries as usize,
+        memory_steps: steps,
+        memory_accounts: args.memory_accounts as usize,
+        memory_messages: args.memory_messages as usize,
+        memory_sign_in: if args.memory_with_password {
+            imap_client::SignIn::Plain
+        } else {
+            imap_client::SignIn::External
+        },
+        log_level: args.log_level.clone(),
+        timeout: Duration::from_secs(args.reply_timeout_secs),
+        keep_dir: args.keep_dir,
+    };
+    if !args.memory_only {
+        imap_run::load(&opts).await?;
+    }
+    if !args.load_only {
+        if !args.memory_only {
+            println!();
+        }
+        imap_run::memory(&opts).await?;
     }
     Ok(())
 }

@@ -1,0 +1,525 @@
+//! `certmail-bench imap`: the IMAP load mix with delivery-to-IDLE latency, and the
+//! daemon's memory per idle signed-in connection, each on its own fresh installation and
+//! daemon.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+
+use crate::client::SmtpClient;
+use crate::imap_client::SignIn;
+use crate::imap_idle::{HolderAccount, HolderPlan};
+use crate::imap_mix::{self, MixPlan, Notice, Op};
+use crate::install::{self, DOMAIN, Installation, Recipient, Sender};
+use crate::message::{self, Envelope, Rng};
+use crate::procstat;
+use crate::report::percentile;
+
+/// What `certmail-bench imap` does.
+#[derive(Debug, Clone)]
+pub struct ImapOptions {
+    /// The `certmail` binary.
+    pub certmail: PathBuf,
+    /// Concurrent IMAP clients in the mix, each its own account.
+    pub clients: usize,
+    /// Messages in each client's INBOX before the mix.
+    pub messages: usize,
+    /// Bytes per message.
+    pub size: usize,
+    /// How long the mix runs.
+    pub duration: Duration,
+    /// Deliveries timed on a quiet server for the delivery-to-IDLE latency.
+    pub deliveries: usize,
+    /// Connection counts at which the memory is read (empty: skip the memory part).
+    pub memory_steps: Vec<usize>,
+    /// Accounts the idle connections are spread over.
+    pub memory_accounts: usize,
+    /// Messages in each of those accounts' INBOX.
+    pub memory_messages: usize,
+    /// How the idle connections sign in.
+    pub memory_sign_in: SignIn,
+    /// The daemon's log level.
+    pub log_level: String,
+    /// The longest wait for one response.
+    pub timeout: Duration,
+    /// Keep the installation directories.
+    pub keep_dir: bool,
+}
+
+/// A fresh installation in a temporary directory, kept on request.
+struct Workspace {
+    _guard: Option<tempfile::TempDir>,
+    inst: Installation,
+}
+
+async fn install(
+    opts: &ImapOptions,
+    prefix: &str,
+    senders: usize,
+    recipients: usize,
+    extra: &str,
+) -> anyhow::Result<Workspace> {
+    let tmp = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    let dir = tmp.path().to_owned();
+    let guard = if opts.keep_dir {
+        eprintln!("keeping {}", tmp.keep().display());
+        None
+    } else {
+        Some(tmp)
+    };
+    let (level, extra) = (opts.log_level.clone(), extra.to_owned());
+    let t = Instant::now();
+    let inst = tokio::task::spawn_blocking(move || {
+        install::write_files_with(&dir, senders, recipients, &level, &extra)
+    })
+    .await
+    .context("PKI generation panicked")??;
+    inst.create_accounts(&opts.certmail).await?;
+    eprintln!(
+        "setup: {} accounts with certificates in {:.1} s ({})",
+        senders + recipients,
+        t.elapsed().as_secs_f64(),
+        inst.dir.display()
+    );
+    Ok(Workspace {
+        _guard: guard,
+        inst,
+    })
+}
+
+async fn start(
+    inst: &Installation,
+    certmail: &Path,
+) -> anyhow::Result<crate::daemon::DaemonProcess> {
+    let d = crate::daemon::DaemonProcess::start(
+        certmail,
+        &inst.config,
+        &inst.log,
+        "submissions",
+        Duration::from_secs(60),
+    )
+    .await?;
+    ensure!(d.listener("imaps").is_some(), "no imaps listener");
+    Ok(d)
+}
+
+/// Delivers `per_mailbox` messages of `size` bytes to each of `targets` over SMTP, one
+/// session per sender; every sender writes to every mailbox (so SEARCH FROM finds a
+/// share of each).
+pub async fn fill(
+    submissions: SocketAddr,
+    server_ca: &Path,
+    senders: &[Sender],
+    targets: &[Recipient],
+    per_mailbox: usize,
+    size: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let total = per_mailbox * targets.len();
+    let targets = Arc::new(targets.to_vec());
+    let mut tasks = tokio::task::JoinSet::new();
+    for (j, sender) in senders.iter().cloned().enumerate() {
+        let (targets, ca, step) = (targets.clone(), server_ca.to_owned(), senders.len());
+        tasks.spawn(async move {
+            let cfg = crate::tls::client_config(&ca, &sender.cert, &sender.key)?;
+            let tls = crate::tls::connect(submissions, cfg).await?;
+            let mut smtp = SmtpClient::start(tls, "bench.client.go.kr", timeout).await?;
+            smtp.auth_plain(&sender.id, &sender.password).await?;
+            let mut rng = Rng::seeded(j as u64);
+            for k in (j..total).step_by(step) {
+                let to = &targets[(k / step) % targets.len()];
+                let env = Envelope {
+                    from_addr: &sender.address,
+                    from_name: &sender.name,
+                    to_addr: &to.address,
+                    to_name: &to.name,
+                    seq: k as u64,
+                    domain: DOMAIN,
+                };
+                let msg = message::build(&env, size, &mut rng);
+                let reply = smtp
+                    .submit(
+                        &sender.address,
+                        &to.address,
+                        msg.len(),
+                        &message::data_payload(&msg),
+                    )
+                    .await?;
+                ensure!(reply.is_ok(), "filling: refused {reply:?}");
+            }
+            smtp.quit().await;
+            anyhow::Ok(())
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.context("fill task panicked")??;
+    }
+    Ok(())
+}
+
+/// The load mix and the delivery-to-IDLE latency: prints their tables.
+pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
+    let ws = install(opts, "certmail-bench-imap-", 4, opts.clients + 1, "").await?;
+    let inst = &ws.inst;
+    let d = start(inst, &opts.certmail).await?;
+    let imaps = d.listener("imaps").context("no imaps listener")?;
+    let subs = d
+        .listener("submissions")
+        .context("no submissions listener")?;
+    let (mix_accounts, watcher) = inst.recipients.split_at(opts.clients);
+    let watcher = &watcher[0];
+    let t = Instant::now();
+    fill(
+        subs,
+        &inst.server_ca,
+        &inst.senders,
+        mix_accounts,
+        opts.messages,
+        opts.size,
+        opts.timeout,
+    )
+    .await
+    .map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
+    eprintln!(
+        "filled {} INBOXes with {} messages of {} bytes in {:.1} s",
+        mix_accounts.len(),
+        opts.messages,
+        opts.size,
+        t.elapsed().as_secs_f64()
+    );
+
+    let plan = MixPlan {
+        addr: imaps,
+        server_ca: inst.server_ca.clone(),
+        accounts: mix_accounts.to_vec(),
+        senders: inst.senders.iter().map(|s| s.address.clone()).collect(),
+        duration: opts.duration,
+        timeout: opts.timeout,
+    };
+    let mut before = None;
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let mix = imap_mix::run(plan, || {
+        before = Some(d.stat());
+        let _ = started_tx.send(Instant::now());
+    });
+    // Deliveries under load: one at a time, for as long as the mix runs.
+    let under_load = async {
+        let Ok(started) = started_rx.await else {
+            return Ok(Vec::new());
+        };
+        imap_mix::notify_latency(
+            (imaps, subs),
+            &inst.server_ca,
+            &inst.senders[0],
+            watcher,
+            usize::MAX,
+            Some(started + opts.duration),
+            opts.timeout,
+        )
+        .await
+    };
+    let (mix, busy) = tokio::join!(mix, under_load);
+    let mix = mix.map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
+    let busy = busy.map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
+    let server_before = before.context("the mix never started")??;
+    let server_after = d.stat()?;
+    let load_average = procstat::load_average();
+    let quiet = imap_mix::notify_latency(
+        (imaps, subs),
+        &inst.server_ca,
+        &inst.senders[1],
+        watcher,
+        opts.deliveries,
+        None,
+        opts.timeout,
+    )
+    .await
+    .map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
+    d.stop(Duration::from_secs(10)).await;
+
+    println!("{}", crate::machine_line());
+    println!(
+        "command: {}",
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    println!();
+    print_mix(opts, &mix);
+    let cpu = server_after.cpu.saturating_sub(server_before.cpu);
+    println!();
+    println!(
+        "server CPU during the mix: {:.2} s = {:.0}% of one core, {:.3} ms per operation; \
+         RSS {:.1} MiB, peak {:.1} MiB; load average {}",
+        cpu.as_secs_f64(),
+        100.0 * cpu.as_secs_f64() / mix.elapsed.as_secs_f64().max(1e-9),
+        1e3 * cpu.as_secs_f64() / mix.ops.len().max(1) as f64,
+        server_after.rss as f64 / 1048576.0,
+        server_after.peak_rss as f64 / 1048576.0,
+        load_average.map_or_else(|| "?".into(), |l| format!("{l:.1}"))
+    );
+    println!();
+    print_notices("delivery → IDLE `* n EXISTS`, during the mix", &busy);
+    println!();
+    print_notices("delivery → IDLE `* n EXISTS`, quiet server", &quiet);
+    Ok(())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn print_mix(opts: &ImapOptions, mix: &imap_mix::MixOutcome) {
+    let secs = mix.elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "IMAP mix: {} clients (one account each, certificate + AUTHENTICATE PLAIN), INBOX of {} \
+         messages of {} bytes, {:.1} s",
+        opts.clients, opts.messages, opts.size, secs
+    );
+    println!();
+    println!("| operation | count | ops/s | p50 | p99 |");
+    println!("| --- | --- | --- | --- | --- |");
+    let mut by_kind: BTreeMap<Op, Vec<Duration>> = BTreeMap::new();
+    for (op, d) in &mix.ops {
+        by_kind.entry(*op).or_default().push(*d);
+    }
+    for (op, mut v) in by_kind {
+        v.sort_unstable();
+        println!(
+            "| {} | {} | {:.0} | {} | {} |",
+            op.label(),
+            v.len(),
+            v.len() as f64 / secs,
+            ms(percentile(&v, 50.0)),
+            ms(percentile(&v, 99.0))
+        );
+    }
+    let mut all: Vec<Duration> = mix.ops.iter().map(|(_, d)| *d).collect();
+    all.sort_unstable();
+    println!(
+        "| **all** | {} | **{:.0}** | {} | {} |",
+        all.len(),
+        all.len() as f64 / secs,
+        ms(percentile(&all, 50.0)),
+        ms(percentile(&all, 99.0))
+    );
+    let mut sign = mix.sign_ins.clone();
+    sign.sort_unstable();
+    println!();
+    println!(
+        "bodies fetched: {:.1} MB; sign-in p50 (connect → OK, TLS + certificate + argon2id): {}",
+        mix.body_bytes as f64 / 1e6,
+        ms(percentile(&sign, 50.0))
+    );
+}
+
+fn print_notices(what: &str, notices: &[Notice]) {
+    let mut submit: Vec<Duration> = notices.iter().map(|n| n.from_submit).collect();
+    let mut ack: Vec<Duration> = notices.iter().map(|n| n.from_ack).collect();
+    submit.sort_unstable();
+    ack.sort_unstable();
+    let early = notices.iter().filter(|n| n.before_ack).count();
+    println!(
+        "{what}: {} deliveries of 4 KB, one at a time",
+        notices.len()
+    );
+    println!();
+    println!("| measured from | p50 | p90 | p99 | max |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (label, v) in [("MAIL FROM sent", &submit), ("250 after DATA read", &ack)] {
+        println!(
+            "| {label} | {} | {} | {} | {} |",
+            ms(percentile(v, 50.0)),
+            ms(percentile(v, 90.0)),
+            ms(percentile(v, 99.0)),
+            ms(percentile(v, 100.0))
+        );
+    }
+    println!();
+    println!(
+        "({early} of {} notices arrived before the sender had read its 250)",
+        notices.len()
+    );
+}
+
+/// The memory part: idle signed-in connections held by a second process, the daemon's
+/// RSS read at each step.
+pub async fn memory(opts: &ImapOptions) -> anyhow::Result<()> {
+    let extra = format!(
+        "\n[auth]\nrequire_password = {}\nmax_connections_per_session = 1000000\n",
+        opts.memory_sign_in == SignIn::Plain
+    );
+    let accounts = opts.memory_accounts;
+    let ws = install(opts, "certmail-bench-imapmem-", 2, accounts, &extra).await?;
+    let inst = &ws.inst;
+    let d = start(inst, &opts.certmail).await?;
+    let imaps = d.listener("imaps").context("no imaps listener")?;
+    let subs = d
+        .listener("submissions")
+        .context("no submissions listener")?;
+    if opts.memory_messages > 0 {
+        fill(
+            subs,
+            &inst.server_ca,
+            &inst.senders,
+            &inst.recipients,
+            opts.memory_messages,
+            4096,
+            opts.timeout,
+        )
+        .await
+        .map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
+    }
+    let plan = HolderPlan {
+        addr: imaps,
+        server_ca: inst.server_ca.clone(),
+        sign_in: opts.memory_sign_in,
+        timeout: opts.timeout,
+        accounts: inst
+            .recipients
+            .iter()
+            .enumerate()
+            .map(|(i, r)| HolderAccount {
+                from: source_address(i),
+                id: r.id.clone(),
+                cert: r.cert.clone(),
+                key: r.key.clone(),
+                password: r.password.clone(),
+            })
+            .collect(),
+    };
+    let plan_path = inst.dir.join("idle-plan.tsv");
+    std::fs::write(&plan_path, plan.to_text())?;
+    let mut holder = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("imap-idle-clients")
+        .arg("--plan")
+        .arg(&plan_path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the idle-connection holder")?;
+    let mut to_holder = holder.stdin.take().context("stdin piped")?;
+    let mut from_holder =
+        tokio::io::BufReader::new(holder.stdout.take().context("stdout piped")?).lines();
+
+    let base = settled_rss(d.pid()).await?;
+    let mut rows = Vec::new();
+    for &n in &opts.memory_steps {
+        to_holder
+            .write_all(format!("grow {n}\n").as_bytes())
+            .await?;
+        let line = from_holder
+            .next_line()
+            .await?
+            .context("the holder process ended")?;
+        let Some(rest) = line.strip_prefix("ready ") else {
+            bail!(crate::daemon::with_log_tail(
+                anyhow::anyhow!("holder: {line}"),
+                &inst.log
+            ));
+        };
+        let secs = rest.split(' ').nth(1).unwrap_or("?").to_owned();
+        let rss = settled_rss(d.pid()).await?;
+        let holder_rss = holder
+            .id()
+            .and_then(|p| procstat::read(Some(p)).ok())
+            .map_or(0, |s| s.rss);
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", d.pid())).map_or(0, |r| r.count());
+        eprintln!(
+            "{n} idle connections in {secs} s: daemon RSS {:.1} MiB",
+            rss as f64 / 1048576.0
+        );
+        rows.push((n, secs, rss, holder_rss, fds));
+    }
+    let stat = d.stat()?;
+    drop(to_holder);
+    let _ = tokio::time::timeout(Duration::from_secs(30), holder.wait()).await;
+    d.stop(Duration::from_secs(10)).await;
+
+    println!("{}", crate::machine_line());
+    println!(
+        "command: {}",
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    println!();
+    println!(
+        "idle signed-in IMAP connections (TLS 1.3, client certificate, AUTHENTICATE {}, SELECT \
+         INBOX of {} messages, IDLE), {} accounts from {} loopback addresses, held by a second \
+         process",
+        match opts.memory_sign_in {
+            SignIn::Plain => "PLAIN",
+            SignIn::External => "EXTERNAL",
+        },
+        opts.memory_messages,
+        accounts,
+        accounts.min(250 * 250)
+    );
+    println!();
+    println!(
+        "| connections | opened in | daemon RSS | KB per connection (from 0) | KB per connection (from the previous step) | daemon fds | client process RSS |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| 0 | - | {:.1} MiB | - | - | - | - |",
+        base as f64 / 1048576.0
+    );
+    let mut prev = (0usize, base);
+    for (n, secs, rss, holder_rss, fds) in rows {
+        let per =
+            |from: u64, count: usize| (rss as f64 - from as f64) / 1024.0 / count.max(1) as f64;
+        println!(
+            "| {n} | {secs} s | {:.1} MiB | **{:.1}** | {:.1} | {fds} | {:.1} MiB |",
+            rss as f64 / 1048576.0,
+            per(base, n),
+            per(prev.1, n - prev.0),
+            holder_rss as f64 / 1048576.0
+        );
+        prev = (n, rss);
+    }
+    println!();
+    println!(
+        "daemon peak RSS (VmHWM): {:.1} MiB",
+        stat.peak_rss as f64 / 1048576.0
+    );
+    Ok(())
+}
+
+/// Account `i`'s source address: 127.1.x.y, one per account (its device).
+fn source_address(i: usize) -> IpAddr {
+    let (hi, lo) = (i / 250, i % 250);
+    IpAddr::from([127, 1, (hi % 250) as u8, (lo + 1) as u8])
+}
+
+/// The daemon's VmRSS once it stops moving: read every 500 ms until two readings in a
+/// row differ by under 0.5% (at most 20 readings).
+async fn settled_rss(pid: u32) -> anyhow::Result<u64> {
+    let mut last = procstat::read(Some(pid))?.rss;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = procstat::read(Some(pid))?.rss;
+        if (now as f64 - last as f64).abs() < last as f64 * 0.005 {
+            return Ok(now);
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_addresses_are_distinct_loopback() {
+        let all: std::collections::HashSet<IpAddr> = (0..2000).map(source_address).collect();
+        assert_eq!(all.len(), 2000);
+        assert!(all.iter().all(IpAddr::is_loopback));
+        assert_eq!(source_address(0), IpAddr::from([127, 1, 0, 1]));
+        assert_eq!(source_address(251), IpAddr::from([127, 1, 1, 2]));
+    }
+}
