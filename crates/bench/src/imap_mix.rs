@@ -196,7 +196,11 @@ fn command_for(op: Op, uids: &[u32], senders: &[String], rng: &mut Rng) -> Strin
             format!("UID SEARCH FROM \"{local}\"")
         }
         Op::Store => {
-            let sign = if rng.next_u64().is_multiple_of(2) { '+' } else { '-' };
+            let sign = if rng.next_u64().is_multiple_of(2) {
+                '+'
+            } else {
+                '-'
+            };
             format!("UID STORE {} {sign}FLAGS (\\Seen)", one(rng))
         }
         Op::Idle => "IDLE".to_owned(),
