@@ -124,6 +124,16 @@ listen_mx = ["127.0.0.1:0"]
         crate::DaemonProcess::start(&["serve", "--config", config], &[], &LISTENERS)
     }
 
+    /// The PEM paths an outside client (Python's ssl, swaks) is given: the CA that signed
+    /// the server certificate, the user's certificate and its key.
+    pub fn client_pem_paths(&self) -> (&str, &str, &str) {
+        (
+            self.server_ca.to_str().expect("temp paths are UTF-8"),
+            self.user_cert.to_str().expect("temp paths are UTF-8"),
+            self.user_key.to_str().expect("temp paths are UTF-8"),
+        )
+    }
+
     /// A TLS 1.3 client config presenting the demo user's certificate.
     pub fn user_tls(&self) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
         crate::tls::client_config(

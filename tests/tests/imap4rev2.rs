@@ -15,11 +15,7 @@ fn imaplib_enables_imap4rev2() -> anyhow::Result<()> {
     let fx = fixtures::Installation::new()?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
     let daemon = fx.start()?;
-    let (ca, cert, key) = (
-        fx.server_ca.to_str().expect("utf-8"),
-        fx.user_cert.to_str().expect("utf-8"),
-        fx.user_key.to_str().expect("utf-8"),
-    );
+    let (ca, cert, key) = fx.client_pem_paths();
     let script = format!(
         r#"
 import imaplib, ssl, smtplib, sys

@@ -58,11 +58,7 @@ fn imaplib_day_curl_and_mbsync() -> anyhow::Result<()> {
     let daemon = fx.start()?;
     send_mail(&daemon, &fx, "first")?;
     send_mail(&daemon, &fx, "second")?;
-    let (ca, cert, key) = (
-        fx.server_ca.to_str().expect("utf-8"),
-        fx.user_cert.to_str().expect("utf-8"),
-        fx.user_key.to_str().expect("utf-8"),
-    );
+    let (ca, cert, key) = fx.client_pem_paths();
     let imaps = daemon.addr("imaps").port();
 
     // Python imaplib: sign in, list, CONDSTORE sync, fetch, flag, move to Trash, expunge,
