@@ -65,3 +65,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineClient<S> {
         self.io.into_inner()
     }
 }
+
+/// Connects to an IMAPS listener with `config`, reads the greeting and signs in with
+/// LOGIN (the password quoted, so ASCII), checking both answers; the client is then in
+/// the Authenticated state and the next tag to use is `a2`.
+pub async fn imaps_login(
+    addr: std::net::SocketAddr,
+    config: std::sync::Arc<rustls::ClientConfig>,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<LineClient<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>> {
+    let mut c = LineClient::new(crate::tls::connect(addr, config).await?);
+    let greeting = c.line().await?;
+    anyhow::ensure!(greeting.starts_with("* OK"), "greeting: {greeting}");
+    c.send_raw(format!("a1 LOGIN {user} \"{password}\"\r\n").as_bytes())
+        .await?;
+    let answer = c.line().await?;
+    anyhow::ensure!(answer.starts_with("a1 OK"), "LOGIN: {answer}");
+    Ok(c)
+}

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use certmail_pki::testpki::{TestPki, UserSpec};
 use certmail_tests::cert_kinds::write_pem;
 use certmail_tests::fixtures::Installation;
-use certmail_tests::lines::LineClient;
+use certmail_tests::lines::{LineClient, imaps_login};
 use certmail_tests::slapd::Slapd;
 use certmail_tests::tls;
 
@@ -75,11 +75,7 @@ async fn revocation_reaches_live_sessions_from_the_ldap_directory() -> anyhow::R
         Some((&cert, &key)),
         &[&rustls::version::TLS13],
     )?;
-    let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg.clone()).await?);
-    assert!(c.line().await?.starts_with("* OK"));
-    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
-        .await?;
-    assert!(c.line().await?.starts_with("a1 OK"));
+    let mut c = imaps_login(daemon.addr("imaps"), cfg.clone(), "hong", PASSWORD).await?;
     c.send_raw(b"a2 IDLE\r\n").await?;
     assert!(c.line().await?.starts_with('+'));
 

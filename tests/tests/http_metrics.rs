@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use base64::Engine as _;
-use certmail_tests::lines::LineClient;
+use certmail_tests::lines::{LineClient, imaps_login};
 use certmail_tests::{DaemonProcess, fixtures, tls};
 use tokio::net::TcpStream;
 
@@ -178,12 +178,7 @@ async fn metrics_count_connection_states_kicks_and_store_flushes() -> anyhow::Re
     let metrics = || curl(&format!("http://{}/metrics", daemon.addr("metrics")));
 
     // One IMAP connection signed in and idling, one that has not signed in.
-    let mut idler = LineClient::new(tls::connect(daemon.addr("imaps"), fx.user_tls()?).await?);
-    assert!(idler.line().await?.starts_with("* OK"));
-    idler
-        .send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
-        .await?;
-    assert!(idler.line().await?.starts_with("a1 OK"));
+    let mut idler = imaps_login(daemon.addr("imaps"), fx.user_tls()?, "hong", PASSWORD).await?;
     idler.send_raw(b"a2 IDLE\r\n").await?;
     assert!(idler.line().await?.starts_with('+'));
     let mut waiting = LineClient::new(tls::connect(daemon.addr("imaps"), fx.user_tls()?).await?);

@@ -3,7 +3,7 @@
 
 use certmail_pki::testpki::{TestPki, UserSpec, gpki_cdp};
 use certmail_tests::cert_kinds::write_pem;
-use certmail_tests::lines::LineClient;
+use certmail_tests::lines::{LineClient, imaps_login};
 use certmail_tests::{fixtures, tls};
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
@@ -31,11 +31,7 @@ async fn a_reloaded_crl_ends_the_revoked_users_session() -> anyhow::Result<()> {
         Some((&cert, &key)),
         &[&rustls::version::TLS13],
     )?;
-    let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg.clone()).await?);
-    assert!(c.line().await?.starts_with("* OK"));
-    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
-        .await?;
-    assert!(c.line().await?.starts_with("a1 OK"));
+    let mut c = imaps_login(daemon.addr("imaps"), cfg.clone(), "hong", PASSWORD).await?;
 
     // The CA revokes the certificate; the fetch job drops the new CRL in place; reload.
     let revoked = pki.crl(
@@ -102,11 +98,7 @@ async fn a_changed_crl_file_is_picked_up_without_a_reload() -> anyhow::Result<()
         Some((&cert, &key)),
         &[&rustls::version::TLS13],
     )?;
-    let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg).await?);
-    assert!(c.line().await?.starts_with("* OK"));
-    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
-        .await?;
-    assert!(c.line().await?.starts_with("a1 OK"));
+    let mut c = imaps_login(daemon.addr("imaps"), cfg, "hong", PASSWORD).await?;
     c.send_raw(b"a2 IDLE\r\n").await?;
     assert!(c.line().await?.starts_with('+'));
 
