@@ -89,9 +89,10 @@ pub struct Installation {
     pub recipients: Vec<Recipient>,
 }
 
-/// The password every benchmark account gets (Korean, to exercise UTF-8 in AUTH PLAIN).
+/// The password every benchmark account gets (Korean, to exercise UTF-8 in AUTH PLAIN). The id
+/// is written backwards: the password policy refuses a password that contains the account id.
 fn password_of(id: &str) -> String {
-    format!("벤치-{id}-암호")
+    format!("벤치-{}-암호", id.chars().rev().collect::<String>())
 }
 
 /// Writes the PKI and the config into `dir` (which must exist and be empty).

@@ -97,6 +97,27 @@ pub fn needs_content(names: &[MessageDataItemName<'_>]) -> bool {
     })
 }
 
+/// True when the message's header block (see [`crate::message::cache`]) answers every item
+/// that needs content: ENVELOPE, RFC822.HEADER and the top-level `BODY[HEADER]`,
+/// `BODY[HEADER.FIELDS (...)]` and `BODY[HEADER.FIELDS.NOT (...)]`, partial or not. A view
+/// of the header block alone gives these the same bytes as a view of the whole message.
+pub fn header_suffices(names: &[MessageDataItemName<'_>]) -> bool {
+    use imap_codec::imap_types::fetch::Section;
+    names.iter().all(|n| match n {
+        MessageDataItemName::Envelope | MessageDataItemName::Rfc822Header => true,
+        MessageDataItemName::BodyExt {
+            section:
+                Some(
+                    Section::Header(None)
+                    | Section::HeaderFields(None, _)
+                    | Section::HeaderFieldsNot(None, _),
+                ),
+            ..
+        } => true,
+        other => !needs_content(std::slice::from_ref(other)),
+    })
+}
+
 /// Builds the data items for `names`.
 pub fn fetch_items(
     names: &[MessageDataItemName<'static>],

@@ -4,8 +4,11 @@
 use std::{fs, path::Path};
 
 use certmail_imap::{
-    fetch::{FetchError, FetchFacts, fetch_items, imap_date_time, item_names, needs_content},
-    message::MessageView,
+    fetch::{
+        FetchError, FetchFacts, fetch_items, header_suffices, imap_date_time, item_names,
+        needs_content,
+    },
+    message::{MessageView, cache::header_block},
     proto::response::encode,
 };
 use chrono::DateTime;
@@ -32,6 +35,28 @@ fn corpus(name: &str) -> Vec<u8> {
 /// Runs `A1 [UID] FETCH 1 <items>` against `raw`; returns the untagged FETCH line and
 /// whether \Seen must be set.
 fn fetch(raw: &[u8], items: &str, uid: bool, modseq: bool) -> (String, bool) {
+    fetch_from(raw, raw, items, uid, modseq)
+}
+
+/// The item names of `A1 FETCH 1 <items>`.
+fn names_of(items: &str) -> Vec<imap_codec::imap_types::fetch::MessageDataItemName<'static>> {
+    let line = format!("A1 FETCH 1 {items}\r\n");
+    let (_, command) = CommandCodec::default()
+        .decode(line.as_bytes())
+        .expect("valid FETCH");
+    let CommandBody::Fetch {
+        macro_or_item_names,
+        ..
+    } = command.body
+    else {
+        panic!("not FETCH")
+    };
+    item_names(&macro_or_item_names.to_static(), false, false)
+}
+
+/// As [`fetch`], with the view built from `content` (the message or its cached header
+/// block) while RFC822.SIZE stays that of `raw`.
+fn fetch_from(raw: &[u8], content: &[u8], items: &str, uid: bool, modseq: bool) -> (String, bool) {
     let line = format!("A1 {}FETCH 1 {items}\r\n", if uid { "UID " } else { "" });
     let (_, command) = CommandCodec::default()
         .decode(line.as_bytes())
@@ -53,7 +78,7 @@ fn fetch(raw: &[u8], items: &str, uid: bool, modseq: bool) -> (String, bool) {
         size: u32::try_from(raw.len()).expect("small"),
         modseq: 7,
     };
-    let view = needs_content(&names).then(|| MessageView::parse(raw));
+    let view = needs_content(&names).then(|| MessageView::parse(content));
     let result = fetch_items(&names, &facts, view.as_ref()).expect("answerable");
     let data = Data::fetch(1, result.items).expect("at least one item");
     (
@@ -151,4 +176,47 @@ fn internal_dates_are_made_imap_safe() {
         imap_date_time(odd).as_ref().to_rfc3339(),
         "2026-01-02T03:04:05+05:30"
     );
+}
+
+#[test]
+fn the_cached_header_block_answers_header_items_exactly_as_the_message_does() {
+    let header_only = [
+        "(UID RFC822.SIZE FLAGS ENVELOPE)",
+        "RFC822.HEADER",
+        "BODY[HEADER]",
+        "BODY.PEEK[HEADER]<0.20>",
+        "BODY.PEEK[HEADER.FIELDS (From Subject Date Message-ID Content-Type)]",
+        "(ENVELOPE BODY.PEEK[HEADER.FIELDS.NOT (Received)])",
+    ];
+    for name in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus"))
+        .expect("corpus")
+        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+    {
+        let raw = corpus(&name);
+        let header = header_block(&raw);
+        assert!(header.len() < raw.len(), "{name}: has a body");
+        for items in header_only {
+            assert!(header_suffices(&names_of(items)), "{items}");
+            assert_eq!(
+                fetch_from(&raw, header, items, false, false),
+                fetch(&raw, items, false, false),
+                "{name}: {items}"
+            );
+        }
+    }
+    // Anything that looks past the header needs the message.
+    for items in [
+        "BODY",
+        "BODYSTRUCTURE",
+        "BODY.PEEK[]",
+        "BODY[TEXT]",
+        "BODY[1.HEADER]",
+        "BINARY.SIZE[1]",
+        "RFC822",
+        "(ENVELOPE RFC822.TEXT)",
+    ] {
+        assert!(!header_suffices(&names_of(items)), "{items}");
+    }
+    // Metadata-only FETCHes need neither (and the header would do).
+    assert!(header_suffices(&names_of("FAST")));
 }

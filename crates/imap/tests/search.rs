@@ -3,7 +3,11 @@
 
 use std::{fs, path::Path};
 
-use certmail_imap::search::{SearchMessage, SearchScope, matches};
+use certmail_imap::{
+    commands::search::{Reads, reads},
+    message::cache::header_block,
+    search::{SearchMessage, SearchScope, matches},
+};
 use chrono::{DateTime, FixedOffset};
 use imap_codec::{
     CommandCodec,
@@ -71,8 +75,22 @@ impl Fixture {
         self.hit_key(&key(criteria))
     }
 
+    /// Whether `key` matches, checking on the way that a key the cached header block can
+    /// answer (see `reads`) gives the same result on that block as on the whole message.
     fn hit_key(&self, key: &SearchKey<'_>) -> bool {
-        let parsed = MessageParser::default().parse(&self.raw);
+        let hit = self.hit_on(key, &self.raw);
+        if reads(key) < Reads::Message {
+            assert_eq!(
+                self.hit_on(key, header_block(&self.raw)),
+                hit,
+                "{key:?} on the header block"
+            );
+        }
+        hit
+    }
+
+    fn hit_on(&self, key: &SearchKey<'_>, content: &[u8]) -> bool {
+        let parsed = MessageParser::default().parse(content);
         let message = SearchMessage {
             seq: 4,
             uid: 200,
@@ -81,7 +99,7 @@ impl Fixture {
             internal_date: self.date,
             size: u32::try_from(self.raw.len()).expect("small test message"),
             modseq: 77,
-            raw: &self.raw,
+            raw: content,
             parsed: parsed.as_ref(),
         };
         matches(key, &message, SCOPE)

@@ -116,6 +116,14 @@ pub trait Store: Send + Sync + 'static {
         account: &str,
         blob: &BlobId,
     ) -> Result<Option<Vec<u8>>, StoreError>;
+    /// `message_summary` of many bodies in one call (SEARCH and SORT want one per message):
+    /// in order, `None` where no summary was stored yet or the account no longer holds the
+    /// body.
+    async fn message_summaries(
+        &self,
+        account: &str,
+        blobs: Vec<BlobId>,
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
     /// Caches an opaque summary of a body (e.g. the IMAP layer's encoded ENVELOPE and
     /// BODYSTRUCTURE) so FETCH need not re-parse it; shared by every copy, encrypted, freed
     /// with the body. A cache: unlike other writes it does not wait for a flush.

@@ -391,6 +391,19 @@ async fn summaries_are_cached_per_body_and_freed_with_it() {
         s.message_summary("hong", &blob).await.unwrap(),
         Some(summary.clone())
     );
+    // In a batch, in order: a body without a summary and one the account lacks read as None.
+    s.append("hong", "INBOX", message(2)).await.unwrap();
+    let second = s.messages("hong", "INBOX", 2..=2).await.unwrap()[0].blob;
+    assert_eq!(
+        s.message_summaries("hong", vec![second, blob])
+            .await
+            .unwrap(),
+        vec![None, Some(summary.clone())]
+    );
+    assert_eq!(
+        s.message_summaries("kim", vec![blob]).await.unwrap(),
+        vec![None]
+    );
     // Another account cannot read or plant summaries of bodies it does not hold.
     assert!(matches!(
         s.message_summary("kim", &blob).await,
@@ -403,7 +416,7 @@ async fn summaries_are_cached_per_body_and_freed_with_it() {
     s.set_flags(
         "hong",
         "INBOX",
-        &[1],
+        &[1, 2],
         FlagOp::Add,
         &flags(&["\\Deleted"]),
         None,

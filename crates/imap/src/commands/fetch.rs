@@ -15,10 +15,11 @@ use imap_codec::imap_types::{
     sequence::SequenceSet,
 };
 
-use super::{Outcome, search::internal_date, store_error};
-use crate::fetch::{FetchFacts, fetch_items, item_names, needs_content};
+use super::search::{Reads, internal_date};
+use super::{Outcome, store_error};
+use crate::fetch::{FetchFacts, fetch_items, header_suffices, item_names, needs_content};
 use crate::mailbox::flags_of;
-use crate::message::MessageView;
+use crate::message::{MessageView, cache::header_of};
 use crate::proto::flags::fetch_flags;
 use crate::server::{Out, SignedIn};
 
@@ -61,7 +62,8 @@ pub struct FetchJob {
     changed_since: Option<u64>,
     /// UIDs whose \Seen this FETCH set: their FLAGS go with the response.
     flags_changed: Vec<u32>,
-    needs_body: bool,
+    /// What each answer reads of the message.
+    reads: Reads,
 }
 
 impl FetchJob {
@@ -140,7 +142,13 @@ impl FetchJob {
             };
         let mut job = FetchJob {
             tag,
-            needs_body: needs_content(&items),
+            reads: if !needs_content(&items) {
+                Reads::Nothing
+            } else if header_suffices(&items) {
+                Reads::Header
+            } else {
+                Reads::Message
+            },
             items,
             targets,
             metas,
@@ -222,18 +230,20 @@ impl FetchJob {
         if self.changed_since.is_some_and(|since| meta.modseq <= since) {
             return Ok(0);
         }
-        let raw = if self.needs_body {
-            match s.ctx.store.message_body(s.account_id(), &meta.blob).await {
-                Ok(raw) => raw,
-                Err(e) => {
-                    store_error(out, self.tag.clone(), "FETCH", &e);
-                    return Err(());
-                }
-            }
-        } else {
-            Vec::new()
+        let store = s.ctx.store.as_ref();
+        let read = match self.reads {
+            Reads::Nothing => Ok(Vec::new()),
+            Reads::Header => header_of(store, s.account_id(), &meta.blob).await,
+            Reads::Message => store.message_body(s.account_id(), &meta.blob).await,
         };
-        let view = self.needs_body.then(|| MessageView::parse(&raw));
+        let raw = match read {
+            Ok(raw) => raw,
+            Err(e) => {
+                store_error(out, self.tag.clone(), "FETCH", &e);
+                return Err(());
+            }
+        };
+        let view = (self.reads != Reads::Nothing).then(|| MessageView::parse(&raw));
         let message_flags = flags_of(&meta.flags);
         let facts = FetchFacts {
             uid,

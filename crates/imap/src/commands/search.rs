@@ -179,45 +179,51 @@ async fn matching(
         max_seq: selected.len(),
         max_uid: selected.max_uid(),
     };
-    let body_needed = needs_body(&key);
+    let reads = reads(&key);
+    // Entries the store still holds (one expunged elsewhere and not yet announced is left
+    // out), with their sequence numbers.
+    let listed: Vec<(u32, &certmail_store::MessageMeta)> = selected
+        .entries()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, entry)| {
+            let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            metas.get(&entry.uid).map(|meta| (seq, meta))
+        })
+        .collect();
     let mut found = Vec::new();
     let mut uids = Vec::new();
     let mut highest = 0u64;
-    for (i, entry) in selected.entries().iter().enumerate() {
-        let Some(meta) = metas.get(&entry.uid) else {
-            continue; // expunged elsewhere, not yet announced
-        };
-        let raw = if body_needed {
-            match store.message_body(account, &meta.blob).await {
-                Ok(raw) => raw,
-                Err(e) => {
-                    store_error(out, tag, "SEARCH", &e);
-                    return None;
-                }
+    for chunk in listed.chunks(reads.chunk()) {
+        let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
+        let contents = match read_contents(store, account, &blobs, reads).await {
+            Ok(contents) => contents,
+            Err(e) => {
+                store_error(out, tag, "SEARCH", &e);
+                return None;
             }
-        } else {
-            Vec::new()
         };
-        let parsed = body_needed
-            .then(|| mail_parser::MessageParser::default().parse(&raw[..]))
-            .flatten();
-        let message_flags: Vec<Flag<'static>> = flags_of(&meta.flags);
-        let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        let message = SearchMessage {
-            seq,
-            uid: entry.uid,
-            flags: &message_flags,
-            recent: selected.is_recent(entry.uid),
-            internal_date: internal_date(meta.internal_date),
-            size: u32::try_from(meta.size).unwrap_or(u32::MAX),
-            modseq: meta.modseq,
-            raw: &raw,
-            parsed: parsed.as_ref(),
-        };
-        if matches(&key, &message, scope) {
-            found.push(if uid { entry.uid } else { seq });
-            uids.push(entry.uid);
-            highest = highest.max(meta.modseq);
+        for (&(seq, meta), raw) in chunk.iter().zip(contents) {
+            let parsed = (reads != Reads::Nothing)
+                .then(|| mail_parser::MessageParser::default().parse(&raw[..]))
+                .flatten();
+            let message_flags: Vec<Flag<'static>> = flags_of(&meta.flags);
+            let message = SearchMessage {
+                seq,
+                uid: meta.uid,
+                flags: &message_flags,
+                recent: selected.is_recent(meta.uid),
+                internal_date: internal_date(meta.internal_date),
+                size: u32::try_from(meta.size).unwrap_or(u32::MAX),
+                modseq: meta.modseq,
+                raw: &raw,
+                parsed: parsed.as_ref(),
+            };
+            if matches(&key, &message, scope) {
+                found.push(if uid { meta.uid } else { seq });
+                uids.push(meta.uid);
+                highest = highest.max(meta.modseq);
+            }
         }
     }
     Some(Found {
@@ -246,13 +252,41 @@ fn mentions_modseq(key: &SearchKey<'_>) -> bool {
     }
 }
 
-/// Whether evaluating `key` reads the message itself (headers, text, sent date).
-pub(crate) fn needs_body(key: &SearchKey<'_>) -> bool {
+/// How much of each message evaluating a search key reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reads {
+    /// Flags, dates, sizes, UIDs: the store's metadata only.
+    Nothing,
+    /// Header fields (FROM, SUBJECT, HEADER, SENT*): the cached header block.
+    Header,
+    /// The text (BODY, TEXT): the whole message.
+    Message,
+}
+
+impl Reads {
+    /// Messages read per batch: header blocks are small and batched, whole messages are
+    /// read one at a time so a search never holds more than one in memory.
+    pub fn chunk(self) -> usize {
+        match self {
+            Reads::Nothing => usize::MAX,
+            Reads::Header => 256,
+            Reads::Message => 1,
+        }
+    }
+}
+
+/// What evaluating `key` reads of each message.
+pub fn reads(key: &SearchKey<'_>) -> Reads {
     use SearchKey as K;
     match key {
-        K::And(keys) => keys.as_ref().iter().any(needs_body),
-        K::Or(a, b) => needs_body(a) || needs_body(b),
-        K::Not(k) => needs_body(k),
+        K::And(keys) => keys
+            .as_ref()
+            .iter()
+            .map(reads)
+            .max()
+            .unwrap_or(Reads::Nothing),
+        K::Or(a, b) => reads(a).max(reads(b)),
+        K::Not(k) => reads(k),
         K::All
         | K::Answered
         | K::Deleted
@@ -276,7 +310,37 @@ pub(crate) fn needs_body(key: &SearchKey<'_>) -> bool {
         | K::Smaller(_)
         | K::Uid(_)
         | K::SequenceSet(_)
-        | K::ModSequence { .. } => false,
-        _ => true,
+        | K::ModSequence { .. } => Reads::Nothing,
+        K::From(_)
+        | K::To(_)
+        | K::Cc(_)
+        | K::Bcc(_)
+        | K::Subject(_)
+        | K::Header(..)
+        | K::SentBefore(_)
+        | K::SentOn(_)
+        | K::SentSince(_) => Reads::Header,
+        K::Body(_) | K::Text(_) => Reads::Message,
+    }
+}
+
+/// What `reads` needs of each of `blobs`, in order: nothing (empty), the header block, or
+/// the whole message.
+pub(crate) async fn read_contents(
+    store: &dyn certmail_store::Store,
+    account: &str,
+    blobs: &[certmail_store::BlobId],
+    reads: Reads,
+) -> Result<Vec<Vec<u8>>, certmail_store::StoreError> {
+    match reads {
+        Reads::Nothing => Ok(vec![Vec::new(); blobs.len()]),
+        Reads::Header => crate::message::cache::header_blocks(store, account, blobs).await,
+        Reads::Message => {
+            let mut bodies = Vec::with_capacity(blobs.len());
+            for blob in blobs {
+                bodies.push(store.message_body(account, blob).await?);
+            }
+            Ok(bodies)
+        }
     }
 }

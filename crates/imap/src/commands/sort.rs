@@ -15,7 +15,8 @@ use imap_codec::imap_types::{
 };
 use mail_parser::{Address, Message};
 
-use super::{Outcome, search::internal_date, store_error};
+use super::search::{Reads, internal_date, read_contents};
+use super::{Outcome, store_error};
 use crate::mailbox::flags_of;
 use crate::message::base_subject::base_subject;
 use crate::search::{SearchMessage, SearchScope, matches};
@@ -146,39 +147,46 @@ pub async fn candidates(
         max_uid: selected.max_uid(),
     };
     // ARRIVAL and SIZE are store metadata: a SORT by them over flags, dates and sizes
-    // reads no message (as SEARCH does for such keys).
-    let read_content = headers || super::search::needs_body(&key);
+    // reads no message (as SEARCH does for such keys); other keys read the cached header.
+    let header_reads = if headers {
+        Reads::Header
+    } else {
+        Reads::Nothing
+    };
+    let reads = header_reads.max(super::search::reads(&key));
+    let listed: Vec<(u32, certmail_store::MessageMeta)> = metas
+        .into_iter()
+        // One that arrived since the client last heard is not in its view yet.
+        .filter_map(|meta| selected.seq_of(meta.uid).map(|seq| (seq, meta)))
+        .collect();
     let mut found = Vec::new();
-    for meta in metas {
-        let Some(seq) = selected.seq_of(meta.uid) else {
-            continue; // arrived since the client last heard: not in its view yet
+    for chunk in listed.chunks(reads.chunk()) {
+        let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
+        let contents = match read_contents(store, account, &blobs, reads).await {
+            Ok(contents) => contents,
+            Err(e) => return Err(failed(out, e)),
         };
-        let raw = if read_content {
-            match store.message_body(account, &meta.blob).await {
-                Ok(raw) => raw,
-                Err(e) => return Err(failed(out, e)),
+        for ((seq, meta), raw) in chunk.iter().zip(contents) {
+            let seq = *seq;
+            let parsed = (reads != Reads::Nothing)
+                .then(|| mail_parser::MessageParser::default().parse(&raw[..]))
+                .flatten();
+            let message_flags: Vec<Flag<'static>> = flags_of(&meta.flags);
+            let message = SearchMessage {
+                seq,
+                uid: meta.uid,
+                flags: &message_flags,
+                recent: selected.is_recent(meta.uid),
+                internal_date: internal_date(meta.internal_date),
+                size: u32::try_from(meta.size).unwrap_or(u32::MAX),
+                modseq: meta.modseq,
+                raw: &raw,
+                parsed: parsed.as_ref(),
+            };
+            if matches(&key, &message, scope) {
+                let (arrival, size) = (meta.internal_date, meta.size);
+                found.push(Candidate::of(seq, meta.uid, arrival, size, parsed.as_ref()));
             }
-        } else {
-            Vec::new()
-        };
-        let parsed = read_content
-            .then(|| mail_parser::MessageParser::default().parse(&raw[..]))
-            .flatten();
-        let message_flags: Vec<Flag<'static>> = flags_of(&meta.flags);
-        let message = SearchMessage {
-            seq,
-            uid: meta.uid,
-            flags: &message_flags,
-            recent: selected.is_recent(meta.uid),
-            internal_date: internal_date(meta.internal_date),
-            size: u32::try_from(meta.size).unwrap_or(u32::MAX),
-            modseq: meta.modseq,
-            raw: &raw,
-            parsed: parsed.as_ref(),
-        };
-        if matches(&key, &message, scope) {
-            let (arrival, size) = (meta.internal_date, meta.size);
-            found.push(Candidate::of(seq, meta.uid, arrival, size, parsed.as_ref()));
         }
     }
     Ok(found)

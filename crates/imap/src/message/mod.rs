@@ -15,6 +15,7 @@
 pub mod address;
 pub mod base_subject;
 pub mod binary;
+pub mod cache;
 pub mod envelope;
 pub mod header;
 pub mod mime;

@@ -126,6 +126,13 @@ impl Store for StillStore {
     ) -> Result<Option<Vec<u8>>, StoreError> {
         futures::executor::block_on(self.0.message_summary(account, blob))
     }
+    async fn message_summaries(
+        &self,
+        account: &str,
+        blobs: Vec<BlobId>,
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        futures::executor::block_on(self.0.message_summaries(account, blobs))
+    }
     async fn set_message_summary(
         &self,
         account: &str,

@@ -170,6 +170,16 @@ impl Store for SledStore {
         self.read(move |i| i.message_summary(&account, &blob)).await
     }
 
+    async fn message_summaries(
+        &self,
+        account: &str,
+        blobs: Vec<BlobId>,
+    ) -> R<Vec<Option<Vec<u8>>>> {
+        let account = account.to_lowercase();
+        self.read(move |i| i.message_summaries(&account, &blobs))
+            .await
+    }
+
     async fn set_message_summary(&self, account: &str, blob: &BlobId, summary: Vec<u8>) -> R<()> {
         let (account, blob) = (account.to_lowercase(), *blob);
         self.read(move |i| i.set_message_summary(&account, &blob, &summary))

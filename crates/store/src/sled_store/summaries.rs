@@ -36,6 +36,20 @@ impl Inner {
         }
     }
 
+    pub(crate) fn message_summaries(
+        &self,
+        account: &str,
+        blobs: &[BlobId],
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        blobs
+            .iter()
+            .map(|blob| match self.message_summary(account, blob) {
+                Err(StoreError::MessageNotFound) => Ok(None),
+                other => other,
+            })
+            .collect()
+    }
+
     pub(crate) fn set_message_summary(
         &self,
         account: &str,
