@@ -6,7 +6,7 @@ use std::{fs, path::Path};
 use certmail_imap::{
     commands::search::{Reads, reads},
     message::cache::header_block,
-    search::{SearchMessage, SearchScope, matches},
+    search::{SearchMessage, SearchScope, fields_parser, matches, parser_for},
 };
 use chrono::{DateTime, FixedOffset};
 use imap_codec::{
@@ -78,10 +78,10 @@ impl Fixture {
     /// Whether `key` matches, checking on the way that a key the cached header block can
     /// answer (see `reads`) gives the same result on that block as on the whole message.
     fn hit_key(&self, key: &SearchKey<'_>) -> bool {
-        let hit = self.hit_on(key, &self.raw);
+        let hit = self.hit_on(key, &self.raw, &MessageParser::default());
         if reads(key) < Reads::Message {
             assert_eq!(
-                self.hit_on(key, header_block(&self.raw)),
+                self.hit_on(key, header_block(&self.raw), &parser_for(key, &[])),
                 hit,
                 "{key:?} on the header block"
             );
@@ -89,8 +89,8 @@ impl Fixture {
         hit
     }
 
-    fn hit_on(&self, key: &SearchKey<'_>, content: &[u8]) -> bool {
-        let parsed = MessageParser::default().parse(content);
+    fn hit_on(&self, key: &SearchKey<'_>, content: &[u8], parser: &MessageParser) -> bool {
+        let parsed = parser.parse(content);
         let message = SearchMessage {
             seq: 4,
             uid: 200,
@@ -322,4 +322,42 @@ fn unparsable_message_falls_back_to_raw_bytes() {
     let f = Fixture::new(b"garbage without headers".to_vec());
     assert!(f.hit("TEXT garbage"));
     assert!(!f.hit("SUBJECT nothing"));
+}
+
+#[test]
+fn the_lean_parser_decodes_the_named_fields_as_the_default_does() {
+    use mail_parser::HeaderName as H;
+    let named = [
+        H::From,
+        H::To,
+        H::Cc,
+        H::Bcc,
+        H::Subject,
+        H::Date,
+        H::MessageId,
+        H::References,
+        H::InReplyTo,
+        H::ContentType,
+    ];
+    for entry in
+        fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")).expect("corpus")
+    {
+        let raw = fs::read(entry.expect("entry").path()).expect("readable");
+        let full = MessageParser::default().parse(&raw).expect("parses");
+        let lean = fields_parser(named.clone())
+            .parse(header_block(&raw))
+            .expect("parses");
+        let (a, b) = (full.root_part().headers(), lean.root_part().headers());
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x.name, y.name);
+            assert_eq!(
+                (x.offset_start, x.offset_end),
+                (y.offset_start, y.offset_end)
+            );
+            if named.contains(&x.name) {
+                assert_eq!(x.value, y.value, "{}", x.name.as_str());
+            }
+        }
+    }
 }

@@ -19,7 +19,10 @@ use super::search::{Reads, internal_date};
 use super::{Outcome, store_error};
 use crate::fetch::{FetchFacts, fetch_items, header_suffices, item_names, needs_content};
 use crate::mailbox::flags_of;
-use crate::message::{MessageView, cache::header_of};
+use crate::message::{
+    MessageView,
+    cache::{header_blocks, header_of},
+};
 use crate::proto::flags::fetch_flags;
 use crate::server::{Out, SignedIn};
 
@@ -64,6 +67,8 @@ pub struct FetchJob {
     flags_changed: Vec<u32>,
     /// What each answer reads of the message.
     reads: Reads,
+    /// Header blocks read ahead (by UID), a batch per store call.
+    headers_ahead: HashMap<u32, Vec<u8>>,
 }
 
 impl FetchJob {
@@ -154,6 +159,7 @@ impl FetchJob {
             metas,
             changed_since,
             flags_changed: Vec::new(),
+            headers_ahead: HashMap::new(),
         };
         if !read_only
             && job.items.iter().any(sets_seen_flag)
@@ -209,6 +215,9 @@ impl FetchJob {
     pub async fn next_batch(&mut self, s: &SignedIn, out: &mut Out, budget: usize) -> Batch {
         let mut spent = 0usize;
         while let Some((seq, uid)) = self.targets.pop_front() {
+            if self.reads == Reads::Header && self.headers_ahead.is_empty() {
+                self.read_headers_ahead(s, uid).await;
+            }
             match self.answer(s, out, seq, uid).await {
                 Ok(size) => spent = spent.saturating_add(size),
                 Err(()) => return Batch::Done,
@@ -221,9 +230,38 @@ impl FetchJob {
         Batch::Done
     }
 
+    /// Reads the header blocks of `first` and the next targets in one store call. A failure
+    /// leaves nothing read ahead: `answer` then reads each and reports the error.
+    async fn read_headers_ahead(&mut self, s: &SignedIn, first: u32) {
+        const AHEAD: usize = 64;
+        let wanted: Vec<(u32, certmail_store::BlobId)> = std::iter::once(first)
+            .chain(self.targets.iter().map(|&(_, uid)| uid))
+            .filter_map(|uid| {
+                let meta = self.metas.get(&uid)?;
+                let changed = self.changed_since.is_none_or(|since| meta.modseq > since);
+                changed.then_some((uid, meta.blob))
+            })
+            .take(AHEAD)
+            .collect();
+        let blobs: Vec<_> = wanted.iter().map(|&(_, blob)| blob).collect();
+        if let Ok(headers) = header_blocks(s.ctx.store.as_ref(), s.account_id(), &blobs).await {
+            self.headers_ahead = wanted
+                .into_iter()
+                .map(|(uid, _)| uid)
+                .zip(headers)
+                .collect();
+        }
+    }
+
     /// One message's FETCH response; returns the octets of content read. `Err` when the
     /// command failed (its tagged NO is in `out`).
-    async fn answer(&self, s: &SignedIn, out: &mut Out, seq: u32, uid: u32) -> Result<usize, ()> {
+    async fn answer(
+        &mut self,
+        s: &SignedIn,
+        out: &mut Out,
+        seq: u32,
+        uid: u32,
+    ) -> Result<usize, ()> {
         let Some(meta) = self.metas.get(&uid) else {
             return Ok(0); // expunged by another connection; RFC 3501 §7.4.1 lets us skip it
         };
@@ -233,7 +271,10 @@ impl FetchJob {
         let store = s.ctx.store.as_ref();
         let read = match self.reads {
             Reads::Nothing => Ok(Vec::new()),
-            Reads::Header => header_of(store, s.account_id(), &meta.blob).await,
+            Reads::Header => match self.headers_ahead.remove(&uid) {
+                Some(header) => Ok(header),
+                None => header_of(store, s.account_id(), &meta.blob).await,
+            },
             Reads::Message => store.message_body(s.account_id(), &meta.blob).await,
         };
         let raw = match read {

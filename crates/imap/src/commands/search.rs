@@ -194,6 +194,7 @@ async fn matching(
     let mut found = Vec::new();
     let mut uids = Vec::new();
     let mut highest = 0u64;
+    let parser = crate::search::parser_for(&key, &[]);
     for chunk in listed.chunks(reads.chunk()) {
         let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
         let contents = match read_contents(store, account, &blobs, reads).await {
@@ -205,7 +206,7 @@ async fn matching(
         };
         for (&(seq, meta), raw) in chunk.iter().zip(contents) {
             let parsed = (reads != Reads::Nothing)
-                .then(|| mail_parser::MessageParser::default().parse(&raw[..]))
+                .then(|| parser.parse(&raw[..]))
                 .flatten();
             let message_flags: Vec<Flag<'static>> = flags_of(&meta.flags);
             let message = SearchMessage {

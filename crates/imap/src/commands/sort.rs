@@ -13,7 +13,7 @@ use imap_codec::imap_types::{
     response::{Code, Data},
     search::SearchKey,
 };
-use mail_parser::{Address, Message};
+use mail_parser::{Address, HeaderName, Message};
 
 use super::search::{Reads, internal_date, read_contents};
 use super::{Outcome, store_error};
@@ -159,6 +159,20 @@ pub async fn candidates(
         // One that arrived since the client last heard is not in its view yet.
         .filter_map(|meta| selected.seq_of(meta.uid).map(|seq| (seq, meta)))
         .collect();
+    // The fields a Candidate reads (see `Candidate::of`).
+    let parser = crate::search::parser_for(
+        &key,
+        &[
+            HeaderName::Date,
+            HeaderName::Subject,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::Cc,
+            HeaderName::MessageId,
+            HeaderName::References,
+            HeaderName::InReplyTo,
+        ],
+    );
     let mut found = Vec::new();
     for chunk in listed.chunks(reads.chunk()) {
         let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
@@ -169,7 +183,7 @@ pub async fn candidates(
         for ((seq, meta), raw) in chunk.iter().zip(contents) {
             let seq = *seq;
             let parsed = (reads != Reads::Nothing)
-                .then(|| mail_parser::MessageParser::default().parse(&raw[..]))
+                .then(|| parser.parse(&raw[..]))
                 .flatten();
             let message_flags: Vec<Flag<'static>> = flags_of(&meta.flags);
             let message = SearchMessage {
