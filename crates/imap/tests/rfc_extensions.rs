@@ -333,6 +333,30 @@ async fn rfc5182_searchres() {
         .await);
     assert!(ok(c.command("FETCH $ (FLAGS)").await).is_empty());
     assert_eq!(run(&mut c, "SEARCH $").await, ["* SEARCH"]);
+    // `$` after a literal: the driver sees the literal's announcement first. The saved
+    // result is the flagged messages 2, 3 and 5 again.
+    ok(c.command("SEARCH RETURN (SAVE) FLAGGED").await);
+    assert_eq!(
+        run(&mut c, "SEARCH CHARSET UTF-8 SUBJECT {6+}\r\n보고 $").await,
+        ["* SEARCH 3"]
+    );
+    c.send("s1 SEARCH CHARSET UTF-8 SUBJECT {6}\r\n").await;
+    let go = c.line().await;
+    assert!(
+        go.starts_with("+ "),
+        "a synchronizing literal is invited: {go}"
+    );
+    c.send("회의 NOT $\r\n").await;
+    let lines = c.until_tagged("s1").await;
+    assert_eq!(lines[0], "* SEARCH 1", "{lines:?}");
+    assert!(lines[1].starts_with("s1 OK"), "{lines:?}");
+    // A SEARCH with a literal and no `$` reads as it always did.
+    assert_eq!(
+        run(&mut c, "UID SEARCH CHARSET UTF-8 SUBJECT {6+}\r\n점심").await,
+        ["* SEARCH 4"]
+    );
+    let bad = c.command("SEARCH SUBJECT {1+}\r\nx NOSUCHKEY").await;
+    assert!(tagged(&bad).contains(" BAD "), "{bad:?}");
     // SELECT empties the saved result (RFC 5182 §2.1).
     ok(c.command("SEARCH RETURN (SAVE) ALL").await);
     ok(c.command("SELECT INBOX").await);

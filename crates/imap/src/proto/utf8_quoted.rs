@@ -35,6 +35,30 @@ pub fn quoted_to_literals(line: &[u8]) -> Option<Vec<u8>> {
     changed.then_some(out)
 }
 
+/// A whole command (its lines and the literals they announce, as our own parser collects
+/// it) with [`quoted_to_literals`] applied to each line; literal contents stay as they are.
+pub fn command_quoted_to_literals(command: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(command.len() + 16);
+    let mut rest = command;
+    while !rest.is_empty() {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |p| p + 1);
+        let (line, tail) = rest.split_at(end);
+        match quoted_to_literals(line) {
+            Some(rewritten) => out.extend_from_slice(&rewritten),
+            None => out.extend_from_slice(line),
+        }
+        let literal = super::literal::announcement(line)
+            .map_or(0, |a| usize::try_from(a.length).unwrap_or(usize::MAX))
+            .min(tail.len());
+        out.extend_from_slice(&tail[..literal]);
+        rest = &tail[literal..];
+    }
+    out
+}
+
 /// The unescaped content of the quoted string whose first content octet is at `start`,
 /// and the index after its closing quote.
 fn read_quoted(line: &[u8], start: usize) -> Option<(Vec<u8>, usize)> {
@@ -64,7 +88,19 @@ fn read_quoted(line: &[u8], start: usize) -> Option<(Vec<u8>, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::quoted_to_literals;
+    use super::{command_quoted_to_literals, quoted_to_literals};
+
+    #[test]
+    fn a_whole_command_is_rewritten_line_by_line_and_literals_are_kept() {
+        // The literal holds a quote and 8-bit octets: it is data, never rewritten.
+        let command = "a SEARCH SUBJECT {7+}\r\n\"회의 FROM \"홍길동\" $\r\n".as_bytes();
+        assert_eq!(
+            command_quoted_to_literals(command),
+            "a SEARCH SUBJECT {7+}\r\n\"회의 FROM {9+}\r\n홍길동 $\r\n".as_bytes()
+        );
+        let plain = b"a SEARCH SUBJECT {3}\r\nabc ALL\r\n";
+        assert_eq!(command_quoted_to_literals(plain), plain);
+    }
 
     #[test]
     fn korean_mailbox_becomes_a_literal() {

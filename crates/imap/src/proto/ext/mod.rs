@@ -47,6 +47,10 @@ pub enum ExtBody {
     Create(CreateRequest),
     /// A command with `$` (RFC 5182), run once the saved result is written in.
     SavedResult(SavedResultCommand),
+    /// A `[UID] SEARCH` in the standard form, collected here only because its first line
+    /// announced a literal, after which a `$` could have followed: imap-codec parses the
+    /// whole command (line, literals, CRLF) when it is run.
+    Standard(Vec<u8>),
 }
 
 /// A command that uses `$`; it parses once `$` is replaced (checked when it was read).
@@ -69,6 +73,7 @@ impl ExtBody {
             ExtBody::List(_) => "LIST",
             ExtBody::Create(_) => "CREATE",
             ExtBody::SavedResult(_) => "($ command)",
+            ExtBody::Standard(_) => "SEARCH",
         }
     }
 }
@@ -184,7 +189,8 @@ pub fn mailbox_name(wire: &[u8]) -> Result<String, crate::proto::mailbox_name::M
 pub struct SyntaxError(pub &'static str);
 
 /// Whether the command starting with `line` (its first line) is parsed by us rather than
-/// imap-next: every LIST and CREATE, and SEARCH / UID SEARCH with RETURN.
+/// imap-next: every LIST and CREATE, SEARCH / UID SEARCH with RETURN, commands using `$`,
+/// and a SEARCH whose first line ends in a literal (a `$` may follow it, RFC 5182).
 pub fn claims(line: &[u8]) -> bool {
     let Some((_, names)) = command_head(line) else {
         return false;
@@ -197,7 +203,9 @@ pub fn claims(line: &[u8]) -> bool {
     if is(0, "LIST") || is(0, "CREATE") || searchres::uses_saved_result(line) {
         return true;
     }
-    (is(0, "SEARCH") && is(1, "RETURN")) || (is(0, "UID") && is(1, "SEARCH") && is(2, "RETURN"))
+    let search = is(0, "SEARCH") || (is(0, "UID") && is(1, "SEARCH"));
+    let after_search = if is(0, "UID") { 2 } else { 1 };
+    search && (is(after_search, "RETURN") || super::literal::announcement(line).is_some())
 }
 
 /// Parses one complete command (line, literals, final CRLF) that [`claims`] accepted.
@@ -215,6 +223,14 @@ pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
         c.sp()?;
     }
     let body = if c.keyword("SEARCH") {
+        let mut ahead = c.clone();
+        let returns = ahead.sp().is_ok() && ahead.keyword("RETURN");
+        if !returns {
+            return Ok(ExtCommand {
+                tag,
+                body: ExtBody::Standard(input.to_vec()),
+            });
+        }
         ExtBody::Search(search::parse(&mut c, &tag, uid)?)
     } else if uid {
         return Err(SyntaxError("unexpected UID command"));

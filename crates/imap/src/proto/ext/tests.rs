@@ -22,6 +22,13 @@ fn claims_only_the_forms_we_parse() {
     assert!(claims(b"a SEARCH RETURN (MIN) ALL\r\n"));
     assert!(claims(b"a uid search return () ALL\r\n"));
     assert!(!claims(b"a SEARCH ALL\r\n"));
+    // A literal could hide a `$` (RFC 5182): collected whole, then handed to imap-codec.
+    assert!(claims(b"a SEARCH SUBJECT {3}\r\n"));
+    assert!(claims(b"a UID SEARCH CHARSET UTF-8 TEXT {6+}\r\n"));
+    assert!(matches!(
+        parse("a SEARCH SUBJECT {3}\r\nabc ALL\r\n".as_bytes()).map(|c| c.body),
+        Ok(ExtBody::Standard(_))
+    ));
     assert!(!claims(b"a UID SEARCH ALL\r\n"));
     assert!(!claims(b"a LSUB \"\" *\r\n"));
     assert!(!claims(b"a LISTX\r\n"));
