@@ -195,6 +195,9 @@ pub struct ImapSection {
     pub max_command_line: usize,
     /// Bytes of APPEND literals held in memory across all connections at once.
     pub max_literal_memory: u64,
+    /// Bytes of message headers kept in memory for SEARCH, SORT, THREAD and FETCH
+    /// ENVELOPE (0: none).
+    pub header_cache_memory: u64,
     /// Bad commands before the connection is closed.
     pub max_bad_commands: u32,
     /// Minutes of inactivity before a signed-in connection is logged out (RFC 9051 §5.4:
@@ -212,6 +215,7 @@ impl Default for ImapSection {
             append_limit: None,
             max_command_line: 64 * 1024,
             max_literal_memory: 512 * 1024 * 1024,
+            header_cache_memory: 64 * 1024 * 1024,
             max_bad_commands: 20,
             autologout_minutes: 30,
             preauth_timeout_secs: 60,

@@ -244,7 +244,9 @@ impl FetchJob {
             .take(AHEAD)
             .collect();
         let blobs: Vec<_> = wanted.iter().map(|&(_, blob)| blob).collect();
-        if let Ok(headers) = header_blocks(s.ctx.store.as_ref(), s.account_id(), &blobs).await {
+        if let Ok(headers) =
+            header_blocks(s.ctx.store.as_ref(), &s.ctx.headers, s.account_id(), &blobs).await
+        {
             self.headers_ahead = wanted
                 .into_iter()
                 .map(|(uid, _)| uid)
@@ -273,7 +275,7 @@ impl FetchJob {
             Reads::Nothing => Ok(Vec::new()),
             Reads::Header => match self.headers_ahead.remove(&uid) {
                 Some(header) => Ok(header),
-                None => header_of(store, s.account_id(), &meta.blob).await,
+                None => header_of(store, &s.ctx.headers, s.account_id(), &meta.blob).await,
             },
             Reads::Message => store.message_body(s.account_id(), &meta.blob).await,
         };

@@ -197,7 +197,7 @@ async fn matching(
     let parser = crate::search::parser_for(&key, &[]);
     for chunk in listed.chunks(reads.chunk()) {
         let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
-        let contents = match read_contents(store, account, &blobs, reads).await {
+        let contents = match read_contents(store, &s.ctx.headers, account, &blobs, reads).await {
             Ok(contents) => contents,
             Err(e) => {
                 store_error(out, tag, "SEARCH", &e);
@@ -329,13 +329,14 @@ pub fn reads(key: &SearchKey<'_>) -> Reads {
 /// the whole message.
 pub(crate) async fn read_contents(
     store: &dyn certmail_store::Store,
+    memory: &crate::message::cache::HeaderCache,
     account: &str,
     blobs: &[certmail_store::BlobId],
     reads: Reads,
 ) -> Result<Vec<Vec<u8>>, certmail_store::StoreError> {
     match reads {
         Reads::Nothing => Ok(vec![Vec::new(); blobs.len()]),
-        Reads::Header => crate::message::cache::header_blocks(store, account, blobs).await,
+        Reads::Header => crate::message::cache::header_blocks(store, memory, account, blobs).await,
         Reads::Message => {
             let mut bodies = Vec::with_capacity(blobs.len());
             for blob in blobs {

@@ -176,7 +176,7 @@ pub async fn candidates(
     let mut found = Vec::new();
     for chunk in listed.chunks(reads.chunk()) {
         let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
-        let contents = match read_contents(store, account, &blobs, reads).await {
+        let contents = match read_contents(store, &s.ctx.headers, account, &blobs, reads).await {
             Ok(contents) => contents,
             Err(e) => return Err(failed(out, e)),
         };

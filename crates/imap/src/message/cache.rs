@@ -3,7 +3,12 @@
 //! THREAD, and FETCH of ENVELOPE or header sections then read about a kilobyte per message
 //! instead of the whole message, as Dovecot's `dovecot.index.cache` lets it do.
 //!
-//! Filled on first use: a miss reads the body once and stores its header block.
+//! Filled on first use: a miss reads the body once and stores its header block. In front of
+//! the store sits [`HeaderCache`], a bounded in-memory copy of the blocks read lately, so
+//! repeated searches of one mailbox skip the store's lookup and decryption too.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use certmail_store::{BlobId, Store, StoreError};
 
@@ -33,35 +38,142 @@ fn decode(mut summary: Vec<u8>) -> Option<Vec<u8>> {
     })
 }
 
-/// The header blocks of `blobs`, in order: from the cache, or read from the body (and then
-/// cached). A message the account no longer holds is `MessageNotFound`.
+/// Header blocks in memory, shared by every connection, within a byte budget: two
+/// generations, the older dropped whole when the newer fills half the budget (an entry
+/// read again moves to the newer). Each entry names the account it was read for and is
+/// only given back to that account.
+#[derive(Debug)]
+pub struct HeaderCache {
+    budget: usize,
+    generations: Mutex<Generations>,
+}
+
+#[derive(Debug, Default)]
+struct Generations {
+    young: HashMap<BlobId, Entry>,
+    young_bytes: usize,
+    old: HashMap<BlobId, Entry>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    account: Arc<str>,
+    header: Arc<[u8]>,
+}
+
+impl HeaderCache {
+    /// A cache holding about `budget` octets of header blocks (0: none).
+    pub fn new(budget: usize) -> HeaderCache {
+        HeaderCache {
+            budget,
+            generations: Mutex::new(Generations::default()),
+        }
+    }
+
+    /// The cached header block of `blob` as read for `account`.
+    pub fn get(&self, account: &str, blob: &BlobId) -> Option<Arc<[u8]>> {
+        let mut g = self.generations.lock().ok()?;
+        if let Some(e) = g.young.get(blob) {
+            return (&*e.account == account).then(|| Arc::clone(&e.header));
+        }
+        let e = g.old.remove(blob)?;
+        let header = (&*e.account == account).then(|| Arc::clone(&e.header));
+        g.insert(*blob, e, self.budget);
+        header
+    }
+
+    /// Keeps `header` as the header block of `blob` for `account`.
+    pub fn put(&self, account: &str, blob: &BlobId, header: &[u8]) {
+        if header.len() > self.budget / 2 {
+            return;
+        }
+        if let Ok(mut g) = self.generations.lock() {
+            let e = Entry {
+                account: Arc::from(account),
+                header: Arc::from(header),
+            };
+            g.insert(*blob, e, self.budget);
+        }
+    }
+
+    /// Octets held now (both generations).
+    pub fn held(&self) -> usize {
+        self.generations
+            .lock()
+            .map(|g| g.young_bytes + g.old.values().map(|e| e.header.len()).sum::<usize>())
+            .unwrap_or(0)
+    }
+}
+
+impl Generations {
+    fn insert(&mut self, blob: BlobId, e: Entry, budget: usize) {
+        if self.young_bytes + e.header.len() > budget / 2 {
+            self.old = std::mem::take(&mut self.young);
+            self.young_bytes = 0;
+        }
+        self.young_bytes += e.header.len();
+        if let Some(replaced) = self.young.insert(blob, e) {
+            self.young_bytes -= replaced.header.len();
+        }
+    }
+}
+
+/// The header blocks of `blobs`, in order: from memory, from the store's summary cache, or
+/// read from the body (and then cached). A message the account no longer holds is
+/// `MessageNotFound`.
 pub async fn header_blocks(
     store: &dyn Store,
+    memory: &HeaderCache,
     account: &str,
     blobs: &[BlobId],
 ) -> Result<Vec<Vec<u8>>, StoreError> {
-    let cached = store.message_summaries(account, blobs.to_vec()).await?;
-    let mut headers = Vec::with_capacity(blobs.len());
-    for (blob, summary) in blobs.iter().zip(cached) {
-        let header = match summary.and_then(decode) {
-            Some(header) => header,
-            None => fill(store, account, blob).await?,
-        };
-        headers.push(header);
+    let mut headers: Vec<Option<Vec<u8>>> = blobs
+        .iter()
+        .map(|blob| memory.get(account, blob).map(|h| h.to_vec()))
+        .collect();
+    let missing: Vec<BlobId> = blobs
+        .iter()
+        .zip(&headers)
+        .filter(|(_, h)| h.is_none())
+        .map(|(blob, _)| *blob)
+        .collect();
+    if !missing.is_empty() {
+        let cached = store.message_summaries(account, missing.clone()).await?;
+        let mut read = missing.iter().zip(cached);
+        for (blob, slot) in blobs.iter().zip(headers.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
+            let Some((_, summary)) = read.next() else {
+                break;
+            };
+            let header = match summary.and_then(decode) {
+                Some(header) => header,
+                None => fill(store, account, blob).await?,
+            };
+            memory.put(account, blob, &header);
+            *slot = Some(header);
+        }
     }
-    Ok(headers)
+    Ok(headers.into_iter().map(Option::unwrap_or_default).collect())
 }
 
 /// One message's header block (see [`header_blocks`]).
 pub async fn header_of(
     store: &dyn Store,
+    memory: &HeaderCache,
     account: &str,
     blob: &BlobId,
 ) -> Result<Vec<u8>, StoreError> {
-    match store.message_summary(account, blob).await?.and_then(decode) {
-        Some(header) => Ok(header),
-        None => fill(store, account, blob).await,
+    if let Some(header) = memory.get(account, blob) {
+        return Ok(header.to_vec());
     }
+    let header = match store.message_summary(account, blob).await?.and_then(decode) {
+        Some(header) => header,
+        None => fill(store, account, blob).await?,
+    };
+    memory.put(account, blob, &header);
+    Ok(header)
 }
 
 /// Reads the body and caches its header block.
@@ -91,6 +203,30 @@ mod tests {
         );
         // No empty line: the whole message is header.
         assert_eq!(header_block(b"Subject: x\r\n"), &b"Subject: x\r\n"[..]);
+    }
+
+    #[test]
+    fn memory_keeps_recent_blocks_within_its_budget_and_per_account() {
+        let blob = |n: u8| BlobId([n; 32]);
+        let cache = HeaderCache::new(1000);
+        cache.put("hong", &blob(1), &[b'a'; 300]);
+        assert_eq!(
+            cache.get("hong", &blob(1)).as_deref(),
+            Some(&[b'a'; 300][..])
+        );
+        assert_eq!(cache.get("kim", &blob(1)), None, "another account's read");
+        // Filling the young half moves blob 1 to the old generation, where it is still
+        // found (and moved back); the budget holds however many blocks come.
+        cache.put("hong", &blob(2), &[b'b'; 300]);
+        assert!(cache.get("hong", &blob(1)).is_some());
+        cache.put("hong", &blob(3), &[b'c'; 300]);
+        cache.put("hong", &blob(4), &[b'd'; 300]);
+        assert!(cache.held() <= 1000, "{}", cache.held());
+        assert!(cache.get("hong", &blob(4)).is_some());
+        // Too large for the budget: not kept.
+        cache.put("hong", &blob(5), &[b'e'; 600]);
+        assert_eq!(cache.get("hong", &blob(5)), None);
+        assert_eq!(HeaderCache::new(0).get("hong", &blob(1)), None);
     }
 
     #[test]

@@ -34,6 +34,7 @@ use certmail_session::{ChangeHub, SessionPolicy, SessionRegistry};
 use certmail_store::Store;
 
 use crate::mailbox::RecentTracker;
+use crate::message::cache::HeaderCache;
 use crate::proto::literal::LiteralPool;
 
 /// Settings of the IMAP server (the daemon's `[imap]` section).
@@ -47,6 +48,9 @@ pub struct ImapSettings {
     pub max_command_line: u32,
     /// Literal octets all connections together may hold in memory at once.
     pub max_literal_memory: u64,
+    /// Octets of message header blocks kept in memory for SEARCH, SORT, THREAD and FETCH
+    /// ENVELOPE, across all connections (0: none; each read then goes to the store).
+    pub header_cache_memory: u64,
     /// Bad commands before the connection is closed.
     pub max_bad_commands: u32,
     /// Minutes of silence before a signed-in connection is logged out (at least 30, RFC
@@ -73,6 +77,7 @@ impl Default for ImapSettings {
             append_limit: 50_000_000,
             max_command_line: 64 * 1024,
             max_literal_memory: 512 * 1024 * 1024,
+            header_cache_memory: 64 * 1024 * 1024,
             max_bad_commands: 20,
             autologout_minutes: 30,
             preauth_timeout_secs: 60,
@@ -105,10 +110,13 @@ pub struct ImapContext {
     pub(crate) literals: Arc<LiteralPool>,
     /// \Recent bookkeeping across connections.
     pub(crate) recent: Arc<RecentTracker>,
+    /// Header blocks read lately (`header_cache_memory`).
+    pub(crate) headers: Arc<HeaderCache>,
 }
 
 impl ImapContext {
-    /// A context; the literal budget is sized from `settings.max_literal_memory`.
+    /// A context; the literal budget is sized from `settings.max_literal_memory`, the
+    /// header cache from `settings.header_cache_memory`.
     pub fn new(
         store: Arc<dyn Store>,
         registry: Arc<dyn SessionRegistry>,
@@ -118,6 +126,9 @@ impl ImapContext {
         Arc::new(ImapContext {
             literals: LiteralPool::new(settings.max_literal_memory),
             recent: Arc::new(RecentTracker::new()),
+            headers: Arc::new(HeaderCache::new(
+                usize::try_from(settings.header_cache_memory).unwrap_or(usize::MAX),
+            )),
             store,
             registry,
             hub,
@@ -126,7 +137,8 @@ impl ImapContext {
     }
 
     /// The context after a configuration reload: new settings, with the state connections
-    /// share kept (the literal budget, whose size stays as first configured, and \Recent).
+    /// share kept (the literal budget and the header cache, whose sizes stay as first
+    /// configured, and \Recent).
     pub fn reloaded(&self, settings: ImapSettings) -> Arc<ImapContext> {
         Arc::new(ImapContext {
             store: Arc::clone(&self.store),
@@ -135,6 +147,7 @@ impl ImapContext {
             settings,
             literals: Arc::clone(&self.literals),
             recent: Arc::clone(&self.recent),
+            headers: Arc::clone(&self.headers),
         })
     }
 
