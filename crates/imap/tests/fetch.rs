@@ -38,25 +38,12 @@ fn fetch(raw: &[u8], items: &str, uid: bool, modseq: bool) -> (String, bool) {
     fetch_from(raw, raw, items, uid, modseq)
 }
 
-/// The item names of `A1 FETCH 1 <items>`.
-fn names_of(items: &str) -> Vec<imap_codec::imap_types::fetch::MessageDataItemName<'static>> {
-    let line = format!("A1 FETCH 1 {items}\r\n");
-    let (_, command) = CommandCodec::default()
-        .decode(line.as_bytes())
-        .expect("valid FETCH");
-    let CommandBody::Fetch {
-        macro_or_item_names,
-        ..
-    } = command.body
-    else {
-        panic!("not FETCH")
-    };
-    item_names(&macro_or_item_names.to_static(), false, false)
-}
-
-/// As [`fetch`], with the view built from `content` (the message or its cached header
-/// block) while RFC822.SIZE stays that of `raw`.
-fn fetch_from(raw: &[u8], content: &[u8], items: &str, uid: bool, modseq: bool) -> (String, bool) {
+/// The item names of `A1 [UID] FETCH 1 <items>`.
+fn names_of(
+    items: &str,
+    uid: bool,
+    modseq: bool,
+) -> Vec<imap_codec::imap_types::fetch::MessageDataItemName<'static>> {
     let line = format!("A1 {}FETCH 1 {items}\r\n", if uid { "UID " } else { "" });
     let (_, command) = CommandCodec::default()
         .decode(line.as_bytes())
@@ -68,7 +55,13 @@ fn fetch_from(raw: &[u8], content: &[u8], items: &str, uid: bool, modseq: bool) 
     else {
         panic!("not FETCH")
     };
-    let names = item_names(&macro_or_item_names.to_static(), uid, modseq);
+    item_names(&macro_or_item_names.to_static(), uid, modseq)
+}
+
+/// As [`fetch`], with the view built from `content` (the message or its cached header
+/// block) while RFC822.SIZE stays that of `raw`.
+fn fetch_from(raw: &[u8], content: &[u8], items: &str, uid: bool, modseq: bool) -> (String, bool) {
+    let names = names_of(items, uid, modseq);
     let flags = [Flag::Seen];
     let facts = FetchFacts {
         uid: 42,
@@ -196,7 +189,7 @@ fn the_cached_header_block_answers_header_items_exactly_as_the_message_does() {
         let header = header_block(&raw);
         assert!(header.len() < raw.len(), "{name}: has a body");
         for items in header_only {
-            assert!(header_suffices(&names_of(items)), "{items}");
+            assert!(header_suffices(&names_of(items, false, false)), "{items}");
             assert_eq!(
                 fetch_from(&raw, header, items, false, false),
                 fetch(&raw, items, false, false),
@@ -215,8 +208,8 @@ fn the_cached_header_block_answers_header_items_exactly_as_the_message_does() {
         "RFC822",
         "(ENVELOPE RFC822.TEXT)",
     ] {
-        assert!(!header_suffices(&names_of(items)), "{items}");
+        assert!(!header_suffices(&names_of(items, false, false)), "{items}");
     }
     // Metadata-only FETCHes need neither (and the header would do).
-    assert!(header_suffices(&names_of("FAST")));
+    assert!(header_suffices(&names_of("FAST", false, false)));
 }

@@ -175,10 +175,6 @@ async fn matching(
     };
     let metas: HashMap<u32, certmail_store::MessageMeta> =
         metas.into_iter().map(|m| (m.uid, m)).collect();
-    let scope = SearchScope {
-        max_seq: selected.len(),
-        max_uid: selected.max_uid(),
-    };
     let reads = reads(&key);
     // Entries the store still holds (one expunged elsewhere and not yet announced is left
     // out), with their sequence numbers.
@@ -195,15 +191,46 @@ async fn matching(
     let mut uids = Vec::new();
     let mut highest = 0u64;
     let parser = crate::search::parser_for(&key, &[]);
+    let scanned = scan(s, &key, reads, &parser, &listed, |seq, meta, _| {
+        found.push(if uid { meta.uid } else { seq });
+        uids.push(meta.uid);
+        highest = highest.max(meta.modseq);
+    })
+    .await;
+    if let Err(e) = scanned {
+        store_error(out, tag, "SEARCH", &e);
+        return None;
+    }
+    Some(Found {
+        ids: found,
+        uids,
+        uses_modseq,
+        highest_modseq: highest,
+    })
+}
+
+/// Evaluates `key` over `listed` (sequence number and metadata of messages of the selected
+/// mailbox), reading what `reads` says a chunk at a time and parsing it with `parser`, and
+/// calls `hit` with each message that matches (and its parsed header or message).
+pub(crate) async fn scan(
+    s: &SignedIn,
+    key: &SearchKey<'_>,
+    reads: Reads,
+    parser: &mail_parser::MessageParser,
+    listed: &[(u32, &certmail_store::MessageMeta)],
+    mut hit: impl FnMut(u32, &certmail_store::MessageMeta, Option<&mail_parser::Message<'_>>),
+) -> Result<(), certmail_store::StoreError> {
+    let Some(selected) = &s.selected else {
+        return Ok(());
+    };
+    let scope = SearchScope {
+        max_seq: selected.len(),
+        max_uid: selected.max_uid(),
+    };
+    let (store, account) = (s.ctx.store.as_ref(), s.account_id());
     for chunk in listed.chunks(reads.chunk()) {
         let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
-        let contents = match read_contents(store, &s.ctx.headers, account, &blobs, reads).await {
-            Ok(contents) => contents,
-            Err(e) => {
-                store_error(out, tag, "SEARCH", &e);
-                return None;
-            }
-        };
+        let contents = read_contents(store, &s.ctx.headers, account, &blobs, reads).await?;
         for (&(seq, meta), raw) in chunk.iter().zip(contents) {
             let parsed = (reads != Reads::Nothing)
                 .then(|| parser.parse(&raw[..]))
@@ -220,19 +247,12 @@ async fn matching(
                 raw: &raw,
                 parsed: parsed.as_ref(),
             };
-            if matches(&key, &message, scope) {
-                found.push(if uid { meta.uid } else { seq });
-                uids.push(meta.uid);
-                highest = highest.max(meta.modseq);
+            if matches(key, &message, scope) {
+                hit(seq, meta, parsed.as_ref());
             }
         }
     }
-    Some(Found {
-        ids: found,
-        uids,
-        uses_modseq,
-        highest_modseq: highest,
-    })
+    Ok(())
 }
 
 /// INTERNALDATE as a UTC date-time.

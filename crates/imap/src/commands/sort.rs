@@ -9,17 +9,15 @@ use std::num::NonZeroU32;
 use imap_codec::imap_types::{
     core::{Charset, Tag, Vec1},
     extensions::sort::{SortCriterion, SortKey},
-    flag::Flag,
     response::{Code, Data},
     search::SearchKey,
 };
 use mail_parser::{Address, HeaderName, Message};
 
-use super::search::{Reads, internal_date, read_contents};
+use super::search::{Reads, scan};
 use super::{Outcome, store_error};
-use crate::mailbox::flags_of;
 use crate::message::base_subject::base_subject;
-use crate::search::{SearchMessage, SearchScope, matches};
+
 use crate::search_charset::{LISTED_CHARSETS, to_utf8};
 use crate::server::{Out, SignedIn};
 
@@ -142,10 +140,6 @@ pub async fn candidates(
         Ok(metas) => metas,
         Err(e) => return Err(failed(out, e)),
     };
-    let scope = SearchScope {
-        max_seq: selected.len(),
-        max_uid: selected.max_uid(),
-    };
     // ARRIVAL and SIZE are store metadata: a SORT by them over flags, dates and sizes
     // reads no message (as SEARCH does for such keys); other keys read the cached header.
     let header_reads = if headers {
@@ -154,8 +148,8 @@ pub async fn candidates(
         Reads::Nothing
     };
     let reads = header_reads.max(super::search::reads(&key));
-    let listed: Vec<(u32, certmail_store::MessageMeta)> = metas
-        .into_iter()
+    let listed: Vec<(u32, &certmail_store::MessageMeta)> = metas
+        .iter()
         // One that arrived since the client last heard is not in its view yet.
         .filter_map(|meta| selected.seq_of(meta.uid).map(|seq| (seq, meta)))
         .collect();
@@ -174,34 +168,13 @@ pub async fn candidates(
         ],
     );
     let mut found = Vec::new();
-    for chunk in listed.chunks(reads.chunk()) {
-        let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
-        let contents = match read_contents(store, &s.ctx.headers, account, &blobs, reads).await {
-            Ok(contents) => contents,
-            Err(e) => return Err(failed(out, e)),
-        };
-        for ((seq, meta), raw) in chunk.iter().zip(contents) {
-            let seq = *seq;
-            let parsed = (reads != Reads::Nothing)
-                .then(|| parser.parse(&raw[..]))
-                .flatten();
-            let message_flags: Vec<Flag<'static>> = flags_of(&meta.flags);
-            let message = SearchMessage {
-                seq,
-                uid: meta.uid,
-                flags: &message_flags,
-                recent: selected.is_recent(meta.uid),
-                internal_date: internal_date(meta.internal_date),
-                size: u32::try_from(meta.size).unwrap_or(u32::MAX),
-                modseq: meta.modseq,
-                raw: &raw,
-                parsed: parsed.as_ref(),
-            };
-            if matches(&key, &message, scope) {
-                let (arrival, size) = (meta.internal_date, meta.size);
-                found.push(Candidate::of(seq, meta.uid, arrival, size, parsed.as_ref()));
-            }
-        }
+    let scanned = scan(s, &key, reads, &parser, &listed, |seq, meta, parsed| {
+        let (arrival, size) = (meta.internal_date, meta.size);
+        found.push(Candidate::of(seq, meta.uid, arrival, size, parsed));
+    })
+    .await;
+    if let Err(e) = scanned {
+        return Err(failed(out, e));
     }
     Ok(found)
 }
