@@ -64,6 +64,8 @@ pub struct SessionConfig {
     pub max_failed_sign_ins: u32,
     /// Our ID response fields (RFC 2971), e.g. ("name", "certmail").
     pub server_id: Vec<(String, String)>,
+    /// The certificate alone signs in (no password required): AUTH=EXTERNAL is advertised.
+    pub auth_external: bool,
 }
 
 impl Default for SessionConfig {
@@ -76,6 +78,7 @@ impl Default for SessionConfig {
                 ("name".to_string(), "certmail".to_string()),
                 ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
             ],
+            auth_external: false,
         }
     }
 }

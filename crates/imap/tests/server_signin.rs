@@ -81,17 +81,23 @@ async fn wrong_password_is_refused_with_authenticationfailed() {
 async fn external_with_authzid_signs_in_when_policy_allows() {
     let server = TestServer::start(false).await;
     let mut c = server.connect().await;
+    // RFC 3501 §6.2.2: the mechanism that can succeed is advertised.
+    let caps = c.command("CAPABILITY").await;
+    assert!(caps[0].contains(" AUTH=PLAIN AUTH=EXTERNAL"), "{caps:?}");
     let reply = c
         .command(&format!("AUTHENTICATE EXTERNAL {}", b64(b"hong")))
         .await;
-    assert!(tagged(&reply).starts_with("a1 OK"), "{reply:?}");
+    assert!(tagged(&reply).starts_with("a2 OK"), "{reply:?}");
 
-    // With the password required, EXTERNAL alone is refused with a sentence.
+    // With the password required, EXTERNAL alone is neither offered nor accepted: it is
+    // refused with a sentence.
     let strict = TestServer::start(true).await;
     let mut c = strict.connect().await;
+    let caps = c.command("CAPABILITY").await;
+    assert!(!caps[0].contains("AUTH=EXTERNAL"), "{caps:?}");
     let reply = c.command("AUTHENTICATE EXTERNAL =").await;
     let line = tagged(&reply);
-    assert!(line.starts_with("a1 NO [AUTHENTICATIONFAILED]"), "{line}");
+    assert!(line.starts_with("a2 NO [AUTHENTICATIONFAILED]"), "{line}");
     assert!(line.contains("password"), "{line}");
 }
 

@@ -128,7 +128,8 @@ pub(crate) async fn sign_in<A: Authenticator>(
     match session.authenticator.sign_in(request).await {
         Ok(account) => {
             session.set_state(SessionState::Authenticated { account });
-            let caps = capabilities(phase(session), session.config().append_limit);
+            let config = session.config();
+            let caps = capabilities(phase(session), config.append_limit, config.auth_external);
             let code = imap_codec::imap_types::response::Code::Capability(caps);
             SignInOutcome {
                 status: ok(tag, Some(code), "Signed in"),

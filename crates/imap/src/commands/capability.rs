@@ -26,7 +26,8 @@ pub fn run<A: Authenticator>(
     server: &mut Server,
     tag: Tag<'static>,
 ) -> Flow {
-    let caps = capabilities(phase(session), session.config().append_limit);
+    let config = session.config();
+    let caps = capabilities(phase(session), config.append_limit, config.auth_external);
     server.enqueue_data(Data::Capability(caps));
     server.enqueue_status(ok(tag, None, "CAPABILITY completed"));
     Flow::Continue

@@ -21,8 +21,13 @@ pub enum CapabilityPhase {
 }
 
 /// The capability list for `phase`. `append_limit` is the largest APPEND literal we accept
-/// in octets (RFC 7889 APPENDLIMIT=n).
-pub fn capabilities(phase: CapabilityPhase, append_limit: u32) -> Vec1<Capability<'static>> {
+/// in octets (RFC 7889 APPENDLIMIT=n); `auth_external` says whether the certificate alone
+/// signs in (`[auth] require_password = false`), so that AUTH=EXTERNAL can succeed.
+pub fn capabilities(
+    phase: CapabilityPhase,
+    append_limit: u32,
+    auth_external: bool,
+) -> Vec1<Capability<'static>> {
     let mut list = vec![Capability::Imap4Rev1];
     match phase {
         CapabilityPhase::Plaintext => {
@@ -60,11 +65,17 @@ pub fn capabilities(phase: CapabilityPhase, append_limit: u32) -> Vec1<Capabilit
                 .map(other),
             );
             if phase == CapabilityPhase::TlsNotAuthenticated {
-                // RFC 3501 §6.2.2: offer only mechanisms that can succeed. The password is
-                // required as the second factor, so EXTERNAL alone cannot: it is still
-                // understood (and refused with a sentence), but not advertised.
+                // RFC 3501 §6.2.2: offer only mechanisms that can succeed. Where the
+                // password is required as the second factor EXTERNAL alone cannot: it is
+                // still understood (and refused with a sentence), but not advertised.
                 list.push(Capability::SaslIr);
                 list.push(Capability::Auth(AuthMechanism::Plain));
+                if auth_external {
+                    // RFC 4422 Appendix A: the TLS client certificate is the credential
+                    // (Thunderbird's "TLS Certificate" method asks for it).
+                    let external = Atom::try_from("EXTERNAL").expect("an atom");
+                    list.push(Capability::Auth(AuthMechanism::from(external)));
+                }
             }
         }
     }
@@ -98,11 +109,30 @@ mod tests {
     use super::*;
 
     fn names(phase: CapabilityPhase) -> Vec<String> {
-        capabilities(phase, 52_428_800)
+        capabilities(phase, 52_428_800, false)
             .as_ref()
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    #[test]
+    fn external_is_offered_only_where_the_certificate_alone_signs_in() {
+        let offered = |external| {
+            capabilities(CapabilityPhase::TlsNotAuthenticated, 1, external)
+                .as_ref()
+                .iter()
+                .any(|c| c.to_string() == "AUTH=EXTERNAL")
+        };
+        assert!(offered(true));
+        assert!(!offered(false));
+        let signed_in = capabilities(CapabilityPhase::Authenticated, 1, true);
+        assert!(
+            !signed_in
+                .as_ref()
+                .iter()
+                .any(|c| c.to_string().starts_with("AUTH="))
+        );
     }
 
     #[test]

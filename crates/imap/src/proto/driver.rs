@@ -48,6 +48,9 @@ pub struct DriverLimits {
     /// Longest first line of a command, octets (longer ones get BAD and are dropped
     /// without being buffered).
     pub max_line: u32,
+    /// Whether the greeting's capabilities offer AUTH=EXTERNAL (the certificate alone
+    /// signs in); not a limit, but fixed for the connection like them.
+    pub auth_external: bool,
 }
 
 impl DriverLimits {
@@ -58,6 +61,7 @@ impl DriverLimits {
             max_literal,
             max_command: max_literal.saturating_add(64 * 1024),
             max_line: 64 * 1024,
+            auth_external: false,
         }
     }
 }
@@ -162,6 +166,7 @@ impl Driver {
         let caps = Code::Capability(capabilities(
             CapabilityPhase::TlsNotAuthenticated,
             limits.max_literal,
+            limits.auth_external,
         ));
         let text = safe_text(greeting_text);
         let greeting = Greeting::ok(Some(caps), text.inner())
@@ -554,7 +559,11 @@ fn parse_own(command: Vec<u8>) -> Result<DriverEvent, Interrupt<Error>> {
 }
 
 /// The capability list as a response code, for `OK [CAPABILITY ...]` after sign-in.
-pub fn capability_code(phase: CapabilityPhase, append_limit: u32) -> Code<'static> {
-    let caps: Vec1<_> = capabilities(phase, append_limit);
+pub fn capability_code(
+    phase: CapabilityPhase,
+    append_limit: u32,
+    auth_external: bool,
+) -> Code<'static> {
+    let caps: Vec1<_> = capabilities(phase, append_limit, auth_external);
     Code::Capability(caps)
 }

@@ -86,7 +86,7 @@ impl PlaintextPhase {
 
     /// The greeting to send first: `* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] text`.
     pub fn greeting(text: &str) -> Vec<u8> {
-        let caps = Code::Capability(capabilities(CapabilityPhase::Plaintext, 0));
+        let caps = Code::Capability(capabilities(CapabilityPhase::Plaintext, 0, false));
         let text = super::response::safe_text(text);
         match Greeting::ok(Some(caps), text.inner()) {
             Ok(greeting) => encode_greeting(&greeting),
@@ -160,7 +160,7 @@ impl PlaintextPhase {
         let tag = command.tag;
         match command.body {
             CommandBody::Capability => {
-                let data = Data::Capability(capabilities(CapabilityPhase::Plaintext, 0));
+                let data = Data::Capability(capabilities(CapabilityPhase::Plaintext, 0, false));
                 output.extend(encode(&Response::Data(data)));
                 output.extend(encode_status(ok(tag, None, "CAPABILITY completed")));
             }

@@ -99,6 +99,7 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
         max_literal: s.append_limit,
         max_command: s.append_limit.saturating_add(s.max_command_line),
         max_line: s.max_command_line,
+        auth_external: !s.sign_in.require_password,
     };
     let driver = Driver::new(
         limits,
@@ -109,6 +110,7 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
     let config = SessionConfig {
         append_limit: s.append_limit,
         max_bad_commands: s.max_bad_commands,
+        auth_external: !s.sign_in.require_password,
         ..SessionConfig::default()
     };
     let authenticator = CertAuthenticator {
