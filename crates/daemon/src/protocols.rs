@@ -81,6 +81,7 @@ pub fn smtp_context(
         hub,
         settings,
         mail_auth,
+        message_memory: certmail_smtp::inbound::spool::MessageMemory::new(s.max_message_memory),
     }
 }
 

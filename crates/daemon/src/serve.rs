@@ -95,8 +95,17 @@ impl Daemon {
             .verifier(&config.server)
             .context("[mailauth] cannot check port 25 mail")?;
         self.tls.reload(&config).await?;
-        *self.smtp.write().unwrap_or_else(|p| p.into_inner()) =
-            Arc::new(crate::protocols::smtp_context(
+        // The message memory budget is shared with the connections still on the old
+        // context, so it stays as first configured.
+        let message_memory = Arc::clone(
+            &self
+                .smtp
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .message_memory,
+        );
+        *self.smtp.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(
+            crate::protocols::smtp_context(
                 &config,
                 certmail_auth::signin::SignInPolicy {
                     throttle: Arc::clone(&self.throttle),
@@ -111,7 +120,9 @@ impl Daemon {
                 Arc::clone(&self.store),
                 Arc::clone(&self.registry) as _,
                 self.hub.clone(),
-            ));
+            )
+            .with_message_memory(message_memory),
+        );
         let imap = {
             let current = self.imap.read().unwrap_or_else(|p| p.into_inner());
             // Keeps the literal budget in use and the \Recent bookkeeping of live connections.

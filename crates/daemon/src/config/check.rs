@@ -263,6 +263,15 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
             "must be at least 65536 bytes (RFC 5321 §4.5.3.1.7)".into(),
         );
     }
+    if c.smtp.max_message_memory < c.smtp.max_message_size {
+        bad(
+            "[smtp] max_message_memory",
+            format!(
+                "{} is below max_message_size ({}), so a message of the largest size could never be received; raise it (it bounds all connections together)",
+                c.smtp.max_message_memory, c.smtp.max_message_size
+            ),
+        );
+    }
     if c.smtp.command_timeout_secs < 300 {
         bad(
             "[smtp] command_timeout_secs",

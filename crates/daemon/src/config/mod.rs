@@ -235,6 +235,9 @@ pub struct SmtpSection {
     pub listen_mx: Vec<SocketAddr>,
     /// Largest message in bytes (SIZE). 50 MB by default, as large attachments are common.
     pub max_message_size: u64,
+    /// Bytes of incoming message bodies held in memory across all connections at once;
+    /// a message that finds them spent is refused with 452 4.3.1 (retried later).
+    pub max_message_memory: u64,
     /// Recipients per message (RFC 5321 §4.5.3.1.8 requires at least 100).
     pub max_recipients: usize,
     /// Longest command line in bytes (RFC 5321 §4.5.3.1.4: at least 512).
@@ -261,6 +264,7 @@ impl Default for SmtpSection {
             listen_submission: vec!["0.0.0.0:587".parse().expect("literal address")],
             listen_mx: vec!["0.0.0.0:25".parse().expect("literal address")],
             max_message_size: 50 * 1000 * 1000,
+            max_message_memory: 1024 * 1024 * 1024,
             max_recipients: 1000,
             max_line_length: 4096,
             max_errors: 20,

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::SmtpContext;
 use super::recipients::Target;
-use crate::proto::{Action, ListenerKind, Session, SessionConfig};
+use crate::proto::{Action, ListenerKind, Reply, Session, SessionConfig};
 
 /// An accepted connection and what it needs from the daemon.
 pub struct Connection {
@@ -49,7 +49,7 @@ pub(super) struct State {
     pub(super) guard: Option<ConnectionGuard>,
     pub(super) account: Option<certmail_store::Account>,
     pub(super) targets: Vec<Target>,
-    pub(super) spool: Vec<u8>,
+    pub(super) spool: super::spool::Spool,
     pub(super) in_message: bool,
     /// The EHLO/HELO name, for the trace header.
     pub(super) client_name: String,
@@ -83,7 +83,7 @@ async fn run(ctx: Arc<SmtpContext>, conn: Connection) -> std::io::Result<()> {
         guard: None,
         account: None,
         targets: Vec::new(),
-        spool: Vec::new(),
+        spool: super::spool::Spool::new(Arc::clone(&ctx.message_memory)),
         in_message: false,
         client_name: String::new(),
         tls: false,
@@ -192,17 +192,25 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     state.spool.clear();
                     state.in_message = true;
                 }
-                Action::MessageChunk(b) => state.spool.extend_from_slice(&b),
+                Action::MessageChunk(b) => state.spool.push(&b),
                 Action::MessageAborted => {
-                    state.spool = Vec::new();
+                    state.spool.clear();
                     state.in_message = false;
                 }
                 Action::MessageComplete(envelope) => {
                     state.in_message = false;
-                    let body = std::mem::take(&mut state.spool);
                     state.client_name = session.client_name().unwrap_or("unknown").to_string();
                     state.tls = session.is_tls_active();
-                    let reply = super::deliver::deliver(state, envelope, body).await;
+                    let reply = match state.spool.take() {
+                        Ok(body) => super::deliver::deliver(state, envelope, body).await,
+                        // RFC 3463 4.3.1: mail system full (here: its memory), try later.
+                        Err(super::spool::OutOfMemory) => Reply::new(
+                            452,
+                            (4, 3, 1),
+                            "The server is receiving too many large messages at once; try again in a few minutes",
+                        ),
+                    };
+                    state.spool.clear();
                     state.targets.clear();
                     let _ = session.message_result(reply);
                 }
@@ -231,7 +239,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             biased;
             reason = kicked => {
                 // Another device signed in (or an admin kick): say why, drop any partial message.
-                state.spool = Vec::new();
+                state.spool.clear();
                 if let Some(account) = &state.account {
                     let now_ms = certmail_auth::now() * 1000;
                     let (store, ip) = (state.ctx.store.as_ref(), Some(state.peer.ip()));

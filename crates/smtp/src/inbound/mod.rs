@@ -18,6 +18,7 @@ mod deliver;
 pub(crate) mod dsn;
 mod headers;
 pub(crate) mod recipients;
+pub mod spool;
 
 pub use connection::{Connection, serve};
 pub use deliver::message_counts;
@@ -26,6 +27,14 @@ use std::sync::Arc;
 
 use certmail_session::{ChangeHub, SessionPolicy, SessionRegistry};
 use certmail_store::Store;
+
+impl SmtpContext {
+    /// This context drawing on `memory` (the one the previous context had, after a reload).
+    pub fn with_message_memory(mut self, memory: Arc<spool::MessageMemory>) -> SmtpContext {
+        self.message_memory = memory;
+        self
+    }
+}
 
 /// Settings of the SMTP server (from the daemon's `[smtp]` and `[server]` sections).
 #[derive(Debug, Clone)]
@@ -94,4 +103,7 @@ pub struct SmtpContext {
     pub settings: SmtpSettings,
     /// SPF/DKIM/DMARC checks of mail on port 25; `None` delivers it unchecked.
     pub mail_auth: Option<Arc<dyn crate::mailauth::InboundVerifier>>,
+    /// The memory all connections' message bodies share (`max_message_memory`); keep the
+    /// same one across reloads.
+    pub message_memory: Arc<spool::MessageMemory>,
 }
