@@ -1,8 +1,9 @@
 //! `certmail queue list|show|retry|hold|release|delete`: the outbound queue, on the running
 //! daemon (over the admin socket) or on a stopped daemon's store.
 //!
-//! Edits here and the running queue runner both rewrite entries; an edit made while the
-//! entry is being delivered may be overwritten by the delivery's result (hold it again).
+//! Edits here and the running queue runner both rewrite entries, one at a time (the
+//! runner's queue-edit lock): a hold made while the entry is being delivered lets that
+//! attempt finish and record its result, and applies to every later attempt.
 
 use std::path::Path;
 
@@ -175,6 +176,8 @@ pub async fn run(
     let Some(id) = id else {
         return Ok(Response::fail("bad_request", "name the queue id"));
     };
+    // Read and write the entry under the runner's lock, so neither loses the other's edit.
+    let _edits = certmail_smtp::outbound::lock_queue_edits().await;
     let Some(mut entry) = store.queue_get(id).await? else {
         return Ok(Response::fail(
             "not_found",

@@ -54,6 +54,16 @@ pub fn queue_changed() {
 
 pub(crate) static QUEUE_CHANGED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
+/// Serialises read-modify-write edits of queue entries in this process: the runners'
+/// bookkeeping around a delivery and an administrator's `queue hold|release|retry`, so
+/// neither overwrites the other's change with a stale copy.
+static QUEUE_EDITS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits for the queue-edit lock; hold it from reading an entry until its update is written.
+pub async fn lock_queue_edits() -> tokio::sync::MutexGuard<'static, ()> {
+    QUEUE_EDITS.lock().await
+}
+
 /// DKIM (or any other) signing of outbound mail, implemented by the mail-auth side.
 pub trait MessageSigner: Send + Sync {
     /// Header bytes (ending in CRLF) to prepend to `message`, whose From: domain is

@@ -51,7 +51,6 @@ pub struct QueueRunner {
     clock: Arc<dyn Clock>,
     live: RwLock<Arc<Live>>,
     hub: Option<ChangeHub>,
-    write_lock: tokio::sync::Mutex<()>,
     in_flight: Mutex<HashMap<u64, usize>>,
     wake: Notify,
 }
@@ -125,7 +124,6 @@ impl QueueRunner {
             clock,
             live: RwLock::new(Arc::new(Live::new(transport, settings, None))),
             hub: None,
-            write_lock: tokio::sync::Mutex::new(()),
             in_flight: Mutex::new(HashMap::new()),
             wake: Notify::new(),
         }
@@ -421,7 +419,7 @@ impl QueueRunner {
     /// Loads the entry and body and records the attempt before anything is sent.
     async fn prepare(&self, job: &Job) -> Result<Option<Prepared>, certmail_store::StoreError> {
         let now = self.clock.now();
-        let _guard = self.write_lock.lock().await;
+        let _guard = super::lock_queue_edits().await;
         let Some(mut entry) = self.store.queue_get(job.entry).await? else {
             return Ok(None);
         };
@@ -479,7 +477,7 @@ impl QueueRunner {
     /// Records what happened to a job's recipients, sending DSNs first.
     async fn apply(&self, job: &Job, outcome: Outcome) -> Result<(), certmail_store::StoreError> {
         let now = self.clock.now();
-        let _guard = self.write_lock.lock().await;
+        let _guard = super::lock_queue_edits().await;
         let Some(mut entry) = self.store.queue_get(job.entry).await? else {
             return Ok(());
         };
