@@ -1,11 +1,25 @@
 //! `[smtp] max_message_memory`: message bodies in memory are bounded across all
 //! connections. A message that finds the budget spent is read to its end and refused with
 //! 452 4.3.1 (the sender retries), and nothing of it is stored; once memory is free again
-//! the same message is accepted.
+//! the same message is accepted. `/metrics` shows what the budget holds (read with curl).
 
 use base64::Engine as _;
 use certmail_tests::lines::LineClient;
-use certmail_tests::{fixtures, tls};
+use certmail_tests::{DaemonProcess, fixtures, tls};
+
+/// What `/metrics` says the SMTP message pool holds.
+fn pool_bytes(daemon: &DaemonProcess) -> anyhow::Result<f64> {
+    let url = format!("http://{}/metrics", daemon.addr("metrics"));
+    let out = std::process::Command::new("curl")
+        .args(["--silent", "--max-time", "10", &url])
+        .output()?;
+    let body = String::from_utf8_lossy(&out.stdout).into_owned();
+    let series = "certmail_memory_pool_bytes{pool=\"smtp_messages\"} ";
+    body.lines()
+        .find_map(|l| l.strip_prefix(series))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no {series}in {body}"))
+}
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
 
@@ -36,9 +50,15 @@ async fn a_message_over_the_shared_budget_waits_for_memory() -> anyhow::Result<(
             "[smtp]\n",
             "[smtp]\nmax_message_size = 100000\nmax_message_memory = 100000\n",
             1,
-        ),
+        ) + "\n[http]\nmetrics_listen = [\"127.0.0.1:0\"]\n",
     )?;
-    let daemon = fx.start()?;
+    let mut expect = fixtures::LISTENERS.to_vec();
+    expect.push("metrics");
+    let daemon = DaemonProcess::start(
+        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
+        &[],
+        &expect,
+    )?;
     let with_cert = fx.user_tls()?;
     let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0hong\0{PASSWORD}"));
     let connect = async || -> anyhow::Result<LineClient<_>> {
@@ -59,6 +79,7 @@ async fn a_message_over_the_shared_budget_waits_for_memory() -> anyhow::Result<(
         .await?;
     a.send_raw(first.as_bytes()).await?;
     starts(&a.smtp_reply().await?, "250 ");
+    assert_eq!(pool_bytes(&daemon)?, first.len() as f64);
 
     // B's 70 000 octets do not fit beside them: read to the end, then 452 4.3.1.
     let second = message("둘째");
@@ -78,6 +99,7 @@ async fn a_message_over_the_shared_budget_waits_for_memory() -> anyhow::Result<(
     b.send_raw(second.as_bytes()).await?;
     starts(&b.smtp(".").await?, "250 ");
     starts(&b.smtp("QUIT").await?, "221 ");
+    assert_eq!(pool_bytes(&daemon)?, 0.0, "every body stored, nothing held");
 
     drop(daemon);
     let bodies = fx.mailbox_bodies("kim", "INBOX").await?;

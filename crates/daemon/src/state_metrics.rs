@@ -31,6 +31,35 @@ pub async fn render(daemon: &Daemon, out: &mut String) {
     }
     flush_latency(out, &daemon.store.stats().flush_latency);
     crl_next_update(daemon, out);
+    memory_pools(daemon, out);
+}
+
+/// `certmail_memory_pool_bytes{pool}`: what the bounded in-memory pools hold now, to set
+/// `[smtp] max_message_memory`, `[imap] max_literal_memory` and `header_cache_memory` by.
+fn memory_pools(daemon: &Daemon, out: &mut String) {
+    family(
+        out,
+        "certmail_memory_pool_bytes",
+        "gauge",
+        "Bytes held now by each bounded memory pool: smtp_messages (bodies arriving), imap_literals (APPEND literals arriving), imap_headers (the header cache).",
+    );
+    let smtp = daemon
+        .smtp
+        .read()
+        .map(|c| c.message_memory.in_use())
+        .unwrap_or_default();
+    let (literals, headers) = daemon
+        .imap
+        .read()
+        .map(|c| c.memory_in_use())
+        .unwrap_or_default();
+    for (pool, bytes) in [
+        ("smtp_messages", smtp),
+        ("imap_literals", literals),
+        ("imap_headers", headers),
+    ] {
+        let _ = writeln!(out, "certmail_memory_pool_bytes{{pool=\"{pool}\"}} {bytes}");
+    }
 }
 
 /// `certmail_crl_next_update_timestamp_seconds{file}`: when each CRL in force expires, so

@@ -136,6 +136,11 @@ impl ImapContext {
         })
     }
 
+    /// Octets held now by the literal budget (APPEND in flight) and the header cache.
+    pub fn memory_in_use(&self) -> (u64, u64) {
+        (self.literals.in_use(), self.headers.held() as u64)
+    }
+
     /// The context after a configuration reload: new settings, with the state connections
     /// share kept (the literal budget and the header cache, whose sizes stay as first
     /// configured, and \Recent).
