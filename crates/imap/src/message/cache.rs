@@ -40,19 +40,31 @@ fn decode(mut summary: Vec<u8>) -> Option<Vec<u8>> {
 
 /// Header blocks in memory, shared by every connection, within a byte budget: two
 /// generations, the older dropped whole when the newer fills half the budget (an entry
-/// read again moves to the newer). Each entry names the account it was read for and is
-/// only given back to that account.
+/// read again moves to the newer). Entries are kept per account (a body delivered to many
+/// accounts is one blob in the store) and only given back to the account they were read
+/// for.
 #[derive(Debug)]
 pub struct HeaderCache {
     budget: usize,
     generations: Mutex<Generations>,
 }
 
+/// An entry's key: a hash of the account id and the blob (the entry holds the id itself).
+type Key = (u64, BlobId);
+
+fn key(account: &str, blob: &BlobId) -> Key {
+    use std::hash::Hasher as _;
+    // Fixed keys: an account hashes alike in every connection.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    h.write(account.as_bytes());
+    (h.finish(), *blob)
+}
+
 #[derive(Debug, Default)]
 struct Generations {
-    young: HashMap<BlobId, Entry>,
+    young: HashMap<Key, Entry>,
     young_bytes: usize,
-    old: HashMap<BlobId, Entry>,
+    old: HashMap<Key, Entry>,
 }
 
 #[derive(Debug, Clone)]
@@ -72,13 +84,14 @@ impl HeaderCache {
 
     /// The cached header block of `blob` as read for `account`.
     pub fn get(&self, account: &str, blob: &BlobId) -> Option<Arc<[u8]>> {
+        let key = key(account, blob);
         let mut g = self.generations.lock().ok()?;
-        if let Some(e) = g.young.get(blob) {
+        if let Some(e) = g.young.get(&key) {
             return (&*e.account == account).then(|| Arc::clone(&e.header));
         }
-        let e = g.old.remove(blob)?;
+        let e = g.old.remove(&key)?;
         let header = (&*e.account == account).then(|| Arc::clone(&e.header));
-        g.insert(*blob, e, self.budget);
+        g.insert(key, e, self.budget);
         header
     }
 
@@ -92,7 +105,7 @@ impl HeaderCache {
                 account: Arc::from(account),
                 header: Arc::from(header),
             };
-            g.insert(*blob, e, self.budget);
+            g.insert(key(account, blob), e, self.budget);
         }
     }
 
@@ -106,13 +119,13 @@ impl HeaderCache {
 }
 
 impl Generations {
-    fn insert(&mut self, blob: BlobId, e: Entry, budget: usize) {
+    fn insert(&mut self, key: Key, e: Entry, budget: usize) {
         if self.young_bytes + e.header.len() > budget / 2 {
             self.old = std::mem::take(&mut self.young);
             self.young_bytes = 0;
         }
         self.young_bytes += e.header.len();
-        if let Some(replaced) = self.young.insert(blob, e) {
+        if let Some(replaced) = self.young.insert(key, e) {
             self.young_bytes -= replaced.header.len();
         }
     }
@@ -215,6 +228,13 @@ mod tests {
             Some(&[b'a'; 300][..])
         );
         assert_eq!(cache.get("kim", &blob(1)), None, "another account's read");
+        // The same body read for another account is kept beside, not instead.
+        cache.put("kim", &blob(1), &[b'k'; 10]);
+        assert_eq!(cache.get("kim", &blob(1)).as_deref(), Some(&[b'k'; 10][..]));
+        assert_eq!(
+            cache.get("hong", &blob(1)).as_deref(),
+            Some(&[b'a'; 300][..])
+        );
         // Filling the young half moves blob 1 to the old generation, where it is still
         // found (and moved back); the budget holds however many blocks come.
         cache.put("hong", &blob(2), &[b'b'; 300]);
