@@ -25,6 +25,7 @@ use imap_codec::imap_types::{
     status::StatusDataItemName,
 };
 
+use imap_codec::{CommandCodec, decode::Decoder};
 use lexer::{Cursor, command_head};
 
 /// A command our parser turned into values.
@@ -226,10 +227,16 @@ pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
         let mut ahead = c.clone();
         let returns = ahead.sp().is_ok() && ahead.keyword("RETURN");
         if !returns {
-            return Ok(ExtCommand {
-                tag,
-                body: ExtBody::Standard(input.to_vec()),
-            });
+            // Checked whole here (an incomplete or bad one is BAD now, as imap-next would
+            // answer it), with UTF-8 quoted strings as the run will write them.
+            let rewritten = super::utf8_quoted::command_quoted_to_literals(input);
+            return match CommandCodec::default().decode(&rewritten) {
+                Ok((b"", _)) => Ok(ExtCommand {
+                    tag,
+                    body: ExtBody::Standard(input.to_vec()),
+                }),
+                _ => Err(SyntaxError("bad SEARCH command")),
+            };
         }
         ExtBody::Search(search::parse(&mut c, &tag, uid)?)
     } else if uid {
