@@ -69,6 +69,8 @@ pub struct FetchJob {
     reads: Reads,
     /// Header blocks read ahead (by UID), a batch per store call.
     headers_ahead: HashMap<u32, Vec<u8>>,
+    /// A message went (expunged by another session) between the listing and its read.
+    expunged_meanwhile: bool,
 }
 
 impl FetchJob {
@@ -160,6 +162,7 @@ impl FetchJob {
             changed_since,
             flags_changed: Vec::new(),
             headers_ahead: HashMap::new(),
+            expunged_meanwhile: false,
         };
         if !read_only
             && job.items.iter().any(sets_seen_flag)
@@ -226,7 +229,14 @@ impl FetchJob {
                 return Batch::More;
             }
         }
-        out.ok(self.tag.clone(), None, "FETCH completed");
+        if self.expunged_meanwhile {
+            // RFC 2180 §4.1.1 leaves such a message out; RFC 5530 names why.
+            let code = crate::proto::response::code("EXPUNGEISSUED");
+            let text = "FETCH completed; some messages were just expunged by another session";
+            out.ok(self.tag.clone(), Some(code), text);
+        } else {
+            out.ok(self.tag.clone(), None, "FETCH completed");
+        }
         Batch::Done
     }
 
@@ -281,6 +291,10 @@ impl FetchJob {
         };
         let raw = match read {
             Ok(raw) => raw,
+            Err(certmail_store::StoreError::MessageNotFound) => {
+                self.expunged_meanwhile = true;
+                return Ok(0);
+            }
             Err(e) => {
                 store_error(out, self.tag.clone(), "FETCH", &e);
                 return Err(());

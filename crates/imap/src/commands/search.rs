@@ -230,8 +230,26 @@ pub(crate) async fn scan(
     let (store, account) = (s.ctx.store.as_ref(), s.account_id());
     for chunk in listed.chunks(reads.chunk()) {
         let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
-        let contents = read_contents(store, &s.ctx.headers, account, &blobs, reads).await?;
+        let contents = match read_contents(store, &s.ctx.headers, account, &blobs, reads).await {
+            Ok(contents) => contents.into_iter().map(Some).collect(),
+            // Expunged by another session since the listing: read the rest one by one.
+            Err(certmail_store::StoreError::MessageNotFound) => {
+                let mut one_by_one = Vec::with_capacity(blobs.len());
+                for blob in blobs.chunks(1) {
+                    let one = read_contents(store, &s.ctx.headers, account, blob, reads);
+                    one_by_one.push(match one.await {
+                        Ok(mut c) => c.pop(),
+                        Err(certmail_store::StoreError::MessageNotFound) => None,
+                        Err(e) => return Err(e),
+                    });
+                }
+                one_by_one
+            }
+            Err(e) => return Err(e),
+        };
         for (&(seq, meta), raw) in chunk.iter().zip(contents) {
+            // RFC 2180 §4.1: a message expunged meanwhile is left out.
+            let Some(raw) = raw else { continue };
             let parsed = (reads != Reads::Nothing)
                 .then(|| parser.parse(&raw[..]))
                 .flatten();
