@@ -69,11 +69,18 @@ async fn append_select_fetch_store_search_expunge() {
     let expunge = ok(c.command("EXPUNGE").await);
     assert_eq!(expunge, ["* 1 EXPUNGE"]);
     let fetch = ok(c.command("FETCH 1 (UID FLAGS)").await);
-    assert!(
-        fetch[0].starts_with("* 1 FETCH (UID 2 FLAGS ("),
+    // RFC 3501 §7.2.6: the new keyword is listed in FLAGS before a FETCH shows it.
+    assert_eq!(
+        fetch[0], "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)",
         "{fetch:?}"
     );
-    assert!(fetch[0].contains("$Important"), "{fetch:?}");
+    assert!(
+        fetch[1].starts_with("* 1 FETCH (UID 2 FLAGS ("),
+        "{fetch:?}"
+    );
+    assert!(fetch[1].contains("$Important"), "{fetch:?}");
+    let again = ok(c.command("FETCH 1 (FLAGS)").await);
+    assert_eq!(again.len(), 1, "told once: {again:?}");
     let status = ok(c.command("STATUS INBOX (MESSAGES UNSEEN UIDNEXT)").await);
     assert_eq!(status, ["* STATUS INBOX (MESSAGES 1 UNSEEN 1 UIDNEXT 3)"]);
 }

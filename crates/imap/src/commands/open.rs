@@ -81,6 +81,9 @@ pub async fn select(
             }
         }
     }
+    for k in &keywords {
+        selected.announce_keyword(k);
+    }
     let info = SelectInfo {
         exists: selected.len(),
         recent: selected.recent_count(),

@@ -56,6 +56,8 @@ pub struct Selected {
     /// RFC 7162 §3.2.10: QRESYNC is enabled, so removals are told as `VANISHED uids`
     /// rather than `n EXPUNGE`.
     pub qresync: bool,
+    /// The keywords the client was told of in FLAGS (RFC 3501 §7.2.6).
+    announced_keywords: Vec<String>,
 }
 
 impl Selected {
@@ -90,7 +92,25 @@ impl Selected {
             new_mail: false,
             resync: false,
             qresync: false,
+            announced_keywords: Vec::new(),
         })
+    }
+
+    /// The keywords the client was told of in FLAGS.
+    pub fn announced_keywords(&self) -> &[String] {
+        &self.announced_keywords
+    }
+
+    /// Notes `keyword` as told of in FLAGS; true if it was not yet (case-insensitive).
+    pub fn announce_keyword(&mut self, keyword: &str) -> bool {
+        let new = !self
+            .announced_keywords
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(keyword));
+        if new {
+            self.announced_keywords.push(keyword.to_owned());
+        }
+        new
     }
 
     /// Number of messages the client knows (EXISTS).

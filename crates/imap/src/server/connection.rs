@@ -427,6 +427,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     fn enqueue(&mut self, mut out: Out) {
+        if let Some(s) = &mut self.signed_in {
+            s.announce_new_keywords(&mut out);
+        }
         if self.signed_in.as_ref().is_some_and(|s| s.imap4rev2) {
             out.apply_imap4rev2();
         }

@@ -115,6 +115,45 @@ pub struct Out {
     pub raw: Vec<(usize, Vec<u8>)>,
 }
 
+impl SignedIn {
+    /// RFC 3501 §7.2.6 (RFC 9051 §7.3.5): FLAGS lists the keywords in use in the mailbox.
+    /// When a FETCH in `out` shows a keyword the client was not told of (set by another
+    /// session, or new by this one), an updated FLAGS goes before it.
+    pub fn announce_new_keywords(&mut self, out: &mut Out) {
+        use imap_codec::imap_types::{
+            fetch::MessageDataItem,
+            flag::{Flag, FlagFetch},
+        };
+        let Some(selected) = &mut self.selected else {
+            return;
+        };
+        let mut added = false;
+        for response in &out.responses {
+            let Response::Data(Data::Fetch { items, .. }) = response else {
+                continue;
+            };
+            for item in items.as_ref() {
+                let MessageDataItem::Flags(flags) = item else {
+                    continue;
+                };
+                for flag in flags {
+                    if let FlagFetch::Flag(Flag::Keyword(k)) = flag {
+                        added |= selected.announce_keyword(k.as_ref());
+                    }
+                }
+            }
+        }
+        if added {
+            let keywords = crate::mailbox::flags_of(selected.announced_keywords());
+            let flags = crate::proto::flags::mailbox_flags(&keywords);
+            out.responses.insert(0, Response::Data(Data::Flags(flags)));
+            for (index, _) in &mut out.raw {
+                *index += 1;
+            }
+        }
+    }
+}
+
 impl Out {
     /// Rewrites the responses for a client that enabled IMAP4rev2 (no RECENT, no
     /// \Recent; see `proto::ext::rev2`), keeping raw lines where they were.

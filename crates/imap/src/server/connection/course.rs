@@ -130,6 +130,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 announce_updates(signed_in, out, uid).await;
                 return Ok(Outcome::Done);
             }
+            signed_in.announce_new_keywords(out);
             if signed_in.imap4rev2 {
                 out.apply_imap4rev2();
             }
