@@ -10,6 +10,7 @@ pub mod client_keys;
 pub mod fixtures;
 pub mod lines;
 pub mod matrix_setup;
+pub mod metrics;
 pub mod signin_client;
 pub mod slapd;
 pub mod tls;

@@ -1,36 +1,10 @@
 //! `/metrics` in Prometheus text format counts what happened, and Thunderbird's autoconfig
 //! file is served for the local domains only. The client is curl.
-
-use std::process::Command;
-
 use base64::Engine as _;
 use certmail_tests::lines::{LineClient, imaps_login};
+use certmail_tests::metrics::{curl, sample, start_with_metrics};
 use certmail_tests::{DaemonProcess, fixtures, tls};
 use tokio::net::TcpStream;
-
-fn curl(url: &str) -> anyhow::Result<(String, String)> {
-    let out = Command::new("curl")
-        .args([
-            "--silent",
-            "--max-time",
-            "10",
-            "--write-out",
-            "\n%{http_code}",
-            url,
-        ])
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
-    Ok((body.to_string(), code.to_string()))
-}
-
-/// The value of the sample named exactly `series` (name and labels).
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let (s, v) = l.rsplit_once(' ')?;
-        (s == series).then(|| v.parse().ok()).flatten()
-    })
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_and_autoconfig() -> anyhow::Result<()> {
@@ -166,15 +140,8 @@ fn assert_parses(text: &str) {
 async fn metrics_count_connection_states_kicks_and_store_flushes() -> anyhow::Result<()> {
     const PASSWORD: &str = "Gpki-Pass-2026!";
     let fx = fixtures::Installation::new()?;
-    fx.append_config("[http]\nmetrics_listen = [\"127.0.0.1:0\"]")?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
-    let mut expect = fixtures::LISTENERS.to_vec();
-    expect.push("metrics");
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &expect,
-    )?;
+    let daemon = start_with_metrics(&fx)?;
     let metrics = || curl(&format!("http://{}/metrics", daemon.addr("metrics")));
 
     // One IMAP connection signed in and idling, one that has not signed in.

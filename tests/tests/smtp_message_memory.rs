@@ -5,20 +5,14 @@
 
 use base64::Engine as _;
 use certmail_tests::lines::LineClient;
+use certmail_tests::metrics::{sample, scrape, start_with_metrics};
 use certmail_tests::{DaemonProcess, fixtures, tls};
 
 /// What `/metrics` says the SMTP message pool holds.
 fn pool_bytes(daemon: &DaemonProcess) -> anyhow::Result<f64> {
-    let url = format!("http://{}/metrics", daemon.addr("metrics"));
-    let out = std::process::Command::new("curl")
-        .args(["--silent", "--max-time", "10", &url])
-        .output()?;
-    let body = String::from_utf8_lossy(&out.stdout).into_owned();
-    let series = "certmail_memory_pool_bytes{pool=\"smtp_messages\"} ";
-    body.lines()
-        .find_map(|l| l.strip_prefix(series))
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no {series}in {body}"))
+    let series = "certmail_memory_pool_bytes{pool=\"smtp_messages\"}";
+    let body = scrape(daemon)?;
+    sample(&body, series).ok_or_else(|| anyhow::anyhow!("no {series} in {body}"))
 }
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
@@ -50,15 +44,9 @@ async fn a_message_over_the_shared_budget_waits_for_memory() -> anyhow::Result<(
             "[smtp]\n",
             "[smtp]\nmax_message_size = 100000\nmax_message_memory = 100000\n",
             1,
-        ) + "\n[http]\nmetrics_listen = [\"127.0.0.1:0\"]\n",
+        ),
     )?;
-    let mut expect = fixtures::LISTENERS.to_vec();
-    expect.push("metrics");
-    let daemon = DaemonProcess::start(
-        &["serve", "--config", fx.config_path.to_str().expect("utf-8")],
-        &[],
-        &expect,
-    )?;
+    let daemon = start_with_metrics(&fx)?;
     let with_cert = fx.user_tls()?;
     let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0hong\0{PASSWORD}"));
     let connect = async || -> anyhow::Result<LineClient<_>> {

@@ -1,0 +1,48 @@
+//! Reading the daemon's `/metrics` as a monitoring system would: over HTTP with curl.
+
+use std::process::Command;
+
+use crate::DaemonProcess;
+use crate::fixtures::{Installation, LISTENERS};
+
+/// Starts the daemon of `fx` with a metrics listener on a loopback port (`[http]` is added
+/// to its config).
+pub fn start_with_metrics(fx: &Installation) -> anyhow::Result<DaemonProcess> {
+    fx.append_config("[http]\nmetrics_listen = [\"127.0.0.1:0\"]")?;
+    let mut expect = LISTENERS.to_vec();
+    expect.push("metrics");
+    let config = fx.config_path.to_str().expect("utf-8 temp path");
+    DaemonProcess::start(&["serve", "--config", config], &[], &expect)
+}
+
+/// GETs `url` with curl: the body and the HTTP status code.
+pub fn curl(url: &str) -> anyhow::Result<(String, String)> {
+    let out = Command::new("curl")
+        .args([
+            "--silent",
+            "--max-time",
+            "10",
+            "--write-out",
+            "\n%{http_code}",
+            url,
+        ])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
+    Ok((body.to_string(), code.to_string()))
+}
+
+/// The daemon's `/metrics` text (it must answer 200).
+pub fn scrape(daemon: &DaemonProcess) -> anyhow::Result<String> {
+    let (body, code) = curl(&format!("http://{}/metrics", daemon.addr("metrics")))?;
+    anyhow::ensure!(code == "200", "/metrics answered {code}: {body}");
+    Ok(body)
+}
+
+/// The value of the sample named exactly `series` (name and labels).
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (s, v) = l.rsplit_once(' ')?;
+        (s == series).then(|| v.parse().ok()).flatten()
+    })
+}
