@@ -2,13 +2,10 @@
 //! using `$` (RFC 5182), run like the others (`dispatch`), with the selected mailbox's
 //! updates told after them.
 
-use imap_codec::{CommandCodec, decode::Decoder, imap_types::ToStatic};
-
 use super::{Outcome, create, dispatch, dispatch::announce_updates, list_extended, search};
 use crate::proto::ext::{
     self, ExtBody, ExtCommand, SavedResultCommand, encode::sequence_set, searchres::substitute,
 };
-use crate::proto::utf8_quoted::command_quoted_to_literals;
 use crate::server::{Out, SignedIn};
 
 /// Runs one command of a signed-in connection.
@@ -24,7 +21,7 @@ pub async fn run(s: &mut SignedIn, out: &mut Out, command: ExtCommand) -> Outcom
         // RFC 3501 §7.4.1: EXPUNGE only while answering UID SEARCH.
         ExtBody::Search(request) => (search::esearch(s, out, tag, &request).await, request.uid),
         ExtBody::SavedResult(command) => return saved_result(s, out, tag, &command).await,
-        ExtBody::Standard(raw) => return standard(s, out, tag, &raw).await,
+        ExtBody::Standard(body) => return dispatch::dispatch(s, out, tag, *body).await,
     };
     if outcome == Outcome::Done {
         announce_updates(s, out, allow_expunge).await;
@@ -76,27 +73,9 @@ async fn saved_result(
         };
         return Box::pin(run(s, out, parsed)).await;
     }
-    standard(s, out, tag, &bytes).await
-}
-
-/// A complete command in a form imap-codec reads, run as if imap-next had parsed it (after
-/// ENABLE IMAP4rev2, with UTF-8 quoted strings written as literals, as the driver does).
-async fn standard(
-    s: &mut SignedIn,
-    out: &mut Out,
-    tag: imap_codec::imap_types::core::Tag<'static>,
-    command: &[u8],
-) -> Outcome {
-    let rewritten;
-    let bytes = if s.imap4rev2 {
-        rewritten = command_quoted_to_literals(command);
-        &rewritten[..]
-    } else {
-        command
-    };
-    match CommandCodec::default().decode(bytes) {
-        Ok((b"", parsed)) => dispatch::dispatch(s, out, tag, parsed.body.to_static()).await,
-        _ => {
+    match ext::decode_standard(&bytes) {
+        Ok(body) => dispatch::dispatch(s, out, tag, body).await,
+        Err(_) => {
             out.bad(tag, "Syntax error");
             Outcome::Bad
         }

@@ -178,15 +178,8 @@ pub async fn header_of(
     account: &str,
     blob: &BlobId,
 ) -> Result<Vec<u8>, StoreError> {
-    if let Some(header) = memory.get(account, blob) {
-        return Ok(header.to_vec());
-    }
-    let header = match store.message_summary(account, blob).await?.and_then(decode) {
-        Some(header) => header,
-        None => fill(store, account, blob).await?,
-    };
-    memory.put(account, blob, &header);
-    Ok(header)
+    let mut one = header_blocks(store, memory, account, std::slice::from_ref(blob)).await?;
+    Ok(one.pop().unwrap_or_default())
 }
 
 /// Reads the body and caches its header block.

@@ -20,6 +20,7 @@ mod search;
 pub mod searchres;
 
 use imap_codec::imap_types::{
+    command::CommandBody,
     core::{Charset, Tag, Vec1},
     search::SearchKey,
     status::StatusDataItemName,
@@ -49,9 +50,9 @@ pub enum ExtBody {
     /// A command with `$` (RFC 5182), run once the saved result is written in.
     SavedResult(SavedResultCommand),
     /// A `[UID] SEARCH` in the standard form, collected here only because its first line
-    /// announced a literal, after which a `$` could have followed: imap-codec parses the
-    /// whole command (line, literals, CRLF) when it is run.
-    Standard(Vec<u8>),
+    /// announced a literal, after which a `$` could have followed; parsed by imap-codec
+    /// (see [`decode_standard`]).
+    Standard(Box<CommandBody<'static>>),
 }
 
 /// A command that uses `$`; it parses once `$` is replaced (checked when it was read).
@@ -209,6 +210,17 @@ pub fn claims(line: &[u8]) -> bool {
     search && (is(after_search, "RETURN") || super::literal::announcement(line).is_some())
 }
 
+/// Parses a complete command (line, literals, CRLF) in a form imap-codec reads, with UTF-8
+/// quoted strings written as literals first, as the driver does after ENABLE IMAP4rev2.
+/// (Before it, the driver refuses a quoted string with 8-bit octets before it gets here.)
+pub fn decode_standard(command: &[u8]) -> Result<CommandBody<'static>, SyntaxError> {
+    let rewritten = super::utf8_quoted::command_quoted_to_literals(command);
+    match CommandCodec::default().decode(&rewritten) {
+        Ok((b"", parsed)) => Ok(imap_codec::imap_types::ToStatic::to_static(&parsed.body)),
+        _ => Err(SyntaxError("bad command")),
+    }
+}
+
 /// Parses one complete command (line, literals, final CRLF) that [`claims`] accepted.
 pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
     if searchres::uses_saved_result(input) {
@@ -227,16 +239,11 @@ pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
         let mut ahead = c.clone();
         let returns = ahead.sp().is_ok() && ahead.keyword("RETURN");
         if !returns {
-            // Checked whole here (an incomplete or bad one is BAD now, as imap-next would
-            // answer it), with UTF-8 quoted strings as the run will write them.
-            let rewritten = super::utf8_quoted::command_quoted_to_literals(input);
-            return match CommandCodec::default().decode(&rewritten) {
-                Ok((b"", _)) => Ok(ExtCommand {
-                    tag,
-                    body: ExtBody::Standard(input.to_vec()),
-                }),
-                _ => Err(SyntaxError("bad SEARCH command")),
-            };
+            // An incomplete or bad one is BAD now, as imap-next would answer it.
+            return Ok(ExtCommand {
+                tag,
+                body: ExtBody::Standard(Box::new(decode_standard(input)?)),
+            });
         }
         ExtBody::Search(search::parse(&mut c, &tag, uid)?)
     } else if uid {
