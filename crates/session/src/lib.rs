@@ -17,6 +17,7 @@
 //! through a watch channel, never by polling.
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod device;
 pub mod error;
 pub mod hub;

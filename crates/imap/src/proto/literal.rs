@@ -2,53 +2,9 @@
 //! announcements (`{n}` / `{n+}` at the end of a line, RFC 3501 §4.3, RFC 7888) in the bytes
 //! a client sends, before imap-next buffers them.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
-};
-
 /// A budget of literal octets shared by every connection of the daemon: imap-next buffers
 /// each literal whole, so this caps the memory clients can make us hold at once.
-#[derive(Debug)]
-pub struct LiteralPool {
-    limit: u64,
-    used: AtomicU64,
-}
-
-impl LiteralPool {
-    /// A pool of `limit` octets.
-    pub fn new(limit: u64) -> Arc<LiteralPool> {
-        Arc::new(LiteralPool {
-            limit,
-            used: AtomicU64::new(0),
-        })
-    }
-
-    /// Octets reserved right now.
-    pub fn in_use(&self) -> u64 {
-        self.used.load(Ordering::Acquire)
-    }
-
-    /// Reserves `octets`; false if that would exceed the limit.
-    pub fn try_reserve(&self, octets: u64) -> bool {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(octets)
-                    .filter(|&total| total <= self.limit)
-            })
-            .is_ok()
-    }
-
-    /// Returns `octets` reserved earlier.
-    pub fn release(&self, octets: u64) {
-        // Saturating: a release never exceeds what was reserved, but never wrap if it did.
-        let _ = self
-            .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                Some(used.saturating_sub(octets))
-            });
-    }
-}
+pub use certmail_session::budget::MemoryBudget as LiteralPool;
 
 /// A literal announced at the end of a command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,18 +78,5 @@ mod tests {
         assert_eq!(line_tag(b"+ x"), None);
         assert_eq!(line_tag(b"b1\r\n"), Some(&b"b1"[..]));
         assert_eq!(line_tag(b"unterminated"), None);
-    }
-
-    #[test]
-    fn pool_reserves_up_to_its_limit() {
-        let pool = LiteralPool::new(100);
-        assert!(pool.try_reserve(60));
-        assert!(!pool.try_reserve(41));
-        assert!(pool.try_reserve(40));
-        assert_eq!(pool.in_use(), 100);
-        pool.release(60);
-        assert_eq!(pool.in_use(), 40);
-        pool.release(1000);
-        assert_eq!(pool.in_use(), 0);
     }
 }

@@ -5,47 +5,9 @@
 //! mail system full), which a client retries later.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The octets all connections' spools may hold together.
-#[derive(Debug)]
-pub struct MessageMemory {
-    limit: u64,
-    used: AtomicU64,
-}
-
-impl MessageMemory {
-    /// A budget of `limit` octets.
-    pub fn new(limit: u64) -> Arc<MessageMemory> {
-        Arc::new(MessageMemory {
-            limit,
-            used: AtomicU64::new(0),
-        })
-    }
-
-    /// Octets reserved now.
-    pub fn in_use(&self) -> u64 {
-        self.used.load(Ordering::Relaxed)
-    }
-
-    fn try_reserve(&self, octets: u64) -> bool {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(octets)
-                    .filter(|&total| total <= self.limit)
-            })
-            .is_ok()
-    }
-
-    fn release(&self, octets: u64) {
-        // Never below zero, whatever the bookkeeping.
-        let _ = self
-            .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                Some(used.saturating_sub(octets))
-            });
-    }
-}
+/// The octets all connections' spools may hold together (`[smtp] max_message_memory`).
+pub use certmail_session::budget::MemoryBudget as MessageMemory;
 
 /// One connection's message body as it arrives, its octets reserved in a [`MessageMemory`]
 /// (released when the body is taken, cleared or dropped).
