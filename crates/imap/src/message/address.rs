@@ -65,19 +65,28 @@ fn tokenize(input: &[u8]) -> Vec<Token> {
                 tokens.push(Token::Special(b));
                 i += 1;
             }
+            // A closing `)` or `]` with nothing open (`Cc: a)`) has no meaning: drop it,
+            // as whitespace. Falling through to the atom arm would push an empty atom
+            // without advancing, forever.
+            b')' | b']' => i += 1,
             _ => {
                 let start = i;
-                while i < input.len()
-                    && !b" \t\r\n\"()[]".contains(&input[i])
-                    && !SPECIALS.contains(&input[i])
-                {
+                while i < input.len() && !ends_atom(input[i]) {
                     i += 1;
                 }
+                // Invariant: `b` itself does not end an atom (every byte that does is
+                // matched above), so the atom holds at least one byte and `i` advanced.
+                debug_assert!(i > start, "tokenize must advance");
                 tokens.push(Token::Atom(input[start..i].to_vec()));
             }
         }
     }
     tokens
+}
+
+/// Whether `b` ends an atom: whitespace, a delimiter that opens or closes, or a special.
+fn ends_atom(b: u8) -> bool {
+    b" \t\r\n\"()[]".contains(&b) || SPECIALS.contains(&b)
 }
 
 /// Reads a quoted-string, comment (nested) or domain literal starting at `start`; returns
@@ -385,5 +394,54 @@ mod tests {
         assert!(parse_address_list(b" , ,").is_empty());
         let _ = parse_address_list(b"<<<@@>>>:;;\"unterminated");
         let _ = parse_address_list(b"(((");
+    }
+
+    /// F1 of the hostile-input issue: a stray `)` or `]` outside a comment or a domain
+    /// literal made `tokenize` loop forever, pushing empty atoms until memory ran out.
+    #[test]
+    fn stray_closing_delimiters_end_and_are_dropped() {
+        assert_eq!(
+            parse_address_list(b"a)"),
+            vec![mailbox(None, "a", "MISSING_DOMAIN")]
+        );
+        assert_eq!(
+            parse_address_list(b"team]"),
+            vec![mailbox(None, "team", "MISSING_DOMAIN")]
+        );
+        assert_eq!(
+            parse_address_list(b"\"Kim\" <kim@example.kr>) , lee@example.kr]"),
+            vec![
+                mailbox(Some("Kim"), "kim", "example.kr"),
+                mailbox(None, "lee", "example.kr")
+            ]
+        );
+        assert!(parse_address_list(b")]))]]").is_empty());
+        // The input the imap_parse fuzz target found.
+        let _ = parse_address_list(&[0x63, 0x63, 0x3a, 0xff, 0xff, 0xff, 0x00, 0x29, 0x09]);
+    }
+
+    /// Every input, however hostile, gives at most one token per input byte: the tokenizer
+    /// always advances. Checked exhaustively over short strings of the bytes that matter.
+    #[test]
+    fn tokenizer_advances_on_every_input() {
+        const ALPHABET: &[u8] = b"a\"()[]<>@,;:.\\ \xff";
+        let mut input = Vec::new();
+        for len in 0..=5u32 {
+            for n in 0..ALPHABET.len().pow(len) {
+                input.clear();
+                let mut k = n;
+                for _ in 0..len {
+                    input.push(ALPHABET[k % ALPHABET.len()]);
+                    k /= ALPHABET.len();
+                }
+                let tokens = tokenize(&input);
+                assert!(tokens.len() <= input.len(), "{input:?} gave {tokens:?}");
+                let items = parse_address_list(&input);
+                assert!(
+                    items.len() <= 2 * input.len() + 2,
+                    "{input:?} gave {items:?}"
+                );
+            }
+        }
     }
 }
