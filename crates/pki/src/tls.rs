@@ -81,5 +81,9 @@ fn build(
         Some(v) => builder.with_client_cert_verifier(v),
         None => builder.with_no_client_auth(),
     };
-    Ok(builder.with_single_cert(chain, key)?)
+    let mut config = builder.with_single_cert(chain, key)?;
+    // The server's suite order wins (AES-GCM before ChaCha20; all of them AEAD with
+    // ECDHE): a client must not be able to steer a TLS 1.2 connection to its own pick.
+    config.ignore_client_order = true;
+    Ok(config)
 }
