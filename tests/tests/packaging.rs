@@ -21,7 +21,8 @@ fn certmail_bin() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target/debug/certmail"))
 }
 
-/// The shell commands of the README's first ```sh block under "### Install".
+/// The shell commands of the README's install-by-hand block: the ```sh block under
+/// "### Install" that installs the files.
 fn readme_install_commands() -> Vec<String> {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
     let section = readme
@@ -30,9 +31,10 @@ fn readme_install_commands() -> Vec<String> {
         .expect("README.md has an Install section");
     let block = section
         .split("```sh")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .expect("the Install section has a sh block");
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("install -D"))
+        .expect("the Install section has a sh block of install lines");
     block
         .lines()
         .map(str::trim)
@@ -126,8 +128,13 @@ fn readme_install_section_works_in_a_fresh_root() {
     ] {
         assert_eq!(mode(&r.join(dir)), want, "{dir}");
     }
-    // The configuration holds secrets' paths and policy: not world-readable.
-    assert_eq!(mode(&r.join("etc/certmail/certmail.toml")), 0o640);
+    // The configuration holds secrets' paths and policy: not world-readable, but readable
+    // by the daemon, which runs as the certmail user.
+    let config = r.join("etc/certmail/certmail.toml");
+    assert_eq!(mode(&config), 0o640);
+    let gid: u32 = line.split(':').nth(3).expect("gid").parse().expect("gid");
+    let meta = std::fs::metadata(&config).expect("config");
+    assert_eq!((meta.uid(), meta.gid()), (0, gid), "root:certmail");
 }
 
 #[test]
