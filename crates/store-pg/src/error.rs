@@ -59,10 +59,26 @@ pub fn is_temporary(e: &tokio_postgres::Error) -> bool {
         || code == "40P01" // deadlock detected
 }
 
+/// An error with its causes, `outer: inner: innermost` (tokio-postgres puts the useful
+/// part, e.g. why a certificate was refused, in the sources).
+pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// A PostgreSQL failure as a store error.
 pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
     if is_temporary(&e) {
-        StoreError::Task(format!("PostgreSQL unavailable (temporary): {e}"))
+        StoreError::Task(format!(
+            "PostgreSQL unavailable (temporary): {}",
+            with_causes(&e)
+        ))
     } else {
         let reason = match e.as_db_error() {
             Some(d) => format!("{}: {}", d.code().code(), d.message()),
@@ -79,7 +95,10 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
 pub(crate) fn pool(e: deadpool_postgres::PoolError) -> StoreError {
     match e {
         deadpool_postgres::PoolError::Backend(e) => db(e),
-        other => StoreError::Task(format!("PostgreSQL unavailable (temporary): {other}")),
+        other => StoreError::Task(format!(
+            "PostgreSQL unavailable (temporary): {}",
+            with_causes(&other)
+        )),
     }
 }
 

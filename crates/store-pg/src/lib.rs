@@ -81,26 +81,8 @@ impl PgStore {
     /// Connects, applies pending schema migrations and checks the key file against the
     /// store: `WrongKey` if `key` is not the key the store was created with.
     pub async fn open(config: &PgConfig, key: KeyFile) -> Result<PgStore, OpenError> {
-        let parsed = config::parse(&config.url)?;
-        let manager_config = ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        };
-        let manager = match parsed.tls {
-            Some(tls) => Manager::from_config(parsed.pg, tls, manager_config),
-            None => Manager::from_config(parsed.pg, tokio_postgres::NoTls, manager_config),
-        };
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_size.max(1))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(POOL_TIMEOUT))
-            .create_timeout(Some(POOL_TIMEOUT))
-            .recycle_timeout(Some(POOL_TIMEOUT))
-            .build()
-            .map_err(|e| OpenError::Connect(e.to_string()))?;
-        let mut conn = pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => OpenError::Connect(e.to_string()),
-            other => OpenError::Connect(other.to_string()),
-        })?;
+        let pool = build_pool(config)?;
+        let mut conn = first_connection(&pool).await?;
         let version = schema::migrate(&mut conn).await?;
         let sealer = Sealer::new(&key);
         schema::check_keys(&conn, &sealer).await?;
@@ -113,6 +95,22 @@ impl PgStore {
             commits: AtomicU64::new(0),
             commit_latency: FlushLatencyRecorder::default(),
         })
+    }
+
+    /// For `certmail check-config`: connects as [`PgStore::open`] would (TLS included) and
+    /// returns the database's schema version (0 for an empty database) without changing
+    /// anything; `SchemaVersion` if it is newer than this build knows.
+    pub async fn check(config: &PgConfig) -> Result<i32, OpenError> {
+        let pool = build_pool(config)?;
+        let conn = first_connection(&pool).await?;
+        let found = schema::schema_version(&conn).await?;
+        if found > schema::SCHEMA_VERSION {
+            return Err(OpenError::SchemaVersion {
+                found,
+                expected: schema::SCHEMA_VERSION,
+            });
+        }
+        Ok(found)
     }
 
     /// A connection from the pool.
@@ -144,6 +142,36 @@ impl PgStore {
             flush_latency: self.commit_latency.snapshot(),
         }
     }
+}
+
+/// The connection pool for `config`, with the TLS its URL asks for.
+fn build_pool(config: &PgConfig) -> Result<Pool, OpenError> {
+    let parsed = config::parse(&config.url)?;
+    let manager_config = ManagerConfig {
+        // Before handing out a pooled connection, check that it is not closed (a lost
+        // connection is replaced instead of failing the next operation).
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match parsed.tls {
+        Some(tls) => Manager::from_config(parsed.pg, tls, manager_config),
+        None => Manager::from_config(parsed.pg, tokio_postgres::NoTls, manager_config),
+    };
+    Pool::builder(manager)
+        .max_size(config.pool_size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .recycle_timeout(Some(POOL_TIMEOUT))
+        .build()
+        .map_err(|e| OpenError::Connect(e.to_string()))
+}
+
+/// The first connection of a new pool: a failure here is the configuration's or the
+/// network's, reported with its causes.
+async fn first_connection(pool: &Pool) -> Result<Conn, OpenError> {
+    pool.get()
+        .await
+        .map_err(|e| OpenError::Connect(error::with_causes(&e)))
 }
 
 /// Takes a transaction-scoped advisory lock in namespace `ns` on `key` (hashed by the

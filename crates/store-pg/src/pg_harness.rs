@@ -59,17 +59,27 @@ impl PgServer {
         PgServer::start_with(&[])
     }
 
-    /// Like [`PgServer::start`], with extra server settings (`-c name=value`), e.g.
-    /// `ssl=on`. File settings may name files written with [`PgServer::write_file`]
-    /// after an [`PgServer::init`].
+    /// Like [`PgServer::start`], with extra server settings (`-c name=value`).
     pub fn start_with(settings: &[(&str, &str)]) -> io::Result<PgServer> {
         let mut server = PgServer::init()?;
-        server.settings = settings
+        server.run_with(&PgServer::start_settings(settings))?;
+        Ok(server)
+    }
+
+    /// Owned `-c` settings for [`PgServer::run_with`].
+    pub fn start_settings(settings: &[(&str, &str)]) -> Vec<(String, String)> {
+        settings
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        server.run()?;
-        Ok(server)
+            .collect()
+    }
+
+    /// Starts the server with extra settings (e.g. `ssl=on`, after writing its
+    /// certificate and key with [`PgServer::write_file`]); later [`PgServer::run`]s keep
+    /// them.
+    pub fn run_with(&mut self, settings: &[(String, String)]) -> io::Result<()> {
+        self.settings = settings.to_vec();
+        self.run()
     }
 
     /// Initialises a cluster without starting it (write files, then [`PgServer::run`]).

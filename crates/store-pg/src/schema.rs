@@ -63,12 +63,17 @@ pub(crate) async fn migrate(client: &mut tokio_postgres::Client) -> Result<i32, 
 
 /// The schema version of a database, without changing it (`check-config`).
 pub async fn schema_version(client: &tokio_postgres::Client) -> Result<i32, StoreError> {
+    // Two statements: a query naming a missing table fails at parse time.
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+        .await
+        .map_err(db)?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
     let row = client
-        .query_one(
-            "SELECT CASE WHEN to_regclass('schema_version') IS NULL THEN 0
-                    ELSE (SELECT coalesce(max(version), 0) FROM schema_version) END",
-            &[],
-        )
+        .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
         .await
         .map_err(db)?;
     Ok(row.get(0))

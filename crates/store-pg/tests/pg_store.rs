@@ -295,6 +295,12 @@ async fn bodies_and_account_secrets_are_encrypted_at_rest() {
 async fn migrations_reopen_and_key_check() {
     let url = PgServer::shared().create_database().await;
     let config = PgConfig::new(&url);
+    assert_eq!(
+        PgStore::check(&config)
+            .await
+            .expect("check an empty database"),
+        0
+    );
     let (a, b) = tokio::join!(
         PgStore::open(&config, KeyFile::from_bytes(KEY)),
         PgStore::open(&config, KeyFile::from_bytes(KEY)),
@@ -305,6 +311,7 @@ async fn migrations_reopen_and_key_check() {
     drop((a, b));
     let probe = PgProbe { url: url.clone() };
     assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 1);
+    assert_eq!(PgStore::check(&config).await.expect("check"), 1);
     let again = open(&url).await;
     let meta = &again.messages("hong", "INBOX", 1..=1).await.unwrap()[0];
     assert_eq!(
@@ -327,6 +334,10 @@ async fn migrations_reopen_and_key_check() {
         }) => {}
         other => panic!("a newer schema must be refused: {other:?}"),
     }
+    assert!(matches!(
+        PgStore::check(&config).await,
+        Err(OpenError::SchemaVersion { found: 99, .. })
+    ));
 }
 
 /// The Unix socket works too (no TLS there), and a pool of two serves six writers.
