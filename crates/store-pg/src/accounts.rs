@@ -192,6 +192,9 @@ impl PgStore {
         let id = id.to_lowercase();
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
+        // The hierarchy lock first, then the account row: the order create_mailbox takes
+        // them in, so the two cannot deadlock.
+        advisory_lock(&tx, lock_ns::HIERARCHY, &id).await?;
         let found = tx
             .query_opt("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", &[&id])
             .await
@@ -199,7 +202,6 @@ impl PgStore {
         if found.is_none() {
             return Err(StoreError::AccountNotFound(id));
         }
-        advisory_lock(&tx, lock_ns::HIERARCHY, &id).await?;
         let boxes = tx
             .query(
                 "SELECT id FROM mailboxes WHERE account = $1 ORDER BY id FOR UPDATE",

@@ -215,6 +215,57 @@ async fn concurrent_deliveries_and_copies_keep_counts() {
     assert_eq!(archive.uid_next, 181);
 }
 
+/// Deleting an account on one node while another creates mailboxes and delivers to it:
+/// every call either happens before the deletion or finds no account, nothing is left
+/// behind, and no transaction deadlocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_an_account_races_cleanly_with_other_nodes() {
+    let url = PgServer::shared().create_database().await;
+    let node_a = Arc::new(open(&url).await);
+    let node_b = Arc::new(open(&url).await);
+    node_a.create_account(hong()).await.unwrap();
+    let creator = {
+        let node = node_b.clone();
+        tokio::spawn(async move {
+            for n in 0..20 {
+                match node
+                    .create_mailbox("hong", &format!("상자/{n}"), None)
+                    .await
+                {
+                    Ok(_) | Err(StoreError::AccountNotFound(_)) => {}
+                    Err(e) => panic!("create_mailbox: {e}"),
+                }
+            }
+        })
+    };
+    let deliverer = {
+        let node = node_b.clone();
+        tokio::spawn(async move {
+            for n in 0..20 {
+                let delivery = certmail_store::Delivery {
+                    body: suite::body(n),
+                    internal_date: 1,
+                    recipients: vec![("hong".into(), "INBOX".into(), vec![])],
+                    queue: vec![],
+                };
+                match node.deliver(delivery).await {
+                    Ok(_) | Err(StoreError::MailboxNotFound(_)) => {}
+                    Err(e) => panic!("deliver: {e}"),
+                }
+            }
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    node_a.delete_account("hong").await.unwrap();
+    creator.await.unwrap();
+    deliverer.await.unwrap();
+    let probe = PgProbe { url };
+    let left = probe.count("SELECT count(*) FROM mailboxes").await;
+    let bodies = probe.count("SELECT count(*) FROM blobs").await;
+    // A create that ran after the deletion found no account; none can have slipped in.
+    assert_eq!((left, bodies), (0, 0));
+}
+
 /// A body larger than a chunk round-trips, is stored as several rows, and a damaged chunk
 /// is reported as such, never as a shorter body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

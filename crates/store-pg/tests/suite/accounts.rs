@@ -181,7 +181,7 @@ pub async fn cert_bindings_by_spki_account_and_dn(t: &Subject) {
         s.bindings_by_dn(&b1.issuer_dn, &b1.subject_dn)
             .await
             .unwrap(),
-        [b2.clone()],
+        std::slice::from_ref(&b2),
         "rebinding updates the DN index"
     );
     assert_eq!(s.binding_by_spki(&[1; 32]).await.unwrap(), Some(renewed));
