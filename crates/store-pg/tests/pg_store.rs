@@ -97,6 +97,16 @@ conformance!(
     delivery::devices_are_kept_per_account,
 );
 
+/// Random operation sequences agree with a model (several seeds, each on a fresh
+/// database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_operations_match_the_model() {
+    for seed in [1u64, 7, 42, 2024, 0x5eed] {
+        let (subject, _url) = subject().await;
+        suite::model::random_operations_match_the_model(&subject, seed, 80).await;
+    }
+}
+
 /// Two nodes (two stores, each with its own pool) append to one mailbox at once: every UID
 /// is unique, UIDs rise in commit order, and UIDNEXT and the count agree.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

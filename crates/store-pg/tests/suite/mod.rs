@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod delivery;
 pub mod mailboxes;
 pub mod messages;
+pub mod model;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
