@@ -11,7 +11,7 @@ use certmail_store::shared::{blob_aad, printable};
 use certmail_store::{BlobId, StoreError};
 
 use crate::error::db;
-use crate::{PgStore, Tx};
+use crate::{Conn, PgStore, Tx};
 
 /// Largest `bytea` value written in one row: keeps each parameter and row small enough to
 /// stream without holding a whole large message twice in the server's memory.
@@ -29,18 +29,18 @@ impl PgStore {
     /// such body is stored. One statement, so one snapshot: never half a body.
     pub(crate) async fn blob_body(
         &self,
-        conn: &tokio_postgres::Client,
+        conn: &Conn,
         blob: &BlobId,
     ) -> Result<Vec<u8>, StoreError> {
-        let rows = conn
-            .query(
+        let statement = conn
+            .prepare_cached(
                 "SELECT b.chunks, c.seq, c.data FROM blobs b
                  LEFT JOIN blob_chunks c ON c.blob = b.id
                  WHERE b.id = $1 ORDER BY c.seq",
-                &[&&blob.0[..]],
             )
             .await
             .map_err(db)?;
+        let rows = conn.query(&statement, &[&&blob.0[..]]).await.map_err(db)?;
         let Some(first) = rows.first() else {
             return Err(StoreError::MessageNotFound);
         };
@@ -79,13 +79,16 @@ pub(crate) async fn store(
     let pieces: Vec<&[u8]> = sealed.chunks(CHUNK).collect();
     let count =
         i32::try_from(pieces.len()).map_err(|_| StoreError::Task("body too large".into()))?;
-    let row = tx
-        .query_one(
+    let upsert = tx
+        .prepare_cached(
             "INSERT INTO blobs (id, refs, chunks) VALUES ($1, $2, $3)
              ON CONFLICT (id) DO UPDATE SET refs = blobs.refs + EXCLUDED.refs
              RETURNING (xmax = 0) AS inserted",
-            &[&&blob.0[..], &refs, &count],
         )
+        .await
+        .map_err(db)?;
+    let row = tx
+        .query_one(&upsert, &[&&blob.0[..], &refs, &count])
         .await
         .map_err(db)?;
     let inserted: bool = row.get(0);
@@ -154,17 +157,16 @@ pub(crate) async fn release_all(tx: &Tx<'_>, blobs: &[BlobId]) -> Result<(), Sto
 }
 
 /// Whether `account` holds a message with this body (who may read it).
-pub(crate) async fn held_by(
-    conn: &tokio_postgres::Client,
-    account: &str,
-    blob: &BlobId,
-) -> Result<bool, StoreError> {
-    let row = conn
-        .query_one(
+pub(crate) async fn held_by(conn: &Conn, account: &str, blob: &BlobId) -> Result<bool, StoreError> {
+    let statement = conn
+        .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
                             WHERE m.blob = $1 AND b.account = $2)",
-            &[&&blob.0[..], &account],
         )
+        .await
+        .map_err(db)?;
+    let row = conn
+        .query_one(&statement, &[&&blob.0[..], &account])
         .await
         .map_err(db)?;
     Ok(row.get(0))

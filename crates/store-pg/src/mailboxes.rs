@@ -21,7 +21,12 @@ pub(crate) async fn lock(
     let sql = format!(
         "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE account = $1 AND name = $2 FOR UPDATE"
     );
-    match tx.query_opt(&sql, &[&account, &name]).await.map_err(db)? {
+    let statement = tx.prepare_cached(&sql).await.map_err(db)?;
+    match tx
+        .query_opt(&statement, &[&account, &name])
+        .await
+        .map_err(db)?
+    {
         Some(row) => Ok(Some(rows::mailbox(&row)?)),
         None => Ok(None),
     }
@@ -68,9 +73,15 @@ pub(crate) async fn lock_many(
 
 /// Writes back a locked mailbox's counters (UIDNEXT, HIGHESTMODSEQ, count, size).
 pub(crate) async fn save_counters(tx: &Tx<'_>, mailbox: &Mailbox) -> Result<(), StoreError> {
+    let statement = tx
+        .prepare_cached(
+            "UPDATE mailboxes SET uid_next = $2, highest_modseq = $3, message_count = $4,
+                    total_size = $5 WHERE id = $1",
+        )
+        .await
+        .map_err(db)?;
     tx.execute(
-        "UPDATE mailboxes SET uid_next = $2, highest_modseq = $3, message_count = $4,
-                total_size = $5 WHERE id = $1",
+        &statement,
         &[
             &i64_of(mailbox.id),
             &i64::from(mailbox.uid_next),
@@ -222,8 +233,9 @@ impl PgStore {
         let conn = self.conn().await?;
         let sql =
             format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE account = $1 AND name = $2");
+        let statement = conn.prepare_cached(&sql).await.map_err(db)?;
         match conn
-            .query_opt(&sql, &[&account.to_lowercase(), &name])
+            .query_opt(&statement, &[&account.to_lowercase(), &name])
             .await
             .map_err(db)?
         {

@@ -65,7 +65,8 @@ async fn select_uids(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = $1 AND uid = ANY($2)
          ORDER BY uid"
     );
-    tx.query(&sql, &[&i64_of(mailbox_id), &uids])
+    let statement = tx.prepare_cached(&sql).await.map_err(db)?;
+    tx.query(&statement, &[&i64_of(mailbox_id), &uids])
         .await
         .map_err(db)?
         .iter()
@@ -155,8 +156,9 @@ impl PgStore {
             "SELECT {MESSAGE_COLUMNS} FROM messages
              WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 ORDER BY uid"
         );
+        let statement = conn.prepare_cached(&sql).await.map_err(db)?;
         conn.query(
-            &sql,
+            &statement,
             &[
                 &i64_of(mbox.id),
                 &i64::from(*uids.start()),
