@@ -123,11 +123,8 @@ pub async fn accounts_are_listed_and_deleted_with_everything(t: &Subject) {
     assert!(s.list_mailboxes("hong").await.unwrap().is_empty());
     assert!(s.binding_by_spki(&[7; 32]).await.unwrap().is_none());
     assert_eq!(s.account_usage("hong").await.unwrap(), 0);
-    assert_eq!(
-        t.probe.stored_bodies().await,
-        0,
-        "bodies freed with the account"
-    );
+    t.assert_stored_bodies(0, "bodies freed with the account")
+        .await;
     assert!(matches!(
         s.delete_account("hong").await,
         Err(StoreError::AccountNotFound(_))

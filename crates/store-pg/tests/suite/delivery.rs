@@ -64,11 +64,8 @@ pub async fn one_delivery_many_recipients_one_body(t: &Subject) {
     );
     assert_eq!(entry.envelope_meta["envid"], "회의-1");
     assert_eq!(s.queue_body(entry.id).await.unwrap(), body(1));
-    assert_eq!(
-        t.probe.stored_bodies().await,
-        1,
-        "stored once for five references"
-    );
+    t.assert_stored_bodies(1, "stored once for five references")
+        .await;
 
     // Every reference gone (expunged everywhere, queue entry removed): the body goes.
     for (account, mailbox) in [("hong", "INBOX"), ("kim", "공지"), ("kim", "INBOX")] {
@@ -91,14 +88,11 @@ pub async fn one_delivery_many_recipients_one_body(t: &Subject) {
         .unwrap();
         s.expunge(account, mailbox, None).await.unwrap();
     }
-    assert_eq!(
-        t.probe.stored_bodies().await,
-        1,
-        "the queue entry still holds it"
-    );
+    t.assert_stored_bodies(1, "the queue entry still holds it")
+        .await;
     assert_eq!(s.queue_body(entry.id).await.unwrap(), body(1));
     s.queue_remove(entry.id).await.unwrap();
-    assert_eq!(t.probe.stored_bodies().await, 0);
+    t.assert_stored_bodies(0, "").await;
 }
 
 pub async fn a_failing_delivery_stores_nothing(t: &Subject) {
@@ -128,7 +122,7 @@ pub async fn a_failing_delivery_stores_nothing(t: &Subject) {
         s.mailbox("hong", "INBOX").await.unwrap().unwrap().uid_next,
         1
     );
-    assert_eq!(t.probe.stored_bodies().await, 0);
+    t.assert_stored_bodies(0, "").await;
 }
 
 pub async fn queue_entries_are_updated_and_removed(t: &Subject) {
@@ -182,11 +176,7 @@ pub async fn queue_entries_are_updated_and_removed(t: &Subject) {
     assert!(s.queue_get(ids[0]).await.unwrap().is_none());
     s.queue_remove(ids[1]).await.unwrap();
     assert!(s.queue_list().await.unwrap().is_empty());
-    assert_eq!(
-        t.probe.stored_bodies().await,
-        0,
-        "freed with its last entry"
-    );
+    t.assert_stored_bodies(0, "freed with its last entry").await;
 }
 
 pub async fn audit_by_time_and_account(t: &Subject) {

@@ -215,7 +215,7 @@ pub async fn copy_keeps_flags_and_shares_the_body(t: &Subject) {
         usage,
         (2 * (body(1).len() + body(2).len()) + body(9).len()) as u64
     );
-    assert_eq!(t.probe.stored_bodies().await, 3, "a copy shares its body");
+    t.assert_stored_bodies(3, "a copy shares its body").await;
     assert_eq!(delete_messages(s, "INBOX", &[1]).await, [1]);
     assert_eq!(
         s.message_body("hong", &copied[0].blob).await.unwrap(),
@@ -262,7 +262,7 @@ pub async fn move_removes_from_the_source_atomically(t: &Subject) {
         s.account_usage("hong").await.unwrap(),
         (body(1).len() + body(2).len() + body(3).len()) as u64
     );
-    assert_eq!(t.probe.stored_bodies().await, 3);
+    t.assert_stored_bodies(3, "").await;
     assert!(matches!(
         s.move_messages("hong", "INBOX", &[2], "inbox").await,
         Err(StoreError::InvalidMailbox { .. })
@@ -326,7 +326,7 @@ pub async fn expunge_removes_only_deleted_and_records_it(t: &Subject) {
         "UIDs are never reused"
     );
     assert_eq!(s.account_usage("hong").await.unwrap(), body(2).len() as u64);
-    assert_eq!(t.probe.stored_bodies().await, 1);
+    t.assert_stored_bodies(1, "").await;
 }
 
 pub async fn identical_bodies_are_stored_once(t: &Subject) {
@@ -341,7 +341,7 @@ pub async fn identical_bodies_are_stored_once(t: &Subject) {
     s.append("hong", "INBOX", same()).await.unwrap();
     let msgs = s.messages("hong", "INBOX", 1..=2).await.unwrap();
     assert_eq!(msgs[0].blob, msgs[1].blob);
-    assert_eq!(t.probe.stored_bodies().await, 1);
+    t.assert_stored_bodies(1, "").await;
     delete_messages(s, "INBOX", &[1]).await;
     assert_eq!(
         s.message_body("hong", &msgs[1].blob).await.unwrap(),
@@ -352,11 +352,8 @@ pub async fn identical_bodies_are_stored_once(t: &Subject) {
         s.message_body("hong", &msgs[1].blob).await,
         Err(StoreError::MessageNotFound)
     ));
-    assert_eq!(
-        t.probe.stored_bodies().await,
-        0,
-        "freed with its last reference"
-    );
+    t.assert_stored_bodies(0, "freed with its last reference")
+        .await;
 }
 
 pub async fn summaries_are_cached_per_body_and_freed_with_it(t: &Subject) {
@@ -399,9 +396,6 @@ pub async fn summaries_are_cached_per_body_and_freed_with_it(t: &Subject) {
         s.message_summary("hong", &blob).await,
         Err(StoreError::MessageNotFound)
     ));
-    assert_eq!(
-        t.probe.stored_bodies().await,
-        0,
-        "summary freed with the body"
-    );
+    t.assert_stored_bodies(0, "summary freed with the body")
+        .await;
 }

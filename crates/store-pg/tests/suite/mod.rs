@@ -22,14 +22,24 @@ use certmail_store::{
 /// bodies are physically stored (single-instance storage, freeing the last reference).
 #[async_trait::async_trait]
 pub trait Probe: Send + Sync {
-    /// Bodies stored, whatever their reference counts.
-    async fn stored_bodies(&self) -> u64;
+    /// Bodies stored, whatever their reference counts; `None` if the backend cannot tell
+    /// while the store is open (sled: its trees are read after closing it).
+    async fn stored_bodies(&self) -> Option<u64>;
 }
 
 /// A fresh store under test.
 pub struct Subject {
     pub store: Arc<dyn Store>,
     pub probe: Box<dyn Probe>,
+}
+
+impl Subject {
+    /// Checks how many bodies are physically stored, where the backend can tell.
+    pub async fn assert_stored_bodies(&self, expected: u64, why: &str) {
+        if let Some(n) = self.probe.stored_bodies().await {
+            assert_eq!(n, expected, "bodies stored: {why}");
+        }
+    }
 }
 
 /// 홍길동's account: id "Hong" (stored lowercase), two addresses in mixed case.

@@ -140,11 +140,8 @@ async fn check(t: &Subject, model: &[Model; 2]) {
         }
     }
     assert_eq!(s.account_usage("hong").await.unwrap(), usage);
-    assert_eq!(
-        t.probe.stored_bodies().await,
-        distinct.len() as u64,
-        "one body per content"
-    );
+    t.assert_stored_bodies(distinct.len() as u64, "one body per content")
+        .await;
 }
 
 /// Runs one seeded sequence of `steps` operations on a fresh store.
