@@ -37,6 +37,13 @@ pub enum OpenError {
         /// The newest version this build has.
         expected: i32,
     },
+    /// The database would acknowledge commits before they are durable
+    /// (`synchronous_commit = off`), which would break SMTP's and IMAP's promise.
+    #[error(
+        "synchronous_commit is {0} for this database or role: certmail acknowledges mail only \
+         after a durable COMMIT; set it to on (or local, remote_write, remote_apply)"
+    )]
+    NotDurable(String),
     /// A store-level failure while opening (migration, key check).
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -15,7 +15,8 @@
 //!
 //! Rules:
 //! - every mutating call returns only after its transaction's COMMIT returned
-//!   (`synchronous_commit` is left on: COMMIT waits for the WAL flush);
+//!   (`synchronous_commit` is never changed, and a database where it is `off` is refused
+//!   at open: COMMIT waits for the WAL flush);
 //! - a mailbox's UIDs and MODSEQs are allocated under that mailbox row's lock
 //!   (`SELECT … FOR UPDATE`), taken by every writer of its messages; several mailboxes
 //!   are locked in one statement in id order, so writers cannot deadlock each other;
@@ -83,6 +84,7 @@ impl PgStore {
     pub async fn open(config: &PgConfig, key: KeyFile) -> Result<PgStore, OpenError> {
         let pool = build_pool(config)?;
         let mut conn = first_connection(&pool).await?;
+        schema::check_durability(&conn).await?;
         let version = schema::migrate(&mut conn).await?;
         let sealer = Sealer::new(&key);
         schema::check_keys(&conn, &sealer).await?;
@@ -103,6 +105,7 @@ impl PgStore {
     pub async fn check(config: &PgConfig) -> Result<i32, OpenError> {
         let pool = build_pool(config)?;
         let conn = first_connection(&pool).await?;
+        schema::check_durability(&conn).await?;
         let found = schema::schema_version(&conn).await?;
         if found > schema::SCHEMA_VERSION {
             return Err(OpenError::SchemaVersion {

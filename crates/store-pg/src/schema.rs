@@ -61,6 +61,20 @@ pub(crate) async fn migrate(client: &mut tokio_postgres::Client) -> Result<i32, 
     Ok(SCHEMA_VERSION)
 }
 
+/// Refuses a database whose commits return before they are durable: with
+/// `synchronous_commit = off` a crash of the server loses acknowledged mail.
+pub(crate) async fn check_durability(client: &tokio_postgres::Client) -> Result<(), OpenError> {
+    let setting: String = client
+        .query_one("SELECT current_setting('synchronous_commit')", &[])
+        .await
+        .map_err(db)?
+        .get(0);
+    if setting == "off" {
+        return Err(OpenError::NotDurable(setting));
+    }
+    Ok(())
+}
+
 /// The schema version of a database, without changing it (`check-config`).
 pub async fn schema_version(client: &tokio_postgres::Client) -> Result<i32, StoreError> {
     // Two statements: a query naming a missing table fails at parse time.

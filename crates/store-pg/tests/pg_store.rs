@@ -401,6 +401,28 @@ async fn migrations_reopen_and_key_check() {
     ));
 }
 
+/// A database that would acknowledge commits before they are durable is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synchronous_commit_off_is_refused() {
+    let url = PgServer::shared().create_database().await;
+    let admin = PgServer::shared().admin().await;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} SET synchronous_commit = off",
+            db_name(&url)
+        ))
+        .await
+        .unwrap();
+    match PgStore::open(&PgConfig::new(&url), KeyFile::from_bytes(KEY)).await {
+        Err(OpenError::NotDurable(setting)) => assert_eq!(setting, "off"),
+        other => panic!("synchronous_commit=off must be refused: {other:?}"),
+    }
+    assert!(matches!(
+        PgStore::check(&PgConfig::new(&url)).await,
+        Err(OpenError::NotDurable(_))
+    ));
+}
+
 /// The Unix socket works too (no TLS there), and a pool of two serves six writers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opens_over_the_unix_socket_with_a_small_pool() {
