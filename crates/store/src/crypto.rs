@@ -164,15 +164,17 @@ fn key_err(path: &Path, reason: &str) -> StoreError {
     }
 }
 
-/// Seals and opens records with the keys of a [`KeyFile`].
-pub(crate) struct Sealer {
+/// Seals and opens records with the keys of a [`KeyFile`] (every backend uses it, so a
+/// record sealed by one opens in another).
+pub struct Sealer {
     current: u8,
     keys: BTreeMap<u8, LessSafeKey>,
     rng: SystemRandom,
 }
 
 impl Sealer {
-    pub(crate) fn new(file: &KeyFile) -> Sealer {
+    /// A sealer with every key of `file`; new records are sealed with the highest id.
+    pub fn new(file: &KeyFile) -> Sealer {
         let keys = file
             .keys
             .iter()
@@ -194,17 +196,17 @@ impl Sealer {
     }
 
     /// Ids of all keys available.
-    pub(crate) fn key_ids(&self) -> impl Iterator<Item = u8> + '_ {
+    pub fn key_ids(&self) -> impl Iterator<Item = u8> + '_ {
         self.keys.keys().copied()
     }
 
     /// Encrypts `plaintext` for the record named by `aad` with the current key.
-    pub(crate) fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
         self.seal_with(self.current, aad, plaintext)
     }
 
     /// Encrypts with a given key id.
-    pub(crate) fn seal_with(&self, key_id: u8, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    pub fn seal_with(&self, key_id: u8, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
         let key = self
             .keys
             .get(&key_id)
@@ -228,7 +230,7 @@ impl Sealer {
     }
 
     /// Decrypts a sealed value; any damage, a wrong key or a moved record gives `Decrypt`.
-    pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
         let fail = || StoreError::Decrypt {
             record: printable(aad),
         };
@@ -253,7 +255,7 @@ impl Sealer {
 }
 
 /// A record key in printable form for error messages.
-pub(crate) fn printable(key: &[u8]) -> String {
+pub fn printable(key: &[u8]) -> String {
     key.iter()
         .map(|&b| {
             if b.is_ascii_graphic() {

@@ -25,7 +25,7 @@ pub struct FlushLatency {
 
 /// The recorder the flusher thread writes to.
 #[derive(Debug, Default)]
-pub(crate) struct FlushLatencyRecorder {
+pub struct FlushLatencyRecorder {
     /// Per-bucket (not cumulative) counts; the last is above every bound.
     buckets: [AtomicU64; FLUSH_LATENCY_BOUNDS_SECS.len() + 1],
     sum_micros: AtomicU64,
@@ -34,7 +34,7 @@ pub(crate) struct FlushLatencyRecorder {
 
 impl FlushLatencyRecorder {
     /// Records one flush that took `took`.
-    pub(crate) fn record(&self, took: Duration) {
+    pub fn record(&self, took: Duration) {
         let secs = took.as_secs_f64();
         let i = FLUSH_LATENCY_BOUNDS_SECS
             .iter()
@@ -47,7 +47,7 @@ impl FlushLatencyRecorder {
     }
 
     /// The histogram so far (cumulative buckets, as Prometheus wants them).
-    pub(crate) fn snapshot(&self) -> FlushLatency {
+    pub fn snapshot(&self) -> FlushLatency {
         let mut out = FlushLatency::default();
         let mut running = 0;
         for (i, bucket) in self.buckets.iter().enumerate() {

@@ -48,3 +48,15 @@ pub use sled_store::{
     SLED_SEGMENT_SIZE, SledStore, read_manifest,
 };
 pub use store::Store;
+
+/// Rules and record formats every backend shares, so that a name, a flag list or a sealed
+/// record means the same in each (crates/store-pg reuses them; nothing here is sled-specific
+/// even though it lives beside the sled code today).
+pub mod shared {
+    pub use crate::crypto::{Sealer, printable};
+    pub use crate::flush_latency::FlushLatencyRecorder;
+    pub use crate::sled_store::{
+        account_aad, ancestors, apply_flags, blob_aad, decode, encode, normalize_account,
+        normalize_flags, normalize_name, summary_aad, uid_validity_seed, validate_account,
+    };
+}

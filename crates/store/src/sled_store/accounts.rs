@@ -13,12 +13,13 @@ use crate::model::{Account, INBOX};
 /// How often `delete_account` rescans when mail arrives during the deletion.
 const DELETE_RETRIES: usize = 16;
 
-fn account_aad(id: &str) -> Vec<u8> {
+/// Associated data of a sealed account record: `accounts/<id>`.
+pub fn account_aad(id: &str) -> Vec<u8> {
     [b"accounts/", id.as_bytes()].concat()
 }
 
 /// Lowercases the id and addresses, and drops duplicate addresses.
-fn normalize(mut account: Account) -> Account {
+pub fn normalize(mut account: Account) -> Account {
     account.id = account.id.to_lowercase();
     let mut seen = std::collections::HashSet::new();
     account.addresses = account
@@ -34,7 +35,7 @@ fn normalize(mut account: Account) -> Account {
 const MAX_NAME_LEN: usize = 255;
 
 /// Refuses ids and addresses that are empty, too long, or hold spaces or control characters.
-fn validate(account: &Account) -> Result<()> {
+pub fn validate(account: &Account) -> Result<()> {
     let invalid = |reason| {
         Err(StoreError::InvalidAccount {
             id: account.id.clone(),

@@ -98,12 +98,12 @@ pub(crate) fn tail32(key: &[u8]) -> Result<[u8; 32]> {
 }
 
 /// Serialises a record (postcard).
-pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_stdvec(value).expect("postcard serialises plain data structs without failing")
 }
 
 /// Deserialises a record; `record` names it in the error.
-pub(crate) fn decode<T: DeserializeOwned>(record: &[u8], bytes: &[u8]) -> Result<T> {
+pub fn decode<T: DeserializeOwned>(record: &[u8], bytes: &[u8]) -> Result<T> {
     postcard::from_bytes(bytes).map_err(|e| corrupt(record, &e.to_string()))
 }
 

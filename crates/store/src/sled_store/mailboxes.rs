@@ -18,7 +18,7 @@ const MAX_NAME_LEN: usize = 1000;
 const REMOVE_RETRIES: usize = 16;
 
 /// Validates a mailbox name and spells the INBOX part canonically.
-pub(crate) fn normalize_name(name: &str) -> Result<String> {
+pub fn normalize_name(name: &str) -> Result<String> {
     let invalid = |reason| {
         Err(StoreError::InvalidMailbox {
             name: name.to_owned(),
@@ -55,7 +55,7 @@ pub(crate) fn normalize_name(name: &str) -> Result<String> {
 }
 
 /// Every proper ancestor of a name, outermost first ("a/b/c" → "a", "a/b").
-fn ancestors(name: &str) -> Vec<&str> {
+pub fn ancestors(name: &str) -> Vec<&str> {
     name.match_indices(MAILBOX_DELIMITER)
         .map(|(i, _)| &name[..i])
         .collect()
@@ -63,7 +63,7 @@ fn ancestors(name: &str) -> Vec<&str> {
 
 /// Floor of the UIDVALIDITY counter: the clock, so values grow with time and a store
 /// recreated from scratch does not hand out values an old one used recently.
-pub(crate) fn uid_validity_seed() -> u64 {
+pub fn uid_validity_seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

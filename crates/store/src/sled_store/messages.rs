@@ -21,7 +21,7 @@ const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Deleted", "\\Draft", "\\Flagge
 
 /// Canonical flag list: system flags spelled canonically, sorted, no duplicates (compared
 /// case-insensitively, RFC 3501 §2.3.2), no `\Recent`.
-pub(crate) fn normalize_flags<S: AsRef<str>>(flags: &[S]) -> Vec<String> {
+pub fn normalize_flags<S: AsRef<str>>(flags: &[S]) -> Vec<String> {
     let mut out: Vec<String> = flags
         .iter()
         .map(|f| f.as_ref())
@@ -38,7 +38,8 @@ pub(crate) fn normalize_flags<S: AsRef<str>>(flags: &[S]) -> Vec<String> {
     out
 }
 
-fn apply_flags(current: &[String], op: FlagOp, flags: &[String]) -> Vec<String> {
+/// The flags after applying `op` with `flags` to `current` (STORE semantics).
+pub fn apply_flags(current: &[String], op: FlagOp, flags: &[String]) -> Vec<String> {
     match op {
         FlagOp::Replace => normalize_flags(flags),
         FlagOp::Add => normalize_flags(&[current, flags].concat()),
@@ -50,7 +51,8 @@ fn apply_flags(current: &[String], op: FlagOp, flags: &[String]) -> Vec<String> 
     }
 }
 
-pub(crate) fn blob_aad(blob: &BlobId) -> Vec<u8> {
+/// Associated data of a sealed message body: `blobs/<sha256>`.
+pub fn blob_aad(blob: &BlobId) -> Vec<u8> {
     [&b"blobs/"[..], &blob.0].concat()
 }
 

@@ -37,9 +37,14 @@ mod tx;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
+pub use accounts::{account_aad, normalize as normalize_account, validate as validate_account};
 pub use backup::{
     BACKUP_VERSION, BackupCounts, BackupManifest, DUMP_FILE, MANIFEST_FILE, read_manifest,
 };
+pub use keys::{decode, encode};
+pub use mailboxes::{ancestors, normalize_name, uid_validity_seed};
+pub use messages::{apply_flags, blob_aad, normalize_flags};
+pub use summaries::summary_aad;
 
 use ::sled::Tree;
 

@@ -11,7 +11,8 @@ use super::tx::{TxResult, abort, finish};
 use crate::error::{Result, StoreError};
 use crate::model::BlobId;
 
-fn summary_aad(blob: &BlobId) -> Vec<u8> {
+/// Associated data of a sealed body summary: `summaries/<sha256>`.
+pub fn summary_aad(blob: &BlobId) -> Vec<u8> {
     [&b"summaries/"[..], &blob.0].concat()
 }
 

@@ -1,0 +1,113 @@
+//! The audit log, ordered by (time, insertion order), with a per-account index.
+
+use certmail_store::{AuditEvent, StoreError};
+use tokio_postgres::types::Json;
+
+use crate::PgStore;
+use crate::error::db;
+
+const AUDIT_COLUMNS: &str = "at_ms, account, kind, ip, fields";
+
+fn event(row: &tokio_postgres::Row) -> AuditEvent {
+    let Json(fields) = row.get(4);
+    AuditEvent {
+        time: row.get(0),
+        account: row.get(1),
+        kind: row.get(2),
+        ip: row.get(3),
+        fields,
+    }
+}
+
+/// A `LIMIT` parameter.
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl PgStore {
+    pub(crate) async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        conn.execute(
+            "INSERT INTO audit (at_ms, account, kind, ip, fields) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &event.time,
+                &event.account,
+                &event.kind,
+                &event.ip,
+                &Json(&event.fields),
+            ],
+        )
+        .await
+        .map_err(db)?;
+        self.count_write();
+        Ok(())
+    }
+
+    async fn audit_query(
+        &self,
+        order: &str,
+        from_ms: i64,
+        to_ms: i64,
+        n: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit WHERE at_ms >= $1 AND at_ms < $2
+             ORDER BY at_ms {order}, seq {order} LIMIT $3"
+        );
+        Ok(conn
+            .query(&sql, &[&from_ms, &to_ms, &limit(n)])
+            .await
+            .map_err(db)?
+            .iter()
+            .map(event)
+            .collect())
+    }
+
+    pub(crate) async fn audit_range(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        n: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_query("ASC", from_ms, to_ms, n).await
+    }
+
+    pub(crate) async fn audit_newest(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        n: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_query("DESC", from_ms, to_ms, n).await
+    }
+
+    pub(crate) async fn audit_by_account(
+        &self,
+        account: &str,
+        n: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let conn = self.conn().await?;
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit WHERE account = $1
+             ORDER BY at_ms DESC, seq DESC LIMIT $2"
+        );
+        Ok(conn
+            .query(&sql, &[&account, &limit(n)])
+            .await
+            .map_err(db)?
+            .iter()
+            .map(event)
+            .collect())
+    }
+
+    pub(crate) async fn audit_prune(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let conn = self.conn().await?;
+        let n = conn
+            .execute("DELETE FROM audit WHERE at_ms < $1", &[&before_ms])
+            .await
+            .map_err(db)?;
+        self.count_write();
+        Ok(n)
+    }
+}
