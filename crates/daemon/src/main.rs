@@ -15,41 +15,24 @@
 #![forbid(unsafe_code)]
 
 mod admin;
-mod admin_cmd;
 mod cli;
 mod config;
 mod crl_fetch;
-mod demo;
-mod dev;
-mod dkim_cmd;
-mod http;
-mod import_maildir;
-mod listener;
-mod logging;
-mod man;
-mod metrics;
-mod notices;
-mod notify;
-mod ops_cmd;
-mod protocols;
-mod qr;
-mod relay;
-mod revocation;
-mod serve;
-mod state_metrics;
-mod table;
+mod services;
 mod tls;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve => load(&cli.config).and_then(|c| serve::run_blocking(&cli.config, c)),
+        Command::Serve => {
+            load(&cli.config).and_then(|c| services::serve::run_blocking(&cli.config, c))
+        }
         Command::CheckConfig => match config::load(&cli.config) {
             Ok(_) => {
                 println!("{}: OK", cli.config.display());
@@ -63,27 +46,27 @@ fn main() -> ExitCode {
         Command::Dev {
             data,
             ephemeral_ports,
-        } => dev::run(&data, ephemeral_ports),
+        } => cli::dev::run(&data, ephemeral_ports),
         Command::Keygen { out } => keygen(&cli.config, out),
-        Command::Dkim(cmd) => dkim_cmd::run(cmd),
-        Command::Man => man::page().map_err(Into::into).and_then(|page| {
+        Command::Dkim(cmd) => cli::dkim::run(cmd),
+        Command::Man => cli::man::page().map_err(Into::into).and_then(|page| {
             use std::io::Write as _;
             std::io::stdout().write_all(&page).map_err(Into::into)
         }),
-        Command::Account(cmd) => return exit(admin_cmd::account(&cli.config, cmd)),
-        Command::Cert(cmd) => return exit(admin_cmd::cert(&cli.config, cmd)),
-        Command::Alias(cmd) => return exit(admin_cmd::alias(&cli.config, cmd)),
-        Command::Session(cmd) => return exit(admin_cmd::session(&cli.config, cmd)),
-        Command::Reload { out } => return exit(admin_cmd::reload(&cli.config, out.json)),
-        Command::Device(cmd) => return exit(admin_cmd::device(&cli.config, cmd)),
+        Command::Account(cmd) => return exit(cli::admin::account(&cli.config, cmd)),
+        Command::Cert(cmd) => return exit(cli::admin::cert(&cli.config, cmd)),
+        Command::Alias(cmd) => return exit(cli::admin::alias(&cli.config, cmd)),
+        Command::Session(cmd) => return exit(cli::admin::session(&cli.config, cmd)),
+        Command::Reload { out } => return exit(cli::admin::reload(&cli.config, out.json)),
+        Command::Device(cmd) => return exit(cli::admin::device(&cli.config, cmd)),
         Command::Crl(cmd) => return exit(crl_fetch::command(&cli.config, cmd)),
-        Command::Backup { dir, out } => return exit(ops_cmd::backup(&cli.config, &dir, out)),
+        Command::Backup { dir, out } => return exit(cli::ops::backup(&cli.config, &dir, out)),
         Command::Restore { dir, force, out } => {
-            return exit(ops_cmd::restore(&cli.config, &dir, force, out));
+            return exit(cli::ops::restore(&cli.config, &dir, force, out));
         }
-        Command::ImportMaildir(args) => return exit(import_maildir::run(&cli.config, args)),
-        Command::Audit(cmd) => return exit(ops_cmd::audit(&cli.config, cmd)),
-        Command::Stats { out } => return exit(ops_cmd::stats(&cli.config, out)),
+        Command::ImportMaildir(args) => return exit(cli::import_maildir::run(&cli.config, args)),
+        Command::Audit(cmd) => return exit(cli::ops::audit(&cli.config, cmd)),
+        Command::Stats { out } => return exit(cli::ops::stats(&cli.config, out)),
         Command::Queue(cmd) => return exit(admin::queue::command(&cli.config, cmd)),
     };
     match result {
@@ -100,7 +83,7 @@ fn exit(result: anyhow::Result<u8>) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("certmail: {e:#}");
-            ExitCode::from(admin_cmd::EXIT_REFUSED)
+            ExitCode::from(cli::admin::EXIT_REFUSED)
         }
     }
 }

@@ -5,12 +5,9 @@
 //! [`Response`]. With the daemon stopped, the same [`Request`] is executed directly on the
 //! store by the same [`service`] code, so both paths behave alike.
 
-pub mod client;
 mod devices;
-pub mod link;
 pub mod ops;
 pub mod queue;
-pub mod server;
 pub mod service;
 
 use serde::{Deserialize, Serialize};

@@ -39,42 +39,42 @@ pub enum QueueCommand {
     /// List queued messages: id, sender, recipients, attempts, next try, held.
     List {
         #[command(flatten)]
-        out: crate::cli::Output,
+        out: crate::cli::args::Output,
     },
     /// Show one queued message with each recipient's last error.
     Show {
         /// The queue id.
         id: u64,
         #[command(flatten)]
-        out: crate::cli::Output,
+        out: crate::cli::args::Output,
     },
     /// Try to deliver one queued message now (a held one is released).
     Retry {
         /// The queue id.
         id: u64,
         #[command(flatten)]
-        out: crate::cli::Output,
+        out: crate::cli::args::Output,
     },
     /// Hold a queued message: it is not delivered until released.
     Hold {
         /// The queue id.
         id: u64,
         #[command(flatten)]
-        out: crate::cli::Output,
+        out: crate::cli::args::Output,
     },
     /// Release a held message.
     Release {
         /// The queue id.
         id: u64,
         #[command(flatten)]
-        out: crate::cli::Output,
+        out: crate::cli::args::Output,
     },
     /// Delete a queued message: it is neither delivered nor reported to the sender.
     Delete {
         /// The queue id.
         id: u64,
         #[command(flatten)]
-        out: crate::cli::Output,
+        out: crate::cli::args::Output,
     },
 }
 
@@ -88,7 +88,7 @@ pub fn command(config_path: &Path, cmd: QueueCommand) -> anyhow::Result<u8> {
         QueueCommand::Release { id, out } => (QueueAction::Release, Some(id), out.json),
         QueueCommand::Delete { id, out } => (QueueAction::Delete, Some(id), out.json),
     };
-    let resp = crate::admin_cmd::dispatch(config_path, Request::Queue { action, id })?;
+    let resp = crate::cli::admin::dispatch(config_path, Request::Queue { action, id })?;
     if json {
         println!(
             "{}",
@@ -107,7 +107,7 @@ pub fn command(config_path: &Path, cmd: QueueCommand) -> anyhow::Result<u8> {
     Ok(if resp.ok {
         0
     } else {
-        crate::admin_cmd::EXIT_REFUSED
+        crate::cli::admin::EXIT_REFUSED
     })
 }
 

@@ -20,7 +20,7 @@ pub struct AdminContext {
     /// affect), absent when the CLI works on a stopped daemon's store.
     pub sessions: Option<Arc<dyn certmail_session::SessionRegistry>>,
     /// The running daemon, for reload (absent on a stopped daemon).
-    pub daemon: Option<Arc<crate::serve::Daemon>>,
+    pub daemon: Option<Arc<crate::services::serve::Daemon>>,
     /// `[auth]` rules for passwords an administrator chooses.
     pub password_rules: certmail_auth::policy::PasswordRules,
     /// The issuer named in TOTP URIs (the server's host name).
@@ -349,7 +349,7 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
                     "the daemon is not running; it reads the CRLs when it starts",
                 ));
             };
-            match crate::revocation::reload_crls(daemon, true).await {
+            match crate::services::revocation::reload_crls(daemon, true).await {
                 Ok(_) => Response::ok("CRLs re-read", serde_json::Value::Null),
                 Err(e) => Response::fail(
                     "reload_failed",

@@ -151,7 +151,8 @@ pub fn run(config_path: &Path, options: &FetchOptions) -> anyhow::Result<u8> {
 /// reads the files when it starts); a daemon that cannot be told is warned about on stderr
 /// (its poll still picks the files up).
 fn tell_daemon(socket: &Path) {
-    use crate::admin::{Request, client};
+    use crate::admin::Request;
+    use crate::cli::client;
     match client::send(socket, &Request::ReloadCrls) {
         Ok(None) => {}
         Ok(Some(resp)) if resp.ok => eprintln!("the running daemon re-read its CRLs"),

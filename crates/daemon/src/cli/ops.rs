@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::admin::link::{AdminLink, daemon_answers};
 use crate::admin::{Request, Response};
-use crate::admin_cmd::EXIT_NOT_RUNNING;
-use crate::cli::Output;
+use crate::cli::admin::EXIT_NOT_RUNNING;
+use crate::cli::args::Output;
+use crate::cli::link::{AdminLink, daemon_answers};
 
 /// `certmail audit …`
 #[derive(Debug, clap::Subcommand)]
@@ -60,7 +60,7 @@ pub enum AuditCommand {
 /// `certmail backup DIR`.
 pub fn backup(config_path: &Path, dir: &Path, out: Output) -> anyhow::Result<u8> {
     let dir = absolute(dir)?;
-    let resp = crate::admin_cmd::dispatch(
+    let resp = crate::cli::admin::dispatch(
         config_path,
         Request::Backup {
             dir: dir.display().to_string(),
@@ -198,7 +198,7 @@ pub fn audit(config_path: &Path, cmd: AuditCommand) -> anyhow::Result<u8> {
                 until_ms,
                 limit,
             };
-            let resp = crate::admin_cmd::dispatch(config_path, req)?;
+            let resp = crate::cli::admin::dispatch(config_path, req)?;
             Ok(finish(&resp, out.json))
         }
     }
@@ -280,7 +280,7 @@ fn tail(config_path: &Path, lines: usize, follow: bool, json: bool) -> anyhow::R
 /// `certmail stats`.
 pub fn stats(config_path: &Path, out: Output) -> anyhow::Result<u8> {
     let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut resp = crate::admin_cmd::dispatch(config_path, Request::Stats)?;
+    let mut resp = crate::cli::admin::dispatch(config_path, Request::Stats)?;
     if let Some(stats) = resp.data.get_mut("stats").and_then(Value::as_object_mut) {
         let store_dir = config.server.data_dir.join("store");
         stats.insert("store_bytes".into(), json!(dir_size(&store_dir)));
@@ -323,7 +323,7 @@ fn finish(resp: &Response, json: bool) -> u8 {
             None => eprintln!("failed: {}", resp.message),
         }
     }
-    crate::admin_cmd::exit_code(resp)
+    crate::cli::admin::exit_code(resp)
 }
 
 fn events(data: &Value) -> &[Value] {

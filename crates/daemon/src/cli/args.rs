@@ -110,10 +110,10 @@ pub enum Command {
     /// Import a Dovecot Maildir (Maildir++ folders, flags, keywords) into an account, on the
     /// running daemon (or the stopped store). Sent/Drafts/Trash/Junk go to the account's
     /// special-use mailboxes. Running it twice imports the messages twice.
-    ImportMaildir(crate::import_maildir::ImportArgs),
+    ImportMaildir(crate::cli::import_maildir::ImportArgs),
     /// Read the audit log: sign-ins, refusals, admin actions.
     #[command(subcommand)]
-    Audit(crate::ops_cmd::AuditCommand),
+    Audit(crate::cli::ops::AuditCommand),
     /// Counts: accounts, mailboxes, messages, store size, live sessions, queue depth.
     Stats {
         #[command(flatten)]
@@ -121,7 +121,7 @@ pub enum Command {
     },
     /// DKIM signing keys for outbound mail.
     #[command(subcommand)]
-    Dkim(crate::dkim_cmd::DkimCommand),
+    Dkim(crate::cli::dkim::DkimCommand),
     /// The outbound queue: list, show, retry, hold, release or delete queued messages.
     #[command(subcommand)]
     Queue(crate::admin::queue::QueueCommand),

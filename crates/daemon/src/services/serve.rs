@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::listener::{self, ConnectionLimits, ListenerKind};
-use crate::notify::notify;
+use crate::services::listener::{self, ConnectionLimits, ListenerKind};
+use crate::services::notify::notify;
 use crate::tls::TlsState;
 
 /// Everything a connection handler needs, shared by all connections.
@@ -40,7 +40,7 @@ pub struct Daemon {
     /// budget and \Recent bookkeeping carry over).
     pub imap: RwLock<Arc<certmail_imap::server::ImapContext>>,
     /// The outbound relay's runner (reconfigured, started or stopped on reload).
-    pub relay: crate::relay::RelayHandle,
+    pub relay: crate::services::relay::RelayHandle,
 }
 
 impl Daemon {
@@ -71,7 +71,7 @@ impl Daemon {
         match &result {
             Ok(()) => {
                 tracing::info!("configuration, certificates and CRLs reloaded");
-                crate::revocation::end_revoked_sessions(self).await;
+                crate::services::revocation::end_revoked_sessions(self).await;
             }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "reload failed; the old configuration stays in force")
@@ -89,7 +89,7 @@ impl Daemon {
             .context("reload task failed")?
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         // Everything that can fail is built before anything is replaced.
-        let relay = crate::relay::RelayParts::build(&config).context("[relay]")?;
+        let relay = crate::services::relay::RelayParts::build(&config).context("[relay]")?;
         config
             .mailauth
             .verifier(&config.server)
@@ -105,7 +105,7 @@ impl Daemon {
                 .message_memory,
         );
         *self.smtp.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(
-            crate::protocols::smtp_context(
+            crate::services::protocols::smtp_context(
                 &config,
                 certmail_auth::signin::SignInPolicy {
                     throttle: Arc::clone(&self.throttle),
@@ -126,7 +126,7 @@ impl Daemon {
         let imap = {
             let current = self.imap.read().unwrap_or_else(|p| p.into_inner());
             // Keeps the literal budget in use and the \Recent bookkeeping of live connections.
-            current.reloaded(crate::protocols::imap_settings(
+            current.reloaded(crate::services::protocols::imap_settings(
                 &config,
                 certmail_auth::signin::SignInPolicy {
                     throttle: Arc::clone(&self.throttle),
@@ -162,7 +162,7 @@ fn notice_on_new_device(
             let (account, network) = (account.to_string(), network.to_string());
             tokio::spawn(async move {
                 let now = certmail_auth::now();
-                if let Err(e) = crate::notices::new_device_notice(
+                if let Err(e) = crate::services::notices::new_device_notice(
                     store.as_ref(),
                     &hub,
                     &hostname,
@@ -197,7 +197,7 @@ fn kick_on_lock(
 
 /// Runs the daemon until a shutdown signal, on a fresh multi-threaded runtime.
 pub fn run_blocking(config_path: &Path, config: Config) -> anyhow::Result<()> {
-    crate::logging::init(&config.server.log_level, &config.server.log_format);
+    crate::services::logging::init(&config.server.log_level, &config.server.log_format);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -221,7 +221,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
 
     // The admin socket first: once a `listening` line is printed, the CLI must work.
     let admin_path = config.server.admin_socket();
-    let admin = crate::admin::server::bind(&admin_path)
+    let admin = crate::services::admin_socket::bind(&admin_path)
         .with_context(|| format!("admin socket {}", admin_path.display()))?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let registry = Arc::new(certmail_session::LocalRegistry::new(
@@ -236,14 +236,14 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         ..config.sign_in_policy()
     };
     let throttle = Arc::clone(&sign_in.throttle);
-    let imap = crate::protocols::imap_context(
+    let imap = crate::services::protocols::imap_context(
         &config,
         sign_in.clone(),
         Arc::clone(&store),
         Arc::clone(&registry) as _,
         hub.clone(),
     );
-    let smtp = crate::protocols::smtp_context(
+    let smtp = crate::services::protocols::smtp_context(
         &config,
         sign_in,
         Arc::clone(&store),
@@ -261,12 +261,12 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         smtp: RwLock::new(Arc::new(smtp)),
         throttle,
         imap: RwLock::new(imap),
-        relay: crate::relay::RelayHandle::default(),
+        relay: crate::services::relay::RelayHandle::default(),
     });
 
     // The first daily pass (expiry notices, audit retention) completes before the daemon
     // says it listens; later passes run every 24 hours.
-    crate::notices::run_once(&daemon).await;
+    crate::services::notices::run_once(&daemon).await;
     let config_now = daemon.config();
     let mut bound = Vec::new();
     for (kind, addrs) in [
@@ -287,12 +287,12 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let accept_loops = TaskTracker::new();
     for (routes, name, addrs) in [
         (
-            crate::http::Routes::Metrics,
+            crate::services::http::Routes::Metrics,
             "metrics",
             &config_now.http.metrics_listen,
         ),
         (
-            crate::http::Routes::Autoconfig,
+            crate::services::http::Routes::Autoconfig,
             "autoconfig",
             &config_now.http.autoconfig_listen,
         ),
@@ -302,7 +302,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {addr} for {name}"))?;
             println!("listening {name} {}", l.local_addr()?);
-            accept_loops.spawn(crate::http::serve(
+            accept_loops.spawn(crate::services::http::serve(
                 l,
                 Arc::clone(&daemon),
                 routes,
@@ -319,14 +319,20 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
             Arc::clone(&limits),
             shutdown.clone(),
             tracker.clone(),
-            move |kind, acc| crate::protocols::handle(Arc::clone(&d), kind, acc),
-            move |kind, tcp| crate::protocols::refuse_busy(Arc::clone(&d2), kind, tcp),
+            move |kind, acc| crate::services::protocols::handle(Arc::clone(&d), kind, acc),
+            move |kind, tcp| crate::services::protocols::refuse_busy(Arc::clone(&d2), kind, tcp),
         ));
     }
     accept_loops.spawn(watch_crls(Arc::clone(&daemon), shutdown.clone()));
-    accept_loops.spawn(crate::notices::daily(Arc::clone(&daemon), shutdown.clone()));
-    accept_loops.spawn(crate::relay::run(Arc::clone(&daemon), shutdown.clone()));
-    accept_loops.spawn(crate::admin::server::serve(
+    accept_loops.spawn(crate::services::notices::daily(
+        Arc::clone(&daemon),
+        shutdown.clone(),
+    ));
+    accept_loops.spawn(crate::services::relay::run(
+        Arc::clone(&daemon),
+        shutdown.clone(),
+    ));
+    accept_loops.spawn(crate::services::admin_socket::serve(
         admin,
         Arc::clone(&daemon),
         shutdown.clone(),
@@ -373,7 +379,7 @@ async fn watch_crls(daemon: Arc<Daemon>, shutdown: CancellationToken) {
         if secs == 0 {
             continue;
         }
-        if let Err(e) = crate::revocation::reload_crls(&daemon, false).await {
+        if let Err(e) = crate::services::revocation::reload_crls(&daemon, false).await {
             tracing::error!(error = %format!("{e:#}"), "reloading CRLs failed; the last good ones stay in force")
         }
     }

@@ -1,6 +1,6 @@
 //! A connection for commands that send many requests (`import-maildir`, `audit tail -f`):
 //! one admin socket connection to the running daemon, or the store opened once when the
-//! daemon is stopped. Both execute the same [`super::service`] code.
+//! daemon is stopped. Both execute the same [`crate::admin::service`] code.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::net::UnixStream;
@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::service::{self, AdminContext};
-use super::{Request, Response};
+use crate::admin::service::{self, AdminContext};
+use crate::admin::{Request, Response};
 
 /// Where requests go.
 pub enum AdminLink {
@@ -98,7 +98,7 @@ fn connect(socket: &Path) -> anyhow::Result<Option<UnixStream>> {
 
 /// The context the CLI uses on a stopped daemon's store.
 async fn direct_context(config: &crate::config::Config) -> anyhow::Result<AdminContext> {
-    let store = crate::serve::open_store(config).await.context(
+    let store = crate::services::serve::open_store(config).await.context(
         "the daemon is not running (no admin socket) and the store could not be opened directly",
     )?;
     let pki_config = config.pki.clone();

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, RelaySection, SmarthostTlsName, parse_host_port};
-use crate::serve::Daemon;
+use crate::services::serve::Daemon;
 
 /// The running queue runner, if any, as reloads see it.
 #[derive(Default)]

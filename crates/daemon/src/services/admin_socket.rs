@@ -7,8 +7,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
-use super::{Request, Response, service};
-use crate::serve::Daemon;
+use crate::admin::{Request, Response, service};
+use crate::services::serve::Daemon;
 
 /// Longest request line: an imported message in base64 (`import-maildir`), up to the
 /// 50 MB SMTP SIZE default, is the largest request. The socket is owner-only.

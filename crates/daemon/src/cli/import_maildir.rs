@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::admin::link::AdminLink;
 use crate::admin::{Request, Response};
-use crate::cli::Output;
+use crate::cli::args::Output;
+use crate::cli::link::AdminLink;
 
 /// Largest message imported: base64 of it must fit the admin socket's request line.
 const MAX_MESSAGE: u64 = 50 * 1024 * 1024;
@@ -72,8 +72,8 @@ pub fn run(config_path: &Path, args: ImportArgs) -> anyhow::Result<u8> {
             import(&mut link, &args.account, &folders)?
         }
     };
-    crate::admin_cmd::print(&resp, args.out.json);
-    Ok(crate::admin_cmd::exit_code(&resp))
+    crate::cli::admin::print(&resp, args.out.json);
+    Ok(crate::cli::admin::exit_code(&resp))
 }
 
 fn import(link: &mut AdminLink, account: &str, folders: &[Folder]) -> anyhow::Result<Response> {

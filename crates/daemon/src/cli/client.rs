@@ -5,7 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Request, Response};
+use crate::admin::{Request, Response};
 
 /// Sends `request` to a running daemon. `Ok(None)` when no daemon listens on `socket`.
 pub fn send(socket: &Path, request: &Request) -> anyhow::Result<Option<Response>> {

@@ -9,8 +9,9 @@ use anyhow::Context as _;
 use base64::Engine as _;
 
 use crate::admin::service::AdminContext;
-use crate::admin::{Request, Response, client, service};
-use crate::cli::{AccountCommand, AliasCommand, CertCommand, DeviceCommand, SessionCommand};
+use crate::admin::{Request, Response, service};
+use crate::cli::args::{AccountCommand, AliasCommand, CertCommand, DeviceCommand, SessionCommand};
+use crate::cli::client;
 
 /// Exit code for a refused or failed request (clap uses 2 for usage errors).
 pub const EXIT_REFUSED: u8 = 1;
@@ -60,7 +61,7 @@ pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
         AccountCommand::Disable { id, out } => (Request::AccountDisable { id }, out.json),
         AccountCommand::Totp { action, id, out } => {
             let resp = dispatch(config_path, Request::AccountTotp { id, action })?;
-            return Ok(crate::qr::print_totp(&resp, out.json));
+            return Ok(crate::cli::qr::print_totp(&resp, out.json));
         }
         AccountCommand::Lock { id, out } => (Request::AccountLock { id }, out.json),
         AccountCommand::Unlock { id, out } => (Request::AccountUnlock { id }, out.json),
@@ -206,7 +207,7 @@ pub fn dispatch(config_path: &Path, req: Request) -> anyhow::Result<Response> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let store = crate::serve::open_store(&config).await.context(
+        let store = crate::services::serve::open_store(&config).await.context(
             "the daemon is not running (no admin socket) and the store could not be opened directly",
         )?;
         let pki_config = config.pki.clone();
@@ -237,7 +238,7 @@ pub fn print(resp: &Response, json: bool) {
             None => eprintln!("failed: {}", resp.message),
         }
     }
-    crate::table::print(&resp.data);
+    crate::cli::table::print(&resp.data);
 }
 
 fn read_b64(path: &Path) -> anyhow::Result<String> {

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use crate::listener::ListenerKind;
-use crate::serve::Daemon;
+use crate::services::listener::ListenerKind;
+use crate::services::serve::Daemon;
 
 const KINDS: [ListenerKind; 5] = [
     ListenerKind::ImapTls,
@@ -168,7 +168,7 @@ pub async fn render(daemon: &Daemon) -> String {
         "Store flushes to disk (group commit: fewer than writes).",
     );
     let _ = writeln!(out, "certmail_store_flushes_total {}", stats.flushes);
-    crate::state_metrics::render(daemon, &mut out).await;
+    crate::services::state_metrics::render(daemon, &mut out).await;
     out
 }
 
