@@ -5,10 +5,19 @@
 //! [`Response`]. With the daemon stopped, the same [`Request`] is executed directly on the
 //! store by the same [`service`] code, so both paths behave alike.
 
+mod accounts;
+mod aliases;
+mod certs;
+pub mod context;
+mod control;
 mod devices;
 pub mod ops;
-pub mod queue;
-pub mod service;
+mod queue;
+mod service;
+mod sessions;
+
+pub use context::{AdminContext, ControlFuture, DaemonControl};
+pub use service::execute;
 
 use serde::{Deserialize, Serialize};
 
@@ -176,7 +185,7 @@ pub enum Request {
     /// The outbound queue: list, show, retry, hold, release or delete.
     Queue {
         /// What to do.
-        action: queue::QueueAction,
+        action: QueueAction,
         /// The entry (every action but list).
         id: Option<u64>,
     },
@@ -223,4 +232,22 @@ impl Response {
             data: serde_json::Value::Null,
         }
     }
+}
+
+/// What to do with the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueAction {
+    /// Every entry.
+    List,
+    /// One entry with its recipients.
+    Show,
+    /// Try now (and release if held).
+    Retry,
+    /// Stop delivering it until released.
+    Hold,
+    /// Deliver it again on its schedule.
+    Release,
+    /// Remove it without delivering or reporting.
+    Delete,
 }

@@ -3,13 +3,11 @@
 
 use std::io::BufRead as _;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use base64::Engine as _;
 
-use crate::admin::service::AdminContext;
-use crate::admin::{Request, Response, service};
+use crate::admin::{AdminContext, Request, Response};
 use crate::cli::args::{AccountCommand, AliasCommand, CertCommand, DeviceCommand, SessionCommand};
 use crate::cli::client;
 
@@ -207,20 +205,8 @@ pub fn dispatch(config_path: &Path, req: Request) -> anyhow::Result<Response> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let store = crate::services::serve::open_store(&config).await.context(
-            "the daemon is not running (no admin socket) and the store could not be opened directly",
-        )?;
-        let pki_config = config.pki.clone();
-        let pki = tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
-        let ctx = AdminContext {
-            store,
-            pki: Arc::new(pki),
-            sessions: None,
-            password_rules: config.password_rules(),
-            issuer: config.server.hostname.clone(),
-            daemon: None,
-        };
-        Ok(service::execute(&ctx, req).await)
+        let ctx = AdminContext::direct(&config).await?;
+        Ok(crate::admin::execute(&ctx, req).await)
     })
 }
 

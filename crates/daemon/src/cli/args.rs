@@ -64,6 +64,7 @@ pub enum Command {
     /// dropping connections; fails (and the old configuration stays) if the new one is
     /// broken. This is the systemd unit's ExecReload.
     Reload {
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -84,7 +85,7 @@ pub enum Command {
     Alias(AliasCommand),
     /// Certificate revocation lists: fetch them from the LDAP distribution points.
     #[command(subcommand)]
-    Crl(crate::crl_fetch::CrlCommand),
+    Crl(crate::cli::crl::CrlCommand),
     /// Write a consistent snapshot of the store into the new directory DIR while the daemon
     /// runs (its user writes DIR, so under systemd pick a ReadWritePaths directory such as
     /// /var/lib/certmail/backups; writers pause while the store is copied). Bodies stay
@@ -92,6 +93,7 @@ pub enum Command {
     Backup {
         /// The backup directory (created; must be new or empty).
         dir: PathBuf,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -104,6 +106,7 @@ pub enum Command {
         /// Replace a store that holds mail (it is moved to store.before-restore-TIME).
         #[arg(long)]
         force: bool,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -116,6 +119,7 @@ pub enum Command {
     Audit(crate::cli::ops::AuditCommand),
     /// Counts: accounts, mailboxes, messages, store size, live sessions, queue depth.
     Stats {
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -124,7 +128,7 @@ pub enum Command {
     Dkim(crate::cli::dkim::DkimCommand),
     /// The outbound queue: list, show, retry, hold, release or delete queued messages.
     #[command(subcommand)]
-    Queue(crate::admin::queue::QueueCommand),
+    Queue(crate::cli::queue::QueueCommand),
     /// Create the store's encryption key file (32 random bytes, mode 0600).
     Keygen {
         /// Where to write it. Default: the key file the configuration names.
@@ -164,6 +168,7 @@ pub enum AccountCommand {
         /// temporary one.
         #[arg(long)]
         password_stdin: bool,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -171,6 +176,7 @@ pub enum AccountCommand {
     Approve {
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -178,6 +184,7 @@ pub enum AccountCommand {
     Disable {
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -185,6 +192,7 @@ pub enum AccountCommand {
     Lock {
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -192,6 +200,7 @@ pub enum AccountCommand {
     Unlock {
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -202,6 +211,7 @@ pub enum AccountCommand {
         id: String,
         /// Networks, e.g. 10.1.0.0/16 or 192.0.2.7.
         cidrs: Vec<String>,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -213,6 +223,7 @@ pub enum AccountCommand {
         action: String,
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -223,6 +234,7 @@ pub enum AccountCommand {
         /// Read the new password from standard input (one line).
         #[arg(long)]
         password_stdin: bool,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -230,11 +242,13 @@ pub enum AccountCommand {
     Show {
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
     /// List accounts.
     List {
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -249,6 +263,7 @@ pub enum CertCommand {
         account: String,
         /// The certificate file.
         file: PathBuf,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -258,6 +273,7 @@ pub enum CertCommand {
         account: String,
         /// The certificate file, or its SPKI SHA-256 in hex as `cert list` prints it.
         cert: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -266,6 +282,7 @@ pub enum CertCommand {
         /// Only this account's.
         #[arg(long)]
         account: Option<String>,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -277,6 +294,7 @@ pub enum CertCommand {
         /// Check binding and name against this account.
         #[arg(long)]
         account: Option<String>,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -292,6 +310,7 @@ pub enum AliasCommand {
         /// Account ids or addresses (at least one).
         #[arg(required = true)]
         members: Vec<String>,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -299,11 +318,13 @@ pub enum AliasCommand {
     Remove {
         /// The alias address.
         address: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
     /// List aliases.
     List {
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -316,6 +337,7 @@ pub enum DeviceCommand {
     List {
         /// The login id.
         account: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -326,6 +348,7 @@ pub enum DeviceCommand {
         account: String,
         /// The device id; none forgets every device of the account.
         device: Option<String>,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -336,6 +359,7 @@ pub enum DeviceCommand {
 pub enum SessionCommand {
     /// List live sessions: account, device, IP, protocols, connections, since.
     List {
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -343,6 +367,7 @@ pub enum SessionCommand {
     Kick {
         /// The login id.
         account: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },

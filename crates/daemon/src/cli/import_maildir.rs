@@ -37,6 +37,7 @@ pub struct ImportArgs {
     pub account: String,
     /// The Maildir: the directory holding cur/, new/ and the .Folder directories.
     pub path: PathBuf,
+    /// How to print the answer (`--json`).
     #[command(flatten)]
     pub out: Output,
 }

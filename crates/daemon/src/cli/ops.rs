@@ -31,6 +31,7 @@ pub enum AuditCommand {
         /// --json, one JSON object per line). Stop with Ctrl-C.
         #[arg(short = 'f', long)]
         follow: bool,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -52,6 +53,7 @@ pub enum AuditCommand {
         /// At most this many (the newest that match).
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },

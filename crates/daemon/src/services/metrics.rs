@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use crate::context::Daemon;
 use crate::services::listener::ListenerKind;
-use crate::services::serve::Daemon;
 
 const KINDS: [ListenerKind; 5] = [
     ListenerKind::ImapTls,

@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::context::Daemon;
 use crate::services::listener::{Accepted, ListenerKind};
-use crate::services::serve::Daemon;
 
 /// Serves one accepted connection according to its listener (each protocol server logs
 /// its own errors).

@@ -8,8 +8,8 @@ use std::path::Path;
 use certmail_session::Protocol;
 use certmail_session::stats;
 
+use crate::context::Daemon;
 use crate::services::listener::ListenerKind;
-use crate::services::serve::Daemon;
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
