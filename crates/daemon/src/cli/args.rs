@@ -85,7 +85,7 @@ pub enum Command {
     Alias(AliasCommand),
     /// Certificate revocation lists: fetch them from the LDAP distribution points.
     #[command(subcommand)]
-    Crl(crate::cli::crl::CrlCommand),
+    Crl(CrlCommand),
     /// Write a consistent snapshot of the store into the new directory DIR while the daemon
     /// runs (its user writes DIR, so under systemd pick a ReadWritePaths directory such as
     /// /var/lib/certmail/backups; writers pause while the store is copied). Bodies stay
@@ -113,10 +113,10 @@ pub enum Command {
     /// Import a Dovecot Maildir (Maildir++ folders, flags, keywords) into an account, on the
     /// running daemon (or the stopped store). Sent/Drafts/Trash/Junk go to the account's
     /// special-use mailboxes. Running it twice imports the messages twice.
-    ImportMaildir(crate::cli::import_maildir::ImportArgs),
+    ImportMaildir(ImportArgs),
     /// Read the audit log: sign-ins, refusals, admin actions.
     #[command(subcommand)]
-    Audit(crate::cli::ops::AuditCommand),
+    Audit(AuditCommand),
     /// Counts: accounts, mailboxes, messages, store size, live sessions, queue depth.
     Stats {
         /// How to print the answer (`--json`).
@@ -125,10 +125,10 @@ pub enum Command {
     },
     /// DKIM signing keys for outbound mail.
     #[command(subcommand)]
-    Dkim(crate::cli::dkim::DkimCommand),
+    Dkim(DkimCommand),
     /// The outbound queue: list, show, retry, hold, release or delete queued messages.
     #[command(subcommand)]
-    Queue(crate::cli::queue::QueueCommand),
+    Queue(QueueCommand),
     /// Create the store's encryption key file (32 random bytes, mode 0600).
     Keygen {
         /// Where to write it. Default: the key file the configuration names.
@@ -370,5 +370,152 @@ pub enum SessionCommand {
         /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
+    },
+}
+
+/// `certmail audit …`
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Print the newest audit events (sign-ins, refusals, admin actions), oldest first.
+    Tail {
+        /// How many events.
+        #[arg(short = 'n', long = "lines", default_value_t = 20)]
+        lines: usize,
+        /// Keep printing new events as they happen (needs the running daemon; with
+        /// --json, one JSON object per line). Stop with Ctrl-C.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Find audit events by account, client IP and time; every filter given must match.
+    Search {
+        /// Only this account's events.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only events from this client IP address.
+        #[arg(long)]
+        ip: Option<String>,
+        /// From this time on: 2026-11-22, 2026-11-22T09:00:00Z, Unix seconds, or an age
+        /// such as 30m, 12h, 7d.
+        #[arg(long)]
+        since: Option<String>,
+        /// Before this time (same forms as --since).
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many (the newest that match).
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `certmail import-maildir …`
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The login id of the account to import into (it must exist).
+    pub account: String,
+    /// The Maildir: the directory holding cur/, new/ and the .Folder directories.
+    pub path: PathBuf,
+    /// How to print the answer (`--json`).
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// `certmail queue …`
+#[derive(Debug, clap::Subcommand)]
+pub enum QueueCommand {
+    /// List queued messages: id, sender, recipients, attempts, next try, held.
+    List {
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Show one queued message with each recipient's last error.
+    Show {
+        /// The queue id.
+        id: u64,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Try to deliver one queued message now (a held one is released).
+    Retry {
+        /// The queue id.
+        id: u64,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Hold a queued message: it is not delivered until released.
+    Hold {
+        /// The queue id.
+        id: u64,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Release a held message.
+    Release {
+        /// The queue id.
+        id: u64,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Delete a queued message: it is neither delivered nor reported to the sender.
+    Delete {
+        /// The queue id.
+        id: u64,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `certmail crl …`
+#[derive(Debug, clap::Subcommand)]
+pub enum CrlCommand {
+    /// Fetch the CRLs of the distribution points in use (those the CRL directory serves,
+    /// `[crl_fetch] distribution_points`, and --cert/--uri), verify each and swap it into
+    /// `[pki] crl_dir`; the running daemon picks the files up and ends revoked sessions.
+    /// Exit 0: all fresh; 1: a distribution point failed (its last good CRL stays);
+    /// 2: a CRL in force is within `[crl_fetch] warn_before_hours` of its nextUpdate.
+    /// Run by certmail-crl-fetch.timer.
+    Fetch {
+        /// Also fetch the distribution points of this certificate (PEM or DER), e.g. one
+        /// about to be bound; repeat for several.
+        #[arg(long = "cert")]
+        certs: Vec<PathBuf>,
+        /// Also fetch this distribution point (ldap:// or http://); repeat for several.
+        #[arg(long = "uri")]
+        uris: Vec<String>,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `certmail dkim …`
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Make a DKIM key (PEM, mode 0600) and print the TXT record and the config lines.
+    Keygen {
+        /// The signing domain (the From: domain of outbound mail).
+        #[arg(long)]
+        domain: String,
+        /// The selector; the record goes to SELECTOR._domainkey.DOMAIN.
+        #[arg(long)]
+        selector: String,
+        /// rsa (2048 bits, verified everywhere; made with the openssl CLI) or ed25519
+        /// (RFC 8463; not every receiver verifies it yet).
+        #[arg(long, default_value = "rsa")]
+        algorithm: String,
+        /// Where to write the key. Default: ./DOMAIN.SELECTOR.pem
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }

@@ -1,34 +1,12 @@
 //! `certmail crl fetch`: the clap command; runs the [`crate::crl_fetch`] job with the
 //! configuration, then asks a running daemon to re-read the CRLs it replaced.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::admin::Request;
+use crate::cli::args::CrlCommand;
 use crate::cli::client;
 use crate::crl_fetch::FetchOptions;
-
-/// `certmail crl …`
-#[derive(Debug, clap::Subcommand)]
-pub enum CrlCommand {
-    /// Fetch the CRLs of the distribution points in use (those the CRL directory serves,
-    /// `[crl_fetch] distribution_points`, and --cert/--uri), verify each and swap it into
-    /// `[pki] crl_dir`; the running daemon picks the files up and ends revoked sessions.
-    /// Exit 0: all fresh; 1: a distribution point failed (its last good CRL stays);
-    /// 2: a CRL in force is within `[crl_fetch] warn_before_hours` of its nextUpdate.
-    /// Run by certmail-crl-fetch.timer.
-    Fetch {
-        /// Also fetch the distribution points of this certificate (PEM or DER), e.g. one
-        /// about to be bound; repeat for several.
-        #[arg(long = "cert")]
-        certs: Vec<PathBuf>,
-        /// Also fetch this distribution point (ldap:// or http://); repeat for several.
-        #[arg(long = "uri")]
-        uris: Vec<String>,
-        /// Print JSON instead of lines.
-        #[arg(long)]
-        json: bool,
-    },
-}
 
 /// Runs a `certmail crl` subcommand; returns the exit status.
 pub fn command(config_path: &Path, cmd: CrlCommand) -> anyhow::Result<u8> {

@@ -18,6 +18,7 @@ pub mod import_maildir;
 pub mod link;
 pub mod man;
 pub mod ops;
+pub mod output;
 pub mod qr;
 pub mod queue;
 pub mod table;
@@ -89,7 +90,7 @@ fn exit(result: anyhow::Result<u8>) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("certmail: {e:#}");
-            ExitCode::from(admin::EXIT_REFUSED)
+            ExitCode::from(output::EXIT_REFUSED)
         }
     }
 }

@@ -6,58 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::admin::{QueueAction, Request};
-use crate::cli::args::Output;
-
-/// `certmail queue …`
-#[derive(Debug, clap::Subcommand)]
-pub enum QueueCommand {
-    /// List queued messages: id, sender, recipients, attempts, next try, held.
-    List {
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
-    /// Show one queued message with each recipient's last error.
-    Show {
-        /// The queue id.
-        id: u64,
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
-    /// Try to deliver one queued message now (a held one is released).
-    Retry {
-        /// The queue id.
-        id: u64,
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
-    /// Hold a queued message: it is not delivered until released.
-    Hold {
-        /// The queue id.
-        id: u64,
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
-    /// Release a held message.
-    Release {
-        /// The queue id.
-        id: u64,
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
-    /// Delete a queued message: it is neither delivered nor reported to the sender.
-    Delete {
-        /// The queue id.
-        id: u64,
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
-}
+use crate::cli::args::QueueCommand;
 
 /// Runs a queue subcommand; returns the process exit code.
 pub fn command(config_path: &Path, cmd: QueueCommand) -> anyhow::Result<u8> {
@@ -69,7 +18,7 @@ pub fn command(config_path: &Path, cmd: QueueCommand) -> anyhow::Result<u8> {
         QueueCommand::Release { id, out } => (QueueAction::Release, Some(id), out.json),
         QueueCommand::Delete { id, out } => (QueueAction::Delete, Some(id), out.json),
     };
-    let resp = crate::cli::admin::dispatch(config_path, Request::Queue { action, id })?;
+    let resp = crate::cli::client::dispatch(config_path, Request::Queue { action, id })?;
     if json {
         println!(
             "{}",
@@ -88,7 +37,7 @@ pub fn command(config_path: &Path, cmd: QueueCommand) -> anyhow::Result<u8> {
     Ok(if resp.ok {
         0
     } else {
-        crate::cli::admin::EXIT_REFUSED
+        crate::cli::output::EXIT_REFUSED
     })
 }
 

@@ -3,7 +3,8 @@
 //! - [`serve`]: the main loop and all the wiring (open the store, build the context, bind,
 //!   spawn every service, signals, drain); [`reload`]: SIGHUP and `certmail reload`.
 //! - [`listener`] (connection limits) and [`protocols`] (IMAP and SMTP per connection).
-//! - [`http`] with [`metrics`] and [`state_metrics`] (`/metrics`, autoconfig).
+//! - [`http`] with [`metrics`] and [`state_metrics`] (`/metrics`, autoconfig), and
+//!   [`connections`] (open connections by listener, counted by the protocol handlers).
 //! - [`relay`] (the outbound queue runner, reloadable), [`notices`] (daily expiry notices,
 //!   new-device notices), [`revocation`] (CRLs reaching live sessions).
 //! - [`admin_socket`]: the admin socket's server side.
@@ -14,6 +15,7 @@
 //! context.
 
 pub mod admin_socket;
+pub mod connections;
 pub mod http;
 pub mod listener;
 pub mod logging;

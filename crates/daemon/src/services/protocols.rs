@@ -12,7 +12,7 @@ use crate::services::listener::{Accepted, ListenerKind};
 /// Serves one accepted connection according to its listener (each protocol server logs
 /// its own errors).
 pub async fn handle(daemon: Arc<Daemon>, kind: ListenerKind, acc: Accepted) {
-    let _open = crate::services::metrics::OpenConnection::new(kind);
+    let _open = crate::services::connections::OpenConnection::new(kind);
     match kind {
         ListenerKind::SubmissionTls | ListenerKind::SubmissionStartTls | ListenerKind::Mx => {
             smtp(&daemon, kind, acc).await

@@ -100,11 +100,11 @@ fn connections_by_state(out: &mut String) {
         "gauge",
         "Open connections by protocol and state (pre_auth, authenticated, idle).",
     );
-    let imap_open = crate::services::metrics::open_connections(&[
+    let imap_open = crate::services::connections::open_connections(&[
         ListenerKind::ImapTls,
         ListenerKind::ImapStartTls,
     ]);
-    let smtp_open = crate::services::metrics::open_connections(&[
+    let smtp_open = crate::services::connections::open_connections(&[
         ListenerKind::SubmissionTls,
         ListenerKind::SubmissionStartTls,
         ListenerKind::Mx,
