@@ -1,9 +1,21 @@
-//! Administration of a running daemon: a Unix socket (mode 0600) speaking JSON lines.
+//! Administration: the admin protocol and its handlers.
 //!
 //! sled holds an exclusive lock on the store, so while the daemon runs every `certmail
-//! account|cert|…` subcommand sends a [`Request`] over the socket and prints the
+//! account|cert|…` subcommand sends a [`Request`] over the daemon's admin socket (a Unix
+//! socket, mode 0600, one JSON object per line; `services::admin_socket`) and prints the
 //! [`Response`]. With the daemon stopped, the same [`Request`] is executed directly on the
-//! store by the same [`service`] code, so both paths behave alike.
+//! store by the same [`execute`], so both paths behave alike.
+//!
+//! - This module: [`Request`], [`Response`], [`QueueAction`] (the protocol).
+//! - [`context`]: [`AdminContext`], what a request may touch, and [`DaemonControl`], what
+//!   only the running daemon can do (reload), implemented by the services.
+//! - [`execute`] audits every request that changes something and hands it to the handler
+//!   of its family, one small async function per command: `accounts`, `certs`, `aliases`,
+//!   `devices` (TOTP and devices), `sessions`, `queue`, [`ops`] (backup, import, audit,
+//!   stats) and `control` (reload).
+//!
+//! Rules: no clap and no printing here (the CLI does both); every failure is a
+//! [`Response`] with a machine-readable code, never a panic.
 
 mod accounts;
 mod aliases;

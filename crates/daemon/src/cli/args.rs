@@ -146,6 +146,8 @@ pub struct Output {
 }
 
 /// `certmail account …`
+// The doc comments are the --help text, so `[auth]` stays as it reads there.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Create an account. It is pending until approved (or pass --approve).

@@ -1,5 +1,5 @@
 //! What `/metrics` reports (Prometheus text format 0.0.4) and the Thunderbird autoconfig
-//! file (https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat).
+//! file (<https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat>).
 
 use std::fmt::Write as _;
 
