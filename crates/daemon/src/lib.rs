@@ -6,6 +6,8 @@
 //! From the bottom up; a module imports only modules above it in this list, never one
 //! below (no import cycle):
 //!
+//! - [`crl_fetch`]: the `certmail crl fetch` job (LDAP/HTTP distribution points into
+//!   `[pki] crl_dir`) and its `[crl_fetch]` section; it imports nothing of this crate.
 //! - [`config`]: the TOML configuration, checked key by key.
 //! - [`tls`]: reloadable rustls configs and the PKI behind them.
 //! - [`context`]: [`context::Daemon`], the shared handles every runtime service receives,
@@ -16,8 +18,6 @@
 //!   operations, daemon control), run by [`admin::execute`] on an [`admin::AdminContext`].
 //!   No clap and no printing; what only a running daemon can do (reload) it asks through
 //!   the [`admin::DaemonControl`] trait, which the services implement.
-//! - [`crl_fetch`]: the `certmail crl fetch` job (LDAP/HTTP distribution points into
-//!   `[pki] crl_dir`).
 //! - [`services`]: the runtime, as peers that each take the [`context::Daemon`]: the main
 //!   loop and its wiring ([`services::serve`]), reload, listeners and protocols, HTTP
 //!   (metrics, autoconfig), the outbound relay, daily notices, revocation, the admin
