@@ -4,7 +4,8 @@
 use serde_json::json;
 
 use super::Response;
-use super::service::{AdminContext, not_found};
+use super::accounts::not_found;
+use super::context::AdminContext;
 
 /// `account totp enable|show|disable ID`.
 pub(super) async fn totp(ctx: &AdminContext, id: &str, action: &str) -> anyhow::Result<Response> {

@@ -1,17 +1,35 @@
-//! Administration of a running daemon: a Unix socket (mode 0600) speaking JSON lines.
+//! Administration: the admin protocol and its handlers.
 //!
 //! sled holds an exclusive lock on the store, so while the daemon runs every `certmail
-//! account|cert|…` subcommand sends a [`Request`] over the socket and prints the
+//! account|cert|…` subcommand sends a [`Request`] over the daemon's admin socket (a Unix
+//! socket, mode 0600, one JSON object per line; `services::admin_socket`) and prints the
 //! [`Response`]. With the daemon stopped, the same [`Request`] is executed directly on the
-//! store by the same [`service`] code, so both paths behave alike.
+//! store by the same [`execute`], so both paths behave alike.
+//!
+//! - This module: [`Request`], [`Response`], [`QueueAction`] (the protocol).
+//! - [`context`]: [`AdminContext`], what a request may touch, and [`DaemonControl`], what
+//!   only the running daemon can do (reload), implemented by the services.
+//! - [`execute`] audits every request that changes something and hands it to the handler
+//!   of its family, one small async function per command: `accounts`, `certs`, `aliases`,
+//!   `devices` (TOTP and devices), `sessions`, `queue`, [`ops`] (backup, import, audit,
+//!   stats) and `control` (reload).
+//!
+//! Rules: no clap and no printing here (the CLI does both); every failure is a
+//! [`Response`] with a machine-readable code, never a panic.
 
-pub mod client;
+mod accounts;
+mod aliases;
+mod certs;
+pub mod context;
+mod control;
 mod devices;
-pub mod link;
 pub mod ops;
-pub mod queue;
-pub mod server;
-pub mod service;
+mod queue;
+mod service;
+mod sessions;
+
+pub use context::{AdminContext, ControlFuture, DaemonControl};
+pub use service::execute;
 
 use serde::{Deserialize, Serialize};
 
@@ -179,7 +197,7 @@ pub enum Request {
     /// The outbound queue: list, show, retry, hold, release or delete.
     Queue {
         /// What to do.
-        action: queue::QueueAction,
+        action: QueueAction,
         /// The entry (every action but list).
         id: Option<u64>,
     },
@@ -226,4 +244,22 @@ impl Response {
             data: serde_json::Value::Null,
         }
     }
+}
+
+/// What to do with the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueAction {
+    /// Every entry.
+    List,
+    /// One entry with its recipients.
+    Show,
+    /// Try now (and release if held).
+    Retry,
+    /// Stop delivering it until released.
+    Hold,
+    /// Deliver it again on its schedule.
+    Release,
+    /// Remove it without delivering or reporting.
+    Delete,
 }

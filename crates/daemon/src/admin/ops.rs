@@ -4,7 +4,8 @@
 use base64::Engine as _;
 use serde_json::json;
 
-use super::service::{AdminContext, not_found};
+use super::accounts::not_found;
+use super::context::AdminContext;
 use super::{Request, Response};
 
 /// Most events one audit query returns (a search filters within this many, newest first).
@@ -118,9 +119,9 @@ async fn import_message(
         internal_date,
     };
     let (_, uid, _) = store.append(target.account, &mailbox, message).await?;
-    if let Some(daemon) = &ctx.daemon {
+    if let Some(hub) = &ctx.hub {
         // Connections of the account that have the mailbox open see the new message.
-        daemon.hub.publish(
+        hub.publish(
             target.account,
             None,
             certmail_session::Change::Exists {

@@ -1,144 +1,16 @@
-//! `certmail queue list|show|retry|hold|release|delete`: the outbound queue, on the running
-//! daemon (over the admin socket) or on a stopped daemon's store.
+//! Admin requests about the outbound queue (`certmail queue list|show|retry|hold|release|
+//! delete`), on the running daemon or on a stopped daemon's store.
 //!
 //! Edits here and the running queue runner both rewrite entries, one at a time (the
 //! runner's queue-edit lock): a hold made while the entry is being delivered lets that
 //! attempt finish and record its result, and applies to every later attempt.
 
-use std::path::Path;
-
 use certmail_smtp::outbound::meta;
 use certmail_store::{QueueEntry, StoreError};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::service::AdminContext;
-use super::{Request, Response};
-
-/// What to do with the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QueueAction {
-    /// Every entry.
-    List,
-    /// One entry with its recipients.
-    Show,
-    /// Try now (and release if held).
-    Retry,
-    /// Stop delivering it until released.
-    Hold,
-    /// Deliver it again on its schedule.
-    Release,
-    /// Remove it without delivering or reporting.
-    Delete,
-}
-
-/// `certmail queue …`
-#[derive(Debug, clap::Subcommand)]
-pub enum QueueCommand {
-    /// List queued messages: id, sender, recipients, attempts, next try, held.
-    List {
-        #[command(flatten)]
-        out: crate::cli::Output,
-    },
-    /// Show one queued message with each recipient's last error.
-    Show {
-        /// The queue id.
-        id: u64,
-        #[command(flatten)]
-        out: crate::cli::Output,
-    },
-    /// Try to deliver one queued message now (a held one is released).
-    Retry {
-        /// The queue id.
-        id: u64,
-        #[command(flatten)]
-        out: crate::cli::Output,
-    },
-    /// Hold a queued message: it is not delivered until released.
-    Hold {
-        /// The queue id.
-        id: u64,
-        #[command(flatten)]
-        out: crate::cli::Output,
-    },
-    /// Release a held message.
-    Release {
-        /// The queue id.
-        id: u64,
-        #[command(flatten)]
-        out: crate::cli::Output,
-    },
-    /// Delete a queued message: it is neither delivered nor reported to the sender.
-    Delete {
-        /// The queue id.
-        id: u64,
-        #[command(flatten)]
-        out: crate::cli::Output,
-    },
-}
-
-/// Runs a queue subcommand; returns the process exit code.
-pub fn command(config_path: &Path, cmd: QueueCommand) -> anyhow::Result<u8> {
-    let (action, id, json) = match cmd {
-        QueueCommand::List { out } => (QueueAction::List, None, out.json),
-        QueueCommand::Show { id, out } => (QueueAction::Show, Some(id), out.json),
-        QueueCommand::Retry { id, out } => (QueueAction::Retry, Some(id), out.json),
-        QueueCommand::Hold { id, out } => (QueueAction::Hold, Some(id), out.json),
-        QueueCommand::Release { id, out } => (QueueAction::Release, Some(id), out.json),
-        QueueCommand::Delete { id, out } => (QueueAction::Delete, Some(id), out.json),
-    };
-    let resp = crate::admin_cmd::dispatch(config_path, Request::Queue { action, id })?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&resp).unwrap_or_default()
-        );
-    } else if resp.ok {
-        println!("{}", resp.message);
-        print_table(&resp.data);
-    } else {
-        eprintln!(
-            "refused ({}): {}",
-            resp.code.as_deref().unwrap_or("error"),
-            resp.message
-        );
-    }
-    Ok(if resp.ok {
-        0
-    } else {
-        crate::admin_cmd::EXIT_REFUSED
-    })
-}
-
-fn print_table(data: &Value) {
-    let Some(list) = data.get("queue").and_then(Value::as_array) else {
-        return;
-    };
-    println!(
-        "{:<8} {:<28} {:<6} {:<22} RECIPIENTS (attempts, last error)",
-        "ID", "FROM", "HELD", "NEXT ATTEMPT"
-    );
-    for e in list {
-        let from = e["from"].as_str().filter(|f| !f.is_empty()).unwrap_or("<>");
-        let next = e["next_attempt"].as_i64().unwrap_or(0);
-        let next = mail_parser::DateTime::from_timestamp(next).to_rfc3339();
-        let held = if e["held"].as_bool() == Some(true) {
-            "yes"
-        } else {
-            ""
-        };
-        println!("{:<8} {from:<28} {held:<6} {next:<22}", e["id"]);
-        for r in e["recipients"].as_array().into_iter().flatten() {
-            println!(
-                "         {} ({}, {})",
-                r["address"].as_str().unwrap_or(""),
-                r["attempts"],
-                r["last_error"].as_str().unwrap_or("-")
-            );
-        }
-    }
-}
+use super::context::AdminContext;
+use super::{QueueAction, Response};
 
 fn entry_json(e: &QueueEntry) -> Value {
     json!({

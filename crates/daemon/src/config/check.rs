@@ -164,6 +164,19 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
             message,
         })
     };
+    validate_server(c, &mut bad);
+    validate_files(c, &mut bad);
+    validate_limits(c, &mut bad);
+    validate_imap(c, &mut bad);
+    validate_auth(&c.auth, &mut bad);
+    c.crl_fetch.validate(&mut bad);
+    c.mailauth.validate(&mut bad);
+    super::relay::validate(&c.relay, &mut bad);
+    validate_listeners(c, &mut bad);
+}
+
+/// `[server]`: host name, log level and format, local domains.
+fn validate_server(c: &Config, bad: &mut impl FnMut(&str, String)) {
     if c.server.hostname.trim().is_empty() {
         bad(
             "[server] hostname",
@@ -196,6 +209,10 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
             );
         }
     }
+}
+
+/// The files and directories `[tls]` and `[pki]` name.
+fn validate_files(c: &Config, bad: &mut impl FnMut(&str, String)) {
     for (key, path) in [("[tls] cert", &c.tls.cert), ("[tls] key", &c.tls.key)] {
         if !path.is_file() {
             bad(
@@ -230,6 +247,10 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
             );
         }
     }
+}
+
+/// `[limits]` and the `[smtp]` limits RFC 5321 sets floors for.
+fn validate_limits(c: &Config, bad: &mut impl FnMut(&str, String)) {
     if c.limits.max_connections == 0 {
         bad("[limits] max_connections", "must be at least 1".into());
     }
@@ -278,6 +299,10 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
             "must be at least 300 (RFC 5321 §4.5.3.2.7)".into(),
         );
     }
+}
+
+/// The `[imap]` limits.
+fn validate_imap(c: &Config, bad: &mut impl FnMut(&str, String)) {
     if c.imap.autologout_minutes < 30 {
         bad(
             "[imap] autologout_minutes",
@@ -293,10 +318,10 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
             "must be at least 1024 bytes".into(),
         );
     }
-    validate_auth(&c.auth, &mut bad);
-    c.crl_fetch.validate(&mut bad);
-    c.mailauth.validate(&mut bad);
-    super::relay::validate(&c.relay, &mut bad);
+}
+
+/// No two listeners on one address (port 0 excepted: the OS picks).
+fn validate_listeners(c: &Config, bad: &mut impl FnMut(&str, String)) {
     let mut seen = HashSet::new();
     for (key, addrs) in [
         ("[imap] listen_tls", &c.imap.listen_tls),

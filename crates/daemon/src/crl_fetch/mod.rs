@@ -107,11 +107,24 @@ pub struct FetchOptions {
     pub json: bool,
 }
 
-/// Runs `certmail crl fetch`; returns the exit status.
-pub fn run(config_path: &Path, options: &FetchOptions) -> anyhow::Result<u8> {
-    let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let pki = certmail_pki::Pki::load(&config.pki)?;
-    let settings = &config.crl_fetch;
+/// What `certmail crl fetch` did: its exit status and whether a CRL file changed (the
+/// caller then asks a running daemon to re-read them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fetched {
+    /// [`EXIT_OK`], [`EXIT_FAILED`] or [`EXIT_NEXT_UPDATE_NEAR`].
+    pub status: u8,
+    /// Whether at least one CRL file was replaced.
+    pub updated: bool,
+}
+
+/// Runs `certmail crl fetch` with `[pki]` and `[crl_fetch]` of the configuration: fetches,
+/// verifies and installs, then prints the report.
+pub fn run(
+    pki_config: &certmail_pki::PkiConfig,
+    settings: &CrlFetchSection,
+    options: &FetchOptions,
+) -> anyhow::Result<Fetched> {
+    let pki = certmail_pki::Pki::load(pki_config)?;
     let groups = destinations(&pki, settings, options)?;
     anyhow::ensure!(
         !groups.is_empty(),
@@ -128,36 +141,20 @@ pub fn run(config_path: &Path, options: &FetchOptions) -> anyhow::Result<u8> {
         results.push((dest.clone(), uris.clone(), outcome));
     }
     // What is in force now, for the nextUpdate warning (re-read: files just changed).
-    let in_force = certmail_pki::Pki::load(&config.pki)?.crls();
+    let in_force = certmail_pki::Pki::load(pki_config)?.crls();
     let (rows, failed, near) = report(&results, &in_force, settings.warn_before_hours);
     print_report(&rows, options.json);
-    if results
+    let updated = results
         .iter()
-        .any(|(_, _, o)| matches!(o, Outcome::Updated))
-    {
-        tell_daemon(&config.server.admin_socket());
-    }
-    Ok(if failed {
+        .any(|(_, _, o)| matches!(o, Outcome::Updated));
+    let status = if failed {
         EXIT_FAILED
     } else if near {
         EXIT_NEXT_UPDATE_NEAR
     } else {
         EXIT_OK
-    })
-}
-
-/// Asks a running daemon to re-read its CRLs now, so a revocation ends sessions at once
-/// instead of at the next directory poll. Without a daemon there is nothing to tell (it
-/// reads the files when it starts); a daemon that cannot be told is warned about on stderr
-/// (its poll still picks the files up).
-fn tell_daemon(socket: &Path) {
-    use crate::admin::{Request, client};
-    match client::send(socket, &Request::ReloadCrls) {
-        Ok(None) => {}
-        Ok(Some(resp)) if resp.ok => eprintln!("the running daemon re-read its CRLs"),
-        Ok(Some(resp)) => eprintln!("warning: the running daemon: {}", resp.message),
-        Err(e) => eprintln!("warning: cannot tell the running daemon to re-read CRLs: {e:#}"),
-    }
+    };
+    Ok(Fetched { status, updated })
 }
 
 /// One row per destination file, and whether any failed or is near its nextUpdate.
@@ -360,38 +357,6 @@ fn print_report(rows: &[serde_json::Value], json: bool) {
         }
         if let Some(w) = row["warning"].as_str() {
             eprintln!("  warning: {w}");
-        }
-    }
-}
-
-/// `certmail crl …`
-#[derive(Debug, clap::Subcommand)]
-pub enum CrlCommand {
-    /// Fetch the CRLs of the distribution points in use (those the CRL directory serves,
-    /// `[crl_fetch] distribution_points`, and --cert/--uri), verify each and swap it into
-    /// `[pki] crl_dir`; the running daemon picks the files up and ends revoked sessions.
-    /// Exit 0: all fresh; 1: a distribution point failed (its last good CRL stays);
-    /// 2: a CRL in force is within `[crl_fetch] warn_before_hours` of its nextUpdate.
-    /// Run by certmail-crl-fetch.timer.
-    Fetch {
-        /// Also fetch the distribution points of this certificate (PEM or DER), e.g. one
-        /// about to be bound; repeat for several.
-        #[arg(long = "cert")]
-        certs: Vec<PathBuf>,
-        /// Also fetch this distribution point (ldap:// or http://); repeat for several.
-        #[arg(long = "uri")]
-        uris: Vec<String>,
-        /// Print JSON instead of lines.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-/// Runs a `certmail crl` subcommand; returns the exit status.
-pub fn command(config_path: &Path, cmd: CrlCommand) -> anyhow::Result<u8> {
-    match cmd {
-        CrlCommand::Fetch { certs, uris, json } => {
-            run(config_path, &FetchOptions { certs, uris, json })
         }
     }
 }

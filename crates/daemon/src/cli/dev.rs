@@ -33,7 +33,7 @@ pub fn run(data: &Path, ephemeral_ports: bool) -> anyhow::Result<()> {
     }
     let config = config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     print_howto(data, &config);
-    crate::serve::run_blocking(&config_path, config)
+    crate::services::serve::run_blocking(&config_path, config)
 }
 
 fn create(data: &Path, ephemeral_ports: bool) -> anyhow::Result<()> {
@@ -85,7 +85,7 @@ check_inbound = false
     );
     let config: Config =
         config::check(&toml).map_err(|p| anyhow::anyhow!("generated config is invalid: {p:?}"))?;
-    let password = crate::demo::create_demo_account(
+    let password = crate::cli::demo::create_demo_account(
         &config,
         &pki.user_cert,
         DEMO_ACCOUNT,

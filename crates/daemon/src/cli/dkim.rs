@@ -4,30 +4,9 @@ use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
-use clap::Subcommand;
+use crate::cli::args::DkimCommand;
 
 use certmail_smtp::mailauth::{DkimKeyConfig, DkimSigner};
-
-/// `certmail dkim …`
-#[derive(Debug, Subcommand)]
-pub enum DkimCommand {
-    /// Make a DKIM key (PEM, mode 0600) and print the TXT record and the config lines.
-    Keygen {
-        /// The signing domain (the From: domain of outbound mail).
-        #[arg(long)]
-        domain: String,
-        /// The selector; the record goes to SELECTOR._domainkey.DOMAIN.
-        #[arg(long)]
-        selector: String,
-        /// rsa (2048 bits, verified everywhere; made with the openssl CLI) or ed25519
-        /// (RFC 8463; not every receiver verifies it yet).
-        #[arg(long, default_value = "rsa")]
-        algorithm: String,
-        /// Where to write the key. Default: ./DOMAIN.SELECTOR.pem
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-}
 
 /// Runs a `certmail dkim` subcommand.
 pub fn run(cmd: DkimCommand) -> anyhow::Result<()> {

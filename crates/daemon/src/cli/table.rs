@@ -4,6 +4,17 @@ use serde_json::Value;
 
 /// Prints the well-known parts of a response's data as aligned tables or key/value lines.
 pub fn print(data: &Value) {
+    accounts(data);
+    account(data);
+    certificates(data);
+    sessions(data);
+    devices(data);
+    aliases(data);
+    checks(data);
+}
+
+/// The `accounts` list as a table.
+fn accounts(data: &Value) {
     if let Some(list) = data.get("accounts").and_then(Value::as_array) {
         rows(
             &["ID", "NAME", "STATE", "ADDRESSES", "ORGANISATION"],
@@ -19,6 +30,10 @@ pub fn print(data: &Value) {
             },
         );
     }
+}
+
+/// One `account` as key/value lines.
+fn account(data: &Value) {
     if let Some(a) = data.get("account") {
         for key in ["id", "name", "organisation", "state"] {
             println!("  {key:<14} {}", s(a, key));
@@ -31,6 +46,10 @@ pub fn print(data: &Value) {
             println!("  {:<14} {}", "networks", s(a, "networks"));
         }
     }
+}
+
+/// The `certificates` list as a table.
+fn certificates(data: &Value) {
     if let Some(list) = data.get("certificates").and_then(Value::as_array) {
         rows(
             &["ACCOUNT", "SUBJECT", "SPKI SHA-256", "NOT AFTER"],
@@ -45,6 +64,10 @@ pub fn print(data: &Value) {
             },
         );
     }
+}
+
+/// The `sessions` list as a table.
+fn sessions(data: &Value) {
     if let Some(list) = data.get("sessions").and_then(Value::as_array) {
         rows(
             &["ACCOUNT", "DEVICE", "PROTOCOLS", "CONNECTIONS", "SINCE"],
@@ -60,6 +83,10 @@ pub fn print(data: &Value) {
             },
         );
     }
+}
+
+/// The `devices` list as a table.
+fn devices(data: &Value) {
     if let Some(list) = data.get("devices").and_then(Value::as_array) {
         rows(&["DEVICE", "FIRST SEEN", "LAST SEEN", "TOTP"], list, |d| {
             vec![
@@ -70,11 +97,19 @@ pub fn print(data: &Value) {
             ]
         });
     }
+}
+
+/// The `aliases` list as a table.
+fn aliases(data: &Value) {
     if let Some(list) = data.get("aliases").and_then(Value::as_array) {
         rows(&["ALIAS", "MEMBERS"], list, |a| {
             vec![s(a, "address"), join(a, "members")]
         });
     }
+}
+
+/// The `checks` of `cert inspect`, one line each.
+fn checks(data: &Value) {
     if let Some(checks) = data.get("checks").and_then(Value::as_array) {
         for c in checks {
             println!(

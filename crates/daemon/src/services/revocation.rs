@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use certmail_session::KickReason;
 use certmail_store::AuditEvent;
 
-use crate::serve::Daemon;
+use crate::context::Daemon;
 
 /// Re-reads the CRL directory (every file when `force`, else only if it changed since the
 /// last load) and ends the sessions the new CRLs revoke; whether anything was re-read.

@@ -1,81 +1,36 @@
 //! The outbound relay in the daemon: builds the queue runner from `[relay]` and runs it
 //! until shutdown (it then lets deliveries in progress finish their message).
 //!
-//! Reload: [`RelayParts::build`] makes the new transport, settings and DKIM signer (an error
-//! fails the reload, the old ones stay), then [`RelayHandle::apply`] swaps them into the
+//! Reload: [`build_parts`] makes the new transport, settings and DKIM signer (an error
+//! fails the reload, the old ones stay), then [`crate::context::RelayHandle::apply`] swaps them into the
 //! running runner, starts the runner (`enabled` turned on) or stops it after its deliveries
 //! in progress (`enabled` turned off). No connection is dropped.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use certmail_smtp::outbound::{
     ClientIdentity, ClientTls, HickoryResolver, MessageSigner, QueueRunner, RelaySettings, Route,
-    Smarthost, SmarthostTls, SmtpTransport, SystemClock, Timeouts, Transport,
+    Smarthost, SmarthostTls, SmtpTransport, SystemClock, Timeouts,
 };
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, RelaySection, SmarthostTlsName, parse_host_port};
-use crate::serve::Daemon;
+use crate::context::{Daemon, RelayParts};
 
-/// The running queue runner, if any, as reloads see it.
-#[derive(Default)]
-pub struct RelayHandle {
-    /// The runner in force and the token that stops it alone.
-    running: Mutex<Option<(Arc<QueueRunner>, CancellationToken)>>,
-    /// Wakes [`run`] when a reload turned the relay on.
-    changed: Notify,
-}
-
-impl std::fmt::Debug for RelayHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RelayHandle").finish_non_exhaustive()
+/// Builds the parts of `[relay]` (transport, settings, DKIM signer) for a reload to apply;
+/// `None` when `[relay] enabled = false`.
+pub fn build_parts(config: &Config) -> anyhow::Result<Option<RelayParts>> {
+    if !config.relay.enabled {
+        return Ok(None);
     }
-}
-
-/// What `[relay]` and `[mailauth.dkim]` make of the runner: checked before a reload commits.
-pub struct RelayParts {
-    transport: Arc<dyn Transport>,
-    settings: RelaySettings,
-    signer: Option<Arc<dyn MessageSigner>>,
-}
-
-impl RelayParts {
-    /// Builds the parts; `None` when `[relay] enabled = false`.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Self>> {
-        if !config.relay.enabled {
-            return Ok(None);
-        }
-        Ok(Some(Self {
-            transport: Arc::new(transport(config)?),
-            settings: settings(config),
-            signer: signer(config)?,
-        }))
-    }
-}
-
-impl RelayHandle {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Arc<QueueRunner>, CancellationToken)>> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Applies a reloaded configuration's parts (the daemon's config is already the new one).
-    pub fn apply(&self, parts: Option<RelayParts>) {
-        let running = self.lock();
-        match (running.as_ref(), parts) {
-            (Some((runner, _)), Some(p)) => {
-                runner.reconfigure(p.transport, p.settings, p.signer);
-                tracing::info!("outbound relay reconfigured");
-            }
-            // Stops after its deliveries in progress; `run` then waits for a reload.
-            (Some((_, stop)), None) => stop.cancel(),
-            (None, Some(_)) => self.changed.notify_one(),
-            (None, None) => {}
-        }
-    }
+    Ok(Some(RelayParts {
+        transport: Arc::new(transport(config)?),
+        settings: settings(config),
+        signer: signer(config)?,
+    }))
 }
 
 /// Runs the queue runner until `shutdown` while `[relay] enabled` (reloads may turn it on and
@@ -92,7 +47,7 @@ pub async fn run(daemon: Arc<Daemon>, shutdown: CancellationToken) {
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = daemon.relay.changed.notified() => {}
+            _ = daemon.relay.changed().notified() => {}
         }
     }
 }

@@ -3,29 +3,14 @@
 
 use std::io::BufRead as _;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use base64::Engine as _;
 
-use crate::admin::service::AdminContext;
-use crate::admin::{Request, Response, client, service};
-use crate::cli::{AccountCommand, AliasCommand, CertCommand, DeviceCommand, SessionCommand};
-
-/// Exit code for a refused or failed request (clap uses 2 for usage errors).
-pub const EXIT_REFUSED: u8 = 1;
-/// Exit code for a request that needs the running daemon when none answers on the admin
-/// socket (or, for `restore`, one that needs it stopped while it runs).
-pub const EXIT_NOT_RUNNING: u8 = 3;
-
-/// The exit code for an answer: 0 ok, 3 when the daemon's state was wrong for it, else 1.
-pub fn exit_code(resp: &Response) -> u8 {
-    match resp.code.as_deref() {
-        _ if resp.ok => 0,
-        Some("not_running" | "daemon_running") => EXIT_NOT_RUNNING,
-        _ => EXIT_REFUSED,
-    }
-}
+use crate::admin::{Request, Response};
+use crate::cli::args::{AccountCommand, AliasCommand, CertCommand, DeviceCommand, SessionCommand};
+use crate::cli::client::{self, dispatch};
+use crate::cli::output::{EXIT_NOT_RUNNING, EXIT_REFUSED, exit_code, print};
 
 /// Runs an account subcommand; returns the process exit code.
 pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
@@ -60,7 +45,7 @@ pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
         AccountCommand::Disable { id, out } => (Request::AccountDisable { id }, out.json),
         AccountCommand::Totp { action, id, out } => {
             let resp = dispatch(config_path, Request::AccountTotp { id, action })?;
-            return Ok(crate::qr::print_totp(&resp, out.json));
+            return Ok(crate::cli::qr::print_totp(&resp, out.json));
         }
         AccountCommand::Lock { id, out } => (Request::AccountLock { id }, out.json),
         AccountCommand::Unlock { id, out } => (Request::AccountUnlock { id }, out.json),
@@ -194,50 +179,6 @@ fn finish(config_path: &Path, req: Request, json: bool) -> anyhow::Result<u8> {
     let resp = dispatch(config_path, req)?;
     print(&resp, json);
     Ok(exit_code(&resp))
-}
-
-/// Sends to the running daemon, or executes on the store when none runs.
-pub fn dispatch(config_path: &Path, req: Request) -> anyhow::Result<Response> {
-    let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if let Some(resp) = client::send(&config.server.admin_socket(), &req)? {
-        return Ok(resp);
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let store = crate::serve::open_store(&config).await.context(
-            "the daemon is not running (no admin socket) and the store could not be opened directly",
-        )?;
-        let pki_config = config.pki.clone();
-        let pki = tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
-        let ctx = AdminContext {
-            store,
-            pki: Arc::new(pki),
-            sessions: None,
-            password_rules: config.password_rules(),
-            issuer: config.server.hostname.clone(),
-            daemon: None,
-        };
-        Ok(service::execute(&ctx, req).await)
-    })
-}
-
-/// Prints an answer: JSON, or its message and tables.
-pub fn print(resp: &Response, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string_pretty(resp).unwrap_or_default());
-        return;
-    }
-    if resp.ok {
-        println!("{}", resp.message);
-    } else {
-        match &resp.code {
-            Some(code) => eprintln!("refused ({code}): {}", resp.message),
-            None => eprintln!("failed: {}", resp.message),
-        }
-    }
-    crate::table::print(&resp.data);
 }
 
 fn read_b64(path: &Path) -> anyhow::Result<String> {

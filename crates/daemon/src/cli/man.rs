@@ -9,7 +9,7 @@ use clap::CommandFactory as _;
 
 /// The manual page of `certmail`, as roff.
 pub fn page() -> std::io::Result<Vec<u8>> {
-    let mut cmd = crate::cli::Cli::command();
+    let mut cmd = crate::cli::args::Cli::command();
     cmd.build();
     let mut out = Vec::new();
     let man = clap_mangen::Man::new(cmd.clone())

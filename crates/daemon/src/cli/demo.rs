@@ -18,7 +18,7 @@ pub fn create_demo_account(
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let store = crate::serve::open_store(config).await?;
+        let store = crate::context::open_store(config).await?;
         let password = certmail_auth::password::generate();
         let hash = certmail_auth::password::hash(&password)?;
         let now = certmail_auth::now();

@@ -23,23 +23,12 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::admin::link::AdminLink;
 use crate::admin::{Request, Response};
-use crate::cli::Output;
+use crate::cli::args::ImportArgs;
+use crate::cli::link::AdminLink;
 
 /// Largest message imported: base64 of it must fit the admin socket's request line.
 const MAX_MESSAGE: u64 = 50 * 1024 * 1024;
-
-/// `certmail import-maildir …`
-#[derive(Debug, clap::Args)]
-pub struct ImportArgs {
-    /// The login id of the account to import into (it must exist).
-    pub account: String,
-    /// The Maildir: the directory holding cur/, new/ and the .Folder directories.
-    pub path: PathBuf,
-    #[command(flatten)]
-    pub out: Output,
-}
 
 /// One folder of the Maildir.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,8 +61,8 @@ pub fn run(config_path: &Path, args: ImportArgs) -> anyhow::Result<u8> {
             import(&mut link, &args.account, &folders)?
         }
     };
-    crate::admin_cmd::print(&resp, args.out.json);
-    Ok(crate::admin_cmd::exit_code(&resp))
+    crate::cli::output::print(&resp, args.out.json);
+    Ok(crate::cli::output::exit_code(&resp))
 }
 
 fn import(link: &mut AdminLink, account: &str, folders: &[Folder]) -> anyhow::Result<Response> {

@@ -6,13 +6,13 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::listener::{Accepted, ListenerKind};
-use crate::serve::Daemon;
+use crate::context::Daemon;
+use crate::services::listener::{Accepted, ListenerKind};
 
 /// Serves one accepted connection according to its listener (each protocol server logs
 /// its own errors).
 pub async fn handle(daemon: Arc<Daemon>, kind: ListenerKind, acc: Accepted) {
-    let _open = crate::metrics::OpenConnection::new(kind);
+    let _open = crate::services::connections::OpenConnection::new(kind);
     match kind {
         ListenerKind::SubmissionTls | ListenerKind::SubmissionStartTls | ListenerKind::Mx => {
             smtp(&daemon, kind, acc).await

@@ -1,6 +1,6 @@
 //! The operational part of `/metrics`: connections by protocol and state, kicks by cause,
 //! the store's size on disk, its flush-latency histogram, and each CRL's nextUpdate. Appended to
-//! [`crate::metrics::render`]'s text.
+//! [`crate::services::metrics::render`]'s text.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -8,8 +8,8 @@ use std::path::Path;
 use certmail_session::Protocol;
 use certmail_session::stats;
 
-use crate::listener::ListenerKind;
-use crate::serve::Daemon;
+use crate::context::Daemon;
+use crate::services::listener::ListenerKind;
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -100,9 +100,11 @@ fn connections_by_state(out: &mut String) {
         "gauge",
         "Open connections by protocol and state (pre_auth, authenticated, idle).",
     );
-    let imap_open =
-        crate::metrics::open_connections(&[ListenerKind::ImapTls, ListenerKind::ImapStartTls]);
-    let smtp_open = crate::metrics::open_connections(&[
+    let imap_open = crate::services::connections::open_connections(&[
+        ListenerKind::ImapTls,
+        ListenerKind::ImapStartTls,
+    ]);
+    let smtp_open = crate::services::connections::open_connections(&[
         ListenerKind::SubmissionTls,
         ListenerKind::SubmissionStartTls,
         ListenerKind::Mx,

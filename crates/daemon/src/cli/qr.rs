@@ -8,7 +8,7 @@ use crate::admin::Response;
 /// Prints a TOTP answer: JSON as it is; otherwise the message and, when the answer carries
 /// an otpauth:// URI, its QR code. Returns the exit code.
 pub fn print_totp(resp: &Response, json: bool) -> u8 {
-    crate::admin_cmd::print(resp, json);
+    crate::cli::output::print(resp, json);
     if !json
         && resp.ok
         && let Some(uri) = resp.data.get("otpauth_uri").and_then(Value::as_str)
@@ -18,7 +18,7 @@ pub fn print_totp(resp: &Response, json: bool) -> u8 {
             None => eprintln!("(the URI is too long for a QR code; type it in instead)"),
         }
     }
-    crate::admin_cmd::exit_code(resp)
+    crate::cli::output::exit_code(resp)
 }
 
 /// `text` as a QR code: two modules per character cell (upper and lower half blocks). Light

@@ -1,17 +1,14 @@
 //! A connection for commands that send many requests (`import-maildir`, `audit tail -f`):
 //! one admin socket connection to the running daemon, or the store opened once when the
-//! daemon is stopped. Both execute the same [`super::service`] code.
+//! daemon is stopped. Both execute the same [`crate::admin::execute`] code.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
-
-use super::service::{self, AdminContext};
-use super::{Request, Response};
+use crate::admin::AdminContext;
+use crate::admin::{Request, Response};
 
 /// Where requests go.
 pub enum AdminLink {
@@ -42,7 +39,7 @@ impl AdminLink {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let ctx = runtime.block_on(direct_context(config))?;
+        let ctx = runtime.block_on(AdminContext::direct(config))?;
         Ok(AdminLink::Store {
             runtime,
             ctx: Box::new(ctx),
@@ -70,7 +67,7 @@ impl AdminLink {
                 Ok(serde_json::from_str(answer.trim_end())?)
             }
             AdminLink::Store { runtime, ctx } => {
-                Ok(runtime.block_on(service::execute(ctx, request)))
+                Ok(runtime.block_on(crate::admin::execute(ctx, request)))
             }
         }
     }
@@ -94,21 +91,4 @@ fn connect(socket: &Path) -> anyhow::Result<Option<UnixStream>> {
         }
         Err(e) => anyhow::bail!("cannot reach the daemon at {}: {e}", socket.display()),
     }
-}
-
-/// The context the CLI uses on a stopped daemon's store.
-async fn direct_context(config: &crate::config::Config) -> anyhow::Result<AdminContext> {
-    let store = crate::serve::open_store(config).await.context(
-        "the daemon is not running (no admin socket) and the store could not be opened directly",
-    )?;
-    let pki_config = config.pki.clone();
-    let pki = tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
-    Ok(AdminContext {
-        store,
-        pki: Arc::new(pki),
-        sessions: None,
-        password_rules: config.password_rules(),
-        issuer: config.server.hostname.clone(),
-        daemon: None,
-    })
 }

@@ -14,53 +14,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::admin::link::{AdminLink, daemon_answers};
 use crate::admin::{Request, Response};
-use crate::admin_cmd::EXIT_NOT_RUNNING;
-use crate::cli::Output;
-
-/// `certmail audit …`
-#[derive(Debug, clap::Subcommand)]
-pub enum AuditCommand {
-    /// Print the newest audit events (sign-ins, refusals, admin actions), oldest first.
-    Tail {
-        /// How many events.
-        #[arg(short = 'n', long = "lines", default_value_t = 20)]
-        lines: usize,
-        /// Keep printing new events as they happen (needs the running daemon; with
-        /// --json, one JSON object per line). Stop with Ctrl-C.
-        #[arg(short = 'f', long)]
-        follow: bool,
-        #[command(flatten)]
-        out: Output,
-    },
-    /// Find audit events by account, client IP and time; every filter given must match.
-    Search {
-        /// Only this account's events.
-        #[arg(long)]
-        account: Option<String>,
-        /// Only events from this client IP address.
-        #[arg(long)]
-        ip: Option<String>,
-        /// From this time on: 2026-11-22, 2026-11-22T09:00:00Z, Unix seconds, or an age
-        /// such as 30m, 12h, 7d.
-        #[arg(long)]
-        since: Option<String>,
-        /// Before this time (same forms as --since).
-        #[arg(long)]
-        until: Option<String>,
-        /// At most this many (the newest that match).
-        #[arg(long, default_value_t = 1000)]
-        limit: usize,
-        #[command(flatten)]
-        out: Output,
-    },
-}
+use crate::cli::args::{AuditCommand, Output};
+use crate::cli::link::{AdminLink, daemon_answers};
+use crate::cli::output::EXIT_NOT_RUNNING;
 
 /// `certmail backup DIR`.
 pub fn backup(config_path: &Path, dir: &Path, out: Output) -> anyhow::Result<u8> {
     let dir = absolute(dir)?;
-    let resp = crate::admin_cmd::dispatch(
+    let resp = crate::cli::client::dispatch(
         config_path,
         Request::Backup {
             dir: dir.display().to_string(),
@@ -198,7 +160,7 @@ pub fn audit(config_path: &Path, cmd: AuditCommand) -> anyhow::Result<u8> {
                 until_ms,
                 limit,
             };
-            let resp = crate::admin_cmd::dispatch(config_path, req)?;
+            let resp = crate::cli::client::dispatch(config_path, req)?;
             Ok(finish(&resp, out.json))
         }
     }
@@ -280,7 +242,7 @@ fn tail(config_path: &Path, lines: usize, follow: bool, json: bool) -> anyhow::R
 /// `certmail stats`.
 pub fn stats(config_path: &Path, out: Output) -> anyhow::Result<u8> {
     let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut resp = crate::admin_cmd::dispatch(config_path, Request::Stats)?;
+    let mut resp = crate::cli::client::dispatch(config_path, Request::Stats)?;
     if let Some(stats) = resp.data.get_mut("stats").and_then(Value::as_object_mut) {
         let store_dir = config.server.data_dir.join("store");
         stats.insert("store_bytes".into(), json!(dir_size(&store_dir)));
@@ -323,7 +285,7 @@ fn finish(resp: &Response, json: bool) -> u8 {
             None => eprintln!("failed: {}", resp.message),
         }
     }
-    crate::admin_cmd::exit_code(resp)
+    crate::cli::output::exit_code(resp)
 }
 
 fn events(data: &Value) -> &[Value] {

@@ -64,6 +64,7 @@ pub enum Command {
     /// dropping connections; fails (and the old configuration stays) if the new one is
     /// broken. This is the systemd unit's ExecReload.
     Reload {
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -84,7 +85,7 @@ pub enum Command {
     Alias(AliasCommand),
     /// Certificate revocation lists: fetch them from the LDAP distribution points.
     #[command(subcommand)]
-    Crl(crate::crl_fetch::CrlCommand),
+    Crl(CrlCommand),
     /// Write a consistent snapshot of the store into the new directory DIR while the daemon
     /// runs (its user writes DIR, so under systemd pick a ReadWritePaths directory such as
     /// /var/lib/certmail/backups; writers pause while the store is copied). Bodies stay
@@ -92,6 +93,7 @@ pub enum Command {
     Backup {
         /// The backup directory (created; must be new or empty).
         dir: PathBuf,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -104,27 +106,29 @@ pub enum Command {
         /// Replace a store that holds mail (it is moved to store.before-restore-TIME).
         #[arg(long)]
         force: bool,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
     /// Import a Dovecot Maildir (Maildir++ folders, flags, keywords) into an account, on the
     /// running daemon (or the stopped store). Sent/Drafts/Trash/Junk go to the account's
     /// special-use mailboxes. Running it twice imports the messages twice.
-    ImportMaildir(crate::import_maildir::ImportArgs),
+    ImportMaildir(ImportArgs),
     /// Read the audit log: sign-ins, refusals, admin actions.
     #[command(subcommand)]
-    Audit(crate::ops_cmd::AuditCommand),
+    Audit(AuditCommand),
     /// Counts: accounts, mailboxes, messages, store size, live sessions, queue depth.
     Stats {
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
     /// DKIM signing keys for outbound mail.
     #[command(subcommand)]
-    Dkim(crate::dkim_cmd::DkimCommand),
+    Dkim(DkimCommand),
     /// The outbound queue: list, show, retry, hold, release or delete queued messages.
     #[command(subcommand)]
-    Queue(crate::admin::queue::QueueCommand),
+    Queue(QueueCommand),
     /// Create the store's encryption key file (32 random bytes, mode 0600).
     Keygen {
         /// Where to write it. Default: the key file the configuration names.
@@ -142,6 +146,8 @@ pub struct Output {
 }
 
 /// `certmail account …`
+// The doc comments are the --help text, so `[auth]` stays as it reads there.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Create an account. It is pending until approved (or pass --approve).
@@ -164,6 +170,7 @@ pub enum AccountCommand {
         /// temporary one.
         #[arg(long)]
         password_stdin: bool,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -171,6 +178,7 @@ pub enum AccountCommand {
     Approve {
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -178,6 +186,7 @@ pub enum AccountCommand {
     Disable {
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -185,6 +194,7 @@ pub enum AccountCommand {
     Lock {
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -192,6 +202,7 @@ pub enum AccountCommand {
     Unlock {
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -202,6 +213,7 @@ pub enum AccountCommand {
         id: String,
         /// Networks, e.g. 10.1.0.0/16 or 192.0.2.7.
         cidrs: Vec<String>,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -213,6 +225,7 @@ pub enum AccountCommand {
         action: String,
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -223,6 +236,7 @@ pub enum AccountCommand {
         /// Read the new password from standard input (one line).
         #[arg(long)]
         password_stdin: bool,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -230,11 +244,13 @@ pub enum AccountCommand {
     Show {
         /// The login id.
         id: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
     /// List accounts.
     List {
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -249,6 +265,7 @@ pub enum CertCommand {
         account: String,
         /// The certificate file.
         file: PathBuf,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -258,6 +275,7 @@ pub enum CertCommand {
         account: String,
         /// The certificate file, or its SPKI SHA-256 in hex as `cert list` prints it.
         cert: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -266,6 +284,7 @@ pub enum CertCommand {
         /// Only this account's.
         #[arg(long)]
         account: Option<String>,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -277,6 +296,7 @@ pub enum CertCommand {
         /// Check binding and name against this account.
         #[arg(long)]
         account: Option<String>,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -292,6 +312,7 @@ pub enum AliasCommand {
         /// Account ids or addresses (at least one).
         #[arg(required = true)]
         members: Vec<String>,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -299,11 +320,13 @@ pub enum AliasCommand {
     Remove {
         /// The alias address.
         address: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
     /// List aliases.
     List {
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -316,6 +339,7 @@ pub enum DeviceCommand {
     List {
         /// The login id.
         account: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -326,6 +350,7 @@ pub enum DeviceCommand {
         account: String,
         /// The device id; none forgets every device of the account.
         device: Option<String>,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -336,6 +361,7 @@ pub enum DeviceCommand {
 pub enum SessionCommand {
     /// List live sessions: account, device, IP, protocols, connections, since.
     List {
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
@@ -343,7 +369,155 @@ pub enum SessionCommand {
     Kick {
         /// The login id.
         account: String,
+        /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
+    },
+}
+
+/// `certmail audit …`
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Print the newest audit events (sign-ins, refusals, admin actions), oldest first.
+    Tail {
+        /// How many events.
+        #[arg(short = 'n', long = "lines", default_value_t = 20)]
+        lines: usize,
+        /// Keep printing new events as they happen (needs the running daemon; with
+        /// --json, one JSON object per line). Stop with Ctrl-C.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Find audit events by account, client IP and time; every filter given must match.
+    Search {
+        /// Only this account's events.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only events from this client IP address.
+        #[arg(long)]
+        ip: Option<String>,
+        /// From this time on: 2026-11-22, 2026-11-22T09:00:00Z, Unix seconds, or an age
+        /// such as 30m, 12h, 7d.
+        #[arg(long)]
+        since: Option<String>,
+        /// Before this time (same forms as --since).
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many (the newest that match).
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `certmail import-maildir …`
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The login id of the account to import into (it must exist).
+    pub account: String,
+    /// The Maildir: the directory holding cur/, new/ and the .Folder directories.
+    pub path: PathBuf,
+    /// How to print the answer (`--json`).
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// `certmail queue …`
+#[derive(Debug, clap::Subcommand)]
+pub enum QueueCommand {
+    /// List queued messages: id, sender, recipients, attempts, next try, held.
+    List {
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Show one queued message with each recipient's last error.
+    Show {
+        /// The queue id.
+        id: u64,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Try to deliver one queued message now (a held one is released).
+    Retry {
+        /// The queue id.
+        id: u64,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Hold a queued message: it is not delivered until released.
+    Hold {
+        /// The queue id.
+        id: u64,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Release a held message.
+    Release {
+        /// The queue id.
+        id: u64,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Delete a queued message: it is neither delivered nor reported to the sender.
+    Delete {
+        /// The queue id.
+        id: u64,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `certmail crl …`
+#[derive(Debug, clap::Subcommand)]
+pub enum CrlCommand {
+    /// Fetch the CRLs of the distribution points in use (those the CRL directory serves,
+    /// `[crl_fetch] distribution_points`, and --cert/--uri), verify each and swap it into
+    /// `[pki] crl_dir`; the running daemon picks the files up and ends revoked sessions.
+    /// Exit 0: all fresh; 1: a distribution point failed (its last good CRL stays);
+    /// 2: a CRL in force is within `[crl_fetch] warn_before_hours` of its nextUpdate.
+    /// Run by certmail-crl-fetch.timer.
+    Fetch {
+        /// Also fetch the distribution points of this certificate (PEM or DER), e.g. one
+        /// about to be bound; repeat for several.
+        #[arg(long = "cert")]
+        certs: Vec<PathBuf>,
+        /// Also fetch this distribution point (ldap:// or http://); repeat for several.
+        #[arg(long = "uri")]
+        uris: Vec<String>,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `certmail dkim …`
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Make a DKIM key (PEM, mode 0600) and print the TXT record and the config lines.
+    Keygen {
+        /// The signing domain (the From: domain of outbound mail).
+        #[arg(long)]
+        domain: String,
+        /// The selector; the record goes to SELECTOR._domainkey.DOMAIN.
+        #[arg(long)]
+        selector: String,
+        /// rsa (2048 bits, verified everywhere; made with the openssl CLI) or ed25519
+        /// (RFC 8463; not every receiver verifies it yet).
+        #[arg(long, default_value = "rsa")]
+        algorithm: String,
+        /// Where to write the key. Default: ./DOMAIN.SELECTOR.pem
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }

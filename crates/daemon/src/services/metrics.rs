@@ -1,48 +1,10 @@
 //! What `/metrics` reports (Prometheus text format 0.0.4) and the Thunderbird autoconfig
-//! file (https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat).
+//! file (<https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat>).
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use crate::listener::ListenerKind;
-use crate::serve::Daemon;
-
-const KINDS: [ListenerKind; 5] = [
-    ListenerKind::ImapTls,
-    ListenerKind::ImapStartTls,
-    ListenerKind::SubmissionTls,
-    ListenerKind::SubmissionStartTls,
-    ListenerKind::Mx,
-];
-
-static OPENED: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
-static OPEN: [AtomicI64; 5] = [const { AtomicI64::new(0) }; 5];
-
-fn index(kind: ListenerKind) -> usize {
-    KINDS
-        .iter()
-        .position(|k| *k == kind)
-        .expect("every listener kind is in KINDS")
-}
-
-/// Counts a connection as open while it lives.
-pub struct OpenConnection(usize);
-
-impl OpenConnection {
-    /// A connection accepted on a `kind` listener.
-    pub fn new(kind: ListenerKind) -> Self {
-        let i = index(kind);
-        OPENED[i].fetch_add(1, Ordering::Relaxed);
-        OPEN[i].fetch_add(1, Ordering::Relaxed);
-        Self(i)
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        OPEN[self.0].fetch_sub(1, Ordering::Relaxed);
-    }
-}
+use crate::context::Daemon;
+use crate::services::connections;
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -51,50 +13,66 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 /// The metrics text.
 pub async fn render(daemon: &Daemon) -> String {
     let mut out = String::new();
+    connection_counters(&mut out);
+    sessions_and_signins(daemon, &mut out).await;
+    message_counters(&mut out);
+    relay_counters(&mut out);
+    queue_gauges(daemon, &mut out).await;
+    store_counters(daemon, &mut out);
+    crate::services::state_metrics::render(daemon, &mut out).await;
+    out
+}
+
+/// Connections accepted and open now, by listener.
+fn connection_counters(out: &mut String) {
     family(
-        &mut out,
+        out,
         "certmail_connections_total",
         "counter",
         "Connections accepted, by listener.",
     );
-    for k in KINDS {
+    for k in connections::KINDS {
         let _ = writeln!(
             out,
             "certmail_connections_total{{listener=\"{}\"}} {}",
             k.name(),
-            OPENED[index(k)].load(Ordering::Relaxed)
+            connections::opened_total(k)
         );
     }
     family(
-        &mut out,
+        out,
         "certmail_connections_open",
         "gauge",
         "Connections open now, by listener.",
     );
-    for k in KINDS {
+    for k in connections::KINDS {
         let _ = writeln!(
             out,
             "certmail_connections_open{{listener=\"{}\"}} {}",
             k.name(),
-            OPEN[index(k)].load(Ordering::Relaxed)
+            connections::open_connections(&[k])
         );
     }
+}
+
+/// Live sessions, sign-in decisions and failed TLS handshakes.
+async fn sessions_and_signins(daemon: &Daemon, out: &mut String) {
     let sessions = certmail_session::SessionRegistry::list(daemon.registry.as_ref()).await;
     family(
-        &mut out,
+        out,
         "certmail_sessions",
         "gauge",
         "Signed-in sessions (devices) now.",
     );
     let _ = writeln!(out, "certmail_sessions {}", sessions.len());
     family(
-        &mut out,
+        out,
         "certmail_signins_total",
         "counter",
         "Sign-in decisions, by outcome and refusal reason.",
     );
     family(
-        &mut out,
+        out,
         "certmail_tls_handshake_failures_total",
         "counter",
         "Failed TLS handshakes on user listeners.",
@@ -112,64 +90,73 @@ pub async fn render(daemon: &Daemon) -> String {
             );
         }
     }
+}
+
+/// Messages received by SMTP, stored locally and queued for relay.
+fn message_counters(out: &mut String) {
     let (accepted, local, queued) = certmail_smtp::inbound::message_counts();
-    family(
-        &mut out,
-        "certmail_messages_received_total",
-        "counter",
-        "Messages accepted by SMTP (250 sent).",
-    );
-    let _ = writeln!(out, "certmail_messages_received_total {accepted}");
-    family(
-        &mut out,
-        "certmail_messages_delivered_total",
-        "counter",
-        "Local mailbox copies stored.",
-    );
-    let _ = writeln!(out, "certmail_messages_delivered_total {local}");
-    family(
-        &mut out,
-        "certmail_messages_queued_total",
-        "counter",
-        "Outbound queue entries created.",
-    );
-    let _ = writeln!(out, "certmail_messages_queued_total {queued}");
-    relay_counters(&mut out);
-    if let Ok(queue) = daemon.store.queue_list().await {
-        let now = certmail_auth::now();
-        let oldest = queue.iter().map(|e| now - e.created_at).max().unwrap_or(0);
-        family(
-            &mut out,
-            "certmail_queue_depth",
-            "gauge",
-            "Outbound queue entries waiting.",
-        );
-        let _ = writeln!(out, "certmail_queue_depth {}", queue.len());
-        family(
-            &mut out,
-            "certmail_queue_oldest_seconds",
-            "gauge",
-            "Age of the oldest queue entry.",
-        );
-        let _ = writeln!(out, "certmail_queue_oldest_seconds {oldest}");
+    for (name, help, n) in [
+        (
+            "certmail_messages_received_total",
+            "Messages accepted by SMTP (250 sent).",
+            accepted,
+        ),
+        (
+            "certmail_messages_delivered_total",
+            "Local mailbox copies stored.",
+            local,
+        ),
+        (
+            "certmail_messages_queued_total",
+            "Outbound queue entries created.",
+            queued,
+        ),
+    ] {
+        family(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {n}");
     }
+}
+
+/// The outbound queue's depth and the age of its oldest entry (read from the store).
+async fn queue_gauges(daemon: &Daemon, out: &mut String) {
+    let Ok(queue) = daemon.store.queue_list().await else {
+        return;
+    };
+    let now = certmail_auth::now();
+    let oldest = queue.iter().map(|e| now - e.created_at).max().unwrap_or(0);
+    family(
+        out,
+        "certmail_queue_depth",
+        "gauge",
+        "Outbound queue entries waiting.",
+    );
+    let _ = writeln!(out, "certmail_queue_depth {}", queue.len());
+    family(
+        out,
+        "certmail_queue_oldest_seconds",
+        "gauge",
+        "Age of the oldest queue entry.",
+    );
+    let _ = writeln!(out, "certmail_queue_oldest_seconds {oldest}");
+}
+
+/// Store writes and flushes (group commit: fewer flushes than writes).
+fn store_counters(daemon: &Daemon, out: &mut String) {
     let stats = daemon.store.stats();
     family(
-        &mut out,
+        out,
         "certmail_store_writes_total",
         "counter",
         "Acknowledged store writes.",
     );
     let _ = writeln!(out, "certmail_store_writes_total {}", stats.writes);
     family(
-        &mut out,
+        out,
         "certmail_store_flushes_total",
         "counter",
         "Store flushes to disk (group commit: fewer than writes).",
     );
     let _ = writeln!(out, "certmail_store_flushes_total {}", stats.flushes);
-    crate::state_metrics::render(daemon, &mut out).await;
-    out
 }
 
 /// The outbound relay's counters (queue depth and age are gauges read from the store).
@@ -200,14 +187,6 @@ fn relay_counters(out: &mut String) {
         family(out, name, "counter", help);
         let _ = writeln!(out, "{name} {n}");
     }
-}
-
-/// Connections open now on listeners of the given kinds.
-pub fn open_connections(kinds: &[ListenerKind]) -> i64 {
-    kinds
-        .iter()
-        .map(|k| OPEN[index(*k)].load(Ordering::Relaxed))
-        .sum()
 }
 
 /// Thunderbird's autoconfig file for the domain of `emailaddress` (query) or of the Host

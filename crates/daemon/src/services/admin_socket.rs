@@ -1,4 +1,5 @@
-//! The admin socket's server side, inside the daemon.
+//! The admin socket's server side, inside the daemon: reads [`Request`]s, executes them
+//! with [`crate::admin::execute`] on the daemon's [`AdminContext`], writes the answers.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,8 +8,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
-use super::{Request, Response, service};
-use crate::serve::Daemon;
+use crate::admin::{AdminContext, ControlFuture, DaemonControl, Request, Response};
+use crate::context::Daemon;
 
 /// Longest request line: an imported message in base64 (`import-maildir`), up to the
 /// 50 MB SMTP SIZE default, is the largest request. The socket is owner-only.
@@ -74,11 +75,37 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) -> anyhow::Result<(
             return Ok(());
         }
         let response = match serde_json::from_str::<Request>(line.trim_end()) {
-            Ok(req) => service::execute(&daemon.admin_context(), req).await,
+            Ok(req) => crate::admin::execute(&admin_context(&daemon), req).await,
             Err(e) => Response::fail("bad_request", format!("cannot parse the request: {e}")),
         };
         let mut out = serde_json::to_vec(&response)?;
         out.push(b'\n');
         w.write_all(&out).await?;
+    }
+}
+
+/// What admin requests may touch on the running daemon.
+fn admin_context(daemon: &Arc<Daemon>) -> AdminContext {
+    AdminContext {
+        store: Arc::clone(&daemon.store),
+        pki: Arc::clone(&daemon.tls.current().pki),
+        sessions: Some(Arc::clone(&daemon.registry) as _),
+        hub: Some(daemon.hub.clone()),
+        daemon: Some(Arc::clone(daemon) as _),
+        password_rules: daemon.config().password_rules(),
+        issuer: daemon.config().server.hostname.clone(),
+    }
+}
+
+impl DaemonControl for Daemon {
+    fn reload(&self) -> ControlFuture<'_> {
+        Box::pin(crate::services::reload::reload_and_apply(self))
+    }
+
+    fn reload_crls(&self) -> ControlFuture<'_> {
+        Box::pin(async move {
+            crate::services::revocation::reload_crls(self, true).await?;
+            Ok(())
+        })
     }
 }

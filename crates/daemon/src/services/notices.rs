@@ -8,7 +8,7 @@ use certmail_session::Change;
 use certmail_store::{Account, CertBinding, Delivery};
 use tokio_util::sync::CancellationToken;
 
-use crate::serve::Daemon;
+use crate::context::Daemon;
 
 /// Days before expiry at which a user is told, largest first.
 const THRESHOLDS: [i64; 3] = [30, 7, 1];

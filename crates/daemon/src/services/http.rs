@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::serve::Daemon;
+use crate::context::Daemon;
 
 /// What a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,7 @@ async fn answer(tcp: TcpStream, daemon: &Daemon, routes: Routes) -> std::io::Res
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     match (routes, path) {
         (Routes::Metrics, "/metrics") => {
-            let body = crate::metrics::render(daemon).await;
+            let body = crate::services::metrics::render(daemon).await;
             respond(
                 reader.get_mut(),
                 200,
@@ -93,7 +93,7 @@ async fn answer(tcp: TcpStream, daemon: &Daemon, routes: Routes) -> std::io::Res
         (
             Routes::Autoconfig,
             "/.well-known/autoconfig/mail/config-v1.1.xml" | "/mail/config-v1.1.xml",
-        ) => match crate::metrics::autoconfig(daemon, query, &host) {
+        ) => match crate::services::metrics::autoconfig(daemon, query, &host) {
             Some(xml) => {
                 respond(
                     reader.get_mut(),

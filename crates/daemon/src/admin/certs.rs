@@ -1,0 +1,113 @@
+//! Admin requests about certificates: `certmail cert bind|unbind|list|inspect`.
+
+use base64::Engine as _;
+use certmail_session::KickReason;
+use serde_json::json;
+
+use super::Response;
+use super::context::{AdminContext, ended};
+
+/// `cert bind`: binds a certificate (the file's bytes, base64) to an account.
+pub(super) async fn bind(
+    ctx: &AdminContext,
+    account: &str,
+    cert_b64: &str,
+) -> anyhow::Result<Response> {
+    let der = decode_cert(cert_b64)?;
+    let now = certmail_auth::now();
+    match certmail_auth::bind_certificate(ctx.store.as_ref(), &ctx.pki, account, &der, now).await? {
+        Ok(b) => Ok(Response::ok(
+            format!("certificate {} bound to {account}", b.subject_dn),
+            json!({ "binding": binding_json(&b) }),
+        )),
+        Err(e) => Ok(Response::fail(&e.code(), e.to_string())),
+    }
+}
+
+/// `cert unbind`: removes a binding by SPKI SHA-256 and ends the account's session.
+pub(super) async fn unbind(
+    ctx: &AdminContext,
+    account: &str,
+    spki_sha256: &str,
+) -> anyhow::Result<Response> {
+    let Some(spki) = parse_spki(spki_sha256) else {
+        return Ok(Response::fail(
+            "bad_request",
+            "the SPKI SHA-256 must be 64 hex digits, as `certmail cert list` prints it",
+        ));
+    };
+    match ctx.store.unbind_cert(account, &spki).await {
+        Ok(()) => {
+            let n = ctx.kick(account, KickReason::CertificateUnbound).await;
+            Ok(Response::ok(
+                format!("certificate unbound from {account}{}", ended(n)),
+                serde_json::Value::Null,
+            ))
+        }
+        Err(certmail_store::StoreError::BindingNotFound) => Ok(Response::fail(
+            "not_found",
+            format!("{account} has no certificate with that SPKI SHA-256"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `cert list`: the bindings of one account, or of all.
+pub(super) async fn list(ctx: &AdminContext, account: Option<&str>) -> anyhow::Result<Response> {
+    let store = &ctx.store;
+    let bindings = match account {
+        Some(a) => store.bindings_of(a).await?,
+        None => {
+            let mut all = Vec::new();
+            for a in store.list_accounts().await? {
+                all.extend(store.bindings_of(&a.id).await?);
+            }
+            all
+        }
+    };
+    let list: Vec<_> = bindings.iter().map(binding_json).collect();
+    Ok(Response::ok(
+        format!("{} certificates", list.len()),
+        json!({ "certificates": list }),
+    ))
+}
+
+/// `cert inspect`: what the server would decide about a certificate, and why (`ok` is
+/// whether it is accepted).
+pub(super) async fn inspect(
+    ctx: &AdminContext,
+    cert_b64: &str,
+    account: Option<&str>,
+) -> anyhow::Result<Response> {
+    let der = decode_cert(cert_b64)?;
+    let now = certmail_auth::now();
+    let report = certmail_auth::inspect(ctx.store.as_ref(), &ctx.pki, &der, account, now).await?;
+    let data = serde_json::to_value(&report)?;
+    Ok(match &report.refusal {
+        None => Response::ok(report.summary.clone(), data),
+        Some(r) => Response {
+            ok: false,
+            code: Some(r.code.clone()),
+            message: report.summary.clone(),
+            data,
+        },
+    })
+}
+
+/// A binding as admin answers show it.
+pub(super) fn binding_json(b: &certmail_store::CertBinding) -> serde_json::Value {
+    json!({
+        "account": b.account, "subject": b.subject_dn, "issuer": b.issuer_dn, "serial": b.serial_hex,
+        "spki_sha256": hex::encode(b.spki_sha256), "not_after": b.not_after, "bound_at": b.bound_at,
+    })
+}
+
+fn decode_cert(b64: &str) -> anyhow::Result<Vec<u8>> {
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64)?;
+    Ok(certmail_auth::cert_der_from_file_bytes(&raw)?)
+}
+
+fn parse_spki(s: &str) -> Option<[u8; 32]> {
+    let v = hex::decode(s.trim()).ok()?;
+    v.try_into().ok()
+}

@@ -1,0 +1,82 @@
+//! What admin requests may touch: [`AdminContext`], built from the running daemon (by the
+//! admin socket service) or, with the daemon stopped, by [`AdminContext::direct`] on its
+//! store.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use certmail_session::KickReason;
+
+/// A boxed future of a [`DaemonControl`] action.
+pub type ControlFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+
+/// What only a running daemon can do for an admin request. The runtime services implement
+/// it on the daemon's context, so the admin handlers do not depend on them.
+pub trait DaemonControl: Send + Sync {
+    /// Re-reads the configuration, certificates and CRLs (as SIGHUP does).
+    fn reload(&self) -> ControlFuture<'_>;
+    /// Re-reads every CRL file now and ends the sessions they revoke.
+    fn reload_crls(&self) -> ControlFuture<'_>;
+}
+
+/// What a request may touch.
+#[derive(Clone)]
+pub struct AdminContext {
+    /// The mail store.
+    pub store: Arc<dyn certmail_store::Store>,
+    /// The PKI in force (CA certificates, CRLs, policy).
+    pub pki: Arc<certmail_pki::Pki>,
+    /// Live sessions: present when the daemon runs (requests then end the sessions they
+    /// affect), absent when the CLI works on a stopped daemon's store.
+    pub sessions: Option<Arc<dyn certmail_session::SessionRegistry>>,
+    /// Mailbox changes between connections: present when the daemon runs (an imported
+    /// message then reaches the connections that have its mailbox open).
+    pub hub: Option<certmail_session::ChangeHub>,
+    /// The running daemon, for reload (absent on a stopped daemon).
+    pub daemon: Option<Arc<dyn DaemonControl>>,
+    /// `[auth]` rules for passwords an administrator chooses.
+    pub password_rules: certmail_auth::policy::PasswordRules,
+    /// The issuer named in TOTP URIs (the server's host name).
+    pub issuer: String,
+}
+
+impl AdminContext {
+    /// The context the CLI uses on a stopped daemon's store: opens the store and loads the
+    /// PKI of `config`.
+    pub async fn direct(config: &crate::config::Config) -> anyhow::Result<AdminContext> {
+        let store = crate::context::open_store(config).await.context(
+            "the daemon is not running (no admin socket) and the store could not be opened directly",
+        )?;
+        let pki_config = config.pki.clone();
+        let pki =
+            tokio::task::spawn_blocking(move || certmail_pki::Pki::load(&pki_config)).await??;
+        Ok(AdminContext {
+            store,
+            pki: Arc::new(pki),
+            sessions: None,
+            hub: None,
+            password_rules: config.password_rules(),
+            issuer: config.server.hostname.clone(),
+            daemon: None,
+        })
+    }
+
+    /// Ends `account`'s live session, if the daemon runs; returns the connections ended.
+    pub(super) async fn kick(&self, account: &str, reason: KickReason) -> usize {
+        match &self.sessions {
+            Some(r) => r.kick(account, reason).await,
+            None => 0,
+        }
+    }
+}
+
+/// " (N connections ended)" when a request ended live connections.
+pub(super) fn ended(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => " (1 connection ended)".to_string(),
+        n => format!(" ({n} connections ended)"),
+    }
+}

@@ -1,0 +1,143 @@
+//! The daemon's shared context: [`Daemon`], the handles every runtime service receives,
+//! and [`open_store`], the one way to open the mail store.
+//!
+//! This module is a leaf: it imports the configuration and TLS types and the library
+//! crates, never a service, the admin handlers or the CLI (they all import it).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use certmail_smtp::outbound::{MessageSigner, QueueRunner, RelaySettings, Transport};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::tls::TlsState;
+
+/// Everything a connection handler needs, shared by all connections.
+pub struct Daemon {
+    /// The configuration in force (replaced on reload).
+    pub config: RwLock<Arc<Config>>,
+    /// Where the configuration was read from, for reloads.
+    pub config_path: PathBuf,
+    /// TLS server configs and the PKI (replaced on reload).
+    pub tls: TlsState,
+    /// The mail store.
+    pub store: Arc<dyn certmail_store::Store>,
+    /// Fires when the daemon is shutting down.
+    pub shutdown: CancellationToken,
+    /// The single-active-session registry.
+    pub registry: Arc<certmail_session::LocalRegistry>,
+    /// Mailbox changes between connections.
+    pub hub: certmail_session::ChangeHub,
+    /// The SMTP server's shared state (rebuilt on reload).
+    pub smtp: RwLock<Arc<certmail_smtp::inbound::SmtpContext>>,
+    /// The per-IP throttle on failed sign-ins, shared by IMAP and SMTP and kept across
+    /// reloads (its counts survive; its limits apply from a restart).
+    pub throttle: Arc<certmail_auth::policy::IpThrottle>,
+    /// The IMAP server's shared state (its settings are replaced on reload; the literal
+    /// budget and \Recent bookkeeping carry over).
+    pub imap: RwLock<Arc<certmail_imap::server::ImapContext>>,
+    /// The outbound relay's runner (reconfigured, started or stopped on reload).
+    pub relay: RelayHandle,
+}
+
+impl Daemon {
+    /// The configuration in force now.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The running queue runner with the token that stops it alone.
+type Running = Option<(Arc<QueueRunner>, CancellationToken)>;
+
+/// The running queue runner, if any, as reloads see it (`services::relay` runs it).
+#[derive(Default)]
+pub struct RelayHandle {
+    /// The runner in force and the token that stops it alone.
+    running: Mutex<Running>,
+    /// Wakes the relay service when a reload turned the relay on.
+    changed: Notify,
+}
+
+impl std::fmt::Debug for RelayHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayHandle").finish_non_exhaustive()
+    }
+}
+
+/// What `[relay]` and `[mailauth.dkim]` make of the runner: checked before a reload commits
+/// (`services::relay::build_parts` makes them).
+pub struct RelayParts {
+    /// How messages leave (smarthost or MX).
+    pub transport: Arc<dyn Transport>,
+    /// Retry schedule, limits and names.
+    pub settings: RelaySettings,
+    /// The DKIM signer, if `[mailauth.dkim]` names keys.
+    pub signer: Option<Arc<dyn MessageSigner>>,
+}
+
+impl RelayHandle {
+    /// The runner in force, locked: a reload and the relay service's start see each other.
+    pub fn lock(&self) -> MutexGuard<'_, Running> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notified when a reload turns the relay on while no runner runs.
+    pub fn changed(&self) -> &Notify {
+        &self.changed
+    }
+
+    /// Applies a reloaded configuration's parts (the daemon's config is already the new one).
+    pub fn apply(&self, parts: Option<RelayParts>) {
+        let running = self.lock();
+        match (running.as_ref(), parts) {
+            (Some((runner, _)), Some(p)) => {
+                runner.reconfigure(p.transport, p.settings, p.signer);
+                tracing::info!("outbound relay reconfigured");
+            }
+            // Stops after its deliveries in progress; the service then waits for a reload.
+            (Some((_, stop)), None) => stop.cancel(),
+            (None, Some(_)) => self.changed.notify_one(),
+            (None, None) => {}
+        }
+    }
+}
+
+/// Opens the mail store of `config` (creating the data directory and the store key on first
+/// use), on the blocking pool.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::Store>> {
+    let dir = config.server.data_dir.clone();
+    let key_path = config.server.key_file();
+    let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        // The same process may have closed the store a moment ago (`certmail dev` makes
+        // its demo account first): sled's background threads can hold the file lock for a
+        // little while after. Another daemon holding it still fails, after 5 s.
+        let mut attempt = 0;
+        loop {
+            let key = certmail_store::KeyFile::load_or_create(&key_path)
+                .with_context(|| format!("store key file {}", key_path.display()))?;
+            match certmail_store::SledStore::open(&dir.join("store"), key) {
+                Err(e) if attempt < 100 && e.to_string().contains("could not acquire lock") => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => {
+                    return other.with_context(|| {
+                        format!(
+                            "cannot open the mail store in {} (is another certmail running?)",
+                            dir.display()
+                        )
+                    });
+                }
+            }
+        }
+    })
+    .await??;
+    Ok(Arc::new(store))
+}

@@ -1,0 +1,30 @@
+//! The daemon's runtime services, peers that each take the shared [`crate::context::Daemon`]:
+//!
+//! - [`serve`]: the main loop and all the wiring (open the store, build the context, bind,
+//!   spawn every service, signals, drain); [`reload`]: SIGHUP and `certmail reload`.
+//! - [`listener`] (connection limits) and [`protocols`] (IMAP and SMTP per connection).
+//! - [`http`] with [`metrics`] and [`state_metrics`] (`/metrics`, autoconfig), and
+//!   [`connections`] (open connections by listener, counted by the protocol handlers).
+//! - [`relay`] (the outbound queue runner, reloadable), [`notices`] (daily expiry notices,
+//!   new-device notices), [`revocation`] (CRLs reaching live sessions).
+//! - [`admin_socket`]: the admin socket's server side.
+//! - [`notify`] (sd_notify) and [`logging`].
+//!
+//! Rules: no service imports [`serve`] or [`reload`] except the wiring and the admin socket
+//! (which implements [`crate::admin::DaemonControl`]); each takes what it needs from the
+//! context.
+
+pub mod admin_socket;
+pub mod connections;
+pub mod http;
+pub mod listener;
+pub mod logging;
+pub mod metrics;
+pub mod notices;
+pub mod notify;
+pub mod protocols;
+pub mod relay;
+pub mod reload;
+pub mod revocation;
+pub mod serve;
+pub mod state_metrics;
