@@ -5,8 +5,8 @@ use std::sync::Arc;
 use certmail_auth::signin::{self, Credentials, Protocol as AuthProtocol};
 use certmail_session::{DeviceKey, Protocol, SignInError};
 
-use super::connection::State;
 use super::recipients::{self, Target, Unknown};
+use super::state::State;
 use crate::proto::{AuthRequest, Reply};
 
 pub(super) fn enhanced(s: &str) -> (u8, u16, u16) {

@@ -8,8 +8,8 @@ use certmail_session::Change;
 use certmail_store::{Account, Delivery, QueueEntry, QueueRecipient, RecipientStatus};
 
 use super::SmtpContext;
-use super::connection::State;
 use super::recipients::{self, Target};
+use super::state::State;
 use crate::proto::{Envelope, Reply};
 
 pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply {

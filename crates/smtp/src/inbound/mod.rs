@@ -19,6 +19,7 @@ pub(crate) mod dsn;
 mod headers;
 pub(crate) mod recipients;
 pub mod spool;
+mod state;
 
 pub use connection::{Connection, serve};
 pub use deliver::message_counts;
