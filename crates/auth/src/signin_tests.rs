@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use certmail_pki::{Identity, PkiKind, RefusalReason};
-use certmail_store::{Account, AccountState, CertBinding, KeyFile, SledStore, Store};
+use certmail_store::prelude::*;
+use certmail_store::{Account, AccountState, CertBinding, KeyFile, SledStore};
 
 use super::{Credentials, SignInPolicy, decide};
 use crate::Secret;
