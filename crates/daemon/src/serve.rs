@@ -41,6 +41,9 @@ pub struct Daemon {
     pub imap: RwLock<Arc<certmail_imap::server::ImapContext>>,
     /// The outbound relay's runner (reconfigured, started or stopped on reload).
     pub relay: crate::relay::RelayHandle,
+    /// Queue wake-ups and the queue-edit lock, shared by SMTP delivery, the relay's runner
+    /// and the admin handler.
+    pub queue: Arc<certmail_smtp::outbound::QueueSignals>,
 }
 
 impl Daemon {
@@ -121,7 +124,8 @@ impl Daemon {
                 Arc::clone(&self.registry) as _,
                 self.hub.clone(),
             )
-            .with_message_memory(message_memory),
+            .with_message_memory(message_memory)
+            .with_queue_signals(Arc::clone(&self.queue)),
         );
         let imap = {
             let current = self.imap.read().unwrap_or_else(|p| p.into_inner());
@@ -243,13 +247,15 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         Arc::clone(&registry) as _,
         hub.clone(),
     );
+    let queue = Arc::new(certmail_smtp::outbound::QueueSignals::default());
     let smtp = crate::protocols::smtp_context(
         &config,
         sign_in,
         Arc::clone(&store),
         Arc::clone(&registry) as _,
         hub.clone(),
-    );
+    )
+    .with_queue_signals(Arc::clone(&queue));
     let daemon = Arc::new(Daemon {
         config: RwLock::new(Arc::new(config)),
         config_path,
@@ -262,6 +268,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         throttle,
         imap: RwLock::new(imap),
         relay: crate::relay::RelayHandle::default(),
+        queue,
     });
 
     // The first daily pass (expiry notices, audit retention) completes before the daemon

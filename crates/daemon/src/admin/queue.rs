@@ -177,7 +177,13 @@ pub async fn run(
         return Ok(Response::fail("bad_request", "name the queue id"));
     };
     // Read and write the entry under the runner's lock, so neither loses the other's edit.
-    let _edits = certmail_smtp::outbound::lock_queue_edits().await;
+    // (A stopped daemon's store has no runner to race with: a lock of its own then.)
+    let signals = ctx
+        .daemon
+        .as_ref()
+        .map(|d| std::sync::Arc::clone(&d.queue))
+        .unwrap_or_default();
+    let _edits = signals.lock_queue_edits().await;
     let Some(mut entry) = store.queue_get(id).await? else {
         return Ok(Response::fail(
             "not_found",
@@ -217,7 +223,7 @@ pub async fn run(
         }
     };
     store.queue_update(entry.clone()).await?;
-    certmail_smtp::outbound::queue_changed();
+    signals.queue_changed();
     tracing::info!(id, ?action, "queue changed by an administrator");
     Ok(Response::ok(
         format!("queued message {id} {message}"),

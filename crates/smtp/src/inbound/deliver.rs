@@ -128,7 +128,7 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
             LOCAL_COPIES.fetch_add(receipt.stored.len() as u64, Ordering::Relaxed);
             QUEUED.fetch_add(receipt.queued.len() as u64, Ordering::Relaxed);
             if !receipt.queued.is_empty() {
-                crate::outbound::queue_changed();
+                ctx.queue.queue_changed();
             }
             if let Some(headers) = report_headers {
                 send_success_report(&ctx, &envelope, &success, &headers, now).await;

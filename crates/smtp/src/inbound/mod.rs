@@ -35,6 +35,12 @@ impl SmtpContext {
         self.message_memory = memory;
         self
     }
+
+    /// This context waking the queue runners of `queue` (the daemon's one).
+    pub fn with_queue_signals(mut self, queue: Arc<crate::outbound::QueueSignals>) -> SmtpContext {
+        self.queue = queue;
+        self
+    }
 }
 
 /// Default largest message in bytes (SIZE): 50 MB, as large attachments are common. The
@@ -123,4 +129,7 @@ pub struct SmtpContext {
     /// The memory all connections' message bodies share (`max_message_memory`); keep the
     /// same one across reloads.
     pub message_memory: Arc<spool::MessageMemory>,
+    /// Wakes the outbound queue's runners when a delivery queued mail; the daemon's one
+    /// (keep the same one across reloads).
+    pub queue: Arc<crate::outbound::QueueSignals>,
 }

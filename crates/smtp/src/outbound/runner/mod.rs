@@ -41,7 +41,7 @@ use super::meta;
 use super::reply::RemoteReply;
 use super::report::{ReportKind, ReportRecipient};
 use super::transport::{Connection, Transport};
-use super::{Clock, MessageSigner, RelaySettings};
+use super::{Clock, MessageSigner, QueueSignals, RelaySettings};
 use crate::inbound::recipients::domain_of;
 use notices::{report_line, wants_delay_notice, wants_failure_notice};
 
@@ -53,6 +53,8 @@ pub struct QueueRunner {
     hub: Option<ChangeHub>,
     in_flight: Mutex<HashMap<u64, usize>>,
     wake: Notify,
+    /// Shared with the SMTP server and the admin handler (see [`QueueSignals`]).
+    signals: Arc<QueueSignals>,
 }
 
 /// What a reload replaces, taken as one snapshot by each round.
@@ -126,7 +128,15 @@ impl QueueRunner {
             hub: None,
             in_flight: Mutex::new(HashMap::new()),
             wake: Notify::new(),
+            signals: Arc::new(QueueSignals::default()),
         }
+    }
+
+    /// Shares `signals` with whoever else writes this queue (the SMTP server, the admin
+    /// handler); without it the runner has its own and only hears [`QueueRunner::wake`].
+    pub fn with_signals(mut self, signals: Arc<QueueSignals>) -> Self {
+        self.signals = signals;
+        self
     }
 
     /// Signs each message before sending (DKIM); the signer returns header bytes to prepend.
@@ -188,7 +198,7 @@ impl QueueRunner {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
-                _ = super::QUEUE_CHANGED.notified() => {}
+                _ = self.signals.changed() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -419,7 +429,7 @@ impl QueueRunner {
     /// Loads the entry and body and records the attempt before anything is sent.
     async fn prepare(&self, job: &Job) -> Result<Option<Prepared>, certmail_store::StoreError> {
         let now = self.clock.now();
-        let _guard = super::lock_queue_edits().await;
+        let _guard = self.signals.lock_queue_edits().await;
         let Some(mut entry) = self.store.queue_get(job.entry).await? else {
             return Ok(None);
         };
@@ -477,7 +487,7 @@ impl QueueRunner {
     /// Records what happened to a job's recipients, sending DSNs first.
     async fn apply(&self, job: &Job, outcome: Outcome) -> Result<(), certmail_store::StoreError> {
         let now = self.clock.now();
-        let _guard = super::lock_queue_edits().await;
+        let _guard = self.signals.lock_queue_edits().await;
         let Some(mut entry) = self.store.queue_get(job.entry).await? else {
             return Ok(());
         };
