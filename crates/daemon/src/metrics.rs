@@ -99,7 +99,7 @@ pub async fn render(daemon: &Daemon) -> String {
         "counter",
         "Failed TLS handshakes on user listeners.",
     );
-    for ((outcome, reason), n) in certmail_auth::signin::outcome_counts() {
+    for ((outcome, reason), n) in daemon.sign_in_state.outcome_counts() {
         if outcome == "tls_handshake_failed" {
             let _ = writeln!(
                 out,

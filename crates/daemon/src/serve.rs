@@ -36,6 +36,9 @@ pub struct Daemon {
     /// The per-IP throttle on failed sign-ins, shared by IMAP and SMTP and kept across
     /// reloads (its counts survive; its limits apply from a restart).
     pub throttle: Arc<certmail_auth::policy::IpThrottle>,
+    /// The per-account sign-in gates and outcome counters, shared by IMAP and SMTP and
+    /// kept across reloads.
+    pub sign_in_state: Arc<certmail_auth::signin::SignInState>,
     /// The IMAP server's shared state (its settings are replaced on reload; the literal
     /// budget and \Recent bookkeeping carry over).
     pub imap: RwLock<Arc<certmail_imap::server::ImapContext>>,
@@ -112,6 +115,7 @@ impl Daemon {
                 &config,
                 certmail_auth::signin::SignInPolicy {
                     throttle: Arc::clone(&self.throttle),
+                    state: Arc::clone(&self.sign_in_state),
                     on_lock: Some(kick_on_lock(&self.registry)),
                     on_new_device: Some(notice_on_new_device(
                         &self.store,
@@ -134,6 +138,7 @@ impl Daemon {
                 &config,
                 certmail_auth::signin::SignInPolicy {
                     throttle: Arc::clone(&self.throttle),
+                    state: Arc::clone(&self.sign_in_state),
                     on_lock: Some(kick_on_lock(&self.registry)),
                     on_new_device: Some(notice_on_new_device(
                         &self.store,
@@ -240,6 +245,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         ..config.sign_in_policy()
     };
     let throttle = Arc::clone(&sign_in.throttle);
+    let sign_in_state = Arc::clone(&sign_in.state);
     let imap = crate::protocols::imap_context(
         &config,
         sign_in.clone(),
@@ -266,6 +272,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         hub,
         smtp: RwLock::new(Arc::new(smtp)),
         throttle,
+        sign_in_state,
         imap: RwLock::new(imap),
         relay: crate::relay::RelayHandle::default(),
         queue,

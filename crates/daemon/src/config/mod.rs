@@ -396,6 +396,7 @@ impl Config {
             max_devices: a.max_devices_per_account,
             on_lock: None,
             on_new_device: None,
+            state: Default::default(),
         }
     }
 

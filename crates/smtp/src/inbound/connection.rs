@@ -101,6 +101,7 @@ async fn handshake_or_audit(
     let now_ms = certmail_auth::now() * 1000;
     if let Err(e) = signin::record_tls_failure(
         state.ctx.store.as_ref(),
+        &state.ctx.settings.sign_in.state,
         listener,
         state.peer.ip(),
         &error,
