@@ -128,7 +128,12 @@ pub async fn flags_with_modseq_and_unchanged_since(store: &dyn Store) {
     assert_eq!(removed.updated[0].flags, ["\\Seen"]);
     let m2 = removed.updated[0].modseq;
     assert!(m2 > m1);
+    unchanged_since_and_changed_since(s, m1, m2).await;
+}
 
+/// The second half of [`flags_with_modseq_and_unchanged_since`]: UID 1 and 3 last changed
+/// at `m1`, UID 2 at `m2`.
+async fn unchanged_since_and_changed_since(s: &dyn Store, m1: u64, m2: u64) {
     // RFC 7162 §3.2: UID 2 changed after m1, so UNCHANGEDSINCE m1 fails for it only.
     let cond = s
         .set_flags(

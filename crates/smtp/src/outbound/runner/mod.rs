@@ -492,53 +492,7 @@ impl QueueRunner {
             return Ok(());
         };
         let expired = now >= entry.created_at + self.live().settings.expire_after as i64;
-        let mut failed = Vec::new();
-        let mut relayed = Vec::new();
-        let mut keep = Vec::new();
-        let (remote, dsn_passed_on) = match &outcome {
-            Outcome::Sent(_, remote, dsn) => (Some(remote.clone()), *dsn),
-            Outcome::Failed(_, remote) => (remote.clone(), false),
-        };
-        for mut r in std::mem::take(&mut entry.recipients) {
-            let in_job =
-                r.status == RecipientStatus::Pending && job.recipients.contains(&r.address);
-            if !in_job {
-                keep.push(r);
-                continue;
-            }
-            let reply = match &outcome {
-                Outcome::Sent(replies, _, _) => {
-                    replies.get(&r.address).cloned().unwrap_or_else(|| {
-                        RemoteReply::local(451, "4.3.0", "no reply for this recipient")
-                    })
-                }
-                Outcome::Failed(reply, _) => reply.clone(),
-            };
-            let line = report_line(&r, &entry, &reply, &remote);
-            if reply.is_positive() {
-                super::stats::count(super::stats::Event::Delivered);
-                tracing::info!(entry = entry.id, rcpt = %r.address, remote = ?remote, "delivered");
-                if r.notify & notify::SUCCESS != 0 && !dsn_passed_on {
-                    relayed.push(line);
-                }
-            } else if reply.is_permanent() || expired {
-                super::stats::count(super::stats::Event::Failed);
-                tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, expired, "failed");
-                if wants_failure_notice(r.notify) {
-                    let mut line = line;
-                    if !reply.is_permanent() {
-                        line.status = "4.4.7".into(); // RFC 3463: delivery time expired
-                    }
-                    failed.push(line);
-                }
-            } else {
-                super::stats::count(super::stats::Event::Deferred);
-                tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, "deferred");
-                r.last_error = Some(reply.to_string());
-                keep.push(r);
-            }
-        }
-        entry.recipients = keep;
+        let (failed, relayed) = settle(job, &mut entry, &outcome, expired);
         let body = if failed.is_empty() && relayed.is_empty() && !self.delay_due(&entry, now) {
             Vec::new()
         } else {
@@ -549,18 +503,7 @@ impl QueueRunner {
         self.notify(&entry, ReportKind::Relayed, &relayed, &body, now)
             .await;
         if self.delay_due(&entry, now) {
-            let delayed: Vec<ReportRecipient> = entry
-                .recipients
-                .iter()
-                .filter(|r| r.status == RecipientStatus::Pending && wants_delay_notice(r.notify))
-                .map(|r| ReportRecipient {
-                    address: r.address.clone(),
-                    original: meta::orcpt(&entry, &r.address),
-                    status: "4.4.7".into(),
-                    remote_mta: None,
-                    diagnostic: r.last_error.clone(),
-                })
-                .collect();
+            let delayed = delayed_recipients(&entry);
             self.notify(&entry, ReportKind::Delayed, &delayed, &body, now)
                 .await;
             meta::set_flag(&mut entry, meta::DELAY_NOTIFIED, true);
@@ -575,6 +518,79 @@ impl QueueRunner {
             self.store.queue_remove(entry.id).await
         }
     }
+}
+
+/// Sorts the job's recipients of `entry` by the outcome: delivered and failed ones leave
+/// it, deferred ones stay with their last error. Returns the lines of the failure report
+/// and of the relay (success) report.
+fn settle(
+    job: &Job,
+    entry: &mut QueueEntry,
+    outcome: &Outcome,
+    expired: bool,
+) -> (Vec<ReportRecipient>, Vec<ReportRecipient>) {
+    let mut failed = Vec::new();
+    let mut relayed = Vec::new();
+    let mut keep = Vec::new();
+    let (remote, dsn_passed_on) = match outcome {
+        Outcome::Sent(_, remote, dsn) => (Some(remote.clone()), *dsn),
+        Outcome::Failed(_, remote) => (remote.clone(), false),
+    };
+    for mut r in std::mem::take(&mut entry.recipients) {
+        let in_job = r.status == RecipientStatus::Pending && job.recipients.contains(&r.address);
+        if !in_job {
+            keep.push(r);
+            continue;
+        }
+        let reply = match outcome {
+            Outcome::Sent(replies, _, _) => replies
+                .get(&r.address)
+                .cloned()
+                .unwrap_or_else(|| RemoteReply::local(451, "4.3.0", "no reply for this recipient")),
+            Outcome::Failed(reply, _) => reply.clone(),
+        };
+        let line = report_line(&r, entry, &reply, &remote);
+        if reply.is_positive() {
+            super::stats::count(super::stats::Event::Delivered);
+            tracing::info!(entry = entry.id, rcpt = %r.address, remote = ?remote, "delivered");
+            if r.notify & notify::SUCCESS != 0 && !dsn_passed_on {
+                relayed.push(line);
+            }
+        } else if reply.is_permanent() || expired {
+            super::stats::count(super::stats::Event::Failed);
+            tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, expired, "failed");
+            if wants_failure_notice(r.notify) {
+                let mut line = line;
+                if !reply.is_permanent() {
+                    line.status = "4.4.7".into(); // RFC 3463: delivery time expired
+                }
+                failed.push(line);
+            }
+        } else {
+            super::stats::count(super::stats::Event::Deferred);
+            tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, "deferred");
+            r.last_error = Some(reply.to_string());
+            keep.push(r);
+        }
+    }
+    entry.recipients = keep;
+    (failed, relayed)
+}
+
+/// The recipients still pending that asked for delay notices (RFC 3461 NOTIFY=DELAY).
+fn delayed_recipients(entry: &QueueEntry) -> Vec<ReportRecipient> {
+    entry
+        .recipients
+        .iter()
+        .filter(|r| r.status == RecipientStatus::Pending && wants_delay_notice(r.notify))
+        .map(|r| ReportRecipient {
+            address: r.address.clone(),
+            original: meta::orcpt(entry, &r.address),
+            status: "4.4.7".into(),
+            remote_mta: None,
+            diagnostic: r.last_error.clone(),
+        })
+        .collect()
 }
 
 /// The message with the signer's header prepended (unchanged without a signer or key).
