@@ -93,12 +93,14 @@ impl Default for SignInPolicy {
 const GATE_STRIPES: usize = 64;
 
 /// What every sign-in of one daemon shares, IMAP and SMTP alike: the per-account gates
-/// that decide one account's sign-ins one at a time, and the outcome counters of the
-/// metrics endpoint. One per daemon (two daemons in one process keep apart).
+/// that decide one account's sign-ins one at a time, the outcome counters of the metrics
+/// endpoint and the argon2 pool. One per daemon (two daemons in one process keep apart).
 #[derive(Debug)]
 pub struct SignInState {
     gates: Vec<tokio::sync::Mutex<()>>,
     outcomes: Mutex<BTreeMap<(String, String), u64>>,
+    /// The argon2 permits and working memory for every password this daemon checks or sets.
+    pub passwords: crate::password::PasswordPool,
 }
 
 impl Default for SignInState {
@@ -108,6 +110,7 @@ impl Default for SignInState {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             outcomes: Mutex::new(BTreeMap::new()),
+            passwords: crate::password::PasswordPool::default(),
         }
     }
 }

@@ -44,7 +44,8 @@ async fn fixture(edit: impl FnOnce(&mut Account)) -> Fixture {
     let mut account = Account::new("hong", "홍길동", vec!["hong@test.go.kr".into()], NOW);
     account.organisation = "행정안전부".into();
     account.password_hash = Some(
-        crate::password::hash_async(Secret::new(PASSWORD.to_string()))
+        crate::password::PasswordPool::default()
+            .hash(Secret::new(PASSWORD.to_string()))
             .await
             .expect("hash"),
     );

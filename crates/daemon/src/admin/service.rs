@@ -132,7 +132,14 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
                 addresses,
                 approve,
             };
-            match certmail_auth::accounts::create(store.as_ref(), new, password, now).await? {
+            // The daemon's argon2 pool; the CLI on a stopped daemon has its own.
+            let sign_ins = (ctx.daemon.as_ref())
+                .map(|d| Arc::clone(&d.sign_in_state))
+                .unwrap_or_default();
+            let passwords = &sign_ins.passwords;
+            match certmail_auth::accounts::create(store.as_ref(), passwords, new, password, now)
+                .await?
+            {
                 Ok((account, generated)) => {
                     let mut msg = format!(
                         "account {} created ({})",
@@ -173,7 +180,19 @@ async fn run(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
             {
                 return Ok(Response::fail(e.code(), e.to_string()));
             }
-            match certmail_auth::accounts::set_password(store.as_ref(), &id, password, now).await? {
+            let sign_ins = (ctx.daemon.as_ref())
+                .map(|d| Arc::clone(&d.sign_in_state))
+                .unwrap_or_default();
+            let passwords = &sign_ins.passwords;
+            match certmail_auth::accounts::set_password(
+                store.as_ref(),
+                passwords,
+                &id,
+                password,
+                now,
+            )
+            .await?
+            {
                 Ok(generated) => {
                     let n = ctx.kick(&id, KickReason::PasswordChanged).await;
                     let msg = match &generated {
