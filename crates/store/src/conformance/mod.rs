@@ -1,7 +1,7 @@
 //! The behaviour every store backend must show, written once (feature `conformance`).
 //!
 //! Each check is an `async fn(&dyn Store)` that starts from an empty store and panics on
-//! the first difference, like a test. A backend runs them all with [`conformance_tests!`]
+//! the first difference, like a test. A backend runs them all with [`crate::conformance_tests!`]
 //! in one of its test files:
 //!
 //! ```ignore
