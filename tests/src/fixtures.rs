@@ -230,7 +230,7 @@ listen_mx = ["127.0.0.1:0"]
         account: &str,
         mailbox: &str,
     ) -> anyhow::Result<Vec<Vec<u8>>> {
-        use certmail_store::Store as _;
+        use certmail_store::prelude::*;
         let store = self.open_store().await?;
         let mut out = Vec::new();
         for m in store.messages(account, mailbox, 1..=u32::MAX).await? {

@@ -2,7 +2,8 @@
 //! CAs of a [`CertKinds`] and holds one account per account state.
 
 use certmail_pki::testpki::UserCert;
-use certmail_store::{CertBinding, Store as _};
+use certmail_store::CertBinding;
+use certmail_store::prelude::*;
 
 use crate::cert_kinds::{CertKinds, write_pem};
 use crate::fixtures::Installation;

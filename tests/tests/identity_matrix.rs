@@ -11,7 +11,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use certmail_pki::testpki::UserCert;
-use certmail_store::{AuditEvent, Store as _};
+use certmail_store::AuditEvent;
+use certmail_store::prelude::*;
 use certmail_tests::cert_kinds::CertKinds;
 use certmail_tests::client_keys::{client_config, openssl_rsa_key, ring_key};
 use certmail_tests::fixtures::{Installation, LISTENERS};

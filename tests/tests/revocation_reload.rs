@@ -60,7 +60,7 @@ async fn a_reloaded_crl_ends_the_revoked_users_session() -> anyhow::Result<()> {
     );
     drop(daemon);
 
-    use certmail_store::Store as _;
+    use certmail_store::prelude::*;
     let store = fx.open_store().await?;
     let events = store.audit_range(0, i64::MAX, 1000).await?;
     assert!(

@@ -4,7 +4,7 @@ use certmail_store::{Account, AccountState, Store};
 use unicode_normalization::UnicodeNormalization as _;
 
 use crate::error::AuthError;
-use crate::password;
+use crate::password::{self, PasswordPool};
 
 /// A new account as an admin describes it.
 #[derive(Debug, Clone)]
@@ -95,6 +95,7 @@ pub fn check_new_password(
 /// Creates an account. With no `password`, generates a temporary one and returns it.
 pub async fn create(
     store: &dyn Store,
+    passwords: &PasswordPool,
     new: NewAccount,
     password: Option<String>,
     now: i64,
@@ -125,7 +126,7 @@ pub async fn create(
         Some(p) => (p, false),
         None => (password::generate(), true),
     };
-    let hash = password::hash_async(crate::Secret::new(pw.clone())).await?;
+    let hash = passwords.hash(crate::Secret::new(pw.clone())).await?;
     let account = Account {
         id,
         name,
@@ -152,6 +153,7 @@ pub async fn create(
 /// Replaces an account's password. With none given, generates a temporary one (returned).
 pub async fn set_password(
     store: &dyn Store,
+    passwords: &PasswordPool,
     id: &str,
     password: Option<String>,
     now: i64,
@@ -163,7 +165,7 @@ pub async fn set_password(
         Some(p) => (p, false),
         None => (password::generate(), true),
     };
-    account.password_hash = Some(password::hash_async(crate::Secret::new(pw.clone())).await?);
+    account.password_hash = Some(passwords.hash(crate::Secret::new(pw.clone())).await?);
     account.password_set_at = Some(now);
     account.password_temporary = temporary;
     account.failed_logins = 0;

@@ -7,8 +7,9 @@ use std::net::IpAddr;
 use certmail_store::{Account, Device, Store};
 
 use crate::error::AuthError;
+use crate::password::PasswordPool;
 use crate::policy::SignInPolicy;
-use crate::{Secret, password, totp};
+use crate::{Secret, totp};
 
 /// What the second factor came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,9 +66,9 @@ pub(crate) fn trusted(device: Option<&Device>, policy: &SignInPolicy, now: i64) 
     device.is_some_and(|d| d.totp_at.is_some() && now - d.last_seen <= policy.totp_remember_secs)
 }
 
-async fn verify(pw: &str, account: &Account) -> Result<bool, AuthError> {
+async fn verify(pool: &PasswordPool, pw: &str, account: &Account) -> Result<bool, AuthError> {
     match &account.password_hash {
-        Some(h) => password::verify_async(Secret::new(pw.to_string()), h.clone()).await,
+        Some(h) => pool.verify(Secret::new(pw.to_string()), h.clone()).await,
         None => Ok(false),
     }
 }
@@ -76,6 +77,7 @@ async fn verify(pw: &str, account: &Account) -> Result<bool, AuthError> {
 /// device may still send a stale code (a mail program that saved password + code): the
 /// code is then ignored.
 pub(crate) async fn check(
+    pool: &PasswordPool,
     account: &Account,
     given: &Secret<String>,
     trusted_device: bool,
@@ -84,7 +86,7 @@ pub(crate) async fn check(
     let given = given.expose().as_str();
     if let Some(secret) = &account.totp_secret
         && let Some((pw, code)) = totp::split_code(given)
-        && verify(pw, account).await?
+        && verify(pool, pw, account).await?
     {
         let last = account
             .settings
@@ -98,7 +100,7 @@ pub(crate) async fn check(
             None => Factor::TotpInvalid,
         });
     }
-    if !verify(given, account).await? {
+    if !verify(pool, given, account).await? {
         return Ok(Factor::WrongPassword);
     }
     Ok(if account.totp_secret.is_some() && !trusted_device {

@@ -2,9 +2,8 @@
 //!
 //! argon2id with the crate's defaults (m = 19 MiB, t = 2, p = 1, the OWASP
 //! recommendation). Each hash holds 19 MiB while it runs, so at most [`MAX_CONCURRENT`]
-//! run at once: a burst of sign-ins waits instead of exhausting memory.
-
-use std::sync::OnceLock;
+//! run at once per [`PasswordPool`] (one per daemon): a burst of sign-ins waits instead of
+//! exhausting memory.
 
 use std::sync::Mutex;
 
@@ -17,13 +16,8 @@ use tokio::sync::Semaphore;
 use crate::Secret;
 use crate::error::AuthError;
 
-/// Password hashes computed at once, process-wide (19 MiB each).
+/// Password hashes computed at once by one [`PasswordPool`] (19 MiB each).
 pub const MAX_CONCURRENT: usize = 4;
-
-fn gate() -> &'static Semaphore {
-    static GATE: OnceLock<Semaphore> = OnceLock::new();
-    GATE.get_or_init(|| Semaphore::new(MAX_CONCURRENT))
-}
 
 /// Hashes `password` into a PHC string (blocking: ~20-50 ms of CPU).
 pub fn hash(password: &str) -> Result<String, AuthError> {
@@ -43,16 +37,77 @@ pub fn verify(password: &str, phc: &str) -> Result<bool, AuthError> {
     }
 }
 
-/// Argon2 working memory kept between sign-ins: at most [`MAX_CONCURRENT`] buffers of
-/// 19 MiB. Allocating and freeing one per sign-in made the allocator keep the freed blocks,
-/// so the daemon's memory grew with every concurrent sign-in (measured: ~12 MiB each).
-fn buffers() -> &'static Mutex<Vec<Vec<Block>>> {
-    static POOL: OnceLock<Mutex<Vec<Vec<Block>>>> = OnceLock::new();
-    POOL.get_or_init(|| Mutex::new(Vec::new()))
+/// The argon2 work of one daemon: at most [`MAX_CONCURRENT`] hashes at once, and their
+/// working memory kept between calls (at most [`MAX_CONCURRENT`] buffers of 19 MiB).
+/// Allocating and freeing one per sign-in made the allocator keep the freed blocks, so the
+/// daemon's memory grew with every concurrent sign-in (measured: ~12 MiB each).
+#[derive(Debug)]
+pub struct PasswordPool {
+    gate: Semaphore,
+    buffers: Mutex<Vec<Vec<Block>>>,
 }
 
-/// [`verify`] with working memory from [`buffers`].
-fn verify_pooled(password: &str, phc: &str) -> Result<bool, AuthError> {
+impl Default for PasswordPool {
+    fn default() -> Self {
+        Self {
+            gate: Semaphore::new(MAX_CONCURRENT),
+            buffers: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl PasswordPool {
+    /// [`verify`] on the blocking pool, at most [`MAX_CONCURRENT`] at once, reusing working
+    /// memory between calls.
+    pub async fn verify(&self, password: Secret<String>, phc: String) -> Result<bool, AuthError> {
+        let _permit = self
+            .gate
+            .acquire()
+            .await
+            .map_err(|_| AuthError::PasswordHash("verifier closed".into()))?;
+        let mut blocks = self.take_buffer();
+        let (result, blocks) = tokio::task::spawn_blocking(move || {
+            let result = verify_with(password.expose(), &phc, &mut blocks);
+            (result, blocks)
+        })
+        .await
+        .map_err(|e| AuthError::PasswordHash(e.to_string()))?;
+        self.put_back(blocks);
+        result
+    }
+
+    /// [`hash`] on the blocking pool, at most [`MAX_CONCURRENT`] at once.
+    pub async fn hash(&self, password: Secret<String>) -> Result<String, AuthError> {
+        let _permit = self
+            .gate
+            .acquire()
+            .await
+            .map_err(|_| AuthError::PasswordHash("hasher closed".into()))?;
+        tokio::task::spawn_blocking(move || hash(password.expose()))
+            .await
+            .map_err(|e| AuthError::PasswordHash(e.to_string()))?
+    }
+
+    /// A working-memory buffer from the pool (empty when none is free).
+    fn take_buffer(&self) -> Vec<Block> {
+        self.buffers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Returns a buffer for the next call.
+    fn put_back(&self, blocks: Vec<Block>) {
+        self.buffers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(blocks);
+    }
+}
+
+/// [`verify`] with `blocks` as argon2's working memory (grown to what the hash needs).
+fn verify_with(password: &str, phc: &str, blocks: &mut Vec<Block>) -> Result<bool, AuthError> {
     let bad = |e: &dyn std::fmt::Display| AuthError::PasswordHash(e.to_string());
     let hash = PasswordHash::new(phc).map_err(|e| bad(&e))?;
     let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
@@ -66,11 +121,6 @@ fn verify_pooled(password: &str, phc: &str) -> Result<bool, AuthError> {
         Some(v) => Version::try_from(v).map_err(|e| bad(&e))?,
         None => Version::default(),
     };
-    let mut blocks = buffers()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .pop()
-        .unwrap_or_default();
     blocks.resize(params.block_count(), Block::default());
     let mut out = vec![0u8; expected.as_ref().len()];
     let result = Argon2::new(algorithm, version, params.clone())
@@ -81,35 +131,8 @@ fn verify_pooled(password: &str, phc: &str) -> Result<bool, AuthError> {
             &mut blocks[..params.block_count()],
         )
         .map_err(|e| bad(&e));
-    buffers()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(blocks);
     result?;
     Ok(bool::from(out.ct_eq(expected.as_ref())))
-}
-
-/// [`verify`] on the blocking pool, at most [`MAX_CONCURRENT`] at once, reusing working
-/// memory between calls.
-pub async fn verify_async(password: Secret<String>, phc: String) -> Result<bool, AuthError> {
-    let _permit = gate()
-        .acquire()
-        .await
-        .map_err(|_| AuthError::PasswordHash("verifier closed".into()))?;
-    tokio::task::spawn_blocking(move || verify_pooled(password.expose(), &phc))
-        .await
-        .map_err(|e| AuthError::PasswordHash(e.to_string()))?
-}
-
-/// [`hash`] on the blocking pool, at most [`MAX_CONCURRENT`] at once.
-pub async fn hash_async(password: Secret<String>) -> Result<String, AuthError> {
-    let _permit = gate()
-        .acquire()
-        .await
-        .map_err(|_| AuthError::PasswordHash("hasher closed".into()))?;
-    tokio::task::spawn_blocking(move || hash(password.expose()))
-        .await
-        .map_err(|e| AuthError::PasswordHash(e.to_string()))?
 }
 
 /// A random password of 16 characters from an alphabet without look-alikes (0/O, 1/l/I),
@@ -161,26 +184,32 @@ mod tests {
     #[test]
     fn pooled_verification_agrees_with_the_crate() {
         let h = hash("풀 비밀번호 42").expect("hash");
+        let pool = PasswordPool::default();
         for _ in 0..3 {
-            assert!(verify_pooled("풀 비밀번호 42", &h).expect("verify"));
-            assert!(!verify_pooled("풀 비밀번호 43", &h).expect("verify"));
+            let mut blocks = pool.take_buffer();
+            assert!(verify_with("풀 비밀번호 42", &h, &mut blocks).expect("verify"));
+            assert!(!verify_with("풀 비밀번호 43", &h, &mut blocks).expect("verify"));
+            pool.put_back(blocks);
         }
-        assert!(buffers().lock().expect("not poisoned").len() <= MAX_CONCURRENT);
-        assert!(verify_pooled("x", "$argon2id$v=19$garbage").is_err());
+        assert!(pool.buffers.lock().expect("not poisoned").len() <= MAX_CONCURRENT);
+        assert!(verify_with("x", "$argon2id$v=19$garbage", &mut Vec::new()).is_err());
     }
 
     #[tokio::test]
     async fn async_forms_agree() {
-        let h = hash_async(Secret::new("pw-홍길동".into()))
+        let pool = PasswordPool::default();
+        let h = pool
+            .hash(Secret::new("pw-홍길동".into()))
             .await
             .expect("hash");
         assert!(
-            verify_async(Secret::new("pw-홍길동".into()), h.clone())
+            pool.verify(Secret::new("pw-홍길동".into()), h.clone())
                 .await
                 .expect("verify")
         );
         assert!(
-            !verify_async(Secret::new("nope".into()), h)
+            !pool
+                .verify(Secret::new("nope".into()), h)
                 .await
                 .expect("verify")
         );

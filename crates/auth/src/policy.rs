@@ -40,6 +40,9 @@ pub struct SignInPolicy {
     /// Called with (account id, device network, address) when an account that already had
     /// devices signs in from one it has not seen, so the daemon can tell the user.
     pub on_new_device: Option<NewDeviceHook>,
+    /// What every sign-in of one daemon shares (per-account gates, outcome counters); keep
+    /// the same one across reloads, as for `throttle`.
+    pub state: Arc<SignInState>,
 }
 
 /// What to do when an account signs in from a new device (the daemon delivers a notice).
@@ -80,7 +83,69 @@ impl Default for SignInPolicy {
             max_devices: 20,
             on_lock: None,
             on_new_device: None,
+            state: Arc::new(SignInState::default()),
         }
+    }
+}
+
+/// Stripes of the per-account sign-in gate: accounts whose ids hash alike share one, so
+/// the gates stay a fixed size however many accounts sign in.
+const GATE_STRIPES: usize = 64;
+
+/// What every sign-in of one daemon shares, IMAP and SMTP alike: the per-account gates
+/// that decide one account's sign-ins one at a time, the outcome counters of the metrics
+/// endpoint and the argon2 pool. One per daemon (two daemons in one process keep apart).
+#[derive(Debug)]
+pub struct SignInState {
+    gates: Vec<tokio::sync::Mutex<()>>,
+    outcomes: Mutex<BTreeMap<(String, String), u64>>,
+    /// The argon2 permits and working memory for every password this daemon checks or sets.
+    pub passwords: crate::password::PasswordPool,
+}
+
+impl Default for SignInState {
+    fn default() -> Self {
+        Self {
+            gates: (0..GATE_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            outcomes: Mutex::new(BTreeMap::new()),
+            passwords: crate::password::PasswordPool::default(),
+        }
+    }
+}
+
+impl SignInState {
+    /// Waits for the gate of `account`: sign-ins of one account are decided one at a
+    /// time, so its failure counter and last TOTP step are read and written without a
+    /// race. (Another account on the same stripe waits too, for one decision.)
+    pub(crate) async fn gate(&self, account: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        account.hash(&mut hasher);
+        let stripe = (hasher.finish() % self.gates.len() as u64) as usize;
+        self.gates[stripe].lock().await
+    }
+
+    /// Sign-in outcomes counted since start, by (outcome, reason), for the metrics
+    /// endpoint.
+    pub fn outcome_counts(&self) -> Vec<((String, String), u64)> {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    /// Counts one outcome.
+    pub(crate) fn count(&self, outcome: &str, reason: &str) {
+        *self
+            .outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((outcome.to_string(), reason.to_string()))
+            .or_insert(0) += 1;
     }
 }
 

@@ -39,7 +39,7 @@ pub enum Credentials {
     },
 }
 
-pub use crate::policy::SignInPolicy;
+pub use crate::policy::{SignInPolicy, SignInState};
 
 /// Which protocol a sign-in came from (for the audit log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +114,7 @@ pub async fn sign_in(
     let account = refused_account(store, &checked, &outcome).await?;
     audit(
         store,
+        &policy.state,
         cert_der,
         &checked,
         (&outcome, account),
@@ -149,6 +150,7 @@ async fn refused_account(
         .map(|b| b.account))
 }
 
+/// Rows 9 to 16 of the refusal table for a certificate that passed rows 1 to 8.
 async fn decide(
     store: &dyn Store,
     policy: &SignInPolicy,
@@ -170,7 +172,7 @@ async fn decide(
     // Sign-ins of one account are decided one at a time, so that the failure counter and
     // the last TOTP step are read and written without a race (two parallel attempts could
     // otherwise both accept one code). An async mutex, held only for this decision.
-    let _one_at_a_time = account_gate(&binding.account).lock_owned().await;
+    let _one_at_a_time = policy.state.gate(&binding.account).await;
     let Some(mut account) = store.account(&binding.account).await? else {
         return Ok(Err(Refusal::new(
             RefusalReason::CertificateNotBound,
@@ -180,27 +182,8 @@ async fn decide(
             ),
         )));
     };
-    let named = match credentials {
-        Credentials::External { authzid } => authzid.as_deref().filter(|a| !a.is_empty()),
-        Credentials::Password { user, .. } => Some(user.as_str()),
-    };
-    if let Some(name) = named.filter(|n| !names_account(&account, n)) {
-        return Ok(Err(Refusal::new(
-            RefusalReason::BoundToOtherAccount,
-            format!(
-                "Your certificate belongs to another account than {name}. Sign in with your own account's name, or use your own certificate."
-            ),
-        )));
-    }
-    // 10. The name on the certificate must be the account's, exactly (after NFC).
-    if !certmail_pki::names_match(&identity.name, &account.name) {
-        return Ok(Err(Refusal::new(
-            RefusalReason::NameMismatch,
-            format!(
-                "The name on your certificate ({}) differs from the name on your account ({}). Ask {} to correct it.",
-                identity.name, account.name, policy.contact
-            ),
-        )));
+    if let Some(refusal) = check_names(policy, identity, credentials, &account) {
+        return Ok(Err(refusal));
     }
     // 11, 12. Account state (a timed lock that has run out is lifted here).
     if let Some(refusal) = check_state(store, policy, &mut account, ip, now).await? {
@@ -227,79 +210,115 @@ async fn decide(
     }
     // 14. The second factor.
     match credentials {
-        Credentials::External { .. } if policy.require_password => {
-            return Ok(Err(Refusal::new(
-                RefusalReason::BadPassword,
-                "This server needs your password as well as your certificate: choose normal password authentication in your mail program.",
-            )));
-        }
+        Credentials::External { .. } if policy.require_password => Ok(Err(Refusal::new(
+            RefusalReason::BadPassword,
+            "This server needs your password as well as your certificate: choose normal password authentication in your mail program.",
+        ))),
         Credentials::External { .. } => {
             let device =
                 factor::known_device(store, &account.id, &identity.spki_sha256, ip).await?;
             if account.totp_secret.is_some() && !factor::trusted(device.as_ref(), policy, now) {
                 return Ok(Err(totp_required()));
             }
-        }
-        Credentials::Password { password: pw, .. } => {
-            let device =
-                factor::known_device(store, &account.id, &identity.spki_sha256, ip).await?;
-            let trusted = factor::trusted(device.as_ref(), policy, now);
-            let totp_step = match factor::check(&account, pw, trusted, now).await? {
-                // The certificate is bound to this account (checked above): only such
-                // failures count toward its lockout (DESIGN.md "Identity").
-                Factor::WrongPassword => {
-                    return Ok(Err(
-                        count_failure(store, policy, account, ip, now, false).await?
-                    ));
-                }
-                Factor::TotpInvalid => {
-                    return Ok(Err(
-                        count_failure(store, policy, account, ip, now, true).await?
-                    ));
-                }
-                Factor::TotpRequired => return Ok(Err(totp_required())),
-                Factor::Accepted { totp_step } => totp_step,
-            };
             let spki = identity.spki_sha256;
-            let with_code = totp_step.is_some();
-            if with_code {
-                // The device is trusted before its code is spent: a mail program that opens
-                // several connections with the same saved password + code finds the device
-                // trusted on the next one instead of a replayed code.
-                factor::record_device(store, policy, &account.id, spki, ip, true, now).await?;
-            }
-            let mut changed = account.failed_logins != 0;
-            account.failed_logins = 0;
-            if let Some(step) = totp_step {
-                // RFC 6238 §5.2: each code is accepted once.
-                account
-                    .settings
-                    .insert(crate::totp::LAST_STEP_SETTING.to_string(), step.to_string());
-                changed = true;
-            }
-            if changed {
-                store.update_account(account.clone()).await?;
-            }
-            // 15. The password is right but may have run out.
-            if let Some(refusal) = check_password_age(policy, &account, now) {
-                return Ok(Err(refusal));
-            }
-            if !with_code {
-                factor::record_device(store, policy, &account.id, spki, ip, false, now).await?;
-            }
-            return Ok(Ok(account));
+            factor::record_device(store, policy, &account.id, spki, ip, false, now).await?;
+            Ok(Ok(account))
+        }
+        Credentials::Password { password, .. } => {
+            let spki = identity.spki_sha256;
+            password_factor(store, policy, account, password, spki, ip, now).await
         }
     }
-    factor::record_device(
-        store,
-        policy,
-        &account.id,
-        identity.spki_sha256,
-        ip,
-        false,
-        now,
-    )
-    .await?;
+}
+
+/// The rest of row 9 (the account the client names must be the certificate's) and row 10
+/// (the name on the certificate must be the account's, exactly, after NFC).
+fn check_names(
+    policy: &SignInPolicy,
+    identity: &Identity,
+    credentials: &Credentials,
+    account: &Account,
+) -> Option<Refusal> {
+    let named = match credentials {
+        Credentials::External { authzid } => authzid.as_deref().filter(|a| !a.is_empty()),
+        Credentials::Password { user, .. } => Some(user.as_str()),
+    };
+    if let Some(name) = named.filter(|n| !names_account(account, n)) {
+        return Some(Refusal::new(
+            RefusalReason::BoundToOtherAccount,
+            format!(
+                "Your certificate belongs to another account than {name}. Sign in with your own account's name, or use your own certificate."
+            ),
+        ));
+    }
+    if !certmail_pki::names_match(&identity.name, &account.name) {
+        return Some(Refusal::new(
+            RefusalReason::NameMismatch,
+            format!(
+                "The name on your certificate ({}) differs from the name on your account ({}). Ask {} to correct it.",
+                identity.name, account.name, policy.contact
+            ),
+        ));
+    }
+    None
+}
+
+/// Row 14 with a password (and the TOTP code appended to it), then row 15; on success the
+/// failure count is reset, the code spent and the device recorded.
+async fn password_factor(
+    store: &dyn Store,
+    policy: &SignInPolicy,
+    mut account: Account,
+    password: &Secret<String>,
+    spki: [u8; 32],
+    ip: IpAddr,
+    now: i64,
+) -> Result<Result<Account, Refusal>, AuthError> {
+    let device = factor::known_device(store, &account.id, &spki, ip).await?;
+    let trusted = factor::trusted(device.as_ref(), policy, now);
+    let pool = &policy.state.passwords;
+    let totp_step = match factor::check(pool, &account, password, trusted, now).await? {
+        // The certificate is bound to this account (checked before): only such failures
+        // count toward its lockout (DESIGN.md "Identity").
+        Factor::WrongPassword => {
+            return Ok(Err(
+                count_failure(store, policy, account, ip, now, false).await?
+            ));
+        }
+        Factor::TotpInvalid => {
+            return Ok(Err(
+                count_failure(store, policy, account, ip, now, true).await?
+            ));
+        }
+        Factor::TotpRequired => return Ok(Err(totp_required())),
+        Factor::Accepted { totp_step } => totp_step,
+    };
+    let with_code = totp_step.is_some();
+    if with_code {
+        // The device is trusted before its code is spent: a mail program that opens
+        // several connections with the same saved password + code finds the device
+        // trusted on the next one instead of a replayed code.
+        factor::record_device(store, policy, &account.id, spki, ip, true, now).await?;
+    }
+    let mut changed = account.failed_logins != 0;
+    account.failed_logins = 0;
+    if let Some(step) = totp_step {
+        // RFC 6238 §5.2: each code is accepted once.
+        account
+            .settings
+            .insert(crate::totp::LAST_STEP_SETTING.to_string(), step.to_string());
+        changed = true;
+    }
+    if changed {
+        store.update_account(account.clone()).await?;
+    }
+    // 15. The password is right but may have run out.
+    if let Some(refusal) = check_password_age(policy, &account, now) {
+        return Ok(Err(refusal));
+    }
+    if !with_code {
+        factor::record_device(store, policy, &account.id, spki, ip, false, now).await?;
+    }
     Ok(Ok(account))
 }
 
@@ -324,18 +343,6 @@ pub(crate) async fn decide_for_inspection(
         .map(|_| ()))
 }
 
-/// The per-account gate of [`decide`]. One small entry per account that ever signed in.
-fn account_gate(account: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-    static GATES: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
-    > = std::sync::OnceLock::new();
-    let mut map = GATES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    std::sync::Arc::clone(map.entry(account.to_string()).or_default())
-}
-
 /// Whether `name` (an account id or address, any case) names `account`.
 pub fn names_account(account: &Account, name: &str) -> bool {
     let n = name.trim().to_lowercase();
@@ -345,6 +352,7 @@ pub fn names_account(account: &Account, name: &str) -> bool {
 #[allow(clippy::too_many_arguments)] // one call site; the fields are what the audit records
 async fn audit(
     store: &dyn Store,
+    state: &SignInState,
     cert_der: Option<&[u8]>,
     checked: &Result<Identity, Refusal>,
     (outcome, refused_account): (&Result<Account, Refusal>, Option<String>),
@@ -395,7 +403,7 @@ async fn audit(
             ("sign_in_refused", refused_account)
         }
     };
-    count(
+    state.count(
         if outcome.is_ok() { "ok" } else { "refused" },
         fields.get("reason").map(String::as_str).unwrap_or(""),
     );
@@ -417,6 +425,7 @@ async fn audit(
 /// so this is where a helpdesk finds out why.
 pub async fn record_tls_failure(
     store: &dyn Store,
+    state: &SignInState,
     listener: &str,
     ip: IpAddr,
     error: &str,
@@ -425,7 +434,7 @@ pub async fn record_tls_failure(
     let mut fields = BTreeMap::new();
     fields.insert("listener".to_string(), listener.to_string());
     fields.insert("error".to_string(), error.to_string());
-    count("tls_handshake_failed", listener);
+    state.count("tls_handshake_failed", listener);
     tracing::info!(event = "tls_handshake_failed", %ip, listener, error, "TLS handshake failed");
     store
         .append_audit(AuditEvent {
@@ -439,29 +448,6 @@ pub async fn record_tls_failure(
     Ok(())
 }
 
-/// Sign-in outcomes counted since start, by (outcome, reason), for the metrics endpoint.
-pub fn outcome_counts() -> Vec<((String, String), u64)> {
-    counts()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .collect()
-}
-
-fn counts() -> &'static std::sync::Mutex<BTreeMap<(String, String), u64>> {
-    static COUNTS: std::sync::OnceLock<std::sync::Mutex<BTreeMap<(String, String), u64>>> =
-        std::sync::OnceLock::new();
-    COUNTS.get_or_init(Default::default)
-}
-
-fn count(outcome: &str, reason: &str) {
-    *counts()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry((outcome.to_string(), reason.to_string()))
-        .or_insert(0) += 1;
-}
 #[cfg(test)]
 #[path = "signin_tests.rs"]
 mod tests;

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use certmail_pki::{Identity, PkiKind, RefusalReason};
-use certmail_store::{Account, AccountState, CertBinding, KeyFile, SledStore, Store};
+use certmail_store::prelude::*;
+use certmail_store::{Account, AccountState, CertBinding, KeyFile, SledStore};
 
 use super::{Credentials, SignInPolicy, decide};
 use crate::Secret;
@@ -43,7 +44,8 @@ async fn fixture(edit: impl FnOnce(&mut Account)) -> Fixture {
     let mut account = Account::new("hong", "홍길동", vec!["hong@test.go.kr".into()], NOW);
     account.organisation = "행정안전부".into();
     account.password_hash = Some(
-        crate::password::hash_async(Secret::new(PASSWORD.to_string()))
+        crate::password::PasswordPool::default()
+            .hash(Secret::new(PASSWORD.to_string()))
             .await
             .expect("hash"),
     );

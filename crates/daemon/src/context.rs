@@ -37,11 +37,17 @@ pub struct Daemon {
     /// The per-IP throttle on failed sign-ins, shared by IMAP and SMTP and kept across
     /// reloads (its counts survive; its limits apply from a restart).
     pub throttle: Arc<certmail_auth::policy::IpThrottle>,
+    /// The per-account sign-in gates, the argon2 pool and the outcome counters, shared by
+    /// IMAP and SMTP and kept across reloads.
+    pub sign_in_state: Arc<certmail_auth::signin::SignInState>,
     /// The IMAP server's shared state (its settings are replaced on reload; the literal
     /// budget and \Recent bookkeeping carry over).
     pub imap: RwLock<Arc<certmail_imap::server::ImapContext>>,
     /// The outbound relay's runner (reconfigured, started or stopped on reload).
     pub relay: RelayHandle,
+    /// Queue wake-ups and the queue-edit lock, shared by SMTP delivery, the relay's runner
+    /// and the admin handler.
+    pub queue: Arc<certmail_smtp::outbound::QueueSignals>,
 }
 
 impl Daemon {

@@ -28,7 +28,7 @@ use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 
-use crate::trust::IssuingCa;
+use crate::issuer::IssuingCa;
 use crate::x509;
 
 const OID_CRL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.20");

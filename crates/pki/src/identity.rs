@@ -10,8 +10,8 @@ use x509_cert::ext::pkix::name::DistributionPointName;
 use x509_cert::ext::pkix::{BasicConstraints, CertificatePolicies, CrlDistributionPoints};
 
 use crate::config::oid_under;
+use crate::issuer::{IssuingCa, verify_by};
 use crate::refusal::{Refusal, RefusalReason as R};
-use crate::trust::{IssuingCa, verify_by};
 use crate::{Pki, crl, name, x509};
 
 /// Which government PKI issued a certificate.

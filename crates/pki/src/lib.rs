@@ -21,6 +21,7 @@ pub mod config;
 pub mod crl;
 pub mod error;
 pub mod identity;
+mod issuer;
 pub mod name;
 pub mod refusal;
 pub mod tls;

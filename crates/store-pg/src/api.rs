@@ -1,20 +1,22 @@
-//! `impl Store for PgStore`: each call delegates to the inherent method of the same name in
+//! The parts of `Store` for `PgStore`: each call delegates to the inherent method of the same name in
 //! its family's file (inherent methods take precedence over the trait's in method calls).
 
 use std::ops::RangeInclusive;
 
 use certmail_store::{
     Account, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, Delivery, DeliveryReceipt,
-    Device, FlagOp, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, Store, StoreError,
+    Device, FlagOp, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreError,
     StoreResult, StoreStats,
 };
+
+use certmail_store::{AccountStore, AuditStore, MailboxStore, QueueStore, StoreOps};
 
 use crate::PgStore;
 
 type R<T> = Result<T, StoreError>;
 
 #[async_trait::async_trait]
-impl Store for PgStore {
+impl AccountStore for PgStore {
     async fn create_account(&self, account: Account) -> R<()> {
         PgStore::create_account(self, account).await
     }
@@ -74,7 +76,10 @@ impl Store for PgStore {
     async fn list_aliases(&self) -> R<Vec<Alias>> {
         PgStore::list_aliases(self).await
     }
+}
 
+#[async_trait::async_trait]
+impl MailboxStore for PgStore {
     async fn create_mailbox(
         &self,
         account: &str,
@@ -194,7 +199,10 @@ impl Store for PgStore {
     async fn account_usage(&self, account: &str) -> R<u64> {
         PgStore::account_usage(self, account).await
     }
+}
 
+#[async_trait::async_trait]
+impl QueueStore for PgStore {
     async fn deliver(&self, delivery: Delivery) -> R<DeliveryReceipt> {
         PgStore::deliver(self, delivery).await
     }
@@ -218,7 +226,10 @@ impl Store for PgStore {
     async fn queue_remove(&self, id: u64) -> R<()> {
         PgStore::queue_remove(self, id).await
     }
+}
 
+#[async_trait::async_trait]
+impl AuditStore for PgStore {
     async fn put_device(&self, device: Device) -> R<()> {
         PgStore::put_device(self, device).await
     }
@@ -250,7 +261,10 @@ impl Store for PgStore {
     async fn audit_prune(&self, before_ms: i64) -> R<u64> {
         PgStore::audit_prune(self, before_ms).await
     }
+}
 
+#[async_trait::async_trait]
+impl StoreOps for PgStore {
     /// Not offered on PostgreSQL: back it up with the database's own tools.
     async fn backup(&self, _dir: &std::path::Path) -> R<BackupManifest> {
         Err(StoreError::Backup(

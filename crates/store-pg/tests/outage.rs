@@ -2,7 +2,8 @@
 //! (never a user error, never a hang), and the same store works again once it is back,
 //! without being reopened.
 
-use certmail_store::{Account, KeyFile, NewMessage, Store, StoreError};
+use certmail_store::prelude::*;
+use certmail_store::{Account, KeyFile, NewMessage, StoreError};
 use certmail_store_pg::pg_harness::PgServer;
 use certmail_store_pg::{PgConfig, PgStore};
 

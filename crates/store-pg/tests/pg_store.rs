@@ -7,7 +7,8 @@ mod suite;
 
 use std::sync::Arc;
 
-use certmail_store::{KeyFile, Store, StoreError};
+use certmail_store::prelude::*;
+use certmail_store::{KeyFile, StoreError};
 use certmail_store_pg::pg_harness::PgServer;
 use certmail_store_pg::{OpenError, PgConfig, PgStore};
 use suite::{Probe, Subject, hong, message};

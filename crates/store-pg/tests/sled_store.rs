@@ -7,7 +7,8 @@ mod suite;
 
 use std::sync::Arc;
 
-use certmail_store::{KeyFile, SledStore, Store};
+use certmail_store::prelude::*;
+use certmail_store::{KeyFile, SledStore};
 use suite::{Probe, Subject};
 
 struct NoProbe;

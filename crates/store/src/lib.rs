@@ -2,11 +2,16 @@
 //!
 //! - [`model`]: the records (accounts, certificate bindings, mailboxes, messages, queue
 //!   entries, audit events).
-//! - [`Store`] (in `store.rs`): the async trait the servers use, as `Arc<dyn Store>`.
+//! - [`Store`] (in `store.rs`): what the servers use, as `Arc<dyn Store>`; the sum of five
+//!   async traits ([`AccountStore`], [`MailboxStore`], [`QueueStore`], [`AuditStore`],
+//!   [`StoreOps`]) that a backend implements. [`prelude`] brings them all into scope for
+//!   code that calls them on a concrete type.
+//! - `conformance` (feature `conformance`): the behaviour checks every backend passes,
+//!   written once; the `conformance_tests!` macro turns them into tests of one backend.
 //! - [`SledStore`]: the sled 0.34 implementation, with message bodies stored once
 //!   (content-addressed, reference-counted) and encrypted with AES-256-GCM ([`KeyFile`]).
 //! - [`flush_latency`]: [`FlushLatency`], the histogram of group-commit flush times.
-//! - backups: [`Store::backup`] writes a consistent snapshot of a live store,
+//! - backups: [`StoreOps::backup`] writes a consistent snapshot of a live store,
 //!   [`SledStore::restore`] brings it back into a stopped installation ([`BackupManifest`]).
 //! - [`error`]: [`StoreError`]; `is_user_error()` separates "no such mailbox" from disk or
 //!   key failures.
@@ -47,7 +52,16 @@ pub use sled_store::{
     BACKUP_VERSION, BackupCounts, BackupManifest, DUMP_FILE, FORMAT_VERSION, MANIFEST_FILE,
     SLED_SEGMENT_SIZE, SledStore, read_manifest,
 };
-pub use store::Store;
+pub use store::{AccountStore, AuditStore, MailboxStore, QueueStore, Store, StoreOps};
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+/// Every part of the store trait, for callers using a concrete store type
+/// (`use certmail_store::prelude::*;`). Through `dyn Store` no import is needed.
+pub mod prelude {
+    pub use crate::store::{AccountStore, AuditStore, MailboxStore, QueueStore, Store, StoreOps};
+}
 
 /// Rules and record formats every backend shares, so that a name, a flag list or a sealed
 /// record means the same in each (crates/store-pg reuses them; nothing here is sled-specific

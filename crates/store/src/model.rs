@@ -235,7 +235,7 @@ pub struct MessageMeta {
     pub internal_date: i64,
     /// RFC822.SIZE, bytes.
     pub size: u64,
-    /// The body's id; read it with [`crate::Store::message_body`].
+    /// The body's id; read it with [`crate::MailboxStore::message_body`].
     pub blob: BlobId,
 }
 
@@ -257,7 +257,7 @@ pub struct NewMessage {
     pub internal_date: i64,
 }
 
-/// How [`crate::Store::set_flags`] combines the given flags with the current ones.
+/// How [`crate::MailboxStore::set_flags`] combines the given flags with the current ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlagOp {
     /// `+FLAGS`
@@ -268,7 +268,7 @@ pub enum FlagOp {
     Replace,
 }
 
-/// A message's flags after [`crate::Store::set_flags`].
+/// A message's flags after [`crate::MailboxStore::set_flags`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlagUpdate {
     /// The message's UID.
@@ -279,7 +279,7 @@ pub struct FlagUpdate {
     pub flags: Vec<String>,
 }
 
-/// The outcome of [`crate::Store::set_flags`].
+/// The outcome of [`crate::MailboxStore::set_flags`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoreResult {
     /// Every existing message that passed the UNCHANGEDSINCE test, with its new state.
@@ -301,7 +301,7 @@ pub struct Delivery {
     pub queue: Vec<QueueEntry>,
 }
 
-/// One stored local copy, from [`crate::Store::deliver`].
+/// One stored local copy, from [`crate::QueueStore::deliver`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveredCopy {
     /// The recipient account.
@@ -314,7 +314,7 @@ pub struct DeliveredCopy {
     pub uid: u32,
 }
 
-/// The outcome of [`crate::Store::deliver`].
+/// The outcome of [`crate::QueueStore::deliver`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeliveryReceipt {
     /// Local copies, in the order of [`Delivery::recipients`].

@@ -1,4 +1,21 @@
-//! The [`Store`] trait: everything the servers ask of the mail store.
+//! The [`Store`] trait: everything the servers ask of the mail store, in five parts.
+//!
+//! - [`AccountStore`]: accounts, the certificate bindings that sign them in, aliases;
+//! - [`MailboxStore`]: mailboxes and the messages in them;
+//! - [`QueueStore`]: delivery of an accepted message and the outbound queue;
+//! - [`AuditStore`]: the devices seen at sign-in and the audit log;
+//! - [`StoreOps`]: backup and group-commit counters.
+//!
+//! [`Store`] is their sum, implemented for every type that implements all five, and is
+//! what the servers hold (`Arc<dyn Store>`: its parts' methods need no import). A backend
+//! implements the five parts and passes the [`crate::conformance`] checks (feature
+//! `conformance`). Callers using a concrete store type bring the parts into scope with
+//! `use certmail_store::prelude::*`.
+//!
+//! Every mutating call (except the `set_message_summary` cache) returns only after its
+//! change is durable on disk. Mailbox names are `/`-delimited; `INBOX` is matched
+//! case-insensitively and always returned as `INBOX`. Addresses and account ids are matched
+//! in lowercase.
 
 use std::ops::RangeInclusive;
 
@@ -8,14 +25,19 @@ use crate::model::{
     Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
 };
 
-/// The mail store, used as `Arc<dyn Store>`.
-///
-/// Every mutating call (except the `set_message_summary` cache) returns only after its
-/// change is durable on disk. Mailbox names are
-/// `/`-delimited; `INBOX` is matched case-insensitively and always returned as `INBOX`.
-/// Addresses and account ids are matched in lowercase.
+/// The mail store, used as `Arc<dyn Store>`: the sum of its parts, implemented for every
+/// type that implements all of them.
+pub trait Store: AccountStore + MailboxStore + QueueStore + AuditStore + StoreOps {}
+
+impl<T> Store for T where
+    T: AccountStore + MailboxStore + QueueStore + AuditStore + StoreOps + ?Sized
+{
+}
+
+/// Accounts, their certificate bindings and aliases: who may sign in, and which addresses
+/// belong to whom (account addresses and aliases share one namespace).
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait AccountStore: Send + Sync + 'static {
     // ----- accounts -----
 
     /// Creates an account and its INBOX. Fails with `AccountExists` if the id exists and
@@ -64,7 +86,11 @@ pub trait Store: Send + Sync + 'static {
     async fn remove_alias(&self, address: &str) -> Result<(), StoreError>;
     /// All aliases, ordered by address.
     async fn list_aliases(&self) -> Result<Vec<Alias>, StoreError>;
+}
 
+/// Mailboxes and the messages in them (IMAP's view of an account).
+#[async_trait::async_trait]
+pub trait MailboxStore: Send + Sync + 'static {
     // ----- mailboxes -----
 
     /// Creates a mailbox with a fresh UIDVALIDITY, and any missing parents (RFC 3501 §6.3.3).
@@ -187,9 +213,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<MessageMeta>, StoreError>;
     /// Total size of the account's messages, bytes (a message in two mailboxes counts twice).
     async fn account_usage(&self, account: &str) -> Result<u64, StoreError>;
+}
 
-    // ----- delivery and queue -----
-
+/// Delivery of an accepted message (local copies and queue entries in one transaction) and
+/// the outbound queue.
+#[async_trait::async_trait]
+pub trait QueueStore: Send + Sync + 'static {
     /// Stores one message for local recipients and queues it for remote ones, in one
     /// transaction: the body once, one entry per recipient mailbox, the queue entries.
     async fn deliver(&self, delivery: Delivery) -> Result<DeliveryReceipt, StoreError>;
@@ -203,7 +232,11 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_update(&self, entry: QueueEntry) -> Result<(), StoreError>;
     /// Removes a queue entry, freeing its body if nothing else holds it.
     async fn queue_remove(&self, id: u64) -> Result<(), StoreError>;
+}
 
+/// The devices seen at sign-in and the audit log.
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync + 'static {
     // ----- devices -----
 
     /// Creates or replaces a device record (keyed by account, SPKI hash and network).
@@ -244,9 +277,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<AuditEvent>, StoreError>;
     /// Deletes events older than `before_ms`; returns how many.
     async fn audit_prune(&self, before_ms: i64) -> Result<u64, StoreError>;
+}
 
-    // ----- operations -----
-
+/// Operations on the whole store.
+#[async_trait::async_trait]
+pub trait StoreOps: Send + Sync + 'static {
     /// Writes a consistent snapshot of the whole store into `dir` (created; must be new or
     /// empty) while the store stays in use: writers wait for the copy, readers do not.
     /// Restore it with [`crate::SledStore::restore`] into a stopped installation.

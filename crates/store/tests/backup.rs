@@ -4,7 +4,8 @@
 
 mod common;
 
-use certmail_store::{FlagOp, KeyFile, NewMessage, SledStore, Store as _, StoreError};
+use certmail_store::prelude::*;
+use certmail_store::{FlagOp, KeyFile, NewMessage, SledStore, StoreError};
 use common::*;
 
 fn message(subject: &str, size: usize) -> NewMessage {

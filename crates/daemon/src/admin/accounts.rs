@@ -37,7 +37,15 @@ pub(super) async fn add(ctx: &AdminContext, new: NewAccount) -> anyhow::Result<R
         approve: new.approve,
     };
     let now = certmail_auth::now();
-    match certmail_auth::accounts::create(ctx.store.as_ref(), account, new.password, now).await? {
+    match certmail_auth::accounts::create(
+        ctx.store.as_ref(),
+        &ctx.sign_in.passwords,
+        account,
+        new.password,
+        now,
+    )
+    .await?
+    {
         Ok((account, generated)) => {
             let mut msg = format!(
                 "account {} created ({})",
@@ -66,7 +74,15 @@ pub(super) async fn passwd(
         return Ok(refused);
     }
     let now = certmail_auth::now();
-    match certmail_auth::accounts::set_password(ctx.store.as_ref(), id, password, now).await? {
+    match certmail_auth::accounts::set_password(
+        ctx.store.as_ref(),
+        &ctx.sign_in.passwords,
+        id,
+        password,
+        now,
+    )
+    .await?
+    {
         Ok(generated) => {
             let n = ctx.kick(id, KickReason::PasswordChanged).await;
             let msg = match &generated {

@@ -40,6 +40,12 @@ pub struct AdminContext {
     pub password_rules: certmail_auth::policy::PasswordRules,
     /// The issuer named in TOTP URIs (the server's host name).
     pub issuer: String,
+    /// The daemon's sign-in state (its argon2 pool hashes the passwords set here); a
+    /// stopped daemon's CLI process has its own.
+    pub sign_in: Arc<certmail_auth::signin::SignInState>,
+    /// The queue-edit lock shared with the relay's runner; a stopped daemon's store has no
+    /// runner to race with, so a lock of its own then.
+    pub queue: Arc<certmail_smtp::outbound::QueueSignals>,
 }
 
 impl AdminContext {
@@ -60,6 +66,8 @@ impl AdminContext {
             password_rules: config.password_rules(),
             issuer: config.server.hostname.clone(),
             daemon: None,
+            sign_in: Arc::default(),
+            queue: Arc::default(),
         })
     }
 

@@ -49,7 +49,8 @@ pub async fn run(
         return Ok(Response::fail("bad_request", "name the queue id"));
     };
     // Read and write the entry under the runner's lock, so neither loses the other's edit.
-    let _edits = certmail_smtp::outbound::lock_queue_edits().await;
+    let signals = &ctx.queue;
+    let _edits = signals.lock_queue_edits().await;
     let Some(mut entry) = store.queue_get(id).await? else {
         return Ok(Response::fail(
             "not_found",
@@ -89,7 +90,7 @@ pub async fn run(
         }
     };
     store.queue_update(entry.clone()).await?;
-    certmail_smtp::outbound::queue_changed();
+    signals.queue_changed();
     tracing::info!(id, ?action, "queue changed by an administrator");
     Ok(Response::ok(
         format!("queued message {id} {message}"),

@@ -213,12 +213,12 @@ impl Default for ImapSection {
             listen_tls: vec!["0.0.0.0:993".parse().expect("literal address")],
             listen_starttls: vec!["0.0.0.0:143".parse().expect("literal address")],
             append_limit: None,
-            max_command_line: 64 * 1024,
-            max_literal_memory: 512 * 1024 * 1024,
-            header_cache_memory: 64 * 1024 * 1024,
-            max_bad_commands: 20,
-            autologout_minutes: 30,
-            preauth_timeout_secs: 60,
+            max_command_line: certmail_imap::server::DEFAULT_MAX_COMMAND_LINE as usize,
+            max_literal_memory: certmail_imap::server::DEFAULT_MAX_LITERAL_MEMORY,
+            header_cache_memory: certmail_imap::server::DEFAULT_HEADER_CACHE_MEMORY,
+            max_bad_commands: certmail_imap::server::DEFAULT_MAX_BAD_COMMANDS,
+            autologout_minutes: certmail_imap::server::DEFAULT_AUTOLOGOUT_MINUTES,
+            preauth_timeout_secs: certmail_imap::server::DEFAULT_PREAUTH_TIMEOUT_SECS,
         }
     }
 }
@@ -263,14 +263,15 @@ impl Default for SmtpSection {
             listen_submissions: vec!["0.0.0.0:465".parse().expect("literal address")],
             listen_submission: vec!["0.0.0.0:587".parse().expect("literal address")],
             listen_mx: vec!["0.0.0.0:25".parse().expect("literal address")],
-            max_message_size: 50 * 1000 * 1000,
+            max_message_size: certmail_smtp::inbound::DEFAULT_MAX_MESSAGE_SIZE as u64,
             max_message_memory: 1024 * 1024 * 1024,
-            max_recipients: 1000,
-            max_line_length: 4096,
-            max_errors: 20,
-            max_commands_before_auth: 50,
-            command_timeout_secs: 300,
-            data_timeout_secs: 180,
+            max_recipients: certmail_smtp::inbound::DEFAULT_MAX_RECIPIENTS,
+            max_line_length: certmail_smtp::inbound::DEFAULT_MAX_LINE_LENGTH,
+            max_errors: certmail_smtp::inbound::DEFAULT_MAX_ERRORS as u32,
+            max_commands_before_auth: certmail_smtp::inbound::DEFAULT_MAX_COMMANDS_BEFORE_AUTH
+                as u32,
+            command_timeout_secs: certmail_smtp::inbound::DEFAULT_COMMAND_TIMEOUT_SECS,
+            data_timeout_secs: certmail_smtp::inbound::DEFAULT_DATA_TIMEOUT_SECS,
             enforce_from_header: true,
             quota_bytes: 0,
         }
@@ -395,6 +396,7 @@ impl Config {
             max_devices: a.max_devices_per_account,
             on_lock: None,
             on_new_device: None,
+            state: Default::default(),
         }
     }
 

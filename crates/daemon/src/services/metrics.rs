@@ -77,7 +77,7 @@ async fn sessions_and_signins(daemon: &Daemon, out: &mut String) {
         "counter",
         "Failed TLS handshakes on user listeners.",
     );
-    for ((outcome, reason), n) in certmail_auth::signin::outcome_counts() {
+    for ((outcome, reason), n) in daemon.sign_in_state.outcome_counts() {
         if outcome == "tls_handshake_failed" {
             let _ = writeln!(
                 out,

@@ -82,6 +82,7 @@ pub fn smtp_context(
         settings,
         mail_auth,
         message_memory: certmail_smtp::inbound::spool::MessageMemory::new(s.max_message_memory),
+        queue: Default::default(),
     }
 }
 

@@ -84,7 +84,8 @@ fn build(config: &Config, daemon: &Daemon) -> anyhow::Result<QueueRunner> {
         Arc::new(SystemClock),
         settings(config),
     )
-    .with_hub(daemon.hub.clone());
+    .with_hub(daemon.hub.clone())
+    .with_signals(Arc::clone(&daemon.queue));
     Ok(match signer(config)? {
         Some(s) => runner.with_signer(s),
         None => runner,

@@ -69,7 +69,8 @@ fn replace_smtp_context(daemon: &Daemon, config: &Config) {
             Arc::clone(&daemon.registry) as _,
             daemon.hub.clone(),
         )
-        .with_message_memory(message_memory),
+        .with_message_memory(message_memory)
+        .with_queue_signals(Arc::clone(&daemon.queue)),
     );
 }
 
@@ -86,10 +87,12 @@ fn replace_imap_context(daemon: &Daemon, config: &Config) {
     *daemon.imap.write().unwrap_or_else(|p| p.into_inner()) = imap;
 }
 
-/// The sign-in policy of `config` with the daemon's throttle (kept across reloads) and hooks.
+/// The sign-in policy of `config` with the daemon's throttle and sign-in state (kept across
+/// reloads) and hooks.
 fn daemon_sign_in_policy(daemon: &Daemon, config: &Config) -> certmail_auth::signin::SignInPolicy {
     certmail_auth::signin::SignInPolicy {
         throttle: Arc::clone(&daemon.throttle),
+        state: Arc::clone(&daemon.sign_in_state),
         ..sign_in_policy(config, &daemon.registry, &daemon.store, &daemon.hub)
     }
 }

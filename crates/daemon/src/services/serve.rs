@@ -117,6 +117,7 @@ fn build_daemon(
     let hub = certmail_session::ChangeHub::new(1024);
     let sign_in = crate::services::reload::sign_in_policy(&config, &registry, &store, &hub);
     let throttle = Arc::clone(&sign_in.throttle);
+    let sign_in_state = Arc::clone(&sign_in.state);
     let imap = crate::services::protocols::imap_context(
         &config,
         sign_in.clone(),
@@ -124,13 +125,15 @@ fn build_daemon(
         Arc::clone(&registry) as _,
         hub.clone(),
     );
+    let queue = Arc::new(certmail_smtp::outbound::QueueSignals::default());
     let smtp = crate::services::protocols::smtp_context(
         &config,
         sign_in,
         Arc::clone(&store),
         Arc::clone(&registry) as _,
         hub.clone(),
-    );
+    )
+    .with_queue_signals(Arc::clone(&queue));
     Daemon {
         config: RwLock::new(Arc::new(config)),
         config_path,
@@ -141,8 +144,10 @@ fn build_daemon(
         hub,
         smtp: RwLock::new(Arc::new(smtp)),
         throttle,
+        sign_in_state,
         imap: RwLock::new(imap),
         relay: crate::context::RelayHandle::default(),
+        queue,
     }
 }
 

@@ -77,6 +77,7 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
             let ip = conn.peer.ip();
             if let Err(e) = certmail_auth::signin::record_tls_failure(
                 ctx.store.as_ref(),
+                &ctx.settings.sign_in.state,
                 listener,
                 ip,
                 &error,

@@ -37,6 +37,21 @@ use crate::mailbox::RecentTracker;
 use crate::message::cache::HeaderCache;
 use crate::proto::literal::LiteralPool;
 
+/// Default largest APPEND literal in octets (APPENDLIMIT): the SMTP default message size.
+pub const DEFAULT_APPEND_LIMIT: u32 = 50_000_000;
+/// Default largest command line apart from its literal, octets.
+pub const DEFAULT_MAX_COMMAND_LINE: u32 = 64 * 1024;
+/// Default literal octets held in memory across all connections at once.
+pub const DEFAULT_MAX_LITERAL_MEMORY: u64 = 512 * 1024 * 1024;
+/// Default octets of header blocks cached for SEARCH, SORT, THREAD and FETCH ENVELOPE.
+pub const DEFAULT_HEADER_CACHE_MEMORY: u64 = 64 * 1024 * 1024;
+/// Default bad commands before the connection is closed.
+pub const DEFAULT_MAX_BAD_COMMANDS: u32 = 20;
+/// Default minutes of silence before autologout (RFC 9051 §5.4: at least 30).
+pub const DEFAULT_AUTOLOGOUT_MINUTES: u64 = 30;
+/// Default seconds of silence allowed before sign-in.
+pub const DEFAULT_PREAUTH_TIMEOUT_SECS: u64 = 60;
+
 /// Settings of the IMAP server (the daemon's `[imap]` section).
 #[derive(Debug, Clone)]
 pub struct ImapSettings {
@@ -74,13 +89,13 @@ impl Default for ImapSettings {
     fn default() -> Self {
         Self {
             hostname: "localhost".into(),
-            append_limit: 50_000_000,
-            max_command_line: 64 * 1024,
-            max_literal_memory: 512 * 1024 * 1024,
-            header_cache_memory: 64 * 1024 * 1024,
-            max_bad_commands: 20,
-            autologout_minutes: 30,
-            preauth_timeout_secs: 60,
+            append_limit: DEFAULT_APPEND_LIMIT,
+            max_command_line: DEFAULT_MAX_COMMAND_LINE,
+            max_literal_memory: DEFAULT_MAX_LITERAL_MEMORY,
+            header_cache_memory: DEFAULT_HEADER_CACHE_MEMORY,
+            max_bad_commands: DEFAULT_MAX_BAD_COMMANDS,
+            autologout_minutes: DEFAULT_AUTOLOGOUT_MINUTES,
+            preauth_timeout_secs: DEFAULT_PREAUTH_TIMEOUT_SECS,
             tls_handshake_timeout_secs: 30,
             sign_in: certmail_auth::signin::SignInPolicy::default(),
             session_policy: SessionPolicy::Replace,

@@ -153,7 +153,8 @@ async fn create_account(store: &dyn Store, pki: &Pki, cert_pem: &Path) {
         addresses: vec!["hong@test.go.kr".into()],
         approve: true,
     };
-    certmail_auth::accounts::create(store, new, Some(PASSWORD.into()), now)
+    let passwords = certmail_auth::password::PasswordPool::default();
+    certmail_auth::accounts::create(store, &passwords, new, Some(PASSWORD.into()), now)
         .await
         .expect("store")
         .expect("account created");

@@ -243,81 +243,106 @@ pub struct TestPki {
     next_serial: AtomicU64,
 }
 
+/// `CN=CA131100001`: the GPKI issuing CA (institution, server and civil-servant policies).
+fn gpki_issuing_ca(root: &TestCa) -> Result<TestCa> {
+    TestCa::new(
+        ca_params(
+            gov("CA131100001"),
+            &[
+                OID_GPKI_INSTITUTION,
+                OID_GPKI_SERVER,
+                "1.2.410.100001.2.1.3",
+                OID_GPKI_CIVIL_SERVANT,
+            ],
+            true,
+        )?,
+        ec_key()?,
+        Some(root),
+    )
+}
+
+/// `CN=CA134100031`: the EPKI issuing CA (personal policies).
+fn epki_issuing_ca(root: &TestCa) -> Result<TestCa> {
+    TestCa::new(
+        ca_params(
+            gov("CA134100031"),
+            &[
+                OID_EPKI_PERSONAL,
+                "1.2.410.100001.5.3.1.1",
+                "1.2.410.100001.5.3.1.7",
+            ],
+            true,
+        )?,
+        ec_key()?,
+        Some(root),
+    )
+}
+
+/// `CN=KISA RootCA 4`: the NPKI root.
+fn npki_root_ca() -> Result<TestCa> {
+    TestCa::new(
+        ca_params(
+            dn(&[
+                (DnType::CountryName, "KR"),
+                (DnType::OrganizationName, "KISA"),
+                (
+                    DnType::OrganizationalUnitName,
+                    "Korea Certification Authority Central",
+                ),
+                (DnType::CommonName, "KISA RootCA 4"),
+            ]),
+            &[],
+            false,
+        )?,
+        ec_key()?,
+        None,
+    )
+}
+
+/// `CN=yessignCA Class 2`: an NPKI issuing CA.
+fn npki_issuing_ca(root: &TestCa) -> Result<TestCa> {
+    TestCa::new(
+        ca_params(
+            dn(&[
+                (DnType::CountryName, "kr"),
+                (DnType::OrganizationName, "yessign"),
+                (DnType::OrganizationalUnitName, "AccreditedCA"),
+                (DnType::CommonName, "yessignCA Class 2"),
+            ]),
+            &[OID_NPKI_YESSIGN],
+            false,
+        )?,
+        ec_key()?,
+        Some(root),
+    )
+}
+
+/// `CN=certmail test server CA`: its own root, issuing server certificates only.
+fn server_ca() -> Result<TestCa> {
+    TestCa::new(
+        ca_params(
+            dn(&[
+                (DnType::CountryName, "KR"),
+                (DnType::OrganizationName, "certmail test"),
+                (DnType::CommonName, "certmail test server CA"),
+            ]),
+            &[],
+            false,
+        )?,
+        ec_key()?,
+        None,
+    )
+}
+
 impl TestPki {
     /// Generate every CA (ECDSA P-256 keys; no openssl needed).
     pub fn new() -> Result<TestPki> {
         let gpki_root = TestCa::new(ca_params(gov("GPKIRootCA1"), &[], false)?, ec_key()?, None)?;
-        let gpki_ca = TestCa::new(
-            ca_params(
-                gov("CA131100001"),
-                &[
-                    OID_GPKI_INSTITUTION,
-                    OID_GPKI_SERVER,
-                    "1.2.410.100001.2.1.3",
-                    OID_GPKI_CIVIL_SERVANT,
-                ],
-                true,
-            )?,
-            ec_key()?,
-            Some(&gpki_root),
-        )?;
-        let epki_ca = TestCa::new(
-            ca_params(
-                gov("CA134100031"),
-                &[
-                    OID_EPKI_PERSONAL,
-                    "1.2.410.100001.5.3.1.1",
-                    "1.2.410.100001.5.3.1.7",
-                ],
-                true,
-            )?,
-            ec_key()?,
-            Some(&gpki_root),
-        )?;
-        let npki_root = TestCa::new(
-            ca_params(
-                dn(&[
-                    (DnType::CountryName, "KR"),
-                    (DnType::OrganizationName, "KISA"),
-                    (
-                        DnType::OrganizationalUnitName,
-                        "Korea Certification Authority Central",
-                    ),
-                    (DnType::CommonName, "KISA RootCA 4"),
-                ]),
-                &[],
-                false,
-            )?,
-            ec_key()?,
-            None,
-        )?;
-        let npki_ca = TestCa::new(
-            ca_params(
-                dn(&[
-                    (DnType::CountryName, "kr"),
-                    (DnType::OrganizationName, "yessign"),
-                    (DnType::OrganizationalUnitName, "AccreditedCA"),
-                    (DnType::CommonName, "yessignCA Class 2"),
-                ]),
-                &[OID_NPKI_YESSIGN],
-                false,
-            )?,
-            ec_key()?,
-            Some(&npki_root),
-        )?;
-        let server_ca = TestCa::new(
-            ca_params(
-                dn(&[
-                    (DnType::CountryName, "KR"),
-                    (DnType::OrganizationName, "certmail test"),
-                    (DnType::CommonName, "certmail test server CA"),
-                ]),
-                &[],
-                false,
-            )?,
-            ec_key()?,
-            None,
-        )?;
+        let gpki_ca = gpki_issuing_ca(&gpki_root)?;
+        let epki_ca = epki_issuing_ca(&gpki_root)?;
+        let npki_root = npki_root_ca()?;
+        let npki_ca = npki_issuing_ca(&npki_root)?;
+        let server_ca = server_ca()?;
         Ok(TestPki {
             gpki_root,
             gpki_ca,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use certmail_store::{SpecialUse, Store, StoreError};
 
-use super::connection::State;
+use super::state::State;
 use crate::mailauth::{Disposition, InboundMessage, Verdict, results};
 use crate::proto::Reply;
 

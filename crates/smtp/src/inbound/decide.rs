@@ -5,8 +5,8 @@ use std::sync::Arc;
 use certmail_auth::signin::{self, Credentials, Protocol as AuthProtocol};
 use certmail_session::{DeviceKey, Protocol, SignInError};
 
-use super::connection::State;
 use super::recipients::{self, Target, Unknown};
+use super::state::State;
 use crate::proto::{AuthRequest, Reply};
 
 pub(super) fn enhanced(s: &str) -> (u8, u16, u16) {
@@ -15,36 +15,12 @@ pub(super) fn enhanced(s: &str) -> (u8, u16, u16) {
     (class, it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
+/// SMTP AUTH: the sign-in decision, then the single-active-session registry.
 pub(super) async fn authenticate(state: &mut State, req: AuthRequest) -> Result<(), Reply> {
     let ctx = Arc::clone(&state.ctx);
-    let credentials = match req {
-        AuthRequest::External { authzid } => Credentials::External { authzid },
-        AuthRequest::Plain {
-            authzid,
-            username,
-            password,
-        } => {
-            if let Some(z) = authzid.filter(|z| !z.eq_ignore_ascii_case(&username)) {
-                let _ = z;
-                return Err(Reply::new(
-                    535,
-                    (5, 7, 8),
-                    "Signing in on behalf of another user is not supported",
-                ));
-            }
-            Credentials::Password {
-                user: username,
-                password: certmail_auth::Secret::new(password.expose().to_string()),
-            }
-        }
-        AuthRequest::Login { username, password } => Credentials::Password {
-            user: username,
-            password: certmail_auth::Secret::new(password.expose().to_string()),
-        },
-    };
     let attempt = signin::Attempt {
         cert_der: state.cert.as_deref(),
-        credentials,
+        credentials: credentials(req)?,
         ip: state.peer.ip(),
         protocol: AuthProtocol::Smtp,
         now: certmail_auth::now(),
@@ -98,6 +74,35 @@ pub(super) async fn authenticate(state: &mut State, req: AuthRequest) -> Result<
             format!("{e}; close some and retry"),
         )),
     }
+}
+
+/// The credentials of a SASL exchange; PLAIN with an authorization id naming another user
+/// is refused.
+fn credentials(req: AuthRequest) -> Result<Credentials, Reply> {
+    Ok(match req {
+        AuthRequest::External { authzid } => Credentials::External { authzid },
+        AuthRequest::Plain {
+            authzid,
+            username,
+            password,
+        } => {
+            if authzid.is_some_and(|z| !z.eq_ignore_ascii_case(&username)) {
+                return Err(Reply::new(
+                    535,
+                    (5, 7, 8),
+                    "Signing in on behalf of another user is not supported",
+                ));
+            }
+            Credentials::Password {
+                user: username,
+                password: certmail_auth::Secret::new(password.expose().to_string()),
+            }
+        }
+        AuthRequest::Login { username, password } => Credentials::Password {
+            user: username,
+            password: certmail_auth::Secret::new(password.expose().to_string()),
+        },
+    })
 }
 
 pub(super) fn check_sender(state: &State, address: &str) -> Result<(), Reply> {

@@ -8,10 +8,13 @@ use certmail_session::Change;
 use certmail_store::{Account, Delivery, QueueEntry, QueueRecipient, RecipientStatus};
 
 use super::SmtpContext;
-use super::connection::State;
 use super::recipients::{self, Target};
+use super::state::State;
 use crate::proto::{Envelope, Reply};
 
+/// Stores an accepted message: checks its From: and (port 25) its authentication, adds
+/// the trace headers, then stores the local copies and queue entries in one transaction.
+/// The reply for the end of DATA / BDAT LAST.
 pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply {
     let ctx = Arc::clone(&state.ctx);
     let now = certmail_auth::now();
@@ -39,9 +42,61 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
         Some(v) => super::authenticate::with_results(v, &ctx.settings.hostname, &body),
         None => body,
     };
+    let (mut local, remote) = split_targets(&state.targets, &envelope);
+    let junk = verdict.is_some_and(|v| v.disposition == crate::mailauth::Disposition::Junk);
+    if junk && let Err(e) = super::authenticate::to_junk(ctx.store.as_ref(), &mut local).await {
+        tracing::error!(error = %e, "finding the Junk mailbox failed");
+        return Reply::new(
+            451,
+            (4, 3, 0),
+            "Temporary problem storing the message; try again later",
+        );
+    }
+    let success = success_notices(&state.targets, &envelope);
+    let report_headers = (!success.is_empty() && !envelope.mail_from.is_empty())
+        .then(|| super::dsn::header_section(&body).to_vec());
+    let queue = queue_entry(&envelope, remote, by_account, now)
+        .into_iter()
+        .collect();
+    // A session replaced while the body arrived stores nothing (the read loop then says why).
+    if let Some(reason) = state.guard.as_ref().and_then(|g| g.kick_reason()) {
+        return Reply::new(421, (4, 7, 0), reason.smtp_reply());
+    }
+    let delivery = Delivery {
+        body,
+        internal_date: now,
+        recipients: local,
+        queue,
+    };
+    match ctx.store.deliver(delivery).await {
+        Ok(receipt) => {
+            announce(&ctx, &envelope, &receipt);
+            if let Some(headers) = report_headers {
+                send_success_report(&ctx, &envelope, &success, &headers, now).await;
+            }
+            Reply::new(250, (2, 0, 0), "Message accepted for delivery")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storing a message failed");
+            Reply::new(
+                451,
+                (4, 3, 0),
+                "Temporary problem storing the message; try again later",
+            )
+        }
+    }
+}
+
+/// The local copies to store (each account once, to its INBOX) and the remote recipients
+/// to queue, from the recipients' targets.
+#[allow(clippy::type_complexity)] // the shape `Delivery::recipients` takes
+fn split_targets(
+    targets: &[Target],
+    envelope: &Envelope,
+) -> (Vec<(String, String, Vec<String>)>, Vec<QueueRecipient>) {
     let mut local: Vec<(String, String, Vec<String>)> = Vec::new();
     let mut remote = Vec::new();
-    for (t, rcpt) in state.targets.iter().zip(&envelope.rcpts) {
+    for (t, rcpt) in targets.iter().zip(&envelope.rcpts) {
         match t {
             Target::Local(accounts) => {
                 for a in accounts {
@@ -59,18 +114,12 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
             }),
         }
     }
-    let junk = verdict.is_some_and(|v| v.disposition == crate::mailauth::Disposition::Junk);
-    if junk && let Err(e) = super::authenticate::to_junk(ctx.store.as_ref(), &mut local).await {
-        tracing::error!(error = %e, "finding the Junk mailbox failed");
-        return Reply::new(
-            451,
-            (4, 3, 0),
-            "Temporary problem storing the message; try again later",
-        );
-    }
-    // RFC 3461 NOTIFY=SUCCESS for local recipients: report once they are stored.
-    let success: Vec<super::dsn::Delivered> = state
-        .targets
+    (local, remote)
+}
+
+/// RFC 3461 NOTIFY=SUCCESS for local recipients: who to report once they are stored.
+fn success_notices(targets: &[Target], envelope: &Envelope) -> Vec<super::dsn::Delivered> {
+    targets
         .iter()
         .zip(&envelope.rcpts)
         .filter(|(t, r)| matches!(t, Target::Local(_)) && r.notify.success)
@@ -78,71 +127,58 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
             recipient: r.address.clone(),
             original_recipient: r.orcpt.clone(),
         })
-        .collect();
-    let report_headers = (!success.is_empty() && !envelope.mail_from.is_empty())
-        .then(|| super::dsn::header_section(&body).to_vec());
-    let mut queue = Vec::new();
-    if !remote.is_empty() {
-        let mut meta = std::collections::BTreeMap::new();
-        if let Some(envid) = &envelope.params.envid {
-            meta.insert("envid".to_string(), envid.clone());
-        }
-        if let Some(a) = by_account {
-            meta.insert("auth".to_string(), a.to_string());
-        }
-        crate::outbound::meta::record_envelope(&mut meta, &envelope);
-        queue.push(QueueEntry {
-            id: 0,
-            from: envelope.mail_from.clone(),
-            recipients: remote,
-            blob: certmail_store::BlobId([0; 32]),
-            created_at: now,
-            next_attempt: now,
-            envelope_meta: meta,
-        });
+        .collect()
+}
+
+/// The queue entry for the remote recipients (none without any), with the envelope data
+/// the runner and its reports need.
+fn queue_entry(
+    envelope: &Envelope,
+    remote: Vec<QueueRecipient>,
+    by_account: Option<&str>,
+    now: i64,
+) -> Option<QueueEntry> {
+    if remote.is_empty() {
+        return None;
     }
-    // A session replaced while the body arrived stores nothing (the read loop then says why).
-    if let Some(reason) = state.guard.as_ref().and_then(|g| g.kick_reason()) {
-        return Reply::new(421, (4, 7, 0), reason.smtp_reply());
+    let mut meta = std::collections::BTreeMap::new();
+    if let Some(envid) = &envelope.params.envid {
+        meta.insert("envid".to_string(), envid.clone());
     }
-    let delivery = Delivery {
-        body,
-        internal_date: now,
-        recipients: local,
-        queue,
-    };
-    match ctx.store.deliver(delivery).await {
-        Ok(receipt) => {
-            for copy in &receipt.stored {
-                ctx.hub.publish(
-                    &copy.account,
-                    None,
-                    Change::Exists {
-                        mailbox: copy.mailbox.clone(),
-                        uid: copy.uid,
-                    },
-                );
-            }
-            tracing::info!(from = %envelope.mail_from, local = receipt.stored.len(), queued = receipt.queued.len(), "message accepted");
-            ACCEPTED.fetch_add(1, Ordering::Relaxed);
-            LOCAL_COPIES.fetch_add(receipt.stored.len() as u64, Ordering::Relaxed);
-            QUEUED.fetch_add(receipt.queued.len() as u64, Ordering::Relaxed);
-            if !receipt.queued.is_empty() {
-                crate::outbound::queue_changed();
-            }
-            if let Some(headers) = report_headers {
-                send_success_report(&ctx, &envelope, &success, &headers, now).await;
-            }
-            Reply::new(250, (2, 0, 0), "Message accepted for delivery")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "storing a message failed");
-            Reply::new(
-                451,
-                (4, 3, 0),
-                "Temporary problem storing the message; try again later",
-            )
-        }
+    if let Some(a) = by_account {
+        meta.insert("auth".to_string(), a.to_string());
+    }
+    crate::outbound::meta::record_envelope(&mut meta, envelope);
+    Some(QueueEntry {
+        id: 0,
+        from: envelope.mail_from.clone(),
+        recipients: remote,
+        blob: certmail_store::BlobId([0; 32]),
+        created_at: now,
+        next_attempt: now,
+        envelope_meta: meta,
+    })
+}
+
+/// After a stored delivery: wakes IDLE on the new copies and the queue runners on the new
+/// entries, logs and counts it.
+fn announce(ctx: &SmtpContext, envelope: &Envelope, receipt: &certmail_store::DeliveryReceipt) {
+    for copy in &receipt.stored {
+        ctx.hub.publish(
+            &copy.account,
+            None,
+            Change::Exists {
+                mailbox: copy.mailbox.clone(),
+                uid: copy.uid,
+            },
+        );
+    }
+    tracing::info!(from = %envelope.mail_from, local = receipt.stored.len(), queued = receipt.queued.len(), "message accepted");
+    ACCEPTED.fetch_add(1, Ordering::Relaxed);
+    LOCAL_COPIES.fetch_add(receipt.stored.len() as u64, Ordering::Relaxed);
+    QUEUED.fetch_add(receipt.queued.len() as u64, Ordering::Relaxed);
+    if !receipt.queued.is_empty() {
+        ctx.queue.queue_changed();
     }
 }
 

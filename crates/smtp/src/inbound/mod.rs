@@ -19,6 +19,7 @@ pub(crate) mod dsn;
 mod headers;
 pub(crate) mod recipients;
 pub mod spool;
+mod state;
 
 pub use connection::{Connection, serve};
 pub use deliver::message_counts;
@@ -34,7 +35,29 @@ impl SmtpContext {
         self.message_memory = memory;
         self
     }
+
+    /// This context waking the queue runners of `queue` (the daemon's one).
+    pub fn with_queue_signals(mut self, queue: Arc<crate::outbound::QueueSignals>) -> SmtpContext {
+        self.queue = queue;
+        self
+    }
 }
+
+/// Default largest message in bytes (SIZE): 50 MB, as large attachments are common. The
+/// daemon's `[smtp] max_message_size` and `[imap] append_limit` default to it.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 50_000_000;
+/// Default recipients per message (RFC 5321 §4.5.3.1.8 requires at least 100).
+pub const DEFAULT_MAX_RECIPIENTS: usize = 1000;
+/// Default longest command line in bytes (RFC 5321 §4.5.3.1.4: at least 512).
+pub const DEFAULT_MAX_LINE_LENGTH: usize = 4096;
+/// Default errors before the connection is closed with 421.
+pub const DEFAULT_MAX_ERRORS: usize = 20;
+/// Default commands allowed before sign-in on submission ports.
+pub const DEFAULT_MAX_COMMANDS_BEFORE_AUTH: usize = 50;
+/// Default seconds to wait for a command (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+pub const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 300;
+/// Default seconds to wait for each chunk of DATA (RFC 5321 §4.5.3.2.5: at least 3 minutes).
+pub const DEFAULT_DATA_TIMEOUT_SECS: u64 = 180;
 
 /// Settings of the SMTP server (from the daemon's `[smtp]` and `[server]` sections).
 #[derive(Debug, Clone)]
@@ -75,13 +98,13 @@ impl Default for SmtpSettings {
         Self {
             hostname: "localhost".into(),
             local_domains: Vec::new(),
-            max_message_size: 50_000_000,
-            max_recipients: 1000,
-            max_line_length: 4096,
-            max_errors: 20,
-            max_commands_before_auth: 50,
-            command_timeout_secs: 300,
-            data_timeout_secs: 180,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_recipients: DEFAULT_MAX_RECIPIENTS,
+            max_line_length: DEFAULT_MAX_LINE_LENGTH,
+            max_errors: DEFAULT_MAX_ERRORS,
+            max_commands_before_auth: DEFAULT_MAX_COMMANDS_BEFORE_AUTH,
+            command_timeout_secs: DEFAULT_COMMAND_TIMEOUT_SECS,
+            data_timeout_secs: DEFAULT_DATA_TIMEOUT_SECS,
             enforce_from_header: true,
             tls_handshake_timeout_secs: 30,
             sign_in: certmail_auth::signin::SignInPolicy::default(),
@@ -106,4 +129,7 @@ pub struct SmtpContext {
     /// The memory all connections' message bodies share (`max_message_memory`); keep the
     /// same one across reloads.
     pub message_memory: Arc<spool::MessageMemory>,
+    /// Wakes the outbound queue's runners when a delivery queued mail; the daemon's one
+    /// (keep the same one across reloads).
+    pub queue: Arc<crate::outbound::QueueSignals>,
 }

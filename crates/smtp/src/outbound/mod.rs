@@ -45,23 +45,37 @@ pub use transport::{
     Connection, Route, Smarthost, SmarthostTls, SmtpTransport, TlsPolicy, Transport,
 };
 
-/// Wakes every queue runner of the process at once: new mail was queued, or an
-/// administrator asked for a retry. (Runners also look at the queue every poll interval,
-/// so a wake that finds no runner waiting is not lost for long.)
-pub fn queue_changed() {
-    QUEUE_CHANGED.notify_waiters();
+/// What the outbound queue's writers share: one per daemon (two daemons in one process
+/// keep apart), held by the SMTP context, the queue runner and the admin handler.
+#[derive(Debug, Default)]
+pub struct QueueSignals {
+    /// Wakes every runner waiting on it: new mail was queued, or an administrator asked
+    /// for a retry.
+    changed: tokio::sync::Notify,
+    /// Serialises read-modify-write edits of queue entries: the runners' bookkeeping
+    /// around a delivery and an administrator's `queue hold|release|retry`, so neither
+    /// overwrites the other's change with a stale copy.
+    edits: tokio::sync::Mutex<()>,
 }
 
-pub(crate) static QUEUE_CHANGED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+impl QueueSignals {
+    /// Wakes every queue runner of this daemon at once: new mail was queued, or an
+    /// administrator asked for a retry. (Runners also look at the queue every poll
+    /// interval, so a wake that finds no runner waiting is not lost for long.)
+    pub fn queue_changed(&self) {
+        self.changed.notify_waiters();
+    }
 
-/// Serialises read-modify-write edits of queue entries in this process: the runners'
-/// bookkeeping around a delivery and an administrator's `queue hold|release|retry`, so
-/// neither overwrites the other's change with a stale copy.
-static QUEUE_EDITS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    /// Resolves at the next [`QueueSignals::queue_changed`].
+    pub(crate) async fn changed(&self) {
+        self.changed.notified().await
+    }
 
-/// Waits for the queue-edit lock; hold it from reading an entry until its update is written.
-pub async fn lock_queue_edits() -> tokio::sync::MutexGuard<'static, ()> {
-    QUEUE_EDITS.lock().await
+    /// Waits for the queue-edit lock; hold it from reading an entry until its update is
+    /// written.
+    pub async fn lock_queue_edits(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.edits.lock().await
+    }
 }
 
 /// DKIM (or any other) signing of outbound mail, implemented by the mail-auth side.

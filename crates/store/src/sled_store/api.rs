@@ -1,4 +1,4 @@
-//! `impl Store for SledStore`: each call runs its sync operation on the blocking pool;
+//! The store parts for `SledStore`: each call runs its sync operation on the blocking pool;
 //! writes then wait for the group commit.
 
 use std::ops::RangeInclusive;
@@ -9,12 +9,12 @@ use crate::model::{
     Account, Alias, AuditEvent, BlobId, CertBinding, Delivery, DeliveryReceipt, Device, FlagOp,
     Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
 };
-use crate::store::Store;
+use crate::store::{AccountStore, AuditStore, MailboxStore, QueueStore, StoreOps};
 
 type R<T> = Result<T, StoreError>;
 
 #[async_trait::async_trait]
-impl Store for SledStore {
+impl AccountStore for SledStore {
     async fn create_account(&self, account: Account) -> R<()> {
         self.write(move |i| i.create_account(account)).await
     }
@@ -40,21 +40,6 @@ impl Store for SledStore {
     async fn delete_account(&self, id: &str) -> R<()> {
         let id = id.to_owned();
         self.write(move |i| i.delete_account(&id)).await
-    }
-
-    async fn put_device(&self, device: Device) -> R<()> {
-        self.write(move |i| i.put_device(device)).await
-    }
-
-    async fn devices_of(&self, account: &str) -> R<Vec<Device>> {
-        let account = account.to_owned();
-        self.read(move |i| i.devices_of(&account)).await
-    }
-
-    async fn forget_device(&self, account: &str, spki_sha256: &[u8; 32], network: &str) -> R<bool> {
-        let (account, spki, network) = (account.to_owned(), *spki_sha256, network.to_owned());
-        self.write(move |i| i.forget_device(&account, &spki, &network))
-            .await
     }
 
     async fn bind_cert(&self, binding: CertBinding) -> R<()> {
@@ -99,7 +84,10 @@ impl Store for SledStore {
     async fn list_aliases(&self) -> R<Vec<Alias>> {
         self.read(|i| i.list_aliases()).await
     }
+}
 
+#[async_trait::async_trait]
+impl MailboxStore for SledStore {
     async fn create_mailbox(
         &self,
         account: &str,
@@ -255,7 +243,10 @@ impl Store for SledStore {
         let account = account.to_lowercase();
         self.read(move |i| i.account_usage(&account)).await
     }
+}
 
+#[async_trait::async_trait]
+impl QueueStore for SledStore {
     async fn deliver(&self, delivery: Delivery) -> R<DeliveryReceipt> {
         self.write(move |i| i.deliver(delivery)).await
     }
@@ -278,6 +269,24 @@ impl Store for SledStore {
 
     async fn queue_remove(&self, id: u64) -> R<()> {
         self.write(move |i| i.queue_remove(id)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditStore for SledStore {
+    async fn put_device(&self, device: Device) -> R<()> {
+        self.write(move |i| i.put_device(device)).await
+    }
+
+    async fn devices_of(&self, account: &str) -> R<Vec<Device>> {
+        let account = account.to_owned();
+        self.read(move |i| i.devices_of(&account)).await
+    }
+
+    async fn forget_device(&self, account: &str, spki_sha256: &[u8; 32], network: &str) -> R<bool> {
+        let (account, spki, network) = (account.to_owned(), *spki_sha256, network.to_owned());
+        self.write(move |i| i.forget_device(&account, &spki, &network))
+            .await
     }
 
     async fn append_audit(&self, event: AuditEvent) -> R<()> {
@@ -308,7 +317,10 @@ impl Store for SledStore {
         self.read(move |i| i.audit_newest(from_ms, to_ms, limit))
             .await
     }
+}
 
+#[async_trait::async_trait]
+impl StoreOps for SledStore {
     async fn backup(&self, dir: &std::path::Path) -> Result<crate::BackupManifest, StoreError> {
         let dir = dir.to_owned();
         let now = std::time::SystemTime::now()

@@ -45,7 +45,8 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use crate::model::Device;
-    use crate::{KeyFile, SledStore, Store};
+    use crate::prelude::*;
+    use crate::{KeyFile, SledStore};
 
     fn device(account: &str, spki: u8, network: &str, seen: i64) -> Device {
         Device {

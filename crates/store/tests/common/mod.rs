@@ -4,12 +4,19 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use certmail_store::{Account, KeyFile, NewMessage, SledStore, Store};
+use certmail_store::{KeyFile, SledStore, Store};
 
 /// A store in its own temporary directory, with the key file beside the database.
 pub struct TestStore {
     pub dir: tempfile::TempDir,
     pub store: Arc<dyn Store>,
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = dyn Store;
+    fn deref(&self) -> &(dyn Store + 'static) {
+        &*self.store
+    }
 }
 
 impl TestStore {
@@ -60,48 +67,9 @@ pub async fn open(dir: &Path) -> Arc<dyn Store> {
     panic!("open store: the lock was not released: {last:?}")
 }
 
-/// 홍길동's account: id "hong", two addresses.
-pub fn hong() -> Account {
-    let mut a = Account::new(
-        "Hong",
-        "홍길동",
-        vec!["Hong@Example.kr".into(), "gildong@example.kr".into()],
-        1_700_000_000,
-    );
-    a.organisation = "행정안전부".into();
-    a
-}
-
-/// 김철수's account: id "kim".
-pub fn kim() -> Account {
-    Account::new(
-        "kim",
-        "김철수",
-        vec!["kim@example.kr".into()],
-        1_700_000_100,
-    )
-}
-
-/// A small RFC 5322 message with a Korean subject.
-pub fn message(n: u32) -> NewMessage {
-    NewMessage {
-        body: body(n),
-        flags: vec![],
-        internal_date: 1_700_000_000 + i64::from(n),
-    }
-}
-
-pub fn body(n: u32) -> Vec<u8> {
-    format!(
-        "From: 김철수 <kim@example.kr>\r\nTo: 홍길동 <hong@example.kr>\r\n\
-         Subject: 회의 안내 {n}\r\n\r\n안녕하세요, 회의는 {n}시입니다.\r\n"
-    )
-    .into_bytes()
-}
-
-pub fn flags(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
+// The test people and messages are the conformance suite's, so both read alike.
+#[allow(unused_imports)] // each test file uses a different subset
+pub use certmail_store::conformance::{body, flags, hong, kim, message};
 
 /// Opens a closed store's sled files directly (to inspect or tamper), with the store's
 /// segment size.

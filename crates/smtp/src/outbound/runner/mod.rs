@@ -41,7 +41,7 @@ use super::meta;
 use super::reply::RemoteReply;
 use super::report::{ReportKind, ReportRecipient};
 use super::transport::{Connection, Transport};
-use super::{Clock, MessageSigner, RelaySettings};
+use super::{Clock, MessageSigner, QueueSignals, RelaySettings};
 use crate::inbound::recipients::domain_of;
 use notices::{report_line, wants_delay_notice, wants_failure_notice};
 
@@ -53,6 +53,8 @@ pub struct QueueRunner {
     hub: Option<ChangeHub>,
     in_flight: Mutex<HashMap<u64, usize>>,
     wake: Notify,
+    /// Shared with the SMTP server and the admin handler (see [`QueueSignals`]).
+    signals: Arc<QueueSignals>,
 }
 
 /// What a reload replaces, taken as one snapshot by each round.
@@ -126,7 +128,15 @@ impl QueueRunner {
             hub: None,
             in_flight: Mutex::new(HashMap::new()),
             wake: Notify::new(),
+            signals: Arc::new(QueueSignals::default()),
         }
+    }
+
+    /// Shares `signals` with whoever else writes this queue (the SMTP server, the admin
+    /// handler); without it the runner has its own and only hears [`QueueRunner::wake`].
+    pub fn with_signals(mut self, signals: Arc<QueueSignals>) -> Self {
+        self.signals = signals;
+        self
     }
 
     /// Signs each message before sending (DKIM); the signer returns header bytes to prepend.
@@ -188,7 +198,7 @@ impl QueueRunner {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
-                _ = super::QUEUE_CHANGED.notified() => {}
+                _ = self.signals.changed() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -419,7 +429,7 @@ impl QueueRunner {
     /// Loads the entry and body and records the attempt before anything is sent.
     async fn prepare(&self, job: &Job) -> Result<Option<Prepared>, certmail_store::StoreError> {
         let now = self.clock.now();
-        let _guard = super::lock_queue_edits().await;
+        let _guard = self.signals.lock_queue_edits().await;
         let Some(mut entry) = self.store.queue_get(job.entry).await? else {
             return Ok(None);
         };
@@ -477,58 +487,12 @@ impl QueueRunner {
     /// Records what happened to a job's recipients, sending DSNs first.
     async fn apply(&self, job: &Job, outcome: Outcome) -> Result<(), certmail_store::StoreError> {
         let now = self.clock.now();
-        let _guard = super::lock_queue_edits().await;
+        let _guard = self.signals.lock_queue_edits().await;
         let Some(mut entry) = self.store.queue_get(job.entry).await? else {
             return Ok(());
         };
         let expired = now >= entry.created_at + self.live().settings.expire_after as i64;
-        let mut failed = Vec::new();
-        let mut relayed = Vec::new();
-        let mut keep = Vec::new();
-        let (remote, dsn_passed_on) = match &outcome {
-            Outcome::Sent(_, remote, dsn) => (Some(remote.clone()), *dsn),
-            Outcome::Failed(_, remote) => (remote.clone(), false),
-        };
-        for mut r in std::mem::take(&mut entry.recipients) {
-            let in_job =
-                r.status == RecipientStatus::Pending && job.recipients.contains(&r.address);
-            if !in_job {
-                keep.push(r);
-                continue;
-            }
-            let reply = match &outcome {
-                Outcome::Sent(replies, _, _) => {
-                    replies.get(&r.address).cloned().unwrap_or_else(|| {
-                        RemoteReply::local(451, "4.3.0", "no reply for this recipient")
-                    })
-                }
-                Outcome::Failed(reply, _) => reply.clone(),
-            };
-            let line = report_line(&r, &entry, &reply, &remote);
-            if reply.is_positive() {
-                super::stats::count(super::stats::Event::Delivered);
-                tracing::info!(entry = entry.id, rcpt = %r.address, remote = ?remote, "delivered");
-                if r.notify & notify::SUCCESS != 0 && !dsn_passed_on {
-                    relayed.push(line);
-                }
-            } else if reply.is_permanent() || expired {
-                super::stats::count(super::stats::Event::Failed);
-                tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, expired, "failed");
-                if wants_failure_notice(r.notify) {
-                    let mut line = line;
-                    if !reply.is_permanent() {
-                        line.status = "4.4.7".into(); // RFC 3463: delivery time expired
-                    }
-                    failed.push(line);
-                }
-            } else {
-                super::stats::count(super::stats::Event::Deferred);
-                tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, "deferred");
-                r.last_error = Some(reply.to_string());
-                keep.push(r);
-            }
-        }
-        entry.recipients = keep;
+        let (failed, relayed) = settle(job, &mut entry, &outcome, expired);
         let body = if failed.is_empty() && relayed.is_empty() && !self.delay_due(&entry, now) {
             Vec::new()
         } else {
@@ -539,18 +503,7 @@ impl QueueRunner {
         self.notify(&entry, ReportKind::Relayed, &relayed, &body, now)
             .await;
         if self.delay_due(&entry, now) {
-            let delayed: Vec<ReportRecipient> = entry
-                .recipients
-                .iter()
-                .filter(|r| r.status == RecipientStatus::Pending && wants_delay_notice(r.notify))
-                .map(|r| ReportRecipient {
-                    address: r.address.clone(),
-                    original: meta::orcpt(&entry, &r.address),
-                    status: "4.4.7".into(),
-                    remote_mta: None,
-                    diagnostic: r.last_error.clone(),
-                })
-                .collect();
+            let delayed = delayed_recipients(&entry);
             self.notify(&entry, ReportKind::Delayed, &delayed, &body, now)
                 .await;
             meta::set_flag(&mut entry, meta::DELAY_NOTIFIED, true);
@@ -565,6 +518,79 @@ impl QueueRunner {
             self.store.queue_remove(entry.id).await
         }
     }
+}
+
+/// Sorts the job's recipients of `entry` by the outcome: delivered and failed ones leave
+/// it, deferred ones stay with their last error. Returns the lines of the failure report
+/// and of the relay (success) report.
+fn settle(
+    job: &Job,
+    entry: &mut QueueEntry,
+    outcome: &Outcome,
+    expired: bool,
+) -> (Vec<ReportRecipient>, Vec<ReportRecipient>) {
+    let mut failed = Vec::new();
+    let mut relayed = Vec::new();
+    let mut keep = Vec::new();
+    let (remote, dsn_passed_on) = match outcome {
+        Outcome::Sent(_, remote, dsn) => (Some(remote.clone()), *dsn),
+        Outcome::Failed(_, remote) => (remote.clone(), false),
+    };
+    for mut r in std::mem::take(&mut entry.recipients) {
+        let in_job = r.status == RecipientStatus::Pending && job.recipients.contains(&r.address);
+        if !in_job {
+            keep.push(r);
+            continue;
+        }
+        let reply = match outcome {
+            Outcome::Sent(replies, _, _) => replies
+                .get(&r.address)
+                .cloned()
+                .unwrap_or_else(|| RemoteReply::local(451, "4.3.0", "no reply for this recipient")),
+            Outcome::Failed(reply, _) => reply.clone(),
+        };
+        let line = report_line(&r, entry, &reply, &remote);
+        if reply.is_positive() {
+            super::stats::count(super::stats::Event::Delivered);
+            tracing::info!(entry = entry.id, rcpt = %r.address, remote = ?remote, "delivered");
+            if r.notify & notify::SUCCESS != 0 && !dsn_passed_on {
+                relayed.push(line);
+            }
+        } else if reply.is_permanent() || expired {
+            super::stats::count(super::stats::Event::Failed);
+            tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, expired, "failed");
+            if wants_failure_notice(r.notify) {
+                let mut line = line;
+                if !reply.is_permanent() {
+                    line.status = "4.4.7".into(); // RFC 3463: delivery time expired
+                }
+                failed.push(line);
+            }
+        } else {
+            super::stats::count(super::stats::Event::Deferred);
+            tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, "deferred");
+            r.last_error = Some(reply.to_string());
+            keep.push(r);
+        }
+    }
+    entry.recipients = keep;
+    (failed, relayed)
+}
+
+/// The recipients still pending that asked for delay notices (RFC 3461 NOTIFY=DELAY).
+fn delayed_recipients(entry: &QueueEntry) -> Vec<ReportRecipient> {
+    entry
+        .recipients
+        .iter()
+        .filter(|r| r.status == RecipientStatus::Pending && wants_delay_notice(r.notify))
+        .map(|r| ReportRecipient {
+            address: r.address.clone(),
+            original: meta::orcpt(entry, &r.address),
+            status: "4.4.7".into(),
+            remote_mta: None,
+            diagnostic: r.last_error.clone(),
+        })
+        .collect()
 }
 
 /// The message with the signer's header prepended (unchanged without a signer or key).

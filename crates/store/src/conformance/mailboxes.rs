@@ -1,25 +1,22 @@
-//! Mailboxes: create, rename (children, INBOX), delete, subscribe, names.
+//! Conformance checks: Mailboxes: create, rename (children, INBOX), delete, subscribe, names.
 
-mod common;
+use super::{hong, message};
+use crate::Store;
+use crate::{INBOX, SpecialUse, StoreError};
 
-use certmail_store::{INBOX, SpecialUse, StoreError};
-use common::{TestStore, hong, message};
-
-async fn names(ts: &TestStore) -> Vec<String> {
-    let list = ts.store.list_mailboxes("hong").await.unwrap();
+async fn names(store: &dyn Store) -> Vec<String> {
+    let list = store.list_mailboxes("hong").await.unwrap();
     list.into_iter().map(|m| m.name).collect()
 }
 
-async fn with_hong() -> TestStore {
-    let ts = TestStore::new().await;
-    ts.store.create_account(hong()).await.unwrap();
-    ts
+async fn with_hong(store: &dyn Store) {
+    store.create_account(hong()).await.unwrap();
 }
 
-#[tokio::test]
-async fn create_with_parents_and_special_use() {
-    let ts = with_hong().await;
-    let s = &ts.store;
+/// Create with parents and special use.
+pub async fn create_with_parents_and_special_use(store: &dyn Store) {
+    with_hong(store).await;
+    let s = store;
     let sent = s
         .create_mailbox("hong", "보낸 편지함", Some(SpecialUse::Sent))
         .await
@@ -32,7 +29,7 @@ async fn create_with_parents_and_special_use() {
         .await
         .unwrap();
     assert_eq!(
-        names(&ts).await,
+        names(s).await,
         [
             "INBOX",
             "보낸 편지함",
@@ -76,16 +73,16 @@ async fn create_with_parents_and_special_use() {
     assert_eq!(SpecialUse::from_attr("\\junk"), Some(SpecialUse::Junk));
 }
 
-#[tokio::test]
-async fn rename_moves_children_and_keeps_messages() {
-    let ts = with_hong().await;
-    let s = &ts.store;
+/// Rename moves children and keeps messages.
+pub async fn rename_moves_children_and_keeps_messages(store: &dyn Store) {
+    with_hong(store).await;
+    let s = store;
     s.create_mailbox("hong", "업무/2024", None).await.unwrap();
     s.create_mailbox("hong", "업무기록", None).await.unwrap();
     let (validity, uid, _) = s.append("hong", "업무/2024", message(1)).await.unwrap();
     s.rename_mailbox("hong", "업무", "보관/업무").await.unwrap();
     assert_eq!(
-        names(&ts).await,
+        names(s).await,
         ["INBOX", "보관", "보관/업무", "보관/업무/2024", "업무기록"]
     );
     let moved = s.mailbox("hong", "보관/업무/2024").await.unwrap().unwrap();
@@ -115,10 +112,10 @@ async fn rename_moves_children_and_keeps_messages() {
     ));
 }
 
-#[tokio::test]
-async fn renaming_inbox_leaves_an_empty_inbox() {
-    let ts = with_hong().await;
-    let s = &ts.store;
+/// Renaming inbox leaves an empty inbox.
+pub async fn renaming_inbox_leaves_an_empty_inbox(store: &dyn Store) {
+    with_hong(store).await;
+    let s = store;
     s.create_mailbox("hong", "INBOX/child", None).await.unwrap();
     let old = s.mailbox("hong", INBOX).await.unwrap().unwrap();
     s.append("hong", INBOX, message(1)).await.unwrap();
@@ -144,16 +141,16 @@ async fn renaming_inbox_leaves_an_empty_inbox() {
     assert!(s.mailbox("hong", "INBOX/child").await.unwrap().is_some());
 }
 
-#[tokio::test]
-async fn delete_removes_messages_but_not_children() {
-    let ts = with_hong().await;
-    let s = &ts.store;
+/// Delete removes messages but not children.
+pub async fn delete_removes_messages_but_not_children(store: &dyn Store) {
+    with_hong(store).await;
+    let s = store;
     s.create_mailbox("hong", "a/b", None).await.unwrap();
     s.append("hong", "a", message(1)).await.unwrap();
     let (_, _, _) = s.append("hong", "a/b", message(2)).await.unwrap();
     let usage_before = s.account_usage("hong").await.unwrap();
     s.delete_mailbox("hong", "a").await.unwrap();
-    assert_eq!(names(&ts).await, ["INBOX", "a/b"]);
+    assert_eq!(names(s).await, ["INBOX", "a/b"]);
     assert!(s.account_usage("hong").await.unwrap() < usage_before);
     assert!(matches!(
         s.delete_mailbox("hong", "a").await,
@@ -174,10 +171,10 @@ async fn delete_removes_messages_but_not_children() {
     );
 }
 
-#[tokio::test]
-async fn subscriptions() {
-    let ts = with_hong().await;
-    let s = &ts.store;
+/// Subscriptions.
+pub async fn subscriptions(store: &dyn Store) {
+    with_hong(store).await;
+    let s = store;
     s.create_mailbox("hong", "뉴스", None).await.unwrap();
     assert!(!s.mailbox("hong", "뉴스").await.unwrap().unwrap().subscribed);
     s.set_subscribed("hong", "뉴스", true).await.unwrap();
