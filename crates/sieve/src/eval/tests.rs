@@ -308,7 +308,15 @@ impl Machine<'_> {
                     .message
                     .header(&name)
                     .next()
-                    .and_then(|h| parse_header_date(&h.raw))
+                    .and_then(|h| {
+                        // In Received the date follows the last `;` (RFC 5321 §4.4).
+                        let raw = h.raw.as_str();
+                        if name.eq_ignore_ascii_case("received") {
+                            parse_header_date(raw.rsplit(';').next().unwrap_or(raw))
+                        } else {
+                            parse_header_date(raw)
+                        }
+                    })
                 {
                     Some(ts) => ts,
                     None => return Ok(Vec::new()),
