@@ -124,3 +124,12 @@ pub fn actions(script: &str, message: &str) -> Vec<String> {
         Err(e) => panic!("script failed: {e}"),
     }
 }
+
+/// Runs for a given user (envelope recipient and own address), whatever the To header says.
+pub fn eval_for(script: &str, message: &str, user: &str) -> Result<Outcome, Error> {
+    let limits = Limits::default();
+    let compiled = compile(script, &limits)?;
+    let message = Message::parse(message.replace('\n', "\r\n").as_bytes());
+    let from = first_address(&message, "from").unwrap_or_default();
+    run(&compiled, &message, &context(&from, user), &Store::default(), &limits)
+}
