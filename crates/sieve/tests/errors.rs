@@ -19,7 +19,10 @@ fn unknown_command_and_test_have_positions() {
     let e = error("keep;\n  frobnicate \"x\";");
     assert!(matches!(&e, Error::UnknownCommand { name, .. } if name == "frobnicate"));
     assert_eq!(e.position(), at(2, 3));
-    assert_eq!(e.to_string(), "line 2, column 3: unknown command `frobnicate`");
+    assert_eq!(
+        e.to_string(),
+        "line 2, column 3: unknown command `frobnicate`"
+    );
     let e = error("if sometimes { keep; }");
     assert!(matches!(&e, Error::UnknownTest { name, .. } if name == "sometimes"));
     assert_eq!(e.position(), at(1, 4));
@@ -32,7 +35,10 @@ fn require_rules() {
         e.to_string(),
         "line 1, column 1: `fileinto` needs `require \"fileinto\";` at the top of the script"
     );
-    assert!(matches!(error("require \"teleport\";"), Error::UnknownExtension { .. }));
+    assert!(matches!(
+        error("require \"teleport\";"),
+        Error::UnknownExtension { .. }
+    ));
     assert!(matches!(
         error("keep;\nrequire \"fileinto\";"),
         Error::RequireNotFirst { .. }
@@ -43,7 +49,10 @@ fn require_rules() {
         ("require \"fileinto\"; fileinto :create \"x\";", "mailbox"),
         ("if header :regex \"a\" \"b\" { }", "regex"),
         ("if header :count \"gt\" \"a\" \"1\" { }", "relational"),
-        ("if header :comparator \"i;ascii-numeric\" \"a\" \"1\" { }", "comparator-i;ascii-numeric"),
+        (
+            "if header :comparator \"i;ascii-numeric\" \"a\" \"1\" { }",
+            "comparator-i;ascii-numeric",
+        ),
         ("if envelope \"from\" \"x\" { }", "envelope"),
         ("if body :contains \"x\" { }", "body"),
         ("if currentdate \"year\" \"2026\" { }", "date"),
@@ -68,15 +77,27 @@ fn argument_rules() {
     let cases = [
         ("require \"fileinto\"; fileinto 5;", "must be a string"),
         ("require \"fileinto\"; fileinto;", "is missing"),
-        ("require \"fileinto\"; fileinto \"a\" \"b\";", "too many arguments"),
+        (
+            "require \"fileinto\"; fileinto \"a\" \"b\";",
+            "too many arguments",
+        ),
         ("if size \"big\" { }", "needs `:over` or `:under`"),
         ("if size :over { }", "is missing"),
         ("if size :over :under 5 { }", "cannot be used together"),
-        ("if header :is :contains \"a\" \"b\" { }", "cannot be used together"),
+        (
+            "if header :is :contains \"a\" \"b\" { }",
+            "cannot be used together",
+        ),
         ("if header :is :is \"a\" \"b\" { }", "given twice"),
         ("if header \"a\" { }", "key list is missing"),
-        ("if header :comparator \"i;klingon\" \"a\" \"b\" { }", "unknown comparator"),
-        ("if header :comparator \"a\" \"b\" { }", "unknown comparator \"a\""),
+        (
+            "if header :comparator \"i;klingon\" \"a\" \"b\" { }",
+            "unknown comparator",
+        ),
+        (
+            "if header :comparator \"a\" \"b\" { }",
+            "unknown comparator \"a\"",
+        ),
         ("if header :frobnicate \"a\" \"b\" { }", "unknown tag"),
         ("keep :copy;", "unknown tag"),
         ("stop \"now\";", "too many arguments"),
@@ -88,14 +109,35 @@ fn argument_rules() {
         ("keep { }", "takes no block"),
         ("discard true;", "takes no test"),
         ("if true { } else true { }", "takes no arguments"),
-        ("require [\"relational\", \"comparator-i;ascii-numeric\"];\
-          if header :contains :comparator \"i;ascii-numeric\" \"a\" \"1\" { }", "cannot be used with"),
-        ("require \"relational\"; if header :value \"bigger\" \"a\" \"1\" { }", "unknown relation"),
-        ("require \"date\"; if currentdate \"fortnight\" \"1\" { }", "unknown date part"),
-        ("require \"date\"; if currentdate :zone \"KST\" \"year\" \"1\" { }", "+hhmm"),
-        ("require \"envelope\"; if envelope \"subject\" \"x\" { }", "not \"from\" or \"to\""),
-        ("require \"vacation\"; vacation :days \"7\" \"away\";", "followed by a number"),
-        ("require \"include\"; include \"../x\";", "plain, non-empty name"),
+        (
+            "require [\"relational\", \"comparator-i;ascii-numeric\"];\
+          if header :contains :comparator \"i;ascii-numeric\" \"a\" \"1\" { }",
+            "cannot be used with",
+        ),
+        (
+            "require \"relational\"; if header :value \"bigger\" \"a\" \"1\" { }",
+            "unknown relation",
+        ),
+        (
+            "require \"date\"; if currentdate \"fortnight\" \"1\" { }",
+            "unknown date part",
+        ),
+        (
+            "require \"date\"; if currentdate :zone \"KST\" \"year\" \"1\" { }",
+            "+hhmm",
+        ),
+        (
+            "require \"envelope\"; if envelope \"subject\" \"x\" { }",
+            "not \"from\" or \"to\"",
+        ),
+        (
+            "require \"vacation\"; vacation :days \"7\" \"away\";",
+            "followed by a number",
+        ),
+        (
+            "require \"include\"; include \"../x\";",
+            "plain, non-empty name",
+        ),
     ];
     for (script, needle) in cases {
         let e = error(script).to_string();
@@ -114,7 +156,10 @@ fn syntax_errors() {
         ("keep @;", "unexpected character"),
         ("/* never closed", "unterminated /* comment"),
         ("keep \"open;", "unterminated string"),
-        ("if true { } elsif true { }\nelse { }\nelse { }", "without a preceding `if`"),
+        (
+            "if true { } elsif true { }\nelse { }\nelse { }",
+            "without a preceding `if`",
+        ),
         ("elsif true { }", "without a preceding `if`"),
         ("keep :;", "tag name"),
         ("keep 5x;", "run into a word"),

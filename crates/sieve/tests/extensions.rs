@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{Store, actions, eval, eval_with};
 use certmail_sieve::Limits;
+use common::{Store, actions, eval, eval_with};
 
 const MSG: &str = "Date: Tue, 1 Apr 1997 09:06:31 -0800 (PST)\nFrom: coyote@desert.example.org\nTo: roadrunner@acme.example.com\nSubject: I have a present for you\nX-Priority: 1\n\nLook, I'm sorry about the whole anvil thing.\n";
 
@@ -23,7 +23,7 @@ fn imap4flags_examples() {
         removeflag "\\Deleted";"#;
     assert_eq!(
         actions(script, MSG),
-        ["fileinto INBOX.From Boss [\\Flagged]", ]
+        ["fileinto INBOX.From Boss [\\Flagged]",]
     );
     let keep = r#"require "imap4flags";
         addflag ["\\Seen \\Answered", "$Label1"];
@@ -110,9 +110,15 @@ fn match_variables() {
     let list = "List-ID: Sieve group <sieve.ietf.org>\nList-Id: x <sieve@ietf.org>\n\nx";
     assert_eq!(actions(script, list), ["fileinto INBOX.lists.sieve"]);
     let subject = "Subject: [acme-users] [fwd] version 1.2 is out\n\nx";
-    assert_eq!(actions(script, subject), ["fileinto INBOX.lists.acme-users"]);
+    assert_eq!(
+        actions(script, subject),
+        ["fileinto INBOX.lists.acme-users"]
+    );
     let to = "To: coyote@ACME.Example.COM\n\nx";
-    assert_eq!(actions(script, to), ["fileinto INBOX.business.ACME.Example"]);
+    assert_eq!(
+        actions(script, to),
+        ["fileinto INBOX.business.ACME.Example"]
+    );
     assert_eq!(actions(script, "Subject: x\n\nx"), ["implicit-keep"]);
 }
 
@@ -150,9 +156,15 @@ fn relational_examples() {
                            ["to", "cc"] ["roadrunner@acme.example.com"] ) {
             fileinto "Only me";
         }"#;
-    assert_eq!(actions(script, MSG), ["fileinto Priority", "fileinto Only me"]);
+    assert_eq!(
+        actions(script, MSG),
+        ["fileinto Priority", "fileinto Only me"]
+    );
     let low = MSG.replace("X-Priority: 1", "X-Priority: 4");
-    assert_eq!(actions(script, &low), ["fileinto From A-M", "fileinto Only me"]);
+    assert_eq!(
+        actions(script, &low),
+        ["fileinto From A-M", "fileinto Only me"]
+    );
     let many = low.replace(
         "To: roadrunner@acme.example.com",
         "To: a@x.example, b@x.example, c@x.example, d@x.example, e@x.example, f@x.example",
@@ -189,31 +201,53 @@ fn date_examples() {
                  currentdate :value "le" "date" "2026-12-07")
         { vacation :days 7 "I'm away during the first week in December."; }"#;
     let to_me = "From: a@example.org\nTo: me@example.com\n\nx";
-    assert_eq!(actions(july, to_me)[0], "vacation to a@example.org subject \"Auto:\"");
-    assert_eq!(actions(office.replace("\"date\" \"hour\"", "\"x-none\" \"hour\"").as_str(), MSG), ["implicit-keep"]);
+    assert_eq!(
+        actions(july, to_me)[0],
+        "vacation to a@example.org subject \"Auto:\""
+    );
+    assert_eq!(
+        actions(
+            office
+                .replace("\"date\" \"hour\"", "\"x-none\" \"hour\"")
+                .as_str(),
+            MSG
+        ),
+        ["implicit-keep"]
+    );
 }
 
 /// RFC 5173 §7 examples.
 #[test]
 fn body_examples() {
     let raw = r#"require "body"; if body :raw :contains "MAKE MONEY FAST" { discard; }"#;
-    assert_eq!(actions(raw, "Subject: x\n\nplease MAKE MONEY FAST now\n"), ["discard"]);
+    assert_eq!(
+        actions(raw, "Subject: x\n\nplease MAKE MONEY FAST now\n"),
+        ["discard"]
+    );
     let mime = "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\nVGhlIG1pc3NpbGUgaXMgcmVhZHk=\n--b\nContent-Type: audio/mpeg\n\nID3\n--b--\n";
     let script = r#"require ["body", "fileinto"];
         if body :content "text" :contains ["missile", "coordinates"] { fileinto "secrets"; }
         if body :content "audio" :contains "" { fileinto "jukebox"; }
         if body :text :contains "ready" { fileinto "text"; }
         if body :raw :contains "ready" { fileinto "raw"; }"#;
-    assert_eq!(actions(script, mime), ["fileinto secrets", "fileinto jukebox", "fileinto text"]);
+    assert_eq!(
+        actions(script, mime),
+        ["fileinto secrets", "fileinto jukebox", "fileinto text"]
+    );
 }
 
 /// RFC 3894 (copy) and RFC 5490 (mailbox).
 #[test]
 fn copy_and_mailbox() {
-    let script = r#"require ["copy", "fileinto"]; fileinto :copy "incoming"; redirect :copy "a@b.example";"#;
+    let script =
+        r#"require ["copy", "fileinto"]; fileinto :copy "incoming"; redirect :copy "a@b.example";"#;
     assert_eq!(
         actions(script, MSG),
-        ["fileinto incoming :copy", "redirect a@b.example :copy", "implicit-keep"]
+        [
+            "fileinto incoming :copy",
+            "redirect a@b.example :copy",
+            "implicit-keep"
+        ]
     );
     let script = r#"require ["fileinto", "reject", "mailbox"];
         if mailboxexists "Partners" { fileinto :create "Partners"; }
@@ -224,7 +258,10 @@ fn copy_and_mailbox() {
     };
     let outcome = eval_with(script, MSG, &store, &Limits::default()).unwrap();
     assert_eq!(common::summary(&outcome), ["fileinto Partners :create"]);
-    assert_eq!(actions(script, MSG), ["reject This message was not accepted by the Mailstore"]);
+    assert_eq!(
+        actions(script, MSG),
+        ["reject This message was not accepted by the Mailstore"]
+    );
 }
 
 /// RFC 5429: ereject.
@@ -234,7 +271,10 @@ fn ereject_example() {
         if address "from" "coyote@desert.example.org" {
             ereject "I no longer accept mail from this address";
         }"#;
-    assert_eq!(actions(script, MSG), ["ereject I no longer accept mail from this address"]);
+    assert_eq!(
+        actions(script, MSG),
+        ["ereject I no longer accept mail from this address"]
+    );
 }
 
 /// draft-ietf-sieve-regex: `:regex` with match groups and `:quoteregex`.
@@ -246,7 +286,10 @@ fn regex_match_type() {
         set :quoteregex "q" "a.b";
         if string :regex "axb" "${q}" { fileinto "wrong"; }"#;
     let msg = "List-ID: Sieve <sieve.ietf.org>\nFrom: coyote@desert.example.org\n\nx";
-    assert_eq!(actions(script, msg), ["fileinto lists.sieve", "fileinto desert.example.org"]);
+    assert_eq!(
+        actions(script, msg),
+        ["fileinto lists.sieve", "fileinto desert.example.org"]
+    );
     // A pattern that only fails at run time (built from a variable) is an error value.
     let bad = r#"require ["regex", "variables"]; set "p" "("; if header :regex "subject" "${p}" { keep; }"#;
     assert!(eval(bad, MSG).is_err());

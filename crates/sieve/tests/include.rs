@@ -25,7 +25,10 @@ fn personal_and_global_scripts() {
         include :global "spam_tests";
         include :personal "spam_tests";
         include :personal "mailing_lists";"#;
-    assert_eq!(run(script, &store).unwrap(), ["fileinto Spam", "fileinto Fast"]);
+    assert_eq!(
+        run(script, &store).unwrap(),
+        ["fileinto Spam", "fileinto Fast"]
+    );
 }
 
 /// RFC 6609 §3.3's example: global variables shared with the included script.
@@ -90,12 +93,34 @@ fn include_bounds() {
         store = store.with_script(&format!("s{i}"), &text);
     }
     let e = run("require \"include\"; include \"s0\";", &store).unwrap_err();
-    assert!(matches!(e, Error::LimitExceeded { limit: Limit::IncludeDepth, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::LimitExceeded {
+                limit: Limit::IncludeDepth,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let store = Store::default().with_script("x", "keep;");
     let many = "require \"include\";".to_owned() + &"include \"x\";".repeat(20);
     let e = run(&many, &store).unwrap_err();
-    assert!(matches!(e, Error::LimitExceeded { limit: Limit::Includes, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::LimitExceeded {
+                limit: Limit::Includes,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let store = Store::default().with_script("broken", "fileinto \"x\";");
     let e = run("require \"include\"; include \"broken\";", &store).unwrap_err();
-    assert!(e.to_string().starts_with("in included script \"broken\": line 1, column 1"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("in included script \"broken\": line 1, column 1"),
+        "{e}"
+    );
 }

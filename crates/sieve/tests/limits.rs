@@ -31,7 +31,10 @@ fn script_size_and_nesting() {
     let deep = "if true {".repeat(40) + &"}".repeat(40);
     assert_eq!(limit_of(run(&deep, &Limits::default())), Limit::Nesting);
     let deep_tests = format!("if {} true {{ }}", "not ".repeat(10_000));
-    assert_eq!(limit_of(run(&deep_tests, &Limits::default())), Limit::Nesting);
+    assert_eq!(
+        limit_of(run(&deep_tests, &Limits::default())),
+        Limit::Nesting
+    );
 }
 
 /// A doubling variable would take gigabytes; it stops at `max_variable_bytes`.
@@ -39,7 +42,10 @@ fn script_size_and_nesting() {
 fn variables_that_blow_up_are_stopped() {
     let script = "require \"variables\"; set \"a\" \"xxxxxxxxxxxxxxxx\";".to_owned()
         + &"set \"a\" \"${a}${a}\";".repeat(40);
-    assert_eq!(limit_of(run(&script, &Limits::default())), Limit::VariableSize);
+    assert_eq!(
+        limit_of(run(&script, &Limits::default())),
+        Limit::VariableSize
+    );
     let many: String = (0..300).map(|i| format!("set \"v{i}\" \"x\";")).collect();
     let script = format!("require \"variables\"; {many}");
     assert_eq!(limit_of(run(&script, &Limits::default())), Limit::Variables);
@@ -56,7 +62,10 @@ fn step_budget_stops_expensive_scripts() {
         + &"a".repeat(200)
         + "b\" { discard; }";
     assert_eq!(limit_of(run(&script, &Limits::default())), Limit::Steps);
-    let tests = format!("if anyof({}) {{ discard; }}", vec!["header :contains \"subject\" \"zzz\""; 5000].join(","));
+    let tests = format!(
+        "if anyof({}) {{ discard; }}",
+        vec!["header :contains \"subject\" \"zzz\""; 5000].join(",")
+    );
     let limits = Limits {
         max_steps: 1000,
         max_nesting: 4,
@@ -71,8 +80,13 @@ fn actions_and_redirects_are_bounded() {
     let files: String = (0..100).map(|i| format!("fileinto \"f{i}\";")).collect();
     let script = format!("require \"fileinto\"; {files}");
     assert_eq!(limit_of(run(&script, &Limits::default())), Limit::Actions);
-    let redirects: String = (0..10).map(|i| format!("redirect \"r{i}@example.org\";")).collect();
-    assert_eq!(limit_of(run(&redirects, &Limits::default())), Limit::Redirects);
+    let redirects: String = (0..10)
+        .map(|i| format!("redirect \"r{i}@example.org\";"))
+        .collect();
+    assert_eq!(
+        limit_of(run(&redirects, &Limits::default())),
+        Limit::Redirects
+    );
 }
 
 #[test]
@@ -84,7 +98,10 @@ fn regex_size_is_bounded() {
     let script = "require \"regex\"; if header :regex \"subject\" \"(a|b|c){1000}\" { keep; }";
     assert!(matches!(
         compile(script, &limits),
-        Err(Error::LimitExceeded { limit: Limit::RegexSize, .. })
+        Err(Error::LimitExceeded {
+            limit: Limit::RegexSize,
+            ..
+        })
     ));
 }
 

@@ -57,7 +57,8 @@ fn extended_example_section_9() {
     assert_eq!(actions(EXTENDED_EXAMPLE, not_me), ["fileinto spam"]);
     let spam = "From: x@else.org\nTo: x@else.org\nCc: me@example.com\nSubject: MAKE lots of MONEY very FAST\n\nx\n";
     assert_eq!(actions(EXTENDED_EXAMPLE, spam), ["fileinto spam"]);
-    let personal = "From: friend@else.org\nTo: x@else.org\nCc: Me <me@example.com>\nSubject: hi\n\nx\n";
+    let personal =
+        "From: friend@else.org\nTo: x@else.org\nCc: Me <me@example.com>\nSubject: hi\n\nx\n";
     assert_eq!(actions(EXTENDED_EXAMPLE, personal), ["fileinto personal"]);
 }
 
@@ -73,10 +74,19 @@ fn if_elsif_else() {
         } else {
             fileinto "INBOX";
         }"#;
-    assert_eq!(actions(script, "From: wile.coyote@acme.example\n\nx"), ["discard"]);
-    assert_eq!(actions(script, "From: a@b.c\nSubject: win $$$ now\n\nx"), ["discard"]);
+    assert_eq!(
+        actions(script, "From: wile.coyote@acme.example\n\nx"),
+        ["discard"]
+    );
+    assert_eq!(
+        actions(script, "From: a@b.c\nSubject: win $$$ now\n\nx"),
+        ["discard"]
+    );
     // fileinto "INBOX" is the keep; no second copy by the implicit keep.
-    assert_eq!(actions(script, "From: a@b.c\nSubject: hi\n\nx"), ["fileinto INBOX"]);
+    assert_eq!(
+        actions(script, "From: a@b.c\nSubject: hi\n\nx"),
+        ["fileinto INBOX"]
+    );
 }
 
 /// RFC 5228 §2.10.2 and §4: which actions cancel the implicit keep.
@@ -85,15 +95,30 @@ fn implicit_keep_rules() {
     assert_eq!(actions("", "Subject: x\n\nx"), ["implicit-keep"]);
     assert_eq!(actions("# nothing\n", "Subject: x\n\nx"), ["implicit-keep"]);
     assert_eq!(actions("discard;", "Subject: x\n\nx"), ["discard"]);
-    assert_eq!(actions("redirect \"a@b.example\";", "Subject: x\n\nx"), ["redirect a@b.example"]);
-    assert_eq!(actions("keep; discard;", "Subject: x\n\nx"), ["keep", "discard"]);
     assert_eq!(
-        actions("require \"fileinto\"; fileinto \"a\"; fileinto \"a\";", "Subject: x\n\nx"),
+        actions("redirect \"a@b.example\";", "Subject: x\n\nx"),
+        ["redirect a@b.example"]
+    );
+    assert_eq!(
+        actions("keep; discard;", "Subject: x\n\nx"),
+        ["keep", "discard"]
+    );
+    assert_eq!(
+        actions(
+            "require \"fileinto\"; fileinto \"a\"; fileinto \"a\";",
+            "Subject: x\n\nx"
+        ),
         ["fileinto a"]
     );
-    assert_eq!(actions("stop; discard;", "Subject: x\n\nx"), ["implicit-keep"]);
     assert_eq!(
-        actions("redirect \"a@b.example\"; redirect \"A@B.example\";", "Subject: x\n\nx"),
+        actions("stop; discard;", "Subject: x\n\nx"),
+        ["implicit-keep"]
+    );
+    assert_eq!(
+        actions(
+            "redirect \"a@b.example\"; redirect \"A@B.example\";",
+            "Subject: x\n\nx"
+        ),
         ["redirect a@b.example"]
     );
 }
@@ -106,8 +131,12 @@ fn base_tests() {
         let script = format!("if {test} {{ discard; }}");
         actions(&script, msg) == ["discard"]
     };
-    assert!(t(r#"allof (header :contains "From" "Cobb", header :contains "to" "Bart")"#));
-    assert!(!t(r#"allof (header :contains "From" "Cobb", header :contains "to" "Lisa")"#));
+    assert!(t(
+        r#"allof (header :contains "From" "Cobb", header :contains "to" "Bart")"#
+    ));
+    assert!(!t(
+        r#"allof (header :contains "From" "Cobb", header :contains "to" "Lisa")"#
+    ));
     assert!(t(r#"anyof (false, header :contains "to" "Bart")"#));
     assert!(t(r#"exists ["From", "Date"]"#));
     assert!(!t(r#"exists ["From", "Reply-To"]"#));
@@ -146,10 +175,16 @@ fn envelope_test() {
     let script = r#"require "envelope";
         if envelope :all :is "from" "tim@example.com" { discard; }"#;
     assert_eq!(actions(script, "From: tim@example.com\n\nx"), ["discard"]);
-    assert_eq!(actions(script, "From: tom@example.com\n\nx"), ["implicit-keep"]);
+    assert_eq!(
+        actions(script, "From: tom@example.com\n\nx"),
+        ["implicit-keep"]
+    );
     let domain = r#"require "envelope";
         if envelope :domain :is "to" "example.com" { discard; }"#;
-    assert_eq!(actions(domain, "From: a@b.c\nTo: me@example.com\n\nx"), ["discard"]);
+    assert_eq!(
+        actions(domain, "From: a@b.c\nTo: me@example.com\n\nx"),
+        ["discard"]
+    );
 }
 
 /// RFC 5228 §2.4.2: multi-line strings and escapes reach the actions intact.
@@ -167,7 +202,8 @@ fn strings_reach_actions() {
 /// RFC 5228 §2.7.2: header values are compared decoded (RFC 2047), whatever the charset.
 #[test]
 fn encoded_korean_subjects_match() {
-    let script = r#"require "fileinto"; if header :contains "subject" "보고서" { fileinto "Reports"; }"#;
+    let script =
+        r#"require "fileinto"; if header :contains "subject" "보고서" { fileinto "Reports"; }"#;
     let utf8 = "Subject: =?UTF-8?B?7KO86rCEIOuztOqzoOyEnCDsoJzstpw=?=\n\nx";
     assert_eq!(actions(script, utf8), ["fileinto Reports"]);
     let euc_kr = "Subject: =?EUC-KR?B?uriw7byt?= 11월\n\nx";
@@ -181,7 +217,11 @@ fn encoded_korean_subjects_match() {
 /// RFC 5228 §4.2 allows only one answer to a message: reject and keep clash.
 #[test]
 fn reject_with_keep_is_an_error() {
-    let e = eval("require \"reject\"; keep; reject \"no\";", "Subject: x\n\nx").unwrap_err();
+    let e = eval(
+        "require \"reject\"; keep; reject \"no\";",
+        "Subject: x\n\nx",
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("cannot be used together"), "{e}");
     let ok = actions("require \"reject\"; reject \"no\";", "Subject: x\n\nx");
     assert_eq!(ok, ["reject no"]);

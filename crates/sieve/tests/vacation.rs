@@ -32,7 +32,10 @@ fn choice_of_reason() {
     assert_eq!(v.in_reply_to.as_deref(), Some("<1@example.org>"));
     assert_eq!(
         actions(script, MSG),
-        ["vacation to sender@example.org subject \"Auto: cyrus question\"", "implicit-keep"]
+        [
+            "vacation to sender@example.org subject \"Auto: cyrus question\"",
+            "implicit-keep"
+        ]
     );
 }
 
@@ -51,7 +54,12 @@ fn days_and_addresses() {
     // Not addressed to the user or an alias (RFC 5230 §4.5): no reply.
     let elsewhere = "From: a@example.org\nTo: someone@else.example\n\nx";
     let outcome = common::eval_for(script, elsewhere, "me@example.com").unwrap();
-    assert!(!outcome.actions.iter().any(|a| matches!(a, Action::Vacation(_))));
+    assert!(
+        !outcome
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Vacation(_)))
+    );
     // Days are clamped to the configured range.
     let long = r#"require "vacation"; vacation :days 1000 "away";"#;
     assert_eq!(vacation(long, MSG).unwrap().days, 90);

@@ -136,54 +136,6 @@ impl Machine<'_> {
             }
             Command::Stop => return Ok(Flow::Stop),
             Command::Return => return Ok(Flow::Return),
-            Command::Keep { flags } => {
-                let flags = self.action_flags(frame, flags.as_deref())?;
-                self.implicit_keep = false;
-                self.push(Action::Keep {
-                    flags,
-                    implicit: false,
-                })?;
-            }
-            Command::Discard => {
-                self.implicit_keep = false;
-                self.push(Action::Discard)?;
-            }
-            Command::FileInto {
-                mailbox,
-                flags,
-                copy,
-                create,
-            } => {
-                let mailbox = self.expand(frame, mailbox)?;
-                let flags = self.action_flags(frame, flags.as_deref())?;
-                if !copy {
-                    self.implicit_keep = false;
-                }
-                self.push(Action::FileInto {
-                    mailbox,
-                    flags,
-                    copy: *copy,
-                    create: *create,
-                })?;
-            }
-            Command::Redirect { address, copy } => {
-                let address = self.expand(frame, address)?;
-                if !copy {
-                    self.implicit_keep = false;
-                }
-                self.push(Action::Redirect {
-                    address,
-                    copy: *copy,
-                })?;
-            }
-            Command::Reject { reason, extended } => {
-                let reason = self.expand(frame, reason)?;
-                self.implicit_keep = false;
-                self.push(Action::Reject {
-                    reason,
-                    extended: *extended,
-                })?;
-            }
             Command::Vacation(args) => {
                 if let Some(reply) = self.vacation(frame, args)? {
                     self.push(Action::Vacation(reply))?;
@@ -210,8 +162,64 @@ impl Machine<'_> {
                 optional,
             } => return self.include(name, *location, *once, *optional),
             Command::Global(names) => frame.globals.extend(names.iter().cloned()),
+            _ => self.delivery(frame, command)?,
         }
         Ok(Flow::Next)
+    }
+
+    /// The commands that decide where the message goes, and whether they cancel the
+    /// implicit keep (RFC 5228 §2.10.2, §4; RFC 3894 for `:copy`).
+    fn delivery(&mut self, frame: &mut Frame, command: &Command) -> Result<(), Error> {
+        let (action, cancels_keep) = match command {
+            Command::Keep { flags } => {
+                let flags = self.action_flags(frame, flags.as_deref())?;
+                let keep = Action::Keep {
+                    flags,
+                    implicit: false,
+                };
+                (keep, true)
+            }
+            Command::Discard => (Action::Discard, true),
+            Command::FileInto {
+                mailbox,
+                flags,
+                copy,
+                create,
+            } => {
+                let mailbox = self.expand(frame, mailbox)?;
+                let flags = self.action_flags(frame, flags.as_deref())?;
+                let action = Action::FileInto {
+                    mailbox,
+                    flags,
+                    copy: *copy,
+                    create: *create,
+                };
+                (action, !copy)
+            }
+            Command::Redirect { address, copy } => {
+                let address = self.expand(frame, address)?;
+                (
+                    Action::Redirect {
+                        address,
+                        copy: *copy,
+                    },
+                    !copy,
+                )
+            }
+            Command::Reject { reason, extended } => {
+                let reason = self.expand(frame, reason)?;
+                let action = Action::Reject {
+                    reason,
+                    extended: *extended,
+                };
+                (action, true)
+            }
+            _ => return Ok(()),
+        };
+        if cancels_keep {
+            self.implicit_keep = false;
+        }
+        self.push(action)
     }
 
     /// `setflag`/`addflag`/`removeflag` (RFC 5232 §3).

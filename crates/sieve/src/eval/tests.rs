@@ -69,14 +69,7 @@ impl Machine<'_> {
                 matcher,
                 headers,
                 keys,
-            } => {
-                let mut values = Vec::new();
-                for name in headers {
-                    let name = self.expand(frame, name)?;
-                    values.extend(self.message.header(&name).map(|h| h.decoded.clone()));
-                }
-                (matcher, values, keys)
-            }
+            } => (matcher, self.header_values(frame, headers)?, keys),
             Test::Address {
                 matcher,
                 part,
@@ -88,18 +81,7 @@ impl Machine<'_> {
                 part,
                 fields,
                 keys,
-            } => {
-                let mut values = Vec::new();
-                for field in fields {
-                    let address = match self.expand(frame, field)?.to_ascii_lowercase().as_str() {
-                        "from" => &self.context.envelope.from,
-                        "to" => &self.context.envelope.to,
-                        _ => continue,
-                    };
-                    values.push(address_part(address, *part));
-                }
-                (matcher, values, keys)
-            }
+            } => (matcher, self.envelope_values(frame, fields, *part)?, keys),
             Test::Body {
                 matcher,
                 transform,
@@ -126,19 +108,7 @@ impl Machine<'_> {
                 matcher,
                 variables,
                 keys,
-            } => {
-                let mut lists = Vec::new();
-                for v in variables {
-                    let name = self.expand(frame, v)?;
-                    lists.push(self.variable(frame, &name));
-                }
-                let flags = if variables.is_empty() {
-                    self.flags.clone()
-                } else {
-                    super::variables::flag_list(&lists)
-                };
-                (matcher, flags, keys)
-            }
+            } => (matcher, self.flag_values(frame, variables)?, keys),
             Test::String {
                 matcher,
                 sources,
@@ -157,6 +127,49 @@ impl Machine<'_> {
             _ => return Ok(false),
         };
         self.compare(frame, *matcher, &values, keys)
+    }
+
+    /// The decoded values of every named header, in order (RFC 5228 §5.7).
+    fn header_values(&mut self, frame: &Frame, headers: &[Value]) -> Result<Vec<String>, Error> {
+        let mut values = Vec::new();
+        for name in headers {
+            let name = self.expand(frame, name)?;
+            values.extend(self.message.header(&name).map(|h| h.decoded.clone()));
+        }
+        Ok(values)
+    }
+
+    /// The envelope addresses named (`from`, `to`), reduced to `part` (RFC 5228 §5.4).
+    fn envelope_values(
+        &mut self,
+        frame: &Frame,
+        fields: &[Value],
+        part: AddressPart,
+    ) -> Result<Vec<String>, Error> {
+        let mut values = Vec::new();
+        for field in fields {
+            let address = match self.expand(frame, field)?.to_ascii_lowercase().as_str() {
+                "from" => &self.context.envelope.from,
+                "to" => &self.context.envelope.to,
+                _ => continue,
+            };
+            values.push(address_part(address, part));
+        }
+        Ok(values)
+    }
+
+    /// The flags `hasflag` looks at: the named variables', or the internal ones
+    /// (RFC 5232 §4).
+    fn flag_values(&mut self, frame: &Frame, variables: &[Value]) -> Result<Vec<String>, Error> {
+        if variables.is_empty() {
+            return Ok(self.flags.clone());
+        }
+        let mut lists = Vec::new();
+        for v in variables {
+            let name = self.expand(frame, v)?;
+            lists.push(self.variable(frame, &name));
+        }
+        Ok(super::variables::flag_list(&lists))
     }
 
     /// Applies a match type and comparator: true if any value matches any key. A
@@ -304,20 +317,15 @@ impl Machine<'_> {
             Some(name) => {
                 let name = self.expand(frame, name)?;
                 // RFC 5260 §4: the first field of that name; no valid date, no match.
-                match self
-                    .message
-                    .header(&name)
-                    .next()
-                    .and_then(|h| {
-                        // In Received the date follows the last `;` (RFC 5321 §4.4).
-                        let raw = h.raw.as_str();
-                        if name.eq_ignore_ascii_case("received") {
-                            parse_header_date(raw.rsplit(';').next().unwrap_or(raw))
-                        } else {
-                            parse_header_date(raw)
-                        }
-                    })
-                {
+                match self.message.header(&name).next().and_then(|h| {
+                    // In Received the date follows the last `;` (RFC 5321 §4.4).
+                    let raw = h.raw.as_str();
+                    if name.eq_ignore_ascii_case("received") {
+                        parse_header_date(raw.rsplit(';').next().unwrap_or(raw))
+                    } else {
+                        parse_header_date(raw)
+                    }
+                }) {
                     Some(ts) => ts,
                     None => return Ok(Vec::new()),
                 }

@@ -59,9 +59,19 @@ pub fn context(from: &str, to: &str) -> Context {
 }
 
 /// Compiles and runs with default limits, the envelope taken from the message's From/To.
-pub fn eval_with(script: &str, message: &str, store: &Store, limits: &Limits) -> Result<Outcome, Error> {
+pub fn eval_with(
+    script: &str,
+    message: &str,
+    store: &Store,
+    limits: &Limits,
+) -> Result<Outcome, Error> {
     let compiled = compile(script, limits)?;
-    let message = Message::parse(message.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes());
+    let message = Message::parse(
+        message
+            .replace("\r\n", "\n")
+            .replace('\n', "\r\n")
+            .as_bytes(),
+    );
     let from = first_address(&message, "from").unwrap_or_default();
     let to = first_address(&message, "to").unwrap_or_else(|| "me@example.com".into());
     run(&compiled, &message, &context(&from, &to), store, limits)
@@ -92,7 +102,12 @@ pub fn summary(outcome: &Outcome) -> Vec<String> {
                     format!("{kind} {}", flags.join(" "))
                 }
             }
-            Action::FileInto { mailbox, flags, copy, create } => {
+            Action::FileInto {
+                mailbox,
+                flags,
+                copy,
+                create,
+            } => {
                 let mut s = format!("fileinto {mailbox}");
                 if !flags.is_empty() {
                     s += &format!(" [{}]", flags.join(" "));
@@ -131,5 +146,11 @@ pub fn eval_for(script: &str, message: &str, user: &str) -> Result<Outcome, Erro
     let compiled = compile(script, &limits)?;
     let message = Message::parse(message.replace('\n', "\r\n").as_bytes());
     let from = first_address(&message, "from").unwrap_or_default();
-    run(&compiled, &message, &context(&from, user), &Store::default(), &limits)
+    run(
+        &compiled,
+        &message,
+        &context(&from, user),
+        &Store::default(),
+        &limits,
+    )
 }
