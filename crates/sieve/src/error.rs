@@ -173,6 +173,13 @@ pub enum Error {
         /// The later action.
         second: &'static str,
     },
+    /// A `redirect` address that is not a plain `local@domain` (RFC 5228 §4.2), found at
+    /// run time after variable expansion.
+    #[error("redirect address \"{address}\" is not a valid address")]
+    BadAddress {
+        /// The address as expanded.
+        address: String,
+    },
     /// A variable name that is not an identifier, or a `global` clash (RFC 5229 §3,
     /// RFC 6609 §3.3).
     #[error("bad variable name \"{name}\": {message}")]

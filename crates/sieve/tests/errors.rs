@@ -138,6 +138,16 @@ fn argument_rules() {
             "require \"include\"; include \"../x\";",
             "plain, non-empty name",
         ),
+        ("redirect \"not an address\";", "not a valid address"),
+        (
+            "redirect \"a@b.example\r\nBcc: x@y\";",
+            "not a valid address",
+        ),
+        (
+            "if header :is \"Subject:\" \"x\" { }",
+            "not a header field name",
+        ),
+        ("if exists \"\" { }", "not a header field name"),
     ];
     for (script, needle) in cases {
         let e = error(script).to_string();

@@ -226,3 +226,11 @@ fn reject_with_keep_is_an_error() {
     let ok = actions("require \"reject\"; reject \"no\";", "Subject: x\n\nx");
     assert_eq!(ok, ["reject no"]);
 }
+
+/// RFC 5228 §4.2: a redirect address built from variables is checked when it is known.
+#[test]
+fn expanded_redirect_address_is_checked() {
+    let script = r#"require "variables"; set "to" "a@b.example>, c@d.example"; redirect "${to}";"#;
+    let e = eval(script, "Subject: x\n\nx").unwrap_err();
+    assert!(matches!(e, certmail_sieve::Error::BadAddress { .. }), "{e}");
+}

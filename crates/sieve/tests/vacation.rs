@@ -145,3 +145,18 @@ fn incompatible_with_reject() {
     let twice = r#"require "vacation"; vacation "a"; vacation "b";"#;
     assert!(eval(twice, MSG).is_err());
 }
+
+/// A recipient is compared as a whole address: `me@example.com` is not in
+/// `name@example.com` (RFC 5230 §4.5).
+#[test]
+fn recipient_match_is_exact() {
+    let script = r#"require "vacation"; vacation "away";"#;
+    let msg = "From: a@example.org\nTo: name@example.com\n\nx";
+    let outcome = common::eval_for(script, msg, "me@example.com").unwrap();
+    assert!(
+        !outcome
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Vacation(_)))
+    );
+}

@@ -201,7 +201,7 @@ impl Compiler {
             "stop" => Command::Stop,
             "redirect" => Command::Redirect {
                 copy: self.copy_tag(&mut args)?,
-                address: self.value_arg(&mut args, "the address")?,
+                address: self.address_arg(&mut args)?,
             },
             "fileinto" => self.fileinto(&mut args)?,
             "reject" | "ereject" => {
@@ -378,6 +378,19 @@ impl Compiler {
         ))
     }
 
+    /// `redirect`'s address: a literal one must be valid now (RFC 5228 §4.2).
+    fn address_arg(&self, args: &mut Args) -> Result<Value, Error> {
+        let (s, pos) = args.string("the address")?;
+        let value = self.value(s, pos)?;
+        if let Some(address) = value.as_literal()
+            && !is_valid_address(address)
+        {
+            let message = format!("\"{address}\" is not a valid address (local@domain)");
+            return Err(Error::args(pos, "redirect", message));
+        }
+        Ok(value)
+    }
+
     /// The next positional argument as a string value.
     fn value_arg(&self, args: &mut Args, what: &str) -> Result<Value, Error> {
         let (s, pos) = args.string(what)?;
@@ -436,6 +449,21 @@ fn no_tests_or_block(cmd: &RawCommand) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// A plain `local@domain` address with nothing that could break a header or an SMTP
+/// command (white space, controls, brackets, separators).
+pub(crate) fn is_valid_address(address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    let clean = |s: &str| {
+        !s.is_empty()
+            && !s
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c))
+    };
+    clean(local) && clean(domain) && !domain.contains('@')
 }
 
 /// RFC 5229 §3: `identifier = (ALPHA / "_") *(ALPHA / DIGIT / "_")`.

@@ -6,7 +6,7 @@ use super::args::{Args, TagArg, TagKind, tag_string, tag_strings};
 use crate::ast::{
     AddressPart, BodyTransform, Comparator, MatchType, Matcher, Relation, Test, Value, Zone,
 };
-use crate::error::Error;
+use crate::error::{Error, Position};
 use crate::eval::matching::build_regex;
 use crate::syntax::RawTest;
 
@@ -315,11 +315,17 @@ impl Compiler {
 
     fn list_arg(&self, args: &mut Args, what: &str) -> Result<Vec<Value>, Error> {
         let (list, pos) = args.string_list(what)?;
+        if what == "the header names" {
+            check_header_names(&list, pos, &args.name)?;
+        }
         self.values(list, pos)
     }
 
     fn string_arg(&self, args: &mut Args, what: &str) -> Result<Value, Error> {
         let (s, pos) = args.string(what)?;
+        if what == "the header name" {
+            check_header_names(std::slice::from_ref(&s), pos, &args.name)?;
+        }
         self.value(s, pos)
     }
 }
@@ -343,6 +349,19 @@ fn test_tag(test: &str, tag: &str) -> Option<TagKind> {
         "over" | "under" if test == "size" => Some(Flag),
         _ => None,
     }
+}
+
+/// Header names must be RFC 5322 field names: printable ASCII without `:` (RFC 5228
+/// §2.4.2.2). Names holding a variable reference are left for run time.
+fn check_header_names(names: &[String], pos: Position, command: &str) -> Result<(), Error> {
+    for name in names {
+        let ok = !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':');
+        if !ok && !name.contains("${") {
+            let message = format!("\"{name}\" is not a header field name");
+            return Err(Error::args(pos, command, message));
+        }
+    }
+    Ok(())
 }
 
 fn parse_relation(tag: &TagArg, command: &str) -> Result<Relation, Error> {

@@ -198,6 +198,9 @@ impl Machine<'_> {
             }
             Command::Redirect { address, copy } => {
                 let address = self.expand(frame, address)?;
+                if !crate::compile::is_valid_address(&address) {
+                    return Err(Error::BadAddress { address });
+                }
                 (
                     Action::Redirect {
                         address,

@@ -341,7 +341,7 @@ impl Machine<'_> {
 }
 
 /// The addresses of a header value, display names and groups left out.
-fn parse_addresses(raw: &str) -> Vec<String> {
+pub(super) fn parse_addresses(raw: &str) -> Vec<String> {
     let mut buf = raw.as_bytes().to_vec();
     buf.extend_from_slice(b"\r\n");
     let value = MessageStream::new(&buf).parse_address();

@@ -124,15 +124,13 @@ impl Machine<'_> {
             return false;
         }
         // §4.5: the user must be a visible recipient (To/Cc/Bcc and their Resent- forms).
-        let visible = RECIPIENT_HEADERS.iter().any(|name| {
+        RECIPIENT_HEADERS.iter().any(|name| {
             self.message.header(name).any(|field| {
-                let raw = field.raw.to_ascii_lowercase();
-                addresses
+                super::tests::parse_addresses(&field.raw)
                     .iter()
-                    .any(|a| !a.is_empty() && raw.contains(&a.to_ascii_lowercase()))
+                    .any(|r| addresses.iter().any(|a| a.eq_ignore_ascii_case(r)))
             })
-        });
-        visible
+        })
     }
 }
 
