@@ -23,14 +23,20 @@ impl Timestamp {
         }
     }
 
-    /// A timestamp from a civil date and time in the given zone.
+    /// A timestamp from a civil date and time in the given zone. Out-of-range fields are
+    /// clamped (years to ±1 000 000, months to 1–12, days to 1–31, and so on).
     pub fn from_civil(
         (year, month, day): (i64, u32, u32),
         (hour, minute, second): (u32, u32, u32),
         offset_minutes: i32,
     ) -> Timestamp {
-        let days = days_from_civil(year, month, day);
-        let local = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
+        let days = days_from_civil(
+            year.clamp(-1_000_000, 1_000_000),
+            month.clamp(1, 12),
+            day.clamp(1, 31),
+        );
+        let seconds = hour.min(23) * 3600 + minute.min(59) * 60 + second.min(60);
+        let local = days * 86_400 + i64::from(seconds);
         Timestamp {
             unix: local - i64::from(offset_minutes) * 60,
             offset_minutes,
@@ -38,7 +44,12 @@ impl Timestamp {
     }
 
     fn local_fields(self) -> Fields {
-        let local = self.unix + i64::from(self.offset_minutes) * 60;
+        // Clamped to ±100 000 years around 1970 so that no arithmetic below can overflow.
+        const SPAN: i64 = 100_000 * 366 * 86_400;
+        let local = self
+            .unix
+            .saturating_add(i64::from(self.offset_minutes) * 60)
+            .clamp(-SPAN, SPAN);
         let days = local.div_euclid(86_400);
         let secs = local.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);
@@ -202,5 +213,22 @@ mod tests {
         // 2006-04-21 is MJD 53846.
         assert_eq!(ts.part("julian").unwrap(), "53846");
         assert!(parse_header_date("not a date").is_none());
+    }
+
+    #[test]
+    fn extreme_values_do_not_overflow() {
+        for unix in [i64::MIN, -1, 0, i64::MAX] {
+            for offset in [i32::MIN, 0, i32::MAX] {
+                let ts = Timestamp {
+                    unix,
+                    offset_minutes: offset,
+                };
+                for part in ["std11", "iso8601", "julian", "weekday", "zone"] {
+                    assert!(ts.part(part).is_some());
+                }
+            }
+        }
+        let ts = Timestamp::from_civil((i64::MAX, 99, 99), (99, 99, 99), 0);
+        assert!(ts.part("date").is_some());
     }
 }
