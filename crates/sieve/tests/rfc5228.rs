@@ -234,3 +234,19 @@ fn expanded_redirect_address_is_checked() {
     let e = eval(script, "Subject: x\n\nx").unwrap_err();
     assert!(matches!(e, certmail_sieve::Error::BadAddress { .. }), "{e}");
 }
+
+/// RFC 5228 §2.4.2.4: encoded characters, decoded at compile time.
+#[test]
+fn encoded_characters() {
+    let script = r#"require ["encoded-character", "fileinto"];
+        if header :contains "subject" "${unicode:bcf4 ace0 c11c}" {
+            fileinto "${hex:52 65 70 6f 72 74 73}";
+        }"#;
+    assert_eq!(
+        actions(script, "Subject: 월간 보고서\n\nx"),
+        ["fileinto Reports"]
+    );
+    // Without the require, the text stays as written.
+    let plain = r#"require "fileinto"; fileinto "${hex:41}";"#;
+    assert_eq!(actions(plain, "Subject: x\n\nx"), ["fileinto ${hex:41}"]);
+}

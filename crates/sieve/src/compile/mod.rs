@@ -5,9 +5,11 @@
 //!
 //! - this file: the entry point, `require`, commands, and string values;
 //! - [`args`]: tags and positional arguments against a signature;
-//! - [`tests`]: tests, comparators, match types.
+//! - [`tests`]: tests, comparators, match types;
+//! - [`encoded`]: `${hex:…}` and `${unicode:…}` (RFC 5228 §2.4.2.4).
 
 mod args;
+mod encoded;
 mod tests;
 
 use std::collections::HashSet;
@@ -39,6 +41,7 @@ pub const EXTENSIONS: &[&str] = &[
     "include",
     "regex",
     "subaddress",
+    "encoded-character",
 ];
 
 /// Compiles a script's text, checking it against [`Limits::max_script_bytes`] and
@@ -398,7 +401,12 @@ impl Compiler {
     }
 
     /// A string as a [`Value`]: with `variables` required, `${…}` references are found.
-    pub(crate) fn value(&self, s: String, _pos: Position) -> Result<Value, Error> {
+    pub(crate) fn value(&self, s: String, pos: Position) -> Result<Value, Error> {
+        let s = if self.requires.contains("encoded-character") && s.contains("${") {
+            encoded::decode(&s, pos)?
+        } else {
+            s
+        };
         if !self.requires.contains("variables") || !s.contains("${") {
             return Ok(Value::Literal(s));
         }
