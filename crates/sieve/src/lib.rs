@@ -6,7 +6,7 @@
 //! 1. [`lexer`] turns text into tokens (comments, quoted and `text:` strings, numbers with
 //!    `K`/`M`/`G`);
 //! 2. [`syntax`] builds the generic command/argument/test tree of RFC 5228 §8.2, and
-//!    [`compile`] types it into [`ast::Script`], reporting the RFC's compile-time errors
+//!    [`mod@compile`] types it into [`ast::Script`], reporting the RFC's compile-time errors
 //!    (unknown command or test, wrong arguments, tag rules, missing `require`) with line
 //!    and column;
 //! 3. [`eval`] runs the script against a [`Message`] and returns an [`Outcome`]: the

@@ -1,5 +1,5 @@
 //! The generic grammar of RFC 5228 §8.2: tokens to a tree of commands, arguments and tests,
-//! before any command is known. [`crate::compile`] then types that tree.
+//! before any command is known. [`mod@crate::compile`] then types that tree.
 //!
 //! ```text
 //! command   = identifier arguments (";" / block)

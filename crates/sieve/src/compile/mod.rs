@@ -4,9 +4,9 @@
 //! without its `require`.
 //!
 //! - this file: the entry point, `require`, commands, and string values;
-//! - [`args`]: tags and positional arguments against a signature;
-//! - [`tests`]: tests, comparators, match types;
-//! - [`encoded`]: `${hex:…}` and `${unicode:…}` (RFC 5228 §2.4.2.4).
+//! - `args`: tags and positional arguments against a signature;
+//! - `tests`: tests, comparators, match types;
+//! - `encoded`: `${hex:…}` and `${unicode:…}` (RFC 5228 §2.4.2.4).
 
 mod args;
 mod encoded;

@@ -3,11 +3,11 @@
 //! envelope through [`Context`].
 //!
 //! - this file: the machine, commands, actions and the implicit keep (RFC 5228 §2.10.2);
-//! - [`tests`](self::tests): tests;
-//! - [`matching`]: comparators and match types;
-//! - [`variables`]: `${…}` expansion, `set` modifiers, flag lists;
-//! - [`vacation`]: resolving a `vacation` into a reply (RFC 5230);
-//! - [`date`]: dates and date parts (RFC 5260).
+//! - `tests`: tests;
+//! - `matching`: comparators and match types;
+//! - `variables`: `${…}` expansion, `set` modifiers, flag lists;
+//! - `vacation`: resolving a `vacation` into a reply (RFC 5230);
+//! - `date`: dates and date parts (RFC 5260).
 //!
 //! Every command and test costs steps from [`Limits::max_steps`]; every value is bounded
 //! by [`Limits::max_variable_bytes`]. A run that hits a bound ends with an error, and the
