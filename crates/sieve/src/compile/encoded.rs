@@ -90,7 +90,7 @@ mod tests {
         assert_eq!(decode("${hex:40}", p).unwrap(), "@");
         assert_eq!(decode("${HEX: 40 }", p).unwrap(), "@");
         assert_eq!(decode("${hex:40", p).unwrap(), "${hex:40");
-        assert_eq!(decode("${hex:400}", p).is_err(), true);
+        assert!(decode("${hex:400}", p).is_err());
         assert_eq!(decode("${hex:4${hex:30}}", p).unwrap(), "${hex:40}");
         assert_eq!(decode("${unicode:40}", p).unwrap(), "@");
         assert_eq!(decode("${ unicode:40}", p).unwrap(), "${ unicode:40}");
