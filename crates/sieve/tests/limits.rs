@@ -116,3 +116,17 @@ fn default_limits() {
     assert_eq!(l.max_redirects, 4);
     assert_eq!(l.max_include_depth, 4);
 }
+
+/// Header lookups are charged by the number of fields scanned: many tests on a message
+/// with very many fields run out of budget instead of running long.
+#[test]
+fn header_scans_are_charged() {
+    let headers: String = (0..20_000).map(|i| format!("X-H{i}: v\n")).collect();
+    let message = format!("{headers}Subject: x\n\nbody\n");
+    let tests = vec!["exists \"x-none\""; 2000].join(", ");
+    let script = format!("if anyof({tests}) {{ discard; }}");
+    let started = Instant::now();
+    let result = eval_with(&script, &message, &Store::default(), &Limits::default());
+    assert_eq!(limit_of(result), Limit::Steps);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

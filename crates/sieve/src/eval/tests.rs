@@ -38,6 +38,7 @@ impl Machine<'_> {
             Test::Exists(names) => {
                 for name in names {
                     let name = self.expand(frame, name)?;
+                    self.charge_header_scan()?;
                     if self.message.header(&name).next().is_none() {
                         return Ok(false);
                     }
@@ -129,11 +130,18 @@ impl Machine<'_> {
         self.compare(frame, *matcher, &values, keys)
     }
 
+    /// Looking a name up scans every header field: a message with thousands of fields
+    /// costs a script more steps per lookup.
+    fn charge_header_scan(&mut self) -> Result<(), Error> {
+        self.charge(self.message.headers.len() as u64 / 32)
+    }
+
     /// The decoded values of every named header, in order (RFC 5228 §5.7).
     fn header_values(&mut self, frame: &Frame, headers: &[Value]) -> Result<Vec<String>, Error> {
         let mut values = Vec::new();
         for name in headers {
             let name = self.expand(frame, name)?;
+            self.charge_header_scan()?;
             values.extend(self.message.header(&name).map(|h| h.decoded.clone()));
         }
         Ok(values)
@@ -254,6 +262,7 @@ impl Machine<'_> {
         let mut out = Vec::new();
         for name in headers {
             let name = self.expand(frame, name)?;
+            self.charge_header_scan()?;
             for field in self.message.header(&name) {
                 self.charge(1 + field.raw.len() as u64 / 64)?;
                 out.extend(
@@ -317,6 +326,7 @@ impl Machine<'_> {
             Some(name) => {
                 let name = self.expand(frame, name)?;
                 // RFC 5260 §4: the first field of that name; no valid date, no match.
+                self.charge_header_scan()?;
                 match self.message.header(&name).next().and_then(|h| {
                     // In Received the date follows the last `;` (RFC 5321 §4.4).
                     let raw = h.raw.as_str();
