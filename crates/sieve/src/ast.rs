@@ -218,6 +218,8 @@ pub enum Test {
     Header {
         /// How to compare.
         matcher: Matcher,
+        /// `:index`/`:last`: only one occurrence of each field.
+        index: Option<Index>,
         /// Header names.
         headers: Vec<Value>,
         /// Keys.
@@ -227,6 +229,8 @@ pub enum Test {
     Address {
         /// How to compare.
         matcher: Matcher,
+        /// `:index`/`:last`: only one occurrence of each field.
+        index: Option<Index>,
         /// Which part of each address.
         part: AddressPart,
         /// Header names.
@@ -258,6 +262,8 @@ pub enum Test {
     Date {
         /// How to compare.
         matcher: Matcher,
+        /// `:index`/`:last`: which occurrence of the field (default: the first).
+        index: Option<Index>,
         /// Time zone to convert to.
         zone: Zone,
         /// The header holding a date.
@@ -298,6 +304,16 @@ pub enum Test {
     },
     /// `mailboxexists` (RFC 5490 §3.1).
     MailboxExists(Vec<Value>),
+}
+
+/// `:index n [:last]` (RFC 5260 §6): the n-th occurrence of a field, counted from the top,
+/// or from the bottom with `:last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Index {
+    /// The occurrence, 1-based.
+    pub n: u64,
+    /// Count from the last field up.
+    pub last: bool,
 }
 
 /// A comparator (RFC 4790, RFC 5228 §2.7.3).

@@ -18,7 +18,7 @@
 //!
 //! Extensions: fileinto, reject, ereject, envelope, imap4flags, vacation, copy, body,
 //! variables, relational, comparator-i;ascii-numeric, date, mailbox, include, regex,
-//! subaddress, encoded-character (the list is [`EXTENSIONS`]).
+//! subaddress, encoded-character, index (the list is [`EXTENSIONS`]).
 //!
 //! Rules:
 //! - No IO and no clock: time, envelope and the store's answers are passed in.

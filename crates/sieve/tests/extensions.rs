@@ -304,3 +304,47 @@ fn subaddress() {
     let msg = "From: a@b.example\nTo: me+lists@example.com\n\nx";
     assert_eq!(actions(script, msg), ["fileinto lists", "fileinto me"]);
 }
+
+/// RFC 5260 §6–§7: `:index` and `:last` pick one occurrence of a field.
+#[test]
+fn index_extension() {
+    let msg = "Received: from a by b; Mon, 7 Dec 2026 09:00:00 +0900\nReceived: from c by d; Sat, 5 Dec 2026 10:00:00 +0000\nX-Hop: first\nX-Hop: second\nX-Hop: third\nFrom: a@x.example\nFrom: b@y.example\n\nx";
+    let script = r#"require ["index", "date", "fileinto"];
+        # The oldest Received (the last one) says Saturday: weekday 6.
+        if date :index 1 :last "received" "weekday" "6" { fileinto "weekend"; }
+        if date :index 1 "received" "weekday" "1" { fileinto "monday"; }
+        if header :index 2 "x-hop" "second" { fileinto "second"; }
+        if header :index 1 :last "x-hop" "third" { fileinto "third"; }
+        if header :index 9 "x-hop" "first" { fileinto "never"; }
+        if address :index 2 :domain "from" "y.example" { fileinto "y"; }"#;
+    assert_eq!(
+        actions(script, msg),
+        [
+            "fileinto weekend",
+            "fileinto monday",
+            "fileinto second",
+            "fileinto third",
+            "fileinto y"
+        ]
+    );
+    for (bad, needle) in [
+        (r#"if header :index 1 "a" "b" { }"#, "require \"index\""),
+        (
+            r#"require "index"; if header :last "a" "b" { }"#,
+            "`:last` needs `:index`",
+        ),
+        (
+            r#"require "index"; if header :index 0 "a" "b" { }"#,
+            "counts from 1",
+        ),
+        (
+            r#"require ["index", "envelope"]; if envelope :index 1 "to" "b" { }"#,
+            "unknown tag",
+        ),
+    ] {
+        let e = certmail_sieve::compile(bad, &Limits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(needle), "{bad}: {e}");
+    }
+}

@@ -42,6 +42,7 @@ pub const EXTENSIONS: &[&str] = &[
     "regex",
     "subaddress",
     "encoded-character",
+    "index",
 ];
 
 /// Compiles a script's text, checking it against [`Limits::max_script_bytes`] and

@@ -2,9 +2,9 @@
 //! and address part every matching test shares (RFC 5228 §2.7).
 
 use super::Compiler;
-use super::args::{Args, TagArg, TagKind, tag_string, tag_strings};
+use super::args::{Args, TagArg, TagKind, tag_number, tag_string, tag_strings};
 use crate::ast::{
-    AddressPart, BodyTransform, Comparator, MatchType, Matcher, Relation, Test, Value, Zone,
+    AddressPart, BodyTransform, Comparator, Index, MatchType, Matcher, Relation, Test, Value, Zone,
 };
 use crate::error::{Error, Position};
 use crate::eval::matching::build_regex;
@@ -71,6 +71,7 @@ impl Compiler {
             "header" => {
                 let matcher = self.matcher(args)?;
                 Test::Header {
+                    index: self.index(args)?,
                     headers: self.list_arg(args, "the header names")?,
                     keys: self.keys(args, matcher)?,
                     matcher,
@@ -128,6 +129,7 @@ impl Compiler {
         }
         let matcher = self.matcher(args)?;
         let part = self.address_part(args)?;
+        let index = self.index(args)?;
         let fields = self.list_arg(args, "the header names")?;
         let keys = self.keys(args, matcher)?;
         if name == "envelope" {
@@ -148,6 +150,7 @@ impl Compiler {
         }
         Ok(Test::Address {
             matcher,
+            index,
             part,
             headers: fields,
             keys,
@@ -185,6 +188,7 @@ impl Compiler {
         } else {
             Zone::Local
         };
+        let index = self.index(args)?;
         let header = if name == "date" {
             Some(self.string_arg(args, "the header name")?)
         } else {
@@ -205,6 +209,7 @@ impl Compiler {
         Ok(match header {
             Some(header) => Test::Date {
                 matcher,
+                index,
                 zone,
                 header,
                 part,
@@ -278,6 +283,26 @@ impl Compiler {
         }
     }
 
+    /// `:index n [:last]` (RFC 5260 §6).
+    fn index(&self, args: &mut Args) -> Result<Option<Index>, Error> {
+        let last = args.take_tag("last");
+        let Some(tag) = args.take_tag("index") else {
+            return match last {
+                Some(tag) => Err(Error::args(tag.pos, &args.name, "`:last` needs `:index`")),
+                None => Ok(None),
+            };
+        };
+        self.need("index", ":index", tag.pos)?;
+        let n = tag_number(&tag);
+        if n == 0 {
+            return Err(Error::args(tag.pos, &args.name, "`:index` counts from 1"));
+        }
+        Ok(Some(Index {
+            n,
+            last: last.is_some(),
+        }))
+    }
+
     fn address_part(&self, args: &mut Args) -> Result<AddressPart, Error> {
         let parts = [
             ("all", AddressPart::All),
@@ -342,6 +367,8 @@ fn test_tag(test: &str, tag: &str) -> Option<TagKind> {
         {
             Some(Flag)
         }
+        "index" if matches!(test, "header" | "address" | "date") => Some(Number),
+        "last" if matches!(test, "header" | "address" | "date") => Some(Flag),
         "raw" | "text" if test == "body" => Some(Flag),
         "content" if test == "body" => Some(StringList),
         "zone" if matches!(test, "date" | "currentdate") => Some(String),

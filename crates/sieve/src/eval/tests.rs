@@ -8,10 +8,11 @@ use mail_parser::{Address, HeaderValue};
 use super::date::{Timestamp, parse_header_date};
 use super::matching::{self, build_regex};
 use super::{Frame, Machine};
-use crate::ast::{AddressPart, BodyTransform, MatchType, Matcher, Test, Value, Zone};
+use crate::ast::{AddressPart, BodyTransform, Index, MatchType, Matcher, Test, Value, Zone};
 use crate::error::{Error, Limit};
+use crate::message::HeaderField;
 
-impl Machine<'_> {
+impl<'a> Machine<'a> {
     /// Evaluates one test.
     pub(super) fn test(&mut self, frame: &mut Frame, test: &Test) -> Result<bool, Error> {
         self.charge(1)?;
@@ -68,15 +69,20 @@ impl Machine<'_> {
         let (matcher, values, keys) = match test {
             Test::Header {
                 matcher,
+                index,
                 headers,
                 keys,
-            } => (matcher, self.header_values(frame, headers)?, keys),
+            } => (matcher, self.header_values(frame, headers, *index)?, keys),
             Test::Address {
                 matcher,
+                index,
                 part,
                 headers,
                 keys,
-            } => (matcher, self.address_values(frame, headers, *part)?, keys),
+            } => {
+                let values = self.address_values(frame, headers, *part, *index)?;
+                (matcher, values, keys)
+            }
             Test::Envelope {
                 matcher,
                 part,
@@ -90,15 +96,15 @@ impl Machine<'_> {
             } => (matcher, self.body_values(frame, transform)?, keys),
             Test::Date {
                 matcher,
+                index,
                 zone,
                 header,
                 part,
                 keys,
-            } => (
-                matcher,
-                self.date_values(frame, zone, Some(header), part)?,
-                keys,
-            ),
+            } => {
+                let header = Some((header, *index));
+                (matcher, self.date_values(frame, zone, header, part)?, keys)
+            }
             Test::CurrentDate {
                 matcher,
                 zone,
@@ -136,13 +142,36 @@ impl Machine<'_> {
         self.charge(self.message.headers.len() as u64 / 32)
     }
 
+    /// The fields named `name`, or with `:index` only the one chosen (RFC 5260 §6).
+    fn fields(&mut self, name: &str, index: Option<Index>) -> Result<Vec<&'a HeaderField>, Error> {
+        self.charge_header_scan()?;
+        let message: &'a crate::message::Message = self.message;
+        let all: Vec<&'a HeaderField> = message
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .collect();
+        let Some(Index { n, last }) = index else {
+            return Ok(all);
+        };
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        if n == 0 || n > all.len() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![if last { all[all.len() - n] } else { all[n - 1] }])
+    }
+
     /// The decoded values of every named header, in order (RFC 5228 §5.7).
-    fn header_values(&mut self, frame: &Frame, headers: &[Value]) -> Result<Vec<String>, Error> {
+    fn header_values(
+        &mut self,
+        frame: &Frame,
+        headers: &[Value],
+        index: Option<Index>,
+    ) -> Result<Vec<String>, Error> {
         let mut values = Vec::new();
         for name in headers {
             let name = self.expand(frame, name)?;
-            self.charge_header_scan()?;
-            values.extend(self.message.header(&name).map(|h| h.decoded.clone()));
+            values.extend(self.fields(&name, index)?.iter().map(|h| h.decoded.clone()));
         }
         Ok(values)
     }
@@ -258,12 +287,12 @@ impl Machine<'_> {
         frame: &Frame,
         headers: &[Value],
         part: AddressPart,
+        index: Option<Index>,
     ) -> Result<Vec<String>, Error> {
         let mut out = Vec::new();
         for name in headers {
             let name = self.expand(frame, name)?;
-            self.charge_header_scan()?;
-            for field in self.message.header(&name) {
+            for field in self.fields(&name, index)? {
                 self.charge(1 + field.raw.len() as u64 / 64)?;
                 out.extend(
                     parse_addresses(&field.raw)
@@ -317,17 +346,18 @@ impl Machine<'_> {
         &mut self,
         frame: &Frame,
         zone: &Zone,
-        header: Option<&Value>,
+        header: Option<(&Value, Option<Index>)>,
         part: &Value,
     ) -> Result<Vec<String>, Error> {
         let part = self.expand(frame, part)?.to_ascii_lowercase();
         let when: Timestamp = match header {
             None => self.context.now,
-            Some(name) => {
+            Some((name, index)) => {
                 let name = self.expand(frame, name)?;
-                // RFC 5260 §4: the first field of that name; no valid date, no match.
-                self.charge_header_scan()?;
-                match self.message.header(&name).next().and_then(|h| {
+                // RFC 5260 §4: the first field of that name (or the one `:index` names);
+                // no valid date, no match.
+                let index = index.or(Some(Index { n: 1, last: false }));
+                match self.fields(&name, index)?.first().and_then(|h| {
                     // In Received the date follows the last `;` (RFC 5321 §4.4).
                     let raw = h.raw.as_str();
                     if name.eq_ignore_ascii_case("received") {
