@@ -82,6 +82,7 @@ pub(crate) async fn confirm(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .remove(&who.account.id);
+    trust_device(app, peer, who, now).await?;
     audit(app, "web_totp_enabled", Some(&who.account.id), peer, &[]).await
 }
 
@@ -123,4 +124,34 @@ pub(crate) async fn disable(
         store.update_account(account).await?;
     }
     audit(app, "web_totp_disabled", Some(&who.account.id), peer, &[]).await
+}
+
+/// The device that confirmed with a right code has given one: it is trusted as after a
+/// sign-in with a code (the `totp_remember` days), so it is not asked again at once.
+async fn trust_device(app: &App, peer: &Peer, who: &Authorized, now: i64) -> Result<(), WebError> {
+    let store = app.ctx.store.as_ref();
+    let network = certmail_auth::device_network(peer.ip);
+    let spki = who.identity.spki_sha256;
+    let known = store
+        .devices_of(&who.account.id)
+        .await?
+        .into_iter()
+        .find(|d| d.spki_sha256 == spki && d.network == network);
+    let device = match known {
+        Some(mut d) => {
+            d.last_seen = now;
+            d.totp_at = Some(now);
+            d
+        }
+        None => certmail_store::Device {
+            account: who.account.id.clone(),
+            spki_sha256: spki,
+            network,
+            first_seen: now,
+            last_seen: now,
+            totp_at: Some(now),
+        },
+    };
+    store.put_device(device).await?;
+    Ok(())
 }
