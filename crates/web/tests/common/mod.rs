@@ -23,6 +23,8 @@ pub struct Material {
     pub pki: TestPki,
     /// 김철수, GPKI, account `kim` of 통계청.
     pub kim: UserCert,
+    /// A second certificate of 김철수 (same DN, new key), bound by the tests that need it.
+    pub kim_second: UserCert,
     /// 박영희, GPKI, account `park`, org admin of 통계청.
     pub park: UserCert,
     /// 홍길동, EPKI, account `hong`, org admin of 서울특별시교육청.
@@ -92,6 +94,7 @@ fn make() -> certmail_pki::Result<Material> {
     };
     Ok(Material {
         kim: pki.issue(&pki.gpki_ca, &gpki("김철수"), w)?,
+        kim_second: pki.issue(&pki.gpki_ca, &gpki("김철수"), w)?,
         park: pki.issue(&pki.gpki_ca, &gpki("박영희"), w)?,
         hong: pki.issue(&pki.epki_ca, &UserSpec::epki("홍길동", now), w)?,
         lee_renewed: pki.issue(&pki.gpki_ca, &gpki("이민호"), w)?,
@@ -297,7 +300,8 @@ pub struct Client {
     pub url: String,
     ca: PathBuf,
     cert: Option<(PathBuf, PathBuf)>,
-    jar: PathBuf,
+    /// The cookie jar file.
+    pub jar: PathBuf,
     /// The `Origin` header sent on every request (`None`: no header).
     pub origin: Option<String>,
     /// `Accept-Language`, if any.
