@@ -63,6 +63,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/totp/disable", post(totp_disable))
         .route("/api/signins", get(signins))
         .route("/api/admin/pending", get(admin_pending))
+        .route("/api/admin/signins", get(admin_signins))
         .route("/api/admin/{action}/{id}", post(admin_act))
 }
 
@@ -316,6 +317,20 @@ async fn admin_pending(
     ok(json!({ "pending": admin::pending(&app, &who).await? }))
 }
 
+async fn admin_signins(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let who = authorized(&app, &peer, &headers, &Bytes::new()).await?;
+    let lines: Vec<Value> = admin::signins(&app, &who)
+        .await?
+        .into_iter()
+        .map(|(account, line)| json!({ "account": account, "event": line }))
+        .collect();
+    ok(json!({ "signins": lines }))
+}
+
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct AdminBody {
@@ -336,6 +351,7 @@ async fn admin_act(
         },
         "unlock" => Action::Unlock,
         "password" => Action::TemporaryPassword,
+        "disable" => Action::Disable,
         _ => {
             return Err(
                 WebError::refused(404, "not_found", "There is no such admin action.").into(),

@@ -432,3 +432,91 @@ async fn devices_signins_and_the_live_session() {
     );
     web.stop().await;
 }
+
+/// IMAP LOGIN's decision (`certmail_auth::signin::sign_in` with protocol IMAP) for `kim`.
+async fn imap_login(web: &Web, password: &str) -> Result<(), String> {
+    use certmail_auth::signin::{Attempt, Credentials, Protocol, sign_in};
+    let attempt = Attempt {
+        cert_der: Some(&material().kim.cert_der),
+        credentials: Credentials::Password {
+            user: "kim".into(),
+            password: certmail_auth::Secret::new(password.into()),
+        },
+        ip: [127, 0, 0, 1].into(),
+        protocol: Protocol::Imap,
+        now: certmail_auth::now(),
+    };
+    let policy = certmail_auth::signin::SignInPolicy::default();
+    match sign_in(web.store.as_ref(), &web.pki, &policy, attempt)
+        .await
+        .expect("decided")
+    {
+        Ok(_) => Ok(()),
+        Err(r) => Err(r.reason.code().to_string()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_takes_the_password_changed_on_the_web() {
+    let web = Web::start().await;
+    let mut a = web.store.account("kim").await.expect("store").expect("kim");
+    a.password_set_at = Some(certmail_auth::now() - 200 * common::DAY);
+    web.store.update_account(a).await.expect("store");
+    assert_eq!(
+        imap_login(&web, PASSWORD).await,
+        Err("password_expired".into())
+    );
+    let kim = web.client(Some(&material().kim));
+    let r = kim
+        .post(
+            "/api/password",
+            json!({"current": PASSWORD, "new": "Renewed-Pass-31"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(imap_login(&web, "Renewed-Pass-31").await, Ok(()));
+    assert_eq!(imap_login(&web, PASSWORD).await, Err("bad_password".into()));
+    web.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn org_admin_disables_and_reads_the_organisations_record() {
+    let web = Web::start().await;
+    let m = material();
+    assert_eq!(
+        web.client(Some(&m.kim))
+            .post("/api/session", json!({"password": PASSWORD}))
+            .await
+            .status,
+        200
+    );
+    let park = web.client(Some(&m.park));
+    assert_eq!(
+        park.post("/api/session", json!({"password": PASSWORD}))
+            .await
+            .status,
+        200
+    );
+    let r = park.get("/api/admin/signins").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let accounts: Vec<String> = r.json()["signins"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|l| l["account"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(accounts.contains(&"kim".to_string()), "{accounts:?}");
+    assert!(
+        !accounts.contains(&"hong".to_string()),
+        "another organisation's: {accounts:?}"
+    );
+    let r = park.post("/api/admin/disable/kim", json!({})).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = web.client(Some(&m.kim)).get("/api/me").await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "account_disabled"),
+        "{r:?}"
+    );
+    web.stop().await;
+}

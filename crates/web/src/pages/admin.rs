@@ -68,6 +68,7 @@ async fn queue(
                 select id="action" name="action" {
                     option value="unlock" { (lang.pick("잠금 해제", "Unlock")) }
                     option value="password" { (lang.pick("임시 비밀번호 발급", "Issue a temporary password")) }
+                    option value="disable" { (lang.pick("계정 중지", "Disable")) }
                 }
             }
         }, lang.pick("실행", "Do it")))
@@ -99,6 +100,7 @@ async fn act(
         "approve" => Action::Approve,
         "refuse" => Action::Refuse { reason: f.reason },
         "unlock" => Action::Unlock,
+        "disable" => Action::Disable,
         _ => Action::TemporaryPassword,
     };
     let issued = admin::act(&app, &peer, &who, &f.id, action)

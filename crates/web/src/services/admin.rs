@@ -90,6 +90,8 @@ pub(crate) enum Action {
     Unlock,
     /// Issues a temporary password (returned once, to the admin).
     TemporaryPassword,
+    /// Switches the account off (no sign-in, no delivery) and ends its live session.
+    Disable,
 }
 
 impl Action {
@@ -99,6 +101,7 @@ impl Action {
             Action::Refuse { .. } => "refuse",
             Action::Unlock => "unlock",
             Action::TemporaryPassword => "password",
+            Action::Disable => "disable",
         }
     }
 }
@@ -156,6 +159,13 @@ pub(crate) async fn act(
                 .await;
             app.sessions.end_account(&account.id);
         }
+        Action::Disable => {
+            account.state = AccountState::Disabled;
+            store.update_account(account.clone()).await?;
+            let kicked = KickReason::AccountDisabled;
+            app.ctx.registry.kick(&account.id, kicked).await;
+            app.sessions.end_account(&account.id);
+        }
     }
     let mut fields = vec![
         ("actor", who.account.id.as_str()),
@@ -167,4 +177,33 @@ pub(crate) async fn act(
     }
     audit(app, "web_admin_action", Some(id), peer, &fields).await?;
     Ok(issued)
+}
+
+/// The organisation's sign-in record (sign-ins, refusals, kicks and web actions of its
+/// accounts) over the last `signins_days` days, newest first, at most 1000 lines.
+pub(crate) async fn signins(
+    app: &App,
+    who: &Authorized,
+) -> Result<Vec<(String, crate::services::devices::SignInView)>, WebError> {
+    let org = organisation(who)?;
+    let store = app.ctx.store.as_ref();
+    let members: std::collections::BTreeSet<String> = store
+        .list_accounts()
+        .await?
+        .into_iter()
+        .filter(|a| a.organisation == org)
+        .map(|a| a.id)
+        .collect();
+    let now_ms = certmail_auth::now() * 1000;
+    let since = now_ms - i64::from(app.ctx.config.signins_days) * 86_400_000;
+    Ok(store
+        .audit_newest(since, now_ms + 1, 20_000)
+        .await?
+        .into_iter()
+        .filter_map(|e| {
+            let account = e.account.clone().filter(|a| members.contains(a))?;
+            Some((account, crate::services::devices::view(e)))
+        })
+        .take(1000)
+        .collect())
 }

@@ -100,14 +100,19 @@ pub(crate) async fn signins(app: &App, who: &Authorized) -> Result<Vec<SignInVie
         .await?
         .into_iter()
         .filter(|e| e.time >= since)
-        .map(|e| SignInView {
-            time: e.time,
-            protocol: e.fields.get("protocol").cloned(),
-            reason: e.fields.get("reason").or(e.fields.get("cause")).cloned(),
-            kind: e.kind,
-            ip: e.ip,
-        })
+        .map(view)
         .collect())
+}
+
+/// An audit event as a line of the access record.
+pub(crate) fn view(e: certmail_store::AuditEvent) -> SignInView {
+    SignInView {
+        time: e.time,
+        protocol: e.fields.get("protocol").cloned(),
+        reason: e.fields.get("reason").or(e.fields.get("cause")).cloned(),
+        kind: e.kind,
+        ip: e.ip,
+    }
 }
 
 /// The live mail session (`GET /api/session`), if any.
