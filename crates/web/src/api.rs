@@ -51,6 +51,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/me", get(me))
         .route("/api/signup", post(signup))
         .route("/api/password", post(password))
+        .route("/api/renew", post(renew))
         .route(
             "/api/session",
             post(open_session).get(live).delete(close_session),
@@ -175,6 +176,18 @@ async fn password(
     )
     .await?;
     ok(json!({ "changed": true }))
+}
+
+async fn renew(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let f: SecondFactor = body(&headers, &bytes)?;
+    let password = Secret::new(f.password.unwrap_or_default());
+    let id = crate::services::renewal::renew(&app, &peer, password, f.totp).await?;
+    ok(json!({ "bound_to": id }))
 }
 
 async fn open_session(

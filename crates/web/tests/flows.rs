@@ -520,3 +520,50 @@ async fn org_admin_disables_and_reads_the_organisations_record() {
     );
     web.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_certificate_is_bound_with_the_password() {
+    let web = Web::start().await;
+    let m = material();
+    let renewed = web.client(Some(&m.kim_second));
+    let r = renewed.get("/api/me").await;
+    assert_eq!(r.code(), "certificate_not_bound", "{r:?}");
+    let r = renewed
+        .post("/api/renew", json!({"password": "Wrong-Password-1"}))
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (401, "bad_password"),
+        "{r:?}"
+    );
+    assert_eq!(
+        renewed.get("/api/me").await.code(),
+        "certificate_not_bound",
+        "unbound again"
+    );
+    let r = renewed
+        .post("/api/renew", json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["bound_to"].as_str()),
+        (200, Some("kim")),
+        "{r:?}"
+    );
+    assert_eq!(renewed.get("/api/me").await.json()["id"], "kim");
+    assert_eq!(
+        web.client(Some(&m.kim)).get("/api/me").await.status,
+        200,
+        "the old one is kept"
+    );
+    // Another person's certificate finds no account of theirs.
+    let r = web
+        .client(Some(&m.lee))
+        .post("/api/renew", json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (404, "certificate_not_bound"),
+        "{r:?}"
+    );
+    web.stop().await;
+}

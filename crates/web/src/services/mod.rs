@@ -4,12 +4,13 @@
 //! - [`authorize`]: the certificate's person plus the second factor (the password in the
 //!   request, or a browser session opened with it).
 //! - `account`: summary, sign-up, password change. `devices`: devices, access record,
-//!   the live mail session. `totp`: enrol, confirm, disable. `admin`: the org admin's
-//!   queue and actions.
+//!   the live mail session. `totp`: enrol, confirm, disable. `renewal`: binding a renewed
+//!   certificate. `admin`: the org admin's queue and actions.
 
 pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod devices;
+pub(crate) mod renewal;
 pub(crate) mod totp;
 
 use std::collections::BTreeMap;
