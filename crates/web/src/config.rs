@@ -94,6 +94,16 @@ impl WebConfig {
         }
     }
 
+    /// The sentence IMAP and SMTP add to an expired-password refusal when the web is on:
+    /// `Change it at https://mail.example.go.kr/password.` (`None` when the web is off).
+    pub fn password_hint(&self) -> Option<String> {
+        if self.listen.is_empty() {
+            return None;
+        }
+        let origin = self.origin()?;
+        Some(format!("Change it at {origin}/password."))
+    }
+
     /// The origin of `public_url` as browsers send it in `Origin` (`https://host[:port]`),
     /// if `public_url` is one.
     pub fn origin(&self) -> Option<String> {
@@ -140,6 +150,20 @@ mod tests {
             ..WebConfig::default()
         };
         assert_eq!(bad.origin(), None);
+    }
+
+    #[test]
+    fn password_hint_only_when_on() {
+        let mut c = WebConfig {
+            public_url: "https://mail.example.go.kr".into(),
+            ..WebConfig::default()
+        };
+        assert_eq!(c.password_hint(), None);
+        c.listen = vec!["0.0.0.0:443".into()];
+        assert_eq!(
+            c.password_hint().as_deref(),
+            Some("Change it at https://mail.example.go.kr/password.")
+        );
     }
 
     #[test]

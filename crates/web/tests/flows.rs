@@ -170,7 +170,7 @@ async fn admin_refuses_unlocks_and_issues_a_temporary_password() {
         .as_str()
         .expect("issued")
         .to_string();
-    // kim changes the temporary password on the web.
+    // kim changes the temporary password on the web (while it is valid).
     let kim = web.client(Some(&m.kim));
     let r = kim
         .post(
@@ -563,6 +563,28 @@ async fn a_renewed_certificate_is_bound_with_the_password() {
     assert_eq!(
         (r.status, r.code().as_str()),
         (404, "certificate_not_bound"),
+        "{r:?}"
+    );
+    web.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_temporary_password_cannot_be_changed() {
+    let web = Web::start().await;
+    let mut a = web.store.account("kim").await.expect("store").expect("kim");
+    a.password_temporary = true;
+    a.password_set_at = Some(certmail_auth::now() - 5 * common::DAY);
+    web.store.update_account(a).await.expect("store");
+    let kim = web.client(Some(&material().kim));
+    let r = kim
+        .post(
+            "/api/password",
+            json!({"current": PASSWORD, "new": "Renewed-Pass-31"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "temporary_password_expired"),
         "{r:?}"
     );
     web.stop().await;

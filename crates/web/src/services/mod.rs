@@ -73,8 +73,10 @@ pub(crate) async fn authorize(
 }
 
 /// The password (with the TOTP code appended, as IMAP clients send it) through
-/// `certmail_auth::signin::sign_in`. `allow_expired` accepts a right but expired or
-/// temporary password (for changing it); any other refusal is the client's answer.
+/// `certmail_auth::signin::sign_in`. `allow_expired` accepts a right but expired password
+/// (for changing it). An expired *temporary* password is not accepted: its short life is
+/// what limits its exposure, so the person asks for a new one. Any other refusal is the
+/// client's answer.
 pub(crate) async fn check_password(
     app: &App,
     peer: &Peer,
@@ -100,19 +102,11 @@ pub(crate) async fn check_password(
     let ctx = &app.ctx;
     match signin::sign_in(ctx.store.as_ref(), &ctx.pki, &ctx.policy, attempt).await? {
         Ok(signed) => Ok(signed.account),
-        Err(r)
-            if allow_expired
-                && matches!(
-                    r.reason,
-                    RefusalReason::PasswordExpired | RefusalReason::TemporaryPasswordExpired
-                ) =>
-        {
-            Ok(ctx
-                .store
-                .account(&account.id)
-                .await?
-                .unwrap_or_else(|| account.clone()))
-        }
+        Err(r) if allow_expired && r.reason == RefusalReason::PasswordExpired => Ok(ctx
+            .store
+            .account(&account.id)
+            .await?
+            .unwrap_or_else(|| account.clone())),
         Err(r) => Err(WebError::from_refusal(&r)),
     }
 }
