@@ -93,6 +93,15 @@ async fn sign_up_and_sign_in_through_the_forms() {
             .state,
         certmail_store::AccountState::Active
     );
+    // A renewed certificate of kim is registered from the sign-up page.
+    let renewed = web.client(Some(&m.kim_second));
+    let page = renewed.get("/signup").await;
+    let csrf = token(&page.body);
+    let r = renewed
+        .form("/renew", &[("csrf", &csrf), ("password", PASSWORD)])
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(renewed.get("/").await.status, 200);
     web.stop().await;
 }
 
@@ -158,6 +167,29 @@ async fn password_totp_devices_and_record_pages() {
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.body.contains("OTP를 등록했습니다"), "{}", r.body);
+    let page = kim.get("/totp").await;
+    assert!(page.body.contains("/totp/disable"), "{}", page.body);
+    let next = common::totp_code_at(&uri, 1);
+    let r = kim
+        .form(
+            "/totp/disable",
+            &[
+                ("csrf", &csrf),
+                ("password", "Another-Good-99"),
+                ("code", &next),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(
+        web.store
+            .account("kim")
+            .await
+            .expect("store")
+            .expect("kim")
+            .totp_secret
+            .is_none()
+    );
     let devices = kim.get("/devices").await;
     assert!(devices.body.contains("127.0.0.0/24"), "{}", devices.body);
     let record = kim.get("/signins").await;

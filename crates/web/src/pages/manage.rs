@@ -11,7 +11,9 @@ use axum::routing::{get, post};
 use maud::html;
 use serde::Deserialize;
 
-use super::{PageError, PageLang, PageResult, done, form, layout, notice, signed_in, svg, when};
+use super::{
+    PageError, PageLang, PageResult, done, field, form, layout, notice, signed_in, svg, when,
+};
 use crate::identity::Peer;
 use crate::router::App;
 use crate::security::check_form_token;
@@ -22,6 +24,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/totp", get(totp_page))
         .route("/totp/enroll", post(totp_enroll))
         .route("/totp/confirm", post(totp_confirm))
+        .route("/totp/disable", post(totp_disable))
         .route("/devices", get(devices_page))
         .route("/devices/forget", post(forget))
         .route("/session/end", post(end_session))
@@ -34,6 +37,7 @@ struct PostForm {
     csrf: String,
     id: String,
     code: String,
+    password: String,
 }
 
 /// Who posts: a browser session and the certificate's form token.
@@ -68,7 +72,29 @@ async fn totp_page(
     Ok(layout(lang, "OTP", html! {
         p { (if on { lang.pick("OTP를 사용하고 있습니다.", "TOTP is on.") } else { lang.pick("OTP를 사용하지 않습니다.", "TOTP is off.") }) }
         (form(&app, &who.identity.spki_sha256, "/totp/enroll", html! {}, label))
+        @if on {
+            h2 { (lang.pick("OTP 해제", "Turn TOTP off")) }
+            (form(&app, &who.identity.spki_sha256, "/totp/disable", html! {
+                (field(lang.pick("비밀번호", "Password"), "password", "password", "current-password"))
+                (field(lang.pick("현재 OTP 코드", "Current code"), "code", "text", "one-time-code"))
+            }, lang.pick("해제", "Turn off")))
+        }
     }).into_response())
+}
+
+async fn totp_disable(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Form(f): Form<PostForm>,
+) -> PageResult {
+    let who = poster!(app, peer, headers, lang, f, "/totp");
+    let password = certmail_auth::Secret::new(f.password);
+    totp::disable(&app, &peer, &who, password, &f.code)
+        .await
+        .map_err(|e| PageError(e, lang))?;
+    Ok(done("/totp"))
 }
 
 async fn totp_enroll(

@@ -24,6 +24,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/", get(home))
         .route("/signup", get(signup_page).post(signup))
         .route("/signin", post(signin))
+        .route("/renew", post(renew))
         .route("/signout", post(signout))
         .route("/password", get(password_page).post(password))
 }
@@ -93,7 +94,26 @@ async fn signup_page(
     Ok(layout(lang, lang.pick("가입 신청", "Sign up"), html! {
         p { (lang.pick("가입 신청은 기관 관리자의 승인 후 사용할 수 있습니다.", "Your account can be used once your organisation's administrator approves it.")) }
         (form(&app, &identity.spki_sha256, "/signup", fields, lang.pick("신청", "Sign up")))
+        h2 { (lang.pick("인증서를 갱신하셨나요?", "Renewed your certificate?")) }
+        p { (lang.pick("이전 인증서로 쓰던 계정의 비밀번호를 입력하면 새 인증서가 등록됩니다.", "Type your account's password to register the new certificate with it.")) }
+        (form(&app, &identity.spki_sha256, "/renew", html! {
+            (field(lang.pick("비밀번호", "Password"), "password", "password", "current-password"))
+        }, lang.pick("새 인증서 등록", "Register this certificate")))
     }).into_response())
+}
+
+async fn renew(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    PageLang(lang): PageLang,
+    Form(f): Form<SignInForm>,
+) -> PageResult {
+    checked_form(&app, &peer, &f.csrf, lang)?;
+    let totp = Some(f.totp).filter(|t| !t.is_empty());
+    crate::services::renewal::renew(&app, &peer, Secret::new(f.password), totp)
+        .await
+        .map_err(|e| PageError(e, lang))?;
+    Ok(done("/"))
 }
 
 fn rules(app: &App, lang: Lang) -> maud::Markup {
