@@ -62,24 +62,7 @@ pub(crate) async fn sign_up(app: &App, peer: &Peer, form: SignUp) -> Result<Me, 
     let ctx = &app.ctx;
     let identity = identity::certificate(ctx, peer)?;
     let store = ctx.store.as_ref();
-    let taken = match store.binding_by_spki(&identity.spki_sha256).await? {
-        Some(b) => Some(b.account),
-        None => store
-            .bindings_by_dn(&identity.issuer_dn, &identity.subject_dn)
-            .await?
-            .into_iter()
-            .next()
-            .map(|b| b.account),
-    };
-    if let Some(existing) = taken {
-        return Err(WebError::refused(
-            409,
-            "person_has_account",
-            format!(
-                "The holder of this certificate already has account {existing}: one person, one account."
-            ),
-        ));
-    }
+    one_account_per_person(store, &identity).await?;
     let organisation = form.organisation.trim().to_string();
     let orgs = &ctx.config.organisations;
     if organisation.is_empty() || (!orgs.is_empty() && !orgs.contains(&organisation)) {
@@ -139,6 +122,33 @@ pub(crate) async fn sign_up(app: &App, peer: &Peer, form: SignUp) -> Result<Me, 
         organisation: account.organisation.clone(),
     });
     Ok(summary(app, &account))
+}
+
+/// One person, one account: refused when this certificate, or any certificate with the
+/// same issuer and subject DN, is bound to an account.
+async fn one_account_per_person(
+    store: &dyn certmail_store::Store,
+    identity: &certmail_pki::Identity,
+) -> Result<(), WebError> {
+    let taken = match store.binding_by_spki(&identity.spki_sha256).await? {
+        Some(b) => Some(b.account),
+        None => store
+            .bindings_by_dn(&identity.issuer_dn, &identity.subject_dn)
+            .await?
+            .into_iter()
+            .next()
+            .map(|b| b.account),
+    };
+    if let Some(existing) = taken {
+        return Err(WebError::refused(
+            409,
+            "person_has_account",
+            format!(
+                "The holder of this certificate already has account {existing}: one person, one account."
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn refusal_status(code: &str) -> u16 {

@@ -152,34 +152,7 @@ impl Web {
                 .await
                 .expect("store"),
         );
-        let now = certmail_auth::now();
-        for (id, name, org, cert) in [
-            ("kim", "김철수", "통계청", &m.kim),
-            ("park", "박영희", "통계청", &m.park),
-            ("hong", "홍길동", "서울특별시교육청", &m.hong),
-        ] {
-            let new = NewAccount {
-                id: id.into(),
-                name: name.into(),
-                organisation: org.into(),
-                addresses: vec![format!("{id}@example.go.kr")],
-                approve: true,
-            };
-            accounts::create(store.as_ref(), new, Some(PASSWORD.into()), now)
-                .await
-                .expect("store")
-                .expect("created");
-            certmail_auth::bind_certificate(store.as_ref(), &pki, id, &cert.cert_der, now)
-                .await
-                .expect("store")
-                .expect("bound");
-        }
-        certmail_web::role::set_org_admin(store.as_ref(), "park", Some("통계청"), "test")
-            .await
-            .expect("role");
-        certmail_web::role::set_org_admin(store.as_ref(), "hong", Some("서울특별시교육청"), "test")
-            .await
-            .expect("role");
+        seed(store.as_ref(), &pki).await;
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -268,6 +241,40 @@ impl Web {
                 .expect("server task");
         }
     }
+}
+
+/// Accounts `kim`, `park` (org admin of 통계청) and `hong` (org admin of
+/// 서울특별시교육청), active, bound to their certificates, with [`PASSWORD`].
+async fn seed(store: &dyn Store, pki: &Pki) {
+    let m = material();
+    let now = certmail_auth::now();
+    for (id, name, org, cert) in [
+        ("kim", "김철수", "통계청", &m.kim),
+        ("park", "박영희", "통계청", &m.park),
+        ("hong", "홍길동", "서울특별시교육청", &m.hong),
+    ] {
+        let new = NewAccount {
+            id: id.into(),
+            name: name.into(),
+            organisation: org.into(),
+            addresses: vec![format!("{id}@example.go.kr")],
+            approve: true,
+        };
+        accounts::create(store, new, Some(PASSWORD.into()), now)
+            .await
+            .expect("store")
+            .expect("created");
+        certmail_auth::bind_certificate(store, pki, id, &cert.cert_der, now)
+            .await
+            .expect("store")
+            .expect("bound");
+    }
+    certmail_web::role::set_org_admin(store, "park", Some("통계청"), "test")
+        .await
+        .expect("role");
+    certmail_web::role::set_org_admin(store, "hong", Some("서울특별시교육청"), "test")
+        .await
+        .expect("role");
 }
 
 /// A response as curl saw it.
