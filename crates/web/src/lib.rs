@@ -6,7 +6,8 @@
 //! - [`config`]: [`WebConfig`], the `[web]` section (the daemon's config crate embeds it).
 //! - [`context`]: [`WebContext`], the handles the daemon passes in (store, PKI, sign-in
 //!   policy, session registry).
-//! - [`server`]: [`serve`], HTTPS on the daemon's tokio-rustls acceptor, hyper 1 through
+//! - [`server`]: [`WebServer`] (one connection at a time, reloadable) and [`serve`] (a whole
+//!   listener): HTTPS on the daemon's tokio-rustls acceptor, hyper 1 through
 //!   axum; the peer certificate of each connection reaches the handlers as a [`Peer`].
 //! - `identity`: who the certificate names, through the same check as IMAP/SMTP
 //!   (`certmail_pki` check, binding, name, account state: DESIGN.md's refusal table).
@@ -45,4 +46,4 @@ pub use config::WebConfig;
 pub use context::{Notice, WebContext};
 pub use error::WebError;
 pub use identity::Peer;
-pub use server::serve;
+pub use server::{WebServer, serve};

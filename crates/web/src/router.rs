@@ -15,17 +15,22 @@ use crate::error::WebError;
 use crate::i18n::Lang;
 use crate::security::{self, RateLimit};
 
+/// TOTP secrets offered and not yet confirmed: account → (secret, until, Unix seconds).
+pub(crate) type OfferedSecrets = Mutex<HashMap<String, (Vec<u8>, i64)>>;
+
 /// What every handler shares: the daemon's context and the web's own state.
 pub(crate) struct App {
     pub ctx: WebContext,
     /// `public_url`'s origin, the only one whose state changes are accepted.
     pub origin: String,
-    pub sessions: Sessions,
-    pub limiter: RateLimit,
+    // What a reload keeps (shared with the App before it): open browser sessions, rate
+    // buckets, the form-token key, offered TOTP secrets.
+    pub sessions: Arc<Sessions>,
+    pub limiter: Arc<RateLimit>,
     /// The key of the form tokens (made at start).
     pub csrf_key: ring::hmac::Key,
     /// TOTP secrets offered and not yet confirmed: account → (secret, until).
-    pub pending_totp: Mutex<HashMap<String, (Vec<u8>, i64)>>,
+    pub pending_totp: Arc<OfferedSecrets>,
 }
 
 impl App {
@@ -38,10 +43,26 @@ impl App {
             .map_err(|_| WebError::refused(500, "config", "no randomness for the form key"))?;
         Ok(App {
             origin,
-            sessions: Sessions::new(ctx.config.session_secs),
-            limiter: RateLimit::new(ctx.config.requests_per_minute),
+            sessions: Arc::new(Sessions::new(ctx.config.session_secs)),
+            limiter: Arc::new(RateLimit::new(ctx.config.requests_per_minute)),
             csrf_key,
-            pending_totp: Mutex::new(HashMap::new()),
+            pending_totp: Arc::new(Mutex::new(HashMap::new())),
+            ctx,
+        })
+    }
+
+    /// The app after a reload: `ctx` (new PKI, policy, `[web]`), with the state people
+    /// hold kept. The session lifetime and rate of the first start stay in force.
+    pub(crate) fn reloaded(&self, ctx: WebContext) -> Result<App, WebError> {
+        let origin = ctx.config.origin().ok_or_else(|| {
+            WebError::refused(500, "config", "web.public_url must be https://host[:port]")
+        })?;
+        Ok(App {
+            origin,
+            sessions: Arc::clone(&self.sessions),
+            limiter: Arc::clone(&self.limiter),
+            csrf_key: self.csrf_key.clone(),
+            pending_totp: Arc::clone(&self.pending_totp),
             ctx,
         })
     }

@@ -214,3 +214,37 @@ async fn signup_then_pending_then_org_admin_approves() {
     );
     web.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_changes_the_organisations_and_keeps_browser_sessions() {
+    let web = Web::start_reloadable().await;
+    let m = material();
+    let park = web.client(Some(&m.park));
+    assert_eq!(
+        park.post("/api/session", json!({"password": PASSWORD}))
+            .await
+            .status,
+        200
+    );
+    let lee = web.client(Some(&m.lee));
+    let body = json!({"id": "lee", "address": "lee@example.go.kr", "organisation": "국세청", "password": "Blue-Sky-2026!"});
+    assert_eq!(
+        lee.post("/api/signup", body.clone()).await.code(),
+        "invalid",
+        "not a listed organisation"
+    );
+    let mut ctx = web.ctx.clone();
+    ctx.config.organisations.push("국세청".into());
+    web.server
+        .as_ref()
+        .expect("reloadable")
+        .reload(ctx)
+        .expect("reloaded");
+    assert_eq!(lee.post("/api/signup", body).await.status, 201);
+    assert_eq!(
+        park.get("/api/admin/pending").await.status,
+        200,
+        "the browser session survived"
+    );
+    web.stop().await;
+}

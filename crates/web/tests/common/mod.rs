@@ -12,7 +12,7 @@ use certmail_pki::testpki::{TestPki, UserCert, UserSpec, epki_cdp, gpki_cdp};
 use certmail_pki::{Pki, PkiConfig};
 use certmail_session::{LocalRegistry, RegistryConfig, SessionRegistry};
 use certmail_store::{KeyFile, SledStore, Store};
-use certmail_web::{WebConfig, WebContext};
+use certmail_web::{WebConfig, WebContext, WebServer};
 use serde_json::Value;
 
 pub const DAY: i64 = 86_400;
@@ -124,6 +124,10 @@ pub struct Web {
     pub pki: Arc<Pki>,
     pub registry: Arc<dyn SessionRegistry>,
     pub url: String,
+    /// The context the web was started with.
+    pub ctx: WebContext,
+    /// The server, when started with [`Web::start_reloadable`].
+    pub server: Option<Arc<WebServer>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -137,6 +141,19 @@ impl Web {
 
     /// As [`Web::start`], with the sign-in policy adjusted by `tune`.
     pub async fn start_with(tune: impl FnOnce(&mut certmail_auth::signin::SignInPolicy)) -> Web {
+        Web::launch(tune, false).await
+    }
+
+    /// As [`Web::start`], served connection by connection through a [`WebServer`] (the
+    /// daemon's way), which the test may reload.
+    pub async fn start_reloadable() -> Web {
+        Web::launch(|_| {}, true).await
+    }
+
+    async fn launch(
+        tune: impl FnOnce(&mut certmail_auth::signin::SignInPolicy),
+        reloadable: bool,
+    ) -> Web {
         let m = material();
         let dir = tempfile::tempdir().expect("temp dir");
         let (certs, crl) = (dir.path().join("certs"), dir.path().join("crl"));
@@ -187,19 +204,30 @@ impl Web {
             notify: None,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            certmail_web::serve(listener, acceptor, ctx, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("serve");
-        });
+        let server = reloadable.then(|| Arc::new(WebServer::new(ctx.clone()).expect("web")));
+        let task = match &server {
+            Some(server) => {
+                tokio::spawn(accept_loop(listener, acceptor, Arc::clone(server), stopped))
+            }
+            None => {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    certmail_web::serve(listener, acceptor, ctx, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .expect("serve");
+                })
+            }
+        };
         Web {
             dir,
             store,
             pki,
             registry,
             url,
+            ctx,
+            server,
             stop: Some(stop),
             task: Some(task),
         }
@@ -275,6 +303,27 @@ async fn seed(store: &dyn Store, pki: &Pki) {
     certmail_web::role::set_org_admin(store, "hong", Some("서울특별시교육청"), "test")
         .await
         .expect("role");
+}
+
+/// The daemon's way: accept, then one `serve_connection` task per connection.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    server: Arc<WebServer>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => {
+                let Ok((tcp, addr)) = accepted else { continue };
+                let (server, acceptor) = (Arc::clone(&server), acceptor.clone());
+                tokio::spawn(async move {
+                    server.serve_connection(tcp, addr, acceptor, std::future::pending()).await;
+                });
+            }
+        }
+    }
 }
 
 /// A response as curl saw it.
