@@ -205,3 +205,58 @@ async fn big_bodies_and_floods_are_refused() {
     assert_eq!(last, 429, "the per-IP rate limit");
     web.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_handshake_is_in_the_audit_log() {
+    let web = Web::start().await;
+    // Plain HTTP on the HTTPS port: no page can be sent; the audit log says why.
+    let plain = web.url.replace("https://", "http://");
+    let out = tokio::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", &format!("{plain}/api/me")])
+        .output()
+        .await
+        .expect("curl runs");
+    assert!(!out.status.success());
+    let mut found = false;
+    for _ in 0..50 {
+        let log = web
+            .store
+            .audit_newest(0, i64::MAX, 100)
+            .await
+            .expect("audit");
+        found = log.iter().any(|e| {
+            e.kind == "tls_handshake_failed"
+                && e.fields.get("listener").map(String::as_str) == Some("web")
+        });
+        if found {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(found, "tls_handshake_failed recorded");
+    web.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusal_pages_speak_english_when_asked_and_api_404s_are_json() {
+    let web = Web::start().await;
+    let mut anonymous = web.client(None);
+    anonymous.lang = Some("en-GB,en;q=0.8,ko;q=0.5".into());
+    let page = anonymous.get("/").await;
+    assert_eq!(page.status, 401, "{page:?}");
+    assert!(
+        page.body.contains("lang=\"en\"") && page.body.contains("no_certificate"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("role=\"alert\""),
+        "announced to screen readers"
+    );
+    let r = web
+        .client(Some(&material().kim))
+        .get("/api/nothing-here")
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (404, "not_found"), "{r:?}");
+    web.stop().await;
+}
