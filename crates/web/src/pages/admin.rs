@@ -35,6 +35,9 @@ async fn queue(
     let pending = admin::pending(&app, &who)
         .await
         .map_err(|e| PageError(e, lang))?;
+    let record = admin::signins(&app, &who)
+        .await
+        .map_err(|e| PageError(e, lang))?;
     let spki = who.identity.spki_sha256;
     let action = |id: &str, what: &str, label: &str, extra: maud::Markup| {
         form(
@@ -59,6 +62,16 @@ async fn queue(
                 (action(&p.id, "approve", lang.pick("승인", "Approve"), html! {}))
                 (action(&p.id, "refuse", lang.pick("거절", "Refuse"), field(lang.pick("거절 사유", "Reason"), "reason", "text", "off")))
             }
+        }
+        h2 { (lang.pick("기관 접속 기록 (최근 50건)", "Organisation's sign-in record (latest 50)")) }
+        table {
+            thead { tr { th { (lang.pick("시각", "Time")) } th { (lang.pick("계정", "Account")) } th { (lang.pick("종류", "What")) } th { "IP" } } }
+            tbody { @for (account, s) in record.iter().take(50) { tr {
+                td { (when(s.time / 1000)) }
+                td { (account) }
+                td { (s.kind) " " (s.reason.as_deref().unwrap_or("")) }
+                td { (s.ip.as_deref().unwrap_or("-")) }
+            } } }
         }
         h2 { (lang.pick("계정 관리", "Accounts")) }
         (form(&app, &spki, "/admin/act", html! {
