@@ -77,7 +77,11 @@ async fn sign_up_and_sign_in_through_the_forms() {
     );
     let page = park.get("/admin").await;
     assert!(page.body.contains("이민호"), "{}", page.body);
-    assert!(page.body.contains("sign_in_ok"), "the organisation's record: {}", page.body);
+    assert!(
+        page.body.contains("sign_in_ok"),
+        "the organisation's record: {}",
+        page.body
+    );
     let r = park
         .form(
             "/admin/act",
