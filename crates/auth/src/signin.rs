@@ -48,6 +48,8 @@ pub enum Protocol {
     Imap,
     /// SMTP submission.
     Smtp,
+    /// The self-service web (crates/web): password checks before account changes.
+    Web,
 }
 
 impl Protocol {
@@ -55,6 +57,7 @@ impl Protocol {
         match self {
             Self::Imap => "imap",
             Self::Smtp => "smtp",
+            Self::Web => "web",
         }
     }
 }

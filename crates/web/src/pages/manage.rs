@@ -1,0 +1,232 @@
+//! TOTP, devices, the access record and the live mail session (all behind a browser
+//! session: the sign-in page comes first).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Extension, Form, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use maud::html;
+use serde::Deserialize;
+
+use super::{
+    PageError, PageLang, PageResult, done, field, form, layout, notice, signed_in, svg, when,
+};
+use crate::identity::Peer;
+use crate::router::App;
+use crate::security::check_form_token;
+use crate::services::{devices, totp};
+
+pub(super) fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/totp", get(totp_page))
+        .route("/totp/enroll", post(totp_enroll))
+        .route("/totp/confirm", post(totp_confirm))
+        .route("/totp/disable", post(totp_disable))
+        .route("/devices", get(devices_page))
+        .route("/devices/forget", post(forget))
+        .route("/session/end", post(end_session))
+        .route("/signins", get(signins_page))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PostForm {
+    csrf: String,
+    id: String,
+    code: String,
+    password: String,
+}
+
+/// Who posts: a browser session and the certificate's form token.
+macro_rules! poster {
+    ($app:expr, $peer:expr, $headers:expr, $lang:expr, $form:expr, $back:expr) => {{
+        let who = match signed_in(&$app, &$peer, &$headers, $lang, $back).await? {
+            Ok(who) => who,
+            Err(page) => return Ok(page),
+        };
+        check_form_token(&$app, &who.identity.spki_sha256, &$form.csrf)
+            .map_err(|e| PageError(e, $lang))?;
+        who
+    }};
+}
+
+async fn totp_page(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+) -> PageResult {
+    let who = match signed_in(&app, &peer, &headers, lang, "/totp").await? {
+        Ok(who) => who,
+        Err(page) => return Ok(page),
+    };
+    let on = who.account.totp_secret.is_some();
+    let label = if on {
+        lang.pick("새 비밀키 발급 (재등록)", "Regenerate")
+    } else {
+        lang.pick("OTP 등록 시작", "Start enrolment")
+    };
+    Ok(layout(lang, "OTP", html! {
+        p { (if on { lang.pick("OTP를 사용하고 있습니다.", "TOTP is on.") } else { lang.pick("OTP를 사용하지 않습니다.", "TOTP is off.") }) }
+        (form(&app, &who.identity.spki_sha256, "/totp/enroll", html! {}, label))
+        @if on {
+            h2 { (lang.pick("OTP 해제", "Turn TOTP off")) }
+            (form(&app, &who.identity.spki_sha256, "/totp/disable", html! {
+                (field(lang.pick("비밀번호", "Password"), "password", "password", "current-password"))
+                (field(lang.pick("현재 OTP 코드", "Current code"), "code", "text", "one-time-code"))
+            }, lang.pick("해제", "Turn off")))
+        }
+    }).into_response())
+}
+
+async fn totp_disable(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Form(f): Form<PostForm>,
+) -> PageResult {
+    let who = poster!(app, peer, headers, lang, f, "/totp");
+    let password = certmail_auth::Secret::new(f.password);
+    totp::disable(&app, &peer, &who, password, &f.code)
+        .await
+        .map_err(|e| PageError(e, lang))?;
+    Ok(done("/totp"))
+}
+
+async fn totp_enroll(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Form(f): Form<PostForm>,
+) -> PageResult {
+    let who = poster!(app, peer, headers, lang, f, "/totp");
+    let offer = totp::enroll(&app, &peer, &who)
+        .await
+        .map_err(|e| PageError(e, lang))?;
+    let fields = html! {
+        div class="field" {
+            label for="code" { (lang.pick("앱에 표시된 6자리 코드", "The 6-digit code your app shows")) }
+            input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required;
+        }
+    };
+    Ok(layout(lang, lang.pick("OTP 등록", "Enrol TOTP"), html! {
+        p { (lang.pick("인증 앱으로 QR 코드를 읽거나 아래 주소를 입력하세요.", "Scan the QR code with your authenticator app, or type the address below.")) }
+        (svg(&offer.qr_svg))
+        p { code { (offer.otpauth_uri) } }
+        (form(&app, &who.identity.spki_sha256, "/totp/confirm", fields, lang.pick("확인", "Confirm")))
+    }).into_response())
+}
+
+async fn totp_confirm(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Form(f): Form<PostForm>,
+) -> PageResult {
+    let who = poster!(app, peer, headers, lang, f, "/totp");
+    totp::confirm(&app, &peer, &who, &f.code)
+        .await
+        .map_err(|e| PageError(e, lang))?;
+    Ok(layout(
+        lang,
+        "OTP",
+        notice(lang.pick("OTP를 등록했습니다.", "TOTP is now on.")),
+    )
+    .into_response())
+}
+
+async fn devices_page(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+) -> PageResult {
+    let who = match signed_in(&app, &peer, &headers, lang, "/devices").await? {
+        Ok(who) => who,
+        Err(page) => return Ok(page),
+    };
+    let list = devices::list(&app, &who)
+        .await
+        .map_err(|e| PageError(e, lang))?;
+    let live = devices::live(&app, &who).await;
+    let spki = who.identity.spki_sha256;
+    Ok(layout(lang, lang.pick("기기", "Devices"), html! {
+        h2 { (lang.pick("현재 메일 세션", "Live mail session")) }
+        @if let Some(l) = live {
+            p { (l.network) " · " (l.protocols.join(", ")) " · " (when(i64::try_from(l.since).unwrap_or(0))) }
+            (form(&app, &spki, "/session/end", html! {}, lang.pick("세션 종료", "End it")))
+        } @else {
+            p { (lang.pick("열린 메일 세션이 없습니다.", "No mail session is open.")) }
+        }
+        h2 { (lang.pick("기억된 기기", "Remembered devices")) }
+        table {
+            thead { tr { th { (lang.pick("인증서", "Certificate")) } th { (lang.pick("네트워크", "Network")) } th { (lang.pick("처음/마지막", "First/last seen")) } th {} } }
+            tbody { @for d in &list { tr {
+                td { (d.certificate.as_deref().unwrap_or("-")) }
+                td { (d.network) }
+                td { (when(d.first_seen)) br; (when(d.last_seen)) }
+                td { (form(&app, &spki, "/devices/forget", html! { input type="hidden" name="id" value=(d.id); }, lang.pick("삭제", "Forget"))) }
+            } } }
+        }
+    }).into_response())
+}
+
+async fn forget(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Form(f): Form<PostForm>,
+) -> PageResult {
+    let who = poster!(app, peer, headers, lang, f, "/devices");
+    devices::forget(&app, &peer, &who, &f.id)
+        .await
+        .map_err(|e| PageError(e, lang))?;
+    Ok(done("/devices"))
+}
+
+async fn end_session(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    Form(f): Form<PostForm>,
+) -> PageResult {
+    let who = poster!(app, peer, headers, lang, f, "/devices");
+    devices::end_live(&app, &peer, &who)
+        .await
+        .map_err(|e| PageError(e, lang))?;
+    Ok(done("/devices"))
+}
+
+async fn signins_page(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Peer>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+) -> PageResult {
+    let who = match signed_in(&app, &peer, &headers, lang, "/signins").await? {
+        Ok(who) => who,
+        Err(page) => return Ok(page),
+    };
+    let list = devices::signins(&app, &who)
+        .await
+        .map_err(|e| PageError(e, lang))?;
+    Ok(layout(lang, lang.pick("접속 기록", "Access record"), html! {
+        table {
+            thead { tr { th { (lang.pick("시각", "Time")) } th { (lang.pick("종류", "What")) } th { "IP" } th { (lang.pick("사유", "Reason")) } } }
+            tbody { @for s in &list { tr {
+                td { (when(s.time / 1000)) }
+                td { (s.kind) " " (s.protocol.as_deref().unwrap_or("")) }
+                td { (s.ip.as_deref().unwrap_or("-")) }
+                td { (s.reason.as_deref().unwrap_or("")) }
+            } } }
+        }
+    }).into_response())
+}

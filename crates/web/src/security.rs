@@ -1,0 +1,179 @@
+//! Security on every response and every state change: strict headers, the Origin check
+//! (CSRF), the form token, and the per-IP rate limit.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::error::WebError;
+use crate::identity::Peer;
+use crate::router::{App, error_response};
+
+/// The Content-Security-Policy: no script at all, styles from our one stylesheet, images
+/// only inline (the QR code is inline SVG), forms only to us, never framed.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Adds the security headers to every response; personal pages (everything but the
+/// stylesheet) are never cached.
+pub(crate) async fn headers(request: Request, next: Next) -> Response {
+    let cacheable = request.uri().path() == "/style.css";
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    let mut set = |name: header::HeaderName, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(header::CONTENT_SECURITY_POLICY, CSP);
+    // RFC 6797: one year; the web is HTTPS-only.
+    set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(header::REFERRER_POLICY, "no-referrer");
+    set(
+        header::CACHE_CONTROL,
+        if cacheable {
+            "public, max-age=3600"
+        } else {
+            "no-store"
+        },
+    );
+    response
+}
+
+/// Refuses a state change (any method but GET/HEAD) whose `Origin` is not `public_url`'s:
+/// browsers send `Origin` on every cross-site POST, so a forged form or fetch fails here
+/// whatever the cookie. Requests without `Origin` are refused too.
+pub(crate) async fn same_origin(
+    State(app): State<Arc<App>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        return next.run(request).await;
+    }
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(|o| o.trim_end_matches('/').to_ascii_lowercase());
+    if origin.as_deref() == Some(app.origin.as_str()) {
+        return next.run(request).await;
+    }
+    let err = WebError::refused(
+        403,
+        "cross_origin",
+        format!(
+            "Changes are accepted only from pages of {}.",
+            app.ctx.config.public_url
+        ),
+    );
+    error_response(&err, request.uri().path(), request.headers())
+}
+
+/// The form token of a certificate: HMAC of its SPKI hash under a key made at start. A
+/// page from another site cannot read it, so a forged form cannot carry it.
+pub(crate) fn form_token(app: &App, spki: &[u8; 32]) -> String {
+    hex::encode(ring::hmac::sign(&app.csrf_key, spki).as_ref())
+}
+
+/// Checks a form's token against the certificate.
+pub(crate) fn check_form_token(app: &App, spki: &[u8; 32], token: &str) -> Result<(), WebError> {
+    let expected = form_token(app, spki);
+    if subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), token.as_bytes()).into() {
+        Ok(())
+    } else {
+        Err(WebError::refused(
+            403,
+            "bad_form_token",
+            "The form has expired; open the page again.",
+        ))
+    }
+}
+
+/// Per-IP token buckets: `per_minute` requests a minute, bursts of as many.
+pub(crate) struct RateLimit {
+    per_minute: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl RateLimit {
+    pub(crate) fn new(per_minute: u32) -> RateLimit {
+        RateLimit {
+            per_minute: f64::from(per_minute.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `ip`; `false` when its bucket is empty.
+    pub(crate) fn take(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            // Bound memory: forget buckets that have refilled.
+            let full = self.per_minute;
+            map.retain(|_, (_, at)| now.duration_since(*at).as_secs_f64() * full / 60.0 < full);
+        }
+        let (tokens, at) = map.entry(ip).or_insert((self.per_minute, now));
+        let refill = now.duration_since(*at).as_secs_f64() * self.per_minute / 60.0;
+        *tokens = (*tokens + refill).min(self.per_minute);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Refuses requests beyond the per-IP rate with 429.
+pub(crate) async fn rate_limit(
+    State(app): State<Arc<App>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let ip = request.extensions().get::<Peer>().map(|p| p.ip);
+    if let Some(ip) = ip
+        && !app.limiter.take(ip)
+    {
+        let err = WebError::refused(
+            429,
+            "too_many_requests",
+            "Too many requests from your address; wait a minute.",
+        );
+        return error_response(&err, request.uri().path(), request.headers());
+    }
+    next.run(request).await
+}
+
+/// Whether a request path is the JSON API's.
+pub(crate) fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// The `Accept-Language` header, for error pages made outside a handler.
+pub(crate) fn accept_language(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_empties_and_is_per_ip() {
+        let r = RateLimit::new(3);
+        let a: IpAddr = [10, 0, 0, 1].into();
+        assert!(r.take(a) && r.take(a) && r.take(a));
+        assert!(!r.take(a));
+        assert!(r.take([10, 0, 0, 2].into()));
+    }
+}
