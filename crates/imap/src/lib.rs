@@ -2,8 +2,8 @@
 //!
 //! Main modules:
 //! - [`message`]: FETCH views of a raw message (ENVELOPE, BODYSTRUCTURE, `BODY[section]`);
-//! - [`fetch`]: FETCH data items for one message (macros, UID, MODSEQ, \Seen rule);
-//! - [`search`]: SEARCH evaluation of one message against imap-codec's `SearchKey`, and
+//! - [`fetch_items`]: FETCH data items for one message (macros, UID, MODSEQ, \Seen rule);
+//! - [`search_eval`]: SEARCH evaluation of one message against imap-codec's `SearchKey`, and
 //!   [`search_charset`]: SEARCH CHARSET conversion to UTF-8;
 //! - [`proto`]: sans-IO protocol pieces: capabilities, the plaintext STARTTLS phase, the
 //!   imap-next driver with literal accounting, our own parser for the forms imap-codec does
@@ -25,7 +25,7 @@
 //!    `State`: loop on `next()`, write `Io::Output`, read on `Io::NeedMoreInput`, pass
 //!    events to `Session::handle_event` and errors to `Session::handle_error`. `Flow::Close`
 //!    means flush and close; `Flow::Unhandled` carries the commands that need the store
-//!    (SELECT, FETCH via [`fetch`], SEARCH via [`search`], ...) and IDLE; `Flow::Extended`
+//!    (SELECT, FETCH via [`fetch_items`], SEARCH via [`search_eval`], ...) and IDLE; `Flow::Extended`
 //!    the commands our own parser read ([`proto::ext`]: SEARCH RETURN, LIST, CREATE, `$`).
 //!
 //! Rules: the protocol layer does no I/O and reads no clock (time is passed in); nothing
@@ -36,12 +36,12 @@
 
 pub mod commands;
 pub mod error;
-pub mod fetch;
+pub mod fetch_items;
 pub mod mailbox;
 pub mod message;
 pub mod proto;
-pub mod search;
 pub mod search_charset;
+pub mod search_eval;
 pub mod server;
 pub mod session;
 

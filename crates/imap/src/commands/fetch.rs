@@ -1,5 +1,5 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2; MODSEQ and CHANGEDSINCE from RFC 7162
-//! §3.1.4). The data items come from [`crate::fetch`]; a body fetch without PEEK sets \Seen
+//! §3.1.4). The data items come from [`crate::fetch_items`]; a body fetch without PEEK sets \Seen
 //! (in the store first, so the FLAGS the client hears are the stored ones).
 
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ use imap_codec::imap_types::{
 
 use super::search::{Reads, internal_date};
 use super::{Outcome, store_error};
-use crate::fetch::{FetchFacts, fetch_items, header_suffices, item_names, needs_content};
+use crate::fetch_items::{FetchFacts, fetch_items, header_suffices, item_names, needs_content};
 use crate::mailbox::flags_of;
 use crate::message::{
     MessageView,
@@ -312,7 +312,7 @@ impl FetchJob {
         };
         let mut data = match fetch_items(&self.items, &facts, view.as_ref()) {
             Ok(result) => result.items,
-            Err(crate::fetch::FetchError::UnknownCte) => {
+            Err(crate::fetch_items::FetchError::UnknownCte) => {
                 // RFC 3516 §4.3.
                 out.no(
                     self.tag.clone(),

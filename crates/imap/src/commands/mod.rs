@@ -43,7 +43,7 @@ pub mod id;
 pub mod login;
 pub mod logout;
 pub mod noop;
-pub mod select;
+pub mod select_reply;
 pub mod sign_in;
 
 use imap_codec::imap_types::command::{Command, CommandBody};

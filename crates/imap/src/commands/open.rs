@@ -11,7 +11,7 @@ use imap_codec::imap_types::{
 };
 
 use super::{Outcome, store_error};
-use crate::commands::select::SelectInfo;
+use crate::commands::select_reply::SelectInfo;
 use crate::mailbox::{Selected, flags_of};
 use crate::proto::mailbox_name as name;
 use crate::server::{Out, SignedIn};
@@ -95,7 +95,8 @@ pub async fn select(
         keywords: flags_of(&keywords),
     };
     let command = if read_only { "EXAMINE" } else { "SELECT" };
-    let mut responses = crate::commands::select::responses(&info, tag.clone(), read_only, command);
+    let mut responses =
+        crate::commands::select_reply::responses(&info, tag.clone(), read_only, command);
     selected.qresync = s.qresync;
     // The tagged OK goes last, after what follows.
     let tagged = responses.pop();

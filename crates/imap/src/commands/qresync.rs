@@ -18,7 +18,7 @@ use imap_codec::imap_types::{
 };
 
 use crate::mailbox::Selected;
-use crate::search::set_contains;
+use crate::search_eval::set_contains;
 use crate::server::SignedIn;
 
 /// The QRESYNC parameter of a SELECT/EXAMINE, if any.

@@ -1,5 +1,5 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4; MODSEQ from RFC 7162 §3.1.5), evaluated per
-//! message by [`crate::search`], answered with SEARCH, or with ESEARCH for `RETURN (...)`
+//! message by [`crate::search_eval`], answered with SEARCH, or with ESEARCH for `RETURN (...)`
 //! (RFC 4731) and for every SEARCH once IMAP4rev2 is enabled (RFC 9051 §6.4.4).
 
 use std::collections::HashMap;
@@ -19,8 +19,8 @@ use crate::proto::ext::{
     SearchRequest, SearchReturn,
     encode::{EsearchData, esearch as esearch_line},
 };
-use crate::search::{SearchMessage, SearchScope, matches};
 use crate::search_charset::{LISTED_CHARSETS, to_utf8};
+use crate::search_eval::{SearchMessage, SearchScope, matches};
 use crate::server::{Out, SignedIn};
 
 /// SEARCH (`uid` false: answers sequence numbers) or UID SEARCH.
@@ -190,7 +190,7 @@ async fn matching(
     let mut found = Vec::new();
     let mut uids = Vec::new();
     let mut highest = 0u64;
-    let parser = crate::search::parser_for(&key, &[]);
+    let parser = crate::search_eval::parser_for(&key, &[]);
     let scanned = scan(s, &key, reads, &parser, &listed, |seq, meta, _| {
         found.push(if uid { meta.uid } else { seq });
         uids.push(meta.uid);

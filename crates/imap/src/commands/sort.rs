@@ -154,7 +154,7 @@ pub async fn candidates(
         .filter_map(|meta| selected.seq_of(meta.uid).map(|seq| (seq, meta)))
         .collect();
     // The fields a Candidate reads (see `Candidate::of`).
-    let parser = crate::search::parser_for(
+    let parser = crate::search_eval::parser_for(
         &key,
         &[
             HeaderName::Date,

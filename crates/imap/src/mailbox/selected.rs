@@ -19,7 +19,7 @@ use imap_codec::imap_types::{
 use super::flags_of;
 use super::recent::RecentTracker;
 use crate::proto::flags::fetch_flags;
-use crate::search::set_contains;
+use crate::search_eval::set_contains;
 
 /// One message of the view.
 #[derive(Debug, Clone, PartialEq, Eq)]

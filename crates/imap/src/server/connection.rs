@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::compress::MaybeDeflate;
-use super::signin::CertAuthenticator;
+use super::identity::CertAuthenticator;
 use super::{ImapContext, Out, SignedIn};
 use crate::proto::driver::{Driver, DriverEvent, DriverLimits};
 use crate::proto::plaintext::{PlaintextLimits, PlaintextOutcome, PlaintextPhase};

@@ -22,8 +22,8 @@
 
 pub mod compress;
 mod connection;
+mod identity;
 mod signed_in;
-mod signin;
 
 pub use connection::{Connection, serve};
 pub use signed_in::{Out, SignedIn};
