@@ -8,8 +8,8 @@ use certmail_store::StoreError;
 use imap_codec::imap_types::{command::CommandBody, core::Tag, response::Response};
 
 use super::{
-    append, close, copy, create, delete, expunge, fetch, list, namespace, open, quota, rename,
-    search, sort, status, store, subscribe, thread,
+    append, close, copy, create, delete, expunge, fetch, list, namespace, quota, rename, search,
+    select, sort, status, store, subscribe, thread,
 };
 use crate::server::{Out, SignedIn};
 
@@ -64,11 +64,11 @@ async fn authenticated(
         CommandBody::Select {
             mailbox,
             parameters,
-        } => open::select(s, out, tag, &mailbox, false, &parameters).await,
+        } => select::select(s, out, tag, &mailbox, false, &parameters).await,
         CommandBody::Examine {
             mailbox,
             parameters,
-        } => open::select(s, out, tag, &mailbox, true, &parameters).await,
+        } => select::select(s, out, tag, &mailbox, true, &parameters).await,
         CommandBody::Create { mailbox } => create::create(s, out, tag, &mailbox).await,
         CommandBody::Delete { mailbox } => delete::delete(s, out, tag, &mailbox).await,
         CommandBody::Rename { from, to } => rename::rename(s, out, tag, &from, &to).await,

@@ -5,7 +5,7 @@
 //! after sign-in get BAD; commands that need the store are returned to the caller.
 
 // Store-backed commands, run by the tokio server (`crate::server`) through
-// `dispatch::dispatch`: SELECT/EXAMINE (`open`), CREATE, DELETE, RENAME,
+// `dispatch::dispatch`: SELECT/EXAMINE (`select`), CREATE, DELETE, RENAME,
 // SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB, STATUS, APPEND, CLOSE/UNSELECT, EXPUNGE/UID EXPUNGE,
 // SEARCH, FETCH, STORE, COPY/MOVE, NAMESPACE, and NOOP/CHECK with their updates; SORT and
 // THREAD (RFC 5256), GETQUOTA/GETQUOTAROOT/SETQUOTA (RFC 9208), and the QRESYNC resync of
@@ -22,11 +22,11 @@ pub mod fetch;
 pub mod list;
 pub mod list_extended;
 pub mod namespace;
-pub mod open;
 pub mod qresync;
 pub mod quota;
 pub mod rename;
 pub mod search;
+pub mod select;
 pub mod sets;
 pub mod sort;
 pub mod status;
