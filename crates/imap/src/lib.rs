@@ -34,6 +34,7 @@
 //! events or commands with `{:?}`).
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod commands;
 pub mod error;
 pub mod fetch_items;

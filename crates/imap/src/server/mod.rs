@@ -23,10 +23,9 @@
 pub mod compress;
 mod connection;
 mod identity;
-mod signed_in;
 
+pub use crate::account::{Out, SignedIn};
 pub use connection::{Connection, serve};
-pub use signed_in::{Out, SignedIn};
 
 use std::sync::Arc;
 

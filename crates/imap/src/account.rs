@@ -9,9 +9,9 @@ use imap_codec::imap_types::{
     response::{Code, Data, Response, Status},
 };
 
-use super::ImapContext;
 use crate::mailbox::Selected;
 use crate::proto::response::{bad, code, no, ok, status};
+use crate::server::ImapContext;
 
 /// A signed-in connection (RFC 3501 authenticated and selected states).
 pub struct SignedIn {
