@@ -36,10 +36,12 @@
 
 pub mod account;
 pub mod commands;
+pub mod context;
 pub mod error;
 pub mod fetch_items;
 pub mod mailbox;
 pub mod message;
+pub mod out;
 pub mod proto;
 pub mod search_charset;
 pub mod search_eval;

@@ -6,7 +6,7 @@ use certmail_session::Change;
 use imap_codec::imap_types::{core::Tag, mailbox::Mailbox, response::Code, sequence::SequenceSet};
 
 use super::{Outcome, sets, store_error};
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// COPY (`is_move` false) or MOVE the messages of `set` to `target`.
 pub async fn copy(
@@ -46,7 +46,7 @@ pub async fn copy(
     }
     if !is_move {
         match copied_size(s, &source, &uids).await {
-            Ok(size) => match s.ctx.within_quota(s.account_id(), size).await {
+            Ok(size) => match s.account.ctx.within_quota(s.account_id(), size).await {
                 Ok(true) => {}
                 Ok(false) => {
                     out.no(
@@ -67,7 +67,7 @@ pub async fn copy(
             }
         }
     }
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     let result = if is_move {
         store
             .move_messages(s.account_id(), &source, &uids, &target)
@@ -130,13 +130,14 @@ async fn copied_size(
     mailbox: &str,
     uids: &[u32],
 ) -> Result<u64, certmail_store::StoreError> {
-    if s.ctx.settings.quota_bytes == 0 {
+    if s.account.ctx.settings.quota_bytes == 0 {
         return Ok(0);
     }
     let (Some(&first), Some(&last)) = (uids.first(), uids.last()) else {
         return Ok(0);
     };
     let metas = s
+        .account
         .ctx
         .store
         .messages(s.account_id(), mailbox, first..=last)

@@ -11,7 +11,7 @@ use super::{
     append, close, copy, create, delete, expunge, fetch, list, namespace, quota, rename, search,
     select, sort, status, store, subscribe, thread,
 };
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,8 +228,8 @@ pub fn store_error(out: &mut Out, tag: Tag<'static>, what: &str, error: &StoreEr
 /// not created: the client is answered `NO [TRYCREATE]` (RFC 3501 §6.3.11, §6.4.7), so it
 /// may CREATE and retry, and `None` is returned.
 pub async fn existing_target(
-    s: &crate::server::SignedIn,
-    out: &mut crate::server::Out,
+    s: &crate::account::SignedIn,
+    out: &mut crate::out::Out,
     tag: &Tag<'static>,
     command: &str,
     mailbox: &imap_codec::imap_types::mailbox::Mailbox<'static>,
@@ -239,7 +239,7 @@ pub async fn existing_target(
         out.no(tag.clone(), Some(Code::TryCreate), "No such mailbox");
         return None;
     };
-    match s.ctx.store.mailbox(s.account_id(), &name).await {
+    match s.account.ctx.store.mailbox(s.account_id(), &name).await {
         Ok(Some(_)) => Some(name),
         Ok(None) => {
             out.no(

@@ -24,7 +24,7 @@ use crate::message::{
     cache::{header_blocks, header_of},
 };
 use crate::proto::flags::fetch_flags;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// FETCH (`uid` false) or UID FETCH, answered in full into `out`.
 pub async fn fetch(
@@ -94,9 +94,9 @@ impl FetchJob {
         // RFC 7162 §3.1.4: MODSEQ and CHANGEDSINCE enable CONDSTORE; once enabled, every
         // FETCH response carries MODSEQ (§3.2).
         if changed_since.is_some() || asks_modseq {
-            s.condstore = true;
+            s.enabled.condstore = true;
         }
-        let items = item_names(&names, uid, s.condstore);
+        let items = item_names(&names, uid, s.enabled.condstore);
         if s.selected.is_none() {
             out.bad(tag, "No mailbox selected");
             return Err(Outcome::Bad);
@@ -104,7 +104,7 @@ impl FetchJob {
         if modifiers.contains(&FetchModifier::Vanished) {
             // RFC 7162 §3.2.6: VANISHED only in UID FETCH, with CHANGEDSINCE, and only once
             // QRESYNC is enabled.
-            let Some(since) = changed_since.filter(|_| uid && s.qresync) else {
+            let Some(since) = changed_since.filter(|_| uid && s.enabled.qresync) else {
                 out.bad(
                     tag,
                     "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
@@ -138,7 +138,7 @@ impl FetchJob {
         };
         let name = selected.name.clone();
         let read_only = selected.read_only;
-        let store = s.ctx.store.as_ref();
+        let store = s.account.ctx.store.as_ref();
         let metas: HashMap<u32, MessageMeta> =
             match store.messages(s.account_id(), &name, first..=last).await {
                 Ok(metas) => metas.into_iter().map(|m| (m.uid, m)).collect(),
@@ -191,6 +191,7 @@ impl FetchJob {
         }
         let seen = ["\\Seen".to_owned()];
         let result = s
+            .account
             .ctx
             .store
             .set_flags(s.account_id(), name, &unseen, FlagOp::Add, &seen, None)
@@ -254,8 +255,13 @@ impl FetchJob {
             .take(AHEAD)
             .collect();
         let blobs: Vec<_> = wanted.iter().map(|&(_, blob)| blob).collect();
-        if let Ok(headers) =
-            header_blocks(s.ctx.store.as_ref(), &s.ctx.headers, s.account_id(), &blobs).await
+        if let Ok(headers) = header_blocks(
+            s.account.ctx.store.as_ref(),
+            &s.account.ctx.headers,
+            s.account_id(),
+            &blobs,
+        )
+        .await
         {
             self.headers_ahead = wanted
                 .into_iter()
@@ -280,12 +286,12 @@ impl FetchJob {
         if self.changed_since.is_some_and(|since| meta.modseq <= since) {
             return Ok(0);
         }
-        let store = s.ctx.store.as_ref();
+        let store = s.account.ctx.store.as_ref();
         let read = match self.reads {
             Reads::Nothing => Ok(Vec::new()),
             Reads::Header => match self.headers_ahead.remove(&uid) {
                 Some(header) => Ok(header),
-                None => header_of(store, &s.ctx.headers, s.account_id(), &meta.blob).await,
+                None => header_of(store, &s.account.ctx.headers, s.account_id(), &meta.blob).await,
             },
             Reads::Message => store.message_body(s.account_id(), &meta.blob).await,
         };

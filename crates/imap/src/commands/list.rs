@@ -11,7 +11,7 @@ use imap_codec::imap_types::{
 
 use super::{Outcome, store_error};
 use crate::proto::mailbox_name as name;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// LIST (`lsub` false) or LSUB.
 pub async fn list(
@@ -46,7 +46,7 @@ pub async fn list(
         return Outcome::Done;
     }
     let full_pattern = name::list_pattern(&reference, &pattern);
-    let mailboxes = match s.ctx.store.list_mailboxes(s.account_id()).await {
+    let mailboxes = match s.account.ctx.store.list_mailboxes(s.account_id()).await {
         Ok(list) => list,
         Err(e) => {
             store_error(out, tag, command, &e);

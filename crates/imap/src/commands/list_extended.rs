@@ -21,7 +21,7 @@ use imap_codec::imap_types::{
 use super::{Outcome, status::status_values, store_error};
 use crate::proto::ext::{ListRequest, encode::list_line, mailbox_name};
 use crate::proto::mailbox_name as name;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// One name a LIST can return: a mailbox, or a parent level that does not exist.
 struct Node<'a> {
@@ -63,7 +63,7 @@ pub async fn list(
         .iter()
         .map(|p| name::list_pattern(&reference, p))
         .collect();
-    let mailboxes = match s.ctx.store.list_mailboxes(s.account_id()).await {
+    let mailboxes = match s.account.ctx.store.list_mailboxes(s.account_id()).await {
         Ok(list) => list,
         Err(e) => {
             store_error(out, tag, "LIST", &e);
@@ -96,7 +96,12 @@ pub async fn list(
         if !meets(node) && !child_meets {
             continue;
         }
-        let attributes = attributes(s.imap4rev2 || req.extended, node, !children.is_empty(), req);
+        let attributes = attributes(
+            s.enabled.imap4rev2 || req.extended,
+            node,
+            !children.is_empty(),
+            req,
+        );
         let mut child_info = Vec::new();
         if child_meets {
             if sel.subscribed {
@@ -107,7 +112,7 @@ pub async fn list(
             }
         }
         // RFC 9051 §5.1: UTF-8 names for an IMAP4rev2 client.
-        let wire = if s.imap4rev2 {
+        let wire = if s.enabled.imap4rev2 {
             mailbox.clone()
         } else {
             name::encode_utf7(mailbox)

@@ -62,10 +62,7 @@ pub(crate) async fn dispatch<A: Authenticator>(
     server: &mut Server,
     command: Command<'static>,
 ) -> Flow {
-    let signed_in = matches!(
-        session.state,
-        SessionState::Authenticated { .. } | SessionState::Selected { .. }
-    );
+    let signed_in = matches!(session.state, SessionState::SignedIn(_));
     match command.body {
         CommandBody::Capability => capability::run(session, server, command.tag),
         CommandBody::Noop if !signed_in => noop::run(server, command.tag),

@@ -17,9 +17,9 @@ use imap_codec::imap_types::{
     sequence::{SeqOrUid, Sequence, SequenceSet},
 };
 
+use crate::account::SignedIn;
 use crate::mailbox::Selected;
 use crate::search_eval::set_contains;
-use crate::server::SignedIn;
 
 /// The QRESYNC parameter of a SELECT/EXAMINE, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pub async fn select_resync(
     if request.uid_validity.get() != selected.uid_validity {
         return Ok(out);
     }
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     let since = request.modseq.get();
     let gone: Vec<u32> = store
         .expunged_since(s.account_id(), &selected.name, since)
@@ -104,6 +104,7 @@ pub async fn fetch_vanished(
         return Ok(None);
     };
     let gone: Vec<u32> = s
+        .account
         .ctx
         .store
         .expunged_since(s.account_id(), &selected.name, since)

@@ -14,7 +14,7 @@ use super::{Outcome, store_error};
 use crate::commands::select_reply::SelectInfo;
 use crate::mailbox::{Selected, flags_of};
 use crate::proto::mailbox_name as name;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// SELECT (`read_only` false) or EXAMINE.
 pub async fn select(
@@ -29,7 +29,7 @@ pub async fn select(
     let was_selected = s.selected.is_some();
     s.set_selected(None);
     // RFC 5182 §2.1: selecting a mailbox empties the saved search result.
-    s.search_result.clear();
+    s.account.search_result.clear();
     if was_selected {
         // RFC 7162 §3.2.11 (we advertise CONDSTORE) and RFC 9051 §6.3.2: CLOSED marks
         // where the old mailbox's responses end.
@@ -40,10 +40,10 @@ pub async fn select(
         .any(|p| matches!(p, SelectParameter::CondStore))
     {
         // RFC 7162 §3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
-        s.condstore = true;
+        s.enabled.condstore = true;
     }
     let resync = super::qresync::ResyncRequest::from_parameters(parameters);
-    if resync.is_some() && !s.qresync {
+    if resync.is_some() && !s.enabled.qresync {
         // RFC 7162 §3.2.5: QRESYNC parameters without ENABLE QRESYNC are a BAD command.
         out.bad(tag, "ENABLE QRESYNC first");
         return Outcome::Bad;
@@ -52,7 +52,7 @@ pub async fn select(
         out.no_code(tag, "NONEXISTENT", "No such mailbox");
         return Outcome::Done;
     };
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     let record = match store.mailbox(s.account_id(), &name).await {
         Ok(Some(record)) => record,
         Ok(None) => {
@@ -64,14 +64,21 @@ pub async fn select(
             return Outcome::Done;
         }
     };
-    let mut selected =
-        match Selected::load(store, s.account_id(), &record, read_only, &s.ctx.recent).await {
-            Ok(selected) => selected,
-            Err(e) => {
-                store_error(out, tag, "SELECT", &e);
-                return Outcome::Done;
-            }
-        };
+    let mut selected = match Selected::load(
+        store,
+        s.account_id(),
+        &record,
+        read_only,
+        &s.account.ctx.recent,
+    )
+    .await
+    {
+        Ok(selected) => selected,
+        Err(e) => {
+            store_error(out, tag, "SELECT", &e);
+            return Outcome::Done;
+        }
+    };
     // Keywords in use go into FLAGS (RFC 3501 §7.2.6).
     let mut keywords: Vec<String> = Vec::new();
     for e in selected.entries() {
@@ -97,7 +104,7 @@ pub async fn select(
     let command = if read_only { "EXAMINE" } else { "SELECT" };
     let mut responses =
         crate::commands::select_reply::responses(&info, tag.clone(), read_only, command);
-    selected.qresync = s.qresync;
+    selected.qresync = s.enabled.qresync;
     // The tagged OK goes last, after what follows.
     let tagged = responses.pop();
     if let Some(request) = &resync {
@@ -111,7 +118,7 @@ pub async fn select(
             }
         }
     }
-    if s.imap4rev2 {
+    if s.enabled.imap4rev2 {
         // RFC 9051 §6.3.2: SELECT answers a LIST response with the mailbox's name.
         responses.push(Response::Data(Data::List {
             items: Vec::new(),

@@ -16,7 +16,7 @@ use imap_codec::imap_types::{
 use super::{Outcome, sets, store_error};
 use crate::mailbox::{flags_of, strings_of};
 use crate::proto::flags::{client_flags, fetch_flags};
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// The arguments of one STORE.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ pub async fn store(
     let unchanged_since = unchanged_since.min();
     if unchanged_since.is_some() {
         // RFC 7162 §3.1.3: UNCHANGEDSINCE enables CONDSTORE.
-        s.condstore = true;
+        s.enabled.condstore = true;
     }
     let Some(selected) = &s.selected else {
         out.bad(tag, "No mailbox selected");
@@ -75,7 +75,7 @@ pub async fn store(
         StoreType::Replace => FlagOp::Replace,
     };
     let flags = strings_of(&client_flags(request.flags));
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     let result = match store
         .set_flags(s.account_id(), &name, &uids, op, &flags, unchanged_since)
         .await
@@ -86,7 +86,7 @@ pub async fn store(
             return Outcome::Done;
         }
     };
-    let condstore = s.condstore;
+    let condstore = s.enabled.condstore;
     for update in result.updated {
         let Some(&(seq, _)) = targets.iter().find(|(_, u)| *u == update.uid) else {
             continue;
