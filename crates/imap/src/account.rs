@@ -90,7 +90,7 @@ impl SignedIn {
                 &self.account.record.id,
                 &self.account.ctx.recent,
                 allow_expunge,
-                self.enabled.condstore,
+                self.enabled,
             )
             .await?;
         for d in data {

@@ -22,6 +22,8 @@ use crate::{
     },
 };
 
+pub use crate::proto::capability::Enabled;
+
 /// Connection state (RFC 3501 §3), each carrying its data.
 #[derive(Debug)]
 pub enum SessionState<Account> {
@@ -56,19 +58,6 @@ impl<Account> SignedIn<Account> {
             selected: None,
         }
     }
-}
-
-/// What the client has enabled on this connection (RFC 5161 ENABLE, or as a side effect
-/// of a command that uses the extension).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Enabled {
-    /// RFC 7162 CONDSTORE (ENABLE, SELECT (CONDSTORE), or a MODSEQ-using command).
-    pub condstore: bool,
-    /// RFC 7162 QRESYNC (ENABLE QRESYNC, which implies CONDSTORE): VANISHED instead of
-    /// EXPUNGE.
-    pub qresync: bool,
-    /// `ENABLE IMAP4rev2` (RFC 9051 §6.3.1): ESEARCH answers, no \Recent, RFC 9051 LIST.
-    pub imap4rev2: bool,
 }
 
 /// Per-connection settings.

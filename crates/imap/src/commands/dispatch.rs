@@ -48,6 +48,7 @@ pub async fn dispatch(
     outcome
 }
 
+/// The commands valid once signed in (RFC 3501 §6.3), then the selected-state ones.
 async fn authenticated(
     s: &mut SignedIn,
     out: &mut Out,
@@ -103,6 +104,7 @@ async fn authenticated(
     }
 }
 
+/// The commands valid only with a mailbox selected (RFC 3501 §6.4).
 async fn selected_state(
     s: &mut SignedIn,
     out: &mut Out,
@@ -124,6 +126,18 @@ async fn selected_state(
         CommandBody::ExpungeUid { sequence_set } => {
             expunge::expunge(s, out, tag, Some(&sequence_set)).await
         }
+        body => message_commands(s, out, tag, body).await,
+    }
+}
+
+/// The selected-state commands that address messages by number or UID.
+async fn message_commands(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    body: CommandBody<'static>,
+) -> Outcome {
+    match body {
         CommandBody::Search {
             charset,
             criteria,

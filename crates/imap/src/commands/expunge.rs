@@ -39,7 +39,7 @@ pub async fn expunge(
         }
     };
     if let Some(selected) = &mut s.selected {
-        for data in selected.remove(&uids) {
+        for data in selected.remove(&uids, s.enabled.qresync) {
             out.data(data);
         }
     }

@@ -17,7 +17,9 @@ use imap_codec::imap_types::{
 
 use super::search::{Reads, internal_date};
 use super::{Outcome, store_error};
-use crate::fetch_items::{FetchFacts, fetch_items, header_suffices, item_names, needs_content};
+use crate::fetch_items::{
+    FetchFacts, fetch_items, header_suffices, item_names, needs_content, sets_seen,
+};
 use crate::mailbox::flags_of;
 use crate::message::{
     MessageView,
@@ -73,6 +75,46 @@ pub struct FetchJob {
     expunged_meanwhile: bool,
 }
 
+/// `UID FETCH ... (VANISHED)`: the VANISHED (EARLIER) response before the FETCHes. RFC
+/// 7162 §3.2.6: only in UID FETCH, with CHANGEDSINCE, and only once QRESYNC is enabled.
+async fn vanished(
+    s: &SignedIn,
+    out: &mut Out,
+    tag: &Tag<'static>,
+    set: &SequenceSet,
+    uid: bool,
+    changed_since: Option<u64>,
+) -> Result<(), Outcome> {
+    let Some(since) = changed_since.filter(|_| uid && s.enabled.qresync) else {
+        out.bad(
+            tag.clone(),
+            "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
+        );
+        return Err(Outcome::Bad);
+    };
+    match super::qresync::fetch_vanished(s, set, since).await {
+        Ok(data) => {
+            out.responses.extend(data.map(Response::Data));
+            Ok(())
+        }
+        Err(e) => {
+            store_error(out, tag.clone(), "FETCH", &e);
+            Err(Outcome::Done)
+        }
+    }
+}
+
+/// What of each message the items need read from the store.
+fn reads_for(items: &[MessageDataItemName<'_>]) -> Reads {
+    if !needs_content(items) {
+        Reads::Nothing
+    } else if header_suffices(items) {
+        Reads::Header
+    } else {
+        Reads::Message
+    }
+}
+
 impl FetchJob {
     /// Checks the command, reads the messages' metadata and sets \Seen where the items ask
     /// for it. `Err` when the command is already answered (BAD, NO, or nothing to fetch).
@@ -102,22 +144,7 @@ impl FetchJob {
             return Err(Outcome::Bad);
         }
         if modifiers.contains(&FetchModifier::Vanished) {
-            // RFC 7162 §3.2.6: VANISHED only in UID FETCH, with CHANGEDSINCE, and only once
-            // QRESYNC is enabled.
-            let Some(since) = changed_since.filter(|_| uid && s.enabled.qresync) else {
-                out.bad(
-                    tag,
-                    "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
-                );
-                return Err(Outcome::Bad);
-            };
-            match super::qresync::fetch_vanished(s, set, since).await {
-                Ok(data) => out.responses.extend(data.map(Response::Data)),
-                Err(e) => {
-                    store_error(out, tag, "FETCH", &e);
-                    return Err(Outcome::Done);
-                }
-            }
+            vanished(s, out, &tag, set, uid, changed_since).await?;
         }
         let Some(selected) = &s.selected else {
             out.bad(tag, "No mailbox selected");
@@ -149,13 +176,7 @@ impl FetchJob {
             };
         let mut job = FetchJob {
             tag,
-            reads: if !needs_content(&items) {
-                Reads::Nothing
-            } else if header_suffices(&items) {
-                Reads::Header
-            } else {
-                Reads::Message
-            },
+            reads: reads_for(&items),
             items,
             targets,
             metas,
@@ -165,7 +186,7 @@ impl FetchJob {
             expunged_meanwhile: false,
         };
         if !read_only
-            && job.items.iter().any(sets_seen_flag)
+            && job.items.iter().any(sets_seen)
             && let Err(e) = job.mark_seen(s, &name).await
         {
             store_error(out, job.tag, "FETCH", &e);
@@ -344,16 +365,4 @@ impl FetchJob {
         }
         Ok(raw.len().max(1))
     }
-}
-
-/// Whether fetching `item` marks the message \Seen (BODY[...] and BINARY[...] without
-/// PEEK, RFC822, RFC822.TEXT).
-fn sets_seen_flag(item: &MessageDataItemName<'_>) -> bool {
-    matches!(
-        item,
-        MessageDataItemName::BodyExt { peek: false, .. }
-            | MessageDataItemName::Binary { peek: false, .. }
-            | MessageDataItemName::Rfc822
-            | MessageDataItemName::Rfc822Text
-    )
 }

@@ -1,5 +1,5 @@
 //! SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2; RFC 7162 §3.1.2 HIGHESTMODSEQ): opens the
-//! mailbox in the store; the responses come from `commands::select`.
+//! mailbox in the store; the responses come from `commands::select_reply`.
 
 use std::num::{NonZeroU32, NonZeroU64};
 
@@ -25,16 +25,7 @@ pub async fn select(
     read_only: bool,
     parameters: &[SelectParameter],
 ) -> Outcome {
-    // RFC 3501 §6.3.1: a SELECT (even a failed one) first leaves the selected mailbox.
-    let was_selected = s.selected.is_some();
-    s.set_selected(None);
-    // RFC 5182 §2.1: selecting a mailbox empties the saved search result.
-    s.account.search_result.clear();
-    if was_selected {
-        // RFC 7162 §3.2.11 (we advertise CONDSTORE) and RFC 9051 §6.3.2: CLOSED marks
-        // where the old mailbox's responses end.
-        out.untagged_ok(Some(Code::Closed), "Previous mailbox closed");
-    }
+    leave_selected(s, out);
     if parameters
         .iter()
         .any(|p| matches!(p, SelectParameter::CondStore))
@@ -52,59 +43,13 @@ pub async fn select(
         out.no_code(tag, "NONEXISTENT", "No such mailbox");
         return Outcome::Done;
     };
-    let store = s.account.ctx.store.as_ref();
-    let record = match store.mailbox(s.account_id(), &name).await {
-        Ok(Some(record)) => record,
-        Ok(None) => {
-            out.no_code(tag, "NONEXISTENT", "No such mailbox");
-            return Outcome::Done;
-        }
-        Err(e) => {
-            store_error(out, tag, "SELECT", &e);
-            return Outcome::Done;
-        }
+    let Some((record, mut selected)) = open(s, out, &tag, &name, read_only).await else {
+        return Outcome::Done;
     };
-    let mut selected = match Selected::load(
-        store,
-        s.account_id(),
-        &record,
-        read_only,
-        &s.account.ctx.recent,
-    )
-    .await
-    {
-        Ok(selected) => selected,
-        Err(e) => {
-            store_error(out, tag, "SELECT", &e);
-            return Outcome::Done;
-        }
-    };
-    // Keywords in use go into FLAGS (RFC 3501 §7.2.6).
-    let mut keywords: Vec<String> = Vec::new();
-    for e in selected.entries() {
-        for f in e.flags.iter().filter(|f| !f.starts_with('\\')) {
-            if !keywords.iter().any(|k| k.eq_ignore_ascii_case(f)) {
-                keywords.push(f.clone());
-            }
-        }
-    }
-    for k in &keywords {
-        selected.announce_keyword(k);
-    }
-    let info = SelectInfo {
-        exists: selected.len(),
-        recent: selected.recent_count(),
-        first_unseen: selected.first_unseen(),
-        uid_validity: NonZeroU32::new(record.uid_validity).unwrap_or(NonZeroU32::MIN),
-        uid_next: NonZeroU32::new(record.uid_next).unwrap_or(NonZeroU32::MIN),
-        // RFC 7162 §3.1.2.1: every SELECT/EXAMINE of a server with CONDSTORE says it.
-        highest_modseq: NonZeroU64::new(record.highest_modseq.max(1)),
-        keywords: flags_of(&keywords),
-    };
+    let info = select_info(&mut selected, &record);
     let command = if read_only { "EXAMINE" } else { "SELECT" };
     let mut responses =
         crate::commands::select_reply::responses(&info, tag.clone(), read_only, command);
-    selected.qresync = s.enabled.qresync;
     // The tagged OK goes last, after what follows.
     let tagged = responses.pop();
     if let Some(request) = &resync {
@@ -130,4 +75,73 @@ pub async fn select(
     out.responses.extend(responses);
     s.set_selected(Some(selected));
     Outcome::Done
+}
+
+/// RFC 3501 §6.3.1: a SELECT (even a failed one) first leaves the selected mailbox.
+fn leave_selected(s: &mut SignedIn, out: &mut Out) {
+    let was_selected = s.selected.is_some();
+    s.set_selected(None);
+    // RFC 5182 §2.1: selecting a mailbox empties the saved search result.
+    s.account.search_result.clear();
+    if was_selected {
+        // RFC 7162 §3.2.11 (we advertise CONDSTORE) and RFC 9051 §6.3.2: CLOSED marks
+        // where the old mailbox's responses end.
+        out.untagged_ok(Some(Code::Closed), "Previous mailbox closed");
+    }
+}
+
+/// Reads the mailbox and its messages from the store; on failure the answer is in `out`.
+async fn open(
+    s: &SignedIn,
+    out: &mut Out,
+    tag: &Tag<'static>,
+    name: &str,
+    read_only: bool,
+) -> Option<(certmail_store::Mailbox, Selected)> {
+    let store = s.account.ctx.store.as_ref();
+    let record = match store.mailbox(s.account_id(), name).await {
+        Ok(Some(record)) => record,
+        Ok(None) => {
+            out.no_code(tag.clone(), "NONEXISTENT", "No such mailbox");
+            return None;
+        }
+        Err(e) => {
+            store_error(out, tag.clone(), "SELECT", &e);
+            return None;
+        }
+    };
+    let recent = &s.account.ctx.recent;
+    match Selected::load(store, s.account_id(), &record, read_only, recent).await {
+        Ok(selected) => Some((record, selected)),
+        Err(e) => {
+            store_error(out, tag.clone(), "SELECT", &e);
+            None
+        }
+    }
+}
+
+/// The numbers SELECT reports; the keywords in use go into FLAGS (RFC 3501 §7.2.6) and
+/// count as told.
+fn select_info(selected: &mut Selected, record: &certmail_store::Mailbox) -> SelectInfo {
+    let mut keywords: Vec<String> = Vec::new();
+    for e in selected.entries() {
+        for f in e.flags.iter().filter(|f| !f.starts_with('\\')) {
+            if !keywords.iter().any(|k| k.eq_ignore_ascii_case(f)) {
+                keywords.push(f.clone());
+            }
+        }
+    }
+    for k in &keywords {
+        selected.announce_keyword(k);
+    }
+    SelectInfo {
+        exists: selected.len(),
+        recent: selected.recent_count(),
+        first_unseen: selected.first_unseen(),
+        uid_validity: NonZeroU32::new(record.uid_validity).unwrap_or(NonZeroU32::MIN),
+        uid_next: NonZeroU32::new(record.uid_next).unwrap_or(NonZeroU32::MIN),
+        // RFC 7162 §3.1.2.1: every SELECT/EXAMINE of a server with CONDSTORE says it.
+        highest_modseq: NonZeroU64::new(record.highest_modseq.max(1)),
+        keywords: flags_of(&keywords),
+    }
 }
