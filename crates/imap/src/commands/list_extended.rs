@@ -14,7 +14,6 @@ use certmail_store::{MAILBOX_DELIMITER, Mailbox as StoredMailbox};
 use imap_codec::imap_types::{
     core::{Atom, QuotedChar, Tag},
     flag::FlagNameAttribute,
-    mailbox::Mailbox,
     response::Data,
 };
 
@@ -51,13 +50,7 @@ pub async fn list(
         .collect();
     if !req.extended && patterns.iter().all(String::is_empty) && !patterns.is_empty() {
         // RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
-        out.data(Data::List {
-            items: vec![FlagNameAttribute::Noselect],
-            delimiter: Some(QuotedChar::unvalidated(MAILBOX_DELIMITER)),
-            mailbox: Mailbox::try_from("").unwrap_or(Mailbox::Inbox),
-        });
-        out.ok(tag, None, "LIST completed");
-        return Outcome::Done;
+        return super::list::list_root(out, tag);
     }
     let full: Vec<String> = patterns
         .iter()

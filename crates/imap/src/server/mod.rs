@@ -4,9 +4,11 @@
 //! One task per connection ([`serve`]). Port 993 does the TLS handshake, then greets; port
 //! 143 runs [`crate::proto::plaintext`] until STARTTLS, then carries on without a second
 //! greeting. After TLS, an imap-next server ([`crate::proto::driver::Driver`]) frames
-//! commands and [`crate::session::Session`] answers the store-free ones and sign-in (its
-//! `Authenticator` here is the certificate check of `certmail_auth` plus the session
-//! registry). What it passes on runs in [`crate::commands::dispatch`] against the store.
+//! commands and [`crate::session::Session`], the connection's one state, answers the
+//! store-free ones and sign-in (its `Authenticator` here, in `identity`, is the certificate
+//! check of `certmail_auth` plus the session registry). What it passes on runs in
+//! [`crate::commands::dispatch::dispatch`] against the session's signed-in state. This
+//! module is the driver above the commands: they never import it.
 //! Each command runs to completion before the next is read (one command at a time per
 //! connection), and mutating commands answer OK only after the store returned (its writes
 //! are durable then) and the change was published to the hub.

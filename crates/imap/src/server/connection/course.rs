@@ -2,7 +2,10 @@
 //! parser's) runs against the session's signed-in state, and its responses go out (FETCH
 //! a batch at a time).
 
-use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_codec::imap_types::{
+    command::{Command, CommandBody},
+    core::Tag,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{FETCH_BATCH_OCTETS, Flow, Session};
@@ -16,11 +19,7 @@ use crate::session::Flow as SessionFlow;
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     pub(super) async fn on_command(&mut self, command: Command<'static>) -> std::io::Result<Flow> {
         let Some(signed_in) = self.imap.signed_in_mut() else {
-            // The protocol session passes on commands only once signed in.
-            let mut out = Out::default();
-            out.bad(command.tag, "Sign in first (AUTHENTICATE or LOGIN)");
-            self.enqueue(out);
-            return Ok(Flow::Continue);
+            return Ok(self.refuse_signed_out(command.tag));
         };
         // The name only: arguments may hold what the user is searching for.
         tracing::debug!(account = %signed_in.account_id(), command = command.body.name(), "imap command");
@@ -67,15 +66,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// A command our own parser read (crate::proto::ext): the same course as the others.
     pub(super) async fn on_extended(&mut self, command: ExtCommand) -> std::io::Result<Flow> {
         let Some(signed_in) = self.imap.signed_in_mut() else {
-            let mut out = Out::default();
-            out.bad(command.tag, "Sign in first (AUTHENTICATE or LOGIN)");
-            self.enqueue(out);
-            return Ok(Flow::Continue);
+            return Ok(self.refuse_signed_out(command.tag));
         };
         tracing::debug!(account = %signed_in.account_id(), command = command.body.name(), "imap command");
         let mut out = Out::default();
         let outcome = crate::commands::extended::run(signed_in, &mut out, command).await;
         self.finish(out, outcome).await
+    }
+
+    /// The protocol session passes on commands only once signed in: BAD otherwise.
+    fn refuse_signed_out(&mut self, tag: Tag<'static>) -> Flow {
+        let mut out = Out::default();
+        out.bad(tag, "Sign in first (AUTHENTICATE or LOGIN)");
+        self.enqueue(out);
+        Flow::Continue
     }
 
     /// Sends a command's responses and decides whether to go on.
