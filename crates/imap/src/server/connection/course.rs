@@ -8,7 +8,7 @@ use imap_codec::imap_types::{
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{FETCH_BATCH_OCTETS, Flow, Session};
+use super::{FETCH_BATCH_OCTETS, Flow, LiveConnection};
 use crate::commands::dispatch::{Outcome, announce_updates, dispatch};
 use crate::commands::fetch::{Batch, FetchJob};
 use crate::out::Out;
@@ -16,9 +16,9 @@ use crate::proto::ext::ExtCommand;
 use crate::proto::response::encode;
 use crate::session::Flow as SessionFlow;
 
-impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
     pub(super) async fn on_command(&mut self, command: Command<'static>) -> std::io::Result<Flow> {
-        let Some(signed_in) = self.imap.signed_in_mut() else {
+        let Some(signed_in) = self.session.signed_in_mut() else {
             return Ok(self.refuse_signed_out(command.tag));
         };
         // The name only: arguments may hold what the user is searching for.
@@ -65,7 +65,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     /// A command our own parser read (crate::proto::ext): the same course as the others.
     pub(super) async fn on_extended(&mut self, command: ExtCommand) -> std::io::Result<Flow> {
-        let Some(signed_in) = self.imap.signed_in_mut() else {
+        let Some(signed_in) = self.session.signed_in_mut() else {
             return Ok(self.refuse_signed_out(command.tag));
         };
         tracing::debug!(account = %signed_in.account_id(), command = command.body.name(), "imap command");
@@ -87,7 +87,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         self.send(out).await?;
         Ok(match outcome {
             Outcome::Done => Flow::Continue,
-            Outcome::Bad => match self.imap.count_bad(self.driver.server()) {
+            Outcome::Bad => match self.session.count_bad(self.driver.server()) {
                 SessionFlow::Close => Flow::Close,
                 _ => Flow::Continue,
             },
@@ -107,14 +107,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             Ok(job) => job,
             Err(Outcome::Bad) => return Ok(Outcome::Bad),
             Err(Outcome::Done) => {
-                if let Some(signed_in) = self.imap.signed_in_mut() {
+                if let Some(signed_in) = self.session.signed_in_mut() {
                     announce_updates(signed_in, out, uid).await;
                 }
                 return Ok(Outcome::Done);
             }
         };
         loop {
-            let Some(signed_in) = self.imap.signed_in_mut() else {
+            let Some(signed_in) = self.session.signed_in_mut() else {
                 return Ok(Outcome::Done);
             };
             if job.next_batch(signed_in, out, FETCH_BATCH_OCTETS).await == Batch::Done {
