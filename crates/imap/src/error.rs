@@ -8,7 +8,7 @@ use imap_codec::imap_types::{
 };
 
 use crate::{
-    fetch::FetchError,
+    fetch_items::FetchError,
     proto::{
         ext::SyntaxError,
         mailbox_name::MailboxNameError,

@@ -1,47 +1,56 @@
-//! certmail-imap: the IMAP server's protocol side.
+//! certmail-imap: the IMAP server, from bytes on the wire to the store.
 //!
-//! Main modules:
-//! - [`message`]: FETCH views of a raw message (ENVELOPE, BODYSTRUCTURE, `BODY[section]`);
-//! - [`fetch`]: FETCH data items for one message (macros, UID, MODSEQ, \Seen rule);
-//! - [`search`]: SEARCH evaluation of one message against imap-codec's `SearchKey`, and
-//!   [`search_charset`]: SEARCH CHARSET conversion to UTF-8;
-//! - [`proto`]: sans-IO protocol pieces: capabilities, the plaintext STARTTLS phase, the
-//!   imap-next driver with literal accounting, our own parser for the forms imap-codec does
-//!   not read (`proto::ext`), sequence-set mapping, mailbox names, flags;
-//! - [`session`] and [`commands`]: the connection state and one file per command;
-//! - [`mailbox`]: the selected mailbox's view, \Recent, mailbox names (modified UTF-7);
-//! - [`server`]: the tokio server that carries everything out with the store and the change
-//!   hub: TLS, sign-in, the read loop, IDLE, kicks and shutdown ([`server::serve`] with an
-//!   [`server::ImapContext`] and a [`server::Connection`]); the daemon wires only that.
-//!   COMPRESS=DEFLATE wraps the TLS stream there ([`server::compress`]).
+//! The layers, each using only the ones above it in this list:
+//! - [`proto`]: sans-IO protocol pieces (no tokio, no store, no clock): capabilities
+//!   (with [`proto::capability::Enabled`], what a client has enabled), the port-143
+//!   plaintext phase, the imap-next [`proto::driver::Driver`] with literal accounting, our
+//!   own parser for the forms imap-codec does not read ([`proto::ext`]), sequence-set
+//!   mapping, mailbox names, flags, response builders.
+//! - [`message`]: FETCH views of a raw message (ENVELOPE, BODYSTRUCTURE, `BODY[section]`),
+//!   and the header cache; [`fetch_items`]: the FETCH data items of one message (macros,
+//!   UID, MODSEQ, the \Seen rule); [`search_eval`]: whether one message matches a SEARCH
+//!   key, with [`search_charset`] for SEARCH CHARSET.
+//! - [`mailbox`]: the live view of the selected mailbox ([`mailbox::Selected`]: sequence
+//!   numbers, \Recent, pending changes from other connections).
+//! - [`context`]: what all connections share ([`context::ImapContext`]: store, session
+//!   registry, change hub, literal budget, header cache) and [`context::ImapSettings`].
+//! - [`session`]: one connection's state, held once: [`session::Session`] with its
+//!   [`session::SessionState`] (not signed in, [`session::SignedIn`] with the account, what
+//!   the client enabled and the selected mailbox, logging out). It answers the store-free
+//!   commands and sign-in and hands the rest back as [`session::Flow`].
+//! - [`account`]: the server's signed-in account ([`account::AccountHandle`]) and the
+//!   store-backed methods of [`account::SignedIn`] (hub changes, mailbox sync); [`out`]:
+//!   the responses one command collects.
+//! - [`commands`]: one file per command, each a function of the connection state
+//!   (`&mut Session` for the store-free ones, `&mut account::SignedIn` for the others);
+//!   [`commands::dispatch::dispatch`] picks the file and tells pending mailbox updates.
+//! - [`server`]: the tokio connection driver, the only place that awaits the socket: TLS
+//!   (and STARTTLS on 143), the read loop, sign-in ([`commands::sign_in::Authenticator`]
+//!   backed by `certmail_auth` and the session registry), FETCH in batches, IDLE, kicks,
+//!   autologout, shutdown and COMPRESS=DEFLATE. The daemon wires only
+//!   [`server::serve`] with an [`server::ImapContext`] and a [`server::Connection`].
 //!
-//! Wiring a connection (the daemon's job):
-//! 1. Port 143: write [`proto::plaintext::PlaintextPhase::greeting`], then feed socket bytes
-//!    to `PlaintextPhase::feed` and write its output until the outcome is `StartTls` (do the
-//!    TLS handshake; drop the phase, and with it anything the client sent early) or `Close`.
-//! 2. After TLS (993 at once, 143 after STARTTLS): a [`proto::driver::Driver`]
-//!    (`after_starttls` true on 143, so no second greeting) and a [`session::Session`] with
-//!    the connection's [`commands::sign_in::Authenticator`]. The driver is an imap-next
-//!    `State`: loop on `next()`, write `Io::Output`, read on `Io::NeedMoreInput`, pass
-//!    events to `Session::handle_event` and errors to `Session::handle_error`. `Flow::Close`
-//!    means flush and close; `Flow::Unhandled` carries the commands that need the store
-//!    (SELECT, FETCH via [`fetch`], SEARCH via [`search`], ...) and IDLE; `Flow::Extended`
-//!    the commands our own parser read ([`proto::ext`]: SEARCH RETURN, LIST, CREATE, `$`).
+//! A new IMAP command: parse it in imap-codec or [`proto::ext`], add its file under
+//! `commands/` and its arm in `commands/mod.rs` (store-free) or `commands/dispatch.rs`.
 //!
-//! Rules: the protocol layer does no I/O and reads no clock (time is passed in); nothing
-//! from the network is unwrapped; secrets (passwords, AUTHENTICATE payloads) never reach
-//! Debug output or logs (imap-types' `Secret` prints in debug builds: never log imap-next
-//! events or commands with `{:?}`).
+//! Rules: nothing below [`server`] does I/O, and [`proto`] reads no clock (time is
+//! passed in); `commands` never imports [`server`]; one command runs at a time per
+//! connection; nothing from the network is unwrapped; secrets (passwords, AUTHENTICATE
+//! payloads) never reach Debug output or logs (imap-types' `Secret` prints in debug
+//! builds: never log imap-next events or commands with `{:?}`).
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod commands;
+pub mod context;
 pub mod error;
-pub mod fetch;
+pub mod fetch_items;
 pub mod mailbox;
 pub mod message;
+pub mod out;
 pub mod proto;
-pub mod search;
 pub mod search_charset;
+pub mod search_eval;
 pub mod server;
 pub mod session;
 

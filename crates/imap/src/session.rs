@@ -1,56 +1,63 @@
-//! One IMAP connection's state after TLS (RFC 3501 §3) and the dispatch of imap-next events
-//! to the command files under `commands/`.
+//! One IMAP connection's state after TLS (RFC 3501 §3), held once: [`Session`] with its
+//! [`SessionState`] (not signed in, [`SignedIn`] with what the client enabled and the
+//! selected mailbox, logging out), and the dispatch of imap-next events to `commands/`.
 //!
-//! This round implements the commands that need no store (CAPABILITY, NOOP, LOGOUT, ID,
-//! ENABLE, LOGIN, AUTHENTICATE, and STARTTLS refused); every other event comes back as
-//! [`Flow::Unhandled`] for the caller that owns the store. One command runs at a time.
+//! The session answers the commands that need no store itself (CAPABILITY, NOOP before
+//! sign-in, LOGOUT, ID, ENABLE, LOGIN, AUTHENTICATE, and STARTTLS refused). Every other
+//! command of a signed-in client comes back as [`Flow::Unhandled`] or [`Flow::Extended`]:
+//! the connection driver (`crate::server`) runs it against the store as a function of
+//! [`Session::signed_in_mut`]. One command runs at a time.
 
 use imap_codec::imap_types::{core::Tag, response::Status};
 use imap_next::server::{Error, Event, Server};
 
 use crate::{
     commands::{self, sign_in::Authenticator},
+    mailbox::Selected,
     proto::{
         driver::DriverEvent,
         ext::ExtCommand,
         literal::line_tag,
         response::{bad, bye},
-        seqmap::SeqMap,
     },
 };
 
+pub use crate::proto::capability::Enabled;
+
 /// Connection state (RFC 3501 §3), each carrying its data.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum SessionState<Account> {
     /// TLS is up, nobody signed in yet.
     NotAuthenticated,
-    /// Signed in, no mailbox selected.
-    Authenticated {
-        /// Who signed in.
-        account: Account,
-    },
-    /// Signed in with a mailbox selected.
-    Selected {
-        /// Who signed in.
-        account: Account,
-        /// The selected mailbox.
-        mailbox: SelectedMailbox,
-    },
+    /// Signed in (RFC 3501 authenticated state), or signed in with a mailbox selected
+    /// (selected state: [`SignedIn::selected`] holds the mailbox).
+    SignedIn(SignedIn<Account>),
     /// LOGOUT was received; the connection closes.
     Logout,
 }
 
-/// What a session knows about its selected mailbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SelectedMailbox {
-    /// The mailbox's UTF-8 name.
-    pub name: String,
-    /// EXAMINE (or a mailbox we may not change).
-    pub read_only: bool,
-    /// Sequence numbers ↔ UIDs as this client knows them.
-    pub seqmap: SeqMap,
-    /// UIDs that are \Recent for this session (RFC 3501 §2.3.2).
-    pub recent: Vec<u32>,
+/// A signed-in connection: the account, what the client enabled and the selected
+/// mailbox, each held once. The store-backed commands run against it
+/// ([`crate::account::SignedIn`] is the server's).
+#[derive(Debug)]
+pub struct SignedIn<Account> {
+    /// Who signed in (the [`Authenticator`]'s answer).
+    pub account: Account,
+    /// What the client has enabled on this connection.
+    pub enabled: Enabled,
+    /// The selected mailbox (RFC 3501 selected state), if any.
+    pub selected: Option<Selected>,
+}
+
+impl<Account> SignedIn<Account> {
+    /// Just signed in: nothing enabled, no mailbox selected.
+    pub fn new(account: Account) -> SignedIn<Account> {
+        SignedIn {
+            account,
+            enabled: Enabled::default(),
+            selected: None,
+        }
+    }
 }
 
 /// Per-connection settings.
@@ -112,9 +119,6 @@ pub struct Session<A: Authenticator> {
     pub(crate) pending_authenticate: Option<PendingAuthenticate>,
     pub(crate) failed_sign_ins: u32,
     pub(crate) bad_commands: u32,
-    pub(crate) condstore: bool,
-    pub(crate) qresync: bool,
-    pub(crate) imap4rev2: bool,
     pub(crate) client_id: Vec<(String, Option<String>)>,
 }
 
@@ -122,7 +126,6 @@ impl<A: Authenticator> std::fmt::Debug for Session<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("state", &self.state)
-            .field("condstore", &self.condstore)
             .finish_non_exhaustive()
     }
 }
@@ -137,9 +140,6 @@ impl<A: Authenticator> Session<A> {
             pending_authenticate: None,
             failed_sign_ins: 0,
             bad_commands: 0,
-            condstore: false,
-            qresync: false,
-            imap4rev2: false,
             client_id: Vec::new(),
         }
     }
@@ -149,7 +149,7 @@ impl<A: Authenticator> Session<A> {
         &self.state
     }
 
-    /// Changes the state (SELECT, CLOSE, ... are the caller's this round).
+    /// Changes the state (sign-in, LOGOUT).
     pub fn set_state(&mut self, state: SessionState<A::Account>) {
         self.state = state;
     }
@@ -159,27 +159,41 @@ impl<A: Authenticator> Session<A> {
         &self.config
     }
 
-    /// True once the client has enabled CONDSTORE (RFC 7162 §3.1). A CONDSTORE-enabling
-    /// command (SELECT (CONDSTORE), FETCH MODSEQ, ...) should call
-    /// [`Session::enable_condstore`].
-    pub fn condstore_enabled(&self) -> bool {
-        self.condstore
+    /// The signed-in state, if signed in.
+    pub fn signed_in(&self) -> Option<&SignedIn<A::Account>> {
+        match &self.state {
+            SessionState::SignedIn(signed_in) => Some(signed_in),
+            _ => None,
+        }
     }
 
-    /// Marks CONDSTORE as enabled.
-    pub fn enable_condstore(&mut self) {
-        self.condstore = true;
+    /// The signed-in state, if signed in, to run a command against.
+    pub fn signed_in_mut(&mut self) -> Option<&mut SignedIn<A::Account>> {
+        match &mut self.state {
+            SessionState::SignedIn(signed_in) => Some(signed_in),
+            _ => None,
+        }
+    }
+
+    /// What the client has enabled (nothing before sign-in).
+    pub fn enabled(&self) -> Enabled {
+        self.signed_in().map(|s| s.enabled).unwrap_or_default()
+    }
+
+    /// True once the client has enabled CONDSTORE (RFC 7162 §3.1).
+    pub fn condstore_enabled(&self) -> bool {
+        self.enabled().condstore
     }
 
     /// True once the client has enabled QRESYNC (RFC 7162 §3.2.3; it implies CONDSTORE).
     pub fn qresync_enabled(&self) -> bool {
-        self.qresync
+        self.enabled().qresync
     }
 
     /// True once the client has sent `ENABLE IMAP4rev2` (RFC 9051 §6.3.1): the session
     /// then answers as IMAP4rev2 (ESEARCH, no \Recent, RFC 9051 LIST).
     pub fn imap4rev2_enabled(&self) -> bool {
-        self.imap4rev2
+        self.enabled().imap4rev2
     }
 
     /// What the client said about itself in ID (RFC 2971), for logs.
@@ -189,12 +203,7 @@ impl<A: Authenticator> Session<A> {
 
     /// The signed-in account, if any.
     pub fn account(&self) -> Option<&A::Account> {
-        match &self.state {
-            SessionState::Authenticated { account } | SessionState::Selected { account, .. } => {
-                Some(account)
-            }
-            _ => None,
-        }
+        self.signed_in().map(|s| &s.account)
     }
 
     /// Handles one event from the driver.

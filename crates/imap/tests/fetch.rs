@@ -4,7 +4,7 @@
 use std::{fs, path::Path};
 
 use certmail_imap::{
-    fetch::{
+    fetch_items::{
         FetchError, FetchFacts, fetch_items, header_suffices, imap_date_time, item_names,
         needs_content,
     },

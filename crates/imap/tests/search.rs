@@ -6,7 +6,7 @@ use std::{fs, path::Path};
 use certmail_imap::{
     commands::search::{Reads, reads},
     message::cache::header_block,
-    search::{SearchMessage, SearchScope, fields_parser, matches, parser_for},
+    search_eval::{SearchMessage, SearchScope, fields_parser, matches, parser_for},
 };
 use chrono::{DateTime, FixedOffset};
 use imap_codec::{

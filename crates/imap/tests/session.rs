@@ -113,8 +113,8 @@ async fn run(chunks: &[&[u8]]) -> (String, &'static str) {
     }
     let state = match session.state() {
         SessionState::NotAuthenticated => "not-authenticated",
-        SessionState::Authenticated { .. } => "authenticated",
-        SessionState::Selected { .. } => "selected",
+        SessionState::SignedIn(s) if s.selected.is_some() => "selected",
+        SessionState::SignedIn(_) => "authenticated",
         SessionState::Logout => "logout",
     };
     (out, state)

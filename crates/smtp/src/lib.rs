@@ -1,10 +1,10 @@
-//! certmail-smtp: the SMTP side of certmail.
-//!
-//! This round holds the sans-IO protocol layer; the I/O driver (sockets, TLS, the store,
-//! sign-in) is wired on top of it.
+//! certmail-smtp: the SMTP side of certmail: a sans-IO protocol layer, and the tokio
+//! server (sockets, TLS, the store, sign-in) and outbound relay on top of it.
 //!
 //! - [`proto`]: the protocol layer. [`proto::Session`] is the server state machine, fed
 //!   bytes and returning [`proto::Action`]s; [`proto::Reply`] formats replies.
+//! - [`inbound`]: the I/O driver of the SMTP server (ports 25, 465, 587): one task per
+//!   connection carrying out the session's actions, then checking and delivering mail.
 //! - [`mailauth`]: SPF, DKIM and DMARC checks of mail from other servers (port 25) and
 //!   DKIM signing of outbound mail.
 //! - [`outbound`]: the outbound relay (queue runner, SMTP client, MX routing, DSNs).

@@ -12,7 +12,7 @@ use imap_codec::imap_types::{
 use super::{Outcome, store_error};
 use crate::mailbox::strings_of;
 use crate::proto::flags::client_flags;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// APPEND one message. OK only after the store returned (the message is on disk).
 pub async fn append(
@@ -28,7 +28,7 @@ pub async fn append(
         LiteralOrLiteral8::Literal(literal) => literal.into_inner().into_owned(),
         LiteralOrLiteral8::Literal8(literal) => literal.data.into_owned(),
     };
-    if body.len() as u64 > u64::from(s.ctx.settings.append_limit) {
+    if body.len() as u64 > u64::from(s.account.ctx.settings.append_limit) {
         // RFC 7889 §4: over APPENDLIMIT.
         out.no(
             tag,
@@ -40,8 +40,13 @@ pub async fn append(
     let Some(name) = super::existing_target(s, out, &tag, "APPEND", mailbox).await else {
         return Outcome::Done;
     };
-    let store = s.ctx.store.as_ref();
-    match s.ctx.within_quota(s.account_id(), body.len() as u64).await {
+    let store = s.account.ctx.store.as_ref();
+    match s
+        .account
+        .ctx
+        .within_quota(s.account_id(), body.len() as u64)
+        .await
+    {
         Ok(true) => {}
         Ok(false) => {
             out.no(

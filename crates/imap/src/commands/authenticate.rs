@@ -17,7 +17,7 @@ use crate::{
         capability::capabilities,
         response::{bad, bye, no, ok},
     },
-    session::{Flow, PendingAuthenticate, Session, SessionState},
+    session::{Flow, PendingAuthenticate, Session, SessionState, SignedIn},
 };
 
 /// The answer to a sign-in attempt.
@@ -127,7 +127,7 @@ pub(crate) async fn sign_in<A: Authenticator>(
 ) -> SignInOutcome {
     match session.authenticator.sign_in(request).await {
         Ok(account) => {
-            session.set_state(SessionState::Authenticated { account });
+            session.set_state(SessionState::SignedIn(SignedIn::new(account)));
             let config = session.config();
             let caps = capabilities(phase(session), config.append_limit, config.auth_external);
             let code = imap_codec::imap_types::response::Code::Capability(caps);

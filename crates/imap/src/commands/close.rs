@@ -3,7 +3,7 @@
 use imap_codec::imap_types::core::Tag;
 
 use super::{Outcome, store_error};
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// CLOSE (`expunge` true: removes \Deleted messages silently unless read-only) or UNSELECT.
 pub async fn close(s: &mut SignedIn, out: &mut Out, tag: Tag<'static>, expunge: bool) -> Outcome {
@@ -14,7 +14,7 @@ pub async fn close(s: &mut SignedIn, out: &mut Out, tag: Tag<'static>, expunge: 
     s.set_selected(None);
     if expunge && !selected.read_only {
         // RFC 3501 §6.4.2: no untagged EXPUNGE responses are sent.
-        let store = s.ctx.store.as_ref();
+        let store = s.account.ctx.store.as_ref();
         match store.expunge(s.account_id(), &selected.name, None).await {
             Ok(uids) if !uids.is_empty() => s.publish(certmail_session::Change::Expunged {
                 mailbox: selected.name.clone(),

@@ -6,7 +6,7 @@ use certmail_session::Change;
 use imap_codec::imap_types::{core::Tag, mailbox::Mailbox, response::Code, sequence::SequenceSet};
 
 use super::{Outcome, sets, store_error};
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// COPY (`is_move` false) or MOVE the messages of `set` to `target`.
 pub async fn copy(
@@ -44,30 +44,10 @@ pub async fn copy(
         out.ok(tag, None, &format!("{command} completed (no messages)"));
         return Outcome::Done;
     }
-    if !is_move {
-        match copied_size(s, &source, &uids).await {
-            Ok(size) => match s.ctx.within_quota(s.account_id(), size).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    out.no(
-                        tag,
-                        Some(Code::OverQuota),
-                        "Your mailbox is full; delete some mail first",
-                    );
-                    return Outcome::Done;
-                }
-                Err(e) => {
-                    store_error(out, tag, command, &e);
-                    return Outcome::Done;
-                }
-            },
-            Err(e) => {
-                store_error(out, tag, command, &e);
-                return Outcome::Done;
-            }
-        }
+    if !is_move && !within_quota(s, out, &tag, &source, &uids).await {
+        return Outcome::Done;
     }
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     let result = if is_move {
         store
             .move_messages(s.account_id(), &source, &uids, &target)
@@ -100,9 +80,47 @@ pub async fn copy(
     }
     // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs.
     out.untagged_ok(code, "Moved");
+    expunge_moved(s, out, source, &pairs);
+    out.ok(tag, None, "MOVE completed");
+    Outcome::Done
+}
+
+/// Whether the copies fit in the account's quota; if not (or the store failed), the
+/// answer is in `out`.
+async fn within_quota(
+    s: &SignedIn,
+    out: &mut Out,
+    tag: &Tag<'static>,
+    source: &str,
+    uids: &[u32],
+) -> bool {
+    let fits = match copied_size(s, source, uids).await {
+        Ok(size) => s.account.ctx.within_quota(s.account_id(), size).await,
+        Err(e) => Err(e),
+    };
+    match fits {
+        Ok(true) => true,
+        Ok(false) => {
+            out.no(
+                tag.clone(),
+                Some(Code::OverQuota),
+                "Your mailbox is full; delete some mail first",
+            );
+            false
+        }
+        Err(e) => {
+            store_error(out, tag.clone(), "COPY", &e);
+            false
+        }
+    }
+}
+
+/// MOVE's second half: the moved messages leave the source mailbox (EXPUNGE or VANISHED
+/// here, a change for the other connections).
+fn expunge_moved(s: &mut SignedIn, out: &mut Out, source: String, pairs: &[(u32, u32)]) {
     let moved: Vec<u32> = pairs.iter().map(|&(from, _)| from).collect();
     if let Some(selected) = &mut s.selected {
-        for data in selected.remove(&moved) {
+        for data in selected.remove(&moved, s.enabled.qresync) {
             out.data(data);
         }
     }
@@ -110,8 +128,6 @@ pub async fn copy(
         mailbox: source,
         uids: moved,
     });
-    out.ok(tag, None, "MOVE completed");
-    Outcome::Done
 }
 
 fn copy_uid(uid_validity: u32, pairs: &[(u32, u32)]) -> Option<Code<'static>> {
@@ -130,13 +146,14 @@ async fn copied_size(
     mailbox: &str,
     uids: &[u32],
 ) -> Result<u64, certmail_store::StoreError> {
-    if s.ctx.settings.quota_bytes == 0 {
+    if s.account.ctx.settings.quota_bytes == 0 {
         return Ok(0);
     }
     let (Some(&first), Some(&last)) = (uids.first(), uids.last()) else {
         return Ok(0);
     };
     let metas = s
+        .account
         .ctx
         .store
         .messages(s.account_id(), mailbox, first..=last)

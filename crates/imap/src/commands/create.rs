@@ -8,7 +8,7 @@ use imap_codec::imap_types::{core::Tag, mailbox::Mailbox};
 use super::{Outcome, store_error};
 use crate::proto::ext::{CreateRequest, mailbox_name};
 use crate::proto::mailbox_name as name;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// CREATE: the mailbox and any missing parents.
 pub async fn create(
@@ -68,7 +68,7 @@ async fn create_named(
         out.no_code(tag, "ALREADYEXISTS", "INBOX always exists");
         return Outcome::Done;
     }
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     match store
         .create_mailbox(s.account_id(), &name, special_use)
         .await

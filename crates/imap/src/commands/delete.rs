@@ -5,7 +5,7 @@ use imap_codec::imap_types::{core::Tag, mailbox::Mailbox};
 
 use super::{Outcome, store_error};
 use crate::proto::mailbox_name as name;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// DELETE: the mailbox and its messages; children stay.
 pub async fn delete(
@@ -26,7 +26,7 @@ pub async fn delete(
     if s.selected.as_ref().is_some_and(|sel| sel.name == name) {
         s.set_selected(None);
     }
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     match store.delete_mailbox(s.account_id(), &name).await {
         Ok(()) => {
             s.publish(Change::MailboxDeleted { mailbox: name });

@@ -8,10 +8,10 @@ use certmail_store::StoreError;
 use imap_codec::imap_types::{command::CommandBody, core::Tag, response::Response};
 
 use super::{
-    append, close, copy, create, delete, expunge, fetch, list, namespace, open, quota, rename,
-    search, sort, status, store, subscribe, thread,
+    append, close, copy, create, delete, expunge, fetch, list, namespace, quota, rename, search,
+    select, sort, status, store, subscribe, thread,
 };
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +48,7 @@ pub async fn dispatch(
     outcome
 }
 
+/// The commands valid once signed in (RFC 3501 §6.3), then the selected-state ones.
 async fn authenticated(
     s: &mut SignedIn,
     out: &mut Out,
@@ -64,11 +65,11 @@ async fn authenticated(
         CommandBody::Select {
             mailbox,
             parameters,
-        } => open::select(s, out, tag, &mailbox, false, &parameters).await,
+        } => select::select(s, out, tag, &mailbox, false, &parameters).await,
         CommandBody::Examine {
             mailbox,
             parameters,
-        } => open::select(s, out, tag, &mailbox, true, &parameters).await,
+        } => select::select(s, out, tag, &mailbox, true, &parameters).await,
         CommandBody::Create { mailbox } => create::create(s, out, tag, &mailbox).await,
         CommandBody::Delete { mailbox } => delete::delete(s, out, tag, &mailbox).await,
         CommandBody::Rename { from, to } => rename::rename(s, out, tag, &from, &to).await,
@@ -103,6 +104,7 @@ async fn authenticated(
     }
 }
 
+/// The commands valid only with a mailbox selected (RFC 3501 §6.4).
 async fn selected_state(
     s: &mut SignedIn,
     out: &mut Out,
@@ -124,6 +126,18 @@ async fn selected_state(
         CommandBody::ExpungeUid { sequence_set } => {
             expunge::expunge(s, out, tag, Some(&sequence_set)).await
         }
+        body => message_commands(s, out, tag, body).await,
+    }
+}
+
+/// The selected-state commands that address messages by number or UID.
+async fn message_commands(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    body: CommandBody<'static>,
+) -> Outcome {
+    match body {
         CommandBody::Search {
             charset,
             criteria,
@@ -228,8 +242,8 @@ pub fn store_error(out: &mut Out, tag: Tag<'static>, what: &str, error: &StoreEr
 /// not created: the client is answered `NO [TRYCREATE]` (RFC 3501 §6.3.11, §6.4.7), so it
 /// may CREATE and retry, and `None` is returned.
 pub async fn existing_target(
-    s: &crate::server::SignedIn,
-    out: &mut crate::server::Out,
+    s: &crate::account::SignedIn,
+    out: &mut crate::out::Out,
     tag: &Tag<'static>,
     command: &str,
     mailbox: &imap_codec::imap_types::mailbox::Mailbox<'static>,
@@ -239,7 +253,7 @@ pub async fn existing_target(
         out.no(tag.clone(), Some(Code::TryCreate), "No such mailbox");
         return None;
     };
-    match s.ctx.store.mailbox(s.account_id(), &name).await {
+    match s.account.ctx.store.mailbox(s.account_id(), &name).await {
         Ok(Some(_)) => Some(name),
         Ok(None) => {
             out.no(

@@ -12,7 +12,7 @@ use imap_next::server::Server;
 use super::sign_in::Authenticator;
 use crate::{
     proto::response::{bad, ok},
-    session::{Flow, Session, SessionState},
+    session::{Flow, Session},
 };
 
 /// Runs ENABLE.
@@ -22,7 +22,10 @@ pub fn run<A: Authenticator>(
     tag: Tag<'static>,
     capabilities: Vec1<CapabilityEnable<'static>>,
 ) -> Flow {
-    if !matches!(session.state(), SessionState::Authenticated { .. }) {
+    let Some(signed_in) = session
+        .signed_in_mut()
+        .filter(|signed_in| signed_in.selected.is_none())
+    else {
         return session.reply_bad(
             server,
             bad(
@@ -30,26 +33,27 @@ pub fn run<A: Authenticator>(
                 "ENABLE is valid only after sign-in and before SELECT",
             ),
         );
-    }
+    };
+    let on = &mut signed_in.enabled;
     let mut enabled = Vec::new();
     for capability in capabilities.as_ref() {
-        if matches!(capability, CapabilityEnable::CondStore) && !session.condstore_enabled() {
-            session.enable_condstore();
+        if matches!(capability, CapabilityEnable::CondStore) && !on.condstore {
+            on.condstore = true;
             enabled.push(CapabilityEnable::CondStore);
         }
-        if super::qresync::is_qresync(capability) && !session.qresync {
+        if super::qresync::is_qresync(capability) && !on.qresync {
             // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
-            session.qresync = true;
-            session.enable_condstore();
+            on.qresync = true;
+            on.condstore = true;
             enabled.push(capability.clone());
         }
         // RFC 9051 §6.3.1: a server advertising IMAP4rev1 and IMAP4rev2 answers as
         // IMAP4rev1 until the client enables IMAP4rev2.
         if matches!(capability, CapabilityEnable::Other(_))
             && capability.to_string().eq_ignore_ascii_case("IMAP4rev2")
-            && !session.imap4rev2
+            && !on.imap4rev2
         {
-            session.imap4rev2 = true;
+            on.imap4rev2 = true;
             enabled.push(capability.clone());
         }
     }

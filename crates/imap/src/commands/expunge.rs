@@ -4,7 +4,7 @@ use certmail_session::Change;
 use imap_codec::imap_types::{core::Tag, sequence::SequenceSet};
 
 use super::{Outcome, store_error};
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// Removes the \Deleted messages (all, or those of `uid_set`), telling the client each
 /// removal as it happens.
@@ -30,7 +30,7 @@ pub async fn expunge(
             .map(|(_, e)| e.uid)
             .collect()
     });
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     let uids = match store.expunge(s.account_id(), &name, only.as_deref()).await {
         Ok(uids) => uids,
         Err(e) => {
@@ -39,7 +39,7 @@ pub async fn expunge(
         }
     };
     if let Some(selected) = &mut s.selected {
-        for data in selected.remove(&uids) {
+        for data in selected.remove(&uids, s.enabled.qresync) {
             out.data(data);
         }
     }

@@ -6,7 +6,7 @@ use super::{Outcome, create, dispatch, dispatch::announce_updates, list_extended
 use crate::proto::ext::{
     self, ExtBody, ExtCommand, SavedResultCommand, encode::sequence_set, searchres::substitute,
 };
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// Runs one command of a signed-in connection.
 pub async fn run(s: &mut SignedIn, out: &mut Out, command: ExtCommand) -> Outcome {
@@ -43,6 +43,7 @@ async fn saved_result(
     };
     // Messages expunged since the SEARCH are no longer part of the result.
     let numbers: Vec<u32> = s
+        .account
         .search_result
         .iter()
         .filter_map(|&uid| {

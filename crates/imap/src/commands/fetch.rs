@@ -1,5 +1,5 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2; MODSEQ and CHANGEDSINCE from RFC 7162
-//! §3.1.4). The data items come from [`crate::fetch`]; a body fetch without PEEK sets \Seen
+//! §3.1.4). The data items come from [`crate::fetch_items`]; a body fetch without PEEK sets \Seen
 //! (in the store first, so the FLAGS the client hears are the stored ones).
 
 use std::collections::HashMap;
@@ -17,14 +17,16 @@ use imap_codec::imap_types::{
 
 use super::search::{Reads, internal_date};
 use super::{Outcome, store_error};
-use crate::fetch::{FetchFacts, fetch_items, header_suffices, item_names, needs_content};
+use crate::fetch_items::{
+    FetchFacts, fetch_items, header_suffices, item_names, needs_content, sets_seen,
+};
 use crate::mailbox::flags_of;
 use crate::message::{
     MessageView,
     cache::{header_blocks, header_of},
 };
 use crate::proto::flags::fetch_flags;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// FETCH (`uid` false) or UID FETCH, answered in full into `out`.
 pub async fn fetch(
@@ -73,6 +75,46 @@ pub struct FetchJob {
     expunged_meanwhile: bool,
 }
 
+/// `UID FETCH ... (VANISHED)`: the VANISHED (EARLIER) response before the FETCHes. RFC
+/// 7162 §3.2.6: only in UID FETCH, with CHANGEDSINCE, and only once QRESYNC is enabled.
+async fn vanished(
+    s: &SignedIn,
+    out: &mut Out,
+    tag: &Tag<'static>,
+    set: &SequenceSet,
+    uid: bool,
+    changed_since: Option<u64>,
+) -> Result<(), Outcome> {
+    let Some(since) = changed_since.filter(|_| uid && s.enabled.qresync) else {
+        out.bad(
+            tag.clone(),
+            "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
+        );
+        return Err(Outcome::Bad);
+    };
+    match super::qresync::fetch_vanished(s, set, since).await {
+        Ok(data) => {
+            out.responses.extend(data.map(Response::Data));
+            Ok(())
+        }
+        Err(e) => {
+            store_error(out, tag.clone(), "FETCH", &e);
+            Err(Outcome::Done)
+        }
+    }
+}
+
+/// What of each message the items need read from the store.
+fn reads_for(items: &[MessageDataItemName<'_>]) -> Reads {
+    if !needs_content(items) {
+        Reads::Nothing
+    } else if header_suffices(items) {
+        Reads::Header
+    } else {
+        Reads::Message
+    }
+}
+
 impl FetchJob {
     /// Checks the command, reads the messages' metadata and sets \Seen where the items ask
     /// for it. `Err` when the command is already answered (BAD, NO, or nothing to fetch).
@@ -94,30 +136,15 @@ impl FetchJob {
         // RFC 7162 §3.1.4: MODSEQ and CHANGEDSINCE enable CONDSTORE; once enabled, every
         // FETCH response carries MODSEQ (§3.2).
         if changed_since.is_some() || asks_modseq {
-            s.condstore = true;
+            s.enabled.condstore = true;
         }
-        let items = item_names(&names, uid, s.condstore);
+        let items = item_names(&names, uid, s.enabled.condstore);
         if s.selected.is_none() {
             out.bad(tag, "No mailbox selected");
             return Err(Outcome::Bad);
         }
         if modifiers.contains(&FetchModifier::Vanished) {
-            // RFC 7162 §3.2.6: VANISHED only in UID FETCH, with CHANGEDSINCE, and only once
-            // QRESYNC is enabled.
-            let Some(since) = changed_since.filter(|_| uid && s.qresync) else {
-                out.bad(
-                    tag,
-                    "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
-                );
-                return Err(Outcome::Bad);
-            };
-            match super::qresync::fetch_vanished(s, set, since).await {
-                Ok(data) => out.responses.extend(data.map(Response::Data)),
-                Err(e) => {
-                    store_error(out, tag, "FETCH", &e);
-                    return Err(Outcome::Done);
-                }
-            }
+            vanished(s, out, &tag, set, uid, changed_since).await?;
         }
         let Some(selected) = &s.selected else {
             out.bad(tag, "No mailbox selected");
@@ -138,7 +165,7 @@ impl FetchJob {
         };
         let name = selected.name.clone();
         let read_only = selected.read_only;
-        let store = s.ctx.store.as_ref();
+        let store = s.account.ctx.store.as_ref();
         let metas: HashMap<u32, MessageMeta> =
             match store.messages(s.account_id(), &name, first..=last).await {
                 Ok(metas) => metas.into_iter().map(|m| (m.uid, m)).collect(),
@@ -149,13 +176,7 @@ impl FetchJob {
             };
         let mut job = FetchJob {
             tag,
-            reads: if !needs_content(&items) {
-                Reads::Nothing
-            } else if header_suffices(&items) {
-                Reads::Header
-            } else {
-                Reads::Message
-            },
+            reads: reads_for(&items),
             items,
             targets,
             metas,
@@ -165,7 +186,7 @@ impl FetchJob {
             expunged_meanwhile: false,
         };
         if !read_only
-            && job.items.iter().any(sets_seen_flag)
+            && job.items.iter().any(sets_seen)
             && let Err(e) = job.mark_seen(s, &name).await
         {
             store_error(out, job.tag, "FETCH", &e);
@@ -191,6 +212,7 @@ impl FetchJob {
         }
         let seen = ["\\Seen".to_owned()];
         let result = s
+            .account
             .ctx
             .store
             .set_flags(s.account_id(), name, &unseen, FlagOp::Add, &seen, None)
@@ -254,8 +276,13 @@ impl FetchJob {
             .take(AHEAD)
             .collect();
         let blobs: Vec<_> = wanted.iter().map(|&(_, blob)| blob).collect();
-        if let Ok(headers) =
-            header_blocks(s.ctx.store.as_ref(), &s.ctx.headers, s.account_id(), &blobs).await
+        if let Ok(headers) = header_blocks(
+            s.account.ctx.store.as_ref(),
+            &s.account.ctx.headers,
+            s.account_id(),
+            &blobs,
+        )
+        .await
         {
             self.headers_ahead = wanted
                 .into_iter()
@@ -280,12 +307,12 @@ impl FetchJob {
         if self.changed_since.is_some_and(|since| meta.modseq <= since) {
             return Ok(0);
         }
-        let store = s.ctx.store.as_ref();
+        let store = s.account.ctx.store.as_ref();
         let read = match self.reads {
             Reads::Nothing => Ok(Vec::new()),
             Reads::Header => match self.headers_ahead.remove(&uid) {
                 Some(header) => Ok(header),
-                None => header_of(store, &s.ctx.headers, s.account_id(), &meta.blob).await,
+                None => header_of(store, &s.account.ctx.headers, s.account_id(), &meta.blob).await,
             },
             Reads::Message => store.message_body(s.account_id(), &meta.blob).await,
         };
@@ -312,7 +339,7 @@ impl FetchJob {
         };
         let mut data = match fetch_items(&self.items, &facts, view.as_ref()) {
             Ok(result) => result.items,
-            Err(crate::fetch::FetchError::UnknownCte) => {
+            Err(crate::fetch_items::FetchError::UnknownCte) => {
                 // RFC 3516 §4.3.
                 out.no(
                     self.tag.clone(),
@@ -338,16 +365,4 @@ impl FetchJob {
         }
         Ok(raw.len().max(1))
     }
-}
-
-/// Whether fetching `item` marks the message \Seen (BODY[...] and BINARY[...] without
-/// PEEK, RFC822, RFC822.TEXT).
-fn sets_seen_flag(item: &MessageDataItemName<'_>) -> bool {
-    matches!(
-        item,
-        MessageDataItemName::BodyExt { peek: false, .. }
-            | MessageDataItemName::Binary { peek: false, .. }
-            | MessageDataItemName::Rfc822
-            | MessageDataItemName::Rfc822Text
-    )
 }

@@ -11,7 +11,7 @@ use imap_codec::imap_types::{
 
 use super::{Outcome, store_error};
 use crate::proto::mailbox_name as name;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// LIST (`lsub` false) or LSUB.
 pub async fn list(
@@ -36,17 +36,10 @@ pub async fn list(
     };
     let command = if lsub { "LSUB" } else { "LIST" };
     if pattern.is_empty() && !lsub {
-        // RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
-        out.data(Data::List {
-            items: vec![FlagNameAttribute::Noselect],
-            delimiter: Some(QuotedChar::unvalidated(MAILBOX_DELIMITER)),
-            mailbox: Mailbox::try_from("").unwrap_or(Mailbox::Inbox),
-        });
-        out.ok(tag, None, "LIST completed");
-        return Outcome::Done;
+        return list_root(out, tag);
     }
     let full_pattern = name::list_pattern(&reference, &pattern);
-    let mailboxes = match s.ctx.store.list_mailboxes(s.account_id()).await {
+    let mailboxes = match s.account.ctx.store.list_mailboxes(s.account_id()).await {
         Ok(list) => list,
         Err(e) => {
             store_error(out, tag, command, &e);
@@ -102,4 +95,15 @@ fn attributes(mailbox: &StoredMailbox, all: &[StoredMailbox]) -> Vec<FlagNameAtt
 
 fn extension(name: &str) -> FlagNameAttribute<'static> {
     FlagNameAttribute::from(Atom::try_from(name.to_owned()).expect("attribute names are atoms"))
+}
+
+/// RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
+pub(crate) fn list_root(out: &mut Out, tag: Tag<'static>) -> Outcome {
+    out.data(Data::List {
+        items: vec![FlagNameAttribute::Noselect],
+        delimiter: Some(QuotedChar::unvalidated(MAILBOX_DELIMITER)),
+        mailbox: Mailbox::try_from("").unwrap_or(Mailbox::Inbox),
+    });
+    out.ok(tag, None, "LIST completed");
+    Outcome::Done
 }

@@ -14,14 +14,13 @@ use certmail_store::{MAILBOX_DELIMITER, Mailbox as StoredMailbox};
 use imap_codec::imap_types::{
     core::{Atom, QuotedChar, Tag},
     flag::FlagNameAttribute,
-    mailbox::Mailbox,
     response::Data,
 };
 
 use super::{Outcome, status::status_values, store_error};
-use crate::proto::ext::{ListRequest, encode::list_line, mailbox_name};
+use crate::proto::ext::{ListRequest, ListSelection, encode::list_line, mailbox_name};
 use crate::proto::mailbox_name as name;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// One name a LIST can return: a mailbox, or a parent level that does not exist.
 struct Node<'a> {
@@ -51,19 +50,13 @@ pub async fn list(
         .collect();
     if !req.extended && patterns.iter().all(String::is_empty) && !patterns.is_empty() {
         // RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
-        out.data(Data::List {
-            items: vec![FlagNameAttribute::Noselect],
-            delimiter: Some(QuotedChar::unvalidated(MAILBOX_DELIMITER)),
-            mailbox: Mailbox::try_from("").unwrap_or(Mailbox::Inbox),
-        });
-        out.ok(tag, None, "LIST completed");
-        return Outcome::Done;
+        return super::list::list_root(out, tag);
     }
     let full: Vec<String> = patterns
         .iter()
         .map(|p| name::list_pattern(&reference, p))
         .collect();
-    let mailboxes = match s.ctx.store.list_mailboxes(s.account_id()).await {
+    let mailboxes = match s.account.ctx.store.list_mailboxes(s.account_id()).await {
         Ok(list) => list,
         Err(e) => {
             store_error(out, tag, "LIST", &e);
@@ -71,70 +64,90 @@ pub async fn list(
         }
     };
     let nodes = with_parents(&mailboxes);
-    let sel = req.selection;
-    let filtered = sel.subscribed || sel.special_use;
-    // RFC 5258 §3: the criteria of the selection options (none: every existing name).
-    let meets = |node: &Node<'_>| match node.record {
-        Some(r) => {
-            (!sel.subscribed || r.subscribed) && (!sel.special_use || r.special_use.is_some())
-        }
-        None => !filtered,
-    };
     for (mailbox, node) in &nodes {
-        if !full.iter().any(|p| name::list_matches(p, mailbox)) {
-            continue;
-        }
-        let prefix = format!("{mailbox}{MAILBOX_DELIMITER}");
-        let children: Vec<&Node<'_>> = nodes
-            .range(prefix.clone()..)
-            .take_while(|(n, _)| n.starts_with(&prefix))
-            .map(|(_, n)| n)
-            .collect();
-        // RFC 5258 §3.5 note 2: CHILDINFO whether or not the child matches the pattern.
-        let child_meets =
-            sel.recursive_match && children.iter().any(|c| c.record.is_some() && meets(c));
-        if !meets(node) && !child_meets {
-            continue;
-        }
-        let attributes = attributes(s.imap4rev2 || req.extended, node, !children.is_empty(), req);
-        let mut child_info = Vec::new();
-        if child_meets {
-            if sel.subscribed {
-                child_info.push("SUBSCRIBED");
-            }
-            if sel.special_use {
-                child_info.push("SPECIAL-USE");
-            }
-        }
-        // RFC 9051 §5.1: UTF-8 names for an IMAP4rev2 client.
-        let wire = if s.imap4rev2 {
-            mailbox.clone()
-        } else {
-            name::encode_utf7(mailbox)
-        };
-        if child_info.is_empty() {
-            out.data(Data::List {
-                items: attributes.iter().map(|a| attribute(a)).collect(),
-                delimiter: Some(QuotedChar::unvalidated(MAILBOX_DELIMITER)),
-                mailbox: name::encode_mailbox(mailbox),
-            });
-        } else {
-            let attrs: Vec<&str> = attributes.iter().map(String::as_str).collect();
-            out.raw_line(list_line(&attrs, MAILBOX_DELIMITER, &wire, &child_info));
-        }
-        // RFC 5819 §2: STATUS for each listed mailbox that can be selected.
-        if let (Some(items), Some(record)) = (&req.returns.status, node.record) {
-            match status_values(s, record, items).await {
-                Ok(values) => out.data(Data::Status {
-                    mailbox: name::encode_mailbox(mailbox),
-                    items: Cow::Owned(values),
-                }),
-                Err(e) => tracing::warn!(error = %e, "LIST-STATUS of one mailbox failed"),
-            }
+        if full.iter().any(|p| name::list_matches(p, mailbox)) {
+            list_one(s, out, req, &nodes, mailbox, node).await;
         }
     }
     out.ok(tag, None, "LIST completed");
     Outcome::Done
+}
+
+/// RFC 5258 §3: whether `node` meets the criteria of the selection options (none: every
+/// existing name).
+fn meets(sel: &ListSelection, node: &Node<'_>) -> bool {
+    match node.record {
+        Some(r) => {
+            (!sel.subscribed || r.subscribed) && (!sel.special_use || r.special_use.is_some())
+        }
+        None => !(sel.subscribed || sel.special_use),
+    }
+}
+
+/// The LIST response (and the LIST-STATUS one) for one name matching a pattern, unless
+/// neither it nor (RECURSIVEMATCH) a child meets the selection.
+async fn list_one(
+    s: &mut SignedIn,
+    out: &mut Out,
+    req: &ListRequest,
+    nodes: &BTreeMap<String, Node<'_>>,
+    mailbox: &str,
+    node: &Node<'_>,
+) {
+    let sel = &req.selection;
+    let prefix = format!("{mailbox}{MAILBOX_DELIMITER}");
+    let children: Vec<&Node<'_>> = nodes
+        .range(prefix.clone()..)
+        .take_while(|(n, _)| n.starts_with(&prefix))
+        .map(|(_, n)| n)
+        .collect();
+    // RFC 5258 §3.5 note 2: CHILDINFO whether or not the child matches the pattern.
+    let child_meets =
+        sel.recursive_match && children.iter().any(|c| c.record.is_some() && meets(sel, c));
+    if !meets(sel, node) && !child_meets {
+        return;
+    }
+    let attributes = attributes(
+        s.enabled.imap4rev2 || req.extended,
+        node,
+        !children.is_empty(),
+        req,
+    );
+    let mut child_info = Vec::new();
+    if child_meets {
+        if sel.subscribed {
+            child_info.push("SUBSCRIBED");
+        }
+        if sel.special_use {
+            child_info.push("SPECIAL-USE");
+        }
+    }
+    if child_info.is_empty() {
+        out.data(Data::List {
+            items: attributes.iter().map(|a| attribute(a)).collect(),
+            delimiter: Some(QuotedChar::unvalidated(MAILBOX_DELIMITER)),
+            mailbox: name::encode_mailbox(mailbox),
+        });
+    } else {
+        // RFC 9051 §5.1: UTF-8 names for an IMAP4rev2 client.
+        let wire = if s.enabled.imap4rev2 {
+            mailbox.to_owned()
+        } else {
+            name::encode_utf7(mailbox)
+        };
+        let attrs: Vec<&str> = attributes.iter().map(String::as_str).collect();
+        out.raw_line(list_line(&attrs, MAILBOX_DELIMITER, &wire, &child_info));
+    }
+    // RFC 5819 §2: STATUS for each listed mailbox that can be selected.
+    if let (Some(items), Some(record)) = (&req.returns.status, node.record) {
+        match status_values(s, record, items).await {
+            Ok(values) => out.data(Data::Status {
+                mailbox: name::encode_mailbox(mailbox),
+                items: Cow::Owned(values),
+            }),
+            Err(e) => tracing::warn!(error = %e, "LIST-STATUS of one mailbox failed"),
+        }
+    }
 }
 
 /// Every mailbox by name, with the parent levels that do not exist themselves.

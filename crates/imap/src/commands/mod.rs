@@ -1,15 +1,24 @@
-//! One file per IMAP command (those that need no store this round), and the dispatch from a
-//! received command to its file.
+//! One file per IMAP command, each a function of the connection state, and the dispatch
+//! from a received command to its file.
 //!
-//! RFC 3501 §3 states: a command valid only in another state gets BAD; sign-in commands
-//! after sign-in get BAD; commands that need the store are returned to the caller.
+//! Store-free commands take the [`crate::session::Session`] and run in the `dispatch` function below
+//! (from `Session::handle_event`): CAPABILITY, NOOP before sign-in, LOGOUT, ID, ENABLE,
+//! LOGIN and AUTHENTICATE (through [`sign_in::Authenticator`]), STARTTLS refused. RFC 3501
+//! §3 states: a command valid only in another state gets BAD; sign-in commands after
+//! sign-in get BAD; every other command of a signed-in client goes back to the connection
+//! driver (`crate::server`).
+//!
+//! Store-backed commands take the signed-in state ([`crate::account::SignedIn`]) and an
+//! [`crate::out::Out`], and run through [`dispatch::dispatch`]: SELECT/EXAMINE (`select`,
+//! with its responses built in `select_reply`), CREATE, DELETE, RENAME,
+//! SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB, STATUS, APPEND, CLOSE/UNSELECT, EXPUNGE/UID EXPUNGE,
+//! SEARCH, FETCH (streamed in batches by the driver, see [`fetch::FetchJob`]), STORE,
+//! COPY/MOVE, NAMESPACE, and NOOP/CHECK with their updates; SORT and THREAD (RFC 5256),
+//! GETQUOTA/GETQUOTAROOT/SETQUOTA (RFC 9208), the QRESYNC resync of SELECT and UID FETCH
+//! (RFC 7162, `qresync`), and the commands our own parser reads (`extended`: LIST,
+//! CREATE, SEARCH RETURN and those using `$`). COMPRESS (RFC 4978) is `server::compress`.
+//! None of them imports the driver.
 
-// Store-backed commands, run by the tokio server (`crate::server`) through
-// `dispatch::dispatch`: SELECT/EXAMINE (`open`), CREATE, DELETE, RENAME,
-// SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB, STATUS, APPEND, CLOSE/UNSELECT, EXPUNGE/UID EXPUNGE,
-// SEARCH, FETCH, STORE, COPY/MOVE, NAMESPACE, and NOOP/CHECK with their updates; SORT and
-// THREAD (RFC 5256), GETQUOTA/GETQUOTAROOT/SETQUOTA (RFC 9208), and the QRESYNC resync of
-// SELECT and UID FETCH (RFC 7162, `qresync`). COMPRESS (RFC 4978) is `server::compress`.
 pub mod append;
 pub mod close;
 pub mod copy;
@@ -22,11 +31,11 @@ pub mod fetch;
 pub mod list;
 pub mod list_extended;
 pub mod namespace;
-pub mod open;
 pub mod qresync;
 pub mod quota;
 pub mod rename;
 pub mod search;
+pub mod select;
 pub mod sets;
 pub mod sort;
 pub mod status;
@@ -43,7 +52,7 @@ pub mod id;
 pub mod login;
 pub mod logout;
 pub mod noop;
-pub mod select;
+pub mod select_reply;
 pub mod sign_in;
 
 use imap_codec::imap_types::command::{Command, CommandBody};
@@ -62,10 +71,7 @@ pub(crate) async fn dispatch<A: Authenticator>(
     server: &mut Server,
     command: Command<'static>,
 ) -> Flow {
-    let signed_in = matches!(
-        session.state,
-        SessionState::Authenticated { .. } | SessionState::Selected { .. }
-    );
+    let signed_in = matches!(session.state, SessionState::SignedIn(_));
     match command.body {
         CommandBody::Capability => capability::run(session, server, command.tag),
         CommandBody::Noop if !signed_in => noop::run(server, command.tag),

@@ -7,7 +7,7 @@ use imap_codec::imap_types::{
 };
 
 use super::Outcome;
-use crate::server::Out;
+use crate::out::Out;
 
 /// NAMESPACE (RFC 2342): one personal namespace, "" with "/" as delimiter.
 pub fn namespace(out: &mut Out, tag: Tag<'static>) -> Outcome {

@@ -10,16 +10,13 @@ use std::num::{NonZeroU32, NonZeroU64};
 
 use certmail_store::StoreError;
 use imap_codec::imap_types::{
-    command::SelectParameter,
-    core::Vec1,
-    extensions::enable::CapabilityEnable,
-    response::Data,
-    sequence::{SeqOrUid, Sequence, SequenceSet},
+    command::SelectParameter, extensions::enable::CapabilityEnable, response::Data,
+    sequence::SequenceSet,
 };
 
+use crate::account::SignedIn;
 use crate::mailbox::Selected;
-use crate::search::set_contains;
-use crate::server::SignedIn;
+use crate::search_eval::set_contains;
 
 /// The QRESYNC parameter of a SELECT/EXAMINE, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +67,7 @@ pub async fn select_resync(
     if request.uid_validity.get() != selected.uid_validity {
         return Ok(out);
     }
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     let since = request.modseq.get();
     let gone: Vec<u32> = store
         .expunged_since(s.account_id(), &selected.name, since)
@@ -104,6 +101,7 @@ pub async fn fetch_vanished(
         return Ok(None);
     };
     let gone: Vec<u32> = s
+        .account
         .ctx
         .store
         .expunged_since(s.account_id(), &selected.name, since)
@@ -130,28 +128,10 @@ pub fn vanished(uids: &[u32], earlier: bool) -> Option<Data<'static>> {
 
 /// Ascending UIDs as a compact set (`1:3,7`), or `None` when empty.
 pub fn uid_set(uids: &[u32]) -> Option<SequenceSet> {
-    let mut sorted: Vec<u32> = uids.iter().copied().filter(|&u| u > 0).collect();
+    let mut sorted: Vec<u32> = uids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    let mut ranges: Vec<(u32, u32)> = Vec::new();
-    for uid in sorted {
-        match ranges.last_mut() {
-            Some((_, end)) if end.checked_add(1) == Some(uid) => *end = uid,
-            _ => ranges.push((uid, uid)),
-        }
-    }
-    let value = |n: u32| SeqOrUid::Value(NonZeroU32::new(n).expect("zero was filtered out"));
-    let list: Vec<Sequence> = ranges
-        .into_iter()
-        .map(|(a, b)| {
-            if a == b {
-                Sequence::Single(value(a))
-            } else {
-                Sequence::Range(value(a), value(b))
-            }
-        })
-        .collect();
-    Vec1::try_from(list).ok().map(SequenceSet)
+    super::sets::sequence_set(&sorted)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use imap_codec::imap_types::{
 
 use super::{Outcome, store_error};
 use crate::proto::mailbox_name::decode_mailbox;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// The one quota root's name.
 const ROOT: &str = "";
@@ -24,7 +24,7 @@ pub async fn get_quota(
     tag: Tag<'static>,
     root: &AString<'static>,
 ) -> Outcome {
-    if s.ctx.settings.quota_bytes == 0 || root.as_ref() != ROOT.as_bytes() {
+    if s.account.ctx.settings.quota_bytes == 0 || root.as_ref() != ROOT.as_bytes() {
         out.no_code(tag, "NONEXISTENT", "No such quota root");
         return Outcome::Done;
     }
@@ -46,7 +46,7 @@ pub async fn get_quota_root(
     mailbox: &Mailbox<'static>,
 ) -> Outcome {
     let exists = match decode_mailbox(mailbox) {
-        Ok(name) => s.ctx.store.mailbox(s.account_id(), &name).await,
+        Ok(name) => s.account.ctx.store.mailbox(s.account_id(), &name).await,
         Err(_) => Ok(None),
     };
     match exists {
@@ -60,7 +60,7 @@ pub async fn get_quota_root(
             return Outcome::Done;
         }
     }
-    let limited = s.ctx.settings.quota_bytes > 0;
+    let limited = s.account.ctx.settings.quota_bytes > 0;
     let roots = if limited { vec![root()] } else { Vec::new() };
     out.data(Data::QuotaRoot {
         mailbox: mailbox.clone(),
@@ -95,11 +95,11 @@ fn root() -> AString<'static> {
 
 /// `* QUOTA "" (STORAGE used limit)`, in KiB (usage rounded up, limit down).
 async fn storage_quota(s: &SignedIn) -> Result<Data<'static>, certmail_store::StoreError> {
-    let used = s.ctx.store.account_usage(s.account_id()).await?;
+    let used = s.account.ctx.store.account_usage(s.account_id()).await?;
     let quota = QuotaGet::new(
         Resource::Storage,
         used.div_ceil(1024),
-        s.ctx.settings.quota_bytes / 1024,
+        s.account.ctx.settings.quota_bytes / 1024,
     );
     Ok(Data::Quota {
         root: root(),

@@ -5,7 +5,7 @@ use imap_codec::imap_types::{core::Tag, mailbox::Mailbox};
 
 use super::{Outcome, store_error};
 use crate::proto::mailbox_name as name;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// RENAME: the mailbox and its children; renaming INBOX moves its messages.
 pub async fn rename(
@@ -26,7 +26,7 @@ pub async fn rename(
         out.no_code(tag, "ALREADYEXISTS", "INBOX always exists");
         return Outcome::Done;
     }
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     match store.rename_mailbox(s.account_id(), &from, &to).await {
         Ok(()) => {
             if let Some(sel) = &mut s.selected
@@ -37,7 +37,7 @@ pub async fn rename(
                     sel.note(&Change::Resync);
                 } else {
                     sel.name = to.clone();
-                    s.changes.set_mailbox(Some(&to));
+                    s.account.changes.set_mailbox(Some(&to));
                 }
             }
             s.publish(Change::MailboxRenamed { from, to });

@@ -1,5 +1,5 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4; MODSEQ from RFC 7162 §3.1.5), evaluated per
-//! message by [`crate::search`], answered with SEARCH, or with ESEARCH for `RETURN (...)`
+//! message by [`crate::search_eval`], answered with SEARCH, or with ESEARCH for `RETURN (...)`
 //! (RFC 4731) and for every SEARCH once IMAP4rev2 is enabled (RFC 9051 §6.4.4).
 
 use std::collections::HashMap;
@@ -19,9 +19,9 @@ use crate::proto::ext::{
     SearchRequest, SearchReturn,
     encode::{EsearchData, esearch as esearch_line},
 };
-use crate::search::{SearchMessage, SearchScope, matches};
 use crate::search_charset::{LISTED_CHARSETS, to_utf8};
-use crate::server::{Out, SignedIn};
+use crate::search_eval::{SearchMessage, SearchScope, matches};
+use crate::{account::SignedIn, out::Out};
 
 /// SEARCH (`uid` false: answers sequence numbers) or UID SEARCH.
 pub async fn search(
@@ -32,7 +32,7 @@ pub async fn search(
     criteria: &Vec1<SearchKey<'static>>,
     uid: bool,
 ) -> Outcome {
-    if s.imap4rev2 {
+    if s.enabled.imap4rev2 {
         // RFC 9051 §6.4.4: without RETURN, IMAP4rev2 answers ESEARCH with ALL.
         let request = SearchRequest {
             uid,
@@ -78,13 +78,13 @@ pub async fn esearch(
     let Some(found) = found else {
         // RFC 5182 §2.1: a SEARCH that fails leaves an empty saved result.
         if request.options.save {
-            s.search_result.clear();
+            s.account.search_result.clear();
         }
         return Outcome::Done;
     };
     let o = request.options;
     if o.save {
-        s.search_result = if (o.min || o.max) && !(o.all || o.count) {
+        s.account.search_result = if (o.min || o.max) && !(o.all || o.count) {
             // RFC 5182 §2.4: with only MIN and/or MAX, just those messages are kept.
             let (first, last) = (found.uids.first(), found.uids.last());
             let mut kept: Vec<u32> = [first.filter(|_| o.min), last.filter(|_| o.max)]
@@ -158,13 +158,13 @@ async fn matching(
     let uses_modseq = mentions_modseq(&key);
     if uses_modseq {
         // RFC 7162 §3.1.5: SEARCH MODSEQ enables CONDSTORE.
-        s.condstore = true;
+        s.enabled.condstore = true;
     }
     let Some(selected) = &s.selected else {
         out.bad(tag, "No mailbox selected");
         return None;
     };
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     let account = s.account_id();
     let metas = match store.messages(account, &selected.name, 1..=u32::MAX).await {
         Ok(metas) => metas,
@@ -190,7 +190,7 @@ async fn matching(
     let mut found = Vec::new();
     let mut uids = Vec::new();
     let mut highest = 0u64;
-    let parser = crate::search::parser_for(&key, &[]);
+    let parser = crate::search_eval::parser_for(&key, &[]);
     let scanned = scan(s, &key, reads, &parser, &listed, |seq, meta, _| {
         found.push(if uid { meta.uid } else { seq });
         uids.push(meta.uid);
@@ -227,16 +227,18 @@ pub(crate) async fn scan(
         max_seq: selected.len(),
         max_uid: selected.max_uid(),
     };
-    let (store, account) = (s.ctx.store.as_ref(), s.account_id());
+    let (store, account) = (s.account.ctx.store.as_ref(), s.account_id());
     for chunk in listed.chunks(reads.chunk()) {
         let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
-        let contents = match read_contents(store, &s.ctx.headers, account, &blobs, reads).await {
+        let contents = match read_contents(store, &s.account.ctx.headers, account, &blobs, reads)
+            .await
+        {
             Ok(contents) => contents.into_iter().map(Some).collect(),
             // Expunged by another session since the listing: read the rest one by one.
             Err(certmail_store::StoreError::MessageNotFound) => {
                 let mut one_by_one = Vec::with_capacity(blobs.len());
                 for blob in blobs.chunks(1) {
-                    let one = read_contents(store, &s.ctx.headers, account, blob, reads);
+                    let one = read_contents(store, &s.account.ctx.headers, account, blob, reads);
                     one_by_one.push(match one.await {
                         Ok(mut c) => c.pop(),
                         Err(certmail_store::StoreError::MessageNotFound) => None,

@@ -1,156 +1,147 @@
-//! The responses of a successful SELECT / EXAMINE (RFC 3501 §6.3.1–6.3.2; HIGHESTMODSEQ from
-//! RFC 7162 §3.1.2.1), built from numbers the store provides. Opening the mailbox itself is
-//! the caller's (it needs the store).
+//! SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2; RFC 7162 §3.1.2 HIGHESTMODSEQ): opens the
+//! mailbox in the store; the responses come from `commands::select_reply`.
 
 use std::num::{NonZeroU32, NonZeroU64};
 
 use imap_codec::imap_types::{
-    core::Tag,
-    flag::Flag,
+    command::SelectParameter,
+    core::{QuotedChar, Tag},
+    mailbox::Mailbox,
     response::{Code, Data, Response},
 };
 
-use crate::proto::{
-    flags::{mailbox_flags, permanent_flags},
-    response::{ok, status},
-};
+use super::{Outcome, store_error};
+use crate::commands::select_reply::SelectInfo;
+use crate::mailbox::{Selected, flags_of};
+use crate::proto::mailbox_name as name;
+use crate::{account::SignedIn, out::Out};
 
-/// What the store knows about the mailbox being selected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SelectInfo {
-    /// Number of messages.
-    pub exists: u32,
-    /// Messages \Recent for this session.
-    pub recent: u32,
-    /// Sequence number of the first unseen message, if any.
-    pub first_unseen: Option<u32>,
-    /// UIDVALIDITY.
-    pub uid_validity: NonZeroU32,
-    /// UIDNEXT.
-    pub uid_next: NonZeroU32,
-    /// HIGHESTMODSEQ (RFC 7162); sent when the mailbox has one.
-    pub highest_modseq: Option<NonZeroU64>,
-    /// Keywords in use in the mailbox (listed in FLAGS).
-    pub keywords: Vec<Flag<'static>>,
-}
-
-/// The untagged responses and the tagged OK, in RFC 3501's order. `read_only` is EXAMINE
-/// (or a mailbox the user may not change): `[READ-ONLY]`, and no PERMANENTFLAGS to set.
-pub fn responses(
-    info: &SelectInfo,
+/// SELECT (`read_only` false) or EXAMINE.
+pub async fn select(
+    s: &mut SignedIn,
+    out: &mut Out,
     tag: Tag<'static>,
+    mailbox: &Mailbox<'static>,
     read_only: bool,
-    command: &str,
-) -> Vec<Response<'static>> {
-    let untagged = |code: Code<'static>, text: &str| {
-        Response::Status(status(
-            imap_codec::imap_types::response::StatusKind::Ok,
-            None,
-            Some(code),
-            text,
-        ))
-    };
-    let mut out = vec![
-        Response::Data(Data::Flags(mailbox_flags(&info.keywords))),
-        Response::Data(Data::Exists(info.exists)),
-        Response::Data(Data::Recent(info.recent)),
-    ];
-    if let Some(unseen) = info.first_unseen.and_then(NonZeroU32::new) {
-        out.push(untagged(
-            Code::Unseen(unseen),
-            &format!("Message {unseen} is first unseen"),
-        ));
+    parameters: &[SelectParameter],
+) -> Outcome {
+    leave_selected(s, out);
+    if parameters
+        .iter()
+        .any(|p| matches!(p, SelectParameter::CondStore))
+    {
+        // RFC 7162 §3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
+        s.enabled.condstore = true;
     }
-    let permanent = if read_only {
-        Vec::new()
-    } else {
-        permanent_flags()
-    };
-    out.push(untagged(
-        Code::PermanentFlags(permanent),
-        if read_only {
-            "No permanent flags"
-        } else {
-            "Limited"
-        },
-    ));
-    out.push(untagged(Code::UidValidity(info.uid_validity), "UIDs valid"));
-    out.push(untagged(Code::UidNext(info.uid_next), "Predicted next UID"));
-    match info.highest_modseq {
-        Some(modseq) => out.push(untagged(Code::HighestModSeq(modseq), "Highest")),
-        // RFC 7162 §3.1.2.2: a mailbox without mod-sequences says NOMODSEQ.
-        None => out.push(untagged(
-            Code::NoModSeq,
-            "Sorry, this mailbox format doesn't support modsequences",
-        )),
+    let resync = super::qresync::ResyncRequest::from_parameters(parameters);
+    if resync.is_some() && !s.enabled.qresync {
+        // RFC 7162 §3.2.5: QRESYNC parameters without ENABLE QRESYNC are a BAD command.
+        out.bad(tag, "ENABLE QRESYNC first");
+        return Outcome::Bad;
     }
-    let code = if read_only {
-        Code::ReadOnly
-    } else {
-        Code::ReadWrite
+    let Some(name) = name::decode_mailbox(mailbox).ok() else {
+        out.no_code(tag, "NONEXISTENT", "No such mailbox");
+        return Outcome::Done;
     };
-    out.push(Response::Status(ok(
-        tag,
-        Some(code),
-        &format!("{command} completed"),
-    )));
-    out
+    let Some((record, mut selected)) = open(s, out, &tag, &name, read_only).await else {
+        return Outcome::Done;
+    };
+    let info = select_info(&mut selected, &record);
+    let command = if read_only { "EXAMINE" } else { "SELECT" };
+    let mut responses =
+        crate::commands::select_reply::responses(&info, tag.clone(), read_only, command);
+    // The tagged OK goes last, after what follows.
+    let tagged = responses.pop();
+    if let Some(request) = &resync {
+        // RFC 7162 §3.2.5.1: VANISHED (EARLIER) and the changed FETCHes come before the
+        // tagged OK.
+        match super::qresync::select_resync(s, &selected, request).await {
+            Ok(data) => responses.extend(data.into_iter().map(Response::Data)),
+            Err(e) => {
+                store_error(out, tag, command, &e);
+                return Outcome::Done;
+            }
+        }
+    }
+    if s.enabled.imap4rev2 {
+        // RFC 9051 §6.3.2: SELECT answers a LIST response with the mailbox's name.
+        responses.push(Response::Data(Data::List {
+            items: Vec::new(),
+            delimiter: Some(QuotedChar::unvalidated(certmail_store::MAILBOX_DELIMITER)),
+            mailbox: name::encode_mailbox(&name),
+        }));
+    }
+    responses.extend(tagged);
+    out.responses.extend(responses);
+    s.set_selected(Some(selected));
+    Outcome::Done
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::proto::response::encode;
-
-    #[test]
-    fn rfc3501_select_example() {
-        // RFC 3501 §6.3.1 (with our flag list, PERMANENTFLAGS and RFC 7162's HIGHESTMODSEQ).
-        let info = SelectInfo {
-            exists: 172,
-            recent: 1,
-            first_unseen: Some(12),
-            uid_validity: NonZeroU32::new(3_857_529_045).expect("nonzero"),
-            uid_next: NonZeroU32::new(4392).expect("nonzero"),
-            highest_modseq: NonZeroU64::new(715_194_045_007),
-            keywords: vec![],
-        };
-        let tag = Tag::try_from("A142").expect("valid tag");
-        let wire: Vec<u8> = responses(&info, tag, false, "SELECT")
-            .iter()
-            .flat_map(encode)
-            .collect();
-        assert_eq!(
-            String::from_utf8(wire).expect("ascii"),
-            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* 172 EXISTS\r\n* 1 RECENT\r\n\
-             * OK [UNSEEN 12] Message 12 is first unseen\r\n\
-             * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Limited\r\n\
-             * OK [UIDVALIDITY 3857529045] UIDs valid\r\n* OK [UIDNEXT 4392] Predicted next UID\r\n\
-             * OK [HIGHESTMODSEQ 715194045007] Highest\r\nA142 OK [READ-WRITE] SELECT completed\r\n"
-        );
+/// RFC 3501 §6.3.1: a SELECT (even a failed one) first leaves the selected mailbox.
+fn leave_selected(s: &mut SignedIn, out: &mut Out) {
+    let was_selected = s.selected.is_some();
+    s.set_selected(None);
+    // RFC 5182 §2.1: selecting a mailbox empties the saved search result.
+    s.account.search_result.clear();
+    if was_selected {
+        // RFC 7162 §3.2.11 (we advertise CONDSTORE) and RFC 9051 §6.3.2: CLOSED marks
+        // where the old mailbox's responses end.
+        out.untagged_ok(Some(Code::Closed), "Previous mailbox closed");
     }
+}
 
-    #[test]
-    fn examine_is_read_only() {
-        let info = SelectInfo {
-            exists: 0,
-            recent: 0,
-            first_unseen: None,
-            uid_validity: NonZeroU32::MIN,
-            uid_next: NonZeroU32::MIN,
-            highest_modseq: None,
-            keywords: vec![Flag::Keyword("$Junk".try_into().expect("atom"))],
-        };
-        let tag = Tag::try_from("A932").expect("valid tag");
-        let wire: Vec<u8> = responses(&info, tag, true, "EXAMINE")
-            .iter()
-            .flat_map(encode)
-            .collect();
-        let wire = String::from_utf8(wire).expect("ascii");
-        assert!(wire.starts_with(
-            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk)\r\n* 0 EXISTS\r\n"
-        ));
-        assert!(wire.contains("* OK [PERMANENTFLAGS ()] No permanent flags\r\n"));
-        assert!(wire.contains("* OK [NOMODSEQ]"));
-        assert!(wire.ends_with("A932 OK [READ-ONLY] EXAMINE completed\r\n"));
+/// Reads the mailbox and its messages from the store; on failure the answer is in `out`.
+async fn open(
+    s: &SignedIn,
+    out: &mut Out,
+    tag: &Tag<'static>,
+    name: &str,
+    read_only: bool,
+) -> Option<(certmail_store::Mailbox, Selected)> {
+    let store = s.account.ctx.store.as_ref();
+    let record = match store.mailbox(s.account_id(), name).await {
+        Ok(Some(record)) => record,
+        Ok(None) => {
+            out.no_code(tag.clone(), "NONEXISTENT", "No such mailbox");
+            return None;
+        }
+        Err(e) => {
+            store_error(out, tag.clone(), "SELECT", &e);
+            return None;
+        }
+    };
+    let recent = &s.account.ctx.recent;
+    match Selected::load(store, s.account_id(), &record, read_only, recent).await {
+        Ok(selected) => Some((record, selected)),
+        Err(e) => {
+            store_error(out, tag.clone(), "SELECT", &e);
+            None
+        }
+    }
+}
+
+/// The numbers SELECT reports; the keywords in use go into FLAGS (RFC 3501 §7.2.6) and
+/// count as told.
+fn select_info(selected: &mut Selected, record: &certmail_store::Mailbox) -> SelectInfo {
+    let mut keywords: Vec<String> = Vec::new();
+    for e in selected.entries() {
+        for f in e.flags.iter().filter(|f| !f.starts_with('\\')) {
+            if !keywords.iter().any(|k| k.eq_ignore_ascii_case(f)) {
+                keywords.push(f.clone());
+            }
+        }
+    }
+    for k in &keywords {
+        selected.announce_keyword(k);
+    }
+    SelectInfo {
+        exists: selected.len(),
+        recent: selected.recent_count(),
+        first_unseen: selected.first_unseen(),
+        uid_validity: NonZeroU32::new(record.uid_validity).unwrap_or(NonZeroU32::MIN),
+        uid_next: NonZeroU32::new(record.uid_next).unwrap_or(NonZeroU32::MIN),
+        // RFC 7162 §3.1.2.1: every SELECT/EXAMINE of a server with CONDSTORE says it.
+        highest_modseq: NonZeroU64::new(record.highest_modseq.max(1)),
+        keywords: flags_of(&keywords),
     }
 }

@@ -92,7 +92,7 @@ pub struct SignInRefusal {
 /// certificate and address). LOGIN and AUTHENTICATE call it once per attempt.
 pub trait Authenticator: Send {
     /// What a successful sign-in yields (e.g. the account id).
-    type Account: Clone + fmt::Debug + Send + Sync + 'static;
+    type Account: fmt::Debug + Send + Sync + 'static;
 
     /// Checks one attempt.
     fn sign_in(

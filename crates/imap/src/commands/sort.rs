@@ -19,7 +19,7 @@ use super::{Outcome, store_error};
 use crate::message::base_subject::base_subject;
 
 use crate::search_charset::{LISTED_CHARSETS, to_utf8};
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// What SORT and THREAD compare of one message that matched the search criteria.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,7 +130,7 @@ pub async fn candidates(
         out.bad(tag.clone(), "No mailbox selected");
         return Err(Outcome::Bad);
     };
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     let account = s.account_id();
     let failed = |out: &mut Out, e: certmail_store::StoreError| {
         store_error(out, tag.clone(), command, &e);
@@ -154,7 +154,7 @@ pub async fn candidates(
         .filter_map(|meta| selected.seq_of(meta.uid).map(|seq| (seq, meta)))
         .collect();
     // The fields a Candidate reads (see `Candidate::of`).
-    let parser = crate::search::parser_for(
+    let parser = crate::search_eval::parser_for(
         &key,
         &[
             HeaderName::Date,

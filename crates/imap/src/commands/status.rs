@@ -14,7 +14,7 @@ use imap_codec::imap_types::{
 
 use super::{Outcome, store_error};
 use crate::proto::mailbox_name as name;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// STATUS of a mailbox (the selected one too; RFC 3501 allows it).
 pub async fn status(
@@ -28,7 +28,7 @@ pub async fn status(
         out.no_code(tag, "NONEXISTENT", "No such mailbox");
         return Outcome::Done;
     };
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     let record = match store.mailbox(s.account_id(), &name).await {
         Ok(Some(record)) => record,
         Ok(None) => {
@@ -69,7 +69,7 @@ pub async fn status_values(
         )
     });
     let metas = if needs_messages {
-        let store = s.ctx.store.as_ref();
+        let store = s.account.ctx.store.as_ref();
         store
             .messages(s.account_id(), &record.name, 1..=u32::MAX)
             .await?
@@ -79,7 +79,11 @@ pub async fn status_values(
     let count = |pred: &dyn Fn(&certmail_store::MessageMeta) -> bool| {
         u32::try_from(metas.iter().filter(|m| pred(m)).count()).unwrap_or(u32::MAX)
     };
-    let claimed = s.ctx.recent.peek(s.account_id(), record.uid_validity);
+    let claimed = s
+        .account
+        .ctx
+        .recent
+        .peek(s.account_id(), record.uid_validity);
     let mut values = Vec::new();
     for item in items {
         let value = match item {
@@ -97,7 +101,7 @@ pub async fn status_values(
                 StatusDataItem::Deleted(count(&|m| m.has_flag("\\Deleted")))
             }
             StatusDataItemName::HighestModSeq => {
-                s.condstore = true;
+                s.enabled.condstore = true;
                 StatusDataItem::HighestModSeq(record.highest_modseq)
             }
             // RFC 8438 §3: the total octets of the mailbox's messages (RFC822.SIZE each).

@@ -3,7 +3,7 @@
 use std::num::{NonZeroU32, NonZeroU64};
 
 use certmail_session::Change;
-use certmail_store::FlagOp;
+use certmail_store::{FlagOp, FlagUpdate};
 use imap_codec::imap_types::{
     command::StoreModifier,
     core::{Tag, Vec1},
@@ -16,7 +16,7 @@ use imap_codec::imap_types::{
 use super::{Outcome, sets, store_error};
 use crate::mailbox::{flags_of, strings_of};
 use crate::proto::flags::{client_flags, fetch_flags};
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// The arguments of one STORE.
 #[derive(Debug)]
@@ -42,13 +42,16 @@ pub async fn store(
     tag: Tag<'static>,
     request: StoreRequest<'_>,
 ) -> Outcome {
-    let unchanged_since = request.modifiers.iter().map(|m| match m {
-        StoreModifier::UnchangedSince(n) => *n,
-    });
-    let unchanged_since = unchanged_since.min();
+    let unchanged_since = request
+        .modifiers
+        .iter()
+        .map(|m| match m {
+            StoreModifier::UnchangedSince(n) => *n,
+        })
+        .min();
     if unchanged_since.is_some() {
         // RFC 7162 §3.1.3: UNCHANGEDSINCE enables CONDSTORE.
-        s.condstore = true;
+        s.enabled.condstore = true;
     }
     let Some(selected) = &s.selected else {
         out.bad(tag, "No mailbox selected");
@@ -69,13 +72,9 @@ pub async fn store(
         .map(|(seq, e)| (*seq, e.uid))
         .collect();
     let uids: Vec<u32> = targets.iter().map(|&(_, u)| u).collect();
-    let op = match request.kind {
-        StoreType::Add => FlagOp::Add,
-        StoreType::Remove => FlagOp::Remove,
-        StoreType::Replace => FlagOp::Replace,
-    };
     let flags = strings_of(&client_flags(request.flags));
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
+    let op = flag_op(request.kind);
     let result = match store
         .set_flags(s.account_id(), &name, &uids, op, &flags, unchanged_since)
         .await
@@ -86,69 +85,22 @@ pub async fn store(
             return Outcome::Done;
         }
     };
-    let condstore = s.condstore;
+    // RFC 7162 §3.1.3: with UNCHANGEDSINCE, .SILENT still reports the new MODSEQ.
+    let report_modseq = s.enabled.condstore && (!request.silent || unchanged_since.is_some());
     for update in result.updated {
         let Some(&(seq, _)) = targets.iter().find(|(_, u)| *u == update.uid) else {
             continue;
         };
-        let before = s
-            .selected
-            .as_ref()
-            .and_then(|sel| sel.entries().get(seq as usize - 1))
-            .map(|e| e.modseq);
-        let changed = before != Some(update.modseq);
-        if changed {
-            s.publish(Change::Flags {
-                mailbox: name.clone(),
-                uid: update.uid,
-                modseq: update.modseq,
-            });
-        }
-        let recent = s
-            .selected
-            .as_ref()
-            .is_some_and(|sel| sel.is_recent(update.uid));
-        if let Some(sel) = &mut s.selected {
-            sel.set_entry_flags(update.uid, update.flags.clone(), update.modseq);
-        }
-        // RFC 7162 §3.1.3: with UNCHANGEDSINCE, .SILENT still reports the new MODSEQ.
-        let report_modseq = condstore && (!request.silent || unchanged_since.is_some());
+        let recent = apply_update(s, &name, seq, &update);
         if request.silent && !report_modseq {
             continue;
         }
-        let mut items = Vec::new();
-        if request.uid
-            && let Some(uid) = NonZeroU32::new(update.uid)
-        {
-            items.push(MessageDataItem::Uid(uid));
-        }
-        if !request.silent {
-            items.push(MessageDataItem::Flags(fetch_flags(
-                &flags_of(&update.flags),
-                recent,
-            )));
-        }
-        if report_modseq && let Some(modseq) = NonZeroU64::new(update.modseq) {
-            items.push(MessageDataItem::ModSeq(modseq));
-        }
+        let items = fetch_items(&request, &update, recent, report_modseq);
         if let (Some(seq), Ok(items)) = (NonZeroU32::new(seq), Vec1::try_from(items)) {
             out.data(Data::Fetch { seq, items });
         }
     }
-    // RFC 7162 §3.1.3: messages changed since UNCHANGEDSINCE are named in MODIFIED
-    // (UIDs for UID STORE, sequence numbers otherwise).
-    let failed: Vec<u32> = result
-        .failed_modified
-        .iter()
-        .filter_map(|u| {
-            if request.uid {
-                Some(*u)
-            } else {
-                targets.iter().find(|(_, x)| x == u).map(|&(seq, _)| seq)
-            }
-        })
-        .collect();
-    let code = sets::sequence_set(&failed).map(Code::Modified);
+    let code = modified_code(&result.failed_modified, &targets, request.uid);
     let text = if code.is_some() {
         "Some messages were changed by someone else; they were not stored"
     } else {
@@ -156,4 +108,80 @@ pub async fn store(
     };
     out.ok(tag, code, text);
     Outcome::Done
+}
+
+/// The store's operation for FLAGS, +FLAGS and -FLAGS.
+fn flag_op(kind: StoreType) -> FlagOp {
+    match kind {
+        StoreType::Add => FlagOp::Add,
+        StoreType::Remove => FlagOp::Remove,
+        StoreType::Replace => FlagOp::Replace,
+    }
+}
+
+/// Takes one stored update into the selected view, telling other connections when the
+/// MODSEQ moved; returns whether the message is \Recent for this session.
+fn apply_update(s: &mut SignedIn, mailbox: &str, seq: u32, update: &FlagUpdate) -> bool {
+    let before = s
+        .selected
+        .as_ref()
+        .and_then(|sel| sel.entries().get(seq as usize - 1))
+        .map(|e| e.modseq);
+    if before != Some(update.modseq) {
+        s.publish(Change::Flags {
+            mailbox: mailbox.to_owned(),
+            uid: update.uid,
+            modseq: update.modseq,
+        });
+    }
+    let recent = s
+        .selected
+        .as_ref()
+        .is_some_and(|sel| sel.is_recent(update.uid));
+    if let Some(sel) = &mut s.selected {
+        sel.set_entry_flags(update.uid, update.flags.clone(), update.modseq);
+    }
+    recent
+}
+
+/// The FETCH items STORE reports for one message: UID (UID STORE), FLAGS (unless
+/// .SILENT) and MODSEQ (CONDSTORE).
+fn fetch_items(
+    request: &StoreRequest<'_>,
+    update: &FlagUpdate,
+    recent: bool,
+    report_modseq: bool,
+) -> Vec<MessageDataItem<'static>> {
+    let mut items = Vec::new();
+    if request.uid
+        && let Some(uid) = NonZeroU32::new(update.uid)
+    {
+        items.push(MessageDataItem::Uid(uid));
+    }
+    if !request.silent {
+        items.push(MessageDataItem::Flags(fetch_flags(
+            &flags_of(&update.flags),
+            recent,
+        )));
+    }
+    if report_modseq && let Some(modseq) = NonZeroU64::new(update.modseq) {
+        items.push(MessageDataItem::ModSeq(modseq));
+    }
+    items
+}
+
+/// RFC 7162 §3.1.3: messages changed since UNCHANGEDSINCE are named in MODIFIED (UIDs for
+/// UID STORE, sequence numbers otherwise).
+fn modified_code(failed: &[u32], targets: &[(u32, u32)], uid: bool) -> Option<Code<'static>> {
+    let failed: Vec<u32> = failed
+        .iter()
+        .filter_map(|u| {
+            if uid {
+                Some(*u)
+            } else {
+                targets.iter().find(|(_, x)| x == u).map(|&(seq, _)| seq)
+            }
+        })
+        .collect();
+    sets::sequence_set(&failed).map(Code::Modified)
 }

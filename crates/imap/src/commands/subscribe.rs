@@ -4,7 +4,7 @@ use imap_codec::imap_types::{core::Tag, mailbox::Mailbox};
 
 use super::{Outcome, store_error};
 use crate::proto::mailbox_name as name;
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// SUBSCRIBE (`subscribed` true) or UNSUBSCRIBE.
 pub async fn subscribe(
@@ -18,7 +18,7 @@ pub async fn subscribe(
         out.no_code(tag, "NONEXISTENT", "No such mailbox");
         return Outcome::Done;
     };
-    let store = s.ctx.store.as_ref();
+    let store = s.account.ctx.store.as_ref();
     match store
         .set_subscribed(s.account_id(), &name, subscribed)
         .await

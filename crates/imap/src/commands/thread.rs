@@ -13,7 +13,7 @@ use imap_codec::imap_types::{
 
 use super::Outcome;
 use super::sort::{Candidate, candidates};
-use crate::server::{Out, SignedIn};
+use crate::{account::SignedIn, out::Out};
 
 /// THREAD (`uid` false: sequence numbers) or UID THREAD.
 pub async fn thread(

@@ -18,8 +18,9 @@ use imap_codec::imap_types::{
 
 use super::flags_of;
 use super::recent::RecentTracker;
+use crate::proto::capability::Enabled;
 use crate::proto::flags::fetch_flags;
-use crate::search::set_contains;
+use crate::search_eval::set_contains;
 
 /// One message of the view.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,9 +54,6 @@ pub struct Selected {
     new_mail: bool,
     /// The hub lost changes: compare the whole mailbox with the store.
     resync: bool,
-    /// RFC 7162 §3.2.10: QRESYNC is enabled, so removals are told as `VANISHED uids`
-    /// rather than `n EXPUNGE`.
-    pub qresync: bool,
     /// The keywords the client was told of in FLAGS (RFC 3501 §7.2.6).
     announced_keywords: Vec<String>,
 }
@@ -91,7 +89,6 @@ impl Selected {
             flag_changes: BTreeSet::new(),
             new_mail: false,
             resync: false,
-            qresync: false,
             announced_keywords: Vec::new(),
         })
     }
@@ -236,8 +233,8 @@ impl Selected {
 
     /// Removes messages this connection expunged and returns `* n EXPUNGE` for each, in
     /// the order they must be sent (each number counts the removals before it), or one
-    /// `* VANISHED uids` once QRESYNC is enabled (RFC 7162 §3.2.10).
-    pub fn remove(&mut self, uids: &[u32]) -> Vec<Data<'static>> {
+    /// `* VANISHED uids` when `qresync` (RFC 7162 §3.2.10: QRESYNC is enabled).
+    pub fn remove(&mut self, uids: &[u32], qresync: bool) -> Vec<Data<'static>> {
         let mut out = Vec::new();
         let mut gone = Vec::new();
         for &uid in uids {
@@ -252,7 +249,7 @@ impl Selected {
                 }
             }
         }
-        if self.qresync {
+        if qresync {
             return crate::commands::qresync::vanished(&gone, false)
                 .into_iter()
                 .collect();
@@ -261,8 +258,8 @@ impl Selected {
     }
 
     /// Tells the client what changed since it last heard. `allow_expunge` is false while
-    /// answering FETCH, STORE and SEARCH (RFC 3501 §7.4.1); `condstore` adds MODSEQ to the
-    /// FETCH responses (RFC 7162 §3.2). New messages get \Recent for this session unless the
+    /// answering FETCH, STORE and SEARCH (RFC 3501 §7.4.1); CONDSTORE adds MODSEQ to the
+    /// FETCH responses (RFC 7162 §3.2), QRESYNC tells removals as VANISHED. New messages get \Recent for this session unless the
     /// mailbox is read-only.
     pub async fn sync(
         &mut self,
@@ -270,7 +267,7 @@ impl Selected {
         account: &str,
         recent: &RecentTracker,
         allow_expunge: bool,
-        condstore: bool,
+        enabled: Enabled,
     ) -> Result<Vec<Data<'static>>, StoreError> {
         let mut out = Vec::new();
         if std::mem::take(&mut self.resync) {
@@ -278,7 +275,7 @@ impl Selected {
         }
         if allow_expunge && !self.expunged.is_empty() {
             let uids: Vec<u32> = std::mem::take(&mut self.expunged).into_iter().collect();
-            out.extend(self.remove(&uids));
+            out.extend(self.remove(&uids, enabled.qresync));
         }
         for uid in std::mem::take(&mut self.flag_changes) {
             if self.expunged.contains(&uid) {
@@ -301,7 +298,7 @@ impl Selected {
                 .is_some_and(|e| e.flags != meta.flags || e.modseq != meta.modseq);
             if changed {
                 self.set_entry_flags(uid, meta.flags.clone(), meta.modseq);
-                out.push(self.flags_response(seq, &meta, condstore));
+                out.push(self.flags_response(seq, &meta, enabled.condstore));
             }
         }
         if std::mem::take(&mut self.new_mail) {

@@ -104,6 +104,19 @@ fn other(name: &str) -> Capability<'static> {
     Capability::from(Atom::try_from(name.to_string()).expect("capability names are atoms"))
 }
 
+/// What the client has enabled on this connection (RFC 5161 ENABLE, or as a side effect
+/// of a command that uses the extension).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Enabled {
+    /// RFC 7162 CONDSTORE (ENABLE, SELECT (CONDSTORE), or a MODSEQ-using command).
+    pub condstore: bool,
+    /// RFC 7162 QRESYNC (ENABLE QRESYNC, which implies CONDSTORE): VANISHED instead of
+    /// EXPUNGE.
+    pub qresync: bool,
+    /// `ENABLE IMAP4rev2` (RFC 9051 §6.3.1): ESEARCH answers, no \Recent, RFC 9051 LIST.
+    pub imap4rev2: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -274,93 +274,102 @@ impl Driver {
             if self.pending.is_empty() {
                 return Feed::NeedInput;
             }
-            match self.scan {
-                Scan::Literal(left) | Scan::Discard(left) => {
-                    let n = usize::try_from(left)
-                        .unwrap_or(usize::MAX)
-                        .min(self.pending.len());
-                    let chunk: Vec<u8> = self.pending.drain(..n).collect();
-                    let left = left - n as u64;
-                    let literal = matches!(self.scan, Scan::Literal(_));
-                    self.scan = match (literal, left) {
-                        (true, 0) => Scan::Line {
-                            message_start: false,
-                        },
-                        (true, _) => Scan::Literal(left),
-                        (false, 0) => Scan::DiscardLine,
-                        (false, _) => Scan::Discard(left),
-                    };
-                    if literal {
-                        self.server.enqueue_input(&chunk);
-                        return Feed::Fed;
-                    }
-                }
+            let fed = match self.scan {
+                Scan::Literal(left) | Scan::Discard(left) => self.feed_literal(left),
                 Scan::OwnLiteral(left) => {
-                    let n = usize::try_from(left)
-                        .unwrap_or(usize::MAX)
-                        .min(self.pending.len());
-                    self.own.extend(self.pending.drain(..n));
-                    let left = left - n as u64;
-                    self.scan = match left {
-                        0 => Scan::OwnLine,
-                        _ => Scan::OwnLiteral(left),
-                    };
+                    self.collect_own_literal(left);
+                    None
                 }
-                Scan::OwnLine => {
-                    if self.first_line_too_long() {
-                        return self.own_too_long();
-                    }
-                    let Some(line) = self.take_line() else {
-                        return Feed::NeedInput;
-                    };
-                    if let Some(feed) = self.own_line(line) {
-                        return feed;
-                    }
-                }
-                Scan::Line { message_start } => {
-                    if message_start && self.first_line_too_long() {
-                        // STYLE.md rule 4: bound the command line. Keep its start (for the
-                        // tag), drop the rest up to its line break without buffering it.
-                        let start: Vec<u8> = self.pending.iter().take(64).copied().collect();
-                        self.scan = Scan::DiscardLine;
-                        self.discard_tail.clear();
-                        return Feed::LineTooLong(start);
-                    }
-                    let Some(line) = self.take_line() else {
-                        return Feed::NeedInput;
-                    };
-                    if message_start && !self.idling && ext::claims(&line) {
-                        self.own.clear();
-                        self.own_8bit = false;
-                        if let Some(feed) = self.own_line(line) {
-                            return feed;
-                        }
-                        continue;
-                    }
-                    if self.utf8_quoted
-                        && !self.idling
-                        && let Some(rewritten) = super::utf8_quoted::quoted_to_literals(&line)
-                    {
-                        // Scanned again: the literals are announced and accounted as usual.
-                        for &b in rewritten.iter().rev() {
-                            self.pending.push_front(b);
-                        }
-                        continue;
-                    }
-                    match self.scan_line(&line, message_start) {
-                        Some(next) => self.scan = next,
-                        None => continue,
-                    }
-                    self.server.enqueue_input(&line);
-                    return Feed::Fed;
-                }
-                Scan::DiscardLine => {
-                    if !self.discard_line() {
-                        return Feed::NeedInput;
-                    }
-                }
+                Scan::OwnLine => self.feed_own_line(),
+                Scan::Line { message_start } => self.feed_line(message_start),
+                Scan::DiscardLine => (!self.discard_line()).then_some(Feed::NeedInput),
+            };
+            if let Some(feed) = fed {
+                return feed;
             }
         }
+    }
+
+    /// A chunk of a literal: to the server (`Scan::Literal`) or dropped (`Scan::Discard`).
+    /// `None` means: keep feeding.
+    fn feed_literal(&mut self, left: u64) -> Option<Feed> {
+        let n = usize::try_from(left)
+            .unwrap_or(usize::MAX)
+            .min(self.pending.len());
+        let chunk: Vec<u8> = self.pending.drain(..n).collect();
+        let left = left - n as u64;
+        let literal = matches!(self.scan, Scan::Literal(_));
+        self.scan = match (literal, left) {
+            (true, 0) => Scan::Line {
+                message_start: false,
+            },
+            (true, _) => Scan::Literal(left),
+            (false, 0) => Scan::DiscardLine,
+            (false, _) => Scan::Discard(left),
+        };
+        if literal {
+            self.server.enqueue_input(&chunk);
+            return Some(Feed::Fed);
+        }
+        None
+    }
+
+    /// A chunk of a literal of a command our own parser reads.
+    fn collect_own_literal(&mut self, left: u64) {
+        let n = usize::try_from(left)
+            .unwrap_or(usize::MAX)
+            .min(self.pending.len());
+        self.own.extend(self.pending.drain(..n));
+        let left = left - n as u64;
+        self.scan = match left {
+            0 => Scan::OwnLine,
+            _ => Scan::OwnLiteral(left),
+        };
+    }
+
+    /// The next line of a command our own parser reads. `None` means: keep feeding.
+    fn feed_own_line(&mut self) -> Option<Feed> {
+        if self.first_line_too_long() {
+            return Some(self.own_too_long());
+        }
+        let Some(line) = self.take_line() else {
+            return Some(Feed::NeedInput);
+        };
+        self.own_line(line)
+    }
+
+    /// The next line for imap-next, unless our own parser claims the command or the line
+    /// is rewritten first (IMAP4rev2 UTF-8 quoted strings). `None` means: keep feeding.
+    fn feed_line(&mut self, message_start: bool) -> Option<Feed> {
+        if message_start && self.first_line_too_long() {
+            // STYLE.md rule 4: bound the command line. Keep its start (for the
+            // tag), drop the rest up to its line break without buffering it.
+            let start: Vec<u8> = self.pending.iter().take(64).copied().collect();
+            self.scan = Scan::DiscardLine;
+            self.discard_tail.clear();
+            return Some(Feed::LineTooLong(start));
+        }
+        let Some(line) = self.take_line() else {
+            return Some(Feed::NeedInput);
+        };
+        if message_start && !self.idling && ext::claims(&line) {
+            self.own.clear();
+            self.own_8bit = false;
+            return self.own_line(line);
+        }
+        if self.utf8_quoted
+            && !self.idling
+            && let Some(rewritten) = super::utf8_quoted::quoted_to_literals(&line)
+        {
+            // Scanned again: the literals are announced and accounted as usual.
+            for &b in rewritten.iter().rev() {
+                self.pending.push_front(b);
+            }
+            return None;
+        }
+        self.scan = self.scan_line(&line, message_start)?;
+        self.server.enqueue_input(&line);
+        Some(Feed::Fed)
     }
 
     /// Adds a line to the command we collect for our own parser: the whole command when it

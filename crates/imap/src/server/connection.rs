@@ -1,6 +1,7 @@
 //! One IMAP connection: TLS (implicit or after the plaintext phase), then the read loop
-//! around the imap-next driver. The command course (running a command, FETCH in batches,
-//! keeping the protocol session's selection in step) is in `course`.
+//! ([`LiveConnection`]) around the imap-next driver and the connection's
+//! [`crate::session::Session`]. The command course (running a store-backed command
+//! against the session's signed-in state, FETCH in batches) is in `course`.
 
 mod course;
 
@@ -23,8 +24,9 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::compress::MaybeDeflate;
-use super::signin::CertAuthenticator;
-use super::{ImapContext, Out, SignedIn};
+use super::identity::CertAuthenticator;
+use crate::context::ImapContext;
+use crate::out::Out;
 use crate::proto::driver::{Driver, DriverEvent, DriverLimits};
 use crate::proto::plaintext::{PlaintextLimits, PlaintextOutcome, PlaintextPhase};
 use crate::proto::response::{bad, bye, code, encode_status};
@@ -119,19 +121,17 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
         pki: conn.pki,
         cert,
         ip: conn.peer.ip(),
-        signed_in: None,
     };
-    let mut session = Session {
+    let mut live = LiveConnection {
         ctx,
         io: MaybeDeflate::new(tls),
         driver,
-        imap: crate::session::Session::new(config, authenticator),
+        session: crate::session::Session::new(config, authenticator),
         shutdown: conn.shutdown,
-        signed_in: None,
         idle: None,
         buf: vec![0; 16 * 1024],
     };
-    session.run().await
+    live.run().await
 }
 
 /// Port 143 before STARTTLS. True when the TLS handshake should start.
@@ -201,22 +201,23 @@ const FETCH_BATCH_OCTETS: usize = 4 * 1024 * 1024;
 /// How long the last words (BYE, a LOGOUT's OK) may take to write before we just close.
 const CLOSING_WRITE: Duration = Duration::from_secs(5);
 
-/// The connection after TLS: the protocol session (`crate::session`, which answers the
-/// store-free commands and sign-in) and, once signed in, the store-backed state.
-struct Session<S> {
+/// The connection after TLS: the socket, the imap-next driver and the connection's one
+/// state (`crate::session::Session`, which answers the store-free commands and sign-in
+/// and, once signed in, holds the account and the selected mailbox the store-backed
+/// commands run against).
+struct LiveConnection<S> {
     ctx: Arc<ImapContext>,
     /// The TLS stream, DEFLATE-compressed after COMPRESS (RFC 4978).
     io: MaybeDeflate<S>,
     driver: Driver,
-    imap: crate::session::Session<CertAuthenticator>,
+    session: crate::session::Session<CertAuthenticator>,
     shutdown: CancellationToken,
-    signed_in: Option<SignedIn>,
     /// The tag of an IDLE in progress, and the metrics gauge counting it.
     idle: Option<(Tag<'static>, certmail_session::stats::IdleGauge)>,
     buf: Vec<u8>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
     async fn run(&mut self) -> std::io::Result<()> {
         // The driver can queue a response while feeding input (a refusal for lack of
         // literal memory) and still report NeedMoreInput: ask once more before waiting.
@@ -263,7 +264,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 }
                 Err(Interrupt::Io(Io::NeedMoreInput)) => self.wait_input().await?,
                 Err(Interrupt::Error(error)) => {
-                    match self.imap.handle_error(self.driver.server(), &error) {
+                    match self.session.handle_error(self.driver.server(), &error) {
                         SessionFlow::Close => Flow::Close,
                         _ => Flow::Continue,
                     }
@@ -278,8 +279,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     fn kicked(&self) -> KickFuture {
-        match &self.signed_in {
-            Some(s) => Box::pin(s.guard.kicked()),
+        match self.session.signed_in() {
+            Some(s) => Box::pin(s.account.guard.kicked()),
             None => Box::pin(std::future::pending()),
         }
     }
@@ -332,9 +333,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     async fn close_kicked(&mut self, reason: KickReason) -> std::io::Result<()> {
         // DESIGN.md: a replaced session hears why, whatever it was doing.
         let status = bye(Some(code("UNAVAILABLE")), &reason.imap_bye());
-        if let Some(signed_in) = &self.signed_in {
+        if let Some(signed_in) = self.session.signed_in() {
             let now_ms = certmail_auth::now() * 1000;
-            let (store, account) = (self.ctx.store.as_ref(), &signed_in.account.id);
+            let (store, account) = (self.ctx.store.as_ref(), signed_in.account_id());
             let protocol = certmail_auth::signin::Protocol::Imap;
             if let Err(e) = certmail_auth::signin::record_kick(
                 store,
@@ -359,22 +360,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             return Ok(Flow::Close);
         }
         let s = &self.ctx.settings;
-        let limit = match self.signed_in {
+        let limit = match self.session.signed_in() {
             Some(_) => s.autologout(),
             None => Duration::from_secs(s.preauth_timeout_secs),
         };
         let kicked = self.kicked();
         let idle = self.idle.is_some();
-        let Session {
+        let LiveConnection {
             io,
             buf,
-            signed_in,
+            session,
             shutdown,
             ..
         } = self;
         let hub = async {
-            match (idle, signed_in.as_mut()) {
-                (true, Some(s)) => s.changes.recv().await,
+            match (idle, session.signed_in_mut()) {
+                (true, Some(s)) => s.account.changes.recv().await,
                 _ => std::future::pending().await,
             }
         };
@@ -418,7 +419,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// A change arrived during IDLE: tell the client at once (RFC 2177; EXPUNGE is allowed
     /// because IDLE is a command in progress, RFC 3501 §7.4.1).
     async fn idle_change(&mut self, change: Change) {
-        let Some(s) = &mut self.signed_in else { return };
+        let Some(s) = self.session.signed_in_mut() else {
+            return;
+        };
         s.note(&change);
         let mut out = Out::default();
         if let Err(e) = s.sync(&mut out, true).await {
@@ -428,10 +431,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     fn enqueue(&mut self, mut out: Out) {
-        if let Some(s) = &mut self.signed_in {
+        if let Some(s) = self.session.signed_in_mut() {
             s.announce_new_keywords(&mut out);
         }
-        if self.signed_in.as_ref().is_some_and(|s| s.imap4rev2) {
+        if self.session.imap4rev2_enabled() {
             out.apply_imap4rev2();
         }
         let server = self.driver.server();
@@ -454,7 +457,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// cannot express and what precedes them: imap-next's queue is empty while a command
     /// runs, as for FETCH batches.
     async fn send(&mut self, mut out: Out) -> std::io::Result<()> {
-        if self.signed_in.as_ref().is_some_and(|s| s.imap4rev2) {
+        if self.session.imap4rev2_enabled() {
             out.apply_imap4rev2();
         }
         let prefix = out.take_raw_prefix();
@@ -466,11 +469,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     async fn on_event(&mut self, event: DriverEvent) -> std::io::Result<Flow> {
-        let flow = self.imap.handle_event(self.driver.server(), event).await;
-        self.driver.set_utf8_quoted(self.imap.imap4rev2_enabled());
-        if self.signed_in.is_none() {
-            // A sign-in that succeeded left its state with the authenticator.
-            self.signed_in = self.imap.authenticator.signed_in.take();
+        let flow = self.session.handle_event(self.driver.server(), event).await;
+        if let Some(s) = self.session.signed_in() {
+            self.driver.set_utf8_quoted(s.enabled.imap4rev2);
         }
         Ok(match flow {
             SessionFlow::Continue => Flow::Continue,
@@ -480,7 +481,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         })
     }
 
-    /// What the protocol session leaves to us: store-backed commands and IDLE.
+    /// What the session leaves to us: store-backed commands and IDLE.
     async fn on_unhandled(&mut self, event: Event) -> std::io::Result<Flow> {
         Ok(match event {
             Event::CommandReceived { command } => self.on_command(command).await?,
@@ -502,7 +503,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     async fn on_idle(&mut self, tag: Tag<'static>) {
-        let Some(s) = &mut self.signed_in else {
+        let Some(s) = self.session.signed_in_mut() else {
             let status = bad(Some(tag), "Sign in first");
             let _ = self.driver.server().idle_reject(status);
             return;

@@ -1,33 +1,28 @@
 //! The command course of a signed-in connection: a command (imap-codec's or our own
-//! parser's) runs, its responses go out (FETCH a batch at a time), and the protocol
-//! session's view of the selected mailbox is kept in step.
+//! parser's) runs against the session's signed-in state, and its responses go out (FETCH
+//! a batch at a time).
 
-use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_codec::imap_types::{
+    command::{Command, CommandBody},
+    core::Tag,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{FETCH_BATCH_OCTETS, Flow, Session};
+use super::{FETCH_BATCH_OCTETS, Flow, LiveConnection};
 use crate::commands::dispatch::{Outcome, announce_updates, dispatch};
 use crate::commands::fetch::{Batch, FetchJob};
+use crate::out::Out;
 use crate::proto::ext::ExtCommand;
 use crate::proto::response::encode;
-use crate::proto::seqmap::SeqMap;
-use crate::server::Out;
-use crate::session::{Flow as SessionFlow, SelectedMailbox, SessionState};
+use crate::session::Flow as SessionFlow;
 
-impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
     pub(super) async fn on_command(&mut self, command: Command<'static>) -> std::io::Result<Flow> {
-        let Some(signed_in) = &mut self.signed_in else {
-            // The protocol session passes on commands only once signed in.
-            let mut out = Out::default();
-            out.bad(command.tag, "Sign in first (AUTHENTICATE or LOGIN)");
-            self.enqueue(out);
-            return Ok(Flow::Continue);
+        let Some(signed_in) = self.session.signed_in_mut() else {
+            return Ok(self.refuse_signed_out(command.tag));
         };
         // The name only: arguments may hold what the user is searching for.
-        tracing::debug!(account = %signed_in.account.id, command = command.body.name(), "imap command");
-        signed_in.condstore |= self.imap.condstore_enabled();
-        signed_in.qresync |= self.imap.qresync_enabled();
-        signed_in.imap4rev2 |= self.imap.imap4rev2_enabled();
+        tracing::debug!(account = %signed_in.account_id(), command = command.body.name(), "imap command");
         let mut out = Out::default();
         let outcome = match command.body {
             CommandBody::Fetch {
@@ -70,32 +65,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     /// A command our own parser read (crate::proto::ext): the same course as the others.
     pub(super) async fn on_extended(&mut self, command: ExtCommand) -> std::io::Result<Flow> {
-        let Some(signed_in) = &mut self.signed_in else {
-            let mut out = Out::default();
-            out.bad(command.tag, "Sign in first (AUTHENTICATE or LOGIN)");
-            self.enqueue(out);
-            return Ok(Flow::Continue);
+        let Some(signed_in) = self.session.signed_in_mut() else {
+            return Ok(self.refuse_signed_out(command.tag));
         };
-        tracing::debug!(account = %signed_in.account.id, command = command.body.name(), "imap command");
-        signed_in.condstore |= self.imap.condstore_enabled();
-        signed_in.imap4rev2 |= self.imap.imap4rev2_enabled();
+        tracing::debug!(account = %signed_in.account_id(), command = command.body.name(), "imap command");
         let mut out = Out::default();
         let outcome = crate::commands::extended::run(signed_in, &mut out, command).await;
         self.finish(out, outcome).await
     }
 
+    /// The protocol session passes on commands only once signed in: BAD otherwise.
+    fn refuse_signed_out(&mut self, tag: Tag<'static>) -> Flow {
+        let mut out = Out::default();
+        out.bad(tag, "Sign in first (AUTHENTICATE or LOGIN)");
+        self.enqueue(out);
+        Flow::Continue
+    }
+
     /// Sends a command's responses and decides whether to go on.
     async fn finish(&mut self, out: Out, outcome: Outcome) -> std::io::Result<Flow> {
-        if let Some(signed_in) = &self.signed_in
-            && signed_in.condstore
-        {
-            self.imap.enable_condstore();
-        }
         self.send(out).await?;
-        self.mirror_selection();
         Ok(match outcome {
             Outcome::Done => Flow::Continue,
-            Outcome::Bad => match self.imap.count_bad(self.driver.server()) {
+            Outcome::Bad => match self.session.count_bad(self.driver.server()) {
                 SessionFlow::Close => Flow::Close,
                 _ => Flow::Continue,
             },
@@ -115,14 +107,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             Ok(job) => job,
             Err(Outcome::Bad) => return Ok(Outcome::Bad),
             Err(Outcome::Done) => {
-                if let Some(signed_in) = &mut self.signed_in {
+                if let Some(signed_in) = self.session.signed_in_mut() {
                     announce_updates(signed_in, out, uid).await;
                 }
                 return Ok(Outcome::Done);
             }
         };
         loop {
-            let Some(signed_in) = &mut self.signed_in else {
+            let Some(signed_in) = self.session.signed_in_mut() else {
                 return Ok(Outcome::Done);
             };
             if job.next_batch(signed_in, out, FETCH_BATCH_OCTETS).await == Batch::Done {
@@ -131,49 +123,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 return Ok(Outcome::Done);
             }
             signed_in.announce_new_keywords(out);
-            if signed_in.imap4rev2 {
+            if signed_in.enabled.imap4rev2 {
                 out.apply_imap4rev2();
             }
             let bytes: Vec<u8> = out.responses.drain(..).flat_map(|r| encode(&r)).collect();
             self.write(&bytes).await?;
-        }
-    }
-
-    /// Keeps the protocol session's state (it decides which commands are valid, e.g.
-    /// ENABLE only before SELECT) in step with the selected mailbox.
-    fn mirror_selection(&mut self) {
-        let Some(signed_in) = &self.signed_in else {
-            return;
-        };
-        let account = signed_in.account.id.clone();
-        let current = match self.imap.state() {
-            SessionState::Selected { mailbox, .. } => Some(mailbox.name.clone()),
-            _ => None,
-        };
-        match &signed_in.selected {
-            Some(sel) if current.as_deref() != Some(sel.name.as_str()) => {
-                // A snapshot at SELECT; the live view is `mailbox::Selected`.
-                let uids = sel.entries().iter().map(|e| e.uid).collect();
-                let recent = sel
-                    .entries()
-                    .iter()
-                    .map(|e| e.uid)
-                    .filter(|&u| sel.is_recent(u))
-                    .collect();
-                self.imap.set_state(SessionState::Selected {
-                    account,
-                    mailbox: SelectedMailbox {
-                        name: sel.name.clone(),
-                        read_only: sel.read_only,
-                        seqmap: SeqMap::new(uids),
-                        recent,
-                    },
-                });
-            }
-            None if current.is_some() => {
-                self.imap.set_state(SessionState::Authenticated { account });
-            }
-            _ => {}
         }
     }
 }

@@ -13,39 +13,35 @@ use certmail_pki::Pki;
 use certmail_session::{DeviceKey, Protocol, SignInError};
 use certmail_store::{INBOX, SpecialUse, Store};
 
-use super::{ImapContext, SignedIn};
+use crate::account::AccountHandle;
 use crate::commands::sign_in::{
     Authenticator, RefusalCode, SignInMechanism, SignInRefusal, SignInRequest,
 };
+use crate::context::ImapContext;
 
 /// The daemon's identity check for one connection, behind [`Authenticator`]: the
 /// certificate the client presented, its address, and the store, registry and hub. A
-/// successful sign-in leaves the new [`SignedIn`] state here for the connection to take.
+/// successful sign-in yields the [`AccountHandle`] the session then holds.
 pub(crate) struct CertAuthenticator {
     pub(crate) ctx: Arc<ImapContext>,
     pub(crate) pki: Arc<Pki>,
     pub(crate) cert: Option<Vec<u8>>,
     pub(crate) ip: IpAddr,
-    /// Set by a successful sign-in; taken by the connection.
-    pub(crate) signed_in: Option<SignedIn>,
 }
 
 impl Authenticator for CertAuthenticator {
-    type Account = String;
+    type Account = AccountHandle;
 
-    async fn sign_in(&mut self, request: SignInRequest) -> Result<String, SignInRefusal> {
+    async fn sign_in(&mut self, request: SignInRequest) -> Result<AccountHandle, SignInRefusal> {
         let credentials = credentials(request)?;
-        let state = decide(
+        decide(
             &self.ctx,
             &self.pki,
             self.cert.as_deref(),
             self.ip,
             credentials,
         )
-        .await?;
-        let id = state.account.id.clone();
-        self.signed_in = Some(state);
-        Ok(id)
+        .await
     }
 }
 
@@ -99,7 +95,7 @@ async fn decide(
     cert: Option<&[u8]>,
     ip: IpAddr,
     credentials: Credentials,
-) -> Result<SignedIn, SignInRefusal> {
+) -> Result<AccountHandle, SignInRefusal> {
     let attempt = Attempt {
         cert_der: cert,
         credentials,
@@ -149,15 +145,11 @@ async fn decide(
         .hub
         .subscribe(&signed.account.id, Some(guard.connection_id()), None);
     tracing::info!(account = %signed.account.id, %ip, "imap sign-in");
-    Ok(SignedIn {
+    Ok(AccountHandle {
         ctx: Arc::clone(ctx),
-        account: signed.account,
+        record: signed.account,
         guard,
         changes,
-        selected: None,
-        condstore: false,
-        qresync: false,
-        imap4rev2: false,
         search_result: Vec::new(),
     })
 }

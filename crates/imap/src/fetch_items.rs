@@ -124,94 +124,104 @@ pub fn fetch_items(
     facts: &FetchFacts<'_>,
     view: Option<&MessageView<'_>>,
 ) -> Result<FetchResult, FetchError> {
-    let mut items = Vec::with_capacity(names.len());
-    let mut sets_seen = false;
-    let content = || view.ok_or(FetchError::ContentNotLoaded);
-    for name in names {
-        let item = match name {
-            MessageDataItemName::Flags => {
-                MessageDataItem::Flags(fetch_flags(facts.flags, facts.recent))
-            }
-            MessageDataItemName::InternalDate => {
-                MessageDataItem::InternalDate(imap_date_time(facts.internal_date))
-            }
-            MessageDataItemName::Rfc822Size => MessageDataItem::Rfc822Size(facts.size),
-            MessageDataItemName::Uid => {
-                MessageDataItem::Uid(NonZeroU32::new(facts.uid).unwrap_or(NonZeroU32::MIN))
-            }
-            MessageDataItemName::ModSeq => {
-                MessageDataItem::ModSeq(NonZeroU64::new(facts.modseq).unwrap_or(NonZeroU64::MIN))
-            }
-            MessageDataItemName::Envelope => MessageDataItem::Envelope(content()?.envelope()),
-            MessageDataItemName::Body => {
-                MessageDataItem::Body(content()?.body_structure(Extensions::Without))
-            }
-            MessageDataItemName::BodyStructure => {
-                MessageDataItem::BodyStructure(content()?.body_structure(Extensions::With))
-            }
-            MessageDataItemName::Rfc822 => {
-                sets_seen = true;
-                MessageDataItem::Rfc822(nstring(content()?.raw()))
-            }
-            MessageDataItemName::Rfc822Header => {
-                MessageDataItem::Rfc822Header(nstring(content()?.header_bytes()))
-            }
-            MessageDataItemName::Rfc822Text => {
-                sets_seen = true;
-                MessageDataItem::Rfc822Text(nstring(content()?.text_bytes()))
-            }
-            MessageDataItemName::BodyExt {
-                section,
-                partial: range,
-                peek,
-            } => {
-                sets_seen |= !peek;
-                let bytes = content()?.section(section.as_ref());
-                // A section the message does not have is NIL; an origin past the end
-                // gives the empty string (RFC 3501 §6.4.5).
-                let data = match (&bytes, range) {
-                    (None, _) => NString::NIL,
-                    (Some(b), Some((origin, count))) => nstring(partial(b, *origin, count.get())),
-                    (Some(b), None) => nstring(b),
-                };
-                MessageDataItem::BodyExt {
-                    section: section.clone(),
-                    origin: range.map(|(o, _)| o),
-                    data,
-                }
-            }
-            // RFC 3516 §4.2: BINARY sets \Seen unless BINARY.PEEK, like BODY.
-            MessageDataItemName::Binary {
-                section,
-                partial: range,
-                peek,
-            } => {
-                sets_seen |= !peek;
-                let data =
-                    binary::decoded(content()?, section).map_err(|_| FetchError::UnknownCte)?;
-                let data = match (data, range) {
-                    (Some(b), Some((origin, count))) => {
-                        Some(partial(&b, *origin, count.get()).to_vec())
-                    }
-                    (data, _) => data,
-                };
-                MessageDataItem::Binary {
-                    section: section.clone(),
-                    value: binary::value(data),
-                }
-            }
-            MessageDataItemName::BinarySize { section } => {
-                let data =
-                    binary::decoded(content()?, section).map_err(|_| FetchError::UnknownCte)?;
-                MessageDataItem::BinarySize {
-                    section: section.clone(),
-                    size: data.map_or(0, |d| u32::try_from(d.len()).unwrap_or(u32::MAX)),
-                }
-            }
-        };
-        items.push(item);
-    }
+    let items = names
+        .iter()
+        .map(|name| fetch_item(name, facts, view))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sets_seen = names.iter().any(sets_seen);
     Ok(FetchResult { items, sets_seen })
+}
+
+/// RFC 3501 §6.4.5 (and RFC 3516 §4.2 for BINARY): whether fetching `name` sets \Seen.
+pub fn sets_seen(name: &MessageDataItemName<'_>) -> bool {
+    matches!(
+        name,
+        MessageDataItemName::BodyExt { peek: false, .. }
+            | MessageDataItemName::Binary { peek: false, .. }
+            | MessageDataItemName::Rfc822
+            | MessageDataItemName::Rfc822Text
+    )
+}
+
+/// One data item (a table from item name to its value).
+fn fetch_item(
+    name: &MessageDataItemName<'static>,
+    facts: &FetchFacts<'_>,
+    view: Option<&MessageView<'_>>,
+) -> Result<MessageDataItem<'static>, FetchError> {
+    let content = || view.ok_or(FetchError::ContentNotLoaded);
+    Ok(match name {
+        MessageDataItemName::Flags => {
+            MessageDataItem::Flags(fetch_flags(facts.flags, facts.recent))
+        }
+        MessageDataItemName::InternalDate => {
+            MessageDataItem::InternalDate(imap_date_time(facts.internal_date))
+        }
+        MessageDataItemName::Rfc822Size => MessageDataItem::Rfc822Size(facts.size),
+        MessageDataItemName::Uid => {
+            MessageDataItem::Uid(NonZeroU32::new(facts.uid).unwrap_or(NonZeroU32::MIN))
+        }
+        MessageDataItemName::ModSeq => {
+            MessageDataItem::ModSeq(NonZeroU64::new(facts.modseq).unwrap_or(NonZeroU64::MIN))
+        }
+        MessageDataItemName::Envelope => MessageDataItem::Envelope(content()?.envelope()),
+        MessageDataItemName::Body => {
+            MessageDataItem::Body(content()?.body_structure(Extensions::Without))
+        }
+        MessageDataItemName::BodyStructure => {
+            MessageDataItem::BodyStructure(content()?.body_structure(Extensions::With))
+        }
+        MessageDataItemName::Rfc822 => MessageDataItem::Rfc822(nstring(content()?.raw())),
+        MessageDataItemName::Rfc822Header => {
+            MessageDataItem::Rfc822Header(nstring(content()?.header_bytes()))
+        }
+        MessageDataItemName::Rfc822Text => {
+            MessageDataItem::Rfc822Text(nstring(content()?.text_bytes()))
+        }
+        MessageDataItemName::BodyExt {
+            section,
+            partial: range,
+            ..
+        } => {
+            let bytes = content()?.section(section.as_ref());
+            // A section the message does not have is NIL; an origin past the end
+            // gives the empty string (RFC 3501 §6.4.5).
+            let data = match (&bytes, range) {
+                (None, _) => NString::NIL,
+                (Some(b), Some((origin, count))) => nstring(partial(b, *origin, count.get())),
+                (Some(b), None) => nstring(b),
+            };
+            MessageDataItem::BodyExt {
+                section: section.clone(),
+                origin: range.map(|(o, _)| o),
+                data,
+            }
+        }
+        MessageDataItemName::Binary {
+            section,
+            partial: range,
+            ..
+        } => {
+            let data = binary::decoded(content()?, section).map_err(|_| FetchError::UnknownCte)?;
+            let data = match (data, range) {
+                (Some(b), Some((origin, count))) => {
+                    Some(partial(&b, *origin, count.get()).to_vec())
+                }
+                (data, _) => data,
+            };
+            MessageDataItem::Binary {
+                section: section.clone(),
+                value: binary::value(data),
+            }
+        }
+        MessageDataItemName::BinarySize { section } => {
+            let data = binary::decoded(content()?, section).map_err(|_| FetchError::UnknownCte)?;
+            MessageDataItem::BinarySize {
+                section: section.clone(),
+                size: data.map_or(0, |d| u32::try_from(d.len()).unwrap_or(u32::MAX)),
+            }
+        }
+    })
 }
 
 /// An INTERNALDATE IMAP can carry (RFC 3501 §9 date-time): whole seconds, a whole-minute

@@ -1,0 +1,154 @@
+//! A served connection's signed-in account: [`AccountHandle`] (what sign-in yields: the
+//! shared context, the account record, the registry guard, the hub subscription) and the
+//! store-backed methods of [`SignedIn`], the connection state the commands run against.
+//!
+//! The state itself (what the client enabled, the selected mailbox) is
+//! [`crate::session::SignedIn`], held once by the connection's [`crate::session::Session`].
+
+use std::sync::Arc;
+
+use certmail_session::{Change, ConnectionGuard, Subscription};
+use certmail_store::{Account, StoreError};
+use imap_codec::imap_types::response::{Data, Response};
+
+use crate::context::ImapContext;
+use crate::mailbox::Selected;
+use crate::out::Out;
+
+/// What a served connection holds of its signed-in account (the server's
+/// [`crate::commands::sign_in::Authenticator::Account`]).
+pub struct AccountHandle {
+    /// What all connections share.
+    pub ctx: Arc<ImapContext>,
+    /// The account, as read at sign-in.
+    pub record: Account,
+    /// The registry's guard: dropping it ends this connection's part of the session.
+    pub guard: ConnectionGuard,
+    /// Changes of the account from other connections, narrowed to the selected mailbox.
+    pub changes: Subscription,
+    /// The UIDs kept by `SEARCH RETURN (SAVE)` (RFC 5182), for the selected mailbox.
+    pub search_result: Vec<u32>,
+}
+
+impl std::fmt::Debug for AccountHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountHandle")
+            .field("account", &self.record.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A served connection once signed in (RFC 3501 authenticated and selected states): the
+/// account, what the client enabled and the selected mailbox. Every store-backed command
+/// is a function of it.
+pub type SignedIn = crate::session::SignedIn<AccountHandle>;
+
+impl SignedIn {
+    /// The account id.
+    pub fn account_id(&self) -> &str {
+        &self.account.record.id
+    }
+
+    /// Tells other connections of the account about a change this one made (after the
+    /// store returned).
+    pub fn publish(&self, change: Change) {
+        self.account.ctx.hub.publish(
+            &self.account.record.id,
+            Some(self.account.guard.connection_id()),
+            change,
+        );
+    }
+
+    /// Takes every change waiting on the hub into the selected view.
+    pub fn drain_changes(&mut self) {
+        while let Some(change) = self.account.changes.try_recv() {
+            self.note(&change);
+        }
+    }
+
+    /// Records one change in the selected view; a rename of the selected mailbox moves
+    /// the subscription along with it.
+    pub fn note(&mut self, change: &Change) {
+        if let Some(selected) = &mut self.selected {
+            selected.note(change);
+            if self.account.changes.mailbox() != Some(selected.name.as_str()) {
+                self.account.changes.set_mailbox(Some(&selected.name));
+            }
+        }
+    }
+
+    /// Announces pending changes of the selected mailbox into `out` (see
+    /// [`Selected::sync`]).
+    pub async fn sync(&mut self, out: &mut Out, allow_expunge: bool) -> Result<(), StoreError> {
+        self.drain_changes();
+        let Some(selected) = &mut self.selected else {
+            return Ok(());
+        };
+        let data = selected
+            .sync(
+                self.account.ctx.store.as_ref(),
+                &self.account.record.id,
+                &self.account.ctx.recent,
+                allow_expunge,
+                self.enabled,
+            )
+            .await?;
+        for d in data {
+            out.data(d);
+        }
+        Ok(())
+    }
+
+    /// Selects `selected` (or none), narrowing the hub subscription to it.
+    ///
+    /// Leaving a mailbox drops the changes heard so far. Entering one keeps those queued
+    /// since: the subscription filters them by mailbox as they are read, and a change made
+    /// between reading the mailbox from the store and this call must still be told (one
+    /// the view already holds is told at most as a no-op).
+    pub fn set_selected(&mut self, selected: Option<Selected>) {
+        self.account
+            .changes
+            .set_mailbox(selected.as_ref().map(|s| s.name.as_str()));
+        if selected.is_none() {
+            while self.account.changes.try_recv().is_some() {}
+        }
+        self.selected = selected;
+    }
+
+    /// RFC 3501 §7.2.6 (RFC 9051 §7.3.5): FLAGS lists the keywords in use in the mailbox.
+    /// When a FETCH in `out` shows a keyword the client was not told of (set by another
+    /// session, or new by this one), an updated FLAGS goes before it.
+    pub fn announce_new_keywords(&mut self, out: &mut Out) {
+        use imap_codec::imap_types::{
+            fetch::MessageDataItem,
+            flag::{Flag, FlagFetch},
+        };
+        let Some(selected) = &mut self.selected else {
+            return;
+        };
+        let mut added = false;
+        for response in &out.responses {
+            let Response::Data(Data::Fetch { items, .. }) = response else {
+                continue;
+            };
+            for item in items.as_ref() {
+                let MessageDataItem::Flags(flags) = item else {
+                    continue;
+                };
+                for flag in flags {
+                    if let FlagFetch::Flag(Flag::Keyword(k)) = flag {
+                        added |= selected.announce_keyword(k.as_ref());
+                    }
+                }
+            }
+        }
+        if added {
+            let keywords = crate::mailbox::flags_of(selected.announced_keywords());
+            let flags = crate::proto::flags::mailbox_flags(&keywords);
+            out.responses.insert(0, Response::Data(Data::Flags(flags)));
+            for (index, _) in &mut out.raw {
+                *index += 1;
+            }
+        }
+    }
+}
