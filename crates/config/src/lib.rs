@@ -5,22 +5,26 @@
 //! is what lets [`check`] try each key on its own and report all bad keys in one pass.
 
 mod check;
+pub mod crl_fetch;
 mod mailauth;
 mod relay;
+mod write;
 
 pub use check::{check, load};
+pub use crl_fetch::CrlFetchSection;
 pub use mailauth::MailAuthSection;
 pub use relay::{RelaySection, SmarthostTlsName, parse_host_port};
+pub use write::LocalFiles;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The whole configuration file. Only `[pki]` is required (it names the CA and CRL
 /// directories); every other section has defaults.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `[server]`: identity, data and process-wide settings.
@@ -48,7 +52,7 @@ pub struct Config {
     pub http: HttpSection,
     /// `[crl_fetch]`: the `certmail crl fetch` job.
     #[serde(default)]
-    pub crl_fetch: crate::crl_fetch::CrlFetchSection,
+    pub crl_fetch: CrlFetchSection,
     /// `[mailauth]`: SPF/DKIM/DMARC checks on port 25 and DKIM signing keys.
     #[serde(default)]
     pub mailauth: MailAuthSection,
@@ -58,7 +62,7 @@ pub struct Config {
 }
 
 /// `[http]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSection {
     /// Prometheus metrics (`GET /metrics`) listeners. Keep them on localhost: the figures
@@ -71,7 +75,7 @@ pub struct HttpSection {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSection {
     /// The host name used in greetings, Received headers and Message-IDs.
@@ -137,7 +141,7 @@ impl ServerSection {
 }
 
 /// `[tls]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsSection {
     /// PEM file with the server certificate chain (leaf first).
@@ -156,7 +160,7 @@ impl Default for TlsSection {
 }
 
 /// `[limits]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSection {
     /// Connections open at once across all listeners; more wait in the kernel backlog.
@@ -181,7 +185,7 @@ impl Default for LimitsSection {
 }
 
 /// `[imap]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImapSection {
     /// Implicit-TLS listeners (port 993).
@@ -224,7 +228,7 @@ impl Default for ImapSection {
 }
 
 /// `[smtp]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpSection {
     /// Implicit-TLS submission listeners (port 465, RFC 8314).
@@ -278,7 +282,7 @@ impl Default for SmtpSection {
 }
 
 /// What a sign-in from a second device does to the account's live session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionPolicyName {
     /// The newcomer wins: every connection of the old session ends (the default).
@@ -290,7 +294,7 @@ pub enum SessionPolicyName {
 /// `[auth]`. `certmail reload` applies changes to sign-ins after it, over IMAP and SMTP,
 /// except `max_connections_per_session` and the `ip_failure_*` limits, which apply from a
 /// restart.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSection {
     /// Require the account password as well as the certificate (SASL EXTERNAL alone is
