@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use certmail_pki::testpki::{TestPki, UserSpec};
-use certmail_tests::cert_kinds::write_pem;
+use certmail_testkit::pki::{fresh_gpki_crl, write_pem};
 use certmail_tests::fixtures::Installation;
 use certmail_tests::lines::{LineClient, imaps_login};
 use certmail_tests::slapd::Slapd;
@@ -37,13 +37,13 @@ async fn revocation_reaches_live_sessions_from_the_ldap_directory() -> anyhow::R
     let now = certmail_pki::now_unix();
     let work = tempfile::tempdir()?;
     // The directory must run before the certificate is made: its URL is in the CDP.
-    let placeholder = pki.crl(&pki.gpki_ca, None, &[], now - 3600, now + 86_400)?;
+    let placeholder = fresh_gpki_crl(&pki, None, &[])?;
     let slapd = Slapd::start(&work.path().join("ldap"), CRL_DN, &placeholder)?;
     let uri = cdp(slapd.port);
     let mut spec = UserSpec::gpki("홍길동", now);
     spec.cdp_uris = vec![uri.clone()];
     let user = pki.issue(&pki.gpki_ca, &spec, work.path())?;
-    let empty = pki.crl(&pki.gpki_ca, Some(&uri), &[], now - 3600, now + 86_400)?;
+    let empty = fresh_gpki_crl(&pki, Some(&uri), &[])?;
     slapd.replace_crl(CRL_DN, &empty)?;
 
     // A fresh installation has no CRL: fetch the new user's partition before binding.
@@ -72,7 +72,7 @@ async fn revocation_reaches_live_sessions_from_the_ldap_directory() -> anyhow::R
     let daemon = fx.start()?;
     let cfg = tls::client_config(
         &fx.server_ca,
-        Some((&cert, &key)),
+        Some(tls::ClientCert::from_pem_files(&cert, &key)?),
         &[&rustls::version::TLS13],
     )?;
     let mut c = imaps_login(daemon.addr("imaps"), cfg.clone(), "hong", PASSWORD).await?;
@@ -119,10 +119,10 @@ async fn a_bad_crl_in_the_directory_keeps_the_last_good_file() -> anyhow::Result
     let pki = TestPki::new()?;
     let now = certmail_pki::now_unix();
     let work = tempfile::tempdir()?;
-    let placeholder = pki.crl(&pki.gpki_ca, None, &[], now - 3600, now + 86_400)?;
+    let placeholder = fresh_gpki_crl(&pki, None, &[])?;
     let slapd = Slapd::start(&work.path().join("ldap"), CRL_DN, &placeholder)?;
     let uri = cdp(slapd.port);
-    let good = pki.crl(&pki.gpki_ca, Some(&uri), &[], now - 3600, now + 86_400)?;
+    let good = fresh_gpki_crl(&pki, Some(&uri), &[])?;
     slapd.replace_crl(CRL_DN, &good)?;
     let fx = Installation::with_pki(&pki, &[])?;
     fx.append_config(&format!(

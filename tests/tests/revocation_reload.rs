@@ -14,21 +14,14 @@ async fn a_reloaded_crl_ends_the_revoked_users_session() -> anyhow::Result<()> {
     let now = certmail_pki::now_unix();
     let work = tempfile::tempdir()?;
     let user = pki.issue(&pki.gpki_ca, &UserSpec::gpki("홍길동", now), work.path())?;
-    let empty = pki.crl(
-        &pki.gpki_ca,
-        Some(&gpki_cdp(146)),
-        &[],
-        now - 3600,
-        now + 86_400,
-    )?;
-    let fx = fixtures::Installation::with_pki(&pki, &[("dp146.crl".to_string(), empty, None)])?;
+    let fx = fixtures::Installation::with_gpki(&pki)?;
     let (cert, key) = write_pem(work.path(), "hong", &user)?;
     fx.add_user("hong", "홍길동", PASSWORD, &cert)?;
     let daemon = fx.start()?;
 
     let cfg = tls::client_config(
         &fx.server_ca,
-        Some((&cert, &key)),
+        Some(tls::ClientCert::from_pem_files(&cert, &key)?),
         &[&rustls::version::TLS13],
     )?;
     let mut c = imaps_login(daemon.addr("imaps"), cfg.clone(), "hong", PASSWORD).await?;
@@ -77,14 +70,7 @@ async fn a_changed_crl_file_is_picked_up_without_a_reload() -> anyhow::Result<()
     let now = certmail_pki::now_unix();
     let work = tempfile::tempdir()?;
     let user = pki.issue(&pki.gpki_ca, &UserSpec::gpki("홍길동", now), work.path())?;
-    let empty = pki.crl(
-        &pki.gpki_ca,
-        Some(&gpki_cdp(146)),
-        &[],
-        now - 3600,
-        now + 86_400,
-    )?;
-    let fx = fixtures::Installation::with_pki(&pki, &[("dp146.crl".to_string(), empty, None)])?;
+    let fx = fixtures::Installation::with_gpki(&pki)?;
     let text = std::fs::read_to_string(&fx.config_path)?;
     std::fs::write(
         &fx.config_path,
@@ -95,7 +81,7 @@ async fn a_changed_crl_file_is_picked_up_without_a_reload() -> anyhow::Result<()
     let daemon = fx.start()?;
     let cfg = tls::client_config(
         &fx.server_ca,
-        Some((&cert, &key)),
+        Some(tls::ClientCert::from_pem_files(&cert, &key)?),
         &[&rustls::version::TLS13],
     )?;
     let mut c = imaps_login(daemon.addr("imaps"), cfg, "hong", PASSWORD).await?;

@@ -2,8 +2,6 @@
 //! results, DSNs in the sender's INBOX, smarthost with a client certificate, REQUIRETLS,
 //! loops, connection reuse and crash safety.
 
-mod sink;
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +18,8 @@ use certmail_store::{
     Account, Delivery, KeyFile, QueueEntry, QueueRecipient, RecipientStatus, SledStore, Store,
     notify,
 };
+use certmail_testkit::sink::{Sink, SinkBehaviour};
 use mail_parser::MimeHeaders as _;
-use sink::{Sink, SinkBehaviour};
 use tokio::time::timeout;
 
 const STEP: Duration = Duration::from_secs(20);

@@ -1,10 +1,10 @@
-//! A sink SMTP server for the relay tests, on 127.0.0.1 port 0.
+//! A sink SMTP server for the relay tests (the smtp crate's and the daemon's), on
+//! 127.0.0.1 port 0.
 //!
 //! It answers by recipient: an address starting with `temp` gets `451 4.3.0`, one starting
 //! with `bad` gets `550 5.1.1`, others `250`. It can offer STARTTLS (optionally asking for a
 //! client certificate), DSN and REQUIRETLS, drop the connection mid-DATA, or take the whole
 //! message and never answer (the relay then looks like it crashed mid-delivery).
-#![allow(dead_code)] // each test binary uses a different part of it
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -32,8 +32,10 @@ pub struct SinkBehaviour {
     pub drop_mid_data: bool,
     /// Take the whole message, report it on `hung`, never answer.
     pub hang_after_data: bool,
-    /// The reply after DATA (default `250 2.0.0 OK`).
+    /// The reply after DATA (default `250 2.0.0 OK queued`).
     pub data_reply: Option<String>,
+    /// The reply to a `temp…` recipient (default `451 4.3.0 Try again later`).
+    pub temp_reply: Option<String>,
 }
 
 /// One message the sink took.
@@ -67,6 +69,10 @@ pub struct Sink {
     pub hung: mpsc::UnboundedReceiver<()>,
     /// Gets a message each time a message was accepted.
     pub accepted: mpsc::UnboundedReceiver<()>,
+    /// Gets a message each time a client said QUIT.
+    pub quits: mpsc::UnboundedReceiver<()>,
+    /// Messages already handed out by [`Sink::next_message`].
+    taken: usize,
 }
 
 impl Sink {
@@ -79,12 +85,14 @@ impl Sink {
         let commands = Arc::new(Mutex::new(Vec::new()));
         let (hung_tx, hung) = mpsc::unbounded_channel();
         let (acc_tx, accepted) = mpsc::unbounded_channel();
+        let (quit_tx, quits) = mpsc::unbounded_channel();
         let shared = Shared {
             behaviour,
             messages: Arc::clone(&messages),
             commands: Arc::clone(&commands),
             hung: hung_tx,
             accepted: acc_tx,
+            quits: quit_tx,
         };
         let counter = Arc::clone(&connections);
         tokio::spawn(async move {
@@ -105,7 +113,17 @@ impl Sink {
             commands,
             hung,
             accepted,
+            quits,
+            taken: 0,
         }
+    }
+
+    /// Waits for the next accepted message (`None` if the sink stopped).
+    pub async fn next_message(&mut self) -> Option<Received> {
+        self.accepted.recv().await?;
+        let message = self.messages.lock().expect("lock").get(self.taken).cloned();
+        self.taken += 1;
+        message
     }
 
     /// The messages taken so far.
@@ -131,6 +149,7 @@ struct Shared {
     commands: Arc<Mutex<Vec<String>>>,
     hung: mpsc::UnboundedSender<()>,
     accepted: mpsc::UnboundedSender<()>,
+    quits: mpsc::UnboundedSender<()>,
 }
 
 enum Step {
@@ -230,7 +249,9 @@ impl Shared {
                     "250 2.1.0 OK".into()
                 }
             } else if upper.starts_with("RCPT TO:<TEMP") {
-                "451 4.3.0 Try again later".into()
+                b.temp_reply
+                    .clone()
+                    .unwrap_or("451 4.3.0 Try again later".into())
             } else if upper.starts_with("RCPT TO:<BAD") {
                 "550 5.1.1 No such user here".into()
             } else if upper.starts_with("RCPT TO:") {
@@ -264,6 +285,7 @@ impl Shared {
                 "250 2.0.0 OK".into()
             } else if upper == "QUIT" {
                 let _ = io.get_mut().write_all(b"221 2.0.0 Bye\r\n").await;
+                let _ = self.quits.send(());
                 return Step::Done;
             } else {
                 "500 5.5.2 What?".into()
