@@ -218,18 +218,7 @@ impl Shared {
             self.commands.lock().expect("lock").push(line.clone());
             let upper = line.to_ascii_uppercase();
             let reply: String = if upper.starts_with("EHLO") {
-                let mut r = vec!["250-sink.remote.kr".to_string(), "250-SIZE 10000000".into()];
-                if (b.tls.is_some() || b.broken_tls) && !conn.tls {
-                    r.push("250-STARTTLS".into());
-                }
-                if b.dsn {
-                    r.push("250-DSN".into());
-                }
-                if b.requiretls && conn.tls {
-                    r.push("250-REQUIRETLS".into());
-                }
-                r.push("250 8BITMIME".into());
-                r.join("\r\n")
+                self.ehlo_reply(conn)
             } else if upper == "STARTTLS" {
                 let _ = io.get_mut().write_all(b"220 2.0.0 go ahead\r\n").await;
                 if b.broken_tls {
@@ -258,26 +247,9 @@ impl Shared {
                 rcpts.push(line.clone());
                 "250 2.1.5 OK".into()
             } else if upper == "DATA" {
-                let _ = io.get_mut().write_all(b"354 go on\r\n").await;
-                let Some(body) = self.read_data(io).await else {
+                let Some(reply) = self.data(io, conn, &mut mail, &mut rcpts).await else {
                     return Step::Done;
                 };
-                if b.hang_after_data {
-                    let _ = self.hung.send(());
-                    std::future::pending::<()>().await;
-                }
-                let reply = b.data_reply.clone().unwrap_or("250 2.0.0 OK queued".into());
-                if reply.starts_with('2') {
-                    self.messages.lock().expect("lock").push(Received {
-                        mail: mail.clone().unwrap_or_default(),
-                        rcpts: std::mem::take(&mut rcpts),
-                        body,
-                        tls: conn.tls,
-                        client_cert: conn.client_cert.clone(),
-                        connection: conn.number,
-                    });
-                    let _ = self.accepted.send(());
-                }
                 reply
             } else if upper == "RSET" {
                 mail = None;
@@ -299,6 +271,53 @@ impl Shared {
                 return Step::Done;
             }
         }
+    }
+
+    /// The EHLO reply: the extensions the behaviour asks for.
+    fn ehlo_reply(&self, conn: &Conn) -> String {
+        let b = &self.behaviour;
+        let mut r = vec!["250-sink.remote.kr".to_string(), "250-SIZE 10000000".into()];
+        if (b.tls.is_some() || b.broken_tls) && !conn.tls {
+            r.push("250-STARTTLS".into());
+        }
+        if b.dsn {
+            r.push("250-DSN".into());
+        }
+        if b.requiretls && conn.tls {
+            r.push("250-REQUIRETLS".into());
+        }
+        r.push("250 8BITMIME".into());
+        r.join("\r\n")
+    }
+
+    /// DATA: takes the message and records it when the reply is 2xx; the reply, or `None`
+    /// when the connection is to end.
+    async fn data<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        io: &mut BufReader<S>,
+        conn: &Conn,
+        mail: &mut Option<String>,
+        rcpts: &mut Vec<String>,
+    ) -> Option<String> {
+        let _ = io.get_mut().write_all(b"354 go on\r\n").await;
+        let body = self.read_data(io).await?;
+        if self.behaviour.hang_after_data {
+            let _ = self.hung.send(());
+            std::future::pending::<()>().await;
+        }
+        let reply = (self.behaviour.data_reply.clone()).unwrap_or("250 2.0.0 OK queued".into());
+        if reply.starts_with('2') {
+            self.messages.lock().expect("lock").push(Received {
+                mail: mail.clone().unwrap_or_default(),
+                rcpts: std::mem::take(rcpts),
+                body,
+                tls: conn.tls,
+                client_cert: conn.client_cert.clone(),
+                connection: conn.number,
+            });
+            let _ = self.accepted.send(());
+        }
+        Some(reply)
     }
 
     async fn read_data<S: AsyncRead + AsyncWrite + Unpin>(
