@@ -18,15 +18,16 @@ pub const DOMAIN: &str = "bench.go.kr";
 /// How long one `certmail account …` or `cert …` command may take.
 const CLI_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A sending account: one per client, each with its own certificate (one device each, so
-/// no session replaces another).
+/// An account of the run, with its certificate: a sender (one per client, each with its
+/// own certificate, one device each, so no session replaces another) or a recipient (with
+/// a certificate too, so the run can count its INBOX over IMAP).
 #[derive(Clone)]
-pub struct Sender {
+pub struct Account {
     /// Login id.
     pub id: String,
     /// The person's name, as on the certificate.
     pub name: String,
-    /// The account's address (MAIL FROM and From:).
+    /// The account's address (MAIL FROM and From: for a sender).
     pub address: String,
     /// The second factor.
     pub password: String,
@@ -36,36 +37,14 @@ pub struct Sender {
     pub key: PathBuf,
 }
 
-/// A receiving account (with a certificate too, so the run can count its INBOX over IMAP).
-#[derive(Clone)]
-pub struct Recipient {
-    /// Login id.
-    pub id: String,
-    /// The person's name.
-    pub name: String,
-    /// The account's address.
-    pub address: String,
-    /// The second factor.
-    pub password: String,
-    /// The certificate, PEM.
-    pub cert: PathBuf,
-    /// The certificate's key, PKCS#8 PEM.
-    pub key: PathBuf,
-}
+/// A sending account.
+pub type Sender = Account;
+/// A receiving account.
+pub type Recipient = Account;
 
-impl std::fmt::Debug for Sender {
+impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sender")
-            .field("id", &self.id)
-            .field("address", &self.address)
-            .field("password", &"<redacted>")
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for Recipient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recipient")
+        f.debug_struct("Account")
             .field("id", &self.id)
             .field("address", &self.address)
             .field("password", &"<redacted>")
@@ -130,34 +109,23 @@ pub fn write_files_with(
 
     let now = certmail_pki::now_unix();
     let issue = |id: &str, name: &str| issue_user(&pki, &users_dir, id, name, now);
-    let mut sender_list = Vec::with_capacity(senders);
-    for i in 0..senders {
-        let id = format!("sender{:03}", i + 1);
-        let name = korean_name(i);
+    let account = |id: String, name: String| -> anyhow::Result<Account> {
         let (cert, key) = issue(&id, &name)?;
-        sender_list.push(Sender {
+        Ok(Account {
             address: format!("{id}@{DOMAIN}"),
             password: password_of(&id),
             id,
             name,
             cert,
             key,
-        });
-    }
-    let mut recipient_list = Vec::with_capacity(recipients);
-    for i in 0..recipients {
-        let id = format!("user{:04}", i + 1);
-        let name = korean_name(1000 + i);
-        let (cert, key) = issue(&id, &name)?;
-        recipient_list.push(Recipient {
-            address: format!("{id}@{DOMAIN}"),
-            password: password_of(&id),
-            id,
-            name,
-            cert,
-            key,
-        });
-    }
+        })
+    };
+    let sender_list = (0..senders)
+        .map(|i| account(format!("sender{:03}", i + 1), korean_name(i)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let recipient_list = (0..recipients)
+        .map(|i| account(format!("user{:04}", i + 1), korean_name(1000 + i)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
 
     let config = dir.join("certmail.toml");
     let files = LocalFiles {
@@ -259,19 +227,7 @@ impl Installation {
         name: &str,
         address: &str,
     ) -> anyhow::Result<()> {
-        let args = [
-            "account",
-            "add",
-            id,
-            "--name",
-            name,
-            "--organisation",
-            "행정안전부",
-            "--address",
-            address,
-            "--approve",
-            "--password-stdin",
-        ];
+        let args = certmail_testkit::install::account_add_args(id, name, address, true);
         self.cli(certmail, &args, Some(&password_of(id))).await
     }
 

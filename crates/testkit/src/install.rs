@@ -11,6 +11,32 @@ use crate::process::{DaemonProcess, certmail_bin, run_certmail};
 /// The listener names of a full configuration.
 pub const LISTENERS: [&str; 5] = ["imaps", "imap", "submissions", "submission", "smtp"];
 
+/// The arguments of `certmail account add` for an account of 행정안전부 at `address`,
+/// approved or left pending, reading its password from stdin.
+pub fn account_add_args<'a>(
+    id: &'a str,
+    name: &'a str,
+    address: &'a str,
+    approve: bool,
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "account",
+        "add",
+        id,
+        "--name",
+        name,
+        "--organisation",
+        "행정안전부",
+        "--address",
+        address,
+    ];
+    if approve {
+        args.push("--approve");
+    }
+    args.push("--password-stdin");
+    args
+}
+
 /// A temporary installation (removed when dropped).
 pub struct Installation {
     /// The temporary directory holding everything.
@@ -132,12 +158,18 @@ impl Installation {
 
     /// A TLS 1.3 client config presenting the demo user's certificate.
     pub fn user_tls(&self) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
+        self.tls_for(&self.user_cert, &self.user_key)
+    }
+
+    /// A TLS 1.3 client config trusting the server and presenting `cert` with `key` (PEM).
+    pub fn tls_for(
+        &self,
+        cert: &Path,
+        key: &Path,
+    ) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
         crate::tls::client_config(
             &self.server_ca,
-            Some(crate::tls::ClientCert::from_pem_files(
-                &self.user_cert,
-                &self.user_key,
-            )?),
+            Some(crate::tls::ClientCert::from_pem_files(cert, key)?),
             &[&rustls::version::TLS13],
         )
     }
@@ -180,23 +212,12 @@ impl Installation {
     ) -> anyhow::Result<()> {
         let addr = format!("{id}@test.go.kr");
         let mut cmd = std::process::Command::new(certmail_bin());
-        cmd.args([
-            "account",
-            "add",
-            id,
-            "--name",
-            name,
-            "--organisation",
-            "행정안전부",
-            "--address",
-            &addr,
-        ])
-        .args(approve.then_some("--approve"))
-        .args(["--password-stdin", "--config"])
-        .arg(&self.config_path)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+        cmd.args(account_add_args(id, name, &addr, approve))
+            .arg("--config")
+            .arg(&self.config_path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn()?;
         {
             use std::io::Write as _;
