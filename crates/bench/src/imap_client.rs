@@ -189,15 +189,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ImapConn<S> {
     }
 
     async fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        let write = async {
-            let s = self.io.get_mut();
-            s.write_all(bytes).await?;
-            s.flush().await
-        };
-        tokio::time::timeout(self.timeout, write)
-            .await
-            .context("timed out writing to the server")?
-            .context("writing to the server")
+        crate::client::write_within(self.io.get_mut(), bytes, self.timeout).await
     }
 }
 

@@ -93,10 +93,11 @@ async fn install(
     })
 }
 
+/// Starts the daemon on `inst`; returns it with its IMAPS and submissions addresses.
 async fn start(
     inst: &Installation,
     certmail: &Path,
-) -> anyhow::Result<crate::daemon::DaemonProcess> {
+) -> anyhow::Result<(crate::daemon::DaemonProcess, SocketAddr, SocketAddr)> {
     let d = crate::daemon::DaemonProcess::start(
         certmail,
         &inst.config,
@@ -105,8 +106,11 @@ async fn start(
         Duration::from_secs(60),
     )
     .await?;
-    ensure!(d.listener("imaps").is_some(), "no imaps listener");
-    Ok(d)
+    let imaps = d.listener("imaps").context("no imaps listener")?;
+    let subs = d
+        .listener("submissions")
+        .context("no submissions listener")?;
+    Ok((d, imaps, subs))
 }
 
 /// Delivers `per_mailbox` messages of `size` bytes to each of `targets` over SMTP, one
@@ -167,11 +171,7 @@ pub async fn fill(
 pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     let ws = install(opts, "certmail-bench-imap-", 4, opts.clients + 1, "").await?;
     let inst = &ws.inst;
-    let d = start(inst, &opts.certmail).await?;
-    let imaps = d.listener("imaps").context("no imaps listener")?;
-    let subs = d
-        .listener("submissions")
-        .context("no submissions listener")?;
+    let (d, imaps, subs) = start(inst, &opts.certmail).await?;
     let (mix_accounts, watcher) = inst.recipients.split_at(opts.clients);
     let watcher = &watcher[0];
     fill_inboxes(inst, subs, mix_accounts, opts).await?;
@@ -399,11 +399,7 @@ pub async fn memory(opts: &ImapOptions) -> anyhow::Result<()> {
     let accounts = opts.memory_accounts;
     let ws = install(opts, "certmail-bench-imapmem-", 2, accounts, &extra).await?;
     let inst = &ws.inst;
-    let d = start(inst, &opts.certmail).await?;
-    let imaps = d.listener("imaps").context("no imaps listener")?;
-    let subs = d
-        .listener("submissions")
-        .context("no submissions listener")?;
+    let (d, imaps, subs) = start(inst, &opts.certmail).await?;
     if opts.memory_messages > 0 {
         fill(
             subs,
