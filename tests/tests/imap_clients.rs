@@ -53,8 +53,7 @@ fn send_mail(
 
 #[test]
 fn imaplib_day_curl_and_mbsync() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     let daemon = fx.start()?;
     send_mail(&daemon, &fx, "first")?;
     send_mail(&daemon, &fx, "second")?;

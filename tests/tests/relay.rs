@@ -70,8 +70,7 @@ async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
 -> anyhow::Result<()> {
     let mut events = sink().await;
     let port = events.addr.port();
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.append_config(&format!(
         "[relay]\nsmarthost = \"127.0.0.1:{port}\"\nsmarthost_tls = \"opportunistic\"\n\
          retry_schedule_secs = [3600]\npoll_interval_secs = 1\n"
@@ -163,8 +162,7 @@ async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
 async fn a_restart_mid_queue_delivers_exactly_once() -> anyhow::Result<()> {
     let mut events = sink().await;
     let port = events.addr.port();
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     // Relay off: the message waits in the queue across the restart.
     fx.append_config(&format!(
         "[relay]\nenabled = false\nsmarthost = \"127.0.0.1:{port}\"\nsmarthost_tls = \"opportunistic\"\npoll_interval_secs = 1\n"
@@ -241,8 +239,7 @@ async fn a_reload_moves_the_relay_to_a_new_smarthost_and_metrics_count_deliverie
     let old_port = old_sink.addr.port();
     let mut new_sink = sink().await;
     let new_port = new_sink.addr.port();
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.append_config(&format!(
         "[relay]\nsmarthost = \"127.0.0.1:{old_port}\"\nsmarthost_tls = \"opportunistic\"\n\
          poll_interval_secs = 1\n\n[http]\nmetrics_listen = [\"127.0.0.1:0\"]\n"
@@ -334,8 +331,7 @@ async fn relayed_mail_carries_a_dkim_signature_that_verifies_against_the_publish
 
     let mut events = sink().await;
     let port = events.addr.port();
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
 
     // The operator's steps: `certmail dkim keygen`, publish the TXT record it prints, add
     // the config lines.

@@ -42,8 +42,7 @@ fn run(cmd: &mut Command) -> anyhow::Result<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn swaks_smtplib_and_lettre_deliver_exactly_once() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
     let daemon = fx.start()?;
     let (cert, key, ca) = (

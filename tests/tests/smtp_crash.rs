@@ -13,8 +13,7 @@ const PASSWORD: &str = "Gpki-Pass-2026!";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_mid_flight_keeps_every_acknowledged_message() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
     let mut daemon = fx.start()?;
     let cfg = fx.user_tls()?;

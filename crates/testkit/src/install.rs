@@ -75,6 +75,14 @@ impl Installation {
         })
     }
 
+    /// [`Installation::new`] with the demo user 홍길동 as account `hong`, signing in with
+    /// `password` and the demo certificate.
+    pub fn with_demo_user(password: &str) -> anyhow::Result<Self> {
+        let fx = Self::new()?;
+        fx.add_user("hong", "홍길동", password, &fx.user_cert)?;
+        Ok(fx)
+    }
+
     /// The configuration [`Installation::new`] writes: [`Config::local`] on port 0 for
     /// `test.go.kr`, with a short shutdown grace.
     pub fn config(data_dir: &Path, pki: &DevPki) -> Config {
