@@ -11,6 +11,20 @@ async fn with_hong() -> TestStore {
     ts
 }
 
+/// Adds `\\Deleted` to `uids` of hong's `mailbox`.
+async fn mark_deleted(s: &std::sync::Arc<dyn certmail_store::Store>, mailbox: &str, uids: &[u32]) {
+    s.set_flags(
+        "hong",
+        mailbox,
+        uids,
+        FlagOp::Add,
+        &flags(&["\\Deleted"]),
+        None,
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn append_and_read_back() {
     let ts = with_hong().await;
@@ -206,16 +220,7 @@ async fn copy_keeps_flags_and_shares_the_body() {
     );
 
     // Expunging the original keeps the copy readable (reference count).
-    s.set_flags(
-        "hong",
-        "INBOX",
-        &[1],
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
-    )
-    .await
-    .unwrap();
+    mark_deleted(s, "INBOX", &[1]).await;
     assert_eq!(s.expunge("hong", "INBOX", None).await.unwrap(), [1]);
     assert_eq!(
         s.message_body("hong", &copied[0].blob).await.unwrap(),
@@ -270,16 +275,7 @@ async fn expunge_only_deleted_and_record_it() {
         s.append("hong", "INBOX", message(n)).await.unwrap();
     }
     let blob3 = s.messages("hong", "INBOX", 3..=3).await.unwrap()[0].blob;
-    s.set_flags(
-        "hong",
-        "INBOX",
-        &[1, 3, 4],
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
-    )
-    .await
-    .unwrap();
+    mark_deleted(s, "INBOX", &[1, 3, 4]).await;
     let mark = s
         .mailbox("hong", "INBOX")
         .await
@@ -336,31 +332,13 @@ async fn identical_bodies_are_stored_once() {
     s.append("hong", "INBOX", same()).await.unwrap();
     let msgs = s.messages("hong", "INBOX", 1..=2).await.unwrap();
     assert_eq!(msgs[0].blob, msgs[1].blob);
-    s.set_flags(
-        "hong",
-        "INBOX",
-        &[1],
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
-    )
-    .await
-    .unwrap();
+    mark_deleted(s, "INBOX", &[1]).await;
     s.expunge("hong", "INBOX", None).await.unwrap();
     assert_eq!(
         s.message_body("hong", &msgs[1].blob).await.unwrap(),
         body(7)
     );
-    s.set_flags(
-        "hong",
-        "INBOX",
-        &[2],
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
-    )
-    .await
-    .unwrap();
+    mark_deleted(s, "INBOX", &[2]).await;
     s.expunge("hong", "INBOX", None).await.unwrap();
     assert!(matches!(
         s.message_body("hong", &msgs[1].blob).await,
@@ -413,16 +391,7 @@ async fn summaries_are_cached_per_body_and_freed_with_it() {
         s.set_message_summary("kim", &blob, vec![1]).await,
         Err(StoreError::MessageNotFound)
     ));
-    s.set_flags(
-        "hong",
-        "INBOX",
-        &[1, 2],
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
-    )
-    .await
-    .unwrap();
+    mark_deleted(s, "INBOX", &[1, 2]).await;
     s.expunge("hong", "INBOX", None).await.unwrap();
     assert!(matches!(
         s.message_summary("hong", &blob).await,
