@@ -159,6 +159,22 @@ impl Env {
     }
 
     /// The messages in hong's INBOX, raw.
+    /// An environment and a sink with the default behaviour.
+    async fn with_sink() -> (Env, Sink) {
+        (
+            Env::new().await,
+            Sink::start(SinkBehaviour::default()).await,
+        )
+    }
+
+    /// The one message in hong's INBOX (a delivery report), as text; `what` says why
+    /// exactly one is expected.
+    async fn only_report(&self, what: &str) -> String {
+        let inbox = self.inbox().await;
+        assert_eq!(inbox.len(), 1, "{what}");
+        String::from_utf8_lossy(&inbox[0]).into_owned()
+    }
+
     async fn inbox(&self) -> Vec<Vec<u8>> {
         let metas = self
             .store
@@ -237,8 +253,7 @@ async fn mx_delivery_over_starttls_reaches_the_sink_and_leaves_the_queue() {
 
 #[tokio::test]
 async fn per_recipient_results_5xx_gives_a_dsn_4xx_stays_queued() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
+    let (env, sink) = Env::with_sink().await;
     let rcpts = [
         ("kim@remote.kr", 0),
         ("bad@remote.kr", 0),
@@ -303,16 +318,13 @@ async fn per_recipient_results_5xx_gives_a_dsn_4xx_stays_queued() {
 
 #[tokio::test]
 async fn expiry_fails_the_4xx_recipient_with_4_4_7() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
+    let (env, sink) = Env::with_sink().await;
     let id = env
         .queue(SENDER, &[("temp@remote.kr", 0)], MESSAGE, &[])
         .await;
     run(&env.mx_runner(&sink, NOW + 3600)).await;
     assert_eq!(env.store.queue_get(id).await.expect("get"), None);
-    let inbox = env.inbox().await;
-    assert_eq!(inbox.len(), 1);
-    let text = String::from_utf8_lossy(&inbox[0]);
+    let text = env.only_report("one report").await;
     assert!(
         text.contains("Status: 4.4.7") && text.contains("451 4.3.0 Try again later"),
         "{text}"
@@ -321,16 +333,15 @@ async fn expiry_fails_the_4xx_recipient_with_4_4_7() {
 
 #[tokio::test]
 async fn null_sender_gets_no_report_and_null_mx_fails_permanently() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
+    let (env, sink) = Env::with_sink().await;
     let a = env.queue("", &[("bad@remote.kr", 0)], MESSAGE, &[]).await;
     let b = env.queue(SENDER, &[("kim@null.kr", 0)], MESSAGE, &[]).await;
     run(&env.mx_runner(&sink, NOW)).await;
     assert_eq!(env.store.queue_get(a).await.expect("get"), None);
     assert_eq!(env.store.queue_get(b).await.expect("get"), None);
-    let inbox = env.inbox().await;
-    assert_eq!(inbox.len(), 1, "only the null-MX failure is reported");
-    let text = String::from_utf8_lossy(&inbox[0]);
+    let text = env
+        .only_report("only the null-MX failure is reported")
+        .await;
     assert!(
         text.contains("Status: 5.1.10") && text.contains("kim@null.kr"),
         "{text}"
@@ -494,9 +505,7 @@ async fn dsn_parameters_pass_on_and_success_is_reported_only_without_remote_dsn(
     env.queue(SENDER, &[("kim@remote.kr", notify::SUCCESS)], MESSAGE, &[])
         .await;
     run(&env.mx_runner(&plain_sink, NOW)).await;
-    let inbox = env.inbox().await;
-    assert_eq!(inbox.len(), 1);
-    let text = String::from_utf8_lossy(&inbox[0]);
+    let text = env.only_report("one report").await;
     assert!(
         text.contains("Action: relayed") && text.contains("Status: 2.0.0"),
         "{text}"
@@ -505,8 +514,7 @@ async fn dsn_parameters_pass_on_and_success_is_reported_only_without_remote_dsn(
 
 #[tokio::test]
 async fn a_mail_loop_fails_without_connecting() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
+    let (env, sink) = Env::with_sink().await;
     let mut looped = b"Received: from a by b\r\n".repeat(51);
     looped.extend_from_slice(MESSAGE);
     env.queue(SENDER, &[("kim@remote.kr", 0)], &looped, &[])
@@ -519,8 +527,7 @@ async fn a_mail_loop_fails_without_connecting() {
 
 #[tokio::test]
 async fn several_messages_to_one_destination_share_a_connection() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
+    let (env, sink) = Env::with_sink().await;
     for _ in 0..3 {
         env.queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
             .await;
@@ -561,8 +568,7 @@ impl MessageSigner for TestSigner {
 
 #[tokio::test]
 async fn the_signer_header_is_prepended() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
+    let (env, sink) = Env::with_sink().await;
     env.queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
         .await;
     let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
@@ -681,8 +687,7 @@ async fn a_crash_mid_delivery_keeps_the_recipient_and_a_250_is_never_resent() {
 
 #[tokio::test]
 async fn a_domain_requiring_tls_is_not_sent_in_cleartext() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await; // offers no STARTTLS
+    let (env, sink) = Env::with_sink().await; // offers no STARTTLS
     let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
     let resolver = StaticResolver::default()
         .with_mx("remote.kr", &[(10, "mx.remote.kr")])
