@@ -95,6 +95,17 @@ impl Env {
 
     /// MX routing: remote.kr → mx.remote.kr (and localhost.kr → localhost) at the sink.
     fn mx_runner(&self, sink: &Sink, now: i64) -> Arc<QueueRunner> {
+        Arc::new(self.queue_runner(self.mx_transport(sink), now, self.settings()))
+    }
+
+    fn runner(&self, route: Route, tls: ClientTls, now: i64) -> Arc<QueueRunner> {
+        let transport = SmtpTransport::new(route, tls, "mail.test.go.kr", short_timeouts());
+        Arc::new(self.queue_runner(transport, now, self.settings()))
+    }
+
+    /// Delivery by MX lookup (remote.kr → the sink on 127.0.0.1; null.kr has a null MX),
+    /// STARTTLS without a client certificate.
+    fn mx_transport(&self, sink: &Sink) -> SmtpTransport {
         let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
         let resolver = StaticResolver::default()
             .with_mx("remote.kr", &[(10, "mx.remote.kr")])
@@ -104,17 +115,27 @@ impl Env {
             resolver: Arc::new(resolver),
             port: sink.addr.port(),
         };
-        self.runner(route, self.client_tls(false), now)
+        SmtpTransport::new(
+            route,
+            self.client_tls(false),
+            "mail.test.go.kr",
+            short_timeouts(),
+        )
     }
 
-    fn runner(&self, route: Route, tls: ClientTls, now: i64) -> Arc<QueueRunner> {
-        let transport = SmtpTransport::new(route, tls, "mail.test.go.kr", short_timeouts());
-        Arc::new(QueueRunner::new(
+    /// A runner over this store at the fixed time `now`.
+    fn queue_runner(
+        &self,
+        transport: SmtpTransport,
+        now: i64,
+        settings: RelaySettings,
+    ) -> QueueRunner {
+        QueueRunner::new(
             Arc::clone(&self.store),
             Arc::new(transport),
             Arc::new(FixedClock(now)),
-            self.settings(),
-        ))
+            settings,
+        )
     }
 
     async fn queue(
@@ -534,25 +555,7 @@ async fn several_messages_to_one_destination_share_a_connection() {
     }
     let mut settings = env.settings();
     settings.max_connections_per_destination = 1;
-    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
-    let resolver = StaticResolver::default()
-        .with_mx("remote.kr", &[(10, "mx.remote.kr")])
-        .with_host("mx.remote.kr", &lo);
-    let transport = SmtpTransport::new(
-        Route::Mx {
-            resolver: Arc::new(resolver),
-            port: sink.addr.port(),
-        },
-        env.client_tls(false),
-        "mail.test.go.kr",
-        short_timeouts(),
-    );
-    let runner = Arc::new(QueueRunner::new(
-        Arc::clone(&env.store),
-        Arc::new(transport),
-        Arc::new(FixedClock(NOW)),
-        settings,
-    ));
+    let runner = Arc::new(env.queue_runner(env.mx_transport(&sink), NOW, settings));
     run(&runner).await;
     assert_eq!(sink.received().len(), 3);
     assert_eq!(sink.connection_count(), 1);
@@ -571,27 +574,9 @@ async fn the_signer_header_is_prepended() {
     let (env, sink) = Env::with_sink().await;
     env.queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
         .await;
-    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
-    let resolver = StaticResolver::default()
-        .with_mx("remote.kr", &[(10, "mx.remote.kr")])
-        .with_host("mx.remote.kr", &lo);
-    let transport = SmtpTransport::new(
-        Route::Mx {
-            resolver: Arc::new(resolver),
-            port: sink.addr.port(),
-        },
-        env.client_tls(false),
-        "mail.test.go.kr",
-        short_timeouts(),
-    );
     let runner = Arc::new(
-        QueueRunner::new(
-            Arc::clone(&env.store),
-            Arc::new(transport),
-            Arc::new(FixedClock(NOW)),
-            env.settings(),
-        )
-        .with_signer(Arc::new(TestSigner)),
+        env.queue_runner(env.mx_transport(&sink), NOW, env.settings())
+            .with_signer(Arc::new(TestSigner)),
     );
     run(&runner).await;
     let body = sink.received()[0].body.clone();
@@ -688,32 +673,16 @@ async fn a_crash_mid_delivery_keeps_the_recipient_and_a_250_is_never_resent() {
 #[tokio::test]
 async fn a_domain_requiring_tls_is_not_sent_in_cleartext() {
     let (env, sink) = Env::with_sink().await; // offers no STARTTLS
-    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
-    let resolver = StaticResolver::default()
-        .with_mx("remote.kr", &[(10, "mx.remote.kr")])
-        .with_host("mx.remote.kr", &lo);
     let policies = [(
         "remote.kr".to_string(),
         certmail_smtp::outbound::TlsPolicy::Encrypt,
     )]
     .into_iter()
     .collect();
-    let transport = SmtpTransport::new(
-        Route::Mx {
-            resolver: Arc::new(resolver),
-            port: sink.addr.port(),
-        },
-        env.client_tls(false),
-        "mail.test.go.kr",
-        short_timeouts(),
-    )
-    .with_tls_policy(certmail_smtp::outbound::TlsPolicy::May, policies);
-    let runner = Arc::new(QueueRunner::new(
-        Arc::clone(&env.store),
-        Arc::new(transport),
-        Arc::new(FixedClock(NOW)),
-        env.settings(),
-    ));
+    let transport = env
+        .mx_transport(&sink)
+        .with_tls_policy(certmail_smtp::outbound::TlsPolicy::May, policies);
+    let runner = Arc::new(env.queue_runner(transport, NOW, env.settings()));
     let id = env
         .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
         .await;
