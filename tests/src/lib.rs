@@ -9,6 +9,7 @@ pub mod cert_kinds;
 pub mod lines;
 pub mod matrix_setup;
 pub mod metrics;
+pub mod outside;
 pub mod revocation;
 pub mod signin_client;
 pub mod slapd;

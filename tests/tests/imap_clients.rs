@@ -10,14 +10,7 @@ use certmail_tests::{DaemonProcess, fixtures};
 const PASSWORD: &str = "Gpki-Pass-2026!";
 
 fn run(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd.output()?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    anyhow::ensure!(out.status.success(), "{cmd:?} failed:\n{text}");
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(certmail_tests::outside::run_ok(cmd)?.stdout)
 }
 
 fn send_mail(

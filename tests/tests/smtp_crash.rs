@@ -76,16 +76,10 @@ async fn kill_9_mid_flight_keeps_every_acknowledged_message() -> anyhow::Result<
         acked.len()
     );
 
-    let stored: BTreeSet<String> = fx
-        .mailbox_bodies("kim", "INBOX")
-        .await?
-        .iter()
-        .filter_map(|b| {
-            mail_parser::MessageParser::default()
-                .parse(b)
-                .and_then(|m| m.subject().map(str::to_string))
-        })
-        .collect();
+    let stored: BTreeSet<String> =
+        certmail_tests::outside::subjects(&fx.mailbox_bodies("kim", "INBOX").await?)
+            .into_iter()
+            .collect();
     let lost: Vec<_> = acked.difference(&stored).collect();
     assert!(
         lost.is_empty(),

@@ -201,6 +201,22 @@ async fn read_reply<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> anyhow::
     }
 }
 
+/// Writes and flushes `bytes` to the server within `timeout`.
+pub async fn write_within<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    bytes: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let write = async {
+        io.write_all(bytes).await?;
+        io.flush().await
+    };
+    tokio::time::timeout(timeout, write)
+        .await
+        .context("timed out writing to the server")?
+        .context("writing to the server")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,20 +345,4 @@ mod tests {
             .expect("garbage");
         assert!(format!("{err:#}").contains("not an SMTP reply"), "{err:#}");
     }
-}
-
-/// Writes and flushes `bytes` to the server within `timeout`.
-pub async fn write_within<W: AsyncWrite + Unpin>(
-    io: &mut W,
-    bytes: &[u8],
-    timeout: Duration,
-) -> anyhow::Result<()> {
-    let write = async {
-        io.write_all(bytes).await?;
-        io.flush().await
-    };
-    tokio::time::timeout(timeout, write)
-        .await
-        .context("timed out writing to the server")?
-        .context("writing to the server")
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
 use rustls::ClientConfig;
+use tokio::io::BufReader;
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite};
-use tokio::io::{AsyncWriteExt as _, BufReader};
 use tokio_rustls::client::TlsStream;
 
 /// The longest response line accepted (literals are read separately).
@@ -221,7 +221,7 @@ pub fn search_uids(untagged: &[String]) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::duplex;
+    use tokio::io::{AsyncWriteExt as _, duplex};
 
     const STEP: Duration = Duration::from_secs(5);
 
