@@ -205,31 +205,30 @@ async fn refused_at_handshake(user: &UserCert, key: Arc<dyn SigningKey>) {
     }
 }
 
+/// Asserts `user` (with its ring-loaded key) signs in as `name` over every version.
+async fn signs_in_as(user: &UserCert, name: &str) {
+    for r in sign_in(user, ring_key(user)).await {
+        assert_eq!(r.expect("accepted").name, name);
+    }
+}
+
 #[tokio::test]
 async fn ecdsa_gpki_user_signs_in_over_tls12_and_tls13() {
     let m = material();
-    for r in sign_in(&m.gpki_ecdsa, ring_key(&m.gpki_ecdsa)).await {
-        assert_eq!(r.expect("accepted").name, "김철수");
-    }
+    signs_in_as(&m.gpki_ecdsa, "김철수").await;
 }
 
 #[tokio::test]
 async fn rsa_gpki_user_signs_in() {
     let m = material();
-    for r in sign_in(&m.gpki_rsa, ring_key(&m.gpki_rsa)).await {
-        assert_eq!(r.expect("accepted").name, "박민수");
-    }
+    signs_in_as(&m.gpki_rsa, "박민수").await;
 }
 
 #[tokio::test]
 async fn epki_users_with_critical_policies_sign_in() {
     let m = material();
-    for r in sign_in(&m.epki_ecdsa, ring_key(&m.epki_ecdsa)).await {
-        assert_eq!(r.expect("accepted").name, "홍길동");
-    }
-    for r in sign_in(&m.epki_rsa, ring_key(&m.epki_rsa)).await {
-        assert_eq!(r.expect("accepted").name, "이순신");
-    }
+    signs_in_as(&m.epki_ecdsa, "홍길동").await;
+    signs_in_as(&m.epki_rsa, "이순신").await;
 }
 
 #[tokio::test]
