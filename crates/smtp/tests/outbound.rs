@@ -179,13 +179,20 @@ impl Env {
         receipt.queued[0]
     }
 
-    /// The messages in hong's INBOX, raw.
     /// An environment and a sink with the default behaviour.
     async fn with_sink() -> (Env, Sink) {
-        (
-            Env::new().await,
-            Sink::start(SinkBehaviour::default()).await,
-        )
+        Env::with_sink_behaving(SinkBehaviour::default()).await
+    }
+
+    /// An environment and a sink behaving as `behaviour` says.
+    async fn with_sink_behaving(behaviour: SinkBehaviour) -> (Env, Sink) {
+        (Env::new().await, Sink::start(behaviour).await)
+    }
+
+    /// Queues [`MESSAGE`] from [`SENDER`] to kim@remote.kr (no DSN request).
+    async fn queue_to_kim(&self) -> u64 {
+        self.queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+            .await
     }
 
     /// The one message in hong's INBOX (a delivery report), as text; `what` says why
@@ -196,6 +203,7 @@ impl Env {
         String::from_utf8_lossy(&inbox[0]).into_owned()
     }
 
+    /// The messages in hong's INBOX, raw.
     async fn inbox(&self) -> Vec<Vec<u8>> {
         let metas = self
             .store
@@ -249,9 +257,7 @@ async fn mx_delivery_over_starttls_reaches_the_sink_and_leaves_the_queue() {
         ..Default::default()
     })
     .await;
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let id = env.queue_to_kim().await;
     run(&env.mx_runner(&sink, NOW)).await;
     let got = sink.received();
     assert_eq!(got.len(), 1);
@@ -431,9 +437,7 @@ async fn smarthost_with_an_untrusted_certificate_defers_instead_of_sending() {
     });
     // Trusts only the public roots: the test server CA is unknown.
     let tls = ClientTls::new(true, None, None).expect("tls");
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let id = env.queue_to_kim().await;
     run(&env.runner(route, tls, NOW)).await;
     assert!(sink.received().is_empty());
     let entry = env.store.queue_get(id).await.expect("get").expect("queued");
@@ -492,8 +496,7 @@ async fn requiretls_is_never_sent_without_verified_tls_and_requiretls_support() 
 
 #[tokio::test]
 async fn dsn_parameters_pass_on_and_success_is_reported_only_without_remote_dsn() {
-    let env = Env::new().await;
-    let dsn_sink = Sink::start(SinkBehaviour {
+    let (env, dsn_sink) = Env::with_sink_behaving(SinkBehaviour {
         dsn: true,
         ..Default::default()
     })
@@ -550,8 +553,7 @@ async fn a_mail_loop_fails_without_connecting() {
 async fn several_messages_to_one_destination_share_a_connection() {
     let (env, sink) = Env::with_sink().await;
     for _ in 0..3 {
-        env.queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-            .await;
+        env.queue_to_kim().await;
     }
     let mut settings = env.settings();
     settings.max_connections_per_destination = 1;
@@ -572,8 +574,7 @@ impl MessageSigner for TestSigner {
 #[tokio::test]
 async fn the_signer_header_is_prepended() {
     let (env, sink) = Env::with_sink().await;
-    env.queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    env.queue_to_kim().await;
     let runner = Arc::new(
         env.queue_runner(env.mx_transport(&sink), NOW, env.settings())
             .with_signer(Arc::new(TestSigner)),
@@ -585,15 +586,12 @@ async fn the_signer_header_is_prepended() {
 
 #[tokio::test]
 async fn a_connection_dropped_mid_data_keeps_the_recipient_queued() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour {
+    let (env, sink) = Env::with_sink_behaving(SinkBehaviour {
         drop_mid_data: true,
         ..Default::default()
     })
     .await;
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let id = env.queue_to_kim().await;
     run(&env.mx_runner(&sink, NOW)).await;
     let entry = env.store.queue_get(id).await.expect("get").expect("queued");
     assert_eq!(entry.recipients[0].attempts, 1);
@@ -615,9 +613,7 @@ async fn a_crash_mid_delivery_keeps_the_recipient_and_a_250_is_never_resent() {
         ..Default::default()
     })
     .await;
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let id = env.queue_to_kim().await;
     // The runner lives in its own runtime: the "process" that crashes.
     let runner = env.mx_runner(&hanging, NOW);
     let doomed = tokio::runtime::Builder::new_multi_thread()
@@ -683,9 +679,7 @@ async fn a_domain_requiring_tls_is_not_sent_in_cleartext() {
         .mx_transport(&sink)
         .with_tls_policy(certmail_smtp::outbound::TlsPolicy::May, policies);
     let runner = Arc::new(env.queue_runner(transport, NOW, env.settings()));
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let id = env.queue_to_kim().await;
     run(&runner).await;
     assert!(sink.received().is_empty());
     assert!(!sink.command_lines().iter().any(|l| l.starts_with("MAIL")));
@@ -701,15 +695,12 @@ async fn a_domain_requiring_tls_is_not_sent_in_cleartext() {
 
 #[tokio::test]
 async fn a_failed_opportunistic_handshake_falls_back_to_cleartext() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour {
+    let (env, sink) = Env::with_sink_behaving(SinkBehaviour {
         broken_tls: true,
         ..Default::default()
     })
     .await;
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let id = env.queue_to_kim().await;
     run(&env.mx_runner(&sink, NOW)).await;
     let got = sink.received();
     assert_eq!(
