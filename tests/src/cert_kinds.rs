@@ -9,8 +9,6 @@
 //!   refused with `revocation_unknown`;
 //! - EPKI partition 16306 (IDP): revokes nobody.
 
-use std::path::{Path, PathBuf};
-
 use certmail_pki::testpki::{
     Distortion, OID_GPKI_INSTITUTION, OID_GPKI_SERVER, OID_NPKI_YESSIGN, TestPki, UserCert,
     UserKey, UserSpec, epki_cdp, gpki_cdp, openssl, pem,
@@ -217,13 +215,4 @@ impl CertKinds {
     }
 }
 
-/// Writes `cert` as `<dir>/<stem>.pem` and its key as `<dir>/<stem>.key.pem`; returns both
-/// paths.
-pub fn write_pem(dir: &Path, stem: &str, cert: &UserCert) -> anyhow::Result<(PathBuf, PathBuf)> {
-    std::fs::create_dir_all(dir)?;
-    let c = dir.join(format!("{stem}.pem"));
-    let k = dir.join(format!("{stem}.key.pem"));
-    std::fs::write(&c, cert.cert_pem())?;
-    std::fs::write(&k, cert.key_pem())?;
-    Ok((c, k))
-}
+pub use certmail_testkit::pki::write_pem;

@@ -9,12 +9,11 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use rustls::SupportedProtocolVersion;
-use rustls::sign::SigningKey;
 
 use tokio::net::TcpStream;
 
-use crate::client_keys::client_config;
 use crate::lines::LineClient;
+use crate::tls::{ClientCert, client_config};
 
 /// Which protocol signs in, and how TLS starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,10 +88,10 @@ pub async fn sign_in(
     addr: SocketAddr,
     proto: Proto,
     version: &'static SupportedProtocolVersion,
-    client: Option<(&[u8], Arc<dyn SigningKey>)>,
+    client: Option<ClientCert>,
     auth: Auth<'_>,
 ) -> anyhow::Result<String> {
-    let config = client_config(server_ca, client, version)?;
+    let config = client_config(server_ca, client, &[version])?;
     let stream = match proto {
         Proto::Smtp | Proto::Imap => crate::tls::connect(addr, config).await?,
         Proto::SmtpStartTls | Proto::ImapStartTls => starttls(addr, proto, config).await?,

@@ -143,8 +143,7 @@ fn certmail_with(config: &Path, args: &[&str]) -> anyhow::Result<(i32, String, S
 
 #[tokio::test(flavor = "multi_thread")]
 async fn backup_of_a_live_daemon_restores_every_message() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     let daemon = fx.start()?;
 
     deliver(&daemon, "결재 요청", "내일까지 결재 부탁드립니다.").await?;

@@ -5,14 +5,14 @@
 //! partition) keeps the last good file and the command exits non-zero. slapd refuses a
 //! value that is not a CRL at all, so that case is left to the pki crate's tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use certmail_pki::testpki::{TestPki, UserSpec};
-use certmail_tests::cert_kinds::write_pem;
+use certmail_testkit::pki::{fresh_gpki_crl, write_pem};
 use certmail_tests::fixtures::Installation;
-use certmail_tests::lines::{LineClient, imaps_login};
+use certmail_tests::lines::imaps_login;
+use certmail_tests::revocation::{assert_login_refused_as_revoked, assert_revoked_bye};
 use certmail_tests::slapd::Slapd;
-use certmail_tests::tls;
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
 /// The partition entry, shaped like GPKI's (`cn=crl1p1dp146,cn=CA131100001,…`).
@@ -20,6 +20,15 @@ const CRL_DN: &str = "cn=crl1p1dp146,cn=CA131100001,ou=GPKI,o=Government of Kore
 
 fn cdp(port: u16) -> String {
     format!("ldap://127.0.0.1:{port}/{CRL_DN}?certificateRevocationList;binary")
+}
+
+/// A directory serving a placeholder CRL of `pki` at [`CRL_DN`], and the partition's URI.
+/// It must run before a certificate is made: its URL is in the certificate's CDP.
+fn directory(pki: &TestPki, work: &Path) -> anyhow::Result<(Slapd, String)> {
+    let placeholder = fresh_gpki_crl(pki, None, &[])?;
+    let slapd = Slapd::start(&work.join("ldap"), CRL_DN, &placeholder)?;
+    let uri = cdp(slapd.port);
+    Ok((slapd, uri))
 }
 
 /// The `.crl` files in the CRL directory (the fetch also writes `.uri` sidecars).
@@ -36,14 +45,11 @@ async fn revocation_reaches_live_sessions_from_the_ldap_directory() -> anyhow::R
     let pki = TestPki::new()?;
     let now = certmail_pki::now_unix();
     let work = tempfile::tempdir()?;
-    // The directory must run before the certificate is made: its URL is in the CDP.
-    let placeholder = pki.crl(&pki.gpki_ca, None, &[], now - 3600, now + 86_400)?;
-    let slapd = Slapd::start(&work.path().join("ldap"), CRL_DN, &placeholder)?;
-    let uri = cdp(slapd.port);
+    let (slapd, uri) = directory(&pki, work.path())?;
     let mut spec = UserSpec::gpki("홍길동", now);
     spec.cdp_uris = vec![uri.clone()];
     let user = pki.issue(&pki.gpki_ca, &spec, work.path())?;
-    let empty = pki.crl(&pki.gpki_ca, Some(&uri), &[], now - 3600, now + 86_400)?;
+    let empty = fresh_gpki_crl(&pki, Some(&uri), &[])?;
     slapd.replace_crl(CRL_DN, &empty)?;
 
     // A fresh installation has no CRL: fetch the new user's partition before binding.
@@ -70,11 +76,7 @@ async fn revocation_reaches_live_sessions_from_the_ldap_directory() -> anyhow::R
 
     fx.add_user("hong", "홍길동", PASSWORD, &cert)?;
     let daemon = fx.start()?;
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&cert, &key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let cfg = fx.tls_for(&cert, &key)?;
     let mut c = imaps_login(daemon.addr("imaps"), cfg.clone(), "hong", PASSWORD).await?;
     c.send_raw(b"a2 IDLE\r\n").await?;
     assert!(c.line().await?.starts_with('+'));
@@ -98,19 +100,8 @@ async fn revocation_reaches_live_sessions_from_the_ldap_directory() -> anyhow::R
 
     // The fetch told the daemon, which ended the live session at once (no poll runs).
     let bye = tokio::time::timeout(std::time::Duration::from_secs(5), c.line()).await??;
-    assert!(
-        bye.starts_with("* BYE [UNAVAILABLE]") && bye.to_lowercase().contains("revoked"),
-        "{bye}"
-    );
-    let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg).await?);
-    assert!(c.line().await?.starts_with("* OK"));
-    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
-        .await?;
-    let refused = c.line().await?;
-    assert!(
-        refused.starts_with("a1 NO [AUTHENTICATIONFAILED]") && refused.contains("revoked"),
-        "{refused}"
-    );
+    assert_revoked_bye(&bye);
+    assert_login_refused_as_revoked(daemon.addr("imaps"), cfg, PASSWORD).await?;
     Ok(())
 }
 
@@ -119,10 +110,8 @@ async fn a_bad_crl_in_the_directory_keeps_the_last_good_file() -> anyhow::Result
     let pki = TestPki::new()?;
     let now = certmail_pki::now_unix();
     let work = tempfile::tempdir()?;
-    let placeholder = pki.crl(&pki.gpki_ca, None, &[], now - 3600, now + 86_400)?;
-    let slapd = Slapd::start(&work.path().join("ldap"), CRL_DN, &placeholder)?;
-    let uri = cdp(slapd.port);
-    let good = pki.crl(&pki.gpki_ca, Some(&uri), &[], now - 3600, now + 86_400)?;
+    let (slapd, uri) = directory(&pki, work.path())?;
+    let good = fresh_gpki_crl(&pki, Some(&uri), &[])?;
     slapd.replace_crl(CRL_DN, &good)?;
     let fx = Installation::with_pki(&pki, &[])?;
     fx.append_config(&format!(

@@ -49,7 +49,10 @@ async fn dev_mode_creates_everything_and_accepts_the_demo_certificate() -> anyho
     ] {
         let cfg = tls::client_config(
             &pki.join("server/ca.pem"),
-            Some((&pki.join("user/cert.pem"), &pki.join("user/key.pem"))),
+            Some(tls::ClientCert::from_pem_files(
+                &pki.join("user/cert.pem"),
+                &pki.join("user/key.pem"),
+            )?),
             versions,
         )?;
         for name in ["imaps", "submissions"] {

@@ -1,7 +1,7 @@
 //! A user whose bound certificate ends within 7 days finds one notice in their INBOX,
 //! in Korean and English, and a restart does not send it again.
 
-use certmail_pki::testpki::{TestPki, UserSpec, gpki_cdp};
+use certmail_pki::testpki::{TestPki, UserSpec};
 use certmail_tests::cert_kinds::write_pem;
 use certmail_tests::fixtures;
 
@@ -13,14 +13,7 @@ async fn expiring_certificate_notice_once() -> anyhow::Result<()> {
     let mut spec = UserSpec::gpki("홍길동", now);
     spec.not_after = now + 5 * 86_400 + 3600;
     let user = pki.issue(&pki.gpki_ca, &spec, work.path())?;
-    let crl = pki.crl(
-        &pki.gpki_ca,
-        Some(&gpki_cdp(146)),
-        &[],
-        now - 3600,
-        now + 86_400,
-    )?;
-    let fx = fixtures::Installation::with_pki(&pki, &[("dp146.crl".to_string(), crl, None)])?;
+    let fx = fixtures::Installation::with_gpki(&pki)?;
     let (cert, _) = write_pem(work.path(), "hong", &user)?;
     fx.add_user("hong", "홍길동", "Gpki-Pass-2026!", &cert)?;
 

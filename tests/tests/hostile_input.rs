@@ -57,8 +57,7 @@ fn rss_kib(daemon: &DaemonProcess) -> anyhow::Result<u64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn poisoned_address_headers_from_port_25_are_listed_read_and_deleted() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     let daemon = fx.start()?;
 
     // Anyone on the internet: no certificate, no sign-in.

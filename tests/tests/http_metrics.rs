@@ -139,8 +139,7 @@ fn assert_parses(text: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_connection_states_kicks_and_store_flushes() -> anyhow::Result<()> {
     const PASSWORD: &str = "Gpki-Pass-2026!";
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     let daemon = start_with_metrics(&fx)?;
     let metrics = || curl(&format!("http://{}/metrics", daemon.addr("metrics")));
 

@@ -14,11 +14,11 @@ use certmail_pki::testpki::UserCert;
 use certmail_store::AuditEvent;
 use certmail_store::prelude::*;
 use certmail_tests::cert_kinds::CertKinds;
-use certmail_tests::client_keys::{client_config, openssl_rsa_key, ring_key};
 use certmail_tests::fixtures::{Installation, LISTENERS};
 use certmail_tests::lines::LineClient;
 use certmail_tests::matrix_setup::{self, PASSWORD};
 use certmail_tests::signin_client::{self, Auth, Proto};
+use certmail_tests::tls::{ClientCert, client_config, openssl_rsa_key, ring_key};
 use certmail_tests::{DaemonProcess, tls};
 use rustls::SupportedProtocolVersion;
 use rustls::sign::SigningKey;
@@ -147,10 +147,7 @@ async fn sign_in(
     cert: Option<&UserCert>,
     auth: Auth<'_>,
 ) -> anyhow::Result<String> {
-    let client = match cert {
-        Some(c) => Some((c.cert_der.as_slice(), ring_key(c)?)),
-        None => None,
-    };
+    let client = cert.map(ClientCert::of_user).transpose()?;
     let addr = daemon.addr(proto.listener());
     signin_client::sign_in(&fx.server_ca, addr, proto, version, client, auth).await
 }
@@ -339,8 +336,8 @@ async fn kcdsa_and_rsa_1024_fail_the_handshake_and_the_audit_log_says_why() -> a
     for proto in PROTOS {
         for version in VERSIONS {
             for (label, cert, key) in &clients {
-                let client = Some((cert.cert_der.as_slice(), Arc::clone(key)));
-                let config = client_config(&fx.server_ca, client, version)?;
+                let client = Some(ClientCert::new(&cert.cert_der, Arc::clone(key)));
+                let config = client_config(&fx.server_ca, client, &[version])?;
                 let answer = first_line_after_handshake(&daemon, proto, config).await;
                 let at = format!("{proto:?} {:?} {label}", version.version);
                 assert_eq!(answer, None, "{at}: the handshake must fail");

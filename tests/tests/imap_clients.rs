@@ -10,14 +10,7 @@ use certmail_tests::{DaemonProcess, fixtures};
 const PASSWORD: &str = "Gpki-Pass-2026!";
 
 fn run(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd.output()?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    anyhow::ensure!(out.status.success(), "{cmd:?} failed:\n{text}");
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(certmail_tests::outside::run_ok(cmd)?.stdout)
 }
 
 fn send_mail(
@@ -53,8 +46,7 @@ fn send_mail(
 
 #[test]
 fn imaplib_day_curl_and_mbsync() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     let daemon = fx.start()?;
     send_mail(&daemon, &fx, "first")?;
     send_mail(&daemon, &fx, "second")?;

@@ -10,8 +10,7 @@ const PASSWORD: &str = "Gpki-Pass-2026!";
 
 #[test]
 fn python_zlib_speaks_deflate_with_the_daemon() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     let daemon = fx.start()?;
     let (ca, cert, key) = fx.client_pem_paths();
     let script = format!(

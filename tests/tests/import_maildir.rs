@@ -42,8 +42,7 @@ fn put(dir: &Path, sub: &str, name: &str, subject: &str, mtime: u64) -> anyhow::
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dovecot_maildir_arrives_with_folders_flags_and_dates() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     let daemon = fx.start()?;
 
     let md = fx.dir.path().join("Maildir");

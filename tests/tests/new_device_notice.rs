@@ -48,8 +48,7 @@ async fn inbox_subjects(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_device_is_told_to_the_user() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     let daemon = fx.start()?;
     assert!(
         inbox_subjects(&daemon, &fx, "127.0.0.1".parse()?)

@@ -18,8 +18,7 @@ fn json(out: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stats_audit_and_totp_on_a_live_daemon() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.add_account("kim", "김철수", PASSWORD)?;
 
     // Stopped daemon: commands that need it exit 3; the others open the store.

@@ -4,91 +4,29 @@
 //! holds what is still queued.
 
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use certmail_testkit::sink::{Sink, SinkBehaviour};
 use certmail_tests::fixtures;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
 const STEP: Duration = Duration::from_secs(30);
 
-/// What the sink reports: each accepted message (RCPT lines, body), and each QUIT (the
-/// relay says QUIT only after it has recorded the results of the connection).
-struct SinkEvents {
-    accepted: mpsc::UnboundedReceiver<(Vec<String>, String)>,
-    quits: mpsc::UnboundedReceiver<()>,
+/// The kit's sink: `bad…` recipients get 550, `temp…` get 451, others 250.
+async fn sink() -> Sink {
+    Sink::start(SinkBehaviour {
+        temp_reply: Some("451 4.3.0 Try later".into()),
+        ..SinkBehaviour::default()
+    })
+    .await
 }
 
-/// A plain sink: `bad…` recipients get 550, `temp…` get 451, others 250.
-async fn sink() -> anyhow::Result<(u16, SinkEvents, Arc<Mutex<usize>>)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let (tx, accepted) = mpsc::unbounded_channel();
-    let (quit_tx, quits) = mpsc::unbounded_channel();
-    let transactions = Arc::new(Mutex::new(0usize));
-    let count = Arc::clone(&transactions);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let tx = tx.clone();
-            let quit_tx = quit_tx.clone();
-            let count = Arc::clone(&count);
-            tokio::spawn(async move {
-                let (r, mut w) = stream.into_split();
-                let mut r = BufReader::new(r);
-                let _ = w.write_all(b"220 sink ESMTP\r\n").await;
-                let mut rcpts = Vec::new();
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let upper = line.trim_end().to_ascii_uppercase();
-                    let reply = if upper.starts_with("EHLO") {
-                        "250-sink\r\n250 8BITMIME".to_string()
-                    } else if upper.starts_with("RCPT TO:<BAD") {
-                        "550 5.1.1 No such user".into()
-                    } else if upper.starts_with("RCPT TO:<TEMP") {
-                        "451 4.3.0 Try later".into()
-                    } else if upper.starts_with("RCPT") {
-                        rcpts.push(line.trim_end().to_string());
-                        "250 OK".into()
-                    } else if upper == "DATA" {
-                        let _ = w.write_all(b"354 go\r\n").await;
-                        let mut body = String::new();
-                        loop {
-                            let mut l = String::new();
-                            if r.read_line(&mut l).await.unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if l == ".\r\n" {
-                                break;
-                            }
-                            body.push_str(&l);
-                        }
-                        *count.lock().expect("lock") += 1;
-                        let _ = tx.send((std::mem::take(&mut rcpts), body));
-                        "250 2.0.0 Queued".into()
-                    } else if upper == "QUIT" {
-                        let _ = w.write_all(b"221 Bye\r\n").await;
-                        let _ = quit_tx.send(());
-                        return;
-                    } else {
-                        "250 OK".into()
-                    };
-                    if w.write_all(format!("{reply}\r\n").as_bytes())
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    Ok((port, SinkEvents { accepted, quits }, transactions))
+/// The next message the sink accepted: its RCPT lines and its body.
+async fn next_message(sink: &mut Sink) -> anyhow::Result<(Vec<String>, String)> {
+    let m = tokio::time::timeout(STEP, sink.next_message())
+        .await?
+        .expect("the sink got the message");
+    Ok((m.rcpts, String::from_utf8(m.body)?))
 }
 
 fn submit(
@@ -130,9 +68,9 @@ with smtplib.SMTP_SSL("localhost", {port}, context=ctx, timeout=20) as s:
 #[tokio::test(flavor = "multi_thread")]
 async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
 -> anyhow::Result<()> {
-    let (port, mut events, transactions) = sink().await?;
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let mut events = sink().await;
+    let port = events.addr.port();
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.append_config(&format!(
         "[relay]\nsmarthost = \"127.0.0.1:{port}\"\nsmarthost_tls = \"opportunistic\"\n\
          retry_schedule_secs = [3600]\npoll_interval_secs = 1\n"
@@ -145,9 +83,7 @@ async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
         "협조 요청",
     )?;
 
-    let (rcpts, body) = tokio::time::timeout(STEP, events.accepted.recv())
-        .await?
-        .expect("the sink got the message");
+    let (rcpts, body) = next_message(&mut events).await?;
     assert_eq!(rcpts, vec!["RCPT TO:<kim@remote.go.kr>"]);
     let parsed = mail_parser::MessageParser::default()
         .parse(body.as_bytes())
@@ -180,16 +116,12 @@ async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
     assert_eq!(shown["data"]["queue"][0]["held"], true, "{out}");
 
     // A retry of a held message releases it and tries at once (451 again).
-    let before = *transactions.lock().expect("lock");
+    let before = events.received().len();
     let (code, _, err) = fx.certmail(&["queue", "retry", &id])?;
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = fx.certmail(&["queue", "delete", &id])?;
     assert_eq!(code, 0, "{err}");
-    assert_eq!(
-        *transactions.lock().expect("lock"),
-        before,
-        "451 is no transaction"
-    );
+    assert_eq!(events.received().len(), before, "451 is no transaction");
 
     // Stop (the runner drains), then read the sender's INBOX: one failure report.
     daemon.signal("TERM")?;
@@ -228,9 +160,9 @@ async fn submitted_mail_reaches_the_smarthost_and_a_5xx_comes_back_as_a_report()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_mid_queue_delivers_exactly_once() -> anyhow::Result<()> {
-    let (port, mut events, transactions) = sink().await?;
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let mut events = sink().await;
+    let port = events.addr.port();
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     // Relay off: the message waits in the queue across the restart.
     fx.append_config(&format!(
         "[relay]\nenabled = false\nsmarthost = \"127.0.0.1:{port}\"\nsmarthost_tls = \"opportunistic\"\npoll_interval_secs = 1\n"
@@ -270,7 +202,7 @@ async fn a_restart_mid_queue_delivers_exactly_once() -> anyhow::Result<()> {
     assert_eq!(v["data"]["queue"].as_array().map(Vec::len), Some(0));
     daemon.signal("TERM")?;
     assert_eq!(daemon.wait_exit(STEP)?, Some(0));
-    assert_eq!(*transactions.lock().expect("lock"), 1);
+    assert_eq!(events.received().len(), 1);
     Ok(())
 }
 
@@ -303,10 +235,11 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_moves_the_relay_to_a_new_smarthost_and_metrics_count_deliveries()
 -> anyhow::Result<()> {
-    let (old_port, mut old_sink, _) = sink().await?;
-    let (new_port, mut new_sink, _) = sink().await?;
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let mut old_sink = sink().await;
+    let old_port = old_sink.addr.port();
+    let mut new_sink = sink().await;
+    let new_port = new_sink.addr.port();
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.append_config(&format!(
         "[relay]\nsmarthost = \"127.0.0.1:{old_port}\"\nsmarthost_tls = \"opportunistic\"\n\
          poll_interval_secs = 1\n\n[http]\nmetrics_listen = [\"127.0.0.1:0\"]\n"
@@ -367,9 +300,10 @@ async fn a_reload_moves_the_relay_to_a_new_smarthost_and_metrics_count_deliverie
     let (code, _, err) = fx.certmail(&["reload"])?;
     assert_eq!(code, 0, "{err}");
     submit(&fx, submissions, &["lee@remote.go.kr"], "두 번째")?;
-    let (rcpts, body) = tokio::time::timeout(STEP, new_sink.accepted.recv())
+    let message = tokio::time::timeout(STEP, new_sink.next_message())
         .await?
         .expect("the new smarthost got the message");
+    let (rcpts, body) = (message.rcpts, String::from_utf8(message.body)?);
     assert_eq!(rcpts, vec!["RCPT TO:<lee@remote.go.kr>"]);
     assert!(body.contains("Subject: =?utf-8?"), "{body}");
     assert!(
@@ -395,9 +329,9 @@ async fn relayed_mail_carries_a_dkim_signature_that_verifies_against_the_publish
         Disposition, DnsVerifier, InboundMessage, InboundVerifier as _, VerifierSettings,
     };
 
-    let (port, mut events, _) = sink().await?;
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let mut events = sink().await;
+    let port = events.addr.port();
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
 
     // The operator's steps: `certmail dkim keygen`, publish the TXT record it prints, add
     // the config lines.
@@ -438,9 +372,7 @@ async fn relayed_mail_carries_a_dkim_signature_that_verifies_against_the_publish
         &["kim@partner.kr"],
         "서명된 공문",
     )?;
-    let (_, body) = tokio::time::timeout(STEP, events.accepted.recv())
-        .await?
-        .expect("the sink got the message");
+    let (_, body) = next_message(&mut events).await?;
     daemon.signal("TERM")?;
     assert_eq!(daemon.wait_exit(STEP)?, Some(0));
 

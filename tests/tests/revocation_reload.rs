@@ -3,8 +3,9 @@
 
 use certmail_pki::testpki::{TestPki, UserSpec, gpki_cdp};
 use certmail_tests::cert_kinds::write_pem;
-use certmail_tests::lines::{LineClient, imaps_login};
-use certmail_tests::{fixtures, tls};
+use certmail_tests::fixtures;
+use certmail_tests::lines::imaps_login;
+use certmail_tests::revocation::{assert_login_refused_as_revoked, assert_revoked_bye};
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
 
@@ -14,23 +15,12 @@ async fn a_reloaded_crl_ends_the_revoked_users_session() -> anyhow::Result<()> {
     let now = certmail_pki::now_unix();
     let work = tempfile::tempdir()?;
     let user = pki.issue(&pki.gpki_ca, &UserSpec::gpki("홍길동", now), work.path())?;
-    let empty = pki.crl(
-        &pki.gpki_ca,
-        Some(&gpki_cdp(146)),
-        &[],
-        now - 3600,
-        now + 86_400,
-    )?;
-    let fx = fixtures::Installation::with_pki(&pki, &[("dp146.crl".to_string(), empty, None)])?;
+    let fx = fixtures::Installation::with_gpki(&pki)?;
     let (cert, key) = write_pem(work.path(), "hong", &user)?;
     fx.add_user("hong", "홍길동", PASSWORD, &cert)?;
     let daemon = fx.start()?;
 
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&cert, &key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let cfg = fx.tls_for(&cert, &key)?;
     let mut c = imaps_login(daemon.addr("imaps"), cfg.clone(), "hong", PASSWORD).await?;
 
     // The CA revokes the certificate; the fetch job drops the new CRL in place; reload.
@@ -44,20 +34,9 @@ async fn a_reloaded_crl_ends_the_revoked_users_session() -> anyhow::Result<()> {
     std::fs::write(fx.pki.crl_dir.join("dp146.crl"), revoked)?;
     daemon.signal("HUP")?;
     let bye = c.line().await?;
-    assert!(
-        bye.starts_with("* BYE [UNAVAILABLE]") && bye.to_lowercase().contains("revoked"),
-        "{bye}"
-    );
+    assert_revoked_bye(&bye);
 
-    let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), cfg).await?);
-    assert!(c.line().await?.starts_with("* OK"));
-    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
-        .await?;
-    let refused = c.line().await?;
-    assert!(
-        refused.starts_with("a1 NO [AUTHENTICATIONFAILED]") && refused.contains("revoked"),
-        "{refused}"
-    );
+    assert_login_refused_as_revoked(daemon.addr("imaps"), cfg, PASSWORD).await?;
     drop(daemon);
 
     use certmail_store::prelude::*;
@@ -77,14 +56,7 @@ async fn a_changed_crl_file_is_picked_up_without_a_reload() -> anyhow::Result<()
     let now = certmail_pki::now_unix();
     let work = tempfile::tempdir()?;
     let user = pki.issue(&pki.gpki_ca, &UserSpec::gpki("홍길동", now), work.path())?;
-    let empty = pki.crl(
-        &pki.gpki_ca,
-        Some(&gpki_cdp(146)),
-        &[],
-        now - 3600,
-        now + 86_400,
-    )?;
-    let fx = fixtures::Installation::with_pki(&pki, &[("dp146.crl".to_string(), empty, None)])?;
+    let fx = fixtures::Installation::with_gpki(&pki)?;
     let text = std::fs::read_to_string(&fx.config_path)?;
     std::fs::write(
         &fx.config_path,
@@ -93,11 +65,7 @@ async fn a_changed_crl_file_is_picked_up_without_a_reload() -> anyhow::Result<()
     let (cert, key) = write_pem(work.path(), "hong", &user)?;
     fx.add_user("hong", "홍길동", PASSWORD, &cert)?;
     let daemon = fx.start()?;
-    let cfg = tls::client_config(
-        &fx.server_ca,
-        Some((&cert, &key)),
-        &[&rustls::version::TLS13],
-    )?;
+    let cfg = fx.tls_for(&cert, &key)?;
     let mut c = imaps_login(daemon.addr("imaps"), cfg, "hong", PASSWORD).await?;
     c.send_raw(b"a2 IDLE\r\n").await?;
     assert!(c.line().await?.starts_with('+'));
@@ -114,9 +82,6 @@ async fn a_changed_crl_file_is_picked_up_without_a_reload() -> anyhow::Result<()
     std::fs::write(&tmp, revoked)?;
     std::fs::rename(&tmp, fx.pki.crl_dir.join("dp146.crl"))?;
     let bye = c.line().await?;
-    assert!(
-        bye.starts_with("* BYE [UNAVAILABLE]") && bye.to_lowercase().contains("revoked"),
-        "{bye}"
-    );
+    assert_revoked_bye(&bye);
     Ok(())
 }

@@ -23,8 +23,7 @@ async fn imap_signed_in(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn list_kick_disable_and_password_change_end_sessions() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     let daemon = fx.start()?;
 
     let (code, out, _) = fx.certmail(&["session", "list"])?;

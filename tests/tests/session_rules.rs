@@ -46,8 +46,7 @@ async fn still_open(c: &mut Client) -> anyhow::Result<bool> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_device_many_connections_and_a_race_of_twenty() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     let daemon = fx.start()?;
     let cfg = fx.user_tls()?;
     let desktop: IpAddr = "127.0.0.1".parse()?;

@@ -12,8 +12,7 @@ const PASSWORD: &str = "Gpki-Pass-2026!";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_device_ends_the_old_session_everywhere() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
     let daemon = fx.start()?;
     let cfg = fx.user_tls()?;

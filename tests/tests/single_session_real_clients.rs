@@ -11,8 +11,7 @@ const PASSWORD: &str = "Gpki-Pass-2026!";
 
 #[test]
 fn imaplib_and_smtplib_on_the_old_device_hear_why() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
     let daemon = fx.start()?;
     let script = format!(

@@ -6,22 +6,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use certmail_tests::fixtures;
+use certmail_tests::outside::subjects;
 
 // ASCII: Python's smtplib encodes AUTH PLAIN as ASCII.
 const PASSWORD: &str = "Gpki-Pass-2026!";
-
-fn subjects(bodies: &[Vec<u8>]) -> Vec<String> {
-    let mut s: Vec<String> = bodies
-        .iter()
-        .filter_map(|b| {
-            mail_parser::MessageParser::default()
-                .parse(b)
-                .and_then(|m| m.subject().map(str::to_string))
-        })
-        .collect();
-    s.sort();
-    s
-}
 
 fn cert_der(pem_file: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     use rustls::pki_types::CertificateDer;
@@ -30,20 +18,12 @@ fn cert_der(pem_file: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd.output()?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    anyhow::ensure!(out.status.success(), "{cmd:?} failed:\n{text}");
-    Ok(text)
+    Ok(certmail_tests::outside::run_ok(cmd)?.all)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn swaks_smtplib_and_lettre_deliver_exactly_once() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
     let daemon = fx.start()?;
     let (cert, key, ca) = (

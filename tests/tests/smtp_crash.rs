@@ -13,8 +13,7 @@ const PASSWORD: &str = "Gpki-Pass-2026!";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_mid_flight_keeps_every_acknowledged_message() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
     let mut daemon = fx.start()?;
     let cfg = fx.user_tls()?;
@@ -77,16 +76,10 @@ async fn kill_9_mid_flight_keeps_every_acknowledged_message() -> anyhow::Result<
         acked.len()
     );
 
-    let stored: BTreeSet<String> = fx
-        .mailbox_bodies("kim", "INBOX")
-        .await?
-        .iter()
-        .filter_map(|b| {
-            mail_parser::MessageParser::default()
-                .parse(b)
-                .and_then(|m| m.subject().map(str::to_string))
-        })
-        .collect();
+    let stored: BTreeSet<String> =
+        certmail_tests::outside::subjects(&fx.mailbox_bodies("kim", "INBOX").await?)
+            .into_iter()
+            .collect();
     let lost: Vec<_> = acked.difference(&stored).collect();
     assert!(
         lost.is_empty(),

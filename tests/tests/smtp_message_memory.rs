@@ -34,8 +34,7 @@ fn message(subject: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_message_over_the_shared_budget_waits_for_memory() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
     let config = std::fs::read_to_string(&fx.config_path)?;
     std::fs::write(

@@ -19,8 +19,7 @@ fn starts(reply: &str, code: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_have_exact_codes() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
     let daemon = fx.start()?;
     let with_cert = fx.user_tls()?;

@@ -141,15 +141,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SmtpClient<S> {
     }
 
     async fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        let write = async {
-            let s = self.stream.get_mut();
-            s.write_all(bytes).await?;
-            s.flush().await
-        };
-        tokio::time::timeout(self.timeout, write)
-            .await
-            .context("timed out writing to the server")?
-            .context("writing to the server")
+        write_within(self.stream.get_mut(), bytes, self.timeout).await
     }
 
     async fn expect(&mut self, code: u16, what: &str) -> anyhow::Result<Reply> {
@@ -207,6 +199,22 @@ async fn read_reply<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> anyhow::
             Some(_) => bail!("not an SMTP reply: {text:?}"),
         }
     }
+}
+
+/// Writes and flushes `bytes` to the server within `timeout`.
+pub async fn write_within<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    bytes: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let write = async {
+        io.write_all(bytes).await?;
+        io.flush().await
+    };
+    tokio::time::timeout(timeout, write)
+        .await
+        .context("timed out writing to the server")?
+        .context("writing to the server")
 }
 
 #[cfg(test)]

@@ -11,10 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
 use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
+use tokio::io::BufReader;
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite};
-use tokio::io::{AsyncWriteExt as _, BufReader};
-use tokio::net::TcpSocket;
 use tokio_rustls::client::TlsStream;
 
 /// The longest response line accepted (literals are read separately).
@@ -59,18 +57,7 @@ pub async fn connect(
     cfg: Arc<ClientConfig>,
     timeout: Duration,
 ) -> anyhow::Result<ImapConn> {
-    let open = async {
-        let socket = TcpSocket::new_v4()?;
-        socket.bind(SocketAddr::new(from, 0))?;
-        let tcp = socket.connect(addr).await?;
-        tcp.set_nodelay(true)?;
-        let name = ServerName::try_from("localhost")?;
-        let tls = tokio_rustls::TlsConnector::from(cfg)
-            .connect(name, tcp)
-            .await?;
-        anyhow::Ok(tls)
-    };
-    let tls = tokio::time::timeout(timeout, open)
+    let tls = tokio::time::timeout(timeout, crate::tls::connect_from(from, addr, cfg))
         .await
         .with_context(|| format!("connecting from {from} to {addr} timed out"))?
         .with_context(|| format!("connecting from {from} to {addr}"))?;
@@ -202,15 +189,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ImapConn<S> {
     }
 
     async fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        let write = async {
-            let s = self.io.get_mut();
-            s.write_all(bytes).await?;
-            s.flush().await
-        };
-        tokio::time::timeout(self.timeout, write)
-            .await
-            .context("timed out writing to the server")?
-            .context("writing to the server")
+        crate::client::write_within(self.io.get_mut(), bytes, self.timeout).await
     }
 }
 
@@ -242,7 +221,7 @@ pub fn search_uids(untagged: &[String]) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::duplex;
+    use tokio::io::{AsyncWriteExt as _, duplex};
 
     const STEP: Duration = Duration::from_secs(5);
 

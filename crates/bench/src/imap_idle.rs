@@ -125,17 +125,7 @@ pub async fn holder_main(plan_path: &Path) -> anyhow::Result<()> {
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     let closed = Arc::new(AtomicUsize::new(0));
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<anyhow::Result<()>>();
-    // stdin is read on a plain thread (tokio's stdin needs a feature the workspace does
-    // not enable).
-    let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            let Ok(line) = line else { break };
-            if line_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let mut lines = stdin_lines();
     let mut opened = 0usize;
     while let Some(line) = lines.recv().await {
         let target: usize = line
@@ -149,34 +139,7 @@ pub async fn holder_main(plan_path: &Path) -> anyhow::Result<()> {
             let k = i % plan.accounts.len();
             let (plan, cfg, permits) = (plan.clone(), configs[k].clone(), permits.clone());
             let (ready_tx, closed) = (ready_tx.clone(), closed.clone());
-            tokio::spawn(async move {
-                let account = &plan.accounts[k];
-                let permit = permits.acquire_owned().await;
-                let opening = async {
-                    let mut c =
-                        imap_client::connect(account.from, plan.addr, cfg, plan.timeout).await?;
-                    c.sign_in(plan.sign_in, &account.id, &account.password)
-                        .await?;
-                    c.command_ok("SELECT INBOX").await?;
-                    let tag = c.idle().await?;
-                    anyhow::Ok((c, tag))
-                };
-                let opened = opening
-                    .await
-                    .with_context(|| format!("connection {} as {}", i + 1, account.id));
-                drop(permit);
-                match opened {
-                    Ok((mut c, _tag)) => {
-                        let _ = ready_tx.send(Ok(()));
-                        // Hold the connection; read whatever the server sends.
-                        while let Ok(Some(_)) = c.next_unbounded().await {}
-                        closed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                }
-            });
+            tokio::spawn(hold_one(plan, k, i, cfg, permits, ready_tx, closed));
         }
         opened = opened.max(target);
         while ready < wanted {
@@ -197,6 +160,60 @@ pub async fn holder_main(plan_path: &Path) -> anyhow::Result<()> {
         println!("ready {opened} {:.1}", started.elapsed().as_secs_f64());
     }
     Ok(())
+}
+
+/// Stdin's lines, read on a plain thread (tokio's stdin needs a feature the workspace does
+/// not enable).
+fn stdin_lines() -> mpsc::UnboundedReceiver<String> {
+    let (line_tx, lines) = mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
+/// Opens connection `i` (as account `k`) under a permit, signs in, selects INBOX and
+/// idles; reports on `ready_tx`, then holds the connection, counting it in `closed` when
+/// the server ends it.
+async fn hold_one(
+    plan: Arc<HolderPlan>,
+    k: usize,
+    i: usize,
+    cfg: Arc<rustls::ClientConfig>,
+    permits: Arc<Semaphore>,
+    ready_tx: mpsc::UnboundedSender<anyhow::Result<()>>,
+    closed: Arc<AtomicUsize>,
+) {
+    let account = &plan.accounts[k];
+    let permit = permits.acquire_owned().await;
+    let opening = async {
+        let mut c = imap_client::connect(account.from, plan.addr, cfg, plan.timeout).await?;
+        c.sign_in(plan.sign_in, &account.id, &account.password)
+            .await?;
+        c.command_ok("SELECT INBOX").await?;
+        let tag = c.idle().await?;
+        anyhow::Ok((c, tag))
+    };
+    let opened = opening
+        .await
+        .with_context(|| format!("connection {} as {}", i + 1, account.id));
+    drop(permit);
+    match opened {
+        Ok((mut c, _tag)) => {
+            let _ = ready_tx.send(Ok(()));
+            // Hold the connection; read whatever the server sends.
+            while let Ok(Some(_)) = c.next_unbounded().await {}
+            closed.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => {
+            let _ = ready_tx.send(Err(e));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -93,10 +93,11 @@ async fn install(
     })
 }
 
+/// Starts the daemon on `inst`; returns it with its IMAPS and submissions addresses.
 async fn start(
     inst: &Installation,
     certmail: &Path,
-) -> anyhow::Result<crate::daemon::DaemonProcess> {
+) -> anyhow::Result<(crate::daemon::DaemonProcess, SocketAddr, SocketAddr)> {
     let d = crate::daemon::DaemonProcess::start(
         certmail,
         &inst.config,
@@ -105,8 +106,11 @@ async fn start(
         Duration::from_secs(60),
     )
     .await?;
-    ensure!(d.listener("imaps").is_some(), "no imaps listener");
-    Ok(d)
+    let imaps = d.listener("imaps").context("no imaps listener")?;
+    let subs = d
+        .listener("submissions")
+        .context("no submissions listener")?;
+    Ok((d, imaps, subs))
 }
 
 /// Delivers `per_mailbox` messages of `size` bytes to each of `targets` over SMTP, one
@@ -167,32 +171,10 @@ pub async fn fill(
 pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     let ws = install(opts, "certmail-bench-imap-", 4, opts.clients + 1, "").await?;
     let inst = &ws.inst;
-    let d = start(inst, &opts.certmail).await?;
-    let imaps = d.listener("imaps").context("no imaps listener")?;
-    let subs = d
-        .listener("submissions")
-        .context("no submissions listener")?;
+    let (d, imaps, subs) = start(inst, &opts.certmail).await?;
     let (mix_accounts, watcher) = inst.recipients.split_at(opts.clients);
     let watcher = &watcher[0];
-    let t = Instant::now();
-    fill(
-        subs,
-        &inst.server_ca,
-        &inst.senders,
-        mix_accounts,
-        opts.messages,
-        opts.size,
-        opts.timeout,
-    )
-    .await
-    .map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
-    eprintln!(
-        "filled {} INBOXes with {} messages of {} bytes in {:.1} s",
-        mix_accounts.len(),
-        opts.messages,
-        opts.size,
-        t.elapsed().as_secs_f64()
-    );
+    fill_inboxes(inst, subs, mix_accounts, opts).await?;
 
     let plan = MixPlan {
         addr: imaps,
@@ -242,15 +224,66 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     .await
     .map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
     d.stop(Duration::from_secs(10)).await;
+    let load = LoadFigures {
+        cpu: server_after.cpu.saturating_sub(server_before.cpu),
+        after: server_after,
+        load_average,
+    };
+    print_load(opts, &mix, &load, &busy, &quiet);
+    Ok(())
+}
 
-    println!("{}", crate::machine_line());
-    println!(
-        "command: {}",
-        std::env::args().collect::<Vec<_>>().join(" ")
+/// Fills the INBOXes of `accounts` with the messages of the load run, and says how long
+/// it took.
+async fn fill_inboxes(
+    inst: &Installation,
+    subs: SocketAddr,
+    accounts: &[Recipient],
+    opts: &ImapOptions,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    fill(
+        subs,
+        &inst.server_ca,
+        &inst.senders,
+        accounts,
+        opts.messages,
+        opts.size,
+        opts.timeout,
+    )
+    .await
+    .map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
+    eprintln!(
+        "filled {} INBOXes with {} messages of {} bytes in {:.1} s",
+        accounts.len(),
+        opts.messages,
+        opts.size,
+        t.elapsed().as_secs_f64()
     );
-    println!();
-    print_mix(opts, &mix);
-    let cpu = server_after.cpu.saturating_sub(server_before.cpu);
+    Ok(())
+}
+
+/// The daemon's figures over the load mix.
+struct LoadFigures {
+    /// CPU time the daemon spent during the mix.
+    cpu: Duration,
+    /// The daemon's state after the mix.
+    after: procstat::ProcStat,
+    /// The machine's load average after the mix.
+    load_average: Option<f64>,
+}
+
+/// Prints the load run's tables.
+fn print_load(
+    opts: &ImapOptions,
+    mix: &imap_mix::MixOutcome,
+    load: &LoadFigures,
+    busy: &[imap_mix::Notice],
+    quiet: &[imap_mix::Notice],
+) {
+    print_header();
+    print_mix(opts, mix);
+    let cpu = load.cpu;
     println!();
     println!(
         "server CPU during the mix: {:.2} s = {:.0}% of one core, {:.3} ms per operation; \
@@ -258,15 +291,25 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
         cpu.as_secs_f64(),
         100.0 * cpu.as_secs_f64() / mix.elapsed.as_secs_f64().max(1e-9),
         1e3 * cpu.as_secs_f64() / mix.ops.len().max(1) as f64,
-        server_after.rss as f64 / 1048576.0,
-        server_after.peak_rss as f64 / 1048576.0,
-        load_average.map_or_else(|| "?".into(), |l| format!("{l:.1}"))
+        load.after.rss as f64 / 1048576.0,
+        load.after.peak_rss as f64 / 1048576.0,
+        load.load_average
+            .map_or_else(|| "?".into(), |l| format!("{l:.1}"))
     );
     println!();
-    print_notices("delivery → IDLE `* n EXISTS`, during the mix", &busy);
+    print_notices("delivery → IDLE `* n EXISTS`, during the mix", busy);
     println!();
-    print_notices("delivery → IDLE `* n EXISTS`, quiet server", &quiet);
-    Ok(())
+    print_notices("delivery → IDLE `* n EXISTS`, quiet server", quiet);
+}
+
+/// The first lines of every table: the machine and the command line.
+fn print_header() {
+    println!("{}", crate::machine_line());
+    println!(
+        "command: {}",
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    println!();
 }
 
 fn ms(d: Duration) -> String {
@@ -356,11 +399,7 @@ pub async fn memory(opts: &ImapOptions) -> anyhow::Result<()> {
     let accounts = opts.memory_accounts;
     let ws = install(opts, "certmail-bench-imapmem-", 2, accounts, &extra).await?;
     let inst = &ws.inst;
-    let d = start(inst, &opts.certmail).await?;
-    let imaps = d.listener("imaps").context("no imaps listener")?;
-    let subs = d
-        .listener("submissions")
-        .context("no submissions listener")?;
+    let (d, imaps, subs) = start(inst, &opts.certmail).await?;
     if opts.memory_messages > 0 {
         fill(
             subs,
@@ -374,35 +413,10 @@ pub async fn memory(opts: &ImapOptions) -> anyhow::Result<()> {
         .await
         .map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
     }
-    let plan = HolderPlan {
-        addr: imaps,
-        server_ca: inst.server_ca.clone(),
-        sign_in: opts.memory_sign_in,
-        timeout: opts.timeout,
-        accounts: inst
-            .recipients
-            .iter()
-            .enumerate()
-            .map(|(i, r)| HolderAccount {
-                from: source_address(i),
-                id: r.id.clone(),
-                cert: r.cert.clone(),
-                key: r.key.clone(),
-                password: r.password.clone(),
-            })
-            .collect(),
-    };
+    let plan = holder_plan(inst, imaps, opts);
     let plan_path = inst.dir.join("idle-plan.tsv");
     std::fs::write(&plan_path, plan.to_text())?;
-    let mut holder = tokio::process::Command::new(std::env::current_exe()?)
-        .arg("imap-idle-clients")
-        .arg("--plan")
-        .arg(&plan_path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting the idle-connection holder")?;
+    let mut holder = spawn_holder(&plan_path)?;
     let mut to_holder = holder.stdin.take().context("stdin piped")?;
     let mut from_holder =
         tokio::io::BufReader::new(holder.stdout.take().context("stdout piped")?).lines();
@@ -434,19 +448,77 @@ pub async fn memory(opts: &ImapOptions) -> anyhow::Result<()> {
             "{n} idle connections in {secs} s: daemon RSS {:.1} MiB",
             rss as f64 / 1048576.0
         );
-        rows.push((n, secs, rss, holder_rss, fds));
+        rows.push(MemoryRow {
+            n,
+            secs,
+            rss,
+            holder_rss,
+            fds,
+        });
     }
     let stat = d.stat()?;
     drop(to_holder);
     let _ = tokio::time::timeout(Duration::from_secs(30), holder.wait()).await;
     d.stop(Duration::from_secs(10)).await;
 
-    println!("{}", crate::machine_line());
-    println!(
-        "command: {}",
-        std::env::args().collect::<Vec<_>>().join(" ")
-    );
-    println!();
+    print_memory_table(opts, accounts, base, &rows, stat.peak_rss);
+    Ok(())
+}
+
+/// One step of the memory run: `n` idle connections opened in `secs`, the daemon's RSS,
+/// the holder's RSS and the daemon's open file descriptors.
+struct MemoryRow {
+    n: usize,
+    secs: String,
+    rss: u64,
+    holder_rss: u64,
+    fds: usize,
+}
+
+/// Starts this program as the idle-connection holder (`imap-idle-clients`) on `plan`.
+fn spawn_holder(plan: &std::path::Path) -> anyhow::Result<tokio::process::Child> {
+    tokio::process::Command::new(std::env::current_exe()?)
+        .arg("imap-idle-clients")
+        .arg("--plan")
+        .arg(plan)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the idle-connection holder")
+}
+
+/// The idle-connection holder's plan: every recipient from its own loopback address.
+fn holder_plan(inst: &Installation, imaps: SocketAddr, opts: &ImapOptions) -> HolderPlan {
+    HolderPlan {
+        addr: imaps,
+        server_ca: inst.server_ca.clone(),
+        sign_in: opts.memory_sign_in,
+        timeout: opts.timeout,
+        accounts: inst
+            .recipients
+            .iter()
+            .enumerate()
+            .map(|(i, r)| HolderAccount {
+                from: source_address(i),
+                id: r.id.clone(),
+                cert: r.cert.clone(),
+                key: r.key.clone(),
+                password: r.password.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Prints the memory run's table.
+fn print_memory_table(
+    opts: &ImapOptions,
+    accounts: usize,
+    base: u64,
+    rows: &[MemoryRow],
+    peak_rss: u64,
+) {
+    print_header();
     println!(
         "idle signed-in IMAP connections (TLS 1.3, client certificate, AUTHENTICATE {}, SELECT \
          INBOX of {} messages, IDLE), {} accounts from {} loopback addresses, held by a second \
@@ -469,7 +541,14 @@ pub async fn memory(opts: &ImapOptions) -> anyhow::Result<()> {
         base as f64 / 1048576.0
     );
     let mut prev = (0usize, base);
-    for (n, secs, rss, holder_rss, fds) in rows {
+    for row in rows {
+        let MemoryRow {
+            n,
+            ref secs,
+            rss,
+            holder_rss,
+            fds,
+        } = *row;
         let per =
             |from: u64, count: usize| (rss as f64 - from as f64) / 1024.0 / count.max(1) as f64;
         println!(
@@ -484,9 +563,8 @@ pub async fn memory(opts: &ImapOptions) -> anyhow::Result<()> {
     println!();
     println!(
         "daemon peak RSS (VmHWM): {:.1} MiB",
-        stat.peak_rss as f64 / 1048576.0
+        peak_rss as f64 / 1048576.0
     );
-    Ok(())
 }
 
 /// Account `i`'s source address: 127.1.x.y, one per account (its device).

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
-use certmail_pki::testpki::{TestPki, UserSpec, gpki_cdp, pem};
+use certmail_config::{Config, LocalFiles};
+use certmail_pki::testpki::{TestPki, UserSpec, pem};
 use tokio::io::AsyncWriteExt as _;
 
 use crate::message::korean_name;
@@ -17,15 +18,16 @@ pub const DOMAIN: &str = "bench.go.kr";
 /// How long one `certmail account …` or `cert …` command may take.
 const CLI_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A sending account: one per client, each with its own certificate (one device each, so
-/// no session replaces another).
+/// An account of the run, with its certificate: a sender (one per client, each with its
+/// own certificate, one device each, so no session replaces another) or a recipient (with
+/// a certificate too, so the run can count its INBOX over IMAP).
 #[derive(Clone)]
-pub struct Sender {
+pub struct Account {
     /// Login id.
     pub id: String,
     /// The person's name, as on the certificate.
     pub name: String,
-    /// The account's address (MAIL FROM and From:).
+    /// The account's address (MAIL FROM and From: for a sender).
     pub address: String,
     /// The second factor.
     pub password: String,
@@ -35,36 +37,14 @@ pub struct Sender {
     pub key: PathBuf,
 }
 
-/// A receiving account (with a certificate too, so the run can count its INBOX over IMAP).
-#[derive(Clone)]
-pub struct Recipient {
-    /// Login id.
-    pub id: String,
-    /// The person's name.
-    pub name: String,
-    /// The account's address.
-    pub address: String,
-    /// The second factor.
-    pub password: String,
-    /// The certificate, PEM.
-    pub cert: PathBuf,
-    /// The certificate's key, PKCS#8 PEM.
-    pub key: PathBuf,
-}
+/// A sending account.
+pub type Sender = Account;
+/// A receiving account.
+pub type Recipient = Account;
 
-impl std::fmt::Debug for Sender {
+impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sender")
-            .field("id", &self.id)
-            .field("address", &self.address)
-            .field("password", &"<redacted>")
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for Recipient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recipient")
+        f.debug_struct("Account")
             .field("id", &self.id)
             .field("address", &self.address)
             .field("password", &"<redacted>")
@@ -115,7 +95,6 @@ pub fn write_files_with(
     extra_config: &str,
 ) -> anyhow::Result<Installation> {
     let pki = TestPki::new().context("generating the test PKI")?;
-    let now = certmail_pki::now_unix();
     let certs_dir = dir.join("pki/certs");
     let crl_dir = dir.join("pki/crl");
     let users_dir = dir.join("pki/users");
@@ -124,76 +103,42 @@ pub fn write_files_with(
     }
     pki.write_certs_dir(&certs_dir)?;
     // Users of UserSpec::gpki are in CRL partition 146: publish an empty CRL for it.
-    let crl = pki.crl(
-        &pki.gpki_ca,
-        Some(&gpki_cdp(146)),
-        &[],
-        now - 3600,
-        now + 86_400,
-    )?;
+    let crl = certmail_testkit::pki::empty_gpki_partition_crl(&pki)?;
     std::fs::write(crl_dir.join("crl1p1dp146.crl"), pem("X509 CRL", &crl))?;
+    let (server_chain, server_key, server_ca) = write_server_cert(&pki, &dir.join("pki"))?;
 
-    let server = pki.server_cert()?;
-    let server_chain = dir.join("pki/server-chain.pem");
-    let server_key = dir.join("pki/server-key.pem");
-    let server_ca = dir.join("pki/server-ca.pem");
-    std::fs::write(
-        &server_chain,
-        format!("{}{}", server.cert_pem(), pki.server_ca.cert_pem()),
-    )?;
-    std::fs::write(&server_key, server.key_pem())?;
-    std::fs::write(&server_ca, pki.server_ca.cert_pem())?;
-
-    // Writes a certificate and key for `name`; returns their paths.
-    let issue = |id: &str, name: &str| -> anyhow::Result<(PathBuf, PathBuf)> {
-        let mut spec = UserSpec::gpki(name, now);
-        spec.real_name = Some(name.to_owned());
-        let user = pki.issue(&pki.gpki_ca, &spec, &users_dir)?;
-        let cert = users_dir.join(format!("{id}.pem"));
-        let key = users_dir.join(format!("{id}-key.pem"));
-        std::fs::write(&cert, user.cert_pem())?;
-        std::fs::write(&key, user.key_pem())?;
-        Ok((cert, key))
+    let now = certmail_pki::now_unix();
+    let issue = |id: &str, name: &str| issue_user(&pki, &users_dir, id, name, now);
+    let account = |id: String, name: String| -> anyhow::Result<Account> {
+        let (cert, key) = issue(&id, &name)?;
+        Ok(Account {
+            address: format!("{id}@{DOMAIN}"),
+            password: password_of(&id),
+            id,
+            name,
+            cert,
+            key,
+        })
     };
-    let mut sender_list = Vec::with_capacity(senders);
-    for i in 0..senders {
-        let id = format!("sender{:03}", i + 1);
-        let name = korean_name(i);
-        let (cert, key) = issue(&id, &name)?;
-        sender_list.push(Sender {
-            address: format!("{id}@{DOMAIN}"),
-            password: password_of(&id),
-            id,
-            name,
-            cert,
-            key,
-        });
-    }
-    let mut recipient_list = Vec::with_capacity(recipients);
-    for i in 0..recipients {
-        let id = format!("user{:04}", i + 1);
-        let name = korean_name(1000 + i);
-        let (cert, key) = issue(&id, &name)?;
-        recipient_list.push(Recipient {
-            address: format!("{id}@{DOMAIN}"),
-            password: password_of(&id),
-            id,
-            name,
-            cert,
-            key,
-        });
-    }
+    let sender_list = (0..senders)
+        .map(|i| account(format!("sender{:03}", i + 1), korean_name(i)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let recipient_list = (0..recipients)
+        .map(|i| account(format!("user{:04}", i + 1), korean_name(1000 + i)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
 
     let config = dir.join("certmail.toml");
-    let text = config_text(
-        dir,
-        &server_chain,
-        &server_key,
-        &certs_dir,
-        &crl_dir,
-        log_level,
-    );
-    std::fs::write(&config, format!("{text}{extra_config}"))?;
+    let files = LocalFiles {
+        data_dir: dir.join("data"),
+        tls_cert: server_chain,
+        tls_key: server_key,
+        certs_dir,
+        crl_dir,
+    };
+    std::fs::write(
+        &config,
+        format!("{}{extra_config}", config_text(files, log_level)),
+    )?;
     Ok(Installation {
         dir: dir.to_owned(),
         config,
@@ -204,55 +149,53 @@ pub fn write_files_with(
     })
 }
 
-/// The configuration: every listener on 127.0.0.1:0, connection limits lifted, no quota.
-fn config_text(
+/// Writes the server certificate chain, its key and its CA into `dir`; returns their paths.
+fn write_server_cert(pki: &TestPki, dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
+    let server = pki.server_cert()?;
+    let chain = dir.join("server-chain.pem");
+    let key = dir.join("server-key.pem");
+    let ca = dir.join("server-ca.pem");
+    std::fs::write(
+        &chain,
+        format!("{}{}", server.cert_pem(), pki.server_ca.cert_pem()),
+    )?;
+    std::fs::write(&key, server.key_pem())?;
+    std::fs::write(&ca, pki.server_ca.cert_pem())?;
+    Ok((chain, key, ca))
+}
+
+/// Issues a GPKI certificate for `name`, valid from `now`, and writes it and its key as `<id>.pem` and
+/// `<id>-key.pem` in `dir`; returns their paths.
+fn issue_user(
+    pki: &TestPki,
     dir: &Path,
-    chain: &Path,
-    key: &Path,
-    certs: &Path,
-    crls: &Path,
-    log_level: &str,
-) -> String {
-    let q = |p: &Path| format!("{:?}", p.display().to_string());
+    id: &str,
+    name: &str,
+    now: i64,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let mut spec = UserSpec::gpki(name, now);
+    spec.real_name = Some(name.to_owned());
+    let user = pki.issue(&pki.gpki_ca, &spec, dir)?;
+    let cert = dir.join(format!("{id}.pem"));
+    let key = dir.join(format!("{id}-key.pem"));
+    std::fs::write(&cert, user.cert_pem())?;
+    std::fs::write(&key, user.key_pem())?;
+    Ok((cert, key))
+}
+
+/// The configuration: every listener on 127.0.0.1:0, connection limits lifted, no quota.
+fn config_text(files: LocalFiles, log_level: &str) -> String {
+    let mut config = Config::local(files, [0; 5]);
+    config.server.hostname = format!("mail.{DOMAIN}");
+    config.server.local_domains = vec![DOMAIN.to_owned()];
+    config.server.log_level = log_level.to_owned();
+    config.server.shutdown_grace_secs = 5;
+    config.limits.max_connections = 100_000;
+    config.limits.max_connections_per_ip = 100_000;
+    config.smtp.quota_bytes = 0;
     format!(
-        r#"# Written by certmail-bench for one run.
-[server]
-hostname = "mail.{DOMAIN}"
-local_domains = ["{DOMAIN}"]
-data_dir = {data}
-log_level = {log_level:?}
-shutdown_grace_secs = 5
-
-[tls]
-cert = {cert}
-key = {key}
-
-[pki]
-certs_dir = {certs}
-crl_dir = {crls}
-
-[limits]
-max_connections = 100000
-max_connections_per_ip = 100000
-
-[imap]
-listen_tls = ["127.0.0.1:0"]
-listen_starttls = ["127.0.0.1:0"]
-
-[smtp]
-listen_submissions = ["127.0.0.1:0"]
-listen_submission = ["127.0.0.1:0"]
-listen_mx = ["127.0.0.1:0"]
-quota_bytes = 0
-
-[mailauth]
-check_inbound = false
-"#,
-        data = q(&dir.join("data")),
-        cert = q(chain),
-        key = q(key),
-        certs = q(certs),
-        crls = q(crls),
+        "# Written by certmail-bench for one run.\n{}",
+        config.to_toml()
     )
 }
 
@@ -284,19 +227,7 @@ impl Installation {
         name: &str,
         address: &str,
     ) -> anyhow::Result<()> {
-        let args = [
-            "account",
-            "add",
-            id,
-            "--name",
-            name,
-            "--organisation",
-            "행정안전부",
-            "--address",
-            address,
-            "--approve",
-            "--password-stdin",
-        ];
+        let args = certmail_testkit::install::account_add_args(id, name, address, true);
         self.cli(certmail, &args, Some(&password_of(id))).await
     }
 
@@ -342,8 +273,15 @@ mod tests {
 
     #[test]
     fn config_lifts_limits_and_uses_port_zero() {
-        let p = Path::new("/tmp/x");
-        let text = config_text(p, p, p, p, p, "warn");
+        let p = PathBuf::from("/tmp/x");
+        let files = LocalFiles {
+            data_dir: p.clone(),
+            tls_cert: p.clone(),
+            tls_key: p.clone(),
+            certs_dir: p.clone(),
+            crl_dir: p,
+        };
+        let text = config_text(files, "warn");
         assert!(text.contains("max_connections_per_ip = 100000"));
         assert!(text.contains("listen_submissions = [\"127.0.0.1:0\"]"));
         assert!(!text.contains(":465"));

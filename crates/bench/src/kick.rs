@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpSocket;
 use tokio_rustls::client::TlsStream;
 
 use crate::report::percentile;
@@ -29,13 +27,9 @@ async fn connect_from(
     addr: SocketAddr,
     cfg: Arc<ClientConfig>,
 ) -> anyhow::Result<Conn> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(from, 0))?;
-    let tcp = socket.connect(addr).await?;
-    let tls = tokio_rustls::TlsConnector::from(cfg)
-        .connect(ServerName::try_from("localhost")?, tcp)
-        .await?;
-    Ok(BufReader::new(tls))
+    Ok(BufReader::new(
+        crate::tls::connect_from(from, addr, cfg).await?,
+    ))
 }
 
 async fn line(c: &mut Conn) -> anyhow::Result<String> {

@@ -285,8 +285,22 @@ async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
         "command: {}",
         std::env::args().collect::<Vec<_>>().join(" ")
     );
+    let labels: Vec<&str> = variants.iter().map(|(label, _)| *label).collect();
+    print_smtp_runs(&labels, runs);
+    if let Some(first) = refusals.first() {
+        anyhow::bail!(
+            "{} messages were refused; the first: {first}",
+            refusals.len()
+        );
+    }
+    Ok(())
+}
+
+/// Prints each variant's runs (a summary when there are several) and the table of its
+/// median run, then compares the medians of the disk and tmpfs variants.
+fn print_smtp_runs(labels: &[&str], runs: Vec<Vec<report::SmtpRun>>) {
     let mut medians = Vec::new();
-    for ((label, _), mut list) in variants.iter().zip(runs) {
+    for (label, mut list) in labels.iter().zip(runs) {
         list.sort_by(|a, b| a.messages_per_second().total_cmp(&b.messages_per_second()));
         println!();
         if list.len() > 1 {
@@ -316,13 +330,6 @@ async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
             100.0 * disk.messages_per_second() / tmpfs.messages_per_second().max(1e-9)
         );
     }
-    if let Some(first) = refusals.first() {
-        anyhow::bail!(
-            "{} messages were refused; the first: {first}",
-            refusals.len()
-        );
-    }
-    Ok(())
 }
 
 async fn imap(args: ImapArgs) -> anyhow::Result<()> {

@@ -133,6 +133,15 @@ impl SmtpRun {
             );
         }
         row("sign-in p50 (connect → 235)", ms(percentile(&sign, 50.0)));
+        self.resource_rows(&mut t, secs);
+        t
+    }
+
+    /// The server's and the client's resource use, as rows of [`SmtpRun::table`].
+    fn resource_rows(&self, t: &mut String, secs: f64) {
+        let mut row = |k: &str, v: String| {
+            let _ = writeln!(t, "| {k} | {v} |");
+        };
         row(
             "server RSS once all signed in",
             format!("{:.1} MiB", self.server_rss_signed_in as f64 / 1048576.0),
@@ -172,7 +181,6 @@ impl SmtpRun {
                 100.0 * self.client_cpu.as_secs_f64() / secs
             ),
         );
-        t
     }
 }
 

@@ -36,52 +36,12 @@ pub struct RunOptions {
 /// Runs the benchmark with the installation in a new directory under `parent`; returns
 /// the figures and the replies of refused messages.
 pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(SmtpRun, Vec<Reply>)> {
-    let tmp = tempfile::Builder::new()
-        .prefix("certmail-bench-")
-        .tempdir_in(parent)
-        .with_context(|| format!("creating a directory in {}", parent.display()))?;
     // Dropped (removing the directory) after the daemon, which is declared later.
-    let (_tmp_guard, dir) = if opts.keep_dir {
-        (None, tmp.keep())
-    } else {
-        let path = tmp.path().to_owned();
-        (Some(tmp), path)
-    };
-    let store_fs = procstat::filesystem_of(&dir).map_or_else(
-        || "unknown".to_owned(),
-        |(fs, src)| format!("{fs} on {src}"),
-    );
-
-    let t = Instant::now();
-    let (c, a, level) = (opts.concurrency, opts.accounts, opts.log_level.clone());
-    let dir2 = dir.clone();
-    let inst = tokio::task::spawn_blocking(move || install::write_files(&dir2, c, a, &level))
-        .await
-        .context("PKI generation panicked")??;
-    inst.create_accounts(&opts.certmail).await?;
-    eprintln!(
-        "setup: {} senders with certificates, {} recipients in {:.1} s ({}, {store_fs})",
-        inst.senders.len(),
-        inst.recipients.len(),
-        t.elapsed().as_secs_f64(),
-        inst.dir.display()
-    );
-
-    let daemon = daemon::DaemonProcess::start(
-        &opts.certmail,
-        &inst.config,
-        &inst.log,
-        "submissions",
-        Duration::from_secs(60),
-    )
-    .await?;
+    let (_tmp_guard, inst, store_fs) = set_up(opts, parent).await?;
+    let daemon = start_daemon(opts, &inst).await?;
     let addr = daemon
         .listener("submissions")
         .context("no submissions listener")?;
-    eprintln!(
-        "daemon pid {} listening on {addr} (submissions)",
-        daemon.pid()
-    );
 
     let plan = load::LoadPlan {
         messages: opts.messages,
@@ -148,4 +108,64 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
         load_average,
     };
     Ok((run, refusals))
+}
+
+/// Writes the installation into a new directory under `parent` (kept with `--keep-dir`)
+/// and creates its accounts; returns the directory's guard (`None` when kept), the
+/// installation and the file system the store is on.
+async fn set_up(
+    opts: &RunOptions,
+    parent: &Path,
+) -> anyhow::Result<(Option<tempfile::TempDir>, install::Installation, String)> {
+    let tmp = tempfile::Builder::new()
+        .prefix("certmail-bench-")
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a directory in {}", parent.display()))?;
+    let (guard, dir) = if opts.keep_dir {
+        (None, tmp.keep())
+    } else {
+        let path = tmp.path().to_owned();
+        (Some(tmp), path)
+    };
+    let store_fs = procstat::filesystem_of(&dir).map_or_else(
+        || "unknown".to_owned(),
+        |(fs, src)| format!("{fs} on {src}"),
+    );
+
+    let t = Instant::now();
+    let (c, a, level) = (opts.concurrency, opts.accounts, opts.log_level.clone());
+    let inst = tokio::task::spawn_blocking(move || install::write_files(&dir, c, a, &level))
+        .await
+        .context("PKI generation panicked")??;
+    inst.create_accounts(&opts.certmail).await?;
+    eprintln!(
+        "setup: {} senders with certificates, {} recipients in {:.1} s ({}, {store_fs})",
+        inst.senders.len(),
+        inst.recipients.len(),
+        t.elapsed().as_secs_f64(),
+        inst.dir.display()
+    );
+    Ok((guard, inst, store_fs))
+}
+
+/// Starts the daemon on `inst` and waits for its submissions listener.
+async fn start_daemon(
+    opts: &RunOptions,
+    inst: &install::Installation,
+) -> anyhow::Result<daemon::DaemonProcess> {
+    let daemon = daemon::DaemonProcess::start(
+        &opts.certmail,
+        &inst.config,
+        &inst.log,
+        "submissions",
+        Duration::from_secs(60),
+    )
+    .await?;
+    if let Some(addr) = daemon.listener("submissions") {
+        eprintln!(
+            "daemon pid {} listening on {addr} (submissions)",
+            daemon.pid()
+        );
+    }
+    Ok(daemon)
 }

@@ -1,6 +1,9 @@
 //! FETCH data items (RFC 3501 §6.4.5, §7.4.2): macros, UID FETCH, MODSEQ, the \Seen rule,
 //! partial ranges and missing sections, as the wire shows them.
 
+mod corpus_files;
+
+use corpus_files::corpus;
 use std::{fs, path::Path};
 
 use certmail_imap::{
@@ -22,15 +25,6 @@ use imap_codec::{
         response::{Data, Response},
     },
 };
-
-fn corpus(name: &str) -> Vec<u8> {
-    fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/corpus")
-            .join(name),
-    )
-    .expect("corpus file")
-}
 
 /// Runs `A1 [UID] FETCH 1 <items>` against `raw`; returns the untagged FETCH line and
 /// whether \Seen must be set.

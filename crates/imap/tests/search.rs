@@ -1,6 +1,9 @@
 //! SEARCH criteria (RFC 3501 §6.4.4), one test per criterion family, keys parsed from real
 //! SEARCH commands by imap-codec.
 
+mod corpus_files;
+
+use corpus_files::corpus;
 use std::{fs, path::Path};
 
 use certmail_imap::{
@@ -40,15 +43,6 @@ fn key(criteria: &str) -> SearchKey<'static> {
         1 => keys.into_iter().next().expect("one key"),
         _ => SearchKey::And(Vec1::try_from(keys).expect("at least one key")),
     }
-}
-
-fn corpus(name: &str) -> Vec<u8> {
-    fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/corpus")
-            .join(name),
-    )
-    .expect("corpus file")
 }
 
 struct Fixture {

@@ -1,7 +1,9 @@
 //! FETCH BODY[section]<partial> over the corpus (RFC 3501 §6.4.5), sections parsed from real
 //! FETCH commands by imap-codec.
 
-use std::{fs, path::Path};
+mod corpus_files;
+
+use corpus_files::corpus;
 
 use certmail_imap::message::{MessageView, section::partial};
 use imap_codec::{
@@ -12,13 +14,6 @@ use imap_codec::{
         fetch::{MacroOrMessageDataItemNames, MessageDataItemName, Section},
     },
 };
-
-fn corpus(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/corpus")
-        .join(name);
-    fs::read(path).expect("corpus file exists")
-}
 
 /// The section of `A1 FETCH 1 (BODY[<spec>])`.
 fn section(spec: &str) -> Option<Section<'static>> {

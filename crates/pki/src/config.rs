@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// GPKI civil-servant personal policy (공무원 전자서명).
 pub const OID_GPKI_CIVIL_SERVANT: &str = "1.2.410.100001.2.2.1";
@@ -18,7 +18,7 @@ pub const OID_GPKI_SPECIAL: &str = "1.2.410.100001.2.1.3";
 pub const OID_EPKI_SPECIAL: &str = "1.2.410.100001.5.3.1.5";
 
 /// The PKI section of the daemon's configuration (`[pki]`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PkiConfig {
     /// Directory of CA certificates (PEM or DER, one or more per file). Self-signed ones

@@ -11,11 +11,9 @@ use certmail_pki::testpki::{UserCert, openssl};
 use certmail_pki::{Identity, RefusalReason as R, server_config_from_pem, tls::provider};
 use common::{Layout, material};
 use rustls::client::ResolvesClientCert;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use rustls::sign::{CertifiedKey, Signer, SigningKey};
-use rustls::{
-    ClientConfig, RootCertStore, SignatureAlgorithm, SignatureScheme, SupportedProtocolVersion,
-};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::sign::{CertifiedKey, SigningKey};
+use rustls::{ClientConfig, RootCertStore, SignatureScheme, SupportedProtocolVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -44,58 +42,14 @@ impl ResolvesClientCert for Presenter {
     }
 }
 
-/// An RSA key held only as PEM and used through `openssl dgst` (rsa_pss_rsae_sha256), so a
-/// client can really sign with a key ring refuses to load (RSA-1024).
-#[derive(Debug)]
-struct OpensslRsaKey {
-    pem: String,
-    work: Arc<tempfile::TempDir>,
-}
-
-impl SigningKey for OpensslRsaKey {
-    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
-        offered.contains(&SignatureScheme::RSA_PSS_SHA256).then(|| {
-            Box::new(OpensslPss {
-                pem: self.pem.clone(),
-                work: self.work.clone(),
-            }) as Box<dyn Signer>
-        })
-    }
-    fn algorithm(&self) -> SignatureAlgorithm {
-        SignatureAlgorithm::RSA
-    }
-}
-
-#[derive(Debug)]
-struct OpensslPss {
-    pem: String,
-    work: Arc<tempfile::TempDir>,
-}
-
-impl Signer for OpensslPss {
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
-        let opts = ["rsa_padding_mode:pss", "rsa_pss_saltlen:digest"];
-        openssl::sign(self.work.path(), &self.pem, "sha256", &opts, message)
-            .map_err(|e| rustls::Error::General(e.to_string()))
-    }
-    fn scheme(&self) -> SignatureScheme {
-        SignatureScheme::RSA_PSS_SHA256
-    }
-}
-
 fn ring_key(user: &UserCert) -> Arc<dyn SigningKey> {
-    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(user.key_pkcs8_der.clone()));
-    provider()
-        .key_provider
-        .load_private_key(der)
-        .expect("ring loads the key")
+    certmail_testkit::tls::ring_key(user).expect("ring loads the key")
 }
 
+/// An RSA key used through `openssl dgst`, so a client can really sign with a key ring
+/// refuses to load (RSA-1024).
 fn openssl_key(key: &openssl::RsaKey) -> Arc<dyn SigningKey> {
-    Arc::new(OpensslRsaKey {
-        pem: key.pkcs8_pem.clone(),
-        work: Arc::new(tempfile::tempdir().expect("tmp")),
-    })
+    certmail_testkit::tls::openssl_rsa_key(key).expect("temporary directory")
 }
 
 /// What happened on both sides of one connection.
@@ -251,31 +205,30 @@ async fn refused_at_handshake(user: &UserCert, key: Arc<dyn SigningKey>) {
     }
 }
 
+/// Asserts `user` (with its ring-loaded key) signs in as `name` over every version.
+async fn signs_in_as(user: &UserCert, name: &str) {
+    for r in sign_in(user, ring_key(user)).await {
+        assert_eq!(r.expect("accepted").name, name);
+    }
+}
+
 #[tokio::test]
 async fn ecdsa_gpki_user_signs_in_over_tls12_and_tls13() {
     let m = material();
-    for r in sign_in(&m.gpki_ecdsa, ring_key(&m.gpki_ecdsa)).await {
-        assert_eq!(r.expect("accepted").name, "김철수");
-    }
+    signs_in_as(&m.gpki_ecdsa, "김철수").await;
 }
 
 #[tokio::test]
 async fn rsa_gpki_user_signs_in() {
     let m = material();
-    for r in sign_in(&m.gpki_rsa, ring_key(&m.gpki_rsa)).await {
-        assert_eq!(r.expect("accepted").name, "박민수");
-    }
+    signs_in_as(&m.gpki_rsa, "박민수").await;
 }
 
 #[tokio::test]
 async fn epki_users_with_critical_policies_sign_in() {
     let m = material();
-    for r in sign_in(&m.epki_ecdsa, ring_key(&m.epki_ecdsa)).await {
-        assert_eq!(r.expect("accepted").name, "홍길동");
-    }
-    for r in sign_in(&m.epki_rsa, ring_key(&m.epki_rsa)).await {
-        assert_eq!(r.expect("accepted").name, "이순신");
-    }
+    signs_in_as(&m.epki_ecdsa, "홍길동").await;
+    signs_in_as(&m.epki_rsa, "이순신").await;
 }
 
 #[tokio::test]

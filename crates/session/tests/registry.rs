@@ -47,6 +47,19 @@ async fn sign_in(
         .expect("sign-in finished")
 }
 
+/// Signs in under the replace policy, which must succeed (`what` names the connection).
+async fn signed_in(
+    registry: &Arc<dyn SessionRegistry>,
+    account: &str,
+    device: DeviceKey,
+    protocol: Protocol,
+    what: &str,
+) -> ConnectionGuard {
+    sign_in(registry, account, device, protocol, SessionPolicy::Replace)
+        .await
+        .expect(what)
+}
+
 async fn kicked(guard: &ConnectionGuard) -> KickReason {
     timeout(STEP, guard.kicked()).await.expect("kick delivered")
 }
@@ -57,26 +70,24 @@ async fn thunderbirds_five_imap_and_one_smtp_connections_are_one_session() {
     let laptop = device(1, "203.0.113.5");
     let mut guards = Vec::new();
     for _ in 0..5 {
-        let guard = sign_in(
+        let guard = signed_in(
             &registry,
             HONG,
             laptop,
             Protocol::Imap,
-            SessionPolicy::Replace,
+            "IMAP connection joins",
         )
-        .await
-        .expect("IMAP connection joins");
+        .await;
         guards.push(guard);
     }
-    let smtp = sign_in(
+    let smtp = signed_in(
         &registry,
         HONG,
         laptop,
         Protocol::Smtp,
-        SessionPolicy::Replace,
+        "SMTP sign-in joins the IMAP session",
     )
-    .await
-    .expect("SMTP sign-in joins the IMAP session");
+    .await;
 
     let ids: HashSet<_> = guards.iter().map(ConnectionGuard::session_id).collect();
     assert_eq!(ids, HashSet::from([smtp.session_id()]));
@@ -97,17 +108,7 @@ async fn connection_cap_refuses_the_extra_connection_until_one_leaves() {
     let phone = device(2, "198.51.100.7");
     let mut guards = Vec::new();
     for _ in 0..3 {
-        guards.push(
-            sign_in(
-                &registry,
-                HONG,
-                phone,
-                Protocol::Imap,
-                SessionPolicy::Replace,
-            )
-            .await
-            .expect("under the cap"),
-        );
+        guards.push(signed_in(&registry, HONG, phone, Protocol::Imap, "under the cap").await);
     }
     let refused = sign_in(
         &registry,
@@ -124,15 +125,14 @@ async fn connection_cap_refuses_the_extra_connection_until_one_leaves() {
     assert!(guards.iter().all(|guard| guard.kick_reason().is_none()));
 
     guards.pop();
-    let admitted = sign_in(
+    let admitted = signed_in(
         &registry,
         HONG,
         phone,
         Protocol::Smtp,
-        SessionPolicy::Replace,
+        "room again after a connection left",
     )
-    .await
-    .expect("room again after a connection left");
+    .await;
     assert_eq!(admitted.session_id(), guards[0].session_id());
     assert_eq!(registry.list().await[0].connections, 3);
 }
@@ -142,45 +142,27 @@ async fn replace_ends_every_old_connection_at_once_and_the_newcomer_survives() {
     let registry = registry(10);
     let desktop = device(1, "203.0.113.5");
     let mobile = device(1, "198.51.100.20");
-    let idle = sign_in(
+    let idle = signed_in(&registry, HONG, desktop, Protocol::Imap, "desktop IMAP").await;
+    let fetching = signed_in(
         &registry,
         HONG,
         desktop,
         Protocol::Imap,
-        SessionPolicy::Replace,
+        "desktop second IMAP",
     )
-    .await
-    .expect("desktop IMAP");
-    let fetching = sign_in(
-        &registry,
-        HONG,
-        desktop,
-        Protocol::Imap,
-        SessionPolicy::Replace,
-    )
-    .await
-    .expect("desktop second IMAP");
-    let sending = sign_in(
-        &registry,
-        HONG,
-        desktop,
-        Protocol::Smtp,
-        SessionPolicy::Replace,
-    )
-    .await
-    .expect("desktop SMTP");
+    .await;
+    let sending = signed_in(&registry, HONG, desktop, Protocol::Smtp, "desktop SMTP").await;
     let waiting = tokio::spawn(idle.kicked());
 
     let started = Instant::now();
-    let newcomer = sign_in(
+    let newcomer = signed_in(
         &registry,
         HONG,
         mobile,
         Protocol::Imap,
-        SessionPolicy::Replace,
+        "mobile replaces desktop",
     )
-    .await
-    .expect("mobile replaces desktop");
+    .await;
 
     let expected = KickReason::AnotherDevice {
         ip: ip("198.51.100.20"),
@@ -219,15 +201,7 @@ async fn replace_ends_every_old_connection_at_once_and_the_newcomer_survives() {
 async fn a_connection_blocked_mid_data_is_ended_with_its_421() {
     let registry = registry(10);
     let desktop = device(1, "203.0.113.5");
-    let guard = sign_in(
-        &registry,
-        KIM,
-        desktop,
-        Protocol::Smtp,
-        SessionPolicy::Replace,
-    )
-    .await
-    .expect("desktop SMTP");
+    let guard = signed_in(&registry, KIM, desktop, Protocol::Smtp, "desktop SMTP").await;
     let (mut client, mut server) = tokio::io::duplex(1024);
     let (progress, mut read_so_far) = tokio::sync::watch::channel(0usize);
 
@@ -262,15 +236,7 @@ async fn a_connection_blocked_mid_data_is_ended_with_its_421() {
         .expect("server still running");
 
     let mobile = device(1, "198.51.100.20");
-    let _mobile = sign_in(
-        &registry,
-        KIM,
-        mobile,
-        Protocol::Imap,
-        SessionPolicy::Replace,
-    )
-    .await
-    .expect("mobile signs in");
+    let _mobile = signed_in(&registry, KIM, mobile, Protocol::Imap, "mobile signs in").await;
 
     let (received, reason) = timeout(STEP, connection)
         .await
@@ -346,24 +312,8 @@ async fn reject_policy_refuses_the_newcomer_and_keeps_the_session() {
 async fn dropping_the_last_guard_ends_the_session_and_leaves_nothing_behind() {
     let registry = registry(10);
     let desktop = device(1, "203.0.113.5");
-    let imap = sign_in(
-        &registry,
-        HONG,
-        desktop,
-        Protocol::Imap,
-        SessionPolicy::Replace,
-    )
-    .await
-    .expect("IMAP");
-    let smtp = sign_in(
-        &registry,
-        HONG,
-        desktop,
-        Protocol::Smtp,
-        SessionPolicy::Replace,
-    )
-    .await
-    .expect("SMTP");
+    let imap = signed_in(&registry, HONG, desktop, Protocol::Imap, "IMAP").await;
+    let smtp = signed_in(&registry, HONG, desktop, Protocol::Smtp, "SMTP").await;
 
     drop(smtp);
     let list = registry.list().await;
@@ -391,33 +341,9 @@ async fn list_shows_each_account_device_protocols_connections_and_since() {
     let before = unix_now();
     let hong_device = device(1, "203.0.113.5");
     let kim_device = device(2, "2001:db8::7");
-    let _hong = sign_in(
-        &registry,
-        HONG,
-        hong_device,
-        Protocol::Smtp,
-        SessionPolicy::Replace,
-    )
-    .await
-    .expect("hong");
-    let _kim_imap = sign_in(
-        &registry,
-        KIM,
-        kim_device,
-        Protocol::Imap,
-        SessionPolicy::Replace,
-    )
-    .await
-    .expect("kim IMAP");
-    let _kim_smtp = sign_in(
-        &registry,
-        KIM,
-        kim_device,
-        Protocol::Smtp,
-        SessionPolicy::Replace,
-    )
-    .await
-    .expect("kim SMTP");
+    let _hong = signed_in(&registry, HONG, hong_device, Protocol::Smtp, "hong").await;
+    let _kim_imap = signed_in(&registry, KIM, kim_device, Protocol::Imap, "kim IMAP").await;
+    let _kim_smtp = signed_in(&registry, KIM, kim_device, Protocol::Smtp, "kim SMTP").await;
     let after = unix_now();
 
     let list = registry.list().await;
@@ -453,15 +379,7 @@ async fn admin_kick_ends_every_connection_of_the_account_only() {
     for pending in hong {
         guards.push(pending.await.expect("hong signs in"));
     }
-    let kim = sign_in(
-        &registry,
-        KIM,
-        desktop,
-        Protocol::Imap,
-        SessionPolicy::Replace,
-    )
-    .await
-    .expect("kim signs in");
+    let kim = signed_in(&registry, KIM, desktop, Protocol::Imap, "kim signs in").await;
 
     assert_eq!(registry.kick(HONG, KickReason::AdminKick).await, 3);
     for guard in &guards {
@@ -488,15 +406,7 @@ async fn admin_kick_ends_every_connection_of_the_account_only() {
 async fn kicked_is_cancel_safe_in_a_select_loop() {
     let registry = registry(10);
     let desktop = device(1, "203.0.113.5");
-    let guard = sign_in(
-        &registry,
-        HONG,
-        desktop,
-        Protocol::Imap,
-        SessionPolicy::Replace,
-    )
-    .await
-    .expect("signed in");
+    let guard = signed_in(&registry, HONG, desktop, Protocol::Imap, "signed in").await;
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     let mut seen_ticks = 0;
     let reason = loop {

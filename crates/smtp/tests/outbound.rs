@@ -2,8 +2,6 @@
 //! results, DSNs in the sender's INBOX, smarthost with a client certificate, REQUIRETLS,
 //! loops, connection reuse and crash safety.
 
-mod sink;
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +18,8 @@ use certmail_store::{
     Account, Delivery, KeyFile, QueueEntry, QueueRecipient, RecipientStatus, SledStore, Store,
     notify,
 };
+use certmail_testkit::sink::{Sink, SinkBehaviour};
 use mail_parser::MimeHeaders as _;
-use sink::{Sink, SinkBehaviour};
 use tokio::time::timeout;
 
 const STEP: Duration = Duration::from_secs(20);
@@ -97,6 +95,17 @@ impl Env {
 
     /// MX routing: remote.kr → mx.remote.kr (and localhost.kr → localhost) at the sink.
     fn mx_runner(&self, sink: &Sink, now: i64) -> Arc<QueueRunner> {
+        Arc::new(self.queue_runner(self.mx_transport(sink), now, self.settings()))
+    }
+
+    fn runner(&self, route: Route, tls: ClientTls, now: i64) -> Arc<QueueRunner> {
+        let transport = SmtpTransport::new(route, tls, "mail.test.go.kr", short_timeouts());
+        Arc::new(self.queue_runner(transport, now, self.settings()))
+    }
+
+    /// Delivery by MX lookup (remote.kr → the sink on 127.0.0.1; null.kr has a null MX),
+    /// STARTTLS without a client certificate.
+    fn mx_transport(&self, sink: &Sink) -> SmtpTransport {
         let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
         let resolver = StaticResolver::default()
             .with_mx("remote.kr", &[(10, "mx.remote.kr")])
@@ -106,17 +115,27 @@ impl Env {
             resolver: Arc::new(resolver),
             port: sink.addr.port(),
         };
-        self.runner(route, self.client_tls(false), now)
+        SmtpTransport::new(
+            route,
+            self.client_tls(false),
+            "mail.test.go.kr",
+            short_timeouts(),
+        )
     }
 
-    fn runner(&self, route: Route, tls: ClientTls, now: i64) -> Arc<QueueRunner> {
-        let transport = SmtpTransport::new(route, tls, "mail.test.go.kr", short_timeouts());
-        Arc::new(QueueRunner::new(
+    /// A runner over this store at the fixed time `now`.
+    fn queue_runner(
+        &self,
+        transport: SmtpTransport,
+        now: i64,
+        settings: RelaySettings,
+    ) -> QueueRunner {
+        QueueRunner::new(
             Arc::clone(&self.store),
             Arc::new(transport),
             Arc::new(FixedClock(now)),
-            self.settings(),
-        ))
+            settings,
+        )
     }
 
     async fn queue(
@@ -158,6 +177,30 @@ impl Env {
             .await
             .expect("queued");
         receipt.queued[0]
+    }
+
+    /// An environment and a sink with the default behaviour.
+    async fn with_sink() -> (Env, Sink) {
+        Env::with_sink_behaving(SinkBehaviour::default()).await
+    }
+
+    /// An environment and a sink behaving as `behaviour` says.
+    async fn with_sink_behaving(behaviour: SinkBehaviour) -> (Env, Sink) {
+        (Env::new().await, Sink::start(behaviour).await)
+    }
+
+    /// Queues [`MESSAGE`] from [`SENDER`] to kim@remote.kr (no DSN request).
+    async fn queue_to_kim(&self) -> u64 {
+        self.queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
+            .await
+    }
+
+    /// The one message in hong's INBOX (a delivery report), as text; `what` says why
+    /// exactly one is expected.
+    async fn only_report(&self, what: &str) -> String {
+        let inbox = self.inbox().await;
+        assert_eq!(inbox.len(), 1, "{what}");
+        String::from_utf8_lossy(&inbox[0]).into_owned()
     }
 
     /// The messages in hong's INBOX, raw.
@@ -214,9 +257,7 @@ async fn mx_delivery_over_starttls_reaches_the_sink_and_leaves_the_queue() {
         ..Default::default()
     })
     .await;
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let id = env.queue_to_kim().await;
     run(&env.mx_runner(&sink, NOW)).await;
     let got = sink.received();
     assert_eq!(got.len(), 1);
@@ -239,8 +280,7 @@ async fn mx_delivery_over_starttls_reaches_the_sink_and_leaves_the_queue() {
 
 #[tokio::test]
 async fn per_recipient_results_5xx_gives_a_dsn_4xx_stays_queued() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
+    let (env, sink) = Env::with_sink().await;
     let rcpts = [
         ("kim@remote.kr", 0),
         ("bad@remote.kr", 0),
@@ -305,16 +345,13 @@ async fn per_recipient_results_5xx_gives_a_dsn_4xx_stays_queued() {
 
 #[tokio::test]
 async fn expiry_fails_the_4xx_recipient_with_4_4_7() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
+    let (env, sink) = Env::with_sink().await;
     let id = env
         .queue(SENDER, &[("temp@remote.kr", 0)], MESSAGE, &[])
         .await;
     run(&env.mx_runner(&sink, NOW + 3600)).await;
     assert_eq!(env.store.queue_get(id).await.expect("get"), None);
-    let inbox = env.inbox().await;
-    assert_eq!(inbox.len(), 1);
-    let text = String::from_utf8_lossy(&inbox[0]);
+    let text = env.only_report("one report").await;
     assert!(
         text.contains("Status: 4.4.7") && text.contains("451 4.3.0 Try again later"),
         "{text}"
@@ -323,16 +360,15 @@ async fn expiry_fails_the_4xx_recipient_with_4_4_7() {
 
 #[tokio::test]
 async fn null_sender_gets_no_report_and_null_mx_fails_permanently() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
+    let (env, sink) = Env::with_sink().await;
     let a = env.queue("", &[("bad@remote.kr", 0)], MESSAGE, &[]).await;
     let b = env.queue(SENDER, &[("kim@null.kr", 0)], MESSAGE, &[]).await;
     run(&env.mx_runner(&sink, NOW)).await;
     assert_eq!(env.store.queue_get(a).await.expect("get"), None);
     assert_eq!(env.store.queue_get(b).await.expect("get"), None);
-    let inbox = env.inbox().await;
-    assert_eq!(inbox.len(), 1, "only the null-MX failure is reported");
-    let text = String::from_utf8_lossy(&inbox[0]);
+    let text = env
+        .only_report("only the null-MX failure is reported")
+        .await;
     assert!(
         text.contains("Status: 5.1.10") && text.contains("kim@null.kr"),
         "{text}"
@@ -401,9 +437,7 @@ async fn smarthost_with_an_untrusted_certificate_defers_instead_of_sending() {
     });
     // Trusts only the public roots: the test server CA is unknown.
     let tls = ClientTls::new(true, None, None).expect("tls");
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let id = env.queue_to_kim().await;
     run(&env.runner(route, tls, NOW)).await;
     assert!(sink.received().is_empty());
     let entry = env.store.queue_get(id).await.expect("get").expect("queued");
@@ -462,8 +496,7 @@ async fn requiretls_is_never_sent_without_verified_tls_and_requiretls_support() 
 
 #[tokio::test]
 async fn dsn_parameters_pass_on_and_success_is_reported_only_without_remote_dsn() {
-    let env = Env::new().await;
-    let dsn_sink = Sink::start(SinkBehaviour {
+    let (env, dsn_sink) = Env::with_sink_behaving(SinkBehaviour {
         dsn: true,
         ..Default::default()
     })
@@ -496,9 +529,7 @@ async fn dsn_parameters_pass_on_and_success_is_reported_only_without_remote_dsn(
     env.queue(SENDER, &[("kim@remote.kr", notify::SUCCESS)], MESSAGE, &[])
         .await;
     run(&env.mx_runner(&plain_sink, NOW)).await;
-    let inbox = env.inbox().await;
-    assert_eq!(inbox.len(), 1);
-    let text = String::from_utf8_lossy(&inbox[0]);
+    let text = env.only_report("one report").await;
     assert!(
         text.contains("Action: relayed") && text.contains("Status: 2.0.0"),
         "{text}"
@@ -507,8 +538,7 @@ async fn dsn_parameters_pass_on_and_success_is_reported_only_without_remote_dsn(
 
 #[tokio::test]
 async fn a_mail_loop_fails_without_connecting() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
+    let (env, sink) = Env::with_sink().await;
     let mut looped = b"Received: from a by b\r\n".repeat(51);
     looped.extend_from_slice(MESSAGE);
     env.queue(SENDER, &[("kim@remote.kr", 0)], &looped, &[])
@@ -521,33 +551,13 @@ async fn a_mail_loop_fails_without_connecting() {
 
 #[tokio::test]
 async fn several_messages_to_one_destination_share_a_connection() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
+    let (env, sink) = Env::with_sink().await;
     for _ in 0..3 {
-        env.queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-            .await;
+        env.queue_to_kim().await;
     }
     let mut settings = env.settings();
     settings.max_connections_per_destination = 1;
-    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
-    let resolver = StaticResolver::default()
-        .with_mx("remote.kr", &[(10, "mx.remote.kr")])
-        .with_host("mx.remote.kr", &lo);
-    let transport = SmtpTransport::new(
-        Route::Mx {
-            resolver: Arc::new(resolver),
-            port: sink.addr.port(),
-        },
-        env.client_tls(false),
-        "mail.test.go.kr",
-        short_timeouts(),
-    );
-    let runner = Arc::new(QueueRunner::new(
-        Arc::clone(&env.store),
-        Arc::new(transport),
-        Arc::new(FixedClock(NOW)),
-        settings,
-    ));
+    let runner = Arc::new(env.queue_runner(env.mx_transport(&sink), NOW, settings));
     run(&runner).await;
     assert_eq!(sink.received().len(), 3);
     assert_eq!(sink.connection_count(), 1);
@@ -563,31 +573,11 @@ impl MessageSigner for TestSigner {
 
 #[tokio::test]
 async fn the_signer_header_is_prepended() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await;
-    env.queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
-    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
-    let resolver = StaticResolver::default()
-        .with_mx("remote.kr", &[(10, "mx.remote.kr")])
-        .with_host("mx.remote.kr", &lo);
-    let transport = SmtpTransport::new(
-        Route::Mx {
-            resolver: Arc::new(resolver),
-            port: sink.addr.port(),
-        },
-        env.client_tls(false),
-        "mail.test.go.kr",
-        short_timeouts(),
-    );
+    let (env, sink) = Env::with_sink().await;
+    env.queue_to_kim().await;
     let runner = Arc::new(
-        QueueRunner::new(
-            Arc::clone(&env.store),
-            Arc::new(transport),
-            Arc::new(FixedClock(NOW)),
-            env.settings(),
-        )
-        .with_signer(Arc::new(TestSigner)),
+        env.queue_runner(env.mx_transport(&sink), NOW, env.settings())
+            .with_signer(Arc::new(TestSigner)),
     );
     run(&runner).await;
     let body = sink.received()[0].body.clone();
@@ -596,15 +586,12 @@ async fn the_signer_header_is_prepended() {
 
 #[tokio::test]
 async fn a_connection_dropped_mid_data_keeps_the_recipient_queued() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour {
+    let (env, sink) = Env::with_sink_behaving(SinkBehaviour {
         drop_mid_data: true,
         ..Default::default()
     })
     .await;
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let id = env.queue_to_kim().await;
     run(&env.mx_runner(&sink, NOW)).await;
     let entry = env.store.queue_get(id).await.expect("get").expect("queued");
     assert_eq!(entry.recipients[0].attempts, 1);
@@ -626,9 +613,7 @@ async fn a_crash_mid_delivery_keeps_the_recipient_and_a_250_is_never_resent() {
         ..Default::default()
     })
     .await;
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let id = env.queue_to_kim().await;
     // The runner lives in its own runtime: the "process" that crashes.
     let runner = env.mx_runner(&hanging, NOW);
     let doomed = tokio::runtime::Builder::new_multi_thread()
@@ -683,37 +668,18 @@ async fn a_crash_mid_delivery_keeps_the_recipient_and_a_250_is_never_resent() {
 
 #[tokio::test]
 async fn a_domain_requiring_tls_is_not_sent_in_cleartext() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour::default()).await; // offers no STARTTLS
-    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
-    let resolver = StaticResolver::default()
-        .with_mx("remote.kr", &[(10, "mx.remote.kr")])
-        .with_host("mx.remote.kr", &lo);
+    let (env, sink) = Env::with_sink().await; // offers no STARTTLS
     let policies = [(
         "remote.kr".to_string(),
         certmail_smtp::outbound::TlsPolicy::Encrypt,
     )]
     .into_iter()
     .collect();
-    let transport = SmtpTransport::new(
-        Route::Mx {
-            resolver: Arc::new(resolver),
-            port: sink.addr.port(),
-        },
-        env.client_tls(false),
-        "mail.test.go.kr",
-        short_timeouts(),
-    )
-    .with_tls_policy(certmail_smtp::outbound::TlsPolicy::May, policies);
-    let runner = Arc::new(QueueRunner::new(
-        Arc::clone(&env.store),
-        Arc::new(transport),
-        Arc::new(FixedClock(NOW)),
-        env.settings(),
-    ));
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let transport = env
+        .mx_transport(&sink)
+        .with_tls_policy(certmail_smtp::outbound::TlsPolicy::May, policies);
+    let runner = Arc::new(env.queue_runner(transport, NOW, env.settings()));
+    let id = env.queue_to_kim().await;
     run(&runner).await;
     assert!(sink.received().is_empty());
     assert!(!sink.command_lines().iter().any(|l| l.starts_with("MAIL")));
@@ -729,15 +695,12 @@ async fn a_domain_requiring_tls_is_not_sent_in_cleartext() {
 
 #[tokio::test]
 async fn a_failed_opportunistic_handshake_falls_back_to_cleartext() {
-    let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour {
+    let (env, sink) = Env::with_sink_behaving(SinkBehaviour {
         broken_tls: true,
         ..Default::default()
     })
     .await;
-    let id = env
-        .queue(SENDER, &[("kim@remote.kr", 0)], MESSAGE, &[])
-        .await;
+    let id = env.queue_to_kim().await;
     run(&env.mx_runner(&sink, NOW)).await;
     let got = sink.received();
     assert_eq!(

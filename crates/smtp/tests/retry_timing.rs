@@ -2,8 +2,6 @@
 //! answers 4xx is retried on the schedule, gets one delay notice, and expires with a
 //! failure report, with no real waiting.
 
-mod still_store;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,7 +78,7 @@ async fn a_4xx_is_retried_on_schedule_then_noticed_then_expired() {
             .await
             .expect("store"),
     );
-    let store: Arc<dyn Store> = Arc::new(still_store::StillStore(sled));
+    let store: Arc<dyn Store> = Arc::new(certmail_testkit::store::still(sled));
     store
         .create_account(Account::new(
             "kim",

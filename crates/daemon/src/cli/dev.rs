@@ -41,47 +41,22 @@ fn create(data: &Path, ephemeral_ports: bool) -> anyhow::Result<()> {
     let data = data.canonicalize()?;
     let pki = certmail_pki::testpki::DevPki::generate(&data.join("pki"), DEMO_NAME)?;
     let ports = if ephemeral_ports { [0; 5] } else { DEV_PORTS };
+    let mut config = Config::local(
+        config::LocalFiles {
+            data_dir: data.join("data"),
+            tls_cert: pki.server_chain.clone(),
+            tls_key: pki.server_key.clone(),
+            certs_dir: pki.certs_dir.clone(),
+            crl_dir: pki.crl_dir.clone(),
+        },
+        ports,
+    );
+    config.server.local_domains = vec![DEV_DOMAIN.to_owned()];
     let toml = format!(
-        r#"# certmail dev configuration, written by `certmail dev` on first run.
-# Every key is documented in conf/certmail.toml of the source tree.
-
-[server]
-hostname = "localhost"
-local_domains = ["{DEV_DOMAIN}"]
-data_dir = {data_dir}
-log_level = "info"
-
-[tls]
-cert = {cert}
-key = {key}
-
-[pki]
-certs_dir = {certs}
-crl_dir = {crls}
-
-[imap]
-listen_tls = ["127.0.0.1:{p0}"]
-listen_starttls = ["127.0.0.1:{p1}"]
-
-[smtp]
-listen_submissions = ["127.0.0.1:{p2}"]
-listen_submission = ["127.0.0.1:{p3}"]
-listen_mx = ["127.0.0.1:{p4}"]
-
-[mailauth]
-# A development machine may have no DNS: port 25 mail is not checked for SPF/DKIM/DMARC.
-check_inbound = false
-"#,
-        data_dir = q(&data.join("data")),
-        cert = q(&pki.server_chain),
-        key = q(&pki.server_key),
-        certs = q(&pki.certs_dir),
-        crls = q(&pki.crl_dir),
-        p0 = ports[0],
-        p1 = ports[1],
-        p2 = ports[2],
-        p3 = ports[3],
-        p4 = ports[4],
+        "# certmail dev configuration, written by `certmail dev` on first run.\n\
+         # Every key is documented in conf/certmail.toml of the source tree.\n\
+         # A development machine may have no DNS: port 25 mail is not checked for SPF/DKIM/DMARC.\n\n{}",
+        config.to_toml()
     );
     let config: Config =
         config::check(&toml).map_err(|p| anyhow::anyhow!("generated config is invalid: {p:?}"))?;
@@ -182,9 +157,4 @@ fn print_howto(data: &Path, config: &Config) {
         );
     }
     print!("{s}");
-}
-
-/// A path as a TOML string.
-fn q(p: &Path) -> String {
-    toml::Value::String(p.display().to_string()).to_string()
 }

@@ -30,8 +30,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use certmail_pki::crl::uri_key;
-use serde::Deserialize;
 
+pub use certmail_config::crl_fetch::CrlFetchSection;
 pub use source::Source;
 
 /// Exit status: every distribution point fetched, nothing near its nextUpdate.
@@ -40,50 +40,6 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// Exit status: everything fetched, but a CRL in force is close to its nextUpdate.
 pub const EXIT_NEXT_UPDATE_NEAR: u8 = 2;
-
-/// `[crl_fetch]`: the job that keeps `[pki] crl_dir` current.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CrlFetchSection {
-    /// Distribution-point URIs to fetch besides those the CRL directory already serves
-    /// (`ldap://host:389/dn?certificateRevocationList;binary` or `http://…`).
-    pub distribution_points: Vec<String>,
-    /// Seconds allowed for one distribution point (connect, search, transfer).
-    pub timeout_secs: u64,
-    /// Hours before a CRL's nextUpdate from which `crl fetch` warns and exits 2.
-    pub warn_before_hours: u64,
-}
-
-impl Default for CrlFetchSection {
-    fn default() -> Self {
-        Self {
-            distribution_points: Vec::new(),
-            // A directory on the government network answers in well under a second; 30 s
-            // rides out a slow link without stalling the timer for long.
-            timeout_secs: 30,
-            // The timer runs hourly, so a CRL with under 12 h left means the directory has
-            // not published a new one for a while: time to look, before sign-ins fail.
-            warn_before_hours: 12,
-        }
-    }
-}
-
-impl CrlFetchSection {
-    /// Reports distribution points that cannot be fetched, and a zero timeout, by key.
-    pub fn validate(&self, bad: &mut impl FnMut(&str, String)) {
-        for uri in &self.distribution_points {
-            if let Err(e) = Source::parse(uri) {
-                bad("[crl_fetch] distribution_points", format!("`{uri}`: {e}"));
-            }
-        }
-        if self.timeout_secs == 0 {
-            bad(
-                "[crl_fetch] timeout_secs",
-                "must be at least 1 (seconds for one distribution point)".into(),
-            );
-        }
-    }
-}
 
 /// What happened to one distribution point (one destination file).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,7 +246,7 @@ async fn fetch_verified(
     group: &[String],
     timeout: Duration,
 ) -> Result<Outcome, String> {
-    let bytes = Source::parse(uri)?.fetch(timeout).await?;
+    let bytes = source::fetch(&Source::parse(uri)?, timeout).await?;
     let der = to_der(&bytes)?;
     let now = certmail_pki::now_unix();
     // Verified for the whole group: the sidecar will name all of them.

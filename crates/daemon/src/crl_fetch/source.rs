@@ -1,5 +1,5 @@
-//! Where a CRL comes from: distribution-point URIs (RFC 4516 LDAP URLs, and plain HTTP),
-//! and fetching the CRL's bytes from them.
+//! Fetching a CRL's bytes from its distribution point (the URI is parsed by
+//! [`certmail_config::crl_fetch::Source`]).
 //!
 //! GPKI/EPKI certificates name LDAP URLs such as
 //! `ldap://cen.dir.go.kr:389/cn=crl1p1dp146,cn=CA131100001,ou=GPKI,o=Government of Korea,c=KR?certificateRevocationList;binary`.
@@ -11,143 +11,30 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-/// The attribute GPKI/EPKI directories hold CRLs in (RFC 4523 §2.2: transferred with the
-/// `;binary` option).
-pub const CRL_ATTRIBUTE: &str = "certificateRevocationList;binary";
+pub use certmail_config::crl_fetch::Source;
 
 /// The largest CRL accepted (a partitioned GPKI CRL is a few kilobytes to a few megabytes).
 pub const MAX_CRL_BYTES: usize = 32 * 1024 * 1024;
 
-/// A distribution point we know how to fetch from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// `ldap://host[:port]/dn[?attribute]`: a base-object search for one attribute.
-    Ldap {
-        /// `host:port` (port 389 unless given).
-        host_port: String,
-        /// The entry's DN, percent-decoded.
-        dn: String,
-        /// The attribute holding the CRL, percent-decoded.
-        attribute: String,
-    },
-    /// `http://host[:port]/path`: a GET.
-    Http {
-        /// `host:port` (port 80 unless given).
-        host_port: String,
-        /// The host as sent in the Host header.
-        host: String,
-        /// The request target (path and query), as written.
-        target: String,
-    },
-}
-
-impl Source {
-    /// Parses a distribution-point URI; the error says why it cannot be fetched.
-    pub fn parse(uri: &str) -> Result<Source, String> {
-        let uri = uri.trim();
-        let lower = uri.to_ascii_lowercase();
-        // The scheme is ASCII, so byte offsets in `lower` are offsets in `uri`.
-        if lower.starts_with("ldap://") {
-            let rest = &uri["ldap://".len()..];
-            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-            // RFC 4516 §2: dn ["?" attributes ["?" scope ["?" filter ["?" extensions]]]].
-            let mut parts = path.split('?');
-            let dn = percent_decode(parts.next().unwrap_or(""))?;
-            let attribute = match parts.next().map(percent_decode).transpose()? {
-                Some(a) if !a.is_empty() => a.split(',').next().unwrap_or_default().to_owned(),
-                _ => CRL_ATTRIBUTE.to_owned(),
-            };
-            if dn.is_empty() {
-                return Err("the LDAP URL names no entry (DN)".into());
-            }
-            Ok(Source::Ldap {
-                host_port: with_port(host, 389)?,
+/// Fetches the CRL's bytes (DER, or PEM from some HTTP servers) within `timeout`.
+pub async fn fetch(source: &Source, timeout: Duration) -> Result<Vec<u8>, String> {
+    let work = async {
+        match source {
+            Source::Ldap {
+                host_port,
                 dn,
                 attribute,
-            })
-        } else if lower.starts_with("http://") {
-            let rest = &uri["http://".len()..];
-            let (host, path) = match rest.find(['/', '?']) {
-                Some(i) => (&rest[..i], &rest[i..]),
-                None => (rest, "/"),
-            };
-            let target = if path.starts_with('/') {
-                path.to_owned()
-            } else {
-                format!("/{path}")
-            };
-            if target.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-                return Err("the HTTP URL has spaces or control characters".into());
-            }
-            Ok(Source::Http {
-                host_port: with_port(host, 80)?,
-                host: host.to_owned(),
+            } => fetch_ldap(host_port, dn, attribute, timeout).await,
+            Source::Http {
+                host_port,
+                host,
                 target,
-            })
-        } else {
-            Err("only ldap:// and http:// distribution points can be fetched".into())
+            } => fetch_http(host_port, host, target).await,
         }
-    }
-
-    /// Fetches the CRL's bytes (DER, or PEM from some HTTP servers) within `timeout`.
-    pub async fn fetch(&self, timeout: Duration) -> Result<Vec<u8>, String> {
-        let work = async {
-            match self {
-                Source::Ldap {
-                    host_port,
-                    dn,
-                    attribute,
-                } => fetch_ldap(host_port, dn, attribute, timeout).await,
-                Source::Http {
-                    host_port,
-                    host,
-                    target,
-                } => fetch_http(host_port, host, target).await,
-            }
-        };
-        tokio::time::timeout(timeout, work)
-            .await
-            .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
-    }
-}
-
-/// `host` with `default` appended when it names no port; refuses an empty host.
-fn with_port(host: &str, default: u16) -> Result<String, String> {
-    if host.is_empty() {
-        return Err("the URL names no host".into());
-    }
-    let has_port = match host.rsplit_once(':') {
-        Some((h, p)) => !h.ends_with(':') && p.chars().all(|c| c.is_ascii_digit()),
-        None => false,
     };
-    let bracketed_v6 = host.starts_with('[') && host.ends_with(']');
-    Ok(if has_port && !bracketed_v6 {
-        host.to_owned()
-    } else {
-        format!("{host}:{default}")
-    })
-}
-
-/// Decodes `%XX` escapes (RFC 3986 §2.1) into UTF-8.
-fn percent_decode(s: &str) -> Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("bad %-escape in {s:?}"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("{s:?} is not UTF-8 once decoded"))
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
 }
 
 /// A base-object search (RFC 4511 §4.5.1) for `attribute` of `dn`, anonymously.
@@ -240,53 +127,6 @@ async fn fetch_http(host_port: &str, host: &str, target: &str) -> Result<Vec<u8>
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_real_gpki_ldap_url_with_spaces_parses() {
-        let s = Source::parse(
-            "ldap://cen.dir.go.kr:389/cn=crl1p1dp146,cn=CA131100001,ou=GPKI,o=Government of Korea,c=KR?certificateRevocationList;binary",
-        )
-        .expect("parses");
-        assert_eq!(
-            s,
-            Source::Ldap {
-                host_port: "cen.dir.go.kr:389".into(),
-                dn: "cn=crl1p1dp146,cn=CA131100001,ou=GPKI,o=Government of Korea,c=KR".into(),
-                attribute: CRL_ATTRIBUTE.into(),
-            }
-        );
-    }
-
-    #[test]
-    fn an_ldap_url_without_port_or_attribute_gets_the_defaults() {
-        let s = Source::parse(
-            "LDAP://ldap.epki.go.kr/cn=crl1p1dp16306,ou=CRL,o=Government%20of%20Korea,c=kr",
-        )
-        .expect("parses");
-        assert_eq!(
-            s,
-            Source::Ldap {
-                host_port: "ldap.epki.go.kr:389".into(),
-                dn: "cn=crl1p1dp16306,ou=CRL,o=Government of Korea,c=kr".into(),
-                attribute: CRL_ATTRIBUTE.into(),
-            }
-        );
-    }
-
-    #[test]
-    fn http_and_unsupported_schemes() {
-        assert_eq!(
-            Source::parse("http://crl.example.go.kr/ca1.crl").expect("parses"),
-            Source::Http {
-                host_port: "crl.example.go.kr:80".into(),
-                host: "crl.example.go.kr".into(),
-                target: "/ca1.crl".into(),
-            }
-        );
-        assert!(Source::parse("ldaps://x/cn=a").is_err());
-        assert!(Source::parse("ldap://x/").is_err());
-        assert!(Source::parse("ldap://x/cn=%zz").is_err());
-    }
-
     #[tokio::test]
     async fn an_http_crl_is_read_and_a_404_is_an_error() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -308,9 +148,9 @@ mod tests {
             }
         });
         let src = Source::parse(&format!("http://{addr}/dp1.crl")).expect("parses");
-        let body = src.fetch(Duration::from_secs(5)).await.expect("fetched");
+        let body = fetch(&src, Duration::from_secs(5)).await.expect("fetched");
         assert_eq!(body, b"\x30\x03\x02\x01\x00");
-        let err = src.fetch(Duration::from_secs(5)).await.expect_err("404");
+        let err = fetch(&src, Duration::from_secs(5)).await.expect_err("404");
         assert!(err.contains("404"), "{err}");
     }
 }

@@ -11,11 +11,9 @@ use certmail_imap::server::{Connection, ImapContext, ImapSettings, serve};
 use certmail_pki::{Pki, PkiConfig, testpki::DevPki};
 use certmail_session::{ChangeHub, LocalRegistry, RegistryConfig};
 use certmail_store::{KeyFile, SledStore, Store};
-use rustls::client::ResolvesClientCert;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, RootCertStore};
+use certmail_testkit::tls::{ALL_VERSIONS, ClientCert};
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::client::TlsStream;
@@ -192,47 +190,12 @@ async fn listen(
     addr
 }
 
-#[derive(Debug)]
-struct Fixed(Arc<CertifiedKey>);
-
-impl ResolvesClientCert for Fixed {
-    fn resolve(&self, _: &[&[u8]], _: &[rustls::SignatureScheme]) -> Option<Arc<CertifiedKey>> {
-        Some(Arc::clone(&self.0))
-    }
-    fn has_certs(&self) -> bool {
-        true
-    }
-}
-
 /// A rustls client config trusting `ca`, presenting `client` (cert, key) if given.
 pub fn client_config(ca: &Path, client: Option<(&Path, &Path)>) -> Arc<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(ca).expect("CA file") {
-        roots.add(c.expect("CA cert")).expect("root");
-    }
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots);
-    let config = match client {
-        None => builder.with_no_client_auth(),
-        Some((cert, key)) => {
-            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-                .expect("cert file")
-                .collect::<Result<_, _>>()
-                .expect("certs");
-            let key = PrivateKeyDer::from_pem_file(key).expect("key");
-            let signing = provider
-                .key_provider
-                .load_private_key(key)
-                .expect("key type");
-            builder.with_client_cert_resolver(Arc::new(Fixed(Arc::new(CertifiedKey::new(
-                chain, signing,
-            )))))
-        }
-    };
-    Arc::new(config)
+    let client = client.map(|(cert, key)| {
+        ClientCert::from_pem_files(cert, key).expect("client certificate and key")
+    });
+    certmail_testkit::tls::client_config(ca, client, ALL_VERSIONS).expect("client config")
 }
 
 /// A TLS handshake as `localhost` over `tcp`.

@@ -266,8 +266,10 @@ pub fn transcript(config: SessionConfig, script: &str) -> Harness {
     harness
 }
 
-/// The EHLO reply lines of a submission session after TLS.
-pub const EHLO_AFTER_TLS: &str = "S: 250-mail.example.kr
+/// The EHLO reply lines every submission session has, before and after TLS and sign-in.
+macro_rules! ehlo_common {
+    () => {
+        "S: 250-mail.example.kr
 S: 250-PIPELINING
 S: 250-8BITMIME
 S: 250-SMTPUTF8
@@ -275,19 +277,22 @@ S: 250-SIZE 52428800
 S: 250-ENHANCEDSTATUSCODES
 S: 250-CHUNKING
 S: 250-DSN
-S: 250-REQUIRETLS
-S: 250 AUTH EXTERNAL PLAIN LOGIN";
+"
+    };
+}
+
+/// The EHLO reply lines of a submission session after TLS.
+pub const EHLO_AFTER_TLS: &str = concat!(
+    ehlo_common!(),
+    "S: 250-REQUIRETLS
+S: 250 AUTH EXTERNAL PLAIN LOGIN"
+);
 
 /// The EHLO reply lines before TLS (STARTTLS offered, no AUTH).
-pub const EHLO_BEFORE_TLS: &str = "S: 250-mail.example.kr
-S: 250-PIPELINING
-S: 250-8BITMIME
-S: 250-SMTPUTF8
-S: 250-SIZE 52428800
-S: 250-ENHANCEDSTATUSCODES
-S: 250-CHUNKING
-S: 250-DSN
-S: 250 STARTTLS";
+pub const EHLO_BEFORE_TLS: &str = concat!(ehlo_common!(), "S: 250 STARTTLS");
+
+/// The EHLO reply lines after TLS and sign-in (AUTH no longer offered).
+pub const EHLO_AFTER_AUTH: &str = concat!(ehlo_common!(), "S: 250 REQUIRETLS");
 
 /// Base64 of the PLAIN response for the test account.
 pub fn plain_response() -> String {

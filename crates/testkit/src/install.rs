@@ -1,12 +1,41 @@
-//! A throw-away installation: test PKI, a config listening on port 0, accounts created
-//! through the real CLI.
+//! A throw-away installation: test PKI, a config listening on port 0 (written by
+//! serialising [`Config`]), accounts created through the real CLI.
 
 use std::path::{Path, PathBuf};
 
-use crate::run_certmail;
+use certmail_config::{Config, LocalFiles};
+use certmail_pki::testpki::{DevPki, TestPki};
+
+use crate::process::{DaemonProcess, certmail_bin, run_certmail};
 
 /// The listener names of a full configuration.
 pub const LISTENERS: [&str; 5] = ["imaps", "imap", "submissions", "submission", "smtp"];
+
+/// The arguments of `certmail account add` for an account of 행정안전부 at `address`,
+/// approved or left pending, reading its password from stdin.
+pub fn account_add_args<'a>(
+    id: &'a str,
+    name: &'a str,
+    address: &'a str,
+    approve: bool,
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "account",
+        "add",
+        id,
+        "--name",
+        name,
+        "--organisation",
+        "행정안전부",
+        "--address",
+        address,
+    ];
+    if approve {
+        args.push("--approve");
+    }
+    args.push("--password-stdin");
+    args
+}
 
 /// A temporary installation (removed when dropped).
 pub struct Installation {
@@ -21,62 +50,56 @@ pub struct Installation {
     /// The demo user's key (PEM).
     pub user_key: PathBuf,
     /// The test PKI, for making more certificates.
-    pub pki: certmail_pki::testpki::DevPki,
+    pub pki: DevPki,
+    /// The file's `[mailauth]` section as written (port-25 checks off, since a test machine
+    /// has no DNS); [`Installation::append_config`] drops it for a test's own.
+    mailauth: String,
 }
-
-/// The fixture's `[mailauth]`: no SPF/DKIM/DMARC lookups, since a test machine has no DNS
-/// (a test that wants them appends its own `[mailauth]` with a test DNS server).
-const MAILAUTH_OFF: &str = "[mailauth]\ncheck_inbound = false\n";
 
 impl Installation {
     /// Generates the PKI and writes a config with every listener on 127.0.0.1:0.
     pub fn new() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let pki = certmail_pki::testpki::DevPki::generate(&dir.path().join("pki"), "홍길동")?;
+        let pki = DevPki::generate(&dir.path().join("pki"), "홍길동")?;
+        let config = Self::config(&dir.path().join("data"), &pki);
         let config_path = dir.path().join("certmail.toml");
-        let q = |p: &Path| format!("{:?}", p.display().to_string());
-        std::fs::write(
-            &config_path,
-            format!(
-                r#"[server]
-hostname = "mail.test.go.kr"
-local_domains = ["test.go.kr"]
-data_dir = {data}
-shutdown_grace_secs = 5
-
-[tls]
-cert = {cert}
-key = {key}
-
-[pki]
-certs_dir = {certs}
-crl_dir = {crls}
-
-[imap]
-listen_tls = ["127.0.0.1:0"]
-listen_starttls = ["127.0.0.1:0"]
-
-[smtp]
-listen_submissions = ["127.0.0.1:0"]
-listen_submission = ["127.0.0.1:0"]
-listen_mx = ["127.0.0.1:0"]
-
-{MAILAUTH_OFF}"#,
-                data = q(&dir.path().join("data")),
-                cert = q(&pki.server_chain),
-                key = q(&pki.server_key),
-                certs = q(&pki.certs_dir),
-                crls = q(&pki.crl_dir),
-            ),
-        )?;
+        std::fs::write(&config_path, config.to_toml())?;
         Ok(Self {
             server_ca: pki.server_ca.clone(),
             user_cert: pki.user_cert.clone(),
             user_key: pki.user_key.clone(),
+            mailauth: config.section_toml("mailauth").unwrap_or_default(),
             config_path,
             dir,
             pki,
         })
+    }
+
+    /// [`Installation::new`] with the demo user 홍길동 as account `hong`, signing in with
+    /// `password` and the demo certificate.
+    pub fn with_demo_user(password: &str) -> anyhow::Result<Self> {
+        let fx = Self::new()?;
+        fx.add_user("hong", "홍길동", password, &fx.user_cert)?;
+        Ok(fx)
+    }
+
+    /// The configuration [`Installation::new`] writes: [`Config::local`] on port 0 for
+    /// `test.go.kr`, with a short shutdown grace.
+    pub fn config(data_dir: &Path, pki: &DevPki) -> Config {
+        let mut config = Config::local(
+            LocalFiles {
+                data_dir: data_dir.to_owned(),
+                tls_cert: pki.server_chain.clone(),
+                tls_key: pki.server_key.clone(),
+                certs_dir: pki.certs_dir.clone(),
+                crl_dir: pki.crl_dir.clone(),
+            },
+            [0; 5],
+        );
+        config.server.hostname = "mail.test.go.kr".into();
+        config.server.local_domains = vec!["test.go.kr".into()];
+        config.server.shutdown_grace_secs = 5;
+        config
     }
 
     /// An installation trusting `pki`'s GPKI root and GPKI/EPKI issuing CAs, with `crls` as
@@ -84,7 +107,7 @@ listen_mx = ["127.0.0.1:0"]
     /// server certificate is the generated one ([`Installation::server_ca`] still applies);
     /// [`Installation::user_cert`] is then from another PKI and unknown to this one.
     pub fn with_pki(
-        pki: &certmail_pki::testpki::TestPki,
+        pki: &TestPki,
         crls: &[(String, Vec<u8>, Option<String>)],
     ) -> anyhow::Result<Self> {
         let fx = Self::new()?;
@@ -102,6 +125,13 @@ listen_mx = ["127.0.0.1:0"]
         Ok(fx)
     }
 
+    /// [`Installation::with_pki`] with the empty, current CRL of the GPKI partition
+    /// `UserSpec::gpki` users are in (as `dp146.crl`), so they sign in unrevoked.
+    pub fn with_gpki(pki: &TestPki) -> anyhow::Result<Self> {
+        let crl = crate::pki::empty_gpki_partition_crl(pki)?;
+        Self::with_pki(pki, &[("dp146.crl".to_string(), crl, None)])
+    }
+
     /// Appends `text` (whole sections, e.g. `[auth]` with its keys) to the configuration.
     /// A `[mailauth]` section in `text` replaces the fixture's (which turns the port-25
     /// checks off, as a test machine has no DNS).
@@ -109,7 +139,7 @@ listen_mx = ["127.0.0.1:0"]
         use std::io::Write as _;
         if text.lines().any(|l| l.trim() == "[mailauth]") {
             let config = std::fs::read_to_string(&self.config_path)?;
-            std::fs::write(&self.config_path, config.replacen(MAILAUTH_OFF, "", 1))?;
+            std::fs::write(&self.config_path, config.replacen(&self.mailauth, "", 1))?;
         }
         let mut f = std::fs::OpenOptions::new()
             .append(true)
@@ -119,9 +149,9 @@ listen_mx = ["127.0.0.1:0"]
     }
 
     /// Starts `certmail serve` on this installation and waits for every user listener.
-    pub fn start(&self) -> anyhow::Result<crate::DaemonProcess> {
+    pub fn start(&self) -> anyhow::Result<DaemonProcess> {
         let config = self.config_path.to_str().expect("utf-8 temp path");
-        crate::DaemonProcess::start(&["serve", "--config", config], &[], &LISTENERS)
+        DaemonProcess::start(&["serve", "--config", config], &[], &LISTENERS)
     }
 
     /// The PEM paths an outside client (Python's ssl, swaks) is given: the CA that signed
@@ -136,9 +166,18 @@ listen_mx = ["127.0.0.1:0"]
 
     /// A TLS 1.3 client config presenting the demo user's certificate.
     pub fn user_tls(&self) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
+        self.tls_for(&self.user_cert, &self.user_key)
+    }
+
+    /// A TLS 1.3 client config trusting the server and presenting `cert` with `key` (PEM).
+    pub fn tls_for(
+        &self,
+        cert: &Path,
+        key: &Path,
+    ) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
         crate::tls::client_config(
             &self.server_ca,
-            Some((&self.user_cert, &self.user_key)),
+            Some(crate::tls::ClientCert::from_pem_files(cert, key)?),
             &[&rustls::version::TLS13],
         )
     }
@@ -180,24 +219,13 @@ listen_mx = ["127.0.0.1:0"]
         approve: bool,
     ) -> anyhow::Result<()> {
         let addr = format!("{id}@test.go.kr");
-        let mut cmd = std::process::Command::new(crate::certmail_bin());
-        cmd.args([
-            "account",
-            "add",
-            id,
-            "--name",
-            name,
-            "--organisation",
-            "행정안전부",
-            "--address",
-            &addr,
-        ])
-        .args(approve.then_some("--approve"))
-        .args(["--password-stdin", "--config"])
-        .arg(&self.config_path)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+        let mut cmd = std::process::Command::new(certmail_bin());
+        cmd.args(account_add_args(id, name, &addr, approve))
+            .arg("--config")
+            .arg(&self.config_path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn()?;
         {
             use std::io::Write as _;

@@ -1,10 +1,10 @@
-//! A sink SMTP server for the relay tests, on 127.0.0.1 port 0.
+//! A sink SMTP server for the relay tests (the smtp crate's and the daemon's), on
+//! 127.0.0.1 port 0.
 //!
 //! It answers by recipient: an address starting with `temp` gets `451 4.3.0`, one starting
 //! with `bad` gets `550 5.1.1`, others `250`. It can offer STARTTLS (optionally asking for a
 //! client certificate), DSN and REQUIRETLS, drop the connection mid-DATA, or take the whole
 //! message and never answer (the relay then looks like it crashed mid-delivery).
-#![allow(dead_code)] // each test binary uses a different part of it
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -32,8 +32,10 @@ pub struct SinkBehaviour {
     pub drop_mid_data: bool,
     /// Take the whole message, report it on `hung`, never answer.
     pub hang_after_data: bool,
-    /// The reply after DATA (default `250 2.0.0 OK`).
+    /// The reply after DATA (default `250 2.0.0 OK queued`).
     pub data_reply: Option<String>,
+    /// The reply to a `temp…` recipient (default `451 4.3.0 Try again later`).
+    pub temp_reply: Option<String>,
 }
 
 /// One message the sink took.
@@ -67,6 +69,10 @@ pub struct Sink {
     pub hung: mpsc::UnboundedReceiver<()>,
     /// Gets a message each time a message was accepted.
     pub accepted: mpsc::UnboundedReceiver<()>,
+    /// Gets a message each time a client said QUIT.
+    pub quits: mpsc::UnboundedReceiver<()>,
+    /// Messages already handed out by [`Sink::next_message`].
+    taken: usize,
 }
 
 impl Sink {
@@ -79,12 +85,14 @@ impl Sink {
         let commands = Arc::new(Mutex::new(Vec::new()));
         let (hung_tx, hung) = mpsc::unbounded_channel();
         let (acc_tx, accepted) = mpsc::unbounded_channel();
+        let (quit_tx, quits) = mpsc::unbounded_channel();
         let shared = Shared {
             behaviour,
             messages: Arc::clone(&messages),
             commands: Arc::clone(&commands),
             hung: hung_tx,
             accepted: acc_tx,
+            quits: quit_tx,
         };
         let counter = Arc::clone(&connections);
         tokio::spawn(async move {
@@ -105,7 +113,17 @@ impl Sink {
             commands,
             hung,
             accepted,
+            quits,
+            taken: 0,
         }
+    }
+
+    /// Waits for the next accepted message (`None` if the sink stopped).
+    pub async fn next_message(&mut self) -> Option<Received> {
+        self.accepted.recv().await?;
+        let message = self.messages.lock().expect("lock").get(self.taken).cloned();
+        self.taken += 1;
+        message
     }
 
     /// The messages taken so far.
@@ -131,6 +149,7 @@ struct Shared {
     commands: Arc<Mutex<Vec<String>>>,
     hung: mpsc::UnboundedSender<()>,
     accepted: mpsc::UnboundedSender<()>,
+    quits: mpsc::UnboundedSender<()>,
 }
 
 enum Step {
@@ -199,18 +218,7 @@ impl Shared {
             self.commands.lock().expect("lock").push(line.clone());
             let upper = line.to_ascii_uppercase();
             let reply: String = if upper.starts_with("EHLO") {
-                let mut r = vec!["250-sink.remote.kr".to_string(), "250-SIZE 10000000".into()];
-                if (b.tls.is_some() || b.broken_tls) && !conn.tls {
-                    r.push("250-STARTTLS".into());
-                }
-                if b.dsn {
-                    r.push("250-DSN".into());
-                }
-                if b.requiretls && conn.tls {
-                    r.push("250-REQUIRETLS".into());
-                }
-                r.push("250 8BITMIME".into());
-                r.join("\r\n")
+                self.ehlo_reply(conn)
             } else if upper == "STARTTLS" {
                 let _ = io.get_mut().write_all(b"220 2.0.0 go ahead\r\n").await;
                 if b.broken_tls {
@@ -230,33 +238,18 @@ impl Shared {
                     "250 2.1.0 OK".into()
                 }
             } else if upper.starts_with("RCPT TO:<TEMP") {
-                "451 4.3.0 Try again later".into()
+                b.temp_reply
+                    .clone()
+                    .unwrap_or("451 4.3.0 Try again later".into())
             } else if upper.starts_with("RCPT TO:<BAD") {
                 "550 5.1.1 No such user here".into()
             } else if upper.starts_with("RCPT TO:") {
                 rcpts.push(line.clone());
                 "250 2.1.5 OK".into()
             } else if upper == "DATA" {
-                let _ = io.get_mut().write_all(b"354 go on\r\n").await;
-                let Some(body) = self.read_data(io).await else {
+                let Some(reply) = self.data(io, conn, &mut mail, &mut rcpts).await else {
                     return Step::Done;
                 };
-                if b.hang_after_data {
-                    let _ = self.hung.send(());
-                    std::future::pending::<()>().await;
-                }
-                let reply = b.data_reply.clone().unwrap_or("250 2.0.0 OK queued".into());
-                if reply.starts_with('2') {
-                    self.messages.lock().expect("lock").push(Received {
-                        mail: mail.clone().unwrap_or_default(),
-                        rcpts: std::mem::take(&mut rcpts),
-                        body,
-                        tls: conn.tls,
-                        client_cert: conn.client_cert.clone(),
-                        connection: conn.number,
-                    });
-                    let _ = self.accepted.send(());
-                }
                 reply
             } else if upper == "RSET" {
                 mail = None;
@@ -264,6 +257,7 @@ impl Shared {
                 "250 2.0.0 OK".into()
             } else if upper == "QUIT" {
                 let _ = io.get_mut().write_all(b"221 2.0.0 Bye\r\n").await;
+                let _ = self.quits.send(());
                 return Step::Done;
             } else {
                 "500 5.5.2 What?".into()
@@ -277,6 +271,53 @@ impl Shared {
                 return Step::Done;
             }
         }
+    }
+
+    /// The EHLO reply: the extensions the behaviour asks for.
+    fn ehlo_reply(&self, conn: &Conn) -> String {
+        let b = &self.behaviour;
+        let mut r = vec!["250-sink.remote.kr".to_string(), "250-SIZE 10000000".into()];
+        if (b.tls.is_some() || b.broken_tls) && !conn.tls {
+            r.push("250-STARTTLS".into());
+        }
+        if b.dsn {
+            r.push("250-DSN".into());
+        }
+        if b.requiretls && conn.tls {
+            r.push("250-REQUIRETLS".into());
+        }
+        r.push("250 8BITMIME".into());
+        r.join("\r\n")
+    }
+
+    /// DATA: takes the message and records it when the reply is 2xx; the reply, or `None`
+    /// when the connection is to end.
+    async fn data<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        io: &mut BufReader<S>,
+        conn: &Conn,
+        mail: &mut Option<String>,
+        rcpts: &mut Vec<String>,
+    ) -> Option<String> {
+        let _ = io.get_mut().write_all(b"354 go on\r\n").await;
+        let body = self.read_data(io).await?;
+        if self.behaviour.hang_after_data {
+            let _ = self.hung.send(());
+            std::future::pending::<()>().await;
+        }
+        let reply = (self.behaviour.data_reply.clone()).unwrap_or("250 2.0.0 OK queued".into());
+        if reply.starts_with('2') {
+            self.messages.lock().expect("lock").push(Received {
+                mail: mail.clone().unwrap_or_default(),
+                rcpts: std::mem::take(rcpts),
+                body,
+                tls: conn.tls,
+                client_cert: conn.client_cert.clone(),
+                connection: conn.number,
+            });
+            let _ = self.accepted.send(());
+        }
+        Some(reply)
     }
 
     async fn read_data<S: AsyncRead + AsyncWrite + Unpin>(

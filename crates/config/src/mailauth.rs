@@ -5,14 +5,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use certmail_smtp::mailauth::{
     DkimKeyConfig, DkimSigner, DmarcOverride, DnsVerifier, InboundVerifier, VerifierSettings,
 };
 
 /// `[mailauth]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MailAuthSection {
     /// Check SPF, DKIM and DMARC of mail other servers send to port 25, write an
@@ -47,7 +47,7 @@ impl Default for MailAuthSection {
 }
 
 /// A DMARC policy named in the configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DmarcPolicyName {
     /// Record the result only.
@@ -59,7 +59,7 @@ pub enum DmarcPolicyName {
 }
 
 /// One domain's DKIM key (`[mailauth.dkim."example.go.kr"]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DkimKeySection {
     /// The selector: the public key is published at `<selector>._domainkey.<domain>`.

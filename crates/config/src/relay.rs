@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// TLS of the smarthost connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SmarthostTlsName {
     /// STARTTLS, required.
@@ -19,7 +19,7 @@ pub enum SmarthostTlsName {
 }
 
 /// TLS policy of MX delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TlsPolicyName {
     /// STARTTLS when offered, any certificate, else cleartext (Postfix `may`).
@@ -43,7 +43,7 @@ impl TlsPolicyName {
 }
 
 /// `[relay]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelaySection {
     /// Run the queue runner. Off, queued mail waits (and `certmail queue` still works).
