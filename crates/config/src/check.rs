@@ -93,10 +93,12 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
             "crl_fetch" => keys::<crate::crl_fetch::CrlFetchSection>(name, sub, &mut problems),
             "mailauth" => keys::<super::MailAuthSection>(name, sub, &mut problems),
             "relay" => keys::<super::RelaySection>(name, sub, &mut problems),
+            "store" => keys::<super::StoreSection>(name, sub, &mut problems),
+            "cluster" => keys::<super::ClusterSection>(name, sub, &mut problems),
             other => problems.push(Problem {
                 key: format!("[{other}]"),
                 message:
-                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay"
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay, store, cluster"
                         .into(),
             }),
         }
@@ -172,6 +174,7 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
     c.crl_fetch.validate(&mut bad);
     c.mailauth.validate(&mut bad);
     super::relay::validate(&c.relay, &mut bad);
+    super::cluster::validate(&c.store, &c.cluster, &mut bad);
     validate_listeners(c, &mut bad);
 }
 

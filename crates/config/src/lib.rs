@@ -5,12 +5,14 @@
 //! is what lets [`check`] try each key on its own and report all bad keys in one pass.
 
 mod check;
+mod cluster;
 pub mod crl_fetch;
 mod mailauth;
 mod relay;
 mod write;
 
 pub use check::{check, load};
+pub use cluster::{ClusterSection, StoreBackend, StoreSection};
 pub use crl_fetch::CrlFetchSection;
 pub use mailauth::MailAuthSection;
 pub use relay::{RelaySection, SmarthostTlsName, parse_host_port};
@@ -59,6 +61,12 @@ pub struct Config {
     /// `[relay]`: outbound delivery to remote domains.
     #[serde(default)]
     pub relay: RelaySection,
+    /// `[store]`: which backend holds the mail (sled or PostgreSQL).
+    #[serde(default)]
+    pub store: StoreSection,
+    /// `[cluster]`: this node's name among several sharing one PostgreSQL store.
+    #[serde(default)]
+    pub cluster: ClusterSection,
 }
 
 /// `[http]`.

@@ -24,7 +24,7 @@ pub struct LocalFiles {
 }
 
 /// The sections in file order, as named in TOML.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 13] = [
     "server",
     "tls",
     "pki",
@@ -36,6 +36,8 @@ const SECTIONS: [&str; 11] = [
     "crl_fetch",
     "mailauth",
     "relay",
+    "store",
+    "cluster",
 ];
 
 impl Config {
@@ -73,6 +75,8 @@ impl Config {
             crl_fetch: CrlFetchSection::default(),
             mailauth: MailAuthSection::default(),
             relay: RelaySection::default(),
+            store: Default::default(),
+            cluster: Default::default(),
         }
     }
 

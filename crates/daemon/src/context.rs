@@ -113,9 +113,63 @@ impl RelayHandle {
     }
 }
 
-/// Opens the mail store of `config` (creating the data directory and the store key on first
-/// use), on the blocking pool.
+/// Opens the mail store of `config`: `[store] backend` decides which (sled by default).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::Store>> {
+    match config.store.backend {
+        crate::config::StoreBackend::Sled => open_sled(config).await,
+        crate::config::StoreBackend::Postgres => open_postgres(config).await,
+    }
+}
+
+/// `[store] postgres_url` and `postgres_pool_size` as the PostgreSQL store takes them.
+pub fn pg_config(config: &Config) -> anyhow::Result<certmail_store_pg::PgConfig> {
+    let url = config.store.postgres_url.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("[store] backend = \"postgres\" needs [store] postgres_url")
+    })?;
+    Ok(certmail_store_pg::PgConfig {
+        url: url.to_owned(),
+        pool_size: config.store.postgres_pool_size,
+    })
+}
+
+/// Opens the PostgreSQL store (applying pending migrations under its lock) with the key file
+/// every node of the cluster shares: the first node creates it; a node with another key is
+/// refused with a sentence saying to copy the first node's.
+async fn open_postgres(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::Store>> {
+    let pg = pg_config(config)?;
+    let (dir, key_path) = (config.server.data_dir.clone(), config.server.key_file());
+    // The data directory still holds the admin socket (and, by default, the key file).
+    let key = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        certmail_store::KeyFile::load_or_create(&key_path)
+            .with_context(|| format!("store key file {}", key_path.display()))
+    })
+    .await??;
+    let store = match certmail_store_pg::PgStore::open(&pg, key).await {
+        Ok(store) => store,
+        Err(certmail_store_pg::OpenError::Store(
+            e @ (certmail_store::StoreError::WrongKey { .. }
+            | certmail_store::StoreError::UnknownKeyId(_)),
+        )) => anyhow::bail!(
+            "{e}: the key file {} is not the one this database's mail is encrypted with; \
+             every node uses the same [server] key_file: copy it from the first node (mode 0600)",
+            config.server.key_file().display()
+        ),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot open the PostgreSQL store ({pg:?})"));
+        }
+    };
+    tracing::info!(
+        node = %config.cluster.node_name(),
+        "mail store on PostgreSQL (cluster node)"
+    );
+    Ok(Arc::new(store))
+}
+
+/// Opens the sled store in `[server] data_dir` (creating the directory and the store key
+/// on first use), on the blocking pool.
+async fn open_sled(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::Store>> {
     let dir = config.server.data_dir.clone();
     let key_path = config.server.key_file();
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {

@@ -71,18 +71,49 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// `certmail check-config`: every problem of the file, or OK.
+/// `certmail check-config`: every problem of the file, or OK; with `[store] backend =
+/// "postgres"`, also whether the database answers and which schema version it holds.
 fn check_config(path: &Path) -> ExitCode {
-    match crate::config::load(path) {
-        Ok(_) => {
-            println!("{}: OK", path.display());
-            ExitCode::SUCCESS
-        }
+    let config = match crate::config::load(path) {
+        Ok(config) => config,
         Err(e) => {
             eprint!("{e}");
-            ExitCode::from(1)
+            return ExitCode::from(1);
+        }
+    };
+    if config.store.backend == crate::config::StoreBackend::Postgres {
+        match check_postgres(&config) {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!(
+                    "{}: 1 problem:\n  [store] postgres_url: {e:#}",
+                    path.display()
+                );
+                return ExitCode::from(1);
+            }
         }
     }
+    println!("{}: OK", path.display());
+    ExitCode::SUCCESS
+}
+
+/// Connects to the configured PostgreSQL store without changing it: a sentence on its
+/// schema version.
+fn check_postgres(config: &crate::config::Config) -> anyhow::Result<String> {
+    let pg = crate::context::pg_config(config)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let found = rt.block_on(certmail_store_pg::PgStore::check(&pg))?;
+    let known = certmail_store_pg::schema::SCHEMA_VERSION;
+    Ok(if found == known {
+        format!("PostgreSQL store: connected, schema version {found} (current)")
+    } else {
+        format!(
+            "PostgreSQL store: connected, schema version {found}; the daemon migrates it to \
+             {known} when it starts"
+        )
+    })
 }
 
 fn exit(result: anyhow::Result<u8>) -> ExitCode {

@@ -21,6 +21,9 @@ use crate::cli::output::EXIT_NOT_RUNNING;
 
 /// `certmail backup DIR`.
 pub fn backup(config_path: &Path, dir: &Path, out: Output) -> anyhow::Result<u8> {
+    if let Some(refusal) = on_postgres(config_path, "backup")? {
+        return Ok(finish(&refusal, out.json));
+    }
     let dir = absolute(dir)?;
     let resp = crate::cli::client::dispatch(
         config_path,
@@ -33,6 +36,9 @@ pub fn backup(config_path: &Path, dir: &Path, out: Output) -> anyhow::Result<u8>
 
 /// `certmail restore DIR [--force]`: into the stopped installation of `config_path`.
 pub fn restore(config_path: &Path, dir: &Path, force: bool, out: Output) -> anyhow::Result<u8> {
+    if let Some(refusal) = on_postgres(config_path, "restore")? {
+        return Ok(finish(&refusal, out.json));
+    }
     let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let socket = config.server.admin_socket();
     if daemon_answers(&socket)? {
@@ -45,6 +51,24 @@ pub fn restore(config_path: &Path, dir: &Path, force: bool, out: Output) -> anyh
     }
     let resp = restore_stopped(&config, dir, force)?;
     Ok(finish(&resp, out.json))
+}
+
+/// The refusal of `certmail backup|restore` when the store is PostgreSQL: those commands
+/// copy sled's files; a database is backed up and restored with PostgreSQL's own tools.
+fn on_postgres(config_path: &Path, what: &str) -> anyhow::Result<Option<Response>> {
+    let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if config.store.backend != crate::config::StoreBackend::Postgres {
+        return Ok(None);
+    }
+    Ok(Some(Response::fail(
+        "postgres_store",
+        format!(
+            "certmail {what} works on the embedded (sled) store only; this installation's mail \
+             is in PostgreSQL ([store] backend = \"postgres\"): use pg_dump/pg_restore, or base \
+             backups with WAL archiving for point-in-time recovery (PITR), and keep a copy of \
+             the [server] key_file with them"
+        ),
+    )))
 }
 
 fn restore_stopped(

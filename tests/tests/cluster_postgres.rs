@@ -1,0 +1,235 @@
+//! The daemon on PostgreSQL (`[store] backend = "postgres"`), against a real PostgreSQL
+//! server the test starts: mail delivered over SMTP (swaks) is read over IMAP (Python's
+//! imaplib), survives a killed daemon, and two nodes — each its own data directory, the
+//! same key file and the same database — append to one mailbox at once with unique UIDs.
+
+use std::path::Path;
+use std::process::Command;
+
+use certmail_store_pg::pg_harness::PgServer;
+use certmail_tests::{DaemonProcess, fixtures};
+
+// ASCII: imaplib sends LOGIN arguments as ASCII.
+const PASSWORD: &str = "Gpki-Pass-2026!";
+
+fn run(cmd: &mut Command) -> anyhow::Result<String> {
+    Ok(certmail_tests::outside::run_ok(cmd)?.stdout)
+}
+
+/// An installation whose store is a fresh database on the shared test server, with 홍길동
+/// (`hong`) created in that database by the CLI (the daemon stopped: the CLI opens the
+/// PostgreSQL store itself).
+async fn on_postgres(node: &str) -> anyhow::Result<(fixtures::Installation, String)> {
+    let url = PgServer::shared().create_database().await;
+    let fx = fixtures::Installation::new()?;
+    fx.append_config(&format!(
+        "[store]\nbackend = \"postgres\"\npostgres_url = \"{url}\"\npostgres_pool_size = 4\n\
+         \n[cluster]\nnode_name = \"{node}\"\n"
+    ))?;
+    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
+    Ok((fx, url))
+}
+
+/// A second node of `fx`'s cluster: the same configuration with its own data directory
+/// (admin socket) and `fx`'s key file; returns its configuration file.
+fn second_node(fx: &fixtures::Installation) -> anyhow::Result<std::path::PathBuf> {
+    let text = std::fs::read_to_string(&fx.config_path)?;
+    let data = fx.dir.path().join("data");
+    let key = data.join("store.key");
+    let data_line = format!("data_dir = {:?}", data.display().to_string());
+    anyhow::ensure!(text.contains(&data_line), "no {data_line} in {text}");
+    let node_b = text
+        .replacen(
+            &data_line,
+            &format!(
+                "data_dir = {:?}\nkey_file = {:?}",
+                fx.dir.path().join("data-b").display().to_string(),
+                key.display().to_string()
+            ),
+            1,
+        )
+        .replacen("node_name = \"node-a\"", "node_name = \"node-b\"", 1);
+    let path = fx.dir.path().join("node-b.toml");
+    std::fs::write(&path, node_b)?;
+    Ok(path)
+}
+
+fn start(config: &Path) -> anyhow::Result<DaemonProcess> {
+    let config = config.to_str().expect("utf-8 temp path");
+    DaemonProcess::start(
+        &["serve", "--config", config],
+        &[],
+        &certmail_tests::fixtures::LISTENERS,
+    )
+}
+
+fn deliver(daemon: &DaemonProcess, subject: &str) -> anyhow::Result<()> {
+    let port = daemon.addr("smtp").port().to_string();
+    run(Command::new("swaks").args([
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--from",
+        "minister@other.example",
+        "--to",
+        "hong@test.go.kr",
+        "--h-Subject",
+        subject,
+        "--body",
+        "보고서를 확인해 주십시오.",
+        "--timeout",
+        "20",
+    ]))
+    .map(|_| ())
+}
+
+/// Runs `body` in Python after `M` (imaplib, signed in as hong with the demo certificate)
+/// is connected to `daemon`'s IMAPS listener; returns what it printed.
+fn imaplib(
+    fx: &fixtures::Installation,
+    daemon: &DaemonProcess,
+    body: &str,
+) -> anyhow::Result<String> {
+    imaplib_at(fx, daemon.addr("imaps").port(), body)
+}
+
+/// [`imaplib`] on the IMAPS listener at `port` of 127.0.0.1.
+fn imaplib_at(fx: &fixtures::Installation, port: u16, body: &str) -> anyhow::Result<String> {
+    let (ca, cert, key) = fx.client_pem_paths();
+    let script = format!(
+        r#"
+import imaplib, ssl
+ctx = ssl.create_default_context(cafile={ca:?})
+ctx.load_cert_chain({cert:?}, {key:?})
+M = imaplib.IMAP4_SSL("localhost", {port}, ssl_context=ctx, timeout=20)
+M.login("hong", {PASSWORD:?})
+{body}
+"#
+    );
+    run(Command::new("python3").arg("-c").arg(script))
+}
+
+const SUBJECTS: &str = r#"
+typ, data = M.select("INBOX", readonly=True)
+assert typ == "OK", data
+typ, data = M.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT])")
+parts = [p for p in data if isinstance(p, tuple)]
+print("|".join(sorted(p[1].decode().strip() for p in parts if p[1].startswith(b"Subject"))))
+assert any("보고서".encode() in p[1] for p in parts), parts
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_on_postgres_reaches_imap_and_survives_a_killed_daemon() -> anyhow::Result<()> {
+    let (fx, _) = on_postgres("node-a").await?;
+    let mut daemon = fx.start()?;
+    deliver(&daemon, "예산안 1차")?;
+    deliver(&daemon, "예산안 2차")?;
+    let seen = imaplib(&fx, &daemon, SUBJECTS)?;
+    assert_eq!(seen.trim(), "Subject: 예산안 1차|Subject: 예산안 2차");
+
+    // 250 was said after COMMIT: SIGKILL loses nothing, and nothing is in the data directory.
+    daemon.kill9()?;
+    drop(daemon);
+    assert!(
+        !fx.dir.path().join("data/store").exists(),
+        "the sled store was opened although [store] backend = \"postgres\""
+    );
+    let daemon = fx.start()?;
+    let seen = imaplib(&fx, &daemon, SUBJECTS)?;
+    assert_eq!(seen.trim(), "Subject: 예산안 1차|Subject: 예산안 2차");
+    Ok(())
+}
+
+/// Appends 15 messages through each node at once; prints the APPENDUIDs.
+fn append_script(node: &str) -> String {
+    format!(
+        r#"
+uids = []
+for i in range(15):
+    msg = "From: hong@test.go.kr\r\nSubject: {node} 메모 %d\r\n\r\n회의록 %d\r\n" % (i, i)
+    typ, data = M.append("INBOX", None, None, msg.encode())
+    assert typ == "OK", data
+    uids.append(data[0].decode().split("APPENDUID ")[1].split("]")[0].split()[1])
+print(" ".join(uids))
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_append_to_one_mailbox_with_unique_uids() -> anyhow::Result<()> {
+    let (fx, _) = on_postgres("node-a").await?;
+    let node_b_config = second_node(&fx)?;
+    let a = fx.start()?;
+    let b = start(&node_b_config)?;
+    // The nodes share the mail: a message delivered through B is read through A.
+    deliver(&b, "B로 배달")?;
+    assert_eq!(imaplib(&fx, &a, SUBJECTS)?.trim(), "Subject: B로 배달");
+
+    let (script_a, script_b) = (append_script("A"), append_script("B"));
+    let (port_a, port_b) = (a.addr("imaps").port(), b.addr("imaps").port());
+    let (from_a, from_b) = std::thread::scope(|s| {
+        let ta = s.spawn(|| imaplib_at(&fx, port_a, &script_a));
+        let tb = s.spawn(|| imaplib_at(&fx, port_b, &script_b));
+        (ta.join().expect("thread"), tb.join().expect("thread"))
+    });
+    let mut uids: Vec<u32> = format!("{} {}", from_a?.trim(), from_b?.trim())
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(uids.len(), 30);
+    uids.sort_unstable();
+    uids.dedup();
+    assert_eq!(uids.len(), 30, "two appends got the same UID: {uids:?}");
+
+    // Both nodes list the same 31 messages with the same UIDs.
+    let list = r#"
+M.select("INBOX", readonly=True)
+typ, data = M.uid("SEARCH", None, "ALL")
+print(data[0].decode())
+"#;
+    let on_a = imaplib(&fx, &a, list)?;
+    let on_b = imaplib(&fx, &b, list)?;
+    assert_eq!(on_a, on_b);
+    let listed: Vec<u32> = on_a
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(listed.len(), 31);
+    assert!(
+        uids.iter().all(|u| listed.contains(u)),
+        "{uids:?} {listed:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_config_connects_and_backup_points_to_pg_dump() -> anyhow::Result<()> {
+    let (fx, _) = on_postgres("node-a").await?;
+    let (code, out, err) = fx.certmail(&["check-config"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("PostgreSQL store: connected, schema version"),
+        "{out}"
+    );
+
+    let backup_dir = fx.dir.path().join("backup");
+    let (code, out, err) = fx.certmail(&["backup", backup_dir.to_str().expect("utf-8")])?;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("pg_dump") && err.contains("PITR"), "{err}");
+    let (code, _, err) = fx.certmail(&["restore", backup_dir.to_str().expect("utf-8")])?;
+    assert_eq!(code, 1);
+    assert!(err.contains("pg_dump"), "{err}");
+
+    // A database nobody listens on is a problem check-config names.
+    let text = std::fs::read_to_string(&fx.config_path)?;
+    let port = PgServer::shared().port().to_string();
+    std::fs::write(&fx.config_path, text.replace(&port, "1"))?;
+    let (code, _, err) = fx.certmail(&["check-config"])?;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("[store] postgres_url") && err.contains("connecting to PostgreSQL"),
+        "{err}"
+    );
+    Ok(())
+}
