@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use certmail_store::{FlagOp, Store};
+use crate::{FlagOp, Store};
 
-use super::{Subject, body, hong, message};
+use super::{Fixture, assert_stored_bodies, body, hong, message};
 
 const BOXES: [&str; 2] = ["INBOX", "보관"];
 const FLAGS: [&str; 3] = ["\\Deleted", "\\Seen", "중요"];
@@ -104,8 +104,8 @@ async fn step(s: &dyn Store, rng: &mut Rng, model: &mut [Model; 2], bodies: &mut
     }
 }
 
-async fn check(t: &Subject, model: &[Model; 2]) {
-    let s = t.store.as_ref();
+async fn check(t: &dyn Fixture, model: &[Model; 2]) {
+    let s = t.store();
     let mut usage = 0;
     let mut distinct = BTreeSet::new();
     for (b, name) in BOXES.iter().enumerate() {
@@ -140,13 +140,12 @@ async fn check(t: &Subject, model: &[Model; 2]) {
         }
     }
     assert_eq!(s.account_usage("hong").await.unwrap(), usage);
-    t.assert_stored_bodies(distinct.len() as u64, "one body per content")
-        .await;
+    assert_stored_bodies(t, distinct.len() as u64, "one body per content").await;
 }
 
 /// Runs one seeded sequence of `steps` operations on a fresh store.
-pub async fn random_operations_match_the_model(t: &Subject, seed: u64, steps: usize) {
-    let s = t.store.as_ref();
+pub async fn random_operations_match_the_model(t: &dyn Fixture, seed: u64, steps: usize) {
+    let s = t.store();
     s.create_account(hong()).await.unwrap();
     s.create_mailbox("hong", BOXES[1], None).await.unwrap();
     let mut model = [
