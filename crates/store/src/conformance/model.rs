@@ -24,6 +24,9 @@ impl Rng {
     }
 }
 
+/// What the store should hold after a run: its two mailboxes (see [`check`]).
+pub struct Expected([Model; 2]);
+
 /// One mailbox in the model: UIDNEXT and UID → (body number, flags as a set).
 struct Model {
     uid_next: u32,
@@ -104,7 +107,10 @@ async fn step(s: &dyn Store, rng: &mut Rng, model: &mut [Model; 2], bodies: &mut
     }
 }
 
-async fn check(t: &dyn Fixture, model: &[Model; 2]) {
+/// Checks that the store holds what the model says (also after a reopen, for a backend
+/// that can reopen).
+pub async fn check(t: &dyn Fixture, expected: &Expected) {
+    let model = &expected.0;
     let s = t.store();
     let mut usage = 0;
     let mut distinct = BTreeSet::new();
@@ -143,12 +149,17 @@ async fn check(t: &dyn Fixture, model: &[Model; 2]) {
     assert_stored_bodies(t, distinct.len() as u64, "one body per content").await;
 }
 
-/// Runs one seeded sequence of `steps` operations on a fresh store.
-pub async fn random_operations_match_the_model(t: &dyn Fixture, seed: u64, steps: usize) {
+/// Runs one seeded sequence of `steps` operations on a fresh store, checking it against
+/// the model as it goes; returns what the store should now hold.
+pub async fn random_operations_match_the_model(
+    t: &dyn Fixture,
+    seed: u64,
+    steps: usize,
+) -> Expected {
     let s = t.store();
     s.create_account(hong()).await.unwrap();
     s.create_mailbox("hong", BOXES[1], None).await.unwrap();
-    let mut model = [
+    let mut expected = Expected([
         Model {
             uid_next: 1,
             messages: BTreeMap::new(),
@@ -157,14 +168,15 @@ pub async fn random_operations_match_the_model(t: &dyn Fixture, seed: u64, steps
             uid_next: 1,
             messages: BTreeMap::new(),
         },
-    ];
+    ]);
     let mut rng = Rng(seed);
     let mut bodies = 0;
     for i in 0..steps {
-        step(s, &mut rng, &mut model, &mut bodies).await;
+        step(s, &mut rng, &mut expected.0, &mut bodies).await;
         if i % 20 == 19 {
-            check(t, &model).await;
+            check(t, &expected).await;
         }
     }
-    check(t, &model).await;
+    check(t, &expected).await;
+    expected
 }
