@@ -84,6 +84,31 @@ impl std::fmt::Debug for CertKinds {
     }
 }
 
+/// A bank (NPKI, yessign) certificate of 홍길동 with its critical policy.
+fn npki_spec(now: i64) -> UserSpec {
+    UserSpec {
+        cn: "홍길동()0004048H013284377".into(),
+        agency: "personal4IB".into(),
+        organization: "yessign".into(),
+        real_name: Some("홍길동".into()),
+        policies: vec![OID_NPKI_YESSIGN.into()],
+        critical_policies: true,
+        cdp_uris: vec![
+            "ldap://ds.yessign.or.kr:389/ou=dp5p87241,ou=AccreditedCA,o=yessign,c=kr?certificateRevocationList".into(),
+        ],
+        ..UserSpec::gpki("홍길동", now)
+    }
+}
+
+/// A GPKI certificate valid from `from_days` to `to_days` days after `now`.
+fn valid(person: &str, now: i64, from_days: i64, to_days: i64) -> UserSpec {
+    UserSpec {
+        not_before: now + from_days * DAY,
+        not_after: now + to_days * DAY,
+        ..UserSpec::gpki(person, now)
+    }
+}
+
 impl CertKinds {
     /// Issues everything (needs the `openssl` CLI for RSA keys and SHA-1).
     pub fn generate() -> anyhow::Result<CertKinds> {
@@ -100,18 +125,6 @@ impl CertKinds {
         let issue_gpki = |spec: UserSpec| pki.issue(&pki.gpki_ca, &spec, w);
         let rsa = |bits| openssl::rsa_key(w, bits);
         let rsa1024_key = rsa(1024)?;
-        let npki_spec = UserSpec {
-            cn: "홍길동()0004048H013284377".into(),
-            agency: "personal4IB".into(),
-            organization: "yessign".into(),
-            real_name: Some("홍길동".into()),
-            policies: vec![OID_NPKI_YESSIGN.into()],
-            critical_policies: true,
-            cdp_uris: vec![
-                "ldap://ds.yessign.or.kr:389/ou=dp5p87241,ou=AccreditedCA,o=yessign,c=kr?certificateRevocationList".into(),
-            ],
-            ..gpki("홍길동")
-        };
         let kinds = CertKinds {
             gpki_ecdsa: issue_gpki(gpki("김철수"))?,
             gpki_rsa: issue_gpki(UserSpec {
@@ -127,19 +140,11 @@ impl CertKinds {
                 },
                 w,
             )?,
-            npki: pki.issue(&pki.npki_ca, &npki_spec, w)?,
+            npki: pki.issue(&pki.npki_ca, &npki_spec(now), w)?,
             foreign: pki.issue(&pki.foreign_ca()?, &gpki("김철수"), w)?,
             impostor: pki.issue(&pki.impostor_of(&pki.gpki_ca)?, &gpki("김철수"), w)?,
-            expired: issue_gpki(UserSpec {
-                not_before: now - 900 * DAY,
-                not_after: now - 10 * DAY,
-                ..gpki("김유신")
-            })?,
-            not_yet_valid: issue_gpki(UserSpec {
-                not_before: now + 10 * DAY,
-                not_after: now + 800 * DAY,
-                ..gpki("정약용")
-            })?,
+            expired: issue_gpki(valid("김유신", now, -900, -10))?,
+            not_yet_valid: issue_gpki(valid("정약용", now, 10, 800))?,
             server_policy: issue_gpki(UserSpec {
                 cn: "SVR1311000001".into(),
                 agency: "Group of Server".into(),

@@ -1,17 +1,15 @@
 //! The store on a real PostgreSQL (one server for this test binary, a fresh database per
-//! test): the backend-independent behaviour in `suite/`, then what only PostgreSQL has:
-//! concurrent writers from several nodes, chunked bodies, encryption at rest as stored,
-//! migrations and the key check.
-
-mod suite;
+//! test): the store's conformance checks (`certmail_store::conformance`), then what only
+//! PostgreSQL has: concurrent writers from several nodes, chunked bodies, encryption at
+//! rest as stored, migrations and the key check.
 
 use std::sync::Arc;
 
+use certmail_store::conformance::{Fixture, body, hong, kim, message};
 use certmail_store::prelude::*;
 use certmail_store::{KeyFile, StoreError};
 use certmail_store_pg::pg_harness::PgServer;
 use certmail_store_pg::{OpenError, PgConfig, PgStore};
-use suite::{Probe, Subject, hong, message};
 
 const KEY: [u8; 32] = [7; 32];
 
@@ -35,11 +33,28 @@ impl PgProbe {
     }
 }
 
+async fn open(url: &str) -> PgStore {
+    PgStore::open(&PgConfig::new(url), KeyFile::from_bytes(KEY))
+        .await
+        .expect("open the PostgreSQL store")
+}
+
+/// A store open on a fresh database of the shared server, and a probe of that database.
+struct PgFixture {
+    store: PgStore,
+    probe: PgProbe,
+}
+
 #[async_trait::async_trait]
-impl Probe for PgProbe {
+impl Fixture for PgFixture {
+    fn store(&self) -> &dyn Store {
+        &self.store
+    }
+
     async fn stored_bodies(&self) -> Option<u64> {
-        let bodies = self.count("SELECT count(*) FROM blobs").await;
+        let bodies = self.probe.count("SELECT count(*) FROM blobs").await;
         let orphans = self
+            .probe
             .count("SELECT count(*) FROM blob_chunks c WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.id = c.blob)")
             .await;
         assert_eq!(orphans, 0, "chunks without a body");
@@ -47,66 +62,16 @@ impl Probe for PgProbe {
     }
 }
 
-async fn open(url: &str) -> PgStore {
-    PgStore::open(&PgConfig::new(url), KeyFile::from_bytes(KEY))
-        .await
-        .expect("open the PostgreSQL store")
-}
-
-/// A fresh database on the shared server, with a store open on it.
-async fn subject() -> (Subject, String) {
+async fn fresh() -> PgFixture {
     let url = PgServer::shared().create_database().await;
-    let store: Arc<dyn Store> = Arc::new(open(&url).await);
-    let probe = Box::new(PgProbe { url: url.clone() });
-    (Subject { store, probe }, url)
-}
-
-macro_rules! conformance {
-    ($($module:ident :: $name:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            let (subject, _url) = subject().await;
-            suite::$module::$name(&subject).await;
-        }
-    )*};
-}
-
-conformance!(
-    accounts::accounts_are_created_and_found,
-    accounts::duplicate_ids_and_addresses_are_refused,
-    accounts::updates_move_addresses_and_keep_secrets,
-    accounts::accounts_are_listed_and_deleted_with_everything,
-    accounts::cert_bindings_by_spki_account_and_dn,
-    accounts::aliases_share_the_address_space,
-    mailboxes::mailboxes_are_created_with_parents,
-    mailboxes::rename_moves_children_and_keeps_messages,
-    mailboxes::renaming_inbox_leaves_an_empty_inbox,
-    mailboxes::delete_removes_messages_but_not_children,
-    mailboxes::subscriptions,
-    messages::append_and_read_back,
-    messages::bodies_are_private_to_their_accounts,
-    messages::flags_with_modseq_and_unchanged_since,
-    messages::copy_keeps_flags_and_shares_the_body,
-    messages::move_removes_from_the_source_atomically,
-    messages::expunge_removes_only_deleted_and_records_it,
-    messages::identical_bodies_are_stored_once,
-    messages::summaries_are_cached_per_body_and_freed_with_it,
-    delivery::one_delivery_many_recipients_one_body,
-    delivery::a_failing_delivery_stores_nothing,
-    delivery::queue_entries_are_updated_and_removed,
-    delivery::audit_by_time_and_account,
-    delivery::devices_are_kept_per_account,
-);
-
-/// Random operation sequences agree with a model (several seeds, each on a fresh
-/// database).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn random_operations_match_the_model() {
-    for seed in [1u64, 7, 42, 2024, 0x5eed] {
-        let (subject, _url) = subject().await;
-        suite::model::random_operations_match_the_model(&subject, seed, 80).await;
+    let store = open(&url).await;
+    PgFixture {
+        store,
+        probe: PgProbe { url },
     }
 }
+
+certmail_store::conformance_tests!(fresh, flavor = "multi_thread", worker_threads = 2);
 
 /// Two nodes (two stores, each with its own pool) append to one mailbox at once: every UID
 /// is unique, UIDs rise in commit order, and UIDNEXT and the count agree.
@@ -162,7 +127,7 @@ async fn concurrent_appenders_on_two_nodes_get_unique_increasing_uids() {
         .unwrap();
     for (meta, (uid, modseq, n)) in stored.iter().zip(&all) {
         assert_eq!((meta.uid, meta.modseq), (*uid, *modseq));
-        assert_eq!(meta.blob, certmail_store::BlobId::of(&suite::body(*n)));
+        assert_eq!(meta.blob, certmail_store::BlobId::of(&body(*n)));
     }
 }
 
@@ -174,7 +139,7 @@ async fn concurrent_deliveries_and_copies_keep_counts() {
     let node_a = Arc::new(open(&url).await);
     let node_b = Arc::new(open(&url).await);
     node_a.create_account(hong()).await.unwrap();
-    node_a.create_account(suite::kim()).await.unwrap();
+    node_a.create_account(kim()).await.unwrap();
     node_a.create_mailbox("hong", "보관", None).await.unwrap();
     for n in 0..3 {
         node_a
@@ -200,7 +165,7 @@ async fn concurrent_deliveries_and_copies_keep_counts() {
                     recipients.reverse();
                 }
                 node.deliver(certmail_store::Delivery {
-                    body: suite::body(w * 100 + i),
+                    body: body(w * 100 + i),
                     internal_date: 1,
                     recipients,
                     queue: vec![],
@@ -254,7 +219,7 @@ async fn deleting_an_account_races_cleanly_with_other_nodes() {
         tokio::spawn(async move {
             for n in 0..20 {
                 let delivery = certmail_store::Delivery {
-                    body: suite::body(n),
+                    body: body(n),
                     internal_date: 1,
                     recipients: vec![("hong".into(), "INBOX".into(), vec![])],
                     queue: vec![],
@@ -281,7 +246,8 @@ async fn deleting_an_account_races_cleanly_with_other_nodes() {
 /// is reported as such, never as a shorter body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_bodies_are_chunked_and_damage_is_detected() {
-    let (t, url) = subject().await;
+    let t = fresh().await;
+    let url = t.probe.url.clone();
     t.store.create_account(hong()).await.unwrap();
     let mut body = b"From: hong@test.go.kr\r\nSubject: large attachment\r\n\r\n".to_vec();
     while body.len() < 3 * 1024 * 1024 {
@@ -320,7 +286,8 @@ async fn large_bodies_are_chunked_and_damage_is_detected() {
 /// What the database holds is sealed: no body text, no password hash, no TOTP secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_and_account_secrets_are_encrypted_at_rest() {
-    let (t, url) = subject().await;
+    let t = fresh().await;
+    let url = t.probe.url.clone();
     let mut account = hong();
     account.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$secret-hash".into());
     account.totp_secret = Some(b"TOTP-SECRET-BYTES".to_vec());
@@ -378,7 +345,7 @@ async fn migrations_reopen_and_key_check() {
     let meta = &again.messages("hong", "INBOX", 1..=1).await.unwrap()[0];
     assert_eq!(
         again.message_body("hong", &meta.blob).await.unwrap(),
-        suite::body(1)
+        body(1)
     );
     drop(again);
     match PgStore::open(&config, KeyFile::from_bytes([8; 32])).await {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::caller::Caller;
 use crate::cookie;
 use crate::error::WebError;
 use crate::identity::{self, Peer};
@@ -122,32 +123,12 @@ fn ok(value: Value) -> ApiResult {
     Ok(Json(value).into_response())
 }
 
-async fn me(State(app): State<Arc<App>>, Extension(peer): Extension<Peer>) -> ApiResult {
+async fn me(Caller(app, peer, ..): Caller) -> ApiResult {
     ok(json!(account::me(&app, &peer).await?))
 }
 
-#[derive(Default, Deserialize)]
-#[serde(default)]
-struct SignUpBody {
-    id: String,
-    address: String,
-    organisation: String,
-    password: String,
-}
-
-async fn signup(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult {
-    let b: SignUpBody = body(&headers, &bytes)?;
-    let form = account::SignUp {
-        id: b.id,
-        address: b.address,
-        organisation: b.organisation,
-        password: Secret::new(b.password),
-    };
+async fn signup(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> ApiResult {
+    let form: account::SignUp = body(&headers, &bytes)?;
     let me = account::sign_up(&app, &peer, form).await?;
     Ok((StatusCode::CREATED, Json(json!(me))).into_response())
 }
@@ -160,12 +141,7 @@ struct PasswordBody {
     totp: Option<String>,
 }
 
-async fn password(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult {
+async fn password(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> ApiResult {
     let b: PasswordBody = body(&headers, &bytes)?;
     account::change_password(
         &app,
@@ -178,24 +154,14 @@ async fn password(
     ok(json!({ "changed": true }))
 }
 
-async fn renew(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult {
+async fn renew(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> ApiResult {
     let f: SecondFactor = body(&headers, &bytes)?;
     let password = Secret::new(f.password.unwrap_or_default());
     let id = crate::services::renewal::renew(&app, &peer, password, f.totp).await?;
     ok(json!({ "bound_to": id }))
 }
 
-async fn open_session(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult {
+async fn open_session(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> ApiResult {
     let f: SecondFactor = body(&headers, &bytes)?;
     let Some(password) = f.password.map(Secret::new) else {
         return Err(
@@ -226,39 +192,24 @@ async fn close_session(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiRe
     Ok(response)
 }
 
-async fn live(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-) -> ApiResult {
+async fn live(Caller(app, peer, _, headers): Caller) -> ApiResult {
     let who = authorized(&app, &peer, &headers, &Bytes::new()).await?;
     ok(json!({ "live": devices::live(&app, &who).await }))
 }
 
-async fn end_live(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult {
+async fn end_live(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> ApiResult {
     let who = authorized(&app, &peer, &headers, &bytes).await?;
     ok(json!({ "ended_connections": devices::end_live(&app, &peer, &who).await? }))
 }
 
-async fn device_list(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-) -> ApiResult {
+async fn device_list(Caller(app, peer, _, headers): Caller) -> ApiResult {
     let who = authorized(&app, &peer, &headers, &Bytes::new()).await?;
     ok(json!({ "devices": devices::list(&app, &who).await? }))
 }
 
 async fn forget_device(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
+    Caller(app, peer, _, headers): Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
     let who = authorized(&app, &peer, &headers, &bytes).await?;
@@ -266,12 +217,7 @@ async fn forget_device(
     ok(json!({ "forgotten": id }))
 }
 
-async fn totp_enroll(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult {
+async fn totp_enroll(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> ApiResult {
     let who = authorized(&app, &peer, &headers, &bytes).await?;
     ok(json!(totp::enroll(&app, &peer, &who).await?))
 }
@@ -283,12 +229,7 @@ struct CodeBody {
     password: Option<String>,
 }
 
-async fn totp_confirm(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult {
+async fn totp_confirm(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> ApiResult {
     let b: CodeBody = body(&headers, &bytes)?;
     let f = SecondFactor {
         password: b.password,
@@ -299,12 +240,7 @@ async fn totp_confirm(
     ok(json!({ "totp": true }))
 }
 
-async fn totp_disable(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult {
+async fn totp_disable(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> ApiResult {
     let b: CodeBody = body(&headers, &bytes)?;
     let who = services::authorize(&app, &peer, factor(&headers, SecondFactor::default())).await?;
     let password = Secret::new(b.password.unwrap_or_default());
@@ -312,29 +248,17 @@ async fn totp_disable(
     ok(json!({ "totp": false }))
 }
 
-async fn signins(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-) -> ApiResult {
+async fn signins(Caller(app, peer, _, headers): Caller) -> ApiResult {
     let who = authorized(&app, &peer, &headers, &Bytes::new()).await?;
     ok(json!({ "signins": devices::signins(&app, &who).await? }))
 }
 
-async fn admin_pending(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-) -> ApiResult {
+async fn admin_pending(Caller(app, peer, _, headers): Caller) -> ApiResult {
     let who = authorized(&app, &peer, &headers, &Bytes::new()).await?;
     ok(json!({ "pending": admin::pending(&app, &who).await? }))
 }
 
-async fn admin_signins(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-) -> ApiResult {
+async fn admin_signins(Caller(app, peer, _, headers): Caller) -> ApiResult {
     let who = authorized(&app, &peer, &headers, &Bytes::new()).await?;
     let lines: Vec<Value> = admin::signins(&app, &who)
         .await?
@@ -351,10 +275,8 @@ struct AdminBody {
 }
 
 async fn admin_act(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
+    Caller(app, peer, _, headers): Caller,
     Path((action, id)): Path<(String, String)>,
-    headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
     let action = match action.as_str() {

@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod caller;
 pub mod config;
 pub mod context;
 mod cookie;

@@ -47,11 +47,7 @@ async fn admin_refuses_unlocks_and_issues_a_temporary_password() {
     let r = park
         .post("/api/admin/unlock/hong", json!({"password": PASSWORD}))
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "outside_organisation"),
-        "{r:?}"
-    );
+    r.assert_refused(403, "outside_organisation", "");
     // kim is not an admin at all.
     let r = kim
         .post(
@@ -59,11 +55,7 @@ async fn admin_refuses_unlocks_and_issues_a_temporary_password() {
             json!({"password": "Fresh-Start-77"}),
         )
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "not_org_admin"),
-        "{r:?}"
-    );
+    r.assert_refused(403, "not_org_admin", "");
     web.stop().await;
 }
 
@@ -101,11 +93,7 @@ async fn org_admin_disables_and_reads_the_organisations_record() {
     let r = park.post("/api/admin/disable/kim", json!({})).await;
     assert_eq!(r.status, 200, "{r:?}");
     let r = web.client(Some(&m.kim)).get("/api/me").await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "account_disabled"),
-        "{r:?}"
-    );
+    r.assert_refused(403, "account_disabled", "");
     web.stop().await;
 }
 
@@ -115,11 +103,7 @@ async fn signup_then_pending_then_org_admin_approves() {
     let m = material();
     let lee = web.client(Some(&m.lee));
     let r = lee.get("/api/me").await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "certificate_not_bound"),
-        "{r:?}"
-    );
+    r.assert_refused(403, "certificate_not_bound", "");
     let body = json!({"id": "lee", "address": "lee@example.go.kr", "organisation": "통계청", "password": "Blue-Sky-2026!"});
     let r = lee.post("/api/signup", body.clone()).await;
     assert_eq!(r.status, 201, "{r:?}");
@@ -129,49 +113,29 @@ async fn signup_then_pending_then_org_admin_approves() {
         "the name comes from the certificate"
     );
     let r = lee.get("/api/me").await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "account_pending"),
-        "{r:?}"
-    );
+    r.assert_refused(403, "account_pending", "");
 
     // One person, one account: the same certificate, and a renewed one of the same DN.
     let again = json!({"id": "lee2", "address": "lee2@example.go.kr", "organisation": "통계청", "password": "Blue-Sky-2026!"});
     let r = lee.post("/api/signup", again.clone()).await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (409, "person_has_account"),
-        "{r:?}"
-    );
+    r.assert_refused(409, "person_has_account", "");
     let r = web
         .client(Some(&m.lee_renewed))
         .post("/api/signup", again)
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (409, "person_has_account"),
-        "{r:?}"
-    );
+    r.assert_refused(409, "person_has_account", "");
 
     // The admin of another organisation sees nothing and cannot approve.
     let hong = web.client(Some(&m.hong));
     let r = hong
         .post("/api/admin/approve/lee", json!({"password": PASSWORD}))
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "outside_organisation"),
-        "{r:?}"
-    );
+    r.assert_refused(403, "outside_organisation", "");
 
     // The organisation's admin opens a session, sees the queue and approves.
     let park = web.client(Some(&m.park));
     let r = park.get("/api/admin/pending").await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (401, "password_required"),
-        "{r:?}"
-    );
+    r.assert_refused(401, "password_required", "");
     let r = park
         .post("/api/session", json!({"password": PASSWORD}))
         .await;

@@ -48,11 +48,7 @@ async fn password_change_and_the_rules() {
             json!({"current": PASSWORD, "new": "short"}),
         )
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (400, "weak_password"),
-        "{r:?}"
-    );
+    r.assert_refused(400, "weak_password", "");
     assert!(
         r.json()["message"]
             .as_str()
@@ -66,11 +62,7 @@ async fn password_change_and_the_rules() {
             json!({"current": "Wrong-Password-1", "new": "Another-Good-99"}),
         )
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (401, "bad_password"),
-        "{r:?}"
-    );
+    r.assert_refused(401, "bad_password", "");
     let r = kim
         .post(
             "/api/password",
@@ -81,16 +73,12 @@ async fn password_change_and_the_rules() {
     let r = kim
         .post("/api/session", json!({"password": PASSWORD}))
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (401, "bad_password"),
-        "the old password is gone: {r:?}"
-    );
+    r.assert_refused(401, "bad_password", "the old password is gone");
     let r = kim
         .post("/api/session", json!({"password": "Another-Good-99"}))
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    let account = web.store.account("kim").await.expect("store").expect("kim");
+    let account = web.account("kim").await;
     assert_eq!(account.failed_logins, 0);
     web.stop().await;
 }
@@ -98,18 +86,14 @@ async fn password_change_and_the_rules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_password_is_changed_on_the_web() {
     let web = Web::start().await;
-    let mut a = web.store.account("kim").await.expect("store").expect("kim");
+    let mut a = web.account("kim").await;
     a.password_set_at = Some(certmail_auth::now() - 200 * common::DAY);
     web.store.update_account(a).await.expect("store");
     let kim = web.client(Some(&material().kim));
     let r = kim
         .post("/api/session", json!({"password": PASSWORD}))
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "password_expired"),
-        "{r:?}"
-    );
+    r.assert_refused(403, "password_expired", "");
     let r = kim
         .post(
             "/api/password",
@@ -142,11 +126,7 @@ async fn totp_enrol_confirm_then_required_on_a_new_device() {
             json!({"password": PASSWORD, "code": "000000"}),
         )
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (401, "totp_invalid"),
-        "{r:?}"
-    );
+    r.assert_refused(401, "totp_invalid", "");
     let r = kim
         .post(
             "/api/totp/confirm",
@@ -173,11 +153,7 @@ async fn totp_enrol_confirm_then_required_on_a_new_device() {
     let r = kim
         .post("/api/session", json!({"password": PASSWORD}))
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (401, "totp_required"),
-        "{r:?}"
-    );
+    r.assert_refused(401, "totp_required", "");
     let next = totp_code_at(&uri, 1);
     let r = kim
         .post("/api/session", json!({"password": PASSWORD, "totp": next}))
@@ -192,11 +168,7 @@ async fn totp_enrol_confirm_then_required_on_a_new_device() {
             json!({"password": "Not-The-Password-1", "code": next}),
         )
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (401, "bad_password"),
-        "{r:?}"
-    );
+    r.assert_refused(401, "bad_password", "");
     let r = kim
         .post(
             "/api/totp/disable",
@@ -256,15 +228,11 @@ async fn devices_signins_and_the_live_session() {
         "{r:?}"
     );
     let r = kim.delete("/api/devices/ffffffff@10.0.0.0/24", None).await;
-    assert_eq!((r.status, r.code().as_str()), (404, "not_found"), "{r:?}");
+    r.assert_refused(404, "not_found", "");
     let r = kim.delete("/api/session", None).await;
     assert_eq!(r.status, 200, "{r:?}");
     let r = kim.get("/api/devices").await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (401, "password_required"),
-        "signed out: {r:?}"
-    );
+    r.assert_refused(401, "password_required", "signed out");
     web.stop().await;
 }
 
@@ -294,7 +262,7 @@ async fn imap_login(web: &Web, password: &str) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imap_takes_the_password_changed_on_the_web() {
     let web = Web::start().await;
-    let mut a = web.store.account("kim").await.expect("store").expect("kim");
+    let mut a = web.account("kim").await;
     a.password_set_at = Some(certmail_auth::now() - 200 * common::DAY);
     web.store.update_account(a).await.expect("store");
     assert_eq!(
@@ -324,11 +292,7 @@ async fn a_renewed_certificate_is_bound_with_the_password() {
     let r = renewed
         .post("/api/renew", json!({"password": "Wrong-Password-1"}))
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (401, "bad_password"),
-        "{r:?}"
-    );
+    r.assert_refused(401, "bad_password", "");
     assert_eq!(
         renewed.get("/api/me").await.code(),
         "certificate_not_bound",
@@ -353,18 +317,14 @@ async fn a_renewed_certificate_is_bound_with_the_password() {
         .client(Some(&m.lee))
         .post("/api/renew", json!({"password": PASSWORD}))
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (404, "certificate_not_bound"),
-        "{r:?}"
-    );
+    r.assert_refused(404, "certificate_not_bound", "");
     web.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_temporary_password_cannot_be_changed() {
     let web = Web::start().await;
-    let mut a = web.store.account("kim").await.expect("store").expect("kim");
+    let mut a = web.account("kim").await;
     a.password_temporary = true;
     a.password_set_at = Some(certmail_auth::now() - 5 * common::DAY);
     web.store.update_account(a).await.expect("store");
@@ -375,10 +335,6 @@ async fn an_expired_temporary_password_cannot_be_changed() {
             json!({"current": PASSWORD, "new": "Renewed-Pass-31"}),
         )
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "temporary_password_expired"),
-        "{r:?}"
-    );
+    r.assert_refused(403, "temporary_password_expired", "");
     web.stop().await;
 }

@@ -41,12 +41,7 @@ async fn sign_up_and_sign_in_through_the_forms() {
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.body.contains("승인"), "{}", r.body);
     assert_eq!(
-        web.store
-            .account("lee")
-            .await
-            .expect("store")
-            .expect("lee")
-            .state,
+        web.account("lee").await.state,
         certmail_store::AccountState::Pending
     );
 
@@ -90,12 +85,7 @@ async fn sign_up_and_sign_in_through_the_forms() {
         .await;
     assert_eq!(r.status, 303, "{r:?}");
     assert_eq!(
-        web.store
-            .account("lee")
-            .await
-            .expect("store")
-            .expect("lee")
-            .state,
+        web.account("lee").await.state,
         certmail_store::AccountState::Active
     );
     // A renewed certificate of kim is registered from the sign-up page.
@@ -186,15 +176,7 @@ async fn password_totp_devices_and_record_pages() {
         )
         .await;
     assert_eq!(r.status, 303, "{r:?}");
-    assert!(
-        web.store
-            .account("kim")
-            .await
-            .expect("store")
-            .expect("kim")
-            .totp_secret
-            .is_none()
-    );
+    assert!(web.account("kim").await.totp_secret.is_none());
     let devices = kim.get("/devices").await;
     assert!(devices.body.contains("127.0.0.0/24"), "{}", devices.body);
     let record = kim.get("/signins").await;

@@ -63,11 +63,7 @@ async fn cross_origin_and_originless_changes_are_refused() {
             json!({"current": PASSWORD, "new": "Another-Good-99"}),
         )
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "cross_origin"),
-        "{r:?}"
-    );
+    r.assert_refused(403, "cross_origin", "");
     let r = kim
         .form(
             "/password",
@@ -80,11 +76,7 @@ async fn cross_origin_and_originless_changes_are_refused() {
     let r = kim
         .post("/api/session", json!({"password": PASSWORD}))
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "cross_origin"),
-        "{r:?}"
-    );
+    r.assert_refused(403, "cross_origin", "");
     // Reading needs no Origin.
     assert_eq!(kim.get("/api/me").await.status, 200);
     // Nothing changed.
@@ -128,11 +120,7 @@ async fn wrong_passwords_count_toward_the_lockout() {
         assert_eq!(r.code(), "bad_password", "{r:?}");
     }
     let r = kim.get("/api/me").await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "account_locked"),
-        "{r:?}"
-    );
+    r.assert_refused(403, "account_locked", "");
     let log = web.store.audit_by_account("kim", 50).await.expect("audit");
     let refused = log.iter().filter(|e| e.kind == "sign_in_refused").count();
     assert!(refused >= 3, "{log:?}");
@@ -177,11 +165,7 @@ async fn a_cookie_is_void_with_another_certificate() {
         let client = web.client(Some(other));
         std::fs::write(&client.jar, &jar).expect("copy the cookie");
         let r = client.get("/api/devices").await;
-        assert_eq!(
-            (r.status, r.code().as_str()),
-            (401, "password_required"),
-            "{r:?}"
-        );
+        r.assert_refused(401, "password_required", "");
     }
     web.stop().await;
 }
@@ -257,6 +241,6 @@ async fn refusal_pages_speak_english_when_asked_and_api_404s_are_json() {
         .client(Some(&material().kim))
         .get("/api/nothing-here")
         .await;
-    assert_eq!((r.status, r.code().as_str()), (404, "not_found"), "{r:?}");
+    r.assert_refused(404, "not_found", "");
     web.stop().await;
 }

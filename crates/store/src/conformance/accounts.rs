@@ -1,33 +1,24 @@
-//! Conformance checks: Accounts, certificate bindings and aliases.
+//! Conformance checks: accounts, certificate bindings and aliases.
 
-use super::{hong, kim, message};
-use crate::Store;
 use crate::{AccountState, Alias, CertBinding, INBOX, StoreError};
 
-fn binding(account: &str, spki_byte: u8, subject: &str) -> CertBinding {
-    CertBinding {
-        account: account.into(),
-        spki_sha256: [spki_byte; 32],
-        issuer_dn: "CN=CA134100031,OU=GPKI,O=Government of Korea,C=KR".into(),
-        subject_dn: subject.into(),
-        serial_hex: format!("{spki_byte:02x}01"),
-        not_after: 1_800_000_000,
-        bound_at: 1_700_000_000,
-    }
-}
+use super::{Fixture, assert_stored_bodies, binding, hong, kim};
 
-/// Create and look up accounts.
-pub async fn create_and_look_up_accounts(store: &dyn Store) {
-    let s = store;
+/// Accounts are created and found by id and address, case-insensitively, with an INBOX.
+pub async fn create_and_look_up_accounts(t: &dyn Fixture) {
+    let s = t.store();
     s.create_account(hong()).await.unwrap();
     let a = s.account("hong").await.unwrap().expect("created");
-    assert_eq!(a.name, "홍길동");
-    assert_eq!(a.id, "hong", "ids are lowercased");
-    assert_eq!(a.addresses, vec!["hong@example.kr", "gildong@example.kr"]);
+    assert_eq!(
+        (a.id.as_str(), a.name.as_str()),
+        ("hong", "홍길동"),
+        "ids are lowercased"
+    );
+    assert_eq!(a.addresses, ["hong@example.kr", "gildong@example.kr"]);
     assert_eq!(a.organisation, "행정안전부");
     assert_eq!(s.account("HONG").await.unwrap().as_ref(), Some(&a));
-    let by_addr = s.account_by_address("GilDong@Example.KR").await.unwrap();
-    assert_eq!(by_addr.map(|a| a.id), Some("hong".to_string()));
+    let by_address = s.account_by_address("GilDong@Example.KR").await.unwrap();
+    assert_eq!(by_address.map(|a| a.id).as_deref(), Some("hong"));
     assert!(
         s.account_by_address("nobody@example.kr")
             .await
@@ -35,16 +26,20 @@ pub async fn create_and_look_up_accounts(store: &dyn Store) {
             .is_none()
     );
     assert!(s.account("nobody").await.unwrap().is_none());
-    // Every account starts with a subscribed INBOX.
     let boxes = s.list_mailboxes("hong").await.unwrap();
-    assert_eq!(boxes.len(), 1);
+    assert_eq!(boxes.len(), 1, "every account starts with INBOX");
     assert_eq!(boxes[0].name, INBOX);
     assert!(boxes[0].subscribed);
+    let err = s
+        .create_account(crate::Account::new("bad id", "x", vec![], 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidAccount { .. }), "{err}");
 }
 
-/// Duplicate ids and addresses are refused.
-pub async fn duplicate_ids_and_addresses_are_refused(store: &dyn Store) {
-    let s = store;
+/// Duplicate ids and addresses are refused, and nothing is half-created.
+pub async fn duplicate_ids_and_addresses_are_refused(t: &dyn Fixture) {
+    let s = t.store();
     s.create_account(hong()).await.unwrap();
     let again = s.create_account(hong()).await.unwrap_err();
     assert!(
@@ -58,16 +53,17 @@ pub async fn duplicate_ids_and_addresses_are_refused(store: &dyn Store) {
         matches!(taken, StoreError::AddressTaken(ref a) if a == "hong@example.kr"),
         "{taken}"
     );
+    assert!(taken.is_user_error());
     assert!(
         s.account("kim").await.unwrap().is_none(),
         "nothing half-created"
     );
-    assert!(taken.is_user_error());
+    assert!(s.list_mailboxes("kim").await.unwrap().is_empty());
 }
 
-/// Update moves addresses and keeps secrets.
-pub async fn update_moves_addresses_and_keeps_secrets(store: &dyn Store) {
-    let s = store;
+/// An update moves addresses and keeps secrets.
+pub async fn update_moves_addresses_and_keeps_secrets(t: &dyn Fixture) {
+    let s = t.store();
     s.create_account(hong()).await.unwrap();
     s.create_account(kim()).await.unwrap();
     let mut a = s.account("hong").await.unwrap().unwrap();
@@ -90,7 +86,6 @@ pub async fn update_moves_addresses_and_keeps_secrets(store: &dyn Store) {
             .unwrap()
             .is_some()
     );
-
     let mut k = s.account("kim").await.unwrap().unwrap();
     k.addresses.push("gd.hong@example.kr".into());
     let err = s.update_account(k).await.unwrap_err();
@@ -104,9 +99,9 @@ pub async fn update_moves_addresses_and_keeps_secrets(store: &dyn Store) {
     ));
 }
 
-/// List and delete accounts.
-pub async fn list_and_delete_accounts(store: &dyn Store) {
-    let s = store;
+/// Accounts are listed, and deleted with everything they own.
+pub async fn list_and_delete_accounts(t: &dyn Fixture) {
+    let s = t.store();
     s.create_account(kim()).await.unwrap();
     s.create_account(hong()).await.unwrap();
     let ids: Vec<_> = s
@@ -120,9 +115,11 @@ pub async fn list_and_delete_accounts(store: &dyn Store) {
     s.create_mailbox("hong", "Archive/2024", None)
         .await
         .unwrap();
-    s.append("hong", "INBOX", message(1)).await.unwrap();
+    s.append("hong", "INBOX", super::message(1)).await.unwrap();
+    s.append("hong", "Archive/2024", super::message(2))
+        .await
+        .unwrap();
     s.bind_cert(binding("hong", 7, "CN=홍길동")).await.unwrap();
-
     s.delete_account("hong").await.unwrap();
     assert!(s.account("hong").await.unwrap().is_none());
     assert!(
@@ -134,19 +131,21 @@ pub async fn list_and_delete_accounts(store: &dyn Store) {
     assert!(s.list_mailboxes("hong").await.unwrap().is_empty());
     assert!(s.binding_by_spki(&[7; 32]).await.unwrap().is_none());
     assert_eq!(s.account_usage("hong").await.unwrap(), 0);
+    assert_stored_bodies(t, 0, "bodies freed with the account").await;
     assert!(matches!(
         s.delete_account("hong").await,
         Err(StoreError::AccountNotFound(_))
     ));
-    // The address is free again.
     let mut new_hong = hong();
     new_hong.id = "hong2".into();
-    s.create_account(new_hong).await.unwrap();
+    s.create_account(new_hong)
+        .await
+        .expect("the addresses are free again");
 }
 
-/// Cert bindings by spki account and dn.
-pub async fn cert_bindings_by_spki_account_and_dn(store: &dyn Store) {
-    let s = store;
+/// Certificate bindings by key, account and DN.
+pub async fn cert_bindings_by_spki_account_and_dn(t: &dyn Fixture) {
+    let s = t.store();
     s.create_account(hong()).await.unwrap();
     s.create_account(kim()).await.unwrap();
     let b1 = binding("hong", 1, "CN=홍길동(Hong Gildong)001");
@@ -156,13 +155,13 @@ pub async fn cert_bindings_by_spki_account_and_dn(store: &dyn Store) {
     assert_eq!(s.binding_by_spki(&[1; 32]).await.unwrap(), Some(b1.clone()));
     assert_eq!(
         s.bindings_of("hong").await.unwrap(),
-        vec![b1.clone(), b2.clone()]
+        [b1.clone(), b2.clone()]
     );
     assert_eq!(
         s.bindings_by_dn(&b1.issuer_dn, &b1.subject_dn)
             .await
             .unwrap(),
-        vec![b1.clone(), b2.clone()]
+        [b1.clone(), b2.clone()]
     );
     assert!(
         s.bindings_by_dn(&b1.issuer_dn, "CN=김철수")
@@ -170,8 +169,6 @@ pub async fn cert_bindings_by_spki_account_and_dn(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
-
-    // The same key cannot sign in to another account.
     let err = s
         .bind_cert(binding("kim", 1, "CN=김철수"))
         .await
@@ -180,7 +177,6 @@ pub async fn cert_bindings_by_spki_account_and_dn(store: &dyn Store) {
         matches!(err, StoreError::CertBoundElsewhere { ref account } if account == "hong"),
         "{err}"
     );
-    // Rebinding to the same account updates the record and the DN index.
     let renewed = CertBinding {
         subject_dn: "CN=홍길동 renewed".into(),
         ..b1.clone()
@@ -190,10 +186,10 @@ pub async fn cert_bindings_by_spki_account_and_dn(store: &dyn Store) {
         s.bindings_by_dn(&b1.issuer_dn, &b1.subject_dn)
             .await
             .unwrap(),
-        vec![b2.clone()]
+        std::slice::from_ref(&b2),
+        "rebinding updates the DN index"
     );
     assert_eq!(s.binding_by_spki(&[1; 32]).await.unwrap(), Some(renewed));
-
     assert!(matches!(
         s.unbind_cert("kim", &[2; 32]).await,
         Err(StoreError::BindingNotFound)
@@ -213,9 +209,9 @@ pub async fn cert_bindings_by_spki_account_and_dn(store: &dyn Store) {
     ));
 }
 
-/// Aliases.
-pub async fn aliases(store: &dyn Store) {
-    let s = store;
+/// Aliases share the address space with accounts.
+pub async fn aliases(t: &dyn Fixture) {
+    let s = t.store();
     s.create_account(hong()).await.unwrap();
     let team = Alias {
         address: "Team@Example.kr".into(),
@@ -225,6 +221,12 @@ pub async fn aliases(store: &dyn Store) {
     let got = s.alias("team@example.kr").await.unwrap().expect("alias");
     assert_eq!(got.address, "team@example.kr");
     assert_eq!(got.members, ["hong", "kim@example.kr"]);
+    let replaced = Alias {
+        address: "team@example.kr".into(),
+        members: vec!["hong".into()],
+    };
+    s.set_alias(replaced.clone()).await.unwrap();
+    assert_eq!(s.alias("TEAM@example.kr").await.unwrap(), Some(replaced));
     let err = s
         .set_alias(Alias {
             address: "hong@example.kr".into(),
@@ -232,8 +234,7 @@ pub async fn aliases(store: &dyn Store) {
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::AddressTaken(_)));
-    // An alias address cannot become an account address either.
+    assert!(matches!(err, StoreError::AddressTaken(_)), "{err}");
     let mut k = kim();
     k.addresses.push("team@example.kr".into());
     assert!(matches!(

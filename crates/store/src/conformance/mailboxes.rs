@@ -1,29 +1,27 @@
-//! Conformance checks: Mailboxes: create, rename (children, INBOX), delete, subscribe, names.
+//! Conformance checks: mailboxes: create with parents, rename with children and the INBOX case, delete,
+//! subscribe, names.
 
-use super::{hong, message};
-use crate::Store;
-use crate::{INBOX, SpecialUse, StoreError};
+use crate::{INBOX, SpecialUse, Store, StoreError};
 
-async fn names(store: &dyn Store) -> Vec<String> {
-    let list = store.list_mailboxes("hong").await.unwrap();
+use super::{Fixture, assert_stored_bodies, hong, message};
+
+async fn names(s: &dyn Store) -> Vec<String> {
+    let list = s.list_mailboxes("hong").await.unwrap();
     list.into_iter().map(|m| m.name).collect()
 }
 
-async fn with_hong(store: &dyn Store) {
-    store.create_account(hong()).await.unwrap();
-}
-
-/// Create with parents and special use.
-pub async fn create_with_parents_and_special_use(store: &dyn Store) {
-    with_hong(store).await;
-    let s = store;
+/// Mailboxes are created with their parents and special use.
+pub async fn create_with_parents_and_special_use(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
     let sent = s
         .create_mailbox("hong", "보낸 편지함", Some(SpecialUse::Sent))
         .await
         .unwrap();
+    assert_eq!(sent.special_use, Some(SpecialUse::Sent));
     assert_eq!(sent.special_use.map(SpecialUse::as_attr), Some("\\Sent"));
     assert_eq!((sent.uid_next, sent.exists, sent.size), (1, 0, 0));
-    assert!(sent.uid_validity > 0);
+    assert!(sent.uid_validity > 0 && !sent.subscribed);
     let deep = s
         .create_mailbox("hong", "업무/2024/예산", None)
         .await
@@ -36,25 +34,29 @@ pub async fn create_with_parents_and_special_use(store: &dyn Store) {
             "업무",
             "업무/2024",
             "업무/2024/예산"
-        ]
+        ],
+        "bytewise name order, parents created"
     );
     let inbox = s
         .mailbox("hong", "inbox")
         .await
         .unwrap()
-        .expect("INBOX is case-insensitive");
+        .expect("case-insensitive");
     assert_eq!(inbox.name, INBOX);
-    let validities = [inbox.uid_validity, sent.uid_validity, deep.uid_validity];
-    assert!(
-        validities.windows(2).all(|w| w[0] != w[1]),
-        "{validities:?}"
-    );
-
-    let dup = s
-        .create_mailbox("hong", "보낸 편지함", None)
-        .await
-        .unwrap_err();
-    assert!(matches!(dup, StoreError::MailboxExists(_)), "{dup}");
+    let parent = s.mailbox("hong", "업무").await.unwrap().unwrap();
+    let mut validities = vec![
+        inbox.uid_validity,
+        sent.uid_validity,
+        parent.uid_validity,
+        deep.uid_validity,
+    ];
+    validities.sort_unstable();
+    validities.dedup();
+    assert_eq!(validities.len(), 4, "UIDVALIDITY never repeats");
+    assert!(matches!(
+        s.create_mailbox("hong", "보낸 편지함", None).await,
+        Err(StoreError::MailboxExists(_))
+    ));
     assert!(matches!(
         s.create_mailbox("hong", "Inbox", None).await,
         Err(StoreError::MailboxExists(_))
@@ -69,21 +71,23 @@ pub async fn create_with_parents_and_special_use(store: &dyn Store) {
             matches!(err, StoreError::InvalidMailbox { .. }),
             "{bad:?}: {err}"
         );
+        assert!(s.mailbox("hong", bad).await.unwrap().is_none());
     }
     assert_eq!(SpecialUse::from_attr("\\junk"), Some(SpecialUse::Junk));
 }
 
 /// Rename moves children and keeps messages.
-pub async fn rename_moves_children_and_keeps_messages(store: &dyn Store) {
-    with_hong(store).await;
-    let s = store;
+pub async fn rename_moves_children_and_keeps_messages(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
     s.create_mailbox("hong", "업무/2024", None).await.unwrap();
     s.create_mailbox("hong", "업무기록", None).await.unwrap();
     let (validity, uid, _) = s.append("hong", "업무/2024", message(1)).await.unwrap();
     s.rename_mailbox("hong", "업무", "보관/업무").await.unwrap();
     assert_eq!(
         names(s).await,
-        ["INBOX", "보관", "보관/업무", "보관/업무/2024", "업무기록"]
+        ["INBOX", "보관", "보관/업무", "보관/업무/2024", "업무기록"],
+        "children moved, a sibling sharing the prefix untouched, the new parent created"
     );
     let moved = s.mailbox("hong", "보관/업무/2024").await.unwrap().unwrap();
     assert_eq!(moved.uid_validity, validity);
@@ -92,12 +96,10 @@ pub async fn rename_moves_children_and_keeps_messages(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(msgs.iter().map(|m| m.uid).collect::<Vec<_>>(), [uid]);
-
-    let exists = s
-        .rename_mailbox("hong", "업무기록", "보관")
-        .await
-        .unwrap_err();
-    assert!(matches!(exists, StoreError::MailboxExists(_)), "{exists}");
+    assert!(matches!(
+        s.rename_mailbox("hong", "업무기록", "보관").await,
+        Err(StoreError::MailboxExists(_))
+    ));
     assert!(matches!(
         s.rename_mailbox("hong", "없음", "새것").await,
         Err(StoreError::MailboxNotFound(_))
@@ -112,10 +114,10 @@ pub async fn rename_moves_children_and_keeps_messages(store: &dyn Store) {
     ));
 }
 
-/// Renaming inbox leaves an empty inbox.
-pub async fn renaming_inbox_leaves_an_empty_inbox(store: &dyn Store) {
-    with_hong(store).await;
-    let s = store;
+/// Renaming INBOX leaves an empty INBOX.
+pub async fn renaming_inbox_leaves_an_empty_inbox(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
     s.create_mailbox("hong", "INBOX/child", None).await.unwrap();
     let old = s.mailbox("hong", INBOX).await.unwrap().unwrap();
     s.append("hong", INBOX, message(1)).await.unwrap();
@@ -127,9 +129,10 @@ pub async fn renaming_inbox_leaves_an_empty_inbox(store: &dyn Store) {
     assert_eq!((moved.exists, moved.uid_validity), (2, old.uid_validity));
     let inbox = s.mailbox("hong", INBOX).await.unwrap().unwrap();
     assert_eq!(inbox.exists, 0);
+    assert!(inbox.subscribed);
     assert_ne!(
         inbox.uid_validity, old.uid_validity,
-        "a new INBOX gets a new UIDVALIDITY"
+        "a new INBOX, a new UIDVALIDITY"
     );
     assert!(
         s.messages("hong", INBOX, 1..=u32::MAX)
@@ -137,21 +140,24 @@ pub async fn renaming_inbox_leaves_an_empty_inbox(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
-    // RFC 3501 §6.3.5: INBOX's children are not moved.
-    assert!(s.mailbox("hong", "INBOX/child").await.unwrap().is_some());
+    assert!(
+        s.mailbox("hong", "INBOX/child").await.unwrap().is_some(),
+        "RFC 3501 §6.3.5: INBOX's children stay"
+    );
 }
 
 /// Delete removes messages but not children.
-pub async fn delete_removes_messages_but_not_children(store: &dyn Store) {
-    with_hong(store).await;
-    let s = store;
+pub async fn delete_removes_messages_but_not_children(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
     s.create_mailbox("hong", "a/b", None).await.unwrap();
     s.append("hong", "a", message(1)).await.unwrap();
-    let (_, _, _) = s.append("hong", "a/b", message(2)).await.unwrap();
-    let usage_before = s.account_usage("hong").await.unwrap();
+    s.append("hong", "a/b", message(2)).await.unwrap();
+    let before = s.account_usage("hong").await.unwrap();
     s.delete_mailbox("hong", "a").await.unwrap();
     assert_eq!(names(s).await, ["INBOX", "a/b"]);
-    assert!(s.account_usage("hong").await.unwrap() < usage_before);
+    assert!(s.account_usage("hong").await.unwrap() < before);
+    assert_stored_bodies(t, 1, "a's body freed, a/b's kept").await;
     assert!(matches!(
         s.delete_mailbox("hong", "a").await,
         Err(StoreError::MailboxNotFound(_))
@@ -160,9 +166,8 @@ pub async fn delete_removes_messages_but_not_children(store: &dyn Store) {
         s.delete_mailbox("hong", "inbox").await,
         Err(StoreError::InvalidMailbox { .. })
     ));
-    // A mailbox created again under the same name starts afresh.
     let again = s.create_mailbox("hong", "a", None).await.unwrap();
-    assert_eq!((again.exists, again.uid_next), (0, 1));
+    assert_eq!((again.exists, again.uid_next), (0, 1), "recreated afresh");
     assert!(
         s.messages("hong", "a", 1..=u32::MAX)
             .await
@@ -172,9 +177,9 @@ pub async fn delete_removes_messages_but_not_children(store: &dyn Store) {
 }
 
 /// Subscriptions.
-pub async fn subscriptions(store: &dyn Store) {
-    with_hong(store).await;
-    let s = store;
+pub async fn subscriptions(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
     s.create_mailbox("hong", "뉴스", None).await.unwrap();
     assert!(!s.mailbox("hong", "뉴스").await.unwrap().unwrap().subscribed);
     s.set_subscribed("hong", "뉴스", true).await.unwrap();

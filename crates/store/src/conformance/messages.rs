@@ -1,17 +1,14 @@
-//! Conformance checks: Messages: append, read, flags with MODSEQ, copy, move, expunge, change tracking.
+//! Conformance checks: messages: append and read back, private bodies, flags with MODSEQ and UNCHANGEDSINCE,
+//! copy, move, expunge, change tracking, single-instance bodies, summaries.
 
-use super::{body, flags, hong, kim, message};
-use crate::Store;
-use crate::{FlagOp, StoreError};
+use crate::{FlagOp, NewMessage, Store, StoreError};
 
-async fn with_hong(store: &dyn Store) {
-    store.create_account(hong()).await.unwrap();
-}
+use super::{Fixture, assert_stored_bodies, body, delete_messages, flags, hong, kim, message};
 
 /// Append and read back.
-pub async fn append_and_read_back(store: &dyn Store) {
-    with_hong(store).await;
-    let s = store;
+pub async fn append_and_read_back(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
     let inbox = s.mailbox("hong", "INBOX").await.unwrap().unwrap();
     let mut m = message(1);
     m.flags = flags(&["\\seen", "$Label1", "\\Recent", "\\SEEN"]);
@@ -21,7 +18,6 @@ pub async fn append_and_read_back(store: &dyn Store) {
     let (_, uid2, modseq2) = s.append("hong", "INBOX", message(2)).await.unwrap();
     assert_eq!(uid2, 2);
     assert!(modseq2 > modseq1);
-
     let all = s.messages("hong", "INBOX", 1..=u32::MAX).await.unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(
@@ -29,9 +25,14 @@ pub async fn append_and_read_back(store: &dyn Store) {
         ["$Label1", "\\Seen"],
         "canonical, deduplicated, no \\Recent"
     );
-    assert_eq!(all[0].internal_date, 1_700_000_001);
+    assert_eq!(
+        (all[0].internal_date, all[0].modseq),
+        (1_700_000_001, modseq1)
+    );
     assert_eq!(all[0].size, body(1).len() as u64);
+    assert_eq!(s.message_body("hong", &all[0].blob).await.unwrap(), body(1));
     assert_eq!(s.message_body("hong", &all[1].blob).await.unwrap(), body(2));
+    assert_eq!(s.message_body("HONG", &all[1].blob).await.unwrap(), body(2));
     assert_eq!(s.messages("hong", "INBOX", 2..=2).await.unwrap()[0].uid, 2);
     assert!(
         s.messages("hong", "INBOX", 3..=10)
@@ -39,7 +40,9 @@ pub async fn append_and_read_back(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
-
+    #[allow(clippy::reversed_empty_ranges)]
+    let empty = s.messages("hong", "INBOX", 5..=3).await.unwrap();
+    assert!(empty.is_empty());
     let mbox = s.mailbox("hong", "INBOX").await.unwrap().unwrap();
     assert_eq!(
         (mbox.uid_next, mbox.exists, mbox.highest_modseq),
@@ -51,12 +54,16 @@ pub async fn append_and_read_back(store: &dyn Store) {
         s.append("hong", "없는 편지함", message(3)).await,
         Err(StoreError::MailboxNotFound(_))
     ));
+    assert!(matches!(
+        s.messages("hong", "없는 편지함", 1..=1).await,
+        Err(StoreError::MailboxNotFound(_))
+    ));
 }
 
 /// Bodies are private to their accounts.
-pub async fn bodies_are_private_to_their_accounts(store: &dyn Store) {
-    with_hong(store).await;
-    let s = store;
+pub async fn bodies_are_private_to_their_accounts(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
     s.create_account(kim()).await.unwrap();
     s.append("hong", "INBOX", message(1)).await.unwrap();
     let blob = s.messages("hong", "INBOX", 1..=1).await.unwrap()[0].blob;
@@ -64,12 +71,16 @@ pub async fn bodies_are_private_to_their_accounts(store: &dyn Store) {
         s.message_body("kim", &blob).await,
         Err(StoreError::MessageNotFound)
     ));
+    assert!(matches!(
+        s.message_body("hong", &crate::BlobId([5; 32])).await,
+        Err(StoreError::MessageNotFound)
+    ));
 }
 
-/// Flags with modseq and unchanged since.
-pub async fn flags_with_modseq_and_unchanged_since(store: &dyn Store) {
-    with_hong(store).await;
-    let s = store;
+/// Flags with MODSEQ and UNCHANGEDSINCE.
+pub async fn flags_with_modseq_and_unchanged_since(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
     for n in 1..=3 {
         s.append("hong", "INBOX", message(n)).await.unwrap();
     }
@@ -79,18 +90,16 @@ pub async fn flags_with_modseq_and_unchanged_since(store: &dyn Store) {
         .unwrap()
         .unwrap()
         .highest_modseq;
+    let add = flags(&["\\Seen", "중요"]);
     let r = s
-        .set_flags(
-            "hong",
-            "INBOX",
-            &[1, 2, 99],
-            FlagOp::Add,
-            &flags(&["\\Seen", "중요"]),
-            None,
-        )
+        .set_flags("hong", "INBOX", &[2, 1, 99, 1], FlagOp::Add, &add, None)
         .await
         .unwrap();
-    assert_eq!(r.updated.len(), 2, "missing UID 99 is skipped");
+    assert_eq!(
+        r.updated.iter().map(|u| u.uid).collect::<Vec<_>>(),
+        [1, 2],
+        "UID order, duplicates and missing UIDs skipped"
+    );
     assert!(r.failed_modified.is_empty());
     let m1 = r.updated[0].modseq;
     assert!(m1 > before);
@@ -99,8 +108,6 @@ pub async fn flags_with_modseq_and_unchanged_since(store: &dyn Store) {
             .iter()
             .all(|u| u.modseq == m1 && u.flags == ["\\Seen", "중요"])
     );
-
-    // Setting flags a message already has does not change its MODSEQ.
     let same = s
         .set_flags(
             "hong",
@@ -112,8 +119,15 @@ pub async fn flags_with_modseq_and_unchanged_since(store: &dyn Store) {
         )
         .await
         .unwrap();
-    assert_eq!(same.updated[0].modseq, m1);
-
+    assert_eq!(same.updated[0].modseq, m1, "no change, no new MODSEQ");
+    assert_eq!(
+        s.mailbox("hong", "INBOX")
+            .await
+            .unwrap()
+            .unwrap()
+            .highest_modseq,
+        m1
+    );
     let removed = s
         .set_flags(
             "hong",
@@ -129,6 +143,11 @@ pub async fn flags_with_modseq_and_unchanged_since(store: &dyn Store) {
     let m2 = removed.updated[0].modseq;
     assert!(m2 > m1);
     unchanged_since_and_changed_since(s, m1, m2).await;
+    assert!(matches!(
+        s.set_flags("hong", "없음", &[1], FlagOp::Add, &add, None)
+            .await,
+        Err(StoreError::MailboxNotFound(_))
+    ));
 }
 
 /// The second half of [`flags_with_modseq_and_unchanged_since`]: UID 1 and 3 last changed
@@ -155,7 +174,6 @@ async fn unchanged_since_and_changed_since(s: &dyn Store, m1: u64, m2: u64) {
     assert_eq!(now[0].flags, ["\\Flagged"]);
     assert_eq!(now[1].flags, ["\\Seen"]);
     assert_eq!(now[2].flags, ["\\Flagged"]);
-
     let changed = s.changed_since("hong", "INBOX", m2).await.unwrap();
     assert_eq!(changed.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 3]);
     let top = s
@@ -174,9 +192,9 @@ async fn unchanged_since_and_changed_since(s: &dyn Store, m1: u64, m2: u64) {
 }
 
 /// Copy keeps flags and shares the body.
-pub async fn copy_keeps_flags_and_shares_the_body(store: &dyn Store) {
-    with_hong(store).await;
-    let s = store;
+pub async fn copy_keeps_flags_and_shares_the_body(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
     s.create_mailbox("hong", "보관", None).await.unwrap();
     let mut m = message(1);
     m.flags = flags(&["\\Answered"]);
@@ -189,11 +207,12 @@ pub async fn copy_keeps_flags_and_shares_the_body(store: &dyn Store) {
     assert_eq!(
         pairs,
         [(1, 2), (2, 3)],
-        "source UID order, new UIDs after the existing one"
+        "source UID order, after the existing UID"
     );
     let copied = s.messages("hong", "보관", 2..=3).await.unwrap();
     assert_eq!(copied[0].flags, ["\\Answered"]);
     assert_eq!(copied[0].internal_date, 1_700_000_001);
+    assert!(copied[0].modseq > target.highest_modseq);
     assert_eq!(
         s.messages("hong", "INBOX", 1..=u32::MAX)
             .await
@@ -206,29 +225,23 @@ pub async fn copy_keeps_flags_and_shares_the_body(store: &dyn Store) {
         usage,
         (2 * (body(1).len() + body(2).len()) + body(9).len()) as u64
     );
-
-    // Expunging the original keeps the copy readable (reference count).
-    s.set_flags(
-        "hong",
-        "INBOX",
-        &[1],
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
-    )
-    .await
-    .unwrap();
-    assert_eq!(s.expunge("hong", "INBOX", None).await.unwrap(), [1]);
+    assert_stored_bodies(t, 3, "a copy shares its body").await;
+    assert_eq!(delete_messages(s, "INBOX", &[1]).await, [1]);
     assert_eq!(
         s.message_body("hong", &copied[0].blob).await.unwrap(),
-        body(1)
+        body(1),
+        "the copy still holds the body"
     );
+    assert!(matches!(
+        s.copy("hong", "INBOX", &[2], "없음").await,
+        Err(StoreError::MailboxNotFound(_))
+    ));
 }
 
-/// Move removes from source atomically.
-pub async fn move_removes_from_source_atomically(store: &dyn Store) {
-    with_hong(store).await;
-    let s = store;
+/// Move removes from the source atomically.
+pub async fn move_removes_from_source_atomically(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
     s.create_mailbox("hong", "휴지통", None).await.unwrap();
     for n in 1..=3 {
         s.append("hong", "INBOX", message(n)).await.unwrap();
@@ -243,6 +256,8 @@ pub async fn move_removes_from_source_atomically(store: &dyn Store) {
     assert_eq!(left.iter().map(|m| m.uid).collect::<Vec<_>>(), [2]);
     let inbox = s.mailbox("hong", "INBOX").await.unwrap().unwrap();
     assert_eq!(inbox.exists, 1);
+    assert_eq!(inbox.size, body(2).len() as u64);
+    assert!(inbox.highest_modseq > before.highest_modseq);
     assert_eq!(
         s.expunged_since("hong", "INBOX", before.highest_modseq)
             .await
@@ -258,16 +273,17 @@ pub async fn move_removes_from_source_atomically(store: &dyn Store) {
         s.account_usage("hong").await.unwrap(),
         (body(1).len() + body(2).len() + body(3).len()) as u64
     );
+    assert_stored_bodies(t, 3, "").await;
     assert!(matches!(
         s.move_messages("hong", "INBOX", &[2], "inbox").await,
         Err(StoreError::InvalidMailbox { .. })
     ));
 }
 
-/// Expunge only deleted and record it.
-pub async fn expunge_only_deleted_and_record_it(store: &dyn Store) {
-    with_hong(store).await;
-    let s = store;
+/// Expunge removes only `\Deleted` messages and records it.
+pub async fn expunge_only_deleted_and_record_it(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
     for n in 1..=4 {
         s.append("hong", "INBOX", message(n)).await.unwrap();
     }
@@ -288,7 +304,6 @@ pub async fn expunge_only_deleted_and_record_it(store: &dyn Store) {
         .unwrap()
         .unwrap()
         .highest_modseq;
-    // UID EXPUNGE: only listed UIDs that are \Deleted.
     assert_eq!(
         s.expunge("hong", "INBOX", Some(&[2, 3])).await.unwrap(),
         [3]
@@ -323,4 +338,76 @@ pub async fn expunge_only_deleted_and_record_it(store: &dyn Store) {
         "UIDs are never reused"
     );
     assert_eq!(s.account_usage("hong").await.unwrap(), body(2).len() as u64);
+    assert_stored_bodies(t, 1, "").await;
+}
+
+/// Identical bodies are stored once, and freed with their last reference.
+pub async fn identical_bodies_are_stored_once(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
+    let same = || NewMessage {
+        body: body(7),
+        flags: vec![],
+        internal_date: 1,
+    };
+    s.append("hong", "INBOX", same()).await.unwrap();
+    s.append("hong", "INBOX", same()).await.unwrap();
+    let msgs = s.messages("hong", "INBOX", 1..=2).await.unwrap();
+    assert_eq!(msgs[0].blob, msgs[1].blob);
+    assert_stored_bodies(t, 1, "").await;
+    delete_messages(s, "INBOX", &[1]).await;
+    assert_eq!(
+        s.message_body("hong", &msgs[1].blob).await.unwrap(),
+        body(7)
+    );
+    delete_messages(s, "INBOX", &[2]).await;
+    assert!(matches!(
+        s.message_body("hong", &msgs[1].blob).await,
+        Err(StoreError::MessageNotFound)
+    ));
+    assert_stored_bodies(t, 0, "freed with its last reference").await;
+}
+
+/// Summaries are cached per body and freed with it.
+pub async fn summaries_are_cached_per_body_and_freed_with_it(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
+    s.create_account(kim()).await.unwrap();
+    s.append("hong", "INBOX", message(1)).await.unwrap();
+    let blob = s.messages("hong", "INBOX", 1..=1).await.unwrap()[0].blob;
+    assert_eq!(s.message_summary("hong", &blob).await.unwrap(), None);
+    let summary = "(\"회의 안내 1\" NIL)".as_bytes().to_vec();
+    s.set_message_summary("hong", &blob, summary.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.message_summary("hong", &blob).await.unwrap(),
+        Some(summary.clone())
+    );
+    s.append("hong", "INBOX", message(2)).await.unwrap();
+    let second = s.messages("hong", "INBOX", 2..=2).await.unwrap()[0].blob;
+    assert_eq!(
+        s.message_summaries("hong", vec![second, blob, blob])
+            .await
+            .unwrap(),
+        vec![None, Some(summary.clone()), Some(summary.clone())]
+    );
+    assert_eq!(
+        s.message_summaries("kim", vec![blob]).await.unwrap(),
+        vec![None]
+    );
+    assert!(matches!(
+        s.message_summary("kim", &blob).await,
+        Err(StoreError::MessageNotFound)
+    ));
+    assert!(matches!(
+        s.set_message_summary("kim", &blob, vec![1]).await,
+        Err(StoreError::MessageNotFound)
+    ));
+    delete_messages(s, "INBOX", &[1, 2]).await;
+    assert!(matches!(
+        s.message_summary("hong", &blob).await,
+        Err(StoreError::MessageNotFound)
+    ));
+    assert_stored_bodies(t, 0, "summary freed with the body").await;
 }

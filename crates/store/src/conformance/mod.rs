@@ -1,11 +1,11 @@
 //! The behaviour every store backend must show, written once (feature `conformance`).
 //!
-//! Each check is an `async fn(&dyn Store)` that starts from an empty store and panics on
+//! Each check is an `async fn(&dyn Fixture)` that starts from an empty store and panics on
 //! the first difference, like a test. A backend runs them all with [`crate::conformance_tests!`]
 //! in one of its test files:
 //!
 //! ```ignore
-//! // a fresh, empty store per check; anything that dereferences to `dyn Store`
+//! // a fresh, empty store per check, as a `Fixture`
 //! async fn fresh() -> MyFixture { .. }
 //! certmail_store::conformance_tests!(fresh);
 //! ```
@@ -17,8 +17,37 @@ pub mod accounts;
 pub mod delivery;
 pub mod mailboxes;
 pub mod messages;
+pub mod model;
+
+use std::collections::BTreeMap;
 
 use crate::model::{Account, NewMessage};
+use crate::{
+    AuditEvent, BlobId, CertBinding, FlagOp, QueueEntry, QueueRecipient, RecipientStatus, Store,
+    notify,
+};
+
+/// A fresh store under test, and what its backend can tell about its storage that the
+/// trait cannot.
+#[async_trait::async_trait]
+pub trait Fixture: Send + Sync {
+    /// The store under test.
+    fn store(&self) -> &dyn Store;
+
+    /// How many message bodies are physically stored, whatever their reference counts
+    /// (single-instance storage, freeing the last reference); `None` if the backend cannot
+    /// tell while the store is open (sled: its trees are read after closing it).
+    async fn stored_bodies(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Checks how many bodies are physically stored, where the backend can tell.
+pub async fn assert_stored_bodies(t: &dyn Fixture, expected: u64, why: &str) {
+    if let Some(n) = t.stored_bodies().await {
+        assert_eq!(n, expected, "bodies stored: {why}");
+    }
+}
 
 /// 홍길동's account: id "hong", two addresses.
 pub fn hong() -> Account {
@@ -65,13 +94,76 @@ pub fn flags(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// A GPKI certificate binding of `account`; `spki_byte` makes the key unique.
+pub fn binding(account: &str, spki_byte: u8, subject: &str) -> CertBinding {
+    CertBinding {
+        account: account.into(),
+        spki_sha256: [spki_byte; 32],
+        issuer_dn: "CN=CA134100031,OU=GPKI,O=Government of Korea,C=KR".into(),
+        subject_dn: subject.into(),
+        serial_hex: format!("{spki_byte:02x}01"),
+        not_after: 1_800_000_000,
+        bound_at: 1_700_000_000,
+    }
+}
+
+/// A queue entry from hong to `to`, every recipient pending.
+pub fn queue_entry(to: &[&str]) -> QueueEntry {
+    QueueEntry {
+        id: 0,
+        from: "hong@example.kr".into(),
+        recipients: to
+            .iter()
+            .map(|a| QueueRecipient {
+                address: a.to_string(),
+                status: RecipientStatus::Pending,
+                attempts: 0,
+                last_error: None,
+                notify: notify::FAILURE | notify::DELAY,
+            })
+            .collect(),
+        blob: BlobId::default(),
+        created_at: 1_700_000_000,
+        next_attempt: 1_700_000_000,
+        envelope_meta: BTreeMap::from([("envid".to_string(), "회의-1".to_string())]),
+    }
+}
+
+/// An audit event at `time`.
+pub fn event(time: i64, account: Option<&str>, kind: &str) -> AuditEvent {
+    AuditEvent {
+        time,
+        account: account.map(str::to_owned),
+        kind: kind.into(),
+        ip: Some("192.0.2.7".into()),
+        fields: BTreeMap::from([("name".to_string(), "홍길동".to_string())]),
+    }
+}
+
+/// Marks hong's `uids` \Deleted and expunges them (UID EXPUNGE).
+pub async fn delete_messages(s: &dyn Store, mailbox: &str, uids: &[u32]) -> Vec<u32> {
+    s.set_flags(
+        "hong",
+        mailbox,
+        uids,
+        FlagOp::Add,
+        &flags(&["\\Deleted"]),
+        None,
+    )
+    .await
+    .unwrap();
+    s.expunge("hong", mailbox, Some(uids)).await.unwrap()
+}
+
 /// One `#[tokio::test]` per conformance check, each on a fresh store from `$fresh`: the
-/// path of an `async fn` returning a value that dereferences to `dyn Store` (and cleans up
-/// when dropped). The calling crate needs tokio's `macros` and `rt` features.
+/// path of an `async fn` returning a [`Fixture`] (that cleans up when dropped), and one
+/// test running the model check with several seeds, each on a fresh store. Arguments after
+/// the path go to `#[tokio::test(..)]`. The calling crate needs tokio's `macros` and `rt`
+/// features.
 #[macro_export]
 macro_rules! conformance_tests {
-    ($fresh:path) => {
-        $crate::conformance_tests!(@each $fresh;
+    ($fresh:path $(, $arg:meta)* $(,)?) => {
+        $crate::conformance_tests!(@each $fresh; ($($arg),*);
             accounts::create_and_look_up_accounts,
             accounts::duplicate_ids_and_addresses_are_refused,
             accounts::update_moves_addresses_and_keeps_secrets,
@@ -89,16 +181,32 @@ macro_rules! conformance_tests {
             messages::copy_keeps_flags_and_shares_the_body,
             messages::move_removes_from_source_atomically,
             messages::expunge_only_deleted_and_record_it,
+            messages::identical_bodies_are_stored_once,
+            messages::summaries_are_cached_per_body_and_freed_with_it,
+            delivery::one_delivery_many_recipients_one_body,
             delivery::a_failing_delivery_stores_nothing,
+            delivery::queue_entries_are_updated_and_removed,
             delivery::audit_by_time_and_account,
+            delivery::devices_are_kept_per_account,
         );
+
+        /// Random operation sequences agree with a model (several seeds, each on a fresh
+        /// store).
+        #[tokio::test($($arg),*)]
+        async fn random_operations_match_the_model() {
+            for seed in [1u64, 7, 42, 2024, 0x5eed] {
+                let fixture = $fresh().await;
+                $crate::conformance::model::random_operations_match_the_model(&fixture, seed, 80)
+                    .await;
+            }
+        }
     };
-    (@each $fresh:path; $($module:ident :: $check:ident),* $(,)?) => {
+    (@each $fresh:path; $args:tt; $($module:ident :: $check:ident),* $(,)?) => {
         $(
-            #[tokio::test]
+            #[tokio::test $args]
             async fn $check() {
                 let fixture = $fresh().await;
-                $crate::conformance::$module::$check(&*fixture).await;
+                $crate::conformance::$module::$check(&fixture).await;
             }
         )*
     };

@@ -3,15 +3,14 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Extension, Form, State};
-use axum::http::HeaderMap;
+use axum::extract::Form;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use maud::html;
 use serde::Deserialize;
 
-use super::{PageError, PageLang, PageResult, done, field, form, layout, notice, signed_in, when};
-use crate::identity::Peer;
+use super::{InLang, PageResult, done, field, form, layout, notice, signed_in_or_page, when};
+use crate::caller::Caller;
 use crate::router::App;
 use crate::security::check_form_token;
 use crate::services::admin::{self, Action};
@@ -22,22 +21,10 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/admin/act", post(act))
 }
 
-async fn queue(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
-) -> PageResult {
-    let who = match signed_in(&app, &peer, &headers, lang, "/admin").await? {
-        Ok(who) => who,
-        Err(page) => return Ok(page),
-    };
-    let pending = admin::pending(&app, &who)
-        .await
-        .map_err(|e| PageError(e, lang))?;
-    let record = admin::signins(&app, &who)
-        .await
-        .map_err(|e| PageError(e, lang))?;
+async fn queue(Caller(app, peer, lang, headers): Caller) -> PageResult {
+    let who = signed_in_or_page!(app, peer, headers, lang, "/admin");
+    let pending = admin::pending(&app, &who).await.in_lang(lang)?;
+    let record = admin::signins(&app, &who).await.in_lang(lang)?;
     let spki = who.identity.spki_sha256;
     let action = |id: &str, what: &str, label: &str, extra: maud::Markup| {
         form(
@@ -97,18 +84,9 @@ struct ActForm {
     reason: String,
 }
 
-async fn act(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
-    Form(f): Form<ActForm>,
-) -> PageResult {
-    let who = match signed_in(&app, &peer, &headers, lang, "/admin").await? {
-        Ok(who) => who,
-        Err(page) => return Ok(page),
-    };
-    check_form_token(&app, &who.identity.spki_sha256, &f.csrf).map_err(|e| PageError(e, lang))?;
+async fn act(Caller(app, peer, lang, headers): Caller, Form(f): Form<ActForm>) -> PageResult {
+    let who = signed_in_or_page!(app, peer, headers, lang, "/admin");
+    check_form_token(&app, &who.identity.spki_sha256, &f.csrf).in_lang(lang)?;
     let action = match f.action.as_str() {
         "approve" => Action::Approve,
         "refuse" => Action::Refuse { reason: f.reason },
@@ -118,7 +96,7 @@ async fn act(
     };
     let issued = admin::act(&app, &peer, &who, &f.id, action)
         .await
-        .map_err(|e| PageError(e, lang))?;
+        .in_lang(lang)?;
     Ok(match issued {
         Some(pw) => layout(lang, lang.pick("임시 비밀번호", "Temporary password"), html! {
             (notice(lang.pick("한 번만 표시됩니다. 본인에게 안전하게 전달하세요.", "Shown once: hand it to the person safely.")))

@@ -4,17 +4,14 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Extension, Form, State};
-use axum::http::HeaderMap;
+use axum::extract::Form;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use maud::html;
 use serde::Deserialize;
 
-use super::{
-    PageError, PageLang, PageResult, done, field, form, layout, notice, signed_in, svg, when,
-};
-use crate::identity::Peer;
+use super::{InLang, PageResult, done, field, form, layout, notice, signed_in_or_page, svg, when};
+use crate::caller::Caller;
 use crate::router::App;
 use crate::security::check_form_token;
 use crate::services::{devices, totp};
@@ -43,26 +40,14 @@ struct PostForm {
 /// Who posts: a browser session and the certificate's form token.
 macro_rules! poster {
     ($app:expr, $peer:expr, $headers:expr, $lang:expr, $form:expr, $back:expr) => {{
-        let who = match signed_in(&$app, &$peer, &$headers, $lang, $back).await? {
-            Ok(who) => who,
-            Err(page) => return Ok(page),
-        };
-        check_form_token(&$app, &who.identity.spki_sha256, &$form.csrf)
-            .map_err(|e| PageError(e, $lang))?;
+        let who = signed_in_or_page!($app, $peer, $headers, $lang, $back);
+        check_form_token(&$app, &who.identity.spki_sha256, &$form.csrf).in_lang($lang)?;
         who
     }};
 }
 
-async fn totp_page(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
-) -> PageResult {
-    let who = match signed_in(&app, &peer, &headers, lang, "/totp").await? {
-        Ok(who) => who,
-        Err(page) => return Ok(page),
-    };
+async fn totp_page(Caller(app, peer, lang, headers): Caller) -> PageResult {
+    let who = signed_in_or_page!(app, peer, headers, lang, "/totp");
     let on = who.account.totp_secret.is_some();
     let label = if on {
         lang.pick("새 비밀키 발급 (재등록)", "Regenerate")
@@ -83,31 +68,23 @@ async fn totp_page(
 }
 
 async fn totp_disable(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
+    Caller(app, peer, lang, headers): Caller,
     Form(f): Form<PostForm>,
 ) -> PageResult {
     let who = poster!(app, peer, headers, lang, f, "/totp");
     let password = certmail_auth::Secret::new(f.password);
     totp::disable(&app, &peer, &who, password, &f.code)
         .await
-        .map_err(|e| PageError(e, lang))?;
+        .in_lang(lang)?;
     Ok(done("/totp"))
 }
 
 async fn totp_enroll(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
+    Caller(app, peer, lang, headers): Caller,
     Form(f): Form<PostForm>,
 ) -> PageResult {
     let who = poster!(app, peer, headers, lang, f, "/totp");
-    let offer = totp::enroll(&app, &peer, &who)
-        .await
-        .map_err(|e| PageError(e, lang))?;
+    let offer = totp::enroll(&app, &peer, &who).await.in_lang(lang)?;
     let fields = html! {
         div class="field" {
             label for="code" { (lang.pick("앱에 표시된 6자리 코드", "The 6-digit code your app shows")) }
@@ -123,16 +100,13 @@ async fn totp_enroll(
 }
 
 async fn totp_confirm(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
+    Caller(app, peer, lang, headers): Caller,
     Form(f): Form<PostForm>,
 ) -> PageResult {
     let who = poster!(app, peer, headers, lang, f, "/totp");
     totp::confirm(&app, &peer, &who, &f.code)
         .await
-        .map_err(|e| PageError(e, lang))?;
+        .in_lang(lang)?;
     Ok(layout(
         lang,
         "OTP",
@@ -141,19 +115,9 @@ async fn totp_confirm(
     .into_response())
 }
 
-async fn devices_page(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
-) -> PageResult {
-    let who = match signed_in(&app, &peer, &headers, lang, "/devices").await? {
-        Ok(who) => who,
-        Err(page) => return Ok(page),
-    };
-    let list = devices::list(&app, &who)
-        .await
-        .map_err(|e| PageError(e, lang))?;
+async fn devices_page(Caller(app, peer, lang, headers): Caller) -> PageResult {
+    let who = signed_in_or_page!(app, peer, headers, lang, "/devices");
+    let list = devices::list(&app, &who).await.in_lang(lang)?;
     let live = devices::live(&app, &who).await;
     let spki = who.identity.spki_sha256;
     Ok(layout(lang, lang.pick("기기", "Devices"), html! {
@@ -177,47 +141,26 @@ async fn devices_page(
     }).into_response())
 }
 
-async fn forget(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
-    Form(f): Form<PostForm>,
-) -> PageResult {
+async fn forget(Caller(app, peer, lang, headers): Caller, Form(f): Form<PostForm>) -> PageResult {
     let who = poster!(app, peer, headers, lang, f, "/devices");
     devices::forget(&app, &peer, &who, &f.id)
         .await
-        .map_err(|e| PageError(e, lang))?;
+        .in_lang(lang)?;
     Ok(done("/devices"))
 }
 
 async fn end_session(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
+    Caller(app, peer, lang, headers): Caller,
     Form(f): Form<PostForm>,
 ) -> PageResult {
     let who = poster!(app, peer, headers, lang, f, "/devices");
-    devices::end_live(&app, &peer, &who)
-        .await
-        .map_err(|e| PageError(e, lang))?;
+    devices::end_live(&app, &peer, &who).await.in_lang(lang)?;
     Ok(done("/devices"))
 }
 
-async fn signins_page(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
-) -> PageResult {
-    let who = match signed_in(&app, &peer, &headers, lang, "/signins").await? {
-        Ok(who) => who,
-        Err(page) => return Ok(page),
-    };
-    let list = devices::signins(&app, &who)
-        .await
-        .map_err(|e| PageError(e, lang))?;
+async fn signins_page(Caller(app, peer, lang, headers): Caller) -> PageResult {
+    let who = signed_in_or_page!(app, peer, headers, lang, "/signins");
+    let list = devices::signins(&app, &who).await.in_lang(lang)?;
     Ok(layout(lang, lang.pick("접속 기록", "Access record"), html! {
         table {
             thead { tr { th { (lang.pick("시각", "Time")) } th { (lang.pick("종류", "What")) } th { "IP" } th { (lang.pick("사유", "Reason")) } } }

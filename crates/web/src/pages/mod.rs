@@ -13,8 +13,6 @@ mod person;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -42,19 +40,6 @@ async fn style() -> Response {
         .into_response()
 }
 
-/// The page language of a request.
-pub(crate) struct PageLang(pub Lang);
-
-impl<S: Send + Sync> FromRequestParts<S> for PageLang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(PageLang(Lang::from_header(security::accept_language(
-            &parts.headers,
-        ))))
-    }
-}
-
 /// A [`WebError`] answered as a page.
 pub(crate) struct PageError(pub WebError, pub Lang);
 
@@ -68,6 +53,29 @@ impl IntoResponse for PageError {
 }
 
 type PageResult = Result<Response, PageError>;
+
+/// A service's refusal answered as a page in the request's language.
+pub(crate) trait InLang<T> {
+    fn in_lang(self, lang: Lang) -> Result<T, PageError>;
+}
+
+impl<T> InLang<T> for Result<T, WebError> {
+    fn in_lang(self, lang: Lang) -> Result<T, PageError> {
+        self.map_err(|e| PageError(e, lang))
+    }
+}
+
+/// The person with a browser session (see [`signed_in`]); otherwise the handler answers
+/// with the sign-in page that comes back to `$back`.
+macro_rules! signed_in_or_page {
+    ($app:expr, $peer:expr, $headers:expr, $lang:expr, $back:expr) => {
+        match super::signed_in(&$app, &$peer, &$headers, $lang, $back).await? {
+            Ok(who) => who,
+            Err(page) => return Ok(page),
+        }
+    };
+}
+use signed_in_or_page;
 
 /// The page for a refusal: the same code and sentence as the IMAP refusal.
 pub(crate) fn error_page(err: &WebError, lang: Lang) -> Response {
@@ -159,8 +167,7 @@ pub(crate) async fn signed_in(
     match services::authorize(app, peer, factor).await {
         Ok(who) => Ok(Ok(who)),
         Err(WebError::Refused { code, .. }) if code == "password_required" => {
-            let identity =
-                crate::identity::certificate(&app.ctx, peer).map_err(|e| PageError(e, lang))?;
+            let identity = crate::identity::certificate(&app.ctx, peer).in_lang(lang)?;
             Ok(Err(person::signin_page(
                 app,
                 &identity.spki_sha256,

@@ -3,15 +3,16 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Extension, Form, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::Form;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use certmail_auth::Secret;
 use maud::html;
 use serde::Deserialize;
 
-use super::{PageError, PageLang, PageResult, done, field, form, layout, notice, when};
+use super::{InLang, PageError, PageResult, done, field, form, layout, notice, when};
+use crate::caller::Caller;
 use crate::error::WebError;
 use crate::i18n::Lang;
 use crate::identity::{self, Peer};
@@ -31,16 +32,12 @@ pub(super) fn routes() -> Router<Arc<App>> {
 
 /// The certificate's SPKI after checking the form token, for every page post.
 fn checked_form(app: &App, peer: &Peer, token: &str, lang: Lang) -> Result<[u8; 32], PageError> {
-    let identity = identity::certificate(&app.ctx, peer).map_err(|e| PageError(e, lang))?;
-    check_form_token(app, &identity.spki_sha256, token).map_err(|e| PageError(e, lang))?;
+    let identity = identity::certificate(&app.ctx, peer).in_lang(lang)?;
+    check_form_token(app, &identity.spki_sha256, token).in_lang(lang)?;
     Ok(identity.spki_sha256)
 }
 
-async fn home(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-) -> PageResult {
+async fn home(Caller(app, peer, lang, _): Caller) -> PageResult {
     let me = match account::me(&app, &peer).await {
         Ok(me) => me,
         Err(WebError::Refused { code, .. }) if code == "certificate_not_bound" => {
@@ -64,12 +61,8 @@ async fn home(
     }).into_response())
 }
 
-async fn signup_page(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-) -> PageResult {
-    let identity = identity::certificate(&app.ctx, &peer).map_err(|e| PageError(e, lang))?;
+async fn signup_page(Caller(app, peer, lang, _): Caller) -> PageResult {
+    let identity = identity::certificate(&app.ctx, &peer).in_lang(lang)?;
     let orgs = &app.ctx.config.organisations;
     let fields = html! {
         div class="field" {
@@ -102,17 +95,12 @@ async fn signup_page(
     }).into_response())
 }
 
-async fn renew(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    Form(f): Form<SignInForm>,
-) -> PageResult {
+async fn renew(Caller(app, peer, lang, _): Caller, Form(f): Form<SignInForm>) -> PageResult {
     checked_form(&app, &peer, &f.csrf, lang)?;
     let totp = Some(f.totp).filter(|t| !t.is_empty());
     crate::services::renewal::renew(&app, &peer, Secret::new(f.password), totp)
         .await
-        .map_err(|e| PageError(e, lang))?;
+        .in_lang(lang)?;
     Ok(done("/"))
 }
 
@@ -132,28 +120,13 @@ fn rules(app: &App, lang: Lang) -> maud::Markup {
 #[serde(default)]
 struct SignUpForm {
     csrf: String,
-    id: String,
-    address: String,
-    organisation: String,
-    password: String,
+    #[serde(flatten)]
+    new: account::SignUp,
 }
 
-async fn signup(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    Form(f): Form<SignUpForm>,
-) -> PageResult {
+async fn signup(Caller(app, peer, lang, _): Caller, Form(f): Form<SignUpForm>) -> PageResult {
     checked_form(&app, &peer, &f.csrf, lang)?;
-    let new = account::SignUp {
-        id: f.id,
-        address: f.address,
-        organisation: f.organisation,
-        password: Secret::new(f.password),
-    };
-    let me = account::sign_up(&app, &peer, new)
-        .await
-        .map_err(|e| PageError(e, lang))?;
+    let me = account::sign_up(&app, &peer, f.new).await.in_lang(lang)?;
     Ok(layout(lang, lang.pick("신청 완료", "Signed up"), html! {
         (notice(lang.pick("가입 신청을 받았습니다. 기관 관리자가 승인하면 메일을 사용할 수 있습니다.", "Your sign-up was received. You can use mail once your organisation's administrator approves it.")))
         p { (me.id) " · " (me.organisation) }
@@ -187,16 +160,9 @@ struct SignInForm {
     totp: String,
 }
 
-async fn signin(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    Form(f): Form<SignInForm>,
-) -> PageResult {
+async fn signin(Caller(app, peer, lang, _): Caller, Form(f): Form<SignInForm>) -> PageResult {
     let spki = checked_form(&app, &peer, &f.csrf, lang)?;
-    let (_, account) = identity::person(&app.ctx, &peer)
-        .await
-        .map_err(|e| PageError(e, lang))?;
+    let (_, account) = identity::person(&app.ctx, &peer).await.in_lang(lang)?;
     services::check_password(
         &app,
         &peer,
@@ -206,7 +172,7 @@ async fn signin(
         false,
     )
     .await
-    .map_err(|e| PageError(e, lang))?;
+    .in_lang(lang)?;
     let token = app.sessions.open(&account.id, spki).ok_or_else(|| {
         PageError(
             WebError::refused(503, "internal", "No randomness available; try again."),
@@ -232,13 +198,7 @@ struct TokenForm {
     csrf: String,
 }
 
-async fn signout(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
-    Form(f): Form<TokenForm>,
-) -> PageResult {
+async fn signout(Caller(app, peer, lang, headers): Caller, Form(f): Form<TokenForm>) -> PageResult {
     checked_form(&app, &peer, &f.csrf, lang)?;
     if let Some(t) = crate::cookie::token_of(&headers) {
         app.sessions.end(&t);
@@ -250,14 +210,8 @@ async fn signout(
     Ok(response)
 }
 
-async fn password_page(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-) -> PageResult {
-    let (identity, _) = identity::person(&app.ctx, &peer)
-        .await
-        .map_err(|e| PageError(e, lang))?;
+async fn password_page(Caller(app, peer, lang, _): Caller) -> PageResult {
+    let (identity, _) = identity::person(&app.ctx, &peer).await.in_lang(lang)?;
     Ok(password_form(&app, &identity.spki_sha256, lang, None))
 }
 
@@ -291,12 +245,7 @@ struct PasswordForm {
     totp: String,
 }
 
-async fn password(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Peer>,
-    PageLang(lang): PageLang,
-    Form(f): Form<PasswordForm>,
-) -> PageResult {
+async fn password(Caller(app, peer, lang, _): Caller, Form(f): Form<PasswordForm>) -> PageResult {
     let spki = checked_form(&app, &peer, &f.csrf, lang)?;
     account::change_password(
         &app,
@@ -306,7 +255,7 @@ async fn password(
         Some(f.totp),
     )
     .await
-    .map_err(|e| PageError(e, lang))?;
+    .in_lang(lang)?;
     Ok(password_form(
         &app,
         &spki,

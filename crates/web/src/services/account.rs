@@ -4,7 +4,7 @@ use certmail_auth::Secret;
 use certmail_auth::accounts::{self, NewAccount};
 use certmail_session::KickReason;
 use certmail_store::Account;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{audit, check_password};
 use crate::context::Notice;
@@ -47,13 +47,19 @@ pub(crate) fn summary(app: &App, a: &Account) -> Me {
     }
 }
 
-/// What a person asks for at sign-up.
-#[derive(Debug)]
+/// What a person asks for at sign-up (the API's JSON body and the page's form fields).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct SignUp {
     pub id: String,
     pub address: String,
     pub organisation: String,
+    #[serde(deserialize_with = "secret")]
     pub password: Secret<String>,
+}
+
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Secret<String>, D::Error> {
+    String::deserialize(d).map(Secret::new)
 }
 
 /// Creates a *pending* account named as on the certificate and binds the certificate to

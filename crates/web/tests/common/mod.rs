@@ -234,6 +234,11 @@ impl Web {
     }
 
     /// A client presenting `cert` (or none).
+    /// The stored account `id` (which must exist).
+    pub async fn account(&self, id: &str) -> certmail_store::Account {
+        self.store.account(id).await.expect("store").expect(id)
+    }
+
     pub fn client(&self, cert: Option<&UserCert>) -> Client {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -340,6 +345,20 @@ impl Reply {
     }
     pub fn code(&self) -> String {
         self.json()["code"].as_str().unwrap_or_default().to_string()
+    }
+    /// Asserts the status and the JSON error code; `why` (if not empty) leads the message.
+    #[track_caller]
+    pub fn assert_refused(&self, status: u16, code: &str, why: &str) {
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!("{why}: ")
+        };
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "{why}{self:?}"
+        );
     }
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers.lines().find_map(|l| {

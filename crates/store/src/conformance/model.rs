@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use certmail_store::{FlagOp, Store};
+use crate::{FlagOp, Store};
 
-use super::{Subject, body, hong, message};
+use super::{Fixture, assert_stored_bodies, body, hong, message};
 
 const BOXES: [&str; 2] = ["INBOX", "보관"];
 const FLAGS: [&str; 3] = ["\\Deleted", "\\Seen", "중요"];
@@ -23,6 +23,9 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
     }
 }
+
+/// What the store should hold after a run: its two mailboxes (see [`check`]).
+pub struct Expected([Model; 2]);
 
 /// One mailbox in the model: UIDNEXT and UID → (body number, flags as a set).
 struct Model {
@@ -104,8 +107,11 @@ async fn step(s: &dyn Store, rng: &mut Rng, model: &mut [Model; 2], bodies: &mut
     }
 }
 
-async fn check(t: &Subject, model: &[Model; 2]) {
-    let s = t.store.as_ref();
+/// Checks that the store holds what the model says (also after a reopen, for a backend
+/// that can reopen).
+pub async fn check(t: &dyn Fixture, expected: &Expected) {
+    let model = &expected.0;
+    let s = t.store();
     let mut usage = 0;
     let mut distinct = BTreeSet::new();
     for (b, name) in BOXES.iter().enumerate() {
@@ -140,16 +146,20 @@ async fn check(t: &Subject, model: &[Model; 2]) {
         }
     }
     assert_eq!(s.account_usage("hong").await.unwrap(), usage);
-    t.assert_stored_bodies(distinct.len() as u64, "one body per content")
-        .await;
+    assert_stored_bodies(t, distinct.len() as u64, "one body per content").await;
 }
 
-/// Runs one seeded sequence of `steps` operations on a fresh store.
-pub async fn random_operations_match_the_model(t: &Subject, seed: u64, steps: usize) {
-    let s = t.store.as_ref();
+/// Runs one seeded sequence of `steps` operations on a fresh store, checking it against
+/// the model as it goes; returns what the store should now hold.
+pub async fn random_operations_match_the_model(
+    t: &dyn Fixture,
+    seed: u64,
+    steps: usize,
+) -> Expected {
+    let s = t.store();
     s.create_account(hong()).await.unwrap();
     s.create_mailbox("hong", BOXES[1], None).await.unwrap();
-    let mut model = [
+    let mut expected = Expected([
         Model {
             uid_next: 1,
             messages: BTreeMap::new(),
@@ -158,14 +168,15 @@ pub async fn random_operations_match_the_model(t: &Subject, seed: u64, steps: us
             uid_next: 1,
             messages: BTreeMap::new(),
         },
-    ];
+    ]);
     let mut rng = Rng(seed);
     let mut bodies = 0;
     for i in 0..steps {
-        step(s, &mut rng, &mut model, &mut bodies).await;
+        step(s, &mut rng, &mut expected.0, &mut bodies).await;
         if i % 20 == 19 {
-            check(t, &model).await;
+            check(t, &expected).await;
         }
     }
-    check(t, &model).await;
+    check(t, &expected).await;
+    expected
 }
