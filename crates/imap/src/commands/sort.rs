@@ -34,7 +34,8 @@ pub struct Candidate {
     pub date: i64,
     /// RFC822.SIZE.
     pub size: u64,
-    /// Base subject (RFC 5256 §2.1), decoded, ASCII letters lower-cased (i;ascii-casemap).
+    /// Base subject (RFC 5256 §2.1), decoded, ASCII letters upper-cased: i;ascii-casemap
+    /// (RFC 4790 §9.2.1) maps a-z to A-Z, so `_` and `[` sort after the letters.
     pub subject: String,
     /// Whether the subject marked a reply or forward (THREAD REFERENCES step 5).
     pub reply: bool,
@@ -66,7 +67,7 @@ impl Candidate {
             c.date = date.to_timestamp();
         }
         let (subject, reply) = base_subject(m.subject().unwrap_or(""));
-        c.subject = subject.to_ascii_lowercase();
+        c.subject = subject.to_ascii_uppercase();
         c.reply = reply;
         c.from = first_mailbox(m.from());
         c.to = first_mailbox(m.to());

@@ -1,0 +1,46 @@
+//! Behaviours Dovecot's imaptest scripted suite (release-2.3) checks, each written from the
+//! RFC text it follows, as C:/S: transcripts against the in-process server, so CI holds them
+//! without imaptest. One test per imaptest group; where imaptest and an RFC disagree the
+//! test follows the RFC and says so.
+
+mod common;
+
+use common::*;
+
+/// Appends each of `messages` to INBOX and selects it.
+async fn inbox_with(server: &TestServer, messages: &[&str]) -> Client {
+    let mut c = server.signed_in().await;
+    for m in messages {
+        assert!(append(&mut c, "INBOX", "", m).await.contains("OK"));
+    }
+    ok(c.command("SELECT INBOX").await);
+    c
+}
+
+fn sorted(lines: Vec<String>) -> String {
+    ok(lines).join("\n")
+}
+
+/// imaptest `sort-subject`. RFC 5256 §3 compares base subjects with i;ascii-casemap, which
+/// RFC 4790 §9.2.1 defines as mapping a-z to A-Z: so "_" (0x5F) sorts after every letter
+/// and "[" (0x5B) after "Z", where a lower-casing comparison would put them first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_by_subject_folds_to_upper_case() {
+    let server = TestServer::start(true).await;
+    let subjects = ["b", "_", "A", "[x]y", "c"];
+    let messages: Vec<String> = subjects
+        .iter()
+        .map(|s| format!("From: a@b.example\r\nSubject: {s}\r\n\r\nbody\r\n"))
+        .collect();
+    let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+    let mut c = inbox_with(&server, &refs).await;
+    // Base subjects A, B, C, Y ("[x]" is a subj-blob), "_" last.
+    assert_eq!(
+        sorted(c.command("SORT (SUBJECT) US-ASCII ALL").await),
+        "* SORT 3 1 5 4 2"
+    );
+    assert_eq!(
+        sorted(c.command("SORT (REVERSE SUBJECT) US-ASCII ALL").await),
+        "* SORT 2 4 5 1 3"
+    );
+}
