@@ -21,6 +21,41 @@ fn sorted(lines: Vec<String>) -> String {
     ok(lines).join("\n")
 }
 
+/// imaptest `sort-addresses`. RFC 5256 §3: FROM, TO and CC sort by "the [IMAP] addr-mailbox
+/// of the first" address; the first address of a list that opens with a group is the group
+/// start, whose addr-mailbox is the group's name (RFC 3501 §7.4.2), not its first member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_by_address_uses_the_envelope_addr_mailbox() {
+    let server = TestServer::start(true).await;
+    let mut c = inbox_with(
+        &server,
+        &[
+            "From: user2@domain2.org\r\nTo: foo bar <user2@domain2.org>\r\n\
+Cc: user2@domain2.org (foo bar)\r\n\r\n1\r\n",
+            "From: user2@domain1.org\r\nTo: user2@domain1.org\r\n\
+Cc: user2: blah@domain1.org;\r\n\r\n2\r\n",
+            "From: user1@domain1.org\r\nTo: user1@domain1.org\r\nCc: user1@domain1.org\r\n\r\n3\r\n",
+        ],
+    )
+    .await;
+    for key in ["FROM", "TO", "CC"] {
+        // C: a SORT (CC) US-ASCII ALL / S: * SORT 3 1 2 ("user1" < "user2" = "user2")
+        assert_eq!(
+            sorted(c.command(&format!("SORT ({key}) US-ASCII ALL")).await),
+            "* SORT 3 1 2",
+            "{key}"
+        );
+        assert_eq!(
+            sorted(
+                c.command(&format!("SORT (REVERSE {key}) US-ASCII ALL"))
+                    .await
+            ),
+            "* SORT 1 2 3",
+            "{key}"
+        );
+    }
+}
+
 /// imaptest `sort-subject`. RFC 5256 §3 compares base subjects with i;ascii-casemap, which
 /// RFC 4790 §9.2.1 defines as mapping a-z to A-Z: so "_" (0x5F) sorts after every letter
 /// and "[" (0x5B) after "Z", where a lower-casing comparison would put them first.

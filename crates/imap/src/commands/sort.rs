@@ -12,10 +12,11 @@ use imap_codec::imap_types::{
     response::{Code, Data},
     search::SearchKey,
 };
-use mail_parser::{Address, HeaderName, Message};
+use mail_parser::{HeaderName, Message};
 
 use super::search::{Reads, scan};
 use super::{Outcome, store_error};
+use crate::message::address::{AddressItem, parse_address_list};
 use crate::message::base_subject::base_subject;
 
 use crate::search_charset::{LISTED_CHARSETS, to_utf8};
@@ -39,7 +40,8 @@ pub struct Candidate {
     pub subject: String,
     /// Whether the subject marked a reply or forward (THREAD REFERENCES step 5).
     pub reply: bool,
-    /// Mailbox (local part) of the first address of From, To and Cc, lower-cased.
+    /// The addr-mailbox of the first address of From, To and Cc as ENVELOPE shows it (a
+    /// group's name when the list opens with a group), upper-cased (i;ascii-casemap).
     pub from: String,
     /// See `from`.
     pub to: String,
@@ -69,9 +71,9 @@ impl Candidate {
         let (subject, reply) = base_subject(m.subject().unwrap_or(""));
         c.subject = subject.to_ascii_uppercase();
         c.reply = reply;
-        c.from = first_mailbox(m.from());
-        c.to = first_mailbox(m.to());
-        c.cc = first_mailbox(m.cc());
+        c.from = first_mailbox(m.header_raw(HeaderName::From));
+        c.to = first_mailbox(m.header_raw(HeaderName::To));
+        c.cc = first_mailbox(m.header_raw(HeaderName::Cc));
         c.message_id = m.message_id().map(str::to_string);
         let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
             v.as_text_list()
@@ -86,13 +88,18 @@ impl Candidate {
     }
 }
 
-/// RFC 5256 §3: the addr-mailbox of the first address.
-fn first_mailbox(address: Option<&Address<'_>>) -> String {
-    address
-        .and_then(Address::first)
-        .and_then(|a| a.address())
-        .map(|a| a.split('@').next().unwrap_or("").to_ascii_lowercase())
-        .unwrap_or_default()
+/// RFC 5256 §3 (CC, FROM, TO): the [IMAP] addr-mailbox of the first address of the raw
+/// header value. It is the first address of the ENVELOPE list, so when the list opens with
+/// a group it is the group's name (RFC 3501 §7.4.2 puts it in the mailbox field of the
+/// group start), not the group's first member. Compared under i;ascii-casemap (upper case).
+fn first_mailbox(raw: Option<&str>) -> String {
+    let first = raw.and_then(|raw| parse_address_list(raw.as_bytes()).into_iter().next());
+    let mailbox = match first {
+        Some(AddressItem::Mailbox { mailbox, .. }) => mailbox,
+        Some(AddressItem::GroupStart(name)) => name,
+        Some(AddressItem::GroupEnd) | None => Vec::new(),
+    };
+    String::from_utf8_lossy(&mailbox).to_ascii_uppercase()
 }
 
 /// The selected mailbox's messages matching `criteria` (strings in `charset`), in sequence
