@@ -79,3 +79,34 @@ async fn sort_by_subject_folds_to_upper_case() {
         "* SORT 2 4 5 1 3"
     );
 }
+
+/// imaptest `thread`. RFC 5256 §3 REFERENCES step 1.C: "Set the parent of this message to
+/// be the last element in References ... this message may have a parent already ... throw
+/// away the old parent and use this new one." Here b's References presume a → c → b; then
+/// c arrives naming b as its parent. c leaves a first; the link b → c would be a loop (b is
+/// c's child) and is not made, so c heads its own thread and a stands alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thread_references_drops_a_presumed_parent() {
+    let server = TestServer::start(true).await;
+    let mut c = inbox_with(
+        &server,
+        &[
+            "Message-ID: <a@b>\r\nDate: Fri, 22 Feb 2008 17:06:23 +0000\r\n\r\nbody\r\n",
+            "Message-Id: <b@b>\r\nDate: Fri, 22 Feb 2008 15:06:23 +0000\r\n\
+References: <a@b> <c@b>\r\n\r\nbody\r\n",
+            "Message-Id: <c@b>\r\nDate: Fri, 22 Feb 2008 16:06:25 +0000\r\n\
+References: <b@b>\r\n\r\nbody\r\n",
+        ],
+    )
+    .await;
+    assert_eq!(
+        ok(c.command("THREAD REFERENCES US-ASCII ALL").await),
+        ["* THREAD (3 2)(1)"]
+    );
+    ok(c.command("STORE 1 +FLAGS (\\Deleted)").await);
+    ok(c.command("EXPUNGE").await);
+    assert_eq!(
+        ok(c.command("THREAD REFERENCES US-ASCII ALL").await),
+        ["* THREAD (2 1)"]
+    );
+}
