@@ -110,3 +110,37 @@ References: <b@b>\r\n\r\nbody\r\n",
         ["* THREAD (2 1)"]
     );
 }
+
+/// imaptest `fetch-binary-mime-base64` and `fetch-binary-mime-qp`. RFC 3516 §4.2 (and
+/// RFC 9051 §7.5.2, BINARY[<section-binary>]<<number>>): a partial BINARY fetch answers
+/// with the origin octet, as BODY[]<origin> does: `BINARY[1]<5>`, the decoded octets from 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_binary_fetch_names_its_origin() {
+    let server = TestServer::start(true).await;
+    let mut c = inbox_with(
+        &server,
+        &["From: a@b.example\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\
+Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo=\r\n--x--\r\n"],
+    )
+    .await;
+    assert_eq!(
+        ok(c.command("FETCH 1 (BINARY.PEEK[1]<5.10>)").await),
+        ["* 1 FETCH (BINARY[1]<5> \"fghijklmno\")"]
+    );
+    // The whole part has no origin; other items keep their place around a partial one.
+    assert_eq!(
+        ok(
+            c.command("UID FETCH 1 (BINARY.PEEK[1] BINARY.PEEK[1]<24.10>)")
+                .await
+        ),
+        ["* 1 FETCH (UID 1 BINARY[1] \"abcdefghijklmnopqrstuvwxyz\" BINARY[1]<24> \"yz\")"]
+    );
+    // Without PEEK the part is read: \Seen is set and FLAGS follow (RFC 3516 §4.2).
+    let read = ok(c.command("FETCH 1 (BINARY[1]<0.3>)").await);
+    assert!(
+        read.len() == 1 && read[0].starts_with("* 1 FETCH (BINARY[1]<0> \"abc\" FLAGS (\\Seen"),
+        "{read:?}"
+    );
+}
