@@ -144,3 +144,73 @@ YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo=\r\n--x--\r\n"],
         "{read:?}"
     );
 }
+
+/// The number after `key` in `line` (e.g. `modseq_after("... MODSEQ (7))", "MODSEQ (")`).
+fn number_after(line: &str, key: &str) -> u64 {
+    let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
+    line[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a number after {key} in {line}"))
+}
+
+/// imaptest `esearch-condstore`. RFC 7162 §3.1: the first CONDSTORE-enabling command
+/// (here FETCH MODSEQ) with a mailbox selected is answered with the mailbox's
+/// HIGHESTMODSEQ, and from then on every untagged FETCH, a plain STORE's too, carries UID
+/// and MODSEQ. RFC 4731 §3.2 with RFC 7162 §3.1.5: ESEARCH's MODSEQ is that of the message
+/// MIN or MAX returns when asked alone, the higher of the two for MIN and MAX, and the
+/// highest of all matches for ALL or COUNT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn condstore_enabled_by_fetch_and_esearch_modseq() {
+    let server = TestServer::start(true).await;
+    let m = message("x", "y");
+    let mut c = inbox_with(&server, &[&m, &m, &m, &m]).await;
+    let first = ok(c.command("FETCH 1 MODSEQ").await);
+    assert!(first[0].starts_with("* OK [HIGHESTMODSEQ "), "{first:?}");
+    // A second enabling command announces nothing.
+    let again = ok(c.command("FETCH 1 MODSEQ").await);
+    assert!(
+        again.iter().all(|l| !l.contains("HIGHESTMODSEQ")),
+        "{again:?}"
+    );
+    let mut modseq = [0u64; 5];
+    for n in [1, 3, 2, 4] {
+        let lines = ok(c.command(&format!("STORE {n} +FLAGS (\\Seen)")).await);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with(&format!("* {n} FETCH (UID {n} FLAGS (")),
+            "{lines:?}"
+        );
+        modseq[n] = number_after(&lines[0], "MODSEQ (");
+    }
+    let esearch = |ret: &str, set: &str| {
+        format!("SEARCH RETURN ({ret}) {set} MODSEQ \"/flags/\\\\seen\" all 1")
+    };
+    let answer = |lines: Vec<String>| ok(lines).join("\n");
+    let line = answer(c.command(&esearch("MIN", "1:3")).await);
+    assert!(
+        line.ends_with(&format!(" MIN 1 MODSEQ {}", modseq[1])),
+        "{line}"
+    );
+    let line = answer(c.command(&esearch("MAX", "1:3")).await);
+    assert!(
+        line.ends_with(&format!(" MAX 3 MODSEQ {}", modseq[3])),
+        "{line}"
+    );
+    let line = answer(c.command(&esearch("", "1:3")).await);
+    assert!(
+        line.ends_with(&format!(" ALL 1:3 MODSEQ {}", modseq[2])),
+        "{line}"
+    );
+    let line = answer(c.command(&esearch("MIN MAX", "2:3")).await);
+    assert!(
+        line.ends_with(&format!(" MIN 2 MAX 3 MODSEQ {}", modseq[2].max(modseq[3]))),
+        "{line}"
+    );
+    let line = answer(c.command(&esearch("COUNT", "1:4")).await);
+    assert!(
+        line.ends_with(&format!(" COUNT 4 MODSEQ {}", modseq[4])),
+        "{line}"
+    );
+}

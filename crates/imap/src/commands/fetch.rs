@@ -136,7 +136,7 @@ impl FetchJob {
         // RFC 7162 §3.1.4: MODSEQ and CHANGEDSINCE enable CONDSTORE; once enabled, every
         // FETCH response carries MODSEQ (§3.2).
         if changed_since.is_some() || asks_modseq {
-            s.enabled.condstore = true;
+            s.enable_condstore(out).await;
         }
         let items = item_names(&names, uid, s.enabled.condstore);
         if s.selected.is_none() {
