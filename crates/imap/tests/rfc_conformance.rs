@@ -214,3 +214,38 @@ async fn condstore_enabled_by_fetch_and_esearch_modseq() {
         "{line}"
     );
 }
+
+/// imaptest `subscribe`. RFC 3501 §6.3.9: with "foo/bar" subscribed and "foo" not, `LSUB
+/// "" %` "must return foo, not foo/bar, in the LSUB response, and it MUST be flagged with
+/// the \Noselect attribute", whether or not the mailbox foo exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lsub_percent_shows_unsubscribed_parents_as_noselect() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    for name in ["t", "t/test", "t/test2", "t/test2/test", "t/test3/test3"] {
+        ok(c.command(&format!("CREATE {name}")).await);
+    }
+    for name in ["t/test", "t/test2/test", "t/test3/test3"] {
+        ok(c.command(&format!("SUBSCRIBE {name}")).await);
+    }
+    assert_eq!(
+        ok(c.command("LSUB \"\" t/%").await),
+        [
+            "* LSUB () \"/\" t/test",
+            "* LSUB (\\Noselect) \"/\" t/test2",
+            "* LSUB (\\Noselect) \"/\" t/test3",
+        ]
+    );
+    // With * the subscribed children match themselves; no parent is added.
+    assert_eq!(
+        ok(c.command("LSUB \"\" t/*").await),
+        [
+            "* LSUB () \"/\" t/test",
+            "* LSUB () \"/\" t/test2/test",
+            "* LSUB () \"/\" t/test3/test3",
+        ]
+    );
+    // A subscribed parent is listed as itself, without \Noselect.
+    ok(c.command("SUBSCRIBE t/test2").await);
+    assert!(ok(c.command("LSUB \"\" t/%").await).contains(&"* LSUB () \"/\" t/test2".to_owned()));
+}

@@ -46,36 +46,66 @@ pub async fn list(
             return Outcome::Done;
         }
     };
-    for mailbox in &mailboxes {
-        if lsub && !mailbox.subscribed {
-            continue;
-        }
-        if !name::list_matches(&full_pattern, &mailbox.name) {
-            continue;
-        }
-        let items = if lsub {
-            Vec::new()
-        } else {
-            attributes(mailbox, &mailboxes)
-        };
-        let delimiter = Some(QuotedChar::unvalidated(MAILBOX_DELIMITER));
-        let wire = name::encode_mailbox(&mailbox.name);
-        out.data(if lsub {
-            Data::Lsub {
+    let delimiter = Some(QuotedChar::unvalidated(MAILBOX_DELIMITER));
+    if lsub {
+        let subscribed = mailboxes
+            .iter()
+            .filter(|m| m.subscribed)
+            .map(|m| m.name.as_str());
+        for (name, noselect) in lsub_names(subscribed, &full_pattern) {
+            let items = if noselect {
+                vec![FlagNameAttribute::Noselect]
+            } else {
+                Vec::new()
+            };
+            out.data(Data::Lsub {
                 items,
-                delimiter,
-                mailbox: wire,
+                delimiter: delimiter.clone(),
+                mailbox: name::encode_mailbox(&name),
+            });
+        }
+    } else {
+        for mailbox in &mailboxes {
+            if !name::list_matches(&full_pattern, &mailbox.name) {
+                continue;
             }
-        } else {
-            Data::List {
-                items,
-                delimiter,
-                mailbox: wire,
-            }
-        });
+            out.data(Data::List {
+                items: attributes(mailbox, &mailboxes),
+                delimiter: delimiter.clone(),
+                mailbox: name::encode_mailbox(&mailbox.name),
+            });
+        }
     }
     out.ok(tag, None, &format!("{command} completed"));
     Outcome::Done
+}
+
+/// The names LSUB answers for `pattern`, in name order, each with whether it is flagged
+/// \Noselect: the subscribed names that match, and (RFC 3501 §6.3.9) for a subscribed
+/// name that does not match, those of its ancestors that do and are not
+/// subscribed themselves: with "foo/bar" subscribed and "foo" not, `LSUB "" %` "must
+/// return foo, not foo/bar ... and it MUST be flagged with the \Noselect attribute" (even
+/// when the mailbox foo exists: LSUB speaks of subscriptions only).
+fn lsub_names<'a>(
+    subscribed: impl Iterator<Item = &'a str> + Clone,
+    pattern: &str,
+) -> std::collections::BTreeMap<String, bool> {
+    let mut names = std::collections::BTreeMap::new();
+    for sub in subscribed.clone() {
+        if name::list_matches(pattern, sub) {
+            names.insert(sub.to_owned(), false);
+            continue;
+        }
+        let ancestors = sub
+            .match_indices(MAILBOX_DELIMITER)
+            .map(|(at, _)| &sub[..at]);
+        for parent in ancestors {
+            if name::list_matches(pattern, parent) && !subscribed.clone().any(|s| s == parent) {
+                names.entry(parent.to_owned()).or_insert(true);
+            }
+        }
+    }
+    names
 }
 
 /// \HasChildren or \HasNoChildren, and the special-use attribute.
