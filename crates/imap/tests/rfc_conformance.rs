@@ -249,3 +249,24 @@ async fn lsub_percent_shows_unsubscribed_parents_as_noselect() {
     ok(c.command("SUBSCRIBE t/test2").await);
     assert!(ok(c.command("LSUB \"\" t/%").await).contains(&"* LSUB () \"/\" t/test2".to_owned()));
 }
+
+/// imaptest `move`. RFC 6851 §3.3 (and RFC 9051 §6.4.8) let MOVE name the selected mailbox
+/// as its target: the message gets a new UID there (COPYUID in an untagged OK first, §4.3),
+/// its old UID is expunged, and the new one is announced with EXISTS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_into_the_selected_mailbox() {
+    let server = TestServer::start(true).await;
+    let m = message("x", "y");
+    let mut c = inbox_with(&server, &[&m, &m]).await;
+    let lines = ok(c.command("MOVE 1 INBOX").await);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(
+        lines[0].starts_with("* OK [COPYUID ") && lines[0].contains(" 1 3]"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[1], "* 1 EXPUNGE");
+    assert_eq!(lines[2], "* 2 EXISTS");
+    // Both are \Recent for this session (the moved one arrived while it had INBOX open).
+    assert_eq!(lines[3], "* 2 RECENT");
+    assert_eq!(ok(c.command("UID SEARCH ALL").await), ["* SEARCH 2 3"]);
+}

@@ -263,10 +263,24 @@ pub async fn move_removes_from_the_source_atomically(t: &Subject) {
         (body(1).len() + body(2).len() + body(3).len()) as u64
     );
     t.assert_stored_bodies(3, "").await;
-    assert!(matches!(
-        s.move_messages("hong", "INBOX", &[2], "inbox").await,
-        Err(StoreError::InvalidMailbox { .. })
-    ));
+    // A move into the same mailbox (RFC 6851 §3.3, RFC 9051 §6.4.8) gives a new UID and
+    // expunges the old one; the body is neither copied nor lost.
+    let before = s.mailbox("hong", "INBOX").await.unwrap().unwrap();
+    let (validity, pairs) = s
+        .move_messages("hong", "INBOX", &[2], "inbox")
+        .await
+        .unwrap();
+    assert_eq!((validity, pairs), (before.uid_validity, vec![(2, 4)]));
+    let inbox = s.mailbox("hong", "INBOX").await.unwrap().unwrap();
+    assert_eq!((inbox.exists, inbox.uid_next), (1, 5));
+    assert_eq!(inbox.size, body(2).len() as u64);
+    assert_eq!(
+        s.expunged_since("hong", "INBOX", before.highest_modseq)
+            .await
+            .unwrap(),
+        [2]
+    );
+    t.assert_stored_bodies(3, "").await;
 }
 
 pub async fn expunge_removes_only_deleted_and_records_it(t: &Subject) {
