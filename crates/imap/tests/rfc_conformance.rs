@@ -270,3 +270,57 @@ async fn move_into_the_selected_mailbox() {
     assert_eq!(lines[3], "* 2 RECENT");
     assert_eq!(ok(c.command("UID SEARCH ALL").await), ["* SEARCH 2 3"]);
 }
+
+/// imaptest `listext`. RFC 3501 §6.3.6: the server "MUST NOT unilaterally remove an
+/// existing mailbox name from the subscription list even if a mailbox by that name no
+/// longer exists", so DELETE leaves the name subscribed; RFC 5258 §3.1 lists such a name
+/// under LIST (SUBSCRIBED) as `\NonExistent \Subscribed` (not \Noselect, not \HasChildren).
+/// Plain LIST does not show it; LSUB does; UNSUBSCRIBE takes it off without a mailbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_outlive_delete_and_list_as_nonexistent() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    for name in ["t/test1", "t/test2/test1", "t/test6", "t/test7/test7"] {
+        ok(c.command(&format!("CREATE {name}")).await);
+    }
+    for name in ["t/test1", "t/test2/test1", "t/test6", "t/test7/test7"] {
+        ok(c.command(&format!("SUBSCRIBE {name}")).await);
+    }
+    ok(c.command("DELETE t/test6").await);
+    assert_eq!(
+        ok(c.command("LIST (SUBSCRIBED) \"\" t/*").await),
+        [
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" t/test1",
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" t/test2/test1",
+            "* LIST (\\NonExistent \\Subscribed) \"/\" t/test6",
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" t/test7/test7",
+        ]
+    );
+    let plain = ok(c.command("LIST \"\" t/*").await);
+    assert!(plain.iter().all(|l| !l.contains("test6")), "{plain:?}");
+    assert!(ok(c.command("LSUB \"\" t/*").await).contains(&"* LSUB () \"/\" t/test6".to_owned()));
+    ok(c.command("UNSUBSCRIBE t/test6").await);
+    let after = ok(c.command("LIST (SUBSCRIBED) \"\" t/*").await);
+    assert!(after.iter().all(|l| !l.contains("test6")), "{after:?}");
+    // A mailbox created again under a still-subscribed name is subscribed.
+    ok(c.command("DELETE t/test1").await);
+    ok(c.command("CREATE t/test1").await);
+    assert!(
+        ok(c.command("LIST (SUBSCRIBED) \"\" t/test1").await)
+            == ["* LIST (\\HasNoChildren \\Subscribed) \"/\" t/test1"]
+    );
+    // imaptest (listext, its line 89) expects no CHILDINFO for t/test2 here, because its
+    // subscribed child matches the second pattern itself. RFC 5258 §3.1 Note 2 has the
+    // server return CHILDINFO for a matching parent whose child meets the selection
+    // whether or not the child also matches a pattern; we follow the RFC.
+    assert_eq!(
+        ok(
+            c.command("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (t/test2 t/test2/test1)")
+                .await
+        ),
+        [
+            "* LIST (\\HasChildren) \"/\" \"t/test2\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" t/test2/test1",
+        ]
+    );
+}

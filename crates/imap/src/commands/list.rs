@@ -39,20 +39,20 @@ pub async fn list(
         return list_root(out, tag);
     }
     let full_pattern = name::list_pattern(&reference, &pattern);
-    let mailboxes = match s.account.ctx.store.list_mailboxes(s.account_id()).await {
-        Ok(list) => list,
-        Err(e) => {
-            store_error(out, tag, command, &e);
-            return Outcome::Done;
-        }
-    };
+    let store = s.account.ctx.store.as_ref();
     let delimiter = Some(QuotedChar::unvalidated(MAILBOX_DELIMITER));
     if lsub {
-        let subscribed = mailboxes
-            .iter()
-            .filter(|m| m.subscribed)
-            .map(|m| m.name.as_str());
-        for (name, noselect) in lsub_names(subscribed, &full_pattern) {
+        // LSUB answers from the subscription list, which keeps names whose mailbox was
+        // deleted (RFC 3501 §6.3.6).
+        let subscribed = match store.subscriptions(s.account_id()).await {
+            Ok(list) => list,
+            Err(e) => {
+                store_error(out, tag, command, &e);
+                return Outcome::Done;
+            }
+        };
+        let names = subscribed.iter().map(String::as_str);
+        for (name, noselect) in lsub_names(names, &full_pattern) {
             let items = if noselect {
                 vec![FlagNameAttribute::Noselect]
             } else {
@@ -60,18 +60,25 @@ pub async fn list(
             };
             out.data(Data::Lsub {
                 items,
-                delimiter: delimiter.clone(),
+                delimiter,
                 mailbox: name::encode_mailbox(&name),
             });
         }
     } else {
+        let mailboxes = match store.list_mailboxes(s.account_id()).await {
+            Ok(list) => list,
+            Err(e) => {
+                store_error(out, tag, command, &e);
+                return Outcome::Done;
+            }
+        };
         for mailbox in &mailboxes {
             if !name::list_matches(&full_pattern, &mailbox.name) {
                 continue;
             }
             out.data(Data::List {
                 items: attributes(mailbox, &mailboxes),
-                delimiter: delimiter.clone(),
+                delimiter,
                 mailbox: name::encode_mailbox(&mailbox.name),
             });
         }
