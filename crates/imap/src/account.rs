@@ -49,6 +49,35 @@ impl SignedIn {
         &self.account.record.id
     }
 
+    /// Turns CONDSTORE on for a CONDSTORE-enabling command (RFC 7162 §3.1: FETCH MODSEQ
+    /// or CHANGEDSINCE, STORE UNCHANGEDSINCE, SEARCH MODSEQ). When it was off and a mailbox
+    /// is selected, RFC 7162 §3.1 has the server send the mailbox's HIGHESTMODSEQ with the
+    /// first such command: `* OK [HIGHESTMODSEQ n]` goes into `out` before its answer. A
+    /// store failure reading the mailbox only leaves the announcement out (it is logged).
+    pub async fn enable_condstore(&mut self, out: &mut Out) {
+        if std::mem::replace(&mut self.enabled.condstore, true) {
+            return;
+        }
+        let Some(selected) = &self.selected else {
+            return;
+        };
+        let store = self.account.ctx.store.as_ref();
+        match store.mailbox(self.account_id(), &selected.name).await {
+            Ok(Some(record)) => {
+                let modseq = std::num::NonZeroU64::new(record.highest_modseq.max(1))
+                    .expect("max(1) is not zero");
+                out.untagged_ok(
+                    Some(imap_codec::imap_types::response::Code::HighestModSeq(
+                        modseq,
+                    )),
+                    "Highest",
+                );
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "reading HIGHESTMODSEQ to announce"),
+        }
+    }
+
     /// Tells other connections of the account about a change this one made (after the
     /// store returned).
     pub fn publish(&self, change: Change) {

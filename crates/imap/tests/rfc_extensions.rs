@@ -77,10 +77,14 @@ async fn rfc4731_esearch() {
     assert_eq!(lines, ["* ESEARCH (TAG \"t\") UID COUNT 1"]);
     let bad = c.command("SEARCH RETURN (PARTIAL 1:5) ALL").await;
     assert!(tagged(&bad).contains(" BAD "), "{bad:?}");
-    // RFC 7162 §3.1.5: with a MODSEQ criterion, ESEARCH carries the highest MODSEQ.
+    // RFC 7162 §3.1.5: with a MODSEQ criterion, ESEARCH carries the MODSEQ (of the MAX
+    // message, RFC 4731 §3.2). This is the session's first CONDSTORE-enabling command, so
+    // the mailbox's HIGHESTMODSEQ comes first (RFC 7162 §3.1).
     let lines = run(&mut c, "SEARCH RETURN (MAX) MODSEQ 1").await;
     assert!(
-        lines.len() == 1 && lines[0].starts_with("* ESEARCH (TAG \"t\") MAX 5 MODSEQ "),
+        lines.len() == 2
+            && lines[0].starts_with("* OK [HIGHESTMODSEQ ")
+            && lines[1].starts_with("* ESEARCH (TAG \"t\") MAX 5 MODSEQ "),
         "{lines:?}"
     );
     // Without RETURN, IMAP4rev1 SEARCH is unchanged.

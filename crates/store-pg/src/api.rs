@@ -109,6 +109,10 @@ impl MailboxStore for PgStore {
         PgStore::set_subscribed(self, account, name, subscribed).await
     }
 
+    async fn subscriptions(&self, account: &str) -> R<Vec<String>> {
+        PgStore::subscriptions(self, account).await
+    }
+
     async fn append(
         &self,
         account: &str,

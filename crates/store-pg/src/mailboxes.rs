@@ -115,23 +115,33 @@ async fn create_one(
     let validity = rows::u64_of("uid_validity counter", row.get(0))?;
     // Never 0 (RFC 3501 §2.3.1.1: nz-number); wraps only after 4e9 creations.
     let uid_validity = (validity % u64::from(u32::MAX)).max(1) as u32;
-    let subscribed = name == INBOX;
     let special = special_use.map(SpecialUse::as_attr);
     let row = tx
         .query_one(
             "INSERT INTO mailboxes (account, name, uid_validity, uid_next, highest_modseq,
-                                    special_use, subscribed)
-             VALUES ($1, $2, $3, 1, 1, $4, $5) RETURNING id",
-            &[
-                &account,
-                &name,
-                &i64::from(uid_validity),
-                &special,
-                &subscribed,
-            ],
+                                    special_use)
+             VALUES ($1, $2, $3, 1, 1, $4) RETURNING id",
+            &[&account, &name, &i64::from(uid_validity), &special],
         )
         .await
         .map_err(db)?;
+    // A new INBOX starts subscribed; any other name keeps what the list says.
+    if name == INBOX {
+        tx.execute(
+            "INSERT INTO subscriptions (account, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&account, &name],
+        )
+        .await
+        .map_err(db)?;
+    }
+    let subscribed = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE account = $1 AND name = $2)",
+            &[&account, &name],
+        )
+        .await
+        .map_err(db)?
+        .get(0);
     Ok(Mailbox {
         id: rows::u64_of("mailbox id", row.get(0))?,
         name: name.to_owned(),
@@ -331,6 +341,19 @@ impl PgStore {
                 .await
                 .map_err(db)?;
         }
+        // Subscriptions follow the renamed mailboxes (as they did when they were a flag on
+        // the row); a subscribed name with no mailbox is left alone.
+        let old_names =
+            std::iter::once(from.clone()).chain(children.iter().map(|c| c.get::<_, String>(1)));
+        for (old, (_, new)) in old_names.zip(&moves) {
+            tx.execute(
+                "UPDATE subscriptions SET name = $3 WHERE account = $1 AND name = $2
+                 AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE account = $1 AND name = $3)",
+                &[&account, &old, new],
+            )
+            .await
+            .map_err(db)?;
+        }
         create_parents(&tx, &account, &to).await?;
         self.commit(tx).await
     }
@@ -361,19 +384,55 @@ impl PgStore {
         subscribed: bool,
     ) -> Result<(), StoreError> {
         let name = normalize_name(name)?;
+        let account = account.to_lowercase();
         let conn = self.conn().await?;
-        let n = conn
-            .execute(
-                "UPDATE mailboxes SET subscribed = $3 WHERE account = $1 AND name = $2",
-                &[&account.to_lowercase(), &name, &subscribed],
+        if subscribed {
+            // RFC 3501 §6.3.6 lets SUBSCRIBE check that the mailbox exists; we do.
+            let n = conn
+                .execute(
+                    "INSERT INTO subscriptions (account, name)
+                     SELECT account, name FROM mailboxes WHERE account = $1 AND name = $2
+                     ON CONFLICT DO NOTHING",
+                    &[&account, &name],
+                )
+                .await
+                .map_err(db)?;
+            if n == 0 {
+                let exists = conn
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE account = $1 AND name = $2)",
+                        &[&account, &name],
+                    )
+                    .await
+                    .map_err(db)?
+                    .get::<_, bool>(0);
+                if !exists {
+                    return Err(StoreError::MailboxNotFound(name));
+                }
+            }
+        } else {
+            // UNSUBSCRIBE takes any name off the list, one whose mailbox is gone included.
+            conn.execute(
+                "DELETE FROM subscriptions WHERE account = $1 AND name = $2",
+                &[&account, &name],
             )
             .await
             .map_err(db)?;
-        if n == 0 {
-            return Err(StoreError::MailboxNotFound(name));
         }
         self.count_write();
         Ok(())
+    }
+
+    pub(crate) async fn subscriptions(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn().await?;
+        let found = conn
+            .query(
+                "SELECT name FROM subscriptions WHERE account = $1 ORDER BY name",
+                &[&account.to_lowercase()],
+            )
+            .await
+            .map_err(db)?;
+        Ok(found.iter().map(|row| row.get(0)).collect())
     }
 }
 
@@ -388,7 +447,7 @@ async fn rename_inbox(tx: &Tx<'_>, account: &str, to: &str) -> Result<(), StoreE
     }
     create_parents(tx, account, to).await?;
     tx.execute(
-        "UPDATE mailboxes SET name = $2, subscribed = false WHERE id = $1",
+        "UPDATE mailboxes SET name = $2 WHERE id = $1",
         &[&i64_of(inbox.id), &to],
     )
     .await

@@ -332,12 +332,9 @@ impl PgStore {
         let account = account.to_lowercase();
         let from = normalize_name(from)?;
         let to = normalize_name(to)?;
-        if remove_source && from == to {
-            return Err(StoreError::InvalidMailbox {
-                name: to,
-                reason: "cannot move a message to its own mailbox",
-            });
-        }
+        // A MOVE into the same mailbox (RFC 6851 §3.3, RFC 9051 §6.4.8 allow it) gives the
+        // messages new UIDs and expunges the old ones: one locked row takes both sides.
+        let same = from == to;
         let uids = sorted_unique(uids);
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
@@ -368,7 +365,10 @@ impl PgStore {
             pairs.push((meta.uid, new_uid));
         }
         if !pairs.is_empty() {
-            if remove_source {
+            if remove_source && same {
+                let modseq = target.highest_modseq;
+                delete(&tx, &mut target, &originals, modseq).await?;
+            } else if remove_source {
                 let modseq = source.highest_modseq;
                 delete(&tx, &mut source, &originals, modseq).await?;
                 mailboxes::save_counters(&tx, &source).await?;

@@ -7,9 +7,12 @@ use tokio_postgres::Row;
 
 use crate::error::out_of_range;
 
-/// The columns [`mailbox`] reads, in order.
+/// The columns [`mailbox`] reads, in order, from `mailboxes`; `subscribed` comes from the
+/// account's subscription list (a name there may have no mailbox, RFC 3501 §6.3.6).
 pub(crate) const MAILBOX_COLUMNS: &str = "id, name, uid_validity, uid_next, highest_modseq, \
-     special_use, subscribed, message_count, total_size";
+     special_use, EXISTS (SELECT 1 FROM subscriptions s \
+     WHERE s.account = mailboxes.account AND s.name = mailboxes.name) AS subscribed, \
+     message_count, total_size";
 
 /// The columns [`message`] reads, in order.
 pub(crate) const MESSAGE_COLUMNS: &str = "uid, modseq, flags, internal_date, size, blob";

@@ -15,10 +15,13 @@ use crate::error::{OpenError, db};
 const MIGRATION_LOCK: i64 = 0x6365_7274_6d61_696c;
 
 /// The migrations, in order; a version is never edited once released, only followed.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_subscriptions.sql")),
+];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The plaintext sealed under each key id, so a wrong key file fails at open.
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";

@@ -339,8 +339,9 @@ async fn migrations_reopen_and_key_check() {
     b.append("hong", "INBOX", message(1)).await.unwrap();
     drop((a, b));
     let probe = PgProbe { url: url.clone() };
-    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 1);
-    assert_eq!(PgStore::check(&config).await.expect("check"), 1);
+    // One row per migration (0001 initial, 0002 subscriptions).
+    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 2);
+    assert_eq!(PgStore::check(&config).await.expect("check"), 2);
     let again = open(&url).await;
     let meta = &again.messages("hong", "INBOX", 1..=1).await.unwrap()[0];
     assert_eq!(
@@ -359,7 +360,7 @@ async fn migrations_reopen_and_key_check() {
     match PgStore::open(&config, KeyFile::from_bytes(KEY)).await {
         Err(OpenError::SchemaVersion {
             found: 99,
-            expected: 1,
+            expected: 2,
         }) => {}
         other => panic!("a newer schema must be refused: {other:?}"),
     }
@@ -367,6 +368,43 @@ async fn migrations_reopen_and_key_check() {
         PgStore::check(&config).await,
         Err(OpenError::SchemaVersion { found: 99, .. })
     ));
+}
+
+/// Migration 2 turns the subscribed flags of a schema-1 database into the subscription list
+/// (and drops the column), keeping the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_2_moves_subscriptions_into_their_own_list() {
+    let url = PgServer::shared().create_database().await;
+    let db = PgServer::shared().connect(db_name(&url)).await;
+    db.batch_execute(include_str!("../migrations/0001_initial.sql"))
+        .await
+        .unwrap();
+    db.batch_execute(
+        "CREATE TABLE schema_version (version integer PRIMARY KEY,
+             applied_at timestamptz NOT NULL DEFAULT now());
+         INSERT INTO schema_version (version) VALUES (1);
+         INSERT INTO accounts (id, sealed) VALUES ('hong', '\\x00');
+         INSERT INTO mailboxes (account, name, uid_validity, uid_next, highest_modseq,
+                                special_use, subscribed)
+         VALUES ('hong', 'INBOX', 1, 1, 1, NULL, true), ('hong', 'a', 2, 1, 1, NULL, false),
+                ('hong', 'a/b', 3, 1, 1, NULL, true);",
+    )
+    .await
+    .unwrap();
+    let config = PgConfig::new(&url);
+    assert_eq!(PgStore::check(&config).await.expect("check"), 1);
+    let store = PgStore::open(&config, KeyFile::from_bytes(KEY))
+        .await
+        .expect("a schema-1 database opens");
+    let probe = PgProbe { url: url.clone() };
+    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 2);
+    assert_eq!(store.subscriptions("hong").await.unwrap(), ["INBOX", "a/b"]);
+    let listed = store.list_mailboxes("hong").await.unwrap();
+    let flags: Vec<(&str, bool)> = listed
+        .iter()
+        .map(|m| (m.name.as_str(), m.subscribed))
+        .collect();
+    assert_eq!(flags, [("INBOX", true), ("a", false), ("a/b", true)]);
 }
 
 /// A database that would acknowledge commits before they are durable is refused.

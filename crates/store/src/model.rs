@@ -188,7 +188,8 @@ pub struct Mailbox {
     pub highest_modseq: u64,
     /// RFC 6154 special use.
     pub special_use: Option<SpecialUse>,
-    /// Whether the mailbox is subscribed (LSUB / LIST (SUBSCRIBED)).
+    /// Whether the name is on the account's subscription list (LSUB / LIST (SUBSCRIBED)),
+    /// which is kept apart from the mailboxes (see `MailboxStore::set_subscribed`).
     pub subscribed: bool,
     /// Number of messages.
     pub exists: u32,

@@ -109,13 +109,18 @@ pub trait MailboxStore: Send + Sync + 'static {
     async fn rename_mailbox(&self, account: &str, from: &str, to: &str) -> Result<(), StoreError>;
     /// Deletes a mailbox and its messages (not its children); INBOX cannot be deleted.
     async fn delete_mailbox(&self, account: &str, name: &str) -> Result<(), StoreError>;
-    /// Sets the subscription flag.
+    /// Adds a name to the account's subscription list (the mailbox must exist, which
+    /// RFC 3501 §6.3.6 allows checking) or takes one off it (any name). The list is kept
+    /// apart from the mailboxes: deleting a mailbox leaves its name subscribed (RFC 3501
+    /// §6.3.6 MUST NOT remove it); renaming one carries its subscription along.
     async fn set_subscribed(
         &self,
         account: &str,
         name: &str,
         subscribed: bool,
     ) -> Result<(), StoreError>;
+    /// The account's subscription list, ordered by name; a name may have no mailbox.
+    async fn subscriptions(&self, account: &str) -> Result<Vec<String>, StoreError>;
 
     // ----- messages -----
 

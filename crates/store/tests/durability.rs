@@ -5,7 +5,8 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use certmail_store::{FORMAT_VERSION, FlagOp, KeyFile, SledStore, Store, StoreError};
+use certmail_store::prelude::*;
+use certmail_store::{FORMAT_VERSION, FlagOp, KeyFile, SledStore, StoreError};
 use common::{TestStore, body, flags, hong, key_path, message, raw_sled};
 
 #[tokio::test]
@@ -127,6 +128,44 @@ async fn account_secrets_are_encrypted_at_rest() {
         for needle in [&b"argon2id"[..], b"TOTP-SECRET", "홍길동".as_bytes()] {
             assert!(!raw.windows(needle.len()).any(|w| w == needle));
         }
+    });
+}
+
+/// Format 1 kept subscriptions as a flag on the mailbox record; opening such a store moves
+/// the flags into the subscription list (format 2), which then outlives DELETE.
+#[tokio::test]
+async fn format_1_subscriptions_are_upgraded_to_the_list() {
+    let ts = TestStore::new().await;
+    ts.store.create_account(hong()).await.unwrap();
+    ts.store.create_mailbox("hong", "a/b", None).await.unwrap();
+    let db_path = ts.db_path();
+    common::close(ts.store);
+    // Back to format 1: flags on the records, no list.
+    tamper(&db_path, "mailboxes", |t| {
+        for entry in t.iter() {
+            let (k, v) = entry.unwrap();
+            let mut mailbox: certmail_store::Mailbox =
+                certmail_store::shared::decode(&k, &v).unwrap();
+            mailbox.subscribed = mailbox.name != "a";
+            t.insert(k, certmail_store::shared::encode(&mailbox))
+                .unwrap();
+        }
+    });
+    tamper(&db_path, "subscriptions", |t| t.clear().unwrap());
+    tamper(&db_path, "meta", |t| {
+        t.insert("format_version", &1u32.to_be_bytes()).unwrap();
+    });
+    let key = KeyFile::load(&key_path(ts.dir.path())).unwrap();
+    let store = SledStore::open(&db_path, key).unwrap();
+    assert_eq!(store.subscriptions("hong").await.unwrap(), ["INBOX", "a/b"]);
+    store.delete_mailbox("hong", "a/b").await.unwrap();
+    assert_eq!(store.subscriptions("hong").await.unwrap(), ["INBOX", "a/b"]);
+    drop(store);
+    tamper(&db_path, "meta", |t| {
+        assert_eq!(
+            t.get("format_version").unwrap().unwrap().as_ref(),
+            FORMAT_VERSION.to_be_bytes()
+        );
     });
 }
 

@@ -137,6 +137,7 @@ forward! {
         fn rename_mailbox(&self, account: &str, from: &str, to: &str) -> Result<(), StoreError>;
         fn delete_mailbox(&self, account: &str, name: &str) -> Result<(), StoreError>;
         fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> Result<(), StoreError>;
+        fn subscriptions(&self, account: &str) -> Result<Vec<String>, StoreError>;
         fn append(&self, account: &str, mailbox: &str, message: NewMessage) -> Result<(u32, u32, u64), StoreError>;
         fn messages(&self, account: &str, mailbox: &str, uids: RangeInclusive<u32>) -> Result<Vec<MessageMeta>, StoreError>;
         fn message_body(&self, account: &str, blob: &BlobId) -> Result<Vec<u8>, StoreError>;

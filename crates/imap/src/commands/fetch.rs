@@ -136,7 +136,7 @@ impl FetchJob {
         // RFC 7162 §3.1.4: MODSEQ and CHANGEDSINCE enable CONDSTORE; once enabled, every
         // FETCH response carries MODSEQ (§3.2).
         if changed_since.is_some() || asks_modseq {
-            s.enabled.condstore = true;
+            s.enable_condstore(out).await;
         }
         let items = item_names(&names, uid, s.enabled.condstore);
         if s.selected.is_none() {
@@ -360,9 +360,29 @@ impl FetchJob {
                 facts.recent,
             )));
         }
-        if let (Some(seq), Ok(items)) = (NonZeroU32::new(seq), Vec1::try_from(data)) {
-            out.data(Data::Fetch { seq, items });
+        // RFC 3516 §4.2: a partial BINARY answers with its origin, which imap-codec cannot
+        // write; such a line is written by hand.
+        let origins: Vec<Option<u32>> = self.items.iter().map(binary_origin).collect();
+        if let Some(seq) = NonZeroU32::new(seq) {
+            if origins.iter().any(Option::is_some) {
+                out.raw_line(crate::proto::ext::encode::fetch_with_origins(
+                    seq, &data, &origins,
+                ));
+            } else if let Ok(items) = Vec1::try_from(data) {
+                out.data(Data::Fetch { seq, items });
+            }
         }
         Ok(raw.len().max(1))
+    }
+}
+
+/// The origin of a partial `BINARY[section]<origin.count>` item.
+fn binary_origin(name: &MessageDataItemName<'static>) -> Option<u32> {
+    match name {
+        MessageDataItemName::Binary {
+            partial: Some((origin, _)),
+            ..
+        } => Some(*origin),
+        _ => None,
     }
 }

@@ -39,43 +39,80 @@ pub async fn list(
         return list_root(out, tag);
     }
     let full_pattern = name::list_pattern(&reference, &pattern);
-    let mailboxes = match s.account.ctx.store.list_mailboxes(s.account_id()).await {
-        Ok(list) => list,
-        Err(e) => {
-            store_error(out, tag, command, &e);
-            return Outcome::Done;
-        }
-    };
-    for mailbox in &mailboxes {
-        if lsub && !mailbox.subscribed {
-            continue;
-        }
-        if !name::list_matches(&full_pattern, &mailbox.name) {
-            continue;
-        }
-        let items = if lsub {
-            Vec::new()
-        } else {
-            attributes(mailbox, &mailboxes)
+    let store = s.account.ctx.store.as_ref();
+    let delimiter = Some(QuotedChar::unvalidated(MAILBOX_DELIMITER));
+    if lsub {
+        // LSUB answers from the subscription list, which keeps names whose mailbox was
+        // deleted (RFC 3501 §6.3.6).
+        let subscribed = match store.subscriptions(s.account_id()).await {
+            Ok(list) => list,
+            Err(e) => {
+                store_error(out, tag, command, &e);
+                return Outcome::Done;
+            }
         };
-        let delimiter = Some(QuotedChar::unvalidated(MAILBOX_DELIMITER));
-        let wire = name::encode_mailbox(&mailbox.name);
-        out.data(if lsub {
-            Data::Lsub {
+        let names = subscribed.iter().map(String::as_str);
+        for (name, noselect) in lsub_names(names, &full_pattern) {
+            let items = if noselect {
+                vec![FlagNameAttribute::Noselect]
+            } else {
+                Vec::new()
+            };
+            out.data(Data::Lsub {
                 items,
                 delimiter,
-                mailbox: wire,
+                mailbox: name::encode_mailbox(&name),
+            });
+        }
+    } else {
+        let mailboxes = match store.list_mailboxes(s.account_id()).await {
+            Ok(list) => list,
+            Err(e) => {
+                store_error(out, tag, command, &e);
+                return Outcome::Done;
             }
-        } else {
-            Data::List {
-                items,
+        };
+        for mailbox in &mailboxes {
+            if !name::list_matches(&full_pattern, &mailbox.name) {
+                continue;
+            }
+            out.data(Data::List {
+                items: attributes(mailbox, &mailboxes),
                 delimiter,
-                mailbox: wire,
-            }
-        });
+                mailbox: name::encode_mailbox(&mailbox.name),
+            });
+        }
     }
     out.ok(tag, None, &format!("{command} completed"));
     Outcome::Done
+}
+
+/// The names LSUB answers for `pattern`, in name order, each with whether it is flagged
+/// \Noselect: the subscribed names that match, and (RFC 3501 §6.3.9) for a subscribed
+/// name that does not match, those of its ancestors that do and are not
+/// subscribed themselves: with "foo/bar" subscribed and "foo" not, `LSUB "" %` "must
+/// return foo, not foo/bar ... and it MUST be flagged with the \Noselect attribute" (even
+/// when the mailbox foo exists: LSUB speaks of subscriptions only).
+fn lsub_names<'a>(
+    subscribed: impl Iterator<Item = &'a str> + Clone,
+    pattern: &str,
+) -> std::collections::BTreeMap<String, bool> {
+    let mut names = std::collections::BTreeMap::new();
+    for sub in subscribed.clone() {
+        if name::list_matches(pattern, sub) {
+            names.insert(sub.to_owned(), false);
+            continue;
+        }
+        let ancestors = sub
+            .match_indices(MAILBOX_DELIMITER)
+            .map(|(at, _)| &sub[..at]);
+        for parent in ancestors {
+            if name::list_matches(pattern, parent) && !subscribed.clone().any(|s| s == parent) {
+                names.entry(parent.to_owned()).or_insert(true);
+            }
+        }
+    }
+    names
 }
 
 /// \HasChildren or \HasNoChildren, and the special-use attribute.

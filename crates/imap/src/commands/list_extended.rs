@@ -22,15 +22,15 @@ use crate::proto::ext::{ListRequest, ListSelection, encode::list_line, mailbox_n
 use crate::proto::mailbox_name as name;
 use crate::{account::SignedIn, out::Out};
 
-/// One name a LIST can return: a mailbox, or a parent level that does not exist.
+/// One name a LIST can return: a mailbox, a parent level that does not exist, or a
+/// subscribed name with no mailbox (RFC 3501 §6.3.6 keeps it subscribed after DELETE).
 struct Node<'a> {
     record: Option<&'a StoredMailbox>,
-}
-
-impl Node<'_> {
-    fn subscribed(&self) -> bool {
-        self.record.is_some_and(|r| r.subscribed)
-    }
+    /// On the account's subscription list.
+    subscribed: bool,
+    /// A mailbox or a level of the mailbox hierarchy: what LIST without SUBSCRIBED
+    /// shows. A name known only from the subscription list is not.
+    in_hierarchy: bool,
 }
 
 /// Runs LIST.
@@ -56,14 +56,22 @@ pub async fn list(
         .iter()
         .map(|p| name::list_pattern(&reference, p))
         .collect();
-    let mailboxes = match s.account.ctx.store.list_mailboxes(s.account_id()).await {
-        Ok(list) => list,
+    let store = s.account.ctx.store.as_ref();
+    let listed = match store.list_mailboxes(s.account_id()).await {
+        Ok(mailboxes) => store
+            .subscriptions(s.account_id())
+            .await
+            .map(|subscribed| (mailboxes, subscribed)),
+        Err(e) => Err(e),
+    };
+    let (mailboxes, subscriptions) = match listed {
+        Ok(listed) => listed,
         Err(e) => {
             store_error(out, tag, "LIST", &e);
             return Outcome::Done;
         }
     };
-    let nodes = with_parents(&mailboxes);
+    let nodes = with_parents(&mailboxes, &subscriptions);
     for (mailbox, node) in &nodes {
         if full.iter().any(|p| name::list_matches(p, mailbox)) {
             list_one(s, out, req, &nodes, mailbox, node).await;
@@ -74,14 +82,16 @@ pub async fn list(
 }
 
 /// RFC 5258 §3: whether `node` meets the criteria of the selection options (none: every
-/// existing name).
+/// name of the mailbox hierarchy). SUBSCRIBED selects subscribed names whether or not a
+/// mailbox has them (RFC 5258 §3.1: such a name is `\NonExistent \Subscribed`).
 fn meets(sel: &ListSelection, node: &Node<'_>) -> bool {
-    match node.record {
-        Some(r) => {
-            (!sel.subscribed || r.subscribed) && (!sel.special_use || r.special_use.is_some())
-        }
-        None => !(sel.subscribed || sel.special_use),
-    }
+    let special = node.record.is_some_and(|r| r.special_use.is_some());
+    let selected = if sel.subscribed {
+        node.subscribed
+    } else {
+        node.in_hierarchy
+    };
+    selected && (!sel.special_use || special)
 }
 
 /// The LIST response (and the LIST-STATUS one) for one name matching a pattern, unless
@@ -101,18 +111,15 @@ async fn list_one(
         .take_while(|(n, _)| n.starts_with(&prefix))
         .map(|(_, n)| n)
         .collect();
+    // RFC 5258 §4: \HasChildren speaks of mailboxes, not of subscribed names without one.
+    let has_children = children.iter().any(|c| c.in_hierarchy);
     // RFC 5258 §3.5 note 2: CHILDINFO whether or not the child matches the pattern.
     let child_meets =
         sel.recursive_match && children.iter().any(|c| c.record.is_some() && meets(sel, c));
     if !meets(sel, node) && !child_meets {
         return;
     }
-    let attributes = attributes(
-        s.enabled.imap4rev2 || req.extended,
-        node,
-        !children.is_empty(),
-        req,
-    );
+    let attributes = attributes(s.enabled.imap4rev2 || req.extended, node, has_children, req);
     let mut child_info = Vec::new();
     if child_meets {
         if sel.subscribed {
@@ -150,19 +157,45 @@ async fn list_one(
     }
 }
 
-/// Every mailbox by name, with the parent levels that do not exist themselves.
-fn with_parents(mailboxes: &[StoredMailbox]) -> BTreeMap<String, Node<'_>> {
+/// Every mailbox by name, with the parent levels that do not exist themselves, and the
+/// subscribed names that have no mailbox.
+fn with_parents<'a>(
+    mailboxes: &'a [StoredMailbox],
+    subscriptions: &[String],
+) -> BTreeMap<String, Node<'a>> {
+    let subscribed = |name: &str| {
+        subscriptions
+            .binary_search_by(|s| s.as_str().cmp(name))
+            .is_ok()
+    };
     let mut nodes = BTreeMap::new();
     for m in mailboxes {
         let mut end = 0;
         while let Some(i) = m.name[end..].find(MAILBOX_DELIMITER) {
             end += i;
-            nodes
-                .entry(m.name[..end].to_owned())
-                .or_insert(Node { record: None });
+            let parent = &m.name[..end];
+            nodes.entry(parent.to_owned()).or_insert(Node {
+                record: None,
+                subscribed: subscribed(parent),
+                in_hierarchy: true,
+            });
             end += MAILBOX_DELIMITER.len_utf8();
         }
-        nodes.insert(m.name.clone(), Node { record: Some(m) });
+        nodes.insert(
+            m.name.clone(),
+            Node {
+                record: Some(m),
+                subscribed: subscribed(&m.name),
+                in_hierarchy: true,
+            },
+        );
+    }
+    for name in subscriptions {
+        nodes.entry(name.clone()).or_insert(Node {
+            record: None,
+            subscribed: true,
+            in_hierarchy: false,
+        });
     }
     nodes
 }
@@ -170,6 +203,8 @@ fn with_parents(mailboxes: &[StoredMailbox]) -> BTreeMap<String, Node<'_>> {
 /// The attributes of one listed name.
 fn attributes(modern: bool, node: &Node<'_>, has_children: bool, req: &ListRequest) -> Vec<String> {
     let mut attrs = Vec::new();
+    // RFC 5258 §3.1: the SUBSCRIBED selection option implies the return option.
+    let subscribed = node.subscribed && (req.returns.subscribed || req.selection.subscribed);
     let Some(record) = node.record else {
         // RFC 5258 §3.4 / RFC 9051 §7.3.1: \NonExistent (which implies \Noselect);
         // RFC 3501 §6.3.8: \Noselect for a level that only holds others.
@@ -181,7 +216,14 @@ fn attributes(modern: bool, node: &Node<'_>, has_children: bool, req: &ListReque
             }
             .to_owned(),
         );
-        attrs.push("\\HasChildren".to_owned());
+        if has_children {
+            attrs.push("\\HasChildren".to_owned());
+        }
+        // RFC 5258 §3.1: a subscribed name whose mailbox is gone is `\NonExistent
+        // \Subscribed`.
+        if subscribed {
+            attrs.push("\\Subscribed".to_owned());
+        }
         return attrs;
     };
     attrs.push(
@@ -195,8 +237,7 @@ fn attributes(modern: bool, node: &Node<'_>, has_children: bool, req: &ListReque
     if let Some(special) = record.special_use {
         attrs.push(special.as_attr().to_owned());
     }
-    // RFC 5258 §3.1: the SUBSCRIBED selection option implies the return option.
-    if node.subscribed() && (req.returns.subscribed || req.selection.subscribed) {
+    if subscribed {
         attrs.push("\\Subscribed".to_owned());
     }
     attrs

@@ -110,8 +110,7 @@ pub async fn esearch(
             count: o
                 .count
                 .then(|| u32::try_from(ids.len()).unwrap_or(u32::MAX)),
-            // RFC 7162 §3.1.5 (as the MODSEQ search-return-data of ESEARCH).
-            modseq: (found.uses_modseq && !ids.is_empty()).then_some(found.highest_modseq),
+            modseq: (found.uses_modseq && !ids.is_empty()).then(|| esearch_modseq(&found, o)),
         };
         out.raw_line(esearch_line(&data));
     }
@@ -119,11 +118,25 @@ pub async fn esearch(
     Outcome::Done
 }
 
-/// What a search found: the numbers to report (UIDs or sequence numbers), the UIDs, and
-/// the MODSEQ bookkeeping of RFC 7162 §3.1.5.
+/// The MODSEQ of an ESEARCH answer (RFC 4731 §3.2 as RFC 7162 §3.1.5 extends it): with
+/// MIN or MAX alone, the mod-sequence of the message it returns; with MIN and MAX (and
+/// neither ALL nor COUNT), the higher of those two; otherwise the highest of all matches.
+fn esearch_modseq(found: &Found, o: SearchReturn) -> u64 {
+    if (o.min || o.max) && !(o.all || o.count) {
+        let first = found.modseqs.first().filter(|_| o.min);
+        let last = found.modseqs.last().filter(|_| o.max);
+        first.into_iter().chain(last).copied().max().unwrap_or(0)
+    } else {
+        found.highest_modseq
+    }
+}
+
+/// What a search found: the numbers to report (UIDs or sequence numbers, ascending), the
+/// UIDs, and the MODSEQ bookkeeping of RFC 7162 §3.1.5 (each match's, and the highest).
 struct Found {
     ids: Vec<u32>,
     uids: Vec<u32>,
+    modseqs: Vec<u64>,
     uses_modseq: bool,
     highest_modseq: u64,
 }
@@ -158,7 +171,7 @@ async fn matching(
     let uses_modseq = mentions_modseq(&key);
     if uses_modseq {
         // RFC 7162 §3.1.5: SEARCH MODSEQ enables CONDSTORE.
-        s.enabled.condstore = true;
+        s.enable_condstore(out).await;
     }
     let Some(selected) = &s.selected else {
         out.bad(tag, "No mailbox selected");
@@ -189,11 +202,13 @@ async fn matching(
         .collect();
     let mut found = Vec::new();
     let mut uids = Vec::new();
+    let mut modseqs = Vec::new();
     let mut highest = 0u64;
     let parser = crate::search_eval::parser_for(&key, &[]);
     let scanned = scan(s, &key, reads, &parser, &listed, |seq, meta, _| {
         found.push(if uid { meta.uid } else { seq });
         uids.push(meta.uid);
+        modseqs.push(meta.modseq);
         highest = highest.max(meta.modseq);
     })
     .await;
@@ -204,6 +219,7 @@ async fn matching(
     Some(Found {
         ids: found,
         uids,
+        modseqs,
         uses_modseq,
         highest_modseq: highest,
     })

@@ -12,10 +12,11 @@ use imap_codec::imap_types::{
     response::{Code, Data},
     search::SearchKey,
 };
-use mail_parser::{Address, HeaderName, Message};
+use mail_parser::{HeaderName, Message};
 
 use super::search::{Reads, scan};
 use super::{Outcome, store_error};
+use crate::message::address::{AddressItem, parse_address_list};
 use crate::message::base_subject::base_subject;
 
 use crate::search_charset::{LISTED_CHARSETS, to_utf8};
@@ -34,11 +35,13 @@ pub struct Candidate {
     pub date: i64,
     /// RFC822.SIZE.
     pub size: u64,
-    /// Base subject (RFC 5256 §2.1), decoded, ASCII letters lower-cased (i;ascii-casemap).
+    /// Base subject (RFC 5256 §2.1), decoded, ASCII letters upper-cased: i;ascii-casemap
+    /// (RFC 4790 §9.2.1) maps a-z to A-Z, so `_` and `[` sort after the letters.
     pub subject: String,
     /// Whether the subject marked a reply or forward (THREAD REFERENCES step 5).
     pub reply: bool,
-    /// Mailbox (local part) of the first address of From, To and Cc, lower-cased.
+    /// The addr-mailbox of the first address of From, To and Cc as ENVELOPE shows it (a
+    /// group's name when the list opens with a group), upper-cased (i;ascii-casemap).
     pub from: String,
     /// See `from`.
     pub to: String,
@@ -66,11 +69,11 @@ impl Candidate {
             c.date = date.to_timestamp();
         }
         let (subject, reply) = base_subject(m.subject().unwrap_or(""));
-        c.subject = subject.to_ascii_lowercase();
+        c.subject = subject.to_ascii_uppercase();
         c.reply = reply;
-        c.from = first_mailbox(m.from());
-        c.to = first_mailbox(m.to());
-        c.cc = first_mailbox(m.cc());
+        c.from = first_mailbox(m.header_raw(HeaderName::From));
+        c.to = first_mailbox(m.header_raw(HeaderName::To));
+        c.cc = first_mailbox(m.header_raw(HeaderName::Cc));
         c.message_id = m.message_id().map(str::to_string);
         let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
             v.as_text_list()
@@ -85,13 +88,18 @@ impl Candidate {
     }
 }
 
-/// RFC 5256 §3: the addr-mailbox of the first address.
-fn first_mailbox(address: Option<&Address<'_>>) -> String {
-    address
-        .and_then(Address::first)
-        .and_then(|a| a.address())
-        .map(|a| a.split('@').next().unwrap_or("").to_ascii_lowercase())
-        .unwrap_or_default()
+/// RFC 5256 §3 (CC, FROM, TO): the [IMAP] addr-mailbox of the first address of the raw
+/// header value. It is the first address of the ENVELOPE list, so when the list opens with
+/// a group it is the group's name (RFC 3501 §7.4.2 puts it in the mailbox field of the
+/// group start), not the group's first member. Compared under i;ascii-casemap (upper case).
+fn first_mailbox(raw: Option<&str>) -> String {
+    let first = raw.and_then(|raw| parse_address_list(raw.as_bytes()).into_iter().next());
+    let mailbox = match first {
+        Some(AddressItem::Mailbox { mailbox, .. }) => mailbox,
+        Some(AddressItem::GroupStart(name)) => name,
+        Some(AddressItem::GroupEnd) | None => Vec::new(),
+    };
+    String::from_utf8_lossy(&mailbox).to_ascii_uppercase()
 }
 
 /// The selected mailbox's messages matching `criteria` (strings in `charset`), in sequence

@@ -51,7 +51,7 @@ pub async fn store(
         .min();
     if unchanged_since.is_some() {
         // RFC 7162 §3.1.3: UNCHANGEDSINCE enables CONDSTORE.
-        s.enabled.condstore = true;
+        s.enable_condstore(out).await;
     }
     let Some(selected) = &s.selected else {
         out.bad(tag, "No mailbox selected");
@@ -144,8 +144,10 @@ fn apply_update(s: &mut SignedIn, mailbox: &str, seq: u32, update: &FlagUpdate) 
     recent
 }
 
-/// The FETCH items STORE reports for one message: UID (UID STORE), FLAGS (unless
-/// .SILENT) and MODSEQ (CONDSTORE).
+/// The FETCH items STORE reports for one message: UID (UID STORE, or any STORE once
+/// CONDSTORE is on), FLAGS (unless .SILENT) and MODSEQ (CONDSTORE). RFC 7162 §3.1: once
+/// CONDSTORE is enabled the server "MUST automatically include both UID and mod-sequence
+/// data in all subsequent untagged FETCH responses", those of a plain STORE included.
 fn fetch_items(
     request: &StoreRequest<'_>,
     update: &FlagUpdate,
@@ -153,7 +155,7 @@ fn fetch_items(
     report_modseq: bool,
 ) -> Vec<MessageDataItem<'static>> {
     let mut items = Vec::new();
-    if request.uid
+    if (request.uid || report_modseq)
         && let Some(uid) = NonZeroU32::new(update.uid)
     {
         items.push(MessageDataItem::Uid(uid));

@@ -135,12 +135,14 @@ impl Forest {
                 }
                 previous = Some(r);
             }
-            // Step 1C: the last reference is the parent.
+            // Step 1C: the last reference is the parent. "Throw away the old parent and
+            // use this new one": the link a earlier message's References presumed goes
+            // first, even when the new one would make a loop and is not made (or there is
+            // no reference at all, RFC 5256 §3 REFERENCES 1.C's note).
+            forest.unlink(node);
             if let Some(p) = previous
-                && p != node
                 && !forest.is_ancestor(node, p)
             {
-                forest.unlink(node);
                 forest.link(p, node);
             }
         }

@@ -191,3 +191,37 @@ pub async fn subscriptions(t: &dyn Fixture) {
         Err(StoreError::MailboxNotFound(_))
     ));
 }
+
+/// Subscriptions are a list of names apart from the mailboxes: DELETE leaves the name
+/// subscribed (RFC 3501 §6.3.6 "MUST NOT unilaterally remove"), UNSUBSCRIBE takes it off
+/// without a mailbox, a mailbox created again under it shows subscribed, RENAME carries it.
+pub async fn subscriptions_outlive_their_mailboxes(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
+    s.create_mailbox("hong", "뉴스/국내", None).await.unwrap();
+    s.set_subscribed("hong", "뉴스/국내", true).await.unwrap();
+    assert_eq!(
+        s.subscriptions("hong").await.unwrap(),
+        ["INBOX", "뉴스/국내"]
+    );
+    s.delete_mailbox("hong", "뉴스/국내").await.unwrap();
+    assert_eq!(
+        s.subscriptions("hong").await.unwrap(),
+        ["INBOX", "뉴스/국내"]
+    );
+    let again = s.create_mailbox("hong", "뉴스/국내", None).await.unwrap();
+    assert!(again.subscribed);
+    s.delete_mailbox("hong", "뉴스/국내").await.unwrap();
+    s.set_subscribed("hong", "뉴스/국내", false).await.unwrap();
+    assert_eq!(s.subscriptions("hong").await.unwrap(), ["INBOX"]);
+    // Unsubscribing a name that is not on the list is no error.
+    s.set_subscribed("hong", "뉴스/국내", false).await.unwrap();
+    // RENAME carries the subscriptions of the mailbox and its children.
+    s.create_mailbox("hong", "a/b", None).await.unwrap();
+    s.set_subscribed("hong", "a/b", true).await.unwrap();
+    s.rename_mailbox("hong", "a", "c").await.unwrap();
+    assert_eq!(s.subscriptions("hong").await.unwrap(), ["INBOX", "c/b"]);
+    assert!(s.mailbox("hong", "c/b").await.unwrap().unwrap().subscribed);
+    // Another account's list is its own.
+    assert!(s.subscriptions("nobody").await.unwrap().is_empty());
+}

@@ -274,10 +274,34 @@ pub async fn move_removes_from_source_atomically(t: &dyn Fixture) {
         (body(1).len() + body(2).len() + body(3).len()) as u64
     );
     assert_stored_bodies(t, 3, "").await;
-    assert!(matches!(
-        s.move_messages("hong", "INBOX", &[2], "inbox").await,
-        Err(StoreError::InvalidMailbox { .. })
-    ));
+    // A move into the same mailbox (RFC 6851 §3.3, RFC 9051 §6.4.8) works: the message
+    // gets a new UID and its old one is expunged; the body is neither copied nor lost.
+    let before = s.mailbox("hong", "INBOX").await.unwrap().unwrap();
+    let (validity, pairs) = s
+        .move_messages("hong", "INBOX", &[2], "inbox")
+        .await
+        .unwrap();
+    assert_eq!((validity, pairs), (before.uid_validity, vec![(2, 4)]));
+    let inbox = s.mailbox("hong", "INBOX").await.unwrap().unwrap();
+    assert_eq!((inbox.exists, inbox.uid_next), (1, 5));
+    assert!(inbox.highest_modseq > before.highest_modseq);
+    let left = s.messages("hong", "INBOX", 1..=u32::MAX).await.unwrap();
+    assert_eq!(left.iter().map(|m| m.uid).collect::<Vec<_>>(), [4]);
+    assert_eq!(
+        s.message_body("hong", &left[0].blob).await.unwrap(),
+        body(2)
+    );
+    assert_eq!(
+        s.expunged_since("hong", "INBOX", before.highest_modseq)
+            .await
+            .unwrap(),
+        [2]
+    );
+    assert_eq!(
+        s.account_usage("hong").await.unwrap(),
+        (body(1).len() + body(2).len() + body(3).len()) as u64
+    );
+    assert_stored_bodies(t, 3, "").await;
 }
 
 /// Expunge removes only `\Deleted` messages and records it.

@@ -175,6 +175,7 @@ macro_rules! conformance_tests {
             mailboxes::renaming_inbox_leaves_an_empty_inbox,
             mailboxes::delete_removes_messages_but_not_children,
             mailboxes::subscriptions,
+            mailboxes::subscriptions_outlive_their_mailboxes,
             messages::append_and_read_back,
             messages::bodies_are_private_to_their_accounts,
             messages::flags_with_modseq_and_unchanged_since,

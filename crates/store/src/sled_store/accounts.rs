@@ -74,9 +74,16 @@ impl Inner {
         let seed = uid_validity_seed();
         let id = account.id.as_str();
         let t = &self.t;
-        let trees = (&t.meta, &t.accounts, &t.addresses, &t.aliases, &t.mailboxes);
-        finish(
-            trees.transaction(|(meta, accounts, addresses, aliases, mailboxes)| {
+        let trees = (
+            &t.meta,
+            &t.accounts,
+            &t.addresses,
+            &t.aliases,
+            &t.mailboxes,
+            &t.subscriptions,
+        );
+        finish(trees.transaction(
+            |(meta, accounts, addresses, aliases, mailboxes, subscriptions)| {
                 if accounts.get(id)?.is_some() {
                     return abort(StoreError::AccountExists(id.to_owned()));
                 }
@@ -90,9 +97,11 @@ impl Inner {
                 }
                 accounts.insert(id, sealed.as_slice())?;
                 new_mailbox_tx(meta, mailboxes, id, INBOX, None, seed)?;
+                // Every account starts with INBOX subscribed.
+                subscriptions.insert(super::keys::mailbox_key(id, INBOX), &[] as &[u8])?;
                 Ok(())
-            }),
-        )
+            },
+        ))
     }
 
     pub(crate) fn account(&self, id: &str) -> Result<Option<Account>> {
@@ -183,6 +192,9 @@ impl Inner {
                     .is_some();
                 if leftover {
                     continue;
+                }
+                for key in self.t.subscriptions.scan_prefix(account_prefix(&id)).keys() {
+                    self.t.subscriptions.remove(key?)?;
                 }
                 return self.remove_account_record(&id);
             }

@@ -126,6 +126,11 @@ impl MailboxStore for SledStore {
             .await
     }
 
+    async fn subscriptions(&self, account: &str) -> R<Vec<String>> {
+        let account = account.to_lowercase();
+        self.read(move |i| i.subscriptions(&account)).await
+    }
+
     async fn append(
         &self,
         account: &str,

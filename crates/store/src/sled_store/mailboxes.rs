@@ -89,7 +89,8 @@ pub(crate) fn new_mailbox_tx(
         uid_next: 1,
         highest_modseq: 1,
         special_use,
-        subscribed: name == INBOX,
+        // Not read since format 2: the `subscriptions` tree says (see `with_subscription`).
+        subscribed: false,
         exists: 0,
         size: 0,
     };
@@ -214,18 +215,23 @@ impl Inner {
         }
         let seed = uid_validity_seed();
         let t = &self.t;
-        finish((&t.meta, &t.mailboxes).transaction(|(meta, mailboxes)| {
+        let created = finish((&t.meta, &t.mailboxes).transaction(|(meta, mailboxes)| {
             if mailboxes.get(mailbox_key(account, &name))?.is_some() {
                 return abort(StoreError::MailboxExists(name.clone()));
             }
             create_parents_tx(meta, mailboxes, account, &name, seed)?;
             new_mailbox_tx(meta, mailboxes, account, &name, special_use, seed)
-        }))
+        }))?;
+        // A name still subscribed from before (its mailbox deleted) is subscribed again.
+        self.with_subscription(account, created)
     }
 
     pub(crate) fn mailbox(&self, account: &str, name: &str) -> Result<Option<Mailbox>> {
         match normalize_name(name) {
-            Ok(name) => self.mailbox_record(account, &name),
+            Ok(name) => self
+                .mailbox_record(account, &name)?
+                .map(|m| self.with_subscription(account, m))
+                .transpose(),
             Err(_) => Ok(None),
         }
     }
@@ -234,7 +240,25 @@ impl Inner {
         let mut out = Vec::new();
         for entry in self.t.mailboxes.scan_prefix(account_prefix(account)) {
             let (k, v) = entry?;
-            out.push(decode::<Mailbox>(&k, &v)?);
+            out.push(self.with_subscription(account, decode::<Mailbox>(&k, &v)?)?);
+        }
+        Ok(out)
+    }
+
+    /// A mailbox record with `subscribed` as the subscription list says.
+    pub(crate) fn with_subscription(&self, account: &str, mut mailbox: Mailbox) -> Result<Mailbox> {
+        mailbox.subscribed = self
+            .t
+            .subscriptions
+            .contains_key(mailbox_key(account, &mailbox.name))?;
+        Ok(mailbox)
+    }
+
+    /// The account's subscription list, by name (a name may have no mailbox).
+    pub(crate) fn subscriptions(&self, account: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for entry in self.t.subscriptions.scan_prefix(account_prefix(account)) {
+            out.push(mailbox_name_of(&entry?.0, account));
         }
         Ok(out)
     }
@@ -266,7 +290,8 @@ impl Inner {
             .collect::<std::result::Result<_, _>>()?;
         let seed = uid_validity_seed();
         let t = &self.t;
-        finish((&t.meta, &t.mailboxes).transaction(|(meta, mailboxes)| {
+        let trees = (&t.meta, &t.mailboxes, &t.subscriptions);
+        finish(trees.transaction(|(meta, mailboxes, subscriptions)| {
             let mut moves = vec![(from.clone(), to.clone())];
             for child in &children {
                 let suffix = &child[from.len()..];
@@ -285,9 +310,15 @@ impl Inner {
                 let Some(mut mailbox) = get::<Mailbox>(mailboxes, &old_key)? else {
                     continue;
                 };
-                mailboxes.remove(old_key)?;
+                mailboxes.remove(old_key.as_slice())?;
                 mailbox.name = new.clone();
-                put(mailboxes, &mailbox_key(account, new), &mailbox)?;
+                let new_key = mailbox_key(account, new);
+                put(mailboxes, &new_key, &mailbox)?;
+                // Subscriptions follow the renamed mailboxes (as when they were a flag on
+                // the record).
+                if subscriptions.remove(old_key.as_slice())?.is_some() {
+                    subscriptions.insert(new_key.as_slice(), &[] as &[u8])?;
+                }
             }
             create_parents_tx(meta, mailboxes, account, &to, seed)
         }))
@@ -390,15 +421,24 @@ impl Inner {
         ))
     }
 
+    /// SUBSCRIBE checks that the mailbox exists (RFC 3501 §6.3.6 allows it); UNSUBSCRIBE
+    /// takes any name off the list, one whose mailbox is gone included.
     pub(crate) fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> Result<()> {
         let name = normalize_name(name)?;
         let key = mailbox_key(account, &name);
-        finish(self.t.mailboxes.transaction(|mailboxes| {
-            let Some(mut mailbox) = get::<Mailbox>(mailboxes, &key)? else {
-                return abort(StoreError::MailboxNotFound(name.clone()));
-            };
-            mailbox.subscribed = subscribed;
-            put(mailboxes, &key, &mailbox)
-        }))
+        let t = &self.t;
+        finish(
+            (&t.mailboxes, &t.subscriptions).transaction(|(mailboxes, subscriptions)| {
+                if !subscribed {
+                    subscriptions.remove(key.as_slice())?;
+                    return Ok(());
+                }
+                if mailboxes.get(&key)?.is_none() {
+                    return abort(StoreError::MailboxNotFound(name.clone()));
+                }
+                subscriptions.insert(key.as_slice(), &[] as &[u8])?;
+                Ok(())
+            }),
+        )
     }
 }

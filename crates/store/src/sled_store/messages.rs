@@ -293,18 +293,20 @@ impl Inner {
     ) -> Result<(u32, Vec<(u32, u32)>)> {
         let from = normalize_name(from)?;
         let to = normalize_name(to)?;
-        if remove_source && from == to {
-            return Err(StoreError::InvalidMailbox {
-                name: to,
-                reason: "cannot move a message to its own mailbox",
-            });
-        }
+        // A MOVE into the same mailbox (RFC 6851 §3.3 leaves it allowed; RFC 9051 §6.4.8
+        // too) gives the messages new UIDs and expunges the old ones: one mailbox record
+        // takes both sides.
+        let same = from == to;
         let mut uids = uids.to_vec();
         uids.sort_unstable();
         uids.dedup();
         self.with_message_trees(|mt| {
-            let mut source = mailbox_tx(mt.mailboxes, account, &from)?;
             let mut target = mailbox_tx(mt.mailboxes, account, &to)?;
+            let mut source = if same {
+                target.clone()
+            } else {
+                mailbox_tx(mt.mailboxes, account, &from)?
+            };
             target.highest_modseq += 1;
             source.highest_modseq += 1;
             let mut pairs = Vec::new();
@@ -319,6 +321,7 @@ impl Inner {
                 };
                 let new_uid = mt.add_message(&mut target, copy)?;
                 if remove_source {
+                    let source = if same { &mut target } else { &mut source };
                     mt.messages.remove(&key)?;
                     mt.expunged
                         .insert(&key, &source.highest_modseq.to_be_bytes())?;
@@ -331,7 +334,7 @@ impl Inner {
             }
             if !pairs.is_empty() {
                 put(mt.mailboxes, &mailbox_key(account, &to), &target)?;
-                if remove_source {
+                if remove_source && !same {
                     put(mt.mailboxes, &mailbox_key(account, &from), &source)?;
                 }
             }

@@ -46,7 +46,7 @@ pub use mailboxes::{ancestors, normalize_name, uid_validity_seed};
 pub use messages::{apply_flags, blob_aad, normalize_flags};
 pub use summaries::summary_aad;
 
-use ::sled::Tree;
+use ::sled::{Transactional, Tree};
 
 use crate::crypto::{KeyFile, Sealer};
 use crate::error::{Result, StoreError};
@@ -61,7 +61,11 @@ pub const SLED_SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 /// Migration path: when a change needs a new version, bump this and teach
 /// `check_format_version` to upgrade the previous version in place (one step per version,
 /// each in a transaction) before the store opens; until then other versions are refused.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// - 1 → 2: subscriptions moved from a flag on the mailbox record to the `subscriptions`
+///   tree (account, name → nothing), so a name stays subscribed when its mailbox is
+///   deleted (RFC 3501 §6.3.6); see [`upgrade_1_to_2`]. The record's flag is ignored since.
+pub const FORMAT_VERSION: u32 = 2;
 
 const FORMAT_KEY: &[u8] = b"format_version";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";
@@ -77,6 +81,8 @@ pub(crate) struct Trees {
     pub(crate) certs: Tree,
     pub(crate) cert_idx: Tree,
     pub(crate) mailboxes: Tree,
+    /// The subscription list: `mailboxes`-style keys (account, name), empty values.
+    pub(crate) subscriptions: Tree,
     pub(crate) messages: Tree,
     pub(crate) expunged: Tree,
     pub(crate) blobs: Tree,
@@ -98,6 +104,7 @@ impl Trees {
             certs: db.open_tree("certs")?,
             cert_idx: db.open_tree("cert_idx")?,
             mailboxes: db.open_tree("mailboxes")?,
+            subscriptions: db.open_tree("subscriptions")?,
             messages: db.open_tree("messages")?,
             expunged: db.open_tree("expunged")?,
             blobs: db.open_tree("blobs")?,
@@ -146,7 +153,7 @@ impl SledStore {
     pub fn open(path: &Path, key: KeyFile) -> Result<SledStore> {
         let db = sled_config(path).open()?;
         let t = Trees::open(&db)?;
-        check_format_version(&t.meta)?;
+        check_format_version(&t)?;
         let sealer = Sealer::new(&key);
         check_keys(&t.meta, &sealer)?;
         db.flush()?;
@@ -220,8 +227,10 @@ fn sled_config(path: &Path) -> ::sled::Config {
         .segment_size(SLED_SEGMENT_SIZE)
 }
 
-/// Writes the format version into an empty store, or checks the one found.
-fn check_format_version(meta: &Tree) -> Result<()> {
+/// Writes the format version into an empty store, or checks the one found, upgrading a
+/// store of the previous version in place.
+fn check_format_version(t: &Trees) -> Result<()> {
+    let meta = &t.meta;
     match meta.get(FORMAT_KEY)? {
         None => {
             meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
@@ -233,6 +242,10 @@ fn check_format_version(meta: &Tree) -> Result<()> {
                 .try_into()
                 .map_err(|_| keys::corrupt(FORMAT_KEY, "format_version is not 4 bytes"))?;
             let found = u32::from_be_bytes(found);
+            if found == 1 {
+                upgrade_1_to_2(t)?;
+                return Ok(());
+            }
             if found == FORMAT_VERSION {
                 Ok(())
             } else {
@@ -243,6 +256,32 @@ fn check_format_version(meta: &Tree) -> Result<()> {
             }
         }
     }
+}
+
+/// Format 1 → 2: every mailbox record flagged subscribed puts its key into the
+/// `subscriptions` tree, and the version moves to 2, in one transaction.
+fn upgrade_1_to_2(t: &Trees) -> Result<()> {
+    let mut subscribed = Vec::new();
+    for entry in t.mailboxes.iter() {
+        let (k, v) = entry?;
+        if keys::decode::<crate::model::Mailbox>(&k, &v)?.subscribed {
+            subscribed.push(k);
+        }
+    }
+    tx::finish((&t.meta, &t.subscriptions).transaction(
+        |(meta, subscriptions)| -> tx::TxResult<()> {
+            for key in &subscribed {
+                subscriptions.insert(key.as_ref(), &[] as &[u8])?;
+            }
+            meta.insert(FORMAT_KEY, &2u32.to_be_bytes())?;
+            Ok(())
+        },
+    ))?;
+    tracing::info!(
+        subscriptions = subscribed.len(),
+        "store format upgraded from 1 to 2"
+    );
+    Ok(())
 }
 
 /// Each key id has a check value sealed with it: a key file whose key differs from the one

@@ -1,6 +1,15 @@
 //! Responses imap-codec 2.0.0-alpha.10 cannot express, written by hand: ESEARCH
-//! (RFC 4731 §3.1, RFC 9051 §7.3.4) and LIST with extended data items (RFC 5258 §3.5
-//! CHILDINFO). Each function returns one whole response line with its CRLF.
+//! (RFC 4731 §3.1, RFC 9051 §7.3.4), LIST with extended data items (RFC 5258 §3.5
+//! CHILDINFO) and FETCH with a partial `BINARY[section]<origin>` (RFC 3516 §4.2). Each
+//! function returns one whole response line with its CRLF.
+
+use std::num::NonZeroU32;
+
+use imap_codec::imap_types::{
+    core::Vec1,
+    fetch::MessageDataItem,
+    response::{Data, Response},
+};
 
 /// Numbers (sorted or not) as a compact sequence set, e.g. `1:3,7` (RFC 9051 §9
 /// `sequence-set`); empty input gives an empty string.
@@ -105,6 +114,47 @@ pub fn list_line(
     line.into_bytes()
 }
 
+/// `* seq FETCH (...)` where item `i` is followed by `<origins[i]>` when that is `Some`:
+/// RFC 3516 §4.2 (and RFC 9051 §7.5.2) answer a partial `BINARY[section]<origin.count>`
+/// as `BINARY[section]<origin>`, which imap-codec's `MessageDataItem::Binary` cannot
+/// carry. Each item is encoded by imap-codec alone and the origin put after the section's
+/// `]` (a BINARY section holds only part numbers, so the first `]` closes it).
+pub fn fetch_with_origins(
+    seq: NonZeroU32,
+    items: &[MessageDataItem<'static>],
+    origins: &[Option<u32>],
+) -> Vec<u8> {
+    let prefix = format!("* {seq} FETCH (");
+    let mut line = prefix.clone().into_bytes();
+    for (i, item) in items.iter().enumerate() {
+        let one = Response::Data(Data::Fetch {
+            seq,
+            items: Vec1::from(item.clone()),
+        });
+        let encoded = crate::proto::response::encode(&one);
+        let inner = encoded
+            .strip_prefix(prefix.as_bytes())
+            .and_then(|rest| rest.strip_suffix(b")\r\n"))
+            .unwrap_or(&encoded);
+        if i > 0 {
+            line.push(b' ');
+        }
+        match (
+            origins.get(i).copied().flatten(),
+            inner.iter().position(|&b| b == b']'),
+        ) {
+            (Some(origin), Some(close)) => {
+                line.extend_from_slice(&inner[..=close]);
+                line.extend_from_slice(format!("<{origin}>").as_bytes());
+                line.extend_from_slice(&inner[close + 1..]);
+            }
+            _ => line.extend_from_slice(inner),
+        }
+    }
+    line.extend_from_slice(b")\r\n");
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +206,21 @@ mod tests {
         assert_eq!(
             list_line(&[], '/', "a\"b", &[]),
             b"* LIST () \"/\" \"a\\\"b\"\r\n"
+        );
+    }
+
+    #[test]
+    fn partial_binary_carries_its_origin() {
+        use imap_codec::imap_types::core::{NString, NString8};
+        let seq = NonZeroU32::new(1).expect("1 is not zero");
+        let binary = MessageDataItem::Binary {
+            section: vec![NonZeroU32::new(5).expect("5 is not zero")],
+            value: NString8::NString(NString(Some(crate::message::envelope::istring(b"fghij]")))),
+        };
+        let uid = MessageDataItem::Uid(NonZeroU32::new(9).expect("9 is not zero"));
+        assert_eq!(
+            fetch_with_origins(seq, &[uid, binary], &[None, Some(5)]),
+            b"* 1 FETCH (UID 9 BINARY[5]<5> \"fghij]\")\r\n"
         );
     }
 }
