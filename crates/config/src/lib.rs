@@ -199,6 +199,10 @@ pub struct ImapSection {
     pub max_command_line: usize,
     /// Bytes of APPEND literals held in memory across all connections at once.
     pub max_literal_memory: u64,
+    /// Largest literal in bytes a client may send before signing in (a login id, a
+    /// password or a SASL response); larger ones are refused `NO [TOOBIG]` unread, and
+    /// none counts against `max_literal_memory`. 8 KiB by default.
+    pub max_literal_before_login: u32,
     /// Bytes of message headers kept in memory for SEARCH, SORT, THREAD and FETCH
     /// ENVELOPE (0: none).
     pub header_cache_memory: u64,
@@ -219,6 +223,7 @@ impl Default for ImapSection {
             append_limit: None,
             max_command_line: certmail_imap::server::DEFAULT_MAX_COMMAND_LINE as usize,
             max_literal_memory: certmail_imap::server::DEFAULT_MAX_LITERAL_MEMORY,
+            max_literal_before_login: certmail_imap::server::DEFAULT_MAX_LITERAL_BEFORE_LOGIN,
             header_cache_memory: certmail_imap::server::DEFAULT_HEADER_CACHE_MEMORY,
             max_bad_commands: certmail_imap::server::DEFAULT_MAX_BAD_COMMANDS,
             autologout_minutes: certmail_imap::server::DEFAULT_AUTOLOGOUT_MINUTES,
