@@ -383,6 +383,12 @@ fn validate_auth(a: &super::AuthSection, bad: &mut impl FnMut(&str, String)) {
             "must be at least 1 (set ip_failure_limit = 0 to turn the throttle off)".into(),
         );
     }
+    if a.precredential_failure_window_secs == 0 {
+        bad(
+            "[auth] precredential_failure_window_secs",
+            "must be at least 1 (set precredential_failure_limit = 0 to turn it off)".into(),
+        );
+    }
     if a.contact.trim().is_empty() {
         bad(
             "[auth] contact",

@@ -321,6 +321,14 @@ pub struct AuthSection {
     pub ip_failure_limit: u32,
     /// Seconds of the per-address failure window.
     pub ip_failure_window_secs: u64,
+    /// Attempts refused before any credential is checked (no certificate, a certificate
+    /// the PKI refuses) from one address within the window, after which that address's
+    /// attempts without a valid certificate are refused at once; counted apart from
+    /// `ip_failure_limit`, so they never lock out certificate holders behind the same
+    /// (NAT) address. 0 turns it off.
+    pub precredential_failure_limit: u32,
+    /// Seconds of the pre-credential failure window.
+    pub precredential_failure_window_secs: u64,
     /// Fewest characters in a password an administrator sets.
     pub password_min_length: usize,
     /// Fewest kinds of character among lowercase (or Hangul) letters, uppercase letters,
@@ -359,6 +367,8 @@ impl Default for AuthSection {
             // low enough to stop password guessing.
             ip_failure_limit: 30,
             ip_failure_window_secs: 300,
+            precredential_failure_limit: 100,
+            precredential_failure_window_secs: 300,
             password_min_length: 10,
             password_classes: 3,
             // The government's usual rotation (quarterly).
@@ -400,6 +410,10 @@ impl Config {
             throttle: std::sync::Arc::new(certmail_auth::policy::IpThrottle::new(
                 a.ip_failure_limit,
                 a.ip_failure_window_secs,
+            )),
+            precredential_throttle: std::sync::Arc::new(certmail_auth::policy::IpThrottle::new(
+                a.precredential_failure_limit,
+                a.precredential_failure_window_secs,
             )),
             totp_remember_secs: secs(a.totp_remember_days, 86_400),
             max_devices: a.max_devices_per_account,
