@@ -28,8 +28,15 @@ pub struct SignInPolicy {
     /// Allowed networks per organisation; an organisation not listed may sign in from
     /// anywhere. An account's own list (`settings["networks"]`) replaces its organisation's.
     pub networks: BTreeMap<String, Vec<Cidr>>,
-    /// The per-IP throttle on failed sign-ins, shared by every protocol.
+    /// The per-IP throttle on failed sign-ins, shared by every protocol. It counts only
+    /// attempts whose certificate passed (rows 9 on), so it never locks out a shared NAT
+    /// address because of clients without a certificate.
     pub throttle: Arc<IpThrottle>,
+    /// The per-IP throttle on attempts refused before any credential is checked (no
+    /// certificate, a certificate the PKI refuses): such an address is refused at once for
+    /// the rest of the window, but only attempts without a valid certificate; a valid
+    /// certificate from the same address still signs in.
+    pub precredential_throttle: Arc<IpThrottle>,
     /// Seconds a device that gave a TOTP code stays trusted after it was last seen.
     pub totp_remember_secs: i64,
     /// Devices remembered per account; a new one beyond pushes out the least recent.
@@ -79,6 +86,7 @@ impl Default for SignInPolicy {
             contact: "your mail administrator".into(),
             networks: BTreeMap::new(),
             throttle: Arc::new(IpThrottle::new(30, 300)),
+            precredential_throttle: Arc::new(IpThrottle::new(100, 300)),
             totp_remember_secs: 30 * 86_400,
             max_devices: 20,
             on_lock: None,

@@ -102,11 +102,12 @@ pub async fn sign_in(
     } = attempt;
     let checked = pki.check(cert_der, now);
     let outcome = match &checked {
-        Err(refusal) => Err(refusal.clone()),
+        Err(refusal) => Err(precredential_refusal(policy, refusal, ip, now)),
         Ok(identity) => decide(store, policy, identity, &credentials, Some(ip), now).await?,
     };
-    if let Err(refusal) = &outcome {
-        // The throttle counts every refusal but its own and our missing CRL.
+    if let (Ok(_), Err(refusal)) = (&checked, &outcome) {
+        // The throttle counts every refusal of a valid certificate but its own and our
+        // missing CRL; refusals before it are counted apart (`precredential_refusal`).
         if !matches!(
             refusal.reason,
             RefusalReason::TooManyFailures | RefusalReason::RevocationUnknown
@@ -131,6 +132,35 @@ pub async fn sign_in(
         account,
         identity: checked.expect("an accepted sign-in has an identity"),
     }))
+}
+
+/// An attempt refused before any credential was checked (no certificate, or one the PKI
+/// refuses; rows 1 to 8): counted in the separate pre-credential throttle, so clients
+/// without a certificate behind a shared NAT address never lock out its certificate
+/// holders. Past that throttle's limit the address hears so instead.
+fn precredential_refusal(
+    policy: &SignInPolicy,
+    refusal: &Refusal,
+    ip: IpAddr,
+    now: i64,
+) -> Refusal {
+    if refusal.reason == RefusalReason::RevocationUnknown {
+        // Our missing CRL, not the client's doing.
+        return refusal.clone();
+    }
+    let throttle = &policy.precredential_throttle;
+    if throttle.is_blocked(ip, now) {
+        let wait = minutes(throttle.retry_after(ip, now));
+        return Refusal::new(
+            RefusalReason::TooManyFailures,
+            format!(
+                "Too many attempts without a valid certificate from your address ({ip}); \
+                 present your certificate, or try again in {wait} minutes."
+            ),
+        );
+    }
+    throttle.record_failure(ip, now);
+    refusal.clone()
 }
 
 /// The account a refusal concerns, for the audit log: known once the certificate is bound

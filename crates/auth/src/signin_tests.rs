@@ -401,3 +401,47 @@ async fn one_code_used_in_parallel_from_two_new_devices_signs_in_once() {
         "a code is accepted once, even by two sign-ins at the same moment"
     );
 }
+
+/// Issue 18: 200 attempts without a certificate from one (shared NAT) address once
+/// throttled that address for everyone, certificate holders included.
+#[tokio::test]
+async fn attempts_without_a_certificate_never_throttle_a_valid_certificate() {
+    let f = fixture(|_| {}).await;
+    let policy = SignInPolicy {
+        throttle: Arc::new(IpThrottle::new(3, 300)),
+        precredential_throttle: Arc::new(IpThrottle::new(5, 300)),
+        ..SignInPolicy::default()
+    };
+    let nat = ip("10.0.0.7");
+    let none = super::Refusal::new(RefusalReason::NoCertificate, "no certificate".to_string());
+    let reasons: Vec<_> = (0..200)
+        .map(|_| super::precredential_refusal(&policy, &none, nat, NOW).reason)
+        .collect();
+    assert!(
+        reasons[..5]
+            .iter()
+            .all(|r| *r == RefusalReason::NoCertificate)
+    );
+    assert!(
+        reasons[5..]
+            .iter()
+            .all(|r| *r == RefusalReason::TooManyFailures)
+    );
+    let blocked = super::precredential_refusal(&policy, &none, nat, NOW);
+    assert!(
+        blocked.message.contains("present your certificate"),
+        "{}",
+        blocked.message
+    );
+    assert!(!policy.throttle.is_blocked(nat, NOW));
+    try_sign_in(&f, &policy, 1, PASSWORD, "10.0.0.7", NOW)
+        .await
+        .expect("홍길동's valid certificate from the same address");
+    // A missing CRL is ours, never counted against the client.
+    let ours = super::Refusal::new(RefusalReason::RevocationUnknown, "no CRL".to_string());
+    let other = ip("10.0.0.8");
+    for _ in 0..10 {
+        let r = super::precredential_refusal(&policy, &ours, other, NOW);
+        assert_eq!(r.reason, RefusalReason::RevocationUnknown);
+    }
+}

@@ -321,6 +321,17 @@ fn validate_imap(c: &Config, bad: &mut impl FnMut(&str, String)) {
             "must be at least 1024 bytes".into(),
         );
     }
+    if !(1024..=1024 * 1024).contains(&c.imap.max_literal_before_login) {
+        bad(
+            "[imap] max_literal_before_login",
+            format!(
+                "{} is outside 1024..=1048576 bytes: below, long passwords and SASL \
+                 responses cannot be sent; above, clients without a certificate could make \
+                 the server hold megabytes",
+                c.imap.max_literal_before_login
+            ),
+        );
+    }
 }
 
 /// No two listeners on one address (port 0 excepted: the OS picks).
@@ -373,6 +384,12 @@ fn validate_auth(a: &super::AuthSection, bad: &mut impl FnMut(&str, String)) {
         bad(
             "[auth] ip_failure_window_secs",
             "must be at least 1 (set ip_failure_limit = 0 to turn the throttle off)".into(),
+        );
+    }
+    if a.precredential_failure_window_secs == 0 {
+        bad(
+            "[auth] precredential_failure_window_secs",
+            "must be at least 1 (set precredential_failure_limit = 0 to turn it off)".into(),
         );
     }
     if a.contact.trim().is_empty() {

@@ -207,6 +207,10 @@ pub struct ImapSection {
     pub max_command_line: usize,
     /// Bytes of APPEND literals held in memory across all connections at once.
     pub max_literal_memory: u64,
+    /// Largest literal in bytes a client may send before signing in (a login id, a
+    /// password or a SASL response); larger ones are refused `NO [TOOBIG]` unread, and
+    /// none counts against `max_literal_memory`. 8 KiB by default.
+    pub max_literal_before_login: u32,
     /// Bytes of message headers kept in memory for SEARCH, SORT, THREAD and FETCH
     /// ENVELOPE (0: none).
     pub header_cache_memory: u64,
@@ -227,6 +231,7 @@ impl Default for ImapSection {
             append_limit: None,
             max_command_line: certmail_imap::server::DEFAULT_MAX_COMMAND_LINE as usize,
             max_literal_memory: certmail_imap::server::DEFAULT_MAX_LITERAL_MEMORY,
+            max_literal_before_login: certmail_imap::server::DEFAULT_MAX_LITERAL_BEFORE_LOGIN,
             header_cache_memory: certmail_imap::server::DEFAULT_HEADER_CACHE_MEMORY,
             max_bad_commands: certmail_imap::server::DEFAULT_MAX_BAD_COMMANDS,
             autologout_minutes: certmail_imap::server::DEFAULT_AUTOLOGOUT_MINUTES,
@@ -324,6 +329,14 @@ pub struct AuthSection {
     pub ip_failure_limit: u32,
     /// Seconds of the per-address failure window.
     pub ip_failure_window_secs: u64,
+    /// Attempts refused before any credential is checked (no certificate, a certificate
+    /// the PKI refuses) from one address within the window, after which that address's
+    /// attempts without a valid certificate are refused at once; counted apart from
+    /// `ip_failure_limit`, so they never lock out certificate holders behind the same
+    /// (NAT) address. 0 turns it off.
+    pub precredential_failure_limit: u32,
+    /// Seconds of the pre-credential failure window.
+    pub precredential_failure_window_secs: u64,
     /// Fewest characters in a password an administrator sets.
     pub password_min_length: usize,
     /// Fewest kinds of character among lowercase (or Hangul) letters, uppercase letters,
@@ -362,6 +375,8 @@ impl Default for AuthSection {
             // low enough to stop password guessing.
             ip_failure_limit: 30,
             ip_failure_window_secs: 300,
+            precredential_failure_limit: 100,
+            precredential_failure_window_secs: 300,
             password_min_length: 10,
             password_classes: 3,
             // The government's usual rotation (quarterly).
@@ -403,6 +418,10 @@ impl Config {
             throttle: std::sync::Arc::new(certmail_auth::policy::IpThrottle::new(
                 a.ip_failure_limit,
                 a.ip_failure_window_secs,
+            )),
+            precredential_throttle: std::sync::Arc::new(certmail_auth::policy::IpThrottle::new(
+                a.precredential_failure_limit,
+                a.precredential_failure_window_secs,
             )),
             totp_remember_secs: secs(a.totp_remember_days, 86_400),
             max_devices: a.max_devices_per_account,

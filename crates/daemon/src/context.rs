@@ -37,6 +37,9 @@ pub struct Daemon {
     /// The per-IP throttle on failed sign-ins, shared by IMAP and SMTP and kept across
     /// reloads (its counts survive; its limits apply from a restart).
     pub throttle: Arc<certmail_auth::policy::IpThrottle>,
+    /// The per-IP throttle on attempts refused before any credential is checked, kept
+    /// across reloads like `throttle`.
+    pub precredential_throttle: Arc<certmail_auth::policy::IpThrottle>,
     /// The per-account sign-in gates, the argon2 pool and the outcome counters, shared by
     /// IMAP and SMTP and kept across reloads.
     pub sign_in_state: Arc<certmail_auth::signin::SignInState>,

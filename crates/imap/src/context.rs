@@ -38,6 +38,9 @@ pub struct ImapSettings {
     pub max_command_line: u32,
     /// Literal octets all connections together may hold in memory at once.
     pub max_literal_memory: u64,
+    /// Largest literal before sign-in, octets; such literals never count against
+    /// `max_literal_memory`.
+    pub max_literal_before_login: u32,
     /// Octets of message header blocks kept in memory for SEARCH, SORT, THREAD and FETCH
     /// ENVELOPE, across all connections (0: none; each read then goes to the store).
     pub header_cache_memory: u64,
@@ -67,6 +70,7 @@ impl Default for ImapSettings {
             append_limit: DEFAULT_APPEND_LIMIT,
             max_command_line: DEFAULT_MAX_COMMAND_LINE,
             max_literal_memory: DEFAULT_MAX_LITERAL_MEMORY,
+            max_literal_before_login: crate::proto::driver::DEFAULT_MAX_LITERAL_BEFORE_LOGIN,
             header_cache_memory: DEFAULT_HEADER_CACHE_MEMORY,
             max_bad_commands: DEFAULT_MAX_BAD_COMMANDS,
             autologout_minutes: DEFAULT_AUTOLOGOUT_MINUTES,

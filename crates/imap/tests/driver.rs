@@ -18,6 +18,10 @@ fn run(driver: &mut Driver, chunks: &[&[u8]], pool: &LiteralPool) -> String {
             Ok(DriverEvent::Imap(Event::CommandReceived { command })) => {
                 let name = command.body.name();
                 out.push_str(&format!("[{name} pool={}]", pool.in_use()));
+                if name == "LOGIN" {
+                    // As the connection does once the session has signed in.
+                    driver.set_signed_in(true);
+                }
                 driver
                     .server()
                     .enqueue_status(ok(command.tag, None, &format!("{name} done")));
@@ -72,6 +76,7 @@ fn no_greeting_after_starttls() {
 fn literal_is_reserved_while_the_command_is_handled() {
     let pool = LiteralPool::new(1000);
     let mut driver = Driver::new(limits(), pool.clone(), "x", true);
+    driver.set_signed_in(true);
     let out = run(
         &mut driver,
         &[b"a1 APPEND INBOX {5}\r\n", b"hello\r\n", b"a2 NOOP\r\n"],
@@ -88,6 +93,7 @@ fn literal_is_reserved_while_the_command_is_handled() {
 fn exhausted_pool_refuses_sync_literal_without_continuation() {
     let pool = LiteralPool::new(10);
     let mut driver = Driver::new(limits(), pool.clone(), "x", true);
+    driver.set_signed_in(true);
     let out = run(
         &mut driver,
         &[
@@ -108,6 +114,7 @@ fn exhausted_pool_refuses_sync_literal_without_continuation() {
 fn exhausted_pool_swallows_a_non_sync_literal() {
     let pool = LiteralPool::new(10);
     let mut driver = Driver::new(limits(), pool.clone(), "x", true);
+    driver.set_signed_in(true);
     // The refused literal's bytes look like a command: they must never run.
     let input: &[&[u8]] = &[b"a1 APPEND INBOX {22+}\r\nb1 LOGOUT\r\nb2 LOGOUT\r\n\r\na2 NOOP\r\n"];
     let out = run(&mut driver, input, &pool);
@@ -148,7 +155,7 @@ fn split_input_gives_the_same_transcript() {
     assert_eq!(split, whole);
     assert_eq!(
         whole,
-        "[LOGIN pool=11]a1 OK LOGIN done\r\n+ Ready for literal data\r\n[APPEND pool=11]a2 OK APPEND done\r\n[NOOP pool=0]a3 OK NOOP done\r\n"
+        "[LOGIN pool=0]a1 OK LOGIN done\r\n+ Ready for literal data\r\n[APPEND pool=11]a2 OK APPEND done\r\n[NOOP pool=0]a3 OK NOOP done\r\n"
     );
 }
 
@@ -157,6 +164,7 @@ fn dropping_the_driver_returns_reservations() {
     let pool = LiteralPool::new(1000);
     {
         let mut driver = Driver::new(limits(), pool.clone(), "x", true);
+        driver.set_signed_in(true);
         let _ = run(
             &mut driver,
             &[b"a1 APPEND INBOX {50}\r\n", b"only part"],
@@ -209,6 +217,7 @@ fn overlong_command_line_is_refused_without_buffering_it() {
 fn literals_of_our_own_commands_count_against_the_pool() {
     let pool = LiteralPool::new(10);
     let mut driver = Driver::new(limits(), pool.clone(), "x", true);
+    driver.set_signed_in(true);
     let out = run(
         &mut driver,
         &[
@@ -229,4 +238,76 @@ fn literals_of_our_own_commands_count_against_the_pool() {
          [NOOP pool=0]a4 OK NOOP done\r\n"
     );
     assert_eq!(pool.in_use(), 0);
+}
+
+/// F2 of the hostile-input issue: before sign-in a client without a certificate announced
+/// `{49000000}` and got `+`, reserving the pool signed-in users' APPENDs need.
+#[test]
+fn large_sync_literal_before_sign_in_is_refused_without_continuation() {
+    let pool = LiteralPool::new(100_000);
+    let mut limits = DriverLimits::for_append_limit(50_000);
+    limits.max_literal_before_login = 1024;
+    let mut driver = Driver::new(limits, pool.clone(), "x", true);
+    let out = run(
+        &mut driver,
+        &[
+            b"p LOGIN {49000000}\r\n",
+            b"q LOGIN hong {2000}\r\n",
+            b"a NOOP\r\n",
+        ],
+        &pool,
+    );
+    assert_eq!(
+        out,
+        "p NO [TOOBIG] Literals before sign-in are limited to 1024 octets; sign in first\r\n\
+         q NO [TOOBIG] Literals before sign-in are limited to 1024 octets; sign in first\r\n\
+         [NOOP pool=0]a OK NOOP done\r\n"
+    );
+    assert!(
+        !out.contains('+'),
+        "no continuation for a refused literal: {out}"
+    );
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn large_non_sync_literal_before_sign_in_is_swallowed_then_refused() {
+    let pool = LiteralPool::new(100_000);
+    let mut limits = DriverLimits::for_append_limit(50_000);
+    limits.max_literal_before_login = 1024;
+    let mut driver = Driver::new(limits, pool.clone(), "x", true);
+    let big = vec![b'a'; 3000];
+    let mut input = b"p LOGIN {3000+}\r\n".to_vec();
+    input.extend_from_slice(&big);
+    input.extend_from_slice(b" {3+}\r\nxyz\r\na NOOP\r\n");
+    let whole = run(&mut driver, &[&input], &pool);
+    assert_eq!(
+        whole,
+        "p NO [TOOBIG] Literals before sign-in are limited to 1024 octets; sign in first\r\n\
+         [NOOP pool=0]a OK NOOP done\r\n"
+    );
+    let mut driver = Driver::new(limits, pool.clone(), "x", true);
+    let bytes: Vec<&[u8]> = input.chunks(7).collect();
+    assert_eq!(run(&mut driver, &bytes, &pool), whole);
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn small_literals_before_sign_in_are_read_but_not_from_the_pool() {
+    let pool = LiteralPool::new(10);
+    let mut driver = Driver::new(limits(), pool.clone(), "x", true);
+    // The pool could not hold these 20 octets: before sign-in it is not asked.
+    let out = run(
+        &mut driver,
+        &[
+            "a1 LOGIN {9}\r\n".as_bytes(),
+            "홍길동 {11}\r\n".as_bytes(),
+            b"Gpki-Pass-1\r\n",
+        ],
+        &pool,
+    );
+    assert_eq!(
+        out,
+        "+ Ready for literal data\r\n+ Ready for literal data\r\n[LOGIN pool=0]a1 OK LOGIN done\r\n"
+    );
 }

@@ -200,3 +200,29 @@ fn the_driver_frames_what_the_parser_reads() {
         "{parsed_count} / {refused_count}"
     );
 }
+
+/// F3 of the hostile-input issue: fuzz input `0a 35 7d 0a 20 24` of the imap_ext_parse
+/// target. The parser once read `a1 SEARCH TEXT {5}\n $\r\n` as a `$` command while the
+/// driver (like imap-next) took `{5}` before the bare LF as a literal; now both refuse
+/// the bare LF, and what the driver hands over is what the parser reads.
+#[test]
+fn bare_lf_after_a_literal_announcement_is_framed_and_parsed_alike() {
+    use certmail_imap::proto::ext::parse;
+    let input = b"a1 SEARCH TEXT {5}\n $\r\n";
+    assert!(parse(input).is_err(), "parsed {:?}", parse(input));
+    for chunk in [1, 3, input.len()] {
+        let (out, parsed) = run(input, chunk);
+        assert!(parsed.is_empty(), "driver handed over {parsed:?}");
+        // The driver waits for the literal's fifth octet, as imap-next would.
+        assert_eq!(out, "+ Ready for literal data\r\n");
+    }
+    // With the literal complete, the driver hands the command over and it is refused.
+    let input = b"a1 SEARCH TEXT {1}\nx $\r\na2 NOOP\r\n";
+    assert!(parse(&input[..input.len() - 9]).is_err());
+    for chunk in [1, 4, input.len()] {
+        let (out, parsed) = run(input, chunk);
+        assert!(parsed.is_empty(), "driver handed over {parsed:?}");
+        assert!(out.ends_with("[NOOP]a2 OK done\r\n"), "{out}");
+        assert!(out.contains("[error"), "the bare LF is refused: {out}");
+    }
+}

@@ -109,6 +109,7 @@ pub fn imap_settings(
         append_limit: u32::try_from(config.append_limit()).unwrap_or(u32::MAX),
         max_command_line: u32::try_from(i.max_command_line).unwrap_or(u32::MAX),
         max_literal_memory: i.max_literal_memory,
+        max_literal_before_login: i.max_literal_before_login,
         header_cache_memory: i.header_cache_memory,
         max_bad_commands: i.max_bad_commands,
         autologout_minutes: i.autologout_minutes,

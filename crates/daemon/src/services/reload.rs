@@ -92,6 +92,7 @@ fn replace_imap_context(daemon: &Daemon, config: &Config) {
 fn daemon_sign_in_policy(daemon: &Daemon, config: &Config) -> certmail_auth::signin::SignInPolicy {
     certmail_auth::signin::SignInPolicy {
         throttle: Arc::clone(&daemon.throttle),
+        precredential_throttle: Arc::clone(&daemon.precredential_throttle),
         state: Arc::clone(&daemon.sign_in_state),
         ..sign_in_policy(config, &daemon.registry, &daemon.store, &daemon.hub)
     }

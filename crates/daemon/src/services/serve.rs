@@ -117,6 +117,7 @@ fn build_daemon(
     let hub = certmail_session::ChangeHub::new(1024);
     let sign_in = crate::services::reload::sign_in_policy(&config, &registry, &store, &hub);
     let throttle = Arc::clone(&sign_in.throttle);
+    let precredential_throttle = Arc::clone(&sign_in.precredential_throttle);
     let sign_in_state = Arc::clone(&sign_in.state);
     let imap = crate::services::protocols::imap_context(
         &config,
@@ -144,6 +145,7 @@ fn build_daemon(
         hub,
         smtp: RwLock::new(Arc::new(smtp)),
         throttle,
+        precredential_throttle,
         sign_in_state,
         imap: RwLock::new(imap),
         relay: crate::context::RelayHandle::default(),

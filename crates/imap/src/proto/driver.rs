@@ -35,7 +35,7 @@ use super::{
     capability::{CapabilityPhase, capabilities},
     ext::{self, ExtCommand},
     literal::{LiteralPool, announcement, line_tag},
-    response::{code, no, safe_text},
+    response::{bad, code, no, safe_text},
 };
 
 /// Size limits of one connection.
@@ -51,7 +51,14 @@ pub struct DriverLimits {
     /// Whether the greeting's capabilities offer AUTH=EXTERNAL (the certificate alone
     /// signs in); not a limit, but fixed for the connection like them.
     pub auth_external: bool,
+    /// Largest literal accepted before sign-in, octets (`[imap] max_literal_before_login`):
+    /// enough for a login id, a password or a SASL response. Such literals never reserve
+    /// from the shared [`LiteralPool`], which is kept for signed-in users' APPENDs.
+    pub max_literal_before_login: u32,
 }
+
+/// Default of [`DriverLimits::max_literal_before_login`]: 8 KiB.
+pub const DEFAULT_MAX_LITERAL_BEFORE_LOGIN: u32 = 8 * 1024;
 
 impl DriverLimits {
     /// Limits for an APPENDLIMIT of `max_literal` octets, with 64 KiB for the rest of the
@@ -62,6 +69,7 @@ impl DriverLimits {
             max_command: max_literal.saturating_add(64 * 1024),
             max_line: 64 * 1024,
             auth_external: false,
+            max_literal_before_login: DEFAULT_MAX_LITERAL_BEFORE_LOGIN,
         }
     }
 }
@@ -134,6 +142,14 @@ pub struct Driver {
     /// IDLE was accepted and DONE not yet seen: every line goes to imap-next, which
     /// expects DONE (RFC 2177), none to our own parser.
     idling: bool,
+    /// The connection has signed in: literals up to APPENDLIMIT, reserved from the pool.
+    signed_in: bool,
+    /// The tag of the command being received (from its first line), for refusals.
+    command_tag: Option<Tag<'static>>,
+    /// The command being received announced a literal over `max_literal_before_login`:
+    /// imap-next gets it with an empty literal instead, and whatever it makes of the
+    /// command is replaced by `NO [TOOBIG]`.
+    too_big: bool,
 }
 
 impl std::fmt::Debug for Driver {
@@ -188,6 +204,9 @@ impl Driver {
             utf8_quoted: false,
             own_8bit: false,
             idling: false,
+            signed_in: false,
+            command_tag: None,
+            too_big: false,
         }
     }
 
@@ -196,6 +215,13 @@ impl Driver {
     /// refuses every line but DONE.
     pub fn set_idling(&mut self, on: bool) {
         self.idling = on;
+    }
+
+    /// Says the connection has signed in: from now on literals may be as large as
+    /// APPENDLIMIT and are reserved from the shared pool; before, they are bounded by
+    /// `max_literal_before_login` and never touch the pool.
+    pub fn set_signed_in(&mut self, on: bool) {
+        self.signed_in = on;
     }
 
     /// Once IMAP4rev2 is enabled, quoted strings with UTF-8 reach imap-codec as literals
@@ -219,6 +245,11 @@ impl Driver {
         loop {
             match self.server.next() {
                 Ok(Event::GreetingSent { .. }) if self.drop_greeting => self.drop_greeting = false,
+                Ok(
+                    Event::CommandReceived { .. }
+                    | Event::CommandAuthenticateReceived { .. }
+                    | Event::IdleCommandReceived { .. },
+                ) if self.too_big => self.refuse_too_big(),
                 Ok(event) => {
                     if matches!(
                         event,
@@ -254,6 +285,10 @@ impl Driver {
                         return parse_own(command);
                     }
                 },
+                Err(Interrupt::Error(_)) if self.too_big => {
+                    self.pool.release(std::mem::take(&mut self.reserved));
+                    self.refuse_too_big();
+                }
                 Err(Interrupt::Error(error)) => {
                     // The command is gone (imap-next discarded it): free its literal octets.
                     self.pool.release(std::mem::take(&mut self.reserved));
@@ -282,7 +317,7 @@ impl Driver {
                 }
                 Scan::OwnLine => self.feed_own_line(),
                 Scan::Line { message_start } => self.feed_line(message_start),
-                Scan::DiscardLine => (!self.discard_line()).then_some(Feed::NeedInput),
+                Scan::DiscardLine => self.discard_line_step(),
             };
             if let Some(feed) = fed {
                 return feed;
@@ -367,6 +402,13 @@ impl Driver {
             }
             return None;
         }
+        if message_start {
+            self.command_tag = line_tag(&line).and_then(|t| Tag::try_from(t.to_vec()).ok());
+            self.too_big = false;
+        }
+        if let Some(feed) = self.refuse_before_login(&line) {
+            return Some(feed);
+        }
         self.scan = self.scan_line(&line, message_start)?;
         self.server.enqueue_input(&line);
         Some(Feed::Fed)
@@ -380,7 +422,14 @@ impl Driver {
             self.own_8bit = true;
         }
         self.own.extend_from_slice(&line);
-        let max = u64::from(self.limits.max_line);
+        let max = match self.signed_in {
+            true => u64::from(self.limits.max_line),
+            false => u64::from(
+                self.limits
+                    .max_line
+                    .min(self.limits.max_literal_before_login),
+            ),
+        };
         match announcement(&line) {
             None => {
                 self.scan = Scan::Line {
@@ -406,7 +455,9 @@ impl Driver {
             }
             Some(a) => {
                 let length = u64::from(a.length);
-                if self.pool.try_reserve(length) {
+                if !self.signed_in {
+                    // Bounded above; never from the pool signed-in users need.
+                } else if self.pool.try_reserve(length) {
                     self.reserved += length;
                 } else {
                     // Counted like every other literal: refused with NO [LIMIT] when the
@@ -455,6 +506,8 @@ impl Driver {
     /// refused for lack of literal memory (the line is then dropped).
     fn scan_line(&mut self, line: &[u8], message_start: bool) -> Option<Scan> {
         Some(match announcement(line) {
+            // Before sign-in (bounded by `refuse_before_login`): not from the pool.
+            Some(a) if !self.signed_in => Scan::Literal(u64::from(a.length)),
             Some(a) if a.length <= self.limits.max_literal => {
                 let length = u64::from(a.length);
                 if self.pool.try_reserve(length) {
@@ -476,6 +529,20 @@ impl Driver {
                 message_start: true,
             },
         })
+    }
+
+    /// One step of `Scan::DiscardLine`; at the end of a command refused before sign-in,
+    /// imap-next gets its line end. `None` means: keep feeding.
+    fn discard_line_step(&mut self) -> Option<Feed> {
+        if !self.discard_line() {
+            return Some(Feed::NeedInput);
+        }
+        if self.too_big && matches!(self.scan, Scan::Line { .. }) {
+            // The swallowed command ends here: imap-next gets its line end.
+            self.server.enqueue_input(b"\r\n");
+            return Some(Feed::Fed);
+        }
+        None
     }
 
     /// Drops input up to and including the next line break, remembering only the line's
@@ -526,6 +593,52 @@ impl Driver {
             Scan::Line {
                 message_start: true,
             }
+        };
+    }
+}
+
+impl Driver {
+    /// Before sign-in, a literal over `max_literal_before_login` is never read: imap-next
+    /// gets the line with an empty non-synchronizing literal instead (so no `+` is sent),
+    /// the announced octets of a non-sync literal are swallowed with the rest of the
+    /// command, and the command is answered `NO [TOOBIG]` (see `progress`). `None` when
+    /// the line is not refused.
+    fn refuse_before_login(&mut self, line: &[u8]) -> Option<Feed> {
+        let a = announcement(line).filter(|a| {
+            !self.signed_in && !self.idling && a.length > self.limits.max_literal_before_login
+        })?;
+        let open = line.iter().rposition(|&b| b == b'{')?;
+        let mut empty = line[..open].to_vec();
+        empty.extend_from_slice(b"{0+}\r\n");
+        self.too_big = true;
+        self.server.enqueue_input(&empty);
+        if a.non_sync {
+            // RFC 7888: the client sends it without waiting; drop it, then the rest of
+            // the command up to its line end.
+            self.scan = Scan::Discard(u64::from(a.length));
+            self.discard_tail.clear();
+        } else {
+            // The client waits for "+", which never comes: the command ends here.
+            self.server.enqueue_input(b"\r\n");
+            self.scan = Scan::Line {
+                message_start: true,
+            };
+        }
+        Some(Feed::Fed)
+    }
+
+    /// Answers the command refused by `refuse_before_login` (RFC 4469 §4 TOOBIG).
+    fn refuse_too_big(&mut self) {
+        self.too_big = false;
+        let text = format!(
+            "Literals before sign-in are limited to {} octets; sign in first",
+            self.limits.max_literal_before_login
+        );
+        match self.command_tag.take() {
+            Some(tag) => self
+                .server
+                .enqueue_status(no(tag, Some(code("TOOBIG")), &text)),
+            None => self.server.enqueue_status(bad(None, &text)),
         };
     }
 }

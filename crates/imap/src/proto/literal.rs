@@ -32,6 +32,36 @@ pub fn announcement(line: &[u8]) -> Option<Announcement> {
     Some(Announcement { length, non_sync })
 }
 
+/// Checks that `command` is framed as the driver frames it: lines ended by LF, each
+/// literal announced at a line's end (as [`announcement`] reads it, the one reader of
+/// literal announcements) followed by exactly its octets, and nothing after the last line.
+/// Every line must end with CRLF: imap-next refuses a bare LF (RFC 9051 §2.2), so our own
+/// parser refuses it too (found by fuzzing: `a1 SEARCH TEXT {5}\n $\r\n` was once read
+/// as a command with `$` while the driver waited for the literal's octets).
+pub fn check_framing(command: &[u8]) -> Result<(), &'static str> {
+    let mut rest = command;
+    loop {
+        let lf = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or("a command ends with CRLF")?;
+        let (line, after) = rest.split_at(lf + 1);
+        if !line.ends_with(b"\r\n") {
+            return Err("a line ends with CRLF, not a bare LF");
+        }
+        match announcement(line) {
+            None if after.is_empty() => return Ok(()),
+            None => return Err("octets after the end of the command"),
+            Some(a) => {
+                let length = usize::try_from(a.length).map_err(|_| "literal too long")?;
+                rest = after
+                    .get(length..)
+                    .ok_or("literal longer than the command")?;
+            }
+        }
+    }
+}
+
 /// The tag at the start of a command line (RFC 3501 §9 `tag`), if it looks like one: the
 /// first word, ended by a space or the line break.
 pub fn line_tag(line: &[u8]) -> Option<&[u8]> {
@@ -70,6 +100,18 @@ mod tests {
         assert_eq!(announcement(b"a X {}\r\n"), None);
         assert_eq!(announcement(b"a X {99999999999}\r\n"), None);
         assert_eq!(announcement(b"a X {12}"), None, "no line end yet");
+    }
+
+    #[test]
+    fn framing() {
+        assert_eq!(check_framing(b"a SEARCH TEXT {3}\r\n$ x\r\n"), Ok(()));
+        assert_eq!(check_framing(b"a SEARCH TEXT {3+}\r\n$ x ALL\r\n"), Ok(()));
+        // The imap_ext_parse fuzz input 0a 35 7d 0a 20 24 behind its SEARCH TEXT head.
+        assert!(check_framing(b"a1 SEARCH TEXT {5}\n $\r\n").is_err());
+        assert!(check_framing(b"a1 SEARCH TEXT {1}\nx $\r\n").is_err());
+        assert!(check_framing(b"a NOOP\n").is_err());
+        assert!(check_framing(b"a NOOP\r\nb NOOP\r\n").is_err());
+        assert!(check_framing(b"a X {9}\r\nabc\r\n").is_err());
     }
 
     #[test]

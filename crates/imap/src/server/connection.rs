@@ -103,6 +103,7 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
         max_command: s.append_limit.saturating_add(s.max_command_line),
         max_line: s.max_command_line,
         auth_external: !s.sign_in.require_password,
+        max_literal_before_login: s.max_literal_before_login,
     };
     let driver = Driver::new(
         limits,
@@ -471,6 +472,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
     async fn on_event(&mut self, event: DriverEvent) -> std::io::Result<Flow> {
         let flow = self.session.handle_event(self.driver.server(), event).await;
         if let Some(s) = self.session.signed_in() {
+            self.driver.set_signed_in(true);
             self.driver.set_utf8_quoted(s.enabled.imap4rev2);
         }
         Ok(match flow {

@@ -33,4 +33,5 @@ pub use crate::context::{
     DEFAULT_PREAUTH_TIMEOUT_SECS, ImapContext, ImapSettings,
 };
 pub use crate::out::Out;
+pub use crate::proto::driver::DEFAULT_MAX_LITERAL_BEFORE_LOGIN;
 pub use connection::{Connection, serve};

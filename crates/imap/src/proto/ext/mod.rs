@@ -223,6 +223,8 @@ pub fn decode_standard(command: &[u8]) -> Result<CommandBody<'static>, SyntaxErr
 
 /// Parses one complete command (line, literals, final CRLF) that [`claims`] accepted.
 pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
+    // Framed as the driver frames it, or not a command (one reader of lines and literals).
+    super::literal::check_framing(input).map_err(SyntaxError)?;
     if searchres::uses_saved_result(input) {
         return searchres::parse(input);
     }
