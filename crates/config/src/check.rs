@@ -93,10 +93,11 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
             "crl_fetch" => keys::<crate::crl_fetch::CrlFetchSection>(name, sub, &mut problems),
             "mailauth" => keys::<super::MailAuthSection>(name, sub, &mut problems),
             "relay" => keys::<super::RelaySection>(name, sub, &mut problems),
+            "web" => keys::<certmail_web::WebConfig>(name, sub, &mut problems),
             other => problems.push(Problem {
                 key: format!("[{other}]"),
                 message:
-                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay"
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay, web"
                         .into(),
             }),
         }
@@ -172,6 +173,7 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
     c.crl_fetch.validate(&mut bad);
     c.mailauth.validate(&mut bad);
     super::relay::validate(&c.relay, &mut bad);
+    validate_web(&c.web, &mut bad);
     validate_listeners(c, &mut bad);
 }
 
@@ -339,6 +341,17 @@ fn validate_listeners(c: &Config, bad: &mut impl FnMut(&str, String)) {
                     format!("{a} is already used by another listener; give each its own port"),
                 );
             }
+        }
+    }
+}
+
+/// `[web]`: the web crate's own checks, each `web.KEY: text` reported as `[web] KEY`.
+fn validate_web(w: &certmail_web::WebConfig, bad: &mut impl FnMut(&str, String)) {
+    for problem in w.validate().err().unwrap_or_default() {
+        let rest = problem.strip_prefix("web.").unwrap_or(&problem);
+        match rest.split_once(": ") {
+            Some((key, text)) => bad(&format!("[web] {key}"), text.to_string()),
+            None => bad("[web]", problem.clone()),
         }
     }
 }

@@ -24,7 +24,7 @@ pub struct LocalFiles {
 }
 
 /// The sections in file order, as named in TOML.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "server",
     "tls",
     "pki",
@@ -36,6 +36,7 @@ const SECTIONS: [&str; 11] = [
     "crl_fetch",
     "mailauth",
     "relay",
+    "web",
 ];
 
 impl Config {
@@ -73,6 +74,7 @@ impl Config {
             crl_fetch: CrlFetchSection::default(),
             mailauth: MailAuthSection::default(),
             relay: RelaySection::default(),
+            web: Default::default(),
         }
     }
 
