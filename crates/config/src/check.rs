@@ -452,6 +452,23 @@ mod tests {
     }
 
     #[test]
+    fn web_needs_a_public_url_when_it_listens() {
+        let text = "[pki]\ncerts_dir = \"/nonexistent\"\ncrl_dir = \"/nonexistent\"\n\
+                    [web]\nlisten = [\"127.0.0.1:8443\"]\nrequests_per_minute = 0\n";
+        let problems = check(text).expect_err("no public_url");
+        let web: Vec<_> = problems
+            .iter()
+            .filter(|p| p.key.starts_with("[web]"))
+            .map(|p| p.key.as_str())
+            .collect();
+        assert_eq!(web, ["[web] public_url", "[web] requests_per_minute"]);
+        let typo =
+            "[pki]\ncerts_dir = \"/x\"\ncrl_dir = \"/x\"\n[web]\npublic_ur = \"https://a\"\n";
+        let problems = check(typo).expect_err("unknown key");
+        assert_eq!(problems[0].key, "[web] public_ur", "{problems:?}");
+    }
+
+    #[test]
     fn auth_mistakes_are_each_reported_by_key() {
         let text = "[pki]\ncerts_dir = \"/nonexistent\"\ncrl_dir = \"/nonexistent\"\n\
                     [auth]\nsession_policy = \"newest\"\nlockout_threshold = -1\n";
