@@ -73,6 +73,19 @@ async fn metrics_and_autoconfig() -> anyhow::Result<()> {
     let writes = sample(&body, "certmail_store_writes_total").expect("store writes");
     let flushes = sample(&body, "certmail_store_flushes_total").expect("store flushes");
     assert!(writes >= 1.0 && flushes <= writes, "{body}");
+    let build = format!(
+        "certmail_build_info{{version=\"{}\",",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(body.contains(&build), "{body}");
+    assert!(
+        sample(&body, "process_resident_memory_bytes").unwrap_or(0.0) > 1e6,
+        "{body}"
+    );
+    assert!(
+        sample(&body, "process_open_fds").unwrap_or(0.0) >= 3.0,
+        "{body}"
+    );
 
     let (xml, code) = curl(&format!(
         "http://{}/mail/config-v1.1.xml?emailaddress=kim%40test.go.kr",

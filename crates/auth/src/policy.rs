@@ -25,6 +25,11 @@ pub struct SignInPolicy {
     pub temporary_password_secs: i64,
     /// Whom users should ask, for refusal sentences ("your mail administrator (…)").
     pub contact: String,
+    /// Where a person changes an expired password themselves, as a sentence
+    /// ("Change it at https://mail.example.go.kr/password."): the `password_expired`
+    /// refusal says it instead of "ask the administrator". `None` (the web is off): it
+    /// says whom to ask.
+    pub password_change_hint: Option<String>,
     /// Allowed networks per organisation; an organisation not listed may sign in from
     /// anywhere. An account's own list (`settings["networks"]`) replaces its organisation's.
     pub networks: BTreeMap<String, Vec<Cidr>>,
@@ -84,6 +89,7 @@ impl Default for SignInPolicy {
             password_max_age_secs: 90 * 86_400,
             temporary_password_secs: 72 * 3600,
             contact: "your mail administrator".into(),
+            password_change_hint: None,
             networks: BTreeMap::new(),
             throttle: Arc::new(IpThrottle::new(30, 300)),
             precredential_throttle: Arc::new(IpThrottle::new(100, 300)),

@@ -164,10 +164,14 @@ pub(crate) fn check_password_age(
     }
     let limit = policy.password_max_age_secs;
     (limit > 0 && age >= limit).then(|| {
+        let what_to_do = match &policy.password_change_hint {
+            Some(hint) => hint.clone(),
+            None => format!("Ask {contact} for a new one (certmail account passwd)."),
+        };
         Refusal::new(
             RefusalReason::PasswordExpired,
             format!(
-                "Your password has expired (passwords are valid for {} days). Ask {contact} for a new one (certmail account passwd).",
+                "Your password has expired (passwords are valid for {} days). {what_to_do}",
                 limit / 86_400
             ),
         )

@@ -95,10 +95,11 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
             "relay" => keys::<super::RelaySection>(name, sub, &mut problems),
             "store" => keys::<super::StoreSection>(name, sub, &mut problems),
             "cluster" => keys::<super::ClusterSection>(name, sub, &mut problems),
+            "web" => keys::<certmail_web::WebConfig>(name, sub, &mut problems),
             other => problems.push(Problem {
                 key: format!("[{other}]"),
                 message:
-                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay, store, cluster"
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay, store, cluster, web"
                         .into(),
             }),
         }
@@ -175,6 +176,7 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
     c.mailauth.validate(&mut bad);
     super::relay::validate(&c.relay, &mut bad);
     super::cluster::validate(&c.store, &c.cluster, &mut bad);
+    validate_web(&c.web, &mut bad);
     validate_listeners(c, &mut bad);
 }
 
@@ -357,6 +359,17 @@ fn validate_listeners(c: &Config, bad: &mut impl FnMut(&str, String)) {
     }
 }
 
+/// `[web]`: the web crate's own checks, each `web.KEY: text` reported as `[web] KEY`.
+fn validate_web(w: &certmail_web::WebConfig, bad: &mut impl FnMut(&str, String)) {
+    for problem in w.validate().err().unwrap_or_default() {
+        let rest = problem.strip_prefix("web.").unwrap_or(&problem);
+        match rest.split_once(": ") {
+            Some((key, text)) => bad(&format!("[web] {key}"), text.to_string()),
+            None => bad("[web]", problem.clone()),
+        }
+    }
+}
+
 /// Checks `[auth]`: ranges and network lists.
 fn validate_auth(a: &super::AuthSection, bad: &mut impl FnMut(&str, String)) {
     if a.max_connections_per_session == 0 {
@@ -456,6 +469,23 @@ mod tests {
             }
             assert_eq!(keys, expected);
         }
+    }
+
+    #[test]
+    fn web_needs_a_public_url_when_it_listens() {
+        let text = "[pki]\ncerts_dir = \"/nonexistent\"\ncrl_dir = \"/nonexistent\"\n\
+                    [web]\nlisten = [\"127.0.0.1:8443\"]\nrequests_per_minute = 0\n";
+        let problems = check(text).expect_err("no public_url");
+        let web: Vec<_> = problems
+            .iter()
+            .filter(|p| p.key.starts_with("[web]"))
+            .map(|p| p.key.as_str())
+            .collect();
+        assert_eq!(web, ["[web] public_url", "[web] requests_per_minute"]);
+        let typo =
+            "[pki]\ncerts_dir = \"/x\"\ncrl_dir = \"/x\"\n[web]\npublic_ur = \"https://a\"\n";
+        let problems = check(typo).expect_err("unknown key");
+        assert_eq!(problems[0].key, "[web] public_ur", "{problems:?}");
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct Config {
     /// `[relay]`: outbound delivery to remote domains.
     #[serde(default)]
     pub relay: RelaySection,
+    /// `[web]`: the self-service HTTPS front (sign-up, passwords, TOTP, org admins).
+    #[serde(default)]
+    pub web: certmail_web::WebConfig,
     /// `[store]`: which backend holds the mail (sled or PostgreSQL).
     #[serde(default)]
     pub store: StoreSection,
@@ -414,6 +417,7 @@ impl Config {
             password_max_age_secs: secs(a.password_max_age_days, 86_400),
             temporary_password_secs: secs(a.temporary_password_hours, 3600),
             contact: a.contact.clone(),
+            password_change_hint: self.web.password_hint(),
             networks,
             throttle: std::sync::Arc::new(certmail_auth::policy::IpThrottle::new(
                 a.ip_failure_limit,

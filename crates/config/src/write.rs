@@ -24,7 +24,7 @@ pub struct LocalFiles {
 }
 
 /// The sections in file order, as named in TOML.
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "server",
     "tls",
     "pki",
@@ -36,6 +36,7 @@ const SECTIONS: [&str; 13] = [
     "crl_fetch",
     "mailauth",
     "relay",
+    "web",
     "store",
     "cluster",
 ];
@@ -75,6 +76,7 @@ impl Config {
             crl_fetch: CrlFetchSection::default(),
             mailauth: MailAuthSection::default(),
             relay: RelaySection::default(),
+            web: Default::default(),
             store: Default::default(),
             cluster: Default::default(),
         }

@@ -51,6 +51,18 @@ pub struct Daemon {
     /// Queue wake-ups and the queue-edit lock, shared by SMTP delivery, the relay's runner
     /// and the admin handler.
     pub queue: Arc<certmail_smtp::outbound::QueueSignals>,
+    /// The self-service web, when `[web] listen` was set at start (its context is rebuilt
+    /// on reload).
+    pub web: Option<WebHandle>,
+}
+
+/// The running web: the server (reloadable) and its `[web] max_connections` slots (sized
+/// at start).
+pub struct WebHandle {
+    /// The routes over the current web context.
+    pub server: certmail_web::WebServer,
+    /// One per open web connection.
+    pub slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Daemon {

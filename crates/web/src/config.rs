@@ -1,10 +1,10 @@
 //! [`WebConfig`]: the `[web]` section. The daemon's config crate embeds it as it is.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The self-service web (`[web]`). Every field has a default; an empty `listen` (the
 /// default) keeps the web off.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
     /// Addresses to listen on with HTTPS, e.g. `["0.0.0.0:443"]`. Default empty: off.

@@ -2,7 +2,7 @@
 //! value is the organisation the account administers (exactly as in
 //! `Account.organisation` of the accounts it may act on), so no store-format change is
 //! needed. `certmail account role ID org-admin --organisation ORG [--remove]` calls
-//! [`set_org_admin`] (wired by the daemon's CLI later).
+//! [`set_org_admin`].
 
 use certmail_store::{Account, AuditEvent, Store};
 

@@ -219,6 +219,33 @@ pub(super) async fn list(ctx: &AdminContext) -> anyhow::Result<Response> {
 }
 
 /// The answer for an unknown account id.
+/// `account role ID org-admin --organisation ORG [--remove]`: the web's org-admin role.
+pub(super) async fn set_role(
+    ctx: &AdminContext,
+    id: &str,
+    organisation: Option<&str>,
+) -> anyhow::Result<Response> {
+    match certmail_web::role::set_org_admin(ctx.store.as_ref(), id, organisation, "cli").await {
+        Ok(()) => {}
+        Err(certmail_web::WebError::Refused { code, .. }) if code == "not_found" => {
+            return Ok(not_found(id));
+        }
+        Err(e @ certmail_web::WebError::Refused { .. }) => {
+            let (_, code, message) = e.public();
+            return Ok(Response::fail(&code, message));
+        }
+        Err(e) => return Err(anyhow::anyhow!("{e}")),
+    }
+    let message = match organisation {
+        Some(org) => format!("account {id} is now an org admin of {org}"),
+        None => format!("account {id} is no longer an org admin"),
+    };
+    Ok(Response::ok(
+        message,
+        json!({ "account": id, "org_admin": organisation }),
+    ))
+}
+
 pub(super) fn not_found(id: &str) -> Response {
     Response::fail(
         "not_found",

@@ -72,6 +72,13 @@ pub enum Request {
         /// The login id.
         id: String,
     },
+    /// Grants the org-admin role for an organisation (`None`: removes it).
+    AccountRole {
+        /// The login id.
+        id: String,
+        /// The organisation administered; `None` removes the role.
+        organisation: Option<String>,
+    },
     /// Sets the networks an account may sign in from (empty: its organisation's).
     AccountNetworks {
         /// The login id.

@@ -53,6 +53,7 @@ fn subject(req: &Request) -> Option<String> {
         | Request::AccountLock { id }
         | Request::AccountUnlock { id }
         | Request::AccountNetworks { id, .. }
+        | Request::AccountRole { id, .. }
         | Request::AccountTotp { id, .. } => Some(id.clone()),
         Request::DeviceForget { account, .. } => Some(account.clone()),
         Request::CertBind { account, .. }
@@ -116,6 +117,9 @@ async fn dispatch(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> 
         Request::AccountLock { id } => accounts::set_state(ctx, &id, AccountState::Locked).await,
         Request::AccountUnlock { id } => accounts::unlock(ctx, &id).await,
         Request::AccountNetworks { id, cidrs } => accounts::set_networks(ctx, &id, cidrs).await,
+        Request::AccountRole { id, organisation } => {
+            accounts::set_role(ctx, &id, organisation.as_deref()).await
+        }
         Request::AccountPasswd { id, password } => accounts::passwd(ctx, &id, password).await,
         Request::AccountShow { id } => accounts::show(ctx, &id).await,
         Request::AccountList => accounts::list(ctx).await,

@@ -49,6 +49,12 @@ pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
         }
         AccountCommand::Lock { id, out } => (Request::AccountLock { id }, out.json),
         AccountCommand::Unlock { id, out } => (Request::AccountUnlock { id }, out.json),
+        AccountCommand::Role {
+            id,
+            organisation,
+            out,
+            ..
+        } => (Request::AccountRole { id, organisation }, out.json),
         AccountCommand::Networks { id, cidrs, out } => {
             (Request::AccountNetworks { id, cidrs }, out.json)
         }

@@ -206,6 +206,24 @@ pub enum AccountCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Grant or remove a role: `org-admin --organisation ORG` lets the account approve
+    /// sign-ups and help the people of ORG on the web ([web]); `--remove` takes it away.
+    Role {
+        /// The login id.
+        id: String,
+        /// The role (only `org-admin`).
+        #[arg(value_parser = ["org-admin"])]
+        role: String,
+        /// The organisation administered, exactly as the accounts' organisation.
+        #[arg(long, required_unless_present = "remove", conflicts_with = "remove")]
+        organisation: Option<String>,
+        /// Remove the role instead of granting it.
+        #[arg(long)]
+        remove: bool,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
     /// Set the networks (CIDR) an account may sign in from, replacing its organisation's
     /// ([auth] networks); with none, the organisation's apply again.
     Networks {

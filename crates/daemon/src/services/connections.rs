@@ -6,16 +6,17 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use crate::services::listener::ListenerKind;
 
 /// Every listener kind, in the order `/metrics` lists them.
-pub const KINDS: [ListenerKind; 5] = [
+pub const KINDS: [ListenerKind; 6] = [
     ListenerKind::ImapTls,
     ListenerKind::ImapStartTls,
     ListenerKind::SubmissionTls,
     ListenerKind::SubmissionStartTls,
     ListenerKind::Mx,
+    ListenerKind::Web,
 ];
 
-static OPENED: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
-static OPEN: [AtomicI64; 5] = [const { AtomicI64::new(0) }; 5];
+static OPENED: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+static OPEN: [AtomicI64; 6] = [const { AtomicI64::new(0) }; 6];
 
 fn index(kind: ListenerKind) -> usize {
     KINDS

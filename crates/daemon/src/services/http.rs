@@ -1,15 +1,23 @@
-//! A small HTTP/1.1 listener for two things: Prometheus metrics (on localhost) and
-//! Thunderbird's autoconfig file (for the organisation's web front or port 80).
+//! The plain-HTTP listeners for Prometheus metrics (on localhost) and Thunderbird's
+//! autoconfig file (for the organisation's web front or port 80), on the same HTTP stack
+//! as the self-service web (hyper 1 through axum).
 //!
-//! One request per connection, GET only, bounded header size and time: nothing here is
-//! worth a web framework.
+//! GET only (axum answers 405 otherwise), the request head bounded in size and time, and
+//! every connection closed after at most ten seconds.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
 
 use crate::context::Daemon;
 
@@ -25,6 +33,55 @@ pub enum Routes {
 /// Longest request head (request line and headers) read.
 const MAX_HEAD: usize = 8 * 1024;
 
+/// Longest life of one connection.
+const CONNECTION_SECS: u64 = 10;
+
+/// The routes of a `routes` listener over `daemon`.
+fn router(routes: Routes, daemon: Arc<Daemon>) -> Router {
+    let r = match routes {
+        Routes::Metrics => Router::new().route("/metrics", get(metrics)),
+        Routes::Autoconfig => Router::new()
+            .route(
+                "/.well-known/autoconfig/mail/config-v1.1.xml",
+                get(autoconfig),
+            )
+            .route("/mail/config-v1.1.xml", get(autoconfig)),
+    };
+    r.fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .with_state(daemon)
+}
+
+async fn metrics(State(daemon): State<Arc<Daemon>>) -> Response {
+    let body = crate::services::metrics::render(&daemon).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn autoconfig(
+    State(daemon): State<Arc<Daemon>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    match crate::services::metrics::autoconfig(&daemon, query.as_deref().unwrap_or(""), host) {
+        Some(xml) => (
+            [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+            xml,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "not a domain of this server\n").into_response(),
+    }
+}
+
 /// Serves HTTP requests until shutdown.
 pub async fn serve(
     listener: TcpListener,
@@ -32,6 +89,7 @@ pub async fn serve(
     routes: Routes,
     shutdown: CancellationToken,
 ) {
+    let app = router(routes, daemon);
     loop {
         let tcp = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -44,96 +102,18 @@ pub async fn serve(
                 }
             },
         };
-        let d = Arc::clone(&daemon);
+        let app = app.clone();
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(10), answer(tcp, &d, routes)).await;
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                app.clone().oneshot(request.map(axum::body::Body::new))
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(CONNECTION_SECS))
+                .max_buf_size(MAX_HEAD)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(tcp), service);
+            let _ = tokio::time::timeout(Duration::from_secs(CONNECTION_SECS), conn).await;
         });
     }
-}
-
-async fn answer(tcp: TcpStream, daemon: &Daemon, routes: Routes) -> std::io::Result<()> {
-    let mut reader = BufReader::new(tcp);
-    let mut head = String::new();
-    let mut line = String::new();
-    let mut host = String::new();
-    loop {
-        line.clear();
-        let n = reader.read_line(&mut line).await?;
-        if n == 0 || head.len() + n > MAX_HEAD {
-            return respond(reader.get_mut(), 400, "text/plain", "bad request\n").await;
-        }
-        if head.is_empty() {
-            head = line.trim_end().to_string();
-        } else if line.trim_end().is_empty() {
-            break;
-        } else if let Some((_, value)) = line
-            .split_once(':')
-            .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
-        {
-            host = value.trim().to_string();
-        }
-    }
-    let mut parts = head.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    if method != "GET" {
-        return respond(reader.get_mut(), 405, "text/plain", "only GET\n").await;
-    }
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    match (routes, path) {
-        (Routes::Metrics, "/metrics") => {
-            let body = crate::services::metrics::render(daemon).await;
-            respond(
-                reader.get_mut(),
-                200,
-                "text/plain; version=0.0.4; charset=utf-8",
-                &body,
-            )
-            .await
-        }
-        (
-            Routes::Autoconfig,
-            "/.well-known/autoconfig/mail/config-v1.1.xml" | "/mail/config-v1.1.xml",
-        ) => match crate::services::metrics::autoconfig(daemon, query, &host) {
-            Some(xml) => {
-                respond(
-                    reader.get_mut(),
-                    200,
-                    "application/xml; charset=utf-8",
-                    &xml,
-                )
-                .await
-            }
-            None => {
-                respond(
-                    reader.get_mut(),
-                    404,
-                    "text/plain",
-                    "not a domain of this server\n",
-                )
-                .await
-            }
-        },
-        _ => respond(reader.get_mut(), 404, "text/plain", "not found\n").await,
-    }
-}
-
-async fn respond(
-    tcp: &mut TcpStream,
-    status: u16,
-    content_type: &str,
-    body: &str,
-) -> std::io::Result<()> {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        _ => "Method Not Allowed",
-    };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    tcp.write_all(head.as_bytes()).await?;
-    tcp.write_all(body.as_bytes()).await?;
-    tcp.shutdown().await
 }

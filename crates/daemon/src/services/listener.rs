@@ -26,6 +26,8 @@ pub enum ListenerKind {
     SubmissionStartTls,
     /// SMTP for other mail servers (25).
     Mx,
+    /// The self-service web, HTTPS (443).
+    Web,
 }
 
 impl ListenerKind {
@@ -37,6 +39,7 @@ impl ListenerKind {
             Self::SubmissionTls => "submissions",
             Self::SubmissionStartTls => "submission",
             Self::Mx => "smtp",
+            Self::Web => "web",
         }
     }
 }

@@ -13,6 +13,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 /// The metrics text.
 pub async fn render(daemon: &Daemon) -> String {
     let mut out = String::new();
+    process_gauges(&mut out);
     connection_counters(&mut out);
     sessions_and_signins(daemon, &mut out).await;
     message_counters(&mut out);
@@ -21,6 +22,48 @@ pub async fn render(daemon: &Daemon) -> String {
     store_counters(daemon, &mut out);
     crate::services::state_metrics::render(daemon, &mut out).await;
     out
+}
+
+/// The build (`certmail_build_info`) and what Linux says about this process: resident
+/// memory (`VmRSS`) and open file descriptors. The commit is `CERTMAIL_COMMIT` at build
+/// time (`unknown` without it, e.g. from a tarball).
+fn process_gauges(out: &mut String) {
+    family(
+        out,
+        "certmail_build_info",
+        "gauge",
+        "The running build: version and commit (1).",
+    );
+    let _ = writeln!(
+        out,
+        "certmail_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("CERTMAIL_COMMIT").unwrap_or("unknown")
+    );
+    let rss_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+    if let Some(kib) = rss_kib {
+        family(
+            out,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+        );
+        let _ = writeln!(out, "process_resident_memory_bytes {}", kib * 1024);
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        family(
+            out,
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+        );
+        let _ = writeln!(out, "process_open_fds {}", fds.count());
+    }
 }
 
 /// Connections accepted and open now, by listener.

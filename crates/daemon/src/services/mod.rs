@@ -7,6 +7,7 @@
 //!   [`connections`] (open connections by listener, counted by the protocol handlers).
 //! - [`relay`] (the outbound queue runner, reloadable), [`notices`] (daily expiry notices,
 //!   new-device notices), [`revocation`] (CRLs reaching live sessions).
+//! - [`web`]: the self-service web listener (crates/web) and its context.
 //! - [`admin_socket`]: the admin socket's server side.
 //! - [`notify`] (sd_notify) and [`logging`].
 //!
@@ -28,3 +29,4 @@ pub mod reload;
 pub mod revocation;
 pub mod serve;
 pub mod state_metrics;
+pub mod web;

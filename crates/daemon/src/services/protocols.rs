@@ -18,6 +18,7 @@ pub async fn handle(daemon: Arc<Daemon>, kind: ListenerKind, acc: Accepted) {
             smtp(&daemon, kind, acc).await
         }
         ListenerKind::ImapTls | ListenerKind::ImapStartTls => imap(&daemon, kind, acc).await,
+        ListenerKind::Web => crate::services::web::handle(&daemon, acc).await,
     }
 }
 
@@ -31,7 +32,7 @@ pub async fn refuse_busy(_daemon: Arc<Daemon>, kind: ListenerKind, mut tcp: TcpS
             b"421 4.7.0 Too many connections from your address; close some and retry\r\n"
         }
         // Implicit TLS: no plaintext may be sent; just close.
-        ListenerKind::ImapTls | ListenerKind::SubmissionTls => b"",
+        ListenerKind::ImapTls | ListenerKind::SubmissionTls | ListenerKind::Web => b"",
     };
     let _ = tokio::time::timeout(Duration::from_secs(5), tcp.write_all(text)).await;
 }

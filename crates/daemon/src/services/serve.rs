@@ -44,7 +44,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let admin = crate::services::admin_socket::bind(&admin_path)
         .with_context(|| format!("admin socket {}", admin_path.display()))?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let daemon = Arc::new(build_daemon(config, config_path, store, tls));
+    let daemon = Arc::new(build_daemon(config, config_path, store, tls)?);
 
     // The first daily pass (expiry notices, audit retention) completes before the daemon
     // says it listens; later passes run every 24 hours.
@@ -108,7 +108,7 @@ fn build_daemon(
     config_path: PathBuf,
     store: Arc<dyn certmail_store::Store>,
     tls: TlsState,
-) -> Daemon {
+) -> anyhow::Result<Daemon> {
     let registry = Arc::new(certmail_session::LocalRegistry::new(
         certmail_session::RegistryConfig {
             max_connections_per_session: config.auth.max_connections_per_session,
@@ -127,6 +127,14 @@ fn build_daemon(
         hub.clone(),
     );
     let queue = Arc::new(certmail_smtp::outbound::QueueSignals::default());
+    let web = crate::services::web::build(
+        &config,
+        sign_in.clone(),
+        &store,
+        &registry,
+        &hub,
+        Arc::clone(&tls.current().pki),
+    )?;
     let smtp = crate::services::protocols::smtp_context(
         &config,
         sign_in,
@@ -135,7 +143,7 @@ fn build_daemon(
         hub.clone(),
     )
     .with_queue_signals(Arc::clone(&queue));
-    Daemon {
+    Ok(Daemon {
         config: RwLock::new(Arc::new(config)),
         config_path,
         tls,
@@ -150,7 +158,8 @@ fn build_daemon(
         imap: RwLock::new(imap),
         relay: crate::context::RelayHandle::default(),
         queue,
-    }
+        web,
+    })
 }
 
 /// Binds every listener of the configuration and spawns every service: mail listeners,
@@ -214,6 +223,9 @@ async fn bind_mail_listeners(
     ] {
         bound.extend(listener::bind(kind, addrs).await?);
     }
+    // `[web] listen` was checked to hold addresses by check-config.
+    let web: Vec<std::net::SocketAddr> = config.web.listen.iter().flat_map(|a| a.parse()).collect();
+    bound.extend(listener::bind(ListenerKind::Web, &web).await?);
     Ok(bound)
 }
 
