@@ -96,6 +96,7 @@ async fn dispatch(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> 
             name,
             organisation,
             addresses,
+            foreign,
             approve,
             password,
         } => {
@@ -104,6 +105,7 @@ async fn dispatch(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> 
                 name,
                 organisation,
                 addresses,
+                foreign,
                 approve,
                 password,
             };

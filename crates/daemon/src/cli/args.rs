@@ -163,6 +163,10 @@ pub enum AccountCommand {
         /// A mail address; repeat for several (the first is the primary one).
         #[arg(long = "address", required = true)]
         addresses: Vec<String>,
+        /// Accept addresses outside `[server] local_domains` (mail to them is not delivered
+        /// here; without this flag they are refused).
+        #[arg(long)]
+        foreign: bool,
         /// Approve the account at once.
         #[arg(long)]
         approve: bool,
