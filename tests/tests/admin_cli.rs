@@ -164,6 +164,11 @@ fn networks_and_addresses_are_checked_before_they_are_stored() -> anyhow::Result
     );
     let (code, _, err) = add("park", "박지훈", "park@elsewhere.example", &["--foreign"])?;
     assert_eq!(code, 0, "--foreign keeps it: {err}");
+    let (_, out, _) = fx.certmail(&["account", "list"])?;
+    assert!(
+        out.starts_with("1 account\n"),
+        "one account, in the singular: {out}"
+    );
     let (code, _, err) = add("choi", "최유진", "choi@localhost", &[])?;
     assert_eq!(
         code, 0,
@@ -202,6 +207,7 @@ fn account_list_pads_hangul_names_by_display_width() -> anyhow::Result<()> {
     }
     let (code, out, _) = fx.certmail(&["account", "list"])?;
     assert_eq!(code, 0);
+    assert!(out.contains("3 accounts"), "{out}");
     let starts: Vec<usize> = out
         .lines()
         .filter_map(|l| {

@@ -65,7 +65,10 @@ async fn dev_mode_creates_everything_and_accepts_the_demo_certificate() -> anyho
     assert!(example("openssl:").contains(" -crlf "), "{out}");
     let (code, help, _) = certmail_tests::run_certmail(&["dev", "--help"], &[])?;
     assert_eq!(code, 0);
-    assert!(help.contains("--data <DIR>"), "the help's DIR is --data:\n{help}");
+    assert!(
+        help.contains("--data <DIR>"),
+        "the help's DIR is --data:\n{help}"
+    );
 
     // A real TLS client with the demo certificate, over TLS 1.2 and 1.3, on both implicit-TLS ports.
     let pki = data.join("pki");

@@ -6,7 +6,7 @@ use certmail_store::AccountState;
 use serde_json::json;
 
 use super::Response;
-use super::context::{AdminContext, ended};
+use super::context::{AdminContext, counted, ended};
 
 /// What `account add` asks for.
 pub(super) struct NewAccount {
@@ -264,7 +264,7 @@ pub(super) async fn list(ctx: &AdminContext) -> anyhow::Result<Response> {
         .map(account_json)
         .collect();
     Ok(Response::ok(
-        format!("{} accounts", list.len()),
+        counted(list.len() as u64, "account", "accounts"),
         json!({ "accounts": list }),
     ))
 }

@@ -84,6 +84,12 @@ impl AdminContext {
     }
 }
 
+/// `n` things, in the singular for one: `counted(1, "account", "accounts")` is "1 account".
+pub(super) fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n: u64 = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// " (N connections ended)" when a request ended live connections.
 pub(super) fn ended(n: usize) -> String {
     match n {
