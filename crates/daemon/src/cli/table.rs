@@ -79,7 +79,7 @@ fn sessions(data: &Value) {
                     s(x, "device"),
                     join(x, "protocols"),
                     s(x, "connections"),
-                    date(x.get("since")),
+                    date_time(x.get("since")),
                 ]
             },
         );
@@ -220,6 +220,16 @@ fn date(v: Option<&Value>) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// A Unix time as UTC date and minute (`2026-11-22 09:05Z`): a session's start needs the
+/// time of day.
+fn date_time(v: Option<&Value>) -> String {
+    let Some(t) = v.and_then(Value::as_i64) else {
+        return "-".into();
+    };
+    let secs = t.rem_euclid(86_400);
+    format!("{} {:02}:{:02}Z", date(v), secs / 3600, secs % 3600 / 60)
+}
+
 #[cfg(test)]
 mod tests {
     use unicode_width::UnicodeWidthStr as _;
@@ -274,6 +284,12 @@ mod tests {
         assert_eq!(
             super::date(Some(&serde_json::json!(1_795_305_600))),
             "2026-11-22"
+        );
+        assert_eq!(
+            super::date_time(Some(&serde_json::json!(
+                1_795_305_600 + 9 * 3600 + 5 * 60 + 7
+            ))),
+            "2026-11-22 09:05Z"
         );
     }
 }
