@@ -135,3 +135,90 @@ fn accounts_and_certificates_offline_and_live() -> anyhow::Result<()> {
     drop(daemon);
     Ok(())
 }
+
+/// Input an administrator gets wrong is refused with the fix: host bits in a network, an
+/// address outside the local domains; a single-label local domain is a mail domain.
+#[test]
+fn networks_and_addresses_are_checked_before_they_are_stored() -> anyhow::Result<()> {
+    let fx = fixtures::Installation::new()?;
+    let config = std::fs::read_to_string(&fx.config_path)?;
+    let with_localhost = config.replace(
+        "local_domains = [\"test.go.kr\"]",
+        "local_domains = [\"test.go.kr\", \"localhost\"]",
+    );
+    assert_ne!(config, with_localhost, "the fixture names its local domain");
+    std::fs::write(&fx.config_path, with_localhost)?;
+    let add = |id: &str, name: &str, address: &str, extra: &[&str]| {
+        let mut args = vec!["account", "add", id, "--name", name, "--address", address];
+        args.extend_from_slice(extra);
+        fx.certmail(&args)
+    };
+
+    let (code, _, err) = add("park", "박지훈", "park@elsewhere.example", &[])?;
+    assert_eq!(code, 1, "an address outside local_domains is refused");
+    assert!(
+        err.contains("park@elsewhere.example")
+            && err.contains("test.go.kr")
+            && err.contains("--foreign"),
+        "{err}"
+    );
+    let (code, _, err) = add("park", "박지훈", "park@elsewhere.example", &["--foreign"])?;
+    assert_eq!(code, 0, "--foreign keeps it: {err}");
+    let (_, out, _) = fx.certmail(&["account", "list"])?;
+    assert!(
+        out.starts_with("1 account\n"),
+        "one account, in the singular: {out}"
+    );
+    let (code, _, err) = add("choi", "최유진", "choi@localhost", &[])?;
+    assert_eq!(
+        code, 0,
+        "a single-label local domain is a mail domain: {err}"
+    );
+
+    let (code, _, err) = fx.certmail(&["account", "networks", "choi", "10.1.0.5/16"])?;
+    assert_eq!(code, 1, "host bits set");
+    assert!(err.contains("10.1.0.0/16"), "names the network: {err}");
+    let (code, out, _) = fx.certmail(&["account", "show", "choi", "--json"])?;
+    assert_eq!(code, 0);
+    assert!(
+        json(&out)["data"]["account"]["networks"].is_null(),
+        "nothing stored: {out}"
+    );
+    let (code, out, err) = fx.certmail(&["account", "networks", "choi", "10.1.0.0/16"])?;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("10.1.0.0/16"), "{out}");
+    Ok(())
+}
+
+/// `account list` lines up its columns in terminal columns: Hangul names take two each.
+#[test]
+fn account_list_pads_hangul_names_by_display_width() -> anyhow::Result<()> {
+    use unicode_width::UnicodeWidthStr as _;
+    let fx = fixtures::Installation::new()?;
+    for (id, name) in [
+        ("hong", "홍길동"),
+        ("namgung", "남궁 지혜 (교육부)"),
+        ("lee", "Lee"),
+    ] {
+        let address = format!("{id}@test.go.kr");
+        let (code, _, err) =
+            fx.certmail(&["account", "add", id, "--name", name, "--address", &address])?;
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, _) = fx.certmail(&["account", "list"])?;
+    assert_eq!(code, 0);
+    assert!(out.contains("3 accounts"), "{out}");
+    let starts: Vec<usize> = out
+        .lines()
+        .filter_map(|l| {
+            let at = l.find("STATE").or_else(|| l.find("pending"))?;
+            Some(l[..at].width())
+        })
+        .collect();
+    assert_eq!(starts.len(), 4, "a header and three rows: {out}");
+    assert!(
+        starts.iter().all(|s| *s == starts[0]),
+        "{starts:?} in\n{out}"
+    );
+    Ok(())
+}

@@ -1,5 +1,5 @@
 //! `certmail cert inspect`: the helpdesk tool (issue 3). For every kind of certificate it
-//! prints ACCEPT or REFUSE with the machine code and a sentence a helpdesk can read out,
+//! prints ACCEPT, or `refused (code):`, and a sentence a helpdesk can read out,
 //! exits 0 or 1, `--json` parses with the same decision, and `--account` adds the binding,
 //! name and account-state checks. Same answers from the store (daemon stopped) and through
 //! the admin socket (daemon running).
@@ -247,8 +247,12 @@ fn judge(run: &Run, want: Want) -> Vec<String> {
         Want::Refuse(code, words) => {
             check(run.exit == 1, format!("exit {} (want 1)", run.exit));
             check(
-                run.human.contains(&format!("REFUSE ({code})")),
-                format!("no `REFUSE ({code})` in {:?}", run.human),
+                run.human.contains(&format!("refused ({code}): ")),
+                format!("no `refused ({code}): ` in {:?}", run.human),
+            );
+            check(
+                run.human.matches(&format!("({code})")).count() == 1,
+                format!("the code twice in {:?}", run.human),
             );
             check(j["ok"] == false, format!("json ok is {}", j["ok"]));
             check(j["code"] == code, format!("json code {}", j["code"]));
@@ -393,6 +397,10 @@ async fn inspect_of_a_file_that_is_no_certificate_fails_plainly() -> anyhow::Res
     assert!(
         format!("{out}{err}").to_lowercase().contains("certificate"),
         "says what is wrong: {out}{err}"
+    );
+    assert!(
+        err.contains("refused (invalid)") && !err.contains("internal"),
+        "a user's file is the user's input error, not the server's: {err}"
     );
     Ok(())
 }

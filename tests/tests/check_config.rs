@@ -1,4 +1,4 @@
-//! `certmail check-config` lists every problem of a bad file at once, naming each key.
+//! `certmail check-config` lists every problem of a bad file in one run, naming each key.
 
 use certmail_tests::run_certmail;
 
@@ -36,23 +36,12 @@ enabled = true
         &[],
     )?;
     assert_eq!(code, 1, "a bad file must fail; stdout: {stdout}");
-    // Type and unknown-key errors come first (serde), then range and file checks.
-    for needle in ["[server] colour", "[smtp] max_message_size", "[spam]"] {
-        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
-    }
-
-    // Fix the type errors: now every value problem is listed together.
-    let text = std::fs::read_to_string(&path)?
-        .replace("colour = \"blue\"\n", "")
-        .replace("max_message_size = \"big\"\n", "")
-        .replace("[spam]\nenabled = true\n", "");
-    std::fs::write(&path, text)?;
-    let (code, _, stderr) = run_certmail(
-        &["check-config", "--config", path.to_str().expect("utf-8")],
-        &[],
-    )?;
-    assert_eq!(code, 1);
+    // One run lists every problem: unknown keys and sections and type errors beside the
+    // range and file checks that once waited for them to be fixed.
     for needle in [
+        "[server] colour",
+        "[smtp] max_message_size",
+        "[spam]",
         "[server] hostname",
         "[server] log_level",
         "[tls] cert",

@@ -40,6 +40,35 @@ async fn dev_mode_creates_everything_and_accepts_the_demo_certificate() -> anyho
         out.contains(password.trim()),
         "dev mode should print the demo password"
     );
+    let config = data.join("certmail.toml");
+    assert!(
+        out.contains(&format!("export CERTMAIL_CONFIG={}", config.display())),
+        "admin commands need the config path:\n{out}"
+    );
+    // The printed examples, run as printed (PORT: the port the OS chose).
+    let imaps = daemon.addr("imaps").port().to_string();
+    let example = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|l| l.replace("PORT", &imaps))
+            .unwrap_or_else(|| panic!("no {prefix} line in:\n{out}"))
+    };
+    let curl = std::process::Command::new("sh")
+        .args(["-c", &example("curl:")])
+        .output()?;
+    let shown = String::from_utf8_lossy(&curl.stdout);
+    assert!(
+        curl.status.success() && shown.contains("EXISTS"),
+        "the curl example prints the mailbox: {shown} {}",
+        String::from_utf8_lossy(&curl.stderr)
+    );
+    assert!(example("openssl:").contains(" -crlf "), "{out}");
+    let (code, help, _) = certmail_tests::run_certmail(&["dev", "--help"], &[])?;
+    assert_eq!(code, 0);
+    assert!(
+        help.contains("--data <DIR>"),
+        "the help's DIR is --data:\n{help}"
+    );
 
     // A real TLS client with the demo certificate, over TLS 1.2 and 1.3, on both implicit-TLS ports.
     let pki = data.join("pki");

@@ -112,3 +112,30 @@ async fn certmail_reload_waits_and_fails_on_a_broken_config() -> anyhow::Result<
     assert!(line.starts_with("220 "), "{line}");
     Ok(())
 }
+
+/// A listener added to the file is not silently ignored: the reload is refused, names the
+/// key that needs a restart, and the daemon goes on as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_with_a_changed_listener_is_refused_naming_the_key() -> anyhow::Result<()> {
+    let fx = fixtures::Installation::new()?;
+    let _daemon = fx.start()?;
+    let good = std::fs::read_to_string(&fx.config_path)?;
+    fx.append_config("[http]\nmetrics_listen = [\"127.0.0.1:0\"]")?;
+    let (code, out, err) = fx.certmail(&["reload"])?;
+    assert_eq!(code, 1, "a changed listener must fail the reload: {out}");
+    assert!(
+        !out.contains("reloaded"),
+        "claims a reload it did not do: {out}"
+    );
+    assert!(
+        err.contains("[http] metrics_listen") && err.contains("restart"),
+        "{err}"
+    );
+
+    // Put back, the same file reloads again.
+    std::fs::write(&fx.config_path, &good)?;
+    let (code, out, err) = fx.certmail(&["reload"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("reloaded"), "{out}");
+    Ok(())
+}

@@ -69,8 +69,13 @@ fn valid_id(id: &str) -> bool {
 fn valid_address(a: &str) -> bool {
     match a.rsplit_once('@') {
         Some((local, domain)) => {
+            // A single label (`user@localhost`) is a valid domain (RFC 5321 §2.3.5); the
+            // admin layer accepts it only for a local domain.
             !local.is_empty()
-                && domain.contains('.')
+                && !domain.is_empty()
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
                 && !a.contains(char::is_whitespace)
                 && !a.contains(['<', '>', ','])
         }

@@ -310,6 +310,30 @@ impl Cidr {
         (prefix <= max).then_some(Cidr { addr, prefix })
     }
 
+    /// The network with its host bits cleared (`10.1.0.5/16` → `10.1.0.0/16`); equal to
+    /// `self` when it names a network as written.
+    pub fn network(&self) -> Cidr {
+        let keep = |octets: &mut [u8]| {
+            for (i, o) in octets.iter_mut().enumerate() {
+                let bits = usize::from(self.prefix).saturating_sub(i * 8).min(8);
+                *o &= if bits == 0 { 0 } else { 0xffu8 << (8 - bits) };
+            }
+        };
+        let addr = match self.addr {
+            IpAddr::V4(a) => {
+                let mut o = a.octets();
+                keep(&mut o);
+                IpAddr::from(o)
+            }
+            IpAddr::V6(a) => {
+                let mut o = a.octets();
+                keep(&mut o);
+                IpAddr::from(o)
+            }
+        };
+        Cidr { addr, ..*self }
+    }
+
     /// Whether `ip` is inside this network (IPv4-mapped IPv6 addresses count as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {
@@ -358,6 +382,17 @@ pub fn parse_cidrs<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Vec<C
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_network_clears_the_host_bits() {
+        let net = |s: &str| Cidr::parse(s).expect("parses").network().to_string();
+        assert_eq!(net("10.1.0.5/16"), "10.1.0.0/16");
+        assert_eq!(net("10.1.0.0/16"), "10.1.0.0/16");
+        assert_eq!(net("192.0.2.7"), "192.0.2.7/32");
+        assert_eq!(net("172.16.255.1/12"), "172.16.0.0/12");
+        assert_eq!(net("2001:db8:1:2::1/64"), "2001:db8:1:2::/64");
+        assert_eq!(net("10.9.9.9/0"), "0.0.0.0/0");
+    }
 
     #[test]
     fn throttle_blocks_after_limit_within_window_and_forgets_after() {

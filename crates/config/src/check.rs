@@ -36,7 +36,8 @@ impl fmt::Display for ConfigError {
             if n == 1 { "" } else { "s" }
         )?;
         for p in &self.problems {
-            writeln!(f, "  {}: {}", p.key, p.message)?;
+            // A syntax error's snippet spans lines: indent them under the key.
+            writeln!(f, "  {}: {}", p.key, p.message.replace('\n', "\n    "))?;
         }
         Ok(())
     }
@@ -64,52 +65,21 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     })
 }
 
-/// Parses and checks configuration text, collecting every problem.
+/// Parses and checks configuration text, collecting every problem: bad keys and unknown
+/// sections are set aside (their defaults stand in) so the values and files are checked in
+/// the same run.
 pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         vec![Problem {
             key: "(syntax)".into(),
-            message: e.to_string().trim().replace('\n', " "),
+            // The snippet is a few lines with a caret under the mistake: keep its lines.
+            message: e.to_string().trim().to_string(),
         }]
     })?;
     let mut problems = Vec::new();
-    for (name, value) in &table {
-        let Some(sub) = value.as_table() else {
-            problems.push(Problem {
-                key: name.clone(),
-                message: format!("expected a section `[{name}]`, found a plain value"),
-            });
-            continue;
-        };
-        match name.as_str() {
-            "server" => keys::<super::ServerSection>(name, sub, &mut problems),
-            "tls" => keys::<super::TlsSection>(name, sub, &mut problems),
-            "pki" => keys::<certmail_pki::PkiConfig>(name, sub, &mut problems),
-            "limits" => keys::<super::LimitsSection>(name, sub, &mut problems),
-            "imap" => keys::<super::ImapSection>(name, sub, &mut problems),
-            "smtp" => keys::<super::SmtpSection>(name, sub, &mut problems),
-            "http" => keys::<super::HttpSection>(name, sub, &mut problems),
-            "auth" => keys::<super::AuthSection>(name, sub, &mut problems),
-            "crl_fetch" => keys::<crate::crl_fetch::CrlFetchSection>(name, sub, &mut problems),
-            "mailauth" => keys::<super::MailAuthSection>(name, sub, &mut problems),
-            "relay" => keys::<super::RelaySection>(name, sub, &mut problems),
-            "store" => keys::<super::StoreSection>(name, sub, &mut problems),
-            "cluster" => keys::<super::ClusterSection>(name, sub, &mut problems),
-            "web" => keys::<certmail_web::WebConfig>(name, sub, &mut problems),
-            other => problems.push(Problem {
-                key: format!("[{other}]"),
-                message:
-                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay, store, cluster, web"
-                        .into(),
-            }),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
+    table.retain(|name, value| section(name, value, &mut problems));
     // A missing [pki] is one problem; the rest of the file is still checked.
     let pki_missing = !table.contains_key("pki");
-    let mut table = table;
     if pki_missing {
         let mut placeholder = toml::Table::new();
         placeholder.insert("certs_dir".into(), toml::Value::String(String::new()));
@@ -119,10 +89,12 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
     let config: Config = toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| {
-            vec![Problem {
+            let mut all = problems.clone();
+            all.push(Problem {
                 key: "[pki]".into(),
                 message: e.message().to_string(),
-            }]
+            });
+            all
         })?;
     validate(&config, &mut problems);
     if pki_missing {
@@ -141,21 +113,91 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
     }
 }
 
-/// Deserialises each key of a section on its own, so that every bad key is reported.
-fn keys<T: DeserializeOwned>(section: &str, table: &toml::Table, problems: &mut Vec<Problem>) {
-    for (key, value) in table {
-        let mut one = toml::Table::new();
-        one.insert(key.clone(), value.clone());
-        if let Err(e) = toml::Value::Table(one).try_into::<T>() {
-            // Required keys of the section are reported once, when the whole file is read.
-            if e.message().starts_with("missing field") {
-                continue;
-            }
+/// Checks one top-level entry key by key, dropping the keys it reports; false (drop the
+/// whole entry) for an unknown section or a plain value.
+fn section(name: &str, value: &mut toml::Value, problems: &mut Vec<Problem>) -> bool {
+    let Some(sub) = value.as_table_mut() else {
+        problems.push(Problem {
+            key: name.to_string(),
+            message: format!("expected a section `[{name}]`, found a plain value"),
+        });
+        return false;
+    };
+    match name {
+        "server" => keys::<super::ServerSection>(name, sub, problems),
+        "tls" => keys::<super::TlsSection>(name, sub, problems),
+        "pki" => keys::<certmail_pki::PkiConfig>(name, sub, problems),
+        "limits" => keys::<super::LimitsSection>(name, sub, problems),
+        "imap" => keys::<super::ImapSection>(name, sub, problems),
+        "smtp" => keys::<super::SmtpSection>(name, sub, problems),
+        "http" => keys::<super::HttpSection>(name, sub, problems),
+        "auth" => keys::<super::AuthSection>(name, sub, problems),
+        "crl_fetch" => keys::<crate::crl_fetch::CrlFetchSection>(name, sub, problems),
+        "mailauth" => keys::<super::MailAuthSection>(name, sub, problems),
+        "relay" => keys::<super::RelaySection>(name, sub, problems),
+        "store" => keys::<super::StoreSection>(name, sub, problems),
+        "cluster" => keys::<super::ClusterSection>(name, sub, problems),
+        "web" => keys::<certmail_web::WebConfig>(name, sub, problems),
+        other => {
             problems.push(Problem {
-                key: format!("[{section}] {key}"),
-                message: e.message().to_string(),
+                key: format!("[{other}]"),
+                message:
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay, store, cluster, web"
+                        .into(),
             });
+            return false;
         }
+    }
+    true
+}
+
+/// Deserialises each key of a section on its own, so that every bad key is reported, and
+/// removes the bad ones so the rest of the file can still be checked.
+fn keys<T: DeserializeOwned>(section: &str, table: &mut toml::Table, problems: &mut Vec<Problem>) {
+    table.retain(|key, value| {
+        let mut one = toml::Table::new();
+        one.insert(key.to_string(), value.clone());
+        let Err(e) = toml::Value::Table(one).try_into::<T>() else {
+            return true;
+        };
+        // Required keys of the section are reported once, when the whole file is read.
+        if e.message().starts_with("missing field") {
+            return true;
+        }
+        let message = if e.message().starts_with("unknown field") {
+            e.message().to_string()
+        } else {
+            // "invalid socket address syntax" alone does not say which entry is wrong.
+            format!("{}: {}", shown::<T>(key, value), e.message())
+        };
+        problems.push(Problem {
+            key: format!("[{section}] {key}"),
+            message,
+        });
+        false
+    });
+}
+
+/// The value a key's type error is about, quoted: for a list, the entries that fail alone.
+fn shown<T: DeserializeOwned>(key: &str, value: &toml::Value) -> String {
+    let quote = |v: &toml::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    let Some(list) = value.as_array() else {
+        return format!("`{}`", quote(value));
+    };
+    let fails = |v: &toml::Value| {
+        let mut one = toml::Table::new();
+        one.insert(key.to_string(), toml::Value::Array(vec![v.clone()]));
+        toml::Value::Table(one).try_into::<T>().is_err()
+    };
+    let bad: Vec<String> = list
+        .iter()
+        .filter(|v| fails(v))
+        .map(|v| format!("`{}`", quote(v)))
+        .collect();
+    if bad.is_empty() {
+        format!("`{value}`")
+    } else {
+        bad.join(", ")
     }
 }
 
@@ -493,7 +535,11 @@ mod tests {
         let text = "[pki]\ncerts_dir = \"/nonexistent\"\ncrl_dir = \"/nonexistent\"\n\
                     [auth]\nsession_policy = \"newest\"\nlockout_threshold = -1\n";
         let problems = check(text).expect_err("two bad keys");
-        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        let keys: Vec<_> = problems
+            .iter()
+            .map(|p| p.key.as_str())
+            .filter(|k| k.starts_with("[auth]"))
+            .collect();
         assert_eq!(keys, ["[auth] lockout_threshold", "[auth] session_policy"]);
         assert!(problems[1].message.contains("replace"), "{:?}", problems[1]);
 
@@ -513,6 +559,50 @@ mod tests {
         );
         assert!(auth.iter().any(|(k, _)| *k == "[auth] password_classes"));
         assert!(auth.iter().any(|(k, _)| *k == "[auth] contact"));
+    }
+
+    /// Problems of every kind come out of one run: a misspelled key, an unknown section, a
+    /// bad value and a missing file (before, the last two waited for the first two's fix).
+    #[test]
+    fn one_run_reports_problems_of_every_kind() {
+        let text = "[server]\nlgo_level = \"info\"\nlog_level = \"verbose\"\n\
+                    [imap]\nlisten_tls = [\"993\"]\n\
+                    [tls]\ncert = \"/nonexistent/서버.crt\"\n\
+                    [webmail]\nlisten = \"0.0.0.0:80\"\n\
+                    [pki]\ncerts_dir = \"/nonexistent\"\ncrl_dir = \"/nonexistent\"\n";
+        let problems = check(text).expect_err("five problems");
+        let find = |key: &str| {
+            problems
+                .iter()
+                .find(|p| p.key == key)
+                .unwrap_or_else(|| panic!("no problem for {key} in {problems:#?}"))
+        };
+        assert!(find("[server] lgo_level").message.contains("unknown field"));
+        assert!(find("[webmail]").message.contains("unknown section"));
+        assert!(find("[server] log_level").message.contains("`verbose`"));
+        assert!(find("[tls] cert").message.contains("/nonexistent/서버.crt"));
+        let listen = find("[imap] listen_tls");
+        assert!(
+            listen.message.contains("`993`") && listen.message.contains("socket address"),
+            "{listen:?}"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_keeps_its_snippet_lines() {
+        let problems = check("[server]\nhostname = \"mx\n").expect_err("unclosed string");
+        assert_eq!(problems.len(), 1);
+        let lines: Vec<_> = problems[0].message.lines().collect();
+        assert!(lines.len() >= 3, "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.contains("hostname = \"mx")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.trim_start().starts_with('|') && l.contains('^'))
+        );
     }
 
     #[test]

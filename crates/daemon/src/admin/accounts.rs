@@ -6,7 +6,7 @@ use certmail_store::AccountState;
 use serde_json::json;
 
 use super::Response;
-use super::context::{AdminContext, ended};
+use super::context::{AdminContext, counted, ended};
 
 /// What `account add` asks for.
 pub(super) struct NewAccount {
@@ -18,6 +18,8 @@ pub(super) struct NewAccount {
     pub organisation: String,
     /// Mail addresses; the first is the primary one.
     pub addresses: Vec<String>,
+    /// Accept addresses outside `[server] local_domains`.
+    pub foreign: bool,
     /// Approve at once.
     pub approve: bool,
     /// The password; `None` generates a temporary one.
@@ -27,6 +29,9 @@ pub(super) struct NewAccount {
 /// `account add`: creates an account, with a checked or a generated password.
 pub(super) async fn add(ctx: &AdminContext, new: NewAccount) -> anyhow::Result<Response> {
     if let Some(refused) = check_password(ctx, &new.id, new.password.as_deref()) {
+        return Ok(refused);
+    }
+    if let Some(refused) = check_domains(&ctx.local_domains, &new.addresses, new.foreign) {
         return Ok(refused);
     }
     let account = certmail_auth::accounts::NewAccount {
@@ -99,6 +104,37 @@ pub(super) async fn passwd(
         }
         Err(e) => Ok(Response::fail(e.code(), e.to_string())),
     }
+}
+
+/// The refusal of an address outside `[server] local_domains` (unless `foreign`), or of a
+/// foreign one whose domain has no dot (a single label is a local name, RFC 5321 §2.3.5).
+fn check_domains(local: &[String], addresses: &[String], foreign: bool) -> Option<Response> {
+    addresses.iter().find_map(|a| {
+        let domain = a.trim().rsplit_once('@')?.1.to_lowercase();
+        if local.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
+            return None;
+        }
+        let message = if !foreign {
+            format!(
+                "{a} is outside the local domains ({}), so mail to it would not reach this \
+                 account; add the domain to [server] local_domains, or pass --foreign to keep \
+                 it anyway",
+                if local.is_empty() {
+                    "none set".to_string()
+                } else {
+                    local.join(", ")
+                }
+            )
+        } else if !domain.contains('.') {
+            format!(
+                "{a}: `{domain}` is a single-label domain that is not a local domain; add it \
+                 to [server] local_domains or write the full domain"
+            )
+        } else {
+            return None;
+        };
+        Some(Response::fail("invalid", message))
+    })
 }
 
 /// The refusal of a password an administrator chose that breaks `[auth]` rules.
@@ -174,6 +210,21 @@ pub(super) async fn set_networks(
             ));
         }
     };
+    if let Some((given, network)) = cidrs
+        .iter()
+        .zip(&parsed)
+        .find(|(_, c)| c.network() != **c)
+        .map(|(given, c)| (given.trim(), c.network()))
+    {
+        return Ok(Response::fail(
+            "invalid",
+            format!(
+                "`{given}` has host bits set; the network is {network}: write that, or the \
+                 address alone ({}) for one host",
+                given.split_once('/').map_or(given, |(a, _)| a)
+            ),
+        ));
+    }
     let Some(mut a) = ctx.store.account(id).await? else {
         return Ok(not_found(id));
     };
@@ -213,7 +264,7 @@ pub(super) async fn list(ctx: &AdminContext) -> anyhow::Result<Response> {
         .map(account_json)
         .collect();
     Ok(Response::ok(
-        format!("{} accounts", list.len()),
+        counted(list.len() as u64, "account", "accounts"),
         json!({ "accounts": list }),
     ))
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::Response;
-use super::context::AdminContext;
+use super::context::{AdminContext, counted};
 
 /// `alias set`: creates or replaces an alias whose members are all known accounts or
 /// addresses.
@@ -84,7 +84,7 @@ pub(super) async fn list(ctx: &AdminContext) -> anyhow::Result<Response> {
         .map(|a| json!({ "address": a.address, "members": a.members }))
         .collect();
     Ok(Response::ok(
-        format!("{} aliases", list.len()),
+        counted(list.len() as u64, "alias", "aliases"),
         json!({ "aliases": list }),
     ))
 }

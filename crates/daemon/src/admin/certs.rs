@@ -5,7 +5,7 @@ use certmail_session::KickReason;
 use serde_json::json;
 
 use super::Response;
-use super::context::{AdminContext, ended};
+use super::context::{AdminContext, counted, ended};
 
 /// `cert bind`: binds a certificate (the file's bytes, base64) to an account.
 pub(super) async fn bind(
@@ -13,7 +13,10 @@ pub(super) async fn bind(
     account: &str,
     cert_b64: &str,
 ) -> anyhow::Result<Response> {
-    let der = decode_cert(cert_b64)?;
+    let der = match decode_cert(cert_b64) {
+        Ok(der) => der,
+        Err(refused) => return Ok(refused),
+    };
     let now = certmail_auth::now();
     match certmail_auth::bind_certificate(ctx.store.as_ref(), &ctx.pki, account, &der, now).await? {
         Ok(b) => Ok(Response::ok(
@@ -67,7 +70,7 @@ pub(super) async fn list(ctx: &AdminContext, account: Option<&str>) -> anyhow::R
     };
     let list: Vec<_> = bindings.iter().map(binding_json).collect();
     Ok(Response::ok(
-        format!("{} certificates", list.len()),
+        counted(list.len() as u64, "certificate", "certificates"),
         json!({ "certificates": list }),
     ))
 }
@@ -79,7 +82,10 @@ pub(super) async fn inspect(
     cert_b64: &str,
     account: Option<&str>,
 ) -> anyhow::Result<Response> {
-    let der = decode_cert(cert_b64)?;
+    let der = match decode_cert(cert_b64) {
+        Ok(der) => der,
+        Err(refused) => return Ok(refused),
+    };
     let now = certmail_auth::now();
     let report = certmail_auth::inspect(ctx.store.as_ref(), &ctx.pki, &der, account, now).await?;
     let data = serde_json::to_value(&report)?;
@@ -88,7 +94,13 @@ pub(super) async fn inspect(
         Some(r) => Response {
             ok: false,
             code: Some(r.code.clone()),
-            message: report.summary.clone(),
+            // The CLI prints "refused (code): "; the summary's own "REFUSE (code): " would
+            // say it twice.
+            message: report
+                .summary
+                .strip_prefix(&format!("REFUSE ({}): ", r.code))
+                .unwrap_or(&report.summary)
+                .to_string(),
             data,
         },
     })
@@ -102,9 +114,19 @@ pub(super) fn binding_json(b: &certmail_store::CertBinding) -> serde_json::Value
     })
 }
 
-fn decode_cert(b64: &str) -> anyhow::Result<Vec<u8>> {
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64)?;
-    Ok(certmail_auth::cert_der_from_file_bytes(&raw)?)
+/// The DER certificate in a file's bytes (base64 on the wire); a file that holds none is
+/// the user's input error (`invalid`), not the server's.
+fn decode_cert(b64: &str) -> Result<Vec<u8>, Response> {
+    let not_a_cert = |why: String| {
+        Response::fail(
+            "invalid",
+            format!("the file is not a certificate ({why}); give a PEM or DER X.509 certificate"),
+        )
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| not_a_cert(e.to_string()))?;
+    certmail_auth::cert_der_from_file_bytes(&raw).map_err(|e| not_a_cert(e.to_string()))
 }
 
 fn parse_spki(s: &str) -> Option<[u8; 32]> {

@@ -40,6 +40,9 @@ pub struct AdminContext {
     pub password_rules: certmail_auth::policy::PasswordRules,
     /// The issuer named in TOTP URIs (the server's host name).
     pub issuer: String,
+    /// `[server] local_domains`: the domains an account's addresses may use without
+    /// `--foreign`.
+    pub local_domains: Vec<String>,
     /// The daemon's sign-in state (its argon2 pool hashes the passwords set here); a
     /// stopped daemon's CLI process has its own.
     pub sign_in: Arc<certmail_auth::signin::SignInState>,
@@ -65,6 +68,7 @@ impl AdminContext {
             hub: None,
             password_rules: config.password_rules(),
             issuer: config.server.hostname.clone(),
+            local_domains: config.server.local_domains.clone(),
             daemon: None,
             sign_in: Arc::default(),
             queue: Arc::default(),
@@ -78,6 +82,12 @@ impl AdminContext {
             None => 0,
         }
     }
+}
+
+/// `n` things, in the singular for one: `counted(1, "account", "accounts")` is "1 account".
+pub(super) fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n: u64 = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// " (N connections ended)" when a request ended live connections.

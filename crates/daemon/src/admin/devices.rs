@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::Response;
 use super::accounts::not_found;
-use super::context::AdminContext;
+use super::context::{AdminContext, counted};
 
 /// `account totp enable|show|disable ID`.
 pub(super) async fn totp(ctx: &AdminContext, id: &str, action: &str) -> anyhow::Result<Response> {
@@ -76,7 +76,10 @@ pub(super) async fn list(ctx: &AdminContext, account: &str) -> anyhow::Result<Re
     let devices = ctx.store.devices_of(account).await?;
     let list: Vec<_> = devices.iter().map(device_json).collect();
     Ok(Response::ok(
-        format!("{} devices of {account}", list.len()),
+        format!(
+            "{} of {account}",
+            counted(list.len() as u64, "device", "devices")
+        ),
         json!({ "devices": list }),
     ))
 }
@@ -107,7 +110,10 @@ pub(super) async fn forget(
             .await?;
     }
     Ok(Response::ok(
-        format!("{} devices of {account} forgotten", chosen.len()),
+        format!(
+            "{} of {account} forgotten",
+            counted(chosen.len() as u64, "device", "devices")
+        ),
         json!({ "forgotten": chosen.iter().map(|d| d.id()).collect::<Vec<_>>() }),
     ))
 }

@@ -47,6 +47,9 @@ pub enum Request {
         organisation: String,
         /// Mail addresses; the first is the primary one.
         addresses: Vec<String>,
+        /// Accept addresses outside `[server] local_domains`.
+        #[serde(default)]
+        foreign: bool,
         /// Approve at once.
         approve: bool,
         /// The password; `None` generates a temporary one that is returned once.

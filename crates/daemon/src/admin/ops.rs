@@ -5,7 +5,7 @@ use base64::Engine as _;
 use serde_json::json;
 
 use super::accounts::not_found;
-use super::context::AdminContext;
+use super::context::{AdminContext, counted};
 use super::{Request, Response};
 
 /// Most events one audit query returns (a search filters within this many, newest first).
@@ -226,7 +226,7 @@ async fn audit(
     // Oldest first, as a log reads.
     list.reverse();
     Ok(Response::ok(
-        format!("{} audit events", list.len()),
+        counted(list.len() as u64, "audit event", "audit events"),
         json!({ "events": list }),
     ))
 }
@@ -259,8 +259,10 @@ async fn stats(ctx: &AdminContext) -> anyhow::Result<Response> {
     let writes = store.stats();
     Ok(Response::ok(
         format!(
-            "{} accounts, {messages} messages in {mailboxes} mailboxes, {} queued",
-            accounts.len(),
+            "{}, {} in {}, {} queued",
+            counted(accounts.len() as u64, "account", "accounts"),
+            counted(messages, "message", "messages"),
+            counted(mailboxes, "mailbox", "mailboxes"),
             queue.len()
         ),
         json!({ "stats": {

@@ -9,7 +9,7 @@ use certmail_smtp::outbound::meta;
 use certmail_store::{QueueEntry, StoreError};
 use serde_json::{Value, json};
 
-use super::context::AdminContext;
+use super::context::{AdminContext, counted};
 use super::{QueueAction, Response};
 
 fn entry_json(e: &QueueEntry) -> Value {
@@ -41,7 +41,7 @@ pub async fn run(
     if action == QueueAction::List {
         let list: Vec<Value> = store.queue_list().await?.iter().map(entry_json).collect();
         return Ok(Response::ok(
-            format!("{} queued messages", list.len()),
+            counted(list.len() as u64, "queued message", "queued messages"),
             json!({ "queue": list }),
         ));
     }

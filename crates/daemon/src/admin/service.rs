@@ -97,6 +97,7 @@ async fn dispatch(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> 
             name,
             organisation,
             addresses,
+            foreign,
             approve,
             password,
         } => {
@@ -105,6 +106,7 @@ async fn dispatch(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> 
                 name,
                 organisation,
                 addresses,
+                foreign,
                 approve,
                 password,
             };

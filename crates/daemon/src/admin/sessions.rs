@@ -4,7 +4,7 @@ use certmail_session::KickReason;
 use serde_json::json;
 
 use super::Response;
-use super::context::{AdminContext, ended};
+use super::context::{AdminContext, counted, ended};
 
 /// `session list`: every live session.
 pub(super) async fn list(ctx: &AdminContext) -> anyhow::Result<Response> {
@@ -30,7 +30,7 @@ pub(super) async fn list(ctx: &AdminContext) -> anyhow::Result<Response> {
         })
         .collect();
     Ok(Response::ok(
-        format!("{} live sessions", list.len()),
+        counted(list.len() as u64, "live session", "live sessions"),
         json!({ "sessions": list }),
     ))
 }

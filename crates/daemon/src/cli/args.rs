@@ -49,11 +49,12 @@ pub enum Command {
     CheckConfig,
     /// Run a self-contained development server: test PKI, demo account and data in DIR.
     ///
-    /// The first run creates DIR/certmail.toml and everything it names; later runs are
-    /// exactly `certmail serve --config DIR/certmail.toml`.
+    /// The first run creates DIR/certmail.toml (DIR: `--data`, certmail-dev by default) and
+    /// everything it names; later runs are exactly `certmail serve --config
+    /// DIR/certmail.toml`.
     Dev {
-        /// The data directory.
-        #[arg(long, default_value = "certmail-dev")]
+        /// The data directory DIR.
+        #[arg(long, value_name = "DIR", default_value = "certmail-dev")]
         data: PathBuf,
         /// When creating DIR, let the OS choose every port (for tests and for running
         /// several dev servers at once); the `listening` lines say which.
@@ -163,6 +164,10 @@ pub enum AccountCommand {
         /// A mail address; repeat for several (the first is the primary one).
         #[arg(long = "address", required = true)]
         addresses: Vec<String>,
+        /// Accept addresses outside `[server] local_domains` (mail to them is not delivered
+        /// here; without this flag they are refused).
+        #[arg(long)]
+        foreign: bool,
         /// Approve the account at once.
         #[arg(long)]
         approve: bool,

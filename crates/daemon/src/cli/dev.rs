@@ -122,39 +122,48 @@ fn print_howto(data: &Path, config: &Config) {
         "  server CA (trust it in your client)  {}",
         pki.join("server/ca.pem").display()
     );
-    if imaps == 0 {
+    let _ = writeln!(
+        s,
+        "admin commands (certmail account list, reload, ...) need this configuration:\n  \
+         export CERTMAIL_CONFIG={}   (or pass --config {0})",
+        data.join("certmail.toml").display()
+    );
+    // With ports the OS chooses, the examples say PORT: the `listening` lines below name it.
+    let (imaps, subs) = if imaps == 0 {
         let _ = writeln!(
             s,
-            "  ports: chosen by the OS, see the `listening` lines below"
+            "  ports: chosen by the OS; PORT below is the one the `listening imaps` line names"
         );
+        ("PORT".to_string(), "PORT".to_string())
     } else {
-        let _ = writeln!(
-            s,
-            "Thunderbird: import the PKCS#12 under Settings > Privacy & Security > Certificates,"
-        );
-        let _ = writeln!(
-            s,
-            "  trust the server CA, then add the account: IMAP localhost:{imaps} SSL/TLS and"
-        );
-        let _ = writeln!(
-            s,
-            "  SMTP localhost:{subs} SSL/TLS, authentication \"Normal password\", user {DEMO_ACCOUNT}."
-        );
-        let _ = writeln!(
-            s,
-            "curl:  curl --cacert {ca} --cert {crt} --key {key} -u {DEMO_ACCOUNT}:{pw} imaps://localhost:{imaps}/INBOX",
-            ca = pki.join("server/ca.pem").display(),
-            crt = pki.join("user/cert.pem").display(),
-            key = pki.join("user/key.pem").display(),
-            pw = password.trim(),
-        );
-        let _ = writeln!(
-            s,
-            "openssl: openssl s_client -connect localhost:{imaps} -CAfile {ca} -cert {crt} -key {key}",
-            ca = pki.join("server/ca.pem").display(),
-            crt = pki.join("user/cert.pem").display(),
-            key = pki.join("user/key.pem").display(),
-        );
-    }
+        (imaps.to_string(), subs.to_string())
+    };
+    let _ = writeln!(
+        s,
+        "Thunderbird: import the PKCS#12 under Settings > Privacy & Security > Certificates,"
+    );
+    let _ = writeln!(
+        s,
+        "  trust the server CA, then add the account: IMAP localhost:{imaps} SSL/TLS and"
+    );
+    let _ = writeln!(
+        s,
+        "  SMTP localhost:{subs} SSL/TLS, authentication \"Normal password\", user {DEMO_ACCOUNT}."
+    );
+    let (ca, crt, key) = (
+        pki.join("server/ca.pem"),
+        pki.join("user/cert.pem"),
+        pki.join("user/key.pem"),
+    );
+    let (ca, crt, key) = (ca.display(), crt.display(), key.display());
+    let _ = writeln!(
+        s,
+        "curl:  curl --cacert {ca} --cert {crt} --key {key} -u {DEMO_ACCOUNT}:{pw} imaps://localhost:{imaps} -X 'EXAMINE INBOX'",
+        pw = password.trim(),
+    );
+    let _ = writeln!(
+        s,
+        "openssl: openssl s_client -crlf -connect localhost:{imaps} -CAfile {ca} -cert {crt} -key {key}",
+    );
     print!("{s}");
 }

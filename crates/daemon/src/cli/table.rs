@@ -1,6 +1,7 @@
 //! Human-readable tables for admin answers (`--json` prints the data as it is).
 
 use serde_json::Value;
+use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
 
 /// Prints the well-known parts of a response's data as aligned tables or key/value lines.
 pub fn print(data: &Value) {
@@ -78,7 +79,7 @@ fn sessions(data: &Value) {
                     s(x, "device"),
                     join(x, "protocols"),
                     s(x, "connections"),
-                    date(x.get("since")),
+                    date_time(x.get("since")),
                 ]
             },
         );
@@ -128,24 +129,56 @@ fn checks(data: &Value) {
 
 fn rows(head: &[&str], list: &[Value], f: impl Fn(&Value) -> Vec<String>) {
     let body: Vec<Vec<String>> = list.iter().map(f).collect();
-    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-    for r in &body {
+    for line in render(head, &body) {
+        println!("{line}");
+    }
+}
+
+/// Widest cell in terminal columns; a longer one is cut with `…` (`--json` has it whole).
+const MAX_CELL: usize = 48;
+
+/// The lines of a table, each column padded to its widest cell in terminal columns (a
+/// Hangul syllable takes two), cells wider than [`MAX_CELL`] cut with an ellipsis.
+fn render(head: &[&str], body: &[Vec<String>]) -> Vec<String> {
+    let cut: Vec<Vec<String>> = std::iter::once(head.iter().map(|h| h.to_string()).collect())
+        .chain(body.iter().cloned())
+        .map(|r: Vec<String>| r.iter().map(|c| truncate(c, MAX_CELL)).collect())
+        .collect();
+    let mut width = vec![0; head.len()];
+    for r in &cut {
         for (i, c) in r.iter().enumerate() {
-            width[i] = width[i].max(c.chars().count());
+            width[i] = width[i].max(c.width());
         }
     }
-    let line = |cells: Vec<String>| {
-        let parts: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c}{}", " ".repeat(width[i] - c.chars().count())))
-            .collect();
-        println!("{}", parts.join("  ").trim_end());
-    };
-    line(head.iter().map(|h| h.to_string()).collect());
-    for r in body {
-        line(r);
+    cut.iter()
+        .map(|r| {
+            let parts: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c}{}", " ".repeat(width[i] - c.width())))
+                .collect();
+            parts.join("  ").trim_end().to_string()
+        })
+        .collect()
+}
+
+/// `text` cut to at most `max` terminal columns, ending in `…` when cut.
+fn truncate(text: &str, max: usize) -> String {
+    if text.width() <= max {
+        return text.to_string();
     }
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in text.chars() {
+        let w = ch.width().unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        out.push(ch);
+        used += w;
+    }
+    out.push('…');
+    out
 }
 
 fn s(v: &Value, key: &str) -> String {
@@ -187,14 +220,76 @@ fn date(v: Option<&Value>) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// A Unix time as UTC date and minute (`2026-11-22 09:05Z`): a session's start needs the
+/// time of day.
+fn date_time(v: Option<&Value>) -> String {
+    let Some(t) = v.and_then(Value::as_i64) else {
+        return "-".into();
+    };
+    let secs = t.rem_euclid(86_400);
+    format!("{} {:02}:{:02}Z", date(v), secs / 3600, secs % 3600 / 60)
+}
+
 #[cfg(test)]
 mod tests {
+    use unicode_width::UnicodeWidthStr as _;
+
+    /// Hangul names take two columns a syllable: the next column still starts at one
+    /// place on every line, measured in terminal columns.
+    #[test]
+    fn columns_line_up_by_display_width_with_hangul_names() {
+        let body = vec![
+            vec![
+                "kim".to_string(),
+                "김민수".to_string(),
+                "active".to_string(),
+            ],
+            vec![
+                "ahn".to_string(),
+                "Ahn Ji".to_string(),
+                "locked".to_string(),
+            ],
+            vec![
+                "namgung".to_string(),
+                "남궁 지혜".to_string(),
+                "pending approval".to_string(),
+            ],
+        ];
+        let lines = super::render(&["ID", "NAME", "STATE"], &body);
+        let state_column = |line: &str| {
+            let at = ["STATE", "active", "locked", "pending"]
+                .iter()
+                .find_map(|w| line.find(w))
+                .expect("a state on every line");
+            line[..at].width()
+        };
+        let columns: Vec<usize> = lines.iter().map(|l| state_column(l)).collect();
+        assert_eq!(columns, vec![columns[0]; 4], "{lines:#?}");
+        assert_eq!(columns[0], "namgung".len() + 2 + "남궁 지혜".width() + 2);
+    }
+
+    #[test]
+    fn a_long_cell_is_cut_with_an_ellipsis_by_columns() {
+        let name = "대한민국정부전자문서유통지원센터".repeat(3);
+        let cut = super::truncate(&name, super::MAX_CELL);
+        assert!(cut.ends_with('…'), "{cut}");
+        assert!(cut.width() <= super::MAX_CELL, "{cut}: {}", cut.width());
+        assert!(cut.width() >= super::MAX_CELL - 1, "{cut}: {}", cut.width());
+        assert_eq!(super::truncate("이서연", super::MAX_CELL), "이서연");
+    }
+
     #[test]
     fn dates() {
         assert_eq!(super::date(Some(&serde_json::json!(0))), "1970-01-01");
         assert_eq!(
             super::date(Some(&serde_json::json!(1_795_305_600))),
             "2026-11-22"
+        );
+        assert_eq!(
+            super::date_time(Some(&serde_json::json!(
+                1_795_305_600 + 9 * 3600 + 5 * 60 + 7
+            ))),
+            "2026-11-22 09:05Z"
         );
     }
 }

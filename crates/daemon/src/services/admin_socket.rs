@@ -94,6 +94,7 @@ fn admin_context(daemon: &Arc<Daemon>) -> AdminContext {
         daemon: Some(Arc::clone(daemon) as _),
         password_rules: daemon.config().password_rules(),
         issuer: daemon.config().server.hostname.clone(),
+        local_domains: daemon.config().server.local_domains.clone(),
         sign_in: Arc::clone(&daemon.sign_in_state),
         queue: Arc::clone(&daemon.queue),
     }

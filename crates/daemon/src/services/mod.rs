@@ -1,7 +1,8 @@
 //! The daemon's runtime services, peers that each take the shared [`crate::context::Daemon`]:
 //!
 //! - [`serve`]: the main loop and all the wiring (open the store, build the context, bind,
-//!   spawn every service, signals, drain); [`reload`]: SIGHUP and `certmail reload`.
+//!   spawn every service, signals, drain); [`reload`]: SIGHUP and `certmail reload`,
+//!   refused when a [`restart_keys`] key changed.
 //! - [`listener`] (connection limits) and [`protocols`] (IMAP and SMTP per connection).
 //! - [`http`] with [`metrics`] and [`state_metrics`] (`/metrics`, autoconfig), and
 //!   [`connections`] (open connections by listener, counted by the protocol handlers).
@@ -26,6 +27,7 @@ pub mod notify;
 pub mod protocols;
 pub mod relay;
 pub mod reload;
+pub mod restart_keys;
 pub mod revocation;
 pub mod serve;
 pub mod state_metrics;

@@ -71,7 +71,11 @@ fn start(
             return None;
         }
     };
-    tracing::info!(smarthost = %config.relay.smarthost, "outbound relay running");
+    if config.relay.smarthost.is_empty() {
+        tracing::info!("outbound relay running, delivering to each domain's MX");
+    } else {
+        tracing::info!(smarthost = %config.relay.smarthost, "outbound relay running");
+    }
     let stop = shutdown.child_token();
     *running = Some((Arc::clone(&runner), stop.clone()));
     Some((runner, stop))

@@ -30,13 +30,22 @@ pub async fn reload_and_apply(daemon: &Daemon) -> anyhow::Result<()> {
 }
 
 /// Re-reads the configuration file, TLS certificates, CA certificates and CRLs.
-/// On any error the old configuration stays in force.
+/// On any error, or when a key only a restart applies has changed (listeners, the store:
+/// see [`crate::services::restart_keys`]), the old configuration stays in force.
 pub async fn reload(daemon: &Daemon) -> anyhow::Result<()> {
     let path = daemon.config_path.clone();
     let config = tokio::task::spawn_blocking(move || crate::config::load(&path))
         .await
         .context("reload task failed")?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let restart = crate::services::restart_keys::changed(&daemon.config(), &config);
+    if !restart.is_empty() {
+        anyhow::bail!(
+            "{} changed, which only a restart applies (systemctl restart certmail); \
+             restart, or put the old value back and reload",
+            restart.join(", ")
+        );
+    }
     // Everything that can fail is built before anything is replaced.
     let relay = crate::services::relay::build_parts(&config).context("[relay]")?;
     config

@@ -151,6 +151,8 @@ impl SledStore {
     /// store was written by another format version and with `WrongKey` if `key` is not the
     /// key the store was created with.
     pub fn open(path: &Path, key: KeyFile) -> Result<SledStore> {
+        // sled calls a store it has just created "recovered"; only an existing one can be.
+        let existed = path.join("conf").exists();
         let db = sled_config(path).open()?;
         let t = Trees::open(&db)?;
         check_format_version(&t)?;
@@ -158,7 +160,11 @@ impl SledStore {
         check_keys(&t.meta, &sealer)?;
         db.flush()?;
         let commit = GroupCommit::start(db.clone(), &path.join("db"))?;
-        tracing::info!(path = %path.display(), recovered = db.was_recovered(), "store open");
+        if existed {
+            tracing::info!(path = %path.display(), recovered = db.was_recovered(), "store open");
+        } else {
+            tracing::info!(path = %path.display(), "new store created");
+        }
         Ok(SledStore {
             inner: Arc::new(Inner {
                 db,
