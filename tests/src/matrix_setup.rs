@@ -22,8 +22,9 @@ pub const PASSWORD: &str = "Gpki-Pass-2026!";
 /// Accounts and bindings go through the real CLI; call this before starting the daemon.
 pub async fn installation(k: &CertKinds) -> anyhow::Result<Installation> {
     let fx = Installation::with_pki(&k.pki, &k.crls)?;
-    // The matrix is refused ~200 times from 127.0.0.1 on purpose: no per-IP throttle.
-    fx.append_config("[auth]\nip_failure_limit = 0")?;
+    // The matrix is refused ~200 times from 127.0.0.1 on purpose: no per-IP throttle,
+    // neither for refused credentials nor for refused certificates.
+    fx.append_config("[auth]\nip_failure_limit = 0\nprecredential_failure_limit = 0")?;
     let certs = fx.dir.path().join("user-certs");
     let bind = |id: &str, cert: &UserCert| -> anyhow::Result<()> {
         let (path, _) = write_pem(&certs, id, cert)?;
