@@ -32,3 +32,27 @@ pub fn subjects(bodies: &[Vec<u8>]) -> Vec<String> {
     s.sort();
     s
 }
+
+/// Delivers a message from another server to hong@test.go.kr over port 25 (`smtp`, no
+/// client certificate) with swaks, with `subject` and a Korean body.
+pub fn swaks_to_hong(smtp: std::net::SocketAddr, subject: &str) -> anyhow::Result<()> {
+    let port = smtp.port().to_string();
+    run_ok(Command::new("swaks").args([
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--from",
+        "minister@other.example",
+        "--to",
+        "hong@test.go.kr",
+        "--h-Subject",
+        subject,
+        "--body",
+        "보고서를 확인해 주십시오.",
+        "--timeout",
+        "20",
+    ]))
+    .map(|_| ())
+    .map_err(|e| e.context(format!("delivering {subject:?} to {smtp} with swaks")))
+}

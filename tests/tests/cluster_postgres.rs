@@ -63,27 +63,6 @@ fn start(config: &Path) -> anyhow::Result<DaemonProcess> {
     )
 }
 
-fn deliver(daemon: &DaemonProcess, subject: &str) -> anyhow::Result<()> {
-    let port = daemon.addr("smtp").port().to_string();
-    run(Command::new("swaks").args([
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--from",
-        "minister@other.example",
-        "--to",
-        "hong@test.go.kr",
-        "--h-Subject",
-        subject,
-        "--body",
-        "보고서를 확인해 주십시오.",
-        "--timeout",
-        "20",
-    ]))
-    .map(|_| ())
-}
-
 /// Runs `body` in Python after `M` (imaplib, signed in as hong with the demo certificate)
 /// is connected to `daemon`'s IMAPS listener; returns what it printed.
 fn imaplib(
@@ -123,8 +102,8 @@ assert any("보고서".encode() in p[1] for p in parts), parts
 async fn mail_on_postgres_reaches_imap_and_survives_a_killed_daemon() -> anyhow::Result<()> {
     let (fx, _) = on_postgres("node-a").await?;
     let mut daemon = fx.start()?;
-    deliver(&daemon, "예산안 1차")?;
-    deliver(&daemon, "예산안 2차")?;
+    certmail_tests::outside::swaks_to_hong(daemon.addr("smtp"), "예산안 1차")?;
+    certmail_tests::outside::swaks_to_hong(daemon.addr("smtp"), "예산안 2차")?;
     let seen = imaplib(&fx, &daemon, SUBJECTS)?;
     assert_eq!(seen.trim(), "Subject: 예산안 1차|Subject: 예산안 2차");
 
@@ -163,7 +142,7 @@ async fn two_nodes_append_to_one_mailbox_with_unique_uids() -> anyhow::Result<()
     let a = fx.start()?;
     let b = start(&node_b_config)?;
     // The nodes share the mail: a message delivered through B is read through A.
-    deliver(&b, "B로 배달")?;
+    certmail_tests::outside::swaks_to_hong(b.addr("smtp"), "B로 배달")?;
     assert_eq!(imaplib(&fx, &a, SUBJECTS)?.trim(), "Subject: B로 배달");
 
     let (script_a, script_b) = (append_script("A"), append_script("B"));

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use certmail_tests::{DaemonProcess, fixtures};
+use certmail_tests::fixtures;
 
 // ASCII: Python's smtplib encodes AUTH PLAIN as ASCII.
 const PASSWORD: &str = "Gpki-Pass-2026!";
@@ -13,43 +13,12 @@ fn run(cmd: &mut Command) -> anyhow::Result<String> {
     Ok(certmail_tests::outside::run_ok(cmd)?.stdout)
 }
 
-fn send_mail(
-    daemon: &DaemonProcess,
-    fx: &fixtures::Installation,
-    subject: &str,
-) -> anyhow::Result<()> {
-    let port = daemon.addr("smtp").port().to_string();
-    run(Command::new("swaks").args([
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--from",
-        "minister@other.example",
-        "--to",
-        "hong@test.go.kr",
-        "--h-Subject",
-        subject,
-        "--body",
-        "보고서를 확인해 주십시오.",
-        "--timeout",
-        "20",
-    ]))
-    .map(|_| ())
-    .map_err(|e| {
-        e.context(format!(
-            "delivering {subject} to {}",
-            fx.config_path.display()
-        ))
-    })
-}
-
 #[test]
 fn imaplib_day_curl_and_mbsync() -> anyhow::Result<()> {
     let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     let daemon = fx.start()?;
-    send_mail(&daemon, &fx, "first")?;
-    send_mail(&daemon, &fx, "second")?;
+    certmail_tests::outside::swaks_to_hong(daemon.addr("smtp"), "first")?;
+    certmail_tests::outside::swaks_to_hong(daemon.addr("smtp"), "second")?;
     let (ca, cert, key) = fx.client_pem_paths();
     let imaps = daemon.addr("imaps").port();
 
