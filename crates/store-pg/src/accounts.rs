@@ -5,7 +5,7 @@
 //! both claim it under a transaction-scoped advisory lock on the address, since the two
 //! live in different tables.
 
-use certmail_store::shared::{account_aad, decode, encode, normalize_account, validate_account};
+use certmail_store::shared::{account_aad, checked_account, decode, encode};
 use certmail_store::{Account, Alias, CertBinding, StoreError};
 
 use crate::error::db;
@@ -75,8 +75,7 @@ impl PgStore {
     }
 
     pub(crate) async fn create_account(&self, account: Account) -> Result<(), StoreError> {
-        let account = normalize_account(account);
-        validate_account(&account)?;
+        let account = checked_account(account)?;
         let sealed = self.seal_account(&account)?;
         let id = account.id.as_str();
         let mut conn = self.conn().await?;
@@ -132,8 +131,7 @@ impl PgStore {
     }
 
     pub(crate) async fn update_account(&self, account: Account) -> Result<(), StoreError> {
-        let account = normalize_account(account);
-        validate_account(&account)?;
+        let account = checked_account(account)?;
         let sealed = self.seal_account(&account)?;
         let id = account.id.as_str();
         let mut conn = self.conn().await?;

@@ -5,7 +5,7 @@
 //! (the sled store's hierarchy mutex, cluster-wide); the `(account, name)` unique key
 //! backs it up.
 
-use certmail_store::shared::{ancestors, normalize_name, uid_validity_seed};
+use certmail_store::shared::{ancestors, normalize_name, rename_names, uid_validity_seed};
 use certmail_store::{INBOX, MAILBOX_DELIMITER, Mailbox, SpecialUse, StoreError};
 
 use crate::error::db;
@@ -296,18 +296,7 @@ impl PgStore {
         to: &str,
     ) -> Result<(), StoreError> {
         let account = account.to_lowercase();
-        let from = normalize_name(from)?;
-        let to = normalize_name(to)?;
-        if to == INBOX || from == to {
-            return Err(StoreError::MailboxExists(to));
-        }
-        let inside = format!("{from}{MAILBOX_DELIMITER}");
-        if to.starts_with(&inside) {
-            return Err(StoreError::InvalidMailbox {
-                name: to,
-                reason: "cannot rename a mailbox into itself",
-            });
-        }
+        let (from, to) = rename_names(from, to)?;
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         advisory_lock(&tx, lock_ns::HIERARCHY, &account).await?;
@@ -322,7 +311,7 @@ impl PgStore {
             .query(
                 "SELECT id, name FROM mailboxes WHERE account = $1 AND starts_with(name, $2)
                  ORDER BY id FOR UPDATE",
-                &[&account, &inside],
+                &[&account, &format!("{from}{MAILBOX_DELIMITER}")],
             )
             .await
             .map_err(db)?;

@@ -28,10 +28,7 @@ async fn identical_bodies_are_stored_once() {
     s.set_flags(
         "hong",
         "INBOX",
-        &[1],
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
+        certmail_store::conformance::flag_change(&[1], FlagOp::Add, &flags(&["\\Deleted"])),
     )
     .await
     .unwrap();
@@ -43,10 +40,7 @@ async fn identical_bodies_are_stored_once() {
     s.set_flags(
         "hong",
         "INBOX",
-        &[2],
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
+        certmail_store::conformance::flag_change(&[2], FlagOp::Add, &flags(&["\\Deleted"])),
     )
     .await
     .unwrap();
@@ -105,10 +99,7 @@ async fn summaries_are_cached_per_body_and_freed_with_it() {
     s.set_flags(
         "hong",
         "INBOX",
-        &[1, 2],
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
+        certmail_store::conformance::flag_change(&[1, 2], FlagOp::Add, &flags(&["\\Deleted"])),
     )
     .await
     .unwrap();

@@ -3,7 +3,9 @@
 
 use crate::{AuditEvent, BlobId, Delivery, Device, FlagOp, Store, StoreError};
 
-use super::{Fixture, assert_stored_bodies, body, event, flags, hong, kim, queue_entry};
+use super::{
+    Fixture, assert_stored_bodies, body, event, flag_change, flags, hong, kim, queue_entry,
+};
 
 async fn two_accounts(s: &dyn Store) {
     s.create_account(hong()).await.unwrap();
@@ -89,10 +91,7 @@ async fn expunge_all(s: &dyn Store, account: &str, mailbox: &str) {
     s.set_flags(
         account,
         mailbox,
-        &uids,
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
+        flag_change(&uids, FlagOp::Add, &flags(&["\\Deleted"])),
     )
     .await
     .unwrap();

@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 
 use crate::model::{Account, NewMessage};
 use crate::{
-    AuditEvent, BlobId, CertBinding, FlagOp, QueueEntry, QueueRecipient, RecipientStatus, Store,
-    notify,
+    AuditEvent, BlobId, CertBinding, FlagChange, FlagOp, QueueEntry, QueueRecipient,
+    RecipientStatus, Store, notify,
 };
 
 /// A fresh store under test, and what its backend can tell about its storage that the
@@ -94,6 +94,16 @@ pub fn flags(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// A [`FlagChange`] of `uids` without UNCHANGEDSINCE.
+pub fn flag_change(uids: &[u32], op: FlagOp, flags: &[String]) -> FlagChange {
+    FlagChange {
+        uids: uids.to_vec(),
+        op,
+        flags: flags.to_vec(),
+        unchanged_since: None,
+    }
+}
+
 /// A GPKI certificate binding of `account`; `spki_byte` makes the key unique.
 pub fn binding(account: &str, spki_byte: u8, subject: &str) -> CertBinding {
     CertBinding {
@@ -145,10 +155,7 @@ pub async fn delete_messages(s: &dyn Store, mailbox: &str, uids: &[u32]) -> Vec<
     s.set_flags(
         "hong",
         mailbox,
-        uids,
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
+        flag_change(uids, FlagOp::Add, &flags(&["\\Deleted"])),
     )
     .await
     .unwrap();

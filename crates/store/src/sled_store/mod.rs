@@ -37,13 +37,12 @@ mod tx;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-pub use accounts::{account_aad, normalize as normalize_account, validate as validate_account};
+pub use accounts::account_aad;
 pub use backup::{
     BACKUP_VERSION, BackupCounts, BackupManifest, DUMP_FILE, MANIFEST_FILE, read_manifest,
 };
 pub use keys::{decode, encode};
-pub use mailboxes::{ancestors, normalize_name, uid_validity_seed};
-pub use messages::{apply_flags, blob_aad, normalize_flags};
+pub use messages::blob_aad;
 pub use summaries::summary_aad;
 
 use ::sled::{Transactional, Tree};
