@@ -189,6 +189,19 @@ async fn advisory_lock(tx: &Tx<'_>, ns: i32, key: &str) -> Result<(), StoreError
     Ok(())
 }
 
+/// Whether `query` (a `SELECT 1 …`, perhaps locking the row it finds) finds a row.
+async fn row_exists(
+    tx: &Tx<'_>,
+    query: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<bool, StoreError> {
+    Ok(tx
+        .query_opt(query, params)
+        .await
+        .map_err(error::db)?
+        .is_some())
+}
+
 /// Advisory-lock namespaces.
 mod lock_ns {
     /// Mailbox hierarchy changes (create with parents, rename, delete) of one account.

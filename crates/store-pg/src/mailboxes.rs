@@ -10,7 +10,7 @@ use certmail_store::{INBOX, MAILBOX_DELIMITER, Mailbox, SpecialUse, StoreError};
 
 use crate::error::db;
 use crate::rows::{self, MAILBOX_COLUMNS, i64_of};
-use crate::{PgStore, Tx, advisory_lock, blobs, lock_ns};
+use crate::{PgStore, Tx, advisory_lock, blobs, lock_ns, row_exists};
 
 /// Reads one mailbox, locking its row until the transaction ends.
 pub(crate) async fn lock(
@@ -215,14 +215,8 @@ impl PgStore {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         advisory_lock(&tx, lock_ns::HIERARCHY, &account).await?;
-        let found = tx
-            .query_opt(
-                "SELECT 1 FROM accounts WHERE id = $1 FOR SHARE",
-                &[&account],
-            )
-            .await
-            .map_err(db)?;
-        if found.is_none() {
+        let account_query = "SELECT 1 FROM accounts WHERE id = $1 FOR SHARE";
+        if !row_exists(&tx, account_query, &[&account]).await? {
             return Err(StoreError::AccountNotFound(account));
         }
         if exists(&tx, &account, &name).await? {
