@@ -288,6 +288,11 @@ pub async fn devices_are_kept_per_account(t: &dyn Fixture) {
             .unwrap()
     );
     assert_eq!(s.devices_of("hong").await.unwrap().len(), 1);
+    assert_eq!(
+        s.devices_of("kim").await.unwrap().len(),
+        1,
+        "another account's device stays"
+    );
     s.create_account(kim()).await.unwrap();
     s.delete_account("kim").await.unwrap();
     assert!(

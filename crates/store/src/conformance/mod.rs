@@ -10,8 +10,9 @@
 //! certmail_store::conformance_tests!(fresh);
 //! ```
 //!
-//! What only one backend can show (sled's crash safety, backup files, format version,
-//! bodies stored once on disk) stays in that backend's own tests.
+//! What only one backend can show (sled's crash safety, backup files, format version)
+//! stays in that backend's own tests; how many bodies it stores, each backend tells
+//! through [`Fixture::stored_bodies`].
 
 pub mod accounts;
 pub mod delivery;
@@ -36,7 +37,7 @@ pub trait Fixture: Send + Sync {
 
     /// How many message bodies are physically stored, whatever their reference counts
     /// (single-instance storage, freeing the last reference); `None` if the backend cannot
-    /// tell while the store is open (sled: its trees are read after closing it).
+    /// tell.
     async fn stored_bodies(&self) -> Option<u64> {
         None
     }

@@ -310,3 +310,30 @@ fn check_keys(meta: &Tree, sealer: &Sealer) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(feature = "conformance")]
+impl SledStore {
+    /// How many message bodies the files hold: the distinct ids in `blobs` (a body, its
+    /// chunks and its summary share the id's 32 bytes as key prefix), for the conformance
+    /// suite's `Fixture::stored_bodies`. An error if `blob_refs` counts other bodies than
+    /// `blobs` holds (a leaked body or a count without one).
+    pub fn stored_bodies(&self) -> Result<u64> {
+        let t = &self.inner.t;
+        let mut held = std::collections::BTreeSet::new();
+        for key in t.blobs.iter().keys() {
+            let key = key?;
+            held.insert(key.get(..32).map(<[u8]>::to_vec).unwrap_or_default());
+        }
+        let mut counted = std::collections::BTreeSet::new();
+        for key in t.blob_refs.iter().keys() {
+            counted.insert(key?.to_vec());
+        }
+        if held != counted {
+            return Err(keys::corrupt(
+                b"blob_refs",
+                "reference counts and stored bodies differ",
+            ));
+        }
+        Ok(held.len() as u64)
+    }
+}
