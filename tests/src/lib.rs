@@ -5,6 +5,7 @@
 //! kills it when dropped. Every wait is bounded.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod cert_kinds;
 pub mod lines;
 pub mod matrix_setup;
@@ -13,6 +14,7 @@ pub mod outside;
 pub mod revocation;
 pub mod signin_client;
 pub mod slapd;
+pub mod web;
 
 /// The test kit's installation, under the name the tests use.
 pub use certmail_testkit::install as fixtures;
