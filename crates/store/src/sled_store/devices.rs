@@ -56,6 +56,7 @@ mod tests {
             first_seen: seen,
             last_seen: seen,
             totp_at: None,
+            client: None,
         }
     }
 
