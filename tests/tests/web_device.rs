@@ -7,16 +7,14 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use certmail_tests::DaemonProcess;
 use certmail_tests::web::{ADMIN_PASSWORD, Client, ImapClient, Web, code, imap_session};
 use serde_json::{Value, json};
 
 const OTHER_DEVICE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
 /// kim's IMAP connection from the other device, signed in.
-async fn imap_from_other_device(
-    web: &Web,
-    daemon: &certmail_tests::DaemonProcess,
-) -> anyhow::Result<ImapClient> {
+async fn imap_from_other_device(web: &Web, daemon: &DaemonProcess) -> anyhow::Result<ImapClient> {
     let tls = web.tls("kim-imap", &web.k.gpki_ecdsa)?;
     let (c, answer) = imap_session(daemon, Some(OTHER_DEVICE), tls, "kim", ADMIN_PASSWORD).await?;
     anyhow::ensure!(answer.starts_with("a1 OK"), "IMAP sign-in: {answer}");
@@ -37,21 +35,36 @@ fn open_web_session(kim: &Client) -> (u16, Value) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn false_a_browser_session_and_the_mail_session_leave_each_other_alone() -> anyhow::Result<()>
-{
-    let web = Web::new("counts_as_device = false\n")?;
+/// A daemon with the `[web]` keys `extra`, kim signed in over IMAP from the other
+/// device, and kim's browser (not signed in yet).
+async fn kim_on_two_devices(
+    extra: &str,
+) -> anyhow::Result<(Web, DaemonProcess, ImapClient, Client)> {
+    let web = Web::new(extra)?;
     let daemon = web.start()?;
-    let mut imap = imap_from_other_device(&web, &daemon).await?;
+    let imap = imap_from_other_device(&web, &daemon).await?;
     let kim = browser(&web);
-    let (s, r) = open_web_session(&kim);
-    assert_eq!(s, 200, "{r}");
+    Ok((web, daemon, imap, kim))
+}
+
+/// The IMAP session still answers.
+async fn still_signed_in(imap: &mut ImapClient) -> anyhow::Result<()> {
     imap.send_raw(b"a2 NOOP\r\n").await?;
     let line = imap.line().await?;
-    assert!(
+    anyhow::ensure!(
         line.starts_with("a2 OK"),
         "the IMAP session goes on: {line}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn false_a_browser_session_and_the_mail_session_leave_each_other_alone() -> anyhow::Result<()>
+{
+    let (web, daemon, mut imap, kim) = kim_on_two_devices("counts_as_device = false\n").await?;
+    let (s, r) = open_web_session(&kim);
+    assert_eq!(s, 200, "{r}");
+    still_signed_in(&mut imap).await?;
 
     // A new IMAP sign-in from yet another address does not end the browser session.
     drop(imap);
@@ -63,10 +76,7 @@ async fn false_a_browser_session_and_the_mail_session_leave_each_other_alone() -
 
 #[tokio::test(flavor = "multi_thread")]
 async fn true_a_web_sign_in_ends_the_imap_session_and_vice_versa() -> anyhow::Result<()> {
-    let web = Web::new("counts_as_device = true\n")?;
-    let daemon = web.start()?;
-    let mut imap = imap_from_other_device(&web, &daemon).await?;
-    let kim = browser(&web);
+    let (web, daemon, mut imap, kim) = kim_on_two_devices("counts_as_device = true\n").await?;
     let (s, r) = open_web_session(&kim);
     assert_eq!(s, 200, "{r}");
     let bye = imap.line().await?;
@@ -88,21 +98,13 @@ async fn true_a_web_sign_in_ends_the_imap_session_and_vice_versa() -> anyhow::Re
 
 #[tokio::test(flavor = "multi_thread")]
 async fn true_with_reject_the_live_mail_session_refuses_the_browser() -> anyhow::Result<()> {
-    let web = Web::new("counts_as_device = true\n\n[auth]\nsession_policy = \"reject\"\n")?;
-    let daemon = web.start()?;
-    let mut imap = imap_from_other_device(&web, &daemon).await?;
-    let kim = browser(&web);
+    let reject = "counts_as_device = true\n\n[auth]\nsession_policy = \"reject\"\n";
+    let (_web, _daemon, mut imap, kim) = kim_on_two_devices(reject).await?;
     let (s, r) = open_web_session(&kim);
     assert_eq!((s, code(&r)), (409, "session_rejected"), "{r}");
     let message = r["message"].as_str().unwrap_or("");
     assert!(message.contains("another device (127.0.0.2)"), "{r}");
-    imap.send_raw(b"a2 NOOP\r\n").await?;
-    let line = imap.line().await?;
-    assert!(
-        line.starts_with("a2 OK"),
-        "the IMAP session goes on: {line}"
-    );
-    Ok(())
+    still_signed_in(&mut imap).await
 }
 
 /// Python's imaplib names itself in ID (RFC 2971); the device record keeps the name, and
