@@ -5,7 +5,6 @@
 //! kills it when dropped. Every wait is bounded.
 #![forbid(unsafe_code)]
 
-pub mod browser;
 pub mod cert_kinds;
 pub mod lines;
 pub mod matrix_setup;

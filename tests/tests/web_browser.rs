@@ -4,9 +4,11 @@
 //! profile), 강감찬 changes the password and enrols TOTP with a code computed from the
 //! secret on the page. Every page is saved as a PNG under `target/web-screenshots/`.
 
+mod browser;
+
 use std::path::PathBuf;
 
-use certmail_tests::browser::{Browser, CertificatePolicy, Tools};
+use browser::{Browser, CertificatePolicy, Tools};
 use certmail_tests::web::{ADMIN_PASSWORD, ORGANISATION, Web, code, imap_login};
 
 const FIRST: &str = "Blue-Sky-2026!";
