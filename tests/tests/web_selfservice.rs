@@ -37,7 +37,7 @@ impl Web {
             "[web]\nlisten = [\"127.0.0.1:{port}\"]\npublic_url = \"{url}\"\n\n[auth]\n{auth}"
         ))?;
         fx.add_account("kim", "김철수", ADMIN_PASSWORD)?;
-        let (cert, _) = write_pem(&fx.dir.path().join("certs"), "kim", &k.gpki_ecdsa)?;
+        let (cert, _) = write_pem(&fx.dir.path().join("certs"), "kim", &k.people.gpki_ecdsa)?;
         let (code, out, err) = fx.certmail(&["cert", "bind", "kim", path(&cert)])?;
         anyhow::ensure!(code == 0, "cert bind: {out}{err}");
         Ok(Web { fx, k, url })
@@ -186,7 +186,7 @@ async fn sign_up_approve_change_password_and_imap_follows() -> anyhow::Result<()
     assert_eq!(s, 403, "{r}");
 
     // The org admin approves; kang signs in over IMAP with the sign-up password.
-    let kim = web.client("kim", Some(&web.k.gpki_ecdsa));
+    let kim = web.client("kim", Some(&web.k.people.gpki_ecdsa));
     let (s, r) = kim.call(
         "POST",
         "/api/admin/approve/kang",
@@ -233,13 +233,13 @@ async fn an_expired_password_is_changed_on_the_web() -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || drop(store)).await?;
     }
     let daemon = web.start()?;
-    let tls = web.tls("kim", &web.k.gpki_ecdsa)?;
+    let tls = web.tls("kim", &web.k.people.gpki_ecdsa)?;
     let r = imap_login(&daemon, tls.clone(), "kim", ADMIN_PASSWORD).await?;
     assert!(r.starts_with("a1 NO [EXPIRED]"), "{r}");
     let where_to = format!("Change it at {}/password.", web.url);
     assert!(r.contains(&where_to), "the refusal says where: {r}");
 
-    let kim = web.client("kim", Some(&web.k.gpki_ecdsa));
+    let kim = web.client("kim", Some(&web.k.people.gpki_ecdsa));
     let (s, r) = kim.call(
         "POST",
         "/api/password",
