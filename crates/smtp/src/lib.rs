@@ -9,6 +9,7 @@
 //!   DKIM signing of outbound mail.
 //! - [`outbound`]: the outbound relay (queue runner, SMTP client, MX routing, DSNs).
 //! - [`message`]: pure header helpers (Received, Message-ID, Date, From: addresses).
+//! - [`wake`]: telling the watching connections about newly stored copies.
 //! - [`error`]: the crate's error enum.
 //!
 //! Rules: the protocol layer has no tokio, no store and no clock (time is passed in); every
@@ -93,5 +94,6 @@ pub mod mailauth;
 pub mod message;
 pub mod outbound;
 pub mod proto;
+pub mod wake;
 
 pub use error::Error;

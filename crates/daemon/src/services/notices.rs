@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use certmail_session::Change;
 use certmail_store::{Account, CertBinding, Delivery};
 use tokio_util::sync::CancellationToken;
 
@@ -86,12 +85,6 @@ async fn deliver_notice(
     days_left: i64,
     now: i64,
 ) -> anyhow::Result<()> {
-    let hostname = daemon.config().server.hostname.clone();
-    let to = account
-        .addresses
-        .first()
-        .cloned()
-        .unwrap_or_else(|| account.id.clone());
     let when = mail_parser::DateTime::from_timestamp(b.not_after).to_rfc3339();
     let body = format!(
         "{name} 님,\r\n\r\n메일 로그인에 쓰는 인증서가 {days}일 후({when}) 만료됩니다.\r\n\
@@ -102,37 +95,20 @@ async fn deliver_notice(
         days = days_left.max(0),
         subject = b.subject_dn,
     );
-    let message = mail_builder::MessageBuilder::new()
-        .from(("certmail".to_string(), format!("postmaster@{hostname}")))
-        .to(to)
-        .subject(format!(
-            "인증서 만료 예정 / Your certificate expires in {} day(s)",
-            days_left.max(0)
-        ))
-        .header(
-            "Auto-Submitted",
-            mail_builder::headers::raw::Raw::new("auto-generated"),
-        )
-        .date(now)
-        .text_body(body)
-        .write_to_vec()?;
-    let delivery = Delivery {
-        body: message,
-        internal_date: now,
-        recipients: vec![(account.id.clone(), "INBOX".to_string(), Vec::new())],
-        queue: Vec::new(),
+    let subject = format!(
+        "인증서 만료 예정 / Your certificate expires in {} day(s)",
+        days_left.max(0)
+    );
+    let hostname = daemon.config().server.hostname.clone();
+    let notice = InboxNotice {
+        hostname: &hostname,
+        subject: &subject,
+        body,
+        now,
     };
-    let receipt = daemon.store.deliver(delivery).await?;
-    for copy in &receipt.stored {
-        daemon.hub.publish(
-            &copy.account,
-            None,
-            Change::Exists {
-                mailbox: copy.mailbox.clone(),
-                uid: copy.uid,
-            },
-        );
-    }
+    notice
+        .deliver(daemon.store.as_ref(), &daemon.hub, account)
+        .await?;
     tracing::info!(account = %account.id, days_left, "certificate expiry notice delivered");
     Ok(())
 }
@@ -151,11 +127,6 @@ pub async fn new_device_notice(
     let Some(account) = store.account(account_id).await? else {
         return Ok(());
     };
-    let to = account
-        .addresses
-        .first()
-        .cloned()
-        .unwrap_or_else(|| account.id.clone());
     let when = mail_parser::DateTime::from_timestamp(now).to_rfc3339();
     let body = format!(
         "{name} 님,\r\n\r\n{when}에 새 기기(주소 {ip}, 네트워크 {network})에서 메일 계정에 로그인했습니다.\r\n\
@@ -164,34 +135,66 @@ pub async fn new_device_notice(
          If this was not you, tell your mail administrator at once.\r\n",
         name = account.name,
     );
-    let message = mail_builder::MessageBuilder::new()
-        .from(("certmail".to_string(), format!("postmaster@{hostname}")))
-        .to(to)
-        .subject("새 기기에서 로그인 / New sign-in from another device")
-        .header(
-            "Auto-Submitted",
-            mail_builder::headers::raw::Raw::new("auto-generated"),
-        )
-        .date(now)
-        .text_body(body)
-        .write_to_vec()?;
-    let delivery = Delivery {
-        body: message,
-        internal_date: now,
-        recipients: vec![(account.id.clone(), "INBOX".to_string(), Vec::new())],
-        queue: Vec::new(),
+    let notice = InboxNotice {
+        hostname,
+        subject: "새 기기에서 로그인 / New sign-in from another device",
+        body,
+        now,
     };
-    let receipt = store.deliver(delivery).await?;
-    for copy in &receipt.stored {
-        hub.publish(
-            &copy.account,
-            None,
-            Change::Exists {
-                mailbox: copy.mailbox.clone(),
-                uid: copy.uid,
-            },
-        );
-    }
+    notice.deliver(store, hub, &account).await?;
     tracing::info!(account = %account.id, %ip, network, "new-device notice delivered");
     Ok(())
+}
+
+/// A notice from the server to one person: an auto-generated message (RFC 3834) from
+/// `postmaster@<hostname>`.
+pub struct InboxNotice<'a> {
+    /// The server's host name (the sender's domain).
+    pub hostname: &'a str,
+    /// The subject line.
+    pub subject: &'a str,
+    /// The text, CRLF line ends.
+    pub body: String,
+    /// When it is sent (Unix seconds): its Date and INTERNALDATE.
+    pub now: i64,
+}
+
+impl InboxNotice<'_> {
+    /// Stores the notice in `account`'s INBOX (addressed to its first address) and wakes
+    /// the connections watching it.
+    pub async fn deliver(
+        self,
+        store: &dyn certmail_store::Store,
+        hub: &certmail_session::ChangeHub,
+        account: &Account,
+    ) -> anyhow::Result<()> {
+        let to = account
+            .addresses
+            .first()
+            .cloned()
+            .unwrap_or_else(|| account.id.clone());
+        let message = mail_builder::MessageBuilder::new()
+            .from((
+                "certmail".to_string(),
+                format!("postmaster@{}", self.hostname),
+            ))
+            .to(to)
+            .subject(self.subject)
+            .header(
+                "Auto-Submitted",
+                mail_builder::headers::raw::Raw::new("auto-generated"),
+            )
+            .date(self.now)
+            .text_body(self.body)
+            .write_to_vec()?;
+        let delivery = Delivery {
+            body: message,
+            internal_date: self.now,
+            recipients: vec![(account.id.clone(), "INBOX".to_string(), Vec::new())],
+            queue: Vec::new(),
+        };
+        let receipt = store.deliver(delivery).await?;
+        certmail_smtp::wake::new_copies(hub, &receipt);
+        Ok(())
+    }
 }

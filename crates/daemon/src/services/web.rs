@@ -5,14 +5,13 @@
 
 use std::sync::Arc;
 
-use certmail_session::Change;
-use certmail_store::Delivery;
 use certmail_web::{Notice, WebContext, WebServer};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::context::{Daemon, WebHandle};
 use crate::services::listener::Accepted;
+use crate::services::notices::InboxNotice;
 
 /// The web of `config` (`None` when `[web] listen` is empty) over `sign_in`, the policy
 /// IMAP and SMTP were given.
@@ -160,38 +159,14 @@ async fn tell_org_admins(
              Approve or refuse it at {origin}/admin.\r\n",
             name = admin.name,
         );
-        let to = admin.addresses.first().cloned().unwrap_or(admin.id.clone());
-        let message = mail_builder::MessageBuilder::new()
-            .from(("certmail".to_string(), format!("postmaster@{hostname}")))
-            .to(to)
-            .subject(format!(
-                "메일 계정 승인 요청 / Sign-up waiting: {applicant}"
-            ))
-            .header(
-                "Auto-Submitted",
-                mail_builder::headers::raw::Raw::new("auto-generated"),
-            )
-            .date(now)
-            .text_body(body)
-            .write_to_vec()?;
-        let receipt = store
-            .deliver(Delivery {
-                body: message,
-                internal_date: now,
-                recipients: vec![(admin.id.clone(), "INBOX".to_string(), Vec::new())],
-                queue: Vec::new(),
-            })
-            .await?;
-        for copy in &receipt.stored {
-            hub.publish(
-                &copy.account,
-                None,
-                Change::Exists {
-                    mailbox: copy.mailbox.clone(),
-                    uid: copy.uid,
-                },
-            );
-        }
+        let subject = format!("메일 계정 승인 요청 / Sign-up waiting: {applicant}");
+        let notice = InboxNotice {
+            hostname,
+            subject: &subject,
+            body,
+            now,
+        };
+        notice.deliver(store, hub, &admin).await?;
     }
     Ok(())
 }
