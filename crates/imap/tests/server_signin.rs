@@ -138,12 +138,7 @@ async fn a_kicked_session_hears_bye_even_while_idling() {
     ok(c.command("SELECT INBOX").await);
     c.send("i1 IDLE\r\n").await;
     assert!(c.line().await.starts_with('+'));
-    let kicked = server
-        .ctx
-        .registry
-        .kick(ACCOUNT, certmail_session::KickReason::AdminKick)
-        .await;
-    assert_eq!(kicked, 1);
+    assert_eq!(server.admin_kick().await, 1, "one connection ended");
     let bye = c.line().await;
     assert_eq!(bye, "* BYE [UNAVAILABLE] Session ended by an administrator");
     assert!(c.closed().await);
@@ -229,12 +224,7 @@ async fn a_kick_ends_a_connection_whose_client_stopped_reading() {
         "{}",
         String::from_utf8_lossy(&first)
     );
-    let kicked = server
-        .ctx
-        .registry
-        .kick(ACCOUNT, certmail_session::KickReason::AdminKick)
-        .await;
-    assert_eq!(kicked, 1);
+    assert_eq!(server.admin_kick().await, 1, "one connection ended");
     // The server drops the connection at once instead of finishing the 24 MB answer.
     use tokio::io::AsyncReadExt as _;
     let mut rest = Vec::new();

@@ -115,6 +115,12 @@ impl TestServer {
         )
     }
 
+    /// An administrator ends 홍길동's session; how many connections it ended.
+    pub async fn admin_kick(&self) -> usize {
+        let reason = certmail_session::KickReason::AdminKick;
+        self.ctx.registry.kick(ACCOUNT, reason).await
+    }
+
     /// [`TestServer::start`], and a client connected to it (greeted, not signed in).
     pub async fn connected(require_password: bool) -> (TestServer, Client) {
         let server = TestServer::start(require_password).await;
