@@ -119,12 +119,11 @@ fn build_daemon(
     let throttle = Arc::clone(&sign_in.throttle);
     let precredential_throttle = Arc::clone(&sign_in.precredential_throttle);
     let sign_in_state = Arc::clone(&sign_in.state);
-    let imap = crate::services::protocols::imap_context(
-        &config,
-        sign_in.clone(),
+    let imap = certmail_imap::server::ImapContext::new(
         Arc::clone(&store),
         Arc::clone(&registry) as _,
         hub.clone(),
+        crate::services::protocols::imap_settings(&config, sign_in.clone()),
     );
     let queue = Arc::new(certmail_smtp::outbound::QueueSignals::default());
     let web_pki = Arc::clone(&tls.current().pki);

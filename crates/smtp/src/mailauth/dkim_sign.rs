@@ -170,26 +170,8 @@ fn rsa_spki(pkcs1: &[u8]) -> Vec<u8> {
     let mut bits = vec![0x00];
     bits.extend_from_slice(pkcs1);
     let mut body = ALG.to_vec();
-    body.extend(der_tlv(0x03, &bits));
-    der_tlv(0x30, &body)
-}
-
-fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = value.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(value);
-    out
+    body.extend(certmail_pki::der_tlv(0x03, &bits));
+    certmail_pki::der_tlv(0x30, &body)
 }
 
 /// The outbound relay signs through this: the same key per From: domain.
