@@ -76,12 +76,15 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSection {
-    /// Prometheus metrics (`GET /metrics`) listeners. Keep them on localhost: the figures
-    /// name accounts' activity. Empty (the default): no metrics listener.
+    /// Prometheus metrics (`GET /metrics`) and readiness (`GET /healthz`: 200, or 503
+    /// naming what is not ready) listeners. Keep them on localhost or where only the
+    /// monitoring and the load balancer reach them. Empty (the default): none.
     pub metrics_listen: Vec<SocketAddr>,
-    /// Thunderbird autoconfig listeners (`/.well-known/autoconfig/mail/config-v1.1.xml`
-    /// and `/mail/config-v1.1.xml`), for the local domains. Empty (the default): none; put
-    /// one behind the organisation's web server or on port 80 of `autoconfig.<domain>`.
+    /// Mail-client set-up listeners, for the local domains: Thunderbird's autoconfig
+    /// (`/.well-known/autoconfig/mail/config-v1.1.xml`, `/mail/config-v1.1.xml`),
+    /// Outlook's autodiscover (`POST /autodiscover/autodiscover.xml`) and Apple's profile
+    /// (`/apple/certmail.mobileconfig?email=ADDRESS`). Empty (the default): none; put one
+    /// behind the organisation's web server or on port 80 of `autoconfig.<domain>`.
     pub autoconfig_listen: Vec<SocketAddr>,
 }
 
