@@ -51,24 +51,12 @@ pub fn run(cmd: DkimCommand) -> anyhow::Result<()> {
 }
 
 fn rsa_pem() -> anyhow::Result<Vec<u8>> {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-        ])
-        .output()
-        .map_err(|e| {
-            anyhow::anyhow!("cannot run openssl ({e}); install it or use --algorithm ed25519")
-        })?;
-    anyhow::ensure!(
-        out.status.success(),
-        "openssl genpkey failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(out.stdout)
+    match certmail_smtp::mailauth::generate_rsa_pem() {
+        Ok(pem) => Ok(pem.into_bytes()),
+        // No key file or domain yet: the reason alone says what to do.
+        Err(certmail_smtp::Error::DkimKey { reason, .. }) => Err(anyhow::anyhow!(reason)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn ed25519_pem() -> anyhow::Result<Vec<u8>> {
