@@ -15,21 +15,9 @@ use certmail_tests::metrics::{curl, sample, start_with_metrics};
 /// Outlook 2016's autodiscover request, byte for byte as it POSTs it.
 const OUTLOOK_REQUEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>hong@test.go.kr</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>"#;
 
-/// POSTs `body` as text/xml with curl: (body, status).
+/// POSTs `body` as Outlook does (text/xml) with curl: (body, status).
 fn curl_post(url: &str, body: &str) -> anyhow::Result<(String, String)> {
-    let out = Command::new("curl")
-        .args([
-            "--silent",
-            "--max-time",
-            "10",
-            "--write-out",
-            "\n%{http_code}",
-        ])
-        .args(["-H", "Content-Type: text/xml", "--data-binary", body, url])
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
-    Ok((body.to_string(), code.to_string()))
+    certmail_tests::metrics::curl_post(url, "text/xml", body)
 }
 
 /// Runs `script` with python3, `input` on stdin; its stdout.

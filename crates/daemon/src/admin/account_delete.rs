@@ -220,19 +220,26 @@ fn create_private(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
-/// Writes one message file (mode 0600) with INTERNALDATE as its modification time.
-fn write_message(path: &Path, body: &[u8], internal_date: i64) -> std::io::Result<()> {
+/// Creates `path` (which must not exist) readable by its owner only, with `bytes`, on
+/// disk before it returns. Also writes `certmail dkim keygen`'s keys.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    f.write_all(body)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(f)
+}
+
+/// Writes one message file (mode 0600) with INTERNALDATE as its modification time.
+fn write_message(path: &Path, body: &[u8], internal_date: i64) -> std::io::Result<()> {
+    let f = write_private(path, body)?;
     let when = std::time::UNIX_EPOCH
         + std::time::Duration::from_secs(u64::try_from(internal_date).unwrap_or(0));
-    f.set_modified(when)?;
-    f.sync_all()
+    f.set_modified(when)
 }
 
 #[cfg(test)]

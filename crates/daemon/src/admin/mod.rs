@@ -29,6 +29,7 @@ mod queue;
 mod service;
 mod sessions;
 
+pub(crate) use account_delete::write_private;
 pub use context::{AdminContext, ControlFuture, DaemonControl};
 pub use service::execute;
 

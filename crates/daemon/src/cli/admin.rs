@@ -15,26 +15,18 @@ use crate::cli::output::{EXIT_NOT_RUNNING, EXIT_REFUSED, exit_code, print};
 /// Runs an account subcommand; returns the process exit code.
 pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
     let (req, json) = match cmd {
-        AccountCommand::Add {
-            id,
-            name,
-            organisation,
-            addresses,
-            foreign,
-            approve,
-            password_stdin,
-            out,
-        } => {
+        AccountCommand::Add(a) => {
+            let password = password_from_stdin(a.password_stdin)?;
             let new = NewAccount {
-                id,
-                name,
-                organisation,
-                addresses,
-                foreign,
-                approve,
-                password: password_from_stdin(password_stdin)?,
+                id: a.id,
+                name: a.name,
+                organisation: a.organisation,
+                addresses: a.addresses,
+                foreign: a.foreign,
+                approve: a.approve,
+                password,
             };
-            (Request::AccountAdd(new), out.json)
+            (Request::AccountAdd(new), a.out.json)
         }
         AccountCommand::Approve(t) => (Request::AccountApprove { id: t.id }, t.out.json),
         AccountCommand::Disable(t) => (Request::AccountDisable { id: t.id }, t.out.json),

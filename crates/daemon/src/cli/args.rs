@@ -151,6 +151,36 @@ pub struct Output {
     pub json: bool,
 }
 
+/// `certmail account add`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct AddAccount {
+    /// The login id (lowercase letters, digits, . _ -).
+    pub id: String,
+    /// The person's name exactly as on their certificate, e.g. 홍길동.
+    #[arg(long)]
+    pub name: String,
+    /// The organisation (agency, school).
+    #[arg(long, default_value = "")]
+    pub organisation: String,
+    /// A mail address; repeat for several (the first is the primary one).
+    #[arg(long = "address", required = true)]
+    pub addresses: Vec<String>,
+    /// Accept addresses outside `[server] local_domains` (mail to them is not delivered
+    /// here; without this flag they are refused).
+    #[arg(long)]
+    pub foreign: bool,
+    /// Approve the account at once.
+    #[arg(long)]
+    pub approve: bool,
+    /// Read the password from standard input (one line) instead of generating a
+    /// temporary one.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// How to print the answer (`--json`).
+    #[command(flatten)]
+    pub out: Output,
+}
+
 /// The account an account subcommand acts on, and how to print the answer.
 #[derive(Debug, clap::Args)]
 pub struct AccountTarget {
@@ -167,39 +197,15 @@ pub struct AccountTarget {
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Create an account. It is pending until approved (or pass --approve).
-    Add {
-        /// The login id (lowercase letters, digits, . _ -).
-        id: String,
-        /// The person's name exactly as on their certificate, e.g. 홍길동.
-        #[arg(long)]
-        name: String,
-        /// The organisation (agency, school).
-        #[arg(long, default_value = "")]
-        organisation: String,
-        /// A mail address; repeat for several (the first is the primary one).
-        #[arg(long = "address", required = true)]
-        addresses: Vec<String>,
-        /// Accept addresses outside `[server] local_domains` (mail to them is not delivered
-        /// here; without this flag they are refused).
-        #[arg(long)]
-        foreign: bool,
-        /// Approve the account at once.
-        #[arg(long)]
-        approve: bool,
-        /// Read the password from standard input (one line) instead of generating a
-        /// temporary one.
-        #[arg(long)]
-        password_stdin: bool,
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
+    Add(AddAccount),
     /// Approve a pending account, or re-activate a disabled one.
     Approve(AccountTarget),
     /// Disable an account: it can no longer sign in.
     Disable(AccountTarget),
-    /// Delete an account with its addresses, certificates and mail; its live session
-    /// ends. Asks for the account id on a terminal; scripts pass --yes.
+    /// Delete an account with its addresses, certificates and mail; its session ends.
+    ///
+    /// Asks for the account id on a terminal; scripts pass --yes. With --keep-mail DIR
+    /// the mail is first written there as a Maildir, which import-maildir reads back.
     Delete {
         /// The login id.
         id: String,

@@ -1,8 +1,6 @@
 //! `certmail dkim keygen`: makes a DKIM signing key and prints the DNS record to publish.
 
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::cli::args::DkimCommand;
 
@@ -28,7 +26,7 @@ pub fn run(cmd: DkimCommand) -> anyhow::Result<()> {
         "ed25519" => ed25519_pem()?,
         other => anyhow::bail!("unknown --algorithm {other}; use rsa or ed25519"),
     };
-    write_private(&path, &pem)?;
+    crate::admin::write_private(&path, &pem)?;
     let signer = DkimSigner::load(&[DkimKeyConfig {
         domain: domain.clone(),
         selector: selector.clone(),
@@ -61,15 +59,4 @@ fn rsa_pem() -> anyhow::Result<Vec<u8>> {
 
 fn ed25519_pem() -> anyhow::Result<Vec<u8>> {
     Ok(certmail_smtp::mailauth::generate_ed25519_pem()?.into_bytes())
-}
-
-fn write_private(path: &Path, pem: &[u8]) -> anyhow::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(pem)?;
-    f.sync_all()?;
-    Ok(())
 }

@@ -86,6 +86,18 @@ pub fn autoconfig(config: &Config, emailaddress: Option<&str>, host: &str) -> Op
     let s = settings(config, &domain)?;
     let (domain, name) = (escape(&s.domain), escape(&s.hostname));
     let (imap, smtp) = (s.imap_port, s.smtp_port);
+    let server = |tag: &str, kind: &str, port: u16| {
+        format!(
+            r#"    <{tag} type="{kind}">
+      <hostname>{name}</hostname>
+      <port>{port}</port>
+      <socketType>SSL</socketType>
+      <username>%EMAILADDRESS%</username>
+      <authentication>password-cleartext</authentication>
+    </{tag}>
+"#
+        )
+    };
     // The password is the second factor: Thunderbird signs in with it and presents the
     // certificate the server asks for during the TLS handshake.
     Some(format!(
@@ -95,23 +107,11 @@ pub fn autoconfig(config: &Config, emailaddress: Option<&str>, host: &str) -> Op
     <domain>{domain}</domain>
     <displayName>{name}</displayName>
     <displayShortName>{domain}</displayShortName>
-    <incomingServer type="imap">
-      <hostname>{name}</hostname>
-      <port>{imap}</port>
-      <socketType>SSL</socketType>
-      <username>%EMAILADDRESS%</username>
-      <authentication>password-cleartext</authentication>
-    </incomingServer>
-    <outgoingServer type="smtp">
-      <hostname>{name}</hostname>
-      <port>{smtp}</port>
-      <socketType>SSL</socketType>
-      <username>%EMAILADDRESS%</username>
-      <authentication>password-cleartext</authentication>
-    </outgoingServer>
-  </emailProvider>
+{}{}  </emailProvider>
 </clientConfig>
-"#
+"#,
+        server("incomingServer", "imap", imap),
+        server("outgoingServer", "smtp", smtp),
     ))
 }
 
