@@ -9,10 +9,11 @@
 //! - This module: [`Request`], [`Response`], [`QueueAction`] (the protocol).
 //! - [`context`]: [`AdminContext`], what a request may touch, and [`DaemonControl`], what
 //!   only the running daemon can do (reload), implemented by the services.
-//! - [`execute`] audits every request that changes something and hands it to the handler
-//!   of its family, one small async function per command: `accounts`, `certs`, `aliases`,
-//!   `devices` (TOTP and devices), `sessions`, `queue`, [`ops`] (backup, import, audit,
-//!   stats) and `control` (reload).
+//! - [`execute`] audits every request that changes something (actor, arguments without
+//!   secrets, outcome; also in the daemon's log) and hands it to the handler of its
+//!   family, one small async function per command: `accounts`, `account_delete` (with the
+//!   `--keep-mail` Maildir export), `certs`, `aliases`, `devices` (TOTP and devices),
+//!   `sessions`, `queue`, [`ops`] (backup, import, audit, stats) and `control` (reload).
 //!
 //! Rules: no clap and no printing here (the CLI does both); every failure is a
 //! [`Response`] with a machine-readable code, never a panic.
