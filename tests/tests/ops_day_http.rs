@@ -195,8 +195,12 @@ fn outlook_autodiscover_and_the_apple_profile() -> anyhow::Result<()> {
     assert_eq!(code, "400");
     assert!(xml.contains("not well-formed"), "{xml}");
     let big = format!("<Autodiscover>{}</Autodiscover>", " ".repeat(64 * 1024));
-    let (_, code) = curl_post(&format!("{base}/autodiscover/autodiscover.xml"), &big)?;
-    assert_eq!(code, "413", "the body is bounded");
+    let (why, code) = curl_post(&format!("{base}/autodiscover/autodiscover.xml"), &big)?;
+    assert_eq!(code, "413", "the body is bounded: {why}");
+    assert!(
+        why.contains("[http] max_request_bytes (16384 bytes)"),
+        "{why}"
+    );
 
     // Apple: an unsigned profile with one com.apple.mail.managed payload.
     let (plist, code) = curl(&format!(

@@ -4,7 +4,7 @@
 //! port 80), on the same HTTP stack as the self-service web (hyper 1 through axum).
 //!
 //! GET only but for Outlook's autodiscover POST (axum answers 405 otherwise), the request
-//! head bounded in size and time, a request body bounded by [`MAX_BODY`], and every
+//! head bounded in size and time, a request body bounded by `[http] max_request_bytes`, and every
 //! connection closed after at most ten seconds.
 
 use std::collections::HashMap;
@@ -39,9 +39,6 @@ pub enum Routes {
 /// Longest request head (request line and headers) read.
 const MAX_HEAD: usize = 8 * 1024;
 
-/// Largest request body read (Outlook's autodiscover request is about 400 bytes).
-pub const MAX_BODY: usize = 16 * 1024;
-
 /// Longest life of one connection.
 const CONNECTION_SECS: u64 = 10;
 
@@ -66,7 +63,11 @@ fn router(routes: Routes, daemon: Arc<Daemon>) -> Router {
                 get(autodiscover_get).post(autodiscover),
             )
             .route("/apple/certmail.mobileconfig", get(mobileconfig))
-            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)),
+            // The configured limit is checked per request (it follows reloads); this is
+            // the ceiling check-config allows.
+            .layer(axum::extract::DefaultBodyLimit::max(
+                crate::config::HTTP_BODY_CAP,
+            )),
     };
     r.fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(daemon)
@@ -121,6 +122,11 @@ async fn autoconfig(
 
 /// Outlook's POST: the settings for the address in the request body.
 async fn autodiscover(State(daemon): State<Arc<Daemon>>, body: Bytes) -> Response {
+    let limit = daemon.config().http.max_request_bytes;
+    if body.len() > limit {
+        let why = format!("the request body is over [http] max_request_bytes ({limit} bytes)\n");
+        return (StatusCode::PAYLOAD_TOO_LARGE, why).into_response();
+    }
     match client_config::parse_autodiscover(&body) {
         Err(e) => xml_response(
             StatusCode::BAD_REQUEST,
