@@ -154,6 +154,7 @@ fn build_daemon(
         relay: crate::context::RelayHandle::default(),
         queue,
         web,
+        listeners_bound: Default::default(),
     })
 }
 
@@ -183,6 +184,9 @@ async fn start_services(
             move |kind, tcp| crate::services::protocols::refuse_busy(Arc::clone(&d2), kind, tcp),
         ));
     }
+    daemon
+        .listeners_bound
+        .store(true, std::sync::atomic::Ordering::Release);
     accept_loops.spawn(watch_crls(Arc::clone(daemon), shutdown.clone()));
     accept_loops.spawn(crate::services::notices::daily(
         Arc::clone(daemon),

@@ -127,6 +127,38 @@ pub fn generate_ed25519_pem() -> Result<String, Error> {
     ))
 }
 
+/// A new RSA-2048 signing key as a PEM document, made by the openssl CLI (ring cannot make
+/// RSA keys); the error says to install openssl or choose Ed25519.
+pub fn generate_rsa_pem() -> Result<String, Error> {
+    let fail = |reason: String| Error::DkimKey {
+        domain: String::new(),
+        path: String::new(),
+        reason,
+    };
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .map_err(|e| {
+            fail(format!(
+                "cannot run openssl ({e}); install it or use --algorithm ed25519"
+            ))
+        })?;
+    if !out.status.success() {
+        return Err(fail(format!(
+            "openssl genpkey failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    String::from_utf8(out.stdout)
+        .map_err(|_| fail("openssl wrote a key that is not PEM text".into()))
+}
+
 fn key_error(k: &DkimKeyConfig, reason: String) -> Error {
     Error::DkimKey {
         domain: k.domain.clone(),
