@@ -24,7 +24,8 @@ async fn imap_from_other_device(web: &Web, daemon: &DaemonProcess) -> anyhow::Re
 /// kim's browser: curl with kim's certificate and a cookie jar.
 fn browser(web: &Web) -> Client {
     let jar = web.fx.dir.path().join("kim.cookies");
-    web.client("kim", Some(&web.k.people.gpki_ecdsa)).with_cookies(jar)
+    web.client("kim", Some(&web.k.people.gpki_ecdsa))
+        .with_cookies(jar)
 }
 
 fn open_web_session(kim: &Client) -> (u16, Value) {

@@ -96,7 +96,13 @@ fn sessions(data: &Value) {
 /// The `devices` list as a table.
 fn devices(data: &Value) {
     if let Some(list) = data.get("devices").and_then(Value::as_array) {
-        let head = ["DEVICE (CERT@NETWORK)", "CLIENT", "FIRST SEEN", "LAST SEEN", "TOTP"];
+        let head = [
+            "DEVICE (CERT@NETWORK)",
+            "CLIENT",
+            "FIRST SEEN",
+            "LAST SEEN",
+            "TOTP",
+        ];
         rows(&head, list, |d| {
             vec![
                 s(d, "id"),
