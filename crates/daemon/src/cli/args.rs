@@ -48,7 +48,7 @@ pub enum Command {
     Man {
         /// Which page.
         #[arg(value_enum, default_value = "certmail")]
-        page: crate::cli::man::Page,
+        page: Page,
     },
     /// Check the configuration file and list every problem in it.
     CheckConfig,
@@ -534,4 +534,14 @@ pub enum DkimCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// Which page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Page {
+    /// certmail(8): the daemon and its commands.
+    Certmail,
+    /// certmail.toml(5): the configuration file.
+    #[value(name = "certmail.toml")]
+    CertmailToml,
 }

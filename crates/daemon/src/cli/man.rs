@@ -12,18 +12,10 @@
 
 use clap::CommandFactory as _;
 
+pub use crate::cli::args::Page;
+
 /// The configuration file with its comments: the source of `certmail.toml(5)`.
 const CONFIG_EXAMPLE: &str = include_str!("../../../../conf/certmail.toml");
-
-/// Which page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Page {
-    /// certmail(8): the daemon and its commands.
-    Certmail,
-    /// certmail.toml(5): the configuration file.
-    #[value(name = "certmail.toml")]
-    CertmailToml,
-}
 
 /// The page as roff.
 pub fn render(page: Page) -> String {

@@ -5,7 +5,8 @@ use std::num::NonZeroU32;
 use certmail_session::Change;
 use imap_codec::imap_types::{core::Tag, mailbox::Mailbox, response::Code, sequence::SequenceSet};
 
-use super::{Outcome, sets, store_error};
+use super::{Outcome, store_error};
+use crate::proto::sets;
 use crate::{account::SignedIn, out::Out};
 
 /// COPY (`is_move` false) or MOVE the messages of `set` to `target`.

@@ -36,7 +36,6 @@ pub mod quota;
 pub mod rename;
 pub mod search;
 pub mod select;
-pub mod sets;
 pub mod sort;
 pub mod status;
 pub mod store;

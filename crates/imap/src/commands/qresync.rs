@@ -16,6 +16,7 @@ use imap_codec::imap_types::{
 
 use crate::account::SignedIn;
 use crate::mailbox::Selected;
+use crate::proto::sets::vanished;
 use crate::search_eval::set_contains;
 
 /// The QRESYNC parameter of a SELECT/EXAMINE, if any.
@@ -118,22 +119,6 @@ pub fn is_qresync(capability: &CapabilityEnable<'_>) -> bool {
         && capability.to_string().eq_ignore_ascii_case("QRESYNC")
 }
 
-/// `* VANISHED [(EARLIER)] uids` for `uids` (ascending), or `None` when there are none.
-pub fn vanished(uids: &[u32], earlier: bool) -> Option<Data<'static>> {
-    uid_set(uids).map(|known_uids| Data::Vanished {
-        earlier,
-        known_uids,
-    })
-}
-
-/// Ascending UIDs as a compact set (`1:3,7`), or `None` when empty.
-pub fn uid_set(uids: &[u32]) -> Option<SequenceSet> {
-    let mut sorted: Vec<u32> = uids.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    super::sets::sequence_set(&sorted)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,7 +131,7 @@ mod tests {
 
     #[test]
     fn uid_sets_are_compact_ranges() {
-        assert_eq!(uid_set(&[]), None);
+        assert_eq!(crate::proto::sets::compact_uid_set(&[]), None);
         let data = vanished(&[7, 1, 2, 3, 9, 10], true).expect("some");
         assert_eq!(line(data), "* VANISHED (EARLIER) 1:3,7,9:10\r\n");
         let data = vanished(&[405], false).expect("some");

@@ -13,9 +13,10 @@ use imap_codec::imap_types::{
     sequence::SequenceSet,
 };
 
-use super::{Outcome, sets, store_error};
+use super::{Outcome, store_error};
 use crate::mailbox::{flags_of, strings_of};
 use crate::proto::flags::{client_flags, fetch_flags};
+use crate::proto::sets;
 use crate::{account::SignedIn, out::Out};
 
 /// The arguments of one STORE.

@@ -250,7 +250,7 @@ impl Selected {
             }
         }
         if qresync {
-            return crate::commands::qresync::vanished(&gone, false)
+            return crate::proto::sets::vanished(&gone, false)
                 .into_iter()
                 .collect();
         }

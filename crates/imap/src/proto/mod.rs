@@ -20,4 +20,5 @@ pub mod mailbox_name;
 pub mod plaintext;
 pub mod response;
 pub mod seqmap;
+pub mod sets;
 pub mod utf8_quoted;

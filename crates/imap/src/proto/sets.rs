@@ -1,10 +1,12 @@
-//! Number lists as IMAP sets: `1:3,7` for MODIFIED (RFC 7162) and COPYUID (RFC 4315).
+//! Number lists as IMAP sets: `1:3,7` for MODIFIED and VANISHED (RFC 7162) and COPYUID
+//! (RFC 4315).
 
 use std::num::NonZeroU32;
 
 use imap_codec::imap_types::{
     core::Vec1,
     extensions::uidplus::{UidElement, UidSet},
+    response::Data,
     sequence::{SeqOrUid, Sequence, SequenceSet},
 };
 
@@ -48,6 +50,23 @@ pub fn uid_set(uids: &[u32]) -> Option<UidSet> {
         })
         .collect();
     Vec1::try_from(items).ok().map(UidSet)
+}
+
+/// Any UIDs as a compact ascending set (`1:3,7`, sorted and deduplicated), or `None` when
+/// empty.
+pub fn compact_uid_set(uids: &[u32]) -> Option<SequenceSet> {
+    let mut sorted: Vec<u32> = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sequence_set(&sorted)
+}
+
+/// `* VANISHED [(EARLIER)] uids` for `uids`, or `None` when there are none.
+pub fn vanished(uids: &[u32], earlier: bool) -> Option<Data<'static>> {
+    compact_uid_set(uids).map(|known_uids| Data::Vanished {
+        earlier,
+        known_uids,
+    })
 }
 
 #[cfg(test)]
