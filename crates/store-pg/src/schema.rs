@@ -1,6 +1,6 @@
 //! The schema: embedded, versioned migrations applied at open, and the key check.
 //!
-//! `schema_version` holds one row per applied migration. [`migrate`] runs in one
+//! `schema_version` holds one row per applied migration. `migrate` runs in one
 //! transaction under `pg_advisory_xact_lock`, so two nodes starting at once apply each
 //! migration exactly once (the second waits, then finds nothing to do); DDL is
 //! transactional in PostgreSQL, so a failed migration leaves the previous version intact.

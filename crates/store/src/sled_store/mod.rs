@@ -63,9 +63,9 @@ pub const SLED_SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 ///
 /// - 1 → 2: subscriptions moved from a flag on the mailbox record to the `subscriptions`
 ///   tree (account, name → nothing), so a name stays subscribed when its mailbox is
-///   deleted (RFC 3501 §6.3.6); see [`upgrade_1_to_2`]. The record's flag is ignored since.
+///   deleted (RFC 3501 §6.3.6); see `upgrade_1_to_2`. The record's flag is ignored since.
 /// - 2 → 3: the device record gained `client` (the name a mail program gives in IMAP ID);
-///   every device record is rewritten with none; see [`upgrade_2_to_3`].
+///   every device record is rewritten with none; see `upgrade_2_to_3`.
 pub const FORMAT_VERSION: u32 = 3;
 
 const FORMAT_KEY: &[u8] = b"format_version";
