@@ -154,7 +154,7 @@ impl SledStore {
     pub fn open(path: &Path, key: KeyFile) -> Result<SledStore> {
         // sled calls a store it has just created "recovered"; only an existing one can be.
         let existed = path.join("conf").exists();
-        let db = sled_config(path).open()?;
+        let db = open_db(path)?;
         let t = Trees::open(&db)?;
         check_format_version(&t)?;
         let sealer = Sealer::new(&key);
@@ -223,6 +223,29 @@ impl Inner {
 }
 
 /// How every store directory is opened (the daemon's store, a restore's target).
+/// How long [`open_db`] waits for a file lock a handle of this process still holds.
+const LOCK_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens the sled database at `path`. A database this process has just dropped (a restore
+/// reopening what it imported, a test reopening after a crash) keeps its file lock for a
+/// moment: sled's background threads let go of the file after the last `Db` is dropped.
+/// So a refused lock is retried for up to [`LOCK_RELEASE_WAIT`]; another process holding
+/// the store still gets the lock error, only later.
+fn open_db(path: &Path) -> std::result::Result<::sled::Db, ::sled::Error> {
+    let deadline = std::time::Instant::now() + LOCK_RELEASE_WAIT;
+    loop {
+        match sled_config(path).open() {
+            Err(::sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn sled_config(path: &Path) -> ::sled::Config {
     ::sled::Config::new()
         .path(path)
