@@ -182,6 +182,23 @@ impl ChangeHub {
         channel.sender.send(published).unwrap_or(0)
     }
 
+    /// Tells every subscriber of every account to re-read its state from the store
+    /// ([`Change::Resync`]): after changes may have been missed, e.g. when a cluster node
+    /// lost and regained its notification connection. Returns how many subscriptions heard.
+    pub fn resync_all(&self) -> usize {
+        let accounts = self.inner.lock();
+        accounts
+            .values()
+            .map(|channel| {
+                let published = Arc::new(Published {
+                    origin: None,
+                    change: Change::Resync,
+                });
+                channel.sender.send(published).unwrap_or(0)
+            })
+            .sum()
+    }
+
     /// How many accounts have a channel (at least one live subscription). For metrics, and
     /// to check that no per-account state outlives its subscribers.
     pub fn watched_accounts(&self) -> usize {
