@@ -144,6 +144,7 @@ pub fn pg_config(config: &Config) -> anyhow::Result<certmail_store_pg::PgConfig>
     Ok(certmail_store_pg::PgConfig {
         url: url.to_owned(),
         pool_size: config.store.postgres_pool_size,
+        node_name: config.cluster.node_name(),
     })
 }
 

@@ -9,6 +9,7 @@ use certmail_store::shared::{ancestors, normalize_name, uid_validity_seed};
 use certmail_store::{INBOX, MAILBOX_DELIMITER, Mailbox, SpecialUse, StoreError};
 
 use crate::error::db;
+use crate::notify::Notice;
 use crate::rows::{self, MAILBOX_COLUMNS, i64_of};
 use crate::{PgStore, Tx, advisory_lock, blobs, lock_ns};
 
@@ -230,6 +231,10 @@ impl PgStore {
         }
         create_parents(&tx, &account, &name).await?;
         let mailbox = create_one(&tx, &account, &name, special_use).await?;
+        let notice = Notice::Created {
+            mailbox: name.clone(),
+        };
+        self.notice(&tx, &account, notice).await?;
         self.commit(tx).await?;
         Ok(mailbox)
     }
@@ -311,8 +316,13 @@ impl PgStore {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         advisory_lock(&tx, lock_ns::HIERARCHY, &account).await?;
+        let renamed = Notice::Renamed {
+            from: from.clone(),
+            to: to.clone(),
+        };
         if from == INBOX {
             rename_inbox(&tx, &account, &to).await?;
+            self.notice(&tx, &account, renamed).await?;
             return self.commit(tx).await;
         }
         let Some(source) = lock(&tx, &account, &from).await? else {
@@ -355,6 +365,7 @@ impl PgStore {
             .map_err(db)?;
         }
         create_parents(&tx, &account, &to).await?;
+        self.notice(&tx, &account, renamed).await?;
         self.commit(tx).await
     }
 
@@ -374,6 +385,8 @@ impl PgStore {
             return Err(StoreError::MailboxNotFound(name));
         };
         remove(&tx, mailbox.id).await?;
+        self.notice(&tx, &account, Notice::Deleted { mailbox: name })
+            .await?;
         self.commit(tx).await
     }
 

@@ -13,6 +13,7 @@ use certmail_store::{
 };
 
 use crate::error::db;
+use crate::notify::Notice;
 use crate::rows::{self, MESSAGE_COLUMNS, i64_of};
 use crate::{PgStore, Tx, blobs, mailboxes};
 
@@ -137,6 +138,9 @@ impl PgStore {
         };
         let uid = insert(&tx, &mut mbox, &meta).await?;
         mailboxes::save_counters(&tx, &mbox).await?;
+        let mailbox = mbox.name.clone();
+        self.notice(&tx, &account, Notice::Exists { mailbox, uid })
+            .await?;
         self.commit(tx).await?;
         Ok((mbox.uid_validity, uid, mbox.highest_modseq))
     }
@@ -314,6 +318,13 @@ impl PgStore {
         if result.updated.iter().any(|u| u.modseq == new_modseq) {
             mbox.highest_modseq = new_modseq;
             mailboxes::save_counters(&tx, &mbox).await?;
+            let uids = result.updated.iter().filter(|u| u.modseq == new_modseq);
+            let notice = Notice::Flags {
+                mailbox: mbox.name.clone(),
+                uids: uids.map(|u| u.uid).collect(),
+                modseq: new_modseq,
+            };
+            self.notice(&tx, &account, notice).await?;
             self.commit(tx).await?;
         }
         // Otherwise nothing changed: the transaction rolls back when dropped.
@@ -382,6 +393,19 @@ impl PgStore {
                 }
             }
             mailboxes::save_counters(&tx, &target).await?;
+            let highest = pairs.iter().map(|&(_, new)| new).max().unwrap_or_default();
+            let added = Notice::Exists {
+                mailbox: target.name.clone(),
+                uid: highest,
+            };
+            self.notice(&tx, &account, added).await?;
+            if remove_source {
+                let removed = Notice::Expunged {
+                    mailbox: source.name.clone(),
+                    uids: originals.iter().map(|m| m.uid).collect(),
+                };
+                self.notice(&tx, &account, removed).await?;
+            }
             self.commit(tx).await?;
         }
         Ok((target.uid_validity, pairs))
@@ -427,8 +451,14 @@ impl PgStore {
         blobs::release_all(&tx, &bodies).await?;
         mbox.highest_modseq = modseq;
         mailboxes::save_counters(&tx, &mbox).await?;
+        let uids: Vec<u32> = gone.iter().map(|m| m.uid).collect();
+        let notice = Notice::Expunged {
+            mailbox: mbox.name.clone(),
+            uids: uids.clone(),
+        };
+        self.notice(&tx, &account, notice).await?;
         self.commit(tx).await?;
-        Ok(gone.iter().map(|m| m.uid).collect())
+        Ok(uids)
     }
 
     pub(crate) async fn expunged_since(
