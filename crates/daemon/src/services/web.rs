@@ -20,7 +20,7 @@ pub fn build(
     config: &Config,
     sign_in: certmail_auth::signin::SignInPolicy,
     store: &Arc<dyn certmail_store::Store>,
-    registry: &Arc<certmail_session::LocalRegistry>,
+    registry: &crate::context::Registry,
     hub: &certmail_session::ChangeHub,
     pki: Arc<certmail_pki::Pki>,
 ) -> anyhow::Result<Option<WebHandle>> {
@@ -59,7 +59,7 @@ fn context(
     config: &Config,
     sign_in: certmail_auth::signin::SignInPolicy,
     store: &Arc<dyn certmail_store::Store>,
-    registry: &Arc<certmail_session::LocalRegistry>,
+    registry: &crate::context::Registry,
     hub: &certmail_session::ChangeHub,
     pki: Arc<certmail_pki::Pki>,
 ) -> WebContext {
