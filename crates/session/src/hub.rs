@@ -17,8 +17,10 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use crate::registry::ConnectionId;
 
 /// One change to an account's mailboxes. Mailbox names are the full IMAP names (`INBOX`,
-/// `Archive/2026`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `Archive/2026`). Serializable: cluster nodes send changes to each other (as JSON in
+/// PostgreSQL notifications).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     /// A message was added (delivery, APPEND, COPY, MOVE).
     Exists {

@@ -149,6 +149,13 @@ pub struct SessionInfo {
     pub node: Option<String>,
 }
 
+impl SessionInfo {
+    /// How long ago the session started (zero if the clock went back).
+    pub fn age(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(unix_now().saturating_sub(self.since))
+    }
+}
+
 /// The single-active-session rule, behind a trait so that a shared implementation (e.g. on
 /// Redis or PostgreSQL) can later enforce it across several nodes.
 #[async_trait]

@@ -9,9 +9,9 @@ use certmail_store::{
 use tokio_postgres::types::Json;
 
 use crate::error::db;
-use crate::notify::Notice;
 use crate::rows::{self, i64_of};
 use crate::{PgStore, blobs, mailboxes, messages};
+use certmail_session::Change;
 
 /// One local copy to make, normalised.
 struct Target {
@@ -87,11 +87,11 @@ impl PgStore {
         for i in touched {
             mailboxes::save_counters(&tx, &locked[i].1).await?;
             let (account, mbox) = &locked[i];
-            let notice = Notice::Exists {
+            let added = Change::Exists {
                 mailbox: mbox.name.clone(),
                 uid: mbox.uid_next.saturating_sub(1),
             };
-            self.notice(&tx, account, notice).await?;
+            self.notice(&tx, account, vec![added]).await?;
         }
         for entry in &delivery.queue {
             let row = tx

@@ -150,9 +150,9 @@ impl PgStore {
         &self,
         tx: &Tx<'_>,
         account: &str,
-        change: notify::Notice,
+        changes: Vec<certmail_session::Change>,
     ) -> Result<(), StoreError> {
-        notify::send(tx, &self.node, account, change).await
+        notify::send(tx, &self.node, account, changes).await
     }
 
     /// Counts a write made by a single statement (autocommit): durable once it returned.
@@ -218,4 +218,6 @@ mod lock_ns {
     pub(crate) const HIERARCHY: i32 = 1;
     /// An address being claimed by an account or an alias.
     pub(crate) const ADDRESS: i32 = 2;
+    /// Sign-ins of one account (the cluster's session registry).
+    pub(crate) const SIGN_IN: i32 = 3;
 }

@@ -128,7 +128,7 @@ impl Listener {
                 if envelope.node == self.node {
                     return; // this node's connections published it already
                 }
-                for change in envelope.change.changes() {
+                for change in envelope.changes {
                     self.hub.publish(&envelope.account, None, change);
                 }
             }

@@ -9,9 +9,9 @@ use certmail_store::shared::{ancestors, normalize_name, uid_validity_seed};
 use certmail_store::{INBOX, MAILBOX_DELIMITER, Mailbox, SpecialUse, StoreError};
 
 use crate::error::db;
-use crate::notify::Notice;
 use crate::rows::{self, MAILBOX_COLUMNS, i64_of};
 use crate::{PgStore, Tx, advisory_lock, blobs, lock_ns};
+use certmail_session::Change;
 
 /// Reads one mailbox, locking its row until the transaction ends.
 pub(crate) async fn lock(
@@ -231,10 +231,10 @@ impl PgStore {
         }
         create_parents(&tx, &account, &name).await?;
         let mailbox = create_one(&tx, &account, &name, special_use).await?;
-        let notice = Notice::Created {
+        let created = Change::MailboxCreated {
             mailbox: name.clone(),
         };
-        self.notice(&tx, &account, notice).await?;
+        self.notice(&tx, &account, vec![created]).await?;
         self.commit(tx).await?;
         Ok(mailbox)
     }
@@ -316,10 +316,10 @@ impl PgStore {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         advisory_lock(&tx, lock_ns::HIERARCHY, &account).await?;
-        let renamed = Notice::Renamed {
+        let renamed = vec![Change::MailboxRenamed {
             from: from.clone(),
             to: to.clone(),
-        };
+        }];
         if from == INBOX {
             rename_inbox(&tx, &account, &to).await?;
             self.notice(&tx, &account, renamed).await?;
@@ -385,8 +385,12 @@ impl PgStore {
             return Err(StoreError::MailboxNotFound(name));
         };
         remove(&tx, mailbox.id).await?;
-        self.notice(&tx, &account, Notice::Deleted { mailbox: name })
-            .await?;
+        self.notice(
+            &tx,
+            &account,
+            vec![Change::MailboxDeleted { mailbox: name }],
+        )
+        .await?;
         self.commit(tx).await
     }
 

@@ -31,17 +31,14 @@ use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::{PgStore, Tx};
+use crate::{PgStore, Tx, advisory_lock, lock_ns};
 
 /// The channel kick notices travel on.
 pub const KICKS_CHANNEL: &str = "certmail_kicks";
 
-/// Advisory-lock namespace of an account's sign-ins (beside `lock_ns` in lib.rs).
-const SIGN_IN_LOCK: i32 = 3;
-
 /// A local session whose row is missing is left alone this long after it started: its
 /// sign-in transaction may still be committing.
-const ROW_GRACE_SECS: u64 = 5;
+const ROW_GRACE: Duration = Duration::from_secs(5);
 
 /// A kick one node sends another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,13 +96,6 @@ impl PgStore {
 
 fn text(e: impl std::fmt::Display) -> String {
     e.to_string()
-}
-
-/// Seconds since the Unix epoch.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// The protocols column of a session.
@@ -182,70 +172,6 @@ impl PgRegistry {
         Ok(())
     }
 
-    /// The sign-in transaction: see the module docs.
-    async fn sign_in_tx(
-        &self,
-        account: &str,
-        device: DeviceKey,
-        protocol: Protocol,
-        policy: SessionPolicy,
-    ) -> Result<ConnectionGuard, SignInError> {
-        let mut conn = self.pool.get().await.map_err(unavailable)?;
-        let tx = conn.transaction().await.map_err(unavailable)?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-            &[&SIGN_IN_LOCK, &account],
-        )
-        .await
-        .map_err(unavailable)?;
-        let rows = tx
-            .query(
-                "SELECT node, spki, ip FROM session_leases
-                 WHERE account = $1 AND node <> $2 AND lease_until > now()",
-                &[&account, &self.node],
-            )
-            .await
-            .map_err(unavailable)?;
-        let holders: Vec<(String, DeviceKey)> = rows
-            .iter()
-            .filter_map(|r| Some((r.get(0), device_of(r.get(1), r.get(2))?)))
-            .filter(|(_, held)| *held != device)
-            .collect();
-        if let Some((_, held)) = holders.first() {
-            if policy == SessionPolicy::Reject {
-                return Err(SignInError::Rejected { ip: held.ip });
-            }
-            let reason = KickReason::AnotherDevice { ip: device.ip };
-            for (node, _) in &holders {
-                Self::send_kick(&tx, node, account, &reason, Some(device))
-                    .await
-                    .map_err(unavailable)?;
-            }
-        }
-        // Other devices' rows (just kicked) and lapsed leases go.
-        tx.execute(
-            "DELETE FROM session_leases WHERE account = $1 AND node <> $2
-               AND (lease_until <= now() OR spki <> $3 OR ip <> $4)",
-            &[
-                &account,
-                &self.node,
-                &&device.spki_sha256[..],
-                &device.ip.to_string(),
-            ],
-        )
-        .await
-        .map_err(unavailable)?;
-        let guard = self
-            .local
-            .sign_in(account, device, protocol, policy)
-            .await?;
-        self.upsert(&tx, account, &guard)
-            .await
-            .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
-        Ok(guard)
-    }
-
     /// Writes this node's row for the session `guard` belongs to, with a fresh lease.
     async fn upsert(
         &self,
@@ -316,6 +242,7 @@ impl PgRegistry {
 
 #[async_trait]
 impl SessionRegistry for PgRegistry {
+    /// One transaction under the account's advisory lock: see the module docs.
     async fn sign_in(
         &self,
         account: &str,
@@ -323,7 +250,57 @@ impl SessionRegistry for PgRegistry {
         protocol: Protocol,
         policy: SessionPolicy,
     ) -> Result<ConnectionGuard, SignInError> {
-        self.sign_in_tx(account, device, protocol, policy).await
+        let mut conn = self.pool.get().await.map_err(unavailable)?;
+        let tx = conn.transaction().await.map_err(unavailable)?;
+        advisory_lock(&tx, lock_ns::SIGN_IN, account)
+            .await
+            .map_err(unavailable)?;
+        let rows = tx
+            .query(
+                "SELECT node, spki, ip FROM session_leases
+                 WHERE account = $1 AND node <> $2 AND lease_until > now()",
+                &[&account, &self.node],
+            )
+            .await
+            .map_err(unavailable)?;
+        let holders: Vec<(String, DeviceKey)> = rows
+            .iter()
+            .filter_map(|r| Some((r.get(0), device_of(r.get(1), r.get(2))?)))
+            .filter(|(_, held)| *held != device)
+            .collect();
+        if let Some((_, held)) = holders.first() {
+            if policy == SessionPolicy::Reject {
+                return Err(SignInError::Rejected { ip: held.ip });
+            }
+            let reason = KickReason::AnotherDevice { ip: device.ip };
+            for (node, _) in &holders {
+                Self::send_kick(&tx, node, account, &reason, Some(device))
+                    .await
+                    .map_err(unavailable)?;
+            }
+        }
+        // Other devices' rows (just kicked) and lapsed leases go.
+        tx.execute(
+            "DELETE FROM session_leases WHERE account = $1 AND node <> $2
+               AND (lease_until <= now() OR spki <> $3 OR ip <> $4)",
+            &[
+                &account,
+                &self.node,
+                &&device.spki_sha256[..],
+                &device.ip.to_string(),
+            ],
+        )
+        .await
+        .map_err(unavailable)?;
+        let guard = self
+            .local
+            .sign_in(account, device, protocol, policy)
+            .await?;
+        self.upsert(&tx, account, &guard)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(guard)
     }
 
     /// Ends the account's session on every node.
@@ -490,9 +467,8 @@ impl PgRegistry {
             .map(|r| r.get(0))
             .collect();
         drop(conn);
-        let now = unix_now();
         for s in sessions {
-            if !renewed.contains(&s.account) && now.saturating_sub(s.since) >= ROW_GRACE_SECS {
+            if !renewed.contains(&s.account) && s.age() >= ROW_GRACE {
                 self.reclaim(&s).await?;
             }
         }
@@ -504,12 +480,9 @@ impl PgRegistry {
     async fn reclaim(&self, session: &SessionInfo) -> Result<(), String> {
         let mut conn = self.pool.get().await.map_err(text)?;
         let tx = conn.transaction().await.map_err(text)?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-            &[&SIGN_IN_LOCK, &session.account],
-        )
-        .await
-        .map_err(text)?;
+        advisory_lock(&tx, lock_ns::SIGN_IN, &session.account)
+            .await
+            .map_err(text)?;
         let holder = tx
             .query_opt(
                 "SELECT spki, ip FROM session_leases WHERE account = $1 AND node <> $2
