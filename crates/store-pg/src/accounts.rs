@@ -5,11 +5,11 @@
 //! both claim it under a transaction-scoped advisory lock on the address, since the two
 //! live in different tables.
 
-use certmail_store::shared::{account_aad, decode, encode, normalize_account, validate_account};
+use certmail_store::shared::{account_aad, checked_account, decode, encode};
 use certmail_store::{Account, Alias, CertBinding, StoreError};
 
 use crate::error::db;
-use crate::{PgStore, Tx, advisory_lock, lock_ns, mailboxes, rows};
+use crate::{PgStore, Tx, advisory_lock, lock_ns, mailboxes, row_exists, rows};
 
 /// Locks every address in `addresses` (sorted, so two claimants never wait in a cycle).
 async fn lock_addresses(tx: &Tx<'_>, addresses: &[&String]) -> Result<(), StoreError> {
@@ -75,8 +75,7 @@ impl PgStore {
     }
 
     pub(crate) async fn create_account(&self, account: Account) -> Result<(), StoreError> {
-        let account = normalize_account(account);
-        validate_account(&account)?;
+        let account = checked_account(account)?;
         let sealed = self.seal_account(&account)?;
         let id = account.id.as_str();
         let mut conn = self.conn().await?;
@@ -132,8 +131,7 @@ impl PgStore {
     }
 
     pub(crate) async fn update_account(&self, account: Account) -> Result<(), StoreError> {
-        let account = normalize_account(account);
-        validate_account(&account)?;
+        let account = checked_account(account)?;
         let sealed = self.seal_account(&account)?;
         let id = account.id.as_str();
         let mut conn = self.conn().await?;
@@ -195,11 +193,8 @@ impl PgStore {
         // The hierarchy lock first, then the account row: the order create_mailbox takes
         // them in, so the two cannot deadlock.
         advisory_lock(&tx, lock_ns::HIERARCHY, &id).await?;
-        let found = tx
-            .query_opt("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", &[&id])
-            .await
-            .map_err(db)?;
-        if found.is_none() {
+        let account_query = "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE";
+        if !row_exists(&tx, account_query, &[&id]).await? {
             return Err(StoreError::AccountNotFound(id));
         }
         let boxes = tx
@@ -226,14 +221,8 @@ impl PgStore {
         binding.account = binding.account.to_lowercase();
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
-        let found = tx
-            .query_opt(
-                "SELECT 1 FROM accounts WHERE id = $1 FOR SHARE",
-                &[&binding.account],
-            )
-            .await
-            .map_err(db)?;
-        if found.is_none() {
+        let account_query = "SELECT 1 FROM accounts WHERE id = $1 FOR SHARE";
+        if !row_exists(&tx, account_query, &[&binding.account]).await? {
             return Err(StoreError::AccountNotFound(binding.account));
         }
         // Inserts, or updates a binding of the same account; another account's stays.
@@ -335,14 +324,8 @@ impl PgStore {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         advisory_lock(&tx, lock_ns::ADDRESS, &alias.address).await?;
-        let owned = tx
-            .query_opt(
-                "SELECT 1 FROM addresses WHERE address = $1",
-                &[&alias.address],
-            )
-            .await
-            .map_err(db)?;
-        if owned.is_some() {
+        let owner_query = "SELECT 1 FROM addresses WHERE address = $1";
+        if row_exists(&tx, owner_query, &[&alias.address]).await? {
             return Err(StoreError::AddressTaken(alias.address));
         }
         tx.execute(

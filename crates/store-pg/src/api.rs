@@ -1,269 +1,112 @@
-//! The parts of `Store` for `PgStore`: each call delegates to the inherent method of the same name in
-//! its family's file (inherent methods take precedence over the trait's in method calls).
+//! The parts of `Store` for `PgStore`: each call delegates to the inherent method of the
+//! same name in its family's file (inherent methods take precedence over the trait's in
+//! method calls). The delegation is written once, by `delegate!`, from a list of the
+//! methods' signatures.
 
 use std::ops::RangeInclusive;
 
 use certmail_store::{
-    Account, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, Delivery, DeliveryReceipt,
-    Device, FlagOp, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreError,
-    StoreResult, StoreStats,
+    Account, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, CopyUid, Delivery,
+    DeliveryReceipt, Device, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse,
+    StoreError, StoreResult, StoreStats,
 };
 
+use certmail_store::shared::Transfer;
 use certmail_store::{AccountStore, AuditStore, MailboxStore, QueueStore, StoreOps};
 
 use crate::PgStore;
 
 type R<T> = Result<T, StoreError>;
 
-#[async_trait::async_trait]
-impl AccountStore for PgStore {
-    async fn create_account(&self, account: Account) -> R<()> {
-        PgStore::create_account(self, account).await
-    }
+/// Implements a store part for `PgStore`: each listed method (`fn name(&self, args) -> T;`,
+/// returning `R<T>`) calls `PgStore::name`; items after `also` are written out as they are.
+macro_rules! delegate {
+    ($part:ident { $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ok:ty;)* } $(also { $($item:tt)* })?) => {
+        #[async_trait::async_trait]
+        impl $part for PgStore {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> R<$ok> {
+                    PgStore::$name(self $(, $arg)*).await
+                }
+            )*
+            $($($item)*)?
+        }
+    };
+}
 
-    async fn account(&self, id: &str) -> R<Option<Account>> {
-        PgStore::account(self, id).await
-    }
-
-    async fn account_by_address(&self, address: &str) -> R<Option<Account>> {
-        PgStore::account_by_address(self, address).await
-    }
-
-    async fn update_account(&self, account: Account) -> R<()> {
-        PgStore::update_account(self, account).await
-    }
-
-    async fn list_accounts(&self) -> R<Vec<Account>> {
-        PgStore::list_accounts(self).await
-    }
-
-    async fn delete_account(&self, id: &str) -> R<()> {
-        PgStore::delete_account(self, id).await
-    }
-
-    async fn bind_cert(&self, binding: CertBinding) -> R<()> {
-        PgStore::bind_cert(self, binding).await
-    }
-
-    async fn unbind_cert(&self, account: &str, spki_sha256: &[u8; 32]) -> R<()> {
-        PgStore::unbind_cert(self, account, spki_sha256).await
-    }
-
-    async fn bindings_of(&self, account: &str) -> R<Vec<CertBinding>> {
-        PgStore::bindings_of(self, account).await
-    }
-
-    async fn binding_by_spki(&self, spki_sha256: &[u8; 32]) -> R<Option<CertBinding>> {
-        PgStore::binding_by_spki(self, spki_sha256).await
-    }
-
-    async fn bindings_by_dn(&self, issuer_dn: &str, subject_dn: &str) -> R<Vec<CertBinding>> {
-        PgStore::bindings_by_dn(self, issuer_dn, subject_dn).await
-    }
-
-    async fn set_alias(&self, alias: Alias) -> R<()> {
-        PgStore::set_alias(self, alias).await
-    }
-
-    async fn alias(&self, address: &str) -> R<Option<Alias>> {
-        PgStore::alias(self, address).await
-    }
-
-    async fn remove_alias(&self, address: &str) -> R<()> {
-        PgStore::remove_alias(self, address).await
-    }
-
-    async fn list_aliases(&self) -> R<Vec<Alias>> {
-        PgStore::list_aliases(self).await
+delegate! {
+    AccountStore {
+        fn create_account(&self, account: Account) -> ();
+        fn account(&self, id: &str) -> Option<Account>;
+        fn account_by_address(&self, address: &str) -> Option<Account>;
+        fn update_account(&self, account: Account) -> ();
+        fn list_accounts(&self) -> Vec<Account>;
+        fn delete_account(&self, id: &str) -> ();
+        fn bind_cert(&self, binding: CertBinding) -> ();
+        fn unbind_cert(&self, account: &str, spki_sha256: &[u8; 32]) -> ();
+        fn bindings_of(&self, account: &str) -> Vec<CertBinding>;
+        fn binding_by_spki(&self, spki_sha256: &[u8; 32]) -> Option<CertBinding>;
+        fn bindings_by_dn(&self, issuer_dn: &str, subject_dn: &str) -> Vec<CertBinding>;
+        fn set_alias(&self, alias: Alias) -> ();
+        fn alias(&self, address: &str) -> Option<Alias>;
+        fn remove_alias(&self, address: &str) -> ();
+        fn list_aliases(&self) -> Vec<Alias>;
     }
 }
 
-#[async_trait::async_trait]
-impl MailboxStore for PgStore {
-    async fn create_mailbox(
-        &self,
-        account: &str,
-        name: &str,
-        special_use: Option<SpecialUse>,
-    ) -> R<Mailbox> {
-        PgStore::create_mailbox(self, account, name, special_use).await
+delegate! {
+    MailboxStore {
+        fn create_mailbox(&self, account: &str, name: &str, special_use: Option<SpecialUse>) -> Mailbox;
+        fn mailbox(&self, account: &str, name: &str) -> Option<Mailbox>;
+        fn list_mailboxes(&self, account: &str) -> Vec<Mailbox>;
+        fn rename_mailbox(&self, account: &str, from: &str, to: &str) -> ();
+        fn delete_mailbox(&self, account: &str, name: &str) -> ();
+        fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> ();
+        fn subscriptions(&self, account: &str) -> Vec<String>;
+        fn append(&self, account: &str, mailbox: &str, message: NewMessage) -> (u32, u32, u64);
+        fn messages(&self, account: &str, mailbox: &str, uids: RangeInclusive<u32>) -> Vec<MessageMeta>;
+        fn message_body(&self, account: &str, blob: &BlobId) -> Vec<u8>;
+        fn message_summary(&self, account: &str, blob: &BlobId) -> Option<Vec<u8>>;
+        fn message_summaries(&self, account: &str, blobs: Vec<BlobId>) -> Vec<Option<Vec<u8>>>;
+        fn set_message_summary(&self, account: &str, blob: &BlobId, summary: Vec<u8>) -> ();
+        fn set_flags(&self, account: &str, mailbox: &str, change: FlagChange) -> StoreResult;
+        fn expunge(&self, account: &str, mailbox: &str, uids: Option<&[u32]>) -> Vec<u32>;
+        fn expunged_since(&self, account: &str, mailbox: &str, modseq: u64) -> Vec<u32>;
+        fn changed_since(&self, account: &str, mailbox: &str, modseq: u64) -> Vec<MessageMeta>;
+        fn account_usage(&self, account: &str) -> u64;
     }
+    also {
+        async fn copy(&self, account: &str, from: &str, uids: &[u32], to: &str) -> R<CopyUid> {
+            PgStore::copy(self, Transfer::new(account, from, uids, to, false)?).await
+        }
 
-    async fn mailbox(&self, account: &str, name: &str) -> R<Option<Mailbox>> {
-        PgStore::mailbox(self, account, name).await
-    }
-
-    async fn list_mailboxes(&self, account: &str) -> R<Vec<Mailbox>> {
-        PgStore::list_mailboxes(self, account).await
-    }
-
-    async fn rename_mailbox(&self, account: &str, from: &str, to: &str) -> R<()> {
-        PgStore::rename_mailbox(self, account, from, to).await
-    }
-
-    async fn delete_mailbox(&self, account: &str, name: &str) -> R<()> {
-        PgStore::delete_mailbox(self, account, name).await
-    }
-
-    async fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> R<()> {
-        PgStore::set_subscribed(self, account, name, subscribed).await
-    }
-
-    async fn subscriptions(&self, account: &str) -> R<Vec<String>> {
-        PgStore::subscriptions(self, account).await
-    }
-
-    async fn append(
-        &self,
-        account: &str,
-        mailbox: &str,
-        message: NewMessage,
-    ) -> R<(u32, u32, u64)> {
-        PgStore::append(self, account, mailbox, message).await
-    }
-
-    async fn messages(
-        &self,
-        account: &str,
-        mailbox: &str,
-        uids: RangeInclusive<u32>,
-    ) -> R<Vec<MessageMeta>> {
-        PgStore::messages(self, account, mailbox, uids).await
-    }
-
-    async fn message_body(&self, account: &str, blob: &BlobId) -> R<Vec<u8>> {
-        PgStore::message_body(self, account, blob).await
-    }
-
-    async fn message_summary(&self, account: &str, blob: &BlobId) -> R<Option<Vec<u8>>> {
-        PgStore::message_summary(self, account, blob).await
-    }
-
-    async fn message_summaries(
-        &self,
-        account: &str,
-        blobs: Vec<BlobId>,
-    ) -> R<Vec<Option<Vec<u8>>>> {
-        PgStore::message_summaries(self, account, blobs).await
-    }
-
-    async fn set_message_summary(&self, account: &str, blob: &BlobId, summary: Vec<u8>) -> R<()> {
-        PgStore::set_message_summary(self, account, blob, summary).await
-    }
-
-    async fn set_flags(
-        &self,
-        account: &str,
-        mailbox: &str,
-        uids: &[u32],
-        op: FlagOp,
-        flags: &[String],
-        unchanged_since: Option<u64>,
-    ) -> R<StoreResult> {
-        PgStore::set_flags(self, account, mailbox, uids, op, flags, unchanged_since).await
-    }
-
-    async fn copy(
-        &self,
-        account: &str,
-        from: &str,
-        uids: &[u32],
-        to: &str,
-    ) -> R<(u32, Vec<(u32, u32)>)> {
-        PgStore::copy(self, account, from, uids, to, false).await
-    }
-
-    async fn move_messages(
-        &self,
-        account: &str,
-        from: &str,
-        uids: &[u32],
-        to: &str,
-    ) -> R<(u32, Vec<(u32, u32)>)> {
-        PgStore::copy(self, account, from, uids, to, true).await
-    }
-
-    async fn expunge(&self, account: &str, mailbox: &str, uids: Option<&[u32]>) -> R<Vec<u32>> {
-        PgStore::expunge(self, account, mailbox, uids).await
-    }
-
-    async fn expunged_since(&self, account: &str, mailbox: &str, modseq: u64) -> R<Vec<u32>> {
-        PgStore::expunged_since(self, account, mailbox, modseq).await
-    }
-
-    async fn changed_since(
-        &self,
-        account: &str,
-        mailbox: &str,
-        modseq: u64,
-    ) -> R<Vec<MessageMeta>> {
-        PgStore::changed_since(self, account, mailbox, modseq).await
-    }
-
-    async fn account_usage(&self, account: &str) -> R<u64> {
-        PgStore::account_usage(self, account).await
+        async fn move_messages(&self, account: &str, from: &str, uids: &[u32], to: &str) -> R<CopyUid> {
+            PgStore::copy(self, Transfer::new(account, from, uids, to, true)?).await
+        }
     }
 }
 
-#[async_trait::async_trait]
-impl QueueStore for PgStore {
-    async fn deliver(&self, delivery: Delivery) -> R<DeliveryReceipt> {
-        PgStore::deliver(self, delivery).await
-    }
-
-    async fn queue_list(&self) -> R<Vec<QueueEntry>> {
-        PgStore::queue_list(self).await
-    }
-
-    async fn queue_get(&self, id: u64) -> R<Option<QueueEntry>> {
-        PgStore::queue_get(self, id).await
-    }
-
-    async fn queue_body(&self, id: u64) -> R<Vec<u8>> {
-        PgStore::queue_body(self, id).await
-    }
-
-    async fn queue_update(&self, entry: QueueEntry) -> R<()> {
-        PgStore::queue_update(self, entry).await
-    }
-
-    async fn queue_remove(&self, id: u64) -> R<()> {
-        PgStore::queue_remove(self, id).await
+delegate! {
+    QueueStore {
+        fn deliver(&self, delivery: Delivery) -> DeliveryReceipt;
+        fn queue_list(&self) -> Vec<QueueEntry>;
+        fn queue_get(&self, id: u64) -> Option<QueueEntry>;
+        fn queue_body(&self, id: u64) -> Vec<u8>;
+        fn queue_update(&self, entry: QueueEntry) -> ();
+        fn queue_remove(&self, id: u64) -> ();
     }
 }
 
-#[async_trait::async_trait]
-impl AuditStore for PgStore {
-    async fn put_device(&self, device: Device) -> R<()> {
-        PgStore::put_device(self, device).await
-    }
-
-    async fn devices_of(&self, account: &str) -> R<Vec<Device>> {
-        PgStore::devices_of(self, account).await
-    }
-
-    async fn forget_device(&self, account: &str, spki_sha256: &[u8; 32], network: &str) -> R<bool> {
-        PgStore::forget_device(self, account, spki_sha256, network).await
-    }
-
-    async fn append_audit(&self, event: AuditEvent) -> R<()> {
-        PgStore::append_audit(self, event).await
-    }
-
-    async fn audit_range(&self, from_ms: i64, to_ms: i64, limit: usize) -> R<Vec<AuditEvent>> {
-        PgStore::audit_range(self, from_ms, to_ms, limit).await
-    }
-
-    async fn audit_newest(&self, from_ms: i64, to_ms: i64, limit: usize) -> R<Vec<AuditEvent>> {
-        PgStore::audit_newest(self, from_ms, to_ms, limit).await
-    }
-
-    async fn audit_by_account(&self, account: &str, limit: usize) -> R<Vec<AuditEvent>> {
-        PgStore::audit_by_account(self, account, limit).await
-    }
-
-    async fn audit_prune(&self, before_ms: i64) -> R<u64> {
-        PgStore::audit_prune(self, before_ms).await
+delegate! {
+    AuditStore {
+        fn put_device(&self, device: Device) -> ();
+        fn devices_of(&self, account: &str) -> Vec<Device>;
+        fn forget_device(&self, account: &str, spki_sha256: &[u8; 32], network: &str) -> bool;
+        fn append_audit(&self, event: AuditEvent) -> ();
+        fn audit_range(&self, from_ms: i64, to_ms: i64, limit: usize) -> Vec<AuditEvent>;
+        fn audit_newest(&self, from_ms: i64, to_ms: i64, limit: usize) -> Vec<AuditEvent>;
+        fn audit_by_account(&self, account: &str, limit: usize) -> Vec<AuditEvent>;
+        fn audit_prune(&self, before_ms: i64) -> u64;
     }
 }
 

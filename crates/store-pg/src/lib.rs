@@ -5,7 +5,10 @@
 //! - [`PgStore`] (this file): opening (pool, migrations, key check) and the transaction
 //!   plumbing; the operations live in one file per family: `accounts.rs` (accounts,
 //!   bindings, aliases), `mailboxes.rs`, `messages.rs` (with `blobs.rs` for bodies),
-//!   `delivery.rs`, `queue.rs`, `devices.rs`, `audit.rs`; `api.rs` is `impl Store`.
+//!   `delivery.rs`, `queue.rs`, `devices.rs`, `audit.rs`; `api.rs` is `impl Store`,
+//!   generated from the methods' signatures. Mailbox names, renames, account ids, STORE
+//!   flags, COPY/MOVE and delivery targets are checked by the store crate's rules
+//!   (`certmail_store::shared`), the same the sled store calls.
 //! - [`config`]: `postgres_url` (TLS only with `sslmode=verify-full`) and
 //!   `postgres_pool_size`; [`tls`]: the verifying rustls connector.
 //! - [`schema`]: embedded migrations (`migrations/*.sql`, documented in `SCHEMA.md`),
@@ -210,6 +213,19 @@ async fn advisory_lock(tx: &Tx<'_>, ns: i32, key: &str) -> Result<(), StoreError
     .await
     .map_err(error::db)?;
     Ok(())
+}
+
+/// Whether `query` (a `SELECT 1 …`, perhaps locking the row it finds) finds a row.
+async fn row_exists(
+    tx: &Tx<'_>,
+    query: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<bool, StoreError> {
+    Ok(tx
+        .query_opt(query, params)
+        .await
+        .map_err(error::db)?
+        .is_some())
 }
 
 /// Advisory-lock namespaces.

@@ -5,12 +5,12 @@
 //! (the sled store's hierarchy mutex, cluster-wide); the `(account, name)` unique key
 //! backs it up.
 
-use certmail_store::shared::{ancestors, normalize_name, uid_validity_seed};
+use certmail_store::shared::{ancestors, normalize_name, rename_names, uid_validity_seed};
 use certmail_store::{INBOX, MAILBOX_DELIMITER, Mailbox, SpecialUse, StoreError};
 
 use crate::error::db;
 use crate::rows::{self, MAILBOX_COLUMNS, i64_of};
-use crate::{PgStore, Tx, advisory_lock, blobs, lock_ns};
+use crate::{PgStore, Tx, advisory_lock, blobs, lock_ns, row_exists};
 use certmail_session::Change;
 
 /// Reads one mailbox, locking its row until the transaction ends.
@@ -216,14 +216,8 @@ impl PgStore {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         advisory_lock(&tx, lock_ns::HIERARCHY, &account).await?;
-        let found = tx
-            .query_opt(
-                "SELECT 1 FROM accounts WHERE id = $1 FOR SHARE",
-                &[&account],
-            )
-            .await
-            .map_err(db)?;
-        if found.is_none() {
+        let account_query = "SELECT 1 FROM accounts WHERE id = $1 FOR SHARE";
+        if !row_exists(&tx, account_query, &[&account]).await? {
             return Err(StoreError::AccountNotFound(account));
         }
         if exists(&tx, &account, &name).await? {
@@ -301,18 +295,7 @@ impl PgStore {
         to: &str,
     ) -> Result<(), StoreError> {
         let account = account.to_lowercase();
-        let from = normalize_name(from)?;
-        let to = normalize_name(to)?;
-        if to == INBOX || from == to {
-            return Err(StoreError::MailboxExists(to));
-        }
-        let inside = format!("{from}{MAILBOX_DELIMITER}");
-        if to.starts_with(&inside) {
-            return Err(StoreError::InvalidMailbox {
-                name: to,
-                reason: "cannot rename a mailbox into itself",
-            });
-        }
+        let (from, to) = rename_names(from, to)?;
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         advisory_lock(&tx, lock_ns::HIERARCHY, &account).await?;
@@ -332,7 +315,7 @@ impl PgStore {
             .query(
                 "SELECT id, name FROM mailboxes WHERE account = $1 AND starts_with(name, $2)
                  ORDER BY id FOR UPDATE",
-                &[&account, &inside],
+                &[&account, &format!("{from}{MAILBOX_DELIMITER}")],
             )
             .await
             .map_err(db)?;

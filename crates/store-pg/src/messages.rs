@@ -7,9 +7,9 @@
 
 use std::ops::RangeInclusive;
 
-use certmail_store::shared::{apply_flags, normalize_flags, normalize_name, summary_aad};
+use certmail_store::shared::{Transfer, normalize_flags, normalize_name, summary_aad};
 use certmail_store::{
-    BlobId, FlagOp, FlagUpdate, Mailbox, MessageMeta, NewMessage, StoreError, StoreResult,
+    BlobId, CopyUid, FlagChange, Mailbox, MessageMeta, NewMessage, StoreError, StoreResult,
 };
 
 use crate::error::db;
@@ -265,15 +265,11 @@ impl PgStore {
         &self,
         account: &str,
         mailbox: &str,
-        uids: &[u32],
-        op: FlagOp,
-        flags: &[String],
-        unchanged_since: Option<u64>,
+        change: FlagChange,
     ) -> Result<StoreResult, StoreError> {
         let account = account.to_lowercase();
         let name = normalize_name(mailbox)?;
-        let flags = normalize_flags(flags);
-        let uids = sorted_unique(uids);
+        let change = change.normalized();
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         let Some(mut mbox) = mailboxes::lock(&tx, &account, &name).await? else {
@@ -287,16 +283,8 @@ impl PgStore {
             )
             .await
             .map_err(db)?;
-        for mut meta in select_uids(&tx, mbox.id, &uids).await? {
-            // RFC 7162 §3.2: fail messages modified after UNCHANGEDSINCE.
-            if unchanged_since.is_some_and(|since| meta.modseq > since) {
-                result.failed_modified.push(meta.uid);
-                continue;
-            }
-            let updated = apply_flags(&meta.flags, op, &flags);
-            if updated != meta.flags {
-                meta.flags = updated;
-                meta.modseq = new_modseq;
+        for mut meta in select_uids(&tx, mbox.id, &change.uids).await? {
+            if change.apply(&mut meta, new_modseq, &mut result) {
                 tx.execute(
                     &update,
                     &[
@@ -309,11 +297,6 @@ impl PgStore {
                 .await
                 .map_err(db)?;
             }
-            result.updated.push(FlagUpdate {
-                uid: meta.uid,
-                modseq: meta.modseq,
-                flags: meta.flags,
-            });
         }
         if result.updated.iter().any(|u| u.modseq == new_modseq) {
             mbox.highest_modseq = new_modseq;
@@ -332,21 +315,9 @@ impl PgStore {
     }
 
     /// COPY and MOVE: one transaction adding to `to` and, for a move, expunging from `from`.
-    pub(crate) async fn copy(
-        &self,
-        account: &str,
-        from: &str,
-        uids: &[u32],
-        to: &str,
-        remove_source: bool,
-    ) -> Result<(u32, Vec<(u32, u32)>), StoreError> {
-        let account = account.to_lowercase();
-        let from = normalize_name(from)?;
-        let to = normalize_name(to)?;
-        // A MOVE into the same mailbox (RFC 6851 §3.3, RFC 9051 §6.4.8 allow it) gives the
-        // messages new UIDs and expunges the old ones: one locked row takes both sides.
-        let same = from == to;
-        let uids = sorted_unique(uids);
+    pub(crate) async fn copy(&self, transfer: Transfer) -> Result<CopyUid, StoreError> {
+        let (account, from, to) = (&transfer.account, &transfer.from, &transfer.to);
+        let (remove_source, same) = (transfer.remove_source, transfer.within_one_mailbox());
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         let wanted = [
@@ -361,11 +332,11 @@ impl PgStore {
                 .map(|(_, m)| m.clone())
                 .ok_or_else(|| StoreError::MailboxNotFound(name.to_owned()))
         };
-        let mut source = find(&from)?;
-        let mut target = find(&to)?;
+        let mut source = find(from)?;
+        let mut target = find(to)?;
         target.highest_modseq += 1;
         source.highest_modseq += 1;
-        let originals = select_uids(&tx, source.id, &uids).await?;
+        let originals = select_uids(&tx, source.id, &transfer.uids).await?;
         let mut pairs = Vec::with_capacity(originals.len());
         for meta in &originals {
             let copy = MessageMeta {
@@ -404,7 +375,7 @@ impl PgStore {
                     uids: originals.iter().map(|m| m.uid).collect(),
                 });
             }
-            self.notice(&tx, &account, changes).await?;
+            self.notice(&tx, account, changes).await?;
             self.commit(tx).await?;
         }
         Ok((target.uid_validity, pairs))

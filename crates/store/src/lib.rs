@@ -13,6 +13,8 @@
 //! - [`flush_latency`]: [`FlushLatency`], the histogram of group-commit flush times.
 //! - backups: [`StoreOps::backup`] writes a consistent snapshot of a live store,
 //!   [`SledStore::restore`] brings it back into a stopped installation ([`BackupManifest`]).
+//! - `rules.rs` (re-exported in [`shared`]): the checks and normalisation every backend
+//!   applies (mailbox names, renames, flags and STORE, account ids, delivery targets).
 //! - [`error`]: [`StoreError`]; `is_user_error()` separates "no such mailbox" from disk or
 //!   key failures.
 //!
@@ -41,6 +43,7 @@ pub mod crypto;
 pub mod error;
 pub mod flush_latency;
 pub mod model;
+mod rules;
 mod sled_store;
 mod store;
 
@@ -64,13 +67,16 @@ pub mod prelude {
 }
 
 /// Rules and record formats every backend shares, so that a name, a flag list or a sealed
-/// record means the same in each (crates/store-pg reuses them; nothing here is sled-specific
-/// even though it lives beside the sled code today).
+/// record means the same in each (crates/store-pg reuses them): the rules from `rules.rs`,
+/// and the record formats (nothing in them is sled-specific even though they live beside
+/// the sled code today).
 pub mod shared {
     pub use crate::crypto::{Sealer, printable};
     pub use crate::flush_latency::FlushLatencyRecorder;
-    pub use crate::sled_store::{
-        account_aad, ancestors, apply_flags, blob_aad, decode, encode, normalize_account,
-        normalize_flags, normalize_name, summary_aad, uid_validity_seed, validate_account,
+    pub use crate::rules::{
+        DeliveryTarget, Transfer, ancestors, apply_flags, checked_account, delivery_targets,
+        normalize_account, normalize_flags, normalize_name, rename_names, uid_validity_seed,
+        validate_account,
     };
+    pub use crate::sled_store::{account_aad, blob_aad, decode, encode, summary_aad};
 }

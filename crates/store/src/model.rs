@@ -269,6 +269,26 @@ pub enum FlagOp {
     Replace,
 }
 
+/// What one [`crate::MailboxStore::set_flags`] call does (IMAP STORE, RFC 9051 §6.4.6):
+/// `op` with `flags` on the messages `uids` of one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagChange {
+    /// The messages' UIDs; missing ones are skipped.
+    pub uids: Vec<u32>,
+    /// How `flags` combine with the current ones.
+    pub op: FlagOp,
+    /// System flags and keywords (normalised by the store).
+    pub flags: Vec<String>,
+    /// RFC 7162 §3.2 UNCHANGEDSINCE: messages whose MODSEQ is higher are left alone and
+    /// reported in [`StoreResult::failed_modified`].
+    pub unchanged_since: Option<u64>,
+}
+
+/// What [`crate::MailboxStore::copy`] and [`crate::MailboxStore::move_messages`] return
+/// (RFC 4315 COPYUID): the target's UIDVALIDITY and (source UID, new UID) pairs in source
+/// UID order.
+pub type CopyUid = (u32, Vec<(u32, u32)>);
+
 /// A message's flags after [`crate::MailboxStore::set_flags`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlagUpdate {

@@ -21,8 +21,8 @@ use std::ops::RangeInclusive;
 
 use crate::error::StoreError;
 use crate::model::{
-    Account, Alias, AuditEvent, BlobId, CertBinding, Delivery, DeliveryReceipt, Device, FlagOp,
-    Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
+    Account, Alias, AuditEvent, BlobId, CertBinding, CopyUid, Delivery, DeliveryReceipt, Device,
+    FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
 };
 
 /// The mail store, used as `Arc<dyn Store>`: the sum of its parts, implemented for every
@@ -164,17 +164,14 @@ pub trait MailboxStore: Send + Sync + 'static {
         blob: &BlobId,
         summary: Vec<u8>,
     ) -> Result<(), StoreError>;
-    /// Changes flags of the given UIDs (missing UIDs are skipped). With `unchanged_since`
-    /// (RFC 7162 §3.2), messages whose MODSEQ is higher are left alone and reported.
-    /// All messages changed by one call share one new MODSEQ.
+    /// Changes flags of the change's UIDs (missing UIDs are skipped). With
+    /// `unchanged_since` (RFC 7162 §3.2), messages whose MODSEQ is higher are left alone
+    /// and reported. All messages changed by one call share one new MODSEQ.
     async fn set_flags(
         &self,
         account: &str,
         mailbox: &str,
-        uids: &[u32],
-        op: FlagOp,
-        flags: &[String],
-        unchanged_since: Option<u64>,
+        change: FlagChange,
     ) -> Result<StoreResult, StoreError>;
     /// Copies messages (flags and internal date kept); returns the target's UIDVALIDITY and
     /// (source UID, new UID) pairs in source UID order (RFC 4315 COPYUID).
@@ -184,7 +181,7 @@ pub trait MailboxStore: Send + Sync + 'static {
         from: &str,
         uids: &[u32],
         to: &str,
-    ) -> Result<(u32, Vec<(u32, u32)>), StoreError>;
+    ) -> Result<CopyUid, StoreError>;
     /// Like `copy`, and removes the messages from the source in the same transaction
     /// (RFC 6851), recording them as expunged there.
     async fn move_messages(
@@ -193,7 +190,7 @@ pub trait MailboxStore: Send + Sync + 'static {
         from: &str,
         uids: &[u32],
         to: &str,
-    ) -> Result<(u32, Vec<(u32, u32)>), StoreError>;
+    ) -> Result<CopyUid, StoreError>;
     /// Removes messages flagged `\Deleted`: all of them (`None`), or those among `uids`
     /// (UID EXPUNGE). Returns the expunged UIDs, ascending.
     async fn expunge(

@@ -43,10 +43,7 @@ async fn a_restored_store_holds_every_message_flag_and_account() {
         .set_flags(
             "hong",
             "보관함",
-            &[uid],
-            FlagOp::Add,
-            &["\\Flagged".into()],
-            None,
+            certmail_store::conformance::flag_change(&[uid], FlagOp::Add, &["\\Flagged".into()]),
         )
         .await
         .unwrap();

@@ -20,7 +20,11 @@ async fn data_survives_close_and_reopen() {
         ts.store.append("hong", "보관", message(n)).await.unwrap();
     }
     ts.store
-        .set_flags("hong", "보관", &[2], FlagOp::Add, &flags(&["\\Seen"]), None)
+        .set_flags(
+            "hong",
+            "보관",
+            certmail_store::conformance::flag_change(&[2], FlagOp::Add, &flags(&["\\Seen"])),
+        )
         .await
         .unwrap();
     let before = ts.store.mailbox("hong", "보관").await.unwrap().unwrap();

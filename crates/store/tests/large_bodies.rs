@@ -45,10 +45,11 @@ async fn a_3_mib_body_round_trips_in_the_log_and_is_freed() {
         .set_flags(
             "hong",
             "INBOX",
-            &[uid],
-            certmail_store::FlagOp::Add,
-            &["\\Deleted".to_string()],
-            None,
+            certmail_store::conformance::flag_change(
+                &[uid],
+                certmail_store::FlagOp::Add,
+                &["\\Deleted".to_string()],
+            ),
         )
         .await
         .unwrap();

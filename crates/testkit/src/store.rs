@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use certmail_store::{
     Account, AccountStore, Alias, AuditEvent, AuditStore, BackupManifest, BlobId, CertBinding,
-    Delivery, DeliveryReceipt, Device, FlagOp, Mailbox, MailboxStore, MessageMeta, NewMessage,
-    QueueEntry, QueueStore, SpecialUse, Store, StoreError, StoreOps, StoreResult, StoreStats,
+    CopyUid, Delivery, DeliveryReceipt, Device, FlagChange, Mailbox, MailboxStore, MessageMeta,
+    NewMessage, QueueEntry, QueueStore, SpecialUse, Store, StoreError, StoreOps, StoreResult,
+    StoreStats,
 };
 
 /// A store call in flight.
@@ -144,9 +145,9 @@ forward! {
         fn message_summary(&self, account: &str, blob: &BlobId) -> Result<Option<Vec<u8>>, StoreError>;
         fn message_summaries(&self, account: &str, blobs: Vec<BlobId>) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
         fn set_message_summary(&self, account: &str, blob: &BlobId, summary: Vec<u8>) -> Result<(), StoreError>;
-        fn set_flags(&self, account: &str, mailbox: &str, uids: &[u32], op: FlagOp, flags: &[String], unchanged_since: Option<u64>) -> Result<StoreResult, StoreError>;
-        fn copy(&self, account: &str, from: &str, uids: &[u32], to: &str) -> Result<(u32, Vec<(u32, u32)>), StoreError>;
-        fn move_messages(&self, account: &str, from: &str, uids: &[u32], to: &str) -> Result<(u32, Vec<(u32, u32)>), StoreError>;
+        fn set_flags(&self, account: &str, mailbox: &str, change: FlagChange) -> Result<StoreResult, StoreError>;
+        fn copy(&self, account: &str, from: &str, uids: &[u32], to: &str) -> Result<CopyUid, StoreError>;
+        fn move_messages(&self, account: &str, from: &str, uids: &[u32], to: &str) -> Result<CopyUid, StoreError>;
         fn expunge(&self, account: &str, mailbox: &str, uids: Option<&[u32]>) -> Result<Vec<u32>, StoreError>;
         fn expunged_since(&self, account: &str, mailbox: &str, modseq: u64) -> Result<Vec<u32>, StoreError>;
         fn changed_since(&self, account: &str, mailbox: &str, modseq: u64) -> Result<Vec<MessageMeta>, StoreError>;

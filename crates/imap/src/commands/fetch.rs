@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use certmail_session::Change;
-use certmail_store::{FlagOp, MessageMeta};
+use certmail_store::{FlagChange, FlagOp, MessageMeta};
 use imap_codec::imap_types::{
     command::FetchModifier,
     core::{Tag, Vec1},
@@ -210,12 +210,17 @@ impl FetchJob {
         if unseen.is_empty() {
             return Ok(());
         }
-        let seen = ["\\Seen".to_owned()];
+        let change = FlagChange {
+            uids: unseen,
+            op: FlagOp::Add,
+            flags: vec!["\\Seen".to_owned()],
+            unchanged_since: None,
+        };
         let result = s
             .account
             .ctx
             .store
-            .set_flags(s.account_id(), name, &unseen, FlagOp::Add, &seen, None)
+            .set_flags(s.account_id(), name, change)
             .await?;
         for update in result.updated {
             if let Some(meta) = self.metas.get_mut(&update.uid) {

@@ -3,7 +3,7 @@
 use std::num::{NonZeroU32, NonZeroU64};
 
 use certmail_session::Change;
-use certmail_store::{FlagOp, FlagUpdate};
+use certmail_store::{FlagChange, FlagOp, FlagUpdate};
 use imap_codec::imap_types::{
     command::StoreModifier,
     core::{Tag, Vec1},
@@ -74,11 +74,13 @@ pub async fn store(
     let uids: Vec<u32> = targets.iter().map(|&(_, u)| u).collect();
     let flags = strings_of(&client_flags(request.flags));
     let store = s.account.ctx.store.as_ref();
-    let op = flag_op(request.kind);
-    let result = match store
-        .set_flags(s.account_id(), &name, &uids, op, &flags, unchanged_since)
-        .await
-    {
+    let change = FlagChange {
+        uids,
+        op: flag_op(request.kind),
+        flags,
+        unchanged_since,
+    };
+    let result = match store.set_flags(s.account_id(), &name, change).await {
         Ok(result) => result,
         Err(e) => {
             store_error(out, tag, "STORE", &e);

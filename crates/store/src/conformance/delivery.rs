@@ -3,7 +3,9 @@
 
 use crate::{AuditEvent, BlobId, Delivery, Device, FlagOp, Store, StoreError};
 
-use super::{Fixture, assert_stored_bodies, body, event, flags, hong, kim, queue_entry};
+use super::{
+    Fixture, assert_stored_bodies, body, event, flag_change, flags, hong, kim, queue_entry,
+};
 
 async fn two_accounts(s: &dyn Store) {
     s.create_account(hong()).await.unwrap();
@@ -89,10 +91,7 @@ async fn expunge_all(s: &dyn Store, account: &str, mailbox: &str) {
     s.set_flags(
         account,
         mailbox,
-        &uids,
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
+        flag_change(&uids, FlagOp::Add, &flags(&["\\Deleted"])),
     )
     .await
     .unwrap();
@@ -289,6 +288,11 @@ pub async fn devices_are_kept_per_account(t: &dyn Fixture) {
             .unwrap()
     );
     assert_eq!(s.devices_of("hong").await.unwrap().len(), 1);
+    assert_eq!(
+        s.devices_of("kim").await.unwrap().len(),
+        1,
+        "another account's device stays"
+    );
     s.create_account(kim()).await.unwrap();
     s.delete_account("kim").await.unwrap();
     assert!(

@@ -1,9 +1,11 @@
 //! Conformance checks: messages: append and read back, private bodies, flags with MODSEQ and UNCHANGEDSINCE,
 //! copy, move, expunge, change tracking, single-instance bodies, summaries.
 
-use crate::{FlagOp, NewMessage, Store, StoreError};
+use crate::{FlagChange, FlagOp, NewMessage, Store, StoreError};
 
-use super::{Fixture, assert_stored_bodies, body, delete_messages, flags, hong, kim, message};
+use super::{
+    Fixture, assert_stored_bodies, body, delete_messages, flag_change, flags, hong, kim, message,
+};
 
 /// Append and read back.
 pub async fn append_and_read_back(t: &dyn Fixture) {
@@ -92,7 +94,11 @@ pub async fn flags_with_modseq_and_unchanged_since(t: &dyn Fixture) {
         .highest_modseq;
     let add = flags(&["\\Seen", "중요"]);
     let r = s
-        .set_flags("hong", "INBOX", &[2, 1, 99, 1], FlagOp::Add, &add, None)
+        .set_flags(
+            "hong",
+            "INBOX",
+            flag_change(&[2, 1, 99, 1], FlagOp::Add, &add),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -112,10 +118,7 @@ pub async fn flags_with_modseq_and_unchanged_since(t: &dyn Fixture) {
         .set_flags(
             "hong",
             "INBOX",
-            &[1],
-            FlagOp::Add,
-            &flags(&["\\seen"]),
-            None,
+            flag_change(&[1], FlagOp::Add, &flags(&["\\seen"])),
         )
         .await
         .unwrap();
@@ -132,10 +135,7 @@ pub async fn flags_with_modseq_and_unchanged_since(t: &dyn Fixture) {
         .set_flags(
             "hong",
             "INBOX",
-            &[2],
-            FlagOp::Remove,
-            &flags(&["중요"]),
-            None,
+            flag_change(&[2], FlagOp::Remove, &flags(&["중요"])),
         )
         .await
         .unwrap();
@@ -144,7 +144,7 @@ pub async fn flags_with_modseq_and_unchanged_since(t: &dyn Fixture) {
     assert!(m2 > m1);
     unchanged_since_and_changed_since(s, m1, m2).await;
     assert!(matches!(
-        s.set_flags("hong", "없음", &[1], FlagOp::Add, &add, None)
+        s.set_flags("hong", "없음", flag_change(&[1], FlagOp::Add, &add))
             .await,
         Err(StoreError::MailboxNotFound(_))
     ));
@@ -158,10 +158,10 @@ async fn unchanged_since_and_changed_since(s: &dyn Store, m1: u64, m2: u64) {
         .set_flags(
             "hong",
             "INBOX",
-            &[1, 2, 3],
-            FlagOp::Replace,
-            &flags(&["\\Flagged"]),
-            Some(m1),
+            FlagChange {
+                unchanged_since: Some(m1),
+                ..flag_change(&[1, 2, 3], FlagOp::Replace, &flags(&["\\Flagged"]))
+            },
         )
         .await
         .unwrap();
@@ -315,10 +315,7 @@ pub async fn expunge_only_deleted_and_record_it(t: &dyn Fixture) {
     s.set_flags(
         "hong",
         "INBOX",
-        &[1, 3, 4],
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
+        flag_change(&[1, 3, 4], FlagOp::Add, &flags(&["\\Deleted"])),
     )
     .await
     .unwrap();

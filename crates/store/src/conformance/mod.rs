@@ -10,8 +10,9 @@
 //! certmail_store::conformance_tests!(fresh);
 //! ```
 //!
-//! What only one backend can show (sled's crash safety, backup files, format version,
-//! bodies stored once on disk) stays in that backend's own tests.
+//! What only one backend can show (sled's crash safety, backup files, format version)
+//! stays in that backend's own tests; how many bodies it stores, each backend tells
+//! through [`Fixture::stored_bodies`].
 
 pub mod accounts;
 pub mod delivery;
@@ -23,8 +24,8 @@ use std::collections::BTreeMap;
 
 use crate::model::{Account, NewMessage};
 use crate::{
-    AuditEvent, BlobId, CertBinding, FlagOp, QueueEntry, QueueRecipient, RecipientStatus, Store,
-    notify,
+    AuditEvent, BlobId, CertBinding, FlagChange, FlagOp, QueueEntry, QueueRecipient,
+    RecipientStatus, Store, notify,
 };
 
 /// A fresh store under test, and what its backend can tell about its storage that the
@@ -36,7 +37,7 @@ pub trait Fixture: Send + Sync {
 
     /// How many message bodies are physically stored, whatever their reference counts
     /// (single-instance storage, freeing the last reference); `None` if the backend cannot
-    /// tell while the store is open (sled: its trees are read after closing it).
+    /// tell.
     async fn stored_bodies(&self) -> Option<u64> {
         None
     }
@@ -94,6 +95,16 @@ pub fn flags(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// A [`FlagChange`] of `uids` without UNCHANGEDSINCE.
+pub fn flag_change(uids: &[u32], op: FlagOp, flags: &[String]) -> FlagChange {
+    FlagChange {
+        uids: uids.to_vec(),
+        op,
+        flags: flags.to_vec(),
+        unchanged_since: None,
+    }
+}
+
 /// A GPKI certificate binding of `account`; `spki_byte` makes the key unique.
 pub fn binding(account: &str, spki_byte: u8, subject: &str) -> CertBinding {
     CertBinding {
@@ -145,10 +156,7 @@ pub async fn delete_messages(s: &dyn Store, mailbox: &str, uids: &[u32]) -> Vec<
     s.set_flags(
         "hong",
         mailbox,
-        uids,
-        FlagOp::Add,
-        &flags(&["\\Deleted"]),
-        None,
+        flag_change(uids, FlagOp::Add, &flags(&["\\Deleted"])),
     )
     .await
     .unwrap();

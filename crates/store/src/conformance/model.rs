@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{FlagOp, Store};
 
-use super::{Fixture, assert_stored_bodies, body, hong, message};
+use super::{Fixture, assert_stored_bodies, body, flag_change, hong, message};
 
 const BOXES: [&str; 2] = ["INBOX", "보관"];
 const FLAGS: [&str; 3] = ["\\Deleted", "\\Seen", "중요"];
@@ -59,9 +59,13 @@ async fn step(s: &dyn Store, rng: &mut Rng, model: &mut [Model; 2], bodies: &mut
             let flag = FLAGS[rng.below(3) as usize];
             let add = rng.below(2) == 0;
             let op = if add { FlagOp::Add } else { FlagOp::Remove };
-            s.set_flags("hong", BOXES[b], &picked, op, &[flag.to_string()], None)
-                .await
-                .unwrap();
+            s.set_flags(
+                "hong",
+                BOXES[b],
+                flag_change(&picked, op, &[flag.to_string()]),
+            )
+            .await
+            .unwrap();
             for uid in &picked {
                 let flags = &mut model[b].messages.get_mut(uid).expect("picked").1;
                 if add {

@@ -5,10 +5,11 @@ use ::sled::Transactional;
 
 use super::Inner;
 use super::keys::{account_prefix, decode, encode};
-use super::mailboxes::{new_mailbox_tx, uid_validity_seed};
+use super::mailboxes::new_mailbox_tx;
 use super::tx::{TxResult, abort, finish, lift};
 use crate::error::{Result, StoreError};
 use crate::model::{Account, INBOX};
+use crate::rules::{checked_account, uid_validity_seed};
 
 /// How often `delete_account` rescans when mail arrives during the deletion.
 const DELETE_RETRIES: usize = 16;
@@ -16,44 +17,6 @@ const DELETE_RETRIES: usize = 16;
 /// Associated data of a sealed account record: `accounts/<id>`.
 pub fn account_aad(id: &str) -> Vec<u8> {
     [b"accounts/", id.as_bytes()].concat()
-}
-
-/// Lowercases the id and addresses, and drops duplicate addresses.
-pub fn normalize(mut account: Account) -> Account {
-    account.id = account.id.to_lowercase();
-    let mut seen = std::collections::HashSet::new();
-    account.addresses = account
-        .addresses
-        .iter()
-        .map(|a| a.to_lowercase())
-        .filter(|a| seen.insert(a.clone()))
-        .collect();
-    account
-}
-
-/// Longest account id or address accepted, bytes (RFC 5321 §4.5.3.1.3 caps a path at 256).
-const MAX_NAME_LEN: usize = 255;
-
-/// Refuses ids and addresses that are empty, too long, or hold spaces or control characters.
-pub fn validate(account: &Account) -> Result<()> {
-    let invalid = |reason| {
-        Err(StoreError::InvalidAccount {
-            id: account.id.clone(),
-            reason,
-        })
-    };
-    let bad = |s: &str| {
-        s.is_empty()
-            || s.len() > MAX_NAME_LEN
-            || s.chars().any(|c| c.is_whitespace() || c.is_control())
-    };
-    if bad(&account.id) {
-        return invalid("the id must be 1 to 255 bytes without spaces or control characters");
-    }
-    if account.addresses.iter().any(|a| bad(a) || !a.contains('@')) {
-        return invalid("each address must be 1 to 255 bytes with an @ and no spaces");
-    }
-    Ok(())
 }
 
 impl Inner {
@@ -68,8 +31,7 @@ impl Inner {
     }
 
     pub(crate) fn create_account(&self, account: Account) -> Result<()> {
-        let account = normalize(account);
-        validate(&account)?;
+        let account = checked_account(account)?;
         let sealed = self.seal_account(&account)?;
         let seed = uid_validity_seed();
         let id = account.id.as_str();
@@ -120,8 +82,7 @@ impl Inner {
     }
 
     pub(crate) fn update_account(&self, account: Account) -> Result<()> {
-        let account = normalize(account);
-        validate(&account)?;
+        let account = checked_account(account)?;
         let sealed = self.seal_account(&account)?;
         let id = account.id.as_str();
         let t = &self.t;

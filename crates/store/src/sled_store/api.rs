@@ -6,9 +6,10 @@ use std::ops::RangeInclusive;
 use super::SledStore;
 use crate::error::StoreError;
 use crate::model::{
-    Account, Alias, AuditEvent, BlobId, CertBinding, Delivery, DeliveryReceipt, Device, FlagOp,
-    Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
+    Account, Alias, AuditEvent, BlobId, CertBinding, CopyUid, Delivery, DeliveryReceipt, Device,
+    FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
 };
+use crate::rules::Transfer;
 use crate::store::{AccountStore, AuditStore, MailboxStore, QueueStore, StoreOps};
 
 type R<T> = Result<T, StoreError>;
@@ -179,45 +180,20 @@ impl MailboxStore for SledStore {
             .await
     }
 
-    async fn set_flags(
-        &self,
-        account: &str,
-        mailbox: &str,
-        uids: &[u32],
-        op: FlagOp,
-        flags: &[String],
-        unchanged_since: Option<u64>,
-    ) -> R<StoreResult> {
+    async fn set_flags(&self, account: &str, mailbox: &str, change: FlagChange) -> R<StoreResult> {
         let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
-        let (uids, flags) = (uids.to_vec(), flags.to_vec());
-        self.write(move |i| i.set_flags(&account, &mailbox, &uids, op, &flags, unchanged_since))
+        self.write(move |i| i.set_flags(&account, &mailbox, change))
             .await
     }
 
-    async fn copy(
-        &self,
-        account: &str,
-        from: &str,
-        uids: &[u32],
-        to: &str,
-    ) -> R<(u32, Vec<(u32, u32)>)> {
-        let (account, from, to) = (account.to_lowercase(), from.to_owned(), to.to_owned());
-        let uids = uids.to_vec();
-        self.write(move |i| i.copy(&account, &from, &uids, &to, false))
-            .await
+    async fn copy(&self, account: &str, from: &str, uids: &[u32], to: &str) -> R<CopyUid> {
+        let copy = Transfer::new(account, from, uids, to, false)?;
+        self.write(move |i| i.copy(&copy)).await
     }
 
-    async fn move_messages(
-        &self,
-        account: &str,
-        from: &str,
-        uids: &[u32],
-        to: &str,
-    ) -> R<(u32, Vec<(u32, u32)>)> {
-        let (account, from, to) = (account.to_lowercase(), from.to_owned(), to.to_owned());
-        let uids = uids.to_vec();
-        self.write(move |i| i.copy(&account, &from, &uids, &to, true))
-            .await
+    async fn move_messages(&self, account: &str, from: &str, uids: &[u32], to: &str) -> R<CopyUid> {
+        let relocation = Transfer::new(account, from, uids, to, true)?;
+        self.write(move |i| i.copy(&relocation)).await
     }
 
     async fn expunge(&self, account: &str, mailbox: &str, uids: Option<&[u32]>) -> R<Vec<u32>> {
@@ -313,12 +289,7 @@ impl AuditStore for SledStore {
         self.write(move |i| i.audit_prune(before_ms)).await
     }
 
-    async fn audit_newest(
-        &self,
-        from_ms: i64,
-        to_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn audit_newest(&self, from_ms: i64, to_ms: i64, limit: usize) -> R<Vec<AuditEvent>> {
         self.read(move |i| i.audit_newest(from_ms, to_ms, limit))
             .await
     }

@@ -44,20 +44,7 @@ impl Inner {
         to_ms: i64,
         limit: usize,
     ) -> Result<Vec<AuditEvent>> {
-        let mut out = Vec::new();
-        if from_ms >= to_ms {
-            return Ok(out);
-        }
-        for entry in self
-            .t
-            .audit
-            .range(event_key(from_ms, 0)..event_key(to_ms, 0))
-            .take(limit)
-        {
-            let (k, v) = entry?;
-            out.push(decode(&k, &v)?);
-        }
-        Ok(out)
+        self.audit_between(from_ms, to_ms, limit, false)
     }
 
     pub(crate) fn audit_newest(
@@ -66,21 +53,36 @@ impl Inner {
         to_ms: i64,
         limit: usize,
     ) -> Result<Vec<AuditEvent>> {
-        let mut out = Vec::new();
+        self.audit_between(from_ms, to_ms, limit, true)
+    }
+
+    /// At most `limit` events with `from_ms <= time < to_ms`, oldest or newest first.
+    fn audit_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Vec<AuditEvent>> {
         if from_ms >= to_ms {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        for entry in self
+        let range = self
             .t
             .audit
-            .range(event_key(from_ms, 0)..event_key(to_ms, 0))
-            .rev()
+            .range(event_key(from_ms, 0)..event_key(to_ms, 0));
+        let entries: Box<dyn Iterator<Item = _>> = if newest_first {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        entries
             .take(limit)
-        {
-            let (k, v) = entry?;
-            out.push(decode(&k, &v)?);
-        }
-        Ok(out)
+            .map(|entry| {
+                let (k, v) = entry?;
+                decode(&k, &v)
+            })
+            .collect()
     }
 
     pub(crate) fn audit_by_account(&self, account: &str, limit: usize) -> Result<Vec<AuditEvent>> {

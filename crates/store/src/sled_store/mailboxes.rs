@@ -11,64 +11,10 @@ use super::keys::{
 use super::tx::{TxResult, abort, add_count, finish, get, next_counter, put};
 use crate::error::{Result, StoreError};
 use crate::model::{BlobId, INBOX, MAILBOX_DELIMITER, Mailbox, MessageMeta, SpecialUse};
+use crate::rules::{ancestors, normalize_name, rename_names, uid_validity_seed};
 
-/// Longest mailbox name accepted, bytes.
-const MAX_NAME_LEN: usize = 1000;
 /// How often a removal is retried when messages arrive between its scan and transaction.
 const REMOVE_RETRIES: usize = 16;
-
-/// Validates a mailbox name and spells the INBOX part canonically.
-pub fn normalize_name(name: &str) -> Result<String> {
-    let invalid = |reason| {
-        Err(StoreError::InvalidMailbox {
-            name: name.to_owned(),
-            reason,
-        })
-    };
-    if name.is_empty() {
-        return invalid("empty name");
-    }
-    if name.len() > MAX_NAME_LEN {
-        return invalid("name too long");
-    }
-    if name.starts_with(MAILBOX_DELIMITER) || name.ends_with(MAILBOX_DELIMITER) {
-        return invalid("name starts or ends with the hierarchy delimiter");
-    }
-    if name.contains("//") {
-        return invalid("empty hierarchy level");
-    }
-    if name.chars().any(|c| c.is_control() || c == '*' || c == '%') {
-        return invalid("control or wildcard character in name");
-    }
-    // RFC 3501 §5.1: INBOX is case-insensitive; its children follow the same spelling.
-    let (first, rest) = match name.split_once(MAILBOX_DELIMITER) {
-        Some((first, rest)) => (first, Some(rest)),
-        None => (name, None),
-    };
-    if first.eq_ignore_ascii_case(INBOX) {
-        return Ok(match rest {
-            Some(rest) => format!("{INBOX}{MAILBOX_DELIMITER}{rest}"),
-            None => INBOX.to_owned(),
-        });
-    }
-    Ok(name.to_owned())
-}
-
-/// Every proper ancestor of a name, outermost first ("a/b/c" → "a", "a/b").
-pub fn ancestors(name: &str) -> Vec<&str> {
-    name.match_indices(MAILBOX_DELIMITER)
-        .map(|(i, _)| &name[..i])
-        .collect()
-}
-
-/// Floor of the UIDVALIDITY counter: the clock, so values grow with time and a store
-/// recreated from scratch does not hand out values an old one used recently.
-pub fn uid_validity_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(1)
-}
 
 /// Creates one mailbox record inside a transaction (the caller checked it is absent).
 pub(crate) fn new_mailbox_tx(
@@ -128,8 +74,12 @@ pub(crate) fn summary_key(blob: &BlobId) -> [u8; 33] {
     k
 }
 
-/// The trees a removal of messages touches, inside one transaction.
+/// The trees a change of messages touches, inside one transaction (see
+/// `Inner::with_message_trees`): a delivery also takes queue ids from `meta` and writes
+/// `queue`.
 pub(crate) struct MessageTrees<'a> {
+    pub(crate) meta: &'a TransactionalTree,
+    pub(crate) queue: &'a TransactionalTree,
     pub(crate) mailboxes: &'a TransactionalTree,
     pub(crate) messages: &'a TransactionalTree,
     pub(crate) expunged: &'a TransactionalTree,
@@ -264,18 +214,8 @@ impl Inner {
     }
 
     pub(crate) fn rename_mailbox(&self, account: &str, from: &str, to: &str) -> Result<()> {
-        let from = normalize_name(from)?;
-        let to = normalize_name(to)?;
-        if to == INBOX || from == to {
-            return Err(StoreError::MailboxExists(to));
-        }
+        let (from, to) = rename_names(from, to)?;
         let inside = format!("{from}{MAILBOX_DELIMITER}");
-        if to.starts_with(&inside) {
-            return Err(StoreError::InvalidMailbox {
-                name: to,
-                reason: "cannot rename a mailbox into itself",
-            });
-        }
         let _hierarchy = self.lock_hierarchy();
         if from == INBOX {
             return self.rename_inbox(account, &to);
@@ -375,50 +315,31 @@ impl Inner {
         account: &str,
         snapshots: &[MailboxSnapshot],
     ) -> Result<bool> {
-        let t = &self.t;
-        let trees = (
-            &t.mailboxes,
-            &t.messages,
-            &t.expunged,
-            &t.blobs,
-            &t.blob_refs,
-            &t.account_blobs,
-        );
-        finish(trees.transaction(
-            |(mailboxes, messages, expunged, blobs, blob_refs, account_blobs)| {
-                let mt = MessageTrees {
-                    mailboxes,
-                    messages,
-                    expunged,
-                    blobs,
-                    blob_refs,
-                    account_blobs,
-                };
-                for snap in snapshots {
-                    let key = mailbox_key(account, &snap.name);
-                    let current = get::<Mailbox>(mt.mailboxes, &key)?;
-                    let unchanged = current.as_ref().is_some_and(|m| {
-                        m.id == snap.mailbox.id
-                            && m.uid_next == snap.mailbox.uid_next
-                            && m.highest_modseq == snap.mailbox.highest_modseq
-                    });
-                    if !unchanged {
-                        return Ok(false);
-                    }
+        self.with_message_trees(|mt| {
+            for snap in snapshots {
+                let key = mailbox_key(account, &snap.name);
+                let current = get::<Mailbox>(mt.mailboxes, &key)?;
+                let unchanged = current.as_ref().is_some_and(|m| {
+                    m.id == snap.mailbox.id
+                        && m.uid_next == snap.mailbox.uid_next
+                        && m.highest_modseq == snap.mailbox.highest_modseq
+                });
+                if !unchanged {
+                    return Ok(false);
                 }
-                for snap in snapshots {
-                    mt.mailboxes.remove(mailbox_key(account, &snap.name))?;
-                    for (uid, blob) in &snap.messages {
-                        mt.messages.remove(&message_key(snap.mailbox.id, *uid))?;
-                        mt.unref_blob(account, blob)?;
-                    }
-                    for uid in &snap.expunged {
-                        mt.expunged.remove(&message_key(snap.mailbox.id, *uid))?;
-                    }
+            }
+            for snap in snapshots {
+                mt.mailboxes.remove(mailbox_key(account, &snap.name))?;
+                for (uid, blob) in &snap.messages {
+                    mt.messages.remove(&message_key(snap.mailbox.id, *uid))?;
+                    mt.unref_blob(account, blob)?;
                 }
-                Ok(true)
-            },
-        ))
+                for uid in &snap.expunged {
+                    mt.expunged.remove(&message_key(snap.mailbox.id, *uid))?;
+                }
+            }
+            Ok(true)
+        })
     }
 
     /// SUBSCRIBE checks that the mailbox exists (RFC 3501 §6.3.6 allows it); UNSUBSCRIBE

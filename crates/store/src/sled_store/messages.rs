@@ -11,45 +11,12 @@ use ::sled::transaction::TransactionalTree;
 
 use super::Inner;
 use super::keys::{account_blob_key, account_prefix, decode, decode_u64, mailbox_key, message_key};
-use super::mailboxes::{MessageTrees, normalize_name};
+use super::mailboxes::MessageTrees;
 use super::tx::{TxResult, abort, add_count, finish, get, put};
 use crate::error::{Result, StoreError};
-use crate::model::{BlobId, FlagOp, FlagUpdate, Mailbox, MessageMeta, NewMessage, StoreResult};
-
-/// RFC 3501 §2.3.2 system flags, canonical spelling (`\Recent` is session state, not stored).
-const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Deleted", "\\Draft", "\\Flagged", "\\Seen"];
-
-/// Canonical flag list: system flags spelled canonically, sorted, no duplicates (compared
-/// case-insensitively, RFC 3501 §2.3.2), no `\Recent`.
-pub fn normalize_flags<S: AsRef<str>>(flags: &[S]) -> Vec<String> {
-    let mut out: Vec<String> = flags
-        .iter()
-        .map(|f| f.as_ref())
-        .filter(|f| !f.is_empty() && !f.eq_ignore_ascii_case("\\Recent"))
-        .map(|f| {
-            SYSTEM_FLAGS
-                .iter()
-                .find(|s| s.eq_ignore_ascii_case(f))
-                .map_or_else(|| f.to_owned(), |s| (*s).to_owned())
-        })
-        .collect();
-    out.sort_by_key(|f| f.to_ascii_lowercase());
-    out.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-    out
-}
-
-/// The flags after applying `op` with `flags` to `current` (STORE semantics).
-pub fn apply_flags(current: &[String], op: FlagOp, flags: &[String]) -> Vec<String> {
-    match op {
-        FlagOp::Replace => normalize_flags(flags),
-        FlagOp::Add => normalize_flags(&[current, flags].concat()),
-        FlagOp::Remove => current
-            .iter()
-            .filter(|c| !flags.iter().any(|f| f.eq_ignore_ascii_case(c)))
-            .cloned()
-            .collect(),
-    }
-}
+use crate::model::{BlobId, CopyUid, FlagChange, Mailbox, MessageMeta, NewMessage, StoreResult};
+use crate::rules::Transfer;
+use crate::rules::{normalize_flags, normalize_name};
 
 /// Associated data of a sealed message body: `blobs/<sha256>`.
 pub fn blob_aad(blob: &BlobId) -> Vec<u8> {
@@ -153,13 +120,15 @@ impl Inner {
         })
     }
 
-    /// Runs a transaction over the six trees messages live in.
+    /// Runs a transaction over the trees messages live in (and the queue's).
     pub(crate) fn with_message_trees<T>(
         &self,
         op: impl Fn(&MessageTrees<'_>) -> TxResult<T>,
     ) -> Result<T> {
         let t = &self.t;
         let trees = (
+            &t.meta,
+            &t.queue,
             &t.mailboxes,
             &t.messages,
             &t.expunged,
@@ -168,8 +137,10 @@ impl Inner {
             &t.account_blobs,
         );
         finish(trees.transaction(
-            |(mailboxes, messages, expunged, blobs, blob_refs, account_blobs)| {
+            |(meta, queue, mailboxes, messages, expunged, blobs, blob_refs, account_blobs)| {
                 op(&MessageTrees {
+                    meta,
+                    queue,
                     mailboxes,
                     messages,
                     expunged,
@@ -235,43 +206,24 @@ impl Inner {
         &self,
         account: &str,
         mailbox: &str,
-        uids: &[u32],
-        op: FlagOp,
-        flags: &[String],
-        unchanged_since: Option<u64>,
+        change: FlagChange,
     ) -> Result<StoreResult> {
         let name = normalize_name(mailbox)?;
-        let flags = normalize_flags(flags);
-        let mut uids = uids.to_vec();
-        uids.sort_unstable();
-        uids.dedup();
+        let change = change.normalized();
         let t = &self.t;
         finish(
             (&t.mailboxes, &t.messages).transaction(|(mailboxes, messages)| {
                 let mut mbox = mailbox_tx(mailboxes, account, &name)?;
                 let new_modseq = mbox.highest_modseq + 1;
                 let mut result = StoreResult::default();
-                for &uid in &uids {
+                for &uid in &change.uids {
                     let key = message_key(mbox.id, uid);
                     let Some(mut meta) = get::<MessageMeta>(messages, &key)? else {
                         continue;
                     };
-                    // RFC 7162 §3.2: fail messages modified after UNCHANGEDSINCE.
-                    if unchanged_since.is_some_and(|since| meta.modseq > since) {
-                        result.failed_modified.push(uid);
-                        continue;
-                    }
-                    let updated = apply_flags(&meta.flags, op, &flags);
-                    if updated != meta.flags {
-                        meta.flags = updated;
-                        meta.modseq = new_modseq;
+                    if change.apply(&mut meta, new_modseq, &mut result) {
                         put(messages, &key, &meta)?;
                     }
-                    result.updated.push(FlagUpdate {
-                        uid,
-                        modseq: meta.modseq,
-                        flags: meta.flags,
-                    });
                 }
                 if result.updated.iter().any(|u| u.modseq == new_modseq) {
                     mbox.highest_modseq = new_modseq;
@@ -283,34 +235,21 @@ impl Inner {
     }
 
     /// COPY and MOVE: one transaction adding to `to` and, for a move, expunging from `from`.
-    pub(crate) fn copy(
-        &self,
-        account: &str,
-        from: &str,
-        uids: &[u32],
-        to: &str,
-        remove_source: bool,
-    ) -> Result<(u32, Vec<(u32, u32)>)> {
-        let from = normalize_name(from)?;
-        let to = normalize_name(to)?;
-        // A MOVE into the same mailbox (RFC 6851 §3.3 leaves it allowed; RFC 9051 §6.4.8
-        // too) gives the messages new UIDs and expunges the old ones: one mailbox record
-        // takes both sides.
-        let same = from == to;
-        let mut uids = uids.to_vec();
-        uids.sort_unstable();
-        uids.dedup();
+    pub(crate) fn copy(&self, transfer: &Transfer) -> Result<CopyUid> {
+        let (account, from, to) = (&transfer.account, &transfer.from, &transfer.to);
+        let remove_source = transfer.remove_source;
+        let same = transfer.within_one_mailbox();
         self.with_message_trees(|mt| {
-            let mut target = mailbox_tx(mt.mailboxes, account, &to)?;
+            let mut target = mailbox_tx(mt.mailboxes, account, to)?;
             let mut source = if same {
                 target.clone()
             } else {
-                mailbox_tx(mt.mailboxes, account, &from)?
+                mailbox_tx(mt.mailboxes, account, from)?
             };
             target.highest_modseq += 1;
             source.highest_modseq += 1;
             let mut pairs = Vec::new();
-            for &uid in &uids {
+            for &uid in &transfer.uids {
                 let key = message_key(source.id, uid);
                 let Some(meta) = get::<MessageMeta>(mt.messages, &key)? else {
                     continue;
@@ -333,9 +272,9 @@ impl Inner {
                 pairs.push((uid, new_uid));
             }
             if !pairs.is_empty() {
-                put(mt.mailboxes, &mailbox_key(account, &to), &target)?;
+                put(mt.mailboxes, &mailbox_key(account, to), &target)?;
                 if remove_source && !same {
-                    put(mt.mailboxes, &mailbox_key(account, &from), &source)?;
+                    put(mt.mailboxes, &mailbox_key(account, from), &source)?;
                 }
             }
             Ok((target.uid_validity, pairs))

@@ -37,13 +37,12 @@ mod tx;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-pub use accounts::{account_aad, normalize as normalize_account, validate as validate_account};
+pub use accounts::account_aad;
 pub use backup::{
     BACKUP_VERSION, BackupCounts, BackupManifest, DUMP_FILE, MANIFEST_FILE, read_manifest,
 };
 pub use keys::{decode, encode};
-pub use mailboxes::{ancestors, normalize_name, uid_validity_seed};
-pub use messages::{apply_flags, blob_aad, normalize_flags};
+pub use messages::blob_aad;
 pub use summaries::summary_aad;
 
 use ::sled::{Transactional, Tree};
@@ -310,4 +309,31 @@ fn check_keys(meta: &Tree, sealer: &Sealer) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(feature = "conformance")]
+impl SledStore {
+    /// How many message bodies the files hold: the distinct ids in `blobs` (a body, its
+    /// chunks and its summary share the id's 32 bytes as key prefix), for the conformance
+    /// suite's `Fixture::stored_bodies`. An error if `blob_refs` counts other bodies than
+    /// `blobs` holds (a leaked body or a count without one).
+    pub fn stored_bodies(&self) -> Result<u64> {
+        let t = &self.inner.t;
+        let mut held = std::collections::BTreeSet::new();
+        for key in t.blobs.iter().keys() {
+            let key = key?;
+            held.insert(key.get(..32).map(<[u8]>::to_vec).unwrap_or_default());
+        }
+        let mut counted = std::collections::BTreeSet::new();
+        for key in t.blob_refs.iter().keys() {
+            counted.insert(key?.to_vec());
+        }
+        if held != counted {
+            return Err(keys::corrupt(
+                b"blob_refs",
+                "reference counts and stored bodies differ",
+            ));
+        }
+        Ok(held.len() as u64)
+    }
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use certmail_store::{KeyFile, SledStore, Store};
 
@@ -10,6 +10,8 @@ use certmail_store::{KeyFile, SledStore, Store};
 pub struct TestStore {
     pub dir: tempfile::TempDir,
     pub store: Arc<dyn Store>,
+    /// The same store as `store`, to count its bodies (weak: `close` still drops it).
+    sled: Weak<SledStore>,
 }
 
 impl std::ops::Deref for TestStore {
@@ -19,18 +21,34 @@ impl std::ops::Deref for TestStore {
     }
 }
 
-// sled's physical body count needs the store closed: the files' own tests check it.
+#[async_trait::async_trait]
 impl certmail_store::conformance::Fixture for TestStore {
     fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    async fn stored_bodies(&self) -> Option<u64> {
+        let sled = self.sled.upgrade().expect("the store is open");
+        Some(
+            sled.stored_bodies()
+                .expect("bodies and reference counts agree"),
+        )
     }
 }
 
 impl TestStore {
     pub async fn new() -> TestStore {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = open(dir.path()).await;
-        TestStore { dir, store }
+        TestStore::open_in(dir).await
+    }
+
+    async fn open_in(dir: tempfile::TempDir) -> TestStore {
+        let sled = open_sled(dir.path()).await;
+        TestStore {
+            dir,
+            sled: Arc::downgrade(&sled),
+            store: sled,
+        }
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -39,10 +57,9 @@ impl TestStore {
 
     /// Drops the store (waiting for its flusher) and opens it again.
     pub async fn reopen(self) -> TestStore {
-        let TestStore { dir, store } = self;
+        let TestStore { dir, store, .. } = self;
         close(store);
-        let store = open(dir.path()).await;
-        TestStore { dir, store }
+        TestStore::open_in(dir).await
     }
 }
 
@@ -59,6 +76,11 @@ pub fn key_path(dir: &Path) -> PathBuf {
 /// Opens the store in `dir`. Right after a close, sled's background threads may still hold
 /// the file lock for a moment (longer on a busy machine): wait for it, at most 5 s.
 pub async fn open(dir: &Path) -> Arc<dyn Store> {
+    open_sled(dir).await
+}
+
+/// [`open`], as the sled type.
+async fn open_sled(dir: &Path) -> Arc<SledStore> {
     let mut last = None;
     for _ in 0..250 {
         let key = KeyFile::load_or_create(&key_path(dir)).expect("key file");
