@@ -416,11 +416,12 @@ impl LocalRegistry {
         }
     }
 
-    /// Ends `account`'s session unless its device is `keep` (a cluster kick: the newcomer's
-    /// own connections on this node stay). Returns how many connections were ended.
-    pub fn kick_except(&self, account: &str, keep: Option<DeviceKey>, reason: KickReason) -> usize {
+    /// Ends `account`'s session if it is still session `id` (a cluster kick names the
+    /// session it took over; a newer session here is not its business). Returns how many
+    /// connections were ended.
+    pub fn kick_session(&self, account: &str, id: SessionId, reason: KickReason) -> usize {
         let mut sessions = self.inner.lock();
-        if keep.is_some_and(|keep| sessions.get(account).is_some_and(|s| s.device == keep)) {
+        if sessions.get(account).is_none_or(|live| live.id != id) {
             return 0;
         }
         let ended = sessions.remove(account);

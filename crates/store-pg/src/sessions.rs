@@ -51,8 +51,8 @@ struct KickNotice {
     reason: String,
     /// The newcomer's address (for `another-device`).
     ip: Option<IpAddr>,
-    /// The newcomer's device, whose own connections on that node stay.
-    keep: Option<(String, IpAddr)>,
+    /// The session to end, as that node wrote it in its row: a newer session there stays.
+    session: u64,
 }
 
 /// The cluster-wide [`SessionRegistry`]. Start [`PgRegistry::maintain`] beside it, and
@@ -141,20 +141,16 @@ impl PgRegistry {
         let Some(reason) = KickReason::from_code(&notice.reason, notice.ip) else {
             return 0;
         };
-        let keep = notice.keep.and_then(|(spki, ip)| {
-            let spki = hex::decode(spki).ok()?;
-            Some(DeviceKey::new(spki.try_into().ok()?, ip))
-        });
-        self.local.kick_except(&notice.account, keep, reason)
+        let session = SessionId(notice.session);
+        self.local.kick_session(&notice.account, session, reason)
     }
 
-    /// Sends `node` a kick of `account`'s session, at `tx`'s COMMIT.
+    /// Sends `node` a kick of `account`'s session `session` (its row's), at `tx`'s COMMIT.
     async fn send_kick(
         tx: &Tx<'_>,
-        node: &str,
+        (node, session): (&str, i64),
         account: &str,
         reason: &KickReason,
-        keep: Option<DeviceKey>,
     ) -> Result<(), tokio_postgres::Error> {
         let notice = KickNotice {
             node: node.to_owned(),
@@ -164,7 +160,7 @@ impl PgRegistry {
                 KickReason::AnotherDevice { ip } => Some(*ip),
                 _ => None,
             },
-            keep: keep.map(|d| (hex::encode(d.spki_sha256), d.ip)),
+            session: u64::try_from(session).unwrap_or_default(),
         };
         let payload = serde_json::to_string(&notice).unwrap_or_default();
         tx.execute("SELECT pg_notify($1, $2)", &[&KICKS_CHANNEL, &payload])
@@ -222,7 +218,7 @@ impl PgRegistry {
         let rows = tx
             .query(
                 "DELETE FROM session_leases WHERE account = $1 AND node <> $2
-                 RETURNING node, connections, lease_until > now()",
+                 RETURNING node, connections, lease_until > now(), session_id",
                 &[&account, &self.node],
             )
             .await
@@ -230,7 +226,7 @@ impl PgRegistry {
         let mut ended = 0;
         for row in rows.iter().filter(|r| r.get::<_, bool>(2)) {
             let node: String = row.get(0);
-            Self::send_kick(&tx, &node, account, reason, None)
+            Self::send_kick(&tx, (&node, row.get(3)), account, reason)
                 .await
                 .map_err(text)?;
             ended += usize::try_from(row.get::<_, i32>(1)).unwrap_or(0).max(1);
@@ -257,24 +253,24 @@ impl SessionRegistry for PgRegistry {
             .map_err(unavailable)?;
         let rows = tx
             .query(
-                "SELECT node, spki, ip FROM session_leases
+                "SELECT node, spki, ip, session_id FROM session_leases
                  WHERE account = $1 AND node <> $2 AND lease_until > now()",
                 &[&account, &self.node],
             )
             .await
             .map_err(unavailable)?;
-        let holders: Vec<(String, DeviceKey)> = rows
+        let holders: Vec<(String, DeviceKey, i64)> = rows
             .iter()
-            .filter_map(|r| Some((r.get(0), device_of(r.get(1), r.get(2))?)))
-            .filter(|(_, held)| *held != device)
+            .filter_map(|r| Some((r.get(0), device_of(r.get(1), r.get(2))?, r.get(3))))
+            .filter(|(_, held, _)| *held != device)
             .collect();
-        if let Some((_, held)) = holders.first() {
+        if let Some((_, held, _)) = holders.first() {
             if policy == SessionPolicy::Reject {
                 return Err(SignInError::Rejected { ip: held.ip });
             }
             let reason = KickReason::AnotherDevice { ip: device.ip };
-            for (node, _) in &holders {
-                Self::send_kick(&tx, node, account, &reason, Some(device))
+            for (node, _, session) in &holders {
+                Self::send_kick(&tx, (node, *session), account, &reason)
                     .await
                     .map_err(unavailable)?;
             }
@@ -500,7 +496,7 @@ impl PgRegistry {
         if let Some(holder) = holder {
             let reason = KickReason::AnotherDevice { ip: holder.ip };
             self.local
-                .kick_except(&session.account, Some(holder), reason);
+                .kick_session(&session.account, session.session_id, reason);
             return Ok(());
         }
         let id = i64::try_from(session.session_id.0).unwrap_or(i64::MAX);
