@@ -14,6 +14,7 @@ pub mod outside;
 pub mod revocation;
 pub mod signin_client;
 pub mod slapd;
+pub mod web;
 
 /// The test kit's installation, under the name the tests use.
 pub use certmail_testkit::install as fixtures;

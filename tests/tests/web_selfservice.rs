@@ -3,140 +3,12 @@
 //! that IMAP sees at once, an expired password changed on the web, cross-origin and
 //! certificate refusals.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use certmail_store::prelude::*;
-use certmail_tests::cert_kinds::{CertKinds, write_pem};
-use certmail_tests::lines::LineClient;
-use certmail_tests::{DaemonProcess, fixtures};
-use serde_json::{Value, json};
+use certmail_tests::web::{ADMIN_PASSWORD, Web, code, imap_login, imap_session, path};
+use serde_json::json;
 
-const ADMIN_PASSWORD: &str = "Gpki-Pass-2026!";
 const FIRST: &str = "Blue-Sky-2026!";
 const SECOND: &str = "Green-Leaf-2027!";
-
-/// A daemon with the web on a port chosen beforehand (the public URL names it).
-struct Web {
-    fx: fixtures::Installation,
-    k: CertKinds,
-    url: String,
-}
-
-impl Web {
-    /// An installation trusting `CertKinds`' CAs with the web on and 김철수 (kim) as an
-    /// approved account of 행정안전부; `auth` is appended as `[auth]` keys.
-    fn new(auth: &str) -> anyhow::Result<Web> {
-        let k = CertKinds::generate()?;
-        let fx = fixtures::Installation::with_pki(&k.pki, &k.crls)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let url = format!("https://localhost:{port}");
-        fx.append_config(&format!(
-            "[web]\nlisten = [\"127.0.0.1:{port}\"]\npublic_url = \"{url}\"\n\n[auth]\n{auth}"
-        ))?;
-        fx.add_account("kim", "김철수", ADMIN_PASSWORD)?;
-        let (cert, _) = write_pem(&fx.dir.path().join("certs"), "kim", &k.gpki_ecdsa)?;
-        let (code, out, err) = fx.certmail(&["cert", "bind", "kim", path(&cert)])?;
-        anyhow::ensure!(code == 0, "cert bind: {out}{err}");
-        Ok(Web { fx, k, url })
-    }
-
-    fn start(&self) -> anyhow::Result<DaemonProcess> {
-        let config = path(&self.fx.config_path);
-        let mut expect = fixtures::LISTENERS.to_vec();
-        expect.push("web");
-        DaemonProcess::start(&["serve", "--config", config], &[], &expect)
-    }
-
-    /// A curl client presenting `cert` (or none), sending `Origin: <public_url>`.
-    fn client(&self, stem: &str, cert: Option<&certmail_pki::testpki::UserCert>) -> Client {
-        let dir = self.fx.dir.path().join("clients");
-        let cert = cert.map(|c| write_pem(&dir, stem, c).expect("client PEM files"));
-        Client {
-            url: self.url.clone(),
-            ca: self.fx.server_ca.clone(),
-            cert,
-            origin: self.url.clone(),
-        }
-    }
-
-    /// The client certificate config of `cert` for IMAP.
-    fn tls(
-        &self,
-        stem: &str,
-        cert: &certmail_pki::testpki::UserCert,
-    ) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
-        let (c, k) = write_pem(&self.fx.dir.path().join("clients"), stem, cert)?;
-        self.fx.tls_for(&c, &k)
-    }
-}
-
-fn path(p: &std::path::Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
-}
-
-/// curl against the web with a client certificate.
-struct Client {
-    url: String,
-    ca: PathBuf,
-    cert: Option<(PathBuf, PathBuf)>,
-    origin: String,
-}
-
-impl Client {
-    /// `METHOD path` with an optional JSON body; (status, JSON body or `null`).
-    fn call(&self, method: &str, route: &str, body: Option<Value>) -> (u16, Value) {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}"])
-            .args(["-X", method, "--cacert", path(&self.ca)])
-            .args(["-H", &format!("Origin: {}", self.origin)]);
-        if let Some((c, k)) = &self.cert {
-            cmd.args(["--cert", path(c), "--key", path(k)]);
-        }
-        if let Some(b) = body {
-            cmd.args(["-H", "Content-Type: application/json"])
-                .args(["--data-binary", &b.to_string()]);
-        }
-        cmd.arg(format!("{}{route}", self.url));
-        let out = cmd.output().expect("curl runs");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-        let status = status.trim().parse().unwrap_or_else(|_| {
-            panic!(
-                "curl {route}: {text} {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-}
-
-/// The tagged answer to `a1 LOGIN user password` over IMAPS with `tls`.
-async fn imap_login(
-    daemon: &DaemonProcess,
-    tls: std::sync::Arc<rustls::ClientConfig>,
-    user: &str,
-    password: &str,
-) -> anyhow::Result<String> {
-    let stream = certmail_tests::tls::connect(daemon.addr("imaps"), tls).await?;
-    let mut c = LineClient::new(stream);
-    let greeting = c.line().await?;
-    anyhow::ensure!(greeting.starts_with("* OK"), "greeting: {greeting}");
-    c.send_raw(format!("a1 LOGIN {user} \"{password}\"\r\n").as_bytes())
-        .await?;
-    loop {
-        let line = c.line().await?;
-        if line.starts_with("a1 ") {
-            return Ok(line);
-        }
-    }
-}
-
-fn code(v: &Value) -> &str {
-    v["code"].as_str().unwrap_or("")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_up_approve_change_password_and_imap_follows() -> anyhow::Result<()> {
@@ -151,15 +23,7 @@ async fn sign_up_approve_change_password_and_imap_follows() -> anyhow::Result<()
         daemon.stdout
     );
     // The org-admin role, granted through the running daemon's admin socket.
-    let (c, out, err) = web.fx.certmail(&[
-        "account",
-        "role",
-        "kim",
-        "org-admin",
-        "--organisation",
-        "행정안전부",
-    ])?;
-    assert_eq!(c, 0, "{out}{err}");
+    web.grant_org_admin()?;
 
     // 강감찬 has a good GPKI certificate and no account: sign up, then wait.
     let kang = web.client("kang", Some(&web.k.not_bound));
@@ -221,7 +85,7 @@ async fn sign_up_approve_change_password_and_imap_follows() -> anyhow::Result<()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_password_is_changed_on_the_web() -> anyhow::Result<()> {
-    let web = Web::new("password_max_age_days = 90")?;
+    let web = Web::new("\n[auth]\npassword_max_age_days = 90")?;
     {
         let store = web.fx.open_store().await?;
         let mut a = store
@@ -250,5 +114,73 @@ async fn an_expired_password_is_changed_on_the_web() -> anyhow::Result<()> {
     assert!(r.starts_with("a1 OK"), "{r}");
     let r = imap_login(&daemon, tls, "kim", ADMIN_PASSWORD).await?;
     assert!(r.starts_with("a1 NO"), "{r}");
+    Ok(())
+}
+
+/// An org admin refuses a sign-up with a reason: the applicant finds it at the contact
+/// address given at sign-up (here the team mailbox on this server, delivered as the
+/// org-admin notice is).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_sign_up_mails_the_reason_to_the_applicant() -> anyhow::Result<()> {
+    let web = Web::new("")?;
+    // The contact mailbox: 박민수's, where 강감찬 asked to be told.
+    web.fx.add_account("park", "박민수", ADMIN_PASSWORD)?;
+    let (park_cert, _) = web.pem("park", &web.k.gpki_rsa)?;
+    let (c, out, err) = web
+        .fx
+        .certmail(&["cert", "bind", "park", path(&park_cert)])?;
+    assert_eq!(c, 0, "{out}{err}");
+    let daemon = web.start()?;
+    web.grant_org_admin()?;
+    let kang = web.client("kang", Some(&web.k.not_bound));
+    let signup = json!({"id": "kang", "address": "kang@test.go.kr", "organisation": "행정안전부",
+        "password": FIRST, "contact": "park@test.go.kr"});
+    let (s, r) = kang.call("POST", "/api/signup", Some(signup));
+    assert_eq!(s, 201, "{r}");
+    let kim = web.client("kim", Some(&web.k.gpki_ecdsa));
+    let reason = "재직 확인이 되지 않았습니다. 인사 담당자에게 문의하세요.";
+    let body = json!({"password": ADMIN_PASSWORD, "reason": reason});
+    let (s, r) = kim.call("POST", "/api/admin/refuse/kang", Some(body));
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = kang.call("GET", "/api/me", None);
+    assert_eq!(
+        (s, code(&r)),
+        (403, "certificate_not_bound"),
+        "the sign-up is gone: {r}"
+    );
+
+    // The notice is delivered in the background: 박민수 sees it arrive over IMAP.
+    let tls = web.tls("park", &web.k.gpki_rsa)?;
+    let (mut imap, answer) = imap_session(&daemon, None, tls, "park", ADMIN_PASSWORD).await?;
+    assert!(answer.starts_with("a1 OK"), "{answer}");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        imap.send_raw(b"a2 STATUS INBOX (MESSAGES)\r\n").await?;
+        let status = imap.line().await?;
+        imap.line().await?; // a2 OK
+        if status.contains("MESSAGES 1") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no notice: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop((imap, daemon));
+    let store = web.fx.open_store().await?;
+    let inbox = store.messages("park", "INBOX", 1..=u32::MAX).await?;
+    assert_eq!(inbox.len(), 1, "one refusal notice");
+    let raw = store.message_body("park", &inbox[0].blob).await?;
+    tokio::task::spawn_blocking(move || drop(store)).await?;
+    let message = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .ok_or_else(|| anyhow::anyhow!("the notice parses"))?;
+    assert_eq!(
+        message.subject(),
+        Some("메일 계정 신청 거절 / Sign-up refused: kang")
+    );
+    let text = message.body_text(0).unwrap_or_default();
+    assert!(text.contains(reason) && text.contains("강감찬"), "{text}");
     Ok(())
 }

@@ -110,6 +110,31 @@ pub(crate) async fn check(
     })
 }
 
+/// Writes `client` (the mail program's name from IMAP ID) on the account's device record
+/// of (`spki`, the network of `ip`), if there is one; returns whether it changed.
+pub async fn record_client(
+    store: &dyn Store,
+    account: &str,
+    spki: [u8; 32],
+    ip: IpAddr,
+    client: &str,
+) -> Result<bool, AuthError> {
+    let network = device_network(ip);
+    let known = store
+        .devices_of(account)
+        .await?
+        .into_iter()
+        .find(|d| d.spki_sha256 == spki && d.network == network);
+    match known {
+        Some(mut d) if d.client.as_deref() != Some(client) => {
+            d.client = Some(client.to_string());
+            store.put_device(d).await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Records a successful sign-in's device: first seen kept, last seen now, TOTP time if a
 /// code was given. A new device beyond the account's cap pushes out the one least
 /// recently seen.
@@ -156,6 +181,7 @@ pub(crate) async fn record_device(
                 first_seen: now,
                 last_seen: now,
                 totp_at: totp_used.then_some(now),
+                client: None,
             }
         }
     };

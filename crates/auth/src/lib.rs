@@ -26,7 +26,7 @@ pub use binding::{
     cert_der_from_file_bytes, inspect,
 };
 pub use error::AuthError;
-pub use factor::device_network;
+pub use factor::{device_network, record_client};
 pub use secret::Secret;
 
 /// Seconds since the Unix epoch.

@@ -255,16 +255,10 @@ impl Default for PasswordRules {
 }
 
 impl PasswordRules {
-    /// Why `password` is not acceptable for account `id`, as a sentence; `None` if it is.
-    pub fn check(&self, id: &str, password: &str) -> Option<String> {
-        let len = password.chars().count();
-        if len < self.min_length {
-            return Some(format!(
-                "the password has {len} characters; use at least {}",
-                self.min_length
-            ));
-        }
-        let classes = [
+    /// How many of the classes (lowercase or uncased letters, uppercase letters, digits,
+    /// symbols) `password` mixes.
+    pub fn classes_in(password: &str) -> usize {
+        [
             // Letters without case (Hangul) count with the lowercase ones.
             password
                 .chars()
@@ -275,7 +269,19 @@ impl PasswordRules {
         ]
         .iter()
         .filter(|&&b| b)
-        .count();
+        .count()
+    }
+
+    /// Why `password` is not acceptable for account `id`, as a sentence; `None` if it is.
+    pub fn check(&self, id: &str, password: &str) -> Option<String> {
+        let len = password.chars().count();
+        if len < self.min_length {
+            return Some(format!(
+                "the password has {len} characters; use at least {}",
+                self.min_length
+            ));
+        }
+        let classes = Self::classes_in(password);
         if classes < self.classes {
             return Some(format!(
                 "the password mixes {classes} kinds of character; use at least {} of lowercase letters, uppercase letters, digits and symbols",

@@ -85,6 +85,29 @@ pub fn base32(data: &[u8]) -> String {
     out
 }
 
+/// The secret of an `otpauth://` URI (the inverse of [`otpauth_uri`]: what an
+/// authenticator app reads from the QR code), or `None` without a valid base32 `secret`.
+pub fn secret_of_uri(uri: &str) -> Option<Vec<u8>> {
+    let query = uri.split_once('?')?.1;
+    let encoded = query.split('&').find_map(|kv| kv.strip_prefix("secret="))?;
+    let (mut out, mut buf, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in encoded.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            b'=' => break,
+            _ => return None,
+        };
+        buf = (buf << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// The `otpauth://totp/…` URI for `account` on `issuer` (Google Authenticator's key URI
 /// format; every app reads it).
 pub fn otpauth_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
@@ -131,6 +154,16 @@ mod tests {
             287082,
             "6 digits: the last six"
         );
+    }
+
+    #[test]
+    fn the_uri_gives_back_its_secret() {
+        for secret in [&b"12345678901234567890"[..], b"\x00\xff\x10", b"a"] {
+            let uri = otpauth_uri("mail.example.go.kr", "kim@example.go.kr", secret);
+            assert_eq!(secret_of_uri(&uri).as_deref(), Some(secret), "{uri}");
+        }
+        assert_eq!(secret_of_uri("otpauth://totp/x?issuer=y"), None);
+        assert_eq!(secret_of_uri("otpauth://totp/x?secret=ab1"), None);
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub enum Protocol {
     Imap,
     /// SMTP submission.
     Smtp,
+    /// A browser session of the self-service web, where `[web] counts_as_device = true`
+    /// makes it a device like any other (it holds its guard for the cookie's life).
+    Web,
 }
 
 impl Protocol {
@@ -63,6 +66,7 @@ impl Protocol {
         match self {
             Self::Imap => "imap",
             Self::Smtp => "smtp",
+            Self::Web => "web",
         }
     }
 }
@@ -139,7 +143,7 @@ pub struct SessionInfo {
     pub session_id: SessionId,
     /// The device that holds the session (certificate SPKI hash and IP address).
     pub device: DeviceKey,
-    /// The protocols with at least one open connection, in order (IMAP before SMTP).
+    /// The protocols with at least one open connection, in order (IMAP, SMTP, web).
     pub protocols: Vec<Protocol>,
     /// Open connections, all protocols together.
     pub connections: usize,
@@ -341,23 +345,30 @@ struct LiveSession {
     since: u64,
     imap: usize,
     smtp: usize,
+    web: usize,
     kick: watch::Sender<Option<KickReason>>,
 }
 
 impl LiveSession {
     fn connections(&self) -> usize {
-        self.imap + self.smtp
+        self.imap + self.smtp + self.web
     }
 
     fn count_mut(&mut self, protocol: Protocol) -> &mut usize {
         match protocol {
             Protocol::Imap => &mut self.imap,
             Protocol::Smtp => &mut self.smtp,
+            Protocol::Web => &mut self.web,
         }
     }
 
     fn info(&self, account: &str) -> SessionInfo {
-        let protocols = [(Protocol::Imap, self.imap), (Protocol::Smtp, self.smtp)]
+        let counts = [
+            (Protocol::Imap, self.imap),
+            (Protocol::Smtp, self.smtp),
+            (Protocol::Web, self.web),
+        ];
+        let protocols = counts
             .into_iter()
             .filter(|&(_, count)| count > 0)
             .map(|(protocol, _)| protocol)
@@ -464,6 +475,7 @@ impl LocalRegistry {
             since: unix_now(),
             imap: 0,
             smtp: 0,
+            web: 0,
             kick: watch::Sender::new(None),
         };
         *live.count_mut(protocol) += 1;

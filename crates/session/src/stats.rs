@@ -18,7 +18,7 @@ pub const KICK_CAUSES: [&str; 8] = [
     "shutdown",
 ];
 
-static SIGNED_IN: [AtomicI64; 2] = [const { AtomicI64::new(0) }; 2];
+static SIGNED_IN: [AtomicI64; 3] = [const { AtomicI64::new(0) }; 3];
 static IDLING: AtomicI64 = AtomicI64::new(0);
 static KICKED_SESSIONS: [AtomicU64; KICK_CAUSES.len()] =
     [const { AtomicU64::new(0) }; KICK_CAUSES.len()];
@@ -29,6 +29,7 @@ fn protocol_index(protocol: Protocol) -> usize {
     match protocol {
         Protocol::Imap => 0,
         Protocol::Smtp => 1,
+        Protocol::Web => 2,
     }
 }
 

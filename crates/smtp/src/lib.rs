@@ -9,6 +9,8 @@
 //!   DKIM signing of outbound mail.
 //! - [`outbound`]: the outbound relay (queue runner, SMTP client, MX routing, DSNs).
 //! - [`message`]: pure header helpers (Received, Message-ID, Date, From: addresses).
+//! - [`notice`]: mail the server writes itself (reports, notices to people), delivered
+//!   into local INBOXes or queued from the null sender.
 //! - [`error`]: the crate's error enum.
 //!
 //! Rules: the protocol layer has no tokio, no store and no clock (time is passed in); every
@@ -91,6 +93,7 @@ pub mod error;
 pub mod inbound;
 pub mod mailauth;
 pub mod message;
+pub mod notice;
 pub mod outbound;
 pub mod proto;
 

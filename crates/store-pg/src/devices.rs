@@ -9,10 +9,11 @@ impl PgStore {
     pub(crate) async fn put_device(&self, device: Device) -> Result<(), StoreError> {
         let conn = self.conn().await?;
         conn.execute(
-            "INSERT INTO devices (account, spki, network, first_seen, last_seen, totp_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO devices (account, spki, network, first_seen, last_seen, totp_at, client)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (account, spki, network) DO UPDATE SET first_seen = EXCLUDED.first_seen,
-                 last_seen = EXCLUDED.last_seen, totp_at = EXCLUDED.totp_at",
+                 last_seen = EXCLUDED.last_seen, totp_at = EXCLUDED.totp_at,
+                 client = EXCLUDED.client",
             &[
                 &device.account,
                 &&device.spki_sha256[..],
@@ -20,6 +21,7 @@ impl PgStore {
                 &device.first_seen,
                 &device.last_seen,
                 &device.totp_at,
+                &device.client,
             ],
         )
         .await
@@ -31,7 +33,7 @@ impl PgStore {
     pub(crate) async fn devices_of(&self, account: &str) -> Result<Vec<Device>, StoreError> {
         let conn = self.conn().await?;
         conn.query(
-            "SELECT account, spki, network, first_seen, last_seen, totp_at FROM devices
+            "SELECT account, spki, network, first_seen, last_seen, totp_at, client FROM devices
              WHERE account = $1 ORDER BY spki, network",
             &[&account],
         )
@@ -46,6 +48,7 @@ impl PgStore {
                 first_seen: row.get(3),
                 last_seen: row.get(4),
                 totp_at: row.get(5),
+                client: row.get(6),
             })
         })
         .collect()

@@ -419,6 +419,10 @@ pub struct Device {
     pub last_seen: i64,
     /// Latest sign-in with a TOTP code from this device, unix seconds.
     pub totp_at: Option<i64>,
+    /// The mail program as it named itself in IMAP ID (RFC 2971 `name`, then `version`),
+    /// e.g. `Thunderbird 128.5.0`; `None` until a client of this device says. For people
+    /// to recognise their devices only: it never changes the device key.
+    pub client: Option<String>,
 }
 
 impl Device {

@@ -173,6 +173,55 @@ async fn format_1_subscriptions_are_upgraded_to_the_list() {
     });
 }
 
+/// Format 2 had no `client` on the device record; opening such a store rewrites every
+/// device record (format 3), keeping what it held.
+#[tokio::test]
+async fn format_2_devices_are_upgraded_without_a_client() {
+    let ts = TestStore::new().await;
+    let db_path = ts.db_path();
+    common::close(ts.store);
+    // A device record as format 2 wrote it: the fields in order, no client.
+    let old = (
+        "hong".to_string(),
+        [7u8; 32],
+        "10.1.2.0/24".to_string(),
+        100i64,
+        200i64,
+        Some(150i64),
+    );
+    tamper(&db_path, "devices", |t| {
+        // The key: the account as a length-prefixed string, the SPKI hash, the network.
+        let mut key = vec![0, 4];
+        key.extend_from_slice(b"hong");
+        key.extend_from_slice(&[7u8; 32]);
+        key.extend_from_slice(b"10.1.2.0/24");
+        t.insert(key, certmail_store::shared::encode(&old)).unwrap();
+    });
+    tamper(&db_path, "meta", |t| {
+        t.insert("format_version", &2u32.to_be_bytes()).unwrap();
+    });
+    let key = KeyFile::load(&key_path(ts.dir.path())).unwrap();
+    let store = SledStore::open(&db_path, key).unwrap();
+    let devices = store.devices_of("hong").await.unwrap();
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    let d = &devices[0];
+    assert_eq!(
+        (d.first_seen, d.last_seen, d.totp_at),
+        (100, 200, Some(150))
+    );
+    assert_eq!(
+        (d.network.as_str(), d.client.as_deref()),
+        ("10.1.2.0/24", None)
+    );
+    drop(store);
+    tamper(&db_path, "meta", |t| {
+        assert_eq!(
+            t.get("format_version").unwrap().unwrap().as_ref(),
+            FORMAT_VERSION.to_be_bytes()
+        );
+    });
+}
+
 #[tokio::test]
 async fn other_format_versions_are_refused_with_both_numbers() {
     let ts = TestStore::new().await;

@@ -170,10 +170,7 @@ async fn open_session(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> Ap
     };
     let (identity, account) = identity::person(&app.ctx, &peer).await?;
     services::check_password(&app, &peer, &account, password, f.totp, false).await?;
-    let token = app
-        .sessions
-        .open(&account.id, identity.spki_sha256)
-        .ok_or_else(|| WebError::refused(503, "internal", "No randomness available; try again."))?;
+    let token = services::open_session(&app, &peer, &identity, &account).await?;
     let mut response = Json(json!({ "expires_in": app.ctx.config.session_secs })).into_response();
     if let Ok(v) = app.sessions.set_cookie(&token).parse() {
         response.headers_mut().insert(header::SET_COOKIE, v);

@@ -18,9 +18,11 @@ pub struct WebConfig {
     pub organisations: Vec<String>,
     /// Whether a browser session is a device under the one-active-session rule. Default
     /// `false`: signing in on the web neither ends nor is ended by the live mail session
-    /// (the web asks for the password on each sensitive step anyway). `true` is reserved:
-    /// it needs a `web` protocol in the session registry and is refused by
-    /// [`WebConfig::validate`] until then.
+    /// (the web asks for the password on each sensitive step anyway). `true`: a browser
+    /// session is a device (certificate SPKI, address) like any other for as long as it
+    /// lives; per `[auth] session_policy` opening one ends another device's mail session
+    /// (`replace`) or is refused by it (`reject`), and a mail sign-in from another device
+    /// ends it.
     pub counts_as_device: bool,
     /// Seconds a browser session (cookie) lasts after it was opened. Default 900 (15
     /// minutes): short, because it stands in for the password.
@@ -70,10 +72,6 @@ impl WebConfig {
                 "web.public_url: `{}` must be https://host[:port] (no path) when web.listen is set",
                 self.public_url
             ));
-        }
-        if self.counts_as_device {
-            problems
-                .push("web.counts_as_device: `true` is not supported yet; leave it false".into());
         }
         if self.session_secs == 0 || self.session_secs > 8 * 3600 {
             problems.push("web.session_secs: use 1 to 28800 seconds".into());

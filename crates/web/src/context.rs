@@ -5,7 +5,7 @@ use std::sync::Arc;
 use certmail_auth::policy::PasswordRules;
 use certmail_auth::signin::SignInPolicy;
 use certmail_pki::Pki;
-use certmail_session::SessionRegistry;
+use certmail_session::{SessionPolicy, SessionRegistry};
 use certmail_store::Store;
 
 use crate::config::WebConfig;
@@ -24,8 +24,14 @@ pub enum Notice {
     Refused {
         /// The applicant's (now removed) account id.
         account: String,
+        /// The applicant's name (from the certificate).
+        name: String,
         /// The address the applicant asked for.
         address: String,
+        /// Where the applicant asked to be told (an address they read now), if anywhere.
+        contact: Option<String>,
+        /// The admin's organisation.
+        organisation: String,
         /// The admin's reason.
         reason: String,
     },
@@ -47,8 +53,12 @@ pub struct WebContext {
     pub policy: SignInPolicy,
     /// The password rules (`[auth] password_*`).
     pub password_rules: PasswordRules,
-    /// The single-active-session registry (to show and end the live mail session).
+    /// The single-active-session registry (to show and end the live mail session, and to
+    /// place browser sessions in it with `[web] counts_as_device`).
     pub registry: Arc<dyn SessionRegistry>,
+    /// `[auth] session_policy`: what a browser session that counts as a device does to
+    /// another device's session (replace it, or be refused by it).
+    pub session_policy: SessionPolicy,
     /// The issuer name in otpauth:// URIs (the daemon's host name).
     pub totp_issuer: String,
     /// Called for every [`Notice`]; `None` sends nothing.

@@ -2,9 +2,16 @@
 //! SameSite=Strict; Path=/`), short-lived, and bound to the account and to the SPKI of
 //! the certificate that opened it: presented with another certificate it is void. Only a
 //! hash of the token is kept, in memory (a restart signs everyone out of the web).
+//!
+//! With `[web] counts_as_device = true` a session also holds its place in the
+//! single-active-session registry (a [`ConnectionGuard`] of protocol `web`) for as long as
+//! it lives: a sign-in from another device ends it as it ends IMAP connections, and it
+//! ends another device's session when it opens.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
+
+use certmail_session::{ConnectionGuard, KickReason};
 
 use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -16,6 +23,20 @@ struct Entry {
     account: String,
     spki: [u8; 32],
     until: i64,
+    /// The session's place in the registry (`counts_as_device`); dropped with the entry.
+    device: Option<ConnectionGuard>,
+}
+
+/// What a presented token is worth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// A live session of this account, opened with this certificate key.
+    Valid,
+    /// The session was ended by the single-active-session rule (another device signed in,
+    /// a kick); the entry is gone.
+    Ended(KickReason),
+    /// No such session (never opened, expired, signed out, another account or key).
+    Invalid,
 }
 
 /// Open browser sessions.
@@ -43,12 +64,20 @@ impl Sessions {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Opens a session; returns the token, or `None` without randomness.
-    pub(crate) fn open(&self, account: &str, spki: [u8; 32]) -> Option<String> {
+    /// Opens a session holding `device` (its registry place, if it counts as a device);
+    /// returns the token, or `None` without randomness. A session that holds a device is
+    /// swept when it expires, so its place in the registry does not outlive it.
+    pub(crate) fn open(
+        self: &Arc<Self>,
+        account: &str,
+        spki: [u8; 32],
+        device: Option<ConnectionGuard>,
+    ) -> Option<String> {
         let mut raw = [0u8; 32];
         SystemRandom::new().fill(&mut raw).ok()?;
         let token = hex::encode(raw);
         let now = certmail_auth::now();
+        let holds_device = device.is_some();
         let mut map = self.map();
         map.retain(|_, e| e.until > now);
         map.insert(
@@ -57,17 +86,43 @@ impl Sessions {
                 account: account.to_string(),
                 spki,
                 until: now + self.lifetime,
+                device,
             },
         );
+        drop(map);
+        if holds_device && let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let sessions: Weak<Sessions> = Arc::downgrade(self);
+            let after = std::time::Duration::from_secs(self.lifetime.unsigned_abs() + 1);
+            runtime.spawn(async move {
+                tokio::time::sleep(after).await;
+                if let Some(s) = sessions.upgrade() {
+                    let now = certmail_auth::now();
+                    s.map().retain(|_, e| e.until > now);
+                }
+            });
+        }
         Some(token)
     }
 
-    /// Whether `token` is a live session of `account` opened with this certificate key.
-    pub(crate) fn valid(&self, token: &str, account: &str, spki: &[u8; 32]) -> bool {
+    /// What `token` is worth for `account` with this certificate key. A session the
+    /// registry ended is removed and reported once with its reason.
+    pub(crate) fn check(&self, token: &str, account: &str, spki: &[u8; 32]) -> Check {
         let now = certmail_auth::now();
-        self.map()
-            .get(&key(token))
-            .is_some_and(|e| e.until > now && e.account == account && &e.spki == spki)
+        let mut map = self.map();
+        let k = key(token);
+        let Some(e) = map.get(&k) else {
+            return Check::Invalid;
+        };
+        if e.until <= now || e.account != account || &e.spki != spki {
+            return Check::Invalid;
+        }
+        match e.device.as_ref().and_then(ConnectionGuard::kick_reason) {
+            Some(reason) => {
+                map.remove(&k);
+                Check::Ended(reason)
+            }
+            None => Check::Valid,
+        }
     }
 
     /// Ends one session.
@@ -112,13 +167,21 @@ mod tests {
 
     #[test]
     fn bound_to_account_and_key() {
-        let s = Sessions::new(60);
-        let t = s.open("kim", [1; 32]).expect("random");
-        assert!(s.valid(&t, "kim", &[1; 32]));
-        assert!(!s.valid(&t, "kim", &[2; 32]), "another certificate");
-        assert!(!s.valid(&t, "lee", &[1; 32]), "another account");
+        let s = Arc::new(Sessions::new(60));
+        let t = s.open("kim", [1; 32], None).expect("random");
+        assert_eq!(s.check(&t, "kim", &[1; 32]), Check::Valid);
+        assert_eq!(
+            s.check(&t, "kim", &[2; 32]),
+            Check::Invalid,
+            "another certificate"
+        );
+        assert_eq!(
+            s.check(&t, "lee", &[1; 32]),
+            Check::Invalid,
+            "another account"
+        );
         s.end_account("kim");
-        assert!(!s.valid(&t, "kim", &[1; 32]));
+        assert_eq!(s.check(&t, "kim", &[1; 32]), Check::Invalid);
     }
 
     #[test]

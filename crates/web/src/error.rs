@@ -14,8 +14,12 @@ pub enum WebError {
         status: u16,
         /// Machine code.
         code: String,
-        /// The sentence shown to the person.
+        /// The sentence shown to the person (English: the API's `message`, and English
+        /// pages).
         message: String,
+        /// The sentence for Korean pages where it says more than the code's sentence in
+        /// `i18n` (e.g. which password rule failed); `None`: the code's sentence.
+        ko: Option<String>,
     },
     /// The accounts layer failed on our side.
     #[error("accounts: {0}")]
@@ -35,7 +39,16 @@ impl WebError {
             status,
             code: code.to_string(),
             message: message.into(),
+            ko: None,
         }
+    }
+
+    /// The refusal with `text` as its sentence on Korean pages (other errors unchanged).
+    pub fn with_korean(mut self, text: impl Into<String>) -> WebError {
+        if let WebError::Refused { ko, .. } = &mut self {
+            *ko = Some(text.into());
+        }
+        self
     }
 
     /// A refusal of DESIGN.md's identity table, with the same code and sentence as IMAP.
@@ -55,6 +68,7 @@ impl WebError {
                 status,
                 code,
                 message,
+                ..
             } => (*status, code.clone(), message.clone()),
             _ => (
                 500,

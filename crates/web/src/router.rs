@@ -100,18 +100,11 @@ pub(crate) fn error_response(err: &WebError, path: &str, headers: &HeaderMap) ->
         tracing::error!(error = %err, path, "web request failed on our side");
     }
     if security::is_api(path) {
-        crate::api::ApiError(clone_public(err)).into_response()
+        let (status, code, message) = err.public();
+        let public = WebError::refused(status, &code, message);
+        crate::api::ApiError(public).into_response()
     } else {
         let lang = Lang::from_header(security::accept_language(headers));
         crate::pages::error_page(err, lang)
-    }
-}
-
-fn clone_public(err: &WebError) -> WebError {
-    let (status, code, message) = err.public();
-    WebError::Refused {
-        status,
-        code,
-        message,
     }
 }

@@ -33,7 +33,10 @@ pub(crate) async fn headers(request: Request, next: Next) -> Response {
     set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::X_FRAME_OPTIONS, "DENY");
-    set(header::REFERRER_POLICY, "no-referrer");
+    // same-origin, not no-referrer: under no-referrer browsers send `Origin: null` with a
+    // form post (Fetch §3.1, "serializing a request origin"), and the Origin check below
+    // would refuse every form. Other sites still get no referrer.
+    set(header::REFERRER_POLICY, "same-origin");
     set(
         header::CACHE_CONTROL,
         if cacheable {

@@ -22,13 +22,9 @@ async fn admin_refuses_unlocks_and_issues_a_temporary_password() {
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert!(web.store.account("lee").await.expect("store").is_none());
-    let r = park
-        .post("/api/admin/unlock/kim", json!({"password": PASSWORD}))
-        .await;
+    let r = park.admin("unlock", "kim").await;
     assert_eq!(r.status, 200, "{r:?}");
-    let r = park
-        .post("/api/admin/password/kim", json!({"password": PASSWORD}))
-        .await;
+    let r = park.admin("password", "kim").await;
     assert_eq!(r.status, 200, "{r:?}");
     let temporary = r.json()["temporary_password"]
         .as_str()
@@ -36,17 +32,10 @@ async fn admin_refuses_unlocks_and_issues_a_temporary_password() {
         .to_string();
     // kim changes the temporary password on the web (while it is valid).
     let kim = web.client(Some(&m.kim));
-    let r = kim
-        .post(
-            "/api/password",
-            json!({"current": temporary, "new": "Fresh-Start-77"}),
-        )
-        .await;
+    let r = kim.change_password(&temporary, "Fresh-Start-77").await;
     assert_eq!(r.status, 200, "{r:?}");
     // park is an admin of 통계청, not of the EPKI organisation.
-    let r = park
-        .post("/api/admin/unlock/hong", json!({"password": PASSWORD}))
-        .await;
+    let r = park.admin("unlock", "hong").await;
     r.assert_refused(403, "outside_organisation", "");
     // kim is not an admin at all.
     let r = kim
@@ -64,19 +53,11 @@ async fn org_admin_disables_and_reads_the_organisations_record() {
     let web = Web::start().await;
     let m = material();
     assert_eq!(
-        web.client(Some(&m.kim))
-            .post("/api/session", json!({"password": PASSWORD}))
-            .await
-            .status,
+        web.client(Some(&m.kim)).open_session(PASSWORD).await.status,
         200
     );
     let park = web.client(Some(&m.park));
-    assert_eq!(
-        park.post("/api/session", json!({"password": PASSWORD}))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(park.open_session(PASSWORD).await.status, 200);
     let r = park.get("/api/admin/signins").await;
     assert_eq!(r.status, 200, "{r:?}");
     let accounts: Vec<String> = r.json()["signins"]
@@ -127,18 +108,14 @@ async fn signup_then_pending_then_org_admin_approves() {
 
     // The admin of another organisation sees nothing and cannot approve.
     let hong = web.client(Some(&m.hong));
-    let r = hong
-        .post("/api/admin/approve/lee", json!({"password": PASSWORD}))
-        .await;
+    let r = hong.admin("approve", "lee").await;
     r.assert_refused(403, "outside_organisation", "");
 
     // The organisation's admin opens a session, sees the queue and approves.
     let park = web.client(Some(&m.park));
     let r = park.get("/api/admin/pending").await;
     r.assert_refused(401, "password_required", "");
-    let r = park
-        .post("/api/session", json!({"password": PASSWORD}))
-        .await;
+    let r = park.open_session(PASSWORD).await;
     assert_eq!(r.status, 200, "{r:?}");
     let cookie = r.header("set-cookie").expect("cookie");
     for attr in ["HttpOnly", "Secure", "SameSite=Strict"] {
@@ -184,12 +161,7 @@ async fn a_reload_changes_the_organisations_and_keeps_browser_sessions() {
     let web = Web::start_reloadable().await;
     let m = material();
     let park = web.client(Some(&m.park));
-    assert_eq!(
-        park.post("/api/session", json!({"password": PASSWORD}))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(park.open_session(PASSWORD).await.status, 200);
     let lee = web.client(Some(&m.lee));
     let body = json!({"id": "lee", "address": "lee@example.go.kr", "organisation": "국세청", "password": "Blue-Sky-2026!"});
     assert_eq!(

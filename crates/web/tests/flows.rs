@@ -42,12 +42,7 @@ async fn me_needs_the_certificate_only() {
 async fn password_change_and_the_rules() {
     let web = Web::start().await;
     let kim = web.client(Some(&material().kim));
-    let r = kim
-        .post(
-            "/api/password",
-            json!({"current": PASSWORD, "new": "short"}),
-        )
-        .await;
+    let r = kim.change_password(PASSWORD, "short").await;
     r.assert_refused(400, "weak_password", "");
     assert!(
         r.json()["message"]
@@ -57,26 +52,14 @@ async fn password_change_and_the_rules() {
         "{r:?}"
     );
     let r = kim
-        .post(
-            "/api/password",
-            json!({"current": "Wrong-Password-1", "new": "Another-Good-99"}),
-        )
+        .change_password("Wrong-Password-1", "Another-Good-99")
         .await;
     r.assert_refused(401, "bad_password", "");
-    let r = kim
-        .post(
-            "/api/password",
-            json!({"current": PASSWORD, "new": "Another-Good-99"}),
-        )
-        .await;
+    let r = kim.change_password(PASSWORD, "Another-Good-99").await;
     assert_eq!(r.status, 200, "{r:?}");
-    let r = kim
-        .post("/api/session", json!({"password": PASSWORD}))
-        .await;
+    let r = kim.open_session(PASSWORD).await;
     r.assert_refused(401, "bad_password", "the old password is gone");
-    let r = kim
-        .post("/api/session", json!({"password": "Another-Good-99"}))
-        .await;
+    let r = kim.open_session("Another-Good-99").await;
     assert_eq!(r.status, 200, "{r:?}");
     let account = web.account("kim").await;
     assert_eq!(account.failed_logins, 0);
@@ -90,20 +73,11 @@ async fn an_expired_password_is_changed_on_the_web() {
     a.password_set_at = Some(certmail_auth::now() - 200 * common::DAY);
     web.store.update_account(a).await.expect("store");
     let kim = web.client(Some(&material().kim));
-    let r = kim
-        .post("/api/session", json!({"password": PASSWORD}))
-        .await;
+    let r = kim.open_session(PASSWORD).await;
     r.assert_refused(403, "password_expired", "");
-    let r = kim
-        .post(
-            "/api/password",
-            json!({"current": PASSWORD, "new": "Renewed-Pass-31"}),
-        )
-        .await;
+    let r = kim.change_password(PASSWORD, "Renewed-Pass-31").await;
     assert_eq!(r.status, 200, "{r:?}");
-    let r = kim
-        .post("/api/session", json!({"password": "Renewed-Pass-31"}))
-        .await;
+    let r = kim.open_session("Renewed-Pass-31").await;
     assert_eq!(r.status, 200, "{r:?}");
     web.stop().await;
 }
@@ -136,12 +110,7 @@ async fn totp_enrol_confirm_then_required_on_a_new_device() {
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(kim.get("/api/me").await.json()["totp"], true);
     // The device that confirmed is trusted; a forgotten (so new) device needs a code.
-    assert_eq!(
-        kim.post("/api/session", json!({"password": PASSWORD}))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(kim.open_session(PASSWORD).await.status, 200);
     let id = kim.get("/api/devices").await.json()["devices"][0]["id"]
         .as_str()
         .expect("id")
@@ -150,9 +119,7 @@ async fn totp_enrol_confirm_then_required_on_a_new_device() {
         kim.delete(&format!("/api/devices/{id}"), None).await.status,
         200
     );
-    let r = kim
-        .post("/api/session", json!({"password": PASSWORD}))
-        .await;
+    let r = kim.open_session(PASSWORD).await;
     r.assert_refused(401, "totp_required", "");
     let next = totp_code_at(&uri, 1);
     let r = kim
@@ -184,12 +151,7 @@ async fn totp_enrol_confirm_then_required_on_a_new_device() {
 async fn devices_signins_and_the_live_session() {
     let web = Web::start().await;
     let kim = web.client(Some(&material().kim));
-    assert_eq!(
-        kim.post("/api/session", json!({"password": PASSWORD}))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(kim.open_session(PASSWORD).await.status, 200);
     let r = kim.get("/api/devices").await;
     assert_eq!(r.status, 200, "{r:?}");
     let list = r.json()["devices"].as_array().expect("list").clone();
@@ -270,12 +232,7 @@ async fn imap_takes_the_password_changed_on_the_web() {
         Err("password_expired".into())
     );
     let kim = web.client(Some(&material().kim));
-    let r = kim
-        .post(
-            "/api/password",
-            json!({"current": PASSWORD, "new": "Renewed-Pass-31"}),
-        )
-        .await;
+    let r = kim.change_password(PASSWORD, "Renewed-Pass-31").await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(imap_login(&web, "Renewed-Pass-31").await, Ok(()));
     assert_eq!(imap_login(&web, PASSWORD).await, Err("bad_password".into()));
@@ -329,12 +286,7 @@ async fn an_expired_temporary_password_cannot_be_changed() {
     a.password_set_at = Some(certmail_auth::now() - 5 * common::DAY);
     web.store.update_account(a).await.expect("store");
     let kim = web.client(Some(&material().kim));
-    let r = kim
-        .post(
-            "/api/password",
-            json!({"current": PASSWORD, "new": "Renewed-Pass-31"}),
-        )
-        .await;
+    let r = kim.change_password(PASSWORD, "Renewed-Pass-31").await;
     r.assert_refused(403, "temporary_password_expired", "");
     web.stop().await;
 }

@@ -54,17 +54,7 @@ async fn sign_up_and_sign_in_through_the_forms() {
         page.body
     );
     let csrf = token(&page.body);
-    let r = park
-        .form(
-            "/signin",
-            &[
-                ("csrf", &csrf),
-                ("back", "/admin"),
-                ("password", PASSWORD),
-                ("totp", ""),
-            ],
-        )
-        .await;
+    let r = park.sign_in_form(&csrf, "/admin", PASSWORD).await;
     assert_eq!(
         (r.status, r.header("location").as_deref()),
         (303, Some("/admin")),
@@ -130,16 +120,7 @@ async fn password_totp_devices_and_record_pages() {
         )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    let r = kim
-        .form(
-            "/signin",
-            &[
-                ("csrf", &csrf),
-                ("back", "/totp"),
-                ("password", "Another-Good-99"),
-            ],
-        )
-        .await;
+    let r = kim.sign_in_form(&csrf, "/totp", "Another-Good-99").await;
     assert_eq!(r.status, 303, "{r:?}");
     let r = kim.form("/totp/enroll", &[("csrf", &csrf)]).await;
     assert!(
@@ -187,6 +168,70 @@ async fn password_totp_devices_and_record_pages() {
         english.body.contains("Access record") && english.body.contains("lang=\"en\""),
         "{}",
         english.body
+    );
+    web.stop().await;
+}
+
+/// Refusals on pages speak the page's language (Korean first, English by
+/// Accept-Language) and keep the same code; the JSON API keeps its code too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_korean_on_korean_pages_and_english_by_accept_language() {
+    let web = Web::start().await;
+    let m = material();
+    let mut kim = web.client(Some(&m.kim));
+    let csrf = token(&kim.get("/password").await.body);
+    let weak = [
+        ("csrf", csrf.as_str()),
+        ("current", PASSWORD),
+        ("new", "Ab1!"),
+    ];
+    let r = kim.form("/password", &weak).await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(
+        r.body
+            .contains("새 비밀번호가 규칙에 맞지 않습니다: 4자입니다. 10자 이상으로 하세요.")
+            && r.body.contains("weak_password"),
+        "{}",
+        r.body
+    );
+    kim.lang = Some("en-US,en;q=0.9".into());
+    let r = kim.form("/password", &weak).await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(
+        r.body
+            .contains("the password has 4 characters; use at least 10")
+            && r.body.contains("weak_password")
+            && !r.body.contains("규칙에 맞지"),
+        "{}",
+        r.body
+    );
+    let r = kim
+        .post(
+            "/api/password",
+            serde_json::json!({"current": PASSWORD, "new": "Ab1!"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (400, Some("weak_password")),
+        "{r:?}"
+    );
+
+    // An identity refusal: the NPKI certificate, in each language.
+    let mut npki = web.client(Some(&m.npki));
+    let r = npki.get("/").await;
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(
+        r.body.contains("공동인증서(NPKI") && r.body.contains("npki_certificate"),
+        "{}",
+        r.body
+    );
+    npki.lang = Some("en".into());
+    let r = npki.get("/").await;
+    assert!(
+        r.body.contains("NPKI") && !r.body.contains("공동인증서"),
+        "{}",
+        r.body
     );
     web.stop().await;
 }

@@ -57,12 +57,7 @@ async fn cross_origin_and_originless_changes_are_refused() {
     let web = Web::start().await;
     let mut kim = web.client(Some(&material().kim));
     kim.origin = Some("https://evil.example".into());
-    let r = kim
-        .post(
-            "/api/password",
-            json!({"current": PASSWORD, "new": "Another-Good-99"}),
-        )
-        .await;
+    let r = kim.change_password(PASSWORD, "Another-Good-99").await;
     r.assert_refused(403, "cross_origin", "");
     let r = kim
         .form(
@@ -73,20 +68,13 @@ async fn cross_origin_and_originless_changes_are_refused() {
     assert_eq!(r.status, 403, "{r:?}");
     assert!(r.body.contains("cross_origin"), "an HTML page: {}", r.body);
     kim.origin = None;
-    let r = kim
-        .post("/api/session", json!({"password": PASSWORD}))
-        .await;
+    let r = kim.open_session(PASSWORD).await;
     r.assert_refused(403, "cross_origin", "");
     // Reading needs no Origin.
     assert_eq!(kim.get("/api/me").await.status, 200);
     // Nothing changed.
     kim.origin = Some(web.url.clone());
-    assert_eq!(
-        kim.post("/api/session", json!({"password": PASSWORD}))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(kim.open_session(PASSWORD).await.status, 200);
     web.stop().await;
 }
 
@@ -114,9 +102,7 @@ async fn wrong_passwords_count_toward_the_lockout() {
     let web = Web::start_with(|p| p.lockout_threshold = 3).await;
     let kim = web.client(Some(&material().kim));
     for _ in 0..3 {
-        let r = kim
-            .post("/api/session", json!({"password": "Wrong-Password-1"}))
-            .await;
+        let r = kim.open_session("Wrong-Password-1").await;
         assert_eq!(r.code(), "bad_password", "{r:?}");
     }
     let r = kim.get("/api/me").await;
@@ -136,12 +122,7 @@ async fn a_cookie_is_void_with_another_certificate() {
     let web = Web::start().await;
     let m = material();
     let kim = web.client(Some(&m.kim));
-    assert_eq!(
-        kim.post("/api/session", json!({"password": PASSWORD}))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(kim.open_session(PASSWORD).await.status, 200);
     assert_eq!(
         kim.get("/api/devices").await.status,
         200,
@@ -175,9 +156,7 @@ async fn big_bodies_and_floods_are_refused() {
     let web = Web::start().await;
     let kim = web.client(Some(&material().kim));
     let big = "x".repeat(40_000);
-    let r = kim
-        .post("/api/password", json!({"current": big, "new": "y"}))
-        .await;
+    let r = kim.change_password(&big, "y").await;
     assert_eq!(r.status, 413, "{r:?}");
     let mut last = 0;
     for _ in 0..250 {

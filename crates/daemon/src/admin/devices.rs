@@ -64,7 +64,7 @@ fn device_json(d: &certmail_store::Device) -> serde_json::Value {
     json!({
         "id": d.id(), "account": d.account, "network": d.network,
         "spki_sha256": hex::encode(d.spki_sha256), "first_seen": d.first_seen,
-        "last_seen": d.last_seen, "totp_at": d.totp_at,
+        "last_seen": d.last_seen, "totp_at": d.totp_at, "client": d.client,
     })
 }
 

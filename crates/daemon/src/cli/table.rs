@@ -98,9 +98,11 @@ fn sessions(data: &Value) {
 /// The `devices` list as a table.
 fn devices(data: &Value) {
     if let Some(list) = data.get("devices").and_then(Value::as_array) {
-        rows(&["DEVICE", "FIRST SEEN", "LAST SEEN", "TOTP"], list, |d| {
+        let head = ["DEVICE", "CLIENT", "FIRST SEEN", "LAST SEEN", "TOTP"];
+        rows(&head, list, |d| {
             vec![
                 s(d, "id"),
+                s(d, "client"),
                 date(d.get("first_seen")),
                 date(d.get("last_seen")),
                 date(d.get("totp_at")),

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use certmail_session::Change;
-use certmail_store::{Account, CertBinding, Delivery};
+use certmail_smtp::notice::{self, Notice};
+use certmail_store::{Account, CertBinding};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Daemon;
@@ -87,11 +87,7 @@ async fn deliver_notice(
     now: i64,
 ) -> anyhow::Result<()> {
     let hostname = daemon.config().server.hostname.clone();
-    let to = account
-        .addresses
-        .first()
-        .cloned()
-        .unwrap_or_else(|| account.id.clone());
+    let to = notice::address_of(account);
     let when = mail_parser::DateTime::from_timestamp(b.not_after).to_rfc3339();
     let body = format!(
         "{name} 님,\r\n\r\n메일 로그인에 쓰는 인증서가 {days}일 후({when}) 만료됩니다.\r\n\
@@ -102,37 +98,26 @@ async fn deliver_notice(
         days = days_left.max(0),
         subject = b.subject_dn,
     );
-    let message = mail_builder::MessageBuilder::new()
-        .from(("certmail".to_string(), format!("postmaster@{hostname}")))
-        .to(to)
-        .subject(format!(
-            "인증서 만료 예정 / Your certificate expires in {} day(s)",
-            days_left.max(0)
-        ))
-        .header(
-            "Auto-Submitted",
-            mail_builder::headers::raw::Raw::new("auto-generated"),
-        )
-        .date(now)
-        .text_body(body)
-        .write_to_vec()?;
-    let delivery = Delivery {
-        body: message,
-        internal_date: now,
-        recipients: vec![(account.id.clone(), "INBOX".to_string(), Vec::new())],
-        queue: Vec::new(),
+    let subject = format!(
+        "인증서 만료 예정 / Your certificate expires in {} day(s)",
+        days_left.max(0)
+    );
+    let notice = Notice {
+        hostname: &hostname,
+        to: &to,
+        subject: &subject,
+        body: &body,
+        now,
     };
-    let receipt = daemon.store.deliver(delivery).await?;
-    for copy in &receipt.stored {
-        daemon.hub.publish(
-            &copy.account,
-            None,
-            Change::Exists {
-                mailbox: copy.mailbox.clone(),
-                uid: copy.uid,
-            },
-        );
-    }
+    let hub = Some(&daemon.hub);
+    notice::to_inbox(
+        daemon.store.as_ref(),
+        hub,
+        &account.id,
+        notice.message()?,
+        now,
+    )
+    .await?;
     tracing::info!(account = %account.id, days_left, "certificate expiry notice delivered");
     Ok(())
 }
@@ -151,11 +136,7 @@ pub async fn new_device_notice(
     let Some(account) = store.account(account_id).await? else {
         return Ok(());
     };
-    let to = account
-        .addresses
-        .first()
-        .cloned()
-        .unwrap_or_else(|| account.id.clone());
+    let to = notice::address_of(&account);
     let when = mail_parser::DateTime::from_timestamp(now).to_rfc3339();
     let body = format!(
         "{name} 님,\r\n\r\n{when}에 새 기기(주소 {ip}, 네트워크 {network})에서 메일 계정에 로그인했습니다.\r\n\
@@ -164,34 +145,14 @@ pub async fn new_device_notice(
          If this was not you, tell your mail administrator at once.\r\n",
         name = account.name,
     );
-    let message = mail_builder::MessageBuilder::new()
-        .from(("certmail".to_string(), format!("postmaster@{hostname}")))
-        .to(to)
-        .subject("새 기기에서 로그인 / New sign-in from another device")
-        .header(
-            "Auto-Submitted",
-            mail_builder::headers::raw::Raw::new("auto-generated"),
-        )
-        .date(now)
-        .text_body(body)
-        .write_to_vec()?;
-    let delivery = Delivery {
-        body: message,
-        internal_date: now,
-        recipients: vec![(account.id.clone(), "INBOX".to_string(), Vec::new())],
-        queue: Vec::new(),
+    let notice = Notice {
+        hostname,
+        to: &to,
+        subject: "새 기기에서 로그인 / New sign-in from another device",
+        body: &body,
+        now,
     };
-    let receipt = store.deliver(delivery).await?;
-    for copy in &receipt.stored {
-        hub.publish(
-            &copy.account,
-            None,
-            Change::Exists {
-                mailbox: copy.mailbox.clone(),
-                uid: copy.uid,
-            },
-        );
-    }
+    notice::to_inbox(store, Some(hub), &account.id, notice.message()?, now).await?;
     tracing::info!(account = %account.id, %ip, network, "new-device notice delivered");
     Ok(())
 }

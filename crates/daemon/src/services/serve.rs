@@ -131,14 +131,10 @@ fn build_daemon(
         hub.clone(),
     );
     let queue = Arc::new(certmail_smtp::outbound::QueueSignals::default());
-    let web = crate::services::web::build(
-        &config,
-        sign_in.clone(),
-        &store,
-        &registry,
-        &hub,
-        Arc::clone(&tls.current().pki),
-    )?;
+    let web_pki = Arc::clone(&tls.current().pki);
+    let web_ctx =
+        crate::services::web::context(&config, sign_in.clone(), &store, &registry, &hub, web_pki);
+    let web = crate::services::web::build(&config, web_ctx)?;
     let smtp = crate::services::protocols::smtp_context(
         &config,
         sign_in,

@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use certmail_session::Change;
-use certmail_store::Delivery;
+use certmail_smtp::notice::{self, Sent};
 use certmail_web::{Notice, WebContext, WebServer};
 use tokio_rustls::TlsAcceptor;
 
@@ -14,20 +13,11 @@ use crate::config::Config;
 use crate::context::{Daemon, WebHandle};
 use crate::services::listener::Accepted;
 
-/// The web of `config` (`None` when `[web] listen` is empty) over `sign_in`, the policy
-/// IMAP and SMTP were given.
-pub fn build(
-    config: &Config,
-    sign_in: certmail_auth::signin::SignInPolicy,
-    store: &Arc<dyn certmail_store::Store>,
-    registry: &crate::context::Registry,
-    hub: &certmail_session::ChangeHub,
-    pki: Arc<certmail_pki::Pki>,
-) -> anyhow::Result<Option<WebHandle>> {
+/// The web of `config` over `ctx` ([`context`]); `None` when `[web] listen` is empty.
+pub fn build(config: &Config, ctx: WebContext) -> anyhow::Result<Option<WebHandle>> {
     if config.web.listen.is_empty() {
         return Ok(None);
     }
-    let ctx = context(config, sign_in, store, registry, hub, pki);
     let server = WebServer::new(ctx).map_err(|e| anyhow::anyhow!("[web]: {e}"))?;
     Ok(Some(WebHandle {
         server,
@@ -55,7 +45,9 @@ pub fn reload(daemon: &Daemon, config: &Config, sign_in: certmail_auth::signin::
     }
 }
 
-fn context(
+/// The web's context from the daemon's handles and `config`, over `sign_in`, the policy
+/// IMAP and SMTP were given (so the throttle and lockout counting are shared).
+pub fn context(
     config: &Config,
     sign_in: certmail_auth::signin::SignInPolicy,
     store: &Arc<dyn certmail_store::Store>,
@@ -70,6 +62,7 @@ fn context(
         policy: sign_in,
         password_rules: config.password_rules(),
         registry: Arc::clone(registry) as _,
+        session_policy: config.session_policy(),
         totp_issuer: config.server.hostname.clone(),
         notify: Some(notifier(store, hub, config)),
     }
@@ -93,105 +86,129 @@ pub async fn handle(daemon: &Daemon, acc: Accepted) {
     drop(acc.slot);
 }
 
-/// Mails the organisation's admins (to their INBOX) when someone signs up; a refusal is
-/// logged (the applicant's pending account is gone, so there is no INBOX to reach).
+/// Mails the organisation's admins (to their INBOX) when someone signs up, and the
+/// applicant (at the contact address they gave) when an org admin refuses the sign-up.
 fn notifier(
     store: &Arc<dyn certmail_store::Store>,
     hub: &certmail_session::ChangeHub,
     config: &Config,
 ) -> Arc<certmail_web::context::NotifyFn> {
-    let (store, hub) = (Arc::clone(store), hub.clone());
-    let hostname = config.server.hostname.clone();
-    let origin = config.web.origin().unwrap_or_default();
+    let mail = Arc::new(Mailer {
+        store: Arc::clone(store),
+        hub: hub.clone(),
+        hostname: config.server.hostname.clone(),
+        origin: config.web.origin().unwrap_or_default(),
+        local_domains: config.server.local_domains.clone(),
+    });
     Arc::new(move |notice: Notice| {
-        let (store, hub) = (Arc::clone(&store), hub.clone());
-        let (hostname, origin) = (hostname.clone(), origin.clone());
+        let mail = Arc::clone(&mail);
+        tokio::spawn(async move {
+            let what = match &notice {
+                Notice::SignedUp { .. } => "sign-up notice",
+                Notice::Refused { .. } => "sign-up refusal notice",
+            };
+            if let Err(e) = mail.send(notice).await {
+                tracing::error!(error = %format!("{e:#}"), "{what} failed");
+            }
+        });
+    })
+}
+
+/// What the web's notices need: the store and hub to deliver, and the words to say.
+struct Mailer {
+    store: Arc<dyn certmail_store::Store>,
+    hub: certmail_session::ChangeHub,
+    hostname: String,
+    origin: String,
+    local_domains: Vec<String>,
+}
+
+impl Mailer {
+    async fn send(&self, notice: Notice) -> anyhow::Result<()> {
         match notice {
             Notice::SignedUp {
                 account,
                 organisation,
-            } => {
-                tokio::spawn(async move {
-                    if let Err(e) = tell_org_admins(
-                        store.as_ref(),
-                        &hub,
-                        (&hostname, &origin),
-                        &account,
-                        &organisation,
-                    )
-                    .await
-                    {
-                        tracing::error!(error = %format!("{e:#}"), %account, "sign-up notice failed");
-                    }
-                });
-            }
+            } => self.tell_org_admins(&account, &organisation).await,
             Notice::Refused {
-                account, address, ..
+                account,
+                name,
+                address,
+                contact,
+                organisation,
+                reason,
             } => {
-                tracing::info!(%account, %address, "sign-up refused by an org admin");
+                let Some(contact) = contact else {
+                    tracing::info!(%account, %address, "sign-up refused by an org admin; the applicant gave no contact address");
+                    return Ok(());
+                };
+                let reason = if reason.is_empty() {
+                    "-".to_string()
+                } else {
+                    reason
+                };
+                let body = format!(
+                    "{name} 님,\r\n\r\n{organisation}의 메일 계정 신청({account}, {address})이 거절되었습니다.\r\n\
+                     사유: {reason}\r\n\r\n\
+                     Your application for a mail account ({account}, {address}) in {organisation} was refused.\r\n\
+                     Reason: {reason}\r\n",
+                );
+                let subject = format!("메일 계정 신청 거절 / Sign-up refused: {account}");
+                let sent = self.mail(&contact, &subject, &body).await?;
+                tracing::info!(%account, %contact, ?sent, "sign-up refusal mailed to the applicant");
+                Ok(())
             }
         }
-    })
-}
+    }
 
-/// Delivers "a sign-up waits for you" to every org admin of `organisation`.
-async fn tell_org_admins(
-    store: &dyn certmail_store::Store,
-    hub: &certmail_session::ChangeHub,
-    (hostname, origin): (&str, &str),
-    applicant: &str,
-    organisation: &str,
-) -> anyhow::Result<()> {
-    let now = certmail_auth::now();
-    let admins: Vec<_> = store
-        .list_accounts()
-        .await?
-        .into_iter()
-        .filter(|a| certmail_web::role::org_admin_of(a) == Some(organisation))
-        .collect();
-    if admins.is_empty() {
-        tracing::warn!(%organisation, applicant, "a sign-up waits but the organisation has no org admin (certmail account role ID org-admin --organisation ORG)");
-    }
-    for admin in admins {
-        let body = format!(
-            "{name} 님,\r\n\r\n{organisation}의 새 메일 계정 신청({applicant})이 승인을 기다립니다.\r\n\
-             {origin}/admin 에서 승인하거나 거절하십시오.\r\n\r\n\
-             A new mail account ({applicant}) in {organisation} waits for your approval.\r\n\
-             Approve or refuse it at {origin}/admin.\r\n",
-            name = admin.name,
-        );
-        let to = admin.addresses.first().cloned().unwrap_or(admin.id.clone());
-        let message = mail_builder::MessageBuilder::new()
-            .from(("certmail".to_string(), format!("postmaster@{hostname}")))
-            .to(to)
-            .subject(format!(
-                "메일 계정 승인 요청 / Sign-up waiting: {applicant}"
-            ))
-            .header(
-                "Auto-Submitted",
-                mail_builder::headers::raw::Raw::new("auto-generated"),
-            )
-            .date(now)
-            .text_body(body)
-            .write_to_vec()?;
-        let receipt = store
-            .deliver(Delivery {
-                body: message,
-                internal_date: now,
-                recipients: vec![(admin.id.clone(), "INBOX".to_string(), Vec::new())],
-                queue: Vec::new(),
-            })
-            .await?;
-        for copy in &receipt.stored {
-            hub.publish(
-                &copy.account,
-                None,
-                Change::Exists {
-                    mailbox: copy.mailbox.clone(),
-                    uid: copy.uid,
-                },
-            );
+    /// `body` to `to`: into local INBOXes, or queued from the null sender.
+    async fn mail(&self, to: &str, subject: &str, body: &str) -> anyhow::Result<Sent> {
+        let now = certmail_auth::now();
+        let message = notice::Notice {
+            hostname: &self.hostname,
+            to,
+            subject,
+            body,
+            now,
         }
+        .message()?;
+        let (store, hub) = (self.store.as_ref(), Some(&self.hub));
+        Ok(notice::to_address(store, hub, &self.local_domains, to, message, now).await?)
     }
-    Ok(())
+
+    /// Delivers "a sign-up waits for you" to every org admin of `organisation`.
+    async fn tell_org_admins(&self, applicant: &str, organisation: &str) -> anyhow::Result<()> {
+        let admins: Vec<_> = self
+            .store
+            .list_accounts()
+            .await?
+            .into_iter()
+            .filter(|a| certmail_web::role::org_admin_of(a) == Some(organisation))
+            .collect();
+        if admins.is_empty() {
+            tracing::warn!(%organisation, applicant, "a sign-up waits but the organisation has no org admin (certmail account role ID org-admin --organisation ORG)");
+        }
+        let origin = &self.origin;
+        for admin in admins {
+            let body = format!(
+                "{name} 님,\r\n\r\n{organisation}의 새 메일 계정 신청({applicant})이 승인을 기다립니다.\r\n\
+                 {origin}/admin 에서 승인하거나 거절하십시오.\r\n\r\n\
+                 A new mail account ({applicant}) in {organisation} waits for your approval.\r\n\
+                 Approve or refuse it at {origin}/admin.\r\n",
+                name = admin.name,
+            );
+            let now = certmail_auth::now();
+            let message = notice::Notice {
+                hostname: &self.hostname,
+                to: &notice::address_of(&admin),
+                subject: &format!("메일 계정 승인 요청 / Sign-up waiting: {applicant}"),
+                body: &body,
+                now,
+            }
+            .message()?;
+            let store = self.store.as_ref();
+            notice::to_inbox(store, Some(&self.hub), &admin.id, message, now).await?;
+        }
+        Ok(())
+    }
 }

@@ -131,6 +131,7 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
         shutdown: conn.shutdown,
         idle: None,
         buf: vec![0; 16 * 1024],
+        client_recorded: None,
     };
     live.run().await
 }
@@ -216,6 +217,8 @@ struct LiveConnection<S> {
     /// The tag of an IDLE in progress, and the metrics gauge counting it.
     idle: Option<(Tag<'static>, certmail_session::stats::IdleGauge)>,
     buf: Vec<u8>,
+    /// The client name (IMAP ID) last written on this device's record.
+    client_recorded: Option<String>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
@@ -475,12 +478,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
             self.driver.set_signed_in(true);
             self.driver.set_utf8_quoted(s.enabled.imap4rev2);
         }
+        self.record_client().await;
         Ok(match flow {
             SessionFlow::Continue => Flow::Continue,
             SessionFlow::Close => Flow::Close,
             SessionFlow::Unhandled(event) => self.on_unhandled(event).await?,
             SessionFlow::Extended(command) => self.on_extended(command).await?,
         })
+    }
+
+    /// Writes the name the client gave in ID (before or after sign-in) on its device's
+    /// record, once signed in and whenever it changes, so people recognise the device.
+    async fn record_client(&mut self) {
+        let Some(name) = crate::commands::id::client_name(self.session.client_id()) else {
+            return;
+        };
+        if self.client_recorded.as_deref() == Some(name.as_str()) {
+            return;
+        }
+        let Some(s) = self.session.signed_in() else {
+            return;
+        };
+        let device = s.account.guard.device();
+        let store = self.ctx.store.as_ref();
+        let account = &s.account.record.id;
+        let (spki, ip) = (device.spki_sha256, device.ip);
+        if let Err(e) = certmail_auth::record_client(store, account, spki, ip, &name).await {
+            tracing::warn!(error = %e, %account, "recording the client name failed");
+        }
+        self.client_recorded = Some(name);
     }
 
     /// What the session leaves to us: store-backed commands and IDLE.

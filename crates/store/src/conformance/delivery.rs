@@ -247,6 +247,7 @@ fn device(account: &str, spki: u8, network: &str, seen: i64) -> Device {
         first_seen: seen,
         last_seen: seen,
         totp_at: None,
+        client: None,
     }
 }
 
@@ -268,6 +269,7 @@ pub async fn devices_are_kept_per_account(t: &dyn Fixture) {
     let mut again = device("hong", 1, "10.0.0.0/24", 100);
     again.last_seen = 500;
     again.totp_at = Some(450);
+    again.client = Some("Thunderbird 128.5.0 (김철수의 노트북)".into());
     s.put_device(again.clone()).await.unwrap();
     let hong_devices = s.devices_of("hong").await.unwrap();
     assert_eq!(

@@ -64,7 +64,9 @@ pub const SLED_SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 /// - 1 → 2: subscriptions moved from a flag on the mailbox record to the `subscriptions`
 ///   tree (account, name → nothing), so a name stays subscribed when its mailbox is
 ///   deleted (RFC 3501 §6.3.6); see [`upgrade_1_to_2`]. The record's flag is ignored since.
-pub const FORMAT_VERSION: u32 = 2;
+/// - 2 → 3: the device record gained `client` (the name a mail program gives in IMAP ID);
+///   every device record is rewritten with none; see [`upgrade_2_to_3`].
+pub const FORMAT_VERSION: u32 = 3;
 
 const FORMAT_KEY: &[u8] = b"format_version";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";
@@ -249,6 +251,9 @@ fn check_format_version(t: &Trees) -> Result<()> {
             let found = u32::from_be_bytes(found);
             if found == 1 {
                 upgrade_1_to_2(t)?;
+            }
+            if found <= 2 {
+                upgrade_2_to_3(t)?;
                 return Ok(());
             }
             if found == FORMAT_VERSION {
@@ -285,6 +290,51 @@ fn upgrade_1_to_2(t: &Trees) -> Result<()> {
     tracing::info!(
         subscriptions = subscribed.len(),
         "store format upgraded from 1 to 2"
+    );
+    Ok(())
+}
+
+/// A device record as format 2 wrote it (postcard: the fields in order, no `client`).
+#[derive(serde::Deserialize)]
+struct DeviceV2 {
+    account: String,
+    spki_sha256: [u8; 32],
+    network: String,
+    first_seen: i64,
+    last_seen: i64,
+    totp_at: Option<i64>,
+}
+
+/// Format 2 → 3: every device record is rewritten with `client: None`, and the version
+/// moves to 3, in one transaction.
+fn upgrade_2_to_3(t: &Trees) -> Result<()> {
+    let mut rewritten = Vec::new();
+    for entry in t.devices.iter() {
+        let (k, v) = entry?;
+        let old: DeviceV2 = keys::decode(&k, &v)?;
+        let device = crate::model::Device {
+            account: old.account,
+            spki_sha256: old.spki_sha256,
+            network: old.network,
+            first_seen: old.first_seen,
+            last_seen: old.last_seen,
+            totp_at: old.totp_at,
+            client: None,
+        };
+        rewritten.push((k, keys::encode(&device)));
+    }
+    tx::finish(
+        (&t.meta, &t.devices).transaction(|(meta, devices)| -> tx::TxResult<()> {
+            for (key, value) in &rewritten {
+                devices.insert(key.as_ref(), value.as_slice())?;
+            }
+            meta.insert(FORMAT_KEY, &3u32.to_be_bytes())?;
+            Ok(())
+        }),
+    )?;
+    tracing::info!(
+        devices = rewritten.len(),
+        "store format upgraded from 2 to 3"
     );
     Ok(())
 }

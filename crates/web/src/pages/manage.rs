@@ -10,7 +10,9 @@ use axum::routing::{get, post};
 use maud::html;
 use serde::Deserialize;
 
-use super::{InLang, PageResult, done, field, form, layout, notice, signed_in_or_page, svg, when};
+use super::{
+    InLang, PageResult, code_field, done, field, form, layout, notice, signed_in_or_page, svg, when,
+};
 use crate::caller::Caller;
 use crate::router::App;
 use crate::security::check_form_token;
@@ -85,12 +87,8 @@ async fn totp_enroll(
 ) -> PageResult {
     let who = poster!(app, peer, headers, lang, f, "/totp");
     let offer = totp::enroll(&app, &peer, &who).await.in_lang(lang)?;
-    let fields = html! {
-        div class="field" {
-            label for="code" { (lang.pick("앱에 표시된 6자리 코드", "The 6-digit code your app shows")) }
-            input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required;
-        }
-    };
+    let label = lang.pick("앱에 표시된 6자리 코드", "The 6-digit code your app shows");
+    let fields = code_field(label, "code", true);
     Ok(layout(lang, lang.pick("OTP 등록", "Enrol TOTP"), html! {
         p { (lang.pick("인증 앱으로 QR 코드를 읽거나 아래 주소를 입력하세요.", "Scan the QR code with your authenticator app, or type the address below.")) }
         (svg(&offer.qr_svg))
@@ -130,8 +128,9 @@ async fn devices_page(Caller(app, peer, lang, headers): Caller) -> PageResult {
         }
         h2 { (lang.pick("기억된 기기", "Remembered devices")) }
         table {
-            thead { tr { th { (lang.pick("인증서", "Certificate")) } th { (lang.pick("네트워크", "Network")) } th { (lang.pick("처음/마지막", "First/last seen")) } th {} } }
+            thead { tr { th { (lang.pick("메일 프로그램", "Mail program")) } th { (lang.pick("인증서", "Certificate")) } th { (lang.pick("네트워크", "Network")) } th { (lang.pick("처음/마지막", "First/last seen")) } th {} } }
             tbody { @for d in &list { tr {
+                td { (d.client.as_deref().unwrap_or("-")) }
                 td { (d.certificate.as_deref().unwrap_or("-")) }
                 td { (d.network) }
                 td { (when(d.first_seen)) br; (when(d.last_seen)) }

@@ -79,7 +79,8 @@ use signed_in_or_page;
 
 /// The page for a refusal: the same code and sentence as the IMAP refusal.
 pub(crate) fn error_page(err: &WebError, lang: Lang) -> Response {
-    let (status, code, message) = err.public();
+    let (status, code, _) = err.public();
+    let message = crate::i18n::refusal_sentence(err, lang);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = layout(
         lang,
@@ -149,6 +150,26 @@ pub(crate) fn field(label: &str, name: &str, kind: &str, autocomplete: &str) -> 
             input id=(name) name=(name) type=(kind) autocomplete=(autocomplete) required;
         }
     }
+}
+
+/// An input for a 6-digit authenticator code; `required` where the step needs one (the
+/// sign-in and password forms ask for it only where TOTP is on).
+pub(crate) fn code_field(label: &str, name: &str, required: bool) -> Markup {
+    html! {
+        div class="field" {
+            label for=(name) { (label) }
+            input id=(name) name=(name) type="text" inputmode="numeric" autocomplete="one-time-code" required[required];
+        }
+    }
+}
+
+/// The optional TOTP field of the sign-in and password forms.
+pub(crate) fn totp_field(lang: Lang) -> Markup {
+    let label = lang.pick(
+        "OTP 코드 (사용하는 경우)",
+        "Authenticator code (if you use one)",
+    );
+    code_field(label, "totp", false)
 }
 
 /// The person behind the certificate with a browser session, or the sign-in page that

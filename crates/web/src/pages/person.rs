@@ -11,7 +11,7 @@ use certmail_auth::Secret;
 use maud::html;
 use serde::Deserialize;
 
-use super::{InLang, PageError, PageResult, done, field, form, layout, notice, when};
+use super::{InLang, PageError, PageResult, done, field, form, layout, notice, totp_field, when};
 use crate::caller::Caller;
 use crate::error::WebError;
 use crate::i18n::Lang;
@@ -83,6 +83,10 @@ async fn signup_page(Caller(app, peer, lang, _): Caller) -> PageResult {
         }
         (field(lang.pick("비밀번호", "Password"), "password", "password", "new-password"))
         (rules(&app, lang))
+        div class="field" {
+            label for="contact" { (lang.pick("연락받을 메일 주소 (선택: 신청이 거절되면 사유를 보냅니다)", "Contact address (optional: where the reason goes if the sign-up is refused)")) }
+            input id="contact" name="contact" type="email" autocomplete="email";
+        }
     };
     Ok(layout(lang, lang.pick("가입 신청", "Sign up"), html! {
         p { (lang.pick("가입 신청은 기관 관리자의 승인 후 사용할 수 있습니다.", "Your account can be used once your organisation's administrator approves it.")) }
@@ -138,10 +142,7 @@ pub(super) fn signin_page(app: &App, spki: &[u8; 32], lang: Lang, back: &str) ->
     let fields = html! {
         input type="hidden" name="back" value=(back);
         (field(lang.pick("비밀번호", "Password"), "password", "password", "current-password"))
-        div class="field" {
-            label for="totp" { (lang.pick("OTP 코드 (사용하는 경우)", "Authenticator code (if you use one)")) }
-            input id="totp" name="totp" type="text" inputmode="numeric" autocomplete="one-time-code";
-        }
+        (totp_field(lang))
     };
     layout(
         lang,
@@ -161,8 +162,8 @@ struct SignInForm {
 }
 
 async fn signin(Caller(app, peer, lang, _): Caller, Form(f): Form<SignInForm>) -> PageResult {
-    let spki = checked_form(&app, &peer, &f.csrf, lang)?;
-    let (_, account) = identity::person(&app.ctx, &peer).await.in_lang(lang)?;
+    checked_form(&app, &peer, &f.csrf, lang)?;
+    let (identity, account) = identity::person(&app.ctx, &peer).await.in_lang(lang)?;
     services::check_password(
         &app,
         &peer,
@@ -173,12 +174,9 @@ async fn signin(Caller(app, peer, lang, _): Caller, Form(f): Form<SignInForm>) -
     )
     .await
     .in_lang(lang)?;
-    let token = app.sessions.open(&account.id, spki).ok_or_else(|| {
-        PageError(
-            WebError::refused(503, "internal", "No randomness available; try again."),
-            lang,
-        )
-    })?;
+    let token = services::open_session(&app, &peer, &identity, &account)
+        .await
+        .in_lang(lang)?;
     // Only our own pages: never an address from outside.
     let back = if ["/devices", "/signins", "/totp", "/admin"].contains(&f.back.as_str()) {
         f.back
@@ -220,10 +218,7 @@ fn password_form(app: &App, spki: &[u8; 32], lang: Lang, done_note: Option<&str>
         (rules(app, lang))
         (field(lang.pick("현재 비밀번호 (만료되었거나 임시 비밀번호여도 됩니다)", "Current password (expired or temporary is fine)"), "current", "password", "current-password"))
         (field(lang.pick("새 비밀번호", "New password"), "new", "password", "new-password"))
-        div class="field" {
-            label for="totp" { (lang.pick("OTP 코드 (사용하는 경우)", "Authenticator code (if you use one)")) }
-            input id="totp" name="totp" type="text" inputmode="numeric" autocomplete="one-time-code";
-        }
+        (totp_field(lang))
     };
     layout(
         lang,

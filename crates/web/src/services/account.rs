@@ -54,6 +54,9 @@ pub(crate) struct SignUp {
     pub id: String,
     pub address: String,
     pub organisation: String,
+    /// Where to tell the applicant if the sign-up is refused (an address they read now);
+    /// optional: empty, a refusal is only in the audit log.
+    pub contact: String,
     #[serde(deserialize_with = "secret")]
     pub password: Secret<String>,
 }
@@ -72,16 +75,14 @@ pub(crate) async fn sign_up(app: &App, peer: &Peer, form: SignUp) -> Result<Me, 
     let organisation = form.organisation.trim().to_string();
     let orgs = &ctx.config.organisations;
     if organisation.is_empty() || (!orgs.is_empty() && !orgs.contains(&organisation)) {
-        return Err(WebError::refused(
-            400,
-            "invalid",
-            "Choose your organisation from the list.",
-        ));
+        return Err(
+            WebError::refused(400, "invalid", "Choose your organisation from the list.")
+                .with_korean("목록에서 기관을 고르세요."),
+        );
     }
+    let contact = contact_address(&form.contact)?;
     let id = form.id.trim().to_lowercase();
-    if let Err(r) = accounts::check_new_password(&ctx.password_rules, &id, form.password.expose()) {
-        return Err(WebError::refused(400, r.code(), r.to_string()));
-    }
+    new_password_ok(app, &id, form.password.expose())?;
     let new = NewAccount {
         id,
         name: identity.name.clone(),
@@ -91,15 +92,13 @@ pub(crate) async fn sign_up(app: &App, peer: &Peer, form: SignUp) -> Result<Me, 
     };
     let now = certmail_auth::now();
     let password = Some(form.password.into_inner());
-    let (account, _) =
+    let (mut account, _) =
         match accounts::create(store, &ctx.policy.state.passwords, new, password, now).await? {
             Ok(created) => created,
             Err(r) => {
-                return Err(WebError::refused(
-                    refusal_status(r.code()),
-                    r.code(),
-                    r.to_string(),
-                ));
+                let status = refusal_status(r.code());
+                let refused = WebError::refused(status, r.code(), r.to_string());
+                return Err(refused.with_korean(crate::i18n::account_refusal_ko(&r)));
             }
         };
     let der = peer
@@ -108,6 +107,10 @@ pub(crate) async fn sign_up(app: &App, peer: &Peer, form: SignUp) -> Result<Me, 
     if let Err(r) = certmail_auth::bind_certificate(store, &ctx.pki, &account.id, der, now).await? {
         store.delete_account(&account.id).await?;
         return Err(WebError::refused(409, &r.code(), r.to_string()));
+    }
+    if let Some(contact) = contact {
+        account.settings.insert(CONTACT_SETTING.into(), contact);
+        store.update_account(account.clone()).await?;
     }
     audit(
         app,
@@ -129,6 +132,34 @@ pub(crate) async fn sign_up(app: &App, peer: &Peer, form: SignUp) -> Result<Me, 
         organisation: account.organisation.clone(),
     });
     Ok(summary(app, &account))
+}
+
+/// The `Account.settings` key of a pending sign-up's contact address.
+pub(crate) const CONTACT_SETTING: &str = "web_signup_contact";
+
+/// A sign-up's contact address: empty is none; otherwise `local@domain`, at most 254
+/// characters (RFC 5321 §4.5.3.1.3), without spaces or angle brackets.
+fn contact_address(given: &str) -> Result<Option<String>, WebError> {
+    let given = given.trim();
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let plausible = given.len() <= 254
+        && given
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+        && !given
+            .chars()
+            .any(|c| c.is_whitespace() || "<>,;\"".contains(c));
+    if !plausible {
+        return Err(WebError::refused(
+            400,
+            "invalid",
+            "The contact address is not a mail address (name@example.go.kr); leave it empty if you have none.",
+        )
+        .with_korean("연락받을 메일 주소가 올바르지 않습니다(name@example.go.kr). 없으면 비워 두세요."));
+    }
+    Ok(Some(given.to_string()))
 }
 
 /// One person, one account: refused when this certificate, or any certificate with the
@@ -158,6 +189,16 @@ async fn one_account_per_person(
     Ok(())
 }
 
+/// A refusal saying which password rule `password` breaks, if it breaks one.
+fn new_password_ok(app: &App, id: &str, password: &str) -> Result<(), WebError> {
+    let rules = &app.ctx.password_rules;
+    match accounts::check_new_password(rules, id, password) {
+        Ok(()) => Ok(()),
+        Err(r) => Err(WebError::refused(400, r.code(), r.to_string())
+            .with_korean(crate::i18n::weak_password_ko(rules, id, password))),
+    }
+}
+
 fn refusal_status(code: &str) -> u16 {
     if code == "exists" { 409 } else { 400 }
 }
@@ -174,15 +215,14 @@ pub(crate) async fn change_password(
 ) -> Result<(), WebError> {
     let ctx = &app.ctx;
     let (_, account) = identity::person(ctx, peer).await?;
-    if let Err(r) = accounts::check_new_password(&ctx.password_rules, &account.id, new.expose()) {
-        return Err(WebError::refused(400, r.code(), r.to_string()));
-    }
+    new_password_ok(app, &account.id, new.expose())?;
     if new.expose() == current.expose() {
         return Err(WebError::refused(
             400,
             "weak_password",
             "password refused: the new password must differ from the current one",
-        ));
+        )
+        .with_korean("새 비밀번호는 지금 비밀번호와 달라야 합니다."));
     }
     let account = check_password(app, peer, &account, current, totp, true).await?;
     let now = certmail_auth::now();

@@ -11,6 +11,7 @@ use crate::error::WebError;
 use crate::identity::Peer;
 use crate::role::org_admin_of;
 use crate::router::App;
+use crate::services::account::CONTACT_SETTING;
 
 /// A sign-up waiting for approval (`GET /api/admin/pending`).
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +85,7 @@ async fn target(app: &App, who: &Authorized, id: &str) -> Result<Account, WebErr
 pub(crate) enum Action {
     /// Pending → active.
     Approve,
-    /// Removes a pending sign-up; the reason is mailed to the applicant.
+    /// Removes a pending sign-up; the reason is mailed to the applicant's contact address.
     Refuse { reason: String },
     /// Lifts a lock.
     Unlock,
@@ -129,14 +130,19 @@ pub(crate) async fn act(
         }
         Action::Approve => {
             account.state = AccountState::Active;
+            account.settings.remove(CONTACT_SETTING);
             store.update_account(account.clone()).await?;
         }
         Action::Refuse { reason } => {
             reason_field = reason.trim().chars().take(500).collect();
             store.delete_account(&account.id).await?;
+            let contact = account.settings.get(CONTACT_SETTING).cloned();
             app.ctx.tell(Notice::Refused {
                 account: account.id.clone(),
+                name: account.name.clone(),
                 address: account.addresses.first().cloned().unwrap_or_default(),
+                contact,
+                organisation: account.organisation.clone(),
                 reason: reason_field.clone(),
             });
         }

@@ -23,6 +23,8 @@ pub(crate) struct DeviceView {
     pub last_seen: i64,
     /// When it last gave a TOTP code (Unix seconds).
     pub totp_at: Option<i64>,
+    /// The mail program as it named itself in IMAP ID (`Thunderbird 128.5.0`), if it did.
+    pub client: Option<String>,
 }
 
 /// The account's devices.
@@ -43,6 +45,7 @@ pub(crate) async fn list(app: &App, who: &Authorized) -> Result<Vec<DeviceView>,
             first_seen: d.first_seen,
             last_seen: d.last_seen,
             totp_at: d.totp_at,
+            client: d.client,
         })
         .collect())
 }

@@ -18,7 +18,10 @@ use std::collections::BTreeMap;
 use certmail_auth::Secret;
 use certmail_auth::signin::{self, Attempt, Credentials, Protocol};
 use certmail_pki::{Identity, RefusalReason};
+use certmail_session::{DeviceKey, Protocol as SessionProtocol};
 use certmail_store::{Account, AuditEvent};
+
+use crate::cookie::Check;
 
 use crate::error::WebError;
 use crate::identity::{self, Peer};
@@ -58,18 +61,60 @@ pub(crate) async fn authorize(
         let account = check_password(app, peer, &account, password, factor.totp, false).await?;
         return Ok(Authorized { identity, account });
     }
-    if let Some(token) = factor.cookie
-        && app
+    if let Some(token) = factor.cookie {
+        match app
             .sessions
-            .valid(&token, &account.id, &identity.spki_sha256)
-    {
-        return Ok(Authorized { identity, account });
+            .check(&token, &account.id, &identity.spki_sha256)
+        {
+            Check::Valid => return Ok(Authorized { identity, account }),
+            Check::Ended(reason) => {
+                return Err(WebError::refused(
+                    401,
+                    "session_ended",
+                    format!(
+                        "Your browser session was ended: {}. Type your password to open a new one.",
+                        reason.imap_bye()
+                    ),
+                ));
+            }
+            Check::Invalid => {}
+        }
     }
     Err(WebError::refused(
         401,
         "password_required",
         "This needs your password (and your authenticator code where you use one), or a signed-in session.",
     ))
+}
+
+/// Opens a browser session for the certificate's person (the password already checked):
+/// with `[web] counts_as_device` it first takes the account's place in the
+/// single-active-session registry as device (SPKI, address), under `[auth]
+/// session_policy` (replacing another device's session, or refused by it). Returns the
+/// cookie's token.
+pub(crate) async fn open_session(
+    app: &App,
+    peer: &Peer,
+    identity: &Identity,
+    account: &Account,
+) -> Result<String, WebError> {
+    let device = if app.ctx.config.counts_as_device {
+        let key = DeviceKey::new(identity.spki_sha256, peer.ip);
+        let ctx = &app.ctx;
+        let placed = ctx
+            .registry
+            .sign_in(&account.id, key, SessionProtocol::Web, ctx.session_policy)
+            .await;
+        Some(
+            placed
+                .map_err(|e| WebError::refused(409, "session_rejected", format!("You are {e}.")))?,
+        )
+    } else {
+        None
+    };
+    app.sessions
+        .open(&account.id, identity.spki_sha256, device)
+        .ok_or_else(|| WebError::refused(503, "internal", "No randomness available; try again."))
 }
 
 /// The password (with the TOTP code appended, as IMAP clients send it) through

@@ -150,6 +150,7 @@ async fn trust_device(app: &App, peer: &Peer, who: &Authorized, now: i64) -> Res
             first_seen: now,
             last_seen: now,
             totp_at: Some(now),
+            client: None,
         },
     };
     store.put_device(device).await?;

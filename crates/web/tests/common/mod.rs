@@ -200,6 +200,7 @@ impl Web {
             policy,
             password_rules: Default::default(),
             registry: Arc::clone(&registry),
+            session_policy: Default::default(),
             totp_issuer: "certmail test".into(),
             notify: None,
         };
@@ -419,6 +420,35 @@ impl Client {
         .await
     }
 
+    /// `POST /api/password {"current","new"}`.
+    pub async fn change_password(&self, current: &str, new: &str) -> Reply {
+        let body = serde_json::json!({"current": current, "new": new});
+        self.post("/api/password", body).await
+    }
+
+    /// `POST /api/session {"password"}`: opens a browser session (kept in the jar).
+    pub async fn open_session(&self, password: &str) -> Reply {
+        let body = serde_json::json!({"password": password});
+        self.post("/api/session", body).await
+    }
+
+    /// `POST /api/admin/{action}/{id}` with [`PASSWORD`].
+    pub async fn admin(&self, action: &str, id: &str) -> Reply {
+        let body = serde_json::json!({"password": PASSWORD});
+        self.post(&format!("/api/admin/{action}/{id}"), body).await
+    }
+
+    /// The sign-in form (`POST /signin`) with `password`, coming back to `back`.
+    pub async fn sign_in_form(&self, csrf: &str, back: &str, password: &str) -> Reply {
+        let fields = [
+            ("csrf", csrf),
+            ("back", back),
+            ("password", password),
+            ("totp", ""),
+        ];
+        self.form("/signin", &fields).await
+    }
+
     pub async fn request(
         &self,
         method: &str,
@@ -500,32 +530,7 @@ pub fn totp_code(uri: &str) -> String {
 
 /// The TOTP code `offset` steps from now (the server accepts ±1 step).
 pub fn totp_code_at(uri: &str, offset: i64) -> String {
-    let secret = uri
-        .split("secret=")
-        .nth(1)
-        .and_then(|s| s.split('&').next())
-        .expect("secret in URI");
-    let bytes = base32_decode(secret);
+    let secret = certmail_auth::totp::secret_of_uri(uri).expect("a secret in the otpauth URI");
     let step = certmail_auth::totp::step_of(certmail_auth::now()) + offset;
-    format!("{:06}", certmail_auth::totp::code_at(&bytes, step, 6))
-}
-
-fn base32_decode(s: &str) -> Vec<u8> {
-    let mut bits = 0u64;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'2'..=b'7' => c - b'2' + 26,
-            _ => continue,
-        };
-        bits = (bits << 5) | u64::from(v);
-        n += 5;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
+    format!("{:06}", certmail_auth::totp::code_at(&secret, step, 6))
 }

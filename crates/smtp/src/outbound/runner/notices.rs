@@ -1,11 +1,10 @@
 //! Reports of the queue runner: which recipients get which notice, and storing the
 //! report in the sender's INBOX (local sender) or queueing it to them from the null sender.
 
-use certmail_session::Change;
-use certmail_store::{Delivery, QueueEntry, QueueRecipient, RecipientStatus, notify};
+use certmail_store::{QueueEntry, QueueRecipient, RecipientStatus, notify};
 
 use super::QueueRunner;
-use crate::inbound::recipients::{Target, resolve};
+use crate::notice::Sent;
 use crate::outbound::meta;
 use crate::outbound::reply::RemoteReply;
 use crate::outbound::report::{self, Report, ReportKind, ReportRecipient};
@@ -79,68 +78,15 @@ impl QueueRunner {
         report: Vec<u8>,
         now: i64,
     ) -> Result<(), certmail_store::StoreError> {
-        let sender = sender.to_lowercase();
-        let target = resolve(
-            self.store.as_ref(),
-            &self.live().settings.local_domains,
-            &sender,
-            true,
-        )
-        .await?;
-        let (recipients, queue) = match target {
-            Ok(Target::Local(accounts)) => (
-                accounts
-                    .into_iter()
-                    .map(|a| (a, "INBOX".to_string(), Vec::new()))
-                    .collect(),
-                Vec::new(),
-            ),
-            Ok(Target::Remote(address)) => (
-                Vec::new(),
-                vec![QueueEntry {
-                    id: 0,
-                    from: String::new(),
-                    recipients: vec![QueueRecipient {
-                        address,
-                        status: RecipientStatus::Pending,
-                        attempts: 0,
-                        last_error: None,
-                        notify: 0,
-                    }],
-                    blob: certmail_store::BlobId([0; 32]),
-                    created_at: now,
-                    next_attempt: now,
-                    envelope_meta: Default::default(),
-                }],
-            ),
-            Err(_) => {
+        let store = self.store.as_ref();
+        let domains = &self.live().settings.local_domains;
+        let hub = self.hub.as_ref();
+        match crate::notice::to_address(store, hub, domains, sender, report, now).await? {
+            Sent::Queued => self.wake(),
+            Sent::Local => {}
+            Sent::NoMailbox => {
                 tracing::warn!(%sender, "delivery report dropped: the sender address has no mailbox");
-                return Ok(());
             }
-        };
-        let receipt = self
-            .store
-            .deliver(Delivery {
-                body: report,
-                internal_date: now,
-                recipients,
-                queue,
-            })
-            .await?;
-        if let Some(hub) = &self.hub {
-            for copy in &receipt.stored {
-                hub.publish(
-                    &copy.account,
-                    None,
-                    Change::Exists {
-                        mailbox: copy.mailbox.clone(),
-                        uid: copy.uid,
-                    },
-                );
-            }
-        }
-        if !receipt.queued.is_empty() {
-            self.wake();
         }
         Ok(())
     }

@@ -1,0 +1,156 @@
+//! Mail the server writes itself: delivery reports and notices to people (a sign-up
+//! waits, a sign-up was refused, a certificate expires, a new device signed in). One
+//! place builds such a message and one place delivers it: into local INBOXes, each
+//! copy told to the change hub so IDLE wakes, or queued to a remote address from the null
+//! sender (RFC 5321 §4.5.5: mail the server generates must not cause a loop).
+
+use certmail_session::{Change, ChangeHub};
+use certmail_store::{
+    BlobId, Delivery, DeliveryReceipt, QueueEntry, QueueRecipient, RecipientStatus, Store,
+    StoreError,
+};
+
+use crate::inbound::recipients::{Target, resolve};
+
+/// A notice to one person.
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    /// The server's host name (the sender is `postmaster@<hostname>`).
+    pub hostname: &'a str,
+    /// The `To:` address.
+    pub to: &'a str,
+    /// The subject (Korean first, then English, as the pages are).
+    pub subject: &'a str,
+    /// The text body, CRLF line ends.
+    pub body: &'a str,
+    /// The date, Unix seconds.
+    pub now: i64,
+}
+
+impl Notice<'_> {
+    /// The message: from `certmail <postmaster@hostname>`, `Auto-Submitted:
+    /// auto-generated` (RFC 3834 §5, so autoresponders keep quiet).
+    pub fn message(&self) -> std::io::Result<Vec<u8>> {
+        mail_builder::MessageBuilder::new()
+            .from((
+                "certmail".to_string(),
+                format!("postmaster@{}", self.hostname),
+            ))
+            .to(self.to.to_string())
+            .subject(self.subject.to_string())
+            .header(
+                "Auto-Submitted",
+                mail_builder::headers::raw::Raw::new("auto-generated"),
+            )
+            .date(self.now)
+            .text_body(self.body.to_string())
+            .write_to_vec()
+    }
+}
+
+/// The address a notice to `account` goes to: its first address, else its id.
+pub fn address_of(account: &certmail_store::Account) -> String {
+    account
+        .addresses
+        .first()
+        .cloned()
+        .unwrap_or_else(|| account.id.clone())
+}
+
+/// Stores `delivery` and tells `hub` (if any) about every local copy.
+pub async fn deliver(
+    store: &dyn Store,
+    hub: Option<&ChangeHub>,
+    delivery: Delivery,
+) -> Result<DeliveryReceipt, StoreError> {
+    let receipt = store.deliver(delivery).await?;
+    if let Some(hub) = hub {
+        for copy in &receipt.stored {
+            let change = Change::Exists {
+                mailbox: copy.mailbox.clone(),
+                uid: copy.uid,
+            };
+            hub.publish(&copy.account, None, change);
+        }
+    }
+    Ok(receipt)
+}
+
+/// `message` into the INBOX of `account`.
+pub async fn to_inbox(
+    store: &dyn Store,
+    hub: Option<&ChangeHub>,
+    account: &str,
+    message: Vec<u8>,
+    now: i64,
+) -> Result<DeliveryReceipt, StoreError> {
+    let delivery = Delivery {
+        body: message,
+        internal_date: now,
+        recipients: vec![(account.to_string(), "INBOX".to_string(), Vec::new())],
+        queue: Vec::new(),
+    };
+    deliver(store, hub, delivery).await
+}
+
+/// Where [`to_address`] put a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Into the INBOX of the local account(s) of the address.
+    Local,
+    /// Into the outbound queue (wake the queue runner).
+    Queued,
+    /// Nowhere: the address is in a local domain without a mailbox, or is not an address.
+    NoMailbox,
+}
+
+/// `message` to `address`: into the INBOX of its local account(s) when one of
+/// `local_domains` holds it, else queued to it from the null sender.
+pub async fn to_address(
+    store: &dyn Store,
+    hub: Option<&ChangeHub>,
+    local_domains: &[String],
+    address: &str,
+    message: Vec<u8>,
+    now: i64,
+) -> Result<Sent, StoreError> {
+    let address = address.to_lowercase();
+    let (recipients, queue, sent) = match resolve(store, local_domains, &address, true).await? {
+        Ok(Target::Local(accounts)) => {
+            let inboxes = accounts
+                .into_iter()
+                .map(|a| (a, "INBOX".to_string(), Vec::new()))
+                .collect();
+            (inboxes, Vec::new(), Sent::Local)
+        }
+        Ok(Target::Remote(address)) => (Vec::new(), vec![queued_to(address, now)], Sent::Queued),
+        Err(_) => return Ok(Sent::NoMailbox),
+    };
+    let delivery = Delivery {
+        body: message,
+        internal_date: now,
+        recipients,
+        queue,
+    };
+    deliver(store, hub, delivery).await?;
+    Ok(sent)
+}
+
+/// A queue entry from the null sender to `address`, due now.
+fn queued_to(address: String, now: i64) -> QueueEntry {
+    QueueEntry {
+        id: 0,
+        from: String::new(),
+        recipients: vec![QueueRecipient {
+            address,
+            status: RecipientStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            notify: 0,
+        }],
+        blob: BlobId([0; 32]),
+        created_at: now,
+        next_attempt: now,
+        envelope_meta: Default::default(),
+    }
+}
