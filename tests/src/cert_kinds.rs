@@ -10,16 +10,10 @@
 //! - EPKI partition 16306 (IDP): revokes nobody.
 
 use certmail_pki::testpki::{
-    Distortion, OID_GPKI_INSTITUTION, OID_GPKI_SERVER, OID_NPKI_YESSIGN, TestPki, UserCert,
-    UserKey, UserSpec, epki_cdp, gpki_cdp, openssl, pem,
+    Distortion, TestPki, UserCert, UserKey, UserSpec, epki_cdp, gpki_cdp, openssl, pem,
 };
-
-/// One day in seconds.
-pub const DAY: i64 = 86_400;
-
-/// A CRL file for the installation's `crl_dir`: name, contents (DER), optional sidecar text
-/// (`<name>.uri`, for a CRL without an IssuingDistributionPoint).
-pub type CrlFile = (String, Vec<u8>, Option<String>);
+pub use certmail_testkit::pki::{CrlFile, DAY};
+use certmail_testkit::pki::{People, spec};
 
 /// The certificates, their keys and the CRLs. Person names are unique per certificate (one
 /// person holds one personal account), so any of them can be bound to its own account.
@@ -28,14 +22,8 @@ pub struct CertKinds {
     pub pki: TestPki,
     /// When the certificates were made (Unix seconds).
     pub now: i64,
-    /// GPKI civil servant 김철수, ECDSA P-256.
-    pub gpki_ecdsa: UserCert,
-    /// GPKI civil servant 박민수, RSA-2048.
-    pub gpki_rsa: UserCert,
-    /// EPKI teacher 홍길동, ECDSA, critical certificatePolicies.
-    pub epki_ecdsa: UserCert,
-    /// EPKI teacher 이순신, RSA-2048, critical certificatePolicies.
-    pub epki_rsa: UserCert,
+    /// The good personal certificate of each kind (김철수, 박민수, 홍길동, 이순신).
+    pub people: People,
     /// A bank certificate (yessign under the KISA root), critical certificatePolicies.
     pub npki: UserCert,
     /// Issued by an unrelated CA (`Example Issuing CA`).
@@ -84,31 +72,6 @@ impl std::fmt::Debug for CertKinds {
     }
 }
 
-/// A bank (NPKI, yessign) certificate of 홍길동 with its critical policy.
-fn npki_spec(now: i64) -> UserSpec {
-    UserSpec {
-        cn: "홍길동()0004048H013284377".into(),
-        agency: "personal4IB".into(),
-        organization: "yessign".into(),
-        real_name: Some("홍길동".into()),
-        policies: vec![OID_NPKI_YESSIGN.into()],
-        critical_policies: true,
-        cdp_uris: vec![
-            "ldap://ds.yessign.or.kr:389/ou=dp5p87241,ou=AccreditedCA,o=yessign,c=kr?certificateRevocationList".into(),
-        ],
-        ..UserSpec::gpki("홍길동", now)
-    }
-}
-
-/// A GPKI certificate valid from `from_days` to `to_days` days after `now`.
-fn valid(person: &str, now: i64, from_days: i64, to_days: i64) -> UserSpec {
-    UserSpec {
-        not_before: now + from_days * DAY,
-        not_after: now + to_days * DAY,
-        ..UserSpec::gpki(person, now)
-    }
-}
-
 impl CertKinds {
     /// Issues everything (needs the `openssl` CLI for RSA keys and SHA-1).
     pub fn generate() -> anyhow::Result<CertKinds> {
@@ -118,44 +81,19 @@ impl CertKinds {
         let pki = TestPki::new()?;
         let now = certmail_pki::now_unix();
         let gpki = |person: &str| UserSpec::gpki(person, now);
-        let in_partition = |person: &str, p: u32| UserSpec {
-            cdp_uris: vec![gpki_cdp(p)],
-            ..gpki(person)
-        };
+        let in_partition = |person: &str, p: u32| spec::in_partition(person, now, p);
         let issue_gpki = |spec: UserSpec| pki.issue(&pki.gpki_ca, &spec, w);
         let rsa = |bits| openssl::rsa_key(w, bits);
         let rsa1024_key = rsa(1024)?;
         let kinds = CertKinds {
-            gpki_ecdsa: issue_gpki(gpki("김철수"))?,
-            gpki_rsa: issue_gpki(UserSpec {
-                key: UserKey::Rsa(rsa(2048)?),
-                ..gpki("박민수")
-            })?,
-            epki_ecdsa: pki.issue(&pki.epki_ca, &UserSpec::epki("홍길동", now), w)?,
-            epki_rsa: pki.issue(
-                &pki.epki_ca,
-                &UserSpec {
-                    key: UserKey::Rsa(rsa(2048)?),
-                    ..UserSpec::epki("이순신", now)
-                },
-                w,
-            )?,
-            npki: pki.issue(&pki.npki_ca, &npki_spec(now), w)?,
+            people: People::issue(&pki, now, w)?,
+            npki: pki.issue(&pki.npki_ca, &spec::npki(now), w)?,
             foreign: pki.issue(&pki.foreign_ca()?, &gpki("김철수"), w)?,
             impostor: pki.issue(&pki.impostor_of(&pki.gpki_ca)?, &gpki("김철수"), w)?,
-            expired: issue_gpki(valid("김유신", now, -900, -10))?,
-            not_yet_valid: issue_gpki(valid("정약용", now, 10, 800))?,
-            server_policy: issue_gpki(UserSpec {
-                cn: "SVR1311000001".into(),
-                agency: "Group of Server".into(),
-                real_name: None,
-                policies: vec![OID_GPKI_SERVER.into()],
-                ..gpki("x")
-            })?,
-            institution_policy: issue_gpki(UserSpec {
-                policies: vec![OID_GPKI_INSTITUTION.into()],
-                ..gpki("통계청장")
-            })?,
+            expired: issue_gpki(spec::valid("김유신", now, -900, -10))?,
+            not_yet_valid: issue_gpki(spec::valid("정약용", now, 10, 800))?,
+            server_policy: issue_gpki(spec::server_policy(now))?,
+            institution_policy: issue_gpki(spec::institution_policy(now))?,
             revoked: issue_gpki(in_partition("최영", 147))?,
             revocation_unknown: issue_gpki(in_partition("장보고", 148))?,
             unknown_critical: issue_gpki(UserSpec {

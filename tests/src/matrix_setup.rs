@@ -33,10 +33,10 @@ pub async fn installation(k: &CertKinds) -> anyhow::Result<Installation> {
         Ok(())
     };
     for (id, name, cert) in [
-        ("kim", "김철수", &k.gpki_ecdsa),
-        ("park", "박민수", &k.gpki_rsa),
-        ("hong", "홍길동", &k.epki_ecdsa),
-        ("lee", "이순신", &k.epki_rsa),
+        ("kim", "김철수", &k.people.gpki_ecdsa),
+        ("park", "박민수", &k.people.gpki_rsa),
+        ("hong", "홍길동", &k.people.epki_ecdsa),
+        ("lee", "이순신", &k.people.epki_rsa),
         ("yu", "유관순", &k.disabled),
     ] {
         fx.add_account(id, name, PASSWORD)?;

@@ -17,6 +17,17 @@ pub fn start_with_metrics(fx: &Installation) -> anyhow::Result<DaemonProcess> {
 
 /// GETs `url` with curl: the body and the HTTP status code.
 pub fn curl(url: &str) -> anyhow::Result<(String, String)> {
+    curl_with(&[], url)
+}
+
+/// POSTs `body` to `url` as `content_type` with curl: the body and the HTTP status code.
+pub fn curl_post(url: &str, content_type: &str, body: &str) -> anyhow::Result<(String, String)> {
+    let header = format!("Content-Type: {content_type}");
+    curl_with(&["-H", &header, "--data-binary", body], url)
+}
+
+/// curl with `args` before `url`, bounded to 10 s.
+fn curl_with(args: &[&str], url: &str) -> anyhow::Result<(String, String)> {
     let out = Command::new("curl")
         .args([
             "--silent",
@@ -24,8 +35,9 @@ pub fn curl(url: &str) -> anyhow::Result<(String, String)> {
             "10",
             "--write-out",
             "\n%{http_code}",
-            url,
         ])
+        .args(args)
+        .arg(url)
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));

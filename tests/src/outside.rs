@@ -56,3 +56,32 @@ pub fn swaks_to_hong(smtp: std::net::SocketAddr, subject: &str) -> anyhow::Resul
     .map(|_| ())
     .map_err(|e| e.context(format!("delivering {subject:?} to {smtp} with swaks")))
 }
+
+/// Submits a message from 홍길동 <hong@test.go.kr> with Python's smtplib over implicit TLS
+/// to `localhost:port`, presenting `fx`'s demo certificate and signing in as `hong` with
+/// `password`; `to` is the To: header (and so the recipients).
+pub fn smtplib_submit(
+    fx: &certmail_testkit::Installation,
+    port: u16,
+    password: &str,
+    (to, subject, body): (&str, &str, &str),
+) -> anyhow::Result<Printed> {
+    let (ca, cert, key) = fx.client_pem_paths();
+    let script = format!(
+        r#"
+import smtplib, ssl
+from email.message import EmailMessage
+ctx = ssl.create_default_context(cafile={ca:?})
+ctx.load_cert_chain({cert:?}, {key:?})
+m = EmailMessage()
+m["From"] = "홍길동 <hong@test.go.kr>"
+m["To"] = {to:?}
+m["Subject"] = {subject:?}
+m.set_content({body:?})
+with smtplib.SMTP_SSL("localhost", {port}, context=ctx, timeout=20) as s:
+    s.login("hong", {password:?})
+    s.send_message(m)
+"#
+    );
+    run_ok(Command::new("python3").arg("-c").arg(script))
+}

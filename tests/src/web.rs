@@ -30,7 +30,7 @@ pub struct Web {
 
 impl Web {
     /// An installation trusting `CertKinds`' CAs with the web on and 김철수 (kim) as an
-    /// approved account of 행정안전부 bound to `k.gpki_ecdsa`; `extra` is appended to the
+    /// approved account of 행정안전부 bound to `k.people.gpki_ecdsa`; `extra` is appended to the
     /// configuration after the `[web]` keys (more `[web]` keys, then other sections).
     pub fn new(extra: &str) -> anyhow::Result<Web> {
         let k = CertKinds::generate()?;
@@ -43,7 +43,7 @@ impl Web {
             "[web]\nlisten = [\"127.0.0.1:{port}\"]\npublic_url = \"{url}\"\n{extra}"
         ))?;
         fx.add_account("kim", "김철수", ADMIN_PASSWORD)?;
-        let (cert, _) = write_pem(&fx.dir.path().join("certs"), "kim", &k.gpki_ecdsa)?;
+        let (cert, _) = write_pem(&fx.dir.path().join("certs"), "kim", &k.people.gpki_ecdsa)?;
         let (code, out, err) = fx.certmail(&["cert", "bind", "kim", path(&cert)])?;
         anyhow::ensure!(code == 0, "cert bind: {out}{err}");
         Ok(Web { fx, k, url })

@@ -51,10 +51,18 @@ fn without_account() -> Vec<(&'static str, &'static UserCert, Want)> {
     use Want::*;
     let k = kinds();
     vec![
-        ("GPKI ECDSA", &k.gpki_ecdsa, Accept("김철수", "GPKI")),
-        ("GPKI RSA-2048", &k.gpki_rsa, Accept("박민수", "GPKI")),
-        ("EPKI ECDSA", &k.epki_ecdsa, Accept("홍길동", "EPKI")),
-        ("EPKI RSA-2048", &k.epki_rsa, Accept("이순신", "EPKI")),
+        ("GPKI ECDSA", &k.people.gpki_ecdsa, Accept("김철수", "GPKI")),
+        (
+            "GPKI RSA-2048",
+            &k.people.gpki_rsa,
+            Accept("박민수", "GPKI"),
+        ),
+        ("EPKI ECDSA", &k.people.epki_ecdsa, Accept("홍길동", "EPKI")),
+        (
+            "EPKI RSA-2048",
+            &k.people.epki_rsa,
+            Accept("이순신", "EPKI"),
+        ),
         ("unbound but good", &k.not_bound, Accept("강감찬", "GPKI")),
         (
             "KCDSA-like key",
@@ -137,19 +145,19 @@ fn with_account() -> Vec<(&'static str, &'static UserCert, &'static str, Want)> 
     vec![
         (
             "own account",
-            &k.gpki_ecdsa,
+            &k.people.gpki_ecdsa,
             "kim",
             Accept("김철수", "GPKI"),
         ),
         (
             "own account by address",
-            &k.epki_ecdsa,
+            &k.people.epki_ecdsa,
             "hong@test.go.kr",
             Accept("홍길동", "EPKI"),
         ),
         (
             "another account",
-            &k.gpki_ecdsa,
+            &k.people.gpki_ecdsa,
             "park",
             Refuse("bound_to_other_account", &["another account"]),
         ),
@@ -356,7 +364,7 @@ async fn inspect_through_the_running_daemon_gives_the_same_answers() -> anyhow::
     let k = kinds();
     let fx = matrix_setup::installation(k).await?;
     let samples: [(&str, &UserCert, Option<&str>); 4] = [
-        ("own", &k.gpki_ecdsa, Some("kim")),
+        ("own", &k.people.gpki_ecdsa, Some("kim")),
         ("expired", &k.expired, None),
         ("pending", &k.pending, Some("jang")),
         ("name-mismatch", &k.name_mismatch, Some("yoon")),

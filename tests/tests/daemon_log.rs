@@ -62,7 +62,17 @@ fn a_log_file_is_plain_text_and_the_journal_gets_priorities() -> anyhow::Result<
     fx.append_config("[http]\nmetrics_listen = [\"127.0.0.1:0\"]")?;
     let (code, _, _) = fx.certmail(&["reload"])?;
     assert_eq!(code, 1, "a changed listener is refused");
-    let text = wait_for(&log, "[http] metrics_listen")?;
+    wait_for(&log, "[http] metrics_listen")?;
+    // The refusal is also logged as an admin request, with who asked.
+    let text = wait_for(&log, "admin request refused")?;
+    let refusal = text
+        .lines()
+        .find(|l| l.contains("admin request refused"))
+        .expect("found above");
+    assert!(
+        refusal.contains("op=reload") && refusal.contains("actor=uid="),
+        "{refusal}"
+    );
     daemon.kill()?;
     daemon.wait()?;
     assert!(!text.contains('\u{1b}'), "escape codes in a file:\n{text}");

@@ -59,10 +59,10 @@ fn matrix() -> Vec<Case> {
     let k = kinds();
     let case = |label, cert, auth, expect| Case { label, cert, auth, expect };
     vec![
-        case("GPKI ECDSA", Some(&k.gpki_ecdsa), Plain("kim", PASSWORD), Accepted),
-        case("GPKI RSA-2048", Some(&k.gpki_rsa), Plain("park", PASSWORD), Accepted),
-        case("EPKI ECDSA, critical CP", Some(&k.epki_ecdsa), Plain("hong@test.go.kr", PASSWORD), Accepted),
-        case("EPKI RSA-2048, critical CP", Some(&k.epki_rsa), Plain("lee", PASSWORD), Accepted),
+        case("GPKI ECDSA", Some(&k.people.gpki_ecdsa), Plain("kim", PASSWORD), Accepted),
+        case("GPKI RSA-2048", Some(&k.people.gpki_rsa), Plain("park", PASSWORD), Accepted),
+        case("EPKI ECDSA, critical CP", Some(&k.people.epki_ecdsa), Plain("hong@test.go.kr", PASSWORD), Accepted),
+        case("EPKI RSA-2048, critical CP", Some(&k.people.epki_rsa), Plain("lee", PASSWORD), Accepted),
         case("no certificate", None, Plain("kim", PASSWORD), Refused("no_certificate", &["certificate"])),
         case("unknown critical extension", Some(&k.unknown_critical), Plain("kim", PASSWORD), Refused("unsupported_certificate", &["critical extension"])),
         case("SHA-1 signature", Some(&k.sha1), Plain("kim", PASSWORD), Refused("unsupported_certificate", &["sha-1"])),
@@ -76,15 +76,15 @@ fn matrix() -> Vec<Case> {
         case("revoked", Some(&k.revoked), Plain("kim", PASSWORD), Refused("certificate_revoked", &["revoked"])),
         case("revocation unknown (no CRL for its CDP)", Some(&k.revocation_unknown), Plain("kim", PASSWORD), Refused("revocation_unknown", &["revocation list"])),
         case("not bound", Some(&k.not_bound), Plain("kim", PASSWORD), Refused("certificate_not_bound", &["not registered"])),
-        case("bound to another account", Some(&k.gpki_ecdsa), Plain("park", PASSWORD), Refused("bound_to_other_account", &["another account"])),
+        case("bound to another account", Some(&k.people.gpki_ecdsa), Plain("park", PASSWORD), Refused("bound_to_other_account", &["another account"])),
         case("name mismatch", Some(&k.name_mismatch), Plain("yoon", PASSWORD), Refused("name_mismatch", &["differs", "안중근", "윤봉길"])),
         case("account pending", Some(&k.pending), Plain("jang", PASSWORD), Refused("account_pending", &["approval"])),
         case("account disabled", Some(&k.disabled), Plain("yu", PASSWORD), Refused("account_disabled", &["disabled"])),
-        case("bad password", Some(&k.gpki_ecdsa), Plain("kim", "Wrong-Pass-1"), Refused("bad_password", &["password"])),
+        case("bad password", Some(&k.people.gpki_ecdsa), Plain("kim", "Wrong-Pass-1"), Refused("bad_password", &["password"])),
         case("EXTERNAL, expired", Some(&k.expired), External(None), Refused("certificate_expired", &["expired"])),
         case("EXTERNAL, NPKI", Some(&k.npki), External(None), Refused("npki_certificate", &["bank/npki"])),
-        case("EXTERNAL naming another account", Some(&k.gpki_ecdsa), External(Some("park")), Refused("bound_to_other_account", &["another account"])),
-        case("EXTERNAL without password (required by policy)", Some(&k.gpki_ecdsa), External(Some("kim@test.go.kr")), Refused("bad_password", &["password"])),
+        case("EXTERNAL naming another account", Some(&k.people.gpki_ecdsa), External(Some("park")), Refused("bound_to_other_account", &["another account"])),
+        case("EXTERNAL without password (required by policy)", Some(&k.people.gpki_ecdsa), External(Some("kim@test.go.kr")), Refused("bad_password", &["password"])),
         case("EXTERNAL, no certificate", None, External(None), Refused("no_certificate", &["certificate"])),
     ]
 }
@@ -348,7 +348,7 @@ async fn kcdsa_and_rsa_1024_fail_the_handshake_and_the_audit_log_says_why() -> a
     for proto in PROTOS {
         let tls13 = &rustls::version::TLS13;
         let auth = Auth::Plain("kim", PASSWORD);
-        let reply = sign_in(&fx, &daemon, proto, tls13, Some(&k.gpki_ecdsa), auth).await?;
+        let reply = sign_in(&fx, &daemon, proto, tls13, Some(&k.people.gpki_ecdsa), auth).await?;
         assert_eq!(judge(proto, &reply, Expect::Accepted), None);
     }
 

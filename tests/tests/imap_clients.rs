@@ -116,11 +116,14 @@ print("imaplib ok")
             mail = home.join("mail").display()
         ),
     )?;
-    run(Command::new("mbsync")
-        .arg("-c")
-        .arg(&rc)
-        .arg("-a")
-        .env("HOME", &home))?;
+    let mbsync = || {
+        run(Command::new("mbsync")
+            .arg("-c")
+            .arg(&rc)
+            .arg("-a")
+            .env("HOME", &home))
+    };
+    mbsync()?;
     let pulled: Vec<_> = std::fs::read_dir(home.join("mail/INBOX/cur"))?
         .chain(std::fs::read_dir(home.join("mail/INBOX/new"))?)
         .collect();
@@ -138,11 +141,7 @@ print("imaplib ok")
         sent_new.join("1700000000.1.local"),
         "From: hong@test.go.kr\r\nSubject: pushed by mbsync\r\n\r\n보냄\r\n",
     )?;
-    run(Command::new("mbsync")
-        .arg("-c")
-        .arg(&rc)
-        .arg("-a")
-        .env("HOME", &home))?;
+    mbsync()?;
     let sent = run(Command::new("curl")
         .args(base)
         .arg(&user)

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use certmail_tests::{fixtures, tls};
+use certmail_tests::fixtures;
 use futures::TryStreamExt as _;
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
@@ -112,12 +112,9 @@ async fn a_dovecot_maildir_arrives_with_folders_flags_and_dates() -> anyhow::Res
     assert_eq!(v["data"]["imported"], 7);
     assert_eq!(v["data"]["failed"], 0);
 
-    let stream = tls::connect(daemon.addr("imaps"), fx.user_tls()?).await?;
-    let mut client = async_imap::Client::new(stream);
-    tokio::time::timeout(STEP, client.read_response()).await??;
-    let mut session = tokio::time::timeout(STEP, client.login("hong", PASSWORD))
-        .await?
-        .map_err(|(e, _)| e)?;
+    let mut session =
+        certmail_tests::imap_session::login(daemon.addr("imaps"), fx.user_tls()?, "hong", PASSWORD)
+            .await?;
     let listed: Vec<_> = tokio::time::timeout(STEP, async {
         let l = session.list(Some(""), Some("*")).await?;
         Ok::<_, anyhow::Error>(l.try_collect::<Vec<_>>().await?)

@@ -37,12 +37,9 @@ async fn stats_audit_and_totp_on_a_live_daemon() -> anyhow::Result<()> {
 
     let daemon = fx.start()?;
     // A signed-in IMAP connection: a live session and a sign_in_ok audit event.
-    let stream = tls::connect(daemon.addr("imaps"), fx.user_tls()?).await?;
-    let mut client = async_imap::Client::new(stream);
-    tokio::time::timeout(STEP, client.read_response()).await??;
-    let mut session = tokio::time::timeout(STEP, client.login("hong", PASSWORD))
-        .await?
-        .map_err(|(e, _)| e)?;
+    let mut session =
+        certmail_tests::imap_session::login(daemon.addr("imaps"), fx.user_tls()?, "hong", PASSWORD)
+            .await?;
     tokio::time::timeout(
         STEP,
         session.append("INBOX", None, None, b"Subject: hi\r\n\r\n1\r\n"),

@@ -35,33 +35,9 @@ fn submit(
     to: &[&str],
     subject: &str,
 ) -> anyhow::Result<()> {
-    let script = format!(
-        r#"
-import smtplib, ssl
-from email.message import EmailMessage
-ctx = ssl.create_default_context(cafile={ca:?})
-ctx.load_cert_chain({cert:?}, {key:?})
-m = EmailMessage()
-m["From"] = "홍길동 <hong@test.go.kr>"
-m["To"] = {to:?}
-m["Subject"] = {subject:?}
-m.set_content("외부 기관으로 보내는 공문입니다.")
-with smtplib.SMTP_SSL("localhost", {port}, context=ctx, timeout=20) as s:
-    s.login("hong", {pw:?})
-    s.send_message(m)
-"#,
-        ca = fx.server_ca.to_str().expect("utf-8"),
-        cert = fx.user_cert.to_str().expect("utf-8"),
-        key = fx.user_key.to_str().expect("utf-8"),
-        to = to.join(", "),
-        pw = PASSWORD,
-    );
-    let out = Command::new("python3").arg("-c").arg(script).output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "smtplib failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let to = to.join(", ");
+    let body = "외부 기관으로 보내는 공문입니다.";
+    certmail_tests::outside::smtplib_submit(fx, port, PASSWORD, (&to, subject, body))?;
     Ok(())
 }
 

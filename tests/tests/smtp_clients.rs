@@ -26,11 +26,7 @@ async fn swaks_smtplib_and_lettre_deliver_exactly_once() -> anyhow::Result<()> {
     let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
     let daemon = fx.start()?;
-    let (cert, key, ca) = (
-        fx.user_cert.to_str().expect("utf-8"),
-        fx.user_key.to_str().expect("utf-8"),
-        fx.server_ca.to_str().expect("utf-8"),
-    );
+    let (_, cert, key) = fx.client_pem_paths();
 
     // swaks over implicit TLS (465) and over STARTTLS (587).
     for (flag, listener, subject) in [
@@ -70,25 +66,9 @@ async fn swaks_smtplib_and_lettre_deliver_exactly_once() -> anyhow::Result<()> {
     }
 
     // Python's smtplib with an SSLContext holding the client certificate.
-    let script = format!(
-        r#"
-import smtplib, ssl
-from email.message import EmailMessage
-ctx = ssl.create_default_context(cafile={ca:?})
-ctx.load_cert_chain({cert:?}, {key:?})
-m = EmailMessage()
-m["From"] = "홍길동 <hong@test.go.kr>"
-m["To"] = "kim@test.go.kr"
-m["Subject"] = "smtplib"
-m.set_content("결재 문서를 보냅니다.")
-with smtplib.SMTP_SSL("localhost", {port}, context=ctx, timeout=20) as s:
-    s.login("hong", {pw:?})
-    s.send_message(m)
-"#,
-        port = daemon.addr("submissions").port(),
-        pw = PASSWORD,
-    );
-    run(Command::new("python3").arg("-c").arg(script))?;
+    let port = daemon.addr("submissions").port();
+    let message = ("kim@test.go.kr", "smtplib", "결재 문서를 보냅니다.");
+    certmail_tests::outside::smtplib_submit(&fx, port, PASSWORD, message)?;
 
     // lettre (rustls) with the client certificate as its TLS identity.
     {

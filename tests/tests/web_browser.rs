@@ -57,7 +57,7 @@ async fn sign_up_approve_change_password_and_enrol_totp_in_chromium() -> anyhow:
     kang.screenshot("02-signed-up").await?;
 
     // 김철수 opens the approval queue: first the password, then the queue with 강감찬.
-    let kim = profile(&tools, &web, "kim", &web.k.gpki_ecdsa).await?;
+    let kim = profile(&tools, &web, "kim", &web.k.people.gpki_ecdsa).await?;
     kim.goto(&format!("{url}/admin")).await?;
     kim.fill("password", ADMIN_PASSWORD).await?;
     kim.screenshot("03-admin-signin").await?;

@@ -15,7 +15,7 @@ const OTHER_DEVICE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
 /// kim's IMAP connection from the other device, signed in.
 async fn imap_from_other_device(web: &Web, daemon: &DaemonProcess) -> anyhow::Result<ImapClient> {
-    let tls = web.tls("kim-imap", &web.k.gpki_ecdsa)?;
+    let tls = web.tls("kim-imap", &web.k.people.gpki_ecdsa)?;
     let (c, answer) = imap_session(daemon, Some(OTHER_DEVICE), tls, "kim", ADMIN_PASSWORD).await?;
     anyhow::ensure!(answer.starts_with("a1 OK"), "IMAP sign-in: {answer}");
     Ok(c)
@@ -24,7 +24,8 @@ async fn imap_from_other_device(web: &Web, daemon: &DaemonProcess) -> anyhow::Re
 /// kim's browser: curl with kim's certificate and a cookie jar.
 fn browser(web: &Web) -> Client {
     let jar = web.fx.dir.path().join("kim.cookies");
-    web.client("kim", Some(&web.k.gpki_ecdsa)).with_cookies(jar)
+    web.client("kim", Some(&web.k.people.gpki_ecdsa))
+        .with_cookies(jar)
 }
 
 fn open_web_session(kim: &Client) -> (u16, Value) {
@@ -113,7 +114,7 @@ async fn true_with_reject_the_live_mail_session_refuses_the_browser() -> anyhow:
 async fn the_client_name_from_imap_id_is_shown_with_the_device() -> anyhow::Result<()> {
     let web = Web::new("")?;
     let daemon = web.start()?;
-    let (cert, key) = web.pem("kim-imaplib", &web.k.gpki_ecdsa)?;
+    let (cert, key) = web.pem("kim-imaplib", &web.k.people.gpki_ecdsa)?;
     let script = format!(
         r#"
 import imaplib, ssl, platform

@@ -50,7 +50,7 @@ async fn sign_up_approve_change_password_and_imap_follows() -> anyhow::Result<()
     assert_eq!(s, 403, "{r}");
 
     // The org admin approves; kang signs in over IMAP with the sign-up password.
-    let kim = web.client("kim", Some(&web.k.gpki_ecdsa));
+    let kim = web.client("kim", Some(&web.k.people.gpki_ecdsa));
     let (s, r) = kim.call(
         "POST",
         "/api/admin/approve/kang",
@@ -97,13 +97,13 @@ async fn an_expired_password_is_changed_on_the_web() -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || drop(store)).await?;
     }
     let daemon = web.start()?;
-    let tls = web.tls("kim", &web.k.gpki_ecdsa)?;
+    let tls = web.tls("kim", &web.k.people.gpki_ecdsa)?;
     let r = imap_login(&daemon, tls.clone(), "kim", ADMIN_PASSWORD).await?;
     assert!(r.starts_with("a1 NO [EXPIRED]"), "{r}");
     let where_to = format!("Change it at {}/password.", web.url);
     assert!(r.contains(&where_to), "the refusal says where: {r}");
 
-    let kim = web.client("kim", Some(&web.k.gpki_ecdsa));
+    let kim = web.client("kim", Some(&web.k.people.gpki_ecdsa));
     let (s, r) = kim.call(
         "POST",
         "/api/password",
@@ -125,7 +125,7 @@ async fn a_refused_sign_up_mails_the_reason_to_the_applicant() -> anyhow::Result
     let web = Web::new("")?;
     // The contact mailbox: 박민수's, where 강감찬 asked to be told.
     web.fx.add_account("park", "박민수", ADMIN_PASSWORD)?;
-    let (park_cert, _) = web.pem("park", &web.k.gpki_rsa)?;
+    let (park_cert, _) = web.pem("park", &web.k.people.gpki_rsa)?;
     let (c, out, err) = web
         .fx
         .certmail(&["cert", "bind", "park", path(&park_cert)])?;
@@ -137,7 +137,7 @@ async fn a_refused_sign_up_mails_the_reason_to_the_applicant() -> anyhow::Result
         "password": FIRST, "contact": "park@test.go.kr"});
     let (s, r) = kang.call("POST", "/api/signup", Some(signup));
     assert_eq!(s, 201, "{r}");
-    let kim = web.client("kim", Some(&web.k.gpki_ecdsa));
+    let kim = web.client("kim", Some(&web.k.people.gpki_ecdsa));
     let reason = "재직 확인이 되지 않았습니다. 인사 담당자에게 문의하세요.";
     let body = json!({"password": ADMIN_PASSWORD, "reason": reason});
     let (s, r) = kim.call("POST", "/api/admin/refuse/kang", Some(body));
@@ -150,7 +150,7 @@ async fn a_refused_sign_up_mails_the_reason_to_the_applicant() -> anyhow::Result
     );
 
     // The notice is delivered in the background: 박민수 sees it arrive over IMAP.
-    let tls = web.tls("park", &web.k.gpki_rsa)?;
+    let tls = web.tls("park", &web.k.people.gpki_rsa)?;
     let (mut imap, answer) = imap_session(&daemon, None, tls, "park", ADMIN_PASSWORD).await?;
     assert!(answer.starts_with("a1 OK"), "{answer}");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);

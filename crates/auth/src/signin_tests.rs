@@ -67,6 +67,25 @@ async fn fixture(edit: impl FnOnce(&mut Account)) -> Fixture {
     Fixture { _dir: dir, store }
 }
 
+impl Fixture {
+    /// The account `hong` as stored now.
+    async fn hong(&self) -> Account {
+        let account = self.store.account("hong").await.expect("read");
+        account.expect("exists")
+    }
+
+    /// `n` sign-ins of hong's bound certificate with a wrong password from 10.0.0.1 at
+    /// [`NOW`]; their outcomes.
+    async fn wrong_passwords(&self, policy: &SignInPolicy, n: usize) -> Vec<RefusalReason> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let r = try_sign_in(self, policy, 1, "wrong", "10.0.0.1", NOW).await;
+            out.push(r.expect_err("a wrong password is refused"));
+        }
+        out
+    }
+}
+
 fn password(pw: &str) -> Credentials {
     Credentials::Password {
         user: "hong".into(),
@@ -103,10 +122,8 @@ async fn try_sign_in(
 async fn five_wrong_passwords_lock_until_an_admin_unlocks() {
     let f = fixture(|_| {}).await;
     let policy = SignInPolicy::default();
-    for _ in 0..4 {
-        let r = try_sign_in(&f, &policy, 1, "wrong", "10.0.0.1", NOW).await;
-        assert_eq!(r.unwrap_err(), RefusalReason::BadPassword);
-    }
+    let refusals = f.wrong_passwords(&policy, 4).await;
+    assert_eq!(refusals, [RefusalReason::BadPassword; 4]);
     let fifth = decide(
         &f.store,
         &policy,
@@ -120,12 +137,7 @@ async fn five_wrong_passwords_lock_until_an_admin_unlocks() {
     .unwrap_err();
     assert_eq!(fifth.reason, RefusalReason::BadPassword);
     assert!(fifth.message.contains("now locked"), "{}", fifth.message);
-    let a = f
-        .store
-        .account("hong")
-        .await
-        .expect("read")
-        .expect("exists");
+    let a = f.hong().await;
     assert_eq!((a.state, a.locked_until), (AccountState::Locked, None));
     // The right password no longer helps, even a year later.
     let r = try_sign_in(&f, &policy, 1, PASSWORD, "10.0.0.1", NOW + 86_400 * 365).await;
@@ -142,9 +154,7 @@ async fn a_timed_lock_lifts_itself() {
         lockout_secs: 600,
         ..SignInPolicy::default()
     };
-    for _ in 0..2 {
-        let _ = try_sign_in(&f, &policy, 1, "wrong", "10.0.0.1", NOW).await;
-    }
+    f.wrong_passwords(&policy, 2).await;
     let r = try_sign_in(&f, &policy, 1, PASSWORD, "10.0.0.1", NOW + 599).await;
     assert_eq!(r.unwrap_err(), RefusalReason::AccountLocked);
     let a = try_sign_in(&f, &policy, 1, PASSWORD, "10.0.0.1", NOW + 600).await;
@@ -162,12 +172,7 @@ async fn failures_without_the_bound_certificate_do_not_count() {
     // A stranger's certificate (not bound) naming hong.
     let r = try_sign_in(&f, &policy, 2, "guess", "10.0.0.9", NOW).await;
     assert_eq!(r.unwrap_err(), RefusalReason::CertificateNotBound);
-    let a = f
-        .store
-        .account("hong")
-        .await
-        .expect("read")
-        .expect("exists");
+    let a = f.hong().await;
     assert_eq!((a.state, a.failed_logins), (AccountState::Active, 0));
     try_sign_in(&f, &policy, 1, PASSWORD, "10.0.0.1", NOW)
         .await
@@ -178,9 +183,7 @@ async fn failures_without_the_bound_certificate_do_not_count() {
 async fn a_success_resets_the_failure_count() {
     let f = fixture(|_| {}).await;
     let policy = SignInPolicy::default();
-    for _ in 0..4 {
-        let _ = try_sign_in(&f, &policy, 1, "wrong", "10.0.0.1", NOW).await;
-    }
+    f.wrong_passwords(&policy, 4).await;
     let a = try_sign_in(&f, &policy, 1, PASSWORD, "10.0.0.1", NOW).await;
     assert_eq!(a.expect("right password").failed_logins, 0);
     let r = try_sign_in(&f, &policy, 1, "wrong", "10.0.0.1", NOW).await;
@@ -238,12 +241,7 @@ async fn networks_of_the_organisation_and_of_the_account() {
     let r = try_sign_in(&f, &policy, 1, PASSWORD, "192.0.2.1", NOW).await;
     assert_eq!(r.unwrap_err(), RefusalReason::NetworkNotAllowed);
     // The account's own list replaces its organisation's.
-    let mut a = f
-        .store
-        .account("hong")
-        .await
-        .expect("read")
-        .expect("exists");
+    let mut a = f.hong().await;
     a.settings.insert("networks".into(), "192.0.2.0/24".into());
     f.store.update_account(a).await.expect("update");
     try_sign_in(&f, &policy, 1, PASSWORD, "192.0.2.1", NOW)
@@ -330,12 +328,7 @@ async fn wrong_codes_count_toward_the_lockout() {
     let r = try_sign_in(&f, &policy, 1, &wrong, "10.0.0.1", NOW).await;
     assert_eq!(r.unwrap_err(), RefusalReason::TotpInvalid);
     let _ = try_sign_in(&f, &policy, 1, &wrong, "10.0.0.1", NOW).await;
-    let a = f
-        .store
-        .account("hong")
-        .await
-        .expect("read")
-        .expect("exists");
+    let a = f.hong().await;
     assert_eq!(a.state, AccountState::Locked);
 }
 

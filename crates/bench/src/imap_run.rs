@@ -16,7 +16,7 @@ use crate::client::SmtpClient;
 use crate::imap_client::SignIn;
 use crate::imap_idle::{HolderAccount, HolderPlan};
 use crate::imap_mix::{self, MixPlan, Notice, Op};
-use crate::install::{self, DOMAIN, Installation, Recipient, Sender};
+use crate::install::{self, DOMAIN, Recipient, Sender, Setup};
 use crate::message::{self, Envelope, Rng};
 use crate::procstat;
 use crate::report::percentile;
@@ -52,55 +52,45 @@ pub struct ImapOptions {
     pub keep_dir: bool,
 }
 
-/// A fresh installation in a temporary directory, kept on request.
-struct Workspace {
-    _guard: Option<tempfile::TempDir>,
-    inst: Installation,
-}
-
+/// A fresh installation in a temporary directory, kept on request; `edit` adjusts its
+/// configuration.
 async fn install(
     opts: &ImapOptions,
     prefix: &str,
     senders: usize,
     recipients: usize,
-    extra: &str,
-) -> anyhow::Result<Workspace> {
-    let tmp = tempfile::Builder::new().prefix(prefix).tempdir()?;
-    let dir = tmp.path().to_owned();
-    let guard = if opts.keep_dir {
-        eprintln!("keeping {}", tmp.keep().display());
-        None
-    } else {
-        Some(tmp)
-    };
-    let (level, extra) = (opts.log_level.clone(), extra.to_owned());
+    edit: impl FnOnce(&mut certmail_config::Config) + Send + 'static,
+) -> anyhow::Result<Setup> {
+    let mut tmp = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    if opts.keep_dir {
+        tmp.disable_cleanup(true);
+        eprintln!("keeping {}", tmp.path().display());
+    }
+    let (level, certmail) = (opts.log_level.clone(), opts.certmail.clone());
     let t = Instant::now();
     let inst = tokio::task::spawn_blocking(move || {
-        install::write_files_with(&dir, senders, recipients, &level, &extra)
+        install::write_files(tmp, &certmail, (senders, recipients), &level, edit)
     })
     .await
     .context("PKI generation panicked")??;
-    inst.create_accounts(&opts.certmail).await?;
+    inst.create_accounts().await?;
     eprintln!(
         "setup: {} accounts with certificates in {:.1} s ({})",
         senders + recipients,
         t.elapsed().as_secs_f64(),
-        inst.dir.display()
+        inst.dir().display()
     );
-    Ok(Workspace {
-        _guard: guard,
-        inst,
-    })
+    Ok(inst)
 }
 
 /// Starts the daemon on `inst`; returns it with its IMAPS and submissions addresses.
 async fn start(
-    inst: &Installation,
+    inst: &Setup,
     certmail: &Path,
 ) -> anyhow::Result<(crate::daemon::DaemonProcess, SocketAddr, SocketAddr)> {
     let d = crate::daemon::DaemonProcess::start(
         certmail,
-        &inst.config,
+        &inst.install.config_path,
         &inst.log,
         "submissions",
         Duration::from_secs(60),
@@ -169,8 +159,7 @@ pub async fn fill(
 
 /// The load mix and the delivery-to-IDLE latency: prints their tables.
 pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
-    let ws = install(opts, "certmail-bench-imap-", 4, opts.clients + 1, "").await?;
-    let inst = &ws.inst;
+    let inst = &install(opts, "certmail-bench-imap-", 4, opts.clients + 1, |_| {}).await?;
     let (d, imaps, subs) = start(inst, &opts.certmail).await?;
     let (mix_accounts, watcher) = inst.recipients.split_at(opts.clients);
     let watcher = &watcher[0];
@@ -178,7 +167,7 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
 
     let plan = MixPlan {
         addr: imaps,
-        server_ca: inst.server_ca.clone(),
+        server_ca: inst.install.server_ca.clone(),
         accounts: mix_accounts.to_vec(),
         senders: inst.senders.iter().map(|s| s.address.clone()).collect(),
         duration: opts.duration,
@@ -197,7 +186,7 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
         };
         imap_mix::notify_latency(
             (imaps, subs),
-            &inst.server_ca,
+            &inst.install.server_ca,
             &inst.senders[0],
             watcher,
             usize::MAX,
@@ -214,7 +203,7 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     let load_average = procstat::load_average();
     let quiet = imap_mix::notify_latency(
         (imaps, subs),
-        &inst.server_ca,
+        &inst.install.server_ca,
         &inst.senders[1],
         watcher,
         opts.deliveries,
@@ -236,7 +225,7 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
 /// Fills the INBOXes of `accounts` with the messages of the load run, and says how long
 /// it took.
 async fn fill_inboxes(
-    inst: &Installation,
+    inst: &Setup,
     subs: SocketAddr,
     accounts: &[Recipient],
     opts: &ImapOptions,
@@ -244,7 +233,7 @@ async fn fill_inboxes(
     let t = Instant::now();
     fill(
         subs,
-        &inst.server_ca,
+        &inst.install.server_ca,
         &inst.senders,
         accounts,
         opts.messages,
@@ -392,18 +381,18 @@ fn print_notices(what: &str, notices: &[Notice]) {
 /// The memory part: idle signed-in connections held by a second process, the daemon's
 /// RSS read at each step.
 pub async fn memory(opts: &ImapOptions) -> anyhow::Result<()> {
-    let extra = format!(
-        "\n[auth]\nrequire_password = {}\nmax_connections_per_session = 1000000\n",
-        opts.memory_sign_in == SignIn::Plain
-    );
+    let require_password = opts.memory_sign_in == SignIn::Plain;
     let accounts = opts.memory_accounts;
-    let ws = install(opts, "certmail-bench-imapmem-", 2, accounts, &extra).await?;
-    let inst = &ws.inst;
+    let inst = &install(opts, "certmail-bench-imapmem-", 2, accounts, move |c| {
+        c.auth.require_password = require_password;
+        c.auth.max_connections_per_session = 1_000_000;
+    })
+    .await?;
     let (d, imaps, subs) = start(inst, &opts.certmail).await?;
     if opts.memory_messages > 0 {
         fill(
             subs,
-            &inst.server_ca,
+            &inst.install.server_ca,
             &inst.senders,
             &inst.recipients,
             opts.memory_messages,
@@ -414,7 +403,7 @@ pub async fn memory(opts: &ImapOptions) -> anyhow::Result<()> {
         .map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
     }
     let plan = holder_plan(inst, imaps, opts);
-    let plan_path = inst.dir.join("idle-plan.tsv");
+    let plan_path = inst.dir().join("idle-plan.tsv");
     std::fs::write(&plan_path, plan.to_text())?;
     let mut holder = spawn_holder(&plan_path)?;
     let mut to_holder = holder.stdin.take().context("stdin piped")?;
@@ -489,10 +478,10 @@ fn spawn_holder(plan: &std::path::Path) -> anyhow::Result<tokio::process::Child>
 }
 
 /// The idle-connection holder's plan: every recipient from its own loopback address.
-fn holder_plan(inst: &Installation, imaps: SocketAddr, opts: &ImapOptions) -> HolderPlan {
+fn holder_plan(inst: &Setup, imaps: SocketAddr, opts: &ImapOptions) -> HolderPlan {
     HolderPlan {
         addr: imaps,
-        server_ca: inst.server_ca.clone(),
+        server_ca: inst.install.server_ca.clone(),
         sign_in: opts.memory_sign_in,
         timeout: opts.timeout,
         accounts: inst

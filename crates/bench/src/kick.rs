@@ -59,13 +59,15 @@ pub async fn run(certmail: PathBuf, rounds: usize, connections: usize) -> anyhow
     let tmp = tempfile::Builder::new()
         .prefix("certmail-bench-kick-")
         .tempdir()?;
-    let dir = tmp.path().to_owned();
-    let inst =
-        tokio::task::spawn_blocking(move || install::write_files(&dir, 1, 1, "warn")).await??;
-    inst.create_accounts(&certmail).await?;
+    let bin = certmail.clone();
+    let inst = tokio::task::spawn_blocking(move || {
+        install::write_files(tmp, &bin, (1, 1), "warn", |_| {})
+    })
+    .await??;
+    inst.create_accounts().await?;
     let d = daemon::DaemonProcess::start(
         &certmail,
-        &inst.config,
+        &inst.install.config_path,
         &inst.log,
         "imaps",
         Duration::from_secs(60),
@@ -73,7 +75,7 @@ pub async fn run(certmail: PathBuf, rounds: usize, connections: usize) -> anyhow
     .await?;
     let addr = d.listener("imaps").context("no imaps listener")?;
     let user = &inst.senders[0];
-    let cfg = crate::tls::client_config(&inst.server_ca, &user.cert, &user.key)?;
+    let cfg = crate::tls::client_config(&inst.install.server_ca, &user.cert, &user.key)?;
 
     let mut kicks = Vec::with_capacity(rounds);
     for round in 0..rounds {

@@ -37,7 +37,7 @@ pub struct RunOptions {
 /// the figures and the replies of refused messages.
 pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(SmtpRun, Vec<Reply>)> {
     // Dropped (removing the directory) after the daemon, which is declared later.
-    let (_tmp_guard, inst, store_fs) = set_up(opts, parent).await?;
+    let (inst, store_fs) = set_up(opts, parent).await?;
     let daemon = start_daemon(opts, &inst).await?;
     let addr = daemon
         .listener("submissions")
@@ -47,7 +47,7 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
         messages: opts.messages,
         size: opts.size,
         addr,
-        server_ca: inst.server_ca.clone(),
+        server_ca: inst.install.server_ca.clone(),
         senders: inst.senders.clone(),
         recipients: Arc::new(inst.recipients.clone()),
         reply_timeout: opts.reply_timeout,
@@ -65,15 +65,20 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
     let load_average = procstat::load_average();
     let delivered = match daemon.listener("imaps") {
         Some(imaps) if opts.verify => Some(
-            verify::count_delivered(imaps, &inst.server_ca, &inst.recipients, opts.reply_timeout)
-                .await
-                .map_err(|e| daemon::with_log_tail(e, &inst.log))?,
+            verify::count_delivered(
+                imaps,
+                &inst.install.server_ca,
+                &inst.recipients,
+                opts.reply_timeout,
+            )
+            .await
+            .map_err(|e| daemon::with_log_tail(e, &inst.log))?,
         ),
         _ => None,
     };
     daemon.stop(Duration::from_secs(10)).await;
     if opts.keep_dir {
-        eprintln!("kept: {}", inst.dir.display());
+        eprintln!("kept: {}", inst.dir().display());
     }
 
     let finished = outcome.clients.iter().filter_map(|c| c.finished).max();
@@ -111,51 +116,45 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
 }
 
 /// Writes the installation into a new directory under `parent` (kept with `--keep-dir`)
-/// and creates its accounts; returns the directory's guard (`None` when kept), the
-/// installation and the file system the store is on.
-async fn set_up(
-    opts: &RunOptions,
-    parent: &Path,
-) -> anyhow::Result<(Option<tempfile::TempDir>, install::Installation, String)> {
-    let tmp = tempfile::Builder::new()
+/// and creates its accounts; returns it and the file system the store is on.
+async fn set_up(opts: &RunOptions, parent: &Path) -> anyhow::Result<(install::Setup, String)> {
+    let mut tmp = tempfile::Builder::new()
         .prefix("certmail-bench-")
         .tempdir_in(parent)
         .with_context(|| format!("creating a directory in {}", parent.display()))?;
-    let (guard, dir) = if opts.keep_dir {
-        (None, tmp.keep())
-    } else {
-        let path = tmp.path().to_owned();
-        (Some(tmp), path)
-    };
-    let store_fs = procstat::filesystem_of(&dir).map_or_else(
+    tmp.disable_cleanup(opts.keep_dir);
+    let store_fs = procstat::filesystem_of(tmp.path()).map_or_else(
         || "unknown".to_owned(),
         |(fs, src)| format!("{fs} on {src}"),
     );
 
     let t = Instant::now();
-    let (c, a, level) = (opts.concurrency, opts.accounts, opts.log_level.clone());
-    let inst = tokio::task::spawn_blocking(move || install::write_files(&dir, c, a, &level))
-        .await
-        .context("PKI generation panicked")??;
-    inst.create_accounts(&opts.certmail).await?;
+    let (c, a) = (opts.concurrency, opts.accounts);
+    let (level, certmail) = (opts.log_level.clone(), opts.certmail.clone());
+    let inst = tokio::task::spawn_blocking(move || {
+        install::write_files(tmp, &certmail, (c, a), &level, |_| {})
+    })
+    .await
+    .context("PKI generation panicked")??;
+    inst.create_accounts().await?;
     eprintln!(
         "setup: {} senders with certificates, {} recipients in {:.1} s ({}, {store_fs})",
         inst.senders.len(),
         inst.recipients.len(),
         t.elapsed().as_secs_f64(),
-        inst.dir.display()
+        inst.dir().display()
     );
-    Ok((guard, inst, store_fs))
+    Ok((inst, store_fs))
 }
 
 /// Starts the daemon on `inst` and waits for its submissions listener.
 async fn start_daemon(
     opts: &RunOptions,
-    inst: &install::Installation,
+    inst: &install::Setup,
 ) -> anyhow::Result<daemon::DaemonProcess> {
     let daemon = daemon::DaemonProcess::start(
         &opts.certmail,
-        &inst.config,
+        &inst.install.config_path,
         &inst.log,
         "submissions",
         Duration::from_secs(60),

@@ -380,6 +380,16 @@ fn validate_imap(c: &Config, bad: &mut impl FnMut(&str, String)) {
 
 /// No two listeners on one address (port 0 excepted: the OS picks).
 fn validate_listeners(c: &Config, bad: &mut impl FnMut(&str, String)) {
+    if !(1..=super::HTTP_BODY_CAP).contains(&c.http.max_request_bytes) {
+        bad(
+            "[http] max_request_bytes",
+            format!(
+                "{} is out of range; use 1 to {} (the default 16384 fits every client)",
+                c.http.max_request_bytes,
+                super::HTTP_BODY_CAP
+            ),
+        );
+    }
     let mut seen = HashSet::new();
     for (key, addrs) in [
         ("[imap] listen_tls", &c.imap.listen_tls),
@@ -528,6 +538,18 @@ mod tests {
             "[pki]\ncerts_dir = \"/x\"\ncrl_dir = \"/x\"\n[web]\npublic_ur = \"https://a\"\n";
         let problems = check(typo).expect_err("unknown key");
         assert_eq!(problems[0].key, "[web] public_ur", "{problems:?}");
+    }
+
+    #[test]
+    fn the_http_body_limit_is_bounded() {
+        let text = "[pki]\ncerts_dir = \"/nonexistent\"\ncrl_dir = \"/nonexistent\"\n\
+                    [http]\nmax_request_bytes = 0\n";
+        let problems = check(text).expect_err("zero bytes");
+        let p = problems
+            .iter()
+            .find(|p| p.key == "[http] max_request_bytes")
+            .expect("named");
+        assert!(p.message.contains("1 to 1048576"), "{p:?}");
     }
 
     #[test]

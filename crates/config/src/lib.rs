@@ -73,16 +73,36 @@ pub struct Config {
 }
 
 /// `[http]`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSection {
-    /// Prometheus metrics (`GET /metrics`) listeners. Keep them on localhost: the figures
-    /// name accounts' activity. Empty (the default): no metrics listener.
+    /// Prometheus metrics (`GET /metrics`) and readiness (`GET /healthz`: 200, or 503
+    /// naming what is not ready) listeners. Keep them on localhost or where only the
+    /// monitoring and the load balancer reach them. Empty (the default): none.
     pub metrics_listen: Vec<SocketAddr>,
-    /// Thunderbird autoconfig listeners (`/.well-known/autoconfig/mail/config-v1.1.xml`
-    /// and `/mail/config-v1.1.xml`), for the local domains. Empty (the default): none; put
-    /// one behind the organisation's web server or on port 80 of `autoconfig.<domain>`.
+    /// Mail-client set-up listeners, for the local domains: Thunderbird's autoconfig
+    /// (`/.well-known/autoconfig/mail/config-v1.1.xml`, `/mail/config-v1.1.xml`),
+    /// Outlook's autodiscover (`POST /autodiscover/autodiscover.xml`) and Apple's profile
+    /// (`/apple/certmail.mobileconfig?email=ADDRESS`). Empty (the default): none; put one
+    /// behind the organisation's web server or on port 80 of `autoconfig.<domain>`.
     pub autoconfig_listen: Vec<SocketAddr>,
+    /// Largest request body these listeners read, bytes (Outlook's autodiscover request
+    /// is about 400). Default 16384: room for any client's request, little for a flood.
+    /// At most [`HTTP_BODY_CAP`].
+    pub max_request_bytes: usize,
+}
+
+/// The most `[http] max_request_bytes` may be (1 MiB).
+pub const HTTP_BODY_CAP: usize = 1024 * 1024;
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            metrics_listen: Vec::new(),
+            autoconfig_listen: Vec::new(),
+            max_request_bytes: 16 * 1024,
+        }
+    }
 }
 
 /// `[server]`.

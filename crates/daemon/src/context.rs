@@ -54,6 +54,9 @@ pub struct Daemon {
     /// The self-service web, when `[web] listen` was set at start (its context is rebuilt
     /// on reload).
     pub web: Option<WebHandle>,
+    /// Set once every listener of the configuration is bound (`/healthz` reports ready
+    /// only then).
+    pub listeners_bound: std::sync::atomic::AtomicBool,
     /// Cluster mode's handles, with `[store] backend = "postgres"`.
     pub cluster: Option<Cluster>,
 }

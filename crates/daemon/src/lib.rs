@@ -6,6 +6,8 @@
 //! From the bottom up; a module imports only modules above it in this list, never one
 //! below (no import cycle):
 //!
+//! - [`dates`]: every date printed or read (RFC 3339, days, `--since` forms), via chrono;
+//!   a leaf.
 //! - [`crl_fetch`]: the `certmail crl fetch` job (LDAP/HTTP distribution points into
 //!   `[pki] crl_dir`) and its `[crl_fetch]` section; it imports nothing of this crate.
 //! - [`config`]: the TOML configuration, checked key by key.
@@ -39,5 +41,6 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod crl_fetch;
+pub mod dates;
 pub mod services;
 pub mod tls;

@@ -3,7 +3,7 @@
 //! we refuse, `NO [SERVERBUG]` for ours).
 
 use imap_codec::imap_types::{
-    core::{Charset, Tag},
+    core::Tag,
     response::{Code, Status},
 };
 
@@ -15,7 +15,7 @@ use crate::{
         response::{bad, code, no},
         seqmap::SeqMapError,
     },
-    search_charset::{LISTED_CHARSETS, UnsupportedCharset},
+    search_charset::{UnsupportedCharset, bad_charset},
 };
 
 /// Errors of the IMAP protocol layer that end a command.
@@ -70,17 +70,7 @@ impl ImapError {
             ),
             ImapError::Syntax(SyntaxError(why)) => bad(Some(tag), &format!("Syntax error: {why}")),
             // RFC 3501 §6.4.4: NO [BADCHARSET (...)] lists what we support.
-            ImapError::Charset(_) => {
-                let allowed = LISTED_CHARSETS
-                    .iter()
-                    .filter_map(|c| Charset::try_from(*c).ok())
-                    .collect();
-                no(
-                    tag,
-                    Some(Code::BadCharset { allowed }),
-                    "Unsupported search charset",
-                )
-            }
+            ImapError::Charset(_) => no(tag, Some(bad_charset()), "Unsupported search charset"),
         }
     }
 }

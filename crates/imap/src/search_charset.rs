@@ -4,6 +4,7 @@
 
 use imap_codec::imap_types::{
     core::{AString, Charset, Vec1},
+    response::Code,
     search::SearchKey,
 };
 use mail_parser::decoders::charsets::map::charset_decoder;
@@ -15,6 +16,27 @@ pub struct UnsupportedCharset(pub String);
 
 /// The charsets to list in `NO [BADCHARSET (...)]`.
 pub const LISTED_CHARSETS: &[&str] = &["UTF-8", "US-ASCII", "EUC-KR"];
+
+/// `[BADCHARSET (...)]` listing [`LISTED_CHARSETS`] (RFC 3501 §6.4.4).
+pub fn bad_charset() -> Code<'static> {
+    let allowed = LISTED_CHARSETS
+        .iter()
+        .filter_map(|c| Charset::try_from(*c).ok())
+        .collect();
+    Code::BadCharset { allowed }
+}
+
+/// The criteria of a SEARCH, SORT or THREAD as one key (several are ANDed), every string
+/// converted from `charset` to UTF-8.
+pub fn criteria_to_utf8(
+    criteria: &Vec1<SearchKey<'_>>,
+    charset: Option<&Charset<'_>>,
+) -> Result<SearchKey<'static>, UnsupportedCharset> {
+    match criteria.as_ref() {
+        [single] => to_utf8(single, charset),
+        _ => to_utf8(&SearchKey::And(criteria.clone()), charset),
+    }
+}
 
 /// Converts every string of `key` from `charset` to UTF-8.
 pub fn to_utf8(

@@ -5,7 +5,7 @@
 //! with RFC 2047 encoded-words decoded and MIME text parts with their transfer encoding and
 //! charset (EUC-KR included) decoded, both by mail-parser. Dates ignore time and timezone.
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::NaiveDate;
 use imap_codec::imap_types::{
     flag::Flag,
     search::SearchKey,
@@ -15,23 +15,16 @@ use mail_parser::{
     Address, HeaderName, HeaderValue, Message, MessageParser, MessagePart, PartType,
 };
 
+use crate::fetch_items::FetchFacts;
+
 /// What SEARCH knows about one message of the selected mailbox.
 #[derive(Debug, Clone, Copy)]
 pub struct SearchMessage<'a> {
     /// Message sequence number.
     pub seq: u32,
-    /// UID.
-    pub uid: u32,
-    /// The message's flags (system flags and keywords; \Recent is `recent`).
-    pub flags: &'a [Flag<'static>],
-    /// Whether this session sees the message as \Recent.
-    pub recent: bool,
-    /// INTERNALDATE.
-    pub internal_date: DateTime<FixedOffset>,
-    /// RFC822.SIZE.
-    pub size: u32,
-    /// The message's MODSEQ (RFC 7162).
-    pub modseq: u64,
+    /// What the store knows about it (UID, flags, \Recent, INTERNALDATE, size, MODSEQ): the
+    /// same facts FETCH answers from.
+    pub facts: FetchFacts<'a>,
     /// The raw message.
     pub raw: &'a [u8],
     /// The message parsed by mail-parser (`None` if it could not be parsed: strings are then
@@ -149,7 +142,7 @@ pub fn matches(key: &SearchKey<'_>, message: &SearchMessage<'_>, scope: SearchSc
         SearchKey::Not(k) => !matches(k, m, scope),
         SearchKey::All => true,
         SearchKey::SequenceSet(set) => set_contains(set, m.seq, scope.max_seq),
-        SearchKey::Uid(set) => set_contains(set, m.uid, scope.max_uid),
+        SearchKey::Uid(set) => set_contains(set, m.facts.uid, scope.max_uid),
         SearchKey::Answered => has_flag(m, &Flag::Answered),
         SearchKey::Deleted => has_flag(m, &Flag::Deleted),
         SearchKey::Draft => has_flag(m, &Flag::Draft),
@@ -162,15 +155,15 @@ pub fn matches(key: &SearchKey<'_>, message: &SearchMessage<'_>, scope: SearchSc
         SearchKey::Unseen => !has_flag(m, &Flag::Seen),
         SearchKey::Keyword(k) => has_keyword(m, k.as_ref()),
         SearchKey::Unkeyword(k) => !has_keyword(m, k.as_ref()),
-        SearchKey::Recent => m.recent,
+        SearchKey::Recent => m.facts.recent,
         // RFC 3501: NEW is "RECENT UNSEEN", OLD is "NOT RECENT".
-        SearchKey::New => m.recent && !has_flag(m, &Flag::Seen),
-        SearchKey::Old => !m.recent,
-        SearchKey::Larger(n) => m.size > *n,
-        SearchKey::Smaller(n) => m.size < *n,
-        SearchKey::Before(d) => m.internal_date.date_naive() < *d.as_ref(),
-        SearchKey::On(d) => m.internal_date.date_naive() == *d.as_ref(),
-        SearchKey::Since(d) => m.internal_date.date_naive() >= *d.as_ref(),
+        SearchKey::New => m.facts.recent && !has_flag(m, &Flag::Seen),
+        SearchKey::Old => !m.facts.recent,
+        SearchKey::Larger(n) => m.facts.size > *n,
+        SearchKey::Smaller(n) => m.facts.size < *n,
+        SearchKey::Before(d) => m.facts.internal_date.date_naive() < *d.as_ref(),
+        SearchKey::On(d) => m.facts.internal_date.date_naive() == *d.as_ref(),
+        SearchKey::Since(d) => m.facts.internal_date.date_naive() >= *d.as_ref(),
         SearchKey::SentBefore(d) => sent_date(m).is_some_and(|s| s < *d.as_ref()),
         SearchKey::SentOn(d) => sent_date(m).is_some_and(|s| s == *d.as_ref()),
         SearchKey::SentSince(d) => sent_date(m).is_some_and(|s| s >= *d.as_ref()),
@@ -189,7 +182,7 @@ pub fn matches(key: &SearchKey<'_>, message: &SearchMessage<'_>, scope: SearchSc
         }
         // RFC 7162 §3.1.5: messages whose modseq is at least the given value. We keep one
         // modseq per message, so the optional entry name/type does not narrow the match.
-        SearchKey::ModSequence { modseq, .. } => m.modseq >= *modseq,
+        SearchKey::ModSequence { modseq, .. } => m.facts.modseq >= *modseq,
     }
 }
 
@@ -210,11 +203,12 @@ pub fn set_contains(set: &SequenceSet, value: u32, max: u32) -> bool {
 }
 
 fn has_flag(m: &SearchMessage<'_>, flag: &Flag<'_>) -> bool {
-    m.flags.iter().any(|f| f == flag)
+    m.facts.flags.iter().any(|f| f == flag)
 }
 
 fn has_keyword(m: &SearchMessage<'_>, keyword: &str) -> bool {
-    m.flags
+    m.facts
+        .flags
         .iter()
         .any(|f| matches!(f, Flag::Keyword(k) if k.as_ref().eq_ignore_ascii_case(keyword)))
 }

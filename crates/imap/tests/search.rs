@@ -8,6 +8,7 @@ use std::{fs, path::Path};
 
 use certmail_imap::{
     commands::search::{Reads, reads},
+    fetch_items::FetchFacts,
     message::cache::header_block,
     search_eval::{SearchMessage, SearchScope, fields_parser, matches, parser_for},
 };
@@ -87,12 +88,14 @@ impl Fixture {
         let parsed = parser.parse(content);
         let message = SearchMessage {
             seq: 4,
-            uid: 200,
-            flags: &self.flags,
-            recent: self.recent,
-            internal_date: self.date,
-            size: u32::try_from(self.raw.len()).expect("small test message"),
-            modseq: 77,
+            facts: FetchFacts {
+                uid: 200,
+                flags: &self.flags,
+                recent: self.recent,
+                internal_date: self.date,
+                size: u32::try_from(self.raw.len()).expect("small test message"),
+                modseq: 77,
+            },
             raw: content,
             parsed: parsed.as_ref(),
         };

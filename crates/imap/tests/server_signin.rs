@@ -14,13 +14,9 @@ fn b64(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_with_certificate_and_password_creates_the_default_mailboxes() {
-    let server = TestServer::start(true).await;
-    let mut c = server.connect().await;
+    let (_server, mut c) = TestServer::connected(true).await;
     let reply = c.command(&format!("LOGIN hong \"{PASSWORD}\"")).await;
-    assert!(
-        tagged(&reply).starts_with("a1 OK [CAPABILITY IMAP4REV1"),
-        "{reply:?}"
-    );
+    assert_tagged(&reply, "a1 OK [CAPABILITY IMAP4REV1");
     assert!(
         !tagged(&reply).contains("AUTH="),
         "no mechanisms after sign-in"
@@ -47,52 +43,39 @@ async fn login_with_certificate_and_password_creates_the_default_mailboxes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authenticate_plain_with_and_without_initial_response() {
-    let server = TestServer::start(true).await;
-    let mut c = server.connect().await;
+    let (server, mut c) = TestServer::connected(true).await;
     let creds = b64(format!("\0hong\0{PASSWORD}").as_bytes());
-    let reply = c.command(&format!("AUTHENTICATE PLAIN {creds}")).await;
-    assert!(tagged(&reply).starts_with("a1 OK"), "{reply:?}");
+    c.command_tagged(&format!("AUTHENTICATE PLAIN {creds}"), "a1 OK")
+        .await;
 
     let mut c = server.connect().await;
     c.send("p1 AUTHENTICATE PLAIN\r\n").await;
     assert_eq!(c.line().await, "+ ");
     c.send(&format!("{creds}\r\n")).await;
     let reply = c.until_tagged("p1").await;
-    assert!(tagged(&reply).starts_with("p1 OK"), "{reply:?}");
+    assert_tagged(&reply, "p1 OK");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_is_refused_with_authenticationfailed() {
-    let server = TestServer::start(true).await;
-    let mut c = server.connect().await;
-    let reply = c.command("LOGIN hong \"wrong\"").await;
-    assert!(
-        tagged(&reply).starts_with("a1 NO [AUTHENTICATIONFAILED]"),
-        "{reply:?}"
-    );
-    let reply = c.command("SELECT INBOX").await;
-    assert!(
-        tagged(&reply).starts_with("a2 BAD"),
-        "not signed in: {reply:?}"
-    );
+    let (_server, mut c) = TestServer::connected(true).await;
+    c.command_tagged("LOGIN hong \"wrong\"", "a1 NO [AUTHENTICATIONFAILED]")
+        .await;
+    c.command_tagged("SELECT INBOX", "a2 BAD").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_with_authzid_signs_in_when_policy_allows() {
-    let server = TestServer::start(false).await;
-    let mut c = server.connect().await;
+    let (_server, mut c) = TestServer::connected(false).await;
     // RFC 3501 §6.2.2: the mechanism that can succeed is advertised.
     let caps = c.command("CAPABILITY").await;
     assert!(caps[0].contains(" AUTH=PLAIN AUTH=EXTERNAL"), "{caps:?}");
-    let reply = c
-        .command(&format!("AUTHENTICATE EXTERNAL {}", b64(b"hong")))
-        .await;
-    assert!(tagged(&reply).starts_with("a2 OK"), "{reply:?}");
+    let external = format!("AUTHENTICATE EXTERNAL {}", b64(b"hong"));
+    c.command_tagged(&external, "a2 OK").await;
 
     // With the password required, EXTERNAL alone is neither offered nor accepted: it is
     // refused with a sentence.
-    let strict = TestServer::start(true).await;
-    let mut c = strict.connect().await;
+    let (_strict, mut c) = TestServer::connected(true).await;
     let caps = c.command("CAPABILITY").await;
     assert!(!caps[0].contains("AUTH=EXTERNAL"), "{caps:?}");
     let reply = c.command("AUTHENTICATE EXTERNAL =").await;
@@ -108,11 +91,22 @@ async fn no_certificate_is_refused_at_sign_in_not_at_the_greeting() {
     let tcp = TcpStream::connect(server.tls_addr).await.expect("connect");
     let mut c = Client::new(tls_connect(tcp, config).await);
     assert!(c.line().await.starts_with("* OK"));
-    let reply = c.command(&format!("LOGIN hong \"{PASSWORD}\"")).await;
-    assert!(
-        tagged(&reply).starts_with("a1 NO [AUTHENTICATIONFAILED]"),
-        "{reply:?}"
-    );
+    c.command_tagged(
+        &format!("LOGIN hong \"{PASSWORD}\""),
+        "a1 NO [AUTHENTICATIONFAILED]",
+    )
+    .await;
+}
+
+/// Sends `command` (if any) on a plaintext connection and reads one line back, keeping no
+/// read-ahead (a TLS handshake may follow on the same socket).
+async fn plain_line(tcp: &mut TcpStream, command: &[u8]) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    tcp.write_all(command).await.expect("write");
+    let mut line = String::new();
+    let mut reader = BufReader::new(tcp);
+    reader.read_line(&mut line).await.expect("a line");
+    line
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,32 +115,20 @@ async fn starttls_on_the_plaintext_port_then_sign_in_without_a_second_greeting()
     let mut tcp = TcpStream::connect(server.plain_addr)
         .await
         .expect("connect");
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let mut reader = BufReader::new(&mut tcp);
-    let mut line = String::new();
-    reader.read_line(&mut line).await.expect("greeting");
+    let line = plain_line(&mut tcp, b"").await;
     assert!(
         line.contains("STARTTLS") && line.contains("LOGINDISABLED"),
         "{line}"
     );
-    drop(reader);
-    tcp.write_all(b"s1 LOGIN hong pw\r\n").await.expect("write");
-    let mut reader = BufReader::new(&mut tcp);
-    line.clear();
-    reader.read_line(&mut line).await.expect("reply");
+    let line = plain_line(&mut tcp, b"s1 LOGIN hong pw\r\n").await;
     assert!(line.starts_with("s1 NO [PRIVACYREQUIRED]"), "{line}");
-    drop(reader);
-    tcp.write_all(b"s2 STARTTLS\r\n").await.expect("write");
-    let mut reader = BufReader::new(&mut tcp);
-    line.clear();
-    reader.read_line(&mut line).await.expect("reply");
+    let line = plain_line(&mut tcp, b"s2 STARTTLS\r\n").await;
     assert!(line.starts_with("s2 OK"), "{line}");
-    drop(reader);
     let mut c = Client::new(tls_connect(tcp, server.client_config()).await);
     // No greeting after the handshake: the first line is the answer to our command.
     let reply = c.command(&format!("LOGIN hong \"{PASSWORD}\"")).await;
     assert_eq!(reply.len(), 1, "{reply:?}");
-    assert!(tagged(&reply).starts_with("a1 OK"), "{reply:?}");
+    assert_tagged(&reply, "a1 OK");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,12 +138,7 @@ async fn a_kicked_session_hears_bye_even_while_idling() {
     ok(c.command("SELECT INBOX").await);
     c.send("i1 IDLE\r\n").await;
     assert!(c.line().await.starts_with('+'));
-    let kicked = server
-        .ctx
-        .registry
-        .kick(ACCOUNT, certmail_session::KickReason::AdminKick)
-        .await;
-    assert_eq!(kicked, 1);
+    assert_eq!(server.admin_kick().await, 1, "one connection ended");
     let bye = c.line().await;
     assert_eq!(bye, "* BYE [UNAVAILABLE] Session ended by an administrator");
     assert!(c.closed().await);
@@ -247,12 +224,7 @@ async fn a_kick_ends_a_connection_whose_client_stopped_reading() {
         "{}",
         String::from_utf8_lossy(&first)
     );
-    let kicked = server
-        .ctx
-        .registry
-        .kick(ACCOUNT, certmail_session::KickReason::AdminKick)
-        .await;
-    assert_eq!(kicked, 1);
+    assert_eq!(server.admin_kick().await, 1, "one connection ended");
     // The server drops the connection at once instead of finishing the 24 MB answer.
     use tokio::io::AsyncReadExt as _;
     let mut rest = Vec::new();

@@ -302,29 +302,26 @@ async fn enable_imap4rev2_and_our_own_commands_after_sign_in() {
 
 #[tokio::test]
 async fn state_rules() {
-    transcript(
-        "a1 SELECT INBOX\r\na2 STARTTLS\r\na3 LOGIN hong secret\r\na4 SELECT INBOX\r\na5 NOOP\r\n",
-        &format!(
-            "a1 BAD Sign in first (AUTHENTICATE or LOGIN)\r\na2 BAD TLS is already active\r\n\
-             a3 OK [CAPABILITY {CAPS_AUTH}] Signed in\r\na4 NO [UNHANDLED-IN-TEST] SELECT\r\n\
-             a5 NO [UNHANDLED-IN-TEST] NOOP\r\n"
+    for (client, server) in [
+        (
+            "a1 SELECT INBOX\r\na2 STARTTLS\r\na3 LOGIN hong secret\r\na4 SELECT INBOX\r\na5 NOOP\r\n",
+            format!(
+                "a1 BAD Sign in first (AUTHENTICATE or LOGIN)\r\na2 BAD TLS is already active\r\n\
+                 a3 OK [CAPABILITY {CAPS_AUTH}] Signed in\r\na4 NO [UNHANDLED-IN-TEST] SELECT\r\n\
+                 a5 NO [UNHANDLED-IN-TEST] NOOP\r\n"
+            ),
         ),
-        "authenticated",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn idle_needs_sign_in_and_is_left_to_the_caller_after() {
-    transcript(
-        "a1 IDLE\r\na2 LOGIN hong secret\r\na3 IDLE\r\n",
-        &format!(
-            "a1 BAD Sign in first (AUTHENTICATE or LOGIN)\r\na2 OK [CAPABILITY {CAPS_AUTH}] Signed in\r\n\
-             [unhandled IdleCommandReceived {{ tag: Tag(\"a3\") }}]"
+        // IDLE needs sign-in, and is left to the caller after.
+        (
+            "a1 IDLE\r\na2 LOGIN hong secret\r\na3 IDLE\r\n",
+            format!(
+                "a1 BAD Sign in first (AUTHENTICATE or LOGIN)\r\na2 OK [CAPABILITY {CAPS_AUTH}] Signed in\r\n\
+                 [unhandled IdleCommandReceived {{ tag: Tag(\"a3\") }}]"
+            ),
         ),
-        "authenticated",
-    )
-    .await;
+    ] {
+        transcript(client, &server, "authenticated").await;
+    }
 }
 
 #[tokio::test]

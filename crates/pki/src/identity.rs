@@ -70,6 +70,14 @@ pub struct CertSummary {
     pub serial_hex: String,
     /// SHA-256 of the whole certificate, lower-case hex.
     pub sha256_hex: String,
+    /// notBefore, Unix seconds.
+    pub not_before: i64,
+    /// notAfter, Unix seconds.
+    pub not_after: i64,
+    /// Certificate policy OIDs (empty without a readable extension).
+    pub policy_oids: Vec<String>,
+    /// CRL distribution point URIs.
+    pub cdp_uris: Vec<String>,
 }
 
 /// The audit summary of a certificate; `None` when it does not parse.
@@ -81,6 +89,10 @@ pub fn cert_summary(cert_der: &[u8]) -> Option<CertSummary> {
         issuer_dn: tbs.issuer().to_string(),
         serial_hex: hex::encode(tbs.serial_number().as_bytes()),
         sha256_hex: hex::encode(sha256(cert_der)),
+        not_before: x509::unix(&tbs.validity().not_before),
+        not_after: x509::unix(&tbs.validity().not_after),
+        policy_oids: policy_oids(&cert).unwrap_or_default(),
+        cdp_uris: cdp_uris(&cert),
     })
 }
 

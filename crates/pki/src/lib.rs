@@ -40,3 +40,4 @@ pub use refusal::{Refusal, RefusalReason};
 pub use tls::{server_config, server_config_from_pem};
 pub use trust::{Pki, now_unix};
 pub use verifier::GpkiClientVerifier;
+pub use x509::der_tlv;

@@ -49,6 +49,29 @@ fn bad_encoding() -> Error {
     Error::InvalidCertificate(CertificateError::BadEncoding)
 }
 
+/// A TLS 1.2 CertificateVerify signature over `message` by the key of `spki` (DER), with
+/// any of the algorithms `algs` maps the client's scheme to.
+fn verify_tls12(
+    algs: &WebPkiSupportedAlgorithms,
+    message: &[u8],
+    spki: &[u8],
+    dss: &DigitallySignedStruct,
+) -> Result<HandshakeSignatureValid, Error> {
+    let spki = SubjectPublicKeyInfoDer::from(spki);
+    let key = webpki::RawPublicKeyEntity::try_from(&spki).map_err(|_| bad_encoding())?;
+    let candidates = algs
+        .mapping
+        .iter()
+        .filter(|(scheme, _)| *scheme == dss.scheme)
+        .flat_map(|(_, algs)| algs.iter());
+    for alg in candidates {
+        if key.verify_signature(*alg, message, dss.signature()).is_ok() {
+            return Ok(HandshakeSignatureValid::assertion());
+        }
+    }
+    Err(Error::InvalidCertificate(CertificateError::BadSignature))
+}
+
 impl ClientCertVerifier for GpkiClientVerifier {
     fn offer_client_auth(&self) -> bool {
         true
@@ -80,22 +103,7 @@ impl ClientCertVerifier for GpkiClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        let spki = spki_der(cert)?;
-        let spki = SubjectPublicKeyInfoDer::from(spki.as_slice());
-        let key = webpki::RawPublicKeyEntity::try_from(&spki)
-            .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
-        let candidates = self
-            .algs
-            .mapping
-            .iter()
-            .filter(|(scheme, _)| *scheme == dss.scheme)
-            .flat_map(|(_, algs)| algs.iter());
-        for alg in candidates {
-            if key.verify_signature(*alg, message, dss.signature()).is_ok() {
-                return Ok(HandshakeSignatureValid::assertion());
-            }
-        }
-        Err(Error::InvalidCertificate(CertificateError::BadSignature))
+        verify_tls12(&self.algs, message, &spki_der(cert)?, dss)
     }
 
     // RFC 8446 §4.4.3: CertificateVerify with the scheme the client chose.

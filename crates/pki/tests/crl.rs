@@ -181,7 +181,7 @@ fn a_newer_crl_for_the_same_partition_wins() {
         .crl(
             &m.pki.gpki_ca,
             Some(&gpki_cdp(146)),
-            &[&m.gpki_ecdsa],
+            &[&m.people.gpki_ecdsa],
             m.now - 60,
             m.now + DAY,
         )
@@ -189,7 +189,7 @@ fn a_newer_crl_for_the_same_partition_wins() {
     write_crl(layout.crl_dir(), "zz-dp146-newer.crl", &newer, None);
     let pki = layout.load();
     let r = pki
-        .check(Some(&m.gpki_ecdsa.cert_der), m.now)
+        .check(Some(&m.people.gpki_ecdsa.cert_der), m.now)
         .expect_err("revoked by the newer CRL");
     assert_eq!(r.reason, R::CertificateRevoked);
 }

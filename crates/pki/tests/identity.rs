@@ -33,7 +33,7 @@ fn assert_refused(cert: &[u8], reason: R, words: &[&str]) {
 #[test]
 fn gpki_ecdsa_user_is_accepted_with_name_from_cn() {
     let m = material();
-    let id = accepted(&m.gpki_ecdsa.cert_der);
+    let id = accepted(&m.people.gpki_ecdsa.cert_der);
     assert_eq!(
         id.subject_dn,
         "CN=043김철수001,OU=people,OU=통계청,O=Government of Korea,C=KR"
@@ -47,26 +47,32 @@ fn gpki_ecdsa_user_is_accepted_with_name_from_cn() {
     // realName is a copy of the CN (has digits), so the CN rule gives the name.
     assert_eq!(id.name, "김철수");
     assert_eq!(id.cdp_uris, vec![gpki_cdp(146)]);
-    assert_eq!(Some(id.spki_sha256), spki_sha256_of(&m.gpki_ecdsa.cert_der));
-    let summary = cert_summary(&m.gpki_ecdsa.cert_der).expect("parses");
+    assert_eq!(
+        Some(id.spki_sha256),
+        spki_sha256_of(&m.people.gpki_ecdsa.cert_der)
+    );
+    let summary = cert_summary(&m.people.gpki_ecdsa.cert_der).expect("parses");
     assert_eq!(summary.serial_hex, id.serial_hex);
     assert_eq!(summary.sha256_hex, hex::encode(id.cert_sha256));
 }
 
 #[test]
 fn gpki_rsa_user_is_accepted() {
-    let id = accepted(&material().gpki_rsa.cert_der);
+    let id = accepted(&material().people.gpki_rsa.cert_der);
     assert_eq!(id.name, "박민수");
 }
 
 #[test]
 fn epki_user_with_critical_policies_is_accepted_with_real_name() {
-    let id = accepted(&material().epki_ecdsa.cert_der);
+    let id = accepted(&material().people.epki_ecdsa.cert_der);
     assert_eq!(id.pki, PkiKind::Epki);
     assert_eq!(id.policy_oid, "1.2.410.100001.5.3.1.3");
     assert_eq!(id.name, "홍길동");
     assert_eq!(id.cdp_uris, vec![epki_cdp(16306)]);
-    assert_eq!(accepted(&material().epki_rsa.cert_der).name, "이순신");
+    assert_eq!(
+        accepted(&material().people.epki_rsa.cert_der).name,
+        "이순신"
+    );
 }
 
 #[test]
@@ -283,7 +289,7 @@ fn expired_ca_is_reported() {
     let future = material().now + 20 * 365 * common::DAY;
     let r = layout
         .load()
-        .check(Some(&material().gpki_ecdsa.cert_der), future)
+        .check(Some(&material().people.gpki_ecdsa.cert_der), future)
         .expect_err("refused");
     assert_eq!(r.reason, R::UnknownIssuer);
     assert!(r.message.contains("CA131100001"), "{}", r.message);

@@ -44,7 +44,7 @@ fn an_issuing_ca_without_its_root_is_a_trust_anchor() {
     let layout = Layout::new();
     std::fs::remove_file(layout.config.certs_dir.join("GPKIRootCA1.pem")).expect("rm root");
     let pki = Pki::load(&layout.config).expect("loads");
-    pki.check(Some(&m.gpki_ecdsa.cert_der), m.now)
+    pki.check(Some(&m.people.gpki_ecdsa.cert_der), m.now)
         .expect("still accepted");
 }
 
@@ -54,7 +54,7 @@ fn a_user_certificate_in_the_certs_dir_is_refused() {
     let layout = Layout::new();
     std::fs::write(
         layout.config.certs_dir.join("user.der"),
-        &m.gpki_ecdsa.cert_der,
+        &m.people.gpki_ecdsa.cert_der,
     )
     .expect("write");
     let err = Pki::load(&layout.config).expect_err("not a CA");
@@ -147,6 +147,6 @@ fn a_renewed_ca_with_the_same_name_and_a_new_key_works_beside_the_old_one() {
             .name,
         "신사임당"
     );
-    pki.check(Some(&m.gpki_ecdsa.cert_der), m.now)
+    pki.check(Some(&m.people.gpki_ecdsa.cert_der), m.now)
         .expect("old key still accepted");
 }

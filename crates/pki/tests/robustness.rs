@@ -23,9 +23,9 @@ fn pki() -> &'static Pki {
 fn seeds() -> Vec<Vec<u8>> {
     let m = material();
     [
-        &m.gpki_ecdsa,
-        &m.epki_ecdsa,
-        &m.gpki_rsa,
+        &m.people.gpki_ecdsa,
+        &m.people.epki_ecdsa,
+        &m.people.gpki_rsa,
         &m.kcdsa,
         &m.sha1,
         &m.npki,

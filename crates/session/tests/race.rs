@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certmail_session::{
-    DeviceKey, KickReason, LocalRegistry, Protocol, RegistryConfig, SessionPolicy, SessionRegistry,
-    SignInError,
+    ConnectionGuard, DeviceKey, KickReason, LocalRegistry, Protocol, RegistryConfig, SessionPolicy,
+    SessionRegistry, SignInError,
 };
 use tokio::time::timeout;
 
@@ -28,40 +28,47 @@ fn registry(cap: usize) -> Arc<dyn SessionRegistry> {
     }))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_racing_devices_under_replace_leave_exactly_one_session() {
-    let registry = registry(10);
+/// Twenty devices (device `n` from 10.0.n.1) sign in to [`HONG`] at once under `policy`;
+/// every sign-in is over when this returns: each device's address and outcome, in order.
+async fn race(
+    registry: &Arc<dyn SessionRegistry>,
+    protocol: Protocol,
+    policy: SessionPolicy,
+) -> Vec<(IpAddr, Result<ConnectionGuard, SignInError>)> {
     let start = Arc::new(tokio::sync::Barrier::new(20));
     let mut tasks = Vec::new();
     for n in 0..20u8 {
-        let (registry, start) = (Arc::clone(&registry), Arc::clone(&start));
+        let (registry, start) = (Arc::clone(registry), Arc::clone(&start));
         tasks.push(tokio::spawn(async move {
             let addr = format!("10.0.{n}.1");
             start.wait().await;
             let guard = registry
-                .sign_in(
-                    HONG,
-                    device(n, &addr),
-                    Protocol::Imap,
-                    SessionPolicy::Replace,
-                )
+                .sign_in(HONG, device(n, &addr), protocol, policy)
                 .await;
             (ip(&addr), guard)
         }));
     }
-    // Every sign-in must be over before anyone is judged: a guard alive now can still be
-    // kicked by a sign-in that has not run yet.
-    let mut signed_in = Vec::new();
+    let mut outcomes = Vec::new();
     for task in tasks {
-        let (own_ip, guard) = timeout(STEP, task)
+        let outcome = timeout(STEP, task)
             .await
             .expect("sign-in finished")
             .expect("task ran");
-        signed_in.push((own_ip, guard.expect("replace never refuses another device")));
+        outcomes.push(outcome);
     }
+    outcomes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_racing_devices_under_replace_leave_exactly_one_session() {
+    let registry = registry(10);
+    // Every sign-in must be over before anyone is judged: a guard alive now can still be
+    // kicked by a sign-in that has not run yet.
+    let outcomes = race(&registry, Protocol::Imap, SessionPolicy::Replace).await;
     let mut alive = Vec::new();
     let mut kicked_count = 0;
-    for (own_ip, guard) in signed_in {
+    for (own_ip, guard) in outcomes {
+        let guard = guard.expect("replace never refuses another device");
         match guard.kick_reason() {
             None => alive.push(guard),
             Some(KickReason::AnotherDevice { ip }) => {
@@ -82,27 +89,10 @@ async fn twenty_racing_devices_under_replace_leave_exactly_one_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_racing_devices_under_reject_admit_exactly_one() {
     let registry = registry(10);
-    let start = Arc::new(tokio::sync::Barrier::new(20));
-    let mut tasks = Vec::new();
-    for n in 0..20u8 {
-        let (registry, start) = (Arc::clone(&registry), Arc::clone(&start));
-        tasks.push(tokio::spawn(async move {
-            start.wait().await;
-            let addr = format!("10.0.{n}.1");
-            registry
-                .sign_in(
-                    HONG,
-                    device(n, &addr),
-                    Protocol::Smtp,
-                    SessionPolicy::Reject,
-                )
-                .await
-        }));
-    }
     let mut admitted = Vec::new();
     let mut refused = 0;
-    for task in tasks {
-        match timeout(STEP, task).await.expect("finished").expect("ran") {
+    for (_, outcome) in race(&registry, Protocol::Smtp, SessionPolicy::Reject).await {
+        match outcome {
             Ok(guard) => admitted.push(guard),
             Err(SignInError::Rejected { .. }) => refused += 1,
             Err(other) => panic!("unexpected refusal {other:?}"),

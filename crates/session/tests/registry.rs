@@ -47,6 +47,16 @@ async fn sign_in(
         .expect("sign-in finished")
 }
 
+/// Signs in under the reject policy.
+async fn rejecting(
+    registry: &Arc<dyn SessionRegistry>,
+    account: &str,
+    device: DeviceKey,
+    protocol: Protocol,
+) -> Result<ConnectionGuard, SignInError> {
+    sign_in(registry, account, device, protocol, SessionPolicy::Reject).await
+}
+
 /// Signs in under the replace policy, which must succeed (`what` names the connection).
 async fn signed_in(
     registry: &Arc<dyn SessionRegistry>,
@@ -60,6 +70,22 @@ async fn signed_in(
         .expect(what)
 }
 
+/// `n` connections of `account` from `device` under the replace policy, which must all
+/// succeed (`what` names them).
+async fn connections(
+    registry: &Arc<dyn SessionRegistry>,
+    (account, device): (&str, DeviceKey),
+    protocol: Protocol,
+    n: usize,
+    what: &str,
+) -> Vec<ConnectionGuard> {
+    let mut guards = Vec::new();
+    for _ in 0..n {
+        guards.push(signed_in(registry, account, device, protocol, what).await);
+    }
+    guards
+}
+
 async fn kicked(guard: &ConnectionGuard) -> KickReason {
     timeout(STEP, guard.kicked()).await.expect("kick delivered")
 }
@@ -68,18 +94,14 @@ async fn kicked(guard: &ConnectionGuard) -> KickReason {
 async fn thunderbirds_five_imap_and_one_smtp_connections_are_one_session() {
     let registry = registry(10);
     let laptop = device(1, "203.0.113.5");
-    let mut guards = Vec::new();
-    for _ in 0..5 {
-        let guard = signed_in(
-            &registry,
-            HONG,
-            laptop,
-            Protocol::Imap,
-            "IMAP connection joins",
-        )
-        .await;
-        guards.push(guard);
-    }
+    let guards = connections(
+        &registry,
+        (HONG, laptop),
+        Protocol::Imap,
+        5,
+        "IMAP connection joins",
+    )
+    .await;
     let smtp = signed_in(
         &registry,
         HONG,
@@ -106,10 +128,8 @@ async fn thunderbirds_five_imap_and_one_smtp_connections_are_one_session() {
 async fn connection_cap_refuses_the_extra_connection_until_one_leaves() {
     let registry = registry(3);
     let phone = device(2, "198.51.100.7");
-    let mut guards = Vec::new();
-    for _ in 0..3 {
-        guards.push(signed_in(&registry, HONG, phone, Protocol::Imap, "under the cap").await);
-    }
+    let mut guards =
+        connections(&registry, (HONG, phone), Protocol::Imap, 3, "under the cap").await;
     let refused = sign_in(
         &registry,
         HONG,
@@ -260,24 +280,11 @@ async fn reject_policy_refuses_the_newcomer_and_keeps_the_session() {
     let registry = registry(10);
     let desktop = device(1, "203.0.113.5");
     let mobile = device(3, "198.51.100.20");
-    let holder = sign_in(
-        &registry,
-        HONG,
-        desktop,
-        Protocol::Imap,
-        SessionPolicy::Reject,
-    )
-    .await
-    .expect("first sign-in");
+    let holder = rejecting(&registry, HONG, desktop, Protocol::Imap)
+        .await
+        .expect("first sign-in");
 
-    let refused = sign_in(
-        &registry,
-        HONG,
-        mobile,
-        Protocol::Smtp,
-        SessionPolicy::Reject,
-    )
-    .await;
+    let refused = rejecting(&registry, HONG, mobile, Protocol::Smtp).await;
     assert_eq!(
         refused.expect_err("another device holds the session"),
         SignInError::Rejected {
@@ -287,25 +294,13 @@ async fn reject_policy_refuses_the_newcomer_and_keeps_the_session() {
     assert_eq!(holder.kick_reason(), None);
     assert_eq!(registry.list().await[0].device, desktop);
 
-    let same_device = sign_in(
-        &registry,
-        HONG,
-        desktop,
-        Protocol::Smtp,
-        SessionPolicy::Reject,
-    )
-    .await
-    .expect("the holder's own device still joins");
+    let same_device = rejecting(&registry, HONG, desktop, Protocol::Smtp)
+        .await
+        .expect("the holder's own device still joins");
     drop((holder, same_device));
-    sign_in(
-        &registry,
-        HONG,
-        mobile,
-        Protocol::Smtp,
-        SessionPolicy::Reject,
-    )
-    .await
-    .expect("after the holder signed out, the other device may sign in");
+    rejecting(&registry, HONG, mobile, Protocol::Smtp)
+        .await
+        .expect("after the holder signed out, the other device may sign in");
 }
 
 #[tokio::test(start_paused = true)]
@@ -323,15 +318,9 @@ async fn dropping_the_last_guard_ends_the_session_and_leaves_nothing_behind() {
     drop(imap);
     assert!(registry.list().await.is_empty());
     let other = device(4, "198.51.100.20");
-    let fresh = sign_in(
-        &registry,
-        HONG,
-        other,
-        Protocol::Imap,
-        SessionPolicy::Reject,
-    )
-    .await
-    .expect("no stale session blocks a new device");
+    let fresh = rejecting(&registry, HONG, other, Protocol::Imap)
+        .await
+        .expect("no stale session blocks a new device");
     assert_eq!(fresh.kick_reason(), None);
 }
 

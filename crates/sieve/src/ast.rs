@@ -258,25 +258,13 @@ pub enum Test {
         /// Keys.
         keys: Vec<Value>,
     },
-    /// `date` (RFC 5260 §4).
+    /// `date` (RFC 5260 §4) and `currentdate` (§5).
     Date {
         /// How to compare.
         matcher: Matcher,
-        /// `:index`/`:last`: which occurrence of the field (default: the first).
-        index: Option<Index>,
-        /// Time zone to convert to.
-        zone: Zone,
-        /// The header holding a date.
-        header: Value,
-        /// Which part of the date.
-        part: Value,
-        /// Keys.
-        keys: Vec<Value>,
-    },
-    /// `currentdate` (RFC 5260 §5).
-    CurrentDate {
-        /// How to compare.
-        matcher: Matcher,
+        /// `date`: the header holding a date, and with `:index`/`:last` which occurrence of
+        /// the field (default: the first). `currentdate` (`None`): the time of evaluation.
+        header: Option<(Value, Option<Index>)>,
         /// Time zone to convert to.
         zone: Zone,
         /// Which part of the date.

@@ -32,7 +32,8 @@ impl RawArg {
     }
 }
 
-/// A test (or a command's test part) as written.
+/// A test as written, or a command's head (RFC 5228 §8.2: both are an identifier and its
+/// arguments).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawTest {
     pub name: String,
@@ -46,11 +47,8 @@ pub(crate) struct RawTest {
 /// A command as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawCommand {
-    pub name: String,
-    pub pos: Position,
-    pub args: Vec<RawArg>,
-    pub tests: Vec<RawTest>,
-    pub test_list: bool,
+    /// The identifier and its arguments.
+    pub head: RawTest,
     pub block: Option<Vec<RawCommand>>,
 }
 
@@ -121,8 +119,7 @@ impl<'t> Parser<'t> {
     }
 
     fn command(&mut self, name: String, pos: Position, depth: usize) -> Result<RawCommand, Error> {
-        let args = self.arguments()?;
-        let (tests, test_list) = self.tests(depth)?;
+        let head = self.head(name, pos, depth)?;
         let block = match self.peek() {
             Some(Spanned {
                 token: Token::Semicolon,
@@ -144,18 +141,11 @@ impl<'t> Parser<'t> {
             None => {
                 return Err(Error::syntax(
                     self.end_pos(),
-                    format!("`{name}` is missing its `;`"),
+                    format!("`{}` is missing its `;`", head.name),
                 ));
             }
         };
-        Ok(RawCommand {
-            name,
-            pos,
-            args,
-            tests,
-            test_list,
-            block,
-        })
+        Ok(RawCommand { head, block })
     }
 
     fn arguments(&mut self) -> Result<Vec<RawArg>, Error> {
@@ -209,54 +199,56 @@ impl<'t> Parser<'t> {
 
     /// `[test / test-list]` after a command's or test's arguments.
     fn tests(&mut self, depth: usize) -> Result<(Vec<RawTest>, bool), Error> {
-        match self.peek() {
-            Some(Spanned {
-                token: Token::Identifier(name),
-                pos,
-            }) => {
-                self.at += 1;
-                Ok((vec![self.test(name.clone(), *pos, depth)?], false))
-            }
-            Some(Spanned {
-                token: Token::LParen,
-                ..
-            }) => {
-                self.at += 1;
-                let depth = self.nest(depth)?;
-                let mut tests = Vec::new();
-                loop {
-                    match self.peek() {
-                        Some(Spanned {
-                            token: Token::Identifier(name),
-                            pos,
-                        }) => {
-                            self.at += 1;
-                            tests.push(self.test(name.clone(), *pos, depth)?);
-                        }
-                        Some(t) => return Err(Error::syntax(t.pos, "expected a test")),
-                        None => {
-                            return Err(Error::syntax(self.end_pos(), "unterminated test list"));
-                        }
-                    }
-                    match self.peek().map(|t| &t.token) {
-                        Some(Token::Comma) => self.at += 1,
-                        Some(Token::RParen) => {
-                            self.at += 1;
-                            return Ok((tests, true));
-                        }
-                        _ => {
-                            let pos = self.peek().map_or(self.end_pos(), |t| t.pos);
-                            return Err(Error::syntax(pos, "expected `,` or `)` in the test list"));
-                        }
-                    }
+        if let Some(test) = self.test_here(depth) {
+            return Ok((vec![test?], false));
+        }
+        if self.peek().map(|t| &t.token) != Some(&Token::LParen) {
+            return Ok((Vec::new(), false));
+        }
+        self.at += 1;
+        let depth = self.nest(depth)?;
+        let mut tests = Vec::new();
+        loop {
+            match (self.test_here(depth), self.peek()) {
+                (Some(test), _) => tests.push(test?),
+                (None, Some(t)) => return Err(Error::syntax(t.pos, "expected a test")),
+                (None, None) => {
+                    return Err(Error::syntax(self.end_pos(), "unterminated test list"));
                 }
             }
-            _ => Ok((Vec::new(), false)),
+            match self.peek().map(|t| &t.token) {
+                Some(Token::Comma) => self.at += 1,
+                Some(Token::RParen) => {
+                    self.at += 1;
+                    return Ok((tests, true));
+                }
+                _ => {
+                    let pos = self.peek().map_or(self.end_pos(), |t| t.pos);
+                    return Err(Error::syntax(pos, "expected `,` or `)` in the test list"));
+                }
+            }
         }
     }
 
+    /// The test that starts at the next token, if that is an identifier.
+    fn test_here(&mut self, depth: usize) -> Option<Result<RawTest, Error>> {
+        let Some(Spanned {
+            token: Token::Identifier(name),
+            pos,
+        }) = self.peek()
+        else {
+            return None;
+        };
+        self.at += 1;
+        Some(self.test(name.clone(), *pos, depth))
+    }
+
     fn test(&mut self, name: String, pos: Position, depth: usize) -> Result<RawTest, Error> {
-        let depth = self.nest(depth)?;
+        self.head(name, pos, self.nest(depth)?)
+    }
+
+    /// An identifier's arguments and tests (the tests one level below `depth`'s caller).
+    fn head(&mut self, name: String, pos: Position, depth: usize) -> Result<RawTest, Error> {
         let args = self.arguments()?;
         let (tests, test_list) = self.tests(depth)?;
         Ok(RawTest {
@@ -285,10 +277,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cmds.len(), 2);
-        assert_eq!(cmds[0].tests[0].name, "anyof");
-        assert_eq!(cmds[0].tests[0].tests.len(), 2);
-        assert_eq!(cmds[0].tests[0].tests[0].tests[0].name, "exists");
-        assert_eq!(cmds[1].name, "else");
+        assert_eq!(cmds[0].head.tests[0].name, "anyof");
+        assert_eq!(cmds[0].head.tests[0].tests.len(), 2);
+        assert_eq!(cmds[0].head.tests[0].tests[0].tests[0].name, "exists");
+        assert_eq!(cmds[1].head.name, "else");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - [`message`]: pure header helpers (Received, Message-ID, Date, From: addresses).
 //! - [`notice`]: mail the server writes itself (reports, notices to people), delivered
 //!   into local INBOXes or queued from the null sender.
+//! - [`wake`]: telling the watching connections about newly stored copies.
 //! - [`error`]: the crate's error enum.
 //!
 //! Rules: the protocol layer has no tokio, no store and no clock (time is passed in); every
@@ -96,5 +97,6 @@ pub mod message;
 pub mod notice;
 pub mod outbound;
 pub mod proto;
+pub mod wake;
 
 pub use error::Error;

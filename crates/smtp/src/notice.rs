@@ -4,7 +4,7 @@
 //! copy told to the change hub so IDLE wakes, or queued to a remote address from the null
 //! sender (RFC 5321 §4.5.5: mail the server generates must not cause a loop).
 
-use certmail_session::{Change, ChangeHub};
+use certmail_session::ChangeHub;
 use certmail_store::{
     BlobId, Delivery, DeliveryReceipt, QueueEntry, QueueRecipient, RecipientStatus, Store,
     StoreError,
@@ -65,13 +65,7 @@ pub async fn deliver(
 ) -> Result<DeliveryReceipt, StoreError> {
     let receipt = store.deliver(delivery).await?;
     if let Some(hub) = hub {
-        for copy in &receipt.stored {
-            let change = Change::Exists {
-                mailbox: copy.mailbox.clone(),
-                uid: copy.uid,
-            };
-            hub.publish(&copy.account, None, change);
-        }
+        crate::wake::new_copies(hub, &receipt);
     }
     Ok(receipt)
 }
@@ -136,8 +130,9 @@ pub async fn to_address(
     Ok(sent)
 }
 
-/// A queue entry from the null sender to `address`, due now.
-fn queued_to(address: String, now: i64) -> QueueEntry {
+/// A queue entry from the null sender to `address`, due now (RFC 3461 §6.2: a report
+/// or notice never causes a report itself).
+pub(crate) fn queued_to(address: String, now: i64) -> QueueEntry {
     QueueEntry {
         id: 0,
         from: String::new(),

@@ -203,6 +203,36 @@ impl Env {
         String::from_utf8_lossy(&inbox[0]).into_owned()
     }
 
+    /// The one report in hong's INBOX (see [`Env::only_report`]), checked to contain each
+    /// of `needles`.
+    async fn report_saying(&self, what: &str, needles: &[&str]) -> String {
+        let text = self.only_report(what).await;
+        for needle in needles {
+            assert!(text.contains(needle), "{needle:?} missing in {text}");
+        }
+        text
+    }
+
+    /// A sink offering STARTTLS with the server certificate (no client certificate asked),
+    /// otherwise behaving as `behaviour` says.
+    async fn tls_sink(&self, behaviour: SinkBehaviour) -> Sink {
+        Sink::start(SinkBehaviour {
+            tls: Some(self.sink_tls(false)),
+            ..behaviour
+        })
+        .await
+    }
+
+    /// Queue entry `id`, which must still be queued (`what` says why).
+    async fn queued(&self, id: u64, what: &str) -> QueueEntry {
+        self.store.queue_get(id).await.expect("get").expect(what)
+    }
+
+    /// Asserts that entry `id` has left the queue.
+    async fn assert_gone(&self, id: u64) {
+        assert_eq!(self.store.queue_get(id).await.expect("get"), None);
+    }
+
     /// The messages in hong's INBOX, raw.
     async fn inbox(&self) -> Vec<Vec<u8>> {
         let metas = self
@@ -232,6 +262,16 @@ async fn open_store(dir: &std::path::Path) -> Arc<dyn Store> {
     )
 }
 
+/// Delivery through `sink` as the smarthost `localhost`, over verified STARTTLS.
+fn smarthost(sink: &Sink) -> Route {
+    Route::Smarthost(Smarthost {
+        host: "localhost".into(),
+        port: sink.addr.port(),
+        tls: SmarthostTls::StartTls,
+        verify: true,
+    })
+}
+
 fn short_timeouts() -> Timeouts {
     Timeouts {
         connect: Duration::from_secs(5),
@@ -252,11 +292,7 @@ async fn run(runner: &Arc<QueueRunner>) {
 #[tokio::test]
 async fn mx_delivery_over_starttls_reaches_the_sink_and_leaves_the_queue() {
     let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour {
-        tls: Some(env.sink_tls(false)),
-        ..Default::default()
-    })
-    .await;
+    let sink = env.tls_sink(SinkBehaviour::default()).await;
     let id = env.queue_to_kim().await;
     run(&env.mx_runner(&sink, NOW)).await;
     let got = sink.received();
@@ -271,7 +307,7 @@ async fn mx_delivery_over_starttls_reaches_the_sink_and_leaves_the_queue() {
     );
     assert_eq!(got[0].rcpts, vec!["RCPT TO:<kim@remote.kr>"]);
     assert_eq!(got[0].body, MESSAGE, "dot-stuffing undone by the sink");
-    assert_eq!(env.store.queue_get(id).await.expect("get"), None);
+    env.assert_gone(id).await;
     assert!(
         env.inbox().await.is_empty(),
         "no report for a plain success"
@@ -299,12 +335,7 @@ async fn per_recipient_results_5xx_gives_a_dsn_4xx_stays_queued() {
         "the sink offers no STARTTLS: cleartext under `may`"
     );
 
-    let entry = env
-        .store
-        .queue_get(id)
-        .await
-        .expect("get")
-        .expect("still queued");
+    let entry = env.queued(id, "still queued").await;
     assert_eq!(entry.recipients.len(), 1);
     let temp = &entry.recipients[0];
     assert_eq!(temp.address, "temp@remote.kr");
@@ -350,12 +381,12 @@ async fn expiry_fails_the_4xx_recipient_with_4_4_7() {
         .queue(SENDER, &[("temp@remote.kr", 0)], MESSAGE, &[])
         .await;
     run(&env.mx_runner(&sink, NOW + 3600)).await;
-    assert_eq!(env.store.queue_get(id).await.expect("get"), None);
-    let text = env.only_report("one report").await;
-    assert!(
-        text.contains("Status: 4.4.7") && text.contains("451 4.3.0 Try again later"),
-        "{text}"
-    );
+    env.assert_gone(id).await;
+    env.report_saying(
+        "one report",
+        &["Status: 4.4.7", "451 4.3.0 Try again later"],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -364,15 +395,13 @@ async fn null_sender_gets_no_report_and_null_mx_fails_permanently() {
     let a = env.queue("", &[("bad@remote.kr", 0)], MESSAGE, &[]).await;
     let b = env.queue(SENDER, &[("kim@null.kr", 0)], MESSAGE, &[]).await;
     run(&env.mx_runner(&sink, NOW)).await;
-    assert_eq!(env.store.queue_get(a).await.expect("get"), None);
-    assert_eq!(env.store.queue_get(b).await.expect("get"), None);
-    let text = env
-        .only_report("only the null-MX failure is reported")
-        .await;
-    assert!(
-        text.contains("Status: 5.1.10") && text.contains("kim@null.kr"),
-        "{text}"
-    );
+    env.assert_gone(a).await;
+    env.assert_gone(b).await;
+    env.report_saying(
+        "only the null-MX failure is reported",
+        &["Status: 5.1.10", "kim@null.kr"],
+    )
+    .await;
     assert!(
         env.store.queue_list().await.expect("list").is_empty(),
         "no bounce queued to <>"
@@ -388,12 +417,7 @@ async fn smarthost_with_client_certificate_and_verified_starttls() {
         ..Default::default()
     })
     .await;
-    let route = Route::Smarthost(Smarthost {
-        host: "localhost".into(),
-        port: sink.addr.port(),
-        tls: SmarthostTls::StartTls,
-        verify: true,
-    });
+    let route = smarthost(&sink);
     env.queue(
         SENDER,
         &[("kim@remote.kr", 0), ("lee@other.kr", 0)],
@@ -424,23 +448,14 @@ async fn smarthost_with_client_certificate_and_verified_starttls() {
 #[tokio::test]
 async fn smarthost_with_an_untrusted_certificate_defers_instead_of_sending() {
     let env = Env::new().await;
-    let sink = Sink::start(SinkBehaviour {
-        tls: Some(env.sink_tls(false)),
-        ..Default::default()
-    })
-    .await;
-    let route = Route::Smarthost(Smarthost {
-        host: "localhost".into(),
-        port: sink.addr.port(),
-        tls: SmarthostTls::StartTls,
-        verify: true,
-    });
+    let sink = env.tls_sink(SinkBehaviour::default()).await;
+    let route = smarthost(&sink);
     // Trusts only the public roots: the test server CA is unknown.
     let tls = ClientTls::new(true, None, None).expect("tls");
     let id = env.queue_to_kim().await;
     run(&env.runner(route, tls, NOW)).await;
     assert!(sink.received().is_empty());
-    let entry = env.store.queue_get(id).await.expect("get").expect("queued");
+    let entry = env.queued(id, "queued").await;
     let err = entry.recipients[0].last_error.clone().expect("error");
     assert!(err.starts_with("421 4.7.5 TLS handshake failed"), "{err}");
 }
@@ -449,12 +464,12 @@ async fn smarthost_with_an_untrusted_certificate_defers_instead_of_sending() {
 async fn requiretls_is_never_sent_without_verified_tls_and_requiretls_support() {
     let env = Env::new().await;
     // Opportunistic TLS to mx.remote.kr: the certificate names localhost, so unverified.
-    let sink = Sink::start(SinkBehaviour {
-        tls: Some(env.sink_tls(false)),
-        requiretls: true,
-        ..Default::default()
-    })
-    .await;
+    let sink = env
+        .tls_sink(SinkBehaviour {
+            requiretls: true,
+            ..Default::default()
+        })
+        .await;
     let id = env
         .queue(
             SENDER,
@@ -466,7 +481,7 @@ async fn requiretls_is_never_sent_without_verified_tls_and_requiretls_support() 
     run(&env.mx_runner(&sink, NOW)).await;
     assert!(sink.received().is_empty());
     assert!(!sink.command_lines().iter().any(|l| l.starts_with("MAIL")));
-    assert_eq!(env.store.queue_get(id).await.expect("get"), None);
+    env.assert_gone(id).await;
     let text = String::from_utf8_lossy(&env.inbox().await[0]).into_owned();
     assert!(text.contains("Status: 5.7.30"), "{text}");
     assert!(
@@ -475,12 +490,7 @@ async fn requiretls_is_never_sent_without_verified_tls_and_requiretls_support() 
     );
 
     // Verified (smarthost localhost with the right CA) and advertised: sent, with the flag.
-    let route = Route::Smarthost(Smarthost {
-        host: "localhost".into(),
-        port: sink.addr.port(),
-        tls: SmarthostTls::StartTls,
-        verify: true,
-    });
+    let route = smarthost(&sink);
     env.queue(
         SENDER,
         &[("kim@remote.kr", 0)],
@@ -529,11 +539,8 @@ async fn dsn_parameters_pass_on_and_success_is_reported_only_without_remote_dsn(
     env.queue(SENDER, &[("kim@remote.kr", notify::SUCCESS)], MESSAGE, &[])
         .await;
     run(&env.mx_runner(&plain_sink, NOW)).await;
-    let text = env.only_report("one report").await;
-    assert!(
-        text.contains("Action: relayed") && text.contains("Status: 2.0.0"),
-        "{text}"
-    );
+    env.report_saying("one report", &["Action: relayed", "Status: 2.0.0"])
+        .await;
 }
 
 #[tokio::test]
@@ -593,7 +600,7 @@ async fn a_connection_dropped_mid_data_keeps_the_recipient_queued() {
     .await;
     let id = env.queue_to_kim().await;
     run(&env.mx_runner(&sink, NOW)).await;
-    let entry = env.store.queue_get(id).await.expect("get").expect("queued");
+    let entry = env.queued(id, "queued").await;
     assert_eq!(entry.recipients[0].attempts, 1);
     assert!(
         entry.recipients[0]
@@ -633,12 +640,7 @@ async fn a_crash_mid_delivery_keeps_the_recipient_and_a_250_is_never_resent() {
         .expect("the crashed runtime is gone");
     env = env.reopen().await;
 
-    let entry = env
-        .store
-        .queue_get(id)
-        .await
-        .expect("get")
-        .expect("still queued after the crash");
+    let entry = env.queued(id, "still queued after the crash").await;
     assert_eq!(entry.recipients[0].status, RecipientStatus::Pending);
     assert_eq!(
         entry.recipients[0].attempts, 1,
@@ -657,7 +659,7 @@ async fn a_crash_mid_delivery_keeps_the_recipient_and_a_250_is_never_resent() {
         .expect("in time")
         .expect("accepted");
     assert_eq!(good.received().len(), 1);
-    assert_eq!(env.store.queue_get(id).await.expect("get"), None);
+    env.assert_gone(id).await;
 
     // After the 250 and a restart, nothing is sent again.
     env = env.reopen().await;
@@ -683,12 +685,7 @@ async fn a_domain_requiring_tls_is_not_sent_in_cleartext() {
     run(&runner).await;
     assert!(sink.received().is_empty());
     assert!(!sink.command_lines().iter().any(|l| l.starts_with("MAIL")));
-    let entry = env
-        .store
-        .queue_get(id)
-        .await
-        .expect("get")
-        .expect("deferred");
+    let entry = env.queued(id, "deferred").await;
     let err = entry.recipients[0].last_error.clone().expect("error");
     assert!(err.starts_with("421 4.7.10"), "{err}");
 }
@@ -716,5 +713,5 @@ async fn a_failed_opportunistic_handshake_falls_back_to_cleartext() {
         .filter(|l| *l == "STARTTLS")
         .count();
     assert_eq!(starttls, 1, "no STARTTLS on the fallback connection");
-    assert_eq!(env.store.queue_get(id).await.expect("get"), None);
+    env.assert_gone(id).await;
 }

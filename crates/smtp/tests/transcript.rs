@@ -64,18 +64,12 @@ fn submission_587_starttls_auth_plain_and_one_message() {
 
 #[test]
 fn submission_465_auth_external_with_equals() {
-    let script = format!(
-        "S: 220 mail.example.kr ESMTP certmail
-         C: EHLO client
-         {EHLO_AFTER_TLS}
-         C: AUTH EXTERNAL =
-         S: 235 2.7.0 Authentication successful
-         C: EHLO client
+    let harness = signed_in_with_external_on_465(&format!(
+        "C: EHLO client
          {EHLO_AFTER_AUTH}
          C: QUIT
          S: 221 2.0.0 Bye"
-    );
-    let harness = transcript(submission_465(), &script);
+    ));
     assert_eq!(
         harness.auth_requests,
         vec![AuthRequest::External { authzid: None }]
@@ -84,16 +78,13 @@ fn submission_465_auth_external_with_equals() {
 
 #[test]
 fn auth_external_without_initial_response_gets_empty_challenge() {
-    let script = format!(
-        "C: EHLO client
-         {EHLO_AFTER_TLS}
-         C: AUTH EXTERNAL
+    let harness = on_465_after_ehlo(&format!(
+        "C: AUTH EXTERNAL
          S: 334 
          C: {authzid}
          S: 235 2.7.0 Authentication successful",
         authzid = b64(ACCOUNT)
-    );
-    let harness = transcript_after_greeting(submission_465(), &script);
+    ));
     assert_eq!(
         harness.auth_requests,
         vec![AuthRequest::External {
@@ -104,10 +95,8 @@ fn auth_external_without_initial_response_gets_empty_challenge() {
 
 #[test]
 fn auth_login_two_step_and_plain_continuation() {
-    let script = format!(
-        "C: EHLO client
-         {EHLO_AFTER_TLS}
-         C: AUTH LOGIN
+    on_465_after_ehlo(&format!(
+        "C: AUTH LOGIN
          S: 334 VXNlcm5hbWU6
          C: {user}
          S: 334 UGFzc3dvcmQ6
@@ -120,38 +109,31 @@ fn auth_login_two_step_and_plain_continuation() {
         user = b64(ACCOUNT),
         wrong = b64("틀린암호"),
         plain = plain_response()
-    );
-    transcript_after_greeting(submission_465(), &script);
+    ));
 }
 
 #[test]
 fn auth_login_with_initial_response_asks_for_the_password() {
-    let script = format!(
-        "C: EHLO client
-         {EHLO_AFTER_TLS}
-         C: AUTH LOGIN {user}
+    on_465_after_ehlo(&format!(
+        "C: AUTH LOGIN {user}
          S: 334 UGFzc3dvcmQ6
          C: {password}
          S: 235 2.7.0 Authentication successful",
         user = b64(ACCOUNT),
         password = b64(PASSWORD)
-    );
-    transcript_after_greeting(submission_465(), &script);
+    ));
 }
 
 #[test]
 fn auth_cancelled_with_star() {
-    let script = format!(
-        "C: EHLO client
-         {EHLO_AFTER_TLS}
-         C: AUTH PLAIN
+    let harness = on_465_after_ehlo(
+        "C: AUTH PLAIN
          S: 334 
          C: *
          S: 501 5.7.0 Authentication cancelled
          C: NOOP
-         S: 250 2.0.0 OK"
+         S: 250 2.0.0 OK",
     );
-    let harness = transcript_after_greeting(submission_465(), &script);
     assert!(!harness.session.is_authenticated());
 }
 
@@ -302,21 +284,33 @@ fn transcript_after_greeting(config: certmail_smtp::proto::SessionConfig, script
     )
 }
 
+/// Like [`transcript_after_greeting`] on port 465, the script going on after `EHLO client`.
+fn on_465_after_ehlo(script: &str) -> Harness {
+    transcript_after_greeting(
+        submission_465(),
+        &format!("C: EHLO client\n{EHLO_AFTER_TLS}\n{script}"),
+    )
+}
+
+/// Like [`on_465_after_ehlo`], the script going on after `AUTH EXTERNAL =` has
+/// signed in.
+fn signed_in_with_external_on_465(script: &str) -> Harness {
+    on_465_after_ehlo(&format!(
+        "C: AUTH EXTERNAL =
+         S: 235 2.7.0 Authentication successful
+         {script}"
+    ))
+}
+
 #[test]
 fn requiretls_is_offered_over_tls_and_reaches_the_envelope() {
-    let script = format!(
-        "S: 220 mail.example.kr ESMTP certmail
-         C: EHLO client
-         {EHLO_AFTER_TLS}
-         C: AUTH EXTERNAL =
-         S: 235 2.7.0 Authentication successful
-         C: MAIL FROM:<hong@example.kr> REQUIRETLS
+    let harness = signed_in_with_external_on_465(
+        "C: MAIL FROM:<hong@example.kr> REQUIRETLS
          S: 250 2.1.0 Sender OK
          C: RCPT TO:<kim@example.kr>
          S: 250 2.1.5 Recipient OK
          C: BDAT 0 LAST
-         S: 250 2.0.0 Message accepted"
+         S: 250 2.0.0 Message accepted",
     );
-    let harness = transcript(submission_465(), &script);
     assert!(harness.stored[0].envelope.params.requiretls);
 }

@@ -3,10 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
-use certmail_config::{Config, LocalFiles};
+/// The configuration types an installation writes (for [`Installation::edit_config`]).
+pub use certmail_config::Config;
+use certmail_config::LocalFiles;
 use certmail_pki::testpki::{DevPki, TestPki};
 
-use crate::process::{DaemonProcess, certmail_bin, run_certmail};
+use anyhow::Context as _;
+
+use crate::process::{
+    CLI_TIMEOUT, DaemonProcess, certmail_bin, run_certmail_at, wait_with_timeout,
+};
 
 /// The listener names of a full configuration.
 pub const LISTENERS: [&str; 5] = ["imaps", "imap", "submissions", "submission", "smtp"];
@@ -38,6 +44,7 @@ pub fn account_add_args<'a>(
 }
 
 /// A temporary installation (removed when dropped).
+#[derive(Debug)]
 pub struct Installation {
     /// The temporary directory holding everything.
     pub dir: tempfile::TempDir,
@@ -51,6 +58,8 @@ pub struct Installation {
     pub user_key: PathBuf,
     /// The test PKI, for making more certificates.
     pub pki: DevPki,
+    /// The certmail binary this installation's commands run ([`certmail_bin`] unless set).
+    pub certmail: PathBuf,
     /// The file's `[mailauth]` section as written (port-25 checks off, since a test machine
     /// has no DNS); [`Installation::append_config`] drops it for a test's own.
     mailauth: String,
@@ -59,7 +68,11 @@ pub struct Installation {
 impl Installation {
     /// Generates the PKI and writes a config with every listener on 127.0.0.1:0.
     pub fn new() -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
+        Self::in_dir(tempfile::tempdir()?)
+    }
+
+    /// [`Installation::new`] in `dir` (removed when dropped, unless its cleanup is off).
+    pub fn in_dir(dir: tempfile::TempDir) -> anyhow::Result<Self> {
         let pki = DevPki::generate(&dir.path().join("pki"), "홍길동")?;
         let config = Self::config(&dir.path().join("data"), &pki);
         let config_path = dir.path().join("certmail.toml");
@@ -72,6 +85,7 @@ impl Installation {
             config_path,
             dir,
             pki,
+            certmail: certmail_bin(),
         })
     }
 
@@ -106,30 +120,50 @@ impl Installation {
     /// its CRL directory, so certificates issued from `pki` are judged by the daemon. The
     /// server certificate is the generated one ([`Installation::server_ca`] still applies);
     /// [`Installation::user_cert`] is then from another PKI and unknown to this one.
-    pub fn with_pki(
-        pki: &TestPki,
-        crls: &[(String, Vec<u8>, Option<String>)],
-    ) -> anyhow::Result<Self> {
+    pub fn with_pki(pki: &TestPki, crls: &[crate::pki::CrlFile]) -> anyhow::Result<Self> {
         let fx = Self::new()?;
-        for dir in [&fx.pki.certs_dir, &fx.pki.crl_dir] {
+        fx.trust(pki, crls)?;
+        Ok(fx)
+    }
+
+    /// Makes this installation trust `pki` (its GPKI root and GPKI/EPKI issuing CAs) in
+    /// place of the generated one, with `crls` as the whole CRL directory.
+    pub fn trust(&self, pki: &TestPki, crls: &[crate::pki::CrlFile]) -> anyhow::Result<()> {
+        for dir in [&self.pki.certs_dir, &self.pki.crl_dir] {
             std::fs::remove_dir_all(dir)?;
             std::fs::create_dir_all(dir)?;
         }
-        pki.write_certs_dir(&fx.pki.certs_dir)?;
-        for (name, der, sidecar) in crls {
-            std::fs::write(fx.pki.crl_dir.join(name), der)?;
-            if let Some(text) = sidecar {
-                std::fs::write(fx.pki.crl_dir.join(format!("{name}.uri")), text)?;
-            }
+        pki.write_certs_dir(&self.pki.certs_dir)?;
+        for crl in crls {
+            crate::pki::write_crl(&self.pki.crl_dir, crl)?;
         }
-        Ok(fx)
+        Ok(())
     }
 
     /// [`Installation::with_pki`] with the empty, current CRL of the GPKI partition
     /// `UserSpec::gpki` users are in (as `dp146.crl`), so they sign in unrevoked.
     pub fn with_gpki(pki: &TestPki) -> anyhow::Result<Self> {
+        let fx = Self::new()?;
+        fx.trust_gpki(pki)?;
+        Ok(fx)
+    }
+
+    /// [`Installation::trust`] `pki` with the empty, current CRL of the GPKI partition
+    /// `UserSpec::gpki` users are in (as `dp146.crl`).
+    pub fn trust_gpki(&self, pki: &TestPki) -> anyhow::Result<()> {
         let crl = crate::pki::empty_gpki_partition_crl(pki)?;
-        Self::with_pki(pki, &[("dp146.crl".to_string(), crl, None)])
+        self.trust(pki, &[("dp146.crl".to_string(), crl, None)])
+    }
+
+    /// Reads the configuration back, lets `edit` change it and writes it again by
+    /// serialising it (text appended with [`Installation::append_config`] is kept as
+    /// values).
+    pub fn edit_config(&mut self, edit: impl FnOnce(&mut Config)) -> anyhow::Result<()> {
+        let mut config = certmail_config::load(&self.config_path)?;
+        edit(&mut config);
+        std::fs::write(&self.config_path, config.to_toml())?;
+        self.mailauth = config.section_toml("mailauth").unwrap_or_default();
+        Ok(())
     }
 
     /// Appends `text` (whole sections, e.g. `[auth]` with its keys) to the configuration.
@@ -187,7 +221,7 @@ impl Installation {
         let mut all: Vec<&str> = args.to_vec();
         let config = self.config_path.to_str().expect("utf-8 temp path");
         all.extend(["--config", config]);
-        run_certmail(&all, &[])
+        run_certmail_at(&self.certmail, &all, &[])
     }
 
     /// Creates an approved account with `password` and binds `cert` to it, via the CLI.
@@ -199,7 +233,13 @@ impl Installation {
         cert: &Path,
     ) -> anyhow::Result<()> {
         self.add_account(id, name, password)?;
-        let (code, _, err) = self.certmail(&["cert", "bind", id, cert.to_str().expect("utf-8")])?;
+        self.bind(id, cert)
+    }
+
+    /// Binds `cert` (PEM) to account `id`, via the CLI.
+    pub fn bind(&self, id: &str, cert: &Path) -> anyhow::Result<()> {
+        let cert = cert.to_str().context("certificate path is not UTF-8")?;
+        let (code, _, err) = self.certmail(&["cert", "bind", id, cert])?;
         anyhow::ensure!(code == 0, "cert bind failed: {err}");
         Ok(())
     }
@@ -218,24 +258,38 @@ impl Installation {
         password: &str,
         approve: bool,
     ) -> anyhow::Result<()> {
-        let addr = format!("{id}@test.go.kr");
-        let mut cmd = std::process::Command::new(certmail_bin());
-        cmd.args(account_add_args(id, name, &addr, approve))
+        self.add_account_at(id, name, &format!("{id}@test.go.kr"), password, approve)
+    }
+
+    /// Creates an account `id` with `address` and `password`, approved or left pending,
+    /// via the CLI (bounded by 120 s).
+    pub fn add_account_at(
+        &self,
+        id: &str,
+        name: &str,
+        address: &str,
+        password: &str,
+        approve: bool,
+    ) -> anyhow::Result<()> {
+        let mut cmd = std::process::Command::new(&self.certmail);
+        cmd.args(account_add_args(id, name, address, approve))
             .arg("--config")
             .arg(&self.config_path)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn()?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", self.certmail.display()))?;
         {
             use std::io::Write as _;
             let mut stdin = child.stdin.take().expect("piped");
             writeln!(stdin, "{password}")?;
         }
-        let out = child.wait_with_output()?;
+        let out = wait_with_timeout(child, CLI_TIMEOUT)?;
         anyhow::ensure!(
             out.status.success(),
-            "account add failed: {}",
+            "account add {id} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         Ok(())

@@ -163,15 +163,27 @@ impl Drop for DaemonProcess {
     }
 }
 
+/// How long one `certmail` command may take.
+pub const CLI_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Runs `certmail ARGS` to completion (bounded by 120 s) and returns (exit code, stdout, stderr).
 pub fn run_certmail(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<(i32, String, String)> {
-    let mut cmd = Command::new(certmail_bin());
+    run_certmail_at(&certmail_bin(), args, envs)
+}
+
+/// [`run_certmail`] with the binary at `bin`.
+pub fn run_certmail_at(
+    bin: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> anyhow::Result<(i32, String, String)> {
+    let mut cmd = Command::new(bin);
     cmd.args(args).stdin(Stdio::null());
     for (k, v) in envs {
         cmd.env(k, v);
     }
     let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    let out = wait_with_timeout(child, Duration::from_secs(120))?;
+    let out = wait_with_timeout(child, CLI_TIMEOUT)?;
     Ok((
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -179,7 +191,11 @@ pub fn run_certmail(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<(i32
     ))
 }
 
-fn wait_with_timeout(child: Child, timeout: Duration) -> anyhow::Result<std::process::Output> {
+/// Waits for `child` to finish and collects its output, killing it after `timeout`.
+pub(crate) fn wait_with_timeout(
+    child: Child,
+    timeout: Duration,
+) -> anyhow::Result<std::process::Output> {
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -8,26 +8,8 @@ use serde_json::json;
 use super::Response;
 use super::context::{AdminContext, counted, ended};
 
-/// What `account add` asks for.
-pub(super) struct NewAccount {
-    /// The login id.
-    pub id: String,
-    /// The person's name exactly as on their certificate.
-    pub name: String,
-    /// The organisation.
-    pub organisation: String,
-    /// Mail addresses; the first is the primary one.
-    pub addresses: Vec<String>,
-    /// Accept addresses outside `[server] local_domains`.
-    pub foreign: bool,
-    /// Approve at once.
-    pub approve: bool,
-    /// The password; `None` generates a temporary one.
-    pub password: Option<String>,
-}
-
 /// `account add`: creates an account, with a checked or a generated password.
-pub(super) async fn add(ctx: &AdminContext, new: NewAccount) -> anyhow::Result<Response> {
+pub(super) async fn add(ctx: &AdminContext, new: super::NewAccount) -> anyhow::Result<Response> {
     if let Some(refused) = check_password(ctx, &new.id, new.password.as_deref()) {
         return Ok(refused);
     }
@@ -304,7 +286,8 @@ pub(super) fn not_found(id: &str) -> Response {
     )
 }
 
-fn state_word(s: &AccountState) -> &'static str {
+/// An account state as every answer spells it (JSON, tables, `stats`).
+pub(super) fn state_word(s: &AccountState) -> &'static str {
     match s {
         AccountState::Pending => "pending approval",
         AccountState::Active => "active",

@@ -88,7 +88,21 @@ pub(super) async fn inspect(
     };
     let now = certmail_auth::now();
     let report = certmail_auth::inspect(ctx.store.as_ref(), &ctx.pki, &der, account, now).await?;
-    let data = serde_json::to_value(&report)?;
+    let mut data = serde_json::to_value(&report)?;
+    if let Some(t) = data["identity"]["not_after"].as_i64() {
+        data["identity"]["not_after"] = crate::dates::rfc3339(t).into();
+    }
+    data["certificate"] = certmail_pki::cert_summary(&der).map_or(serde_json::Value::Null, |c| {
+        json!({
+            "subject": c.subject_dn, "issuer": c.issuer_dn, "serial": c.serial_hex,
+            "not_before": crate::dates::rfc3339(c.not_before),
+            "not_after": crate::dates::rfc3339(c.not_after),
+            "policies": c.policy_oids, "crl_distribution_points": c.cdp_uris,
+            "sha256": c.sha256_hex,
+        })
+    });
+    let failed = report.refusal.as_ref().map(|r| r.code.as_str());
+    data["steps"] = steps(failed, account.is_some(), report.refusal.as_ref());
     Ok(match &report.refusal {
         None => Response::ok(report.summary.clone(), data),
         Some(r) => Response {
@@ -104,6 +118,63 @@ pub(super) async fn inspect(
             data,
         },
     })
+}
+
+/// The decision's steps in the order the server takes them (DESIGN.md's sign-in table),
+/// with each refusal code under the step that gives it.
+const STEPS: [(&str, &[&str]); 8] = [
+    ("format", &["no_certificate", "unsupported_certificate"]),
+    (
+        "issuer",
+        &["npki_certificate", "unknown_issuer", "bad_signature"],
+    ),
+    (
+        "validity",
+        &["certificate_expired", "certificate_not_yet_valid"],
+    ),
+    ("policy", &["policy_not_allowed"]),
+    ("revocation", &["certificate_revoked", "revocation_unknown"]),
+    (
+        "binding",
+        &["certificate_not_bound", "bound_to_other_account"],
+    ),
+    ("name", &["name_mismatch"]),
+    (
+        "account state",
+        &["account_pending", "account_disabled", "account_locked"],
+    ),
+];
+
+/// Each step as `{step, result, detail}`: `ok` before the one that refused, `refused` there
+/// (with the sentence), `not checked` after it; the account's steps are `not checked`
+/// without `--account`.
+fn steps(
+    failed: Option<&str>,
+    with_account: bool,
+    refusal: Option<&certmail_auth::RefusalReport>,
+) -> serde_json::Value {
+    let mut stopped = false;
+    let list: Vec<_> = STEPS
+        .iter()
+        .enumerate()
+        .map(|(i, (step, codes))| {
+            let (result, detail) = if stopped {
+                ("not checked", String::new())
+            } else if failed.is_some_and(|f| codes.contains(&f)) {
+                stopped = true;
+                (
+                    "refused",
+                    refusal.map(|r| r.message.clone()).unwrap_or_default(),
+                )
+            } else if i >= 5 && !with_account {
+                ("not checked", "pass --account to check it".to_string())
+            } else {
+                ("ok", String::new())
+            };
+            json!({ "step": step, "result": result, "detail": detail })
+        })
+        .collect();
+    serde_json::Value::Array(list)
 }
 
 /// A binding as admin answers show it.

@@ -49,6 +49,9 @@ pub struct AdminContext {
     /// The queue-edit lock shared with the relay's runner; a stopped daemon's store has no
     /// runner to race with, so a lock of its own then.
     pub queue: Arc<certmail_smtp::outbound::QueueSignals>,
+    /// Who asks, for the audit log: `uid=N` of the admin socket's peer (SO_PEERCRED), or
+    /// of this process on a stopped daemon's store (`uid=N direct`).
+    pub actor: String,
 }
 
 impl AdminContext {
@@ -72,6 +75,10 @@ impl AdminContext {
             daemon: None,
             sign_in: Arc::default(),
             queue: Arc::default(),
+            actor: format!(
+                "uid={} direct",
+                own_uid().map_or("?".into(), |u| u.to_string())
+            ),
         })
     }
 
@@ -82,6 +89,12 @@ impl AdminContext {
             None => 0,
         }
     }
+}
+
+/// This process's effective uid: the owner of `/proc/self` (no libc call needed).
+fn own_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
 /// `n` things, in the singular for one: `counted(1, "account", "accounts")` is "1 account".

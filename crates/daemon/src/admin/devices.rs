@@ -60,9 +60,22 @@ pub(super) async fn totp(ctx: &AdminContext, id: &str, action: &str) -> anyhow::
     })
 }
 
+/// How both device views name a device: the first 8 hex digits of the certificate's SPKI
+/// SHA-256, `@`, and where it connects from. A live session is keyed by certificate and
+/// exact address (`session list`), the device registry by certificate and network
+/// (`device list`: /24 for IPv4, /64 for IPv6); the keys stay apart (a session kick and a
+/// forgotten device are meant for different things), the spelling is one.
+pub(super) fn device_label(spki_sha256: &[u8; 32], place: &str) -> String {
+    format!("{}@{place}", hex::encode(&spki_sha256[..4]))
+}
+
+/// What `device_key` says in the JSON of a registry device.
+pub(super) const REGISTRY_KEY: &str = "certificate + network";
+
 fn device_json(d: &certmail_store::Device) -> serde_json::Value {
     json!({
-        "id": d.id(), "account": d.account, "network": d.network,
+        "id": device_label(&d.spki_sha256, &d.network), "device_key": REGISTRY_KEY,
+        "account": d.account, "network": d.network,
         "spki_sha256": hex::encode(d.spki_sha256), "first_seen": d.first_seen,
         "last_seen": d.last_seen, "totp_at": d.totp_at, "client": d.client,
     })
@@ -116,4 +129,23 @@ pub(super) async fn forget(
         ),
         json!({ "forgotten": chosen.iter().map(|d| d.id()).collect::<Vec<_>>() }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The registry's own id (what `device forget` takes) is the label both views print.
+    #[test]
+    fn the_label_is_the_registry_id() {
+        let d = certmail_store::Device {
+            account: "kim".into(),
+            spki_sha256: [0x3f; 32],
+            network: "192.0.2.0/24".into(),
+            first_seen: 0,
+            last_seen: 0,
+            totp_at: None,
+            client: None,
+        };
+        assert_eq!(super::device_label(&d.spki_sha256, &d.network), d.id());
+        assert_eq!(d.id(), "3f3f3f3f@192.0.2.0/24");
+    }
 }

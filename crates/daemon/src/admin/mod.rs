@@ -9,14 +9,16 @@
 //! - This module: [`Request`], [`Response`], [`QueueAction`] (the protocol).
 //! - [`context`]: [`AdminContext`], what a request may touch, and [`DaemonControl`], what
 //!   only the running daemon can do (reload), implemented by the services.
-//! - [`execute`] audits every request that changes something and hands it to the handler
-//!   of its family, one small async function per command: `accounts`, `certs`, `aliases`,
-//!   `devices` (TOTP and devices), `sessions`, `queue`, [`ops`] (backup, import, audit,
-//!   stats) and `control` (reload).
+//! - [`execute`] audits every request that changes something (actor, arguments without
+//!   secrets, outcome; also in the daemon's log) and hands it to the handler of its
+//!   family, one small async function per command: `accounts`, `account_delete` (with the
+//!   `--keep-mail` Maildir export), `certs`, `aliases`, `devices` (TOTP and devices),
+//!   `sessions`, `queue`, [`ops`] (backup, import, audit, stats) and `control` (reload).
 //!
 //! Rules: no clap and no printing here (the CLI does both); every failure is a
 //! [`Response`] with a machine-readable code, never a panic.
 
+mod account_delete;
 mod accounts;
 mod aliases;
 mod certs;
@@ -28,6 +30,7 @@ mod queue;
 mod service;
 mod sessions;
 
+pub(crate) use account_delete::write_private;
 pub use context::{AdminContext, ControlFuture, DaemonControl};
 pub use service::execute;
 
@@ -38,23 +41,7 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
     /// Creates an account (pending approval unless `approve`).
-    AccountAdd {
-        /// The login id.
-        id: String,
-        /// The person's name exactly as on their certificate.
-        name: String,
-        /// The organisation (agency, school).
-        organisation: String,
-        /// Mail addresses; the first is the primary one.
-        addresses: Vec<String>,
-        /// Accept addresses outside `[server] local_domains`.
-        #[serde(default)]
-        foreign: bool,
-        /// Approve at once.
-        approve: bool,
-        /// The password; `None` generates a temporary one that is returned once.
-        password: Option<String>,
-    },
+    AccountAdd(NewAccount),
     /// Approves a pending account (or re-activates a disabled or locked one).
     AccountApprove {
         /// The login id.
@@ -64,6 +51,15 @@ pub enum Request {
     AccountDisable {
         /// The login id.
         id: String,
+    },
+    /// Deletes an account with its addresses, certificates and mail; its sessions end
+    /// (`admin/account_delete.rs`).
+    AccountDelete {
+        /// The login id.
+        id: String,
+        /// First write its mail as a Maildir into this absolute, new or empty directory.
+        #[serde(default)]
+        keep_mail: Option<String>,
     },
     /// Locks an account: it can no longer sign in and its sessions end.
     AccountLock {
@@ -218,6 +214,26 @@ pub enum Request {
         /// Also check binding and name against this account.
         account: Option<String>,
     },
+}
+
+/// What `account add` asks for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewAccount {
+    /// The login id.
+    pub id: String,
+    /// The person's name exactly as on their certificate.
+    pub name: String,
+    /// The organisation (agency, school).
+    pub organisation: String,
+    /// Mail addresses; the first is the primary one.
+    pub addresses: Vec<String>,
+    /// Accept addresses outside `[server] local_domains`.
+    #[serde(default)]
+    pub foreign: bool,
+    /// Approve at once.
+    pub approve: bool,
+    /// The password; `None` generates a temporary one that is returned once.
+    pub password: Option<String>,
 }
 
 /// The answer to a [`Request`].

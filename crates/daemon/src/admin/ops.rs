@@ -237,7 +237,7 @@ async fn stats(ctx: &AdminContext) -> anyhow::Result<Response> {
     let mut by_state = std::collections::BTreeMap::<String, u64>::new();
     let (mut mailboxes, mut messages, mut bytes) = (0u64, 0u64, 0u64);
     for a in &accounts {
-        let state = format!("{:?}", a.state).to_lowercase();
+        let state = super::accounts::state_word(&a.state).to_string();
         *by_state.entry(state).or_default() += 1;
         for m in store.list_mailboxes(&a.id).await? {
             mailboxes += 1;

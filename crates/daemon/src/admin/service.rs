@@ -6,13 +6,15 @@
 use certmail_store::AccountState;
 
 use super::context::AdminContext;
-use super::{Request, Response, accounts, aliases, certs, control, devices, ops, queue, sessions};
+use super::{
+    Request, Response, account_delete, accounts, aliases, certs, control, devices, ops, queue,
+    sessions,
+};
 
 /// Executes one request. Never panics on bad input; every failure is a [`Response`].
 pub async fn execute(ctx: &AdminContext, req: Request) -> Response {
-    let op = serde_json::to_value(&req)
-        .ok()
-        .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_string));
+    let value = serde_json::to_value(&req).unwrap_or_default();
+    let op = value.get("op").and_then(|o| o.as_str()).map(str::to_string);
     let mutating = is_mutating(&req);
     let subject = subject(&req);
     let response = match dispatch(ctx, req).await {
@@ -20,7 +22,7 @@ pub async fn execute(ctx: &AdminContext, req: Request) -> Response {
         Err(e) => Response::fail("internal", format!("{e:#}")),
     };
     if mutating {
-        audit(ctx, op, subject, &response).await;
+        audit(ctx, op, subject, audit_args(&value), &response).await;
     }
     response
 }
@@ -46,9 +48,10 @@ fn is_mutating(req: &Request) -> bool {
 /// The account a request is about, for its audit event.
 fn subject(req: &Request) -> Option<String> {
     match req {
-        Request::AccountAdd { id, .. }
+        Request::AccountAdd(super::NewAccount { id, .. })
         | Request::AccountApprove { id }
         | Request::AccountDisable { id }
+        | Request::AccountDelete { id, .. }
         | Request::AccountPasswd { id, .. }
         | Request::AccountLock { id }
         | Request::AccountUnlock { id }
@@ -63,19 +66,30 @@ fn subject(req: &Request) -> Option<String> {
     }
 }
 
-/// Records an admin action in the audit log, never with secrets (the message holds no
-/// password unless one was generated, so only the outcome code is kept).
+/// Records an admin action in the audit log and the daemon's log: who asked (`actor`),
+/// what (`op` and `args`, never a password or a certificate's bytes) and the outcome
+/// (`ok`, `code`).
 async fn audit(
     ctx: &AdminContext,
     op: Option<String>,
     subject: Option<String>,
+    args: String,
     response: &Response,
 ) {
+    let op = op.unwrap_or_default();
+    let code = response.code.clone().unwrap_or_default();
+    if response.ok {
+        tracing::info!(actor = %ctx.actor, %op, %args, "admin request done");
+    } else {
+        tracing::warn!(actor = %ctx.actor, %op, %args, %code, reason = %response.message, "admin request refused");
+    }
     let mut fields = std::collections::BTreeMap::new();
-    fields.insert("op".to_string(), op.unwrap_or_default());
+    fields.insert("actor".to_string(), ctx.actor.clone());
+    fields.insert("op".to_string(), op);
+    fields.insert("args".to_string(), args);
     fields.insert("ok".to_string(), response.ok.to_string());
-    if let Some(code) = &response.code {
-        fields.insert("code".to_string(), code.clone());
+    if !code.is_empty() {
+        fields.insert("code".to_string(), code);
     }
     let event = certmail_store::AuditEvent {
         time: certmail_auth::now() * 1000,
@@ -89,32 +103,40 @@ async fn audit(
     }
 }
 
+/// A request's arguments for the audit log, as compact JSON without `op`: a password is
+/// only said to be given, a certificate or message body only by its size.
+fn audit_args(request: &serde_json::Value) -> String {
+    let Some(map) = request.as_object() else {
+        return String::new();
+    };
+    let shown: serde_json::Map<String, serde_json::Value> = map
+        .iter()
+        .filter(|(k, _)| k.as_str() != "op")
+        .map(|(k, v)| {
+            let v = match (k.as_str(), v) {
+                ("password", serde_json::Value::Null) => v.clone(),
+                ("password", _) => "(given)".into(),
+                (k, serde_json::Value::String(b)) if k.ends_with("_b64") => {
+                    format!("({} bytes)", b.len() / 4 * 3).into()
+                }
+                _ => v.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    serde_json::Value::Object(shown).to_string()
+}
+
 /// Hands a request to the handler of its family.
 async fn dispatch(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> {
     match req {
-        Request::AccountAdd {
-            id,
-            name,
-            organisation,
-            addresses,
-            foreign,
-            approve,
-            password,
-        } => {
-            let new = accounts::NewAccount {
-                id,
-                name,
-                organisation,
-                addresses,
-                foreign,
-                approve,
-                password,
-            };
-            accounts::add(ctx, new).await
-        }
+        Request::AccountAdd(new) => accounts::add(ctx, new).await,
         Request::AccountApprove { id } => accounts::set_state(ctx, &id, AccountState::Active).await,
         Request::AccountDisable { id } => {
             accounts::set_state(ctx, &id, AccountState::Disabled).await
+        }
+        Request::AccountDelete { id, keep_mail } => {
+            account_delete::delete(ctx, &id, keep_mail.as_deref()).await
         }
         Request::AccountLock { id } => accounts::set_state(ctx, &id, AccountState::Locked).await,
         Request::AccountUnlock { id } => accounts::unlock(ctx, &id).await,
@@ -151,5 +173,41 @@ async fn dispatch(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> 
         Request::Queue { action, id } => queue::run(ctx, action, id).await,
         Request::SessionList => sessions::list(ctx).await,
         Request::SessionKick { account } => sessions::kick(ctx, &account).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::audit_args;
+    use crate::admin::{NewAccount, Request};
+
+    /// The audit log names the arguments but never a password or a certificate's bytes.
+    #[test]
+    fn audit_args_hide_passwords_and_bodies() {
+        let add = Request::AccountAdd(NewAccount {
+            id: "kim".into(),
+            name: "김철수".into(),
+            organisation: "행정안전부".into(),
+            addresses: vec!["kim@example.go.kr".into()],
+            foreign: false,
+            approve: true,
+            password: Some("Secret-Pass-2026!".into()),
+        });
+        let args = audit_args(&serde_json::to_value(&add).expect("serialises"));
+        assert!(!args.contains("Secret-Pass"), "{args}");
+        assert!(args.contains("\"password\":\"(given)\""), "{args}");
+        assert!(
+            args.contains("김철수") && !args.contains("\"op\""),
+            "{args}"
+        );
+        let bind = Request::CertBind {
+            account: "kim".into(),
+            cert_b64: "QUJD".repeat(100),
+        };
+        let args = audit_args(&serde_json::to_value(&bind).expect("serialises"));
+        assert!(
+            args.contains("(300 bytes)") && !args.contains("QUJD"),
+            "{args}"
+        );
     }
 }

@@ -21,7 +21,8 @@ pub(super) async fn list(ctx: &AdminContext) -> anyhow::Result<Response> {
         .map(|s| {
             json!({
                 "account": s.account,
-                "device": s.device.to_string(),
+                "device": super::devices::device_label(&s.device.spki_sha256, &s.device.ip.to_string()),
+                "device_key": "certificate + address",
                 "ip": s.device.ip.to_string(),
                 "protocols": s.protocols.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
                 "connections": s.connections,

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use base64::Engine as _;
 
-use crate::admin::{Request, Response};
+use crate::admin::{NewAccount, Request, Response};
 use crate::cli::args::{AccountCommand, AliasCommand, CertCommand, DeviceCommand, SessionCommand};
 use crate::cli::client::{self, dispatch};
 use crate::cli::output::{EXIT_NOT_RUNNING, EXIT_REFUSED, exit_code, print};
@@ -15,42 +15,49 @@ use crate::cli::output::{EXIT_NOT_RUNNING, EXIT_REFUSED, exit_code, print};
 /// Runs an account subcommand; returns the process exit code.
 pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
     let (req, json) = match cmd {
-        AccountCommand::Add {
+        AccountCommand::Add(a) => {
+            let password = password_from_stdin(a.password_stdin)?;
+            let new = NewAccount {
+                id: a.id,
+                name: a.name,
+                organisation: a.organisation,
+                addresses: a.addresses,
+                foreign: a.foreign,
+                approve: a.approve,
+                password,
+            };
+            (Request::AccountAdd(new), a.out.json)
+        }
+        AccountCommand::Approve(t) => (Request::AccountApprove { id: t.id }, t.out.json),
+        AccountCommand::Disable(t) => (Request::AccountDisable { id: t.id }, t.out.json),
+        AccountCommand::Delete {
             id,
-            name,
-            organisation,
-            addresses,
-            foreign,
-            approve,
-            password_stdin,
+            yes,
+            keep_mail,
             out,
         } => {
-            let password = if password_stdin {
-                Some(read_password()?)
-            } else {
-                None
-            };
-            (
-                Request::AccountAdd {
-                    id,
-                    name,
-                    organisation,
-                    addresses,
-                    foreign,
-                    approve,
-                    password,
-                },
-                out.json,
-            )
+            if !yes && !confirmed(&id)? {
+                let resp = Response::fail(
+                    "not_confirmed",
+                    format!(
+                        "account {id} was not deleted: confirm by typing its id on a terminal, \
+                         or pass --yes"
+                    ),
+                );
+                print(&resp, out.json);
+                return Ok(EXIT_REFUSED);
+            }
+            let keep_mail = keep_mail
+                .map(|d| crate::cli::ops::absolute(&d).map(|p| p.display().to_string()))
+                .transpose()?;
+            (Request::AccountDelete { id, keep_mail }, out.json)
         }
-        AccountCommand::Approve { id, out } => (Request::AccountApprove { id }, out.json),
-        AccountCommand::Disable { id, out } => (Request::AccountDisable { id }, out.json),
         AccountCommand::Totp { action, id, out } => {
             let resp = dispatch(config_path, Request::AccountTotp { id, action })?;
             return Ok(crate::cli::qr::print_totp(&resp, out.json));
         }
-        AccountCommand::Lock { id, out } => (Request::AccountLock { id }, out.json),
-        AccountCommand::Unlock { id, out } => (Request::AccountUnlock { id }, out.json),
+        AccountCommand::Lock(t) => (Request::AccountLock { id: t.id }, t.out.json),
+        AccountCommand::Unlock(t) => (Request::AccountUnlock { id: t.id }, t.out.json),
         AccountCommand::Role {
             id,
             organisation,
@@ -65,15 +72,11 @@ pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
             password_stdin,
             out,
         } => {
-            let password = if password_stdin {
-                Some(read_password()?)
-            } else {
-                None
-            };
+            let password = password_from_stdin(password_stdin)?;
             (Request::AccountPasswd { id, password }, out.json)
         }
-        AccountCommand::Show { id, out } => (Request::AccountShow { id }, out.json),
-        AccountCommand::List { out } => (Request::AccountList, out.json),
+        AccountCommand::Show(t) => (Request::AccountShow { id: t.id }, t.out.json),
+        AccountCommand::List(out) => (Request::AccountList, out.json),
     };
     finish(config_path, req, json)
 }
@@ -127,7 +130,7 @@ pub fn alias(config_path: &Path, cmd: AliasCommand) -> anyhow::Result<u8> {
             out,
         } => (Request::AliasSet { address, members }, out.json),
         AliasCommand::Remove { address, out } => (Request::AliasRemove { address }, out.json),
-        AliasCommand::List { out } => (Request::AliasList, out.json),
+        AliasCommand::List(out) => (Request::AliasList, out.json),
     };
     finish(config_path, req, json)
 }
@@ -164,7 +167,7 @@ pub fn reload(config_path: &Path, json: bool) -> anyhow::Result<u8> {
 /// Runs a session subcommand; returns the process exit code.
 pub fn session(config_path: &Path, cmd: SessionCommand) -> anyhow::Result<u8> {
     let (req, json) = match cmd {
-        SessionCommand::List { out } => (Request::SessionList, out.json),
+        SessionCommand::List(out) => (Request::SessionList, out.json),
         SessionCommand::Kick { account, out } => (Request::SessionKick { account }, out.json),
     };
     finish(config_path, req, json)
@@ -194,10 +197,28 @@ fn read_b64(path: &Path) -> anyhow::Result<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
-fn read_password() -> anyhow::Result<String> {
+/// Asks on the terminal for the account id; `false` without a terminal or on any other
+/// answer.
+fn confirmed(id: &str) -> anyhow::Result<bool> {
+    use std::io::{IsTerminal as _, Write as _};
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("Delete account {id} with all its mail? Type its id to confirm: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == id)
+}
+
+/// The password on standard input (one line) when `--password-stdin` was given.
+fn password_from_stdin(given: bool) -> anyhow::Result<Option<String>> {
+    if !given {
+        return Ok(None);
+    }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let pw = line.trim_end_matches(['\r', '\n']).to_string();
     anyhow::ensure!(!pw.is_empty(), "no password on standard input");
-    Ok(pw)
+    Ok(Some(pw))
 }

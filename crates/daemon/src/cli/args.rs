@@ -42,9 +42,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon with the configuration file.
     Serve,
-    /// Print the manual page (roff, section 8) made from this help; packaged as certmail.8.
-    #[command(hide = true)]
-    Man,
+    /// Print a manual page as roff: certmail(8) or certmail.toml(5).
+    ///
+    /// The .deb installs both; read one with `certmail man | man -l -`.
+    Man {
+        /// Which page.
+        #[arg(value_enum, default_value = "certmail")]
+        page: crate::cli::man::Page,
+    },
     /// Check the configuration file and list every problem in it.
     CheckConfig,
     /// Run a self-contained development server: test PKI, demo account and data in DIR.
@@ -146,71 +151,79 @@ pub struct Output {
     pub json: bool,
 }
 
+/// `certmail account add`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct AddAccount {
+    /// The login id (lowercase letters, digits, . _ -).
+    pub id: String,
+    /// The person's name exactly as on their certificate, e.g. 홍길동.
+    #[arg(long)]
+    pub name: String,
+    /// The organisation (agency, school).
+    #[arg(long, default_value = "")]
+    pub organisation: String,
+    /// A mail address; repeat for several (the first is the primary one).
+    #[arg(long = "address", required = true)]
+    pub addresses: Vec<String>,
+    /// Accept addresses outside `[server] local_domains` (mail to them is not delivered
+    /// here; without this flag they are refused).
+    #[arg(long)]
+    pub foreign: bool,
+    /// Approve the account at once.
+    #[arg(long)]
+    pub approve: bool,
+    /// Read the password from standard input (one line) instead of generating a
+    /// temporary one.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// How to print the answer (`--json`).
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// The account an account subcommand acts on, and how to print the answer.
+#[derive(Debug, clap::Args)]
+pub struct AccountTarget {
+    /// The login id.
+    pub id: String,
+    /// How to print the answer (`--json`).
+    #[command(flatten)]
+    pub out: Output,
+}
+
 /// `certmail account …`
 // The doc comments are the --help text, so `[auth]` stays as it reads there.
 #[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Create an account. It is pending until approved (or pass --approve).
-    Add {
-        /// The login id (lowercase letters, digits, . _ -).
-        id: String,
-        /// The person's name exactly as on their certificate, e.g. 홍길동.
-        #[arg(long)]
-        name: String,
-        /// The organisation (agency, school).
-        #[arg(long, default_value = "")]
-        organisation: String,
-        /// A mail address; repeat for several (the first is the primary one).
-        #[arg(long = "address", required = true)]
-        addresses: Vec<String>,
-        /// Accept addresses outside `[server] local_domains` (mail to them is not delivered
-        /// here; without this flag they are refused).
-        #[arg(long)]
-        foreign: bool,
-        /// Approve the account at once.
-        #[arg(long)]
-        approve: bool,
-        /// Read the password from standard input (one line) instead of generating a
-        /// temporary one.
-        #[arg(long)]
-        password_stdin: bool,
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
+    Add(AddAccount),
     /// Approve a pending account, or re-activate a disabled one.
-    Approve {
-        /// The login id.
-        id: String,
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
+    Approve(AccountTarget),
     /// Disable an account: it can no longer sign in.
-    Disable {
+    Disable(AccountTarget),
+    /// Delete an account with its addresses, certificates and mail; its session ends.
+    ///
+    /// Asks for the account id on a terminal; scripts pass --yes. With --keep-mail DIR
+    /// the mail is first written there as a Maildir, which import-maildir reads back.
+    Delete {
         /// The login id.
         id: String,
+        /// Delete without asking (for scripts).
+        #[arg(long)]
+        yes: bool,
+        /// First keep its mail: write it as a Maildir into this new or empty directory
+        /// (written by the daemon's user while it runs; `import-maildir` reads it back).
+        #[arg(long, value_name = "DIR")]
+        keep_mail: Option<PathBuf>,
         /// How to print the answer (`--json`).
         #[command(flatten)]
         out: Output,
     },
     /// Lock an account: it can no longer sign in and its live session ends.
-    Lock {
-        /// The login id.
-        id: String,
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
+    Lock(AccountTarget),
     /// Unlock a locked account and reset its count of failed sign-ins.
-    Unlock {
-        /// The login id.
-        id: String,
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
+    Unlock(AccountTarget),
     /// Grant or remove a role: `org-admin --organisation ORG` lets the account approve
     /// sign-ups and help the people of ORG on the web ([web]); `--remove` takes it away.
     Role {
@@ -264,19 +277,9 @@ pub enum AccountCommand {
         out: Output,
     },
     /// Show an account and its certificates.
-    Show {
-        /// The login id.
-        id: String,
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
+    Show(AccountTarget),
     /// List accounts.
-    List {
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
+    List(Output),
 }
 
 /// `certmail cert …`
@@ -348,11 +351,7 @@ pub enum AliasCommand {
         out: Output,
     },
     /// List aliases.
-    List {
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
+    List(Output),
 }
 
 /// `certmail device …`
@@ -383,11 +382,7 @@ pub enum DeviceCommand {
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
     /// List live sessions: account, device, IP, protocols, connections, since.
-    List {
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
+    List(Output),
     /// End an account's session now.
     Kick {
         /// The login id.
@@ -454,11 +449,7 @@ pub struct ImportArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum QueueCommand {
     /// List queued messages: id, sender, recipients, attempts, next try, held.
-    List {
-        /// How to print the answer (`--json`).
-        #[command(flatten)]
-        out: Output,
-    },
+    List(Output),
     /// Show one queued message with each recipient's last error.
     Show {
         /// The queue id.

@@ -1,8 +1,6 @@
 //! `certmail dkim keygen`: makes a DKIM signing key and prints the DNS record to publish.
 
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::cli::args::DkimCommand;
 
@@ -28,7 +26,7 @@ pub fn run(cmd: DkimCommand) -> anyhow::Result<()> {
         "ed25519" => ed25519_pem()?,
         other => anyhow::bail!("unknown --algorithm {other}; use rsa or ed25519"),
     };
-    write_private(&path, &pem)?;
+    crate::admin::write_private(&path, &pem)?;
     let signer = DkimSigner::load(&[DkimKeyConfig {
         domain: domain.clone(),
         selector: selector.clone(),
@@ -51,37 +49,14 @@ pub fn run(cmd: DkimCommand) -> anyhow::Result<()> {
 }
 
 fn rsa_pem() -> anyhow::Result<Vec<u8>> {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-        ])
-        .output()
-        .map_err(|e| {
-            anyhow::anyhow!("cannot run openssl ({e}); install it or use --algorithm ed25519")
-        })?;
-    anyhow::ensure!(
-        out.status.success(),
-        "openssl genpkey failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(out.stdout)
+    match certmail_smtp::mailauth::generate_rsa_pem() {
+        Ok(pem) => Ok(pem.into_bytes()),
+        // No key file or domain yet: the reason alone says what to do.
+        Err(certmail_smtp::Error::DkimKey { reason, .. }) => Err(anyhow::anyhow!(reason)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn ed25519_pem() -> anyhow::Result<Vec<u8>> {
     Ok(certmail_smtp::mailauth::generate_ed25519_pem()?.into_bytes())
-}
-
-fn write_private(path: &Path, pem: &[u8]) -> anyhow::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(pem)?;
-    f.sync_all()?;
-    Ok(())
 }

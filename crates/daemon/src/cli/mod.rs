@@ -42,10 +42,12 @@ pub fn run(cli: Cli) -> ExitCode {
         } => dev::run(&data, ephemeral_ports),
         Command::Keygen { out } => keygen(config, out),
         Command::Dkim(cmd) => dkim::run(cmd),
-        Command::Man => man::page().map_err(Into::into).and_then(|page| {
+        Command::Man { page } => {
             use std::io::Write as _;
-            std::io::stdout().write_all(&page).map_err(Into::into)
-        }),
+            std::io::stdout()
+                .write_all(man::render(page).as_bytes())
+                .map_err(Into::into)
+        }
         Command::Account(cmd) => return exit(admin::account(config, cmd)),
         Command::Cert(cmd) => return exit(admin::cert(config, cmd)),
         Command::Alias(cmd) => return exit(admin::alias(config, cmd)),

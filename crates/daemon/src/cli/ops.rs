@@ -119,7 +119,7 @@ fn restore_stopped(
                 m.counts.messages,
                 m.counts.queue,
                 m.counts.audit_events,
-                iso_time(m.created_at * 1000)
+                crate::dates::rfc3339_ms(m.created_at * 1000)
             );
             if let Some(aside) = &moved {
                 msg.push_str(&format!("; the previous store is in {}", aside.display()));
@@ -161,7 +161,7 @@ pub fn audit(config_path: &Path, cmd: AuditCommand) -> anyhow::Result<u8> {
         } => {
             let now_ms = certmail_auth::now() * 1000;
             let parse = |t: Option<String>| -> Result<Option<i64>, String> {
-                t.map(|t| parse_time(&t, now_ms)).transpose()
+                t.map(|t| crate::dates::parse_time(&t, now_ms)).transpose()
             };
             let (since_ms, until_ms) = match (parse(since), parse(until)) {
                 (Ok(s), Ok(u)) => (s, u),
@@ -300,7 +300,7 @@ fn finish(resp: &Response, json: bool) -> u8 {
         }
         if let Some(stats) = resp.data.get("stats").and_then(Value::as_object) {
             for (k, v) in stats {
-                println!("  {k:<24} {}", compact(v));
+                println!("  {k:<24} {}", readable(v));
             }
         }
     } else {
@@ -332,11 +332,27 @@ fn event_line(e: &Value) -> String {
         .unwrap_or_default();
     format!(
         "{}  {:<18} {:<12} {:<15} {fields}",
-        iso_time(e["time_ms"].as_i64().unwrap_or(0)),
+        crate::dates::rfc3339_ms(e["time_ms"].as_i64().unwrap_or(0)),
         text("kind"),
         text("account"),
         text("ip"),
     )
+}
+
+/// A stats value for a person: nested objects as `key value, …` (`active 2, pending
+/// approval 1`), never JSON.
+fn readable(v: &Value) -> String {
+    match v {
+        Value::Object(m) if m.is_empty() => "-".into(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k} {}", readable(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        other => compact(other),
+    }
 }
 
 fn compact(v: &Value) -> String {
@@ -347,115 +363,11 @@ fn compact(v: &Value) -> String {
     }
 }
 
-fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+/// `p` made absolute against the current directory (the daemon resolves no relative path).
+pub(crate) fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     Ok(if p.is_absolute() {
         p.to_path_buf()
     } else {
         std::env::current_dir()?.join(p)
     })
-}
-
-/// Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn iso_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        ms.rem_euclid(1000)
-    )
-}
-
-/// A time for `--since`/`--until` as Unix milliseconds: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]Z`
-/// (UTC), Unix seconds, or an age before `now_ms` (`30m`, `12h`, `7d`, `90s`).
-pub fn parse_time(text: &str, now_ms: i64) -> Result<i64, String> {
-    let t = text.trim();
-    let bad = || text.to_string();
-    if let Ok(secs) = t.parse::<i64>() {
-        return Ok(secs * 1000);
-    }
-    if let Some(unit) = t.chars().last().filter(|c| "smhd".contains(*c)) {
-        let n: i64 = t[..t.len() - 1].parse().map_err(|_| bad())?;
-        let per = match unit {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => 86_400,
-        };
-        return Ok(now_ms - n * per * 1000);
-    }
-    let (date, time) = t.split_once('T').unwrap_or((t, ""));
-    let mut ymd = date.split('-').map(|p| p.parse::<i64>());
-    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d)), None) =
-        (ymd.next(), ymd.next(), ymd.next(), ymd.next())
-    else {
-        return Err(bad());
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    let mut secs = days_from_civil(y, m, d) * 86_400;
-    if !time.is_empty() {
-        let hms = time.strip_suffix('Z').ok_or_else(bad)?;
-        let parts: Vec<i64> = hms
-            .split(':')
-            .map(|p| p.parse::<i64>().map_err(|_| bad()))
-            .collect::<Result<_, _>>()?;
-        let (h, mi, s) = match parts.as_slice() {
-            [h, mi] => (*h, *mi, 0),
-            [h, mi, s] => (*h, *mi, *s),
-            _ => return Err(bad()),
-        };
-        secs += h * 3600 + mi * 60 + s;
-    }
-    Ok(secs * 1000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_parse_and_print() {
-        let day = 1_795_305_600_000; // 2026-11-22T00:00:00Z
-        assert_eq!(parse_time("2026-11-22", 0), Ok(day));
-        assert_eq!(parse_time("2026-11-22T09:30Z", 0), Ok(day + 34_200_000));
-        assert_eq!(parse_time("2026-11-22T09:30:15Z", 0), Ok(day + 34_215_000));
-        assert_eq!(parse_time("1795305600", 0), Ok(day));
-        assert_eq!(parse_time("2h", day), Ok(day - 7_200_000));
-        assert!(parse_time("2026-13-01", 0).is_err());
-        assert!(parse_time("yesterday", 0).is_err());
-        assert!(
-            parse_time("2026-11-22T09:30", 0).is_err(),
-            "UTC only, said with Z"
-        );
-        assert_eq!(iso_time(day + 34_215_250), "2026-11-22T09:30:15.250Z");
-        assert_eq!(iso_time(0), "1970-01-01T00:00:00.000Z");
-    }
 }

@@ -11,7 +11,7 @@ use crate::cli::args::QueueCommand;
 /// Runs a queue subcommand; returns the process exit code.
 pub fn command(config_path: &Path, cmd: QueueCommand) -> anyhow::Result<u8> {
     let (action, id, json) = match cmd {
-        QueueCommand::List { out } => (QueueAction::List, None, out.json),
+        QueueCommand::List(out) => (QueueAction::List, None, out.json),
         QueueCommand::Show { id, out } => (QueueAction::Show, Some(id), out.json),
         QueueCommand::Retry { id, out } => (QueueAction::Retry, Some(id), out.json),
         QueueCommand::Hold { id, out } => (QueueAction::Hold, Some(id), out.json),

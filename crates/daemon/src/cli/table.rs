@@ -12,6 +12,7 @@ pub fn print(data: &Value) {
     devices(data);
     aliases(data);
     checks(data);
+    inspection(data);
 }
 
 /// The `accounts` list as a table.
@@ -76,7 +77,13 @@ fn sessions(data: &Value) {
     let cluster = list
         .iter()
         .any(|x| x.get("node").is_some_and(Value::is_string));
-    let mut head = vec!["ACCOUNT", "DEVICE", "PROTOCOLS", "CONNECTIONS", "SINCE"];
+    let mut head = vec![
+        "ACCOUNT",
+        "DEVICE (CERT@ADDRESS)",
+        "PROTOCOLS",
+        "CONNECTIONS",
+        "SINCE",
+    ];
     if cluster {
         head.insert(0, "NODE");
     }
@@ -98,7 +105,13 @@ fn sessions(data: &Value) {
 /// The `devices` list as a table.
 fn devices(data: &Value) {
     if let Some(list) = data.get("devices").and_then(Value::as_array) {
-        let head = ["DEVICE", "CLIENT", "FIRST SEEN", "LAST SEEN", "TOTP"];
+        let head = [
+            "DEVICE (CERT@NETWORK)",
+            "CLIENT",
+            "FIRST SEEN",
+            "LAST SEEN",
+            "TOTP",
+        ];
         rows(&head, list, |d| {
             vec![
                 s(d, "id"),
@@ -135,6 +148,28 @@ fn checks(data: &Value) {
                 s(c, "detail")
             );
         }
+    }
+}
+
+/// `cert inspect`: the certificate's fields, then the decision's steps.
+fn inspection(data: &Value) {
+    if let Some(c) = data.get("certificate").filter(|c| c.is_object()) {
+        for (label, key) in [
+            ("subject", "subject"),
+            ("issuer", "issuer"),
+            ("serial", "serial"),
+            ("not before", "not_before"),
+            ("not after", "not_after"),
+        ] {
+            println!("  {label:<14} {}", s(c, key));
+        }
+        println!("  {:<14} {}", "policies", join(c, "policies"));
+        println!("  {:<14} {}", "CRL DP", join(c, "crl_distribution_points"));
+    }
+    if let Some(steps) = data.get("steps").and_then(Value::as_array) {
+        rows(&["STEP", "RESULT", "DETAIL"], steps, |x| {
+            vec![s(x, "step"), s(x, "result"), s(x, "detail")]
+        });
     }
 }
 
@@ -212,33 +247,17 @@ fn join(v: &Value, key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A Unix time as a UTC date (YYYY-MM-DD), without a date crate.
+/// A Unix time as a UTC date (YYYY-MM-DD).
 fn date(v: Option<&Value>) -> String {
-    let Some(t) = v.and_then(Value::as_i64) else {
-        return "-".into();
-    };
-    let days = t.div_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    v.and_then(Value::as_i64)
+        .map_or_else(|| "-".into(), crate::dates::day)
 }
 
 /// A Unix time as UTC date and minute (`2026-11-22 09:05Z`): a session's start needs the
 /// time of day.
 fn date_time(v: Option<&Value>) -> String {
-    let Some(t) = v.and_then(Value::as_i64) else {
-        return "-".into();
-    };
-    let secs = t.rem_euclid(86_400);
-    format!("{} {:02}:{:02}Z", date(v), secs / 3600, secs % 3600 / 60)
+    v.and_then(Value::as_i64)
+        .map_or_else(|| "-".into(), crate::dates::day_minute)
 }
 
 #[cfg(test)]

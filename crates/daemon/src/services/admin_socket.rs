@@ -56,6 +56,12 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>, shutdown: Cancel
 }
 
 async fn connection(stream: UnixStream, daemon: Arc<Daemon>) -> anyhow::Result<()> {
+    // The socket is mode 0600, so the peer is the daemon's user or root; the kernel says
+    // which (SO_PEERCRED), for the audit log.
+    let actor = match stream.peer_cred() {
+        Ok(c) => format!("uid={}", c.uid()),
+        Err(_) => "uid=?".to_string(),
+    };
     let (r, mut w) = stream.into_split();
     let mut reader = BufReader::new(r);
     let mut line = String::new();
@@ -75,7 +81,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) -> anyhow::Result<(
             return Ok(());
         }
         let response = match serde_json::from_str::<Request>(line.trim_end()) {
-            Ok(req) => crate::admin::execute(&admin_context(&daemon), req).await,
+            Ok(req) => crate::admin::execute(&admin_context(&daemon, &actor), req).await,
             Err(e) => Response::fail("bad_request", format!("cannot parse the request: {e}")),
         };
         let mut out = serde_json::to_vec(&response)?;
@@ -85,7 +91,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) -> anyhow::Result<(
 }
 
 /// What admin requests may touch on the running daemon.
-fn admin_context(daemon: &Arc<Daemon>) -> AdminContext {
+fn admin_context(daemon: &Arc<Daemon>, actor: &str) -> AdminContext {
     AdminContext {
         store: Arc::clone(&daemon.store),
         pki: Arc::clone(&daemon.tls.current().pki),
@@ -97,6 +103,7 @@ fn admin_context(daemon: &Arc<Daemon>) -> AdminContext {
         local_domains: daemon.config().server.local_domains.clone(),
         sign_in: Arc::clone(&daemon.sign_in_state),
         queue: Arc::clone(&daemon.queue),
+        actor: actor.to_string(),
     }
 }
 

@@ -1,5 +1,4 @@
-//! What `/metrics` reports (Prometheus text format 0.0.4) and the Thunderbird autoconfig
-//! file (<https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat>).
+//! What `/metrics` reports (Prometheus text format 0.0.4).
 
 use std::fmt::Write as _;
 
@@ -67,6 +66,45 @@ fn process_gauges(out: &mut String) {
         );
         let _ = writeln!(out, "process_open_fds {}", fds.count());
     }
+    if let Some((cpu, start)) = process_times() {
+        family(
+            out,
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time spent, in seconds.",
+        );
+        let _ = writeln!(out, "process_cpu_seconds_total {cpu}");
+        family(
+            out,
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since the Unix epoch, in seconds.",
+        );
+        let _ = writeln!(out, "process_start_time_seconds {start}");
+    }
+}
+
+/// Linux's clock ticks per second as `/proc` reports times (`USER_HZ`, fixed at 100 by
+/// the kernel's user ABI on every architecture we build for).
+const USER_HZ: f64 = 100.0;
+
+/// (CPU seconds used, start time in Unix seconds) from `/proc/self/stat` (fields 14, 15
+/// and 22: utime, stime, starttime in ticks since boot) and `/proc/stat`'s `btime`, as the
+/// Prometheus client libraries compute them.
+fn process_times() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // `after` starts at field 3 (state), so field n is at index n - 3.
+    let ticks = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    let cpu = (ticks(14)? + ticks(15)?) as f64 / USER_HZ;
+    let boot = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime ")?.trim().parse::<u64>().ok())?;
+    let start = boot as f64 + ticks(22)? as f64 / USER_HZ;
+    Some((cpu, start))
 }
 
 /// Connections accepted and open now, by listener.
@@ -233,75 +271,4 @@ fn relay_counters(out: &mut String) {
         family(out, name, "counter", help);
         let _ = writeln!(out, "{name} {n}");
     }
-}
-
-/// Thunderbird's autoconfig file for the domain of `emailaddress` (query) or of the Host
-/// header (`autoconfig.<domain>`); `None` when it is not a local domain.
-pub fn autoconfig(daemon: &Daemon, query: &str, host: &str) -> Option<String> {
-    let config = daemon.config();
-    let from_query = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "emailaddress")
-        .and_then(|(_, v)| {
-            v.replace("%40", "@")
-                .rsplit_once('@')
-                .map(|(_, d)| d.to_ascii_lowercase())
-        });
-    let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
-    let domain = from_query.unwrap_or_else(|| {
-        host.strip_prefix("autoconfig.")
-            .unwrap_or(&host)
-            .to_string()
-    });
-    if !config
-        .server
-        .local_domains
-        .iter()
-        .any(|d| d.eq_ignore_ascii_case(&domain))
-    {
-        return None;
-    }
-    let name = &config.server.hostname;
-    let imap = config
-        .imap
-        .listen_tls
-        .first()
-        .map(|a| a.port())
-        .filter(|p| *p != 0)
-        .unwrap_or(993);
-    let smtp = config
-        .smtp
-        .listen_submissions
-        .first()
-        .map(|a| a.port())
-        .filter(|p| *p != 0)
-        .unwrap_or(465);
-    // The password is the second factor: Thunderbird signs in with it and presents the
-    // certificate the server asks for during the TLS handshake.
-    Some(format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<clientConfig version="1.1">
-  <emailProvider id="{domain}">
-    <domain>{domain}</domain>
-    <displayName>{name}</displayName>
-    <displayShortName>{domain}</displayShortName>
-    <incomingServer type="imap">
-      <hostname>{name}</hostname>
-      <port>{imap}</port>
-      <socketType>SSL</socketType>
-      <username>%EMAILADDRESS%</username>
-      <authentication>password-cleartext</authentication>
-    </incomingServer>
-    <outgoingServer type="smtp">
-      <hostname>{name}</hostname>
-      <port>{smtp}</port>
-      <socketType>SSL</socketType>
-      <username>%EMAILADDRESS%</username>
-      <authentication>password-cleartext</authentication>
-    </outgoingServer>
-  </emailProvider>
-</clientConfig>
-"#
-    ))
 }

@@ -4,7 +4,8 @@
 //!   spawn every service, signals, drain); [`reload`]: SIGHUP and `certmail reload`,
 //!   refused when a [`restart_keys`] key changed.
 //! - [`listener`] (connection limits) and [`protocols`] (IMAP and SMTP per connection).
-//! - [`http`] with [`metrics`] and [`state_metrics`] (`/metrics`, autoconfig), and
+//! - [`http`] with [`metrics`] and [`state_metrics`] (`/metrics`, autoconfig), [`health`]
+//!   (`/healthz`), [`client_config`] (Thunderbird, Outlook and Apple set-up files), and
 //!   [`connections`] (open connections by listener, counted by the protocol handlers).
 //! - [`relay`] (the outbound queue runner, reloadable), [`notices`] (daily expiry notices,
 //!   new-device notices), [`revocation`] (CRLs reaching live sessions).
@@ -18,8 +19,10 @@
 //! context.
 
 pub mod admin_socket;
+pub mod client_config;
 pub mod cluster;
 pub mod connections;
+pub mod health;
 pub mod http;
 pub mod listener;
 pub mod logging;

@@ -49,12 +49,7 @@ pub fn smtp_context(
     let s = &config.smtp;
     let settings = certmail_smtp::inbound::SmtpSettings {
         hostname: config.server.hostname.clone(),
-        local_domains: config
-            .server
-            .local_domains
-            .iter()
-            .map(|d| d.to_ascii_lowercase())
-            .collect(),
+        local_domains: local_domains(config),
         max_message_size: s.max_message_size as usize,
         max_recipients: s.max_recipients,
         max_line_length: s.max_line_length,
@@ -87,19 +82,14 @@ pub fn smtp_context(
     }
 }
 
-/// The IMAP server's settings and shared state from the configuration. `sign_in` is the
-/// daemon's one sign-in policy (its per-IP throttle is shared with SMTP).
-pub fn imap_context(
-    config: &crate::config::Config,
-    sign_in: certmail_auth::signin::SignInPolicy,
-    store: Arc<dyn certmail_store::Store>,
-    registry: Arc<dyn certmail_session::SessionRegistry>,
-    hub: certmail_session::ChangeHub,
-) -> Arc<certmail_imap::server::ImapContext> {
-    certmail_imap::server::ImapContext::new(store, registry, hub, imap_settings(config, sign_in))
+/// `[server] local_domains`, lowercased (addresses are compared in lower case).
+pub fn local_domains(config: &crate::config::Config) -> Vec<String> {
+    let domains = config.server.local_domains.iter();
+    domains.map(|d| d.to_ascii_lowercase()).collect()
 }
 
-/// The IMAP server's settings from the configuration.
+/// The IMAP server's settings from the configuration (`sign_in` is the daemon's one
+/// sign-in policy: its per-IP throttle is shared with SMTP).
 pub fn imap_settings(
     config: &crate::config::Config,
     sign_in: certmail_auth::signin::SignInPolicy,

@@ -131,12 +131,7 @@ pub fn settings(config: &Config) -> RelaySettings {
     let r = &config.relay;
     RelaySettings {
         hostname: config.server.hostname.clone(),
-        local_domains: config
-            .server
-            .local_domains
-            .iter()
-            .map(|d| d.to_ascii_lowercase())
-            .collect(),
+        local_domains: crate::services::protocols::local_domains(config),
         retry_schedule: r.retry_schedule_secs.clone(),
         expire_after: r.expire_hours.saturating_mul(3600),
         delay_notice_after: (r.delay_notice_hours > 0)

@@ -123,12 +123,11 @@ fn build_daemon(
     let throttle = Arc::clone(&sign_in.throttle);
     let precredential_throttle = Arc::clone(&sign_in.precredential_throttle);
     let sign_in_state = Arc::clone(&sign_in.state);
-    let imap = crate::services::protocols::imap_context(
-        &config,
-        sign_in.clone(),
+    let imap = certmail_imap::server::ImapContext::new(
         Arc::clone(&store),
         Arc::clone(&registry) as _,
         hub.clone(),
+        crate::services::protocols::imap_settings(&config, sign_in.clone()),
     );
     let queue = Arc::new(certmail_smtp::outbound::QueueSignals::default());
     let web_pki = Arc::clone(&tls.current().pki);
@@ -159,6 +158,7 @@ fn build_daemon(
         relay: crate::context::RelayHandle::default(),
         queue,
         web,
+        listeners_bound: Default::default(),
         cluster,
     })
 }
@@ -192,6 +192,9 @@ async fn start_services(
             move |kind, tcp| crate::services::protocols::refuse_busy(Arc::clone(&d2), kind, tcp),
         ));
     }
+    daemon
+        .listeners_bound
+        .store(true, std::sync::atomic::Ordering::Release);
     accept_loops.spawn(watch_crls(Arc::clone(daemon), shutdown.clone()));
     accept_loops.spawn(crate::services::notices::daily(
         Arc::clone(daemon),

@@ -5,7 +5,11 @@
 //! `fetch::FetchJob`, and comes here for everything else.)
 
 use certmail_store::StoreError;
-use imap_codec::imap_types::{command::CommandBody, core::Tag, response::Response};
+use imap_codec::imap_types::{
+    command::{Command, CommandBody},
+    core::Tag,
+    response::Response,
+};
 
 use super::{
     append, close, copy, create, delete, expunge, fetch, list, namespace, quota, rename, search,
@@ -41,7 +45,7 @@ pub async fn dispatch(
             | CommandBody::Sort { uid: false, .. }
             | CommandBody::Thread { uid: false, .. }
     );
-    let outcome = authenticated(s, out, tag, body).await;
+    let outcome = authenticated(s, out, Command { tag, body }).await;
     if outcome == Outcome::Done {
         announce_updates(s, out, allow_expunge).await;
     }
@@ -49,12 +53,8 @@ pub async fn dispatch(
 }
 
 /// The commands valid once signed in (RFC 3501 §6.3), then the selected-state ones.
-async fn authenticated(
-    s: &mut SignedIn,
-    out: &mut Out,
-    tag: Tag<'static>,
-    body: CommandBody<'static>,
-) -> Outcome {
+async fn authenticated(s: &mut SignedIn, out: &mut Out, command: Command<'static>) -> Outcome {
+    let Command { tag, body } = command;
     match body {
         // RFC 3501 §6.1.2: NOOP's point is the updates told after it.
         CommandBody::Noop => {
@@ -100,21 +100,17 @@ async fn authenticated(
         CommandBody::GetQuota { root } => quota::get_quota(s, out, tag, &root).await,
         CommandBody::GetQuotaRoot { mailbox } => quota::get_quota_root(s, out, tag, &mailbox).await,
         CommandBody::SetQuota { quotas, .. } => quota::set_quota(out, tag, &quotas),
-        body => selected_state(s, out, tag, body).await,
+        body => selected_state(s, out, Command { tag, body }).await,
     }
 }
 
 /// The commands valid only with a mailbox selected (RFC 3501 §6.4).
-async fn selected_state(
-    s: &mut SignedIn,
-    out: &mut Out,
-    tag: Tag<'static>,
-    body: CommandBody<'static>,
-) -> Outcome {
+async fn selected_state(s: &mut SignedIn, out: &mut Out, command: Command<'static>) -> Outcome {
     if s.selected.is_none() {
-        out.bad(tag, "Select a mailbox first");
+        out.bad(command.tag, "Select a mailbox first");
         return Outcome::Bad;
     }
+    let Command { tag, body } = command;
     match body {
         CommandBody::Check => {
             out.ok(tag, None, "CHECK completed");
@@ -126,40 +122,22 @@ async fn selected_state(
         CommandBody::ExpungeUid { sequence_set } => {
             expunge::expunge(s, out, tag, Some(&sequence_set)).await
         }
-        body => message_commands(s, out, tag, body).await,
+        body => message_commands(s, out, Command { tag, body }).await,
     }
 }
 
 /// The selected-state commands that address messages by number or UID.
-async fn message_commands(
-    s: &mut SignedIn,
-    out: &mut Out,
-    tag: Tag<'static>,
-    body: CommandBody<'static>,
-) -> Outcome {
+async fn message_commands(s: &mut SignedIn, out: &mut Out, command: Command<'static>) -> Outcome {
+    let Command { tag, body } = match fetch::FetchRequest::of(command) {
+        fetch::FetchOrOther::Fetch(request) => return fetch::fetch(s, out, request).await,
+        fetch::FetchOrOther::Other(command) => command,
+    };
     match body {
         CommandBody::Search {
             charset,
             criteria,
             uid,
         } => search::search(s, out, tag, charset.as_ref(), &criteria, uid).await,
-        CommandBody::Fetch {
-            sequence_set,
-            macro_or_item_names,
-            uid,
-            modifiers,
-        } => {
-            fetch::fetch(
-                s,
-                out,
-                tag,
-                &sequence_set,
-                macro_or_item_names,
-                uid,
-                &modifiers,
-            )
-            .await
-        }
         CommandBody::Store {
             sequence_set,
             kind,

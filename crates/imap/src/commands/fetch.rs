@@ -8,18 +8,16 @@ use std::num::NonZeroU32;
 use certmail_session::Change;
 use certmail_store::{FlagChange, FlagOp, MessageMeta};
 use imap_codec::imap_types::{
-    command::FetchModifier,
+    command::{Command, CommandBody, FetchModifier},
     core::{Tag, Vec1},
     fetch::{MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName},
     response::{Data, Response},
     sequence::SequenceSet,
 };
 
-use super::search::{Reads, internal_date};
+use super::search::{Reads, facts_of};
 use super::{Outcome, store_error};
-use crate::fetch_items::{
-    FetchFacts, fetch_items, header_suffices, item_names, needs_content, sets_seen,
-};
+use crate::fetch_items::{fetch_items, header_suffices, item_names, needs_content, sets_seen};
 use crate::mailbox::flags_of;
 use crate::message::{
     MessageView,
@@ -28,17 +26,57 @@ use crate::message::{
 use crate::proto::flags::fetch_flags;
 use crate::{account::SignedIn, out::Out};
 
+/// A FETCH or UID FETCH command.
+#[derive(Debug)]
+pub struct FetchRequest {
+    /// The command's tag.
+    pub tag: Tag<'static>,
+    /// The messages.
+    pub set: SequenceSet,
+    /// The data items (or a macro).
+    pub names: MacroOrMessageDataItemNames<'static>,
+    /// UID FETCH.
+    pub uid: bool,
+    /// CHANGEDSINCE and VANISHED (RFC 7162).
+    pub modifiers: Vec<FetchModifier>,
+}
+
+/// A command told apart as a FETCH or any other.
+#[derive(Debug)]
+pub enum FetchOrOther {
+    /// FETCH or UID FETCH.
+    Fetch(FetchRequest),
+    /// Any other command, as it came.
+    Other(Command<'static>),
+}
+
+impl FetchRequest {
+    /// The FETCH that `command` is, or the command itself.
+    pub fn of(command: Command<'static>) -> FetchOrOther {
+        match command.body {
+            CommandBody::Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+                modifiers,
+            } => FetchOrOther::Fetch(Self {
+                tag: command.tag,
+                set: sequence_set,
+                names: macro_or_item_names,
+                uid,
+                modifiers,
+            }),
+            body => FetchOrOther::Other(Command {
+                tag: command.tag,
+                body,
+            }),
+        }
+    }
+}
+
 /// FETCH (`uid` false) or UID FETCH, answered in full into `out`.
-pub async fn fetch(
-    s: &mut SignedIn,
-    out: &mut Out,
-    tag: Tag<'static>,
-    set: &SequenceSet,
-    names: MacroOrMessageDataItemNames<'static>,
-    uid: bool,
-    modifiers: &[FetchModifier],
-) -> Outcome {
-    let mut job = match FetchJob::start(s, out, tag, set, names, uid, modifiers).await {
+pub async fn fetch(s: &mut SignedIn, out: &mut Out, request: FetchRequest) -> Outcome {
+    let mut job = match FetchJob::start(s, out, request).await {
         Ok(job) => job,
         Err(outcome) => return outcome,
     };
@@ -121,12 +159,16 @@ impl FetchJob {
     pub async fn start(
         s: &mut SignedIn,
         out: &mut Out,
-        tag: Tag<'static>,
-        set: &SequenceSet,
-        names: MacroOrMessageDataItemNames<'static>,
-        uid: bool,
-        modifiers: &[FetchModifier],
+        request: FetchRequest,
     ) -> Result<FetchJob, Outcome> {
+        let FetchRequest {
+            tag,
+            set,
+            names,
+            uid,
+            modifiers,
+        } = request;
+        let set = &set;
         let changed_since = modifiers.iter().find_map(|m| match m {
             FetchModifier::ChangedSince(n) => Some(n.get()),
             FetchModifier::Vanished => None,
@@ -334,14 +376,8 @@ impl FetchJob {
         };
         let view = (self.reads != Reads::Nothing).then(|| MessageView::parse(&raw));
         let message_flags = flags_of(&meta.flags);
-        let facts = FetchFacts {
-            uid,
-            flags: &message_flags,
-            recent: s.selected.as_ref().is_some_and(|sel| sel.is_recent(uid)),
-            internal_date: internal_date(meta.internal_date),
-            size: u32::try_from(meta.size).unwrap_or(u32::MAX),
-            modseq: meta.modseq,
-        };
+        let recent = s.selected.as_ref().is_some_and(|sel| sel.is_recent(uid));
+        let facts = facts_of(meta, &message_flags, recent);
         let mut data = match fetch_items(&self.items, &facts, view.as_ref()) {
             Ok(result) => result.items,
             Err(crate::fetch_items::FetchError::UnknownCte) => {

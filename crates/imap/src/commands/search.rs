@@ -9,17 +9,18 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use imap_codec::imap_types::{
     core::{Charset, Tag, Vec1},
     flag::Flag,
-    response::{Code, Data},
+    response::Data,
     search::SearchKey,
 };
 
 use super::{Outcome, store_error};
+use crate::fetch_items::FetchFacts;
 use crate::mailbox::flags_of;
 use crate::proto::ext::{
     SearchRequest, SearchReturn,
     encode::{EsearchData, esearch as esearch_line},
 };
-use crate::search_charset::{LISTED_CHARSETS, to_utf8};
+use crate::search_charset::{bad_charset, criteria_to_utf8};
 use crate::search_eval::{SearchMessage, SearchScope, matches};
 use crate::{account::SignedIn, out::Out};
 
@@ -141,6 +142,27 @@ struct Found {
     highest_modseq: u64,
 }
 
+impl Found {
+    /// Nothing found yet; `uses_modseq` when the criteria mention MODSEQ.
+    fn new(uses_modseq: bool) -> Self {
+        Self {
+            ids: Vec::new(),
+            uids: Vec::new(),
+            modseqs: Vec::new(),
+            uses_modseq,
+            highest_modseq: 0,
+        }
+    }
+
+    /// Records a match, reported as `id` (its UID or sequence number).
+    fn push(&mut self, id: u32, meta: &certmail_store::MessageMeta) {
+        self.ids.push(id);
+        self.uids.push(meta.uid);
+        self.modseqs.push(meta.modseq);
+        self.highest_modseq = self.highest_modseq.max(meta.modseq);
+    }
+}
+
 /// Evaluates the criteria over the selected mailbox; `None` when the command was already
 /// answered (a charset we cannot read, no mailbox, a store failure).
 async fn matching(
@@ -152,19 +174,11 @@ async fn matching(
     uid: bool,
 ) -> Option<Found> {
     let tag = tag.clone();
-    let key = match criteria.as_ref() {
-        [single] => single.clone(),
-        _ => SearchKey::And(criteria.clone()),
-    };
     // RFC 3501 §6.4.4: strings in the client's charset; one we cannot read is BADCHARSET.
-    let key = match to_utf8(&key, charset) {
+    let key = match criteria_to_utf8(criteria, charset) {
         Ok(key) => key,
         Err(e) => {
-            let allowed = LISTED_CHARSETS
-                .iter()
-                .filter_map(|c| Charset::try_from(*c).ok())
-                .collect();
-            out.no(tag, Some(Code::BadCharset { allowed }), &e.to_string());
+            out.no(tag, Some(bad_charset()), &e.to_string());
             return None;
         }
     };
@@ -188,10 +202,27 @@ async fn matching(
     };
     let metas: HashMap<u32, certmail_store::MessageMeta> =
         metas.into_iter().map(|m| (m.uid, m)).collect();
-    let reads = reads(&key);
-    // Entries the store still holds (one expunged elsewhere and not yet announced is left
-    // out), with their sequence numbers.
-    let listed: Vec<(u32, &certmail_store::MessageMeta)> = selected
+    let listed = still_stored(selected, &metas);
+    let mut found = Found::new(uses_modseq);
+    let parser = crate::search_eval::parser_for(&key, &[]);
+    let scanned = scan(s, &key, reads(&key), &parser, &listed, |seq, meta, _| {
+        found.push(if uid { meta.uid } else { seq }, meta);
+    })
+    .await;
+    if let Err(e) = scanned {
+        store_error(out, tag, "SEARCH", &e);
+        return None;
+    }
+    Some(found)
+}
+
+/// The selected mailbox's entries the store still holds (one expunged elsewhere and not
+/// yet announced is left out), with their sequence numbers.
+fn still_stored<'m>(
+    selected: &crate::mailbox::Selected,
+    metas: &'m HashMap<u32, certmail_store::MessageMeta>,
+) -> Vec<(u32, &'m certmail_store::MessageMeta)> {
+    selected
         .entries()
         .iter()
         .enumerate()
@@ -199,30 +230,7 @@ async fn matching(
             let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
             metas.get(&entry.uid).map(|meta| (seq, meta))
         })
-        .collect();
-    let mut found = Vec::new();
-    let mut uids = Vec::new();
-    let mut modseqs = Vec::new();
-    let mut highest = 0u64;
-    let parser = crate::search_eval::parser_for(&key, &[]);
-    let scanned = scan(s, &key, reads, &parser, &listed, |seq, meta, _| {
-        found.push(if uid { meta.uid } else { seq });
-        uids.push(meta.uid);
-        modseqs.push(meta.modseq);
-        highest = highest.max(meta.modseq);
-    })
-    .await;
-    if let Err(e) = scanned {
-        store_error(out, tag, "SEARCH", &e);
-        return None;
-    }
-    Some(Found {
-        ids: found,
-        uids,
-        modseqs,
-        uses_modseq,
-        highest_modseq: highest,
-    })
+        .collect()
 }
 
 /// Evaluates `key` over `listed` (sequence number and metadata of messages of the selected
@@ -274,12 +282,7 @@ pub(crate) async fn scan(
             let message_flags: Vec<Flag<'static>> = flags_of(&meta.flags);
             let message = SearchMessage {
                 seq,
-                uid: meta.uid,
-                flags: &message_flags,
-                recent: selected.is_recent(meta.uid),
-                internal_date: internal_date(meta.internal_date),
-                size: u32::try_from(meta.size).unwrap_or(u32::MAX),
-                modseq: meta.modseq,
+                facts: facts_of(meta, &message_flags, selected.is_recent(meta.uid)),
                 raw: &raw,
                 parsed: parsed.as_ref(),
             };
@@ -289,6 +292,23 @@ pub(crate) async fn scan(
         }
     }
     Ok(())
+}
+
+/// What the store knows about a message (`meta`, its `flags` as IMAP flags, whether it is
+/// \Recent for this session), for FETCH and SEARCH.
+pub(crate) fn facts_of<'a>(
+    meta: &certmail_store::MessageMeta,
+    flags: &'a [Flag<'static>],
+    recent: bool,
+) -> FetchFacts<'a> {
+    FetchFacts {
+        uid: meta.uid,
+        flags,
+        recent,
+        internal_date: internal_date(meta.internal_date),
+        size: u32::try_from(meta.size).unwrap_or(u32::MAX),
+        modseq: meta.modseq,
+    }
 }
 
 /// INTERNALDATE as a UTC date-time.

@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 use imap_codec::imap_types::{
     core::{Charset, Tag, Vec1},
     extensions::sort::{SortCriterion, SortKey},
-    response::{Code, Data},
+    response::Data,
     search::SearchKey,
 };
 use mail_parser::{HeaderName, Message};
@@ -19,7 +19,7 @@ use super::{Outcome, store_error};
 use crate::message::address::{AddressItem, parse_address_list};
 use crate::message::base_subject::base_subject;
 
-use crate::search_charset::{LISTED_CHARSETS, to_utf8};
+use crate::search_charset::{bad_charset, criteria_to_utf8};
 use crate::{account::SignedIn, out::Out};
 
 /// What SORT and THREAD compare of one message that matched the search criteria.
@@ -117,21 +117,9 @@ pub async fn candidates(
     command: &str,
     headers: bool,
 ) -> Result<Vec<Candidate>, Outcome> {
-    let key = match criteria.as_ref() {
-        [single] => single.clone(),
-        _ => SearchKey::And(criteria.clone()),
-    };
     // RFC 5256 §3: the charset is required; one we cannot read is BADCHARSET.
-    let key = to_utf8(&key, Some(charset)).map_err(|e| {
-        let allowed = LISTED_CHARSETS
-            .iter()
-            .filter_map(|c| Charset::try_from(*c).ok())
-            .collect();
-        out.no(
-            tag.clone(),
-            Some(Code::BadCharset { allowed }),
-            &e.to_string(),
-        );
+    let key = criteria_to_utf8(criteria, Some(charset)).map_err(|e| {
+        out.no(tag.clone(), Some(bad_charset()), &e.to_string());
         Outcome::Done
     })?;
     let Some(selected) = &s.selected else {

@@ -115,6 +115,19 @@ impl TestServer {
         )
     }
 
+    /// An administrator ends 홍길동's session; how many connections it ended.
+    pub async fn admin_kick(&self) -> usize {
+        let reason = certmail_session::KickReason::AdminKick;
+        self.ctx.registry.kick(ACCOUNT, reason).await
+    }
+
+    /// [`TestServer::start`], and a client connected to it (greeted, not signed in).
+    pub async fn connected(require_password: bool) -> (TestServer, Client) {
+        let server = TestServer::start(require_password).await;
+        let client = server.connect().await;
+        (server, client)
+    }
+
     /// Connects over implicit TLS with 홍길동's certificate and reads the greeting.
     pub async fn connect(&self) -> Client {
         let tls = tls_connect(
@@ -276,6 +289,13 @@ impl Client {
         self.until_tagged(&tag).await
     }
 
+    /// [`Client::command`], asserting that its tagged line starts with `expected`.
+    pub async fn command_tagged(&mut self, command: &str, expected: &str) -> Vec<String> {
+        let reply = self.command(command).await;
+        assert_tagged(&reply, expected);
+        reply
+    }
+
     /// Reads responses until the one tagged `tag`.
     pub async fn until_tagged(&mut self, tag: &str) -> Vec<String> {
         let mut lines = Vec::new();
@@ -314,6 +334,14 @@ fn literal_length(line: &[u8]) -> Option<usize> {
 /// The tagged line of a command's responses.
 pub fn tagged(lines: &[String]) -> &str {
     lines.last().map(String::as_str).unwrap_or("")
+}
+
+/// Asserts that the tagged line of `lines` starts with `expected` (tag, status, code).
+pub fn assert_tagged(lines: &[String], expected: &str) {
+    assert!(
+        tagged(lines).starts_with(expected),
+        "expected {expected:?}, got {lines:#?}"
+    );
 }
 
 /// Asserts the command completed OK and returns its untagged lines.

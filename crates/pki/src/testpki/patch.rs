@@ -6,6 +6,7 @@
 use der::{Reader, SliceReader};
 
 use crate::error::{Error, Result};
+use crate::x509::der_tlv as tlv;
 
 /// KCDSA public-key algorithm, `1.2.410.200004.1.21`, as a DER OID.
 const KCDSA_OID: [u8; 10] = [0x06, 0x08, 0x2A, 0x83, 0x1A, 0x8C, 0x9A, 0x44, 0x01, 0x15];
@@ -16,25 +17,6 @@ pub(crate) const ECDSA_SHA1_ALG: [u8; 11] = [
 
 fn bad(what: &str) -> Error {
     Error::TestPki(format!("DER patch: {what}"))
-}
-
-/// A DER TLV with a one-byte tag.
-pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
 }
 
 /// The TLVs inside a SEQUENCE (`seq_der` is the whole SEQUENCE).

@@ -6,25 +6,18 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use certmail_pki::testpki::{
-    Distortion, OID_GPKI_INSTITUTION, OID_GPKI_SERVER, OID_NPKI_YESSIGN, TestCa, TestPki, UserCert,
-    UserKey, UserSpec, epki_cdp, gpki_cdp, openssl, pem,
+    Distortion, OID_GPKI_SERVER, TestCa, TestPki, UserCert, UserKey, UserSpec, epki_cdp, gpki_cdp,
+    openssl, pem,
 };
 use certmail_pki::{Pki, PkiConfig};
-
-/// One day in seconds.
-pub const DAY: i64 = 86_400;
-
-/// A CRL file: name, contents, optional sidecar text.
-pub type CrlFile = (String, Vec<u8>, Option<String>);
+pub use certmail_testkit::pki::{CrlFile, DAY};
+use certmail_testkit::pki::{People, spec};
 
 /// Every certificate kind, issued once.
 pub struct Material {
     pub pki: TestPki,
     pub now: i64,
-    pub gpki_ecdsa: UserCert,
-    pub gpki_rsa: UserCert,
-    pub epki_ecdsa: UserCert,
-    pub epki_rsa: UserCert,
+    pub people: People,
     pub d57_no_real_name: UserCert,
     pub partition_b_revoked: UserCert,
     pub partition_b_good: UserCert,
@@ -42,7 +35,6 @@ pub struct Material {
     pub sha1: UserCert,
     pub rsa1024: UserCert,
     pub rsa1024_key: openssl::RsaKey,
-    pub rsa2048_key: openssl::RsaKey,
     pub kcdsa: UserCert,
     pub no_cdp: UserCert,
     pub server: UserCert,
@@ -65,76 +57,73 @@ fn make() -> certmail_pki::Result<Material> {
     let gpki = |person: &str| UserSpec::gpki(person, now);
     let issue = |ca: &TestCa, spec: UserSpec| pki.issue(ca, &spec, w);
 
-    let rsa2048_key = openssl::rsa_key(w, 2048)?;
     let rsa1024_key = openssl::rsa_key(w, 1024)?;
-    let in_partition = |person: &str, p: u32| UserSpec {
-        cdp_uris: vec![gpki_cdp(p)],
-        ..gpki(person)
-    };
+    let in_partition = |person: &str, p: u32| spec::in_partition(person, now, p);
 
     let m = Material {
-        gpki_ecdsa: issue(&pki.gpki_ca, gpki("김철수"))?,
-        gpki_rsa: issue(&pki.gpki_ca, UserSpec { key: UserKey::Rsa(rsa2048_key.clone()), ..gpki("박민수") })?,
-        epki_ecdsa: issue(&pki.epki_ca, UserSpec::epki("홍길동", now))?,
-        epki_rsa: issue(
-            &pki.epki_ca,
-            UserSpec { key: UserKey::Rsa(openssl::rsa_key(w, 2048)?), ..UserSpec::epki("이순신", now) },
-        )?,
+        people: People::issue(&pki, now, w)?,
         d57_no_real_name: issue(
             &pki.gpki_ca,
-            UserSpec { cn: "D57이영희01".into(), real_name: None, ..gpki("이영희") },
+            UserSpec {
+                cn: "D57이영희01".into(),
+                real_name: None,
+                ..gpki("이영희")
+            },
         )?,
         partition_b_revoked: issue(&pki.gpki_ca, in_partition("최영", 147))?,
         partition_b_good: issue(&pki.gpki_ca, in_partition("강감찬", 147))?,
         partition_c: issue(&pki.gpki_ca, in_partition("유관순", 148))?,
         partition_stale: issue(&pki.gpki_ca, in_partition("장영실", 149))?,
-        expired: issue(
-            &pki.gpki_ca,
-            UserSpec { not_before: now - 900 * DAY, not_after: now - 10 * DAY, ..gpki("김유신") },
-        )?,
-        not_yet_valid: issue(
-            &pki.gpki_ca,
-            UserSpec { not_before: now + 10 * DAY, not_after: now + 800 * DAY, ..gpki("정약용") },
-        )?,
+        expired: issue(&pki.gpki_ca, spec::valid("김유신", now, -900, -10))?,
+        not_yet_valid: issue(&pki.gpki_ca, spec::valid("정약용", now, 10, 800))?,
         expired_server_policy: issue(
             &pki.gpki_ca,
             UserSpec {
-                not_before: now - 900 * DAY,
-                not_after: now - 10 * DAY,
                 policies: vec![OID_GPKI_SERVER.into()],
-                ..gpki("서버")
+                ..spec::valid("서버", now, -900, -10)
             },
         )?,
-        server_policy: issue(
-            &pki.gpki_ca,
-            UserSpec { cn: "SVR1311000001".into(), agency: "Group of Server".into(), real_name: None, policies: vec![OID_GPKI_SERVER.into()], ..gpki("x") },
-        )?,
-        institution_policy: issue(
-            &pki.gpki_ca,
-            UserSpec { policies: vec![OID_GPKI_INSTITUTION.into()], ..gpki("통계청장") },
-        )?,
-        npki: issue(
-            &pki.npki_ca,
-            UserSpec {
-                cn: "홍길동()0004048H013284377".into(),
-                agency: "personal4IB".into(),
-                organization: "yessign".into(),
-                real_name: Some("홍길동".into()),
-                policies: vec![OID_NPKI_YESSIGN.into()],
-                critical_policies: true,
-                cdp_uris: vec!["ldap://ds.yessign.or.kr:389/ou=dp5p87241,ou=AccreditedCA,o=yessign,c=kr?certificateRevocationList".into()],
-                ..gpki("홍길동")
-            },
-        )?,
+        server_policy: issue(&pki.gpki_ca, spec::server_policy(now))?,
+        institution_policy: issue(&pki.gpki_ca, spec::institution_policy(now))?,
+        npki: issue(&pki.npki_ca, spec::npki(now))?,
         foreign: issue(&pki.foreign_ca()?, gpki("김철수"))?,
         impostor: issue(&pki.impostor_of(&pki.gpki_ca)?, gpki("김철수"))?,
-        unknown_critical: issue(&pki.gpki_ca, UserSpec { unknown_critical_extension: true, ..gpki("김철수") })?,
-        sha1: issue(&pki.gpki_ca, UserSpec { distortion: Distortion::Sha1Signature, ..gpki("김철수") })?,
-        rsa1024: issue(&pki.gpki_ca, UserSpec { key: UserKey::Rsa(rsa1024_key.clone()), ..gpki("김철수") })?,
-        kcdsa: issue(&pki.gpki_ca, UserSpec { distortion: Distortion::KcdsaKey, ..gpki("김철수") })?,
-        no_cdp: issue(&pki.gpki_ca, UserSpec { cdp_uris: vec![], ..gpki("김철수") })?,
+        unknown_critical: issue(
+            &pki.gpki_ca,
+            UserSpec {
+                unknown_critical_extension: true,
+                ..gpki("김철수")
+            },
+        )?,
+        sha1: issue(
+            &pki.gpki_ca,
+            UserSpec {
+                distortion: Distortion::Sha1Signature,
+                ..gpki("김철수")
+            },
+        )?,
+        rsa1024: issue(
+            &pki.gpki_ca,
+            UserSpec {
+                key: UserKey::Rsa(rsa1024_key.clone()),
+                ..gpki("김철수")
+            },
+        )?,
+        kcdsa: issue(
+            &pki.gpki_ca,
+            UserSpec {
+                distortion: Distortion::KcdsaKey,
+                ..gpki("김철수")
+            },
+        )?,
+        no_cdp: issue(
+            &pki.gpki_ca,
+            UserSpec {
+                cdp_uris: vec![],
+                ..gpki("김철수")
+            },
+        )?,
         server: pki.server_cert()?,
-        rsa2048_key,
         rsa1024_key,
         crls: Vec::new(),
         pki,
@@ -226,8 +215,8 @@ impl Layout {
         let crl = dir.path().join("crl");
         m.pki.write_certs_dir(&certs).expect("write certs");
         std::fs::create_dir_all(&crl).expect("crl dir");
-        for (name, der, sidecar) in &m.crls {
-            write_crl(&crl, name, der, sidecar.as_deref());
+        for file in &m.crls {
+            certmail_testkit::pki::write_crl(&crl, file).expect("write CRL");
         }
         Layout {
             config: PkiConfig::new(certs, crl),
@@ -245,8 +234,6 @@ impl Layout {
 }
 
 pub fn write_crl(dir: &Path, name: &str, der: &[u8], sidecar: Option<&str>) {
-    std::fs::write(dir.join(name), der).expect("write CRL");
-    if let Some(text) = sidecar {
-        std::fs::write(dir.join(format!("{name}.uri")), text).expect("write sidecar");
-    }
+    let crl = (name.to_owned(), der.to_vec(), sidecar.map(str::to_owned));
+    certmail_testkit::pki::write_crl(dir, &crl).expect("write CRL");
 }

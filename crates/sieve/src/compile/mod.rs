@@ -87,7 +87,7 @@ impl Compiler {
 
     fn top_level(&mut self, raw: Vec<RawCommand>) -> Result<Vec<Command>, Error> {
         let mut rest = raw.into_iter().peekable();
-        while let Some(cmd) = rest.next_if(|c| c.name.eq_ignore_ascii_case("require")) {
+        while let Some(cmd) = rest.next_if(|c| c.head.name.eq_ignore_ascii_case("require")) {
             self.require(cmd)?;
         }
         self.block(rest.collect())
@@ -96,7 +96,7 @@ impl Compiler {
     /// `require <capabilities: string-list>` (RFC 5228 §3.2).
     fn require(&mut self, cmd: RawCommand) -> Result<(), Error> {
         no_tests_or_block(&cmd)?;
-        let mut args = Args::split("require", cmd.pos, cmd.args, |_| None)?;
+        let mut args = Args::split("require", cmd.head.pos, cmd.head.args, |_| None)?;
         let (names, pos) = args.string_list("the list of capabilities")?;
         args.finish()?;
         for name in names {
@@ -115,20 +115,26 @@ impl Compiler {
         let mut out = Vec::new();
         let mut iter = raw.into_iter().peekable();
         while let Some(cmd) = iter.next() {
-            let lower = cmd.name.to_ascii_lowercase();
+            let lower = cmd.head.name.to_ascii_lowercase();
             match lower.as_str() {
                 "if" => {
                     let mut branches = vec![self.branch(cmd)?];
-                    while let Some(next) = iter.next_if(|c| c.name.eq_ignore_ascii_case("elsif")) {
+                    while let Some(next) =
+                        iter.next_if(|c| c.head.name.eq_ignore_ascii_case("elsif"))
+                    {
                         branches.push(self.branch(next)?);
                     }
                     let mut otherwise = Vec::new();
-                    if let Some(next) = iter.next_if(|c| c.name.eq_ignore_ascii_case("else")) {
-                        if !next.args.is_empty() || !next.tests.is_empty() {
-                            return Err(Error::args(next.pos, "else", "takes no arguments"));
+                    if let Some(next) = iter.next_if(|c| c.head.name.eq_ignore_ascii_case("else")) {
+                        if !next.head.args.is_empty() || !next.head.tests.is_empty() {
+                            return Err(Error::args(next.head.pos, "else", "takes no arguments"));
                         }
                         let Some(block) = next.block else {
-                            return Err(Error::args(next.pos, "else", "needs a `{ … }` block"));
+                            return Err(Error::args(
+                                next.head.pos,
+                                "else",
+                                "needs a `{ … }` block",
+                            ));
                         };
                         otherwise = self.block(block)?;
                     }
@@ -139,11 +145,11 @@ impl Compiler {
                 }
                 "elsif" | "else" => {
                     return Err(Error::syntax(
-                        cmd.pos,
+                        cmd.head.pos,
                         format!("`{lower}` without a preceding `if`"),
                     ));
                 }
-                "require" => return Err(Error::RequireNotFirst { pos: cmd.pos }),
+                "require" => return Err(Error::RequireNotFirst { pos: cmd.head.pos }),
                 _ => out.push(self.command(cmd, &lower)?),
             }
         }
@@ -152,24 +158,28 @@ impl Compiler {
 
     /// One `if` or `elsif`: exactly one test and a block.
     fn branch(&mut self, cmd: RawCommand) -> Result<(crate::ast::Test, Vec<Command>), Error> {
-        let name = cmd.name.to_ascii_lowercase();
+        let name = cmd.head.name.to_ascii_lowercase();
         let Some(block) = cmd.block else {
-            return Err(Error::args(cmd.pos, &name, "needs a `{ … }` block"));
+            return Err(Error::args(cmd.head.pos, &name, "needs a `{ … }` block"));
         };
-        if !cmd.args.is_empty() {
-            return Err(Error::args(cmd.pos, &name, "takes a test, not arguments"));
+        if !cmd.head.args.is_empty() {
+            return Err(Error::args(
+                cmd.head.pos,
+                &name,
+                "takes a test, not arguments",
+            ));
         }
-        if cmd.tests.len() != 1 || cmd.test_list {
-            return Err(Error::args(cmd.pos, &name, "needs exactly one test"));
+        if cmd.head.tests.len() != 1 || cmd.head.test_list {
+            return Err(Error::args(cmd.head.pos, &name, "needs exactly one test"));
         }
-        let test = cmd.tests.into_iter().next().map(|t| self.test(t));
-        let test = test.unwrap_or_else(|| Err(Error::args(cmd.pos, &name, "needs a test")))?;
+        let test = cmd.head.tests.into_iter().next().map(|t| self.test(t));
+        let test = test.unwrap_or_else(|| Err(Error::args(cmd.head.pos, &name, "needs a test")))?;
         Ok((test, self.block(block)?))
     }
 
     /// Any command but `if`/`elsif`/`else`/`require`.
     fn command(&mut self, cmd: RawCommand, name: &str) -> Result<Command, Error> {
-        let pos = cmd.pos;
+        let pos = cmd.head.pos;
         let known = matches!(
             name,
             "keep"
@@ -191,12 +201,12 @@ impl Compiler {
         if !known {
             return Err(Error::UnknownCommand {
                 pos,
-                name: cmd.name,
+                name: cmd.head.name,
             });
         }
         no_tests_or_block(&cmd)?;
         let spec = |tag: &str| command_tag(name, tag);
-        let mut args = Args::split(name, pos, cmd.args, spec)?;
+        let mut args = Args::split(name, pos, cmd.head.args, spec)?;
         let command = match name {
             "keep" => Command::Keep {
                 flags: self.flags_tag(&mut args)?,
@@ -446,13 +456,13 @@ fn command_tag(command: &str, tag: &str) -> Option<TagKind> {
 }
 
 fn no_tests_or_block(cmd: &RawCommand) -> Result<(), Error> {
-    let name = cmd.name.to_ascii_lowercase();
-    if let Some(test) = cmd.tests.first() {
+    let name = cmd.head.name.to_ascii_lowercase();
+    if let Some(test) = cmd.head.tests.first() {
         return Err(Error::args(test.pos, &name, "takes no test"));
     }
     if cmd.block.is_some() {
         return Err(Error::args(
-            cmd.pos,
+            cmd.head.pos,
             &name,
             "takes no block; end it with `;`",
         ));

@@ -190,7 +190,7 @@ impl Compiler {
         };
         let index = self.index(args)?;
         let header = if name == "date" {
-            Some(self.string_arg(args, "the header name")?)
+            Some((self.string_arg(args, "the header name")?, index))
         } else {
             None
         };
@@ -206,21 +206,12 @@ impl Compiler {
         }
         let part = self.value(part_text.to_ascii_lowercase(), pos)?;
         let keys = self.keys(args, matcher)?;
-        Ok(match header {
-            Some(header) => Test::Date {
-                matcher,
-                index,
-                zone,
-                header,
-                part,
-                keys,
-            },
-            None => Test::CurrentDate {
-                matcher,
-                zone,
-                part,
-                keys,
-            },
+        Ok(Test::Date {
+            matcher,
+            header,
+            zone,
+            part,
+            keys,
         })
     }
 

@@ -96,21 +96,14 @@ impl<'a> Machine<'a> {
             } => (matcher, self.body_values(frame, transform)?, keys),
             Test::Date {
                 matcher,
-                index,
-                zone,
                 header,
+                zone,
                 part,
                 keys,
             } => {
-                let header = Some((header, *index));
+                let header = header.as_ref().map(|(name, index)| (name, *index));
                 (matcher, self.date_values(frame, zone, header, part)?, keys)
             }
-            Test::CurrentDate {
-                matcher,
-                zone,
-                part,
-                keys,
-            } => (matcher, self.date_values(frame, zone, None, part)?, keys),
             Test::HasFlag {
                 matcher,
                 variables,

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use certmail_session::Change;
 use certmail_store::{Account, Delivery, QueueEntry, QueueRecipient, RecipientStatus};
 
 use super::SmtpContext;
@@ -163,16 +162,7 @@ fn queue_entry(
 /// After a stored delivery: wakes IDLE on the new copies and the queue runners on the new
 /// entries, logs and counts it.
 fn announce(ctx: &SmtpContext, envelope: &Envelope, receipt: &certmail_store::DeliveryReceipt) {
-    for copy in &receipt.stored {
-        ctx.hub.publish(
-            &copy.account,
-            None,
-            Change::Exists {
-                mailbox: copy.mailbox.clone(),
-                uid: copy.uid,
-            },
-        );
-    }
+    crate::wake::new_copies(&ctx.hub, receipt);
     tracing::info!(from = %envelope.mail_from, local = receipt.stored.len(), queued = receipt.queued.len(), "message accepted");
     ACCEPTED.fetch_add(1, Ordering::Relaxed);
     LOCAL_COPIES.fetch_add(receipt.stored.len() as u64, Ordering::Relaxed);
@@ -217,52 +207,13 @@ async fn send_success_report(
             return;
         }
     };
-    let queue = if local.is_empty() {
-        vec![QueueEntry {
-            id: 0,
-            from: String::new(),
-            recipients: vec![QueueRecipient {
-                address: sender.clone(),
-                status: RecipientStatus::Pending,
-                attempts: 0,
-                last_error: None,
-                notify: 0,
-            }],
-            blob: certmail_store::BlobId([0; 32]),
-            created_at: now,
-            next_attempt: now,
-            envelope_meta: Default::default(),
-        }]
-    } else {
-        Vec::new()
-    };
-    let recipients = local
-        .into_iter()
-        .map(|a| (a, "INBOX".to_string(), Vec::new()))
-        .collect();
-    match ctx
-        .store
-        .deliver(Delivery {
-            body: report,
-            internal_date: now,
-            recipients,
-            queue,
-        })
-        .await
+    let remote = local.is_empty().then_some(sender);
+    let store = ctx.store.as_ref();
+    let to = (local, remote);
+    if let Err(e) =
+        crate::outbound::report::store_report(store, Some(&ctx.hub), report, to, now).await
     {
-        Ok(receipt) => {
-            for copy in &receipt.stored {
-                ctx.hub.publish(
-                    &copy.account,
-                    None,
-                    Change::Exists {
-                        mailbox: copy.mailbox.clone(),
-                        uid: copy.uid,
-                    },
-                );
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "storing a delivery report failed"),
+        tracing::error!(error = %e, "storing a delivery report failed");
     }
 }
 

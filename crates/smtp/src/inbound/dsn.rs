@@ -5,9 +5,7 @@
 //! the SMTP dialogue (RCPT), where the sender hears them directly, so no failure report is
 //! needed for them. Reports go out with the null sender, so they never cause reports.
 
-use mail_builder::MessageBuilder;
-use mail_builder::headers::content_type::ContentType;
-use mail_builder::mime::MimePart;
+use crate::outbound::report::{self, Report, ReportKind, ReportRecipient};
 
 /// One delivered recipient to report.
 #[derive(Debug, Clone)]
@@ -28,53 +26,28 @@ pub fn success_report(
     original_headers: &[u8],
     now: i64,
 ) -> std::io::Result<Vec<u8>> {
-    let names: Vec<&str> = delivered.iter().map(|d| d.recipient.as_str()).collect();
-    let human = format!(
-        "Your message was delivered to the mailbox of:\r\n\r\n  {}\r\n\r\nThis notice was sent because delivery confirmation (DSN NOTIFY=SUCCESS) was requested.\r\n",
-        names.join("\r\n  ")
-    );
-    // RFC 3464 §2.2: per-message fields, then one block per recipient.
-    let mut status = format!("Reporting-MTA: dns; {hostname}\r\n");
-    if let Some(id) = envid {
-        status.push_str(&format!("Original-Envelope-Id: {id}\r\n"));
-    }
-    status.push_str(&format!(
-        "Arrival-Date: {}\r\n",
-        mail_parser::DateTime::from_timestamp(now).to_rfc822()
-    ));
-    for d in delivered {
-        status.push_str("\r\n");
-        if let Some(o) = &d.original_recipient {
-            status.push_str(&format!("Original-Recipient: rfc822; {o}\r\n"));
-        }
-        status.push_str(&format!(
-            "Final-Recipient: rfc822; {}\r\nAction: delivered\r\nStatus: 2.0.0\r\n",
-            d.recipient
-        ));
-    }
-    let headers = String::from_utf8_lossy(original_headers).into_owned();
-    let report = MimePart::new(
-        ContentType::new("multipart/report").attribute("report-type", "delivery-status"),
-        vec![
-            MimePart::new("text/plain", human),
-            MimePart::new("message/delivery-status", status),
-            MimePart::new("text/rfc822-headers", headers),
-        ],
-    );
-    MessageBuilder::new()
-        .from((
-            "Mail Delivery System".to_string(),
-            format!("postmaster@{hostname}"),
-        ))
-        .to(sender.to_string())
-        .subject(format!("Delivered: your message to {}", names.join(", ")))
-        .header(
-            "Auto-Submitted",
-            mail_builder::headers::raw::Raw::new("auto-replied"),
-        )
-        .date(now)
-        .body(report)
-        .write_to_vec()
+    let recipients: Vec<ReportRecipient> = delivered
+        .iter()
+        .map(|d| ReportRecipient {
+            address: d.recipient.clone(),
+            original: d.original_recipient.clone(),
+            status: "2.0.0".into(),
+            remote_mta: None,
+            diagnostic: None,
+        })
+        .collect();
+    report::build(&Report {
+        kind: ReportKind::Delivered,
+        hostname,
+        sender,
+        envid,
+        arrival: now,
+        now,
+        recipients: &recipients,
+        message: original_headers,
+        headers_only: true,
+        expires: None,
+    })
 }
 
 /// The header section of a message (up to the first empty line).
@@ -90,7 +63,7 @@ pub fn header_section(message: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mail_parser::MimeHeaders as _;
+    use crate::outbound::report::tests::parsed_report;
 
     #[test]
     fn success_report_parses_back() {
@@ -107,16 +80,7 @@ mod tests {
             1_795_305_600,
         )
         .expect("builds");
-        let m = mail_parser::MessageParser::default()
-            .parse(&raw)
-            .expect("parses");
-        assert_eq!(
-            m.subject(),
-            Some("Delivered: your message to kim@test.go.kr")
-        );
-        let ct = m.root_part().content_type().expect("content type");
-        assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("report")));
-        assert_eq!(ct.attribute("report-type"), Some("delivery-status"));
+        parsed_report(&raw, "Delivered: your message to kim@test.go.kr");
         let text = String::from_utf8_lossy(&raw);
         assert!(
             text.contains("Final-Recipient: rfc822; kim@test.go.kr"),

@@ -127,6 +127,38 @@ pub fn generate_ed25519_pem() -> Result<String, Error> {
     ))
 }
 
+/// A new RSA-2048 signing key as a PEM document, made by the openssl CLI (ring cannot make
+/// RSA keys); the error says to install openssl or choose Ed25519.
+pub fn generate_rsa_pem() -> Result<String, Error> {
+    let fail = |reason: String| Error::DkimKey {
+        domain: String::new(),
+        path: String::new(),
+        reason,
+    };
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .map_err(|e| {
+            fail(format!(
+                "cannot run openssl ({e}); install it or use --algorithm ed25519"
+            ))
+        })?;
+    if !out.status.success() {
+        return Err(fail(format!(
+            "openssl genpkey failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    String::from_utf8(out.stdout)
+        .map_err(|_| fail("openssl wrote a key that is not PEM text".into()))
+}
+
 fn key_error(k: &DkimKeyConfig, reason: String) -> Error {
     Error::DkimKey {
         domain: k.domain.clone(),
@@ -170,26 +202,8 @@ fn rsa_spki(pkcs1: &[u8]) -> Vec<u8> {
     let mut bits = vec![0x00];
     bits.extend_from_slice(pkcs1);
     let mut body = ALG.to_vec();
-    body.extend(der_tlv(0x03, &bits));
-    der_tlv(0x30, &body)
-}
-
-fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = value.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(value);
-    out
+    body.extend(certmail_pki::der_tlv(0x03, &bits));
+    certmail_pki::der_tlv(0x30, &body)
 }
 
 /// The outbound relay signs through this: the same key per From: domain.

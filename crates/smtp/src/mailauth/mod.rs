@@ -35,7 +35,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
-pub use dkim_sign::{DkimKeyConfig, DkimSigner, generate_ed25519_pem};
+pub use dkim_sign::{DkimKeyConfig, DkimSigner, generate_ed25519_pem, generate_rsa_pem};
 pub use verify::{DmarcOverride, DnsVerifier, VerifierSettings};
 
 use std::net::IpAddr;

@@ -58,20 +58,8 @@ fn ed25519_pem(dir: &std::path::Path) -> std::path::PathBuf {
 
 fn rsa_pem(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("rsa.pem");
-    let status = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&path)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("the openssl CLI is installed");
-    assert!(status.success(), "openssl genpkey failed");
+    let pem = super::generate_rsa_pem().expect("the openssl CLI makes a key");
+    std::fs::write(&path, pem).expect("temp dir is writable");
     path
 }
 

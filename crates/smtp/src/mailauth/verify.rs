@@ -21,6 +21,14 @@ use super::{Disposition, InboundMessage, InboundVerifier, Verdict};
 use crate::Error;
 use crate::proto::Reply;
 
+/// What the SPF (MAIL FROM), DKIM and DMARC checks of one message said.
+#[derive(Clone, Copy)]
+struct Checked<'c, 'x> {
+    spf_mail_from: &'c SpfOutput,
+    dkim: &'c [DkimOutput<'x>],
+    dmarc: &'c DmarcOutput,
+}
+
 /// A DMARC policy that replaces the one a domain publishes (`[mailauth]
 /// dmarc_policy_override`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +157,12 @@ impl DnsVerifier {
             .with_spf_mailfrom_result(&spf_mail_from, m.client_ip, m.mail_from, helo)
             .with_dmarc_result(&dmarc)
             .to_header();
-        let disposition = self.decide(m, parsed, &spf_mail_from, &dkim, &dmarc);
+        let checked = Checked {
+            spf_mail_from: &spf_mail_from,
+            dkim: &dkim,
+            dmarc: &dmarc,
+        };
+        let disposition = self.decide(m, parsed, &checked);
         tracing::info!(
             mail_from = %m.mail_from,
             ip = %m.client_ip,
@@ -170,13 +183,12 @@ impl DnsVerifier {
         &self,
         m: &InboundMessage<'_>,
         parsed: &AuthenticatedMessage<'_>,
-        spf_mail_from: &SpfOutput,
-        dkim: &[DkimOutput<'_>],
-        dmarc: &DmarcOutput,
+        checked: &Checked<'_, '_>,
     ) -> Disposition {
-        if let Some(refusal) = self.own_domain_check(m, parsed, spf_mail_from, dkim, dmarc) {
+        if let Some(refusal) = self.own_domain_check(m, parsed, checked) {
             return Disposition::Reject(refusal);
         }
+        let dmarc = checked.dmarc;
         if !matches!(dmarc.result(), DmarcResult::Fail(_)) {
             return Disposition::Deliver;
         }
@@ -210,10 +222,13 @@ impl DnsVerifier {
         &self,
         m: &InboundMessage<'_>,
         parsed: &AuthenticatedMessage<'_>,
-        spf_mail_from: &SpfOutput,
-        dkim: &[DkimOutput<'_>],
-        dmarc: &DmarcOutput,
+        checked: &Checked<'_, '_>,
     ) -> Option<Reply> {
+        let Checked {
+            spf_mail_from,
+            dkim,
+            dmarc,
+        } = *checked;
         let local = |d: &str| {
             self.settings
                 .local_domains

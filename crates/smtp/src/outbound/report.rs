@@ -1,4 +1,5 @@
-//! Delivery status notifications of the relay (RFC 3464): failed, delayed, relayed.
+//! Delivery status notifications (RFC 3464): failed, delayed, relayed (the relay's), and
+//! delivered (local delivery with NOTIFY=SUCCESS, built by `inbound::dsn`).
 //!
 //! A report is a `multipart/report; report-type=delivery-status` with a human part, the
 //! `message/delivery-status` part (per-message fields, then one block per recipient), and
@@ -22,6 +23,8 @@ pub enum ReportKind {
     Delayed,
     /// `relayed`: handed to a server that does not do DSN (RFC 3461 §6.2.2.2).
     Relayed,
+    /// `delivered`: stored in a local mailbox.
+    Delivered,
 }
 
 impl ReportKind {
@@ -30,6 +33,7 @@ impl ReportKind {
             ReportKind::Failed => "failed",
             ReportKind::Delayed => "delayed",
             ReportKind::Relayed => "relayed",
+            ReportKind::Delivered => "delivered",
         }
     }
 }
@@ -72,6 +76,30 @@ pub struct Report<'a> {
     pub headers_only: bool,
     /// For delay reports: when we will give up, unix seconds.
     pub expires: Option<i64>,
+}
+
+/// Stores `report` in the INBOX of each of `local` and queues it to `remote`, then tells
+/// `hub`'s watchers about the new copies.
+pub async fn store_report(
+    store: &dyn certmail_store::Store,
+    hub: Option<&certmail_session::ChangeHub>,
+    report: Vec<u8>,
+    (local, remote): (Vec<String>, Option<String>),
+    now: i64,
+) -> Result<certmail_store::DeliveryReceipt, certmail_store::StoreError> {
+    let delivery = certmail_store::Delivery {
+        body: report,
+        internal_date: now,
+        recipients: local
+            .into_iter()
+            .map(|a| (a, "INBOX".to_string(), Vec::new()))
+            .collect(),
+        queue: remote
+            .map(|r| crate::notice::queued_to(r, now))
+            .into_iter()
+            .collect(),
+    };
+    crate::notice::deliver(store, hub, delivery).await
 }
 
 fn date(t: i64) -> String {
@@ -151,6 +179,10 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
+/// Why a success report was sent.
+const SUCCESS_ASKED: &str =
+    "This notice was sent because delivery confirmation (DSN NOTIFY=SUCCESS) was requested.\r\n";
+
 fn human_text(report: &Report<'_>, names: &[&str]) -> (String, String) {
     let list = names.join(", ");
     let details: String = report
@@ -181,16 +213,35 @@ fn human_text(report: &Report<'_>, names: &[&str]) -> (String, String) {
         ReportKind::Relayed => (
             format!("Relayed: your message to {list}"),
             format!(
-                "Your message was handed to the recipients' mail server, which does not send delivery confirmations itself:\r\n\r\n{details}\r\nThis notice was sent because delivery confirmation (DSN NOTIFY=SUCCESS) was requested.\r\n"
+                "Your message was handed to the recipients' mail server, which does not send delivery confirmations itself:\r\n\r\n{details}\r\n{SUCCESS_ASKED}"
+            ),
+        ),
+        ReportKind::Delivered => (
+            format!("Delivered: your message to {list}"),
+            format!(
+                "Your message was delivered to the mailbox of:\r\n\r\n  {}\r\n\r\n{SUCCESS_ASKED}",
+                names.join("\r\n  ")
             ),
         ),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use mail_parser::MimeHeaders as _;
+
+    /// `raw` parsed, after checking it is a delivery-status report with `subject`.
+    pub(crate) fn parsed_report<'x>(raw: &'x [u8], subject: &str) -> mail_parser::Message<'x> {
+        let m = mail_parser::MessageParser::default()
+            .parse(raw)
+            .expect("parses");
+        assert_eq!(m.subject(), Some(subject));
+        let ct = m.root_part().content_type().expect("content type");
+        assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("report")));
+        assert_eq!(ct.attribute("report-type"), Some("delivery-status"));
+        m
+    }
 
     #[test]
     fn failure_report_parses_back_with_every_field() {
@@ -215,16 +266,7 @@ mod tests {
             expires: None,
         })
         .expect("builds");
-        let m = mail_parser::MessageParser::default()
-            .parse(&raw)
-            .expect("parses");
-        assert_eq!(
-            m.subject(),
-            Some("Undelivered Mail Returned to Sender: kim@remote.kr")
-        );
-        let ct = m.root_part().content_type().expect("content type");
-        assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("report")));
-        assert_eq!(ct.attribute("report-type"), Some("delivery-status"));
+        let m = parsed_report(&raw, "Undelivered Mail Returned to Sender: kim@remote.kr");
         let status = m.part(2).expect("status part");
         let st = status.content_type().expect("ct");
         assert_eq!(

@@ -216,24 +216,11 @@ pub(crate) fn svg(svg: &str) -> Markup {
     html! { div class="qr" { (PreEscaped(svg)) } }
 }
 
-/// Unix seconds as `YYYY-MM-DD HH:MM` UTC.
+/// Unix seconds as `YYYY-MM-DD HH:MM UTC` (chrono, as the daemon's CLI prints dates).
 pub(crate) fn when(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil from days (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
+    chrono::DateTime::from_timestamp(unix, 0).map_or_else(
+        || unix.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
     )
 }
 

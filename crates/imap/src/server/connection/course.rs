@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{FETCH_BATCH_OCTETS, Flow, LiveConnection};
 use crate::commands::dispatch::{Outcome, announce_updates, dispatch};
-use crate::commands::fetch::{Batch, FetchJob};
+use crate::commands::fetch::{Batch, FetchJob, FetchOrOther, FetchRequest};
 use crate::out::Out;
 use crate::proto::ext::ExtCommand;
 use crate::proto::response::encode;
@@ -24,32 +24,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
         // The name only: arguments may hold what the user is searching for.
         tracing::debug!(account = %signed_in.account_id(), command = command.body.name(), "imap command");
         let mut out = Out::default();
-        let outcome = match command.body {
-            CommandBody::Fetch {
-                sequence_set,
-                macro_or_item_names,
-                uid,
-                modifiers,
-            } => {
-                let job = FetchJob::start(
-                    signed_in,
-                    &mut out,
-                    command.tag,
-                    &sequence_set,
-                    macro_or_item_names,
-                    uid,
-                    &modifiers,
-                )
-                .await;
+        let outcome = match FetchRequest::of(command) {
+            FetchOrOther::Fetch(fetch) => {
+                let uid = fetch.uid;
+                let job = FetchJob::start(signed_in, &mut out, fetch).await;
                 self.fetch_in_batches(job, &mut out, uid).await?
             }
-            CommandBody::Compress { algorithm } => {
-                if crate::server::compress::answer(
-                    self.io.is_active(),
-                    &mut out,
-                    command.tag,
-                    &algorithm,
-                ) {
+            FetchOrOther::Other(Command {
+                tag,
+                body: CommandBody::Compress { algorithm },
+            }) => {
+                if crate::server::compress::answer(self.io.is_active(), &mut out, tag, &algorithm) {
                     // RFC 4978 §3: the OK goes out uncompressed, then both directions deflate.
                     self.enqueue(out);
                     self.flush_driver().await?;
@@ -58,7 +43,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
                 }
                 Outcome::Done
             }
-            body => dispatch(signed_in, &mut out, command.tag, body).await,
+            FetchOrOther::Other(Command { tag, body }) => {
+                dispatch(signed_in, &mut out, tag, body).await
+            }
         };
         self.finish(out, outcome).await
     }
