@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cert_kinds;
+pub mod cluster;
 pub mod imap_session;
 pub mod lines;
 pub mod matrix_setup;

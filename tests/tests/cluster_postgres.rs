@@ -3,91 +3,8 @@
 //! imaplib), survives a killed daemon, and two nodes — each its own data directory, the
 //! same key file and the same database — append to one mailbox at once with unique UIDs.
 
-use std::path::Path;
-use std::process::Command;
-
 use certmail_store_pg::pg_harness::PgServer;
-use certmail_tests::{DaemonProcess, fixtures};
-
-// ASCII: imaplib sends LOGIN arguments as ASCII.
-const PASSWORD: &str = "Gpki-Pass-2026!";
-
-fn run(cmd: &mut Command) -> anyhow::Result<String> {
-    Ok(certmail_tests::outside::run_ok(cmd)?.stdout)
-}
-
-/// An installation whose store is a fresh database on the shared test server, with 홍길동
-/// (`hong`) created in that database by the CLI (the daemon stopped: the CLI opens the
-/// PostgreSQL store itself).
-async fn on_postgres(node: &str) -> anyhow::Result<(fixtures::Installation, String)> {
-    let url = PgServer::shared().create_database().await;
-    let fx = fixtures::Installation::new()?;
-    fx.append_config(&format!(
-        "[store]\nbackend = \"postgres\"\npostgres_url = \"{url}\"\npostgres_pool_size = 4\n\
-         \n[cluster]\nnode_name = \"{node}\"\n"
-    ))?;
-    fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
-    Ok((fx, url))
-}
-
-/// A second node of `fx`'s cluster: the same configuration with its own data directory
-/// (admin socket) and `fx`'s key file; returns its configuration file.
-fn second_node(fx: &fixtures::Installation) -> anyhow::Result<std::path::PathBuf> {
-    let text = std::fs::read_to_string(&fx.config_path)?;
-    let data = fx.dir.path().join("data");
-    let key = data.join("store.key");
-    let data_line = format!("data_dir = {:?}", data.display().to_string());
-    anyhow::ensure!(text.contains(&data_line), "no {data_line} in {text}");
-    let node_b = text
-        .replacen(
-            &data_line,
-            &format!(
-                "data_dir = {:?}\nkey_file = {:?}",
-                fx.dir.path().join("data-b").display().to_string(),
-                key.display().to_string()
-            ),
-            1,
-        )
-        .replacen("node_name = \"node-a\"", "node_name = \"node-b\"", 1);
-    let path = fx.dir.path().join("node-b.toml");
-    std::fs::write(&path, node_b)?;
-    Ok(path)
-}
-
-fn start(config: &Path) -> anyhow::Result<DaemonProcess> {
-    let config = config.to_str().expect("utf-8 temp path");
-    DaemonProcess::start(
-        &["serve", "--config", config],
-        &[],
-        &certmail_tests::fixtures::LISTENERS,
-    )
-}
-
-/// Runs `body` in Python after `M` (imaplib, signed in as hong with the demo certificate)
-/// is connected to `daemon`'s IMAPS listener; returns what it printed.
-fn imaplib(
-    fx: &fixtures::Installation,
-    daemon: &DaemonProcess,
-    body: &str,
-) -> anyhow::Result<String> {
-    imaplib_at(fx, daemon.addr("imaps").port(), body)
-}
-
-/// [`imaplib`] on the IMAPS listener at `port` of 127.0.0.1.
-fn imaplib_at(fx: &fixtures::Installation, port: u16, body: &str) -> anyhow::Result<String> {
-    let (ca, cert, key) = fx.client_pem_paths();
-    let script = format!(
-        r#"
-import imaplib, ssl
-ctx = ssl.create_default_context(cafile={ca:?})
-ctx.load_cert_chain({cert:?}, {key:?})
-M = imaplib.IMAP4_SSL("localhost", {port}, ssl_context=ctx, timeout=20)
-M.login("hong", {PASSWORD:?})
-{body}
-"#
-    );
-    run(Command::new("python3").arg("-c").arg(script))
-}
+use certmail_tests::cluster::{imaplib, imaplib_at, on_postgres, other_node, start};
 
 const SUBJECTS: &str = r#"
 typ, data = M.select("INBOX", readonly=True)
@@ -100,7 +17,7 @@ assert any("보고서".encode() in p[1] for p in parts), parts
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mail_on_postgres_reaches_imap_and_survives_a_killed_daemon() -> anyhow::Result<()> {
-    let (fx, _) = on_postgres("node-a").await?;
+    let (fx, _) = on_postgres("").await?;
     let mut daemon = fx.start()?;
     certmail_tests::outside::swaks_to_hong(daemon.addr("smtp"), "예산안 1차")?;
     certmail_tests::outside::swaks_to_hong(daemon.addr("smtp"), "예산안 2차")?;
@@ -137,10 +54,10 @@ print(" ".join(uids))
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_nodes_append_to_one_mailbox_with_unique_uids() -> anyhow::Result<()> {
-    let (fx, _) = on_postgres("node-a").await?;
-    let node_b_config = second_node(&fx)?;
+    let (fx, _) = on_postgres("").await?;
+    let node_b_config = other_node(&fx, "node-b")?;
     let a = fx.start()?;
-    let b = start(&node_b_config)?;
+    let b = start(&node_b_config, &[])?;
     // The nodes share the mail: a message delivered through B is read through A.
     certmail_tests::outside::swaks_to_hong(b.addr("smtp"), "B로 배달")?;
     assert_eq!(imaplib(&fx, &a, SUBJECTS)?.trim(), "Subject: B로 배달");
@@ -184,7 +101,7 @@ print(data[0].decode())
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_config_connects_and_backup_points_to_pg_dump() -> anyhow::Result<()> {
-    let (fx, _) = on_postgres("node-a").await?;
+    let (fx, _) = on_postgres("").await?;
     let (code, out, err) = fx.certmail(&["check-config"])?;
     assert_eq!(code, 0, "{out}{err}");
     assert!(

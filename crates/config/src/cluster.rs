@@ -41,13 +41,30 @@ impl Default for StoreSection {
     }
 }
 
+/// Bounds of `[cluster] session_lease_secs`: below 3 s a renewal every third of it would
+/// load the database for nothing; above an hour a dead node would lock users out too long.
+pub const SESSION_LEASE_SECS: std::ops::RangeInclusive<u64> = 3..=3600;
+
 /// `[cluster]`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterSection {
     /// This node's name, unique among the nodes sharing one database; shown in logs and
     /// `session list`. Default: the machine's host name.
     pub node_name: Option<String>,
+    /// Seconds a node's sessions keep counting cluster-wide after the node stopped
+    /// renewing them (it died). Default 30: a dead node's users wait at most half a
+    /// minute under `session_policy = "reject"`, and renewals (every 10 s) cost little.
+    pub session_lease_secs: u64,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        Self {
+            node_name: None,
+            session_lease_secs: 30,
+        }
+    }
 }
 
 impl ClusterSection {
@@ -96,6 +113,17 @@ pub(crate) fn validate(
             ),
         );
     }
+    if !SESSION_LEASE_SECS.contains(&cluster.session_lease_secs) {
+        bad(
+            "[cluster] session_lease_secs",
+            format!(
+                "{} is out of range; give {} to {} seconds (30 suits most clusters)",
+                cluster.session_lease_secs,
+                SESSION_LEASE_SECS.start(),
+                SESSION_LEASE_SECS.end()
+            ),
+        );
+    }
     if let Some(name) = &cluster.node_name {
         let ok = !name.is_empty()
             && name.len() <= 63
@@ -137,7 +165,7 @@ mod tests {
     #[test]
     fn store_and_cluster_mistakes_are_each_reported_by_key() {
         let found = problems(
-            "[store]\nbackend = \"postgres\"\npostgres_pool_size = 0\n[cluster]\nnode_name = \"메일 1\"\n",
+            "[store]\nbackend = \"postgres\"\npostgres_pool_size = 0\n[cluster]\nnode_name = \"메일 1\"\nsession_lease_secs = 1\n",
         );
         let keys: Vec<_> = found.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
@@ -145,6 +173,7 @@ mod tests {
             [
                 "[store] postgres_url",
                 "[store] postgres_pool_size",
+                "[cluster] session_lease_secs",
                 "[cluster] node_name"
             ]
         );

@@ -28,8 +28,8 @@ pub struct Daemon {
     pub store: Arc<dyn certmail_store::Store>,
     /// Fires when the daemon is shutting down.
     pub shutdown: CancellationToken,
-    /// The single-active-session registry.
-    pub registry: Arc<certmail_session::LocalRegistry>,
+    /// The single-active-session registry (cluster-wide on PostgreSQL).
+    pub registry: Registry,
     /// Mailbox changes between connections.
     pub hub: certmail_session::ChangeHub,
     /// The SMTP server's shared state (rebuilt on reload).
@@ -57,6 +57,22 @@ pub struct Daemon {
     /// Set once every listener of the configuration is bound (`/healthz` reports ready
     /// only then).
     pub listeners_bound: std::sync::atomic::AtomicBool,
+    /// Cluster mode's handles, with `[store] backend = "postgres"`.
+    pub cluster: Option<Cluster>,
+}
+
+/// The session registry as every service holds it.
+pub type Registry = Arc<dyn certmail_session::SessionRegistry>;
+
+/// A node of a cluster on PostgreSQL: the store, its shared session registry and the
+/// node's name (`services::cluster` runs their background tasks).
+pub struct Cluster {
+    /// The store, as the PostgreSQL type (for its LISTEN connection).
+    pub store: Arc<certmail_store_pg::PgStore>,
+    /// The cluster-wide session registry.
+    pub registry: Arc<certmail_store_pg::sessions::PgRegistry>,
+    /// `[cluster] node_name`.
+    pub node: String,
 }
 
 /// The running web: the server (reloadable) and its `[web] max_connections` slots (sized
@@ -147,13 +163,20 @@ pub fn pg_config(config: &Config) -> anyhow::Result<certmail_store_pg::PgConfig>
     Ok(certmail_store_pg::PgConfig {
         url: url.to_owned(),
         pool_size: config.store.postgres_pool_size,
+        node_name: config.cluster.node_name(),
     })
+}
+
+/// [`open_pg_store`] as the store trait.
+async fn open_postgres(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::Store>> {
+    let store: Arc<dyn certmail_store::Store> = open_pg_store(config).await?;
+    Ok(store)
 }
 
 /// Opens the PostgreSQL store (applying pending migrations under its lock) with the key file
 /// every node of the cluster shares: the first node creates it; a node with another key is
 /// refused with a sentence saying to copy the first node's.
-async fn open_postgres(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::Store>> {
+pub async fn open_pg_store(config: &Config) -> anyhow::Result<Arc<certmail_store_pg::PgStore>> {
     let pg = pg_config(config)?;
     let (dir, key_path) = (config.server.data_dir.clone(), config.server.key_file());
     // The data directory still holds the admin socket (and, by default, the key file).

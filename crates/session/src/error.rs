@@ -17,4 +17,8 @@ pub enum SignInError {
         /// The per-session connection cap in force.
         cap: usize,
     },
+    /// The shared session registry (PostgreSQL, in a cluster) could not be reached: a
+    /// temporary failure, the client should retry.
+    #[error("the session registry is unavailable ({0}); try again in a moment")]
+    Unavailable(String),
 }

@@ -17,8 +17,10 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use crate::registry::ConnectionId;
 
 /// One change to an account's mailboxes. Mailbox names are the full IMAP names (`INBOX`,
-/// `Archive/2026`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `Archive/2026`). Serializable: cluster nodes send changes to each other (as JSON in
+/// PostgreSQL notifications).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     /// A message was added (delivery, APPEND, COPY, MOVE).
     Exists {
@@ -180,6 +182,23 @@ impl ChangeHub {
         let published = Arc::new(Published { origin, change });
         // An error only means there is no receiver left, which is fine.
         channel.sender.send(published).unwrap_or(0)
+    }
+
+    /// Tells every subscriber of every account to re-read its state from the store
+    /// ([`Change::Resync`]): after changes may have been missed, e.g. when a cluster node
+    /// lost and regained its notification connection. Returns how many subscriptions heard.
+    pub fn resync_all(&self) -> usize {
+        let accounts = self.inner.lock();
+        accounts
+            .values()
+            .map(|channel| {
+                let published = Arc::new(Published {
+                    origin: None,
+                    change: Change::Resync,
+                });
+                channel.sender.send(published).unwrap_or(0)
+            })
+            .sum()
     }
 
     /// How many accounts have a channel (at least one live subscription). For metrics, and

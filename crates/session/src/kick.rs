@@ -56,6 +56,23 @@ impl KickReason {
         }
     }
 
+    /// The reason `code` names, as another node sent it (cluster kicks travel as the code
+    /// and, for [`Self::AnotherDevice`], the newcomer's address). `None` for an unknown code
+    /// or an `another-device` without an address.
+    pub fn from_code(code: &str, ip: Option<IpAddr>) -> Option<KickReason> {
+        Some(match code {
+            "another-device" => Self::AnotherDevice { ip: ip? },
+            "admin-kick" => Self::AdminKick,
+            "password-changed" => Self::PasswordChanged,
+            "account-locked" => Self::AccountLocked,
+            "account-disabled" => Self::AccountDisabled,
+            "certificate-unbound" => Self::CertificateUnbound,
+            "certificate-revoked" => Self::CertificateRevoked,
+            "shutdown" => Self::Shutdown,
+            _ => return None,
+        })
+    }
+
     /// One sentence for both protocols: it names the cause and says the connection is closed.
     /// It never contains CR or LF, so it is safe on a single reply line.
     fn sentence(&self) -> String {
@@ -123,6 +140,12 @@ mod tests {
             assert!(!reason.smtp_reply().contains(['\r', '\n']));
             assert!(texts.insert(text));
             assert!(codes.insert(reason.code()));
+            assert_eq!(KickReason::from_code(reason.code(), None), Some(reason));
         }
+        let ip = "203.0.113.5".parse().ok();
+        let another = KickReason::from_code("another-device", ip);
+        assert_eq!(another.map(|r| r.code()), Some("another-device"));
+        assert_eq!(KickReason::from_code("another-device", None), None);
+        assert_eq!(KickReason::from_code("no-such-reason", ip), None);
     }
 }

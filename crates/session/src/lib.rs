@@ -2,7 +2,7 @@
 //!
 //! - [`registry`]: the single-active-session rule (DESIGN.md "One active session per
 //!   account"). [`SessionRegistry`] is the trait; [`LocalRegistry`] the in-process
-//!   implementation. A connection signs in, holds the [`ConnectionGuard`] for its lifetime and
+//!   implementation (a cluster on PostgreSQL wraps it: `certmail_store_pg::sessions`). A connection signs in, holds the [`ConnectionGuard`] for its lifetime and
 //!   selects on [`ConnectionGuard::kicked`] at every await point.
 //! - [`device`]: the [`DeviceKey`] fixed at sign-in, and the device registry's key.
 //! - [`kick`]: [`KickReason`], and the text IMAP and SMTP send when a session is ended.
@@ -30,6 +30,6 @@ pub use error::SignInError;
 pub use hub::{Change, ChangeHub, Subscription};
 pub use kick::KickReason;
 pub use registry::{
-    ConnectionGuard, ConnectionId, LocalRegistry, Protocol, RegistryConfig, SessionId, SessionInfo,
-    SessionPolicy, SessionRegistry,
+    ConnectionGuard, ConnectionId, EndHook, LocalRegistry, Protocol, RegistryConfig, SessionId,
+    SessionInfo, SessionPolicy, SessionRegistry,
 };

@@ -149,6 +149,15 @@ pub struct SessionInfo {
     pub connections: usize,
     /// When the session's first connection signed in, in seconds since the Unix epoch.
     pub since: u64,
+    /// The cluster node that holds it; `None` for the in-process registry of one node.
+    pub node: Option<String>,
+}
+
+impl SessionInfo {
+    /// How long ago the session started (zero if the clock went back).
+    pub fn age(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(unix_now().saturating_sub(self.since))
+    }
 }
 
 /// The single-active-session rule, behind a trait so that a shared implementation (e.g. on
@@ -309,11 +318,24 @@ pub struct LocalRegistry {
     inner: Arc<Inner>,
 }
 
+/// Called with the account and session id whenever a session ends (its last connection
+/// closed, it was kicked or replaced); see [`LocalRegistry::with_end_hook`].
+pub type EndHook = Arc<dyn Fn(&str, SessionId) + Send + Sync>;
+
 #[derive(Default)]
 struct Inner {
     config: RegistryConfig,
     sessions: Mutex<HashMap<String, LiveSession>>,
     next_session_id: AtomicU64,
+    on_end: Option<EndHook>,
+}
+
+impl Inner {
+    fn ended(&self, account: &str, id: SessionId) {
+        if let Some(hook) = &self.on_end {
+            hook(account, id);
+        }
+    }
 }
 
 /// A session as the registry holds it.
@@ -358,11 +380,13 @@ impl LiveSession {
             protocols,
             connections: self.connections(),
             since: self.since,
+            node: None,
         }
     }
 
     /// Tells every connection why the session ended; returns how many there were.
-    fn end(self, account: &str, reason: KickReason) -> usize {
+    fn end(self, inner: &Inner, account: &str, reason: KickReason) -> usize {
+        inner.ended(account, self.id);
         let connections = self.connections();
         tracing::info!(
             account,
@@ -390,6 +414,32 @@ impl LocalRegistry {
         }
     }
 
+    /// An empty registry with `config` that calls `on_end` whenever a session ends (a
+    /// cluster registry drops the session's shared lease there). The hook runs under the
+    /// registry's lock: it must only hand the news on (e.g. send on a channel).
+    pub fn with_end_hook(config: RegistryConfig, on_end: EndHook) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                on_end: Some(on_end),
+                ..Inner::default()
+            }),
+        }
+    }
+
+    /// Ends `account`'s session if it is still session `id` (a cluster kick names the
+    /// session it took over; a newer session here is not its business). Returns how many
+    /// connections were ended.
+    pub fn kick_session(&self, account: &str, id: SessionId, reason: KickReason) -> usize {
+        let mut sessions = self.inner.lock();
+        if sessions.get(account).is_none_or(|live| live.id != id) {
+            return 0;
+        }
+        let ended = sessions.remove(account);
+        drop(sessions);
+        ended.map_or(0, |live| live.end(&self.inner, account, reason))
+    }
+
     fn sign_in_now(
         &self,
         account: &str,
@@ -411,7 +461,11 @@ impl LocalRegistry {
                 return Err(SignInError::Rejected { ip: live.device.ip });
             }
             if let Some(old) = sessions.remove(account) {
-                old.end(account, KickReason::AnotherDevice { ip: device.ip });
+                old.end(
+                    &self.inner,
+                    account,
+                    KickReason::AnotherDevice { ip: device.ip },
+                );
             }
         }
         let id = SessionId(self.inner.next_session_id.fetch_add(1, Ordering::Relaxed));
@@ -472,6 +526,7 @@ fn leave(registry: &Weak<Inner>, account: &str, session_id: SessionId, protocol:
     *count = count.saturating_sub(1);
     if live.connections() == 0 {
         sessions.remove(account);
+        inner.ended(account, session_id);
         tracing::debug!(account, session = %session_id, "session closed by its last connection");
     }
 }
@@ -496,14 +551,14 @@ impl SessionRegistry for LocalRegistry {
 
     async fn kick(&self, account: &str, reason: KickReason) -> usize {
         let ended = self.inner.lock().remove(account);
-        ended.map_or(0, |live| live.end(account, reason))
+        ended.map_or(0, |live| live.end(&self.inner, account, reason))
     }
 
     async fn kick_all(&self, reason: KickReason) -> usize {
         let ended: Vec<_> = self.inner.lock().drain().collect();
         ended
             .into_iter()
-            .map(|(account, live)| live.end(&account, reason.clone()))
+            .map(|(account, live)| live.end(&self.inner, &account, reason.clone()))
             .sum()
     }
 

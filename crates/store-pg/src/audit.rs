@@ -25,7 +25,15 @@ fn limit(n: usize) -> i64 {
 }
 
 impl PgStore {
-    pub(crate) async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
+    /// Writes `event`, naming this node in its `node` field (audit events carry the node
+    /// name in a cluster) unless the event already names one.
+    pub(crate) async fn append_audit(&self, mut event: AuditEvent) -> Result<(), StoreError> {
+        if !self.node.is_empty() {
+            event
+                .fields
+                .entry("node".to_owned())
+                .or_insert_with(|| self.node.clone());
+        }
         let conn = self.conn().await?;
         conn.execute(
             "INSERT INTO audit (at_ms, account, kind, ip, fields) VALUES ($1, $2, $3, $4, $5)",

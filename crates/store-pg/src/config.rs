@@ -31,6 +31,9 @@ pub struct PgConfig {
     pub url: String,
     /// `postgres_pool_size`: most connections open at once; default [`DEFAULT_POOL_SIZE`].
     pub pool_size: usize,
+    /// `[cluster] node_name`: signs this node's change notices and session leases, and
+    /// its audit events. Empty for a store opened outside any node (tests, `store copy`).
+    pub node_name: String,
 }
 
 impl std::fmt::Debug for PgConfig {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for PgConfig {
         f.debug_struct("PgConfig")
             .field("url", &redact_password(&self.url))
             .field("pool_size", &self.pool_size)
+            .field("node_name", &self.node_name)
             .finish()
     }
 }
@@ -49,6 +53,7 @@ impl PgConfig {
         PgConfig {
             url: url.to_owned(),
             pool_size: DEFAULT_POOL_SIZE,
+            node_name: String::new(),
         }
     }
 }

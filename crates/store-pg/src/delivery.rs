@@ -11,6 +11,7 @@ use tokio_postgres::types::Json;
 use crate::error::db;
 use crate::rows::{self, i64_of};
 use crate::{PgStore, Tx, blobs, mailboxes, messages};
+use certmail_session::Change;
 
 impl PgStore {
     pub(crate) async fn deliver(&self, delivery: Delivery) -> Result<DeliveryReceipt, StoreError> {
@@ -36,6 +37,18 @@ impl PgStore {
         let mut locked = mailboxes::lock_many(&tx, &wanted).await?;
         blobs::store(&tx, &blob, &sealed, refs).await?;
         receipt.stored = store_copies(&tx, &mut locked, &targets, &delivery, blob).await?;
+        // Other nodes' IDLE hears of each mailbox's newest message at COMMIT.
+        let mut newest = std::collections::BTreeMap::new();
+        for copy in &receipt.stored {
+            let uid = newest
+                .entry((copy.account.clone(), copy.mailbox.clone()))
+                .or_insert(copy.uid);
+            *uid = (*uid).max(copy.uid);
+        }
+        for ((account, mailbox), uid) in newest {
+            let added = Change::Exists { mailbox, uid };
+            self.notice(&tx, &account, vec![added]).await?;
+        }
         for entry in &delivery.queue {
             receipt.queued.push(queue(&tx, entry, &blob).await?);
         }

@@ -15,6 +15,10 @@
 //!   applied at open under an advisory lock.
 //! - [`error`]: [`OpenError`] and the mapping of PostgreSQL failures to `StoreError`.
 //! - `pg_harness` (feature `test-harness`): a throwaway PostgreSQL server for tests.
+//! - Cluster behaviour: [`notify`] (every mailbox change sends a `pg_notify` in its own
+//!   transaction), [`listen`] (each node's LISTEN connection feeding the change hub and the
+//!   kicks), [`sessions`] (the one-session-per-person registry with leases, shared by all
+//!   nodes).
 //!
 //! Rules:
 //! - every mutating call returns only after its transaction's COMMIT returned
@@ -38,13 +42,16 @@ pub mod config;
 mod delivery;
 mod devices;
 pub mod error;
+pub mod listen;
 mod mailboxes;
 mod messages;
+pub mod notify;
 #[cfg(feature = "test-harness")]
 pub mod pg_harness;
 mod queue;
 mod rows;
 pub mod schema;
+pub mod sessions;
 pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +71,10 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The PostgreSQL-backed mail store. Use it as `Arc<dyn Store>`.
 pub struct PgStore {
     pool: Pool,
+    /// `[cluster] node_name`: signs change notices and audit events.
+    node: String,
+    /// How to reach the database again (the LISTEN connection).
+    config: PgConfig,
     sealer: Sealer,
     writes: AtomicU64,
     commits: AtomicU64,
@@ -95,6 +106,8 @@ impl PgStore {
         tracing::info!(config = ?config, schema = version, "PostgreSQL store open");
         Ok(PgStore {
             pool,
+            node: config.node_name.clone(),
+            config: config.clone(),
             sealer,
             writes: AtomicU64::new(0),
             commits: AtomicU64::new(0),
@@ -133,6 +146,16 @@ impl PgStore {
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.writes.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Tells the other nodes, at this transaction's COMMIT, that `account` changed.
+    async fn notice(
+        &self,
+        tx: &Tx<'_>,
+        account: &str,
+        changes: Vec<certmail_session::Change>,
+    ) -> Result<(), StoreError> {
+        notify::send(tx, &self.node, account, changes).await
     }
 
     /// Counts a write made by a single statement (autocommit): durable once it returned.
@@ -211,4 +234,6 @@ mod lock_ns {
     pub(crate) const HIERARCHY: i32 = 1;
     /// An address being claimed by an account or an alias.
     pub(crate) const ADDRESS: i32 = 2;
+    /// Sign-ins of one account (the cluster's session registry).
+    pub(crate) const SIGN_IN: i32 = 3;
 }

@@ -11,6 +11,7 @@ use certmail_store::{INBOX, MAILBOX_DELIMITER, Mailbox, SpecialUse, StoreError};
 use crate::error::db;
 use crate::rows::{self, MAILBOX_COLUMNS, i64_of};
 use crate::{PgStore, Tx, advisory_lock, blobs, lock_ns, row_exists};
+use certmail_session::Change;
 
 /// Reads one mailbox, locking its row until the transaction ends.
 pub(crate) async fn lock(
@@ -224,6 +225,10 @@ impl PgStore {
         }
         create_parents(&tx, &account, &name).await?;
         let mailbox = create_one(&tx, &account, &name, special_use).await?;
+        let created = Change::MailboxCreated {
+            mailbox: name.clone(),
+        };
+        self.notice(&tx, &account, vec![created]).await?;
         self.commit(tx).await?;
         Ok(mailbox)
     }
@@ -294,8 +299,13 @@ impl PgStore {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         advisory_lock(&tx, lock_ns::HIERARCHY, &account).await?;
+        let renamed = vec![Change::MailboxRenamed {
+            from: from.clone(),
+            to: to.clone(),
+        }];
         if from == INBOX {
             rename_inbox(&tx, &account, &to).await?;
+            self.notice(&tx, &account, renamed).await?;
             return self.commit(tx).await;
         }
         let Some(source) = lock(&tx, &account, &from).await? else {
@@ -338,6 +348,7 @@ impl PgStore {
             .map_err(db)?;
         }
         create_parents(&tx, &account, &to).await?;
+        self.notice(&tx, &account, renamed).await?;
         self.commit(tx).await
     }
 
@@ -357,6 +368,12 @@ impl PgStore {
             return Err(StoreError::MailboxNotFound(name));
         };
         remove(&tx, mailbox.id).await?;
+        self.notice(
+            &tx,
+            &account,
+            vec![Change::MailboxDeleted { mailbox: name }],
+        )
+        .await?;
         self.commit(tx).await
     }
 

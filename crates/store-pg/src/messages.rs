@@ -15,6 +15,7 @@ use certmail_store::{
 use crate::error::db;
 use crate::rows::{self, MESSAGE_COLUMNS, i64_of};
 use crate::{PgStore, Tx, blobs, mailboxes};
+use certmail_session::Change;
 
 /// Adds a message to a locked mailbox: takes the next UID and counts it. The body must be
 /// stored and referenced by the caller.
@@ -137,6 +138,9 @@ impl PgStore {
         };
         let uid = insert(&tx, &mut mbox, &meta).await?;
         mailboxes::save_counters(&tx, &mbox).await?;
+        let mailbox = mbox.name.clone();
+        self.notice(&tx, &account, vec![Change::Exists { mailbox, uid }])
+            .await?;
         self.commit(tx).await?;
         Ok((mbox.uid_validity, uid, mbox.highest_modseq))
     }
@@ -297,6 +301,13 @@ impl PgStore {
         if result.updated.iter().any(|u| u.modseq == new_modseq) {
             mbox.highest_modseq = new_modseq;
             mailboxes::save_counters(&tx, &mbox).await?;
+            let changed = result.updated.iter().filter(|u| u.modseq == new_modseq);
+            let flags = changed.map(|u| Change::Flags {
+                mailbox: mbox.name.clone(),
+                uid: u.uid,
+                modseq: new_modseq,
+            });
+            self.notice(&tx, &account, flags.collect()).await?;
             self.commit(tx).await?;
         }
         // Otherwise nothing changed: the transaction rolls back when dropped.
@@ -353,6 +364,18 @@ impl PgStore {
                 }
             }
             mailboxes::save_counters(&tx, &target).await?;
+            let highest = pairs.iter().map(|&(_, new)| new).max().unwrap_or_default();
+            let mut changes = vec![Change::Exists {
+                mailbox: target.name.clone(),
+                uid: highest,
+            }];
+            if remove_source {
+                changes.push(Change::Expunged {
+                    mailbox: source.name.clone(),
+                    uids: originals.iter().map(|m| m.uid).collect(),
+                });
+            }
+            self.notice(&tx, account, changes).await?;
             self.commit(tx).await?;
         }
         Ok((target.uid_validity, pairs))
@@ -398,8 +421,14 @@ impl PgStore {
         blobs::release_all(&tx, &bodies).await?;
         mbox.highest_modseq = modseq;
         mailboxes::save_counters(&tx, &mbox).await?;
+        let uids: Vec<u32> = gone.iter().map(|m| m.uid).collect();
+        let expunged = Change::Expunged {
+            mailbox: mbox.name.clone(),
+            uids: uids.clone(),
+        };
+        self.notice(&tx, &account, vec![expunged]).await?;
         self.commit(tx).await?;
-        Ok(gone.iter().map(|m| m.uid).collect())
+        Ok(uids)
     }
 
     pub(crate) async fn expunged_since(

@@ -339,9 +339,10 @@ async fn migrations_reopen_and_key_check() {
     b.append("hong", "INBOX", message(1)).await.unwrap();
     drop((a, b));
     let probe = PgProbe { url: url.clone() };
-    // One row per migration (0001 initial, 0002 subscriptions, 0003 device client).
-    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 3);
-    assert_eq!(PgStore::check(&config).await.expect("check"), 3);
+    // One row per migration (0001 initial, 0002 subscriptions, 0003 device client,
+    // 0004 session leases).
+    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 4);
+    assert_eq!(PgStore::check(&config).await.expect("check"), 4);
     let again = open(&url).await;
     let meta = &again.messages("hong", "INBOX", 1..=1).await.unwrap()[0];
     assert_eq!(
@@ -360,7 +361,7 @@ async fn migrations_reopen_and_key_check() {
     match PgStore::open(&config, KeyFile::from_bytes(KEY)).await {
         Err(OpenError::SchemaVersion {
             found: 99,
-            expected: 3,
+            expected: 4,
         }) => {}
         other => panic!("a newer schema must be refused: {other:?}"),
     }
@@ -397,7 +398,7 @@ async fn migration_2_moves_subscriptions_into_their_own_list() {
         .await
         .expect("a schema-1 database opens");
     let probe = PgProbe { url: url.clone() };
-    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 3);
+    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 4);
     assert_eq!(store.subscriptions("hong").await.unwrap(), ["INBOX", "a/b"]);
     let listed = store.list_mailboxes("hong").await.unwrap();
     let flags: Vec<(&str, bool)> = listed
@@ -437,6 +438,7 @@ async fn opens_over_the_unix_socket_with_a_small_pool() {
     let config = PgConfig {
         url: server.unix_url(db_name(&url)),
         pool_size: 2,
+        ..PgConfig::new("")
     };
     let store = Arc::new(
         PgStore::open(&config, KeyFile::from_bytes(KEY))

@@ -27,6 +27,7 @@ pub(super) async fn list(ctx: &AdminContext) -> anyhow::Result<Response> {
                 "protocols": s.protocols.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
                 "connections": s.connections,
                 "since": s.since,
+                "node": s.node,
             })
         })
         .collect();

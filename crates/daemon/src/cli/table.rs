@@ -68,29 +68,38 @@ fn certificates(data: &Value) {
     }
 }
 
-/// The `sessions` list as a table.
+/// The `sessions` list as a table; in a cluster (sessions name their node) with a NODE
+/// column first.
 fn sessions(data: &Value) {
-    if let Some(list) = data.get("sessions").and_then(Value::as_array) {
-        rows(
-            &[
-                "ACCOUNT",
-                "DEVICE (CERT@ADDRESS)",
-                "PROTOCOLS",
-                "CONNECTIONS",
-                "SINCE",
-            ],
-            list,
-            |x| {
-                vec![
-                    s(x, "account"),
-                    s(x, "device"),
-                    join(x, "protocols"),
-                    s(x, "connections"),
-                    date_time(x.get("since")),
-                ]
-            },
-        );
+    let Some(list) = data.get("sessions").and_then(Value::as_array) else {
+        return;
+    };
+    let cluster = list
+        .iter()
+        .any(|x| x.get("node").is_some_and(Value::is_string));
+    let mut head = vec![
+        "ACCOUNT",
+        "DEVICE (CERT@ADDRESS)",
+        "PROTOCOLS",
+        "CONNECTIONS",
+        "SINCE",
+    ];
+    if cluster {
+        head.insert(0, "NODE");
     }
+    rows(&head, list, |x| {
+        let mut row = vec![
+            s(x, "account"),
+            s(x, "device"),
+            join(x, "protocols"),
+            s(x, "connections"),
+            date_time(x.get("since")),
+        ];
+        if cluster {
+            row.insert(0, s(x, "node"));
+        }
+        row
+    });
 }
 
 /// The `devices` list as a table.

@@ -20,7 +20,10 @@ pub async fn render(daemon: &Daemon) -> String {
     queue_gauges(daemon, &mut out).await;
     store_counters(daemon, &mut out);
     crate::services::state_metrics::render(daemon, &mut out).await;
-    out
+    match &daemon.cluster {
+        Some(cluster) => crate::services::cluster::with_node_label(&out, &cluster.node),
+        None => out,
+    }
 }
 
 /// The build (`certmail_build_info`) and what Linux says about this process: resident

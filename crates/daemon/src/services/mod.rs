@@ -12,6 +12,7 @@
 //! - [`web`]: the self-service web listener (crates/web) and its context.
 //! - [`admin_socket`]: the admin socket's server side.
 //! - [`notify`] (sd_notify) and [`logging`].
+//! - [`cluster`]: on PostgreSQL, the node's LISTEN connection and session leases.
 //!
 //! Rules: no service imports [`serve`] or [`reload`] except the wiring and the admin socket
 //! (which implements [`crate::admin::DaemonControl`]); each takes what it needs from the
@@ -19,6 +20,7 @@
 
 pub mod admin_socket;
 pub mod client_config;
+pub mod cluster;
 pub mod connections;
 pub mod health;
 pub mod http;

@@ -112,7 +112,7 @@ fn daemon_sign_in_policy(daemon: &Daemon, config: &Config) -> certmail_auth::sig
 /// session, a new device gets a notice.
 pub fn sign_in_policy(
     config: &Config,
-    registry: &Arc<certmail_session::LocalRegistry>,
+    registry: &crate::context::Registry,
     store: &Arc<dyn certmail_store::Store>,
     hub: &certmail_session::ChangeHub,
 ) -> certmail_auth::signin::SignInPolicy {
@@ -156,14 +156,11 @@ fn notice_on_new_device(
 }
 
 /// Ends an account's live session when failed sign-ins lock it.
-fn kick_on_lock(
-    registry: &Arc<certmail_session::LocalRegistry>,
-) -> certmail_auth::policy::LockHook {
+fn kick_on_lock(registry: &crate::context::Registry) -> certmail_auth::policy::LockHook {
     let registry = Arc::clone(registry);
     certmail_auth::policy::LockHook(Arc::new(move |account: &str| {
         let (registry, account) = (Arc::clone(&registry), account.to_string());
         tokio::spawn(async move {
-            use certmail_session::SessionRegistry as _;
             registry
                 .kick(&account, certmail_session::KickReason::AccountLocked)
                 .await;

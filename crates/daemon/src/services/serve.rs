@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::context::{Daemon, open_store};
+use crate::context::Daemon;
 use crate::services::listener::{self, ConnectionLimits, ListenerKind};
 use crate::services::notify::notify;
 use crate::tls::TlsState;
@@ -31,7 +31,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     // Handlers first: a SIGTERM that arrives as soon as the listeners are announced must
     // drain, not kill.
     let mut signals = Signals::install()?;
-    let store = open_store(&config).await?;
+    let (store, cluster) = crate::services::cluster::open(&config).await?;
     let tls = TlsState::load(&config).await?;
     let tracker = TaskTracker::new();
     let limits = ConnectionLimits::new(
@@ -44,7 +44,7 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let admin = crate::services::admin_socket::bind(&admin_path)
         .with_context(|| format!("admin socket {}", admin_path.display()))?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let daemon = Arc::new(build_daemon(config, config_path, store, tls)?);
+    let daemon = Arc::new(build_daemon(config, config_path, store, tls, cluster)?);
 
     // The first daily pass (expiry notices, audit retention) completes before the daemon
     // says it listens; later passes run every 24 hours.
@@ -108,12 +108,16 @@ fn build_daemon(
     config_path: PathBuf,
     store: Arc<dyn certmail_store::Store>,
     tls: TlsState,
+    cluster: Option<crate::context::Cluster>,
 ) -> anyhow::Result<Daemon> {
-    let registry = Arc::new(certmail_session::LocalRegistry::new(
-        certmail_session::RegistryConfig {
-            max_connections_per_session: config.auth.max_connections_per_session,
-        },
-    ));
+    let registry: crate::context::Registry = match &cluster {
+        Some(cluster) => Arc::clone(&cluster.registry) as _,
+        None => Arc::new(certmail_session::LocalRegistry::new(
+            certmail_session::RegistryConfig {
+                max_connections_per_session: config.auth.max_connections_per_session,
+            },
+        )),
+    };
     let hub = certmail_session::ChangeHub::new(1024);
     let sign_in = crate::services::reload::sign_in_policy(&config, &registry, &store, &hub);
     let throttle = Arc::clone(&sign_in.throttle);
@@ -155,6 +159,7 @@ fn build_daemon(
         queue,
         web,
         listeners_bound: Default::default(),
+        cluster,
     })
 }
 
@@ -171,6 +176,9 @@ async fn start_services(
     let bound = bind_mail_listeners(&daemon.config()).await?;
     let accept_loops = TaskTracker::new();
     start_http(daemon, &accept_loops).await?;
+    if let Some(cluster) = &daemon.cluster {
+        crate::services::cluster::start(cluster, &daemon.hub, &accept_loops, &shutdown);
+    }
     for (kind, l) in bound {
         let d = Arc::clone(daemon);
         let d2 = Arc::clone(daemon);

@@ -51,7 +51,7 @@ pub fn context(
     config: &Config,
     sign_in: certmail_auth::signin::SignInPolicy,
     store: &Arc<dyn certmail_store::Store>,
-    registry: &Arc<certmail_session::LocalRegistry>,
+    registry: &crate::context::Registry,
     hub: &certmail_session::ChangeHub,
     pki: Arc<certmail_pki::Pki>,
 ) -> WebContext {

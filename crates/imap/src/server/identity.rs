@@ -131,7 +131,11 @@ async fn decide(
         .await
     {
         Ok(guard) => guard,
-        Err(e @ (SignInError::Rejected { .. } | SignInError::ConnectionCapReached { .. })) => {
+        Err(
+            e @ (SignInError::Rejected { .. }
+            | SignInError::ConnectionCapReached { .. }
+            | SignInError::Unavailable(_)),
+        ) => {
             return Err(refusal(
                 RefusalCode::Unavailable,
                 &capitalised(&e.to_string()),

@@ -73,6 +73,7 @@ pub(super) async fn authenticate(state: &mut State, req: AuthRequest) -> Result<
             (4, 7, 0),
             format!("{e}; close some and retry"),
         )),
+        Err(e @ SignInError::Unavailable(_)) => Err(Reply::new(454, (4, 7, 0), e.to_string())),
     }
 }
 

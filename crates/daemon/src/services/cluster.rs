@@ -1,0 +1,83 @@
+//! Cluster mode (`[store] backend = "postgres"`): opens the store with the cluster-wide
+//! session registry, and runs the node's two background tasks: the LISTEN connection
+//! (the other nodes' mailbox changes into the change hub, their kicks into the registry)
+//! and the lease keeper of this node's sessions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, StoreBackend};
+use crate::context::{Cluster, open_pg_store, open_store};
+
+/// Opens the store of `config`; on PostgreSQL also the node's cluster handles.
+pub async fn open(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn certmail_store::Store>, Option<Cluster>)> {
+    if config.store.backend != StoreBackend::Postgres {
+        return Ok((open_store(config).await?, None));
+    }
+    let store = open_pg_store(config).await?;
+    let registry = store.session_registry(
+        certmail_session::RegistryConfig {
+            max_connections_per_session: config.auth.max_connections_per_session,
+        },
+        Duration::from_secs(config.cluster.session_lease_secs),
+    );
+    let cluster = Cluster {
+        store: Arc::clone(&store),
+        registry,
+        node: config.cluster.node_name(),
+    };
+    Ok((store, Some(cluster)))
+}
+
+/// Starts the node's LISTEN connection and lease keeper on `tasks`; both end at `shutdown`.
+pub fn start(
+    cluster: &Cluster,
+    hub: &certmail_session::ChangeHub,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    let listener = cluster
+        .store
+        .listener(hub.clone(), Some(Arc::clone(&cluster.registry)));
+    tasks.spawn(listener.run(shutdown.clone().cancelled_owned()));
+    tasks.spawn(Arc::clone(&cluster.registry).maintain(shutdown.clone().cancelled_owned()));
+}
+
+/// The metrics text with a `node` label on every sample, so the nodes of a cluster can
+/// be told apart when one Prometheus scrapes them all.
+pub fn with_node_label(text: &str, node: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    for line in text.lines() {
+        if line.starts_with('#') || line.is_empty() {
+            out.push_str(line);
+        } else if let Some((name, rest)) = line.split_once('{') {
+            out.push_str(&format!("{name}{{node=\"{node}\",{rest}"));
+        } else if let Some((name, value)) = line.split_once(' ') {
+            out.push_str(&format!("{name}{{node=\"{node}\"}} {value}"));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_node_label;
+
+    #[test]
+    fn every_sample_gets_the_node_label() {
+        let text = "# HELP a b\n# TYPE a gauge\na 1\nb{listener=\"imaps\"} 2\n";
+        assert_eq!(
+            with_node_label(text, "mail1"),
+            "# HELP a b\n# TYPE a gauge\na{node=\"mail1\"} 1\n\
+             b{node=\"mail1\",listener=\"imaps\"} 2\n"
+        );
+    }
+}
