@@ -88,6 +88,8 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod inbound;
 pub mod mailauth;
 pub mod message;
