@@ -60,6 +60,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineClient<S> {
         self.smtp_reply().await
     }
 
+    /// IMAP lines up to and including the tagged reply for `tag` (at most 200,000 lines).
+    pub async fn until_tagged(&mut self, tag: &str) -> anyhow::Result<Vec<String>> {
+        let mut lines = Vec::new();
+        loop {
+            let l = self.line().await?;
+            anyhow::ensure!(!l.is_empty() || !lines.is_empty(), "connection closed");
+            let done = l.starts_with(&format!("{tag} "));
+            lines.push(l);
+            if done {
+                return Ok(lines);
+            }
+            anyhow::ensure!(lines.len() < 200_000, "no tagged reply for {tag}");
+        }
+    }
+
     /// The stream, e.g. to upgrade it to TLS.
     pub fn into_inner(self) -> S {
         self.io.into_inner()

@@ -3,8 +3,8 @@
 //!
 //! Each round runs the load of [`crate::crash_load`] (SMTP submissions, IMAP APPENDs and
 //! flag changes, all with client certificates) against a fresh daemon process on the same
-//! store; after a pseudo-random moment (0.5–1.5 × the load time) the daemon gets SIGKILL
-//! mid-load. It is restarted and every recipient's INBOX is read over IMAP: each
+//! store; a pseudo-random while (0.5–1.5 × the load time) after the round's first
+//! acknowledgement, the daemon gets SIGKILL mid-load. It is restarted and every recipient's INBOX is read over IMAP: each
 //! acknowledged message must be there exactly once with its bytes intact (APPEND:
 //! `BODY[]` identical; SMTP: `BODY[]` ends with the submitted message, after the header
 //! the server adds), each acknowledged `\Flagged` must be set, and nothing an acknowledged
@@ -146,6 +146,11 @@ async fn rounds(opts: &CrashOptions, inst: &Installation) -> anyhow::Result<Roun
             let (t, r, l) = (target.clone(), recipients.clone(), ledger.clone());
             load.spawn(crash_load::imap_client(t, opts.smtp_clients + i, i, r, l));
         }
+        // The kill comes a while after the first acknowledgement: sign-ins can take
+        // seconds on a busy machine, and a kill before any load would prove nothing.
+        first_acknowledgement(&ledger, opts.timeout)
+            .await
+            .with_context(|| format!("round {round}"))?;
         let share = 0.5 + (rng.next_u64() % 1000) as f64 / 1000.0;
         tokio::time::sleep(opts.load.mul_f64(share)).await;
         daemon.kill9().await?;
@@ -176,6 +181,22 @@ async fn rounds(opts: &CrashOptions, inst: &Installation) -> anyhow::Result<Roun
     daemon.stop(Duration::from_secs(10)).await;
     let ledger = std::mem::take(&mut *ledger.lock().unwrap_or_else(|p| p.into_inner()));
     Ok((ledger, findings, restarts))
+}
+
+/// Waits (at most `timeout`) until the daemon acknowledges one more message than now.
+async fn first_acknowledgement(ledger: &Mutex<Ledger>, timeout: Duration) -> anyhow::Result<()> {
+    let count = || {
+        let l = ledger.lock().unwrap_or_else(|p| p.into_inner());
+        l.smtp_acked + l.append_acked
+    };
+    let before = count();
+    tokio::time::timeout(timeout, async {
+        while count() == before {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .context("the load got no acknowledgement in time: the clients could not sign in or send")
 }
 
 fn target(

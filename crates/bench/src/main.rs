@@ -188,7 +188,8 @@ struct CrashArgs {
     /// Kill -9 rounds.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     rounds: u64,
-    /// Mean milliseconds of load before each kill (each round draws 0.5–1.5 times this).
+    /// Mean milliseconds of load before each kill, from the round's first acknowledged
+    /// message (each round draws 0.5–1.5 times this).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
     load_ms: u64,
     /// Concurrent SMTP clients (port 465), each its own sender with its own certificate.
