@@ -8,10 +8,7 @@
 use std::num::NonZeroU32;
 
 use certmail_imap::{
-    commands::{
-        sort::{Candidate, sort_candidates},
-        thread::threads,
-    },
+    commands::sort::{Candidate, sort_candidates},
     message::{MessageView, base_subject::base_subject, binary},
 };
 use imap_codec::imap_types::extensions::sort::{SortCriterion, SortKey};
@@ -41,22 +38,15 @@ fuzz_target!(|data: &[u8]| {
     let criteria: Vec<SortCriterion> = keys
         .into_iter()
         .enumerate()
-        .map(|(i, key)| SortCriterion { reverse: i % 2 == 1, key })
+        .map(|(i, key)| SortCriterion {
+            reverse: i % 2 == 1,
+            key,
+        })
         .collect();
     let mut sorted = found.clone();
     sort_candidates(&mut sorted, &criteria);
     assert_eq!(sorted.len(), found.len());
     for references in [true, false] {
-        let text: String = threads(&found, references, false)
-            .iter()
-            .map(|t| t.to_string())
-            .collect();
-        let mut seen: Vec<u32> = text
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|n| n.parse().ok())
-            .collect();
-        seen.sort_unstable();
-        let all: Vec<u32> = (1..=u32::try_from(found.len()).expect("at most 64")).collect();
-        assert_eq!(seen, all, "every message once: {text}");
+        certmail_imap::fuzzing::check_threads_once_each(&found, references, "fuzz input");
     }
 });
