@@ -7,8 +7,9 @@
 //! client lists the mailbox as every client does (FETCH ALL/ENVELOPE), reads them whole and
 //! deletes them, and the daemon stays small and answers throughout.
 
+use certmail_tests::fixtures;
 use certmail_tests::lines::{LineClient, imaps_login};
-use certmail_tests::{DaemonProcess, fixtures};
+use certmail_tests::procfs::{ensure_rss_within, rss_kib};
 use tokio::net::TcpStream;
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
@@ -22,10 +23,6 @@ const POISONS: [&str; 5] = [
     "Sender: cc:\u{ff}\u{ff}\u{ff})\t",
 ];
 
-fn rss_kib(daemon: &DaemonProcess) -> anyhow::Result<u64> {
-    certmail_tests::procfs::rss_kib(daemon.pid())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn poisoned_address_headers_from_port_25_are_listed_read_and_deleted() -> anyhow::Result<()> {
     let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
@@ -36,26 +33,15 @@ async fn poisoned_address_headers_from_port_25_are_listed_read_and_deleted() -> 
     assert!(mx.smtp_reply().await?.starts_with("220"));
     assert!(mx.smtp("EHLO attacker.example").await?.starts_with("250"));
     for (i, poison) in POISONS.iter().enumerate() {
-        assert!(
-            mx.smtp("MAIL FROM:<x@attacker.example>")
-                .await?
-                .starts_with("250")
-        );
-        assert!(
-            mx.smtp("RCPT TO:<hong@test.go.kr>")
-                .await?
-                .starts_with("250")
-        );
-        assert!(mx.smtp("DATA").await?.starts_with("354"));
+        let message =
+            format!("From: x@attacker.example\r\n{poison}\r\nSubject: 독 {i}\r\n\r\n본문 {i}");
         let reply = mx
-            .smtp(&format!(
-                "From: x@attacker.example\r\n{poison}\r\nSubject: 독 {i}\r\n\r\n본문 {i}\r\n."
-            ))
+            .smtp_send("x@attacker.example", "hong@test.go.kr", &message)
             .await?;
         assert!(reply.starts_with("250"), "{poison}: {reply}");
     }
     mx.smtp("QUIT").await?;
-    let before = rss_kib(&daemon)?;
+    let before = rss_kib(daemon.pid())?;
 
     let mut c = imaps_login(daemon.addr("imaps"), fx.user_tls()?, "hong", PASSWORD).await?;
     c.send_raw(b"a2 SELECT INBOX\r\n").await?;
@@ -117,10 +103,6 @@ async fn poisoned_address_headers_from_port_25_are_listed_read_and_deleted() -> 
             .last()
             .is_some_and(|l| l.starts_with("b1 OK"))
     );
-    let after = rss_kib(&daemon)?;
-    assert!(
-        after < before + 100 * 1024,
-        "RSS grew from {before} KiB to {after} KiB"
-    );
+    ensure_rss_within(daemon.pid(), before, 100 * 1024)?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use certmail_tests::lines::LineClient;
-use certmail_tests::procfs::rss_kib;
+use certmail_tests::procfs::{ensure_rss_within, rss_kib};
 use certmail_tests::{DaemonProcess, fixtures, tls};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -51,17 +51,8 @@ async fn a_100_mb_data_is_refused_at_the_configured_size_with_bounded_memory() -
     let (_fx, daemon) = start_small()?;
     let before = rss_kib(daemon.pid())?;
     let mut c = mx(&daemon).await?;
-    assert!(
-        c.smtp("MAIL FROM:<x@attacker.example>")
-            .await?
-            .starts_with("250")
-    );
-    assert!(
-        c.smtp("RCPT TO:<hong@test.go.kr>")
-            .await?
-            .starts_with("250")
-    );
-    assert!(c.smtp("DATA").await?.starts_with("354"));
+    c.smtp_begin_data("x@attacker.example", "hong@test.go.kr")
+        .await?;
     let t = Instant::now();
     let chunk = "가나다라마바사아자차카타파하 0123456789\r\n".repeat(1000);
     let mut sent = 0;
@@ -78,11 +69,7 @@ async fn a_100_mb_data_is_refused_at_the_configured_size_with_bounded_memory() -
         "took {:?}",
         t.elapsed()
     );
-    let after = rss_kib(daemon.pid())?;
-    assert!(
-        after < before + 64 * 1024,
-        "RSS grew from {before} KiB to {after} KiB"
-    );
+    ensure_rss_within(daemon.pid(), before, 64 * 1024)?;
     let mut next = mx(&daemon).await?;
     goes_on(&mut next).await
 }
@@ -130,13 +117,7 @@ async fn smuggle<S: AsyncRead + AsyncWrite + Unpin>(
     c: &mut LineClient<S>,
     from: &str,
 ) -> anyhow::Result<()> {
-    assert!(
-        c.smtp(&format!("MAIL FROM:<{from}>"))
-            .await?
-            .starts_with("250")
-    );
-    assert!(c.smtp("RCPT TO:<kim@test.go.kr>").await?.starts_with("250"));
-    assert!(c.smtp("DATA").await?.starts_with("354"));
+    c.smtp_begin_data(from, "kim@test.go.kr").await?;
     let mut body = format!("From: {from}\r\nSubject: 밀수\r\n\r\nstart\r\n");
     for (i, s) in SMUGGLERS.iter().enumerate() {
         body.push_str(&format!(
