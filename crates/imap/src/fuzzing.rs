@@ -89,10 +89,11 @@ pub fn run_session(input: &[u8], chunk: usize, append_limit: u32, pool_size: u64
     );
 }
 
-/// How deep a BODYSTRUCTURE imap-codec's decoder reads (`body(8)` in its `fetch.rs`, a
-/// client-side guard). Our MIME tree goes deeper (its bound is 32), so deeper structures
-/// are encoded but cannot be checked by decoding them.
-pub const DECODABLE_BODY_DEPTH: usize = 8;
+/// How deep a MIME tree's BODYSTRUCTURE imap-codec's decoder always reads: its
+/// `body(8)` (`fetch.rs`) is a client-side recursion guard, and each message/rfc822 level
+/// costs it two. Our MIME tree goes deeper (its bound is 32), so deeper structures are
+/// encoded but cannot be checked by decoding them.
+pub const DECODABLE_BODY_DEPTH: usize = 4;
 
 /// The nesting depth of `part`'s MIME tree (a leaf is 1).
 pub fn mime_depth(part: &MimePart) -> usize {
