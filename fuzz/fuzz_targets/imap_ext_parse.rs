@@ -29,7 +29,12 @@ const HEADS: [&[u8]; 6] = [
 /// session (`utf8`) or an IMAP4rev1 one.
 fn through_driver(input: &[u8], cut: usize, utf8: bool) -> Vec<ExtCommand> {
     let pool = LiteralPool::new(1 << 20);
-    let mut driver = Driver::new(DriverLimits::for_append_limit(64 * 1024), pool.clone(), "fuzz", true);
+    let mut driver = Driver::new(
+        DriverLimits::for_append_limit(64 * 1024),
+        pool.clone(),
+        "fuzz",
+        true,
+    );
     driver.set_utf8_quoted(utf8);
     let (a, b) = input.split_at(cut.min(input.len()));
     let mut chunks = [a, b].into_iter();

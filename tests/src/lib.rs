@@ -12,6 +12,7 @@ pub mod lines;
 pub mod matrix_setup;
 pub mod metrics;
 pub mod outside;
+pub mod procfs;
 pub mod revocation;
 pub mod signin_client;
 pub mod slapd;

@@ -60,6 +60,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineClient<S> {
         self.smtp_reply().await
     }
 
+    /// MAIL FROM, RCPT TO and DATA, each of which must be accepted (250, 250, 354); the
+    /// message text goes next.
+    pub async fn smtp_begin_data(&mut self, from: &str, to: &str) -> anyhow::Result<()> {
+        for (line, want) in [
+            (format!("MAIL FROM:<{from}>"), "250"),
+            (format!("RCPT TO:<{to}>"), "250"),
+            ("DATA".to_string(), "354"),
+        ] {
+            let reply = self.smtp(&line).await?;
+            anyhow::ensure!(reply.starts_with(want), "{line}: {reply}");
+        }
+        Ok(())
+    }
+
+    /// One whole transaction: [`LineClient::smtp_begin_data`], then `message` (CRLF line
+    /// ends, dot-stuffed) and the end of data; the final reply.
+    pub async fn smtp_send(
+        &mut self,
+        from: &str,
+        to: &str,
+        message: &str,
+    ) -> anyhow::Result<String> {
+        self.smtp_begin_data(from, to).await?;
+        self.smtp(&format!("{message}\r\n.")).await
+    }
+
+    /// IMAP lines up to and including the tagged reply for `tag` (at most 200,000 lines).
+    pub async fn until_tagged(&mut self, tag: &str) -> anyhow::Result<Vec<String>> {
+        let mut lines = Vec::new();
+        loop {
+            let l = self.line().await?;
+            anyhow::ensure!(!l.is_empty() || !lines.is_empty(), "connection closed");
+            let done = l.starts_with(&format!("{tag} "));
+            lines.push(l);
+            if done {
+                return Ok(lines);
+            }
+            anyhow::ensure!(lines.len() < 200_000, "no tagged reply for {tag}");
+        }
+    }
+
     /// The stream, e.g. to upgrade it to TLS.
     pub fn into_inner(self) -> S {
         self.io.into_inner()

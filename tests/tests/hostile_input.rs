@@ -7,9 +7,9 @@
 //! client lists the mailbox as every client does (FETCH ALL/ENVELOPE), reads them whole and
 //! deletes them, and the daemon stays small and answers throughout.
 
+use certmail_tests::fixtures;
 use certmail_tests::lines::{LineClient, imaps_login};
-use certmail_tests::{DaemonProcess, fixtures};
-use tokio::io::{AsyncRead, AsyncWrite};
+use certmail_tests::procfs::{ensure_rss_within, rss_kib};
 use tokio::net::TcpStream;
 
 const PASSWORD: &str = "Gpki-Pass-2026!";
@@ -23,38 +23,6 @@ const POISONS: [&str; 5] = [
     "Sender: cc:\u{ff}\u{ff}\u{ff})\t",
 ];
 
-/// Reads IMAP lines up to and including the tagged reply for `tag`.
-async fn until_tagged<S: AsyncRead + AsyncWrite + Unpin>(
-    c: &mut LineClient<S>,
-    tag: &str,
-) -> anyhow::Result<Vec<String>> {
-    let mut lines = Vec::new();
-    loop {
-        let l = c.line().await?;
-        anyhow::ensure!(!l.is_empty() || !lines.is_empty(), "connection closed");
-        let done = l.starts_with(&format!("{tag} "));
-        lines.push(l);
-        if done {
-            return Ok(lines);
-        }
-        anyhow::ensure!(lines.len() < 100_000, "no tagged reply for {tag}");
-    }
-}
-
-/// The daemon's resident memory in KiB, from /proc.
-fn rss_kib(daemon: &DaemonProcess) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid()))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc status"))?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .ok_or_else(|| anyhow::anyhow!("bad VmRSS line {line}"))?
-        .parse()?)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn poisoned_address_headers_from_port_25_are_listed_read_and_deleted() -> anyhow::Result<()> {
     let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
@@ -65,30 +33,19 @@ async fn poisoned_address_headers_from_port_25_are_listed_read_and_deleted() -> 
     assert!(mx.smtp_reply().await?.starts_with("220"));
     assert!(mx.smtp("EHLO attacker.example").await?.starts_with("250"));
     for (i, poison) in POISONS.iter().enumerate() {
-        assert!(
-            mx.smtp("MAIL FROM:<x@attacker.example>")
-                .await?
-                .starts_with("250")
-        );
-        assert!(
-            mx.smtp("RCPT TO:<hong@test.go.kr>")
-                .await?
-                .starts_with("250")
-        );
-        assert!(mx.smtp("DATA").await?.starts_with("354"));
+        let message =
+            format!("From: x@attacker.example\r\n{poison}\r\nSubject: 독 {i}\r\n\r\n본문 {i}");
         let reply = mx
-            .smtp(&format!(
-                "From: x@attacker.example\r\n{poison}\r\nSubject: 독 {i}\r\n\r\n본문 {i}\r\n."
-            ))
+            .smtp_send("x@attacker.example", "hong@test.go.kr", &message)
             .await?;
         assert!(reply.starts_with("250"), "{poison}: {reply}");
     }
     mx.smtp("QUIT").await?;
-    let before = rss_kib(&daemon)?;
+    let before = rss_kib(daemon.pid())?;
 
     let mut c = imaps_login(daemon.addr("imaps"), fx.user_tls()?, "hong", PASSWORD).await?;
     c.send_raw(b"a2 SELECT INBOX\r\n").await?;
-    let select = until_tagged(&mut c, "a2").await?;
+    let select = c.until_tagged("a2").await?;
     assert!(select.iter().any(|l| l == "* 5 EXISTS"), "{select:?}");
 
     // What every client sends to list a mailbox.
@@ -100,7 +57,7 @@ async fn poisoned_address_headers_from_port_25_are_listed_read_and_deleted() -> 
     ] {
         c.send_raw(format!("{tag} FETCH 1:* {items}\r\n").as_bytes())
             .await?;
-        let reply = until_tagged(&mut c, tag).await?;
+        let reply = c.until_tagged(tag).await?;
         assert!(
             reply
                 .last()
@@ -115,20 +72,20 @@ async fn poisoned_address_headers_from_port_25_are_listed_read_and_deleted() -> 
     }
     // The poison itself reads back whole.
     c.send_raw(b"a7 UID FETCH 1 BODY.PEEK[]\r\n").await?;
-    let body = until_tagged(&mut c, "a7").await?.join("\n");
+    let body = c.until_tagged("a7").await?.join("\n");
     assert!(body.contains("Cc: a)") && body.contains("a7 OK"), "{body}");
 
     // And it can be deleted.
     c.send_raw(b"a8 STORE 1:* +FLAGS.SILENT (\\Deleted)\r\n")
         .await?;
     assert!(
-        until_tagged(&mut c, "a8")
+        c.until_tagged("a8")
             .await?
             .last()
             .is_some_and(|l| l.starts_with("a8 OK"))
     );
     c.send_raw(b"a9 EXPUNGE\r\n").await?;
-    let expunge = until_tagged(&mut c, "a9").await?;
+    let expunge = c.until_tagged("a9").await?;
     assert!(
         expunge.last().is_some_and(|l| l.starts_with("a9 OK")),
         "{expunge:?}"
@@ -141,15 +98,11 @@ async fn poisoned_address_headers_from_port_25_are_listed_read_and_deleted() -> 
     // The daemon still answers and did not balloon (it once went from 27 MB to 1.5 GB).
     c.send_raw(b"b1 NOOP\r\n").await?;
     assert!(
-        until_tagged(&mut c, "b1")
+        c.until_tagged("b1")
             .await?
             .last()
             .is_some_and(|l| l.starts_with("b1 OK"))
     );
-    let after = rss_kib(&daemon)?;
-    assert!(
-        after < before + 100 * 1024,
-        "RSS grew from {before} KiB to {after} KiB"
-    );
+    ensure_rss_within(daemon.pid(), before, 100 * 1024)?;
     Ok(())
 }

@@ -148,6 +148,11 @@ impl DaemonProcess {
             .context("reading the daemon's /proc entries (has it crashed?)")
     }
 
+    /// Kills the daemon at once (SIGKILL: no shutdown, no flush) and waits until it is gone.
+    pub async fn kill9(mut self) -> anyhow::Result<()> {
+        self.child.kill().await.context("killing the daemon")
+    }
+
     /// Asks the daemon to stop (SIGTERM), waits up to `grace`, then kills it.
     pub async fn stop(mut self, grace: Duration) {
         let asked = tokio::process::Command::new("kill")

@@ -40,6 +40,9 @@ pub struct Answer {
     pub tagged: String,
     /// Bytes of literal data in the response.
     pub literal_bytes: usize,
+    /// With [`ImapConn::keep_literals`]: each untagged line's literal data (empty when it
+    /// has none), in the order of `untagged`.
+    pub literals: Vec<Vec<u8>>,
 }
 
 /// A TLS IMAP connection after the greeting.
@@ -47,6 +50,7 @@ pub struct ImapConn<S = TlsStream<tokio::net::TcpStream>> {
     io: BufReader<S>,
     next_tag: u64,
     timeout: Duration,
+    keep_literals: bool,
 }
 
 /// Opens a TCP connection from `from` (port chosen by the kernel) to `addr` and completes
@@ -71,6 +75,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ImapConn<S> {
             io: BufReader::with_capacity(16 * 1024, stream),
             next_tag: 1,
             timeout,
+            keep_literals: false,
         };
         let greeting = conn.line().await?;
         ensure!(greeting.starts_with("* OK"), "greeting: {greeting}");
@@ -106,15 +111,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ImapConn<S> {
         Ok(answer)
     }
 
+    /// Keeps the literal data of responses in [`Answer::literals`] from now on (the
+    /// bench's load only counts it).
+    pub fn keep_literals(&mut self) {
+        self.keep_literals = true;
+    }
+
     /// Sends `text` with a fresh tag and reads through the tagged response.
     pub async fn command(&mut self, text: &str) -> anyhow::Result<Answer> {
+        self.command_bytes(text.as_bytes()).await
+    }
+
+    /// [`ImapConn::command`] for a command that is not text (an APPEND with its message as
+    /// a non-synchronizing literal, RFC 7888).
+    pub async fn command_bytes(&mut self, command: &[u8]) -> anyhow::Result<Answer> {
         let tag = format!("b{}", self.next_tag);
         self.next_tag += 1;
-        self.send(format!("{tag} {text}\r\n").as_bytes()).await?;
+        let mut line = format!("{tag} ").into_bytes();
+        line.extend_from_slice(command);
+        line.extend_from_slice(b"\r\n");
+        self.send(&line).await?;
         let mut answer = Answer::default();
         loop {
             let (line, literal) = self.response_line().await?;
-            answer.literal_bytes += literal;
+            answer.literal_bytes += literal.len();
+            if self.keep_literals {
+                answer.literals.push(literal);
+            }
             if line
                 .strip_prefix(tag.as_str())
                 .is_some_and(|r| r.starts_with(' '))
@@ -172,20 +195,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ImapConn<S> {
     }
 
     /// One logical response line: literals (`{n}` at the end of a line, RFC 9051 §4.3)
-    /// are read, counted and replaced by `{n}`, and the line continues after them.
-    async fn response_line(&mut self) -> anyhow::Result<(String, usize)> {
+    /// are read and replaced by `{n}`, and the line continues after them; the literal
+    /// data comes back beside the line.
+    async fn response_line(&mut self) -> anyhow::Result<(String, Vec<u8>)> {
         let mut whole = self.line().await?;
-        let mut literal_bytes = 0;
+        let mut literals = Vec::new();
         while let Some(n) = trailing_literal(&whole) {
             ensure!(n <= MAX_LITERAL, "literal of {n} bytes");
-            let mut sink = vec![0u8; n];
-            tokio::time::timeout(self.timeout, self.io.read_exact(&mut sink))
+            let start = literals.len();
+            literals.resize(start + n, 0);
+            tokio::time::timeout(self.timeout, self.io.read_exact(&mut literals[start..]))
                 .await
                 .context("literal not sent in time")??;
-            literal_bytes += n;
             whole.push_str(&self.line().await?);
         }
-        Ok((whole, literal_bytes))
+        Ok((whole, literals))
     }
 
     async fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {

@@ -22,6 +22,8 @@
 //! - [`imap_mix`]: the mix of FETCH, SEARCH, STORE and IDLE, and delivery-to-IDLE latency.
 //! - [`imap_idle`]: the second process holding thousands of idle IMAP connections.
 //! - [`imap_client`]: a small IMAP client (TLS, client certificate, literals counted).
+//! - [`crash`]: `certmail-bench crash`, kill -9 rounds under SMTP + APPEND + STORE load
+//!   ([`crash_load`]), each acknowledged change checked after the restart.
 //!
 //! Rules: every wait is bounded; the daemon never outlives the benchmark (Drop guard,
 //! Ctrl-C handled); one sender account and certificate per client, so no sign-in replaces
@@ -29,6 +31,8 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod crash;
+mod crash_load;
 mod daemon;
 mod imap_client;
 mod imap_idle;
@@ -68,6 +72,10 @@ enum Command {
     /// from an SMTP delivery to the IDLE notice, and the daemon's memory per idle
     /// signed-in connection (connections held by a second process).
     Imap(ImapArgs),
+    /// Kill -9 rounds: the daemon is killed mid-load (SMTP submissions, IMAP APPEND and
+    /// STORE, clients with certificates), restarted, and every acknowledged message and
+    /// flag change is checked; exits non-zero on any loss.
+    Crash(CrashArgs),
     /// Internal: the second process of `imap` that holds the idle connections.
     #[command(hide = true)]
     ImapIdleClients {
@@ -174,6 +182,36 @@ struct SmtpArgs {
     no_verify: bool,
 }
 
+/// `certmail-bench crash`.
+#[derive(Debug, clap::Args)]
+struct CrashArgs {
+    /// Kill -9 rounds.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    rounds: u64,
+    /// Mean milliseconds of load before each kill, from the round's first acknowledged
+    /// message (each round draws 0.5–1.5 times this).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    load_ms: u64,
+    /// Concurrent SMTP clients (port 465), each its own sender with its own certificate.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100))]
+    smtp_clients: u64,
+    /// Concurrent IMAP clients (port 993), each signed in as its own recipient.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100))]
+    imap_clients: u64,
+    /// Bytes per message.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1024..=10_000_000))]
+    size: u64,
+    /// The certmail binary (default: $CERTMAIL_BIN, target/release/certmail, target/debug/certmail).
+    #[arg(long)]
+    certmail: Option<PathBuf>,
+    /// Keep the temporary installation and print its path.
+    #[arg(long)]
+    keep_dir: bool,
+    /// Seconds to wait for any one reply.
+    #[arg(long, default_value_t = 60)]
+    reply_timeout_secs: u64,
+}
+
 /// `certmail-bench kick`.
 #[derive(Debug, clap::Args)]
 struct KickArgs {
@@ -199,6 +237,7 @@ async fn main() -> std::process::ExitCode {
                 Command::Smtp(args) => smtp(args).await,
                 Command::Imap(args) => imap(args).await,
                 Command::ImapIdleClients { plan } => imap_idle::holder_main(&plan).await,
+                Command::Crash(args) => crash(args).await,
                 Command::Kick(args) => {
                     let certmail = daemon::find_binary(args.certmail.as_deref())?;
                     kick::run(certmail, args.rounds as usize, args.connections as usize).await
@@ -229,6 +268,20 @@ async fn interrupted() -> anyhow::Error {
             anyhow::anyhow!("interrupted (SIGINT)")
         }
     }
+}
+
+async fn crash(args: CrashArgs) -> anyhow::Result<()> {
+    crash::run(crash::CrashOptions {
+        certmail: daemon::find_binary(args.certmail.as_deref())?,
+        rounds: args.rounds,
+        load: Duration::from_millis(args.load_ms),
+        smtp_clients: args.smtp_clients as usize,
+        imap_clients: args.imap_clients as usize,
+        size: args.size as usize,
+        timeout: Duration::from_secs(args.reply_timeout_secs),
+        keep_dir: args.keep_dir,
+    })
+    .await
 }
 
 async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {

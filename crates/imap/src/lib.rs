@@ -30,6 +30,9 @@
 //!   autologout, shutdown and COMPRESS=DEFLATE. The daemon wires only
 //!   [`server::serve`] with an [`server::ImapContext`] and a [`server::Connection`].
 //!
+//! - `fuzzing` (feature `fuzzing`, and in unit tests): what the fuzz targets and the
+//!   robustness tests share; `server::fuzz_stream` serves a connection over any stream.
+//!
 //! A new IMAP command: parse it in imap-codec or [`proto::ext`], add its file under
 //! `commands/` and its arm in `commands/mod.rs` (store-free) or `commands/dispatch.rs`.
 //!
@@ -45,6 +48,8 @@ pub mod commands;
 pub mod context;
 pub mod error;
 pub mod fetch_items;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod mailbox;
 pub mod message;
 pub mod out;

@@ -2,6 +2,7 @@
 //! CREATE (USE)) to our own parser: whole, with their literals, whatever way the input is
 //! split; `+` for their synchronizing literals; BAD for what the ABNF refuses; framing kept.
 
+use certmail_imap::fuzzing::XorShift;
 use certmail_imap::proto::{
     driver::{Driver, DriverEvent, DriverLimits},
     ext::{ExtBody, ExtCommand},
@@ -115,22 +116,6 @@ fn an_oversized_literal_in_our_commands_is_refused_unread() {
     input.extend_from_slice(b" (USE (\\Sent))\r\nc2 NOOP\r\n");
     let (out, _) = run(&input, 4096);
     assert_eq!(out, "[error Command is too long][NOOP]c2 OK done\r\n");
-}
-
-/// xorshift64: reproducible pseudo-random commands without a dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
 }
 
 /// The same property as fuzz/fuzz_targets/imap_ext_parse.rs, over generated commands: a

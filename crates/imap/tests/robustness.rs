@@ -2,66 +2,8 @@
 //! random byte soup through the MIME views: nothing panics, literal reservations come back.
 //! (The fuzz target fuzz/fuzz_targets/imap_parse.rs does the same with coverage guidance.)
 
-use std::{
-    future::Future,
-    pin::pin,
-    task::{Context, Poll, Waker},
-};
-
-use certmail_imap::{
-    commands::sign_in::{Authenticator, RefusalCode, SignInRefusal, SignInRequest},
-    message::{Extensions, MessageView},
-    proto::{
-        driver::{Driver, DriverLimits},
-        literal::LiteralPool,
-        plaintext::{PlaintextLimits, PlaintextPhase},
-    },
-    session::{Flow, Session, SessionConfig},
-};
-use imap_next::{Interrupt, Io, State};
-
-struct Refuser;
-
-impl Authenticator for Refuser {
-    type Account = u8;
-
-    fn sign_in(
-        &mut self,
-        request: SignInRequest,
-    ) -> impl Future<Output = Result<u8, SignInRefusal>> + Send {
-        let result = if request.username.as_deref() == Some("hong") {
-            Ok(1)
-        } else {
-            Err(SignInRefusal {
-                code: RefusalCode::AuthenticationFailed,
-                text: "no".to_string(),
-            })
-        };
-        async move { result }
-    }
-}
-
-fn ready<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("session futures never wait with this authenticator"),
-    }
-}
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use certmail_imap::fuzzing::{OneUser, XorShift, check_message_views, run_session};
+use certmail_imap::proto::plaintext::{PlaintextLimits, PlaintextPhase};
 
 const TOKENS: &[&str] = &[
     "a1 ",
@@ -122,46 +64,13 @@ fn random_input(rng: &mut XorShift) -> Vec<u8> {
     out
 }
 
-fn run_session(input: &[u8], chunk: usize) {
-    let pool = LiteralPool::new(1000);
-    let mut driver = Driver::new(
-        DriverLimits::for_append_limit(500),
-        pool.clone(),
-        "x",
-        false,
-    );
-    let mut session = Session::new(SessionConfig::default(), Refuser);
-    let mut chunks = input.chunks(chunk.max(1));
-    for _ in 0..10_000 {
-        match driver.next() {
-            Ok(event) => {
-                if let Flow::Close = ready(session.handle_event(driver.server(), event)) {
-                    break;
-                }
-            }
-            Err(Interrupt::Io(Io::Output(_))) => {}
-            Err(Interrupt::Io(Io::NeedMoreInput)) => match chunks.next() {
-                Some(c) => driver.enqueue_input(c),
-                None => break,
-            },
-            Err(Interrupt::Error(error)) => {
-                if let Flow::Close = session.handle_error(driver.server(), &error) {
-                    break;
-                }
-            }
-        }
-    }
-    drop(driver);
-    assert_eq!(pool.in_use(), 0);
-}
-
 #[test]
 fn random_sessions_never_panic() {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     for _ in 0..2000 {
         let input = random_input(&mut rng);
         let chunk = 1 + rng.below(16);
-        run_session(&input, chunk);
+        run_session(&input, chunk, 500, 1000, OneUser("hong"));
         let mut phase = PlaintextPhase::new(PlaintextLimits::default());
         for c in input.chunks(chunk) {
             let _ = phase.feed(c);
@@ -195,11 +104,6 @@ fn random_messages_never_panic() {
                 raw.extend_from_slice(pieces[rng.below(pieces.len())].as_bytes());
             }
         }
-        let view = MessageView::parse(&raw);
-        let _ = (
-            view.envelope(),
-            view.body_structure(Extensions::With),
-            view.section(None),
-        );
+        check_message_views(&raw);
     }
 }

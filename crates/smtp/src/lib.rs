@@ -91,6 +91,8 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod inbound;
 pub mod mailauth;
 pub mod message;

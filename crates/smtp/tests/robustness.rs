@@ -2,7 +2,8 @@
 //! needs cargo-fuzz): SMTP-shaped fragments and random bytes, split at random points, with
 //! random decisions. No panic, every write is whole reply lines, nothing after Close.
 
-use certmail_smtp::proto::{Action, ListenerKind, Reply, Session, SessionConfig};
+use certmail_smtp::fuzzing::{Driver, Seen};
+use certmail_smtp::proto::{ListenerKind, Session, SessionConfig};
 
 /// xorshift64*: small, deterministic, good enough to pick fragments.
 struct Rng(u64);
@@ -55,70 +56,6 @@ const FRAGMENTS: &[&str] = &[
     "홍길동\r\n",
 ];
 
-fn check_write(bytes: &[u8]) {
-    assert!(
-        bytes.ends_with(b"\r\n"),
-        "write not ending in CRLF: {bytes:?}"
-    );
-    for line in bytes[..bytes.len() - 2].split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        assert!(line.len() >= 4, "short reply line {line:?}");
-        assert!(
-            line[..3].iter().all(u8::is_ascii_digit),
-            "bad code {line:?}"
-        );
-        assert!(line[3] == b' ' || line[3] == b'-', "bad separator {line:?}");
-        assert!(!line.contains(&b'\r'), "bare CR in {line:?}");
-    }
-}
-
-/// How often each kind of action was seen, to show the rounds reach deep states.
-#[derive(Default)]
-struct Seen {
-    messages: usize,
-    aborted: usize,
-    starttls: usize,
-    auth: usize,
-    closes: usize,
-}
-
-fn drive(session: &mut Session, rng: &mut Rng, closed: &mut bool, seen: &mut Seen) {
-    while let Some(action) = session.next_action() {
-        assert!(!*closed, "action after Close: {action:?}");
-        let decision = if rng.below(3) == 0 {
-            Err(Reply::new(550, (5, 7, 1), "refused"))
-        } else {
-            Ok(())
-        };
-        match action {
-            Action::Write(bytes) => check_write(&bytes),
-            Action::StartTls => {
-                seen.starttls += 1;
-                session.tls_established().expect("asked");
-            }
-            Action::Authenticate(_) => {
-                seen.auth += 1;
-                session.auth_result(decision).expect("asked");
-            }
-            Action::CheckSender { .. } => session.mail_result(decision).expect("asked"),
-            Action::CheckRecipient(_) => session.rcpt_result(decision).expect("asked"),
-            Action::MessageComplete(envelope) => {
-                assert!(!envelope.rcpts.is_empty());
-                seen.messages += 1;
-                session
-                    .message_result(Reply::new(250, (2, 0, 0), "ok"))
-                    .expect("asked");
-            }
-            Action::MessageAborted => seen.aborted += 1,
-            Action::MessageStart | Action::MessageChunk(_) => {}
-            Action::Close => {
-                seen.closes += 1;
-                *closed = true;
-            }
-        }
-    }
-}
-
 /// A valid session for the listener with fragments replaced, inserted and bytes flipped.
 fn mutated_session(rng: &mut Rng, listener: ListenerKind) -> Vec<u8> {
     let mut script: Vec<&str> = vec!["EHLO a\r\n"];
@@ -159,6 +96,7 @@ fn mutated_session(rng: &mut Rng, listener: ListenerKind) -> Vec<u8> {
 #[test]
 fn random_sessions_never_panic_and_keep_reply_framing() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut decisions = Rng(0x2545_f491_4f6c_dd1d);
     let mut seen = Seen::default();
     for round in 0..3000 {
         let listener = match round % 3 {
@@ -176,15 +114,16 @@ fn random_sessions_never_panic_and_keep_reply_framing() {
         config.auth_required_for_mail = rng.below(2) == 0;
         let input = mutated_session(&mut rng, listener);
         let mut session = Session::new(config);
-        let mut closed = false;
-        drive(&mut session, &mut rng, &mut closed, &mut seen);
+        let mut driver = Driver::new(|| decisions.below(3) != 0);
+        driver.run(&mut session);
         let mut rest = input.as_slice();
         while !rest.is_empty() {
             let (read, tail) = rest.split_at(1 + rng.below(rest.len()));
             session.feed(read);
-            drive(&mut session, &mut rng, &mut closed, &mut seen);
+            driver.run(&mut session);
             rest = tail;
         }
+        seen += driver.seen;
     }
     for (what, count) in [
         ("messages", seen.messages),

@@ -182,6 +182,17 @@ impl Installation {
         Ok(())
     }
 
+    /// Rewrites the configuration with `edit` applied: for keys of sections the file
+    /// already has (appending such a section again would be a TOML error).
+    pub fn edit_config(&self, edit: impl FnOnce(&mut Config)) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(&self.config_path)?;
+        let mut config = certmail_config::check(&text)
+            .map_err(|problems| anyhow::anyhow!("the fixture's config: {problems:?}"))?;
+        edit(&mut config);
+        std::fs::write(&self.config_path, config.to_toml())?;
+        Ok(())
+    }
+
     /// Starts `certmail serve` on this installation and waits for every user listener.
     pub fn start(&self) -> anyhow::Result<DaemonProcess> {
         let config = self.config_path.to_str().expect("utf-8 temp path");

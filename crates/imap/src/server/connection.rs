@@ -98,6 +98,35 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
         .peer_certificates()
         .and_then(|c| c.first())
         .map(|c| c.as_ref().to_vec());
+    let secured = Secured {
+        cert,
+        pki: conn.pki,
+        peer: conn.peer,
+        after_starttls: !conn.implicit_tls,
+        shutdown: conn.shutdown,
+    };
+    serve_secured(ctx, tls, secured).await
+}
+
+/// What a connection knows once TLS is up.
+struct Secured {
+    /// The client certificate's DER, if one was presented.
+    cert: Option<Vec<u8>>,
+    pki: Arc<Pki>,
+    peer: SocketAddr,
+    /// Port 143 after STARTTLS (the greeting was already sent).
+    after_starttls: bool,
+    shutdown: CancellationToken,
+}
+
+/// The read loop over `io`, a stream whose TLS is up (or, for fuzzing, stands in for it).
+async fn serve_secured<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    ctx: Arc<ImapContext>,
+    io: S,
+    secured: Secured,
+) -> std::io::Result<()> {
+    let s = &ctx.settings;
+    let greeting = format!("{} IMAP server ready", s.hostname);
     let limits = DriverLimits {
         max_literal: s.append_limit,
         max_command: s.append_limit.saturating_add(s.max_command_line),
@@ -109,7 +138,7 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
         limits,
         Arc::clone(&ctx.literals),
         &greeting,
-        !conn.implicit_tls,
+        secured.after_starttls,
     );
     let config = SessionConfig {
         append_limit: s.append_limit,
@@ -119,21 +148,41 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
     };
     let authenticator = CertAuthenticator {
         ctx: Arc::clone(&ctx),
-        pki: conn.pki,
-        cert,
-        ip: conn.peer.ip(),
+        pki: secured.pki,
+        cert: secured.cert,
+        ip: secured.peer.ip(),
     };
     let mut live = LiveConnection {
         ctx,
-        io: MaybeDeflate::new(tls),
+        io: MaybeDeflate::new(io),
         driver,
         session: crate::session::Session::new(config, authenticator),
-        shutdown: conn.shutdown,
+        shutdown: secured.shutdown,
         idle: None,
         buf: vec![0; 16 * 1024],
         client_recorded: None,
     };
     live.run().await
+}
+
+/// Serves one port-993 connection over `io` as if its TLS handshake had presented `cert`
+/// (DER): the whole read loop, sign-in and store-backed commands, without TLS. For the
+/// fuzz target that drives a signed-in session from arbitrary bytes.
+#[cfg(feature = "fuzzing")]
+pub async fn fuzz_stream<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    ctx: Arc<ImapContext>,
+    pki: Arc<Pki>,
+    cert: Option<Vec<u8>>,
+    io: S,
+) -> std::io::Result<()> {
+    let secured = Secured {
+        cert,
+        pki,
+        peer: SocketAddr::from(([127, 0, 0, 1], 0)),
+        after_starttls: false,
+        shutdown: CancellationToken::new(),
+    };
+    serve_secured(ctx, io, secured).await
 }
 
 /// Port 143 before STARTTLS. True when the TLS handshake should start.

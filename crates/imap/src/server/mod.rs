@@ -34,4 +34,6 @@ pub use crate::context::{
 };
 pub use crate::out::Out;
 pub use crate::proto::driver::DEFAULT_MAX_LITERAL_BEFORE_LOGIN;
+#[cfg(feature = "fuzzing")]
+pub use connection::fuzz_stream;
 pub use connection::{Connection, serve};
