@@ -20,7 +20,7 @@ const PASSWORD: &str = "Gpki-Pass-2026!";
 /// A daemon with 홍길동 (`hong`) and small limits: 2 s before sign-in and for the TLS
 /// handshake, 1 MB APPENDs, 4 KB command lines.
 fn start_small() -> anyhow::Result<(fixtures::Installation, DaemonProcess)> {
-    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
+    let mut fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.edit_config(|c| {
         c.limits.tls_handshake_timeout_secs = 2;
         c.imap.preauth_timeout_secs = 2;

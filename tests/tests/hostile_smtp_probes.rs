@@ -19,7 +19,7 @@ const PASSWORD: &str = "Gpki-Pass-2026!";
 
 /// A daemon with 홍길동 (`hong`) and kim, 1 MB messages, 100 recipients, 512-octet lines.
 fn start_small() -> anyhow::Result<(fixtures::Installation, DaemonProcess)> {
-    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
+    let mut fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.add_account("kim", "김철수", "another-Password-1")?;
     fx.edit_config(|c| {
         c.smtp.max_message_size = 1024 * 1024;

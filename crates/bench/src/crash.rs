@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 
 use crate::crash_load::{self, Ledger, Target, message_id, ok};
 use crate::daemon::DaemonProcess;
-use crate::install::{self, Account, Installation};
+use crate::install::{self, Account, Setup};
 use crate::message::Rng;
 use crate::report::percentile;
 
@@ -82,21 +82,22 @@ impl Findings {
 
 /// Runs the rounds, prints the summary; an error when any acknowledged change was lost.
 pub async fn run(opts: CrashOptions) -> anyhow::Result<()> {
-    let tmp = tempfile::Builder::new()
+    let mut tmp = tempfile::Builder::new()
         .prefix("certmail-bench-crash-")
         .tempdir()?;
-    let dir = tmp.path().to_owned();
+    if opts.keep_dir {
+        tmp.disable_cleanup(true);
+        eprintln!("keeping {}", tmp.path().display());
+    }
     let (senders, recipients) = (opts.smtp_clients, opts.imap_clients);
+    let bin = opts.certmail.clone();
     let inst = tokio::task::spawn_blocking(move || {
-        install::write_files(&dir, senders, recipients, "warn")
+        install::write_files(tmp, &bin, (senders, recipients), "warn", |_| {})
     })
     .await??;
-    inst.create_accounts(&opts.certmail).await?;
+    inst.create_accounts().await?;
     let started = Instant::now();
     let outcome = rounds(&opts, &inst).await;
-    if opts.keep_dir {
-        eprintln!("kept: {}", tmp.keep().display());
-    }
     let (ledger, findings, restarts) = outcome?;
     print_summary(&opts, &ledger, &findings, restarts, started.elapsed());
     anyhow::ensure!(
@@ -107,11 +108,11 @@ pub async fn run(opts: CrashOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn start(opts: &CrashOptions, inst: &Installation) -> anyhow::Result<DaemonProcess> {
+async fn start(opts: &CrashOptions, inst: &Setup) -> anyhow::Result<DaemonProcess> {
     let ready = Duration::from_secs(60);
     DaemonProcess::start(
         &opts.certmail,
-        &inst.config,
+        &inst.install.config_path,
         &inst.log,
         "submissions",
         ready,
@@ -121,7 +122,7 @@ async fn start(opts: &CrashOptions, inst: &Installation) -> anyhow::Result<Daemo
 
 type RoundsOutcome = (Ledger, Findings, Vec<Duration>);
 
-async fn rounds(opts: &CrashOptions, inst: &Installation) -> anyhow::Result<RoundsOutcome> {
+async fn rounds(opts: &CrashOptions, inst: &Setup) -> anyhow::Result<RoundsOutcome> {
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let mut findings = Findings::default();
     let mut restarts = Vec::new();
@@ -201,7 +202,7 @@ async fn first_acknowledgement(ledger: &Mutex<Ledger>, timeout: Duration) -> any
 
 fn target(
     opts: &CrashOptions,
-    inst: &Installation,
+    inst: &Setup,
     daemon: &DaemonProcess,
     round: u64,
 ) -> anyhow::Result<Target> {
@@ -210,7 +211,7 @@ fn target(
             .listener("submissions")
             .context("no submissions listener")?,
         imaps: daemon.listener("imaps").context("no imaps listener")?,
-        server_ca: inst.server_ca.clone(),
+        server_ca: inst.install.server_ca.clone(),
         size: opts.size,
         timeout: opts.timeout,
         round,

@@ -157,7 +157,8 @@ impl Installation {
 
     /// Reads the configuration back, lets `edit` change it and writes it again by
     /// serialising it (text appended with [`Installation::append_config`] is kept as
-    /// values).
+    /// values). For keys of sections the file already has: appending such a section
+    /// again would be a TOML error.
     pub fn edit_config(&mut self, edit: impl FnOnce(&mut Config)) -> anyhow::Result<()> {
         let mut config = certmail_config::load(&self.config_path)?;
         edit(&mut config);
@@ -179,17 +180,6 @@ impl Installation {
             .append(true)
             .open(&self.config_path)?;
         writeln!(f, "\n{text}")?;
-        Ok(())
-    }
-
-    /// Rewrites the configuration with `edit` applied: for keys of sections the file
-    /// already has (appending such a section again would be a TOML error).
-    pub fn edit_config(&self, edit: impl FnOnce(&mut Config)) -> anyhow::Result<()> {
-        let text = std::fs::read_to_string(&self.config_path)?;
-        let mut config = certmail_config::check(&text)
-            .map_err(|problems| anyhow::anyhow!("the fixture's config: {problems:?}"))?;
-        edit(&mut config);
-        std::fs::write(&self.config_path, config.to_toml())?;
         Ok(())
     }
 
