@@ -12,6 +12,7 @@ mod known_panics;
 
 use std::num::NonZeroU32;
 
+use certmail_imap::fetch_items::FetchFacts;
 use certmail_imap::message::mime::{MimePart, PartKind};
 use certmail_imap::message::{MessageView, binary};
 use certmail_imap::search_eval::{SearchMessage, SearchScope, matches, parser_for};
@@ -62,12 +63,14 @@ fn search(raw: &[u8]) {
         };
         let message = SearchMessage {
             seq: 1,
-            uid: 1,
-            flags: &[],
-            recent: false,
-            internal_date: date,
-            size: u32::try_from(raw.len()).unwrap_or(u32::MAX),
-            modseq: 1,
+            facts: FetchFacts {
+                uid: 1,
+                flags: &[],
+                recent: false,
+                internal_date: date,
+                size: u32::try_from(raw.len()).unwrap_or(u32::MAX),
+                modseq: 1,
+            },
             raw,
             parsed: parsed.as_ref(),
         };
