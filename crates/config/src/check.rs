@@ -117,8 +117,9 @@ pub fn check(text: &str) -> Result<Config, Vec<Problem>> {
 /// whole entry) for an unknown section or a plain value.
 fn section(name: &str, value: &mut toml::Value, problems: &mut Vec<Problem>) -> bool {
     let Some(sub) = value.as_table_mut() else {
+        let name = toml_key(name);
         problems.push(Problem {
-            key: name.to_string(),
+            key: name.clone(),
             message: format!("expected a section `[{name}]`, found a plain value"),
         });
         return false;
@@ -140,7 +141,7 @@ fn section(name: &str, value: &mut toml::Value, problems: &mut Vec<Problem>) -> 
         "web" => keys::<certmail_web::WebConfig>(name, sub, problems),
         other => {
             problems.push(Problem {
-                key: format!("[{other}]"),
+                key: format!("[{}]", toml_key(other)),
                 message:
                     "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay, store, cluster, web"
                         .into(),
@@ -149,6 +150,20 @@ fn section(name: &str, value: &mut toml::Value, problems: &mut Vec<Problem>) -> 
         }
     }
     true
+}
+
+/// `name` as it is written in TOML: bare when it can be (`log_level`), else quoted (`""`,
+/// `"two words"`), so a problem always names a key the user can find in the file.
+fn toml_key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        name.to_string()
+    } else {
+        toml::Value::String(name.to_string()).to_string()
+    }
 }
 
 /// Deserialises each key of a section on its own, so that every bad key is reported, and
@@ -171,7 +186,7 @@ fn keys<T: DeserializeOwned>(section: &str, table: &mut toml::Table, problems: &
             format!("{}: {}", shown::<T>(key, value), e.message())
         };
         problems.push(Problem {
-            key: format!("[{section}] {key}"),
+            key: format!("[{section}] {}", toml_key(key)),
             message,
         });
         false
@@ -538,6 +553,19 @@ mod tests {
             "[pki]\ncerts_dir = \"/x\"\ncrl_dir = \"/x\"\n[web]\npublic_ur = \"https://a\"\n";
         let problems = check(typo).expect_err("unknown key");
         assert_eq!(problems[0].key, "[web] public_ur", "{problems:?}");
+    }
+
+    /// Found by the `config_check` fuzz target: `''=''` was reported under an empty key.
+    #[test]
+    fn a_key_toml_must_quote_is_named_quoted() {
+        let problems = check("''=''\n").expect_err("a plain value at the top");
+        assert_eq!(problems[0].key, "\"\"", "{problems:?}");
+        assert!(problems[0].message.contains("found a plain value"));
+        let text = "[pki]\ncerts_dir = \"/x\"\ncrl_dir = \"/x\"\n[web]\n\"two words\" = 1\n";
+        let problems = check(text).expect_err("unknown key");
+        assert_eq!(problems[0].key, "[web] \"two words\"", "{problems:?}");
+        let problems = check("[\"\"]\n").expect_err("unknown section");
+        assert_eq!(problems[0].key, "[\"\"]", "{problems:?}");
     }
 
     #[test]
