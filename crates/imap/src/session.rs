@@ -78,7 +78,7 @@ pub struct SessionConfig {
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
-            append_limit: 50 * 1024 * 1024,
+            append_limit: crate::context::DEFAULT_APPEND_LIMIT,
             max_bad_commands: 20,
             max_failed_sign_ins: 3,
             server_id: vec![

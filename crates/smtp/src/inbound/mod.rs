@@ -43,11 +43,7 @@ impl SmtpContext {
     }
 }
 
-/// Default largest message in bytes (SIZE): 50 MB, as large attachments are common. The
-/// daemon's `[smtp] max_message_size` and `[imap] append_limit` default to it.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 50_000_000;
-/// Default recipients per message (RFC 5321 §4.5.3.1.8 requires at least 100).
-pub const DEFAULT_MAX_RECIPIENTS: usize = 1000;
+pub use crate::proto::config::{DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_RECIPIENTS};
 /// Default longest command line in bytes (RFC 5321 §4.5.3.1.4: at least 512).
 pub const DEFAULT_MAX_LINE_LENGTH: usize = 4096;
 /// Default errors before the connection is closed with 421.

@@ -51,14 +51,20 @@ pub struct SessionConfig {
     pub offer_external: bool,
 }
 
+/// Default largest message in bytes (SIZE): 50 MB, as large attachments are common. The
+/// daemon's `[smtp] max_message_size` and `[imap] append_limit` default to it.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 50_000_000;
+/// Default recipients per message (RFC 5321 §4.5.3.1.8 requires at least 100).
+pub const DEFAULT_MAX_RECIPIENTS: usize = 1000;
+
 impl SessionConfig {
     /// Default limits for `listener`, with TLS inactive and STARTTLS available.
     pub fn new(hostname: impl Into<String>, listener: ListenerKind) -> Self {
         let implicit_tls = matches!(listener, ListenerKind::Submission { implicit_tls: true });
         Self {
             hostname: hostname.into(),
-            max_message_size: 50 * 1024 * 1024,
-            max_recipients: 100,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_recipients: DEFAULT_MAX_RECIPIENTS,
             max_line_length: 4096,
             max_errors: 10,
             max_commands_before_auth: 20,
