@@ -106,11 +106,16 @@ pub async fn sign_in(
         Ok(identity) => decide(store, policy, identity, &credentials, Some(ip), now).await?,
     };
     if let (Ok(_), Err(refusal)) = (&checked, &outcome) {
-        // The throttle counts every refusal of a valid certificate but its own and our
-        // missing CRL; refusals before it are counted apart (`precredential_refusal`).
+        // The throttle counts every refusal of a valid certificate but its own, our
+        // missing CRL and a locked account (no password is checked on one, so retries
+        // guess nothing, and a locked colleague retrying behind an office's shared address
+        // must not throttle everyone there); refusals before it are counted apart
+        // (`precredential_refusal`).
         if !matches!(
             refusal.reason,
-            RefusalReason::TooManyFailures | RefusalReason::RevocationUnknown
+            RefusalReason::TooManyFailures
+                | RefusalReason::RevocationUnknown
+                | RefusalReason::AccountLocked
         ) {
             policy.throttle.record_failure(ip, now);
         }

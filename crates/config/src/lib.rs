@@ -349,6 +349,7 @@ pub struct AuthSection {
     pub lockout_minutes: u64,
     /// Failed sign-ins from one address (IPv6: one /64) within the window after which
     /// that address is refused with `too_many_failures`; 0 turns the throttle off.
+    /// Retries on a locked account check no password and do not count.
     pub ip_failure_limit: u32,
     /// Seconds of the per-address failure window.
     pub ip_failure_window_secs: u64,
