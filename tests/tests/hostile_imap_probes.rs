@@ -1,11 +1,11 @@
 //! The IMAP probes of the hostile-input issue ("What held"), each against the real daemon
 //! with small configured limits and each asserting its bound: the reply, a time bound and
-//! the daemon's resident memory (/proc). Silent TCP and idle TLS connections time out
-//! while a normal client is served; 4 GB and 100 MB literal announcements are refused
+//! the daemon's resident memory (/proc). 500 silent TCP and 200 idle TLS connections time
+//! out while a normal client is served; 4 GB and 100 MB literal announcements are refused
 //! without a `+`; a 10 MB line without CRLF, 10,000 nested parentheses and NUL bytes are
 //! refused and the connection (or the next one) goes on; 100,000 pipelined NOOPs are all
-//! answered; STARTTLS injection on 143 is discarded; MIME bombs (deep nesting, many parts)
-//! arriving on port 25 are FETCHed as BODYSTRUCTURE.
+//! answered; STARTTLS injection on 143 is discarded; MIME bombs (100,000 nesting levels,
+//! 200,000 parts) arriving on port 25 are FETCHed as BODYSTRUCTURE. The probes' own sizes.
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 const PASSWORD: &str = "Gpki-Pass-2026!";
 
 /// A daemon with 홍길동 (`hong`) and small limits: 2 s before sign-in and for the TLS
-/// handshake, 1 MB APPENDs, 4 KB command lines.
+/// handshake, 1 MB APPENDs, 4 KB command lines; 1,000 connections per address.
 fn start_small() -> anyhow::Result<(fixtures::Installation, DaemonProcess)> {
     let mut fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     fx.edit_config(|c| {
@@ -26,6 +26,9 @@ fn start_small() -> anyhow::Result<(fixtures::Installation, DaemonProcess)> {
         c.imap.preauth_timeout_secs = 2;
         c.imap.append_limit = Some(1024 * 1024);
         c.imap.max_command_line = 4096;
+        // The silent/idle probe's 700 loopback connections all reach the timeouts (the
+        // per-IP cap has its own test, in limits_and_keygen.rs).
+        c.limits.max_connections_per_ip = 1000;
     })?;
     let daemon = fx.start()?;
     Ok((fx, daemon))
@@ -76,11 +79,11 @@ async fn silent_and_idle_connections_time_out_while_a_client_is_served() -> anyh
     let (fx, daemon) = start_small()?;
     let mut normal = signed_in(&fx, &daemon).await?;
     let mut silent = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..500 {
         silent.push(TcpStream::connect(daemon.addr("imaps")).await?);
     }
     let mut idle = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..200 {
         let mut c = LineClient::new(tls::connect(daemon.addr("imaps"), fx.user_tls()?).await?);
         anyhow::ensure!(c.line().await?.starts_with("* OK"), "greeting");
         idle.push(c);
@@ -243,7 +246,7 @@ async fn mime_bombs_from_port_25_are_fetched_as_bodystructure() -> anyhow::Resul
     let mut mx = LineClient::new(TcpStream::connect(daemon.addr("smtp")).await?);
     assert!(mx.smtp_reply().await?.starts_with("220"));
     assert!(mx.smtp("EHLO attacker.example").await?.starts_with("250"));
-    for (depth, parts) in [(20_000, 1), (1, 60_000)] {
+    for (depth, parts) in [(100_000, 1), (1, 200_000)] {
         let bomb = mime_bomb(depth, parts);
         let reply = mx
             .smtp_send("x@attacker.example", "hong@test.go.kr", &bomb)
