@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use certmail_store::{Account, Device, Store};
 
 use crate::error::AuthError;
-use crate::password::PasswordPool;
 use crate::policy::SignInPolicy;
+use crate::remembered::MatchKey;
 use crate::{Secret, totp};
 
 /// What the second factor came to.
@@ -66,27 +66,57 @@ pub(crate) fn trusted(device: Option<&Device>, policy: &SignInPolicy, now: i64) 
     device.is_some_and(|d| d.totp_at.is_some() && now - d.last_seen <= policy.totp_remember_secs)
 }
 
-async fn verify(pool: &PasswordPool, pw: &str, account: &Account) -> Result<bool, AuthError> {
-    match &account.password_hash {
-        Some(h) => pool.verify(Secret::new(pw.to_string()), h.clone()).await,
-        None => Ok(false),
+/// Whether `pw` is the account's password: remembered from an earlier match with the same
+/// certificate and stored hash ([`crate::remembered`]), else argon2id (and then remembered).
+async fn verify(
+    policy: &SignInPolicy,
+    spki: &[u8; 32],
+    pw: &str,
+    account: &Account,
+    now: i64,
+) -> Result<bool, AuthError> {
+    let Some(phc) = &account.password_hash else {
+        return Ok(false);
+    };
+    let about = MatchKey {
+        account: &account.id,
+        phc,
+        spki,
+    };
+    let state = &policy.state;
+    if state
+        .remembered
+        .matched(about, pw, now, policy.signin_cache)
+    {
+        return Ok(true);
     }
+    let matched = state
+        .passwords
+        .verify(Secret::new(pw.to_string()), phc.clone())
+        .await?;
+    if matched {
+        state
+            .remembered
+            .remember(about, pw, now, policy.signin_cache);
+    }
+    Ok(matched)
 }
 
 /// Checks the password, and the code appended to it when the account has TOTP. A trusted
 /// device may still send a stale code (a mail program that saved password + code): the
 /// code is then ignored.
 pub(crate) async fn check(
-    pool: &PasswordPool,
+    policy: &SignInPolicy,
     account: &Account,
     given: &Secret<String>,
+    spki: &[u8; 32],
     trusted_device: bool,
     now: i64,
 ) -> Result<Factor, AuthError> {
     let given = given.expose().as_str();
     if let Some(secret) = &account.totp_secret
         && let Some((pw, code)) = totp::split_code(given)
-        && verify(pool, pw, account).await?
+        && verify(policy, spki, pw, account, now).await?
     {
         let last = account
             .settings
@@ -100,7 +130,7 @@ pub(crate) async fn check(
             None => Factor::TotpInvalid,
         });
     }
-    if !verify(pool, given, account).await? {
+    if !verify(policy, spki, given, account, now).await? {
         return Ok(Factor::WrongPassword);
     }
     Ok(if account.totp_secret.is_some() && !trusted_device {

@@ -16,6 +16,7 @@ mod error;
 mod factor;
 pub mod password;
 pub mod policy;
+pub mod remembered;
 mod rules;
 mod secret;
 pub mod signin;

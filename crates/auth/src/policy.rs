@@ -52,6 +52,9 @@ pub struct SignInPolicy {
     /// Called with (account id, device network, address) when an account that already had
     /// devices signs in from one it has not seen, so the daemon can tell the user.
     pub on_new_device: Option<NewDeviceHook>,
+    /// How long and how many matched passwords are remembered (the sign-in cache,
+    /// [`crate::remembered`]).
+    pub signin_cache: crate::remembered::CacheLimits,
     /// What every sign-in of one daemon shares (per-account gates, outcome counters); keep
     /// the same one across reloads, as for `throttle`.
     pub state: Arc<SignInState>,
@@ -97,6 +100,7 @@ impl Default for SignInPolicy {
             max_devices: 20,
             on_lock: None,
             on_new_device: None,
+            signin_cache: crate::remembered::CacheLimits::default(),
             state: Arc::new(SignInState::default()),
         }
     }
@@ -115,6 +119,8 @@ pub struct SignInState {
     outcomes: Mutex<BTreeMap<(String, String), u64>>,
     /// The argon2 permits and working memory for every password this daemon checks or sets.
     pub passwords: crate::password::PasswordPool,
+    /// Passwords that matched recently (the sign-in cache).
+    pub remembered: crate::remembered::Remembered,
 }
 
 impl Default for SignInState {
@@ -125,6 +131,7 @@ impl Default for SignInState {
                 .collect(),
             outcomes: Mutex::new(BTreeMap::new()),
             passwords: crate::password::PasswordPool::default(),
+            remembered: crate::remembered::Remembered::default(),
         }
     }
 }

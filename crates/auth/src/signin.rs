@@ -314,8 +314,7 @@ async fn password_factor(
 ) -> Result<Result<Account, Refusal>, AuthError> {
     let device = factor::known_device(store, &account.id, &spki, ip).await?;
     let trusted = factor::trusted(device.as_ref(), policy, now);
-    let pool = &policy.state.passwords;
-    let totp_step = match factor::check(pool, &account, password, trusted, now).await? {
+    let totp_step = match factor::check(policy, &account, password, &spki, trusted, now).await? {
         // The certificate is bound to this account (checked before): only such failures
         // count toward its lockout (DESIGN.md "Identity").
         Factor::WrongPassword => {

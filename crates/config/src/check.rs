@@ -466,6 +466,15 @@ fn validate_auth(a: &super::AuthSection, bad: &mut impl FnMut(&str, String)) {
             "must be at least 1 (set ip_failure_limit = 0 to turn the throttle off)".into(),
         );
     }
+    if a.signin_cache_entries > 10_000_000 {
+        bad(
+            "[auth] signin_cache_entries",
+            format!(
+                "{} is more than 10000000 (each takes ~100 bytes of memory); 0 turns the cache off",
+                a.signin_cache_entries
+            ),
+        );
+    }
     if a.precredential_failure_window_secs == 0 {
         bad(
             "[auth] precredential_failure_window_secs",

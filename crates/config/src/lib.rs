@@ -378,6 +378,12 @@ pub struct AuthSection {
     /// Devices (certificate + /24 or /64 network) remembered per account; a new one beyond
     /// this pushes out the one least recently seen.
     pub max_devices_per_account: usize,
+    /// Seconds a password that matched is remembered for the same account, certificate and
+    /// stored hash, so the next sign-in skips argon2 (every other check still runs; a
+    /// wrong password is always hashed); 0 turns the sign-in cache off.
+    pub signin_cache_secs: u64,
+    /// Matched passwords remembered at most (as keyed hashes, ~100 bytes each).
+    pub signin_cache_entries: usize,
     /// Networks each organisation may sign in from, `organisation = ["CIDR", ...]`; an
     /// organisation not listed may sign in from anywhere. `certmail account networks`
     /// gives one account its own list, which replaces its organisation's.
@@ -399,6 +405,10 @@ impl Default for AuthSection {
             // low enough to stop password guessing.
             ip_failure_limit: 30,
             ip_failure_window_secs: 300,
+            // Ten minutes: a mail program reconnecting all day pays argon2 six times an
+            // hour, not at every connection.
+            signin_cache_secs: 600,
+            signin_cache_entries: 10_000,
             precredential_failure_limit: 100,
             precredential_failure_window_secs: 300,
             password_min_length: 10,
@@ -450,6 +460,10 @@ impl Config {
             )),
             totp_remember_secs: secs(a.totp_remember_days, 86_400),
             max_devices: a.max_devices_per_account,
+            signin_cache: certmail_auth::remembered::CacheLimits {
+                secs: secs(a.signin_cache_secs, 1),
+                entries: a.signin_cache_entries,
+            },
             on_lock: None,
             on_new_device: None,
             state: Default::default(),

@@ -174,6 +174,25 @@ async fn sessions_and_signins(daemon: &Daemon, out: &mut String) {
             );
         }
     }
+    let remembered = &daemon.sign_in_state.remembered;
+    family(
+        out,
+        "certmail_signin_cache_hits_total",
+        "counter",
+        "Sign-ins whose password was recognised without argon2 ([auth] signin_cache_secs).",
+    );
+    let _ = writeln!(
+        out,
+        "certmail_signin_cache_hits_total {}",
+        remembered.hits()
+    );
+    family(
+        out,
+        "certmail_signin_cache_entries",
+        "gauge",
+        "Matched passwords remembered now (keyed hashes).",
+    );
+    let _ = writeln!(out, "certmail_signin_cache_entries {}", remembered.len());
 }
 
 /// Messages received by SMTP, stored locally and queued for relay.

@@ -55,6 +55,9 @@ pub async fn reload(daemon: &Daemon) -> anyhow::Result<()> {
     daemon.tls.reload(&config).await?;
     replace_smtp_context(daemon, &config);
     replace_imap_context(daemon, &config);
+    // Remembered passwords are forgotten, so a reload is a clean start for the sign-in
+    // cache (whatever changed in the policy, certificates or CRLs).
+    daemon.sign_in_state.remembered.forget();
     crate::services::web::reload(daemon, &config, daemon_sign_in_policy(daemon, &config));
     *daemon.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
     daemon.relay.apply(relay);
