@@ -180,3 +180,132 @@ async fn a_backup_taken_during_writes_is_a_consistent_store() {
     }
     assert_eq!(total, manifest.counts.messages);
 }
+
+/// Rewrites the dump of `backup` as a format-1 store wrote it (subscriptions as a flag on
+/// each mailbox record, no subscription list, `format_version` 1), and its manifest to
+/// match (store format, size, SHA-256), as a backup taken before format 2 would be.
+fn as_format_1_backup(backup: &std::path::Path) {
+    let dump_path = backup.join(certmail_store::DUMP_FILE);
+    let dump = std::fs::read(&dump_path).unwrap();
+    let (head, mut rest) = dump.split_at(20);
+    let mut out = head.to_vec();
+    let mut tree = Vec::new();
+    let take = |rest: &mut &[u8], n: usize| {
+        let (a, b) = rest.split_at(n);
+        *rest = b;
+        a.to_vec()
+    };
+    loop {
+        let tag = take(&mut rest, 1)[0];
+        match tag {
+            b'T' => {
+                let len = take(&mut rest, 2);
+                tree = take(&mut rest, usize::from(u16::from_be_bytes([len[0], len[1]])));
+                out.push(b'T');
+                out.extend_from_slice(&len);
+                out.extend_from_slice(&tree);
+            }
+            b'E' => {
+                let mut part = || {
+                    let len = take(&mut rest, 4);
+                    take(
+                        &mut rest,
+                        u32::from_be_bytes(len.try_into().unwrap()) as usize,
+                    )
+                };
+                let (key, mut value) = (part(), part());
+                match (tree.as_slice(), key.as_slice()) {
+                    (b"subscriptions", _) => continue,
+                    (b"meta", b"format_version") => value = 1u32.to_be_bytes().to_vec(),
+                    (b"mailboxes", _) => {
+                        let mut mailbox: certmail_store::Mailbox =
+                            certmail_store::shared::decode(&key, &value).unwrap();
+                        mailbox.subscribed = mailbox.name != "임시";
+                        value = certmail_store::shared::encode(&mailbox);
+                    }
+                    _ => {}
+                }
+                out.push(b'E');
+                for p in [&key, &value] {
+                    out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+                    out.extend_from_slice(p);
+                }
+            }
+            _ => {
+                out.push(tag);
+                break;
+            }
+        }
+    }
+    std::fs::write(&dump_path, &out).unwrap();
+    let manifest_path = backup.join(certmail_store::MANIFEST_FILE);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["store_format_version"] = 1.into();
+    manifest["bytes"] = out.len().into();
+    manifest["sha256"] = hex::encode(ring::digest::digest(&ring::digest::SHA256, &out)).into();
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+}
+
+/// A backup taken at an older store format restores, and the restored store is upgraded
+/// to the current one as the daemon would upgrade it in place (issue 19: format-1 backups
+/// were refused for their format).
+#[tokio::test]
+async fn a_backup_of_an_older_store_format_restores_upgraded() {
+    let ts = TestStore::new().await;
+    ts.store.create_account(hong()).await.unwrap();
+    for name in ["보관함", "임시"] {
+        ts.store.create_mailbox("hong", name, None).await.unwrap();
+    }
+    ts.store
+        .append("hong", "보관함", message("옛 편지", 300))
+        .await
+        .unwrap();
+    let backup = ts.dir.path().join("backup");
+    ts.store.backup(&backup).await.unwrap();
+    as_format_1_backup(&backup);
+
+    let target = ts.dir.path().join("restored");
+    let key = KeyFile::load(&key_path(ts.dir.path())).unwrap();
+    let manifest = SledStore::restore(&backup, &target, key).unwrap();
+    assert_eq!(manifest.store_format_version, 1);
+    let key = KeyFile::load(&key_path(ts.dir.path())).unwrap();
+    let store = SledStore::open_async(&target, key).await.unwrap();
+    // The flags became the subscription list (format 2's upgrade).
+    assert_eq!(
+        store.subscriptions("hong").await.unwrap(),
+        ["INBOX", "보관함"]
+    );
+    let kept = store
+        .messages("hong", "보관함", 1..=u32::MAX)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    drop(store);
+    let db = raw_sled(&target);
+    let version = db.open_tree("meta").unwrap().get("format_version").unwrap();
+    assert_eq!(
+        version.unwrap().as_ref(),
+        certmail_store::FORMAT_VERSION.to_be_bytes()
+    );
+}
+
+/// A backup from a newer certmail (a store format this build does not know) is refused
+/// before anything is written, naming both versions.
+#[tokio::test]
+async fn a_backup_of_a_newer_store_format_is_refused() {
+    let ts = TestStore::new().await;
+    ts.store.create_account(kim()).await.unwrap();
+    let backup = ts.dir.path().join("backup");
+    ts.store.backup(&backup).await.unwrap();
+    let manifest_path = backup.join(certmail_store::MANIFEST_FILE);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["store_format_version"] = (certmail_store::FORMAT_VERSION + 1).into();
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let target = ts.dir.path().join("restored");
+    let key = KeyFile::load(&key_path(ts.dir.path())).unwrap();
+    let err = SledStore::restore(&backup, &target, key).unwrap_err();
+    assert!(matches!(err, StoreError::FormatVersion { .. }), "{err}");
+    assert!(!target.exists(), "nothing written");
+}

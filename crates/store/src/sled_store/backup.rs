@@ -181,7 +181,8 @@ impl SledStore {
             std::fs::remove_dir_all(target).map_err(|e| io(target, e))?;
         }
         import_dump(&dump, target)?;
-        // Open it as the daemon will: format version and key checks, then compare counts.
+        // Open it as the daemon will: format version (an older one is upgraded here) and
+        // key checks, then compare counts.
         let store = SledStore::open(target, key)?;
         let counts = BackupCounts::of(&store.inner.t);
         drop(store);
@@ -273,7 +274,10 @@ pub fn read_manifest(dir: &Path) -> Result<BackupManifest> {
             m.version
         )));
     }
-    if m.store_format_version != super::FORMAT_VERSION {
+    // Records of an older store format are restored as they were and upgraded in place
+    // when restore opens the store (`check_format_version`), as a store of that format
+    // would be; a newer format is refused.
+    if m.store_format_version == 0 || m.store_format_version > super::FORMAT_VERSION {
         return Err(StoreError::FormatVersion {
             found: m.store_format_version,
             expected: super::FORMAT_VERSION,
