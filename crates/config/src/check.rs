@@ -271,6 +271,13 @@ fn validate_server(c: &Config, bad: &mut impl FnMut(&str, String)) {
             );
         }
     }
+    let balancers = c.server.proxy_protocol_from.iter().map(String::as_str);
+    if let Err(bad_cidr) = certmail_auth::policy::parse_cidrs(balancers) {
+        bad(
+            "[server] proxy_protocol_from",
+            format!("`{bad_cidr}` is not a network; write e.g. 10.0.0.0/8 or 192.0.2.10/32"),
+        );
+    }
 }
 
 /// The files and directories `[tls]` and `[pki]` name.

@@ -133,6 +133,11 @@ pub struct ServerSection {
     /// Days the audit log keeps its records (sign-ins, kicks, admin actions); 0 keeps them
     /// forever.
     pub audit_retention_days: u64,
+    /// Networks of TCP load balancers that start each connection with a PROXY protocol
+    /// header (HAProxy's v1 or v2) giving the client's address, `["10.0.0.0/8", ...]`.
+    /// Connections from these addresses must send one; from anyone else none is read.
+    /// Empty (the default): no PROXY headers.
+    pub proxy_protocol_from: Vec<String>,
 }
 
 impl Default for ServerSection {
@@ -152,6 +157,7 @@ impl Default for ServerSection {
             crl_check_interval_secs: 60,
             // A year of sign-in records covers the usual public-sector inspection cycle.
             audit_retention_days: 365,
+            proxy_protocol_from: Vec::new(),
         }
     }
 }

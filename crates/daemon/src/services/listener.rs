@@ -50,6 +50,17 @@ pub struct ConnectionLimits {
     total: Arc<Semaphore>,
     per_ip_max: usize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
+    proxy: ProxyFrom,
+}
+
+/// The load balancers whose connections start with a PROXY header
+/// (`[server] proxy_protocol_from`), and how long to wait for it.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyFrom {
+    /// Their networks; empty: no PROXY header is read from anyone.
+    pub networks: Vec<certmail_auth::policy::Cidr>,
+    /// How long a listed balancer has to send the header.
+    pub timeout: std::time::Duration,
 }
 
 /// Held for the life of a connection; releases its slots when dropped.
@@ -75,10 +86,17 @@ impl Drop for ConnectionSlot {
 impl ConnectionLimits {
     /// Limits of `total` connections, `per_ip` of them from one address.
     pub fn new(total: usize, per_ip: usize) -> Arc<Self> {
+        Self::with_proxy(total, per_ip, ProxyFrom::default())
+    }
+
+    /// As [`ConnectionLimits::new`], reading a PROXY header first from the balancers of
+    /// `proxy`; their clients' addresses then count per IP (and everywhere else).
+    pub fn with_proxy(total: usize, per_ip: usize, proxy: ProxyFrom) -> Arc<Self> {
         Arc::new(Self {
             total: Arc::new(Semaphore::new(total)),
             per_ip_max: per_ip,
             per_ip: Mutex::default(),
+            proxy,
         })
     }
 
@@ -139,7 +157,9 @@ pub async fn bind(
 
 /// Accepts connections until `shutdown` fires, handing each to `handle` as a tracked task.
 /// A connection over the per-IP limit goes to `refuse` instead (which may say why on
-/// plaintext protocols) and is then closed.
+/// plaintext protocols) and is then closed. A connection from a listed load balancer
+/// ([`ProxyFrom`]) first gives its client's address in a PROXY header, in its own task;
+/// without a valid header it is closed (and logged).
 pub async fn serve<H, HF, R, RF>(
     kind: ListenerKind,
     listener: TcpListener,
@@ -149,9 +169,9 @@ pub async fn serve<H, HF, R, RF>(
     handle: H,
     refuse: R,
 ) where
-    H: Fn(ListenerKind, Accepted) -> HF,
+    H: Fn(ListenerKind, Accepted) -> HF + Clone + Send + 'static,
     HF: std::future::Future<Output = ()> + Send + 'static,
-    R: Fn(ListenerKind, TcpStream) -> RF,
+    R: Fn(ListenerKind, TcpStream) -> RF + Clone + Send + 'static,
     RF: std::future::Future<Output = ()> + Send + 'static,
 {
     loop {
@@ -175,14 +195,61 @@ pub async fn serve<H, HF, R, RF>(
             },
         };
         let _ = tcp.set_nodelay(true);
-        match limits.slot(permit, peer.ip()) {
-            Some(slot) => {
-                tracker.spawn(handle(kind, Accepted { tcp, peer, slot }));
-            }
-            None => {
-                tracing::info!(listener = kind.name(), %peer, "refused: too many connections from this address");
-                tracker.spawn(refuse(kind, tcp));
-            }
+        if limits.proxy.networks.iter().any(|n| n.contains(peer.ip())) {
+            let mut tcp = tcp;
+            let (limits, handle, refuse) = (Arc::clone(&limits), handle.clone(), refuse.clone());
+            tracker.spawn(async move {
+                let Some(peer) = proxied_client(kind, &limits.proxy, &mut tcp, peer).await else {
+                    return;
+                };
+                admit(kind, &limits, permit, tcp, peer, &handle, &refuse).await;
+            });
+            continue;
+        }
+        tracker.spawn(admit(kind, &limits, permit, tcp, peer, &handle, &refuse));
+    }
+}
+
+/// The task of a connection: `handle` with a per-IP slot of `peer`, or `refuse` when that
+/// address has its maximum.
+fn admit<H, HF, R, RF>(
+    kind: ListenerKind,
+    limits: &Arc<ConnectionLimits>,
+    permit: OwnedSemaphorePermit,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    handle: &H,
+    refuse: &R,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+where
+    H: Fn(ListenerKind, Accepted) -> HF,
+    HF: std::future::Future<Output = ()> + Send + 'static,
+    R: Fn(ListenerKind, TcpStream) -> RF,
+    RF: std::future::Future<Output = ()> + Send + 'static,
+{
+    match limits.slot(permit, peer.ip()) {
+        Some(slot) => Box::pin(handle(kind, Accepted { tcp, peer, slot })),
+        None => {
+            tracing::info!(listener = kind.name(), %peer, "refused: too many connections from this address");
+            Box::pin(refuse(kind, tcp))
+        }
+    }
+}
+
+/// The client's address from the PROXY header of a balancer's connection (the balancer's
+/// own for a health check's `LOCAL`/`UNKNOWN`); `None`, logged, when there is no valid one.
+async fn proxied_client(
+    kind: ListenerKind,
+    proxy: &ProxyFrom,
+    tcp: &mut TcpStream,
+    balancer: SocketAddr,
+) -> Option<SocketAddr> {
+    match crate::services::proxy_header::read(tcp, proxy.timeout).await {
+        Ok(client) => Some(client.unwrap_or(balancer)),
+        Err(why) => {
+            tracing::warn!(listener = kind.name(), %balancer, reason = %why,
+                "closed: a connection from a [server] proxy_protocol_from balancer without a valid PROXY header");
+            None
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod notices;
 pub mod notify;
 pub mod protocols;
+pub mod proxy_header;
 pub mod relay;
 pub mod reload;
 pub mod restart_keys;

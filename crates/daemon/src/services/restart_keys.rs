@@ -36,6 +36,7 @@ pub const RESTART_ONLY: &[(&str, Option<&str>)] = &[
     // Budgets and counters shared with the connections already open.
     ("limits", Some("max_connections")),
     ("limits", Some("max_connections_per_ip")),
+    ("server", Some("proxy_protocol_from")),
     ("imap", Some("max_literal_memory")),
     ("smtp", Some("max_message_memory")),
     ("auth", Some("max_connections_per_session")),

@@ -34,9 +34,17 @@ async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let (store, cluster) = crate::services::cluster::open(&config).await?;
     let tls = TlsState::load(&config).await?;
     let tracker = TaskTracker::new();
-    let limits = ConnectionLimits::new(
+    let balancers = config.server.proxy_protocol_from.iter().map(String::as_str);
+    let proxy = crate::services::listener::ProxyFrom {
+        networks: certmail_auth::policy::parse_cidrs(balancers).map_err(|bad| {
+            anyhow::anyhow!("[server] proxy_protocol_from: `{bad}` is not a network")
+        })?,
+        timeout: Duration::from_secs(config.limits.tls_handshake_timeout_secs),
+    };
+    let limits = ConnectionLimits::with_proxy(
         config.limits.max_connections,
         config.limits.max_connections_per_ip,
+        proxy,
     );
 
     // The admin socket first: once a `listening` line is printed, the CLI must work.
