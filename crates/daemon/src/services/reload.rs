@@ -55,6 +55,7 @@ pub async fn reload(daemon: &Daemon) -> anyhow::Result<()> {
     daemon.tls.reload(&config).await?;
     replace_smtp_context(daemon, &config);
     replace_imap_context(daemon, &config);
+    crate::services::spam::reload(daemon, &config);
     crate::services::web::reload(daemon, &config, daemon_sign_in_policy(daemon, &config));
     *daemon.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
     daemon.relay.apply(relay);
