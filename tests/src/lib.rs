@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod outside;
 pub mod procfs;
 pub mod revocation;
+pub mod rspamd;
 pub mod signin_client;
 pub mod slapd;
 pub mod web;

@@ -136,6 +136,7 @@ fn section(name: &str, value: &mut toml::Value, problems: &mut Vec<Problem>) -> 
         "crl_fetch" => keys::<crate::crl_fetch::CrlFetchSection>(name, sub, problems),
         "mailauth" => keys::<super::MailAuthSection>(name, sub, problems),
         "relay" => keys::<super::RelaySection>(name, sub, problems),
+        "spam" => keys::<super::SpamSection>(name, sub, problems),
         "store" => keys::<super::StoreSection>(name, sub, problems),
         "cluster" => keys::<super::ClusterSection>(name, sub, problems),
         "web" => keys::<certmail_web::WebConfig>(name, sub, problems),
@@ -143,7 +144,7 @@ fn section(name: &str, value: &mut toml::Value, problems: &mut Vec<Problem>) -> 
             problems.push(Problem {
                 key: format!("[{}]", toml_key(other)),
                 message:
-                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay, store, cluster, web"
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay, spam, store, cluster, web"
                         .into(),
             });
             return false;
@@ -232,6 +233,7 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
     c.crl_fetch.validate(&mut bad);
     c.mailauth.validate(&mut bad);
     super::relay::validate(&c.relay, &mut bad);
+    c.spam.validate(&mut bad);
     super::cluster::validate(&c.store, &c.cluster, &mut bad);
     validate_web(&c.web, &mut bad);
     validate_listeners(c, &mut bad);

@@ -9,6 +9,7 @@ mod cluster;
 pub mod crl_fetch;
 mod mailauth;
 mod relay;
+mod spam;
 mod write;
 
 pub use check::{check, load};
@@ -16,6 +17,7 @@ pub use cluster::{ClusterSection, StoreBackend, StoreSection};
 pub use crl_fetch::CrlFetchSection;
 pub use mailauth::MailAuthSection;
 pub use relay::{RelaySection, SmarthostTlsName, parse_host_port};
+pub use spam::SpamSection;
 pub use write::LocalFiles;
 
 use std::collections::BTreeMap;
@@ -61,6 +63,9 @@ pub struct Config {
     /// `[relay]`: outbound delivery to remote domains.
     #[serde(default)]
     pub relay: RelaySection,
+    /// `[spam]`: spam filtering through rspamd.
+    #[serde(default)]
+    pub spam: SpamSection,
     /// `[web]`: the self-service HTTPS front (sign-up, passwords, TOTP, org admins).
     #[serde(default)]
     pub web: certmail_web::WebConfig,

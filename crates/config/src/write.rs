@@ -24,7 +24,7 @@ pub struct LocalFiles {
 }
 
 /// The sections in file order, as named in TOML.
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 15] = [
     "server",
     "tls",
     "pki",
@@ -36,6 +36,7 @@ const SECTIONS: [&str; 14] = [
     "crl_fetch",
     "mailauth",
     "relay",
+    "spam",
     "web",
     "store",
     "cluster",
@@ -76,6 +77,7 @@ impl Config {
             crl_fetch: CrlFetchSection::default(),
             mailauth: MailAuthSection::default(),
             relay: RelaySection::default(),
+            spam: Default::default(),
             web: Default::default(),
             store: Default::default(),
             cluster: Default::default(),

@@ -59,6 +59,9 @@ pub struct Daemon {
     pub listeners_bound: std::sync::atomic::AtomicBool,
     /// Cluster mode's handles, with `[store] backend = "postgres"`.
     pub cluster: Option<Cluster>,
+    /// Messages users moved into or out of Junk, waiting to be learned by rspamd (its
+    /// controller client is replaced on reload).
+    pub spam_learning: Arc<certmail_smtp::spam::LearnQueue>,
 }
 
 /// The session registry as every service holds it.

@@ -106,6 +106,8 @@ pub struct ImapContext {
     pub(crate) recent: Arc<RecentTracker>,
     /// Header blocks read lately (`header_cache_memory`).
     pub(crate) headers: Arc<HeaderCache>,
+    /// Told of every successful COPY and MOVE (spam learning), when the daemon set one.
+    filing: Option<Arc<dyn crate::filing::FilingObserver>>,
 }
 
 impl ImapContext {
@@ -127,7 +129,30 @@ impl ImapContext {
             registry,
             hub,
             settings,
+            filing: None,
         })
+    }
+
+    /// This context telling `observer` of every successful COPY and MOVE (kept across
+    /// [`ImapContext::reloaded`]).
+    pub fn with_filing_observer(
+        &self,
+        observer: Arc<dyn crate::filing::FilingObserver>,
+    ) -> Arc<ImapContext> {
+        let mut ctx = self.reloaded(self.settings.clone());
+        if let Some(ctx) = Arc::get_mut(&mut ctx) {
+            ctx.filing = Some(observer);
+        }
+        ctx
+    }
+
+    /// Tells the filing observer, if any, that messages of `from` were copied or moved to
+    /// `to`: `pairs` of (UID in `from`, UID in `to`), as COPYUID reports them.
+    pub(crate) fn filed(&self, account: &str, from: &str, to: &str, pairs: &[(u32, u32)]) {
+        if let Some(observer) = &self.filing {
+            let uids: Vec<u32> = pairs.iter().map(|&(_, to)| to).collect();
+            observer.filed(account, from, to, &uids);
+        }
     }
 
     /// Octets held now by the literal budget (APPEND in flight) and the header cache.
@@ -147,6 +172,7 @@ impl ImapContext {
             literals: Arc::clone(&self.literals),
             recent: Arc::clone(&self.recent),
             headers: Arc::clone(&self.headers),
+            filing: self.filing.clone(),
         })
     }
 

@@ -13,7 +13,8 @@
 //! - [`mailbox`]: the live view of the selected mailbox ([`mailbox::Selected`]: sequence
 //!   numbers, \Recent, pending changes from other connections).
 //! - [`context`]: what all connections share ([`context::ImapContext`]: store, session
-//!   registry, change hub, literal budget, header cache) and [`context::ImapSettings`].
+//!   registry, change hub, literal budget, header cache) and [`context::ImapSettings`];
+//!   [`filing`]: the hook told of COPY/MOVE between mailboxes (spam learning from Junk).
 //! - [`session`]: one connection's state, held once: [`session::Session`] with its
 //!   [`session::SessionState`] (not signed in, [`session::SignedIn`] with the account, what
 //!   the client enabled and the selected mailbox, logging out). It answers the store-free
@@ -48,6 +49,7 @@ pub mod commands;
 pub mod context;
 pub mod error;
 pub mod fetch_items;
+pub mod filing;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod mailbox;

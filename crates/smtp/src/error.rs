@@ -33,4 +33,9 @@ pub enum Error {
     /// The outbound relay's DNS resolver could not be set up.
     #[error("relay DNS: {0}")]
     Dns(String),
+    /// The spam filter (rspamd) did not answer, or not as rspamd answers (refused
+    /// connection, timeout, an HTTP error, an answer that is not `/checkv2` JSON, a refused
+    /// controller password). The text names the URL, never the password.
+    #[error("spam filter: {0}")]
+    SpamFilter(String),
 }

@@ -8,6 +8,7 @@
 //! - [`mailauth`]: SPF, DKIM and DMARC checks of mail from other servers (port 25) and
 //!   DKIM signing of outbound mail.
 //! - [`outbound`]: the outbound relay (queue runner, SMTP client, MX routing, DSNs).
+//! - [`spam`]: spam filtering through rspamd (scanning on port 25, learning from Junk).
 //! - [`message`]: pure header helpers (Received, Message-ID, Date, From: addresses).
 //! - [`notice`]: mail the server writes itself (reports, notices to people), delivered
 //!   into local INBOXes or queued from the null sender.
@@ -99,6 +100,7 @@ pub mod message;
 pub mod notice;
 pub mod outbound;
 pub mod proto;
+pub mod spam;
 pub mod wake;
 
 pub use error::Error;

@@ -82,6 +82,35 @@ pub fn prepend_received(message: &[u8], info: &ReceivedInfo<'_>) -> Vec<u8> {
     out
 }
 
+/// `message` without the header fields whose first line `drop` picks (their folded
+/// continuation lines go with them); the body is copied as it is.
+pub fn remove_fields(message: &[u8], drop: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len());
+    let mut rest = message;
+    let mut dropping = false;
+    while !rest.is_empty() {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(end);
+        if line == b"\r\n" || line == b"\n" {
+            // End of the header section: the body is copied as it is.
+            out.extend_from_slice(rest);
+            return out;
+        }
+        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
+        if !continuation {
+            dropping = drop(line);
+        }
+        if !dropping {
+            out.extend_from_slice(line);
+        }
+        rest = tail;
+    }
+    out
+}
+
 /// The Date and Message-ID header fields a submitted message lacks, ready to write in
 /// front of it (RFC 6409 §8.2, §8.3). Empty when it has both. `unique` must be unique per
 /// message (e.g. the store id); the Message-ID is `<unique@hostname>`.

@@ -10,6 +10,7 @@
 //! - [`relay`] (the outbound queue runner, reloadable), [`notices`] (daily expiry notices,
 //!   new-device notices), [`revocation`] (CRLs reaching live sessions).
 //! - [`web`]: the self-service web listener (crates/web) and its context.
+//! - [`spam`]: learning from what users move into and out of Junk (rspamd).
 //! - [`admin_socket`]: the admin socket's server side.
 //! - [`notify`] (sd_notify) and [`logging`].
 //! - [`cluster`]: on PostgreSQL, the node's LISTEN connection and session leases.
@@ -36,5 +37,6 @@ pub mod reload;
 pub mod restart_keys;
 pub mod revocation;
 pub mod serve;
+pub mod spam;
 pub mod state_metrics;
 pub mod web;

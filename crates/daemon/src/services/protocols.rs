@@ -77,6 +77,7 @@ pub fn smtp_context(
         hub,
         settings,
         mail_auth,
+        spam: config.spam.scanner().map(Arc::new),
         message_memory: certmail_smtp::inbound::spool::MessageMemory::new(s.max_message_memory),
         queue: Default::default(),
     }

@@ -58,6 +58,7 @@ pub async fn reload(daemon: &Daemon) -> anyhow::Result<()> {
     // Remembered passwords are forgotten, so a reload is a clean start for the sign-in
     // cache (whatever changed in the policy, certificates or CRLs).
     daemon.sign_in_state.remembered.forget();
+    crate::services::spam::reload(daemon, &config);
     crate::services::web::reload(daemon, &config, daemon_sign_in_policy(daemon, &config));
     *daemon.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
     daemon.relay.apply(relay);

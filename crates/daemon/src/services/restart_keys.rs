@@ -42,6 +42,8 @@ pub const RESTART_ONLY: &[(&str, Option<&str>)] = &[
     ("auth", Some("max_connections_per_session")),
     ("auth", Some("ip_failure_limit")),
     ("auth", Some("ip_failure_window_secs")),
+    // The spam learning queue is sized once.
+    ("spam", Some("max_learn_queue")),
 ];
 
 /// The restart-only keys whose values differ between `old` and `new`, as `[section] key`.

@@ -137,6 +137,8 @@ fn build_daemon(
         hub.clone(),
         crate::services::protocols::imap_settings(&config, sign_in.clone()),
     );
+    let spam_learning = crate::services::spam::learn_queue(&config);
+    let imap = imap.with_filing_observer(crate::services::spam::filing_observer(&spam_learning));
     let queue = Arc::new(certmail_smtp::outbound::QueueSignals::default());
     let web_pki = Arc::clone(&tls.current().pki);
     let web_ctx =
@@ -168,6 +170,7 @@ fn build_daemon(
         web,
         listeners_bound: Default::default(),
         cluster,
+        spam_learning,
     })
 }
 
@@ -209,6 +212,10 @@ async fn start_services(
         shutdown.clone(),
     ));
     accept_loops.spawn(crate::services::relay::run(
+        Arc::clone(daemon),
+        shutdown.clone(),
+    ));
+    accept_loops.spawn(crate::services::spam::run(
         Arc::clone(daemon),
         shutdown.clone(),
     ));

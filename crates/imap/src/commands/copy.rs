@@ -63,6 +63,9 @@ pub async fn copy(
             return Outcome::Done;
         }
     };
+    s.account
+        .ctx
+        .filed(s.account_id(), &source, &target, &pairs);
     for &(_, new_uid) in &pairs {
         s.publish(Change::Exists {
             mailbox: target.clone(),

@@ -17,32 +17,12 @@ use crate::proto::{Envelope, Reply};
 pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>) -> Reply {
     let ctx = Arc::clone(&state.ctx);
     let now = certmail_auth::now();
-    let from_check = match &state.account {
-        Some(account) if ctx.settings.enforce_from_header => check_from_header(account, &body),
-        _ => Ok(()),
-    };
-    if let Err(reply) = from_check {
-        return reply;
-    }
-    let verdict = match super::authenticate::verify(state, &envelope.mail_from, &body).await {
-        Ok(v) => v,
+    let (body, junk) = match checked(state, &envelope, body, now).await {
+        Ok(checked) => checked,
         Err(reply) => return reply,
     };
     let by_account = state.account.as_ref().map(|a| a.id.as_str());
-    let origin = super::headers::Origin {
-        peer: state.peer,
-        client_name: &state.client_name,
-        account: by_account,
-        tls: state.tls,
-        smtputf8: envelope.params.smtputf8,
-    };
-    let body = super::headers::prepare(&body, &ctx.settings.hostname, &origin, now);
-    let body = match &verdict {
-        Some(v) => super::authenticate::with_results(v, &ctx.settings.hostname, &body),
-        None => body,
-    };
     let (mut local, remote) = split_targets(&state.targets, &envelope);
-    let junk = verdict.is_some_and(|v| v.disposition == crate::mailauth::Disposition::Junk);
     if junk && let Err(e) = super::authenticate::to_junk(ctx.store.as_ref(), &mut local).await {
         tracing::error!(error = %e, "finding the Junk mailbox failed");
         return Reply::new(
@@ -84,6 +64,40 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
             )
         }
     }
+}
+
+/// The message as it will be stored, after every check that may refuse it: the From: of a
+/// submission, SPF/DKIM/DMARC (port 25), then the spam filter; with the trace headers and
+/// the checks' results on top. `true`: its local copies go to Junk.
+async fn checked(
+    state: &State,
+    envelope: &Envelope,
+    body: Vec<u8>,
+    now: i64,
+) -> Result<(Vec<u8>, bool), Reply> {
+    let hostname = &state.ctx.settings.hostname;
+    if let Some(account) = &state.account
+        && state.ctx.settings.enforce_from_header
+    {
+        check_from_header(account, &body)?;
+    }
+    let verdict = super::authenticate::verify(state, &envelope.mail_from, &body).await?;
+    let origin = super::headers::Origin {
+        peer: state.peer,
+        client_name: &state.client_name,
+        account: state.account.as_ref().map(|a| a.id.as_str()),
+        tls: state.tls,
+        smtputf8: envelope.params.smtputf8,
+    };
+    let id = super::headers::unique_id(now);
+    let body = super::headers::prepare(&body, hostname, &origin, now, &id);
+    let body = match &verdict {
+        Some(v) => super::authenticate::with_results(v, hostname, &body),
+        None => body,
+    };
+    let quarantined = verdict.is_some_and(|v| v.disposition == crate::mailauth::Disposition::Junk);
+    let scanned = super::spam::scan(state, envelope, &id, body).await?;
+    Ok((scanned.message, quarantined || scanned.junk))
 }
 
 /// The local copies to store (each account once, to its INBOX) and the remote recipients

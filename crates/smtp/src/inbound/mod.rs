@@ -9,7 +9,9 @@
 //!
 //! On port 25, when the context has a [`crate::mailauth::InboundVerifier`], each message is
 //! checked (SPF, DKIM, DMARC) after DATA and before it is stored: refused, delivered to
-//! Junk, or delivered with an `Authentication-Results:` header on top.
+//! Junk, or delivered with an `Authentication-Results:` header on top. Then, when the
+//! context has a [`crate::spam::Rspamd`], rspamd scans it (port 25, and submissions when
+//! configured): refused, deferred, delivered to Junk or delivered, with `X-Spam-*` fields.
 
 mod authenticate;
 mod connection;
@@ -18,6 +20,7 @@ mod deliver;
 pub(crate) mod dsn;
 mod headers;
 pub(crate) mod recipients;
+mod spam;
 pub mod spool;
 mod state;
 
@@ -122,6 +125,8 @@ pub struct SmtpContext {
     pub settings: SmtpSettings,
     /// SPF/DKIM/DMARC checks of mail on port 25; `None` delivers it unchecked.
     pub mail_auth: Option<Arc<dyn crate::mailauth::InboundVerifier>>,
+    /// The spam filter (`[spam] scan_url`); `None` delivers unscanned.
+    pub spam: Option<Arc<crate::spam::Rspamd>>,
     /// The memory all connections' message bodies share (`max_message_memory`); keep the
     /// same one across reloads.
     pub message_memory: Arc<spool::MessageMemory>,

@@ -8,30 +8,7 @@
 /// authserv-id, to come from within its trust boundary but did not come from a trusted
 /// MTA. Mail on port 25 comes from outside, so every such field in it is forged.
 pub fn strip_forged(message: &[u8], authserv_id: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len());
-    let mut rest = message;
-    let mut dropping = false;
-    while !rest.is_empty() {
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
-        let (line, tail) = rest.split_at(end);
-        if line == b"\r\n" || line == b"\n" {
-            // End of the header section: the body is copied as it is.
-            out.extend_from_slice(rest);
-            return out;
-        }
-        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
-        if !continuation {
-            dropping = claims(line, authserv_id);
-        }
-        if !dropping {
-            out.extend_from_slice(line);
-        }
-        rest = tail;
-    }
-    out
+    crate::message::remove_fields(message, |line| claims(line, authserv_id))
 }
 
 /// Whether a header line starts an `Authentication-Results:` field naming `authserv_id`.
