@@ -448,7 +448,8 @@ impl SmtpClient {
                 550,
                 "5.6.7",
                 format!(
-                    "{} does not support SMTPUTF8, which the message needs",
+                    "{} does not support SMTPUTF8, which the message needs for its non-ASCII \
+                     addresses or headers; ask the recipient for an ASCII address",
                     self.host
                 ),
             ));

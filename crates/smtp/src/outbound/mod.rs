@@ -6,6 +6,7 @@
 //!   [`SmtpTransport`], which routes by MX ([`route`], [`dns`]) or to a smarthost.
 //! - [`client`]: the SMTP client on tokio ([`SmtpClient`]); [`reply`] parses replies
 //!   without I/O; [`tls`] holds the rustls client configs.
+//! - [`downgrade`]: 8-bit mail converted to 7-bit for servers without 8BITMIME.
 //! - [`report`]: RFC 3464 failure, delay and relay reports (built with mail-builder).
 //! - [`meta`]: the envelope data kept in a queue entry's `envelope_meta`.
 //! - [`stats`]: counters of delivered, deferred, failed and bounced recipients (metrics).
@@ -24,6 +25,7 @@
 
 pub mod client;
 pub mod dns;
+pub mod downgrade;
 pub mod meta;
 pub mod reply;
 pub mod report;

@@ -34,6 +34,11 @@ pub trait Connection: Send {
     fn remote(&self) -> String;
     /// Whether another message may follow on this connection.
     fn reusable(&self) -> bool;
+    /// Whether the server takes 8-bit content (8BITMIME, RFC 6152); mail for one that
+    /// does not is converted to 7-bit first.
+    fn takes_8bit(&self) -> bool {
+        true
+    }
     /// Ends the connection politely.
     async fn close(self: Box<Self>);
 }
@@ -48,6 +53,9 @@ impl Connection for SmtpClient {
     }
     fn reusable(&self) -> bool {
         self.is_reusable()
+    }
+    fn takes_8bit(&self) -> bool {
+        self.capabilities().eight_bit_mime
     }
     async fn close(self: Box<Self>) {
         self.quit().await;
