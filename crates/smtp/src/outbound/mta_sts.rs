@@ -32,6 +32,9 @@ use super::route::Resolver;
 
 /// Largest policy body read (RFC 8461 §3.3 suggests 64 KiB).
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;
+/// Most policies kept in memory (the disk cache keeps all); when full, expired ones go
+/// first, then any.
+pub const MAX_CACHED_POLICIES: usize = 10_000;
 /// Longest `max_age` honoured (RFC 8461 §3.2: 31557600 seconds, about a year).
 pub const MAX_AGE_LIMIT: u64 = 31_557_600;
 
@@ -278,7 +281,16 @@ impl MtaSts {
                 tracing::warn!(domain, error = %e, path = %path.display(), "MTA-STS cache not written");
             }
         }
+        let now = self.clock.now();
         let mut cache = self.cache.lock().expect("MTA-STS cache lock");
+        if cache.len() >= MAX_CACHED_POLICIES {
+            cache.retain(|_, c| c.fresh(now));
+        }
+        if cache.len() >= MAX_CACHED_POLICIES
+            && let Some(any) = cache.keys().next().cloned()
+        {
+            cache.remove(&any);
+        }
         cache.insert(domain.to_string(), entry);
     }
 
