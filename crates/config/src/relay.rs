@@ -70,6 +70,13 @@ pub struct RelaySection {
     pub tls_policy: TlsPolicyName,
     /// Per-domain TLS policies, e.g. `{ "mofa.go.kr" = "verify" }`.
     pub domain_tls_policy: BTreeMap<String, TlsPolicyName>,
+    /// Look up and apply MTA-STS policies (RFC 8461) in MX delivery; `enforce` policies
+    /// take precedence over `tls_policy`. Policies are cached in `<data_dir>/mta-sts`.
+    pub mta_sts: bool,
+    /// The HTTPS port of `mta-sts.<domain>` (443; other values only for tests).
+    pub mta_sts_port: u16,
+    /// Seconds for fetching one MTA-STS policy (connection, TLS and body).
+    pub mta_sts_timeout_secs: u64,
     /// Seconds to wait after the 1st, 2nd, … failed attempt; the last one repeats.
     pub retry_schedule_secs: Vec<u64>,
     /// Hours after which an undelivered recipient fails (5 days, like Postfix).
@@ -110,6 +117,11 @@ impl Default for RelaySection {
             // Postfix's `may`: over the Internet most MX certificates do not verify.
             tls_policy: TlsPolicyName::May,
             domain_tls_policy: BTreeMap::new(),
+            // A published enforce policy is the domain's own demand for verified TLS.
+            mta_sts: true,
+            mta_sts_port: 443,
+            // RFC 8461 §3.3 suggests "a reasonable timeout"; a minute at most.
+            mta_sts_timeout_secs: 30,
             // Minutes growing to hours, like Postfix and Stalwart.
             retry_schedule_secs: certmail_smtp::outbound::DEFAULT_RETRY_SCHEDULE.to_vec(),
             expire_hours: 120,
@@ -187,6 +199,7 @@ pub(super) fn validate(r: &RelaySection, bad: &mut impl FnMut(&str, String)) {
         ("[relay] connect_timeout_secs", r.connect_timeout_secs),
         ("[relay] command_timeout_secs", r.command_timeout_secs),
         ("[relay] data_timeout_secs", r.data_timeout_secs),
+        ("[relay] mta_sts_timeout_secs", r.mta_sts_timeout_secs),
     ] {
         if n == 0 {
             bad(key, "must be at least 1 second".into());

@@ -1,5 +1,6 @@
 //! The hickory resolver pointed at a small DNS server in the test (UDP on 127.0.0.1):
-//! MX records, null MX, a domain without MX (A/AAAA fallback) and a missing domain.
+//! MX records, TXT records (MTA-STS), null MX, a domain without MX (A/AAAA fallback)
+//! and a missing domain.
 
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -7,7 +8,7 @@ use std::str::FromStr;
 use certmail_smtp::outbound::route::mx_hosts;
 use certmail_smtp::outbound::{HickoryResolver, MxAnswer, Resolver};
 use hickory_resolver::proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_resolver::proto::rr::rdata::{A, MX};
+use hickory_resolver::proto::rr::rdata::{A, MX, TXT};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use tokio::net::UdpSocket;
 use tokio::time::{Duration, timeout};
@@ -30,6 +31,10 @@ fn answer(query: &Message) -> Message {
         ("remote.kr.", RecordType::MX) => {
             out.add_answer(record(RData::MX(MX::new(20, host("mx2.remote.kr.")))));
             out.add_answer(record(RData::MX(MX::new(10, host("mx1.remote.kr.")))));
+        }
+        ("_mta-sts.remote.kr.", RecordType::TXT) => {
+            let parts = vec!["v=STSv1; ".to_string(), "id=20261207;".to_string()];
+            out.add_answer(record(RData::TXT(TXT::new(parts))));
         }
         ("null.kr.", RecordType::MX) => {
             out.add_answer(record(RData::MX(MX::new(0, Name::root()))));
@@ -81,6 +86,19 @@ async fn hickory_answers_mx_null_mx_fallback_and_nxdomain() {
         .expect("in time")
         .expect("lookup");
     assert_eq!(ips, vec![std::net::IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+
+    let txt = timeout(STEP, resolver.txt("_mta-sts.remote.kr"))
+        .await
+        .expect("in time");
+    assert_eq!(
+        txt,
+        Ok(vec!["v=STSv1; id=20261207;".to_string()]),
+        "strings joined"
+    );
+    let none = timeout(STEP, resolver.txt("_mta-sts.nowhere.kr"))
+        .await
+        .expect("in time");
+    assert_eq!(none, Ok(Vec::new()), "NXDOMAIN: no record");
 
     let null = timeout(STEP, mx_hosts(&resolver, "null.kr"))
         .await

@@ -3,7 +3,7 @@
 //!
 //! It answers by recipient: an address starting with `temp` gets `451 4.3.0`, one starting
 //! with `bad` gets `550 5.1.1`, others `250`. It can offer STARTTLS (optionally asking for a
-//! client certificate), DSN and REQUIRETLS, drop the connection mid-DATA, or take the whole
+//! client certificate), DSN, REQUIRETLS, PIPELINING and SMTPUTF8, leave out 8BITMIME, drop the connection mid-DATA, or take the whole
 //! message and never answer (the relay then looks like it crashed mid-delivery).
 
 use std::net::SocketAddr;
@@ -36,6 +36,12 @@ pub struct SinkBehaviour {
     pub data_reply: Option<String>,
     /// The reply to a `temp…` recipient (default `451 4.3.0 Try again later`).
     pub temp_reply: Option<String>,
+    /// Advertise PIPELINING (RFC 2920).
+    pub pipelining: bool,
+    /// Leave 8BITMIME out of the EHLO reply (it is offered by default).
+    pub no_8bitmime: bool,
+    /// Advertise SMTPUTF8 (RFC 6531).
+    pub smtputf8: bool,
 }
 
 /// One message the sink took.
@@ -65,6 +71,10 @@ pub struct Sink {
     pub connections: Arc<Mutex<usize>>,
     /// Every command line seen, in order.
     pub commands: Arc<Mutex<Vec<String>>>,
+    /// The command lines grouped by arrival: a line that was already buffered when the
+    /// sink finished the line before it (sent in the same write, as pipelining does)
+    /// joins that line's group.
+    pub batches: Arc<Mutex<Vec<Vec<String>>>>,
     /// Gets a message each time one was fully received and left unanswered.
     pub hung: mpsc::UnboundedReceiver<()>,
     /// Gets a message each time a message was accepted.
@@ -83,6 +93,7 @@ impl Sink {
         let messages = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(Mutex::new(0));
         let commands = Arc::new(Mutex::new(Vec::new()));
+        let batches = Arc::new(Mutex::new(Vec::new()));
         let (hung_tx, hung) = mpsc::unbounded_channel();
         let (acc_tx, accepted) = mpsc::unbounded_channel();
         let (quit_tx, quits) = mpsc::unbounded_channel();
@@ -90,6 +101,7 @@ impl Sink {
             behaviour,
             messages: Arc::clone(&messages),
             commands: Arc::clone(&commands),
+            batches: Arc::clone(&batches),
             hung: hung_tx,
             accepted: acc_tx,
             quits: quit_tx,
@@ -111,6 +123,7 @@ impl Sink {
             messages,
             connections,
             commands,
+            batches,
             hung,
             accepted,
             quits,
@@ -140,6 +153,11 @@ impl Sink {
     pub fn command_lines(&self) -> Vec<String> {
         self.commands.lock().expect("lock").clone()
     }
+
+    /// The command lines grouped by arrival (see [`Sink::batches`]).
+    pub fn command_batches(&self) -> Vec<Vec<String>> {
+        self.batches.lock().expect("lock").clone()
+    }
 }
 
 #[derive(Clone)]
@@ -147,6 +165,7 @@ struct Shared {
     behaviour: SinkBehaviour,
     messages: Arc<Mutex<Vec<Received>>>,
     commands: Arc<Mutex<Vec<String>>>,
+    batches: Arc<Mutex<Vec<Vec<String>>>>,
     hung: mpsc::UnboundedSender<()>,
     accepted: mpsc::UnboundedSender<()>,
     quits: mpsc::UnboundedSender<()>,
@@ -209,6 +228,7 @@ impl Shared {
         let mut mail = None;
         let mut rcpts = Vec::new();
         loop {
+            let already_buffered = !io.buffer().is_empty();
             let mut line = String::new();
             match io.read_line(&mut line).await {
                 Ok(0) | Err(_) => return Step::Done,
@@ -216,6 +236,7 @@ impl Shared {
             }
             let line = line.trim_end().to_string();
             self.commands.lock().expect("lock").push(line.clone());
+            self.record_batch(&line, already_buffered);
             let upper = line.to_ascii_uppercase();
             let reply: String = if upper.starts_with("EHLO") {
                 self.ehlo_reply(conn)
@@ -246,6 +267,9 @@ impl Shared {
             } else if upper.starts_with("RCPT TO:") {
                 rcpts.push(line.clone());
                 "250 2.1.5 OK".into()
+            } else if upper == "DATA" && rcpts.is_empty() {
+                // RFC 2920 §3.1: DATA after no accepted recipient is refused.
+                "554 5.5.1 No valid recipients".into()
             } else if upper == "DATA" {
                 let Some(reply) = self.data(io, conn, &mut mail, &mut rcpts).await else {
                     return Step::Done;
@@ -273,6 +297,15 @@ impl Shared {
         }
     }
 
+    /// Adds `line` to the last group when it arrived with it, else starts a group.
+    fn record_batch(&self, line: &str, already_buffered: bool) {
+        let mut batches = self.batches.lock().expect("lock");
+        match batches.last_mut() {
+            Some(last) if already_buffered => last.push(line.to_string()),
+            _ => batches.push(vec![line.to_string()]),
+        }
+    }
+
     /// The EHLO reply: the extensions the behaviour asks for.
     fn ehlo_reply(&self, conn: &Conn) -> String {
         let b = &self.behaviour;
@@ -286,7 +319,18 @@ impl Shared {
         if b.requiretls && conn.tls {
             r.push("250-REQUIRETLS".into());
         }
-        r.push("250 8BITMIME".into());
+        if b.pipelining {
+            r.push("250-PIPELINING".into());
+        }
+        if b.smtputf8 {
+            r.push("250-SMTPUTF8".into());
+        }
+        if !b.no_8bitmime {
+            r.push("250-8BITMIME".into());
+        }
+        if let Some(last) = r.last_mut() {
+            last.replace_range(..4, "250 ");
+        }
         r.join("\r\n")
     }
 

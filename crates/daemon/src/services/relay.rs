@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use certmail_smtp::outbound::{
-    ClientIdentity, ClientTls, HickoryResolver, MessageSigner, QueueRunner, RelaySettings, Route,
-    Smarthost, SmarthostTls, SmtpTransport, SystemClock, Timeouts,
+    ClientIdentity, ClientTls, HickoryResolver, MessageSigner, MtaSts, MtaStsSettings, QueueRunner,
+    RelaySettings, Route, Smarthost, SmarthostTls, SmtpTransport, SystemClock, Timeouts,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -98,9 +98,24 @@ fn build(config: &Config, daemon: &Daemon) -> anyhow::Result<QueueRunner> {
 
 fn transport(config: &Config) -> anyhow::Result<SmtpTransport> {
     let r = &config.relay;
+    let route = route(r)?;
+    let tls = client_tls(r)?;
+    let mta_sts = match &route {
+        Route::Mx { resolver, .. } if r.mta_sts => Some(MtaSts::new(
+            Arc::clone(resolver),
+            MtaStsSettings {
+                tls: tls.verified(),
+                port: r.mta_sts_port,
+                fetch_timeout: Duration::from_secs(r.mta_sts_timeout_secs),
+                cache_dir: Some(config.server.data_dir.join("mta-sts")),
+            },
+            Arc::new(SystemClock),
+        )),
+        _ => None,
+    };
     let transport = SmtpTransport::new(
-        route(r)?,
-        client_tls(r)?,
+        route,
+        tls,
         &helo_name(config),
         Timeouts {
             connect: Duration::from_secs(r.connect_timeout_secs),
@@ -115,7 +130,10 @@ fn transport(config: &Config) -> anyhow::Result<SmtpTransport> {
             .map(|(d, p)| (d.to_ascii_lowercase(), p.policy()))
             .collect::<HashMap<_, _>>(),
     );
-    Ok(transport)
+    Ok(match mta_sts {
+        Some(source) => transport.with_mta_sts(Arc::new(source)),
+        None => transport,
+    })
 }
 
 /// The DKIM signer of outbound mail: the `[mailauth.dkim]` keys, one per From: domain.

@@ -484,14 +484,24 @@ impl TestPki {
     /// A server certificate for `localhost`, `127.0.0.1` and `::1`, issued by
     /// [`TestPki::server_ca`] (ECDSA P-256, serverAuth, one year).
     pub fn server_cert(&self) -> Result<UserCert> {
+        self.server_cert_for(&["localhost"], true)
+    }
+
+    /// A server certificate naming the DNS `names` (the first is the CN), and with
+    /// `loopback` the addresses `127.0.0.1` and `::1`, issued like [`TestPki::server_cert`]
+    /// (the relay's MX and MTA-STS tests name test hosts such as `mx.remote.kr`).
+    pub fn server_cert_for(&self, names: &[&str], loopback: bool) -> Result<UserCert> {
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
-        let mut p = CertificateParams::new(vec!["localhost".to_owned()]).map_err(err)?;
-        p.subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        p.subject_alt_names.push(SanType::IpAddress(IpAddr::V6(
-            std::net::Ipv6Addr::LOCALHOST,
-        )));
-        p.distinguished_name = dn(&[(DnType::CommonName, "localhost")]);
+        let dns: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut p = CertificateParams::new(dns).map_err(err)?;
+        if loopback {
+            p.subject_alt_names
+                .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+            p.subject_alt_names.push(SanType::IpAddress(IpAddr::V6(
+                std::net::Ipv6Addr::LOCALHOST,
+            )));
+        }
+        p.distinguished_name = dn(&[(DnType::CommonName, names.first().copied().unwrap_or(""))]);
         p.serial_number = Some(SerialNumber::from(serial));
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];

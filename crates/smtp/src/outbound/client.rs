@@ -3,8 +3,10 @@
 //! [`SmtpClient::connect`] opens the connection (implicit TLS or STARTTLS, per
 //! [`TlsRequirement`]), reads the greeting and says EHLO; [`SmtpClient::send`] runs one
 //! mail transaction and returns one reply per recipient; the connection can then carry the
-//! next message (after RSET) or [`SmtpClient::quit`]. Commands go one at a time: a reply is
-//! read before the next command is written, which keeps per-recipient results exact.
+//! next message (after RSET) or [`SmtpClient::quit`]. When the server offers PIPELINING
+//! (RFC 2920) MAIL, RCPT… and DATA go out in one write and their replies are read in
+//! order; otherwise a reply is read before the next command is written. Either way each
+//! recipient gets its own reply.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -157,6 +159,16 @@ pub struct Sent {
     pub replies: Vec<RemoteReply>,
     /// The server took our NOTIFY/ORCPT (it advertised DSN), so it reports success itself.
     pub dsn_passed_on: bool,
+}
+
+/// The replies to one transaction's envelope.
+struct Envelope {
+    /// The reply to MAIL.
+    mail: RemoteReply,
+    /// One reply per recipient (none when MAIL was refused without pipelining).
+    rcpts: Vec<RemoteReply>,
+    /// The reply to DATA, if it was sent.
+    data: Option<RemoteReply>,
 }
 
 enum Stream {
@@ -327,23 +339,30 @@ impl SmtpClient {
         }
         // Until the transaction ends cleanly a broken exchange leaves the connection unusable.
         self.tainted = true;
-        let mail = self.command(&self.mail_command(msg)).await?;
-        if !mail.is_positive() {
+        let envelope = if self.caps.pipelining {
+            self.envelope_pipelined(msg).await?
+        } else {
+            self.envelope_in_turn(msg).await?
+        };
+        let Envelope { mail, rcpts, data } = envelope;
+        let any_rcpt = rcpts.iter().any(RemoteReply::is_positive);
+        if !mail.is_positive() || !any_rcpt {
+            if data.as_ref().is_some_and(|d| d.code == 354) {
+                // RFC 2920 §3.1: a server that took DATA after refusing every recipient
+                // gets an empty message, whose reply is ignored.
+                self.write_all(b".\r\n").await?;
+                self.read_reply(self.timeouts.data).await?;
+            }
             self.reset().await;
-            return Err(ClientError::Failed(mail));
-        }
-        let mut rcpt_replies = Vec::with_capacity(msg.recipients.len());
-        for r in msg.recipients {
-            rcpt_replies.push(self.command(&self.rcpt_command(r)).await?);
-        }
-        if !rcpt_replies.iter().any(RemoteReply::is_positive) {
-            self.reset().await;
+            if !mail.is_positive() {
+                return Err(ClientError::Failed(mail));
+            }
             return Ok(Sent {
-                replies: rcpt_replies,
+                replies: rcpts,
                 dsn_passed_on: self.caps.dsn,
             });
         }
-        let data = self.command("DATA").await?;
+        let data = data.unwrap_or_else(|| RemoteReply::local(451, "4.5.0", "no reply to DATA"));
         if data.code != 354 {
             self.reset().await;
             return Err(ClientError::Failed(data));
@@ -352,7 +371,7 @@ impl SmtpClient {
         self.write_all(&stuffed).await?;
         let done = self.read_reply(self.timeouts.data).await?;
         self.tainted = false;
-        let replies = rcpt_replies
+        let replies = rcpts
             .into_iter()
             .map(|r| if r.is_positive() { done.clone() } else { r })
             .collect();
@@ -360,6 +379,49 @@ impl SmtpClient {
             replies,
             dsn_passed_on: self.caps.dsn,
         })
+    }
+
+    /// MAIL, RCPT… and DATA one at a time, each after the previous reply; DATA only when
+    /// MAIL and at least one RCPT were taken.
+    async fn envelope_in_turn(&mut self, msg: &Outgoing<'_>) -> Result<Envelope, ClientError> {
+        let mail = self.command(&self.mail_command(msg)).await?;
+        let mut rcpts = Vec::with_capacity(msg.recipients.len());
+        if !mail.is_positive() {
+            return Ok(Envelope {
+                mail,
+                rcpts,
+                data: None,
+            });
+        }
+        for r in msg.recipients {
+            rcpts.push(self.command(&self.rcpt_command(r)).await?);
+        }
+        let data = if rcpts.iter().any(RemoteReply::is_positive) {
+            Some(self.command("DATA").await?)
+        } else {
+            None
+        };
+        Ok(Envelope { mail, rcpts, data })
+    }
+
+    /// RFC 2920 §3.1: MAIL, every RCPT and DATA in one write (DATA ends the group), then
+    /// their replies in order. A refused MAIL refuses the RCPTs and DATA after it too.
+    async fn envelope_pipelined(&mut self, msg: &Outgoing<'_>) -> Result<Envelope, ClientError> {
+        let mut group = self.mail_command(msg);
+        group.push_str("\r\n");
+        for r in msg.recipients {
+            group.push_str(&self.rcpt_command(r));
+            group.push_str("\r\n");
+        }
+        group.push_str("DATA\r\n");
+        self.write_all(group.as_bytes()).await?;
+        let mail = self.read_reply(self.timeouts.command).await?;
+        let mut rcpts = Vec::with_capacity(msg.recipients.len());
+        for _ in msg.recipients {
+            rcpts.push(self.read_reply(self.timeouts.command).await?);
+        }
+        let data = Some(self.read_reply(self.timeouts.command).await?);
+        Ok(Envelope { mail, rcpts, data })
     }
 
     /// Failures decided before any command: what the peer cannot take.
@@ -386,7 +448,8 @@ impl SmtpClient {
                 550,
                 "5.6.7",
                 format!(
-                    "{} does not support SMTPUTF8, which the message needs",
+                    "{} does not support SMTPUTF8, which the message needs for its non-ASCII \
+                     addresses or headers; ask the recipient for an ASCII address",
                     self.host
                 ),
             ));

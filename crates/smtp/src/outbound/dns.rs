@@ -109,4 +109,24 @@ impl Resolver for HickoryResolver {
             Err(e) => Err(DnsFailure(e.to_string())),
         }
     }
+
+    async fn txt(&self, name: &str) -> Result<Vec<String>, DnsFailure> {
+        match self.inner.txt_lookup(fqdn(name)).await {
+            Ok(lookup) => Ok(lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::TXT(txt) => Some(
+                        txt.txt_data
+                            .iter()
+                            .map(|s| String::from_utf8_lossy(s).into_owned())
+                            .collect::<String>(),
+                    ),
+                    _ => None,
+                })
+                .collect()),
+            Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok(Vec::new()),
+            Err(e) => Err(DnsFailure(e.to_string())),
+        }
+    }
 }

@@ -6,6 +6,8 @@
 //!   [`SmtpTransport`], which routes by MX ([`route`], [`dns`]) or to a smarthost.
 //! - [`client`]: the SMTP client on tokio ([`SmtpClient`]); [`reply`] parses replies
 //!   without I/O; [`tls`] holds the rustls client configs.
+//! - [`downgrade`]: 8-bit mail converted to 7-bit for servers without 8BITMIME.
+//! - [`mta_sts`]: MTA-STS (RFC 8461) policies, fetched over HTTPS, cached, enforced.
 //! - [`report`]: RFC 3464 failure, delay and relay reports (built with mail-builder).
 //! - [`meta`]: the envelope data kept in a queue entry's `envelope_meta`.
 //! - [`stats`]: counters of delivered, deferred, failed and bounced recipients (metrics).
@@ -21,10 +23,14 @@
 //! STARTTLS is missing or its handshake fails. Per-domain policies (`encrypt`, `verify`)
 //! and REQUIRETLS (RFC 8689) mail never fall back: REQUIRETLS needs a verified
 //! certificate and a server that advertises REQUIRETLS, else it fails permanently.
+//! An MTA-STS policy in `enforce` mode takes precedence over the local policy: only the MX
+//! hosts it names, only over verified TLS, else a temporary failure (never cleartext).
 
 pub mod client;
 pub mod dns;
+pub mod downgrade;
 pub mod meta;
+pub mod mta_sts;
 pub mod reply;
 pub mod report;
 pub mod route;
@@ -37,6 +43,7 @@ use std::time::Duration;
 
 pub use client::{SmtpClient, Timeouts};
 pub use dns::HickoryResolver;
+pub use mta_sts::{MtaSts, MtaStsSettings};
 pub use route::{MxAnswer, Resolver, StaticResolver};
 pub use runner::QueueRunner;
 pub use stats::{RelayCounts, relay_counts};

@@ -28,6 +28,12 @@ pub trait Resolver: Send + Sync + 'static {
     async fn mx(&self, domain: &str) -> Result<MxAnswer, DnsFailure>;
     /// The IPv4 and IPv6 addresses of `host` (empty if it has none).
     async fn ip(&self, host: &str) -> Result<Vec<IpAddr>, DnsFailure>;
+    /// The TXT records of `name`, each one's strings joined (empty if none, or the name
+    /// does not exist). MTA-STS (RFC 8461 §3.1) asks for `_mta-sts.<domain>`.
+    async fn txt(&self, name: &str) -> Result<Vec<String>, DnsFailure> {
+        let _ = name;
+        Ok(Vec::new())
+    }
 }
 
 /// A resolver answering from tables (tests, and fixed routes).
@@ -37,6 +43,8 @@ pub struct StaticResolver {
     pub mx: HashMap<String, MxAnswer>,
     /// Addresses by host (lowercase).
     pub ips: HashMap<String, Vec<IpAddr>>,
+    /// TXT records by name (lowercase).
+    pub txt: HashMap<String, Vec<String>>,
 }
 
 impl StaticResolver {
@@ -45,6 +53,13 @@ impl StaticResolver {
         let hosts = hosts.iter().map(|(p, h)| (*p, h.to_string())).collect();
         self.mx
             .insert(domain.to_ascii_lowercase(), MxAnswer::Hosts(hosts));
+        self
+    }
+
+    /// Adds a TXT record to a name.
+    pub fn with_txt(mut self, name: &str, record: &str) -> Self {
+        let name = name.to_ascii_lowercase();
+        self.txt.entry(name).or_default().push(record.to_string());
         self
     }
 
@@ -71,6 +86,14 @@ impl Resolver for StaticResolver {
         Ok(self
             .ips
             .get(&host.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn txt(&self, name: &str) -> Result<Vec<String>, DnsFailure> {
+        Ok(self
+            .txt
+            .get(&name.to_ascii_lowercase())
             .cloned()
             .unwrap_or_default())
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::client::{
     ClientError, ConnectOptions, Outgoing, Sent, SmtpClient, Timeouts, TlsRequirement,
 };
+use super::mta_sts::{Mode, MtaSts, Policy};
 use super::reply::RemoteReply;
 use super::route::{Resolver, mx_hosts};
 use super::tls::ClientTls;
@@ -34,6 +35,11 @@ pub trait Connection: Send {
     fn remote(&self) -> String;
     /// Whether another message may follow on this connection.
     fn reusable(&self) -> bool;
+    /// Whether the server takes 8-bit content (8BITMIME, RFC 6152); mail for one that
+    /// does not is converted to 7-bit first.
+    fn takes_8bit(&self) -> bool {
+        true
+    }
     /// Ends the connection politely.
     async fn close(self: Box<Self>);
 }
@@ -48,6 +54,9 @@ impl Connection for SmtpClient {
     }
     fn reusable(&self) -> bool {
         self.is_reusable()
+    }
+    fn takes_8bit(&self) -> bool {
+        self.capabilities().eight_bit_mime
     }
     async fn close(self: Box<Self>) {
         self.quit().await;
@@ -121,6 +130,7 @@ pub struct SmtpTransport {
     timeouts: Timeouts,
     default_policy: TlsPolicy,
     domain_policies: HashMap<String, TlsPolicy>,
+    mta_sts: Option<Arc<MtaSts>>,
 }
 
 impl std::fmt::Debug for SmtpTransport {
@@ -148,7 +158,15 @@ impl SmtpTransport {
             timeouts,
             default_policy: TlsPolicy::May,
             domain_policies: HashMap::new(),
+            mta_sts: None,
         }
+    }
+
+    /// Looks up and applies MTA-STS policies (RFC 8461) for MX delivery; they take
+    /// precedence over the local TLS policy (see [`super::mta_sts`]).
+    pub fn with_mta_sts(mut self, mta_sts: Arc<MtaSts>) -> Self {
+        self.mta_sts = Some(mta_sts);
+        self
     }
 
     /// The TLS policy of MX delivery: `default` for every domain not in `per_domain`
@@ -211,6 +229,17 @@ impl SmtpTransport {
             .domain_policies
             .get(domain)
             .unwrap_or(&self.default_policy);
+        let sts = match &self.mta_sts {
+            Some(source) => source.policy(domain).await,
+            None => None,
+        };
+        let enforced = sts.as_ref().is_some_and(|p| p.mode == Mode::Enforce);
+        let hosts = sts_hosts(domain, sts.as_ref(), hosts)?;
+        let requirement = if enforced {
+            TlsRequirement::Verify // RFC 8461 §4.2
+        } else {
+            policy.requirement()
+        };
         let mut last = RemoteReply::local(451, "4.4.4", format!("no mail host for {domain}"));
         for host in hosts.iter().take(MAX_MX_HOSTS) {
             let ips = match resolver.ip(host).await {
@@ -225,11 +254,12 @@ impl SmtpTransport {
                 .into_iter()
                 .map(|ip| SocketAddr::new(ip, port))
                 .collect();
-            match self
-                .connect_host(host, &addrs, false, policy.requirement())
-                .await
-            {
+            match self.connect_host(host, &addrs, false, requirement).await {
                 Ok(c) => return Ok(c),
+                Err(e) if enforced => {
+                    let why = format!("MTA-STS policy of {domain} (enforce): {}", e.text());
+                    last = RemoteReply::local(e.code, &e.status(), why);
+                }
                 Err(e) => last = e,
             }
         }
@@ -252,6 +282,39 @@ impl SmtpTransport {
         self.connect_host(&relay.host, &addrs, implicit, requirement)
             .await
     }
+}
+
+/// RFC 8461 §4.1: the MX hosts an `enforce` policy allows (none: a temporary failure
+/// that says so); `testing` keeps them all and logs the ones enforcement would skip.
+fn sts_hosts(
+    domain: &str,
+    policy: Option<&Policy>,
+    hosts: Vec<String>,
+) -> Result<Vec<String>, RemoteReply> {
+    let Some(policy) = policy.filter(|p| p.mode != Mode::None) else {
+        return Ok(hosts);
+    };
+    let (allowed, refused): (Vec<String>, Vec<String>) =
+        hosts.into_iter().partition(|h| policy.allows_mx(h));
+    if policy.mode == Mode::Testing {
+        for host in &refused {
+            tracing::warn!(domain, host, patterns = ?policy.mx, "MTA-STS (testing): MX host not in the policy; delivering anyway");
+        }
+        return Ok(allowed.into_iter().chain(refused).collect());
+    }
+    if allowed.is_empty() {
+        return Err(RemoteReply::local(
+            451,
+            "4.7.5",
+            format!(
+                "MTA-STS policy of {domain} (enforce): none of its MX hosts ({}) is among the \
+                 policy's ({}); the mail stays queued until DNS or the policy is fixed",
+                refused.join(", "),
+                policy.mx.join(", ")
+            ),
+        ));
+    }
+    Ok(allowed)
 }
 
 #[async_trait::async_trait]

@@ -37,11 +37,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::client::{OutRecipient, Outgoing, Sent};
-use super::meta;
 use super::reply::RemoteReply;
 use super::report::{ReportKind, ReportRecipient};
 use super::transport::{Connection, Transport};
 use super::{Clock, MessageSigner, QueueSignals, RelaySettings};
+use super::{downgrade, meta};
 use crate::inbound::recipients::domain_of;
 use notices::{report_line, wants_delay_notice, wants_failure_notice};
 
@@ -392,7 +392,15 @@ impl QueueRunner {
             }
         }
         let c = conn.as_mut().expect("a connection was just opened or kept");
-        let body = signed(live.signer.as_deref(), &prepared);
+        let smtputf8 = meta::needs_smtputf8(&prepared.entry);
+        // RFC 6152 §3: 7-bit for a server without 8BITMIME, converted before signing.
+        let body = match downgrade::for_peer(&prepared.body, smtputf8 || c.takes_8bit()) {
+            Ok(body) => signed(live.signer.as_deref(), &body, &prepared.entry.from),
+            Err(reply) => {
+                let remote = c.remote();
+                return self.apply(job, Outcome::Failed(reply, Some(remote))).await;
+            }
+        };
         let message = Outgoing {
             from: &prepared.entry.from,
             recipients: &prepared.recipients,
@@ -403,7 +411,7 @@ impl QueueRunner {
                 .envelope_meta
                 .get(meta::ENVID)
                 .map(String::as_str),
-            smtputf8: meta::needs_smtputf8(&prepared.entry),
+            smtputf8,
             requiretls: meta::requires_tls(&prepared.entry),
         };
         *sent_here += 1;
@@ -593,22 +601,23 @@ fn delayed_recipients(entry: &QueueEntry) -> Vec<ReportRecipient> {
         .collect()
 }
 
-/// The message with the signer's header prepended (unchanged without a signer or key).
-fn signed(signer: Option<&dyn MessageSigner>, p: &Prepared) -> Vec<u8> {
+/// `body` with the signer's header prepended (unchanged without a signer or key);
+/// `envelope_from` names the domain when the From: header does not.
+fn signed(signer: Option<&dyn MessageSigner>, body: &[u8], envelope_from: &str) -> Vec<u8> {
     let Some(signer) = signer else {
-        return p.body.clone();
+        return body.to_vec();
     };
-    let from_domain = crate::message::header_from_addresses(&p.body)
+    let from_domain = crate::message::header_from_addresses(body)
         .first()
         .and_then(|a| domain_of(a))
-        .or_else(|| domain_of(&p.entry.from))
+        .or_else(|| domain_of(envelope_from))
         .unwrap_or_default();
-    match signer.sign(&from_domain, &p.body) {
+    match signer.sign(&from_domain, body) {
         Some(mut header) => {
-            header.extend_from_slice(&p.body);
+            header.extend_from_slice(body);
             header
         }
-        None => p.body.clone(),
+        None => body.to_vec(),
     }
 }
 
