@@ -9,6 +9,7 @@ mod cluster;
 pub mod crl_fetch;
 mod mailauth;
 mod relay;
+mod sieve;
 mod write;
 
 pub use check::{check, load};
@@ -16,6 +17,7 @@ pub use cluster::{ClusterSection, StoreBackend, StoreSection};
 pub use crl_fetch::CrlFetchSection;
 pub use mailauth::MailAuthSection;
 pub use relay::{RelaySection, SmarthostTlsName, parse_host_port};
+pub use sieve::SieveSection;
 pub use write::LocalFiles;
 
 use std::collections::BTreeMap;
@@ -70,6 +72,9 @@ pub struct Config {
     /// `[cluster]`: this node's name among several sharing one PostgreSQL store.
     #[serde(default)]
     pub cluster: ClusterSection,
+    /// `[sieve]`: filters at delivery and the limits on people's scripts.
+    #[serde(default)]
+    pub sieve: SieveSection,
 }
 
 /// `[http]`.

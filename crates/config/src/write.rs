@@ -24,7 +24,7 @@ pub struct LocalFiles {
 }
 
 /// The sections in file order, as named in TOML.
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 15] = [
     "server",
     "tls",
     "pki",
@@ -39,6 +39,7 @@ const SECTIONS: [&str; 14] = [
     "web",
     "store",
     "cluster",
+    "sieve",
 ];
 
 impl Config {
@@ -79,6 +80,7 @@ impl Config {
             web: Default::default(),
             store: Default::default(),
             cluster: Default::default(),
+            sieve: Default::default(),
         }
     }
 

@@ -9,13 +9,15 @@
 //!
 //! On port 25, when the context has a [`crate::mailauth::InboundVerifier`], each message is
 //! checked (SPF, DKIM, DMARC) after DATA and before it is stored: refused, delivered to
-//! Junk, or delivered with an `Authentication-Results:` header on top.
+//! Junk, or delivered with an `Authentication-Results:` header on top. Then each local
+//! recipient's Sieve script decides where its copy goes ([`filter`]).
 
 mod authenticate;
 mod connection;
 mod decide;
 mod deliver;
 pub(crate) mod dsn;
+pub mod filter;
 mod headers;
 pub(crate) mod recipients;
 pub mod spool;
@@ -87,6 +89,8 @@ pub struct SmtpSettings {
     pub session_policy: SessionPolicy,
     /// Per-account storage quota in bytes (0 = none).
     pub quota_bytes: u64,
+    /// Sieve filters at delivery (`[sieve]`).
+    pub sieve: filter::SieveSettings,
 }
 
 impl Default for SmtpSettings {
@@ -106,6 +110,7 @@ impl Default for SmtpSettings {
             sign_in: certmail_auth::signin::SignInPolicy::default(),
             session_policy: SessionPolicy::Replace,
             quota_bytes: 0,
+            sieve: filter::SieveSettings::default(),
         }
     }
 }
