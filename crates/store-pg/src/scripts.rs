@@ -31,16 +31,7 @@ impl PgStore {
         sealed: &[u8],
         active: bool,
     ) -> Result<SieveScript, StoreError> {
-        let plain = self.sealer.open(&script_aad(account, &name), sealed)?;
-        let content = String::from_utf8(plain).map_err(|_| StoreError::Corrupt {
-            record: format!("script {account}/{name}"),
-            reason: "script text is not UTF-8".into(),
-        })?;
-        Ok(SieveScript {
-            name,
-            content,
-            active,
-        })
+        SieveScript::open(&self.sealer, account, name, sealed, active)
     }
 
     pub(crate) async fn put_script(

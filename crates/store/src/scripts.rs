@@ -38,6 +38,29 @@ impl std::fmt::Debug for SieveScript {
     }
 }
 
+impl SieveScript {
+    /// A script from its sealed text (every backend stores it sealed with [`script_aad`]):
+    /// `Decrypt` if the record was moved or damaged, `Corrupt` if its text is not UTF-8.
+    pub fn open(
+        sealer: &crate::crypto::Sealer,
+        account: &str,
+        name: String,
+        sealed: &[u8],
+        active: bool,
+    ) -> Result<SieveScript> {
+        let plain = sealer.open(&script_aad(account, &name), sealed)?;
+        let content = String::from_utf8(plain).map_err(|_| StoreError::Corrupt {
+            record: format!("script {account}/{name}"),
+            reason: "script text is not UTF-8".into(),
+        })?;
+        Ok(SieveScript {
+            name,
+            content,
+            active,
+        })
+    }
+}
+
 /// How much script space one account may use (`[sieve] max_script_size`, `max_scripts`):
 /// passed to each `put_script`, so the limits follow the configuration without a store
 /// migration.

@@ -31,16 +31,7 @@ impl Inner {
     }
 
     fn open_script(&self, account: &str, name: String, sealed: &[u8]) -> Result<SieveScript> {
-        let plain = self.sealer.open(&script_aad(account, &name), sealed)?;
-        let content = String::from_utf8(plain).map_err(|_| StoreError::Corrupt {
-            record: format!("script {account}/{name}"),
-            reason: "script text is not UTF-8".into(),
-        })?;
-        Ok(SieveScript {
-            name,
-            content,
-            active: false,
-        })
+        SieveScript::open(&self.sealer, account, name, sealed, false)
     }
 
     pub(crate) fn put_script(
