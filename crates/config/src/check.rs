@@ -140,11 +140,12 @@ fn section(name: &str, value: &mut toml::Value, problems: &mut Vec<Problem>) -> 
         "store" => keys::<super::StoreSection>(name, sub, problems),
         "cluster" => keys::<super::ClusterSection>(name, sub, problems),
         "web" => keys::<certmail_web::WebConfig>(name, sub, problems),
+        "sieve" => keys::<super::SieveSection>(name, sub, problems),
         other => {
             problems.push(Problem {
                 key: format!("[{}]", toml_key(other)),
                 message:
-                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay, spam, store, cluster, web"
+                    "unknown section; known sections are server, tls, pki, limits, imap, smtp, auth, http, crl_fetch, mailauth, relay, spam, store, cluster, web, sieve"
                         .into(),
             });
             return false;
@@ -236,6 +237,7 @@ fn validate(c: &Config, problems: &mut Vec<Problem>) {
     c.spam.validate(&mut bad);
     super::cluster::validate(&c.store, &c.cluster, &mut bad);
     validate_web(&c.web, &mut bad);
+    c.sieve.validate(&mut bad);
     validate_listeners(c, &mut bad);
 }
 

@@ -10,6 +10,7 @@ pub mod crl_fetch;
 mod mailauth;
 mod relay;
 mod spam;
+mod sieve;
 mod write;
 
 pub use check::{check, load};
@@ -18,6 +19,7 @@ pub use crl_fetch::CrlFetchSection;
 pub use mailauth::MailAuthSection;
 pub use relay::{RelaySection, SmarthostTlsName, parse_host_port};
 pub use spam::SpamSection;
+pub use sieve::SieveSection;
 pub use write::LocalFiles;
 
 use std::collections::BTreeMap;
@@ -75,6 +77,9 @@ pub struct Config {
     /// `[cluster]`: this node's name among several sharing one PostgreSQL store.
     #[serde(default)]
     pub cluster: ClusterSection,
+    /// `[sieve]`: filters at delivery and the limits on people's scripts.
+    #[serde(default)]
+    pub sieve: SieveSection,
 }
 
 /// `[http]`.

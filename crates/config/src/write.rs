@@ -40,6 +40,7 @@ const SECTIONS: [&str; 15] = [
     "web",
     "store",
     "cluster",
+    "sieve",
 ];
 
 impl Config {
@@ -81,6 +82,7 @@ impl Config {
             web: Default::default(),
             store: Default::default(),
             cluster: Default::default(),
+            sieve: Default::default(),
         }
     }
 

@@ -7,12 +7,12 @@ use std::ops::RangeInclusive;
 
 use certmail_store::{
     Account, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, CopyUid, Delivery,
-    DeliveryReceipt, Device, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse,
-    StoreError, StoreResult, StoreStats,
+    DeliveryReceipt, Device, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, ScriptQuota,
+    SieveScript, SpecialUse, StoreError, StoreResult, StoreStats,
 };
 
 use certmail_store::shared::Transfer;
-use certmail_store::{AccountStore, AuditStore, MailboxStore, QueueStore, StoreOps};
+use certmail_store::{AccountStore, AuditStore, MailboxStore, QueueStore, ScriptStore, StoreOps};
 
 use crate::PgStore;
 
@@ -107,6 +107,18 @@ delegate! {
         fn audit_newest(&self, from_ms: i64, to_ms: i64, limit: usize) -> Vec<AuditEvent>;
         fn audit_by_account(&self, account: &str, limit: usize) -> Vec<AuditEvent>;
         fn audit_prune(&self, before_ms: i64) -> u64;
+    }
+}
+
+delegate! {
+    ScriptStore {
+        fn put_script(&self, account: &str, name: &str, content: &str, quota: ScriptQuota) -> ();
+        fn script(&self, account: &str, name: &str) -> Option<SieveScript>;
+        fn list_scripts(&self, account: &str) -> Vec<SieveScript>;
+        fn active_script(&self, account: &str) -> Option<SieveScript>;
+        fn set_active_script(&self, account: &str, name: Option<&str>) -> ();
+        fn rename_script(&self, account: &str, from: &str, to: &str) -> ();
+        fn delete_script(&self, account: &str, name: &str) -> ();
     }
 }
 

@@ -122,6 +122,37 @@ pub enum StoreError {
     /// No queue entry with this id.
     #[error("no queue entry {0}")]
     QueueEntryNotFound(u64),
+    /// No Sieve script of this name (RFC 5804 `NONEXISTENT`).
+    #[error("no script named {0:?}")]
+    ScriptNotFound(String),
+    /// A Sieve script of this name already exists (RFC 5804 `ALREADYEXISTS`).
+    #[error("a script named {0:?} already exists")]
+    ScriptExists(String),
+    /// The active script cannot be deleted (RFC 5804 §2.10 `ACTIVE`).
+    #[error("script {0:?} is active; activate another script or none before deleting it")]
+    ScriptActive(String),
+    /// The script name is not allowed (RFC 5804 §1.6).
+    #[error("script name {name:?}: {reason}")]
+    InvalidScriptName {
+        /// The name given.
+        name: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The script is larger than `[sieve] max_script_size` allows (RFC 5804 `QUOTA/MAXSIZE`).
+    #[error("the script has {bytes} bytes; scripts may have at most {max} bytes")]
+    ScriptTooLarge {
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The account already holds `[sieve] max_scripts` scripts (RFC 5804 `QUOTA/MAXSCRIPTS`).
+    #[error("you already have {max} scripts, the most allowed; delete one first")]
+    TooManyScripts {
+        /// The limit.
+        max: u32,
+    },
 }
 
 impl StoreError {
@@ -142,6 +173,12 @@ impl StoreError {
                 | StoreError::InvalidMailbox { .. }
                 | StoreError::MessageNotFound
                 | StoreError::QueueEntryNotFound(_)
+                | StoreError::ScriptNotFound(_)
+                | StoreError::ScriptExists(_)
+                | StoreError::ScriptActive(_)
+                | StoreError::InvalidScriptName { .. }
+                | StoreError::ScriptTooLarge { .. }
+                | StoreError::TooManyScripts { .. }
         )
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! - [`model`]: the records (accounts, certificate bindings, mailboxes, messages, queue
 //!   entries, audit events).
-//! - [`Store`] (in `store.rs`): what the servers use, as `Arc<dyn Store>`; the sum of five
+//! - [`Store`] (in `store.rs`): what the servers use, as `Arc<dyn Store>`; the sum of six
 //!   async traits ([`AccountStore`], [`MailboxStore`], [`QueueStore`], [`AuditStore`],
-//!   [`StoreOps`]) that a backend implements. [`prelude`] brings them all into scope for
+//!   [`ScriptStore`], [`StoreOps`]) that a backend implements. [`prelude`] brings them all into scope for
 //!   code that calls them on a concrete type.
 //! - `conformance` (feature `conformance`): the behaviour checks every backend passes,
 //!   written once; the `conformance_tests!` macro turns them into tests of one backend.
@@ -15,6 +15,8 @@
 //!   [`SledStore::restore`] brings it back into a stopped installation ([`BackupManifest`]).
 //! - `rules.rs` (re-exported in [`shared`]): the checks and normalisation every backend
 //!   applies (mailbox names, renames, flags and STORE, account ids, delivery targets).
+//! - [`scripts`]: Sieve scripts as stored ([`SieveScript`], [`ScriptQuota`]) and the rules
+//!   on their names.
 //! - [`error`]: [`StoreError`]; `is_user_error()` separates "no such mailbox" from disk or
 //!   key failures.
 //!
@@ -44,6 +46,7 @@ pub mod error;
 pub mod flush_latency;
 pub mod model;
 mod rules;
+pub mod scripts;
 mod sled_store;
 mod store;
 
@@ -51,11 +54,12 @@ pub use crypto::KeyFile;
 pub use error::StoreError;
 pub use flush_latency::{FLUSH_LATENCY_BOUNDS_SECS, FlushLatency};
 pub use model::*;
+pub use scripts::{ScriptQuota, SieveScript};
 pub use sled_store::{
     BACKUP_VERSION, BackupCounts, BackupManifest, DUMP_FILE, FORMAT_VERSION, MANIFEST_FILE,
     SLED_SEGMENT_SIZE, SledStore, read_manifest,
 };
-pub use store::{AccountStore, AuditStore, MailboxStore, QueueStore, Store, StoreOps};
+pub use store::{AccountStore, AuditStore, MailboxStore, QueueStore, ScriptStore, Store, StoreOps};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -63,7 +67,9 @@ pub mod conformance;
 /// Every part of the store trait, for callers using a concrete store type
 /// (`use certmail_store::prelude::*;`). Through `dyn Store` no import is needed.
 pub mod prelude {
-    pub use crate::store::{AccountStore, AuditStore, MailboxStore, QueueStore, Store, StoreOps};
+    pub use crate::store::{
+        AccountStore, AuditStore, MailboxStore, QueueStore, ScriptStore, Store, StoreOps,
+    };
 }
 
 /// Rules and record formats every backend shares, so that a name, a flag list or a sealed

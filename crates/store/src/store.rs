@@ -1,14 +1,15 @@
-//! The [`Store`] trait: everything the servers ask of the mail store, in five parts.
+//! The [`Store`] trait: everything the servers ask of the mail store, in six parts.
 //!
 //! - [`AccountStore`]: accounts, the certificate bindings that sign them in, aliases;
 //! - [`MailboxStore`]: mailboxes and the messages in them;
 //! - [`QueueStore`]: delivery of an accepted message and the outbound queue;
 //! - [`AuditStore`]: the devices seen at sign-in and the audit log;
+//! - [`ScriptStore`]: each account's Sieve scripts, one of them active;
 //! - [`StoreOps`]: backup and group-commit counters.
 //!
-//! [`Store`] is their sum, implemented for every type that implements all five, and is
+//! [`Store`] is their sum, implemented for every type that implements all six, and is
 //! what the servers hold (`Arc<dyn Store>`: its parts' methods need no import). A backend
-//! implements the five parts and passes the [`crate::conformance`] checks (feature
+//! implements the six parts and passes the [`crate::conformance`] checks (feature
 //! `conformance`). Callers using a concrete store type bring the parts into scope with
 //! `use certmail_store::prelude::*`.
 //!
@@ -24,13 +25,17 @@ use crate::model::{
     Account, Alias, AuditEvent, BlobId, CertBinding, CopyUid, Delivery, DeliveryReceipt, Device,
     FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
 };
+use crate::scripts::{ScriptQuota, SieveScript};
 
 /// The mail store, used as `Arc<dyn Store>`: the sum of its parts, implemented for every
 /// type that implements all of them.
-pub trait Store: AccountStore + MailboxStore + QueueStore + AuditStore + StoreOps {}
+pub trait Store:
+    AccountStore + MailboxStore + QueueStore + AuditStore + ScriptStore + StoreOps
+{
+}
 
 impl<T> Store for T where
-    T: AccountStore + MailboxStore + QueueStore + AuditStore + StoreOps + ?Sized
+    T: AccountStore + MailboxStore + QueueStore + AuditStore + ScriptStore + StoreOps + ?Sized
 {
 }
 
@@ -279,6 +284,37 @@ pub trait AuditStore: Send + Sync + 'static {
     ) -> Result<Vec<AuditEvent>, StoreError>;
     /// Deletes events older than `before_ms`; returns how many.
     async fn audit_prune(&self, before_ms: i64) -> Result<u64, StoreError>;
+}
+
+/// Each account's Sieve scripts (RFC 5804's model): named, case-sensitive names, at most one
+/// active (the one run at delivery). Account ids are matched in lowercase.
+#[async_trait::async_trait]
+pub trait ScriptStore: Send + Sync + 'static {
+    /// Creates the script `name` or replaces its text (an active script stays active).
+    /// Refused with `AccountNotFound`, `InvalidScriptName`, `ScriptTooLarge` or
+    /// `TooManyScripts` (a replacement does not count as a new script).
+    async fn put_script(
+        &self,
+        account: &str,
+        name: &str,
+        content: &str,
+        quota: ScriptQuota,
+    ) -> Result<(), StoreError>;
+    /// The script `name`.
+    async fn script(&self, account: &str, name: &str) -> Result<Option<SieveScript>, StoreError>;
+    /// All scripts of the account, ordered by name (bytewise).
+    async fn list_scripts(&self, account: &str) -> Result<Vec<SieveScript>, StoreError>;
+    /// The active script, if any.
+    async fn active_script(&self, account: &str) -> Result<Option<SieveScript>, StoreError>;
+    /// Makes `name` the active script, or (`None`) leaves no script active;
+    /// `ScriptNotFound` if there is no such script.
+    async fn set_active_script(&self, account: &str, name: Option<&str>) -> Result<(), StoreError>;
+    /// Renames a script (the active one stays active); `ScriptNotFound`, `ScriptExists`,
+    /// `InvalidScriptName`.
+    async fn rename_script(&self, account: &str, from: &str, to: &str) -> Result<(), StoreError>;
+    /// Deletes a script; `ScriptNotFound`, and `ScriptActive` for the active one (RFC 5804
+    /// §2.10: deactivate it first).
+    async fn delete_script(&self, account: &str, name: &str) -> Result<(), StoreError>;
 }
 
 /// Operations on the whole store.

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use certmail_store::{
     Account, AccountStore, Alias, AuditEvent, AuditStore, BackupManifest, BlobId, CertBinding,
     CopyUid, Delivery, DeliveryReceipt, Device, FlagChange, Mailbox, MailboxStore, MessageMeta,
-    NewMessage, QueueEntry, QueueStore, SpecialUse, Store, StoreError, StoreOps, StoreResult,
-    StoreStats,
+    NewMessage, QueueEntry, QueueStore, ScriptQuota, ScriptStore, SieveScript, SpecialUse, Store,
+    StoreError, StoreOps, StoreResult, StoreStats,
 };
 
 /// A store call in flight.
@@ -176,6 +176,18 @@ forward! {
         fn audit_newest(&self, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
         fn audit_by_account(&self, account: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
         fn audit_prune(&self, before_ms: i64) -> Result<u64, StoreError>;
+    }
+}
+
+forward! {
+    ScriptStore {
+        fn put_script(&self, account: &str, name: &str, content: &str, quota: ScriptQuota) -> Result<(), StoreError>;
+        fn script(&self, account: &str, name: &str) -> Result<Option<SieveScript>, StoreError>;
+        fn list_scripts(&self, account: &str) -> Result<Vec<SieveScript>, StoreError>;
+        fn active_script(&self, account: &str) -> Result<Option<SieveScript>, StoreError>;
+        fn set_active_script(&self, account: &str, name: Option<&str>) -> Result<(), StoreError>;
+        fn rename_script(&self, account: &str, from: &str, to: &str) -> Result<(), StoreError>;
+        fn delete_script(&self, account: &str, name: &str) -> Result<(), StoreError>;
     }
 }
 

@@ -62,6 +62,7 @@ pub fn smtp_context(
         sign_in,
         session_policy: config.session_policy(),
         quota_bytes: s.quota_bytes,
+        sieve: sieve_settings(&config.sieve),
     };
     let mail_auth = config
         .mailauth
@@ -80,6 +81,21 @@ pub fn smtp_context(
         spam: config.spam.scanner().map(Arc::new),
         message_memory: certmail_smtp::inbound::spool::MessageMemory::new(s.max_message_memory),
         queue: Default::default(),
+    }
+}
+
+/// Delivery's Sieve settings from `[sieve]`.
+fn sieve_settings(
+    s: &certmail_config::SieveSection,
+) -> certmail_smtp::inbound::filter::SieveSettings {
+    let limits = certmail_sieve::Limits {
+        max_script_bytes: usize::try_from(s.max_script_size).unwrap_or(usize::MAX),
+        max_steps: s.max_steps,
+        ..certmail_sieve::Limits::default()
+    };
+    certmail_smtp::inbound::filter::SieveSettings {
+        limits,
+        max_redirects_per_day: s.max_redirects_per_day,
     }
 }
 

@@ -31,6 +31,11 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
             "Temporary problem storing the message; try again later",
         );
     }
+    let (local, remote, body, plan) =
+        match run_filters(&ctx, &state.targets, &envelope, (local, remote), body, now).await {
+            Ok(filtered) => filtered,
+            Err(reply) => return reply,
+        };
     let success = success_notices(&state.targets, &envelope);
     let report_headers = (!success.is_empty() && !envelope.mail_from.is_empty())
         .then(|| super::dsn::header_section(&body).to_vec());
@@ -47,9 +52,14 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
         recipients: local,
         queue,
     };
+    if delivery.recipients.is_empty() && delivery.queue.is_empty() {
+        // Every copy discarded by its owner's filter: accepted, nothing to store.
+        return Reply::new(250, (2, 0, 0), "Message accepted for delivery");
+    }
     match ctx.store.deliver(delivery).await {
         Ok(receipt) => {
             announce(&ctx, &envelope, &receipt);
+            after_filters(&ctx, &plan, now).await;
             if let Some(headers) = report_headers {
                 send_success_report(&ctx, &envelope, &success, &headers, now).await;
             }
@@ -128,6 +138,149 @@ fn split_targets(
         }
     }
     (local, remote)
+}
+
+/// Copies, remote recipients and body after the local recipients' Sieve scripts ran
+/// (`filter.rs`), with the plan for what follows the delivery.
+async fn run_filters(
+    ctx: &SmtpContext,
+    targets: &[Target],
+    envelope: &Envelope,
+    (local, remote): (Vec<super::filter::LocalCopy>, Vec<QueueRecipient>),
+    body: Vec<u8>,
+    now: i64,
+) -> Result<Filtered, Reply> {
+    let rcpt_of = rcpt_of_accounts(targets, envelope);
+    let inputs = super::filter::Inputs {
+        mail_from: &envelope.mail_from,
+        rcpt_of: &rcpt_of,
+        body: &body,
+        now,
+        local_domains: &ctx.settings.local_domains,
+    };
+    let store = ctx.store.as_ref();
+    let plan = super::filter::plan(store, &ctx.settings.sieve, local, &inputs)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "running Sieve filters failed");
+            Reply::new(
+                451,
+                (4, 3, 0),
+                "Temporary problem storing the message; try again later",
+            )
+        })?;
+    let mut remote = remote;
+    remote.extend(
+        plan.remote
+            .iter()
+            .map(|(_, address)| redirected_to(address)),
+    );
+    let body = super::filter::mark_redirected(body, &plan.redirected_by);
+    Ok((plan.copies.clone(), remote, body, plan))
+}
+
+/// What [`run_filters`] returns.
+type Filtered = (
+    Vec<super::filter::LocalCopy>,
+    Vec<QueueRecipient>,
+    Vec<u8>,
+    super::filter::Plan,
+);
+
+/// The RCPT address each local account was reached by (the first, if several).
+fn rcpt_of_accounts(
+    targets: &[Target],
+    envelope: &Envelope,
+) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for (t, rcpt) in targets.iter().zip(&envelope.rcpts) {
+        if let Target::Local(accounts) = t {
+            for a in accounts {
+                out.entry(a.clone()).or_insert_with(|| rcpt.address.clone());
+            }
+        }
+    }
+    out
+}
+
+/// A remote recipient added by a Sieve `redirect` (failure reports only, as for mail
+/// sent without NOTIFY).
+fn redirected_to(address: &str) -> QueueRecipient {
+    QueueRecipient {
+        address: address.to_owned(),
+        status: RecipientStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        notify: certmail_store::notify::FAILURE,
+    }
+}
+
+/// After a stored delivery: audits each redirect (the daily cap counts these), and for
+/// each script that failed, switches it off and tells its owner once, in their INBOX.
+async fn after_filters(ctx: &SmtpContext, plan: &super::filter::Plan, now: i64) {
+    let store = ctx.store.as_ref();
+    for (account, address) in &plan.redirects {
+        let event = certmail_store::AuditEvent {
+            time: now * 1000,
+            account: Some(account.clone()),
+            kind: super::filter::REDIRECT_EVENT.into(),
+            ip: None,
+            fields: [("to".to_string(), address.clone())].into(),
+        };
+        if let Err(e) = store.append_audit(event).await {
+            tracing::error!(error = %e, "recording a Sieve redirect failed");
+        }
+    }
+    for failure in &plan.failures {
+        if let Err(e) = report_failure(ctx, failure, now).await {
+            tracing::error!(account = %failure.account, error = %e, "reporting a failed Sieve script failed");
+        }
+    }
+}
+
+/// Switches the failed script off and delivers a notice saying why to its owner's INBOX.
+async fn report_failure(
+    ctx: &SmtpContext,
+    failure: &super::filter::Failure,
+    now: i64,
+) -> Result<(), certmail_store::StoreError> {
+    let store = ctx.store.as_ref();
+    store.set_active_script(&failure.account, None).await?;
+    let to = match store.account(&failure.account).await? {
+        Some(a) => crate::notice::address_of(&a),
+        None => return Ok(()),
+    };
+    let body = format!(
+        "메일 필터 \"{name}\"을(를) 실행하지 못해 받은 메일을 받은편지함에 두었고, \
+         필터를 껐습니다. 고친 뒤 다시 켜 주세요.\r\n\r\n\
+         Your mail filter \"{name}\" could not run, so the message was kept in your INBOX \
+         and the filter was switched off. Fix it and activate it again.\r\n\r\n{error}\r\n",
+        name = failure.script,
+        error = failure.error,
+    );
+    let notice = crate::notice::Notice {
+        hostname: &ctx.settings.hostname,
+        to: &to,
+        subject: "메일 필터를 껐습니다 / Your mail filter was switched off",
+        body: &body,
+        now,
+    };
+    let message = notice
+        .message()
+        .map_err(|e| certmail_store::StoreError::Task(e.to_string()))?;
+    crate::notice::to_inbox(store, Some(&ctx.hub), &failure.account, message, now).await?;
+    let event = certmail_store::AuditEvent {
+        time: now * 1000,
+        account: Some(failure.account.clone()),
+        kind: "sieve.failed".into(),
+        ip: None,
+        fields: [
+            ("script".to_string(), failure.script.clone()),
+            ("error".to_string(), failure.error.clone()),
+        ]
+        .into(),
+    };
+    store.append_audit(event).await
 }
 
 /// RFC 3461 NOTIFY=SUCCESS for local recipients: who to report once they are stored.

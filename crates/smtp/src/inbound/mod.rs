@@ -12,12 +12,14 @@
 //! Junk, or delivered with an `Authentication-Results:` header on top. Then, when the
 //! context has a [`crate::spam::Rspamd`], rspamd scans it (port 25, and submissions when
 //! configured): refused, deferred, delivered to Junk or delivered, with `X-Spam-*` fields.
+//! Then each local recipient's Sieve script decides where its copy goes ([`filter`]).
 
 mod authenticate;
 mod connection;
 mod decide;
 mod deliver;
 pub(crate) mod dsn;
+pub mod filter;
 mod headers;
 pub(crate) mod recipients;
 mod spam;
@@ -90,6 +92,8 @@ pub struct SmtpSettings {
     pub session_policy: SessionPolicy,
     /// Per-account storage quota in bytes (0 = none).
     pub quota_bytes: u64,
+    /// Sieve filters at delivery (`[sieve]`).
+    pub sieve: filter::SieveSettings,
 }
 
 impl Default for SmtpSettings {
@@ -109,6 +113,7 @@ impl Default for SmtpSettings {
             sign_in: certmail_auth::signin::SignInPolicy::default(),
             session_policy: SessionPolicy::Replace,
             quota_bytes: 0,
+            sieve: filter::SieveSettings::default(),
         }
     }
 }

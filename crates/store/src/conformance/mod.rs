@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod mailboxes;
 pub mod messages;
 pub mod model;
+pub mod scripts;
 
 use std::collections::BTreeMap;
 
@@ -197,6 +198,9 @@ macro_rules! conformance_tests {
             delivery::queue_entries_are_updated_and_removed,
             delivery::audit_by_time_and_account,
             delivery::devices_are_kept_per_account,
+            scripts::scripts_are_kept_per_account_with_one_active,
+            scripts::script_quotas_and_names_are_enforced,
+            scripts::rename_and_delete_scripts,
         );
 
         /// Random operation sequences agree with a model (several seeds, each on a fresh

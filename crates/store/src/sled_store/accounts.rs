@@ -136,6 +136,7 @@ impl Inner {
         for device in self.devices_of(&id)? {
             self.forget_device(&id, &device.spki_sha256, &device.network)?;
         }
+        self.delete_scripts_of(&id)?;
         let _hierarchy = self.lock_hierarchy();
         for _ in 0..DELETE_RETRIES {
             let mut snapshots = Vec::new();

@@ -10,7 +10,8 @@ use crate::model::{
     FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
 };
 use crate::rules::Transfer;
-use crate::store::{AccountStore, AuditStore, MailboxStore, QueueStore, StoreOps};
+use crate::scripts::{ScriptQuota, SieveScript};
+use crate::store::{AccountStore, AuditStore, MailboxStore, QueueStore, ScriptStore, StoreOps};
 
 type R<T> = Result<T, StoreError>;
 
@@ -292,6 +293,53 @@ impl AuditStore for SledStore {
     async fn audit_newest(&self, from_ms: i64, to_ms: i64, limit: usize) -> R<Vec<AuditEvent>> {
         self.read(move |i| i.audit_newest(from_ms, to_ms, limit))
             .await
+    }
+}
+
+#[async_trait::async_trait]
+impl ScriptStore for SledStore {
+    async fn put_script(
+        &self,
+        account: &str,
+        name: &str,
+        content: &str,
+        quota: ScriptQuota,
+    ) -> R<()> {
+        let (account, name, content) = (account.to_owned(), name.to_owned(), content.to_owned());
+        self.write(move |i| i.put_script(&account, &name, &content, quota))
+            .await
+    }
+
+    async fn script(&self, account: &str, name: &str) -> R<Option<SieveScript>> {
+        let (account, name) = (account.to_owned(), name.to_owned());
+        self.read(move |i| i.script(&account, &name)).await
+    }
+
+    async fn list_scripts(&self, account: &str) -> R<Vec<SieveScript>> {
+        let account = account.to_owned();
+        self.read(move |i| i.list_scripts(&account)).await
+    }
+
+    async fn active_script(&self, account: &str) -> R<Option<SieveScript>> {
+        let account = account.to_owned();
+        self.read(move |i| i.active_script(&account)).await
+    }
+
+    async fn set_active_script(&self, account: &str, name: Option<&str>) -> R<()> {
+        let (account, name) = (account.to_owned(), name.map(str::to_owned));
+        self.write(move |i| i.set_active_script(&account, name.as_deref()))
+            .await
+    }
+
+    async fn rename_script(&self, account: &str, from: &str, to: &str) -> R<()> {
+        let (account, from, to) = (account.to_owned(), from.to_owned(), to.to_owned());
+        self.write(move |i| i.rename_script(&account, &from, &to))
+            .await
+    }
+
+    async fn delete_script(&self, account: &str, name: &str) -> R<()> {
+        let (account, name) = (account.to_owned(), name.to_owned());
+        self.write(move |i| i.delete_script(&account, &name)).await
     }
 }
 

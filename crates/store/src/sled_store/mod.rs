@@ -10,7 +10,8 @@
 //! - `blobs`: blob id → sealed body, blob id || `s` → sealed summary; `blob_refs`: blob id → u64 reference count;
 //!   `account_blobs`: (account, blob id) → u64 count (who may read a body);
 //! - `queue`: id → `QueueEntry`; `audit`: (time, seq) → `AuditEvent`; `audit_idx`;
-//! - `devices`: (account, SPKI hash, network) → `Device`.
+//! - `devices`: (account, SPKI hash, network) → `Device`;
+//! - `scripts`: (account, name) → sealed Sieve script; `active_scripts`: account → name.
 //!
 //! `backup.rs` writes and restores consistent snapshots of all trees.
 //!
@@ -31,6 +32,7 @@ mod keys;
 mod mailboxes;
 mod messages;
 mod queue;
+mod scripts;
 mod summaries;
 mod tx;
 
@@ -93,6 +95,10 @@ pub(crate) struct Trees {
     pub(crate) audit: Tree,
     pub(crate) audit_idx: Tree,
     pub(crate) devices: Tree,
+    /// Sieve scripts: (account, name) → sealed text.
+    pub(crate) scripts: Tree,
+    /// The active Sieve script of each account: account → name.
+    pub(crate) active_scripts: Tree,
 }
 
 impl Trees {
@@ -115,6 +121,8 @@ impl Trees {
             audit: db.open_tree("audit")?,
             audit_idx: db.open_tree("audit_idx")?,
             devices: db.open_tree("devices")?,
+            scripts: db.open_tree("scripts")?,
+            active_scripts: db.open_tree("active_scripts")?,
         })
     }
 }
@@ -130,6 +138,8 @@ pub(crate) struct Inner {
     /// Held shared by every write operation while it runs, and exclusively by a backup
     /// while it copies the trees (see `backup.rs`); never held across an `.await`.
     pub(crate) write_gate: RwLock<()>,
+    /// Serialises Sieve script changes (quota count, active name); see `scripts.rs`.
+    pub(crate) scripts: Mutex<()>,
     commit: GroupCommit,
 }
 
@@ -173,6 +183,7 @@ impl SledStore {
                 sealer,
                 hierarchy: Mutex::new(()),
                 write_gate: RwLock::new(()),
+                scripts: Mutex::new(()),
                 commit,
             }),
         })

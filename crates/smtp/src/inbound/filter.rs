@@ -1,0 +1,311 @@
+//! Sieve at local delivery (RFC 5228): each local recipient's active script runs **before**
+//! the store transaction and turns its copy into a plan (mailboxes with flags, nothing for
+//! `discard`, redirects); the caller then stores the whole plan in the one delivery
+//! transaction, redirects entering the outbound queue in it, so each happens exactly once.
+//!
+//! - `fileinto` a mailbox that does not exist delivers to INBOX (the store's rule for a
+//!   missing mailbox); `fileinto :create` creates it first (RFC 5490 §3.2).
+//! - A script that fails to compile or run (a bound of [`SieveSettings::limits`] hit, e.g.
+//!   the step budget) leaves the copy where it would have gone without a script; the
+//!   caller then switches the script off and tells its owner once ([`Failure`]).
+//! - `redirect` is refused (the copy kept instead) when the message already passed through
+//!   a redirect of the same account (`X-Certmail-Redirected:`, a loop), when it carries
+//!   more than [`MAX_REDIRECT_HOPS`] such headers, or past the account's daily cap (counted
+//!   in the audit log, `sieve.redirect` events).
+//! - `reject`/`ereject` and `vacation` are not carried out yet: the copy is kept, and the
+//!   log says so.
+
+use std::collections::{HashMap, HashSet};
+
+use certmail_sieve::{Action, Context, Envelope, Environment, Limits, Message, Timestamp};
+use certmail_store::{Store, StoreError};
+
+use super::recipients::{Target, resolve};
+
+/// The header a redirect adds, naming the account whose script redirected.
+pub const REDIRECT_HEADER: &str = "X-Certmail-Redirected";
+/// Most redirect headers a message may carry before another redirect is refused.
+pub const MAX_REDIRECT_HOPS: usize = 8;
+/// The audit event kind of one redirect (counted for the daily cap).
+pub const REDIRECT_EVENT: &str = "sieve.redirect";
+
+/// What the daemon's `[sieve]` section gives delivery.
+#[derive(Debug, Clone, Default)]
+pub struct SieveSettings {
+    /// Bounds on compiling and running one script (`max_steps` from the configuration).
+    pub limits: Limits,
+    /// Most redirects per account per day (0: none allowed).
+    pub max_redirects_per_day: u32,
+}
+
+/// One local copy: (account, mailbox, flags), as `Delivery::recipients` holds them.
+pub(super) type LocalCopy = (String, String, Vec<String>);
+
+/// A script that could not run; its owner is told once and it is switched off.
+#[derive(Debug, Clone)]
+pub(super) struct Failure {
+    /// The account.
+    pub account: String,
+    /// The script's name.
+    pub script: String,
+    /// What went wrong, for the person.
+    pub error: String,
+}
+
+/// What the scripts decided for one delivery.
+#[derive(Debug, Default)]
+pub(super) struct Plan {
+    /// The local copies to store.
+    pub copies: Vec<LocalCopy>,
+    /// Remote addresses to queue the message to, with the redirecting account.
+    pub remote: Vec<(String, String)>,
+    /// Every redirect carried out: (account, address), local or remote.
+    pub redirects: Vec<(String, String)>,
+    /// Accounts whose scripts redirected (each adds a [`REDIRECT_HEADER`]).
+    pub redirected_by: Vec<String>,
+    /// Scripts that failed.
+    pub failures: Vec<Failure>,
+}
+
+/// The store's answers a run may ask for, read before it starts.
+struct Prepared {
+    mailboxes: HashSet<String>,
+    scripts: HashMap<String, String>,
+}
+
+impl Environment for Prepared {
+    fn mailbox_exists(&self, name: &str) -> bool {
+        self.mailboxes.contains(name)
+    }
+
+    fn script(&self, name: &str, _: certmail_sieve::ast::Location) -> Option<String> {
+        self.scripts.get(name).cloned()
+    }
+}
+
+/// Who the message is for and from, for every copy of one delivery.
+pub(super) struct Inputs<'a> {
+    /// The envelope sender (empty for `<>`).
+    pub mail_from: &'a str,
+    /// The RCPT address each local account was reached by.
+    pub rcpt_of: &'a HashMap<String, String>,
+    /// The message as it will be stored.
+    pub body: &'a [u8],
+    /// Now, Unix seconds.
+    pub now: i64,
+    /// `[server] local_domains`.
+    pub local_domains: &'a [String],
+}
+
+/// Runs each copy's account's active script and returns the plan.
+pub(super) async fn plan(
+    store: &dyn Store,
+    settings: &SieveSettings,
+    local: Vec<LocalCopy>,
+    inputs: &Inputs<'_>,
+) -> Result<Plan, StoreError> {
+    let mut plan = Plan::default();
+    let mut message = None;
+    for copy in local {
+        let Some(script) = store.active_script(&copy.0).await? else {
+            plan.copies.push(copy);
+            continue;
+        };
+        let message = message.get_or_insert_with(|| Message::parse(inputs.body));
+        let prepared = prepare(store, &copy.0).await?;
+        let context = Context {
+            envelope: Envelope {
+                from: inputs.mail_from.to_owned(),
+                to: inputs.rcpt_of.get(&copy.0).cloned().unwrap_or_default(),
+            },
+            now: Timestamp {
+                unix: inputs.now,
+                offset_minutes: 0,
+            },
+            user_addresses: addresses_of(store, &copy.0).await?,
+            script_name: Some(script.name.clone()),
+        };
+        let limits = &settings.limits;
+        let outcome = certmail_sieve::compile(&script.content, limits)
+            .and_then(|s| certmail_sieve::run(&s, message, &context, &prepared, limits));
+        match outcome {
+            Ok(outcome) => {
+                follow(
+                    store,
+                    settings,
+                    &mut plan,
+                    &copy,
+                    outcome.actions,
+                    message,
+                    inputs,
+                )
+                .await?
+            }
+            Err(e) => {
+                tracing::warn!(account = %copy.0, script = %script.name, error = %e, "Sieve script failed; message kept");
+                plan.failures.push(Failure {
+                    account: copy.0.clone(),
+                    script: script.name,
+                    error: e.to_string(),
+                });
+                plan.copies.push(copy);
+            }
+        }
+    }
+    Ok(plan)
+}
+
+async fn prepare(store: &dyn Store, account: &str) -> Result<Prepared, StoreError> {
+    let mailboxes = store.list_mailboxes(account).await?;
+    let scripts = store.list_scripts(account).await?;
+    Ok(Prepared {
+        mailboxes: mailboxes.into_iter().map(|m| m.name).collect(),
+        scripts: scripts.into_iter().map(|s| (s.name, s.content)).collect(),
+    })
+}
+
+async fn addresses_of(store: &dyn Store, account: &str) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .account(account)
+        .await?
+        .map(|a| a.addresses)
+        .unwrap_or_default())
+}
+
+/// Turns one run's actions into copies and redirects.
+async fn follow(
+    store: &dyn Store,
+    settings: &SieveSettings,
+    plan: &mut Plan,
+    copy: &LocalCopy,
+    actions: Vec<Action>,
+    message: &Message,
+    inputs: &Inputs<'_>,
+) -> Result<(), StoreError> {
+    let account = &copy.0;
+    for action in actions {
+        match action {
+            Action::Keep { flags, .. } => plan.copies.push(with_flags(copy, &copy.1, flags)),
+            Action::FileInto {
+                mailbox,
+                flags,
+                create,
+                ..
+            } => {
+                if create {
+                    create_mailbox(store, account, &mailbox).await?;
+                }
+                plan.copies.push(with_flags(copy, &mailbox, flags));
+            }
+            Action::Discard => {
+                tracing::info!(account = %account, "Sieve script discarded a message");
+            }
+            Action::Redirect { address, .. } => {
+                match redirect_refusal(store, settings, account, message, inputs.now).await? {
+                    None => route_redirect(store, plan, account, &address, inputs).await?,
+                    Some(why) => {
+                        tracing::warn!(account = %account, to = %address, why, "Sieve redirect refused; message kept");
+                        plan.copies.push(copy.clone());
+                    }
+                }
+            }
+            other => {
+                tracing::warn!(account = %account, action = other.name(), "Sieve action not carried out at delivery yet; message kept");
+                plan.copies.push(copy.clone());
+            }
+        }
+    }
+    plan.copies.dedup();
+    Ok(())
+}
+
+fn with_flags(copy: &LocalCopy, mailbox: &str, flags: Vec<String>) -> LocalCopy {
+    let mut all = copy.2.clone();
+    all.extend(flags);
+    (copy.0.clone(), mailbox.to_owned(), all)
+}
+
+/// `fileinto :create`: creates the mailbox if it is missing. A name the store refuses
+/// leaves the copy to fall back to INBOX.
+async fn create_mailbox(store: &dyn Store, account: &str, name: &str) -> Result<(), StoreError> {
+    match store.create_mailbox(account, name, None).await {
+        Ok(_) | Err(StoreError::MailboxExists(_)) => Ok(()),
+        Err(e) if e.is_user_error() => {
+            tracing::warn!(account, mailbox = name, error = %e, "fileinto :create refused");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Why a redirect of `account` may not happen, if it may not: a loop, too many hops, or
+/// the daily cap reached.
+async fn redirect_refusal(
+    store: &dyn Store,
+    settings: &SieveSettings,
+    account: &str,
+    message: &Message,
+    now: i64,
+) -> Result<Option<&'static str>, StoreError> {
+    let hops: Vec<&str> = message
+        .header(REDIRECT_HEADER)
+        .map(|h| h.raw.trim())
+        .collect();
+    if hops.iter().any(|h| h.eq_ignore_ascii_case(account)) {
+        return Ok(Some("loop: this account redirected the message before"));
+    }
+    if hops.len() >= MAX_REDIRECT_HOPS {
+        return Ok(Some("loop: the message was redirected too many times"));
+    }
+    let cap = settings.max_redirects_per_day as usize;
+    let since_ms = (now - 86_400) * 1000;
+    let recent = store.audit_by_account(account, cap + 1).await?;
+    let today = recent
+        .iter()
+        .filter(|e| e.kind == REDIRECT_EVENT && e.time >= since_ms)
+        .count();
+    Ok((today >= cap)
+        .then_some("the daily redirect cap ([sieve] max_redirects_per_day) is reached"))
+}
+
+/// A redirect to a local address becomes a copy in that account's INBOX (its own script
+/// does not run: no loop through two accounts' filters); to a remote one, a queue entry.
+async fn route_redirect(
+    store: &dyn Store,
+    plan: &mut Plan,
+    account: &str,
+    address: &str,
+    inputs: &Inputs<'_>,
+) -> Result<(), StoreError> {
+    let address = address.to_lowercase();
+    match resolve(store, inputs.local_domains, &address, true).await? {
+        Ok(Target::Local(accounts)) => {
+            for a in accounts {
+                plan.copies.push((a, "INBOX".to_owned(), Vec::new()));
+            }
+        }
+        Ok(Target::Remote(address)) => plan.remote.push((account.to_owned(), address)),
+        Err(_) => {
+            tracing::warn!(account, to = %address, "Sieve redirect to an address without a mailbox dropped");
+            return Ok(());
+        }
+    }
+    plan.redirects.push((account.to_owned(), address));
+    if !plan.redirected_by.iter().any(|a| a == account) {
+        plan.redirected_by.push(account.to_owned());
+    }
+    Ok(())
+}
+
+/// The message with one [`REDIRECT_HEADER`] per redirecting account on top.
+pub(super) fn mark_redirected(body: Vec<u8>, accounts: &[String]) -> Vec<u8> {
+    if accounts.is_empty() {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len() + 64 * accounts.len());
+    for a in accounts {
+        out.extend_from_slice(format!("{REDIRECT_HEADER}: {a}\r\n").as_bytes());
+    }
+    out.extend_from_slice(&body);
+    out
+}

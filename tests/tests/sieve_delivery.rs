@@ -1,0 +1,162 @@
+//! Sieve at delivery, over real SMTP (Python's smtplib to port 25): the active script files
+//! with flags, discards, falls back to INBOX for a missing mailbox, creates one with
+//! `:create`, redirects once and refuses a redirect loop; a script that runs past its step
+//! budget is stopped, the message kept in INBOX, the script switched off and its owner told.
+
+use std::process::Command;
+
+use certmail_store::prelude::*;
+use certmail_store::{ScriptQuota, Store};
+use certmail_tests::fixtures;
+
+const QUOTA: ScriptQuota = ScriptQuota {
+    max_bytes: 64 * 1024,
+    max_scripts: 4,
+};
+
+/// 김철수's filter: the RFC 5228 §9 example's shape, with RFC 5232 flags and RFC 5490
+/// `:create`.
+const KIM_SCRIPT: &str = r#"require ["fileinto", "imap4flags", "mailbox"];
+if header :contains "subject" "보고서" {
+    fileinto :flags "\\Flagged" "보고서";
+} elsif header :contains "subject" "광고" {
+    discard;
+} elsif header :contains "subject" "없는함" {
+    fileinto "없는 편지함";
+} elsif header :contains "subject" "새함" {
+    fileinto :create "프로젝트/새 편지함";
+} elsif header :contains "subject" "전달" {
+    redirect "lee@test.go.kr";
+}
+"#;
+
+/// Sends each (extra header line, subject) to `to` through port 25 with smtplib.
+fn send(port: u16, to: &str, messages: &[(&str, &str)]) -> anyhow::Result<()> {
+    let list: Vec<String> = messages
+        .iter()
+        .map(|(extra, subject)| format!("({extra:?}, {subject:?})"))
+        .collect();
+    let script = format!(
+        r#"
+import smtplib
+from email.message import EmailMessage
+with smtplib.SMTP("127.0.0.1", {port}, timeout=20) as s:
+    for extra, subject in [{list}]:
+        m = EmailMessage()
+        m["From"] = "박영수 <park@partner.example>"
+        m["To"] = {to:?}
+        m["Subject"] = subject
+        if extra:
+            name, value = extra.split(": ", 1)
+            m[name] = value
+        m.set_content("안녕하세요. 확인 부탁드립니다.")
+        s.send_message(m, from_addr="park@partner.example", to_addrs=[{to:?}])
+"#,
+        list = list.join(", ")
+    );
+    certmail_tests::outside::run_ok(Command::new("python3").arg("-c").arg(script))?;
+    Ok(())
+}
+
+async fn subjects(store: &dyn Store, account: &str, mailbox: &str) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for m in store.messages(account, mailbox, 1..=u32::MAX).await? {
+        let body = store.message_body(account, &m.blob).await?;
+        let parsed = mail_parser::MessageParser::default().parse(&body[..]);
+        out.push(
+            parsed
+                .and_then(|p| p.subject().map(str::to_owned))
+                .unwrap_or_default(),
+        );
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scripts_file_discard_redirect_and_stop_runaways() -> anyhow::Result<()> {
+    let fx = fixtures::Installation::new()?;
+    fx.append_config("[sieve]\nmax_steps = 1000\n")?;
+    fx.add_account("kim", "김철수", "another-Password-1")?;
+    fx.add_account("lee", "이영희", "another-Password-2")?;
+    {
+        let store = fx.open_store().await?;
+        store.create_mailbox("kim", "보고서", None).await?;
+        store.put_script("kim", "분류", KIM_SCRIPT, QUOTA).await?;
+        store.set_active_script("kim", Some("분류")).await?;
+        // 1200 header tests: past a 1000-step budget, however the message looks.
+        let tests = vec![r#"header :contains "subject" "절대 없는 말""#; 1200].join(",\n");
+        let runaway = format!("if anyof({tests}) {{ discard; }}\n");
+        store.put_script("lee", "폭주", &runaway, QUOTA).await?;
+        store.set_active_script("lee", Some("폭주")).await?;
+    }
+    let daemon = fx.start()?;
+    let port = daemon.addr("smtp").port();
+    send(
+        port,
+        "kim@test.go.kr",
+        &[
+            ("", "주간 보고서"),
+            ("", "광고 안내"),
+            ("", "없는함 시험"),
+            ("", "새함 시험"),
+            ("", "전달 부탁"),
+            ("X-Certmail-Redirected: kim", "전달 되돌아옴"),
+        ],
+    )?;
+    send(port, "lee@test.go.kr", &[("", "이영희님께")])?;
+    drop(daemon);
+
+    let store = fx.open_store().await?;
+    let filed = store.messages("kim", "보고서", 1..=u32::MAX).await?;
+    assert_eq!(filed.len(), 1, "the report is filed");
+    assert!(
+        filed[0].flags.iter().any(|f| f == "\\Flagged"),
+        "with :flags: {:?}",
+        filed[0].flags
+    );
+    assert_eq!(
+        subjects(&store, "kim", "INBOX").await?,
+        ["없는함 시험", "전달 되돌아옴"],
+        "the advert is discarded, fileinto a missing mailbox lands in INBOX, and a \
+         redirect loop is stopped with the message kept"
+    );
+    assert_eq!(
+        subjects(&store, "kim", "프로젝트/새 편지함").await?,
+        ["새함 시험"],
+        "fileinto :create makes the mailbox"
+    );
+    let lee = subjects(&store, "lee", "INBOX").await?;
+    assert_eq!(lee.len(), 3, "{lee:?}");
+    assert_eq!(lee[0], "전달 부탁", "redirected once, to lee");
+    let redirected = store
+        .message_body("lee", &store.messages("lee", "INBOX", 1..=1).await?[0].blob)
+        .await?;
+    assert!(
+        String::from_utf8_lossy(&redirected).starts_with("X-Certmail-Redirected: kim\r\n"),
+        "the redirect is marked against loops"
+    );
+    assert_eq!(
+        lee[1], "이영희님께",
+        "the runaway script's message is kept in INBOX"
+    );
+    assert!(
+        lee[2].contains("switched off"),
+        "its owner is told: {lee:?}"
+    );
+    assert!(
+        store.active_script("lee").await?.is_none(),
+        "and the script is switched off, so the next message is not held up by it"
+    );
+    assert!(store.active_script("kim").await?.is_some());
+    let events = store.audit_by_account("kim", 50).await?;
+    assert_eq!(
+        events.iter().filter(|e| e.kind == "sieve.redirect").count(),
+        1,
+        "each redirect is audited (the daily cap counts them)"
+    );
+    assert!(
+        store.queue_list().await?.is_empty(),
+        "a local redirect needs no queue entry"
+    );
+    Ok(())
+}
