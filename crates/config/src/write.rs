@@ -24,7 +24,7 @@ pub struct LocalFiles {
 }
 
 /// The sections in file order, as named in TOML.
-const SECTIONS: [&str; 15] = [
+const SECTIONS: [&str; 16] = [
     "server",
     "tls",
     "pki",
