@@ -21,7 +21,8 @@ pub async fn on_postgres(extra: &str) -> anyhow::Result<(fixtures::Installation,
     let fx = fixtures::Installation::new()?;
     fx.append_config(&format!(
         "[store]\nbackend = \"postgres\"\npostgres_url = \"{url}\"\npostgres_pool_size = 4\n\
-         \n{extra}\n[cluster]\nnode_name = \"node-a\"\nsession_lease_secs = {LEASE_SECS}\n"
+         \n{extra}\n[cluster]\nnode_name = \"node-a\"\nsession_lease_secs = {LEASE_SECS}\n\
+         queue_lease_secs = {QUEUE_LEASE_SECS}\n"
     ))?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
     Ok((fx, url))
@@ -30,6 +31,10 @@ pub async fn on_postgres(extra: &str) -> anyhow::Result<(fixtures::Installation,
 /// `[cluster] session_lease_secs` of test clusters: short, so a dead node's leases lapse
 /// within a test.
 pub const LEASE_SECS: u64 = 4;
+
+/// `[cluster] queue_lease_secs` of test clusters: the shortest allowed, so a dead node's
+/// outbound mail is taken over within a test.
+pub const QUEUE_LEASE_SECS: u64 = 3;
 
 /// Another node of `fx`'s cluster, named `name`: the same configuration with its own data
 /// directory (admin socket) and `fx`'s key file; returns its configuration file.

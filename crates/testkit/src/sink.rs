@@ -36,6 +36,8 @@ pub struct SinkBehaviour {
     pub data_reply: Option<String>,
     /// The reply to a `temp…` recipient (default `451 4.3.0 Try again later`).
     pub temp_reply: Option<String>,
+    /// Wait this long after each message before answering it (a slow remote).
+    pub data_delay: Option<std::time::Duration>,
 }
 
 /// One message the sink took.
@@ -53,6 +55,8 @@ pub struct Received {
     pub client_cert: Option<Vec<u8>>,
     /// Which connection (0-based) carried it.
     pub connection: usize,
+    /// The name the client gave in EHLO (or HELO) on that connection.
+    pub helo: String,
 }
 
 /// A running sink.
@@ -161,6 +165,7 @@ struct Conn {
     tls: bool,
     client_cert: Option<Vec<u8>>,
     number: usize,
+    helo: String,
 }
 
 impl Shared {
@@ -176,6 +181,7 @@ impl Shared {
             tls: false,
             client_cert: None,
             number,
+            helo: String::new(),
         };
         let mut reader = BufReader::new(stream);
         let step = self.session(&mut reader, &mut conn).await;
@@ -217,7 +223,8 @@ impl Shared {
             let line = line.trim_end().to_string();
             self.commands.lock().expect("lock").push(line.clone());
             let upper = line.to_ascii_uppercase();
-            let reply: String = if upper.starts_with("EHLO") {
+            let reply: String = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                conn.helo = line.get(5..).unwrap_or_default().trim().to_owned();
                 self.ehlo_reply(conn)
             } else if upper == "STARTTLS" {
                 let _ = io.get_mut().write_all(b"220 2.0.0 go ahead\r\n").await;
@@ -305,6 +312,9 @@ impl Shared {
             let _ = self.hung.send(());
             std::future::pending::<()>().await;
         }
+        if let Some(delay) = self.behaviour.data_delay {
+            tokio::time::sleep(delay).await;
+        }
         let reply = (self.behaviour.data_reply.clone()).unwrap_or("250 2.0.0 OK queued".into());
         if reply.starts_with('2') {
             self.messages.lock().expect("lock").push(Received {
@@ -314,6 +324,7 @@ impl Shared {
                 tls: conn.tls,
                 client_cert: conn.client_cert.clone(),
                 connection: conn.number,
+                helo: conn.helo.clone(),
             });
             let _ = self.accepted.send(());
         }

@@ -6,6 +6,10 @@
 //! While deliveries run, [`QueueRunner::renew_claims`] extends the claims every third of
 //! the lease; if this node dies, its claims lapse and another node takes the entries over.
 //! A store one process holds (sled) grants every claim and ignores renewals.
+//!
+//! A node claims no more than its connections can carry at once (`max_connections` ×
+//! `max_messages_per_connection` entries in flight), so the other nodes get the rest; a
+//! round cut short by that bound looks at the queue again when a connection ends.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -49,6 +53,11 @@ impl InFlight {
         }
     }
 
+    /// How many entries have deliveries in progress.
+    pub(super) fn len(&self) -> usize {
+        self.map().len()
+    }
+
     /// The entries with deliveries in progress, ascending.
     pub(super) fn ids(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = self.map().keys().copied().collect();
@@ -88,7 +97,7 @@ mod tests {
         let f = InFlight::default();
         f.add(7, 2);
         f.add(3, 1);
-        assert_eq!(f.ids(), vec![3, 7]);
+        assert_eq!((f.ids(), f.len()), (vec![3, 7], 2));
         f.done(7);
         assert!(
             f.contains(7),

@@ -32,6 +32,7 @@ mod claims;
 mod notices;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -57,6 +58,9 @@ pub struct QueueRunner {
     live: RwLock<Arc<Live>>,
     hub: Option<ChangeHub>,
     in_flight: claims::InFlight,
+    /// A round left due entries unclaimed because this node had enough in flight: the end
+    /// of a connection starts another round.
+    backlog: AtomicBool,
     wake: Notify,
     /// Shared with the SMTP server and the admin handler (see [`QueueSignals`]).
     signals: Arc<QueueSignals>,
@@ -135,6 +139,7 @@ impl QueueRunner {
             live: RwLock::new(Arc::new(Live::new(transport, settings, None))),
             hub: None,
             in_flight: claims::InFlight::default(),
+            backlog: AtomicBool::new(false),
             wake: Notify::new(),
             signals: Arc::new(QueueSignals::default()),
         }
@@ -247,7 +252,11 @@ impl QueueRunner {
         let now = self.clock.now();
         let live = self.live();
         let (mut due, next_due) = self.due_entries(&live, now).await?;
-        let ids: Vec<u64> = due.keys().copied().collect();
+        let room = (live.settings.max_connections.max(1))
+            .saturating_mul(live.settings.max_messages_per_connection.max(1))
+            .saturating_sub(self.in_flight.len());
+        let ids: Vec<u64> = due.keys().copied().take(room).collect();
+        self.backlog.store(ids.len() < due.len(), Ordering::Relaxed);
         let claimed = if ids.is_empty() {
             Vec::new()
         } else {
@@ -361,6 +370,9 @@ impl QueueRunner {
         }
         if let Some(c) = conn {
             c.close().await;
+        }
+        if self.backlog.swap(false, Ordering::Relaxed) {
+            self.wake();
         }
     }
 
