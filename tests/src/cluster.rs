@@ -2,11 +2,33 @@
 //! PostgreSQL server (`certmail_store_pg::pg_harness`), each with its own data directory
 //! (admin socket) and the first node's key file.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use certmail_store_pg::pg_harness::PgServer;
 
-use crate::{DaemonProcess, fixtures};
+use crate::lines::LineClient;
+use crate::{DaemonProcess, fixtures, tls};
+
+/// An IMAP connection over TLS.
+pub type Tls = LineClient<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+/// IMAP LOGIN as hong with `password` at `imaps` from `from` with the demo certificate:
+/// the client and the tagged answer.
+pub async fn imap_login(
+    fx: &fixtures::Installation,
+    imaps: SocketAddr,
+    from: &str,
+    password: &str,
+) -> anyhow::Result<(Tls, String)> {
+    let cfg = fx.user_tls()?;
+    let mut c = LineClient::new(tls::connect_from(from.parse()?, imaps, cfg).await?);
+    anyhow::ensure!(c.line().await?.starts_with("* OK"));
+    c.send_raw(format!("a1 LOGIN hong \"{password}\"\r\n").as_bytes())
+        .await?;
+    let answer = c.line().await?;
+    Ok((c, answer))
+}
 
 /// The password of 홍길동 (`hong`) in cluster installations; ASCII, as imaplib sends LOGIN
 /// arguments as ASCII.
