@@ -4,7 +4,6 @@
 //! session policies (a dead node's lease lapses within `[cluster] session_lease_secs`),
 //! and `session list`, the audit log and the metrics name the node.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
