@@ -1,26 +1,13 @@
 //! The failure windows the per-IP sign-in throttles count in: two nodes counting at once
 //! lose no failure, a window ends after its length, and keys count apart.
 
-use certmail_store::KeyFile;
 use certmail_store_pg::pg_harness::PgServer;
-use certmail_store_pg::{PgConfig, PgStore};
 
 const NOW: i64 = 1_800_000_000;
 
-async fn node(url: &str, name: &str) -> PgStore {
-    let config = PgConfig {
-        node_name: name.to_owned(),
-        ..PgConfig::new(url)
-    };
-    PgStore::open(&config, KeyFile::from_bytes([7; 32]))
-        .await
-        .expect("open the store")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_counted_on_two_nodes_at_once_all_count() {
-    let url = PgServer::shared().create_database().await;
-    let (a, b) = (node(&url, "node-a").await, node(&url, "node-b").await);
+    let (a, b) = PgServer::two_nodes().await;
     let key = "sign-in 192.0.2.7";
     for _ in 0..25 {
         let (x, y) = tokio::join!(a.add_failure(key, NOW, 300), b.add_failure(key, NOW, 300));

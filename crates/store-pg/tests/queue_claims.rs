@@ -6,25 +6,14 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use certmail_store::Delivery;
 use certmail_store::conformance::{body, queue_entry};
 use certmail_store::prelude::*;
-use certmail_store::{Delivery, KeyFile};
+use certmail_store_pg::PgStore;
 use certmail_store_pg::pg_harness::PgServer;
-use certmail_store_pg::{PgConfig, PgStore};
 
-const KEY: [u8; 32] = [7; 32];
 /// A time after every test entry's `next_attempt`.
 const NOW: i64 = 1_800_000_000;
-
-async fn node(url: &str, name: &str) -> PgStore {
-    let config = PgConfig {
-        node_name: name.to_owned(),
-        ..PgConfig::new(url)
-    };
-    PgStore::open(&config, KeyFile::from_bytes(KEY))
-        .await
-        .expect("open the store")
-}
 
 /// Queues `n` messages to 이순신 at a remote domain; returns their queue ids.
 async fn queue(store: &PgStore, n: u32, next_attempt: i64) -> Vec<u64> {
@@ -48,8 +37,7 @@ async fn queue(store: &PgStore, n: u32, next_attempt: i64) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_keeps_an_entry_from_the_other_node_until_it_lapses() {
-    let url = PgServer::shared().create_database().await;
-    let (a, b) = (node(&url, "node-a").await, node(&url, "node-b").await);
+    let (a, b) = PgServer::two_nodes().await;
     let due = queue(&a, 2, NOW - 10).await;
     let later = queue(&a, 1, NOW + 3600).await;
     let all: Vec<u64> = due.iter().chain(&later).copied().collect();
@@ -86,8 +74,7 @@ async fn a_claim_keeps_an_entry_from_the_other_node_until_it_lapses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_claiming_at_once_split_the_queue_without_overlap() {
-    let url = PgServer::shared().create_database().await;
-    let (a, b) = (node(&url, "node-a").await, node(&url, "node-b").await);
+    let (a, b) = PgServer::two_nodes().await;
     let ids = queue(&a, 60, NOW - 10).await;
     let lease = Duration::from_secs(60);
     let (mut got_a, mut got_b) = (BTreeSet::new(), BTreeSet::new());
