@@ -2,11 +2,33 @@
 //! PostgreSQL server (`certmail_store_pg::pg_harness`), each with its own data directory
 //! (admin socket) and the first node's key file.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use certmail_store_pg::pg_harness::PgServer;
 
-use crate::{DaemonProcess, fixtures};
+use crate::lines::LineClient;
+use crate::{DaemonProcess, fixtures, tls};
+
+/// An IMAP connection over TLS.
+pub type Tls = LineClient<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+/// IMAP LOGIN as hong with `password` at `imaps` from `from` with the demo certificate:
+/// the client and the tagged answer.
+pub async fn imap_login(
+    fx: &fixtures::Installation,
+    imaps: SocketAddr,
+    from: &str,
+    password: &str,
+) -> anyhow::Result<(Tls, String)> {
+    let cfg = fx.user_tls()?;
+    let mut c = LineClient::new(tls::connect_from(from.parse()?, imaps, cfg).await?);
+    anyhow::ensure!(c.line().await?.starts_with("* OK"));
+    c.send_raw(format!("a1 LOGIN hong \"{password}\"\r\n").as_bytes())
+        .await?;
+    let answer = c.line().await?;
+    Ok((c, answer))
+}
 
 /// The password of 홍길동 (`hong`) in cluster installations; ASCII, as imaplib sends LOGIN
 /// arguments as ASCII.
@@ -21,7 +43,8 @@ pub async fn on_postgres(extra: &str) -> anyhow::Result<(fixtures::Installation,
     let fx = fixtures::Installation::new()?;
     fx.append_config(&format!(
         "[store]\nbackend = \"postgres\"\npostgres_url = \"{url}\"\npostgres_pool_size = 4\n\
-         \n{extra}\n[cluster]\nnode_name = \"node-a\"\nsession_lease_secs = {LEASE_SECS}\n"
+         \n{extra}\n[cluster]\nnode_name = \"node-a\"\nsession_lease_secs = {LEASE_SECS}\n\
+         queue_lease_secs = {QUEUE_LEASE_SECS}\n"
     ))?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
     Ok((fx, url))
@@ -30,6 +53,10 @@ pub async fn on_postgres(extra: &str) -> anyhow::Result<(fixtures::Installation,
 /// `[cluster] session_lease_secs` of test clusters: short, so a dead node's leases lapse
 /// within a test.
 pub const LEASE_SECS: u64 = 4;
+
+/// `[cluster] queue_lease_secs` of test clusters: the shortest allowed, so a dead node's
+/// outbound mail is taken over within a test.
+pub const QUEUE_LEASE_SECS: u64 = 3;
 
 /// Another node of `fx`'s cluster, named `name`: the same configuration with its own data
 /// directory (admin socket) and `fx`'s key file; returns its configuration file.

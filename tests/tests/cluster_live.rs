@@ -4,39 +4,20 @@
 //! session policies (a dead node's lease lapses within `[cluster] session_lease_secs`),
 //! and `session list`, the audit log and the metrics name the node.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use certmail_store_pg::pg_harness::PgServer;
 use certmail_tests::cluster::{
-    LEASE_SECS, PASSWORD, certmail_at, imaplib_at, on_postgres, other_node, start,
+    LEASE_SECS, PASSWORD, Tls, certmail_at, imap_login, imaplib_at, on_postgres, other_node, start,
 };
 use certmail_tests::lines::LineClient;
 use certmail_tests::outside::swaks_to_hong;
 use certmail_tests::{DaemonProcess, fixtures, tls};
 
-type Tls = LineClient<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
-
-/// IMAP LOGIN as hong at `imaps` from `from` with the demo certificate: the client and
-/// the tagged answer.
-async fn imap_login(
-    fx: &fixtures::Installation,
-    imaps: SocketAddr,
-    from: &str,
-) -> anyhow::Result<(Tls, String)> {
-    let cfg = fx.user_tls()?;
-    let mut c = LineClient::new(tls::connect_from(from.parse()?, imaps, cfg).await?);
-    anyhow::ensure!(c.line().await?.starts_with("* OK"));
-    c.send_raw(format!("a1 LOGIN hong \"{PASSWORD}\"\r\n").as_bytes())
-        .await?;
-    let answer = c.line().await?;
-    Ok((c, answer))
-}
-
 /// Signs in on `daemon` from 127.0.0.1, selects INBOX and enters IDLE.
 async fn idle_on(fx: &fixtures::Installation, daemon: &DaemonProcess) -> anyhow::Result<Tls> {
-    let (mut c, answer) = imap_login(fx, daemon.addr("imaps"), "127.0.0.1").await?;
+    let (mut c, answer) = imap_login(fx, daemon.addr("imaps"), "127.0.0.1", PASSWORD).await?;
     anyhow::ensure!(answer.starts_with("a1 OK"), "{answer}");
     c.send_raw(b"a2 SELECT INBOX\r\n").await?;
     while !c.line().await?.starts_with("a2 ") {}
@@ -133,7 +114,7 @@ async fn a_sign_in_on_node_b_ends_the_old_device_on_node_a_within_two_seconds() 
     assert!(reply.starts_with("235"), "{reply}");
 
     // The new device (127.0.0.2) signs in on B.
-    let (_phone, answer) = imap_login(&fx, b.addr("imaps"), "127.0.0.2").await?;
+    let (_phone, answer) = imap_login(&fx, b.addr("imaps"), "127.0.0.2", PASSWORD).await?;
     assert!(answer.starts_with("a1 OK"), "{answer}");
     let two = Duration::from_secs(2);
     let bye = within(&mut idle, two, "BYE").await?;
@@ -167,9 +148,9 @@ async fn reject_holds_across_nodes_until_the_holders_lease_lapses() -> anyhow::R
     let mut a = fx.start()?;
     let b = start(&b_config, &[])?;
 
-    let (mut held, answer) = imap_login(&fx, a.addr("imaps"), "127.0.0.1").await?;
+    let (mut held, answer) = imap_login(&fx, a.addr("imaps"), "127.0.0.1", PASSWORD).await?;
     assert!(answer.starts_with("a1 OK"), "{answer}");
-    let (_, answer) = imap_login(&fx, b.addr("imaps"), "127.0.0.2").await?;
+    let (_, answer) = imap_login(&fx, b.addr("imaps"), "127.0.0.2", PASSWORD).await?;
     assert!(
         answer.starts_with("a1 NO [UNAVAILABLE]") && answer.contains("127.0.0.1"),
         "the newcomer on B is refused while A holds the session: {answer}"
@@ -185,7 +166,7 @@ async fn reject_holds_across_nodes_until_the_holders_lease_lapses() -> anyhow::R
     let died = Instant::now();
     let limit = Duration::from_secs(LEASE_SECS + 3);
     loop {
-        let (_, answer) = imap_login(&fx, b.addr("imaps"), "127.0.0.2").await?;
+        let (_, answer) = imap_login(&fx, b.addr("imaps"), "127.0.0.2", PASSWORD).await?;
         if answer.starts_with("a1 OK") {
             break;
         }
@@ -206,7 +187,7 @@ async fn the_audit_log_and_the_metrics_name_the_node() -> anyhow::Result<()> {
     let b_config = other_node(&fx, "node-b")?;
     let a = start(&fx.config_path, &["metrics"])?;
     let b = start(&b_config, &["metrics"])?;
-    let (_held, answer) = imap_login(&fx, b.addr("imaps"), "127.0.0.1").await?;
+    let (_held, answer) = imap_login(&fx, b.addr("imaps"), "127.0.0.1", PASSWORD).await?;
     assert!(answer.starts_with("a1 OK"), "{answer}");
 
     // The sign-in through B is audited as B's, seen from either node.

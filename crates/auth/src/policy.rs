@@ -3,7 +3,8 @@
 //!
 //! The daemon builds one [`SignInPolicy`] from its `[auth]` section and hands clones to
 //! IMAP and SMTP; the [`IpThrottle`] inside is shared (an `Arc`), so failures over IMAP
-//! and SMTP count together.
+//! and SMTP count together. In a cluster the throttle counts in the database
+//! ([`SharedWindows`], [`IpThrottle::shared`]), so failures on every node count together.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -170,13 +171,49 @@ impl SignInState {
     }
 }
 
+/// Failure counts in fixed windows that several nodes share exactly (a cluster's
+/// database): each call is one atomic step, so failures counted on any node at once all
+/// count.
+#[async_trait::async_trait]
+pub trait SharedWindows: Send + Sync + 'static {
+    /// Counts one failure of `key` in its window open at `now` (a new window starts at
+    /// `now` if the last one began `window_secs` or more before); returns the window's start
+    /// and count.
+    async fn add_failure(
+        &self,
+        key: &str,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<(i64, u32), certmail_store::StoreError>;
+    /// `key`'s window open at `now`, as (start, count); `None` if it has none.
+    async fn window(
+        &self,
+        key: &str,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<Option<(i64, u32)>, certmail_store::StoreError>;
+}
+
 /// Counts failed sign-ins per client address in fixed windows. IPv6 addresses count per
-/// /64, since one host can use a whole /64.
-#[derive(Debug)]
+/// /64, since one host can use a whole /64. Counts are this process's unless the throttle
+/// is [`IpThrottle::shared`]; the async methods ([`IpThrottle::blocked_for`],
+/// [`IpThrottle::count_failure`]) serve both.
 pub struct IpThrottle {
     limit: u32,
     window_secs: i64,
     counts: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    /// The shared counts and this throttle's name among them, in a cluster.
+    shared: Option<(Arc<dyn SharedWindows>, &'static str)>,
+}
+
+impl std::fmt::Debug for IpThrottle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpThrottle")
+            .field("limit", &self.limit)
+            .field("window_secs", &self.window_secs)
+            .field("shared", &self.shared.as_ref().map(|(_, name)| name))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Entries kept before expired windows are swept out.
@@ -190,7 +227,57 @@ impl IpThrottle {
             limit,
             window_secs: i64::try_from(window_secs.max(1)).unwrap_or(i64::MAX),
             counts: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// A throttle with this one's limits counting in `windows` (every node of a cluster),
+    /// under `name` (one per throttle, e.g. "sign-in"), instead of in this process.
+    pub fn shared(&self, windows: Arc<dyn SharedWindows>, name: &'static str) -> Self {
+        Self {
+            limit: self.limit,
+            window_secs: self.window_secs,
+            counts: Mutex::new(HashMap::new()),
+            shared: Some((windows, name)),
+        }
+    }
+
+    /// Seconds until `ip` may try again if it has reached the limit in its window, else
+    /// `None`; from the shared counts when there are some.
+    pub async fn blocked_for(
+        &self,
+        ip: IpAddr,
+        now: i64,
+    ) -> Result<Option<i64>, certmail_store::StoreError> {
+        let Some((windows, name)) = &self.shared else {
+            return Ok(self.is_blocked(ip, now).then(|| self.retry_after(ip, now)));
+        };
+        if self.limit == 0 {
+            return Ok(None);
+        }
+        let key = format!("{name} {}", Self::key(ip));
+        let window = windows.window(&key, now, self.window_secs).await?;
+        Ok(window
+            .filter(|&(start, n)| now - start < self.window_secs && n >= self.limit)
+            .map(|(start, _)| (start + self.window_secs - now).max(1)))
+    }
+
+    /// Counts one failed sign-in from `ip`, in the shared counts when there are some.
+    pub async fn count_failure(
+        &self,
+        ip: IpAddr,
+        now: i64,
+    ) -> Result<(), certmail_store::StoreError> {
+        let Some((windows, name)) = &self.shared else {
+            self.record_failure(ip, now);
+            return Ok(());
+        };
+        if self.limit == 0 {
+            return Ok(());
+        }
+        let key = format!("{name} {}", Self::key(ip));
+        windows.add_failure(&key, now, self.window_secs).await?;
+        Ok(())
     }
 
     fn key(ip: IpAddr) -> IpAddr {
@@ -203,7 +290,7 @@ impl IpThrottle {
         }
     }
 
-    /// Whether `ip` has reached the limit in its current window.
+    /// Whether `ip` has reached the limit in its current window (this process's count).
     pub fn is_blocked(&self, ip: IpAddr, now: i64) -> bool {
         if self.limit == 0 {
             return false;
@@ -215,7 +302,7 @@ impl IpThrottle {
         }
     }
 
-    /// Counts one failed sign-in from `ip`.
+    /// Counts one failed sign-in from `ip` (in this process).
     pub fn record_failure(&self, ip: IpAddr, now: i64) {
         if self.limit == 0 {
             return;
@@ -232,7 +319,7 @@ impl IpThrottle {
         entry.1 = entry.1.saturating_add(1);
     }
 
-    /// Seconds until `ip`'s window ends (for the refusal sentence).
+    /// Seconds until `ip`'s window ends (for the refusal sentence; this process's count).
     pub fn retry_after(&self, ip: IpAddr, now: i64) -> i64 {
         let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         counts

@@ -102,7 +102,7 @@ pub async fn sign_in(
     } = attempt;
     let checked = pki.check(cert_der, now);
     let outcome = match &checked {
-        Err(refusal) => Err(precredential_refusal(policy, refusal, ip, now)),
+        Err(refusal) => Err(precredential_refusal(policy, refusal, ip, now).await?),
         Ok(identity) => decide(store, policy, identity, &credentials, Some(ip), now).await?,
     };
     if let (Ok(_), Err(refusal)) = (&checked, &outcome) {
@@ -117,7 +117,7 @@ pub async fn sign_in(
                 | RefusalReason::RevocationUnknown
                 | RefusalReason::AccountLocked
         ) {
-            policy.throttle.record_failure(ip, now);
+            policy.throttle.count_failure(ip, now).await?;
         }
     }
     let account = refused_account(store, &checked, &outcome).await?;
@@ -143,29 +143,29 @@ pub async fn sign_in(
 /// refuses; rows 1 to 8): counted in the separate pre-credential throttle, so clients
 /// without a certificate behind a shared NAT address never lock out its certificate
 /// holders. Past that throttle's limit the address hears so instead.
-fn precredential_refusal(
+async fn precredential_refusal(
     policy: &SignInPolicy,
     refusal: &Refusal,
     ip: IpAddr,
     now: i64,
-) -> Refusal {
+) -> Result<Refusal, AuthError> {
     if refusal.reason == RefusalReason::RevocationUnknown {
         // Our missing CRL, not the client's doing.
-        return refusal.clone();
+        return Ok(refusal.clone());
     }
     let throttle = &policy.precredential_throttle;
-    if throttle.is_blocked(ip, now) {
-        let wait = minutes(throttle.retry_after(ip, now));
-        return Refusal::new(
+    if let Some(wait) = throttle.blocked_for(ip, now).await? {
+        let wait = minutes(wait);
+        return Ok(Refusal::new(
             RefusalReason::TooManyFailures,
             format!(
                 "Too many attempts without a valid certificate from your address ({ip}); \
                  present your certificate, or try again in {wait} minutes."
             ),
-        );
+        ));
     }
-    throttle.record_failure(ip, now);
-    refusal.clone()
+    throttle.count_failure(ip, now).await?;
+    Ok(refusal.clone())
 }
 
 /// The account a refusal concerns, for the audit log: known once the certificate is bound
@@ -237,8 +237,8 @@ async fn decide(
     }
     // 16 is checked before the second factor, so a throttled address cannot keep
     // guessing passwords; it wins over 14 and 15, which it would hide anyway.
-    if policy.throttle.is_blocked(ip, now) {
-        let wait = minutes(policy.throttle.retry_after(ip, now));
+    if let Some(wait) = policy.throttle.blocked_for(ip, now).await? {
+        let wait = minutes(wait);
         return Ok(Err(Refusal::new(
             RefusalReason::TooManyFailures,
             format!(

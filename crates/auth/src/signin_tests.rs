@@ -407,9 +407,11 @@ async fn attempts_without_a_certificate_never_throttle_a_valid_certificate() {
     };
     let nat = ip("10.0.0.7");
     let none = super::Refusal::new(RefusalReason::NoCertificate, "no certificate".to_string());
-    let reasons: Vec<_> = (0..200)
-        .map(|_| super::precredential_refusal(&policy, &none, nat, NOW).reason)
-        .collect();
+    let mut reasons = Vec::new();
+    for _ in 0..200 {
+        let refusal = super::precredential_refusal(&policy, &none, nat, NOW).await;
+        reasons.push(refusal.expect("a local throttle").reason);
+    }
     assert!(
         reasons[..5]
             .iter()
@@ -420,7 +422,9 @@ async fn attempts_without_a_certificate_never_throttle_a_valid_certificate() {
             .iter()
             .all(|r| *r == RefusalReason::TooManyFailures)
     );
-    let blocked = super::precredential_refusal(&policy, &none, nat, NOW);
+    let blocked = super::precredential_refusal(&policy, &none, nat, NOW)
+        .await
+        .expect("a local throttle");
     assert!(
         blocked.message.contains("present your certificate"),
         "{}",
@@ -434,7 +438,9 @@ async fn attempts_without_a_certificate_never_throttle_a_valid_certificate() {
     let ours = super::Refusal::new(RefusalReason::RevocationUnknown, "no CRL".to_string());
     let other = ip("10.0.0.8");
     for _ in 0..10 {
-        let r = super::precredential_refusal(&policy, &ours, other, NOW);
+        let r = super::precredential_refusal(&policy, &ours, other, NOW)
+            .await
+            .expect("a local throttle");
         assert_eq!(r.reason, RefusalReason::RevocationUnknown);
     }
 }

@@ -45,6 +45,10 @@ impl Default for StoreSection {
 /// load the database for nothing; above an hour a dead node would lock users out too long.
 pub const SESSION_LEASE_SECS: std::ops::RangeInclusive<u64> = 3..=3600;
 
+/// Bounds of `[cluster] queue_lease_secs`: below 3 s a renewal every third of it would load
+/// the database for nothing; above an hour a dead node's mail would wait too long.
+pub const QUEUE_LEASE_SECS: std::ops::RangeInclusive<u64> = 3..=3600;
+
 /// `[cluster]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -56,6 +60,11 @@ pub struct ClusterSection {
     /// renewing them (it died). Default 30: a dead node's users wait at most half a
     /// minute under `session_policy = "reject"`, and renewals (every 10 s) cost little.
     pub session_lease_secs: u64,
+    /// Seconds a node's claim on an outbound queue entry lasts after the node stopped
+    /// renewing it (it died mid-delivery); then another node delivers the entry. Default
+    /// 60: a dead node's mail waits about a minute (or until its next retry, if later), and
+    /// renewals (every 20 s) cost little.
+    pub queue_lease_secs: u64,
 }
 
 impl Default for ClusterSection {
@@ -63,6 +72,7 @@ impl Default for ClusterSection {
         Self {
             node_name: None,
             session_lease_secs: 30,
+            queue_lease_secs: 60,
         }
     }
 }
@@ -124,6 +134,17 @@ pub(crate) fn validate(
             ),
         );
     }
+    if !QUEUE_LEASE_SECS.contains(&cluster.queue_lease_secs) {
+        bad(
+            "[cluster] queue_lease_secs",
+            format!(
+                "{} is out of range; give {} to {} seconds (60 suits most clusters)",
+                cluster.queue_lease_secs,
+                QUEUE_LEASE_SECS.start(),
+                QUEUE_LEASE_SECS.end()
+            ),
+        );
+    }
     if let Some(name) = &cluster.node_name {
         let ok = !name.is_empty()
             && name.len() <= 63
@@ -165,7 +186,7 @@ mod tests {
     #[test]
     fn store_and_cluster_mistakes_are_each_reported_by_key() {
         let found = problems(
-            "[store]\nbackend = \"postgres\"\npostgres_pool_size = 0\n[cluster]\nnode_name = \"메일 1\"\nsession_lease_secs = 1\n",
+            "[store]\nbackend = \"postgres\"\npostgres_pool_size = 0\n[cluster]\nnode_name = \"메일 1\"\nsession_lease_secs = 1\nqueue_lease_secs = 7200\n",
         );
         let keys: Vec<_> = found.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
@@ -174,6 +195,7 @@ mod tests {
                 "[store] postgres_url",
                 "[store] postgres_pool_size",
                 "[cluster] session_lease_secs",
+                "[cluster] queue_lease_secs",
                 "[cluster] node_name"
             ]
         );

@@ -94,6 +94,8 @@ delegate! {
         fn queue_body(&self, id: u64) -> Vec<u8>;
         fn queue_update(&self, entry: QueueEntry) -> ();
         fn queue_remove(&self, id: u64) -> ();
+        fn queue_claim(&self, ids: &[u64], now: i64, lease: std::time::Duration) -> Vec<u64>;
+        fn queue_renew(&self, ids: &[u64], lease: std::time::Duration) -> ();
     }
 }
 

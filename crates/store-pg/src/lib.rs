@@ -18,7 +18,8 @@
 //! - Cluster behaviour: [`notify`] (every mailbox change sends a `pg_notify` in its own
 //!   transaction), [`listen`] (each node's LISTEN connection feeding the change hub and the
 //!   kicks), [`sessions`] (the one-session-per-person registry with leases, shared by all
-//!   nodes).
+//!   nodes), `queue.rs` (claims on outbound entries with a lease, so one node delivers
+//!   each), `counters.rs` (the sign-in throttles' failure windows, counted by all nodes).
 //!
 //! Rules:
 //! - every mutating call returns only after its transaction's COMMIT returned
@@ -39,6 +40,7 @@ mod api;
 mod audit;
 mod blobs;
 pub mod config;
+mod counters;
 mod delivery;
 mod devices;
 pub mod error;

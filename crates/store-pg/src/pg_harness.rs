@@ -22,6 +22,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+/// The store key of [`PgServer::node`]'s stores.
+pub const TEST_KEY: [u8; 32] = [7; 32];
+
 /// How long the server may take to start (a busy 2-core machine runs initdb slowly).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long `stop` waits after SIGTERM before SIGKILL.
@@ -285,6 +288,28 @@ impl PgServer {
             .expect("connect to the test server");
         tokio::spawn(connection);
         client
+    }
+
+    /// The store of node `name` on database `url` (a [`PgServer::create_database`]), with
+    /// the test key: several of these on one URL are the nodes of a test cluster.
+    pub async fn node(url: &str, name: &str) -> crate::PgStore {
+        let config = crate::PgConfig {
+            node_name: name.to_owned(),
+            ..crate::PgConfig::new(url)
+        };
+        crate::PgStore::open(&config, certmail_store::KeyFile::from_bytes(TEST_KEY))
+            .await
+            .expect("open the store")
+    }
+
+    /// Two nodes, `node-a` and `node-b` ([`PgServer::node`]), on a fresh database of the
+    /// shared server.
+    pub async fn two_nodes() -> (crate::PgStore, crate::PgStore) {
+        let url = Self::shared().create_database().await;
+        (
+            Self::node(&url, "node-a").await,
+            Self::node(&url, "node-b").await,
+        )
     }
 
     fn command(&self, program: &str) -> Command {

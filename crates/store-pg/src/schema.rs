@@ -21,10 +21,12 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("../migrations/0003_device_client.sql")),
     (4, include_str!("../migrations/0004_session_leases.sql")),
     (5, include_str!("../migrations/0005_sieve_scripts.sql")),
+    (6, include_str!("../migrations/0006_queue_claims.sql")),
+    (7, include_str!("../migrations/0007_failure_windows.sql")),
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 7;
 
 /// The plaintext sealed under each key id, so a wrong key file fails at open.
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";

@@ -9,25 +9,13 @@ use certmail_session::{
     ChangeHub, DeviceKey, KickReason, Protocol, RegistryConfig, SessionPolicy, SessionRegistry,
     SignInError,
 };
-use certmail_store::KeyFile;
 use certmail_store::conformance::{hong, message};
 use certmail_store::prelude::*;
+use certmail_store_pg::PgStore;
 use certmail_store_pg::pg_harness::PgServer;
 use certmail_store_pg::sessions::PgRegistry;
-use certmail_store_pg::{PgConfig, PgStore};
 
-const KEY: [u8; 32] = [7; 32];
 const LEASE: Duration = Duration::from_secs(3);
-
-async fn node(url: &str, name: &str) -> PgStore {
-    let config = PgConfig {
-        node_name: name.to_owned(),
-        ..PgConfig::new(url)
-    };
-    PgStore::open(&config, KeyFile::from_bytes(KEY))
-        .await
-        .expect("open the store")
-}
 
 /// A node's registry with its lease keeper running; with `listen`, also its LISTEN
 /// connection (kicks and changes from the other node reach it).
@@ -59,8 +47,7 @@ async fn eventually(limit: Duration, mut done: impl AsyncFnMut() -> bool) -> boo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_changes_reach_the_other_node_and_rolled_back_ones_do_not() {
-    let url = PgServer::shared().create_database().await;
-    let (a, b) = (node(&url, "node-a").await, node(&url, "node-b").await);
+    let (a, b) = PgServer::two_nodes().await;
     a.create_account(hong()).await.expect("account");
     let hub = ChangeHub::default();
     let mut changes = hub.subscribe("hong", None, Some("INBOX"));
@@ -88,8 +75,7 @@ async fn committed_changes_reach_the_other_node_and_rolled_back_ones_do_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_sign_ins_on_two_nodes_leave_one_device() {
-    let url = PgServer::shared().create_database().await;
-    let (a, b) = (node(&url, "node-a").await, node(&url, "node-b").await);
+    let (a, b) = PgServer::two_nodes().await;
     let hub = ChangeHub::default();
     let nodes = [registry(&a, &hub, true), registry(&b, &hub, true)];
     // Both nodes must be listening before the kicks start.
@@ -126,8 +112,7 @@ async fn racing_sign_ins_on_two_nodes_leave_one_device() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_refuses_while_the_holder_lives_and_not_after_it_signed_out() {
-    let url = PgServer::shared().create_database().await;
-    let (a, b) = (node(&url, "node-a").await, node(&url, "node-b").await);
+    let (a, b) = PgServer::two_nodes().await;
     let hub = ChangeHub::default();
     let (on_a, on_b) = (registry(&a, &hub, true), registry(&b, &hub, true));
     let held = on_a
@@ -158,8 +143,7 @@ async fn reject_refuses_while_the_holder_lives_and_not_after_it_signed_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_missed_the_kick_ends_the_session_at_its_next_renewal() {
-    let url = PgServer::shared().create_database().await;
-    let (a, b) = (node(&url, "node-a").await, node(&url, "node-b").await);
+    let (a, b) = PgServer::two_nodes().await;
     let hub = ChangeHub::default();
     // Node A hears nothing: no LISTEN connection.
     let (deaf, on_b) = (registry(&a, &hub, false), registry(&b, &hub, true));

@@ -340,13 +340,16 @@ async fn migrations_reopen_and_key_check() {
     drop((a, b));
     let probe = PgProbe { url: url.clone() };
     // One row per migration (0001 initial, 0002 subscriptions, 0003 device client,
-    // 0004 session leases, 0005 Sieve scripts).
+    // 0004 session leases, 0005 Sieve scripts, 0006 queue claims, 0007 failure windows).
     assert_eq!(
         probe.count("SELECT count(*) FROM schema_version").await,
-        5,
+        u64::try_from(certmail_store_pg::schema::SCHEMA_VERSION).expect("positive"),
         "each migration applied once though two nodes opened at once"
     );
-    assert_eq!(PgStore::check(&config).await.expect("check"), 5);
+    assert_eq!(
+        PgStore::check(&config).await.expect("check"),
+        certmail_store_pg::schema::SCHEMA_VERSION
+    );
     let again = open(&url).await;
     let meta = &again.messages("hong", "INBOX", 1..=1).await.unwrap()[0];
     assert_eq!(
@@ -365,7 +368,7 @@ async fn migrations_reopen_and_key_check() {
     match PgStore::open(&config, KeyFile::from_bytes(KEY)).await {
         Err(OpenError::SchemaVersion {
             found: 99,
-            expected: 5,
+            expected: certmail_store_pg::schema::SCHEMA_VERSION,
         }) => {}
         other => panic!("a newer schema must be refused: {other:?}"),
     }

@@ -239,6 +239,32 @@ pub trait QueueStore: Send + Sync + 'static {
     async fn queue_update(&self, entry: QueueEntry) -> Result<(), StoreError>;
     /// Removes a queue entry, freeing its body if nothing else holds it.
     async fn queue_remove(&self, id: u64) -> Result<(), StoreError>;
+    /// Claims the entries among `ids` that are due (`next_attempt <= now`) for this node's
+    /// deliveries, for `lease`, and returns the ones claimed, ascending. An entry under
+    /// another node's live claim is skipped; this node's own claims are taken again.
+    ///
+    /// A store shared by several processes (PostgreSQL) makes each entry one node's at a
+    /// time, so it is delivered once; a claim not renewed ([`QueueStore::queue_renew`])
+    /// lapses after `lease` and another node takes the entry over. The default, for a store
+    /// that one process holds (sled), grants every id it is given: that process's runner
+    /// already keeps one delivery per entry and passes only due ones.
+    async fn queue_claim(
+        &self,
+        ids: &[u64],
+        now: i64,
+        lease: std::time::Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        let _ = (now, lease);
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+    /// Extends this node's claims on `ids` to `lease` from now (deliveries still running);
+    /// ids it no longer holds are left alone. Nothing to do by default (one process).
+    async fn queue_renew(&self, ids: &[u64], lease: std::time::Duration) -> Result<(), StoreError> {
+        let _ = (ids, lease);
+        Ok(())
+    }
 }
 
 /// The devices seen at sign-in and the audit log.

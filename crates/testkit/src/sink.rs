@@ -42,6 +42,8 @@ pub struct SinkBehaviour {
     pub no_8bitmime: bool,
     /// Advertise SMTPUTF8 (RFC 6531).
     pub smtputf8: bool,
+    /// Wait this long after each message before answering it (a slow remote).
+    pub data_delay: Option<std::time::Duration>,
 }
 
 /// One message the sink took.
@@ -59,6 +61,8 @@ pub struct Received {
     pub client_cert: Option<Vec<u8>>,
     /// Which connection (0-based) carried it.
     pub connection: usize,
+    /// The name the client gave in EHLO (or HELO) on that connection.
+    pub helo: String,
 }
 
 /// A running sink.
@@ -180,6 +184,7 @@ struct Conn {
     tls: bool,
     client_cert: Option<Vec<u8>>,
     number: usize,
+    helo: String,
 }
 
 impl Shared {
@@ -195,6 +200,7 @@ impl Shared {
             tls: false,
             client_cert: None,
             number,
+            helo: String::new(),
         };
         let mut reader = BufReader::new(stream);
         let step = self.session(&mut reader, &mut conn).await;
@@ -238,7 +244,8 @@ impl Shared {
             self.commands.lock().expect("lock").push(line.clone());
             self.record_batch(&line, already_buffered);
             let upper = line.to_ascii_uppercase();
-            let reply: String = if upper.starts_with("EHLO") {
+            let reply: String = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                conn.helo = line.get(5..).unwrap_or_default().trim().to_owned();
                 self.ehlo_reply(conn)
             } else if upper == "STARTTLS" {
                 let _ = io.get_mut().write_all(b"220 2.0.0 go ahead\r\n").await;
@@ -349,6 +356,9 @@ impl Shared {
             let _ = self.hung.send(());
             std::future::pending::<()>().await;
         }
+        if let Some(delay) = self.behaviour.data_delay {
+            tokio::time::sleep(delay).await;
+        }
         let reply = (self.behaviour.data_reply.clone()).unwrap_or("250 2.0.0 OK queued".into());
         if reply.starts_with('2') {
             self.messages.lock().expect("lock").push(Received {
@@ -358,6 +368,7 @@ impl Shared {
                 tls: conn.tls,
                 client_cert: conn.client_cert.clone(),
                 connection: conn.number,
+                helo: conn.helo.clone(),
             });
             let _ = self.accepted.send(());
         }

@@ -163,6 +163,8 @@ forward! {
         fn queue_body(&self, id: u64) -> Result<Vec<u8>, StoreError>;
         fn queue_update(&self, entry: QueueEntry) -> Result<(), StoreError>;
         fn queue_remove(&self, id: u64) -> Result<(), StoreError>;
+        fn queue_claim(&self, ids: &[u64], now: i64, lease: std::time::Duration) -> Result<Vec<u64>, StoreError>;
+        fn queue_renew(&self, ids: &[u64], lease: std::time::Duration) -> Result<(), StoreError>;
     }
 }
 

@@ -1,11 +1,14 @@
 //! Cluster mode (`[store] backend = "postgres"`): opens the store with the cluster-wide
 //! session registry, and runs the node's two background tasks: the LISTEN connection
 //! (the other nodes' mailbox changes into the change hub, their kicks into the registry)
-//! and the lease keeper of this node's sessions.
+//! and the lease keeper of this node's sessions. The per-IP sign-in throttles count in the
+//! database ([`share_throttles`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use certmail_auth::policy::SharedWindows;
+use certmail_store::StoreError;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -32,6 +35,42 @@ pub async fn open(
         node: config.cluster.node_name(),
     };
     Ok((store, Some(cluster)))
+}
+
+/// The cluster's database as the sign-in throttles' counts.
+struct PgWindows(Arc<certmail_store_pg::PgStore>);
+
+#[async_trait::async_trait]
+impl SharedWindows for PgWindows {
+    async fn add_failure(
+        &self,
+        key: &str,
+        now: i64,
+        window: i64,
+    ) -> Result<(i64, u32), StoreError> {
+        self.0.add_failure(key, now, window).await
+    }
+
+    async fn window(
+        &self,
+        key: &str,
+        now: i64,
+        window: i64,
+    ) -> Result<Option<(i64, u32)>, StoreError> {
+        self.0.failure_window(key, now, window).await
+    }
+}
+
+/// Makes `policy`'s per-IP throttles count in the cluster's database, so failed sign-ins
+/// on every node count toward one limit (the same as on one node).
+pub fn share_throttles(cluster: &Cluster, policy: &mut certmail_auth::signin::SignInPolicy) {
+    let windows: Arc<dyn SharedWindows> = Arc::new(PgWindows(Arc::clone(&cluster.store)));
+    policy.throttle = Arc::new(policy.throttle.shared(Arc::clone(&windows), "sign-in"));
+    policy.precredential_throttle = Arc::new(
+        policy
+            .precredential_throttle
+            .shared(windows, "pre-credential"),
+    );
 }
 
 /// Starts the node's LISTEN connection and lease keeper on `tasks`; both end at `shutdown`.

@@ -160,6 +160,7 @@ pub fn settings(config: &Config) -> RelaySettings {
         max_received_headers: r.max_received_headers,
         poll_interval: Duration::from_secs(r.poll_interval_secs),
         drain_timeout: Duration::from_secs(config.server.shutdown_grace_secs),
+        claim_lease: Duration::from_secs(config.cluster.queue_lease_secs),
     }
 }
 

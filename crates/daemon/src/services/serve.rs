@@ -127,7 +127,10 @@ fn build_daemon(
         )),
     };
     let hub = certmail_session::ChangeHub::new(1024);
-    let sign_in = crate::services::reload::sign_in_policy(&config, &registry, &store, &hub);
+    let mut sign_in = crate::services::reload::sign_in_policy(&config, &registry, &store, &hub);
+    if let Some(cluster) = &cluster {
+        crate::services::cluster::share_throttles(cluster, &mut sign_in);
+    }
     let throttle = Arc::clone(&sign_in.throttle);
     let precredential_throttle = Arc::clone(&sign_in.precredential_throttle);
     let sign_in_state = Arc::clone(&sign_in.state);

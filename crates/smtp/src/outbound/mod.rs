@@ -159,6 +159,10 @@ pub struct RelaySettings {
     pub poll_interval: Duration,
     /// How long shutdown waits for connections to finish their message.
     pub drain_timeout: Duration,
+    /// How long this runner's claim on a queue entry lasts unrenewed (a store shared by
+    /// several nodes: another node takes the entry over after it); renewed every third of
+    /// it while the delivery runs.
+    pub claim_lease: Duration,
 }
 
 /// The default retry schedule: minutes growing to hours (like Postfix and Stalwart), in
@@ -179,6 +183,7 @@ impl Default for RelaySettings {
             max_received_headers: 50,
             poll_interval: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
+            claim_lease: Duration::from_secs(60),
         }
     }
 }

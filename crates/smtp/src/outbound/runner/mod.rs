@@ -17,6 +17,10 @@
 //!
 //! Reports (failure, delay, relay) are built and stored by the `notices` submodule.
 //!
+//! Several nodes sharing one store each run a runner; a round delivers only the entries it
+//! claimed (the `claims` submodule), so each message goes out from one node, and a dead
+//! node's entries are taken over once its claims lapse.
+//!
 //! Writes to queue entries go through one lock, so two tasks working on one entry (two
 //! destinations) never overwrite each other's changes.
 //!
@@ -24,10 +28,12 @@
 //! each round and each connection works with the set that was in force when it started, so
 //! deliveries in progress finish as they began and the next round uses the new set.
 
+mod claims;
 mod notices;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use certmail_session::ChangeHub;
@@ -51,7 +57,10 @@ pub struct QueueRunner {
     clock: Arc<dyn Clock>,
     live: RwLock<Arc<Live>>,
     hub: Option<ChangeHub>,
-    in_flight: Mutex<HashMap<u64, usize>>,
+    in_flight: claims::InFlight,
+    /// A round left due entries unclaimed because this node had enough in flight: the end
+    /// of a connection starts another round.
+    backlog: AtomicBool,
     wake: Notify,
     /// Shared with the SMTP server and the admin handler (see [`QueueSignals`]).
     signals: Arc<QueueSignals>,
@@ -90,6 +99,9 @@ impl std::fmt::Debug for QueueRunner {
     }
 }
 
+/// An entry's pending recipients by destination.
+type Groups = BTreeMap<String, Vec<String>>;
+
 /// The recipients of one entry that go to one destination.
 #[derive(Debug, Clone)]
 struct Job {
@@ -126,7 +138,8 @@ impl QueueRunner {
             clock,
             live: RwLock::new(Arc::new(Live::new(transport, settings, None))),
             hub: None,
-            in_flight: Mutex::new(HashMap::new()),
+            in_flight: claims::InFlight::default(),
+            backlog: AtomicBool::new(false),
             wake: Notify::new(),
             signals: Arc::new(QueueSignals::default()),
         }
@@ -182,6 +195,10 @@ impl QueueRunner {
     /// message (at most `drain_timeout`) and returns.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
+        let renewals = CancellationToken::new();
+        let renewer = Arc::clone(&self);
+        let stop_renewing = renewals.clone();
+        tokio::spawn(async move { renewer.renew_claims(stop_renewing).await });
         loop {
             let next_due = match self.dispatch_due(&tracker, &shutdown).await {
                 Ok(next) => next,
@@ -211,6 +228,7 @@ impl QueueRunner {
                 "outbound deliveries still running at shutdown; they are retried after restart"
             );
         }
+        renewals.cancel();
     }
 
     /// Delivers every due entry once and waits for the attempts to end (tests, and an
@@ -224,7 +242,8 @@ impl QueueRunner {
         Ok(())
     }
 
-    /// Starts tasks for the due entries; returns when the next not-yet-due entry is due.
+    /// Starts tasks for the due entries this runner could claim; returns when the next
+    /// not-yet-due entry is due.
     async fn dispatch_due(
         self: &Arc<Self>,
         tracker: &TaskTracker,
@@ -232,35 +251,27 @@ impl QueueRunner {
     ) -> Result<Option<i64>, certmail_store::StoreError> {
         let now = self.clock.now();
         let live = self.live();
-        let mut next_due: Option<i64> = None;
+        let (mut due, next_due) = self.due_entries(&live, now).await?;
+        let room = (live.settings.max_connections.max(1))
+            .saturating_mul(live.settings.max_messages_per_connection.max(1))
+            .saturating_sub(self.in_flight.len());
+        let ids: Vec<u64> = due.keys().copied().take(room).collect();
+        self.backlog.store(ids.len() < due.len(), Ordering::Relaxed);
+        let claimed = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let lease = live.settings.claim_lease;
+            self.store.queue_claim(&ids, now, lease).await?
+        };
         let mut by_destination: BTreeMap<String, Vec<Job>> = BTreeMap::new();
-        for entry in self.store.queue_list().await? {
-            if meta::is_held(&entry) || self.is_in_flight(entry.id) {
+        for id in claimed {
+            let Some(groups) = due.remove(&id) else {
                 continue;
-            }
-            if entry.next_attempt > now {
-                next_due = Some(next_due.map_or(entry.next_attempt, |n| n.min(entry.next_attempt)));
-                continue;
-            }
-            let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for r in entry
-                .recipients
-                .iter()
-                .filter(|r| r.status == RecipientStatus::Pending)
-            {
-                let domain = domain_of(&r.address).unwrap_or_default();
-                let dest = live.transport.destination(&domain);
-                groups.entry(dest).or_default().push(r.address.clone());
-            }
-            if groups.is_empty() {
-                // Nothing left to do (e.g. written by an older version): free it.
-                self.store.queue_remove(entry.id).await?;
-                continue;
-            }
-            self.in_flight_add(entry.id, groups.len());
+            };
+            self.in_flight.add(id, groups.len());
             for (dest, recipients) in groups {
                 by_destination.entry(dest).or_default().push(Job {
-                    entry: entry.id,
+                    entry: id,
                     recipients,
                 });
             }
@@ -286,31 +297,41 @@ impl QueueRunner {
         Ok(next_due)
     }
 
-    fn is_in_flight(&self, id: u64) -> bool {
-        self.in_flight
-            .lock()
-            .expect("in-flight map lock is never held across a panic")
-            .contains_key(&id)
-    }
-
-    fn in_flight_add(&self, id: u64, jobs: usize) {
-        self.in_flight
-            .lock()
-            .expect("in-flight map lock is never held across a panic")
-            .insert(id, jobs);
-    }
-
-    fn in_flight_done(&self, id: u64) {
-        let mut map = self
-            .in_flight
-            .lock()
-            .expect("in-flight map lock is never held across a panic");
-        if let Some(n) = map.get_mut(&id) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&id);
+    /// The due entries neither held nor in flight here, each with its pending recipients
+    /// by destination, and when the next not-yet-due entry is due. An entry with nothing
+    /// pending (e.g. written by an older version) is freed.
+    async fn due_entries(
+        &self,
+        live: &Live,
+        now: i64,
+    ) -> Result<(BTreeMap<u64, Groups>, Option<i64>), certmail_store::StoreError> {
+        let mut next_due: Option<i64> = None;
+        let mut due = BTreeMap::new();
+        for entry in self.store.queue_list().await? {
+            if meta::is_held(&entry) || self.in_flight.contains(entry.id) {
+                continue;
             }
+            if entry.next_attempt > now {
+                next_due = Some(next_due.map_or(entry.next_attempt, |n| n.min(entry.next_attempt)));
+                continue;
+            }
+            let mut groups = Groups::new();
+            for r in entry
+                .recipients
+                .iter()
+                .filter(|r| r.status == RecipientStatus::Pending)
+            {
+                let domain = domain_of(&r.address).unwrap_or_default();
+                let dest = live.transport.destination(&domain);
+                groups.entry(dest).or_default().push(r.address.clone());
+            }
+            if groups.is_empty() {
+                self.store.queue_remove(entry.id).await?;
+                continue;
+            }
+            due.insert(entry.id, groups);
         }
+        Ok((due, next_due))
     }
 
     /// One connection's worth of jobs to one destination.
@@ -329,7 +350,7 @@ impl QueueRunner {
         let mut sent_here = 0usize;
         for job in jobs {
             if shutdown.is_cancelled() {
-                self.in_flight_done(job.entry);
+                self.in_flight.done(job.entry);
                 continue;
             }
             if let Err(e) = self
@@ -345,10 +366,13 @@ impl QueueRunner {
             {
                 tracing::error!(entry = job.entry, error = %e, "outbound delivery bookkeeping failed");
             }
-            self.in_flight_done(job.entry);
+            self.in_flight.done(job.entry);
         }
         if let Some(c) = conn {
             c.close().await;
+        }
+        if self.backlog.swap(false, Ordering::Relaxed) {
+            self.wake();
         }
     }
 
