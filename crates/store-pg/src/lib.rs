@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod acl;
 mod api;
 mod audit;
 mod blobs;

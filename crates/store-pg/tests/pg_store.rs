@@ -340,9 +340,9 @@ async fn migrations_reopen_and_key_check() {
     drop((a, b));
     let probe = PgProbe { url: url.clone() };
     // One row per migration (0001 initial, 0002 subscriptions, 0003 device client,
-    // 0004 session leases).
-    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 4);
-    assert_eq!(PgStore::check(&config).await.expect("check"), 4);
+    // 0004 session leases, 0005 access control lists).
+    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 5);
+    assert_eq!(PgStore::check(&config).await.expect("check"), 5);
     let again = open(&url).await;
     let meta = &again.messages("hong", "INBOX", 1..=1).await.unwrap()[0];
     assert_eq!(
@@ -361,7 +361,7 @@ async fn migrations_reopen_and_key_check() {
     match PgStore::open(&config, KeyFile::from_bytes(KEY)).await {
         Err(OpenError::SchemaVersion {
             found: 99,
-            expected: 4,
+            expected: 5,
         }) => {}
         other => panic!("a newer schema must be refused: {other:?}"),
     }
@@ -398,7 +398,7 @@ async fn migration_2_moves_subscriptions_into_their_own_list() {
         .await
         .expect("a schema-1 database opens");
     let probe = PgProbe { url: url.clone() };
-    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 4);
+    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 5);
     assert_eq!(store.subscriptions("hong").await.unwrap(), ["INBOX", "a/b"]);
     let listed = store.list_mailboxes("hong").await.unwrap();
     let flags: Vec<(&str, bool)> = listed

@@ -10,7 +10,9 @@
 //! - `blobs`: blob id → sealed body, blob id || `s` → sealed summary; `blob_refs`: blob id → u64 reference count;
 //!   `account_blobs`: (account, blob id) → u64 count (who may read a body);
 //! - `queue`: id → `QueueEntry`; `audit`: (time, seq) → `AuditEvent`; `audit_idx`;
-//! - `devices`: (account, SPKI hash, network) → `Device`.
+//! - `devices`: (account, SPKI hash, network) → `Device`;
+//! - `acl`: (mailbox id, identifier) → (owner, rights); `seen`: (mailbox id, reader) →
+//!   UIDs that reader has seen in a mailbox shared with them (`acl.rs`).
 //!
 //! `backup.rs` writes and restores consistent snapshots of all trees.
 //!
@@ -19,6 +21,7 @@
 //! commit.
 
 mod accounts;
+mod acl;
 mod api;
 mod audit;
 mod backup;
@@ -93,6 +96,10 @@ pub(crate) struct Trees {
     pub(crate) audit: Tree,
     pub(crate) audit_idx: Tree,
     pub(crate) devices: Tree,
+    /// Access control lists: (mailbox id, identifier) → (owner, rights); see `acl.rs`.
+    pub(crate) acl: Tree,
+    /// Per-reader `\Seen` of shared mailboxes: (mailbox id, reader) → UIDs.
+    pub(crate) seen: Tree,
 }
 
 impl Trees {
@@ -115,6 +122,8 @@ impl Trees {
             audit: db.open_tree("audit")?,
             audit_idx: db.open_tree("audit_idx")?,
             devices: db.open_tree("devices")?,
+            acl: db.open_tree("acl")?,
+            seen: db.open_tree("seen")?,
         })
     }
 }
