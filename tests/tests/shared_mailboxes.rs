@@ -75,6 +75,35 @@ async fn the_readers_idle_hears_the_owners_delivery() -> anyhow::Result<()> {
     let daemon = fx.start()?;
     let [(hong_cert, hong_key), (kim_cert, kim_key)] = pems(fx.dir.path())?;
     let smtp = daemon.addr("smtp");
+    // The administrator shares 홍길동's INBOX with 김철수 on the running daemon.
+    let (code, out, err) = fx.certmail(&[
+        "mailbox",
+        "share",
+        "hong/INBOX",
+        "--to",
+        "kim",
+        "--rights",
+        "lrz",
+    ])?;
+    assert_ne!(code, 0, "an unknown right is refused: {out}");
+    assert!(
+        format!("{out}{err}").contains("'z' is not a right"),
+        "{out}{err}"
+    );
+    let (code, out, err) = fx.certmail(&[
+        "mailbox",
+        "share",
+        "hong/INBOX",
+        "--to",
+        "kim",
+        "--rights",
+        "lrs",
+    ])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Other Users/hong/INBOX"),
+        "the answer says where kim finds it: {out}"
+    );
     let script = format!(
         r#"
 import imaplib, ssl, subprocess, sys
@@ -85,7 +114,8 @@ def connect(cert, key, login):
     m.login(login, {pw:?})
     return m
 hong = connect({hc:?}, {hk:?}, "hong")
-assert hong.setacl("INBOX", "kim", "lrs")[0] == "OK"
+typ, data = hong.getacl("INBOX")
+assert typ == "OK" and b"kim lrs" in data[0], data
 kim = connect({kc:?}, {kk:?}, "kim")
 typ, data = kim.list('"Other Users/"', "*")
 assert b'"Other Users/hong/INBOX"' in b" ".join(data), data

@@ -8,7 +8,7 @@ use imap_codec::imap_types::core::Tag;
 
 use super::{Outcome, store_error};
 use crate::proto::ext::acl::RightsChange;
-use crate::proto::ext::{AclRequest, encode::string, mailbox_name};
+use crate::proto::ext::{AclRequest, encode, mailbox_name};
 use crate::proto::mailbox_name as name;
 use crate::shared::{Target, audit, resolve};
 use crate::{account::SignedIn, out::Out};
@@ -38,20 +38,10 @@ pub async fn acl(
     } else {
         string(&name::encode_utf7(&client_name))
     };
-    if let AclRequest::MyRights { .. } = request {
-        // RFC 4314 §3.5: any right lets the user ask what they hold.
-        out.raw_line(
-            format!(
-                "* MYRIGHTS {wire} {}\r\n",
-                string(&target.rights.to_string())
-            )
-            .into_bytes(),
-        );
-        out.ok(tag, None, "MYRIGHTS completed");
-        return Outcome::Done;
-    }
-    // RFC 4314 §3.1-§3.4: the other commands need "a" (administer).
-    if !target.require('a', "read or change who may use it", out, &tag) {
+    // RFC 4314 §3.5: any right lets the user ask what they hold (MYRIGHTS); §3.1-§3.4:
+    // the other commands need "a" (administer).
+    let is_myrights = matches!(request, AclRequest::MyRights { .. });
+    if !is_myrights && !target.require('a', "read or change who may use it", out, &tag) {
         return Outcome::Done;
     }
     let result = match request {
@@ -79,7 +69,10 @@ pub async fn acl(
                 .await
                 .map(|()| vec![])
         }
-        AclRequest::MyRights { .. } => unreachable!("answered above"),
+        AclRequest::MyRights { .. } => {
+            let rights = string(&target.rights.to_string());
+            Ok(vec![format!("* MYRIGHTS {wire} {rights}\r\n")])
+        }
     };
     match result {
         Ok(lines) => {
@@ -92,6 +85,19 @@ pub async fn acl(
         Err(e) => store_error(out, tag, command, &e),
     }
     Outcome::Done
+}
+
+/// An `astring` (RFC 9051 §9): an atom when it can be (`kim`, `lrs`), else a string.
+fn string(text: &str) -> String {
+    let atom = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b));
+    if atom {
+        text.to_owned()
+    } else {
+        encode::string(text)
+    }
 }
 
 fn capitalised(text: &str) -> String {
