@@ -46,6 +46,21 @@ impl Target {
         }
     }
 
+    /// `owner`'s mailbox `name` as `me` reaches it, with `rights`.
+    fn of(owner: String, name: &str, rights: Rights, me: &str) -> Target {
+        Target {
+            shared: owner != me,
+            owner,
+            name: name.to_owned(),
+            rights,
+        }
+    }
+
+    /// The selected mailbox as `me` reaches it.
+    pub fn selected(selected: &crate::mailbox::Selected, me: &str) -> Target {
+        Target::of(selected.owner.clone(), &selected.name, selected.rights, me)
+    }
+
     /// The name the client sees.
     pub fn client_name(&self) -> String {
         if self.shared {
@@ -172,12 +187,7 @@ pub async fn resolve(
         Ok(_) | Err(StoreError::MailboxNotFound(_)) => return Err(missing()),
         Err(e) => return Err(e),
     };
-    Ok(Target {
-        shared: owner != account.id,
-        owner,
-        name: name.to_owned(),
-        rights,
-    })
+    Ok(Target::of(owner, name, rights, &account.id))
 }
 
 /// Resolves the name of a mailbox to be made (CREATE, RENAME's new name): the rights are
@@ -207,12 +217,7 @@ pub async fn resolve_new(
         },
         None => Rights::NONE,
     };
-    Ok(Target {
-        shared: owner != account.id,
-        owner,
-        name: name.to_owned(),
-        rights,
-    })
+    Ok(Target::of(owner, name, rights, &account.id))
 }
 
 /// The other people's mailboxes `account` holds a right on, as (owner, name, rights), by

@@ -33,12 +33,7 @@ pub async fn copy(
         return Outcome::Done;
     }
     // RFC 6851 §4 and RFC 4314 §4: MOVE also needs "t" and "e" on the source.
-    let source_target = crate::shared::Target {
-        owner: selected.owner.clone(),
-        name: selected.name.clone(),
-        rights: selected.rights,
-        shared: selected.owner != s.account_id(),
-    };
+    let source_target = crate::shared::Target::selected(selected, s.account_id());
     if is_move
         && !(source_target.require('t', "mark messages deleted", out, &tag)
             && source_target.require('e', "expunge messages", out, &tag))

@@ -23,12 +23,7 @@ pub async fn expunge(
         return Outcome::Done;
     }
     // RFC 4314 §4: EXPUNGE needs "e".
-    let target = crate::shared::Target {
-        owner: selected.owner.clone(),
-        name: selected.name.clone(),
-        rights: selected.rights,
-        shared: selected.owner != s.account_id(),
-    };
+    let target = crate::shared::Target::selected(selected, s.account_id());
     if !target.require('e', "expunge messages", out, &tag) {
         return Outcome::Done;
     }

@@ -52,12 +52,7 @@ fn may_store(
             flags.iter().map(|f| crate::shared::flag_right(f)).collect()
         }
     };
-    let target = crate::shared::Target {
-        owner: selected.owner.clone(),
-        name: selected.name.clone(),
-        rights: selected.rights,
-        shared: true,
-    };
+    let target = crate::shared::Target::selected(selected, "");
     needed
         .into_iter()
         .all(|right| target.require(right, "change these flags", out, tag))
