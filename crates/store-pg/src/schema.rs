@@ -20,11 +20,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("../migrations/0002_subscriptions.sql")),
     (3, include_str!("../migrations/0003_device_client.sql")),
     (4, include_str!("../migrations/0004_session_leases.sql")),
-    (5, include_str!("../migrations/0005_acl.sql")),
+    (8, include_str!("../migrations/0008_acl.sql")),
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 8;
 
 /// The plaintext sealed under each key id, so a wrong key file fails at open.
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";

@@ -341,8 +341,14 @@ async fn migrations_reopen_and_key_check() {
     let probe = PgProbe { url: url.clone() };
     // One row per migration (0001 initial, 0002 subscriptions, 0003 device client,
     // 0004 session leases, 0005 access control lists).
-    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 5);
-    assert_eq!(PgStore::check(&config).await.expect("check"), 5);
+    assert_eq!(
+        probe.count("SELECT count(*) FROM schema_version").await,
+        u64::try_from(certmail_store_pg::schema::SCHEMA_VERSION).expect("positive")
+    );
+    assert_eq!(
+        PgStore::check(&config).await.expect("check"),
+        certmail_store_pg::schema::SCHEMA_VERSION
+    );
     let again = open(&url).await;
     let meta = &again.messages("hong", "INBOX", 1..=1).await.unwrap()[0];
     assert_eq!(
@@ -398,7 +404,10 @@ async fn migration_2_moves_subscriptions_into_their_own_list() {
         .await
         .expect("a schema-1 database opens");
     let probe = PgProbe { url: url.clone() };
-    assert_eq!(probe.count("SELECT count(*) FROM schema_version").await, 5);
+    assert_eq!(
+        probe.count("SELECT count(*) FROM schema_version").await,
+        u64::try_from(certmail_store_pg::schema::SCHEMA_VERSION).expect("positive")
+    );
     assert_eq!(store.subscriptions("hong").await.unwrap(), ["INBOX", "a/b"]);
     let listed = store.list_mailboxes("hong").await.unwrap();
     let flags: Vec<(&str, bool)> = listed
