@@ -62,7 +62,7 @@ impl SignedIn {
             return;
         };
         let store = self.account.ctx.store.as_ref();
-        match store.mailbox(self.account_id(), &selected.name).await {
+        match store.mailbox(&selected.owner, &selected.name).await {
             Ok(Some(record)) => {
                 let modseq = std::num::NonZeroU64::new(record.highest_modseq.max(1))
                     .expect("max(1) is not zero");
@@ -81,11 +81,28 @@ impl SignedIn {
     /// Tells other connections of the account about a change this one made (after the
     /// store returned).
     pub fn publish(&self, change: Change) {
-        self.account.ctx.hub.publish(
-            &self.account.record.id,
-            Some(self.account.guard.connection_id()),
-            change,
-        );
+        self.publish_on(&self.account.record.id, change);
+    }
+
+    /// Tells the connections watching `owner`'s mailboxes (the owner's and those of
+    /// everyone reading a mailbox `owner` shared) about a change this one made.
+    pub fn publish_on(&self, owner: &str, change: Change) {
+        self.account
+            .ctx
+            .hub
+            .publish(owner, Some(self.account.guard.connection_id()), change);
+    }
+
+    /// Tells the connections watching the selected mailbox's owner about a change to it.
+    pub fn publish_selected(&self, change: Change) {
+        self.publish_on(self.selected_owner(), change);
+    }
+
+    /// The account owning the selected mailbox (the user's own when none is selected).
+    pub fn selected_owner(&self) -> &str {
+        self.selected
+            .as_ref()
+            .map_or(self.account_id(), |s| s.owner.as_str())
     }
 
     /// Takes every change waiting on the hub into the selected view.
@@ -113,10 +130,11 @@ impl SignedIn {
         let Some(selected) = &mut self.selected else {
             return Ok(());
         };
+        let owner = selected.owner.clone();
         let data = selected
             .sync(
                 self.account.ctx.store.as_ref(),
-                &self.account.record.id,
+                &owner,
                 &self.account.ctx.recent,
                 allow_expunge,
                 self.enabled,
@@ -135,6 +153,14 @@ impl SignedIn {
     /// between reading the mailbox from the store and this call must still be told (one
     /// the view already holds is told at most as a no-op).
     pub fn set_selected(&mut self, selected: Option<Selected>) {
+        // A shared mailbox's changes travel on its owner's channel.
+        let owner = selected
+            .as_ref()
+            .map_or(self.account.record.id.as_str(), |s| s.owner.as_str());
+        if self.account.changes.account() != owner {
+            let me = Some(self.account.guard.connection_id());
+            self.account.changes = self.account.ctx.hub.subscribe(owner, me, None);
+        }
         self.account
             .changes
             .set_mailbox(selected.as_ref().map(|s| s.name.as_str()));

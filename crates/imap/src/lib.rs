@@ -22,6 +22,8 @@
 //! - [`account`]: the server's signed-in account ([`account::AccountHandle`]) and the
 //!   store-backed methods of [`account::SignedIn`] (hub changes, mailbox sync); [`out`]:
 //!   the responses one command collects.
+//! - [`shared`]: other people's mailboxes (RFC 4314 ACL, RFC 2342 "Other Users"
+//!   namespace): resolving a client's name to owner and store name, and the rights held.
 //! - [`commands`]: one file per command, each a function of the connection state
 //!   (`&mut Session` for the store-free ones, `&mut account::SignedIn` for the others);
 //!   [`commands::dispatch::dispatch`] picks the file and tells pending mailbox updates.
@@ -60,5 +62,6 @@ pub mod search_charset;
 pub mod search_eval;
 pub mod server;
 pub mod session;
+pub mod shared;
 
 pub use error::ImapError;

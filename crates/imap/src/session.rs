@@ -25,6 +25,8 @@ use crate::{
 pub use crate::proto::capability::Enabled;
 
 /// Connection state (RFC 3501 §3), each carrying its data.
+// One state per connection, moved rarely: boxing the signed-in state would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum SessionState<Account> {
     /// TLS is up, nobody signed in yet.

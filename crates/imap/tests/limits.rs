@@ -86,7 +86,10 @@ async fn list_with_an_empty_pattern_gives_the_delimiter() {
     let list = ok(c.command("LIST \"\" \"\"").await);
     assert_eq!(list, ["* LIST (\\Noselect) \"/\" \"\""]);
     let ns = ok(c.command("NAMESPACE").await);
-    assert_eq!(ns, ["* NAMESPACE ((\"\" \"/\")) NIL NIL"]);
+    assert_eq!(
+        ns,
+        ["* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) NIL"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

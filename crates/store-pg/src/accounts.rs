@@ -210,6 +210,7 @@ impl PgStore {
         tx.execute("DELETE FROM devices WHERE account = $1", &[&id])
             .await
             .map_err(db)?;
+        crate::acl::forget_grantee(&tx, &id).await?;
         // Addresses and bindings go with the account (ON DELETE CASCADE).
         tx.execute("DELETE FROM accounts WHERE id = $1", &[&id])
             .await

@@ -6,9 +6,9 @@
 use std::ops::RangeInclusive;
 
 use certmail_store::{
-    Account, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, CopyUid, Delivery,
-    DeliveryReceipt, Device, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, ScriptQuota,
-    SieveScript, SpecialUse, StoreError, StoreResult, StoreStats,
+    Account, AclEntry, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, CopyUid, Delivery,
+    DeliveryReceipt, Device, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, Rights,
+    ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError, StoreResult, StoreStats,
 };
 
 use certmail_store::shared::Transfer;
@@ -63,6 +63,11 @@ delegate! {
         fn delete_mailbox(&self, account: &str, name: &str) -> ();
         fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> ();
         fn subscriptions(&self, account: &str) -> Vec<String>;
+        fn set_acl(&self, owner: &str, mailbox: &str, identifier: &str, rights: Rights) -> ();
+        fn acl(&self, owner: &str, mailbox: &str) -> Vec<AclEntry>;
+        fn shared_with(&self, identifiers: &[String]) -> Vec<SharedMailbox>;
+        fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Vec<u32>;
+        fn set_seen_by(&self, owner: &str, mailbox: &str, reader: &str, uids: &[u32], seen: bool) -> ();
         fn append(&self, account: &str, mailbox: &str, message: NewMessage) -> (u32, u32, u64);
         fn messages(&self, account: &str, mailbox: &str, uids: RangeInclusive<u32>) -> Vec<MessageMeta>;
         fn message_body(&self, account: &str, blob: &BlobId) -> Vec<u8>;

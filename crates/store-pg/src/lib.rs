@@ -36,6 +36,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod acl;
 mod api;
 mod audit;
 mod blobs;

@@ -23,10 +23,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (5, include_str!("../migrations/0005_sieve_scripts.sql")),
     (6, include_str!("../migrations/0006_queue_claims.sql")),
     (7, include_str!("../migrations/0007_failure_windows.sql")),
+    (8, include_str!("../migrations/0008_acl.sql")),
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 7;
+pub const SCHEMA_VERSION: i32 = 8;
 
 /// The plaintext sealed under each key id, so a wrong key file fails at open.
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";

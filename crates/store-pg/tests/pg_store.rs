@@ -340,7 +340,7 @@ async fn migrations_reopen_and_key_check() {
     drop((a, b));
     let probe = PgProbe { url: url.clone() };
     // One row per migration (0001 initial, 0002 subscriptions, 0003 device client,
-    // 0004 session leases, 0005 Sieve scripts, 0006 queue claims, 0007 failure windows).
+    // 0004 session leases, 0005 Sieve scripts, 0006 queue claims, 0007 failure windows, 0008 access control lists).
     assert_eq!(
         probe.count("SELECT count(*) FROM schema_version").await,
         u64::try_from(certmail_store_pg::schema::SCHEMA_VERSION).expect("positive"),

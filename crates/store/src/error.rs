@@ -113,6 +113,10 @@ pub enum StoreError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// An access control list change names an identifier or right that cannot be stored
+    /// (RFC 4314); the text says which and why.
+    #[error("access control list: {0}")]
+    InvalidAcl(String),
     /// The account does not own this message body.
     #[error("no such message")]
     MessageNotFound,
@@ -171,6 +175,7 @@ impl StoreError {
                 | StoreError::MailboxNotFound(_)
                 | StoreError::MailboxExists(_)
                 | StoreError::InvalidMailbox { .. }
+                | StoreError::InvalidAcl(_)
                 | StoreError::MessageNotFound
                 | StoreError::QueueEntryNotFound(_)
                 | StoreError::ScriptNotFound(_)

@@ -1,5 +1,6 @@
 //! certmail-store: the mail store behind one async trait.
 //!
+//! - [`acl`]: RFC 4314 access control lists ([`Rights`], [`AclEntry`]) and their rules.
 //! - [`model`]: the records (accounts, certificate bindings, mailboxes, messages, queue
 //!   entries, audit events).
 //! - [`Store`] (in `store.rs`): what the servers use, as `Arc<dyn Store>`; the sum of six
@@ -41,6 +42,7 @@
 //! - the on-disk format carries a version checked at open ([`FORMAT_VERSION`]).
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod crypto;
 pub mod error;
 pub mod flush_latency;
@@ -50,6 +52,7 @@ pub mod scripts;
 mod sled_store;
 mod store;
 
+pub use acl::{AclEntry, Rights, SharedMailbox};
 pub use crypto::KeyFile;
 pub use error::StoreError;
 pub use flush_latency::{FLUSH_LATENCY_BOUNDS_SECS, FlushLatency};

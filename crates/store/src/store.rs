@@ -20,6 +20,7 @@
 
 use std::ops::RangeInclusive;
 
+use crate::acl::{AclEntry, Rights, SharedMailbox};
 use crate::error::StoreError;
 use crate::model::{
     Account, Alias, AuditEvent, BlobId, CertBinding, CopyUid, Delivery, DeliveryReceipt, Device,
@@ -126,6 +127,45 @@ pub trait MailboxStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The account's subscription list, ordered by name; a name may have no mailbox.
     async fn subscriptions(&self, account: &str) -> Result<Vec<String>, StoreError>;
+
+    // ----- access control lists (RFC 4314) -----
+
+    /// Sets what `identifier` (an account id, `org:ORG` or `anyone`; see
+    /// [`crate::acl::normalize_identifier`]) may do on the owner's mailbox, replacing what
+    /// it had; empty rights remove the entry. `MailboxNotFound` if there is no such
+    /// mailbox, `InvalidAcl` for an identifier that names nobody. The entry follows the
+    /// mailbox through renames and goes with it when it is deleted.
+    async fn set_acl(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        identifier: &str,
+        rights: Rights,
+    ) -> Result<(), StoreError>;
+    /// The owner's mailbox's entries, ordered by identifier (the owner's own implicit
+    /// rights are not listed). `MailboxNotFound` if there is no such mailbox.
+    async fn acl(&self, owner: &str, mailbox: &str) -> Result<Vec<AclEntry>, StoreError>;
+    /// Every entry naming one of `identifiers` (normalised as `set_acl` does), across all
+    /// accounts, ordered by owner, mailbox and identifier.
+    async fn shared_with(&self, identifiers: &[String]) -> Result<Vec<SharedMailbox>, StoreError>;
+    /// The UIDs of the owner's mailbox that `reader` has marked `\Seen` for themself
+    /// (per-user `\Seen` on a shared mailbox), ascending; UIDs since expunged may remain.
+    async fn seen_by(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        reader: &str,
+    ) -> Result<Vec<u32>, StoreError>;
+    /// Adds `uids` to (or takes them off) `reader`'s own `\Seen` set of the owner's
+    /// mailbox. `MailboxNotFound` if there is no such mailbox.
+    async fn set_seen_by(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        reader: &str,
+        uids: &[u32],
+        seen: bool,
+    ) -> Result<(), StoreError>;
 
     // ----- messages -----
 

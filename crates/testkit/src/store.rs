@@ -18,9 +18,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use certmail_store::{
-    Account, AccountStore, Alias, AuditEvent, AuditStore, BackupManifest, BlobId, CertBinding,
-    CopyUid, Delivery, DeliveryReceipt, Device, FlagChange, Mailbox, MailboxStore, MessageMeta,
-    NewMessage, QueueEntry, QueueStore, ScriptQuota, ScriptStore, SieveScript, SpecialUse, Store,
+    Account, AccountStore, AclEntry, Alias, AuditEvent, AuditStore, BackupManifest, BlobId,
+    CertBinding, CopyUid, Delivery, DeliveryReceipt, Device, FlagChange, Mailbox, MailboxStore,
+    MessageMeta, NewMessage, QueueEntry, QueueStore, Rights, ScriptQuota, ScriptStore,
+    SharedMailbox, SieveScript, SpecialUse, Store,
     StoreError, StoreOps, StoreResult, StoreStats,
 };
 
@@ -139,6 +140,11 @@ forward! {
         fn delete_mailbox(&self, account: &str, name: &str) -> Result<(), StoreError>;
         fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> Result<(), StoreError>;
         fn subscriptions(&self, account: &str) -> Result<Vec<String>, StoreError>;
+        fn set_acl(&self, owner: &str, mailbox: &str, identifier: &str, rights: Rights) -> Result<(), StoreError>;
+        fn acl(&self, owner: &str, mailbox: &str) -> Result<Vec<AclEntry>, StoreError>;
+        fn shared_with(&self, identifiers: &[String]) -> Result<Vec<SharedMailbox>, StoreError>;
+        fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Result<Vec<u32>, StoreError>;
+        fn set_seen_by(&self, owner: &str, mailbox: &str, reader: &str, uids: &[u32], seen: bool) -> Result<(), StoreError>;
         fn append(&self, account: &str, mailbox: &str, message: NewMessage) -> Result<(u32, u32, u64), StoreError>;
         fn messages(&self, account: &str, mailbox: &str, uids: RangeInclusive<u32>) -> Result<Vec<MessageMeta>, StoreError>;
         fn message_body(&self, account: &str, blob: &BlobId) -> Result<Vec<u8>, StoreError>;

@@ -12,7 +12,7 @@
 //! - [`execute`] audits every request that changes something (actor, arguments without
 //!   secrets, outcome; also in the daemon's log) and hands it to the handler of its
 //!   family, one small async function per command: `accounts`, `account_delete` (with the
-//!   `--keep-mail` Maildir export), `certs`, `aliases`, `devices` (TOTP and devices),
+//!   `--keep-mail` Maildir export), `certs`, `aliases`, `mailboxes` (sharing), `devices` (TOTP and devices),
 //!   `sessions`, `queue`, [`ops`] (backup, import, audit, stats) and `control` (reload).
 //!
 //! Rules: no clap and no printing here (the CLI does both); every failure is a
@@ -25,6 +25,7 @@ mod certs;
 pub mod context;
 mod control;
 mod devices;
+mod mailboxes;
 pub mod ops;
 mod queue;
 mod service;
@@ -151,6 +152,18 @@ pub enum Request {
     },
     /// Lists aliases.
     AliasList,
+    /// Shares a mailbox (RFC 4314 ACL): `to` (an account id, `org:ORG` or `anyone`) gets
+    /// `rights` on `target` (`ACCOUNT/MAILBOX`), or loses every right with `revoke`.
+    MailboxShare {
+        /// The mailbox, as `ACCOUNT/MAILBOX`.
+        target: String,
+        /// Who it is shared with.
+        to: String,
+        /// The rights, letters of `lrswipkxtea`.
+        rights: String,
+        /// Remove the entry instead.
+        revoke: bool,
+    },
     /// Re-reads the configuration, TLS certificates, CA certificates and CRLs (daemon
     /// running only); fails with the error when the new configuration is broken.
     Reload,

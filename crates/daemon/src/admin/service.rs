@@ -7,8 +7,8 @@ use certmail_store::AccountState;
 
 use super::context::AdminContext;
 use super::{
-    Request, Response, account_delete, accounts, aliases, certs, control, devices, ops, queue,
-    sessions,
+    Request, Response, account_delete, accounts, aliases, certs, control, devices, mailboxes, ops,
+    queue, sessions,
 };
 
 /// Executes one request. Never panics on bad input; every failure is a [`Response`].
@@ -62,6 +62,9 @@ fn subject(req: &Request) -> Option<String> {
         Request::CertBind { account, .. }
         | Request::CertUnbind { account, .. }
         | Request::SessionKick { account } => Some(account.clone()),
+        Request::MailboxShare { target, .. } => {
+            target.split_once('/').map(|(a, _)| a.to_lowercase())
+        }
         _ => None,
     }
 }
@@ -164,6 +167,12 @@ async fn dispatch(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> 
         Request::AliasSet { address, members } => aliases::set(ctx, &address, &members).await,
         Request::AliasRemove { address } => aliases::remove(ctx, &address).await,
         Request::AliasList => aliases::list(ctx).await,
+        Request::MailboxShare {
+            target,
+            to,
+            rights,
+            revoke,
+        } => mailboxes::share(ctx, &target, &to, &rights, revoke).await,
         req @ (Request::Backup { .. }
         | Request::ImportMessage { .. }
         | Request::AuditQuery { .. }

@@ -8,7 +8,9 @@ use anyhow::Context as _;
 use base64::Engine as _;
 
 use crate::admin::{NewAccount, Request, Response};
-use crate::cli::args::{AccountCommand, AliasCommand, CertCommand, DeviceCommand, SessionCommand};
+use crate::cli::args::{
+    AccountCommand, AliasCommand, CertCommand, DeviceCommand, MailboxCommand, SessionCommand,
+};
 use crate::cli::client::{self, dispatch};
 use crate::cli::output::{EXIT_NOT_RUNNING, EXIT_REFUSED, exit_code, print};
 
@@ -133,6 +135,24 @@ pub fn alias(config_path: &Path, cmd: AliasCommand) -> anyhow::Result<u8> {
         AliasCommand::List(out) => (Request::AliasList, out.json),
     };
     finish(config_path, req, json)
+}
+
+/// Runs a mailbox subcommand; returns the process exit code.
+pub fn mailbox(config_path: &Path, cmd: MailboxCommand) -> anyhow::Result<u8> {
+    let MailboxCommand::Share {
+        target,
+        to,
+        rights,
+        revoke,
+        out,
+    } = cmd;
+    let req = Request::MailboxShare {
+        target,
+        to,
+        rights,
+        revoke,
+    };
+    finish(config_path, req, out.json)
 }
 
 /// `certmail reload`: asks the running daemon to reload and waits for its answer. The

@@ -89,6 +89,9 @@ pub enum Command {
     /// Manage aliases and distribution lists (one address for many accounts).
     #[command(subcommand)]
     Alias(AliasCommand),
+    /// Share mailboxes with other people (IMAP ACL, seen by them as Other Users/…).
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
     /// Certificate revocation lists: fetch them from the LDAP distribution points.
     #[command(subcommand)]
     Crl(CrlCommand),
@@ -352,6 +355,30 @@ pub enum AliasCommand {
     },
     /// List aliases.
     List(Output),
+}
+
+/// `certmail mailbox …`
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Give someone rights on a mailbox (RFC 4314: l lookup, r read, s seen, w flags,
+    /// i insert, p post, k create, x delete mailbox, t delete messages, e expunge,
+    /// a administer), or take them away with --revoke.
+    Share {
+        /// The mailbox, as ACCOUNT/MAILBOX (e.g. hong/INBOX, 기획팀/공지).
+        target: String,
+        /// Who: an account id, org:ORGANISATION (everyone in it) or anyone.
+        #[arg(long)]
+        to: String,
+        /// The rights, e.g. lrs to read, lrswite to work in it.
+        #[arg(long, default_value = "", required_unless_present = "revoke")]
+        rights: String,
+        /// Remove every right of --to instead.
+        #[arg(long, conflicts_with = "rights")]
+        revoke: bool,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 /// `certmail device …`

@@ -51,6 +51,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Account(cmd) => return exit(admin::account(config, cmd)),
         Command::Cert(cmd) => return exit(admin::cert(config, cmd)),
         Command::Alias(cmd) => return exit(admin::alias(config, cmd)),
+        Command::Mailbox(cmd) => return exit(admin::mailbox(config, cmd)),
         Command::Session(cmd) => return exit(admin::session(config, cmd)),
         Command::Reload { out } => return exit(admin::reload(config, out.json)),
         Command::Device(cmd) => return exit(admin::device(config, cmd)),

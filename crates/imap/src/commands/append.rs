@@ -37,16 +37,12 @@ pub async fn append(
         );
         return Outcome::Done;
     }
-    let Some(name) = super::existing_target(s, out, &tag, "APPEND", mailbox).await else {
+    let Some(target) = super::existing_target(s, out, &tag, "APPEND", mailbox).await else {
         return Outcome::Done;
     };
+    let (owner, name) = (target.owner.clone(), target.name.clone());
     let store = s.account.ctx.store.as_ref();
-    match s
-        .account
-        .ctx
-        .within_quota(s.account_id(), body.len() as u64)
-        .await
-    {
+    match s.account.ctx.within_quota(&owner, body.len() as u64).await {
         Ok(true) => {}
         Ok(false) => {
             out.no(
@@ -64,17 +60,25 @@ pub async fn append(
     let internal_date = date.map_or_else(certmail_auth::now, |d| d.as_ref().timestamp());
     let new = NewMessage {
         body,
-        flags: strings_of(&client_flags(&message_flags)),
+        flags: crate::shared::allowed_flags(
+            target.rights,
+            strings_of(&client_flags(&message_flags)),
+        ),
         internal_date,
     };
-    match store.append(s.account_id(), &name, new).await {
+    match store.append(&owner, &name, new).await {
         Ok((uid_validity, uid, _modseq)) => {
-            s.publish(Change::Exists {
+            if target.shared {
+                crate::shared::audit_use(s, &target, "APPEND").await;
+            }
+            let change = Change::Exists {
                 mailbox: name.clone(),
                 uid,
-            });
+            };
+            s.publish_on(&owner, change);
             if let Some(selected) = &mut s.selected
                 && selected.name == name
+                && selected.owner == owner
             {
                 // RFC 3501 §6.3.11: the client hears EXISTS for its selected mailbox.
                 selected.note_own_append();

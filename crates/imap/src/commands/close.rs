@@ -12,14 +12,18 @@ pub async fn close(s: &mut SignedIn, out: &mut Out, tag: Tag<'static>, expunge: 
         return Outcome::Bad;
     };
     s.set_selected(None);
-    if expunge && !selected.read_only {
+    // RFC 4314 §4: CLOSE expunges only with "e" (silently skipped without it).
+    if expunge && !selected.read_only && selected.rights.has('e') {
         // RFC 3501 §6.4.2: no untagged EXPUNGE responses are sent.
         let store = s.account.ctx.store.as_ref();
-        match store.expunge(s.account_id(), &selected.name, None).await {
-            Ok(uids) if !uids.is_empty() => s.publish(certmail_session::Change::Expunged {
-                mailbox: selected.name.clone(),
-                uids,
-            }),
+        match store.expunge(&selected.owner, &selected.name, None).await {
+            Ok(uids) if !uids.is_empty() => {
+                let change = certmail_session::Change::Expunged {
+                    mailbox: selected.name.clone(),
+                    uids,
+                };
+                s.publish_on(&selected.owner, change);
+            }
             Ok(_) => {}
             Err(e) => {
                 store_error(out, tag, "CLOSE", &e);

@@ -32,6 +32,14 @@ pub async fn copy(
         out.no_code(tag, "READ-ONLY", "The mailbox is read-only (EXAMINE)");
         return Outcome::Done;
     }
+    // RFC 6851 §4 and RFC 4314 §4: MOVE also needs "t" and "e" on the source.
+    let source_target = crate::shared::Target::selected(selected, s.account_id());
+    if is_move
+        && !(source_target.require('t', "mark messages deleted", out, &tag)
+            && source_target.require('e', "expunge messages", out, &tag))
+    {
+        return Outcome::Done;
+    }
     let source = selected.name.clone();
     let uids: Vec<u32> = selected
         .resolve(set, uid)
@@ -45,16 +53,21 @@ pub async fn copy(
         out.ok(tag, None, &format!("{command} completed (no messages)"));
         return Outcome::Done;
     }
-    if !is_move && !within_quota(s, out, &tag, &source, &uids).await {
+    let across = source_target.owner != target.owner;
+    if (!is_move || across) && !within_quota(s, out, &tag, &source_target, &target, &uids).await {
         return Outcome::Done;
     }
     let store = s.account.ctx.store.as_ref();
-    let result = if is_move {
+    let result = if across {
+        copy_across(s, &source_target, &target, &uids, is_move).await
+    } else if is_move {
         store
-            .move_messages(s.account_id(), &source, &uids, &target)
+            .move_messages(&target.owner, &source, &uids, &target.name)
             .await
     } else {
-        store.copy(s.account_id(), &source, &uids, &target).await
+        store
+            .copy(&target.owner, &source, &uids, &target.name)
+            .await
     };
     let (uid_validity, pairs) = match result {
         Ok(r) => r,
@@ -63,17 +76,23 @@ pub async fn copy(
             return Outcome::Done;
         }
     };
+    // The copies are the target owner's (another person's, in a shared mailbox).
     s.account
         .ctx
-        .filed(s.account_id(), &source, &target, &pairs);
+        .filed(&target.owner, &source, &target.name, &pairs);
+    for shared in [&source_target, &target].into_iter().filter(|t| t.shared) {
+        crate::shared::audit_use(s, shared, command).await;
+    }
     for &(_, new_uid) in &pairs {
-        s.publish(Change::Exists {
-            mailbox: target.clone(),
+        let change = Change::Exists {
+            mailbox: target.name.clone(),
             uid: new_uid,
-        });
+        };
+        s.publish_on(&target.owner, change);
     }
     if let Some(selected) = &mut s.selected
-        && selected.name == target
+        && selected.name == target.name
+        && selected.owner == target.owner
     {
         selected.note_own_append();
     }
@@ -84,7 +103,7 @@ pub async fn copy(
     }
     // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs.
     out.untagged_ok(code, "Moved");
-    expunge_moved(s, out, source, &pairs);
+    expunge_moved(s, out, &source_target, &pairs);
     out.ok(tag, None, "MOVE completed");
     Outcome::Done
 }
@@ -95,11 +114,12 @@ async fn within_quota(
     s: &SignedIn,
     out: &mut Out,
     tag: &Tag<'static>,
-    source: &str,
+    source: &crate::shared::Target,
+    target: &crate::shared::Target,
     uids: &[u32],
 ) -> bool {
     let fits = match copied_size(s, source, uids).await {
-        Ok(size) => s.account.ctx.within_quota(s.account_id(), size).await,
+        Ok(size) => s.account.ctx.within_quota(&target.owner, size).await,
         Err(e) => Err(e),
     };
     match fits {
@@ -121,17 +141,74 @@ async fn within_quota(
 
 /// MOVE's second half: the moved messages leave the source mailbox (EXPUNGE or VANISHED
 /// here, a change for the other connections).
-fn expunge_moved(s: &mut SignedIn, out: &mut Out, source: String, pairs: &[(u32, u32)]) {
+fn expunge_moved(
+    s: &mut SignedIn,
+    out: &mut Out,
+    source: &crate::shared::Target,
+    pairs: &[(u32, u32)],
+) {
     let moved: Vec<u32> = pairs.iter().map(|&(from, _)| from).collect();
     if let Some(selected) = &mut s.selected {
         for data in selected.remove(&moved, s.enabled.qresync) {
             out.data(data);
         }
     }
-    s.publish(Change::Expunged {
-        mailbox: source,
+    let change = Change::Expunged {
+        mailbox: source.name.clone(),
         uids: moved,
-    });
+    };
+    s.publish_on(&source.owner, change);
+}
+
+/// COPY or MOVE between two people's accounts (one of them shared the mailbox): each
+/// message is read and appended to the target (flags kept where the target's rights allow
+/// them, RFC 4314 §4); a MOVE then marks the originals `\Deleted` and expunges them. Not
+/// one transaction: a failure part-way leaves the messages copied so far in the target
+/// (and, for MOVE, still in the source).
+async fn copy_across(
+    s: &SignedIn,
+    source: &crate::shared::Target,
+    target: &crate::shared::Target,
+    uids: &[u32],
+    is_move: bool,
+) -> Result<(u32, Vec<(u32, u32)>), certmail_store::StoreError> {
+    let store = s.account.ctx.store.as_ref();
+    let (Some(&first), Some(&last)) = (uids.first(), uids.last()) else {
+        return Ok((0, Vec::new()));
+    };
+    let mut pairs = Vec::new();
+    let mut validity = 0;
+    for meta in store
+        .messages(&source.owner, &source.name, first..=last)
+        .await?
+    {
+        if uids.binary_search(&meta.uid).is_err() {
+            continue;
+        }
+        let message = certmail_store::NewMessage {
+            body: store.message_body(&source.owner, &meta.blob).await?,
+            flags: crate::shared::allowed_flags(target.rights, meta.flags.clone()),
+            internal_date: meta.internal_date,
+        };
+        let (uid_validity, new_uid, _) = store.append(&target.owner, &target.name, message).await?;
+        validity = uid_validity;
+        pairs.push((meta.uid, new_uid));
+    }
+    if is_move {
+        let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+        let deleted = vec!["\\Deleted".to_owned()];
+        let change = certmail_store::FlagChange {
+            uids: moved.clone(),
+            op: certmail_store::FlagOp::Add,
+            flags: deleted,
+            unchanged_since: None,
+        };
+        store.set_flags(&source.owner, &source.name, change).await?;
+        store
+            .expunge(&source.owner, &source.name, Some(&moved))
+            .await?;
+    }
+    Ok((validity, pairs))
 }
 
 fn copy_uid(uid_validity: u32, pairs: &[(u32, u32)]) -> Option<Code<'static>> {
@@ -144,10 +221,11 @@ fn copy_uid(uid_validity: u32, pairs: &[(u32, u32)]) -> Option<Code<'static>> {
     })
 }
 
-/// The bytes a COPY of `uids` adds to the account (MOVE adds none).
+/// The bytes a COPY of `uids` adds to the target's account (a MOVE within one account
+/// adds none).
 async fn copied_size(
     s: &SignedIn,
-    mailbox: &str,
+    mailbox: &crate::shared::Target,
     uids: &[u32],
 ) -> Result<u64, certmail_store::StoreError> {
     if s.account.ctx.settings.quota_bytes == 0 {
@@ -160,7 +238,7 @@ async fn copied_size(
         .account
         .ctx
         .store
-        .messages(s.account_id(), mailbox, first..=last)
+        .messages(&mailbox.owner, &mailbox.name, first..=last)
         .await?;
     Ok(metas
         .iter()

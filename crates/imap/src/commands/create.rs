@@ -69,12 +69,29 @@ async fn create_named(
         return Outcome::Done;
     }
     let store = s.account.ctx.store.as_ref();
+    let target = match crate::shared::resolve_new(store, &s.account.record, &name).await {
+        Ok(target) => target,
+        Err(e) => {
+            store_error(out, tag, "CREATE", &e);
+            return Outcome::Done;
+        }
+    };
+    // RFC 4314 §4: CREATE needs "k" on the parent.
+    if !target.require('k', "create mailboxes", out, &tag) {
+        return Outcome::Done;
+    }
     match store
-        .create_mailbox(s.account_id(), &name, special_use)
+        .create_mailbox(&target.owner, &target.name, special_use)
         .await
     {
         Ok(_) => {
-            s.publish(Change::MailboxCreated { mailbox: name });
+            if target.shared {
+                crate::shared::audit_use(s, &target, "CREATE").await;
+            }
+            let change = Change::MailboxCreated {
+                mailbox: target.name,
+            };
+            s.publish_on(&target.owner, change);
             out.ok(tag, None, "CREATE completed");
         }
         Err(e) => store_error(out, tag, "CREATE", &e),

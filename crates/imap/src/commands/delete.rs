@@ -23,13 +23,34 @@ pub async fn delete(
         out.no_code(tag, "CANNOT", "INBOX cannot be deleted");
         return Outcome::Done;
     }
-    if s.selected.as_ref().is_some_and(|sel| sel.name == name) {
+    let store = s.account.ctx.store.as_ref();
+    let target = match crate::shared::resolve(store, &s.account.record, &name).await {
+        Ok(target) => target,
+        Err(e) => {
+            store_error(out, tag, "DELETE", &e);
+            return Outcome::Done;
+        }
+    };
+    // RFC 4314 §4: DELETE needs "x".
+    if !target.require('x', "delete the mailbox", out, &tag) {
+        return Outcome::Done;
+    }
+    if s.selected
+        .as_ref()
+        .is_some_and(|sel| sel.name == target.name && sel.owner == target.owner)
+    {
         s.set_selected(None);
     }
     let store = s.account.ctx.store.as_ref();
-    match store.delete_mailbox(s.account_id(), &name).await {
+    match store.delete_mailbox(&target.owner, &target.name).await {
         Ok(()) => {
-            s.publish(Change::MailboxDeleted { mailbox: name });
+            if target.shared {
+                crate::shared::audit_use(s, &target, "DELETE").await;
+            }
+            let change = Change::MailboxDeleted {
+                mailbox: target.name,
+            };
+            s.publish_on(&target.owner, change);
             out.ok(tag, None, "DELETE completed");
         }
         Err(e) => store_error(out, tag, "DELETE", &e),

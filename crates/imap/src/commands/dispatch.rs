@@ -216,23 +216,35 @@ pub fn store_error(out: &mut Out, tag: Tag<'static>, what: &str, error: &StoreEr
     }
 }
 
-/// The existing mailbox an APPEND, COPY or MOVE adds to, as a store name. A missing one is
-/// not created: the client is answered `NO [TRYCREATE]` (RFC 3501 §6.3.11, §6.4.7), so it
-/// may CREATE and retry, and `None` is returned.
+/// The existing mailbox an APPEND, COPY or MOVE adds to, resolved
+/// ([`crate::shared::resolve`]), on which the user holds "i" (RFC 4314 §4). A missing one
+/// is not created: the client is answered `NO [TRYCREATE]` (RFC 3501 §6.3.11, §6.4.7), so
+/// it may CREATE and retry, and `None` is returned; without "i", `NO [NOPERM]`.
 pub async fn existing_target(
     s: &crate::account::SignedIn,
     out: &mut crate::out::Out,
     tag: &Tag<'static>,
     command: &str,
     mailbox: &imap_codec::imap_types::mailbox::Mailbox<'static>,
-) -> Option<String> {
+) -> Option<crate::shared::Target> {
     use imap_codec::imap_types::response::Code;
     let Ok(name) = crate::proto::mailbox_name::decode_mailbox(mailbox) else {
         out.no(tag.clone(), Some(Code::TryCreate), "No such mailbox");
         return None;
     };
-    match s.account.ctx.store.mailbox(s.account_id(), &name).await {
-        Ok(Some(_)) => Some(name),
+    let store = s.account.ctx.store.as_ref();
+    let found = match crate::shared::resolve(store, &s.account.record, &name).await {
+        Ok(target) => store
+            .mailbox(&target.owner, &target.name)
+            .await
+            .map(|m| m.map(|_| target)),
+        Err(StoreError::MailboxNotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(Some(target)) => target
+            .require('i', "add messages", out, tag)
+            .then_some(target),
         Ok(None) => {
             out.no(
                 tag.clone(),

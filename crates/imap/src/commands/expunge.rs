@@ -22,6 +22,11 @@ pub async fn expunge(
         out.no_code(tag, "READ-ONLY", "The mailbox is read-only (EXAMINE)");
         return Outcome::Done;
     }
+    // RFC 4314 §4: EXPUNGE needs "e".
+    let target = crate::shared::Target::selected(selected, s.account_id());
+    if !target.require('e', "expunge messages", out, &tag) {
+        return Outcome::Done;
+    }
     let name = selected.name.clone();
     let only: Option<Vec<u32>> = uid_set.map(|set| {
         selected
@@ -31,7 +36,10 @@ pub async fn expunge(
             .collect()
     });
     let store = s.account.ctx.store.as_ref();
-    let uids = match store.expunge(s.account_id(), &name, only.as_deref()).await {
+    let uids = match store
+        .expunge(s.selected_owner(), &name, only.as_deref())
+        .await
+    {
         Ok(uids) => uids,
         Err(e) => {
             store_error(out, tag, "EXPUNGE", &e);
@@ -44,7 +52,7 @@ pub async fn expunge(
         }
     }
     if !uids.is_empty() {
-        s.publish(Change::Expunged {
+        s.publish_selected(Change::Expunged {
             mailbox: name,
             uids,
         });

@@ -1,8 +1,8 @@
-//! The commands our own parser read (`proto::ext`): LIST, CREATE, SEARCH RETURN and those
+//! The commands our own parser read (`proto::ext`): LIST, CREATE, the ACL commands, SEARCH RETURN and those
 //! using `$` (RFC 5182), run like the others (`dispatch`), with the selected mailbox's
 //! updates told after them.
 
-use super::{Outcome, create, dispatch, dispatch::announce_updates, list_extended, search};
+use super::{Outcome, acl, create, dispatch, dispatch::announce_updates, list_extended, search};
 use crate::proto::ext::{
     self, ExtBody, ExtCommand, SavedResultCommand, encode::sequence_set, searchres::substitute,
 };
@@ -14,6 +14,7 @@ pub async fn run(s: &mut SignedIn, out: &mut Out, command: ExtCommand) -> Outcom
     let (outcome, allow_expunge) = match command.body {
         ExtBody::List(request) => (list_extended::list(s, out, tag, &request).await, true),
         ExtBody::Create(request) => (create::create_with_use(s, out, tag, &request).await, true),
+        ExtBody::Acl(request) => (acl::acl(s, out, tag, &request).await, true),
         ExtBody::Search(_) | ExtBody::SavedResult(_) if s.selected.is_none() => {
             out.bad(tag, "Select a mailbox first");
             return Outcome::Bad;

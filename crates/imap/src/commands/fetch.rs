@@ -208,14 +208,16 @@ impl FetchJob {
         let name = selected.name.clone();
         let read_only = selected.read_only;
         let store = s.account.ctx.store.as_ref();
-        let metas: HashMap<u32, MessageMeta> =
-            match store.messages(s.account_id(), &name, first..=last).await {
-                Ok(metas) => metas.into_iter().map(|m| (m.uid, m)).collect(),
-                Err(e) => {
-                    store_error(out, tag, "FETCH", &e);
-                    return Err(Outcome::Done);
-                }
-            };
+        let metas: HashMap<u32, MessageMeta> = match store
+            .messages(s.selected_owner(), &name, first..=last)
+            .await
+        {
+            Ok(metas) => metas.into_iter().map(|m| (m.uid, m)).collect(),
+            Err(e) => {
+                store_error(out, tag, "FETCH", &e);
+                return Err(Outcome::Done);
+            }
+        };
         let mut job = FetchJob {
             tag,
             reads: reads_for(&items),
@@ -243,6 +245,10 @@ impl FetchJob {
         s: &mut SignedIn,
         name: &str,
     ) -> Result<(), certmail_store::StoreError> {
+        // RFC 4314 §4: without "s" a body fetch leaves \Seen alone.
+        if !s.selected.as_ref().is_some_and(|sel| sel.rights.has('s')) {
+            return Ok(());
+        }
         let unseen: Vec<u32> = self
             .targets
             .iter()
@@ -262,7 +268,7 @@ impl FetchJob {
             .account
             .ctx
             .store
-            .set_flags(s.account_id(), name, change)
+            .set_flags(s.selected_owner(), name, change)
             .await?;
         for update in result.updated {
             if let Some(meta) = self.metas.get_mut(&update.uid) {
@@ -272,7 +278,7 @@ impl FetchJob {
                 if let Some(sel) = &mut s.selected {
                     sel.set_entry_flags(update.uid, meta.flags.clone(), meta.modseq);
                 }
-                s.publish(Change::Flags {
+                s.publish_selected(Change::Flags {
                     mailbox: name.to_owned(),
                     uid: update.uid,
                     modseq: meta.modseq,
@@ -326,7 +332,7 @@ impl FetchJob {
         if let Ok(headers) = header_blocks(
             s.account.ctx.store.as_ref(),
             &s.account.ctx.headers,
-            s.account_id(),
+            s.selected_owner(),
             &blobs,
         )
         .await
@@ -359,9 +365,17 @@ impl FetchJob {
             Reads::Nothing => Ok(Vec::new()),
             Reads::Header => match self.headers_ahead.remove(&uid) {
                 Some(header) => Ok(header),
-                None => header_of(store, &s.account.ctx.headers, s.account_id(), &meta.blob).await,
+                None => {
+                    header_of(
+                        store,
+                        &s.account.ctx.headers,
+                        s.selected_owner(),
+                        &meta.blob,
+                    )
+                    .await
+                }
             },
-            Reads::Message => store.message_body(s.account_id(), &meta.blob).await,
+            Reads::Message => store.message_body(s.selected_owner(), &meta.blob).await,
         };
         let raw = match read {
             Ok(raw) => raw,

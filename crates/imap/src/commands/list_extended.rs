@@ -64,13 +64,20 @@ pub async fn list(
             .map(|subscribed| (mailboxes, subscribed)),
         Err(e) => Err(e),
     };
-    let (mailboxes, subscriptions) = match listed {
+    let (mut mailboxes, subscriptions) = match listed {
         Ok(listed) => listed,
         Err(e) => {
             store_error(out, tag, "LIST", &e);
             return Outcome::Done;
         }
     };
+    match shared_records(s).await {
+        Ok(shared) => mailboxes.extend(shared),
+        Err(e) => {
+            store_error(out, tag, "LIST", &e);
+            return Outcome::Done;
+        }
+    }
     let nodes = with_parents(&mailboxes, &subscriptions);
     for (mailbox, node) in &nodes {
         if full.iter().any(|p| name::list_matches(p, mailbox)) {
@@ -79,6 +86,27 @@ pub async fn list(
     }
     out.ok(tag, None, "LIST completed");
     Outcome::Done
+}
+
+/// The mailboxes others shared with the user and let them see ("l", RFC 4314 §4), named
+/// as the client sees them (`Other Users/<owner>/<name>`); the parent levels come from
+/// [`with_parents`] as names without a mailbox.
+async fn shared_records(s: &SignedIn) -> Result<Vec<StoredMailbox>, certmail_store::StoreError> {
+    let store = s.account.ctx.store.as_ref();
+    let mut records = Vec::new();
+    for target in crate::shared::visible_shared(store, &s.account.record).await? {
+        if !target.rights.has('l') {
+            continue;
+        }
+        if let Some(mut record) = store.mailbox(&target.owner, &target.name).await? {
+            record.name = target.client_name();
+            record.subscribed = false;
+            // Another person's Sent or Trash is not the user's own.
+            record.special_use = None;
+            records.push(record);
+        }
+    }
+    Ok(records)
 }
 
 /// RFC 5258 §3: whether `node` meets the criteria of the selection options (none: every
@@ -145,9 +173,20 @@ async fn list_one(
         let attrs: Vec<&str> = attributes.iter().map(String::as_str).collect();
         out.raw_line(list_line(&attrs, MAILBOX_DELIMITER, &wire, &child_info));
     }
-    // RFC 5819 §2: STATUS for each listed mailbox that can be selected.
+    // RFC 5819 §2: STATUS for each listed mailbox that can be selected (another
+    // person's only with "r", as STATUS needs).
     if let (Some(items), Some(record)) = (&req.returns.status, node.record) {
-        match status_values(s, record, items).await {
+        let mut record = record.clone();
+        let mut owner = s.account_id().to_owned();
+        if let Some((other, store_name)) = crate::shared::split_other_users(mailbox) {
+            let store = s.account.ctx.store.as_ref();
+            let rights = crate::shared::rights_on(store, &s.account.record, other, store_name);
+            if !rights.await.is_ok_and(|r| r.has('r')) {
+                return;
+            }
+            (owner, record.name) = (other.to_owned(), store_name.to_owned());
+        }
+        match status_values(s, &owner, &record, items).await {
             Ok(values) => out.data(Data::Status {
                 mailbox: name::encode_mailbox(mailbox),
                 items: Cow::Owned(values),

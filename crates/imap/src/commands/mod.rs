@@ -19,6 +19,7 @@
 //! CREATE, SEARCH RETURN and those using `$`). COMPRESS (RFC 4978) is `server::compress`.
 //! None of them imports the driver.
 
+pub mod acl;
 pub mod append;
 pub mod close;
 pub mod copy;

@@ -71,14 +71,14 @@ pub async fn select_resync(
     let store = s.account.ctx.store.as_ref();
     let since = request.modseq.get();
     let gone: Vec<u32> = store
-        .expunged_since(s.account_id(), &selected.name, since)
+        .expunged_since(s.selected_owner(), &selected.name, since)
         .await?
         .into_iter()
         .filter(|&u| request.knows(u))
         .collect();
     out.extend(vanished(&gone, true));
     for meta in store
-        .changed_since(s.account_id(), &selected.name, since)
+        .changed_since(s.selected_owner(), &selected.name, since)
         .await?
     {
         if !request.knows(meta.uid) {
@@ -105,7 +105,7 @@ pub async fn fetch_vanished(
         .account
         .ctx
         .store
-        .expunged_since(s.account_id(), &selected.name, since)
+        .expunged_since(s.selected_owner(), &selected.name, since)
         .await?
         .into_iter()
         .filter(|&u| set_contains(set, u, u32::MAX))

@@ -27,10 +27,33 @@ pub async fn rename(
         return Outcome::Done;
     }
     let store = s.account.ctx.store.as_ref();
-    match store.rename_mailbox(s.account_id(), &from, &to).await {
+    let (source, target) = match targets(s, &from, &to).await {
+        Ok(pair) => pair,
+        Err(e) => {
+            store_error(out, tag, "RENAME", &e);
+            return Outcome::Done;
+        }
+    };
+    // RFC 4314 §4: RENAME needs "x" on the mailbox and "k" on the new parent.
+    if !source.require('x', "rename the mailbox", out, &tag)
+        || !target.require('k', "create mailboxes", out, &tag)
+    {
+        return Outcome::Done;
+    }
+    if source.owner != target.owner {
+        let why = "A mailbox cannot move between two people's accounts; copy its messages instead";
+        out.no_code(tag, "CANNOT", why);
+        return Outcome::Done;
+    }
+    let (owner, from, to) = (source.owner.clone(), source.name.clone(), target.name);
+    match store.rename_mailbox(&owner, &from, &to).await {
         Ok(()) => {
+            if source.shared {
+                crate::shared::audit_use(s, &source, "RENAME").await;
+            }
             if let Some(sel) = &mut s.selected
                 && sel.name == from
+                && sel.owner == owner
             {
                 if from == certmail_store::INBOX {
                     // RFC 3501 §6.3.5: INBOX's messages moved out; tell the client.
@@ -40,10 +63,22 @@ pub async fn rename(
                     s.account.changes.set_mailbox(Some(&to));
                 }
             }
-            s.publish(Change::MailboxRenamed { from, to });
+            s.publish_on(&owner, Change::MailboxRenamed { from, to });
             out.ok(tag, None, "RENAME completed");
         }
         Err(e) => store_error(out, tag, "RENAME", &e),
     }
     Outcome::Done
+}
+
+/// The mailbox to rename and its new name, each with the user's rights.
+async fn targets(
+    s: &SignedIn,
+    from: &str,
+    to: &str,
+) -> Result<(crate::shared::Target, crate::shared::Target), certmail_store::StoreError> {
+    let store = s.account.ctx.store.as_ref();
+    let source = crate::shared::resolve(store, &s.account.record, from).await?;
+    let target = crate::shared::resolve_new(store, &s.account.record, to).await?;
+    Ok((source, target))
 }

@@ -192,7 +192,7 @@ async fn matching(
         return None;
     };
     let store = s.account.ctx.store.as_ref();
-    let account = s.account_id();
+    let account = s.selected_owner();
     let metas = match store.messages(account, &selected.name, 1..=u32::MAX).await {
         Ok(metas) => metas,
         Err(e) => {
@@ -251,7 +251,7 @@ pub(crate) async fn scan(
         max_seq: selected.len(),
         max_uid: selected.max_uid(),
     };
-    let (store, account) = (s.account.ctx.store.as_ref(), s.account_id());
+    let (store, account) = (s.account.ctx.store.as_ref(), s.selected_owner());
     for chunk in listed.chunks(reads.chunk()) {
         let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
         let contents = match read_contents(store, &s.account.ctx.headers, account, &blobs, reads)

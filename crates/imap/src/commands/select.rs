@@ -49,7 +49,7 @@ pub async fn select(
     let info = select_info(&mut selected, &record);
     let command = if read_only { "EXAMINE" } else { "SELECT" };
     let mut responses =
-        crate::commands::select_reply::responses(&info, tag.clone(), read_only, command);
+        crate::commands::select_reply::responses(&info, tag.clone(), selected.read_only, command);
     // The tagged OK goes last, after what follows.
     let tagged = responses.pop();
     if let Some(request) = &resync {
@@ -99,7 +99,21 @@ async fn open(
     read_only: bool,
 ) -> Option<(certmail_store::Mailbox, Selected)> {
     let store = s.account.ctx.store.as_ref();
-    let record = match store.mailbox(s.account_id(), name).await {
+    let command = if read_only { "EXAMINE" } else { "SELECT" };
+    let target = match crate::shared::resolve(store, &s.account.record, name).await {
+        Ok(target) => target,
+        Err(e) => {
+            store_error(out, tag.clone(), command, &e);
+            return None;
+        }
+    };
+    // RFC 4314 §4: SELECT and EXAMINE need "r"; without any right to change something the
+    // mailbox opens read-only.
+    if !target.require('r', "read messages", out, tag) {
+        return None;
+    }
+    let read_only = read_only || !"swte".chars().any(|r| target.rights.has(r));
+    let record = match store.mailbox(&target.owner, &target.name).await {
         Ok(Some(record)) => record,
         Ok(None) => {
             out.no_code(tag.clone(), "NONEXISTENT", "No such mailbox");
@@ -111,8 +125,14 @@ async fn open(
         }
     };
     let recent = &s.account.ctx.recent;
-    match Selected::load(store, s.account_id(), &record, read_only, recent).await {
-        Ok(selected) => Some((record, selected)),
+    match Selected::load(store, &target.owner, &record, read_only, recent).await {
+        Ok(mut selected) => {
+            selected.rights = target.rights;
+            if target.shared {
+                crate::shared::audit_use(s, &target, command).await;
+            }
+            Some((record, selected))
+        }
         Err(e) => {
             store_error(out, tag.clone(), "SELECT", &e);
             None

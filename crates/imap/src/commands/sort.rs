@@ -127,7 +127,7 @@ pub async fn candidates(
         return Err(Outcome::Bad);
     };
     let store = s.account.ctx.store.as_ref();
-    let account = s.account_id();
+    let account = s.selected_owner();
     let failed = |out: &mut Out, e: certmail_store::StoreError| {
         store_error(out, tag.clone(), command, &e);
         Outcome::Done

@@ -29,7 +29,18 @@ pub async fn status(
         return Outcome::Done;
     };
     let store = s.account.ctx.store.as_ref();
-    let record = match store.mailbox(s.account_id(), &name).await {
+    let target = match crate::shared::resolve(store, &s.account.record, &name).await {
+        Ok(target) => target,
+        Err(e) => {
+            store_error(out, tag, "STATUS", &e);
+            return Outcome::Done;
+        }
+    };
+    // RFC 4314 §4: STATUS needs "r".
+    if !target.require('r', "read the status", out, &tag) {
+        return Outcome::Done;
+    }
+    let record = match store.mailbox(&target.owner, &target.name).await {
         Ok(Some(record)) => record,
         Ok(None) => {
             out.no_code(tag, "NONEXISTENT", "No such mailbox");
@@ -40,7 +51,7 @@ pub async fn status(
             return Outcome::Done;
         }
     };
-    match status_values(s, &record, items).await {
+    match status_values(s, &target.owner, &record, items).await {
         Ok(values) => {
             out.data(Data::Status {
                 mailbox: name::encode_mailbox(&name),
@@ -53,9 +64,10 @@ pub async fn status(
     Outcome::Done
 }
 
-/// The values of `items` for one mailbox.
+/// The values of `items` for one mailbox of `owner`.
 pub async fn status_values(
     s: &mut SignedIn,
+    owner: &str,
     record: &StoredMailbox,
     items: &[StatusDataItemName],
 ) -> Result<Vec<StatusDataItem>, StoreError> {
@@ -70,20 +82,14 @@ pub async fn status_values(
     });
     let metas = if needs_messages {
         let store = s.account.ctx.store.as_ref();
-        store
-            .messages(s.account_id(), &record.name, 1..=u32::MAX)
-            .await?
+        store.messages(owner, &record.name, 1..=u32::MAX).await?
     } else {
         Vec::new()
     };
     let count = |pred: &dyn Fn(&certmail_store::MessageMeta) -> bool| {
         u32::try_from(metas.iter().filter(|m| pred(m)).count()).unwrap_or(u32::MAX)
     };
-    let claimed = s
-        .account
-        .ctx
-        .recent
-        .peek(s.account_id(), record.uid_validity);
+    let claimed = s.account.ctx.recent.peek(owner, record.uid_validity);
     let mut values = Vec::new();
     for item in items {
         let value = match item {

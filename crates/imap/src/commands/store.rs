@@ -36,6 +36,28 @@ pub struct StoreRequest<'a> {
     pub modifiers: &'a [StoreModifier],
 }
 
+/// RFC 4314 §4: whether the user may change these flags: `\Seen` needs "s", `\Deleted`
+/// "t", any other flag "w"; replacing the flags (FLAGS) changes every kind, so it needs all
+/// three. Otherwise `NO [NOPERM]` is in `out`.
+fn may_store(
+    selected: &crate::mailbox::Selected,
+    kind: StoreType,
+    flags: &[String],
+    out: &mut Out,
+    tag: &Tag<'static>,
+) -> bool {
+    let needed: Vec<char> = match kind {
+        StoreType::Replace => vec!['s', 'w', 't'],
+        StoreType::Add | StoreType::Remove => {
+            flags.iter().map(|f| crate::shared::flag_right(f)).collect()
+        }
+    };
+    let target = crate::shared::Target::selected(selected, "");
+    needed
+        .into_iter()
+        .all(|right| target.require(right, "change these flags", out, tag))
+}
+
 /// STORE: changes flags in the store, then tells the client (unless .SILENT).
 pub async fn store(
     s: &mut SignedIn,
@@ -66,6 +88,10 @@ pub async fn store(
         out.no_code(tag, "READ-ONLY", "The mailbox is read-only (EXAMINE)");
         return Outcome::Done;
     }
+    let flags = strings_of(&client_flags(request.flags));
+    if !may_store(selected, request.kind, &flags, out, &tag) {
+        return Outcome::Done;
+    }
     let name = selected.name.clone();
     let targets: Vec<(u32, u32)> = selected
         .resolve(request.set, request.uid)
@@ -73,7 +99,6 @@ pub async fn store(
         .map(|(seq, e)| (*seq, e.uid))
         .collect();
     let uids: Vec<u32> = targets.iter().map(|&(_, u)| u).collect();
-    let flags = strings_of(&client_flags(request.flags));
     let store = s.account.ctx.store.as_ref();
     let change = FlagChange {
         uids,
@@ -81,7 +106,7 @@ pub async fn store(
         flags,
         unchanged_since,
     };
-    let result = match store.set_flags(s.account_id(), &name, change).await {
+    let result = match store.set_flags(s.selected_owner(), &name, change).await {
         Ok(result) => result,
         Err(e) => {
             store_error(out, tag, "STORE", &e);
@@ -131,7 +156,7 @@ fn apply_update(s: &mut SignedIn, mailbox: &str, seq: u32, update: &FlagUpdate) 
         .and_then(|sel| sel.entries().get(seq as usize - 1))
         .map(|e| e.modseq);
     if before != Some(update.modseq) {
-        s.publish(Change::Flags {
+        s.publish_selected(Change::Flags {
             mailbox: mailbox.to_owned(),
             uid: update.uid,
             modseq: update.modseq,

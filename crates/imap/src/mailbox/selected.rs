@@ -36,8 +36,13 @@ pub struct Entry {
 /// The selected mailbox (SELECT or EXAMINE).
 #[derive(Debug)]
 pub struct Selected {
-    /// The store name.
+    /// The store name (in the owner's account).
     pub name: String,
+    /// The account owning the mailbox: the user's own, or another's that shared it
+    /// ([`crate::shared`]).
+    pub owner: String,
+    /// What the user may do in it (every right in their own mailboxes).
+    pub rights: certmail_store::Rights,
     /// EXAMINE, or SELECT of a mailbox we may not change.
     pub read_only: bool,
     /// UIDVALIDITY.
@@ -77,6 +82,8 @@ impl Selected {
         };
         Ok(Selected {
             name: mailbox.name.clone(),
+            owner: account.to_owned(),
+            rights: certmail_store::Rights::ALL,
             read_only,
             uid_validity: mailbox.uid_validity,
             recent: metas

@@ -83,7 +83,7 @@ pub fn capabilities(
 }
 
 /// RFC 7162 QRESYNC, RFC 3516 BINARY, RFC 9208 QUOTA, RFC 5256 SORT/THREAD, RFC 4978
-/// COMPRESS: each added here once implemented and tested.
+/// COMPRESS, RFC 4314 ACL: each added here once implemented and tested.
 fn newer_extensions() -> Vec<Capability<'static>> {
     [
         "QRESYNC",
@@ -94,6 +94,10 @@ fn newer_extensions() -> Vec<Capability<'static>> {
         "THREAD=ORDEREDSUBJECT",
         "THREAD=REFERENCES",
         "COMPRESS=DEFLATE",
+        // RFC 4314: access control lists, with the rights split as RFC 4314 §2.1.1 names
+        // them (t, e, x and k).
+        "ACL",
+        "RIGHTS=texk",
     ]
     .into_iter()
     .map(other)
@@ -163,7 +167,7 @@ mod tests {
             caps,
             "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN \
              SPECIAL-USE CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT THREAD=ORDEREDSUBJECT \
-             THREAD=REFERENCES COMPRESS=DEFLATE APPENDLIMIT=52428800 ESEARCH SEARCHRES LIST-EXTENDED \
+             THREAD=REFERENCES COMPRESS=DEFLATE ACL RIGHTS=texk APPENDLIMIT=52428800 ESEARCH SEARCHRES LIST-EXTENDED \
              LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE SASL-IR AUTH=PLAIN"
         );
         let after = names(CapabilityPhase::Authenticated).join(" ");

@@ -15,6 +15,7 @@
 //! through [`Fixture::stored_bodies`].
 
 pub mod accounts;
+pub mod acl;
 pub mod delivery;
 pub mod mailboxes;
 pub mod messages;
@@ -185,6 +186,9 @@ macro_rules! conformance_tests {
             mailboxes::delete_removes_messages_but_not_children,
             mailboxes::subscriptions,
             mailboxes::subscriptions_outlive_their_mailboxes,
+            acl::acl_entries_are_set_replaced_and_removed,
+            acl::acl_follows_renames_and_goes_with_deletes,
+            acl::seen_is_kept_per_reader,
             messages::append_and_read_back,
             messages::bodies_are_private_to_their_accounts,
             messages::flags_with_modseq_and_unchanged_since,

@@ -158,6 +158,7 @@ impl Inner {
                 for key in self.t.subscriptions.scan_prefix(account_prefix(&id)).keys() {
                     self.t.subscriptions.remove(key?)?;
                 }
+                self.forget_grantee(&id)?;
                 return self.remove_account_record(&id);
             }
         }

@@ -4,6 +4,7 @@
 use std::ops::RangeInclusive;
 
 use super::SledStore;
+use crate::acl::{AclEntry, Rights, SharedMailbox};
 use crate::error::StoreError;
 use crate::model::{
     Account, Alias, AuditEvent, BlobId, CertBinding, CopyUid, Delivery, DeliveryReceipt, Device,
@@ -131,6 +132,45 @@ impl MailboxStore for SledStore {
     async fn subscriptions(&self, account: &str) -> R<Vec<String>> {
         let account = account.to_lowercase();
         self.read(move |i| i.subscriptions(&account)).await
+    }
+
+    async fn set_acl(&self, owner: &str, mailbox: &str, identifier: &str, rights: Rights) -> R<()> {
+        let (owner, mailbox) = (owner.to_lowercase(), mailbox.to_owned());
+        let identifier = identifier.to_owned();
+        self.write(move |i| i.set_acl(&owner, &mailbox, &identifier, rights))
+            .await
+    }
+
+    async fn acl(&self, owner: &str, mailbox: &str) -> R<Vec<AclEntry>> {
+        let (owner, mailbox) = (owner.to_lowercase(), mailbox.to_owned());
+        self.read(move |i| i.acl(&owner, &mailbox)).await
+    }
+
+    async fn shared_with(&self, identifiers: &[String]) -> R<Vec<SharedMailbox>> {
+        let identifiers = identifiers.to_vec();
+        self.read(move |i| i.shared_with(&identifiers)).await
+    }
+
+    async fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> R<Vec<u32>> {
+        let (owner, mailbox, reader) =
+            (owner.to_lowercase(), mailbox.to_owned(), reader.to_owned());
+        self.read(move |i| i.seen_by(&owner, &mailbox, &reader))
+            .await
+    }
+
+    async fn set_seen_by(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        reader: &str,
+        uids: &[u32],
+        seen: bool,
+    ) -> R<()> {
+        let (owner, mailbox, reader) =
+            (owner.to_lowercase(), mailbox.to_owned(), reader.to_owned());
+        let uids = uids.to_vec();
+        self.write(move |i| i.set_seen_by(&owner, &mailbox, &reader, &uids, seen))
+            .await
     }
 
     async fn append(

@@ -315,7 +315,7 @@ impl Inner {
         account: &str,
         snapshots: &[MailboxSnapshot],
     ) -> Result<bool> {
-        self.with_message_trees(|mt| {
+        let removed = self.with_message_trees(|mt| {
             for snap in snapshots {
                 let key = mailbox_key(account, &snap.name);
                 let current = get::<Mailbox>(mt.mailboxes, &key)?;
@@ -339,7 +339,12 @@ impl Inner {
                 }
             }
             Ok(true)
-        })
+        })?;
+        if removed {
+            let ids: Vec<u64> = snapshots.iter().map(|s| s.mailbox.id).collect();
+            self.forget_access(&ids)?;
+        }
+        Ok(removed)
     }
 
     /// SUBSCRIBE checks that the mailbox exists (RFC 3501 §6.3.6 allows it); UNSUBSCRIBE

@@ -12,6 +12,8 @@
 //! - `queue`: id → `QueueEntry`; `audit`: (time, seq) → `AuditEvent`; `audit_idx`;
 //! - `devices`: (account, SPKI hash, network) → `Device`;
 //! - `scripts`: (account, name) → sealed Sieve script; `active_scripts`: account → name.
+//! - `acl`: (mailbox id, identifier) → (owner, rights); `seen`: (mailbox id, reader) →
+//!   UIDs that reader has seen in a mailbox shared with them (`acl.rs`).
 //!
 //! `backup.rs` writes and restores consistent snapshots of all trees.
 //!
@@ -20,6 +22,7 @@
 //! commit.
 
 mod accounts;
+mod acl;
 mod api;
 mod audit;
 mod backup;
@@ -99,6 +102,10 @@ pub(crate) struct Trees {
     pub(crate) scripts: Tree,
     /// The active Sieve script of each account: account → name.
     pub(crate) active_scripts: Tree,
+    /// Access control lists: (mailbox id, identifier) → (owner, rights); see `acl.rs`.
+    pub(crate) acl: Tree,
+    /// Per-reader `\Seen` of shared mailboxes: (mailbox id, reader) → UIDs.
+    pub(crate) seen: Tree,
 }
 
 impl Trees {
@@ -123,6 +130,8 @@ impl Trees {
             devices: db.open_tree("devices")?,
             scripts: db.open_tree("scripts")?,
             active_scripts: db.open_tree("active_scripts")?,
+            acl: db.open_tree("acl")?,
+            seen: db.open_tree("seen")?,
         })
     }
 }

@@ -4,6 +4,8 @@
 //! - `LIST` with selection options, several patterns and return options (RFC 5258,
 //!   RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE, RFC 9051 §6.3.9);
 //! - `CREATE name (USE (...))` (RFC 6154 §5.2);
+//! - the ACL commands SETACL, DELETEACL, GETACL, LISTRIGHTS and MYRIGHTS (RFC 4314 §3,
+//!   [`acl`]);
 //! - commands using `$`, the saved search result (RFC 5182 SEARCHRES, [`searchres`]).
 //!
 //! The driver ([`super::driver::Driver`]) looks at each command's first line with
@@ -11,6 +13,7 @@
 //! [`parse`] instead of imap-next, and reaches the session as an [`ExtCommand`]. STATUS
 //! SIZE and DELETED need no parser of ours: imap-codec's `ext_status_size` parses them.
 
+pub mod acl;
 mod create;
 pub mod encode;
 mod lexer;
@@ -47,6 +50,8 @@ pub enum ExtBody {
     List(ListRequest),
     /// `CREATE name [(USE (...))]`.
     Create(CreateRequest),
+    /// An RFC 4314 ACL command.
+    Acl(AclRequest),
     /// A command with `$` (RFC 5182), run once the saved result is written in.
     SavedResult(SavedResultCommand),
     /// A `[UID] SEARCH` in the standard form, collected here only because its first line
@@ -74,6 +79,7 @@ impl ExtBody {
             ExtBody::Search(_) => "SEARCH",
             ExtBody::List(_) => "LIST",
             ExtBody::Create(_) => "CREATE",
+            ExtBody::Acl(request) => request.name(),
             ExtBody::SavedResult(_) => "($ command)",
             ExtBody::Standard(_) => "SEARCH",
         }
@@ -169,6 +175,70 @@ pub struct CreateRequest {
     pub special_use: Vec<String>,
 }
 
+/// An RFC 4314 §3 command; mailbox names as sent, identifiers and rights as UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AclRequest {
+    /// `SETACL mailbox identifier [+|-]rights`.
+    SetAcl {
+        /// The mailbox, as sent.
+        mailbox: Vec<u8>,
+        /// Whose rights change.
+        identifier: String,
+        /// Replace, add or remove.
+        change: acl::RightsChange,
+        /// The rights, without the `+` or `-`.
+        rights: String,
+    },
+    /// `DELETEACL mailbox identifier`.
+    DeleteAcl {
+        /// The mailbox, as sent.
+        mailbox: Vec<u8>,
+        /// Whose entry goes.
+        identifier: String,
+    },
+    /// `GETACL mailbox`.
+    GetAcl {
+        /// The mailbox, as sent.
+        mailbox: Vec<u8>,
+    },
+    /// `LISTRIGHTS mailbox identifier`.
+    ListRights {
+        /// The mailbox, as sent.
+        mailbox: Vec<u8>,
+        /// Whose rights may be granted.
+        identifier: String,
+    },
+    /// `MYRIGHTS mailbox`.
+    MyRights {
+        /// The mailbox, as sent.
+        mailbox: Vec<u8>,
+    },
+}
+
+impl AclRequest {
+    /// The command's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AclRequest::SetAcl { .. } => "SETACL",
+            AclRequest::DeleteAcl { .. } => "DELETEACL",
+            AclRequest::GetAcl { .. } => "GETACL",
+            AclRequest::ListRights { .. } => "LISTRIGHTS",
+            AclRequest::MyRights { .. } => "MYRIGHTS",
+        }
+    }
+
+    /// The mailbox it is about, as sent.
+    pub fn mailbox(&self) -> &[u8] {
+        match self {
+            AclRequest::SetAcl { mailbox, .. }
+            | AclRequest::DeleteAcl { mailbox, .. }
+            | AclRequest::GetAcl { mailbox }
+            | AclRequest::ListRights { mailbox, .. }
+            | AclRequest::MyRights { mailbox } => mailbox,
+        }
+    }
+}
+
 /// The UTF-8 name of a mailbox (or pattern) as our parser read it: modified UTF-7 when it
 /// is ASCII (RFC 3501 §5.1.3), UTF-8 as it stands otherwise (RFC 9051 §5.1 allows UTF-8
 /// names); `INBOX` in any case is `INBOX`.
@@ -191,7 +261,7 @@ pub fn mailbox_name(wire: &[u8]) -> Result<String, crate::proto::mailbox_name::M
 pub struct SyntaxError(pub &'static str);
 
 /// Whether the command starting with `line` (its first line) is parsed by us rather than
-/// imap-next: every LIST and CREATE, SEARCH / UID SEARCH with RETURN, commands using `$`,
+/// imap-next: every LIST, CREATE and ACL command, SEARCH / UID SEARCH with RETURN, commands using `$`,
 /// and a SEARCH whose first line ends in a literal (a `$` may follow it, RFC 5182).
 pub fn claims(line: &[u8]) -> bool {
     let Some((_, names)) = command_head(line) else {
@@ -202,7 +272,11 @@ pub fn claims(line: &[u8]) -> bool {
             .get(i)
             .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()))
     };
-    if is(0, "LIST") || is(0, "CREATE") || searchres::uses_saved_result(line) {
+    if is(0, "LIST")
+        || is(0, "CREATE")
+        || acl::NAMES.iter().any(|name| is(0, name))
+        || searchres::uses_saved_result(line)
+    {
         return true;
     }
     let search = is(0, "SEARCH") || (is(0, "UID") && is(1, "SEARCH"));
@@ -254,6 +328,8 @@ pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
         ExtBody::List(list::parse(&mut c)?)
     } else if c.keyword("CREATE") {
         ExtBody::Create(create::parse(&mut c)?)
+    } else if let Some(name) = acl::NAMES.into_iter().find(|name| c.keyword(name)) {
+        ExtBody::Acl(acl::parse(&mut c, name)?)
     } else {
         return Err(SyntaxError("not a command this parser reads"));
     };

@@ -1,0 +1,92 @@
+//! Admin requests about shared mailboxes: `certmail mailbox share ACCOUNT/MAILBOX --to ID
+//! --rights RIGHTS` (or `--revoke`), the RFC 4314 ACL of one mailbox. The request is
+//! audited like every change (`service::execute`); the people it concerns see the change
+//! at their next command, since IMAP reads the ACL each time.
+
+use certmail_store::acl::normalize_identifier;
+use certmail_store::{Rights, StoreError};
+use serde_json::json;
+
+use super::Response;
+use super::context::AdminContext;
+
+/// `mailbox share`: sets (or, with `revoke`, removes) what `to` may do on the mailbox.
+pub(super) async fn share(
+    ctx: &AdminContext,
+    target: &str,
+    to: &str,
+    rights: &str,
+    revoke: bool,
+) -> anyhow::Result<Response> {
+    let Some((owner, mailbox)) = target.split_once('/') else {
+        return Ok(Response::fail(
+            "invalid",
+            format!("{target:?}: name the mailbox as ACCOUNT/MAILBOX, e.g. hong/INBOX"),
+        ));
+    };
+    let owner = owner.trim().to_lowercase();
+    let store = &ctx.store;
+    if store.account(&owner).await?.is_none() {
+        return Ok(Response::fail("not_found", format!("no account {owner}")));
+    }
+    let identifier = match normalize_identifier(to) {
+        Ok(id) => id,
+        Err(e) => return Ok(Response::fail("invalid", e.to_string())),
+    };
+    if identifier == owner {
+        return Ok(Response::fail(
+            "invalid",
+            format!("{owner} owns {mailbox} and always holds every right"),
+        ));
+    }
+    if !identifier.contains(':')
+        && identifier != "anyone"
+        && store.account(&identifier).await?.is_none()
+    {
+        return Ok(Response::fail(
+            "not_found",
+            format!("no account {identifier}; give an account id, org:ORGANISATION or anyone"),
+        ));
+    }
+    let rights = if revoke {
+        Rights::NONE
+    } else {
+        match Rights::parse(rights) {
+            Ok(r) if !r.is_empty() => r,
+            Ok(_) => {
+                return Ok(Response::fail(
+                    "invalid",
+                    "give --rights (letters of lrswipkxtea, e.g. lrs to read) or --revoke",
+                ));
+            }
+            Err(e) => return Ok(Response::fail("invalid", e.to_string())),
+        }
+    };
+    match store.set_acl(&owner, mailbox, &identifier, rights).await {
+        Ok(()) => {}
+        Err(StoreError::MailboxNotFound(_)) => {
+            return Ok(Response::fail(
+                "not_found",
+                format!("{owner} has no mailbox {mailbox}"),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let entries: Vec<_> = store
+        .acl(&owner, mailbox)
+        .await?
+        .into_iter()
+        .map(|e| json!({ "identifier": e.identifier, "rights": e.rights.to_string() }))
+        .collect();
+    let message = if revoke {
+        format!("{identifier} no longer has access to {owner}/{mailbox}")
+    } else {
+        format!(
+            "{identifier} may now use {owner}/{mailbox} with rights {rights} (as Other Users/{owner}/{mailbox})"
+        )
+    };
+    Ok(Response::ok(
+        message,
+        json!({ "owner": owner, "mailbox": mailbox, "acl": entries }),
+    ))
+}

@@ -1,0 +1,180 @@
+//! Access control lists (`mailbox_acl`) and per-reader `\Seen` (`shared_seen`), keyed by
+//! mailbox id: they follow a mailbox through renames and go with it (ON DELETE CASCADE).
+
+use certmail_store::acl::normalize_identifier;
+use certmail_store::shared::normalize_name;
+use certmail_store::{AclEntry, Rights, SharedMailbox, StoreError};
+
+use crate::PgStore;
+use crate::error::db;
+
+/// The id of an existing mailbox, or `MailboxNotFound`.
+async fn mailbox_id(conn: &crate::Conn, owner: &str, mailbox: &str) -> Result<i64, StoreError> {
+    let name = normalize_name(mailbox)?;
+    let row = conn
+        .query_opt(
+            "SELECT id FROM mailboxes WHERE account = $1 AND name = $2",
+            &[&owner.to_lowercase(), &name],
+        )
+        .await
+        .map_err(db)?;
+    row.map(|r| r.get(0))
+        .ok_or(StoreError::MailboxNotFound(name))
+}
+
+fn rights_of(text: &str) -> Result<Rights, StoreError> {
+    Rights::parse(text).map_err(|e| StoreError::Corrupt {
+        record: "mailbox_acl".into(),
+        reason: e.to_string(),
+    })
+}
+
+impl PgStore {
+    pub(crate) async fn set_acl(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        identifier: &str,
+        rights: Rights,
+    ) -> Result<(), StoreError> {
+        let identifier = normalize_identifier(identifier)?;
+        let conn = self.conn().await?;
+        let id = mailbox_id(&conn, owner, mailbox).await?;
+        if rights.is_empty() {
+            conn.execute(
+                "DELETE FROM mailbox_acl WHERE mailbox_id = $1 AND identifier = $2",
+                &[&id, &identifier],
+            )
+            .await
+            .map_err(db)?;
+        } else {
+            // A mailbox deleted since the lookup fails the foreign key: report it as gone.
+            conn.execute(
+                "INSERT INTO mailbox_acl (mailbox_id, identifier, rights) VALUES ($1, $2, $3)
+                 ON CONFLICT (mailbox_id, identifier) DO UPDATE SET rights = EXCLUDED.rights",
+                &[&id, &identifier, &rights.to_string()],
+            )
+            .await
+            .map_err(|e| match e.code() {
+                Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) => {
+                    StoreError::MailboxNotFound(mailbox.to_owned())
+                }
+                _ => db(e),
+            })?;
+        }
+        self.count_write();
+        Ok(())
+    }
+
+    pub(crate) async fn acl(
+        &self,
+        owner: &str,
+        mailbox: &str,
+    ) -> Result<Vec<AclEntry>, StoreError> {
+        let conn = self.conn().await?;
+        let id = mailbox_id(&conn, owner, mailbox).await?;
+        let rows = conn
+            .query(
+                "SELECT identifier, rights FROM mailbox_acl WHERE mailbox_id = $1
+                 ORDER BY identifier",
+                &[&id],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                Ok(AclEntry {
+                    identifier: row.get(0),
+                    rights: rights_of(row.get(1))?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn shared_with(
+        &self,
+        identifiers: &[String],
+    ) -> Result<Vec<SharedMailbox>, StoreError> {
+        let wanted: Vec<String> = identifiers
+            .iter()
+            .filter_map(|i| normalize_identifier(i).ok())
+            .collect();
+        let conn = self.conn().await?;
+        let rows = conn
+            .query(
+                "SELECT m.account, m.name, a.identifier, a.rights
+                 FROM mailbox_acl a JOIN mailboxes m ON m.id = a.mailbox_id
+                 WHERE a.identifier = ANY($1)
+                 ORDER BY m.account, m.name, a.identifier",
+                &[&wanted],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                Ok(SharedMailbox {
+                    owner: row.get(0),
+                    mailbox: row.get(1),
+                    identifier: row.get(2),
+                    rights: rights_of(row.get(3))?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn seen_by(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        reader: &str,
+    ) -> Result<Vec<u32>, StoreError> {
+        let conn = self.conn().await?;
+        let id = mailbox_id(&conn, owner, mailbox).await?;
+        let rows = conn
+            .query(
+                "SELECT uid FROM shared_seen WHERE mailbox_id = $1 AND reader = $2 ORDER BY uid",
+                &[&id, &reader.to_lowercase()],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| crate::rows::u32_of("seen uid", row.get(0)))
+            .collect()
+    }
+
+    pub(crate) async fn set_seen_by(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        reader: &str,
+        uids: &[u32],
+        seen: bool,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        let id = mailbox_id(&conn, owner, mailbox).await?;
+        let uids: Vec<i64> = uids.iter().map(|u| i64::from(*u)).collect();
+        let sql = if seen {
+            "INSERT INTO shared_seen (mailbox_id, reader, uid) SELECT $1, $2, u FROM unnest($3::bigint[]) u
+             ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM shared_seen WHERE mailbox_id = $1 AND reader = $2 AND uid = ANY($3)"
+        };
+        conn.execute(sql, &[&id, &reader.to_lowercase(), &uids])
+            .await
+            .map_err(db)?;
+        self.count_write();
+        Ok(())
+    }
+}
+
+/// Drops every entry naming a deleted account and its seen sets (a new account with the
+/// same id must not inherit its access); inside the account's delete transaction.
+pub(crate) async fn forget_grantee(tx: &crate::Tx<'_>, id: &str) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM mailbox_acl WHERE identifier = $1", &[&id])
+        .await
+        .map_err(db)?;
+    tx.execute("DELETE FROM shared_seen WHERE reader = $1", &[&id])
+        .await
+        .map_err(db)?;
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! Access control lists (RFC 4314): the rights, who they are granted to, and the rules
+//! every backend applies to them.
+//!
+//! A mailbox's ACL maps identifiers to [`Rights`]. An identifier is an account id, `org:`
+//! and an organisation name (everyone whose account names that organisation), or
+//! `anyone` (RFC 4314 §2). The owner of a mailbox holds every right implicitly and is never
+//! listed; negative rights (`-id`, RFC 4314 §2) are not supported.
+
+use crate::error::{Result, StoreError};
+use crate::model::AccountId;
+
+/// The RFC 4314 rights this server implements, in their canonical order (RFC 4314 §2.1,
+/// advertised as `RIGHTS=texk`).
+pub const ALL_RIGHTS: &str = "lrswipkxtea";
+
+/// The identifier every signed-in user matches (RFC 4314 §2).
+pub const ANYONE: &str = "anyone";
+
+/// The prefix of an organisation identifier: `org:행정안전부` names every account whose
+/// organisation is 행정안전부.
+pub const ORG_PREFIX: &str = "org:";
+
+/// The longest identifier accepted, in bytes (account ids and organisation names are far
+/// shorter; the bound keeps records small).
+pub const MAX_IDENTIFIER_LEN: usize = 255;
+
+/// A set of RFC 4314 rights; shown in canonical order (`lrswipkxtea`).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Rights(u16);
+
+impl Rights {
+    /// No right at all.
+    pub const NONE: Rights = Rights(0);
+    /// Every right: what a mailbox's owner holds.
+    pub const ALL: Rights = Rights((1 << ALL_RIGHTS.len()) - 1);
+
+    /// Reads a rights string: letters of [`ALL_RIGHTS`] in any order, plus the obsolete
+    /// RFC 2086 `c` (read as `kx`) and `d` (read as `xte`), as RFC 4314 §2.1.1 asks.
+    pub fn parse(text: &str) -> Result<Rights> {
+        let mut rights = Rights::NONE;
+        for c in text.chars() {
+            rights = rights.union(match c {
+                'c' => Rights::parse("kx")?,
+                'd' => Rights::parse("xte")?,
+                c => Rights::of(c).ok_or_else(|| {
+                    StoreError::InvalidAcl(format!(
+                        "{c:?} is not a right; rights are letters of \"{ALL_RIGHTS}\""
+                    ))
+                })?,
+            });
+        }
+        Ok(rights)
+    }
+
+    /// The set holding only `right`, if it is one of [`ALL_RIGHTS`].
+    pub fn of(right: char) -> Option<Rights> {
+        ALL_RIGHTS
+            .chars()
+            .position(|c| c == right)
+            .map(|i| Rights(1 << i))
+    }
+
+    /// Whether `right` is in the set.
+    pub fn has(self, right: char) -> bool {
+        Rights::of(right).is_some_and(|r| self.0 & r.0 != 0)
+    }
+
+    /// Both sets together.
+    pub fn union(self, other: Rights) -> Rights {
+        Rights(self.0 | other.0)
+    }
+
+    /// This set without `other`'s rights.
+    pub fn without(self, other: Rights) -> Rights {
+        Rights(self.0 & !other.0)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::fmt::Display for Rights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in ALL_RIGHTS.chars().filter(|c| self.has(*c)) {
+            write!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Rights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Rights(\"{self}\")")
+    }
+}
+
+/// One entry of a mailbox's access control list.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AclEntry {
+    /// Who: an account id, `org:ORG` or `anyone`.
+    pub identifier: String,
+    /// What they may do.
+    pub rights: Rights,
+}
+
+/// An ACL entry together with the mailbox it is on (what [`crate::MailboxStore::shared_with`]
+/// returns).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedMailbox {
+    /// The account owning the mailbox.
+    pub owner: AccountId,
+    /// The mailbox's full name in the owner's account.
+    pub mailbox: String,
+    /// The entry's identifier.
+    pub identifier: String,
+    /// The entry's rights.
+    pub rights: Rights,
+}
+
+/// The identifier as stored: account ids in lowercase, `anyone`, or `org:` and the
+/// organisation name as written (trimmed). Refuses what cannot name anyone.
+pub fn normalize_identifier(identifier: &str) -> Result<String> {
+    let identifier = identifier.trim();
+    let refuse = |reason: &str| Err(StoreError::InvalidAcl(format!("{identifier:?}: {reason}")));
+    if identifier.is_empty() {
+        return refuse("an identifier names an account, org:ORGANISATION or anyone");
+    }
+    if identifier.len() > MAX_IDENTIFIER_LEN {
+        return refuse("longer than 255 bytes");
+    }
+    if identifier.chars().any(char::is_control) {
+        return refuse("control characters are not allowed");
+    }
+    if identifier.starts_with('-') {
+        return refuse("negative rights (RFC 4314 \"-identifier\") are not supported");
+    }
+    if let Some(org) = strip_prefix_ignore_case(identifier, ORG_PREFIX) {
+        let org = org.trim();
+        if org.is_empty() {
+            return refuse("org: needs an organisation name");
+        }
+        return Ok(format!("{ORG_PREFIX}{org}"));
+    }
+    Ok(identifier.to_lowercase())
+}
+
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
+/// The identifiers an account matches: its id, its organisation's (if it names one) and
+/// `anyone`.
+pub fn identifiers_of(account: &str, organisation: &str) -> Vec<String> {
+    let mut ids = vec![account.to_lowercase(), ANYONE.to_owned()];
+    if !organisation.trim().is_empty() {
+        ids.push(format!("{ORG_PREFIX}{}", organisation.trim()));
+    }
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rights_read_in_any_order_and_show_canonically() {
+        let r = Rights::parse("ailr").unwrap();
+        assert_eq!(r.to_string(), "lria");
+        assert!(r.has('l') && r.has('a') && !r.has('w'));
+        assert_eq!(Rights::ALL.to_string(), ALL_RIGHTS);
+        assert_eq!(Rights::parse("").unwrap(), Rights::NONE);
+    }
+
+    #[test]
+    fn obsolete_c_and_d_expand() {
+        assert_eq!(Rights::parse("c").unwrap().to_string(), "kx");
+        assert_eq!(Rights::parse("d").unwrap().to_string(), "xte");
+    }
+
+    #[test]
+    fn unknown_rights_are_refused_with_the_letter() {
+        let e = Rights::parse("lrz").unwrap_err().to_string();
+        assert!(e.contains("'z'") && e.contains(ALL_RIGHTS), "{e}");
+    }
+
+    #[test]
+    fn identifiers_normalise() {
+        assert_eq!(normalize_identifier(" Kim ").unwrap(), "kim");
+        assert_eq!(
+            normalize_identifier("ORG:행정안전부").unwrap(),
+            "org:행정안전부"
+        );
+        assert_eq!(normalize_identifier("anyone").unwrap(), "anyone");
+        assert!(normalize_identifier("-kim").is_err());
+        assert!(normalize_identifier("org: ").is_err());
+        assert!(normalize_identifier("").is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! Conformance checks: access control lists (RFC 4314) and per-reader `\Seen`.
+
+use crate::acl::{AclEntry, Rights, SharedMailbox};
+use crate::{Store, StoreError};
+
+use super::{Fixture, hong, kim, message};
+
+fn rights(text: &str) -> Rights {
+    Rights::parse(text).expect("test rights are valid")
+}
+
+fn entry(identifier: &str, text: &str) -> AclEntry {
+    AclEntry {
+        identifier: identifier.into(),
+        rights: rights(text),
+    }
+}
+
+/// hong with a mailbox `공유/예산` and kim, both of 행정안전부.
+async fn two_accounts(s: &dyn Store) {
+    s.create_account(hong()).await.unwrap();
+    let mut kim = kim();
+    kim.organisation = "행정안전부".into();
+    s.create_account(kim).await.unwrap();
+    s.create_mailbox("hong", "공유/예산", None).await.unwrap();
+}
+
+/// Entries are set, replaced, listed by identifier and removed with empty rights.
+pub async fn acl_entries_are_set_replaced_and_removed(t: &dyn Fixture) {
+    let s = t.store();
+    two_accounts(s).await;
+    assert_eq!(
+        s.acl("hong", "공유/예산").await.unwrap(),
+        [] as [AclEntry; 0]
+    );
+    s.set_acl("hong", "공유/예산", "Kim", rights("lr"))
+        .await
+        .unwrap();
+    s.set_acl("hong", "공유/예산", "org:행정안전부", rights("l"))
+        .await
+        .unwrap();
+    s.set_acl("hong", "공유/예산", "kim", rights("rlsw"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.acl("hong", "공유/예산").await.unwrap(),
+        [entry("kim", "lrsw"), entry("org:행정안전부", "l")],
+        "identifiers in lowercase, a second grant replaces the first"
+    );
+    s.set_acl("hong", "공유/예산", "kim", Rights::NONE)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.acl("hong", "공유/예산").await.unwrap(),
+        [entry("org:행정안전부", "l")]
+    );
+    assert!(matches!(
+        s.set_acl("hong", "없는 편지함", "kim", rights("l")).await,
+        Err(StoreError::MailboxNotFound(_))
+    ));
+    assert!(matches!(
+        s.set_acl("hong", "공유/예산", "-kim", rights("l")).await,
+        Err(StoreError::InvalidAcl(_))
+    ));
+    assert!(s.acl("hong", "INBOX").await.unwrap().is_empty());
+}
+
+/// `shared_with` finds the grants to any of the identifiers, with the mailbox's current
+/// name: entries follow renames and go with deleted mailboxes and accounts.
+pub async fn acl_follows_renames_and_goes_with_deletes(t: &dyn Fixture) {
+    let s = t.store();
+    two_accounts(s).await;
+    s.set_acl("hong", "공유/예산", "kim", rights("lr"))
+        .await
+        .unwrap();
+    s.set_acl("hong", "INBOX", "anyone", rights("l"))
+        .await
+        .unwrap();
+    let ids = ["kim".to_string(), "anyone".to_string()];
+    let shared = |mailbox: &str, identifier: &str, text: &str| SharedMailbox {
+        owner: "hong".into(),
+        mailbox: mailbox.into(),
+        identifier: identifier.into(),
+        rights: rights(text),
+    };
+    assert_eq!(
+        s.shared_with(&ids).await.unwrap(),
+        [
+            shared("INBOX", "anyone", "l"),
+            shared("공유/예산", "kim", "lr")
+        ]
+    );
+    assert_eq!(
+        s.shared_with(&["lee".to_string()]).await.unwrap(),
+        [] as [SharedMailbox; 0]
+    );
+    s.rename_mailbox("hong", "공유", "부서").await.unwrap();
+    assert_eq!(
+        s.acl("hong", "부서/예산").await.unwrap(),
+        [entry("kim", "lr")],
+        "the entry moved with its mailbox"
+    );
+    assert_eq!(
+        s.shared_with(&["kim".to_string()]).await.unwrap(),
+        [shared("부서/예산", "kim", "lr")]
+    );
+    s.delete_mailbox("hong", "부서/예산").await.unwrap();
+    s.create_mailbox("hong", "부서/예산", None).await.unwrap();
+    assert_eq!(
+        s.acl("hong", "부서/예산").await.unwrap(),
+        [] as [AclEntry; 0],
+        "a new mailbox of the same name starts without the old entries"
+    );
+    s.set_acl("hong", "부서/예산", "kim", rights("l"))
+        .await
+        .unwrap();
+    s.delete_account("kim").await.unwrap();
+    s.create_account(kim()).await.unwrap();
+    assert_eq!(
+        s.shared_with(&["kim".to_string()]).await.unwrap(),
+        [] as [SharedMailbox; 0],
+        "a new account with a deleted one's id inherits none of its access"
+    );
+}
+
+/// Each reader keeps their own `\Seen` set; the messages' flags do not change.
+pub async fn seen_is_kept_per_reader(t: &dyn Fixture) {
+    let s = t.store();
+    two_accounts(s).await;
+    for n in 1..=3 {
+        s.append("hong", "공유/예산", message(n)).await.unwrap();
+    }
+    assert_eq!(
+        s.seen_by("hong", "공유/예산", "kim").await.unwrap(),
+        [0u32; 0]
+    );
+    s.set_seen_by("hong", "공유/예산", "kim", &[3, 1], true)
+        .await
+        .unwrap();
+    s.set_seen_by("hong", "공유/예산", "kim", &[1], true)
+        .await
+        .unwrap();
+    assert_eq!(s.seen_by("hong", "공유/예산", "kim").await.unwrap(), [1, 3]);
+    assert_eq!(
+        s.seen_by("hong", "공유/예산", "lee").await.unwrap(),
+        [0u32; 0]
+    );
+    s.set_seen_by("hong", "공유/예산", "kim", &[1], false)
+        .await
+        .unwrap();
+    assert_eq!(s.seen_by("hong", "공유/예산", "kim").await.unwrap(), [3]);
+    let flags: Vec<_> = s
+        .messages("hong", "공유/예산", 1..=u32::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.flags)
+        .collect();
+    assert!(flags.iter().all(Vec::is_empty), "{flags:?}");
+    assert!(matches!(
+        s.seen_by("hong", "없는 편지함", "kim").await,
+        Err(StoreError::MailboxNotFound(_))
+    ));
+}

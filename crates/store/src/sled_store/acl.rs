@@ -1,0 +1,179 @@
+//! Access control lists and per-reader `\Seen` sets, keyed by mailbox id so that they
+//! follow a mailbox through renames:
+//!
+//! - `acl`: (mailbox id, identifier) → (owner, [`Rights`]);
+//! - `seen`: (mailbox id, reader) → the reader's seen UIDs, ascending.
+//!
+//! Both are changed under the hierarchy lock's protection from deletes: `set_acl` holds it
+//! while it checks the mailbox, and `remove_mailboxes` (called under it) drops the entries
+//! of the mailboxes it removed. Mailbox ids are never reused, so an entry is never read
+//! for another mailbox.
+
+use crate::acl::{AclEntry, Rights, SharedMailbox, normalize_identifier};
+use crate::error::{Result, StoreError};
+use crate::rules::normalize_name;
+
+use super::Inner;
+use super::keys::{account_prefix, decode, encode, mailbox_name_of};
+
+/// A `acl` / `seen` key: mailbox id, then the identifier or reader.
+fn entry_key(mailbox_id: u64, who: &str) -> Vec<u8> {
+    let mut k = mailbox_id.to_be_bytes().to_vec();
+    k.extend_from_slice(who.as_bytes());
+    k
+}
+
+/// The identifier back from an `acl` / `seen` key.
+fn who_of(key: &[u8]) -> String {
+    String::from_utf8_lossy(key.get(8..).unwrap_or_default()).into_owned()
+}
+
+impl Inner {
+    /// The id of an existing mailbox, or `MailboxNotFound`.
+    fn mailbox_id(&self, owner: &str, mailbox: &str) -> Result<u64> {
+        let name = normalize_name(mailbox)?;
+        self.mailbox_record(owner, &name)?
+            .map(|m| m.id)
+            .ok_or(StoreError::MailboxNotFound(name))
+    }
+
+    pub(crate) fn set_acl(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        identifier: &str,
+        rights: Rights,
+    ) -> Result<()> {
+        let identifier = normalize_identifier(identifier)?;
+        let _hierarchy = self.lock_hierarchy();
+        let key = entry_key(self.mailbox_id(owner, mailbox)?, &identifier);
+        if rights.is_empty() {
+            self.t.acl.remove(key)?;
+        } else {
+            self.t.acl.insert(key, encode(&(owner, rights)))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn acl(&self, owner: &str, mailbox: &str) -> Result<Vec<AclEntry>> {
+        let id = self.mailbox_id(owner, mailbox)?;
+        let mut out = Vec::new();
+        for entry in self.t.acl.scan_prefix(id.to_be_bytes()) {
+            let (k, v) = entry?;
+            let (_, rights): (String, Rights) = decode(&k, &v)?;
+            out.push(AclEntry {
+                identifier: who_of(&k),
+                rights,
+            });
+        }
+        out.sort_by(|a, b| a.identifier.cmp(&b.identifier));
+        Ok(out)
+    }
+
+    pub(crate) fn shared_with(&self, identifiers: &[String]) -> Result<Vec<SharedMailbox>> {
+        let wanted: Vec<String> = identifiers
+            .iter()
+            .filter_map(|i| normalize_identifier(i).ok())
+            .collect();
+        let mut out = Vec::new();
+        // The tree holds only grants (few next to mailboxes), so a scan is cheap.
+        for entry in self.t.acl.iter() {
+            let (k, v) = entry?;
+            let identifier = who_of(&k);
+            if !wanted.contains(&identifier) {
+                continue;
+            }
+            let (owner, rights): (String, Rights) = decode(&k, &v)?;
+            let id = u64::from_be_bytes(k[..8].try_into().unwrap_or_default());
+            if let Some(mailbox) = self.mailbox_name_by_id(&owner, id)? {
+                out.push(SharedMailbox {
+                    owner,
+                    mailbox,
+                    identifier,
+                    rights,
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            (&a.owner, &a.mailbox, &a.identifier).cmp(&(&b.owner, &b.mailbox, &b.identifier))
+        });
+        Ok(out)
+    }
+
+    fn mailbox_name_by_id(&self, owner: &str, id: u64) -> Result<Option<String>> {
+        for entry in self.t.mailboxes.scan_prefix(account_prefix(owner)) {
+            let (k, v) = entry?;
+            if decode::<crate::model::Mailbox>(&k, &v)?.id == id {
+                return Ok(Some(mailbox_name_of(&k, owner)));
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Result<Vec<u32>> {
+        let key = entry_key(self.mailbox_id(owner, mailbox)?, &reader.to_lowercase());
+        match self.t.seen.get(&key)? {
+            Some(v) => decode(&key, &v),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub(crate) fn set_seen_by(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        reader: &str,
+        uids: &[u32],
+        seen: bool,
+    ) -> Result<()> {
+        let key = entry_key(self.mailbox_id(owner, mailbox)?, &reader.to_lowercase());
+        let mut failure = None;
+        // A compare-and-swap loop: two connections of one reader never lose each other's
+        // marks.
+        self.t.seen.update_and_fetch(&key, |old| {
+            let mut set: Vec<u32> = match old.map(|v| decode(&key, v)) {
+                Some(Ok(set)) => set,
+                Some(Err(e)) => {
+                    failure = Some(e);
+                    return old.map(<[u8]>::to_vec);
+                }
+                None => Vec::new(),
+            };
+            if seen {
+                set.extend_from_slice(uids);
+                set.sort_unstable();
+                set.dedup();
+            } else {
+                set.retain(|uid| !uids.contains(uid));
+            }
+            (!set.is_empty()).then(|| encode(&set))
+        })?;
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Drops the ACL entries and seen sets of removed mailboxes.
+    pub(crate) fn forget_access(&self, mailbox_ids: &[u64]) -> Result<()> {
+        for id in mailbox_ids {
+            for tree in [&self.t.acl, &self.t.seen] {
+                for key in tree.scan_prefix(id.to_be_bytes()).keys() {
+                    tree.remove(key?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops every entry naming `identifier` and every seen set of `reader` (a deleted
+    /// account: a new account with the same id must not inherit its access).
+    pub(crate) fn forget_grantee(&self, identifier: &str) -> Result<()> {
+        for tree in [&self.t.acl, &self.t.seen] {
+            for key in tree.iter().keys() {
+                let key = key?;
+                if who_of(&key) == identifier {
+                    tree.remove(key)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,173 @@
+//! Shared mailboxes (RFC 4314 ACL, RFC 2342 namespaces) with real clients: the rights
+//! matrix over Python's imaplib for two accounts (홍길동 shares, 김철수 uses), each with
+//! its own client certificate, and IDLE of the reader hearing the owner's delivery.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use certmail_tests::cert_kinds::{CertKinds, write_pem};
+use certmail_tests::matrix_setup::{self, PASSWORD};
+use certmail_tests::outside::{run_ok, swaks_to_hong};
+
+/// The certificates, made once per test binary (RSA keys take a while).
+fn kinds() -> &'static CertKinds {
+    static K: OnceLock<CertKinds> = OnceLock::new();
+    K.get_or_init(|| CertKinds::generate().expect("test PKI (needs the openssl CLI)"))
+}
+
+/// hong's and kim's certificate and key (PEM) under `dir`.
+fn pems(dir: &std::path::Path) -> anyhow::Result<[(PathBuf, PathBuf); 2]> {
+    let k = kinds();
+    Ok([
+        write_pem(dir, "hong", &k.people.epki_ecdsa)?,
+        write_pem(dir, "kim", &k.people.gpki_ecdsa)?,
+    ])
+}
+
+fn arg(p: &std::path::Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_right_is_needed_by_its_commands() -> anyhow::Result<()> {
+    let fx = matrix_setup::installation(kinds()).await?;
+    let daemon = fx.start()?;
+    let [(hong_cert, hong_key), (kim_cert, kim_key)] = pems(fx.dir.path())?;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/shared/acl_matrix.py");
+    let port = daemon.addr("imaps").port().to_string();
+    let printed = run_ok(Command::new("python3").args([
+        script,
+        &port,
+        arg(&fx.server_ca),
+        arg(&hong_cert),
+        arg(&hong_key),
+        arg(&kim_cert),
+        arg(&kim_key),
+        PASSWORD,
+    ]))?;
+    assert!(
+        printed.stdout.contains("acl matrix ok"),
+        "{}",
+        printed.stdout
+    );
+    for right in ["l", "r", "s", "w", "t", "e", "i", "k", "x", "a"] {
+        assert!(
+            printed.stdout.contains(&format!("right {right} ")),
+            "right {right} untested: {}",
+            printed.stdout
+        );
+    }
+    drop(daemon);
+    let (code, out, err) = fx.certmail(&["audit", "tail", "-n", "500", "--json"])?;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("acl_changed"), "granting is audited: {out}");
+    assert!(
+        out.contains("shared_mailbox_use"),
+        "using is audited: {out}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readers_idle_hears_the_owners_delivery() -> anyhow::Result<()> {
+    let fx = matrix_setup::installation(kinds()).await?;
+    let daemon = fx.start()?;
+    let [(hong_cert, hong_key), (kim_cert, kim_key)] = pems(fx.dir.path())?;
+    let smtp = daemon.addr("smtp");
+    // The administrator shares 홍길동's INBOX with 김철수 on the running daemon.
+    let (code, out, err) = fx.certmail(&[
+        "mailbox",
+        "share",
+        "hong/INBOX",
+        "--to",
+        "kim",
+        "--rights",
+        "lrz",
+    ])?;
+    assert_ne!(code, 0, "an unknown right is refused: {out}");
+    assert!(
+        format!("{out}{err}").contains("'z' is not a right"),
+        "{out}{err}"
+    );
+    let (code, out, err) = fx.certmail(&[
+        "mailbox",
+        "share",
+        "hong/INBOX",
+        "--to",
+        "kim",
+        "--rights",
+        "lrs",
+    ])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Other Users/hong/INBOX"),
+        "the answer says where kim finds it: {out}"
+    );
+    let script = format!(
+        r#"
+import imaplib, ssl, subprocess, sys
+def connect(cert, key, login):
+    ctx = ssl.create_default_context(cafile={ca:?})
+    ctx.load_cert_chain(cert, key)
+    m = imaplib.IMAP4_SSL("localhost", {port}, ssl_context=ctx, timeout=20)
+    m.login(login, {pw:?})
+    return m
+hong = connect({hc:?}, {hk:?}, "hong")
+typ, data = hong.getacl("INBOX")
+assert typ == "OK" and b"kim lrs" in data[0], data
+kim = connect({kc:?}, {kk:?}, "kim")
+typ, data = kim.list('"Other Users/"', "*")
+assert b'"Other Users/hong/INBOX"' in b" ".join(data), data
+typ, data = kim.select('"Other Users/hong/INBOX"')
+assert typ == "OK" and data == [b"0"], data
+tag = kim._new_tag().decode()
+kim.send((tag + " IDLE\r\n").encode())
+assert kim.readline().startswith(b"+"), "IDLE continues"
+print("idling", flush=True)
+sys.stdin.readline()
+line = kim.readline()
+assert line == b"* 1 EXISTS\r\n", line
+kim.send(b"DONE\r\n")
+while not (line := kim.readline()).startswith(tag.encode() + b" "):
+    assert line.startswith(b"* "), line
+assert line.startswith(tag.encode() + b" OK"), line
+typ, data = kim.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+assert "부서 회의".encode() in data[0][1], data
+print("idle ok")
+"#,
+        ca = arg(&fx.server_ca),
+        port = daemon.addr("imaps").port(),
+        pw = PASSWORD,
+        hc = arg(&hong_cert),
+        hk = arg(&hong_key),
+        kc = arg(&kim_cert),
+        kk = arg(&kim_key),
+    );
+    let mut python = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let mut stdout = std::io::BufReader::new(python.stdout.take().expect("piped"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first)?;
+    assert_eq!(first.trim(), "idling", "the reader is in IDLE first");
+    swaks_to_hong(smtp, "부서 회의")?;
+    {
+        use std::io::Write;
+        let mut stdin = python.stdin.take().expect("piped");
+        stdin.write_all(b"go\n")?;
+    }
+    let out = python.wait_with_output()?;
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest)?;
+    assert!(
+        out.status.success() && rest.contains("idle ok"),
+        "{rest}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
