@@ -330,6 +330,11 @@ impl SessionRegistry for PgRegistry {
         all.sort_by(|a, b| (&a.account, &a.node).cmp(&(&b.account, &b.node)));
         all
     }
+
+    /// This node's counts: its connections are the local registry's.
+    fn stats(&self) -> &certmail_session::stats::SessionStats {
+        self.local.stats()
+    }
 }
 
 impl PgRegistry {

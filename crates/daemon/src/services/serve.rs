@@ -102,8 +102,9 @@ impl Signals {
 }
 
 /// The shared context: the session registry, the change hub and the IMAP and SMTP
-/// contexts with the sign-in policy of `config`.
-fn build_daemon(
+/// contexts with the sign-in policy of `config`. Public so that a test can hold two
+/// daemons' contexts in one process (they share no state).
+pub fn build_daemon(
     config: Config,
     config_path: PathBuf,
     store: Arc<dyn certmail_store::Store>,
@@ -130,6 +131,7 @@ fn build_daemon(
         crate::services::protocols::imap_settings(&config, sign_in.clone()),
     );
     let queue = Arc::new(certmail_smtp::outbound::QueueSignals::default());
+    let mail_counters = Arc::new(certmail_smtp::stats::MailCounters::default());
     let web_pki = Arc::clone(&tls.current().pki);
     let web_ctx =
         crate::services::web::context(&config, sign_in.clone(), &store, &registry, &hub, web_pki);
@@ -141,7 +143,8 @@ fn build_daemon(
         Arc::clone(&registry) as _,
         hub.clone(),
     )
-    .with_queue_signals(Arc::clone(&queue));
+    .with_queue_signals(Arc::clone(&queue))
+    .with_counters(Arc::clone(&mail_counters));
     Ok(Daemon {
         config: RwLock::new(Arc::new(config)),
         config_path,
@@ -160,6 +163,8 @@ fn build_daemon(
         web,
         listeners_bound: Default::default(),
         cluster,
+        connections: Default::default(),
+        mail_counters,
     })
 }
 
