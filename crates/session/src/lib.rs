@@ -30,6 +30,6 @@ pub use error::SignInError;
 pub use hub::{Change, ChangeHub, Subscription};
 pub use kick::KickReason;
 pub use registry::{
-    ConnectionGuard, ConnectionId, EndHook, LocalRegistry, Protocol, RegistryConfig, SessionId,
-    SessionInfo, SessionPolicy, SessionRegistry,
+    ConnectionGuard, ConnectionId, Decision, EndHook, LocalRegistry, Protocol, RegistryConfig,
+    SessionId, SessionInfo, SessionPolicy, SessionRegistry, decide,
 };

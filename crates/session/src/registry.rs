@@ -293,6 +293,36 @@ impl fmt::Debug for ConnectionGuard {
     }
 }
 
+/// What a sign-in does to the account's live session ([`decide`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// No live session: a new one starts.
+    Start,
+    /// The live session is this device's: the connection joins it (within the cap).
+    Join,
+    /// The live session is another device's: it ends with this reason and a new one starts.
+    Replace(KickReason),
+}
+
+/// The one-session rule as a pure function, shared by every registry: a sign-in from
+/// `device` under `policy`, when the account's live session (if any) is held by `held`.
+/// Another device's session is replaced, or under [`SessionPolicy::Reject`] the newcomer
+/// is refused with [`SignInError::Rejected`] (naming the holder's address).
+pub fn decide(
+    held: Option<DeviceKey>,
+    device: DeviceKey,
+    policy: SessionPolicy,
+) -> Result<Decision, SignInError> {
+    match held {
+        None => Ok(Decision::Start),
+        Some(held) if held == device => Ok(Decision::Join),
+        Some(held) if policy == SessionPolicy::Reject => Err(SignInError::Rejected { ip: held.ip }),
+        Some(_) => Ok(Decision::Replace(KickReason::AnotherDevice {
+            ip: device.ip,
+        })),
+    }
+}
+
 /// The in-process registry: one mutex-guarded map from account to its live session. The
 /// mutex serialises sign-ins (it is never held across an `.await`). Cloning shares the map.
 #[derive(Clone, Default)]
@@ -438,24 +468,24 @@ impl LocalRegistry {
     ) -> Result<ConnectionGuard, SignInError> {
         let cap = self.inner.config.max_connections_per_session.max(1);
         let mut sessions = self.inner.lock();
-        if let Some(live) = sessions.get_mut(account) {
-            if live.device == device {
+        let held = sessions.get(account).map(|live| live.device);
+        match decide(held, device, policy)? {
+            Decision::Join => {
+                let live = sessions
+                    .get_mut(account)
+                    .expect("Join means a live session");
                 if live.connections() >= cap {
                     return Err(SignInError::ConnectionCapReached { cap });
                 }
                 *live.count_mut(protocol) += 1;
                 return Ok(self.guard(account, live, protocol));
             }
-            if policy == SessionPolicy::Reject {
-                return Err(SignInError::Rejected { ip: live.device.ip });
+            Decision::Replace(reason) => {
+                if let Some(old) = sessions.remove(account) {
+                    old.end(&self.inner, account, reason);
+                }
             }
-            if let Some(old) = sessions.remove(account) {
-                old.end(
-                    &self.inner,
-                    account,
-                    KickReason::AnotherDevice { ip: device.ip },
-                );
-            }
+            Decision::Start => {}
         }
         let id = SessionId(self.inner.next_session_id.fetch_add(1, Ordering::Relaxed));
         let mut live = LiveSession {

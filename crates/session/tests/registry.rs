@@ -455,3 +455,23 @@ async fn each_registry_counts_only_its_own_connections() {
     assert_eq!(seoul.stats().idle_connections(), 0);
     assert_eq!(seoul.stats().signed_in_connections(Protocol::Imap), 0);
 }
+
+/// The one-session rule every registry (in-process, PostgreSQL) applies.
+#[test]
+fn the_rule_starts_joins_replaces_or_refuses() {
+    use certmail_session::{Decision, decide};
+    let (laptop, phone) = (device(1, "203.0.113.5"), device(1, "198.51.100.7"));
+    let replace = SessionPolicy::Replace;
+    assert_eq!(decide(None, laptop, replace), Ok(Decision::Start));
+    assert_eq!(decide(Some(laptop), laptop, replace), Ok(Decision::Join));
+    let kicked = KickReason::AnotherDevice { ip: phone.ip };
+    assert_eq!(
+        decide(Some(laptop), phone, replace),
+        Ok(Decision::Replace(kicked))
+    );
+    let refused = SignInError::Rejected { ip: laptop.ip };
+    assert_eq!(
+        decide(Some(laptop), phone, SessionPolicy::Reject),
+        Err(refused)
+    );
+}
