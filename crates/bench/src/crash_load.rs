@@ -77,10 +77,8 @@ pub fn message_id(message: &[u8]) -> Option<String> {
 fn build(target: &Target, client: usize, n: u64, from: &Account, to: &Account) -> Vec<u8> {
     let seq = target.round * 100_000_000 + client as u64 * 1_000_000 + n;
     let env = Envelope {
-        from_addr: &from.address,
-        from_name: &from.name,
-        to_addr: &to.address,
-        to_name: &to.name,
+        from: from.into(),
+        to: to.into(),
         seq,
         domain: DOMAIN,
     };
