@@ -10,10 +10,10 @@ use certmail::context::Daemon;
 use certmail::services::listener::{ConnectionLimits, ListenerKind};
 use certmail::services::{http, listener, protocols};
 use certmail_tests::fixtures::Installation;
-use certmail_tests::lines::{LineClient, imaps_login};
+use certmail_tests::lines::{LineClient, imaps_login, mx_deliver};
 use certmail_tests::metrics::{curl, sample};
 use certmail_tests::tls;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 const PASSWORD: &str = "Gyeongbokgung-2026!";
@@ -116,16 +116,8 @@ async fn what_one_daemon_counts_the_other_does_not() -> anyhow::Result<()> {
     let idling = laptop.line().await?;
     assert!(idling.starts_with('+'), "IDLE: {idling}");
     // Another server brings him a message on Seoul's port 25.
-    let mut mx = LineClient::new(TcpStream::connect(seoul.smtp).await?);
-    mx.smtp_reply().await?;
-    mx.smtp("EHLO mail.other.example").await?;
-    mx.smtp("MAIL FROM:<kim@other.example>").await?;
-    mx.smtp("RCPT TO:<hong@test.go.kr>").await?;
-    mx.smtp("DATA").await?;
-    let sent = mx
-        .smtp("Subject: 안녕하세요\r\n\r\n김철수가 보냅니다\r\n.")
-        .await?;
-    assert!(sent.starts_with("250"), "DATA: {sent}");
+    let letter = "Subject: 안녕하세요\r\n\r\n김철수가 보냅니다\r\n";
+    mx_deliver(seoul.smtp, "hong@test.go.kr", letter).await?;
     // The message reaches the IDLE connection, so the delivery is done.
     let exists = laptop.line().await?;
     assert!(exists.ends_with("EXISTS"), "IDLE heard: {exists}");
