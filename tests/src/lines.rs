@@ -107,6 +107,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineClient<S> {
     }
 }
 
+/// Delivers `message` (headers and body, CRLF line ends, no line starting with a dot) from
+/// another server, `kim@other.example`, to `rcpt` over plain SMTP at `addr` (port 25), and
+/// checks that it was accepted with 250.
+pub async fn mx_deliver(
+    addr: std::net::SocketAddr,
+    rcpt: &str,
+    message: &str,
+) -> anyhow::Result<()> {
+    let mut c = LineClient::new(tokio::net::TcpStream::connect(addr).await?);
+    c.smtp_reply().await?;
+    c.smtp("EHLO mx.other.example").await?;
+    c.smtp("MAIL FROM:<kim@other.example>").await?;
+    c.smtp(&format!("RCPT TO:<{rcpt}>")).await?;
+    c.smtp("DATA").await?;
+    let r = c.smtp(&format!("{message}.")).await?;
+    anyhow::ensure!(r.starts_with("250"), "DATA: {r}");
+    Ok(())
+}
+
 /// Connects to an IMAPS listener with `config`, reads the greeting and signs in with
 /// LOGIN (the password quoted, so ASCII), checking both answers; the client is then in
 /// the Authenticated state and the next tag to use is `a2`.

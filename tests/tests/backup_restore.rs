@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_imap::Session;
-use certmail_tests::lines::LineClient;
+use certmail_tests::lines::mx_deliver;
 use certmail_tests::{DaemonProcess, fixtures, run_certmail, tls};
 use futures::TryStreamExt as _;
 use tokio::net::TcpStream;
@@ -90,20 +90,9 @@ fn summary(s: &Snapshot) -> Vec<(String, u32, Vec<String>, usize)> {
 }
 
 async fn deliver(daemon: &DaemonProcess, subject: &str, text: &str) -> anyhow::Result<()> {
-    let mut c = LineClient::new(TcpStream::connect(daemon.addr("smtp")).await?);
-    tokio::time::timeout(STEP, async {
-        c.smtp_reply().await?;
-        c.smtp("EHLO mx.other.example").await?;
-        c.smtp("MAIL FROM:<kim@other.example>").await?;
-        c.smtp("RCPT TO:<hong@test.go.kr>").await?;
-        c.smtp("DATA").await?;
-        let r = c
-            .smtp(&format!("Subject: {subject}\r\n\r\n{text}\r\n."))
-            .await?;
-        anyhow::ensure!(r.starts_with("250"), "{r}");
-        Ok(())
-    })
-    .await?
+    let message = format!("Subject: {subject}\r\n\r\n{text}\r\n");
+    let delivery = mx_deliver(daemon.addr("smtp"), "hong@test.go.kr", &message);
+    tokio::time::timeout(STEP, delivery).await?
 }
 
 /// A message of about `size` bytes with a Korean body (no line starts with a dot).

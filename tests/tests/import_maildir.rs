@@ -186,3 +186,49 @@ async fn a_dovecot_maildir_arrives_with_folders_flags_and_dates() -> anyhow::Res
     session.logout().await?;
     Ok(())
 }
+
+/// A message larger than `[imap] append_limit` is skipped with a sentence naming the key;
+/// raising the key in the configuration imports it.
+#[tokio::test(flavor = "multi_thread")]
+async fn import_follows_the_configured_append_limit() -> anyhow::Result<()> {
+    const BIG: &str = "1795400001.M2P9.old:2,S";
+    let mut fx = fixtures::Installation::with_demo_user(PASSWORD)?;
+    fx.edit_config(|c| c.imap.append_limit = Some(200_000))?;
+    // One Maildir with a short and a long letter, another with the long one alone.
+    let (md, big) = (fx.dir.path().join("Maildir"), fx.dir.path().join("Big"));
+    put(
+        &md,
+        "cur",
+        "1795400000.M1P9.old:2,S",
+        "짧은 편지",
+        1_795_400_000,
+    )?;
+    let mut large = put(&big, "cur", BIG, "긴 편지", 1_795_400_001)?;
+    large.extend(
+        "가나다라마바사 아자차카타파하\r\n"
+            .repeat(7_000)
+            .into_bytes(),
+    );
+    assert!(large.len() > 200_000 && large.len() < 400_000);
+    std::fs::write(big.join("cur").join(BIG), &large)?;
+    std::fs::write(md.join("cur").join(BIG), &large)?;
+
+    let md_arg = md.to_str().expect("utf-8");
+    let (code, out, err) = fx.certmail(&["import-maildir", "hong", md_arg, "--json"])?;
+    assert_eq!(code, 1, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["data"]["imported"], 1, "{out}");
+    assert_eq!(v["data"]["failed"], 1, "{out}");
+    let why = format!(
+        "{} bytes, over [imap] append_limit (200000 bytes",
+        large.len()
+    );
+    assert!(err.contains(&why), "the refusal names the key: {err}");
+
+    fx.edit_config(|c| c.imap.append_limit = Some(400_000))?;
+    let big_arg = big.to_str().expect("utf-8");
+    let (code, out, err) = fx.certmail(&["import-maildir", "hong", big_arg, "--json"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["data"]["imported"], 1, "{out}");
+    Ok(())
+}

@@ -131,21 +131,17 @@ async fn rounds(opts: &CrashOptions, inst: &Setup) -> anyhow::Result<RoundsOutco
     let mut rng = Rng::seeded(0x0063_7261_7368);
     let mut daemon = start(opts, inst).await?;
     for round in 1..=opts.rounds {
-        let target = target(opts, inst, &daemon, round)?;
+        let clients = crash_load::Load {
+            target: target(opts, inst, &daemon, round)?,
+            recipients: recipients.clone(),
+            ledger: ledger.clone(),
+        };
         let mut load = JoinSet::new();
         for (i, sender) in inst.senders.iter().enumerate() {
-            let job = crash_load::smtp_client(
-                target.clone(),
-                i,
-                sender.clone(),
-                recipients.clone(),
-                ledger.clone(),
-            );
-            load.spawn(job);
+            load.spawn(clients.clone().smtp_client(i, sender.clone()));
         }
         for i in 0..opts.imap_clients {
-            let (t, r, l) = (target.clone(), recipients.clone(), ledger.clone());
-            load.spawn(crash_load::imap_client(t, opts.smtp_clients + i, i, r, l));
+            load.spawn(clients.clone().imap_client(opts.smtp_clients + i, i));
         }
         // The kill comes a while after the first acknowledgement: sign-ins can take
         // seconds on a busy machine, and a kill before any load would prove nothing.

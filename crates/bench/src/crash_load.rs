@@ -77,88 +77,94 @@ pub fn message_id(message: &[u8]) -> Option<String> {
 fn build(target: &Target, client: usize, n: u64, from: &Account, to: &Account) -> Vec<u8> {
     let seq = target.round * 100_000_000 + client as u64 * 1_000_000 + n;
     let env = Envelope {
-        from_addr: &from.address,
-        from_name: &from.name,
-        to_addr: &to.address,
-        to_name: &to.name,
+        from: from.into(),
+        to: to.into(),
         seq,
         domain: DOMAIN,
     };
     message::build(&env, target.size, &mut Rng::seeded(seq))
 }
 
-/// One SMTP client: submits messages to the recipients in turn until the connection
-/// breaks (the kill). Returns the error that ended it.
-pub async fn smtp_client(
-    target: Target,
-    client: usize,
-    sender: Account,
-    recipients: Arc<Vec<Account>>,
-    ledger: Arc<Mutex<Ledger>>,
-) -> anyhow::Error {
-    let run = async {
-        let cfg = crate::tls::client_config(&target.server_ca, &sender.cert, &sender.key)?;
-        let tls = crate::tls::connect(target.submissions, cfg).await?;
-        let mut smtp = SmtpClient::start(tls, "crash.bench.go.kr", target.timeout).await?;
-        smtp.auth_plain(&sender.id, &sender.password).await?;
-        for n in 0.. {
-            let to = n as usize % recipients.len();
-            let msg = build(&target, client, n, &sender, &recipients[to]);
-            let payload = message::data_payload(&msg);
-            let to_addr = &recipients[to].address;
-            if let Ok(()) = smtp
-                .submit(&sender.address, to_addr, msg.len(), &payload)
-                .await?
-            {
-                acknowledge(&ledger, msg, to, false);
+/// What every client of a round shares: where to connect, the recipients and the ledger.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// Where the round's clients connect.
+    pub target: Target,
+    /// The installation's recipients.
+    pub recipients: Arc<Vec<Account>>,
+    /// What the daemon acknowledged.
+    pub ledger: Arc<Mutex<Ledger>>,
+}
+
+impl Load {
+    /// One SMTP client: submits messages to the recipients in turn until the connection
+    /// breaks (the kill). Returns the error that ended it.
+    pub async fn smtp_client(self, client: usize, sender: Account) -> anyhow::Error {
+        let (target, recipients) = (&self.target, &self.recipients);
+        until_broken("SMTP", async {
+            let cfg = crate::tls::client_config(&target.server_ca, &sender.cert, &sender.key)?;
+            let tls = crate::tls::connect(target.submissions, cfg).await?;
+            let mut smtp = SmtpClient::start(tls, "crash.bench.go.kr", target.timeout).await?;
+            smtp.auth_plain(&sender.id, &sender.password).await?;
+            for n in 0.. {
+                let to = n as usize % recipients.len();
+                let msg = build(target, client, n, &sender, &recipients[to]);
+                let payload = message::data_payload(&msg);
+                let to_addr = &recipients[to].address;
+                if let Ok(()) = smtp
+                    .submit(&sender.address, to_addr, msg.len(), &payload)
+                    .await?
+                {
+                    acknowledge(&self.ledger, msg, to, false);
+                }
             }
-        }
-        anyhow::Ok(())
-    };
-    match run.await {
-        Ok(()) => anyhow::anyhow!("the SMTP client stopped"),
-        Err(e) => e,
+            anyhow::Ok(())
+        })
+        .await
+    }
+
+    /// One IMAP client signed in as recipient `account`: APPENDs to INBOX and flags what
+    /// it appended, until the connection breaks. Returns the error that ended it.
+    pub async fn imap_client(self, client: usize, account: usize) -> anyhow::Error {
+        let (target, me) = (&self.target, &self.recipients[account]);
+        until_broken("IMAP", async {
+            let mut c = sign_in(target, me, target.imaps).await?;
+            c.command_ok("SELECT INBOX").await?;
+            for n in 0.. {
+                let msg = build(target, client, n, me, me);
+                let mut command = format!("APPEND INBOX {{{}+}}\r\n", msg.len()).into_bytes();
+                command.extend_from_slice(&msg);
+                let answer = c.command_bytes(&command).await?;
+                if !ok(&answer.tagged) {
+                    continue;
+                }
+                let id = acknowledge(&self.ledger, msg, account, true);
+                let Some(uid) = appended_uid(&answer.tagged) else {
+                    continue;
+                };
+                let store = c
+                    .command(&format!("UID STORE {uid} +FLAGS.SILENT (\\Flagged)"))
+                    .await?;
+                if let (true, Some(id)) = (ok(&store.tagged), id) {
+                    let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+                    ledger.flagged.insert(id);
+                    ledger.flags_acked += 1;
+                }
+            }
+            anyhow::Ok(())
+        })
+        .await
     }
 }
 
-/// One IMAP client signed in as recipient `account`: APPENDs to INBOX and flags what it
-/// appended, until the connection breaks. Returns the error that ended it.
-pub async fn imap_client(
-    target: Target,
-    client: usize,
-    account: usize,
-    recipients: Arc<Vec<Account>>,
-    ledger: Arc<Mutex<Ledger>>,
+/// Runs a client's loop; the error that ended it (`what` names the client if it stopped
+/// without one).
+async fn until_broken(
+    what: &str,
+    run: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Error {
-    let me = &recipients[account];
-    let run = async {
-        let mut c = sign_in(&target, me, target.imaps).await?;
-        c.command_ok("SELECT INBOX").await?;
-        for n in 0.. {
-            let msg = build(&target, client, n, me, me);
-            let mut command = format!("APPEND INBOX {{{}+}}\r\n", msg.len()).into_bytes();
-            command.extend_from_slice(&msg);
-            let answer = c.command_bytes(&command).await?;
-            if !ok(&answer.tagged) {
-                continue;
-            }
-            let id = acknowledge(&ledger, msg, account, true);
-            let Some(uid) = appended_uid(&answer.tagged) else {
-                continue;
-            };
-            let store = c
-                .command(&format!("UID STORE {uid} +FLAGS.SILENT (\\Flagged)"))
-                .await?;
-            if let (true, Some(id)) = (ok(&store.tagged), id) {
-                let mut ledger = ledger.lock().unwrap_or_else(|p| p.into_inner());
-                ledger.flagged.insert(id);
-                ledger.flags_acked += 1;
-            }
-        }
-        anyhow::Ok(())
-    };
     match run.await {
-        Ok(()) => anyhow::anyhow!("the IMAP client stopped"),
+        Ok(()) => anyhow::anyhow!("the {what} client stopped"),
         Err(e) => e,
     }
 }

@@ -263,10 +263,8 @@ pub async fn notify_latency(
             break;
         }
         let env = Envelope {
-            from_addr: &sender.address,
-            from_name: &sender.name,
-            to_addr: &watcher.address,
-            to_name: &watcher.name,
+            from: sender.into(),
+            to: watcher.into(),
             seq: 900_000 + seq as u64,
             domain: DOMAIN,
         };

@@ -129,10 +129,8 @@ pub async fn fill(
             for k in (j..total).step_by(step) {
                 let to = &targets[(k / step) % targets.len()];
                 let env = Envelope {
-                    from_addr: &sender.address,
-                    from_name: &sender.name,
-                    to_addr: &to.address,
-                    to_name: &to.name,
+                    from: (&sender).into(),
+                    to: to.into(),
                     seq: k as u64,
                     domain: DOMAIN,
                 };

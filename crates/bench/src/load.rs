@@ -142,10 +142,8 @@ async fn client(
         }
         let to = rng.choose(&plan.recipients).expect("checked non-empty");
         let env = Envelope {
-            from_addr: &sender.address,
-            from_name: &sender.name,
-            to_addr: &to.address,
-            to_name: &to.name,
+            from: sender.into(),
+            to: to.into(),
             seq: seq as u64,
             domain: DOMAIN,
         };

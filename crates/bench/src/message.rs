@@ -72,17 +72,31 @@ pub fn korean_name(n: usize) -> String {
     format!("{s}{g1}{g2}")
 }
 
-/// Who sends a message, to whom, and its sequence number.
+/// A person in a header: display name and address.
+#[derive(Debug, Clone, Copy)]
+pub struct Person<'a> {
+    /// The display name (RFC 2047-encoded in the header).
+    pub name: &'a str,
+    /// The address.
+    pub addr: &'a str,
+}
+
+impl<'a> From<&'a crate::install::Account> for Person<'a> {
+    fn from(account: &'a crate::install::Account) -> Self {
+        Self {
+            name: &account.name,
+            addr: &account.address,
+        }
+    }
+}
+
+/// Who sends a message (also the From: header), to whom, and its sequence number.
 #[derive(Debug, Clone)]
 pub struct Envelope<'a> {
-    /// The sender's address (also the From: header).
-    pub from_addr: &'a str,
-    /// The sender's display name.
-    pub from_name: &'a str,
-    /// The recipient's address.
-    pub to_addr: &'a str,
-    /// The recipient's display name.
-    pub to_name: &'a str,
+    /// The sender.
+    pub from: Person<'a>,
+    /// The recipient.
+    pub to: Person<'a>,
     /// A number unique within the run.
     pub seq: u64,
     /// The domain for the Message-ID.
@@ -121,10 +135,10 @@ pub fn build(env: &Envelope<'_>, size: usize, rng: &mut Rng) -> Vec<u8> {
          Message-ID: <bench.{}.{:016x}@{}>\r\nMIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=UTF-8; format=flowed\r\n\
          Content-Transfer-Encoding: 8bit\r\n\r\n",
-        encoded_word(env.from_name),
-        env.from_addr,
-        encoded_word(env.to_name),
-        env.to_addr,
+        encoded_word(env.from.name),
+        env.from.addr,
+        encoded_word(env.to.name),
+        env.to.addr,
         encoded_word(&subject),
         env.seq,
         rng.next_u64(),
@@ -133,10 +147,10 @@ pub fn build(env: &Envelope<'_>, size: usize, rng: &mut Rng) -> Vec<u8> {
     .into_bytes();
     let opening = format!(
         "{}님께,\r\n\r\n문서번호 디지털정부-{}\r\n",
-        env.to_name, env.seq
+        env.to.name, env.seq
     );
     out.extend_from_slice(opening.as_bytes());
-    let closing = format!("\r\n{} 드림\r\n", env.from_name);
+    let closing = format!("\r\n{} 드림\r\n", env.from.name);
     while out.len() + closing.len() < size {
         let sentence = rng.choose(SENTENCES).expect("SENTENCES is not empty");
         let room = size - closing.len() - out.len();
@@ -180,10 +194,14 @@ mod tests {
 
     fn envelope() -> Envelope<'static> {
         Envelope {
-            from_addr: "sender01@test.go.kr",
-            from_name: "홍길동",
-            to_addr: "user001@test.go.kr",
-            to_name: "김철수",
+            from: Person {
+                name: "홍길동",
+                addr: "sender01@test.go.kr",
+            },
+            to: Person {
+                name: "김철수",
+                addr: "user001@test.go.kr",
+            },
             seq: 7,
             domain: "test.go.kr",
         }

@@ -1,8 +1,8 @@
 //! The daemon's shared context: [`Daemon`], the handles every runtime service receives,
 //! and [`open_store`], the one way to open the mail store.
 //!
-//! This module is a leaf: it imports the configuration and TLS types and the library
-//! crates, never a service, the admin handlers or the CLI (they all import it).
+//! This module is a leaf: it imports the configuration, TLS and connection-counter types
+//! and the library crates, never a service, the admin handlers or the CLI (they all import it).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -62,6 +62,11 @@ pub struct Daemon {
     /// Messages users moved into or out of Junk, waiting to be learned by rspamd (its
     /// controller client is replaced on reload).
     pub spam_learning: Arc<certmail_smtp::spam::LearnQueue>,
+    /// Connections accepted and open, by listener (for `/metrics`).
+    pub connections: crate::connections::ConnectionCounts,
+    /// Messages accepted, stored, queued and relayed, shared by the SMTP context and the
+    /// queue runner and kept across reloads (for `/metrics`).
+    pub mail_counters: Arc<certmail_smtp::stats::MailCounters>,
 }
 
 /// The session registry as every service holds it.

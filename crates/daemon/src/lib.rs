@@ -12,9 +12,11 @@
 //!   `[pki] crl_dir`) and its `[crl_fetch]` section; it imports nothing of this crate.
 //! - [`config`]: the TOML configuration, checked key by key.
 //! - [`tls`]: reloadable rustls configs and the PKI behind them.
+//! - [`connections`]: the kinds of listener and each daemon's counts of connections on
+//!   them; a leaf.
 //! - [`context`]: [`context::Daemon`], the shared handles every runtime service receives,
 //!   and [`context::open_store`], the one way to open the mail store. A leaf: it imports
-//!   only `config` and `tls`.
+//!   only `config`, `tls` and `connections`.
 //! - [`admin`]: the admin protocol ([`admin::Request`], [`admin::Response`]) and one small
 //!   handler per command family (accounts, certs, aliases, devices, sessions, queue,
 //!   operations, daemon control), run by [`admin::execute`] on an [`admin::AdminContext`].
@@ -39,6 +41,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod context;
 pub mod crl_fetch;
 pub mod dates;

@@ -9,8 +9,8 @@
 //! - [`hub`]: the per-account [`ChangeHub`] that carries mailbox changes between connections
 //!   (SMTP delivery and IMAP writes publish; IDLE and NOOP read).
 //! - [`error`]: [`SignInError`], why a sign-in was refused.
-//! - [`stats`]: gauges and counters for metrics (signed-in and idling connections, kicks
-//!   by cause).
+//! - [`stats`]: [`stats::SessionStats`], each registry's gauges and counters for metrics
+//!   (signed-in and idling connections, kicks by cause).
 //!
 //! Rules: no store and no protocol code here, only tokio. No lock is held across an
 //! `.await`; every lock is a short std mutex around a map. Kicks are delivered at once
@@ -30,6 +30,6 @@ pub use error::SignInError;
 pub use hub::{Change, ChangeHub, Subscription};
 pub use kick::KickReason;
 pub use registry::{
-    ConnectionGuard, ConnectionId, EndHook, LocalRegistry, Protocol, RegistryConfig, SessionId,
-    SessionInfo, SessionPolicy, SessionRegistry,
+    ConnectionGuard, ConnectionId, Decision, EndHook, LocalRegistry, Protocol, RegistryConfig,
+    SessionId, SessionInfo, SessionPolicy, SessionRegistry, decide,
 };

@@ -47,6 +47,7 @@ use tokio::sync::watch;
 use crate::device::DeviceKey;
 use crate::error::SignInError;
 use crate::kick::KickReason;
+use crate::stats::{IdleGauge, SessionStats, SignedInGauge};
 
 /// Which protocol a connection speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -115,18 +116,10 @@ impl fmt::Display for SessionId {
     }
 }
 
-/// Identifies one connection for the life of the process; the change hub uses it to let a
-/// connection skip the changes it published itself.
+/// Identifies one connection for as long as its registry runs (the registry numbers them);
+/// the change hub uses it to let a connection skip the changes it published itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(pub u64);
-
-impl ConnectionId {
-    /// A connection id no other connection of this process has had.
-    pub fn new_unique() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Self(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}
 
 impl fmt::Display for ConnectionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -195,6 +188,10 @@ pub trait SessionRegistry: Send + Sync {
 
     /// Every live session, sorted by account.
     async fn list(&self) -> Vec<SessionInfo>;
+
+    /// This node's gauges and counters (signed-in and idling connections, kicks), for
+    /// metrics.
+    fn stats(&self) -> &SessionStats;
 }
 
 /// Held by a connection for its whole life after sign-in. Dropping it deregisters the
@@ -209,34 +206,13 @@ pub struct ConnectionGuard {
     protocol: Protocol,
     device: DeviceKey,
     kick: watch::Receiver<Option<KickReason>>,
+    /// Runs once when the guard is dropped: deregisters the connection.
     on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
-    _signed_in: crate::stats::SignedInGauge,
+    /// Counts the connection as signed in, in its registry's [`SessionStats`].
+    signed_in: SignedInGauge,
 }
 
 impl ConnectionGuard {
-    /// A guard for a registry implementation to hand out. The implementation keeps the
-    /// sender side of `kick` and sends `Some(reason)` to end the connection; `on_drop` runs
-    /// once when the guard is dropped and must deregister the connection.
-    pub fn new(
-        account: String,
-        session_id: SessionId,
-        protocol: Protocol,
-        device: DeviceKey,
-        kick: watch::Receiver<Option<KickReason>>,
-        on_drop: Box<dyn FnOnce() + Send + Sync>,
-    ) -> Self {
-        Self {
-            account,
-            session_id,
-            connection_id: ConnectionId::new_unique(),
-            protocol,
-            device,
-            kick,
-            on_drop: Some(on_drop),
-            _signed_in: crate::stats::SignedInGauge::new(protocol),
-        }
-    }
-
     /// Resolves when the session is ended, with the reason; at once if it already was.
     ///
     /// The future does not borrow the guard and is cancel-safe: dropping it (a
@@ -288,6 +264,12 @@ impl ConnectionGuard {
     pub fn device(&self) -> DeviceKey {
         self.device
     }
+
+    /// Counts this connection as idling (IMAP IDLE) in its registry's stats while the
+    /// gauge is held.
+    pub fn idle_gauge(&self) -> IdleGauge {
+        IdleGauge::new(Arc::clone(self.signed_in.stats()))
+    }
 }
 
 impl Drop for ConnectionGuard {
@@ -311,6 +293,36 @@ impl fmt::Debug for ConnectionGuard {
     }
 }
 
+/// What a sign-in does to the account's live session ([`decide`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// No live session: a new one starts.
+    Start,
+    /// The live session is this device's: the connection joins it (within the cap).
+    Join,
+    /// The live session is another device's: it ends with this reason and a new one starts.
+    Replace(KickReason),
+}
+
+/// The one-session rule as a pure function, shared by every registry: a sign-in from
+/// `device` under `policy`, when the account's live session (if any) is held by `held`.
+/// Another device's session is replaced, or under [`SessionPolicy::Reject`] the newcomer
+/// is refused with [`SignInError::Rejected`] (naming the holder's address).
+pub fn decide(
+    held: Option<DeviceKey>,
+    device: DeviceKey,
+    policy: SessionPolicy,
+) -> Result<Decision, SignInError> {
+    match held {
+        None => Ok(Decision::Start),
+        Some(held) if held == device => Ok(Decision::Join),
+        Some(held) if policy == SessionPolicy::Reject => Err(SignInError::Rejected { ip: held.ip }),
+        Some(_) => Ok(Decision::Replace(KickReason::AnotherDevice {
+            ip: device.ip,
+        })),
+    }
+}
+
 /// The in-process registry: one mutex-guarded map from account to its live session. The
 /// mutex serialises sign-ins (it is never held across an `.await`). Cloning shares the map.
 #[derive(Clone, Default)]
@@ -327,7 +339,9 @@ struct Inner {
     config: RegistryConfig,
     sessions: Mutex<HashMap<String, LiveSession>>,
     next_session_id: AtomicU64,
+    next_connection_id: AtomicU64,
     on_end: Option<EndHook>,
+    stats: Arc<SessionStats>,
 }
 
 impl Inner {
@@ -396,7 +410,7 @@ impl LiveSession {
             connections,
             "session ended"
         );
-        crate::stats::count_kick(&reason, connections);
+        inner.stats.count_kick(&reason, connections);
         // send_replace stores the reason even if every receiver is gone already.
         self.kick.send_replace(Some(reason));
         connections
@@ -427,6 +441,11 @@ impl LocalRegistry {
         }
     }
 
+    /// This registry's gauges and counters (signed-in and idling connections, kicks).
+    pub fn stats(&self) -> &SessionStats {
+        &self.inner.stats
+    }
+
     /// Ends `account`'s session if it is still session `id` (a cluster kick names the
     /// session it took over; a newer session here is not its business). Returns how many
     /// connections were ended.
@@ -449,24 +468,24 @@ impl LocalRegistry {
     ) -> Result<ConnectionGuard, SignInError> {
         let cap = self.inner.config.max_connections_per_session.max(1);
         let mut sessions = self.inner.lock();
-        if let Some(live) = sessions.get_mut(account) {
-            if live.device == device {
+        let held = sessions.get(account).map(|live| live.device);
+        match decide(held, device, policy)? {
+            Decision::Join => {
+                let live = sessions
+                    .get_mut(account)
+                    .expect("Join means a live session");
                 if live.connections() >= cap {
                     return Err(SignInError::ConnectionCapReached { cap });
                 }
                 *live.count_mut(protocol) += 1;
                 return Ok(self.guard(account, live, protocol));
             }
-            if policy == SessionPolicy::Reject {
-                return Err(SignInError::Rejected { ip: live.device.ip });
+            Decision::Replace(reason) => {
+                if let Some(old) = sessions.remove(account) {
+                    old.end(&self.inner, account, reason);
+                }
             }
-            if let Some(old) = sessions.remove(account) {
-                old.end(
-                    &self.inner,
-                    account,
-                    KickReason::AnotherDevice { ip: device.ip },
-                );
-            }
+            Decision::Start => {}
         }
         let id = SessionId(self.inner.next_session_id.fetch_add(1, Ordering::Relaxed));
         let mut live = LiveSession {
@@ -489,14 +508,23 @@ impl LocalRegistry {
         let registry = Arc::downgrade(&self.inner);
         let owner = account.to_owned();
         let session_id = live.id;
-        ConnectionGuard::new(
-            account.to_owned(),
+        let connection_id = self
+            .inner
+            .next_connection_id
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        ConnectionGuard {
+            account: account.to_owned(),
             session_id,
+            connection_id: ConnectionId(connection_id),
             protocol,
-            live.device,
-            live.kick.subscribe(),
-            Box::new(move || leave(&registry, &owner, session_id, protocol)),
-        )
+            device: live.device,
+            kick: live.kick.subscribe(),
+            on_drop: Some(Box::new(move || {
+                leave(&registry, &owner, session_id, protocol)
+            })),
+            signed_in: SignedInGauge::new(Arc::clone(&self.inner.stats), protocol),
+        }
     }
 }
 
@@ -571,5 +599,9 @@ impl SessionRegistry for LocalRegistry {
             .collect();
         infos.sort_by(|a, b| a.account.cmp(&b.account));
         infos
+    }
+
+    fn stats(&self) -> &SessionStats {
+        LocalRegistry::stats(self)
     }
 }

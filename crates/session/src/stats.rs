@@ -1,12 +1,15 @@
-//! Process-wide gauges and counters for the daemon's metrics: connections signed in (by
-//! protocol), IMAP connections in IDLE, and sessions ended by cause. Relaxed atomics only:
-//! counting never takes a lock and never waits.
+//! Gauges and counters for the daemon's metrics: connections signed in (by protocol), IMAP
+//! connections in IDLE, and sessions ended by cause. One [`SessionStats`] per registry
+//! (so two daemons in one process count apart); relaxed atomics only: counting never takes
+//! a lock and never waits.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::{KickReason, Protocol};
 
-/// Every kick cause, in the order [`kicks`] reports them ([`KickReason::code`]).
+/// Every kick cause, in the order [`SessionStats::kicks`] reports them
+/// ([`KickReason::code`]).
 pub const KICK_CAUSES: [&str; 8] = [
     "another-device",
     "admin-kick",
@@ -18,12 +21,14 @@ pub const KICK_CAUSES: [&str; 8] = [
     "shutdown",
 ];
 
-static SIGNED_IN: [AtomicI64; 3] = [const { AtomicI64::new(0) }; 3];
-static IDLING: AtomicI64 = AtomicI64::new(0);
-static KICKED_SESSIONS: [AtomicU64; KICK_CAUSES.len()] =
-    [const { AtomicU64::new(0) }; KICK_CAUSES.len()];
-static KICKED_CONNECTIONS: [AtomicU64; KICK_CAUSES.len()] =
-    [const { AtomicU64::new(0) }; KICK_CAUSES.len()];
+/// The counts of one session registry, shared by the guards it hands out.
+#[derive(Debug, Default)]
+pub struct SessionStats {
+    signed_in: [AtomicI64; 3],
+    idling: AtomicI64,
+    kicked_sessions: [AtomicU64; KICK_CAUSES.len()],
+    kicked_connections: [AtomicU64; KICK_CAUSES.len()],
+}
 
 fn protocol_index(protocol: Protocol) -> usize {
     match protocol {
@@ -33,74 +38,82 @@ fn protocol_index(protocol: Protocol) -> usize {
     }
 }
 
-/// Connections signed in now with `protocol` (a [`crate::ConnectionGuard`] alive).
-pub fn signed_in_connections(protocol: Protocol) -> i64 {
-    SIGNED_IN[protocol_index(protocol)].load(Ordering::Relaxed)
-}
+impl SessionStats {
+    /// Connections signed in now with `protocol` (a [`crate::ConnectionGuard`] alive).
+    pub fn signed_in_connections(&self, protocol: Protocol) -> i64 {
+        self.signed_in[protocol_index(protocol)].load(Ordering::Relaxed)
+    }
 
-/// IMAP connections in IDLE now.
-pub fn idle_connections() -> i64 {
-    IDLING.load(Ordering::Relaxed)
-}
+    /// IMAP connections in IDLE now.
+    pub fn idle_connections(&self) -> i64 {
+        self.idling.load(Ordering::Relaxed)
+    }
 
-/// Sessions ended and connections they had, by cause: `(cause, sessions, connections)`.
-pub fn kicks() -> Vec<(&'static str, u64, u64)> {
-    KICK_CAUSES
-        .iter()
-        .enumerate()
-        .map(|(i, cause)| {
-            (
-                *cause,
-                KICKED_SESSIONS[i].load(Ordering::Relaxed),
-                KICKED_CONNECTIONS[i].load(Ordering::Relaxed),
-            )
-        })
-        .collect()
-}
+    /// Sessions ended and connections they had, by cause: `(cause, sessions, connections)`.
+    pub fn kicks(&self) -> Vec<(&'static str, u64, u64)> {
+        KICK_CAUSES
+            .iter()
+            .enumerate()
+            .map(|(i, cause)| {
+                (
+                    *cause,
+                    self.kicked_sessions[i].load(Ordering::Relaxed),
+                    self.kicked_connections[i].load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
 
-/// Counts one ended session of `connections` connections.
-pub(crate) fn count_kick(reason: &KickReason, connections: usize) {
-    if let Some(i) = KICK_CAUSES.iter().position(|c| *c == reason.code()) {
-        KICKED_SESSIONS[i].fetch_add(1, Ordering::Relaxed);
-        KICKED_CONNECTIONS[i].fetch_add(connections as u64, Ordering::Relaxed);
+    /// Counts one ended session of `connections` connections.
+    pub(crate) fn count_kick(&self, reason: &KickReason, connections: usize) {
+        if let Some(i) = KICK_CAUSES.iter().position(|c| *c == reason.code()) {
+            self.kicked_sessions[i].fetch_add(1, Ordering::Relaxed);
+            self.kicked_connections[i].fetch_add(connections as u64, Ordering::Relaxed);
+        }
     }
 }
 
 /// Counts a signed-in connection while it lives (held by [`crate::ConnectionGuard`]).
 #[derive(Debug)]
-pub(crate) struct SignedInGauge(usize);
+pub(crate) struct SignedInGauge {
+    stats: Arc<SessionStats>,
+    index: usize,
+}
 
 impl SignedInGauge {
-    pub(crate) fn new(protocol: Protocol) -> Self {
-        let i = protocol_index(protocol);
-        SIGNED_IN[i].fetch_add(1, Ordering::Relaxed);
-        Self(i)
+    pub(crate) fn new(stats: Arc<SessionStats>, protocol: Protocol) -> Self {
+        let index = protocol_index(protocol);
+        stats.signed_in[index].fetch_add(1, Ordering::Relaxed);
+        Self { stats, index }
+    }
+
+    /// The stats this gauge counts in.
+    pub(crate) fn stats(&self) -> &Arc<SessionStats> {
+        &self.stats
     }
 }
 
 impl Drop for SignedInGauge {
     fn drop(&mut self) {
-        SIGNED_IN[self.0].fetch_sub(1, Ordering::Relaxed);
+        self.stats.signed_in[self.index].fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// Counts an IMAP connection as idling while it is held (from the IDLE continuation to
-/// DONE or the connection's end).
+/// DONE or the connection's end); made by [`crate::ConnectionGuard::idle_gauge`].
 #[derive(Debug)]
-pub struct IdleGauge(());
+pub struct IdleGauge(Arc<SessionStats>);
 
 impl IdleGauge {
-    /// Starts counting one idling connection.
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
-        IDLING.fetch_add(1, Ordering::Relaxed);
-        Self(())
+    pub(crate) fn new(stats: Arc<SessionStats>) -> Self {
+        stats.idling.fetch_add(1, Ordering::Relaxed);
+        Self(stats)
     }
 }
 
 impl Drop for IdleGauge {
     fn drop(&mut self) {
-        IDLING.fetch_sub(1, Ordering::Relaxed);
+        self.0.idling.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -118,5 +131,20 @@ mod tests {
         {
             assert!(KICK_CAUSES.contains(&reason.code()), "{reason:?}");
         }
+    }
+
+    #[test]
+    fn gauges_count_while_held_and_only_in_their_own_stats() {
+        let one = Arc::new(SessionStats::default());
+        let other = SessionStats::default();
+        let signed_in = SignedInGauge::new(Arc::clone(&one), Protocol::Smtp);
+        let idle = IdleGauge::new(Arc::clone(&one));
+        assert_eq!(one.signed_in_connections(Protocol::Smtp), 1);
+        assert_eq!(one.idle_connections(), 1);
+        assert_eq!(other.signed_in_connections(Protocol::Smtp), 0);
+        assert_eq!(other.idle_connections(), 0);
+        drop((signed_in, idle));
+        assert_eq!(one.signed_in_connections(Protocol::Smtp), 0);
+        assert_eq!(one.idle_connections(), 0);
     }
 }

@@ -19,10 +19,10 @@ fn exists(mailbox: &str, uid: u32) -> Change {
 #[tokio::test(start_paused = true)]
 async fn a_change_reaches_every_subscriber_that_watches_it() {
     let hub = ChangeHub::default();
-    let mut whole_account = hub.subscribe(HONG, Some(ConnectionId::new_unique()), None);
-    let mut inbox = hub.subscribe(HONG, Some(ConnectionId::new_unique()), Some("INBOX"));
-    let mut sent = hub.subscribe(HONG, Some(ConnectionId::new_unique()), Some("Sent"));
-    let mut kim = hub.subscribe(KIM, Some(ConnectionId::new_unique()), None);
+    let mut whole_account = hub.subscribe(HONG, Some(ConnectionId(1)), None);
+    let mut inbox = hub.subscribe(HONG, Some(ConnectionId(2)), Some("INBOX"));
+    let mut sent = hub.subscribe(HONG, Some(ConnectionId(3)), Some("Sent"));
+    let mut kim = hub.subscribe(KIM, Some(ConnectionId(4)), None);
 
     // SMTP delivery of inbound mail has no IMAP connection as origin.
     assert_eq!(hub.publish(HONG, None, exists("INBOX", 7)), 3);
@@ -37,7 +37,7 @@ async fn a_change_reaches_every_subscriber_that_watches_it() {
 #[tokio::test(start_paused = true)]
 async fn a_connection_does_not_hear_its_own_changes() {
     let hub = ChangeHub::default();
-    let (writer, other) = (ConnectionId::new_unique(), ConnectionId::new_unique());
+    let (writer, other) = (ConnectionId(5), ConnectionId(6));
     let mut writer_sub = hub.subscribe(HONG, Some(writer), Some("INBOX"));
     let mut other_sub = hub.subscribe(HONG, Some(other), Some("INBOX"));
     let flags = Change::Flags {
@@ -57,7 +57,7 @@ async fn a_connection_does_not_hear_its_own_changes() {
 #[tokio::test(start_paused = true)]
 async fn idle_wakes_at_once_when_another_connection_publishes() {
     let hub = ChangeHub::default();
-    let mut idle = hub.subscribe(HONG, Some(ConnectionId::new_unique()), Some("INBOX"));
+    let mut idle = hub.subscribe(HONG, Some(ConnectionId(7)), Some("INBOX"));
     let waiting = tokio::spawn(async move { idle.recv().await });
     tokio::task::yield_now().await;
 
@@ -66,7 +66,7 @@ async fn idle_wakes_at_once_when_another_connection_publishes() {
         mailbox: "INBOX".to_owned(),
         uids: vec![2, 5],
     };
-    hub.publish(HONG, Some(ConnectionId::new_unique()), expunged.clone());
+    hub.publish(HONG, Some(ConnectionId(8)), expunged.clone());
     let heard = timeout(STEP, waiting)
         .await
         .expect("IDLE woke")

@@ -421,3 +421,57 @@ fn unix_now() -> u64 {
         .expect("clock after 1970")
         .as_secs()
 }
+
+/// Two registries (two daemons in one process) count apart: a sign-in, an IDLE and a kick
+/// on one leave the other's gauges and counters at zero.
+#[tokio::test(start_paused = true)]
+async fn each_registry_counts_only_its_own_connections() {
+    let (seoul, busan) = (registry(10), registry(10));
+    let laptop = device(1, "203.0.113.5");
+    let imap = signed_in(&seoul, HONG, laptop, Protocol::Imap, "IMAP").await;
+    let smtp = signed_in(&seoul, HONG, laptop, Protocol::Smtp, "SMTP").await;
+    assert_ne!(imap.connection_id(), smtp.connection_id());
+    let idling = imap.idle_gauge();
+
+    let (s, b) = (seoul.stats(), busan.stats());
+    assert_eq!(s.signed_in_connections(Protocol::Imap), 1);
+    assert_eq!(s.signed_in_connections(Protocol::Smtp), 1);
+    assert_eq!(s.idle_connections(), 1);
+    for protocol in [Protocol::Imap, Protocol::Smtp, Protocol::Web] {
+        assert_eq!(b.signed_in_connections(protocol), 0, "{protocol}");
+    }
+    assert_eq!(b.idle_connections(), 0);
+
+    assert_eq!(seoul.kick(HONG, KickReason::AdminKick).await, 2);
+    let admin = |stats: &certmail_session::stats::SessionStats| {
+        let kicks = stats.kicks();
+        let row = kicks.iter().find(|(cause, _, _)| *cause == "admin-kick");
+        row.map(|&(_, sessions, connections)| (sessions, connections))
+    };
+    assert_eq!(admin(seoul.stats()), Some((1, 2)));
+    assert_eq!(admin(busan.stats()), Some((0, 0)));
+
+    drop((idling, imap, smtp));
+    assert_eq!(seoul.stats().idle_connections(), 0);
+    assert_eq!(seoul.stats().signed_in_connections(Protocol::Imap), 0);
+}
+
+/// The one-session rule every registry (in-process, PostgreSQL) applies.
+#[test]
+fn the_rule_starts_joins_replaces_or_refuses() {
+    use certmail_session::{Decision, decide};
+    let (laptop, phone) = (device(1, "203.0.113.5"), device(1, "198.51.100.7"));
+    let replace = SessionPolicy::Replace;
+    assert_eq!(decide(None, laptop, replace), Ok(Decision::Start));
+    assert_eq!(decide(Some(laptop), laptop, replace), Ok(Decision::Join));
+    let kicked = KickReason::AnotherDevice { ip: phone.ip };
+    assert_eq!(
+        decide(Some(laptop), phone, replace),
+        Ok(Decision::Replace(kicked))
+    );
+    let refused = SignInError::Rejected { ip: laptop.ip };
+    assert_eq!(
+        decide(Some(laptop), phone, SessionPolicy::Reject),
+        Err(refused)
+    );
+}

@@ -12,6 +12,8 @@
 //! - [`message`]: pure header helpers (Received, Message-ID, Date, From: addresses).
 //! - [`notice`]: mail the server writes itself (reports, notices to people), delivered
 //!   into local INBOXes or queued from the null sender.
+//! - [`stats`]: [`stats::MailCounters`], the daemon's counters of accepted, stored,
+//!   queued and relayed mail (metrics).
 //! - [`wake`]: telling the watching connections about newly stored copies.
 //! - [`error`]: the crate's error enum.
 //!
@@ -101,6 +103,7 @@ pub mod notice;
 pub mod outbound;
 pub mod proto;
 pub mod spam;
+pub mod stats;
 pub mod wake;
 
 pub use error::Error;

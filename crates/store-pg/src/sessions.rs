@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use certmail_session::{
-    ConnectionGuard, DeviceKey, KickReason, LocalRegistry, Protocol, RegistryConfig, SessionId,
-    SessionInfo, SessionPolicy, SessionRegistry, SignInError,
+    ConnectionGuard, Decision, DeviceKey, KickReason, LocalRegistry, Protocol, RegistryConfig,
+    SessionId, SessionInfo, SessionPolicy, SessionRegistry, SignInError, decide,
 };
 use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
@@ -264,11 +264,9 @@ impl SessionRegistry for PgRegistry {
             .filter_map(|r| Some((r.get(0), device_of(r.get(1), r.get(2))?, r.get(3))))
             .filter(|(_, held, _)| *held != device)
             .collect();
-        if let Some((_, held, _)) = holders.first() {
-            if policy == SessionPolicy::Reject {
-                return Err(SignInError::Rejected { ip: held.ip });
-            }
-            let reason = KickReason::AnotherDevice { ip: device.ip };
+        // `holders` are other devices only, so the rule never says Join here.
+        let held = holders.first().map(|(_, held, _)| *held);
+        if let Decision::Replace(reason) = decide(held, device, policy)? {
             for (node, _, session) in &holders {
                 Self::send_kick(&tx, (node, *session), account, &reason)
                     .await
@@ -329,6 +327,11 @@ impl SessionRegistry for PgRegistry {
         }
         all.sort_by(|a, b| (&a.account, &a.node).cmp(&(&b.account, &b.node)));
         all
+    }
+
+    /// This node's counts: its connections are the local registry's.
+    fn stats(&self) -> &certmail_session::stats::SessionStats {
+        self.local.stats()
     }
 }
 

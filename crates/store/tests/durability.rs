@@ -79,6 +79,29 @@ fn tamper(db_path: &std::path::Path, tree: &str, edit: impl FnOnce(&sled::Tree))
     db.flush().unwrap();
 }
 
+/// Marks the closed store at `db_path` as written by format `version`.
+fn set_format(db_path: &std::path::Path, version: u32) {
+    tamper(db_path, "meta", |t| {
+        t.insert("format_version", &version.to_be_bytes()).unwrap();
+    });
+}
+
+/// Asserts the closed store at `db_path` is marked with the current format.
+fn assert_current_format(db_path: &std::path::Path) {
+    tamper(db_path, "meta", |t| {
+        assert_eq!(
+            t.get("format_version").unwrap().unwrap().as_ref(),
+            FORMAT_VERSION.to_be_bytes()
+        );
+    });
+}
+
+/// Opens the store at `db_path` with the key in `dir` (where an upgrade runs).
+fn reopen(dir: &tempfile::TempDir, db_path: &std::path::Path) -> Result<SledStore, StoreError> {
+    let key = KeyFile::load(&key_path(dir.path())).unwrap();
+    SledStore::open(db_path, key)
+}
+
 #[tokio::test]
 async fn corrupted_or_moved_bodies_give_errors_not_garbage() {
     let ts = TestStore::new().await;
@@ -156,21 +179,13 @@ async fn format_1_subscriptions_are_upgraded_to_the_list() {
         }
     });
     tamper(&db_path, "subscriptions", |t| t.clear().unwrap());
-    tamper(&db_path, "meta", |t| {
-        t.insert("format_version", &1u32.to_be_bytes()).unwrap();
-    });
-    let key = KeyFile::load(&key_path(ts.dir.path())).unwrap();
-    let store = SledStore::open(&db_path, key).unwrap();
+    set_format(&db_path, 1);
+    let store = reopen(&ts.dir, &db_path).unwrap();
     assert_eq!(store.subscriptions("hong").await.unwrap(), ["INBOX", "a/b"]);
     store.delete_mailbox("hong", "a/b").await.unwrap();
     assert_eq!(store.subscriptions("hong").await.unwrap(), ["INBOX", "a/b"]);
     drop(store);
-    tamper(&db_path, "meta", |t| {
-        assert_eq!(
-            t.get("format_version").unwrap().unwrap().as_ref(),
-            FORMAT_VERSION.to_be_bytes()
-        );
-    });
+    assert_current_format(&db_path);
 }
 
 /// Format 2 had no `client` on the device record; opening such a store rewrites every
@@ -197,11 +212,8 @@ async fn format_2_devices_are_upgraded_without_a_client() {
         key.extend_from_slice(b"10.1.2.0/24");
         t.insert(key, certmail_store::shared::encode(&old)).unwrap();
     });
-    tamper(&db_path, "meta", |t| {
-        t.insert("format_version", &2u32.to_be_bytes()).unwrap();
-    });
-    let key = KeyFile::load(&key_path(ts.dir.path())).unwrap();
-    let store = SledStore::open(&db_path, key).unwrap();
+    set_format(&db_path, 2);
+    let store = reopen(&ts.dir, &db_path).unwrap();
     let devices = store.devices_of("hong").await.unwrap();
     assert_eq!(devices.len(), 1, "{devices:?}");
     let d = &devices[0];
@@ -214,12 +226,7 @@ async fn format_2_devices_are_upgraded_without_a_client() {
         ("10.1.2.0/24", None)
     );
     drop(store);
-    tamper(&db_path, "meta", |t| {
-        assert_eq!(
-            t.get("format_version").unwrap().unwrap().as_ref(),
-            FORMAT_VERSION.to_be_bytes()
-        );
-    });
+    assert_current_format(&db_path);
 }
 
 #[tokio::test]
@@ -227,16 +234,9 @@ async fn other_format_versions_are_refused_with_both_numbers() {
     let ts = TestStore::new().await;
     let db_path = ts.db_path();
     common::close(ts.store);
-    tamper(&db_path, "meta", |t| {
-        assert_eq!(
-            t.get("format_version").unwrap().unwrap().as_ref(),
-            FORMAT_VERSION.to_be_bytes()
-        );
-        t.insert("format_version", &(FORMAT_VERSION + 1).to_be_bytes())
-            .unwrap();
-    });
-    let key = KeyFile::load(&key_path(ts.dir.path())).unwrap();
-    let err = SledStore::open(&db_path, key).unwrap_err();
+    assert_current_format(&db_path);
+    set_format(&db_path, FORMAT_VERSION + 1);
+    let err = reopen(&ts.dir, &db_path).unwrap_err();
     assert!(
         matches!(err, StoreError::FormatVersion { found, expected } if found == FORMAT_VERSION + 1 && expected == FORMAT_VERSION),
         "{err}"

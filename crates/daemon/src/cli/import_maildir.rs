@@ -27,9 +27,6 @@ use crate::admin::{Request, Response};
 use crate::cli::args::ImportArgs;
 use crate::cli::link::AdminLink;
 
-/// Largest message imported: base64 of it must fit the admin socket's request line.
-const MAX_MESSAGE: u64 = 50 * 1024 * 1024;
-
 /// One folder of the Maildir.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Folder {
@@ -58,20 +55,27 @@ pub fn run(config_path: &Path, args: ImportArgs) -> anyhow::Result<u8> {
         Err(e) => Response::fail("invalid", e),
         Ok(folders) => {
             let mut link = AdminLink::open(&config)?;
-            import(&mut link, &args.account, &folders)?
+            import(&mut link, &args.account, &folders, config.append_limit())?
         }
     };
     crate::cli::output::print(&resp, args.out.json);
     Ok(crate::cli::output::exit_code(&resp))
 }
 
-fn import(link: &mut AdminLink, account: &str, folders: &[Folder]) -> anyhow::Result<Response> {
+/// Imports every message of `folders` into `account`; a message over `limit` bytes (the
+/// effective `[imap] append_limit`, what an IMAP client could APPEND) is skipped with why.
+fn import(
+    link: &mut AdminLink,
+    account: &str,
+    folders: &[Folder],
+    limit: u64,
+) -> anyhow::Result<Response> {
     let mut report = Vec::new();
     let (mut imported, mut failed) = (0u64, 0u64);
     for folder in folders {
         let (mut ok, mut bad, mut stored_in) = (0u64, 0u64, folder.mailbox.clone());
         for m in messages(&folder.dir) {
-            let body = match read_message(&m.path) {
+            let body = match read_message(&m.path, limit) {
                 Ok(b) => b,
                 Err(e) => {
                     eprintln!("skipped {}: {e}", m.path.display());
@@ -131,10 +135,14 @@ fn import(link: &mut AdminLink, account: &str, folders: &[Folder]) -> anyhow::Re
     })
 }
 
-fn read_message(path: &Path) -> Result<Vec<u8>, String> {
+/// The message file at `path`, unless it is larger than `limit` bytes.
+fn read_message(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
     let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-    if len > MAX_MESSAGE {
-        return Err(format!("{len} bytes, more than {MAX_MESSAGE}"));
+    if len > limit {
+        return Err(format!(
+            "{len} bytes, over [imap] append_limit ({limit} bytes; its default is [smtp] \
+             max_message_size): raise it in the configuration to import this message"
+        ));
     }
     std::fs::read(path).map_err(|e| e.to_string())
 }

@@ -12,8 +12,14 @@ use crate::admin::{AdminContext, ControlFuture, DaemonControl, Request, Response
 use crate::context::Daemon;
 
 /// Longest request line: an imported message in base64 (`import-maildir`), up to the
-/// 50 MB SMTP SIZE default, is the largest request. The socket is owner-only.
-const MAX_LINE: usize = 72 * 1024 * 1024;
+/// effective `[imap] append_limit`, is the largest request; the rest of the request and the
+/// JSON around it fit in `REQUEST_ROOM`. The socket is owner-only.
+fn max_line(append_limit: u64) -> u64 {
+    append_limit.div_ceil(3) * 4 + REQUEST_ROOM
+}
+
+/// Bytes of a request line beside an imported message's base64 (names, flags, JSON).
+const REQUEST_ROOM: u64 = 1024 * 1024;
 
 /// Binds the socket with mode 0600, replacing a stale one left by a crashed daemon.
 pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
@@ -68,7 +74,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) -> anyhow::Result<(
     loop {
         line.clear();
         let n = (&mut reader)
-            .take(MAX_LINE as u64)
+            .take(max_line(daemon.config().append_limit()))
             .read_line(&mut line)
             .await?;
         if n == 0 {

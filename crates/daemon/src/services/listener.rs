@@ -13,36 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// What a listener serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListenerKind {
-    /// IMAP over implicit TLS (993).
-    ImapTls,
-    /// IMAP with STARTTLS (143).
-    ImapStartTls,
-    /// SMTP submission over implicit TLS (465).
-    SubmissionTls,
-    /// SMTP submission with STARTTLS (587).
-    SubmissionStartTls,
-    /// SMTP for other mail servers (25).
-    Mx,
-    /// The self-service web, HTTPS (443).
-    Web,
-}
-
-impl ListenerKind {
-    /// The name printed in `listening NAME ADDR:PORT` and used in logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ImapTls => "imaps",
-            Self::ImapStartTls => "imap",
-            Self::SubmissionTls => "submissions",
-            Self::SubmissionStartTls => "submission",
-            Self::Mx => "smtp",
-            Self::Web => "web",
-        }
-    }
-}
+pub use crate::connections::ListenerKind;
 
 /// Limits on connections, shared by every listener of the daemon.
 #[derive(Debug)]

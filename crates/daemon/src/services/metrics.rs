@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
+use crate::connections::KINDS;
 use crate::context::Daemon;
-use crate::services::connections;
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -13,10 +13,10 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 pub async fn render(daemon: &Daemon) -> String {
     let mut out = String::new();
     process_gauges(&mut out);
-    connection_counters(&mut out);
+    connection_counters(daemon, &mut out);
     sessions_and_signins(daemon, &mut out).await;
-    message_counters(&mut out);
-    relay_counters(&mut out);
+    message_counters(daemon, &mut out);
+    relay_counters(daemon, &mut out);
     queue_gauges(daemon, &mut out).await;
     store_counters(daemon, &mut out);
     crate::services::state_metrics::render(daemon, &mut out).await;
@@ -108,19 +108,19 @@ fn process_times() -> Option<(f64, f64)> {
 }
 
 /// Connections accepted and open now, by listener.
-fn connection_counters(out: &mut String) {
+fn connection_counters(daemon: &Daemon, out: &mut String) {
     family(
         out,
         "certmail_connections_total",
         "counter",
         "Connections accepted, by listener.",
     );
-    for k in connections::KINDS {
+    for k in KINDS {
         let _ = writeln!(
             out,
             "certmail_connections_total{{listener=\"{}\"}} {}",
             k.name(),
-            connections::opened_total(k)
+            daemon.connections.opened_total(k)
         );
     }
     family(
@@ -129,12 +129,12 @@ fn connection_counters(out: &mut String) {
         "gauge",
         "Connections open now, by listener.",
     );
-    for k in connections::KINDS {
+    for k in KINDS {
         let _ = writeln!(
             out,
             "certmail_connections_open{{listener=\"{}\"}} {}",
             k.name(),
-            connections::open_connections(&[k])
+            daemon.connections.open_connections(&[k])
         );
     }
 }
@@ -196,23 +196,23 @@ async fn sessions_and_signins(daemon: &Daemon, out: &mut String) {
 }
 
 /// Messages received by SMTP, stored locally and queued for relay.
-fn message_counters(out: &mut String) {
-    let (accepted, local, queued) = certmail_smtp::inbound::message_counts();
+fn message_counters(daemon: &Daemon, out: &mut String) {
+    let c = daemon.mail_counters.message_counts();
     for (name, help, n) in [
         (
             "certmail_messages_received_total",
             "Messages accepted by SMTP (250 sent).",
-            accepted,
+            c.accepted,
         ),
         (
             "certmail_messages_delivered_total",
             "Local mailbox copies stored.",
-            local,
+            c.local_copies,
         ),
         (
             "certmail_messages_queued_total",
             "Outbound queue entries created.",
-            queued,
+            c.queued,
         ),
     ] {
         family(out, name, "counter", help);
@@ -263,8 +263,8 @@ fn store_counters(daemon: &Daemon, out: &mut String) {
 }
 
 /// The outbound relay's counters (queue depth and age are gauges read from the store).
-fn relay_counters(out: &mut String) {
-    let c = certmail_smtp::outbound::relay_counts();
+fn relay_counters(daemon: &Daemon, out: &mut String) {
+    let c = daemon.mail_counters.relay_counts();
     for (name, help, n) in [
         (
             "certmail_relay_delivered_total",

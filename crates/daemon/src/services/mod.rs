@@ -5,8 +5,8 @@
 //!   refused when a [`restart_keys`] key changed.
 //! - [`listener`] (connection limits) and [`protocols`] (IMAP and SMTP per connection).
 //! - [`http`] with [`metrics`] and [`state_metrics`] (`/metrics`, autoconfig), [`health`]
-//!   (`/healthz`), [`client_config`] (Thunderbird, Outlook and Apple set-up files), and
-//!   [`connections`] (open connections by listener, counted by the protocol handlers).
+//!   (`/healthz`) and [`client_config`] (Thunderbird, Outlook and Apple set-up files); the
+//!   connections they count are [`crate::connections`].
 //! - [`relay`] (the outbound queue runner, reloadable), [`notices`] (daily expiry notices,
 //!   new-device notices), [`revocation`] (CRLs reaching live sessions).
 //! - [`web`]: the self-service web listener (crates/web) and its context.
@@ -22,7 +22,6 @@
 pub mod admin_socket;
 pub mod client_config;
 pub mod cluster;
-pub mod connections;
 pub mod health;
 pub mod http;
 pub mod listener;

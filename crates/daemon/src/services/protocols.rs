@@ -12,7 +12,7 @@ use crate::services::listener::{Accepted, ListenerKind};
 /// Serves one accepted connection according to its listener (each protocol server logs
 /// its own errors).
 pub async fn handle(daemon: Arc<Daemon>, kind: ListenerKind, acc: Accepted) {
-    let _open = crate::services::connections::OpenConnection::new(kind);
+    let _open = daemon.connections.open(kind);
     match kind {
         ListenerKind::SubmissionTls | ListenerKind::SubmissionStartTls | ListenerKind::Mx => {
             smtp(&daemon, kind, acc).await
@@ -81,6 +81,7 @@ pub fn smtp_context(
         spam: config.spam.scanner().map(Arc::new),
         message_memory: certmail_smtp::inbound::spool::MessageMemory::new(s.max_message_memory),
         queue: Default::default(),
+        counters: Default::default(),
     }
 }
 

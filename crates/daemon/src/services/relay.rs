@@ -89,7 +89,8 @@ fn build(config: &Config, daemon: &Daemon) -> anyhow::Result<QueueRunner> {
         settings(config),
     )
     .with_hub(daemon.hub.clone())
-    .with_signals(Arc::clone(&daemon.queue));
+    .with_signals(Arc::clone(&daemon.queue))
+    .with_counters(Arc::clone(&daemon.mail_counters));
     Ok(match signer(config)? {
         Some(s) => runner.with_signer(s),
         None => runner,

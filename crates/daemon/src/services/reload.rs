@@ -84,7 +84,8 @@ fn replace_smtp_context(daemon: &Daemon, config: &Config) {
             daemon.hub.clone(),
         )
         .with_message_memory(message_memory)
-        .with_queue_signals(Arc::clone(&daemon.queue)),
+        .with_queue_signals(Arc::clone(&daemon.queue))
+        .with_counters(Arc::clone(&daemon.mail_counters)),
     );
 }
 

@@ -110,8 +110,9 @@ impl Signals {
 }
 
 /// The shared context: the session registry, the change hub and the IMAP and SMTP
-/// contexts with the sign-in policy of `config`.
-fn build_daemon(
+/// contexts with the sign-in policy of `config`. Public so that a test can hold two
+/// daemons' contexts in one process (they share no state).
+pub fn build_daemon(
     config: Config,
     config_path: PathBuf,
     store: Arc<dyn certmail_store::Store>,
@@ -143,6 +144,7 @@ fn build_daemon(
     let spam_learning = crate::services::spam::learn_queue(&config);
     let imap = imap.with_filing_observer(crate::services::spam::filing_observer(&spam_learning));
     let queue = Arc::new(certmail_smtp::outbound::QueueSignals::default());
+    let mail_counters = Arc::new(certmail_smtp::stats::MailCounters::default());
     let web_pki = Arc::clone(&tls.current().pki);
     let web_ctx =
         crate::services::web::context(&config, sign_in.clone(), &store, &registry, &hub, web_pki);
@@ -154,7 +156,8 @@ fn build_daemon(
         Arc::clone(&registry) as _,
         hub.clone(),
     )
-    .with_queue_signals(Arc::clone(&queue));
+    .with_queue_signals(Arc::clone(&queue))
+    .with_counters(Arc::clone(&mail_counters));
     Ok(Daemon {
         config: RwLock::new(Arc::new(config)),
         config_path,
@@ -174,6 +177,8 @@ fn build_daemon(
         listeners_bound: Default::default(),
         cluster,
         spam_learning,
+        connections: Default::default(),
+        mail_counters,
     })
 }
 

@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use certmail_session::Protocol;
-use certmail_session::stats;
 
 use crate::context::Daemon;
 use crate::services::listener::ListenerKind;
@@ -17,8 +16,8 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// Appends the families of this module to `out`.
 pub async fn render(daemon: &Daemon, out: &mut String) {
-    connections_by_state(out);
-    kicks(out);
+    connections_by_state(daemon, out);
+    kicks(daemon, out);
     let data_dir = daemon.config().server.data_dir.clone();
     if let Ok(size) = tokio::task::spawn_blocking(move || dir_size(&data_dir)).await {
         family(
@@ -93,25 +92,25 @@ fn crl_next_update(daemon: &Daemon, out: &mut String) {
 /// `certmail_connections{protocol, state}`: open connections that have not signed in
 /// (`pre_auth`; every MX connection stays there), signed in (`authenticated`), and IMAP
 /// connections in IDLE (`idle`, not counted in `authenticated`).
-fn connections_by_state(out: &mut String) {
+fn connections_by_state(daemon: &Daemon, out: &mut String) {
     family(
         out,
         "certmail_connections",
         "gauge",
         "Open connections by protocol and state (pre_auth, authenticated, idle).",
     );
-    let imap_open = crate::services::connections::open_connections(&[
-        ListenerKind::ImapTls,
-        ListenerKind::ImapStartTls,
-    ]);
-    let smtp_open = crate::services::connections::open_connections(&[
+    let stats = daemon.registry.stats();
+    let imap_open = daemon
+        .connections
+        .open_connections(&[ListenerKind::ImapTls, ListenerKind::ImapStartTls]);
+    let smtp_open = daemon.connections.open_connections(&[
         ListenerKind::SubmissionTls,
         ListenerKind::SubmissionStartTls,
         ListenerKind::Mx,
     ]);
-    let idle = stats::idle_connections().max(0);
+    let idle = stats.idle_connections().max(0);
     for (protocol, open) in [(Protocol::Imap, imap_open), (Protocol::Smtp, smtp_open)] {
-        let signed_in = stats::signed_in_connections(protocol).max(0);
+        let signed_in = stats.signed_in_connections(protocol).max(0);
         let idle = if protocol == Protocol::Imap { idle } else { 0 };
         let name = protocol.as_str().to_ascii_lowercase();
         for (state, n) in [
@@ -131,8 +130,8 @@ fn connections_by_state(out: &mut String) {
 }
 
 /// `certmail_kicks_total{cause}` (sessions ended) and the connections they had.
-fn kicks(out: &mut String) {
-    let all = stats::kicks();
+fn kicks(daemon: &Daemon, out: &mut String) {
+    let all = daemon.registry.stats().kicks();
     family(
         out,
         "certmail_kicks_total",

@@ -585,6 +585,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
             let _ = self.driver.server().idle_reject(status);
             return;
         };
+        let gauge = s.account.guard.idle_gauge();
         let mut out = Out::default();
         // RFC 2177: changes already waiting are told right after the continuation.
         let sync = s.sync(&mut out, true).await;
@@ -596,7 +597,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
         if let Err(e) = sync {
             tracing::error!(error = %e, "imap IDLE sync failed");
         }
-        self.idle = Some((tag, certmail_session::stats::IdleGauge::new()));
+        self.idle = Some((tag, gauge));
         self.enqueue(out);
     }
 }

@@ -2,7 +2,6 @@
 //! transaction, the change hub, and success DSNs.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use certmail_store::{Account, Delivery, QueueEntry, QueueRecipient, RecipientStatus};
 
@@ -331,9 +330,8 @@ fn queue_entry(
 fn announce(ctx: &SmtpContext, envelope: &Envelope, receipt: &certmail_store::DeliveryReceipt) {
     crate::wake::new_copies(&ctx.hub, receipt);
     tracing::info!(from = %envelope.mail_from, local = receipt.stored.len(), queued = receipt.queued.len(), "message accepted");
-    ACCEPTED.fetch_add(1, Ordering::Relaxed);
-    LOCAL_COPIES.fetch_add(receipt.stored.len() as u64, Ordering::Relaxed);
-    QUEUED.fetch_add(receipt.queued.len() as u64, Ordering::Relaxed);
+    ctx.counters
+        .count_accepted(receipt.stored.len(), receipt.queued.len());
     if !receipt.queued.is_empty() {
         ctx.queue.queue_changed();
     }
@@ -417,17 +415,4 @@ fn check_from_header(account: &Account, body: &[u8]) -> Result<(), Reply> {
             account.addresses.join(", ")
         ),
     ))
-}
-
-static ACCEPTED: AtomicU64 = AtomicU64::new(0);
-static LOCAL_COPIES: AtomicU64 = AtomicU64::new(0);
-static QUEUED: AtomicU64 = AtomicU64::new(0);
-
-/// Messages accepted, local copies stored and queue entries made since start.
-pub fn message_counts() -> (u64, u64, u64) {
-    (
-        ACCEPTED.load(Ordering::Relaxed),
-        LOCAL_COPIES.load(Ordering::Relaxed),
-        QUEUED.load(Ordering::Relaxed),
-    )
 }

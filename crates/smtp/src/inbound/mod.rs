@@ -27,7 +27,6 @@ pub mod spool;
 mod state;
 
 pub use connection::{Connection, serve};
-pub use deliver::message_counts;
 
 use std::sync::Arc;
 
@@ -38,6 +37,12 @@ impl SmtpContext {
     /// This context drawing on `memory` (the one the previous context had, after a reload).
     pub fn with_message_memory(mut self, memory: Arc<spool::MessageMemory>) -> SmtpContext {
         self.message_memory = memory;
+        self
+    }
+
+    /// This context counting in `counters` (the daemon's one, kept across reloads).
+    pub fn with_counters(mut self, counters: Arc<crate::stats::MailCounters>) -> SmtpContext {
+        self.counters = counters;
         self
     }
 
@@ -138,4 +143,7 @@ pub struct SmtpContext {
     /// Wakes the outbound queue's runners when a delivery queued mail; the daemon's one
     /// (keep the same one across reloads).
     pub queue: Arc<crate::outbound::QueueSignals>,
+    /// Messages accepted, copies stored and entries queued: the daemon's one (keep the
+    /// same one across reloads).
+    pub counters: Arc<crate::stats::MailCounters>,
 }

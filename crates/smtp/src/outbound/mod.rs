@@ -10,7 +10,6 @@
 //! - [`mta_sts`]: MTA-STS (RFC 8461) policies, fetched over HTTPS, cached, enforced.
 //! - [`report`]: RFC 3464 failure, delay and relay reports (built with mail-builder).
 //! - [`meta`]: the envelope data kept in a queue entry's `envelope_meta`.
-//! - [`stats`]: counters of delivered, deferred, failed and bounced recipients (metrics).
 //!
 //! Rules: 4xx is temporary and 5xx permanent, per recipient (RFC 5321 §4.2.1); every
 //! attempt is written to the store before a byte is sent, and a recipient leaves the queue
@@ -35,7 +34,6 @@ pub mod reply;
 pub mod report;
 pub mod route;
 pub mod runner;
-pub mod stats;
 pub mod tls;
 pub mod transport;
 
@@ -46,7 +44,6 @@ pub use dns::HickoryResolver;
 pub use mta_sts::{MtaSts, MtaStsSettings};
 pub use route::{MxAnswer, Resolver, StaticResolver};
 pub use runner::QueueRunner;
-pub use stats::{RelayCounts, relay_counts};
 pub use tls::{ClientIdentity, ClientTls};
 pub use transport::{
     Connection, Route, Smarthost, SmarthostTls, SmtpTransport, TlsPolicy, Transport,

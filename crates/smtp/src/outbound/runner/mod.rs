@@ -49,6 +49,7 @@ use super::transport::{Connection, Transport};
 use super::{Clock, MessageSigner, QueueSignals, RelaySettings};
 use super::{downgrade, meta};
 use crate::inbound::recipients::domain_of;
+use crate::stats::{Event, MailCounters};
 use notices::{report_line, wants_delay_notice, wants_failure_notice};
 
 /// The delivery task of the outbound queue.
@@ -64,6 +65,8 @@ pub struct QueueRunner {
     wake: Notify,
     /// Shared with the SMTP server and the admin handler (see [`QueueSignals`]).
     signals: Arc<QueueSignals>,
+    /// The daemon's counters of delivered, deferred, failed and bounced recipients.
+    counters: Arc<crate::stats::MailCounters>,
 }
 
 /// What a reload replaces, taken as one snapshot by each round.
@@ -142,6 +145,7 @@ impl QueueRunner {
             backlog: AtomicBool::new(false),
             wake: Notify::new(),
             signals: Arc::new(QueueSignals::default()),
+            counters: Arc::default(),
         }
     }
 
@@ -149,6 +153,13 @@ impl QueueRunner {
     /// handler); without it the runner has its own and only hears [`QueueRunner::wake`].
     pub fn with_signals(mut self, signals: Arc<QueueSignals>) -> Self {
         self.signals = signals;
+        self
+    }
+
+    /// Counts in `counters` (the daemon's one, shared with the SMTP server and kept when a
+    /// reload replaces the runner).
+    pub fn with_counters(mut self, counters: Arc<crate::stats::MailCounters>) -> Self {
+        self.counters = counters;
         self
     }
 
@@ -524,7 +535,7 @@ impl QueueRunner {
             return Ok(());
         };
         let expired = now >= entry.created_at + self.live().settings.expire_after as i64;
-        let (failed, relayed) = settle(job, &mut entry, &outcome, expired);
+        let (failed, relayed) = settle(job, &mut entry, &outcome, expired, &self.counters);
         let body = if failed.is_empty() && relayed.is_empty() && !self.delay_due(&entry, now) {
             Vec::new()
         } else {
@@ -553,13 +564,14 @@ impl QueueRunner {
 }
 
 /// Sorts the job's recipients of `entry` by the outcome: delivered and failed ones leave
-/// it, deferred ones stay with their last error. Returns the lines of the failure report
-/// and of the relay (success) report.
+/// it, deferred ones stay with their last error; each outcome is counted in `counters`.
+/// Returns the lines of the failure report and of the relay (success) report.
 fn settle(
     job: &Job,
     entry: &mut QueueEntry,
     outcome: &Outcome,
     expired: bool,
+    counters: &MailCounters,
 ) -> (Vec<ReportRecipient>, Vec<ReportRecipient>) {
     let mut failed = Vec::new();
     let mut relayed = Vec::new();
@@ -583,13 +595,13 @@ fn settle(
         };
         let line = report_line(&r, entry, &reply, &remote);
         if reply.is_positive() {
-            super::stats::count(super::stats::Event::Delivered);
+            counters.count(Event::Delivered);
             tracing::info!(entry = entry.id, rcpt = %r.address, remote = ?remote, "delivered");
             if r.notify & notify::SUCCESS != 0 && !dsn_passed_on {
                 relayed.push(line);
             }
         } else if reply.is_permanent() || expired {
-            super::stats::count(super::stats::Event::Failed);
+            counters.count(Event::Failed);
             tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, expired, "failed");
             if wants_failure_notice(r.notify) {
                 let mut line = line;
@@ -599,7 +611,7 @@ fn settle(
                 failed.push(line);
             }
         } else {
-            super::stats::count(super::stats::Event::Deferred);
+            counters.count(Event::Deferred);
             tracing::info!(entry = entry.id, rcpt = %r.address, reply = %reply, "deferred");
             r.last_error = Some(reply.to_string());
             keep.push(r);

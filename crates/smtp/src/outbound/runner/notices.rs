@@ -62,7 +62,7 @@ impl QueueRunner {
         };
         match self.deliver_report(&entry.from, bytes, now).await {
             Ok(()) if kind == ReportKind::Failed => {
-                crate::outbound::stats::count(crate::outbound::stats::Event::Bounced)
+                self.counters.count(crate::stats::Event::Bounced)
             }
             Ok(()) => {}
             Err(e) => {
