@@ -9,8 +9,8 @@ mod cluster;
 pub mod crl_fetch;
 mod mailauth;
 mod relay;
-mod spam;
 mod sieve;
+mod spam;
 mod write;
 
 pub use check::{check, load};
@@ -18,8 +18,8 @@ pub use cluster::{ClusterSection, StoreBackend, StoreSection};
 pub use crl_fetch::CrlFetchSection;
 pub use mailauth::MailAuthSection;
 pub use relay::{RelaySection, SmarthostTlsName, parse_host_port};
-pub use spam::SpamSection;
 pub use sieve::SieveSection;
+pub use spam::SpamSection;
 pub use write::LocalFiles;
 
 use std::collections::BTreeMap;

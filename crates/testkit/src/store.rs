@@ -21,8 +21,7 @@ use certmail_store::{
     Account, AccountStore, AclEntry, Alias, AuditEvent, AuditStore, BackupManifest, BlobId,
     CertBinding, CopyUid, Delivery, DeliveryReceipt, Device, FlagChange, Mailbox, MailboxStore,
     MessageMeta, NewMessage, QueueEntry, QueueStore, Rights, ScriptQuota, ScriptStore,
-    SharedMailbox, SieveScript, SpecialUse, Store,
-    StoreError, StoreOps, StoreResult, StoreStats,
+    SharedMailbox, SieveScript, SpecialUse, Store, StoreError, StoreOps, StoreResult, StoreStats,
 };
 
 /// A store call in flight.
