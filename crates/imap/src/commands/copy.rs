@@ -40,7 +40,6 @@ pub async fn copy(
     {
         return Outcome::Done;
     }
-    let source = selected.name.clone();
     let uids: Vec<u32> = selected
         .resolve(set, uid)
         .iter()
@@ -57,18 +56,7 @@ pub async fn copy(
     if (!is_move || across) && !within_quota(s, out, &tag, &source_target, &target, &uids).await {
         return Outcome::Done;
     }
-    let store = s.account.ctx.store.as_ref();
-    let result = if across {
-        copy_across(s, &source_target, &target, &uids, is_move).await
-    } else if is_move {
-        store
-            .move_messages(&target.owner, &source, &uids, &target.name)
-            .await
-    } else {
-        store
-            .copy(&target.owner, &source, &uids, &target.name)
-            .await
-    };
+    let result = perform(s, (&source_target, &target), &uids, is_move).await;
     let (uid_validity, pairs) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -76,14 +64,57 @@ pub async fn copy(
             return Outcome::Done;
         }
     };
+    announce(s, (&source_target, &target), &pairs, command).await;
+    let code = copy_uid(uid_validity, &pairs);
+    if !is_move {
+        out.ok(tag, code, "COPY completed");
+        return Outcome::Done;
+    }
+    // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs.
+    out.untagged_ok(code, "Moved");
+    expunge_moved(s, out, &source_target, &pairs);
+    out.ok(tag, None, "MOVE completed");
+    Outcome::Done
+}
+
+/// The store's copy or move from `source` to `target` (across two owners, message by
+/// message): the target's UIDVALIDITY and the (old, new) UID pairs.
+async fn perform(
+    s: &SignedIn,
+    (source, target): (&crate::shared::Target, &crate::shared::Target),
+    uids: &[u32],
+    is_move: bool,
+) -> Result<(u32, Vec<(u32, u32)>), certmail_store::StoreError> {
+    let store = s.account.ctx.store.as_ref();
+    if source.owner != target.owner {
+        copy_across(s, source, target, uids, is_move).await
+    } else if is_move {
+        store
+            .move_messages(&target.owner, &source.name, uids, &target.name)
+            .await
+    } else {
+        store
+            .copy(&target.owner, &source.name, uids, &target.name)
+            .await
+    }
+}
+
+/// After a copy or move: the filing observer (spam learning), the audit of shared
+/// mailboxes, EXISTS for the target's readers, and our own view of the target.
+async fn announce(
+    s: &mut SignedIn,
+    (source, target): (&crate::shared::Target, &crate::shared::Target),
+    pairs: &[(u32, u32)],
+    command: &str,
+) {
     // The copies are the target owner's (another person's, in a shared mailbox).
     s.account
         .ctx
-        .filed(&target.owner, &source, &target.name, &pairs);
-    for shared in [&source_target, &target].into_iter().filter(|t| t.shared) {
+        .filed(&target.owner, &source.name, &target.name, pairs);
+    for shared in [source, target].into_iter().filter(|t| t.shared) {
         crate::shared::audit_use(s, shared, command).await;
     }
-    for &(_, new_uid) in &pairs {
+    for &(_, new_uid) in pairs {
         let change = Change::Exists {
             mailbox: target.name.clone(),
             uid: new_uid,
@@ -96,16 +127,6 @@ pub async fn copy(
     {
         selected.note_own_append();
     }
-    let code = copy_uid(uid_validity, &pairs);
-    if !is_move {
-        out.ok(tag, code, "COPY completed");
-        return Outcome::Done;
-    }
-    // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs.
-    out.untagged_ok(code, "Moved");
-    expunge_moved(s, out, &source_target, &pairs);
-    out.ok(tag, None, "MOVE completed");
-    Outcome::Done
 }
 
 /// Whether the copies fit in the account's quota; if not (or the store failed), the
