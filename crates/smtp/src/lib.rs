@@ -96,6 +96,8 @@
 pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+#[doc(hidden)]
+pub mod http_client;
 pub mod inbound;
 pub mod mailauth;
 pub mod message;

@@ -116,16 +116,31 @@ struct PolicyServer {
 
 impl PolicyServer {
     async fn start(tls: Arc<rustls::ServerConfig>, policy: &str) -> PolicyServer {
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{policy}",
+            policy.len()
+        );
+        Self::answering(tls, response).await
+    }
+
+    /// The policy in chunked transfer coding, as many web servers send it.
+    async fn start_chunked(tls: Arc<rustls::ServerConfig>, policy: &str) -> PolicyServer {
+        let (a, b) = policy.split_at(policy.len() / 2);
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+            a.len(),
+            b.len()
+        );
+        Self::answering(tls, response).await
+    }
+
+    async fn answering(tls: Arc<rustls::ServerConfig>, response: String) -> PolicyServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let requests = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&requests);
-        let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{policy}",
-            policy.len()
-        );
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let Ok(mut stream) = TlsAcceptor::from(Arc::clone(&tls)).accept(tcp).await else {
@@ -134,8 +149,11 @@ impl PolicyServer {
                 let mut request = vec![0u8; 2048];
                 let n = stream.read(&mut request).await.unwrap_or(0);
                 let head = String::from_utf8_lossy(&request[..n]).into_owned();
+                // Header names are case-insensitive (RFC 9110 §5.1).
                 if head.starts_with("GET /.well-known/mta-sts.txt HTTP/1.1\r\n")
-                    && head.contains("\r\nHost: mta-sts.remote.kr\r\n")
+                    && head
+                        .to_ascii_lowercase()
+                        .contains("\r\nhost: mta-sts.remote.kr\r\n")
                 {
                     count.fetch_add(1, Ordering::SeqCst);
                     let _ = stream.write_all(response.as_bytes()).await;
@@ -202,6 +220,25 @@ async fn enforce_refuses_an_mx_host_the_policy_does_not_name() {
         error.contains("mx.attacker.kr") && error.contains("mx.remote.kr"),
         "{error}"
     );
+}
+
+/// A policy sent in chunked transfer coding is read as the policy (the relay's first
+/// HTTP reader knew only Content-Length, so such a policy was not applied at all).
+#[tokio::test]
+async fn a_chunked_policy_is_enforced_too() {
+    let t = StsEnv::new().await;
+    let policy = PolicyServer::start_chunked(t.server_tls(), ENFORCE).await;
+    let sink = t.mx_sink().await;
+    let id = t.env.queue_to_kim().await;
+    run(&t.runner(&sink, "mx.attacker.kr", policy.addr.port(), "sts")).await;
+    assert_eq!(policy.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        sink.connection_count(),
+        0,
+        "no connection to a host off the policy"
+    );
+    let error = t.queued_error(id).await;
+    assert!(error.starts_with("451 4.7.5"), "{error}");
 }
 
 #[tokio::test]

@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
@@ -315,55 +314,30 @@ impl MtaSts {
         let connector = TlsConnector::from(Arc::clone(&self.settings.tls));
         let fetch = async {
             let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-            let mut tls = connector
+            let tls = connector
                 .connect(name, tcp)
                 .await
                 .map_err(|e| format!("TLS with {host}: {e}"))?;
-            let request = format!(
-                "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-            );
-            tls.write_all(request.as_bytes())
-                .await
+            let request = hyper::Request::get("/.well-known/mta-sts.txt")
+                .header(hyper::header::HOST, host.as_str())
+                .header(hyper::header::CONNECTION, "close")
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
                 .map_err(|e| e.to_string())?;
-            let mut response = Vec::new();
-            let mut limited = (&mut tls).take((MAX_POLICY_BYTES + 4096) as u64);
-            // A server that closes without close_notify still gave us the whole body.
-            let _ = limited.read_to_end(&mut response).await;
-            Ok::<Vec<u8>, String>(response)
+            crate::http_client::exchange(tls, request, MAX_POLICY_BYTES).await
         };
-        let response = timeout(self.settings.fetch_timeout, fetch)
+        let (status, body) = timeout(self.settings.fetch_timeout, fetch)
             .await
-            .map_err(|_| format!("{host} did not answer in time"))??;
-        policy_body(&response).map_err(|e| format!("{host}: {e}"))
+            .map_err(|_| format!("{host} did not answer in time"))?
+            .map_err(|e| format!("{host}: {e}"))?;
+        policy_body(status, &body).map_err(|e| format!("{host}: {e}"))
     }
 }
 
-/// The body of an HTTP/1.x response that must be `200` (RFC 8461 §3.3: redirects are not
-/// followed), cut at Content-Length when given.
-fn policy_body(response: &[u8]) -> Result<String, String> {
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("no complete HTTP response")?;
-    let head = String::from_utf8_lossy(&response[..split]);
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or_default();
-    let code = status.split_whitespace().nth(1).unwrap_or_default();
-    if code != "200" {
-        return Err(format!("answered {status:?} (only 200 is accepted)"));
-    }
-    let mut body = &response[split + 4..];
-    let length = lines.find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case("content-length")
-            .then(|| v.trim().parse::<usize>().ok())?
-    });
-    if let Some(n) = length {
-        body = &body[..n.min(body.len())];
-    }
-    if body.len() > MAX_POLICY_BYTES {
-        return Err(format!("policy larger than {MAX_POLICY_BYTES} bytes"));
+/// The policy text of an answer, which must be `200` (RFC 8461 §3.3: redirects are not
+/// followed) and UTF-8.
+fn policy_body(status: u16, body: &[u8]) -> Result<String, String> {
+    if status != 200 {
+        return Err(format!("answered {status} (only 200 is accepted)"));
     }
     String::from_utf8(body.to_vec()).map_err(|_| "policy is not UTF-8".into())
 }
@@ -406,10 +380,8 @@ mod tests {
 
     #[test]
     fn only_a_200_response_gives_a_policy() {
-        let ok =
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhelloEXTRA";
-        assert_eq!(policy_body(ok), Ok("hello".into()));
-        let moved = b"HTTP/1.1 301 Moved\r\nLocation: https://x/\r\n\r\n";
-        assert!(policy_body(moved).expect_err("redirect").contains("301"));
+        assert_eq!(policy_body(200, b"hello"), Ok("hello".into()));
+        assert!(policy_body(301, b"").expect_err("redirect").contains("301"));
+        assert!(policy_body(200, b"\xff").is_err());
     }
 }

@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::{Request, Uri};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::Error;
@@ -77,14 +76,6 @@ async fn exchange(
     let tcp = TcpStream::connect((host, port))
         .await
         .map_err(|e| failed("cannot connect", &e))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-        .await
-        .map_err(|e| failed("HTTP handshake", &e))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "rspamd connection ended with an error");
-        }
-    });
     let full_path = format!("{}{path}", uri.path().trim_end_matches('/'));
     let mut request = Request::post(full_path)
         .header(
@@ -98,16 +89,9 @@ async fn exchange(
     let request = request
         .body(Full::new(body))
         .map_err(|e| failed("bad request header", &e))?;
-    let response = sender
-        .send_request(request)
+    let (status, body) = crate::http_client::exchange(tcp, request, MAX_ANSWER)
         .await
-        .map_err(|e| failed("request failed", &e))?;
-    let status = response.status().as_u16();
-    let body = Limited::new(response.into_body(), MAX_ANSWER)
-        .collect()
-        .await
-        .map_err(|e| failed("reading the answer", &e))?
-        .to_bytes();
+        .map_err(|e| Error::SpamFilter(format!("{base}: {e}")))?;
     Ok(Answer { status, body })
 }
 
