@@ -63,6 +63,10 @@ pub struct PgRegistry {
     lease: Duration,
     local: LocalRegistry,
     ended: Mutex<Option<mpsc::UnboundedReceiver<(String, SessionId)>>>,
+    /// Set once this node's leftovers from a previous run are deleted. Both the first
+    /// sign-in and [`PgRegistry::maintain`] wait for it, so the clearing can never delete
+    /// the row of a session that signed in before `maintain` first ran.
+    cleared: tokio::sync::OnceCell<()>,
 }
 
 impl std::fmt::Debug for PgRegistry {
@@ -90,6 +94,7 @@ impl PgStore {
             lease: lease.max(Duration::from_secs(1)),
             local: LocalRegistry::with_end_hook(config, hook),
             ended: Mutex::new(Some(ended)),
+            cleared: tokio::sync::OnceCell::new(),
         })
     }
 }
@@ -246,6 +251,7 @@ impl SessionRegistry for PgRegistry {
         protocol: Protocol,
         policy: SessionPolicy,
     ) -> Result<ConnectionGuard, SignInError> {
+        self.clear_leftovers().await;
         let mut conn = self.pool.get().await.map_err(unavailable)?;
         let tx = conn.transaction().await.map_err(unavailable)?;
         advisory_lock(&tx, lock_ns::SIGN_IN, account)
@@ -381,7 +387,7 @@ impl PgRegistry {
             tracing::error!("PgRegistry::maintain started twice");
             return;
         };
-        self.forget_node().await;
+        self.clear_leftovers().await;
         let mut renew = tokio::time::interval(self.lease / 3);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -397,6 +403,11 @@ impl PgRegistry {
             }
         }
         self.forget_node().await;
+    }
+
+    /// Deletes the rows a previous run of this node left, once, before this run writes any.
+    async fn clear_leftovers(&self) {
+        self.cleared.get_or_init(|| self.forget_node()).await;
     }
 
     /// Deletes every row of this node.

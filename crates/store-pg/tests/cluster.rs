@@ -165,3 +165,28 @@ async fn a_node_that_missed_the_kick_ends_the_session_at_its_next_renewal() {
         Some(KickReason::AnotherDevice { ip: device(2).ip })
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_before_the_lease_keeper_starts_keeps_its_row() {
+    let (a, b) = PgServer::two_nodes().await;
+    let hub = ChangeHub::default();
+    // Node A's keeper starts only after its first sign-in (a daemon accepting at once):
+    // its clearing of a previous run's rows must not take this session's row with them.
+    let on_a = a.session_registry(RegistryConfig::default(), LEASE);
+    let on_b = registry(&b, &hub, true);
+    let _held = on_a
+        .sign_in("홍길동", device(1), Protocol::Smtp, SessionPolicy::Reject)
+        .await
+        .expect("first sign-in");
+    let keeper = tokio::spawn(Arc::clone(&on_a).maintain(std::future::pending()));
+    // Let the keeper run its start (and a renewal) before node B asks.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let refused = on_b
+        .sign_in("홍길동", device(2), Protocol::Imap, SessionPolicy::Reject)
+        .await;
+    assert_eq!(
+        refused.err(),
+        Some(SignInError::Rejected { ip: device(1).ip })
+    );
+    keeper.abort();
+}
