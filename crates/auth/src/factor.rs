@@ -178,45 +178,23 @@ pub(crate) async fn record_device(
     now: i64,
 ) -> Result<Device, AuthError> {
     let network = device_network(ip);
-    let mut all = store.devices_of(account).await?;
-    let existing = all
-        .iter()
-        .find(|d| d.spki_sha256 == spki && d.network == network)
-        .cloned();
-    let device = match existing {
-        Some(mut d) => {
-            d.last_seen = now;
-            if totp_used {
-                d.totp_at = Some(now);
-            }
-            d
-        }
-        None => {
-            // The very first device is how the account starts; later new ones are news.
-            if let (false, Some(hook)) = (all.is_empty(), &policy.on_new_device) {
-                (hook.0)(account, &network, ip);
-            }
-            let cap = policy.max_devices.max(1);
-            all.sort_by_key(|d| d.last_seen);
-            let excess = (all.len() + 1).saturating_sub(cap);
-            for old in all.iter().take(excess) {
-                store
-                    .forget_device(account, &old.spki_sha256, &old.network)
-                    .await?;
-            }
-            Device {
-                account: account.to_string(),
-                spki_sha256: spki,
-                network,
-                first_seen: now,
-                last_seen: now,
-                totp_at: totp_used.then_some(now),
-                client: None,
-            }
-        }
+    let seen = Device {
+        account: account.to_string(),
+        spki_sha256: spki,
+        network,
+        first_seen: now,
+        last_seen: now,
+        totp_at: totp_used.then_some(now),
+        client: None,
     };
-    store.put_device(device.clone()).await?;
-    Ok(device)
+    // One step in the store under the account's device lock: the cap holds even when
+    // new devices sign in at once on several nodes.
+    let recorded = store.sign_in_device(seen, policy.max_devices).await?;
+    // The very first device is how the account starts; later new ones are news.
+    if let (true, false, Some(hook)) = (recorded.new, recorded.first, &policy.on_new_device) {
+        (hook.0)(account, &recorded.device.network, ip);
+    }
+    Ok(recorded.device)
 }
 
 #[cfg(test)]

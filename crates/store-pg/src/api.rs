@@ -7,8 +7,9 @@ use std::ops::RangeInclusive;
 
 use certmail_store::{
     Account, AclEntry, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, CopyUid, Delivery,
-    DeliveryReceipt, Device, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, Rights,
-    ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError, StoreResult, StoreStats,
+    DeliveryReceipt, Device, DeviceSeen, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry,
+    Rights, ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError, StoreResult,
+    StoreStats,
 };
 
 use certmail_store::shared::Transfer;
@@ -108,6 +109,7 @@ delegate! {
     AuditStore {
         fn put_device(&self, device: Device) -> ();
         fn devices_of(&self, account: &str) -> Vec<Device>;
+        fn sign_in_device(&self, seen: Device, cap: usize) -> DeviceSeen;
         fn forget_device(&self, account: &str, spki_sha256: &[u8; 32], network: &str) -> bool;
         fn append_audit(&self, event: AuditEvent) -> ();
         fn audit_range(&self, from_ms: i64, to_ms: i64, limit: usize) -> Vec<AuditEvent>;

@@ -1,14 +1,15 @@
 //! The device registry: (account, SPKI hash, network) → `Device`.
 
-use certmail_store::{Device, StoreError};
+use certmail_store::devices::plan_sign_in;
+use certmail_store::{Device, DeviceSeen, StoreError};
+use deadpool_postgres::GenericClient;
 
 use crate::error::db;
-use crate::{PgStore, rows};
+use crate::{PgStore, advisory_lock, lock_ns, rows};
 
-impl PgStore {
-    pub(crate) async fn put_device(&self, device: Device) -> Result<(), StoreError> {
-        let conn = self.conn().await?;
-        conn.execute(
+async fn upsert(client: &impl GenericClient, device: &Device) -> Result<(), StoreError> {
+    client
+        .execute(
             "INSERT INTO devices (account, spki, network, first_seen, last_seen, totp_at, client)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (account, spki, network) DO UPDATE SET first_seen = EXCLUDED.first_seen,
@@ -26,13 +27,12 @@ impl PgStore {
         )
         .await
         .map_err(db)?;
-        self.count_write();
-        Ok(())
-    }
+    Ok(())
+}
 
-    pub(crate) async fn devices_of(&self, account: &str) -> Result<Vec<Device>, StoreError> {
-        let conn = self.conn().await?;
-        conn.query(
+async fn select(client: &impl GenericClient, account: &str) -> Result<Vec<Device>, StoreError> {
+    client
+        .query(
             "SELECT account, spki, network, first_seen, last_seen, totp_at, client FROM devices
              WHERE account = $1 ORDER BY spki, network",
             &[&account],
@@ -52,6 +52,52 @@ impl PgStore {
             })
         })
         .collect()
+}
+
+async fn delete(
+    client: &impl GenericClient,
+    account: &str,
+    spki: &[u8; 32],
+    network: &str,
+) -> Result<bool, StoreError> {
+    let n = client
+        .execute(
+            "DELETE FROM devices WHERE account = $1 AND spki = $2 AND network = $3",
+            &[&account, &&spki[..], &network],
+        )
+        .await
+        .map_err(db)?;
+    Ok(n > 0)
+}
+
+impl PgStore {
+    pub(crate) async fn put_device(&self, device: Device) -> Result<(), StoreError> {
+        upsert(&self.conn().await?, &device).await?;
+        self.count_write();
+        Ok(())
+    }
+
+    pub(crate) async fn devices_of(&self, account: &str) -> Result<Vec<Device>, StoreError> {
+        select(&self.conn().await?, account).await
+    }
+
+    /// One transaction under the account's device lock, so sign-ins of new devices on any
+    /// nodes at once never leave more than `cap`.
+    pub(crate) async fn sign_in_device(
+        &self,
+        seen: Device,
+        cap: usize,
+    ) -> Result<DeviceSeen, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        advisory_lock(&tx, lock_ns::DEVICES, &seen.account).await?;
+        let plan = plan_sign_in(select(&tx, &seen.account).await?, seen, cap);
+        for old in &plan.evicted {
+            delete(&tx, &old.account, &old.spki_sha256, &old.network).await?;
+        }
+        upsert(&tx, &plan.device).await?;
+        self.commit(tx).await?;
+        Ok(plan)
     }
 
     pub(crate) async fn forget_device(
@@ -60,15 +106,8 @@ impl PgStore {
         spki: &[u8; 32],
         network: &str,
     ) -> Result<bool, StoreError> {
-        let conn = self.conn().await?;
-        let n = conn
-            .execute(
-                "DELETE FROM devices WHERE account = $1 AND spki = $2 AND network = $3",
-                &[&account, &&spki[..], &network],
-            )
-            .await
-            .map_err(db)?;
+        let existed = delete(&self.conn().await?, account, spki, network).await?;
         self.count_write();
-        Ok(n > 0)
+        Ok(existed)
     }
 }

@@ -240,4 +240,6 @@ mod lock_ns {
     pub(crate) const ADDRESS: i32 = 2;
     /// Sign-ins of one account (the cluster's session registry).
     pub(crate) const SIGN_IN: i32 = 3;
+    /// The device registry of one account (its cap).
+    pub(crate) const DEVICES: i32 = 4;
 }

@@ -44,6 +44,7 @@
 
 pub mod acl;
 pub mod crypto;
+pub mod devices;
 pub mod error;
 pub mod flush_latency;
 pub mod model;
@@ -54,6 +55,7 @@ mod store;
 
 pub use acl::{AclEntry, Rights, SharedMailbox};
 pub use crypto::KeyFile;
+pub use devices::DeviceSeen;
 pub use error::StoreError;
 pub use flush_latency::{FLUSH_LATENCY_BOUNDS_SECS, FlushLatency};
 pub use model::*;

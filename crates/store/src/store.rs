@@ -21,6 +21,7 @@
 use std::ops::RangeInclusive;
 
 use crate::acl::{AclEntry, Rights, SharedMailbox};
+use crate::devices::DeviceSeen;
 use crate::error::StoreError;
 use crate::model::{
     Account, Alias, AuditEvent, BlobId, CertBinding, CopyUid, Delivery, DeliveryReceipt, Device,
@@ -316,6 +317,10 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn put_device(&self, device: Device) -> Result<(), StoreError>;
     /// The devices of an account, in key order.
     async fn devices_of(&self, account: &str) -> Result<Vec<Device>, StoreError>;
+    /// Records a successful sign-in from `seen`'s device ([`crate::devices::plan_sign_in`])
+    /// in one step under the account's device lock, so the account never holds more than
+    /// `cap` devices however many sign in at once, on any node.
+    async fn sign_in_device(&self, seen: Device, cap: usize) -> Result<DeviceSeen, StoreError>;
     /// Removes a device record; returns whether it existed.
     async fn forget_device(
         &self,

@@ -19,9 +19,10 @@ use std::sync::{Arc, Mutex};
 
 use certmail_store::{
     Account, AccountStore, AclEntry, Alias, AuditEvent, AuditStore, BackupManifest, BlobId,
-    CertBinding, CopyUid, Delivery, DeliveryReceipt, Device, FlagChange, Mailbox, MailboxStore,
-    MessageMeta, NewMessage, QueueEntry, QueueStore, Rights, ScriptQuota, ScriptStore,
-    SharedMailbox, SieveScript, SpecialUse, Store, StoreError, StoreOps, StoreResult, StoreStats,
+    CertBinding, CopyUid, Delivery, DeliveryReceipt, Device, DeviceSeen, FlagChange, Mailbox,
+    MailboxStore, MessageMeta, NewMessage, QueueEntry, QueueStore, Rights, ScriptQuota,
+    ScriptStore, SharedMailbox, SieveScript, SpecialUse, Store, StoreError, StoreOps, StoreResult,
+    StoreStats,
 };
 
 /// A store call in flight.
@@ -177,6 +178,7 @@ forward! {
     AuditStore {
         fn put_device(&self, device: Device) -> Result<(), StoreError>;
         fn devices_of(&self, account: &str) -> Result<Vec<Device>, StoreError>;
+        fn sign_in_device(&self, seen: Device, cap: usize) -> Result<DeviceSeen, StoreError>;
         fn forget_device(&self, account: &str, spki_sha256: &[u8; 32], network: &str) -> Result<bool, StoreError>;
         fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError>;
         fn audit_range(&self, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;

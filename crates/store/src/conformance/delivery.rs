@@ -302,3 +302,32 @@ pub async fn devices_are_kept_per_account(t: &dyn Fixture) {
         "deleted with the account"
     );
 }
+
+/// Twelve new devices signing in at once leave exactly the cap, the most recently seen;
+/// one of them was the account's first; a known device keeps its record.
+pub async fn new_devices_signing_in_at_once_keep_the_cap(t: &dyn Fixture) {
+    let s = t.store();
+    let sign_ins = (1..=12u8).map(|n| {
+        let network = format!("10.0.{n}.0/24");
+        s.sign_in_device(device("hong", n, &network, i64::from(n)), 3)
+    });
+    let results = futures::future::join_all(sign_ins).await;
+    let seen: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    assert!(seen.iter().all(|d| d.new), "every device was new");
+    assert_eq!(
+        seen.iter().filter(|d| d.first).count(),
+        1,
+        "one first device"
+    );
+    let kept = s.devices_of("hong").await.unwrap();
+    assert_eq!(kept.len(), 3, "the cap holds: {kept:?}");
+
+    let mut again = kept[0].clone();
+    again.last_seen = 1_000;
+    again.totp_at = Some(1_000);
+    let known = s.sign_in_device(again, 3).await.unwrap();
+    assert!(!known.new && known.evicted.is_empty());
+    assert_eq!(known.device.first_seen, kept[0].first_seen);
+    assert_eq!(known.device.last_seen, 1_000);
+    assert_eq!(s.devices_of("hong").await.unwrap().len(), 3);
+}

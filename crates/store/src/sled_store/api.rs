@@ -5,6 +5,7 @@ use std::ops::RangeInclusive;
 
 use super::SledStore;
 use crate::acl::{AclEntry, Rights, SharedMailbox};
+use crate::devices::DeviceSeen;
 use crate::error::StoreError;
 use crate::model::{
     Account, Alias, AuditEvent, BlobId, CertBinding, CopyUid, Delivery, DeliveryReceipt, Device,
@@ -303,6 +304,10 @@ impl AuditStore for SledStore {
     async fn devices_of(&self, account: &str) -> R<Vec<Device>> {
         let account = account.to_owned();
         self.read(move |i| i.devices_of(&account)).await
+    }
+
+    async fn sign_in_device(&self, seen: Device, cap: usize) -> R<DeviceSeen> {
+        self.write(move |i| i.sign_in_device(seen, cap)).await
     }
 
     async fn forget_device(&self, account: &str, spki_sha256: &[u8; 32], network: &str) -> R<bool> {

@@ -2,6 +2,7 @@
 
 use super::Inner;
 use super::keys::{account_prefix, decode, encode};
+use crate::devices::{DeviceSeen, plan_sign_in};
 use crate::error::Result;
 use crate::model::Device;
 
@@ -26,6 +27,18 @@ impl Inner {
             out.push(decode(&k, &v)?);
         }
         Ok(out)
+    }
+
+    /// [`crate::AuditStore::sign_in_device`]: one process holds a sled store, so the
+    /// registry's lock makes the read, the evictions and the write one step.
+    pub(crate) fn sign_in_device(&self, seen: Device, cap: usize) -> Result<DeviceSeen> {
+        let _one_at_a_time = self.devices.lock().unwrap_or_else(|e| e.into_inner());
+        let plan = plan_sign_in(self.devices_of(&seen.account)?, seen, cap);
+        for old in &plan.evicted {
+            self.forget_device(&old.account, &old.spki_sha256, &old.network)?;
+        }
+        self.put_device(plan.device.clone())?;
+        Ok(plan)
     }
 
     pub(crate) fn forget_device(

@@ -149,6 +149,8 @@ pub(crate) struct Inner {
     pub(crate) write_gate: RwLock<()>,
     /// Serialises Sieve script changes (quota count, active name); see `scripts.rs`.
     pub(crate) scripts: Mutex<()>,
+    /// Serialises sign-ins' device-registry changes (the cap); see `devices.rs`.
+    pub(crate) devices: Mutex<()>,
     commit: GroupCommit,
 }
 
@@ -193,6 +195,7 @@ impl SledStore {
                 hierarchy: Mutex::new(()),
                 write_gate: RwLock::new(()),
                 scripts: Mutex::new(()),
+                devices: Mutex::new(()),
                 commit,
             }),
         })
