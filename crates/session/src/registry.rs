@@ -330,9 +330,10 @@ pub struct LocalRegistry {
     inner: Arc<Inner>,
 }
 
-/// Called with the account and session id whenever a session ends (its last connection
+/// Called with the account, the session id and the connections it has left whenever one
+/// of its connections closes, and with 0 when the session ends (its last connection
 /// closed, it was kicked or replaced); see [`LocalRegistry::with_end_hook`].
-pub type EndHook = Arc<dyn Fn(&str, SessionId) + Send + Sync>;
+pub type EndHook = Arc<dyn Fn(&str, SessionId, usize) + Send + Sync>;
 
 #[derive(Default)]
 struct Inner {
@@ -345,9 +346,9 @@ struct Inner {
 }
 
 impl Inner {
-    fn ended(&self, account: &str, id: SessionId) {
+    fn ended(&self, account: &str, id: SessionId, remaining: usize) {
         if let Some(hook) = &self.on_end {
-            hook(account, id);
+            hook(account, id, remaining);
         }
     }
 }
@@ -400,7 +401,7 @@ impl LiveSession {
 
     /// Tells every connection why the session ended; returns how many there were.
     fn end(self, inner: &Inner, account: &str, reason: KickReason) -> usize {
-        inner.ended(account, self.id);
+        inner.ended(account, self.id, 0);
         let connections = self.connections();
         tracing::info!(
             account,
@@ -446,6 +447,15 @@ impl LocalRegistry {
         &self.inner.stats
     }
 
+    /// How many connections `account`'s session `id` has here now (0 if it ended).
+    pub fn connections_of(&self, account: &str, id: SessionId) -> usize {
+        self.inner
+            .lock()
+            .get(account)
+            .filter(|live| live.id == id)
+            .map_or(0, LiveSession::connections)
+    }
+
     /// Ends `account`'s session if it is still session `id` (a cluster kick names the
     /// session it took over; a newer session here is not its business). Returns how many
     /// connections were ended.
@@ -459,24 +469,33 @@ impl LocalRegistry {
         ended.map_or(0, |live| live.end(&self.inner, account, reason))
     }
 
-    fn sign_in_now(
+    /// Signs in beside `elsewhere` connections the same device holds to the account on
+    /// other nodes (a cluster's registry counts them): they count against
+    /// `max_connections_per_session` as this node's own do.
+    pub fn sign_in_beside(
         &self,
         account: &str,
         device: DeviceKey,
         protocol: Protocol,
         policy: SessionPolicy,
+        elsewhere: usize,
     ) -> Result<ConnectionGuard, SignInError> {
         let cap = self.inner.config.max_connections_per_session.max(1);
         let mut sessions = self.inner.lock();
         let held = sessions.get(account).map(|live| live.device);
-        match decide(held, device, policy)? {
+        let decision = decide(held, device, policy)?;
+        let here = match decision {
+            Decision::Join => sessions.get(account).map_or(0, LiveSession::connections),
+            _ => 0,
+        };
+        if here + elsewhere >= cap {
+            return Err(SignInError::ConnectionCapReached { cap });
+        }
+        match decision {
             Decision::Join => {
                 let live = sessions
                     .get_mut(account)
                     .expect("Join means a live session");
-                if live.connections() >= cap {
-                    return Err(SignInError::ConnectionCapReached { cap });
-                }
                 *live.count_mut(protocol) += 1;
                 return Ok(self.guard(account, live, protocol));
             }
@@ -552,9 +571,10 @@ fn leave(registry: &Weak<Inner>, account: &str, session_id: SessionId, protocol:
     }
     let count = live.count_mut(protocol);
     *count = count.saturating_sub(1);
-    if live.connections() == 0 {
+    let remaining = live.connections();
+    inner.ended(account, session_id, remaining);
+    if remaining == 0 {
         sessions.remove(account);
-        inner.ended(account, session_id);
         tracing::debug!(account, session = %session_id, "session closed by its last connection");
     }
 }
@@ -574,7 +594,7 @@ impl SessionRegistry for LocalRegistry {
         protocol: Protocol,
         policy: SessionPolicy,
     ) -> Result<ConnectionGuard, SignInError> {
-        self.sign_in_now(account, device, protocol, policy)
+        self.sign_in_beside(account, device, protocol, policy, 0)
     }
 
     async fn kick(&self, account: &str, reason: KickReason) -> usize {

@@ -62,7 +62,7 @@ pub struct PgRegistry {
     node: String,
     lease: Duration,
     local: LocalRegistry,
-    ended: Mutex<Option<mpsc::UnboundedReceiver<(String, SessionId)>>>,
+    ended: Mutex<Option<mpsc::UnboundedReceiver<(String, SessionId, usize)>>>,
     /// Set once this node's leftovers from a previous run are deleted. Both the first
     /// sign-in and [`PgRegistry::maintain`] wait for it, so the clearing can never delete
     /// the row of a session that signed in before `maintain` first ran.
@@ -83,10 +83,10 @@ impl PgStore {
     /// `config` for this node's connections and `lease`: how long a node's sessions count
     /// after it stopped renewing them (it died or lost the database).
     pub fn session_registry(&self, config: RegistryConfig, lease: Duration) -> Arc<PgRegistry> {
-        // Unbounded: one entry per ended session, drained by `maintain` at once.
+        // Unbounded: one entry per closed connection, drained by `maintain` at once.
         let (sender, ended) = mpsc::unbounded_channel();
-        let hook = Arc::new(move |account: &str, id: SessionId| {
-            let _ = sender.send((account.to_owned(), id));
+        let hook = Arc::new(move |account: &str, id: SessionId, remaining: usize| {
+            let _ = sender.send((account.to_owned(), id, remaining));
         });
         Arc::new(PgRegistry {
             pool: self.pool.clone(),
@@ -259,21 +259,33 @@ impl SessionRegistry for PgRegistry {
             .map_err(unavailable)?;
         let rows = tx
             .query(
-                "SELECT node, spki, ip, session_id FROM session_leases
+                "SELECT node, spki, ip, session_id, connections FROM session_leases
                  WHERE account = $1 AND node <> $2 AND lease_until > now()",
                 &[&account, &self.node],
             )
             .await
             .map_err(unavailable)?;
-        let holders: Vec<(String, DeviceKey, i64)> = rows
+        let (holders, same): (Vec<_>, Vec<_>) = rows
             .iter()
-            .filter_map(|r| Some((r.get(0), device_of(r.get(1), r.get(2))?, r.get(3))))
-            .filter(|(_, held, _)| *held != device)
-            .collect();
+            .filter_map(|r| {
+                let held = device_of(r.get(1), r.get(2))?;
+                Some((
+                    r.get::<_, String>(0),
+                    held,
+                    r.get::<_, i64>(3),
+                    r.get::<_, i32>(4),
+                ))
+            })
+            .partition(|(_, held, _, _)| *held != device);
+        // This device's connections on other nodes count against the per-session cap.
+        let elsewhere: usize = same
+            .iter()
+            .map(|(.., n)| usize::try_from(*n).unwrap_or(0))
+            .sum();
         // `holders` are other devices only, so the rule never says Join here.
-        let held = holders.first().map(|(_, held, _)| *held);
+        let held = holders.first().map(|(_, held, ..)| *held);
         if let Decision::Replace(reason) = decide(held, device, policy)? {
-            for (node, _, session) in &holders {
+            for (node, _, session, _) in &holders {
                 Self::send_kick(&tx, (node, *session), account, &reason)
                     .await
                     .map_err(unavailable)?;
@@ -294,8 +306,7 @@ impl SessionRegistry for PgRegistry {
         .map_err(unavailable)?;
         let guard = self
             .local
-            .sign_in(account, device, protocol, policy)
-            .await?;
+            .sign_in_beside(account, device, protocol, policy, elsewhere)?;
         self.upsert(&tx, account, &guard)
             .await
             .map_err(unavailable)?;
@@ -394,7 +405,9 @@ impl PgRegistry {
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
-                Some((account, id)) = ended.recv() => self.forget(&account, id).await,
+                Some((account, id, remaining)) = ended.recv() => {
+                    self.closed(&account, id, remaining).await;
+                }
                 _ = renew.tick() => {
                     if let Err(e) = self.renew().await {
                         tracing::warn!(error = %e, "session leases not renewed");
@@ -423,18 +436,51 @@ impl PgRegistry {
         }
     }
 
-    /// Deletes the row of a session that ended here (a newer session's row stays).
-    async fn forget(&self, account: &str, id: SessionId) {
-        let id = i64::try_from(id.0).unwrap_or(i64::MAX);
-        let Ok(conn) = self.pool.get().await else {
-            return;
-        };
-        let _ = conn
-            .execute(
+    /// A connection of session `id` closed here, leaving `remaining`: the session's row
+    /// goes when none is left (a newer session's row stays); otherwise its count is made
+    /// this node's count now, under the account's sign-in lock (so no sign-in here is
+    /// between its local count and its row), and other nodes see the place free at once.
+    async fn closed(&self, account: &str, id: SessionId, remaining: usize) {
+        if let Err(e) = self.write_count(account, id, remaining).await {
+            tracing::warn!(error = %e, account, "session lease row not updated");
+        }
+    }
+
+    async fn write_count(
+        &self,
+        account: &str,
+        id: SessionId,
+        remaining: usize,
+    ) -> Result<(), String> {
+        let sid = i64::try_from(id.0).unwrap_or(i64::MAX);
+        let mut conn = self.pool.get().await.map_err(text)?;
+        if remaining == 0 {
+            conn.execute(
                 "DELETE FROM session_leases WHERE account = $1 AND node = $2 AND session_id = $3",
-                &[&account, &self.node, &id],
+                &[&account, &self.node, &sid],
             )
-            .await;
+            .await
+            .map_err(text)?;
+            return Ok(());
+        }
+        let tx = conn.transaction().await.map_err(text)?;
+        advisory_lock(&tx, lock_ns::SIGN_IN, account)
+            .await
+            .map_err(text)?;
+        let now = self.local.connections_of(account, id);
+        tx.execute(
+            "UPDATE session_leases SET connections = $4
+             WHERE account = $1 AND node = $2 AND session_id = $3",
+            &[
+                &account,
+                &self.node,
+                &sid,
+                &i32::try_from(now).unwrap_or(i32::MAX),
+            ],
+        )
+        .await
+        .map_err(text)?;
+        tx.commit().await.map_err(text)
     }
 
     /// Renews the leases of this node's sessions; a session whose row is gone was taken by

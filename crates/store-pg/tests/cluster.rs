@@ -22,7 +22,18 @@ const LEASE: Duration = Duration::from_secs(6);
 /// A node's registry with its lease keeper running; with `listen`, also its LISTEN
 /// connection (kicks and changes from the other node reach it).
 fn registry(store: &PgStore, hub: &ChangeHub, listen: bool) -> Arc<PgRegistry> {
-    let registry = store.session_registry(RegistryConfig::default(), LEASE);
+    registry_with(store, hub, listen, RegistryConfig::default(), LEASE)
+}
+
+/// [`registry`] with `config` and `lease`.
+fn registry_with(
+    store: &PgStore,
+    hub: &ChangeHub,
+    listen: bool,
+    config: RegistryConfig,
+    lease: Duration,
+) -> Arc<PgRegistry> {
+    let registry = store.session_registry(config, lease);
     tokio::spawn(Arc::clone(&registry).maintain(std::future::pending()));
     if listen {
         let listener = store.listener(hub.clone(), Some(Arc::clone(&registry)));
@@ -189,4 +200,43 @@ async fn a_sign_in_before_the_lease_keeper_starts_keeps_its_row() {
         Some(SignInError::Rejected { ip: device(1).ip })
     );
     keeper.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_cap_counts_the_device_on_every_node() {
+    let (a, b) = PgServer::two_nodes().await;
+    let hub = ChangeHub::default();
+    let config = RegistryConfig {
+        max_connections_per_session: 3,
+    };
+    // Renewals (every 10 s) must not be what frees a place below.
+    let lease = Duration::from_secs(30);
+    let on_a = registry_with(&a, &hub, true, config.clone(), lease);
+    let on_b = registry_with(&b, &hub, true, config, lease);
+    let sign_in = async |node: &PgRegistry| {
+        node.sign_in("홍길동", device(1), Protocol::Imap, SessionPolicy::Replace)
+            .await
+    };
+    let first = sign_in(&on_a).await.expect("1st connection");
+    let _second = sign_in(&on_a).await.expect("2nd connection");
+    let _third = sign_in(&on_b)
+        .await
+        .expect("3rd connection, on the other node");
+    assert_eq!(
+        sign_in(&on_b).await.err(),
+        Some(SignInError::ConnectionCapReached { cap: 3 }),
+        "a 4th connection on node B, with two on node A"
+    );
+    assert_eq!(
+        sign_in(&on_a).await.err(),
+        Some(SignInError::ConnectionCapReached { cap: 3 }),
+        "a 4th connection on node A, with one on node B"
+    );
+    // A connection closed on node A frees its place for node B long before a renewal.
+    drop(first);
+    let freed = eventually(Duration::from_millis(1500), async || {
+        sign_in(&on_b).await.is_ok()
+    })
+    .await;
+    assert!(freed, "the place a closed connection left is still taken");
 }
