@@ -1,6 +1,6 @@
 //! Account lifecycle as the admin sees it: creation with validation, passwords.
 
-use certmail_store::{Account, AccountState, Store};
+use certmail_store::{Account, AccountKind, AccountState, Store};
 use unicode_normalization::UnicodeNormalization as _;
 
 use crate::error::AuthError;
@@ -19,6 +19,8 @@ pub struct NewAccount {
     pub addresses: Vec<String>,
     /// Active at once instead of pending.
     pub approve: bool,
+    /// A person's account or an institution's ([`AccountKind`]).
+    pub kind: AccountKind,
 }
 
 /// Why an admin request about an account was refused.
@@ -132,7 +134,7 @@ pub async fn create(
         None => (password::generate(), true),
     };
     let hash = passwords.hash(crate::Secret::new(pw.clone())).await?;
-    let account = Account {
+    let mut account = Account {
         id,
         name,
         addresses,
@@ -151,6 +153,7 @@ pub async fn create(
         failed_logins: 0,
         locked_until: None,
     };
+    account.set_kind(new.kind);
     store.create_account(account.clone()).await?;
     Ok(Ok((account, temporary.then_some(pw))))
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use certmail_pki::{Identity, Pki, Refusal, RefusalReason};
-use certmail_store::{Account, AuditEvent, Store};
+use certmail_store::{Account, AccountKind, AuditEvent, Store};
 
 use crate::Secret;
 use crate::error::AuthError;
@@ -223,6 +223,9 @@ async fn decide(
     if let Some(refusal) = check_names(policy, identity, credentials, &account) {
         return Ok(Err(refusal));
     }
+    if let Some(refusal) = check_kind(&account, identity) {
+        return Ok(Err(refusal));
+    }
     // 11, 12. Account state (a timed lock that has run out is lifted here).
     if let Some(refusal) = check_state(store, policy, &mut account, ip, now).await? {
         return Ok(Err(refusal));
@@ -267,6 +270,24 @@ async fn decide(
             password_factor(store, policy, account, password, spki, ip, now).await
         }
     }
+}
+
+/// An institution's account (대표 메일) is signed in to directly only with a special-purpose
+/// certificate (which the PKI accepts only with `[pki] allow_special_purpose`); its staff
+/// reach it through shared access with their own accounts.
+fn check_kind(account: &Account, identity: &Identity) -> Option<Refusal> {
+    if account.kind() != AccountKind::Institution || identity.is_special_purpose() {
+        return None;
+    }
+    Some(Refusal::new(
+        RefusalReason::PolicyNotAllowed,
+        format!(
+            "{} is an institution's mailbox: a personal certificate does not sign in to it. \
+             Sign in to your own account and open it under \"Other Users/{}\" once it is \
+             shared with you, or use the institution's special-purpose certificate.",
+            account.id, account.id
+        ),
+    ))
 }
 
 /// The rest of row 9 (the account the client names must be the certificate's) and row 10

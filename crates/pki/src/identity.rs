@@ -59,6 +59,15 @@ pub struct Identity {
     pub cdp_uris: Vec<String>,
 }
 
+impl Identity {
+    /// Whether the certificate is special-purpose (특수목적, PKI.md): an institution's
+    /// mailbox certificate, accepted only where `[pki] allow_special_purpose` is on.
+    pub fn is_special_purpose(&self) -> bool {
+        self.policy_oid == crate::config::OID_GPKI_SPECIAL
+            || self.policy_oid == crate::config::OID_EPKI_SPECIAL
+    }
+}
+
 /// What the audit log records about any certificate, accepted or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertSummary {

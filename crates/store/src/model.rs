@@ -75,6 +75,53 @@ impl Account {
             locked_until: None,
         }
     }
+
+    /// What the account is: a person's (the default) or an institution's.
+    pub fn kind(&self) -> AccountKind {
+        match self.settings.get(KIND_SETTING).map(String::as_str) {
+            Some("institution") => AccountKind::Institution,
+            _ => AccountKind::Person,
+        }
+    }
+
+    /// Marks the account a person's or an institution's.
+    pub fn set_kind(&mut self, kind: AccountKind) {
+        match kind {
+            AccountKind::Person => self.settings.remove(KIND_SETTING),
+            AccountKind::Institution => self
+                .settings
+                .insert(KIND_SETTING.to_owned(), kind.as_str().to_owned()),
+        };
+    }
+}
+
+/// The `settings` key that holds an account's [`AccountKind`] (absent: a person). A
+/// setting rather than a field, so the record's format (and both backends' schemas) stay
+/// as they are.
+pub const KIND_SETTING: &str = "kind";
+
+/// Whose mailbox an account is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    /// One person's, signed in to with their personal certificate.
+    #[default]
+    Person,
+    /// An institution's or department's (대표 메일): read by its staff through shared
+    /// access with their own certificates; signed in to directly only with the
+    /// institution's special-purpose (특수목적) certificate, where `[pki]
+    /// allow_special_purpose` accepts those.
+    Institution,
+}
+
+impl AccountKind {
+    /// `person` or `institution`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Person => "person",
+            AccountKind::Institution => "institution",
+        }
+    }
 }
 
 impl fmt::Debug for Account {

@@ -272,8 +272,15 @@ impl Installation {
         password: &str,
         approve: bool,
     ) -> anyhow::Result<()> {
+        self.account_add(&account_add_args(id, name, address, approve), password)
+    }
+
+    /// Runs `certmail ARGS` (an `account add … --password-stdin`) with `password` on its
+    /// standard input (bounded by 120 s).
+    pub fn account_add(&self, args: &[&str], password: &str) -> anyhow::Result<()> {
+        let id = args.get(2).copied().unwrap_or("?");
         let mut cmd = std::process::Command::new(&self.certmail);
-        cmd.args(account_add_args(id, name, address, approve))
+        cmd.args(args)
             .arg("--config")
             .arg(&self.config_path)
             .stdin(std::process::Stdio::piped())

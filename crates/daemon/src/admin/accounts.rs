@@ -22,6 +22,7 @@ pub(super) async fn add(ctx: &AdminContext, new: super::NewAccount) -> anyhow::R
         organisation: new.organisation,
         addresses: new.addresses,
         approve: new.approve,
+        kind: new.kind,
     };
     let now = certmail_auth::now();
     match certmail_auth::accounts::create(
@@ -304,5 +305,6 @@ fn account_json(a: &certmail_store::Account) -> serde_json::Value {
         "created_at": a.created_at, "failed_logins": a.failed_logins,
         "locked_until": a.locked_until,
         "networks": a.settings.get(certmail_auth::policy::NETWORKS_SETTING),
+        "kind": a.kind().as_str(),
     })
 }

@@ -245,6 +245,9 @@ pub struct NewAccount {
     pub foreign: bool,
     /// Approve at once.
     pub approve: bool,
+    /// A person's account (the default) or an institution's.
+    #[serde(default)]
+    pub kind: certmail_store::AccountKind,
     /// The password; `None` generates a temporary one that is returned once.
     pub password: Option<String>,
 }

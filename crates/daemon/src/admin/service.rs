@@ -200,6 +200,7 @@ mod tests {
             addresses: vec!["kim@example.go.kr".into()],
             foreign: false,
             approve: true,
+            kind: Default::default(),
             password: Some("Secret-Pass-2026!".into()),
         });
         let args = audit_args(&serde_json::to_value(&add).expect("serialises"));

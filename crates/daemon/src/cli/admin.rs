@@ -9,10 +9,12 @@ use base64::Engine as _;
 
 use crate::admin::{NewAccount, Request, Response};
 use crate::cli::args::{
-    AccountCommand, AliasCommand, CertCommand, DeviceCommand, MailboxCommand, SessionCommand,
+    AccountCommand, AliasCommand, CertCommand, DeviceCommand, KindArg, MailboxCommand,
+    SessionCommand,
 };
 use crate::cli::client::{self, dispatch};
 use crate::cli::output::{EXIT_NOT_RUNNING, EXIT_REFUSED, exit_code, print};
+use certmail_store::AccountKind;
 
 /// Runs an account subcommand; returns the process exit code.
 pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
@@ -26,6 +28,10 @@ pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
                 addresses: a.addresses,
                 foreign: a.foreign,
                 approve: a.approve,
+                kind: match a.kind {
+                    KindArg::Person => AccountKind::Person,
+                    KindArg::Institution => AccountKind::Institution,
+                },
                 password,
             };
             (Request::AccountAdd(new), a.out.json)

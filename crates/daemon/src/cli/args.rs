@@ -154,6 +154,15 @@ pub struct Output {
     pub json: bool,
 }
 
+/// `certmail account add --kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindArg {
+    /// One person's account (the default).
+    Person,
+    /// An institution's or department's mailbox.
+    Institution,
+}
+
 /// `certmail account add`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct AddAccount {
@@ -175,6 +184,11 @@ pub struct AddAccount {
     /// Approve the account at once.
     #[arg(long)]
     pub approve: bool,
+    /// `institution` for an institution's or department's mailbox (대표 메일): its staff
+    /// read it through shared access (`certmail mailbox share`); only its special-purpose
+    /// certificate signs in to it directly (with `[pki] allow_special_purpose = true`).
+    #[arg(long, value_enum, default_value_t = KindArg::Person)]
+    pub kind: KindArg,
     /// Read the password from standard input (one line) instead of generating a
     /// temporary one.
     #[arg(long)]

@@ -89,6 +89,7 @@ pub(crate) async fn sign_up(app: &App, peer: &Peer, form: SignUp) -> Result<Me, 
         organisation,
         addresses: vec![form.address],
         approve: false,
+        kind: Default::default(),
     };
     let now = certmail_auth::now();
     let password = Some(form.password.into_inner());

@@ -293,6 +293,7 @@ async fn seed(store: &dyn Store, pki: &Pki) {
             organisation: org.into(),
             addresses: vec![format!("{id}@example.go.kr")],
             approve: true,
+            kind: Default::default(),
         };
         accounts::create(store, &Default::default(), new, Some(PASSWORD.into()), now)
             .await
