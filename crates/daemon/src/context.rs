@@ -81,6 +81,8 @@ pub struct Cluster {
     pub registry: Arc<certmail_store_pg::sessions::PgRegistry>,
     /// `[cluster] node_name`.
     pub node: String,
+    /// What the nodes' self-service web servers share (sessions, TOTP offers, form key).
+    pub web: certmail_web::SharedWeb,
 }
 
 /// The running web: the server (reloadable) and its `[web] max_connections` slots (sized

@@ -57,6 +57,7 @@ pub mod schema;
 mod scripts;
 pub mod sessions;
 pub mod tls;
+mod web_sessions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

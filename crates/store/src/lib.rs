@@ -52,6 +52,7 @@ mod rules;
 pub mod scripts;
 mod sled_store;
 mod store;
+pub mod web_sessions;
 
 pub use acl::{AclEntry, Rights, SharedMailbox};
 pub use crypto::KeyFile;
@@ -65,6 +66,7 @@ pub use sled_store::{
     SLED_SEGMENT_SIZE, SledStore, read_manifest,
 };
 pub use store::{AccountStore, AuditStore, MailboxStore, QueueStore, ScriptStore, Store, StoreOps};
+pub use web_sessions::{WebSessionRecord, WebSessionStore};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

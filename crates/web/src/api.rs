@@ -180,7 +180,7 @@ async fn open_session(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> Ap
 
 async fn close_session(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
     if let Some(t) = cookie::token_of(&headers) {
-        app.sessions.end(&t);
+        app.sessions.end(&t).await;
     }
     let mut response = Json(json!({ "signed_out": true })).into_response();
     if let Ok(v) = cookie::clear_cookie().parse() {

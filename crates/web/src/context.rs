@@ -63,6 +63,9 @@ pub struct WebContext {
     pub totp_issuer: String,
     /// Called for every [`Notice`]; `None` sends nothing.
     pub notify: Option<Arc<NotifyFn>>,
+    /// Where several nodes serve the web (a cluster): the state they share. `None` keeps
+    /// it in this process.
+    pub shared: Option<crate::cookie::SharedWeb>,
 }
 
 impl std::fmt::Debug for WebContext {

@@ -45,6 +45,7 @@ mod services;
 
 pub use config::WebConfig;
 pub use context::{Notice, WebContext};
+pub use cookie::SharedWeb;
 pub use error::WebError;
 pub use identity::Peer;
 pub use server::{WebServer, serve};

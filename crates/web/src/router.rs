@@ -38,12 +38,19 @@ impl App {
         let origin = ctx.config.origin().ok_or_else(|| {
             WebError::refused(500, "config", "web.public_url must be https://host[:port]")
         })?;
-        let rng = ring::rand::SystemRandom::new();
-        let csrf_key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng)
-            .map_err(|_| WebError::refused(500, "config", "no randomness for the form key"))?;
+        let csrf_key = match &ctx.shared {
+            Some(shared) => ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &shared.form_key),
+            None => {
+                ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
+                    .map_err(|_| {
+                        WebError::refused(500, "config", "no randomness for the form key")
+                    })?
+            }
+        };
+        let shared_sessions = ctx.shared.as_ref().map(|s| Arc::clone(&s.store));
         Ok(App {
             origin,
-            sessions: Arc::new(Sessions::new(ctx.config.session_secs)),
+            sessions: Arc::new(Sessions::new(ctx.config.session_secs, shared_sessions)),
             limiter: Arc::new(RateLimit::new(ctx.config.requests_per_minute)),
             csrf_key,
             pending_totp: Arc::new(Mutex::new(HashMap::new())),

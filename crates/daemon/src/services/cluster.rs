@@ -29,10 +29,14 @@ pub async fn open(
         },
         Duration::from_secs(config.cluster.session_lease_secs),
     );
+    let web = certmail_web::SharedWeb::open(Arc::clone(&store) as _)
+        .await
+        .map_err(|e| anyhow::anyhow!("[store] postgres_url: the web's shared state: {e}"))?;
     let cluster = Cluster {
         store: Arc::clone(&store),
         registry,
         node: config.cluster.node_name(),
+        web,
     };
     Ok((store, Some(cluster)))
 }

@@ -146,8 +146,15 @@ pub fn build_daemon(
     let queue = Arc::new(certmail_smtp::outbound::QueueSignals::default());
     let mail_counters = Arc::new(certmail_smtp::stats::MailCounters::default());
     let web_pki = Arc::clone(&tls.current().pki);
-    let web_ctx =
-        crate::services::web::context(&config, sign_in.clone(), &store, &registry, &hub, web_pki);
+    let web_ctx = crate::services::web::context(
+        &config,
+        sign_in.clone(),
+        &store,
+        &registry,
+        &hub,
+        web_pki,
+        cluster.as_ref(),
+    );
     let web = crate::services::web::build(&config, web_ctx)?;
     let smtp = crate::services::protocols::smtp_context(
         &config,

@@ -39,6 +39,7 @@ pub fn reload(daemon: &Daemon, config: &Config, sign_in: certmail_auth::signin::
         &daemon.registry,
         &daemon.hub,
         pki,
+        daemon.cluster.as_ref(),
     );
     if let Err(e) = web.server.reload(ctx) {
         tracing::error!(error = %e, "[web] not reloaded; the old settings stay in force");
@@ -54,6 +55,7 @@ pub fn context(
     registry: &crate::context::Registry,
     hub: &certmail_session::ChangeHub,
     pki: Arc<certmail_pki::Pki>,
+    cluster: Option<&crate::context::Cluster>,
 ) -> WebContext {
     WebContext {
         config: config.web.clone(),
@@ -65,6 +67,7 @@ pub fn context(
         session_policy: config.session_policy(),
         totp_issuer: config.server.hostname.clone(),
         notify: Some(notifier(store, hub, config)),
+        shared: cluster.map(|c| c.web.clone()),
     }
 }
 

@@ -199,7 +199,7 @@ struct TokenForm {
 async fn signout(Caller(app, peer, lang, headers): Caller, Form(f): Form<TokenForm>) -> PageResult {
     checked_form(&app, &peer, &f.csrf, lang)?;
     if let Some(t) = crate::cookie::token_of(&headers) {
-        app.sessions.end(&t);
+        app.sessions.end(&t).await;
     }
     let mut response = done("/");
     if let Ok(v) = crate::cookie::clear_cookie().parse() {

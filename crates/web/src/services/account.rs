@@ -241,6 +241,6 @@ pub(crate) async fn change_password(
     ctx.registry
         .kick(&account.id, KickReason::PasswordChanged)
         .await;
-    app.sessions.end_account(&account.id);
+    app.sessions.end_account(&account.id).await;
     audit(app, "web_password_changed", Some(&account.id), peer, &[]).await
 }

@@ -169,14 +169,14 @@ pub(crate) async fn act(
                 .registry
                 .kick(&account.id, KickReason::PasswordChanged)
                 .await;
-            app.sessions.end_account(&account.id);
+            app.sessions.end_account(&account.id).await;
         }
         Action::Disable => {
             account.state = AccountState::Disabled;
             store.update_account(account.clone()).await?;
             let kicked = KickReason::AccountDisabled;
             app.ctx.registry.kick(&account.id, kicked).await;
-            app.sessions.end_account(&account.id);
+            app.sessions.end_account(&account.id).await;
         }
     }
     let mut fields = vec![

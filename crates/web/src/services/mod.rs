@@ -65,6 +65,7 @@ pub(crate) async fn authorize(
         match app
             .sessions
             .check(&token, &account.id, &identity.spki_sha256)
+            .await
         {
             Check::Valid => return Ok(Authorized { identity, account }),
             Check::Ended(reason) => {
@@ -114,7 +115,8 @@ pub(crate) async fn open_session(
     };
     app.sessions
         .open(&account.id, identity.spki_sha256, device)
-        .ok_or_else(|| WebError::refused(503, "internal", "No randomness available; try again."))
+        .await
+        .ok_or_else(|| WebError::refused(503, "internal", "The session could not be opened (no randomness, or the database did not answer); try again."))
 }
 
 /// The password (with the TOTP code appended, as IMAP clients send it) through

@@ -22,16 +22,55 @@ pub(crate) struct Offer {
     pub qr_svg: String,
 }
 
+/// Keeps the secret offered to `account` until `until` (in the database where several
+/// nodes serve, so the code may be confirmed on any of them).
+async fn offer(app: &App, account: &str, secret: Vec<u8>, until: i64) -> Result<(), WebError> {
+    match &app.ctx.shared {
+        Some(shared) => Ok(shared.store.offer_totp(account, &secret, until).await?),
+        None => {
+            app.pending_totp
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(account.to_owned(), (secret, until));
+            Ok(())
+        }
+    }
+}
+
+/// The secret offered to `account`, unless it expired before `now`.
+async fn offered(app: &App, account: &str, now: i64) -> Result<Option<Vec<u8>>, WebError> {
+    let offer = match &app.ctx.shared {
+        Some(shared) => shared.store.totp_offer(account).await?,
+        None => app
+            .pending_totp
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(account)
+            .cloned(),
+    };
+    Ok(offer.filter(|(_, until)| *until > now).map(|(s, _)| s))
+}
+
+async fn forget_offer(app: &App, account: &str) -> Result<(), WebError> {
+    match &app.ctx.shared {
+        Some(shared) => shared.store.forget_totp_offer(account).await?,
+        None => {
+            app.pending_totp
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(account);
+        }
+    }
+    Ok(())
+}
+
 /// Offers a new secret to an authorized person.
 pub(crate) async fn enroll(app: &App, peer: &Peer, who: &Authorized) -> Result<Offer, WebError> {
     let secret = totp::generate_secret()
         .ok_or_else(|| WebError::refused(503, "internal", "No randomness available; try again."))?;
     let uri = totp::otpauth_uri(&app.ctx.totp_issuer, &who.account.id, &secret);
     let now = certmail_auth::now();
-    app.pending_totp
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(who.account.id.clone(), (secret, now + OFFER_SECS));
+    offer(app, &who.account.id, secret, now + OFFER_SECS).await?;
     audit(app, "web_totp_offered", Some(&who.account.id), peer, &[]).await?;
     Ok(Offer {
         qr_svg: crate::qr::svg(&uri).unwrap_or_default(),
@@ -47,14 +86,7 @@ pub(crate) async fn confirm(
     code: &str,
 ) -> Result<(), WebError> {
     let now = certmail_auth::now();
-    let offered = app
-        .pending_totp
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&who.account.id)
-        .filter(|(_, until)| *until > now)
-        .map(|(s, _)| s.clone());
-    let Some(secret) = offered else {
+    let Some(secret) = offered(app, &who.account.id, now).await? else {
         return Err(WebError::refused(
             409,
             "no_enrolment",
@@ -78,10 +110,7 @@ pub(crate) async fn confirm(
         .settings
         .insert(totp::LAST_STEP_SETTING.to_string(), step.to_string());
     store.update_account(account).await?;
-    app.pending_totp
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&who.account.id);
+    forget_offer(app, &who.account.id).await?;
     trust_device(app, peer, who, now).await?;
     audit(app, "web_totp_enabled", Some(&who.account.id), peer, &[]).await
 }

@@ -203,6 +203,7 @@ impl Web {
             session_policy: Default::default(),
             totp_issuer: "certmail test".into(),
             notify: None,
+            shared: None,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = reloadable.then(|| Arc::new(WebServer::new(ctx.clone()).expect("web")));
