@@ -41,6 +41,7 @@ mod api;
 mod audit;
 mod blobs;
 pub mod config;
+mod copy;
 mod counters;
 mod delivery;
 mod devices;

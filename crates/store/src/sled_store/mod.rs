@@ -28,6 +28,7 @@ mod audit;
 mod backup;
 mod chunks;
 mod commit;
+mod copy;
 mod delivery;
 mod devices;
 mod directory;
