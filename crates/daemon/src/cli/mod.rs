@@ -21,6 +21,7 @@ pub mod ops;
 pub mod output;
 pub mod qr;
 pub mod queue;
+pub mod store_copy;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(cmd) => return exit(ops::audit(config, cmd)),
         Command::Stats { out } => return exit(ops::stats(config, out)),
         Command::Queue(cmd) => return exit(queue::command(config, cmd)),
+        Command::Store(cmd) => return exit(store_copy::command(config, cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
