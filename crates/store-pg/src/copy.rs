@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use certmail_store::copy::SealedBody;
 use certmail_store::copy::{AccountRecords, MailboxRecords, RecordCopy, RecordCounts, RecordKind};
 use certmail_store::scripts::script_aad;
-use certmail_store::shared::{blob_aad, printable};
 use certmail_store::{AuditEvent, BlobId, QueueEntry, SpecialUse, StoreError};
 use tokio_postgres::types::Json;
 
@@ -71,37 +70,11 @@ impl RecordCopy for PgStore {
 
     async fn sealed_body(&self, id: BlobId) -> Result<Option<SealedBody>, StoreError> {
         let conn = self.conn().await?;
-        let found = conn
-            .query(
-                "SELECT b.chunks, b.summary, c.seq, c.data FROM blobs b
-                 LEFT JOIN blob_chunks c ON c.blob = b.id WHERE b.id = $1 ORDER BY c.seq",
-                &[&&id.0[..]],
-            )
-            .await
-            .map_err(db)?;
-        let Some(first) = found.first() else {
-            return Ok(None);
-        };
-        let chunks: i32 = first.get(0);
-        let mut sealed = Vec::new();
-        for (expected, row) in found.iter().enumerate() {
-            let seq: Option<i32> = row.get(2);
-            if seq != i32::try_from(expected).ok() {
-                return Err(StoreError::Decrypt {
-                    record: printable(&blob_aad(&id)),
-                });
-            }
-            sealed.extend_from_slice(row.get::<_, &[u8]>(3));
-        }
-        if usize::try_from(chunks).ok() != Some(found.len()) {
-            return Err(StoreError::Decrypt {
-                record: printable(&blob_aad(&id)),
-            });
-        }
-        Ok(Some(SealedBody {
+        let found = blobs::read_sealed(&conn, &id).await?;
+        Ok(found.map(|(sealed, summary)| SealedBody {
             id,
             sealed,
-            summary: first.get(1),
+            summary,
         }))
     }
 
@@ -146,21 +119,13 @@ impl RecordCopy for PgStore {
     }
 
     async fn import_body(&self, body: SealedBody) -> Result<(), StoreError> {
-        let pieces: Vec<&[u8]> = body.sealed.chunks(blobs::CHUNK).collect();
-        let count =
-            i32::try_from(pieces.len()).map_err(|_| StoreError::Task("body too large".into()))?;
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
-        tx.execute(
-            "INSERT INTO blobs (id, refs, chunks, summary) VALUES ($1, 0, $2, $3)",
-            &[&&body.id.0[..], &count, &body.summary],
-        )
-        .await
-        .map_err(db)?;
-        for (seq, piece) in (0i32..).zip(pieces) {
+        blobs::store(&tx, &body.id, &body.sealed, 0).await?;
+        if let Some(summary) = &body.summary {
             tx.execute(
-                "INSERT INTO blob_chunks (blob, seq, data) VALUES ($1, $2, $3)",
-                &[&&body.id.0[..], &seq, &piece],
+                "UPDATE blobs SET summary = $2 WHERE id = $1",
+                &[&&body.id.0[..], summary],
             )
             .await
             .map_err(db)?;

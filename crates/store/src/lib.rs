@@ -21,8 +21,8 @@
 //! - [`copy`]: copying a whole installation between backends (`certmail store copy`):
 //!   [`copy::RecordKind`] lists every kind of record, [`copy::RecordCopy`] is what a
 //!   backend adds to be copied from and into.
-//! - [`error`]: [`StoreError`] ([`CopyError`] for a copy); `is_user_error()` separates "no such mailbox" from disk or
-//!   key failures.
+//! - [`error`]: [`StoreError`] ([`CopyError`] for a copy); `is_user_error()` separates
+//!   "no such mailbox" from disk or key failures.
 //!
 //! Wiring it in:
 //!

@@ -1,6 +1,7 @@
 //! The command line: [`args`] (the clap types), [`run`] (what each subcommand does), the
 //! client side of the admin socket ([`client`], [`link`]) and the printers ([`table`],
-//! [`qr`], and each command's own lines).
+//! [`qr`], and each command's own lines); [`store_copy`] runs `certmail store copy` in this
+//! process (it opens both stores itself, the daemon stopped).
 //!
 //! Rules: no store or service code here. An administrative command builds an
 //! [`crate::admin::Request`] and sends it to the running daemon, or, with the daemon
