@@ -19,7 +19,12 @@
 //! sets, subscriptions and scripts) is written in one transaction; bodies, the queue and
 //! the audit log are written in their own. A copy that stops half-way leaves a target that
 //! holds some accounts completely and others not at all; it is not resumable: empty the
-//! target and run it again.
+//! target and run it again. Bodies pass one at a time; an account's records (its message
+//! metadata, not its bodies) are held in memory while its transaction is written.
+//!
+//! Not copied: state that belongs to running nodes (PostgreSQL's session leases, queue
+//! claims and sign-in failure windows) and id counters, which the target raises past the
+//! copied UIDVALIDITYs and queue ids instead.
 
 mod run;
 
