@@ -64,7 +64,7 @@ fn binding(row: &tokio_postgres::Row) -> Result<CertBinding, StoreError> {
 }
 
 impl PgStore {
-    fn seal_account(&self, account: &Account) -> Result<Vec<u8>, StoreError> {
+    pub(crate) fn seal_account(&self, account: &Account) -> Result<Vec<u8>, StoreError> {
         self.sealer
             .seal(&account_aad(&account.id), &encode(account))
     }

@@ -26,47 +26,62 @@ impl PgStore {
     }
 
     /// Reads and opens a body, checking that it hashes to its id; `MessageNotFound` if no
-    /// such body is stored. One statement, so one snapshot: never half a body.
+    /// such body is stored.
     pub(crate) async fn blob_body(
         &self,
         conn: &Conn,
         blob: &BlobId,
     ) -> Result<Vec<u8>, StoreError> {
-        let statement = conn
-            .prepare_cached(
-                "SELECT b.chunks, c.seq, c.data FROM blobs b
-                 LEFT JOIN blob_chunks c ON c.blob = b.id
-                 WHERE b.id = $1 ORDER BY c.seq",
-            )
-            .await
-            .map_err(db)?;
-        let rows = conn.query(&statement, &[&&blob.0[..]]).await.map_err(db)?;
-        let Some(first) = rows.first() else {
-            return Err(StoreError::MessageNotFound);
-        };
+        let (sealed, _) = read_sealed(conn, blob)
+            .await?
+            .ok_or(StoreError::MessageNotFound)?;
         let aad = blob_aad(blob);
-        let damaged = || StoreError::Decrypt {
-            record: printable(&aad),
-        };
-        let chunks: i32 = first.get(0);
-        let mut sealed = Vec::new();
-        for (expected, row) in rows.iter().enumerate() {
-            let seq: Option<i32> = row.get(1);
-            if seq != i32::try_from(expected).ok() {
-                return Err(damaged());
-            }
-            let data: &[u8] = row.get(2);
-            sealed.extend_from_slice(data);
-        }
-        if usize::try_from(chunks).ok() != Some(rows.len()) {
-            return Err(damaged());
-        }
         let body = self.sealer.open(&aad, &sealed)?;
         if BlobId::of(&body) != *blob {
-            return Err(damaged());
+            return Err(StoreError::Decrypt {
+                record: printable(&aad),
+            });
         }
         Ok(body)
     }
+}
+
+/// A body as stored (sealed, its chunks joined) and its sealed summary; `None` if no such
+/// body is stored. One statement, so one snapshot: never half a body; a missing chunk is
+/// `Decrypt`.
+pub(crate) async fn read_sealed(
+    conn: &Conn,
+    blob: &BlobId,
+) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>, StoreError> {
+    let statement = conn
+        .prepare_cached(
+            "SELECT b.chunks, b.summary, c.seq, c.data FROM blobs b
+             LEFT JOIN blob_chunks c ON c.blob = b.id
+             WHERE b.id = $1 ORDER BY c.seq",
+        )
+        .await
+        .map_err(db)?;
+    let rows = conn.query(&statement, &[&&blob.0[..]]).await.map_err(db)?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let damaged = || StoreError::Decrypt {
+        record: printable(&blob_aad(blob)),
+    };
+    let chunks: i32 = first.get(0);
+    let mut sealed = Vec::new();
+    for (expected, row) in rows.iter().enumerate() {
+        let seq: Option<i32> = row.get(2);
+        if seq != i32::try_from(expected).ok() {
+            return Err(damaged());
+        }
+        let data: &[u8] = row.get(3);
+        sealed.extend_from_slice(data);
+    }
+    if usize::try_from(chunks).ok() != Some(rows.len()) {
+        return Err(damaged());
+    }
+    Ok(Some((sealed, first.get(1))))
 }
 
 /// Adds `refs` references to a body, storing it first if no row holds it yet.

@@ -5,7 +5,8 @@
 //! - [`PgStore`] (this file): opening (pool, migrations, key check) and the transaction
 //!   plumbing; the operations live in one file per family: `accounts.rs` (accounts,
 //!   bindings, aliases), `mailboxes.rs`, `messages.rs` (with `blobs.rs` for bodies),
-//!   `delivery.rs`, `queue.rs`, `devices.rs`, `audit.rs`, `scripts.rs` (Sieve scripts); `api.rs` is `impl Store`,
+//!   `delivery.rs`, `queue.rs`, `devices.rs`, `audit.rs`, `scripts.rs` (Sieve scripts),
+//!   `copy.rs` (`certmail store copy`: counts, sealed bodies, imports); `api.rs` is `impl Store`,
 //!   generated from the methods' signatures. Mailbox names, renames, account ids, STORE
 //!   flags, COPY/MOVE and delivery targets are checked by the store crate's rules
 //!   (`certmail_store::shared`), the same the sled store calls.
@@ -41,6 +42,7 @@ mod api;
 mod audit;
 mod blobs;
 pub mod config;
+mod copy;
 mod counters;
 mod delivery;
 mod devices;

@@ -190,3 +190,57 @@ impl StoreError {
 
 /// Shorthand for results of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Why `certmail store copy` ([`crate::copy::copy_installation`]) stopped or failed its
+/// check. The target is unusable after any of them but [`CopyError::TargetNotEmpty`]:
+/// empty it and copy again.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// The target already holds records: a copy writes only into an empty store.
+    #[error(
+        "the target store is not empty (it holds {holds}); copy only into a new, empty \
+         store: create a new PostgreSQL database (or give a new sled directory) and run \
+         the copy again"
+    )]
+    TargetNotEmpty {
+        /// What it holds, as "2 accounts, 5 messages".
+        holds: String,
+    },
+    /// Reading the source or writing the target failed.
+    #[error("{during}: {source}")]
+    Store {
+        /// What the copy was doing ("copying account 김민준").
+        during: String,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+    /// After the copy, the target's counts differ from the source's.
+    #[error(
+        "the copy does not match the source ({differences}); the target is incomplete: \
+         do not start certmail on it, empty it and copy again"
+    )]
+    CountMismatch {
+        /// Each differing kind, as "messages: source 12, target 11".
+        differences: String,
+    },
+    /// A sampled body read back from the target is not the one the source holds.
+    #[error(
+        "body {blob} of account {account} reads back differently from the target; the \
+         target is damaged: do not start certmail on it, empty it and copy again"
+    )]
+    BodyMismatch {
+        /// The body's id (hex).
+        blob: String,
+        /// The account holding it.
+        account: String,
+    },
+}
+
+impl CopyError {
+    /// A [`CopyError::Store`] for a failure while doing `during`.
+    pub fn store(during: impl Into<String>) -> impl FnOnce(StoreError) -> CopyError {
+        let during = during.into();
+        move |source| CopyError::Store { during, source }
+    }
+}

@@ -18,8 +18,11 @@
 //!   applies (mailbox names, renames, flags and STORE, account ids, delivery targets).
 //! - [`scripts`]: Sieve scripts as stored ([`SieveScript`], [`ScriptQuota`]) and the rules
 //!   on their names.
-//! - [`error`]: [`StoreError`]; `is_user_error()` separates "no such mailbox" from disk or
-//!   key failures.
+//! - [`copy`]: copying a whole installation between backends (`certmail store copy`):
+//!   [`copy::RecordKind`] lists every kind of record, [`copy::RecordCopy`] is what a
+//!   backend adds to be copied from and into.
+//! - [`error`]: [`StoreError`] ([`CopyError`] for a copy); `is_user_error()` separates
+//!   "no such mailbox" from disk or key failures.
 //!
 //! Wiring it in:
 //!
@@ -43,6 +46,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acl;
+pub mod copy;
 pub mod crypto;
 pub mod devices;
 pub mod error;
@@ -57,7 +61,7 @@ pub mod web_sessions;
 pub use acl::{AclEntry, Rights, SharedMailbox};
 pub use crypto::KeyFile;
 pub use devices::DeviceSeen;
-pub use error::StoreError;
+pub use error::{CopyError, StoreError};
 pub use flush_latency::{FLUSH_LATENCY_BOUNDS_SECS, FlushLatency};
 pub use model::*;
 pub use scripts::{ScriptQuota, SieveScript};

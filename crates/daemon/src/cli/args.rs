@@ -138,12 +138,50 @@ pub enum Command {
     /// The outbound queue: list, show, retry, hold, release or delete queued messages.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// The mail store itself: copy a whole installation to another backend.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Create the store's encryption key file (32 random bytes, mode 0600).
     Keygen {
         /// Where to write it. Default: the key file the configuration names.
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// `certmail store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy a whole installation into an empty store of another backend (sled to
+    /// PostgreSQL, or back): accounts, certificate bindings, devices, mailboxes with their
+    /// UIDVALIDITY, UIDs, MODSEQs and flags, bodies (still encrypted), ACLs and seen sets,
+    /// Sieve scripts, subscriptions, aliases, the queue and the audit log; then compare
+    /// the counts of every kind and read a sample of bodies back.
+    ///
+    /// Stop the daemon (every node) first. The key file is the one of --config's
+    /// installation ([server] key_file); the target uses the same key. Each account is
+    /// copied in one transaction; a copy that fails leaves a target to empty before
+    /// trying again (it does not resume).
+    Copy(StoreCopyArgs),
+}
+
+/// `certmail store copy`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct StoreCopyArgs {
+    /// Where the mail is: `sled:DIR` (a data directory, as [server] data_dir, whose
+    /// store/ holds the mail) or `postgres:URL` (as [store] postgres_url).
+    #[arg(long, value_name = "STORE")]
+    pub from: String,
+    /// Where it goes, an empty store: `postgres:URL` (a new, empty database) or
+    /// `sled:DIR` (a new data directory).
+    #[arg(long, value_name = "STORE")]
+    pub to: String,
+    /// How many bodies to read back from both stores and compare after the copy.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub verify_bodies: usize,
+    /// How to print the answer (`--json`).
+    #[command(flatten)]
+    pub out: Output,
 }
 
 /// Options shared by the admin subcommands.

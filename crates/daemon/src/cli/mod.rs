@@ -1,6 +1,7 @@
 //! The command line: [`args`] (the clap types), [`run`] (what each subcommand does), the
 //! client side of the admin socket ([`client`], [`link`]) and the printers ([`table`],
-//! [`qr`], and each command's own lines).
+//! [`qr`], and each command's own lines); [`store_copy`] runs `certmail store copy` in this
+//! process (it opens both stores itself, the daemon stopped).
 //!
 //! Rules: no store or service code here. An administrative command builds an
 //! [`crate::admin::Request`] and sends it to the running daemon, or, with the daemon
@@ -21,6 +22,7 @@ pub mod ops;
 pub mod output;
 pub mod qr;
 pub mod queue;
+pub mod store_copy;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +66,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(cmd) => return exit(ops::audit(config, cmd)),
         Command::Stats { out } => return exit(ops::stats(config, out)),
         Command::Queue(cmd) => return exit(queue::command(config, cmd)),
+        Command::Store(cmd) => return exit(store_copy::command(config, cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,7 +20,7 @@ pub fn account_aad(id: &str) -> Vec<u8> {
 }
 
 impl Inner {
-    fn seal_account(&self, account: &Account) -> Result<Vec<u8>> {
+    pub(crate) fn seal_account(&self, account: &Account) -> Result<Vec<u8>> {
         self.sealer
             .seal(&account_aad(&account.id), &encode(account))
     }

@@ -17,14 +17,14 @@ use super::Inner;
 use super::keys::{account_prefix, decode, encode, mailbox_name_of};
 
 /// A `acl` / `seen` key: mailbox id, then the identifier or reader.
-fn entry_key(mailbox_id: u64, who: &str) -> Vec<u8> {
+pub(crate) fn entry_key(mailbox_id: u64, who: &str) -> Vec<u8> {
     let mut k = mailbox_id.to_be_bytes().to_vec();
     k.extend_from_slice(who.as_bytes());
     k
 }
 
 /// The identifier back from an `acl` / `seen` key.
-fn who_of(key: &[u8]) -> String {
+pub(crate) fn who_of(key: &[u8]) -> String {
     String::from_utf8_lossy(key.get(8..).unwrap_or_default()).into_owned()
 }
 

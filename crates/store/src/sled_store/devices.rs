@@ -6,7 +6,7 @@ use crate::devices::{DeviceSeen, plan_sign_in};
 use crate::error::Result;
 use crate::model::Device;
 
-fn device_key(account: &str, spki: &[u8; 32], network: &str) -> Vec<u8> {
+pub(crate) fn device_key(account: &str, spki: &[u8; 32], network: &str) -> Vec<u8> {
     let mut k = account_prefix(account);
     k.extend_from_slice(spki);
     k.extend_from_slice(network.as_bytes());

@@ -16,6 +16,8 @@
 //!   UIDs that reader has seen in a mailbox shared with them (`acl.rs`).
 //!
 //! `backup.rs` writes and restores consistent snapshots of all trees.
+//! `copy.rs` is its [`crate::copy::RecordCopy`]: counts per kind, sealed bodies, and
+//! imports that keep UIDs and MODSEQs (`certmail store copy`).
 //!
 //! The sync functions live on [`Inner`] in one file per area; `api.rs` wraps them in the
 //! async trait, running each on the blocking pool and, for writes, awaiting the group
@@ -28,6 +30,7 @@ mod audit;
 mod backup;
 mod chunks;
 mod commit;
+mod copy;
 mod delivery;
 mod devices;
 mod directory;
