@@ -26,6 +26,7 @@
 //! hosts it names, only over verified TLS, else a temporary failure (never cleartext).
 
 pub mod client;
+pub mod dane;
 pub mod dns;
 pub mod downgrade;
 pub mod meta;
@@ -40,9 +41,9 @@ pub mod transport;
 use std::time::Duration;
 
 pub use client::{SmtpClient, Timeouts};
-pub use dns::HickoryResolver;
+pub use dns::{HickoryResolver, TrustAnchor};
 pub use mta_sts::{MtaSts, MtaStsSettings};
-pub use route::{MxAnswer, Resolver, StaticResolver};
+pub use route::{MxAnswer, Resolver, StaticResolver, Validated};
 pub use runner::QueueRunner;
 pub use tls::{ClientIdentity, ClientTls};
 pub use transport::{

@@ -12,7 +12,8 @@ use super::client::{
 };
 use super::mta_sts::{Mode, MtaSts, Policy};
 use super::reply::RemoteReply;
-use super::route::{Resolver, mx_hosts};
+use super::dane;
+use super::route::{Resolver, mx_hosts_validated};
 use super::tls::ClientTls;
 
 /// Where mail is delivered, as the runner sees it.
@@ -187,6 +188,7 @@ impl SmtpTransport {
         addrs: &[SocketAddr],
         implicit_tls: bool,
         requirement: TlsRequirement,
+        dane: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<SmtpClient, RemoteReply> {
         let mut last = RemoteReply::local(451, "4.4.4", format!("{host} has no address"));
         for addr in addrs.iter().take(MAX_ADDRESSES) {
@@ -196,6 +198,7 @@ impl SmtpTransport {
                 helo: self.helo.clone(),
                 implicit_tls,
                 requirement,
+                dane: dane.clone(),
                 timeouts: self.timeouts,
             };
             match SmtpClient::connect(&options, &self.tls).await {
@@ -218,13 +221,16 @@ impl SmtpTransport {
         Err(last)
     }
 
+    /// MX delivery, TLS by precedence: per host DANE (a secure MX answer, secure addresses
+    /// and usable TLSA records), else the domain's MTA-STS policy in `enforce` mode, else
+    /// the local `tls_policy`.
     async fn connect_mx(
         &self,
         resolver: &dyn Resolver,
         port: u16,
         domain: &str,
     ) -> Result<SmtpClient, RemoteReply> {
-        let hosts = mx_hosts(resolver, domain).await?;
+        let mx = mx_hosts_validated(resolver, domain).await?;
         let policy = *self
             .domain_policies
             .get(domain)
@@ -234,7 +240,7 @@ impl SmtpTransport {
             None => None,
         };
         let enforced = sts.as_ref().is_some_and(|p| p.mode == Mode::Enforce);
-        let hosts = sts_hosts(domain, sts.as_ref(), hosts)?;
+        let hosts = sts_hosts(domain, sts.as_ref(), mx.value)?;
         let requirement = if enforced {
             TlsRequirement::Verify // RFC 8461 §4.2
         } else {
@@ -242,7 +248,7 @@ impl SmtpTransport {
         };
         let mut last = RemoteReply::local(451, "4.4.4", format!("no mail host for {domain}"));
         for host in hosts.iter().take(MAX_MX_HOSTS) {
-            let ips = match resolver.ip(host).await {
+            let ips = match resolver.ip_validated(host).await {
                 Ok(ips) => ips,
                 Err(e) => {
                     last =
@@ -250,20 +256,71 @@ impl SmtpTransport {
                     continue;
                 }
             };
-            let addrs: Vec<SocketAddr> = ips
-                .into_iter()
-                .map(|ip| SocketAddr::new(ip, port))
+            let addrs: Vec<SocketAddr> = (ips.value.iter())
+                .map(|ip| SocketAddr::new(*ip, port))
                 .collect();
-            match self.connect_host(host, &addrs, false, requirement).await {
-                Ok(c) => return Ok(c),
-                Err(e) if enforced => {
-                    let why = format!("MTA-STS policy of {domain} (enforce): {}", e.text());
-                    last = RemoteReply::local(e.code, &e.status(), why);
+            // RFC 7672 §2.2: TLSA records count only under a secure MX and address chain.
+            let dane = if mx.secure && ips.secure {
+                match self.dane_config(resolver, host, port).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        last = e;
+                        continue;
+                    }
                 }
+            } else {
+                None
+            };
+            let attempt = match dane {
+                Some(config) => {
+                    let r = self.connect_host(host, &addrs, false, TlsRequirement::Dane, Some(config));
+                    r.await.map_err(|e| {
+                        let why = format!("DANE (TLSA records of {host}): {}", e.text());
+                        RemoteReply::local(e.code, &e.status(), why)
+                    })
+                }
+                None => {
+                    let r = self.connect_host(host, &addrs, false, requirement, None).await;
+                    r.map_err(|e| if enforced {
+                        let why = format!("MTA-STS policy of {domain} (enforce): {}", e.text());
+                        RemoteReply::local(e.code, &e.status(), why)
+                    } else {
+                        e
+                    })
+                }
+            };
+            match attempt {
+                Ok(c) => return Ok(c),
                 Err(e) => last = e,
             }
         }
         Err(last)
+    }
+
+    /// The DANE config of `host` when its TLSA RRset is secure and has usable records;
+    /// `None` when DANE does not apply; a temporary failure when the TLSA lookup failed
+    /// (bogus or unanswered: RFC 7672 §2.2 forbids delivering without it).
+    async fn dane_config(
+        &self,
+        resolver: &dyn Resolver,
+        host: &str,
+        port: u16,
+    ) -> Result<Option<Arc<rustls::ClientConfig>>, RemoteReply> {
+        let name = format!("_{port}._tcp.{host}");
+        let tlsa = resolver.tlsa(&name).await.map_err(|e| {
+            RemoteReply::local(
+                451,
+                "4.7.5",
+                format!("DANE: the TLSA lookup of {name} failed, so {host} is not tried: {}", e.0),
+            )
+        })?;
+        let records = dane::usable(tlsa.value);
+        if !tlsa.secure || records.is_empty() {
+            return Ok(None);
+        }
+        self.tls.dane(records).map(Some).map_err(|e| {
+            RemoteReply::local(451, "4.7.5", format!("DANE config for {host}: {e}"))
+        })
     }
 
     async fn connect_smarthost(&self, relay: &Smarthost) -> Result<SmtpClient, RemoteReply> {
@@ -279,7 +336,7 @@ impl SmtpTransport {
             (_, false) => TlsRequirement::Encrypt,
         };
         let implicit = relay.tls == SmarthostTls::Implicit;
-        self.connect_host(&relay.host, &addrs, implicit, requirement)
+        self.connect_host(&relay.host, &addrs, implicit, requirement, None)
             .await
     }
 }
