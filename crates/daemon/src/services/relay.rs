@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use certmail_smtp::outbound::{
     ClientIdentity, ClientTls, HickoryResolver, MessageSigner, MtaSts, MtaStsSettings, QueueRunner,
     RelaySettings, Route, Smarthost, SmarthostTls, SmtpTransport, SystemClock, Timeouts,
+    TrustAnchor,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -175,7 +176,17 @@ fn helo_name(config: &Config) -> String {
 
 fn route(r: &RelaySection) -> anyhow::Result<Route> {
     if r.smarthost.is_empty() {
-        let resolver = HickoryResolver::new(&r.dns_servers).context("[relay] dns_servers")?;
+        let resolver = if r.dane {
+            let anchor = if r.dnssec_trust_anchor.as_os_str().is_empty() {
+                TrustAnchor::Root
+            } else {
+                TrustAnchor::File(r.dnssec_trust_anchor.clone())
+            };
+            HickoryResolver::validating(&r.dns_servers, &anchor)
+                .context("[relay] dane / dnssec_trust_anchor")?
+        } else {
+            HickoryResolver::new(&r.dns_servers).context("[relay] dns_servers")?
+        };
         return Ok(Route::Mx {
             resolver: Arc::new(resolver),
             port: r.mx_port,
