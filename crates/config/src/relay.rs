@@ -84,6 +84,12 @@ pub struct RelaySection {
     /// DNSKEY records (zone-file syntax) trusted as DNSSEC anchors; empty for the root
     /// zone's KSKs built into the resolver (other files are for tests and private roots).
     pub dnssec_trust_anchor: PathBuf,
+    /// TLS reporting (RFC 8460): count each MX session's TLS result per recipient domain
+    /// and day (in `<data_dir>/tls-reports`) and mail the daily report to the domains that
+    /// publish `_smtp._tls` with a `mailto:` rua.
+    pub tls_reports: bool,
+    /// Most domains counted a day (sessions to further domains are not counted).
+    pub tls_reports_max_domains: usize,
     /// Seconds to wait after the 1st, 2nd, … failed attempt; the last one repeats.
     pub retry_schedule_secs: Vec<u64>,
     /// Hours after which an undelivered recipient fails (5 days, like Postfix).
@@ -133,6 +139,10 @@ impl Default for RelaySection {
             // would be bogus and all mail would wait; turn it on knowing they pass them on.
             dane: false,
             dnssec_trust_anchor: PathBuf::new(),
+            // Reports only go to domains that ask for them.
+            tls_reports: true,
+            // One small JSON entry each: bounds the file and the day's mail.
+            tls_reports_max_domains: 10_000,
             // Minutes growing to hours, like Postfix and Stalwart.
             retry_schedule_secs: certmail_smtp::outbound::DEFAULT_RETRY_SCHEDULE.to_vec(),
             expire_hours: 120,
@@ -201,6 +211,7 @@ pub(super) fn validate(r: &RelaySection, bad: &mut impl FnMut(&str, String)) {
             r.max_messages_per_connection,
         ),
         ("[relay] max_received_headers", r.max_received_headers),
+        ("[relay] tls_reports_max_domains", r.tls_reports_max_domains),
     ] {
         if n == 0 {
             bad(key, "must be at least 1".into());

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use certmail_smtp::outbound::{HickoryResolver, TlsPolicy, TrustAnchor};
 use certmail_testkit::knot::{Knot, Zone};
 use relay_env::*;
-use ring::digest;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -24,9 +23,8 @@ fn sink_spki_sha256(env: &Env) -> String {
         .next()
         .expect("a certificate")
         .expect("PEM");
-    let spki = certmail_pki::spki_der(&leaf).expect("SPKI");
-    let hash = digest::digest(&digest::SHA256, &spki);
-    hash.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    let hash = certmail_pki::spki_sha256_of(&leaf).expect("SPKI");
+    hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Knot serving `test.` (signed; `dane.test` with MX mx.dane.test and `tlsa` at the sink's

@@ -69,6 +69,14 @@ impl Tlsa {
     }
 }
 
+impl std::fmt::Display for Tlsa {
+    /// Presentation format: `3 1 1 <hex>` (RFC 6698 §2.2).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {} ", self.usage, self.selector, self.matching)?;
+        self.data.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
 /// The usable records of a TLSA RRset (empty: DANE does not apply to the host).
 pub fn usable(records: Vec<Tlsa>) -> Vec<Tlsa> {
     records.into_iter().filter(Tlsa::is_usable).collect()
@@ -109,10 +117,11 @@ impl DaneVerifier {
             if roots.add(anchor.clone().into_owned()).is_err() {
                 return false;
             }
-            let Ok(verifier) =
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.signatures.provider())
-                    .build()
-            else {
+            let Ok(verifier) = WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                self.signatures.provider(),
+            )
+            .build() else {
                 return false;
             };
             verifier
@@ -193,7 +202,10 @@ mod tests {
         assert!(rec(1, 1, sha256.clone()).matches(&c));
         assert!(rec(0, 2, sha512).matches(&c));
         assert!(rec(0, 0, c.to_vec()).matches(&c));
-        assert!(!rec(0, 1, sha256.clone()).matches(&c), "selector 0 hashes the whole cert");
+        assert!(
+            !rec(0, 1, sha256.clone()).matches(&c),
+            "selector 0 hashes the whole cert"
+        );
         assert!(!rec(1, 1, sha256.clone()).matches(&cert()), "another key");
         let pkix = Tlsa {
             usage: 1,

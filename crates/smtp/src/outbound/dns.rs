@@ -119,7 +119,10 @@ impl HickoryResolver {
 
     /// Whether this resolver validates and every record of type `kind` is secure.
     fn all_secure(&self, records: &[Record], kind: RecordType) -> bool {
-        let mut of_kind = records.iter().filter(|r| r.record_type() == kind).peekable();
+        let mut of_kind = records
+            .iter()
+            .filter(|r| r.record_type() == kind)
+            .peekable();
         self.validates && of_kind.peek().is_some() && of_kind.all(|r| r.proof.is_secure())
     }
 }

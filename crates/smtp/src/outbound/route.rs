@@ -148,9 +148,12 @@ pub async fn mx_hosts_validated(
     resolver: &dyn Resolver,
     domain: &str,
 ) -> Result<Validated<Vec<String>>, RemoteReply> {
-    let answer = resolver.mx_validated(domain).await.map_err(|DnsFailure(e)| {
-        RemoteReply::local(451, "4.4.3", format!("DNS lookup of {domain} failed: {e}"))
-    })?;
+    let answer = resolver
+        .mx_validated(domain)
+        .await
+        .map_err(|DnsFailure(e)| {
+            RemoteReply::local(451, "4.4.3", format!("DNS lookup of {domain} failed: {e}"))
+        })?;
     let secure = answer.secure;
     hosts_of(answer.value, domain).map(|value| Validated { value, secure })
 }
