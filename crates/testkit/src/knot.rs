@@ -50,7 +50,7 @@ impl Knot {
             std::fs::write(dir.path().join(format!("{}.zone", zone.name)), text)?;
         }
         let log = std::fs::File::create(dir.path().join("knotd.log"))?;
-        let child = Command::new("knotd")
+        let child = Command::new(sbin("knotd"))
             .arg("-c")
             .arg(dir.path().join("knot.conf"))
             .stdout(log.try_clone()?)
@@ -70,7 +70,7 @@ impl Knot {
 
     /// knotc with this server's configuration.
     fn knotc(&self, args: &[&str]) -> anyhow::Result<String> {
-        let out = Command::new("knotc")
+        let out = Command::new(sbin("knotc"))
             .arg("-c")
             .arg(self.conf())
             .args(args)
@@ -99,7 +99,7 @@ impl Knot {
 
     /// The zone's DNSKEY records (its KSK), in zone-file syntax: a trust anchor file.
     pub fn trust_anchor(&self, zone: &str) -> anyhow::Result<String> {
-        let out = Command::new("keymgr")
+        let out = Command::new(sbin("keymgr"))
             .arg("-c")
             .arg(self.conf())
             .args([&format!("{zone}."), "dnskey"])
@@ -122,6 +122,16 @@ impl Drop for Knot {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Knot's tools live in /usr/sbin, which an unprivileged user's PATH may lack.
+fn sbin(tool: &str) -> PathBuf {
+    let path = Path::new("/usr/sbin").join(tool);
+    if path.exists() {
+        path
+    } else {
+        PathBuf::from(tool)
     }
 }
 
