@@ -49,6 +49,11 @@ fn knot(port: u16, tlsa: &str) -> Knot {
 /// A runner delivering by MX through a resolver that validates up to `test.`'s KSK,
 /// local policy `policy`, trusting only the public CA roots.
 fn runner(env: &Env, knot: &Knot, port: u16, policy: TlsPolicy) -> Arc<QueueRunner> {
+    runner_at(env, knot, port, policy, NOW)
+}
+
+/// [`runner`] at the time `now`.
+fn runner_at(env: &Env, knot: &Knot, port: u16, policy: TlsPolicy, now: i64) -> Arc<QueueRunner> {
     let anchor = knot.trust_anchor_file("test").expect("trust anchor");
     let resolver = HickoryResolver::validating(&[knot.addr], &TrustAnchor::File(anchor))
         .expect("validating resolver");
@@ -59,7 +64,7 @@ fn runner(env: &Env, knot: &Knot, port: u16, policy: TlsPolicy) -> Arc<QueueRunn
     let tls = ClientTls::new(true, None, None).expect("client TLS");
     let transport = SmtpTransport::new(route, tls, "mail.test.go.kr", short_timeouts())
         .with_tls_policy(policy, HashMap::new());
-    Arc::new(env.queue_runner(transport, NOW, env.settings()))
+    Arc::new(env.queue_runner(transport, now, env.settings()))
 }
 
 async fn queue_to(env: &Env, rcpt: &str) -> u64 {
@@ -109,6 +114,16 @@ async fn a_mismatching_record_defers_with_the_dane_reason_and_never_sends_in_cle
         error.contains("DANE") && error.contains("matches none of its 1 usable TLSA records"),
         "{error}"
     );
+    // Past expire_after it fails, and the sender's report gives the DANE reason.
+    let expired = NOW + env.settings().expire_after as i64 + 1;
+    run(&runner_at(&env, &knot, port, TlsPolicy::May, expired)).await;
+    env.assert_gone(id).await;
+    env.report_saying(
+        "one failure report",
+        &["Status: 4.4.7", "DANE (TLSA records of mx.dane.test)"],
+    )
+    .await;
+    assert!(sink.received().is_empty(), "never sent");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -172,7 +172,7 @@ pub fn message(
             MimePart::new("application/tlsrpt+gzip", gzipped).attachment(filename),
         ],
     );
-    Ok(MessageBuilder::new()
+    MessageBuilder::new()
         .from((
             "TLS reports".to_string(),
             format!("postmaster@{}", header.hostname),
@@ -190,7 +190,7 @@ pub fn message(
         .header("Auto-Submitted", Raw::new("auto-generated"))
         .date(now)
         .body(body)
-        .write_to_vec()?)
+        .write_to_vec()
 }
 
 fn day_start(day: &str) -> i64 {
