@@ -213,4 +213,43 @@ mod tests {
         };
         assert!(usable(vec![pkix]).is_empty(), "PKIX-EE is ignored for SMTP");
     }
+
+    /// A CA and a leaf for `name` it issued: (leaf, CA), DER.
+    fn issued(name: &str) -> (CertificateDer<'static>, CertificateDer<'static>) {
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = rcgen::CertifiedIssuer::self_signed(ca, ca_key).expect("CA");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let leaf = rcgen::CertificateParams::new(vec![name.into()]).expect("params");
+        let leaf = leaf.signed_by(&key, &ca).expect("leaf");
+        (leaf.der().clone(), ca.der().clone())
+    }
+
+    #[test]
+    fn a_dane_ta_record_needs_the_anchor_in_the_chain_and_the_mx_name() {
+        let (leaf, ca) = issued("mx.dane.test");
+        let ta = Tlsa {
+            usage: DANE_TA,
+            selector: 1,
+            matching: 1,
+            data: digest::digest(&digest::SHA256, &certmail_pki::spki_der(&ca).expect("spki"))
+                .as_ref()
+                .to_vec(),
+        };
+        let verifier = DaneVerifier::new(vec![ta]);
+        let verify = |chain: &[CertificateDer<'static>], host: &str| {
+            let name = ServerName::try_from(host.to_string()).expect("name");
+            verifier.verify_server_cert(&leaf, chain, &name, &[], UnixTime::now())
+        };
+        assert!(verify(std::slice::from_ref(&ca), "mx.dane.test").is_ok());
+        let wrong_name = verify(std::slice::from_ref(&ca), "mx.other.test");
+        assert!(wrong_name.is_err(), "RFC 7672 §3.2.2: the MX host's name");
+        assert!(
+            verify(&[], "mx.dane.test").is_err(),
+            "the anchor must be sent"
+        );
+        let (_, other_ca) = issued("mx.dane.test");
+        assert!(verify(&[other_ca], "mx.dane.test").is_err());
+    }
 }
