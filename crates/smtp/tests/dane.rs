@@ -10,8 +10,12 @@ mod relay_env;
 
 use std::collections::HashMap;
 
-use certmail_smtp::outbound::{HickoryResolver, TlsPolicy, TrustAnchor};
+use std::sync::atomic::Ordering;
+
+use certmail_pki::testpki::{TestPki, pem};
+use certmail_smtp::outbound::{HickoryResolver, MtaSts, MtaStsSettings, TlsPolicy, TrustAnchor};
 use certmail_testkit::knot::{Knot, Zone};
+use relay_env::policy_server::PolicyServer;
 use relay_env::*;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -34,6 +38,7 @@ fn knot(port: u16, tlsa: &str) -> Knot {
         name: "test".into(),
         records: format!(
             "dane MX 10 mx.dane\nmx.dane A 127.0.0.1\n_{port}._tcp.mx.dane TLSA {tlsa}\n\
+             _mta-sts.dane TXT \"v=STSv1; id=20261207;\"\nmta-sts.dane A 127.0.0.1\n\
              plain NS ns.test.\n"
         ),
         signed: true,
@@ -46,6 +51,13 @@ fn knot(port: u16, tlsa: &str) -> Knot {
     Knot::start(&[signed, unsigned]).expect("knotd with the test zones")
 }
 
+/// The validating resolver of `knot`, trusting `test.`'s KSK only.
+fn resolver(knot: &Knot) -> Arc<HickoryResolver> {
+    let anchor = knot.trust_anchor_file("test").expect("trust anchor");
+    let resolver = HickoryResolver::validating(&[knot.addr], &TrustAnchor::File(anchor));
+    Arc::new(resolver.expect("validating resolver"))
+}
+
 /// A runner delivering by MX through a resolver that validates up to `test.`'s KSK,
 /// local policy `policy`, trusting only the public CA roots.
 fn runner(env: &Env, knot: &Knot, port: u16, policy: TlsPolicy) -> Arc<QueueRunner> {
@@ -54,11 +66,8 @@ fn runner(env: &Env, knot: &Knot, port: u16, policy: TlsPolicy) -> Arc<QueueRunn
 
 /// [`runner`] at the time `now`.
 fn runner_at(env: &Env, knot: &Knot, port: u16, policy: TlsPolicy, now: i64) -> Arc<QueueRunner> {
-    let anchor = knot.trust_anchor_file("test").expect("trust anchor");
-    let resolver = HickoryResolver::validating(&[knot.addr], &TrustAnchor::File(anchor))
-        .expect("validating resolver");
     let route = Route::Mx {
-        resolver: Arc::new(resolver),
+        resolver: resolver(knot),
         port,
     };
     let tls = ClientTls::new(true, None, None).expect("client TLS");
@@ -156,4 +165,50 @@ async fn an_unsigned_zone_has_no_dane_and_falls_to_the_local_policy() {
     let got = sink.received();
     assert_eq!(got.len(), 1, "delivered under tls_policy = may");
     assert!(!got[0].tls);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dane_takes_precedence_over_an_mta_sts_enforce_policy() {
+    let env = Env::new().await;
+    let sink = env.tls_sink(SinkBehaviour::default()).await;
+    let port = sink.addr.port();
+    let knot = knot(port, &format!("3 1 1 {}", sink_spki_sha256(&env)));
+    // dane.test also publishes MTA-STS in enforce mode, from a server of another test CA;
+    // the sink's certificate does not verify by PKIX, so MTA-STS alone would refuse it.
+    let pki = TestPki::new().expect("test CA");
+    let host = pki
+        .server_cert_for(&["mta-sts.dane.test"], false)
+        .expect("policy host certificate");
+    let chain = pem("CERTIFICATE", &host.cert_der);
+    let key = pem("PRIVATE KEY", &host.key_pkcs8_der);
+    let server = certmail_pki::server_config_from_pem(chain.as_bytes(), key.as_bytes(), None);
+    let enforce = "version: STSv1\r\nmode: enforce\r\nmx: mx.dane.test\r\nmax_age: 86400\r\n";
+    let policy = PolicyServer::start(Arc::new(server.expect("TLS")), "mta-sts.dane.test", enforce);
+    let policy = policy.await;
+    let ca = pki.server_ca.cert_pem();
+    let fetch_tls = ClientTls::new(false, Some(ca.as_bytes()), None).expect("policy TLS");
+    let resolver = resolver(&knot);
+    let sts = MtaSts::new(
+        Arc::clone(&resolver) as Arc<dyn certmail_smtp::outbound::Resolver>,
+        MtaStsSettings {
+            tls: fetch_tls.verified(),
+            port: policy.addr.port(),
+            fetch_timeout: Duration::from_secs(5),
+            cache_dir: None,
+        },
+        Arc::new(FixedClock(NOW)),
+    );
+    let route = Route::Mx { resolver, port };
+    let tls = ClientTls::new(true, None, None).expect("client TLS");
+    let transport = SmtpTransport::new(route, tls, "mail.test.go.kr", short_timeouts())
+        .with_mta_sts(Arc::new(sts));
+    let id = queue_to(&env, "kim@dane.test").await;
+    run(&Arc::new(env.queue_runner(transport, NOW, env.settings()))).await;
+    assert_eq!(
+        policy.requests.load(Ordering::SeqCst),
+        1,
+        "the policy was in force"
+    );
+    env.assert_gone(id).await;
+    assert!(sink.received()[0].tls);
 }
