@@ -77,6 +77,19 @@ pub struct RelaySection {
     pub mta_sts_port: u16,
     /// Seconds for fetching one MTA-STS policy (connection, TLS and body).
     pub mta_sts_timeout_secs: u64,
+    /// DANE (RFC 7672): validate DNSSEC in the relay's resolver and honour the TLSA records
+    /// of MX hosts reached through secure MX answers; DANE takes precedence over MTA-STS
+    /// and `tls_policy`. Needs name servers that pass DNSSEC records on.
+    pub dane: bool,
+    /// DNSKEY records (zone-file syntax) trusted as DNSSEC anchors; empty for the root
+    /// zone's KSKs built into the resolver (other files are for tests and private roots).
+    pub dnssec_trust_anchor: PathBuf,
+    /// TLS reporting (RFC 8460): count each MX session's TLS result per recipient domain
+    /// and day (in `<data_dir>/tls-reports`) and mail the daily report to the domains that
+    /// publish `_smtp._tls` with a `mailto:` rua.
+    pub tls_reports: bool,
+    /// Most domains counted a day (sessions to further domains are not counted).
+    pub tls_reports_max_domains: usize,
     /// Seconds to wait after the 1st, 2nd, … failed attempt; the last one repeats.
     pub retry_schedule_secs: Vec<u64>,
     /// Hours after which an undelivered recipient fails (5 days, like Postfix).
@@ -122,6 +135,14 @@ impl Default for RelaySection {
             mta_sts_port: 443,
             // RFC 8461 §3.3 suggests "a reasonable timeout"; a minute at most.
             mta_sts_timeout_secs: 30,
+            // Off by default: with name servers that strip DNSSEC records every answer
+            // would be bogus and all mail would wait; turn it on knowing they pass them on.
+            dane: false,
+            dnssec_trust_anchor: PathBuf::new(),
+            // Reports only go to domains that ask for them.
+            tls_reports: true,
+            // One small JSON entry each: bounds the file and the day's mail.
+            tls_reports_max_domains: 10_000,
             // Minutes growing to hours, like Postfix and Stalwart.
             retry_schedule_secs: certmail_smtp::outbound::DEFAULT_RETRY_SCHEDULE.to_vec(),
             expire_hours: 120,
@@ -161,6 +182,7 @@ pub(super) fn validate(r: &RelaySection, bad: &mut impl FnMut(&str, String)) {
         ("[relay] smarthost_client_cert", &r.smarthost_client_cert),
         ("[relay] smarthost_client_key", &r.smarthost_client_key),
         ("[relay] ca_file", &r.ca_file),
+        ("[relay] dnssec_trust_anchor", &r.dnssec_trust_anchor),
     ] {
         if !path.as_os_str().is_empty() && !path.is_file() {
             bad(
@@ -189,6 +211,7 @@ pub(super) fn validate(r: &RelaySection, bad: &mut impl FnMut(&str, String)) {
             r.max_messages_per_connection,
         ),
         ("[relay] max_received_headers", r.max_received_headers),
+        ("[relay] tls_reports_max_domains", r.tls_reports_max_domains),
     ] {
         if n == 0 {
             bad(key, "must be at least 1".into());

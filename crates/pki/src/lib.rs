@@ -39,5 +39,5 @@ pub use name::{extract_name, names_match};
 pub use refusal::{Refusal, RefusalReason};
 pub use tls::{server_config, server_config_from_pem};
 pub use trust::{Pki, now_unix};
-pub use verifier::GpkiClientVerifier;
+pub use verifier::{GpkiClientVerifier, spki_der};
 pub use x509::der_tlv;

@@ -36,8 +36,9 @@ impl GpkiClientVerifier {
     }
 }
 
-/// The DER SubjectPublicKeyInfo of a certificate.
-fn spki_der(cert: &CertificateDer<'_>) -> Result<Vec<u8>, Error> {
+/// The DER SubjectPublicKeyInfo of a certificate (with its outer SEQUENCE; DANE's
+/// selector 1 hashes exactly this, RFC 6698 §2.1.2).
+pub fn spki_der(cert: &CertificateDer<'_>) -> Result<Vec<u8>, Error> {
     let cert = Certificate::from_der(cert).map_err(|_| bad_encoding())?;
     cert.tbs_certificate()
         .subject_public_key_info()

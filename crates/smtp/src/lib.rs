@@ -7,7 +7,8 @@
 //!   connection carrying out the session's actions, then checking and delivering mail.
 //! - [`mailauth`]: SPF, DKIM and DMARC checks of mail from other servers (port 25) and
 //!   DKIM signing of outbound mail.
-//! - [`outbound`]: the outbound relay (queue runner, SMTP client, MX routing, DSNs).
+//! - [`outbound`]: the outbound relay (queue runner, SMTP client, MX routing, DSNs, MTA-STS,
+//!   DANE, TLS reports).
 //! - [`spam`]: spam filtering through rspamd (scanning on port 25, learning from Junk).
 //! - [`message`]: pure header helpers (Received, Message-ID, Date, From: addresses).
 //! - [`notice`]: mail the server writes itself (reports, notices to people), delivered

@@ -4,15 +4,14 @@
 
 mod relay_env;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use certmail_pki::testpki::{TestPki, UserCert, pem};
 use certmail_smtp::outbound::{MtaSts, MtaStsSettings};
+use relay_env::policy_server::PolicyServer;
 use relay_env::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_rustls::TlsAcceptor;
 
+const STS_HOST: &str = "mta-sts.remote.kr";
 const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx.remote.kr\r\nmax_age: 86400\r\n";
 
 /// A clock the test moves forward.
@@ -107,78 +106,10 @@ impl StsEnv {
     }
 }
 
-/// An HTTPS server answering every request with `policy`; counts the requests.
-struct PolicyServer {
-    addr: SocketAddr,
-    requests: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl PolicyServer {
-    async fn start(tls: Arc<rustls::ServerConfig>, policy: &str) -> PolicyServer {
-        let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{policy}",
-            policy.len()
-        );
-        Self::answering(tls, response).await
-    }
-
-    /// The policy in chunked transfer coding, as many web servers send it.
-    async fn start_chunked(tls: Arc<rustls::ServerConfig>, policy: &str) -> PolicyServer {
-        let (a, b) = policy.split_at(policy.len() / 2);
-        let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
-            a.len(),
-            b.len()
-        );
-        Self::answering(tls, response).await
-    }
-
-    async fn answering(tls: Arc<rustls::ServerConfig>, response: String) -> PolicyServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let requests = Arc::new(AtomicUsize::new(0));
-        let count = Arc::clone(&requests);
-        let task = tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let Ok(mut stream) = TlsAcceptor::from(Arc::clone(&tls)).accept(tcp).await else {
-                    continue;
-                };
-                let mut request = vec![0u8; 2048];
-                let n = stream.read(&mut request).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&request[..n]).into_owned();
-                // Header names are case-insensitive (RFC 9110 §5.1).
-                if head.starts_with("GET /.well-known/mta-sts.txt HTTP/1.1\r\n")
-                    && head
-                        .to_ascii_lowercase()
-                        .contains("\r\nhost: mta-sts.remote.kr\r\n")
-                {
-                    count.fetch_add(1, Ordering::SeqCst);
-                    let _ = stream.write_all(response.as_bytes()).await;
-                } else {
-                    let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\n\r\n").await;
-                }
-                let _ = stream.shutdown().await;
-            }
-        });
-        PolicyServer {
-            addr,
-            requests,
-            task,
-        }
-    }
-
-    fn stop(&self) {
-        self.task.abort();
-    }
-}
-
 #[tokio::test]
 async fn enforce_delivers_over_verified_tls_and_the_cached_policy_outlives_the_server() {
     let t = StsEnv::new().await;
-    let policy = PolicyServer::start(t.server_tls(), ENFORCE).await;
+    let policy = PolicyServer::start(t.server_tls(), STS_HOST, ENFORCE).await;
     let sink = t.mx_sink().await;
     let port = policy.addr.port();
     let first = t.env.queue_to_kim().await;
@@ -205,7 +136,7 @@ async fn enforce_delivers_over_verified_tls_and_the_cached_policy_outlives_the_s
 #[tokio::test]
 async fn enforce_refuses_an_mx_host_the_policy_does_not_name() {
     let t = StsEnv::new().await;
-    let policy = PolicyServer::start(t.server_tls(), ENFORCE).await;
+    let policy = PolicyServer::start(t.server_tls(), STS_HOST, ENFORCE).await;
     let sink = t.mx_sink().await;
     let id = t.env.queue_to_kim().await;
     run(&t.runner(&sink, "mx.attacker.kr", policy.addr.port(), "sts")).await;
@@ -227,7 +158,7 @@ async fn enforce_refuses_an_mx_host_the_policy_does_not_name() {
 #[tokio::test]
 async fn a_chunked_policy_is_enforced_too() {
     let t = StsEnv::new().await;
-    let policy = PolicyServer::start_chunked(t.server_tls(), ENFORCE).await;
+    let policy = PolicyServer::start_chunked(t.server_tls(), STS_HOST, ENFORCE).await;
     let sink = t.mx_sink().await;
     let id = t.env.queue_to_kim().await;
     run(&t.runner(&sink, "mx.attacker.kr", policy.addr.port(), "sts")).await;
@@ -244,7 +175,7 @@ async fn a_chunked_policy_is_enforced_too() {
 #[tokio::test]
 async fn enforce_refuses_a_certificate_that_does_not_verify() {
     let t = StsEnv::new().await;
-    let policy = PolicyServer::start(t.server_tls(), ENFORCE).await;
+    let policy = PolicyServer::start(t.server_tls(), STS_HOST, ENFORCE).await;
     // The sink's certificate is from another CA and names localhost.
     let sink = t.env.tls_sink(SinkBehaviour::default()).await;
     let id = t.env.queue_to_kim().await;
@@ -262,7 +193,7 @@ async fn enforce_refuses_a_certificate_that_does_not_verify() {
 async fn testing_mode_delivers_anyway_and_max_age_expiry_fetches_again() {
     let t = StsEnv::new().await;
     let testing = ENFORCE.replace("enforce", "testing");
-    let policy = PolicyServer::start(t.server_tls(), &testing).await;
+    let policy = PolicyServer::start(t.server_tls(), STS_HOST, &testing).await;
     let plain = Sink::start(SinkBehaviour::default()).await;
     let port = policy.addr.port();
     let runner = t.runner(&plain, "mx.elsewhere.kr", port, "sts");

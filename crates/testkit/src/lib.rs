@@ -8,13 +8,15 @@
 //!   certificate) and connecting as `localhost`;
 //! - [`pki`]: CRLs and certificate files on top of `certmail_pki::testpki`;
 //! - [`sink`]: an SMTP server that takes mail (or refuses it) on 127.0.0.1 port 0;
-//! - [`store`]: a store wrapper for paused-clock tests and fault injection.
+//! - [`store`]: a store wrapper for paused-clock tests and fault injection;
+//! - [`knot`]: a Knot DNS server on 127.0.0.1 with DNSSEC-signed test zones (DANE).
 //!
 //! Everything here is for tests: it panics or returns `anyhow` errors freely, and no
 //! shipped binary depends on it (the benchmark is a development tool).
 #![forbid(unsafe_code)]
 
 pub mod install;
+pub mod knot;
 pub mod pki;
 pub mod process;
 pub mod sink;

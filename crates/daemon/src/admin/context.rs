@@ -19,7 +19,14 @@ pub trait DaemonControl: Send + Sync {
     fn reload(&self) -> ControlFuture<'_>;
     /// Re-reads every CRL file now and ends the sessions they revoke.
     fn reload_crls(&self) -> ControlFuture<'_>;
+    /// The TLS report counts recorded so far; with `send`, mails them now (today's too)
+    /// and answers what was sent.
+    fn tls_reports(&self, send: bool) -> ValueFuture<'_>;
 }
+
+/// A boxed future of a [`DaemonControl`] answer.
+pub type ValueFuture<'a> =
+    Pin<Box<dyn Future<Output = anyhow::Result<serde_json::Value>> + Send + 'a>>;
 
 /// What a request may touch.
 #[derive(Clone)]

@@ -304,4 +304,8 @@ pub enum QueueAction {
     Release,
     /// Remove it without delivering or reporting.
     Delete,
+    /// The TLS report counts recorded so far (RFC 8460).
+    TlsReport,
+    /// Mail the TLS reports now, today's too.
+    TlsReportSend,
 }

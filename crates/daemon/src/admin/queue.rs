@@ -38,6 +38,9 @@ pub async fn run(
     id: Option<u64>,
 ) -> anyhow::Result<Response> {
     let store = &ctx.store;
+    if matches!(action, QueueAction::TlsReport | QueueAction::TlsReportSend) {
+        return tls_report(ctx, action == QueueAction::TlsReportSend).await;
+    }
     if action == QueueAction::List {
         let list: Vec<Value> = store.queue_list().await?.iter().map(entry_json).collect();
         return Ok(Response::ok(
@@ -58,7 +61,10 @@ pub async fn run(
         ));
     };
     let message = match action {
-        QueueAction::List | QueueAction::Show => {
+        QueueAction::List
+        | QueueAction::Show
+        | QueueAction::TlsReport
+        | QueueAction::TlsReportSend => {
             return Ok(Response::ok(
                 format!("queued message {id}"),
                 json!({ "queue": [entry_json(&entry)] }),
@@ -96,4 +102,27 @@ pub async fn run(
         format!("queued message {id} {message}"),
         json!({ "queue": [entry_json(&entry)] }),
     ))
+}
+
+/// `certmail queue tls-report [--send]`: needs the running daemon (its relay settings and
+/// DNS).
+async fn tls_report(ctx: &AdminContext, send: bool) -> anyhow::Result<Response> {
+    let Some(daemon) = &ctx.daemon else {
+        return Ok(Response::fail(
+            "not_running",
+            "TLS reports are kept and sent by the running daemon; start it first",
+        ));
+    };
+    match daemon.tls_reports(send).await {
+        Ok(data) if send => {
+            let sent = data["sent"].as_u64().unwrap_or(0);
+            tracing::info!(sent, "TLS reports sent by an administrator");
+            Ok(Response::ok(
+                counted(sent, "TLS report sent", "TLS reports sent"),
+                data,
+            ))
+        }
+        Ok(data) => Ok(Response::ok("TLS report counts recorded so far", data)),
+        Err(e) => Ok(Response::fail("tls_report", format!("{e:#}"))),
+    }
 }

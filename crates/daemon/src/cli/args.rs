@@ -569,6 +569,17 @@ pub enum QueueCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// TLS reports (RFC 8460): the sessions' TLS results counted so far, per day and
+    /// recipient domain; with --send, mail them now (today's too) to the domains that
+    /// publish `_smtp._tls` (otherwise the daemon sends past days once a day).
+    TlsReport {
+        /// Send the reports now.
+        #[arg(long)]
+        send: bool,
+        /// How to print the answer (`--json`).
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 /// `certmail crl …`

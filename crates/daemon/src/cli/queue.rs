@@ -1,4 +1,4 @@
-//! `certmail queue list|show|retry|hold|release|delete`: the clap command and the table of
+//! `certmail queue list|show|retry|hold|release|delete|tls-report`: the clap command and the table of
 //! queued messages; the requests go to the running daemon or a stopped daemon's store.
 
 use std::path::Path;
@@ -17,6 +17,8 @@ pub fn command(config_path: &Path, cmd: QueueCommand) -> anyhow::Result<u8> {
         QueueCommand::Hold { id, out } => (QueueAction::Hold, Some(id), out.json),
         QueueCommand::Release { id, out } => (QueueAction::Release, Some(id), out.json),
         QueueCommand::Delete { id, out } => (QueueAction::Delete, Some(id), out.json),
+        QueueCommand::TlsReport { send: true, out } => (QueueAction::TlsReportSend, None, out.json),
+        QueueCommand::TlsReport { send: false, out } => (QueueAction::TlsReport, None, out.json),
     };
     let resp = crate::cli::client::dispatch(config_path, Request::Queue { action, id })?;
     if json {
@@ -26,7 +28,15 @@ pub fn command(config_path: &Path, cmd: QueueCommand) -> anyhow::Result<u8> {
         );
     } else if resp.ok {
         println!("{}", resp.message);
-        print_table(&resp.data);
+        if resp.data.get("queue").is_some() {
+            print_table(&resp.data);
+        } else if !resp.data.is_null() {
+            // tls-report: the counts (or what was sent), as JSON.
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&resp.data).unwrap_or_default()
+            );
+        }
     } else {
         eprintln!(
             "refused ({}): {}",

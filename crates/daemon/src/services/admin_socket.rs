@@ -124,4 +124,23 @@ impl DaemonControl for Daemon {
             Ok(())
         })
     }
+
+    fn tls_reports(&self, send: bool) -> crate::admin::context::ValueFuture<'_> {
+        Box::pin(async move {
+            let config = self.config();
+            anyhow::ensure!(
+                config.relay.tls_reports,
+                "TLS reporting is off ([relay] tls_reports = false)"
+            );
+            if send {
+                let s = crate::services::relay::send_tls_reports(self, true).await?;
+                return Ok(serde_json::json!({
+                    "sent": s.sent, "no_record": s.no_record, "kept": s.kept,
+                }));
+            }
+            let book = crate::services::relay::tls_report_book(&config)?;
+            let days = book.days_through("9999-12-31");
+            Ok(serde_json::to_value(days)?)
+        })
+    }
 }

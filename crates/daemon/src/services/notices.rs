@@ -1,5 +1,6 @@
 //! Daily housekeeping: certificate-expiry notices to users' INBOX (30, 7 and 1 days before
-//! a bound certificate ends, once each) and pruning the audit log past its retention.
+//! a bound certificate ends, once each), the TLS reports of past days (RFC 8460) and
+//! pruning the audit log past its retention.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,13 @@ pub async fn run_once(daemon: &Daemon) {
     let now = certmail_auth::now();
     if let Err(e) = expiry_notices(daemon, now).await {
         tracing::error!(error = %format!("{e:#}"), "certificate expiry check failed");
+    }
+    if daemon.config().relay.tls_reports {
+        match crate::services::relay::send_tls_reports(daemon, false).await {
+            Ok(s) if s.sent > 0 => tracing::info!(reports = s.sent, "TLS reports sent"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "sending TLS reports failed"),
+        }
     }
     let days = daemon.config().server.audit_retention_days;
     if days > 0 {

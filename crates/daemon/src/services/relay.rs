@@ -11,9 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use certmail_smtp::outbound::tlsrpt::TlsReportBook;
+use certmail_smtp::outbound::tlsrpt_send::{self, ReportTargets, SendSummary};
 use certmail_smtp::outbound::{
     ClientIdentity, ClientTls, HickoryResolver, MessageSigner, MtaSts, MtaStsSettings, QueueRunner,
     RelaySettings, Route, Smarthost, SmarthostTls, SmtpTransport, SystemClock, Timeouts,
+    TrustAnchor,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -131,10 +134,50 @@ fn transport(config: &Config) -> anyhow::Result<SmtpTransport> {
             .map(|(d, p)| (d.to_ascii_lowercase(), p.policy()))
             .collect::<HashMap<_, _>>(),
     );
-    Ok(match mta_sts {
+    let transport = match mta_sts {
         Some(source) => transport.with_mta_sts(Arc::new(source)),
         None => transport,
+    };
+    Ok(if r.tls_reports && r.smarthost.is_empty() {
+        transport.with_tls_reports(tls_report_book(config)?, Arc::new(SystemClock))
+    } else {
+        transport
     })
+}
+
+/// The TLS report book of `<data_dir>/tls-reports` (one per directory in the process).
+pub fn tls_report_book(config: &Config) -> anyhow::Result<Arc<TlsReportBook>> {
+    let dir = config.server.data_dir.join("tls-reports");
+    TlsReportBook::open(&dir, config.relay.tls_reports_max_domains)
+        .with_context(|| format!("opening {}", dir.display()))
+}
+
+/// Mails the recorded TLS reports up to yesterday (`include_today`: up to today, for
+/// `certmail queue tls-report --send`).
+pub async fn send_tls_reports(daemon: &Daemon, include_today: bool) -> anyhow::Result<SendSummary> {
+    let config = daemon.config();
+    let book = tls_report_book(&config)?;
+    let resolver =
+        HickoryResolver::new(&config.relay.dns_servers).context("[relay] dns_servers")?;
+    let now = certmail_auth::now();
+    let last_day = if include_today {
+        tlsrpt_send::today(now)
+    } else {
+        tlsrpt_send::yesterday(now)
+    };
+    let local_domains = crate::services::protocols::local_domains(&config);
+    let targets = ReportTargets {
+        store: daemon.store.as_ref(),
+        hub: Some(&daemon.hub),
+        local_domains: &local_domains,
+        resolver: &resolver,
+        hostname: &config.server.hostname,
+    };
+    let summary = tlsrpt_send::send_reports(&book, &targets, &last_day, now).await;
+    if summary.sent > 0 {
+        daemon.queue.queue_changed();
+    }
+    Ok(summary)
 }
 
 /// The DKIM signer of outbound mail: the `[mailauth.dkim]` keys, one per From: domain.
@@ -175,7 +218,17 @@ fn helo_name(config: &Config) -> String {
 
 fn route(r: &RelaySection) -> anyhow::Result<Route> {
     if r.smarthost.is_empty() {
-        let resolver = HickoryResolver::new(&r.dns_servers).context("[relay] dns_servers")?;
+        let resolver = if r.dane {
+            let anchor = if r.dnssec_trust_anchor.as_os_str().is_empty() {
+                TrustAnchor::Root
+            } else {
+                TrustAnchor::File(r.dnssec_trust_anchor.clone())
+            };
+            HickoryResolver::validating(&r.dns_servers, &anchor)
+                .context("[relay] dane / dnssec_trust_anchor")?
+        } else {
+            HickoryResolver::new(&r.dns_servers).context("[relay] dns_servers")?
+        };
         return Ok(Route::Mx {
             resolver: Arc::new(resolver),
             port: r.mx_port,

@@ -35,6 +35,9 @@ pub enum TlsRequirement {
     Verify,
     /// No TLS at all (used once after an opportunistic handshake failed).
     None,
+    /// STARTTLS required and the certificate must match the host's TLSA records (RFC 7672),
+    /// checked by [`ConnectOptions::dane`].
+    Dane,
 }
 
 /// Time limits of one connection (RFC 5321 §4.5.3.2 suggests minutes; these are bounds).
@@ -71,6 +74,8 @@ pub struct ConnectOptions {
     pub implicit_tls: bool,
     /// What TLS the connection needs.
     pub requirement: TlsRequirement,
+    /// With [`TlsRequirement::Dane`]: the config whose verifier checks the TLSA records.
+    pub dane: Option<Arc<ClientConfig>>,
     /// Time limits.
     pub timeouts: Timeouts,
 }
@@ -215,9 +220,21 @@ impl SmtpClient {
             timeouts: options.timeouts,
             tainted: false,
         };
-        let verify = options.requirement == TlsRequirement::Verify;
+        let config = match (options.requirement, &options.dane) {
+            (TlsRequirement::Dane, Some(dane)) => Arc::clone(dane),
+            (TlsRequirement::Dane, None) => {
+                return Err(ClientError::TlsHandshake("no TLSA records to check".into()));
+            }
+            (TlsRequirement::Verify, _) => tls.verified(),
+            _ => tls.opportunistic(),
+        };
+        // A DANE match authenticates the server (RFC 7672 §3; RFC 8689 §4.2.1 accepts it).
+        let authenticated = matches!(
+            options.requirement,
+            TlsRequirement::Verify | TlsRequirement::Dane
+        );
         if options.implicit_tls {
-            client.handshake(tls, verify).await?;
+            client.handshake(tls, config.clone(), authenticated).await?;
         }
         let greeting = client.read_reply(options.timeouts.command).await?;
         if greeting.code != 220 {
@@ -242,8 +259,13 @@ impl SmtpClient {
                 421,
                 "4.7.10",
                 format!(
-                    "{} does not offer STARTTLS, which our policy requires",
-                    options.host
+                    "{} does not offer STARTTLS, which {} requires",
+                    options.host,
+                    if want == TlsRequirement::Dane {
+                        "DANE (its DNSSEC-signed TLSA records)"
+                    } else {
+                        "our policy"
+                    }
                 ),
             )));
         }
@@ -254,13 +276,18 @@ impl SmtpClient {
             }
             return Err(ClientError::Failed(reply));
         }
-        client.handshake(tls, verify).await?;
+        client.handshake(tls, config, authenticated).await?;
         // RFC 3207 §4.2: forget everything learnt before TLS and say EHLO again.
         client.ehlo().await?;
         Ok(client)
     }
 
-    async fn handshake(&mut self, tls: &ClientTls, verify: bool) -> Result<(), ClientError> {
+    async fn handshake(
+        &mut self,
+        tls: &ClientTls,
+        config: Arc<ClientConfig>,
+        authenticated: bool,
+    ) -> Result<(), ClientError> {
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
             return Err(network("TLS started twice"));
         };
@@ -270,11 +297,6 @@ impl SmtpClient {
                 "the server sent data before the TLS handshake".into(),
             ));
         }
-        let config: Arc<ClientConfig> = if verify {
-            tls.verified()
-        } else {
-            tls.opportunistic()
-        };
         let name = ServerName::try_from(self.host.clone())
             .map_err(|e| ClientError::TlsHandshake(format!("server name: {e}")))?;
         let stream = timeout(
@@ -285,7 +307,7 @@ impl SmtpClient {
         .map_err(|_| ClientError::TlsHandshake("timed out".into()))?
         .map_err(|e| ClientError::TlsHandshake(e.to_string()))?;
         let chain = stream.get_ref().1.peer_certificates().unwrap_or(&[]);
-        self.tls_verified = verify || tls.is_verified(chain, &self.host);
+        self.tls_verified = authenticated || tls.is_verified(chain, &self.host);
         self.stream = Stream::Tls(Box::new(stream));
         Ok(())
     }

@@ -10,6 +10,8 @@
 //! - [`mta_sts`]: MTA-STS (RFC 8461) policies, fetched over HTTPS, cached, enforced.
 //! - [`report`]: RFC 3464 failure, delay and relay reports (built with mail-builder).
 //! - [`meta`]: the envelope data kept in a queue entry's `envelope_meta`.
+//! - [`dane`]: DANE (RFC 7672) TLSA matching; [`tlsrpt`], [`tlsrpt_send`]: TLS reports
+//!   (RFC 8460), recorded per session and mailed daily.
 //!
 //! Rules: 4xx is temporary and 5xx permanent, per recipient (RFC 5321 §4.2.1); every
 //! attempt is written to the store before a byte is sent, and a recipient leaves the queue
@@ -24,8 +26,11 @@
 //! certificate and a server that advertises REQUIRETLS, else it fails permanently.
 //! An MTA-STS policy in `enforce` mode takes precedence over the local policy: only the MX
 //! hosts it names, only over verified TLS, else a temporary failure (never cleartext).
+//! DANE takes precedence over both, per MX host: a DNSSEC-secure MX and address chain with
+//! usable TLSA records pins the certificate ([`dane`]); its failure is temporary too.
 
 pub mod client;
+pub mod dane;
 pub mod dns;
 pub mod downgrade;
 pub mod meta;
@@ -35,14 +40,16 @@ pub mod report;
 pub mod route;
 pub mod runner;
 pub mod tls;
+pub mod tlsrpt;
+pub mod tlsrpt_send;
 pub mod transport;
 
 use std::time::Duration;
 
 pub use client::{SmtpClient, Timeouts};
-pub use dns::HickoryResolver;
+pub use dns::{HickoryResolver, TrustAnchor};
 pub use mta_sts::{MtaSts, MtaStsSettings};
-pub use route::{MxAnswer, Resolver, StaticResolver};
+pub use route::{MxAnswer, Resolver, StaticResolver, Validated};
 pub use runner::QueueRunner;
 pub use tls::{ClientIdentity, ClientTls};
 pub use transport::{

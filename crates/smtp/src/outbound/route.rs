@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use super::dane::Tlsa;
 use super::reply::RemoteReply;
 
 /// The answer to an MX query.
@@ -15,6 +16,27 @@ pub enum MxAnswer {
     NoRecords,
     /// The domain does not exist (NXDOMAIN).
     NoDomain,
+}
+
+/// An answer with its DNSSEC status: `secure` when every record validated up to a trust
+/// anchor (RFC 4033 §5); `false` for an unsigned zone or a resolver that does not validate.
+/// (A bogus answer is never returned: it is a [`DnsFailure`].)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validated<T> {
+    /// The answer.
+    pub value: T,
+    /// Whether it is DNSSEC-secure.
+    pub secure: bool,
+}
+
+impl<T> Validated<T> {
+    /// An answer that is not DNSSEC-secure.
+    pub fn insecure(value: T) -> Self {
+        Self {
+            value,
+            secure: false,
+        }
+    }
 }
 
 /// A DNS failure that may go away (SERVFAIL, timeout, no server reachable).
@@ -33,6 +55,22 @@ pub trait Resolver: Send + Sync + 'static {
     async fn txt(&self, name: &str) -> Result<Vec<String>, DnsFailure> {
         let _ = name;
         Ok(Vec::new())
+    }
+    /// The MX records of `domain` with their DNSSEC status (DANE, RFC 7672 §2.2.1, needs a
+    /// secure MX answer).
+    async fn mx_validated(&self, domain: &str) -> Result<Validated<MxAnswer>, DnsFailure> {
+        self.mx(domain).await.map(Validated::insecure)
+    }
+    /// The addresses of `host` with their DNSSEC status (RFC 7672 §2.2.2: TLSA records are
+    /// looked up only for a host whose addresses are secure).
+    async fn ip_validated(&self, host: &str) -> Result<Validated<Vec<IpAddr>>, DnsFailure> {
+        self.ip(host).await.map(Validated::insecure)
+    }
+    /// The TLSA records at `name` (`_25._tcp.<host>`) with their DNSSEC status; none from a
+    /// resolver that does not validate.
+    async fn tlsa(&self, name: &str) -> Result<Validated<Vec<Tlsa>>, DnsFailure> {
+        let _ = name;
+        Ok(Validated::insecure(Vec::new()))
     }
 }
 
@@ -102,9 +140,25 @@ impl Resolver for StaticResolver {
 /// The hosts to try for `domain`, most preferred first; or the reply that fails its
 /// recipients (permanent for null MX and a missing domain, temporary for DNS trouble).
 pub async fn mx_hosts(resolver: &dyn Resolver, domain: &str) -> Result<Vec<String>, RemoteReply> {
-    let answer = resolver.mx(domain).await.map_err(|DnsFailure(e)| {
-        RemoteReply::local(451, "4.4.3", format!("DNS lookup of {domain} failed: {e}"))
-    })?;
+    mx_hosts_validated(resolver, domain).await.map(|v| v.value)
+}
+
+/// [`mx_hosts`] with the DNSSEC status of the MX answer (DANE needs it secure).
+pub async fn mx_hosts_validated(
+    resolver: &dyn Resolver,
+    domain: &str,
+) -> Result<Validated<Vec<String>>, RemoteReply> {
+    let answer = resolver
+        .mx_validated(domain)
+        .await
+        .map_err(|DnsFailure(e)| {
+            RemoteReply::local(451, "4.4.3", format!("DNS lookup of {domain} failed: {e}"))
+        })?;
+    let secure = answer.secure;
+    hosts_of(answer.value, domain).map(|value| Validated { value, secure })
+}
+
+fn hosts_of(answer: MxAnswer, domain: &str) -> Result<Vec<String>, RemoteReply> {
     match answer {
         MxAnswer::NoDomain => Err(RemoteReply::local(
             550,

@@ -20,6 +20,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use super::dane::{DaneVerifier, Tlsa};
 use crate::error::Error;
 
 /// The rustls configs of the relay.
@@ -28,6 +29,7 @@ pub struct ClientTls {
     verified: Arc<ClientConfig>,
     opportunistic: Arc<ClientConfig>,
     verifier: Arc<WebPkiServerVerifier>,
+    identity: Option<ClientIdentity>,
 }
 
 impl std::fmt::Debug for ClientTls {
@@ -86,12 +88,20 @@ impl ClientTls {
             Arc::clone(&verifier) as Arc<dyn ServerCertVerifier>,
             identity,
         )?;
-        let opportunistic = build(Arc::new(AnyCertificate(provider())), identity)?;
+        let opportunistic = build(Arc::new(AnyCertificate::new()), identity)?;
         Ok(Self {
             verified: Arc::new(verified),
             opportunistic: Arc::new(opportunistic),
             verifier,
+            identity: identity.cloned(),
         })
+    }
+
+    /// The config of a DANE host (RFC 7672): its certificate must match one of `records`
+    /// (its usable TLSA records), see [`super::dane`].
+    pub fn dane(&self, records: Vec<Tlsa>) -> Result<Arc<ClientConfig>, Error> {
+        let verifier = Arc::new(DaneVerifier::new(records));
+        Ok(Arc::new(build(verifier, self.identity.as_ref())?))
     }
 
     /// The config that refuses an unverifiable server certificate.
@@ -147,7 +157,19 @@ fn build(
 
 /// Accepts any server certificate but checks the handshake signatures with ring.
 #[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
+pub(crate) struct AnyCertificate(Arc<CryptoProvider>);
+
+impl AnyCertificate {
+    /// With ring's signature algorithms.
+    pub(crate) fn new() -> Self {
+        Self(provider())
+    }
+
+    /// The crypto provider (ring).
+    pub(crate) fn provider(&self) -> Arc<CryptoProvider> {
+        Arc::clone(&self.0)
+    }
+}
 
 impl ServerCertVerifier for AnyCertificate {
     fn verify_server_cert(

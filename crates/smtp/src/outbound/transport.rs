@@ -7,13 +7,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::Clock;
 use super::client::{
     ClientError, ConnectOptions, Outgoing, Sent, SmtpClient, Timeouts, TlsRequirement,
 };
+use super::dane;
 use super::mta_sts::{Mode, MtaSts, Policy};
 use super::reply::RemoteReply;
-use super::route::{Resolver, mx_hosts};
+use super::route::{Resolver, mx_hosts_validated};
 use super::tls::ClientTls;
+use super::tlsrpt::{Outcome, PolicyKey, TlsReportBook};
 
 /// Where mail is delivered, as the runner sees it.
 #[async_trait::async_trait]
@@ -131,6 +134,7 @@ pub struct SmtpTransport {
     default_policy: TlsPolicy,
     domain_policies: HashMap<String, TlsPolicy>,
     mta_sts: Option<Arc<MtaSts>>,
+    tls_reports: Option<(Arc<TlsReportBook>, Arc<dyn Clock>)>,
 }
 
 impl std::fmt::Debug for SmtpTransport {
@@ -159,6 +163,19 @@ impl SmtpTransport {
             default_policy: TlsPolicy::May,
             domain_policies: HashMap::new(),
             mta_sts: None,
+            tls_reports: None,
+        }
+    }
+
+    /// Records each MX session's TLS result in `book` (TLS reporting, RFC 8460).
+    pub fn with_tls_reports(mut self, book: Arc<TlsReportBook>, clock: Arc<dyn Clock>) -> Self {
+        self.tls_reports = Some((book, clock));
+        self
+    }
+
+    fn record(&self, domain: &str, policy: &PolicyKey, host: &str, outcome: Option<Outcome>) {
+        if let (Some((book, clock)), Some(outcome)) = (&self.tls_reports, outcome) {
+            book.record(clock.now(), domain, policy, host, outcome);
         }
     }
 
@@ -187,6 +204,7 @@ impl SmtpTransport {
         addrs: &[SocketAddr],
         implicit_tls: bool,
         requirement: TlsRequirement,
+        dane: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<SmtpClient, RemoteReply> {
         let mut last = RemoteReply::local(451, "4.4.4", format!("{host} has no address"));
         for addr in addrs.iter().take(MAX_ADDRESSES) {
@@ -196,6 +214,7 @@ impl SmtpTransport {
                 helo: self.helo.clone(),
                 implicit_tls,
                 requirement,
+                dane: dane.clone(),
                 timeouts: self.timeouts,
             };
             match SmtpClient::connect(&options, &self.tls).await {
@@ -218,13 +237,16 @@ impl SmtpTransport {
         Err(last)
     }
 
+    /// MX delivery, TLS by precedence: per host DANE (a secure MX answer, secure addresses
+    /// and usable TLSA records), else the domain's MTA-STS policy in `enforce` mode, else
+    /// the local `tls_policy`.
     async fn connect_mx(
         &self,
         resolver: &dyn Resolver,
         port: u16,
         domain: &str,
     ) -> Result<SmtpClient, RemoteReply> {
-        let hosts = mx_hosts(resolver, domain).await?;
+        let mx = mx_hosts_validated(resolver, domain).await?;
         let policy = *self
             .domain_policies
             .get(domain)
@@ -234,36 +256,114 @@ impl SmtpTransport {
             None => None,
         };
         let enforced = sts.as_ref().is_some_and(|p| p.mode == Mode::Enforce);
-        let hosts = sts_hosts(domain, sts.as_ref(), hosts)?;
-        let requirement = if enforced {
-            TlsRequirement::Verify // RFC 8461 §4.2
-        } else {
-            policy.requirement()
+        let hosts = sts_hosts(domain, sts.as_ref(), mx.value)?;
+        let plan = DomainPlan {
+            domain,
+            port,
+            mx_secure: mx.secure,
+            enforced,
+            // RFC 8461 §4.2: an enforce policy needs a verified certificate.
+            requirement: if enforced {
+                TlsRequirement::Verify
+            } else {
+                policy.requirement()
+            },
+            sts: sts_key(sts.as_ref()),
         };
         let mut last = RemoteReply::local(451, "4.4.4", format!("no mail host for {domain}"));
         for host in hosts.iter().take(MAX_MX_HOSTS) {
-            let ips = match resolver.ip(host).await {
-                Ok(ips) => ips,
-                Err(e) => {
-                    last =
-                        RemoteReply::local(451, "4.4.3", format!("DNS lookup of {host}: {}", e.0));
-                    continue;
-                }
-            };
-            let addrs: Vec<SocketAddr> = ips
-                .into_iter()
-                .map(|ip| SocketAddr::new(ip, port))
-                .collect();
-            match self.connect_host(host, &addrs, false, requirement).await {
+            match self.try_host(resolver, &plan, host).await {
                 Ok(c) => return Ok(c),
-                Err(e) if enforced => {
-                    let why = format!("MTA-STS policy of {domain} (enforce): {}", e.text());
-                    last = RemoteReply::local(e.code, &e.status(), why);
-                }
                 Err(e) => last = e,
             }
         }
         Err(last)
+    }
+
+    /// One MX host of a domain: DANE when it applies, else the domain's policy; the
+    /// session's TLS result is recorded for TLS reporting.
+    async fn try_host(
+        &self,
+        resolver: &dyn Resolver,
+        plan: &DomainPlan<'_>,
+        host: &str,
+    ) -> Result<SmtpClient, RemoteReply> {
+        let (domain, port) = (plan.domain, plan.port);
+        let ips = resolver.ip_validated(host).await.map_err(|e| {
+            RemoteReply::local(451, "4.4.3", format!("DNS lookup of {host}: {}", e.0))
+        })?;
+        let addrs: Vec<SocketAddr> = (ips.value.iter())
+            .map(|ip| SocketAddr::new(*ip, port))
+            .collect();
+        // RFC 7672 §2.2: TLSA records count only under a secure MX and address chain.
+        let dane = if plan.mx_secure && ips.secure {
+            self.dane_config(resolver, host, port)
+                .await
+                .inspect_err(|e| {
+                    let failed = Outcome::Failure("dnssec-invalid".into(), e.text());
+                    self.record(domain, &tlsa_unknown(), host, Some(failed));
+                })?
+        } else {
+            None
+        };
+        let (attempt, policy) = match dane {
+            Some((config, policy)) => {
+                let r = self.connect_host(host, &addrs, false, TlsRequirement::Dane, Some(config));
+                let r = r.await.map_err(|e| {
+                    let why = format!("DANE (TLSA records of {host}): {}", e.text());
+                    RemoteReply::local(e.code, &e.status(), why)
+                });
+                (r, policy)
+            }
+            None => {
+                let r = self.connect_host(host, &addrs, false, plan.requirement, None);
+                let r = r.await.map_err(|e| {
+                    if plan.enforced {
+                        let why = format!("MTA-STS policy of {domain} (enforce): {}", e.text());
+                        RemoteReply::local(e.code, &e.status(), why)
+                    } else {
+                        e
+                    }
+                });
+                (r, plan.sts.clone())
+            }
+        };
+        self.record(domain, &policy, host, outcome_of(&attempt));
+        attempt
+    }
+
+    /// The DANE config of `host` when its TLSA RRset is secure and has usable records;
+    /// `None` when DANE does not apply; a temporary failure when the TLSA lookup failed
+    /// (bogus or unanswered: RFC 7672 §2.2 forbids delivering without it).
+    async fn dane_config(
+        &self,
+        resolver: &dyn Resolver,
+        host: &str,
+        port: u16,
+    ) -> Result<Option<(Arc<rustls::ClientConfig>, PolicyKey)>, RemoteReply> {
+        let name = format!("_{port}._tcp.{host}");
+        let tlsa = resolver.tlsa(&name).await.map_err(|e| {
+            RemoteReply::local(
+                451,
+                "4.7.5",
+                format!(
+                    "DANE: the TLSA lookup of {name} failed, so {host} is not tried: {}",
+                    e.0
+                ),
+            )
+        })?;
+        let records = dane::usable(tlsa.value);
+        if !tlsa.secure || records.is_empty() {
+            return Ok(None);
+        }
+        let policy = PolicyKey {
+            kind: "tlsa".into(),
+            strings: records.iter().map(dane::Tlsa::to_string).collect(),
+        };
+        let config = self.tls.dane(records);
+        config
+            .map(|c| Some((c, policy)))
+            .map_err(|e| RemoteReply::local(451, "4.7.5", format!("DANE config for {host}: {e}")))
     }
 
     async fn connect_smarthost(&self, relay: &Smarthost) -> Result<SmtpClient, RemoteReply> {
@@ -279,9 +379,81 @@ impl SmtpTransport {
             (_, false) => TlsRequirement::Encrypt,
         };
         let implicit = relay.tls == SmarthostTls::Implicit;
-        self.connect_host(&relay.host, &addrs, implicit, requirement)
+        self.connect_host(&relay.host, &addrs, implicit, requirement, None)
             .await
     }
+}
+
+/// What holds for every MX host of one domain.
+struct DomainPlan<'a> {
+    domain: &'a str,
+    port: u16,
+    mx_secure: bool,
+    enforced: bool,
+    requirement: TlsRequirement,
+    /// The TLS-RPT policy without DANE.
+    sts: PolicyKey,
+}
+
+/// The TLS-RPT policy of a session without DANE: the MTA-STS policy, or none.
+fn sts_key(policy: Option<&Policy>) -> PolicyKey {
+    match policy.filter(|p| p.mode != Mode::None) {
+        Some(p) => PolicyKey {
+            kind: "sts".into(),
+            strings: std::iter::once("version: STSv1".to_string())
+                .chain(std::iter::once(format!("mode: {}", p.mode.as_str())))
+                .chain(p.mx.iter().map(|m| format!("mx: {m}")))
+                .chain(std::iter::once(format!("max_age: {}", p.max_age)))
+                .collect(),
+        },
+        None => PolicyKey {
+            kind: "no-policy-found".into(),
+            strings: Vec::new(),
+        },
+    }
+}
+
+/// A DANE policy whose records could not be read (the TLSA lookup failed).
+fn tlsa_unknown() -> PolicyKey {
+    PolicyKey {
+        kind: "tlsa".into(),
+        strings: Vec::new(),
+    }
+}
+
+/// The TLS result of one connection attempt (RFC 8460 §4.3 result types); `None` for a
+/// failure that is no TLS matter (network, a refusing greeting).
+fn outcome_of(attempt: &Result<SmtpClient, RemoteReply>) -> Option<Outcome> {
+    let e = match attempt {
+        Ok(c) if c.is_tls() => return Some(Outcome::Success),
+        Ok(_) => {
+            let why = "delivered in cleartext: no STARTTLS, or its handshake failed";
+            return Some(Outcome::Failure(
+                "starttls-not-supported".into(),
+                why.into(),
+            ));
+        }
+        Err(e) => e,
+    };
+    let text = e.text();
+    let lower = text.to_ascii_lowercase();
+    let has = |a: &str, b: &str| lower.contains(a) || lower.contains(b);
+    let kind = if e.status() == "4.7.10" {
+        "starttls-not-supported"
+    } else if !text.contains("TLS handshake failed") {
+        return None;
+    } else if text.contains("usable TLSA records") {
+        "tlsa-invalid"
+    } else if has("notvalidforname", "not valid for name") {
+        "certificate-host-mismatch"
+    } else if lower.contains("expired") {
+        "certificate-expired"
+    } else if has("unknownissuer", "unknown issuer") {
+        "certificate-not-trusted"
+    } else {
+        "validation-failure"
+    };
+    Some(Outcome::Failure(kind.into(), text))
 }
 
 /// RFC 8461 §4.1: the MX hosts an `enforce` policy allows (none: a temporary failure
