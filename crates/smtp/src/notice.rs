@@ -83,6 +83,7 @@ pub async fn to_inbox(
         internal_date: now,
         recipients: vec![(account.to_string(), "INBOX".to_string(), Vec::new())],
         queue: Vec::new(),
+        outgoing: Vec::new(),
     };
     deliver(store, hub, delivery).await
 }
@@ -125,6 +126,7 @@ pub async fn to_address(
         internal_date: now,
         recipients,
         queue,
+        outgoing: Vec::new(),
     };
     deliver(store, hub, delivery).await?;
     Ok(sent)

@@ -7,8 +7,9 @@ use std::ops::RangeInclusive;
 
 use certmail_store::{
     Account, AclEntry, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, CopyUid, Delivery,
-    DeliveryReceipt, Device, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, Rights,
-    ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError, StoreResult, StoreStats,
+    DeliveryReceipt, Device, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, ReplyMark,
+    Rights, ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError, StoreResult,
+    StoreStats,
 };
 
 use certmail_store::shared::Transfer;
@@ -126,6 +127,9 @@ delegate! {
         fn set_active_script(&self, account: &str, name: Option<&str>) -> ();
         fn rename_script(&self, account: &str, from: &str, to: &str) -> ();
         fn delete_script(&self, account: &str, name: &str) -> ();
+        fn reply_marks(&self, account: &str) -> Vec<ReplyMark>;
+        fn put_reply_mark(&self, mark: ReplyMark) -> ();
+        fn prune_reply_marks(&self, now: i64) -> u64;
     }
 }
 

@@ -50,6 +50,7 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
         internal_date: now,
         recipients: local,
         queue,
+        outgoing: Vec::new(),
     };
     if delivery.recipients.is_empty() && delivery.queue.is_empty() {
         // Every copy discarded by its owner's filter: accepted, nothing to store.
