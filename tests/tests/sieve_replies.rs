@@ -282,3 +282,124 @@ async fn ereject_refuses_in_smtp_and_reject_reports_to_the_sender() -> anyhow::R
     );
     Ok(())
 }
+
+/// 김철수's own filter, which the administrator's vacation must keep running.
+const KIM_FILTER: &str = r#"require "fileinto";
+if header :contains "subject" "보고서" { fileinto "보고서"; }
+"#;
+
+/// `YYYY-MM-DD` of today plus `days`, UTC.
+fn day(days: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let d = mail_parser::DateTime::from_timestamp(now + days * 86_400);
+    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_sets_and_removes_a_vacation_keeping_the_persons_filter() -> anyhow::Result<()> {
+    let fx = fixtures::Installation::new()?;
+    fx.add_account("kim", "김철수", "another-Password-1")?;
+    fx.add_account("park", "박영수", "another-Password-2")?;
+    fx.add_account("lee", "이영희", "another-Password-3")?;
+    {
+        let store = fx.open_store().await?;
+        store.create_mailbox("kim", "보고서", None).await?;
+        store.put_script("kim", "분류", KIM_FILTER, QUOTA).await?;
+        store.set_active_script("kim", Some("분류")).await?;
+    }
+    let message = fx.dir.path().join("부재중.txt");
+    std::fs::write(
+        &message,
+        "12월 말까지 휴가입니다.\n급한 일은 이영희에게 연락해 주세요.\n",
+    )?;
+    let message = message.to_str().expect("utf-8 path");
+    let daemon = fx.start()?;
+    let port = daemon.addr("smtp").port();
+    let vacation = |from: &str, until: &str| {
+        fx.certmail(&[
+            "account",
+            "vacation",
+            "kim",
+            "--from",
+            from,
+            "--until",
+            until,
+            "--message",
+            message,
+            "--subject",
+            "부재중: 김철수",
+        ])
+    };
+    let mail = |from, subject| Mail {
+        from,
+        rcpts: &["kim@test.go.kr"],
+        to_header: "김철수 <kim@test.go.kr>",
+        extra: &[],
+        subject,
+    };
+
+    let (code, out, err) = vacation(&day(10), &day(20))?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("\"분류\" keeps running"),
+        "the CLI says what became of the script: {out}"
+    );
+    send(port, &[mail("lee@test.go.kr", "휴가 전 메일")])?;
+
+    let (code, out, err) = vacation(&day(-1), &day(1))?;
+    assert_eq!(code, 0, "{out}{err}");
+    send(port, &[mail("park@test.go.kr", "주간 보고서")])?;
+
+    let (code, out, err) = fx.certmail(&["account", "vacation", "kim", "--off"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("\"분류\" is active again"), "{out}");
+    send(
+        port,
+        &[
+            mail("park@test.go.kr", "휴가 후 메일"),
+            mail("lee@test.go.kr", "휴가 후"),
+        ],
+    )?;
+    let (code, out, _) = fx.certmail(&["account", "vacation", "kim", "--off"])?;
+    assert_ne!(code, 0, "nothing left to turn off: {out}");
+    let (code, out, err) = vacation("2026-13-01", &day(1))?;
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        format!("{out}{err}").contains("YYYY-MM-DD"),
+        "a refusal says how to fix it: {out}{err}"
+    );
+    drop(daemon);
+
+    let store = fx.open_store().await?;
+    assert!(
+        messages(&store, "lee").await?.is_empty(),
+        "no reply before the leave, nor after --off"
+    );
+    let park: Vec<String> = messages(&store, "park")
+        .await?
+        .iter()
+        .map(|m| subject(m))
+        .collect();
+    assert_eq!(park, ["부재중: 김철수"], "one reply during the leave");
+    assert_eq!(
+        store.messages("kim", "보고서", 1..=u32::MAX).await?.len(),
+        1,
+        "kim's own filter kept filing during the leave"
+    );
+    assert_eq!(
+        store.active_script("kim").await?.map(|s| s.name).as_deref(),
+        Some("분류")
+    );
+    assert!(store.script("kim", "certmail-vacation").await?.is_none());
+    let events = store.audit_by_account("kim", 50).await?;
+    let states: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "account.vacation")
+        .filter_map(|e| e.fields.get("state").map(String::as_str))
+        .collect();
+    assert_eq!(states, ["off", "on", "on"], "audited, newest first");
+    Ok(())
+}
