@@ -78,6 +78,15 @@ for sender, rcpts, to, extra, subject in [{list}]:
     Ok(out.stdout.lines().map(str::to_owned).collect())
 }
 
+/// An installation with 김철수 (kim), 박영수 (park) and 이영희 (lee).
+fn three_people() -> anyhow::Result<fixtures::Installation> {
+    let fx = fixtures::Installation::new()?;
+    fx.add_account("kim", "김철수", "another-Password-1")?;
+    fx.add_account("park", "박영수", "another-Password-2")?;
+    fx.add_account("lee", "이영희", "another-Password-3")?;
+    Ok(fx)
+}
+
 /// The parsed messages of a mailbox.
 async fn messages(store: &dyn Store, account: &str) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
@@ -85,6 +94,15 @@ async fn messages(store: &dyn Store, account: &str) -> anyhow::Result<Vec<Vec<u8
         out.push(store.message_body(account, &m.blob).await?);
     }
     Ok(out)
+}
+
+/// The subjects of a mailbox's messages, in order.
+async fn inbox_subjects(store: &dyn Store, account: &str) -> anyhow::Result<Vec<String>> {
+    Ok(messages(store, account)
+        .await?
+        .iter()
+        .map(|m| subject(m))
+        .collect())
 }
 
 fn subject(raw: &[u8]) -> String {
@@ -107,10 +125,7 @@ vacation :days 7 :subject "부재중: 김철수" :addresses ["chulsoo@test.go.kr
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vacation_replies_once_per_sender_and_never_to_lists() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_account("kim", "김철수", "another-Password-1")?;
-    fx.add_account("park", "박영수", "another-Password-2")?;
-    fx.add_account("lee", "이영희", "another-Password-3")?;
+    let fx = three_people()?;
     {
         let store = fx.open_store().await?;
         store
@@ -199,10 +214,7 @@ async fn vacation_replies_once_per_sender_and_never_to_lists() -> anyhow::Result
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ereject_refuses_in_smtp_and_reject_reports_to_the_sender() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_account("kim", "김철수", "another-Password-1")?;
-    fx.add_account("park", "박영수", "another-Password-2")?;
-    fx.add_account("lee", "이영희", "another-Password-3")?;
+    let fx = three_people()?;
     {
         let store = fx.open_store().await?;
         let ereject = "require \"ereject\";\nif header :contains \"subject\" \"광고\" {\n  \
@@ -245,11 +257,7 @@ async fn ereject_refuses_in_smtp_and_reject_reports_to_the_sender() -> anyhow::R
     drop(daemon);
 
     let store = fx.open_store().await?;
-    let kim: Vec<String> = messages(&store, "kim")
-        .await?
-        .iter()
-        .map(|m| subject(m))
-        .collect();
+    let kim: Vec<String> = inbox_subjects(&store, "kim").await?;
     assert_eq!(kim, ["공동 회의"], "the refused advert is not stored");
     assert!(
         messages(&store, "lee").await?.is_empty(),
@@ -300,10 +308,7 @@ fn day(days: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_sets_and_removes_a_vacation_keeping_the_persons_filter() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::new()?;
-    fx.add_account("kim", "김철수", "another-Password-1")?;
-    fx.add_account("park", "박영수", "another-Password-2")?;
-    fx.add_account("lee", "이영희", "another-Password-3")?;
+    let fx = three_people()?;
     {
         let store = fx.open_store().await?;
         store.create_mailbox("kim", "보고서", None).await?;
@@ -378,11 +383,7 @@ async fn an_admin_sets_and_removes_a_vacation_keeping_the_persons_filter() -> an
         messages(&store, "lee").await?.is_empty(),
         "no reply before the leave, nor after --off"
     );
-    let park: Vec<String> = messages(&store, "park")
-        .await?
-        .iter()
-        .map(|m| subject(m))
-        .collect();
+    let park: Vec<String> = inbox_subjects(&store, "park").await?;
     assert_eq!(park, ["부재중: 김철수"], "one reply during the leave");
     assert_eq!(
         store.messages("kim", "보고서", 1..=u32::MAX).await?.len(),

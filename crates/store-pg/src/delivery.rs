@@ -3,7 +3,7 @@
 //! and the body's reference count raised by all of them; with the messages the delivery
 //! causes, a vacation reply checked against and recorded in `vacation_replies`.
 
-use certmail_store::shared::{DeliveryTarget, delivery_targets};
+use certmail_store::shared::{DeliveryTarget, SealedMessage};
 use certmail_store::{
     BlobId, DeliveredCopy, Delivery, DeliveryReceipt, INBOX, Mailbox, QueueEntry, ReplyMark,
     StoreError,
@@ -15,38 +15,13 @@ use crate::rows::{self, i64_of};
 use crate::{PgStore, Tx, blobs, mailboxes, messages};
 use certmail_session::Change;
 
-/// One message of a delivery (the delivered one or one it causes), sealed.
-struct Sealed<'d> {
-    delivery: &'d Delivery,
-    targets: Vec<DeliveryTarget>,
-    blob: BlobId,
-    sealed: Vec<u8>,
-}
-
-impl Sealed<'_> {
-    /// References the body gets: one per copy and per queue entry.
-    fn refs(&self) -> i64 {
-        i64::try_from(self.targets.len() + self.delivery.queue.len()).unwrap_or(i64::MAX)
-    }
-}
-
 impl PgStore {
-    fn sealed<'d>(&self, delivery: &'d Delivery) -> Result<Sealed<'d>, StoreError> {
-        let (blob, sealed) = self.seal_body(&delivery.body)?;
-        Ok(Sealed {
-            delivery,
-            targets: delivery_targets(delivery),
-            blob,
-            sealed,
-        })
-    }
-
     pub(crate) async fn deliver(&self, delivery: Delivery) -> Result<DeliveryReceipt, StoreError> {
-        let main = self.sealed(&delivery)?;
+        let main = SealedMessage::seal(&self.sealer, &delivery)?;
         let outgoing = delivery
             .outgoing
             .iter()
-            .map(|o| self.sealed(&o.message))
+            .map(|o| SealedMessage::seal(&self.sealer, &o.message))
             .collect::<Result<Vec<_>, _>>()?;
         let mut receipt = DeliveryReceipt {
             blob: main.blob,
@@ -101,13 +76,14 @@ impl PgStore {
 async fn store_message(
     tx: &Tx<'_>,
     locked: &mut [(String, Mailbox)],
-    m: &Sealed<'_>,
+    m: &SealedMessage<'_>,
     receipt: &mut DeliveryReceipt,
 ) -> Result<(), StoreError> {
     if m.refs() == 0 {
         return Ok(());
     }
-    blobs::store(tx, &m.blob, &m.sealed, m.refs()).await?;
+    let refs = i64::try_from(m.refs()).unwrap_or(i64::MAX);
+    blobs::store(tx, &m.blob, &m.sealed, refs).await?;
     let stored = store_copies(tx, locked, &m.targets, m.delivery, m.blob).await?;
     receipt.stored.extend(stored);
     for entry in &m.delivery.queue {

@@ -8,8 +8,8 @@ use super::mailboxes::MessageTrees;
 use super::messages::store_unowned_blob;
 use super::tx::{TxResult, abort, get, next_counter, put};
 use crate::error::{Result, StoreError};
-use crate::model::{BlobId, DeliveredCopy, Delivery, DeliveryReceipt, INBOX, Mailbox};
-use crate::rules::{DeliveryTarget, delivery_targets};
+use crate::model::{DeliveredCopy, Delivery, DeliveryReceipt, INBOX, Mailbox};
+use crate::rules::{DeliveryTarget, SealedMessage};
 
 /// The mailbox a copy goes to: the requested one, else INBOX.
 fn target_mailbox(mt: &MessageTrees<'_>, target: &DeliveryTarget) -> TxResult<Mailbox> {
@@ -26,21 +26,13 @@ fn target_mailbox(mt: &MessageTrees<'_>, target: &DeliveryTarget) -> TxResult<Ma
     }
 }
 
-/// One message sealed and its local copies resolved, ready for the transaction.
-struct Sealed<'d> {
-    delivery: &'d Delivery,
-    targets: Vec<DeliveryTarget>,
-    blob: BlobId,
-    sealed: ::sled::IVec,
-}
-
 impl Inner {
     pub(crate) fn deliver(&self, delivery: Delivery) -> Result<DeliveryReceipt> {
-        let main = self.sealed(&delivery)?;
+        let main = SealedMessage::seal(&self.sealer, &delivery)?;
         let outgoing = delivery
             .outgoing
             .iter()
-            .map(|o| self.sealed(&o.message))
+            .map(|o| SealedMessage::seal(&self.sealer, &o.message))
             .collect::<Result<Vec<_>>>()?;
         self.with_message_trees(|mt| {
             let mut receipt = DeliveryReceipt {
@@ -60,22 +52,12 @@ impl Inner {
             Ok(receipt)
         })
     }
-
-    fn sealed<'d>(&self, delivery: &'d Delivery) -> Result<Sealed<'d>> {
-        let (blob, sealed) = self.seal_body(&delivery.body)?;
-        Ok(Sealed {
-            delivery,
-            targets: delivery_targets(delivery),
-            blob,
-            sealed,
-        })
-    }
 }
 
 /// Stores one message's local copies and queue entries, adding them to `receipt`.
 fn store_message(
     mt: &MessageTrees<'_>,
-    m: &Sealed<'_>,
+    m: &SealedMessage<'_>,
     receipt: &mut DeliveryReceipt,
 ) -> TxResult<()> {
     let (blob, sealed) = (m.blob, &m.sealed);
