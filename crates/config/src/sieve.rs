@@ -21,6 +21,14 @@ pub struct SieveSection {
     /// Most messages one account's scripts may `redirect` per day. Default 100: forwarding
     /// a day's mail to one other address, not a relay for a flood.
     pub max_redirects_per_day: u32,
+    /// Shortest period between two vacation replies to one sender, days; a script's
+    /// smaller `:days` is raised to it (RFC 5230 §4.1 lets the site set a minimum).
+    /// Default 1: RFC 5230 asks for no less than a day.
+    pub vacation_min_days: u64,
+    /// Longest period between two vacation replies to one sender, days; a larger `:days`
+    /// is lowered to it. Default 90: a long leave, and a reply memory that is pruned
+    /// within a season.
+    pub vacation_max_days: u64,
 }
 
 impl Default for SieveSection {
@@ -30,6 +38,8 @@ impl Default for SieveSection {
             max_scripts: 16,
             max_steps: 1_000_000,
             max_redirects_per_day: 100,
+            vacation_min_days: 1,
+            vacation_max_days: 90,
         }
     }
 }
@@ -56,6 +66,51 @@ impl SieveSection {
             bad(
                 "[sieve] max_steps",
                 "must be at least 1000; smaller budgets stop even simple filters".into(),
+            );
+        }
+        if self.vacation_min_days == 0 {
+            bad(
+                "[sieve] vacation_min_days",
+                "must be at least 1 (RFC 5230 §4.1: a reply at most once a day)".into(),
+            );
+        }
+        if self.vacation_max_days < self.vacation_min_days || self.vacation_max_days > 365 {
+            bad(
+                "[sieve] vacation_max_days",
+                "must be between vacation_min_days and 365".into(),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(s: &SieveSection) -> Vec<String> {
+        let mut out = Vec::new();
+        s.validate(&mut |key: &str, why: String| out.push(format!("{key}: {why}")));
+        out
+    }
+
+    #[test]
+    fn vacation_days_are_bounded() {
+        assert!(problems(&SieveSection::default()).is_empty());
+        let zero = SieveSection {
+            vacation_min_days: 0,
+            ..SieveSection::default()
+        };
+        assert!(problems(&zero)[0].starts_with("[sieve] vacation_min_days"));
+        for max in [0, 366] {
+            let bad = SieveSection {
+                vacation_min_days: 1,
+                vacation_max_days: max,
+                ..SieveSection::default()
+            };
+            let p = problems(&bad);
+            assert!(
+                p.iter().any(|p| p.starts_with("[sieve] vacation_max_days")),
+                "{p:?}"
             );
         }
     }

@@ -83,6 +83,7 @@ pub async fn to_inbox(
         internal_date: now,
         recipients: vec![(account.to_string(), "INBOX".to_string(), Vec::new())],
         queue: Vec::new(),
+        outgoing: Vec::new(),
     };
     deliver(store, hub, delivery).await
 }
@@ -108,6 +109,23 @@ pub async fn to_address(
     message: Vec<u8>,
     now: i64,
 ) -> Result<Sent, StoreError> {
+    let (delivery, sent) = routed(store, local_domains, address, message, now).await?;
+    if let Some(delivery) = delivery {
+        deliver(store, hub, delivery).await?;
+    }
+    Ok(sent)
+}
+
+/// The delivery of `message` to `address` ([`to_address`]'s rule), not yet stored: the
+/// INBOX of its local account(s), or a queue entry from the null sender; `None` with
+/// [`Sent::NoMailbox`] where it cannot go.
+pub(crate) async fn routed(
+    store: &dyn Store,
+    local_domains: &[String],
+    address: &str,
+    message: Vec<u8>,
+    now: i64,
+) -> Result<(Option<Delivery>, Sent), StoreError> {
     let address = address.to_lowercase();
     let (recipients, queue, sent) = match resolve(store, local_domains, &address, true).await? {
         Ok(Target::Local(accounts)) => {
@@ -118,16 +136,16 @@ pub async fn to_address(
             (inboxes, Vec::new(), Sent::Local)
         }
         Ok(Target::Remote(address)) => (Vec::new(), vec![queued_to(address, now)], Sent::Queued),
-        Err(_) => return Ok(Sent::NoMailbox),
+        Err(_) => return Ok((None, Sent::NoMailbox)),
     };
     let delivery = Delivery {
         body: message,
         internal_date: now,
         recipients,
         queue,
+        outgoing: Vec::new(),
     };
-    deliver(store, hub, delivery).await?;
-    Ok(sent)
+    Ok((Some(delivery), sent))
 }
 
 /// A queue entry from the null sender to `address`, due now (RFC 3461 §6.2: a report

@@ -108,6 +108,7 @@ async fn a_4xx_is_retried_on_schedule_then_noticed_then_expired() {
                 next_attempt: NOW,
                 envelope_meta: Default::default(),
             }],
+            outgoing: Vec::new(),
         })
         .await
         .expect("queued");

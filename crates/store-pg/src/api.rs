@@ -7,7 +7,7 @@ use std::ops::RangeInclusive;
 
 use certmail_store::{
     Account, AclEntry, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, CopyUid, Delivery,
-    DeliveryReceipt, Device, DeviceSeen, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry,
+    DeliveryReceipt, Device, DeviceSeen, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, ReplyMark,
     Rights, ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError, StoreResult,
     StoreStats,
 };
@@ -128,6 +128,9 @@ delegate! {
         fn set_active_script(&self, account: &str, name: Option<&str>) -> ();
         fn rename_script(&self, account: &str, from: &str, to: &str) -> ();
         fn delete_script(&self, account: &str, name: &str) -> ();
+        fn reply_marks(&self, account: &str) -> Vec<ReplyMark>;
+        fn put_reply_mark(&self, mark: ReplyMark) -> ();
+        fn prune_reply_marks(&self, now: i64) -> u64;
     }
 }
 

@@ -1,10 +1,12 @@
 //! Delivery of one message to local mailboxes and the outbound queue, in one transaction:
 //! the body once, one message per recipient mailbox, one queue entry per remote batch,
-//! and the body's reference count raised by all of them.
+//! and the body's reference count raised by all of them; with the messages the delivery
+//! causes, a vacation reply checked against and recorded in `vacation_replies`.
 
-use certmail_store::shared::{DeliveryTarget, delivery_targets};
+use certmail_store::shared::{DeliveryTarget, SealedMessage};
 use certmail_store::{
-    BlobId, DeliveredCopy, Delivery, DeliveryReceipt, INBOX, Mailbox, QueueEntry, StoreError,
+    BlobId, DeliveredCopy, Delivery, DeliveryReceipt, INBOX, Mailbox, QueueEntry, ReplyMark,
+    StoreError,
 };
 use tokio_postgres::types::Json;
 
@@ -15,28 +17,44 @@ use certmail_session::Change;
 
 impl PgStore {
     pub(crate) async fn deliver(&self, delivery: Delivery) -> Result<DeliveryReceipt, StoreError> {
-        let (blob, sealed) = self.seal_body(&delivery.body)?;
-        let targets = delivery_targets(&delivery);
-        let refs = i64::try_from(targets.len() + delivery.queue.len()).unwrap_or(i64::MAX);
+        let main = SealedMessage::seal(&self.sealer, &delivery)?;
+        let outgoing = delivery
+            .outgoing
+            .iter()
+            .map(|o| SealedMessage::seal(&self.sealer, &o.message))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut receipt = DeliveryReceipt {
-            blob,
+            blob: main.blob,
             ..DeliveryReceipt::default()
         };
-        if refs == 0 {
+        if main.refs() == 0 && outgoing.iter().all(|o| o.refs() == 0) {
             return Ok(receipt);
         }
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         // Every mailbox a copy may go to (the one asked for, and INBOX as the fallback),
-        // locked in one statement in id order, before the body's row (as copies do).
+        // of every message, locked in one statement in id order, before the bodies' rows
+        // (as copies do).
         let mut wanted = Vec::new();
-        for t in &targets {
+        for t in main
+            .targets
+            .iter()
+            .chain(outgoing.iter().flat_map(|o| &o.targets))
+        {
             wanted.push((t.account.clone(), t.mailbox.clone()));
             wanted.push((t.account.clone(), INBOX.to_owned()));
         }
         let mut locked = mailboxes::lock_many(&tx, &wanted).await?;
-        blobs::store(&tx, &blob, &sealed, refs).await?;
-        receipt.stored = store_copies(&tx, &mut locked, &targets, &delivery, blob).await?;
+        store_message(&tx, &mut locked, &main, &mut receipt).await?;
+        for (i, (out, sealed)) in delivery.outgoing.iter().zip(&outgoing).enumerate() {
+            if let Some(mark) = &out.once
+                && !claim_mark(&tx, mark).await?
+            {
+                receipt.held_back.push(i);
+                continue;
+            }
+            store_message(&tx, &mut locked, sealed, &mut receipt).await?;
+        }
         // Other nodes' IDLE hears of each mailbox's newest message at COMMIT.
         let mut newest = std::collections::BTreeMap::new();
         for copy in &receipt.stored {
@@ -49,11 +67,97 @@ impl PgStore {
             let added = Change::Exists { mailbox, uid };
             self.notice(&tx, &account, vec![added]).await?;
         }
-        for entry in &delivery.queue {
-            receipt.queued.push(queue(&tx, entry, &blob).await?);
-        }
         self.commit(tx).await?;
         Ok(receipt)
+    }
+}
+
+/// Stores one message's body, copies and queue entries, adding them to `receipt`.
+async fn store_message(
+    tx: &Tx<'_>,
+    locked: &mut [(String, Mailbox)],
+    m: &SealedMessage<'_>,
+    receipt: &mut DeliveryReceipt,
+) -> Result<(), StoreError> {
+    if m.refs() == 0 {
+        return Ok(());
+    }
+    let refs = i64::try_from(m.refs()).unwrap_or(i64::MAX);
+    blobs::store(tx, &m.blob, &m.sealed, refs).await?;
+    let stored = store_copies(tx, locked, &m.targets, m.delivery, m.blob).await?;
+    receipt.stored.extend(stored);
+    for entry in &m.delivery.queue {
+        receipt.queued.push(queue(tx, entry, &m.blob).await?);
+    }
+    Ok(())
+}
+
+/// Writes a vacation reply mark unless a live one holds the reply back (`false`). The
+/// upsert waits for a racing transaction's row and then sees it, so one reply is sent.
+async fn claim_mark(tx: &Tx<'_>, mark: &ReplyMark) -> Result<bool, StoreError> {
+    let m = mark.normalized();
+    let row = tx
+        .query_opt(
+            "INSERT INTO vacation_replies (account, handle, sender, sent_at, until)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (account, handle, sender) DO UPDATE
+                 SET sent_at = EXCLUDED.sent_at, until = EXCLUDED.until
+                 WHERE vacation_replies.until <= EXCLUDED.sent_at
+             RETURNING 1",
+            &[&m.account, &m.handle, &m.sender, &m.sent_at, &m.until],
+        )
+        .await
+        .map_err(db)?;
+    Ok(row.is_some())
+}
+
+impl PgStore {
+    pub(crate) async fn reply_marks(&self, account: &str) -> Result<Vec<ReplyMark>, StoreError> {
+        let conn = self.conn().await?;
+        let rows = conn
+            .query(
+                "SELECT account, handle, sender, sent_at, until FROM vacation_replies
+                 WHERE account = $1 ORDER BY handle, sender",
+                &[&account.to_lowercase()],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| ReplyMark {
+                account: r.get(0),
+                handle: r.get(1),
+                sender: r.get(2),
+                sent_at: r.get(3),
+                until: r.get(4),
+            })
+            .collect())
+    }
+
+    pub(crate) async fn put_reply_mark(&self, mark: ReplyMark) -> Result<(), StoreError> {
+        let m = mark.normalized();
+        let conn = self.conn().await?;
+        let written = conn
+            .execute(
+                "INSERT INTO vacation_replies (account, handle, sender, sent_at, until)
+                 SELECT id, $2, $3, $4, $5 FROM accounts WHERE id = $1
+                 ON CONFLICT (account, handle, sender) DO UPDATE
+                     SET sent_at = EXCLUDED.sent_at, until = EXCLUDED.until",
+                &[&m.account, &m.handle, &m.sender, &m.sent_at, &m.until],
+            )
+            .await
+            .map_err(db)?;
+        if written == 0 {
+            return Err(StoreError::AccountNotFound(m.account));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn prune_reply_marks(&self, now: i64) -> Result<u64, StoreError> {
+        let conn = self.conn().await?;
+        conn.execute("DELETE FROM vacation_replies WHERE until <= $1", &[&now])
+            .await
+            .map_err(db)
     }
 }
 

@@ -25,10 +25,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (7, include_str!("../migrations/0007_failure_windows.sql")),
     (8, include_str!("../migrations/0008_acl.sql")),
     (9, include_str!("../migrations/0009_web_sessions.sql")),
+    (10, include_str!("../migrations/0010_vacation_replies.sql")),
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 9;
+pub const SCHEMA_VERSION: i32 = 10;
 
 /// The plaintext sealed under each key id, so a wrong key file fails at open.
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";

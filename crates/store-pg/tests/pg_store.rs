@@ -169,6 +169,7 @@ async fn concurrent_deliveries_and_copies_keep_counts() {
                     internal_date: 1,
                     recipients,
                     queue: vec![],
+                    outgoing: vec![],
                 })
                 .await
                 .unwrap();
@@ -223,6 +224,7 @@ async fn deleting_an_account_races_cleanly_with_other_nodes() {
                     internal_date: 1,
                     recipients: vec![("hong".into(), "INBOX".into(), vec![])],
                     queue: vec![],
+                    outgoing: vec![],
                 };
                 match node.deliver(delivery).await {
                     Ok(_) | Err(StoreError::MailboxNotFound(_)) => {}

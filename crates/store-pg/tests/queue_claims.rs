@@ -27,6 +27,7 @@ async fn queue(store: &PgStore, n: u32, next_attempt: i64) -> Vec<u64> {
                 internal_date: NOW,
                 recipients: Vec::new(),
                 queue: vec![entry],
+                outgoing: Vec::new(),
             })
             .await
             .expect("queue");

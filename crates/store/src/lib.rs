@@ -91,9 +91,9 @@ pub mod shared {
     pub use crate::crypto::{Sealer, printable};
     pub use crate::flush_latency::FlushLatencyRecorder;
     pub use crate::rules::{
-        DeliveryTarget, Transfer, ancestors, apply_flags, checked_account, delivery_targets,
-        normalize_account, normalize_flags, normalize_name, rename_names, uid_validity_seed,
-        validate_account,
+        DeliveryTarget, SealedMessage, Transfer, ancestors, apply_flags, checked_account,
+        delivery_targets, normalize_account, normalize_flags, normalize_name, rename_names,
+        uid_validity_seed, validate_account,
     };
     pub use crate::sled_store::{account_aad, blob_aad, decode, encode, summary_aad};
 }

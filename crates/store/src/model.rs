@@ -367,6 +367,56 @@ pub struct Delivery {
     pub recipients: Vec<(AccountId, String, Vec<String>)>,
     /// Remote recipients to send to. `id` and `blob` are assigned by the store.
     pub queue: Vec<QueueEntry>,
+    /// Messages the delivery itself causes (a Sieve rejection notice, a vacation reply),
+    /// stored in the same transaction so each is sent exactly once. Their own `outgoing`
+    /// is ignored.
+    pub outgoing: Vec<Outgoing>,
+}
+
+/// A message a delivery causes, stored with it: its local copies and queue entries, and
+/// for a vacation reply the [`ReplyMark`] that makes it once per sender per period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The message, its local copies and queue entries (its `outgoing` is ignored).
+    pub message: Delivery,
+    /// Send only if no live mark of the same (account, handle, sender) exists, and record
+    /// this one; `None`: always send.
+    pub once: Option<ReplyMark>,
+}
+
+/// The memory of one vacation reply (RFC 5230 §4.1–§4.2): `account` answered `sender`
+/// for `handle` at `sent_at`, and answers that sender again for that handle only from
+/// `until` on. Kept by the store (sled and PostgreSQL alike), pruned once expired
+/// ([`crate::ScriptStore::prune_reply_marks`]), and listed and written as records so a
+/// store copy carries them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyMark {
+    /// The replying account, lowercase.
+    pub account: AccountId,
+    /// The vacation's handle (`:handle`, or one derived from its arguments).
+    pub handle: String,
+    /// The address answered (the envelope sender), lowercase.
+    pub sender: String,
+    /// When the reply was sent, Unix seconds.
+    pub sent_at: i64,
+    /// From when a new reply may go to the same sender for the same handle, Unix seconds.
+    pub until: i64,
+}
+
+impl ReplyMark {
+    /// The mark normalised as every backend keys it (account and sender in lowercase).
+    pub fn normalized(&self) -> ReplyMark {
+        ReplyMark {
+            account: self.account.to_lowercase(),
+            sender: self.sender.to_lowercase(),
+            ..self.clone()
+        }
+    }
+
+    /// Whether this mark still holds back a reply at `now`.
+    pub fn holds_at(&self, now: i64) -> bool {
+        now < self.until
+    }
 }
 
 /// One stored local copy, from [`crate::QueueStore::deliver`].
@@ -385,10 +435,15 @@ pub struct DeliveredCopy {
 /// The outcome of [`crate::QueueStore::deliver`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeliveryReceipt {
-    /// Local copies, in the order of [`Delivery::recipients`].
+    /// Local copies, in the order of [`Delivery::recipients`], then those of the outgoing
+    /// messages sent.
     pub stored: Vec<DeliveredCopy>,
-    /// Ids of the queue entries, in the order of [`Delivery::queue`].
+    /// Ids of the queue entries, in the order of [`Delivery::queue`], then those of the
+    /// outgoing messages sent.
     pub queued: Vec<u64>,
+    /// Indexes into [`Delivery::outgoing`] of the messages held back by a live
+    /// [`ReplyMark`] (not stored, not queued).
+    pub held_back: Vec<usize>,
     /// The body's id.
     pub blob: BlobId,
 }

@@ -300,3 +300,35 @@ pub fn delivery_targets(delivery: &Delivery) -> Vec<DeliveryTarget> {
         })
         .collect()
 }
+
+/// One message of a delivery (the delivered one, or one it causes), sealed and with its
+/// local copies resolved: what each backend stores in the delivery's transaction.
+pub struct SealedMessage<'d> {
+    /// The message with its copies and queue entries.
+    pub delivery: &'d Delivery,
+    /// Its local copies, normalised ([`delivery_targets`]).
+    pub targets: Vec<DeliveryTarget>,
+    /// The body's id.
+    pub blob: BlobId,
+    /// The body sealed with [`crate::shared::blob_aad`].
+    pub sealed: Vec<u8>,
+}
+
+impl<'d> SealedMessage<'d> {
+    /// Seals `delivery`'s body and resolves its copies (before any transaction starts).
+    pub fn seal(sealer: &crate::crypto::Sealer, delivery: &'d Delivery) -> Result<Self> {
+        let blob = BlobId::of(&delivery.body);
+        let sealed = sealer.seal(&crate::sled_store::blob_aad(&blob), &delivery.body)?;
+        Ok(SealedMessage {
+            delivery,
+            targets: delivery_targets(delivery),
+            blob,
+            sealed,
+        })
+    }
+
+    /// References the body gets: one per copy and per queue entry.
+    pub fn refs(&self) -> usize {
+        self.targets.len() + self.delivery.queue.len()
+    }
+}

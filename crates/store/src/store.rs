@@ -25,7 +25,8 @@ use crate::devices::DeviceSeen;
 use crate::error::StoreError;
 use crate::model::{
     Account, Alias, AuditEvent, BlobId, CertBinding, CopyUid, Delivery, DeliveryReceipt, Device,
-    FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
+    FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, ReplyMark, SpecialUse, StoreResult,
+    StoreStats,
 };
 use crate::scripts::{ScriptQuota, SieveScript};
 
@@ -386,6 +387,17 @@ pub trait ScriptStore: Send + Sync + 'static {
     /// Deletes a script; `ScriptNotFound`, and `ScriptActive` for the active one (RFC 5804
     /// §2.10: deactivate it first).
     async fn delete_script(&self, account: &str, name: &str) -> Result<(), StoreError>;
+
+    // ----- vacation reply marks (RFC 5230 §4.2) -----
+
+    /// The account's vacation reply marks (live or not yet pruned), ordered by handle,
+    /// then sender. [`QueueStore::deliver`] checks and writes them with the reply.
+    async fn reply_marks(&self, account: &str) -> Result<Vec<ReplyMark>, StoreError>;
+    /// Writes a mark as it is, replacing one with the same (account, handle, sender): for
+    /// a store copy. `AccountNotFound` if there is no such account.
+    async fn put_reply_mark(&self, mark: ReplyMark) -> Result<(), StoreError>;
+    /// Deletes every mark that no longer holds a reply back at `now`; returns how many.
+    async fn prune_reply_marks(&self, now: i64) -> Result<u64, StoreError>;
 }
 
 /// Operations on the whole store.

@@ -197,6 +197,9 @@ forward! {
         fn set_active_script(&self, account: &str, name: Option<&str>) -> Result<(), StoreError>;
         fn rename_script(&self, account: &str, from: &str, to: &str) -> Result<(), StoreError>;
         fn delete_script(&self, account: &str, name: &str) -> Result<(), StoreError>;
+        fn reply_marks(&self, account: &str) -> Result<Vec<certmail_store::ReplyMark>, StoreError>;
+        fn put_reply_mark(&self, mark: certmail_store::ReplyMark) -> Result<(), StoreError>;
+        fn prune_reply_marks(&self, now: i64) -> Result<u64, StoreError>;
     }
 }
 

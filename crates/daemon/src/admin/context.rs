@@ -56,6 +56,9 @@ pub struct AdminContext {
     /// The queue-edit lock shared with the relay's runner; a stopped daemon's store has no
     /// runner to race with, so a lock of its own then.
     pub queue: Arc<certmail_smtp::outbound::QueueSignals>,
+    /// `[sieve] max_script_size` and `max_scripts`: what a generated script (`account
+    /// vacation`) must fit.
+    pub script_quota: certmail_store::ScriptQuota,
     /// Who asks, for the audit log: `uid=N` of the admin socket's peer (SO_PEERCRED), or
     /// of this process on a stopped daemon's store (`uid=N direct`).
     pub actor: String,
@@ -82,6 +85,7 @@ impl AdminContext {
             daemon: None,
             sign_in: Arc::default(),
             queue: Arc::default(),
+            script_quota: script_quota(&config.sieve),
             actor: format!(
                 "uid={} direct",
                 own_uid().map_or("?".into(), |u| u.to_string())
@@ -95,6 +99,14 @@ impl AdminContext {
             Some(r) => r.kick(account, reason).await,
             None => 0,
         }
+    }
+}
+
+/// The per-account script quota of `[sieve]`.
+pub fn script_quota(s: &certmail_config::SieveSection) -> certmail_store::ScriptQuota {
+    certmail_store::ScriptQuota {
+        max_bytes: s.max_script_size,
+        max_scripts: s.max_scripts,
     }
 }
 

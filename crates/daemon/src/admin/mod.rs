@@ -13,7 +13,8 @@
 //!   secrets, outcome; also in the daemon's log) and hands it to the handler of its
 //!   family, one small async function per command: `accounts`, `account_delete` (with the
 //!   `--keep-mail` Maildir export), `certs`, `aliases`, `mailboxes` (sharing), `devices` (TOTP and devices),
-//!   `sessions`, `queue`, [`ops`] (backup, import, audit, stats) and `control` (reload).
+//!   `sessions`, `queue`, [`ops`] (backup, import, audit, stats), `control` (reload) and
+//!   [`vacation`] (an administrator's out-of-office reply for a person on leave).
 //!
 //! Rules: no clap and no printing here (the CLI does both); every failure is a
 //! [`Response`] with a machine-readable code, never a panic.
@@ -30,6 +31,7 @@ pub mod ops;
 mod queue;
 mod service;
 mod sessions;
+pub mod vacation;
 
 pub(crate) use account_delete::write_private;
 pub use context::{AdminContext, ControlFuture, DaemonControl};
@@ -92,6 +94,13 @@ pub enum Request {
         id: String,
         /// enable, show or disable.
         action: String,
+    },
+    /// Sets (`Some`) or removes (`None`) a person's vacation reply (`admin/vacation.rs`).
+    AccountVacation {
+        /// The login id.
+        id: String,
+        /// The period, subject and text; `None`: off.
+        vacation: Option<vacation::VacationSpec>,
     },
     /// Lists an account's devices.
     DeviceList {

@@ -8,7 +8,7 @@ use certmail_store::AccountState;
 use super::context::AdminContext;
 use super::{
     Request, Response, account_delete, accounts, aliases, certs, control, devices, mailboxes, ops,
-    queue, sessions,
+    queue, sessions, vacation,
 };
 
 /// Executes one request. Never panics on bad input; every failure is a [`Response`].
@@ -57,7 +57,8 @@ fn subject(req: &Request) -> Option<String> {
         | Request::AccountUnlock { id }
         | Request::AccountNetworks { id, .. }
         | Request::AccountRole { id, .. }
-        | Request::AccountTotp { id, .. } => Some(id.clone()),
+        | Request::AccountTotp { id, .. }
+        | Request::AccountVacation { id, .. } => Some(id.clone()),
         Request::DeviceForget { account, .. } => Some(account.clone()),
         Request::CertBind { account, .. }
         | Request::CertUnbind { account, .. }
@@ -167,6 +168,7 @@ async fn dispatch(ctx: &AdminContext, req: Request) -> anyhow::Result<Response> 
         Request::AliasSet { address, members } => aliases::set(ctx, &address, &members).await,
         Request::AliasRemove { address } => aliases::remove(ctx, &address).await,
         Request::AliasList => aliases::list(ctx).await,
+        Request::AccountVacation { id, vacation } => vacation::set(ctx, &id, vacation).await,
         Request::MailboxShare {
             target,
             to,

@@ -60,6 +60,7 @@ pub fn account(config_path: &Path, cmd: AccountCommand) -> anyhow::Result<u8> {
                 .transpose()?;
             (Request::AccountDelete { id, keep_mail }, out.json)
         }
+        AccountCommand::Vacation(v) => (vacation_request(&v)?, v.out.json),
         AccountCommand::Totp { action, id, out } => {
             let resp = dispatch(config_path, Request::AccountTotp { id, action })?;
             return Ok(crate::cli::qr::print_totp(&resp, out.json));
@@ -216,6 +217,37 @@ fn finish(config_path: &Path, req: Request, json: bool) -> anyhow::Result<u8> {
     let resp = dispatch(config_path, req)?;
     print(&resp, json);
     Ok(exit_code(&resp))
+}
+
+/// The request of `account vacation`, the message read from its file (at most 1 MiB,
+/// the most `[sieve] max_script_size` allows).
+fn vacation_request(v: &crate::cli::args::VacationArgs) -> anyhow::Result<Request> {
+    use crate::admin::vacation::VacationSpec;
+    let vacation = match (&v.from, &v.until, &v.message) {
+        (Some(from), Some(until), Some(path)) if !v.off => {
+            let size = std::fs::metadata(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .len();
+            anyhow::ensure!(
+                size <= 1024 * 1024,
+                "{} is larger than 1 MiB",
+                path.display()
+            );
+            let message = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {} as UTF-8 text", path.display()))?;
+            Some(VacationSpec {
+                from: from.clone(),
+                until: until.clone(),
+                subject: v.subject.clone(),
+                message,
+            })
+        }
+        _ => None,
+    };
+    Ok(Request::AccountVacation {
+        id: v.id.clone(),
+        vacation,
+    })
 }
 
 fn read_b64(path: &Path) -> anyhow::Result<String> {

@@ -279,6 +279,10 @@ pub enum AccountCommand {
     Lock(AccountTarget),
     /// Unlock a locked account and reset its count of failed sign-ins.
     Unlock(AccountTarget),
+    /// Out-of-office reply for a person on leave: installs and activates the Sieve script
+    /// `certmail-vacation`, which replies between the dates (UTC) and keeps running the
+    /// person's own active script; --off deletes it and makes that script active again.
+    Vacation(VacationArgs),
     /// Grant or remove a role: `org-admin --organisation ORG` lets the account approve
     /// sign-ups and help the people of ORG on the web ([web]); `--remove` takes it away.
     Role {
@@ -634,4 +638,29 @@ pub enum Page {
     /// certmail.toml(5): the configuration file.
     #[value(name = "certmail.toml")]
     CertmailToml,
+}
+
+/// `account vacation`.
+#[derive(Debug, clap::Args)]
+pub struct VacationArgs {
+    /// The login id.
+    pub id: String,
+    /// First day of the leave, YYYY-MM-DD.
+    #[arg(long, required_unless_present = "off", conflicts_with = "off")]
+    pub from: Option<String>,
+    /// Last day of the leave, YYYY-MM-DD.
+    #[arg(long, required_unless_present = "off", conflicts_with = "off")]
+    pub until: Option<String>,
+    /// File with the reply's text (UTF-8).
+    #[arg(long, required_unless_present = "off", conflicts_with = "off")]
+    pub message: Option<PathBuf>,
+    /// The reply's subject (default: "Auto: " and the original subject).
+    #[arg(long, conflicts_with = "off")]
+    pub subject: Option<String>,
+    /// Turn the vacation reply off and restore the previous script.
+    #[arg(long)]
+    pub off: bool,
+    /// How to print the answer (`--json`).
+    #[command(flatten)]
+    pub out: Output,
 }

@@ -109,6 +109,7 @@ fn admin_context(daemon: &Arc<Daemon>, actor: &str) -> AdminContext {
         local_domains: daemon.config().server.local_domains.clone(),
         sign_in: Arc::clone(&daemon.sign_in_state),
         queue: Arc::clone(&daemon.queue),
+        script_quota: crate::admin::context::script_quota(&daemon.config().sieve),
         actor: actor.to_string(),
     }
 }

@@ -1,6 +1,6 @@
 //! Daily housekeeping: certificate-expiry notices to users' INBOX (30, 7 and 1 days before
-//! a bound certificate ends, once each), the TLS reports of past days (RFC 8460) and
-//! pruning the audit log past its retention.
+//! a bound certificate ends, once each), the TLS reports of past days (RFC 8460), pruning
+//! the audit log past its retention and the vacation reply marks past their period.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +50,11 @@ pub async fn run_once(daemon: &Daemon) {
             Ok(n) => tracing::info!(removed = n, "audit log pruned past its retention"),
             Err(e) => tracing::error!(error = %e, "pruning the audit log failed"),
         }
+    }
+    match daemon.store.prune_reply_marks(now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "expired vacation reply marks pruned"),
+        Err(e) => tracing::error!(error = %e, "pruning vacation reply marks failed"),
     }
 }
 

@@ -92,6 +92,8 @@ fn sieve_settings(
     let limits = certmail_sieve::Limits {
         max_script_bytes: usize::try_from(s.max_script_size).unwrap_or(usize::MAX),
         max_steps: s.max_steps,
+        min_vacation_days: s.vacation_min_days,
+        max_vacation_days: s.vacation_max_days,
         ..certmail_sieve::Limits::default()
     };
     certmail_smtp::inbound::filter::SieveSettings {

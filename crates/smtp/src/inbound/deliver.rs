@@ -30,7 +30,7 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
             "Temporary problem storing the message; try again later",
         );
     }
-    let (local, remote, body, plan) =
+    let (local, remote, body, mut plan) =
         match run_filters(&ctx, &state.targets, &envelope, (local, remote), body, now).await {
             Ok(filtered) => filtered,
             Err(reply) => return reply,
@@ -50,13 +50,17 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
         internal_date: now,
         recipients: local,
         queue,
+        outgoing: std::mem::take(&mut plan.outgoing),
     };
-    if delivery.recipients.is_empty() && delivery.queue.is_empty() {
+    if delivery.recipients.is_empty() && delivery.queue.is_empty() && delivery.outgoing.is_empty() {
         // Every copy discarded by its owner's filter: accepted, nothing to store.
         return Reply::new(250, (2, 0, 0), "Message accepted for delivery");
     }
     match ctx.store.deliver(delivery).await {
         Ok(receipt) => {
+            if !receipt.held_back.is_empty() {
+                tracing::info!(from = %envelope.mail_from, held_back = receipt.held_back.len(), "vacation reply already sent to this sender within its period");
+            }
             announce(&ctx, &envelope, &receipt);
             after_filters(&ctx, &plan, now).await;
             if let Some(headers) = report_headers {
@@ -158,16 +162,32 @@ async fn run_filters(
         local_domains: &ctx.settings.local_domains,
     };
     let store = ctx.store.as_ref();
-    let plan = super::filter::plan(store, &ctx.settings.sieve, local, &inputs)
+    let failed = |e: certmail_store::StoreError| {
+        tracing::error!(error = %e, "running Sieve filters failed");
+        Reply::new(
+            451,
+            (4, 3, 0),
+            "Temporary problem storing the message; try again later",
+        )
+    };
+    let mut plan = super::filter::plan(store, &ctx.settings.sieve, local, &inputs)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "running Sieve filters failed");
-            Reply::new(
-                451,
-                (4, 3, 0),
-                "Temporary problem storing the message; try again later",
-            )
-        })?;
+        .map_err(failed)?;
+    if let Some(refusal) = super::autoreply::smtp_refusal(&plan, targets, envelope) {
+        return Err(refusal);
+    }
+    let cx = super::autoreply::Context {
+        store,
+        hostname: &ctx.settings.hostname,
+        local_domains: &ctx.settings.local_domains,
+        envelope,
+        rcpt_of: &rcpt_of,
+        body: &body,
+        now,
+    };
+    plan.outgoing = super::autoreply::outgoing(&cx, &plan)
+        .await
+        .map_err(failed)?;
     let mut remote = remote;
     remote.extend(
         plan.remote

@@ -12,8 +12,24 @@
 //!   a redirect of the same account (`X-Certmail-Redirected:`, a loop), when it carries
 //!   more than [`MAX_REDIRECT_HOPS`] such headers, or past the account's daily cap (counted
 //!   in the audit log, `sieve.redirect` events).
-//! - `reject`/`ereject` and `vacation` are not carried out yet: the copy is kept, and the
-//!   log says so.
+//! - `reject`/`ereject` (RFC 5429) refuse the copy, which is not stored. When the message
+//!   has one recipient (alone in its SMTP transaction), the end of DATA is answered
+//!   `550 5.7.1` with the script's reason (one line, control characters removed, at most
+//!   [`super::autoreply::MAX_REASON_BYTES`] bytes; a non-ASCII reason only where the client
+//!   asked for SMTPUTF8). Otherwise (several recipients, or a reason the reply cannot carry)
+//!   the message is accepted for the others and the envelope sender gets a rejection
+//!   report (RFC 3464, `5.7.1`, headers returned) in the same delivery transaction; never
+//!   to the null sender.
+//! - `vacation` (RFC 5230, RFC 3834): the interpreter has already kept quiet for the null
+//!   sender, `MAILER-DAEMON`/`owner-`/`-request` senders, list or bulk mail
+//!   (List-*, Precedence bulk/list/junk), Auto-Submitted other than `no` (which covers the
+//!   server's own notices and reports) and messages whose To/Cc/Bcc name none of the
+//!   recipient's addresses (with `:addresses`). The reply (`Auto-Submitted: auto-replied`,
+//!   In-Reply-To/References, the `:subject` or `Auto: ` and the original subject, from
+//!   `:from` or the address the message came to) goes to the envelope sender from the null
+//!   sender, in the delivery transaction, with a reply mark ([`certmail_store::ReplyMark`])
+//!   that the store checks in that transaction: once per sender and handle per `:days`
+//!   (bounded by `[sieve] vacation_min_days`/`vacation_max_days`). See `autoreply.rs`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -65,6 +81,21 @@ pub(super) struct Plan {
     pub redirected_by: Vec<String>,
     /// Scripts that failed.
     pub failures: Vec<Failure>,
+    /// Copies refused by their owner's script (`reject`/`ereject`): not stored.
+    pub rejections: Vec<Rejection>,
+    /// Vacation replies the scripts asked for (RFC 5230).
+    pub vacations: Vec<(String, certmail_sieve::Vacation)>,
+    /// The rejection report and vacation replies, to store with the delivery.
+    pub outgoing: Vec<certmail_store::Outgoing>,
+}
+
+/// One account's script refused its copy (RFC 5429).
+#[derive(Debug, Clone)]
+pub(super) struct Rejection {
+    /// The account.
+    pub account: String,
+    /// The script's reason, as written.
+    pub reason: String,
 }
 
 /// The store's answers a run may ask for, read before it starts.
@@ -209,11 +240,19 @@ async fn follow(
                     }
                 }
             }
-            other => {
-                tracing::warn!(account = %account, action = other.name(), "Sieve action not carried out at delivery yet; message kept");
-                plan.copies.push(copy.clone());
+            Action::Reject { reason, extended } => {
+                tracing::info!(account = %account, extended, "Sieve script refused a message");
+                plan.rejections.push(Rejection {
+                    account: account.clone(),
+                    reason,
+                });
             }
+            Action::Vacation(vacation) => plan.vacations.push((account.clone(), vacation)),
         }
+    }
+    // RFC 5429 §2.1: a refused message is not stored for its recipient.
+    if plan.rejections.iter().any(|r| r.account == *account) {
+        plan.copies.retain(|c| c.0 != *account);
     }
     plan.copies.dedup();
     Ok(())

@@ -15,6 +15,7 @@
 //! Then each local recipient's Sieve script decides where its copy goes ([`filter`]).
 
 mod authenticate;
+mod autoreply;
 mod connection;
 mod decide;
 mod deliver;

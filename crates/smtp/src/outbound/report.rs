@@ -98,6 +98,7 @@ pub async fn store_report(
             .map(|r| crate::notice::queued_to(r, now))
             .into_iter()
             .collect(),
+        outgoing: Vec::new(),
     };
     crate::notice::deliver(store, hub, delivery).await
 }

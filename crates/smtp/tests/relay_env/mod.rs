@@ -172,6 +172,7 @@ impl Env {
                 internal_date: NOW,
                 recipients: Vec::new(),
                 queue: vec![entry],
+                outgoing: Vec::new(),
             })
             .await
             .expect("queued");

@@ -28,6 +28,7 @@ pub async fn one_delivery_many_recipients_one_body(t: &dyn Fixture) {
                 ("kim".into(), "a//b".into(), vec![]),
             ],
             queue: vec![queue_entry(&["lee@example.com", "park@example.org"])],
+            outgoing: vec![],
         })
         .await
         .unwrap();
@@ -111,6 +112,7 @@ pub async fn a_failing_delivery_stores_nothing(t: &dyn Fixture) {
                 ("nobody".into(), "INBOX".into(), vec![]),
             ],
             queue: vec![queue_entry(&["lee@example.com"])],
+            outgoing: vec![],
         })
         .await
         .unwrap_err();
@@ -142,6 +144,7 @@ pub async fn queue_entries_are_updated_and_removed(t: &dyn Fixture) {
                 queue_entry(&["lee@example.com"]),
                 queue_entry(&["park@example.org"]),
             ],
+            outgoing: vec![],
         })
         .await
         .unwrap();

@@ -20,6 +20,7 @@ pub mod delivery;
 pub mod mailboxes;
 pub mod messages;
 pub mod model;
+pub mod replies;
 pub mod scripts;
 
 use std::collections::BTreeMap;
@@ -206,6 +207,9 @@ macro_rules! conformance_tests {
             scripts::scripts_are_kept_per_account_with_one_active,
             scripts::script_quotas_and_names_are_enforced,
             scripts::rename_and_delete_scripts,
+            replies::a_vacation_reply_goes_once_per_period,
+            replies::a_failing_delivery_writes_no_mark,
+            replies::reply_marks_are_listed_pruned_and_deleted,
         );
 
         /// Random operation sequences agree with a model (several seeds, each on a fresh

@@ -137,6 +137,7 @@ impl Inner {
             self.forget_device(&id, &device.spki_sha256, &device.network)?;
         }
         self.delete_scripts_of(&id)?;
+        self.delete_reply_marks_of(&id)?;
         let _hierarchy = self.lock_hierarchy();
         for _ in 0..DELETE_RETRIES {
             let mut snapshots = Vec::new();

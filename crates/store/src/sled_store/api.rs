@@ -386,6 +386,19 @@ impl ScriptStore for SledStore {
         let (account, name) = (account.to_owned(), name.to_owned());
         self.write(move |i| i.delete_script(&account, &name)).await
     }
+
+    async fn reply_marks(&self, account: &str) -> R<Vec<crate::ReplyMark>> {
+        let account = account.to_owned();
+        self.read(move |i| i.reply_marks(&account)).await
+    }
+
+    async fn put_reply_mark(&self, mark: crate::ReplyMark) -> R<()> {
+        self.write(move |i| i.put_reply_mark(&mark)).await
+    }
+
+    async fn prune_reply_marks(&self, now: i64) -> R<u64> {
+        self.write(move |i| i.prune_reply_marks(now)).await
+    }
 }
 
 #[async_trait::async_trait]

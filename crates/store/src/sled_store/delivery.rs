@@ -1,4 +1,6 @@
-//! Delivery of one message to local mailboxes and the outbound queue, in one transaction.
+//! Delivery of one message to local mailboxes and the outbound queue, in one transaction,
+//! with the messages the delivery causes (a rejection notice, a vacation reply held back
+//! by a live reply mark or recorded with one).
 
 use super::Inner;
 use super::keys::mailbox_key;
@@ -7,7 +9,7 @@ use super::messages::store_unowned_blob;
 use super::tx::{TxResult, abort, get, next_counter, put};
 use crate::error::{Result, StoreError};
 use crate::model::{DeliveredCopy, Delivery, DeliveryReceipt, INBOX, Mailbox};
-use crate::rules::{DeliveryTarget, delivery_targets};
+use crate::rules::{DeliveryTarget, SealedMessage};
 
 /// The mailbox a copy goes to: the requested one, else INBOX.
 fn target_mailbox(mt: &MessageTrees<'_>, target: &DeliveryTarget) -> TxResult<Mailbox> {
@@ -26,43 +28,67 @@ fn target_mailbox(mt: &MessageTrees<'_>, target: &DeliveryTarget) -> TxResult<Ma
 
 impl Inner {
     pub(crate) fn deliver(&self, delivery: Delivery) -> Result<DeliveryReceipt> {
-        let (blob, sealed) = self.seal_body(&delivery.body)?;
-        let targets = delivery_targets(&delivery);
+        let main = SealedMessage::seal(&self.sealer, &delivery)?;
+        let outgoing = delivery
+            .outgoing
+            .iter()
+            .map(|o| SealedMessage::seal(&self.sealer, &o.message))
+            .collect::<Result<Vec<_>>>()?;
         self.with_message_trees(|mt| {
             let mut receipt = DeliveryReceipt {
-                blob,
+                blob: main.blob,
                 ..DeliveryReceipt::default()
             };
-            for target in &targets {
-                let mut mbox = target_mailbox(mt, target)?;
-                mt.store_blob(&target.account, &blob, &sealed)?;
-                mbox.highest_modseq += 1;
-                let message = target.message(&delivery, blob, mbox.highest_modseq);
-                let uid = mt.add_message(&mut mbox, message)?;
-                put(
-                    mt.mailboxes,
-                    &mailbox_key(&target.account, &mbox.name),
-                    &mbox,
-                )?;
-                receipt.stored.push(DeliveredCopy {
-                    account: target.account.clone(),
-                    mailbox: mbox.name.clone(),
-                    uid_validity: mbox.uid_validity,
-                    uid,
-                });
-            }
-            for entry in &delivery.queue {
-                let id = next_counter(mt.meta, b"next_queue_id", 1)?;
-                store_unowned_blob(mt.blobs, mt.blob_refs, &blob, &sealed)?;
-                let entry = crate::model::QueueEntry {
-                    id,
-                    blob,
-                    ..entry.clone()
-                };
-                put(mt.queue, &id.to_be_bytes(), &entry)?;
-                receipt.queued.push(id);
+            store_message(mt, &main, &mut receipt)?;
+            for (i, (out, sealed)) in delivery.outgoing.iter().zip(&outgoing).enumerate() {
+                if let Some(mark) = &out.once
+                    && !super::replies::claim(mt.meta, mark)?
+                {
+                    receipt.held_back.push(i);
+                    continue;
+                }
+                store_message(mt, sealed, &mut receipt)?;
             }
             Ok(receipt)
         })
     }
+}
+
+/// Stores one message's local copies and queue entries, adding them to `receipt`.
+fn store_message(
+    mt: &MessageTrees<'_>,
+    m: &SealedMessage<'_>,
+    receipt: &mut DeliveryReceipt,
+) -> TxResult<()> {
+    let (blob, sealed) = (m.blob, &m.sealed);
+    for target in &m.targets {
+        let mut mbox = target_mailbox(mt, target)?;
+        mt.store_blob(&target.account, &blob, sealed)?;
+        mbox.highest_modseq += 1;
+        let message = target.message(m.delivery, blob, mbox.highest_modseq);
+        let uid = mt.add_message(&mut mbox, message)?;
+        put(
+            mt.mailboxes,
+            &mailbox_key(&target.account, &mbox.name),
+            &mbox,
+        )?;
+        receipt.stored.push(DeliveredCopy {
+            account: target.account.clone(),
+            mailbox: mbox.name.clone(),
+            uid_validity: mbox.uid_validity,
+            uid,
+        });
+    }
+    for entry in &m.delivery.queue {
+        let id = next_counter(mt.meta, b"next_queue_id", 1)?;
+        store_unowned_blob(mt.blobs, mt.blob_refs, &blob, sealed)?;
+        let entry = crate::model::QueueEntry {
+            id,
+            blob,
+            ..entry.clone()
+        };
+        put(mt.queue, &id.to_be_bytes(), &entry)?;
+        receipt.queued.push(id);
+    }
+    Ok(())
 }

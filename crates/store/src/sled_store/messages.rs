@@ -50,7 +50,7 @@ pub(crate) fn store_unowned_blob(
     blobs: &TransactionalTree,
     blob_refs: &TransactionalTree,
     blob: &BlobId,
-    sealed: &IVec,
+    sealed: &[u8],
 ) -> TxResult<()> {
     if blob_refs.get(blob.0)?.is_none() {
         super::chunks::write(blobs, blob, sealed)?;
@@ -61,7 +61,7 @@ pub(crate) fn store_unowned_blob(
 
 impl MessageTrees<'_> {
     /// Stores the body if no record holds it yet and adds a reference for `account`.
-    pub(crate) fn store_blob(&self, account: &str, blob: &BlobId, sealed: &IVec) -> TxResult<()> {
+    pub(crate) fn store_blob(&self, account: &str, blob: &BlobId, sealed: &[u8]) -> TxResult<()> {
         store_unowned_blob(self.blobs, self.blob_refs, blob, sealed)?;
         add_count(self.account_blobs, &account_blob_key(account, blob), 1)?;
         Ok(())

@@ -1,7 +1,8 @@
 //! The sled 0.34 implementation of [`crate::Store`].
 //!
 //! Trees (all values postcard unless noted):
-//! - `meta`: `format_version` (u32 BE), key check values, id counters;
+//! - `meta`: `format_version` (u32 BE), key check values, id counters, vacation reply
+//!   marks (`replies.rs`);
 //! - `accounts`: id → sealed `Account`; `addresses`: address → account id;
 //! - `aliases`: address → `Alias`;
 //! - `certs`: SPKI hash → `CertBinding`; `cert_idx`: by-account and by-DN index keys;
@@ -38,6 +39,7 @@ mod keys;
 mod mailboxes;
 mod messages;
 mod queue;
+mod replies;
 mod scripts;
 mod summaries;
 mod tx;
