@@ -11,6 +11,8 @@
 //! `\Seen` is kept per user on shared mailboxes (RFC 4314 §4 leaves it to the server): the
 //! owner's `\Seen` is the message's flag; every other reader has a `\Seen` set of their
 //! own, so a secretary reading the director's mail leaves it unread for the director.
+//! [`crate::mailbox::seen`] reads and writes it for every command that shows or sets
+//! flags; the other flags are the message's, shared by everyone.
 
 use certmail_store::acl::identifiers_of;
 use certmail_store::{Account, MAILBOX_DELIMITER, Rights, Store, StoreError};
