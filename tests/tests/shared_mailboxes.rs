@@ -202,3 +202,16 @@ async fn each_reader_keeps_their_own_seen() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A reader subscribes to a shared mailbox (LSUB, LIST (SUBSCRIBED)); a revoked one leaves
+/// LSUB and shows `\NonExistent` (RFC 5258 §3.1).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_subscribes_to_a_shared_mailbox() -> anyhow::Result<()> {
+    let fx = matrix_setup::installation(kinds()).await?;
+    let daemon = fx.start()?;
+    let printed = run_script(&fx, &daemon, "subscribed.py")?;
+    for step in ["subscribe ok", "refusals ok", "subscriptions ok"] {
+        assert!(printed.contains(step), "{step} missing: {printed}");
+    }
+    Ok(())
+}

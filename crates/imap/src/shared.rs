@@ -305,6 +305,17 @@ mod tests {
     }
 
     #[test]
+    fn the_namespace_is_the_one_the_store_knows() {
+        assert_eq!(
+            format!("{OTHER_USERS}{MAILBOX_DELIMITER}"),
+            certmail_store::acl::OTHER_USERS_PREFIX
+        );
+        assert!(certmail_store::acl::is_other_users_name(&other_users_name(
+            "hong", "팀"
+        )));
+    }
+
+    #[test]
     fn flags_need_their_rights() {
         assert_eq!(flag_right("\\seen"), 's');
         assert_eq!(flag_right("\\Deleted"), 't');

@@ -20,6 +20,18 @@ pub const ANYONE: &str = "anyone";
 /// organisation is 행정안전부.
 pub const ORG_PREFIX: &str = "org:";
 
+/// The prefix of the names by which a user reaches another person's mailbox (IMAP's "other
+/// users" namespace, RFC 2342: `Other Users/<owner>/<mailbox>`). A user subscribes to a
+/// shared mailbox under such a name; it has no mailbox in the subscriber's account, so
+/// [`crate::MailboxStore::set_subscribed`] keeps it without checking (the caller checks
+/// the subscriber's rights on the owner's mailbox).
+pub const OTHER_USERS_PREFIX: &str = "Other Users/";
+
+/// Whether `name` is in the other users namespace ([`OTHER_USERS_PREFIX`]).
+pub fn is_other_users_name(name: &str) -> bool {
+    name.starts_with(OTHER_USERS_PREFIX)
+}
+
 /// The longest identifier accepted, in bytes (account ids and organisation names are far
 /// shorter; the bound keeps records small).
 pub const MAX_IDENTIFIER_LEN: usize = 255;
