@@ -215,3 +215,48 @@ async fn a_reader_subscribes_to_a_shared_mailbox() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `[imap] max_acl_entries`: SETACL and `certmail mailbox share` naming one entry more are
+/// refused with the key to raise; `check-config` refuses a cap of 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mailboxs_access_list_is_capped() -> anyhow::Result<()> {
+    let mut fx = matrix_setup::installation(kinds()).await?;
+    fx.edit_config(|c| c.imap.max_acl_entries = 2)?;
+    let daemon = fx.start()?;
+    let printed = run_script(&fx, &daemon, "acl_cap.py")?;
+    assert!(printed.contains("acl cap ok"), "{printed}");
+    // The list is full (kim, park): the CLI says the same.
+    let (code, out, err) = fx.certmail(&[
+        "mailbox",
+        "share",
+        "hong/공유/예산",
+        "--to",
+        "yoon",
+        "--rights",
+        "lr",
+    ])?;
+    assert_ne!(code, 0, "a third entry is refused: {out}");
+    assert!(
+        format!("{out}{err}").contains("max_acl_entries = 2"),
+        "{out}{err}"
+    );
+    let (code, out, err) = fx.certmail(&[
+        "mailbox",
+        "share",
+        "hong/공유/예산",
+        "--to",
+        "kim",
+        "--rights",
+        "lrsw",
+    ])?;
+    assert_eq!(code, 0, "an existing entry may change: {out}{err}");
+    drop(daemon);
+    fx.edit_config(|c| c.imap.max_acl_entries = 0)?;
+    let (code, out, err) = fx.certmail(&["check-config"])?;
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        format!("{out}{err}").contains("[imap] max_acl_entries"),
+        "{out}{err}"
+    );
+    Ok(())
+}
