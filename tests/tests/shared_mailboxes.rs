@@ -26,12 +26,13 @@ fn pems(dir: &std::path::Path) -> anyhow::Result<[(PathBuf, PathBuf); 3]> {
     ])
 }
 
-/// Runs `tests/shared/<script>` (arguments as `tests/shared/sharing.py` reads them)
-/// against the daemon's IMAPS listener; its standard output.
+/// Runs `tests/shared/<script>` (arguments as `tests/shared/sharing.py` reads them, then
+/// `extra`) against the daemon's IMAPS listener; its standard output.
 fn run_script(
     fx: &certmail_tests::fixtures::Installation,
     daemon: &certmail_tests::DaemonProcess,
     script: &str,
+    extra: &[&str],
 ) -> anyhow::Result<String> {
     let [
         (hong_cert, hong_key),
@@ -40,18 +41,22 @@ fn run_script(
     ] = pems(fx.dir.path())?;
     let script = format!("{}/tests/shared/{script}", env!("CARGO_MANIFEST_DIR"));
     let port = daemon.addr("imaps").port().to_string();
-    let printed = run_ok(Command::new("python3").args([
-        &script,
-        &port,
-        arg(&fx.server_ca),
-        arg(&hong_cert),
-        arg(&hong_key),
-        arg(&kim_cert),
-        arg(&kim_key),
-        arg(&lee_cert),
-        arg(&lee_key),
-        PASSWORD,
-    ]))?;
+    let printed = run_ok(
+        Command::new("python3")
+            .args([
+                &script,
+                &port,
+                arg(&fx.server_ca),
+                arg(&hong_cert),
+                arg(&hong_key),
+                arg(&kim_cert),
+                arg(&kim_key),
+                arg(&lee_cert),
+                arg(&lee_key),
+                PASSWORD,
+            ])
+            .args(extra),
+    )?;
     Ok(printed.stdout)
 }
 
@@ -63,7 +68,7 @@ fn arg(p: &std::path::Path) -> &str {
 async fn every_right_is_needed_by_its_commands() -> anyhow::Result<()> {
     let fx = matrix_setup::installation(kinds()).await?;
     let daemon = fx.start()?;
-    let printed = run_script(&fx, &daemon, "acl_matrix.py")?;
+    let printed = run_script(&fx, &daemon, "acl_matrix.py", &[])?;
     assert!(printed.contains("acl matrix ok"), "{printed}");
     for right in ["l", "r", "s", "w", "t", "e", "i", "k", "x", "a"] {
         assert!(
@@ -191,7 +196,7 @@ print("idle ok")
 async fn each_reader_keeps_their_own_seen() -> anyhow::Result<()> {
     let fx = matrix_setup::installation(kinds()).await?;
     let daemon = fx.start()?;
-    let printed = run_script(&fx, &daemon, "per_user_seen.py")?;
+    let printed = run_script(&fx, &daemon, "per_user_seen.py", &[])?;
     for step in [
         "implicit seen ok",
         "status and select ok",
@@ -209,7 +214,7 @@ async fn each_reader_keeps_their_own_seen() -> anyhow::Result<()> {
 async fn a_reader_subscribes_to_a_shared_mailbox() -> anyhow::Result<()> {
     let fx = matrix_setup::installation(kinds()).await?;
     let daemon = fx.start()?;
-    let printed = run_script(&fx, &daemon, "subscribed.py")?;
+    let printed = run_script(&fx, &daemon, "subscribed.py", &[])?;
     for step in ["subscribe ok", "refusals ok", "subscriptions ok"] {
         assert!(printed.contains(step), "{step} missing: {printed}");
     }
@@ -223,7 +228,7 @@ async fn a_mailboxs_access_list_is_capped() -> anyhow::Result<()> {
     let mut fx = matrix_setup::installation(kinds()).await?;
     fx.edit_config(|c| c.imap.max_acl_entries = 2)?;
     let daemon = fx.start()?;
-    let printed = run_script(&fx, &daemon, "acl_cap.py")?;
+    let printed = run_script(&fx, &daemon, "acl_cap.py", &[])?;
     assert!(printed.contains("acl cap ok"), "{printed}");
     // The list is full (kim, park): the CLI says the same.
     let (code, out, err) = fx.certmail(&[
@@ -258,5 +263,22 @@ async fn a_mailboxs_access_list_is_capped() -> anyhow::Result<()> {
         format!("{out}{err}").contains("[imap] max_acl_entries"),
         "{out}{err}"
     );
+    Ok(())
+}
+
+/// Thunderbird's "Other Users" view: its IMAP exchange for a shared folder replayed as a
+/// raw transcript (`tests/shared/thunderbird_other_users.txt`), each response it relies
+/// on checked.
+#[tokio::test(flavor = "multi_thread")]
+async fn thunderbirds_other_users_view() -> anyhow::Result<()> {
+    let fx = matrix_setup::installation(kinds()).await?;
+    let daemon = fx.start()?;
+    let transcript = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/shared/thunderbird_other_users.txt"
+    );
+    let printed = run_script(&fx, &daemon, "replay.py", &[transcript])?;
+    assert!(printed.contains("thunderbird transcript ok"), "{printed}");
+    assert!(printed.contains("step 14 ok"), "{printed}");
     Ok(())
 }
