@@ -16,13 +16,48 @@ fn kinds() -> &'static CertKinds {
     K.get_or_init(|| CertKinds::generate().expect("test PKI (needs the openssl CLI)"))
 }
 
-/// hong's and kim's certificate and key (PEM) under `dir`.
-fn pems(dir: &std::path::Path) -> anyhow::Result<[(PathBuf, PathBuf); 2]> {
+/// hong's, kim's and lee's certificate and key (PEM) under `dir`.
+fn pems(dir: &std::path::Path) -> anyhow::Result<[(PathBuf, PathBuf); 3]> {
     let k = kinds();
     Ok([
         write_pem(dir, "hong", &k.people.epki_ecdsa)?,
         write_pem(dir, "kim", &k.people.gpki_ecdsa)?,
+        write_pem(dir, "lee", &k.people.epki_rsa)?,
     ])
+}
+
+/// Runs `tests/shared/<script>` (arguments as `tests/shared/sharing.py` reads them, then
+/// `extra`) against the daemon's IMAPS listener; its standard output.
+fn run_script(
+    fx: &certmail_tests::fixtures::Installation,
+    daemon: &certmail_tests::DaemonProcess,
+    script: &str,
+    extra: &[&str],
+) -> anyhow::Result<String> {
+    let [
+        (hong_cert, hong_key),
+        (kim_cert, kim_key),
+        (lee_cert, lee_key),
+    ] = pems(fx.dir.path())?;
+    let script = format!("{}/tests/shared/{script}", env!("CARGO_MANIFEST_DIR"));
+    let port = daemon.addr("imaps").port().to_string();
+    let printed = run_ok(
+        Command::new("python3")
+            .args([
+                &script,
+                &port,
+                arg(&fx.server_ca),
+                arg(&hong_cert),
+                arg(&hong_key),
+                arg(&kim_cert),
+                arg(&kim_key),
+                arg(&lee_cert),
+                arg(&lee_key),
+                PASSWORD,
+            ])
+            .args(extra),
+    )?;
+    Ok(printed.stdout)
 }
 
 fn arg(p: &std::path::Path) -> &str {
@@ -33,29 +68,12 @@ fn arg(p: &std::path::Path) -> &str {
 async fn every_right_is_needed_by_its_commands() -> anyhow::Result<()> {
     let fx = matrix_setup::installation(kinds()).await?;
     let daemon = fx.start()?;
-    let [(hong_cert, hong_key), (kim_cert, kim_key)] = pems(fx.dir.path())?;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/shared/acl_matrix.py");
-    let port = daemon.addr("imaps").port().to_string();
-    let printed = run_ok(Command::new("python3").args([
-        script,
-        &port,
-        arg(&fx.server_ca),
-        arg(&hong_cert),
-        arg(&hong_key),
-        arg(&kim_cert),
-        arg(&kim_key),
-        PASSWORD,
-    ]))?;
-    assert!(
-        printed.stdout.contains("acl matrix ok"),
-        "{}",
-        printed.stdout
-    );
+    let printed = run_script(&fx, &daemon, "acl_matrix.py", &[])?;
+    assert!(printed.contains("acl matrix ok"), "{printed}");
     for right in ["l", "r", "s", "w", "t", "e", "i", "k", "x", "a"] {
         assert!(
-            printed.stdout.contains(&format!("right {right} ")),
-            "right {right} untested: {}",
-            printed.stdout
+            printed.contains(&format!("right {right} ")),
+            "right {right} untested: {printed}"
         );
     }
     drop(daemon);
@@ -73,7 +91,7 @@ async fn every_right_is_needed_by_its_commands() -> anyhow::Result<()> {
 async fn the_readers_idle_hears_the_owners_delivery() -> anyhow::Result<()> {
     let fx = matrix_setup::installation(kinds()).await?;
     let daemon = fx.start()?;
-    let [(hong_cert, hong_key), (kim_cert, kim_key)] = pems(fx.dir.path())?;
+    let [(hong_cert, hong_key), (kim_cert, kim_key), _] = pems(fx.dir.path())?;
     let smtp = daemon.addr("smtp");
     // The administrator shares 홍길동's INBOX with 김철수 on the running daemon.
     let (code, out, err) = fx.certmail(&[
@@ -169,5 +187,98 @@ print("idle ok")
         "{rest}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    Ok(())
+}
+
+/// Per-user `\\Seen` (RFC 4314 §4): what a reader reads stays unread for the owner and
+/// the other readers, and the other way round.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_reader_keeps_their_own_seen() -> anyhow::Result<()> {
+    let fx = matrix_setup::installation(kinds()).await?;
+    let daemon = fx.start()?;
+    let printed = run_script(&fx, &daemon, "per_user_seen.py", &[])?;
+    for step in [
+        "implicit seen ok",
+        "status and select ok",
+        "store ok",
+        "per-user seen ok",
+    ] {
+        assert!(printed.contains(step), "{step} missing: {printed}");
+    }
+    Ok(())
+}
+
+/// A reader subscribes to a shared mailbox (LSUB, LIST (SUBSCRIBED)); a revoked one leaves
+/// LSUB and shows `\NonExistent` (RFC 5258 §3.1).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_subscribes_to_a_shared_mailbox() -> anyhow::Result<()> {
+    let fx = matrix_setup::installation(kinds()).await?;
+    let daemon = fx.start()?;
+    let printed = run_script(&fx, &daemon, "subscribed.py", &[])?;
+    for step in ["subscribe ok", "refusals ok", "subscriptions ok"] {
+        assert!(printed.contains(step), "{step} missing: {printed}");
+    }
+    Ok(())
+}
+
+/// `[imap] max_acl_entries`: SETACL and `certmail mailbox share` naming one entry more are
+/// refused with the key to raise; `check-config` refuses a cap of 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mailboxs_access_list_is_capped() -> anyhow::Result<()> {
+    let mut fx = matrix_setup::installation(kinds()).await?;
+    fx.edit_config(|c| c.imap.max_acl_entries = 2)?;
+    let daemon = fx.start()?;
+    let printed = run_script(&fx, &daemon, "acl_cap.py", &[])?;
+    assert!(printed.contains("acl cap ok"), "{printed}");
+    // The list is full (kim, park): the CLI says the same.
+    let (code, out, err) = fx.certmail(&[
+        "mailbox",
+        "share",
+        "hong/공유/예산",
+        "--to",
+        "yoon",
+        "--rights",
+        "lr",
+    ])?;
+    assert_ne!(code, 0, "a third entry is refused: {out}");
+    assert!(
+        format!("{out}{err}").contains("max_acl_entries = 2"),
+        "{out}{err}"
+    );
+    let (code, out, err) = fx.certmail(&[
+        "mailbox",
+        "share",
+        "hong/공유/예산",
+        "--to",
+        "kim",
+        "--rights",
+        "lrsw",
+    ])?;
+    assert_eq!(code, 0, "an existing entry may change: {out}{err}");
+    drop(daemon);
+    fx.edit_config(|c| c.imap.max_acl_entries = 0)?;
+    let (code, out, err) = fx.certmail(&["check-config"])?;
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        format!("{out}{err}").contains("[imap] max_acl_entries"),
+        "{out}{err}"
+    );
+    Ok(())
+}
+
+/// Thunderbird's "Other Users" view: its IMAP exchange for a shared folder replayed as a
+/// raw transcript (`tests/shared/thunderbird_other_users.txt`), each response it relies
+/// on checked.
+#[tokio::test(flavor = "multi_thread")]
+async fn thunderbirds_other_users_view() -> anyhow::Result<()> {
+    let fx = matrix_setup::installation(kinds()).await?;
+    let daemon = fx.start()?;
+    let transcript = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/shared/thunderbird_other_users.txt"
+    );
+    let printed = run_script(&fx, &daemon, "replay.py", &[transcript])?;
+    assert!(printed.contains("thunderbird transcript ok"), "{printed}");
+    assert!(printed.contains("step 14 ok"), "{printed}");
     Ok(())
 }

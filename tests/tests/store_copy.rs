@@ -112,6 +112,7 @@ async fn fill_store(fx: &fixtures::Installation) -> anyhow::Result<()> {
     };
     store
         .deliver(Delivery {
+            outgoing: Vec::new(),
             body: "From: 홍길동 <hong@test.go.kr>\r\nSubject: 답장\r\n\r\n확인했습니다.\r\n".into(),
             internal_date: 1_800_000_000,
             recipients: vec![],

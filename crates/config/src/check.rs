@@ -402,6 +402,16 @@ fn validate_imap(c: &Config, bad: &mut impl FnMut(&str, String)) {
             ),
         );
     }
+    if !(1..=10_000).contains(&c.imap.max_acl_entries) {
+        bad(
+            "[imap] max_acl_entries",
+            format!(
+                "{} is outside 1..=10000: at least one entry lets a mailbox be shared at all, \
+                 and a longer list makes every command on it slower (share with org:ORG)",
+                c.imap.max_acl_entries
+            ),
+        );
+    }
 }
 
 /// No two listeners on one address (port 0 excepted: the OS picks).

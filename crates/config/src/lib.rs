@@ -260,6 +260,11 @@ pub struct ImapSection {
     pub autologout_minutes: u64,
     /// Seconds of inactivity allowed before sign-in.
     pub preauth_timeout_secs: u64,
+    /// The most entries (people, `org:` groups, `anyone`) one mailbox's access list may
+    /// hold; sharing with one more (SETACL, `certmail mailbox share`) is refused. 100 by
+    /// default: a department shares with its staff one by one, a larger group is one
+    /// `org:` entry, and every rights check reads the whole list.
+    pub max_acl_entries: usize,
 }
 
 impl Default for ImapSection {
@@ -275,6 +280,7 @@ impl Default for ImapSection {
             max_bad_commands: certmail_imap::server::DEFAULT_MAX_BAD_COMMANDS,
             autologout_minutes: certmail_imap::server::DEFAULT_AUTOLOGOUT_MINUTES,
             preauth_timeout_secs: certmail_imap::server::DEFAULT_PREAUTH_TIMEOUT_SECS,
+            max_acl_entries: certmail_imap::server::DEFAULT_MAX_ACL_ENTRIES,
         }
     }
 }

@@ -26,6 +26,8 @@ pub const DEFAULT_MAX_BAD_COMMANDS: u32 = 20;
 pub const DEFAULT_AUTOLOGOUT_MINUTES: u64 = 30;
 /// Default seconds of silence allowed before sign-in.
 pub const DEFAULT_PREAUTH_TIMEOUT_SECS: u64 = 60;
+/// Default most entries one mailbox's ACL may hold (see the store's reason).
+pub const DEFAULT_MAX_ACL_ENTRIES: usize = certmail_store::acl::DEFAULT_MAX_ACL_ENTRIES;
 
 /// Settings of the IMAP server (the daemon's `[imap]` section).
 #[derive(Debug, Clone)]
@@ -61,6 +63,9 @@ pub struct ImapSettings {
     /// Per-account storage quota in bytes, as for SMTP delivery (0 = none); APPEND and
     /// COPY over it get `NO [OVERQUOTA]` (RFC 9208 §4.3 / RFC 5530).
     pub quota_bytes: u64,
+    /// The most entries one mailbox's ACL may hold; SETACL naming one more is refused
+    /// `NO [LIMIT]`.
+    pub max_acl_entries: usize,
 }
 
 impl Default for ImapSettings {
@@ -79,6 +84,7 @@ impl Default for ImapSettings {
             sign_in: certmail_auth::signin::SignInPolicy::default(),
             session_policy: SessionPolicy::Replace,
             quota_bytes: 0,
+            max_acl_entries: DEFAULT_MAX_ACL_ENTRIES,
         }
     }
 }

@@ -11,6 +11,8 @@
 //! `\Seen` is kept per user on shared mailboxes (RFC 4314 §4 leaves it to the server): the
 //! owner's `\Seen` is the message's flag; every other reader has a `\Seen` set of their
 //! own, so a secretary reading the director's mail leaves it unread for the director.
+//! [`crate::mailbox::seen`] reads and writes it for every command that shows or sets
+//! flags; the other flags are the message's, shared by everyone.
 
 use certmail_store::acl::identifiers_of;
 use certmail_store::{Account, MAILBOX_DELIMITER, Rights, Store, StoreError};
@@ -300,6 +302,17 @@ mod tests {
         assert_eq!(split_other_users("Other Usersx/hong/a"), None);
         assert_eq!(split_other_users("INBOX"), None);
         assert_eq!(other_users_name("hong", "팀"), "Other Users/hong/팀");
+    }
+
+    #[test]
+    fn the_namespace_is_the_one_the_store_knows() {
+        assert_eq!(
+            format!("{OTHER_USERS}{MAILBOX_DELIMITER}"),
+            certmail_store::acl::OTHER_USERS_PREFIX
+        );
+        assert!(certmail_store::acl::is_other_users_name(&other_users_name(
+            "hong", "팀"
+        )));
     }
 
     #[test]

@@ -7,9 +7,9 @@ use std::ops::RangeInclusive;
 
 use certmail_store::{
     Account, AclEntry, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, CopyUid, Delivery,
-    DeliveryReceipt, Device, DeviceSeen, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, ReplyMark,
-    Rights, ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError, StoreResult,
-    StoreStats,
+    DeliveryReceipt, Device, DeviceSeen, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry,
+    ReplyMark, Rights, ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError,
+    StoreResult, StoreStats,
 };
 
 use certmail_store::shared::Transfer;

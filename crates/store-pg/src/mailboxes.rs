@@ -386,7 +386,16 @@ impl PgStore {
         let name = normalize_name(name)?;
         let account = account.to_lowercase();
         let conn = self.conn().await?;
-        if subscribed {
+        if subscribed && certmail_store::acl::is_other_users_name(&name) {
+            // Another person's mailbox: the caller checked the subscriber's rights.
+            conn.execute(
+                "INSERT INTO subscriptions (account, name) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                &[&account, &name],
+            )
+            .await
+            .map_err(db)?;
+        } else if subscribed {
             // RFC 3501 §6.3.6 lets SUBSCRIBE check that the mailbox exists; we do.
             let n = conn
                 .execute(

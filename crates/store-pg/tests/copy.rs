@@ -129,6 +129,7 @@ async fn fill_shared(store: &SledStore) {
     let body = mail("공지", 100);
     let receipt = store
         .deliver(Delivery {
+            outgoing: Vec::new(),
             body: body.clone(),
             internal_date: 1_700_000_300,
             recipients: vec![
@@ -335,6 +336,7 @@ async fn a_copy_continues_where_the_source_stopped() {
     }
     let receipt = pg
         .deliver(Delivery {
+            outgoing: Vec::new(),
             body: mail("재전송", 0),
             internal_date: 1_700_001_000,
             recipients: vec![],

@@ -20,6 +20,44 @@ pub const ANYONE: &str = "anyone";
 /// organisation is 행정안전부.
 pub const ORG_PREFIX: &str = "org:";
 
+/// The prefix of the names by which a user reaches another person's mailbox (IMAP's "other
+/// users" namespace, RFC 2342: `Other Users/<owner>/<mailbox>`). A user subscribes to a
+/// shared mailbox under such a name; it has no mailbox in the subscriber's account, so
+/// [`crate::MailboxStore::set_subscribed`] keeps it without checking (the caller checks
+/// the subscriber's rights on the owner's mailbox).
+pub const OTHER_USERS_PREFIX: &str = "Other Users/";
+
+/// Whether `name` is in the other users namespace ([`OTHER_USERS_PREFIX`]).
+pub fn is_other_users_name(name: &str) -> bool {
+    name.starts_with(OTHER_USERS_PREFIX)
+}
+
+/// The default of `[imap] max_acl_entries`, the most entries one mailbox's ACL may hold:
+/// a department shares with its staff one by one (a larger group is one `org:` entry),
+/// and the bound keeps every rights check (which reads the whole list) cheap.
+pub const DEFAULT_MAX_ACL_ENTRIES: usize = 100;
+
+/// Why giving `identifier` `rights` on `mailbox` (whose ACL is `entries`) is refused at
+/// the cap of `max` entries: a new identifier with rights on a list already holding `max`
+/// (changing or removing an existing entry is always allowed). `None` when allowed.
+pub fn cap_refusal(
+    entries: &[AclEntry],
+    identifier: &str,
+    rights: Rights,
+    max: usize,
+    mailbox: &str,
+) -> Option<String> {
+    let new = !entries.iter().any(|e| e.identifier == identifier);
+    (new && !rights.is_empty() && entries.len() >= max).then(|| {
+        format!(
+            "{mailbox} is already shared with {} people or groups, the most this server \
+             allows ([imap] max_acl_entries = {max}); take someone off its list first, or \
+             share it with a whole organisation (org:ORGANISATION) instead",
+            entries.len()
+        )
+    })
+}
+
 /// The longest identifier accepted, in bytes (account ids and organisation names are far
 /// shorter; the bound keeps records small).
 pub const MAX_IDENTIFIER_LEN: usize = 255;
@@ -165,6 +203,24 @@ pub fn identifiers_of(account: &str, organisation: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_list_takes_no_newcomer_but_changes_its_entries() {
+        let entry = |id: &str| AclEntry {
+            identifier: id.into(),
+            rights: Rights::parse("lr").unwrap(),
+        };
+        let full = [entry("kim"), entry("lee")];
+        let lr = Rights::parse("lr").unwrap();
+        let refusal = cap_refusal(&full, "park", lr, 2, "공유/예산").expect("refused");
+        assert!(
+            refusal.contains("max_acl_entries = 2") && refusal.contains("공유/예산"),
+            "{refusal}"
+        );
+        assert_eq!(cap_refusal(&full, "kim", Rights::ALL, 2, "x"), None);
+        assert_eq!(cap_refusal(&full, "park", Rights::NONE, 2, "x"), None);
+        assert_eq!(cap_refusal(&full, "park", lr, 3, "x"), None);
+    }
 
     #[test]
     fn rights_read_in_any_order_and_show_canonically() {

@@ -118,7 +118,9 @@ pub trait MailboxStore: Send + Sync + 'static {
     /// Deletes a mailbox and its messages (not its children); INBOX cannot be deleted.
     async fn delete_mailbox(&self, account: &str, name: &str) -> Result<(), StoreError>;
     /// Adds a name to the account's subscription list (the mailbox must exist, which
-    /// RFC 3501 §6.3.6 allows checking) or takes one off it (any name). The list is kept
+    /// RFC 3501 §6.3.6 allows checking; a name of another person's mailbox,
+    /// [`crate::acl::is_other_users_name`], is kept unchecked) or takes one off it (any
+    /// name). The list is kept
     /// apart from the mailboxes: deleting a mailbox leaves its name subscribed (RFC 3501
     /// §6.3.6 MUST NOT remove it); renaming one carries its subscription along.
     async fn set_subscribed(

@@ -1,51 +1,19 @@
 # RFC 4314 rights matrix over real IMAP: 홍길동 (hong) owns the mailboxes, 김철수 (kim) uses
 # them under "Other Users/hong/...". Each connection presents its own client certificate.
-# Arguments: port, server CA, then cert and key of hong, then of kim, then the password.
-import base64, imaplib, ssl, sys
+# Arguments: those of sharing.py.
+import os, sys
 
-port, ca, hong_cert, hong_key, kim_cert, kim_key, password = sys.argv[1:8]
-
-
-def connect(cert, key, login):
-    ctx = ssl.create_default_context(cafile=ca)
-    ctx.load_cert_chain(cert, key)
-    m = imaplib.IMAP4_SSL("localhost", int(port), ssl_context=ctx, timeout=20)
-    m.login(login, password)
-    return m
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sharing import answer, connect, ok, utf7  # noqa: E402
 
 
-def utf7(name):
-    """RFC 3501 §5.1.3 modified UTF-7, quoted for the command line."""
-    out, run = "", ""
-    def flush():
-        nonlocal out, run
-        if run:
-            b = base64.b64encode(run.encode("utf-16-be")).decode().rstrip("=")
-            out += "&" + b.replace("/", ",") + "-"
-            run = ""
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7E:
-            flush()
-            out += "&-" if ch == "&" else ch
-        else:
-            run += ch
-    flush()
-    return '"' + out + '"'
-
-
-hong = connect(hong_cert, hong_key, "hong")
-kim = connect(kim_cert, kim_key, "kim")
+hong = connect("hong")
+kim = connect("kim")
 TEAM = "공유/기획팀"
 SCRATCH = "공유/임시"
 SHARED = lambda name: utf7("Other Users/hong/" + name)
 MESSAGE = ("From: 홍길동 <hong@test.go.kr>\r\nSubject: 예산 보고\r\n"
            "Content-Type: text/plain; charset=utf-8\r\n\r\n예산안을 검토해 주십시오.\r\n").encode()
-
-
-def ok(result, what):
-    typ, data = result
-    assert typ == "OK", (what, typ, data)
-    return data
 
 
 for box in (TEAM, SCRATCH):
@@ -56,15 +24,6 @@ for _ in range(3):
 
 def grant(rights, box=TEAM):
     ok(hong.setacl(utf7(box), "kim", rights), "setacl " + rights)
-
-
-def answer(call):
-    """(typ, text) of an imaplib call; a NO raises imaplib.IMAP4.error in some methods."""
-    try:
-        typ, data = call()
-    except imaplib.IMAP4.error as e:
-        return "NO", str(e)
-    return typ, b" ".join(d if isinstance(d, bytes) else str(d).encode() for d in data if d).decode(errors="replace")
 
 
 def selected(rights, readonly=False):

@@ -50,6 +50,9 @@ pub struct AdminContext {
     /// `[server] local_domains`: the domains an account's addresses may use without
     /// `--foreign`.
     pub local_domains: Vec<String>,
+    /// `[imap] max_acl_entries`: the most entries `mailbox share` lets one mailbox's ACL
+    /// hold.
+    pub max_acl_entries: usize,
     /// The daemon's sign-in state (its argon2 pool hashes the passwords set here); a
     /// stopped daemon's CLI process has its own.
     pub sign_in: Arc<certmail_auth::signin::SignInState>,
@@ -82,6 +85,7 @@ impl AdminContext {
             password_rules: config.password_rules(),
             issuer: config.server.hostname.clone(),
             local_domains: config.server.local_domains.clone(),
+            max_acl_entries: config.imap.max_acl_entries,
             daemon: None,
             sign_in: Arc::default(),
             queue: Arc::default(),

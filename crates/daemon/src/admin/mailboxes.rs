@@ -3,7 +3,7 @@
 //! audited like every change (`service::execute`); the people it concerns see the change
 //! at their next command, since IMAP reads the ACL each time.
 
-use certmail_store::acl::normalize_identifier;
+use certmail_store::acl::{cap_refusal, normalize_identifier};
 use certmail_store::{Rights, StoreError};
 use serde_json::json;
 
@@ -62,6 +62,17 @@ pub(super) async fn share(
             Err(e) => return Ok(Response::fail("invalid", e.to_string())),
         }
     };
+    match store.acl(&owner, mailbox).await {
+        Ok(entries) => {
+            let (cap, name) = (ctx.max_acl_entries, format!("{owner}/{mailbox}"));
+            if let Some(why) = cap_refusal(&entries, &identifier, rights, cap, &name) {
+                return Ok(Response::fail("limit", why));
+            }
+        }
+        // The change below answers a missing mailbox.
+        Err(StoreError::MailboxNotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
     match store.set_acl(&owner, mailbox, &identifier, rights).await {
         Ok(()) => {}
         Err(StoreError::MailboxNotFound(_)) => {

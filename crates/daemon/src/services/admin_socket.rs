@@ -107,6 +107,7 @@ fn admin_context(daemon: &Arc<Daemon>, actor: &str) -> AdminContext {
         password_rules: daemon.config().password_rules(),
         issuer: daemon.config().server.hostname.clone(),
         local_domains: daemon.config().server.local_domains.clone(),
+        max_acl_entries: daemon.config().imap.max_acl_entries,
         sign_in: Arc::clone(&daemon.sign_in_state),
         queue: Arc::clone(&daemon.queue),
         script_quota: crate::admin::context::script_quota(&daemon.config().sieve),

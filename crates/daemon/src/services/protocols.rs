@@ -130,6 +130,7 @@ pub fn imap_settings(
         session_policy: config.session_policy(),
         // One quota per account, whichever protocol stores the mail.
         quota_bytes: config.smtp.quota_bytes,
+        max_acl_entries: i.max_acl_entries,
     }
 }
 

@@ -1,8 +1,10 @@
 //! The ACL commands (RFC 4314 §3): SETACL, DELETEACL, GETACL, LISTRIGHTS, MYRIGHTS, on the
 //! user's own mailboxes and on those others shared with them (`Other Users/...`, see
 //! [`crate::shared`]). Changing or reading an ACL needs "a"; MYRIGHTS needs any right.
+//! A mailbox's list holds at most `[imap] max_acl_entries` entries: SETACL naming one more
+//! is `NO [LIMIT]`.
 
-use certmail_store::acl::{ALL_RIGHTS, normalize_identifier};
+use certmail_store::acl::{ALL_RIGHTS, cap_refusal, normalize_identifier};
 use certmail_store::{Rights, StoreError};
 use imap_codec::imap_types::core::Tag;
 
@@ -45,7 +47,10 @@ pub async fn acl(
         return Outcome::Done;
     }
     let result = match request {
-        AclRequest::GetAcl { .. } => get_acl(s, &target, &wire).await.map(|line| vec![line]),
+        AclRequest::GetAcl { .. } => get_acl(s, &target, &wire)
+            .await
+            .map(|line| vec![line])
+            .map_err(Refused::from),
         AclRequest::ListRights { identifier, .. } => {
             Ok(vec![list_rights(&target, identifier, &wire)])
         }
@@ -81,8 +86,12 @@ pub async fn acl(
             }
             out.ok(tag, None, &format!("{command} completed"));
         }
-        Err(StoreError::InvalidAcl(why)) => out.no_code(tag, "CANNOT", &capitalised(&why)),
-        Err(e) => store_error(out, tag, command, &e),
+        Err(Refused::Store(StoreError::InvalidAcl(why))) => {
+            out.no_code(tag, "CANNOT", &capitalised(&why))
+        }
+        // RFC 5530 §3: LIMIT, a server limit the command would pass.
+        Err(Refused::Limit(why)) => out.no_code(tag, "LIMIT", &capitalised(&why)),
+        Err(Refused::Store(e)) => store_error(out, tag, command, &e),
     }
     Outcome::Done
 }
@@ -141,6 +150,20 @@ fn list_rights(target: &Target, identifier: &str, wire: &str) -> String {
     )
 }
 
+/// Why an ACL command did not run.
+enum Refused {
+    /// The list is at `[imap] max_acl_entries`: the sentence saying so.
+    Limit(String),
+    /// The store's answer.
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refused {
+    fn from(e: StoreError) -> Refused {
+        Refused::Store(e)
+    }
+}
+
 /// SETACL and DELETEACL: the identifier's new rights, written and audited.
 async fn set_acl(
     s: &SignedIn,
@@ -148,18 +171,17 @@ async fn set_acl(
     identifier: &str,
     change: RightsChange,
     rights: Rights,
-) -> Result<(), StoreError> {
+) -> Result<(), Refused> {
     let identifier = normalize_identifier(identifier)?;
     if identifier == target.owner {
-        return Err(StoreError::InvalidAcl(format!(
+        return Err(Refused::Store(StoreError::InvalidAcl(format!(
             "{identifier} owns this mailbox and always holds every right"
-        )));
+        ))));
     }
     let store = s.account.ctx.store.as_ref();
-    let current = store
-        .acl(&target.owner, &target.name)
-        .await?
-        .into_iter()
+    let entries = store.acl(&target.owner, &target.name).await?;
+    let current = entries
+        .iter()
         .find(|e| e.identifier == identifier)
         .map_or(Rights::NONE, |e| e.rights);
     let new = match change {
@@ -167,6 +189,11 @@ async fn set_acl(
         RightsChange::Add => current.union(rights),
         RightsChange::Remove => current.without(rights),
     };
+    let cap = s.account.ctx.settings.max_acl_entries;
+    // IMAP status text is ASCII (RFC 3501 §9 TEXT-CHAR): the mailbox is not named.
+    if let Some(why) = cap_refusal(&entries, &identifier, new, cap, "This mailbox") {
+        return Err(Refused::Limit(why));
+    }
     store
         .set_acl(&target.owner, &target.name, &identifier, new)
         .await?;

@@ -41,7 +41,6 @@ pub async fn append(
         return Outcome::Done;
     };
     let (owner, name) = (target.owner.clone(), target.name.clone());
-    let store = s.account.ctx.store.as_ref();
     match s.account.ctx.within_quota(&owner, body.len() as u64).await {
         Ok(true) => {}
         Ok(false) => {
@@ -58,16 +57,16 @@ pub async fn append(
         }
     }
     let internal_date = date.map_or_else(certmail_auth::now, |d| d.as_ref().timestamp());
+    let flags =
+        crate::shared::allowed_flags(target.rights, strings_of(&client_flags(&message_flags)));
+    let (flags, seen) = crate::mailbox::seen::split_for(&owner, s.account_id(), flags);
     let new = NewMessage {
         body,
-        flags: crate::shared::allowed_flags(
-            target.rights,
-            strings_of(&client_flags(&message_flags)),
-        ),
+        flags,
         internal_date,
     };
-    match store.append(&owner, &name, new).await {
-        Ok((uid_validity, uid, _modseq)) => {
+    match append_as(s, &owner, &name, new, seen).await {
+        Ok((uid_validity, uid)) => {
             if target.shared {
                 crate::shared::audit_use(s, &target, "APPEND").await;
             }
@@ -92,4 +91,22 @@ pub async fn append(
         Err(e) => store_error(out, tag, "APPEND", &e),
     }
     Outcome::Done
+}
+
+/// Appends `new` to `owner`'s mailbox `name`, then marks it in the signed-in user's own
+/// `\Seen` set when `seen` (someone else's mailbox, [`crate::mailbox::seen`]); returns
+/// (UIDVALIDITY, UID).
+pub(crate) async fn append_as(
+    s: &SignedIn,
+    owner: &str,
+    name: &str,
+    new: NewMessage,
+    seen: bool,
+) -> Result<(u32, u32), certmail_store::StoreError> {
+    let store = s.account.ctx.store.as_ref();
+    let (uid_validity, uid, _modseq) = store.append(owner, name, new).await?;
+    if seen {
+        crate::mailbox::seen::store_seen(store, owner, name, s.account_id(), &[uid], true).await?;
+    }
+    Ok((uid_validity, uid))
 }

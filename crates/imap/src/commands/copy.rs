@@ -199,19 +199,24 @@ async fn copy_across(
     };
     let mut pairs = Vec::new();
     let mut validity = 0;
-    for meta in store
-        .messages(&source.owner, &source.name, first..=last)
-        .await?
-    {
+    let me = s.account_id();
+    let reader = crate::mailbox::seen::reader_of(&source.owner, me);
+    let metas =
+        crate::mailbox::seen::messages_as(store, &source.owner, &source.name, reader, first..=last)
+            .await?;
+    for meta in metas {
         if uids.binary_search(&meta.uid).is_err() {
             continue;
         }
+        let flags = crate::shared::allowed_flags(target.rights, meta.flags.clone());
+        let (flags, seen) = crate::mailbox::seen::split_for(&target.owner, me, flags);
         let message = certmail_store::NewMessage {
             body: store.message_body(&source.owner, &meta.blob).await?,
-            flags: crate::shared::allowed_flags(target.rights, meta.flags.clone()),
+            flags,
             internal_date: meta.internal_date,
         };
-        let (uid_validity, new_uid, _) = store.append(&target.owner, &target.name, message).await?;
+        let (uid_validity, new_uid) =
+            super::append::append_as(s, &target.owner, &target.name, message, seen).await?;
         validity = uid_validity;
         pairs.push((meta.uid, new_uid));
     }

@@ -208,10 +208,7 @@ impl FetchJob {
         let name = selected.name.clone();
         let read_only = selected.read_only;
         let store = s.account.ctx.store.as_ref();
-        let metas: HashMap<u32, MessageMeta> = match store
-            .messages(s.selected_owner(), &name, first..=last)
-            .await
-        {
+        let metas: HashMap<u32, MessageMeta> = match selected.messages(store, first..=last).await {
             Ok(metas) => metas.into_iter().map(|m| (m.uid, m)).collect(),
             Err(e) => {
                 store_error(out, tag, "FETCH", &e);
@@ -264,12 +261,11 @@ impl FetchJob {
             flags: vec!["\\Seen".to_owned()],
             unchanged_since: None,
         };
-        let result = s
-            .account
-            .ctx
-            .store
-            .set_flags(s.selected_owner(), name, change)
-            .await?;
+        // In someone else's mailbox the reader's own \Seen (crate::mailbox::seen).
+        let reader = s.selected.as_ref().and_then(|sel| sel.reader());
+        let store = s.account.ctx.store.as_ref();
+        let mailbox = (s.selected_owner(), name);
+        let result = crate::mailbox::seen::set_flags_as(store, mailbox, reader, change).await?;
         for update in result.updated {
             if let Some(meta) = self.metas.get_mut(&update.uid) {
                 meta.flags = update.flags;

@@ -43,8 +43,9 @@ pub async fn list(
     let delimiter = Some(QuotedChar::unvalidated(MAILBOX_DELIMITER));
     if lsub {
         // LSUB answers from the subscription list, which keeps names whose mailbox was
-        // deleted (RFC 3501 §6.3.6).
-        let subscribed = match store.subscriptions(s.account_id()).await {
+        // deleted (RFC 3501 §6.3.6); another person's mailbox only while the user may
+        // still see it.
+        let subscribed = match subscribed_visible(s).await {
             Ok(list) => list,
             Err(e) => {
                 store_error(out, tag, command, &e);
@@ -85,6 +86,26 @@ pub async fn list(
     }
     out.ok(tag, None, &format!("{command} completed"));
     Outcome::Done
+}
+
+/// The account's subscriptions, without the names of other people's mailboxes the user
+/// may no longer see ("l" revoked, or the mailbox gone: RFC 4314 §6 does not reveal it).
+async fn subscribed_visible(s: &SignedIn) -> Result<Vec<String>, certmail_store::StoreError> {
+    let store = s.account.ctx.store.as_ref();
+    let mut subscribed = store.subscriptions(s.account_id()).await?;
+    if subscribed
+        .iter()
+        .any(|n| certmail_store::acl::is_other_users_name(n))
+    {
+        let visible: Vec<String> = crate::shared::visible_shared(store, &s.account.record)
+            .await?
+            .into_iter()
+            .filter(|t| t.rights.has('l'))
+            .map(|t| t.client_name())
+            .collect();
+        subscribed.retain(|n| !certmail_store::acl::is_other_users_name(n) || visible.contains(n));
+    }
+    Ok(subscribed)
 }
 
 /// The names LSUB answers for `pattern`, in name order, each with whether it is flagged

@@ -77,10 +77,12 @@ pub async fn select_resync(
         .filter(|&u| request.knows(u))
         .collect();
     out.extend(vanished(&gone, true));
-    for meta in store
+    let mut changed = store
         .changed_since(s.selected_owner(), &selected.name, since)
-        .await?
-    {
+        .await?;
+    let (owner, reader) = (s.selected_owner(), selected.reader());
+    crate::mailbox::seen::overlay_all(store, owner, &selected.name, reader, &mut changed).await?;
+    for meta in changed {
         if !request.knows(meta.uid) {
             continue;
         }

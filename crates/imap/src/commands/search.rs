@@ -192,8 +192,7 @@ async fn matching(
         return None;
     };
     let store = s.account.ctx.store.as_ref();
-    let account = s.selected_owner();
-    let metas = match store.messages(account, &selected.name, 1..=u32::MAX).await {
+    let metas = match selected.messages(store, 1..=u32::MAX).await {
         Ok(metas) => metas,
         Err(e) => {
             store_error(out, tag, "SEARCH", &e);

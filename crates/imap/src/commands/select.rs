@@ -125,7 +125,8 @@ async fn open(
         }
     };
     let recent = &s.account.ctx.recent;
-    match Selected::load(store, &target.owner, &record, read_only, recent).await {
+    let reader = crate::mailbox::seen::reader_of(&target.owner, s.account_id());
+    match Selected::load(store, &target.owner, reader, &record, read_only, recent).await {
         Ok(mut selected) => {
             selected.rights = target.rights;
             if target.shared {

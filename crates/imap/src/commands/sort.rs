@@ -127,12 +127,11 @@ pub async fn candidates(
         return Err(Outcome::Bad);
     };
     let store = s.account.ctx.store.as_ref();
-    let account = s.selected_owner();
     let failed = |out: &mut Out, e: certmail_store::StoreError| {
         store_error(out, tag.clone(), command, &e);
         Outcome::Done
     };
-    let metas = match store.messages(account, &selected.name, 1..=u32::MAX).await {
+    let metas = match selected.messages(store, 1..=u32::MAX).await {
         Ok(metas) => metas,
         Err(e) => return Err(failed(out, e)),
     };

@@ -82,7 +82,8 @@ pub async fn status_values(
     });
     let metas = if needs_messages {
         let store = s.account.ctx.store.as_ref();
-        store.messages(owner, &record.name, 1..=u32::MAX).await?
+        let reader = crate::mailbox::seen::reader_of(owner, s.account_id());
+        crate::mailbox::seen::messages_as(store, owner, &record.name, reader, 1..=u32::MAX).await?
     } else {
         Vec::new()
     };

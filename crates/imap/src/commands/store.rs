@@ -14,6 +14,7 @@ use imap_codec::imap_types::{
 };
 
 use super::{Outcome, store_error};
+use crate::mailbox::seen::set_flags_as;
 use crate::mailbox::{flags_of, strings_of};
 use crate::proto::flags::{client_flags, fetch_flags};
 use crate::proto::sets;
@@ -93,6 +94,7 @@ pub async fn store(
         return Outcome::Done;
     }
     let name = selected.name.clone();
+    let reader = selected.reader().map(str::to_owned);
     let targets: Vec<(u32, u32)> = selected
         .resolve(request.set, request.uid)
         .iter()
@@ -106,7 +108,8 @@ pub async fn store(
         flags,
         unchanged_since,
     };
-    let result = match store.set_flags(s.selected_owner(), &name, change).await {
+    let mailbox = (s.selected_owner(), name.as_str());
+    let result = match set_flags_as(store, mailbox, reader.as_deref(), change).await {
         Ok(result) => result,
         Err(e) => {
             store_error(out, tag, "STORE", &e);
@@ -147,15 +150,16 @@ fn flag_op(kind: StoreType) -> FlagOp {
     }
 }
 
-/// Takes one stored update into the selected view, telling other connections when the
-/// MODSEQ moved; returns whether the message is \Recent for this session.
+/// Takes one stored update into the selected view, telling other connections when it
+/// changed something (the MODSEQ moved, or a reader's own `\Seen` changed); returns
+/// whether the message is \Recent for this session.
 fn apply_update(s: &mut SignedIn, mailbox: &str, seq: u32, update: &FlagUpdate) -> bool {
     let before = s
         .selected
         .as_ref()
         .and_then(|sel| sel.entries().get(seq as usize - 1))
-        .map(|e| e.modseq);
-    if before != Some(update.modseq) {
+        .map(|e| (e.modseq, e.flags.clone()));
+    if before != Some((update.modseq, update.flags.clone())) {
         s.publish_selected(Change::Flags {
             mailbox: mailbox.to_owned(),
             uid: update.uid,

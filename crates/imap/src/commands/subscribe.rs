@@ -1,4 +1,7 @@
-//! SUBSCRIBE and UNSUBSCRIBE (RFC 3501 §6.3.6, §6.3.7).
+//! SUBSCRIBE and UNSUBSCRIBE (RFC 3501 §6.3.6, §6.3.7). Another person's mailbox is
+//! subscribed by its name in the other users namespace (`Other Users/<owner>/<name>`),
+//! when the user may see it ("l", RFC 4314 §4 for LSUB); one they hold no right on does
+//! not exist for them. UNSUBSCRIBE takes any name off the list.
 
 use imap_codec::imap_types::{core::Tag, mailbox::Mailbox};
 
@@ -19,6 +22,21 @@ pub async fn subscribe(
         return Outcome::Done;
     };
     let store = s.account.ctx.store.as_ref();
+    let mut name = name;
+    if subscribed && crate::shared::split_other_users(&name).is_some() {
+        let target = match crate::shared::resolve(store, &s.account.record, &name).await {
+            Ok(target) => target,
+            Err(e) => {
+                store_error(out, tag, "SUBSCRIBE", &e);
+                return Outcome::Done;
+            }
+        };
+        if !target.require('l', "subscribe to it", out, &tag) {
+            return Outcome::Done;
+        }
+        // The owner's id as the store spells it, as LIST shows the name.
+        name = target.client_name();
+    }
     match store
         .set_subscribed(s.account_id(), &name, subscribed)
         .await

@@ -2,11 +2,13 @@
 //! - [`selected`]: the selected mailbox as this connection's client sees it (sequence
 //!   numbers, flags, MODSEQ, \Recent) and the changes other connections made that it has
 //!   not been told yet, announced only when RFC 3501 §7.4.1 allows;
-//! - [`recent`]: which connection first saw a message (\Recent, RFC 3501 §2.3.2).
+//! - [`recent`]: which connection first saw a message (\Recent, RFC 3501 §2.3.2);
+//! - [`seen`]: each reader's own `\Seen` in a mailbox someone else owns (RFC 4314 §4).
 //!
 //! Mailbox names on the wire and flags use `crate::proto::{mailbox_name, flags}`.
 
 pub mod recent;
+pub mod seen;
 pub mod selected;
 
 pub use recent::RecentTracker;

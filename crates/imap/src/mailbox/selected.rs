@@ -18,6 +18,7 @@ use imap_codec::imap_types::{
 
 use super::flags_of;
 use super::recent::RecentTracker;
+use super::seen::messages_as;
 use crate::proto::capability::Enabled;
 use crate::proto::flags::fetch_flags;
 use crate::search_eval::set_contains;
@@ -43,6 +44,9 @@ pub struct Selected {
     pub owner: String,
     /// What the user may do in it (every right in their own mailboxes).
     pub rights: certmail_store::Rights,
+    /// The signed-in user when the mailbox is someone else's: its `\Seen` is theirs
+    /// ([`super::seen`]).
+    reader: Option<String>,
     /// EXAMINE, or SELECT of a mailbox we may not change.
     pub read_only: bool,
     /// UIDVALIDITY.
@@ -64,16 +68,18 @@ pub struct Selected {
 }
 
 impl Selected {
-    /// Reads the mailbox from the store. `claim_recent` is true for SELECT (this session
-    /// takes \Recent), false for EXAMINE (RFC 3501 §6.3.2: EXAMINE must not clear it).
+    /// Reads `account`'s mailbox from the store, as `reader` sees it when it is someone
+    /// else's. SELECT (`read_only` false) takes \Recent for this session; EXAMINE does not
+    /// (RFC 3501 §6.3.2: EXAMINE must not clear it).
     pub async fn load(
         store: &dyn Store,
         account: &str,
+        reader: Option<&str>,
         mailbox: &certmail_store::Mailbox,
         read_only: bool,
         recent: &RecentTracker,
     ) -> Result<Selected, StoreError> {
-        let metas = store.messages(account, &mailbox.name, 1..=u32::MAX).await?;
+        let metas = messages_as(store, account, &mailbox.name, reader, 1..=u32::MAX).await?;
         let max_uid = metas.last().map_or(0, |m| m.uid);
         let before = if read_only {
             recent.peek(account, mailbox.uid_validity)
@@ -84,6 +90,7 @@ impl Selected {
             name: mailbox.name.clone(),
             owner: account.to_owned(),
             rights: certmail_store::Rights::ALL,
+            reader: reader.map(str::to_owned),
             read_only,
             uid_validity: mailbox.uid_validity,
             recent: metas
@@ -98,6 +105,21 @@ impl Selected {
             resync: false,
             announced_keywords: Vec::new(),
         })
+    }
+
+    /// The signed-in user when the mailbox is someone else's (their `\Seen` is their own).
+    pub fn reader(&self) -> Option<&str> {
+        self.reader.as_deref()
+    }
+
+    /// The messages in `uids` as this view's user sees them (their own `\Seen` in a
+    /// mailbox someone else owns).
+    pub async fn messages(
+        &self,
+        store: &dyn Store,
+        uids: std::ops::RangeInclusive<u32>,
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        messages_as(store, &self.owner, &self.name, self.reader(), uids).await
     }
 
     /// The keywords the client was told of in FLAGS.
@@ -278,7 +300,7 @@ impl Selected {
     ) -> Result<Vec<Data<'static>>, StoreError> {
         let mut out = Vec::new();
         if std::mem::take(&mut self.resync) {
-            self.compare_with_store(store, account).await?;
+            self.compare_with_store(store).await?;
         }
         if allow_expunge && !self.expunged.is_empty() {
             let uids: Vec<u32> = std::mem::take(&mut self.expunged).into_iter().collect();
@@ -288,12 +310,7 @@ impl Selected {
             if self.expunged.contains(&uid) {
                 continue;
             }
-            let Some(meta) = store
-                .messages(account, &self.name, uid..=uid)
-                .await?
-                .into_iter()
-                .next()
-            else {
+            let Some(meta) = self.messages(store, uid..=uid).await?.into_iter().next() else {
                 continue;
             };
             let Some(seq) = self.seq_of(uid) else {
@@ -322,7 +339,7 @@ impl Selected {
         out: &mut Vec<Data<'static>>,
     ) -> Result<(), StoreError> {
         let from = self.max_uid().saturating_add(1);
-        let metas = store.messages(account, &self.name, from..=u32::MAX).await?;
+        let metas = self.messages(store, from..=u32::MAX).await?;
         let Some(last) = metas.last().map(|m| m.uid) else {
             return Ok(());
         };
@@ -344,12 +361,8 @@ impl Selected {
     }
 
     /// After the hub lost changes: finds what differs from the store.
-    async fn compare_with_store(
-        &mut self,
-        store: &dyn Store,
-        account: &str,
-    ) -> Result<(), StoreError> {
-        let metas = store.messages(account, &self.name, 1..=u32::MAX).await?;
+    async fn compare_with_store(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+        let metas = self.messages(store, 1..=u32::MAX).await?;
         let present: HashSet<u32> = metas.iter().map(|m| m.uid).collect();
         for e in &self.entries {
             if !present.contains(&e.uid) {

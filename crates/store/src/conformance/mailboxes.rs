@@ -190,6 +190,23 @@ pub async fn subscriptions(t: &dyn Fixture) {
         s.set_subscribed("hong", "없음", true).await,
         Err(StoreError::MailboxNotFound(_))
     ));
+    // Another person's mailbox, by its name in the other users namespace.
+    let shared = "Other Users/kim/공유/예산";
+    s.set_subscribed("hong", shared, true).await.unwrap();
+    assert!(
+        s.subscriptions("hong")
+            .await
+            .unwrap()
+            .contains(&shared.to_owned()),
+        "a shared mailbox is subscribed by its other users name"
+    );
+    s.set_subscribed("hong", shared, false).await.unwrap();
+    assert!(
+        !s.subscriptions("hong")
+            .await
+            .unwrap()
+            .contains(&shared.to_owned())
+    );
 }
 
 /// Subscriptions are a list of names apart from the mailboxes: DELETE leaves the name

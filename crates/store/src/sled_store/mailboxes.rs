@@ -359,7 +359,8 @@ impl Inner {
                     subscriptions.remove(key.as_slice())?;
                     return Ok(());
                 }
-                if mailboxes.get(&key)?.is_none() {
+                let shared = crate::acl::is_other_users_name(&name);
+                if !shared && mailboxes.get(&key)?.is_none() {
                     return abort(StoreError::MailboxNotFound(name.clone()));
                 }
                 subscriptions.insert(key.as_slice(), &[] as &[u8])?;
