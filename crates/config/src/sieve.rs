@@ -1,6 +1,8 @@
 //! `[sieve]`: server-side filters (RFC 5228) run at local delivery, and the limits on the
 //! scripts people keep.
 
+use std::net::SocketAddr;
+
 use serde::{Deserialize, Serialize};
 
 /// `[sieve]`.
@@ -21,6 +23,16 @@ pub struct SieveSection {
     /// Most messages one account's scripts may `redirect` per day. Default 100: forwarding
     /// a day's mail to one other address, not a relay for a flood.
     pub max_redirects_per_day: u32,
+    /// ManageSieve (RFC 5804) listeners, where people edit their filters from Thunderbird's
+    /// Sieve add-on or `sieve-connect` (STARTTLS, a client certificate and the password).
+    /// Default empty: off. The registered port is 4190.
+    pub listen: Vec<SocketAddr>,
+    /// Longest ManageSieve command line, bytes (a script itself comes as a literal, bounded
+    /// by `max_script_size`). Default 8192: names and SASL responses are far shorter.
+    pub max_line_length: usize,
+    /// ManageSieve connections idle longer than this are closed, seconds. Default 1800, as
+    /// IMAP's autologout: an editor left open over lunch reconnects on its own.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for SieveSection {
@@ -30,6 +42,9 @@ impl Default for SieveSection {
             max_scripts: 16,
             max_steps: 1_000_000,
             max_redirects_per_day: 100,
+            listen: Vec::new(),
+            max_line_length: 8192,
+            idle_timeout_secs: 1800,
         }
     }
 }
@@ -56,6 +71,18 @@ impl SieveSection {
             bad(
                 "[sieve] max_steps",
                 "must be at least 1000; smaller budgets stop even simple filters".into(),
+            );
+        }
+        if !(512..=1024 * 1024).contains(&self.max_line_length) {
+            bad(
+                "[sieve] max_line_length",
+                "must be between 512 and 1048576 bytes".into(),
+            );
+        }
+        if self.idle_timeout_secs < 30 {
+            bad(
+                "[sieve] idle_timeout_secs",
+                "must be at least 30 seconds; clients need time to send a script".into(),
             );
         }
     }
