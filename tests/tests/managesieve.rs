@@ -321,3 +321,52 @@ async fn raw_transcript_over_starttls() -> anyhow::Result<()> {
     assert!(audit.iter().any(|e| e.kind == "sieve.delete"), "{audit:?}");
     Ok(())
 }
+
+/// Signs hong in over ManageSieve from the local address `from` (STARTTLS, his certificate,
+/// AUTHENTICATE "PLAIN" with an initial response).
+async fn signed_in_from(
+    from: std::net::IpAddr,
+    fx: &fixtures::Installation,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<Client<tokio_rustls::client::TlsStream<TcpStream>>> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::new(from, 0))?;
+    let mut c = Client(LineClient::new(socket.connect(addr).await?));
+    c.response().await?;
+    anyhow::ensure!(c.send("STARTTLS\r\n").await?.starts_with("OK"));
+    let tls = certmail_tests::tls::handshake(c.0.into_inner(), fx.user_tls()?).await?;
+    let mut c = Client(LineClient::new(tls));
+    c.response().await?;
+    let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0hong\0{PASSWORD}"));
+    let signed = c
+        .send(&format!("AUTHENTICATE \"PLAIN\" \"{plain}\"\r\n"))
+        .await?;
+    anyhow::ensure!(signed.starts_with("OK"), "{signed}");
+    Ok(c)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_session_with_imap_whichever_signs_in_last() -> anyhow::Result<()> {
+    let fx = installation(None)?;
+    let daemon = start(&fx)?;
+    let (imaps, sieve) = (daemon.addr("imaps"), daemon.addr("managesieve"));
+    let elsewhere: std::net::IpAddr = "127.0.0.2".parse()?;
+
+    let mut imap =
+        certmail_tests::lines::imaps_login(imaps, fx.user_tls()?, "hong", PASSWORD).await?;
+    let mut c = signed_in_from(elsewhere, &fx, sieve).await?;
+    let bye = imap.line().await?;
+    assert!(
+        bye.starts_with("* BYE [UNAVAILABLE] Signed in from another device"),
+        "a ManageSieve sign-in from another device ends the IMAP session: {bye}"
+    );
+    assert!(c.send("LISTSCRIPTS\r\n").await?.starts_with("OK"));
+
+    let _imap = certmail_tests::lines::imaps_login(imaps, fx.user_tls()?, "hong", PASSWORD).await?;
+    let bye = c.0.line().await?;
+    assert!(
+        bye.starts_with("BYE \"Signed in from another device"),
+        "and an IMAP sign-in from another device ends the ManageSieve one: {bye}"
+    );
+    Ok(())
+}

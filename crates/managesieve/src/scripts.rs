@@ -180,3 +180,80 @@ fn refusal(e: &StoreError) -> Response {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use certmail_session::{DeviceKey, LocalRegistry, Protocol, SessionPolicy, SessionRegistry};
+    use certmail_testkit::store::{Failing, Wrapped};
+
+    use super::*;
+    use crate::Settings;
+
+    #[tokio::test]
+    async fn an_unavailable_store_is_trylater_and_its_refusals_have_their_codes()
+    -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let key = certmail_store::KeyFile::load_or_create(&dir.path().join("key"))?;
+        let sled = certmail_store::SledStore::open(&dir.path().join("store"), key)?;
+        let failing = Failing::default();
+        let store = Arc::new(Wrapped::new(Arc::new(sled), failing.clone()));
+        let registry = Arc::new(LocalRegistry::new(certmail_session::RegistryConfig {
+            max_connections_per_session: 4,
+        }));
+        let ip = Ipv4Addr::LOCALHOST.into();
+        let guard = registry
+            .sign_in(
+                "hong",
+                DeviceKey::new([7; 32], ip),
+                Protocol::ManageSieve,
+                SessionPolicy::Replace,
+            )
+            .await?;
+        let ctx = ManageSieveContext {
+            store,
+            registry,
+            settings: Settings {
+                hostname: "mail.test.go.kr".into(),
+                sign_in: Default::default(),
+                session_policy: SessionPolicy::Replace,
+                quota: certmail_store::ScriptQuota {
+                    max_bytes: 1024,
+                    max_scripts: 2,
+                },
+                limits: Default::default(),
+                max_line: 8192,
+                idle_timeout: std::time::Duration::from_secs(60),
+                tls_handshake_timeout: std::time::Duration::from_secs(10),
+            },
+        };
+        let signed = SignedIn {
+            account: "hong".into(),
+            guard,
+        };
+        let get = Command::GetScript {
+            name: "없음".into(),
+        };
+        let missing = run(&ctx, &signed, ip, get.clone()).await;
+        assert!(
+            missing.starts_with(b"NO (NONEXISTENT) \"No script named"),
+            "{}",
+            String::from_utf8_lossy(&missing)
+        );
+        failing
+            .methods
+            .lock()
+            .expect("lock")
+            .extend(["script", "list_scripts"]);
+        for command in [get, Command::ListScripts] {
+            let out = run(&ctx, &signed, ip, command).await;
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                "NO (TRYLATER) \"The mail store is not available just now; try again in a minute\"\r\n"
+            );
+        }
+        Ok(())
+    }
+}
