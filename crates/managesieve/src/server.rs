@@ -42,39 +42,14 @@ async fn run(ctx: Arc<ManageSieveContext>, conn: Connection) -> std::io::Result<
     }
     // RFC 5804 §2.2: nothing the client sent after STARTTLS in the clear counts.
     framer.clear();
-    let acceptor = tokio_rustls::TlsAcceptor::from(conn.tls);
-    let handshake = ctx.settings.tls_handshake_timeout;
-    let mut tls = match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => tls,
-        failed => {
-            let error = match failed {
-                Ok(Err(e)) => e.to_string(),
-                _ => "the client did not finish the TLS handshake in time".to_string(),
-            };
-            let now_ms = certmail_auth::now() * 1000;
-            let state = &ctx.settings.sign_in.state;
-            let (store, ip) = (ctx.store.as_ref(), conn.peer.ip());
-            if let Err(e) = certmail_auth::signin::record_tls_failure(
-                store,
-                state,
-                "managesieve",
-                ip,
-                &error,
-                now_ms,
-            )
-            .await
-            {
-                tracing::error!(error = %e, "could not write the audit log");
-            }
-            return Err(std::io::Error::other(error));
-        }
+    let handshake = certmail_auth::handshake::Handshake {
+        store: ctx.store.as_ref(),
+        state: &ctx.settings.sign_in.state,
+        listener: "managesieve",
+        ip: conn.peer.ip(),
+        timeout: ctx.settings.tls_handshake_timeout,
     };
-    let cert = tls
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .map(|c| c.as_ref().to_vec());
+    let (mut tls, cert) = certmail_auth::handshake::accept(conn.tls, tcp, handshake).await?;
     let capabilities = session.tls_started(cert);
     write(&ctx, &mut tls, &capabilities).await?;
     drive(&mut tls, &mut session, &mut framer, &conn.shutdown).await?;

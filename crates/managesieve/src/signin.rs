@@ -93,18 +93,13 @@ pub(crate) async fn plain(
     let device = DeviceKey::new(signed.identity.spki_sha256, ip);
     let account = signed.account.id;
     let policy = ctx.settings.session_policy;
-    let guard = match ctx
-        .registry
+    // Every registry refusal (policy `reject`, the per-session connection cap, the
+    // cluster's registry unreachable) passes with time: TRYLATER, with its sentence.
+    let registry = ctx.registry.as_ref();
+    let guard = registry
         .sign_in(&account, device, Protocol::ManageSieve, policy)
         .await
-    {
-        Ok(guard) => guard,
-        Err(
-            e @ (SignInError::Rejected { .. }
-            | SignInError::ConnectionCapReached { .. }
-            | SignInError::Unavailable(_)),
-        ) => return Err(try_later(&capitalised(&e.to_string()))),
-    };
+        .map_err(|e: SignInError| try_later(&capitalised(&e.to_string())))?;
     tracing::info!(%account, %ip, "managesieve sign-in");
     Ok(SignedIn { account, guard })
 }
