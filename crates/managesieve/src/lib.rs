@@ -27,6 +27,8 @@ mod scripts;
 mod server;
 mod session;
 mod signin;
+#[cfg(test)]
+mod testing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

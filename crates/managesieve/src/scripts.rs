@@ -186,49 +186,29 @@ mod tests {
     use std::net::Ipv4Addr;
     use std::sync::Arc;
 
-    use certmail_session::{DeviceKey, LocalRegistry, Protocol, SessionPolicy, SessionRegistry};
-    use certmail_testkit::store::{Failing, Wrapped};
+    use certmail_session::{DeviceKey, Protocol, SessionPolicy};
+    use certmail_testkit::store::Failing;
 
     use super::*;
-    use crate::Settings;
 
     #[tokio::test]
     async fn an_unavailable_store_is_trylater_and_its_refusals_have_their_codes()
     -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let key = certmail_store::KeyFile::load_or_create(&dir.path().join("key"))?;
-        let sled = certmail_store::SledStore::open(&dir.path().join("store"), key)?;
         let failing = Failing::default();
-        let store = Arc::new(Wrapped::new(Arc::new(sled), failing.clone()));
-        let registry = Arc::new(LocalRegistry::new(certmail_session::RegistryConfig {
-            max_connections_per_session: 4,
-        }));
+        let ctx = crate::testing::context(dir.path(), failing.clone())?;
         let ip = Ipv4Addr::LOCALHOST.into();
-        let guard = registry
+        let device = DeviceKey::new([7; 32], ip);
+        let guard = ctx
+            .registry
             .sign_in(
                 "hong",
-                DeviceKey::new([7; 32], ip),
+                device,
                 Protocol::ManageSieve,
                 SessionPolicy::Replace,
             )
             .await?;
-        let ctx = ManageSieveContext {
-            store,
-            registry,
-            settings: Settings {
-                hostname: "mail.test.go.kr".into(),
-                sign_in: Default::default(),
-                session_policy: SessionPolicy::Replace,
-                quota: certmail_store::ScriptQuota {
-                    max_bytes: 1024,
-                    max_scripts: 2,
-                },
-                limits: Default::default(),
-                max_line: 8192,
-                idle_timeout: std::time::Duration::from_secs(60),
-                tls_handshake_timeout: std::time::Duration::from_secs(10),
-            },
-        };
+        let ctx = Arc::new(ctx);
         let signed = SignedIn {
             account: "hong".into(),
             guard,

@@ -172,3 +172,34 @@ async fn write<S: AsyncWrite + Unpin>(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_idle_connection_hears_why_it_is_closed() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let ctx = Arc::new(crate::testing::context(dir.path(), Default::default())?);
+        let ip = std::net::Ipv4Addr::LOCALHOST.into();
+        let mut session = Session::new(ctx, ip, crate::testing::pki(dir.path())?);
+        let mut framer = Framer::new(limits(&session));
+        let (mut client, mut server) = tokio::io::duplex(4096);
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let task =
+            tokio::spawn(
+                async move { drive(&mut server, &mut session, &mut framer, &shutdown).await },
+            );
+        client.write_all(b"NOOP\r\n").await?;
+        let mut heard = Vec::new();
+        client.read_to_end(&mut heard).await?;
+        assert_eq!(
+            String::from_utf8_lossy(&heard),
+            "OK \"Done\"\r\nBYE \"Idle for too long; closing\"\r\n"
+        );
+        assert!(matches!(task.await??, End::Close));
+        Ok(())
+    }
+}
