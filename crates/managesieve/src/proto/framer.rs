@@ -355,6 +355,54 @@ mod tests {
     }
 
     #[test]
+    fn generated_inputs_frame_the_same_whole_or_split() {
+        // Pieces the framer treats specially, joined at random (a fixed xorshift sequence).
+        const PIECES: [&[u8]; 12] = [
+            b"PUTSCRIPT ",
+            b"\"\xea\xb7\x9c\" ",
+            b"{5+}\r\n",
+            b"{40}\r\n",
+            b"keep;",
+            b"\r\n",
+            b"\n",
+            b"\"a\\\"b\"",
+            b"\\",
+            b"123 ",
+            b"{x}",
+            &[b'A'; 70],
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2000 {
+            let mut input = Vec::new();
+            for _ in 0..(next() % 12) {
+                input.extend_from_slice(PIECES[(next() % 12) as usize]);
+            }
+            let until_lost = |frames: Vec<Frame>| -> Vec<Frame> {
+                let end = frames
+                    .iter()
+                    .position(|f| matches!(f, Frame::LineTooLong { .. }))
+                    .map_or(frames.len(), |i| i + 1);
+                frames[..end].to_vec()
+            };
+            let whole = until_lost(frames(&input));
+            let cut = (next() as usize) % (input.len() + 1);
+            let mut f = Framer::new(LIMITS);
+            let mut split = Vec::new();
+            for part in [&input[..cut], &input[cut..]] {
+                f.feed(part);
+                split.extend(std::iter::from_fn(|| f.next_frame()));
+            }
+            assert_eq!(until_lost(split), whole, "{input:?} cut at {cut}");
+        }
+    }
+
+    #[test]
     fn quoted_escapes_and_numbers() {
         assert_eq!(
             frames(b"HAVESPACE \"a\\\"b\\\\\" 1024\r\n"),
