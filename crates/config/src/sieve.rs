@@ -30,6 +30,9 @@ pub struct SieveSection {
     /// Longest ManageSieve command line, bytes (a script itself comes as a literal, bounded
     /// by `max_script_size`). Default 8192: names and SASL responses are far shorter.
     pub max_line_length: usize,
+    /// Bad ManageSieve commands one connection may send before it is closed. Default 10:
+    /// a client that keeps sending what is not ManageSieve is not a filter editor.
+    pub max_bad_commands: u32,
     /// ManageSieve connections idle longer than this are closed, seconds. Default 1800, as
     /// IMAP's autologout: an editor left open over lunch reconnects on its own.
     pub idle_timeout_secs: u64,
@@ -44,6 +47,7 @@ impl Default for SieveSection {
             max_redirects_per_day: 100,
             listen: Vec::new(),
             max_line_length: 8192,
+            max_bad_commands: 10,
             idle_timeout_secs: 1800,
         }
     }
@@ -77,6 +81,12 @@ impl SieveSection {
             bad(
                 "[sieve] max_line_length",
                 "must be between 512 and 1048576 bytes".into(),
+            );
+        }
+        if self.max_bad_commands == 0 {
+            bad(
+                "[sieve] max_bad_commands",
+                "must be at least 1; a client's typing mistake must not end its connection".into(),
             );
         }
         if self.idle_timeout_secs < 30 {

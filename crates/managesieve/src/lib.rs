@@ -62,6 +62,8 @@ pub struct Settings {
     pub limits: certmail_sieve::Limits,
     /// `[sieve] max_line_length`.
     pub max_line: usize,
+    /// `[sieve] max_bad_commands`: bad commands before the connection is closed.
+    pub max_bad_commands: u32,
     /// `[sieve] idle_timeout_secs`.
     pub idle_timeout: Duration,
     /// `[limits] tls_handshake_timeout_secs`.

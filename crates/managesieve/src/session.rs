@@ -46,9 +46,6 @@ pub(crate) struct Session {
     bad_commands: u32,
 }
 
-/// Bad commands tolerated before the connection is closed.
-const MAX_BAD_COMMANDS: u32 = 10;
-
 impl Session {
     /// A new connection from `ip`, before TLS.
     pub(crate) fn new(
@@ -106,13 +103,15 @@ impl Session {
 
     /// Handles one frame of input.
     pub(crate) async fn frame(&mut self, frame: Frame) -> Next {
+        // Whatever comes after an empty challenge answers it (or ends the exchange).
+        let awaiting_plain = matches!(self.state, State::AwaitingPlain);
+        if awaiting_plain {
+            self.state = State::NotAuthenticated;
+        }
         let tokens = match frame {
             Frame::Tokens(tokens) => tokens,
             Frame::Bad(why) => return self.bad(&why),
             Frame::LiteralTooLarge { size, max } => {
-                if matches!(self.state, State::AwaitingPlain) {
-                    self.state = State::NotAuthenticated;
-                }
                 let text = format!(
                     "The literal of {size} bytes is larger than the {max} bytes allowed{}",
                     if self.signed_in().is_some() {
@@ -128,8 +127,7 @@ impl Session {
                 return Next::Close(Response::bye(text).to_bytes());
             }
         };
-        if matches!(self.state, State::AwaitingPlain) {
-            self.state = State::NotAuthenticated;
+        if awaiting_plain {
             return self.sasl_response(tokens).await;
         }
         match parse(tokens) {
@@ -140,7 +138,7 @@ impl Session {
 
     fn bad(&mut self, why: &str) -> Next {
         self.bad_commands += 1;
-        if self.bad_commands > MAX_BAD_COMMANDS {
+        if self.bad_commands > self.ctx.settings.max_bad_commands {
             let text = "Too many bad commands; closing";
             return Next::Close(Response::bye(text).to_bytes());
         }
@@ -244,5 +242,55 @@ impl Session {
             }
             _ => Next::Reply(Response::no("Not signed in").to_bytes()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(next: Next) -> String {
+        match next {
+            Next::Reply(b) | Next::StartTls(b) | Next::Close(b) => {
+                String::from_utf8_lossy(&b).into_owned()
+            }
+        }
+    }
+
+    fn command(line: &str) -> Frame {
+        let mut framer = crate::proto::Framer::new(crate::proto::FrameLimits {
+            max_line: 1024,
+            max_literal: 1024,
+        });
+        framer.feed(line.as_bytes());
+        framer.next_frame().expect("a whole line")
+    }
+
+    #[tokio::test]
+    async fn sign_in_waits_for_tls_and_a_client_that_speaks_no_managesieve_is_closed()
+    -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let ctx = Arc::new(crate::testing::context(dir.path(), Default::default())?);
+        let pki = crate::testing::pki(dir.path())?;
+        let mut s = Session::new(ctx, std::net::Ipv4Addr::LOCALHOST.into(), pki);
+        let clear = text(s.frame(command("AUTHENTICATE \"PLAIN\"\r\n")).await);
+        assert!(clear.starts_with("NO (ENCRYPT-NEEDED)"), "{clear}");
+        s.tls_started(None);
+        let challenge = s.frame(command("AUTHENTICATE \"PLAIN\"\r\n")).await;
+        assert_eq!(text(challenge), "\"\"\r\n");
+        // A bad answer ends the exchange: the next line is a command again.
+        let bad = text(s.frame(Frame::Bad("not a string".into())).await);
+        assert!(bad.starts_with("NO \"Bad command: not a string"), "{bad}");
+        assert_eq!(text(s.frame(command("NOOP\r\n")).await), "OK \"Done\"\r\n");
+        for _ in 1..10 {
+            let next = s.frame(command("FROB\r\n")).await;
+            assert!(matches!(next, Next::Reply(_)));
+        }
+        let last = s.frame(command("FROB\r\n")).await;
+        assert_eq!(
+            last,
+            Next::Close(b"BYE \"Too many bad commands; closing\"\r\n".to_vec())
+        );
+        Ok(())
     }
 }

@@ -30,6 +30,7 @@ pub(crate) fn context(dir: &Path, failing: Failing) -> anyhow::Result<ManageSiev
             },
             limits: Default::default(),
             max_line: 8192,
+            max_bad_commands: 10,
             idle_timeout: Duration::from_millis(300),
             tls_handshake_timeout: Duration::from_secs(10),
         },

@@ -200,6 +200,7 @@ pub fn managesieve_context(
             },
             limits: sieve_settings(s).limits,
             max_line: s.max_line_length,
+            max_bad_commands: s.max_bad_commands,
             idle_timeout: Duration::from_secs(s.idle_timeout_secs),
             tls_handshake_timeout: Duration::from_secs(config.limits.tls_handshake_timeout_secs),
         },
