@@ -2,7 +2,8 @@
 //!
 //! Modules: [`password`] (argon2id), [`secret`] ([`Secret`], which never prints itself),
 //! [`policy`] (lockout, per-IP throttle, password rules, network allowlists), [`signin`]
-//! (the decision, in DESIGN.md's table order), [`totp`] (RFC 6238).
+//! (the decision, in DESIGN.md's table order), [`totp`] (RFC 6238), [`handshake`] (a user
+//! listener's TLS handshake, its failures audited).
 //! The sign-in decision combines the certificate identity from `certmail-pki` with the
 //! account in the store; every refusal is a `certmail_pki::Refusal` with its reason.
 //!
@@ -14,6 +15,7 @@ pub mod accounts;
 mod binding;
 mod error;
 mod factor;
+pub mod handshake;
 pub mod password;
 pub mod policy;
 pub mod remembered;

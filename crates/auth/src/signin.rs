@@ -50,6 +50,8 @@ pub enum Protocol {
     Smtp,
     /// The self-service web (crates/web): password checks before account changes.
     Web,
+    /// ManageSieve (RFC 5804, crates/managesieve).
+    ManageSieve,
 }
 
 impl Protocol {
@@ -58,6 +60,7 @@ impl Protocol {
             Self::Imap => "imap",
             Self::Smtp => "smtp",
             Self::Web => "web",
+            Self::ManageSieve => "managesieve",
         }
     }
 }

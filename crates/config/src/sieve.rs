@@ -1,6 +1,8 @@
 //! `[sieve]`: server-side filters (RFC 5228) run at local delivery, and the limits on the
 //! scripts people keep.
 
+use std::net::SocketAddr;
+
 use serde::{Deserialize, Serialize};
 
 /// `[sieve]`.
@@ -29,6 +31,19 @@ pub struct SieveSection {
     /// is lowered to it. Default 90: a long leave, and a reply memory that is pruned
     /// within a season.
     pub vacation_max_days: u64,
+    /// ManageSieve (RFC 5804) listeners, where people edit their filters from Thunderbird's
+    /// Sieve add-on or `sieve-connect` (STARTTLS, a client certificate and the password).
+    /// Default empty: off. The registered port is 4190.
+    pub listen: Vec<SocketAddr>,
+    /// Longest ManageSieve command line, bytes (a script itself comes as a literal, bounded
+    /// by `max_script_size`). Default 8192: names and SASL responses are far shorter.
+    pub max_line_length: usize,
+    /// Bad ManageSieve commands one connection may send before it is closed. Default 10:
+    /// a client that keeps sending what is not ManageSieve is not a filter editor.
+    pub max_bad_commands: u32,
+    /// ManageSieve connections idle longer than this are closed, seconds. Default 1800, as
+    /// IMAP's autologout: an editor left open over lunch reconnects on its own.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for SieveSection {
@@ -40,6 +55,10 @@ impl Default for SieveSection {
             max_redirects_per_day: 100,
             vacation_min_days: 1,
             vacation_max_days: 90,
+            listen: Vec::new(),
+            max_line_length: 8192,
+            max_bad_commands: 10,
+            idle_timeout_secs: 1800,
         }
     }
 }
@@ -66,6 +85,24 @@ impl SieveSection {
             bad(
                 "[sieve] max_steps",
                 "must be at least 1000; smaller budgets stop even simple filters".into(),
+            );
+        }
+        if !(512..=1024 * 1024).contains(&self.max_line_length) {
+            bad(
+                "[sieve] max_line_length",
+                "must be between 512 and 1048576 bytes".into(),
+            );
+        }
+        if self.max_bad_commands == 0 {
+            bad(
+                "[sieve] max_bad_commands",
+                "must be at least 1; a client's typing mistake must not end its connection".into(),
+            );
+        }
+        if self.idle_timeout_secs < 30 {
+            bad(
+                "[sieve] idle_timeout_secs",
+                "must be at least 30 seconds; clients need time to send a script".into(),
             );
         }
         if self.vacation_min_days == 0 {

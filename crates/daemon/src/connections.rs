@@ -20,6 +20,8 @@ pub enum ListenerKind {
     Mx,
     /// The self-service web, HTTPS (443).
     Web,
+    /// ManageSieve with STARTTLS (4190).
+    ManageSieve,
 }
 
 impl ListenerKind {
@@ -32,18 +34,20 @@ impl ListenerKind {
             Self::SubmissionStartTls => "submission",
             Self::Mx => "smtp",
             Self::Web => "web",
+            Self::ManageSieve => "managesieve",
         }
     }
 }
 
 /// Every listener kind, in the order `/metrics` lists them.
-pub const KINDS: [ListenerKind; 6] = [
+pub const KINDS: [ListenerKind; 7] = [
     ListenerKind::ImapTls,
     ListenerKind::ImapStartTls,
     ListenerKind::SubmissionTls,
     ListenerKind::SubmissionStartTls,
     ListenerKind::Mx,
     ListenerKind::Web,
+    ListenerKind::ManageSieve,
 ];
 
 /// The connection counters of one daemon.

@@ -46,6 +46,8 @@ pub struct Daemon {
     /// The IMAP server's shared state (its settings are replaced on reload; the literal
     /// budget and \Recent bookkeeping carry over).
     pub imap: RwLock<Arc<certmail_imap::server::ImapContext>>,
+    /// The ManageSieve server's shared state (rebuilt on reload).
+    pub managesieve: RwLock<Arc<certmail_managesieve::ManageSieveContext>>,
     /// The outbound relay's runner (reconfigured, started or stopped on reload).
     pub relay: RelayHandle,
     /// Queue wake-ups and the queue-edit lock, shared by SMTP delivery, the relay's runner

@@ -59,6 +59,8 @@ pub enum Protocol {
     /// A browser session of the self-service web, where `[web] counts_as_device = true`
     /// makes it a device like any other (it holds its guard for the cookie's life).
     Web,
+    /// ManageSieve (RFC 5804): a filter editor (Thunderbird's Sieve add-on, sieve-connect).
+    ManageSieve,
 }
 
 impl Protocol {
@@ -68,6 +70,7 @@ impl Protocol {
             Self::Imap => "imap",
             Self::Smtp => "smtp",
             Self::Web => "web",
+            Self::ManageSieve => "managesieve",
         }
     }
 }
@@ -361,12 +364,13 @@ struct LiveSession {
     imap: usize,
     smtp: usize,
     web: usize,
+    managesieve: usize,
     kick: watch::Sender<Option<KickReason>>,
 }
 
 impl LiveSession {
     fn connections(&self) -> usize {
-        self.imap + self.smtp + self.web
+        self.imap + self.smtp + self.web + self.managesieve
     }
 
     fn count_mut(&mut self, protocol: Protocol) -> &mut usize {
@@ -374,6 +378,7 @@ impl LiveSession {
             Protocol::Imap => &mut self.imap,
             Protocol::Smtp => &mut self.smtp,
             Protocol::Web => &mut self.web,
+            Protocol::ManageSieve => &mut self.managesieve,
         }
     }
 
@@ -382,6 +387,7 @@ impl LiveSession {
             (Protocol::Imap, self.imap),
             (Protocol::Smtp, self.smtp),
             (Protocol::Web, self.web),
+            (Protocol::ManageSieve, self.managesieve),
         ];
         let protocols = counts
             .into_iter()
@@ -514,6 +520,7 @@ impl LocalRegistry {
             imap: 0,
             smtp: 0,
             web: 0,
+            managesieve: 0,
             kick: watch::Sender::new(None),
         };
         *live.count_mut(protocol) += 1;

@@ -24,7 +24,7 @@ pub const KICK_CAUSES: [&str; 8] = [
 /// The counts of one session registry, shared by the guards it hands out.
 #[derive(Debug, Default)]
 pub struct SessionStats {
-    signed_in: [AtomicI64; 3],
+    signed_in: [AtomicI64; 4],
     idling: AtomicI64,
     kicked_sessions: [AtomicU64; KICK_CAUSES.len()],
     kicked_connections: [AtomicU64; KICK_CAUSES.len()],
@@ -35,6 +35,7 @@ fn protocol_index(protocol: Protocol) -> usize {
         Protocol::Imap => 0,
         Protocol::Smtp => 1,
         Protocol::Web => 2,
+        Protocol::ManageSieve => 3,
     }
 }
 

@@ -368,7 +368,7 @@ impl PgRegistry {
             .iter()
             .filter_map(|r| {
                 let names: Vec<String> = r.get(6);
-                let protocols = [Protocol::Imap, Protocol::Smtp]
+                let protocols = [Protocol::Imap, Protocol::Smtp, Protocol::ManageSieve]
                     .into_iter()
                     .filter(|p| names.iter().any(|n| n == p.as_str()))
                     .collect();

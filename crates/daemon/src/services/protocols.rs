@@ -19,6 +19,7 @@ pub async fn handle(daemon: Arc<Daemon>, kind: ListenerKind, acc: Accepted) {
         }
         ListenerKind::ImapTls | ListenerKind::ImapStartTls => imap(&daemon, kind, acc).await,
         ListenerKind::Web => crate::services::web::handle(&daemon, acc).await,
+        ListenerKind::ManageSieve => managesieve(&daemon, acc).await,
     }
 }
 
@@ -30,6 +31,9 @@ pub async fn refuse_busy(_daemon: Arc<Daemon>, kind: ListenerKind, mut tcp: TcpS
         }
         ListenerKind::SubmissionStartTls | ListenerKind::Mx => {
             b"421 4.7.0 Too many connections from your address; close some and retry\r\n"
+        }
+        ListenerKind::ManageSieve => {
+            b"BYE \"Too many connections from your address; close some and retry\"\r\n"
         }
         // Implicit TLS: no plaintext may be sent; just close.
         ListenerKind::ImapTls | ListenerKind::SubmissionTls | ListenerKind::Web => b"",
@@ -174,5 +178,48 @@ async fn smtp(daemon: &Daemon, kind: ListenerKind, acc: Accepted) {
         shutdown: daemon.shutdown.clone(),
     };
     certmail_smtp::inbound::serve(ctx, conn).await;
+    drop(acc.slot);
+}
+
+/// The ManageSieve server's context from `[sieve]` (`sign_in` is the daemon's one sign-in
+/// policy: its throttle and lockout are shared with IMAP and SMTP).
+pub fn managesieve_context(
+    config: &crate::config::Config,
+    sign_in: certmail_auth::signin::SignInPolicy,
+    store: Arc<dyn certmail_store::Store>,
+    registry: Arc<dyn certmail_session::SessionRegistry>,
+) -> certmail_managesieve::ManageSieveContext {
+    let s = &config.sieve;
+    certmail_managesieve::ManageSieveContext {
+        store,
+        registry,
+        settings: certmail_managesieve::Settings {
+            hostname: config.server.hostname.clone(),
+            sign_in,
+            session_policy: config.session_policy(),
+            quota: certmail_store::ScriptQuota {
+                max_bytes: s.max_script_size,
+                max_scripts: s.max_scripts,
+            },
+            limits: sieve_settings(s).limits,
+            max_line: s.max_line_length,
+            max_bad_commands: s.max_bad_commands,
+            idle_timeout: Duration::from_secs(s.idle_timeout_secs),
+            tls_handshake_timeout: Duration::from_secs(config.limits.tls_handshake_timeout_secs),
+        },
+    }
+}
+
+async fn managesieve(daemon: &Daemon, acc: Accepted) {
+    let tls = daemon.tls.current();
+    let conn = certmail_managesieve::Connection {
+        tcp: acc.tcp,
+        peer: acc.peer,
+        tls: Arc::clone(&tls.client_auth),
+        pki: Arc::clone(&tls.pki),
+        shutdown: daemon.shutdown.clone(),
+    };
+    let ctx = Arc::clone(&daemon.managesieve.read().unwrap_or_else(|p| p.into_inner()));
+    certmail_managesieve::serve(ctx, conn).await;
     drop(acc.slot);
 }

@@ -55,6 +55,16 @@ pub async fn reload(daemon: &Daemon) -> anyhow::Result<()> {
     daemon.tls.reload(&config).await?;
     replace_smtp_context(daemon, &config);
     replace_imap_context(daemon, &config);
+    *daemon
+        .managesieve
+        .write()
+        .unwrap_or_else(|p| p.into_inner()) =
+        Arc::new(crate::services::protocols::managesieve_context(
+            &config,
+            daemon_sign_in_policy(daemon, &config),
+            Arc::clone(&daemon.store),
+            Arc::clone(&daemon.registry) as _,
+        ));
     // Remembered passwords are forgotten, so a reload is a clean start for the sign-in
     // cache (whatever changed in the policy, certificates or CRLs).
     daemon.sign_in_state.remembered.forget();

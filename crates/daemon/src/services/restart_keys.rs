@@ -23,6 +23,7 @@ pub const RESTART_ONLY: &[(&str, Option<&str>)] = &[
     ("http", Some("metrics_listen")),
     ("http", Some("autoconfig_listen")),
     ("web", Some("listen")),
+    ("sieve", Some("listen")),
     // The store and the admin socket: opened once.
     ("server", Some("data_dir")),
     ("server", Some("key_file")),

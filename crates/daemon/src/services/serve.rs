@@ -145,6 +145,12 @@ pub fn build_daemon(
     let imap = imap.with_filing_observer(crate::services::spam::filing_observer(&spam_learning));
     let queue = Arc::new(certmail_smtp::outbound::QueueSignals::default());
     let mail_counters = Arc::new(certmail_smtp::stats::MailCounters::default());
+    let managesieve = crate::services::protocols::managesieve_context(
+        &config,
+        sign_in.clone(),
+        Arc::clone(&store),
+        Arc::clone(&registry) as _,
+    );
     let web_pki = Arc::clone(&tls.current().pki);
     let web_ctx = crate::services::web::context(
         &config,
@@ -178,6 +184,7 @@ pub fn build_daemon(
         precredential_throttle,
         sign_in_state,
         imap: RwLock::new(imap),
+        managesieve: RwLock::new(Arc::new(managesieve)),
         relay: crate::context::RelayHandle::default(),
         queue,
         web,
@@ -257,6 +264,7 @@ async fn bind_mail_listeners(
             &config.smtp.listen_submission,
         ),
         (ListenerKind::Mx, &config.smtp.listen_mx),
+        (ListenerKind::ManageSieve, &config.sieve.listen),
     ] {
         bound.extend(listener::bind(kind, addrs).await?);
     }

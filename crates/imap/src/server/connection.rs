@@ -64,40 +64,15 @@ async fn run(ctx: Arc<ImapContext>, conn: Connection) -> std::io::Result<()> {
     if !conn.implicit_tls && !plaintext_phase(&ctx, &mut tcp, &conn.shutdown, &greeting).await? {
         return Ok(());
     }
-    let acceptor = tokio_rustls::TlsAcceptor::from(conn.tls);
     let listener = if conn.implicit_tls { "imaps" } else { "imap" };
-    let tls = match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => tls,
-        failed => {
-            // A key that cannot prove possession (KCDSA, RSA-1024) never reaches sign-in:
-            // the audit log is where a helpdesk finds out why.
-            let error = match failed {
-                Ok(Err(e)) => e.to_string(),
-                _ => "the client did not finish the TLS handshake in time".to_string(),
-            };
-            let now_ms = certmail_auth::now() * 1000;
-            let ip = conn.peer.ip();
-            if let Err(e) = certmail_auth::signin::record_tls_failure(
-                ctx.store.as_ref(),
-                &ctx.settings.sign_in.state,
-                listener,
-                ip,
-                &error,
-                now_ms,
-            )
-            .await
-            {
-                tracing::error!(error = %e, "could not write the audit log");
-            }
-            return Err(std::io::Error::other(error));
-        }
+    let handshake = certmail_auth::handshake::Handshake {
+        store: ctx.store.as_ref(),
+        state: &ctx.settings.sign_in.state,
+        listener,
+        ip: conn.peer.ip(),
+        timeout: handshake,
     };
-    let cert = tls
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .map(|c| c.as_ref().to_vec());
+    let (tls, cert) = certmail_auth::handshake::accept(conn.tls, tcp, handshake).await?;
     let secured = Secured {
         cert,
         pki: conn.pki,
