@@ -32,11 +32,12 @@ const COUNT_SQL: &str = "SELECT
     (SELECT count(*) FROM sieve_scripts WHERE active),
     (SELECT count(*) FROM aliases),
     (SELECT count(*) FROM queue),
-    (SELECT count(*) FROM audit)";
+    (SELECT count(*) FROM audit),
+    (SELECT count(*) FROM vacation_replies)";
 
 /// The kinds [`COUNT_SQL`] counts, column by column: all of them, in their order (a new
 /// kind needs its column there).
-const COUNTED: [RecordKind; 17] = RecordKind::ALL;
+const COUNTED: [RecordKind; 18] = RecordKind::ALL;
 
 #[async_trait::async_trait]
 impl RecordCopy for PgStore {

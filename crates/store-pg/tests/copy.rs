@@ -9,8 +9,8 @@ use certmail_store::copy::{RecordCopy, RecordKind, SilentProgress, copy_installa
 use certmail_store::prelude::*;
 use certmail_store::{
     Account, Alias, AuditEvent, CertBinding, CopyError, Delivery, Device, FlagChange, FlagOp,
-    KeyFile, NewMessage, QueueEntry, QueueRecipient, RecipientStatus, Rights, ScriptQuota,
-    SledStore, SpecialUse,
+    KeyFile, NewMessage, QueueEntry, QueueRecipient, RecipientStatus, ReplyMark, Rights,
+    ScriptQuota, SledStore, SpecialUse,
 };
 use certmail_store_pg::pg_harness::PgServer;
 use certmail_store_pg::{PgConfig, PgStore};
@@ -187,6 +187,17 @@ async fn fill_rest(store: &SledStore) {
         .set_active_script("seoyeon", Some("회의"))
         .await
         .unwrap();
+    // 서연's vacation answered 박지훈 and stays quiet to him for a week.
+    store
+        .put_reply_mark(ReplyMark {
+            account: "seoyeon".into(),
+            handle: "휴가".into(),
+            sender: "jihoon@example.org".into(),
+            sent_at: 1_700_000_000,
+            until: 1_700_604_800,
+        })
+        .await
+        .unwrap();
     store
         .set_subscribed("minjun", "프로젝트/보고서", true)
         .await
@@ -265,6 +276,7 @@ async fn sled_to_postgres_and_back_keeps_every_record() {
         AUDIT_EVENTS as u64
     );
     assert_eq!(report.source.get(RecordKind::Expunged), 1);
+    assert_eq!(report.source.get(RecordKind::ReplyMarks), 1);
     // The delivered body is stored once for two messages and a queue entry.
     assert_eq!(report.source.get(RecordKind::Bodies), 6);
     assert_eq!(report.source.get(RecordKind::BodyReferences), 9);

@@ -32,8 +32,8 @@ use std::collections::BTreeMap;
 
 use crate::acl::AclEntry;
 use crate::error::StoreError;
-use crate::model::QueueEntry;
 use crate::model::{Account, AuditEvent, BlobId, CertBinding, Device, Mailbox, MessageMeta};
+use crate::model::{QueueEntry, ReplyMark};
 use crate::scripts::SieveScript;
 use crate::store::Store;
 
@@ -76,11 +76,13 @@ pub enum RecordKind {
     Queue,
     /// Audit events.
     AuditEvents,
+    /// Vacation reply marks (who was answered, until when).
+    ReplyMarks,
 }
 
 impl RecordKind {
     /// Every kind, in the order a copy writes them.
-    pub const ALL: [RecordKind; 17] = [
+    pub const ALL: [RecordKind; 18] = [
         RecordKind::Bodies,
         RecordKind::BodyReferences,
         RecordKind::Accounts,
@@ -98,6 +100,7 @@ impl RecordKind {
         RecordKind::Aliases,
         RecordKind::Queue,
         RecordKind::AuditEvents,
+        RecordKind::ReplyMarks,
     ];
 
     /// The name in the summary table and in JSON.
@@ -120,6 +123,7 @@ impl RecordKind {
             RecordKind::Aliases => "aliases",
             RecordKind::Queue => "queue entries",
             RecordKind::AuditEvents => "audit events",
+            RecordKind::ReplyMarks => "vacation reply marks",
         }
     }
 }
@@ -206,6 +210,8 @@ pub struct AccountRecords {
     pub scripts: Vec<SieveScript>,
     /// Its mailboxes, INBOX included.
     pub mailboxes: Vec<MailboxRecords>,
+    /// Its vacation reply marks (written after the account, through the store).
+    pub reply_marks: Vec<ReplyMark>,
 }
 
 /// What a backend adds to [`Store`] to be the source or the target of a copy.
@@ -262,6 +268,7 @@ pub trait RecordCopy: Store {
             devices: self.devices_of(id).await?,
             subscriptions: self.subscriptions(id).await?,
             scripts: self.list_scripts(id).await?,
+            reply_marks: self.reply_marks(id).await?,
             mailboxes,
             account,
         }))

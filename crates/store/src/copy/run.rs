@@ -155,10 +155,17 @@ async fn copy_accounts(
                 sampled.pop_last();
             }
         }
+        let marks = records.reply_marks.clone();
         target
             .import_account(records)
             .await
-            .map_err(CopyError::store(during))?;
+            .map_err(CopyError::store(during.clone()))?;
+        for mark in marks {
+            target
+                .put_reply_mark(mark)
+                .await
+                .map_err(CopyError::store(during.clone()))?;
+        }
         progress.advance(1);
     }
     progress.finish();

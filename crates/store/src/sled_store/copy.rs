@@ -63,6 +63,7 @@ impl Inner {
             seen += decode::<Vec<u32>>(&k, &v)?.len() as u64;
         }
         c.set(RecordKind::SharedSeen, seen);
+        c.set(RecordKind::ReplyMarks, self.reply_mark_count()?);
         for (kind, tree) in [
             (RecordKind::Accounts, &t.accounts),
             (RecordKind::Addresses, &t.addresses),

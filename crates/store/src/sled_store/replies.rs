@@ -44,6 +44,16 @@ pub(crate) fn claim(
 }
 
 impl Inner {
+    /// How many marks the store holds (every account's).
+    pub(crate) fn reply_mark_count(&self) -> Result<u64> {
+        let mut n = 0;
+        for key in self.t.meta.scan_prefix(PREFIX).keys() {
+            key?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     pub(crate) fn reply_marks(&self, account: &str) -> Result<Vec<ReplyMark>> {
         let prefix = account_marks(&account.to_lowercase());
         let mut out = Vec::new();
