@@ -9,6 +9,8 @@
 //! - MOVE into Junk makes the controller learn the message as spam, MOVE back out as ham:
 //!   the controller refuses loopback without the password, so its `learned` count going up
 //!   proves the password was sent.
+//! - Submissions (465, smtplib) are scanned only with `scan_submissions`: the pattern is
+//!   then refused with 550.
 //! - rspamd down: with `fail_open` (the default) mail is accepted, marked unscanned; with
 //!   `fail_open = false` (applied by `certmail reload`) it is deferred with 451.
 
@@ -194,6 +196,31 @@ typ, d = M.uid("MOVE", d[0].decode(), "INBOX"); assert typ == "OK", d"#,
     )?;
     wait_learned(&rspamd, 2)?;
 
+    // Submissions are not scanned by default; with scan_submissions (applied by `certmail
+    // reload`) they are, so a compromised account cannot send the test pattern on.
+    let submissions = daemon.addr("submissions").port();
+    let own = |subject| ("홍길동 <hong@test.go.kr>", subject, GTUBE);
+    certmail_tests::outside::smtplib_submit(&fx, submissions, PASSWORD, own("제출 검사 없음"))?;
+    let config = std::fs::read_to_string(&fx.config_path)?;
+    let scanned = config.replace(
+        "timeout_secs = 10\n",
+        "timeout_secs = 10\nscan_submissions = true\n",
+    );
+    anyhow::ensure!(scanned != config, "no [spam] timeout_secs line to follow");
+    std::fs::write(&fx.config_path, scanned)?;
+    let (code, _, err) = fx.certmail(&["reload"])?;
+    assert_eq!(code, 0, "{err}");
+    let refused =
+        certmail_tests::outside::smtplib_submit(&fx, submissions, PASSWORD, own("제출 검사"));
+    let Err(why) = refused else {
+        anyhow::bail!("a scanned submission of GTUBE was accepted");
+    };
+    let why = format!("{why:#}");
+    assert!(
+        why.contains("550") && why.contains("refused as spam"),
+        "{why}"
+    );
+
     // rspamd goes down: fail_open (the default) accepts, marked unscanned.
     rspamd.stop_filter();
     let t = swaks(mx, "필터 중단", CLEAN_BODY, &[]);
@@ -208,6 +235,9 @@ typ, d = M.uid("MOVE", d[0].decode(), "INBOX"); assert typ == "OK", d"#,
         unscanned.contains("X-Spam-Status: Unknown, not scanned"),
         "{unscanned}"
     );
+    let subjects: Vec<&str> = after.iter().filter_map(|h| h.lines().next()).collect();
+    assert!(subjects.contains(&"제출 검사 없음"), "{subjects:?}");
+    assert!(!subjects.contains(&"제출 검사"), "{subjects:?}");
     drop(daemon);
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use certmail_pki::testpki::{TestPki, pem};
 use certmail_smtp::outbound::{HickoryResolver, MtaSts, MtaStsSettings, TlsPolicy, TrustAnchor};
 use certmail_testkit::knot::{Knot, Zone};
-use relay_env::policy_server::PolicyServer;
+use certmail_testkit::policy_server::PolicyServer;
 use relay_env::*;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;

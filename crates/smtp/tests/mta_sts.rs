@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use certmail_pki::testpki::{TestPki, UserCert, pem};
 use certmail_smtp::outbound::{MtaSts, MtaStsSettings};
-use relay_env::policy_server::PolicyServer;
+use certmail_testkit::policy_server::PolicyServer;
 use relay_env::*;
 
 const STS_HOST: &str = "mta-sts.remote.kr";

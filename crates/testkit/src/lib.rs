@@ -18,6 +18,7 @@
 pub mod install;
 pub mod knot;
 pub mod pki;
+pub mod policy_server;
 pub mod process;
 pub mod sink;
 pub mod store;

@@ -2,8 +2,6 @@
 //! loopback and queue runners routed to them (shared by outbound.rs and relay_ext.rs).
 #![allow(dead_code)] // each test binary uses a different part of it
 
-pub mod policy_server;
-
 pub use std::net::{IpAddr, Ipv4Addr};
 pub use std::sync::Arc;
 pub use std::time::Duration;

@@ -1,4 +1,4 @@
-//! An HTTPS server for MTA-STS policies (mta_sts.rs, dane.rs).
+//! An HTTPS server for MTA-STS policies (the relay's MTA-STS and DANE tests).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ pub struct PolicyServer {
 }
 
 impl PolicyServer {
+    /// Serves `policy` for `host` over `tls`.
     pub async fn start(tls: Arc<rustls::ServerConfig>, host: &str, policy: &str) -> PolicyServer {
         let response = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{policy}",
