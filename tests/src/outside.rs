@@ -36,6 +36,12 @@ pub fn subjects(bodies: &[Vec<u8>]) -> Vec<String> {
 /// Delivers a message from another server to hong@test.go.kr over port 25 (`smtp`, no
 /// client certificate) with swaks, with `subject` and a Korean body.
 pub fn swaks_to_hong(smtp: std::net::SocketAddr, subject: &str) -> anyhow::Result<()> {
+    swaks_to(smtp, "hong@test.go.kr", subject)
+}
+
+/// Delivers a message from minister@other.example to `to` over port 25 (`smtp`, no client
+/// certificate) with swaks, with `subject` and a Korean body.
+pub fn swaks_to(smtp: std::net::SocketAddr, to: &str, subject: &str) -> anyhow::Result<()> {
     let port = smtp.port().to_string();
     run_ok(Command::new("swaks").args([
         "--server",
@@ -45,7 +51,7 @@ pub fn swaks_to_hong(smtp: std::net::SocketAddr, subject: &str) -> anyhow::Resul
         "--from",
         "minister@other.example",
         "--to",
-        "hong@test.go.kr",
+        to,
         "--h-Subject",
         subject,
         "--body",
@@ -54,7 +60,11 @@ pub fn swaks_to_hong(smtp: std::net::SocketAddr, subject: &str) -> anyhow::Resul
         "20",
     ]))
     .map(|_| ())
-    .map_err(|e| e.context(format!("delivering {subject:?} to {smtp} with swaks")))
+    .map_err(|e| {
+        e.context(format!(
+            "delivering {subject:?} to {to} at {smtp} with swaks"
+        ))
+    })
 }
 
 /// Submits a message from 홍길동 <hong@test.go.kr> with Python's smtplib over implicit TLS

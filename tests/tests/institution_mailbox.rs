@@ -4,14 +4,12 @@
 //! special-purpose (특수목적) certificate does, and only where `[pki]
 //! allow_special_purpose = true`.
 
-use std::process::Command;
 use std::sync::OnceLock;
 
 use certmail_pki::config::OID_GPKI_SPECIAL;
 use certmail_pki::testpki::UserSpec;
 use certmail_tests::cert_kinds::{CertKinds, write_pem};
 use certmail_tests::matrix_setup::{self, PASSWORD};
-use certmail_tests::outside::run_ok;
 use certmail_tests::signin_client::{self, Auth, Proto};
 use certmail_tests::tls::ClientCert;
 use futures::StreamExt as _;
@@ -19,6 +17,19 @@ use futures::StreamExt as _;
 fn kinds() -> &'static CertKinds {
     static K: OnceLock<CertKinds> = OnceLock::new();
     K.get_or_init(|| CertKinds::generate().expect("test PKI (needs the openssl CLI)"))
+}
+
+/// 통계청대표's IMAP sign-in (AUTHENTICATE PLAIN over TLS 1.3) at `imap` with `cert`:
+/// the tagged answer.
+async fn sign_in_to(
+    fx: &certmail_tests::fixtures::Installation,
+    imap: std::net::SocketAddr,
+    cert: &certmail_pki::testpki::UserCert,
+) -> anyhow::Result<String> {
+    let client = Some(ClientCert::of_user(cert)?);
+    let plain = Auth::Plain("daepyo", PASSWORD);
+    let tls13 = &rustls::version::TLS13;
+    signin_client::sign_in(&fx.server_ca, imap, Proto::Imap, tls13, client, plain).await
 }
 
 /// The department's name, on both its certificates and its account.
@@ -65,12 +76,7 @@ async fn staff_reach_it_by_sharing_and_only_its_special_certificate_signs_in() -
 
     let daemon = fx.start()?;
     let imap = daemon.addr(Proto::Imap.listener());
-    let sign_in = async |cert: &certmail_pki::testpki::UserCert| {
-        let client = Some(ClientCert::of_user(cert)?);
-        let plain = Auth::Plain("daepyo", PASSWORD);
-        let tls13 = &rustls::version::TLS13;
-        signin_client::sign_in(&fx.server_ca, imap, Proto::Imap, tls13, client, plain).await
-    };
+    let sign_in = async |cert| sign_in_to(&fx, imap, cert).await;
     let reply = sign_in(&personal).await?;
     assert!(reply.starts_with("a1 NO ["), "{reply}");
     assert!(
@@ -84,23 +90,7 @@ async fn staff_reach_it_by_sharing_and_only_its_special_certificate_signs_in() -
     );
 
     // Mail to the department, then 김철수 reads it with his own certificate once shared.
-    let port = daemon.addr("smtp").port().to_string();
-    run_ok(Command::new("swaks").args([
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--from",
-        "minister@other.example",
-        "--to",
-        "daepyo@test.go.kr",
-        "--h-Subject",
-        "기관 공문",
-        "--body",
-        "회신 바랍니다.",
-        "--timeout",
-        "20",
-    ]))?;
+    certmail_tests::outside::swaks_to(daemon.addr("smtp"), "daepyo@test.go.kr", "기관 공문")?;
     let share = [
         "mailbox",
         "share",
@@ -140,12 +130,7 @@ async fn staff_reach_it_by_sharing_and_only_its_special_certificate_signs_in() -
     fx.bind("daepyo", &special_pem)?;
     let daemon = fx.start()?;
     let imap = daemon.addr(Proto::Imap.listener());
-    let sign_in = async |cert: &certmail_pki::testpki::UserCert| {
-        let client = Some(ClientCert::of_user(cert)?);
-        let plain = Auth::Plain("daepyo", PASSWORD);
-        let tls13 = &rustls::version::TLS13;
-        signin_client::sign_in(&fx.server_ca, imap, Proto::Imap, tls13, client, plain).await
-    };
+    let sign_in = async |cert| sign_in_to(&fx, imap, cert).await;
     let reply = sign_in(&special).await?;
     assert!(reply.starts_with("a1 OK"), "{reply}");
     let reply = sign_in(&personal).await?;
