@@ -40,6 +40,11 @@ pub const PASSWORD: &str = "Gpki-Pass-2026!";
 /// Returns the database URL too.
 pub async fn on_postgres(extra: &str) -> anyhow::Result<(fixtures::Installation, String)> {
     let url = PgServer::shared().create_database().await;
+    Ok((on_postgres_at(&url, extra)?, url))
+}
+
+/// [`on_postgres`] on the database at `url` (e.g. of a server the test stops and starts).
+pub fn on_postgres_at(url: &str, extra: &str) -> anyhow::Result<fixtures::Installation> {
     let fx = fixtures::Installation::new()?;
     fx.append_config(&format!(
         "[store]\nbackend = \"postgres\"\npostgres_url = \"{url}\"\npostgres_pool_size = 4\n\
@@ -47,7 +52,7 @@ pub async fn on_postgres(extra: &str) -> anyhow::Result<(fixtures::Installation,
          queue_lease_secs = {QUEUE_LEASE_SECS}\n"
     ))?;
     fx.add_user("hong", "홍길동", PASSWORD, &fx.user_cert)?;
-    Ok((fx, url))
+    Ok(fx)
 }
 
 /// `[cluster] session_lease_secs` of test clusters: short, so a dead node's leases lapse
