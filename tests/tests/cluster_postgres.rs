@@ -117,6 +117,15 @@ async fn check_config_connects_and_backup_points_to_pg_dump() -> anyhow::Result<
     assert_eq!(code, 1);
     assert!(err.contains("pg_dump"), "{err}");
 
+    // The schema is current (the CLI that added hong migrated it); `store migrate` says so.
+    let (code, out, err) = fx.certmail(&["store", "migrate"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    let known = certmail_store_pg::schema::SCHEMA_VERSION;
+    assert!(
+        out.contains(&format!("version {known}, already current")),
+        "{out}"
+    );
+
     // A database nobody listens on is a problem check-config names.
     let text = std::fs::read_to_string(&fx.config_path)?;
     let port = PgServer::shared().port().to_string();
@@ -126,6 +135,32 @@ async fn check_config_connects_and_backup_points_to_pg_dump() -> anyhow::Result<
     assert!(
         err.contains("[store] postgres_url") && err.contains("connecting to PostgreSQL"),
         "{err}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn store_migrate_brings_an_empty_database_to_the_current_schema() -> anyhow::Result<()> {
+    let url = PgServer::shared().create_database().await;
+    let fx = certmail_tests::fixtures::Installation::new()?;
+    fx.append_config(&format!(
+        "[store]\nbackend = \"postgres\"\npostgres_url = \"{url}\"\n"
+    ))?;
+    let (code, out, err) = fx.certmail(&["check-config"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("schema version 0;"), "{out}");
+    let (code, out, err) = fx.certmail(&["store", "migrate"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    let known = certmail_store_pg::schema::SCHEMA_VERSION;
+    assert!(
+        out.contains(&format!("migrated from version 0 to {known}")),
+        "{out}"
+    );
+    let (code, out, err) = fx.certmail(&["check-config"])?;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("schema version {known} (current)")),
+        "{out}"
     );
     Ok(())
 }

@@ -163,6 +163,11 @@ pub enum StoreCommand {
     /// copied in one transaction; a copy that fails leaves a target to empty before
     /// trying again (it does not resume).
     Copy(StoreCopyArgs),
+    /// Bring the PostgreSQL schema up to this version of certmail and say from which
+    /// version. The daemon does the same when it starts (under a lock, so nodes starting
+    /// at once never race); run it before starting upgraded nodes to see it done. A sled
+    /// store needs no command: its format is upgraded when it is opened.
+    Migrate,
 }
 
 /// `certmail store copy`'s arguments.

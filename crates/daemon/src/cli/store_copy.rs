@@ -3,6 +3,7 @@
 //! not empty, runs [`certmail_store::copy::copy_installation`] with a progress bar on a
 //! terminal (plain lines otherwise), and prints the counts of every kind on both sides.
 
+use anyhow::Context as _;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,7 +31,36 @@ pub fn command(config_path: &Path, cmd: StoreCommand) -> anyhow::Result<u8> {
             }
             Ok(output::exit_code(&resp))
         }
+        StoreCommand::Migrate => migrate(config_path),
     }
+}
+
+/// `certmail store migrate`: the PostgreSQL schema brought up to this build's version.
+fn migrate(config_path: &Path) -> anyhow::Result<u8> {
+    let config = super::load(config_path)?;
+    if config.store.backend != crate::config::StoreBackend::Postgres {
+        println!(
+            "The sled store needs no migration: its format (version {}) is upgraded when \
+             certmail opens it.",
+            certmail_store::FORMAT_VERSION
+        );
+        return Ok(0);
+    }
+    let pg = crate::context::pg_config(&config)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let before = rt
+        .block_on(certmail_store_pg::PgStore::check(&pg))
+        .context("[store] postgres_url")?;
+    rt.block_on(crate::context::open_pg_store(&config))?;
+    let now = certmail_store_pg::schema::SCHEMA_VERSION;
+    if before == now {
+        println!("PostgreSQL schema: version {now}, already current.");
+    } else {
+        println!("PostgreSQL schema: migrated from version {before} to {now}.");
+    }
+    Ok(0)
 }
 
 /// One side of a copy, as given on the command line.
