@@ -79,6 +79,7 @@ async fn create_account(
         organisation: "행정안전부".into(),
         addresses: vec!["hong@test.go.kr".into()],
         approve: true,
+        kind: Default::default(),
     };
     let passwords = certmail_auth::password::PasswordPool::default();
     certmail_auth::accounts::create(store, &passwords, new, Some(PASSWORD.into()), now)
