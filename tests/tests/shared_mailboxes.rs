@@ -60,6 +60,16 @@ fn run_script(
     Ok(printed.stdout)
 }
 
+/// `certmail mailbox share MAILBOX --to TO --rights RIGHTS` on the running daemon.
+fn share(
+    fx: &certmail_tests::fixtures::Installation,
+    mailbox: &str,
+    to: &str,
+    rights: &str,
+) -> anyhow::Result<(i32, String, String)> {
+    fx.certmail(&["mailbox", "share", mailbox, "--to", to, "--rights", rights])
+}
+
 fn arg(p: &std::path::Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
@@ -94,29 +104,13 @@ async fn the_readers_idle_hears_the_owners_delivery() -> anyhow::Result<()> {
     let [(hong_cert, hong_key), (kim_cert, kim_key), _] = pems(fx.dir.path())?;
     let smtp = daemon.addr("smtp");
     // The administrator shares 홍길동's INBOX with 김철수 on the running daemon.
-    let (code, out, err) = fx.certmail(&[
-        "mailbox",
-        "share",
-        "hong/INBOX",
-        "--to",
-        "kim",
-        "--rights",
-        "lrz",
-    ])?;
+    let (code, out, err) = share(&fx, "hong/INBOX", "kim", "lrz")?;
     assert_ne!(code, 0, "an unknown right is refused: {out}");
     assert!(
         format!("{out}{err}").contains("'z' is not a right"),
         "{out}{err}"
     );
-    let (code, out, err) = fx.certmail(&[
-        "mailbox",
-        "share",
-        "hong/INBOX",
-        "--to",
-        "kim",
-        "--rights",
-        "lrs",
-    ])?;
+    let (code, out, err) = share(&fx, "hong/INBOX", "kim", "lrs")?;
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("Other Users/hong/INBOX"),
@@ -231,29 +225,13 @@ async fn a_mailboxs_access_list_is_capped() -> anyhow::Result<()> {
     let printed = run_script(&fx, &daemon, "acl_cap.py", &[])?;
     assert!(printed.contains("acl cap ok"), "{printed}");
     // The list is full (kim, park): the CLI says the same.
-    let (code, out, err) = fx.certmail(&[
-        "mailbox",
-        "share",
-        "hong/공유/예산",
-        "--to",
-        "yoon",
-        "--rights",
-        "lr",
-    ])?;
+    let (code, out, err) = share(&fx, "hong/공유/예산", "yoon", "lr")?;
     assert_ne!(code, 0, "a third entry is refused: {out}");
     assert!(
         format!("{out}{err}").contains("max_acl_entries = 2"),
         "{out}{err}"
     );
-    let (code, out, err) = fx.certmail(&[
-        "mailbox",
-        "share",
-        "hong/공유/예산",
-        "--to",
-        "kim",
-        "--rights",
-        "lrsw",
-    ])?;
+    let (code, out, err) = share(&fx, "hong/공유/예산", "kim", "lrsw")?;
     assert_eq!(code, 0, "an existing entry may change: {out}{err}");
     drop(daemon);
     fx.edit_config(|c| c.imap.max_acl_entries = 0)?;

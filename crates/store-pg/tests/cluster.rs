@@ -46,6 +46,16 @@ fn device(n: u8) -> DeviceKey {
     DeviceKey::new([n; 32], format!("127.0.0.{n}").parse().expect("address"))
 }
 
+/// 홍길동 signs in on `node` from device `n`.
+async fn hong_on(
+    node: &PgRegistry,
+    n: u8,
+    protocol: Protocol,
+    policy: SessionPolicy,
+) -> Result<certmail_session::ConnectionGuard, SignInError> {
+    node.sign_in("홍길동", device(n), protocol, policy).await
+}
+
 /// Waits (at most `limit`) for `done`, polling every 50 ms.
 async fn eventually(limit: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
@@ -128,25 +138,20 @@ async fn reject_refuses_while_the_holder_lives_and_not_after_it_signed_out() {
     let (a, b) = PgServer::two_nodes().await;
     let hub = ChangeHub::default();
     let (on_a, on_b) = (registry(&a, &hub, true), registry(&b, &hub, true));
-    let held = on_a
-        .sign_in("홍길동", device(1), Protocol::Smtp, SessionPolicy::Reject)
+    let held = hong_on(&on_a, 1, Protocol::Smtp, SessionPolicy::Reject)
         .await
         .expect("first sign-in");
-    let refused = on_b
-        .sign_in("홍길동", device(2), Protocol::Imap, SessionPolicy::Reject)
-        .await;
+    let refused = hong_on(&on_b, 2, Protocol::Imap, SessionPolicy::Reject).await;
     assert_eq!(
         refused.err(),
         Some(SignInError::Rejected { ip: device(1).ip })
     );
     // The same device joins the session on the other node.
-    let joined = on_b
-        .sign_in("홍길동", device(1), Protocol::Imap, SessionPolicy::Reject)
-        .await;
+    let joined = hong_on(&on_b, 1, Protocol::Imap, SessionPolicy::Reject).await;
     assert!(joined.is_ok(), "{joined:?}");
     drop((held, joined));
     let admitted = eventually(Duration::from_secs(2), async || {
-        on_b.sign_in("홍길동", device(2), Protocol::Imap, SessionPolicy::Reject)
+        hong_on(&on_b, 2, Protocol::Imap, SessionPolicy::Reject)
             .await
             .is_ok()
     })
@@ -160,12 +165,10 @@ async fn a_node_that_missed_the_kick_ends_the_session_at_its_next_renewal() {
     let hub = ChangeHub::default();
     // Node A hears nothing: no LISTEN connection.
     let (deaf, on_b) = (registry(&a, &hub, false), registry(&b, &hub, true));
-    let old = deaf
-        .sign_in("홍길동", device(1), Protocol::Imap, SessionPolicy::Replace)
+    let old = hong_on(&deaf, 1, Protocol::Imap, SessionPolicy::Replace)
         .await
         .expect("sign-in on A");
-    let _new = on_b
-        .sign_in("홍길동", device(2), Protocol::Imap, SessionPolicy::Replace)
+    let _new = hong_on(&on_b, 2, Protocol::Imap, SessionPolicy::Replace)
         .await
         .expect("sign-in on B");
     // Within a renewal after the sign-in grace (5 s) plus a renewal period (lease / 3 =
@@ -185,16 +188,13 @@ async fn a_sign_in_before_the_lease_keeper_starts_keeps_its_row() {
     // its clearing of a previous run's rows must not take this session's row with them.
     let on_a = a.session_registry(RegistryConfig::default(), LEASE);
     let on_b = registry(&b, &hub, true);
-    let _held = on_a
-        .sign_in("홍길동", device(1), Protocol::Smtp, SessionPolicy::Reject)
+    let _held = hong_on(&on_a, 1, Protocol::Smtp, SessionPolicy::Reject)
         .await
         .expect("first sign-in");
     let keeper = tokio::spawn(Arc::clone(&on_a).maintain(std::future::pending()));
     // Let the keeper run its start (and a renewal) before node B asks.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let refused = on_b
-        .sign_in("홍길동", device(2), Protocol::Imap, SessionPolicy::Reject)
-        .await;
+    let refused = hong_on(&on_b, 2, Protocol::Imap, SessionPolicy::Reject).await;
     assert_eq!(
         refused.err(),
         Some(SignInError::Rejected { ip: device(1).ip })
@@ -213,10 +213,8 @@ async fn the_connection_cap_counts_the_device_on_every_node() {
     let lease = Duration::from_secs(30);
     let on_a = registry_with(&a, &hub, true, config.clone(), lease);
     let on_b = registry_with(&b, &hub, true, config, lease);
-    let sign_in = async |node: &PgRegistry| {
-        node.sign_in("홍길동", device(1), Protocol::Imap, SessionPolicy::Replace)
-            .await
-    };
+    let sign_in =
+        async |node: &PgRegistry| hong_on(node, 1, Protocol::Imap, SessionPolicy::Replace).await;
     let first = sign_in(&on_a).await.expect("1st connection");
     let _second = sign_in(&on_a).await.expect("2nd connection");
     let _third = sign_in(&on_b)

@@ -29,38 +29,13 @@ pub(super) async fn share(
     if store.account(&owner).await?.is_none() {
         return Ok(Response::fail("not_found", format!("no account {owner}")));
     }
-    let identifier = match normalize_identifier(to) {
+    let identifier = match grantee(ctx, &owner, mailbox, to).await? {
         Ok(id) => id,
-        Err(e) => return Ok(Response::fail("invalid", e.to_string())),
+        Err(refusal) => return Ok(refusal),
     };
-    if identifier == owner {
-        return Ok(Response::fail(
-            "invalid",
-            format!("{owner} owns {mailbox} and always holds every right"),
-        ));
-    }
-    if !identifier.contains(':')
-        && identifier != "anyone"
-        && store.account(&identifier).await?.is_none()
-    {
-        return Ok(Response::fail(
-            "not_found",
-            format!("no account {identifier}; give an account id, org:ORGANISATION or anyone"),
-        ));
-    }
-    let rights = if revoke {
-        Rights::NONE
-    } else {
-        match Rights::parse(rights) {
-            Ok(r) if !r.is_empty() => r,
-            Ok(_) => {
-                return Ok(Response::fail(
-                    "invalid",
-                    "give --rights (letters of lrswipkxtea, e.g. lrs to read) or --revoke",
-                ));
-            }
-            Err(e) => return Ok(Response::fail("invalid", e.to_string())),
-        }
+    let rights = match requested_rights(rights, revoke) {
+        Ok(r) => r,
+        Err(refusal) => return Ok(refusal),
     };
     match store.acl(&owner, mailbox).await {
         Ok(entries) => {
@@ -100,4 +75,49 @@ pub(super) async fn share(
         message,
         json!({ "owner": owner, "mailbox": mailbox, "acl": entries }),
     ))
+}
+
+/// Who the change is for, normalised: an existing account other than the owner,
+/// `org:ORGANISATION` or `anyone`; otherwise the refusal to answer.
+async fn grantee(
+    ctx: &AdminContext,
+    owner: &str,
+    mailbox: &str,
+    to: &str,
+) -> anyhow::Result<Result<String, Response>> {
+    let identifier = match normalize_identifier(to) {
+        Ok(id) => id,
+        Err(e) => return Ok(Err(Response::fail("invalid", e.to_string()))),
+    };
+    if identifier == owner {
+        return Ok(Err(Response::fail(
+            "invalid",
+            format!("{owner} owns {mailbox} and always holds every right"),
+        )));
+    }
+    if !identifier.contains(':')
+        && identifier != "anyone"
+        && ctx.store.account(&identifier).await?.is_none()
+    {
+        return Ok(Err(Response::fail(
+            "not_found",
+            format!("no account {identifier}; give an account id, org:ORGANISATION or anyone"),
+        )));
+    }
+    Ok(Ok(identifier))
+}
+
+/// The rights asked for: none with `--revoke`, else a non-empty set of RFC 4314 letters.
+fn requested_rights(rights: &str, revoke: bool) -> Result<Rights, Response> {
+    if revoke {
+        return Ok(Rights::NONE);
+    }
+    match Rights::parse(rights) {
+        Ok(r) if !r.is_empty() => Ok(r),
+        Ok(_) => Err(Response::fail(
+            "invalid",
+            "give --rights (letters of lrswipkxtea, e.g. lrs to read) or --revoke",
+        )),
+        Err(e) => Err(Response::fail("invalid", e.to_string())),
+    }
 }

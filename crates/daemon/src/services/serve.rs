@@ -119,14 +119,7 @@ pub fn build_daemon(
     tls: TlsState,
     cluster: Option<crate::context::Cluster>,
 ) -> anyhow::Result<Daemon> {
-    let registry: crate::context::Registry = match &cluster {
-        Some(cluster) => Arc::clone(&cluster.registry) as _,
-        None => Arc::new(certmail_session::LocalRegistry::new(
-            certmail_session::RegistryConfig {
-                max_connections_per_session: config.auth.max_connections_per_session,
-            },
-        )),
-    };
+    let registry = session_registry(&config, cluster.as_ref());
     let hub = certmail_session::ChangeHub::new(1024);
     let mut sign_in = crate::services::reload::sign_in_policy(&config, &registry, &store, &hub);
     if let Some(cluster) = &cluster {
@@ -152,7 +145,7 @@ pub fn build_daemon(
         Arc::clone(&registry) as _,
     );
     let web_pki = Arc::clone(&tls.current().pki);
-    let web_ctx = crate::services::web::context(
+    let web = crate::services::web::context(
         &config,
         sign_in.clone(),
         &store,
@@ -161,7 +154,7 @@ pub fn build_daemon(
         web_pki,
         cluster.as_ref(),
     );
-    let web = crate::services::web::build(&config, web_ctx)?;
+    let web = crate::services::web::build(&config, web)?;
     let smtp = crate::services::protocols::smtp_context(
         &config,
         sign_in,
@@ -194,6 +187,21 @@ pub fn build_daemon(
         connections: Default::default(),
         mail_counters,
     })
+}
+
+/// The session registry: the cluster's (PostgreSQL) one, or this process's own.
+fn session_registry(
+    config: &Config,
+    cluster: Option<&crate::context::Cluster>,
+) -> crate::context::Registry {
+    match cluster {
+        Some(cluster) => Arc::clone(&cluster.registry) as _,
+        None => Arc::new(certmail_session::LocalRegistry::new(
+            certmail_session::RegistryConfig {
+                max_connections_per_session: config.auth.max_connections_per_session,
+            },
+        )),
+    }
 }
 
 /// Binds every listener of the configuration and spawns every service: mail listeners,

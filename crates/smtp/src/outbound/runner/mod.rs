@@ -402,31 +402,10 @@ impl QueueRunner {
         if let Some(refusal) = self.local_refusal(&prepared) {
             return self.apply(job, Outcome::Failed(refusal, None)).await;
         }
-        let worn_out = |c: &dyn Connection| -> bool {
-            !c.reusable() || *sent_here >= live.settings.max_messages_per_connection
+        let c = match Self::connection(live, dest, conn, connect_failure, sent_here).await {
+            Ok(c) => c,
+            Err(reply) => return self.apply(job, Outcome::Failed(reply, None)).await,
         };
-        if conn.as_deref().is_some_and(worn_out)
-            && let Some(old) = conn.take()
-        {
-            old.close().await;
-        }
-        if conn.is_none() {
-            if let Some(reply) = connect_failure.clone() {
-                return self.apply(job, Outcome::Failed(reply, None)).await;
-            }
-            match live.transport.connect(dest).await {
-                Ok(c) => {
-                    *conn = Some(c);
-                    *sent_here = 0;
-                }
-                Err(reply) => {
-                    tracing::info!(destination = dest, error = %reply, "cannot connect");
-                    *connect_failure = Some(reply.clone());
-                    return self.apply(job, Outcome::Failed(reply, None)).await;
-                }
-            }
-        }
-        let c = conn.as_mut().expect("a connection was just opened or kept");
         let smtputf8 = meta::needs_smtputf8(&prepared.entry);
         // RFC 6152 §3: 7-bit for a server without 8BITMIME, converted before signing.
         let body = match downgrade::for_peer(&prepared.body, smtputf8 || c.takes_8bit()) {
@@ -467,6 +446,43 @@ impl QueueRunner {
             Err(reply) => Outcome::Failed(reply, Some(remote)),
         };
         self.apply(job, outcome).await
+    }
+
+    /// The connection to send on: the open one while it may take another message, else a
+    /// new one. A destination that already refused a connection in this round is not tried
+    /// again; its reply stands for every job behind it.
+    async fn connection<'c>(
+        live: &Live,
+        dest: &str,
+        conn: &'c mut Option<Box<dyn Connection>>,
+        connect_failure: &mut Option<RemoteReply>,
+        sent_here: &mut usize,
+    ) -> Result<&'c mut Box<dyn Connection>, RemoteReply> {
+        let worn_out = |c: &dyn Connection| -> bool {
+            !c.reusable() || *sent_here >= live.settings.max_messages_per_connection
+        };
+        if conn.as_deref().is_some_and(worn_out)
+            && let Some(old) = conn.take()
+        {
+            old.close().await;
+        }
+        if let Some(c) = conn {
+            return Ok(c);
+        }
+        if let Some(reply) = connect_failure.clone() {
+            return Err(reply);
+        }
+        match live.transport.connect(dest).await {
+            Ok(c) => {
+                *sent_here = 0;
+                Ok(conn.insert(c))
+            }
+            Err(reply) => {
+                tracing::info!(destination = dest, error = %reply, "cannot connect");
+                *connect_failure = Some(reply.clone());
+                Err(reply)
+            }
+        }
     }
 
     /// Loads the entry and body and records the attempt before anything is sent.
