@@ -324,3 +324,44 @@ async fn subscriptions_outlive_delete_and_list_as_nonexistent() {
         ]
     );
 }
+
+/// RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is CONDSTORE-enabling, so as the first enabling
+/// command with a mailbox selected it announces that mailbox's HIGHESTMODSEQ; §3.2.4: from
+/// then on a plain FETCH that implicitly sets \Seen answers with UID and MODSEQ. A client
+/// that never enabled CONDSTORE gets neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_highestmodseq_enables_condstore_and_implicit_seen_carries_uid() {
+    let server = TestServer::start(true).await;
+    let m = message("보고서", "본문");
+    let mut c = inbox_with(&server, &[&m, &m, &m]).await;
+    // Without CONDSTORE: FLAGS only, no UID, no MODSEQ.
+    let plain = ok(c.command("FETCH 1 BODY[]").await).join("\n");
+    assert!(plain.contains("FLAGS (\\Seen"), "{plain}");
+    assert!(
+        !plain.contains("UID ") && !plain.contains("MODSEQ"),
+        "{plain}"
+    );
+    let status = ok(c.command("STATUS INBOX (MESSAGES HIGHESTMODSEQ)").await);
+    assert!(status[0].starts_with("* OK [HIGHESTMODSEQ "), "{status:?}");
+    assert!(
+        status[1].starts_with("* STATUS INBOX (MESSAGES 3 HIGHESTMODSEQ "),
+        "{status:?}"
+    );
+    let again = ok(c.command("STATUS INBOX (HIGHESTMODSEQ)").await);
+    assert!(again.iter().all(|l| !l.starts_with("* OK")), "{again:?}");
+    let seen = ok(c.command("FETCH 2 BODY[]").await).join("\n");
+    assert!(seen.starts_with("* 2 FETCH (UID 2 "), "{seen}");
+    assert!(
+        seen.contains("MODSEQ (") && seen.contains("\\Seen"),
+        "{seen}"
+    );
+
+    // LIST-STATUS (RFC 5819) asking for HIGHESTMODSEQ enables it the same way.
+    let mut other = inbox_with(&server, &[]).await;
+    let listed = ok(other
+        .command("LIST \"\" INBOX RETURN (STATUS (HIGHESTMODSEQ))")
+        .await);
+    assert!(listed[0].starts_with("* OK [HIGHESTMODSEQ "), "{listed:?}");
+    let seen = ok(other.command("FETCH 3 BODY[]").await).join("\n");
+    assert!(seen.starts_with("* 3 FETCH (UID 3 "), "{seen}");
+}

@@ -405,11 +405,21 @@ impl FetchJob {
             }
         };
         // RFC 3501 §6.4.5: when \Seen was set implicitly, FLAGS go with the response.
-        if self.flags_changed.contains(&uid) && !self.items.contains(&MessageDataItemName::Flags) {
+        let seen_now = self.flags_changed.contains(&uid);
+        if seen_now && !self.items.contains(&MessageDataItemName::Flags) {
             data.push(MessageDataItem::Flags(fetch_flags(
                 &message_flags,
                 facts.recent,
             )));
+        }
+        // RFC 7162 §3.2.4 (CONDSTORE): a FETCH that implicitly set \Seen answers with UID
+        // and MODSEQ, a plain FETCH too (MODSEQ is already among the items once enabled).
+        if seen_now
+            && s.enabled.condstore
+            && !self.items.contains(&MessageDataItemName::Uid)
+            && let Some(uid) = NonZeroU32::new(uid)
+        {
+            data.insert(0, MessageDataItem::Uid(uid));
         }
         // RFC 3516 §4.2: a partial BINARY answers with its origin, which imap-codec cannot
         // write; such a line is written by hand.

@@ -17,7 +17,11 @@ use imap_codec::imap_types::{
     response::Data,
 };
 
-use super::{Outcome, status::status_values, store_error};
+use super::{
+    Outcome,
+    status::{asks_highest_modseq, status_values},
+    store_error,
+};
 use crate::proto::ext::{ListRequest, ListSelection, encode::list_line, mailbox_name};
 use crate::proto::mailbox_name as name;
 use crate::{account::SignedIn, out::Out};
@@ -77,6 +81,12 @@ pub async fn list(
             store_error(out, tag, "LIST", &e);
             return Outcome::Done;
         }
+    }
+    // RFC 7162 §3.1 with RFC 5819: RETURN (STATUS (HIGHESTMODSEQ)) enables CONDSTORE.
+    if let Some(items) = &req.returns.status
+        && asks_highest_modseq(items)
+    {
+        s.enable_condstore(out).await;
     }
     let nodes = with_parents(&mailboxes, &subscriptions);
     for (mailbox, node) in &nodes {

@@ -51,6 +51,11 @@ pub async fn status(
             return Outcome::Done;
         }
     };
+    // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) enables CONDSTORE; the first enabling command
+    // with a mailbox selected announces that mailbox's HIGHESTMODSEQ.
+    if asks_highest_modseq(items) {
+        s.enable_condstore(out).await;
+    }
     match status_values(s, &target.owner, &record, items).await {
         Ok(values) => {
             out.data(Data::Status {
@@ -62,6 +67,12 @@ pub async fn status(
         Err(e) => store_error(out, tag, "STATUS", &e),
     }
     Outcome::Done
+}
+
+/// True when `items` ask for HIGHESTMODSEQ, which makes the command CONDSTORE-enabling
+/// (the caller then calls [`SignedIn::enable_condstore`] before answering).
+pub fn asks_highest_modseq(items: &[StatusDataItemName]) -> bool {
+    items.contains(&StatusDataItemName::HighestModSeq)
 }
 
 /// The values of `items` for one mailbox of `owner`.
@@ -108,7 +119,6 @@ pub async fn status_values(
                 StatusDataItem::Deleted(count(&|m| m.has_flag("\\Deleted")))
             }
             StatusDataItemName::HighestModSeq => {
-                s.enabled.condstore = true;
                 StatusDataItem::HighestModSeq(record.highest_modseq)
             }
             // RFC 8438 §3: the total octets of the mailbox's messages (RFC822.SIZE each).
