@@ -1,7 +1,7 @@
 //! Access control lists (`mailbox_acl`) and per-reader `\Seen` (`shared_seen`), keyed by
 //! mailbox id: they follow a mailbox through renames and go with it (ON DELETE CASCADE).
 
-use certmail_store::acl::normalize_identifier;
+use certmail_store::acl::{AclUpdate, RightsChange, apply_change, normalize_identifier};
 use certmail_store::shared::normalize_name;
 use certmail_store::{AclEntry, Rights, SharedMailbox, StoreError};
 
@@ -64,6 +64,70 @@ impl PgStore {
         }
         self.count_write();
         Ok(())
+    }
+
+    /// [`certmail_store::MailboxStore::change_acl`]: in one transaction that holds the
+    /// mailbox's row lock, so two changes at once (on any nodes) cannot both pass the cap
+    /// or lose each other's `+rights`.
+    pub(crate) async fn change_acl(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        identifier: &str,
+        change: RightsChange,
+        rights: Rights,
+        max_entries: usize,
+    ) -> Result<AclUpdate, StoreError> {
+        let identifier = normalize_identifier(identifier)?;
+        let name = normalize_name(mailbox)?;
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        let id: i64 = tx
+            .query_opt(
+                "SELECT id FROM mailboxes WHERE account = $1 AND name = $2 FOR UPDATE",
+                &[&owner.to_lowercase(), &name],
+            )
+            .await
+            .map_err(db)?
+            .map(|r| r.get(0))
+            .ok_or(StoreError::MailboxNotFound(name))?;
+        let rows = tx
+            .query(
+                "SELECT identifier, rights FROM mailbox_acl WHERE mailbox_id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(db)?;
+        let entries = rows
+            .iter()
+            .map(|row| {
+                Ok(AclEntry {
+                    identifier: row.get(0),
+                    rights: rights_of(row.get(1))?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let update = apply_change(&entries, &identifier, change, rights, max_entries);
+        match update {
+            AclUpdate::Full { .. } => return Ok(update),
+            AclUpdate::Set(new) if new.is_empty() => tx
+                .execute(
+                    "DELETE FROM mailbox_acl WHERE mailbox_id = $1 AND identifier = $2",
+                    &[&id, &identifier],
+                )
+                .await
+                .map_err(db)?,
+            AclUpdate::Set(new) => tx
+                .execute(
+                    "INSERT INTO mailbox_acl (mailbox_id, identifier, rights) VALUES ($1, $2, $3)
+                     ON CONFLICT (mailbox_id, identifier) DO UPDATE SET rights = EXCLUDED.rights",
+                    &[&id, &identifier, &new.to_string()],
+                )
+                .await
+                .map_err(db)?,
+        };
+        self.commit(tx).await?;
+        Ok(update)
     }
 
     pub(crate) async fn acl(

@@ -12,6 +12,7 @@ use certmail_store::{
     StoreResult, StoreStats,
 };
 
+use certmail_store::acl::{AclUpdate, RightsChange};
 use certmail_store::shared::Transfer;
 use certmail_store::{AccountStore, AuditStore, MailboxStore, QueueStore, ScriptStore, StoreOps};
 
@@ -65,6 +66,7 @@ delegate! {
         fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> ();
         fn subscriptions(&self, account: &str) -> Vec<String>;
         fn set_acl(&self, owner: &str, mailbox: &str, identifier: &str, rights: Rights) -> ();
+        fn change_acl(&self, owner: &str, mailbox: &str, identifier: &str, change: RightsChange, rights: Rights, max_entries: usize) -> AclUpdate;
         fn acl(&self, owner: &str, mailbox: &str) -> Vec<AclEntry>;
         fn shared_with(&self, identifiers: &[String]) -> Vec<SharedMailbox>;
         fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Vec<u32>;

@@ -37,25 +37,64 @@ pub fn is_other_users_name(name: &str) -> bool {
 /// and the bound keeps every rights check (which reads the whole list) cheap.
 pub const DEFAULT_MAX_ACL_ENTRIES: usize = 100;
 
-/// Why giving `identifier` `rights` on `mailbox` (whose ACL is `entries`) is refused at
-/// the cap of `max` entries: a new identifier with rights on a list already holding `max`
-/// (changing or removing an existing entry is always allowed). `None` when allowed.
-pub fn cap_refusal(
+/// How a change sets an identifier's rights (RFC 4314 §3.1's SETACL `rights`, `+rights`,
+/// `-rights`; the admin CLI replaces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RightsChange {
+    /// Replace the identifier's rights with these.
+    Replace,
+    /// Add these to what the identifier holds.
+    Add,
+    /// Take these from what the identifier holds.
+    Remove,
+}
+
+/// What [`crate::MailboxStore::change_acl`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclUpdate {
+    /// The identifier now holds these rights (none: its entry is gone).
+    Set(Rights),
+    /// Refused: the identifier is new and the list already holds `entries`, at least the
+    /// cap ([`cap_refusal`] words it). Nothing was written.
+    Full {
+        /// How many entries the list holds.
+        entries: usize,
+    },
+}
+
+/// The rule both backends apply under their lock: the identifier's new rights from its
+/// current ones and `change`, or [`AclUpdate::Full`] when a new identifier would take the
+/// list past `max` entries (changing or removing an existing entry is always allowed).
+pub fn apply_change(
     entries: &[AclEntry],
     identifier: &str,
+    change: RightsChange,
     rights: Rights,
     max: usize,
-    mailbox: &str,
-) -> Option<String> {
-    let new = !entries.iter().any(|e| e.identifier == identifier);
-    (new && !rights.is_empty() && entries.len() >= max).then(|| {
-        format!(
-            "{mailbox} is already shared with {} people or groups, the most this server \
-             allows ([imap] max_acl_entries = {max}); take someone off its list first, or \
-             share it with a whole organisation (org:ORGANISATION) instead",
-            entries.len()
-        )
-    })
+) -> AclUpdate {
+    let current = entries.iter().find(|e| e.identifier == identifier);
+    let held = current.map_or(Rights::NONE, |e| e.rights);
+    let new = match change {
+        RightsChange::Replace => rights,
+        RightsChange::Add => held.union(rights),
+        RightsChange::Remove => held.without(rights),
+    };
+    if current.is_none() && !new.is_empty() && entries.len() >= max {
+        AclUpdate::Full {
+            entries: entries.len(),
+        }
+    } else {
+        AclUpdate::Set(new)
+    }
+}
+
+/// The sentence for [`AclUpdate::Full`] on `mailbox` at the cap of `max` entries.
+pub fn cap_refusal(entries: usize, max: usize, mailbox: &str) -> String {
+    format!(
+        "{mailbox} is already shared with {entries} people or groups, the most this server \
+         allows ([imap] max_acl_entries = {max}); take someone off its list first, or \
+         share it with a whole organisation (org:ORGANISATION) instead"
+    )
 }
 
 /// The longest identifier accepted, in bytes (account ids and organisation names are far
@@ -212,14 +251,37 @@ mod tests {
         };
         let full = [entry("kim"), entry("lee")];
         let lr = Rights::parse("lr").unwrap();
-        let refusal = cap_refusal(&full, "park", lr, 2, "공유/예산").expect("refused");
+        let w = Rights::parse("w").unwrap();
+        let replace = RightsChange::Replace;
+        assert_eq!(
+            apply_change(&full, "park", replace, lr, 2),
+            AclUpdate::Full { entries: 2 }
+        );
+        let refusal = cap_refusal(2, 2, "공유/예산");
         assert!(
             refusal.contains("max_acl_entries = 2") && refusal.contains("공유/예산"),
             "{refusal}"
         );
-        assert_eq!(cap_refusal(&full, "kim", Rights::ALL, 2, "x"), None);
-        assert_eq!(cap_refusal(&full, "park", Rights::NONE, 2, "x"), None);
-        assert_eq!(cap_refusal(&full, "park", lr, 3, "x"), None);
+        // An existing entry changes; a newcomer with no rights, or under a larger cap, passes.
+        let all = Rights::ALL;
+        assert_eq!(
+            apply_change(&full, "kim", replace, all, 2),
+            AclUpdate::Set(all)
+        );
+        let none = Rights::NONE;
+        assert_eq!(
+            apply_change(&full, "park", replace, none, 2),
+            AclUpdate::Set(none)
+        );
+        assert_eq!(
+            apply_change(&full, "park", replace, lr, 3),
+            AclUpdate::Set(lr)
+        );
+        // +rights and -rights start from what the identifier holds.
+        let added = apply_change(&full, "kim", RightsChange::Add, w, 2);
+        assert_eq!(added, AclUpdate::Set(Rights::parse("lrw").unwrap()));
+        let removed = apply_change(&full, "kim", RightsChange::Remove, lr, 2);
+        assert_eq!(removed, AclUpdate::Set(none));
     }
 
     #[test]

@@ -20,7 +20,7 @@
 
 use std::ops::RangeInclusive;
 
-use crate::acl::{AclEntry, Rights, SharedMailbox};
+use crate::acl::{AclEntry, AclUpdate, Rights, RightsChange, SharedMailbox};
 use crate::devices::DeviceSeen;
 use crate::error::StoreError;
 use crate::model::{
@@ -146,6 +146,19 @@ pub trait MailboxStore: Send + Sync + 'static {
         identifier: &str,
         rights: Rights,
     ) -> Result<(), StoreError>;
+    /// Changes `identifier`'s entry as one step against concurrent changes (on every node):
+    /// reads the list, applies [`crate::acl::apply_change`] (the new rights, or
+    /// [`AclUpdate::Full`] when a new identifier would pass `max_entries`) and writes.
+    /// Errors as [`Self::set_acl`].
+    async fn change_acl(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        identifier: &str,
+        change: RightsChange,
+        rights: Rights,
+        max_entries: usize,
+    ) -> Result<AclUpdate, StoreError>;
     /// The owner's mailbox's entries, ordered by identifier (the owner's own implicit
     /// rights are not listed). `MailboxNotFound` if there is no such mailbox.
     async fn acl(&self, owner: &str, mailbox: &str) -> Result<Vec<AclEntry>, StoreError>;

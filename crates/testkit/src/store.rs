@@ -17,6 +17,7 @@ use std::ops::RangeInclusive;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+use certmail_store::acl::{AclUpdate, RightsChange};
 use certmail_store::{
     Account, AccountStore, AclEntry, Alias, AuditEvent, AuditStore, BackupManifest, BlobId,
     CertBinding, CopyUid, Delivery, DeliveryReceipt, Device, DeviceSeen, FlagChange, Mailbox,
@@ -141,6 +142,7 @@ forward! {
         fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> Result<(), StoreError>;
         fn subscriptions(&self, account: &str) -> Result<Vec<String>, StoreError>;
         fn set_acl(&self, owner: &str, mailbox: &str, identifier: &str, rights: Rights) -> Result<(), StoreError>;
+        fn change_acl(&self, owner: &str, mailbox: &str, identifier: &str, change: RightsChange, rights: Rights, max_entries: usize) -> Result<AclUpdate, StoreError>;
         fn acl(&self, owner: &str, mailbox: &str) -> Result<Vec<AclEntry>, StoreError>;
         fn shared_with(&self, identifiers: &[String]) -> Result<Vec<SharedMailbox>, StoreError>;
         fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Result<Vec<u32>, StoreError>;

@@ -3,7 +3,7 @@
 //! audited like every change (`service::execute`); the people it concerns see the change
 //! at their next command, since IMAP reads the ACL each time.
 
-use certmail_store::acl::{cap_refusal, normalize_identifier};
+use certmail_store::acl::{AclUpdate, RightsChange, cap_refusal, normalize_identifier};
 use certmail_store::{Rights, StoreError};
 use serde_json::json;
 
@@ -37,19 +37,21 @@ pub(super) async fn share(
         Ok(r) => r,
         Err(refusal) => return Ok(refusal),
     };
-    match store.acl(&owner, mailbox).await {
-        Ok(entries) => {
-            let (cap, name) = (ctx.max_acl_entries, format!("{owner}/{mailbox}"));
-            if let Some(why) = cap_refusal(&entries, &identifier, rights, cap, &name) {
-                return Ok(Response::fail("limit", why));
-            }
+    let cap = ctx.max_acl_entries;
+    let change = store.change_acl(
+        &owner,
+        mailbox,
+        &identifier,
+        RightsChange::Replace,
+        rights,
+        cap,
+    );
+    match change.await {
+        Ok(AclUpdate::Set(_)) => {}
+        Ok(AclUpdate::Full { entries }) => {
+            let name = format!("{owner}/{mailbox}");
+            return Ok(Response::fail("limit", cap_refusal(entries, cap, &name)));
         }
-        // The change below answers a missing mailbox.
-        Err(StoreError::MailboxNotFound(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
-    match store.set_acl(&owner, mailbox, &identifier, rights).await {
-        Ok(()) => {}
         Err(StoreError::MailboxNotFound(_)) => {
             return Ok(Response::fail(
                 "not_found",

@@ -4,12 +4,11 @@
 //! A mailbox's list holds at most `[imap] max_acl_entries` entries: SETACL naming one more
 //! is `NO [LIMIT]`.
 
-use certmail_store::acl::{ALL_RIGHTS, cap_refusal, normalize_identifier};
+use certmail_store::acl::{ALL_RIGHTS, AclUpdate, RightsChange, cap_refusal, normalize_identifier};
 use certmail_store::{Rights, StoreError};
 use imap_codec::imap_types::core::Tag;
 
 use super::{Outcome, store_error};
-use crate::proto::ext::acl::RightsChange;
 use crate::proto::ext::{AclRequest, encode, mailbox_name};
 use crate::proto::mailbox_name as name;
 use crate::shared::{Target, audit, resolve};
@@ -179,24 +178,24 @@ async fn set_acl(
         ))));
     }
     let store = s.account.ctx.store.as_ref();
-    let entries = store.acl(&target.owner, &target.name).await?;
-    let current = entries
-        .iter()
-        .find(|e| e.identifier == identifier)
-        .map_or(Rights::NONE, |e| e.rights);
-    let new = match change {
-        RightsChange::Replace => rights,
-        RightsChange::Add => current.union(rights),
-        RightsChange::Remove => current.without(rights),
-    };
     let cap = s.account.ctx.settings.max_acl_entries;
-    // IMAP status text is ASCII (RFC 3501 §9 TEXT-CHAR): the mailbox is not named.
-    if let Some(why) = cap_refusal(&entries, &identifier, new, cap, "This mailbox") {
-        return Err(Refused::Limit(why));
-    }
-    store
-        .set_acl(&target.owner, &target.name, &identifier, new)
-        .await?;
+    let new = match store
+        .change_acl(
+            &target.owner,
+            &target.name,
+            &identifier,
+            change,
+            rights,
+            cap,
+        )
+        .await?
+    {
+        AclUpdate::Set(new) => new,
+        // IMAP status text is ASCII (RFC 3501 §9 TEXT-CHAR): the mailbox is not named.
+        AclUpdate::Full { entries } => {
+            return Err(Refused::Limit(cap_refusal(entries, cap, "This mailbox")));
+        }
+    };
     let fields = [("identifier", identifier), ("rights", new.to_string())];
     audit(s, "acl_changed", target, &fields).await;
     Ok(())

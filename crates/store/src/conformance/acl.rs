@@ -162,3 +162,67 @@ pub async fn seen_is_kept_per_reader(t: &dyn Fixture) {
         Err(StoreError::MailboxNotFound(_))
     ));
 }
+
+/// Changes at once (on any node) keep the cap and lose no `+rights`: twelve newcomers
+/// against a cap of three leave three entries, and `+l`, `+r`, `+s`, `+w` sent together
+/// to one entry all stay.
+pub async fn acl_changes_at_once_keep_the_cap_and_every_added_right(t: &dyn Fixture) {
+    use crate::acl::{AclUpdate, RightsChange};
+    let s = t.store();
+    two_accounts(s).await;
+    let ids: Vec<String> = (1..=12).map(|n| format!("org:부서{n}")).collect();
+    let changes = ids.iter().map(|id| {
+        s.change_acl(
+            "hong",
+            "공유/예산",
+            id,
+            RightsChange::Replace,
+            rights("lr"),
+            3,
+        )
+    });
+    let results = futures::future::join_all(changes).await;
+    let set = results
+        .iter()
+        .filter(|r| matches!(r, Ok(AclUpdate::Set(_))))
+        .count();
+    assert_eq!(set, 3, "{results:?}");
+    assert!(
+        results.iter().all(|r| matches!(
+            r,
+            Ok(AclUpdate::Set(_)) | Ok(AclUpdate::Full { entries: 3 })
+        )),
+        "{results:?}"
+    );
+    assert_eq!(s.acl("hong", "공유/예산").await.unwrap().len(), 3);
+
+    let kept = s.acl("hong", "공유/예산").await.unwrap()[0]
+        .identifier
+        .clone();
+    s.set_acl("hong", "공유/예산", &kept, Rights::NONE)
+        .await
+        .unwrap();
+    let adds = ["l", "r", "s", "w"]
+        .map(|r| s.change_acl("hong", "공유/예산", "kim", RightsChange::Add, rights(r), 3));
+    for result in futures::future::join_all(adds).await {
+        assert!(matches!(result, Ok(AclUpdate::Set(_))), "{result:?}");
+    }
+    let acl = s.acl("hong", "공유/예산").await.unwrap();
+    let kim = acl
+        .iter()
+        .find(|e| e.identifier == "kim")
+        .expect("kim's entry");
+    assert_eq!(kim.rights, rights("lrsw"), "{acl:?}");
+    let missing = s.change_acl(
+        "hong",
+        "없는 편지함",
+        "kim",
+        RightsChange::Add,
+        rights("l"),
+        3,
+    );
+    assert!(
+        matches!(missing.await, Err(StoreError::MailboxNotFound(_))),
+        "a missing mailbox"
+    );
+}

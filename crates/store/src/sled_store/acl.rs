@@ -9,7 +9,9 @@
 //! of the mailboxes it removed. Mailbox ids are never reused, so an entry is never read
 //! for another mailbox.
 
-use crate::acl::{AclEntry, Rights, SharedMailbox, normalize_identifier};
+use crate::acl::{
+    AclEntry, AclUpdate, Rights, RightsChange, SharedMailbox, apply_change, normalize_identifier,
+};
 use crate::error::{Result, StoreError};
 use crate::rules::normalize_name;
 
@@ -46,7 +48,39 @@ impl Inner {
     ) -> Result<()> {
         let identifier = normalize_identifier(identifier)?;
         let _hierarchy = self.lock_hierarchy();
-        let key = entry_key(self.mailbox_id(owner, mailbox)?, &identifier);
+        self.write_acl_entry(owner, mailbox, &identifier, rights)
+    }
+
+    /// [`crate::MailboxStore::change_acl`]: read, decide and write under the hierarchy
+    /// lock, so two changes at once cannot both pass the cap.
+    pub(crate) fn change_acl(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        identifier: &str,
+        change: RightsChange,
+        rights: Rights,
+        max_entries: usize,
+    ) -> Result<AclUpdate> {
+        let identifier = normalize_identifier(identifier)?;
+        let _hierarchy = self.lock_hierarchy();
+        let entries = self.acl(owner, mailbox)?;
+        let update = apply_change(&entries, &identifier, change, rights, max_entries);
+        if let AclUpdate::Set(new) = update {
+            self.write_acl_entry(owner, mailbox, &identifier, new)?;
+        }
+        Ok(update)
+    }
+
+    /// Writes (or, for no rights, removes) one entry; the caller holds the hierarchy lock.
+    fn write_acl_entry(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        identifier: &str,
+        rights: Rights,
+    ) -> Result<()> {
+        let key = entry_key(self.mailbox_id(owner, mailbox)?, identifier);
         if rights.is_empty() {
             self.t.acl.remove(key)?;
         } else {

@@ -4,7 +4,7 @@
 use std::ops::RangeInclusive;
 
 use super::SledStore;
-use crate::acl::{AclEntry, Rights, SharedMailbox};
+use crate::acl::{AclEntry, AclUpdate, Rights, RightsChange, SharedMailbox};
 use crate::devices::DeviceSeen;
 use crate::error::StoreError;
 use crate::model::{
@@ -140,6 +140,23 @@ impl MailboxStore for SledStore {
         let identifier = identifier.to_owned();
         self.write(move |i| i.set_acl(&owner, &mailbox, &identifier, rights))
             .await
+    }
+
+    async fn change_acl(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        identifier: &str,
+        change: RightsChange,
+        rights: Rights,
+        max_entries: usize,
+    ) -> R<AclUpdate> {
+        let (owner, mailbox) = (owner.to_lowercase(), mailbox.to_owned());
+        let identifier = identifier.to_owned();
+        self.write(move |i| {
+            i.change_acl(&owner, &mailbox, &identifier, change, rights, max_entries)
+        })
+        .await
     }
 
     async fn acl(&self, owner: &str, mailbox: &str) -> R<Vec<AclEntry>> {

@@ -12,16 +12,8 @@
 
 use super::{AclRequest, Cursor, SyntaxError};
 
-/// How SETACL changes the identifier's rights (RFC 4314 §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RightsChange {
-    /// `rights`: replace them.
-    Replace,
-    /// `+rights`: add these.
-    Add,
-    /// `-rights`: take these away.
-    Remove,
-}
+/// How SETACL changes the identifier's rights (RFC 4314 §3.1): the store applies it.
+pub use certmail_store::acl::RightsChange;
 
 fn text(bytes: Vec<u8>) -> Result<String, SyntaxError> {
     String::from_utf8(bytes).map_err(|_| SyntaxError("an identifier or rights must be UTF-8"))
