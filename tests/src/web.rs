@@ -121,6 +121,40 @@ impl Client {
 
     /// `METHOD path` with an optional JSON body; (status, JSON body or `null`).
     pub fn call(&self, method: &str, route: &str, body: Option<Value>) -> (u16, Value) {
+        let mut cmd = self.curl(method);
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json"])
+                .args(["--data-binary", &b.to_string()]);
+        }
+        let (status, body) = self.run(cmd, route);
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// `GET path` as a browser asks for a page (Korean first); (status, HTML).
+    pub fn page(&self, route: &str) -> (u16, String) {
+        let mut cmd = self.curl("GET");
+        cmd.args(["-H", "Accept-Language: ko-KR,ko;q=0.9"]);
+        self.run(cmd, route)
+    }
+
+    /// `POST path` as a page's form posts it (urlencoded `fields`, Korean first); (status,
+    /// HTML). A 303 is not followed: its status comes back.
+    pub fn post_form(&self, route: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(name, value)| format!("{}={}", url_encoded(name), url_encoded(value)))
+            .collect();
+        let file = tempfile::NamedTempFile::new().expect("a temp file for the form");
+        std::fs::write(file.path(), body.join("&")).expect("the form written");
+        let mut cmd = self.curl("POST");
+        cmd.args(["-H", "Accept-Language: ko-KR,ko;q=0.9"])
+            .args(["-H", "Content-Type: application/x-www-form-urlencoded"])
+            .args(["--data-binary", &format!("@{}", path(file.path()))]);
+        self.run(cmd, route)
+    }
+
+    /// curl with the CA, the certificate, the `Origin` and the cookie jar.
+    fn curl(&self, method: &str) -> Command {
         let mut cmd = Command::new("curl");
         cmd.args(["-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}"])
             .args(["-X", method, "--cacert", path(&self.ca)])
@@ -131,10 +165,11 @@ impl Client {
         if let Some(jar) = &self.jar {
             cmd.args(["-b", path(jar), "-c", path(jar)]);
         }
-        if let Some(b) = body {
-            cmd.args(["-H", "Content-Type: application/json"])
-                .args(["--data-binary", &b.to_string()]);
-        }
+        cmd
+    }
+
+    /// Runs `cmd` against `route`; (status, body).
+    fn run(&self, mut cmd: Command, route: &str) -> (u16, String) {
         cmd.arg(format!("{}{route}", self.url));
         let out = cmd.output().expect("curl runs");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -145,8 +180,27 @@ impl Client {
                 String::from_utf8_lossy(&out.stderr)
             )
         });
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        (status, body.to_string())
     }
+}
+
+/// `s` as `application/x-www-form-urlencoded` writes it (UTF-8, percent-encoded).
+fn url_encoded(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The form token (`csrf`) of the first form on an HTML page.
+pub fn form_token(html: &str) -> Option<&str> {
+    let start = html.find(r#"name="csrf" value=""#)? + r#"name="csrf" value=""#.len();
+    let len = html[start..].find('"')?;
+    Some(&html[start..start + len])
 }
 
 /// The `code` of a JSON refusal (empty when there is none).
