@@ -140,16 +140,15 @@ impl Client {
     /// `POST path` as a page's form posts it (urlencoded `fields`, Korean first); (status,
     /// HTML). A 303 is not followed: its status comes back.
     pub fn post_form(&self, route: &str, fields: &[(&str, &str)]) -> (u16, String) {
-        let body: Vec<String> = fields
-            .iter()
-            .map(|(name, value)| format!("{}={}", url_encoded(name), url_encoded(value)))
-            .collect();
-        let file = tempfile::NamedTempFile::new().expect("a temp file for the form");
-        std::fs::write(file.path(), body.join("&")).expect("the form written");
+        // Each value from a file, which curl encodes: a long message does not fit in argv.
+        let dir = tempfile::tempdir().expect("a temp dir for the form");
         let mut cmd = self.curl("POST");
-        cmd.args(["-H", "Accept-Language: ko-KR,ko;q=0.9"])
-            .args(["-H", "Content-Type: application/x-www-form-urlencoded"])
-            .args(["--data-binary", &format!("@{}", path(file.path()))]);
+        cmd.args(["-H", "Accept-Language: ko-KR,ko;q=0.9"]);
+        for (i, (name, value)) in fields.iter().enumerate() {
+            let file = dir.path().join(i.to_string());
+            std::fs::write(&file, value).expect("the field written");
+            cmd.args(["--data-urlencode", &format!("{name}@{}", path(&file))]);
+        }
         self.run(cmd, route)
     }
 
@@ -182,18 +181,6 @@ impl Client {
         });
         (status, body.to_string())
     }
-}
-
-/// `s` as `application/x-www-form-urlencoded` writes it (UTF-8, percent-encoded).
-fn url_encoded(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The form token (`csrf`) of the first form on an HTML page.

@@ -155,7 +155,7 @@ fn shown(r: &Reply, lang: Lang) -> Markup {
             dt { (lang.pick("기간", "Dates")) } dd { (r.from) " ~ " (r.until) }
             dt { (lang.pick("제목", "Subject")) }
             dd { (r.subject.as_deref().unwrap_or(lang.pick("(원래 제목 앞에 \"Auto:\")", "(\"Auto:\" before the original subject)"))) }
-            dt { (lang.pick("메시지", "Message")) } dd { pre { (r.message) } }
+            dt { (lang.pick("메시지", "Message")) } dd class="message" { (r.message) }
         }
     }
 }
