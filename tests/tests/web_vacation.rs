@@ -9,7 +9,7 @@ use certmail_store::ScriptQuota;
 use certmail_store::prelude::*;
 use certmail_tests::delivered::{day, inbox_subjects, messages};
 use certmail_tests::outside::swaks_from;
-use certmail_tests::web::{ADMIN_PASSWORD, Client, Web, form_token};
+use certmail_tests::web::{ADMIN_PASSWORD, Client, Web, code, form_token};
 use serde_json::json;
 
 const QUOTA: ScriptQuota = ScriptQuota {
@@ -123,6 +123,15 @@ async fn a_person_turns_the_reply_on_and_off_on_the_web() -> anyhow::Result<()> 
     assert!(shown.contains(&format!("{from} ~ {until}")), "{shown}");
     assert!(shown.contains("부재중: 김철수") && shown.contains("이영희(lee@test.go.kr)"));
 
+    let (s, api) = kim.call("GET", "/api/vacation", None);
+    assert_eq!(s, 200, "{api}");
+    assert_eq!(
+        api["vacation"]["from"],
+        from.as_str(),
+        "the API sees the same: {api}"
+    );
+    assert_eq!(api["vacation"]["subject"], "부재중: 김철수", "{api}");
+
     swaks_from(smtp, "park@test.go.kr", "kim@test.go.kr", "주간 보고서")?;
     swaks_from(smtp, "park@test.go.kr", "kim@test.go.kr", "회의 일정")?;
 
@@ -132,6 +141,12 @@ async fn a_person_turns_the_reply_on_and_off_on_the_web() -> anyhow::Result<()> 
     assert!(r.contains("부재중 자동응답을 껐습니다."), "{r}");
     assert!(r.contains("부재중 자동응답이 꺼져 있습니다."), "{r}");
     swaks_from(smtp, "lee@test.go.kr", "kim@test.go.kr", "휴가 후")?;
+    let (s, api) = kim.call("GET", "/api/vacation", None);
+    assert_eq!(
+        (s, &api["vacation"]),
+        (200, &serde_json::Value::Null),
+        "{api}"
+    );
     let (s, r) = kim.post_form("/vacation/off", &[("csrf", &token)]);
     assert_eq!(s, 409, "nothing left to turn off: {r}");
     assert!(r.contains("켜져 있는 부재중 자동응답이 없습니다."), "{r}");
@@ -208,6 +223,20 @@ async fn a_filter_with_its_own_vacation_is_not_dropped() -> anyhow::Result<()> {
     assert!(
         r.contains("필터 스크립트 &quot;연수&quot;가 자체 부재중 응답(vacation)을 보냅니다."),
         "{r}"
+    );
+    // The JSON API follows the same rules, with the CLI's codes.
+    let body = json!({"from": day(0), "until": day(3), "message": MESSAGE});
+    let (s, r) = kim.call("PUT", "/api/vacation", Some(body));
+    assert_eq!((s, code(&r)), (409, "conflict"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap_or("").contains("\"연수\""),
+        "{r}"
+    );
+    let (s, r) = kim.call("DELETE", "/api/vacation", None);
+    assert_eq!(
+        (s, code(&r)),
+        (409, "not_found"),
+        "nothing to turn off: {r}"
     );
     drop(daemon);
     let store = web.fx.open_store().await?;
