@@ -7,6 +7,7 @@
 
 pub mod cert_kinds;
 pub mod cluster;
+pub mod delivered;
 pub mod imap_session;
 pub mod lines;
 pub mod matrix_setup;

@@ -42,6 +42,17 @@ pub fn swaks_to_hong(smtp: std::net::SocketAddr, subject: &str) -> anyhow::Resul
 /// Delivers a message from minister@other.example to `to` over port 25 (`smtp`, no client
 /// certificate) with swaks, with `subject` and a Korean body.
 pub fn swaks_to(smtp: std::net::SocketAddr, to: &str, subject: &str) -> anyhow::Result<()> {
+    swaks_from(smtp, "minister@other.example", to, subject)
+}
+
+/// Delivers a message from `from` to `to` over port 25 (`smtp`, no client certificate)
+/// with swaks, with `subject` and a Korean body.
+pub fn swaks_from(
+    smtp: std::net::SocketAddr,
+    from: &str,
+    to: &str,
+    subject: &str,
+) -> anyhow::Result<()> {
     let port = smtp.port().to_string();
     run_ok(Command::new("swaks").args([
         "--server",
@@ -49,7 +60,7 @@ pub fn swaks_to(smtp: std::net::SocketAddr, to: &str, subject: &str) -> anyhow::
         "--port",
         &port,
         "--from",
-        "minister@other.example",
+        from,
         "--to",
         to,
         "--h-Subject",

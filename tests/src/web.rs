@@ -121,6 +121,39 @@ impl Client {
 
     /// `METHOD path` with an optional JSON body; (status, JSON body or `null`).
     pub fn call(&self, method: &str, route: &str, body: Option<Value>) -> (u16, Value) {
+        let mut cmd = self.curl(method);
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json"])
+                .args(["--data-binary", &b.to_string()]);
+        }
+        let (status, body) = self.run(cmd, route);
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// `GET path` as a browser asks for a page (Korean first); (status, HTML).
+    pub fn page(&self, route: &str) -> (u16, String) {
+        let mut cmd = self.curl("GET");
+        cmd.args(["-H", "Accept-Language: ko-KR,ko;q=0.9"]);
+        self.run(cmd, route)
+    }
+
+    /// `POST path` as a page's form posts it (urlencoded `fields`, Korean first); (status,
+    /// HTML). A 303 is not followed: its status comes back.
+    pub fn post_form(&self, route: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        // Each value from a file, which curl encodes: a long message does not fit in argv.
+        let dir = tempfile::tempdir().expect("a temp dir for the form");
+        let mut cmd = self.curl("POST");
+        cmd.args(["-H", "Accept-Language: ko-KR,ko;q=0.9"]);
+        for (i, (name, value)) in fields.iter().enumerate() {
+            let file = dir.path().join(i.to_string());
+            std::fs::write(&file, value).expect("the field written");
+            cmd.args(["--data-urlencode", &format!("{name}@{}", path(&file))]);
+        }
+        self.run(cmd, route)
+    }
+
+    /// curl with the CA, the certificate, the `Origin` and the cookie jar.
+    fn curl(&self, method: &str) -> Command {
         let mut cmd = Command::new("curl");
         cmd.args(["-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}"])
             .args(["-X", method, "--cacert", path(&self.ca)])
@@ -131,10 +164,11 @@ impl Client {
         if let Some(jar) = &self.jar {
             cmd.args(["-b", path(jar), "-c", path(jar)]);
         }
-        if let Some(b) = body {
-            cmd.args(["-H", "Content-Type: application/json"])
-                .args(["--data-binary", &b.to_string()]);
-        }
+        cmd
+    }
+
+    /// Runs `cmd` against `route`; (status, body).
+    fn run(&self, mut cmd: Command, route: &str) -> (u16, String) {
         cmd.arg(format!("{}{route}", self.url));
         let out = cmd.output().expect("curl runs");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -145,8 +179,15 @@ impl Client {
                 String::from_utf8_lossy(&out.stderr)
             )
         });
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        (status, body.to_string())
     }
+}
+
+/// The form token (`csrf`) of the first form on an HTML page.
+pub fn form_token(html: &str) -> Option<&str> {
+    let start = html.find(r#"name="csrf" value=""#)? + r#"name="csrf" value=""#.len();
+    let len = html[start..].find('"')?;
+    Some(&html[start..start + len])
 }
 
 /// The `code` of a JSON refusal (empty when there is none).

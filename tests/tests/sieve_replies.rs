@@ -7,8 +7,9 @@
 
 use std::process::Command;
 
+use certmail_store::ScriptQuota;
 use certmail_store::prelude::*;
-use certmail_store::{ScriptQuota, Store};
+use certmail_tests::delivered::{day, inbox_subjects, messages, subject};
 use certmail_tests::fixtures;
 
 const QUOTA: ScriptQuota = ScriptQuota {
@@ -85,31 +86,6 @@ fn three_people() -> anyhow::Result<fixtures::Installation> {
     fx.add_account("park", "박영수", "another-Password-2")?;
     fx.add_account("lee", "이영희", "another-Password-3")?;
     Ok(fx)
-}
-
-/// The parsed messages of a mailbox.
-async fn messages(store: &dyn Store, account: &str) -> anyhow::Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for m in store.messages(account, "INBOX", 1..=u32::MAX).await? {
-        out.push(store.message_body(account, &m.blob).await?);
-    }
-    Ok(out)
-}
-
-/// The subjects of a mailbox's messages, in order.
-async fn inbox_subjects(store: &dyn Store, account: &str) -> anyhow::Result<Vec<String>> {
-    Ok(messages(store, account)
-        .await?
-        .iter()
-        .map(|m| subject(m))
-        .collect())
-}
-
-fn subject(raw: &[u8]) -> String {
-    mail_parser::MessageParser::default()
-        .parse(raw)
-        .and_then(|m| m.subject().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn header(raw: &[u8], name: &str) -> Option<String> {
@@ -295,16 +271,6 @@ async fn ereject_refuses_in_smtp_and_reject_reports_to_the_sender() -> anyhow::R
 const KIM_FILTER: &str = r#"require "fileinto";
 if header :contains "subject" "보고서" { fileinto "보고서"; }
 "#;
-
-/// `YYYY-MM-DD` of today plus `days`, UTC.
-fn day(days: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs() as i64;
-    let d = mail_parser::DateTime::from_timestamp(now + days * 86_400);
-    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_sets_and_removes_a_vacation_keeping_the_persons_filter() -> anyhow::Result<()> {

@@ -1,14 +1,15 @@
 //! The self-service web in a real browser (issue 16): Debian's headless Chromium driven
 //! over WebDriver, each profile presenting its own client certificate from its own NSS
 //! database. 강감찬 signs up, 김철수 approves as the org admin of 행정안전부 (a second
-//! profile), 강감찬 changes the password and enrols TOTP with a code computed from the
-//! secret on the page. Every page is saved as a PNG under `target/web-screenshots/`.
+//! profile), 강감찬 changes the password, enrols TOTP with a code computed from the
+//! secret on the page and turns on an out-of-office reply. Every page is saved as a PNG under `target/web-screenshots/`.
 
 mod browser;
 
 use std::path::PathBuf;
 
 use browser::{Browser, CertificatePolicy, Tools};
+use certmail_tests::delivered::day;
 use certmail_tests::web::{ADMIN_PASSWORD, ORGANISATION, Web, code, imap_login};
 
 const FIRST: &str = "Blue-Sky-2026!";
@@ -104,6 +105,25 @@ async fn sign_up_approve_change_password_and_enrol_totp_in_chromium() -> anyhow:
     let note = kang.text("[role=status]").await?;
     assert!(note.contains("OTP를 등록했습니다"), "{note}");
     kang.screenshot("07-totp-on").await?;
+
+    // The out-of-office reply, from the menu: on, with the dates picked.
+    kang.goto(&format!("{url}/vacation")).await?;
+    let state = kang.text("main p").await?;
+    assert!(state.contains("꺼져 있습니다"), "{state}");
+    kang.set_value("from", &day(0)).await?;
+    kang.set_value("until", &day(7)).await?;
+    kang.fill("subject", "부재중: 강감찬").await?;
+    kang.fill("message", "연수 중입니다. 다음 주에 답장드리겠습니다.")
+        .await?;
+    kang.submit("form[action='/vacation']").await?;
+    let note = kang.text("[role=status]").await?;
+    assert!(note.contains("부재중 자동응답을 켰습니다"), "{note}");
+    let shown = kang.text("main dl").await?;
+    assert!(
+        shown.contains(&format!("{} ~ {}", day(0), day(7))),
+        "{shown}"
+    );
+    kang.screenshot("08-vacation-on").await?;
     kang.quit().await?;
 
     // What the browser did, as the API reports it.
@@ -112,7 +132,13 @@ async fn sign_up_approve_change_password_and_enrol_totp_in_chromium() -> anyhow:
         .call("GET", "/api/me", None);
     assert_eq!((s, code(&me)), (200, ""), "{me}");
     assert_eq!(me["totp"], true, "{me}");
-    for shot in ["01-signup", "04-approvals", "06-totp-enrol", "07-totp-on"] {
+    for shot in [
+        "01-signup",
+        "04-approvals",
+        "06-totp-enrol",
+        "07-totp-on",
+        "08-vacation-on",
+    ] {
         let png = std::fs::read(screenshots().join(format!("{shot}.png")))?;
         assert!(png.starts_with(b"\x89PNG"), "{shot} is a PNG");
     }

@@ -3,7 +3,8 @@
 //! Modules: [`password`] (argon2id), [`secret`] ([`Secret`], which never prints itself),
 //! [`policy`] (lockout, per-IP throttle, password rules, network allowlists), [`signin`]
 //! (the decision, in DESIGN.md's table order), [`totp`] (RFC 6238), [`handshake`] (a user
-//! listener's TLS handshake, its failures audited).
+//! listener's TLS handshake, its failures audited), [`vacation`] (the out-of-office reply
+//! the CLI and the self-service page set, one set of rules for both).
 //! The sign-in decision combines the certificate identity from `certmail-pki` with the
 //! account in the store; every refusal is a `certmail_pki::Refusal` with its reason.
 //!
@@ -23,6 +24,7 @@ mod rules;
 mod secret;
 pub mod signin;
 pub mod totp;
+pub mod vacation;
 
 pub use binding::{
     BindRefusal, Inspection, RefusalReport, bind_certificate, binding_for,

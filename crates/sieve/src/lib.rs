@@ -14,7 +14,8 @@
 //!
 //! Other modules: [`message`] (the message view, [`Context`] and the [`Environment`]
 //! trait through which the store answers `mailboxexists` and `include`), [`action`],
-//! [`limits`] and [`error`].
+//! [`limits`] and [`error`]; [`vacation`] writes and reads back the out-of-office script
+//! certmail generates (the CLI's and the self-service page's).
 //!
 //! Extensions: fileinto, reject, ereject, envelope, imap4flags, vacation, copy, body,
 //! variables, relational, comparator-i;ascii-numeric, date, mailbox, include, regex,
@@ -63,6 +64,7 @@ pub mod lexer;
 pub mod limits;
 pub mod message;
 pub mod syntax;
+pub mod vacation;
 
 pub use action::{Action, Outcome, Vacation};
 pub use ast::Script;

@@ -23,7 +23,7 @@ use crate::error::WebError;
 use crate::identity::{self, Peer};
 use crate::router::App;
 use crate::services::admin::Action;
-use crate::services::{self, Authorized, Factor, account, admin, devices, totp};
+use crate::services::{self, Authorized, Factor, account, admin, devices, totp, vacation};
 
 /// A [`WebError`] answered as JSON.
 pub(crate) struct ApiError(pub WebError);
@@ -64,6 +64,10 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/totp/confirm", post(totp_confirm))
         .route("/api/totp/disable", post(totp_disable))
         .route("/api/signins", get(signins))
+        .route(
+            "/api/vacation",
+            get(vacation_state).put(vacation_on).delete(vacation_off),
+        )
         .route("/api/admin/pending", get(admin_pending))
         .route("/api/admin/signins", get(admin_signins))
         .route("/api/admin/{action}/{id}", post(admin_act))
@@ -248,6 +252,55 @@ async fn totp_disable(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> Ap
 async fn signins(Caller(app, peer, _, headers): Caller) -> ApiResult {
     let who = authorized(&app, &peer, &headers, &Bytes::new()).await?;
     ok(json!({ "signins": devices::signins(&app, &who).await? }))
+}
+
+/// The reply that is on as JSON (`null` when off).
+fn reply_json(reply: Option<certmail_sieve::vacation::Reply>) -> Value {
+    reply.map_or(
+        Value::Null,
+        |r| json!({ "from": r.from, "until": r.until, "subject": r.subject, "message": r.message }),
+    )
+}
+
+async fn vacation_state(Caller(app, peer, _, headers): Caller) -> ApiResult {
+    let who = authorized(&app, &peer, &headers, &Bytes::new()).await?;
+    ok(json!({ "vacation": reply_json(vacation::current(&app, &who).await?) }))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct VacationBody {
+    from: String,
+    until: String,
+    subject: Option<String>,
+    message: String,
+}
+
+async fn vacation_on(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> ApiResult {
+    let b: VacationBody = body(&headers, &bytes)?;
+    let who = authorized(&app, &peer, &headers, &bytes).await?;
+    let spec = certmail_auth::vacation::VacationSpec {
+        from: b.from,
+        until: b.until,
+        subject: b.subject,
+        message: b.message,
+    };
+    let change = vacation::set(&app, &peer, &who, Some(spec)).await?;
+    let previous = match change {
+        certmail_auth::vacation::Change::On { previous, .. } => previous,
+        certmail_auth::vacation::Change::Off { .. } => None,
+    };
+    let reply = vacation::current(&app, &who).await?;
+    ok(json!({ "vacation": reply_json(reply), "previous_script": previous }))
+}
+
+async fn vacation_off(Caller(app, peer, _, headers): Caller, bytes: Bytes) -> ApiResult {
+    let who = authorized(&app, &peer, &headers, &bytes).await?;
+    let restored = match vacation::set(&app, &peer, &who, None).await? {
+        certmail_auth::vacation::Change::Off { restored } => restored,
+        certmail_auth::vacation::Change::On { .. } => None,
+    };
+    ok(json!({ "vacation": null, "restored_script": restored }))
 }
 
 async fn admin_pending(Caller(app, peer, _, headers): Caller) -> ApiResult {

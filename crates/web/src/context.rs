@@ -59,6 +59,8 @@ pub struct WebContext {
     /// `[auth] session_policy`: what a browser session that counts as a device does to
     /// another device's session (replace it, or be refused by it).
     pub session_policy: SessionPolicy,
+    /// `[sieve] max_script_size` and `max_scripts`: what the out-of-office script must fit.
+    pub script_quota: certmail_store::ScriptQuota,
     /// The issuer name in otpauth:// URIs (the daemon's host name).
     pub totp_issuer: String,
     /// Called for every [`Notice`]; `None` sends nothing.

@@ -193,6 +193,17 @@ impl Browser {
         self.step(&what, field.send_keys(text)).await
     }
 
+    /// Sets the value of the input with id `id` as a picker would (a date input takes
+    /// `YYYY-MM-DD` this way whatever the browser's locale shows).
+    pub async fn set_value(&self, id: &str, value: &str) -> anyhow::Result<()> {
+        let what = format!("set #{id}");
+        let script = "document.getElementById(arguments[0]).value = arguments[1];";
+        let args = vec![id.into(), value.into()];
+        self.step(&what, self.client().execute(script, args))
+            .await
+            .map(|_| ())
+    }
+
     /// Clicks the submit button of the form matched by the CSS selector `form`, and waits
     /// for the page it leads to.
     pub async fn submit(&self, form: &str) -> anyhow::Result<()> {

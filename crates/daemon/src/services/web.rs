@@ -65,6 +65,7 @@ pub fn context(
         password_rules: config.password_rules(),
         registry: Arc::clone(registry) as _,
         session_policy: config.session_policy(),
+        script_quota: crate::admin::context::script_quota(&config.sieve),
         totp_issuer: config.server.hostname.clone(),
         notify: Some(notifier(store, hub, config)),
         shared: cluster.map(|c| c.web.clone()),

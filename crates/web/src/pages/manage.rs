@@ -11,11 +11,11 @@ use maud::html;
 use serde::Deserialize;
 
 use super::{
-    InLang, PageResult, code_field, done, field, form, layout, notice, signed_in_or_page, svg, when,
+    InLang, PageResult, code_field, done, field, form, layout, notice, poster, signed_in_or_page,
+    svg, when,
 };
 use crate::caller::Caller;
 use crate::router::App;
-use crate::security::check_form_token;
 use crate::services::{devices, totp};
 
 pub(super) fn routes() -> Router<Arc<App>> {
@@ -37,15 +37,6 @@ struct PostForm {
     id: String,
     code: String,
     password: String,
-}
-
-/// Who posts: a browser session and the certificate's form token.
-macro_rules! poster {
-    ($app:expr, $peer:expr, $headers:expr, $lang:expr, $form:expr, $back:expr) => {{
-        let who = signed_in_or_page!($app, $peer, $headers, $lang, $back);
-        check_form_token(&$app, &who.identity.spki_sha256, &$form.csrf).in_lang($lang)?;
-        who
-    }};
 }
 
 async fn totp_page(Caller(app, peer, lang, headers): Caller) -> PageResult {

@@ -4,11 +4,13 @@
 //!
 //! - `person`: the home page (account summary), sign-up, sign-in, password change.
 //! - `manage`: TOTP, devices, the access record, the live mail session.
+//! - `vacation`: the out-of-office reply (부재중 자동응답).
 //! - `admin`: the org admin's approval queue and actions.
 
 mod admin;
 mod manage;
 mod person;
+mod vacation;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .merge(person::routes())
         .merge(manage::routes())
         .merge(admin::routes())
+        .merge(vacation::routes())
 }
 
 async fn style() -> Response {
@@ -77,6 +80,17 @@ macro_rules! signed_in_or_page {
 }
 use signed_in_or_page;
 
+/// Who posts: a browser session and the certificate's form token (see [`signed_in`]).
+macro_rules! poster {
+    ($app:expr, $peer:expr, $headers:expr, $lang:expr, $form:expr, $back:expr) => {{
+        let who = super::signed_in_or_page!($app, $peer, $headers, $lang, $back);
+        crate::security::check_form_token(&$app, &who.identity.spki_sha256, &$form.csrf)
+            .in_lang($lang)?;
+        who
+    }};
+}
+use poster;
+
 /// The page for a refusal: the same code and sentence as the IMAP refusal.
 pub(crate) fn error_page(err: &WebError, lang: Lang) -> Response {
     let (status, code, _) = err.public();
@@ -115,6 +129,7 @@ pub(crate) fn layout(lang: Lang, title: &str, content: Markup) -> Html<String> {
                         li { a href="/totp" { (lang.pick("OTP", "TOTP")) } }
                         li { a href="/devices" { (lang.pick("기기", "Devices")) } }
                         li { a href="/signins" { (lang.pick("접속 기록", "Access record")) } }
+                        li { a href="/vacation" { (lang.pick("부재중 자동응답", "Out of office")) } }
                         li { a href="/admin" { (lang.pick("승인", "Approvals")) } }
                     } } }
                     main { h1 { (title) } (content) }

@@ -178,11 +178,12 @@ async fn signin(Caller(app, peer, lang, _): Caller, Form(f): Form<SignInForm>) -
         .await
         .in_lang(lang)?;
     // Only our own pages: never an address from outside.
-    let back = if ["/devices", "/signins", "/totp", "/admin"].contains(&f.back.as_str()) {
-        f.back
-    } else {
-        "/".into()
-    };
+    let back =
+        if ["/devices", "/signins", "/totp", "/vacation", "/admin"].contains(&f.back.as_str()) {
+            f.back
+        } else {
+            "/".into()
+        };
     let mut response = done(&back);
     if let Ok(v) = app.sessions.set_cookie(&token).parse() {
         response.headers_mut().insert(header::SET_COOKIE, v);

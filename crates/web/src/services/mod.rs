@@ -5,13 +5,15 @@
 //!   request, or a browser session opened with it).
 //! - `account`: summary, sign-up, password change. `devices`: devices, access record,
 //!   the live mail session. `totp`: enrol, confirm, disable. `renewal`: binding a renewed
-//!   certificate. `admin`: the org admin's queue and actions.
+//!   certificate. `vacation`: the out-of-office reply. `admin`: the org admin's queue and
+//!   actions.
 
 pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod devices;
 pub(crate) mod renewal;
 pub(crate) mod totp;
+pub(crate) mod vacation;
 
 use std::collections::BTreeMap;
 

@@ -201,6 +201,10 @@ impl Web {
             password_rules: Default::default(),
             registry: Arc::clone(&registry),
             session_policy: Default::default(),
+            script_quota: certmail_store::ScriptQuota {
+                max_bytes: 64 * 1024,
+                max_scripts: 16,
+            },
             totp_issuer: "certmail test".into(),
             notify: None,
             shared: None,
