@@ -208,6 +208,21 @@ async fn an_installation_moves_to_postgres_and_back() -> anyhow::Result<()> {
         .get(0);
     assert_eq!(active, 1);
 
+    // A database a node is running on is refused, as a source and as a target.
+    let back = fx.dir.path().join("back");
+    let back_arg = format!("sled:{}", back.display());
+    for args in [[&to, &back_arg], [&from, &to]] {
+        let (code, _, err) = fx.certmail(&["store", "copy", "--from", args[0], "--to", args[1]])?;
+        assert_eq!(code, 3, "{err}");
+        assert!(
+            err.contains("nodes are running")
+                && err.contains("node-a")
+                && err.contains("stop certmail"),
+            "{err}"
+        );
+    }
+    stop(on_pg)?;
+
     // The database now holds mail: a second copy into it is refused.
     let (code, _, err) = fx.certmail(&["store", "copy", "--from", &from, "--to", &to])?;
     assert_eq!(code, 1, "{err}");
@@ -215,11 +230,8 @@ async fn an_installation_moves_to_postgres_and_back() -> anyhow::Result<()> {
         err.contains("not empty") && err.contains("new, empty"),
         "{err}"
     );
-    stop(on_pg)?;
 
     // Back to a fresh sled data directory; a daemon there shows the same mail.
-    let back = fx.dir.path().join("back");
-    let back_arg = format!("sled:{}", back.display());
     let (code, out, err) = fx.certmail(&["store", "copy", "--from", &to, "--to", &back_arg])?;
     assert_eq!(code, 0, "{out}{err}");
     assert_counts_match(&out);

@@ -122,6 +122,23 @@ impl PgStore {
         })
     }
 
+    /// The nodes running on this database now: each daemon node holds a LISTEN connection
+    /// named `certmail listen <node>` (see `listen.rs`), visible in `pg_stat_activity` to
+    /// the role they share. `certmail store copy` refuses a database nodes are using.
+    pub async fn running_nodes(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn().await?;
+        let rows = conn
+            .query(
+                "SELECT DISTINCT substr(application_name, 17) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()
+                   AND application_name LIKE 'certmail listen %' ORDER BY 1",
+                &[],
+            )
+            .await
+            .map_err(error::db)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// For `certmail check-config`: connects as [`PgStore::open`] would (TLS included) and
     /// returns the database's schema version (0 for an empty database) without changing
     /// anything; `SchemaVersion` if it is newer than this build knows.

@@ -178,8 +178,25 @@ async fn open(
                 pool_size: PG_POOL,
                 node_name: node.to_owned(),
             };
-            match certmail_store_pg::PgStore::open(&config, key).await {
-                Ok(store) => Ok(Arc::new(store)),
+            let store = match certmail_store_pg::PgStore::open(&config, key).await {
+                Ok(store) => store,
+                Err(e) => {
+                    let text = format!("cannot open {}: {e}", location.shown());
+                    return Err(Response::fail("open_failed", text));
+                }
+            };
+            match running_nodes(&store).await {
+                Ok(nodes) if nodes.is_empty() => Ok(Arc::new(store)),
+                Ok(nodes) => Err(Response::fail(
+                    "daemon_running",
+                    format!(
+                        "certmail nodes are running on {} ({}): a copy must see no change \
+                         while it runs; stop certmail on every node (systemctl stop certmail) \
+                         and run the copy again",
+                        location.shown(),
+                        nodes.join(", ")
+                    ),
+                )),
                 Err(e) => Err(Response::fail(
                     "open_failed",
                     format!("cannot open {}: {e}", location.shown()),
@@ -187,6 +204,21 @@ async fn open(
             }
         }
     }
+}
+
+/// The nodes running on a PostgreSQL store, asked again for up to two seconds while any
+/// are seen: a node stopped just before the copy leaves its connection's row behind for
+/// a moment.
+async fn running_nodes(store: &certmail_store_pg::PgStore) -> Result<Vec<String>, StoreError> {
+    let mut nodes = store.running_nodes().await?;
+    for _ in 0..4 {
+        if nodes.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        nodes = store.running_nodes().await?;
+    }
+    Ok(nodes)
 }
 
 async fn open_sled(dir: &Path, side: Side, key: KeyFile) -> Result<Arc<dyn RecordCopy>, Response> {
