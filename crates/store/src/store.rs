@@ -413,4 +413,8 @@ pub trait StoreOps: Send + Sync + 'static {
 
     /// Group-commit counters.
     fn stats(&self) -> StoreStats;
+
+    /// Bytes the store takes: sled's files on disk, or the PostgreSQL database
+    /// (`pg_database_size`), for `certmail stats` and `/metrics`.
+    async fn size_bytes(&self) -> Result<u64, StoreError>;
 }

@@ -258,6 +258,15 @@ pub async fn audit_keeps_events_quoting_a_nul(t: &dyn Fixture) {
     );
 }
 
+/// A store that holds an audit event says it takes some bytes (`certmail stats`, `/metrics`).
+pub async fn the_store_reports_its_size(t: &dyn Fixture) {
+    let s = t.store();
+    s.append_audit(event(1_000, Some("hong"), "login.ok"))
+        .await
+        .unwrap();
+    assert!(s.size_bytes().await.unwrap() > 0);
+}
+
 fn device(account: &str, spki: u8, network: &str, seen: i64) -> Device {
     Device {
         account: account.into(),
