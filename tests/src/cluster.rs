@@ -55,13 +55,9 @@ pub fn on_postgres_at(url: &str, extra: &str) -> anyhow::Result<fixtures::Instal
     Ok(fx)
 }
 
-/// `[cluster] session_lease_secs` of test clusters: short, so a dead node's leases lapse
-/// within a test.
-pub const LEASE_SECS: u64 = 4;
-
-/// `[cluster] queue_lease_secs` of test clusters: the shortest allowed, so a dead node's
-/// outbound mail is taken over within a test.
-pub const QUEUE_LEASE_SECS: u64 = 3;
+/// `[cluster]` leases of test clusters: short, so a dead node's sessions and outbound
+/// mail are taken over within a test (the same as every installation on PostgreSQL).
+pub use certmail_testkit::backend::{LEASE_SECS, QUEUE_LEASE_SECS};
 
 /// Another node of `fx`'s cluster, named `name`: the same configuration with its own data
 /// directory (admin socket) and `fx`'s key file; returns its configuration file.

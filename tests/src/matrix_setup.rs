@@ -3,7 +3,6 @@
 
 use certmail_pki::testpki::UserCert;
 use certmail_store::CertBinding;
-use certmail_store::prelude::*;
 
 use crate::cert_kinds::{CertKinds, write_pem};
 use crate::fixtures::Installation;

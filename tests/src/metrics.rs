@@ -51,10 +51,52 @@ pub fn scrape(daemon: &DaemonProcess) -> anyhow::Result<String> {
     Ok(body)
 }
 
-/// The value of the sample named exactly `series` (name and labels).
+/// The value of the sample named exactly `series` (name and labels), or so named once the
+/// `node` label of a daemon on PostgreSQL is taken away ([`without_node_label`]).
 pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
         let (s, v) = l.rsplit_once(' ')?;
-        (s == series).then(|| v.parse().ok()).flatten()
+        (s == series || without_node_label(s) == series)
+            .then(|| v.parse().ok())
+            .flatten()
     })
+}
+
+/// A sample's name and labels without the `node="…"` label a daemon on PostgreSQL puts first
+/// (`a{node="n"}` is `a`, `a{node="n",b="c"}` is `a{b="c"}`), so a test reads its metrics
+/// the same on either backend.
+pub fn without_node_label(series: &str) -> String {
+    let Some((name, rest)) = series.split_once("{node=\"") else {
+        return series.to_owned();
+    };
+    let Some((_, after)) = rest.split_once('"') else {
+        return series.to_owned();
+    };
+    match after.strip_prefix(',') {
+        Some(labels) => format!("{name}{{{labels}"),
+        None => format!("{name}{}", after.strip_prefix('}').unwrap_or(after)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{sample, without_node_label};
+
+    #[test]
+    fn the_node_label_is_taken_away_and_nothing_else() {
+        assert_eq!(without_node_label("a{node=\"node-a\"}"), "a");
+        assert_eq!(
+            without_node_label("b{node=\"node-a\",listener=\"imaps\"}"),
+            "b{listener=\"imaps\"}"
+        );
+        assert_eq!(
+            without_node_label("c{listener=\"imaps\"}"),
+            "c{listener=\"imaps\"}"
+        );
+        assert_eq!(without_node_label("d"), "d");
+        let text = "# TYPE a counter\na{node=\"node-a\"} 3\nb{node=\"node-a\",l=\"x\"} 4\n";
+        assert_eq!(sample(text, "a"), Some(3.0));
+        assert_eq!(sample(text, "a{node=\"node-a\"}"), Some(3.0));
+        assert_eq!(sample(text, "b{l=\"x\"}"), Some(4.0));
+    }
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use certmail_store::AuditEvent;
-use certmail_store::prelude::*;
 use certmail_tests::lines::LineClient;
 use certmail_tests::{DaemonProcess, fixtures, tls};
 use tokio::net::TcpStream;

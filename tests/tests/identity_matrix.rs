@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use certmail_pki::testpki::UserCert;
 use certmail_store::AuditEvent;
-use certmail_store::prelude::*;
 use certmail_tests::cert_kinds::CertKinds;
 use certmail_tests::fixtures::{Installation, LISTENERS};
 use certmail_tests::lines::LineClient;

@@ -9,7 +9,6 @@ use std::process::Command;
 use base64::Engine as _;
 use certmail_smtp::mailauth::testdns::TestDns;
 use certmail_smtp::mailauth::{DkimKeyConfig, DkimSigner};
-use certmail_store::prelude::*;
 use certmail_tests::fixtures;
 use certmail_tests::lines::LineClient;
 

@@ -9,7 +9,6 @@ use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use certmail_store::Store;
-use certmail_store::prelude::*;
 use certmail_tests::lines::LineClient;
 use certmail_tests::{DaemonProcess, fixtures};
 use tokio::net::TcpStream;
@@ -128,13 +127,13 @@ with smtplib.SMTP("127.0.0.1", {smtp}, timeout=20) as s:
     drop(daemon);
 
     let store = fx.open_store().await?;
-    let filed = bodies(&store, "회의").await?;
+    let filed = bodies(&*store, "회의").await?;
     assert_eq!(
         certmail_tests::outside::subjects(&filed),
         ["12월 회의록"],
         "the script uploaded over ManageSieve filed the meeting notes"
     );
-    let inbox = bodies(&store, "INBOX").await?;
+    let inbox = bodies(&*store, "INBOX").await?;
     assert_eq!(certmail_tests::outside::subjects(&inbox), ["점심 메뉴"]);
     let audit = store.audit_by_account("hong", 100).await?;
     for kind in ["sieve.put", "sieve.activate"] {

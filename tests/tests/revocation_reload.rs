@@ -71,7 +71,6 @@ async fn a_reloaded_crl_ends_the_revoked_users_session() -> anyhow::Result<()> {
     assert_login_refused_as_revoked(daemon.addr("imaps"), cfg, PASSWORD).await?;
     drop(daemon);
 
-    use certmail_store::prelude::*;
     let store = fx.open_store().await?;
     let events = store.audit_range(0, i64::MAX, 1000).await?;
     assert!(

@@ -5,7 +5,6 @@
 
 use std::process::Command;
 
-use certmail_store::prelude::*;
 use certmail_store::{ScriptQuota, Store};
 use certmail_tests::fixtures;
 
@@ -115,17 +114,17 @@ async fn scripts_file_discard_redirect_and_stop_runaways() -> anyhow::Result<()>
         filed[0].flags
     );
     assert_eq!(
-        subjects(&store, "kim", "INBOX").await?,
+        subjects(&*store, "kim", "INBOX").await?,
         ["없는함 시험", "전달 되돌아옴"],
         "the advert is discarded, fileinto a missing mailbox lands in INBOX, and a \
          redirect loop is stopped with the message kept"
     );
     assert_eq!(
-        subjects(&store, "kim", "프로젝트/새 편지함").await?,
+        subjects(&*store, "kim", "프로젝트/새 편지함").await?,
         ["새함 시험"],
         "fileinto :create makes the mailbox"
     );
-    let lee = subjects(&store, "lee", "INBOX").await?;
+    let lee = subjects(&*store, "lee", "INBOX").await?;
     assert_eq!(lee.len(), 3, "{lee:?}");
     assert_eq!(lee[0], "전달 부탁", "redirected once, to lee");
     let redirected = store

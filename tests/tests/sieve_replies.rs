@@ -8,7 +8,6 @@
 use std::process::Command;
 
 use certmail_store::ScriptQuota;
-use certmail_store::prelude::*;
 use certmail_tests::delivered::{day, inbox_subjects, messages, subject};
 use certmail_tests::fixtures;
 
@@ -152,11 +151,11 @@ async fn vacation_replies_once_per_sender_and_never_to_lists() -> anyhow::Result
 
     let store = fx.open_store().await?;
     assert_eq!(
-        messages(&store, "kim").await?.len(),
+        messages(&*store, "kim").await?.len(),
         7,
         "vacation keeps every copy"
     );
-    let park = messages(&store, "park").await?;
+    let park = messages(&*store, "park").await?;
     assert_eq!(park.len(), 1, "one reply for two messages within :days");
     let reply = &park[0];
     assert_eq!(subject(reply), "부재중: 김철수");
@@ -170,7 +169,7 @@ async fn vacation_replies_once_per_sender_and_never_to_lists() -> anyhow::Result
         String::from_utf8_lossy(reply).contains("kim@test.go.kr"),
         "from the address the message came to"
     );
-    let lee = messages(&store, "lee").await?;
+    let lee = messages(&*store, "lee").await?;
     assert_eq!(
         lee.iter().map(|m| subject(m)).collect::<Vec<_>>(),
         ["부재중: 김철수"],
@@ -233,13 +232,13 @@ async fn ereject_refuses_in_smtp_and_reject_reports_to_the_sender() -> anyhow::R
     drop(daemon);
 
     let store = fx.open_store().await?;
-    let kim: Vec<String> = inbox_subjects(&store, "kim").await?;
+    let kim: Vec<String> = inbox_subjects(&*store, "kim").await?;
     assert_eq!(kim, ["공동 회의"], "the refused advert is not stored");
     assert!(
-        messages(&store, "lee").await?.is_empty(),
+        messages(&*store, "lee").await?.is_empty(),
         "lee's script refused its copy"
     );
-    let park = messages(&store, "park").await?;
+    let park = messages(&*store, "park").await?;
     assert_eq!(
         park.len(),
         1,
@@ -346,10 +345,10 @@ async fn an_admin_sets_and_removes_a_vacation_keeping_the_persons_filter() -> an
 
     let store = fx.open_store().await?;
     assert!(
-        messages(&store, "lee").await?.is_empty(),
+        messages(&*store, "lee").await?.is_empty(),
         "no reply before the leave, nor after --off"
     );
-    let park: Vec<String> = inbox_subjects(&store, "park").await?;
+    let park: Vec<String> = inbox_subjects(&*store, "park").await?;
     assert_eq!(park, ["부재중: 김철수"], "one reply during the leave");
     assert_eq!(
         store.messages("kim", "보고서", 1..=u32::MAX).await?.len(),

@@ -113,7 +113,6 @@ async fn another_device_ends_the_old_session_everywhere() -> anyhow::Result<()> 
         "the half-sent message was not stored"
     );
     // Each ended connection is in the audit log with its cause.
-    use certmail_store::prelude::*;
     let store = fx.open_store().await?;
     let kicks: Vec<_> = store
         .audit_range(0, i64::MAX, 10_000)

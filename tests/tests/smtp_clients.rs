@@ -146,3 +146,44 @@ async fn swaks_smtplib_and_lettre_deliver_exactly_once() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A user name with a NUL in it (AUTH LOGIN's base64 decodes to any bytes) is refused as a
+/// wrong name, 535 with the sentence, on either backend: not a temporary 454 because the
+/// audit event quoting it could not be stored, and the audit log still has the attempt.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_name_holding_nul_is_refused_as_a_wrong_name() -> anyhow::Result<()> {
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
+    let daemon = fx.start()?;
+    let (ca, cert, key) = fx.client_pem_paths();
+    let port = daemon.addr("submissions").port();
+    let script = format!(
+        r#"
+import base64, smtplib, ssl
+ctx = ssl.create_default_context(cafile={ca:?})
+ctx.load_cert_chain({cert:?}, {key:?})
+with smtplib.SMTP_SSL("localhost", {port}, context=ctx, timeout=20) as s:
+    s.ehlo()
+    print(s.docmd("AUTH", "LOGIN " + base64.b64encode(b"h\x00ong").decode()))
+    print(s.docmd(base64.b64encode({PASSWORD:?}.encode()).decode()))
+"#
+    );
+    let out = run(Command::new("python3").arg("-c").arg(script))?;
+    assert!(
+        out.contains("(535, b\"5.7.8 Your certificate belongs to another account than h"),
+        "{out}"
+    );
+    drop(daemon);
+    let store = fx.open_store().await?;
+    let events = store.audit_newest(0, i64::MAX, 20).await?;
+    assert!(
+        events.iter().any(|e| e.kind == "sign_in_refused"
+            && e.fields
+                .get("reason")
+                .is_some_and(|r| r == "bound_to_other_account")
+            && e.fields
+                .get("user")
+                .is_some_and(|u| u.starts_with('h') && u.ends_with("ong"))),
+        "the refusal is in the audit log: {events:?}"
+    );
+    Ok(())
+}

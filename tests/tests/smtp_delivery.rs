@@ -3,7 +3,6 @@
 //! with 552 5.2.2.
 
 use base64::Engine as _;
-use certmail_store::prelude::*;
 use certmail_tests::lines::LineClient;
 use certmail_tests::{DaemonProcess, fixtures, tls};
 

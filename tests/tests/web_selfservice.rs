@@ -3,7 +3,6 @@
 //! that IMAP sees at once, an expired password changed on the web, cross-origin and
 //! certificate refusals.
 
-use certmail_store::prelude::*;
 use certmail_tests::web::{ADMIN_PASSWORD, Web, code, imap_login, imap_session, path};
 use serde_json::json;
 

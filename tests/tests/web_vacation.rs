@@ -6,7 +6,6 @@
 //! fix; a filter that sends its own vacation replies is never dropped.
 
 use certmail_store::ScriptQuota;
-use certmail_store::prelude::*;
 use certmail_tests::delivered::{day, inbox_subjects, messages};
 use certmail_tests::outside::swaks_from;
 use certmail_tests::web::{ADMIN_PASSWORD, Client, Web, code, form_token};
@@ -154,14 +153,14 @@ async fn a_person_turns_the_reply_on_and_off_on_the_web() -> anyhow::Result<()> 
 
     let store = web.fx.open_store().await?;
     assert_eq!(
-        inbox_subjects(&store, "park").await?,
+        inbox_subjects(&*store, "park").await?,
         ["부재중: 김철수"],
         "exactly one reply for two messages"
     );
-    let reply = String::from_utf8_lossy(&messages(&store, "park").await?[0]).into_owned();
+    let reply = String::from_utf8_lossy(&messages(&*store, "park").await?[0]).into_owned();
     assert!(reply.contains("Auto-Submitted: auto-replied"), "{reply}");
     assert!(
-        messages(&store, "lee").await?.is_empty(),
+        messages(&*store, "lee").await?.is_empty(),
         "no reply after off"
     );
     assert_eq!(

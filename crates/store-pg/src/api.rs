@@ -150,4 +150,8 @@ impl StoreOps for PgStore {
     fn stats(&self) -> StoreStats {
         PgStore::stats(self)
     }
+
+    async fn size_bytes(&self) -> R<u64> {
+        PgStore::size_bytes(self).await
+    }
 }

@@ -19,6 +19,30 @@ fn event(row: &tokio_postgres::Row) -> AuditEvent {
     }
 }
 
+/// `event` with every NUL in its texts replaced by U+FFFD: PostgreSQL's `text` and `jsonb`
+/// cannot hold NUL, and an event may quote what a client sent (a base64 SMTP user name
+/// decodes to anything). Refusing the event would fail the sign-in it records.
+fn without_nul(event: AuditEvent) -> AuditEvent {
+    let clean = |s: String| {
+        if s.contains('\0') {
+            s.replace('\0', "\u{FFFD}")
+        } else {
+            s
+        }
+    };
+    AuditEvent {
+        time: event.time,
+        account: event.account.map(clean),
+        kind: clean(event.kind),
+        ip: event.ip.map(clean),
+        fields: event
+            .fields
+            .into_iter()
+            .map(|(k, v)| (clean(k), clean(v)))
+            .collect(),
+    }
+}
+
 /// A `LIMIT` parameter.
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -26,8 +50,10 @@ fn limit(n: usize) -> i64 {
 
 impl PgStore {
     /// Writes `event`, naming this node in its `node` field (audit events carry the node
-    /// name in a cluster) unless the event already names one.
-    pub(crate) async fn append_audit(&self, mut event: AuditEvent) -> Result<(), StoreError> {
+    /// name in a cluster) unless the event already names one. NULs become U+FFFD
+    /// ([`without_nul`]).
+    pub(crate) async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
+        let mut event = without_nul(event);
         if !self.node.is_empty() {
             event
                 .fields

@@ -156,6 +156,18 @@ impl PgStore {
         Ok(found)
     }
 
+    /// The database's size on disk (`pg_database_size`), every node's data included.
+    async fn size_bytes(&self) -> Result<u64, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .await
+            .map_err(error::db)?;
+        let size: i64 = row.get(0);
+        u64::try_from(size).map_err(|_| error::out_of_range("pg_database_size", size))
+    }
+
     /// A connection from the pool.
     async fn conn(&self) -> Result<Conn, StoreError> {
         self.pool.get().await.map_err(error::pool)

@@ -275,6 +275,20 @@ impl PgServer {
         self.url(&name)
     }
 
+    /// [`PgServer::create_database`] for code outside any runtime (or inside one it must not
+    /// block on): runs it on a thread of its own with a one-thread runtime.
+    pub fn create_database_blocking(&'static self) -> String {
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a one-thread runtime for CREATE DATABASE")
+                .block_on(self.create_database())
+        })
+        .join()
+        .expect("CREATE DATABASE on its own thread")
+    }
+
     /// A superuser connection to the `postgres` database (its connection task runs on the
     /// current runtime).
     pub async fn admin(&self) -> tokio_postgres::Client {

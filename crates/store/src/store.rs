@@ -347,7 +347,8 @@ pub trait AuditStore: Send + Sync + 'static {
 
     // ----- audit -----
 
-    /// Appends an audit event.
+    /// Appends an audit event. Its texts may hold anything a client sent, NUL included (a
+    /// backend that cannot store NUL, PostgreSQL, keeps U+FFFD in its place).
     async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError>;
     /// Events with `from_ms <= time < to_ms`, oldest first, at most `limit`.
     async fn audit_range(
@@ -425,4 +426,8 @@ pub trait StoreOps: Send + Sync + 'static {
 
     /// Group-commit counters.
     fn stats(&self) -> StoreStats;
+
+    /// Bytes the store takes: sled's files on disk, or the PostgreSQL database
+    /// (`pg_database_size`), for `certmail stats` and `/metrics`.
+    async fn size_bytes(&self) -> Result<u64, StoreError>;
 }

@@ -72,9 +72,11 @@ impl Installation {
     }
 
     /// [`Installation::new`] in `dir` (removed when dropped, unless its cleanup is off).
+    /// Its store is the one `CERTMAIL_TEST_STORE` asks for ([`crate::backend`]).
     pub fn in_dir(dir: tempfile::TempDir) -> anyhow::Result<Self> {
         let pki = DevPki::generate(&dir.path().join("pki"), "홍길동")?;
-        let config = Self::config(&dir.path().join("data"), &pki);
+        let mut config = Self::config(&dir.path().join("data"), &pki);
+        crate::backend::configure(&mut config);
         let config_path = dir.path().join("certmail.toml");
         std::fs::write(&config_path, config.to_toml())?;
         Ok(Self {
@@ -303,15 +305,10 @@ impl Installation {
         Ok(())
     }
 
-    /// Opens the store of a stopped daemon (sled locks it while the daemon runs).
-    pub async fn open_store(&self) -> anyhow::Result<certmail_store::SledStore> {
-        let data = self.dir.path().join("data");
-        let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let key = certmail_store::KeyFile::load_or_create(&data.join("store.key"))?;
-            Ok(certmail_store::SledStore::open(&data.join("store"), key)?)
-        })
-        .await??;
-        Ok(store)
+    /// Opens this installation's store ([`crate::backend::open_store`]): sled only once
+    /// the daemon stopped (it locks the store while it runs), PostgreSQL at any time.
+    pub async fn open_store(&self) -> anyhow::Result<std::sync::Arc<dyn certmail_store::Store>> {
+        crate::backend::open_store(&self.config_path).await
     }
 
     /// The messages in `account`'s `mailbox`, with their bodies, from a stopped daemon's store.
@@ -320,7 +317,6 @@ impl Installation {
         account: &str,
         mailbox: &str,
     ) -> anyhow::Result<Vec<Vec<u8>>> {
-        use certmail_store::prelude::*;
         let store = self.open_store().await?;
         let mut out = Vec::new();
         for m in store.messages(account, mailbox, 1..=u32::MAX).await? {

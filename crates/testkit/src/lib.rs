@@ -3,6 +3,7 @@
 //!
 //! - [`install`]: a throw-away installation (test PKI, a configuration written by
 //!   serialising `certmail_config::Config`, accounts made through the real CLI);
+//! - [`backend`]: sled, or PostgreSQL with `CERTMAIL_TEST_STORE=postgres`;
 //! - [`process`]: the certmail binary as a child process;
 //! - [`tls`]: the TLS client config (trusting the test server CA, presenting a client
 //!   certificate) and connecting as `localhost`;
@@ -15,6 +16,7 @@
 //! shipped binary depends on it (the benchmark is a development tool).
 #![forbid(unsafe_code)]
 
+pub mod backend;
 pub mod install;
 pub mod knot;
 pub mod pki;

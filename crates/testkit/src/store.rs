@@ -208,6 +208,7 @@ forward! {
 forward! {
     StoreOps {
         fn backup(&self, dir: &std::path::Path) -> Result<BackupManifest, StoreError>;
+        fn size_bytes(&self) -> Result<u64, StoreError>;
     }
     sync {
         fn stats(&self) -> StoreStats;

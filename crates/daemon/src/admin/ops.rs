@@ -275,6 +275,7 @@ async fn stats(ctx: &AdminContext) -> anyhow::Result<Response> {
             "queue_depth": queue.len(),
             "queue_oldest_age_secs": oldest.map(|t| (now - t).max(0)),
             "sessions": sessions,
+            "store_bytes": store.size_bytes().await?,
             "store_writes": writes.writes,
             "store_flushes": writes.flushes,
         }}),

@@ -263,29 +263,11 @@ fn tail(config_path: &Path, lines: usize, follow: bool, json: bool) -> anyhow::R
     }
 }
 
-/// `certmail stats`.
+/// `certmail stats` (the store's size, `store_bytes`, comes from the store itself: sled's
+/// files or the PostgreSQL database).
 pub fn stats(config_path: &Path, out: Output) -> anyhow::Result<u8> {
-    let config = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut resp = crate::cli::client::dispatch(config_path, Request::Stats)?;
-    if let Some(stats) = resp.data.get_mut("stats").and_then(Value::as_object_mut) {
-        let store_dir = config.server.data_dir.join("store");
-        stats.insert("store_bytes".into(), json!(dir_size(&store_dir)));
-    }
+    let resp = crate::cli::client::dispatch(config_path, Request::Stats)?;
     Ok(finish(&resp, out.json))
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 /// Prints the answer (JSON, or the message and the tables of this module's data) and

@@ -45,9 +45,10 @@ impl Health {
 /// Runs every check against the running daemon.
 pub async fn check(daemon: &Daemon) -> Health {
     let mut problems = Vec::new();
-    // A point read of an id no account can have: it touches the store (a query on
-    // PostgreSQL) without reading much.
-    match tokio::time::timeout(STORE_PROBE, daemon.store.account("\u{0}healthz")).await {
+    // A point read of an id no account can have (ids hold no spaces): it touches the store
+    // (a query on PostgreSQL) without reading much. Not a NUL: PostgreSQL refuses it in
+    // text, which made every probe on that backend fail.
+    match tokio::time::timeout(STORE_PROBE, daemon.store.account("health probe")).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => problems.push(format!("the mail store does not answer: {e}")),
         Err(_) => problems.push(format!(

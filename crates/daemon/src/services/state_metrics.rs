@@ -1,9 +1,8 @@
 //! The operational part of `/metrics`: connections by protocol and state, kicks by cause,
-//! the store's size on disk, its flush-latency histogram, and each CRL's nextUpdate. Appended to
+//! the store's size, its flush-latency histogram, and each CRL's nextUpdate. Appended to
 //! [`crate::services::metrics::render`]'s text.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use certmail_session::Protocol;
 
@@ -18,13 +17,13 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 pub async fn render(daemon: &Daemon, out: &mut String) {
     connections_by_state(daemon, out);
     kicks(daemon, out);
-    let data_dir = daemon.config().server.data_dir.clone();
-    if let Ok(size) = tokio::task::spawn_blocking(move || dir_size(&data_dir)).await {
+    // A store that does not answer (PostgreSQL down) leaves the family out; /healthz says why.
+    if let Ok(size) = daemon.store.size_bytes().await {
         family(
             out,
             "certmail_store_size_bytes",
             "gauge",
-            "Bytes on disk under [server] data_dir (the store, its log and key).",
+            "Bytes the store takes: sled's files on disk, or the PostgreSQL database (pg_database_size).",
         );
         let _ = writeln!(out, "certmail_store_size_bytes {size}");
     }
@@ -183,23 +182,4 @@ fn flush_latency(out: &mut String, h: &certmail_store::FlushLatency) {
         h.sum_micros as f64 / 1e6
     );
     let _ = writeln!(out, "certmail_store_flush_seconds_count {}", h.count);
-}
-
-/// Bytes of the regular files under `dir` (symbolic links are not followed).
-fn dir_size(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut pending = vec![dir.to_owned()];
-    while let Some(d) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => pending.push(entry.path()),
-                Ok(t) if t.is_file() => total += entry.metadata().map_or(0, |m| m.len()),
-                _ => {}
-            }
-        }
-    }
-    total
 }

@@ -242,6 +242,31 @@ pub async fn audit_by_time_and_account(t: &dyn Fixture) {
     );
 }
 
+/// An audit event quoting what a client sent, NUL included (an SMTP AUTH LOGIN user name
+/// is base64 and may decode to one), is kept: refusing it would fail the sign-in it records.
+pub async fn audit_keeps_events_quoting_a_nul(t: &dyn Fixture) {
+    let s = t.store();
+    let mut e = event(1_000, None, "login.fail");
+    e.fields.insert("user".into(), "h\0ong".into());
+    s.append_audit(e).await.unwrap();
+    let stored = s.audit_range(0, 2_000, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let user = &stored[0].fields["user"];
+    assert!(
+        user == "h\0ong" || user == "h\u{FFFD}ong",
+        "the NUL is kept or marked: {user:?}"
+    );
+}
+
+/// A store that holds an audit event says it takes some bytes (`certmail stats`, `/metrics`).
+pub async fn the_store_reports_its_size(t: &dyn Fixture) {
+    let s = t.store();
+    s.append_audit(event(1_000, Some("hong"), "login.ok"))
+        .await
+        .unwrap();
+    assert!(s.size_bytes().await.unwrap() > 0);
+}
+
 fn device(account: &str, spki: u8, network: &str, seen: i64) -> Device {
     Device {
         account: account.into(),

@@ -203,6 +203,8 @@ macro_rules! conformance_tests {
             delivery::a_failing_delivery_stores_nothing,
             delivery::queue_entries_are_updated_and_removed,
             delivery::audit_by_time_and_account,
+            delivery::audit_keeps_events_quoting_a_nul,
+            delivery::the_store_reports_its_size,
             delivery::devices_are_kept_per_account,
             delivery::new_devices_signing_in_at_once_keep_the_cap,
             scripts::scripts_are_kept_per_account_with_one_active,

@@ -431,4 +431,8 @@ impl StoreOps for SledStore {
     fn stats(&self) -> StoreStats {
         self.inner.commit.stats()
     }
+
+    async fn size_bytes(&self) -> Result<u64, StoreError> {
+        self.read(|i| Ok(i.db.size_on_disk()?)).await
+    }
 }
