@@ -30,42 +30,6 @@ fn rights_of(text: &str) -> Result<Rights, StoreError> {
 }
 
 impl PgStore {
-    pub(crate) async fn set_acl(
-        &self,
-        owner: &str,
-        mailbox: &str,
-        identifier: &str,
-        rights: Rights,
-    ) -> Result<(), StoreError> {
-        let identifier = normalize_identifier(identifier)?;
-        let conn = self.conn().await?;
-        let id = mailbox_id(&conn, owner, mailbox).await?;
-        if rights.is_empty() {
-            conn.execute(
-                "DELETE FROM mailbox_acl WHERE mailbox_id = $1 AND identifier = $2",
-                &[&id, &identifier],
-            )
-            .await
-            .map_err(db)?;
-        } else {
-            // A mailbox deleted since the lookup fails the foreign key: report it as gone.
-            conn.execute(
-                "INSERT INTO mailbox_acl (mailbox_id, identifier, rights) VALUES ($1, $2, $3)
-                 ON CONFLICT (mailbox_id, identifier) DO UPDATE SET rights = EXCLUDED.rights",
-                &[&id, &identifier, &rights.to_string()],
-            )
-            .await
-            .map_err(|e| match e.code() {
-                Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) => {
-                    StoreError::MailboxNotFound(mailbox.to_owned())
-                }
-                _ => db(e),
-            })?;
-        }
-        self.count_write();
-        Ok(())
-    }
-
     /// [`certmail_store::MailboxStore::change_acl`]: in one transaction that holds the
     /// mailbox's row lock, so two changes at once (on any nodes) cannot both pass the cap
     /// or lose each other's `+rights`.

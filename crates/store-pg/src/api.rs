@@ -65,7 +65,6 @@ delegate! {
         fn delete_mailbox(&self, account: &str, name: &str) -> ();
         fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> ();
         fn subscriptions(&self, account: &str) -> Vec<String>;
-        fn set_acl(&self, owner: &str, mailbox: &str, identifier: &str, rights: Rights) -> ();
         fn change_acl(&self, owner: &str, mailbox: &str, identifier: &str, change: RightsChange, rights: Rights, max_entries: usize) -> AclUpdate;
         fn acl(&self, owner: &str, mailbox: &str) -> Vec<AclEntry>;
         fn shared_with(&self, identifiers: &[String]) -> Vec<SharedMailbox>;

@@ -145,7 +145,12 @@ pub trait MailboxStore: Send + Sync + 'static {
         mailbox: &str,
         identifier: &str,
         rights: Rights,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        let replace = RightsChange::Replace;
+        self.change_acl(owner, mailbox, identifier, replace, rights, usize::MAX)
+            .await
+            .map(|_| ())
+    }
     /// Changes `identifier`'s entry as one step against concurrent changes (on every node):
     /// reads the list, applies [`crate::acl::apply_change`] (the new rights, or
     /// [`AclUpdate::Full`] when a new identifier would pass `max_entries`) and writes.

@@ -141,7 +141,6 @@ forward! {
         fn delete_mailbox(&self, account: &str, name: &str) -> Result<(), StoreError>;
         fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> Result<(), StoreError>;
         fn subscriptions(&self, account: &str) -> Result<Vec<String>, StoreError>;
-        fn set_acl(&self, owner: &str, mailbox: &str, identifier: &str, rights: Rights) -> Result<(), StoreError>;
         fn change_acl(&self, owner: &str, mailbox: &str, identifier: &str, change: RightsChange, rights: Rights, max_entries: usize) -> Result<AclUpdate, StoreError>;
         fn acl(&self, owner: &str, mailbox: &str) -> Result<Vec<AclEntry>, StoreError>;
         fn shared_with(&self, identifiers: &[String]) -> Result<Vec<SharedMailbox>, StoreError>;

@@ -4,7 +4,7 @@
 //! - `acl`: (mailbox id, identifier) → (owner, [`Rights`]);
 //! - `seen`: (mailbox id, reader) → the reader's seen UIDs, ascending.
 //!
-//! Both are changed under the hierarchy lock's protection from deletes: `set_acl` holds it
+//! Both are changed under the hierarchy lock's protection from deletes: `change_acl` holds it
 //! while it checks the mailbox, and `remove_mailboxes` (called under it) drops the entries
 //! of the mailboxes it removed. Mailbox ids are never reused, so an entry is never read
 //! for another mailbox.
@@ -39,18 +39,6 @@ impl Inner {
             .ok_or(StoreError::MailboxNotFound(name))
     }
 
-    pub(crate) fn set_acl(
-        &self,
-        owner: &str,
-        mailbox: &str,
-        identifier: &str,
-        rights: Rights,
-    ) -> Result<()> {
-        let identifier = normalize_identifier(identifier)?;
-        let _hierarchy = self.lock_hierarchy();
-        self.write_acl_entry(owner, mailbox, &identifier, rights)
-    }
-
     /// [`crate::MailboxStore::change_acl`]: read, decide and write under the hierarchy
     /// lock, so two changes at once cannot both pass the cap.
     pub(crate) fn change_acl(
@@ -67,26 +55,14 @@ impl Inner {
         let entries = self.acl(owner, mailbox)?;
         let update = apply_change(&entries, &identifier, change, rights, max_entries);
         if let AclUpdate::Set(new) = update {
-            self.write_acl_entry(owner, mailbox, &identifier, new)?;
+            let key = entry_key(self.mailbox_id(owner, mailbox)?, &identifier);
+            if new.is_empty() {
+                self.t.acl.remove(key)?;
+            } else {
+                self.t.acl.insert(key, encode(&(owner, new)))?;
+            }
         }
         Ok(update)
-    }
-
-    /// Writes (or, for no rights, removes) one entry; the caller holds the hierarchy lock.
-    fn write_acl_entry(
-        &self,
-        owner: &str,
-        mailbox: &str,
-        identifier: &str,
-        rights: Rights,
-    ) -> Result<()> {
-        let key = entry_key(self.mailbox_id(owner, mailbox)?, identifier);
-        if rights.is_empty() {
-            self.t.acl.remove(key)?;
-        } else {
-            self.t.acl.insert(key, encode(&(owner, rights)))?;
-        }
-        Ok(())
     }
 
     pub(crate) fn acl(&self, owner: &str, mailbox: &str) -> Result<Vec<AclEntry>> {

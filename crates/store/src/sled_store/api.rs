@@ -135,13 +135,6 @@ impl MailboxStore for SledStore {
         self.read(move |i| i.subscriptions(&account)).await
     }
 
-    async fn set_acl(&self, owner: &str, mailbox: &str, identifier: &str, rights: Rights) -> R<()> {
-        let (owner, mailbox) = (owner.to_lowercase(), mailbox.to_owned());
-        let identifier = identifier.to_owned();
-        self.write(move |i| i.set_acl(&owner, &mailbox, &identifier, rights))
-            .await
-    }
-
     async fn change_acl(
         &self,
         owner: &str,
