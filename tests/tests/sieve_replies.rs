@@ -369,3 +369,75 @@ async fn an_admin_sets_and_removes_a_vacation_keeping_the_persons_filter() -> an
     assert_eq!(states, ["off", "on", "on"], "audited, newest first");
     Ok(())
 }
+
+/// RFC 5230 §4.1 and §4.4's examples at delivery, in one script: a redirect for one sender
+/// (the boss gets no reply) and, for everyone else, a reason chosen by the subject.
+const CHOICE_OF_REASON: &str = r#"require ["vacation"];
+if header :contains "from" "boss@partner.example" {
+  redirect "lee@test.go.kr";
+} elsif header :contains "subject" "cyrus" {
+  vacation "I'm out -- send mail to cyrus-bugs";
+} else {
+  vacation "I'm out -- call me at 321-1723";
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rfc_5230_examples_choose_the_reason_and_redirect_the_boss() -> anyhow::Result<()> {
+    let fx = three_people()?;
+    {
+        let store = fx.open_store().await?;
+        store
+            .put_script("kim", "RFC 5230", CHOICE_OF_REASON, QUOTA)
+            .await?;
+        store.set_active_script("kim", Some("RFC 5230")).await?;
+    }
+    let daemon = fx.start()?;
+    let port = daemon.addr("smtp").port();
+    let mail = |from, subject| Mail {
+        from,
+        rcpts: &["kim@test.go.kr"],
+        to_header: "김철수 <kim@test.go.kr>",
+        extra: &[],
+        subject,
+    };
+    let sent = send(
+        port,
+        &[
+            mail("boss@partner.example", "예산 보고"),
+            mail("park@test.go.kr", "cyrus question"),
+            mail("lee@test.go.kr", "점심 약속"),
+        ],
+    )?;
+    assert_eq!(sent, vec!["ok"; 3]);
+    drop(daemon);
+
+    let store = fx.open_store().await?;
+    let text = |raw: &Vec<u8>| String::from_utf8_lossy(raw).into_owned();
+    let park = messages(&*store, "park").await?;
+    assert_eq!(park.len(), 1, "one reply to the cyrus message");
+    assert!(
+        text(&park[0]).contains("send mail to cyrus-bugs"),
+        "{}",
+        text(&park[0])
+    );
+    assert_eq!(subject(&park[0]), "Auto: cyrus question");
+    // lee gets the boss's redirected message and the other reason for her own.
+    let lee = messages(&*store, "lee").await?;
+    let mut subjects: Vec<String> = lee.iter().map(|m| subject(m)).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["Auto: 점심 약속", "예산 보고"], "{subjects:?}");
+    let reply = lee.iter().find(|m| subject(m) == "Auto: 점심 약속");
+    assert!(reply.is_some_and(|r| text(r).contains("call me at 321-1723")));
+    // The redirected copy is not kept (redirect cancels the implicit keep, RFC 5228 §4.2);
+    // the other two are.
+    assert_eq!(
+        inbox_subjects(&*store, "kim").await?,
+        ["cyrus question", "점심 약속"]
+    );
+    assert!(
+        store.queue_list().await?.is_empty(),
+        "the boss (a remote sender) gets no reply and nothing is queued"
+    );
+    Ok(())
+}
