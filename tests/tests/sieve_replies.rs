@@ -87,6 +87,20 @@ fn three_people() -> anyhow::Result<fixtures::Installation> {
     Ok(fx)
 }
 
+/// Stores each `(account, name, script)` and makes it that account's active script, before
+/// the daemon starts.
+async fn activate(
+    fx: &fixtures::Installation,
+    scripts: &[(&str, &str, &str)],
+) -> anyhow::Result<()> {
+    let store = fx.open_store().await?;
+    for (account, name, script) in scripts {
+        store.put_script(account, name, script, QUOTA).await?;
+        store.set_active_script(account, Some(name)).await?;
+    }
+    Ok(())
+}
+
 fn header(raw: &[u8], name: &str) -> Option<String> {
     let m = mail_parser::MessageParser::default().parse(raw)?;
     m.header_raw(name).map(|v| v.trim().to_owned())
@@ -101,13 +115,7 @@ vacation :days 7 :subject "부재중: 김철수" :addresses ["chulsoo@test.go.kr
 #[tokio::test(flavor = "multi_thread")]
 async fn vacation_replies_once_per_sender_and_never_to_lists() -> anyhow::Result<()> {
     let fx = three_people()?;
-    {
-        let store = fx.open_store().await?;
-        store
-            .put_script("kim", "부재중", KIM_VACATION, QUOTA)
-            .await?;
-        store.set_active_script("kim", Some("부재중")).await?;
-    }
+    activate(&fx, &[("kim", "부재중", KIM_VACATION)]).await?;
     let daemon = fx.start()?;
     let port = daemon.addr("smtp").port();
     let kim = &["kim@test.go.kr"][..];
@@ -190,16 +198,14 @@ async fn vacation_replies_once_per_sender_and_never_to_lists() -> anyhow::Result
 #[tokio::test(flavor = "multi_thread")]
 async fn ereject_refuses_in_smtp_and_reject_reports_to_the_sender() -> anyhow::Result<()> {
     let fx = three_people()?;
-    {
-        let store = fx.open_store().await?;
-        let ereject = "require \"ereject\";\nif header :contains \"subject\" \"광고\" {\n  \
-                       ereject \"Kim does not accept advertising.\r\nPlease stop.\";\n}\n";
-        store.put_script("kim", "광고 거절", ereject, QUOTA).await?;
-        store.set_active_script("kim", Some("광고 거절")).await?;
-        let reject = "require \"reject\";\nreject \"이영희는 이 주소로 메일을 받지 않습니다.\";\n";
-        store.put_script("lee", "거절", reject, QUOTA).await?;
-        store.set_active_script("lee", Some("거절")).await?;
-    }
+    let ereject = "require \"ereject\";\nif header :contains \"subject\" \"광고\" {\n  \
+                   ereject \"Kim does not accept advertising.\r\nPlease stop.\";\n}\n";
+    let reject = "require \"reject\";\nreject \"이영희는 이 주소로 메일을 받지 않습니다.\";\n";
+    activate(
+        &fx,
+        &[("kim", "광고 거절", ereject), ("lee", "거절", reject)],
+    )
+    .await?;
     let daemon = fx.start()?;
     let port = daemon.addr("smtp").port();
     let sent = send(
@@ -385,13 +391,7 @@ if header :contains "from" "boss@partner.example" {
 #[tokio::test(flavor = "multi_thread")]
 async fn rfc_5230_examples_choose_the_reason_and_redirect_the_boss() -> anyhow::Result<()> {
     let fx = three_people()?;
-    {
-        let store = fx.open_store().await?;
-        store
-            .put_script("kim", "RFC 5230", CHOICE_OF_REASON, QUOTA)
-            .await?;
-        store.set_active_script("kim", Some("RFC 5230")).await?;
-    }
+    activate(&fx, &[("kim", "RFC 5230", CHOICE_OF_REASON)]).await?;
     let daemon = fx.start()?;
     let port = daemon.addr("smtp").port();
     let mail = |from, subject| Mail {

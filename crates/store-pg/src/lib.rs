@@ -123,20 +123,27 @@ impl PgStore {
     }
 
     /// The nodes running on this database now: each daemon node holds a LISTEN connection
-    /// named `certmail listen <node>` (see `listen.rs`), visible in `pg_stat_activity` to
+    /// named [`listen::LISTEN_APPLICATION`] and the node's name, visible in `pg_stat_activity` to
     /// the role they share. `certmail store copy` refuses a database nodes are using.
     pub async fn running_nodes(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.conn().await?;
         let rows = conn
             .query(
-                "SELECT DISTINCT substr(application_name, 17) FROM pg_stat_activity
+                "SELECT DISTINCT application_name FROM pg_stat_activity
                  WHERE datname = current_database() AND pid <> pg_backend_pid()
-                   AND application_name LIKE 'certmail listen %' ORDER BY 1",
-                &[],
+                   AND starts_with(application_name, $1) ORDER BY 1",
+                &[&listen::LISTEN_APPLICATION],
             )
             .await
             .map_err(error::db)?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                r.get::<_, String>(0)
+                    .strip_prefix(listen::LISTEN_APPLICATION)
+                    .map(str::to_owned)
+            })
+            .collect())
     }
 
     /// For `certmail check-config`: connects as [`PgStore::open`] would (TLS included) and

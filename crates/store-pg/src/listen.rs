@@ -22,6 +22,11 @@ use crate::notify::{CHANGES_CHANNEL, Envelope};
 use crate::sessions::{KICKS_CHANNEL, PgRegistry};
 use crate::{PgConfig, PgStore, config};
 
+/// The `application_name` of a node's LISTEN connection, before the node's name: operators
+/// (and `certmail store copy`, [`PgStore::running_nodes`]) find running nodes by it in
+/// `pg_stat_activity`.
+pub const LISTEN_APPLICATION: &str = "certmail listen ";
+
 /// Wait before connecting again after the connection was lost.
 pub const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
@@ -81,7 +86,7 @@ impl Listener {
         };
         let mut pg = parsed.pg;
         // Operators (and the tests) find the connection in pg_stat_activity by this name.
-        pg.application_name(format!("certmail listen {}", self.node));
+        pg.application_name(format!("{LISTEN_APPLICATION}{}", self.node));
         let connected = match parsed.tls {
             Some(tls) => connect(&pg, tls).await,
             None => connect(&pg, tokio_postgres::NoTls).await,
