@@ -79,7 +79,7 @@ async fn sort_orders_by_each_key() {
     let mut c = discussion(&server).await;
     let caps = ok(c.command("CAPABILITY").await);
     assert!(
-        caps[0].contains(" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"),
+        caps[0].contains(" SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"),
         "{caps:?}"
     );
     let sort = |lines: Vec<String>| ok(lines).join("\n");
@@ -131,6 +131,70 @@ async fn sort_orders_by_each_key() {
         tagged(&bad).contains("NO [BADCHARSET (UTF-8 US-ASCII EUC-KR)]"),
         "{bad:?}"
     );
+}
+
+/// The one untagged line of a successful command, its own tag written as `$tag`.
+fn esearch_line(lines: Vec<String>) -> String {
+    let tag = tagged(&lines).split(' ').next().unwrap_or("").to_owned();
+    let untagged = ok(lines);
+    assert_eq!(untagged.len(), 1, "{untagged:?}");
+    untagged[0].replace(&format!("(TAG \"{tag}\")"), "(TAG $tag)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esort_answers_in_sort_order_as_esearch() {
+    let server = TestServer::start(true).await;
+    let mut c = discussion(&server).await;
+    // RFC 5267 §3.1: MIN and MAX are the first and last in sort order, ALL keeps it.
+    let lines = c
+        .command("SORT RETURN (MIN MAX COUNT ALL) (DATE) UTF-8 ALL")
+        .await;
+    assert_eq!(
+        esearch_line(lines),
+        "* ESEARCH (TAG $tag) MIN 3 MAX 6 ALL 3,1,5,2,4,6 COUNT 6"
+    );
+    // RETURN () is RETURN (ALL); UID SORT answers UIDs; ascending runs become ranges.
+    let lines = c.command("UID SORT RETURN () (ARRIVAL) UTF-8 2:5").await;
+    assert_eq!(esearch_line(lines), "* ESEARCH (TAG $tag) UID ALL 2:5");
+    // Nothing found: no ALL, COUNT 0.
+    let lines = c
+        .command("SORT RETURN (ALL COUNT) (SUBJECT) UTF-8 SUBJECT nothing-like-this")
+        .await;
+    assert_eq!(esearch_line(lines), "* ESEARCH (TAG $tag) COUNT 0");
+    // SAVE is SEARCH's (RFC 5182), not a SORT result option.
+    let bad = c.command("SORT RETURN (SAVE) (DATE) UTF-8 ALL").await;
+    assert!(tagged(&bad).contains("BAD"), "{bad:?}");
+    let plain = ok(c.command("SORT (DATE) UTF-8 ALL").await);
+    assert_eq!(plain[0], "* SORT 3 1 5 2 4 6");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_display_orders_by_the_shown_name() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    let senders = [
+        "\"Park Jimin\" <jimin@test.go.kr>",
+        "=?UTF-8?B?7ZmN6ri464+Z?= <hong@test.go.kr>",
+        "ahn@test.go.kr",
+        "\"kim Minji\" <zz@test.go.kr>",
+    ];
+    for from in senders {
+        let message =
+            format!("From: {from}\r\nTo: team: a@test.go.kr;\r\nSubject: x\r\n\r\nbody\r\n");
+        assert!(append(&mut c, "INBOX", "", &message).await.contains("OK"));
+    }
+    ok(c.command("SELECT INBOX").await);
+    // RFC 5957: the decoded name (홍길동), else the address; case-insensitive.
+    let lines = ok(c.command("SORT (DISPLAYFROM) UTF-8 ALL").await);
+    assert_eq!(lines[0], "* SORT 3 4 1 2");
+    let lines = ok(c.command("SORT (REVERSE DISPLAYFROM) UTF-8 ALL").await);
+    assert_eq!(lines[0], "* SORT 2 1 4 3");
+    // FROM compares the mailbox part instead.
+    let lines = ok(c.command("SORT (FROM) UTF-8 ALL").await);
+    assert_eq!(lines[0], "* SORT 3 2 1 4");
+    // A To list that opens with a group is shown by the group's name: all equal here.
+    let lines = ok(c.command("SORT (DISPLAYTO) UTF-8 ALL").await);
+    assert_eq!(lines[0], "* SORT 1 2 3 4");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,11 @@
-//! The commands our own parser read (`proto::ext`): LIST, CREATE, the ACL commands, SEARCH RETURN and those
+//! The commands our own parser read (`proto::ext`): LIST, CREATE, the ACL commands, SEARCH
+//! RETURN, SORT RETURN and those
 //! using `$` (RFC 5182), run like the others (`dispatch`), with the selected mailbox's
 //! updates told after them.
 
-use super::{Outcome, acl, create, dispatch, dispatch::announce_updates, list_extended, search};
+use super::{
+    Outcome, acl, create, dispatch, dispatch::announce_updates, list_extended, search, sort,
+};
 use crate::proto::ext::{
     self, ExtBody, ExtCommand, SavedResultCommand, encode::sequence_set, searchres::substitute,
 };
@@ -15,12 +18,13 @@ pub async fn run(s: &mut SignedIn, out: &mut Out, command: ExtCommand) -> Outcom
         ExtBody::List(request) => (list_extended::list(s, out, tag, &request).await, true),
         ExtBody::Create(request) => (create::create_with_use(s, out, tag, &request).await, true),
         ExtBody::Acl(request) => (acl::acl(s, out, tag, &request).await, true),
-        ExtBody::Search(_) | ExtBody::SavedResult(_) if s.selected.is_none() => {
+        ExtBody::Search(_) | ExtBody::Sort(_) | ExtBody::SavedResult(_) if s.selected.is_none() => {
             out.bad(tag, "Select a mailbox first");
             return Outcome::Bad;
         }
         // RFC 3501 §7.4.1: EXPUNGE only while answering UID SEARCH.
         ExtBody::Search(request) => (search::esearch(s, out, tag, &request).await, request.uid),
+        ExtBody::Sort(request) => (sort::esort(s, out, tag, &request).await, request.uid),
         ExtBody::SavedResult(command) => return saved_result(s, out, tag, &command).await,
         ExtBody::Standard(body) => return dispatch::dispatch(s, out, tag, *body).await,
     };

@@ -108,6 +108,7 @@ pub async fn esearch(
             min: ids.iter().copied().min().filter(|_| o.min),
             max: ids.iter().copied().max().filter(|_| o.max),
             all: o.all.then(|| ids.clone()),
+            in_order: false,
             count: o
                 .count
                 .then(|| u32::try_from(ids.len()).unwrap_or(u32::MAX)),

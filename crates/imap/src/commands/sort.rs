@@ -19,6 +19,10 @@ use super::{Outcome, store_error};
 use crate::message::address::{AddressItem, parse_address_list};
 use crate::message::base_subject::base_subject;
 
+use crate::proto::ext::{
+    SortRequest,
+    encode::{EsearchData, esearch},
+};
 use crate::search_charset::{bad_charset, criteria_to_utf8};
 use crate::{account::SignedIn, out::Out};
 
@@ -47,6 +51,12 @@ pub struct Candidate {
     pub to: String,
     /// See `from`.
     pub cc: String,
+    /// RFC 5957 DISPLAYFROM: the first From address's decoded display name, or its
+    /// addr-spec when it has none (a group's name when the list opens with a group), under
+    /// i;unicode-casemap ([`unicode_casemap`]).
+    pub display_from: String,
+    /// See `display_from`, of To (DISPLAYTO).
+    pub display_to: String,
     /// Message-ID without angle brackets.
     pub message_id: Option<String>,
     /// References, or else In-Reply-To, without angle brackets (THREAD REFERENCES).
@@ -74,6 +84,8 @@ impl Candidate {
         c.from = first_mailbox(m.header_raw(HeaderName::From));
         c.to = first_mailbox(m.header_raw(HeaderName::To));
         c.cc = first_mailbox(m.header_raw(HeaderName::Cc));
+        c.display_from = display_name(m.from());
+        c.display_to = display_name(m.to());
         c.message_id = m.message_id().map(str::to_string);
         let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
             v.as_text_list()
@@ -100,6 +112,38 @@ fn first_mailbox(raw: Option<&str>) -> String {
         Some(AddressItem::GroupEnd) | None => Vec::new(),
     };
     String::from_utf8_lossy(&mailbox).to_ascii_uppercase()
+}
+
+/// RFC 5957 §2: what a client shows of the first address of a From or To field: its
+/// display name (RFC 2047 decoded) when it has a non-empty one, else its addr-spec; a
+/// group's display name when the list opens with a group; empty when there is no address.
+fn display_name(field: Option<&mail_parser::Address<'_>>) -> String {
+    let shown = match field {
+        Some(mail_parser::Address::Group(groups)) => groups.first().map(|g| match &g.name {
+            // mail-parser puts a list of plain addresses that follows a group in an
+            // unnamed group of its own.
+            Some(name) => name.to_string(),
+            None => g.addresses.first().map(addr_display).unwrap_or_default(),
+        }),
+        Some(mail_parser::Address::List(list)) => list.first().map(addr_display),
+        None => None,
+    };
+    unicode_casemap(&shown.unwrap_or_default())
+}
+
+fn addr_display(addr: &mail_parser::Addr<'_>) -> String {
+    match (&addr.name, &addr.address) {
+        (Some(name), _) if !name.trim().is_empty() => name.trim().to_string(),
+        (_, Some(address)) => address.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The i;unicode-casemap comparator's key (RFC 5051 §2): each character title-cased
+/// (upper case, which is the same for all but a few digraphs), then decomposed (NFKD).
+pub fn unicode_casemap(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.to_uppercase().nfkd().collect()
 }
 
 /// The selected mailbox's messages matching `criteria` (strings in `charset`), in sequence
@@ -184,37 +228,73 @@ pub async fn sort(
     search: &Vec1<SearchKey<'static>>,
     uid: bool,
 ) -> Outcome {
-    if criteria
-        .as_ref()
-        .iter()
-        .any(|c| matches!(c.key, SortKey::DisplayFrom | SortKey::DisplayTo))
-    {
-        // RFC 5957 SORT=DISPLAY is not advertised.
-        out.bad(tag, "DISPLAYFROM and DISPLAYTO are not supported");
-        return Outcome::Bad;
-    }
-    let mut found = match candidates(
-        s,
-        out,
-        &tag,
-        charset,
-        search,
-        "SORT",
-        sort_reads_headers(criteria.as_ref()),
-    )
-    .await
-    {
-        Ok(found) => found,
-        Err(outcome) => return outcome,
+    let Ok(ids) = sorted(s, out, &tag, criteria, charset, search, uid).await else {
+        return Outcome::Done;
     };
-    sort_candidates(&mut found, criteria.as_ref());
-    let ids = found
-        .iter()
-        .filter_map(|c| NonZeroU32::new(if uid { c.uid } else { c.seq }))
-        .collect();
+    let ids = ids.into_iter().filter_map(NonZeroU32::new).collect();
     out.data(Data::Sort(ids, None));
     out.ok(tag, None, "SORT completed");
     Outcome::Done
+}
+
+/// `[UID] SORT RETURN (...)` (RFC 5267 §3.1 ESORT): one ESEARCH response, MIN and MAX
+/// being the first and last message in sort order and ALL the matches in sort order.
+pub async fn esort(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    request: &SortRequest,
+) -> Outcome {
+    let (criteria, charset) = (&request.criteria, &request.charset);
+    let sorted = sorted(
+        s,
+        out,
+        &tag,
+        criteria,
+        charset,
+        &request.search,
+        request.uid,
+    )
+    .await;
+    let Ok(ids) = sorted else {
+        return Outcome::Done;
+    };
+    let o = request.options;
+    let data = EsearchData {
+        tag: tag.as_ref().to_owned(),
+        uid: request.uid,
+        min: ids.first().copied().filter(|_| o.min),
+        max: ids.last().copied().filter(|_| o.max),
+        all: o.all.then(|| ids.clone()),
+        in_order: true,
+        count: o
+            .count
+            .then(|| u32::try_from(ids.len()).unwrap_or(u32::MAX)),
+        modseq: None,
+    };
+    out.raw_line(esearch(&data));
+    out.ok(tag, None, "SORT completed");
+    Outcome::Done
+}
+
+/// The sequence numbers (UIDs where `uid`) of the messages matching `search`, in the
+/// order of `criteria`. `Err` when the command is already answered.
+async fn sorted(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: &Tag<'static>,
+    criteria: &Vec1<SortCriterion>,
+    charset: &Charset<'static>,
+    search: &Vec1<SearchKey<'static>>,
+    uid: bool,
+) -> Result<Vec<u32>, Outcome> {
+    let headers = sort_reads_headers(criteria.as_ref());
+    let mut found = candidates(s, out, tag, charset, search, "SORT", headers).await?;
+    sort_candidates(&mut found, criteria.as_ref());
+    Ok(found
+        .iter()
+        .map(|c| if uid { c.uid } else { c.seq })
+        .collect())
 }
 
 /// Whether SORT by `criteria` compares anything from the message's headers (all keys but
@@ -248,7 +328,8 @@ fn compare(a: &Candidate, b: &Candidate, key: &SortKey) -> Ordering {
         SortKey::From => a.from.cmp(&b.from),
         SortKey::To => a.to.cmp(&b.to),
         SortKey::Cc => a.cc.cmp(&b.cc),
-        SortKey::DisplayFrom | SortKey::DisplayTo => Ordering::Equal,
+        SortKey::DisplayFrom => a.display_from.cmp(&b.display_from),
+        SortKey::DisplayTo => a.display_to.cmp(&b.display_to),
     }
 }
 
@@ -270,5 +351,61 @@ mod tests {
                 key(header, true)
             ]));
         }
+    }
+
+    fn sorted_by(key_: SortKey, reverse: bool, headers: &[&str]) -> Vec<u32> {
+        let parser = mail_parser::MessageParser::default();
+        let mut found: Vec<Candidate> = headers
+            .iter()
+            .zip(1..)
+            .map(|(header, seq)| {
+                let raw = format!("{header}\r\nSubject: x\r\n\r\nbody\r\n");
+                let parsed = parser.parse(raw.as_bytes());
+                Candidate::of(seq, seq, 0, 0, parsed.as_ref())
+            })
+            .collect();
+        sort_candidates(&mut found, &[key(key_, reverse)]);
+        found.iter().map(|c| c.seq).collect()
+    }
+
+    #[test]
+    fn displayfrom_sorts_by_what_a_client_shows() {
+        // RFC 5957 §2: the decoded display name, else the addr-spec; i;unicode-casemap.
+        let from = [
+            "From: 홍길동 <hong@example.kr>",
+            "From: kim@example.kr",
+            "From: =?UTF-8?B?6rmA7LKg7IiY?= <chulsoo@example.kr>",
+            "From: \"Lee Younghee\" <zz@example.kr>",
+            "From: alpha@example.kr",
+            "To: nobody@example.kr",
+        ];
+        // "", ALPHA@…, KIM@…, LEE YOUNGHEE, 김철수 (U+AE40), 홍길동 (U+D64D).
+        assert_eq!(
+            sorted_by(SortKey::DisplayFrom, false, &from),
+            [6, 5, 2, 4, 3, 1]
+        );
+        assert_eq!(
+            sorted_by(SortKey::DisplayFrom, true, &from),
+            [1, 3, 4, 2, 5, 6]
+        );
+    }
+
+    #[test]
+    fn displayto_takes_a_group_by_its_name() {
+        let to = [
+            "To: \"Park Minsu\" <a@example.kr>",
+            "To: zeta: x@example.kr, y@example.kr;",
+            "To: Bora <b@example.kr>",
+            "To: empty:;",
+        ];
+        assert_eq!(sorted_by(SortKey::DisplayTo, false, &to), [3, 4, 1, 2]);
+        // FROM compares the addr-mailbox, which orders these differently.
+        assert_ne!(sorted_by(SortKey::To, false, &to), [3, 4, 1, 2]);
+    }
+
+    #[test]
+    fn unicode_casemap_ignores_case_and_compatibility_forms() {
+        assert_eq!(unicode_casemap("Lee"), unicode_casemap("LEE"));
+        assert_eq!(unicode_casemap("ｆｕｌｌ"), unicode_casemap("FULL"));
     }
 }

@@ -39,6 +39,26 @@ pub fn sequence_set(numbers: &[u32]) -> String {
     out
 }
 
+/// Numbers in the order given, runs of consecutive ascending numbers as ranges
+/// (`3:5,1,2`): RFC 5267 §3.2's ESORT result, where `x:y` stands for x, x+1, …, y.
+pub fn ordered_sequence_set(numbers: &[u32]) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &n in numbers {
+        match runs.last_mut() {
+            Some((_, end)) if end.checked_add(1) == Some(n) => *end = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    let parts: Vec<String> = runs
+        .iter()
+        .map(|&(start, end)| match start == end {
+            true => start.to_string(),
+            false => format!("{start}:{end}"),
+        })
+        .collect();
+    parts.join(",")
+}
+
 /// What an ESEARCH response reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EsearchData {
@@ -52,6 +72,8 @@ pub struct EsearchData {
     pub max: Option<u32>,
     /// `ALL set` (omitted when nothing matched).
     pub all: Option<Vec<u32>>,
+    /// `ALL` keeps the numbers' order (RFC 5267 §3.2, ESORT) instead of ascending.
+    pub in_order: bool,
     /// `COUNT n`.
     pub count: Option<u32>,
     /// `MODSEQ n` (RFC 7162 §3.1.5 with a MODSEQ criterion).
@@ -71,7 +93,11 @@ pub fn esearch(data: &EsearchData) -> Vec<u8> {
         line.push_str(&format!(" MAX {max}"));
     }
     if let Some(all) = data.all.as_ref().filter(|a| !a.is_empty()) {
-        line.push_str(&format!(" ALL {}", sequence_set(all)));
+        let set = match data.in_order {
+            true => ordered_sequence_set(all),
+            false => sequence_set(all),
+        };
+        line.push_str(&format!(" ALL {set}"));
     }
     if let Some(count) = data.count {
         line.push_str(&format!(" COUNT {count}"));
@@ -167,6 +193,21 @@ mod tests {
             sequence_set(&[u32::MAX, u32::MAX - 1]),
             "4294967294:4294967295"
         );
+    }
+
+    #[test]
+    fn esort_all_keeps_the_sort_order() {
+        assert_eq!(ordered_sequence_set(&[1, 2, 3, 4, 5]), "1:5");
+        assert_eq!(ordered_sequence_set(&[5, 4, 3, 2, 1]), "5,4,3,2,1");
+        assert_eq!(ordered_sequence_set(&[3, 4, 9, 1, 2]), "3:4,9,1:2");
+        assert_eq!(ordered_sequence_set(&[]), "");
+        let data = EsearchData {
+            tag: "E1".into(),
+            all: Some(vec![3, 1, 2]),
+            in_order: true,
+            ..EsearchData::default()
+        };
+        assert_eq!(esearch(&data), b"* ESEARCH (TAG \"E1\") ALL 3,1:2\r\n");
     }
 
     #[test]

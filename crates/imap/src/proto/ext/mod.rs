@@ -1,6 +1,7 @@
 //! Our own parser for the command forms imap-codec 2.0.0-alpha.10 does not parse, written
 //! from the RFC ABNF:
-//! - `[UID] SEARCH RETURN (...)` (RFC 4731 ESEARCH, RFC 5182 SAVE, RFC 9051 §6.4.4);
+//! - `[UID] SEARCH RETURN (...)` (RFC 4731 ESEARCH, RFC 5182 SAVE, RFC 9051 §6.4.4) and
+//!   `[UID] SORT RETURN (...)` (RFC 5267 ESORT);
 //! - `LIST` with selection options, several patterns and return options (RFC 5258,
 //!   RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE, RFC 9051 §6.3.9);
 //! - `CREATE name (USE (...))` (RFC 6154 §5.2);
@@ -25,6 +26,7 @@ pub mod searchres;
 use imap_codec::imap_types::{
     command::CommandBody,
     core::{Charset, Tag, Vec1},
+    extensions::sort::SortCriterion,
     search::SearchKey,
     status::StatusDataItemName,
 };
@@ -46,6 +48,8 @@ pub struct ExtCommand {
 pub enum ExtBody {
     /// `[UID] SEARCH RETURN (...) ...`.
     Search(SearchRequest),
+    /// `[UID] SORT RETURN (...) ...` (RFC 5267 ESORT).
+    Sort(SortRequest),
     /// `LIST` in any form (basic or extended).
     List(ListRequest),
     /// `CREATE name [(USE (...))]`.
@@ -77,6 +81,7 @@ impl ExtBody {
     pub fn name(&self) -> &'static str {
         match self {
             ExtBody::Search(_) => "SEARCH",
+            ExtBody::Sort(_) => "SORT",
             ExtBody::List(_) => "LIST",
             ExtBody::Create(_) => "CREATE",
             ExtBody::Acl(request) => request.name(),
@@ -122,6 +127,21 @@ pub struct SearchRequest {
     pub charset: Option<Charset<'static>>,
     /// The criteria (ANDed).
     pub criteria: Vec1<SearchKey<'static>>,
+}
+
+/// `[UID] SORT RETURN (options) (criteria) charset search-keys` (RFC 5267 §3.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortRequest {
+    /// UID SORT.
+    pub uid: bool,
+    /// What to return (never SAVE).
+    pub options: SearchReturn,
+    /// The sort criteria.
+    pub criteria: Vec1<SortCriterion>,
+    /// The search charset.
+    pub charset: Charset<'static>,
+    /// The search criteria (ANDed).
+    pub search: Vec1<SearchKey<'static>>,
 }
 
 /// RFC 5258 §3 selection options.
@@ -261,7 +281,8 @@ pub fn mailbox_name(wire: &[u8]) -> Result<String, crate::proto::mailbox_name::M
 pub struct SyntaxError(pub &'static str);
 
 /// Whether the command starting with `line` (its first line) is parsed by us rather than
-/// imap-next: every LIST, CREATE and ACL command, SEARCH / UID SEARCH with RETURN, commands using `$`,
+/// imap-next: every LIST, CREATE and ACL command, SEARCH / UID SEARCH and SORT / UID SORT
+/// with RETURN, commands using `$`,
 /// and a SEARCH whose first line ends in a literal (a `$` may follow it, RFC 5182).
 pub fn claims(line: &[u8]) -> bool {
     let Some((_, names)) = command_head(line) else {
@@ -279,9 +300,10 @@ pub fn claims(line: &[u8]) -> bool {
     {
         return true;
     }
-    let search = is(0, "SEARCH") || (is(0, "UID") && is(1, "SEARCH"));
-    let after_search = if is(0, "UID") { 2 } else { 1 };
-    search && (is(after_search, "RETURN") || super::literal::announcement(line).is_some())
+    let command = |name| is(0, name) || (is(0, "UID") && is(1, name));
+    let after = if is(0, "UID") { 2 } else { 1 };
+    (command("SEARCH") && (is(after, "RETURN") || super::literal::announcement(line).is_some()))
+        || (command("SORT") && is(after, "RETURN"))
 }
 
 /// Parses a complete command (line, literals, CRLF) in a form imap-codec reads, with UTF-8
@@ -322,6 +344,8 @@ pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
             });
         }
         ExtBody::Search(search::parse(&mut c, &tag, uid)?)
+    } else if c.keyword("SORT") {
+        ExtBody::Sort(search::parse_sort(&mut c, &tag, uid)?)
     } else if uid {
         return Err(SyntaxError("unexpected UID command"));
     } else if c.keyword("LIST") {

@@ -1,15 +1,18 @@
 //! `[UID] SEARCH RETURN (options) [CHARSET x] criteria` (RFC 4731 §3.1, RFC 5182 §2,
-//! RFC 9051 §6.4.4):
+//! RFC 9051 §6.4.4) and `[UID] SORT RETURN (options) (criteria) charset criteria`
+//! (RFC 5267 §3.1 ESORT):
 //!
 //! ```abnf
 //! search             = "SEARCH" [search-return-opts] SP search-program
 //! search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
 //! search-return-opt  = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE"
 //! search-program     = ["CHARSET" SP charset SP] search-key *(SP search-key)
+//! sort               = ["UID" SP] "SORT" [search-return-opts] SP sort-criteria SP
+//!                      search-charset 1*(SP search-key)
 //! ```
 //!
-//! We read the RETURN options; the search program, whose grammar imap-codec knows, is
-//! handed to imap-codec's command decoder as a plain SEARCH.
+//! We read the RETURN options; the rest, whose grammar imap-codec knows, is handed to
+//! imap-codec's command decoder as a plain SEARCH or SORT.
 
 use imap_codec::{
     CommandCodec,
@@ -17,7 +20,7 @@ use imap_codec::{
     imap_types::{ToStatic, command::CommandBody, core::Tag},
 };
 
-use super::{Cursor, SearchRequest, SearchReturn, SyntaxError};
+use super::{Cursor, SearchRequest, SearchReturn, SortRequest, SyntaxError};
 
 /// Parses from just after `SEARCH`.
 pub(super) fn parse(
@@ -25,6 +28,48 @@ pub(super) fn parse(
     tag: &Tag<'static>,
     uid: bool,
 ) -> Result<SearchRequest, SyntaxError> {
+    let options = return_options(c, true)?;
+    let CommandBody::Search {
+        charset, criteria, ..
+    } = decode_plain(tag, uid, "SEARCH", c.rest())?
+    else {
+        return Err(SyntaxError("bad search criteria"));
+    };
+    Ok(SearchRequest {
+        uid,
+        options: options.all_if_empty(),
+        charset: charset.map(|c| c.to_static()),
+        criteria: criteria.to_static(),
+    })
+}
+
+/// Parses from just after `SORT` (RFC 5267 §3.1: the options are ESEARCH's, without SAVE).
+pub(super) fn parse_sort(
+    c: &mut Cursor<'_>,
+    tag: &Tag<'static>,
+    uid: bool,
+) -> Result<SortRequest, SyntaxError> {
+    let options = return_options(c, false)?;
+    let CommandBody::Sort {
+        sort_criteria,
+        charset,
+        search_criteria,
+        ..
+    } = decode_plain(tag, uid, "SORT", c.rest())?
+    else {
+        return Err(SyntaxError("bad sort criteria"));
+    };
+    Ok(SortRequest {
+        uid,
+        options: options.all_if_empty(),
+        criteria: sort_criteria,
+        charset: charset.to_static(),
+        search: search_criteria.to_static(),
+    })
+}
+
+/// ` RETURN (options) `: the RFC 4731 §3.1 result options (SAVE only where `save`).
+fn return_options(c: &mut Cursor<'_>, save: bool) -> Result<SearchReturn, SyntaxError> {
     c.sp()?;
     if !c.keyword("RETURN") {
         return Err(SyntaxError("expected RETURN"));
@@ -40,38 +85,37 @@ pub(super) fn parse(
             &mut options.all
         } else if c.keyword("COUNT") {
             &mut options.count
-        } else if c.keyword("SAVE") {
+        } else if save && c.keyword("SAVE") {
             &mut options.save
         } else {
             // RFC 4466 §2.6.1: a server MUST reject a result option it does not know.
-            return Err(SyntaxError("unknown SEARCH RETURN option"));
+            return Err(SyntaxError("unknown RETURN option"));
         };
         *flag = true;
         Ok(())
     })?;
     c.sp()?;
-    let program = c.rest();
+    Ok(options)
+}
+
+/// `tag [UID] NAME program` decoded by imap-codec (`program` ends with CRLF).
+fn decode_plain(
+    tag: &Tag<'static>,
+    uid: bool,
+    name: &str,
+    program: &[u8],
+) -> Result<CommandBody<'static>, SyntaxError> {
     if !program.ends_with(b"\r\n") {
         return Err(SyntaxError("the command must end with CRLF"));
     }
     let mut plain = Vec::with_capacity(program.len() + 32);
     plain.extend_from_slice(tag.as_ref().as_bytes());
-    plain.extend_from_slice(if uid { b" UID SEARCH " } else { b" SEARCH " });
+    plain.extend_from_slice(if uid { b" UID " } else { b" " });
+    plain.extend_from_slice(name.as_bytes());
+    plain.push(b' ');
     plain.extend_from_slice(program);
-    let decoded = CommandCodec::default().decode(&plain);
-    let Ok((b"", command)) = decoded else {
-        return Err(SyntaxError("bad search criteria"));
-    };
-    let CommandBody::Search {
-        charset, criteria, ..
-    } = command.body
-    else {
-        return Err(SyntaxError("bad search criteria"));
-    };
-    Ok(SearchRequest {
-        uid,
-        options: options.all_if_empty(),
-        charset: charset.map(|c| c.to_static()),
-        criteria: criteria.to_static(),
-    })
+    match CommandCodec::default().decode(&plain) {
+        Ok((b"", command)) => Ok(command.body.to_static()),
+        _ => Err(SyntaxError("bad search criteria")),
+    }
 }
