@@ -71,6 +71,7 @@ delegate! {
         fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Vec<u32>;
         fn set_seen_by(&self, owner: &str, mailbox: &str, reader: &str, uids: &[u32], seen: bool) -> ();
         fn append(&self, account: &str, mailbox: &str, message: NewMessage) -> (u32, u32, u64);
+        fn append_many(&self, account: &str, mailbox: &str, messages: Vec<NewMessage>) -> Vec<(u32, u32, u64)>;
         fn messages(&self, account: &str, mailbox: &str, uids: RangeInclusive<u32>) -> Vec<MessageMeta>;
         fn message_body(&self, account: &str, blob: &BlobId) -> Vec<u8>;
         fn message_summary(&self, account: &str, blob: &BlobId) -> Option<Vec<u8>>;

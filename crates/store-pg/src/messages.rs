@@ -118,31 +118,53 @@ impl PgStore {
         mailbox: &str,
         message: NewMessage,
     ) -> Result<(u32, u32, u64), StoreError> {
+        let appended = self.append_many(account, mailbox, vec![message]).await?;
+        appended
+            .into_iter()
+            .next()
+            .ok_or(StoreError::MessageNotFound)
+    }
+
+    /// Appends `messages` in one transaction (RFC 3502: all or none), in order.
+    pub(crate) async fn append_many(
+        &self,
+        account: &str,
+        mailbox: &str,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<(u32, u32, u64)>, StoreError> {
         let account = account.to_lowercase();
         let name = normalize_name(mailbox)?;
-        let (blob, sealed) = self.seal_body(&message.body)?;
+        let mut sealed = Vec::with_capacity(messages.len());
+        for message in &messages {
+            sealed.push((self.seal_body(&message.body)?, message));
+        }
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         let Some(mut mbox) = mailboxes::lock(&tx, &account, &name).await? else {
             return Err(StoreError::MailboxNotFound(name));
         };
-        blobs::store(&tx, &blob, &sealed, 1).await?;
-        mbox.highest_modseq += 1;
-        let meta = MessageMeta {
-            uid: 0,
-            modseq: mbox.highest_modseq,
-            flags: normalize_flags(&message.flags),
-            internal_date: message.internal_date,
-            size: message.body.len() as u64,
-            blob,
-        };
-        let uid = insert(&tx, &mut mbox, &meta).await?;
+        let mut appended = Vec::with_capacity(sealed.len());
+        let mut changes = Vec::with_capacity(sealed.len());
+        for ((blob, body), message) in sealed {
+            blobs::store(&tx, &blob, &body, 1).await?;
+            mbox.highest_modseq += 1;
+            let meta = MessageMeta {
+                uid: 0,
+                modseq: mbox.highest_modseq,
+                flags: normalize_flags(&message.flags),
+                internal_date: message.internal_date,
+                size: message.body.len() as u64,
+                blob,
+            };
+            let uid = insert(&tx, &mut mbox, &meta).await?;
+            appended.push((mbox.uid_validity, uid, mbox.highest_modseq));
+            let mailbox = mbox.name.clone();
+            changes.push(Change::Exists { mailbox, uid });
+        }
         mailboxes::save_counters(&tx, &mbox).await?;
-        let mailbox = mbox.name.clone();
-        self.notice(&tx, &account, vec![Change::Exists { mailbox, uid }])
-            .await?;
+        self.notice(&tx, &account, changes).await?;
         self.commit(tx).await?;
-        Ok((mbox.uid_validity, uid, mbox.highest_modseq))
+        Ok(appended)
     }
 
     pub(crate) async fn messages(

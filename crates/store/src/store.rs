@@ -198,6 +198,14 @@ pub trait MailboxStore: Send + Sync + 'static {
         mailbox: &str,
         message: NewMessage,
     ) -> Result<(u32, u32, u64), StoreError>;
+    /// Appends several messages in one transaction, all or none (RFC 3502 MULTIAPPEND),
+    /// with consecutive UIDs in the order given; returns (UIDVALIDITY, UID, MODSEQ) of each.
+    async fn append_many(
+        &self,
+        account: &str,
+        mailbox: &str,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<(u32, u32, u64)>, StoreError>;
     /// Messages with UIDs in the range, in UID order.
     async fn messages(
         &self,

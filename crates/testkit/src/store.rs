@@ -147,6 +147,7 @@ forward! {
         fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Result<Vec<u32>, StoreError>;
         fn set_seen_by(&self, owner: &str, mailbox: &str, reader: &str, uids: &[u32], seen: bool) -> Result<(), StoreError>;
         fn append(&self, account: &str, mailbox: &str, message: NewMessage) -> Result<(u32, u32, u64), StoreError>;
+        fn append_many(&self, account: &str, mailbox: &str, messages: Vec<NewMessage>) -> Result<Vec<(u32, u32, u64)>, StoreError>;
         fn messages(&self, account: &str, mailbox: &str, uids: RangeInclusive<u32>) -> Result<Vec<MessageMeta>, StoreError>;
         fn message_body(&self, account: &str, blob: &BlobId) -> Result<Vec<u8>, StoreError>;
         fn message_summary(&self, account: &str, blob: &BlobId) -> Result<Option<Vec<u8>>, StoreError>;

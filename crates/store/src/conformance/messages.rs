@@ -62,6 +62,46 @@ pub async fn append_and_read_back(t: &dyn Fixture) {
     ));
 }
 
+/// Several messages appended at once (RFC 3502 MULTIAPPEND): consecutive UIDs in order,
+/// each with its own flags and date; into a missing mailbox nothing at all is stored.
+pub async fn append_many_is_all_or_nothing(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
+    s.append("hong", "INBOX", message(1)).await.unwrap();
+    let mut second = message(2);
+    second.flags = flags(&["\\Flagged"]);
+    let appended = s
+        .append_many("hong", "INBOX", vec![second, message(3), message(4)])
+        .await
+        .unwrap();
+    let uids: Vec<u32> = appended.iter().map(|a| a.1).collect();
+    assert_eq!(uids, [2, 3, 4]);
+    assert!(appended.windows(2).all(|w| w[0].2 < w[1].2), "{appended:?}");
+    let all = s.messages("hong", "INBOX", 2..=4).await.unwrap();
+    assert_eq!(all[0].flags, ["\\Flagged"]);
+    assert_eq!(all[1].internal_date, 1_700_000_003);
+    assert_eq!(s.message_body("hong", &all[2].blob).await.unwrap(), body(4));
+    let mbox = s.mailbox("hong", "INBOX").await.unwrap().unwrap();
+    assert_eq!(
+        (mbox.exists, mbox.uid_next, mbox.highest_modseq),
+        (4, 5, appended[2].2)
+    );
+    let usage = s.account_usage("hong").await.unwrap();
+    assert!(matches!(
+        s.append_many("hong", "없는 편지함", vec![message(5), message(6)])
+            .await,
+        Err(StoreError::MailboxNotFound(_))
+    ));
+    assert_eq!(s.account_usage("hong").await.unwrap(), usage);
+    assert_stored_bodies(t, 4, "a refused MULTIAPPEND stores no body").await;
+    assert!(
+        s.append_many("hong", "INBOX", Vec::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// Bodies are private to their accounts.
 pub async fn bodies_are_private_to_their_accounts(t: &dyn Fixture) {
     let s = t.store();

@@ -192,6 +192,7 @@ macro_rules! conformance_tests {
             acl::seen_is_kept_per_reader,
             acl::acl_changes_at_once_keep_the_cap_and_every_added_right,
             messages::append_and_read_back,
+            messages::append_many_is_all_or_nothing,
             messages::bodies_are_private_to_their_accounts,
             messages::flags_with_modseq_and_unchanged_since,
             messages::copy_keeps_flags_and_shares_the_body,

@@ -195,6 +195,17 @@ impl MailboxStore for SledStore {
             .await
     }
 
+    async fn append_many(
+        &self,
+        account: &str,
+        mailbox: &str,
+        messages: Vec<NewMessage>,
+    ) -> R<Vec<(u32, u32, u64)>> {
+        let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
+        self.write(move |i| i.append_many(&account, &mailbox, messages))
+            .await
+    }
+
     async fn messages(
         &self,
         account: &str,

@@ -96,27 +96,49 @@ impl Inner {
         mailbox: &str,
         message: NewMessage,
     ) -> Result<(u32, u32, u64)> {
+        let appended = self.append_many(account, mailbox, vec![message])?;
+        appended
+            .into_iter()
+            .next()
+            .ok_or(StoreError::MessageNotFound)
+    }
+
+    /// Appends `messages` in one transaction (RFC 3502: all or none), in order.
+    pub(crate) fn append_many(
+        &self,
+        account: &str,
+        mailbox: &str,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<(u32, u32, u64)>> {
         let name = normalize_name(mailbox)?;
-        let (blob, sealed) = self.seal_body(&message.body)?;
-        let meta = MessageMeta {
-            uid: 0,
-            modseq: 0,
-            flags: normalize_flags(&message.flags),
-            internal_date: message.internal_date,
-            size: message.body.len() as u64,
-            blob,
-        };
+        let mut sealed = Vec::with_capacity(messages.len());
+        for message in &messages {
+            let (blob, body) = self.seal_body(&message.body)?;
+            let meta = MessageMeta {
+                uid: 0,
+                modseq: 0,
+                flags: normalize_flags(&message.flags),
+                internal_date: message.internal_date,
+                size: message.body.len() as u64,
+                blob,
+            };
+            sealed.push((meta, body));
+        }
         self.with_message_trees(|mt| {
             let mut mbox = mailbox_tx(mt.mailboxes, account, &name)?;
-            mt.store_blob(account, &blob, &sealed)?;
-            mbox.highest_modseq += 1;
-            let message = MessageMeta {
-                modseq: mbox.highest_modseq,
-                ..meta.clone()
-            };
-            let uid = mt.add_message(&mut mbox, message)?;
+            let mut appended = Vec::with_capacity(sealed.len());
+            for (meta, body) in &sealed {
+                mt.store_blob(account, &meta.blob, body)?;
+                mbox.highest_modseq += 1;
+                let message = MessageMeta {
+                    modseq: mbox.highest_modseq,
+                    ..meta.clone()
+                };
+                let uid = mt.add_message(&mut mbox, message)?;
+                appended.push((mbox.uid_validity, uid, mbox.highest_modseq));
+            }
             put(mt.mailboxes, &mailbox_key(account, &name), &mbox)?;
-            Ok((mbox.uid_validity, uid, mbox.highest_modseq))
+            Ok(appended)
         })
     }
 
