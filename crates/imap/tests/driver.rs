@@ -84,7 +84,7 @@ fn literal_is_reserved_while_the_command_is_handled() {
     );
     assert_eq!(
         out,
-        "+ Ready for literal data\r\n[APPEND pool=5]a1 OK APPEND done\r\n[NOOP pool=0]a2 OK NOOP done\r\n"
+        "+ Ready for literal data\r\n[ext APPEND pool=5]a1 OK APPEND done\r\n[NOOP pool=0]a2 OK NOOP done\r\n"
     );
     assert_eq!(pool.in_use(), 0);
 }
@@ -106,7 +106,7 @@ fn exhausted_pool_refuses_sync_literal_without_continuation() {
     assert_eq!(
         out,
         "a1 NO [LIMIT] Server is busy with other uploads, try again shortly\r\n\
-         + Ready for literal data\r\n[APPEND pool=4]a2 OK APPEND done\r\n"
+         + Ready for literal data\r\n[ext APPEND pool=4]a2 OK APPEND done\r\n"
     );
 }
 
@@ -135,7 +135,45 @@ fn literal_over_appendlimit_is_refused() {
     );
     assert_eq!(
         out,
-        "[error Literal was rejected because it was too long]a1 BAD Literal is larger than APPENDLIMIT\r\n[NOOP pool=0]a2 OK NOOP done\r\n"
+        "a1 NO [TOOBIG] The message is larger than APPENDLIMIT (100 octets)\r\n[NOOP pool=0]a2 OK NOOP done\r\n"
+    );
+    assert_eq!(pool.in_use(), 0);
+}
+
+/// RFC 3502: several messages in one APPEND, each literal reserved; one over APPENDLIMIT
+/// or the whole over `max_command` is refused `NO [TOOBIG]` and its bytes never run.
+#[test]
+fn multiappend_literals_are_bounded_each_and_in_all() {
+    let pool = LiteralPool::new(10_000);
+    let mut limits = limits();
+    limits.max_command = 150;
+    let mut driver = Driver::new(limits, pool.clone(), "x", true);
+    driver.set_signed_in(true);
+    let out = run(
+        &mut driver,
+        &[
+            b"a1 APPEND INBOX (\\Seen) {5}\r\n",
+            b"hello {6+}\r\nworld! {2}\r\n",
+            b"hi\r\n",
+            // Over APPENDLIMIT (100): the non-sync literal is swallowed with the command.
+            b"a2 APPEND INBOX {3+}\r\nabc {101+}\r\n",
+            &[b'x'; 101],
+            b" {11+}\r\nb1 LOGOUT\r\n\r\n",
+            // 90 + 90 octets: each within APPENDLIMIT, together over max_command (150).
+            b"a3 APPEND INBOX {90}\r\n",
+            &[b'y'; 90],
+            b" {90}\r\n",
+            b"a4 NOOP\r\n",
+        ],
+        &pool,
+    );
+    assert_eq!(
+        out,
+        "+ Ready for literal data\r\n+ Ready for literal data\r\n[ext APPEND pool=13]a1 OK APPEND done\r\n\
+         a2 NO [TOOBIG] The message is larger than APPENDLIMIT (100 octets)\r\n\
+         + Ready for literal data\r\n\
+         a3 NO [TOOBIG] The messages of one APPEND may hold 150 octets in all; append them one at a time\r\n\
+         [NOOP pool=0]a4 OK NOOP done\r\n"
     );
     assert_eq!(pool.in_use(), 0);
 }
@@ -155,7 +193,7 @@ fn split_input_gives_the_same_transcript() {
     assert_eq!(split, whole);
     assert_eq!(
         whole,
-        "[LOGIN pool=0]a1 OK LOGIN done\r\n+ Ready for literal data\r\n[APPEND pool=11]a2 OK APPEND done\r\n[NOOP pool=0]a3 OK NOOP done\r\n"
+        "[LOGIN pool=0]a1 OK LOGIN done\r\n+ Ready for literal data\r\n[ext APPEND pool=11]a2 OK APPEND done\r\n[NOOP pool=0]a3 OK NOOP done\r\n"
     );
 }
 

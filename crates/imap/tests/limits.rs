@@ -35,7 +35,11 @@ async fn a_literal_over_appendlimit_is_refused_and_framing_survives() {
     let mut c = server.signed_in().await;
     c.send("m1 APPEND INBOX {5000}\r\n").await;
     let reply = c.line().await;
-    assert!(reply.starts_with("m1 BAD"), "{reply}");
+    // RFC 7889 §4: TOOBIG, without "+", so the client never sends the octets.
+    assert_eq!(
+        reply,
+        "m1 NO [TOOBIG] The message is larger than APPENDLIMIT (100 octets)"
+    );
     let caps = ok(c.command("CAPABILITY").await);
     assert!(caps[0].contains("APPENDLIMIT=100"), "{caps:?}");
 }

@@ -1,4 +1,4 @@
-//! Transcripts from RFC 4731 (ESEARCH), RFC 5258 §6 (LIST-EXTENDED), RFC 5819
+//! Transcripts from RFC 3502 (MULTIAPPEND), RFC 4731 (ESEARCH), RFC 5258 §6 (LIST-EXTENDED), RFC 5819
 //! (LIST-STATUS), RFC 6154 (CREATE-SPECIAL-USE), RFC 8438 (STATUS=SIZE) and RFC 9051
 //! (ENABLE IMAP4rev2), fitted to our mailboxes, against the in-process server.
 
@@ -368,4 +368,71 @@ async fn rfc5182_searchres() {
     // A command that cannot parse with `$` in it is BAD.
     let bad = c.command("FETCH $ (NOSUCHITEM)").await;
     assert!(tagged(&bad).contains(" BAD "), "{bad:?}");
+}
+
+/// RFC 3502 §6.3.11's example, with our own messages: two messages in one APPEND (each
+/// with its flags, one with a date), one transaction, `APPENDUID` with both UIDs; into a
+/// mailbox that does not exist, none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc3502_multiappend() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    let caps = ok(c.command("CAPABILITY").await);
+    assert!(caps[0].contains(" MULTIAPPEND "), "{caps:?}");
+    ok(c.command("SELECT Archive").await);
+    let (first, second) = (
+        message("첫째 편지", "안녕하세요"),
+        message("둘째 편지", "감사합니다"),
+    );
+    c.send(&format!(
+        "A003 APPEND Archive (\\Seen) {{{}+}}\r\n{first} (\\Flagged) \"23-Nov-2026 10:00:00 +0900\" {{{}+}}\r\n{second}\r\n",
+        first.len(),
+        second.len()
+    ))
+    .await;
+    let lines = c.until_tagged("A003").await;
+    let done = tagged(&lines);
+    assert!(done.starts_with("A003 OK [APPENDUID "), "{lines:?}");
+    assert!(done.contains(" 1:2] "), "both UIDs: {done}");
+    assert_eq!(lines[0], "* 2 EXISTS", "{lines:?}");
+    let fetched = ok(c
+        .command("FETCH 1:2 (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await);
+    let flat = fetched.join("\n");
+    assert!(flat.contains("* 1 FETCH (FLAGS (\\Seen"), "{flat}");
+    assert!(flat.contains("* 2 FETCH (FLAGS (\\Flagged"), "{flat}");
+    assert!(
+        // The instant given, told in UTC.
+        flat.contains("INTERNALDATE \"23-Nov-2026 01:00:00 +0000\""),
+        "{flat}"
+    );
+    assert!(
+        flat.contains("첫째 편지") && flat.contains("둘째 편지"),
+        "{flat}"
+    );
+    // RFC 3502: if any message cannot be appended, none is.
+    c.send(&format!(
+        "A004 APPEND Nowhere {{{}+}}\r\n{first} {{{}+}}\r\n{second}\r\n",
+        first.len(),
+        second.len()
+    ))
+    .await;
+    let lines = c.until_tagged("A004").await;
+    assert!(
+        tagged(&lines).starts_with("A004 NO [TRYCREATE]"),
+        "{lines:?}"
+    );
+    let status = ok(c.command("STATUS Archive (MESSAGES)").await);
+    assert_eq!(status, ["* STATUS Archive (MESSAGES 2)"]);
+    // A message of two literals with a bad flag list is BAD, and nothing is stored.
+    c.send(&format!(
+        "A005 APPEND Archive {{{}+}}\r\n{first} (\\Seen {{{}+}}\r\n{second}\r\n",
+        first.len(),
+        second.len()
+    ))
+    .await;
+    let lines = c.until_tagged("A005").await;
+    assert!(tagged(&lines).starts_with("A005 BAD"), "{lines:?}");
+    let status = ok(c.command("STATUS Archive (MESSAGES)").await);
+    assert_eq!(status, ["* STATUS Archive (MESSAGES 2)"]);
 }

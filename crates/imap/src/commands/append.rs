@@ -1,18 +1,32 @@
-//! APPEND (RFC 3501 §6.3.11) with APPENDUID (RFC 4315 §3) and APPENDLIMIT (RFC 7889).
+//! APPEND (RFC 3501 §6.3.11) of one message or several (RFC 3502 MULTIAPPEND), with
+//! APPENDUID (RFC 4315 §3) and APPENDLIMIT (RFC 7889).
 
 use std::num::NonZeroU32;
 
 use certmail_session::Change;
 use certmail_store::NewMessage;
 use imap_codec::imap_types::{
-    core::Tag, datetime::DateTime, extensions::binary::LiteralOrLiteral8, flag::Flag,
-    mailbox::Mailbox, response::Code,
+    core::Tag,
+    datetime::DateTime,
+    extensions::binary::LiteralOrLiteral8,
+    flag::Flag,
+    mailbox::Mailbox,
+    response::{Code, CodeOther},
 };
 
 use super::{Outcome, store_error};
 use crate::mailbox::strings_of;
+use crate::proto::ext::AppendRequest;
 use crate::proto::flags::client_flags;
 use crate::{account::SignedIn, out::Out};
+
+/// One message of an APPEND as the client sent it.
+#[derive(Debug)]
+struct Incoming {
+    flags: Vec<Flag<'static>>,
+    date: Option<DateTime>,
+    body: Vec<u8>,
+}
 
 /// APPEND one message. OK only after the store returned (the message is on disk).
 pub async fn append(
@@ -28,27 +42,54 @@ pub async fn append(
         LiteralOrLiteral8::Literal(literal) => literal.into_inner().into_owned(),
         LiteralOrLiteral8::Literal8(literal) => literal.data.into_owned(),
     };
-    if body.len() as u64 > u64::from(s.account.ctx.settings.append_limit) {
+    let incoming = Incoming {
+        flags: message_flags,
+        date,
+        body,
+    };
+    append_messages(s, out, tag, mailbox, vec![incoming]).await
+}
+
+/// APPEND with several messages (RFC 3502 MULTIAPPEND): all of them or none, with
+/// consecutive UIDs, `OK [APPENDUID validity uid-set]` (RFC 4315 §3).
+pub async fn multiappend(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    request: AppendRequest,
+) -> Outcome {
+    let messages = request.messages.into_iter().map(|m| Incoming {
+        flags: m.flags,
+        date: m.date,
+        body: m.body,
+    });
+    append_messages(s, out, tag, &request.mailbox, messages.collect()).await
+}
+
+async fn append_messages(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: Tag<'static>,
+    mailbox: &Mailbox<'static>,
+    messages: Vec<Incoming>,
+) -> Outcome {
+    let limit = u64::from(s.account.ctx.settings.append_limit);
+    if messages.iter().any(|m| m.body.len() as u64 > limit) {
         // RFC 7889 §4: over APPENDLIMIT.
-        out.no(
-            tag,
-            Some(Code::TooBig),
-            "The message is larger than APPENDLIMIT",
-        );
+        let text = "The message is larger than APPENDLIMIT";
+        out.no(tag, Some(Code::TooBig), text);
         return Outcome::Done;
     }
     let Some(target) = super::existing_target(s, out, &tag, "APPEND", mailbox).await else {
         return Outcome::Done;
     };
     let (owner, name) = (target.owner.clone(), target.name.clone());
-    match s.account.ctx.within_quota(&owner, body.len() as u64).await {
+    let total: u64 = messages.iter().map(|m| m.body.len() as u64).sum();
+    match s.account.ctx.within_quota(&owner, total).await {
         Ok(true) => {}
         Ok(false) => {
-            out.no(
-                tag,
-                Some(Code::OverQuota),
-                "Your mailbox is full; delete some mail first",
-            );
+            let text = "Your mailbox is full; delete some mail first";
+            out.no(tag, Some(Code::OverQuota), text);
             return Outcome::Done;
         }
         Err(e) => {
@@ -56,41 +97,86 @@ pub async fn append(
             return Outcome::Done;
         }
     }
-    let internal_date = date.map_or_else(certmail_auth::now, |d| d.as_ref().timestamp());
-    let flags =
-        crate::shared::allowed_flags(target.rights, strings_of(&client_flags(&message_flags)));
-    let (flags, seen) = crate::mailbox::seen::split_for(&owner, s.account_id(), flags);
-    let new = NewMessage {
-        body,
-        flags,
-        internal_date,
-    };
-    match append_as(s, &owner, &name, new, seen).await {
-        Ok((uid_validity, uid)) => {
-            if target.shared {
-                crate::shared::audit_use(s, &target, "APPEND").await;
-            }
-            let change = Change::Exists {
-                mailbox: name.clone(),
-                uid,
-            };
-            s.publish_on(&owner, change);
-            if let Some(selected) = &mut s.selected
-                && selected.name == name
-                && selected.owner == owner
-            {
-                // RFC 3501 §6.3.11: the client hears EXISTS for its selected mailbox.
-                selected.note_own_append();
-            }
-            let code = match (NonZeroU32::new(uid_validity), NonZeroU32::new(uid)) {
-                (Some(uid_validity), Some(uid)) => Some(Code::AppendUid { uid_validity, uid }),
-                _ => None,
-            };
-            out.ok(tag, code, "APPEND completed");
-        }
-        Err(e) => store_error(out, tag, "APPEND", &e),
+    let mut news = Vec::with_capacity(messages.len());
+    let mut seen = Vec::with_capacity(messages.len());
+    for m in messages {
+        let internal_date = m
+            .date
+            .map_or_else(certmail_auth::now, |d| d.as_ref().timestamp());
+        let flags =
+            crate::shared::allowed_flags(target.rights, strings_of(&client_flags(&m.flags)));
+        let (flags, own_seen) = crate::mailbox::seen::split_for(&owner, s.account_id(), flags);
+        news.push(NewMessage {
+            flags,
+            internal_date,
+            body: m.body,
+        });
+        seen.push(own_seen);
     }
+    let (uid_validity, uids) = match append_all(s, &owner, &name, news, &seen).await {
+        Ok(appended) => appended,
+        Err(e) => {
+            store_error(out, tag, "APPEND", &e);
+            return Outcome::Done;
+        }
+    };
+    if target.shared {
+        crate::shared::audit_use(s, &target, "APPEND").await;
+    }
+    for &uid in &uids {
+        let mailbox = name.clone();
+        s.publish_on(&owner, Change::Exists { mailbox, uid });
+    }
+    if let Some(selected) = &mut s.selected
+        && selected.name == name
+        && selected.owner == owner
+    {
+        // RFC 3501 §6.3.11: the client hears EXISTS for its selected mailbox.
+        selected.note_own_append();
+    }
+    out.ok(tag, append_uid(uid_validity, &uids), "APPEND completed");
     Outcome::Done
+}
+
+/// `APPENDUID validity uid` or, for several messages, `APPENDUID validity uid-set`
+/// (RFC 4315 §3, which imap-codec's code cannot hold).
+fn append_uid(uid_validity: u32, uids: &[u32]) -> Option<Code<'static>> {
+    match uids {
+        [uid] => Some(Code::AppendUid {
+            uid_validity: NonZeroU32::new(uid_validity)?,
+            uid: NonZeroU32::new(*uid)?,
+        }),
+        _ => {
+            let set = crate::proto::ext::encode::sequence_set(uids);
+            let text = format!("APPENDUID {uid_validity} {set}");
+            Some(Code::Other(CodeOther::unvalidated(text.into_bytes())))
+        }
+    }
+}
+
+/// Appends `news` to `owner`'s mailbox `name` in one transaction, then marks those whose
+/// `seen` is true in the signed-in user's own `\Seen` set; returns (UIDVALIDITY, UIDs).
+async fn append_all(
+    s: &SignedIn,
+    owner: &str,
+    name: &str,
+    news: Vec<NewMessage>,
+    seen: &[bool],
+) -> Result<(u32, Vec<u32>), certmail_store::StoreError> {
+    let store = s.account.ctx.store.as_ref();
+    let appended = store.append_many(owner, name, news).await?;
+    let uid_validity = appended.first().map_or(0, |a| a.0);
+    let uids: Vec<u32> = appended.iter().map(|a| a.1).collect();
+    let own_seen: Vec<u32> = uids
+        .iter()
+        .zip(seen)
+        .filter_map(|(&uid, &seen)| seen.then_some(uid))
+        .collect();
+    if !own_seen.is_empty() {
+        let reader = s.account_id();
+        crate::mailbox::seen::store_seen(store, owner, name, reader, &own_seen, true).await?;
+    }
+    Ok((uid_validity, uids))
 }
 
 /// Appends `new` to `owner`'s mailbox `name`, then marks it in the signed-in user's own

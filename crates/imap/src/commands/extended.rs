@@ -4,7 +4,7 @@
 //! updates told after them.
 
 use super::{
-    Outcome, acl, create, dispatch, dispatch::announce_updates, list_extended, search, sort,
+    Outcome, acl, append, create, dispatch, dispatch::announce_updates, list_extended, search, sort,
 };
 use crate::proto::ext::{
     self, ExtBody, ExtCommand, SavedResultCommand, encode::sequence_set, searchres::substitute,
@@ -18,6 +18,7 @@ pub async fn run(s: &mut SignedIn, out: &mut Out, command: ExtCommand) -> Outcom
         ExtBody::List(request) => (list_extended::list(s, out, tag, &request).await, true),
         ExtBody::Create(request) => (create::create_with_use(s, out, tag, &request).await, true),
         ExtBody::Acl(request) => (acl::acl(s, out, tag, &request).await, true),
+        ExtBody::Append(request) => (append::multiappend(s, out, tag, request).await, true),
         ExtBody::Search(_) | ExtBody::Sort(_) | ExtBody::SavedResult(_) if s.selected.is_none() => {
             out.bad(tag, "Select a mailbox first");
             return Outcome::Bad;

@@ -134,6 +134,9 @@ pub struct Driver {
     discard_tail: Vec<u8>,
     /// The command being collected for our own parser.
     own: Vec<u8>,
+    /// That command is an APPEND: its literals are messages (up to APPENDLIMIT each and
+    /// `max_command` in all), not names.
+    own_append: bool,
     /// IMAP4rev2 is enabled: quoted strings may carry UTF-8 (RFC 9051 §4.3).
     utf8_quoted: bool,
     /// The command collected for our own parser has 8-bit in a quoted string while
@@ -201,6 +204,7 @@ impl Driver {
             held: 0,
             discard_tail: Vec::new(),
             own: Vec::new(),
+            own_append: false,
             utf8_quoted: false,
             own_8bit: false,
             idling: false,
@@ -390,6 +394,7 @@ impl Driver {
         if message_start && !self.idling && ext::claims(&line) {
             self.own.clear();
             self.own_8bit = false;
+            self.own_append = ext::is_append(&line);
             return self.own_line(line);
         }
         if self.utf8_quoted
@@ -422,22 +427,34 @@ impl Driver {
             self.own_8bit = true;
         }
         self.own.extend_from_slice(&line);
-        let max = match self.signed_in {
-            true => u64::from(self.limits.max_line),
-            false => u64::from(
+        let max = match (self.signed_in, self.own_append) {
+            (true, true) => u64::from(self.limits.max_command),
+            (true, false) => u64::from(self.limits.max_line),
+            (false, _) => u64::from(
                 self.limits
                     .max_line
                     .min(self.limits.max_literal_before_login),
             ),
         };
+        let over = |a: &super::literal::Announcement, own: &[u8]| {
+            own.len() as u64 + u64::from(a.length) > max
+        };
         match announcement(&line) {
+            Some(a)
+                if self.own_append
+                    && (a.length > self.limits.max_literal
+                        || (self.signed_in && over(&a, &self.own))) =>
+            {
+                self.refuse_big_append(a);
+                Some(Feed::Fed)
+            }
             None => {
                 self.scan = Scan::Line {
                     message_start: true,
                 };
                 Some(Feed::Own(std::mem::take(&mut self.own)))
             }
-            Some(a) if self.own.len() as u64 + u64::from(a.length) > max => {
+            Some(a) if over(&a, &self.own) => {
                 self.pool.release(std::mem::take(&mut self.reserved));
                 // STYLE.md rule 4: these commands carry names and search strings, never
                 // messages. A sync literal is never sent (no "+"); a non-sync one is
@@ -582,11 +599,54 @@ impl Driver {
 
     /// The literal pool is exhausted: refuse the command without reading its literal.
     fn refuse_busy(&mut self, tag: Tag<'static>, non_sync: bool, length: u64) {
-        // RFC 5530 §3 LIMIT. A sync literal is never sent (no "+"); a non-sync one is
-        // already on its way and is swallowed with the rest of the command.
+        // RFC 5530 §3 LIMIT.
         let text = "Server is busy with other uploads, try again shortly";
-        self.server
-            .enqueue_status(no(tag, Some(code("LIMIT")), text));
+        self.refuse_literal(tag, non_sync, length, "LIMIT", text);
+    }
+
+    /// An APPEND literal over APPENDLIMIT, or messages over `max_command` in all: `NO
+    /// [TOOBIG]` (RFC 7889 §4, RFC 4469 §4) without reading the literal.
+    fn refuse_big_append(&mut self, a: super::literal::Announcement) {
+        self.pool.release(std::mem::take(&mut self.reserved));
+        let tag = line_tag(&self.own).and_then(|t| Tag::try_from(t.to_vec()).ok());
+        self.own.clear();
+        let text = match a.length > self.limits.max_literal {
+            true => format!(
+                "The message is larger than APPENDLIMIT ({} octets)",
+                self.limits.max_literal
+            ),
+            false => format!(
+                "The messages of one APPEND may hold {} octets in all; append them one at a time",
+                self.limits.max_command
+            ),
+        };
+        let length = u64::from(a.length);
+        match tag {
+            Some(tag) => self.refuse_literal(tag, a.non_sync, length, "TOOBIG", &text),
+            None => {
+                self.server.enqueue_status(bad(None, &text));
+                self.scan = match a.non_sync {
+                    true => Scan::Discard(length),
+                    false => Scan::Line {
+                        message_start: true,
+                    },
+                };
+            }
+        }
+    }
+
+    /// Answers `tag NO [code] text` for a command whose literal is not read: a sync
+    /// literal is never sent (no "+"); a non-sync one is already on its way and is
+    /// swallowed with the rest of the command.
+    fn refuse_literal(
+        &mut self,
+        tag: Tag<'static>,
+        non_sync: bool,
+        length: u64,
+        name: &'static str,
+        text: &str,
+    ) {
+        self.server.enqueue_status(no(tag, Some(code(name)), text));
         self.scan = if non_sync {
             Scan::Discard(length)
         } else {

@@ -77,6 +77,27 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// How far parsing has come, for [`Cursor::since`].
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The input from `start` (an earlier [`Cursor::position`]) to here.
+    pub(crate) fn since(&self, start: usize) -> &'a [u8] {
+        &self.input[start.min(self.pos)..self.pos]
+    }
+
+    /// RFC 3516 `literal8` (`~{n}`) or a `literal`; true for `literal8`. A plain literal
+    /// holds no NUL (RFC 9051 §9 CHAR8).
+    pub(crate) fn literal_or_literal8(&mut self) -> Parsed<(Vec<u8>, bool)> {
+        let binary = self.eat(b'~');
+        let octets = self.literal()?;
+        if !binary && octets.contains(&0) {
+            return Err(SyntaxError("a literal holds no NUL octet: send it as ~{n}"));
+        }
+        Ok((octets, binary))
+    }
+
     /// The rest of the input, untouched.
     pub(crate) fn rest(&self) -> &'a [u8] {
         &self.input[self.pos..]

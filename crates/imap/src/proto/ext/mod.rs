@@ -7,7 +7,8 @@
 //! - `CREATE name (USE (...))` (RFC 6154 §5.2);
 //! - the ACL commands SETACL, DELETEACL, GETACL, LISTRIGHTS and MYRIGHTS (RFC 4314 §3,
 //!   [`acl`]);
-//! - commands using `$`, the saved search result (RFC 5182 SEARCHRES, [`searchres`]).
+//! - commands using `$`, the saved search result (RFC 5182 SEARCHRES, [`searchres`]);
+//! - APPEND with several messages (RFC 3502 MULTIAPPEND).
 //!
 //! The driver ([`super::driver::Driver`]) looks at each command's first line with
 //! [`claims`]; a claimed command is collected whole (line and literals) and handed to
@@ -15,6 +16,7 @@
 //! SIZE and DELETED need no parser of ours: imap-codec's `ext_status_size` parses them.
 
 pub mod acl;
+mod append;
 mod create;
 pub mod encode;
 mod lexer;
@@ -50,6 +52,8 @@ pub enum ExtBody {
     Search(SearchRequest),
     /// `[UID] SORT RETURN (...) ...` (RFC 5267 ESORT).
     Sort(SortRequest),
+    /// `APPEND` with several messages (RFC 3502 MULTIAPPEND).
+    Append(AppendRequest),
     /// `LIST` in any form (basic or extended).
     List(ListRequest),
     /// `CREATE name [(USE (...))]`.
@@ -58,9 +62,10 @@ pub enum ExtBody {
     Acl(AclRequest),
     /// A command with `$` (RFC 5182), run once the saved result is written in.
     SavedResult(SavedResultCommand),
-    /// A `[UID] SEARCH` in the standard form, collected here only because its first line
-    /// announced a literal, after which a `$` could have followed; parsed by imap-codec
-    /// (see [`decode_standard`]).
+    /// A command in a form imap-codec reads, collected here only because its first line
+    /// could have begun one it does not: a `[UID] SEARCH` whose first line announced a
+    /// literal (a `$` could have followed), an APPEND of one message (more could have
+    /// followed). Parsed by imap-codec (see [`decode_standard`]).
     Standard(Box<CommandBody<'static>>),
 }
 
@@ -86,7 +91,8 @@ impl ExtBody {
             ExtBody::Create(_) => "CREATE",
             ExtBody::Acl(request) => request.name(),
             ExtBody::SavedResult(_) => "($ command)",
-            ExtBody::Standard(_) => "SEARCH",
+            ExtBody::Append(_) => "APPEND",
+            ExtBody::Standard(body) => body.name(),
         }
     }
 }
@@ -142,6 +148,28 @@ pub struct SortRequest {
     pub charset: Charset<'static>,
     /// The search criteria (ANDed).
     pub search: Vec1<SearchKey<'static>>,
+}
+
+/// `APPEND mailbox message message ...` (RFC 3502 §6.3.11).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendRequest {
+    /// The mailbox.
+    pub mailbox: imap_codec::imap_types::mailbox::Mailbox<'static>,
+    /// The messages, in order; at least one.
+    pub messages: Vec<AppendMessage>,
+}
+
+/// One message of an [`AppendRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendMessage {
+    /// Its flags.
+    pub flags: Vec<imap_codec::imap_types::flag::Flag<'static>>,
+    /// Its INTERNALDATE, if given.
+    pub date: Option<imap_codec::imap_types::datetime::DateTime>,
+    /// The message.
+    pub body: Vec<u8>,
+    /// Sent as `literal8` (RFC 3516 §4.4).
+    pub binary: bool,
 }
 
 /// RFC 5258 §3 selection options.
@@ -281,7 +309,7 @@ pub fn mailbox_name(wire: &[u8]) -> Result<String, crate::proto::mailbox_name::M
 pub struct SyntaxError(pub &'static str);
 
 /// Whether the command starting with `line` (its first line) is parsed by us rather than
-/// imap-next: every LIST, CREATE and ACL command, SEARCH / UID SEARCH and SORT / UID SORT
+/// imap-next: every LIST, CREATE, APPEND and ACL command, SEARCH / UID SEARCH and SORT / UID SORT
 /// with RETURN, commands using `$`,
 /// and a SEARCH whose first line ends in a literal (a `$` may follow it, RFC 5182).
 pub fn claims(line: &[u8]) -> bool {
@@ -295,6 +323,7 @@ pub fn claims(line: &[u8]) -> bool {
     };
     if is(0, "LIST")
         || is(0, "CREATE")
+        || is(0, "APPEND")
         || acl::NAMES.iter().any(|name| is(0, name))
         || searchres::uses_saved_result(line)
     {
@@ -304,6 +333,15 @@ pub fn claims(line: &[u8]) -> bool {
     let after = if is(0, "UID") { 2 } else { 1 };
     (command("SEARCH") && (is(after, "RETURN") || super::literal::announcement(line).is_some()))
         || (command("SORT") && is(after, "RETURN"))
+}
+
+/// Whether the command starting with `line` is an APPEND (its literals are messages).
+pub fn is_append(line: &[u8]) -> bool {
+    command_head(line).is_some_and(|(_, names)| {
+        names
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"APPEND"))
+    })
 }
 
 /// Parses a complete command (line, literals, CRLF) in a form imap-codec reads, with UTF-8
@@ -348,6 +386,16 @@ pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
         ExtBody::Sort(search::parse_sort(&mut c, &tag, uid)?)
     } else if uid {
         return Err(SyntaxError("unexpected UID command"));
+    } else if c.keyword("APPEND") {
+        let request = append::parse(&mut c, &tag)?;
+        if request.messages.len() == 1 {
+            // The standard form: imap-codec reads it as it always has.
+            return Ok(ExtCommand {
+                tag,
+                body: ExtBody::Standard(Box::new(decode_standard(input)?)),
+            });
+        }
+        ExtBody::Append(request)
     } else if c.keyword("LIST") {
         ExtBody::List(list::parse(&mut c)?)
     } else if c.keyword("CREATE") {
