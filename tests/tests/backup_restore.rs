@@ -2,12 +2,17 @@
 //! restore` into a new installation (a new data directory with the same PKI and key file):
 //! the restored daemon serves every message byte for byte with its flags. Restore refuses
 //! a running daemon, a missing or wrong key, and a store that already holds mail.
+//!
+//! Those commands copy sled's files. On PostgreSQL (`CERTMAIL_TEST_STORE=postgres`) the
+//! same commands on the same live installation refuse with a sentence pointing to pg_dump
+//! and point-in-time recovery, and write nothing: the test asserts that instead.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use async_imap::Session;
+use certmail_testkit::backend::{self, StoreBackend};
 use certmail_tests::lines::mx_deliver;
 use certmail_tests::{DaemonProcess, fixtures, run_certmail, tls};
 use futures::TryStreamExt as _;
@@ -124,20 +129,46 @@ fn second_config(fx: &fixtures::Installation) -> anyhow::Result<std::path::PathB
     Ok(path)
 }
 
+/// The second installation ([`second_config`]) for restoring the backup `b`: without the
+/// first one's key file, or with another key, restore refuses; then that key file is
+/// copied there.
+fn second_config_with_the_key(
+    fx: &fixtures::Installation,
+    b: &str,
+) -> anyhow::Result<std::path::PathBuf> {
+    let config2 = second_config(fx)?;
+    // Without the key file, or with another key, restore refuses and writes nothing.
+    let (code, out, _) = certmail_with(&config2, &["restore", b, "--json"])?;
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(json(&out)["code"], "no_key");
+    let key2 = fx.dir.path().join("data2/store.key");
+    std::fs::create_dir_all(fx.dir.path().join("data2"))?;
+    let (code, _, err) = certmail_with(&config2, &["keygen"])?;
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = certmail_with(&config2, &["restore", b, "--json"])?;
+    assert_eq!(code, 1, "{out}");
+    let v = json(&out);
+    assert_eq!(v["code"], "wrong_key");
+    assert!(v["message"].as_str().expect("text").contains("store key"));
+    std::fs::copy(fx.dir.path().join("data/store.key"), &key2)?;
+    Ok(config2)
+}
+
 fn certmail_with(config: &Path, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
     let mut all = args.to_vec();
     all.extend(["--config", config.to_str().expect("utf-8")]);
     run_certmail(&all, &[])
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn backup_of_a_live_daemon_restores_every_message() -> anyhow::Result<()> {
-    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
-    let daemon = fx.start()?;
-
-    deliver(&daemon, "결재 요청", "내일까지 결재 부탁드립니다.").await?;
-    deliver(&daemon, "회의 안내", "오후 3시 회의실에서 뵙겠습니다.").await?;
-    let mut session = sign_in(&daemon, &fx).await?;
+/// Mail in three mailboxes (one message of several body chunks) with flags, delivered and
+/// appended through the live daemon: the signed-in session and what it sees.
+async fn fill(
+    daemon: &DaemonProcess,
+    fx: &fixtures::Installation,
+) -> anyhow::Result<(Imap, Snapshot)> {
+    deliver(daemon, "결재 요청", "내일까지 결재 부탁드립니다.").await?;
+    deliver(daemon, "회의 안내", "오후 3시 회의실에서 뵙겠습니다.").await?;
+    let mut session = sign_in(daemon, fx).await?;
     tokio::time::timeout(STEP, session.create(BOX)).await??;
     let large = large_message(200 * 1024); // stored as several 64 KiB chunks
     tokio::time::timeout(
@@ -167,7 +198,31 @@ async fn backup_of_a_live_daemon_restores_every_message() -> anyhow::Result<()> 
     let before = snapshot(&mut session).await?;
     assert_eq!(before["INBOX"].len(), 2);
     assert_eq!(before[BOX].values().next().expect("one").1, large);
+    Ok((session, before))
+}
 
+/// What an operator checks on each backend: sled's backup restores every message; on
+/// PostgreSQL the commands say to use PostgreSQL's tools and write nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_of_a_live_daemon_restores_every_message_or_points_to_pg_dump() -> anyhow::Result<()>
+{
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
+    let daemon = fx.start()?;
+    let (session, before) = fill(&daemon, &fx).await?;
+    match backend::requested() {
+        StoreBackend::Sled => backup_and_restore(&fx, daemon, session, &before).await,
+        StoreBackend::Postgres => refused_on_postgres(&fx, session, &before).await,
+    }
+}
+
+/// `certmail backup` with the session connected, then `certmail restore` into a second
+/// installation, whose daemon serves `before` again.
+async fn backup_and_restore(
+    fx: &fixtures::Installation,
+    daemon: DaemonProcess,
+    mut session: Imap,
+    before: &Snapshot,
+) -> anyhow::Result<()> {
     // The backup, while the IMAP session stays connected.
     let backup = fx.dir.path().join("backups/2026-11-22");
     let (code, out, err) = fx.certmail(&["backup", backup.to_str().expect("utf-8"), "--json"])?;
@@ -186,22 +241,8 @@ async fn backup_of_a_live_daemon_restores_every_message() -> anyhow::Result<()> 
     drop(session);
     drop(daemon);
 
-    let config2 = second_config(&fx)?;
     let b = backup.to_str().expect("utf-8");
-    // Without the key file, or with another key, restore refuses and writes nothing.
-    let (code, out, _) = certmail_with(&config2, &["restore", b, "--json"])?;
-    assert_eq!(code, 1, "{out}");
-    assert_eq!(json(&out)["code"], "no_key");
-    let key2 = fx.dir.path().join("data2/store.key");
-    std::fs::create_dir_all(fx.dir.path().join("data2"))?;
-    let (code, _, err) = certmail_with(&config2, &["keygen"])?;
-    assert_eq!(code, 0, "{err}");
-    let (code, out, _) = certmail_with(&config2, &["restore", b, "--json"])?;
-    assert_eq!(code, 1, "{out}");
-    let v = json(&out);
-    assert_eq!(v["code"], "wrong_key");
-    assert!(v["message"].as_str().expect("text").contains("store key"));
-    std::fs::copy(fx.dir.path().join("data/store.key"), &key2)?;
+    let config2 = second_config_with_the_key(fx, b)?;
     let (code, out, err) = certmail_with(&config2, &["restore", b])?;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("4 messages"), "{out}");
@@ -228,14 +269,62 @@ async fn backup_of_a_live_daemon_restores_every_message() -> anyhow::Result<()> 
     assert_eq!(code, 3, "{out}");
     assert_eq!(json(&out)["code"], "daemon_running");
 
-    let mut session = sign_in(&daemon2, &fx).await?;
+    let mut session = sign_in(&daemon2, fx).await?;
     let after = snapshot(&mut session).await?;
     assert_eq!(
         summary(&after),
-        summary(&before),
+        summary(before),
         "folders, UIDs, flags, sizes"
     );
-    assert!(after == before, "every body comes back byte for byte");
+    assert!(after == *before, "every body comes back byte for byte");
+    session.logout().await?;
+    Ok(())
+}
+
+/// On PostgreSQL `certmail backup` and `restore` (with `--force` too) refuse, in text and
+/// JSON, naming pg_dump, PITR and the key file; no backup directory appears, no sled store
+/// is made or moved aside, and the live session reads `before` unchanged.
+async fn refused_on_postgres(
+    fx: &fixtures::Installation,
+    mut session: Imap,
+    before: &Snapshot,
+) -> anyhow::Result<()> {
+    let backup = fx.dir.path().join("backups/2026-11-22");
+    let b = backup.to_str().expect("utf-8");
+    for args in [
+        &["backup", b][..],
+        &["restore", b],
+        &["restore", b, "--force"],
+    ] {
+        let (code, out, err) = fx.certmail(args)?;
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(
+            err.contains("pg_dump")
+                && err.contains("point-in-time recovery (PITR)")
+                && err.contains("[server] key_file"),
+            "{args:?}: {err}"
+        );
+        let (code, out, _) = fx.certmail(&[args, &["--json"]].concat())?;
+        assert_eq!(code, 1, "{args:?}: {out}");
+        assert_eq!(json(&out)["code"], "postgres_store", "{args:?}: {out}");
+    }
+    assert!(
+        !fx.dir.path().join("backups").exists(),
+        "a backup was written"
+    );
+    let data: Vec<String> = std::fs::read_dir(fx.dir.path().join("data"))?
+        .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
+        .collect::<std::io::Result<_>>()?;
+    assert!(
+        data.iter()
+            .all(|name| !name.starts_with("store") || name == "store.key"),
+        "a sled store was made or moved: {data:?}"
+    );
+    tokio::time::timeout(STEP, session.noop()).await??;
+    assert!(
+        snapshot(&mut session).await? == *before,
+        "the mail is as it was"
+    );
     session.logout().await?;
     Ok(())
 }

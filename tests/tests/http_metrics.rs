@@ -1,8 +1,11 @@
 //! `/metrics` in Prometheus text format counts what happened, and Thunderbird's autoconfig
-//! file is served for the local domains only. The client is curl.
+//! file is served for the local domains only. The client is curl. On PostgreSQL every
+//! sample carries the node's name as its first label (`node="node-a"`), as a cluster's
+//! monitoring tells nodes apart; on sled none does.
 use base64::Engine as _;
+use certmail_testkit::backend;
 use certmail_tests::lines::{LineClient, imaps_login};
-use certmail_tests::metrics::{curl, sample, start_with_metrics};
+use certmail_tests::metrics::{curl, sample, start_with_metrics, without_node_label};
 use certmail_tests::{DaemonProcess, fixtures, tls};
 use tokio::net::TcpStream;
 
@@ -46,13 +49,7 @@ async fn metrics_and_autoconfig() -> anyhow::Result<()> {
 
     let (body, code) = curl(&format!("http://{}/metrics", daemon.addr("metrics")))?;
     assert_eq!(code, "200");
-    for l in body
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let (_, v) = l.rsplit_once(' ').expect("name value");
-        assert!(v.parse::<f64>().is_ok(), "not a sample line: {l}");
-    }
+    assert_parses(&body);
     assert!(
         sample(&body, "certmail_connections_total{listener=\"smtp\"}").unwrap_or(0.0) >= 1.0,
         "{body}"
@@ -73,8 +70,10 @@ async fn metrics_and_autoconfig() -> anyhow::Result<()> {
     let writes = sample(&body, "certmail_store_writes_total").expect("store writes");
     let flushes = sample(&body, "certmail_store_flushes_total").expect("store flushes");
     assert!(writes >= 1.0 && flushes <= writes, "{body}");
+    let node = backend::node_name().map(|n| format!("node=\"{n}\","));
     let build = format!(
-        "certmail_build_info{{version=\"{}\",",
+        "certmail_build_info{{{}version=\"{}\",",
+        node.unwrap_or_default(),
         env!("CARGO_PKG_VERSION")
     );
     assert!(body.contains(&build), "{body}");
@@ -112,8 +111,10 @@ async fn metrics_and_autoconfig() -> anyhow::Result<()> {
 }
 
 /// Every sample line is `name{labels} value` with a numeric value, under a `# TYPE` of its
-/// family (histogram samples under their base name).
+/// family (histogram samples under their base name), labelled with the node's name first
+/// on PostgreSQL and with no node on sled.
 fn assert_parses(text: &str) {
+    let node = backend::node_name().map(|n| format!("{{node=\"{n}\""));
     let mut typed = std::collections::HashSet::new();
     for l in text.lines().filter(|l| !l.is_empty()) {
         if let Some(rest) = l.strip_prefix("# TYPE ") {
@@ -135,11 +136,14 @@ fn assert_parses(text: &str) {
             name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
             "bad name: {l}"
         );
-        if let Some(labels) = series.strip_prefix(name) {
-            assert!(
-                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
-                "bad labels: {l}"
-            );
+        let labels = series.strip_prefix(name).unwrap_or_default();
+        assert!(
+            labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+            "bad labels: {l}"
+        );
+        match &node {
+            Some(node) => assert!(labels.starts_with(node.as_str()), "no {node}: {l}"),
+            None => assert!(!labels.contains("node="), "a node label on sled: {l}"),
         }
         let base = ["_bucket", "_sum", "_count"]
             .iter()
@@ -224,6 +228,7 @@ async fn metrics_count_connection_states_kicks_and_store_flushes() -> anyhow::Re
     // The installation's one CRL, with a nextUpdate still ahead.
     let next_updates: Vec<f64> = body
         .lines()
+        .map(without_node_label)
         .filter(|l| l.starts_with("certmail_crl_next_update_timestamp_seconds{file=\""))
         .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
         .collect();

@@ -2,11 +2,13 @@
 //! `account delete` (confirmation, `--keep-mail` read back by `import-maildir`, live
 //! session ended, daemon running and stopped), the audit log's actor, arguments and outcome,
 //! one vocabulary between `session list`, `device list` and `stats`, `cert inspect`'s text
-//! with every field of `--json`, and the manual pages rendered by `man`.
+//! with every field of `--json`, and the manual pages rendered by `man`. On PostgreSQL
+//! `session list` shows each session's node first (the NODE column).
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use certmail_testkit::backend;
 use certmail_tests::fixtures;
 use unicode_width::UnicodeWidthStr as _;
 
@@ -178,9 +180,26 @@ async fn one_vocabulary_for_devices_states_and_stats() -> anyhow::Result<()> {
 
     let (_, table, _) = fx.certmail(&["session", "list"])?;
     assert!(table.contains("DEVICE (CERT@ADDRESS)"), "{table}");
+    // On PostgreSQL the list is the cluster's: each session's node comes first.
+    let head = table
+        .lines()
+        .find(|l| l.contains("DEVICE (CERT@ADDRESS)"))
+        .unwrap_or_default();
+    let first = match backend::node_name() {
+        Some(node) => {
+            assert!(head.starts_with("NODE "), "{table}");
+            assert_eq!(live["node"], node, "{live}");
+            node
+        }
+        None => {
+            assert!(head.starts_with("ACCOUNT "), "{table}");
+            assert!(!live["node"].is_string(), "{live}");
+            "hong"
+        }
+    };
     let row = table
         .lines()
-        .find(|l| l.starts_with("hong"))
+        .find(|l| l.starts_with(first) && l.split_whitespace().any(|c| c == "hong"))
         .expect("hong's row");
     assert!(row.contains(session_device), "{row}");
     let since: String = row

@@ -5,6 +5,8 @@
 //! both claim it under a transaction-scoped advisory lock on the address, since the two
 //! live in different tables.
 
+use std::time::Instant;
+
 use certmail_store::shared::{account_aad, checked_account, decode, encode};
 use certmail_store::{Account, Alias, CertBinding, StoreError};
 
@@ -269,6 +271,7 @@ impl PgStore {
         spki: &[u8; 32],
     ) -> Result<(), StoreError> {
         let conn = self.conn().await?;
+        let started = Instant::now();
         let n = conn
             .execute(
                 "DELETE FROM cert_bindings WHERE spki = $1 AND account = $2",
@@ -279,7 +282,7 @@ impl PgStore {
         if n == 0 {
             return Err(StoreError::BindingNotFound);
         }
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 
@@ -357,6 +360,7 @@ impl PgStore {
     pub(crate) async fn remove_alias(&self, address: &str) -> Result<(), StoreError> {
         let address = address.to_lowercase();
         let conn = self.conn().await?;
+        let started = Instant::now();
         let n = conn
             .execute("DELETE FROM aliases WHERE address = $1", &[&address])
             .await
@@ -364,7 +368,7 @@ impl PgStore {
         if n == 0 {
             return Err(StoreError::AliasNotFound(address));
         }
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 

@@ -1,6 +1,8 @@
 //! Access control lists (`mailbox_acl`) and per-reader `\Seen` (`shared_seen`), keyed by
 //! mailbox id: they follow a mailbox through renames and go with it (ON DELETE CASCADE).
 
+use std::time::Instant;
+
 use certmail_store::acl::{AclUpdate, RightsChange, apply_change, normalize_identifier};
 use certmail_store::shared::normalize_name;
 use certmail_store::{AclEntry, Rights, SharedMailbox, StoreError};
@@ -187,10 +189,11 @@ impl PgStore {
         } else {
             "DELETE FROM shared_seen WHERE mailbox_id = $1 AND reader = $2 AND uid = ANY($3)"
         };
+        let started = Instant::now();
         conn.execute(sql, &[&id, &reader.to_lowercase(), &uids])
             .await
             .map_err(db)?;
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 }

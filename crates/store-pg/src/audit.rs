@@ -1,5 +1,7 @@
 //! The audit log, ordered by (time, insertion order), with a per-account index.
 
+use std::time::Instant;
+
 use certmail_store::{AuditEvent, StoreError};
 use tokio_postgres::types::Json;
 
@@ -61,6 +63,7 @@ impl PgStore {
                 .or_insert_with(|| self.node.clone());
         }
         let conn = self.conn().await?;
+        let started = Instant::now();
         conn.execute(
             "INSERT INTO audit (at_ms, account, kind, ip, fields) VALUES ($1, $2, $3, $4, $5)",
             &[
@@ -73,7 +76,7 @@ impl PgStore {
         )
         .await
         .map_err(db)?;
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 
@@ -137,11 +140,12 @@ impl PgStore {
 
     pub(crate) async fn audit_prune(&self, before_ms: i64) -> Result<u64, StoreError> {
         let conn = self.conn().await?;
+        let started = Instant::now();
         let n = conn
             .execute("DELETE FROM audit WHERE at_ms < $1", &[&before_ms])
             .await
             .map_err(db)?;
-        self.count_write();
+        self.count_write(started);
         Ok(n)
     }
 }

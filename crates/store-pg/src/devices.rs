@@ -1,5 +1,7 @@
 //! The device registry: (account, SPKI hash, network) → `Device`.
 
+use std::time::Instant;
+
 use certmail_store::devices::plan_sign_in;
 use certmail_store::{Device, DeviceSeen, StoreError};
 use deadpool_postgres::GenericClient;
@@ -72,8 +74,10 @@ async fn delete(
 
 impl PgStore {
     pub(crate) async fn put_device(&self, device: Device) -> Result<(), StoreError> {
-        upsert(&self.conn().await?, &device).await?;
-        self.count_write();
+        let conn = self.conn().await?;
+        let started = Instant::now();
+        upsert(&conn, &device).await?;
+        self.count_write(started);
         Ok(())
     }
 
@@ -106,8 +110,10 @@ impl PgStore {
         spki: &[u8; 32],
         network: &str,
     ) -> Result<bool, StoreError> {
-        let existed = delete(&self.conn().await?, account, spki, network).await?;
-        self.count_write();
+        let conn = self.conn().await?;
+        let started = Instant::now();
+        let existed = delete(&conn, account, spki, network).await?;
+        self.count_write(started);
         Ok(existed)
     }
 }

@@ -201,8 +201,11 @@ impl PgStore {
         notify::send(tx, &self.node, account, changes).await
     }
 
-    /// Counts a write made by a single statement (autocommit): durable once it returned.
-    fn count_write(&self) {
+    /// Counts a write made by a single statement (autocommit), durable once it returned,
+    /// and times it from `started` (just before the statement) like a COMMIT: every commit
+    /// counted is in the latency histogram too.
+    fn count_write(&self, started: Instant) {
+        self.commit_latency.record(started.elapsed());
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.commits.fetch_add(1, Ordering::Relaxed);
     }

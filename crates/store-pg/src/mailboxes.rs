@@ -5,6 +5,8 @@
 //! (the sled store's hierarchy mutex, cluster-wide); the `(account, name)` unique key
 //! backs it up.
 
+use std::time::Instant;
+
 use certmail_store::shared::{ancestors, normalize_name, rename_names, uid_validity_seed};
 use certmail_store::{INBOX, MAILBOX_DELIMITER, Mailbox, SpecialUse, StoreError};
 
@@ -386,6 +388,7 @@ impl PgStore {
         let name = normalize_name(name)?;
         let account = account.to_lowercase();
         let conn = self.conn().await?;
+        let started = Instant::now();
         if subscribed && certmail_store::acl::is_other_users_name(&name) {
             // Another person's mailbox: the caller checked the subscriber's rights.
             conn.execute(
@@ -428,7 +431,7 @@ impl PgStore {
             .await
             .map_err(db)?;
         }
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 

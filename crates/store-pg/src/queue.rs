@@ -9,7 +9,7 @@
 //! never lost. Claims are left to lapse rather than released: a finished entry is gone or
 //! not due until its next attempt.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use certmail_store::{QueueEntry, StoreError};
 use tokio_postgres::types::Json;
@@ -66,6 +66,7 @@ impl PgStore {
     /// Replaces an entry's status, attempts and schedule; its body reference stays.
     pub(crate) async fn queue_update(&self, entry: QueueEntry) -> Result<(), StoreError> {
         let conn = self.conn().await?;
+        let started = Instant::now();
         let n = conn
             .execute(
                 "UPDATE queue SET sender = $2, recipients = $3, created_at = $4,
@@ -85,7 +86,7 @@ impl PgStore {
         if n == 0 {
             return Err(StoreError::QueueEntryNotFound(entry.id));
         }
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 

@@ -2,6 +2,8 @@
 //! change locks the account's row first (`FOR UPDATE`), so the quota count and the one
 //! active script hold across nodes.
 
+use std::time::Instant;
+
 use certmail_store::scripts::{check_name, script_aad};
 use certmail_store::{ScriptQuota, SieveScript, StoreError};
 
@@ -199,6 +201,7 @@ impl PgStore {
     pub(crate) async fn delete_script(&self, account: &str, name: &str) -> Result<(), StoreError> {
         let account = account.to_lowercase();
         let conn = self.conn().await?;
+        let started = Instant::now();
         let row = conn
             .query_opt(
                 "WITH gone AS (DELETE FROM sieve_scripts
@@ -211,7 +214,7 @@ impl PgStore {
             .map_err(db)?;
         let (deleted, exists) = row.map_or((false, false), |r| (r.get(0), r.get(1)));
         if deleted {
-            self.count_write();
+            self.count_write(started);
             Ok(())
         } else if exists {
             Err(StoreError::ScriptActive(name.to_owned()))

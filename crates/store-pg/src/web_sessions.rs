@@ -2,6 +2,8 @@
 //! share. TOTP offers and the form key are sealed with the store key, like every secret
 //! at rest; sessions are keyed by a hash of their token, never the token.
 
+use std::time::Instant;
+
 use certmail_store::{StoreError, WebSessionRecord, WebSessionStore};
 
 use crate::PgStore;
@@ -23,6 +25,7 @@ impl WebSessionStore for PgStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let conn = self.conn().await?;
+        let started = Instant::now();
         conn.execute("DELETE FROM web_sessions WHERE until <= $1", &[&now])
             .await
             .map_err(db)?;
@@ -39,7 +42,7 @@ impl WebSessionStore for PgStore {
         )
         .await
         .map_err(db)?;
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 
@@ -72,40 +75,44 @@ impl WebSessionStore for PgStore {
         ip: Option<String>,
     ) -> Result<(), StoreError> {
         let conn = self.conn().await?;
+        let started = Instant::now();
         conn.execute(
             "UPDATE web_sessions SET ended = $2, ended_ip = $3 WHERE token_hash = $1",
             &[&&key[..], &reason, &ip],
         )
         .await
         .map_err(db)?;
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 
     async fn forget_web_session(&self, key: [u8; 32]) -> Result<(), StoreError> {
         let conn = self.conn().await?;
+        let started = Instant::now();
         conn.execute(
             "DELETE FROM web_sessions WHERE token_hash = $1",
             &[&&key[..]],
         )
         .await
         .map_err(db)?;
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 
     async fn forget_web_sessions_of(&self, account: &str) -> Result<(), StoreError> {
         let conn = self.conn().await?;
+        let started = Instant::now();
         conn.execute("DELETE FROM web_sessions WHERE account = $1", &[&account])
             .await
             .map_err(db)?;
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 
     async fn offer_totp(&self, account: &str, secret: &[u8], until: i64) -> Result<(), StoreError> {
         let sealed = self.sealer.seal(&offer_aad(account), secret)?;
         let conn = self.conn().await?;
+        let started = Instant::now();
         conn.execute(
             "INSERT INTO web_totp_offers (account, sealed, until) VALUES ($1, $2, $3)
              ON CONFLICT (account) DO UPDATE SET sealed = EXCLUDED.sealed, until = EXCLUDED.until",
@@ -113,7 +120,7 @@ impl WebSessionStore for PgStore {
         )
         .await
         .map_err(db)?;
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 
@@ -136,13 +143,14 @@ impl WebSessionStore for PgStore {
 
     async fn forget_totp_offer(&self, account: &str) -> Result<(), StoreError> {
         let conn = self.conn().await?;
+        let started = Instant::now();
         conn.execute(
             "DELETE FROM web_totp_offers WHERE account = $1",
             &[&account],
         )
         .await
         .map_err(db)?;
-        self.count_write();
+        self.count_write(started);
         Ok(())
     }
 

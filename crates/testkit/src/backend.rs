@@ -13,7 +13,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use certmail_config::{Config, StoreBackend};
+use certmail_config::Config;
+/// The backends, as [`requested`] names them.
+pub use certmail_config::StoreBackend;
 
 /// The environment variable naming the backend of the tests' installations.
 pub const VAR: &str = "CERTMAIL_TEST_STORE";
@@ -37,6 +39,14 @@ pub fn requested() -> StoreBackend {
         Ok("postgres") => StoreBackend::Postgres,
         Ok(other) => panic!("{VAR}={other:?}: say \"sled\" or \"postgres\" (or leave it unset)"),
     }
+}
+
+/// The `[cluster] node_name` the tests' installations run as: `Some` on PostgreSQL, where
+/// the daemon names its node (a NODE column in `session list`, a `node` label on every
+/// metric, `node` in audit events), `None` on sled, where it names none. Tests assert
+/// each backend's form with it.
+pub fn node_name() -> Option<&'static str> {
+    (requested() == StoreBackend::Postgres).then_some(NODE_NAME)
 }
 
 /// Points `config` at the requested backend: on PostgreSQL a fresh database of the shared

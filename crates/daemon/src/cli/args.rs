@@ -98,7 +98,8 @@ pub enum Command {
     /// Write a consistent snapshot of the store into the new directory DIR while the daemon
     /// runs (its user writes DIR, so under systemd pick a ReadWritePaths directory such as
     /// /var/lib/certmail/backups; writers pause while the store is copied). Bodies stay
-    /// encrypted: keep the store key file safe separately, restore needs it.
+    /// encrypted: keep the store key file safe separately, restore needs it. The embedded
+    /// (sled) store only: on PostgreSQL use pg_dump or base backups with WAL archiving (PITR).
     Backup {
         /// The backup directory (created; must be new or empty).
         dir: PathBuf,
@@ -108,7 +109,8 @@ pub enum Command {
     },
     /// Restore a backup into this installation's store. The daemon must be stopped and the
     /// store empty (or --force, which moves the old store aside); the key file must be the
-    /// one of the installation the backup came from. Then start the daemon.
+    /// one of the installation the backup came from. Then start the daemon. The embedded
+    /// (sled) store only: on PostgreSQL use pg_restore or point-in-time recovery.
     Restore {
         /// The backup directory (with manifest.json).
         dir: PathBuf,

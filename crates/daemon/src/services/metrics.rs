@@ -243,7 +243,8 @@ async fn queue_gauges(daemon: &Daemon, out: &mut String) {
     let _ = writeln!(out, "certmail_queue_oldest_seconds {oldest}");
 }
 
-/// Store writes and flushes (group commit: fewer flushes than writes).
+/// Store writes and flushes (sled group-commits: fewer flushes than writes; on PostgreSQL
+/// each write is a COMMIT).
 fn store_counters(daemon: &Daemon, out: &mut String) {
     let stats = daemon.store.stats();
     family(
@@ -257,7 +258,7 @@ fn store_counters(daemon: &Daemon, out: &mut String) {
         out,
         "certmail_store_flushes_total",
         "counter",
-        "Store flushes to disk (group commit: fewer than writes).",
+        "Store flushes to disk: sled group commits (fewer than writes), or PostgreSQL COMMITs.",
     );
     let _ = writeln!(out, "certmail_store_flushes_total {}", stats.flushes);
 }

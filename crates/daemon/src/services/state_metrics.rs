@@ -154,13 +154,14 @@ fn kicks(daemon: &Daemon, out: &mut String) {
     }
 }
 
-/// `certmail_store_flush_seconds`: a Prometheus histogram of group-commit flushes.
+/// `certmail_store_flush_seconds`: a Prometheus histogram of flushes to disk (sled group
+/// commits, PostgreSQL COMMITs).
 fn flush_latency(out: &mut String, h: &certmail_store::FlushLatency) {
     family(
         out,
         "certmail_store_flush_seconds",
         "histogram",
-        "Time of each group-commit flush to disk (sled flush + fdatasync).",
+        "Time of each flush to disk: a sled group commit (flush + fdatasync), or a PostgreSQL COMMIT (WAL flush).",
     );
     for (bound, count) in certmail_store::FLUSH_LATENCY_BOUNDS_SECS
         .iter()
