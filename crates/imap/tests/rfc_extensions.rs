@@ -436,3 +436,69 @@ async fn rfc3502_multiappend() {
     let status = ok(c.command("STATUS Archive (MESSAGES)").await);
     assert_eq!(status, ["* STATUS Archive (MESSAGES 2)"]);
 }
+
+/// RFC 4469 §5's example, fitted to our mailboxes: a forward made of a new header, the
+/// text of a message already here (by URL) and a signature; a URL under another
+/// UIDVALIDITY, or to a message that is not there, refuses the APPEND with BADURL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc4469_catenate() {
+    let server = TestServer::start(true).await;
+    let mut c = server.signed_in().await;
+    let original = message("예산안", "첨부한 예산안을 검토해 주세요.");
+    assert!(append(&mut c, "INBOX", "", &original).await.contains("OK"));
+    let status = ok(c.command("STATUS INBOX (UIDVALIDITY)").await);
+    let validity = status[0]
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .trim_end_matches(')')
+        .to_owned();
+    let header = "From: hong@test.go.kr\r\nTo: lee@test.go.kr\r\nSubject: Fwd: 예산안\r\n\r\n";
+    let sign = "\r\n-- \r\n홍길동 드림\r\n";
+    c.send(&format!(
+        "A003 APPEND Drafts (\\Seen \\Draft) CATENATE (TEXT {{{}+}}\r\n{header} \
+         URL \"/INBOX;UIDVALIDITY={validity}/;UID=1/;SECTION=TEXT\" TEXT {{{}+}}\r\n{sign})\r\n",
+        header.len(),
+        sign.len()
+    ))
+    .await;
+    let lines = c.until_tagged("A003").await;
+    assert!(
+        tagged(&lines).starts_with("A003 OK [APPENDUID "),
+        "{lines:?}"
+    );
+    ok(c.command("SELECT Drafts").await);
+    let body = ok(c.command("FETCH 1 (FLAGS BODY.PEEK[])").await).join("\n");
+    assert!(body.contains("FLAGS (\\Draft \\Seen"), "{body}");
+    let expected = format!("{header}첨부한 예산안을 검토해 주세요.\r\n{sign}");
+    assert!(body.contains(&expected), "{body}");
+    // The original stays unread: CATENATE reads without \Seen.
+    let flags = ok(c.command("STATUS INBOX (UNSEEN)").await);
+    assert_eq!(flags, ["* STATUS INBOX (UNSEEN 1)"]);
+    for (tag, url) in [
+        ("A004", "/INBOX;UIDVALIDITY=1/;UID=1".to_owned()),
+        ("A005", "/INBOX/;UID=9".to_owned()),
+        (
+            "A006",
+            "imap://hong@mail.test.go.kr/INBOX/;UID=1".to_owned(),
+        ),
+    ] {
+        c.send(&format!("{tag} APPEND Drafts CATENATE (URL \"{url}\")\r\n"))
+            .await;
+        let lines = c.until_tagged(tag).await;
+        assert!(
+            tagged(&lines).starts_with(&format!("{tag} NO [BADURL {url}] ")),
+            "{lines:?}"
+        );
+    }
+    let status = ok(c.command("STATUS Drafts (MESSAGES)").await);
+    assert_eq!(status, ["* STATUS Drafts (MESSAGES 1)"]);
+    // A missing target is TRYCREATE before any URL is looked at (RFC 4469 §5).
+    c.send("A007 APPEND Nowhere CATENATE (URL \"/INBOX/;UID=9\")\r\n")
+        .await;
+    let lines = c.until_tagged("A007").await;
+    assert!(
+        tagged(&lines).starts_with("A007 NO [TRYCREATE]"),
+        "{lines:?}"
+    );
+}

@@ -14,9 +14,10 @@ use imap_codec::imap_types::{
     response::{Code, CodeOther},
 };
 
+use super::catenate::{self, Refusal};
 use super::{Outcome, store_error};
 use crate::mailbox::strings_of;
-use crate::proto::ext::AppendRequest;
+use crate::proto::ext::{AppendContent, AppendRequest};
 use crate::proto::flags::client_flags;
 use crate::{account::SignedIn, out::Out};
 
@@ -25,7 +26,7 @@ use crate::{account::SignedIn, out::Out};
 struct Incoming {
     flags: Vec<Flag<'static>>,
     date: Option<DateTime>,
-    body: Vec<u8>,
+    content: AppendContent,
 }
 
 /// APPEND one message. OK only after the store returned (the message is on disk).
@@ -45,13 +46,13 @@ pub async fn append(
     let incoming = Incoming {
         flags: message_flags,
         date,
-        body,
+        content: AppendContent::Literal(body),
     };
     append_messages(s, out, tag, mailbox, vec![incoming]).await
 }
 
-/// APPEND with several messages (RFC 3502 MULTIAPPEND): all of them or none, with
-/// consecutive UIDs, `OK [APPENDUID validity uid-set]` (RFC 4315 §3).
+/// APPEND with several messages (RFC 3502 MULTIAPPEND) or CATENATE (RFC 4469): all of
+/// them or none, with consecutive UIDs, `OK [APPENDUID validity uid-set]` (RFC 4315 §3).
 pub async fn multiappend(
     s: &mut SignedIn,
     out: &mut Out,
@@ -61,7 +62,7 @@ pub async fn multiappend(
     let messages = request.messages.into_iter().map(|m| Incoming {
         flags: m.flags,
         date: m.date,
-        body: m.body,
+        content: m.content,
     });
     append_messages(s, out, tag, &request.mailbox, messages.collect()).await
 }
@@ -71,20 +72,16 @@ async fn append_messages(
     out: &mut Out,
     tag: Tag<'static>,
     mailbox: &Mailbox<'static>,
-    messages: Vec<Incoming>,
+    mut messages: Vec<Incoming>,
 ) -> Outcome {
-    let limit = u64::from(s.account.ctx.settings.append_limit);
-    if messages.iter().any(|m| m.body.len() as u64 > limit) {
-        // RFC 7889 §4: over APPENDLIMIT.
-        let text = "The message is larger than APPENDLIMIT";
-        out.no(tag, Some(Code::TooBig), text);
-        return Outcome::Done;
-    }
     let Some(target) = super::existing_target(s, out, &tag, "APPEND", mailbox).await else {
         return Outcome::Done;
     };
+    let Some(bodies) = bodies(s, out, &tag, &mut messages).await else {
+        return Outcome::Done;
+    };
     let (owner, name) = (target.owner.clone(), target.name.clone());
-    let total: u64 = messages.iter().map(|m| m.body.len() as u64).sum();
+    let total: u64 = bodies.iter().map(|b| b.len() as u64).sum();
     match s.account.ctx.within_quota(&owner, total).await {
         Ok(true) => {}
         Ok(false) => {
@@ -99,7 +96,7 @@ async fn append_messages(
     }
     let mut news = Vec::with_capacity(messages.len());
     let mut seen = Vec::with_capacity(messages.len());
-    for m in messages {
+    for (m, body) in messages.into_iter().zip(bodies) {
         let internal_date = m
             .date
             .map_or_else(certmail_auth::now, |d| d.as_ref().timestamp());
@@ -109,7 +106,7 @@ async fn append_messages(
         news.push(NewMessage {
             flags,
             internal_date,
-            body: m.body,
+            body,
         });
         seen.push(own_seen);
     }
@@ -136,6 +133,43 @@ async fn append_messages(
     }
     out.ok(tag, append_uid(uid_validity, &uids), "APPEND completed");
     Outcome::Done
+}
+
+/// Each message's octets: its literal, or its CATENATE parts joined. `None` when the
+/// command is answered: a URL that names nothing readable (`NO [BADURL]`), or a message
+/// over APPENDLIMIT (`NO [TOOBIG]`, RFC 7889 §4, RFC 4469 §6).
+async fn bodies(
+    s: &SignedIn,
+    out: &mut Out,
+    tag: &Tag<'static>,
+    messages: &mut [Incoming],
+) -> Option<Vec<Vec<u8>>> {
+    let limit = s.account.ctx.settings.append_limit;
+    let mut bodies = Vec::with_capacity(messages.len());
+    for m in messages {
+        let body = match &mut m.content {
+            // Taken, not copied: a literal may be APPENDLIMIT long.
+            AppendContent::Literal(body) => std::mem::take(body),
+            AppendContent::Catenate(parts) => match catenate::assemble(s, parts.clone()).await {
+                Ok(body) => body,
+                Err(Refusal::BadUrl(url, why)) => {
+                    out.no(tag.clone(), Some(Refusal::code(&url)), &why);
+                    return None;
+                }
+                Err(Refusal::Store(e)) => {
+                    store_error(out, tag.clone(), "APPEND", &e);
+                    return None;
+                }
+            },
+        };
+        if body.len() as u64 > u64::from(limit) {
+            let text = format!("The message is larger than APPENDLIMIT ({limit} octets)");
+            out.no(tag.clone(), Some(Code::TooBig), &text);
+            return None;
+        }
+        bodies.push(body);
+    }
+    Some(bodies)
 }
 
 /// `APPENDUID validity uid` or, for several messages, `APPENDUID validity uid-set`

@@ -21,6 +21,7 @@
 
 pub mod acl;
 pub mod append;
+mod catenate;
 pub mod close;
 pub mod copy;
 pub mod create;

@@ -46,6 +46,8 @@ pub fn capabilities(
                 Capability::UidPlus,
                 // RFC 3502: several messages in one APPEND, all or none.
                 other("MULTIAPPEND"),
+                // RFC 4469: APPEND ... CATENATE (TEXT ... URL ...).
+                other("CATENATE"),
                 Capability::Move,
                 Capability::Unselect,
                 other("CHILDREN"),
@@ -171,7 +173,7 @@ mod tests {
         let caps = names(CapabilityPhase::TlsNotAuthenticated).join(" ");
         assert_eq!(
             caps,
-            "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MULTIAPPEND MOVE UNSELECT CHILDREN \
+            "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MULTIAPPEND CATENATE MOVE UNSELECT CHILDREN \
              SPECIAL-USE CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT \
              THREAD=REFERENCES COMPRESS=DEFLATE ACL RIGHTS=texk APPENDLIMIT=52428800 ESEARCH SEARCHRES LIST-EXTENDED \
              LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE SASL-IR AUTH=PLAIN"

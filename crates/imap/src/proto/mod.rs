@@ -15,6 +15,7 @@ pub mod capability;
 pub mod driver;
 pub mod ext;
 pub mod flags;
+pub mod imap_url;
 pub mod literal;
 pub mod mailbox_name;
 pub mod plaintext;

@@ -8,7 +8,7 @@
 //! - the ACL commands SETACL, DELETEACL, GETACL, LISTRIGHTS and MYRIGHTS (RFC 4314 §3,
 //!   [`acl`]);
 //! - commands using `$`, the saved search result (RFC 5182 SEARCHRES, [`searchres`]);
-//! - APPEND with several messages (RFC 3502 MULTIAPPEND).
+//! - APPEND with several messages (RFC 3502 MULTIAPPEND) or CATENATE (RFC 4469).
 //!
 //! The driver ([`super::driver::Driver`]) looks at each command's first line with
 //! [`claims`]; a claimed command is collected whole (line and literals) and handed to
@@ -52,7 +52,7 @@ pub enum ExtBody {
     Search(SearchRequest),
     /// `[UID] SORT RETURN (...) ...` (RFC 5267 ESORT).
     Sort(SortRequest),
-    /// `APPEND` with several messages (RFC 3502 MULTIAPPEND).
+    /// `APPEND` with several messages (RFC 3502 MULTIAPPEND) or CATENATE (RFC 4469).
     Append(AppendRequest),
     /// `LIST` in any form (basic or extended).
     List(ListRequest),
@@ -166,10 +166,26 @@ pub struct AppendMessage {
     pub flags: Vec<imap_codec::imap_types::flag::Flag<'static>>,
     /// Its INTERNALDATE, if given.
     pub date: Option<imap_codec::imap_types::datetime::DateTime>,
-    /// The message.
-    pub body: Vec<u8>,
-    /// Sent as `literal8` (RFC 3516 §4.4).
-    pub binary: bool,
+    /// The message, or the parts to make it of.
+    pub content: AppendContent,
+}
+
+/// What one APPEND message is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendContent {
+    /// The message as a literal (or `literal8`, RFC 3516 §4.4).
+    Literal(Vec<u8>),
+    /// `CATENATE (...)` (RFC 4469 §5): texts and URLs of messages or parts, joined.
+    Catenate(Vec<CatenatePart>),
+}
+
+/// One part of a CATENATE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatenatePart {
+    /// `TEXT literal`.
+    Text(Vec<u8>),
+    /// `URL "..."`: a message or part on this server ([`crate::proto::imap_url`]).
+    Url(String),
 }
 
 /// RFC 5258 §3 selection options.
@@ -388,7 +404,8 @@ pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
         return Err(SyntaxError("unexpected UID command"));
     } else if c.keyword("APPEND") {
         let request = append::parse(&mut c, &tag)?;
-        if request.messages.len() == 1 {
+        let plain = |m: &AppendMessage| matches!(m.content, AppendContent::Literal(_));
+        if request.messages.len() == 1 && request.messages.iter().all(plain) {
             // The standard form: imap-codec reads it as it always has.
             return Ok(ExtCommand {
                 tag,
