@@ -412,6 +412,15 @@ fn validate_imap(c: &Config, bad: &mut impl FnMut(&str, String)) {
             ),
         );
     }
+    if c.imap.max_search_contexts > 100 {
+        bad(
+            "[imap] max_search_contexts",
+            format!(
+                "{} is over 100: every live search is run again after each command of its                  connection (0 turns live searches off)",
+                c.imap.max_search_contexts
+            ),
+        );
+    }
 }
 
 /// No two listeners on one address (port 0 excepted: the OS picks).

@@ -265,6 +265,9 @@ pub struct ImapSection {
     /// default: a department shares with its staff one by one, a larger group is one
     /// `org:` entry, and every rights check reads the whole list.
     pub max_acl_entries: usize,
+    /// The most live searches (`SEARCH RETURN (UPDATE)`, RFC 5267) one connection keeps;
+    /// each is searched again after every command. One more is refused `NO [NOUPDATE]`.
+    pub max_search_contexts: usize,
 }
 
 impl Default for ImapSection {
@@ -281,6 +284,7 @@ impl Default for ImapSection {
             autologout_minutes: certmail_imap::server::DEFAULT_AUTOLOGOUT_MINUTES,
             preauth_timeout_secs: certmail_imap::server::DEFAULT_PREAUTH_TIMEOUT_SECS,
             max_acl_entries: certmail_imap::server::DEFAULT_MAX_ACL_ENTRIES,
+            max_search_contexts: certmail_imap::server::DEFAULT_MAX_SEARCH_CONTEXTS,
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct AccountHandle {
     pub changes: Subscription,
     /// The UIDs kept by `SEARCH RETURN (SAVE)` (RFC 5182), for the selected mailbox.
     pub search_result: Vec<u32>,
+    /// The live `SEARCH RETURN (UPDATE)` contexts (RFC 5267), for the selected mailbox.
+    pub contexts: Vec<crate::commands::search_context::SearchContext>,
 }
 
 impl std::fmt::Debug for AccountHandle {
@@ -167,6 +169,8 @@ impl SignedIn {
         if selected.is_none() {
             while self.account.changes.try_recv().is_some() {}
         }
+        // RFC 5267 §4.2: contexts belong to the mailbox they searched.
+        self.account.contexts.clear();
         self.selected = selected;
     }
 

@@ -29,6 +29,9 @@ pub const DEFAULT_PREAUTH_TIMEOUT_SECS: u64 = 60;
 /// Default most entries one mailbox's ACL may hold (see the store's reason).
 pub const DEFAULT_MAX_ACL_ENTRIES: usize = certmail_store::acl::DEFAULT_MAX_ACL_ENTRIES;
 
+/// Default most SEARCH contexts (RFC 5267 UPDATE) one connection keeps live.
+pub const DEFAULT_MAX_SEARCH_CONTEXTS: usize = 8;
+
 /// Settings of the IMAP server (the daemon's `[imap]` section).
 #[derive(Debug, Clone)]
 pub struct ImapSettings {
@@ -66,6 +69,9 @@ pub struct ImapSettings {
     /// The most entries one mailbox's ACL may hold; SETACL naming one more is refused
     /// `NO [LIMIT]`.
     pub max_acl_entries: usize,
+    /// The most `SEARCH RETURN (UPDATE)` contexts one connection keeps live (each is
+    /// searched again after every command); one more is answered `NO [NOUPDATE]`.
+    pub max_search_contexts: usize,
 }
 
 impl Default for ImapSettings {
@@ -85,6 +91,7 @@ impl Default for ImapSettings {
             session_policy: SessionPolicy::Replace,
             quota_bytes: 0,
             max_acl_entries: DEFAULT_MAX_ACL_ENTRIES,
+            max_search_contexts: DEFAULT_MAX_SEARCH_CONTEXTS,
         }
     }
 }

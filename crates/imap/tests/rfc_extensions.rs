@@ -75,7 +75,7 @@ async fn rfc4731_esearch() {
     )
     .await;
     assert_eq!(lines, ["* ESEARCH (TAG \"t\") UID COUNT 1"]);
-    let bad = c.command("SEARCH RETURN (PARTIAL 1:5) ALL").await;
+    let bad = c.command("SEARCH RETURN (X-UNKNOWN) ALL").await;
     assert!(tagged(&bad).contains(" BAD "), "{bad:?}");
     // RFC 7162 §3.1.5: with a MODSEQ criterion, ESEARCH carries the MODSEQ (of the MAX
     // message, RFC 4731 §3.2). This is the session's first CONDSTORE-enabling command, so
@@ -501,4 +501,86 @@ async fn rfc4469_catenate() {
         tagged(&lines).starts_with("A007 NO [TRYCREATE]"),
         "{lines:?}"
     );
+}
+
+/// RFC 5267 §4 (CONTEXT=SEARCH): a live search is told how its result changes, by this
+/// connection's STOREs and EXPUNGE and by another connection's APPEND, until CANCELUPDATE;
+/// PARTIAL answers a window of the result; past `max_search_contexts`, NOUPDATE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5267_search_contexts() {
+    let server = TestServer::start_with(true, |s| s.max_search_contexts = 2).await;
+    let mut c = server.signed_in().await;
+    fill_inbox(&mut c).await;
+    ok(c.command("SELECT INBOX").await);
+    // Seen: 3 and 4. The context's first answer is the result as asked (ALL).
+    assert_eq!(
+        run(&mut c, "SEARCH RETURN (UPDATE ALL) SEEN").await,
+        ["* ESEARCH (TAG \"t\") ALL 3:4"]
+    );
+    let tag = |lines: &[String]| tagged(lines).split(' ').next().unwrap_or("").to_owned();
+    let store = c.command("STORE 1 +FLAGS.SILENT (\\Seen)").await;
+    // The context is named by the SEARCH's tag: the one before this STORE's (aN).
+    let live = tag(&store).replace('a', "");
+    let context = format!("a{}", live.parse::<u32>().unwrap_or(0) - 1);
+    assert!(
+        store.contains(&format!("* ESEARCH (TAG \"{context}\") ADDTO (0 1)")),
+        "{store:?}"
+    );
+    let store = c.command("STORE 3 -FLAGS.SILENT (\\Seen)").await;
+    assert!(
+        store.contains(&format!("* ESEARCH (TAG \"{context}\") REMOVEFROM (0 3)")),
+        "{store:?}"
+    );
+    // Expunging message 1 removes it before the EXPUNGE renumbers the rest.
+    ok(c.command("STORE 1 +FLAGS.SILENT (\\Deleted)").await);
+    let expunge = c.command("EXPUNGE").await;
+    let removed = expunge
+        .iter()
+        .position(|l| l.contains("REMOVEFROM (0 1)"))
+        .expect("REMOVEFROM for the expunged message");
+    let gone = expunge
+        .iter()
+        .position(|l| l == "* 1 EXPUNGE")
+        .expect("EXPUNGE");
+    assert!(removed < gone, "{expunge:?}");
+    // Another connection's new \Seen message joins the result as this one hears EXISTS.
+    let mut other = server.signed_in().await;
+    let m = message("새 편지", "읽은 편지");
+    assert!(
+        append(&mut other, "INBOX", "\\Seen", &m)
+            .await
+            .contains("OK")
+    );
+    let noop = c.command("NOOP").await;
+    let exists = noop.iter().position(|l| l == "* 5 EXISTS").expect("EXISTS");
+    let added = noop
+        .iter()
+        .position(|l| l.ends_with("ADDTO (0 5)"))
+        .expect("ADDTO");
+    assert!(exists < added, "{noop:?}");
+    // PARTIAL: positions 2..=3 of the matches, either order; past the end, NIL.
+    assert_eq!(
+        run(&mut c, "SEARCH RETURN (PARTIAL 3:2) ALL").await,
+        ["* ESEARCH (TAG \"t\") PARTIAL (2:3 2:3)"]
+    );
+    assert_eq!(
+        run(&mut c, "UID SEARCH RETURN (PARTIAL 9:10) ALL").await,
+        ["* ESEARCH (TAG \"t\") UID PARTIAL (9:10 NIL)"]
+    );
+    for bad in ["PARTIAL 1", "PARTIAL 1:*", "UPDATE SAVE"] {
+        let reply = c.command(&format!("SEARCH RETURN ({bad}) ALL")).await;
+        assert!(tagged(&reply).contains(" BAD "), "{bad}: {reply:?}");
+    }
+    // A second context fits; a third is refused with NOUPDATE, its search still answered.
+    run(&mut c, "SEARCH RETURN (UPDATE) FLAGGED").await;
+    let third = c.command("SEARCH RETURN (UPDATE COUNT) DELETED").await;
+    assert!(
+        third.iter().any(|l| l.starts_with("* NO [NOUPDATE ")),
+        "{third:?}"
+    );
+    assert!(tagged(&third).contains(" OK "), "{third:?}");
+    // After CANCELUPDATE the first context is quiet.
+    ok(c.command(&format!("CANCELUPDATE \"{context}\"")).await);
+    let store = c.command("STORE 2 +FLAGS.SILENT (\\Seen)").await;
+    assert!(!store.iter().any(|l| l.contains(&context)), "{store:?}");
 }

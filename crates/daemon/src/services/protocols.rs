@@ -135,6 +135,7 @@ pub fn imap_settings(
         // One quota per account, whichever protocol stores the mail.
         quota_bytes: config.smtp.quota_bytes,
         max_acl_entries: i.max_acl_entries,
+        max_search_contexts: i.max_search_contexts,
     }
 }
 

@@ -191,7 +191,7 @@ pub(crate) async fn announce_updates(s: &mut SignedIn, out: &mut Out, allow_expu
         Some(Response::Status(status)) if status.tag().is_some() => out.responses.pop(),
         _ => None,
     };
-    if let Err(e) = s.sync(out, allow_expunge).await {
+    if let Err(e) = super::search_context::sync(s, out, allow_expunge).await {
         tracing::error!(error = %e, "imap mailbox update failed");
     }
     if let Some(tagged) = tagged {

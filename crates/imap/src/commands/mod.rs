@@ -37,6 +37,7 @@ pub mod qresync;
 pub mod quota;
 pub mod rename;
 pub mod search;
+pub mod search_context;
 pub mod select;
 pub mod sort;
 pub mod status;

@@ -99,8 +99,9 @@ pub async fn esearch(
             found.uids.clone()
         };
     }
-    // RFC 5182 §2.1: SAVE alone returns no ESEARCH response.
-    if o.min || o.max || o.all || o.count {
+    // RFC 5182 §2.1: SAVE alone returns no ESEARCH response; UPDATE alone returns one
+    // with no result (RFC 5267 §4.2).
+    if o.min || o.max || o.all || o.count || o.partial.is_some() || o.update {
         let ids = &found.ids;
         let data = EsearchData {
             tag: tag.as_ref().to_owned(),
@@ -113,11 +114,22 @@ pub async fn esearch(
                 .count
                 .then(|| u32::try_from(ids.len()).unwrap_or(u32::MAX)),
             modseq: (found.uses_modseq && !ids.is_empty()).then(|| esearch_modseq(&found, o)),
+            partial: o.partial.map(|range| (range, positions(ids, range))),
         };
         out.raw_line(esearch_line(&data));
     }
+    if o.update {
+        super::search_context::start(s, out, &tag, request, &found.uids);
+    }
     out.ok(tag, None, "SEARCH completed");
     Outcome::Done
+}
+
+/// The numbers at 1-based positions `lo..=hi` of `ids` (RFC 5267 §4.4 PARTIAL).
+fn positions(ids: &[u32], (lo, hi): (u32, u32)) -> Vec<u32> {
+    let skip = lo.saturating_sub(1) as usize;
+    let take = (hi - lo) as usize + 1;
+    ids.iter().skip(skip).take(take).copied().collect()
 }
 
 /// The MODSEQ of an ESEARCH answer (RFC 4731 §3.2 as RFC 7162 §3.1.5 extends it): with
@@ -162,6 +174,22 @@ impl Found {
         self.modseqs.push(meta.modseq);
         self.highest_modseq = self.highest_modseq.max(meta.modseq);
     }
+}
+
+/// The UIDs of the selected mailbox's messages matching `criteria`, ascending; `None` when
+/// they cannot be read (the reason is logged): a live SEARCH context's new result.
+pub(crate) async fn matching_uids(
+    s: &mut SignedIn,
+    charset: Option<&Charset<'static>>,
+    criteria: &Vec1<SearchKey<'static>>,
+) -> Option<Vec<u32>> {
+    let mut scratch = Out::default();
+    let tag = Tag::try_from("context").expect("a valid tag");
+    let found = matching(s, &mut scratch, &tag, charset, criteria, true).await;
+    if found.is_none() {
+        tracing::warn!("imap search context could not be updated");
+    }
+    found.map(|f| f.uids)
 }
 
 /// Evaluates the criteria over the selected mailbox; `None` when the command was already

@@ -271,6 +271,7 @@ pub async fn esort(
             .count
             .then(|| u32::try_from(ids.len()).unwrap_or(u32::MAX)),
         modseq: None,
+        partial: None,
     };
     out.raw_line(esearch(&data));
     out.ok(tag, None, "SORT completed");

@@ -452,7 +452,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
         };
         s.note(&change);
         let mut out = Out::default();
-        if let Err(e) = s.sync(&mut out, true).await {
+        if let Err(e) = crate::commands::search_context::sync(s, &mut out, true).await {
             tracing::error!(error = %e, "imap IDLE update failed");
         }
         self.enqueue(out);
@@ -563,7 +563,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
         let gauge = s.account.guard.idle_gauge();
         let mut out = Out::default();
         // RFC 2177: changes already waiting are told right after the continuation.
-        let sync = s.sync(&mut out, true).await;
+        let sync = crate::commands::search_context::sync(s, &mut out, true).await;
         let cont = CommandContinuationRequest::basic(None, "idling")
             .expect("a static text is a valid continuation");
         if self.driver.server().idle_accept(cont).is_ok() {

@@ -155,6 +155,7 @@ async fn decide(
         guard,
         changes,
         search_result: Vec::new(),
+        contexts: Vec::new(),
     })
 }
 

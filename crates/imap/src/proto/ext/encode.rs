@@ -76,6 +76,9 @@ pub struct EsearchData {
     pub in_order: bool,
     /// `COUNT n`.
     pub count: Option<u32>,
+    /// `PARTIAL (lo:hi set)` (RFC 5267 §4.4): the range asked for and the numbers at
+    /// those positions (`NIL` when none).
+    pub partial: Option<((u32, u32), Vec<u32>)>,
     /// `MODSEQ n` (RFC 7162 §3.1.5 with a MODSEQ criterion).
     pub modseq: Option<u64>,
 }
@@ -102,11 +105,27 @@ pub fn esearch(data: &EsearchData) -> Vec<u8> {
     if let Some(count) = data.count {
         line.push_str(&format!(" COUNT {count}"));
     }
+    if let Some(((lo, hi), numbers)) = &data.partial {
+        let set = match numbers.is_empty() {
+            true => "NIL".to_owned(),
+            false => sequence_set(numbers),
+        };
+        line.push_str(&format!(" PARTIAL ({lo}:{hi} {set})"));
+    }
     if let Some(modseq) = data.modseq {
         line.push_str(&format!(" MODSEQ {modseq}"));
     }
     line.push_str("\r\n");
     line.into_bytes()
+}
+
+/// `* ESEARCH (TAG "t") [UID] ADDTO (0 set)` or `REMOVEFROM` (RFC 5267 §4.3): how a
+/// SEARCH context's result changed. Position 0: a SEARCH result has no order to place
+/// the numbers in beyond their own.
+pub fn context_update(tag: &str, uid: bool, kind: &str, numbers: &[u32]) -> Vec<u8> {
+    let uid = if uid { " UID" } else { "" };
+    let set = sequence_set(numbers);
+    format!("* ESEARCH (TAG \"{tag}\"){uid} {kind} (0 {set})\r\n").into_bytes()
 }
 
 /// A mailbox name as an IMAP string: quoted when it can be, a literal otherwise.
@@ -192,6 +211,33 @@ mod tests {
         assert_eq!(
             sequence_set(&[u32::MAX, u32::MAX - 1]),
             "4294967294:4294967295"
+        );
+    }
+
+    #[test]
+    fn rfc5267_partial_and_context_lines() {
+        let data = EsearchData {
+            tag: "P1".into(),
+            partial: Some(((2, 4), vec![4, 2, 5])),
+            ..EsearchData::default()
+        };
+        assert_eq!(
+            esearch(&data),
+            b"* ESEARCH (TAG \"P1\") PARTIAL (2:4 2,4:5)\r\n"
+        );
+        let none = EsearchData {
+            tag: "P2".into(),
+            uid: true,
+            partial: Some(((6, 6), vec![])),
+            ..EsearchData::default()
+        };
+        assert_eq!(
+            esearch(&none),
+            b"* ESEARCH (TAG \"P2\") UID PARTIAL (6:6 NIL)\r\n"
+        );
+        assert_eq!(
+            context_update("B1", false, "ADDTO", &[4, 1, 2]),
+            b"* ESEARCH (TAG \"B1\") ADDTO (0 1:2,4)\r\n"
         );
     }
 

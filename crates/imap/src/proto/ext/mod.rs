@@ -62,6 +62,8 @@ pub enum ExtBody {
     Acl(AclRequest),
     /// A command with `$` (RFC 5182), run once the saved result is written in.
     SavedResult(SavedResultCommand),
+    /// `CANCELUPDATE tag...` (RFC 5267 §4.2): the contexts to stop updating.
+    CancelUpdate(Vec<String>),
     /// A command in a form imap-codec reads, collected here only because its first line
     /// could have begun one it does not: a `[UID] SEARCH` whose first line announced a
     /// literal (a `$` could have followed), an APPEND of one message (more could have
@@ -92,6 +94,7 @@ impl ExtBody {
             ExtBody::Acl(request) => request.name(),
             ExtBody::SavedResult(_) => "($ command)",
             ExtBody::Append(_) => "APPEND",
+            ExtBody::CancelUpdate(_) => "CANCELUPDATE",
             ExtBody::Standard(body) => body.name(),
         }
     }
@@ -110,12 +113,17 @@ pub struct SearchReturn {
     pub count: bool,
     /// `SAVE` (RFC 5182): keep the result for `$`.
     pub save: bool,
+    /// `UPDATE` (RFC 5267 §4.2): keep telling the client how the result changes.
+    pub update: bool,
+    /// `PARTIAL lo:hi` (RFC 5267 §4.4): the matches at positions lo..=hi (lo <= hi).
+    pub partial: Option<(u32, u32)>,
 }
 
 impl SearchReturn {
     /// RFC 4731 §3.1: `RETURN ()` means `RETURN (ALL)`.
     pub fn all_if_empty(mut self) -> SearchReturn {
-        if !(self.min || self.max || self.all || self.count || self.save) {
+        let any = self.min || self.max || self.all || self.count || self.save;
+        if !(any || self.update || self.partial.is_some()) {
             self.all = true;
         }
         self
@@ -340,6 +348,7 @@ pub fn claims(line: &[u8]) -> bool {
     if is(0, "LIST")
         || is(0, "CREATE")
         || is(0, "APPEND")
+        || is(0, "CANCELUPDATE")
         || acl::NAMES.iter().any(|name| is(0, name))
         || searchres::uses_saved_result(line)
     {
@@ -413,6 +422,18 @@ pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
             });
         }
         ExtBody::Append(request)
+    } else if c.keyword("CANCELUPDATE") {
+        let mut tags = Vec::new();
+        while c.rest() != b"\r\n" {
+            c.sp()?;
+            let tag = c.string()?;
+            tags.push(String::from_utf8(tag).map_err(|_| SyntaxError("a tag is ASCII"))?);
+        }
+        c.end()?;
+        if tags.is_empty() {
+            return Err(SyntaxError("CANCELUPDATE needs a tag"));
+        }
+        ExtBody::CancelUpdate(tags)
     } else if c.keyword("LIST") {
         ExtBody::List(list::parse(&mut c)?)
     } else if c.keyword("CREATE") {

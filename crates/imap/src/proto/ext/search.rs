@@ -29,6 +29,9 @@ pub(super) fn parse(
     uid: bool,
 ) -> Result<SearchRequest, SyntaxError> {
     let options = return_options(c, true)?;
+    if options.update && options.save {
+        return Err(SyntaxError("UPDATE and SAVE cannot be combined"));
+    }
     let CommandBody::Search {
         charset, criteria, ..
     } = decode_plain(tag, uid, "SEARCH", c.rest())?
@@ -68,8 +71,9 @@ pub(super) fn parse_sort(
     })
 }
 
-/// ` RETURN (options) `: the RFC 4731 §3.1 result options (SAVE only where `save`).
-fn return_options(c: &mut Cursor<'_>, save: bool) -> Result<SearchReturn, SyntaxError> {
+/// ` RETURN (options) `: the RFC 4731 §3.1 result options; for SEARCH (`search`) also
+/// SAVE (RFC 5182) and RFC 5267's UPDATE, CONTEXT (a hint we need not act on) and PARTIAL.
+fn return_options(c: &mut Cursor<'_>, search: bool) -> Result<SearchReturn, SyntaxError> {
     c.sp()?;
     if !c.keyword("RETURN") {
         return Err(SyntaxError("expected RETURN"));
@@ -85,8 +89,16 @@ fn return_options(c: &mut Cursor<'_>, save: bool) -> Result<SearchReturn, Syntax
             &mut options.all
         } else if c.keyword("COUNT") {
             &mut options.count
-        } else if save && c.keyword("SAVE") {
+        } else if search && c.keyword("SAVE") {
             &mut options.save
+        } else if search && c.keyword("UPDATE") {
+            &mut options.update
+        } else if search && c.keyword("CONTEXT") {
+            return Ok(());
+        } else if search && c.keyword("PARTIAL") {
+            c.sp()?;
+            options.partial = Some(partial_range(c)?);
+            return Ok(());
         } else {
             // RFC 4466 §2.6.1: a server MUST reject a result option it does not know.
             return Err(SyntaxError("unknown RETURN option"));
@@ -96,6 +108,17 @@ fn return_options(c: &mut Cursor<'_>, save: bool) -> Result<SearchReturn, Syntax
     })?;
     c.sp()?;
     Ok(options)
+}
+
+/// RFC 5267 §4.4 `partial-range = nz-number ":" nz-number`, in either order.
+fn partial_range(c: &mut Cursor<'_>) -> Result<(u32, u32), SyntaxError> {
+    let first = c.number()?;
+    c.expect(b':', "PARTIAL takes a range such as 1:100")?;
+    let second = c.number()?;
+    if first == 0 || second == 0 {
+        return Err(SyntaxError("PARTIAL positions start at 1"));
+    }
+    Ok((first.min(second), first.max(second)))
 }
 
 /// `tag [UID] NAME program` decoded by imap-codec (`program` ends with CRLF).
