@@ -179,7 +179,10 @@ pub trait MailboxStore: Send + Sync + 'static {
         reader: &str,
     ) -> Result<Vec<u32>, StoreError>;
     /// Adds `uids` to (or takes them off) `reader`'s own `\Seen` set of the owner's
-    /// mailbox. `MailboxNotFound` if there is no such mailbox.
+    /// mailbox, and gives the messages whose mark changed one new MODSEQ in the same
+    /// transaction: the reader's other devices find the change through CHANGEDSINCE and
+    /// QRESYNC (RFC 7162), and everyone else sees the MODSEQ move with no visible change,
+    /// which RFC 7162 allows. `MailboxNotFound` if there is no such mailbox.
     async fn set_seen_by(
         &self,
         owner: &str,

@@ -163,6 +163,62 @@ pub async fn seen_is_kept_per_reader(t: &dyn Fixture) {
     ));
 }
 
+/// A reader's own `\Seen` change gives the messages it changed one new MODSEQ (RFC 7162
+/// lets a MODSEQ move with no change the others see), so the reader's other devices learn
+/// of it through CHANGEDSINCE; a mark that changes nothing moves nothing.
+pub async fn a_readers_seen_moves_the_modseq(t: &dyn Fixture) {
+    let s = t.store();
+    two_accounts(s).await;
+    for n in 1..=3 {
+        s.append("hong", "공유/예산", message(n)).await.unwrap();
+    }
+    async fn highest(s: &dyn Store) -> u64 {
+        let mailbox = s.mailbox("hong", "공유/예산").await.unwrap();
+        mailbox.expect("the mailbox exists").highest_modseq
+    }
+    async fn changed(s: &dyn Store, since: u64) -> Vec<(u32, u64)> {
+        let metas = s.changed_since("hong", "공유/예산", since).await.unwrap();
+        metas.iter().map(|m| (m.uid, m.modseq)).collect()
+    }
+    let before = highest(s).await;
+    s.set_seen_by("hong", "공유/예산", "kim", &[2], true)
+        .await
+        .unwrap();
+    let marked = highest(s).await;
+    assert!(
+        marked > before,
+        "the mailbox's MODSEQ moved: {before} → {marked}"
+    );
+    assert_eq!(changed(s, before).await, [(2, marked)], "message 2 alone");
+
+    s.set_seen_by("hong", "공유/예산", "kim", &[2], true)
+        .await
+        .unwrap();
+    assert_eq!(highest(s).await, marked, "marking it again changes nothing");
+
+    s.set_seen_by("hong", "공유/예산", "kim", &[2, 3], false)
+        .await
+        .unwrap();
+    let unmarked = highest(s).await;
+    assert!(unmarked > marked);
+    assert_eq!(
+        changed(s, marked).await,
+        [(2, unmarked)],
+        "message 3 was not seen, so it keeps its MODSEQ"
+    );
+    let flags: Vec<_> = s
+        .messages("hong", "공유/예산", 1..=u32::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.flags)
+        .collect();
+    assert!(
+        flags.iter().all(Vec::is_empty),
+        "the owner's flags: {flags:?}"
+    );
+}
+
 /// Changes at once (on any node) keep the cap and lose no `+rights`: twelve newcomers
 /// against a cap of three leave three entries, and `+l`, `+r`, `+s`, `+w` sent together
 /// to one entry all stay.
