@@ -113,7 +113,9 @@ pub trait MailboxStore: Send + Sync + 'static {
     /// All mailboxes of an account, ordered by name.
     async fn list_mailboxes(&self, account: &str) -> Result<Vec<Mailbox>, StoreError>;
     /// Renames a mailbox and its children. Renaming INBOX moves its messages to the new
-    /// mailbox and leaves an empty INBOX; INBOX's children stay (RFC 3501 §6.3.5).
+    /// mailbox and leaves an empty INBOX; INBOX's children stay (RFC 3501 §6.3.5). Other
+    /// people's subscriptions to a renamed mailbox (its [`crate::acl::other_users_name`])
+    /// follow it, in the same transaction, as its access list does.
     async fn rename_mailbox(&self, account: &str, from: &str, to: &str) -> Result<(), StoreError>;
     /// Deletes a mailbox and its messages (not its children); INBOX cannot be deleted.
     async fn delete_mailbox(&self, account: &str, name: &str) -> Result<(), StoreError>;

@@ -219,6 +219,58 @@ pub async fn a_readers_seen_moves_the_modseq(t: &dyn Fixture) {
     );
 }
 
+/// When the owner renames a mailbox, the subscriptions others hold to it (under its
+/// `Other Users/<owner>/…` name) follow it with its children, as its access list does;
+/// a renamed INBOX takes them to the new name too (its messages and entries went there).
+/// The same name under another owner is left alone.
+pub async fn readers_subscriptions_follow_the_owners_rename(t: &dyn Fixture) {
+    let s = t.store();
+    two_accounts(s).await;
+    let lee = crate::model::Account::new("lee", "이순신", vec!["lee@example.kr".into()], 0);
+    s.create_account(lee).await.unwrap();
+    s.create_mailbox("hong", "공유/예산/2027", None)
+        .await
+        .unwrap();
+    let theirs = "Other Users/park/공유/예산";
+    for name in [
+        "Other Users/hong/공유/예산",
+        "Other Users/hong/공유/예산/2027",
+        "Other Users/hong/INBOX",
+        theirs,
+    ] {
+        s.set_subscribed("kim", name, true).await.unwrap();
+    }
+    s.set_subscribed("lee", "Other Users/hong/공유/예산", true)
+        .await
+        .unwrap();
+    s.set_subscribed("hong", "공유/예산", true).await.unwrap();
+
+    s.rename_mailbox("hong", "공유", "부서").await.unwrap();
+    s.rename_mailbox("hong", "INBOX", "보관/2026")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.subscriptions("kim").await.unwrap(),
+        [
+            "INBOX",
+            "Other Users/hong/보관/2026",
+            "Other Users/hong/부서/예산",
+            "Other Users/hong/부서/예산/2027",
+            theirs,
+        ],
+        "kim's followed the renames; park's mailbox of the same name is another"
+    );
+    assert_eq!(
+        s.subscriptions("lee").await.unwrap(),
+        ["INBOX", "Other Users/hong/부서/예산"]
+    );
+    assert_eq!(
+        s.subscriptions("hong").await.unwrap(),
+        ["INBOX", "부서/예산"],
+        "the owner's own, as before"
+    );
+}
+
 /// Changes at once (on any node) keep the cap and lose no `+rights`: twelve newcomers
 /// against a cap of three leave three entries, and `+l`, `+r`, `+s`, `+w` sent together
 /// to one entry all stay.

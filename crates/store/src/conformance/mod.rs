@@ -191,6 +191,7 @@ macro_rules! conformance_tests {
             acl::acl_follows_renames_and_goes_with_deletes,
             acl::seen_is_kept_per_reader,
             acl::a_readers_seen_moves_the_modseq,
+            acl::readers_subscriptions_follow_the_owners_rename,
             acl::acl_changes_at_once_keep_the_cap_and_every_added_right,
             messages::append_and_read_back,
             messages::bodies_are_private_to_their_accounts,
