@@ -25,6 +25,12 @@ async fn two_accounts(s: &dyn Store) {
     s.create_mailbox("hong", "공유/예산", None).await.unwrap();
 }
 
+/// The flags of hong's `공유/예산` messages, in UID order: the owner's.
+async fn owners_flags(s: &dyn Store) -> Vec<Vec<String>> {
+    let metas = s.messages("hong", "공유/예산", 1..=u32::MAX).await.unwrap();
+    metas.into_iter().map(|m| m.flags).collect()
+}
+
 /// Entries are set, replaced, listed by identifier and removed with empty rights.
 pub async fn acl_entries_are_set_replaced_and_removed(t: &dyn Fixture) {
     let s = t.store();
@@ -149,13 +155,7 @@ pub async fn seen_is_kept_per_reader(t: &dyn Fixture) {
         .await
         .unwrap();
     assert_eq!(s.seen_by("hong", "공유/예산", "kim").await.unwrap(), [3]);
-    let flags: Vec<_> = s
-        .messages("hong", "공유/예산", 1..=u32::MAX)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.flags)
-        .collect();
+    let flags = owners_flags(s).await;
     assert!(flags.iter().all(Vec::is_empty), "{flags:?}");
     assert!(matches!(
         s.seen_by("hong", "없는 편지함", "kim").await,
@@ -206,13 +206,7 @@ pub async fn a_readers_seen_moves_the_modseq(t: &dyn Fixture) {
         [(2, unmarked)],
         "message 3 was not seen, so it keeps its MODSEQ"
     );
-    let flags: Vec<_> = s
-        .messages("hong", "공유/예산", 1..=u32::MAX)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.flags)
-        .collect();
+    let flags = owners_flags(s).await;
     assert!(
         flags.iter().all(Vec::is_empty),
         "the owner's flags: {flags:?}"
