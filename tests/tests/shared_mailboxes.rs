@@ -202,14 +202,34 @@ async fn each_reader_keeps_their_own_seen() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A reader's own `\\Seen` moves the message's MODSEQ (RFC 7162): the reader's other
+/// device finds it with CHANGEDSINCE and QRESYNC and hears it in IDLE; the owner sees the
+/// MODSEQ move with the message still unread, and a plain connection hears nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_readers_seen_reaches_their_other_devices_by_modseq() -> anyhow::Result<()> {
+    let fx = matrix_setup::installation(kinds()).await?;
+    let daemon = fx.start()?;
+    let printed = run_script(&fx, &daemon, "seen_modseq.py", &[])?;
+    for step in ["changedsince ok", "owner ok", "idle ok"] {
+        assert!(printed.contains(step), "{step} missing: {printed}");
+    }
+    Ok(())
+}
+
 /// A reader subscribes to a shared mailbox (LSUB, LIST (SUBSCRIBED)); a revoked one leaves
-/// LSUB and shows `\NonExistent` (RFC 5258 §3.1).
+/// LSUB and shows `\NonExistent` (RFC 5258 §3.1); the subscription follows the owner's
+/// rename.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reader_subscribes_to_a_shared_mailbox() -> anyhow::Result<()> {
     let fx = matrix_setup::installation(kinds()).await?;
     let daemon = fx.start()?;
     let printed = run_script(&fx, &daemon, "subscribed.py", &[])?;
-    for step in ["subscribe ok", "refusals ok", "subscriptions ok"] {
+    for step in [
+        "subscribe ok",
+        "refusals ok",
+        "subscriptions ok",
+        "rename ok",
+    ] {
         assert!(printed.contains(step), "{step} missing: {printed}");
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! with flags, discards, falls back to INBOX for a missing mailbox, creates one with
 //! `:create`, redirects once and refuses a redirect loop; a script that runs past its step
 //! budget is stopped, the message kept in INBOX, the script switched off and its owner told.
+//! The relay's delivery reports to a local sender go through the sender's script too.
 
 use std::process::Command;
 
@@ -156,6 +157,78 @@ async fn scripts_file_discard_redirect_and_stop_runaways() -> anyhow::Result<()>
     assert!(
         store.queue_list().await?.is_empty(),
         "a local redirect needs no queue entry"
+    );
+    Ok(())
+}
+
+/// 홍길동's filter for the server's own mail: delivery reports go to "Reports", and an
+/// out-of-office reply that must not answer them (RFC 3834: they are auto-generated and
+/// come from the null sender).
+const HONG_SCRIPT: &str = r#"require ["fileinto", "vacation"];
+vacation :days 1 :subject "부재중" "12월 31일까지 부재중입니다.";
+if header :contains "Content-Type" "multipart/report" {
+    fileinto "Reports";
+}
+"#;
+
+/// The relay's failure report to a local sender runs the sender's active script, as SMTP
+/// delivery does: it is filed where the script says, and the script's vacation does not
+/// answer it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_report_is_filed_by_the_senders_script() -> anyhow::Result<()> {
+    const PASSWORD: &str = "Gpki-Pass-2026!";
+    let mut sink = certmail_testkit::sink::Sink::start(Default::default()).await;
+    let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
+    fx.append_config(&format!(
+        "[relay]\nsmarthost = \"127.0.0.1:{}\"\nsmarthost_tls = \"opportunistic\"\n\
+         retry_schedule_secs = [3600]\npoll_interval_secs = 1\n",
+        sink.addr.port()
+    ))?;
+    {
+        let store = fx.open_store().await?;
+        store.create_mailbox("hong", "Reports", None).await?;
+        store
+            .put_script("hong", "보고서 분류", HONG_SCRIPT, QUOTA)
+            .await?;
+        store.set_active_script("hong", Some("보고서 분류")).await?;
+    }
+    let mut daemon = fx.start()?;
+    let port = daemon.addr("submissions").port();
+    let message = (
+        "bad@remote.go.kr",
+        "협조 요청",
+        "외부 기관으로 보내는 공문입니다.",
+    );
+    certmail_tests::outside::smtplib_submit(&fx, port, PASSWORD, message)?;
+    // The sink answers the one recipient 550; the runner then writes the report.
+    let step = std::time::Duration::from_secs(30);
+    tokio::time::timeout(step, sink.quits.recv())
+        .await?
+        .expect("the relay closed the connection");
+    daemon.signal("TERM")?;
+    assert_eq!(daemon.wait_exit(step)?, Some(0));
+
+    let store = fx.open_store().await?;
+    let inbox = subjects(&*store, "hong", "INBOX").await?;
+    assert_eq!(
+        subjects(&*store, "hong", "Reports").await?,
+        ["Undelivered Mail Returned to Sender: bad@remote.go.kr"],
+        "the report is filed by the script (INBOX: {inbox:?})"
+    );
+    assert_eq!(
+        subjects(&*store, "hong", "INBOX").await?,
+        [] as [&str; 0],
+        "nothing is left in INBOX"
+    );
+    assert!(
+        store.queue_list().await?.is_empty(),
+        "no vacation reply to the report (nor anything else) is queued"
+    );
+    assert!(
+        sink.received()
+            .iter()
+            .all(|m| m.rcpts == ["RCPT TO:<bad@remote.go.kr>"]),
+        "the smarthost saw only the original message"
     );
     Ok(())
 }

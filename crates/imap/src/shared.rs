@@ -134,7 +134,7 @@ pub fn allowed_flags(rights: Rights, flags: Vec<String>) -> Vec<String> {
 
 /// `Other Users/<owner>/<name>`.
 pub fn other_users_name(owner: &str, name: &str) -> String {
-    format!("{OTHER_USERS}{MAILBOX_DELIMITER}{owner}{MAILBOX_DELIMITER}{name}")
+    certmail_store::acl::other_users_name(owner, name)
 }
 
 /// Splits `Other Users/<owner>/<name>` into owner and name; `None` for the user's own

@@ -1,8 +1,10 @@
 //! Mail the server writes itself: delivery reports and notices to people (a sign-up
 //! waits, a sign-up was refused, a certificate expires, a new device signed in). One
-//! place builds such a message and one place delivers it: into local INBOXes, each
-//! copy told to the change hub so IDLE wakes, or queued to a remote address from the null
-//! sender (RFC 5321 §4.5.5: mail the server generates must not cause a loop).
+//! place builds such a message and one place delivers it: to local accounts through
+//! their active Sieve scripts as at SMTP delivery ([`crate::inbound::own_mail`]; INBOX
+//! unless a script files it elsewhere), each copy told to the change hub so IDLE wakes,
+//! or queued to a remote address from the null sender (RFC 5321 §4.5.5: mail the server
+//! generates must not cause a loop).
 
 use certmail_session::ChangeHub;
 use certmail_store::{
@@ -10,7 +12,49 @@ use certmail_store::{
     StoreError,
 };
 
+use crate::inbound::filter::SieveSettings;
 use crate::inbound::recipients::{Target, resolve};
+
+/// Where the server delivers its own mail: the store, the hub to wake, the local domains,
+/// and the bounds each local recipient's active Sieve script runs under.
+#[derive(Clone, Copy)]
+pub struct Postbox<'a> {
+    /// The mail store.
+    pub store: &'a dyn Store,
+    /// Told about every local copy (IDLE wakes); `None` tells nobody.
+    pub hub: Option<&'a ChangeHub>,
+    /// `[server] hostname`: the sender of the notice that a script failed.
+    pub hostname: &'a str,
+    /// `[server] local_domains`, lowercase.
+    pub local_domains: &'a [String],
+    /// `[sieve]`: the scripts' limits and redirect cap.
+    pub sieve: &'a SieveSettings,
+}
+
+/// What a [`Postbox`] takes from the configuration, owned (for a task that delivers
+/// later, e.g. the new-device notice of a sign-in).
+#[derive(Debug, Clone, Default)]
+pub struct PostboxSettings {
+    /// `[server] hostname`.
+    pub hostname: String,
+    /// `[server] local_domains`, lowercase.
+    pub local_domains: Vec<String>,
+    /// `[sieve]`.
+    pub sieve: SieveSettings,
+}
+
+impl PostboxSettings {
+    /// The postbox of `store` and `hub` with these settings.
+    pub fn postbox<'a>(&'a self, store: &'a dyn Store, hub: Option<&'a ChangeHub>) -> Postbox<'a> {
+        Postbox {
+            store,
+            hub,
+            hostname: &self.hostname,
+            local_domains: &self.local_domains,
+            sieve: &self.sieve,
+        }
+    }
+}
 
 /// A notice to one person.
 #[derive(Debug, Clone, Copy)]
@@ -70,22 +114,31 @@ pub async fn deliver(
     Ok(receipt)
 }
 
-/// `message` into the INBOX of `account`.
+/// `message` to `account`: its INBOX, or where its active Sieve script files it.
 pub async fn to_inbox(
-    store: &dyn Store,
-    hub: Option<&ChangeHub>,
+    postbox: &Postbox<'_>,
     account: &str,
     message: Vec<u8>,
     now: i64,
 ) -> Result<DeliveryReceipt, StoreError> {
-    let delivery = Delivery {
+    let address = match postbox.store.account(account).await? {
+        Some(a) => address_of(&a),
+        None => account.to_owned(),
+    };
+    let rcpt_of = [(account.to_owned(), address)].into();
+    let delivery = inbox_delivery(account, message, now);
+    crate::inbound::own_mail::deliver(postbox, delivery, &rcpt_of).await
+}
+
+/// The delivery of `message` to the INBOX of `account` alone, past any filter.
+pub(crate) fn inbox_delivery(account: &str, message: Vec<u8>, now: i64) -> Delivery {
+    Delivery {
         body: message,
         internal_date: now,
         recipients: vec![(account.to_string(), "INBOX".to_string(), Vec::new())],
         queue: Vec::new(),
         outgoing: Vec::new(),
-    };
-    deliver(store, hub, delivery).await
+    }
 }
 
 /// Where [`to_address`] put a message.
@@ -99,19 +152,24 @@ pub enum Sent {
     NoMailbox,
 }
 
-/// `message` to `address`: into the INBOX of its local account(s) when one of
-/// `local_domains` holds it, else queued to it from the null sender.
+/// `message` to `address`: to its local account(s) when one of the local domains holds
+/// it (each through its active Sieve script, [`to_inbox`]), else queued to it from the
+/// null sender.
 pub async fn to_address(
-    store: &dyn Store,
-    hub: Option<&ChangeHub>,
-    local_domains: &[String],
+    postbox: &Postbox<'_>,
     address: &str,
     message: Vec<u8>,
     now: i64,
 ) -> Result<Sent, StoreError> {
-    let (delivery, sent) = routed(store, local_domains, address, message, now).await?;
+    let (store, domains) = (postbox.store, postbox.local_domains);
+    let (delivery, sent) = routed(store, domains, address, message, now).await?;
     if let Some(delivery) = delivery {
-        deliver(store, hub, delivery).await?;
+        let rcpt_of = delivery
+            .recipients
+            .iter()
+            .map(|(account, _, _)| (account.clone(), address.to_lowercase()))
+            .collect();
+        crate::inbound::own_mail::deliver(postbox, delivery, &rcpt_of).await?;
     }
     Ok(sent)
 }

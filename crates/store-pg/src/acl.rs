@@ -1,14 +1,17 @@
 //! Access control lists (`mailbox_acl`) and per-reader `\Seen` (`shared_seen`), keyed by
 //! mailbox id: they follow a mailbox through renames and go with it (ON DELETE CASCADE).
+//! A change to a reader's `\Seen` gives the messages whose mark changed a new MODSEQ.
 
-use std::time::Instant;
 
 use certmail_store::acl::{AclUpdate, RightsChange, apply_change, normalize_identifier};
 use certmail_store::shared::normalize_name;
 use certmail_store::{AclEntry, Rights, SharedMailbox, StoreError};
 
-use crate::PgStore;
+use certmail_session::Change;
+
 use crate::error::db;
+use crate::rows::i64_of;
+use crate::{PgStore, mailboxes};
 
 /// The id of an existing mailbox, or `MailboxNotFound`.
 async fn mailbox_id(conn: &crate::Conn, owner: &str, mailbox: &str) -> Result<i64, StoreError> {
@@ -172,6 +175,9 @@ impl PgStore {
             .collect()
     }
 
+    /// [`certmail_store::MailboxStore::set_seen_by`]: the reader's set and the MODSEQ of
+    /// the messages whose mark changed, in one transaction that holds the mailbox's row
+    /// lock; the other nodes hear of it as a flag change.
     pub(crate) async fn set_seen_by(
         &self,
         owner: &str,
@@ -180,21 +186,55 @@ impl PgStore {
         uids: &[u32],
         seen: bool,
     ) -> Result<(), StoreError> {
-        let conn = self.conn().await?;
-        let id = mailbox_id(&conn, owner, mailbox).await?;
+        let owner = owner.to_lowercase();
+        let name = normalize_name(mailbox)?;
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        let Some(mut mbox) = mailboxes::lock(&tx, &owner, &name).await? else {
+            return Err(StoreError::MailboxNotFound(name));
+        };
+        let id = i64_of(mbox.id);
         let uids: Vec<i64> = uids.iter().map(|u| i64::from(*u)).collect();
+        // Only the rows that changed come back: the marks that move a MODSEQ.
         let sql = if seen {
             "INSERT INTO shared_seen (mailbox_id, reader, uid) SELECT $1, $2, u FROM unnest($3::bigint[]) u
-             ON CONFLICT DO NOTHING"
+             ON CONFLICT DO NOTHING RETURNING uid"
         } else {
-            "DELETE FROM shared_seen WHERE mailbox_id = $1 AND reader = $2 AND uid = ANY($3)"
+            "DELETE FROM shared_seen WHERE mailbox_id = $1 AND reader = $2 AND uid = ANY($3)
+             RETURNING uid"
         };
-        let started = Instant::now();
-        conn.execute(sql, &[&id, &reader.to_lowercase(), &uids])
+        let changed: Vec<i64> = tx
+            .query(sql, &[&id, &reader.to_lowercase(), &uids])
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let new_modseq = mbox.highest_modseq + 1;
+        let moved = tx
+            .query(
+                "UPDATE messages SET modseq = $3 WHERE mailbox_id = $1 AND uid = ANY($2)
+                 RETURNING uid",
+                &[&id, &changed, &i64_of(new_modseq)],
+            )
             .await
             .map_err(db)?;
-        self.count_write(started);
-        Ok(())
+        if !moved.is_empty() {
+            mbox.highest_modseq = new_modseq;
+            mailboxes::save_counters(&tx, &mbox).await?;
+            let flags = moved
+                .iter()
+                .map(|row| {
+                    Ok(Change::Flags {
+                        mailbox: mbox.name.clone(),
+                        uid: crate::rows::u32_of("seen uid", row.get(0))?,
+                        modseq: new_modseq,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            self.notice(&tx, &owner, flags).await?;
+        }
+        self.commit(tx).await
     }
 }
 

@@ -307,6 +307,8 @@ impl PgStore {
         }];
         if from == INBOX {
             rename_inbox(&tx, &account, &to).await?;
+            // Its access list went with it (the row keeps its id); so do the readers.
+            follow_readers(&tx, &account, &[(from.clone(), to.clone())]).await?;
             self.notice(&tx, &account, renamed).await?;
             return self.commit(tx).await;
         }
@@ -340,15 +342,19 @@ impl PgStore {
         // the row); a subscribed name with no mailbox is left alone.
         let old_names =
             std::iter::once(from.clone()).chain(children.iter().map(|c| c.get::<_, String>(1)));
-        for (old, (_, new)) in old_names.zip(&moves) {
+        let renames: Vec<(String, String)> = old_names
+            .zip(moves.iter().map(|(_, new)| new.clone()))
+            .collect();
+        for (old, new) in &renames {
             tx.execute(
                 "UPDATE subscriptions SET name = $3 WHERE account = $1 AND name = $2
                  AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE account = $1 AND name = $3)",
-                &[&account, &old, new],
+                &[&account, old, new],
             )
             .await
             .map_err(db)?;
         }
+        follow_readers(&tx, &account, &renames).await?;
         create_parents(&tx, &account, &to).await?;
         self.notice(&tx, &account, renamed).await?;
         self.commit(tx).await
@@ -450,6 +456,26 @@ impl PgStore {
 
 /// RFC 3501 §6.3.5: renaming INBOX moves its messages to the new name and leaves an empty
 /// INBOX (with a new UIDVALIDITY); INBOX's children stay where they are.
+/// Other people's subscriptions to the owner's renamed mailboxes (`renames`, old and new
+/// names) follow them, as the access lists do, so a shared mailbox does not vanish from a
+/// reader's folder list; a reader who already holds the new name keeps both.
+async fn follow_readers(
+    tx: &Tx<'_>,
+    owner: &str,
+    renames: &[(String, String)],
+) -> Result<(), StoreError> {
+    for (old, new) in certmail_store::acl::followed_subscriptions(owner, renames) {
+        tx.execute(
+            "UPDATE subscriptions s SET name = $2 WHERE s.name = $1
+             AND NOT EXISTS (SELECT 1 FROM subscriptions t WHERE t.account = s.account AND t.name = $2)",
+            &[&old, &new],
+        )
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
 async fn rename_inbox(tx: &Tx<'_>, account: &str, to: &str) -> Result<(), StoreError> {
     let Some(inbox) = lock(tx, account, INBOX).await? else {
         return Err(StoreError::MailboxNotFound(INBOX.into()));

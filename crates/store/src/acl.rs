@@ -27,6 +27,24 @@ pub const ORG_PREFIX: &str = "org:";
 /// the subscriber's rights on the owner's mailbox).
 pub const OTHER_USERS_PREFIX: &str = "Other Users/";
 
+/// `Other Users/<owner>/<name>`: the name by which others reach (and subscribe to) the
+/// owner's mailbox `name`; `owner` as the store spells account ids.
+pub fn other_users_name(owner: &str, name: &str) -> String {
+    format!(
+        "{OTHER_USERS_PREFIX}{owner}{}{name}",
+        crate::MAILBOX_DELIMITER
+    )
+}
+
+/// The renames of others' subscriptions that follow the owner's renaming of mailboxes:
+/// for each (old, new) name of `moves`, the pair of their `Other Users/<owner>/…` names.
+pub fn followed_subscriptions(owner: &str, moves: &[(String, String)]) -> Vec<(String, String)> {
+    moves
+        .iter()
+        .map(|(old, new)| (other_users_name(owner, old), other_users_name(owner, new)))
+        .collect()
+}
+
 /// Whether `name` is in the other users namespace ([`OTHER_USERS_PREFIX`]).
 pub fn is_other_users_name(name: &str) -> bool {
     name.starts_with(OTHER_USERS_PREFIX)

@@ -113,7 +113,9 @@ pub trait MailboxStore: Send + Sync + 'static {
     /// All mailboxes of an account, ordered by name.
     async fn list_mailboxes(&self, account: &str) -> Result<Vec<Mailbox>, StoreError>;
     /// Renames a mailbox and its children. Renaming INBOX moves its messages to the new
-    /// mailbox and leaves an empty INBOX; INBOX's children stay (RFC 3501 §6.3.5).
+    /// mailbox and leaves an empty INBOX; INBOX's children stay (RFC 3501 §6.3.5). Other
+    /// people's subscriptions to a renamed mailbox (its [`crate::acl::other_users_name`])
+    /// follow it, in the same transaction, as its access list does.
     async fn rename_mailbox(&self, account: &str, from: &str, to: &str) -> Result<(), StoreError>;
     /// Deletes a mailbox and its messages (not its children); INBOX cannot be deleted.
     async fn delete_mailbox(&self, account: &str, name: &str) -> Result<(), StoreError>;
@@ -179,7 +181,10 @@ pub trait MailboxStore: Send + Sync + 'static {
         reader: &str,
     ) -> Result<Vec<u32>, StoreError>;
     /// Adds `uids` to (or takes them off) `reader`'s own `\Seen` set of the owner's
-    /// mailbox. `MailboxNotFound` if there is no such mailbox.
+    /// mailbox, and gives the messages whose mark changed one new MODSEQ in the same
+    /// transaction: the reader's other devices find the change through CHANGEDSINCE and
+    /// QRESYNC (RFC 7162), and everyone else sees the MODSEQ move with no visible change,
+    /// which RFC 7162 allows. `MailboxNotFound` if there is no such mailbox.
     async fn set_seen_by(
         &self,
         owner: &str,

@@ -81,7 +81,7 @@ assert b"1 (" in heard and b"\\Seen" not in heard, heard
 assert search(kim, "UNSEEN") == [b"1", b"2"], search(kim, "UNSEEN")
 ok(hong.noop(), "noop")
 assert search(hong, "SEEN") == [b"2"], search(hong, "SEEN")
-# CONDSTORE: MODSEQ still answers; the reader's own \Seen is not part of it.
+# CONDSTORE: MODSEQ answers beside the reader's own \Seen (seen_modseq.py tests how it moves).
 data = ok(kim.fetch("3", "(FLAGS MODSEQ)"), "modseq")
 assert b"MODSEQ (" in data[0] and b"\\Seen" in data[0], data
 print("per-user seen ok")

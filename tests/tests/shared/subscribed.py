@@ -1,7 +1,8 @@
 # Subscribing to another person's mailbox: 김철수 (kim) subscribes to 홍길동's (hong)
 # 공유/공지 under "Other Users/hong/공유/공지"; LSUB and LIST (SUBSCRIBED) show it, and when
 # hong takes the right back it leaves LSUB and shows as \NonExistent in LIST (SUBSCRIBED)
-# (RFC 5258 §3.1). Arguments: those of sharing.py.
+# (RFC 5258 §3.1); when hong renames it, kim's subscription follows it. Arguments: those
+# of sharing.py.
 import os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -62,3 +63,15 @@ assert entry(lines(kim.list('(SUBSCRIBED) ""', "*"))) is None
 line = entry(lines(kim.list('""', "*")))
 assert line is not None and b"\\Subscribed" not in line, line
 print("subscriptions ok")
+
+# hong renames the mailbox kim subscribed to: kim's subscription follows it (as the
+# access list does), so the folder stays in kim's list under its new name.
+ok(kim.subscribe(SHARED), "subscribe again")
+ok(hong.rename(utf7(NOTICE), utf7("공유/알림")), "hong renames it")
+RENAMED = utf7("Other Users/hong/공유/알림").strip('"').encode()
+found = lines(kim.lsub('""', "*"))
+assert any(line.endswith(RENAMED + b'"') for line in found), found
+assert entry(found) is None, "the old name is gone from LSUB"
+line = next(line for line in lines(kim.list('(SUBSCRIBED) ""', "*")) if RENAMED in line)
+assert b"\\Subscribed" in line and b"\\NonExistent" not in line, line
+print("rename ok")

@@ -122,15 +122,9 @@ async fn deliver_notice(
         body: &body,
         now,
     };
-    let hub = Some(&daemon.hub);
-    notice::to_inbox(
-        daemon.store.as_ref(),
-        hub,
-        &account.id,
-        notice.message()?,
-        now,
-    )
-    .await?;
+    let settings = crate::services::protocols::postbox_settings(&daemon.config());
+    let postbox = settings.postbox(daemon.store.as_ref(), Some(&daemon.hub));
+    notice::to_inbox(&postbox, &account.id, notice.message()?, now).await?;
     tracing::info!(account = %account.id, days_left, "certificate expiry notice delivered");
     Ok(())
 }
@@ -138,15 +132,13 @@ async fn deliver_notice(
 /// Tells a user in their INBOX that their account was signed in from a device (certificate
 /// and network) it had not seen before, so that a sign-in they did not make stands out.
 pub async fn new_device_notice(
-    store: &dyn certmail_store::Store,
-    hub: &certmail_session::ChangeHub,
-    hostname: &str,
+    postbox: &notice::Postbox<'_>,
     account_id: &str,
     network: &str,
     ip: std::net::IpAddr,
     now: i64,
 ) -> anyhow::Result<()> {
-    let Some(account) = store.account(account_id).await? else {
+    let Some(account) = postbox.store.account(account_id).await? else {
         return Ok(());
     };
     let to = notice::address_of(&account);
@@ -159,13 +151,13 @@ pub async fn new_device_notice(
         name = account.name,
     );
     let notice = Notice {
-        hostname,
+        hostname: postbox.hostname,
         to: &to,
         subject: "새 기기에서 로그인 / New sign-in from another device",
         body: &body,
         now,
     };
-    notice::to_inbox(store, Some(hub), &account.id, notice.message()?, now).await?;
+    notice::to_inbox(postbox, &account.id, notice.message()?, now).await?;
     tracing::info!(account = %account.id, %ip, network, "new-device notice delivered");
     Ok(())
 }

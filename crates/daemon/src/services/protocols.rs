@@ -89,8 +89,8 @@ pub fn smtp_context(
     }
 }
 
-/// Delivery's Sieve settings from `[sieve]`.
-fn sieve_settings(
+/// Delivery's Sieve settings from `[sieve]` (SMTP delivery and the server's own mail).
+pub fn sieve_settings(
     s: &certmail_config::SieveSection,
 ) -> certmail_smtp::inbound::filter::SieveSettings {
     let limits = certmail_sieve::Limits {
@@ -103,6 +103,15 @@ fn sieve_settings(
     certmail_smtp::inbound::filter::SieveSettings {
         limits,
         max_redirects_per_day: s.max_redirects_per_day,
+    }
+}
+
+/// Where the server's own mail (notices, reports) goes: `[server]` and `[sieve]`.
+pub fn postbox_settings(config: &crate::config::Config) -> certmail_smtp::notice::PostboxSettings {
+    certmail_smtp::notice::PostboxSettings {
+        hostname: config.server.hostname.clone(),
+        local_domains: local_domains(config),
+        sieve: sieve_settings(&config.sieve),
     }
 }
 

@@ -166,10 +166,12 @@ pub async fn send_tls_reports(daemon: &Daemon, include_today: bool) -> anyhow::R
         tlsrpt_send::yesterday(now)
     };
     let local_domains = crate::services::protocols::local_domains(&config);
+    let sieve = crate::services::protocols::sieve_settings(&config.sieve);
     let targets = ReportTargets {
         store: daemon.store.as_ref(),
         hub: Some(&daemon.hub),
         local_domains: &local_domains,
+        sieve: &sieve,
         resolver: &resolver,
         hostname: &config.server.hostname,
     };
@@ -194,6 +196,7 @@ pub fn settings(config: &Config) -> RelaySettings {
     RelaySettings {
         hostname: config.server.hostname.clone(),
         local_domains: crate::services::protocols::local_domains(config),
+        sieve: crate::services::protocols::sieve_settings(&config.sieve),
         retry_schedule: r.retry_schedule_secs.clone(),
         expire_after: r.expire_hours.saturating_mul(3600),
         delay_notice_after: (r.delay_notice_hours > 0)

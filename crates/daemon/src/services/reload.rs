@@ -133,7 +133,7 @@ pub fn sign_in_policy(
 ) -> certmail_auth::signin::SignInPolicy {
     certmail_auth::signin::SignInPolicy {
         on_lock: Some(kick_on_lock(registry)),
-        on_new_device: Some(notice_on_new_device(store, hub, &config.server.hostname)),
+        on_new_device: Some(notice_on_new_device(store, hub, config)),
         ..config.sign_in_policy()
     }
 }
@@ -143,23 +143,19 @@ pub fn sign_in_policy(
 fn notice_on_new_device(
     store: &Arc<dyn certmail_store::Store>,
     hub: &certmail_session::ChangeHub,
-    hostname: &str,
+    config: &crate::config::Config,
 ) -> certmail_auth::policy::NewDeviceHook {
-    let (store, hub, hostname) = (Arc::clone(store), hub.clone(), hostname.to_string());
+    let settings = Arc::new(crate::services::protocols::postbox_settings(config));
+    let (store, hub) = (Arc::clone(store), hub.clone());
     certmail_auth::policy::NewDeviceHook(Arc::new(
         move |account: &str, network: &str, ip: std::net::IpAddr| {
-            let (store, hub, hostname) = (Arc::clone(&store), hub.clone(), hostname.clone());
+            let (store, hub, settings) = (Arc::clone(&store), hub.clone(), Arc::clone(&settings));
             let (account, network) = (account.to_string(), network.to_string());
             tokio::spawn(async move {
                 let now = certmail_auth::now();
+                let postbox = settings.postbox(store.as_ref(), Some(&hub));
                 if let Err(e) = crate::services::notices::new_device_notice(
-                    store.as_ref(),
-                    &hub,
-                    &hostname,
-                    &account,
-                    &network,
-                    ip,
-                    now,
+                    &postbox, &account, &network, ip, now,
                 )
                 .await
                 {

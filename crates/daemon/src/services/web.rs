@@ -100,9 +100,8 @@ fn notifier(
     let mail = Arc::new(Mailer {
         store: Arc::clone(store),
         hub: hub.clone(),
-        hostname: config.server.hostname.clone(),
         origin: config.web.origin().unwrap_or_default(),
-        local_domains: config.server.local_domains.clone(),
+        postbox: crate::services::protocols::postbox_settings(config),
     });
     Arc::new(move |notice: Notice| {
         let mail = Arc::clone(&mail);
@@ -122,9 +121,8 @@ fn notifier(
 struct Mailer {
     store: Arc<dyn certmail_store::Store>,
     hub: certmail_session::ChangeHub,
-    hostname: String,
     origin: String,
-    local_domains: Vec<String>,
+    postbox: notice::PostboxSettings,
 }
 
 impl Mailer {
@@ -169,15 +167,15 @@ impl Mailer {
     async fn mail(&self, to: &str, subject: &str, body: &str) -> anyhow::Result<Sent> {
         let now = certmail_auth::now();
         let message = notice::Notice {
-            hostname: &self.hostname,
+            hostname: &self.postbox.hostname,
             to,
             subject,
             body,
             now,
         }
         .message()?;
-        let (store, hub) = (self.store.as_ref(), Some(&self.hub));
-        Ok(notice::to_address(store, hub, &self.local_domains, to, message, now).await?)
+        let postbox = self.postbox.postbox(self.store.as_ref(), Some(&self.hub));
+        Ok(notice::to_address(&postbox, to, message, now).await?)
     }
 
     /// Delivers "a sign-up waits for you" to every org admin of `organisation`.
@@ -203,15 +201,15 @@ impl Mailer {
             );
             let now = certmail_auth::now();
             let message = notice::Notice {
-                hostname: &self.hostname,
+                hostname: &self.postbox.hostname,
                 to: &notice::address_of(&admin),
                 subject: &format!("메일 계정 승인 요청 / Sign-up waiting: {applicant}"),
                 body: &body,
                 now,
             }
             .message()?;
-            let store = self.store.as_ref();
-            notice::to_inbox(store, Some(&self.hub), &admin.id, message, now).await?;
+            let postbox = self.postbox.postbox(self.store.as_ref(), Some(&self.hub));
+            notice::to_inbox(&postbox, &admin.id, message, now).await?;
         }
         Ok(())
     }

@@ -70,17 +70,16 @@ pub async fn select_resync(
     }
     let store = s.account.ctx.store.as_ref();
     let since = request.modseq.get();
+    // Not `s.selected_owner()`: SELECT asks before `selected` becomes the session's.
+    let (owner, reader) = (selected.owner.as_str(), selected.reader());
     let gone: Vec<u32> = store
-        .expunged_since(s.selected_owner(), &selected.name, since)
+        .expunged_since(owner, &selected.name, since)
         .await?
         .into_iter()
         .filter(|&u| request.knows(u))
         .collect();
     out.extend(vanished(&gone, true));
-    let mut changed = store
-        .changed_since(s.selected_owner(), &selected.name, since)
-        .await?;
-    let (owner, reader) = (s.selected_owner(), selected.reader());
+    let mut changed = store.changed_since(owner, &selected.name, since).await?;
     crate::mailbox::seen::overlay_all(store, owner, &selected.name, reader, &mut changed).await?;
     for meta in changed {
         if !request.knows(meta.uid) {

@@ -9,9 +9,11 @@
 //! STATUS UNSEEN and the unsolicited FETCH of a change all agree, for the owner and for
 //! each reader, and none of them changes what the others see.
 //!
-//! A reader's own `\Seen` is not part of the mailbox's CONDSTORE state: it does not move a
-//! message's MODSEQ (that counts the changes everyone sees). A reader's other connections
-//! hear of the change through the change hub, as a flag change of that message.
+//! A reader's own `\Seen` change gives the message a new MODSEQ (the store does it in the
+//! same transaction), so the reader's other devices find it with CHANGEDSINCE or QRESYNC,
+//! and their open connections hear of it through the change hub, as a flag change of that
+//! message. The owner and the other readers see the MODSEQ move with no visible change,
+//! which RFC 7162 allows; only their CONDSTORE connections are told (`Selected::sync`).
 
 use std::ops::RangeInclusive;
 

@@ -316,12 +316,19 @@ impl Selected {
             let Some(seq) = self.seq_of(uid) else {
                 continue;
             };
-            let changed = self
+            let Some((flags_changed, modseq_moved)) = self
                 .entries
                 .get(seq as usize - 1)
-                .is_some_and(|e| e.flags != meta.flags || e.modseq != meta.modseq);
-            if changed {
+                .map(|e| (e.flags != meta.flags, e.modseq != meta.modseq))
+            else {
+                continue;
+            };
+            if flags_changed || modseq_moved {
                 self.set_entry_flags(uid, meta.flags.clone(), meta.modseq);
+            }
+            // A MODSEQ that moved with nothing this user sees changed (another reader's
+            // own \Seen, crate::mailbox::seen) is news only to a CONDSTORE client.
+            if flags_changed || (modseq_moved && enabled.condstore) {
                 out.push(self.flags_response(seq, &meta, enabled.condstore));
             }
         }

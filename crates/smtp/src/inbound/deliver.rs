@@ -6,7 +6,7 @@ use std::sync::Arc;
 use certmail_store::{Account, Delivery, QueueEntry, QueueRecipient, RecipientStatus};
 
 use super::SmtpContext;
-use super::recipients::{self, Target};
+use super::recipients::Target;
 use super::state::State;
 use crate::proto::{Envelope, Reply};
 
@@ -62,7 +62,7 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
                 tracing::info!(from = %envelope.mail_from, held_back = receipt.held_back.len(), "vacation reply already sent to this sender within its period");
             }
             announce(&ctx, &envelope, &receipt);
-            after_filters(&ctx, &plan, now).await;
+            super::own_mail::after_filters(&ctx.postbox(), &plan, now).await;
             if let Some(headers) = report_headers {
                 send_success_report(&ctx, &envelope, &success, &headers, now).await;
             }
@@ -234,74 +234,6 @@ fn redirected_to(address: &str) -> QueueRecipient {
     }
 }
 
-/// After a stored delivery: audits each redirect (the daily cap counts these), and for
-/// each script that failed, switches it off and tells its owner once, in their INBOX.
-async fn after_filters(ctx: &SmtpContext, plan: &super::filter::Plan, now: i64) {
-    let store = ctx.store.as_ref();
-    for (account, address) in &plan.redirects {
-        let event = certmail_store::AuditEvent {
-            time: now * 1000,
-            account: Some(account.clone()),
-            kind: super::filter::REDIRECT_EVENT.into(),
-            ip: None,
-            fields: [("to".to_string(), address.clone())].into(),
-        };
-        if let Err(e) = store.append_audit(event).await {
-            tracing::error!(error = %e, "recording a Sieve redirect failed");
-        }
-    }
-    for failure in &plan.failures {
-        if let Err(e) = report_failure(ctx, failure, now).await {
-            tracing::error!(account = %failure.account, error = %e, "reporting a failed Sieve script failed");
-        }
-    }
-}
-
-/// Switches the failed script off and delivers a notice saying why to its owner's INBOX.
-async fn report_failure(
-    ctx: &SmtpContext,
-    failure: &super::filter::Failure,
-    now: i64,
-) -> Result<(), certmail_store::StoreError> {
-    let store = ctx.store.as_ref();
-    store.set_active_script(&failure.account, None).await?;
-    let to = match store.account(&failure.account).await? {
-        Some(a) => crate::notice::address_of(&a),
-        None => return Ok(()),
-    };
-    let body = format!(
-        "메일 필터 \"{name}\"을(를) 실행하지 못해 받은 메일을 받은편지함에 두었고, \
-         필터를 껐습니다. 고친 뒤 다시 켜 주세요.\r\n\r\n\
-         Your mail filter \"{name}\" could not run, so the message was kept in your INBOX \
-         and the filter was switched off. Fix it and activate it again.\r\n\r\n{error}\r\n",
-        name = failure.script,
-        error = failure.error,
-    );
-    let notice = crate::notice::Notice {
-        hostname: &ctx.settings.hostname,
-        to: &to,
-        subject: "메일 필터를 껐습니다 / Your mail filter was switched off",
-        body: &body,
-        now,
-    };
-    let message = notice
-        .message()
-        .map_err(|e| certmail_store::StoreError::Task(e.to_string()))?;
-    crate::notice::to_inbox(store, Some(&ctx.hub), &failure.account, message, now).await?;
-    let event = certmail_store::AuditEvent {
-        time: now * 1000,
-        account: Some(failure.account.clone()),
-        kind: "sieve.failed".into(),
-        ip: None,
-        fields: [
-            ("script".to_string(), failure.script.clone()),
-            ("error".to_string(), failure.error.clone()),
-        ]
-        .into(),
-    };
-    store.append_audit(event).await
-}
-
 /// RFC 3461 NOTIFY=SUCCESS for local recipients: who to report once they are stored.
 fn success_notices(targets: &[Target], envelope: &Envelope) -> Vec<super::dsn::Delivered> {
     targets
@@ -357,8 +289,9 @@ fn announce(ctx: &SmtpContext, envelope: &Envelope, receipt: &certmail_store::De
     }
 }
 
-/// Delivers a success DSN to the envelope sender: to their INBOX when they are local, else
-/// through the outbound queue with the null sender. Best effort: the message itself is
+/// Delivers a success DSN to the envelope sender: to them when they are local (through
+/// their Sieve script, as the server's own mail), else through the outbound queue with the
+/// null sender. Best effort: the message itself is
 /// already stored, so a failure here is logged, not reported to the client.
 async fn send_success_report(
     ctx: &SmtpContext,
@@ -383,22 +316,13 @@ async fn send_success_report(
         }
     };
     let sender = envelope.mail_from.to_lowercase();
-    let local = match recipients::resolve(ctx.store.as_ref(), &s.local_domains, &sender, true).await
-    {
-        Ok(Ok(Target::Local(accounts))) => accounts,
-        Ok(_) => Vec::new(),
-        Err(e) => {
-            tracing::error!(error = %e, "looking up the report's recipient failed");
-            return;
+    match crate::notice::to_address(&ctx.postbox(), &sender, report, now).await {
+        Ok(crate::notice::Sent::Queued) => ctx.queue.queue_changed(),
+        Ok(crate::notice::Sent::Local) => {}
+        Ok(crate::notice::Sent::NoMailbox) => {
+            tracing::warn!(%sender, "delivery report dropped: the sender address has no mailbox");
         }
-    };
-    let remote = local.is_empty().then_some(sender);
-    let store = ctx.store.as_ref();
-    let to = (local, remote);
-    if let Err(e) =
-        crate::outbound::report::store_report(store, Some(&ctx.hub), report, to, now).await
-    {
-        tracing::error!(error = %e, "storing a delivery report failed");
+        Err(e) => tracing::error!(error = %e, "storing a delivery report failed"),
     }
 }
 

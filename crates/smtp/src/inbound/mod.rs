@@ -12,7 +12,8 @@
 //! Junk, or delivered with an `Authentication-Results:` header on top. Then, when the
 //! context has a [`crate::spam::Rspamd`], rspamd scans it (port 25, and submissions when
 //! configured): refused, deferred, delivered to Junk or delivered, with `X-Spam-*` fields.
-//! Then each local recipient's Sieve script decides where its copy goes ([`filter`]).
+//! Then each local recipient's Sieve script decides where its copy goes ([`filter`]); the
+//! server's own mail to local accounts goes through the same plan ([`own_mail`]).
 
 mod authenticate;
 mod autoreply;
@@ -22,6 +23,7 @@ mod deliver;
 pub(crate) mod dsn;
 pub mod filter;
 mod headers;
+pub mod own_mail;
 pub(crate) mod recipients;
 mod spam;
 pub mod spool;
@@ -147,4 +149,17 @@ pub struct SmtpContext {
     /// Messages accepted, copies stored and entries queued: the daemon's one (keep the
     /// same one across reloads).
     pub counters: Arc<crate::stats::MailCounters>,
+}
+
+impl SmtpContext {
+    /// Where the server's own mail goes (reports, notices), with these settings.
+    pub fn postbox(&self) -> crate::notice::Postbox<'_> {
+        crate::notice::Postbox {
+            store: self.store.as_ref(),
+            hub: Some(&self.hub),
+            hostname: &self.settings.hostname,
+            local_domains: &self.settings.local_domains,
+            sieve: &self.settings.sieve,
+        }
+    }
 }

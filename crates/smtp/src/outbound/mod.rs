@@ -143,8 +143,11 @@ impl Clock for TokioClock {
 pub struct RelaySettings {
     /// Our host name: `Reporting-MTA` and the From: of reports.
     pub hostname: String,
-    /// Domains delivered locally, lowercase (reports to their users go to the INBOX).
+    /// Domains delivered locally, lowercase (reports to their users go to them, through
+    /// their Sieve scripts).
     pub local_domains: Vec<String>,
+    /// `[sieve]`: the bounds a local sender's script runs under when their report arrives.
+    pub sieve: crate::inbound::filter::SieveSettings,
     /// Seconds to wait after the 1st, 2nd, … failed attempt; the last repeats.
     pub retry_schedule: Vec<u64>,
     /// Seconds after queueing when a still-undelivered recipient fails (4.4.7).
@@ -178,6 +181,7 @@ impl Default for RelaySettings {
         Self {
             hostname: "localhost".into(),
             local_domains: Vec::new(),
+            sieve: Default::default(),
             retry_schedule: DEFAULT_RETRY_SCHEDULE.to_vec(),
             expire_after: 5 * 86_400,
             delay_notice_after: Some(4 * 3600),

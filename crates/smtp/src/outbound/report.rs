@@ -78,31 +78,6 @@ pub struct Report<'a> {
     pub expires: Option<i64>,
 }
 
-/// Stores `report` in the INBOX of each of `local` and queues it to `remote`, then tells
-/// `hub`'s watchers about the new copies.
-pub async fn store_report(
-    store: &dyn certmail_store::Store,
-    hub: Option<&certmail_session::ChangeHub>,
-    report: Vec<u8>,
-    (local, remote): (Vec<String>, Option<String>),
-    now: i64,
-) -> Result<certmail_store::DeliveryReceipt, certmail_store::StoreError> {
-    let delivery = certmail_store::Delivery {
-        body: report,
-        internal_date: now,
-        recipients: local
-            .into_iter()
-            .map(|a| (a, "INBOX".to_string(), Vec::new()))
-            .collect(),
-        queue: remote
-            .map(|r| crate::notice::queued_to(r, now))
-            .into_iter()
-            .collect(),
-        outgoing: Vec::new(),
-    };
-    crate::notice::deliver(store, hub, delivery).await
-}
-
 fn date(t: i64) -> String {
     mail_parser::DateTime::from_timestamp(t).to_rfc822()
 }

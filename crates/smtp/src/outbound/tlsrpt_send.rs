@@ -26,6 +26,8 @@ pub struct ReportTargets<'a> {
     pub hub: Option<&'a ChangeHub>,
     /// The local domains.
     pub local_domains: &'a [String],
+    /// `[sieve]`: the bounds of a local rua mailbox owner's script.
+    pub sieve: &'a crate::inbound::filter::SieveSettings,
     /// The resolver for `_smtp._tls` TXT records.
     pub resolver: &'a dyn Resolver,
     /// Our host name (submitter).
@@ -136,7 +138,14 @@ async fn deliver(
     now: i64,
 ) -> Result<(), String> {
     let message = message(header, json, mailbox, now).map_err(|e| e.to_string())?;
-    let sent = notice::to_address(to.store, to.hub, to.local_domains, mailbox, message, now);
+    let postbox = notice::Postbox {
+        store: to.store,
+        hub: to.hub,
+        hostname: to.hostname,
+        local_domains: to.local_domains,
+        sieve: to.sieve,
+    };
+    let sent = notice::to_address(&postbox, mailbox, message, now);
     match sent.await.map_err(|e| e.to_string())? {
         Sent::NoMailbox => Err(format!("{mailbox} is a local address without a mailbox")),
         Sent::Local | Sent::Queued => Ok(()),

@@ -25,6 +25,12 @@ async fn two_accounts(s: &dyn Store) {
     s.create_mailbox("hong", "공유/예산", None).await.unwrap();
 }
 
+/// The flags of hong's `공유/예산` messages, in UID order: the owner's.
+async fn owners_flags(s: &dyn Store) -> Vec<Vec<String>> {
+    let metas = s.messages("hong", "공유/예산", 1..=u32::MAX).await.unwrap();
+    metas.into_iter().map(|m| m.flags).collect()
+}
+
 /// Entries are set, replaced, listed by identifier and removed with empty rights.
 pub async fn acl_entries_are_set_replaced_and_removed(t: &dyn Fixture) {
     let s = t.store();
@@ -149,18 +155,114 @@ pub async fn seen_is_kept_per_reader(t: &dyn Fixture) {
         .await
         .unwrap();
     assert_eq!(s.seen_by("hong", "공유/예산", "kim").await.unwrap(), [3]);
-    let flags: Vec<_> = s
-        .messages("hong", "공유/예산", 1..=u32::MAX)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.flags)
-        .collect();
+    let flags = owners_flags(s).await;
     assert!(flags.iter().all(Vec::is_empty), "{flags:?}");
     assert!(matches!(
         s.seen_by("hong", "없는 편지함", "kim").await,
         Err(StoreError::MailboxNotFound(_))
     ));
+}
+
+/// A reader's own `\Seen` change gives the messages it changed one new MODSEQ (RFC 7162
+/// lets a MODSEQ move with no change the others see), so the reader's other devices learn
+/// of it through CHANGEDSINCE; a mark that changes nothing moves nothing.
+pub async fn a_readers_seen_moves_the_modseq(t: &dyn Fixture) {
+    let s = t.store();
+    two_accounts(s).await;
+    for n in 1..=3 {
+        s.append("hong", "공유/예산", message(n)).await.unwrap();
+    }
+    async fn highest(s: &dyn Store) -> u64 {
+        let mailbox = s.mailbox("hong", "공유/예산").await.unwrap();
+        mailbox.expect("the mailbox exists").highest_modseq
+    }
+    async fn changed(s: &dyn Store, since: u64) -> Vec<(u32, u64)> {
+        let metas = s.changed_since("hong", "공유/예산", since).await.unwrap();
+        metas.iter().map(|m| (m.uid, m.modseq)).collect()
+    }
+    let before = highest(s).await;
+    s.set_seen_by("hong", "공유/예산", "kim", &[2], true)
+        .await
+        .unwrap();
+    let marked = highest(s).await;
+    assert!(
+        marked > before,
+        "the mailbox's MODSEQ moved: {before} → {marked}"
+    );
+    assert_eq!(changed(s, before).await, [(2, marked)], "message 2 alone");
+
+    s.set_seen_by("hong", "공유/예산", "kim", &[2], true)
+        .await
+        .unwrap();
+    assert_eq!(highest(s).await, marked, "marking it again changes nothing");
+
+    s.set_seen_by("hong", "공유/예산", "kim", &[2, 3], false)
+        .await
+        .unwrap();
+    let unmarked = highest(s).await;
+    assert!(unmarked > marked);
+    assert_eq!(
+        changed(s, marked).await,
+        [(2, unmarked)],
+        "message 3 was not seen, so it keeps its MODSEQ"
+    );
+    let flags = owners_flags(s).await;
+    assert!(
+        flags.iter().all(Vec::is_empty),
+        "the owner's flags: {flags:?}"
+    );
+}
+
+/// When the owner renames a mailbox, the subscriptions others hold to it (under its
+/// `Other Users/<owner>/…` name) follow it with its children, as its access list does;
+/// a renamed INBOX takes them to the new name too (its messages and entries went there).
+/// The same name under another owner is left alone.
+pub async fn readers_subscriptions_follow_the_owners_rename(t: &dyn Fixture) {
+    let s = t.store();
+    two_accounts(s).await;
+    let lee = crate::model::Account::new("lee", "이순신", vec!["lee@example.kr".into()], 0);
+    s.create_account(lee).await.unwrap();
+    s.create_mailbox("hong", "공유/예산/2027", None)
+        .await
+        .unwrap();
+    let theirs = "Other Users/park/공유/예산";
+    for name in [
+        "Other Users/hong/공유/예산",
+        "Other Users/hong/공유/예산/2027",
+        "Other Users/hong/INBOX",
+        theirs,
+    ] {
+        s.set_subscribed("kim", name, true).await.unwrap();
+    }
+    s.set_subscribed("lee", "Other Users/hong/공유/예산", true)
+        .await
+        .unwrap();
+    s.set_subscribed("hong", "공유/예산", true).await.unwrap();
+
+    s.rename_mailbox("hong", "공유", "부서").await.unwrap();
+    s.rename_mailbox("hong", "INBOX", "보관/2026")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.subscriptions("kim").await.unwrap(),
+        [
+            "INBOX",
+            "Other Users/hong/보관/2026",
+            "Other Users/hong/부서/예산",
+            "Other Users/hong/부서/예산/2027",
+            theirs,
+        ],
+        "kim's followed the renames; park's mailbox of the same name is another"
+    );
+    assert_eq!(
+        s.subscriptions("lee").await.unwrap(),
+        ["INBOX", "Other Users/hong/부서/예산"]
+    );
+    assert_eq!(
+        s.subscriptions("hong").await.unwrap(),
+        ["INBOX", "부서/예산"],
+        "the owner's own, as before"
+    );
 }
 
 /// Changes at once (on any node) keep the cap and lose no `+rights`: twelve newcomers

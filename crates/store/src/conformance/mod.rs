@@ -190,6 +190,8 @@ macro_rules! conformance_tests {
             acl::acl_entries_are_set_replaced_and_removed,
             acl::acl_follows_renames_and_goes_with_deletes,
             acl::seen_is_kept_per_reader,
+            acl::a_readers_seen_moves_the_modseq,
+            acl::readers_subscriptions_follow_the_owners_rename,
             acl::acl_changes_at_once_keep_the_cap_and_every_added_right,
             messages::append_and_read_back,
             messages::append_many_is_all_or_nothing,

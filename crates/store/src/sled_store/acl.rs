@@ -2,7 +2,8 @@
 //! follow a mailbox through renames:
 //!
 //! - `acl`: (mailbox id, identifier) → (owner, [`Rights`]);
-//! - `seen`: (mailbox id, reader) → the reader's seen UIDs, ascending.
+//! - `seen`: (mailbox id, reader) → the reader's seen UIDs, ascending. A change to it
+//!   gives the messages whose mark changed a new MODSEQ, in the same transaction.
 //!
 //! Both are changed under the hierarchy lock's protection from deletes: `change_acl` holds it
 //! while it checks the mailbox, and `remove_mailboxes` (called under it) drops the entries
@@ -15,8 +16,13 @@ use crate::acl::{
 use crate::error::{Result, StoreError};
 use crate::rules::normalize_name;
 
+use ::sled::Transactional;
+
 use super::Inner;
-use super::keys::{account_prefix, decode, encode, mailbox_name_of};
+use super::keys::{account_prefix, decode, encode, mailbox_key, mailbox_name_of, message_key};
+use super::messages::mailbox_tx;
+use super::tx::{finish, get, put};
+use crate::model::MessageMeta;
 
 /// A `acl` / `seen` key: mailbox id, then the identifier or reader.
 pub(crate) fn entry_key(mailbox_id: u64, who: &str) -> Vec<u8> {
@@ -28,6 +34,23 @@ pub(crate) fn entry_key(mailbox_id: u64, who: &str) -> Vec<u8> {
 /// The identifier back from an `acl` / `seen` key.
 pub(crate) fn who_of(key: &[u8]) -> String {
     String::from_utf8_lossy(key.get(8..).unwrap_or_default()).into_owned()
+}
+
+/// Adds `uids` to (`seen`) or takes them off an ascending `set`; returns the UIDs whose
+/// mark changed.
+fn mark(set: &mut Vec<u32>, uids: &[u32], seen: bool) -> Vec<u32> {
+    let mut changed = Vec::new();
+    for &uid in uids {
+        match (set.binary_search(&uid), seen) {
+            (Err(at), true) => set.insert(at, uid),
+            (Ok(at), false) => {
+                set.remove(at);
+            }
+            _ => continue,
+        }
+        changed.push(uid);
+    }
+    changed
 }
 
 impl Inner {
@@ -128,6 +151,9 @@ impl Inner {
         }
     }
 
+    /// [`crate::MailboxStore::set_seen_by`]: the reader's set and the MODSEQ of the
+    /// messages whose mark changed, in one transaction (two connections of one reader
+    /// never lose each other's marks).
     pub(crate) fn set_seen_by(
         &self,
         owner: &str,
@@ -136,29 +162,37 @@ impl Inner {
         uids: &[u32],
         seen: bool,
     ) -> Result<()> {
-        let key = entry_key(self.mailbox_id(owner, mailbox)?, &reader.to_lowercase());
-        let mut failure = None;
-        // A compare-and-swap loop: two connections of one reader never lose each other's
-        // marks.
-        self.t.seen.update_and_fetch(&key, |old| {
-            let mut set: Vec<u32> = match old.map(|v| decode(&key, v)) {
-                Some(Ok(set)) => set,
-                Some(Err(e)) => {
-                    failure = Some(e);
-                    return old.map(<[u8]>::to_vec);
+        let name = normalize_name(mailbox)?;
+        let reader = reader.to_lowercase();
+        let t = &self.t;
+        finish(
+            (&t.mailboxes, &t.messages, &t.seen).transaction(|(mailboxes, messages, sets)| {
+                let mut mbox = mailbox_tx(mailboxes, owner, &name)?;
+                let key = entry_key(mbox.id, &reader);
+                let mut set: Vec<u32> = get(sets, &key)?.unwrap_or_default();
+                let changed = mark(&mut set, uids, seen);
+                if set.is_empty() {
+                    sets.remove(key)?;
+                } else {
+                    put(sets, &key, &set)?;
                 }
-                None => Vec::new(),
-            };
-            if seen {
-                set.extend_from_slice(uids);
-                set.sort_unstable();
-                set.dedup();
-            } else {
-                set.retain(|uid| !uids.contains(uid));
-            }
-            (!set.is_empty()).then(|| encode(&set))
-        })?;
-        failure.map_or(Ok(()), Err)
+                let new_modseq = mbox.highest_modseq + 1;
+                let mut moved = false;
+                for uid in changed {
+                    let key = message_key(mbox.id, uid);
+                    if let Some(mut meta) = get::<MessageMeta>(messages, &key)? {
+                        meta.modseq = new_modseq;
+                        put(messages, &key, &meta)?;
+                        moved = true;
+                    }
+                }
+                if moved {
+                    mbox.highest_modseq = new_modseq;
+                    put(mailboxes, &mailbox_key(owner, &name), &mbox)?;
+                }
+                Ok(())
+            }),
+        )
     }
 
     /// Drops the ACL entries and seen sets of removed mailboxes.

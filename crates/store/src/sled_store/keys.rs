@@ -32,6 +32,14 @@ pub(crate) fn mailbox_key(account: &str, name: &str) -> Vec<u8> {
     k
 }
 
+/// The account and the rest of a key that starts with [`account_prefix`]; `None` for a
+/// key that cannot hold one.
+pub(crate) fn split_account_key(key: &[u8]) -> Option<(&str, &[u8])> {
+    let len = usize::from(u16::from_be_bytes(key.get(..2)?.try_into().ok()?));
+    let account = std::str::from_utf8(key.get(2..2 + len)?).ok()?;
+    Some((account, key.get(2 + len..)?))
+}
+
 /// The mailbox name back from a `mailboxes` key.
 pub(crate) fn mailbox_name_of(key: &[u8], account: &str) -> String {
     String::from_utf8_lossy(&key[2 + account.len()..]).into_owned()

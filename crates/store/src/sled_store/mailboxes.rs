@@ -1,12 +1,13 @@
 //! Mailboxes: create (with parents), rename (with children; INBOX special case), delete,
 //! subscribe, and the shared removal of a mailbox's contents.
 
-use ::sled::Transactional;
 use ::sled::transaction::TransactionalTree;
+use ::sled::{IVec, Transactional};
 
 use super::Inner;
 use super::keys::{
-    account_blob_key, account_prefix, decode, mailbox_key, mailbox_name_of, message_key, uid_of,
+    account_blob_key, account_prefix, decode, mailbox_key, mailbox_name_of, message_key,
+    split_account_key, uid_of,
 };
 use super::tx::{TxResult, abort, add_count, finish, get, next_counter, put};
 use crate::error::{Result, StoreError};
@@ -228,15 +229,16 @@ impl Inner {
             .keys()
             .map(|k| k.map(|k| mailbox_name_of(&k, account)))
             .collect::<std::result::Result<_, _>>()?;
+        let mut moves = vec![(from.clone(), to.clone())];
+        for child in &children {
+            let suffix = &child[from.len()..];
+            moves.push((child.clone(), format!("{to}{suffix}")));
+        }
+        let followers = self.followers(account, &moves)?;
         let seed = uid_validity_seed();
         let t = &self.t;
         let trees = (&t.meta, &t.mailboxes, &t.subscriptions);
         finish(trees.transaction(|(meta, mailboxes, subscriptions)| {
-            let mut moves = vec![(from.clone(), to.clone())];
-            for child in &children {
-                let suffix = &child[from.len()..];
-                moves.push((child.clone(), format!("{to}{suffix}")));
-            }
             if mailboxes.get(mailbox_key(account, &from))?.is_none() {
                 return abort(StoreError::MailboxNotFound(from.clone()));
             }
@@ -260,16 +262,39 @@ impl Inner {
                     subscriptions.insert(new_key.as_slice(), &[] as &[u8])?;
                 }
             }
+            follow(subscriptions, &followers)?;
             create_parents_tx(meta, mailboxes, account, &to, seed)
         }))
+    }
+
+    /// Other people's subscriptions to the owner's mailboxes being renamed (`moves`, old
+    /// and new names), as (key now, key after): they follow the mailboxes, as the access
+    /// lists do, so a shared mailbox does not vanish from a reader's folder list. Read
+    /// from every account's list before the rename's transaction (renames are rare).
+    fn followers(&self, owner: &str, moves: &[(String, String)]) -> Result<Vec<(IVec, Vec<u8>)>> {
+        let renamed = crate::acl::followed_subscriptions(owner, moves);
+        let mut out = Vec::new();
+        for key in self.t.subscriptions.iter().keys() {
+            let key = key?;
+            let Some((account, name)) = split_account_key(&key) else {
+                continue;
+            };
+            if let Some((_, new)) = renamed.iter().find(|(old, _)| old.as_bytes() == name) {
+                let after = mailbox_key(account, new);
+                out.push((key, after));
+            }
+        }
+        Ok(out)
     }
 
     /// RFC 3501 §6.3.5: renaming INBOX moves its messages to the new name and leaves an
     /// empty INBOX; INBOX's children stay where they are.
     fn rename_inbox(&self, account: &str, to: &str) -> Result<()> {
+        let followers = self.followers(account, &[(INBOX.to_owned(), to.to_owned())])?;
         let seed = uid_validity_seed();
         let t = &self.t;
-        finish((&t.meta, &t.mailboxes).transaction(|(meta, mailboxes)| {
+        let trees = (&t.meta, &t.mailboxes, &t.subscriptions);
+        finish(trees.transaction(|(meta, mailboxes, subscriptions)| {
             let inbox_key = mailbox_key(account, INBOX);
             let Some(mut inbox) = get::<Mailbox>(mailboxes, &inbox_key)? else {
                 return abort(StoreError::MailboxNotFound(INBOX.into()));
@@ -282,7 +307,8 @@ impl Inner {
             inbox.subscribed = false;
             put(mailboxes, &mailbox_key(account, to), &inbox)?;
             new_mailbox_tx(meta, mailboxes, account, INBOX, None, seed)?;
-            Ok(())
+            // Its access list went with it (the record keeps its id); so do the readers.
+            follow(subscriptions, &followers)
         }))
     }
 
@@ -368,4 +394,14 @@ impl Inner {
             }),
         )
     }
+}
+
+/// Moves each subscription (key now, key after) that is still there.
+fn follow(subscriptions: &TransactionalTree, followers: &[(IVec, Vec<u8>)]) -> TxResult<()> {
+    for (old, new) in followers {
+        if subscriptions.remove(old)?.is_some() {
+            subscriptions.insert(new.as_slice(), &[] as &[u8])?;
+        }
+    }
+    Ok(())
 }

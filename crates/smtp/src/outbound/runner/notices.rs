@@ -1,5 +1,6 @@
-//! Reports of the queue runner: which recipients get which notice, and storing the
-//! report in the sender's INBOX (local sender) or queueing it to them from the null sender.
+//! Reports of the queue runner: which recipients get which notice, and delivering the
+//! report to the sender (a local one through their Sieve script) or queueing it to them
+//! from the null sender.
 
 use certmail_store::{QueueEntry, QueueRecipient, RecipientStatus, notify};
 
@@ -71,17 +72,23 @@ impl QueueRunner {
         }
     }
 
-    /// Into the sender's INBOX when local, else queued to them from the null sender.
+    /// To the sender when local (through their Sieve script: INBOX unless it files the
+    /// report elsewhere), else queued to them from the null sender.
     async fn deliver_report(
         &self,
         sender: &str,
         report: Vec<u8>,
         now: i64,
     ) -> Result<(), certmail_store::StoreError> {
-        let store = self.store.as_ref();
-        let domains = &self.live().settings.local_domains;
-        let hub = self.hub.as_ref();
-        match crate::notice::to_address(store, hub, domains, sender, report, now).await? {
+        let live = self.live();
+        let postbox = crate::notice::Postbox {
+            store: self.store.as_ref(),
+            hub: self.hub.as_ref(),
+            hostname: &live.settings.hostname,
+            local_domains: &live.settings.local_domains,
+            sieve: &live.settings.sieve,
+        };
+        match crate::notice::to_address(&postbox, sender, report, now).await? {
             Sent::Queued => self.wake(),
             Sent::Local => {}
             Sent::NoMailbox => {
