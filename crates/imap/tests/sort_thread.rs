@@ -250,3 +250,34 @@ Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-pri
     let body = ok(c.command("FETCH 1 BODY.PEEK[]").await);
     assert!(body.iter().any(|l| l.contains("--b1--")), "{body:?}");
 }
+
+/// RFC 5267 §4 (CONTEXT=SORT): a live SORT is told each change with the position it has
+/// in the sort order, and PARTIAL answers a window of that order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_sort_tells_positions() {
+    let server = TestServer::start(true).await;
+    let mut c = discussion(&server).await;
+    // By DATE: 3 1 5 2 4 6. Positions 2..=4 of that order, in that order.
+    let lines = c
+        .command("SORT RETURN (PARTIAL 2:4) (DATE) UTF-8 ALL")
+        .await;
+    assert_eq!(
+        esearch_line(lines),
+        "* ESEARCH (TAG $tag) PARTIAL (2:4 1,5,2)"
+    );
+    let lines = c
+        .command("UID SORT RETURN (UPDATE) (DATE) UTF-8 UNSEEN")
+        .await;
+    assert_eq!(esearch_line(lines), "* ESEARCH (TAG $tag) UID");
+    let tag = |lines: &[String]| tagged(lines).split(' ').next().unwrap_or("").to_owned();
+    // Reading the 9 o'clock mail (UID 3, first by date) takes it from position 1.
+    let store = c.command("UID STORE 3 +FLAGS.SILENT (\\Seen)").await;
+    let context = format!("a{}", tag(&store)[1..].parse::<u32>().unwrap_or(1) - 1);
+    let removed = format!("* ESEARCH (TAG \"{context}\") UID REMOVEFROM (1 3)");
+    assert!(store.contains(&removed), "{store:?}");
+    // Both it and the 12 o'clock one (UID 2) come back: positions 1 and 4 of 3 1 5 2 4 6.
+    ok(c.command("UID STORE 2 +FLAGS.SILENT (\\Seen)").await);
+    let store = c.command("UID STORE 2:3 -FLAGS.SILENT (\\Seen)").await;
+    let added = format!("* ESEARCH (TAG \"{context}\") UID ADDTO (1 3 4 2)");
+    assert!(store.contains(&added), "{store:?}");
+}

@@ -2,7 +2,6 @@
 //! mailbox id: they follow a mailbox through renames and go with it (ON DELETE CASCADE).
 //! A change to a reader's `\Seen` gives the messages whose mark changed a new MODSEQ.
 
-
 use certmail_store::acl::{AclUpdate, RightsChange, apply_change, normalize_identifier};
 use certmail_store::shared::normalize_name;
 use certmail_store::{AclEntry, Rights, SharedMailbox, StoreError};

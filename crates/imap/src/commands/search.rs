@@ -126,7 +126,7 @@ pub async fn esearch(
 }
 
 /// The numbers at 1-based positions `lo..=hi` of `ids` (RFC 5267 §4.4 PARTIAL).
-fn positions(ids: &[u32], (lo, hi): (u32, u32)) -> Vec<u32> {
+pub(crate) fn positions(ids: &[u32], (lo, hi): (u32, u32)) -> Vec<u32> {
     let skip = lo.saturating_sub(1) as usize;
     let take = (hi - lo) as usize + 1;
     ids.iter().skip(skip).take(take).copied().collect()

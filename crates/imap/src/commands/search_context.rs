@@ -1,24 +1,29 @@
-//! Live SEARCH results (RFC 5267 §4, CONTEXT=SEARCH): `SEARCH RETURN (UPDATE ...)` keeps a
-//! context, searched again after every command and every change heard while idling, and
+//! Live SEARCH and SORT results (RFC 5267 §4, CONTEXT=SEARCH and CONTEXT=SORT): `SEARCH
+//! RETURN (UPDATE ...)` or `SORT RETURN (UPDATE ...)` keeps a context, searched again after every command and every change heard while idling, and
 //! the difference told as `ESEARCH ... ADDTO` / `REMOVEFROM` until `CANCELUPDATE` or
 //! until another mailbox is selected. At most `[imap] max_search_contexts` per
 //! connection (each costs a search per command); one more is answered `NO [NOUPDATE]`.
 //!
 //! REMOVEFROM goes before any EXPUNGE of the same response batch and names messages by
 //! the sequence numbers they had when the client last heard of them; ADDTO goes after
-//! EXISTS and names them as they are now (RFC 5267 §4.3).
+//! EXISTS and names them as they are now (RFC 5267 §4.3). A SEARCH result has no order of
+//! its own, so its updates carry position 0; a SORT context's carry each message's
+//! position: removals from the highest position to the lowest (each position still valid
+//! when it is applied), then additions from the lowest to the highest, each at its place in
+//! the new order.
 
 use std::collections::{BTreeSet, HashMap};
 
 use certmail_store::StoreError;
 use imap_codec::imap_types::{
     core::{Charset, Tag, Vec1},
+    extensions::sort::SortCriterion,
     response::{Code, CodeOther, Data, Response},
     search::SearchKey,
 };
 
 use crate::proto::ext::{
-    SearchRequest, SearchReturn,
+    SearchRequest, SearchReturn, SortRequest,
     encode::{EsearchData, context_update, esearch},
 };
 use crate::{account::SignedIn, out::Out};
@@ -34,7 +39,10 @@ pub struct SearchContext {
     options: SearchReturn,
     charset: Option<Charset<'static>>,
     criteria: Vec1<SearchKey<'static>>,
-    /// The result as last told: each UID with the sequence number it had then.
+    /// A SORT context's order.
+    sort: Option<Vec1<SortCriterion>>,
+    /// The result as last told: each UID with the sequence number it had then (in sort
+    /// order for a SORT context, ascending otherwise).
     told: Vec<(u32, u32)>,
 }
 
@@ -47,8 +55,41 @@ pub fn start(
     request: &SearchRequest,
     uids: &[u32],
 ) {
+    let context = SearchContext {
+        tag: tag.as_ref().to_owned(),
+        uid: request.uid,
+        options: request.options,
+        charset: request.charset.clone(),
+        criteria: request.criteria.clone(),
+        sort: None,
+        told: Vec::new(),
+    };
+    keep(s, out, context, uids);
+}
+
+/// [`start`] for `SORT RETURN (UPDATE ...)`, `uids` in sort order.
+pub fn start_sort(
+    s: &mut SignedIn,
+    out: &mut Out,
+    tag: &Tag<'static>,
+    request: &SortRequest,
+    uids: &[u32],
+) {
+    let context = SearchContext {
+        tag: tag.as_ref().to_owned(),
+        uid: request.uid,
+        options: request.options,
+        charset: Some(request.charset.clone()),
+        criteria: request.search.clone(),
+        sort: Some(request.criteria.clone()),
+        told: Vec::new(),
+    };
+    keep(s, out, context, uids);
+}
+
+fn keep(s: &mut SignedIn, out: &mut Out, mut context: SearchContext, uids: &[u32]) {
     let max = s.account.ctx.settings.max_search_contexts;
-    let tag = tag.as_ref().to_owned();
+    let tag = context.tag.clone();
     if s.account.contexts.len() >= max {
         let code = format!("NOUPDATE \"{tag}\"");
         let text = format!(
@@ -63,16 +104,21 @@ pub fn start(
         ));
         return;
     }
-    let told = with_seqs(s, uids);
+    context.told = with_seqs(s, uids);
     s.account.contexts.retain(|c| c.tag != tag);
-    s.account.contexts.push(SearchContext {
-        tag,
-        uid: request.uid,
-        options: request.options,
-        charset: request.charset.clone(),
-        criteria: request.criteria.clone(),
-        told,
-    });
+    s.account.contexts.push(context);
+}
+
+/// The context's result now, as UIDs (in its order); `None` when it cannot be read.
+async fn evaluate(s: &mut SignedIn, context: &SearchContext) -> Option<Vec<u32>> {
+    let charset = context.charset.clone();
+    match &context.sort {
+        None => super::search::matching_uids(s, charset.as_ref(), &context.criteria).await,
+        Some(order) => {
+            let charset = charset.unwrap_or_else(|| Charset::try_from("UTF-8").expect("a charset"));
+            super::sort::sorted_uids(s, order, &charset, &context.criteria).await
+        }
+    }
 }
 
 /// `CANCELUPDATE "tag"...` (RFC 5267 §4.2): those contexts are dropped; a tag naming none
@@ -101,10 +147,7 @@ pub async fn sync(s: &mut SignedIn, out: &mut Out, allow_expunge: bool) -> Resul
     let mut removals = Vec::new();
     let mut additions = Vec::new();
     for mut context in contexts {
-        let charset = context.charset.clone();
-        if let Some(uids) =
-            super::search::matching_uids(s, charset.as_ref(), &context.criteria).await
-        {
+        if let Some(uids) = evaluate(s, &context).await {
             let told = diff(s, &context, &uids);
             removals.extend(told.removals);
             additions.extend(told.additions);
@@ -150,12 +193,27 @@ fn diff(s: &SignedIn, context: &SearchContext, uids: &[u32]) -> Told {
         .filter(|(uid, _)| !old.contains_key(uid))
         .filter_map(|&(uid, seq)| number(uid, Some(seq)))
         .collect();
-    let line = |kind, numbers: &[u32]| match numbers.is_empty() {
-        true => Vec::new(),
-        false => vec![context_update(&context.tag, context.uid, kind, numbers)],
+    let line = |kind, numbers: &[u32]| match (numbers.is_empty(), context.sort.is_some()) {
+        (false, false) => vec![context_update(&context.tag, context.uid, kind, numbers)],
+        _ => Vec::new(),
     };
     let o = context.options;
     let mut additions = line("ADDTO", &added);
+    let mut removals = line("REMOVEFROM", &removed);
+    if context.sort.is_some() {
+        let placed = |list: &[(u32, u32)], wanted: &dyn Fn(u32) -> bool| -> Vec<(u32, u32)> {
+            (1..)
+                .zip(list)
+                .filter(|(_, (uid, _))| wanted(*uid))
+                .filter_map(|(position, &(uid, seq))| Some((position, number(uid, Some(seq))?)))
+                .collect()
+        };
+        let mut gone = placed(&context.told, &|uid| !new.contains(&uid));
+        gone.reverse();
+        let came = placed(&now, &|uid| !old.contains_key(&uid));
+        removals.extend(positioned(context, "REMOVEFROM", &gone));
+        additions.extend(positioned(context, "ADDTO", &came));
+    }
     if (o.min || o.max || o.count) && (!removed.is_empty() || !added.is_empty()) {
         let ids: Vec<u32> = now
             .iter()
@@ -173,9 +231,27 @@ fn diff(s: &SignedIn, context: &SearchContext, uids: &[u32]) -> Told {
         }));
     }
     Told {
-        removals: line("REMOVEFROM", &removed),
+        removals,
         additions,
     }
+}
+
+/// `* ESEARCH (TAG "t") [UID] ADDTO (pos n pos n ...)` for a SORT context; nothing when
+/// `pairs` is empty.
+fn positioned(context: &SearchContext, kind: &str, pairs: &[(u32, u32)]) -> Option<Vec<u8>> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let uid = if context.uid { " UID" } else { "" };
+    let items: Vec<String> = pairs.iter().map(|(p, n)| format!("{p} {n}")).collect();
+    let tag = &context.tag;
+    Some(
+        format!(
+            "* ESEARCH (TAG \"{tag}\"){uid} {kind} ({})\r\n",
+            items.join(" ")
+        )
+        .into_bytes(),
+    )
 }
 
 /// Each UID with its sequence number in the client's view now (those it does not know

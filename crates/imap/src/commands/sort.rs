@@ -271,11 +271,48 @@ pub async fn esort(
             .count
             .then(|| u32::try_from(ids.len()).unwrap_or(u32::MAX)),
         modseq: None,
-        partial: None,
+        partial: o
+            .partial
+            .map(|range| (range, super::search::positions(&ids, range))),
     };
     out.raw_line(esearch(&data));
+    if o.update {
+        let uids = match request.uid {
+            true => ids,
+            false => uids_of(s, &ids),
+        };
+        super::search_context::start_sort(s, out, &tag, request, &uids);
+    }
     out.ok(tag, None, "SORT completed");
     Outcome::Done
+}
+
+/// The UIDs of the selected mailbox's messages with sequence numbers `seqs`, in order.
+fn uids_of(s: &SignedIn, seqs: &[u32]) -> Vec<u32> {
+    let Some(selected) = &s.selected else {
+        return Vec::new();
+    };
+    let entries = selected.entries();
+    seqs.iter()
+        .filter_map(|&seq| entries.get(seq.checked_sub(1)? as usize).map(|e| e.uid))
+        .collect()
+}
+
+/// The UIDs of the messages matching `search` in the order of `criteria`; `None` when they
+/// cannot be read (the reason is logged): a live SORT context's new result.
+pub(crate) async fn sorted_uids(
+    s: &mut SignedIn,
+    criteria: &Vec1<SortCriterion>,
+    charset: &Charset<'static>,
+    search: &Vec1<SearchKey<'static>>,
+) -> Option<Vec<u32>> {
+    let mut scratch = Out::default();
+    let tag = Tag::try_from("context").expect("a valid tag");
+    let found = sorted(s, &mut scratch, &tag, criteria, charset, search, true).await;
+    if found.is_err() {
+        tracing::warn!("imap sort context could not be updated");
+    }
+    found.ok()
 }
 
 /// The sequence numbers (UIDs where `uid`) of the messages matching `search`, in the

@@ -106,9 +106,10 @@ pub fn esearch(data: &EsearchData) -> Vec<u8> {
         line.push_str(&format!(" COUNT {count}"));
     }
     if let Some(((lo, hi), numbers)) = &data.partial {
-        let set = match numbers.is_empty() {
-            true => "NIL".to_owned(),
-            false => sequence_set(numbers),
+        let set = match (numbers.is_empty(), data.in_order) {
+            (true, _) => "NIL".to_owned(),
+            (false, true) => ordered_sequence_set(numbers),
+            (false, false) => sequence_set(numbers),
         };
         line.push_str(&format!(" PARTIAL ({lo}:{hi} {set})"));
     }

@@ -46,7 +46,8 @@ pub(super) fn parse(
     })
 }
 
-/// Parses from just after `SORT` (RFC 5267 §3.1: the options are ESEARCH's, without SAVE).
+/// Parses from just after `SORT` (RFC 5267 §3.1, §4: ESEARCH's options without SAVE, and
+/// UPDATE, CONTEXT and PARTIAL).
 pub(super) fn parse_sort(
     c: &mut Cursor<'_>,
     tag: &Tag<'static>,
@@ -71,8 +72,8 @@ pub(super) fn parse_sort(
     })
 }
 
-/// ` RETURN (options) `: the RFC 4731 §3.1 result options; for SEARCH (`search`) also
-/// SAVE (RFC 5182) and RFC 5267's UPDATE, CONTEXT (a hint we need not act on) and PARTIAL.
+/// ` RETURN (options) `: the RFC 4731 §3.1 result options, RFC 5267's UPDATE, CONTEXT (a
+/// hint we need not act on) and PARTIAL, and for SEARCH (`search`) SAVE (RFC 5182).
 fn return_options(c: &mut Cursor<'_>, search: bool) -> Result<SearchReturn, SyntaxError> {
     c.sp()?;
     if !c.keyword("RETURN") {
@@ -91,11 +92,11 @@ fn return_options(c: &mut Cursor<'_>, search: bool) -> Result<SearchReturn, Synt
             &mut options.count
         } else if search && c.keyword("SAVE") {
             &mut options.save
-        } else if search && c.keyword("UPDATE") {
+        } else if c.keyword("UPDATE") {
             &mut options.update
-        } else if search && c.keyword("CONTEXT") {
+        } else if c.keyword("CONTEXT") {
             return Ok(());
-        } else if search && c.keyword("PARTIAL") {
+        } else if c.keyword("PARTIAL") {
             c.sp()?;
             options.partial = Some(partial_range(c)?);
             return Ok(());
