@@ -30,6 +30,12 @@ pub struct AccountHandle {
     pub search_result: Vec<u32>,
     /// The live `SEARCH RETURN (UPDATE)` contexts (RFC 5267), for the selected mailbox.
     pub contexts: Vec<crate::commands::search_context::SearchContext>,
+    /// What NOTIFY SET asked for (RFC 5465), if anything.
+    pub notify: Option<crate::commands::notify::Watch>,
+    /// Changes of other mailboxes heard while a command ran, told when it ends.
+    pub notify_pending: Vec<Change>,
+    /// Too many changes waited: NOTIFY was turned off, the client is yet to be told.
+    pub notify_overflowed: bool,
 }
 
 impl std::fmt::Debug for AccountHandle {
@@ -110,7 +116,13 @@ impl SignedIn {
     /// Takes every change waiting on the hub into the selected view.
     pub fn drain_changes(&mut self) {
         while let Some(change) = self.account.changes.try_recv() {
-            self.note(&change);
+            if self.account.notify.is_some()
+                && !crate::commands::notify::about_selected(self, &change)
+            {
+                crate::commands::notify::keep(self, change);
+            } else {
+                self.note(&change);
+            }
         }
     }
 
@@ -119,7 +131,12 @@ impl SignedIn {
     pub fn note(&mut self, change: &Change) {
         if let Some(selected) = &mut self.selected {
             selected.note(change);
-            if self.account.changes.mailbox() != Some(selected.name.as_str()) {
+            let everything = self
+                .account
+                .notify
+                .as_ref()
+                .is_some_and(|w| w.watches_others());
+            if !everything && self.account.changes.mailbox() != Some(selected.name.as_str()) {
                 self.account.changes.set_mailbox(Some(&selected.name));
             }
         }
@@ -167,11 +184,14 @@ impl SignedIn {
             .changes
             .set_mailbox(selected.as_ref().map(|s| s.name.as_str()));
         if selected.is_none() {
-            while self.account.changes.try_recv().is_some() {}
+            while let Some(change) = self.account.changes.try_recv() {
+                crate::commands::notify::keep(self, change);
+            }
         }
         // RFC 5267 §4.2: contexts belong to the mailbox they searched.
         self.account.contexts.clear();
         self.selected = selected;
+        crate::commands::notify::narrow(self);
     }
 
     /// RFC 3501 §7.2.6 (RFC 9051 §7.3.5): FLAGS lists the keywords in use in the mailbox.

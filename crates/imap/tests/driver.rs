@@ -58,7 +58,7 @@ fn implicit_tls_greets_with_capabilities() {
         "{out}"
     );
     assert!(
-        out.contains("APPENDLIMIT=100 ESEARCH CONTEXT=SEARCH CONTEXT=SORT SEARCHRES LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE SASL-IR AUTH=PLAIN] certmail ready\r\n"),
+        out.contains("APPENDLIMIT=100 ESEARCH CONTEXT=SEARCH CONTEXT=SORT NOTIFY SEARCHRES LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE SASL-IR AUTH=PLAIN] certmail ready\r\n"),
         "{out}"
     );
     assert!(out.ends_with("[NOOP pool=0]a1 OK NOOP done\r\n"), "{out}");

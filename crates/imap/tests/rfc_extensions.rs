@@ -584,3 +584,52 @@ async fn rfc5267_search_contexts() {
     let store = c.command("STORE 2 +FLAGS.SILENT (\\Seen)").await;
     assert!(!store.iter().any(|l| l.contains(&context)), "{store:?}");
 }
+
+/// RFC 5465 (NOTIFY): what another connection does reaches this one without a command:
+/// new mail in another mailbox as STATUS, a new mailbox and a subscription as LIST, and
+/// the selected mailbox's EXISTS, FETCH and EXPUNGE as they happen; NOTIFY NONE stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5465_notify() {
+    let server = TestServer::start(true).await;
+    let mut a = server.signed_in().await;
+    let mut b = server.signed_in().await;
+    ok(a.command("SELECT INBOX").await);
+    let refused = a
+        .command("NOTIFY SET (personal (MessageNew AnnotationChange))")
+        .await;
+    assert!(
+        tagged(&refused).contains(" NO [BADEVENT (MessageNew "),
+        "{refused:?}"
+    );
+    ok(a.command(
+        "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) \
+         (personal (MessageNew MessageExpunge MailboxName SubscriptionChange))",
+    )
+    .await);
+    let mail = message("알림", "새 편지가 왔습니다.");
+    assert!(append(&mut b, "Archive", "", &mail).await.contains("OK"));
+    assert_eq!(a.line().await, "* STATUS Archive (MESSAGES 1 UIDNEXT 2)");
+    ok(b.command("CREATE Reports").await);
+    assert_eq!(a.line().await, "* LIST () \"/\" \"Reports\"");
+    ok(b.command("SUBSCRIBE Reports").await);
+    assert_eq!(a.line().await, "* LIST (\\Subscribed) \"/\" \"Reports\"");
+    // The selected mailbox: EXISTS, then a flag change, then an expunge, each at once.
+    assert!(append(&mut b, "INBOX", "", &mail).await.contains("OK"));
+    assert_eq!(a.line().await, "* 1 EXISTS");
+    assert_eq!(a.line().await, "* 1 RECENT");
+    ok(b.command("SELECT INBOX").await);
+    ok(b.command("STORE 1 +FLAGS.SILENT (\\Flagged \\Deleted)")
+        .await);
+    let fetch = a.line().await;
+    assert!(
+        fetch.starts_with("* 1 FETCH (") && fetch.contains("\\Flagged"),
+        "{fetch}"
+    );
+    ok(b.command("EXPUNGE").await);
+    assert_eq!(a.line().await, "* 1 EXPUNGE");
+    // NOTIFY NONE: the next delivery elsewhere is not told, even at the next command.
+    ok(a.command("NOTIFY NONE").await);
+    assert!(append(&mut b, "Archive", "", &mail).await.contains("OK"));
+    let noop = a.command("NOOP").await;
+    assert_eq!(noop.len(), 1, "{noop:?}");
+}

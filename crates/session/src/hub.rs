@@ -62,6 +62,13 @@ pub enum Change {
         /// The new name.
         to: String,
     },
+    /// A mailbox was subscribed to or unsubscribed from (RFC 5465 SubscriptionChange).
+    SubscriptionChanged {
+        /// The mailbox name as the subscriber's LIST shows it.
+        mailbox: String,
+        /// Subscribed now.
+        subscribed: bool,
+    },
     /// The subscriber missed changes (it fell behind the channel's capacity): it must re-read
     /// the state of what it watches from the store. Never filtered out.
     Resync,
@@ -78,7 +85,8 @@ impl Change {
             | Self::Expunged { mailbox, .. }
             | Self::Flags { mailbox, .. }
             | Self::MailboxCreated { mailbox }
-            | Self::MailboxDeleted { mailbox } => same_mailbox(mailbox, watched),
+            | Self::MailboxDeleted { mailbox }
+            | Self::SubscriptionChanged { mailbox, .. } => same_mailbox(mailbox, watched),
             Self::MailboxRenamed { from, to } => {
                 same_mailbox(from, watched) || same_mailbox(to, watched)
             }

@@ -19,6 +19,7 @@ pub async fn run(s: &mut SignedIn, out: &mut Out, command: ExtCommand) -> Outcom
         ExtBody::Create(request) => (create::create_with_use(s, out, tag, &request).await, true),
         ExtBody::Acl(request) => (acl::acl(s, out, tag, &request).await, true),
         ExtBody::Append(request) => (append::multiappend(s, out, tag, request).await, true),
+        ExtBody::Notify(request) => (super::notify::notify(s, out, tag, request).await, true),
         ExtBody::CancelUpdate(tags) => {
             super::search_context::cancel(s, &tags);
             out.ok(tag, None, "CANCELUPDATE completed");

@@ -33,6 +33,7 @@ pub mod fetch;
 pub mod list;
 pub mod list_extended;
 pub mod namespace;
+pub mod notify;
 pub mod qresync;
 pub mod quota;
 pub mod rename;

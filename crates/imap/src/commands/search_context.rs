@@ -131,6 +131,7 @@ pub fn cancel(s: &mut SignedIn, tags: &[String]) {
 pub async fn sync(s: &mut SignedIn, out: &mut Out, allow_expunge: bool) -> Result<(), StoreError> {
     let at = out.responses.len();
     s.sync(out, allow_expunge).await?;
+    super::notify::tell_pending(s, out).await?;
     if s.account.contexts.is_empty() || s.selected.is_none() {
         return Ok(());
     }

@@ -3,6 +3,7 @@
 //! when the user may see it ("l", RFC 4314 §4 for LSUB); one they hold no right on does
 //! not exist for them. UNSUBSCRIBE takes any name off the list.
 
+use certmail_session::Change;
 use imap_codec::imap_types::{core::Tag, mailbox::Mailbox};
 
 use super::{Outcome, store_error};
@@ -42,6 +43,13 @@ pub async fn subscribe(
         .await
     {
         Ok(()) => {
+            // RFC 5465 SubscriptionChange, for this person's other connections.
+            let owner = s.account_id().to_owned();
+            let change = Change::SubscriptionChanged {
+                mailbox: name.clone(),
+                subscribed,
+            };
+            s.publish_on(&owner, change);
             let text = if subscribed {
                 "SUBSCRIBE completed"
             } else {

@@ -393,7 +393,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
             None => Duration::from_secs(s.preauth_timeout_secs),
         };
         let kicked = self.kicked();
-        let idle = self.idle.is_some();
+        // RFC 5465: with NOTIFY set, changes are told between commands too.
+        let notifying = self
+            .session
+            .signed_in()
+            .is_some_and(|s| s.account.notify.is_some());
+        let listen = self.idle.is_some() || notifying;
         let LiveConnection {
             io,
             buf,
@@ -402,7 +407,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
             ..
         } = self;
         let hub = async {
-            match (idle, session.signed_in_mut()) {
+            match (listen, session.signed_in_mut()) {
                 (true, Some(s)) => s.account.changes.recv().await,
                 _ => std::future::pending().await,
             }
@@ -438,24 +443,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
                 Ok(Flow::Close)
             }
             Wake::Change(change) => {
-                self.idle_change(change).await;
+                self.idle_change(change).await?;
                 Ok(Flow::Continue)
             }
         }
     }
 
-    /// A change arrived during IDLE: tell the client at once (RFC 2177; EXPUNGE is allowed
-    /// because IDLE is a command in progress, RFC 3501 §7.4.1).
-    async fn idle_change(&mut self, change: Change) {
+    /// A change arrived during IDLE, or with NOTIFY set: tell the client at once (RFC 2177;
+    /// EXPUNGE is allowed because IDLE is a command in progress, RFC 3501 §7.4.1, or where
+    /// NOTIFY's `selected` asked for it, RFC 5465 §5.2). Without NOTIFY's `selected`, a
+    /// change of the selected mailbox outside IDLE waits for the next command.
+    async fn idle_change(&mut self, change: Change) -> std::io::Result<()> {
+        let idle = self.idle.is_some();
         let Some(s) = self.session.signed_in_mut() else {
-            return;
+            return Ok(());
         };
-        s.note(&change);
-        let mut out = Out::default();
-        if let Err(e) = crate::commands::search_context::sync(s, &mut out, true).await {
-            tracing::error!(error = %e, "imap IDLE update failed");
+        use crate::commands::notify;
+        let selected = s.account.notify.as_ref().and_then(notify::Watch::selected);
+        if s.account.notify.is_some() && !notify::about_selected(s, &change) {
+            notify::keep(s, change);
+        } else {
+            s.note(&change);
         }
-        self.enqueue(out);
+        let mut out = Out::default();
+        let told = match (idle, selected) {
+            (true, _) => crate::commands::search_context::sync(s, &mut out, true).await,
+            (false, Some(expunge)) => {
+                crate::commands::search_context::sync(s, &mut out, expunge).await
+            }
+            (false, None) => notify::tell_pending(s, &mut out).await,
+        };
+        if let Err(e) = told {
+            tracing::error!(error = %e, "imap unsolicited update failed");
+        }
+        // Through `send`: ESEARCH and LIST lines are written by hand.
+        self.send(out).await
     }
 
     fn enqueue(&mut self, mut out: Out) {
@@ -563,7 +585,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
         let gauge = s.account.guard.idle_gauge();
         let mut out = Out::default();
         // RFC 2177: changes already waiting are told right after the continuation.
-        let sync = crate::commands::search_context::sync(s, &mut out, true).await;
+        // Live-search and NOTIFY lines cannot be queued behind the continuation: they wait
+        // for the next change or command, which still finds them.
+        let sync = s.sync(&mut out, true).await;
         let cont = CommandContinuationRequest::basic(None, "idling")
             .expect("a static text is a valid continuation");
         if self.driver.server().idle_accept(cont).is_ok() {

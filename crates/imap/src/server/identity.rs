@@ -156,6 +156,9 @@ async fn decide(
         changes,
         search_result: Vec::new(),
         contexts: Vec::new(),
+        notify: None,
+        notify_pending: Vec::new(),
+        notify_overflowed: false,
     })
 }
 

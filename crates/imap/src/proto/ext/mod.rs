@@ -21,6 +21,7 @@ mod create;
 pub mod encode;
 mod lexer;
 mod list;
+pub mod notify;
 pub mod rev2;
 mod search;
 pub mod searchres;
@@ -64,6 +65,8 @@ pub enum ExtBody {
     SavedResult(SavedResultCommand),
     /// `CANCELUPDATE tag...` (RFC 5267 §4.2): the contexts to stop updating.
     CancelUpdate(Vec<String>),
+    /// `NOTIFY SET ...` or `NOTIFY NONE` (RFC 5465).
+    Notify(notify::NotifyRequest),
     /// A command in a form imap-codec reads, collected here only because its first line
     /// could have begun one it does not: a `[UID] SEARCH` whose first line announced a
     /// literal (a `$` could have followed), an APPEND of one message (more could have
@@ -95,6 +98,7 @@ impl ExtBody {
             ExtBody::SavedResult(_) => "($ command)",
             ExtBody::Append(_) => "APPEND",
             ExtBody::CancelUpdate(_) => "CANCELUPDATE",
+            ExtBody::Notify(_) => "NOTIFY",
             ExtBody::Standard(body) => body.name(),
         }
     }
@@ -349,6 +353,7 @@ pub fn claims(line: &[u8]) -> bool {
         || is(0, "CREATE")
         || is(0, "APPEND")
         || is(0, "CANCELUPDATE")
+        || is(0, "NOTIFY")
         || acl::NAMES.iter().any(|name| is(0, name))
         || searchres::uses_saved_result(line)
     {
@@ -434,6 +439,8 @@ pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
             return Err(SyntaxError("CANCELUPDATE needs a tag"));
         }
         ExtBody::CancelUpdate(tags)
+    } else if c.keyword("NOTIFY") {
+        ExtBody::Notify(notify::parse(&mut c)?)
     } else if c.keyword("LIST") {
         ExtBody::List(list::parse(&mut c)?)
     } else if c.keyword("CREATE") {
