@@ -12,6 +12,7 @@ use certmail_config::{Config, StoreBackend};
 use certmail_store_pg::pg_harness::PgServer;
 
 use crate::pgstat::PgSnapshot;
+use crate::procstat::{self, TreeStat};
 
 /// `--backend`: which store the daemons use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -107,11 +108,18 @@ impl Database {
 
     /// PostgreSQL's counters now (after the statistics settle).
     pub async fn snapshot(&self) -> anyhow::Result<PgSnapshot> {
-        let pid = self
-            .server
+        PgSnapshot::read(&self.stats, self.pid()?).await
+    }
+
+    /// The CPU and disk writes of the server's processes so far.
+    pub fn processes(&self) -> anyhow::Result<TreeStat> {
+        procstat::tree(self.pid()?)
+    }
+
+    fn pid(&self) -> anyhow::Result<u32> {
+        self.server
             .pid()
-            .context("the PostgreSQL server is not running")?;
-        PgSnapshot::read(&self.stats, pid).await
+            .context("the PostgreSQL server is not running")
     }
 
     /// Stops the server and removes its directory, off the async threads.

@@ -140,6 +140,10 @@ struct ImapArgs {
     /// Seconds to wait for any one response.
     #[arg(long, default_value_t = 60)]
     reply_timeout_secs: u64,
+    /// The store: sled, or postgres (a PostgreSQL server of its own per installation, as
+    /// with `smtp --backend postgres`; one node).
+    #[arg(long, value_enum, default_value_t = cluster::Backend::Sled)]
+    backend: cluster::Backend,
 }
 
 #[derive(Debug, clap::Args)]
@@ -453,6 +457,7 @@ async fn imap(args: ImapArgs) -> anyhow::Result<()> {
         log_level: args.log_level.clone(),
         timeout: Duration::from_secs(args.reply_timeout_secs),
         keep_dir: args.keep_dir,
+        backend: args.backend,
     };
     if !args.memory_only {
         imap_run::load(&opts).await?;
