@@ -13,6 +13,7 @@ use anyhow::{Context as _, bail, ensure};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
 
 use crate::client::SmtpClient;
+use crate::cluster::{self, Backend, Database};
 use crate::imap_client::SignIn;
 use crate::imap_idle::{HolderAccount, HolderPlan};
 use crate::imap_mix::{self, MixPlan, Notice, Op};
@@ -50,9 +51,12 @@ pub struct ImapOptions {
     pub timeout: Duration,
     /// Keep the installation directories.
     pub keep_dir: bool,
+    /// The daemon's store.
+    pub backend: Backend,
 }
 
-/// A fresh installation in a temporary directory, kept on request; `edit` adjusts its
+/// A fresh installation in a temporary directory, kept on request, with its store on a
+/// PostgreSQL server of its own (returned) with `--backend postgres`; `edit` adjusts its
 /// configuration.
 async fn install(
     opts: &ImapOptions,
@@ -60,7 +64,12 @@ async fn install(
     senders: usize,
     recipients: usize,
     edit: impl FnOnce(&mut certmail_config::Config) + Send + 'static,
-) -> anyhow::Result<Setup> {
+) -> anyhow::Result<(Setup, Option<Database>)> {
+    let database = match opts.backend {
+        Backend::Sled => None,
+        Backend::Postgres => Some(Database::start().await?),
+    };
+    let url = database.as_ref().map(Database::url);
     let mut tmp = tempfile::Builder::new().prefix(prefix).tempdir()?;
     if opts.keep_dir {
         tmp.disable_cleanup(true);
@@ -69,7 +78,12 @@ async fn install(
     let (level, certmail) = (opts.log_level.clone(), opts.certmail.clone());
     let t = Instant::now();
     let inst = tokio::task::spawn_blocking(move || {
-        install::write_files(tmp, &certmail, (senders, recipients), &level, edit)
+        install::write_files(tmp, &certmail, (senders, recipients), &level, |c| {
+            if let Some(url) = url {
+                cluster::configure(c, url, &cluster::node_name(0));
+            }
+            edit(c);
+        })
     })
     .await
     .context("PKI generation panicked")??;
@@ -80,7 +94,7 @@ async fn install(
         t.elapsed().as_secs_f64(),
         inst.dir().display()
     );
-    Ok(inst)
+    Ok((inst, database))
 }
 
 /// Starts the daemon on `inst`; returns it with its IMAPS and submissions addresses.
@@ -157,7 +171,8 @@ pub async fn fill(
 
 /// The load mix and the delivery-to-IDLE latency: prints their tables.
 pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
-    let inst = &install(opts, "certmail-bench-imap-", 4, opts.clients + 1, |_| {}).await?;
+    let (inst, database) =
+        &install(opts, "certmail-bench-imap-", 4, opts.clients + 1, |_| {}).await?;
     let (d, imaps, subs) = start(inst, &opts.certmail).await?;
     let (mix_accounts, watcher) = inst.recipients.split_at(opts.clients);
     let watcher = &watcher[0];
@@ -174,7 +189,7 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     let mut before = None;
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let mix = imap_mix::run(plan, || {
-        before = Some(d.stat());
+        before = Some((d.stat(), database.as_ref().map(Database::processes)));
         let _ = started_tx.send(Instant::now());
     });
     // Deliveries under load: one at a time, for as long as the mix runs.
@@ -196,8 +211,13 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     let (mix, busy) = tokio::join!(mix, under_load);
     let mix = mix.map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
     let busy = busy.map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
-    let server_before = before.context("the mix never started")??;
+    let (server_before, database_before) = before.context("the mix never started")?;
+    let server_before = server_before?;
     let server_after = d.stat()?;
+    let database_cpu = match (database, database_before) {
+        (Some(db), Some(before)) => Some(db.processes()?.since(&before?).cpu),
+        _ => None,
+    };
     let load_average = procstat::load_average();
     let quiet = imap_mix::notify_latency(
         (imaps, subs),
@@ -213,6 +233,7 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     d.stop(Duration::from_secs(10)).await;
     let load = LoadFigures {
         cpu: server_after.cpu.saturating_sub(server_before.cpu),
+        database_cpu,
         after: server_after,
         load_average,
     };
@@ -254,6 +275,8 @@ async fn fill_inboxes(
 struct LoadFigures {
     /// CPU time the daemon spent during the mix.
     cpu: Duration,
+    /// CPU time PostgreSQL's processes spent during the mix, on PostgreSQL.
+    database_cpu: Option<Duration>,
     /// The daemon's state after the mix.
     after: procstat::ProcStat,
     /// The machine's load average after the mix.
@@ -283,6 +306,15 @@ fn print_load(
         load.load_average
             .map_or_else(|| "?".into(), |l| format!("{l:.1}"))
     );
+    if let Some(db) = load.database_cpu {
+        println!(
+            "PostgreSQL CPU during the mix (postmaster + children): {:.2} s = {:.0}% of one \
+             core, {:.3} ms per operation",
+            db.as_secs_f64(),
+            100.0 * db.as_secs_f64() / mix.elapsed.as_secs_f64().max(1e-9),
+            1e3 * db.as_secs_f64() / mix.ops.len().max(1) as f64,
+        );
+    }
     println!();
     print_notices("delivery → IDLE `* n EXISTS`, during the mix", busy);
     println!();
@@ -381,7 +413,8 @@ fn print_notices(what: &str, notices: &[Notice]) {
 pub async fn memory(opts: &ImapOptions) -> anyhow::Result<()> {
     let require_password = opts.memory_sign_in == SignIn::Plain;
     let accounts = opts.memory_accounts;
-    let inst = &install(opts, "certmail-bench-imapmem-", 2, accounts, move |c| {
+    // The database (on PostgreSQL) outlives the daemon, declared after it.
+    let (inst, _database) = &install(opts, "certmail-bench-imapmem-", 2, accounts, move |c| {
         c.auth.require_password = require_password;
         c.auth.max_connections_per_session = 1_000_000;
     })

@@ -23,8 +23,8 @@ pub struct LoadPlan {
     pub messages: usize,
     /// Bytes per message.
     pub size: usize,
-    /// The submissions (465) listener.
-    pub addr: SocketAddr,
+    /// The submissions (465) listener of each node: client `i` uses node `i mod N`.
+    pub addrs: Vec<SocketAddr>,
     /// The CA of the server certificate.
     pub server_ca: std::path::PathBuf,
     /// One per concurrent client.
@@ -59,10 +59,11 @@ pub struct LoadOutcome {
     pub pipelining: bool,
 }
 
-/// Signs every client in, then calls `at_start` (to sample the daemon's CPU time) and
-/// releases them all at once; returns when every message has been answered.
-pub async fn run(plan: LoadPlan, at_start: impl FnOnce()) -> anyhow::Result<LoadOutcome> {
+/// Signs every client in, then awaits `at_start` (to sample the daemons' and the database's
+/// counters) and releases them all at once; returns when every message has been answered.
+pub async fn run(plan: LoadPlan, at_start: impl AsyncFnOnce()) -> anyhow::Result<LoadOutcome> {
     anyhow::ensure!(!plan.recipients.is_empty(), "no recipients");
+    anyhow::ensure!(!plan.addrs.is_empty(), "no submissions listener");
     let next = Arc::new(AtomicUsize::new(0));
     let (go_tx, go_rx) = watch::channel(false);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(plan.senders.len());
@@ -94,7 +95,7 @@ pub async fn run(plan: LoadPlan, at_start: impl FnOnce()) -> anyhow::Result<Load
             else => bail!("the clients vanished before the start"),
         }
     }
-    at_start();
+    at_start().await;
     let started = Instant::now();
     go_tx.send(true).context("clients gone")?;
     let mut clients = Vec::with_capacity(plan.senders.len());
@@ -120,7 +121,8 @@ async fn client(
 ) -> anyhow::Result<ClientResult> {
     let t0 = Instant::now();
     let config = crate::tls::client_config(&plan.server_ca, &sender.cert, &sender.key)?;
-    let tls = tokio::time::timeout(plan.reply_timeout, crate::tls::connect(plan.addr, config))
+    let addr = plan.addrs[index % plan.addrs.len()];
+    let tls = tokio::time::timeout(plan.reply_timeout, crate::tls::connect(addr, config))
         .await
         .context("TLS connection timed out")??;
     let mut smtp = SmtpClient::start(tls, "bench.client.go.kr", plan.reply_timeout).await?;

@@ -8,13 +8,16 @@
 //!
 //! Modules:
 //! - [`install`]: the temporary PKI, config and accounts (via the `certmail` CLI).
+//! - [`cluster`]: `--backend postgres` (a PostgreSQL server for the run, stopped by pid)
+//!   and `--nodes N` (N daemons on its one database).
 //! - [`daemon`]: the daemon process, killed when its guard is dropped.
 //! - [`client`]: a small SMTP client (PIPELINING, AUTH PLAIN, DATA) with reply timeouts.
 //! - [`tls`]: the rustls client presenting a GPKI-shaped certificate.
 //! - [`message`]: realistic Korean MIME messages of an exact size.
 //! - [`load`]: the C concurrent sessions sharing N messages.
 //! - [`verify`]: counts what reached the INBOXes, over IMAP.
-//! - [`procstat`]: peak RSS and CPU time from /proc.
+//! - [`procstat`]: peak RSS and CPU time from /proc (of a process tree too).
+//! - [`pgstat`]: what PostgreSQL spent: CPU, WAL, commits, flushes.
 //! - [`run`]: one whole run (install, start, load, measure, stop).
 //! - [`report`]: percentiles and the figures table.
 //! - [`kick`]: `certmail-bench kick`, how fast a new device's sign-in ends the old one's.
@@ -25,12 +28,13 @@
 //! - [`crash`]: `certmail-bench crash`, kill -9 rounds under SMTP + APPEND + STORE load
 //!   ([`crash_load`]), each acknowledged change checked after the restart.
 //!
-//! Rules: every wait is bounded; the daemon never outlives the benchmark (Drop guard,
-//! Ctrl-C handled); one sender account and certificate per client, so no sign-in replaces
+//! Rules: every wait is bounded; neither the daemon nor PostgreSQL outlives the benchmark
+//! (Drop guards, Ctrl-C handled); one sender account and certificate per client, so no sign-in replaces
 //! another's session.
 #![forbid(unsafe_code)]
 
 mod client;
+mod cluster;
 mod crash;
 mod crash_load;
 mod daemon;
@@ -42,6 +46,7 @@ mod install;
 mod kick;
 mod load;
 mod message;
+mod pgstat;
 mod procstat;
 mod report;
 mod run;
@@ -135,6 +140,10 @@ struct ImapArgs {
     /// Seconds to wait for any one response.
     #[arg(long, default_value_t = 60)]
     reply_timeout_secs: u64,
+    /// The store: sled, or postgres (a PostgreSQL server of its own per installation, as
+    /// with `smtp --backend postgres`; one node).
+    #[arg(long, value_enum, default_value_t = cluster::Backend::Sled)]
+    backend: cluster::Backend,
 }
 
 #[derive(Debug, clap::Args)]
@@ -180,6 +189,15 @@ struct SmtpArgs {
     /// Skip counting the recipients' INBOXes over IMAP after the load.
     #[arg(long)]
     no_verify: bool,
+    /// The store: sled, or postgres (a PostgreSQL server from the distribution's package,
+    /// /usr/lib/postgresql/<version>/bin, started with fsync on for each run in a
+    /// temporary directory and stopped at its end).
+    #[arg(long, value_enum, default_value_t = cluster::Backend::Sled)]
+    backend: cluster::Backend,
+    /// Daemons sharing the load (each its own ports and `[cluster] node_name`; the
+    /// sessions go round-robin across them); more than one needs --backend postgres.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=16))]
+    nodes: u64,
 }
 
 /// `certmail-bench crash`.
@@ -285,6 +303,8 @@ async fn crash(args: CrashArgs) -> anyhow::Result<()> {
 }
 
 async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
+    cluster::check(args.backend, args.nodes as usize, args.compare_fsync)
+        .map_err(anyhow::Error::msg)?;
     let certmail = daemon::find_binary(args.certmail.as_deref())?;
     let debug_build = certmail.components().any(|c| c.as_os_str() == "debug");
     eprintln!(
@@ -306,14 +326,23 @@ async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
         log_level: args.log_level.clone(),
         reply_timeout: Duration::from_secs(args.reply_timeout_secs),
         verify: !args.no_verify,
+        backend: args.backend,
+        nodes: args.nodes as usize,
     };
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let mut variants = vec![("store on disk", parent)];
+    let mut variants = vec![(
+        match (args.backend, args.nodes) {
+            (cluster::Backend::Sled, _) => "store on disk".to_owned(),
+            (cluster::Backend::Postgres, 1) => "store on PostgreSQL, 1 node".to_owned(),
+            (cluster::Backend::Postgres, n) => format!("store on PostgreSQL, {n} nodes"),
+        },
+        parent,
+    )];
     if args.compare_fsync {
         let shm = PathBuf::from("/dev/shm");
         let is_tmpfs = procstat::filesystem_of(&shm).is_some_and(|(fs, _)| fs == "tmpfs");
         anyhow::ensure!(is_tmpfs, "--compare-fsync needs /dev/shm to be a tmpfs");
-        variants.push(("store on tmpfs (fsync is free)", shm));
+        variants.push(("store on tmpfs (fsync is free)".to_owned(), shm));
     }
     // Variants alternate within each repetition, so both see the same background load.
     let mut runs: Vec<Vec<report::SmtpRun>> = vec![Vec::new(); variants.len()];
@@ -338,7 +367,7 @@ async fn smtp(args: SmtpArgs) -> anyhow::Result<()> {
         "command: {}",
         std::env::args().collect::<Vec<_>>().join(" ")
     );
-    let labels: Vec<&str> = variants.iter().map(|(label, _)| *label).collect();
+    let labels: Vec<&str> = variants.iter().map(|(label, _)| label.as_str()).collect();
     print_smtp_runs(&labels, runs);
     if let Some(first) = refusals.first() {
         anyhow::bail!(
@@ -364,6 +393,16 @@ fn print_smtp_runs(labels: &[&str], runs: Vec<Vec<report::SmtpRun>>) {
                 print!("{}", r.summary_row());
             }
             println!();
+        }
+        let costs: Vec<String> = list.iter().filter_map(report::SmtpRun::cost_row).collect();
+        if !costs.is_empty() {
+            println!("{label}, where the time went (per accepted message, slowest first):");
+            println!();
+            print!("{}", report::SmtpRun::cost_header());
+            costs.iter().for_each(|row| print!("{row}"));
+            println!();
+        }
+        if list.len() > 1 {
             println!("{label}, the median run:");
         } else {
             println!("{label}:");
@@ -418,6 +457,7 @@ async fn imap(args: ImapArgs) -> anyhow::Result<()> {
         log_level: args.log_level.clone(),
         timeout: Duration::from_secs(args.reply_timeout_secs),
         keep_dir: args.keep_dir,
+        backend: args.backend,
     };
     if !args.memory_only {
         imap_run::load(&opts).await?;

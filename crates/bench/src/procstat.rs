@@ -1,5 +1,6 @@
 //! What Linux's /proc says: a process's peak resident memory, CPU time and disk writes,
-//! and the file system a path lives on.
+//! a process tree's CPU time and disk writes (PostgreSQL's server and its children), and
+//! the file system a path lives on.
 
 use std::time::Duration;
 
@@ -40,6 +41,92 @@ pub fn read(pid: Option<u32>) -> anyhow::Result<ProcStat> {
         disk_writes: std::fs::read_to_string(format!("{dir}/io"))
             .ok()
             .and_then(|io| io_field(&io, "write_bytes:")),
+    })
+}
+
+/// A process and its children at one moment, e.g. PostgreSQL's postmaster and the
+/// backends, WAL writer and checkpointer it forked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeStat {
+    /// utime+stime of the parent and of every living child, plus the parent's cutime+cstime
+    /// (the CPU of children it has already reaped, e.g. closed connections' backends).
+    pub cpu: Duration,
+    /// `write_bytes` of the parent and its living children (a reaped child's writes are
+    /// not added to its parent's by Linux, so these can only be undercounted).
+    pub disk_writes: u64,
+}
+
+impl TreeStat {
+    /// What was spent between `before` and `self`.
+    pub fn since(&self, before: &TreeStat) -> TreeStat {
+        TreeStat {
+            cpu: self.cpu.saturating_sub(before.cpu),
+            disk_writes: self.disk_writes.saturating_sub(before.disk_writes),
+        }
+    }
+}
+
+/// The CPU and disk writes of process `parent` and of its children (one level: the
+/// postmaster forks every server process directly), read from every /proc/<pid>/stat.
+pub fn tree(parent: u32) -> anyhow::Result<TreeStat> {
+    let hz = clock_ticks_per_second();
+    let own = std::fs::read_to_string(format!("/proc/{parent}/stat"))
+        .with_context(|| format!("reading /proc/{parent}/stat (has the process exited?)"))?;
+    let fields = stat_fields(&own).with_context(|| format!("parsing /proc/{parent}/stat"))?;
+    let mut ticks = fields.cpu + fields.reaped_children_cpu;
+    let mut disk_writes = io_write_bytes(parent);
+    for entry in std::fs::read_dir("/proc").context("reading /proc")? {
+        let Some(pid) = entry
+            .ok()
+            .and_then(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A process may exit between the listing and the read: skip it.
+        let Some(child) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| stat_fields(&s))
+        else {
+            continue;
+        };
+        if child.ppid == parent {
+            ticks += child.cpu;
+            disk_writes += io_write_bytes(pid);
+        }
+    }
+    Ok(TreeStat {
+        cpu: ticks_to_duration(ticks, hz),
+        disk_writes,
+    })
+}
+
+fn io_write_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|io| io_field(&io, "write_bytes:"))
+        .unwrap_or(0)
+}
+
+/// The fields of /proc/<pid>/stat that [`tree`] adds up, in clock ticks.
+#[derive(Debug, PartialEq, Eq)]
+struct StatFields {
+    /// Field 4.
+    ppid: u32,
+    /// utime + stime (fields 14 and 15).
+    cpu: u64,
+    /// cutime + cstime (fields 16 and 17): children waited for.
+    reaped_children_cpu: u64,
+}
+
+fn stat_fields(stat: &str) -> Option<StatFields> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state): field N is at index N - 3.
+    let field = |n: usize| -> Option<u64> { fields.get(n - 3)?.parse().ok() };
+    Some(StatFields {
+        ppid: fields.get(4 - 3)?.parse().ok()?,
+        cpu: field(14)? + field(15)?,
+        reaped_children_cpu: field(16)? + field(17)?,
     })
 }
 
@@ -96,12 +183,7 @@ fn status_kb(status: &str, key: &str) -> Option<u64> {
 /// utime + stime (fields 14 and 15 of proc(5)), in clock ticks. The command name (field 2)
 /// may hold spaces and parentheses, so fields are counted after its last `)`.
 fn cpu_ticks(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state): field N is at index N - 3.
-    let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
-    let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
-    Some(utime + stime)
+    stat_fields(stat).map(|f| f.cpu)
 }
 
 fn ticks_to_duration(ticks: u64, per_second: u64) -> Duration {
@@ -158,6 +240,41 @@ mod tests {
             Some(("ext4".into(), "/dev/vda".into()))
         );
         assert_eq!(on("/dev/shmem"), Some(("ext4".into(), "/dev/vda".into())));
+    }
+
+    #[test]
+    fn parses_parent_and_reaped_children_cpu() {
+        let stat =
+            "501 (postgres) S 77 501 501 0 -1 4194560 10 0 0 0 120 30 400 100 20 0 1 0 9 1000 50";
+        assert_eq!(
+            stat_fields(stat),
+            Some(StatFields {
+                ppid: 77,
+                cpu: 150,
+                reaped_children_cpu: 500
+            })
+        );
+        assert_eq!(stat_fields("501 (postgres) S 77 501"), None);
+    }
+
+    #[test]
+    fn tree_counts_this_process_and_since_subtracts() {
+        // This test process's own CPU so far is counted (it only grows).
+        let own = read(None).expect("self").cpu;
+        let now = tree(std::process::id()).expect("/proc is readable");
+        assert!(now.cpu >= own, "{now:?} < {own:?}");
+        let later = TreeStat {
+            cpu: now.cpu + Duration::from_millis(250),
+            disk_writes: now.disk_writes + 4096,
+        };
+        assert_eq!(
+            later.since(&now),
+            TreeStat {
+                cpu: Duration::from_millis(250),
+                disk_writes: 4096
+            }
+        );
+        assert_eq!(now.since(&later), TreeStat::default());
     }
 
     #[test]

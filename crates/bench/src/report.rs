@@ -3,6 +3,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::pgstat::PgFigures;
+
 /// Nearest-rank percentile (`p` in 0..=100) of sorted samples; zero when empty.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -31,6 +33,8 @@ pub struct SmtpRun {
     pub latencies: Vec<Duration>,
     /// Per session, TCP connect to the 235 after AUTH PLAIN.
     pub sign_ins: Vec<Duration>,
+    /// Daemons sharing the load (the `server` figures are their sums).
+    pub nodes: usize,
     /// The daemon's resident memory once every session had signed in (VmRSS), bytes.
     pub server_rss_signed_in: u64,
     /// The daemon's peak resident memory (VmHWM), bytes.
@@ -41,6 +45,8 @@ pub struct SmtpRun {
     pub client_cpu: Duration,
     /// Bytes the daemon sent to storage during the load, if the kernel told us.
     pub server_disk_writes: Option<u64>,
+    /// PostgreSQL's work during the load, when the store was on PostgreSQL.
+    pub database: Option<PgFigures>,
     /// The file system holding the store, e.g. `ext4 on /dev/vda`.
     pub store_fs: String,
     /// Messages found in the recipients' INBOXes afterwards (IMAP STATUS), if counted.
@@ -59,6 +65,33 @@ impl SmtpRun {
     pub fn summary_header() -> &'static str {
         "| msg/s | p50 | p99 | server CPU/msg | server CPU share | peak RSS | load avg |\n\
          | --- | --- | --- | --- | --- | --- | --- |\n"
+    }
+
+    /// The header of [`SmtpRun::cost_row`]'s table.
+    pub fn cost_header() -> &'static str {
+        "| msg/s | daemon CPU/msg | PostgreSQL CPU/msg | writing xacts/msg | commits/msg | \
+         WAL/msg | WAL flushes/msg | load avg |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+    }
+
+    /// One Markdown row saying where the time of a run on PostgreSQL went, per message;
+    /// None for a run on sled.
+    pub fn cost_row(&self) -> Option<String> {
+        let db = self.database.as_ref()?;
+        let n = self.accepted.max(1) as f64;
+        Some(format!(
+            "| {:.0} | {:.2} ms | {:.2} ms | {:.2} | {:.2} | {:.1} KB | {} | {} |\n",
+            self.messages_per_second(),
+            1e3 * self.server_cpu.as_secs_f64() / n,
+            1e3 * db.processes.cpu.as_secs_f64() / n,
+            db.writing_transactions as f64 / n,
+            db.commits as f64 / n,
+            db.wal_bytes as f64 / 1e3 / n,
+            db.wal_syncs
+                .map_or_else(|| "?".into(), |s| format!("{:.2}", s as f64 / n)),
+            self.load_average
+                .map_or_else(|| "?".into(), |l| format!("{l:.1}")),
+        ))
     }
 
     /// One Markdown row with the figures that matter when comparing runs.
@@ -133,7 +166,18 @@ impl SmtpRun {
             );
         }
         row("sign-in p50 (connect → 235)", ms(percentile(&sign, 50.0)));
+        row(
+            "daemons",
+            match (self.nodes, self.database.is_some()) {
+                (1, false) => "1, store on sled".into(),
+                (1, true) => "1, store on PostgreSQL".into(),
+                (n, _) => format!("{n} nodes on one PostgreSQL database (server figures: sums)"),
+            },
+        );
         self.resource_rows(&mut t, secs);
+        if let Some(db) = &self.database {
+            t.push_str(&db.rows(self.accepted, secs));
+        }
         t
     }
 
@@ -207,9 +251,8 @@ mod tests {
         assert_eq!(percentile(&[], 50.0), Duration::ZERO);
     }
 
-    #[test]
-    fn table_shows_throughput_and_percentiles() {
-        let run = SmtpRun {
+    fn sled_run() -> SmtpRun {
+        SmtpRun {
             accepted: 1000,
             refused: 0,
             size: 10_240,
@@ -218,15 +261,22 @@ mod tests {
             elapsed: Duration::from_secs(2),
             latencies: (1..=1000).map(|i| Duration::from_micros(i * 10)).collect(),
             sign_ins: vec![d(30); 8],
+            nodes: 1,
             server_rss_signed_in: 32 * 1024 * 1024,
             server_peak_rss: 64 * 1024 * 1024,
             server_cpu: Duration::from_secs(1),
             client_cpu: Duration::from_millis(500),
             server_disk_writes: Some(40_960_000),
+            database: None,
             store_fs: "ext4 on /dev/vda".into(),
             delivered: Some(1000),
             load_average: Some(1.5),
-        };
+        }
+    }
+
+    #[test]
+    fn table_shows_throughput_and_percentiles() {
+        let run = sled_run();
         assert_eq!(run.messages_per_second(), 500.0);
         let t = run.table();
         assert!(t.contains("| throughput | 500 msg/s |"), "{t}");
@@ -255,6 +305,42 @@ mod tests {
         assert!(
             t.contains("| server disk writes | 41.0 MB = 41.0 KB/msg |"),
             "{t}"
+        );
+    }
+
+    #[test]
+    fn a_two_node_run_on_postgres_says_where_the_time_went() {
+        let sled = sled_run();
+        assert_eq!(sled.cost_row(), None);
+        assert!(sled.table().contains("| daemons | 1, store on sled |"));
+        let run = SmtpRun {
+            nodes: 2,
+            database: Some(PgFigures {
+                processes: crate::procstat::TreeStat {
+                    cpu: Duration::from_millis(1500),
+                    disk_writes: 0,
+                },
+                wal_bytes: 25_000_000,
+                writing_transactions: 3000,
+                commits: 5000,
+                wal_records: None,
+                wal_fpi: None,
+                wal_syncs: Some(400),
+            }),
+            ..sled
+        };
+        let t = run.table();
+        assert!(
+            t.contains("| daemons | 2 nodes on one PostgreSQL database (server figures: sums) |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| 1.50 s = 75% of one core, 1.50 ms/msg |"),
+            "{t}"
+        );
+        assert_eq!(
+            run.cost_row().as_deref(),
+            Some("| 500 | 1.00 ms | 1.50 ms | 3.00 | 5.00 | 25.0 KB | 0.40 | 1.5 |\n")
         );
     }
 }

@@ -15,17 +15,23 @@ const MAX_LINE: u64 = 64 * 1024;
 /// Recipients checked at once (each sign-in runs argon2 in the daemon).
 const PARALLEL: usize = 4;
 
-/// Sums `MESSAGES` of every recipient's INBOX over implicit-TLS IMAP at `addr`.
+/// Sums `MESSAGES` of every recipient's INBOX over implicit-TLS IMAP, recipient `i` asking
+/// node `i mod N` of `addrs` (any node sees every node's deliveries).
 pub async fn count_delivered(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     server_ca: &Path,
     recipients: &[Recipient],
     timeout: Duration,
 ) -> anyhow::Result<u64> {
+    ensure!(
+        !addrs.is_empty(),
+        "no IMAPS listener to count the INBOXes on"
+    );
     let mut total = 0;
-    for chunk in recipients.chunks(PARALLEL) {
+    for (c, chunk) in recipients.chunks(PARALLEL).enumerate() {
         let mut tasks = tokio::task::JoinSet::new();
-        for r in chunk.iter().cloned() {
+        for (j, r) in chunk.iter().cloned().enumerate() {
+            let addr = addrs[(c * PARALLEL + j) % addrs.len()];
             let ca = server_ca.to_owned();
             tasks.spawn(async move {
                 let n = tokio::time::timeout(timeout, inbox_messages(addr, &ca, &r)).await;

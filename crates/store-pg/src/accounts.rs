@@ -118,12 +118,16 @@ impl PgStore {
         address: &str,
     ) -> Result<Option<Account>, StoreError> {
         let conn = self.conn().await?;
-        match conn
-            .query_opt(
+        // Once per recipient of every delivery: prepared once per pooled connection.
+        let statement = conn
+            .prepare_cached(
                 "SELECT a.id, a.sealed FROM addresses d JOIN accounts a ON a.id = d.account
                  WHERE d.address = $1",
-                &[&address.to_lowercase()],
             )
+            .await
+            .map_err(db)?;
+        match conn
+            .query_opt(&statement, &[&address.to_lowercase()])
             .await
             .map_err(db)?
         {

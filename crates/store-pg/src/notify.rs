@@ -67,12 +67,14 @@ pub(crate) async fn send(
         account: account.to_owned(),
         changes,
     };
-    tx.execute(
-        "SELECT pg_notify($1, $2)",
-        &[&CHANGES_CHANNEL, &envelope.payload()],
-    )
-    .await
-    .map_err(db)?;
+    // In every changing transaction: prepared once per pooled connection.
+    let statement = tx
+        .prepare_cached("SELECT pg_notify($1, $2)")
+        .await
+        .map_err(db)?;
+    tx.execute(&statement, &[&CHANGES_CHANNEL, &envelope.payload()])
+        .await
+        .map_err(db)?;
     Ok(())
 }
 

@@ -217,6 +217,12 @@ impl PgServer {
         }
     }
 
+    /// The server's (the postmaster's) process id while it runs; every other server
+    /// process (backends, WAL writer, checkpointer) is its child.
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref().map(Child::id)
+    }
+
     /// The TCP port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port

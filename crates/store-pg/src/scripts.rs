@@ -87,9 +87,12 @@ impl PgStore {
             "SELECT name, sealed, active FROM sieve_scripts WHERE account = $1 {filter}
              ORDER BY name"
         );
+        // The active script is read at every delivery: prepared once per pooled connection
+        // (`filter` is one of a few constant clauses).
+        let statement = conn.prepare_cached(&query).await.map_err(db)?;
         let rows = match name {
-            Some(name) => conn.query(&query, &[&account, &name]).await,
-            None => conn.query(&query, &[&account]).await,
+            Some(name) => conn.query(&statement, &[&account, &name]).await,
+            None => conn.query(&statement, &[&account]).await,
         }
         .map_err(db)?;
         rows.iter()
