@@ -2,7 +2,7 @@
 //! mailbox id: they follow a mailbox through renames and go with it (ON DELETE CASCADE).
 //! A change to a reader's `\Seen` gives the messages whose mark changed a new MODSEQ.
 
-use certmail_store::acl::{AclUpdate, RightsChange, apply_change, normalize_identifier};
+use certmail_store::acl::{AclChange, AclUpdate, SeenMarks, apply_change, normalize_identifier};
 use certmail_store::shared::normalize_name;
 use certmail_store::{AclEntry, Rights, SharedMailbox, StoreError};
 
@@ -41,12 +41,9 @@ impl PgStore {
         &self,
         owner: &str,
         mailbox: &str,
-        identifier: &str,
-        change: RightsChange,
-        rights: Rights,
-        max_entries: usize,
+        c: AclChange,
     ) -> Result<AclUpdate, StoreError> {
-        let identifier = normalize_identifier(identifier)?;
+        let identifier = normalize_identifier(&c.identifier)?;
         let name = normalize_name(mailbox)?;
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
@@ -75,7 +72,7 @@ impl PgStore {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let update = apply_change(&entries, &identifier, change, rights, max_entries);
+        let update = apply_change(&entries, &identifier, c.how, c.rights, c.max_entries);
         match update {
             AclUpdate::Full { .. } => return Ok(update),
             AclUpdate::Set(new) if new.is_empty() => tx
@@ -181,10 +178,9 @@ impl PgStore {
         &self,
         owner: &str,
         mailbox: &str,
-        reader: &str,
-        uids: &[u32],
-        seen: bool,
+        marks: SeenMarks<'_>,
     ) -> Result<(), StoreError> {
+        let SeenMarks { reader, uids, seen } = marks;
         let owner = owner.to_lowercase();
         let name = normalize_name(mailbox)?;
         let mut conn = self.conn().await?;

@@ -8,11 +8,11 @@ use std::ops::RangeInclusive;
 use certmail_store::{
     Account, AclEntry, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, CopyUid, Delivery,
     DeliveryReceipt, Device, DeviceSeen, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry,
-    ReplyMark, Rights, ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError,
-    StoreResult, StoreStats,
+    ReplyMark, ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError, StoreResult,
+    StoreStats,
 };
 
-use certmail_store::acl::{AclUpdate, RightsChange};
+use certmail_store::acl::{AclChange, AclUpdate, SeenMarks};
 use certmail_store::shared::Transfer;
 use certmail_store::{AccountStore, AuditStore, MailboxStore, QueueStore, ScriptStore, StoreOps};
 
@@ -65,11 +65,10 @@ delegate! {
         fn delete_mailbox(&self, account: &str, name: &str) -> ();
         fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> ();
         fn subscriptions(&self, account: &str) -> Vec<String>;
-        fn change_acl(&self, owner: &str, mailbox: &str, identifier: &str, change: RightsChange, rights: Rights, max_entries: usize) -> AclUpdate;
+        fn change_acl(&self, owner: &str, mailbox: &str, change: AclChange) -> AclUpdate;
         fn acl(&self, owner: &str, mailbox: &str) -> Vec<AclEntry>;
         fn shared_with(&self, identifiers: &[String]) -> Vec<SharedMailbox>;
         fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Vec<u32>;
-        fn set_seen_by(&self, owner: &str, mailbox: &str, reader: &str, uids: &[u32], seen: bool) -> ();
         fn append(&self, account: &str, mailbox: &str, message: NewMessage) -> (u32, u32, u64);
         fn append_many(&self, account: &str, mailbox: &str, messages: Vec<NewMessage>) -> Vec<(u32, u32, u64)>;
         fn messages(&self, account: &str, mailbox: &str, uids: RangeInclusive<u32>) -> Vec<MessageMeta>;
@@ -84,6 +83,10 @@ delegate! {
         fn account_usage(&self, account: &str) -> u64;
     }
     also {
+        async fn set_seen_by(&self, owner: &str, mailbox: &str, reader: &str, uids: &[u32], seen: bool) -> R<()> {
+            PgStore::set_seen_by(self, owner, mailbox, SeenMarks { reader, uids, seen }).await
+        }
+
         async fn copy(&self, account: &str, from: &str, uids: &[u32], to: &str) -> R<CopyUid> {
             PgStore::copy(self, Transfer::new(account, from, uids, to, false)?).await
         }

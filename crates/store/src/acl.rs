@@ -67,6 +67,43 @@ pub enum RightsChange {
     Remove,
 }
 
+/// A reader's own `\Seen` marks to set or clear on some messages of a shared mailbox, as
+/// the backends of [`crate::MailboxStore::set_seen_by`] take them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeenMarks<'a> {
+    /// Whose marks.
+    pub reader: &'a str,
+    /// Which messages.
+    pub uids: &'a [u32],
+    /// Set (true) or clear.
+    pub seen: bool,
+}
+
+/// One change to one identifier's entry, for [`crate::MailboxStore::change_acl`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclChange {
+    /// Whose entry.
+    pub identifier: String,
+    /// Replace, add or remove.
+    pub how: RightsChange,
+    /// The rights it names.
+    pub rights: Rights,
+    /// The most entries the list may hold: a new identifier past it is [`AclUpdate::Full`].
+    pub max_entries: usize,
+}
+
+impl AclChange {
+    /// `how` `rights` for `identifier`, the list holding at most `max_entries`.
+    pub fn new(identifier: &str, how: RightsChange, rights: Rights, max_entries: usize) -> Self {
+        AclChange {
+            identifier: identifier.to_owned(),
+            how,
+            rights,
+            max_entries,
+        }
+    }
+}
+
 /// What [`crate::MailboxStore::change_acl`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AclUpdate {

@@ -20,7 +20,7 @@
 
 use std::ops::RangeInclusive;
 
-use crate::acl::{AclEntry, AclUpdate, Rights, RightsChange, SharedMailbox};
+use crate::acl::{AclChange, AclEntry, AclUpdate, Rights, RightsChange, SharedMailbox};
 use crate::devices::DeviceSeen;
 use crate::error::StoreError;
 use crate::model::{
@@ -148,10 +148,8 @@ pub trait MailboxStore: Send + Sync + 'static {
         identifier: &str,
         rights: Rights,
     ) -> Result<(), StoreError> {
-        let replace = RightsChange::Replace;
-        self.change_acl(owner, mailbox, identifier, replace, rights, usize::MAX)
-            .await
-            .map(|_| ())
+        let change = AclChange::new(identifier, RightsChange::Replace, rights, usize::MAX);
+        self.change_acl(owner, mailbox, change).await.map(|_| ())
     }
     /// Changes `identifier`'s entry as one step against concurrent changes (on every node):
     /// reads the list, applies [`crate::acl::apply_change`] (the new rights, or
@@ -161,10 +159,7 @@ pub trait MailboxStore: Send + Sync + 'static {
         &self,
         owner: &str,
         mailbox: &str,
-        identifier: &str,
-        change: RightsChange,
-        rights: Rights,
-        max_entries: usize,
+        change: AclChange,
     ) -> Result<AclUpdate, StoreError>;
     /// The owner's mailbox's entries, ordered by identifier (the owner's own implicit
     /// rights are not listed). `MailboxNotFound` if there is no such mailbox.

@@ -17,13 +17,12 @@ use std::ops::RangeInclusive;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use certmail_store::acl::{AclUpdate, RightsChange};
+use certmail_store::acl::{AclChange, AclUpdate};
 use certmail_store::{
     Account, AccountStore, AclEntry, Alias, AuditEvent, AuditStore, BackupManifest, BlobId,
     CertBinding, CopyUid, Delivery, DeliveryReceipt, Device, DeviceSeen, FlagChange, Mailbox,
-    MailboxStore, MessageMeta, NewMessage, QueueEntry, QueueStore, Rights, ScriptQuota,
-    ScriptStore, SharedMailbox, SieveScript, SpecialUse, Store, StoreError, StoreOps, StoreResult,
-    StoreStats,
+    MailboxStore, MessageMeta, NewMessage, QueueEntry, QueueStore, ScriptQuota, ScriptStore,
+    SharedMailbox, SieveScript, SpecialUse, Store, StoreError, StoreOps, StoreResult, StoreStats,
 };
 
 /// A store call in flight.
@@ -141,7 +140,7 @@ forward! {
         fn delete_mailbox(&self, account: &str, name: &str) -> Result<(), StoreError>;
         fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> Result<(), StoreError>;
         fn subscriptions(&self, account: &str) -> Result<Vec<String>, StoreError>;
-        fn change_acl(&self, owner: &str, mailbox: &str, identifier: &str, change: RightsChange, rights: Rights, max_entries: usize) -> Result<AclUpdate, StoreError>;
+        fn change_acl(&self, owner: &str, mailbox: &str, change: AclChange) -> Result<AclUpdate, StoreError>;
         fn acl(&self, owner: &str, mailbox: &str) -> Result<Vec<AclEntry>, StoreError>;
         fn shared_with(&self, identifiers: &[String]) -> Result<Vec<SharedMailbox>, StoreError>;
         fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Result<Vec<u32>, StoreError>;

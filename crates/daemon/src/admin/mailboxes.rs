@@ -3,7 +3,7 @@
 //! audited like every change (`service::execute`); the people it concerns see the change
 //! at their next command, since IMAP reads the ACL each time.
 
-use certmail_store::acl::{AclUpdate, RightsChange, cap_refusal, normalize_identifier};
+use certmail_store::acl::{AclChange, AclUpdate, RightsChange, cap_refusal, normalize_identifier};
 use certmail_store::{Rights, StoreError};
 use serde_json::json;
 
@@ -38,14 +38,8 @@ pub(super) async fn share(
         Err(refusal) => return Ok(refusal),
     };
     let cap = ctx.max_acl_entries;
-    let change = store.change_acl(
-        &owner,
-        mailbox,
-        &identifier,
-        RightsChange::Replace,
-        rights,
-        cap,
-    );
+    let replace = AclChange::new(&identifier, RightsChange::Replace, rights, cap);
+    let change = store.change_acl(&owner, mailbox, replace);
     match change.await {
         Ok(AclUpdate::Set(_)) => {}
         Ok(AclUpdate::Full { entries }) => {

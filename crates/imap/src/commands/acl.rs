@@ -4,7 +4,9 @@
 //! A mailbox's list holds at most `[imap] max_acl_entries` entries: SETACL naming one more
 //! is `NO [LIMIT]`.
 
-use certmail_store::acl::{ALL_RIGHTS, AclUpdate, RightsChange, cap_refusal, normalize_identifier};
+use certmail_store::acl::{
+    ALL_RIGHTS, AclChange, AclUpdate, RightsChange, cap_refusal, normalize_identifier,
+};
 use certmail_store::{Rights, StoreError};
 use imap_codec::imap_types::core::Tag;
 
@@ -183,10 +185,7 @@ async fn set_acl(
         .change_acl(
             &target.owner,
             &target.name,
-            &identifier,
-            change,
-            rights,
-            cap,
+            AclChange::new(&identifier, change, rights, cap),
         )
         .await?
     {

@@ -269,7 +269,7 @@ pub async fn readers_subscriptions_follow_the_owners_rename(t: &dyn Fixture) {
 /// against a cap of three leave three entries, and `+l`, `+r`, `+s`, `+w` sent together
 /// to one entry all stay.
 pub async fn acl_changes_at_once_keep_the_cap_and_every_added_right(t: &dyn Fixture) {
-    use crate::acl::{AclUpdate, RightsChange};
+    use crate::acl::{AclChange, AclUpdate, RightsChange};
     let s = t.store();
     two_accounts(s).await;
     let ids: Vec<String> = (1..=12).map(|n| format!("org:부서{n}")).collect();
@@ -277,10 +277,7 @@ pub async fn acl_changes_at_once_keep_the_cap_and_every_added_right(t: &dyn Fixt
         s.change_acl(
             "hong",
             "공유/예산",
-            id,
-            RightsChange::Replace,
-            rights("lr"),
-            3,
+            AclChange::new(id, RightsChange::Replace, rights("lr"), 3),
         )
     });
     let results = futures::future::join_all(changes).await;
@@ -304,8 +301,13 @@ pub async fn acl_changes_at_once_keep_the_cap_and_every_added_right(t: &dyn Fixt
     s.set_acl("hong", "공유/예산", &kept, Rights::NONE)
         .await
         .unwrap();
-    let adds = ["l", "r", "s", "w"]
-        .map(|r| s.change_acl("hong", "공유/예산", "kim", RightsChange::Add, rights(r), 3));
+    let adds = ["l", "r", "s", "w"].map(|r| {
+        s.change_acl(
+            "hong",
+            "공유/예산",
+            AclChange::new("kim", RightsChange::Add, rights(r), 3),
+        )
+    });
     for result in futures::future::join_all(adds).await {
         assert!(matches!(result, Ok(AclUpdate::Set(_))), "{result:?}");
     }
@@ -318,10 +320,7 @@ pub async fn acl_changes_at_once_keep_the_cap_and_every_added_right(t: &dyn Fixt
     let missing = s.change_acl(
         "hong",
         "없는 편지함",
-        "kim",
-        RightsChange::Add,
-        rights("l"),
-        3,
+        AclChange::new("kim", RightsChange::Add, rights("l"), 3),
     );
     assert!(
         matches!(missing.await, Err(StoreError::MailboxNotFound(_))),

@@ -11,7 +11,8 @@
 //! for another mailbox.
 
 use crate::acl::{
-    AclEntry, AclUpdate, Rights, RightsChange, SharedMailbox, apply_change, normalize_identifier,
+    AclChange, AclEntry, AclUpdate, Rights, SeenMarks, SharedMailbox, apply_change,
+    normalize_identifier,
 };
 use crate::error::{Result, StoreError};
 use crate::rules::normalize_name;
@@ -68,15 +69,12 @@ impl Inner {
         &self,
         owner: &str,
         mailbox: &str,
-        identifier: &str,
-        change: RightsChange,
-        rights: Rights,
-        max_entries: usize,
+        c: &AclChange,
     ) -> Result<AclUpdate> {
-        let identifier = normalize_identifier(identifier)?;
+        let identifier = normalize_identifier(&c.identifier)?;
         let _hierarchy = self.lock_hierarchy();
         let entries = self.acl(owner, mailbox)?;
-        let update = apply_change(&entries, &identifier, change, rights, max_entries);
+        let update = apply_change(&entries, &identifier, c.how, c.rights, c.max_entries);
         if let AclUpdate::Set(new) = update {
             let key = entry_key(self.mailbox_id(owner, mailbox)?, &identifier);
             if new.is_empty() {
@@ -158,10 +156,9 @@ impl Inner {
         &self,
         owner: &str,
         mailbox: &str,
-        reader: &str,
-        uids: &[u32],
-        seen: bool,
+        marks: SeenMarks<'_>,
     ) -> Result<()> {
+        let SeenMarks { reader, uids, seen } = marks;
         let name = normalize_name(mailbox)?;
         let reader = reader.to_lowercase();
         let t = &self.t;

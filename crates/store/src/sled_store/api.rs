@@ -4,7 +4,7 @@
 use std::ops::RangeInclusive;
 
 use super::SledStore;
-use crate::acl::{AclEntry, AclUpdate, Rights, RightsChange, SharedMailbox};
+use crate::acl::{AclChange, AclEntry, AclUpdate, SeenMarks, SharedMailbox};
 use crate::devices::DeviceSeen;
 use crate::error::StoreError;
 use crate::model::{
@@ -135,21 +135,10 @@ impl MailboxStore for SledStore {
         self.read(move |i| i.subscriptions(&account)).await
     }
 
-    async fn change_acl(
-        &self,
-        owner: &str,
-        mailbox: &str,
-        identifier: &str,
-        change: RightsChange,
-        rights: Rights,
-        max_entries: usize,
-    ) -> R<AclUpdate> {
+    async fn change_acl(&self, owner: &str, mailbox: &str, change: AclChange) -> R<AclUpdate> {
         let (owner, mailbox) = (owner.to_lowercase(), mailbox.to_owned());
-        let identifier = identifier.to_owned();
-        self.write(move |i| {
-            i.change_acl(&owner, &mailbox, &identifier, change, rights, max_entries)
-        })
-        .await
+        self.write(move |i| i.change_acl(&owner, &mailbox, &change))
+            .await
     }
 
     async fn acl(&self, owner: &str, mailbox: &str) -> R<Vec<AclEntry>> {
@@ -180,8 +169,15 @@ impl MailboxStore for SledStore {
         let (owner, mailbox, reader) =
             (owner.to_lowercase(), mailbox.to_owned(), reader.to_owned());
         let uids = uids.to_vec();
-        self.write(move |i| i.set_seen_by(&owner, &mailbox, &reader, &uids, seen))
-            .await
+        self.write(move |i| {
+            let marks = SeenMarks {
+                reader: &reader,
+                uids: &uids,
+                seen,
+            };
+            i.set_seen_by(&owner, &mailbox, marks)
+        })
+        .await
     }
 
     async fn append(
