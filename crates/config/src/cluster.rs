@@ -29,6 +29,9 @@ pub struct StoreSection {
     pub postgres_url: Option<String>,
     /// Most connections this node keeps open to PostgreSQL at once.
     pub postgres_pool_size: usize,
+    /// With `backend = "sled"`: MiB of store pages kept in memory (sled's page cache);
+    /// past it the pages read least recently are dropped. 256 by default.
+    pub sled_cache_mb: u64,
 }
 
 impl Default for StoreSection {
@@ -37,9 +40,17 @@ impl Default for StoreSection {
             backend: StoreBackend::Sled,
             postgres_url: None,
             postgres_pool_size: 16,
+            sled_cache_mb: DEFAULT_SLED_CACHE_MB,
         }
     }
 }
+
+/// Default of `[store] sled_cache_mb` (what `certmail_store::SledStore::open` uses too).
+pub const DEFAULT_SLED_CACHE_MB: u64 = 256;
+
+/// Bounds of `[store] sled_cache_mb`: below 16 MiB every read goes to the disk; above
+/// 64 GiB is a typing mistake.
+pub const SLED_CACHE_MB: std::ops::RangeInclusive<u64> = 16..=65536;
 
 /// Bounds of `[cluster] session_lease_secs`: below 3 s a renewal every third of it would
 /// load the database for nothing; above an hour a dead node would lock users out too long.
@@ -123,6 +134,18 @@ pub(crate) fn validate(
             ),
         );
     }
+    if !SLED_CACHE_MB.contains(&store.sled_cache_mb) {
+        bad(
+            "[store] sled_cache_mb",
+            format!(
+                "{} is out of range; give {} to {} MiB of memory for store pages (256 suits \
+                 most servers)",
+                store.sled_cache_mb,
+                SLED_CACHE_MB.start(),
+                SLED_CACHE_MB.end()
+            ),
+        );
+    }
     if !SESSION_LEASE_SECS.contains(&cluster.session_lease_secs) {
         bad(
             "[cluster] session_lease_secs",
@@ -175,6 +198,15 @@ mod tests {
             .filter(|p| p.key.starts_with("[store]") || p.key.starts_with("[cluster]"))
             .map(|p| (p.key, p.message))
             .collect()
+    }
+
+    #[test]
+    fn the_sled_cache_is_bounded_by_key() {
+        assert!(problems("[store]\nsled_cache_mb = 64\n").is_empty());
+        let found = problems("[store]\nsled_cache_mb = 4\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "[store] sled_cache_mb");
+        assert!(found[0].1.contains("give 16 to 65536 MiB"), "{found:?}");
     }
 
     #[test]

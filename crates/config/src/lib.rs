@@ -14,7 +14,7 @@ mod spam;
 mod write;
 
 pub use check::{check, load};
-pub use cluster::{ClusterSection, StoreBackend, StoreSection};
+pub use cluster::{ClusterSection, DEFAULT_SLED_CACHE_MB, StoreBackend, StoreSection};
 pub use crl_fetch::CrlFetchSection;
 pub use mailauth::MailAuthSection;
 pub use relay::{RelaySection, SmarthostTlsName, parse_host_port};

@@ -224,6 +224,7 @@ pub async fn open_pg_store(config: &Config) -> anyhow::Result<Arc<certmail_store
 /// on first use), on the blocking pool.
 async fn open_sled(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::Store>> {
     let dir = config.server.data_dir.clone();
+    let cache = config.store.sled_cache_mb.saturating_mul(1024 * 1024);
     let key_path = config.server.key_file();
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         std::fs::create_dir_all(&dir)
@@ -235,7 +236,7 @@ async fn open_sled(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::St
         loop {
             let key = certmail_store::KeyFile::load_or_create(&key_path)
                 .with_context(|| format!("store key file {}", key_path.display()))?;
-            match certmail_store::SledStore::open(&dir.join("store"), key) {
+            match certmail_store::SledStore::open_with_cache(&dir.join("store"), key, cache) {
                 Err(e) if attempt < 100 && e.to_string().contains("could not acquire lock") => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(50));
@@ -253,4 +254,15 @@ async fn open_sled(config: &Config) -> anyhow::Result<Arc<dyn certmail_store::St
     })
     .await??;
     Ok(Arc::new(store))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_configured_sled_cache_default_is_the_stores() {
+        let configured = certmail_config::DEFAULT_SLED_CACHE_MB * 1024 * 1024;
+        assert_eq!(configured, certmail_store::SLED_DEFAULT_CACHE_BYTES);
+        let store = certmail_config::StoreSection::default();
+        assert_eq!(store.sled_cache_mb, certmail_config::DEFAULT_SLED_CACHE_MB);
+    }
 }

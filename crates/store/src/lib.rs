@@ -66,8 +66,8 @@ pub use flush_latency::{FLUSH_LATENCY_BOUNDS_SECS, FlushLatency};
 pub use model::*;
 pub use scripts::{ScriptQuota, SieveScript};
 pub use sled_store::{
-    BACKUP_VERSION, BackupCounts, BackupManifest, DUMP_FILE, FORMAT_VERSION, MANIFEST_FILE,
-    SLED_SEGMENT_SIZE, SledStore, read_manifest,
+    BACKUP_VERSION, BackupCounts, BackupManifest, DEFAULT_CACHE_BYTES as SLED_DEFAULT_CACHE_BYTES,
+    DUMP_FILE, FORMAT_VERSION, MANIFEST_FILE, SLED_SEGMENT_SIZE, SledStore, read_manifest,
 };
 pub use store::{AccountStore, AuditStore, MailboxStore, QueueStore, ScriptStore, Store, StoreOps};
 pub use web_sessions::{WebSessionRecord, WebSessionStore};

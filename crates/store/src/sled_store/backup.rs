@@ -204,7 +204,7 @@ impl SledStore {
         if !has_files {
             return Ok(true);
         }
-        let db = super::open_db(path)?;
+        let db = super::open_db(path, super::DEFAULT_CACHE_BYTES)?;
         for name in db.tree_names() {
             if name.as_ref() != b"meta" && !db.open_tree(&name)?.is_empty() {
                 return Ok(false);
@@ -327,7 +327,7 @@ fn verify_dump(dump: &Path, manifest: &BackupManifest, sealer: &Sealer) -> Resul
 
 /// Second pass: every record into a new sled database at `target`, then one flush.
 fn import_dump(dump: &Path, target: &Path) -> Result<()> {
-    let db = super::open_db(target)?;
+    let db = super::open_db(target, super::DEFAULT_CACHE_BYTES)?;
     let mut reader = DumpReader::open(dump, None)?;
     let mut tree: Option<::sled::Tree> = None;
     let mut batch = ::sled::Batch::default();

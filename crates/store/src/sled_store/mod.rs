@@ -178,9 +178,15 @@ impl SledStore {
     /// store was written by another format version and with `WrongKey` if `key` is not the
     /// key the store was created with.
     pub fn open(path: &Path, key: KeyFile) -> Result<SledStore> {
+        SledStore::open_with_cache(path, key, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`SledStore::open`] with sled's page cache held to `cache_bytes` (the daemon's
+    /// `[store] sled_cache_mb`): past it sled drops the pages read least recently.
+    pub fn open_with_cache(path: &Path, key: KeyFile, cache_bytes: u64) -> Result<SledStore> {
         // sled calls a store it has just created "recovered"; only an existing one can be.
         let existed = path.join("conf").exists();
-        let db = open_db(path)?;
+        let db = open_db(path, cache_bytes)?;
         let t = Trees::open(&db)?;
         check_format_version(&t)?;
         let sealer = Sealer::new(&key);
@@ -259,10 +265,10 @@ const LOCK_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3)
 /// moment: sled's background threads let go of the file after the last `Db` is dropped.
 /// So a refused lock is retried for up to [`LOCK_RELEASE_WAIT`]; another process holding
 /// the store still gets the lock error, only later.
-fn open_db(path: &Path) -> std::result::Result<::sled::Db, ::sled::Error> {
+fn open_db(path: &Path, cache_bytes: u64) -> std::result::Result<::sled::Db, ::sled::Error> {
     let deadline = std::time::Instant::now() + LOCK_RELEASE_WAIT;
     loop {
-        match sled_config(path).open() {
+        match sled_config(path, cache_bytes).open() {
             Err(::sled::Error::Io(e))
                 if e.to_string().contains("could not acquire lock")
                     && std::time::Instant::now() < deadline =>
@@ -274,9 +280,14 @@ fn open_db(path: &Path) -> std::result::Result<::sled::Db, ::sled::Error> {
     }
 }
 
-fn sled_config(path: &Path) -> ::sled::Config {
+/// Default of sled's page cache: 256 MiB (sled's own default is 1 GiB, which a busy
+/// store fills and keeps).
+pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+fn sled_config(path: &Path, cache_bytes: u64) -> ::sled::Config {
     ::sled::Config::new()
         .path(path)
+        .cache_capacity(cache_bytes)
         .mode(::sled::Mode::HighThroughput)
         // sled writes a page larger than a quarter of a segment to a file of its own
         // that it never fsyncs; leaves split only past 16 items, so with 8 MiB segments
