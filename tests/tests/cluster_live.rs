@@ -1,5 +1,5 @@
-//! Two nodes on one PostgreSQL database behave as one server: a change committed through
-//! node B reaches an IDLE connection on node A within a second (also after A lost its
+//! Two nodes (and three) on one PostgreSQL database behave as one server: a change
+//! committed through node B reaches an IDLE connection on node A within a second (also after A lost its
 //! notification connection), one device per person holds across the nodes under both
 //! session policies (a dead node's lease lapses within `[cluster] session_lease_secs`),
 //! and `session list`, the audit log and the metrics name the node.
@@ -212,5 +212,40 @@ async fn the_audit_log_and_the_metrics_name_the_node() -> anyhow::Result<()> {
             "{text}"
         );
     }
+    Ok(())
+}
+
+/// Three nodes on one database: a delivery through C wakes IDLE on A and on B at once,
+/// and a sign-in from another device on C ends the old device's connections on both.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_nodes_tell_each_other_and_keep_one_device() -> anyhow::Result<()> {
+    let (fx, _) = on_postgres("").await?;
+    let b_config = other_node(&fx, "node-b")?;
+    let c_config = other_node(&fx, "node-c")?;
+    let a = fx.start()?;
+    let b = start(&b_config, &[])?;
+    let c = start(&c_config, &[])?;
+    // One device (127.0.0.1), two connections: one on A, one on B.
+    let mut on_a = idle_on(&fx, &a).await?;
+    let mut on_b = idle_on(&fx, &b).await?;
+
+    swaks_to_hong(c.addr("smtp"), "세 번째 노드로 들어온 공문")?;
+    let second = Duration::from_secs(1);
+    assert_eq!(within(&mut on_a, second, "EXISTS").await?, "* 1 EXISTS");
+    assert_eq!(within(&mut on_b, second, "EXISTS").await?, "* 1 EXISTS");
+
+    let (_phone, answer) = imap_login(&fx, c.addr("imaps"), "127.0.0.2", PASSWORD).await?;
+    assert!(answer.starts_with("a1 OK"), "{answer}");
+    let two = Duration::from_secs(2);
+    for idle in [&mut on_a, &mut on_b] {
+        let bye = within(idle, two, "BYE").await?;
+        assert!(bye.starts_with("* BYE [UNAVAILABLE]"), "{bye}");
+    }
+    let (code, out, err) = certmail_at(&fx.config_path, &["session", "list", "--json"])?;
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    let sessions = v["data"]["sessions"].as_array().expect("a list").clone();
+    assert_eq!(sessions.len(), 1, "{out}");
+    assert_eq!(sessions[0]["node"], "node-c");
     Ok(())
 }
