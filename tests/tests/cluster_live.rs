@@ -1,8 +1,8 @@
 //! Two nodes (and three) on one PostgreSQL database behave as one server: a change
-//! committed through node B reaches an IDLE connection on node A within a second (also after A lost its
-//! notification connection), one device per person holds across the nodes under both
-//! session policies (a dead node's lease lapses within `[cluster] session_lease_secs`),
-//! and `session list`, the audit log and the metrics name the node.
+//! committed through node B reaches an IDLE connection on node A within a second (also
+//! after A lost its notification connection), one device per person holds across the
+//! nodes under both session policies (a dead node's lease lapses within `[cluster]
+//! session_lease_secs`), and `session list`, the audit log and the metrics name the node.
 
 use std::time::{Duration, Instant};
 
