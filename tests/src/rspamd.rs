@@ -64,7 +64,7 @@ impl Rspamd {
         ] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
-        let redis_port = free_port()?;
+        let redis_port = certmail_testkit::ports::free_port()?;
         let mut redis = Command::new("/usr/bin/redis-server")
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--port", &redis_port.to_string()])
@@ -78,7 +78,10 @@ impl Rspamd {
             stop(&mut redis);
             return Err(e);
         }
-        let (scan, controller) = (free_port()?, free_port()?);
+        let (scan, controller) = (
+            certmail_testkit::ports::free_port()?,
+            certmail_testkit::ports::free_port()?,
+        );
         write_config(dir, scan, controller, redis_port)?;
         let mut rspamd = match spawn_rspamd(dir) {
             Ok(child) => child,
@@ -235,13 +238,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
-
-/// A port the OS reports free on 127.0.0.1 (released at once for the server to take).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// Waits (up to 10 s) for Redis to answer PING.

@@ -58,7 +58,7 @@ impl Slapd {
         );
         let mut last_error = String::new();
         for _ in 0..5 {
-            let port = free_port()?;
+            let port = certmail_testkit::ports::free_port()?;
             let log = std::fs::File::create(dir.join("slapd.log"))?;
             let mut child = Command::new(tool("slapd")?)
                 .arg("-d")
@@ -171,13 +171,6 @@ fn tree_ldif(crl_dn: &str, crl: &[u8]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// A port the OS reports free on 127.0.0.1 (released at once for slapd to take).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// Waits (up to 20 s) until slapd accepts connections on `port`; fails at once if it exits.

@@ -35,9 +35,7 @@ impl Web {
     pub fn new(extra: &str) -> anyhow::Result<Web> {
         let k = CertKinds::generate()?;
         let fx = fixtures::Installation::with_pki(&k.pki, &k.crls)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = certmail_testkit::ports::free_port()?;
         let url = format!("https://localhost:{port}");
         fx.append_config(&format!(
             "[web]\nlisten = [\"127.0.0.1:{port}\"]\npublic_url = \"{url}\"\n{extra}"

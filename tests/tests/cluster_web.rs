@@ -9,13 +9,6 @@ use std::process::Command;
 use certmail_tests::cluster::{PASSWORD, on_postgres, other_node, start};
 use serde_json::{Value, json};
 
-/// A free loopback port.
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// curl `METHOD https://localhost:PORT ROUTE` as the browser behind `public_url`, with
 /// the client certificate and the cookie jar; (status, JSON body).
 fn call(
@@ -53,7 +46,10 @@ fn call(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_browser_session_and_a_totp_offer_cross_nodes() -> anyhow::Result<()> {
-    let (a_port, b_port) = (free_port()?, free_port()?);
+    let (a_port, b_port) = (
+        certmail_testkit::ports::free_port()?,
+        certmail_testkit::ports::free_port()?,
+    );
     let public_url = format!("https://localhost:{a_port}");
     let (fx, _url) = on_postgres(&format!(
         "[web]\nlisten = [\"127.0.0.1:{a_port}\"]\npublic_url = \"{public_url}\"\n"

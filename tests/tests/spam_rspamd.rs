@@ -246,9 +246,7 @@ typ, d = M.uid("MOVE", d[0].decode(), "INBOX"); assert typ == "OK", d"#,
 fn rspamd_unreachable_defers_mail_when_fail_open_is_off() -> anyhow::Result<()> {
     let fx = fixtures::Installation::with_demo_user(PASSWORD)?;
     // A port nothing listens on: the filter is down.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = certmail_testkit::ports::free_port()?;
     let spam = format!("[spam]\nscan_url = \"http://127.0.0.1:{port}\"\ntimeout_secs = 5\n");
     fx.append_config(&spam)?;
     let daemon = fx.start()?;

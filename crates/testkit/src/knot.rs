@@ -36,9 +36,7 @@ impl Knot {
     /// Starts knotd serving `zones` and waits until each one answers (signed where asked).
     pub fn start(zones: &[Zone]) -> anyhow::Result<Knot> {
         let dir = tempfile::tempdir()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::ports::free_port()?;
         let conf = config(dir.path(), port, zones);
         std::fs::write(dir.path().join("knot.conf"), conf)?;
         for zone in zones {

@@ -21,6 +21,7 @@ pub mod install;
 pub mod knot;
 pub mod pki;
 pub mod policy_server;
+pub mod ports;
 pub mod process;
 pub mod sink;
 pub mod store;

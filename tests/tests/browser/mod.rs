@@ -108,9 +108,7 @@ impl Browser {
     ) -> anyhow::Result<Browser> {
         let home = tempfile::tempdir()?;
         nss_database(home.path(), name, (cert, key), ca)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = certmail_testkit::ports::free_port()?;
         let driver = Command::new(&tools.chromedriver)
             .arg(format!("--port={port}"))
             .env("HOME", home.path())
