@@ -70,8 +70,8 @@ impl Op {
 /// What the mix needs.
 #[derive(Debug, Clone)]
 pub struct MixPlan {
-    /// The imaps listener.
-    pub addr: SocketAddr,
+    /// The imaps listeners (one per node); client `i` uses `addrs[i % len]`.
+    pub addrs: Vec<SocketAddr>,
     /// The CA of the server certificate.
     pub server_ca: PathBuf,
     /// One account per client, each with a filled INBOX.
@@ -147,7 +147,8 @@ async fn mix_client(
     let t0 = Instant::now();
     let cfg = crate::tls::client_config(&plan.server_ca, &account.cert, &account.key)?;
     let from = IpAddr::from([127, 0, 0, 1]);
-    let mut c = imap_client::connect(from, plan.addr, cfg, plan.timeout).await?;
+    let addr = plan.addrs[index % plan.addrs.len()];
+    let mut c = imap_client::connect(from, addr, cfg, plan.timeout).await?;
     c.sign_in(SignIn::Plain, &account.id, &account.password)
         .await?;
     c.command_ok("SELECT INBOX").await?;

@@ -53,6 +53,8 @@ pub struct ImapOptions {
     pub keep_dir: bool,
     /// The daemon's store.
     pub backend: Backend,
+    /// Daemons on one database for the load mix.
+    pub nodes: usize,
 }
 
 /// A fresh installation in a temporary directory, kept on request, with its store on a
@@ -173,13 +175,27 @@ pub async fn fill(
 pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     let (inst, database) =
         &install(opts, "certmail-bench-imap-", 4, opts.clients + 1, |_| {}).await?;
-    let (d, imaps, subs) = start(inst, &opts.certmail).await?;
+    let nodes =
+        crate::cluster::nodes(inst.dir(), &inst.install.config_path, &inst.log, opts.nodes)?;
+    let daemons = crate::run::start_daemons(&opts.certmail, &nodes).await?;
+    let listeners = |name: &str| -> anyhow::Result<Vec<SocketAddr>> {
+        daemons
+            .iter()
+            .map(|d| {
+                d.listener(name)
+                    .with_context(|| format!("no {name} listener"))
+            })
+            .collect()
+    };
+    let (all_imaps, all_subs) = (listeners("imaps")?, listeners("submissions")?);
+    // IDLE on the first node, deliveries through the last: across the cluster.
+    let (imaps, subs) = (all_imaps[0], all_subs[all_subs.len() - 1]);
     let (mix_accounts, watcher) = inst.recipients.split_at(opts.clients);
     let watcher = &watcher[0];
     fill_inboxes(inst, subs, mix_accounts, opts).await?;
 
     let plan = MixPlan {
-        addr: imaps,
+        addrs: all_imaps,
         server_ca: inst.install.server_ca.clone(),
         accounts: mix_accounts.to_vec(),
         senders: inst.senders.iter().map(|s| s.address.clone()).collect(),
@@ -189,7 +205,10 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     let mut before = None;
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let mix = imap_mix::run(plan, || {
-        before = Some((d.stat(), database.as_ref().map(Database::processes)));
+        before = Some((
+            crate::run::servers_stat(&daemons),
+            database.as_ref().map(Database::processes),
+        ));
         let _ = started_tx.send(Instant::now());
     });
     // Deliveries under load: one at a time, for as long as the mix runs.
@@ -213,7 +232,7 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     let busy = busy.map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
     let (server_before, database_before) = before.context("the mix never started")?;
     let server_before = server_before?;
-    let server_after = d.stat()?;
+    let server_after = crate::run::servers_stat(&daemons)?;
     let database_cpu = match (database, database_before) {
         (Some(db), Some(before)) => Some(db.processes()?.since(&before?).cpu),
         _ => None,
@@ -230,7 +249,9 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     )
     .await
     .map_err(|e| crate::daemon::with_log_tail(e, &inst.log))?;
-    d.stop(Duration::from_secs(10)).await;
+    for d in daemons {
+        d.stop(Duration::from_secs(10)).await;
+    }
     let load = LoadFigures {
         cpu: server_after.cpu.saturating_sub(server_before.cpu),
         database_cpu,
@@ -295,6 +316,13 @@ fn print_load(
     print_mix(opts, mix);
     let cpu = load.cpu;
     println!();
+    if opts.nodes > 1 {
+        println!(
+            "{} nodes on one PostgreSQL database: clients round-robin, deliveries timed \
+             from the last node to IDLE on the first; server figures summed over the nodes",
+            opts.nodes
+        );
+    }
     println!(
         "server CPU during the mix: {:.2} s = {:.0}% of one core, {:.3} ms per operation; \
          RSS {:.1} MiB, peak {:.1} MiB; load average {}",

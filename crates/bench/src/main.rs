@@ -141,9 +141,14 @@ struct ImapArgs {
     #[arg(long, default_value_t = 60)]
     reply_timeout_secs: u64,
     /// The store: sled, or postgres (a PostgreSQL server of its own per installation, as
-    /// with `smtp --backend postgres`; one node).
+    /// with `smtp --backend postgres`).
     #[arg(long, value_enum, default_value_t = cluster::Backend::Sled)]
     backend: cluster::Backend,
+    /// Daemons on the one database for the load mix (clients go round-robin across them,
+    /// deliveries are timed from the last node to IDLE on the first); more than one
+    /// needs --backend postgres. The memory part runs on one.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=16))]
+    nodes: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -432,6 +437,7 @@ async fn imap(args: ImapArgs) -> anyhow::Result<()> {
             certmail.display()
         );
     }
+    cluster::check(args.backend, args.nodes as usize, false).map_err(anyhow::Error::msg)?;
     let mut steps = args.memory_steps.clone();
     steps.sort_unstable();
     steps.dedup();
@@ -458,6 +464,7 @@ async fn imap(args: ImapArgs) -> anyhow::Result<()> {
         timeout: Duration::from_secs(args.reply_timeout_secs),
         keep_dir: args.keep_dir,
         backend: args.backend,
+        nodes: args.nodes as usize,
     };
     if !args.memory_only {
         imap_run::load(&opts).await?;

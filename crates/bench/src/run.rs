@@ -52,7 +52,7 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
     };
     let (inst, store_fs) = set_up(opts, parent, database.as_ref()).await?;
     let nodes = cluster::nodes(inst.dir(), &inst.install.config_path, &inst.log, opts.nodes)?;
-    let daemons = start_daemons(opts, &nodes).await?;
+    let daemons = start_daemons(&opts.certmail, &nodes).await?;
     let listeners = |name: &str| -> anyhow::Result<Vec<SocketAddr>> {
         daemons
             .iter()
@@ -155,7 +155,9 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
 }
 
 /// The daemons' figures added up: memory (each node's peak, summed), CPU time, disk writes.
-fn servers_stat(daemons: &[daemon::DaemonProcess]) -> anyhow::Result<procstat::ProcStat> {
+pub(crate) fn servers_stat(
+    daemons: &[daemon::DaemonProcess],
+) -> anyhow::Result<procstat::ProcStat> {
     let mut sum = procstat::ProcStat {
         peak_rss: 0,
         rss: 0,
@@ -221,14 +223,14 @@ async fn set_up(
 
 /// Starts a daemon for each of `nodes`, one after the other (the first one migrates the
 /// schema), each waited for until its submissions listener is up.
-async fn start_daemons(
-    opts: &RunOptions,
+pub(crate) async fn start_daemons(
+    certmail: &Path,
     nodes: &[cluster::Node],
 ) -> anyhow::Result<Vec<daemon::DaemonProcess>> {
     let mut daemons = Vec::with_capacity(nodes.len());
     for node in nodes {
         let daemon = daemon::DaemonProcess::start(
-            &opts.certmail,
+            certmail,
             &node.config,
             &node.log,
             "submissions",
