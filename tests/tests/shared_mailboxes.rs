@@ -280,3 +280,20 @@ async fn thunderbirds_other_users_view() -> anyhow::Result<()> {
     assert!(printed.contains("step 14 ok"), "{printed}");
     Ok(())
 }
+
+/// The same view, as a real Thunderbird (153.8.0esr) sent it: the commands of its IMAP log
+/// (`tests/shared/thunderbird_other_users_real.txt`, see its header for how it was
+/// captured) replayed, each response it relies on checked.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_thunderbirds_other_users_view() -> anyhow::Result<()> {
+    let fx = matrix_setup::installation(kinds()).await?;
+    let daemon = fx.start()?;
+    let transcript = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/shared/thunderbird_other_users_real.txt"
+    );
+    let printed = run_script(&fx, &daemon, "replay.py", &[transcript])?;
+    assert!(printed.contains("thunderbird transcript ok"), "{printed}");
+    assert!(printed.contains("step 90 ok"), "{printed}");
+    Ok(())
+}

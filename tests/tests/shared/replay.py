@@ -1,4 +1,5 @@
-# Replays a C:/S: transcript (see thunderbird_other_users.txt) as 김철수 (kim) over
+# Replays a C:/S: transcript (see thunderbird_other_users.txt and
+# thunderbird_other_users_real.txt) as 김철수 (kim) over
 # implicit TLS with kim's client certificate, after 홍길동 (hong) set up the shared
 # mailbox 공유/기획팀: two messages, the first read by hong, shared with kim as "lrs".
 # Afterwards hong's own \Seen is checked: kim's reading changed nothing for hong.

@@ -1,7 +1,8 @@
 //! GETQUOTA, GETQUOTAROOT and SETQUOTA (RFC 9208): one quota root, `""`, holds every
 //! mailbox of the account; its one resource is STORAGE, in units of 1024 octets, against
 //! the per-account quota SMTP delivery enforces (`[smtp] quota_bytes`). Users may not change
-//! it (SETQUOTA is refused). With no quota configured there is no quota root.
+//! it (SETQUOTA is refused). With no quota configured there is no quota root, nor for a
+//! mailbox another person shares with the user.
 
 use imap_codec::imap_types::{
     core::{AString, Tag, Vec1},
@@ -45,12 +46,23 @@ pub async fn get_quota_root(
     tag: Tag<'static>,
     mailbox: &Mailbox<'static>,
 ) -> Outcome {
+    // A mailbox shared with the user (Other Users/…) exists for them (Thunderbird asks
+    // after SELECT of it) but is in no quota root of theirs: the owner's quota is the
+    // owner's.
+    let store = s.account.ctx.store.as_ref();
     let exists = match decode_mailbox(mailbox) {
-        Ok(name) => s.account.ctx.store.mailbox(s.account_id(), &name).await,
+        Ok(name) => match crate::shared::resolve(store, &s.account.record, &name).await {
+            Ok(target) => store
+                .mailbox(&target.owner, &target.name)
+                .await
+                .map(|found| found.map(|_| target.shared)),
+            Err(certmail_store::StoreError::MailboxNotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        },
         Err(_) => Ok(None),
     };
-    match exists {
-        Ok(Some(_)) => {}
+    let shared = match exists {
+        Ok(Some(shared)) => shared,
         Ok(None) => {
             out.no_code(tag, "NONEXISTENT", "No such mailbox");
             return Outcome::Done;
@@ -59,8 +71,8 @@ pub async fn get_quota_root(
             store_error(out, tag, "GETQUOTAROOT", &e);
             return Outcome::Done;
         }
-    }
-    let limited = s.account.ctx.settings.quota_bytes > 0;
+    };
+    let limited = s.account.ctx.settings.quota_bytes > 0 && !shared;
     let roots = if limited { vec![root()] } else { Vec::new() };
     out.data(Data::QuotaRoot {
         mailbox: mailbox.clone(),
