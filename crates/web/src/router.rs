@@ -75,8 +75,8 @@ impl App {
     }
 }
 
-/// Every route, with the security layers (outermost first: headers, rate limit, body
-/// limit, Origin check).
+/// Every route, with the security layers (outermost first: headers, rate limit, reading
+/// the body whole, body limit, Origin check).
 pub(crate) fn router(app: Arc<App>) -> Router {
     let max_body = app.ctx.config.max_body_bytes;
     Router::new()
@@ -88,6 +88,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             security::same_origin,
         ))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            security::read_body,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&app),
             security::rate_limit,

@@ -167,6 +167,64 @@ pub(crate) fn accept_language(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
+/// The most octets of one request body read before its answer: a body past
+/// `[web] max_body_bytes` is read to its end up to this (and then dropped), so the page
+/// that says it was too long reaches the browser rather than a reset connection.
+const DRAIN_CAP: usize = 1024 * 1024;
+
+/// How long reading one request body may take.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Reads the request body before the handler: up to `[web] max_body_bytes` + 1 octets are
+/// kept (one more than the limit, so the handler's own limit answers 413 with its
+/// sentence), the rest, up to [`DRAIN_CAP`], is read and dropped. Without this the
+/// handler answered 413 with most of the body unread, and closing the connection on it
+/// reset the connection before the browser had the answer. A body that does not arrive
+/// within [`BODY_TIMEOUT`], or breaks off, is answered 400 and never handed on in part.
+pub(crate) async fn read_body(
+    State(app): State<Arc<App>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use http_body_util::BodyExt;
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        return next.run(request).await;
+    }
+    let keep = app.ctx.config.max_body_bytes.saturating_add(1);
+    let (mut parts, mut body) = request.into_parts();
+    let mut kept = Vec::new();
+    let read = tokio::time::timeout(BODY_TIMEOUT, async {
+        let mut seen = 0usize;
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            seen = seen.saturating_add(data.len());
+            let room = keep.saturating_sub(kept.len());
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+            if seen > DRAIN_CAP {
+                break;
+            }
+        }
+        Ok::<(), axum::Error>(())
+    })
+    .await;
+    if !matches!(read, Ok(Ok(()))) {
+        let err = WebError::refused(
+            400,
+            "incomplete",
+            "The form did not arrive whole; send it again.",
+        )
+        .with_korean("보낸 내용이 끝까지 도착하지 않았습니다. 다시 보내세요.");
+        return error_response(&err, parts.uri.path(), &parts.headers);
+    }
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(kept.len()));
+    next.run(Request::from_parts(parts, axum::body::Body::from(kept)))
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
