@@ -15,7 +15,7 @@ use certmail_imap::proto::{
 use imap_next::{Interrupt, Io, State};
 use libfuzzer_sys::fuzz_target;
 
-const HEADS: [&[u8]; 6] = [
+const HEADS: [&[u8]; 11] = [
     b"a1 LIST ",
     b"a1 CREATE ",
     b"a1 SEARCH RETURN ",
@@ -23,6 +23,13 @@ const HEADS: [&[u8]; 6] = [
     // A literal on the first line: collected whole, with or without `$` after it.
     b"a1 SEARCH TEXT {",
     b"a1 UID SEARCH CHARSET UTF-8 SUBJECT {",
+    // APPEND (one message, several: RFC 3502, CATENATE: RFC 4469), ESORT and contexts
+    // (RFC 5267), NOTIFY (RFC 5465).
+    b"a1 APPEND INBOX ",
+    b"a1 APPEND INBOX (\\Seen) CATENATE (",
+    b"a1 UID SORT RETURN (",
+    b"a1 NOTIFY SET ",
+    b"a1 CANCELUPDATE ",
 ];
 
 /// The commands the driver reports for `input`, cut once at `cut`, in an IMAP4rev2
