@@ -178,15 +178,7 @@ pub async fn load(opts: &ImapOptions) -> anyhow::Result<()> {
     let nodes =
         crate::cluster::nodes(inst.dir(), &inst.install.config_path, &inst.log, opts.nodes)?;
     let daemons = crate::run::start_daemons(&opts.certmail, &nodes).await?;
-    let listeners = |name: &str| -> anyhow::Result<Vec<SocketAddr>> {
-        daemons
-            .iter()
-            .map(|d| {
-                d.listener(name)
-                    .with_context(|| format!("no {name} listener"))
-            })
-            .collect()
-    };
+    let listeners = |name: &str| crate::run::listeners(&daemons, name);
     let (all_imaps, all_subs) = (listeners("imaps")?, listeners("submissions")?);
     // IDLE on the first node, deliveries through the last: across the cluster.
     let (imaps, subs) = (all_imaps[0], all_subs[all_subs.len() - 1]);

@@ -53,15 +53,7 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
     let (inst, store_fs) = set_up(opts, parent, database.as_ref()).await?;
     let nodes = cluster::nodes(inst.dir(), &inst.install.config_path, &inst.log, opts.nodes)?;
     let daemons = start_daemons(&opts.certmail, &nodes).await?;
-    let listeners = |name: &str| -> anyhow::Result<Vec<SocketAddr>> {
-        daemons
-            .iter()
-            .map(|d| {
-                d.listener(name)
-                    .with_context(|| format!("no {name} listener"))
-            })
-            .collect()
-    };
+    let listeners = |name: &str| listeners(&daemons, name);
 
     let plan = load::LoadPlan {
         messages: opts.messages,
@@ -152,6 +144,20 @@ pub async fn smtp_once(opts: &RunOptions, parent: &Path) -> anyhow::Result<(Smtp
         load_average,
     };
     Ok((run, refusals))
+}
+
+/// Each daemon's listener called `name` (`imaps`, `submissions`, ...), in node order.
+pub(crate) fn listeners(
+    daemons: &[daemon::DaemonProcess],
+    name: &str,
+) -> anyhow::Result<Vec<SocketAddr>> {
+    daemons
+        .iter()
+        .map(|d| {
+            d.listener(name)
+                .with_context(|| format!("no {name} listener"))
+        })
+        .collect()
 }
 
 /// The daemons' figures added up: memory (each node's peak, summed), CPU time, disk writes.
