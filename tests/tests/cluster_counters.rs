@@ -1,11 +1,13 @@
 //! Counters that hold across the nodes of a cluster exactly as on one node: failed
 //! sign-ins from one address, alternating between node A and node B, are refused by the
 //! per-IP throttle at the same count as on one node, and an account's lockout comes at
-//! its threshold however the failures are spread over the nodes.
+//! its threshold however the failures are spread over the nodes; two nodes delivering to
+//! one mailbox at once cannot together pass its quota.
 
 use certmail_tests::DaemonProcess;
 use certmail_tests::cluster::{PASSWORD, imap_login, on_postgres, other_node, start};
 use certmail_tests::fixtures;
+use certmail_tests::lines::LineClient;
 
 /// `[auth] ip_failure_limit` of the throttle test.
 const IP_LIMIT: usize = 4;
@@ -93,5 +95,77 @@ async fn failures_spread_over_the_nodes_lock_the_account_at_its_threshold() -> a
     for answer in right_password_on(&fx, &[&a, &b], "127.0.0.1").await? {
         assert!(answer.starts_with("a1 NO [CONTACTADMIN]"), "{answer}");
     }
+    Ok(())
+}
+
+/// MAIL and RCPT on `mx`, then DATA up to its `354`: a delivery to hong from outside,
+/// waiting for its message.
+async fn mx_ready_to_send(
+    mx: std::net::SocketAddr,
+) -> anyhow::Result<LineClient<tokio::net::TcpStream>> {
+    let mut c = LineClient::new(tokio::net::TcpStream::connect(mx).await?);
+    c.smtp_reply().await?;
+    c.smtp("EHLO mx.other.example").await?;
+    let r = c.smtp("MAIL FROM:<kim@other.example>").await?;
+    anyhow::ensure!(r.starts_with("250"), "MAIL: {r}");
+    let r = c.smtp("RCPT TO:<hong@test.go.kr>").await?;
+    anyhow::ensure!(r.starts_with("250"), "RCPT: {r}");
+    let r = c.smtp("DATA").await?;
+    anyhow::ensure!(r.starts_with("354"), "DATA: {r}");
+    Ok(c)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_delivering_at_once_share_one_quota() -> anyhow::Result<()> {
+    // hong's mailbox takes mail while below 100 bytes: one message fills it.
+    let (fx, _) = on_postgres("").await?;
+    let text = std::fs::read_to_string(&fx.config_path)?;
+    anyhow::ensure!(text.contains("[smtp]\n"), "no [smtp] in {text}");
+    std::fs::write(
+        &fx.config_path,
+        text.replace("[smtp]\n", "[smtp]\nquota_bytes = 100\n"),
+    )?;
+    let b_config = other_node(&fx, "node-b")?;
+    let a = fx.start()?;
+    let b = start(&b_config, &[])?;
+
+    // Both nodes accept the recipient while the mailbox is empty, then get the message at
+    // the same moment: one stores it, the other finds the mailbox full and stores nothing.
+    let mut on_a = mx_ready_to_send(a.addr("smtp")).await?;
+    let mut on_b = mx_ready_to_send(b.addr("smtp")).await?;
+    let message = |n: u32| {
+        format!(
+            "From: 김철수 <kim@other.example>\r\nTo: hong@test.go.kr\r\n\
+             Subject: 예산 보고서 {n}\r\n\r\n{}\r\n.",
+            "첨부한 예산 보고서를 검토해 주십시오. ".repeat(4)
+        )
+    };
+    let (first, second) = (message(1), message(2));
+    let (ra, rb) = tokio::join!(on_a.smtp(&first), on_b.smtp(&second));
+    let mut replies = [ra?, rb?];
+    replies.sort();
+    assert!(replies[0].starts_with("250 "), "{replies:?}");
+    assert!(replies[1].starts_with("452 4.2.2"), "{replies:?}");
+    assert!(
+        replies[1].contains("<hong@test.go.kr> became full") && replies[1].contains("try again"),
+        "{replies:?}"
+    );
+
+    // The retry is refused at RCPT, on either node, for good.
+    for node in [&a, &b] {
+        let mut c = LineClient::new(tokio::net::TcpStream::connect(node.addr("smtp")).await?);
+        c.smtp_reply().await?;
+        c.smtp("EHLO mx.other.example").await?;
+        c.smtp("MAIL FROM:<kim@other.example>").await?;
+        let r = c.smtp("RCPT TO:<hong@test.go.kr>").await?;
+        assert!(r.starts_with("552 5.2.2") && r.contains("full"), "{r}");
+    }
+    let store = fx.open_store().await?;
+    let inbox = store.messages("hong", "INBOX", 1..=u32::MAX).await?;
+    assert_eq!(
+        inbox.len(),
+        1,
+        "exactly one of the two racing messages is stored"
+    );
     Ok(())
 }

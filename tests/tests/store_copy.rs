@@ -117,6 +117,7 @@ async fn fill_store(fx: &fixtures::Installation) -> anyhow::Result<()> {
             internal_date: 1_800_000_000,
             recipients: vec![],
             queue: vec![entry],
+            quota: certmail_store::MailQuota::Unlimited,
         })
         .await?;
     Ok(())

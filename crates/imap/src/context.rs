@@ -195,12 +195,18 @@ impl ImapContext {
         account: &str,
         adding: u64,
     ) -> Result<bool, certmail_store::StoreError> {
-        let quota = self.settings.quota_bytes;
-        if quota == 0 {
+        let quota = self.quota();
+        if !quota.is_limited() {
             return Ok(true);
         }
         let used = self.store.account_usage(account).await?;
-        Ok(used.saturating_add(adding) <= quota)
+        Ok(quota.fits(used, adding))
+    }
+
+    /// The mail quota the store enforces on APPEND and COPY (`[smtp] quota_bytes`: one
+    /// quota per account, whichever protocol stores the mail).
+    pub(crate) fn quota(&self) -> certmail_store::MailQuota {
+        certmail_store::MailQuota::from_config(self.settings.quota_bytes)
     }
 
     /// Literal octets held right now by all connections (for metrics and tests).

@@ -138,6 +138,8 @@ pub(crate) fn inbox_delivery(account: &str, message: Vec<u8>, now: i64) -> Deliv
         recipients: vec![(account.to_string(), "INBOX".to_string(), Vec::new())],
         queue: Vec::new(),
         outgoing: Vec::new(),
+        // The server's own notices reach a full mailbox too: they say what happened.
+        quota: certmail_store::MailQuota::Unlimited,
     }
 }
 
@@ -202,6 +204,8 @@ pub(crate) async fn routed(
         recipients,
         queue,
         outgoing: Vec::new(),
+        // The server's own notices reach a full mailbox too: they say what happened.
+        quota: certmail_store::MailQuota::Unlimited,
     };
     Ok((Some(delivery), sent))
 }

@@ -109,6 +109,7 @@ async fn a_4xx_is_retried_on_schedule_then_noticed_then_expired() {
                 envelope_meta: Default::default(),
             }],
             outgoing: Vec::new(),
+            quota: certmail_store::MailQuota::Unlimited,
         })
         .await
         .expect("queued");

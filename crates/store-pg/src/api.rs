@@ -7,9 +7,9 @@ use std::ops::RangeInclusive;
 
 use certmail_store::{
     Account, AclEntry, Alias, AuditEvent, BackupManifest, BlobId, CertBinding, CopyUid, Delivery,
-    DeliveryReceipt, Device, DeviceSeen, FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry,
-    ReplyMark, ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError, StoreResult,
-    StoreStats,
+    DeliveryReceipt, Device, DeviceSeen, FlagChange, MailQuota, Mailbox, MessageMeta, NewMessage,
+    QueueEntry, ReplyMark, ScriptQuota, SharedMailbox, SieveScript, SpecialUse, StoreError,
+    StoreResult, StoreStats,
 };
 
 use certmail_store::acl::{AclChange, AclUpdate, SeenMarks};
@@ -70,7 +70,7 @@ delegate! {
         fn shared_with(&self, identifiers: &[String]) -> Vec<SharedMailbox>;
         fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Vec<u32>;
         fn append(&self, account: &str, mailbox: &str, message: NewMessage) -> (u32, u32, u64);
-        fn append_many(&self, account: &str, mailbox: &str, messages: Vec<NewMessage>) -> Vec<(u32, u32, u64)>;
+        fn append_many(&self, account: &str, mailbox: &str, messages: Vec<NewMessage>, quota: MailQuota) -> Vec<(u32, u32, u64)>;
         fn messages(&self, account: &str, mailbox: &str, uids: RangeInclusive<u32>) -> Vec<MessageMeta>;
         fn message_body(&self, account: &str, blob: &BlobId) -> Vec<u8>;
         fn message_summary(&self, account: &str, blob: &BlobId) -> Option<Vec<u8>>;
@@ -87,8 +87,9 @@ delegate! {
             PgStore::set_seen_by(self, owner, mailbox, SeenMarks { reader, uids, seen }).await
         }
 
-        async fn copy(&self, account: &str, from: &str, uids: &[u32], to: &str) -> R<CopyUid> {
-            PgStore::copy(self, Transfer::new(account, from, uids, to, false)?).await
+        async fn copy(&self, account: &str, from: &str, uids: &[u32], to: &str, quota: MailQuota) -> R<CopyUid> {
+            let transfer = Transfer { quota, ..Transfer::new(account, from, uids, to, false)? };
+            PgStore::copy(self, transfer).await
         }
 
         async fn move_messages(&self, account: &str, from: &str, uids: &[u32], to: &str) -> R<CopyUid> {

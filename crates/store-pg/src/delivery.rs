@@ -12,7 +12,7 @@ use tokio_postgres::types::Json;
 
 use crate::error::db;
 use crate::rows::{self, i64_of};
-use crate::{PgStore, Tx, blobs, mailboxes, messages};
+use crate::{PgStore, Tx, blobs, mailboxes, messages, quota};
 use certmail_session::Change;
 
 impl PgStore {
@@ -32,6 +32,16 @@ impl PgStore {
         }
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
+        let recipients: Vec<String> = (delivery.recipients.iter())
+            .map(|r| r.0.to_lowercase())
+            .collect();
+        quota::lock(&tx, delivery.quota, &recipients).await?;
+        for account in &recipients {
+            let used = quota::usage(&tx, delivery.quota, account).await?;
+            if !delivery.quota.admits_delivery(used) {
+                return Err(quota::over(account));
+            }
+        }
         // Every mailbox a copy may go to (the one asked for, and INBOX as the fallback),
         // of every message, locked in one statement in id order, before the bodies' rows
         // (as copies do).

@@ -54,6 +54,7 @@ pub mod notify;
 #[cfg(feature = "test-harness")]
 pub mod pg_harness;
 mod queue;
+mod quota;
 mod rows;
 pub mod schema;
 mod scripts;
@@ -284,4 +285,6 @@ mod lock_ns {
     pub(crate) const SIGN_IN: i32 = 3;
     /// The device registry of one account (its cap).
     pub(crate) const DEVICES: i32 = 4;
+    /// Quota-checked writes of one account's mail (`quota.rs`).
+    pub(crate) const QUOTA: i32 = 5;
 }

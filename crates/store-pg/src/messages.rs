@@ -9,12 +9,13 @@ use std::ops::RangeInclusive;
 
 use certmail_store::shared::{Transfer, normalize_flags, normalize_name, summary_aad};
 use certmail_store::{
-    BlobId, CopyUid, FlagChange, Mailbox, MessageMeta, NewMessage, StoreError, StoreResult,
+    BlobId, CopyUid, FlagChange, MailQuota, Mailbox, MessageMeta, NewMessage, StoreError,
+    StoreResult,
 };
 
 use crate::error::db;
 use crate::rows::{self, MESSAGE_COLUMNS, i64_of};
-use crate::{PgStore, Tx, blobs, mailboxes};
+use crate::{PgStore, Tx, blobs, mailboxes, quota};
 use certmail_session::Change;
 
 /// Adds a message to a locked mailbox: takes the next UID and counts it. The body must be
@@ -118,7 +119,8 @@ impl PgStore {
         mailbox: &str,
         message: NewMessage,
     ) -> Result<(u32, u32, u64), StoreError> {
-        let appended = self.append_many(account, mailbox, vec![message]).await?;
+        let appended =
+            (self.append_many(account, mailbox, vec![message], MailQuota::Unlimited)).await?;
         appended
             .into_iter()
             .next()
@@ -131,6 +133,7 @@ impl PgStore {
         account: &str,
         mailbox: &str,
         messages: Vec<NewMessage>,
+        quota: MailQuota,
     ) -> Result<Vec<(u32, u32, u64)>, StoreError> {
         let account = account.to_lowercase();
         let name = normalize_name(mailbox)?;
@@ -138,8 +141,13 @@ impl PgStore {
         for message in &messages {
             sealed.push((self.seal_body(&message.body)?, message));
         }
+        let adding = messages.iter().map(|m| m.body.len() as u64).sum();
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
+        quota::lock(&tx, quota, std::slice::from_ref(&account)).await?;
+        if !quota.fits(quota::usage(&tx, quota, &account).await?, adding) {
+            return Err(quota::over(&account));
+        }
         let Some(mut mbox) = mailboxes::lock(&tx, &account, &name).await? else {
             return Err(StoreError::MailboxNotFound(name));
         };
@@ -342,6 +350,8 @@ impl PgStore {
         let (remove_source, same) = (transfer.remove_source, transfer.within_one_mailbox());
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
+        quota::lock(&tx, transfer.quota, std::slice::from_ref(account)).await?;
+        let used = quota::usage(&tx, transfer.quota, account).await?;
         let wanted = [
             (account.clone(), from.clone()),
             (account.clone(), to.clone()),
@@ -359,6 +369,10 @@ impl PgStore {
         target.highest_modseq += 1;
         source.highest_modseq += 1;
         let originals = select_uids(&tx, source.id, &transfer.uids).await?;
+        let adding = originals.iter().map(|m| m.size).sum();
+        if !remove_source && !transfer.quota.fits(used, adding) {
+            return Err(quota::over(account));
+        }
         let mut pairs = Vec::with_capacity(originals.len());
         for meta in &originals {
             let copy = MessageMeta {
@@ -494,13 +508,6 @@ impl PgStore {
 
     pub(crate) async fn account_usage(&self, account: &str) -> Result<u64, StoreError> {
         let conn = self.conn().await?;
-        let row = conn
-            .query_one(
-                "SELECT coalesce(sum(total_size), 0)::bigint FROM mailboxes WHERE account = $1",
-                &[&account.to_lowercase()],
-            )
-            .await
-            .map_err(db)?;
-        rows::u64_of("account usage", row.get(0))
+        quota::usage_of(&conn, &account.to_lowercase()).await
     }
 }

@@ -117,7 +117,13 @@ async fn fill(store: &SledStore) {
         .unwrap();
     store.expunge("minjun", "INBOX", None).await.unwrap();
     store
-        .copy("minjun", "INBOX", &[1], "프로젝트/보고서")
+        .copy(
+            "minjun",
+            "INBOX",
+            &[1],
+            "프로젝트/보고서",
+            certmail_store::MailQuota::Unlimited,
+        )
         .await
         .unwrap();
     fill_shared(store).await;
@@ -151,6 +157,7 @@ async fn fill_shared(store: &SledStore) {
                 next_attempt: 1_700_000_900,
                 envelope_meta: BTreeMap::from([("size".into(), "123".into())]),
             }],
+            quota: certmail_store::MailQuota::Unlimited,
         })
         .await
         .unwrap();
@@ -353,6 +360,7 @@ async fn a_copy_continues_where_the_source_stopped() {
             internal_date: 1_700_001_000,
             recipients: vec![],
             queue: source.queue_list().await.unwrap(),
+            quota: certmail_store::MailQuota::Unlimited,
         })
         .await
         .unwrap();

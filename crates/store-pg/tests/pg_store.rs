@@ -170,12 +170,19 @@ async fn concurrent_deliveries_and_copies_keep_counts() {
                     recipients,
                     queue: vec![],
                     outgoing: vec![],
+                    quota: certmail_store::MailQuota::Unlimited,
                 })
                 .await
                 .unwrap();
-                node.copy("hong", "INBOX", &[1, 2, 3], "보관")
-                    .await
-                    .unwrap();
+                node.copy(
+                    "hong",
+                    "INBOX",
+                    &[1, 2, 3],
+                    "보관",
+                    certmail_store::MailQuota::Unlimited,
+                )
+                .await
+                .unwrap();
             }
         }));
     }
@@ -225,6 +232,7 @@ async fn deleting_an_account_races_cleanly_with_other_nodes() {
                     recipients: vec![("hong".into(), "INBOX".into(), vec![])],
                     queue: vec![],
                     outgoing: vec![],
+                    quota: certmail_store::MailQuota::Unlimited,
                 };
                 match node.deliver(delivery).await {
                     Ok(_) | Err(StoreError::MailboxNotFound(_)) => {}

@@ -28,6 +28,7 @@ async fn queue(store: &PgStore, n: u32, next_attempt: i64) -> Vec<u64> {
                 recipients: Vec::new(),
                 queue: vec![entry],
                 outgoing: Vec::new(),
+                quota: certmail_store::MailQuota::Unlimited,
             })
             .await
             .expect("queue");

@@ -151,6 +151,12 @@ pub enum StoreError {
         /// The limit.
         max: u64,
     },
+    /// The mail would take the account past its mail quota ([`crate::MailQuota`]).
+    #[error("account {account} has no room for this mail under its quota")]
+    OverQuota {
+        /// The account that is full.
+        account: String,
+    },
     /// The account already holds `[sieve] max_scripts` scripts (RFC 5804 `QUOTA/MAXSCRIPTS`).
     #[error("you already have {max} scripts, the most allowed; delete one first")]
     TooManyScripts {
@@ -184,6 +190,7 @@ impl StoreError {
                 | StoreError::InvalidScriptName { .. }
                 | StoreError::ScriptTooLarge { .. }
                 | StoreError::TooManyScripts { .. }
+                | StoreError::OverQuota { .. }
         )
     }
 }

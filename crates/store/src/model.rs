@@ -356,6 +356,54 @@ pub struct StoreResult {
     pub failed_modified: Vec<u32>,
 }
 
+/// An account's mail quota as the store enforces it: inside the write transaction that
+/// adds the mail, under a per-account lock (sled: in the process; PostgreSQL: an advisory
+/// lock), so two connections, or two nodes of a cluster, adding at once cannot together
+/// pass it. Usage is the sum of the sizes of the account's messages in all its mailboxes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MailQuota {
+    /// No limit: the administrator's import, the server's own notices and reports.
+    #[default]
+    Unlimited,
+    /// At most this many bytes in all of the account's mailboxes.
+    Bytes(u64),
+}
+
+impl MailQuota {
+    /// The quota of `[smtp] quota_bytes`, where 0 means none.
+    pub fn from_config(bytes: u64) -> Self {
+        if bytes == 0 {
+            MailQuota::Unlimited
+        } else {
+            MailQuota::Bytes(bytes)
+        }
+    }
+
+    /// Whether messages of `adding` bytes fit an account holding `used` (APPEND and COPY:
+    /// the whole of them must fit).
+    pub fn fits(self, used: u64, adding: u64) -> bool {
+        match self {
+            MailQuota::Unlimited => true,
+            MailQuota::Bytes(max) => used.saturating_add(adding) <= max,
+        }
+    }
+
+    /// Whether a delivery from SMTP is taken for an account holding `used`: while it is
+    /// below its quota. As at RCPT, where the size is not known yet, the message that
+    /// fills the account is taken whole (Dovecot's `quota_grace` is the same idea).
+    pub fn admits_delivery(self, used: u64) -> bool {
+        match self {
+            MailQuota::Unlimited => true,
+            MailQuota::Bytes(max) => used < max,
+        }
+    }
+
+    /// Whether the store has to look at the account's usage at all.
+    pub fn is_limited(self) -> bool {
+        matches!(self, MailQuota::Bytes(_))
+    }
+}
+
 /// Delivery of one message: local copies and remote queue entries in one transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -371,6 +419,10 @@ pub struct Delivery {
     /// stored in the same transaction so each is sent exactly once. Their own `outgoing`
     /// is ignored.
     pub outgoing: Vec<Outgoing>,
+    /// The quota each local recipient of this message (not of `outgoing`) must be below
+    /// ([`MailQuota::admits_delivery`]); over it, the whole delivery is refused with
+    /// [`crate::StoreError::OverQuota`] and nothing is stored.
+    pub quota: MailQuota,
 }
 
 /// A message a delivery causes, stored with it: its local copies and queue entries, and

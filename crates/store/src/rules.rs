@@ -154,6 +154,8 @@ pub struct Transfer {
     /// MOVE: the messages leave the source, recorded as expunged there, in the same
     /// transaction.
     pub remove_source: bool,
+    /// The quota the copies must fit (a MOVE within one account adds nothing).
+    pub quota: crate::MailQuota,
 }
 
 impl Transfer {
@@ -175,6 +177,7 @@ impl Transfer {
             to: normalize_name(to)?,
             uids,
             remove_source,
+            quota: crate::MailQuota::Unlimited,
         })
     }
 

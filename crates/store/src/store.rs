@@ -25,8 +25,8 @@ use crate::devices::DeviceSeen;
 use crate::error::StoreError;
 use crate::model::{
     Account, Alias, AuditEvent, BlobId, CertBinding, CopyUid, Delivery, DeliveryReceipt, Device,
-    FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, ReplyMark, SpecialUse, StoreResult,
-    StoreStats,
+    FlagChange, MailQuota, Mailbox, MessageMeta, NewMessage, QueueEntry, ReplyMark, SpecialUse,
+    StoreResult, StoreStats,
 };
 use crate::scripts::{ScriptQuota, SieveScript};
 
@@ -200,11 +200,15 @@ pub trait MailboxStore: Send + Sync + 'static {
     ) -> Result<(u32, u32, u64), StoreError>;
     /// Appends several messages in one transaction, all or none (RFC 3502 MULTIAPPEND),
     /// with consecutive UIDs in the order given; returns (UIDVALIDITY, UID, MODSEQ) of each.
+    /// All of them must fit `quota` ([`MailQuota::fits`]), checked in the transaction;
+    /// else [`StoreError::OverQuota`] and nothing is stored. (`append` has no quota: it is
+    /// the administrator's import.)
     async fn append_many(
         &self,
         account: &str,
         mailbox: &str,
         messages: Vec<NewMessage>,
+        quota: MailQuota,
     ) -> Result<Vec<(u32, u32, u64)>, StoreError>;
     /// Messages with UIDs in the range, in UID order.
     async fn messages(
@@ -249,13 +253,15 @@ pub trait MailboxStore: Send + Sync + 'static {
         change: FlagChange,
     ) -> Result<StoreResult, StoreError>;
     /// Copies messages (flags and internal date kept); returns the target's UIDVALIDITY and
-    /// (source UID, new UID) pairs in source UID order (RFC 4315 COPYUID).
+    /// (source UID, new UID) pairs in source UID order (RFC 4315 COPYUID). The copies must
+    /// fit `quota`, checked in the transaction; else [`StoreError::OverQuota`].
     async fn copy(
         &self,
         account: &str,
         from: &str,
         uids: &[u32],
         to: &str,
+        quota: MailQuota,
     ) -> Result<CopyUid, StoreError>;
     /// Like `copy`, and removes the messages from the source in the same transaction
     /// (RFC 6851), recording them as expunged there.

@@ -20,9 +20,10 @@ use std::sync::{Arc, Mutex};
 use certmail_store::acl::{AclChange, AclUpdate};
 use certmail_store::{
     Account, AccountStore, AclEntry, Alias, AuditEvent, AuditStore, BackupManifest, BlobId,
-    CertBinding, CopyUid, Delivery, DeliveryReceipt, Device, DeviceSeen, FlagChange, Mailbox,
-    MailboxStore, MessageMeta, NewMessage, QueueEntry, QueueStore, ScriptQuota, ScriptStore,
-    SharedMailbox, SieveScript, SpecialUse, Store, StoreError, StoreOps, StoreResult, StoreStats,
+    CertBinding, CopyUid, Delivery, DeliveryReceipt, Device, DeviceSeen, FlagChange, MailQuota,
+    Mailbox, MailboxStore, MessageMeta, NewMessage, QueueEntry, QueueStore, ScriptQuota,
+    ScriptStore, SharedMailbox, SieveScript, SpecialUse, Store, StoreError, StoreOps, StoreResult,
+    StoreStats,
 };
 
 /// A store call in flight.
@@ -146,14 +147,14 @@ forward! {
         fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Result<Vec<u32>, StoreError>;
         fn set_seen_by(&self, owner: &str, mailbox: &str, reader: &str, uids: &[u32], seen: bool) -> Result<(), StoreError>;
         fn append(&self, account: &str, mailbox: &str, message: NewMessage) -> Result<(u32, u32, u64), StoreError>;
-        fn append_many(&self, account: &str, mailbox: &str, messages: Vec<NewMessage>) -> Result<Vec<(u32, u32, u64)>, StoreError>;
+        fn append_many(&self, account: &str, mailbox: &str, messages: Vec<NewMessage>, quota: MailQuota) -> Result<Vec<(u32, u32, u64)>, StoreError>;
         fn messages(&self, account: &str, mailbox: &str, uids: RangeInclusive<u32>) -> Result<Vec<MessageMeta>, StoreError>;
         fn message_body(&self, account: &str, blob: &BlobId) -> Result<Vec<u8>, StoreError>;
         fn message_summary(&self, account: &str, blob: &BlobId) -> Result<Option<Vec<u8>>, StoreError>;
         fn message_summaries(&self, account: &str, blobs: Vec<BlobId>) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
         fn set_message_summary(&self, account: &str, blob: &BlobId, summary: Vec<u8>) -> Result<(), StoreError>;
         fn set_flags(&self, account: &str, mailbox: &str, change: FlagChange) -> Result<StoreResult, StoreError>;
-        fn copy(&self, account: &str, from: &str, uids: &[u32], to: &str) -> Result<CopyUid, StoreError>;
+        fn copy(&self, account: &str, from: &str, uids: &[u32], to: &str, quota: MailQuota) -> Result<CopyUid, StoreError>;
         fn move_messages(&self, account: &str, from: &str, uids: &[u32], to: &str) -> Result<CopyUid, StoreError>;
         fn expunge(&self, account: &str, mailbox: &str, uids: Option<&[u32]>) -> Result<Vec<u32>, StoreError>;
         fn expunged_since(&self, account: &str, mailbox: &str, modseq: u64) -> Result<Vec<u32>, StoreError>;

@@ -80,20 +80,8 @@ async fn append_messages(
     let Some(bodies) = bodies(s, out, &tag, &mut messages).await else {
         return Outcome::Done;
     };
+    // The quota is the store's to check, in its transaction (`append_all`).
     let (owner, name) = (target.owner.clone(), target.name.clone());
-    let total: u64 = bodies.iter().map(|b| b.len() as u64).sum();
-    match s.account.ctx.within_quota(&owner, total).await {
-        Ok(true) => {}
-        Ok(false) => {
-            let text = "Your mailbox is full; delete some mail first";
-            out.no(tag, Some(Code::OverQuota), text);
-            return Outcome::Done;
-        }
-        Err(e) => {
-            store_error(out, tag, "APPEND", &e);
-            return Outcome::Done;
-        }
-    }
     let mut news = Vec::with_capacity(messages.len());
     let mut seen = Vec::with_capacity(messages.len());
     for (m, body) in messages.into_iter().zip(bodies) {
@@ -198,7 +186,9 @@ async fn append_all(
     seen: &[bool],
 ) -> Result<(u32, Vec<u32>), certmail_store::StoreError> {
     let store = s.account.ctx.store.as_ref();
-    let appended = store.append_many(owner, name, news).await?;
+    let appended = store
+        .append_many(owner, name, news, s.account.ctx.quota())
+        .await?;
     let uid_validity = appended.first().map_or(0, |a| a.0);
     let uids: Vec<u32> = appended.iter().map(|a| a.1).collect();
     let own_seen: Vec<u32> = uids
@@ -224,7 +214,9 @@ pub(crate) async fn append_as(
     seen: bool,
 ) -> Result<(u32, u32), certmail_store::StoreError> {
     let store = s.account.ctx.store.as_ref();
-    let (uid_validity, uid, _modseq) = store.append(owner, name, new).await?;
+    let appended = store.append_many(owner, name, vec![new], s.account.ctx.quota());
+    let (uid_validity, uid, _modseq) =
+        (appended.await?.into_iter().next()).ok_or(certmail_store::StoreError::MessageNotFound)?;
     if seen {
         crate::mailbox::seen::store_seen(store, owner, name, s.account_id(), &[uid], true).await?;
     }

@@ -52,8 +52,10 @@ pub async fn copy(
         out.ok(tag, None, &format!("{command} completed (no messages)"));
         return Outcome::Done;
     }
+    // Within one account the store checks the quota in the copy's transaction; across two,
+    // message by message, so all of them are checked first.
     let across = source_target.owner != target.owner;
-    if (!is_move || across) && !within_quota(s, out, &tag, &source_target, &target, &uids).await {
+    if across && !within_quota(s, out, &tag, &source_target, &target, &uids).await {
         return Outcome::Done;
     }
     let result = perform(s, (&source_target, &target), &uids, is_move).await;
@@ -86,6 +88,7 @@ async fn perform(
     is_move: bool,
 ) -> Result<(u32, Vec<(u32, u32)>), certmail_store::StoreError> {
     let store = s.account.ctx.store.as_ref();
+    let quota = s.account.ctx.quota();
     if source.owner != target.owner {
         copy_across(s, source, target, uids, is_move).await
     } else if is_move {
@@ -94,7 +97,7 @@ async fn perform(
             .await
     } else {
         store
-            .copy(&target.owner, &source.name, uids, &target.name)
+            .copy(&target.owner, &source.name, uids, &target.name, quota)
             .await
     }
 }
@@ -247,14 +250,13 @@ fn copy_uid(uid_validity: u32, pairs: &[(u32, u32)]) -> Option<Code<'static>> {
     })
 }
 
-/// The bytes a COPY of `uids` adds to the target's account (a MOVE within one account
-/// adds none).
+/// The bytes a COPY or MOVE of `uids` adds to another account.
 async fn copied_size(
     s: &SignedIn,
     mailbox: &crate::shared::Target,
     uids: &[u32],
 ) -> Result<u64, certmail_store::StoreError> {
-    if s.account.ctx.settings.quota_bytes == 0 {
+    if !s.account.ctx.quota().is_limited() {
         return Ok(0);
     }
     let (Some(&first), Some(&last)) = (uids.first(), uids.last()) else {

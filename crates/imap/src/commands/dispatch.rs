@@ -209,6 +209,13 @@ pub fn store_error(out: &mut Out, tag: Tag<'static>, what: &str, error: &StoreEr
         }
         StoreError::InvalidMailbox { reason, .. } => out.no_code(tag, "CANNOT", reason),
         StoreError::MessageNotFound => out.no_code(tag, "NONEXISTENT", "No such message"),
+        // The store's own check, in its transaction: another connection (or node) filled
+        // the account after the early check passed.
+        StoreError::OverQuota { .. } => out.no(
+            tag,
+            Some(imap_codec::imap_types::response::Code::OverQuota),
+            "The mailbox is full; delete some mail first",
+        ),
         StoreError::UidsExhausted(_) => {
             out.no_code(tag, "LIMIT", "The mailbox is full; create a new one")
         }

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use certmail_store::{Account, Delivery, QueueEntry, QueueRecipient, RecipientStatus};
+use certmail_store::{
+    Account, Delivery, MailQuota, QueueEntry, QueueRecipient, RecipientStatus, StoreError,
+};
 
 use super::SmtpContext;
 use super::recipients::Target;
@@ -51,6 +53,7 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
         recipients: local,
         queue,
         outgoing: std::mem::take(&mut plan.outgoing),
+        quota: MailQuota::from_config(ctx.settings.quota_bytes),
     };
     if delivery.recipients.is_empty() && delivery.queue.is_empty() && delivery.outgoing.is_empty() {
         // Every copy discarded by its owner's filter: accepted, nothing to store.
@@ -68,6 +71,19 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
             }
             Reply::new(250, (2, 0, 0), "Message accepted for delivery")
         }
+        // Full since RCPT (another message got there first, perhaps on another node):
+        // nothing was stored; a retry is refused at RCPT for that recipient alone.
+        Err(StoreError::OverQuota { account }) => {
+            let address = address_of(&state.targets, &envelope, &account);
+            Reply::new(
+                452,
+                (4, 2, 2),
+                format!(
+                    "The mailbox of <{address}> became full while the message arrived; \
+                     nothing was delivered, try again later"
+                ),
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "storing a message failed");
             Reply::new(
@@ -77,6 +93,15 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
             )
         }
     }
+}
+
+/// The recipient address that led to local `account`.
+fn address_of<'a>(targets: &[Target], envelope: &'a Envelope, account: &'a str) -> &'a str {
+    targets
+        .iter()
+        .zip(&envelope.rcpts)
+        .find(|(t, _)| matches!(t, Target::Local(accounts) if accounts.iter().any(|a| a.eq_ignore_ascii_case(account))))
+        .map_or(account, |(_, rcpt)| rcpt.address.as_str())
 }
 
 /// The message as it will be stored, after every check that may refuse it: the From: of a

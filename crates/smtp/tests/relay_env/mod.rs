@@ -171,6 +171,7 @@ impl Env {
                 recipients: Vec::new(),
                 queue: vec![entry],
                 outgoing: Vec::new(),
+                quota: certmail_store::MailQuota::Unlimited,
             })
             .await
             .expect("queued");

@@ -1,7 +1,7 @@
 //! Conformance checks: delivery (local copies and queue entries in one transaction), the outbound queue, the
 //! audit log and the device registry.
 
-use crate::{AuditEvent, BlobId, Delivery, Device, FlagOp, Store, StoreError};
+use crate::{AuditEvent, BlobId, Delivery, Device, FlagOp, MailQuota, Store, StoreError};
 
 use super::{
     Fixture, assert_stored_bodies, body, event, flag_change, flags, hong, kim, queue_entry,
@@ -29,6 +29,7 @@ pub async fn one_delivery_many_recipients_one_body(t: &dyn Fixture) {
             ],
             queue: vec![queue_entry(&["lee@example.com", "park@example.org"])],
             outgoing: vec![],
+            quota: MailQuota::Unlimited,
         })
         .await
         .unwrap();
@@ -113,6 +114,7 @@ pub async fn a_failing_delivery_stores_nothing(t: &dyn Fixture) {
             ],
             queue: vec![queue_entry(&["lee@example.com"])],
             outgoing: vec![],
+            quota: MailQuota::Unlimited,
         })
         .await
         .unwrap_err();
@@ -145,6 +147,7 @@ pub async fn queue_entries_are_updated_and_removed(t: &dyn Fixture) {
                 queue_entry(&["park@example.org"]),
             ],
             outgoing: vec![],
+            quota: MailQuota::Unlimited,
         })
         .await
         .unwrap();

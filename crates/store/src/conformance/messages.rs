@@ -1,7 +1,7 @@
 //! Conformance checks: messages: append and read back, private bodies, flags with MODSEQ and UNCHANGEDSINCE,
 //! copy, move, expunge, change tracking, single-instance bodies, summaries.
 
-use crate::{FlagChange, FlagOp, NewMessage, Store, StoreError};
+use crate::{FlagChange, FlagOp, MailQuota, NewMessage, Store, StoreError};
 
 use super::{
     Fixture, assert_stored_bodies, body, delete_messages, flag_change, flags, hong, kim, message,
@@ -71,7 +71,12 @@ pub async fn append_many_is_all_or_nothing(t: &dyn Fixture) {
     let mut second = message(2);
     second.flags = flags(&["\\Flagged"]);
     let appended = s
-        .append_many("hong", "INBOX", vec![second, message(3), message(4)])
+        .append_many(
+            "hong",
+            "INBOX",
+            vec![second, message(3), message(4)],
+            MailQuota::Unlimited,
+        )
         .await
         .unwrap();
     let uids: Vec<u32> = appended.iter().map(|a| a.1).collect();
@@ -88,14 +93,19 @@ pub async fn append_many_is_all_or_nothing(t: &dyn Fixture) {
     );
     let usage = s.account_usage("hong").await.unwrap();
     assert!(matches!(
-        s.append_many("hong", "없는 편지함", vec![message(5), message(6)])
-            .await,
+        s.append_many(
+            "hong",
+            "없는 편지함",
+            vec![message(5), message(6)],
+            MailQuota::Unlimited
+        )
+        .await,
         Err(StoreError::MailboxNotFound(_))
     ));
     assert_eq!(s.account_usage("hong").await.unwrap(), usage);
     assert_stored_bodies(t, 4, "a refused MULTIAPPEND stores no body").await;
     assert!(
-        s.append_many("hong", "INBOX", Vec::new())
+        s.append_many("hong", "INBOX", Vec::new(), MailQuota::Unlimited)
             .await
             .unwrap()
             .is_empty()
@@ -242,7 +252,10 @@ pub async fn copy_keeps_flags_and_shares_the_body(t: &dyn Fixture) {
     s.append("hong", "INBOX", message(2)).await.unwrap();
     s.append("hong", "보관", message(9)).await.unwrap();
     let target = s.mailbox("hong", "보관").await.unwrap().unwrap();
-    let (validity, pairs) = s.copy("hong", "INBOX", &[2, 1, 42], "보관").await.unwrap();
+    let (validity, pairs) = s
+        .copy("hong", "INBOX", &[2, 1, 42], "보관", MailQuota::Unlimited)
+        .await
+        .unwrap();
     assert_eq!(validity, target.uid_validity);
     assert_eq!(
         pairs,
@@ -273,7 +286,8 @@ pub async fn copy_keeps_flags_and_shares_the_body(t: &dyn Fixture) {
         "the copy still holds the body"
     );
     assert!(matches!(
-        s.copy("hong", "INBOX", &[2], "없음").await,
+        s.copy("hong", "INBOX", &[2], "없음", MailQuota::Unlimited)
+            .await,
         Err(StoreError::MailboxNotFound(_))
     ));
 }

@@ -20,6 +20,7 @@ pub mod delivery;
 pub mod mailboxes;
 pub mod messages;
 pub mod model;
+pub mod quota;
 pub mod replies;
 pub mod scripts;
 
@@ -202,6 +203,8 @@ macro_rules! conformance_tests {
             messages::expunge_only_deleted_and_record_it,
             messages::identical_bodies_are_stored_once,
             messages::summaries_are_cached_per_body_and_freed_with_it,
+            quota::the_quota_refuses_what_does_not_fit,
+            quota::racing_writes_share_one_quota,
             delivery::one_delivery_many_recipients_one_body,
             delivery::a_failing_delivery_stores_nothing,
             delivery::queue_entries_are_updated_and_removed,

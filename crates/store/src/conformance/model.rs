@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{FlagOp, Store};
+use crate::{FlagOp, MailQuota, Store};
 
 use super::{Fixture, assert_stored_bodies, body, flag_change, hong, message};
 
@@ -94,7 +94,9 @@ async fn step(s: &dyn Store, rng: &mut Rng, model: &mut [Model; 2], bodies: &mut
                     .await
                     .unwrap()
             } else {
-                s.copy("hong", BOXES[b], &picked, BOXES[to]).await.unwrap()
+                s.copy("hong", BOXES[b], &picked, BOXES[to], MailQuota::Unlimited)
+                    .await
+                    .unwrap()
             };
             assert_eq!(pairs.iter().map(|p| p.0).collect::<Vec<_>>(), picked);
             for (old, new) in pairs {

@@ -1,7 +1,7 @@
 //! Conformance checks: the messages a delivery causes ([`crate::Outgoing`]), stored in its
 //! transaction, and the vacation reply marks that send a reply once per sender per period.
 
-use crate::{Delivery, Outgoing, ReplyMark, Store, StoreError};
+use crate::{Delivery, MailQuota, Outgoing, ReplyMark, Store, StoreError};
 
 use super::{Fixture, body, hong, kim, queue_entry};
 
@@ -28,6 +28,7 @@ fn delivery_with_reply(n: u32, once: ReplyMark) -> Delivery {
         recipients: vec![],
         queue: vec![queue_entry(&["lee@example.com"])],
         outgoing: vec![],
+        quota: MailQuota::Unlimited,
     };
     let notice = Delivery {
         body: format!("Subject: 알림 {n}\r\n\r\n거절했습니다.\r\n").into_bytes(),
@@ -35,6 +36,7 @@ fn delivery_with_reply(n: u32, once: ReplyMark) -> Delivery {
         recipients: vec![("hong".into(), "INBOX".into(), vec![])],
         queue: vec![],
         outgoing: vec![],
+        quota: MailQuota::Unlimited,
     };
     Delivery {
         body: body(n),
@@ -51,6 +53,7 @@ fn delivery_with_reply(n: u32, once: ReplyMark) -> Delivery {
                 once: None,
             },
         ],
+        quota: MailQuota::Unlimited,
     }
 }
 

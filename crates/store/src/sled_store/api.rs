@@ -9,7 +9,8 @@ use crate::devices::DeviceSeen;
 use crate::error::StoreError;
 use crate::model::{
     Account, Alias, AuditEvent, BlobId, CertBinding, CopyUid, Delivery, DeliveryReceipt, Device,
-    FlagChange, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult, StoreStats,
+    FlagChange, MailQuota, Mailbox, MessageMeta, NewMessage, QueueEntry, SpecialUse, StoreResult,
+    StoreStats,
 };
 use crate::rules::Transfer;
 use crate::scripts::{ScriptQuota, SieveScript};
@@ -196,9 +197,10 @@ impl MailboxStore for SledStore {
         account: &str,
         mailbox: &str,
         messages: Vec<NewMessage>,
+        quota: MailQuota,
     ) -> R<Vec<(u32, u32, u64)>> {
         let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
-        self.write(move |i| i.append_many(&account, &mailbox, messages))
+        self.write(move |i| i.append_many(&account, &mailbox, messages, quota))
             .await
     }
 
@@ -245,8 +247,18 @@ impl MailboxStore for SledStore {
             .await
     }
 
-    async fn copy(&self, account: &str, from: &str, uids: &[u32], to: &str) -> R<CopyUid> {
-        let copy = Transfer::new(account, from, uids, to, false)?;
+    async fn copy(
+        &self,
+        account: &str,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+        quota: MailQuota,
+    ) -> R<CopyUid> {
+        let copy = Transfer {
+            quota,
+            ..Transfer::new(account, from, uids, to, false)?
+        };
         self.write(move |i| i.copy(&copy)).await
     }
 

@@ -34,6 +34,12 @@ impl Inner {
             .iter()
             .map(|o| SealedMessage::seal(&self.sealer, &o.message))
             .collect::<Result<Vec<_>>>()?;
+        let accounts: Vec<String> = (delivery.recipients.iter())
+            .map(|r| r.0.to_lowercase())
+            .collect();
+        let recipients: Vec<&str> = accounts.iter().map(String::as_str).collect();
+        let _quota = self.lock_quota(delivery.quota, &recipients);
+        self.check_deliveries(delivery.quota, &recipients)?;
         self.with_message_trees(|mt| {
             let mut receipt = DeliveryReceipt {
                 blob: main.blob,

@@ -14,7 +14,9 @@ use super::keys::{account_blob_key, account_prefix, decode, decode_u64, mailbox_
 use super::mailboxes::MessageTrees;
 use super::tx::{TxResult, abort, add_count, finish, get, put};
 use crate::error::{Result, StoreError};
-use crate::model::{BlobId, CopyUid, FlagChange, Mailbox, MessageMeta, NewMessage, StoreResult};
+use crate::model::{
+    BlobId, CopyUid, FlagChange, MailQuota, Mailbox, MessageMeta, NewMessage, StoreResult,
+};
 use crate::rules::Transfer;
 use crate::rules::{normalize_flags, normalize_name};
 
@@ -96,7 +98,7 @@ impl Inner {
         mailbox: &str,
         message: NewMessage,
     ) -> Result<(u32, u32, u64)> {
-        let appended = self.append_many(account, mailbox, vec![message])?;
+        let appended = self.append_many(account, mailbox, vec![message], MailQuota::Unlimited)?;
         appended
             .into_iter()
             .next()
@@ -109,8 +111,16 @@ impl Inner {
         account: &str,
         mailbox: &str,
         messages: Vec<NewMessage>,
+        quota: MailQuota,
     ) -> Result<Vec<(u32, u32, u64)>> {
         let name = normalize_name(mailbox)?;
+        let _quota = self.lock_quota(quota, &[account]);
+        let adding = messages.iter().map(|m| m.body.len() as u64).sum();
+        if !quota.fits(self.usage_for(quota, account)?, adding) {
+            return Err(StoreError::OverQuota {
+                account: account.to_owned(),
+            });
+        }
         let mut sealed = Vec::with_capacity(messages.len());
         for message in &messages {
             let (blob, body) = self.seal_body(&message.body)?;
@@ -261,7 +271,11 @@ impl Inner {
         let (account, from, to) = (&transfer.account, &transfer.from, &transfer.to);
         let remove_source = transfer.remove_source;
         let same = transfer.within_one_mailbox();
+        let quota = transfer.quota;
+        let _quota = self.lock_quota(quota, &[account]);
+        let used = self.usage_for(quota, account)?;
         self.with_message_trees(|mt| {
+            let mut adding = 0u64;
             let mut target = mailbox_tx(mt.mailboxes, account, to)?;
             let mut source = if same {
                 target.clone()
@@ -281,6 +295,7 @@ impl Inner {
                     ..meta.clone()
                 };
                 let new_uid = mt.add_message(&mut target, copy)?;
+                adding += meta.size;
                 if remove_source {
                     let source = if same { &mut target } else { &mut source };
                     mt.messages.remove(&key)?;
@@ -292,6 +307,11 @@ impl Inner {
                     mt.ref_blob(account, &meta.blob)?;
                 }
                 pairs.push((uid, new_uid));
+            }
+            if !remove_source && !quota.fits(used, adding) {
+                return abort(StoreError::OverQuota {
+                    account: account.clone(),
+                });
             }
             if !pairs.is_empty() {
                 put(mt.mailboxes, &mailbox_key(account, to), &target)?;

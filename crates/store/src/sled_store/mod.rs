@@ -39,6 +39,7 @@ mod keys;
 mod mailboxes;
 mod messages;
 mod queue;
+mod quota;
 mod replies;
 mod scripts;
 mod summaries;
@@ -156,6 +157,8 @@ pub(crate) struct Inner {
     pub(crate) scripts: Mutex<()>,
     /// Serialises sign-ins' device-registry changes (the cap); see `devices.rs`.
     pub(crate) devices: Mutex<()>,
+    /// Serialises quota-checked writes per account; see `quota.rs`.
+    pub(crate) quota_locks: quota::QuotaLocks,
     commit: GroupCommit,
 }
 
@@ -207,6 +210,7 @@ impl SledStore {
                 write_gate: RwLock::new(()),
                 scripts: Mutex::new(()),
                 devices: Mutex::new(()),
+                quota_locks: quota::QuotaLocks::new(),
                 commit,
             }),
         })
