@@ -294,6 +294,6 @@ async fn a_real_thunderbirds_other_users_view() -> anyhow::Result<()> {
     );
     let printed = run_script(&fx, &daemon, "replay.py", &[transcript])?;
     assert!(printed.contains("thunderbird transcript ok"), "{printed}");
-    assert!(printed.contains("step 90 ok"), "{printed}");
+    assert!(printed.contains("step 92 ok"), "{printed}");
     Ok(())
 }
