@@ -110,7 +110,11 @@ pub async fn list(
 /// "Other Users/Other Users" and keeps a phantom folder of that name. (Dovecot lists the
 /// root of a `list = children` shared namespace, `(\Noselect \HasChildren) "shared"`,
 /// as we did.) `LIST "" "%"` and `LIST "" "Other Users"` still show it.
-fn hides_namespace_root(mailbox: &str, matching: &[&String], nodes: &BTreeMap<String, Node<'_>>) -> bool {
+fn hides_namespace_root(
+    mailbox: &str,
+    matching: &[&String],
+    nodes: &BTreeMap<String, Node<'_>>,
+) -> bool {
     if mailbox != crate::shared::OTHER_USERS {
         return false;
     }
