@@ -180,12 +180,13 @@ async fn run_filters(
         store,
         hostname: &ctx.settings.hostname,
         local_domains: &ctx.settings.local_domains,
+        sieve: &ctx.settings.sieve,
         envelope,
         rcpt_of: &rcpt_of,
         body: &body,
         now,
     };
-    plan.outgoing = super::autoreply::outgoing(&cx, &plan)
+    super::autoreply::outgoing(&cx, &mut plan)
         .await
         .map_err(failed)?;
     let mut remote = remote;
