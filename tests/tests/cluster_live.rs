@@ -104,7 +104,8 @@ async fn a_subscription_change_through_node_b_reaches_notify_on_node_a() -> anyh
     let b = start(&b_config, &[])?;
     let (mut c, answer) = imap_login(&fx, a.addr("imaps"), "127.0.0.1", PASSWORD).await?;
     anyhow::ensure!(answer.starts_with("a1 OK"), "{answer}");
-    c.send_raw(b"a2 NOTIFY SET (personal (SubscriptionChange))\r\n").await?;
+    c.send_raw(b"a2 NOTIFY SET (personal (SubscriptionChange))\r\n")
+        .await?;
     let done = within(&mut c, Duration::from_secs(5), "a2 ").await?;
     assert!(done.starts_with("a2 OK"), "{done}");
 

@@ -5,7 +5,6 @@
 //! (the sled store's hierarchy mutex, cluster-wide); the `(account, name)` unique key
 //! backs it up.
 
-
 use certmail_store::shared::{ancestors, normalize_name, rename_names, uid_validity_seed};
 use certmail_store::{INBOX, MAILBOX_DELIMITER, Mailbox, SpecialUse, StoreError};
 
