@@ -61,32 +61,31 @@ def next_status():
 assert line().startswith("* OK"), "greeting"
 assert command("a1", f'login kim "{password}"')[-1].startswith("a1 OK"), "kim signs in"
 
-# subtree: every mailbox of hong's that kim may read.
-done = command("a2", 'NOTIFY SET (subtree "Other Users/hong" (MessageNew MessageExpunge))')
-assert done[-1].startswith("a2 OK"), done
-deliver("INBOX", 1)  # hong's own INBOX: not shared with kim
-deliver(PLAN, 2)
-status = next_status()
-assert status.startswith(f"* STATUS {shared(PLAN)} (MESSAGES 1 UIDNEXT 2"), status
+def hears(tag, watch, deliveries, box, messages, meanwhile=lambda: None):
+    """NOTIFY SET `watch`, then `meanwhile`, then hong's `deliveries` (mailbox, number):
+    the next STATUS kim hears must be `box`'s, now holding `messages` messages."""
+    done = command(tag, f"NOTIFY SET {watch}")
+    assert done[-1].startswith(tag + " OK"), done
+    meanwhile()
+    for mailbox, n in deliveries:
+        deliver(mailbox, n)
+    status = next_status()
+    expected = f"* STATUS {shared(box)} (MESSAGES {messages} UIDNEXT {messages + 1}"
+    assert status.startswith(expected), status
+
+
+# subtree: every mailbox of hong's that kim may read; hong's own INBOX is not one.
+subtree = '(subtree "Other Users/hong" (MessageNew MessageExpunge))'
+hears("a2", subtree, [("INBOX", 1), (PLAN, 2)], PLAN, 1)
 print("subtree ok")
 
 # mailboxes: exactly the one named.
-done = command("a3", f"NOTIFY SET (mailboxes {shared(NOTICE)} (MessageNew))")
-assert done[-1].startswith("a3 OK"), done
-deliver(PLAN, 3)
-deliver(NOTICE, 4)
-status = next_status()
-assert status.startswith(f"* STATUS {shared(NOTICE)} (MESSAGES 1 UIDNEXT 2"), status
+hears("a3", f"(mailboxes {shared(NOTICE)} (MessageNew))", [(PLAN, 3), (NOTICE, 4)], NOTICE, 1)
 print("mailboxes ok")
 
 # The rights are checked as each event is told: without "r" on 기획팀, nothing of it.
-done = command("a4", f"NOTIFY SET (subtree \"Other Users/hong\" (MessageNew))")
-assert done[-1].startswith("a4 OK"), done
-ok(hong.setacl(utf7(PLAN), "kim", "l"), "take r away")
-deliver(PLAN, 5)
-deliver(NOTICE, 6)
-status = next_status()
-assert status.startswith(f"* STATUS {shared(NOTICE)} (MESSAGES 2 UIDNEXT 3"), status
+take_r = lambda: ok(hong.setacl(utf7(PLAN), "kim", "l"), "take r away")
+hears("a4", subtree, [(PLAN, 5), (NOTICE, 6)], NOTICE, 2, take_r)
 noop = command("a5", "NOOP")
 assert not any(re.match(r"\* STATUS", l) for l in noop), noop
 print("notify on shared mailboxes ok")
