@@ -5,20 +5,38 @@ use certmail_store::Store;
 
 /// The raw messages of `account`'s INBOX, in order.
 pub async fn messages(store: &dyn Store, account: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+    messages_in(store, account, "INBOX").await
+}
+
+/// The raw messages of `account`'s `mailbox`, in order.
+pub async fn messages_in(
+    store: &dyn Store,
+    account: &str,
+    mailbox: &str,
+) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
-    for m in store.messages(account, "INBOX", 1..=u32::MAX).await? {
+    for m in store.messages(account, mailbox, 1..=u32::MAX).await? {
         out.push(store.message_body(account, &m.blob).await?);
     }
     Ok(out)
 }
 
-/// The subjects of `account`'s INBOX messages, in order.
-pub async fn inbox_subjects(store: &dyn Store, account: &str) -> anyhow::Result<Vec<String>> {
-    Ok(messages(store, account)
+/// The subjects of `account`'s `mailbox` messages, in order.
+pub async fn subjects_in(
+    store: &dyn Store,
+    account: &str,
+    mailbox: &str,
+) -> anyhow::Result<Vec<String>> {
+    Ok(messages_in(store, account, mailbox)
         .await?
         .iter()
         .map(|m| subject(m))
         .collect())
+}
+
+/// The subjects of `account`'s INBOX messages, in order.
+pub async fn inbox_subjects(store: &dyn Store, account: &str) -> anyhow::Result<Vec<String>> {
+    subjects_in(store, account, "INBOX").await
 }
 
 /// A message's decoded subject (empty when it has none).

@@ -94,6 +94,32 @@ async fn changes_through_node_b_reach_idle_on_node_a_within_a_second() -> anyhow
     Ok(())
 }
 
+/// RFC 5465 SubscriptionChange: SUBSCRIBE and UNSUBSCRIBE through node B reach a NOTIFY
+/// connection on node A (set_subscribed sends its cluster notice like every other change).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_change_through_node_b_reaches_notify_on_node_a() -> anyhow::Result<()> {
+    let (fx, _) = on_postgres("").await?;
+    let b_config = other_node(&fx, "node-b")?;
+    let a = fx.start()?;
+    let b = start(&b_config, &[])?;
+    let (mut c, answer) = imap_login(&fx, a.addr("imaps"), "127.0.0.1", PASSWORD).await?;
+    anyhow::ensure!(answer.starts_with("a1 OK"), "{answer}");
+    c.send_raw(b"a2 NOTIFY SET (personal (SubscriptionChange))\r\n")
+        .await?;
+    let done = within(&mut c, Duration::from_secs(5), "a2 ").await?;
+    assert!(done.starts_with("a2 OK"), "{done}");
+
+    let limit = Duration::from_secs(5);
+    let b_port = b.addr("imaps").port();
+    imaplib_at(&fx, b_port, "assert M.subscribe(\"INBOX\")[0] == \"OK\"")?;
+    let line = within(&mut c, limit, "* LIST").await?;
+    assert_eq!(line, "* LIST (\\Subscribed) \"/\" \"INBOX\"");
+    imaplib_at(&fx, b_port, "assert M.unsubscribe(\"INBOX\")[0] == \"OK\"")?;
+    let line = within(&mut c, limit, "* LIST").await?;
+    assert_eq!(line, "* LIST () \"/\" \"INBOX\"");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sign_in_on_node_b_ends_the_old_device_on_node_a_within_two_seconds() -> anyhow::Result<()>
 {

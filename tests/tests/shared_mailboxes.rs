@@ -294,6 +294,23 @@ async fn a_real_thunderbirds_other_users_view() -> anyhow::Result<()> {
     );
     let printed = run_script(&fx, &daemon, "replay.py", &[transcript])?;
     assert!(printed.contains("thunderbird transcript ok"), "{printed}");
-    assert!(printed.contains("step 90 ok"), "{printed}");
+    assert!(printed.contains("step 92 ok"), "{printed}");
+    Ok(())
+}
+
+/// NOTIFY (RFC 5465) on another person's shared mailboxes: `subtree` and `mailboxes` on
+/// `Other Users/hong/...` tell the reader STATUS for the owner's new mail there, nothing of
+/// the owner's unshared mailboxes, and nothing more once "r" is taken away.
+#[tokio::test(flavor = "multi_thread")]
+async fn notify_tells_the_reader_of_shared_mailboxes() -> anyhow::Result<()> {
+    let fx = matrix_setup::installation(kinds()).await?;
+    let daemon = fx.start()?;
+    let printed = run_script(&fx, &daemon, "notify_shared.py", &[])?;
+    assert!(printed.contains("subtree ok"), "{printed}");
+    assert!(printed.contains("mailboxes ok"), "{printed}");
+    assert!(
+        printed.contains("notify on shared mailboxes ok"),
+        "{printed}"
+    );
     Ok(())
 }

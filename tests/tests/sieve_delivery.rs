@@ -59,17 +59,7 @@ with smtplib.SMTP("127.0.0.1", {port}, timeout=20) as s:
 }
 
 async fn subjects(store: &dyn Store, account: &str, mailbox: &str) -> anyhow::Result<Vec<String>> {
-    let mut out = Vec::new();
-    for m in store.messages(account, mailbox, 1..=u32::MAX).await? {
-        let body = store.message_body(account, &m.blob).await?;
-        let parsed = mail_parser::MessageParser::default().parse(&body[..]);
-        out.push(
-            parsed
-                .and_then(|p| p.subject().map(str::to_owned))
-                .unwrap_or_default(),
-        );
-    }
-    Ok(out)
+    certmail_tests::delivered::subjects_in(store, account, mailbox).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,7 +8,7 @@
 use std::process::Command;
 
 use certmail_store::ScriptQuota;
-use certmail_tests::delivered::{day, inbox_subjects, messages, subject};
+use certmail_tests::delivered::{day, inbox_subjects, messages, messages_in, subject, subjects_in};
 use certmail_tests::fixtures;
 
 const QUOTA: ScriptQuota = ScriptQuota {
@@ -192,6 +192,85 @@ async fn vacation_replies_once_per_sender_and_never_to_lists() -> anyhow::Result
         store.queue_list().await?.is_empty(),
         "local senders need no queue"
     );
+    Ok(())
+}
+
+/// A vacation reply and a rejection report to a local sender are mail to them like any
+/// other: 김민수's own script files them (planned before the delivery transaction that
+/// stores them with the message that caused them, so each is filed once).
+#[tokio::test(flavor = "multi_thread")]
+async fn replies_to_a_local_sender_go_through_the_senders_script() -> anyhow::Result<()> {
+    let fx = three_people()?;
+    fx.add_account("minsu", "김민수", "another-Password-4")?;
+    let minsu = "require [\"fileinto\", \"mailbox\"];\n\
+                 if address :is \"from\" \"lee@test.go.kr\" { fileinto :create \"이영희\"; stop; }\n\
+                 if header :contains \"Content-Type\" \"multipart/report\" \
+                 { fileinto :create \"보고서\"; }\n";
+    let lee = "require \"vacation\";\nvacation :days 3 :subject \"부재중: 이영희\" \
+               \"12월 31일까지 휴가입니다.\";\n";
+    let park = "require \"reject\";\nreject \"박영수는 이 주소로 메일을 받지 않습니다.\";\n";
+    activate(
+        &fx,
+        &[
+            ("minsu", "분류", minsu),
+            ("lee", "부재중", lee),
+            ("park", "거절", park),
+        ],
+    )
+    .await?;
+    let daemon = fx.start()?;
+    let port = daemon.addr("smtp").port();
+    let mail = |rcpts, to_header, subject| Mail {
+        from: "minsu@test.go.kr",
+        rcpts,
+        to_header,
+        extra: &[],
+        subject,
+    };
+    let sent = send(
+        port,
+        &[
+            mail(
+                &["lee@test.go.kr"][..],
+                "이영희 <lee@test.go.kr>",
+                "회의 자료",
+            ),
+            mail(
+                &["lee@test.go.kr"][..],
+                "이영희 <lee@test.go.kr>",
+                "회의 자료 다시",
+            ),
+            mail(
+                &["park@test.go.kr", "kim@test.go.kr"][..],
+                "park@test.go.kr, kim@test.go.kr",
+                "공동 검토",
+            ),
+        ],
+    )?;
+    assert_eq!(sent, vec!["ok"; 3]);
+    drop(daemon);
+
+    let store = fx.open_store().await?;
+    assert_eq!(
+        subjects_in(&*store, "minsu", "이영희").await?,
+        ["부재중: 이영희"],
+        "one vacation reply, filed by 김민수's script"
+    );
+    let reports = messages_in(&*store, "minsu", "보고서").await?;
+    assert_eq!(
+        reports.len(),
+        1,
+        "one rejection report, filed by 김민수's script"
+    );
+    assert!(
+        String::from_utf8_lossy(&reports[0]).contains("Status: 5.7.1"),
+        "the report of park's reject"
+    );
+    assert!(
+        inbox_subjects(&*store, "minsu").await?.is_empty(),
+        "nothing left in 김민수's INBOX"
+    );
+    assert_eq!(inbox_subjects(&*store, "kim").await?, ["공동 검토"]);
     Ok(())
 }
 

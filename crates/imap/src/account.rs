@@ -24,8 +24,11 @@ pub struct AccountHandle {
     pub record: Account,
     /// The registry's guard: dropping it ends this connection's part of the session.
     pub guard: ConnectionGuard,
-    /// Changes of the account from other connections, narrowed to the selected mailbox.
+    /// Changes of the account from other connections, narrowed to the selected mailbox
+    /// (the selected mailbox's owner's, when it is another person's).
     pub changes: Subscription,
+    /// The other accounts NOTIFY listens to (see [`crate::commands::notify_reach`]).
+    pub also: Vec<Subscription>,
     /// The UIDs kept by `SEARCH RETURN (SAVE)` (RFC 5182), for the selected mailbox.
     pub search_result: Vec<u32>,
     /// The live `SEARCH RETURN (UPDATE)` contexts (RFC 5267), for the selected mailbox.
@@ -115,7 +118,7 @@ impl SignedIn {
 
     /// Takes every change waiting on the hub into the selected view.
     pub fn drain_changes(&mut self) {
-        while let Some(change) = self.account.changes.try_recv() {
+        while let Some(change) = crate::commands::notify_reach::try_next(self) {
             if self.account.notify.is_some()
                 && !crate::commands::notify::about_selected(self, &change)
             {

@@ -5,8 +5,6 @@
 //! (the sled store's hierarchy mutex, cluster-wide); the `(account, name)` unique key
 //! backs it up.
 
-use std::time::Instant;
-
 use certmail_store::shared::{ancestors, normalize_name, rename_names, uid_validity_seed};
 use certmail_store::{INBOX, MAILBOX_DELIMITER, Mailbox, SpecialUse, StoreError};
 
@@ -385,6 +383,8 @@ impl PgStore {
         self.commit(tx).await
     }
 
+    /// SUBSCRIBE or UNSUBSCRIBE, with a cluster notice (RFC 5465 SubscriptionChange) so the
+    /// account's connections on the other nodes hear it too.
     pub(crate) async fn set_subscribed(
         &self,
         account: &str,
@@ -393,52 +393,15 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let name = normalize_name(name)?;
         let account = account.to_lowercase();
-        let conn = self.conn().await?;
-        let started = Instant::now();
-        if subscribed && certmail_store::acl::is_other_users_name(&name) {
-            // Another person's mailbox: the caller checked the subscriber's rights.
-            conn.execute(
-                "INSERT INTO subscriptions (account, name) VALUES ($1, $2)
-                 ON CONFLICT DO NOTHING",
-                &[&account, &name],
-            )
-            .await
-            .map_err(db)?;
-        } else if subscribed {
-            // RFC 3501 §6.3.6 lets SUBSCRIBE check that the mailbox exists; we do.
-            let n = conn
-                .execute(
-                    "INSERT INTO subscriptions (account, name)
-                     SELECT account, name FROM mailboxes WHERE account = $1 AND name = $2
-                     ON CONFLICT DO NOTHING",
-                    &[&account, &name],
-                )
-                .await
-                .map_err(db)?;
-            if n == 0 {
-                let exists = conn
-                    .query_one(
-                        "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE account = $1 AND name = $2)",
-                        &[&account, &name],
-                    )
-                    .await
-                    .map_err(db)?
-                    .get::<_, bool>(0);
-                if !exists {
-                    return Err(StoreError::MailboxNotFound(name));
-                }
-            }
-        } else {
-            // UNSUBSCRIBE takes any name off the list, one whose mailbox is gone included.
-            conn.execute(
-                "DELETE FROM subscriptions WHERE account = $1 AND name = $2",
-                &[&account, &name],
-            )
-            .await
-            .map_err(db)?;
-        }
-        self.count_write(started);
-        Ok(())
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        write_subscription(&tx, &account, &name, subscribed).await?;
+        let change = Change::SubscriptionChanged {
+            mailbox: name,
+            subscribed,
+        };
+        self.notice(&tx, &account, vec![change]).await?;
+        self.commit(tx).await
     }
 
     pub(crate) async fn subscriptions(&self, account: &str) -> Result<Vec<String>, StoreError> {
@@ -452,6 +415,49 @@ impl PgStore {
             .map_err(db)?;
         Ok(found.iter().map(|row| row.get(0)).collect())
     }
+}
+
+/// Puts `name` on `account`'s subscription list or takes it off.
+async fn write_subscription(
+    tx: &Tx<'_>,
+    account: &str,
+    name: &str,
+    subscribed: bool,
+) -> Result<(), StoreError> {
+    if !subscribed {
+        // UNSUBSCRIBE takes any name off the list, one whose mailbox is gone included.
+        tx.execute(
+            "DELETE FROM subscriptions WHERE account = $1 AND name = $2",
+            &[&account, &name],
+        )
+        .await
+        .map_err(db)?;
+        return Ok(());
+    }
+    if certmail_store::acl::is_other_users_name(name) {
+        // Another person's mailbox: the caller checked the subscriber's rights.
+        tx.execute(
+            "INSERT INTO subscriptions (account, name) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+            &[&account, &name],
+        )
+        .await
+        .map_err(db)?;
+        return Ok(());
+    }
+    // RFC 3501 §6.3.6 lets SUBSCRIBE check that the mailbox exists; we do.
+    tx.execute(
+        "INSERT INTO subscriptions (account, name)
+         SELECT account, name FROM mailboxes WHERE account = $1 AND name = $2
+         ON CONFLICT DO NOTHING",
+        &[&account, &name],
+    )
+    .await
+    .map_err(db)?;
+    if !exists(tx, account, name).await? {
+        return Err(StoreError::MailboxNotFound(name.to_owned()));
+    }
+    Ok(())
 }
 
 /// RFC 3501 §6.3.5: renaming INBOX moves its messages to the new name and leaves an empty

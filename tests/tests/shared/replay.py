@@ -52,10 +52,12 @@ steps = []
 for raw in open(sys.argv[10], encoding="utf-8"):
     raw = raw.rstrip("\n").replace("{SHARED}", shared)
     if raw.startswith("C: "):
-        steps.append((raw[3:], []))
+        steps.append((raw[3:], [], []))
     elif raw.startswith("S: "):
         steps[-1][1].append(re.compile(raw[3:].replace("{SHARED}", re.escape(shared))))
-for command, expected in steps:
+    elif raw.startswith("S!: "):
+        steps[-1][2].append(re.compile(raw[4:].replace("{SHARED}", re.escape(shared))))
+for command, expected, absent in steps:
     tag = command.split(" ", 1)[0]
     sock.sendall(command.encode() + b"\r\n")
     got = response_lines(tag)
@@ -64,6 +66,8 @@ for command, expected in steps:
         while at < len(got) and not pattern.search(got[at]):
             at += 1
         assert at < len(got), (command, "expected", pattern.pattern, "in order, got", got)
+    for pattern in absent:
+        assert not any(pattern.search(line) for line in got), (command, "not", pattern.pattern, got)
     print("step", tag, "ok")
 
 # kim's reading is kim's: hong still sees message 1 read and message 2 unread.

@@ -90,12 +90,44 @@ pub async fn list(
     }
     let nodes = with_parents(&mailboxes, &subscriptions);
     for (mailbox, node) in &nodes {
-        if full.iter().any(|p| name::list_matches(p, mailbox)) {
+        let matching: Vec<&String> = full
+            .iter()
+            .filter(|p| name::list_matches(p, mailbox))
+            .collect();
+        if !matching.is_empty() && !hides_namespace_root(mailbox, &matching, &nodes) {
             list_one(s, out, req, &nodes, mailbox, node).await;
         }
     }
     out.ok(tag, None, "LIST completed");
     Outcome::Done
+}
+
+/// Whether to leave the other users namespace root (`Other Users`) out of this answer:
+/// when every pattern that matches it also matches a name below it, as `LIST "" "*"`
+/// does. RFC 3501 §6.3.8 lets a server hide names from wildcards, and the client knows
+/// the root from NAMESPACE (RFC 2342 §5). Thunderbird needs it: it takes a listed name
+/// equal to a namespace prefix for a folder *inside* that namespace, asks MYRIGHTS for
+/// "Other Users/Other Users" and keeps a phantom folder of that name. (Dovecot lists the
+/// root of a `list = children` shared namespace, `(\Noselect \HasChildren) "shared"`,
+/// as we did.) `LIST "" "%"` and `LIST "" "Other Users"` still show it.
+fn hides_namespace_root(
+    mailbox: &str,
+    matching: &[&String],
+    nodes: &BTreeMap<String, Node<'_>>,
+) -> bool {
+    if mailbox != crate::shared::OTHER_USERS {
+        return false;
+    }
+    let prefix = format!("{mailbox}{MAILBOX_DELIMITER}");
+    let children: Vec<&String> = nodes
+        .range(prefix.clone()..)
+        .take_while(|(n, _)| n.starts_with(&prefix))
+        .filter(|(_, n)| n.in_hierarchy)
+        .map(|(n, _)| n)
+        .collect();
+    matching
+        .iter()
+        .all(|p| children.iter().any(|c| name::list_matches(p, c)))
 }
 
 /// The mailboxes others shared with the user and let them see ("l", RFC 4314 §4), named

@@ -34,6 +34,7 @@ pub mod list;
 pub mod list_extended;
 pub mod namespace;
 pub mod notify;
+pub mod notify_reach;
 pub mod qresync;
 pub mod quota;
 pub mod rename;

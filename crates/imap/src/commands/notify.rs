@@ -12,7 +12,10 @@
 //! - `inboxes` is INBOX (the one mailbox mail is delivered to unless a filter files it).
 //! - AnnotationChange, the METADATA events and FETCH attributes on MessageNew are not
 //!   offered: `NO [BADEVENT (...)]` lists what is.
-//! - Events of another person's shared mailboxes are told only for the selected one.
+//! - Message events of another person's mailboxes the user may read ("l" and "r") are
+//!   told as STATUS too, under their `Other Users/<owner>/<name>` names, when `subtree`,
+//!   `mailboxes` or `subscribed` covers them (`personal` is the user's own); the rights
+//!   are checked as each event is told. See [`super::notify_reach`].
 //! - At most [`MAX_PENDING`] events wait for a command to end; past that, the client is
 //!   told `* OK [NOTIFICATIONOVERFLOW]` and NOTIFY is off (§5.8).
 
@@ -43,6 +46,8 @@ pub struct Watch {
     selected: Option<(Events, bool)>,
     /// The other groups.
     groups: Vec<(Filter, Vec<String>, Events)>,
+    /// The owners of the shared mailboxes the groups cover, when NOTIFY SET ran.
+    owners: Vec<String>,
 }
 
 impl Watch {
@@ -59,8 +64,13 @@ impl Watch {
             .map(|(_, delayed)| !delayed)
     }
 
-    /// The events watched on `mailbox` (one of the person's own, not the selected one).
-    fn events_for(&self, mailbox: &str, subscribed: &[String]) -> Events {
+    /// The owners of the shared mailboxes watched.
+    pub fn owners(&self) -> &[String] {
+        &self.owners
+    }
+
+    /// The events watched on `mailbox` (not the selected one), as the client names it.
+    pub(crate) fn events_for(&self, mailbox: &str, subscribed: &[String]) -> Events {
         let inbox = |n: &str| n.eq_ignore_ascii_case("INBOX");
         let same = |a: &str, b: &str| a == b || (inbox(a) && inbox(b));
         let mut all = Events::default();
@@ -68,7 +78,7 @@ impl Watch {
             let covered = match filter {
                 Filter::Selected | Filter::SelectedDelayed => false,
                 Filter::Inboxes => inbox(mailbox),
-                Filter::Personal => true,
+                Filter::Personal => crate::shared::split_other_users(mailbox).is_none(),
                 Filter::Subscribed => subscribed.iter().any(|s| same(s, mailbox)),
                 Filter::Subtree(_) => names.iter().any(|n| {
                     same(n, mailbox) || mailbox.starts_with(&format!("{n}{MAILBOX_DELIMITER}"))
@@ -110,10 +120,17 @@ pub async fn notify(
         out.no(tag, Some(code), text);
         return Outcome::Done;
     }
-    let Some(watch) = watch_of(groups) else {
+    let Some(mut watch) = watch_of(groups) else {
         out.bad(tag, "A mailbox name in NOTIFY is not valid");
         return Outcome::Bad;
     };
+    match super::notify_reach::owners(s, &watch).await {
+        Ok(owners) => watch.owners = owners,
+        Err(e) => {
+            super::store_error(out, tag, "NOTIFY", &e);
+            return Outcome::Done;
+        }
+    }
     s.account.notify = Some(watch);
     s.account.notify_pending.clear();
     narrow(s);
@@ -153,24 +170,29 @@ pub fn narrow(s: &mut SignedIn) {
         true => s.account.changes.set_mailbox(None),
         false => s.account.changes.set_mailbox(selected.as_deref()),
     }
+    super::notify_reach::resubscribe(s);
 }
 
-/// RFC 5465 §3.1 STATUS: each watched mailbox's current state, as its events would tell.
+/// RFC 5465 §3.1 STATUS: each watched mailbox's current state, as its events would tell;
+/// the user's own mailboxes, then those others shared with them.
 async fn initial_status(s: &mut SignedIn, out: &mut Out) -> Result<(), StoreError> {
     let me = s.account_id().to_owned();
     let store = s.account.ctx.store.as_ref();
-    let mailboxes = store.list_mailboxes(&me).await?;
+    let mut names: Vec<String> = store
+        .list_mailboxes(&me)
+        .await?
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    let shared = crate::shared::visible_shared(store, &s.account.record).await?;
+    names.extend(shared.iter().map(crate::shared::Target::client_name));
     let subscribed = store.subscriptions(&me).await?;
-    for record in mailboxes {
-        let is_selected = s
-            .selected
-            .as_ref()
-            .is_some_and(|m| m.name == record.name && m.owner == me);
+    for mailbox in names {
         let Some(watch) = &s.account.notify else {
             return Ok(());
         };
-        let events = watch.events_for(&record.name, &subscribed);
-        if is_selected || !events.any_message() {
+        let events = watch.events_for(&mailbox, &subscribed);
+        if is_selected(s, &mailbox) || !events.any_message() {
             continue;
         }
         let mut items = Vec::new();
@@ -186,9 +208,17 @@ async fn initial_status(s: &mut SignedIn, out: &mut Out) -> Result<(), StoreErro
             }
             items.push(flag_item(s));
         }
-        tell_status(s, out, &me, &record.name, &items).await?;
+        tell_status(s, out, &me, &mailbox, &items).await?;
     }
     Ok(())
+}
+
+/// Whether the client's name `mailbox` is the selected mailbox.
+fn is_selected(s: &SignedIn, mailbox: &str) -> bool {
+    s.selected.as_ref().is_some_and(|m| {
+        let target = crate::shared::Target::selected(m, s.account_id());
+        target.client_name() == mailbox
+    })
 }
 
 /// What tells a flag change: HIGHESTMODSEQ, as a CONDSTORE server does (RFC 5465 §5.3;
@@ -197,15 +227,30 @@ fn flag_item(_: &SignedIn) -> StatusDataItemName {
     StatusDataItemName::HighestModSeq
 }
 
+/// STATUS of the client's name `mailbox` (one of `me`'s, or `Other Users/...`). Another
+/// person's mailbox is told only while the user may look it up and read it ("l" and "r",
+/// RFC 4314 §4); one they may no longer see is passed over in silence.
 async fn tell_status(
     s: &mut SignedIn,
     out: &mut Out,
-    owner: &str,
+    me: &str,
     mailbox: &str,
     items: &[StatusDataItemName],
 ) -> Result<(), StoreError> {
     let store = s.account.ctx.store.as_ref();
-    let Some(record) = store.mailbox(owner, mailbox).await? else {
+    let (owner, store_name) = match crate::shared::split_other_users(mailbox) {
+        None => (me, mailbox),
+        Some((owner, name)) if !owner.is_empty() && !name.is_empty() => (owner, name),
+        Some(_) => return Ok(()),
+    };
+    if owner != me {
+        match crate::shared::rights_on(store, &s.account.record, owner, store_name).await {
+            Ok(rights) if rights.has('l') && rights.has('r') => {}
+            Ok(_) | Err(StoreError::MailboxNotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(record) = store.mailbox(owner, store_name).await? else {
         return Ok(());
     };
     let values = super::status::status_values(s, owner, &record, items).await?;

@@ -408,7 +408,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
         } = self;
         let hub = async {
             match (listen, session.signed_in_mut()) {
-                (true, Some(s)) => s.account.changes.recv().await,
+                (true, Some(s)) => crate::commands::notify_reach::next(s).await,
                 _ => std::future::pending().await,
             }
         };

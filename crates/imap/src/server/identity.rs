@@ -159,6 +159,7 @@ async fn decide(
         notify: None,
         notify_pending: Vec::new(),
         notify_overflowed: false,
+        also: Vec::new(),
     })
 }
 

@@ -78,6 +78,8 @@ pub(super) struct Context<'a> {
     pub hostname: &'a str,
     /// `[server] local_domains`.
     pub local_domains: &'a [String],
+    /// `[sieve]`: the bounds a local sender's script runs under on a reply to them.
+    pub sieve: &'a super::filter::SieveSettings,
     /// The envelope.
     pub envelope: &'a Envelope,
     /// The RCPT address each local account was reached by.
@@ -88,16 +90,31 @@ pub(super) struct Context<'a> {
     pub now: i64,
 }
 
-/// The rejection reports and vacation replies of `plan`, each routed to the envelope
-/// sender (an INBOX when the sender is local, else the queue from the null sender).
-pub(super) async fn outgoing(cx: &Context<'_>, plan: &Plan) -> Result<Vec<Outgoing>, StoreError> {
+/// The rejection reports and vacation replies of `plan` (into `plan.outgoing`), each
+/// routed to the envelope sender: a local sender's copy through their active script, as
+/// any mail to them (see [`routed`]), else the queue from the null sender.
+pub(super) async fn outgoing(cx: &Context<'_>, plan: &mut Plan) -> Result<(), StoreError> {
+    let mut replies = Plan::default();
+    let out = replies_of(cx, plan, &mut replies).await?;
+    plan.outgoing = out;
+    // The sender's script's redirects and failures, for after the delivery is stored.
+    plan.reply_redirects.append(&mut replies.reply_redirects);
+    plan.failures.append(&mut replies.failures);
+    Ok(())
+}
+
+async fn replies_of(
+    cx: &Context<'_>,
+    plan: &Plan,
+    replies: &mut Plan,
+) -> Result<Vec<Outgoing>, StoreError> {
     let mut out = Vec::new();
     let sender = &cx.envelope.mail_from;
     if !plan.rejections.is_empty() && sender.is_empty() {
         tracing::info!("Sieve rejection not reported: the message has the null sender");
     } else if !plan.rejections.is_empty() {
         let report = rejection_report(cx, &plan.rejections).map_err(task)?;
-        if let Some(message) = routed(cx, report).await? {
+        if let Some(message) = routed(cx, report, (out.len(), replies)).await? {
             out.push(Outgoing {
                 message,
                 once: None,
@@ -110,7 +127,7 @@ pub(super) async fn outgoing(cx: &Context<'_>, plan: &Plan) -> Result<Vec<Outgoi
             None => cx.rcpt_of.get(account).cloned().unwrap_or_default(),
         };
         let reply = vacation_reply(vacation, &from, cx.hostname, cx.now).map_err(task)?;
-        let Some(message) = routed(cx, reply).await? else {
+        let Some(message) = routed(cx, reply, (out.len(), replies)).await? else {
             continue;
         };
         let days = i64::try_from(vacation.days).unwrap_or(i64::MAX / 86_400);
@@ -132,15 +149,42 @@ fn task(e: std::io::Error) -> StoreError {
     StoreError::Task(e.to_string())
 }
 
-/// `message` to the envelope sender, or `None` (logged) where it cannot go.
-async fn routed(cx: &Context<'_>, message: Vec<u8>) -> Result<Option<Delivery>, StoreError> {
+/// `message` to the envelope sender, or `None` (logged) where it cannot go. A local
+/// sender's active script runs on it here, before the delivery transaction that stores it
+/// with the message that caused it, so it is filed once even when sled retries that
+/// transaction; its plan's redirects (as those of `outgoing[index]`) and failures go into
+/// `replies`.
+async fn routed(
+    cx: &Context<'_>,
+    message: Vec<u8>,
+    (index, replies): (usize, &mut Plan),
+) -> Result<Option<Delivery>, StoreError> {
     let sender = &cx.envelope.mail_from;
     let (delivery, _) =
         crate::notice::routed(cx.store, cx.local_domains, sender, message, cx.now).await?;
-    if delivery.is_none() {
+    let Some(mut delivery) = delivery else {
         tracing::warn!(to = %sender, "Sieve reply not sent: the sender's address has no mailbox here");
+        return Ok(None);
+    };
+    if delivery.recipients.is_empty() {
+        return Ok(Some(delivery));
     }
-    Ok(delivery)
+    let rcpt_of = delivery
+        .recipients
+        .iter()
+        .map(|(account, _, _)| (account.clone(), sender.to_lowercase()))
+        .collect();
+    let (store, domains) = (cx.store, cx.local_domains);
+    let mut plan =
+        super::own_mail::through_filters(store, cx.sieve, domains, &mut delivery, &rcpt_of).await?;
+    let redirects = plan.redirects.drain(..).map(|(a, to)| (index, a, to));
+    replies.reply_redirects.extend(redirects);
+    replies.failures.append(&mut plan.failures);
+    if delivery.recipients.is_empty() && delivery.queue.is_empty() {
+        tracing::info!(to = %sender, "Sieve reply discarded by the sender's own filter");
+        return Ok(None);
+    }
+    Ok(Some(delivery))
 }
 
 /// The report that the rejecting recipients refused the message (RFC 5429 §2.1.1, as an

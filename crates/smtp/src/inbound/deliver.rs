@@ -65,6 +65,11 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
                 tracing::info!(from = %envelope.mail_from, held_back = receipt.held_back.len(), "vacation reply already sent to this sender within its period");
             }
             announce(&ctx, &envelope, &receipt);
+            // A reply held back was not stored: its sender's redirects did not happen.
+            let replies = std::mem::take(&mut plan.reply_redirects).into_iter();
+            let sent = replies.filter(|(i, _, _)| !receipt.held_back.contains(i));
+            plan.redirects
+                .extend(sent.map(|(_, account, to)| (account, to)));
             super::own_mail::after_filters(&ctx.postbox(), &plan, now).await;
             if let Some(headers) = report_headers {
                 send_success_report(&ctx, &envelope, &success, &headers, now).await;
@@ -205,12 +210,13 @@ async fn run_filters(
         store,
         hostname: &ctx.settings.hostname,
         local_domains: &ctx.settings.local_domains,
+        sieve: &ctx.settings.sieve,
         envelope,
         rcpt_of: &rcpt_of,
         body: &body,
         now,
     };
-    plan.outgoing = super::autoreply::outgoing(&cx, &plan)
+    super::autoreply::outgoing(&cx, &mut plan)
         .await
         .map_err(failed)?;
     let mut remote = remote;

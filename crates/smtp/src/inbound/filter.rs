@@ -87,6 +87,9 @@ pub(super) struct Plan {
     pub vacations: Vec<(String, certmail_sieve::Vacation)>,
     /// The rejection report and vacation replies, to store with the delivery.
     pub outgoing: Vec<certmail_store::Outgoing>,
+    /// Redirects a local sender's script made of `outgoing[i]`: (i, account, address),
+    /// audited only when the store did not hold that reply back.
+    pub reply_redirects: Vec<(usize, String, String)>,
 }
 
 /// One account's script refused its copy (RFC 5429).

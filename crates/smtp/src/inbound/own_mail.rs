@@ -28,19 +28,49 @@ pub async fn deliver(
     if delivery.recipients.is_empty() {
         return crate::notice::deliver(store, postbox.hub, delivery).await;
     }
+    let plan = through_filters(
+        store,
+        postbox.sieve,
+        postbox.local_domains,
+        &mut delivery,
+        rcpt_of,
+    )
+    .await?;
+    if delivery.recipients.is_empty() && delivery.queue.is_empty() {
+        // Every copy discarded or refused by its owner's filter.
+        return Ok(DeliveryReceipt::default());
+    }
+    let receipt = crate::notice::deliver(store, postbox.hub, delivery).await?;
+    after_filters(postbox, &plan, now).await;
+    Ok(receipt)
+}
+
+/// Runs each local recipient's active script on `delivery` (mail from the null sender:
+/// the server's own, or a vacation reply or rejection report to a local sender) before it
+/// is stored, and applies the plan to it: the copies go where the scripts filed them,
+/// redirects join its queue entries (from the null sender), discarded and refused copies
+/// go. The plan's redirects and failures are for [`after_filters`] once it is stored.
+pub(super) async fn through_filters(
+    store: &dyn certmail_store::Store,
+    sieve: &filter::SieveSettings,
+    local_domains: &[String],
+    delivery: &mut Delivery,
+    rcpt_of: &HashMap<String, String>,
+) -> Result<Plan, StoreError> {
+    let now = delivery.internal_date;
     let local = std::mem::take(&mut delivery.recipients);
     let inputs = Inputs {
         mail_from: "",
         rcpt_of,
         body: &delivery.body,
         now,
-        local_domains: postbox.local_domains,
+        local_domains,
     };
-    let plan = filter::plan(store, postbox.sieve, local, &inputs).await?;
+    let plan = filter::plan(store, sieve, local, &inputs).await?;
     if !plan.rejections.is_empty() || !plan.vacations.is_empty() {
         tracing::info!(
             rejections = plan.rejections.len(),
-            "the server's own message from the null sender: no rejection report or vacation reply"
+            "a message from the null sender: no rejection report or vacation reply"
         );
     }
     delivery.recipients = plan.copies.clone();
@@ -50,13 +80,7 @@ pub async fn deliver(
         .extend(redirected.map(|to| crate::notice::queued_to(to, now)));
     delivery.body =
         filter::mark_redirected(std::mem::take(&mut delivery.body), &plan.redirected_by);
-    if delivery.recipients.is_empty() && delivery.queue.is_empty() {
-        // Every copy discarded or refused by its owner's filter.
-        return Ok(DeliveryReceipt::default());
-    }
-    let receipt = crate::notice::deliver(store, postbox.hub, delivery).await?;
-    after_filters(postbox, &plan, now).await;
-    Ok(receipt)
+    Ok(plan)
 }
 
 /// After a stored delivery: audits each redirect (the daily cap counts these), and for
