@@ -48,6 +48,8 @@ pub fn capabilities(
                 other("MULTIAPPEND"),
                 // RFC 4469: APPEND ... CATENATE (TEXT ... URL ...).
                 other("CATENATE"),
+                // RFC 4467: GENURLAUTH, RESETKEY and URLFETCH, mechanism INTERNAL.
+                other("URLAUTH"),
                 Capability::Move,
                 Capability::Unselect,
                 other("CHILDREN"),
