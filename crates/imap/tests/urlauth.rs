@@ -65,7 +65,7 @@ async fn urlfetch_gives_the_message_until_resetkey() {
     let reset = c.command("RESETKEY INBOX INTERNAL").await;
     assert_tagged(&reset, "a");
     assert!(
-        tagged(&reset).contains("OK RESETKEY completed"),
+        tagged(&reset).contains("OK [URLMECH INTERNAL] RESETKEY completed"),
         "{reset:?}"
     );
     let after = c.command(&format!("URLFETCH {url}")).await;

@@ -10,6 +10,7 @@
 
 use certmail_store::{Account, Store, StoreError};
 use imap_codec::imap_types::core::Tag;
+use imap_codec::imap_types::response::{Code, CodeOther};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::acl::capitalised;
@@ -153,6 +154,7 @@ pub async fn resetkey(
     }
     let store = s.account.ctx.store.as_ref();
     let me = &s.account.record;
+    let named = reset.mailbox.is_some();
     let reset = match &reset.mailbox {
         None => store.reset_urlauth_keys(&me.id, None).await,
         Some(wire) => {
@@ -167,12 +169,12 @@ pub async fn resetkey(
             }
         }
     };
+    let text = "RESETKEY completed: URLs made before it no longer work";
+    // RFC 4467 §6.2: with a mailbox, the OK names the mechanisms it now has.
+    let mechanisms =
+        named.then(|| Code::Other(CodeOther::unvalidated(b"URLMECH INTERNAL".as_slice())));
     match reset {
-        Ok(_) => out.ok(
-            tag,
-            None,
-            "RESETKEY completed: URLs made before it no longer work",
-        ),
+        Ok(_) => out.ok(tag, mechanisms, text),
         Err(e) => store_error(out, tag, "RESETKEY", &e),
     }
     Outcome::Done

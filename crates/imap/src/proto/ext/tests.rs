@@ -159,9 +159,9 @@ fn rfc4467_urlauth_commands() {
         })
     );
     assert_eq!(
-        body("a RESETKEY 보고서 INTERNAL\r\n"),
+        body("a RESETKEY \"Other Users/kim/Team\" INTERNAL\r\n"),
         ExtBody::ResetKey(urlauth::ResetKey {
-            mailbox: Some("보고서".into()),
+            mailbox: Some("Other Users/kim/Team".into()),
             mechanisms: vec!["INTERNAL".into()]
         })
     );
