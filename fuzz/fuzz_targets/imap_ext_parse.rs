@@ -15,7 +15,7 @@ use certmail_imap::proto::{
 use imap_next::{Interrupt, Io, State};
 use libfuzzer_sys::fuzz_target;
 
-const HEADS: [&[u8]; 11] = [
+const HEADS: [&[u8]; 14] = [
     b"a1 LIST ",
     b"a1 CREATE ",
     b"a1 SEARCH RETURN ",
@@ -30,6 +30,10 @@ const HEADS: [&[u8]; 11] = [
     b"a1 UID SORT RETURN (",
     b"a1 NOTIFY SET ",
     b"a1 CANCELUPDATE ",
+    // URLAUTH (RFC 4467) and its extended URLFETCH (RFC 5524).
+    b"a1 GENURLAUTH ",
+    b"a1 RESETKEY ",
+    b"a1 URLFETCH (",
 ];
 
 /// The commands the driver reports for `input`, cut once at `cut`, in an IMAP4rev2

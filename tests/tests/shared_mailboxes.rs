@@ -1,6 +1,7 @@
 //! Shared mailboxes (RFC 4314 ACL, RFC 2342 namespaces) with real clients: the rights
 //! matrix over Python's imaplib for two accounts (홍길동 shares, 김철수 uses), each with
 //! its own client certificate, and IDLE of the reader hearing the owner's delivery.
+//! URLAUTH between the two people, on a shared mailbox too.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -312,5 +313,17 @@ async fn notify_tells_the_reader_of_shared_mailboxes() -> anyhow::Result<()> {
         printed.contains("notify on shared mailboxes ok"),
         "{printed}"
     );
+    Ok(())
+}
+
+/// URLAUTH (RFC 4467) between two people: 김철수 fetches what 홍길동's URLs admit him to,
+/// nothing after RESETKEY; a URL of a shared mailbox reads with its signer's rights and
+/// stops working when the share is taken back (`tests/shared/urlauth.py`).
+#[tokio::test(flavor = "multi_thread")]
+async fn urlauth_urls_reach_whom_they_name_until_reset() -> anyhow::Result<()> {
+    let fx = matrix_setup::installation(kinds()).await?;
+    let daemon = fx.start()?;
+    let printed = run_script(&fx, &daemon, "urlauth.py", &[])?;
+    assert!(printed.contains("urlauth ok"), "{printed}");
     Ok(())
 }

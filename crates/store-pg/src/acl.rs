@@ -13,7 +13,11 @@ use crate::rows::i64_of;
 use crate::{PgStore, mailboxes};
 
 /// The id of an existing mailbox, or `MailboxNotFound`.
-async fn mailbox_id(conn: &crate::Conn, owner: &str, mailbox: &str) -> Result<i64, StoreError> {
+pub(crate) async fn mailbox_id(
+    conn: &crate::Conn,
+    owner: &str,
+    mailbox: &str,
+) -> Result<i64, StoreError> {
     let name = normalize_name(mailbox)?;
     let row = conn
         .query_opt(

@@ -69,6 +69,8 @@ delegate! {
         fn acl(&self, owner: &str, mailbox: &str) -> Vec<AclEntry>;
         fn shared_with(&self, identifiers: &[String]) -> Vec<SharedMailbox>;
         fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Vec<u32>;
+        fn urlauth_key(&self, user: &str, owner: &str, mailbox: &str, fresh: Option<[u8; 32]>) -> Option<[u8; 32]>;
+        fn reset_urlauth_keys(&self, user: &str, mailbox: Option<(&str, &str)>) -> u64;
         fn append(&self, account: &str, mailbox: &str, message: NewMessage) -> (u32, u32, u64);
         fn append_many(&self, account: &str, mailbox: &str, messages: Vec<NewMessage>, quota: MailQuota) -> Vec<(u32, u32, u64)>;
         fn messages(&self, account: &str, mailbox: &str, uids: RangeInclusive<u32>) -> Vec<MessageMeta>;

@@ -6,6 +6,7 @@
 //!   plumbing; the operations live in one file per family: `accounts.rs` (accounts,
 //!   bindings, aliases), `mailboxes.rs`, `messages.rs` (with `blobs.rs` for bodies),
 //!   `delivery.rs`, `queue.rs`, `devices.rs`, `audit.rs`, `scripts.rs` (Sieve scripts),
+//!   `urlauth.rs` (URLAUTH access keys),
 //!   `copy.rs` (`certmail store copy`: counts, sealed bodies, imports); `api.rs` is `impl Store`,
 //!   generated from the methods' signatures. Mailbox names, renames, account ids, STORE
 //!   flags, COPY/MOVE and delivery targets are checked by the store crate's rules
@@ -60,6 +61,7 @@ pub mod schema;
 mod scripts;
 pub mod sessions;
 pub mod tls;
+mod urlauth;
 mod web_sessions;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -56,6 +56,7 @@ mod rules;
 pub mod scripts;
 mod sled_store;
 mod store;
+mod urlauth_keys;
 pub mod web_sessions;
 
 pub use acl::{AclEntry, Rights, SharedMailbox};
@@ -96,4 +97,5 @@ pub mod shared {
         uid_validity_seed, validate_account,
     };
     pub use crate::sled_store::{account_aad, blob_aad, decode, encode, summary_aad};
+    pub use crate::urlauth_keys::{open_key as open_urlauth_key, seal_key as seal_urlauth_key};
 }

@@ -189,6 +189,28 @@ pub trait MailboxStore: Send + Sync + 'static {
         seen: bool,
     ) -> Result<(), StoreError>;
 
+    // ----- URLAUTH access keys (RFC 4467 §7) -----
+
+    /// `user`'s URLAUTH access key for the owner's mailbox: the stored one, else `fresh`
+    /// stored and returned; with `fresh = None` only a read (`None` when there is none).
+    /// Sealed at rest; it follows the mailbox through renames and goes with it, and with
+    /// `user`'s account. `MailboxNotFound` if there is no such mailbox.
+    async fn urlauth_key(
+        &self,
+        user: &str,
+        owner: &str,
+        mailbox: &str,
+        fresh: Option<[u8; 32]>,
+    ) -> Result<Option<[u8; 32]>, StoreError>;
+    /// Forgets `user`'s URLAUTH keys (RFC 4467 §6.2 RESETKEY): the one for `(owner,
+    /// mailbox)`, or every one of them (`None`); returns how many went, so every URL made
+    /// with them stops working. `MailboxNotFound` for a named mailbox that does not exist.
+    async fn reset_urlauth_keys(
+        &self,
+        user: &str,
+        mailbox: Option<(&str, &str)>,
+    ) -> Result<u64, StoreError>;
+
     // ----- messages -----
 
     /// Appends a message; returns (UIDVALIDITY, UID, MODSEQ).

@@ -146,6 +146,8 @@ forward! {
         fn shared_with(&self, identifiers: &[String]) -> Result<Vec<SharedMailbox>, StoreError>;
         fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> Result<Vec<u32>, StoreError>;
         fn set_seen_by(&self, owner: &str, mailbox: &str, reader: &str, uids: &[u32], seen: bool) -> Result<(), StoreError>;
+        fn urlauth_key(&self, user: &str, owner: &str, mailbox: &str, fresh: Option<[u8; 32]>) -> Result<Option<[u8; 32]>, StoreError>;
+        fn reset_urlauth_keys(&self, user: &str, mailbox: Option<(&str, &str)>) -> Result<u64, StoreError>;
         fn append(&self, account: &str, mailbox: &str, message: NewMessage) -> Result<(u32, u32, u64), StoreError>;
         fn append_many(&self, account: &str, mailbox: &str, messages: Vec<NewMessage>, quota: MailQuota) -> Result<Vec<(u32, u32, u64)>, StoreError>;
         fn messages(&self, account: &str, mailbox: &str, uids: RangeInclusive<u32>) -> Result<Vec<MessageMeta>, StoreError>;

@@ -64,8 +64,11 @@ pub(super) async fn assemble(s: &SignedIn, parts: Vec<CatenatePart>) -> Result<V
     Ok(message)
 }
 
-enum Lookup {
+/// Why a URL's content cannot be had.
+pub(super) enum Lookup {
+    /// It names nothing there is: a sentence.
     Gone(&'static str),
+    /// The store failed.
     Store(StoreError),
 }
 
@@ -81,9 +84,22 @@ impl From<StoreError> for Lookup {
 /// The octets `r` names, if the signed-in user may read them.
 async fn referenced(s: &SignedIn, r: &MessageRef) -> Result<Option<Vec<u8>>, Lookup> {
     let store = s.account.ctx.store.as_ref();
+    match message_of(store, &s.account.record, r).await? {
+        Some(raw) => part_of(&raw, r),
+        None => Ok(None),
+    }
+}
+
+/// The whole message `r` names, if `reader` may read it ("r" on its mailbox); a mailbox
+/// they cannot see is `Gone` as one that does not exist.
+pub(super) async fn message_of(
+    store: &dyn certmail_store::Store,
+    reader: &certmail_store::Account,
+    r: &MessageRef,
+) -> Result<Option<Vec<u8>>, Lookup> {
     let name = crate::proto::ext::mailbox_name(r.mailbox.as_bytes())
         .map_err(|_| Lookup::Gone("The URL's mailbox name is not valid"))?;
-    let target = crate::shared::resolve(store, &s.account.record, &name).await?;
+    let target = crate::shared::resolve(store, reader, &name).await?;
     if !target.rights.has('r') {
         return Ok(None);
     }
@@ -101,16 +117,20 @@ async fn referenced(s: &SignedIn, r: &MessageRef) -> Result<Option<Vec<u8>>, Loo
     let Some(meta) = found.into_iter().next() else {
         return Ok(None);
     };
-    let raw = store.message_body(&target.owner, &meta.blob).await?;
+    Ok(Some(store.message_body(&target.owner, &meta.blob).await?))
+}
+
+/// The octets of `raw` that `r`'s SECTION and PARTIAL name.
+pub(super) fn part_of(raw: &[u8], r: &MessageRef) -> Result<Option<Vec<u8>>, Lookup> {
     let octets = match &r.section {
-        None => raw,
+        None => raw.to_vec(),
         Some(text) => {
             let Some(section) = section(text) else {
                 return Err(Lookup::Gone(
                     "The URL's SECTION is not a section FETCH knows",
                 ));
             };
-            match MessageView::parse(&raw).section(section.as_ref()) {
+            match MessageView::parse(raw).section(section.as_ref()) {
                 Some(octets) => octets,
                 None => return Ok(None),
             }
@@ -124,7 +144,7 @@ async fn referenced(s: &SignedIn, r: &MessageRef) -> Result<Option<Vec<u8>>, Loo
 
 /// `HEADER`, `1.MIME`, ... as FETCH's `BODY[...]` reads it; `Some(None)` for the empty
 /// section (the whole message).
-fn section(text: &str) -> Option<Option<Section<'static>>> {
+pub(super) fn section(text: &str) -> Option<Option<Section<'static>>> {
     if text.contains(['\r', '\n', ']']) {
         return None;
     }

@@ -1,10 +1,11 @@
-//! The commands our own parser read (`proto::ext`): LIST, CREATE, the ACL commands, SEARCH
+//! The commands our own parser read (`proto::ext`): LIST, CREATE, the ACL and URLAUTH commands, SEARCH
 //! RETURN, SORT RETURN and those
 //! using `$` (RFC 5182), run like the others (`dispatch`), with the selected mailbox's
 //! updates told after them.
 
 use super::{
-    Outcome, acl, append, create, dispatch, dispatch::announce_updates, list_extended, search, sort,
+    Outcome, acl, append, create, dispatch, dispatch::announce_updates, list_extended, search,
+    sort, urlauth,
 };
 use crate::proto::ext::{
     self, ExtBody, ExtCommand, SavedResultCommand, encode::sequence_set, searchres::substitute,
@@ -20,6 +21,9 @@ pub async fn run(s: &mut SignedIn, out: &mut Out, command: ExtCommand) -> Outcom
         ExtBody::Acl(request) => (acl::acl(s, out, tag, &request).await, true),
         ExtBody::Append(request) => (append::multiappend(s, out, tag, request).await, true),
         ExtBody::Notify(request) => (super::notify::notify(s, out, tag, request).await, true),
+        ExtBody::GenUrlAuth(pairs) => (urlauth::genurlauth(s, out, tag, pairs).await, true),
+        ExtBody::ResetKey(reset) => (urlauth::resetkey(s, out, tag, reset).await, true),
+        ExtBody::UrlFetch(urls) => (urlauth::urlfetch(s, out, tag, urls).await, true),
         ExtBody::CancelUpdate(tags) => {
             super::search_context::cancel(s, &tags);
             out.ok(tag, None, "CANCELUPDATE completed");

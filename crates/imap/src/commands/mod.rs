@@ -46,6 +46,7 @@ pub mod status;
 pub mod store;
 pub mod subscribe;
 pub mod thread;
+pub mod urlauth;
 
 pub use dispatch::{Outcome, existing_target, store_error};
 

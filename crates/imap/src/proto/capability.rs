@@ -48,6 +48,8 @@ pub fn capabilities(
                 other("MULTIAPPEND"),
                 // RFC 4469: APPEND ... CATENATE (TEXT ... URL ...).
                 other("CATENATE"),
+                // RFC 4467: GENURLAUTH, RESETKEY and URLFETCH, mechanism INTERNAL.
+                other("URLAUTH"),
                 Capability::Move,
                 Capability::Unselect,
                 other("CHILDREN"),
@@ -178,7 +180,7 @@ mod tests {
         let caps = names(CapabilityPhase::TlsNotAuthenticated).join(" ");
         assert_eq!(
             caps,
-            "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MULTIAPPEND CATENATE MOVE UNSELECT CHILDREN \
+            "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MULTIAPPEND CATENATE URLAUTH MOVE UNSELECT CHILDREN \
              SPECIAL-USE CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT \
              THREAD=REFERENCES COMPRESS=DEFLATE ACL RIGHTS=texk APPENDLIMIT=52428800 ESEARCH CONTEXT=SEARCH CONTEXT=SORT NOTIFY SEARCHRES LIST-EXTENDED \
              LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE SASL-IR AUTH=PLAIN"

@@ -22,4 +22,5 @@ pub mod plaintext;
 pub mod response;
 pub mod seqmap;
 pub mod sets;
+pub mod urlauth;
 pub mod utf8_quoted;

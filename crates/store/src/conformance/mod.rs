@@ -23,6 +23,7 @@ pub mod model;
 pub mod quota;
 pub mod replies;
 pub mod scripts;
+pub mod urlauth;
 
 use std::collections::BTreeMap;
 
@@ -219,6 +220,9 @@ macro_rules! conformance_tests {
             replies::a_vacation_reply_goes_once_per_period,
             replies::a_failing_delivery_writes_no_mark,
             replies::reply_marks_are_listed_pruned_and_deleted,
+            urlauth::urlauth_keys_are_per_user_and_mailbox,
+            urlauth::urlauth_keys_are_reset_per_mailbox_or_all,
+            urlauth::urlauth_keys_follow_renames_and_go_with_deletes,
         );
 
         /// Random operation sequences agree with a model (several seeds, each on a fresh

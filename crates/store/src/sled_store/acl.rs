@@ -56,7 +56,7 @@ fn mark(set: &mut Vec<u32>, uids: &[u32], seen: bool) -> Vec<u32> {
 
 impl Inner {
     /// The id of an existing mailbox, or `MailboxNotFound`.
-    fn mailbox_id(&self, owner: &str, mailbox: &str) -> Result<u64> {
+    pub(crate) fn mailbox_id(&self, owner: &str, mailbox: &str) -> Result<u64> {
         let name = normalize_name(mailbox)?;
         self.mailbox_record(owner, &name)?
             .map(|m| m.id)
@@ -195,7 +195,7 @@ impl Inner {
     /// Drops the ACL entries and seen sets of removed mailboxes.
     pub(crate) fn forget_access(&self, mailbox_ids: &[u64]) -> Result<()> {
         for id in mailbox_ids {
-            for tree in [&self.t.acl, &self.t.seen] {
+            for tree in [&self.t.acl, &self.t.seen, &self.t.urlauth] {
                 for key in tree.scan_prefix(id.to_be_bytes()).keys() {
                     tree.remove(key?)?;
                 }
@@ -204,10 +204,10 @@ impl Inner {
         Ok(())
     }
 
-    /// Drops every entry naming `identifier` and every seen set of `reader` (a deleted
+    /// Drops every entry naming `identifier`, every seen set and URLAUTH key of it (a deleted
     /// account: a new account with the same id must not inherit its access).
     pub(crate) fn forget_grantee(&self, identifier: &str) -> Result<()> {
-        for tree in [&self.t.acl, &self.t.seen] {
+        for tree in [&self.t.acl, &self.t.seen, &self.t.urlauth] {
             for key in tree.iter().keys() {
                 let key = key?;
                 if who_of(&key) == identifier {

@@ -3,7 +3,7 @@
 
 use std::ops::RangeInclusive;
 
-use super::SledStore;
+use super::{Inner, SledStore};
 use crate::acl::{AclChange, AclEntry, AclUpdate, SeenMarks, SharedMailbox};
 use crate::devices::DeviceSeen;
 use crate::error::StoreError;
@@ -157,6 +157,35 @@ impl MailboxStore for SledStore {
             (owner.to_lowercase(), mailbox.to_owned(), reader.to_owned());
         self.read(move |i| i.seen_by(&owner, &mailbox, &reader))
             .await
+    }
+
+    async fn urlauth_key(
+        &self,
+        user: &str,
+        owner: &str,
+        mailbox: &str,
+        fresh: Option<[u8; 32]>,
+    ) -> R<Option<[u8; 32]>> {
+        let (user, owner, mailbox) = (
+            user.to_lowercase(),
+            owner.to_lowercase(),
+            mailbox.to_owned(),
+        );
+        let op = move |i: &Inner| i.urlauth_key(&user, &owner, &mailbox, fresh);
+        match fresh {
+            Some(_) => self.write(op).await,
+            None => self.read(op).await,
+        }
+    }
+
+    async fn reset_urlauth_keys(&self, user: &str, mailbox: Option<(&str, &str)>) -> R<u64> {
+        let user = user.to_lowercase();
+        let mailbox = mailbox.map(|(o, m)| (o.to_lowercase(), m.to_owned()));
+        self.write(move |i| {
+            let named = mailbox.as_ref().map(|(o, m)| (o.as_str(), m.as_str()));
+            i.reset_urlauth_keys(&user, named)
+        })
+        .await
     }
 
     async fn set_seen_by(

@@ -15,6 +15,7 @@
 //! - `scripts`: (account, name) → sealed Sieve script; `active_scripts`: account → name.
 //! - `acl`: (mailbox id, identifier) → (owner, rights); `seen`: (mailbox id, reader) →
 //!   UIDs that reader has seen in a mailbox shared with them (`acl.rs`).
+//! - `urlauth`: (mailbox id, user) → sealed URLAUTH access key (`urlauth.rs`).
 //!
 //! `backup.rs` writes and restores consistent snapshots of all trees.
 //! `copy.rs` is its [`crate::copy::RecordCopy`]: counts per kind, sealed bodies, and
@@ -44,6 +45,7 @@ mod replies;
 mod scripts;
 mod summaries;
 mod tx;
+mod urlauth;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
@@ -112,6 +114,8 @@ pub(crate) struct Trees {
     pub(crate) acl: Tree,
     /// Per-reader `\Seen` of shared mailboxes: (mailbox id, reader) → UIDs.
     pub(crate) seen: Tree,
+    /// URLAUTH access keys: (mailbox id, user) → sealed key; see `urlauth.rs`.
+    pub(crate) urlauth: Tree,
 }
 
 impl Trees {
@@ -138,6 +142,7 @@ impl Trees {
             active_scripts: db.open_tree("active_scripts")?,
             acl: db.open_tree("acl")?,
             seen: db.open_tree("seen")?,
+            urlauth: db.open_tree("urlauth")?,
         })
     }
 }

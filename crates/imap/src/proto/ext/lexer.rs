@@ -62,6 +62,11 @@ impl<'a> Cursor<'a> {
         here
     }
 
+    /// Moves past `n` bytes already looked at through [`Cursor::rest`].
+    pub(crate) fn skip(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.input.len());
+    }
+
     /// Exactly one space (RFC 9051 §9: SP is one space).
     pub(crate) fn sp(&mut self) -> Parsed<()> {
         self.expect(b' ', "expected a space")

@@ -8,7 +8,8 @@
 //! - the ACL commands SETACL, DELETEACL, GETACL, LISTRIGHTS and MYRIGHTS (RFC 4314 §3,
 //!   [`acl`]);
 //! - commands using `$`, the saved search result (RFC 5182 SEARCHRES, [`searchres`]);
-//! - APPEND with several messages (RFC 3502 MULTIAPPEND) or CATENATE (RFC 4469).
+//! - APPEND with several messages (RFC 3502 MULTIAPPEND) or CATENATE (RFC 4469);
+//! - GENURLAUTH, RESETKEY and URLFETCH (RFC 4467 URLAUTH, RFC 5524, [`urlauth`]).
 //!
 //! The driver ([`super::driver::Driver`]) looks at each command's first line with
 //! [`claims`]; a claimed command is collected whole (line and literals) and handed to
@@ -25,6 +26,7 @@ pub mod notify;
 pub mod rev2;
 mod search;
 pub mod searchres;
+pub mod urlauth;
 
 use imap_codec::imap_types::{
     command::CommandBody,
@@ -67,6 +69,12 @@ pub enum ExtBody {
     CancelUpdate(Vec<String>),
     /// `NOTIFY SET ...` or `NOTIFY NONE` (RFC 5465).
     Notify(notify::NotifyRequest),
+    /// `GENURLAUTH url mechanism ...` (RFC 4467 §6.1): (URL rump, mechanism) pairs.
+    GenUrlAuth(Vec<(String, String)>),
+    /// `RESETKEY [mailbox [mechanism ...]]` (RFC 4467 §6.2).
+    ResetKey(urlauth::ResetKey),
+    /// `URLFETCH url ...` (RFC 4467 §6.4, RFC 5524 §4).
+    UrlFetch(Vec<urlauth::FetchUrl>),
     /// A command in a form imap-codec reads, collected here only because its first line
     /// could have begun one it does not: a `[UID] SEARCH` whose first line announced a
     /// literal (a `$` could have followed), an APPEND of one message (more could have
@@ -99,6 +107,9 @@ impl ExtBody {
             ExtBody::Append(_) => "APPEND",
             ExtBody::CancelUpdate(_) => "CANCELUPDATE",
             ExtBody::Notify(_) => "NOTIFY",
+            ExtBody::GenUrlAuth(_) => "GENURLAUTH",
+            ExtBody::ResetKey(_) => "RESETKEY",
+            ExtBody::UrlFetch(_) => "URLFETCH",
             ExtBody::Standard(body) => body.name(),
         }
     }
@@ -337,7 +348,7 @@ pub fn mailbox_name(wire: &[u8]) -> Result<String, crate::proto::mailbox_name::M
 pub struct SyntaxError(pub &'static str);
 
 /// Whether the command starting with `line` (its first line) is parsed by us rather than
-/// imap-next: every LIST, CREATE, APPEND and ACL command, SEARCH / UID SEARCH and SORT / UID SORT
+/// imap-next: every LIST, CREATE, APPEND, ACL and URLAUTH command, SEARCH / UID SEARCH and SORT / UID SORT
 /// with RETURN, commands using `$`,
 /// and a SEARCH whose first line ends in a literal (a `$` may follow it, RFC 5182).
 pub fn claims(line: &[u8]) -> bool {
@@ -355,6 +366,7 @@ pub fn claims(line: &[u8]) -> bool {
         || is(0, "CANCELUPDATE")
         || is(0, "NOTIFY")
         || acl::NAMES.iter().any(|name| is(0, name))
+        || urlauth::NAMES.iter().any(|name| is(0, name))
         || searchres::uses_saved_result(line)
     {
         return true;
@@ -445,6 +457,12 @@ pub fn parse(input: &[u8]) -> Result<ExtCommand, SyntaxError> {
         ExtBody::List(list::parse(&mut c)?)
     } else if c.keyword("CREATE") {
         ExtBody::Create(create::parse(&mut c)?)
+    } else if c.keyword("GENURLAUTH") {
+        ExtBody::GenUrlAuth(urlauth::parse_genurlauth(&mut c)?)
+    } else if c.keyword("RESETKEY") {
+        ExtBody::ResetKey(urlauth::parse_resetkey(&mut c)?)
+    } else if c.keyword("URLFETCH") {
+        ExtBody::UrlFetch(urlauth::parse_urlfetch(&mut c)?)
     } else if let Some(name) = acl::NAMES.into_iter().find(|name| c.keyword(name)) {
         ExtBody::Acl(acl::parse(&mut c, name)?)
     } else {

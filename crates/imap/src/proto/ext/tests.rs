@@ -138,3 +138,54 @@ fn refuses_what_the_abnf_does_not_allow() {
         assert!(parse(bad.as_bytes()).is_err(), "accepted: {bad:?}");
     }
 }
+
+#[test]
+fn rfc4467_urlauth_commands() {
+    // RFC 4467 §6.1's example, and two pairs.
+    let url = "imap://joe@example.com/INBOX/;uid=20/;section=1.2;urlauth=submit+fred";
+    assert_eq!(
+        body(&format!("a GENURLAUTH \"{url}\" INTERNAL\r\n")),
+        ExtBody::GenUrlAuth(vec![(url.into(), "INTERNAL".into())])
+    );
+    let two = body(&format!(
+        "a genurlauth {url} internal \"{url}\" INTERNAL\r\n"
+    ));
+    assert!(matches!(two, ExtBody::GenUrlAuth(pairs) if pairs.len() == 2));
+    assert_eq!(
+        body("a RESETKEY\r\n"),
+        ExtBody::ResetKey(urlauth::ResetKey {
+            mailbox: None,
+            mechanisms: vec![]
+        })
+    );
+    assert_eq!(
+        body("a RESETKEY \"Other Users/kim/Team\" INTERNAL\r\n"),
+        ExtBody::ResetKey(urlauth::ResetKey {
+            mailbox: Some("Other Users/kim/Team".into()),
+            mechanisms: vec!["INTERNAL".into()]
+        })
+    );
+    let full = format!("{url}:internal:{}", "0a".repeat(16));
+    let fetched = body(&format!(
+        "a URLFETCH {full} ({full} BINARY BODYPARTSTRUCTURE) \"{full}\"\r\n"
+    ));
+    let ExtBody::UrlFetch(urls) = fetched else {
+        panic!("not URLFETCH: {fetched:?}");
+    };
+    assert_eq!(urls.len(), 3);
+    assert!(urls.iter().all(|u| u.url == full));
+    assert_eq!(urls[0].extended, None);
+    let parts = urls[1].extended.clone().unwrap();
+    assert!(parts.binary && parts.structure && !parts.body);
+    for bad in [
+        "a GENURLAUTH\r\n",
+        "a GENURLAUTH imap://x@y/INBOX/;uid=1;urlauth=anonymous\r\n",
+        "a URLFETCH\r\n",
+        "a URLFETCH (imap://x BODY BINARY)\r\n",
+        "a URLFETCH (imap://x HEADER)\r\n",
+        "a RESETKEY INBOX \r\n",
+    ] {
+        assert!(claims(bad.as_bytes()), "{bad}");
+        assert!(parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
