@@ -462,6 +462,11 @@ async fn a_known_device_is_written_again_only_once_a_minute() {
         let devices = f.store.devices_of("hong").await.expect("devices");
         assert_eq!(devices.len(), 1);
         assert_eq!(devices[0].last_seen, seen, "sign-in at NOW + {}", at - NOW);
-        assert_eq!(f.store.stats().writes > writes, wrote, "sign-in at NOW + {}", at - NOW);
+        assert_eq!(
+            f.store.stats().writes > writes,
+            wrote,
+            "sign-in at NOW + {}",
+            at - NOW
+        );
     }
 }

@@ -56,7 +56,10 @@ fn memory_pools(daemon: &Daemon, out: &mut String) {
         ("smtp_messages", smtp),
         ("imap_literals", literals),
         ("imap_headers", headers),
-        ("argon2_buffers", daemon.sign_in_state.passwords.memory_in_use()),
+        (
+            "argon2_buffers",
+            daemon.sign_in_state.passwords.memory_in_use(),
+        ),
     ] {
         let _ = writeln!(out, "certmail_memory_pool_bytes{{pool=\"{pool}\"}} {bytes}");
     }
