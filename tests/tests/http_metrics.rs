@@ -180,6 +180,13 @@ async fn metrics_count_connection_states_kicks_and_store_flushes() -> anyhow::Re
     assert_eq!(state(&body, "imap", "pre_auth"), Some(1.0), "{body}");
     assert_eq!(state(&body, "imap", "authenticated"), Some(0.0), "{body}");
     assert_eq!(state(&body, "smtp", "pre_auth"), Some(0.0), "{body}");
+    // The idler's password was checked with argon2 (m = 19456 KiB); its working memory is
+    // kept for the next check, and shown.
+    assert_eq!(
+        sample(&body, "certmail_memory_pool_bytes{pool=\"argon2_buffers\"}"),
+        Some(19456.0 * 1024.0),
+        "{body}"
+    );
 
     // An administrator ends the session: the idler hears BYE, the kick is counted.
     let (code, _, err) = fx.certmail(&["session", "kick", "hong"])?;

@@ -60,6 +60,19 @@ pub(crate) async fn known_device(
         .find(|d| &d.spki_sha256 == spki && d.network == network))
 }
 
+/// How old a known device's `last_seen` may be before a sign-in from it writes the record
+/// again. A mail program opens a new connection many times a minute, and each write waits
+/// for a flush to disk: rewriting the same record at every sign-in cost a third of the
+/// store writes of a one-message SMTP session. `last_seen` is shown to people (to the
+/// minute is plenty) and ends the TOTP trust window ([`trusted`]) up to this much sooner.
+pub(crate) const LAST_SEEN_RESOLUTION_SECS: i64 = 60;
+
+/// Whether `device` is known and its `last_seen` is recent enough (under
+/// [`LAST_SEEN_RESOLUTION_SECS`]) that a sign-in without a TOTP code need not record it.
+pub(crate) fn seen_lately(device: Option<&Device>, now: i64) -> bool {
+    device.is_some_and(|d| (0..LAST_SEEN_RESOLUTION_SECS).contains(&(now - d.last_seen)))
+}
+
 /// Whether `device` may skip the TOTP code: it has given one before and the account used
 /// it within the remembered days.
 pub(crate) fn trusted(device: Option<&Device>, policy: &SignInPolicy, now: i64) -> bool {

@@ -88,6 +88,17 @@ impl PasswordPool {
             .map_err(|e| AuthError::PasswordHash(e.to_string()))?
     }
 
+    /// Bytes of argon2 working memory the pool keeps between calls: at most
+    /// [`MAX_CONCURRENT`] buffers of the stored hashes' memory cost (19 MiB each with the
+    /// default parameters). Buffers lent to a running check are not counted.
+    pub fn memory_in_use(&self) -> u64 {
+        let buffers = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
+        buffers
+            .iter()
+            .map(|b| (b.len() * std::mem::size_of::<Block>()) as u64)
+            .sum()
+    }
+
     /// A working-memory buffer from the pool (empty when none is free).
     fn take_buffer(&self) -> Vec<Block> {
         self.buffers

@@ -264,8 +264,10 @@ async fn decide(
             if account.totp_secret.is_some() && !factor::trusted(device.as_ref(), policy, now) {
                 return Ok(Err(totp_required()));
             }
-            let spki = identity.spki_sha256;
-            factor::record_device(store, policy, &account.id, spki, ip, false, now).await?;
+            if !factor::seen_lately(device.as_ref(), now) {
+                let spki = identity.spki_sha256;
+                factor::record_device(store, policy, &account.id, spki, ip, false, now).await?;
+            }
             Ok(Ok(account))
         }
         Credentials::Password { password, .. } => {
@@ -377,7 +379,7 @@ async fn password_factor(
     if let Some(refusal) = check_password_age(policy, &account, now) {
         return Ok(Err(refusal));
     }
-    if !with_code {
+    if !with_code && !factor::seen_lately(device.as_ref(), now) {
         factor::record_device(store, policy, &account.id, spki, ip, false, now).await?;
     }
     Ok(Ok(account))

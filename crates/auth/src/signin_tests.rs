@@ -444,3 +444,29 @@ async fn attempts_without_a_certificate_never_throttle_a_valid_certificate() {
         assert_eq!(r.reason, RefusalReason::RevocationUnknown);
     }
 }
+
+#[tokio::test]
+async fn a_known_device_is_written_again_only_once_a_minute() {
+    let f = fixture(|_| {}).await;
+    let policy = SignInPolicy::default();
+    // (time of the sign-in, `last_seen` after it, whether it wrote to the store)
+    for (at, seen, wrote) in [
+        (NOW, NOW, true),
+        (NOW + 59, NOW, false),
+        (NOW + 60, NOW + 60, true),
+    ] {
+        let writes = f.store.stats().writes;
+        try_sign_in(&f, &policy, 1, PASSWORD, "10.0.0.1", at)
+            .await
+            .expect("sign in");
+        let devices = f.store.devices_of("hong").await.expect("devices");
+        assert_eq!(devices.len(), 1);
+        assert_eq!(devices[0].last_seen, seen, "sign-in at NOW + {}", at - NOW);
+        assert_eq!(
+            f.store.stats().writes > writes,
+            wrote,
+            "sign-in at NOW + {}",
+            at - NOW
+        );
+    }
+}

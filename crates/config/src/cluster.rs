@@ -29,8 +29,9 @@ pub struct StoreSection {
     pub postgres_url: Option<String>,
     /// Most connections this node keeps open to PostgreSQL at once.
     pub postgres_pool_size: usize,
-    /// With `backend = "sled"`: MiB of store pages kept in memory (sled's page cache);
-    /// past it the pages read least recently are dropped. 256 by default.
+    /// With `backend = "sled"`: MiB of sled's page cache; past it the pages used least
+    /// recently are dropped. 256 by default. sled 0.34 does not keep to it for what it
+    /// writes: what was stored since the start stays in memory (BENCHMARKS.md).
     pub sled_cache_mb: u64,
 }
 

@@ -33,13 +33,14 @@ pub async fn render(daemon: &Daemon, out: &mut String) {
 }
 
 /// `certmail_memory_pool_bytes{pool}`: what the bounded in-memory pools hold now, to set
-/// `[smtp] max_message_memory`, `[imap] max_literal_memory` and `header_cache_memory` by.
+/// `[smtp] max_message_memory`, `[imap] max_literal_memory` and `header_cache_memory` by;
+/// and argon2's working memory kept between sign-ins (at most 4 × 19 MiB).
 fn memory_pools(daemon: &Daemon, out: &mut String) {
     family(
         out,
         "certmail_memory_pool_bytes",
         "gauge",
-        "Bytes held now by each bounded memory pool: smtp_messages (bodies arriving), imap_literals (APPEND literals arriving), imap_headers (the header cache).",
+        "Bytes held now by each bounded memory pool: smtp_messages (bodies arriving), imap_literals (APPEND literals arriving), imap_headers (the header cache), argon2_buffers (password checks' working memory, kept for the next check).",
     );
     let smtp = daemon
         .smtp
@@ -55,6 +56,10 @@ fn memory_pools(daemon: &Daemon, out: &mut String) {
         ("smtp_messages", smtp),
         ("imap_literals", literals),
         ("imap_headers", headers),
+        (
+            "argon2_buffers",
+            daemon.sign_in_state.passwords.memory_in_use(),
+        ),
     ] {
         let _ = writeln!(out, "certmail_memory_pool_bytes{{pool=\"{pool}\"}} {bytes}");
     }

@@ -189,8 +189,11 @@ impl SledStore {
         SledStore::open_with_cache(path, key, DEFAULT_CACHE_BYTES)
     }
 
-    /// [`SledStore::open`] with sled's page cache held to `cache_bytes` (the daemon's
-    /// `[store] sled_cache_mb`): past it sled drops the pages read least recently.
+    /// [`SledStore::open`] with sled's page cache set to `cache_bytes` (the daemon's
+    /// `[store] sled_cache_mb`): past it sled drops the pages used least recently. sled
+    /// 0.34 does not hold to it for pages it writes: about as many bytes as were stored
+    /// since the open stay in memory, whatever `cache_bytes` (1 MiB or 256 MiB alike;
+    /// BENCHMARKS.md, "SMTP speed and memory").
     pub fn open_with_cache(path: &Path, key: KeyFile, cache_bytes: u64) -> Result<SledStore> {
         // sled calls a store it has just created "recovered"; only an existing one can be.
         let existed = path.join("conf").exists();
