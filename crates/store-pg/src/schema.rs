@@ -26,10 +26,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (8, include_str!("../migrations/0008_acl.sql")),
     (9, include_str!("../migrations/0009_web_sessions.sql")),
     (10, include_str!("../migrations/0010_vacation_replies.sql")),
+    (11, include_str!("../migrations/0011_search_index.sql")),
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 10;
+pub const SCHEMA_VERSION: i32 = 11;
 
 /// The plaintext sealed under each key id, so a wrong key file fails at open.
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";

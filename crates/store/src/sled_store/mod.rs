@@ -15,6 +15,7 @@
 //! - `scripts`: (account, name) → sealed Sieve script; `active_scripts`: account → name.
 //! - `acl`: (mailbox id, identifier) → (owner, rights); `seen`: (mailbox id, reader) →
 //!   UIDs that reader has seen in a mailbox shared with them (`acl.rs`).
+//! - `search`: the full-text index's documents, postings and orphans (`search.rs`).
 //!
 //! `backup.rs` writes and restores consistent snapshots of all trees.
 //! `copy.rs` is its [`crate::copy::RecordCopy`]: counts per kind, sealed bodies, and
@@ -41,6 +42,7 @@ mod messages;
 mod queue;
 mod replies;
 mod scripts;
+mod search;
 mod summaries;
 mod tx;
 
@@ -111,6 +113,8 @@ pub(crate) struct Trees {
     pub(crate) acl: Tree,
     /// Per-reader `\Seen` of shared mailboxes: (mailbox id, reader) → UIDs.
     pub(crate) seen: Tree,
+    /// The full-text search index: documents, postings, orphans (`search.rs`).
+    pub(crate) search: Tree,
 }
 
 impl Trees {
@@ -137,6 +141,7 @@ impl Trees {
             active_scripts: db.open_tree("active_scripts")?,
             acl: db.open_tree("acl")?,
             seen: db.open_tree("seen")?,
+            search: db.open_tree("search")?,
         })
     }
 }
@@ -146,6 +151,8 @@ pub(crate) struct Inner {
     pub(crate) db: ::sled::Db,
     pub(crate) t: Trees,
     pub(crate) sealer: Sealer,
+    /// The key of the search index's n-gram hashes.
+    pub(crate) gram_key: crate::search_index::GramKey,
     /// Serialises mailbox-hierarchy changes (create, rename, delete), which scan before
     /// their transaction.
     pub(crate) hierarchy: Mutex<()>,
@@ -190,6 +197,7 @@ impl SledStore {
         let t = Trees::open(&db)?;
         check_format_version(&t)?;
         let sealer = Sealer::new(&key);
+        let gram_key = key.search_index_key();
         check_keys(&t.meta, &sealer)?;
         db.flush()?;
         let commit = GroupCommit::start(db.clone(), &path.join("db"))?;
@@ -203,6 +211,7 @@ impl SledStore {
                 db,
                 t,
                 sealer,
+                gram_key,
                 hierarchy: Mutex::new(()),
                 write_gate: RwLock::new(()),
                 scripts: Mutex::new(()),
