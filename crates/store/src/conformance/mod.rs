@@ -22,6 +22,7 @@ pub mod messages;
 pub mod model;
 pub mod replies;
 pub mod scripts;
+pub mod search;
 
 use std::collections::BTreeMap;
 
@@ -216,6 +217,8 @@ macro_rules! conformance_tests {
             replies::a_vacation_reply_goes_once_per_period,
             replies::a_failing_delivery_writes_no_mark,
             replies::reply_marks_are_listed_pruned_and_deleted,
+            search::search_index_follows_every_write,
+            search::expunged_bodies_leave_the_index,
         );
 
         /// Random operation sequences agree with a model (several seeds, each on a fresh
