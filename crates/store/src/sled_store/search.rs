@@ -221,3 +221,70 @@ impl Inner {
         Ok(indexed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::crypto::KeyFile;
+    use crate::model::{Account, NewMessage};
+    use crate::prelude::*;
+    use crate::sled_store::SledStore;
+
+    fn mail(text: &str) -> NewMessage {
+        let body = format!("From: 김민준 <minjun@example.kr>\r\nSubject: 안내\r\n\r\n{text}\r\n");
+        NewMessage {
+            body: body.into_bytes(),
+            flags: vec![],
+            internal_date: 1_700_000_000,
+        }
+    }
+
+    /// A store written before the index existed has an empty `search` tree: its mail is a
+    /// candidate of every search (answers stay right) until `reindex` gives it postings.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mail_from_before_the_index_is_searched_then_reindexed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open_async(dir.path(), KeyFile::from_bytes([3; 32]))
+            .await
+            .unwrap();
+        let account = Account::new("hong", "홍길동", vec!["hong@example.kr".into()], 1);
+        store.create_account(account).await.unwrap();
+        let many = vec![mail("분기 보고서입니다"), mail("점심 메뉴")];
+        store.append_many("hong", "INBOX", many).await.unwrap();
+        store.inner.t.search.clear().unwrap();
+        store.inner.t.meta.remove(super::NEXT_DOC).unwrap();
+
+        let metas = store.messages("hong", "INBOX", 1..=u32::MAX).await.unwrap();
+        let blobs: Vec<_> = metas.iter().map(|m| m.blob).collect();
+        let ask = || store.search_candidates("hong", blobs.clone(), vec!["보고서".into()]);
+        assert_eq!(ask().await.unwrap(), Some(vec![true, true]));
+        assert_eq!(store.reindex().await.unwrap(), 2);
+        assert_eq!(ask().await.unwrap(), Some(vec![true, false]));
+        assert_eq!(store.reindex().await.unwrap(), 0);
+    }
+
+    /// Expunged mail's postings are removed after the expunge, not left to grow.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn expunged_postings_are_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open_async(dir.path(), KeyFile::from_bytes([3; 32]))
+            .await
+            .unwrap();
+        let account = Account::new("hong", "홍길동", vec!["hong@example.kr".into()], 1);
+        store.create_account(account).await.unwrap();
+        store
+            .append("hong", "INBOX", mail("분기 보고서입니다"))
+            .await
+            .unwrap();
+        let indexed = store.inner.t.search.len();
+        assert!(indexed > 10, "postings written: {indexed}");
+        let change = crate::FlagChange {
+            uids: vec![1],
+            op: crate::FlagOp::Add,
+            flags: vec!["\\Deleted".into()],
+            unchanged_since: None,
+        };
+        store.set_flags("hong", "INBOX", change).await.unwrap();
+        store.expunge("hong", "INBOX", None).await.unwrap();
+        assert_eq!(store.inner.t.search.len(), 0, "every posting removed");
+    }
+}
