@@ -50,6 +50,7 @@ mod pgstat;
 mod procstat;
 mod report;
 mod run;
+mod search;
 mod tls;
 mod verify;
 
@@ -81,6 +82,9 @@ enum Command {
     /// STORE, clients with certificates), restarted, and every acknowledged message and
     /// flag change is checked; exits non-zero on any loss.
     Crash(CrashArgs),
+    /// SEARCH TEXT over one large mailbox, through the full-text index and by scan, in
+    /// process on a sled store (p50/p99).
+    Search(search::SearchArgs),
     /// Internal: the second process of `imap` that holds the idle connections.
     #[command(hide = true)]
     ImapIdleClients {
@@ -261,6 +265,7 @@ async fn main() -> std::process::ExitCode {
                 Command::Imap(args) => imap(args).await,
                 Command::ImapIdleClients { plan } => imap_idle::holder_main(&plan).await,
                 Command::Crash(args) => crash(args).await,
+                Command::Search(args) => search::run(args).await,
                 Command::Kick(args) => {
                     let certmail = daemon::find_binary(args.certmail.as_deref())?;
                     kick::run(certmail, args.rounds as usize, args.connections as usize).await

@@ -3,17 +3,18 @@
 //!
 //! String criteria are case-insensitive substring matches over *decoded* text: header values
 //! with RFC 2047 encoded-words decoded and MIME text parts with their transfer encoding and
-//! charset (EUC-KR included) decoded, both by mail-parser. Dates ignore time and timezone.
+//! charset (EUC-KR included) decoded, both by mail-parser. Which strings BODY and TEXT read
+//! is defined once, in `certmail_store::search_index`, so the store's full-text index holds
+//! the n-grams of exactly those strings. Dates ignore time and timezone.
 
+use certmail_store::search_index::{any_body_text, any_header_text, value_text};
 use chrono::NaiveDate;
 use imap_codec::imap_types::{
     flag::Flag,
     search::SearchKey,
     sequence::{SeqOrUid, Sequence, SequenceSet},
 };
-use mail_parser::{
-    Address, HeaderName, HeaderValue, Message, MessageParser, MessagePart, PartType,
-};
+use mail_parser::{HeaderName, HeaderValue, Message, MessageParser};
 
 use crate::fetch_items::FetchFacts;
 
@@ -186,6 +187,23 @@ pub fn matches(key: &SearchKey<'_>, message: &SearchMessage<'_>, scope: SearchSc
     }
 }
 
+/// The strings every match of `key` contains in its text (BODY and TEXT under AND, at any
+/// depth), lowercased as SEARCH compares them: what the store's full-text index can narrow
+/// the candidates by. Under OR and NOT a string is not required, so it is left out.
+pub fn required_needles(key: &SearchKey<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_needles(key, &mut out);
+    out
+}
+
+fn collect_needles(key: &SearchKey<'_>, out: &mut Vec<String>) {
+    match key {
+        SearchKey::And(keys) => keys.as_ref().iter().for_each(|k| collect_needles(k, out)),
+        SearchKey::Body(s) | SearchKey::Text(s) => out.push(needle(s.as_ref())),
+        _ => {}
+    }
+}
+
 /// Whether `value` is in `set`, with `*` meaning `max` (RFC 3501 §9: a range is unordered,
 /// and `n:*` includes `max` even when `n > max`).
 pub fn set_contains(set: &SequenceSet, value: u32, max: u32) -> bool {
@@ -223,44 +241,13 @@ fn sent_date(m: &SearchMessage<'_>) -> Option<NaiveDate> {
     )
 }
 
-/// The lowercased search string.
-fn needle(bytes: &[u8]) -> String {
+/// The lowercased search string (as the full-text index is asked for it, too).
+pub fn needle(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_lowercase()
 }
 
 fn contains(haystack: &str, needle: &str) -> bool {
     needle.is_empty() || haystack.to_lowercase().contains(needle)
-}
-
-/// The searchable text of a header value: decoded text, or "name <address>" per mailbox.
-fn value_text(value: &HeaderValue<'_>) -> String {
-    let addr_text = |a: &mail_parser::Addr<'_>| {
-        format!(
-            "{} <{}>",
-            a.name.as_deref().unwrap_or(""),
-            a.address.as_deref().unwrap_or("")
-        )
-    };
-    match value {
-        HeaderValue::Text(t) => t.to_string(),
-        HeaderValue::TextList(list) => list.join(" "),
-        HeaderValue::Address(Address::List(list)) => {
-            list.iter().map(addr_text).collect::<Vec<_>>().join(", ")
-        }
-        HeaderValue::Address(Address::Group(groups)) => groups
-            .iter()
-            .map(|g| {
-                let members: Vec<String> = g.addresses.iter().map(addr_text).collect();
-                format!(
-                    "{}: {}",
-                    g.name.as_deref().unwrap_or(""),
-                    members.join(", ")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
 }
 
 /// RFC 3501 §6.4.4: header criteria match the field's value; an empty string matches
@@ -297,19 +284,10 @@ fn decode_unstructured(raw: &[u8]) -> String {
 }
 
 fn any_header_contains(m: &SearchMessage<'_>, n: &str) -> bool {
-    let Some(parsed) = m.parsed else {
-        return raw_contains(m.raw, n);
-    };
-    // The raw header block (field names included) or any decoded value.
-    let root = parsed.root_part();
-    let block = parsed
-        .raw_message()
-        .get(root.raw_header_offset() as usize..root.raw_body_offset() as usize);
-    raw_contains(block.unwrap_or_default(), n)
-        || root
-            .headers()
-            .iter()
-            .any(|h| contains(&value_text(h.value()), n))
+    match m.parsed {
+        Some(parsed) => any_header_text(parsed, &mut |t| contains(t, n)),
+        None => raw_contains(m.raw, n),
+    }
 }
 
 fn raw_contains(raw: &[u8], n: &str) -> bool {
@@ -319,20 +297,7 @@ fn raw_contains(raw: &[u8], n: &str) -> bool {
 /// BODY: the decoded text parts (encapsulated messages included).
 fn body_contains(m: &SearchMessage<'_>, n: &str) -> bool {
     match m.parsed {
-        Some(parsed) => message_text_contains(parsed, n, 0),
+        Some(parsed) => any_body_text(parsed, &mut |t| contains(t, n)),
         None => raw_contains(m.raw, n),
     }
-}
-
-fn message_text_contains(message: &Message<'_>, n: &str, depth: usize) -> bool {
-    // The root part of a single-part message is the body itself; part 0's headers are the
-    // message header, which BODY must not match.
-    message
-        .parts
-        .iter()
-        .any(|part: &MessagePart<'_>| match &part.body {
-            PartType::Text(t) | PartType::Html(t) => contains(t, n),
-            PartType::Message(inner) if depth < 8 => message_text_contains(inner, n, depth + 1),
-            _ => false,
-        })
 }

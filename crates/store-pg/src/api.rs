@@ -83,6 +83,8 @@ delegate! {
         fn expunged_since(&self, account: &str, mailbox: &str, modseq: u64) -> Vec<u32>;
         fn changed_since(&self, account: &str, mailbox: &str, modseq: u64) -> Vec<MessageMeta>;
         fn account_usage(&self, account: &str) -> u64;
+        fn search_candidates(&self, account: &str, blobs: Vec<BlobId>, needles: Vec<String>) -> Option<Vec<bool>>;
+        fn reindex(&self) -> u64;
     }
     also {
         async fn set_seen_by(&self, owner: &str, mailbox: &str, reader: &str, uids: &[u32], seen: bool) -> R<()> {

@@ -23,6 +23,10 @@ impl PgStore {
             .iter()
             .map(|o| SealedMessage::seal(&self.sealer, &o.message))
             .collect::<Result<Vec<_>, _>>()?;
+        let main_postings = self.gram_key.message_postings(&delivery.body);
+        let outgoing_postings: Vec<_> = (delivery.outgoing.iter())
+            .map(|o| self.gram_key.message_postings(&o.message.body))
+            .collect();
         let mut receipt = DeliveryReceipt {
             blob: main.blob,
             ..DeliveryReceipt::default()
@@ -55,15 +59,23 @@ impl PgStore {
             wanted.push((t.account.clone(), INBOX.to_owned()));
         }
         let mut locked = mailboxes::lock_many(&tx, &wanted).await?;
-        store_message(&tx, &mut locked, &main, &mut receipt).await?;
-        for (i, (out, sealed)) in delivery.outgoing.iter().zip(&outgoing).enumerate() {
+        store_message(
+            &tx,
+            &mut locked,
+            &main,
+            main_postings.as_deref(),
+            &mut receipt,
+        )
+        .await?;
+        let outgoing = outgoing.iter().zip(&outgoing_postings);
+        for (i, (out, (sealed, postings))) in delivery.outgoing.iter().zip(outgoing).enumerate() {
             if let Some(mark) = &out.once
                 && !claim_mark(&tx, mark).await?
             {
                 receipt.held_back.push(i);
                 continue;
             }
-            store_message(&tx, &mut locked, sealed, &mut receipt).await?;
+            store_message(&tx, &mut locked, sealed, postings.as_deref(), &mut receipt).await?;
         }
         // Other nodes' IDLE hears of each mailbox's newest message at COMMIT.
         let mut newest = std::collections::BTreeMap::new();
@@ -87,6 +99,7 @@ async fn store_message(
     tx: &Tx<'_>,
     locked: &mut [(String, Mailbox)],
     m: &SealedMessage<'_>,
+    postings: Option<&[certmail_store::search_index::GramHash]>,
     receipt: &mut DeliveryReceipt,
 ) -> Result<(), StoreError> {
     if m.refs() == 0 {
@@ -94,6 +107,9 @@ async fn store_message(
     }
     let refs = i64::try_from(m.refs()).unwrap_or(i64::MAX);
     blobs::store(tx, &m.blob, &m.sealed, refs).await?;
+    if !m.targets.is_empty() {
+        crate::search::index_postings(tx, &m.blob, postings).await?;
+    }
     let stored = store_copies(tx, locked, &m.targets, m.delivery, m.blob).await?;
     receipt.stored.extend(stored);
     for entry in &m.delivery.queue {

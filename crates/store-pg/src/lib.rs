@@ -59,6 +59,7 @@ mod quota;
 mod rows;
 pub mod schema;
 mod scripts;
+mod search;
 pub mod sessions;
 pub mod tls;
 mod urlauth;
@@ -86,6 +87,8 @@ pub struct PgStore {
     /// How to reach the database again (the LISTEN connection).
     config: PgConfig,
     sealer: Sealer,
+    /// The key of the search index's n-gram hashes (`search.rs`).
+    gram_key: certmail_store::search_index::GramKey,
     writes: AtomicU64,
     commits: AtomicU64,
     commit_latency: FlushLatencyRecorder,
@@ -111,6 +114,7 @@ impl PgStore {
         schema::check_durability(&conn).await?;
         let version = schema::migrate(&mut conn).await?;
         let sealer = Sealer::new(&key);
+        let gram_key = key.search_index_key();
         schema::check_keys(&conn, &sealer).await?;
         drop(conn);
         tracing::info!(config = ?config, schema = version, "PostgreSQL store open");
@@ -119,6 +123,7 @@ impl PgStore {
             node: config.node_name.clone(),
             config: config.clone(),
             sealer,
+            gram_key,
             writes: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             commit_latency: FlushLatencyRecorder::default(),

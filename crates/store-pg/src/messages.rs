@@ -139,7 +139,8 @@ impl PgStore {
         let name = normalize_name(mailbox)?;
         let mut sealed = Vec::with_capacity(messages.len());
         for message in &messages {
-            sealed.push((self.seal_body(&message.body)?, message));
+            let postings = self.gram_key.message_postings(&message.body);
+            sealed.push((self.seal_body(&message.body)?, postings, message));
         }
         let adding = messages.iter().map(|m| m.body.len() as u64).sum();
         let mut conn = self.conn().await?;
@@ -153,8 +154,9 @@ impl PgStore {
         };
         let mut appended = Vec::with_capacity(sealed.len());
         let mut changes = Vec::with_capacity(sealed.len());
-        for ((blob, body), message) in sealed {
+        for ((blob, body), postings, message) in sealed {
             blobs::store(&tx, &blob, &body, 1).await?;
+            crate::search::index_postings(&tx, &blob, postings.as_deref()).await?;
             mbox.highest_modseq += 1;
             let meta = MessageMeta {
                 uid: 0,

@@ -27,10 +27,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (9, include_str!("../migrations/0009_web_sessions.sql")),
     (10, include_str!("../migrations/0010_vacation_replies.sql")),
     (11, include_str!("../migrations/0011_urlauth_keys.sql")),
+    (12, include_str!("../migrations/0012_search_index.sql")),
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 11;
+pub const SCHEMA_VERSION: i32 = 12;
 
 /// The plaintext sealed under each key id, so a wrong key file fails at open.
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";

@@ -288,6 +288,10 @@ async fn sled_to_postgres_and_back_keeps_every_record() {
     assert_eq!(report.source.get(RecordKind::Bodies), 6);
     assert_eq!(report.source.get(RecordKind::BodyReferences), 9);
     assert_eq!(report.bodies_checked, 6);
+    assert_eq!(
+        report.bodies_indexed, 6,
+        "the target's search index is built"
+    );
     let original = snapshot(&source).await;
     assert_eq!(snapshot(&pg).await, original);
 
@@ -325,6 +329,19 @@ async fn a_copy_continues_where_the_source_stopped() {
     copy_installation(&source, &pg, 10, &mut SilentProgress)
         .await
         .unwrap();
+    // The copy's search index narrows: every message of the INBOX says "안녕하세요", none "큰 첨부".
+    for store in [&source as &dyn RecordCopy, &pg] {
+        let metas = store.messages("minjun", "INBOX", 1..=u32::MAX).await;
+        let blobs: Vec<_> = metas.unwrap().into_iter().map(|m| m.blob).collect();
+        assert!(!blobs.is_empty());
+        for (needle, expected) in [("안녕하세요", true), ("큰 첨부", false)] {
+            let found = store
+                .search_candidates("minjun", blobs.clone(), vec![needle.into()])
+                .await
+                .unwrap();
+            assert_eq!(found, Some(vec![expected; blobs.len()]), "{needle}");
+        }
+    }
     for store in [&source as &dyn RecordCopy, &pg] {
         let inbox = store.mailbox("minjun", "INBOX").await.unwrap().unwrap();
         let (validity, uid, _) = store

@@ -139,6 +139,17 @@ impl KeyFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The key of the search index's n-gram hashes: HKDF-SHA256 of the key with the
+    /// lowest id (rotation appends keys, so this one stays and the postings stay valid).
+    pub fn search_index_key(&self) -> crate::search_index::GramKey {
+        let (_, first) = self
+            .keys
+            .iter()
+            .next()
+            .expect("KeyFile is never empty (load and from_bytes refuse it)");
+        crate::search_index::GramKey::derive(first)
+    }
 }
 
 /// Writes a new owner-only (0600) file and syncs it.

@@ -21,6 +21,8 @@
 //! - [`copy`]: copying a whole installation between backends (`certmail store copy`):
 //!   [`copy::RecordKind`] lists every kind of record, [`copy::RecordCopy`] is what a
 //!   backend adds to be copied from and into.
+//! - [`search_index`]: the full-text index's rules (the text SEARCH reads, n-grams, keyed
+//!   hashes); each backend keeps the postings in its own transactions.
 //! - [`error`]: [`StoreError`] ([`CopyError`] for a copy); `is_user_error()` separates
 //!   "no such mailbox" from disk or key failures.
 //!
@@ -54,6 +56,7 @@ pub mod flush_latency;
 pub mod model;
 mod rules;
 pub mod scripts;
+pub mod search_index;
 mod sled_store;
 mod store;
 mod urlauth_keys;

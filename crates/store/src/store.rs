@@ -318,6 +318,25 @@ pub trait MailboxStore: Send + Sync + 'static {
     ) -> Result<Vec<MessageMeta>, StoreError>;
     /// Total size of the account's messages, bytes (a message in two mailboxes counts twice).
     async fn account_usage(&self, account: &str) -> Result<u64, StoreError>;
+
+    // ----- full-text search index (`crate::search_index`) -----
+
+    /// Narrows SEARCH BODY/TEXT among `blobs` (bodies `account` holds): for each, in order,
+    /// `false` when the index shows it cannot contain every one of `needles` (each the
+    /// string SEARCH looks for, lowercased as it compares), `true` when it may; the caller
+    /// confirms each `true` against the message. A body without postings (stored before
+    /// the index existed, or too large to index) is always `true`. `None` when the index
+    /// cannot narrow (no needle is as long as one n-gram): every body is a candidate.
+    async fn search_candidates(
+        &self,
+        account: &str,
+        blobs: Vec<BlobId>,
+        needles: Vec<String>,
+    ) -> Result<Option<Vec<bool>>, StoreError>;
+    /// Gives postings to every body an account holds that has none yet (mail stored before
+    /// the index existed, or brought by `store copy`), and drops the postings of bodies no
+    /// longer held (`certmail store reindex`). Returns how many bodies it indexed.
+    async fn reindex(&self) -> Result<u64, StoreError>;
 }
 
 /// Delivery of an accepted message (local copies and queue entries in one transaction) and

@@ -162,6 +162,8 @@ forward! {
         fn expunged_since(&self, account: &str, mailbox: &str, modseq: u64) -> Result<Vec<u32>, StoreError>;
         fn changed_since(&self, account: &str, mailbox: &str, modseq: u64) -> Result<Vec<MessageMeta>, StoreError>;
         fn account_usage(&self, account: &str) -> Result<u64, StoreError>;
+        fn search_candidates(&self, account: &str, blobs: Vec<BlobId>, needles: Vec<String>) -> Result<Option<Vec<bool>>, StoreError>;
+        fn reindex(&self) -> Result<u64, StoreError>;
     }
 }
 

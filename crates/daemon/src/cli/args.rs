@@ -170,6 +170,11 @@ pub enum StoreCommand {
     /// at once never race); run it before starting upgraded nodes to see it done. A sled
     /// store needs no command: its format is upgraded when it is opened.
     Migrate,
+    /// Build the full-text search index for mail stored before it existed (or by an older
+    /// `store copy`) and drop the postings of bodies no longer held. Until then SEARCH
+    /// BODY/TEXT stays correct but reads such messages in full. A sled store must be
+    /// stopped first; PostgreSQL may be running.
+    Reindex,
 }
 
 /// `certmail store copy`'s arguments.

@@ -280,6 +280,8 @@ pub(crate) async fn scan(
         max_uid: selected.max_uid(),
     };
     let (store, account) = (s.account.ctx.store.as_ref(), s.selected_owner());
+    let narrowed = narrow(store, account, key, reads, listed).await?;
+    let listed = narrowed.as_deref().unwrap_or(listed);
     for chunk in listed.chunks(reads.chunk()) {
         let blobs: Vec<_> = chunk.iter().map(|(_, meta)| meta.blob).collect();
         let contents = match read_contents(store, &s.account.ctx.headers, account, &blobs, reads)
@@ -320,6 +322,33 @@ pub(crate) async fn scan(
         }
     }
     Ok(())
+}
+
+/// The messages of `listed` that the store's full-text index leaves as candidates for the
+/// BODY/TEXT strings `key` requires; `None` when it cannot narrow (nothing to read of the
+/// text, no string as long as an n-gram): then every message is read. Each candidate is
+/// still evaluated against the message itself.
+async fn narrow<'m>(
+    store: &dyn certmail_store::Store,
+    account: &str,
+    key: &SearchKey<'_>,
+    reads: Reads,
+    listed: &[(u32, &'m certmail_store::MessageMeta)],
+) -> Result<Option<Vec<(u32, &'m certmail_store::MessageMeta)>>, certmail_store::StoreError> {
+    let needles = crate::search_eval::required_needles(key);
+    if reads != Reads::Message || needles.is_empty() {
+        return Ok(None);
+    }
+    let blobs = listed.iter().map(|(_, meta)| meta.blob).collect();
+    let Some(candidates) = store.search_candidates(account, blobs, needles).await? else {
+        return Ok(None);
+    };
+    let kept = listed
+        .iter()
+        .zip(candidates)
+        .filter_map(|(entry, candidate)| candidate.then_some(*entry))
+        .collect();
+    Ok(Some(kept))
 }
 
 /// What the store knows about a message (`meta`, its `flags` as IMAP flags, whether it is

@@ -23,6 +23,7 @@ pub mod model;
 pub mod quota;
 pub mod replies;
 pub mod scripts;
+pub mod search;
 pub mod urlauth;
 
 use std::collections::BTreeMap;
@@ -223,6 +224,8 @@ macro_rules! conformance_tests {
             urlauth::urlauth_keys_are_per_user_and_mailbox,
             urlauth::urlauth_keys_are_reset_per_mailbox_or_all,
             urlauth::urlauth_keys_follow_renames_and_go_with_deletes,
+            search::search_index_follows_every_write,
+            search::expunged_bodies_leave_the_index,
         );
 
         /// Random operation sequences agree with a model (several seeds, each on a fresh

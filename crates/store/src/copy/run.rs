@@ -42,6 +42,8 @@ pub struct CopyReport {
     pub target: RecordCounts,
     /// Bodies read back from both stores and compared byte for byte.
     pub bodies_checked: u64,
+    /// Bodies the target's search index was built for after the copy.
+    pub bodies_indexed: u64,
 }
 
 /// Copies everything `source` holds into the empty `target`, then checks that the target
@@ -85,10 +87,20 @@ pub async fn copy_installation(
         .map_err(CopyError::store("counting the target's records"))?;
     check_counts(&counts, &after)?;
     let bodies_checked = check_bodies(source, target, &sampled, progress).await?;
+    // Postings are keyed by the store key, which both sides share, but bodies travel
+    // sealed: the target builds its index from them rather than copying the source's.
+    progress.stage("search index", counts.get(RecordKind::Bodies));
+    let bodies_indexed = target
+        .reindex()
+        .await
+        .map_err(CopyError::store("building the target's search index"))?;
+    progress.advance(bodies_indexed);
+    progress.finish();
     Ok(CopyReport {
         source: counts,
         target: after,
         bodies_checked,
+        bodies_indexed,
     })
 }
 

@@ -122,7 +122,11 @@ impl MailboxStore for SledStore {
 
     async fn delete_mailbox(&self, account: &str, name: &str) -> R<()> {
         let (account, name) = (account.to_lowercase(), name.to_owned());
-        self.write(move |i| i.delete_mailbox(&account, &name)).await
+        self.write(move |i| {
+            i.delete_mailbox(&account, &name)?;
+            i.purge_some_search_orphans()
+        })
+        .await
     }
 
     async fn set_subscribed(&self, account: &str, name: &str, subscribed: bool) -> R<()> {
@@ -293,14 +297,23 @@ impl MailboxStore for SledStore {
 
     async fn move_messages(&self, account: &str, from: &str, uids: &[u32], to: &str) -> R<CopyUid> {
         let relocation = Transfer::new(account, from, uids, to, true)?;
-        self.write(move |i| i.copy(&relocation)).await
+        self.write(move |i| {
+            let moved = i.copy(&relocation)?;
+            i.purge_some_search_orphans()?;
+            Ok(moved)
+        })
+        .await
     }
 
     async fn expunge(&self, account: &str, mailbox: &str, uids: Option<&[u32]>) -> R<Vec<u32>> {
         let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
         let uids = uids.map(<[u32]>::to_vec);
-        self.write(move |i| i.expunge(&account, &mailbox, uids.as_deref()))
-            .await
+        self.write(move |i| {
+            let gone = i.expunge(&account, &mailbox, uids.as_deref())?;
+            i.purge_some_search_orphans()?;
+            Ok(gone)
+        })
+        .await
     }
 
     async fn expunged_since(&self, account: &str, mailbox: &str, modseq: u64) -> R<Vec<u32>> {
@@ -323,6 +336,21 @@ impl MailboxStore for SledStore {
     async fn account_usage(&self, account: &str) -> R<u64> {
         let account = account.to_lowercase();
         self.read(move |i| i.account_usage(&account)).await
+    }
+
+    async fn search_candidates(
+        &self,
+        account: &str,
+        blobs: Vec<BlobId>,
+        needles: Vec<String>,
+    ) -> R<Option<Vec<bool>>> {
+        let account = account.to_lowercase();
+        self.read(move |i| i.search_candidates(&account, &blobs, &needles))
+            .await
+    }
+
+    async fn reindex(&self) -> R<u64> {
+        self.write(|i| i.reindex()).await
     }
 }
 

@@ -40,20 +40,26 @@ impl Inner {
         let recipients: Vec<&str> = accounts.iter().map(String::as_str).collect();
         let _quota = self.lock_quota(delivery.quota, &recipients);
         self.check_deliveries(delivery.quota, &recipients)?;
+        let main_postings = self.gram_key.message_postings(&delivery.body);
+        let outgoing_postings: Vec<_> = (delivery.outgoing.iter())
+            .map(|o| self.gram_key.message_postings(&o.message.body))
+            .collect();
         self.with_message_trees(|mt| {
             let mut receipt = DeliveryReceipt {
                 blob: main.blob,
                 ..DeliveryReceipt::default()
             };
-            store_message(mt, &main, &mut receipt)?;
-            for (i, (out, sealed)) in delivery.outgoing.iter().zip(&outgoing).enumerate() {
+            store_message(mt, &main, main_postings.as_deref(), &mut receipt)?;
+            let outgoing = outgoing.iter().zip(&outgoing_postings);
+            for (i, (out, (sealed, postings))) in delivery.outgoing.iter().zip(outgoing).enumerate()
+            {
                 if let Some(mark) = &out.once
                     && !super::replies::claim(mt.meta, mark)?
                 {
                     receipt.held_back.push(i);
                     continue;
                 }
-                store_message(mt, sealed, &mut receipt)?;
+                store_message(mt, sealed, postings.as_deref(), &mut receipt)?;
             }
             Ok(receipt)
         })
@@ -64,12 +70,14 @@ impl Inner {
 fn store_message(
     mt: &MessageTrees<'_>,
     m: &SealedMessage<'_>,
+    postings: Option<&[crate::search_index::GramHash]>,
     receipt: &mut DeliveryReceipt,
 ) -> TxResult<()> {
     let (blob, sealed) = (m.blob, &m.sealed);
     for target in &m.targets {
         let mut mbox = target_mailbox(mt, target)?;
         mt.store_blob(&target.account, &blob, sealed)?;
+        mt.index_postings(&target.account, &blob, postings)?;
         mbox.highest_modseq += 1;
         let message = target.message(m.delivery, blob, mbox.highest_modseq);
         let uid = mt.add_message(&mut mbox, message)?;

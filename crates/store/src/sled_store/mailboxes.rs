@@ -87,6 +87,7 @@ pub(crate) struct MessageTrees<'a> {
     pub(crate) blobs: &'a TransactionalTree,
     pub(crate) blob_refs: &'a TransactionalTree,
     pub(crate) account_blobs: &'a TransactionalTree,
+    pub(crate) search: &'a TransactionalTree,
 }
 
 impl MessageTrees<'_> {
@@ -99,7 +100,9 @@ impl MessageTrees<'_> {
 
     /// Drops a reference of `account` to a body, freeing the body with its last reference.
     pub(crate) fn unref_blob(&self, account: &str, blob: &BlobId) -> TxResult<()> {
-        add_count(self.account_blobs, &account_blob_key(account, blob), -1)?;
+        if add_count(self.account_blobs, &account_blob_key(account, blob), -1)? == 0 {
+            self.unindex(account, blob)?;
+        }
         if add_count(self.blob_refs, &blob.0, -1)? == 0 {
             free_blob(self.blobs, blob)?;
         }

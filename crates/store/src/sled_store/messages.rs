@@ -132,13 +132,15 @@ impl Inner {
                 size: message.body.len() as u64,
                 blob,
             };
-            sealed.push((meta, body));
+            let postings = self.gram_key.message_postings(&message.body);
+            sealed.push((meta, body, postings));
         }
         self.with_message_trees(|mt| {
             let mut mbox = mailbox_tx(mt.mailboxes, account, &name)?;
             let mut appended = Vec::with_capacity(sealed.len());
-            for (meta, body) in &sealed {
+            for (meta, body, postings) in &sealed {
                 mt.store_blob(account, &meta.blob, body)?;
+                mt.index_postings(account, &meta.blob, postings.as_deref())?;
                 mbox.highest_modseq += 1;
                 let message = MessageMeta {
                     modseq: mbox.highest_modseq,
@@ -167,9 +169,20 @@ impl Inner {
             &t.blobs,
             &t.blob_refs,
             &t.account_blobs,
+            &t.search,
         );
         finish(trees.transaction(
-            |(meta, queue, mailboxes, messages, expunged, blobs, blob_refs, account_blobs)| {
+            |(
+                meta,
+                queue,
+                mailboxes,
+                messages,
+                expunged,
+                blobs,
+                blob_refs,
+                account_blobs,
+                search,
+            )| {
                 op(&MessageTrees {
                     meta,
                     queue,
@@ -179,6 +192,7 @@ impl Inner {
                     blobs,
                     blob_refs,
                     account_blobs,
+                    search,
                 })
             },
         ))

@@ -16,6 +16,7 @@
 //! - `acl`: (mailbox id, identifier) → (owner, rights); `seen`: (mailbox id, reader) →
 //!   UIDs that reader has seen in a mailbox shared with them (`acl.rs`).
 //! - `urlauth`: (mailbox id, user) → sealed URLAUTH access key (`urlauth.rs`).
+//! - `search`: the full-text index's documents, postings and orphans (`search.rs`).
 //!
 //! `backup.rs` writes and restores consistent snapshots of all trees.
 //! `copy.rs` is its [`crate::copy::RecordCopy`]: counts per kind, sealed bodies, and
@@ -43,6 +44,7 @@ mod queue;
 mod quota;
 mod replies;
 mod scripts;
+mod search;
 mod summaries;
 mod tx;
 mod urlauth;
@@ -116,6 +118,8 @@ pub(crate) struct Trees {
     pub(crate) seen: Tree,
     /// URLAUTH access keys: (mailbox id, user) → sealed key; see `urlauth.rs`.
     pub(crate) urlauth: Tree,
+    /// The full-text search index: documents, postings, orphans (`search.rs`).
+    pub(crate) search: Tree,
 }
 
 impl Trees {
@@ -143,6 +147,7 @@ impl Trees {
             acl: db.open_tree("acl")?,
             seen: db.open_tree("seen")?,
             urlauth: db.open_tree("urlauth")?,
+            search: db.open_tree("search")?,
         })
     }
 }
@@ -152,6 +157,8 @@ pub(crate) struct Inner {
     pub(crate) db: ::sled::Db,
     pub(crate) t: Trees,
     pub(crate) sealer: Sealer,
+    /// The key of the search index's n-gram hashes.
+    pub(crate) gram_key: crate::search_index::GramKey,
     /// Serialises mailbox-hierarchy changes (create, rename, delete), which scan before
     /// their transaction.
     pub(crate) hierarchy: Mutex<()>,
@@ -201,6 +208,7 @@ impl SledStore {
         let t = Trees::open(&db)?;
         check_format_version(&t)?;
         let sealer = Sealer::new(&key);
+        let gram_key = key.search_index_key();
         check_keys(&t.meta, &sealer)?;
         db.flush()?;
         let commit = GroupCommit::start(db.clone(), &path.join("db"))?;
@@ -214,6 +222,7 @@ impl SledStore {
                 db,
                 t,
                 sealer,
+                gram_key,
                 hierarchy: Mutex::new(()),
                 write_gate: RwLock::new(()),
                 scripts: Mutex::new(()),
