@@ -222,6 +222,17 @@ pub(super) enum Flow {
 
 type KickFuture = Pin<Box<dyn Future<Output = KickReason> + Send>>;
 
+/// A write raced against a kick: true when it finished, false when the kick came first.
+fn unless_kicked(written: Result<std::io::Result<()>, KickReason>) -> std::io::Result<bool> {
+    match written {
+        Ok(r) => r.map(|()| true),
+        Err(reason) => {
+            tracing::info!(reason = reason.code(), "kicked while writing");
+            Ok(false)
+        }
+    }
+}
+
 /// Message content read per FETCH batch before the batch is written out.
 const FETCH_BATCH_OCTETS: usize = 4 * 1024 * 1024;
 
@@ -336,13 +347,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
             r = self.write(bytes) => Ok(r),
             reason = kicked => Err(reason),
         };
-        match written {
-            Ok(r) => r.map(|()| true),
-            Err(reason) => {
-                tracing::info!(reason = reason.code(), "kicked while writing");
-                Ok(false)
-            }
-        }
+        unless_kicked(written)
     }
 
     /// [`Self::flush_out`] unless kicked meanwhile (see [`Self::write_unless_kicked`]).
@@ -355,13 +360,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
             r = self.flush_out() => Ok(r),
             reason = kicked => Err(reason),
         };
-        match written {
-            Ok(r) => r.map(|()| true),
-            Err(reason) => {
-                tracing::info!(reason = reason.code(), "kicked while writing");
-                Ok(false)
-            }
-        }
+        unless_kicked(written)
     }
 
     /// Queues `bytes` behind the output already held; writes once past [`OUTPUT_CHUNK`]
