@@ -122,6 +122,29 @@ impl Selected {
         messages_as(store, &self.owner, &self.name, self.reader(), uids).await
     }
 
+    /// The messages among `uids` (ascending) that still exist, as this view's user sees
+    /// them: one store read per run of UIDs lying close together, not one per message
+    /// (other sessions' flag changes arrive by the dozen under load).
+    async fn messages_among(
+        &self,
+        store: &dyn Store,
+        uids: &[u32],
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        let mut found = Vec::with_capacity(uids.len());
+        for run in close_runs(uids) {
+            let (Some(&first), Some(&last)) = (run.first(), run.last()) else {
+                continue;
+            };
+            let metas = self.messages(store, first..=last).await?;
+            found.extend(
+                metas
+                    .into_iter()
+                    .filter(|m| run.binary_search(&m.uid).is_ok()),
+            );
+        }
+        Ok(found)
+    }
+
     /// The keywords the client was told of in FLAGS.
     pub fn announced_keywords(&self) -> &[String] {
         &self.announced_keywords
@@ -306,13 +329,12 @@ impl Selected {
             let uids: Vec<u32> = std::mem::take(&mut self.expunged).into_iter().collect();
             out.extend(self.remove(&uids, enabled.qresync));
         }
-        for uid in std::mem::take(&mut self.flag_changes) {
-            if self.expunged.contains(&uid) {
-                continue;
-            }
-            let Some(meta) = self.messages(store, uid..=uid).await?.into_iter().next() else {
-                continue;
-            };
+        let changed: Vec<u32> = std::mem::take(&mut self.flag_changes)
+            .into_iter()
+            .filter(|uid| !self.expunged.contains(uid))
+            .collect();
+        for meta in self.messages_among(store, &changed).await? {
+            let uid = meta.uid;
             let Some(seq) = self.seq_of(uid) else {
                 continue;
             };
@@ -409,10 +431,33 @@ impl Selected {
     }
 }
 
+/// Most UIDs between two wanted ones that a single range read may also fetch (and
+/// drop) rather than being split in two.
+const MAX_RUN_GAP: u32 = 32;
+
+/// `uids` (ascending) cut where two neighbours lie more than [`MAX_RUN_GAP`] apart.
+fn close_runs(uids: &[u32]) -> impl Iterator<Item = &[u32]> {
+    uids.chunk_by(|a, b| b.saturating_sub(*a) <= MAX_RUN_GAP)
+}
+
 fn entry_of(meta: MessageMeta) -> Entry {
     Entry {
         uid: meta.uid,
         flags: meta.flags,
         modseq: meta.modseq,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::close_runs;
+
+    #[test]
+    fn flag_changes_are_read_in_runs_of_close_uids() {
+        let runs: Vec<&[u32]> = close_runs(&[3, 4, 36, 69, 200, 201]).collect();
+        assert_eq!(runs, vec![&[3, 4, 36][..], &[69][..], &[200, 201][..]]);
+        assert_eq!(close_runs(&[]).count(), 0);
+        let top: Vec<&[u32]> = close_runs(&[u32::MAX - 1, u32::MAX]).collect();
+        assert_eq!(top, vec![&[u32::MAX - 1, u32::MAX][..]]);
     }
 }

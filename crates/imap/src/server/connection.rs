@@ -135,6 +135,7 @@ async fn serve_secured<S: AsyncRead + AsyncWrite + Unpin + Send>(
         shutdown: secured.shutdown,
         idle: None,
         buf: vec![0; 16 * 1024],
+        outbuf: Vec::new(),
         client_recorded: None,
     };
     live.run().await
@@ -221,11 +222,26 @@ pub(super) enum Flow {
 
 type KickFuture = Pin<Box<dyn Future<Output = KickReason> + Send>>;
 
+/// A write raced against a kick: true when it finished, false when the kick came first.
+fn unless_kicked(written: Result<std::io::Result<()>, KickReason>) -> std::io::Result<bool> {
+    match written {
+        Ok(r) => r.map(|()| true),
+        Err(reason) => {
+            tracing::info!(reason = reason.code(), "kicked while writing");
+            Ok(false)
+        }
+    }
+}
+
 /// Message content read per FETCH batch before the batch is written out.
 const FETCH_BATCH_OCTETS: usize = 4 * 1024 * 1024;
 
 /// How long the last words (BYE, a LOGOUT's OK) may take to write before we just close.
 const CLOSING_WRITE: Duration = Duration::from_secs(5);
+
+/// Output held back before it is written even though the connection has more to do: a
+/// FETCH batch or a long run of pipelined commands goes out in pieces of about this size.
+const OUTPUT_CHUNK: usize = 64 * 1024;
 
 /// The connection after TLS: the socket, the imap-next driver and the connection's one
 /// state (`crate::session::Session`, which answers the store-free commands and sign-in
@@ -241,6 +257,11 @@ struct LiveConnection<S> {
     /// The tag of an IDLE in progress, and the metrics gauge counting it.
     idle: Option<(Tag<'static>, certmail_session::stats::IdleGauge)>,
     buf: Vec<u8>,
+    /// Responses encoded but not yet written. They go out together when the connection
+    /// next waits for input (or past [`OUTPUT_CHUNK`]): one TLS record and one system
+    /// call for a command's whole answer, and for the answers to pipelined commands,
+    /// rather than one per response line.
+    outbuf: Vec<u8>,
     /// The client name (IMAP ID) last written on this device's record.
     client_recorded: Option<String>,
 }
@@ -259,6 +280,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
             }
             asked_again = false;
             let flow = match next {
+                // Nothing to decide when a response went out (imap-next says so for each):
+                // only LOGOUT's, which the session answers with Close.
+                Ok(DriverEvent::Imap(
+                    event @ (Event::ResponseSent { .. } | Event::GreetingSent { .. }),
+                )) => match self.session.handle_event(self.driver.server(), event).await {
+                    SessionFlow::Close => Flow::Close,
+                    _ => Flow::Continue,
+                },
                 Ok(event) => {
                     // A kick wins over a command that arrived at the same moment: a replaced
                     // session answers nothing more.
@@ -274,23 +303,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
                     }
                 }
                 Err(Interrupt::Io(Io::Output(bytes))) => {
-                    // A client that stops reading must not keep a kicked session alive.
-                    let kicked = self.kicked();
-                    let written = tokio::select! {
-                        r = self.write(&bytes) => Ok(r),
-                        reason = kicked => Err(reason),
-                    };
-                    match written {
-                        Ok(r) => r.map(|()| Flow::Continue)?,
-                        Err(reason) => {
-                            // Mid-response and the client is not reading: a BYE could
-                            // neither be framed nor delivered. Drop the connection.
-                            tracing::info!(reason = reason.code(), "kicked while writing");
-                            return Ok(());
-                        }
+                    if !self.write_unless_kicked(&bytes).await? {
+                        return Ok(());
                     }
+                    Flow::Continue
                 }
-                Err(Interrupt::Io(Io::NeedMoreInput)) => self.wait_input().await?,
+                Err(Interrupt::Io(Io::NeedMoreInput)) => {
+                    // Everything answered so far goes out before we wait for the client.
+                    if !self.flush_unless_kicked().await? {
+                        return Ok(());
+                    }
+                    self.wait_input().await?
+                }
                 Err(Interrupt::Error(error)) => {
                     match self.session.handle_error(self.driver.server(), &error) {
                         SessionFlow::Close => Flow::Close,
@@ -313,10 +337,62 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
         }
     }
 
+    /// [`Self::write`], unless the session is kicked meanwhile: a client that stops
+    /// reading must not keep a kicked session alive. False when kicked (mid-response and
+    /// the client is not reading: a BYE could neither be framed nor delivered, so the
+    /// caller drops the connection).
+    async fn write_unless_kicked(&mut self, bytes: &[u8]) -> std::io::Result<bool> {
+        let kicked = self.kicked();
+        let written = tokio::select! {
+            r = self.write(bytes) => Ok(r),
+            reason = kicked => Err(reason),
+        };
+        unless_kicked(written)
+    }
+
+    /// [`Self::flush_out`] unless kicked meanwhile (see [`Self::write_unless_kicked`]).
+    async fn flush_unless_kicked(&mut self) -> std::io::Result<bool> {
+        if self.outbuf.is_empty() {
+            return Ok(true);
+        }
+        let kicked = self.kicked();
+        let written = tokio::select! {
+            r = self.flush_out() => Ok(r),
+            reason = kicked => Err(reason),
+        };
+        unless_kicked(written)
+    }
+
+    /// Queues `bytes` behind the output already held; writes once past [`OUTPUT_CHUNK`]
+    /// (a large piece, such as a FETCH batch, goes out as it is, after what was held).
     async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.outbuf.len() + bytes.len() <= OUTPUT_CHUNK {
+            self.outbuf.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.flush_out().await?;
+        if bytes.len() <= OUTPUT_CHUNK {
+            self.outbuf.extend_from_slice(bytes);
+            return Ok(());
+        }
         // A client that stops reading is dropped after the autologout time.
         self.write_within(bytes, self.ctx.settings.autologout())
             .await
+    }
+
+    /// Writes the output held back (see `outbuf`).
+    async fn flush_out(&mut self) -> std::io::Result<()> {
+        if self.outbuf.is_empty() {
+            return Ok(());
+        }
+        let bytes = std::mem::take(&mut self.outbuf);
+        let r = self
+            .write_within(&bytes, self.ctx.settings.autologout())
+            .await;
+        // Keep the allocation for the next command's answer.
+        self.outbuf = bytes;
+        self.outbuf.clear();
+        r
     }
 
     async fn write_within(&mut self, bytes: &[u8], limit: Duration) -> std::io::Result<()> {
@@ -334,19 +410,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> LiveConnection<S> {
         }
     }
 
-    /// Writes everything imap-next has queued (on the way out: a client that does not
-    /// read gets a few seconds, not the autologout time).
+    /// Writes the output held back and everything imap-next has queued (on the way out,
+    /// or before COMPRESS starts: a client that does not read gets a few seconds, not the
+    /// autologout time).
     async fn flush_driver(&mut self) -> std::io::Result<()> {
         loop {
             match self.driver.next() {
-                Err(Interrupt::Io(Io::Output(bytes))) => {
-                    self.write_within(&bytes, CLOSING_WRITE).await?
-                }
+                Err(Interrupt::Io(Io::Output(bytes))) => self.outbuf.extend_from_slice(&bytes),
                 // Each response sent is reported; keep going until all are out.
                 Ok(DriverEvent::Imap(Event::ResponseSent { .. } | Event::GreetingSent { .. })) => {}
-                _ => return Ok(()),
+                _ => break,
             }
         }
+        let bytes = std::mem::take(&mut self.outbuf);
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.write_within(&bytes, CLOSING_WRITE).await
     }
 
     /// Says BYE (after anything already queued) and closes.
