@@ -40,9 +40,8 @@
 //! Rules:
 //! - every mutating call returns only after its change is on disk; concurrent writers share
 //!   one flush (group commit, `sled_store/commit.rs`);
-//! - no blocking call on the async runtime: sled work runs on the blocking pool, except
-//!   reads of a few keys from sled's page cache (a point lookup, a short UID range), which
-//!   cost less than the trip there; no lock or transaction is held across an `.await`;
+//! - no blocking call on the async runtime: sled work runs on the blocking pool, and no lock
+//!   or transaction is held across an `.await`;
 //! - secrets never appear in `Debug` output; message bodies and account records are
 //!   encrypted at rest with the record key as associated data;
 //! - the on-disk format carries a version checked at open ([`FORMAT_VERSION`]).

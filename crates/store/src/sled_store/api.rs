@@ -1,6 +1,5 @@
-//! The store parts for `SledStore`: each call runs its sync operation on the blocking pool
-//! (writes then wait for the group commit), except reads of a few keys, which run at once
-//! on the calling thread (`SledStore::read_small`).
+//! The store parts for `SledStore`: each call runs its sync operation on the blocking pool;
+//! writes then wait for the group commit.
 
 use std::ops::RangeInclusive;
 
@@ -18,13 +17,6 @@ use crate::scripts::{ScriptQuota, SieveScript};
 use crate::store::{AccountStore, AuditStore, MailboxStore, QueueStore, ScriptStore, StoreOps};
 
 type R<T> = Result<T, StoreError>;
-
-/// A `messages` call over a UID range narrower than this runs on the calling thread.
-const SMALL_READ_MESSAGES: u64 = 256;
-
-/// A `message_summaries` call for at most this many messages runs on the calling thread
-/// (each summary is a header block to decrypt).
-const SMALL_READ_SUMMARIES: usize = 32;
 
 #[async_trait::async_trait]
 impl AccountStore for SledStore {
@@ -113,7 +105,8 @@ impl MailboxStore for SledStore {
     }
 
     async fn mailbox(&self, account: &str, name: &str) -> R<Option<Mailbox>> {
-        self.read_small(|i| i.mailbox(&account.to_lowercase(), name))
+        let (account, name) = (account.to_lowercase(), name.to_owned());
+        self.read(move |i| i.mailbox(&account, &name)).await
     }
 
     async fn list_mailboxes(&self, account: &str) -> R<Vec<Mailbox>> {
@@ -164,7 +157,10 @@ impl MailboxStore for SledStore {
     }
 
     async fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> R<Vec<u32>> {
-        self.read_small(|i| i.seen_by(&owner.to_lowercase(), mailbox, reader))
+        let (owner, mailbox, reader) =
+            (owner.to_lowercase(), mailbox.to_owned(), reader.to_owned());
+        self.read(move |i| i.seen_by(&owner, &mailbox, &reader))
+            .await
     }
 
     async fn urlauth_key(
@@ -247,10 +243,6 @@ impl MailboxStore for SledStore {
         mailbox: &str,
         uids: RangeInclusive<u32>,
     ) -> R<Vec<MessageMeta>> {
-        let span = u64::from(uids.end().saturating_sub(*uids.start()));
-        if span < SMALL_READ_MESSAGES {
-            return self.read_small(|i| i.messages(&account.to_lowercase(), mailbox, uids));
-        }
         let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
         self.read(move |i| i.messages(&account, &mailbox, uids))
             .await
@@ -262,7 +254,8 @@ impl MailboxStore for SledStore {
     }
 
     async fn message_summary(&self, account: &str, blob: &BlobId) -> R<Option<Vec<u8>>> {
-        self.read_small(|i| i.message_summary(&account.to_lowercase(), blob))
+        let (account, blob) = (account.to_lowercase(), *blob);
+        self.read(move |i| i.message_summary(&account, &blob)).await
     }
 
     async fn message_summaries(
@@ -271,9 +264,6 @@ impl MailboxStore for SledStore {
         blobs: Vec<BlobId>,
     ) -> R<Vec<Option<Vec<u8>>>> {
         let account = account.to_lowercase();
-        if blobs.len() <= SMALL_READ_SUMMARIES {
-            return self.read_small(|i| i.message_summaries(&account, &blobs));
-        }
         self.read(move |i| i.message_summaries(&account, &blobs))
             .await
     }

@@ -23,8 +23,8 @@
 //! imports that keep UIDs and MODSEQs (`certmail store copy`).
 //!
 //! The sync functions live on [`Inner`] in one file per area; `api.rs` wraps them in the
-//! async trait, running each on the blocking pool (reads of a few keys excepted: they run
-//! at once) and, for writes, awaiting the group commit.
+//! async trait, running each on the blocking pool and, for writes, awaiting the group
+//! commit.
 
 mod accounts;
 mod acl;
@@ -239,15 +239,6 @@ impl SledStore {
         tokio::task::spawn_blocking(move || SledStore::open(&path, key))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?
-    }
-
-    /// Runs a read that touches at most a few hundred keys on the calling thread: a point
-    /// lookup or a short range, answered from sled's page cache in microseconds. A trip
-    /// through the blocking pool costs more than that (two thread wake-ups; on the IMAP
-    /// command path they were the largest item of the profile, BENCHMARKS.md), so only
-    /// reads that can be long (whole mailboxes, bodies, scans) go there.
-    fn read_small<T>(&self, op: impl FnOnce(&Inner) -> Result<T>) -> Result<T> {
-        op(&self.inner)
     }
 
     /// Runs a read on the blocking pool.
