@@ -48,12 +48,7 @@ impl PgStore {
         blobs: Vec<BlobId>,
         needles: Vec<String>,
     ) -> Result<Option<Vec<bool>>, StoreError> {
-        let mut postings: Vec<GramHash> = needles
-            .iter()
-            .flat_map(|n| self.gram_key.needle_postings(n))
-            .collect();
-        postings.sort_unstable();
-        postings.dedup();
+        let postings = self.gram_key.needles_postings(&needles);
         if postings.is_empty() {
             return Ok(None);
         }

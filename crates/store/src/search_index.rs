@@ -84,6 +84,18 @@ impl GramKey {
         out
     }
 
+    /// The postings every candidate must hold for all of `needles` (SEARCH's strings,
+    /// joined by AND), sorted and deduplicated; empty when none narrows anything.
+    pub fn needles_postings(&self, needles: &[String]) -> Vec<GramHash> {
+        let mut postings: Vec<GramHash> = needles
+            .iter()
+            .flat_map(|n| self.needle_postings(n))
+            .collect();
+        postings.sort_unstable();
+        postings.dedup();
+        postings
+    }
+
     /// The postings of a message, sorted; `None` when it has more than
     /// [`MAX_GRAMS_PER_MESSAGE`] distinct grams (a candidate of every search).
     pub fn message_postings(&self, raw: &[u8]) -> Option<Vec<GramHash>> {
