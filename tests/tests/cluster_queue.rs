@@ -1,7 +1,9 @@
 //! The outbound queue of a two-node cluster (one PostgreSQL database): both nodes deliver,
 //! each claiming entries with a lease, so a queue of 200 messages reaches a loopback SMTP
 //! sink exactly once while both run, and completely when one node is killed with SIGKILL
-//! in the middle (the other takes its claims over once their lease lapsed).
+//! in the middle (the other takes its claims over once their lease lapsed). For that one,
+//! the sink holds its replies until the whole queue is submitted: were the submission
+//! slower than the deliveries (a busy machine), A could die between two claims.
 //!
 //! Each node names itself in EHLO (`[relay] helo_name`), so the sink tells which node sent
 //! what; every message carries its number in `X-Certmail-Seq`.
@@ -32,6 +34,18 @@ async fn slow_sink() -> Sink {
         ..SinkBehaviour::default()
     })
     .await
+}
+
+/// [`slow_sink`] that also holds every reply until the returned sender says `true`.
+async fn stalled_sink() -> (Sink, tokio::sync::watch::Sender<bool>) {
+    let (open, held) = tokio::sync::watch::channel(false);
+    let sink = Sink::start(SinkBehaviour {
+        data_delay: Some(Duration::from_millis(150)),
+        hold_replies: Some(held),
+        ..SinkBehaviour::default()
+    })
+    .await;
+    (sink, open)
 }
 
 /// A cluster relaying through `sink`: node A's installation (started by the caller) and
@@ -161,27 +175,38 @@ async fn both_nodes_deliver_a_queue_of_200_each_message_exactly_once() -> anyhow
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_node_killed_mid_run_leaves_no_message_undelivered() -> anyhow::Result<()> {
-    let sink = slow_sink().await;
+    // The remote stalls until all 200 are queued, so the queue is long when A dies
+    // however fast the submission runs next to the deliveries.
+    let (sink, open) = stalled_sink().await;
     let (fx, b_config, url) = cluster(&sink).await?;
     let mut a = fx.start()?;
     let b = start(&b_config, &[])?;
-    let submission = submit_all(&fx, b.addr("submissions").port())?;
+    finished(submit_all(&fx, b.addr("submissions").port())?)?;
+    open.send(true)?;
 
-    // Node A dies (SIGKILL) once it has sent 10 messages, while it holds claims.
+    // Node A dies (SIGKILL) once it has sent 10 messages, at a moment it holds claims
+    // (between two of its deliveries it may hold none).
+    let db = url.rsplit('/').next().and_then(|d| d.split('?').next());
+    let db = PgServer::shared()
+        .connect(db.expect("the URL names its database"))
+        .await;
+    let held_by_a =
+        "SELECT count(*) FROM queue WHERE claimed_by = 'node-a' AND lease_until > now()";
     let deadline = Instant::now() + ALL_DELIVERED;
-    while sent_by(&taken(&sink), "node-a.relay.test") < 10 {
+    loop {
+        if sent_by(&taken(&sink), "node-a.relay.test") >= 10
+            && db.query_one(held_by_a, &[]).await?.get::<_, i64>(0) > 0
+        {
+            break;
+        }
         anyhow::ensure!(
             Instant::now() < deadline,
-            "node A sent fewer than 10 messages"
+            "node A did not send 10 messages while holding claims"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     a.kill9()?;
     let at_kill = taken(&sink).len();
-    let db = url.rsplit('/').next().and_then(|d| d.split('?').next());
-    let db = PgServer::shared()
-        .connect(db.expect("the URL names its database"))
-        .await;
     let orphaned: i64 = db
         .query_one(
             "SELECT count(*) FROM queue WHERE claimed_by = 'node-a'",
@@ -194,7 +219,6 @@ async fn a_node_killed_mid_run_leaves_no_message_undelivered() -> anyhow::Result
         "A died before the queue was done ({at_kill} sent)"
     );
     assert!(orphaned > 0, "A died holding claims");
-    finished(submission)?;
 
     // B takes A's entries over once A's claims lapsed: every message arrives. One A was
     // sending when it died may arrive twice (at least once, README "Cluster").

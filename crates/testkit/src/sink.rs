@@ -44,6 +44,9 @@ pub struct SinkBehaviour {
     pub smtputf8: bool,
     /// Wait this long after each message before answering it (a slow remote).
     pub data_delay: Option<std::time::Duration>,
+    /// Hold every DATA reply until this turns `true` (a remote that stalls, then recovers):
+    /// lets a test build a queue up before deliveries complete.
+    pub hold_replies: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// One message the sink took.
@@ -355,6 +358,9 @@ impl Shared {
         if self.behaviour.hang_after_data {
             let _ = self.hung.send(());
             std::future::pending::<()>().await;
+        }
+        if let Some(mut held) = self.behaviour.hold_replies.clone() {
+            let _ = held.wait_for(|open| *open).await;
         }
         if let Some(delay) = self.behaviour.data_delay {
             tokio::time::sleep(delay).await;
