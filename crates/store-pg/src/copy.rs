@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use certmail_store::copy::SealedBody;
 use certmail_store::copy::{AccountRecords, MailboxRecords, RecordCopy, RecordCounts, RecordKind};
 use certmail_store::scripts::script_aad;
+use certmail_store::shared::open_urlauth_key;
 use certmail_store::{AuditEvent, BlobId, QueueEntry, SpecialUse, StoreError};
 use tokio_postgres::types::Json;
 
@@ -33,11 +34,12 @@ const COUNT_SQL: &str = "SELECT
     (SELECT count(*) FROM aliases),
     (SELECT count(*) FROM queue),
     (SELECT count(*) FROM audit),
-    (SELECT count(*) FROM vacation_replies)";
+    (SELECT count(*) FROM vacation_replies),
+    (SELECT count(*) FROM urlauth_keys)";
 
 /// The kinds [`COUNT_SQL`] counts, column by column: all of them, in their order (a new
 /// kind needs its column there).
-const COUNTED: [RecordKind; 18] = RecordKind::ALL;
+const COUNTED: [RecordKind; 19] = RecordKind::ALL;
 
 #[async_trait::async_trait]
 impl RecordCopy for PgStore {
@@ -117,6 +119,28 @@ impl RecordCopy for PgStore {
             out.push((row.get(0), uids?));
         }
         Ok(out)
+    }
+
+    async fn urlauth_keys_in(
+        &self,
+        mailbox_id: u64,
+    ) -> Result<Vec<(String, [u8; 32])>, StoreError> {
+        let conn = self.conn().await?;
+        let found = conn
+            .query(
+                "SELECT account, sealed FROM urlauth_keys WHERE mailbox_id = $1 ORDER BY account",
+                &[&i64_of(mailbox_id)],
+            )
+            .await
+            .map_err(db)?;
+        found
+            .iter()
+            .map(|r| {
+                let user: String = r.get(0);
+                let key = open_urlauth_key(&self.sealer, mailbox_id, &user, r.get(1))?;
+                Ok((user, key))
+            })
+            .collect()
     }
 
     async fn import_body(&self, body: SealedBody) -> Result<(), StoreError> {

@@ -174,6 +174,16 @@ async fn fill_shared(store: &SledStore) {
         .set_seen_by("minjun", "프로젝트/보고서", "seoyeon", &[1], true)
         .await
         .unwrap();
+    // URLAUTH keys: 서연's for 민준's shared mailbox, 민준's for his own INBOX.
+    for (user, owner, mailbox, byte) in [
+        ("seoyeon", "minjun", "프로젝트/보고서", 7),
+        ("minjun", "minjun", "INBOX", 9),
+    ] {
+        store
+            .urlauth_key(user, owner, mailbox, Some([byte; 32]))
+            .await
+            .unwrap();
+    }
 }
 
 /// Scripts, subscriptions, an alias, the audit log.
@@ -234,9 +244,14 @@ async fn fill_rest(store: &SledStore) {
 /// Everything a store holds, as its users see it (mailbox ids are each store's own).
 async fn snapshot(store: &dyn RecordCopy) -> String {
     let mut out = String::new();
-    for account in store.list_accounts().await.unwrap() {
+    let accounts = store.list_accounts().await.unwrap();
+    for account in &accounts {
         let mut records = store.export_account(&account.id).await.unwrap().unwrap();
         for m in &mut records.mailboxes {
+            for user in &accounts {
+                let key = store.urlauth_key(&user.id, &account.id, &m.mailbox.name, None);
+                out += &format!("{}: {:?}\n", user.id, key.await.unwrap());
+            }
             m.mailbox.id = 0;
             for message in &m.messages {
                 let body = store.message_body(&account.id, &message.blob).await;
@@ -284,6 +299,7 @@ async fn sled_to_postgres_and_back_keeps_every_record() {
     );
     assert_eq!(report.source.get(RecordKind::Expunged), 1);
     assert_eq!(report.source.get(RecordKind::ReplyMarks), 1);
+    assert_eq!(report.source.get(RecordKind::UrlauthKeys), 2);
     // The delivered body is stored once for two messages and a queue entry.
     assert_eq!(report.source.get(RecordKind::Bodies), 6);
     assert_eq!(report.source.get(RecordKind::BodyReferences), 9);

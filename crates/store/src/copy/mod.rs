@@ -15,6 +15,9 @@
 //! target must use the source's key file. Other records are read through the store and
 //! sealed again by the target (accounts, scripts) with that same key.
 //!
+//! URLAUTH keys are copied last, once every account (owner and user) is in the target, so
+//! the URLs people made keep working after the move.
+//!
 //! Atomicity: each account (with its bindings, devices, mailboxes, messages, ACLs, seen
 //! sets, subscriptions and scripts) is written in one transaction; bodies, the queue and
 //! the audit log are written in their own. A copy that stops half-way leaves a target that
@@ -78,11 +81,13 @@ pub enum RecordKind {
     AuditEvents,
     /// Vacation reply marks (who was answered, until when).
     ReplyMarks,
+    /// URLAUTH access keys (RFC 4467 §7), one per user and mailbox.
+    UrlauthKeys,
 }
 
 impl RecordKind {
     /// Every kind, in the order a copy writes them.
-    pub const ALL: [RecordKind; 18] = [
+    pub const ALL: [RecordKind; 19] = [
         RecordKind::Bodies,
         RecordKind::BodyReferences,
         RecordKind::Accounts,
@@ -101,6 +106,7 @@ impl RecordKind {
         RecordKind::Queue,
         RecordKind::AuditEvents,
         RecordKind::ReplyMarks,
+        RecordKind::UrlauthKeys,
     ];
 
     /// The name in the summary table and in JSON.
@@ -124,6 +130,7 @@ impl RecordKind {
             RecordKind::Queue => "queue entries",
             RecordKind::AuditEvents => "audit events",
             RecordKind::ReplyMarks => "vacation reply marks",
+            RecordKind::UrlauthKeys => "URLAUTH keys",
         }
     }
 }
@@ -234,6 +241,11 @@ pub trait RecordCopy: Store {
     async fn expunged_in(&self, mailbox_id: u64) -> Result<Vec<(u32, u64)>, StoreError>;
     /// Every reader's `\Seen` set of a mailbox (by the mailbox's id), ordered by reader.
     async fn seen_sets_in(&self, mailbox_id: u64) -> Result<Vec<(String, Vec<u32>)>, StoreError>;
+    /// The URLAUTH access keys of a mailbox (by the mailbox's id), opened, by user: a
+    /// key is sealed with its mailbox's id, which the target assigns anew, so the copy
+    /// seals each again through [`crate::MailboxStore::urlauth_key`].
+    async fn urlauth_keys_in(&self, mailbox_id: u64)
+    -> Result<Vec<(String, [u8; 32])>, StoreError>;
 
     /// Stores a sealed body with no references yet (the messages and queue entries
     /// imported after it add theirs).

@@ -74,6 +74,13 @@ pub async fn copy_installation(
     copy_bodies(source, target, counts.get(RecordKind::Bodies), progress).await?;
     let sampled = copy_accounts(source, target, sample, progress).await?;
     copy_aliases_and_queue(source, target, progress).await?;
+    copy_urlauth_keys(
+        source,
+        target,
+        counts.get(RecordKind::UrlauthKeys),
+        progress,
+    )
+    .await?;
     copy_audit(
         source,
         target,
@@ -222,6 +229,43 @@ async fn copy_aliases_and_queue(
 
 /// Copies the audit log oldest first, a page at a time. Pages start at the last time seen
 /// and skip the events of that time already copied (events of one time keep their order).
+/// Every mailbox's URLAUTH keys, once every account is in the target: a key's user may
+/// be another account than the mailbox's owner.
+async fn copy_urlauth_keys(
+    source: &dyn RecordCopy,
+    target: &dyn RecordCopy,
+    total: u64,
+    progress: &mut dyn CopyProgress,
+) -> Result<(), CopyError> {
+    progress.stage("URLAUTH keys", total);
+    let accounts = source
+        .list_accounts()
+        .await
+        .map_err(CopyError::store("listing the source's accounts"))?;
+    for owner in accounts {
+        let during = format!("copying the URLAUTH keys of {}'s mailboxes", owner.id);
+        let mailboxes = source
+            .list_mailboxes(&owner.id)
+            .await
+            .map_err(CopyError::store(during.clone()))?;
+        for mailbox in mailboxes {
+            let keys = source
+                .urlauth_keys_in(mailbox.id)
+                .await
+                .map_err(CopyError::store(during.clone()))?;
+            for (user, key) in keys {
+                target
+                    .urlauth_key(&user, &owner.id, &mailbox.name, Some(key))
+                    .await
+                    .map_err(CopyError::store(during.clone()))?;
+                progress.advance(1);
+            }
+        }
+    }
+    progress.finish();
+    Ok(())
+}
+
 async fn copy_audit(
     source: &dyn RecordCopy,
     target: &dyn RecordCopy,

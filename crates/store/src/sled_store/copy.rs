@@ -21,6 +21,7 @@ use crate::copy::{AccountRecords, RecordCopy, RecordCounts, RecordKind, SealedBo
 use crate::error::Result;
 use crate::model::{AuditEvent, BlobId, Device, QueueEntry};
 use crate::scripts::script_aad;
+use crate::urlauth_keys::open_key;
 
 /// Raises a `meta` counter so that the next value it hands out is above `used`.
 fn raise_counter(meta: &TransactionalTree, key: &[u8], used: u64) -> TxResult<()> {
@@ -78,6 +79,7 @@ impl Inner {
             (RecordKind::Aliases, &t.aliases),
             (RecordKind::Queue, &t.queue),
             (RecordKind::AuditEvents, &t.audit),
+            (RecordKind::UrlauthKeys, &t.urlauth),
         ] {
             c.set(kind, tree.len() as u64);
         }
@@ -128,6 +130,17 @@ impl Inner {
         for entry in self.t.seen.scan_prefix(mailbox_id.to_be_bytes()) {
             let (k, v) = entry?;
             out.push((who_of(&k), decode(&k, &v)?));
+        }
+        Ok(out)
+    }
+
+    fn urlauth_keys_in(&self, mailbox_id: u64) -> Result<Vec<(String, [u8; 32])>> {
+        let mut out = Vec::new();
+        for entry in self.t.urlauth.scan_prefix(mailbox_id.to_be_bytes()) {
+            let (k, v) = entry?;
+            let user = who_of(&k);
+            let key = open_key(&self.sealer, mailbox_id, &user, &v)?;
+            out.push((user, key));
         }
         Ok(out)
     }
@@ -320,6 +333,10 @@ impl RecordCopy for SledStore {
 
     async fn seen_sets_in(&self, mailbox_id: u64) -> Result<Vec<(String, Vec<u32>)>> {
         self.read(move |i| i.seen_sets_in(mailbox_id)).await
+    }
+
+    async fn urlauth_keys_in(&self, mailbox_id: u64) -> Result<Vec<(String, [u8; 32])>> {
+        self.read(move |i| i.urlauth_keys_in(mailbox_id)).await
     }
 
     async fn import_body(&self, body: SealedBody) -> Result<()> {
