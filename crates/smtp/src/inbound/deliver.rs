@@ -54,6 +54,7 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
         queue,
         outgoing: std::mem::take(&mut plan.outgoing),
         quota: MailQuota::from_config(ctx.settings.quota_bytes),
+        redirects: Vec::new(),
     };
     if delivery.recipients.is_empty() && delivery.queue.is_empty() && delivery.outgoing.is_empty() {
         // Every copy discarded by its owner's filter: accepted, nothing to store.
