@@ -429,6 +429,17 @@ pub struct Delivery {
     pub redirects: Vec<crate::redirects::Redirect>,
 }
 
+impl Delivery {
+    /// Whether the delivery has nothing to store: no local copy, queue entry, outgoing
+    /// message or redirect (every copy discarded by its owner's filter).
+    pub fn stores_nothing(&self) -> bool {
+        self.recipients.is_empty()
+            && self.queue.is_empty()
+            && self.outgoing.is_empty()
+            && self.redirects.is_empty()
+    }
+}
+
 /// A message a delivery causes, stored with it: its local copies and queue entries, and
 /// for a vacation reply the [`ReplyMark`] that makes it once per sender per period.
 #[derive(Debug, Clone, PartialEq, Eq)]

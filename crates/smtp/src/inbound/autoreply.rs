@@ -178,8 +178,7 @@ async fn routed(
     let mut plan =
         super::own_mail::through_filters(store, cx.sieve, domains, &mut delivery, &rcpt_of).await?;
     replies.failures.append(&mut plan.failures);
-    if delivery.recipients.is_empty() && delivery.queue.is_empty() && delivery.redirects.is_empty()
-    {
+    if delivery.stores_nothing() {
         tracing::info!(to = %sender, "Sieve reply discarded by the sender's own filter");
         return Ok(None);
     }

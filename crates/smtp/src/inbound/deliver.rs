@@ -59,11 +59,7 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
         quota: MailQuota::from_config(ctx.settings.quota_bytes),
         redirects,
     };
-    if delivery.recipients.is_empty()
-        && delivery.queue.is_empty()
-        && delivery.outgoing.is_empty()
-        && delivery.redirects.is_empty()
-    {
+    if delivery.stores_nothing() {
         // Every copy discarded by its owner's filter: accepted, nothing to store.
         return Reply::new(250, (2, 0, 0), "Message accepted for delivery");
     }

@@ -36,8 +36,7 @@ pub async fn deliver(
         rcpt_of,
     )
     .await?;
-    if delivery.recipients.is_empty() && delivery.queue.is_empty() && delivery.redirects.is_empty()
-    {
+    if delivery.stores_nothing() {
         // Every copy discarded or refused by its owner's filter.
         return Ok(DeliveryReceipt::default());
     }
