@@ -2,7 +2,7 @@
 //! with flags, discards, falls back to INBOX for a missing mailbox, creates one with
 //! `:create`, redirects once and refuses a redirect loop; a script that runs past its step
 //! budget is stopped, the message kept in INBOX, the script switched off and its owner told.
-//! The relay's delivery reports to a local sender go through the sender's script too.
+//! Redirects past the daily cap are kept instead, even for messages arriving at once. The relay's delivery reports to a local sender go through the sender's script too.
 
 use std::process::Command;
 
@@ -142,7 +142,7 @@ async fn scripts_file_discard_redirect_and_stop_runaways() -> anyhow::Result<()>
     assert_eq!(
         events.iter().filter(|e| e.kind == "sieve.redirect").count(),
         1,
-        "each redirect is audited (the daily cap counts them)"
+        "each redirect carried out is audited"
     );
     assert!(
         store.queue_list().await?.is_empty(),
@@ -220,5 +220,80 @@ async fn a_failure_report_is_filed_by_the_senders_script() -> anyhow::Result<()>
             .all(|m| m.rcpts == ["RCPT TO:<bad@remote.go.kr>"]),
         "the smarthost saw only the original message"
     );
+    Ok(())
+}
+
+/// Sends one message per subject to `to` through port 25, each from its own smtplib
+/// connection, all at once.
+fn send_at_once(port: u16, to: &str, subjects: &[&str]) -> anyhow::Result<()> {
+    let script = format!(
+        r#"
+import smtplib, threading
+from email.message import EmailMessage
+errors = []
+def send(subject):
+    try:
+        m = EmailMessage()
+        m["From"] = "박영수 <park@partner.example>"
+        m["To"] = {to:?}
+        m["Subject"] = subject
+        m.set_content("안녕하세요. 전달 부탁드립니다.")
+        with smtplib.SMTP("127.0.0.1", {port}, timeout=20) as s:
+            s.send_message(m, from_addr="park@partner.example", to_addrs=[{to:?}])
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=send, args=(s,)) for s in {subjects:?}]
+for t in threads: t.start()
+for t in threads: t.join()
+assert not errors, errors
+"#
+    );
+    certmail_tests::outside::run_ok(Command::new("python3").arg("-c").arg(script))?;
+    Ok(())
+}
+
+/// `[sieve] max_redirects_per_day` holds for messages arriving at once on several SMTP
+/// connections: exactly that many are redirected, the others kept in INBOX (none lost),
+/// and the owner is told once.
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_past_the_daily_cap_are_kept_and_the_owner_told_once() -> anyhow::Result<()> {
+    let fx = fixtures::Installation::new()?;
+    fx.append_config("[sieve]\nmax_redirects_per_day = 2\n")?;
+    fx.add_account("kim", "김철수", "another-Password-1")?;
+    fx.add_account("lee", "이영희", "another-Password-2")?;
+    {
+        let store = fx.open_store().await?;
+        let forward_all = "redirect \"lee@test.go.kr\";\n";
+        store.put_script("kim", "전달", forward_all, QUOTA).await?;
+        store.set_active_script("kim", Some("전달")).await?;
+    }
+    let daemon = fx.start()?;
+    let subjects_sent = ["전달 1", "전달 2", "전달 3", "전달 4", "전달 5", "전달 6"];
+    send_at_once(daemon.addr("smtp").port(), "kim@test.go.kr", &subjects_sent)?;
+    drop(daemon);
+
+    let store = fx.open_store().await?;
+    let lee = subjects(&*store, "lee", "INBOX").await?;
+    assert_eq!(lee.len(), 2, "the cap's worth redirected: {lee:?}");
+    let kim = subjects(&*store, "kim", "INBOX").await?;
+    let kept: Vec<&String> = kim.iter().filter(|s| s.starts_with("전달")).collect();
+    assert_eq!(kept.len(), 4, "the rest kept: {kim:?}");
+    let mut all: Vec<&String> = lee.iter().chain(kept).collect();
+    all.sort();
+    assert_eq!(all, subjects_sent, "every message once, none lost");
+    let told: Vec<&String> = kim
+        .iter()
+        .filter(|s| s.contains("redirect limit"))
+        .collect();
+    assert_eq!(told.len(), 1, "kim is told once: {kim:?}");
+    assert_eq!(kim.len(), 5, "{kim:?}");
+    let events = store.audit_by_account("kim", 50).await?;
+    let count = |kind: &str| events.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(
+        count("sieve.redirect"),
+        2,
+        "each redirect carried out is audited"
+    );
+    assert_eq!(count("sieve.redirect_cap"), 1);
     Ok(())
 }

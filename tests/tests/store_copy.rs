@@ -118,6 +118,7 @@ async fn fill_store(fx: &fixtures::Installation) -> anyhow::Result<()> {
             recipients: vec![],
             queue: vec![entry],
             quota: certmail_store::MailQuota::Unlimited,
+            redirects: Vec::new(),
         })
         .await?;
     Ok(())

@@ -20,8 +20,10 @@ pub struct SieveSection {
     /// comparison one per 64 bytes compared). Default 1000000: a few milliseconds of CPU;
     /// a script that needs more is stopped and the message goes to INBOX.
     pub max_steps: u64,
-    /// Most messages one account's scripts may `redirect` per day. Default 100: forwarding
-    /// a day's mail to one other address, not a relay for a flood.
+    /// Most messages one account's scripts may `redirect` per UTC day, counted in each
+    /// delivery's transaction (exact on both backends); past it the message is kept and
+    /// the person told once that day. Default 100: forwarding a day's mail to one other
+    /// address, not a relay for a flood.
     pub max_redirects_per_day: u32,
     /// Shortest period between two vacation replies to one sender, days; a script's
     /// smaller `:days` is raised to it (RFC 5230 §4.1 lets the site set a minimum).

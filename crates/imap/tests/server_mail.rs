@@ -185,6 +185,7 @@ async fn idle_wakes_on_a_store_delivery_published_to_the_hub() {
         queue: Vec::new(),
         outgoing: Vec::new(),
         quota: certmail_store::MailQuota::Unlimited,
+        redirects: Vec::new(),
     };
     let receipt = server.ctx.store.deliver(delivery).await.expect("delivered");
     let copy = &receipt.stored[0];

@@ -140,6 +140,7 @@ pub(crate) fn inbox_delivery(account: &str, message: Vec<u8>, now: i64) -> Deliv
         outgoing: Vec::new(),
         // The server's own notices reach a full mailbox too: they say what happened.
         quota: certmail_store::MailQuota::Unlimited,
+        redirects: Vec::new(),
     }
 }
 
@@ -206,6 +207,7 @@ pub(crate) async fn routed(
         outgoing: Vec::new(),
         // The server's own notices reach a full mailbox too: they say what happened.
         quota: certmail_store::MailQuota::Unlimited,
+        redirects: Vec::new(),
     };
     Ok((Some(delivery), sent))
 }

@@ -110,6 +110,7 @@ async fn a_4xx_is_retried_on_schedule_then_noticed_then_expired() {
             }],
             outgoing: Vec::new(),
             quota: certmail_store::MailQuota::Unlimited,
+            redirects: Vec::new(),
         })
         .await
         .expect("queued");

@@ -1,12 +1,15 @@
 //! Delivery of one message to local mailboxes and the outbound queue, in one transaction:
 //! the body once, one message per recipient mailbox, one queue entry per remote batch,
 //! and the body's reference count raised by all of them; with the messages the delivery
-//! causes, a vacation reply checked against and recorded in `vacation_replies`.
+//! causes, a vacation reply checked against and recorded in `vacation_replies`, and each
+//! Sieve redirect counted against its account's daily cap in `redirect_days`.
 
-use certmail_store::shared::{DeliveryTarget, SealedMessage};
+use certmail_store::redirects::counting_order;
+use certmail_store::search_index::GramHash;
+use certmail_store::shared::{DeliveryTarget, SealedMessage, Settled};
 use certmail_store::{
-    BlobId, DeliveredCopy, Delivery, DeliveryReceipt, INBOX, Mailbox, QueueEntry, ReplyMark,
-    StoreError,
+    BlobId, DeliveredCopy, Delivery, DeliveryReceipt, INBOX, Mailbox, QueueEntry, Redirect,
+    RedirectDay, ReplyMark, StoreError,
 };
 use tokio_postgres::types::Json;
 
@@ -31,13 +34,29 @@ impl PgStore {
             blob: main.blob,
             ..DeliveryReceipt::default()
         };
-        if main.refs() == 0 && outgoing.iter().all(|o| o.refs() == 0) {
+        if main.is_empty() && outgoing.iter().all(SealedMessage::is_empty) {
             return Ok(receipt);
         }
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
-        let recipients: Vec<String> = (delivery.recipients.iter())
-            .map(|r| r.0.to_lowercase())
+        // Locks in one order for every delivery: reply marks, redirect counters, quotas,
+        // mailboxes.
+        let mut messages = vec![(&main, main_postings.as_deref())];
+        let outgoing = outgoing.iter().zip(&outgoing_postings);
+        for (i, (out, (sealed, postings))) in delivery.outgoing.iter().zip(outgoing).enumerate() {
+            if let Some(mark) = &out.once
+                && !claim_mark(&tx, mark).await?
+            {
+                receipt.held_back.push(i);
+                continue;
+            }
+            messages.push((sealed, postings.as_deref()));
+        }
+        let settled = settle(&tx, &messages, &mut receipt).await?;
+        let recipients: Vec<String> = settled[0]
+            .targets
+            .iter()
+            .map(|t| t.account.clone())
             .collect();
         quota::lock(&tx, delivery.quota, &recipients).await?;
         for account in &recipients {
@@ -50,32 +69,13 @@ impl PgStore {
         // of every message, locked in one statement in id order, before the bodies' rows
         // (as copies do).
         let mut wanted = Vec::new();
-        for t in main
-            .targets
-            .iter()
-            .chain(outgoing.iter().flat_map(|o| &o.targets))
-        {
+        for t in settled.iter().flat_map(|s| &s.targets) {
             wanted.push((t.account.clone(), t.mailbox.clone()));
             wanted.push((t.account.clone(), INBOX.to_owned()));
         }
         let mut locked = mailboxes::lock_many(&tx, &wanted).await?;
-        store_message(
-            &tx,
-            &mut locked,
-            &main,
-            main_postings.as_deref(),
-            &mut receipt,
-        )
-        .await?;
-        let outgoing = outgoing.iter().zip(&outgoing_postings);
-        for (i, (out, (sealed, postings))) in delivery.outgoing.iter().zip(outgoing).enumerate() {
-            if let Some(mark) = &out.once
-                && !claim_mark(&tx, mark).await?
-            {
-                receipt.held_back.push(i);
-                continue;
-            }
-            store_message(&tx, &mut locked, sealed, postings.as_deref(), &mut receipt).await?;
+        for ((m, postings), settled) in messages.iter().zip(&settled) {
+            store_message(&tx, &mut locked, m, settled, *postings, &mut receipt).await?;
         }
         // Other nodes' IDLE hears of each mailbox's newest message at COMMIT.
         let mut newest = std::collections::BTreeMap::new();
@@ -94,25 +94,76 @@ impl PgStore {
     }
 }
 
+/// Counts the redirects of every message to be stored (the delivered one first) against
+/// their accounts' caps, all in account order (so two deliveries lock the counters in one
+/// order); their outcomes go into `receipt`, message by message. What each message then
+/// stores, in the order of `messages`.
+async fn settle<'d>(
+    tx: &Tx<'_>,
+    messages: &[(&SealedMessage<'d>, Option<&[GramHash]>)],
+    receipt: &mut DeliveryReceipt,
+) -> Result<Vec<Settled<'d>>, StoreError> {
+    let all: Vec<(&Redirect, i64)> = (messages.iter())
+        .flat_map(|(m, _)| {
+            m.delivery
+                .redirects
+                .iter()
+                .map(|r| (r, m.delivery.internal_date))
+        })
+        .collect();
+    let just: Vec<&Redirect> = all.iter().map(|(r, _)| *r).collect();
+    let mut outcomes = vec![None; all.len()];
+    for i in counting_order(&just) {
+        let (redirect, at) = all[i];
+        let row = tx
+            .query_one(
+                "INSERT INTO redirect_days (account, day, count) VALUES ($1, $2, 1)
+                 ON CONFLICT (account) DO UPDATE SET
+                     count = CASE WHEN redirect_days.day >= EXCLUDED.day
+                                  THEN redirect_days.count + 1 ELSE 1 END,
+                     day = greatest(redirect_days.day, EXCLUDED.day)
+                 RETURNING day, count",
+                &[&redirect.account.to_lowercase(), &RedirectDay::of(at)],
+            )
+            .await
+            .map_err(db)?;
+        let counter = RedirectDay {
+            day: row.get(0),
+            count: rows::u64_of("redirect count", row.get(1))?,
+        };
+        outcomes[i] = Some(counter.outcome(redirect));
+    }
+    let mut outcomes = outcomes.into_iter().flatten();
+    let mut settled = Vec::with_capacity(messages.len());
+    for (m, _) in messages {
+        let mine: Vec<_> = outcomes.by_ref().take(m.delivery.redirects.len()).collect();
+        let carried_out: Vec<bool> = mine.iter().map(|o| o.carried_out).collect();
+        receipt.redirects.extend(mine);
+        settled.push(m.settled(&carried_out));
+    }
+    Ok(settled)
+}
+
 /// Stores one message's body, copies and queue entries, adding them to `receipt`.
 async fn store_message(
     tx: &Tx<'_>,
     locked: &mut [(String, Mailbox)],
     m: &SealedMessage<'_>,
-    postings: Option<&[certmail_store::search_index::GramHash]>,
+    settled: &Settled<'_>,
+    postings: Option<&[GramHash]>,
     receipt: &mut DeliveryReceipt,
 ) -> Result<(), StoreError> {
-    if m.refs() == 0 {
+    if settled.refs() == 0 {
         return Ok(());
     }
-    let refs = i64::try_from(m.refs()).unwrap_or(i64::MAX);
+    let refs = i64::try_from(settled.refs()).unwrap_or(i64::MAX);
     blobs::store(tx, &m.blob, &m.sealed, refs).await?;
-    if !m.targets.is_empty() {
+    if !settled.targets.is_empty() {
         crate::search::index_postings(tx, &m.blob, postings).await?;
     }
-    let stored = store_copies(tx, locked, &m.targets, m.delivery, m.blob).await?;
+    let stored = store_copies(tx, locked, &settled.targets, m.delivery, m.blob).await?;
     receipt.stored.extend(stored);
-    for entry in &m.delivery.queue {
+    for entry in &settled.queue {
         receipt.queued.push(queue(tx, entry, &m.blob).await?);
     }
     Ok(())

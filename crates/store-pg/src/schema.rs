@@ -28,10 +28,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (10, include_str!("../migrations/0010_vacation_replies.sql")),
     (11, include_str!("../migrations/0011_urlauth_keys.sql")),
     (12, include_str!("../migrations/0012_search_index.sql")),
+    (13, include_str!("../migrations/0013_redirect_days.sql")),
 ];
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i32 = 12;
+pub const SCHEMA_VERSION: i32 = 13;
 
 /// The plaintext sealed under each key id, so a wrong key file fails at open.
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";

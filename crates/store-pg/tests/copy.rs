@@ -158,6 +158,7 @@ async fn fill_shared(store: &SledStore) {
                 envelope_meta: BTreeMap::from([("size".into(), "123".into())]),
             }],
             quota: certmail_store::MailQuota::Unlimited,
+            redirects: Vec::new(),
         })
         .await
         .unwrap();
@@ -394,6 +395,7 @@ async fn a_copy_continues_where_the_source_stopped() {
             recipients: vec![],
             queue: source.queue_list().await.unwrap(),
             quota: certmail_store::MailQuota::Unlimited,
+            redirects: Vec::new(),
         })
         .await
         .unwrap();

@@ -171,6 +171,7 @@ async fn concurrent_deliveries_and_copies_keep_counts() {
                     queue: vec![],
                     outgoing: vec![],
                     quota: certmail_store::MailQuota::Unlimited,
+                    redirects: Vec::new(),
                 })
                 .await
                 .unwrap();
@@ -233,6 +234,7 @@ async fn deleting_an_account_races_cleanly_with_other_nodes() {
                     queue: vec![],
                     outgoing: vec![],
                     quota: certmail_store::MailQuota::Unlimited,
+                    redirects: Vec::new(),
                 };
                 match node.deliver(delivery).await {
                     Ok(_) | Err(StoreError::MailboxNotFound(_)) => {}

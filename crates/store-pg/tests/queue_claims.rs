@@ -29,6 +29,7 @@ async fn queue(store: &PgStore, n: u32, next_attempt: i64) -> Vec<u64> {
                 queue: vec![entry],
                 outgoing: Vec::new(),
                 quota: certmail_store::MailQuota::Unlimited,
+                redirects: Vec::new(),
             })
             .await
             .expect("queue");

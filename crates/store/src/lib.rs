@@ -54,6 +54,7 @@ pub mod devices;
 pub mod error;
 pub mod flush_latency;
 pub mod model;
+pub mod redirects;
 mod rules;
 pub mod scripts;
 pub mod search_index;
@@ -68,6 +69,7 @@ pub use devices::DeviceSeen;
 pub use error::{CopyError, StoreError};
 pub use flush_latency::{FLUSH_LATENCY_BOUNDS_SECS, FlushLatency};
 pub use model::*;
+pub use redirects::{Redirect, RedirectDay, RedirectOutcome};
 pub use scripts::{ScriptQuota, SieveScript};
 pub use sled_store::{
     BACKUP_VERSION, BackupCounts, BackupManifest, DEFAULT_CACHE_BYTES as SLED_DEFAULT_CACHE_BYTES,
@@ -95,7 +97,7 @@ pub mod shared {
     pub use crate::crypto::{Sealer, printable};
     pub use crate::flush_latency::FlushLatencyRecorder;
     pub use crate::rules::{
-        DeliveryTarget, SealedMessage, Transfer, ancestors, apply_flags, checked_account,
+        DeliveryTarget, SealedMessage, Settled, Transfer, ancestors, apply_flags, checked_account,
         delivery_targets, normalize_account, normalize_flags, normalize_name, rename_names,
         uid_validity_seed, validate_account,
     };

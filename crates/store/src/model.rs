@@ -421,8 +421,23 @@ pub struct Delivery {
     pub outgoing: Vec<Outgoing>,
     /// The quota each local recipient of this message (not of `outgoing`) must be below
     /// ([`MailQuota::admits_delivery`]); over it, the whole delivery is refused with
-    /// [`crate::StoreError::OverQuota`] and nothing is stored.
+    /// [`crate::StoreError::OverQuota`] and nothing is stored. The copies its redirects
+    /// make or file instead count as its recipients.
     pub quota: MailQuota,
+    /// Sieve redirects, each carried out only while its account is under its daily cap
+    /// (decided in the delivery's transaction; see [`crate::redirects`]).
+    pub redirects: Vec<crate::redirects::Redirect>,
+}
+
+impl Delivery {
+    /// Whether the delivery has nothing to store: no local copy, queue entry, outgoing
+    /// message or redirect (every copy discarded by its owner's filter).
+    pub fn stores_nothing(&self) -> bool {
+        self.recipients.is_empty()
+            && self.queue.is_empty()
+            && self.outgoing.is_empty()
+            && self.redirects.is_empty()
+    }
 }
 
 /// A message a delivery causes, stored with it: its local copies and queue entries, and
@@ -496,6 +511,9 @@ pub struct DeliveryReceipt {
     /// Indexes into [`Delivery::outgoing`] of the messages held back by a live
     /// [`ReplyMark`] (not stored, not queued).
     pub held_back: Vec<usize>,
+    /// What became of the redirects, those of [`Delivery::redirects`] in their order,
+    /// then those of the outgoing messages sent.
+    pub redirects: Vec<crate::redirects::RedirectOutcome>,
     /// The body's id.
     pub blob: BlobId,
 }

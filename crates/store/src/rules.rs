@@ -8,12 +8,13 @@
 //! - flags and keywords: [`normalize_flags`], [`apply_flags`], and [`FlagChange`]'s
 //!   [`normalized`](FlagChange::normalized) and [`apply`](FlagChange::apply), which decide
 //!   what one STORE does to one message;
-//! - delivery: [`delivery_targets`], the normalised local copies of a [`Delivery`].
+//! - delivery: [`delivery_targets`], the normalised local copies of a [`Delivery`], and
+//!   [`SealedMessage::settled`], what it stores once its redirects are decided.
 
 use crate::error::{Result, StoreError};
 use crate::model::{
     Account, BlobId, Delivery, FlagChange, FlagOp, FlagUpdate, INBOX, MAILBOX_DELIMITER,
-    MessageMeta, StoreResult,
+    MessageMeta, QueueEntry, StoreResult,
 };
 
 // ----- accounts -----
@@ -293,15 +294,16 @@ impl DeliveryTarget {
 
 /// The local copies of `delivery`, in the order of its recipients.
 pub fn delivery_targets(delivery: &Delivery) -> Vec<DeliveryTarget> {
-    delivery
-        .recipients
-        .iter()
-        .map(|(account, mailbox, flags)| DeliveryTarget {
-            account: account.to_lowercase(),
-            mailbox: normalize_name(mailbox).unwrap_or_else(|_| INBOX.to_owned()),
-            flags: normalize_flags(flags),
-        })
-        .collect()
+    delivery.recipients.iter().map(target_of).collect()
+}
+
+/// One `(account, mailbox, flags)` copy, normalised.
+fn target_of((account, mailbox, flags): &(String, String, Vec<String>)) -> DeliveryTarget {
+    DeliveryTarget {
+        account: account.to_lowercase(),
+        mailbox: normalize_name(mailbox).unwrap_or_else(|_| INBOX.to_owned()),
+        flags: normalize_flags(flags),
+    }
 }
 
 /// One message of a delivery (the delivered one, or one it causes), sealed and with its
@@ -309,12 +311,28 @@ pub fn delivery_targets(delivery: &Delivery) -> Vec<DeliveryTarget> {
 pub struct SealedMessage<'d> {
     /// The message with its copies and queue entries.
     pub delivery: &'d Delivery,
-    /// Its local copies, normalised ([`delivery_targets`]).
+    /// Its local copies, normalised ([`delivery_targets`]), before its redirects.
     pub targets: Vec<DeliveryTarget>,
     /// The body's id.
     pub blob: BlobId,
     /// The body sealed with [`crate::shared::blob_aad`].
     pub sealed: Vec<u8>,
+}
+
+/// What one message stores once its redirects are decided: its copies and queue entries,
+/// with those of the redirects carried out and the copies filed instead of the others.
+pub struct Settled<'d> {
+    /// The local copies, normalised.
+    pub targets: Vec<DeliveryTarget>,
+    /// The queue entries.
+    pub queue: Vec<&'d QueueEntry>,
+}
+
+impl Settled<'_> {
+    /// References the body gets: one per copy and per queue entry.
+    pub fn refs(&self) -> usize {
+        self.targets.len() + self.queue.len()
+    }
 }
 
 impl<'d> SealedMessage<'d> {
@@ -330,8 +348,46 @@ impl<'d> SealedMessage<'d> {
         })
     }
 
-    /// References the body gets: one per copy and per queue entry.
-    pub fn refs(&self) -> usize {
-        self.targets.len() + self.delivery.queue.len()
+    /// Whether the message has nothing to store, whichever way its redirects go.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+            && self.delivery.queue.is_empty()
+            && self.delivery.redirects.is_empty()
+    }
+
+    /// Every local copy the message may make, whichever way its redirects go: the
+    /// mailboxes a backend locks, the accounts whose quota it reads.
+    pub fn possible_targets(&self) -> Vec<DeliveryTarget> {
+        let mut all = self.targets.clone();
+        for r in &self.delivery.redirects {
+            all.extend(r.copies.iter().map(target_of));
+            all.push(target_of(&r.instead));
+        }
+        all
+    }
+
+    /// What the message stores when `carried_out[i]` says whether its redirect `i` goes
+    /// ahead. A copy filed instead of a redirect is left out where the message already
+    /// has one for that account and mailbox (a script with `keep`, or two redirects past
+    /// the cap).
+    pub fn settled(&self, carried_out: &[bool]) -> Settled<'d> {
+        let mut settled = Settled {
+            targets: self.targets.clone(),
+            queue: self.delivery.queue.iter().collect(),
+        };
+        for (r, carried_out) in self.delivery.redirects.iter().zip(carried_out) {
+            if *carried_out {
+                settled.targets.extend(r.copies.iter().map(target_of));
+                settled.queue.extend(&r.queue);
+                continue;
+            }
+            let instead = target_of(&r.instead);
+            let same =
+                |t: &DeliveryTarget| t.account == instead.account && t.mailbox == instead.mailbox;
+            if !settled.targets.iter().any(same) {
+                settled.targets.push(instead);
+            }
+        }
+        settled
     }
 }

@@ -27,7 +27,7 @@ pub(super) fn smtp_refusal(plan: &Plan, targets: &[Target], envelope: &Envelope)
     let [Target::Local(accounts)] = targets else {
         return None;
     };
-    if envelope.rcpts.len() != 1 || !plan.copies.is_empty() || !plan.remote.is_empty() {
+    if envelope.rcpts.len() != 1 || !plan.copies.is_empty() || !plan.redirects.is_empty() {
         return None;
     }
     let reasons: Vec<&Rejection> = accounts
@@ -97,8 +97,8 @@ pub(super) async fn outgoing(cx: &Context<'_>, plan: &mut Plan) -> Result<(), St
     let mut replies = Plan::default();
     let out = replies_of(cx, plan, &mut replies).await?;
     plan.outgoing = out;
-    // The sender's script's redirects and failures, for after the delivery is stored.
-    plan.reply_redirects.append(&mut replies.reply_redirects);
+    // The sender's script's failures, for after the delivery is stored (its redirects
+    // travel in the replies, decided by the store with them).
     plan.failures.append(&mut replies.failures);
     Ok(())
 }
@@ -114,7 +114,7 @@ async fn replies_of(
         tracing::info!("Sieve rejection not reported: the message has the null sender");
     } else if !plan.rejections.is_empty() {
         let report = rejection_report(cx, &plan.rejections).map_err(task)?;
-        if let Some(message) = routed(cx, report, (out.len(), replies)).await? {
+        if let Some(message) = routed(cx, report, replies).await? {
             out.push(Outgoing {
                 message,
                 once: None,
@@ -127,7 +127,7 @@ async fn replies_of(
             None => cx.rcpt_of.get(account).cloned().unwrap_or_default(),
         };
         let reply = vacation_reply(vacation, &from, cx.hostname, cx.now).map_err(task)?;
-        let Some(message) = routed(cx, reply, (out.len(), replies)).await? else {
+        let Some(message) = routed(cx, reply, replies).await? else {
             continue;
         };
         let days = i64::try_from(vacation.days).unwrap_or(i64::MAX / 86_400);
@@ -152,12 +152,12 @@ fn task(e: std::io::Error) -> StoreError {
 /// `message` to the envelope sender, or `None` (logged) where it cannot go. A local
 /// sender's active script runs on it here, before the delivery transaction that stores it
 /// with the message that caused it, so it is filed once even when sled retries that
-/// transaction; its plan's redirects (as those of `outgoing[index]`) and failures go into
-/// `replies`.
+/// transaction (with its redirects, which the store decides in that transaction); its
+/// plan's failures go into `replies`.
 async fn routed(
     cx: &Context<'_>,
     message: Vec<u8>,
-    (index, replies): (usize, &mut Plan),
+    replies: &mut Plan,
 ) -> Result<Option<Delivery>, StoreError> {
     let sender = &cx.envelope.mail_from;
     let (delivery, _) =
@@ -177,10 +177,8 @@ async fn routed(
     let (store, domains) = (cx.store, cx.local_domains);
     let mut plan =
         super::own_mail::through_filters(store, cx.sieve, domains, &mut delivery, &rcpt_of).await?;
-    let redirects = plan.redirects.drain(..).map(|(a, to)| (index, a, to));
-    replies.reply_redirects.extend(redirects);
     replies.failures.append(&mut plan.failures);
-    if delivery.recipients.is_empty() && delivery.queue.is_empty() {
+    if delivery.stores_nothing() {
         tracing::info!(to = %sender, "Sieve reply discarded by the sender's own filter");
         return Ok(None);
     }

@@ -40,9 +40,12 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
     let success = success_notices(&state.targets, &envelope);
     let report_headers = (!success.is_empty() && !envelope.mail_from.is_empty())
         .then(|| super::dsn::header_section(&body).to_vec());
-    let queue = queue_entry(&envelope, remote, by_account, now)
+    let queue = (!remote.is_empty())
+        .then(|| queue_entry(&envelope, remote, by_account, now))
         .into_iter()
         .collect();
+    let redirects =
+        plan.store_redirects(|to| queue_entry(&envelope, vec![redirected_to(to)], by_account, now));
     // A session replaced while the body arrived stores nothing (the read loop then says why).
     if let Some(reason) = state.guard.as_ref().and_then(|g| g.kick_reason()) {
         return Reply::new(421, (4, 7, 0), reason.smtp_reply());
@@ -54,8 +57,9 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
         queue,
         outgoing: std::mem::take(&mut plan.outgoing),
         quota: MailQuota::from_config(ctx.settings.quota_bytes),
+        redirects,
     };
-    if delivery.recipients.is_empty() && delivery.queue.is_empty() && delivery.outgoing.is_empty() {
+    if delivery.stores_nothing() {
         // Every copy discarded by its owner's filter: accepted, nothing to store.
         return Reply::new(250, (2, 0, 0), "Message accepted for delivery");
     }
@@ -65,12 +69,7 @@ pub(super) async fn deliver(state: &mut State, envelope: Envelope, body: Vec<u8>
                 tracing::info!(from = %envelope.mail_from, held_back = receipt.held_back.len(), "vacation reply already sent to this sender within its period");
             }
             announce(&ctx, &envelope, &receipt);
-            // A reply held back was not stored: its sender's redirects did not happen.
-            let replies = std::mem::take(&mut plan.reply_redirects).into_iter();
-            let sent = replies.filter(|(i, _, _)| !receipt.held_back.contains(i));
-            plan.redirects
-                .extend(sent.map(|(_, account, to)| (account, to)));
-            super::own_mail::after_filters(&ctx.postbox(), &plan, now).await;
+            super::own_mail::after_filters(&ctx.postbox(), &plan.failures, &receipt, now).await;
             if let Some(headers) = report_headers {
                 send_success_report(&ctx, &envelope, &success, &headers, now).await;
             }
@@ -219,12 +218,6 @@ async fn run_filters(
     super::autoreply::outgoing(&cx, &mut plan)
         .await
         .map_err(failed)?;
-    let mut remote = remote;
-    remote.extend(
-        plan.remote
-            .iter()
-            .map(|(_, address)| redirected_to(address)),
-    );
     let body = super::filter::mark_redirected(body, &plan.redirected_by);
     Ok((plan.copies.clone(), remote, body, plan))
 }
@@ -278,17 +271,14 @@ fn success_notices(targets: &[Target], envelope: &Envelope) -> Vec<super::dsn::D
         .collect()
 }
 
-/// The queue entry for the remote recipients (none without any), with the envelope data
-/// the runner and its reports need.
+/// The queue entry for remote recipients, with the envelope data the runner and its
+/// reports need.
 fn queue_entry(
     envelope: &Envelope,
     remote: Vec<QueueRecipient>,
     by_account: Option<&str>,
     now: i64,
-) -> Option<QueueEntry> {
-    if remote.is_empty() {
-        return None;
-    }
+) -> QueueEntry {
     let mut meta = std::collections::BTreeMap::new();
     if let Some(envid) = &envelope.params.envid {
         meta.insert("envid".to_string(), envid.clone());
@@ -297,7 +287,7 @@ fn queue_entry(
         meta.insert("auth".to_string(), a.to_string());
     }
     crate::outbound::meta::record_envelope(&mut meta, envelope);
-    Some(QueueEntry {
+    QueueEntry {
         id: 0,
         from: envelope.mail_from.clone(),
         recipients: remote,
@@ -305,7 +295,7 @@ fn queue_entry(
         created_at: now,
         next_attempt: now,
         envelope_meta: meta,
-    })
+    }
 }
 
 /// After a stored delivery: wakes IDLE on the new copies and the queue runners on the new

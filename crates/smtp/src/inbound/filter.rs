@@ -9,9 +9,12 @@
 //!   the step budget) leaves the copy where it would have gone without a script; the
 //!   caller then switches the script off and tells its owner once ([`Failure`]).
 //! - `redirect` is refused (the copy kept instead) when the message already passed through
-//!   a redirect of the same account (`X-Certmail-Redirected:`, a loop), when it carries
-//!   more than [`MAX_REDIRECT_HOPS`] such headers, or past the account's daily cap (counted
-//!   in the audit log, `sieve.redirect` events).
+//!   a redirect of the same account (`X-Certmail-Redirected:`, a loop) or when it carries
+//!   more than [`MAX_REDIRECT_HOPS`] such headers. Past the account's daily cap
+//!   (`[sieve] max_redirects_per_day`) it is refused too, but that only the store can tell
+//!   exactly: each redirect goes to it as a [`certmail_store::Redirect`] with the copy to
+//!   file instead, and the delivery transaction counts it ([`certmail_store::redirects`]).
+//!   The first refusal of a day tells the account's owner (`own_mail.rs`).
 //! - `reject`/`ereject` (RFC 5429) refuse the copy, which is not stored. When the message
 //!   has one recipient (alone in its SMTP transaction), the end of DATA is answered
 //!   `550 5.7.1` with the script's reason (one line, control characters removed, at most
@@ -34,7 +37,7 @@
 use std::collections::{HashMap, HashSet};
 
 use certmail_sieve::{Action, Context, Envelope, Environment, Limits, Message, Timestamp};
-use certmail_store::{Store, StoreError};
+use certmail_store::{QueueEntry, Redirect, Store, StoreError};
 
 use super::recipients::{Target, resolve};
 
@@ -42,8 +45,10 @@ use super::recipients::{Target, resolve};
 pub const REDIRECT_HEADER: &str = "X-Certmail-Redirected";
 /// Most redirect headers a message may carry before another redirect is refused.
 pub const MAX_REDIRECT_HOPS: usize = 8;
-/// The audit event kind of one redirect (counted for the daily cap).
+/// The audit event kind of one redirect carried out.
 pub const REDIRECT_EVENT: &str = "sieve.redirect";
+/// Why a redirect past the daily cap was refused, for the log.
+pub const CAP_REACHED: &str = "the daily redirect cap ([sieve] max_redirects_per_day) is reached";
 
 /// What the daemon's `[sieve]` section gives delivery.
 #[derive(Debug, Clone, Default)]
@@ -73,10 +78,8 @@ pub(super) struct Failure {
 pub(super) struct Plan {
     /// The local copies to store.
     pub copies: Vec<LocalCopy>,
-    /// Remote addresses to queue the message to, with the redirecting account.
-    pub remote: Vec<(String, String)>,
-    /// Every redirect carried out: (account, address), local or remote.
-    pub redirects: Vec<(String, String)>,
+    /// The redirects the scripts asked for, for the store to count against the daily cap.
+    pub redirects: Vec<Planned>,
     /// Accounts whose scripts redirected (each adds a [`REDIRECT_HEADER`]).
     pub redirected_by: Vec<String>,
     /// Scripts that failed.
@@ -87,9 +90,29 @@ pub(super) struct Plan {
     pub vacations: Vec<(String, certmail_sieve::Vacation)>,
     /// The rejection report and vacation replies, to store with the delivery.
     pub outgoing: Vec<certmail_store::Outgoing>,
-    /// Redirects a local sender's script made of `outgoing[i]`: (i, account, address),
-    /// audited only when the store did not hold that reply back.
-    pub reply_redirects: Vec<(usize, String, String)>,
+}
+
+/// One redirect a script asked for, before the store decides it against the daily cap.
+#[derive(Debug)]
+pub(super) struct Planned {
+    /// The redirect, without its queue entry.
+    pub redirect: Redirect,
+    /// The remote address to queue the message to; `None` for a local one (whose copies
+    /// the redirect already holds).
+    pub remote: Option<String>,
+}
+
+impl Plan {
+    /// The plan's redirects for the store, a remote one queued by `entry`.
+    pub fn store_redirects(&self, entry: impl Fn(&str) -> QueueEntry) -> Vec<Redirect> {
+        (self.redirects.iter())
+            .map(|p| {
+                let mut r = p.redirect.clone();
+                r.queue.extend(p.remote.as_deref().map(&entry));
+                r
+            })
+            .collect()
+    }
 }
 
 /// One account's script refused its copy (RFC 5429).
@@ -234,15 +257,13 @@ async fn follow(
             Action::Discard => {
                 tracing::info!(account = %account, "Sieve script discarded a message");
             }
-            Action::Redirect { address, .. } => {
-                match redirect_refusal(store, settings, account, message, inputs.now).await? {
-                    None => route_redirect(store, plan, account, &address, inputs).await?,
-                    Some(why) => {
-                        tracing::warn!(account = %account, to = %address, why, "Sieve redirect refused; message kept");
-                        plan.copies.push(copy.clone());
-                    }
+            Action::Redirect { address, .. } => match redirect_refusal(account, message) {
+                None => route_redirect(store, settings, plan, copy, &address, inputs).await?,
+                Some(why) => {
+                    tracing::warn!(account = %account, to = %address, why, "Sieve redirect refused; message kept");
+                    plan.copies.push(copy.clone());
                 }
-            }
+            },
             Action::Reject { reason, extended } => {
                 tracing::info!(account = %account, extended, "Sieve script refused a message");
                 plan.rejections.push(Rejection {
@@ -280,61 +301,58 @@ async fn create_mailbox(store: &dyn Store, account: &str, name: &str) -> Result<
     }
 }
 
-/// Why a redirect of `account` may not happen, if it may not: a loop, too many hops, or
-/// the daily cap reached.
-async fn redirect_refusal(
-    store: &dyn Store,
-    settings: &SieveSettings,
-    account: &str,
-    message: &Message,
-    now: i64,
-) -> Result<Option<&'static str>, StoreError> {
+/// Why a redirect of `account` may not happen, if the message says so: a loop, or too
+/// many hops. (The daily cap is the store's to tell, in the delivery transaction.)
+fn redirect_refusal(account: &str, message: &Message) -> Option<&'static str> {
     let hops: Vec<&str> = message
         .header(REDIRECT_HEADER)
         .map(|h| h.raw.trim())
         .collect();
     if hops.iter().any(|h| h.eq_ignore_ascii_case(account)) {
-        return Ok(Some("loop: this account redirected the message before"));
+        return Some("loop: this account redirected the message before");
     }
     if hops.len() >= MAX_REDIRECT_HOPS {
-        return Ok(Some("loop: the message was redirected too many times"));
+        return Some("loop: the message was redirected too many times");
     }
-    let cap = settings.max_redirects_per_day as usize;
-    let since_ms = (now - 86_400) * 1000;
-    let recent = store.audit_by_account(account, cap + 1).await?;
-    let today = recent
-        .iter()
-        .filter(|e| e.kind == REDIRECT_EVENT && e.time >= since_ms)
-        .count();
-    Ok((today >= cap)
-        .then_some("the daily redirect cap ([sieve] max_redirects_per_day) is reached"))
+    None
 }
 
 /// A redirect to a local address becomes a copy in that account's INBOX (its own script
 /// does not run: no loop through two accounts' filters); to a remote one, a queue entry.
+/// Either only within the daily cap; past it, `copy` is filed as it was.
 async fn route_redirect(
     store: &dyn Store,
+    settings: &SieveSettings,
     plan: &mut Plan,
-    account: &str,
+    copy: &LocalCopy,
     address: &str,
     inputs: &Inputs<'_>,
 ) -> Result<(), StoreError> {
+    let account = &copy.0;
     let address = address.to_lowercase();
-    match resolve(store, inputs.local_domains, &address, true).await? {
+    let mut redirect = Redirect {
+        account: account.clone(),
+        address: address.clone(),
+        per_day: settings.max_redirects_per_day,
+        copies: Vec::new(),
+        queue: Vec::new(),
+        instead: copy.clone(),
+    };
+    let remote = match resolve(store, inputs.local_domains, &address, true).await? {
         Ok(Target::Local(accounts)) => {
-            for a in accounts {
-                plan.copies.push((a, "INBOX".to_owned(), Vec::new()));
-            }
+            let inbox = |a| (a, "INBOX".to_owned(), Vec::new());
+            redirect.copies.extend(accounts.into_iter().map(inbox));
+            None
         }
-        Ok(Target::Remote(address)) => plan.remote.push((account.to_owned(), address)),
+        Ok(Target::Remote(address)) => Some(address),
         Err(_) => {
-            tracing::warn!(account, to = %address, "Sieve redirect to an address without a mailbox dropped");
+            tracing::warn!(account = %account, to = %address, "Sieve redirect to an address without a mailbox dropped");
             return Ok(());
         }
-    }
-    plan.redirects.push((account.to_owned(), address));
+    };
+    plan.redirects.push(Planned { redirect, remote });
     if !plan.redirected_by.iter().any(|a| a == account) {
-        plan.redirected_by.push(account.to_owned());
+        plan.redirected_by.push(account.clone());
     }
     Ok(())
 }

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use certmail_store::{AuditEvent, Delivery, DeliveryReceipt, StoreError};
+use certmail_store::{AuditEvent, Delivery, DeliveryReceipt, RedirectOutcome, StoreError};
 
 use super::filter::{self, Failure, Inputs, Plan};
 use crate::notice::Postbox;
@@ -36,20 +36,20 @@ pub async fn deliver(
         rcpt_of,
     )
     .await?;
-    if delivery.recipients.is_empty() && delivery.queue.is_empty() {
+    if delivery.stores_nothing() {
         // Every copy discarded or refused by its owner's filter.
         return Ok(DeliveryReceipt::default());
     }
     let receipt = crate::notice::deliver(store, postbox.hub, delivery).await?;
-    after_filters(postbox, &plan, now).await;
+    after_filters(postbox, &plan.failures, &receipt, now).await;
     Ok(receipt)
 }
 
 /// Runs each local recipient's active script on `delivery` (mail from the null sender:
 /// the server's own, or a vacation reply or rejection report to a local sender) before it
 /// is stored, and applies the plan to it: the copies go where the scripts filed them,
-/// redirects join its queue entries (from the null sender), discarded and refused copies
-/// go. The plan's redirects and failures are for [`after_filters`] once it is stored.
+/// redirects go with it for the store to decide (queued from the null sender), discarded
+/// and refused copies go. The plan's failures are for [`after_filters`] once it is stored.
 pub(super) async fn through_filters(
     store: &dyn certmail_store::Store,
     sieve: &filter::SieveSettings,
@@ -74,36 +74,65 @@ pub(super) async fn through_filters(
         );
     }
     delivery.recipients = plan.copies.clone();
-    let redirected = plan.remote.iter().map(|(_, to)| to.clone());
-    delivery
-        .queue
-        .extend(redirected.map(|to| crate::notice::queued_to(to, now)));
+    delivery.redirects = plan.store_redirects(|to| crate::notice::queued_to(to.to_owned(), now));
     delivery.body =
         filter::mark_redirected(std::mem::take(&mut delivery.body), &plan.redirected_by);
     Ok(plan)
 }
 
-/// After a stored delivery: audits each redirect (the daily cap counts these), and for
-/// each script that failed, switches it off and tells its owner once, in their INBOX.
-pub(super) async fn after_filters(postbox: &Postbox<'_>, plan: &Plan, now: i64) {
-    let store = postbox.store;
-    for (account, address) in &plan.redirects {
-        let event = AuditEvent {
-            time: now * 1000,
-            account: Some(account.clone()),
-            kind: filter::REDIRECT_EVENT.into(),
-            ip: None,
-            fields: [("to".to_string(), address.clone())].into(),
-        };
-        if let Err(e) = store.append_audit(event).await {
-            tracing::error!(error = %e, "recording a Sieve redirect failed");
+/// After a stored delivery: audits each redirect carried out; tells the owner of an
+/// account whose redirects reached the daily cap (once a day: the store marks the first
+/// refusal); and for each script that failed, switches it off and tells its owner once, in
+/// their INBOX.
+pub(super) async fn after_filters(
+    postbox: &Postbox<'_>,
+    failures: &[Failure],
+    receipt: &DeliveryReceipt,
+    now: i64,
+) {
+    for outcome in &receipt.redirects {
+        if let Err(e) = after_redirect(postbox, outcome, now).await {
+            tracing::error!(account = %outcome.account, error = %e, "recording a Sieve redirect failed");
         }
     }
-    for failure in &plan.failures {
+    for failure in failures {
         if let Err(e) = report_failure(postbox, failure, now).await {
             tracing::error!(account = %failure.account, error = %e, "reporting a failed Sieve script failed");
         }
     }
+}
+
+/// Audits a redirect carried out; logs one refused, and tells its owner of the first
+/// refusal of the day.
+async fn after_redirect(
+    postbox: &Postbox<'_>,
+    outcome: &RedirectOutcome,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (account, to) = (&outcome.account, &outcome.address);
+    if outcome.carried_out {
+        let fields = [("to".to_string(), to.clone())].into();
+        return audit(postbox.store, account, filter::REDIRECT_EVENT, fields, now).await;
+    }
+    let why = filter::CAP_REACHED;
+    tracing::warn!(account = %account, to = %to, why, "Sieve redirect refused; message kept");
+    if !outcome.tell {
+        return Ok(());
+    }
+    let cap = postbox.sieve.max_redirects_per_day;
+    let body = format!(
+        "메일 필터가 오늘 전달(redirect)할 수 있는 {cap}통을 모두 전달했습니다. 오늘(UTC 기준) \
+         받는 메일은 더 전달하지 않고, 전달하지 않았다면 두었을 편지함에 둡니다. 내일 \
+         다시 전달합니다.\r\n\r\n\
+         Your mail filter has redirected {cap} messages today, the most it may per day. \
+         Until the day ends (UTC), the messages it would redirect are kept where they would \
+         have gone without the redirect, and not redirected. Redirecting resumes \
+         tomorrow.\r\n"
+    );
+    let subject = "오늘 메일 전달 한도에 이르렀습니다 / Your daily redirect limit is reached";
+    notify_owner(postbox, account, subject, &body, now).await?;
+    let fields = [("to".to_string(), to.clone())].into();
+    audit(postbox.store, account, "sieve.redirect_cap", fields, now).await
 }
 
 /// Switches the failed script off and delivers a notice saying why to its owner's INBOX
@@ -113,12 +142,10 @@ async fn report_failure(
     failure: &Failure,
     now: i64,
 ) -> Result<(), StoreError> {
-    let store = postbox.store;
-    store.set_active_script(&failure.account, None).await?;
-    let to = match store.account(&failure.account).await? {
-        Some(a) => crate::notice::address_of(&a),
-        None => return Ok(()),
-    };
+    postbox
+        .store
+        .set_active_script(&failure.account, None)
+        .await?;
     let body = format!(
         "메일 필터 \"{name}\"을(를) 실행하지 못해 받은 메일을 받은편지함에 두었고, \
          필터를 껐습니다. 고친 뒤 다시 켜 주세요.\r\n\r\n\
@@ -127,28 +154,61 @@ async fn report_failure(
         name = failure.script,
         error = failure.error,
     );
+    let subject = "메일 필터를 껐습니다 / Your mail filter was switched off";
+    if !notify_owner(postbox, &failure.account, subject, &body, now).await? {
+        return Ok(());
+    }
+    let fields = [
+        ("script".to_string(), failure.script.clone()),
+        ("error".to_string(), failure.error.clone()),
+    ]
+    .into();
+    audit(postbox.store, &failure.account, "sieve.failed", fields, now).await
+}
+
+/// Delivers a notice to `account`'s INBOX, past its filters; `false` if the account is
+/// gone.
+async fn notify_owner(
+    postbox: &Postbox<'_>,
+    account: &str,
+    subject: &str,
+    body: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let store = postbox.store;
+    let to = match store.account(account).await? {
+        Some(a) => crate::notice::address_of(&a),
+        None => return Ok(false),
+    };
     let notice = crate::notice::Notice {
         hostname: postbox.hostname,
         to: &to,
-        subject: "메일 필터를 껐습니다 / Your mail filter was switched off",
-        body: &body,
+        subject,
+        body,
         now,
     };
     let message = notice
         .message()
         .map_err(|e| StoreError::Task(e.to_string()))?;
-    let delivery = crate::notice::inbox_delivery(&failure.account, message, now);
+    let delivery = crate::notice::inbox_delivery(account, message, now);
     crate::notice::deliver(store, postbox.hub, delivery).await?;
+    Ok(true)
+}
+
+/// Appends an audit event of `account`.
+async fn audit(
+    store: &dyn certmail_store::Store,
+    account: &str,
+    kind: &str,
+    fields: std::collections::BTreeMap<String, String>,
+    now: i64,
+) -> Result<(), StoreError> {
     let event = AuditEvent {
         time: now * 1000,
-        account: Some(failure.account.clone()),
-        kind: "sieve.failed".into(),
+        account: Some(account.to_owned()),
+        kind: kind.into(),
         ip: None,
-        fields: [
-            ("script".to_string(), failure.script.clone()),
-            ("error".to_string(), failure.error.clone()),
-        ]
-        .into(),
+        fields,
     };
     store.append_audit(event).await
 }

@@ -172,6 +172,7 @@ impl Env {
                 queue: vec![entry],
                 outgoing: Vec::new(),
                 quota: certmail_store::MailQuota::Unlimited,
+                redirects: Vec::new(),
             })
             .await
             .expect("queued");

@@ -30,6 +30,7 @@ pub async fn one_delivery_many_recipients_one_body(t: &dyn Fixture) {
             queue: vec![queue_entry(&["lee@example.com", "park@example.org"])],
             outgoing: vec![],
             quota: MailQuota::Unlimited,
+            redirects: Vec::new(),
         })
         .await
         .unwrap();
@@ -115,6 +116,7 @@ pub async fn a_failing_delivery_stores_nothing(t: &dyn Fixture) {
             queue: vec![queue_entry(&["lee@example.com"])],
             outgoing: vec![],
             quota: MailQuota::Unlimited,
+            redirects: Vec::new(),
         })
         .await
         .unwrap_err();
@@ -148,6 +150,7 @@ pub async fn queue_entries_are_updated_and_removed(t: &dyn Fixture) {
             ],
             outgoing: vec![],
             quota: MailQuota::Unlimited,
+            redirects: Vec::new(),
         })
         .await
         .unwrap();

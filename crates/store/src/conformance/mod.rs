@@ -21,6 +21,7 @@ pub mod mailboxes;
 pub mod messages;
 pub mod model;
 pub mod quota;
+pub mod redirects;
 pub mod replies;
 pub mod scripts;
 pub mod search;
@@ -221,6 +222,8 @@ macro_rules! conformance_tests {
             replies::a_vacation_reply_goes_once_per_period,
             replies::a_failing_delivery_writes_no_mark,
             replies::reply_marks_are_listed_pruned_and_deleted,
+            redirects::racing_redirects_keep_the_daily_cap,
+            redirects::the_redirect_cap_is_per_day_and_per_stored_delivery,
             urlauth::urlauth_keys_are_per_user_and_mailbox,
             urlauth::urlauth_keys_are_reset_per_mailbox_or_all,
             urlauth::urlauth_keys_follow_renames_and_go_with_deletes,

@@ -21,6 +21,7 @@ fn delivery(n: u32, accounts: &[&str], quota: MailQuota) -> Delivery {
         queue: vec![],
         outgoing: vec![],
         quota,
+        redirects: Vec::new(),
     }
 }
 

@@ -29,6 +29,7 @@ fn delivery_with_reply(n: u32, once: ReplyMark) -> Delivery {
         queue: vec![queue_entry(&["lee@example.com"])],
         outgoing: vec![],
         quota: MailQuota::Unlimited,
+        redirects: Vec::new(),
     };
     let notice = Delivery {
         body: format!("Subject: 알림 {n}\r\n\r\n거절했습니다.\r\n").into_bytes(),
@@ -37,6 +38,7 @@ fn delivery_with_reply(n: u32, once: ReplyMark) -> Delivery {
         queue: vec![],
         outgoing: vec![],
         quota: MailQuota::Unlimited,
+        redirects: Vec::new(),
     };
     Delivery {
         body: body(n),
@@ -54,6 +56,7 @@ fn delivery_with_reply(n: u32, once: ReplyMark) -> Delivery {
             },
         ],
         quota: MailQuota::Unlimited,
+        redirects: Vec::new(),
     }
 }
 

@@ -85,6 +85,7 @@ pub async fn search_index_follows_every_write(t: &dyn Fixture) {
         queue: vec![],
         outgoing: vec![],
         quota: crate::MailQuota::Unlimited,
+        redirects: Vec::new(),
     };
     s.deliver(delivery).await.unwrap();
     let kim_inbox = blobs_of(s, "kim", "INBOX").await;

@@ -26,8 +26,9 @@
 //! metadata, not its bodies) are held in memory while its transaction is written.
 //!
 //! Not copied: state that belongs to running nodes (PostgreSQL's session leases, queue
-//! claims and sign-in failure windows) and id counters, which the target raises past the
-//! copied UIDVALIDITYs and queue ids instead.
+//! claims and sign-in failure windows), id counters, which the target raises past the
+//! copied UIDVALIDITYs and queue ids instead, and the day's Sieve redirect counters (why:
+//! [`crate::redirects`]).
 
 mod run;
 

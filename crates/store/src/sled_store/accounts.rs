@@ -138,6 +138,7 @@ impl Inner {
         }
         self.delete_scripts_of(&id)?;
         self.delete_reply_marks_of(&id)?;
+        self.delete_redirect_counter_of(&id)?;
         let _hierarchy = self.lock_hierarchy();
         for _ in 0..DELETE_RETRIES {
             let mut snapshots = Vec::new();

@@ -1,6 +1,9 @@
 //! Delivery of one message to local mailboxes and the outbound queue, in one transaction,
 //! with the messages the delivery causes (a rejection notice, a vacation reply held back
-//! by a live reply mark or recorded with one).
+//! by a live reply mark or recorded with one) and its Sieve redirects, each counted
+//! against its account's daily cap in that transaction (`redirects.rs`).
+
+use std::collections::HashMap;
 
 use super::Inner;
 use super::keys::mailbox_key;
@@ -9,7 +12,7 @@ use super::messages::store_unowned_blob;
 use super::tx::{TxResult, abort, get, next_counter, put};
 use crate::error::{Result, StoreError};
 use crate::model::{DeliveredCopy, Delivery, DeliveryReceipt, INBOX, Mailbox};
-use crate::rules::{DeliveryTarget, SealedMessage};
+use crate::rules::{DeliveryTarget, SealedMessage, Settled};
 
 /// The mailbox a copy goes to: the requested one, else INBOX.
 fn target_mailbox(mt: &MessageTrees<'_>, target: &DeliveryTarget) -> TxResult<Mailbox> {
@@ -34,12 +37,18 @@ impl Inner {
             .iter()
             .map(|o| SealedMessage::seal(&self.sealer, &o.message))
             .collect::<Result<Vec<_>>>()?;
-        let accounts: Vec<String> = (delivery.recipients.iter())
-            .map(|r| r.0.to_lowercase())
+        // Every account a copy of the message may go to, whichever way its redirects go:
+        // their usage is read here, under their quota locks, since the transaction cannot.
+        let mut accounts: Vec<String> = (main.possible_targets().into_iter())
+            .map(|t| t.account)
             .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
         let recipients: Vec<&str> = accounts.iter().map(String::as_str).collect();
         let _quota = self.lock_quota(delivery.quota, &recipients);
-        self.check_deliveries(delivery.quota, &recipients)?;
+        let usage = (recipients.iter())
+            .map(|a| Ok((a.to_string(), self.usage_for(delivery.quota, a)?)))
+            .collect::<Result<HashMap<String, u64>>>()?;
         let main_postings = self.gram_key.message_postings(&delivery.body);
         let outgoing_postings: Vec<_> = (delivery.outgoing.iter())
             .map(|o| self.gram_key.message_postings(&o.message.body))
@@ -49,7 +58,18 @@ impl Inner {
                 blob: main.blob,
                 ..DeliveryReceipt::default()
             };
-            store_message(mt, &main, main_postings.as_deref(), &mut receipt)?;
+            let settled = settle(mt, &main, &mut receipt)?;
+            for t in &settled.targets {
+                if !delivery
+                    .quota
+                    .admits_delivery(usage.get(&t.account).copied().unwrap_or(0))
+                {
+                    return abort(StoreError::OverQuota {
+                        account: t.account.clone(),
+                    });
+                }
+            }
+            store_message(mt, &main, &settled, main_postings.as_deref(), &mut receipt)?;
             let outgoing = outgoing.iter().zip(&outgoing_postings);
             for (i, (out, (sealed, postings))) in delivery.outgoing.iter().zip(outgoing).enumerate()
             {
@@ -59,22 +79,38 @@ impl Inner {
                     receipt.held_back.push(i);
                     continue;
                 }
-                store_message(mt, sealed, postings.as_deref(), &mut receipt)?;
+                let settled = settle(mt, sealed, &mut receipt)?;
+                store_message(mt, sealed, &settled, postings.as_deref(), &mut receipt)?;
             }
             Ok(receipt)
         })
     }
 }
 
+/// Counts `m`'s redirects against their accounts' caps (their outcomes into `receipt`);
+/// what `m` then stores.
+fn settle<'d>(
+    mt: &MessageTrees<'_>,
+    m: &SealedMessage<'d>,
+    receipt: &mut DeliveryReceipt,
+) -> TxResult<Settled<'d>> {
+    let outcomes =
+        super::redirects::claim(mt.meta, &m.delivery.redirects, m.delivery.internal_date)?;
+    let carried_out: Vec<bool> = outcomes.iter().map(|o| o.carried_out).collect();
+    receipt.redirects.extend(outcomes);
+    Ok(m.settled(&carried_out))
+}
+
 /// Stores one message's local copies and queue entries, adding them to `receipt`.
 fn store_message(
     mt: &MessageTrees<'_>,
     m: &SealedMessage<'_>,
+    settled: &Settled<'_>,
     postings: Option<&[crate::search_index::GramHash]>,
     receipt: &mut DeliveryReceipt,
 ) -> TxResult<()> {
     let (blob, sealed) = (m.blob, &m.sealed);
-    for target in &m.targets {
+    for target in &settled.targets {
         let mut mbox = target_mailbox(mt, target)?;
         mt.store_blob(&target.account, &blob, sealed)?;
         mt.index_postings(&target.account, &blob, postings)?;
@@ -93,13 +129,13 @@ fn store_message(
             uid,
         });
     }
-    for entry in &m.delivery.queue {
+    for entry in &settled.queue {
         let id = next_counter(mt.meta, b"next_queue_id", 1)?;
         store_unowned_blob(mt.blobs, mt.blob_refs, &blob, sealed)?;
         let entry = crate::model::QueueEntry {
             id,
             blob,
-            ..entry.clone()
+            ..(*entry).clone()
         };
         put(mt.queue, &id.to_be_bytes(), &entry)?;
         receipt.queued.push(id);

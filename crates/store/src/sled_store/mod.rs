@@ -42,6 +42,7 @@ mod mailboxes;
 mod messages;
 mod queue;
 mod quota;
+mod redirects;
 mod replies;
 mod scripts;
 mod search;

@@ -11,7 +11,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use super::Inner;
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::model::MailQuota;
 
 /// Lock stripes: accounts share a lock when their hashes meet, which only serialises them.
@@ -63,18 +63,5 @@ impl Inner {
         } else {
             Ok(0)
         }
-    }
-
-    /// For a delivery: [`StoreError::OverQuota`] unless every account in `accounts`
-    /// (under their quota locks) is below `quota`.
-    pub(crate) fn check_deliveries(&self, quota: MailQuota, accounts: &[&str]) -> Result<()> {
-        for &account in accounts {
-            if !quota.admits_delivery(self.usage_for(quota, account)?) {
-                return Err(StoreError::OverQuota {
-                    account: account.to_owned(),
-                });
-            }
-        }
-        Ok(())
     }
 }
