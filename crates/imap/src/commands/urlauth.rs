@@ -1,8 +1,9 @@
 //! URLAUTH (RFC 4467): GENURLAUTH signs URLs of messages the user can read with the
 //! user's access key for the mailbox (made on first use, kept in the store); URLFETCH
-//! gives what a signed URL names to whoever its access identifier admits, read with the
-//! rights of the URL's user; RESETKEY forgets keys, so every URL made with them stops
-//! working. The URLs and the INTERNAL token: [`crate::proto::urlauth`].
+//! ([`super::urlfetch`]) gives what a signed URL names to whoever its access identifier
+//! admits, read with the rights of the URL's user ([`authorized`]); RESETKEY forgets
+//! keys, so every URL made with them stops working. The URLs and the INTERNAL token:
+//! [`crate::proto::urlauth`].
 //!
 //! RFC 4467 §6.3: a URL URLFETCH will not serve is answered `NIL` (expired, reset key,
 //! wrong token, an access identifier that does not admit the fetcher, a message gone);
@@ -19,7 +20,8 @@ use super::dispatch::{Outcome, store_error};
 use crate::account::SignedIn;
 use crate::out::Out;
 use crate::proto::ext::encode::string;
-use crate::proto::ext::urlauth::{FetchUrl, ResetKey};
+use crate::proto::ext::urlauth::ResetKey;
+use crate::proto::imap_url::MessageRef;
 use crate::proto::urlauth::{Access, AuthUrl, INTERNAL, authorize, parse_full, parse_rump, verify};
 
 /// Why GENURLAUTH will not sign a URL.
@@ -180,71 +182,6 @@ pub async fn resetkey(
     Outcome::Done
 }
 
-/// `URLFETCH url ...` (RFC 4467 §6.3): `* URLFETCH url content` per URL, NIL for each
-/// that is not served.
-pub async fn urlfetch(
-    s: &mut SignedIn,
-    out: &mut Out,
-    tag: Tag<'static>,
-    urls: Vec<FetchUrl>,
-) -> Outcome {
-    if urls.iter().any(|u| u.extended.is_some()) {
-        out.bad(
-            tag,
-            "URLFETCH with (url BINARY ...) is RFC 5524 (URLAUTH=BINARY), which is not offered; send the URL alone",
-        );
-        return Outcome::Bad;
-    }
-    let store = s.account.ctx.store.as_ref();
-    let now = unix_now();
-    let mut refused: Vec<&'static str> = Vec::new();
-    for FetchUrl { url, .. } in urls {
-        let content = match authorized(store, &s.account.record, false, &url, now).await {
-            Ok(content) => Some(content),
-            Err(Denied::Why(why)) => {
-                refused.push(why);
-                None
-            }
-            Err(Denied::Store(e)) => {
-                store_error(out, tag, "URLFETCH", &e);
-                return Outcome::Done;
-            }
-        };
-        out.raw_line(fetch_line(&url, content.as_deref()));
-    }
-    let text = match refused.as_slice() {
-        [] => "URLFETCH completed".to_owned(),
-        [why] => format!("URLFETCH completed; NIL for one URL: {why}"),
-        [first, ..] => format!(
-            "URLFETCH completed; NIL for {} URLs, the first because {first}",
-            refused.len()
-        ),
-    };
-    out.ok(tag, None, &text);
-    Outcome::Done
-}
-
-/// Seconds since the Unix epoch (0 if the clock is before it: nothing then expires).
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// `* URLFETCH url {n}octets` or `* URLFETCH url NIL`.
-fn fetch_line(url: &str, content: Option<&[u8]>) -> Vec<u8> {
-    let mut line = format!("* URLFETCH {} ", string(url)).into_bytes();
-    match content {
-        Some(octets) => {
-            line.extend(format!("{{{}}}\r\n", octets.len()).into_bytes());
-            line.extend_from_slice(octets);
-        }
-        None => line.extend_from_slice(b"NIL"),
-    }
-    line.extend_from_slice(b"\r\n");
-    line
-}
-
 /// Why a URL is not served.
 #[derive(Debug)]
 pub enum Denied {
@@ -282,6 +219,19 @@ pub async fn authorized(
     url: &str,
     now: i64,
 ) -> Result<Vec<u8>, Denied> {
+    let (raw, url) = authorized_message(store, fetcher, submission, url, now).await?;
+    part_of(&raw, &url)?.ok_or(Denied::Why("the part it names does not exist"))
+}
+
+/// The whole message a full URLAUTH URL names and the URL's message reference, on the
+/// same terms as [`authorized`]: the caller takes the part it wants from it.
+pub(super) async fn authorized_message(
+    store: &dyn Store,
+    fetcher: &Account,
+    submission: bool,
+    url: &str,
+    now: i64,
+) -> Result<(Vec<u8>, MessageRef), Denied> {
     let url = parse_full(url).map_err(|_| Denied::Why("it is not a URLAUTH URL of this server"))?;
     check_use(&url, fetcher, submission, now)?;
     let owner = account_named(store, &url.user)
@@ -300,7 +250,7 @@ pub async fn authorized(
     let raw = message_of(store, &owner, &url.message)
         .await?
         .ok_or(Denied::Why("the message it names is gone"))?;
-    part_of(&raw, &url.message)?.ok_or(Denied::Why("the part it names does not exist"))
+    Ok((raw, url.message))
 }
 
 /// RFC 4467 §3: the mechanism, the expiry and the access identifier.
