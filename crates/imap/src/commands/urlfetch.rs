@@ -238,3 +238,27 @@ fn domain(octets: &[u8]) -> &'static str {
         "8bit"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoded_octets_get_the_narrowest_domain() {
+        assert_eq!(domain(b"hello world"), "7bit");
+        assert_eq!(domain(b"line\r\nline\r\n"), "7bit");
+        assert_eq!(domain("홍길동\r\n".as_bytes()), "8bit");
+        assert_eq!(domain(b"a\0b"), "binary");
+        // A bare LF or CR, or a line over 998 octets, is no 7bit or 8bit text.
+        assert_eq!(domain(b"unix\nline"), "binary");
+        assert_eq!(domain(b"old\rmac"), "binary");
+        assert_eq!(domain(&[b'x'; 999]), "binary");
+        assert_eq!(domain(&[b'x'; 998]), "7bit");
+    }
+
+    #[test]
+    fn literals_carry_nul_as_literal8() {
+        assert_eq!(literal(b"ab"), b"{2}\r\nab");
+        assert_eq!(literal(b"a\0"), b"~{2}\r\na\0");
+    }
+}
