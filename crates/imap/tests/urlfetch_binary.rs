@@ -188,3 +188,22 @@ async fn select_and_examine_announce_urlmech() {
         );
     }
 }
+
+/// RFC 4467 §6.2: after RESETKEY, the user's other sessions with that mailbox selected
+/// are told `OK [URLMECH INTERNAL]` (RESETKEY alone: with any mailbox selected); one with
+/// another mailbox selected is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resetkey_tells_the_users_other_sessions() {
+    let server = TestServer::start(true).await;
+    let mut a = server.signed_in().await;
+    let mut b = server.signed_in().await;
+    ok(b.command("SELECT INBOX").await);
+    let told = "* OK [URLMECH INTERNAL] URLAUTH key reset; mechanisms".to_owned();
+    ok(a.command("RESETKEY Sent").await);
+    assert!(!ok(b.command("NOOP").await).contains(&told));
+    ok(a.command("RESETKEY INBOX").await);
+    assert_eq!(ok(b.command("NOOP").await), std::slice::from_ref(&told));
+    assert!(ok(b.command("NOOP").await).is_empty(), "told once");
+    ok(a.command("RESETKEY").await);
+    assert_eq!(ok(b.command("NOOP").await), [told]);
+}

@@ -9,6 +9,7 @@
 //! wrong token, an access identifier that does not admit the fetcher, a message gone);
 //! the tagged OK then says why in words.
 
+use certmail_session::Change;
 use certmail_store::{Account, Store, StoreError};
 use imap_codec::imap_types::core::Tag;
 use imap_codec::imap_types::response::{Code, CodeOther};
@@ -157,29 +158,42 @@ pub async fn resetkey(
     let store = s.account.ctx.store.as_ref();
     let me = &s.account.record;
     let named = reset.mailbox.is_some();
+    // Ok(Some(mailbox)): whom to tell (`None`: every mailbox); Ok(None): nobody.
     let reset = match &reset.mailbox {
-        None => store.reset_urlauth_keys(&me.id, None).await,
+        None => store
+            .reset_urlauth_keys(&me.id, None)
+            .await
+            .map(|_| Some(None)),
         Some(wire) => {
             let name = String::from_utf8_lossy(wire);
             match readable_target(store, me, &name).await {
-                Ok(t) => {
-                    store
-                        .reset_urlauth_keys(&me.id, Some((&t.owner, &t.name)))
-                        .await
-                }
+                Ok(t) => store
+                    .reset_urlauth_keys(&me.id, Some((&t.owner, &t.name)))
+                    .await
+                    .map(|_| (t.owner == me.id).then(|| Some(t.name.clone()))),
                 Err(e) => Err(e),
             }
         }
     };
     let text = "RESETKEY completed: URLs made before it no longer work";
-    // RFC 4467 §6.2: with a mailbox, the OK names the mechanisms it now has.
-    let mechanisms =
-        named.then(|| Code::Other(CodeOther::unvalidated(b"URLMECH INTERNAL".as_slice())));
+    // RFC 4467 §6.2: with a mailbox, the OK names the mechanisms it now has, and the
+    // user's other sessions with it selected are told (those of the user's own mailboxes:
+    // a shared one's sessions listen on its owner's channel).
     match reset {
-        Ok(_) => out.ok(tag, mechanisms, text),
+        Ok(own) => {
+            if let Some(mailbox) = own {
+                s.publish(Change::UrlAuthKeysReset { mailbox });
+            }
+            out.ok(tag, named.then(urlmech), text);
+        }
         Err(e) => store_error(out, tag, "RESETKEY", &e),
     }
     Outcome::Done
+}
+
+/// `URLMECH INTERNAL` (RFC 4467 §7): the one mechanism every mailbox has.
+pub fn urlmech() -> Code<'static> {
+    Code::Other(CodeOther::unvalidated(b"URLMECH INTERNAL".as_slice()))
 }
 
 /// Why a URL is not served.
