@@ -165,6 +165,12 @@ impl SignedIn {
         for d in data {
             out.data(d);
         }
+        if selected.take_urlmech() {
+            out.untagged_ok(
+                Some(crate::commands::urlauth::urlmech()),
+                "URLAUTH key reset; mechanisms",
+            );
+        }
         Ok(())
     }
 

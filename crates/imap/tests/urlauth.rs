@@ -175,13 +175,6 @@ async fn genurlauth_refusals_say_why() {
     );
     let lines = c.command("RESETKEY Nowhere").await;
     assert!(tagged(&lines).contains("NO [NONEXISTENT]"), "{lines:?}");
-    let lines = c
-        .command("URLFETCH (imap://hong@h/INBOX/;uid=1 BINARY)")
-        .await;
-    assert!(
-        tagged(&lines).contains("BAD URLFETCH with (url BINARY ...)"),
-        "{lines:?}"
-    );
 }
 
 /// The access identifiers (RFC 4467 §3), checked for another signed-in user (김철수) and

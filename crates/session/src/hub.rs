@@ -69,6 +69,12 @@ pub enum Change {
         /// Subscribed now.
         subscribed: bool,
     },
+    /// The user reset their URLAUTH access key for a mailbox of theirs, or all of them
+    /// (RFC 4467 §6.2: sessions with it selected are told the mechanisms it now has).
+    UrlAuthKeysReset {
+        /// The mailbox; `None`: every mailbox of the user.
+        mailbox: Option<String>,
+    },
     /// The subscriber missed changes (it fell behind the channel's capacity): it must re-read
     /// the state of what it watches from the store. Never filtered out.
     Resync,
@@ -89,6 +95,9 @@ impl Change {
             | Self::SubscriptionChanged { mailbox, .. } => same_mailbox(mailbox, watched),
             Self::MailboxRenamed { from, to } => {
                 same_mailbox(from, watched) || same_mailbox(to, watched)
+            }
+            Self::UrlAuthKeysReset { mailbox } => {
+                mailbox.as_deref().is_none_or(|m| same_mailbox(m, watched))
             }
             Self::Resync => true,
         }

@@ -1,9 +1,10 @@
 # URLAUTH (RFC 4467) between two people, each with their own certificate: 홍길동 (hong)
 # signs URLs of a message in his INBOX; 김철수 (kim) fetches them with URLFETCH as the
 # access identifiers allow; RESETKEY ends them. Then kim signs a URL of a mailbox hong
-# shared with him, and it stops working once hong takes the share back.
+# shared with him, and it stops working once hong takes the share back. URLFETCH's
+# RFC 5524 form gives kim an attachment decoded.
 # Arguments: those of sharing.py.
-import os, re, sys
+import base64, os, re, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sharing import connect, ok, utf7  # noqa: E402
@@ -50,6 +51,24 @@ got, _ = fetch(kim, urls["user+kim"])
 assert got is not None and "예산안 첨부".encode() in got, got
 got, tagged = fetch(kim, urls["user+hong"])
 assert got is None and "names another user" in tagged, tagged
+# URLAUTH=BINARY (RFC 5524): kim gets an attachment of hong's decoded, with its structure
+# describing the decoded octets, each in its own list.
+attachment = "예산안 첨부 파일".encode()
+mime = (
+    "From: 홍길동 <hong@test.go.kr>\r\nSubject: 첨부\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+    "본문\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\n"
+).encode() + base64.b64encode(attachment) + b"\r\n--b--\r\n"
+ok(hong.append("INBOX", None, None, mime), "append the attachment")
+ok(hong.select("INBOX"), "select again")
+uid2 = ok(hong.uid("SEARCH", None, "ALL"), "search")[0].split()[-1].decode()
+part = sign(hong, f"imap://hong@localhost/INBOX/;uid={uid2}/;section=2;urlauth=user+kim")
+lines, tagged = command(kim, f'URLFETCH ("{part}" BINARY BODYPARTSTRUCTURE)')
+assert " OK " in tagged, tagged
+structure = f'(BODYPARTSTRUCTURE ("application" "octet-stream" NIL NIL NIL "8bit" {len(attachment)}'
+want = f' (BINARY {{{len(attachment)}}}\r\n'.encode() + attachment + b")\r\n"
+assert structure.encode() in lines[0] and lines[0].endswith(want), lines
 ok(hong.xatom("RESETKEY", "INBOX"), "resetkey")
 got, tagged = fetch(kim, urls["authuser"])
 assert got is None and "access key was reset" in tagged, tagged

@@ -5,7 +5,7 @@
 
 use super::{
     Outcome, acl, append, create, dispatch, dispatch::announce_updates, list_extended, search,
-    sort, urlauth,
+    sort, urlauth, urlfetch,
 };
 use crate::proto::ext::{
     self, ExtBody, ExtCommand, SavedResultCommand, encode::sequence_set, searchres::substitute,
@@ -23,7 +23,7 @@ pub async fn run(s: &mut SignedIn, out: &mut Out, command: ExtCommand) -> Outcom
         ExtBody::Notify(request) => (super::notify::notify(s, out, tag, request).await, true),
         ExtBody::GenUrlAuth(pairs) => (urlauth::genurlauth(s, out, tag, pairs).await, true),
         ExtBody::ResetKey(reset) => (urlauth::resetkey(s, out, tag, reset).await, true),
-        ExtBody::UrlFetch(urls) => (urlauth::urlfetch(s, out, tag, urls).await, true),
+        ExtBody::UrlFetch(urls) => (urlfetch::urlfetch(s, out, tag, urls).await, true),
         ExtBody::CancelUpdate(tags) => {
             super::search_context::cancel(s, &tags);
             out.ok(tag, None, "CANCELUPDATE completed");

@@ -47,6 +47,7 @@ pub mod store;
 pub mod subscribe;
 pub mod thread;
 pub mod urlauth;
+pub mod urlfetch;
 
 pub use dispatch::{Outcome, existing_target, store_error};
 

@@ -368,6 +368,9 @@ pub fn about_selected(s: &SignedIn, change: &Change) -> bool {
         | Change::Expunged { mailbox, .. }
         | Change::Flags { mailbox, .. } => *mailbox == selected.name,
         Change::MailboxRenamed { from, .. } => *from == selected.name,
+        Change::UrlAuthKeysReset { mailbox } => {
+            mailbox.as_ref().is_none_or(|m| *m == selected.name)
+        }
         Change::Resync => true,
         _ => false,
     }

@@ -7,7 +7,7 @@ use std::num::{NonZeroU32, NonZeroU64};
 use imap_codec::imap_types::{
     core::Tag,
     flag::Flag,
-    response::{Code, Data, Response},
+    response::{Code, CodeOther, Data, Response},
 };
 
 use crate::proto::{
@@ -84,6 +84,11 @@ pub fn responses(
             "Sorry, this mailbox format doesn't support modsequences",
         )),
     }
+    // RFC 4467 §7: the URLAUTH mechanisms GENURLAUTH takes for this mailbox.
+    out.push(untagged(
+        Code::Other(CodeOther::unvalidated(b"URLMECH INTERNAL".as_slice())),
+        "URLAUTH mechanisms",
+    ));
     let code = if read_only {
         Code::ReadOnly
     } else {
@@ -125,7 +130,8 @@ mod tests {
              * OK [UNSEEN 12] Message 12 is first unseen\r\n\
              * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Limited\r\n\
              * OK [UIDVALIDITY 3857529045] UIDs valid\r\n* OK [UIDNEXT 4392] Predicted next UID\r\n\
-             * OK [HIGHESTMODSEQ 715194045007] Highest\r\nA142 OK [READ-WRITE] SELECT completed\r\n"
+             * OK [HIGHESTMODSEQ 715194045007] Highest\r\n\
+             * OK [URLMECH INTERNAL] URLAUTH mechanisms\r\nA142 OK [READ-WRITE] SELECT completed\r\n"
         );
     }
 

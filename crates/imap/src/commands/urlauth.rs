@@ -1,13 +1,15 @@
 //! URLAUTH (RFC 4467): GENURLAUTH signs URLs of messages the user can read with the
 //! user's access key for the mailbox (made on first use, kept in the store); URLFETCH
-//! gives what a signed URL names to whoever its access identifier admits, read with the
-//! rights of the URL's user; RESETKEY forgets keys, so every URL made with them stops
-//! working. The URLs and the INTERNAL token: [`crate::proto::urlauth`].
+//! ([`super::urlfetch`]) gives what a signed URL names to whoever its access identifier
+//! admits, read with the rights of the URL's user ([`authorized`]); RESETKEY forgets
+//! keys, so every URL made with them stops working. The URLs and the INTERNAL token:
+//! [`crate::proto::urlauth`].
 //!
 //! RFC 4467 §6.3: a URL URLFETCH will not serve is answered `NIL` (expired, reset key,
 //! wrong token, an access identifier that does not admit the fetcher, a message gone);
 //! the tagged OK then says why in words.
 
+use certmail_session::Change;
 use certmail_store::{Account, Store, StoreError};
 use imap_codec::imap_types::core::Tag;
 use imap_codec::imap_types::response::{Code, CodeOther};
@@ -19,7 +21,8 @@ use super::dispatch::{Outcome, store_error};
 use crate::account::SignedIn;
 use crate::out::Out;
 use crate::proto::ext::encode::string;
-use crate::proto::ext::urlauth::{FetchUrl, ResetKey};
+use crate::proto::ext::urlauth::ResetKey;
+use crate::proto::imap_url::MessageRef;
 use crate::proto::urlauth::{Access, AuthUrl, INTERNAL, authorize, parse_full, parse_rump, verify};
 
 /// Why GENURLAUTH will not sign a URL.
@@ -155,94 +158,42 @@ pub async fn resetkey(
     let store = s.account.ctx.store.as_ref();
     let me = &s.account.record;
     let named = reset.mailbox.is_some();
+    // Ok(Some(mailbox)): whom to tell (`None`: every mailbox); Ok(None): nobody.
     let reset = match &reset.mailbox {
-        None => store.reset_urlauth_keys(&me.id, None).await,
+        None => store
+            .reset_urlauth_keys(&me.id, None)
+            .await
+            .map(|_| Some(None)),
         Some(wire) => {
             let name = String::from_utf8_lossy(wire);
             match readable_target(store, me, &name).await {
-                Ok(t) => {
-                    store
-                        .reset_urlauth_keys(&me.id, Some((&t.owner, &t.name)))
-                        .await
-                }
+                Ok(t) => store
+                    .reset_urlauth_keys(&me.id, Some((&t.owner, &t.name)))
+                    .await
+                    .map(|_| (t.owner == me.id).then(|| Some(t.name.clone()))),
                 Err(e) => Err(e),
             }
         }
     };
     let text = "RESETKEY completed: URLs made before it no longer work";
-    // RFC 4467 §6.2: with a mailbox, the OK names the mechanisms it now has.
-    let mechanisms =
-        named.then(|| Code::Other(CodeOther::unvalidated(b"URLMECH INTERNAL".as_slice())));
+    // RFC 4467 §6.2: with a mailbox, the OK names the mechanisms it now has, and the
+    // user's other sessions with it selected are told (those of the user's own mailboxes:
+    // a shared one's sessions listen on its owner's channel).
     match reset {
-        Ok(_) => out.ok(tag, mechanisms, text),
+        Ok(own) => {
+            if let Some(mailbox) = own {
+                s.publish(Change::UrlAuthKeysReset { mailbox });
+            }
+            out.ok(tag, named.then(urlmech), text);
+        }
         Err(e) => store_error(out, tag, "RESETKEY", &e),
     }
     Outcome::Done
 }
 
-/// `URLFETCH url ...` (RFC 4467 §6.3): `* URLFETCH url content` per URL, NIL for each
-/// that is not served.
-pub async fn urlfetch(
-    s: &mut SignedIn,
-    out: &mut Out,
-    tag: Tag<'static>,
-    urls: Vec<FetchUrl>,
-) -> Outcome {
-    if urls.iter().any(|u| u.extended.is_some()) {
-        out.bad(
-            tag,
-            "URLFETCH with (url BINARY ...) is RFC 5524 (URLAUTH=BINARY), which is not offered; send the URL alone",
-        );
-        return Outcome::Bad;
-    }
-    let store = s.account.ctx.store.as_ref();
-    let now = unix_now();
-    let mut refused: Vec<&'static str> = Vec::new();
-    for FetchUrl { url, .. } in urls {
-        let content = match authorized(store, &s.account.record, false, &url, now).await {
-            Ok(content) => Some(content),
-            Err(Denied::Why(why)) => {
-                refused.push(why);
-                None
-            }
-            Err(Denied::Store(e)) => {
-                store_error(out, tag, "URLFETCH", &e);
-                return Outcome::Done;
-            }
-        };
-        out.raw_line(fetch_line(&url, content.as_deref()));
-    }
-    let text = match refused.as_slice() {
-        [] => "URLFETCH completed".to_owned(),
-        [why] => format!("URLFETCH completed; NIL for one URL: {why}"),
-        [first, ..] => format!(
-            "URLFETCH completed; NIL for {} URLs, the first because {first}",
-            refused.len()
-        ),
-    };
-    out.ok(tag, None, &text);
-    Outcome::Done
-}
-
-/// Seconds since the Unix epoch (0 if the clock is before it: nothing then expires).
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// `* URLFETCH url {n}octets` or `* URLFETCH url NIL`.
-fn fetch_line(url: &str, content: Option<&[u8]>) -> Vec<u8> {
-    let mut line = format!("* URLFETCH {} ", string(url)).into_bytes();
-    match content {
-        Some(octets) => {
-            line.extend(format!("{{{}}}\r\n", octets.len()).into_bytes());
-            line.extend_from_slice(octets);
-        }
-        None => line.extend_from_slice(b"NIL"),
-    }
-    line.extend_from_slice(b"\r\n");
-    line
+/// `URLMECH INTERNAL` (RFC 4467 §7): the one mechanism every mailbox has.
+pub fn urlmech() -> Code<'static> {
+    Code::Other(CodeOther::unvalidated(b"URLMECH INTERNAL".as_slice()))
 }
 
 /// Why a URL is not served.
@@ -282,6 +233,19 @@ pub async fn authorized(
     url: &str,
     now: i64,
 ) -> Result<Vec<u8>, Denied> {
+    let (raw, url) = authorized_message(store, fetcher, submission, url, now).await?;
+    part_of(&raw, &url)?.ok_or(Denied::Why("the part it names does not exist"))
+}
+
+/// The whole message a full URLAUTH URL names and the URL's message reference, on the
+/// same terms as [`authorized`]: the caller takes the part it wants from it.
+pub(super) async fn authorized_message(
+    store: &dyn Store,
+    fetcher: &Account,
+    submission: bool,
+    url: &str,
+    now: i64,
+) -> Result<(Vec<u8>, MessageRef), Denied> {
     let url = parse_full(url).map_err(|_| Denied::Why("it is not a URLAUTH URL of this server"))?;
     check_use(&url, fetcher, submission, now)?;
     let owner = account_named(store, &url.user)
@@ -300,7 +264,7 @@ pub async fn authorized(
     let raw = message_of(store, &owner, &url.message)
         .await?
         .ok_or(Denied::Why("the message it names is gone"))?;
-    part_of(&raw, &url.message)?.ok_or(Denied::Why("the part it names does not exist"))
+    Ok((raw, url.message))
 }
 
 /// RFC 4467 §3: the mechanism, the expiry and the access identifier.

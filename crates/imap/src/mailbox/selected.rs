@@ -61,6 +61,8 @@ pub struct Selected {
     flag_changes: BTreeSet<u32>,
     /// Messages may have arrived above the view's highest UID.
     new_mail: bool,
+    /// Another session reset the user's URLAUTH key for this mailbox: tell URLMECH.
+    urlmech: bool,
     /// The hub lost changes: compare the whole mailbox with the store.
     resync: bool,
     /// The keywords the client was told of in FLAGS (RFC 3501 §7.2.6).
@@ -102,6 +104,7 @@ impl Selected {
             expunged: BTreeSet::new(),
             flag_changes: BTreeSet::new(),
             new_mail: false,
+            urlmech: false,
             resync: false,
             announced_keywords: Vec::new(),
         })
@@ -264,8 +267,17 @@ impl Selected {
             }
             Change::MailboxRenamed { from, to } if *from == self.name => self.name = to.clone(),
             Change::Resync => self.resync = true,
+            Change::UrlAuthKeysReset { mailbox } => {
+                self.urlmech |= mailbox.as_ref().is_none_or(|m| *m == self.name);
+            }
             _ => {}
         }
+    }
+
+    /// Whether the user's URLAUTH key for this mailbox was reset since last asked
+    /// (RFC 4467 §6.2: the session is told `OK [URLMECH INTERNAL]`).
+    pub fn take_urlmech(&mut self) -> bool {
+        std::mem::take(&mut self.urlmech)
     }
 
     /// Marks that this connection itself added messages (APPEND, COPY or MOVE into the

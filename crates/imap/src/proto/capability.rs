@@ -50,6 +50,8 @@ pub fn capabilities(
                 other("CATENATE"),
                 // RFC 4467: GENURLAUTH, RESETKEY and URLFETCH, mechanism INTERNAL.
                 other("URLAUTH"),
+                // RFC 5524: URLFETCH (url BINARY BODYPARTSTRUCTURE BODY).
+                other("URLAUTH=BINARY"),
                 Capability::Move,
                 Capability::Unselect,
                 other("CHILDREN"),
@@ -180,14 +182,17 @@ mod tests {
         let caps = names(CapabilityPhase::TlsNotAuthenticated).join(" ");
         assert_eq!(
             caps,
-            "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MULTIAPPEND CATENATE URLAUTH MOVE UNSELECT CHILDREN \
+            "IMAP4REV1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MULTIAPPEND CATENATE URLAUTH URLAUTH=BINARY MOVE UNSELECT CHILDREN \
              SPECIAL-USE CONDSTORE QRESYNC BINARY QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT \
              THREAD=REFERENCES COMPRESS=DEFLATE ACL RIGHTS=texk APPENDLIMIT=52428800 ESEARCH CONTEXT=SEARCH CONTEXT=SORT NOTIFY SEARCHRES LIST-EXTENDED \
              LIST-STATUS CREATE-SPECIAL-USE STATUS=SIZE SASL-IR AUTH=PLAIN"
         );
         let after = names(CapabilityPhase::Authenticated).join(" ");
+        // No SASL mechanism after sign-in (URLAUTH=BINARY is no AUTH= capability).
         assert!(
-            !after.contains("AUTH=") && !after.contains("STARTTLS") && after.contains("CONDSTORE")
+            !after.split(' ').any(|c| c.starts_with("AUTH="))
+                && !after.contains("STARTTLS")
+                && after.contains("CONDSTORE")
         );
     }
 }

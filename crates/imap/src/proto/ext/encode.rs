@@ -6,6 +6,7 @@
 use std::num::NonZeroU32;
 
 use imap_codec::imap_types::{
+    body::BodyStructure,
     core::Vec1,
     fetch::MessageDataItem,
     response::{Data, Response},
@@ -170,18 +171,9 @@ pub fn fetch_with_origins(
     items: &[MessageDataItem<'static>],
     origins: &[Option<u32>],
 ) -> Vec<u8> {
-    let prefix = format!("* {seq} FETCH (");
-    let mut line = prefix.clone().into_bytes();
+    let mut line = format!("* {seq} FETCH (").into_bytes();
     for (i, item) in items.iter().enumerate() {
-        let one = Response::Data(Data::Fetch {
-            seq,
-            items: Vec1::from(item.clone()),
-        });
-        let encoded = crate::proto::response::encode(&one);
-        let inner = encoded
-            .strip_prefix(prefix.as_bytes())
-            .and_then(|rest| rest.strip_suffix(b")\r\n"))
-            .unwrap_or(&encoded);
+        let inner = fetch_item(seq, item);
         if i > 0 {
             line.push(b' ');
         }
@@ -194,11 +186,38 @@ pub fn fetch_with_origins(
                 line.extend_from_slice(format!("<{origin}>").as_bytes());
                 line.extend_from_slice(&inner[close + 1..]);
             }
-            _ => line.extend_from_slice(inner),
+            _ => line.extend_from_slice(&inner),
         }
     }
     line.extend_from_slice(b")\r\n");
     line
+}
+
+/// One FETCH data item as imap-codec writes it inside `* seq FETCH (...)`.
+fn fetch_item(seq: NonZeroU32, item: &MessageDataItem<'static>) -> Vec<u8> {
+    let prefix = format!("* {seq} FETCH (");
+    let one = Response::Data(Data::Fetch {
+        seq,
+        items: Vec1::from(item.clone()),
+    });
+    let encoded = crate::proto::response::encode(&one);
+    encoded
+        .strip_prefix(prefix.as_bytes())
+        .and_then(|rest| rest.strip_suffix(b")\r\n"))
+        .map_or_else(|| encoded.clone(), <[u8]>::to_vec)
+}
+
+/// A body structure in its BODYSTRUCTURE form, parenthesised (RFC 3501 `body`), as
+/// RFC 5524's URLFETCH `BODYPARTSTRUCTURE` carries it.
+pub fn body_structure(structure: &BodyStructure<'static>) -> Vec<u8> {
+    let item = fetch_item(
+        NonZeroU32::MIN,
+        &MessageDataItem::BodyStructure(structure.clone()),
+    );
+    match item.strip_prefix(b"BODYSTRUCTURE ") {
+        Some(body) => body.to_vec(),
+        None => item,
+    }
 }
 
 #[cfg(test)]
