@@ -415,4 +415,54 @@ mod tests {
             "only the account's document counter stays"
         );
     }
+
+    /// Lists that span several blocks find exactly the documents that hold the needle,
+    /// before and after expunged documents are taken out of them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn posting_lists_across_blocks_find_every_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open_async(dir.path(), KeyFile::from_bytes([3; 32]))
+            .await
+            .unwrap();
+        let account = Account::new("hong", "홍길동", vec!["hong@example.kr".into()], 1);
+        store.create_account(account).await.unwrap();
+        let blocks = 2 * super::posting_list::BLOCK_DOCS + 100;
+        let many = (0..blocks)
+            .map(|n| match n % 100 {
+                7 => mail(&format!("{n}번 보고서입니다")),
+                _ => mail(&format!("{n}번 점심 메뉴")),
+            })
+            .collect();
+        store
+            .append_many("hong", "INBOX", many, crate::MailQuota::Unlimited)
+            .await
+            .unwrap();
+        let expect =
+            |uids: &[u32]| -> Vec<bool> { uids.iter().map(|uid| (uid - 1) % 100 == 7).collect() };
+        let ask = || async {
+            let metas = store.messages("hong", "INBOX", 1..=u32::MAX).await.unwrap();
+            let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
+            let blobs = metas.iter().map(|m| m.blob).collect();
+            let found = store
+                .search_candidates("hong", blobs, vec!["보고서".into()])
+                .await
+                .unwrap();
+            (found, uids)
+        };
+        let (found, uids) = ask().await;
+        assert_eq!(found, Some(expect(&uids)));
+        // Expunge every third message, the needle's included, and purge their documents.
+        let change = crate::FlagChange {
+            uids: (1..=blocks as u32).filter(|u| u % 3 == 0).collect(),
+            op: crate::FlagOp::Add,
+            flags: vec!["\\Deleted".into()],
+            unchanged_since: None,
+        };
+        store.set_flags("hong", "INBOX", change).await.unwrap();
+        store.expunge("hong", "INBOX", None).await.unwrap();
+        store.inner.purge_search_orphans(usize::MAX).unwrap();
+        let (found, uids) = ask().await;
+        assert_eq!(uids.len() as u64, blocks - blocks / 3);
+        assert_eq!(found, Some(expect(&uids)));
+    }
 }
