@@ -280,6 +280,21 @@ impl Inner {
     }
 }
 
+impl super::SledStore {
+    /// Bytes of keys and values in the search index (what it adds to the store before
+    /// sled's own overhead), and its number of entries; for `certmail-bench search`.
+    /// Reads the whole index: call it from a blocking context.
+    pub fn search_index_size(&self) -> Result<(u64, u64)> {
+        let (mut bytes, mut entries) = (0, 0);
+        for entry in self.inner.t.search.iter() {
+            let (k, v) = entry?;
+            bytes += (k.len() + v.len()) as u64;
+            entries += 1;
+        }
+        Ok((bytes, entries))
+    }
+}
+
 /// Format 3 → 4: drops the index of one key per posting (with its document counter); the
 /// store is left without [`COMPLETE`] until `store reindex` rebuilds it.
 pub(super) fn upgrade_3_to_4(t: &Trees) -> Result<()> {
@@ -341,6 +356,17 @@ mod tests {
     use crate::prelude::*;
     use crate::sled_store::SledStore;
 
+    /// A new store in a temporary directory (kept while the handle lives) with hong in it.
+    async fn hong_store() -> (tempfile::TempDir, SledStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open_async(dir.path(), KeyFile::from_bytes([3; 32]))
+            .await
+            .unwrap();
+        let account = Account::new("hong", "홍길동", vec!["hong@example.kr".into()], 1);
+        store.create_account(account).await.unwrap();
+        (dir, store)
+    }
+
     fn mail(text: &str) -> NewMessage {
         let body = format!("From: 김민준 <minjun@example.kr>\r\nSubject: 안내\r\n\r\n{text}\r\n");
         NewMessage {
@@ -354,12 +380,7 @@ mod tests {
     /// candidate of every search (answers stay right) until `reindex` gives it postings.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn mail_from_before_the_index_is_searched_then_reindexed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open_async(dir.path(), KeyFile::from_bytes([3; 32]))
-            .await
-            .unwrap();
-        let account = Account::new("hong", "홍길동", vec!["hong@example.kr".into()], 1);
-        store.create_account(account).await.unwrap();
+        let (_dir, store) = hong_store().await;
         let many = vec![mail("분기 보고서입니다"), mail("점심 메뉴")];
         store
             .append_many("hong", "INBOX", many, crate::MailQuota::Unlimited)
@@ -380,12 +401,7 @@ mod tests {
     /// Expunged mail's postings are removed after the expunge, not left to grow.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn expunged_postings_are_purged() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open_async(dir.path(), KeyFile::from_bytes([3; 32]))
-            .await
-            .unwrap();
-        let account = Account::new("hong", "홍길동", vec!["hong@example.kr".into()], 1);
-        store.create_account(account).await.unwrap();
+        let (_dir, store) = hong_store().await;
         store
             .append("hong", "INBOX", mail("분기 보고서입니다"))
             .await
@@ -420,12 +436,7 @@ mod tests {
     /// before and after expunged documents are taken out of them.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn posting_lists_across_blocks_find_every_document() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open_async(dir.path(), KeyFile::from_bytes([3; 32]))
-            .await
-            .unwrap();
-        let account = Account::new("hong", "홍길동", vec!["hong@example.kr".into()], 1);
-        store.create_account(account).await.unwrap();
+        let (_dir, store) = hong_store().await;
         let blocks = 2 * super::posting_list::BLOCK_DOCS + 100;
         let many = (0..blocks)
             .map(|n| match n % 100 {
