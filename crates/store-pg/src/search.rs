@@ -54,23 +54,20 @@ impl PgStore {
         }
         let ids: Vec<&[u8]> = blobs.iter().map(|b| &b.0[..]).collect();
         let conn = self.conn().await?;
-        // The listed bodies that are candidates: those without postings (no row, or too
-        // large to index) and those the GIN index finds holding every needle posting. The
-        // list is joined as a table (`= ANY` over thousands of ids compared each row with
-        // the whole array), and only the few candidates come back.
+        // The listed bodies that have postings but not all of the needles': excluded.
         let rows = conn
             .query(
-                "SELECT l.blob FROM unnest($1::bytea[]) AS l (blob)
-                 LEFT JOIN search_docs d ON d.blob = l.blob
-                 WHERE d.blob IS NULL OR NOT d.indexed
-                    OR d.blob IN (SELECT blob FROM search_docs WHERE postings @> $2)",
+                "WITH hits AS (SELECT blob FROM search_docs WHERE postings @> $2)
+                 SELECT d.blob FROM search_docs d
+                 WHERE d.blob = ANY($1) AND d.indexed
+                   AND NOT EXISTS (SELECT 1 FROM hits h WHERE h.blob = d.blob)",
                 &[&ids, &as_bigints(&postings)],
             )
             .await
             .map_err(db)?;
-        let wanted: HashSet<Vec<u8>> = rows.iter().map(|row| row.get(0)).collect();
+        let excluded: HashSet<Vec<u8>> = rows.iter().map(|row| row.get(0)).collect();
         Ok(Some(
-            blobs.iter().map(|b| wanted.contains(&b.0[..])).collect(),
+            blobs.iter().map(|b| !excluded.contains(&b.0[..])).collect(),
         ))
     }
 
