@@ -111,6 +111,19 @@ impl Database {
         PgSnapshot::read(&self.stats, self.pid()?).await
     }
 
+    /// Bytes a table takes with its TOAST data and indexes (`pg_total_relation_size`).
+    pub async fn relation_bytes(&self, table: &str) -> anyhow::Result<u64> {
+        let row = self
+            .stats
+            .query_one(
+                "SELECT pg_total_relation_size($1::text::regclass)",
+                &[&table],
+            )
+            .await
+            .with_context(|| format!("the size of {table}"))?;
+        Ok(u64::try_from(row.get::<_, i64>(0))?)
+    }
+
     /// The CPU and disk writes of the server's processes so far.
     pub fn processes(&self) -> anyhow::Result<TreeStat> {
         procstat::tree(self.pid()?)

@@ -2,12 +2,14 @@
 //! and English (encoded-word subjects, base64 and quoted-printable bodies, HTML
 //! alternatives, attached messages), SEARCH TEXT and BODY evaluated on the candidates the
 //! store's index leaves give the same messages as a scan of every message, for random
-//! substrings of the messages' text in random case and for absent words.
+//! substrings of the messages' text in random case and for absent words; on sled and on
+//! PostgreSQL.
 
 use base64::Engine;
 use certmail_imap::search_eval::{SearchMessage, SearchScope, matches, needle, parser_for};
-use certmail_store::prelude::*;
-use certmail_store::{Account, KeyFile, NewMessage, SledStore};
+use certmail_store::{Account, KeyFile, NewMessage, SledStore, Store};
+use certmail_store_pg::pg_harness::PgServer;
+use certmail_store_pg::{PgConfig, PgStore};
 use imap_codec::imap_types::{core::AString, search::SearchKey};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -142,11 +144,25 @@ fn evaluate(key: &SearchKey<'_>, bodies: &[Vec<u8>], among: &[usize]) -> Vec<usi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn index_narrowed_search_always_agrees_with_a_scan() {
+async fn index_narrowed_search_always_agrees_with_a_scan_on_sled() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open_async(dir.path(), KeyFile::from_bytes([9; 32]))
         .await
         .unwrap();
+    agrees_with_a_scan(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_narrowed_search_always_agrees_with_a_scan_on_postgres() {
+    let url = PgServer::shared().create_database().await;
+    let store = PgStore::open(&PgConfig::new(&url), KeyFile::from_bytes([9; 32]))
+        .await
+        .unwrap();
+    agrees_with_a_scan(&store).await;
+}
+
+/// The property on one store: 150 messages, 400 needles.
+async fn agrees_with_a_scan(store: &dyn Store) {
     let account = Account::new(
         "hong",
         "홍길동",

@@ -273,6 +273,21 @@ async fn snapshot(store: &dyn RecordCopy) -> String {
     out
 }
 
+/// The store's search index narrows (as the copy built it): every message of minjun's
+/// INBOX says "안녕하세요", none "큰 첨부".
+async fn assert_search_narrows(store: &dyn RecordCopy) {
+    let metas = store.messages("minjun", "INBOX", 1..=u32::MAX).await;
+    let blobs: Vec<_> = metas.unwrap().into_iter().map(|m| m.blob).collect();
+    assert!(!blobs.is_empty());
+    for (needle, expected) in [("안녕하세요", true), ("큰 첨부", false)] {
+        let found = store
+            .search_candidates("minjun", blobs.clone(), vec![needle.into()])
+            .await
+            .unwrap();
+        assert_eq!(found, Some(vec![expected; blobs.len()]), "{needle}");
+    }
+}
+
 async fn sled(dir: &tempfile::TempDir) -> SledStore {
     SledStore::open_async(dir.path(), KeyFile::from_bytes(KEY))
         .await
@@ -318,6 +333,8 @@ async fn sled_to_postgres_and_back_keeps_every_record() {
         .expect("PostgreSQL to sled");
     assert_eq!(report.source, report.target);
     assert_eq!(snapshot(&back).await, original);
+    assert_search_narrows(&pg).await;
+    assert_search_narrows(&back).await;
 
     // A non-empty target is refused, and left as it was.
     let refused = copy_installation(&source, &pg, 100, &mut SilentProgress).await;
@@ -346,19 +363,8 @@ async fn a_copy_continues_where_the_source_stopped() {
     copy_installation(&source, &pg, 10, &mut SilentProgress)
         .await
         .unwrap();
-    // The copy's search index narrows: every message of the INBOX says "안녕하세요", none "큰 첨부".
-    for store in [&source as &dyn RecordCopy, &pg] {
-        let metas = store.messages("minjun", "INBOX", 1..=u32::MAX).await;
-        let blobs: Vec<_> = metas.unwrap().into_iter().map(|m| m.blob).collect();
-        assert!(!blobs.is_empty());
-        for (needle, expected) in [("안녕하세요", true), ("큰 첨부", false)] {
-            let found = store
-                .search_candidates("minjun", blobs.clone(), vec![needle.into()])
-                .await
-                .unwrap();
-            assert_eq!(found, Some(vec![expected; blobs.len()]), "{needle}");
-        }
-    }
+    assert_search_narrows(&source).await;
+    assert_search_narrows(&pg).await;
     for store in [&source as &dyn RecordCopy, &pg] {
         let inbox = store.mailbox("minjun", "INBOX").await.unwrap().unwrap();
         let (validity, uid, _) = store

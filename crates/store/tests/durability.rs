@@ -373,3 +373,58 @@ fn open_outside_a_runtime_then_use_inside_one() {
         assert!(store.account("hong").await.unwrap().is_some());
     });
 }
+
+/// Format 3 kept one search key per posting; opening such a store drops that index (format
+/// 4), searches stay right by treating unindexed mail as candidates, and `reindex`
+/// rebuilds the index in the new layout, which then narrows again, also after a reopen.
+#[tokio::test]
+async fn format_3_search_index_is_dropped_and_rebuilt_by_reindex() {
+    let ts = TestStore::new().await;
+    ts.store.create_account(hong()).await.unwrap();
+    for text in ["분기 보고서를 보냅니다", "점심 메뉴 안내"] {
+        let mut m = message(1);
+        m.body = format!("From: 김민준 <minjun@example.kr>\r\nSubject: 안내\r\n\r\n{text}\r\n")
+            .into_bytes();
+        ts.store.append("hong", "INBOX", m).await.unwrap();
+    }
+    let db_path = ts.db_path();
+    common::close(ts.store);
+    // A posting key as format 3 wrote it: kind, account, posting, document.
+    let mut old_key = vec![b'p', 0, 4];
+    old_key.extend_from_slice(b"hong");
+    old_key.extend_from_slice(&[9; 16]);
+    tamper(&db_path, "search", |t| {
+        t.insert(&old_key, &[]).unwrap();
+    });
+    set_format(&db_path, 3);
+
+    let ask = |store: SledStore| async move {
+        let metas = store.messages("hong", "INBOX", 1..=u32::MAX).await.unwrap();
+        let blobs = metas.iter().map(|m| m.blob).collect();
+        let found = store
+            .search_candidates("hong", blobs, vec!["보고서".into()])
+            .await
+            .unwrap();
+        (store, found)
+    };
+    let (store, found) = ask(reopen(&ts.dir, &db_path).unwrap()).await;
+    assert_eq!(
+        found,
+        Some(vec![true, true]),
+        "unindexed mail is a candidate"
+    );
+    assert_eq!(store.reindex().await.unwrap(), 2);
+    let (store, found) = ask(store).await;
+    assert_eq!(found, Some(vec![true, false]));
+    drop(store);
+    assert_current_format(&db_path);
+    tamper(&db_path, "search", |t| {
+        assert!(t.get(&old_key).unwrap().is_none(), "the old layout is gone");
+    });
+    let (_, found) = ask(reopen(&ts.dir, &db_path).unwrap()).await;
+    assert_eq!(
+        found,
+        Some(vec![true, false]),
+        "the rebuilt index survives a reopen"
+    );
+}

@@ -261,6 +261,9 @@ impl AccountTrees<'_> {
 
     fn write_mailboxes(&self, r: &AccountRecords) -> TxResult<()> {
         let account = r.account.id.as_str();
+        // The bodies come without postings: searches read them in full until the copy's
+        // closing `reindex` indexes them (and marks the index complete again).
+        self.meta.remove(super::search::COMPLETE)?;
         for m in &r.mailboxes {
             let id = next_counter(self.meta, b"next_mailbox_id", 1)?;
             let validity = u64::from(m.mailbox.uid_validity);

@@ -40,6 +40,7 @@ mod directory;
 mod keys;
 mod mailboxes;
 mod messages;
+mod posting_list;
 mod queue;
 mod quota;
 mod redirects;
@@ -82,7 +83,11 @@ pub const SLED_SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 ///   deleted (RFC 3501 §6.3.6); see `upgrade_1_to_2`. The record's flag is ignored since.
 /// - 2 → 3: the device record gained `client` (the name a mail program gives in IMAP ID);
 ///   every device record is rewritten with none; see `upgrade_2_to_3`.
-pub const FORMAT_VERSION: u32 = 3;
+/// - 3 → 4: the search index keeps one posting list per n-gram hash and block of documents
+///   instead of one key per posting; the old index is dropped and `certmail store reindex`
+///   rebuilds it (searches stay right meanwhile, reading unindexed mail in full); see
+///   `search::upgrade_3_to_4`.
+pub const FORMAT_VERSION: u32 = 4;
 
 const FORMAT_KEY: &[u8] = b"format_version";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"certmail key check";
@@ -211,6 +216,7 @@ impl SledStore {
         let sealer = Sealer::new(&key);
         let gram_key = key.search_index_key();
         check_keys(&t.meta, &sealer)?;
+        search::warn_if_incomplete(&t)?;
         db.flush()?;
         let commit = GroupCommit::start(db.clone(), &path.join("db"))?;
         if existed {
@@ -324,6 +330,8 @@ fn check_format_version(t: &Trees) -> Result<()> {
     let meta = &t.meta;
     match meta.get(FORMAT_KEY)? {
         None => {
+            // A new store: every body it will hold is indexed as it is stored.
+            meta.insert(search::COMPLETE, &[])?;
             meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
             Ok(())
         }
@@ -338,6 +346,9 @@ fn check_format_version(t: &Trees) -> Result<()> {
             }
             if found <= 2 {
                 upgrade_2_to_3(t)?;
+            }
+            if found <= 3 {
+                search::upgrade_3_to_4(t)?;
                 return Ok(());
             }
             if found == FORMAT_VERSION {
