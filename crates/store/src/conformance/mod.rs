@@ -4,7 +4,7 @@
 //! the first difference, like a test. A backend runs them all with [`crate::conformance_tests!`]
 //! in one of its test files:
 //!
-//! ```ignore
+//! ```text
 //! // a fresh, empty store per check, as a `Fixture`
 //! async fn fresh() -> MyFixture { .. }
 //! certmail_store::conformance_tests!(fresh);
