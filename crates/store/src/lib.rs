@@ -40,8 +40,10 @@
 //! Rules:
 //! - every mutating call returns only after its change is on disk; concurrent writers share
 //!   one flush (group commit, `sled_store/commit.rs`);
-//! - no blocking call on the async runtime: sled work runs on the blocking pool, and no lock
-//!   or transaction is held across an `.await`;
+//! - no blocking call on the async runtime: sled work runs on the blocking pool, except
+//!   reads and writes of at most a few hundred keys (a point lookup, a short UID range, a
+//!   flag change on a few messages), which cost less in sled's memory than the trip there; no
+//!   lock or transaction is held across an `.await`;
 //! - secrets never appear in `Debug` output; message bodies and account records are
 //!   encrypted at rest with the record key as associated data;
 //! - the on-disk format carries a version checked at open ([`FORMAT_VERSION`]).

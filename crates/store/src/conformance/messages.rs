@@ -486,3 +486,40 @@ pub async fn summaries_are_cached_per_body_and_freed_with_it(t: &dyn Fixture) {
     ));
     assert_stored_bodies(t, 0, "summary freed with the body").await;
 }
+
+/// Reads and flag changes over more messages than a backend may handle in one go (the
+/// sled store reads the first few hundred at once and the rest on the blocking pool) see
+/// every message once, in UID order.
+pub async fn long_uid_ranges_are_read_and_changed_whole(t: &dyn Fixture) {
+    let s = t.store();
+    s.create_account(hong()).await.unwrap();
+    let count = 600u32;
+    let messages = (1..=count).map(message).collect();
+    s.append_many("hong", "INBOX", messages, MailQuota::Unlimited)
+        .await
+        .unwrap();
+    let uids = |metas: &[crate::MessageMeta]| metas.iter().map(|m| m.uid).collect::<Vec<_>>();
+    let all = s.messages("hong", "INBOX", 1..=u32::MAX).await.unwrap();
+    assert_eq!(uids(&all), (1..=count).collect::<Vec<_>>());
+    let middle = s.messages("hong", "INBOX", 100..=500).await.unwrap();
+    assert_eq!(uids(&middle), (100..=500).collect::<Vec<_>>());
+
+    let seen = flags(&["\\Seen"]);
+    let many: Vec<u32> = (1..=count).step_by(2).collect();
+    s.set_flags("hong", "INBOX", flag_change(&many, FlagOp::Add, &seen))
+        .await
+        .unwrap();
+    s.set_flags("hong", "INBOX", flag_change(&[2, 4], FlagOp::Add, &seen))
+        .await
+        .unwrap();
+    let all = s.messages("hong", "INBOX", 1..=u32::MAX).await.unwrap();
+    let seen_uids: Vec<u32> = all
+        .iter()
+        .filter(|m| m.has_flag("\\Seen"))
+        .map(|m| m.uid)
+        .collect();
+    let mut expected = many;
+    expected.extend([2, 4]);
+    expected.sort_unstable();
+    assert_eq!(seen_uids, expected);
+}

@@ -206,6 +206,7 @@ macro_rules! conformance_tests {
             messages::expunge_only_deleted_and_record_it,
             messages::identical_bodies_are_stored_once,
             messages::summaries_are_cached_per_body_and_freed_with_it,
+            messages::long_uid_ranges_are_read_and_changed_whole,
             quota::the_quota_refuses_what_does_not_fit,
             quota::racing_writes_share_one_quota,
             delivery::one_delivery_many_recipients_one_body,

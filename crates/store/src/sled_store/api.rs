@@ -1,9 +1,10 @@
-//! The store parts for `SledStore`: each call runs its sync operation on the blocking pool;
-//! writes then wait for the group commit.
+//! The store parts for `SledStore`: each call runs its sync operation on the blocking pool
+//! (writes then wait for the group commit), except those of a few keys, which run at once on
+//! the calling task (`SledStore::read_now`, `SledStore::write_now`).
 
 use std::ops::RangeInclusive;
 
-use super::{Inner, SledStore};
+use super::{Inner, READ_NOW_KEYS, SledStore};
 use crate::acl::{AclChange, AclEntry, AclUpdate, SeenMarks, SharedMailbox};
 use crate::devices::DeviceSeen;
 use crate::error::StoreError;
@@ -17,6 +18,10 @@ use crate::scripts::{ScriptQuota, SieveScript};
 use crate::store::{AccountStore, AuditStore, MailboxStore, QueueStore, ScriptStore, StoreOps};
 
 type R<T> = Result<T, StoreError>;
+
+/// A `message_summaries` call for at most this many messages runs on the calling task
+/// (each summary is a header block of a few KB to decrypt).
+const READ_NOW_SUMMARIES: usize = 32;
 
 #[async_trait::async_trait]
 impl AccountStore for SledStore {
@@ -105,8 +110,7 @@ impl MailboxStore for SledStore {
     }
 
     async fn mailbox(&self, account: &str, name: &str) -> R<Option<Mailbox>> {
-        let (account, name) = (account.to_lowercase(), name.to_owned());
-        self.read(move |i| i.mailbox(&account, &name)).await
+        self.read_now(|i| i.mailbox(&account.to_lowercase(), name))
     }
 
     async fn list_mailboxes(&self, account: &str) -> R<Vec<Mailbox>> {
@@ -157,10 +161,7 @@ impl MailboxStore for SledStore {
     }
 
     async fn seen_by(&self, owner: &str, mailbox: &str, reader: &str) -> R<Vec<u32>> {
-        let (owner, mailbox, reader) =
-            (owner.to_lowercase(), mailbox.to_owned(), reader.to_owned());
-        self.read(move |i| i.seen_by(&owner, &mailbox, &reader))
-            .await
+        self.read_now(|i| i.seen_by(&owner.to_lowercase(), mailbox, reader))
     }
 
     async fn urlauth_key(
@@ -243,9 +244,18 @@ impl MailboxStore for SledStore {
         mailbox: &str,
         uids: RangeInclusive<u32>,
     ) -> R<Vec<MessageMeta>> {
-        let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
-        self.read(move |i| i.messages(&account, &mailbox, uids))
-            .await
+        let account = account.to_lowercase();
+        let end = *uids.end();
+        let (mut found, rest) =
+            self.read_now(|i| i.messages_upto(&account, mailbox, uids, READ_NOW_KEYS))?;
+        if let Some(next) = rest {
+            let mailbox = mailbox.to_owned();
+            found.extend(
+                self.read(move |i| i.messages(&account, &mailbox, next..=end))
+                    .await?,
+            );
+        }
+        Ok(found)
     }
 
     async fn message_body(&self, account: &str, blob: &BlobId) -> R<Vec<u8>> {
@@ -254,8 +264,7 @@ impl MailboxStore for SledStore {
     }
 
     async fn message_summary(&self, account: &str, blob: &BlobId) -> R<Option<Vec<u8>>> {
-        let (account, blob) = (account.to_lowercase(), *blob);
-        self.read(move |i| i.message_summary(&account, &blob)).await
+        self.read_now(|i| i.message_summary(&account.to_lowercase(), blob))
     }
 
     async fn message_summaries(
@@ -264,6 +273,9 @@ impl MailboxStore for SledStore {
         blobs: Vec<BlobId>,
     ) -> R<Vec<Option<Vec<u8>>>> {
         let account = account.to_lowercase();
+        if blobs.len() <= READ_NOW_SUMMARIES {
+            return self.read_now(|i| i.message_summaries(&account, &blobs));
+        }
         self.read(move |i| i.message_summaries(&account, &blobs))
             .await
     }
@@ -276,6 +288,11 @@ impl MailboxStore for SledStore {
 
     async fn set_flags(&self, account: &str, mailbox: &str, change: FlagChange) -> R<StoreResult> {
         let (account, mailbox) = (account.to_lowercase(), mailbox.to_owned());
+        if change.uids.len() <= READ_NOW_KEYS {
+            return self
+                .write_now(move |i| i.set_flags(&account, &mailbox, change))
+                .await;
+        }
         self.write(move |i| i.set_flags(&account, &mailbox, change))
             .await
     }

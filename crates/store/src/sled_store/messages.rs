@@ -210,17 +210,32 @@ impl Inner {
         mailbox: &str,
         uids: RangeInclusive<u32>,
     ) -> Result<Vec<MessageMeta>> {
+        Ok(self.messages_upto(account, mailbox, uids, usize::MAX)?.0)
+    }
+
+    /// The first `limit` messages in `uids`, and the UID to go on from if there are more.
+    pub(crate) fn messages_upto(
+        &self,
+        account: &str,
+        mailbox: &str,
+        uids: RangeInclusive<u32>,
+        limit: usize,
+    ) -> Result<(Vec<MessageMeta>, Option<u32>)> {
         let mbox = self.existing_mailbox(account, mailbox)?;
         if uids.is_empty() {
-            return Ok(Vec::new()); // e.g. 5..=3: nothing to scan
+            return Ok((Vec::new(), None)); // e.g. 5..=3: nothing to scan
         }
         let range = message_key(mbox.id, *uids.start())..=message_key(mbox.id, *uids.end());
         let mut out = Vec::new();
         for entry in self.t.messages.range(range) {
             let (k, v) = entry?;
-            out.push(decode(&k, &v)?);
+            let meta: MessageMeta = decode(&k, &v)?;
+            if out.len() == limit {
+                return Ok((out, Some(meta.uid)));
+            }
+            out.push(meta);
         }
-        Ok(out)
+        Ok((out, None))
     }
 
     pub(crate) fn message_body(&self, account: &str, blob: &BlobId) -> Result<Vec<u8>> {

@@ -23,8 +23,8 @@
 //! imports that keep UIDs and MODSEQs (`certmail store copy`).
 //!
 //! The sync functions live on [`Inner`] in one file per area; `api.rs` wraps them in the
-//! async trait, running each on the blocking pool and, for writes, awaiting the group
-//! commit.
+//! async trait, running each on the blocking pool (reads and writes of a few keys excepted:
+//! they run at once, `SledStore::read_now`) and, for writes, awaiting the group commit.
 
 mod accounts;
 mod acl;
@@ -248,6 +248,39 @@ impl SledStore {
             .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
+    /// Runs a read of a few keys at once on the calling task: a point lookup, or at most
+    /// [`READ_NOW_KEYS`] keys of a range, answered from sled's page cache in microseconds.
+    /// The trip to the blocking pool costs more than that (two thread wake-ups), and on the
+    /// IMAP command path those trips were the largest item of the profile (BENCHMARKS.md,
+    /// "The signed-in IMAP command path, second round"). Whole mailboxes, bodies and scans
+    /// stay on the pool.
+    fn read_now<T>(&self, op: impl FnOnce(&Inner) -> Result<T>) -> Result<T> {
+        op(&self.inner)
+    }
+
+    /// Runs a write of a few keys (see [`READ_NOW_KEYS`]) at once on the calling task, then
+    /// waits until it is on disk like [`SledStore::write`]: the transaction only touches
+    /// sled's memory; the disk work is the group commit's. While a backup holds the write
+    /// gate, the write goes to the blocking pool and waits there instead.
+    async fn write_now<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        let done = match self.inner.write_gate.try_read() {
+            Ok(_gate) => Ok(op(&self.inner)),
+            Err(_) => Err(op),
+        };
+        match done {
+            Ok(value) => {
+                let value = value?;
+                self.inner.commit.durable().await?;
+                Ok(value)
+            }
+            Err(op) => self.write(op).await,
+        }
+    }
+
     /// Runs a read on the blocking pool.
     async fn read<T, F>(&self, op: F) -> Result<T>
     where
@@ -307,6 +340,11 @@ fn open_db(path: &Path, cache_bytes: u64) -> std::result::Result<::sled::Db, ::s
         }
     }
 }
+
+/// The most keys a read or write runs on the calling task rather than the blocking pool
+/// ([`SledStore::read_now`], [`SledStore::write_now`]): a few hundred page-cache lookups
+/// take tens of microseconds.
+pub(crate) const READ_NOW_KEYS: usize = 256;
 
 /// Default of sled's page cache: 256 MiB (sled's own default is 1 GiB, which a busy
 /// store fills and keeps).
