@@ -41,6 +41,18 @@ const COUNT_SQL: &str = "SELECT
 /// kind needs its column there).
 const COUNTED: [RecordKind; 19] = RecordKind::ALL;
 
+impl PgStore {
+    /// The rows `sql` selects for the mailbox `$1`.
+    async fn rows_of_mailbox(
+        &self,
+        sql: &str,
+        mailbox_id: u64,
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let conn = self.conn().await?;
+        conn.query(sql, &[&i64_of(mailbox_id)]).await.map_err(db)
+    }
+}
+
 #[async_trait::async_trait]
 impl RecordCopy for PgStore {
     async fn record_counts(&self) -> Result<RecordCounts, StoreError> {
@@ -82,14 +94,12 @@ impl RecordCopy for PgStore {
     }
 
     async fn expunged_in(&self, mailbox_id: u64) -> Result<Vec<(u32, u64)>, StoreError> {
-        let conn = self.conn().await?;
-        let found = conn
-            .query(
+        let found = self
+            .rows_of_mailbox(
                 "SELECT uid, modseq FROM expunged WHERE mailbox_id = $1 ORDER BY uid",
-                &[&i64_of(mailbox_id)],
+                mailbox_id,
             )
-            .await
-            .map_err(db)?;
+            .await?;
         found
             .iter()
             .map(|r| {
@@ -102,15 +112,13 @@ impl RecordCopy for PgStore {
     }
 
     async fn seen_sets_in(&self, mailbox_id: u64) -> Result<Vec<(String, Vec<u32>)>, StoreError> {
-        let conn = self.conn().await?;
-        let found = conn
-            .query(
+        let found = self
+            .rows_of_mailbox(
                 "SELECT reader, array_agg(uid ORDER BY uid) FROM shared_seen
                  WHERE mailbox_id = $1 GROUP BY reader ORDER BY reader",
-                &[&i64_of(mailbox_id)],
+                mailbox_id,
             )
-            .await
-            .map_err(db)?;
+            .await?;
         let mut out = Vec::new();
         for row in found {
             let uids: Vec<i64> = row.get(1);
@@ -125,14 +133,12 @@ impl RecordCopy for PgStore {
         &self,
         mailbox_id: u64,
     ) -> Result<Vec<(String, [u8; 32])>, StoreError> {
-        let conn = self.conn().await?;
-        let found = conn
-            .query(
+        let found = self
+            .rows_of_mailbox(
                 "SELECT account, sealed FROM urlauth_keys WHERE mailbox_id = $1 ORDER BY account",
-                &[&i64_of(mailbox_id)],
+                mailbox_id,
             )
-            .await
-            .map_err(db)?;
+            .await?;
         found
             .iter()
             .map(|r| {
